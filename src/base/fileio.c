@@ -1,0 +1,145 @@
+#include "base/fileio.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+lb_status lb_read_file(const char *path, char **data, size_t *len, lb_error *err) {
+    *data = NULL;
+    if (len) *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) { fclose(fp); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); }
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); fclose(fp); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, fp);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) { free(buf); return lb_err(err, LB_ERR_IO, "%s: read failed", path); }
+    buf[n] = '\0';
+    *data = buf;
+    if (len) *len = n;
+    return LB_OK;
+}
+
+static void fsync_parent_dir(const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) { (void)fsync(fd); close(fd); }
+    free(copy);
+}
+
+lb_status lb_atomic_open(lb_atomic_file *af, const char *path, lb_error *err) {
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path) + 16;
+    af->final_path = strdup(path);
+    af->tmp_path = malloc(n);
+    if (!af->final_path || !af->tmp_path) { lb_atomic_abort(af); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+    snprintf(af->tmp_path, n, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(af->tmp_path);
+    if (fd < 0) {
+        lb_status st = lb_err(err, LB_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+        free(af->tmp_path); af->tmp_path = NULL;
+        lb_atomic_abort(af);
+        return st;
+    }
+    (void)fchmod(fd, 0644);
+    af->fp = fdopen(fd, "wb");
+    if (!af->fp) { close(fd); lb_atomic_abort(af); return lb_err(err, LB_ERR_IO, "%s: fdopen failed", path); }
+    return LB_OK;
+}
+
+lb_status lb_atomic_commit(lb_atomic_file *af, lb_error *err) {
+    lb_status st = LB_OK;
+    if (fflush(af->fp) != 0 || ferror(af->fp))
+        st = lb_err(err, LB_ERR_IO, "%s: write failed: %s", af->final_path, strerror(errno));
+    else if (fsync(fileno(af->fp)) != 0)
+        st = lb_err(err, LB_ERR_IO, "%s: fsync failed: %s", af->final_path, strerror(errno));
+    if (fclose(af->fp) != 0 && st == LB_OK)
+        st = lb_err(err, LB_ERR_IO, "%s: close failed: %s", af->final_path, strerror(errno));
+    af->fp = NULL;
+    if (st == LB_OK && rename(af->tmp_path, af->final_path) != 0)
+        st = lb_err(err, LB_ERR_IO, "%s: rename failed: %s", af->final_path, strerror(errno));
+    if (st == LB_OK) fsync_parent_dir(af->final_path);
+    else unlink(af->tmp_path);
+    free(af->tmp_path);
+    free(af->final_path);
+    af->tmp_path = af->final_path = NULL;
+    return st;
+}
+
+void lb_atomic_abort(lb_atomic_file *af) {
+    if (af->fp) fclose(af->fp);
+    if (af->tmp_path) unlink(af->tmp_path);
+    free(af->tmp_path);
+    free(af->final_path);
+    memset(af, 0, sizeof *af);
+}
+
+lb_status lb_write_file_atomic(const char *path, const void *data, size_t len, lb_error *err) {
+    lb_atomic_file af;
+    lb_status st = lb_atomic_open(&af, path, err);
+    if (st) return st;
+    if (len && fwrite(data, 1, len, af.fp) != len) {
+        st = lb_err(err, LB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        lb_atomic_abort(&af);
+        return st;
+    }
+    return lb_atomic_commit(&af, err);
+}
+
+lb_status lb_mkdir_p(const char *path, lb_error *err) {
+    char *p = strdup(path);
+    if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    for (char *s = p + 1; ; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+                lb_status st = lb_err(err, LB_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
+                free(p);
+                return st;
+            }
+            *s = c;
+            if (c == '\0') break;
+        }
+    }
+    free(p);
+    if (!lb_dir_exists(path)) return lb_err(err, LB_ERR_IO, "%s: exists and is not a directory", path);
+    return LB_OK;
+}
+
+bool lb_file_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+bool lb_dir_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+char *lb_path_join(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 1 && a[la - 1] == '/') la--;
+    char *out = malloc(la + lb + 2);
+    if (!out) return NULL;
+    memcpy(out, a, la);
+    out[la] = '/';
+    memcpy(out + la + 1, b, lb + 1);
+    return out;
+}

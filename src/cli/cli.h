@@ -1,0 +1,20 @@
+/* The lorabert command line: one file per subcommand, each `int cmd_X(int argc, char **argv)`
+ * returning the process exit status (an lb_status value). */
+#ifndef LB_CLI_CLI_H
+#define LB_CLI_CLI_H
+#include "lorabert.h"
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_download(int argc, char **argv);
+
+/* Prints "lorabert: <msg>" on stderr and returns err->code (the exit status). */
+int cli_fail(const lb_error *err);
+/* Prints "lorabert <cmd>: <msg>" plus a --help hint and returns LB_ERR_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

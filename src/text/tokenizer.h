@@ -1,0 +1,46 @@
+/* BERT WordPiece tokenizer, exactly as Hugging Face's fast tokenizer (tokenizers crate):
+ * added special tokens split out literally, BertNormalizer, BertPreTokenizer, WordPiece,
+ * truncation (left/right, specials kept), [CLS] A [SEP] post-processing. */
+#ifndef LB_TEXT_TOKENIZER_H
+#define LB_TEXT_TOKENIZER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "base/error.h"
+
+typedef struct lb_tokenizer lb_tokenizer;
+
+/* Loads dir/tokenizer.json if present, else dir/vocab.txt (+ tokenizer_config.json). */
+lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err);
+lb_tokenizer *lb_tokenizer_load_json(const char *path, lb_error *err);
+lb_tokenizer *lb_tokenizer_load_vocab(const char *vocab_path, const char *tokenizer_config_path /* may be NULL */,
+                                      lb_error *err);
+void lb_tokenizer_free(lb_tokenizer *tok);
+
+typedef struct lb_tok_opts {
+    int max_length;          /* 0: no truncation; else total length including specials */
+    bool truncate_left;      /* truncation_side="left": keep the last tokens */
+    bool add_special_tokens; /* [CLS] ... [SEP] */
+    bool replace_invalid_utf8; /* false: invalid UTF-8 is an error naming the byte offset */
+} lb_tok_opts;
+
+typedef struct lb_encoding {
+    int32_t *ids;
+    int32_t n, cap;
+} lb_encoding;
+
+/* Tokenizes text[0..len) into out (reusing its buffer). */
+lb_status lb_tokenize(const lb_tokenizer *tok, const char *text, size_t len, const lb_tok_opts *opts,
+                      lb_encoding *out, lb_error *err);
+/* Sentence pair: [CLS] A [SEP] B [SEP]; token_type_ids filled when non-NULL (0 for A, 1 for B). */
+lb_status lb_tokenize_pair(const lb_tokenizer *tok, const char *a, size_t alen, const char *b, size_t blen,
+                           const lb_tok_opts *opts, lb_encoding *out, int32_t **token_type_ids, lb_error *err);
+void lb_encoding_free(lb_encoding *e);
+
+const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);
+int32_t lb_tokenizer_token_to_id(const lb_tokenizer *tok, const char *token); /* -1 if absent */
+int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok);
+int32_t lb_tokenizer_pad_id(const lb_tokenizer *tok);
+int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok); /* 512 unless configured */
+
+#endif

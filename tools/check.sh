@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's test command: install dependencies, build (release + ASan/UBSan), create the
+# pinned reference environment, generate full-size golden files, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+make -j2 MODE=release tests
+make -j2 MODE=asan tests
+if [ -x tools/reference/full_goldens.sh ]; then
+  export LORABERT_FULL_GOLDEN=${LORABERT_FULL_GOLDEN:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/golden-full}
+  bash tools/reference/full_goldens.sh "$LORABERT_FULL_GOLDEN"
+fi
+tests/run
