@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Creates (once) the pinned Python reference environment used to write golden files.
-# torch comes from Debian (python3-torch 1.13.1, installed by tools/install-deps.sh);
-# the HF packages are pinned from PyPI to the versions that run on it (the notebook's stack,
+# torch is pinned from PyPI (PEFT needs torch >= 1.13.0, which Debian's 1.13.0a0 build does not satisfy);
+# the HF packages are the notebook's stack (transformers 4.32.1),
 # with PEFT >= 0.6 so the original head is frozen as in modern PEFT).
 # Prints the path of the environment's python on success.
 set -euo pipefail
 ENV_DIR=${LORABERT_REF_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv}
 STAMP="$ENV_DIR/.lorabert-pins"
-PINS="transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2"
+PINS="torch==2.15.0 transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PINS" ]; then
   rm -rf "$ENV_DIR"
   /usr/bin/python3 -m venv --system-site-packages "$ENV_DIR" >&2
