@@ -54,6 +54,11 @@ const lb_model_config *lb_model_get_config(const lb_model *m);
  * head trainable (PEFT SEQ_CLS modules_to_save rule). Everything else is frozen. */
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err);
 
+/* The adapter configuration added by lb_model_add_lora, or NULL when there is none. */
+const lb_lora_config *lb_model_get_lora(const lb_model *m);
+/* PEFT's module name of a linear kind for this architecture ("q_lin", "query", "lin1", "dense"...). */
+const char *lb_model_linear_name(const lb_model *m, lb_linear kind);
+
 /* A trainable tensor, named by its key in PEFT's adapter_model.safetensors, e.g.
  * "base_model.model.distilbert.transformer.layer.0.attention.q_lin.lora_A.weight". */
 typedef struct lb_param {

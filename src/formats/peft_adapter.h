@@ -1,0 +1,16 @@
+/* PEFT adapter folders (adapter_config.json + adapter_model.safetensors), read and written
+ * exactly as PEFT does, so PeftModel.from_pretrained loads ours and we load theirs. */
+#ifndef LB_FORMATS_PEFT_ADAPTER_H
+#define LB_FORMATS_PEFT_ADAPTER_H
+#include "model/model.h"
+
+/* Parses dir/adapter_config.json into cfg (peft_type must be LORA; r, lora_alpha,
+ * lora_dropout, target_modules (list or "all-linear"), use_rslora, task_type SEQ_CLS). */
+lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *err);
+/* Adds the adapter described by dir to m and loads its tensors (LoRA A/B and the head). A
+ * tensor missing from the file, or of the wrong shape, is an error naming the key. */
+lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err);
+/* Writes dir/adapter_config.json and dir/adapter_model.safetensors (atomically) for m's
+ * trainable parameters, with PEFT's key names. */
+lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_model_name_or_path, lb_error *err);
+#endif
