@@ -32,6 +32,32 @@ lb_status lb_cpbuf_reserve(lb_cpbuf *b, size_t extra, lb_error *err) {
 
 static inline int category(int32_t cp) { return utf8proc_category(cp); }
 
+/* tokenizers' own view of a few hundred characters that were assigned or re-categorized after
+ * its Unicode tables were made (see tools/reference/gen_unicode_compat.c). */
+typedef struct compat_range { int32_t lo, hi; int8_t cat, no_nfd; } compat_range;
+static const compat_range compat[] = {
+#include "text/unicode_compat_table.h"
+};
+#define N_COMPAT ((int)(sizeof compat / sizeof compat[0]))
+
+static inline const compat_range *compat_find(int32_t cp) {
+    if (cp < compat[0].lo || cp > compat[N_COMPAT - 1].hi) return NULL;
+    int lo = 0, hi = N_COMPAT - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (cp < compat[mid].lo) hi = mid - 1;
+        else if (cp > compat[mid].hi) lo = mid + 1;
+        else return &compat[mid];
+    }
+    return NULL;
+}
+
+/* The general category the tokenizers crate's tables give (for control / punctuation / Mn). */
+static inline int tok_category(int32_t cp) {
+    const compat_range *r = compat_find(cp);
+    return r ? (int)r->cat : (int)utf8proc_category(cp);
+}
+
 bool lb_uc_is_whitespace(int32_t cp) {
     if (cp < 0x80) return cp == ' ' || (cp >= 9 && cp <= 13);
     if (cp == 0x85) return true;
@@ -43,7 +69,7 @@ bool lb_uc_is_control(int32_t cp) {
     if (cp == '\t' || cp == '\n' || cp == '\r') return false;
     /* The tokenizers crate's is_other() covers Cc, Cf, Co and Cs but not unassigned (Cn)
      * code points: those are kept (and usually become [UNK]). */
-    int c = category(cp);
+    int c = tok_category(cp);
     return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CO ||
            c == UTF8PROC_CATEGORY_CS;
 }
@@ -51,7 +77,7 @@ bool lb_uc_is_control(int32_t cp) {
 bool lb_uc_is_bert_punct(int32_t cp) {
     if (cp < 0x80)
         return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
-    int c = category(cp);
+    int c = tok_category(cp);
     return c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO;
 }
 
@@ -124,7 +150,7 @@ static lb_status flush_pending(const lb_bert_norm *nm, lb_bytebuf *out, lb_cpbuf
         }
     }
     for (size_t i = 0; i < m; i++)
-        if (category(p[i]) != UTF8PROC_CATEGORY_MN) put_char(nm, out, p[i]);
+        if (tok_category(p[i]) != UTF8PROC_CATEGORY_MN) put_char(nm, out, p[i]);
     pend->n = 0;
     return LB_OK;
 }
@@ -138,7 +164,8 @@ static lb_status emit_char(const lb_bert_norm *nm, int32_t cp, lb_bytebuf *out, 
     }
     utf8proc_int32_t d[32];
     int dummy = 0;
-    utf8proc_ssize_t nd = utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE, &dummy);
+    const compat_range *r = cp >= 0x80 ? compat_find(cp) : NULL;
+    utf8proc_ssize_t nd = r && r->no_nfd ? -1 : utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE, &dummy);
     if (nd < 0 || nd > 32) { d[0] = cp; nd = 1; }
     if ((st = lb_cpbuf_reserve(pend, (size_t)nd, err))) return st;
     for (utf8proc_ssize_t k = 0; k < nd; k++) {
@@ -160,7 +187,7 @@ lb_status lb_bert_normalize(const lb_bert_norm *nm, const uint8_t *s, size_t n, 
     lb_status st;
     if (!nm->enabled) {
         if ((st = lb_bytebuf_reserve(out, n, err))) return st;
-        memcpy(out->p + out->n, s, n);
+        if (n) memcpy(out->p + out->n, s, n);
         out->n += n;
         return LB_OK;
     }

@@ -109,7 +109,7 @@ static lb_status render(const lb_tokenizer *tok, const lb_tmpl *t, bool specials
     int32_t *tt = type_ids ? *type_ids : NULL;
     size_t o = 0;
     if (!specials) {
-        memcpy(out->ids, a->p, a->n * sizeof *a->p);
+        if (a->n) memcpy(out->ids, a->p, a->n * sizeof *a->p);
         if (tt) for (size_t i = 0; i < a->n; i++) tt[i] = 0;
         o = a->n;
         /* The pair's type id comes from the template's $B when there is one, else 1. */
@@ -118,7 +118,7 @@ static lb_status render(const lb_tokenizer *tok, const lb_tmpl *t, bool specials
             for (int32_t i = 0; i < tok->pair.n; i++)
                 if (tok->pair.items[i].seq == 1) tb = tok->pair.items[i].type_id;
         if (b) {
-            memcpy(out->ids + o, b->p, b->n * sizeof *b->p);
+            if (b->n) memcpy(out->ids + o, b->p, b->n * sizeof *b->p);
             if (tt) for (size_t i = 0; i < b->n; i++) tt[o + i] = tb;
             o += b->n;
         }

@@ -72,14 +72,13 @@ static lb_status word(const lb_wordpiece *wp, const uint8_t *w, size_t len, size
     return LB_OK;
 }
 
-lb_status lb_wordpiece_encode(const lb_wordpiece *wp, const uint8_t *s, size_t n, lb_cpbuf *ids, lb_error *err) {
+/* The BertPreTokenizer loop, calling fn on each word (a whitespace-free run of non-punctuation
+ * chars, or one punctuation char). Inlined into both users below. */
+typedef lb_status (*word_fn)(void *ctx, const uint8_t *w, size_t len, size_t nchars, lb_error *err);
+
+static inline __attribute__((always_inline)) lb_status pretokenize(const uint8_t *s, size_t n, word_fn fn, void *ctx,
+                                                                    lb_error *err) {
     lb_status st;
-    if (!wp->pretokenize) {
-        if (!n) return LB_OK;
-        size_t nch = 0;
-        for (size_t i = 0; i < n; i++) nch += (s[i] & 0xC0) != 0x80;
-        return word(wp, s, n, nch, ids, err);
-    }
     size_t i = 0, ws = 0, nch = 0;
     while (i < n) {
         uint8_t b = s[i];
@@ -91,25 +90,62 @@ lb_status lb_wordpiece_encode(const lb_wordpiece *wp, const uint8_t *s, size_t n
                 i++;
                 continue;
             }
-            if (nch && (st = word(wp, s + ws, i - ws, nch, ids, err))) return st;
+            if (nch && (st = fn(ctx, s + ws, i - ws, nch, err))) return st;
             nch = 0;
-            if (c == 2 && (st = word(wp, s + i, 1, 1, ids, err))) return st;
+            if (c == 2 && (st = fn(ctx, s + i, 1, 1, err))) return st;
             i++;
             continue;
         }
         int32_t cp;
         int k = lb_utf8_decode(s + i, n - i, &cp);
         if (k < 0) return lb_err(err, LB_ERR_INTERNAL, "pre-tokenizer given invalid UTF-8 at byte %zu", i);
-        if (lb_uc_is_whitespace(cp) || lb_uc_is_bert_punct(cp)) {
-            if (nch && (st = word(wp, s + ws, i - ws, nch, ids, err))) return st;
+        bool space = lb_uc_is_whitespace(cp);
+        if (space || lb_uc_is_bert_punct(cp)) {
+            if (nch && (st = fn(ctx, s + ws, i - ws, nch, err))) return st;
             nch = 0;
-            if (!lb_uc_is_whitespace(cp) && (st = word(wp, s + i, (size_t)k, 1, ids, err))) return st;
+            if (!space && (st = fn(ctx, s + i, (size_t)k, 1, err))) return st;
         } else {
             if (!nch) ws = i;
             nch++;
         }
         i += (size_t)k;
     }
-    if (nch) return word(wp, s + ws, n - ws, nch, ids, err);
+    if (nch) return fn(ctx, s + ws, n - ws, nch, err);
     return LB_OK;
+}
+
+typedef struct wp_ctx { const lb_wordpiece *wp; lb_cpbuf *ids; } wp_ctx;
+
+static lb_status wp_word(void *ctx, const uint8_t *w, size_t len, size_t nchars, lb_error *err) {
+    wp_ctx *c = ctx;
+    return word(c->wp, w, len, nchars, c->ids, err);
+}
+
+lb_status lb_wordpiece_encode(const lb_wordpiece *wp, const uint8_t *s, size_t n, lb_cpbuf *ids, lb_error *err) {
+    if (!wp->pretokenize) {
+        if (!n) return LB_OK;
+        size_t nch = 0;
+        for (size_t i = 0; i < n; i++) nch += (s[i] & 0xC0) != 0x80;
+        return word(wp, s, n, nch, ids, err);
+    }
+    wp_ctx c = {wp, ids};
+    return pretokenize(s, n, wp_word, &c, err);
+}
+
+typedef struct span_ctx { const uint8_t *base; lb_cpbuf *spans; } span_ctx;
+
+static lb_status span_word(void *ctx, const uint8_t *w, size_t len, size_t nchars, lb_error *err) {
+    span_ctx *c = ctx;
+    lb_status st = lb_cpbuf_reserve(c->spans, 2, err);
+    if (st) return st;
+    if ((size_t)(w - c->base) > INT32_MAX || len > INT32_MAX)
+        return lb_err(err, LB_ERR_UNSUPPORTED, "pre-tokenizer: text over 2 GiB");
+    c->spans->p[c->spans->n++] = (int32_t)(w - c->base);
+    c->spans->p[c->spans->n++] = (int32_t)len;
+    return LB_OK;
+}
+
+lb_status lb_pretokenize(const uint8_t *s, size_t n, lb_cpbuf *spans, lb_error *err) {
+    span_ctx c = {s, spans};
+    return pretokenize(s, n, span_word, &c, err);
 }

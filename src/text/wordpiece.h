@@ -25,4 +25,8 @@ void lb_wordpiece_free(lb_wordpiece *wp);
 /* Appends the ids of the valid UTF-8 normalized text s[0..n) to ids. */
 lb_status lb_wordpiece_encode(const lb_wordpiece *wp, const uint8_t *s, size_t n, lb_cpbuf *ids, lb_error *err);
 
+/* BertPreTokenizer alone (for tests and tools): appends (offset, length) byte pairs of each
+ * word of the valid UTF-8 text s[0..n) to spans. */
+lb_status lb_pretokenize(const uint8_t *s, size_t n, lb_cpbuf *spans, lb_error *err);
+
 #endif
