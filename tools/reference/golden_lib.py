@@ -363,6 +363,12 @@ def gen_trajectory(out_root, case):
     finally:
         os.chdir(cwd)
 
+    # Token ids of every row used, so trainer tests can run without the tokenizer module.
+    with open(os.path.join(td, "tokens.json"), "w") as f:
+        f.write('{"max_length": %d, "truncation_side": "left", "rows": {\n' % case["max_length"])
+        f.write(",\n".join('"%d": %s' % (r, json.dumps(items[i]["input_ids"], separators=(",", ":")))
+                           for i, r in enumerate(rows)))
+        f.write("\n}}\n")
     write_json(os.path.join(td, "order.json"), {
         "train_file": "imdb/train.csv", "batch_size": bs, "epochs": E, "steps": steps})
     write_json(os.path.join(td, "expected.json"), {
