@@ -1,7 +1,482 @@
-/* Placeholder until the Parquet reader lands. */
+/* Parquet reader: footer, column selection, page walk and value assembly into an lb_table.
+ *
+ * Owns: locating and validating the footer, mapping requested names to flat leaf columns,
+ * walking each column chunk's pages (dictionary, data v1/v2), decompressing them, decoding
+ * definition levels and values (via parquet_encodings), and copying cells into the table.
+ * The thrift structs live in parquet_meta, codecs in parquet_codec. */
 #include "data/parquet.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "base/fileio.h"
+#include "data/parquet_codec.h"
+#include "data/parquet_encodings.h"
+#include "data/parquet_meta.h"
+
+/* Limits against hostile files (a tiny RLE run can claim billions of values); the fuzz build
+ * lowers them to stay inside libFuzzer's memory limit. */
+#ifndef LB_PARQUET_MAX_PAGE_BYTES
+#define LB_PARQUET_MAX_PAGE_BYTES ((size_t)1 << 30)
+#endif
+#ifndef LB_PARQUET_MAX_CELLS
+#define LB_PARQUET_MAX_CELLS ((size_t)1 << 26)
+#endif
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* State for reading one column chunk (one selected column of one row group). */
+typedef struct chunk_ctx {
+    const uint8_t *buf;      /* whole file */
+    size_t data_end;         /* first byte of the footer: pages must end before it */
+    const lb_pq_leaf *leaf;
+    lb_pq_valtype vt;
+    bool check_utf8;
+    int32_t codec;
+    int def_bits;            /* bit width of definition levels */
+    lb_table *t;
+    size_t col;              /* table column */
+    size_t row_base;         /* first table row of this row group */
+    size_t rg_rows, rows_done;
+    /* dictionary (values borrow from dict_buf) */
+    lb_value *dict;
+    size_t ndict;
+    uint8_t *dict_buf;
+    bool seen_data;
+    /* per-page scratch, reused */
+    uint8_t *page;
+    size_t page_cap;
+    uint32_t *levels, *idx;
+    lb_value *vals;
+    size_t vals_cap;
+    lb_error *err;
+} chunk_ctx;
+
+static void chunk_free(chunk_ctx *c) {
+    free(c->dict);
+    free(c->dict_buf);
+    free(c->page);
+    free(c->levels);
+    free(c->idx);
+    free(c->vals);
+}
+
+/* Buffer of at least n bytes (>= 1), reusing *buf. */
+static lb_status ensure_bytes(uint8_t **buf, size_t *cap, size_t n, lb_error *err) {
+    if (n <= *cap && *buf) return LB_OK;
+    free(*buf);
+    *buf = malloc(n ? n : 1);
+    *cap = *buf ? n : 0;
+    return *buf ? LB_OK : lb_err(err, LB_ERR_NOMEM, "out of memory for a %zu-byte page", n);
+}
+
+static lb_status ensure_vals(chunk_ctx *c, size_t n) {
+    if (n <= c->vals_cap && c->vals) return LB_OK;
+    free(c->levels); free(c->idx); free(c->vals);
+    size_t m = n ? n : 1;
+    c->levels = malloc(m * sizeof *c->levels);
+    c->idx = malloc(m * sizeof *c->idx);
+    c->vals = malloc(m * sizeof *c->vals);
+    c->vals_cap = n;
+    if (!c->levels || !c->idx || !c->vals) {
+        c->vals_cap = 0;
+        return lb_err(c->err, LB_ERR_NOMEM, "out of memory for %zu page values", n);
+    }
+    return LB_OK;
+}
+
+/* Decompresses a page body into c->page (or returns it in place when uncompressed). */
+static lb_status page_bytes(chunk_ctx *c, const uint8_t *raw, size_t raw_len, size_t out_len, bool compressed,
+                            const uint8_t **out) {
+    if (out_len > LB_PARQUET_MAX_PAGE_BYTES)
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "page expands to %zu bytes, above the %zu-byte limit", out_len,
+                      (size_t)LB_PARQUET_MAX_PAGE_BYTES);
+    if (!compressed || c->codec == LB_PQ_UNCOMPRESSED) {
+        if (raw_len != out_len)
+            return lb_err(c->err, LB_ERR_FORMAT, "uncompressed page holds %zu bytes, header declares %zu", raw_len, out_len);
+        *out = raw;
+        return LB_OK;
+    }
+    lb_status st = ensure_bytes(&c->page, &c->page_cap, out_len, c->err);
+    if (st) return st;
+    if ((st = lb_pq_decompress(c->codec, raw, raw_len, c->page, out_len, c->err))) return st;
+    *out = c->page;
+    return LB_OK;
+}
+
+static lb_status read_dictionary(chunk_ctx *c, const lb_pq_page_header *h, const uint8_t *raw) {
+    if (!h->has_sub) return lb_err(c->err, LB_ERR_FORMAT, "dictionary page without DictionaryPageHeader");
+    if (c->dict || c->seen_data)
+        return lb_err(c->err, LB_ERR_FORMAT, "unexpected dictionary page (%s)",
+                      c->dict ? "a second one" : "after data pages");
+    if (h->encoding != LB_PQ_ENC_PLAIN && h->encoding != LB_PQ_ENC_PLAIN_DICTIONARY)
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "dictionary page encoding %s", lb_pq_encoding_name(h->encoding));
+    if (c->vt.type == LB_PQ_BOOLEAN) return lb_err(c->err, LB_ERR_FORMAT, "dictionary page for a BOOLEAN column");
+    size_t usize = (size_t)h->uncompressed_size;
+    /* Every dictionary value takes at least one byte, which bounds the allocation below. */
+    if (h->num_values < 0 || (size_t)h->num_values > usize)
+        return lb_err(c->err, LB_ERR_FORMAT, "dictionary page claims %d values in %zu bytes", h->num_values, usize);
+    const uint8_t *data;
+    lb_status st = page_bytes(c, raw, (size_t)h->compressed_size, usize, true, &data);
+    if (st) return st;
+    c->dict_buf = malloc(usize ? usize : 1);
+    c->ndict = (size_t)h->num_values;
+    c->dict = malloc((c->ndict ? c->ndict : 1) * sizeof *c->dict);
+    if (!c->dict_buf || !c->dict) return lb_err(c->err, LB_ERR_NOMEM, "out of memory for a dictionary page");
+    memcpy(c->dict_buf, data, usize);
+    return lb_pq_decode_plain(&c->vt, c->dict_buf, usize, c->ndict, c->dict, NULL, c->err);
+}
+
+static int bit_width(int v) {
+    int b = 0;
+    while (v >> b) b++;
+    return b;
+}
+
+/* Strict UTF-8 check (no overlongs, surrogates or code points above U+10FFFF). */
+static bool valid_utf8(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = s[i];
+        if (b < 0x80) { i++; continue; }
+        size_t len;
+        uint32_t cp, min;
+        if ((b & 0xe0) == 0xc0) { len = 2; cp = b & 0x1f; min = 0x80; }
+        else if ((b & 0xf0) == 0xe0) { len = 3; cp = b & 0x0f; min = 0x800; }
+        else if ((b & 0xf8) == 0xf0) { len = 4; cp = b & 0x07; min = 0x10000; }
+        else return false;
+        if (n - i < len) return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return false;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        i += len;
+    }
+    return true;
+}
+
+/* Decodes n non-null values of the page's encoding into c->vals. */
+static lb_status decode_values(chunk_ctx *c, int32_t enc, const uint8_t *p, size_t len, size_t n, uint8_t **scratch) {
+    lb_status st;
+    switch (enc) {
+    case LB_PQ_ENC_PLAIN:
+        return lb_pq_decode_plain(&c->vt, p, len, n, c->vals, NULL, c->err);
+    case LB_PQ_ENC_PLAIN_DICTIONARY:
+    case LB_PQ_ENC_RLE_DICTIONARY:
+        if (!c->dict) return lb_err(c->err, LB_ERR_FORMAT, "%s data page without a dictionary page", lb_pq_encoding_name(enc));
+        if ((st = lb_pq_decode_dict_indices(p, len, n, c->idx, c->err))) return st;
+        for (size_t i = 0; i < n; i++) {
+            if (c->idx[i] >= c->ndict)
+                return lb_err(c->err, LB_ERR_FORMAT, "dictionary index %u out of range (dictionary has %zu entries)",
+                              c->idx[i], c->ndict);
+            c->vals[i] = c->dict[c->idx[i]];
+        }
+        return LB_OK;
+    case LB_PQ_ENC_RLE:
+        if (c->vt.type != LB_PQ_BOOLEAN)
+            return lb_err(c->err, LB_ERR_FORMAT, "RLE value encoding on a %s column", lb_pq_type_name(c->vt.type));
+        return lb_pq_decode_rle_bool(p, len, n, c->vals, c->idx, c->err);
+    case LB_PQ_ENC_DELTA_BINARY_PACKED:
+        return lb_pq_decode_delta_ints(&c->vt, p, len, n, c->vals, c->err);
+    case LB_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
+        if (c->vt.type != LB_PQ_BYTE_ARRAY)
+            return lb_err(c->err, LB_ERR_FORMAT, "DELTA_LENGTH_BYTE_ARRAY on a %s column", lb_pq_type_name(c->vt.type));
+        return lb_pq_decode_delta_length(p, len, n, c->vals, c->err);
+    case LB_PQ_ENC_DELTA_BYTE_ARRAY:
+        if (c->vt.type != LB_PQ_BYTE_ARRAY && c->vt.type != LB_PQ_FLBA)
+            return lb_err(c->err, LB_ERR_FORMAT, "DELTA_BYTE_ARRAY on a %s column", lb_pq_type_name(c->vt.type));
+        if ((st = lb_pq_decode_delta_byte_array(p, len, n, c->vals, scratch, LB_PARQUET_MAX_PAGE_BYTES, c->err)))
+            return st;
+        if (c->vt.type == LB_PQ_FLBA)
+            for (size_t i = 0; i < n; i++)
+                if (c->vals[i].slen != (size_t)c->vt.type_length)
+                    return lb_err(c->err, LB_ERR_FORMAT, "DELTA_BYTE_ARRAY value %zu has %zu bytes, column width is %d",
+                                  i, c->vals[i].slen, c->vt.type_length);
+        return LB_OK;
+    case LB_PQ_ENC_BYTE_STREAM_SPLIT:
+        return lb_pq_decode_byte_stream_split(&c->vt, p, len, n, c->vals, scratch, c->err);
+    default:
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "value encoding %s (%d)", lb_pq_encoding_name(enc), enc);
+    }
+}
+
+/* Copies the page's values into table cells, following the definition levels. */
+static lb_status scatter(chunk_ctx *c, size_t n, bool has_levels) {
+    const int max_def = c->leaf->max_def;
+    lb_table *t = c->t;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t row = c->row_base + c->rows_done + i;
+        lb_value *cell = &t->cells[row * t->ncols + c->col];
+        if (has_levels && (int)c->levels[i] != max_def) continue;  /* stays LB_VAL_NULL */
+        const lb_value *v = &c->vals[j++];
+        if (v->type != LB_VAL_STR) { *cell = *v; continue; }
+        if (c->check_utf8 && !valid_utf8((const uint8_t *)v->s, v->slen))
+            return lb_err(c->err, LB_ERR_FORMAT, "row %zu: value is not valid UTF-8 (column is annotated UTF8)", row);
+        char *s = malloc(v->slen + 1);
+        if (!s) return lb_err(c->err, LB_ERR_NOMEM, "out of memory copying a %zu-byte string", v->slen);
+        memcpy(s, v->s, v->slen);
+        s[v->slen] = 0;
+        *cell = (lb_value){.type = LB_VAL_STR, .s = s, .slen = v->slen};
+    }
+    return LB_OK;
+}
+
+static lb_status read_data_page(chunk_ctx *c, const lb_pq_page_header *h, const uint8_t *raw) {
+    lb_status st;
+    if (!h->has_sub) return lb_err(c->err, LB_ERR_FORMAT, "data page without its DataPageHeader");
+    c->seen_data = true;
+    if (h->num_values < 0 || (size_t)h->num_values > c->rg_rows - c->rows_done)
+        return lb_err(c->err, LB_ERR_FORMAT, "page holds %d values, but only %zu of the row group's %zu rows are left",
+                      h->num_values, c->rg_rows - c->rows_done, c->rg_rows);
+    size_t n = (size_t)h->num_values, raw_len = (size_t)h->compressed_size;
+    if ((st = ensure_vals(c, n))) return st;
+    const int max_def = c->leaf->max_def;
+    const uint8_t *vp;  /* values section */
+    size_t vlen;
+    if (h->type == LB_PQ_PAGE_DATA) {
+        const uint8_t *page;
+        if ((st = page_bytes(c, raw, raw_len, (size_t)h->uncompressed_size, true, &page))) return st;
+        size_t plen = (size_t)h->uncompressed_size, used = 0;
+        if (max_def > 0) {
+            if (h->def_encoding == LB_PQ_ENC_RLE) {
+                if (plen < 4) return lb_err(c->err, LB_ERR_FORMAT, "definition levels: missing 4-byte length");
+                uint32_t l = le32(page);
+                if (l > plen - 4)
+                    return lb_err(c->err, LB_ERR_FORMAT, "definition levels length %u exceeds the %zu-byte page", l, plen - 4);
+                if ((st = lb_pq_decode_hybrid(page + 4, l, c->def_bits, n, c->levels, c->err)))
+                    return lb_err_prefix(c->err, "definition levels");
+                used = 4 + (size_t)l;
+            } else if (h->def_encoding == LB_PQ_ENC_BIT_PACKED) {
+                if ((st = lb_pq_decode_bit_packed_levels(page, plen, c->def_bits, n, c->levels, &used, c->err)))
+                    return lb_err_prefix(c->err, "definition levels");
+            } else {
+                return lb_err(c->err, LB_ERR_UNSUPPORTED, "definition level encoding %s",
+                              lb_pq_encoding_name(h->def_encoding));
+            }
+        }
+        vp = page + used;
+        vlen = plen - used;
+    } else {
+        if (h->def_len < 0 || h->rep_len < 0 || (size_t)h->def_len + (size_t)h->rep_len > raw_len ||
+            h->def_len + h->rep_len > h->uncompressed_size)
+            return lb_err(c->err, LB_ERR_FORMAT, "v2 level lengths (rep %d, def %d) exceed the page (%zu stored, %d uncompressed)",
+                          h->rep_len, h->def_len, raw_len, h->uncompressed_size);
+        size_t lev = (size_t)h->rep_len + (size_t)h->def_len;
+        if (max_def > 0) {
+            if ((st = lb_pq_decode_hybrid(raw + h->rep_len, (size_t)h->def_len, c->def_bits, n, c->levels, c->err)))
+                return lb_err_prefix(c->err, "definition levels");
+        }
+        if ((st = page_bytes(c, raw + lev, raw_len - lev, (size_t)h->uncompressed_size - lev, h->is_compressed, &vp)))
+            return st;
+        vlen = (size_t)h->uncompressed_size - lev;
+    }
+    size_t nn = n;
+    if (max_def > 0) {
+        nn = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((int)c->levels[i] > max_def)
+                return lb_err(c->err, LB_ERR_FORMAT, "definition level %u above the maximum %d", c->levels[i], max_def);
+            nn += (int)c->levels[i] == max_def;
+        }
+    }
+    uint8_t *scratch = NULL;
+    st = decode_values(c, h->encoding, vp, vlen, nn, &scratch);
+    if (!st) st = scatter(c, n, max_def > 0);
+    free(scratch);
+    if (st) return st;
+    c->rows_done += n;
+    return LB_OK;
+}
+
+static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const char *name, size_t rg) {
+    lb_error *err = c->err;
+    lb_status st;
+    const char *col = c->leaf->path;
+    if (cm->type != c->leaf->el->type)
+        return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: chunk type %s differs from schema type %s", name,
+                      col, rg, lb_pq_type_name(cm->type), lb_pq_type_name(c->leaf->el->type));
+    if (!lb_pq_codec_supported(cm->codec))
+        return lb_err(err, LB_ERR_UNSUPPORTED, "%s: column '%s': codec %s is not supported (supported: UNCOMPRESSED, "
+                      "SNAPPY, GZIP, ZSTD, LZ4_RAW)", name, col, lb_pq_codec_name(cm->codec));
+    if (cm->num_values < 0 || (uint64_t)cm->num_values != c->rg_rows)
+        return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: chunk holds %lld values for %zu rows", name,
+                      col, rg, (long long)cm->num_values, c->rg_rows);
+    c->codec = cm->codec;
+    /* dictionary_page_offset 0 (or any value not before the data pages) means "no dictionary". */
+    int64_t start = cm->data_page_offset;
+    if (cm->dictionary_page_offset >= 4 && cm->dictionary_page_offset < start) start = cm->dictionary_page_offset;
+    if (start < 4 || (uint64_t)start >= c->data_end)
+        return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: first page offset %lld outside the data area [4, %zu)",
+                      name, col, rg, (long long)start, c->data_end);
+    size_t pos = (size_t)start;
+    while (c->rows_done < c->rg_rows) {
+        if (pos >= c->data_end)
+            return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: pages end at offset %zu after %zu of %zu values",
+                          name, col, rg, pos, c->rows_done, c->rg_rows);
+        lb_pq_page_header h;
+        size_t hlen;
+        if ((st = lb_pq_parse_page_header(c->buf + pos, c->data_end - pos, pos, &h, &hlen, err)))
+            return lb_err_prefix(err, "%s: column '%s' row group %zu: page header at offset %zu", name, col, rg, pos);
+        size_t body = pos + hlen;
+        if ((size_t)h.compressed_size > c->data_end - body)
+            return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: page at offset %zu claims %d bytes, only %zu "
+                          "before the footer", name, col, rg, pos, h.compressed_size, c->data_end - body);
+        const uint8_t *raw = c->buf + body;
+        if (h.has_crc) {
+            uint32_t crc = (uint32_t)crc32(0L, raw, (uInt)h.compressed_size);
+            if (crc != h.crc)
+                return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: page at offset %zu: CRC32 mismatch "
+                              "(header 0x%08x, data 0x%08x)", name, col, rg, pos, h.crc, crc);
+        }
+        switch (h.type) {
+        case LB_PQ_PAGE_DICTIONARY: st = read_dictionary(c, &h, raw); break;
+        case LB_PQ_PAGE_DATA: case LB_PQ_PAGE_DATA_V2: st = read_data_page(c, &h, raw); break;
+        default: st = LB_OK;  /* index pages and unknown page types carry no values */
+        }
+        if (st)
+            return lb_err_prefix(err, "%s: column '%s' row group %zu: page at offset %zu", name, col, rg, pos);
+        pos = body + (size_t)h.compressed_size;
+    }
+    return LB_OK;
+}
+
+/* Picks the leaves to read. *sel gets leaf indices (allocated, [*nsel]). */
+static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size_t nleaves,
+                                const char *const *columns, size_t ncolumns, size_t **sel, size_t *nsel, lb_error *err) {
+    size_t want = columns ? ncolumns : nleaves;
+    *sel = malloc((want ? want : 1) * sizeof **sel);
+    if (!*sel) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    *nsel = 0;
+    if (!columns) {
+        for (size_t i = 0; i < nleaves; i++)
+            if (leaves[i].flat) (*sel)[(*nsel)++] = i;
+        if (*nsel == 0 && nleaves > 0) {
+            free(*sel); *sel = NULL;
+            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: every column is nested (e.g. '%s'); lorabert reads flat columns only",
+                          name, leaves[0].path);
+        }
+        return LB_OK;
+    }
+    for (size_t k = 0; k < ncolumns; k++) {
+        const char *want_name = columns[k];
+        size_t found = SIZE_MAX;
+        for (size_t i = 0; i < nleaves && found == SIZE_MAX; i++)
+            if (leaves[i].flat && strcmp(leaves[i].path, want_name) == 0) found = i;
+        if (found != SIZE_MAX) { (*sel)[(*nsel)++] = found; continue; }
+        /* A top-level field of that name that is a group or repeated: nested. */
+        const lb_pq_leaf *nested = NULL;
+        size_t wl = strlen(want_name);
+        for (size_t i = 0; i < nleaves && !nested; i++)
+            if (strncmp(leaves[i].path, want_name, wl) == 0 && (leaves[i].path[wl] == '.' || leaves[i].path[wl] == 0))
+                nested = &leaves[i];
+        free(*sel); *sel = NULL;
+        if (nested)
+            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: column '%s' is nested (leaf '%s', %s); lorabert reads flat columns only",
+                          name, want_name, nested->path, nested->max_rep ? "repeated: list/map" : "group/struct");
+        char list[512];
+        size_t off = 0;
+        list[0] = 0;
+        for (size_t i = 0; i < nleaves && off < sizeof list - 1; i++) {
+            if (!leaves[i].flat) continue;
+            int w = snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "", leaves[i].path);
+            if (w < 0) break;
+            off += (size_t)w;
+        }
+        return lb_err(err, LB_ERR_USAGE, "%s: no column named '%s' (flat columns: %s)", name, want_name,
+                      off ? list : "none");
+    }
+    return LB_OK;
+}
+
+lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *name, const char *const *columns,
+                                 size_t ncolumns, lb_table *out, lb_error *err) {
+    memset(out, 0, sizeof *out);
+    if (len < 12 || memcmp(buf, "PAR1", 4) != 0)
+        return lb_err(err, LB_ERR_FORMAT, "%s: not a Parquet file (%s)", name,
+                      len < 12 ? "shorter than 12 bytes" : "no PAR1 magic at offset 0");
+    if (memcmp(buf + len - 4, "PARE", 4) == 0)
+        return lb_err(err, LB_ERR_UNSUPPORTED, "%s: encrypted Parquet footer (PARE) is not supported", name);
+    if (memcmp(buf + len - 4, "PAR1", 4) != 0)
+        return lb_err(err, LB_ERR_FORMAT, "%s: no PAR1 magic at the end (offset %zu): file truncated?", name, len - 4);
+    uint32_t flen = le32(buf + len - 8);
+    if (flen > len - 12)
+        return lb_err(err, LB_ERR_FORMAT, "%s: footer length %u exceeds the file (%zu bytes)", name, flen, len);
+    size_t foot = len - 8 - flen;
+    lb_pq_file_meta m;
+    lb_status st = lb_pq_parse_file_meta(buf + foot, flen, foot, &m, err);
+    if (st) return lb_err_prefix(err, "%s: footer", name);
+    lb_pq_leaf *leaves = NULL;
+    size_t nleaves = 0, *sel = NULL, nsel = 0;
+    if ((st = lb_pq_schema_leaves(&m, &leaves, &nleaves, err))) { lb_err_prefix(err, "%s", name); goto done; }
+    for (size_t r = 0; r < m.nrow_groups; r++)
+        if (m.row_groups[r].ncolumns != nleaves) {
+            st = lb_err(err, LB_ERR_FORMAT, "%s: row group %zu has %zu column chunks, schema has %zu leaf columns", name, r,
+                        m.row_groups[r].ncolumns, nleaves);
+            goto done;
+        }
+    if ((st = select_columns(name, leaves, nleaves, columns, ncolumns, &sel, &nsel, err))) goto done;
+
+    size_t nrows = 0;
+    for (size_t r = 0; r < m.nrow_groups; r++) {
+        uint64_t rows = (uint64_t)m.row_groups[r].num_rows;
+        if (rows > LB_PARQUET_MAX_CELLS || nrows + rows > LB_PARQUET_MAX_CELLS ||
+            (nsel && (nrows + rows) * nsel > LB_PARQUET_MAX_CELLS)) {
+            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: more than %zu cells (%zu columns, row group %zu claims %llu rows)",
+                        name, (size_t)LB_PARQUET_MAX_CELLS, nsel, r, (unsigned long long)rows);
+            goto done;
+        }
+        nrows += (size_t)rows;
+    }
+    out->ncols = nsel;
+    out->nrows = nrows;
+    out->col_names = calloc(nsel ? nsel : 1, sizeof *out->col_names);
+    size_t ncells = nrows * nsel;
+    out->cells = calloc(ncells ? ncells : 1, sizeof *out->cells);  /* all LB_VAL_NULL */
+    if (!out->col_names || !out->cells) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory for the table", name); goto done; }
+    for (size_t k = 0; k < nsel; k++)
+        if (!(out->col_names[k] = strdup(leaves[sel[k]].path))) {
+            st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", name);
+            goto done;
+        }
+    size_t row_base = 0;
+    for (size_t r = 0; r < m.nrow_groups && !st; r++) {
+        const lb_pq_row_group *rg = &m.row_groups[r];
+        for (size_t k = 0; k < nsel && !st; k++) {
+            const lb_pq_leaf *leaf = &leaves[sel[k]];
+            const lb_pq_schema_el *el = leaf->el;
+            int ct = el->converted_type;
+            chunk_ctx c = {
+                .buf = buf, .data_end = foot, .leaf = leaf, .t = out, .col = k, .row_base = row_base,
+                .rg_rows = (size_t)rg->num_rows, .def_bits = bit_width(leaf->max_def), .err = err,
+                .vt = {.type = el->type, .type_length = el->type_length,
+                       .is_unsigned = el->logical_unsigned || (ct >= LB_PQ_CT_UINT_8 && ct <= LB_PQ_CT_UINT_64)},
+                .check_utf8 = el->type == LB_PQ_BYTE_ARRAY && (ct == LB_PQ_CT_UTF8 || el->logical_string),
+            };
+            st = read_chunk(&c, &rg->columns[sel[k]], name, r);
+            chunk_free(&c);
+        }
+        row_base += (size_t)rg->num_rows;
+    }
+done:
+    free(sel);
+    lb_pq_leaves_free(leaves, nleaves);
+    lb_pq_file_meta_free(&m);
+    if (st) lb_table_free(out);
+    return st;
+}
+
 lb_status lb_parquet_read(const char *path, const char *const *columns, size_t ncolumns, lb_table *out,
                           lb_error *err) {
-    (void)columns; (void)ncolumns; (void)out;
-    return lb_err(err, LB_ERR_UNSUPPORTED, "%s: Parquet reading is not available in this build", path);
+    memset(out, 0, sizeof *out);
+    char *data;
+    size_t len;
+    lb_status st = lb_read_file(path, &data, &len, err);
+    if (st) return st;
+    st = lb_parquet_read_buffer((const uint8_t *)data, len, path, columns, ncolumns, out, err);
+    free(data);
+    return st;
 }

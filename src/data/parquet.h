@@ -1,9 +1,34 @@
-/* Parquet reader (flat columns) producing an lb_table. */
+/* Parquet reader (flat columns) producing an lb_table.
+ *
+ * Supports: physical types BOOLEAN, INT32, INT64, INT96, FLOAT, DOUBLE, BYTE_ARRAY,
+ * FIXED_LEN_BYTE_ARRAY; REQUIRED/OPTIONAL top-level columns; encodings PLAIN, PLAIN_DICTIONARY,
+ * RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY,
+ * BYTE_STREAM_SPLIT; data pages v1 and v2; codecs UNCOMPRESSED, SNAPPY, GZIP (incl. concatenated
+ * members), ZSTD, LZ4_RAW; any number of row groups; page CRC32 checked when present.
+ *
+ * Cell mapping: BOOLEAN -> LB_VAL_BOOL; INT32/INT64 -> LB_VAL_INT (UINT_8/16/32 zero-extended;
+ * UINT_64 keeps its two's-complement bits); INT96 -> LB_VAL_INT nanoseconds since the Unix
+ * epoch; FLOAT/DOUBLE -> LB_VAL_FLOAT; BYTE_ARRAY/FIXED_LEN_BYTE_ARRAY -> LB_VAL_STR holding
+ * the raw bytes (NUL-terminated copy, slen = byte length; UTF8/STRING-annotated columns are
+ * checked to be valid UTF-8); nulls -> LB_VAL_NULL. Other logical types (DATE, DECIMAL, ...)
+ * keep their physical value.
+ *
+ * Not supported (LB_ERR_UNSUPPORTED naming the column, only when that column is read):
+ * nested columns (groups, lists, maps: anything below the top level or REPEATED), codecs
+ * BROTLI, LZO and the old Hadoop LZ4, encrypted files. Hostile input never crashes; limits:
+ * a page may expand to at most 1 GiB and a table may hold at most 2^26 cells. */
 #ifndef LB_DATA_PARQUET_H
 #define LB_DATA_PARQUET_H
 #include "data/table.h"
 
-/* Reads the named columns (NULL: all flat columns) of every row group into out. */
+/* Reads the named columns (NULL: all flat columns, in schema order) of every row group into
+ * out, columns in the order asked. A name that is not a column is LB_ERR_USAGE; a nested
+ * column is LB_ERR_UNSUPPORTED; NULL columns on a file whose columns are all nested is
+ * LB_ERR_UNSUPPORTED too. On failure *out is left empty (zeroed). */
 lb_status lb_parquet_read(const char *path, const char *const *columns, size_t ncolumns, lb_table *out,
                           lb_error *err);
+
+/* Same, from a whole file already in memory (name is used in messages only). */
+lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *name, const char *const *columns,
+                                 size_t ncolumns, lb_table *out, lb_error *err);
 #endif
