@@ -628,3 +628,21 @@ Test(safetensors, writer_rejects_bad_input_and_keeps_old_file) {
     rm_rf(d);
     free(d);
 }
+
+Test(safetensors, open_mem_matches_file) {
+    size_t n;
+    unsigned char *img = read_all("tests/data/safetensors/golden.safetensors", &n);
+    lb_error e;
+    lb_st_file *f = lb_st_open_mem(img, n, "golden(mem)", &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    cr_assert_eq(lb_st_count(f), 10);
+    const lb_st_tensor *t = lb_st_find(f, "emb");
+    cr_assert_str_eq(t->file, "golden(mem)");
+    cr_assert_eq((const unsigned char *)t->data >= img && (const unsigned char *)t->data + t->nbytes <= img + n, 1);
+    const float *x = lb_st_f32(f, t, &e);
+    for (int i = 0; i < 6; i++) cr_assert_eq(x[i], 1.0f + i / 1024.0f);
+    lb_st_close(f);
+    cr_assert_null(lb_st_open_mem(img, n - 1, "cut", &e));
+    cr_assert_not_null(strstr(e.msg, "cut: tensor data ends at byte"), "%s", e.msg);
+    free(img);
+}
