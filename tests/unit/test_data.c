@@ -555,6 +555,16 @@ Test(dataset, errors) {
     cr_assert_not_null(strstr(e.msg, "unknown data file type"), "%s", e.msg);
     cr_assert_eq(lb_dataset_load("/tmp", NULL, &d, &e), LB_ERR_UNSUPPORTED);
     cr_assert_eq(lb_dataset_load("/nonexistent/x.csv", NULL, &d, &e), LB_ERR_IO);
+    /* The label column may be a text column; text and text-pair may not be the same. */
+    lb_dataset_opts same = {.label_column = "text"};
+    cr_assert_eq(load_str("m.csv", "text\nb\na\n", &same, &d, &e), LB_OK, "%s", e.msg);
+    cr_assert_str_eq(d.texts[0], "b");
+    cr_assert_eq(d.labels[0], 1);
+    cr_assert_str_eq(d.label_names[0], "a");
+    lb_dataset_free(&d);
+    lb_dataset_opts pair = {.text_pair_column = "text"};
+    cr_assert_eq(load_str("m.csv", "text\nb\n", &pair, &d, &e), LB_ERR_USAGE);
+    cr_assert_not_null(strstr(e.msg, "text and text-pair column are both \"text\""), "%s", e.msg);
     /* CSV parse errors pass through with file and line. */
     cr_assert_eq(load_str("m.csv", "text,label\n\"open,1\n", NULL, &d, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "m.csv:2: unterminated quoted field"), "%s", e.msg);
