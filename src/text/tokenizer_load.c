@@ -308,9 +308,19 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
     free(buf.p);
     free(pend.p);
     if (st) return st;
+    /* Every id the post-processor adds must be a token, or the model would index past its
+     * embedding table (tokenizers itself does not check; found by fuzzing). */
+    const lb_tmpl *ts[2] = {&tok->single, &tok->pair};
+    for (int k = 0; k < 2; k++)
+        for (int32_t i = 0; i < ts[k]->n; i++)
+            for (int32_t q = 0; q < ts[k]->items[i].nids; q++) {
+                int32_t id = ts[k]->items[i].ids[q];
+                if (id < 0 || id >= tok->n_ids || !tok->id_tok[id])
+                    return lb_err(err, LB_ERR_FORMAT, "%s: post_processor: special token id %d is not in the vocabulary",
+                                  path, id);
+            }
     if (tok->pad_id < 0) tok->pad_id = lb_tokenizer_token_to_id(tok, "[PAD]");
     if (tok->pad_id < 0) tok->pad_id = 0;
-    (void)path;
     return LB_OK;
 }
 

@@ -668,6 +668,11 @@ Test(tokenizer_load, errors_are_clear) {
                       "{\"model\": {\"vocab\": {\"a\": 0}}, \"post_processor\": {\"type\": \"TemplateProcessing\", "
                       "\"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\"}}], \"pair\": []}}",
                       LB_ERR_FORMAT, "[CLS]");
+    /* Fuzzer find: BertProcessing without "cls" defaults to id 101, absent from this vocab. */
+    expect_load_error("tokenizer.json",
+                      "{\"model\": {\"vocab\": {\"[SEP]\": 0}}, \"post_processor\": {\"type\": \"BertProcessing\", "
+                      "\"sep\": [\"[SEP]\", 0]}}",
+                      LB_ERR_FORMAT, "special token id 101 is not in the vocabulary");
     expect_load_error("vocab.txt", "[PAD]\nab\xff\n", LB_ERR_FORMAT, "line 2");
     expect_load_error("vocab.txt", "", LB_ERR_FORMAT, "empty");
 }
