@@ -213,7 +213,14 @@ static lb_status add_token(lb_tokenizer *tok, const lb_added_token *t, int32_t i
     size_t len = strlen(t->content);
     for (size_t i = 0; i < tok->n_added; i++)
         if (!strcmp(tok->added[i].content, t->content)) {
-            if (id < 0) return LB_OK; /* already there */
+            /* The same content again: keep one entry (a forced id and the options update it). */
+            if (id < 0) return LB_OK;
+            if (id >= MAX_TOKEN_ID) return lb_err(err, LB_ERR_FORMAT, "added token '%s': id %d too large", t->content, id);
+            char *c = tok->added[i].content;
+            tok->added[i] = *t;
+            tok->added[i].content = c;
+            tok->added[i].id = id;
+            return LB_OK;
         }
     if (id < 0) {
         id = lb_vocab_get(&tok->wp.full, t->content, len);
