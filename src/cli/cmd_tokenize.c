@@ -43,6 +43,95 @@ static const char *arg_value(int argc, char **argv, int *i, const char *name) {
     return argv[++*i];
 }
 
+/* Decodes the JSON string starting at *pp (just past its opening quote) into out (which has
+ * room for the raw length), advancing *pp past the closing quote. The line was validated by
+ * cJSON already; this exists because cJSON's C strings stop at an escaped \u0000. */
+static size_t decode_json_string(const char **pp, char *out) {
+    const char *p = *pp;
+    size_t n = 0;
+    while (*p && *p != '"') {
+        if (*p != '\\') { if (out) out[n] = *p; n++; p++; continue; }
+        p++;
+        char c = *p ? *p++ : 0;
+        unsigned cp = 0;
+        switch (c) {
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u': {
+            char h[5] = {0};
+            for (int i = 0; i < 4 && *p; i++) h[i] = *p++;
+            cp = (unsigned)strtoul(h, NULL, 16);
+            if (cp >= 0xD800 && cp < 0xDC00 && p[0] == '\\' && p[1] == 'u') {
+                char l[5] = {0};
+                for (int i = 0; i < 4 && p[2 + i]; i++) l[i] = p[2 + i];
+                unsigned lo = (unsigned)strtoul(l, NULL, 16);
+                if (lo >= 0xDC00 && lo < 0xE000) { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00); p += 6; }
+            }
+            if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD; /* a lone surrogate */
+            break;
+        }
+        default: cp = (unsigned char)c;
+        }
+        unsigned char b[4];
+        int k;
+        if (cp < 0x80) { b[0] = (unsigned char)cp; k = 1; }
+        else if (cp < 0x800) { b[0] = (unsigned char)(0xC0 | (cp >> 6)); b[1] = (unsigned char)(0x80 | (cp & 0x3F)); k = 2; }
+        else if (cp < 0x10000) {
+            b[0] = (unsigned char)(0xE0 | (cp >> 12)); b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            b[2] = (unsigned char)(0x80 | (cp & 0x3F)); k = 3;
+        } else {
+            b[0] = (unsigned char)(0xF0 | (cp >> 18)); b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+            b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); b[3] = (unsigned char)(0x80 | (cp & 0x3F)); k = 4;
+        }
+        for (int i = 0; i < k; i++) { if (out) out[n] = (char)b[i]; n++; }
+    }
+    if (*p == '"') p++;
+    *pp = p;
+    return n;
+}
+
+static const char *skip_ws(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+    return p;
+}
+
+/* Finds the top-level "text" member of a valid JSON object line and decodes it into out
+ * (room for strlen(line) bytes). Returns its length, or -1 when it is absent or not a string. */
+static long json_text_field(const char *line, char *out) {
+    const char *p = skip_ws(line);
+    if (*p++ != '{') return -1;
+    for (;;) {
+        p = skip_ws(p);
+        if (*p != '"') return -1;
+        p++;
+        const char *k = p;
+        size_t kl = decode_json_string(&p, NULL);
+        bool is_text = kl == 4 && !strncmp(k, "text", 4);
+        p = skip_ws(p);
+        if (*p++ != ':') return -1;
+        p = skip_ws(p);
+        if (is_text) {
+            if (*p != '"') return -1;
+            p++;
+            return (long)decode_json_string(&p, out);
+        }
+        /* Skip the value: nested brackets outside strings, up to the next top-level ',' or '}'. */
+        int depth = 0;
+        while (*p) {
+            if (*p == '"') { p++; decode_json_string(&p, NULL); continue; }
+            if (*p == '{' || *p == '[') depth++;
+            else if (*p == '}' || *p == ']') { if (!depth) break; depth--; }
+            else if (*p == ',' && !depth) break;
+            p++;
+        }
+        if (*p != ',') return -1;
+        p++;
+    }
+}
+
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL;
     lb_tok_opts opts = {.max_length = 0, .truncate_left = false, .add_special_tokens = true,
@@ -81,7 +170,7 @@ int cmd_tokenize(int argc, char **argv) {
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     lb_encoding enc = {0};
-    char *line = NULL;
+    char *line = NULL, *textbuf = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t got;
     int rc = 0;
@@ -102,8 +191,13 @@ int cmd_tokenize(int argc, char **argv) {
                 rc = cli_fail(&err);
                 break;
             }
-            text = t->valuestring;
-            len = strlen(text);
+            /* Decode "text" ourselves: it may contain \u0000, which cJSON's strings cut at. */
+            char *nb = realloc(textbuf, len + 1);
+            if (!nb) { cJSON_Delete(j); rc = cli_fail(&(lb_error){LB_ERR_NOMEM, "out of memory"}); break; }
+            textbuf = nb;
+            long tl = json_text_field(line, textbuf);
+            if (tl < 0) { text = t->valuestring; len = strlen(text); }
+            else { text = textbuf; len = (size_t)tl; }
         }
         lb_status st = lb_tokenize(tok, text, len, &opts, &enc, &err);
         cJSON_Delete(j);
@@ -124,6 +218,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     if (!rc && ferror(stdin)) rc = cli_fail(&(lb_error){LB_ERR_IO, "reading stdin failed"});
     free(line);
+    free(textbuf);
     lb_encoding_free(&enc);
     lb_tokenizer_free(tok);
     if (fflush(stdout) != 0 && !rc) rc = cli_fail(&(lb_error){LB_ERR_IO, "writing stdout failed"});

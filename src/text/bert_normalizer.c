@@ -8,7 +8,7 @@
 #include <utf8proc.h>
 #include "text/utf8.h"
 
-lb_status lb_bytebuf_reserve(lb_bytebuf *b, size_t extra, lb_error *err) {
+lb_status lb_bytebuf_grow(lb_bytebuf *b, size_t extra, lb_error *err) {
     if (b->n + extra <= b->cap) return LB_OK;
     size_t ncap = b->cap ? b->cap : 256;
     while (ncap < b->n + extra) ncap *= 2;
@@ -19,7 +19,7 @@ lb_status lb_bytebuf_reserve(lb_bytebuf *b, size_t extra, lb_error *err) {
     return LB_OK;
 }
 
-lb_status lb_cpbuf_reserve(lb_cpbuf *b, size_t extra, lb_error *err) {
+lb_status lb_cpbuf_grow(lb_cpbuf *b, size_t extra, lb_error *err) {
     if (b->n + extra <= b->cap) return LB_OK;
     size_t ncap = b->cap ? b->cap : 64;
     while (ncap < b->n + extra) ncap *= 2;

@@ -15,8 +15,15 @@
 /* Growable byte buffer and code point buffer (scratch reused across calls). */
 typedef struct lb_bytebuf { uint8_t *p; size_t n, cap; } lb_bytebuf;
 typedef struct lb_cpbuf { int32_t *p; size_t n, cap; } lb_cpbuf;
-lb_status lb_bytebuf_reserve(lb_bytebuf *b, size_t extra, lb_error *err); /* room for n + extra */
-lb_status lb_cpbuf_reserve(lb_cpbuf *b, size_t extra, lb_error *err);
+lb_status lb_bytebuf_grow(lb_bytebuf *b, size_t extra, lb_error *err);
+lb_status lb_cpbuf_grow(lb_cpbuf *b, size_t extra, lb_error *err);
+/* Ensure room for n + extra elements (inline fast path: these run once per word). */
+static inline lb_status lb_bytebuf_reserve(lb_bytebuf *b, size_t extra, lb_error *err) {
+    return b->n + extra <= b->cap ? LB_OK : lb_bytebuf_grow(b, extra, err);
+}
+static inline lb_status lb_cpbuf_reserve(lb_cpbuf *b, size_t extra, lb_error *err) {
+    return b->n + extra <= b->cap ? LB_OK : lb_cpbuf_grow(b, extra, err);
+}
 
 typedef struct lb_bert_norm {
     bool enabled; /* false: the tokenizer has no normalizer (identity) */

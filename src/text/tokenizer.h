@@ -29,12 +29,20 @@ typedef struct lb_encoding {
     int32_t n, cap;
 } lb_encoding;
 
-/* Tokenizes text[0..len) into out (reusing its buffer). */
+/* Tokenizes text[0..len) into out (reusing its buffer). opts NULL: specials, no truncation,
+ * invalid UTF-8 is an error. A loaded tokenizer is read-only: calls may run concurrently. */
 lb_status lb_tokenize(const lb_tokenizer *tok, const char *text, size_t len, const lb_tok_opts *opts,
                       lb_encoding *out, lb_error *err);
-/* Sentence pair: [CLS] A [SEP] B [SEP]; token_type_ids filled when non-NULL (0 for A, 1 for B). */
+/* Sentence pair: [CLS] A [SEP] B [SEP]; token_type_ids filled when non-NULL (0 for A, 1 for B):
+ * *token_type_ids is realloc'd to out->cap entries (start with NULL; the caller frees it).
+ * Truncation is longest_first, as tokenizers. max_length below the specials' count is an error. */
 lb_status lb_tokenize_pair(const lb_tokenizer *tok, const char *a, size_t alen, const char *b, size_t blen,
                            const lb_tok_opts *opts, lb_encoding *out, int32_t **token_type_ids, lb_error *err);
+/* Tokenizes texts[0..n) (lens[i] bytes each) into outs[0..n) in parallel (OpenMP threads; the
+ * tokenizer is shared read-only). On failure returns the status of the lowest failing index,
+ * whose message names it ("text 17: ..."); outs of other texts may then be partly filled. */
+lb_status lb_tokenize_batch(const lb_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
+                            const lb_tok_opts *opts, lb_encoding *outs, lb_error *err);
 void lb_encoding_free(lb_encoding *e);
 
 const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);

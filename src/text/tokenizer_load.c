@@ -213,7 +213,14 @@ static lb_status add_token(lb_tokenizer *tok, const lb_added_token *t, int32_t i
     size_t len = strlen(t->content);
     for (size_t i = 0; i < tok->n_added; i++)
         if (!strcmp(tok->added[i].content, t->content)) {
-            if (id < 0) return LB_OK; /* already there */
+            /* The same content again: keep one entry (a forced id and the options update it). */
+            if (id < 0) return LB_OK;
+            if (id >= MAX_TOKEN_ID) return lb_err(err, LB_ERR_FORMAT, "added token '%s': id %d too large", t->content, id);
+            char *c = tok->added[i].content;
+            tok->added[i] = *t;
+            tok->added[i].content = c;
+            tok->added[i].id = id;
+            return LB_OK;
         }
     if (id < 0) {
         id = lb_vocab_get(&tok->wp.full, t->content, len);
@@ -308,9 +315,19 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
     free(buf.p);
     free(pend.p);
     if (st) return st;
+    /* Every id the post-processor adds must be a token, or the model would index past its
+     * embedding table (tokenizers itself does not check; found by fuzzing). */
+    const lb_tmpl *ts[2] = {&tok->single, &tok->pair};
+    for (int k = 0; k < 2; k++)
+        for (int32_t i = 0; i < ts[k]->n; i++)
+            for (int32_t q = 0; q < ts[k]->items[i].nids; q++) {
+                int32_t id = ts[k]->items[i].ids[q];
+                if (id < 0 || id >= tok->n_ids || !tok->id_tok[id])
+                    return lb_err(err, LB_ERR_FORMAT, "%s: post_processor: special token id %d is not in the vocabulary",
+                                  path, id);
+            }
     if (tok->pad_id < 0) tok->pad_id = lb_tokenizer_token_to_id(tok, "[PAD]");
     if (tok->pad_id < 0) tok->pad_id = 0;
-    (void)path;
     return LB_OK;
 }
 

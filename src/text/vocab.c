@@ -1,30 +1,48 @@
 /* Open-addressing vocabulary hash (see vocab.h). */
 #include "text/vocab.h"
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
+static inline uint64_t load64(const unsigned char *p) { uint64_t w; memcpy(&w, p, 8); return w; }
+static inline uint32_t load32(const unsigned char *p) { uint32_t w; memcpy(&w, p, 4); return w; }
+
+static inline uint64_t mix(uint64_t a, uint64_t b) {
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
 uint32_t lb_vocab_hash(const char *key, size_t len) {
-    /* 8 bytes per step with a 64-bit multiply: most WordPiece keys take 1-2 steps. */
-    const uint64_t K = 0x9E3779B97F4A7C15ull;
-    uint64_t h = 0x243F6A8885A308D3ull ^ (uint64_t)len;
+    /* wyhash-style: fixed-size (overlapping) loads instead of a byte loop or a variable-length
+     * memcpy, so the short keys WordPiece probes hash in a handful of instructions. */
     const unsigned char *p = (const unsigned char *)key;
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * K;
-        h ^= h >> 29;
-        p += 8;
-        len -= 8;
+    const uint64_t s0 = 0xa0761d6478bd642full, s1 = 0xe7037ed1a0b428dbull;
+    uint64_t a, b, h = s0 ^ len;
+    if (len <= 16) {
+        if (len >= 8) { a = load64(p); b = load64(p + len - 8); }
+        else if (len >= 4) { a = load32(p); b = load32(p + len - 4); }
+        else if (len) { a = ((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1]; b = 0; }
+        else a = b = 0;
+    } else {
+        size_t i = 0;
+        for (; i + 16 < len; i += 16) h = mix(load64(p + i) ^ s1, load64(p + i + 8) ^ h);
+        a = load64(p + len - 16);
+        b = load64(p + len - 8);
     }
-    if (len) {
-        uint64_t w = 0;
-        memcpy(&w, p, len);
-        h = (h ^ w) * K;
-        h ^= h >> 29;
+    return (uint32_t)mix(a ^ s1, b ^ h);
+}
+
+/* key equality for short keys without a libc call. */
+static inline bool key_eq(const char *x, const char *y, size_t len) {
+    const unsigned char *a = (const unsigned char *)x, *b = (const unsigned char *)y;
+    if (len >= 8) {
+        if (len > 16) return !memcmp(a, b, len);
+        return load64(a) == load64(b) && load64(a + len - 8) == load64(b + len - 8);
     }
-    h *= 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 32;
-    return (uint32_t)h;
+    if (len >= 4) return load32(a) == load32(b) && load32(a + len - 4) == load32(b + len - 4);
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i]) return false;
+    return true;
 }
 
 lb_status lb_vocab_init(lb_vocab *v, size_t expected, lb_error *err) {
@@ -33,9 +51,10 @@ lb_status lb_vocab_init(lb_vocab *v, size_t expected, lb_error *err) {
     while (cap < expected * 2) cap *= 2;
     if (cap > (1u << 30)) return lb_err(err, LB_ERR_UNSUPPORTED, "vocabulary too large (%zu entries)", expected);
     v->slots = malloc(cap * sizeof *v->slots);
+    v->filter = calloc((1u << LB_VOCAB_FILTER_LOG2) / 64, sizeof *v->filter);
     v->pool_cap = expected * 8 + 64;
     v->pool = malloc(v->pool_cap);
-    if (!v->slots || !v->pool) { lb_vocab_free(v); return lb_err(err, LB_ERR_NOMEM, "out of memory for the vocabulary"); }
+    if (!v->slots || !v->pool || !v->filter) { lb_vocab_free(v); return lb_err(err, LB_ERR_NOMEM, "out of memory for the vocabulary"); }
     for (size_t i = 0; i < cap; i++) v->slots[i].id = -1;
     v->mask = (uint32_t)(cap - 1);
     return LB_OK;
@@ -44,6 +63,7 @@ lb_status lb_vocab_init(lb_vocab *v, size_t expected, lb_error *err) {
 void lb_vocab_free(lb_vocab *v) {
     free(v->slots);
     free(v->pool);
+    free(v->filter);
     memset(v, 0, sizeof *v);
 }
 
@@ -72,7 +92,7 @@ lb_status lb_vocab_put(lb_vocab *v, const char *key, size_t len, int32_t id, lb_
     uint32_t j = h & v->mask;
     while (v->slots[j].id >= 0) {
         lb_vocab_slot *s = &v->slots[j];
-        if (s->hash == h && s->len == len && !memcmp(v->pool + s->off, key, len)) { s->id = id; return LB_OK; }
+        if (s->hash == h && s->len == len && key_eq(v->pool + s->off, key, len)) { s->id = id; return LB_OK; }
         j = (j + 1) & v->mask;
     }
     if (v->pool_len + len + 1 > v->pool_cap) {
@@ -86,6 +106,8 @@ lb_status lb_vocab_put(lb_vocab *v, const char *key, size_t len, int32_t id, lb_
     memcpy(v->pool + v->pool_len, key, len);
     v->pool[v->pool_len + len] = 0;
     v->slots[j] = (lb_vocab_slot){h, id, (uint32_t)v->pool_len, (uint32_t)len};
+    uint32_t fb = h >> (32 - LB_VOCAB_FILTER_LOG2);
+    v->filter[fb >> 6] |= 1ull << (fb & 63);
     v->pool_len += len + 1;
     v->count++;
     if (len > v->max_key_len) v->max_key_len = (uint32_t)len;
@@ -97,11 +119,13 @@ lb_status lb_vocab_put(lb_vocab *v, const char *key, size_t len, int32_t id, lb_
 int32_t lb_vocab_get(const lb_vocab *v, const char *key, size_t len) {
     if (!v->slots || len > v->max_key_len) return -1;
     uint32_t h = lb_vocab_hash(key, len);
+    uint32_t fb = h >> (32 - LB_VOCAB_FILTER_LOG2);
+    if (!(v->filter[fb >> 6] >> (fb & 63) & 1)) return -1;
     uint32_t j = h & v->mask;
     for (;;) {
         const lb_vocab_slot *s = &v->slots[j];
         if (s->id < 0) return -1;
-        if (s->hash == h && s->len == len && !memcmp(v->pool + s->off, key, len)) return s->id;
+        if (s->hash == h && s->len == len && key_eq(v->pool + s->off, key, len)) return s->id;
         j = (j + 1) & v->mask;
     }
 }

@@ -15,6 +15,10 @@ typedef struct lb_vocab_slot {
     uint32_t len; /* key length in bytes */
 } lb_vocab_slot;
 
+/* A small bitset in front of the table rejects most failed lookups (WordPiece probes many
+ * substrings that are not tokens) without touching the large table. 2^18 bits = 32 KiB. */
+#define LB_VOCAB_FILTER_LOG2 18
+
 typedef struct lb_vocab {
     lb_vocab_slot *slots;
     uint32_t mask;      /* capacity - 1 (capacity is a power of two) */
@@ -22,6 +26,7 @@ typedef struct lb_vocab {
     char *pool;         /* keys, each NUL-terminated */
     size_t pool_len, pool_cap;
     uint32_t max_key_len; /* longest key in bytes (bounds WordPiece's search) */
+    uint64_t *filter;   /* [LB_VOCAB_FILTER_BITS / 64] bit (hash >> shift) set for every key */
 } lb_vocab;
 
 /* Initializes an empty table sized for about `expected` keys. */

@@ -668,6 +668,11 @@ Test(tokenizer_load, errors_are_clear) {
                       "{\"model\": {\"vocab\": {\"a\": 0}}, \"post_processor\": {\"type\": \"TemplateProcessing\", "
                       "\"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\"}}], \"pair\": []}}",
                       LB_ERR_FORMAT, "[CLS]");
+    /* Fuzzer find: BertProcessing without "cls" defaults to id 101, absent from this vocab. */
+    expect_load_error("tokenizer.json",
+                      "{\"model\": {\"vocab\": {\"[SEP]\": 0}}, \"post_processor\": {\"type\": \"BertProcessing\", "
+                      "\"sep\": [\"[SEP]\", 0]}}",
+                      LB_ERR_FORMAT, "special token id 101 is not in the vocabulary");
     expect_load_error("vocab.txt", "[PAD]\nab\xff\n", LB_ERR_FORMAT, "line 2");
     expect_load_error("vocab.txt", "", LB_ERR_FORMAT, "empty");
 }
@@ -712,4 +717,41 @@ Test(tokenizer_vocab, hash_table_grows_and_finds_everything) {
     cr_assert_eq(lb_vocab_get(&v, "", 0), -1);
     cr_assert_eq(v.count, 50000);
     lb_vocab_free(&v);
+}
+
+Test(tokenizer_batch, parallel_equals_sequential_and_names_the_bad_text) {
+    REQUIRE_SHARED("data/imdb/train.jsonl");
+    lb_tokenizer *t = load_vocab_tok();
+    char *p = shared_path("data/imdb/train.jsonl");
+    size_t len;
+    char *data = read_all(p, &len);
+    free(p);
+    enum { N = 200 };
+    char *texts[N];
+    size_t lens[N];
+    int n = 0;
+    for (char *line = strtok(data, "\n"); line && n < N; line = strtok(NULL, "\n"), n++)
+        texts[n] = json_str_field(line, "text", &lens[n]);
+    cr_assert_eq(n, N);
+    lb_encoding outs[N] = {{0}}, one = {0};
+    lb_error e;
+    lb_tok_opts o = opts_default();
+    o.max_length = 128;
+    o.truncate_left = true;
+    cr_assert_eq(lb_tokenize_batch(t, (const char *const *)texts, lens, N, &o, outs, &e), LB_OK, "%s", e.msg);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(lb_tokenize(t, texts[i], lens[i], &o, &one, &e), LB_OK);
+        cr_assert_eq(outs[i].n, one.n);
+        cr_assert_arr_eq(outs[i].ids, one.ids, (size_t)one.n * sizeof *one.ids, "text %d", i);
+    }
+    /* Invalid UTF-8 in texts 150 and 70: the error names the lower index. */
+    texts[150][0] = (char)0xff;
+    texts[70][3] = (char)0xc3;
+    texts[70][4] = 'x';
+    cr_assert_eq(lb_tokenize_batch(t, (const char *const *)texts, lens, N, &o, outs, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "text 70: invalid UTF-8 at byte 3"), "%s", e.msg);
+    for (int i = 0; i < N; i++) { free(texts[i]); lb_encoding_free(&outs[i]); }
+    lb_encoding_free(&one);
+    free(data);
+    lb_tokenizer_free(t);
 }
