@@ -100,7 +100,11 @@ static lb_status parse_column_meta(lb_thrift *t, lb_pq_column_meta *c) {
                 uint8_t et; size_t n;
                 if ((st = lb_thrift_list_begin(t, &et, &n))) return st;
                 for (size_t i = 0; i < n && !st; i++) {
-                    if (et != LB_TC_BINARY) { st = lb_thrift_skip(t, et); continue; }
+                    if (et != LB_TC_BINARY) {
+                        bool b;  /* container bools take a byte each */
+                        st = lb_thrift_is_bool(et) ? lb_thrift_read_bool(t, et, true, &b) : lb_thrift_skip(t, et);
+                        continue;
+                    }
                     const uint8_t *s; size_t len;
                     st = lb_thrift_read_binary(t, &s, &len);
                     if (!st && i == 0) { c->path0 = s; c->path0_len = len; }

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include "base/fileio.h"
 #include "data/parquet.h"
+#include "data/parquet_codec.h"
+#include "data/parquet_meta.h"
 #include "data/parquet_encodings.h"
 #include "data/thrift_compact.h"
 
@@ -733,4 +735,20 @@ Test(corrupt, truncations_and_byte_flips_never_crash) {
     }
     cr_log_info("%zu mutants read, %zu byte-flip mutants rejected", total, failures);
     cr_assert_gt(failures, 1000);
+}
+
+/* A page header claiming a huge size is refused before anything that large is allocated. */
+Test(corrupt, implausible_expansion_refused_before_allocation) {
+    lb_error e;
+    static const uint8_t snappy_hdr[] = {0x80, 0x80, 0x80, 0x04, 0x00};  /* says 8 MiB */
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_SNAPPY, snappy_hdr, sizeof snappy_hdr, 1u << 30, &e), LB_ERR_FORMAT);
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_SNAPPY, snappy_hdr, sizeof snappy_hdr, 8u << 20, &e), LB_OK, "%s", e.msg);
+    static const uint8_t tiny[16] = {0};
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_GZIP, tiny, sizeof tiny, 1u << 30, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "GZIP"), "%s", e.msg);
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_LZ4_RAW, tiny, sizeof tiny, 1u << 20, &e), LB_ERR_FORMAT);
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_GZIP, tiny, sizeof tiny, 4096, &e), LB_OK);
+    uint8_t out[4];
+    cr_assert_eq(lb_pq_decompress(LB_PQ_BROTLI, tiny, 4, out, 4, &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "BROTLI"), "%s", e.msg);
 }
