@@ -82,6 +82,8 @@ def main():
     for codec in ["none", "snappy", "gzip", "zstd", "lz4"]:
         variants.append((f"dict_v1_{codec}", table, dict(compression=codec), {}))
     variants.append(("dict_v2_snappy", table, dict(compression="snappy", data_page_version="2.0"), {}))
+    # A small dictionary limit makes the writer fall back to PLAIN pages after the dictionary ones.
+    variants.append(("dict_fallback_v1_snappy", table, dict(compression="snappy", dictionary_pagesize_limit=1024), {}))
     variants.append(("dict_v2_none", table, dict(compression="none", data_page_version="2.0"), {}))
     variants.append(("plain_v1_zstd", table, dict(compression="zstd", use_dictionary=False,
                                                    column_encoding={c: "PLAIN" for c in plain}), {}))
