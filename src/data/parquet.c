@@ -99,8 +99,9 @@ static lb_status page_bytes(chunk_ctx *c, const uint8_t *raw, size_t raw_len, si
         *out = raw;
         return LB_OK;
     }
-    lb_status st = ensure_bytes(&c->page, &c->page_cap, out_len, c->err);
+    lb_status st = lb_pq_check_expansion(c->codec, raw, raw_len, out_len, c->err);
     if (st) return st;
+    if ((st = ensure_bytes(&c->page, &c->page_cap, out_len, c->err))) return st;
     if ((st = lb_pq_decompress(c->codec, raw, raw_len, c->page, out_len, c->err))) return st;
     *out = c->page;
     return LB_OK;
@@ -115,18 +116,25 @@ static lb_status read_dictionary(chunk_ctx *c, const lb_pq_page_header *h, const
         return lb_err(c->err, LB_ERR_UNSUPPORTED, "dictionary page encoding %s", lb_pq_encoding_name(h->encoding));
     if (c->vt.type == LB_PQ_BOOLEAN) return lb_err(c->err, LB_ERR_FORMAT, "dictionary page for a BOOLEAN column");
     size_t usize = (size_t)h->uncompressed_size;
-    /* Every dictionary value takes at least one byte, which bounds the allocation below. */
-    if (h->num_values < 0 || (size_t)h->num_values > usize)
+    /* Every dictionary value takes at least 4 bytes (a BYTE_ARRAY length) or its fixed width,
+     * which bounds the allocation below. */
+    size_t minw = c->vt.type == LB_PQ_BYTE_ARRAY ? 4 : lb_pq_fixed_width(&c->vt);
+    if (h->num_values < 0 || (size_t)h->num_values > usize / (minw ? minw : 1))
         return lb_err(c->err, LB_ERR_FORMAT, "dictionary page claims %d values in %zu bytes", h->num_values, usize);
     const uint8_t *data;
     lb_status st = page_bytes(c, raw, (size_t)h->compressed_size, usize, true, &data);
     if (st) return st;
-    c->dict_buf = malloc(usize ? usize : 1);
+    /* Dictionary strings borrow from the page: take over the decompression buffer (or the
+     * file buffer itself when uncompressed) instead of copying it. */
+    if (data == c->page) {
+        c->dict_buf = c->page;
+        c->page = NULL;
+        c->page_cap = 0;
+    }
     c->ndict = (size_t)h->num_values;
     c->dict = malloc((c->ndict ? c->ndict : 1) * sizeof *c->dict);
-    if (!c->dict_buf || !c->dict) return lb_err(c->err, LB_ERR_NOMEM, "out of memory for a dictionary page");
-    memcpy(c->dict_buf, data, usize);
-    return lb_pq_decode_plain(&c->vt, c->dict_buf, usize, c->ndict, c->dict, NULL, c->err);
+    if (!c->dict) return lb_err(c->err, LB_ERR_NOMEM, "out of memory for a dictionary page");
+    return lb_pq_decode_plain(&c->vt, data, usize, c->ndict, c->dict, NULL, c->err);
 }
 
 static int bit_width(int v) {
@@ -139,6 +147,14 @@ static int bit_width(int v) {
 static bool valid_utf8(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
+        /* ASCII fast path, 8 bytes at a time (reviews are mostly ASCII). */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL) break;
+            i += 8;
+        }
+        if (i >= n) break;
         uint8_t b = s[i];
         if (b < 0x80) { i++; continue; }
         size_t len;

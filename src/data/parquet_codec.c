@@ -62,6 +62,34 @@ static lb_status gunzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t
     return st;
 }
 
+lb_status lb_pq_check_expansion(int32_t codec, const uint8_t *src, size_t src_len, size_t dst_len, lb_error *err) {
+    size_t n;
+    switch (codec) {
+    case LB_PQ_SNAPPY:
+        if (snappy_uncompressed_length((const char *)src, src_len, &n) != SNAPPY_OK)
+            return lb_err(err, LB_ERR_FORMAT, "SNAPPY: corrupt length header");
+        if (n != dst_len)
+            return lb_err(err, LB_ERR_FORMAT, "SNAPPY: page expands to %zu bytes, header declares %zu", n, dst_len);
+        return LB_OK;
+    case LB_PQ_ZSTD: {
+        /* The first frame's stated size (more frames may follow, so only "too big" is certain). */
+        unsigned long long z = ZSTD_getFrameContentSize(src, src_len);
+        if (z == ZSTD_CONTENTSIZE_ERROR) return lb_err(err, LB_ERR_FORMAT, "ZSTD: corrupt frame header");
+        if (z != ZSTD_CONTENTSIZE_UNKNOWN && z > dst_len)
+            return lb_err(err, LB_ERR_FORMAT, "ZSTD: page expands to at least %llu bytes, header declares %zu", z, dst_len);
+        return LB_OK;
+    }
+    /* deflate expands at most ~1032:1 per member, LZ4 at most ~255:1 */
+    case LB_PQ_GZIP: n = 1032; break;
+    case LB_PQ_LZ4_RAW: n = 256; break;
+    default: return LB_OK;
+    }
+    if (dst_len / n > src_len + 64)
+        return lb_err(err, LB_ERR_FORMAT, "%s: %zu compressed bytes cannot expand to the declared %zu",
+                      lb_pq_codec_name(codec), src_len, dst_len);
+    return LB_OK;
+}
+
 lb_status lb_pq_decompress(int32_t codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
                            lb_error *err) {
     switch (codec) {

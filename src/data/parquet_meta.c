@@ -100,7 +100,11 @@ static lb_status parse_column_meta(lb_thrift *t, lb_pq_column_meta *c) {
                 uint8_t et; size_t n;
                 if ((st = lb_thrift_list_begin(t, &et, &n))) return st;
                 for (size_t i = 0; i < n && !st; i++) {
-                    if (et != LB_TC_BINARY) { st = lb_thrift_skip(t, et); continue; }
+                    if (et != LB_TC_BINARY) {
+                        bool b;  /* container bools take a byte each */
+                        st = lb_thrift_is_bool(et) ? lb_thrift_read_bool(t, et, true, &b) : lb_thrift_skip(t, et);
+                        continue;
+                    }
                     const uint8_t *s; size_t len;
                     st = lb_thrift_read_binary(t, &s, &len);
                     if (!st && i == 0) { c->path0 = s; c->path0_len = len; }
@@ -132,13 +136,20 @@ static lb_status parse_column_chunk(lb_thrift *t, lb_pq_column_meta *c) {
     size_t off = lb_thrift_offset(t);
     *c = (lb_pq_column_meta){.dictionary_page_offset = -1};
     if ((st = lb_thrift_struct_begin(t))) return st;
+    size_t ext_len = 0;
     FOR_FIELDS(t, id, ty) {
         if (id == 3 && ty == LB_TC_STRUCT && !has_meta) {
             if ((st = parse_column_meta(t, c))) return st;
             has_meta = true;
+        } else if (id == 1 && ty == LB_TC_BINARY) {
+            const uint8_t *s;
+            if ((st = lb_thrift_read_binary(t, &s, &ext_len))) return st;
         } else if ((st = lb_thrift_skip(t, ty))) return st;
     }
     lb_thrift_struct_end(t);
+    /* file_path: the chunk lives in another file (summary/_metadata files). */
+    if (ext_len)
+        return lb_err(t->err, LB_ERR_UNSUPPORTED, "ColumnChunk at offset %zu is stored in an external file", off);
     if (!has_meta)
         return lb_err(t->err, LB_ERR_UNSUPPORTED,
                       "ColumnChunk at offset %zu has no inline meta_data (encrypted or external column chunk)", off);

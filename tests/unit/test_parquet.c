@@ -2,6 +2,7 @@
  * ../shared/data/parquet against its expected JSON (cell by cell), delta_byte_array against the
  * upstream CSV, the IMDb parquet files against their JSONL, pyarrow-written fixtures covering
  * each codec/encoding/page version (when the reference env has pyarrow), and corrupt input. */
+#define _GNU_SOURCE  /* memmem */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 #include "base/fileio.h"
 #include "data/parquet.h"
+#include "data/parquet_codec.h"
+#include "data/parquet_meta.h"
 #include "data/parquet_encodings.h"
 #include "data/thrift_compact.h"
 
@@ -368,3 +371,384 @@ static void check_imdb(const char *split) {
 
 Test(imdb, train_matches_jsonl) { check_imdb("train"); }
 Test(imdb, validation_matches_jsonl) { check_imdb("validation"); }
+
+/* ---- pyarrow-written fixtures (every codec, encoding and page version) ---- */
+
+static int hexval(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
+
+static void check_fixture_cell(const lb_value *v, const char *kind, const cJSON *x, const char *file, size_t row,
+                               const char *col) {
+    if (cJSON_IsNull(x)) {
+        cr_assert_eq(v->type, LB_VAL_NULL, "%s row %zu %s: expected null, got type %d", file, row, col, v->type);
+        return;
+    }
+    if (!strcmp(kind, "bool")) {
+        cr_assert_eq(v->type, LB_VAL_BOOL, "%s row %zu %s", file, row, col);
+        cr_assert_eq(v->i, cJSON_IsTrue(x), "%s row %zu %s", file, row, col);
+        return;
+    }
+    const char *s = x->valuestring;
+    cr_assert_not_null(s);
+    if (!strcmp(kind, "int") || !strcmp(kind, "ts")) {
+        cr_assert_eq(v->type, LB_VAL_INT, "%s row %zu %s: type %d", file, row, col, v->type);
+        long long want = strtoll(s, NULL, 10);
+        cr_assert_eq(v->i, want, "%s row %zu %s: %lld != %s", file, row, col, (long long)v->i, s);
+    } else if (!strcmp(kind, "float")) {
+        cr_assert_eq(v->type, LB_VAL_FLOAT, "%s row %zu %s: type %d", file, row, col, v->type);
+        double want = strtod(s, NULL);
+        cr_assert(v->f == want && signbit(v->f) == signbit(want), "%s row %zu %s: %a != %s", file, row, col, v->f, s);
+    } else {
+        cr_assert_eq(v->type, LB_VAL_STR, "%s row %zu %s: type %d", file, row, col, v->type);
+        size_t n = strlen(s) / 2;
+        cr_assert_eq(v->slen, n, "%s row %zu %s: length %zu != %zu", file, row, col, v->slen, n);
+        for (size_t k = 0; k < n; k++)
+            cr_assert_eq((unsigned char)v->s[k], hexval(s[2 * k]) * 16 + hexval(s[2 * k + 1]), "%s row %zu %s byte %zu",
+                         file, row, col, k);
+        cr_assert_eq(v->s[n], 0);
+    }
+}
+
+static char *ref_python(void) {
+    const char *p = getenv("LORABERT_REF_PYTHON");
+    if (p && *p) return strdup(p);
+    const char *cache = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char buf[1024];
+    if (cache && *cache) snprintf(buf, sizeof buf, "%s/lorabert/refenv/bin/python", cache);
+    else snprintf(buf, sizeof buf, "%s/.cache/lorabert/refenv/bin/python", home ? home : "");
+    return strdup(buf);
+}
+
+Test(pyarrow, fixtures_every_codec_and_encoding) {
+    char *py = ref_python();
+    bool ci = getenv("CI") && !strcmp(getenv("CI"), "true");
+    if (access(py, X_OK) != 0) {
+        if (ci) cr_assert_fail("reference env python %s missing (CI=true)", py);
+        free(py);
+        cr_skip_test("reference env absent (run tools/reference/setup_env.sh)");
+    }
+    char dir[] = "/tmp/lbpqfixXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' tools/reference/make_parquet_fixtures.py '%s' >/dev/null", py, dir);
+    int rc = system(cmd);
+    free(py);
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        cr_assert_eq(system(cmd), 0);
+        cr_skip_test("pyarrow not installed in the reference env (pip install pyarrow)");
+    }
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "make_parquet_fixtures.py failed (%d)", rc);
+    char *mp = lb_path_join(dir, "manifest.json");
+    cJSON *m = load_json(mp);
+    const cJSON *kinds = cJSON_GetObjectItem(m, "kinds"), *data = cJSON_GetObjectItem(m, "data"), *fx;
+    size_t nrows = (size_t)cJSON_GetObjectItem(m, "num_rows")->valuedouble, nfix = 0, cells = 0;
+    cJSON_ArrayForEach(fx, cJSON_GetObjectItem(m, "fixtures")) {
+        const char *file = cJSON_GetObjectItem(fx, "file")->valuestring;
+        const cJSON *order = cJSON_GetObjectItem(fx, "order"), *unsup = cJSON_GetObjectItem(fx, "unsupported");
+        char *path = lb_path_join(dir, file);
+        lb_table t;
+        lb_error e;
+        /* Columns to read: all but the unsupported ones, which must fail by name. */
+        const char *want[32];
+        size_t nwant = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, order) {
+            const cJSON *u = cJSON_GetObjectItem(unsup, c->valuestring);
+            if (!u) { want[nwant++] = c->valuestring; continue; }
+            const char *one[1] = {c->valuestring};
+            cr_assert_eq(lb_parquet_read(path, one, 1, &t, &e), LB_ERR_UNSUPPORTED, "%s %s", file, c->valuestring);
+            cr_assert(strstr(e.msg, u->valuestring) && strstr(e.msg, c->valuestring), "%s: %s", file, e.msg);
+            cr_assert_eq(lb_parquet_read(path, NULL, 0, &t, &e), LB_ERR_UNSUPPORTED, "%s (all columns)", file);
+        }
+        cr_assert_eq(lb_parquet_read(path, cJSON_GetArraySize(unsup) ? want : NULL,
+                                     cJSON_GetArraySize(unsup) ? nwant : 0, &t, &e), LB_OK, "%s: %s", file, e.msg);
+        cr_assert_eq(t.nrows, nrows, "%s", file);
+        cr_assert_eq(t.ncols, nwant, "%s", file);
+        for (size_t k = 0; k < nwant; k++) {
+            cr_assert_str_eq(t.col_names[k], want[k], "%s", file);
+            const char *kind = cJSON_GetObjectItem(kinds, want[k])->valuestring;
+            const cJSON *vals = cJSON_GetObjectItem(data, want[k]);
+            for (size_t r = 0; r < nrows; r++, cells++)
+                check_fixture_cell(lb_table_cell(&t, r, k), kind, cJSON_GetArrayItem(vals, (int)r), file, r, want[k]);
+        }
+        lb_table_free(&t);
+        free(path);
+        nfix++;
+    }
+    cr_log_info("pyarrow %s: %zu fixtures, %zu cells compared", cJSON_GetObjectItem(m, "pyarrow")->valuestring, nfix, cells);
+    cr_assert_geq(nfix, 16);
+    cJSON_Delete(m);
+    free(mp);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- thrift compact protocol ---- */
+
+Test(thrift, skips_unknown_fields_of_every_type) {
+    /* struct { 1: i32 = -3 (zigzag 5), 2: bool true, 3: binary "hi", 4: list<i64>[1, 2],
+     *          5: map<i32,i32>{1:2}, 6: double, 7: struct { 1: byte 9 }, 300 (long form): i64 1 } */
+    static const uint8_t buf[] = {
+        0x15, 0x05, 0x11, 0x18, 0x02, 'h', 'i', 0x19, 0x26, 0x02, 0x04, 0x1b, 0x01, 0x55, 0x02, 0x04,
+        0x17, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x1c, 0x13, 0x09, 0x00, 0x06, 0xd8, 0x04, 0x02, 0x00};
+    lb_thrift t;
+    lb_error e;
+    lb_thrift_init(&t, buf, sizeof buf, 100, &e);
+    cr_assert_eq(lb_thrift_struct_begin(&t), LB_OK);
+    int16_t last = 0, id;
+    uint8_t ty;
+    int32_t i32 = 0;
+    int seen = 0;
+    for (;;) {
+        cr_assert_eq(lb_thrift_next_field(&t, &last, &id, &ty), LB_OK, "%s", e.msg);
+        if (ty == LB_TC_STOP) break;
+        seen++;
+        if (id == 1) cr_assert_eq(lb_thrift_read_i32(&t, ty, &i32), LB_OK);
+        else if (id == 300) { int64_t v; cr_assert_eq(lb_thrift_read_i64(&t, ty, &v), LB_OK); cr_assert_eq(v, 1); }
+        else cr_assert_eq(lb_thrift_skip(&t, ty), LB_OK, "field %d: %s", id, e.msg);
+    }
+    lb_thrift_struct_end(&t);
+    cr_assert_eq(seen, 8);
+    cr_assert_eq(i32, -3);
+    cr_assert_eq(lb_thrift_offset(&t), 100 + sizeof buf);
+    cr_assert_eq(t.depth, 0);
+}
+
+Test(thrift, rejects_hostile_input) {
+    lb_thrift t;
+    lb_error e;
+    /* 200 nested structs: depth limit, not a stack overflow. */
+    uint8_t deep[400];
+    for (size_t i = 0; i < sizeof deep; i++) deep[i] = 0x1c;
+    lb_thrift_init(&t, deep, sizeof deep, 0, &e);
+    cr_assert_eq(lb_thrift_skip(&t, LB_TC_STRUCT), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "nesting deeper"), "%s", e.msg);
+    /* A list claiming 2^32 elements in 6 bytes. */
+    static const uint8_t biglist[] = {0xf5, 0x80, 0x80, 0x80, 0x80, 0x10};
+    lb_thrift_init(&t, biglist, sizeof biglist, 0, &e);
+    uint8_t et;
+    size_t n;
+    cr_assert_eq(lb_thrift_list_begin(&t, &et, &n), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "exceeds"), "%s", e.msg);
+    /* Truncated varint, string longer than the buffer, 11-byte varint. */
+    static const uint8_t trunc[] = {0x80, 0x80};
+    lb_thrift_init(&t, trunc, sizeof trunc, 0, &e);
+    int64_t v;
+    cr_assert_eq(lb_thrift_read_i64(&t, LB_TC_I64, &v), LB_ERR_FORMAT);
+    static const uint8_t longstr[] = {0x10, 'a'};
+    const uint8_t *s;
+    lb_thrift_init(&t, longstr, sizeof longstr, 0, &e);
+    cr_assert_eq(lb_thrift_read_binary(&t, &s, &n), LB_ERR_FORMAT);
+    static const uint8_t over[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    lb_thrift_init(&t, over, sizeof over, 0, &e);
+    cr_assert_eq(lb_thrift_read_i64(&t, LB_TC_I64, &v), LB_ERR_FORMAT);
+    /* i32 out of range, unknown type nibble. */
+    static const uint8_t big[] = {0x80, 0x80, 0x80, 0x80, 0x20};
+    int32_t i32;
+    lb_thrift_init(&t, big, sizeof big, 0, &e);
+    cr_assert_eq(lb_thrift_read_i32(&t, LB_TC_I32, &i32), LB_ERR_FORMAT);
+    static const uint8_t badtype[] = {0x1d};
+    int16_t last = 0, id;
+    lb_thrift_init(&t, badtype, sizeof badtype, 0, &e);
+    cr_assert_eq(lb_thrift_next_field(&t, &last, &id, &et), LB_ERR_FORMAT);
+}
+
+/* ---- encodings, with hand-made vectors from the format spec ---- */
+
+Test(encodings, rle_bitpacked_hybrid) {
+    /* bit-packed run of 8 values (0..7, width 3) then an RLE run of 5 x 4 */
+    static const uint8_t buf[] = {0x03, 0x88, 0xc6, 0xfa, 0x0a, 0x04};
+    uint32_t out[13];
+    lb_error e;
+    cr_assert_eq(lb_pq_decode_hybrid(buf, sizeof buf, 3, 13, out, &e), LB_OK, "%s", e.msg);
+    for (uint32_t i = 0; i < 8; i++) cr_assert_eq(out[i], i);
+    for (int i = 8; i < 13; i++) cr_assert_eq(out[i], 4);
+    cr_assert_eq(lb_pq_decode_hybrid(buf, sizeof buf, 3, 14, out, &e), LB_ERR_FORMAT);  /* runs out */
+    cr_assert_eq(lb_pq_decode_hybrid(buf, sizeof buf, 33, 1, out, &e), LB_ERR_FORMAT);
+    /* legacy BIT_PACKED levels are MSB-first: 0..7 in width 3 = 000 001 010 011 100 101 110 111 */
+    static const uint8_t msb[] = {0x05, 0x39, 0x77};
+    size_t used;
+    cr_assert_eq(lb_pq_decode_bit_packed_levels(msb, 3, 3, 8, out, &used, &e), LB_OK);
+    for (uint32_t i = 0; i < 8; i++) cr_assert_eq(out[i], i);
+    cr_assert_eq(used, 3);
+}
+
+Test(encodings, delta_binary_packed) {
+    lb_error e;
+    int64_t out[8];
+    size_t used;
+    static const uint8_t ex1[] = {0x80, 0x01, 0x04, 0x05, 0x02, 0x02, 0, 0, 0, 0};  /* 1,2,3,4,5 */
+    cr_assert_eq(lb_pq_decode_delta_binary(ex1, sizeof ex1, 5, out, &used, &e), LB_OK, "%s", e.msg);
+    for (int i = 0; i < 5; i++) cr_assert_eq(out[i], i + 1);
+    cr_assert_eq(used, sizeof ex1);
+    static const uint8_t ex2[] = {0x80, 0x01, 0x04, 0x08, 0x0e, 0x03, 0x02, 0, 0, 0,
+                                  0xc0, 0x3f, 0, 0, 0, 0, 0, 0};  /* 7,5,3,1,2,3,4,5 */
+    static const int64_t want2[] = {7, 5, 3, 1, 2, 3, 4, 5};
+    cr_assert_eq(lb_pq_decode_delta_binary(ex2, sizeof ex2, 8, out, &used, &e), LB_OK, "%s", e.msg);
+    for (int i = 0; i < 8; i++) cr_assert_eq(out[i], want2[i]);
+    cr_assert_eq(used, sizeof ex2);
+    /* wrong count, truncated miniblock, width > 64 */
+    cr_assert_eq(lb_pq_decode_delta_binary(ex2, sizeof ex2, 7, out, &used, &e), LB_ERR_FORMAT);
+    cr_assert_eq(lb_pq_decode_delta_binary(ex2, 11, 8, out, &used, &e), LB_ERR_FORMAT);
+    uint8_t bad[sizeof ex2];
+    memcpy(bad, ex2, sizeof bad);
+    bad[6] = 65;
+    cr_assert_eq(lb_pq_decode_delta_binary(bad, sizeof bad, 8, out, &used, &e), LB_ERR_FORMAT);
+}
+
+Test(encodings, delta_byte_array) {
+    /* "axis", "axle", "babble", "babyhood": prefixes 0,2,0,3; suffixes axis, le, babble, yhood */
+    static const uint8_t buf[] = {
+        0x80, 0x01, 0x04, 0x04, 0x00, 0x03, 0x03, 0, 0, 0, 0x44, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x80, 0x01, 0x04, 0x04, 0x08, 0x03, 0x03, 0, 0, 0, 0x70, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        'a', 'x', 'i', 's', 'l', 'e', 'b', 'a', 'b', 'b', 'l', 'e', 'y', 'h', 'o', 'o', 'd'};
+    lb_value v[4];
+    uint8_t *arena;
+    lb_error e;
+    cr_assert_eq(lb_pq_decode_delta_byte_array(buf, sizeof buf, 4, v, &arena, 1 << 20, &e), LB_OK, "%s", e.msg);
+    static const char *const want[] = {"axis", "axle", "babble", "babyhood"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(v[i].slen, strlen(want[i]));
+        cr_assert_eq(memcmp(v[i].s, want[i], v[i].slen), 0, "value %d", i);
+    }
+    free(arena);
+    /* expansion cap and truncated suffix data */
+    cr_assert_eq(lb_pq_decode_delta_byte_array(buf, sizeof buf, 4, v, &arena, 10, &e), LB_ERR_UNSUPPORTED);
+    cr_assert_null(arena);
+    cr_assert_eq(lb_pq_decode_delta_byte_array(buf, sizeof buf - 1, 4, v, &arena, 1 << 20, &e), LB_ERR_FORMAT);
+}
+
+Test(encodings, byte_stream_split_and_plain_bounds) {
+    lb_pq_valtype vt = {.type = 4 /* FLOAT */};
+    float f[2] = {1.5f, -2.25f};
+    uint8_t raw[8], split[8];
+    memcpy(raw, f, 8);
+    for (int j = 0; j < 4; j++)
+        for (int i = 0; i < 2; i++) split[j * 2 + i] = raw[i * 4 + j];
+    lb_value v[2];
+    uint8_t *scratch;
+    lb_error e;
+    cr_assert_eq(lb_pq_decode_byte_stream_split(&vt, split, 8, 2, v, &scratch, &e), LB_OK, "%s", e.msg);
+    cr_assert(v[0].f == 1.5 && v[1].f == -2.25);
+    free(scratch);
+    cr_assert_eq(lb_pq_decode_byte_stream_split(&vt, split, 7, 2, v, &scratch, &e), LB_ERR_FORMAT);
+    /* PLAIN BYTE_ARRAY whose length prefix points past the page */
+    static const uint8_t ba[] = {5, 0, 0, 0, 'a', 'b'};
+    lb_pq_valtype bt = {.type = 6};
+    cr_assert_eq(lb_pq_decode_plain(&bt, ba, sizeof ba, 1, v, NULL, &e), LB_ERR_FORMAT);
+    /* INT96: Julian day 2440589 + 1 ns = one day after the epoch, plus 1 ns */
+    static const uint8_t i96[12] = {1, 0, 0, 0, 0, 0, 0, 0, 0x8d, 0x3d, 0x25, 0x00};
+    lb_pq_valtype t96 = {.type = 3};
+    cr_assert_eq(lb_pq_decode_plain(&t96, i96, 12, 1, v, NULL, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(v[0].i, 86400000000001LL);
+}
+
+/* ---- corrupt and truncated input ---- */
+
+static const char *const SHARED_FILES[] = {
+    "alltypes_dictionary", "alltypes_plain", "alltypes_plain.snappy", "binary", "byte_stream_split.zstd",
+    "concatenated_gzip_members", "datapage_v1-snappy-compressed-checksum", "datapage_v2.snappy", "delta_byte_array",
+    "delta_length_byte_array", "dict-page-offset-zero", "int32_with_null_pages", "lz4_raw_compressed",
+    "nullable.impala", "nulls.snappy", "plain-dict-uncompressed-checksum", "rle-dict-snappy-checksum",
+    "rle_boolean_encoding"};
+
+static uint8_t *load_shared_parquet(const char *name, size_t *len) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "data/parquet/%s.parquet", name);
+    char *p = shared_path(rel);
+    char *d;
+    lb_error e;
+    cr_assert_eq(lb_read_file(p, &d, len, &e), LB_OK, "%s", e.msg);
+    free(p);
+    return (uint8_t *)d;
+}
+
+/* Reads an exact-size copy (so ASan sees any over-read); a failure must be a clean error. */
+static lb_status read_copy(const uint8_t *buf, size_t len, lb_error *e) {
+    uint8_t *c = malloc(len ? len : 1);
+    cr_assert_not_null(c);
+    memcpy(c, buf, len);
+    lb_table t;
+    lb_status st = lb_parquet_read_buffer(c, len, "mutant.parquet", NULL, 0, &t, e);
+    if (st == LB_OK) {
+        lb_table_free(&t);
+    } else {
+        cr_assert(st == LB_ERR_FORMAT || st == LB_ERR_UNSUPPORTED, "status %d: %s", st, e->msg);
+        cr_assert(strncmp(e->msg, "mutant.parquet: ", 16) == 0, "message should name the file: %s", e->msg);
+        cr_assert_eq(t.cells, NULL);
+    }
+    free(c);
+    return st;
+}
+
+Test(corrupt, basic_errors) {
+    lb_table t;
+    lb_error e;
+    cr_assert_eq(lb_parquet_read("/nonexistent/x.parquet", NULL, 0, &t, &e), LB_ERR_IO);
+    cr_assert(strstr(e.msg, "/nonexistent/x.parquet"), "%s", e.msg);
+    cr_assert_eq(read_copy((const uint8_t *)"", 0, &e), LB_ERR_FORMAT);
+    cr_assert_eq(read_copy((const uint8_t *)"PAR1PAR1", 8, &e), LB_ERR_FORMAT);
+    cr_assert_eq(read_copy((const uint8_t *)"PAR1\0\0\0\0\0\0\0\0PAR0", 16, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "truncated?"), "%s", e.msg);
+    cr_assert_eq(read_copy((const uint8_t *)"PAR1\0\0\0\0\xff\xff\0\0PAR1", 16, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "footer length"), "%s", e.msg);
+    cr_assert_eq(read_copy((const uint8_t *)"PAR1\0\0\0\0\x04\0\0\0PARE", 16, &e), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(read_copy((const uint8_t *)"PAR1\0\0\0\0\x04\0\0\0PAR1", 16, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "footer"), "%s", e.msg);
+}
+
+Test(corrupt, crc_mismatch_is_reported) {
+    require_shared("data/parquet/plain-dict-uncompressed-checksum.parquet");
+    size_t len;
+    uint8_t *buf = load_shared_parquet("plain-dict-uncompressed-checksum", &len);
+    lb_error e;
+    cr_assert_eq(read_copy(buf, len, &e), LB_OK, "%s", e.msg);
+    uint8_t *hit = memmem(buf, len, "a655fd0e", 8);  /* inside the dictionary page */
+    cr_assert_not_null(hit);
+    *hit ^= 0x20;
+    cr_assert_eq(read_copy(buf, len, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "CRC32 mismatch") && strstr(e.msg, "binary_field"), "%s", e.msg);
+    free(buf);
+}
+
+Test(corrupt, truncations_and_byte_flips_never_crash) {
+    require_shared("data/parquet/alltypes_plain.parquet");
+    size_t total = 0, failures = 0;
+    for (size_t f = 0; f < sizeof SHARED_FILES / sizeof *SHARED_FILES; f++) {
+        size_t len;
+        uint8_t *buf = load_shared_parquet(SHARED_FILES[f], &len);
+        lb_error e;
+        /* Any truncation loses the footer magic: always an error. */
+        size_t step = len / 64 + 1;
+        for (size_t n = 0; n < len; n += step, total++)
+            cr_assert_neq(read_copy(buf, n, &e), LB_OK, "%s truncated to %zu bytes read fine", SHARED_FILES[f], n);
+        /* Byte flips anywhere: OK or a clean error, never a crash or leak. */
+        step = len / 700 + 1;
+        for (size_t i = 0; i < len; i += step, total++) {
+            static const uint8_t masks[] = {0xff, 0x01, 0x80};
+            uint8_t old = buf[i];
+            buf[i] ^= masks[i % 3];
+            failures += read_copy(buf, len, &e) != LB_OK;
+            buf[i] = old;
+        }
+        free(buf);
+    }
+    cr_log_info("%zu mutants read, %zu byte-flip mutants rejected", total, failures);
+    cr_assert_gt(failures, 1000);
+}
+
+/* A page header claiming a huge size is refused before anything that large is allocated. */
+Test(corrupt, implausible_expansion_refused_before_allocation) {
+    lb_error e;
+    static const uint8_t snappy_hdr[] = {0x80, 0x80, 0x80, 0x04, 0x00};  /* says 8 MiB */
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_SNAPPY, snappy_hdr, sizeof snappy_hdr, 1u << 30, &e), LB_ERR_FORMAT);
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_SNAPPY, snappy_hdr, sizeof snappy_hdr, 8u << 20, &e), LB_OK, "%s", e.msg);
+    static const uint8_t tiny[16] = {0};
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_GZIP, tiny, sizeof tiny, 1u << 30, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "GZIP"), "%s", e.msg);
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_LZ4_RAW, tiny, sizeof tiny, 1u << 20, &e), LB_ERR_FORMAT);
+    cr_assert_eq(lb_pq_check_expansion(LB_PQ_GZIP, tiny, sizeof tiny, 4096, &e), LB_OK);
+    uint8_t out[4];
+    cr_assert_eq(lb_pq_decompress(LB_PQ_BROTLI, tiny, 4, out, 4, &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "BROTLI"), "%s", e.msg);
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Writes Parquet fixtures with pyarrow covering every codec, encoding and page version the
+lorabert reader supports, plus manifest.json with the exact values written.
+
+Usage: make_parquet_fixtures.py OUTDIR [NROWS]   (default 2500 rows, 3 row groups; the fuzz seeds use fewer)
+Exits 77 (the test suite's "skip") when pyarrow is not importable.
+
+manifest.json: {"pyarrow": version, "num_rows", "kinds": {column: kind}, "data": {column: [cells]},
+"fixtures": [{"file", "order": [columns], "row_groups", "unsupported": {column: message substring}}]}
+(every fixture holds the first num_rows rows of the columns it lists). Cells (exact, JSON-safe):
+int -> decimal string, float -> float.hex() string, str/bytes -> hex of the raw bytes,
+bool -> JSON bool, ts -> INT96 nanoseconds as a decimal string, null -> null.
+"""
+import json
+import os
+import random
+import sys
+
+try:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+except ImportError:
+    print("pyarrow is not installed in this python; skipping", file=sys.stderr)
+    sys.exit(77)
+
+
+
+def make_table(N):
+    rng = random.Random(1234)
+    i32, i64, u32, f32, f64, b, s, fx, ts = ([] for _ in range(9))
+    words = ["", "a", "abc", "abcdef", "héllo wörld", "日本語テキスト", "emoji 😀 ok", "x" * 300, "prefix_shared_"]
+    for r in range(N):
+        i32.append(None if r % 7 == 3 else [0, 1, -1, 2**31 - 1, -(2**31), rng.randint(-1000, 1000)][r % 6])
+        i64.append([2**63 - 1, -(2**63), 0, r * 1000003, -r, rng.randint(-(2**62), 2**62)][r % 6])
+        u32.append([0, 2**32 - 1, 2**31, r][r % 4])
+        f32.append(None if r % 11 == 5 else float(pa.scalar(rng.uniform(-1e6, 1e6), pa.float32()).as_py()))
+        f64.append(None if r % 13 == 7 else [0.0, -0.0, 1.5e308, -2.5e-308, float("inf"), rng.gauss(0, 1)][r % 6])
+        b.append(None if r % 5 == 4 else (r * 7919) % 3 == 0)
+        w = words[r % len(words)]
+        s.append(None if r % 17 == 9 else f"{w}{r // 3}" if r % 4 else w + "_" + str(r % 50))
+        fx.append(bytes([(r * 3 + k) % 256 for k in range(4)]))
+        ts.append((r * 86_400_000_000_007 + 123) if r % 9 else None)
+    cols = {
+        "i32": pa.array(i32, pa.int32()),
+        "i64": pa.array(i64, pa.int64()),
+        "u32": pa.array(u32, pa.uint32()),
+        "f32": pa.array(f32, pa.float32()),
+        "f64": pa.array(f64, pa.float64()),
+        "b": pa.array(b, pa.bool_()),
+        "s": pa.array(s, pa.string()),
+        "fx": pa.array(fx, pa.binary(4)),
+        "ts": pa.array(ts, pa.timestamp("ns")),
+    }
+    kinds = {"i32": "int", "i64": "int", "u32": "int", "f32": "float", "f64": "float", "b": "bool", "s": "str",
+             "fx": "str", "ts": "ts"}
+    return pa.table(cols), kinds
+
+
+def render(kind, v):
+    if v is None:
+        return None
+    if kind in ("int", "ts"):
+        return str(v)
+    if kind == "float":
+        return float(v).hex()
+    if kind == "bool":
+        return bool(v)
+    if isinstance(v, str):
+        v = v.encode("utf-8")
+    return v.hex()
+
+
+def main():
+    out = sys.argv[1]
+    nrows = int(sys.argv[2]) if len(sys.argv) > 2 else 2500
+    os.makedirs(out, exist_ok=True)
+    table, kinds = make_table(nrows)
+    common = dict(row_group_size=max(1, nrows * 2 // 5), data_page_size=2048, write_page_checksum=True,
+                  use_deprecated_int96_timestamps=True, write_statistics=False)
+    plain = [c for c in table.column_names]
+    variants = []
+    for codec in ["none", "snappy", "gzip", "zstd", "lz4"]:
+        variants.append((f"dict_v1_{codec}", table, dict(compression=codec), {}))
+    variants.append(("dict_v2_snappy", table, dict(compression="snappy", data_page_version="2.0"), {}))
+    # A small dictionary limit makes the writer fall back to PLAIN pages after the dictionary ones.
+    variants.append(("dict_fallback_v1_snappy", table, dict(compression="snappy", dictionary_pagesize_limit=1024), {}))
+    variants.append(("dict_v2_none", table, dict(compression="none", data_page_version="2.0"), {}))
+    variants.append(("plain_v1_zstd", table, dict(compression="zstd", use_dictionary=False,
+                                                   column_encoding={c: "PLAIN" for c in plain}), {}))
+    variants.append(("plain_v2_gzip", table, dict(compression="gzip", use_dictionary=False, data_page_version="2.0",
+                                                   column_encoding={c: "PLAIN" for c in plain}), {}))
+    delta = {"i32": "DELTA_BINARY_PACKED", "i64": "DELTA_BINARY_PACKED", "u32": "DELTA_BINARY_PACKED",
+             "s": "DELTA_BYTE_ARRAY", "fx": "DELTA_BYTE_ARRAY", "b": "RLE"}
+    for v in ("1.0", "2.0"):
+        tag = v[0]
+        variants.append((f"delta_v{tag}_snappy", table, dict(compression="snappy", use_dictionary=False,
+                                                             data_page_version=v, column_encoding=delta), {}))
+        variants.append((f"delta_length_v{tag}_lz4", table, dict(compression="lz4", use_dictionary=False, data_page_version=v,
+                                                                 column_encoding={"s": "DELTA_LENGTH_BYTE_ARRAY"}), {}))
+        bss = {"f32": "BYTE_STREAM_SPLIT", "f64": "BYTE_STREAM_SPLIT", "i32": "BYTE_STREAM_SPLIT",
+               "i64": "BYTE_STREAM_SPLIT", "fx": "BYTE_STREAM_SPLIT"}
+        variants.append((f"bss_v{tag}_zstd", table, dict(compression="zstd", use_dictionary=False, data_page_version=v,
+                                                         column_encoding=bss), {}))
+    # An unsupported codec on one column only: the other columns must still read.
+    variants.append(("brotli_one_column", table.select(["i64", "s"]),
+                     dict(compression={"i64": "snappy", "s": "brotli"}), {"s": "BROTLI"}))
+    fixtures = []
+    seen_enc, seen_codec = set(), set()
+    for name, tbl, opts, unsupported in variants:
+        kw = dict(common)
+        kw.update(opts)
+        path = os.path.join(out, name + ".parquet")
+        pq.write_table(tbl, path, **kw)
+        md = pq.ParquetFile(path).metadata
+        for rg in range(md.num_row_groups):
+            for c in range(md.num_columns):
+                cc = md.row_group(rg).column(c)
+                seen_enc.update(cc.encodings)
+                seen_codec.add(cc.compression)
+        fixtures.append({"file": name + ".parquet", "order": tbl.column_names, "row_groups": md.num_row_groups,
+                         "unsupported": unsupported})
+    # The fixtures must really cover what the reader claims to support.
+    want_enc = {"PLAIN", "RLE", "RLE_DICTIONARY", "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY",
+                "DELTA_BYTE_ARRAY", "BYTE_STREAM_SPLIT"}
+    want_codec = {"UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD", "LZ4", "BROTLI"}  # pyarrow calls LZ4_RAW "LZ4"
+    missing = (want_enc - seen_enc) | (want_codec - seen_codec)
+    if missing:
+        sys.exit(f"fixtures do not cover {sorted(missing)} (seen {sorted(seen_enc | seen_codec)})")
+    data = {}
+    for c in table.column_names:
+        col = table.column(c).cast(pa.int64()) if kinds[c] == "ts" else table.column(c)
+        data[c] = [render(kinds[c], v) for v in col.to_pylist()]
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump({"pyarrow": pa.__version__, "num_rows": table.num_rows, "kinds": kinds, "data": data,
+                   "fixtures": fixtures}, f)
+    print(f"wrote {len(fixtures)} fixtures to {out}")
+
+
+if __name__ == "__main__":
+    main()
