@@ -167,6 +167,12 @@ def gen_case(out_root, case):
             logits = model(**fwd).logits.float().contiguous()
         check_finite_nonzero("forward logits", logits)
         save_file({**fwd, "logits": logits}, "forward.safetensors")
+        if case.get("hidden"):
+            # Per-layer debugging aid: hidden_states.0 = embeddings (after LayerNorm), .k = layer k output.
+            with torch.no_grad():
+                hs = model(**fwd, output_hidden_states=True).hidden_states
+            save_file({f"hidden_states.{i}": h.float().contiguous() for i, h in enumerate(hs)},
+                      "hidden.safetensors")
 
         pm = get_peft_model(model, lora_config(case["targets"]))
         randomize_adapter(pm, case["seed"] + 20, 4)

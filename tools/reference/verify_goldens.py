@@ -68,8 +68,16 @@ def verify_case(d):
     base = AutoModelForSequenceClassification.from_pretrained(os.path.join(d, "model")).eval()
     with torch.no_grad():
         logits = base(**inputs_of(fwd)).logits
-        logits64 = base.double()(**inputs_of(fwd)).logits
     check(torch.equal(logits, fwd["logits"]), "forward logits reproduce bit-exactly")
+    hp = os.path.join(d, "hidden.safetensors")
+    if os.path.exists(hp):
+        hid = load_file(hp)
+        with torch.no_grad():
+            hs = base.float()(**inputs_of(fwd), output_hidden_states=True).hidden_states
+        check(len(hid) == len(hs) and all(torch.equal(hid[f"hidden_states.{i}"], h) for i, h in enumerate(hs)),
+              f"hidden.safetensors ({len(hid)} states) reproduce bit-exactly")
+    with torch.no_grad():
+        logits64 = base.double()(**inputs_of(fwd)).logits
     a, r = err(fwd["logits"], logits64)
     print(f"       forward logits f32 vs f64: max abs {a:.3g}, rel-to-max {r:.3g}")
 
