@@ -56,7 +56,7 @@ def full_cases():
                 perturb=0.0, vocab=True, cfg=cfg,
                 fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260])
     traj = dict(name="distilbert_base", seed=3002, n_rows=200, epochs=2, max_length=512, batch_size=4,
-                reuse_model=True, cfg=cfg)
+                reuse_model=True, progress=10, cfg=cfg)
     return [case], [traj]
 
 
