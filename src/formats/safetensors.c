@@ -608,8 +608,167 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
 /* ------------------------------------------------------------------------------------------ */
 /* Writer */
 
+/* Growable byte buffer for the header JSON. */
+typedef struct st_buf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} st_buf;
+
+static void sb_put(st_buf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 256;
+        while (b->n + n + 1 > nc) nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) { b->oom = true; return; }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+static void sb_str(st_buf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_u64(st_buf *b, uint64_t v) {
+    char tmp[24];
+    sb_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v));
+}
+/* A JSON string the way serde_json writes it: only '"', '\\' and control characters escaped
+ * (\b \t \n \f \r short forms, others \u00xx lower-case); '/' and non-ASCII are kept as is. */
+static void sb_json_str(st_buf *b, const char *s) {
+    sb_put(b, "\"", 1);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        char esc[8];
+        switch (*c) {
+        case '"': sb_put(b, "\\\"", 2); break;
+        case '\\': sb_put(b, "\\\\", 2); break;
+        case '\b': sb_put(b, "\\b", 2); break;
+        case '\t': sb_put(b, "\\t", 2); break;
+        case '\n': sb_put(b, "\\n", 2); break;
+        case '\f': sb_put(b, "\\f", 2); break;
+        case '\r': sb_put(b, "\\r", 2); break;
+        default:
+            if (*c < 0x20) sb_put(b, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04x", *c));
+            else sb_put(b, (const char *)c, 1);
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+typedef struct st_order {
+    const lb_st_out *t;
+    uint64_t nbytes;
+} st_order;
+
+/* The reference `prepare` order: dtype descending (enum = alignment order), then name ascending. */
+static int cmp_out(const void *a, const void *b) {
+    const lb_st_out *x = ((const st_order *)a)->t, *y = ((const st_order *)b)->t;
+    if (x->dtype != y->dtype) return x->dtype > y->dtype ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
 lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n, const char *const *meta,
                       lb_error *err) {
-    (void)tensors; (void)n; (void)meta;
-    return lb_err(err, LB_ERR_UNSUPPORTED, "%s: lb_st_write not implemented yet", path);
+    st_order *ord = calloc(n ? n : 1, sizeof *ord);
+    if (!ord) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+    lb_status st = LB_OK;
+    st_buf hb = {0};
+    for (size_t i = 0; i < n; i++) {
+        const lb_st_out *t = &tensors[i];
+        if (!t->name || !*t->name || strcmp(t->name, "__metadata__") == 0) {
+            st = lb_err(err, LB_ERR_USAGE, "%s: tensor %zu has an invalid name \"%s\"", path, i,
+                        t->name ? t->name : "(null)");
+            goto done;
+        }
+        if (!utf8_valid((const unsigned char *)t->name, strlen(t->name))) {
+            st = lb_err(err, LB_ERR_USAGE, "%s: tensor %zu: name is not valid UTF-8", path, i);
+            goto done;
+        }
+        if ((unsigned)t->dtype >= LB_DT__COUNT || t->ndim < 0 || t->ndim > LB_ST_MAX_DIMS) {
+            st = lb_err(err, LB_ERR_USAGE, "%s: tensor \"%s\": bad dtype %d or ndim %d", path, t->name,
+                        (int)t->dtype, t->ndim);
+            goto done;
+        }
+        uint64_t numel = 1;
+        for (int d = 0; d < t->ndim; d++) {
+            if (t->shape[d] < 0 || (t->shape[d] && numel > (uint64_t)INT64_MAX / (uint64_t)t->shape[d])) {
+                st = lb_err(err, LB_ERR_USAGE, "%s: tensor \"%s\": bad shape[%d] = %lld", path, t->name, d,
+                            (long long)t->shape[d]);
+                goto done;
+            }
+            numel *= (uint64_t)t->shape[d];
+        }
+        ord[i].t = t;
+        ord[i].nbytes = numel * DT_SIZES[t->dtype];
+        if (ord[i].nbytes && !t->data) {
+            st = lb_err(err, LB_ERR_USAGE, "%s: tensor \"%s\": data is NULL", path, t->name);
+            goto done;
+        }
+    }
+    qsort(ord, n, sizeof *ord, cmp_out);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(ord[i - 1].t->name, ord[i].t->name) == 0) {
+            st = lb_err(err, LB_ERR_USAGE, "%s: tensor name \"%s\" given twice", path, ord[i].t->name);
+            goto done;
+        }
+
+    sb_put(&hb, "{", 1);
+    bool first = true;
+    if (meta && meta[0]) {
+        sb_str(&hb, "\"__metadata__\":{");
+        for (size_t k = 0; meta[k]; k += 2) {
+            if (!meta[k + 1]) {
+                st = lb_err(err, LB_ERR_USAGE, "%s: metadata key \"%s\" has no value", path, meta[k]);
+                goto done;
+            }
+            if (k) sb_put(&hb, ",", 1);
+            sb_json_str(&hb, meta[k]);
+            sb_put(&hb, ":", 1);
+            sb_json_str(&hb, meta[k + 1]);
+        }
+        sb_put(&hb, "}", 1);
+        first = false;
+    }
+    uint64_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lb_st_out *t = ord[i].t;
+        if (!first) sb_put(&hb, ",", 1);
+        first = false;
+        sb_json_str(&hb, t->name);
+        sb_str(&hb, ":{\"dtype\":\"");
+        sb_str(&hb, DT_NAMES[t->dtype]);
+        sb_str(&hb, "\",\"shape\":[");
+        for (int d = 0; d < t->ndim; d++) {
+            if (d) sb_put(&hb, ",", 1);
+            sb_u64(&hb, (uint64_t)t->shape[d]);
+        }
+        sb_str(&hb, "],\"data_offsets\":[");
+        sb_u64(&hb, off);
+        sb_put(&hb, ",", 1);
+        off += ord[i].nbytes;
+        sb_u64(&hb, off);
+        sb_str(&hb, "]}");
+    }
+    sb_put(&hb, "}", 1);
+    while (!hb.oom && hb.n % 8) sb_put(&hb, " ", 1); /* the reference pads to 8 for aligned loads */
+    if (hb.oom) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory building the header", path); goto done; }
+
+    lb_atomic_file af;
+    if ((st = lb_atomic_open(&af, path, err)) != LB_OK) goto done;
+    uint64_t hl = hb.n;
+    bool ok = fwrite(&hl, 8, 1, af.fp) == 1 && fwrite(hb.p, 1, hb.n, af.fp) == hb.n;
+    for (size_t i = 0; ok && i < n; i++)
+        if (ord[i].nbytes) ok = fwrite(ord[i].t->data, 1, ord[i].nbytes, af.fp) == ord[i].nbytes;
+    if (!ok) {
+        int e = errno;
+        lb_atomic_abort(&af);
+        st = lb_err(err, LB_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        goto done;
+    }
+    st = lb_atomic_commit(&af, err);
+done:
+    free(hb.p);
+    free(ord);
+    return st;
 }

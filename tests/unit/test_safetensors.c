@@ -455,3 +455,176 @@ Test(safetensors, sharded_index_errors) {
     rm_rf(d);
     free(d);
 }
+
+/* ---- writer --------------------------------------------------------------------------------- */
+
+/* The tensor set of golden_tensors() in tools/reference/st_ref.py, given in a scrambled order
+ * (the writer must sort as the reference does). */
+typedef struct golden {
+    float bw[12], ab[4];
+    uint16_t emb[6], h[2];
+    int64_t ids[5];
+    uint8_t mask[4], u[3];
+    double scalar;
+    int32_t i32[2];
+    lb_st_out outs[10];
+} golden;
+
+static void golden_outs(golden *g) {
+    for (int i = 0; i < 12; i++) g->bw[i] = i * 0.25f - 1.0f;
+    for (int i = 0; i < 4; i++) g->ab[i] = (float)i;
+    for (int i = 0; i < 6; i++) g->emb[i] = (uint16_t)(0x3C00 + i);
+    for (int i = 0; i < 5; i++) g->ids[i] = i * 1000 - 3;
+    uint8_t m[4] = {1, 0, 0, 1}, u[3] = {1, 2, 255};
+    memcpy(g->mask, m, 4);
+    memcpy(g->u, u, 3);
+    g->scalar = 3.5;
+    g->h[0] = 0x3F80; g->h[1] = 0xC000;
+    g->i32[0] = -7; g->i32[1] = 7;
+    lb_st_out o[10] = {
+        {"zz.empty", LB_DT_F32, 2, {0, 3}, NULL},
+        {"mask", LB_DT_BOOL, 2, {2, 2}, g->mask},
+        {"emb", LB_DT_F16, 2, {2, 3}, g->emb},
+        {"b.weight", LB_DT_F32, 2, {3, 4}, g->bw},
+        {"u", LB_DT_U8, 1, {3}, g->u},
+        {"ids", LB_DT_I64, 1, {5}, g->ids},
+        {"scalar", LB_DT_F64, 0, {0}, &g->scalar},
+        {"h", LB_DT_BF16, 1, {2}, g->h},
+        {"a.bias", LB_DT_F32, 1, {4}, g->ab},
+        {"i32", LB_DT_I32, 1, {2}, g->i32},
+    };
+    memcpy(g->outs, o, sizeof o);
+}
+
+static const char *const META_PT[] = {"format", "pt", NULL};
+
+Test(safetensors, writer_is_byte_identical_to_reference) {
+    golden g;
+    golden_outs(&g);
+    char *d = mktmpdir();
+    char *p = lb_path_join(d, "ours.safetensors");
+    lb_error e;
+    cr_assert_eq(lb_st_write(p, g.outs, 10, META_PT, &e), LB_OK, "%s", e.msg);
+    size_t n1, n2;
+    unsigned char *ours = read_all(p, &n1);
+    /* Committed golden written by safetensors.torch.save_file 0.3.3 (st_ref.py golden). */
+    unsigned char *ref = read_all("tests/data/safetensors/golden.safetensors", &n2);
+    cr_assert_eq(n1, n2, "size %zu vs reference %zu", n1, n2);
+    cr_assert_eq(memcmp(ours, ref, n1), 0, "bytes differ from the committed reference file");
+    free(ref);
+    const char *py = ref_python();
+    if (py) { /* Regenerate with the live package too, and let it load and check our file. */
+        char *q = lb_path_join(d, "ref.safetensors");
+        cr_assert_eq(run_ref(py, "golden", q), 0);
+        ref = read_all(q, &n2);
+        cr_assert_eq(n1, n2);
+        cr_assert_eq(memcmp(ours, ref, n1), 0, "bytes differ from safetensors.torch.save_file");
+        cr_assert_eq(run_ref(py, "check", p), 0, "python could not load our file");
+        free(ref);
+        free(q);
+    }
+    /* And it reads back through our own reader. */
+    lb_st_file *f = lb_st_open(p, &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    cr_assert_eq(lb_st_count(f), 10);
+    cr_assert_eq(memcmp(lb_st_find(f, "ids")->data, g.ids, 40), 0);
+    cr_assert_eq(lb_st_f32(f, lb_st_find(f, "b.weight"), &e)[11], 1.75f);
+    lb_st_close(f);
+    free(ours); free(p);
+    rm_rf(d);
+    free(d);
+}
+
+Test(safetensors, writer_matches_python_files) {
+    /* Read python's files, write their tensors back in reverse order: the same bytes. */
+    const char *py = ref_python();
+    if (!py) cr_skip_test("reference python env absent (tools/reference/setup_env.sh)");
+    char *d = mktmpdir();
+    cr_assert_eq(run_ref(py, "gen", d), 0);
+    const char *files[] = {"mixed.safetensors", "numpy.safetensors", "sharded/model-00002-of-00002.safetensors"};
+    for (int k = 0; k < 3; k++) {
+        char *p = lb_path_join(d, files[k]), *q = lb_path_join(d, "again.safetensors");
+        lb_error e;
+        lb_st_file *f = lb_st_open(p, &e);
+        cr_assert_not_null(f, "%s", e.msg);
+        size_t n = lb_st_count(f);
+        lb_st_out *o = calloc(n, sizeof *o);
+        for (size_t i = 0; i < n; i++) {
+            const lb_st_tensor *t = lb_st_at(f, n - 1 - i);
+            o[i] = (lb_st_out){t->name, t->dtype, t->ndim, {0}, t->data};
+            memcpy(o[i].shape, t->shape, sizeof t->shape);
+        }
+        /* numpy's save_file was called without metadata. */
+        cr_assert_eq(lb_st_write(q, o, n, k == 1 ? NULL : META_PT, &e), LB_OK, "%s", e.msg);
+        size_t n1, n2;
+        unsigned char *a = read_all(p, &n1), *b = read_all(q, &n2);
+        cr_assert_eq(n1, n2, "%s: %zu vs %zu bytes", files[k], n2, n1);
+        cr_assert_eq(memcmp(a, b, n1), 0, "%s: bytes differ", files[k]);
+        free(a); free(b); free(o);
+        lb_st_close(f);
+        free(p); free(q);
+    }
+    rm_rf(d);
+    free(d);
+}
+
+Test(safetensors, writer_escapes_and_pads) {
+    char *d = mktmpdir();
+    char *p = lb_path_join(d, "w.safetensors");
+    float v = 2.0f;
+    lb_st_out o[1] = {{"we\"ird\\name\n\x01/\xc3\xa9", LB_DT_F32, 1, {1}, &v}};
+    const char *meta[] = {"k", "v\t", "k2", "v2", NULL};
+    lb_error e;
+    cr_assert_eq(lb_st_write(p, o, 1, meta, &e), LB_OK, "%s", e.msg);
+    size_t n;
+    unsigned char *all = read_all(p, &n);
+    uint64_t hl;
+    memcpy(&hl, all, 8);
+    cr_assert_eq(hl % 8, 0);
+    cr_assert_eq(n, 8 + hl + 4);
+    const char *want = "{\"__metadata__\":{\"k\":\"v\\t\",\"k2\":\"v2\"},"
+                       "\"we\\\"ird\\\\name\\n\\u0001/\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    cr_assert_eq(memcmp(all + 8, want, strlen(want)), 0, "header: %.*s", (int)hl, all + 8);
+    for (size_t i = 8 + strlen(want); i < 8 + hl; i++) cr_assert_eq(all[i], ' ');
+    lb_st_file *f = lb_st_open(p, &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    cr_assert_not_null(lb_st_find(f, o[0].name));
+    cr_assert_str_eq(lb_st_metadata(f, "k"), "v\t");
+    lb_st_close(f);
+    /* No tensors, no metadata: "{}" padded to 8. */
+    cr_assert_eq(lb_st_write(p, NULL, 0, NULL, &e), LB_OK, "%s", e.msg);
+    free(all);
+    all = read_all(p, &n);
+    cr_assert_eq(n, 16);
+    cr_assert_eq(memcmp(all + 8, "{}      ", 8), 0);
+    free(all);
+    free(p);
+    rm_rf(d);
+    free(d);
+}
+
+Test(safetensors, writer_rejects_bad_input_and_keeps_old_file) {
+    char *d = mktmpdir();
+    char *p = lb_path_join(d, "w.safetensors");
+    lb_error e;
+    float v[2] = {1, 2};
+    lb_st_out ok[1] = {{"a", LB_DT_F32, 1, {2}, v}};
+    cr_assert_eq(lb_st_write(p, ok, 1, NULL, &e), LB_OK, "%s", e.msg);
+    lb_st_out dup[2] = {{"a", LB_DT_F32, 1, {2}, v}, {"a", LB_DT_F32, 1, {1}, v}};
+    cr_assert_eq(lb_st_write(p, dup, 2, NULL, &e), LB_ERR_USAGE);
+    cr_assert_not_null(strstr(e.msg, "given twice"), "%s", e.msg);
+    lb_st_out neg[1] = {{"a", LB_DT_F32, 1, {-2}, v}};
+    cr_assert_eq(lb_st_write(p, neg, 1, NULL, &e), LB_ERR_USAGE);
+    lb_st_out nul[1] = {{"a", LB_DT_F32, 1, {2}, NULL}};
+    cr_assert_eq(lb_st_write(p, nul, 1, NULL, &e), LB_ERR_USAGE);
+    lb_st_out meta[1] = {{"__metadata__", LB_DT_F32, 1, {2}, v}};
+    cr_assert_eq(lb_st_write(p, meta, 1, NULL, &e), LB_ERR_USAGE);
+    cr_assert_eq(lb_st_write("/nonexistent/dir/x.safetensors", ok, 1, NULL, &e), LB_ERR_IO);
+    lb_st_file *f = lb_st_open(p, &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    cr_assert_eq(lb_st_find(f, "a")->numel, 2);
+    lb_st_close(f);
+    free(p);
+    rm_rf(d);
+    free(d);
+}
