@@ -610,7 +610,7 @@ static lb_status download_blob(const hub *h, const char *url, bool auth, const c
         CURLcode rc = http_do(h, url, "GET", true, auth, &r, cmsg);
         int close_bad = fclose(fp) != 0;
         int close_errno = errno;
-        if (r.drew) draw_progress(&r, true);
+        if (h->progress && (r.drew || rc == CURLE_OK)) draw_progress(&r, true);
         if (r.write_errno || (close_bad && rc == CURLE_OK)) {
             int e = r.write_errno ? r.write_errno : close_errno;
             st = lb_err(err, LB_ERR_IO, "%s: cannot write: %s%s", inc, strerror(e),
