@@ -39,6 +39,7 @@ typedef struct st_shard {
     char *path;
     const unsigned char *map; /* whole file, read-only */
     size_t size;
+    bool mapped;              /* false: caller-owned memory (lb_st_open_mem) */
 } st_shard;
 
 typedef struct st_name_ix {
@@ -84,7 +85,7 @@ static bool utf8_valid(const unsigned char *s, size_t n) {
 
 static void st_free_contents(lb_st_file *f) {
     for (size_t i = 0; i < f->nshards; i++) {
-        if (f->shards[i].map) munmap((void *)f->shards[i].map, f->shards[i].size);
+        if (f->shards[i].map && f->shards[i].mapped) munmap((void *)f->shards[i].map, f->shards[i].size);
         free(f->shards[i].path);
     }
     free(f->shards);
@@ -398,6 +399,7 @@ static lb_status st_map(st_shard *sh, const char *path, lb_error *err) {
     close(fd);
     if (m == MAP_FAILED) return lb_err(err, LB_ERR_IO, "%s: mmap failed: %s", path, strerror(e));
     sh->map = m;
+    sh->mapped = true;
     return LB_OK;
 }
 
@@ -426,6 +428,24 @@ lb_st_file *lb_st_open(const char *path, lb_error *err) {
     size_t cap = 0;
     if (st_map(&f->shards[0], path, err) != LB_OK || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK ||
         st_finish(f, err) != LB_OK) {
+        lb_st_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_error *err) {
+    lb_st_file *f = calloc(1, sizeof *f);
+    if (!f) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    f->shards = calloc(1, sizeof *f->shards);
+    if (!f->shards) { free(f); lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    f->nshards = 1;
+    f->shards[0].path = strdup(name ? name : "<memory>");
+    f->shards[0].map = data;
+    f->shards[0].size = size;
+    size_t cap = 0;
+    if (!f->shards[0].path) lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (!f->shards[0].path || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK || st_finish(f, err) != LB_OK) {
         lb_st_close(f);
         return NULL;
     }

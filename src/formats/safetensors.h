@@ -29,6 +29,9 @@ typedef struct lb_st_file lb_st_file;   /* one file, or every shard of an indexe
 
 /* Opens one .safetensors file. */
 lb_st_file *lb_st_open(const char *path, lb_error *err);
+/* Parses a safetensors image already in memory (data must outlive the result; nothing is
+ * copied). name is used in messages. Same validation as lb_st_open. */
+lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_error *err);
 /* Opens dir/model.safetensors, or the shards named by dir/model.safetensors.index.json. */
 lb_st_file *lb_st_open_dir(const char *dir, lb_error *err);
 void lb_st_close(lb_st_file *f);
