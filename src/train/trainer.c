@@ -572,6 +572,7 @@ static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt,
     char *tmp = lb_path_join(o->output_dir, "resume.tmp");
     remove_tree_files(tmp);
     lb_status st = lb_mkdir_p(tmp, err);
+    const int L = lb_model_get_config(m)->num_labels;
     lb_param *params;
     int np = lb_model_params(m, &params);
     lb_st_out *outs = calloc((size_t)np * 2 + 1, sizeof *outs);
@@ -628,7 +629,7 @@ static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt,
             s->token_time);
     const lb_eval_result *be = &s->best_eval;
     fprintf(f, "  \"best_eval\": [%.17g, %.17g], \"best_confusion\": [", be->loss, be->runtime_s);
-    for (int k = 0; k < be->metrics.num_labels * be->metrics.num_labels; k++)
+    for (int k = 0; k < L * L; k++)
         fprintf(f, "%s%lld", k ? ", " : "", (long long)be->metrics.confusion[k]);
     fputs("],\n  \"order\": [", f);
     for (int64_t i = 0; s->order_valid && i < s->n_train; i++) fprintf(f, "%s%d", i ? "," : "", s->order[i]);
@@ -637,8 +638,7 @@ static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt,
         const epoch_row *r = &s->rows[e];
         fprintf(f, "%s[%.17g, %.17g, %d, %.17g, %.17g", e ? ", " : "", isnan(r->train_loss_logged) ? -1.0 : r->train_loss_logged,
                 isnan(r->train_loss_mean) ? -1.0 : r->train_loss_mean, r->has_eval, r->eval.loss, r->eval.runtime_s);
-        for (int k = 0; k < r->eval.metrics.num_labels * r->eval.metrics.num_labels; k++)
-            fprintf(f, ", %lld", (long long)r->eval.metrics.confusion[k]);
+        for (int k = 0; k < L * L; k++) fprintf(f, ", %lld", (long long)r->eval.metrics.confusion[k]);
         fputs("]", f);
     }
     fputs("],\n  \"history\": [", f);
