@@ -29,6 +29,15 @@ HF_TOKEN=hf_secret_token $LB download org/private >/dev/null || fail "token"
 HF_HUB_OFFLINE=1 $LB download org/other 2>"$HUB_ROOT/err"; [ $? -eq 3 ] && grep -q HF_HUB_OFFLINE "$HUB_ROOT/err" || fail "offline"
 HF_ENDPOINT=http://127.0.0.1:1 $LB download solo 2>"$HUB_ROOT/err"; [ $? -eq 7 ] && grep -q "cannot reach" "$HUB_ROOT/err" || fail "unreachable"
 
+# Two downloads of one repo at once (they take turns on each blob's lock) both succeed.
+rm -rf "$HF_HUB_CACHE"
+$LB download org/tiny >"$HUB_ROOT/o1" 2>&1 & p1=$!
+$LB download org/tiny >"$HUB_ROOT/o2" 2>&1 & p2=$!
+wait $p1 || fail "concurrent download 1: $(cat "$HUB_ROOT/o1")"
+wait $p2 || fail "concurrent download 2: $(cat "$HUB_ROOT/o2")"
+cmp -s "$(cat "$HUB_ROOT/o1")/model.safetensors" "$HUB_ROOT/repos/models/org--tiny/model.safetensors" || fail "concurrent content"
+[ -z "$(find "$HF_HUB_CACHE" -name '*.incomplete' -o -name '*.lock' -o -name '*.tmp*')" ] || fail "leftovers: $(find "$HF_HUB_CACHE")"
+
 # On a terminal: one progress line per downloaded file (the LFS one comes from the CDN).
 rm -rf "$HF_HUB_CACHE"
 script -qec "$LB download org/tiny --include '*.safetensors' >/dev/null" /dev/null >"$HUB_ROOT/tty" </dev/null || fail "tty run"
