@@ -30,6 +30,7 @@ static void predict_help(FILE *out) {
             "  --max-length N     truncate to N tokens incl. [CLS]/[SEP] (default: the model's limit)\n"
             "  --truncation SIDE  right (default, keep the start) or left (keep the end)\n"
             "  --batch-size N     texts per forward pass (default %d)\n"
+            "  --labels A,B,...   label names by id (default: id2label of config.json)\n"
             "  --json | --table   force the output format\n"
             "  -h, --help         show this help\n\n"
             "Exit status: 0 ok, 2 usage (incl. an empty TEXT), 3 I/O, 4 bad input or model files.\n",
@@ -152,7 +153,9 @@ static void put_clipped(FILE *out, const char *s, size_t len, size_t width) {
 }
 
 int cmd_predict(int argc, char **argv) {
-    const char *model_arg = NULL, *adapter_arg = NULL;
+    const char *model_arg = NULL, *adapter_arg = NULL, *labels_arg = NULL;
+    char *labels_buf = NULL, **labels = NULL;
+    int n_labels = 0;
     int max_length = 0, batch_size = PREDICT_DEFAULT_BATCH;
     bool truncate_left = false, force_json = false, force_table = false;
     text_list texts = {0};
@@ -178,6 +181,8 @@ int cmd_predict(int argc, char **argv) {
             const char *v = opt_value(argc, argv, &i, "--max-length");
             if (!parse_pos_int(v, &max_length)) { rc = cli_usage_error("predict", "--max-length needs a positive integer, got '%s'", v ? v : ""); goto out; }
             if (max_length < 2) { rc = cli_usage_error("predict", "--max-length must leave room for [CLS] and [SEP] (>= 2)"); goto out; }
+        } else if (is_opt(a, "--labels")) {
+            if (!(labels_arg = opt_value(argc, argv, &i, "--labels"))) { rc = cli_usage_error("predict", "--labels needs a value"); goto out; }
         } else if (is_opt(a, "--batch-size")) {
             const char *v = opt_value(argc, argv, &i, "--batch-size");
             if (!parse_pos_int(v, &batch_size)) { rc = cli_usage_error("predict", "--batch-size needs a positive integer, got '%s'", v ? v : ""); goto out; }
@@ -193,6 +198,21 @@ int cmd_predict(int argc, char **argv) {
     }
     if (!model_arg) { rc = cli_usage_error("predict", "--model DIR|ID is required"); goto out; }
     if (force_json && force_table) { rc = cli_usage_error("predict", "--json and --table exclude each other"); goto out; }
+    if (labels_arg) {
+        /* "a,b,c" -> {"a","b","c"}: split a private copy in place */
+        labels_buf = strdup(labels_arg);
+        labels = calloc(strlen(labels_arg) + 2, sizeof *labels);
+        if (!labels_buf || !labels) { fprintf(stderr, "lorabert: out of memory\n"); rc = LB_ERR_NOMEM; goto out; }
+        for (char *p = labels_buf;;) {
+            char *comma = strchr(p, ',');
+            if (comma) *comma = '\0';
+            if (!*p) { rc = cli_usage_error("predict", "--labels: empty label name in '%s'", labels_arg); goto out; }
+            labels[n_labels++] = p;
+            if (!comma) break;
+            p = comma + 1;
+        }
+        if (n_labels < 2) { rc = cli_usage_error("predict", "--labels needs at least 2 names, got '%s'", labels_arg); goto out; }
+    }
 
     lb_error err = {0};
     char *model_dir = NULL, *adapter_dir = NULL;
@@ -217,7 +237,8 @@ int cmd_predict(int argc, char **argv) {
     const char *tok_dir = adapter_dir && (dir_has(adapter_dir, "tokenizer.json") || dir_has(adapter_dir, "vocab.txt"))
                               ? adapter_dir : model_dir;
     if (!(tok = lb_tokenizer_load(tok_dir, &err))) goto fail;
-    lb_load_opts lo = {.quiet = true};
+    /* Without an adapter, transformers' notice about a newly initialised head matters. */
+    lb_load_opts lo = {.quiet = adapter_dir != NULL, .num_labels = n_labels, .labels = labels};
     if (!(m = lb_model_load(model_dir, &lo, &err))) goto fail;
     if (adapter_dir && lb_peft_load(m, adapter_dir, &err)) goto fail;
     const lb_model_config *cfg = lb_model_get_config(m);
@@ -331,5 +352,7 @@ out:
         for (size_t i = 0; i < texts.n; i++) free(texts.text[i]);
     free(texts.text);
     free(texts.len);
+    free(labels);
+    free(labels_buf);
     return rc;
 }

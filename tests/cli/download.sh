@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `lorabert download` end to end against the look-alike hub: output, exit codes, messages,
-# the progress line on a terminal.
+# concurrent runs, the progress line on a terminal; predict/info given a repo id.
 set -u
 cd "$(dirname "$0")/../.."
 LB=${LORABERT_BIN:-build/release/lorabert}
@@ -42,4 +42,17 @@ cmp -s "$(cat "$HUB_ROOT/o1")/model.safetensors" "$HUB_ROOT/repos/models/org--ti
 rm -rf "$HF_HUB_CACHE"
 script -qec "$LB download org/tiny --include '*.safetensors' >/dev/null" /dev/null >"$HUB_ROOT/tty" </dev/null || fail "tty run"
 grep -q 'model.safetensors *100%' "$HUB_ROOT/tty" || fail "no progress line: $(cat -v "$HUB_ROOT/tty")"
+# Implicit resolution: predict / info given a repo id fetch the model into the cache first,
+# then work offline from it.
+C="$HUB_ROOT/repos/models/org--clf"; mkdir -p "$C" && cp tests/golden/distilbert_tiny/model/* "$C/"
+{ echo '[PAD]'; for i in $(seq 0 98); do echo "[unused$i]"; done; printf '[UNK]\n[CLS]\n[SEP]\n[MASK]\n';
+  for i in $(seq 99 114); do echo "[unused$i]"; done; } >"$C/vocab.txt"
+echo "not a weight file" >"$C/pytorch_model.bin"
+$LB predict --json --model org/clf "It was good." >"$HUB_ROOT/p1" || fail "predict --model org/clf"
+grep -q '"label":"\(Negative\|Positive\)"' "$HUB_ROOT/p1" || fail "predict output: $(cat "$HUB_ROOT/p1")"
+snap=$(ls -d "$HF_HUB_CACHE"/models--org--clf/snapshots/*)
+[ -f "$snap/model.safetensors" ] && [ ! -e "$snap/pytorch_model.bin" ] || fail "predict fetched the wrong files: $(ls "$snap")"
+HF_HUB_OFFLINE=1 $LB predict --json --model org/clf "It was good." >"$HUB_ROOT/p2" || fail "offline predict"
+cmp -s "$HUB_ROOT/p1" "$HUB_ROOT/p2" || fail "offline result differs"
+HF_HUB_OFFLINE=1 $LB info org/clf | grep -q '^parameters:    24,162 in 40 tensors$' || fail "info org/clf"
 echo "download: ok"

@@ -30,6 +30,8 @@ PYEOF
 printf '%s\n' "${seeds[@]}" | $LB predict --json --model "$T/m" >"$T/out2" || fail "stdin"
 cmp -s "$T/out" "$T/out2" || fail "stdin and arguments differ"
 $LB predict --model "$T/m" --adapter $G/lora "${seeds[@]}" >/dev/null || fail "with the golden adapter"
+$LB predict --model "$T/m" --labels bad,good "${seeds[@]}" | grep -c '"label":"\(bad\|good\)"' | grep -qx 5 || fail "--labels"
+bad_labels=$($LB predict --model "$T/m" --labels a,b,c "x" 2>&1 >/dev/null); [ -n "$bad_labels" ] || fail "3 labels on a 2-label head"
 $LB predict --table --model "$T/m" "${seeds[@]}" >"$T/table" || fail "table"
 [ "$(wc -l <"$T/table")" -eq 6 ] && grep -q '  It was good\.$' "$T/table" || fail "table: $(cat "$T/table")"
 
