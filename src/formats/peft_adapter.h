@@ -13,4 +13,7 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err);
 /* Writes dir/adapter_config.json and dir/adapter_model.safetensors (atomically) for m's
  * trainable parameters, with PEFT's key names. */
 lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_model_name_or_path, lb_error *err);
+/* ORs into *mask the linear kinds that PEFT target-module name `name` adapts ("q_lin",
+ * "query", "dense", ..., or "all-linear"); an unknown name is LB_ERR_UNSUPPORTED. */
+lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err);
 #endif

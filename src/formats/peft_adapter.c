@@ -1,0 +1,284 @@
+/* PEFT LoRA adapter folders; see peft_adapter.h.
+ * adapter_config.json is written as json.dumps(indent=2, sort_keys=True) of PEFT's LoraConfig
+ * (the peft 0.6 field set plus use_rslora, modules_to_save as PEFT >= 0.11 writes it for
+ * SEQ_CLS); adapter_model.safetensors holds F32 tensors under PEFT's saved key names. */
+#include "formats/peft_adapter.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "base/fileio.h"
+#include "formats/pyjson.h"
+#include "formats/safetensors.h"
+
+/* PEFT module names of both architectures -> the linear kinds they adapt. BERT's "dense"
+ * suffix-matches the attention output, intermediate and output projections alike. */
+static const struct { const char *name; unsigned mask; } target_names[] = {
+    {"q_lin", 1u << LB_LIN_Q}, {"k_lin", 1u << LB_LIN_K}, {"v_lin", 1u << LB_LIN_V},
+    {"out_lin", 1u << LB_LIN_O}, {"lin1", 1u << LB_LIN_FFN1}, {"lin2", 1u << LB_LIN_FFN2},
+    {"query", 1u << LB_LIN_Q}, {"key", 1u << LB_LIN_K}, {"value", 1u << LB_LIN_V},
+    {"attention.output.dense", 1u << LB_LIN_O}, {"intermediate.dense", 1u << LB_LIN_FFN1},
+    {"output.dense", (1u << LB_LIN_O) | (1u << LB_LIN_FFN2)},
+    {"dense", (1u << LB_LIN_O) | (1u << LB_LIN_FFN1) | (1u << LB_LIN_FFN2)},
+};
+
+lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err) {
+    if (!strcmp(name, "all-linear")) {
+        *mask |= (1u << LB_LIN__COUNT) - 1;
+        return LB_OK;
+    }
+    for (size_t i = 0; i < sizeof target_names / sizeof target_names[0]; i++)
+        if (!strcmp(name, target_names[i].name)) {
+            *mask |= target_names[i].mask;
+            return LB_OK;
+        }
+    return lb_err(err, LB_ERR_UNSUPPORTED,
+                  "target module '%s' is not supported (expected one of q_lin k_lin v_lin out_lin lin1 lin2, "
+                  "query key value dense, or all-linear)", name);
+}
+
+static lb_status cfg_error(lb_error *err, lb_status code, const char *path, const char *what) {
+    return lb_err(err, code, "%s: %s", path, what);
+}
+
+static const cJSON *field(const cJSON *root, const char *key) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(root, key);
+    return x && !cJSON_IsNull(x) ? x : NULL;
+}
+
+lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *err) {
+    char *path = lb_path_join(dir, "adapter_config.json");
+    char *text = NULL;
+    size_t len;
+    lb_status st = lb_read_file(path, &text, &len, err);
+    if (st) { free(path); return st; }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    char msg[256];
+    const cJSON *x;
+    if (!root || !cJSON_IsObject(root)) { st = cfg_error(err, LB_ERR_FORMAT, path, "not a JSON object"); goto out; }
+    memset(cfg, 0, sizeof *cfg);
+    if (!(x = field(root, "peft_type")) || !cJSON_IsString(x)) {
+        st = cfg_error(err, LB_ERR_FORMAT, path, "missing \"peft_type\"");
+        goto out;
+    }
+    if (strcmp(x->valuestring, "LORA")) {
+        snprintf(msg, sizeof msg, "peft_type \"%.100s\" is not supported (expected \"LORA\")", x->valuestring);
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+        goto out;
+    }
+    if ((x = field(root, "task_type")) && (!cJSON_IsString(x) || strcmp(x->valuestring, "SEQ_CLS"))) {
+        snprintf(msg, sizeof msg, "task_type %.100s is not supported (expected \"SEQ_CLS\")",
+                 cJSON_IsString(x) ? x->valuestring : "(not a string)");
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+        goto out;
+    }
+    cfg->r = 8;          /* LoraConfig defaults */
+    cfg->alpha = 8;
+    if ((x = field(root, "r"))) {
+        if (!cJSON_IsNumber(x) || x->valuedouble < 1 || x->valuedouble != floor(x->valuedouble) || x->valuedouble > 65536) {
+            st = cfg_error(err, LB_ERR_FORMAT, path, "\"r\" must be a positive integer");
+            goto out;
+        }
+        cfg->r = x->valueint;
+    }
+    if ((x = field(root, "lora_alpha"))) {
+        if (!cJSON_IsNumber(x)) { st = cfg_error(err, LB_ERR_FORMAT, path, "\"lora_alpha\" must be a number"); goto out; }
+        cfg->alpha = (float)x->valuedouble;
+    }
+    if ((x = field(root, "lora_dropout"))) {
+        if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble >= 1) {
+            st = cfg_error(err, LB_ERR_FORMAT, path, "\"lora_dropout\" must be a number in [0, 1)");
+            goto out;
+        }
+        cfg->dropout = (float)x->valuedouble;
+    }
+    if ((x = field(root, "use_rslora"))) cfg->use_rslora = cJSON_IsTrue(x);
+    if ((x = field(root, "bias")) && (!cJSON_IsString(x) || strcmp(x->valuestring, "none"))) {
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "only bias \"none\" is supported");
+        goto out;
+    }
+    if ((x = field(root, "fan_in_fan_out")) && cJSON_IsTrue(x)) {
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "fan_in_fan_out true is not supported");
+        goto out;
+    }
+    if ((x = field(root, "use_dora")) && cJSON_IsTrue(x)) {
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "use_dora true is not supported");
+        goto out;
+    }
+    if ((x = field(root, "layers_to_transform"))) {
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "layers_to_transform is not supported");
+        goto out;
+    }
+    const char *pat[] = {"rank_pattern", "alpha_pattern"};
+    for (int i = 0; i < 2; i++)
+        if ((x = field(root, pat[i])) && cJSON_GetArraySize(x) > 0) {
+            snprintf(msg, sizeof msg, "a non-empty %s is not supported", pat[i]);
+            st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+            goto out;
+        }
+    if (!(x = field(root, "target_modules"))) {
+        st = cfg_error(err, LB_ERR_FORMAT, path, "missing \"target_modules\"");
+        goto out;
+    }
+    if (cJSON_IsString(x)) {
+        if ((st = lb_peft_target_mask(x->valuestring, &cfg->target_mask, err))) goto prefix;
+    } else if (cJSON_IsArray(x)) {
+        const cJSON *t;
+        cJSON_ArrayForEach(t, x) {
+            if (!cJSON_IsString(t)) { st = cfg_error(err, LB_ERR_FORMAT, path, "target_modules must hold strings"); goto out; }
+            if ((st = lb_peft_target_mask(t->valuestring, &cfg->target_mask, err))) goto prefix;
+        }
+    } else {
+        st = cfg_error(err, LB_ERR_FORMAT, path, "\"target_modules\" must be a list or a string");
+        goto out;
+    }
+    if (!cfg->target_mask) { st = cfg_error(err, LB_ERR_FORMAT, path, "\"target_modules\" is empty"); goto out; }
+    /* modules_to_save: null (PEFT <= 0.10) or a list; the head is trained either way (SEQ_CLS). */
+    if ((x = field(root, "modules_to_save")) && !cJSON_IsArray(x)) {
+        st = cfg_error(err, LB_ERR_FORMAT, path, "\"modules_to_save\" must be a list or null");
+        goto out;
+    }
+    st = LB_OK;
+    goto out;
+prefix:
+    lb_err_prefix(err, "%s", path);
+out:
+    cJSON_Delete(root);
+    free(path);
+    return st;
+}
+
+lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
+    lb_lora_config cfg;
+    lb_status st = lb_peft_read_config(dir, &cfg, err);
+    if (st) return st;
+    char *path = lb_path_join(dir, "adapter_model.safetensors");
+    if (!lb_file_exists(path)) {
+        char *bin = lb_path_join(dir, "adapter_model.bin");
+        int has_bin = lb_file_exists(bin);
+        free(bin);
+        st = has_bin ? lb_err(err, LB_ERR_UNSUPPORTED,
+                              "%s: adapter_model.bin (torch pickle) is not supported; save the adapter with "
+                              "safe_serialization=True to get adapter_model.safetensors", dir)
+                     : lb_err(err, LB_ERR_IO, "%s: missing adapter_model.safetensors", dir);
+        free(path);
+        return st;
+    }
+    if (lb_model_get_lora(m)) {
+        free(path);
+        return lb_err(err, LB_ERR_USAGE, "%s: the model already holds an adapter", dir);
+    }
+    lb_st_file *f = lb_st_open(path, err);
+    if (!f) { free(path); return err ? err->code : LB_ERR_IO; }
+    if ((st = lb_model_add_lora(m, &cfg, 0, err))) goto out;
+    lb_param *params;
+    int np = lb_model_params(m, &params);
+    for (int i = 0; i < np; i++) {
+        const lb_st_tensor *t = lb_st_find(f, params[i].name);
+        if (!t) {
+            st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" is missing (the adapter does not match this model%s)",
+                        path, params[i].name,
+                        strstr(params[i].name, "classifier") || strstr(params[i].name, "score")
+                            ? "; the classification head must be saved with the adapter" : "");
+            goto out;
+        }
+        int64_t numel = 1;
+        for (int d = 0; d < t->ndim; d++) numel *= t->shape[d];
+        int same = t->ndim == params[i].ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == params[i].shape[d];
+        if (!same) {
+            st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" has shape [%lld%s%lld], expected [%lld%s%lld]", path,
+                        params[i].name, (long long)t->shape[0], t->ndim > 1 ? "," : "",
+                        t->ndim > 1 ? (long long)t->shape[1] : 0LL, (long long)params[i].shape[0],
+                        params[i].ndim > 1 ? "," : "", params[i].ndim > 1 ? (long long)params[i].shape[1] : 0LL);
+            goto out;
+        }
+        const float *src = lb_st_f32(f, t, err);
+        if (!src) { st = err ? err->code : LB_ERR_FORMAT; goto out; }
+        memcpy(params[i].data, src, sizeof(float) * numel);
+    }
+    /* A tensor we do not know means a different model or adapter layout: refuse rather than
+     * silently drop weights. */
+    for (size_t i = 0; i < lb_st_count(f); i++) {
+        const char *name = lb_st_at(f, i)->name;
+        int known = 0;
+        for (int k = 0; k < np && !known; k++) known = !strcmp(params[k].name, name);
+        if (!known) {
+            st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" does not belong to this model's adapter", path, name);
+            goto out;
+        }
+    }
+    st = LB_OK;
+out:
+    lb_st_close(f);
+    free(path);
+    return st;
+}
+
+/* json.dumps(LoraConfig.to_dict(), indent=2, sort_keys=True) */
+static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, const char *path, const char *base,
+                              lb_error *err) {
+    lb_atomic_file af;
+    lb_status st = lb_atomic_open(&af, path, err);
+    if (st) return st;
+    FILE *f = af.fp;
+    fputs("{\n  \"alpha_pattern\": {},\n  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ", f);
+    if (base) lb_pyjson_str(f, base); else fputs("null", f);
+    fputs(",\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"inference_mode\": true,\n"
+          "  \"init_lora_weights\": true,\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n"
+          "  \"lora_alpha\": ", f);
+    if (cfg->alpha == floorf(cfg->alpha) && fabsf(cfg->alpha) < 1e9f) fprintf(f, "%d", (int)cfg->alpha);
+    else lb_pyjson_float32(f, cfg->alpha);
+    fputs(",\n  \"lora_dropout\": ", f);
+    lb_pyjson_float32(f, cfg->dropout);
+    fputs(",\n  \"modules_to_save\": [\n    \"classifier\",\n    \"score\"\n  ],\n  \"peft_type\": \"LORA\",\n", f);
+    fprintf(f, "  \"r\": %d,\n  \"rank_pattern\": {},\n  \"revision\": null,\n  \"target_modules\": [", cfg->r);
+    /* module names in lb_linear order, each once (BERT's "dense" covers several kinds) */
+    const char *seen[LB_LIN__COUNT];
+    int nseen = 0;
+    for (int k = 0; k < LB_LIN__COUNT; k++) {
+        if (!(cfg->target_mask & (1u << k))) continue;
+        const char *name = lb_model_linear_name(m, (lb_linear)k);
+        int dup = 0;
+        for (int j = 0; j < nseen; j++) dup |= !strcmp(seen[j], name);
+        if (dup) continue;
+        fputs(nseen ? ",\n    " : "\n    ", f);
+        lb_pyjson_str(f, name);
+        seen[nseen++] = name;
+    }
+    fputs(nseen ? "\n  ],\n" : "],\n", f);
+    fprintf(f, "  \"task_type\": \"SEQ_CLS\",\n  \"use_rslora\": %s\n}", cfg->use_rslora ? "true" : "false");
+    if (ferror(f)) {
+        lb_atomic_abort(&af);
+        return lb_err(err, LB_ERR_IO, "%s: write failed", path);
+    }
+    return lb_atomic_commit(&af, err);
+}
+
+lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_model_name_or_path, lb_error *err) {
+    const lb_lora_config *cfg = lb_model_get_lora(m);
+    if (!cfg) return lb_err(err, LB_ERR_USAGE, "%s: the model has no adapter to save", dir);
+    lb_status st = lb_mkdir_p(dir, err);
+    if (st) return st;
+    lb_param *params;
+    int np = lb_model_params((lb_model *)m, &params);
+    lb_st_out *outs = calloc(np > 0 ? (size_t)np : 1, sizeof *outs);
+    if (!outs) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
+    for (int i = 0; i < np; i++) {
+        outs[i].name = params[i].name;
+        outs[i].dtype = LB_DT_F32;
+        outs[i].ndim = params[i].ndim;
+        for (int d = 0; d < params[i].ndim; d++) outs[i].shape[d] = params[i].shape[d];
+        outs[i].data = params[i].data;
+    }
+    static const char *const meta[] = {"format", "pt", NULL};
+    char *tpath = lb_path_join(dir, "adapter_model.safetensors");
+    char *cpath = lb_path_join(dir, "adapter_config.json");
+    st = lb_st_write(tpath, outs, (size_t)np, meta, err);
+    if (!st) st = write_config(m, cfg, cpath, base_model_name_or_path, err);
+    free(outs);
+    free(tpath);
+    free(cpath);
+    return st;
+}

@@ -1,0 +1,101 @@
+/* Numeric kernels of the encoder: each concept is a _forward/_backward pair over flat float
+ * arrays (one .c file per concept), with a naive double-precision _ref twin used by the tests
+ * (finite differences run on the double twins; the fast float kernels are compared to them).
+ *
+ * Conventions: matrices are row-major; "ld" arguments are row strides in elements (>= the
+ * row length) so kernels can read/write column blocks of a packed buffer (e.g. Q|K|V).
+ * Weight/bias gradients always ACCUMULATE (+=). Activation gradients are documented per
+ * function: "+=" accumulates, "=" overwrites. Nullable outputs are skipped when NULL. */
+#ifndef LB_KERNELS_KERNELS_H
+#define LB_KERNELS_KERNELS_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "base/rng.h"
+
+/* ---- linear (linear.c): y = x W^T + b, W stored [out, in] as in PyTorch ---------------- */
+/* y [N, ldy] (first O columns written), x [N, ldx], W [O, I], b [O] nullable. */
+void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *W, const float *b,
+                       int N, int I, int O);
+/* dx [N, lddx] += dy W (nullable: frozen input path not needed); dW [O, I] += dy^T x
+ * (nullable: frozen weight); db [O] += sum_n dy (nullable). dy [N, lddy], x [N, ldx]. */
+void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy,
+                        const float *x, int ldx, const float *W, int N, int I, int O);
+void lb_linear_forward_ref(double *y, const double *x, const double *W, const double *b, int N, int I, int O);
+void lb_linear_backward_ref(double *dx, double *dW, double *db, const double *dy, const double *x,
+                            const double *W, int N, int I, int O);
+
+/* ---- LayerNorm (layernorm.c): y = (x - mean) / sqrt(var_biased + eps) * w + b ---------- */
+/* y, x [N, D]; mean, rstd [N] nullable (saved for backward); w, b [D]. */
+void lb_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
+                          const float *b, int N, int D, float eps);
+/* Fused residual: x [N, D] is overwritten with x + r (the LayerNorm input, kept for backward),
+ * then y = LN(x). r [N, ldr]. */
+void lb_residual_layernorm_forward(float *y, float *mean, float *rstd, float *x, const float *r, int ldr,
+                                   const float *w, const float *b, int N, int D, float eps);
+/* dx [N, D] = (overwrite) gradient wrt x; dw, db [D] += (nullable). x, mean, rstd as saved. */
+void lb_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                           const float *mean, const float *rstd, const float *w, int N, int D);
+void lb_layernorm_forward_ref(double *y, const double *x, const double *w, const double *b, int N, int D, double eps);
+void lb_layernorm_backward_ref(double *dx, double *dw, double *db, const double *dy, const double *x,
+                               const double *w, int N, int D, double eps);
+
+/* ---- activations (activation.c): exact-erf GELU, ReLU, tanh -------------------------- */
+/* Fused bias + GELU: pre [N, D] += b (kept for backward), out [N, D] = gelu(pre). */
+void lb_bias_gelu_forward(float *out, float *pre, const float *b, int N, int D);
+/* dpre [n] = dout * gelu'(pre)  (overwrite; dpre may alias dout). */
+void lb_gelu_backward(float *dpre, const float *dout, const float *pre, int64_t n);
+void lb_relu_forward(float *out, const float *x, int64_t n);
+/* dx = dout * (out > 0)  (overwrite; may alias). */
+void lb_relu_backward(float *dx, const float *dout, const float *out, int64_t n);
+void lb_tanh_forward(float *out, const float *x, int64_t n);
+/* dx = dout * (1 - out^2)  (overwrite; may alias). */
+void lb_tanh_backward(float *dx, const float *dout, const float *out, int64_t n);
+double lb_gelu_ref(double x);
+double lb_gelu_grad_ref(double x);
+
+/* ---- dropout (dropout.c): inverted dropout, keep-mask from lb_rng -------------------- */
+/* keep [n] = 1 with probability 1-p (sequential draws: deterministic for a given rng). */
+void lb_dropout_mask(uint8_t *keep, int64_t n, float p, lb_rng *rng);
+/* y = x * keep / (1-p)  (y may alias x). */
+void lb_dropout_forward(float *y, const float *x, const uint8_t *keep, int64_t n, float p);
+/* dx = dy * keep / (1-p)  (overwrite; may alias). */
+void lb_dropout_backward(float *dx, const float *dy, const uint8_t *keep, int64_t n, float p);
+
+/* ---- embeddings (embedding.c): out = wte[ids] + wpe[pos] (+ wtt[tt]) ------------------- */
+/* out [N, D]; ids, pos [N]; tt [N] nullable (all 0 when wtt is given); wte [V, D], wpe [P, D],
+ * wtt [TV, D] nullable. Indices must be in range (the caller validates). */
+void lb_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, const int32_t *tt,
+                           const float *wte, const float *wpe, const float *wtt, int N, int D);
+/* dwte/dwpe/dwtt += scatter of dout (each nullable). */
+void lb_embeddings_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
+                            const int32_t *pos, const int32_t *tt, int N, int D);
+
+/* ---- attention (attention.c): softmax(scale q k^T) v for ONE sequence of real length nk,
+ * all heads; padded keys are simply absent, which equals HF's finfo.min masking exactly
+ * (exp underflows to 0). Head h uses columns [h*dh, (h+1)*dh) of q, k, v, ctx. ---------- */
+/* ctx [nq, ldc]; probs [H, nq, nk] = softmax (pre-dropout, saved for backward); keep
+ * [H, nq, nk] nullable dropout mask applied to probs before multiplying v; q [nq, ldq],
+ * k, v [nk, ldkv]. scratch: lb_attention_scratch(nq, nk) floats per thread. */
+void lb_attention_forward(float *ctx, int ldc, float *probs, const uint8_t *keep, float p_drop,
+                          const float *q, int ldq, const float *k, const float *v, int ldkv,
+                          int nq, int nk, int H, int dh, float scale, float *scratch);
+/* dq [nq, lddq], dk, dv [nk, lddkv] += (each nullable); dctx [nq, lddc]. */
+void lb_attention_backward(float *dq, int lddq, float *dk, float *dv, int lddkv, const float *dctx, int lddc,
+                           const float *probs, const uint8_t *keep, float p_drop,
+                           const float *q, int ldq, const float *k, const float *v, int ldkv,
+                           int nq, int nk, int H, int dh, float scale, float *scratch);
+/* Scratch floats needed by one call (all threads). */
+int64_t lb_attention_scratch(int nq, int nk);
+/* Double twins, no dropout, contiguous [n, H*dh] layouts. */
+void lb_attention_forward_ref(double *ctx, const double *q, const double *k, const double *v,
+                              int nq, int nk, int H, int dh, double scale);
+void lb_attention_backward_ref(double *dq, double *dk, double *dv, const double *dctx, const double *q,
+                               const double *k, const double *v, int nq, int nk, int H, int dh, double scale);
+
+/* ---- cross-entropy (cross_entropy.c) ---------------------------------------------------- */
+/* Mean over the batch of logsumexp(z_b) - z_b[y_b] (torch CrossEntropyLoss). logits [B, L],
+ * labels [B] in [0, L); dlogits [B, L] nullable = (softmax - onehot) / B (overwrite). */
+float lb_cross_entropy(const float *logits, const int32_t *labels, int B, int L, float *dlogits);
+double lb_cross_entropy_ref(const double *logits, const int32_t *labels, int B, int L, double *dlogits);
+
+#endif

@@ -1,0 +1,40 @@
+/* Classification metrics with scikit-learn's semantics: accuracy, precision, recall, F1
+ * (binary with pos_label 1 for two labels; macro averages for more) and the confusion matrix.
+ * Predictions are argmax of logits with ties going to the first index (numpy argmax).
+ * Undefined ratios (0/0) take `zero_division` (0, 1 or NaN), as sklearn's parameter. F1 uses
+ * sklearn >= 1.4's formula 2tp/(2tp+fp+fn), which is 0/0 only when tp+fp+fn == 0. */
+#ifndef LB_TRAIN_METRICS_H
+#define LB_TRAIN_METRICS_H
+#include <stdint.h>
+#include "base/error.h"
+
+#define LB_METRICS_MAX_LABELS 64
+
+typedef struct lb_metrics {
+    int num_labels;
+    int64_t n;                     /* examples */
+    double accuracy;
+    double precision, recall, f1;  /* binary: class 1; more labels: macro average */
+    double class_precision[LB_METRICS_MAX_LABELS], class_recall[LB_METRICS_MAX_LABELS],
+           class_f1[LB_METRICS_MAX_LABELS];
+    int64_t confusion[LB_METRICS_MAX_LABELS * LB_METRICS_MAX_LABELS]; /* [true * num_labels + pred] */
+} lb_metrics;
+
+/* Index of the largest value of row[0..n); ties and NaN handling as numpy argmax (first max;
+ * a NaN wins as the first NaN). */
+int lb_argmax(const float *row /* [n] */, int n);
+
+/* Metrics of predictions against labels (each in [0, num_labels)). A label out of range is an
+ * LB_ERR_FORMAT error naming its index. */
+lb_status lb_metrics_compute(const int32_t *pred /* [n] */, const int32_t *labels /* [n] */, int64_t n,
+                             int num_labels, double zero_division, lb_metrics *out, lb_error *err);
+
+/* Ratios from a filled confusion matrix ([true * num_labels + pred]); sets out->n too. */
+lb_status lb_metrics_from_confusion(const int64_t *confusion, int num_labels, double zero_division,
+                                    lb_metrics *out, lb_error *err);
+
+/* Same as lb_metrics_compute, predicting by argmax of logits. */
+lb_status lb_metrics_from_logits(const float *logits /* [n, num_labels] */, const int32_t *labels /* [n] */,
+                                 int64_t n, int num_labels, double zero_division, lb_metrics *out,
+                                 lb_error *err);
+#endif

@@ -1,0 +1,47 @@
+/* Optimization, exactly as torch + HF Trainer do it: torch.optim.AdamW (the
+ * `_single_tensor_adamw` path, decoupled decay first), two parameter groups (decay / no decay,
+ * chosen per lb_param.decay), global-norm gradient clipping (torch.nn.utils.clip_grad_norm_)
+ * and the linear schedule with warmup (transformers get_linear_schedule_with_warmup).
+ * This module owns the AdamW moments; parameters and grads belong to the model. */
+#ifndef LB_TRAIN_OPTIM_H
+#define LB_TRAIN_OPTIM_H
+#include <stdint.h>
+#include "base/error.h"
+#include "model/model.h"
+
+typedef struct lb_adamw_config {
+    float beta1, beta2;    /* 0.9, 0.999 */
+    float eps;             /* 1e-8 */
+    float weight_decay;    /* applied to params with decay=true only (HF's second group has 0) */
+} lb_adamw_config;
+
+/* Fills HF Trainer's defaults (betas 0.9/0.999, eps 1e-8, weight_decay 0). */
+void lb_adamw_defaults(lb_adamw_config *cfg);
+
+typedef struct lb_adamw {
+    lb_adamw_config cfg;
+    int n_params;
+    lb_param *params;      /* [n_params], not owned */
+    int64_t total;         /* Σ numel */
+    float *m, *v;          /* [total] each: first/second moments, params laid end to end */
+    int64_t step;          /* optimizer steps taken (torch's state['step']) */
+} lb_adamw;
+
+/* Binds the optimizer to params (the array must outlive it) with zeroed moments. */
+lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_adamw_config *cfg,
+                        lb_error *err);
+void lb_adamw_free(lb_adamw *opt);
+
+/* One AdamW update of every parameter with learning rate lr (the scheduled value). */
+void lb_adamw_step(lb_adamw *opt, double lr);
+
+/* Global L2 norm of all grads, then grads *= min(1, max_norm/(norm+1e-6)) (torch always
+ * multiplies by the clamped coefficient). Returns the norm before clipping (may be inf/nan;
+ * the caller decides). max_norm <= 0 only measures. */
+double lb_clip_grad_norm(lb_param *params, int n_params, double max_norm);
+
+/* Linear schedule factor after `step` scheduler steps (the update with 0-based index k uses
+ * factor(k)): k/max(1,W) while k < W, else max(0, (T-k)/max(1, T-W)). */
+double lb_linear_schedule(int64_t step, int64_t warmup_steps, int64_t total_steps);
+
+#endif

@@ -1,0 +1,348 @@
+/* Tests for src/kernels: every backward kernel against central finite differences of its
+ * double-precision twin, and every fast float kernel against that twin. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/kernels.h"
+
+static lb_rng R;
+static void fill(double *d, int64_t n, double scale) {
+    for (int64_t i = 0; i < n; i++) d[i] = scale * (2.0 * lb_rng_uniform(&R) - 1.0);
+}
+static float *tof(const double *d, int64_t n) {
+    float *f = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) f[i] = (float)d[i];
+    return f;
+}
+static double *dz(int64_t n) { return calloc((size_t)(n ? n : 1), sizeof(double)); }
+static double dot(const double *a, const double *b, int64_t n) {
+    double s = 0; for (int64_t i = 0; i < n; i++) s += a[i] * b[i]; return s;
+}
+/* max |a-b| / max(|b|) over n elements. */
+static double relerr_fd(const float *a, const double *b, int64_t n) {
+    double m = 0, r = 1e-30;
+    for (int64_t i = 0; i < n; i++) { m = fmax(m, fabs(a[i] - b[i])); r = fmax(r, fabs(b[i])); }
+    return m / r;
+}
+
+/* Loss used for finite differences: L(x) = <g, f(x)>. fn evaluates f for the current inputs. */
+typedef void (*eval_fn)(void *ctx, double *y);
+static void fd_check(const char *what, eval_fn fn, void *ctx, double *x, int64_t n, const double *g,
+                     int64_t ny, const double *analytic) {
+    const double h = 1e-6;
+    double *y = dz(ny);
+    double worst = 0, ref = 1e-30;
+    for (int64_t i = 0; i < n; i++) {
+        double s = x[i];
+        x[i] = s + h; fn(ctx, y); double lp = dot(g, y, ny);
+        x[i] = s - h; fn(ctx, y); double lm = dot(g, y, ny);
+        x[i] = s;
+        double num = (lp - lm) / (2 * h);
+        worst = fmax(worst, fabs(num - analytic[i]));
+        ref = fmax(ref, fabs(num));
+    }
+    free(y);
+    cr_assert(worst / ref < 1e-6, "%s: finite difference mismatch %.3g (relative)", what, worst / ref);
+}
+
+/* ---------------- linear ---------------- */
+enum { LN_ = 5, LI = 7, LO = 6 };
+typedef struct { double *x, *W, *b; } lin_ctx;
+static void lin_eval(void *c, double *y) { lin_ctx *l = c; lb_linear_forward_ref(y, l->x, l->W, l->b, LN_, LI, LO); }
+
+Test(linear, backward_matches_finite_differences) {
+    lb_rng_seed(&R, 1);
+    lin_ctx c = {dz(LN_ * LI), dz(LO * LI), dz(LO)};
+    fill(c.x, LN_ * LI, 1); fill(c.W, LO * LI, 1); fill(c.b, LO, 1);
+    double *g = dz(LN_ * LO); fill(g, LN_ * LO, 1);
+    double *dx = dz(LN_ * LI), *dW = dz(LO * LI), *db = dz(LO);
+    lb_linear_backward_ref(dx, dW, db, g, c.x, c.W, LN_, LI, LO);
+    fd_check("linear dx", lin_eval, &c, c.x, LN_ * LI, g, LN_ * LO, dx);
+    fd_check("linear dW", lin_eval, &c, c.W, LO * LI, g, LN_ * LO, dW);
+    fd_check("linear db", lin_eval, &c, c.b, LO, g, LN_ * LO, db);
+    free(c.x); free(c.W); free(c.b); free(g); free(dx); free(dW); free(db);
+}
+
+Test(linear, fast_matches_reference_with_strides) {
+    lb_rng_seed(&R, 2);
+    int N = 33, I = 40, O = 24, ldx = 45, ldy = 3 * O;
+    double *x = dz(N * I), *W = dz(O * I), *b = dz(O), *y = dz(N * O), *g = dz(N * O);
+    fill(x, N * I, 1); fill(W, O * I, 1); fill(b, O, 1); fill(g, N * O, 1);
+    float *xs = calloc((size_t)N * ldx, 4), *ys = calloc((size_t)N * ldy, 4), *gs = calloc((size_t)N * ldy, 4);
+    for (int n = 0; n < N; n++) for (int i = 0; i < I; i++) xs[n * ldx + i] = (float)x[n * I + i];
+    for (int n = 0; n < N; n++) for (int o = 0; o < O; o++) gs[n * ldy + O + o] = (float)g[n * O + o];
+    float *Wf = tof(W, O * I), *bf = tof(b, O);
+    lb_linear_forward_ref(y, x, W, b, N, I, O);
+    lb_linear_forward(ys + O, ldy, xs, ldx, Wf, bf, N, I, O); /* middle column block */
+    float *yc = malloc(sizeof(float) * N * O);
+    for (int n = 0; n < N; n++) for (int o = 0; o < O; o++) yc[n * O + o] = ys[n * ldy + O + o];
+    cr_assert(relerr_fd(yc, y, N * O) < 1e-5);
+    for (int n = 0; n < N; n++) cr_assert_eq(ys[n * ldy], 0.0f, "wrote outside its column block");
+    /* backward: accumulate into nonzero dx/dW/db */
+    double *dx = dz(N * I), *dW = dz(O * I), *db = dz(O);
+    for (int i = 0; i < N * I; i++) dx[i] = 0.5;
+    for (int i = 0; i < O * I; i++) dW[i] = 0.25;
+    for (int i = 0; i < O; i++) db[i] = -1;
+    float *dxs = calloc((size_t)N * ldx, 4), *dWs = malloc(sizeof(float) * O * I), *dbs = malloc(sizeof(float) * O);
+    for (int n = 0; n < N; n++) for (int i = 0; i < I; i++) dxs[n * ldx + i] = 0.5f;
+    for (int i = 0; i < O * I; i++) dWs[i] = 0.25f;
+    for (int i = 0; i < O; i++) dbs[i] = -1;
+    lb_linear_backward_ref(dx, dW, db, g, x, W, N, I, O);
+    lb_linear_backward(dxs, ldx, dWs, dbs, gs + O, ldy, xs, ldx, Wf, N, I, O);
+    float *dxc = malloc(sizeof(float) * N * I);
+    for (int n = 0; n < N; n++) for (int i = 0; i < I; i++) dxc[n * I + i] = dxs[n * ldx + i];
+    cr_assert(relerr_fd(dxc, dx, N * I) < 1e-5);
+    cr_assert(relerr_fd(dWs, dW, O * I) < 1e-5);
+    cr_assert(relerr_fd(dbs, db, O) < 1e-5);
+    /* frozen: only dx requested leaves dW untouched */
+    float before = dWs[3];
+    lb_linear_backward(dxs, ldx, NULL, NULL, gs + O, ldy, xs, ldx, Wf, N, I, O);
+    cr_assert_eq(dWs[3], before);
+    free(x); free(W); free(b); free(y); free(g); free(xs); free(ys); free(gs); free(Wf); free(bf); free(yc);
+    free(dx); free(dW); free(db); free(dxs); free(dWs); free(dbs); free(dxc);
+}
+
+/* ---------------- layernorm ---------------- */
+enum { NN = 4, ND = 9 };
+typedef struct { double *x, *w, *b; } ln_ctx;
+static void ln_eval(void *c, double *y) { ln_ctx *l = c; lb_layernorm_forward_ref(y, l->x, l->w, l->b, NN, ND, 1e-5); }
+
+Test(layernorm, backward_matches_finite_differences) {
+    lb_rng_seed(&R, 3);
+    ln_ctx c = {dz(NN * ND), dz(ND), dz(ND)};
+    fill(c.x, NN * ND, 2); fill(c.w, ND, 1); fill(c.b, ND, 1);
+    double *g = dz(NN * ND); fill(g, NN * ND, 1);
+    double *dx = dz(NN * ND), *dw = dz(ND), *db = dz(ND);
+    lb_layernorm_backward_ref(dx, dw, db, g, c.x, c.w, NN, ND, 1e-5);
+    fd_check("layernorm dx", ln_eval, &c, c.x, NN * ND, g, NN * ND, dx);
+    fd_check("layernorm dw", ln_eval, &c, c.w, ND, g, NN * ND, dw);
+    fd_check("layernorm db", ln_eval, &c, c.b, ND, g, NN * ND, db);
+    free(c.x); free(c.w); free(c.b); free(g); free(dx); free(dw); free(db);
+}
+
+Test(layernorm, fast_matches_reference_and_residual_fusion) {
+    lb_rng_seed(&R, 4);
+    int N = 37, D = 96;
+    double *x = dz(N * D), *r = dz(N * D), *w = dz(D), *b = dz(D), *y = dz(N * D), *g = dz(N * D), *xr = dz(N * D);
+    fill(x, N * D, 3); fill(r, N * D, 1); fill(w, D, 1); fill(b, D, 1); fill(g, N * D, 1);
+    for (int i = 0; i < N * D; i++) xr[i] = (double)((float)x[i] + (float)r[i]);
+    lb_layernorm_forward_ref(y, xr, w, b, N, D, 1e-12);
+    float *xf = tof(x, N * D), *rf = tof(r, N * D), *wf = tof(w, D), *bf = tof(b, D), *gf = tof(g, N * D);
+    float *yf = malloc(sizeof(float) * N * D), *mean = malloc(sizeof(float) * N), *rstd = malloc(sizeof(float) * N);
+    lb_residual_layernorm_forward(yf, mean, rstd, xf, rf, D, wf, bf, N, D, 1e-12f);
+    cr_assert(relerr_fd(yf, y, N * D) < 1e-5);
+    double *dx = dz(N * D), *dw = dz(D), *db = dz(D);
+    lb_layernorm_backward_ref(dx, dw, db, g, xr, w, N, D, 1e-12);
+    float *dxf = malloc(sizeof(float) * N * D), *dwf = calloc(D, 4), *dbf = calloc(D, 4);
+    lb_layernorm_backward(dxf, dwf, dbf, gf, xf, mean, rstd, wf, N, D);
+    cr_assert(relerr_fd(dxf, dx, N * D) < 1e-4, "dx %g", relerr_fd(dxf, dx, N * D));
+    cr_assert(relerr_fd(dwf, dw, D) < 1e-5);
+    cr_assert(relerr_fd(dbf, db, D) < 1e-5);
+    free(x); free(r); free(w); free(b); free(y); free(g); free(xr); free(xf); free(rf); free(wf); free(bf); free(gf);
+    free(yf); free(mean); free(rstd); free(dx); free(dw); free(db); free(dxf); free(dwf); free(dbf);
+}
+
+/* ---------------- activations ---------------- */
+Test(activation, gelu_is_exact_erf_and_derivative_matches_fd) {
+    double xs[] = {-6, -2.7, -1, -0.3, 0, 0.2, 1, 2.5, 5};
+    for (size_t i = 0; i < sizeof xs / sizeof *xs; i++) {
+        double x = xs[i], h = 1e-6;
+        double num = (lb_gelu_ref(x + h) - lb_gelu_ref(x - h)) / (2 * h);
+        cr_assert(fabs(num - lb_gelu_grad_ref(x)) < 1e-8, "gelu' at %g", x);
+    }
+    /* exact erf, not tanh: at -2.7 the two forms differ by ~4.7e-4 */
+    float pre[2] = {-2.7f, 1.3f}, out[2], bias[2] = {0, 0};
+    lb_bias_gelu_forward(out, pre, bias, 1, 2);
+    cr_assert(fabs(out[0] - lb_gelu_ref(-2.7f)) < 1e-6);
+    cr_assert(fabs(out[1] - lb_gelu_ref(1.3f)) < 1e-6);
+    lb_rng_seed(&R, 5);
+    int N = 50, D = 33;
+    double *x = dz(N * D), *b = dz(D), *g = dz(N * D);
+    fill(x, N * D, 4); fill(b, D, 1); fill(g, N * D, 1);
+    float *xf = tof(x, N * D), *bf = tof(b, D), *gf = tof(g, N * D), *of = malloc(sizeof(float) * N * D);
+    lb_bias_gelu_forward(of, xf, bf, N, D);
+    double *ref = dz(N * D), *dref = dz(N * D);
+    for (int n = 0; n < N; n++) for (int d = 0; d < D; d++) {
+        double v = (double)((float)x[n * D + d] + (float)b[d]);
+        ref[n * D + d] = lb_gelu_ref(v);
+        dref[n * D + d] = g[n * D + d] * lb_gelu_grad_ref(v);
+        cr_assert_eq(xf[n * D + d], (float)v, "pre keeps x + b");
+    }
+    cr_assert(relerr_fd(of, ref, N * D) < 1e-6);
+    lb_gelu_backward(gf, gf, xf, N * D);
+    cr_assert(relerr_fd(gf, dref, N * D) < 1e-5);
+    free(x); free(b); free(g); free(xf); free(bf); free(gf); free(of); free(ref); free(dref);
+}
+
+Test(activation, relu_and_tanh_backward_match_fd) {
+    float x[6] = {-2, -0.5f, 0.1f, 0.7f, 1.5f, 3}, y[6], dy[6] = {1, 2, 3, -1, 0.5f, 1}, dx[6];
+    lb_tanh_forward(y, x, 6);
+    lb_tanh_backward(dx, dy, y, 6);
+    for (int i = 0; i < 6; i++) {
+        double h = 1e-6, num = (tanh((double)x[i] + h) - tanh((double)x[i] - h)) / (2 * h) * dy[i];
+        cr_assert(fabs(dx[i] - num) < 1e-5, "tanh' %d", i);
+    }
+    lb_relu_forward(y, x, 6);
+    lb_relu_backward(dx, dy, y, 6);
+    for (int i = 0; i < 6; i++) cr_assert_eq(dx[i], x[i] > 0 ? dy[i] : 0.0f);
+}
+
+/* ---------------- dropout ---------------- */
+Test(dropout, inverted_scaling_rate_and_determinism) {
+    int64_t n = 200000;
+    uint8_t *k1 = malloc((size_t)n), *k2 = malloc((size_t)n);
+    lb_rng r1, r2; lb_rng_seed(&r1, 9); lb_rng_seed(&r2, 9);
+    lb_dropout_mask(k1, n, 0.1f, &r1);
+    lb_dropout_mask(k2, n, 0.1f, &r2);
+    cr_assert_eq(memcmp(k1, k2, (size_t)n), 0, "same seed, same mask");
+    int64_t kept = 0; for (int64_t i = 0; i < n; i++) kept += k1[i];
+    double rate = 1.0 - (double)kept / n;
+    cr_assert(fabs(rate - 0.1) < 0.005, "drop rate %g", rate);
+    float x[4] = {1, 2, 3, 4}, y[4];
+    uint8_t keep[4] = {1, 0, 1, 0};
+    lb_dropout_forward(y, x, keep, 4, 0.2f);
+    cr_assert(fabsf(y[0] - 1.25f) < 1e-6f && y[1] == 0.0f && fabsf(y[2] - 3.75f) < 1e-6f && y[3] == 0.0f);
+    lb_dropout_backward(y, x, keep, 4, 0.2f);
+    cr_assert(fabsf(y[2] - 3.75f) < 1e-6f && y[3] == 0.0f);
+    lb_dropout_mask(k1, 10, 0.0f, &r1);
+    for (int i = 0; i < 10; i++) cr_assert_eq(k1[i], 1);
+    free(k1); free(k2);
+}
+
+/* ---------------- embeddings ---------------- */
+Test(embedding, gather_sum_and_scatter_backward) {
+    int V = 5, P = 4, D = 3, N = 3;
+    float wte[15], wpe[12], wtt[6];
+    for (int i = 0; i < 15; i++) wte[i] = (float)i;
+    for (int i = 0; i < 12; i++) wpe[i] = 100.0f * (float)i;
+    for (int i = 0; i < 6; i++) wtt[i] = 0.5f * (float)i;
+    int32_t ids[3] = {4, 0, 4}, pos[3] = {0, 1, 2}, tt[3] = {0, 1, 1};
+    float out[9];
+    lb_embeddings_forward(out, ids, pos, tt, wte, wpe, wtt, N, D);
+    for (int n = 0; n < N; n++) for (int d = 0; d < D; d++)
+        cr_assert_eq(out[n * D + d], wte[ids[n] * D + d] + wtt[tt[n] * D + d] + wpe[pos[n] * D + d]);
+    lb_embeddings_forward(out, ids, pos, NULL, wte, wpe, NULL, N, D);
+    cr_assert_eq(out[4], wte[1] + wpe[4]);
+    float g[9], dwte[15] = {0}, dwpe[12] = {0};
+    for (int i = 0; i < 9; i++) g[i] = 1.0f + (float)i;
+    lb_embeddings_backward(dwte, dwpe, NULL, g, ids, pos, NULL, N, D);
+    cr_assert_eq(dwte[4 * D + 0], g[0] + g[6]);
+    cr_assert_eq(dwpe[1 * D + 2], g[5]);
+    (void)V; (void)P;
+}
+
+/* ---------------- attention ---------------- */
+enum { AQ = 3, AK = 4, AH = 2, ADH = 3 };
+typedef struct { double *q, *k, *v; } at_ctx;
+static void at_eval(void *c, double *y) {
+    at_ctx *a = c; lb_attention_forward_ref(y, a->q, a->k, a->v, AQ, AK, AH, ADH, 0.577);
+}
+
+Test(attention, backward_matches_finite_differences) {
+    lb_rng_seed(&R, 6);
+    int D = AH * ADH;
+    at_ctx c = {dz(AQ * D), dz(AK * D), dz(AK * D)};
+    fill(c.q, AQ * D, 1.5); fill(c.k, AK * D, 1.5); fill(c.v, AK * D, 1);
+    double *g = dz(AQ * D); fill(g, AQ * D, 1);
+    double *dq = dz(AQ * D), *dk = dz(AK * D), *dv = dz(AK * D);
+    lb_attention_backward_ref(dq, dk, dv, g, c.q, c.k, c.v, AQ, AK, AH, ADH, 0.577);
+    fd_check("attention dq", at_eval, &c, c.q, AQ * D, g, AQ * D, dq);
+    fd_check("attention dk", at_eval, &c, c.k, AK * D, g, AQ * D, dk);
+    fd_check("attention dv", at_eval, &c, c.v, AK * D, g, AQ * D, dv);
+    free(c.q); free(c.k); free(c.v); free(g); free(dq); free(dk); free(dv);
+}
+
+/* The fast kernel on a packed [n, 3D] Q|K|V buffer vs the reference; also the [CLS]-only
+ * query case (nq = 1) used by the last layer. */
+static void attention_fast_vs_ref(int nq, int nk) {
+    lb_rng_seed(&R, 7 + (uint64_t)nq);
+    int H = 4, dh = 8, D = H * dh, ld = 3 * D;
+    double *q = dz(nq * D), *k = dz(nk * D), *v = dz(nk * D), *g = dz(nq * D);
+    fill(q, nq * D, 2); fill(k, nk * D, 2); fill(v, nk * D, 1); fill(g, nq * D, 1);
+    float *qkv = calloc((size_t)nk * ld, 4), *dqkv = calloc((size_t)nk * ld, 4);
+    for (int i = 0; i < nq; i++) for (int c = 0; c < D; c++) qkv[i * ld + c] = (float)q[i * D + c];
+    for (int i = 0; i < nk; i++) for (int c = 0; c < D; c++) {
+        qkv[i * ld + D + c] = (float)k[i * D + c]; qkv[i * ld + 2 * D + c] = (float)v[i * D + c];
+    }
+    double *ctx = dz(nq * D), *dq = dz(nq * D), *dk = dz(nk * D), *dv = dz(nk * D);
+    double scale = 1.0 / sqrt(dh);
+    lb_attention_forward_ref(ctx, q, k, v, nq, nk, H, dh, scale);
+    lb_attention_backward_ref(dq, dk, dv, g, q, k, v, nq, nk, H, dh, scale);
+    float *ctxf = malloc(sizeof(float) * nq * D), *probs = malloc(sizeof(float) * H * nq * nk);
+    float *scratch = malloc(sizeof(float) * (size_t)lb_attention_scratch(nq, nk));
+    float *gf = tof(g, nq * D);
+    lb_attention_forward(ctxf, D, probs, NULL, 0.0f, qkv, ld, qkv + D, qkv + 2 * D, ld, nq, nk, H, dh,
+                         (float)scale, scratch);
+    cr_assert(relerr_fd(ctxf, ctx, nq * D) < 1e-5);
+    lb_attention_backward(dqkv, ld, dqkv + D, dqkv + 2 * D, ld, gf, D, probs, NULL, 0.0f, qkv, ld, qkv + D,
+                          qkv + 2 * D, ld, nq, nk, H, dh, (float)scale, scratch);
+    float *t = malloc(sizeof(float) * nk * D);
+    for (int i = 0; i < nq; i++) for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + c];
+    cr_assert(relerr_fd(t, dq, nq * D) < 1e-4, "dq %g", relerr_fd(t, dq, nq * D));
+    for (int i = 0; i < nk; i++) for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + D + c];
+    cr_assert(relerr_fd(t, dk, nk * D) < 1e-4, "dk %g", relerr_fd(t, dk, nk * D));
+    for (int i = 0; i < nk; i++) for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + 2 * D + c];
+    cr_assert(relerr_fd(t, dv, nk * D) < 1e-5);
+    free(q); free(k); free(v); free(g); free(qkv); free(dqkv); free(ctx); free(dq); free(dk); free(dv);
+    free(ctxf); free(probs); free(scratch); free(gf); free(t);
+}
+Test(attention, fast_matches_reference_full) { attention_fast_vs_ref(13, 13); }
+Test(attention, fast_matches_reference_cls_query_only) { attention_fast_vs_ref(1, 11); }
+
+/* With dropout, the kernel must equal ctx = (P*keep/(1-p)) V and its backward must match
+ * finite differences through that same fixed mask. */
+Test(attention, dropout_backward_matches_fd_of_fast_kernel) {
+    lb_rng_seed(&R, 8);
+    int nq = 3, nk = 5, H = 2, dh = 4, D = H * dh;
+    float p = 0.3f;
+    float *q = malloc(sizeof(float) * nq * D), *k = malloc(sizeof(float) * nk * D), *v = malloc(sizeof(float) * nk * D);
+    for (int i = 0; i < nq * D; i++) q[i] = 2 * lb_rng_uniform(&R) - 1;
+    for (int i = 0; i < nk * D; i++) { k[i] = 2 * lb_rng_uniform(&R) - 1; v[i] = 2 * lb_rng_uniform(&R) - 1; }
+    uint8_t keep[2 * 3 * 5];
+    lb_dropout_mask(keep, H * nq * nk, p, &R);
+    float probs[2 * 3 * 5], ctx[3 * 8], g[3 * 8], scratch[1024];
+    for (int i = 0; i < nq * D; i++) g[i] = 2 * lb_rng_uniform(&R) - 1;
+    float dq[24] = {0}, dk[40] = {0}, dv[40] = {0};
+    cr_assert(lb_attention_scratch(nq, nk) <= 1024);
+    lb_attention_forward(ctx, D, probs, keep, p, q, D, k, v, D, nq, nk, H, dh, 0.5f, scratch);
+    lb_attention_backward(dq, D, dk, dv, D, g, D, probs, keep, p, q, D, k, v, D, nq, nk, H, dh, 0.5f, scratch);
+    float *arrs[3] = {q, k, v}, *grads[3] = {dq, dk, dv};
+    int ns[3] = {nq * D, nk * D, nk * D};
+    for (int a = 0; a < 3; a++)
+        for (int i = 0; i < ns[a]; i++) {
+            float s = arrs[a][i], h = 1e-2f;
+            double l[2];
+            for (int sgn = 0; sgn < 2; sgn++) {
+                arrs[a][i] = s + (sgn ? -h : h);
+                lb_attention_forward(ctx, D, probs, keep, p, q, D, k, v, D, nq, nk, H, dh, 0.5f, scratch);
+                l[sgn] = 0; for (int j = 0; j < nq * D; j++) l[sgn] += (double)g[j] * ctx[j];
+            }
+            arrs[a][i] = s;
+            double num = (l[0] - l[1]) / (2.0 * h);
+            cr_assert(fabs(num - grads[a][i]) < 2e-3, "arg %d elem %d: fd %g vs %g", a, i, num, grads[a][i]);
+        }
+    free(q); free(k); free(v);
+}
+
+/* ---------------- cross-entropy ---------------- */
+typedef struct { double *z; int32_t *y; } ce_ctx;
+static void ce_eval(void *c, double *out) { ce_ctx *e = c; out[0] = lb_cross_entropy_ref(e->z, e->y, 3, 4, NULL); }
+
+Test(cross_entropy, matches_fd_and_torch_definition) {
+    lb_rng_seed(&R, 10);
+    double z[12]; int32_t y[3] = {0, 3, 2};
+    fill(z, 12, 3);
+    ce_ctx c = {z, y};
+    double dz_[12], one = 1.0;
+    lb_cross_entropy_ref(z, y, 3, 4, dz_);
+    fd_check("cross-entropy dlogits", ce_eval, &c, z, 12, &one, 1, dz_);
+    float zf[12], dzf[12];
+    for (int i = 0; i < 12; i++) zf[i] = (float)z[i];
+    float loss = lb_cross_entropy(zf, y, 3, 4, dzf);
+    cr_assert(fabs(loss - lb_cross_entropy_ref(z, y, 3, 4, NULL)) < 1e-6);
+    cr_assert(relerr_fd(dzf, dz_, 12) < 1e-6);
+    /* hand value: logits (0, 0), label 1 -> log 2 */
+    float z2[2] = {0, 0}; int32_t y2 = 1;
+    cr_assert(fabsf(lb_cross_entropy(z2, &y2, 1, 2, NULL) - logf(2.0f)) < 1e-7f);
+}

@@ -1,0 +1,87 @@
+/* Tests for src/train/metrics against scikit-learn (tests/golden/metrics/sklearn.json, written
+ * by tools/reference/metrics_golden.py; where sklearn 1.3 has its tp==0 F1 bug the golden holds
+ * the sklearn >= 1.4 formula and says so). */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include "base/fileio.h"
+#include "train/metrics.h"
+
+static void near(double got, double want, const char *what, const char *name) {
+    cr_assert(fabs(got - want) <= 1e-12 || (isnan(got) && isnan(want)), "%s %s: %.17g vs sklearn %.17g", name,
+              what, got, want);
+}
+
+Test(metrics, argmax_ties_and_nan_like_numpy) {
+    float a[4] = {1, 3, 3, 2};
+    cr_assert_eq(lb_argmax(a, 4), 1);
+    float b[3] = {1, NAN, 5};
+    cr_assert_eq(lb_argmax(b, 3), 1);
+}
+
+Test(metrics, label_out_of_range_is_an_error) {
+    int32_t pred[2] = {0, 1}, lab[2] = {0, 2};
+    lb_metrics m;
+    lb_error err;
+    cr_assert_eq(lb_metrics_compute(pred, lab, 2, 2, 0.0, &m, &err), LB_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "example 1") != NULL, "%s", err.msg);
+}
+
+Test(metrics, zero_division_nan) {
+    int32_t pred[2] = {0, 0}, lab[2] = {0, 0};
+    lb_metrics m;
+    cr_assert_eq(lb_metrics_compute(pred, lab, 2, 2, NAN, &m, NULL), LB_OK);
+    cr_assert(isnan(m.precision) && isnan(m.recall) && isnan(m.f1));
+    cr_assert_eq(m.accuracy, 1.0);
+}
+
+Test(metrics, match_sklearn) {
+    char *text; size_t len; lb_error err;
+    cr_assert_eq(lb_read_file("tests/golden/metrics/sklearn.json", &text, &len, &err), LB_OK, "%s", err.msg);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(root);
+    const cJSON *c;
+    int ncases = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        int L = cJSON_GetObjectItem(c, "num_labels")->valueint;
+        double zd = cJSON_GetObjectItem(c, "zero_division")->valuedouble;
+        const cJSON *jl = cJSON_GetObjectItem(c, "logits"), *jy = cJSON_GetObjectItem(c, "labels");
+        int n = cJSON_GetArraySize(jy);
+        float *logits = malloc(sizeof(float) * n * L);
+        int32_t *y = malloc(sizeof(int32_t) * n), *pred = malloc(sizeof(int32_t) * n);
+        for (int i = 0; i < n * L; i++) logits[i] = (float)cJSON_GetArrayItem(jl, i)->valuedouble;
+        for (int i = 0; i < n; i++) {
+            y[i] = cJSON_GetArrayItem(jy, i)->valueint;
+            pred[i] = lb_argmax(logits + i * L, L);
+            cr_assert_eq(pred[i], cJSON_GetArrayItem(cJSON_GetObjectItem(c, "pred"), i)->valueint, "%s argmax row %d",
+                         name, i);
+        }
+        lb_metrics m, m2;
+        cr_assert_eq(lb_metrics_from_logits(logits, y, n, L, zd, &m, &err), LB_OK, "%s: %s", name, err.msg);
+        cr_assert_eq(lb_metrics_compute(pred, y, n, L, zd, &m2, &err), LB_OK, "%s: %s", name, err.msg);
+        cr_assert_eq(m.n, n);
+        near(m.accuracy, cJSON_GetObjectItem(c, "accuracy")->valuedouble, "accuracy", name);
+        near(m.precision, cJSON_GetObjectItem(c, "precision")->valuedouble, "precision", name);
+        near(m.recall, cJSON_GetObjectItem(c, "recall")->valuedouble, "recall", name);
+        near(m.f1, cJSON_GetObjectItem(c, "f1")->valuedouble, "f1", name);
+        near(m2.f1, m.f1, "f1 (from predictions)", name);
+        for (int k = 0; k < L; k++) {
+            near(m.class_precision[k], cJSON_GetArrayItem(cJSON_GetObjectItem(c, "class_precision"), k)->valuedouble,
+                 "class precision", name);
+            near(m.class_recall[k], cJSON_GetArrayItem(cJSON_GetObjectItem(c, "class_recall"), k)->valuedouble,
+                 "class recall", name);
+            near(m.class_f1[k], cJSON_GetArrayItem(cJSON_GetObjectItem(c, "class_f1"), k)->valuedouble, "class f1",
+                 name);
+        }
+        for (int k = 0; k < L * L; k++)
+            cr_assert_eq(m.confusion[k], cJSON_GetArrayItem(cJSON_GetObjectItem(c, "confusion"), k)->valueint,
+                         "%s confusion[%d]", name, k);
+        free(logits); free(y); free(pred);
+        ncases++;
+    }
+    cr_assert_eq(ncases, 20);
+    cJSON_Delete(root);
+}

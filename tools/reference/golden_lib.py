@@ -1,0 +1,408 @@
+"""Golden-file writers for lorabert, driven by the REAL transformers/peft/Trainer classes.
+
+Owns the on-disk golden layout that the C model/trainer tests read (see README.md here):
+  <case>/model/              save_pretrained(safe_serialization=True) of a random-init *ForSequenceClassification
+  <case>/forward.safetensors input_ids/attention_mask[/token_type_ids] I64 [B,T], logits F32 [B,L] (eval)
+  <case>/lora/               PEFT adapter folder with random lora_A, lora_B and head
+  <case>/grads.safetensors   inputs, labels I64 [B], logits F32 [B,L], loss F32 [], grad.<adapter key> F32
+  <case>/trajectory/         init/, order.json, expected.json, final/ (100+ step HF Trainer run)
+  <case>/meta.json           arch, config, target_modules, versions, notes
+Every function here is deterministic for a given seed and torch thread count.
+"""
+import csv
+import json
+import math
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+import transformers
+import peft
+from safetensors.torch import save_file, load_file
+from transformers import (AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification,
+                          DataCollatorWithPadding, DistilBertConfig, DistilBertForSequenceClassification,
+                          DistilBertTokenizerFast, Trainer, TrainingArguments)
+from peft import LoraConfig, get_peft_model
+
+transformers.logging.set_verbosity_error()
+
+VERSIONS = {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
+
+
+def shared_dir():
+    """Location of the read-only shared data (env LORABERT_SHARED, default ../shared from the repo root)."""
+    env = os.environ.get("LORABERT_SHARED")
+    if env:
+        return env
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    return os.path.join(repo, "..", "shared")
+
+
+def label_maps(n):
+    id2label = {i: f"LABEL_{i}" for i in range(n)}
+    if n == 2:
+        id2label = {0: "Negative", 1: "Positive"}
+    return id2label, {v: k for k, v in id2label.items()}
+
+
+def make_config(arch, cfg, num_labels):
+    id2label, label2id = label_maps(num_labels)
+    cls = DistilBertConfig if arch == "distilbert" else BertConfig
+    config = cls(**cfg, id2label=id2label, label2id=label2id)
+    config.architectures = ["DistilBertForSequenceClassification" if arch == "distilbert"
+                            else "BertForSequenceClassification"]
+    return config
+
+
+def build_model(arch, config, seed, perturb):
+    """Random-init SeqCls model (HF _init_weights under torch.manual_seed(seed)).
+    perturb>0 additionally adds N(0, perturb^2) to every LayerNorm weight and sets every bias to
+    N(0, perturb^2), so that bias/LayerNorm mistakes in the C port cannot hide behind zeros/ones."""
+    torch.manual_seed(seed)
+    cls = DistilBertForSequenceClassification if arch == "distilbert" else BertForSequenceClassification
+    model = cls(config)
+    if perturb > 0:
+        g = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name.endswith(".bias"):
+                    p.copy_(torch.randn(p.shape, generator=g) * perturb)
+                elif "LayerNorm" in name or "layer_norm" in name:
+                    p.add_(torch.randn(p.shape, generator=g) * perturb)
+    model.eval()
+    return model
+
+
+def make_batch(arch, lengths, vocab_size, seed, num_labels=None):
+    """Right-padded batch [B,T] (T = max(lengths)) of random ids in [1, vocab). For BERT the
+    token_type_ids mark a second segment (1) starting at a random split inside each row."""
+    g = torch.Generator().manual_seed(seed)
+    B, T = len(lengths), max(lengths)
+    ids = torch.zeros(B, T, dtype=torch.int64)
+    mask = torch.zeros(B, T, dtype=torch.int64)
+    tt = torch.zeros(B, T, dtype=torch.int64)
+    for b, n in enumerate(lengths):
+        ids[b, :n] = torch.randint(1, vocab_size, (n,), generator=g)
+        mask[b, :n] = 1
+        if n >= 2:
+            split = int(torch.randint(1, n, (1,), generator=g))
+            tt[b, split:n] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if arch == "bert":
+        assert (tt == 1).any() and (tt[mask == 1] == 0).any()
+        batch["token_type_ids"] = tt
+    if num_labels is not None:
+        labels = torch.arange(B, dtype=torch.int64) % num_labels
+        perm = torch.randperm(B, generator=g)
+        batch["labels"] = labels[perm].contiguous()
+    return batch
+
+
+def adapter_key(name):
+    """In-memory PEFT parameter name -> key in adapter_model.safetensors (adapter name removed)."""
+    return name.replace("modules_to_save.", "").replace(".default", "")
+
+
+def write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=False)
+        f.write("\n")
+
+
+def randomize_adapter(peft_model, seed, r):
+    """Set lora_A, lora_B and the trainable head copies to random values (all non-trivial grads)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if not p.requires_grad:
+                continue
+            if "lora_A" in name:          # [r, in]
+                std = 1.0 / math.sqrt(p.shape[1])
+            elif "lora_B" in name:        # [out, r]
+                std = 0.3 / math.sqrt(r)
+            elif name.endswith("bias"):
+                std = 0.1
+            else:                         # head weight [out, in]
+                std = 1.0 / math.sqrt(p.shape[1])
+            p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def lora_config(targets, dropout=0.0):
+    return LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=32, lora_dropout=dropout, target_modules=list(targets))
+
+
+def check_finite_nonzero(name, t):
+    if not torch.isfinite(t).all():
+        raise RuntimeError(f"{name}: non-finite values")
+    if not (t != 0).any():
+        raise RuntimeError(f"{name}: all zero")
+
+
+def gen_case(out_root, case):
+    """Writes model/, forward.safetensors, lora/, grads.safetensors, meta.json for one case dict:
+    {name, arch, cfg, num_labels, targets, seed, perturb, fwd_lengths, grad_lengths, vocab(optional bool)}."""
+    d = os.path.join(out_root, case["name"])
+    shutil.rmtree(d, ignore_errors=True)  # PEFT appends to an existing README.md: start clean
+    os.makedirs(d)
+    arch = case["arch"]
+    config = make_config(arch, case["cfg"], case["num_labels"])
+    model = build_model(arch, config, case["seed"], case.get("perturb", 0.0))
+    model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
+    if case.get("vocab"):
+        shutil.copyfile(os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
+                        os.path.join(d, "model", "vocab.txt"))
+
+    # Reload from disk, relative to the case dir, so the goldens describe exactly the saved weights
+    # and the adapter's base_model_name_or_path is the portable "model".
+    cwd = os.getcwd()
+    os.chdir(d)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained("model")
+        model.eval()
+
+        fwd = make_batch(arch, case["fwd_lengths"], config.vocab_size, case["seed"] + 10)
+        with torch.no_grad():
+            logits = model(**fwd).logits.float().contiguous()
+        check_finite_nonzero("forward logits", logits)
+        save_file({**fwd, "logits": logits}, "forward.safetensors")
+
+        pm = get_peft_model(model, lora_config(case["targets"]))
+        randomize_adapter(pm, case["seed"] + 20, 4)
+        pm.save_pretrained("lora", safe_serialization=True)
+
+        pm.eval()
+        gb = make_batch(arch, case["grad_lengths"], config.vocab_size, case["seed"] + 30, case["num_labels"])
+        pm.zero_grad(set_to_none=True)
+        out = pm(**gb)
+        out.loss.backward()
+        plogits = out.logits.detach().float().contiguous()
+        tensors = dict(gb)
+        tensors["logits"] = plogits
+        tensors["loss"] = out.loss.detach().float().reshape(())
+        saved = load_file(os.path.join("lora", "adapter_model.safetensors"))
+        for name, p in pm.named_parameters():
+            if not p.requires_grad:
+                continue
+            key = adapter_key(name)
+            if key not in saved:
+                raise RuntimeError(f"trainable {name} -> {key} not in adapter_model.safetensors")
+            if p.grad is None:
+                raise RuntimeError(f"{name}: no grad")
+            check_finite_nonzero("grad " + key, p.grad)
+            tensors["grad." + key] = p.grad.detach().float().contiguous()
+        missing = set(saved) - {k[5:] for k in tensors if k.startswith("grad.")}
+        if missing:
+            raise RuntimeError(f"adapter tensors without grads: {sorted(missing)}")
+        # the adapter must change the function, or the lora golden would not test LoRA at all
+        with torch.no_grad():
+            with pm.disable_adapter():
+                l0 = pm(**{k: v for k, v in gb.items() if k != "labels"}).logits
+        if torch.allclose(l0, plogits, atol=1e-3):
+            raise RuntimeError("LoRA adapter has no visible effect on logits")
+        save_file(tensors, "grads.safetensors")
+    finally:
+        os.chdir(cwd)
+
+    meta = {
+        "arch": arch,
+        "config": case["cfg"] | {"num_labels": case["num_labels"]},
+        "target_modules": list(case["targets"]),
+        "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "scaling": 8.0},
+        "forward_lengths": case["fwd_lengths"],
+        "grads_lengths": case["grad_lengths"],
+        "seed": case["seed"],
+        "versions": VERSIONS,
+        "notes": ("Random-init weights (HF _init_weights under torch.manual_seed(seed)); "
+                  + (f"every bias ~ N(0,{case['perturb']}^2) and LayerNorm weights += N(0,{case['perturb']}^2); "
+                     if case.get("perturb") else "")
+                  + "forward.logits: base model, model.eval(). lora/: lora_A ~ N(0,1/in), lora_B ~ N(0,0.09/r), "
+                  "head copies random. grads.safetensors: PEFT model in eval mode (dropout off), loss = "
+                  "model's mean CE with labels, grad.<adapter key> = .grad of each trainable parameter after "
+                  "loss.backward(). Inputs right-padded with id 0; token_type_ids 0 on padding."),
+    }
+    write_json(os.path.join(d, "meta.json"), meta)
+    return d
+
+
+# ----------------------------------------------------------------------------------------------
+# Trajectory: the real HF Trainer on real IMDb rows with a fixed batch order.
+
+def read_imdb_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [(r["text"], int(r["label"])) for r in rows]
+
+
+class FixedOrderSampler(torch.utils.data.Sampler):
+    """Yields epoch e's saved index list on its e-th iteration (the Trainer iterates once per epoch)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+        self.calls = 0
+
+    def __iter__(self):
+        order = self.epochs[self.calls]
+        self.calls += 1
+        return iter(order)
+
+    def __len__(self):
+        return len(self.epochs[0])
+
+
+class RecordingTrainer(Trainer):
+    """Trainer whose batch order is fixed and which records, per optimizer step, the training loss,
+    the learning rate used, and the pre-clip global grad norm (grads right after backward)."""
+
+    def __init__(self, *a, fixed_epochs=None, expected_batches=None, **kw):
+        super().__init__(*a, **kw)
+        self.fixed_sampler = FixedOrderSampler(fixed_epochs)
+        self.expected_batches = expected_batches
+        self.rec = {"losses": [], "learning_rates": [], "grad_norms": []}
+
+    def _get_train_sampler(self):
+        return self.fixed_sampler
+
+    def training_step(self, model, inputs):
+        step = len(self.rec["losses"])
+        exp = self.expected_batches[step]
+        if not (torch.equal(inputs["input_ids"].cpu(), exp["input_ids"])
+                and torch.equal(inputs["labels"].cpu(), exp["labels"])):
+            raise RuntimeError(f"step {step}: Trainer batch differs from the fixed order")
+        loss = super().training_step(model, inputs)
+        grads = [p.grad.detach() for p in model.parameters() if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, 2.0) for g in grads]), 2.0)
+        self.rec["losses"].append(float(loss))
+        self.rec["learning_rates"].append(float(self.optimizer.param_groups[0]["lr"]))
+        self.rec["grad_norms"].append(float(norm))
+        return loss
+
+
+class ListDataset(torch.utils.data.Dataset):
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def gen_trajectory(out_root, case):
+    """case: {name, cfg (distilbert), seed, n_rows, epochs, max_length, batch_size, perturb, threads}.
+    Writes <case>/model, <case>/trajectory/{init,final,order.json,expected.json}, <case>/meta.json."""
+    d = os.path.join(out_root, case["name"])
+    td = os.path.join(d, "trajectory")
+    shutil.rmtree(td if case.get("reuse_model") else d, ignore_errors=True)
+    os.makedirs(td)
+    if not case.get("reuse_model"):
+        config = make_config("distilbert", case["cfg"], 2)
+        model = build_model("distilbert", config, case["seed"], case.get("perturb", 0.0))
+        model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
+        if case.get("vocab"):
+            shutil.copyfile(os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
+                            os.path.join(d, "model", "vocab.txt"))
+    with open(os.path.join(d, "model", "config.json")) as f:
+        saved_cfg = json.load(f)
+    for k in ("dropout", "attention_dropout", "seq_classif_dropout"):
+        if saved_cfg.get(k) != 0.0:
+            raise RuntimeError(f"trajectory model must have {k}=0, found {saved_cfg.get(k)}")
+
+    data = read_imdb_csv(os.path.join(shared_dir(), "data", "imdb", "train.csv"))
+    tok = DistilBertTokenizerFast(vocab_file=os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
+                                  do_lower_case=True)
+    tok.truncation_side = "left"
+    tok.model_max_length = 512
+
+    rng = np.random.RandomState(case["seed"])
+    n, bs, E = case["n_rows"], case["batch_size"], case["epochs"]
+    rows = sorted(rng.choice(len(data), size=n, replace=False).tolist())
+    # The Trainer's dataset is `rows` (dataset index i = csv row rows[i]); each epoch is a permutation.
+    epochs = [rng.permutation(n).tolist() for _ in range(E)]
+    enc = tok([data[r][0] for r in rows], truncation=True, max_length=case["max_length"])
+    items = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
+              "label": data[r][1]} for i, r in enumerate(rows)]
+    steps = []
+    expected_batches = []
+    collator = DataCollatorWithPadding(tok)
+    for perm in epochs:
+        for s in range(0, n, bs):
+            idx = perm[s:s + bs]
+            steps.append([rows[i] for i in idx])
+            b = collator([items[i] for i in idx])
+            expected_batches.append({"input_ids": b["input_ids"], "labels": b["labels"]})
+
+    cwd = os.getcwd()
+    os.chdir(d)
+    try:
+        torch.manual_seed(case["seed"] + 5)
+        base = AutoModelForSequenceClassification.from_pretrained("model")
+        pm = get_peft_model(base, lora_config(["q_lin"], 0.0))
+        pm.save_pretrained(os.path.join("trajectory", "init"), safe_serialization=True)
+        args = TrainingArguments(
+            output_dir=os.path.join(os.environ.get("TMPDIR", "/tmp"), f"lorabert-traj-{os.getpid()}"),
+            learning_rate=1e-3, per_device_train_batch_size=bs, num_train_epochs=E, weight_decay=0.01,
+            lr_scheduler_type="linear", warmup_steps=0, max_grad_norm=1.0, optim="adamw_torch",
+            adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, seed=42, use_cpu=True,
+            evaluation_strategy="no", save_strategy="no", logging_strategy="no", report_to=[],
+            disable_tqdm=True, dataloader_drop_last=False, dataloader_num_workers=0)
+        trainer = RecordingTrainer(model=pm, args=args, train_dataset=ListDataset(items),
+                                   data_collator=collator, tokenizer=tok,
+                                   fixed_epochs=epochs, expected_batches=expected_batches)
+        trainer.train()
+        shutil.rmtree(args.output_dir, ignore_errors=True)
+        rec = trainer.rec
+        if len(rec["losses"]) != len(steps):
+            raise RuntimeError(f"recorded {len(rec['losses'])} steps, expected {len(steps)}")
+        for k in rec:
+            if not all(math.isfinite(x) for x in rec[k]):
+                raise RuntimeError(f"non-finite {k}")
+        pm.save_pretrained(os.path.join("trajectory", "final"), safe_serialization=True)
+    finally:
+        os.chdir(cwd)
+
+    # Token ids of every row used, so trainer tests can run without the tokenizer module.
+    with open(os.path.join(td, "tokens.json"), "w") as f:
+        f.write('{"max_length": %d, "truncation_side": "left", "rows": {\n' % case["max_length"])
+        f.write(",\n".join('"%d": %s' % (r, json.dumps(items[i]["input_ids"], separators=(",", ":")))
+                           for i, r in enumerate(rows)))
+        f.write("\n}}\n")
+    write_json(os.path.join(td, "order.json"), {
+        "train_file": "imdb/train.csv", "batch_size": bs, "epochs": E, "steps": steps})
+    write_json(os.path.join(td, "expected.json"), {
+        "losses": rec["losses"], "learning_rates": rec["learning_rates"], "grad_norms": rec["grad_norms"],
+        "args": {"learning_rate": 1e-3, "weight_decay": 0.01, "per_device_train_batch_size": bs,
+                 "num_train_epochs": E, "max_steps": len(steps), "optim": "adamw_torch",
+                 "lr_scheduler_type": "linear", "warmup_steps": 0, "max_grad_norm": 1.0,
+                 "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
+                 "max_length": case["max_length"], "truncation_side": "left", "padding": "longest (DataCollatorWithPadding)",
+                 "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": ["q_lin"]},
+                 "rows": len(rows)},
+    })
+    traj_notes = ("trajectory/init: PEFT's own init (lora_A kaiming-uniform, lora_B 0, head copies as the model's) "
+                  "saved before training. HF Trainer (adamw_torch, linear schedule, 0 warmup, max_grad_norm 1, "
+                  "wd 0.01, lr 1e-3) ran every step in order.json; steps[k] are 0-based data-row indices of "
+                  "train.csv (header excluded) forming batch k, padded to the batch's longest by "
+                  "DataCollatorWithPadding after tokenizing with truncation_side=left at max_length. "
+                  "expected.losses[k] = mean CE of batch k before update k; learning_rates[k] = lr used by "
+                  "update k; grad_norms[k] = global L2 norm of all grads before clipping.")
+    meta_path = os.path.join(d, "meta.json")
+    if case.get("reuse_model"):
+        with open(meta_path) as f:
+            meta = json.load(f)
+        meta["trajectory_notes"] = traj_notes
+        write_json(meta_path, meta)
+        return d
+    meta = {
+        "arch": "distilbert",
+        "config": case["cfg"] | {"num_labels": 2},
+        "target_modules": ["q_lin"],
+        "seed": case["seed"],
+        "versions": VERSIONS,
+        "notes": "Trajectory only (no forward/grads goldens). model/: random-init weights, all dropouts 0.",
+        "trajectory_notes": traj_notes,
+    }
+    write_json(meta_path, meta)
+    return d

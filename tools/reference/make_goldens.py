@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Writes lorabert's golden files with the pinned HF stack (run with the ref env's python):
+    PY=$(bash tools/reference/setup_env.sh)
+    $PY tools/reference/make_goldens.py [--out tests/golden] [--case NAME ...]   # small, committed cases
+    $PY tools/reference/make_goldens.py --full --out DIR                          # full size (full_goldens.sh)
+Layout and meaning of every file: tools/reference/README.md. Output is byte-identical on rerun
+(single torch thread for the small cases, PYTHONHASHSEED fixed so PEFT's target_modules set is ordered)."""
+import argparse
+import os
+import sys
+import time
+
+if os.environ.get("PYTHONHASHSEED") != "0":
+    # adapter_config.json lists target_modules from a Python set: fix string hashing for stable bytes.
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_lib as gl  # noqa: E402
+import torch  # noqa: E402
+
+TINY_TRUNK = dict(vocab_size=120, max_position_embeddings=64, initializer_range=0.2)
+
+SMALL_CASES = [
+    dict(name="distilbert_tiny", arch="distilbert", num_labels=2, targets=["q_lin"], seed=1001, perturb=0.1,
+         cfg=dict(TINY_TRUNK, dim=32, n_heads=4, n_layers=2, hidden_dim=64),
+         fwd_lengths=[40, 1, 17, 33, 8], grad_lengths=[23, 40, 1, 5, 12]),
+    dict(name="distilbert_tiny_all", arch="distilbert", num_labels=3, seed=1002, perturb=0.1,
+         targets=["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"],
+         cfg=dict(TINY_TRUNK, dim=24, n_heads=3, n_layers=3, hidden_dim=40),
+         fwd_lengths=[9, 40, 1, 26, 3], grad_lengths=[1, 31, 40, 7, 18]),
+    dict(name="bert_tiny", arch="bert", num_labels=2, targets=["query", "value"], seed=1003, perturb=0.1,
+         cfg=dict(TINY_TRUNK, hidden_size=32, num_attention_heads=4, num_hidden_layers=2, intermediate_size=64,
+                  type_vocab_size=2),
+         fwd_lengths=[40, 12, 1, 29, 6], grad_lengths=[3, 40, 19, 1, 35]),
+]
+
+TRAJ_CASES = [
+    dict(name="distilbert_traj", seed=2001, n_rows=202, epochs=2, max_length=128, batch_size=4,
+         cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2, hidden_dim=32,
+                  dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+]
+
+def full_cases():
+    import json
+    with open(os.path.join(gl.shared_dir(), "data", "tokenizer", "config.distilbert-base-uncased.json")) as f:
+        base = json.load(f)
+    keep = ["activation", "attention_dropout", "dim", "dropout", "hidden_dim", "initializer_range",
+            "max_position_embeddings", "n_heads", "n_layers", "pad_token_id", "qa_dropout",
+            "seq_classif_dropout", "sinusoidal_pos_embds", "tie_weights_", "vocab_size"]
+    # One model serves forward, grads and the trajectory, so every dropout is 0 (forward/grads are
+    # eval-mode anyway; the trajectory must be dropout-free to be reproducible in C).
+    cfg = {k: base[k] for k in keep if k in base}
+    cfg.update(dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)
+    case = dict(name="distilbert_base", arch="distilbert", num_labels=2, targets=["q_lin"], seed=3001,
+                perturb=0.0, vocab=True, cfg=cfg,
+                fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260])
+    traj = dict(name="distilbert_base", seed=3002, n_rows=200, epochs=2, max_length=512, batch_size=4,
+                reuse_model=True, cfg=cfg)
+    return [case], [traj]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                  "tests", "golden"))
+    ap.add_argument("--case", action="append", help="only these case names")
+    ap.add_argument("--full", action="store_true", help="full-size distilbert_base case instead of the small ones")
+    ap.add_argument("--threads", type=int, default=None)
+    a = ap.parse_args()
+    if a.full:
+        cases, trajs = full_cases()
+        torch.set_num_threads(a.threads or os.cpu_count() or 1)
+    else:
+        cases, trajs = SMALL_CASES, TRAJ_CASES
+        torch.set_num_threads(a.threads or 1)
+    for c in cases:
+        if a.case and c["name"] not in a.case:
+            continue
+        t = time.time()
+        d = gl.gen_case(a.out, c)
+        print(f"{d}: {time.time() - t:.1f}s", flush=True)
+    for c in trajs:
+        if a.case and c["name"] not in a.case:
+            continue
+        t = time.time()
+        d = gl.gen_trajectory(a.out, c)
+        print(f"{d}/trajectory: {time.time() - t:.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
