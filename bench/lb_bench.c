@@ -1,0 +1,375 @@
+/* lorabert side of bench/run: the workloads of bench/peers.py, run through the library APIs
+ * (model forward/backward + lb_cross_entropy + AdamW/clipping/schedule as the trainer does them,
+ * and the tokenizer), on the batch file peers.py wrote, so every system does identical work.
+ *   lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N]
+ *   lb_bench rss --model DIR          peak RSS of a fresh process training 2 steps at 4x512
+ * Output: one JSON line per measurement, same fields as peers.py ("system": "lorabert"), plus
+ * "gflops": model FLOPs per second (real tokens; see flops_step). */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include "base/fileio.h"
+#include "base/rng.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+#include "train/optim.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, const lb_error *e) {
+    fprintf(stderr, "lb_bench: %s: %s\n", what, e ? e->msg : "");
+    exit(1);
+}
+
+/* ------------------------------------------------------------------ statistics / output */
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Prints one record; `extra` is a JSON fragment (",\"k\": v...") or "". */
+static void emit(const char *workload, const char *unit, const char *better, double *v, int n, const char *extra) {
+    double med = median(v, n);
+    printf("{\"system\": \"lorabert\", \"workload\": \"%s\", \"unit\": \"%s\", \"better\": \"%s\", "
+           "\"median\": %.6g, \"min\": %.6g, \"max\": %.6g, \"n\": %d%s}\n",
+           workload, unit, better, med, v[0], v[n - 1], n, extra);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ batches (peers.py format) */
+
+typedef struct bbatch {
+    int B, T;
+    int32_t *labels, *lengths, *ids;   /* [B], [B], [B*T] */
+} bbatch;
+
+static int read_batches(const char *path, bbatch **train, int *ntrain, bbatch **evalb, int *neval) {
+    char *d;
+    size_t n;
+    lb_error e;
+    if (lb_read_file(path, &d, &n, &e) != LB_OK) die("batch file", &e);
+    if (n < 12 || memcmp(d, "LBB1", 4) != 0) { fprintf(stderr, "lb_bench: %s: not a batch file\n", path); exit(1); }
+    int32_t h[2];
+    memcpy(h, d + 4, 8);
+    int total = h[0] + h[1];
+    bbatch *all = calloc(total, sizeof *all);
+    size_t off = 12;
+    for (int i = 0; i < total; i++) {
+        int32_t bt[2];
+        if (off + 8 > n) goto bad;
+        memcpy(bt, d + off, 8);
+        off += 8;
+        size_t need = 4 * ((size_t)bt[0] * 2 + (size_t)bt[0] * bt[1]);
+        if (bt[0] <= 0 || bt[1] <= 0 || off + need > n) goto bad;
+        all[i].B = bt[0];
+        all[i].T = bt[1];
+        all[i].labels = malloc(4 * bt[0]);
+        all[i].lengths = malloc(4 * bt[0]);
+        all[i].ids = malloc(4 * (size_t)bt[0] * bt[1]);
+        memcpy(all[i].labels, d + off, 4 * bt[0]); off += 4 * bt[0];
+        memcpy(all[i].lengths, d + off, 4 * bt[0]); off += 4 * bt[0];
+        memcpy(all[i].ids, d + off, 4 * (size_t)bt[0] * bt[1]); off += 4 * (size_t)bt[0] * bt[1];
+    }
+    free(d);
+    *train = all; *ntrain = h[0];
+    *evalb = all + h[0]; *neval = h[1];
+    return 0;
+bad:
+    fprintf(stderr, "lb_bench: %s: truncated at byte %zu\n", path, off);
+    exit(1);
+}
+
+static bbatch fixed_batch(lb_rng *r, int B, int T) {
+    bbatch b = {B, T, malloc(4 * B), malloc(4 * B), malloc(4 * (size_t)B * T)};
+    for (int i = 0; i < B; i++) {
+        b.labels[i] = (int32_t)lb_rng_below(r, 2);
+        b.lengths[i] = T;
+        for (int t = 0; t < T; t++) b.ids[(size_t)i * T + t] = 1000 + (int32_t)lb_rng_below(r, 30522 - 1000);
+        b.ids[(size_t)i * T] = 101;
+        b.ids[(size_t)i * T + T - 1] = 102;
+    }
+    return b;
+}
+
+/* ------------------------------------------------------------------ FLOP model
+ * DistilBERT-base per layer, n real tokens of a sequence of length L: linears 2 n (4 D^2 + 2 D F),
+ * attention 4 L^2 D (scores + context). A LoRA training step = forward + input-gradient backward
+ * (no frozen weight gradients): linears x2, attention x3. LoRA/head terms are < 0.1% and omitted. */
+static double flops_seq(int L, bool train) {
+    const double D = 768, F = 3072, layers = 6;
+    double lin = 2.0 * L * (4 * D * D + 2 * D * F), att = 4.0 * (double)L * L * D;
+    return layers * (train ? 2 * lin + 3 * att : lin + att);
+}
+
+static double flops_batch(const bbatch *b, bool train) {
+    double f = 0;
+    for (int i = 0; i < b->B; i++) f += flops_seq(b->lengths[i], train);
+    return f;
+}
+
+/* ------------------------------------------------------------------ the trainer's step */
+
+typedef struct ctx {
+    lb_model *m;
+    lb_param *params;
+    int nparams;
+    lb_adamw opt;
+    lb_rng rng;
+    int64_t step;
+    float logits[64 * 2], dlogits[64 * 2];
+} ctx;
+
+static void setup(ctx *c, const char *dir) {
+    lb_error e;
+    lb_load_opts lo = {0};
+    lo.quiet = true;
+    lo.seed = 42;
+    c->m = lb_model_load(dir, &lo, &e);
+    if (!c->m) die("load model", &e);
+    lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.01f, .use_rslora = false, .target_mask = 1u << LB_LIN_Q};
+    if (lb_model_add_lora(c->m, &lc, 42, &e) != LB_OK) die("add lora", &e);
+    c->nparams = lb_model_params(c->m, &c->params);
+    lb_adamw_config ac;
+    lb_adamw_defaults(&ac);
+    ac.weight_decay = 0.01f;
+    if (lb_adamw_init(&c->opt, c->params, c->nparams, &ac, &e) != LB_OK) die("adamw", &e);
+    lb_rng_seed(&c->rng, 42);
+    c->step = 0;
+}
+
+static void train_step(ctx *c, const bbatch *b) {
+    lb_error e;
+    lb_batch bt = {b->B, b->T, b->ids, b->lengths, NULL};
+    lb_model_zero_grad(c->m);
+    if (lb_model_forward(c->m, &bt, true, &c->rng, c->logits, &e) != LB_OK) die("forward", &e);
+    lb_cross_entropy(c->logits, b->labels, b->B, 2, c->dlogits);
+    if (lb_model_backward(c->m, c->dlogits, &e) != LB_OK) die("backward", &e);
+    lb_clip_grad_norm(c->params, c->nparams, 1.0);
+    lb_adamw_step(&c->opt, 1e-3 * lb_linear_schedule(c->step, 0, 2500));
+    c->step++;
+}
+
+static void infer(ctx *c, const bbatch *b, float *logits) {
+    lb_error e;
+    lb_batch bt = {b->B, b->T, b->ids, b->lengths, NULL};
+    if (lb_model_forward(c->m, &bt, false, NULL, logits, &e) != LB_OK) die("forward (eval)", &e);
+}
+
+/* tokens/s (padded B*T, as peers.py counts) per repeat; *gflops: model GFLOP/s of the median repeat. */
+static void time_train(ctx *c, const bbatch *bs, int nb, int reps, double *vals, double *gflops) {
+    train_step(c, &bs[0]);   /* warm-up: arenas sized, threads started */
+    double fl = 0;
+    for (int i = 0; i < nb; i++) fl += flops_batch(&bs[i], true);
+    double secs[16];
+    for (int r = 0; r < reps; r++) {
+        double tokens = 0, t0 = now();
+        for (int i = 0; i < nb; i++) {
+            train_step(c, &bs[i]);
+            tokens += (double)bs[i].B * bs[i].T;
+        }
+        secs[r] = now() - t0;
+        vals[r] = tokens / secs[r];
+    }
+    *gflops = fl / median(secs, reps) * 1e-9;
+}
+
+/* ------------------------------------------------------------------ workloads */
+
+static char **read_texts(const char *data_dir, int *count, size_t *bytes) {
+    const char *splits[] = {"train.jsonl", "validation.jsonl"};
+    char **texts = NULL;
+    int n = 0, cap = 0;
+    *bytes = 0;
+    for (int s = 0; s < 2; s++) {
+        char *path = lb_path_join(data_dir, splits[s]), *d;
+        size_t len;
+        lb_error e;
+        if (lb_read_file(path, &d, &len, &e) != LB_OK) die("imdb data", &e);
+        for (char *line = strtok(d, "\n"); line; line = strtok(NULL, "\n")) {
+            cJSON *j = cJSON_Parse(line);
+            const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+            if (!cJSON_IsString(t)) { fprintf(stderr, "lb_bench: %s: bad line\n", path); exit(1); }
+            if (n == cap) texts = realloc(texts, sizeof *texts * (cap = cap ? 2 * cap : 1024));
+            texts[n++] = strdup(t->valuestring);
+            *bytes += strlen(t->valuestring);
+            cJSON_Delete(j);
+        }
+        free(d);
+        free(path);
+    }
+    *count = n;
+    return texts;
+}
+
+static void bench_tokenizer(const char *model_dir, const char *data_dir, bool quick) {
+    lb_error e;
+    lb_tokenizer *tok = lb_tokenizer_load(model_dir, &e);
+    if (!tok) die("tokenizer", &e);
+    int n;
+    size_t bytes;
+    char **texts = read_texts(data_dir, &n, &bytes);
+    lb_tok_opts o = {.max_length = 512, .truncate_left = true, .add_special_tokens = true, .replace_invalid_utf8 = false};
+    int reps = quick ? 3 : 7;
+    double v[16];
+    int failed = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        /* reviews split over the OpenMP threads, like HF's batched call over its Rayon pool */
+#pragma omp parallel reduction(+ : failed)
+        {
+            lb_encoding enc = {0};
+            lb_error te;
+#pragma omp for schedule(dynamic, 16)
+            for (int i = 0; i < n; i++)
+                if (lb_tokenize(tok, texts[i], strlen(texts[i]), &o, &enc, &te) != LB_OK) failed++;
+            lb_encoding_free(&enc);
+        }
+        v[r] = bytes / 1e6 / (now() - t0);
+    }
+    if (failed) { fprintf(stderr, "lb_bench: %d reviews failed to tokenize\n", failed); exit(1); }
+    char extra[128];
+    snprintf(extra, sizeof extra, ", \"reviews\": %d, \"bytes\": %zu, \"threads\": %d", n, bytes, omp_get_max_threads());
+    emit("tokenize_imdb", "MB/s", "higher", v, reps, extra);
+    for (int i = 0; i < n; i++) free(texts[i]);
+    free(texts);
+    lb_tokenizer_free(tok);
+}
+
+static int cmd_run(const char *model, const char *batches, const char *data, bool quick, int train_batches) {
+    bbatch *train, *evalb;
+    int ntrain, neval;
+    read_batches(batches, &train, &ntrain, &evalb, &neval);
+    ctx c;
+    setup(&c, model);
+    double v[64], gf;
+    char extra[256];
+
+    /* training on real batches */
+    int nb = quick ? 3 : (train_batches < ntrain ? train_batches : ntrain), reps = quick ? 1 : 3;
+    double epoch_tokens = 0;
+    for (int i = 0; i < ntrain; i++) epoch_tokens += (double)train[i].B * train[i].T;
+    time_train(&c, train, nb, reps, v, &gf);
+    double med = median(v, reps);
+    snprintf(extra, sizeof extra, ", \"batches\": %d, \"s_per_epoch\": %.1f, \"epoch_padded_tokens\": %.0f, \"gflops\": %.1f",
+             nb, epoch_tokens / med, epoch_tokens, gf);
+    emit("train_real", "tokens/s", "higher", v, reps, extra);
+
+    lb_rng r;
+    lb_rng_seed(&r, 1);
+    const int Ts[2] = {128, 512}, steps[2] = {quick ? 3 : 10, quick ? 2 : 5};
+    for (int i = 0; i < 2; i++) {
+        bbatch fb = fixed_batch(&r, 4, Ts[i]), arr[16];
+        for (int s = 0; s < steps[i]; s++) arr[s] = fb;
+        time_train(&c, arr, steps[i], reps, v, &gf);
+        char name[32];
+        snprintf(name, sizeof name, "train_4x%d", Ts[i]);
+        snprintf(extra, sizeof extra, ", \"steps\": %d, \"gflops\": %.1f", steps[i], gf);
+        emit(name, "tokens/s", "higher", v, reps, extra);
+        free(fb.labels); free(fb.lengths); free(fb.ids);
+    }
+
+    /* evaluation over the validation reviews, batch 4 as in the seed job */
+    float logits[64 * 2];
+    int ne = quick ? 10 : neval, reviews = 0;
+    double fl = 0;
+    for (int i = 0; i < ne; i++) { reviews += evalb[i].B; fl += flops_batch(&evalb[i], false); }
+    infer(&c, &evalb[0], logits);
+    double secs[8];
+    for (int k = 0; k < reps; k++) {
+        double t0 = now();
+        for (int i = 0; i < ne; i++) infer(&c, &evalb[i], logits);
+        secs[k] = now() - t0;
+        v[k] = reviews / secs[k];
+    }
+    snprintf(extra, sizeof extra, ", \"reviews\": %d, \"gflops\": %.1f", reviews, fl / median(secs, reps) * 1e-9);
+    emit("eval_validation", "reviews/s", "higher", v, reps, extra);
+
+    /* predict latency at batch 1, throughput at 32 x 128 */
+    lb_rng_seed(&r, 2);
+    const int Tp[3] = {16, 64, 128};
+    for (int i = 0; i < 3; i++) {
+        bbatch fb = fixed_batch(&r, 1, Tp[i]);
+        infer(&c, &fb, logits);
+        int n = quick ? 5 : 20;
+        for (int k = 0; k < n; k++) {
+            double t0 = now();
+            infer(&c, &fb, logits);
+            v[k] = (now() - t0) * 1e3;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "predict_b1_t%d", Tp[i]);
+        emit(name, "ms", "lower", v, n, "");
+        free(fb.labels); free(fb.lengths); free(fb.ids);
+    }
+    bbatch fb = fixed_batch(&r, 32, 128);
+    infer(&c, &fb, logits);
+    int n = quick ? 2 : 5;
+    for (int k = 0; k < n; k++) {
+        double t0 = now();
+        infer(&c, &fb, logits);
+        secs[k] = now() - t0;
+        v[k] = 32 / secs[k];
+    }
+    snprintf(extra, sizeof extra, ", \"gflops\": %.1f", flops_batch(&fb, false) / median(secs, n) * 1e-9);
+    emit("predict_b32_t128", "sequences/s", "higher", v, n, extra);
+    free(fb.labels); free(fb.lengths); free(fb.ids);
+
+    bench_tokenizer(model, data, quick);
+    lb_adamw_free(&c.opt);
+    lb_model_free(c.m);
+    for (int i = 0; i < ntrain + neval; i++) { free(train[i].labels); free(train[i].lengths); free(train[i].ids); }
+    free(train);
+    return 0;
+}
+
+static int cmd_rss(const char *model) {
+    ctx c;
+    setup(&c, model);
+    lb_rng r;
+    lb_rng_seed(&r, 3);
+    bbatch fb = fixed_batch(&r, 4, 512);
+    for (int i = 0; i < 2; i++) train_step(&c, &fb);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double mb = ru.ru_maxrss / 1024.0;
+    emit("train_peak_rss", "MB", "lower", &mb, 1, "");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *model = NULL, *batches = NULL, *data = NULL;
+    bool quick = false;
+    int train_batches = 20;
+    if (argc < 2) goto usage;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches = argv[++i];
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
+        else if (!strcmp(argv[i], "--train-batches") && i + 1 < argc) train_batches = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick")) quick = true;
+        else goto usage;
+    }
+    if (train_batches < 1 || train_batches > 250) train_batches = 20;
+    if (!strcmp(argv[1], "run") && model && batches && data) return cmd_run(model, batches, data, quick, train_batches);
+    if (!strcmp(argv[1], "rss") && model) return cmd_rss(model);
+usage:
+    fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N]\n"
+                    "       lb_bench rss --model DIR\n");
+    return 2;
+}
