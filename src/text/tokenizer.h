@@ -10,8 +10,15 @@
 
 typedef struct lb_tokenizer lb_tokenizer;
 
-/* Loads dir/tokenizer.json if present, else dir/vocab.txt (+ tokenizer_config.json). */
+/* Loads dir/tokenizer.json if present, else dir/vocab.txt, as transformers'
+ * (Distil)BertTokenizerFast.from_pretrained(dir) does: tokenizer_config.json (do_lower_case,
+ * strip_accents, tokenize_chinese_chars, model_max_length, special tokens) and
+ * special_tokens_map.json are applied when present; their defaults (lowercase on) override
+ * tokenizer.json's BertNormalizer flags, and the vocab.txt path matches [CLS] [SEP] [PAD]
+ * [UNK] [MASK] literally in the text. Unsupported pipelines (non-WordPiece models, other
+ * normalizers / pre-tokenizers) fail with LB_ERR_UNSUPPORTED naming the type. */
 lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err);
+/* tokenizer.json exactly as tokenizers' Tokenizer.from_file (no transformers settings). */
 lb_tokenizer *lb_tokenizer_load_json(const char *path, lb_error *err);
 lb_tokenizer *lb_tokenizer_load_vocab(const char *vocab_path, const char *tokenizer_config_path /* may be NULL */,
                                       lb_error *err);
@@ -47,7 +54,7 @@ void lb_encoding_free(lb_encoding *e);
 
 const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);
 int32_t lb_tokenizer_token_to_id(const lb_tokenizer *tok, const char *token); /* -1 if absent */
-int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok);
+int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok); /* 1 + the largest id (vocab or added) */
 int32_t lb_tokenizer_pad_id(const lb_tokenizer *tok);
 int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok); /* 512 unless configured */
 
