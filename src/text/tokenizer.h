@@ -32,7 +32,7 @@ typedef struct lb_tok_opts {
 } lb_tok_opts;
 
 typedef struct lb_encoding {
-    int32_t *ids;
+    int32_t *ids; /* [n] token ids (capacity cap); free with lb_encoding_free */
     int32_t n, cap;
 } lb_encoding;
 
@@ -48,8 +48,8 @@ lb_status lb_tokenize_pair(const lb_tokenizer *tok, const char *a, size_t alen, 
 /* Tokenizes texts[0..n) (lens[i] bytes each) into outs[0..n) in parallel (OpenMP threads; the
  * tokenizer is shared read-only). On failure returns the status of the lowest failing index,
  * whose message names it ("text 17: ..."); outs of other texts may then be partly filled. */
-lb_status lb_tokenize_batch(const lb_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
-                            const lb_tok_opts *opts, lb_encoding *outs, lb_error *err);
+lb_status lb_tokenize_batch(const lb_tokenizer *tok, const char *const *texts /* [n] */, const size_t *lens /* [n] */,
+                            size_t n, const lb_tok_opts *opts, lb_encoding *outs /* [n] */, lb_error *err);
 void lb_encoding_free(lb_encoding *e);
 
 const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);
