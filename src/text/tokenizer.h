@@ -10,8 +10,15 @@
 
 typedef struct lb_tokenizer lb_tokenizer;
 
-/* Loads dir/tokenizer.json if present, else dir/vocab.txt (+ tokenizer_config.json). */
+/* Loads dir/tokenizer.json if present, else dir/vocab.txt, as transformers'
+ * (Distil)BertTokenizerFast.from_pretrained(dir) does: tokenizer_config.json (do_lower_case,
+ * strip_accents, tokenize_chinese_chars, model_max_length, special tokens) and
+ * special_tokens_map.json are applied when present; their defaults (lowercase on) override
+ * tokenizer.json's BertNormalizer flags, and the vocab.txt path matches [CLS] [SEP] [PAD]
+ * [UNK] [MASK] literally in the text. Unsupported pipelines (non-WordPiece models, other
+ * normalizers / pre-tokenizers) fail with LB_ERR_UNSUPPORTED naming the type. */
 lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err);
+/* tokenizer.json exactly as tokenizers' Tokenizer.from_file (no transformers settings). */
 lb_tokenizer *lb_tokenizer_load_json(const char *path, lb_error *err);
 lb_tokenizer *lb_tokenizer_load_vocab(const char *vocab_path, const char *tokenizer_config_path /* may be NULL */,
                                       lb_error *err);
@@ -25,7 +32,7 @@ typedef struct lb_tok_opts {
 } lb_tok_opts;
 
 typedef struct lb_encoding {
-    int32_t *ids;
+    int32_t *ids; /* [n] token ids (capacity cap); free with lb_encoding_free */
     int32_t n, cap;
 } lb_encoding;
 
@@ -41,13 +48,13 @@ lb_status lb_tokenize_pair(const lb_tokenizer *tok, const char *a, size_t alen, 
 /* Tokenizes texts[0..n) (lens[i] bytes each) into outs[0..n) in parallel (OpenMP threads; the
  * tokenizer is shared read-only). On failure returns the status of the lowest failing index,
  * whose message names it ("text 17: ..."); outs of other texts may then be partly filled. */
-lb_status lb_tokenize_batch(const lb_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
-                            const lb_tok_opts *opts, lb_encoding *outs, lb_error *err);
+lb_status lb_tokenize_batch(const lb_tokenizer *tok, const char *const *texts /* [n] */, const size_t *lens /* [n] */,
+                            size_t n, const lb_tok_opts *opts, lb_encoding *outs /* [n] */, lb_error *err);
 void lb_encoding_free(lb_encoding *e);
 
 const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);
 int32_t lb_tokenizer_token_to_id(const lb_tokenizer *tok, const char *token); /* -1 if absent */
-int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok);
+int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok); /* 1 + the largest id (vocab or added) */
 int32_t lb_tokenizer_pad_id(const lb_tokenizer *tok);
 int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok); /* 512 unless configured */
 

@@ -280,11 +280,10 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
     tok->n_ids = n;
     tok->id_tok = calloc(n ? (size_t)n : 1, sizeof *tok->id_tok);
     if (!tok->id_tok) return lb_err(err, LB_ERR_NOMEM, "out of memory");
-    size_t cap = (size_t)tok->wp.full.mask + 1;
-    for (size_t i = 0; i < cap; i++) {
-        const lb_vocab_slot *s = &tok->wp.full.slots[i];
-        if (s->id >= 0) tok->id_tok[s->id] = tok->wp.full.pool + s->off;
-    }
+    size_t pos = 0, klen;
+    const char *key;
+    int32_t kid;
+    while (lb_vocab_next(&tok->wp.full, &pos, &key, &klen, &kid)) tok->id_tok[kid] = key;
     /* Normalized added tokens match their normalized content. */
     size_t na = tok->n_added;
     const char **raw = calloc(na ? na : 1, sizeof *raw), **nrm = calloc(na ? na : 1, sizeof *nrm);

@@ -1,7 +1,7 @@
 /* Open-addressing vocabulary hash (see vocab.h). */
 #include "text/vocab.h"
-#include <stdlib.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline uint64_t load64(const unsigned char *p) { uint64_t w; memcpy(&w, p, 8); return w; }
@@ -12,37 +12,55 @@ static inline uint64_t mix(uint64_t a, uint64_t b) {
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-uint32_t lb_vocab_hash(const char *key, size_t len) {
-    /* wyhash-style: fixed-size (overlapping) loads instead of a byte loop or a variable-length
-     * memcpy, so the short keys WordPiece probes hash in a handful of instructions. */
-    const unsigned char *p = (const unsigned char *)key;
+/* wyhash-style: fixed-size (overlapping) loads instead of a byte loop or a variable-length
+ * memcpy, so the short keys WordPiece probes hash in a handful of instructions. For len <= 7,
+ * *small receives the slot's inline form of the key. */
+static inline uint32_t hash_key(const unsigned char *p, size_t len, uint64_t *small) {
     const uint64_t s0 = 0xa0761d6478bd642full, s1 = 0xe7037ed1a0b428dbull;
     uint64_t a, b, h = s0 ^ len;
     if (len <= 16) {
-        if (len >= 8) { a = load64(p); b = load64(p + len - 8); }
-        else if (len >= 4) { a = load32(p); b = load32(p + len - 4); }
-        else if (len) { a = ((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1]; b = 0; }
-        else a = b = 0;
+        if (len >= 8) {
+            a = load64(p);
+            b = load64(p + len - 8);
+        } else if (len >= 4) {
+            a = load32(p);
+            b = load32(p + len - 4);
+            *small = (a | b << ((len - 4) * 8)) | (uint64_t)(0x80 | len) << 56;
+        } else {
+            a = len ? ((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1] : 0;
+            b = 0;
+            uint64_t w = 0;
+            for (size_t i = 0; i < len; i++) w |= (uint64_t)p[i] << (8 * i);
+            *small = w | (uint64_t)(0x80 | len) << 56;
+        }
     } else {
-        size_t i = 0;
-        for (; i + 16 < len; i += 16) h = mix(load64(p + i) ^ s1, load64(p + i + 8) ^ h);
+        for (size_t i = 0; i + 16 < len; i += 16) h = mix(load64(p + i) ^ s1, load64(p + i + 8) ^ h);
         a = load64(p + len - 16);
         b = load64(p + len - 8);
     }
     return (uint32_t)mix(a ^ s1, b ^ h);
 }
 
-/* key equality for short keys without a libc call. */
+uint32_t lb_vocab_hash(const char *key, size_t len) {
+    uint64_t small;
+    return hash_key((const unsigned char *)key, len, &small);
+}
+
+/* Equality of keys of 8+ bytes without a libc call for the common lengths. */
 static inline bool key_eq(const char *x, const char *y, size_t len) {
     const unsigned char *a = (const unsigned char *)x, *b = (const unsigned char *)y;
-    if (len >= 8) {
-        if (len > 16) return !memcmp(a, b, len);
-        return load64(a) == load64(b) && load64(a + len - 8) == load64(b + len - 8);
-    }
-    if (len >= 4) return load32(a) == load32(b) && load32(a + len - 4) == load32(b + len - 4);
-    for (size_t i = 0; i < len; i++)
-        if (a[i] != b[i]) return false;
-    return true;
+    if (len > 16) return !memcmp(a, b, len);
+    return load64(a) == load64(b) && load64(a + len - 8) == load64(b + len - 8);
+}
+
+static inline const char *long_key(const lb_vocab *v, uint64_t key) { return v->pool + (uint32_t)key; }
+
+/* Does slot s hold key (hash h, inline form small when len <= 7)? */
+static inline bool slot_is(const lb_vocab *v, const lb_vocab_slot *s, uint32_t h, uint64_t small, const char *key,
+                           size_t len) {
+    if (s->hash != h) return false;
+    if (len <= 7) return s->key == small;
+    return (s->key >> 32) == len && key_eq(long_key(v, s->key), key, len);
 }
 
 lb_status lb_vocab_init(lb_vocab *v, size_t expected, lb_error *err) {
@@ -51,10 +69,13 @@ lb_status lb_vocab_init(lb_vocab *v, size_t expected, lb_error *err) {
     while (cap < expected * 2) cap *= 2;
     if (cap > (1u << 30)) return lb_err(err, LB_ERR_UNSUPPORTED, "vocabulary too large (%zu entries)", expected);
     v->slots = malloc(cap * sizeof *v->slots);
-    v->filter = calloc((1u << LB_VOCAB_FILTER_LOG2) / 64, sizeof *v->filter);
-    v->pool_cap = expected * 8 + 64;
+    v->pool_cap = expected * 12 + 64;
     v->pool = malloc(v->pool_cap);
-    if (!v->slots || !v->pool || !v->filter) { lb_vocab_free(v); return lb_err(err, LB_ERR_NOMEM, "out of memory for the vocabulary"); }
+    v->filter = calloc((1u << LB_VOCAB_FILTER_LOG2) / 64, sizeof *v->filter);
+    if (!v->slots || !v->pool || !v->filter) {
+        lb_vocab_free(v);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory for the vocabulary");
+    }
     for (size_t i = 0; i < cap; i++) v->slots[i].id = -1;
     v->mask = (uint32_t)(cap - 1);
     return LB_OK;
@@ -87,28 +108,33 @@ static lb_status grow(lb_vocab *v, lb_error *err) {
 }
 
 lb_status lb_vocab_put(lb_vocab *v, const char *key, size_t len, int32_t id, lb_error *err) {
-    if (len > UINT32_MAX / 2) return lb_err(err, LB_ERR_UNSUPPORTED, "vocabulary token of %zu bytes", len);
-    uint32_t h = lb_vocab_hash(key, len);
+    if (len > LB_VOCAB_MAX_KEY) return lb_err(err, LB_ERR_UNSUPPORTED, "vocabulary token of %zu bytes", len);
+    if (id < 0) return lb_err(err, LB_ERR_FORMAT, "vocabulary token with negative id %d", id);
+    uint64_t small = 0;
+    uint32_t h = hash_key((const unsigned char *)key, len, &small);
     uint32_t j = h & v->mask;
-    while (v->slots[j].id >= 0) {
-        lb_vocab_slot *s = &v->slots[j];
-        if (s->hash == h && s->len == len && key_eq(v->pool + s->off, key, len)) { s->id = id; return LB_OK; }
-        j = (j + 1) & v->mask;
-    }
-    if (v->pool_len + len + 1 > v->pool_cap) {
-        size_t ncap = v->pool_cap * 2 + len + 1;
+    for (; v->slots[j].id >= 0; j = (j + 1) & v->mask)
+        if (slot_is(v, &v->slots[j], h, small, key, len)) {
+            v->slots[j].id = id;
+            return LB_OK;
+        }
+    size_t need = v->pool_len + 4 + len + 1;
+    if (need > v->pool_cap) {
+        size_t ncap = v->pool_cap * 2 > need ? v->pool_cap * 2 : need;
         if (ncap > UINT32_MAX) return lb_err(err, LB_ERR_UNSUPPORTED, "vocabulary strings exceed 4 GiB");
         char *np = realloc(v->pool, ncap);
         if (!np) return lb_err(err, LB_ERR_NOMEM, "out of memory for the vocabulary");
         v->pool = np;
         v->pool_cap = ncap;
     }
-    memcpy(v->pool + v->pool_len, key, len);
-    v->pool[v->pool_len + len] = 0;
-    v->slots[j] = (lb_vocab_slot){h, id, (uint32_t)v->pool_len, (uint32_t)len};
+    uint32_t l32 = (uint32_t)len, off = (uint32_t)(v->pool_len + 4);
+    memcpy(v->pool + v->pool_len, &l32, 4);
+    if (len) memcpy(v->pool + off, key, len);
+    v->pool[off + len] = 0;
+    v->pool_len = (size_t)off + len + 1;
+    v->slots[j] = (lb_vocab_slot){h, id, len <= 7 ? small : (uint64_t)off | (uint64_t)len << 32};
     uint32_t fb = h >> (32 - LB_VOCAB_FILTER_LOG2);
     v->filter[fb >> 6] |= 1ull << (fb & 63);
-    v->pool_len += len + 1;
     v->count++;
     if (len > v->max_key_len) v->max_key_len = (uint32_t)len;
     /* Keep the load factor under 1/2 so probe chains stay short. */
@@ -118,14 +144,22 @@ lb_status lb_vocab_put(lb_vocab *v, const char *key, size_t len, int32_t id, lb_
 
 int32_t lb_vocab_get(const lb_vocab *v, const char *key, size_t len) {
     if (!v->slots || len > v->max_key_len) return -1;
-    uint32_t h = lb_vocab_hash(key, len);
+    uint64_t small = 0;
+    uint32_t h = hash_key((const unsigned char *)key, len, &small);
     uint32_t fb = h >> (32 - LB_VOCAB_FILTER_LOG2);
     if (!(v->filter[fb >> 6] >> (fb & 63) & 1)) return -1;
-    uint32_t j = h & v->mask;
-    for (;;) {
-        const lb_vocab_slot *s = &v->slots[j];
-        if (s->id < 0) return -1;
-        if (s->hash == h && s->len == len && key_eq(v->pool + s->off, key, len)) return s->id;
-        j = (j + 1) & v->mask;
-    }
+    for (uint32_t j = h & v->mask; v->slots[j].id >= 0; j = (j + 1) & v->mask)
+        if (slot_is(v, &v->slots[j], h, small, key, len)) return v->slots[j].id;
+    return -1;
+}
+
+int lb_vocab_next(const lb_vocab *v, size_t *pos, const char **key, size_t *len, int32_t *id) {
+    if (*pos + 4 > v->pool_len) return 0;
+    uint32_t l;
+    memcpy(&l, v->pool + *pos, 4);
+    *key = v->pool + *pos + 4;
+    *len = l;
+    *id = lb_vocab_get(v, *key, l);
+    *pos += 4 + (size_t)l + 1;
+    return 1;
 }

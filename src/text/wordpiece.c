@@ -17,11 +17,12 @@ lb_status lb_wordpiece_finish(lb_wordpiece *wp, lb_error *err) {
     size_t pl = strlen(wp->prefix);
     lb_status st = lb_vocab_init(&wp->cont, wp->full.count / 4 + 16, err);
     if (st) return st;
-    size_t cap = (size_t)wp->full.mask + 1;
-    for (size_t i = 0; i < cap; i++) {
-        const lb_vocab_slot *s = &wp->full.slots[i];
-        if (s->id < 0 || s->len < pl || memcmp(wp->full.pool + s->off, wp->prefix, pl)) continue;
-        if ((st = lb_vocab_put(&wp->cont, wp->full.pool + s->off + pl, s->len - pl, s->id, err))) return st;
+    size_t pos = 0, len;
+    const char *key;
+    int32_t id;
+    while (lb_vocab_next(&wp->full, &pos, &key, &len, &id)) {
+        if (len < pl || memcmp(key, wp->prefix, pl)) continue;
+        if ((st = lb_vocab_put(&wp->cont, key + pl, len - pl, id, err))) return st;
     }
     wp->unk_id = lb_vocab_get(&wp->full, wp->unk_token, strlen(wp->unk_token));
     return LB_OK;

@@ -755,3 +755,38 @@ Test(tokenizer_batch, parallel_equals_sequential_and_names_the_bad_text) {
     free(data);
     lb_tokenizer_free(t);
 }
+
+Test(tokenizer_vocab, inline_and_pooled_keys_with_any_bytes) {
+    lb_vocab v;
+    lb_error e;
+    cr_assert_eq(lb_vocab_init(&v, 8, &e), LB_OK);
+    /* Lengths 0..24 cross the inline (<= 7 bytes) / pooled boundary; keys contain NUL and
+     * 0xFF bytes and share prefixes. */
+    char keys[25][24];
+    for (int l = 0; l <= 24; l++) {
+        for (int i = 0; i < l; i++) keys[l][i] = (char)(i % 3 == 0 ? 0 : i % 3 == 1 ? 0xff : 'a' + l);
+        cr_assert_eq(lb_vocab_put(&v, keys[l], (size_t)l, 1000 + l, &e), LB_OK);
+    }
+    for (int l = 0; l <= 24; l++) {
+        cr_assert_eq(lb_vocab_get(&v, keys[l], (size_t)l), 1000 + l, "length %d", l);
+        if (l) {
+            char k[24];
+            memcpy(k, keys[l], (size_t)l);
+            k[l - 1] ^= 1; /* differs in the last byte only */
+            cr_assert_eq(lb_vocab_get(&v, k, (size_t)l), -1, "length %d", l);
+        }
+    }
+    size_t pos = 0, len;
+    const char *key;
+    int32_t id;
+    int n = 0;
+    while (lb_vocab_next(&v, &pos, &key, &len, &id)) {
+        cr_assert_eq(len, (size_t)n);
+        cr_assert_eq(id, 1000 + n);
+        cr_assert(!memcmp(key, keys[n], len));
+        cr_assert_eq(key[len], 0);
+        n++;
+    }
+    cr_assert_eq(n, 25);
+    lb_vocab_free(&v);
+}
