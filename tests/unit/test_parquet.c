@@ -426,6 +426,10 @@ Test(pyarrow, fixtures_every_codec_and_encoding) {
         free(py);
         cr_skip_test("reference env absent (run tools/reference/setup_env.sh)");
     }
+    if (access("tools/reference/make_parquet_fixtures.py", R_OK) != 0) {
+        free(py);
+        cr_skip_test("run from the repository root (tools/reference/make_parquet_fixtures.py not found)");
+    }
     char dir[] = "/tmp/lbpqfixXXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     char cmd[2048];
