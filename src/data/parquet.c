@@ -322,6 +322,7 @@ static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const cha
         return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: chunk holds %lld values for %zu rows", name,
                       col, rg, (long long)cm->num_values, c->rg_rows);
     c->codec = cm->codec;
+    if (c->rg_rows == 0) return LB_OK;  /* writers may leave offsets of empty chunks at 0 */
     /* dictionary_page_offset 0 (or any value not before the data pages) means "no dictionary". */
     int64_t start = cm->data_page_offset;
     if (cm->dictionary_page_offset >= 4 && cm->dictionary_page_offset < start) start = cm->dictionary_page_offset;

@@ -285,6 +285,7 @@ static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, siz
         }
         return LB_OK;
     }
+    if (e->type == -1 && e->num_children == 0) return LB_OK;  /* an empty group: no columns */
     if (e->type < LB_PQ_BOOLEAN || e->type > LB_PQ_FLBA)
         return lb_err(w->err, LB_ERR_FORMAT, "schema: leaf '%s' has %s physical type %d", w->path,
                       e->type < 0 ? "no" : "unknown", e->type);

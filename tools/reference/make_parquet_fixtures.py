@@ -6,8 +6,9 @@ Usage: make_parquet_fixtures.py OUTDIR [NROWS]   (default 2500 rows, 3 row group
 Exits 77 (the test suite's "skip") when pyarrow is not importable.
 
 manifest.json: {"pyarrow": version, "num_rows", "kinds": {column: kind}, "data": {column: [cells]},
-"fixtures": [{"file", "order": [columns], "row_groups", "unsupported": {column: message substring}}]}
-(every fixture holds the first num_rows rows of the columns it lists). Cells (exact, JSON-safe):
+"fixtures": [{"file", "order": [columns], "num_rows", "unsupported": {column: message substring},
+"kinds"?, "data"?}]}: a fixture holds the first num_rows rows of the listed columns of the shared data,
+or of its own "kinds"/"data" when present (the random fixtures). Cells (exact, JSON-safe):
 int -> decimal string, float -> float.hex() string, str/bytes -> hex of the raw bytes,
 bool -> JSON bool, ts -> INT96 nanoseconds as a decimal string, null -> null.
 """
@@ -70,6 +71,70 @@ def render(kind, v):
     return v.hex()
 
 
+def table_data(table, kinds):
+    data = {}
+    for c in table.column_names:
+        col = table.column(c).cast(pa.int64()) if kinds[c] == "ts" else table.column(c)
+        data[c] = [render(kinds[c], v) for v in col.to_pylist()]
+    return data
+
+
+def random_fixtures(out, count, seed):
+    """Random schemas, values and writer options (a differential test against pyarrow);
+    each fixture carries its own kinds and data."""
+    rng = random.Random(seed)
+    encs = {"i32": ["PLAIN", "DELTA_BINARY_PACKED", "BYTE_STREAM_SPLIT"],
+            "i64": ["PLAIN", "DELTA_BINARY_PACKED", "BYTE_STREAM_SPLIT"], "u8": ["PLAIN", "DELTA_BINARY_PACKED"],
+            "u64": ["PLAIN", "DELTA_BINARY_PACKED"], "f32": ["PLAIN", "BYTE_STREAM_SPLIT"],
+            "f64": ["PLAIN", "BYTE_STREAM_SPLIT"], "b": ["PLAIN", "RLE"],
+            "s": ["PLAIN", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY"],
+            "bin": ["PLAIN", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY"],
+            "fx": ["PLAIN", "DELTA_BYTE_ARRAY", "BYTE_STREAM_SPLIT"], "ts": ["PLAIN"]}
+    gens = {
+        "i32": (pa.int32(), lambda: rng.randint(-2**31, 2**31 - 1) if rng.random() < .3 else rng.randint(-5, 5)),
+        "i64": (pa.int64(), lambda: rng.randint(-2**63, 2**63 - 1) if rng.random() < .3 else rng.randint(0, 999)),
+        "u8": (pa.uint8(), lambda: rng.randint(0, 255)),
+        "u64": (pa.uint64(), lambda: rng.randint(0, 2**63 - 1)),
+        "f32": (pa.float32(), lambda: rng.uniform(-1e30, 1e30)),
+        "f64": (pa.float64(), lambda: rng.gauss(0, 1e100)),
+        "b": (pa.bool_(), lambda: rng.random() < .5),
+        "s": (pa.string(), lambda: "".join(rng.choice("abcé日😀 ") for _ in range(rng.randint(0, 30)))),
+        "bin": (pa.binary(), lambda: bytes(rng.randrange(256) for _ in range(rng.randint(0, 20)))),
+        "fx": (pa.binary(3), lambda: bytes(rng.randrange(256) for _ in range(3))),
+        "ts": (pa.timestamp("ns"), lambda: rng.randint(-10**18, 10**18)),
+    }
+    kind_of = {"i32": "int", "i64": "int", "u8": "int", "u64": "int", "f32": "float", "f64": "float", "b": "bool",
+               "s": "str", "bin": "str", "fx": "str", "ts": "ts"}
+    fixtures = []
+    for k in range(count):
+        n = rng.choice([0, 1, 7, 100, 500])
+        nullp = rng.choice([0, 0.1, 0.5, 1.0])
+        use_dict = rng.random() < 0.5
+        fields, arrays, enc, kinds = [], [], {}, {}
+        for j in range(rng.randint(1, 6)):
+            t = rng.choice(sorted(gens))
+            name = f"{t}_{j}"
+            required = rng.random() < 0.3
+            typ, gen = gens[t]
+            arrays.append(pa.array([gen() if required or rng.random() >= nullp else None for _ in range(n)], typ))
+            fields.append(pa.field(name, typ, nullable=not required))
+            kinds[name] = kind_of[t]
+            if not use_dict:
+                enc[name] = rng.choice(encs[t])
+        tbl = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        kw = dict(compression=rng.choice(["none", "snappy", "gzip", "zstd", "lz4"]),
+                  data_page_version=rng.choice(["1.0", "2.0"]), row_group_size=rng.choice([1, 10, 333, 100000]),
+                  data_page_size=rng.choice([64, 1024, 1 << 20]), write_page_checksum=rng.random() < .5,
+                  use_deprecated_int96_timestamps=True, write_statistics=rng.random() < .5, use_dictionary=use_dict)
+        if enc:
+            kw["column_encoding"] = enc
+        name = f"random_{k:03d}.parquet"
+        pq.write_table(tbl, os.path.join(out, name), **kw)
+        fixtures.append({"file": name, "order": tbl.column_names, "num_rows": n, "unsupported": {},
+                         "kinds": kinds, "data": table_data(tbl, kinds)})
+    return fixtures
+
+
 def main():
     out = sys.argv[1]
     nrows = int(sys.argv[2]) if len(sys.argv) > 2 else 2500
@@ -101,6 +166,8 @@ def main():
                "i64": "BYTE_STREAM_SPLIT", "fx": "BYTE_STREAM_SPLIT"}
         variants.append((f"bss_v{tag}_zstd", table, dict(compression="zstd", use_dictionary=False, data_page_version=v,
                                                          column_encoding=bss), {}))
+    # No rows at all (pyarrow leaves the empty chunks' page offsets at 0).
+    variants.append(("empty", table.slice(0, 0), dict(compression="snappy"), {}))
     # An unsupported codec on one column only: the other columns must still read.
     variants.append(("brotli_one_column", table.select(["i64", "s"]),
                      dict(compression={"i64": "snappy", "s": "brotli"}), {"s": "BROTLI"}))
@@ -117,8 +184,8 @@ def main():
                 cc = md.row_group(rg).column(c)
                 seen_enc.update(cc.encodings)
                 seen_codec.add(cc.compression)
-        fixtures.append({"file": name + ".parquet", "order": tbl.column_names, "row_groups": md.num_row_groups,
-                         "unsupported": unsupported})
+        fixtures.append({"file": name + ".parquet", "order": tbl.column_names, "num_rows": tbl.num_rows,
+                         "row_groups": md.num_row_groups, "unsupported": unsupported})
     # The fixtures must really cover what the reader claims to support.
     want_enc = {"PLAIN", "RLE", "RLE_DICTIONARY", "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY",
                 "DELTA_BYTE_ARRAY", "BYTE_STREAM_SPLIT"}
@@ -126,10 +193,8 @@ def main():
     missing = (want_enc - seen_enc) | (want_codec - seen_codec)
     if missing:
         sys.exit(f"fixtures do not cover {sorted(missing)} (seen {sorted(seen_enc | seen_codec)})")
-    data = {}
-    for c in table.column_names:
-        col = table.column(c).cast(pa.int64()) if kinds[c] == "ts" else table.column(c)
-        data[c] = [render(kinds[c], v) for v in col.to_pylist()]
+    data = table_data(table, kinds)
+    fixtures += random_fixtures(out, count=40, seed=7)
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump({"pyarrow": pa.__version__, "num_rows": table.num_rows, "kinds": kinds, "data": data,
                    "fixtures": fixtures}, f)
