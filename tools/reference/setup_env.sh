@@ -7,7 +7,7 @@
 set -euo pipefail
 ENV_DIR=${LORABERT_REF_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv}
 STAMP="$ENV_DIR/.lorabert-pins"
-PINS="torch==2.15.0 transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2"
+PINS="torch==2.15.0 transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2 pyarrow==19.0.1"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PINS" ]; then
   rm -rf "$ENV_DIR"
   /usr/bin/python3 -m venv --system-site-packages "$ENV_DIR" >&2
