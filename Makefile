@@ -57,7 +57,12 @@ test:
 	$(MAKE) MODE=asan tests
 	tests/run
 
+# libFuzzer harnesses (clang): each runs FUZZ_SECONDS on its seed corpus; see fuzz/Makefile.
+FUZZ_SECONDS ?= 30
+fuzz:
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 clean:
-	rm -rf build
+	rm -rf build fuzz/build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
