@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
+bash tools/reference/setup_env.sh >/dev/null   # pinned HF stack for parity tests (created once)
 make -j2 MODE=release tests
 make -j2 MODE=asan tests
 if [ -x tools/reference/full_goldens.sh ]; then
