@@ -387,7 +387,8 @@ Test(safetensors, rejects_bad_offsets) {
 Test(safetensors, rejects_duplicates) {
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
-               Z, 8, LB_ERR_FORMAT, "duplicate header key \"a\"");
+               Z, 8, LB_ERR_FORMAT, "duplicate tensor name \"a\"");
+    expect_bad("{\"__metadata__\":{},\"__metadata__\":{}}", NULL, 0, LB_ERR_FORMAT, "duplicate header key \"__metadata__\"");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", Z, 4,
                LB_ERR_FORMAT, "duplicate field \"dtype\"");
 }
