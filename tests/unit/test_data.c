@@ -16,9 +16,38 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
+/* The repository root: the working directory when it holds this repo (tests/run runs there),
+ * else three levels above the test binary (build/<mode>/tests/<name>). */
+static const char *repo_root(void) {
+    static char root[4096];
+    if (root[0]) return root;
+    if (access("tests/unit", F_OK) == 0 && access("src", F_OK) == 0) return strcpy(root, ".");
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return strcpy(root, ".");
+    exe[n] = '\0';
+    for (int up = 0; up < 4; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash) return strcpy(root, ".");
+        *slash = '\0';
+    }
+    return strcpy(root, exe);
+}
+
+/* root/rel in a static buffer (one at a time). */
+static const char *in_repo(const char *rel) {
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "%s/%s", repo_root(), rel);
+    return buf;
+}
+
+
 static const char *shared_dir(void) {
+    static char buf[4200];
     const char *s = getenv("LORABERT_SHARED");
-    return s ? s : "../shared";
+    if (s) return s;
+    snprintf(buf, sizeof buf, "%s/../shared", repo_root());
+    return buf;
 }
 
 /* Path under ../shared/data, or NULL when the shared folder is absent. */
@@ -184,9 +213,9 @@ Test(csv, reads_what_python_csv_writes) {
     }
     char dir[] = "/tmp/lb_csvref_XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
-    char cmd[512];
+    char cmd[9000];
     const int N = 300;
-    snprintf(cmd, sizeof cmd, "python3 tools/reference/csv_ref.py gen '%s' %d", dir, N);
+    snprintf(cmd, sizeof cmd, "python3 '%s' gen '%s' %d", in_repo("tools/reference/csv_ref.py"), dir, N);
     cr_assert_eq(system(cmd), 0);
     for (int i = 0; i < N; i++) {
         char jn[600], cn[600];
@@ -296,9 +325,9 @@ Test(jsonl, reads_what_python_json_writes) {
     }
     char dir[] = "/tmp/lb_jsonlref_XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
-    char cmd[512];
+    char cmd[9000];
     const int N = 300;
-    snprintf(cmd, sizeof cmd, "python3 tools/reference/jsonl_ref.py gen '%s' %d", dir, N);
+    snprintf(cmd, sizeof cmd, "python3 '%s' gen '%s' %d", in_repo("tools/reference/jsonl_ref.py"), dir, N);
     cr_assert_eq(system(cmd), 0);
     size_t ncells = 0;
     for (int i = 0; i < N; i++) {
