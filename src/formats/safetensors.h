@@ -64,7 +64,11 @@ typedef struct lb_st_out {
     int64_t shape[LB_ST_MAX_DIMS];
     const void *data;   /* numel * dtype size bytes, little-endian, C order */
 } lb_st_out;
-/* meta: NULL-terminated array of key,value string pairs (e.g. {"format","pt",NULL}) or NULL. */
+/* Writes the tensors in the reference layout, atomically (temp file + fsync + rename).
+ * meta: NULL-terminated array of key,value string pairs (e.g. {"format","pt",NULL}) or NULL;
+ * written in the given order (the reference writes a HashMap, so with 2+ keys its order is
+ * random and byte identity is defined only for 0 or 1 key). Names must be unique, non-empty,
+ * valid UTF-8 and not "__metadata__"; shapes non-negative; data non-NULL unless empty. */
 lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n,
                       const char *const *meta, lb_error *err);
 
