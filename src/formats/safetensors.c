@@ -657,11 +657,9 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
     case LB_DT_I64: LB_CONV(int64_t) break;
     case LB_DT_U64: LB_CONV(uint64_t) break;
     case LB_DT_F16:
-        #pragma omp parallel for if (n > (1u << 18))
         for (size_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); o[i] = f16_to_f32(h); }
         break;
     case LB_DT_BF16:
-        #pragma omp parallel for if (n > (1u << 18))
         for (size_t i = 0; i < n; i++) {
             uint16_t h; memcpy(&h, p + 2 * i, 2);
             uint32_t b = (uint32_t)h << 16; memcpy(&o[i], &b, 4);

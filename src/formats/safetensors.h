@@ -45,7 +45,7 @@ const char *lb_st_metadata(const lb_st_file *f, const char *key);
 /* The tensor as F32: zero-copy into the mapping when already F32 and aligned, otherwise
  * converted (F16, BF16, F64, integer types) into a buffer the lb_st_file owns (cached: a second
  * call returns the same buffer). Valid until lb_st_close. Not thread-safe on one lb_st_file:
- * convert from one thread (large conversions use OpenMP internally). */
+ * convert from one thread. */
 const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err);
 
 /* Finds name and returns it as F32 (lb_st_f32) after checking it has exactly the expected
