@@ -272,17 +272,18 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
         goto done;
     }
     size_t nitems = (size_t)cJSON_GetArraySize(root);
+    bool seen_meta = false;
     ents = calloc(nitems ? nitems : 1, sizeof *ents);
     if (!ents) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
     for (const cJSON *it = root->child; it; it = it->next) {
         const char *name = it->string;
-        /* Duplicate keys: cJSON keeps all of them in order; compare against the earlier ones. */
-        for (const cJSON *p = root->child; p != it; p = p->next)
-            if (strcmp(p->string, name) == 0) {
-                st = lb_err(err, LB_ERR_FORMAT, "%s: duplicate header key \"%s\"", path, name);
+        /* Repeated tensor names are caught after sorting (st_finish), in O(n log n). */
+        if (strcmp(name, "__metadata__") == 0) {
+            if (seen_meta) {
+                st = lb_err(err, LB_ERR_FORMAT, "%s: duplicate header key \"__metadata__\"", path);
                 goto done;
             }
-        if (strcmp(name, "__metadata__") == 0) {
+            seen_meta = true;
             if (cJSON_IsNull(it)) continue; /* Option<HashMap>: null is allowed */
             if (!cJSON_IsObject(it)) {
                 st = lb_err(err, LB_ERR_FORMAT, "%s: __metadata__ must be an object of strings", path);
@@ -323,12 +324,13 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
     for (size_t i = 0; i < nent; i++) {
         const cJSON *it = ents[i].json;
         const char *name = it->string;
-        /* Unknown fields are ignored (as serde does here); repeated fields are an error. */
+        /* Unknown fields are ignored (as serde does here); a repeated known field is an error. */
+        static const char *const KNOWN[3] = {"dtype", "shape", "data_offsets"};
+        int seen[3] = {0, 0, 0};
         for (const cJSON *fld = it->child; fld; fld = fld->next)
-            for (const cJSON *p = it->child; p != fld; p = p->next)
-                if (strcmp(p->string, fld->string) == 0) {
-                    st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": duplicate field \"%s\"", path, name,
-                                fld->string);
+            for (int k = 0; k < 3; k++)
+                if (strcmp(fld->string, KNOWN[k]) == 0 && ++seen[k] > 1) {
+                    st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": duplicate field \"%s\"", path, name, KNOWN[k]);
                     goto done;
                 }
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
@@ -459,9 +461,12 @@ static lb_status st_finish(lb_st_file *f, lb_error *err) {
     qsort(f->by_name, f->count, sizeof *f->by_name, cmp_by_name);
     for (size_t i = 1; i < f->count; i++) {
         const lb_st_tensor *a = &f->tensors[f->by_name[i - 1].idx], *b = &f->tensors[f->by_name[i].idx];
-        if (strcmp(a->name, b->name) == 0)
+        if (strcmp(a->name, b->name) == 0) {
+            if (a->file == b->file)
+                return lb_err(err, LB_ERR_FORMAT, "%s: duplicate tensor name \"%s\"", a->file, a->name);
             return lb_err(err, LB_ERR_FORMAT, "tensor \"%s\" appears twice: in %s and in %s", a->name, a->file,
                           b->file);
+        }
     }
     return LB_OK;
 }
@@ -652,11 +657,9 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
     case LB_DT_I64: LB_CONV(int64_t) break;
     case LB_DT_U64: LB_CONV(uint64_t) break;
     case LB_DT_F16:
-        #pragma omp parallel for if (n > (1u << 18))
         for (size_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); o[i] = f16_to_f32(h); }
         break;
     case LB_DT_BF16:
-        #pragma omp parallel for if (n > (1u << 18))
         for (size_t i = 0; i < n; i++) {
             uint16_t h; memcpy(&h, p + 2 * i, 2);
             uint32_t b = (uint32_t)h << 16; memcpy(&o[i], &b, 4);
@@ -670,6 +673,32 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
 #undef LB_CONV
     f->f32[idx] = o;
     return o;
+}
+
+static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && n < cap; d++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+const float *lb_st_get_f32(lb_st_file *f, const char *name, int ndim, const int64_t *shape, lb_error *err) {
+    const lb_st_tensor *t = lb_st_find(f, name);
+    if (!t) {
+        lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" not found (%zu tensors)",
+               f->nshards ? f->shards[0].path : "?", name, f->count);
+        return NULL;
+    }
+    bool same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same) {
+        char want[160], got[160];
+        shape_str(want, sizeof want, ndim, shape);
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": expected shape %s, found %s", t->file, name, want, got);
+        return NULL;
+    }
+    return lb_st_f32(f, t, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
