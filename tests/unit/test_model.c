@@ -703,9 +703,15 @@ static void save_case(const char *gdir) {
     cJSON_Delete(j);
     free(text);
     /* transformers loads it */
-    char *home = getenv("HOME"), py[512];
-    snprintf(py, sizeof py, "%s/.cache/lorabert/refenv/bin/python", home ? home : "/root");
-    if (access(py, X_OK) == 0) {
+    /* The environment is ready once setup_env.sh wrote its pin stamp. */
+    char *home = getenv("HOME"), py[512], stamp[512];
+    const char *envdir = getenv("LORABERT_REF_ENV");
+    char defdir[400];
+    snprintf(defdir, sizeof defdir, "%s/.cache/lorabert/refenv", home ? home : "/root");
+    if (!envdir || !*envdir) envdir = defdir;
+    snprintf(py, sizeof py, "%s/bin/python", envdir);
+    snprintf(stamp, sizeof stamp, "%s/.lorabert-pins", envdir);
+    if (access(py, X_OK) == 0 && access(stamp, R_OK) == 0) {
         char *lp = lb_path_join(dir, "logits.bin");
         FILE *lf = fopen(lp, "wb");
         fwrite(l1, sizeof(float), (size_t)B * NL, lf);
