@@ -251,12 +251,18 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
         st = lb_err(err, LB_ERR_FORMAT, "%s: the dataset has no rows", path);
         goto fail;
     }
+    if (pc == tc) {
+        st = lb_err(err, LB_ERR_USAGE, "%s: text and text-pair column are both \"%s\"", path, o.text_column);
+        goto fail;
+    }
     out->n = t.nrows;
-    if ((st = take_texts(path, &t, tc, "text", &out->texts, err)) != LB_OK) goto fail;
-    if (pc >= 0 && (st = take_texts(path, &t, pc, "text-pair", &out->text_pairs, err)) != LB_OK) goto fail;
+    /* Labels first: take_texts moves strings out of the table (label may share a text column). */
     if (lc >= 0) {
         if ((st = make_labels(path, &t, lc, &o, out, err)) != LB_OK) goto fail;
-    } else {
+    }
+    if ((st = take_texts(path, &t, tc, "text", &out->texts, err)) != LB_OK) goto fail;
+    if (pc >= 0 && (st = take_texts(path, &t, pc, "text-pair", &out->text_pairs, err)) != LB_OK) goto fail;
+    if (lc < 0) {
         out->labels = malloc(t.nrows * sizeof *out->labels);
         if (!out->labels) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); goto fail; }
         for (size_t r = 0; r < t.nrows; r++) out->labels[r] = -1;
@@ -269,7 +275,6 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
     return LB_OK;
 fail:
     lb_table_free(&t);
-    if (!out->texts) out->n = 0;
-    lb_dataset_free(out);
+    lb_dataset_free(out); /* texts/text_pairs are NULL or complete [n] arrays here */
     return st;
 }

@@ -43,7 +43,9 @@ const lb_st_tensor *lb_st_find(const lb_st_file *f, const char *name);
 const char *lb_st_metadata(const lb_st_file *f, const char *key);
 
 /* The tensor as F32: zero-copy into the mapping when already F32 and aligned, otherwise
- * converted (F16, BF16, F64, integer types) into a buffer the lb_st_file owns. */
+ * converted (F16, BF16, F64, integer types) into a buffer the lb_st_file owns (cached: a second
+ * call returns the same buffer). Valid until lb_st_close. Not thread-safe on one lb_st_file:
+ * convert from one thread (large conversions use OpenMP internally). */
 const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err);
 
 const char *lb_dtype_name(lb_dtype dt);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "base/fileio.h"
 #include "data/csv.h"
 #include "data/dataset.h"
@@ -172,6 +174,56 @@ Test(csv, errors_name_the_line) {
     cr_assert_eq(lb_csv_read("/nonexistent.csv", ',', &t, &e), LB_ERR_IO);
 }
 
+/* Round trip with an independent writer: files Python's csv module wrote must read back as the
+ * exact rows it was given (an unquoted empty field reads as NULL, Python's ""). */
+Test(csv, reads_what_python_csv_writes) {
+    if (system("python3 -c pass >/dev/null 2>&1") != 0) {
+        const char *ci = getenv("CI");
+        if (ci && strcmp(ci, "true") == 0) cr_assert_fail("CI=true but python3 is missing");
+        cr_skip_test("python3 absent");
+    }
+    char dir[] = "/tmp/lb_csvref_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[512];
+    const int N = 300;
+    snprintf(cmd, sizeof cmd, "python3 tools/reference/csv_ref.py gen '%s' %d", dir, N);
+    cr_assert_eq(system(cmd), 0);
+    for (int i = 0; i < N; i++) {
+        char jn[600], cn[600];
+        snprintf(jn, sizeof jn, "%s/case_%03d.json", dir, i);
+        snprintf(cn, sizeof cn, "%s/case_%03d.csv", dir, i);
+        char delim = ',';
+        if (access(cn, R_OK) != 0) { snprintf(cn, sizeof cn, "%s/case_%03d.tsv", dir, i); delim = '\t'; }
+        char *js;
+        size_t jl;
+        lb_error e;
+        cr_assert_eq(lb_read_file(jn, &js, &jl, &e), LB_OK, "%s", e.msg);
+        cJSON *rows = cJSON_Parse(js);
+        free(js);
+        cr_assert_not_null(rows);
+        lb_table t;
+        cr_assert_eq(lb_csv_read(cn, delim, &t, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(t.nrows + 1, (size_t)cJSON_GetArraySize(rows), "%s: %zu rows", cn, t.nrows);
+        size_t r = 0;
+        for (const cJSON *row = rows->child; row; row = row->next, r++) {
+            cr_assert_eq((size_t)cJSON_GetArraySize(row), t.ncols, "%s", cn);
+            size_t c = 0;
+            for (const cJSON *f = row->child; f; f = f->next, c++) {
+                if (r == 0) { cr_assert_str_eq(t.col_names[c], f->valuestring, "%s header", cn); continue; }
+                const lb_value *v = lb_table_cell(&t, r - 1, c);
+                const char *got = v->type == LB_VAL_STR ? v->s : "";
+                cr_assert(v->type == LB_VAL_STR || v->type == LB_VAL_NULL);
+                cr_assert_str_eq(got, f->valuestring, "%s row %zu col %zu", cn, r, c);
+                if (v->type == LB_VAL_NULL) cr_assert_str_eq(f->valuestring, "");
+            }
+        }
+        lb_table_free(&t);
+        cJSON_Delete(rows);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 /* ---- JSONL ---------------------------------------------------------------------------------- */
 
 Test(jsonl, typed_values_and_escapes) {
@@ -232,6 +284,93 @@ Test(jsonl, errors_name_the_line) {
     lb_table t = jsonl_ok("\n  \n");
     cr_assert_eq(t.nrows, 0);
     lb_table_free(&t);
+}
+
+/* Files Python's json module wrote (random keys, escapes, ensure_ascii on/off, big ints,
+ * floats, nested values, blank lines) read back with the same typed values. */
+Test(jsonl, reads_what_python_json_writes) {
+    if (system("python3 -c pass >/dev/null 2>&1") != 0) {
+        const char *ci = getenv("CI");
+        if (ci && strcmp(ci, "true") == 0) cr_assert_fail("CI=true but python3 is missing");
+        cr_skip_test("python3 absent");
+    }
+    char dir[] = "/tmp/lb_jsonlref_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[512];
+    const int N = 300;
+    snprintf(cmd, sizeof cmd, "python3 tools/reference/jsonl_ref.py gen '%s' %d", dir, N);
+    cr_assert_eq(system(cmd), 0);
+    size_t ncells = 0;
+    for (int i = 0; i < N; i++) {
+        char fn[600], en[600];
+        snprintf(fn, sizeof fn, "%s/case_%03d.jsonl", dir, i);
+        snprintf(en, sizeof en, "%s/case_%03d.expect", dir, i);
+        lb_table t;
+        lb_error e;
+        cr_assert_eq(lb_jsonl_read(fn, &t, &e), LB_OK, "%s", e.msg);
+        char *ex;
+        size_t exl;
+        cr_assert_eq(lb_read_file(en, &ex, &exl, &e), LB_OK, "%s", e.msg);
+        size_t row = 0;
+        /* One expect line per row (an empty line is a row of nulls). */
+        char *line = ex;
+        while (*line) {
+            char *nl = strchr(line, '\n');
+            *nl = '\0';
+            cr_assert_lt(row, t.nrows, "%s: more expected rows than read", fn);
+            size_t nonnull = 0;
+            for (size_t c = 0; c < t.ncols; c++) nonnull += lb_table_cell(&t, row, c)->type != LB_VAL_NULL;
+            size_t seen = 0;
+            const char *p = line;
+            while (*p) {
+                const char *endp;
+                cJSON *key = cJSON_ParseWithOpts(p, &endp, 0);
+                cr_assert(cJSON_IsString(key), "%s: bad expect line %s", en, line);
+                char type[8];
+                int tl = 0;
+                p = endp + 1;
+                while (*p != ' ') type[tl++] = *p++;
+                type[tl] = '\0';
+                cJSON *val = cJSON_ParseWithOpts(p + 1, &endp, 0);
+                cr_assert(cJSON_IsString(val));
+                p = *endp == '\t' ? endp + 1 : endp;
+                long col = lb_table_col(&t, key->valuestring);
+                cr_assert_geq(col, 0, "%s: no column %s", fn, key->valuestring);
+                const lb_value *v = lb_table_cell(&t, row, (size_t)col);
+                const char *want = val->valuestring;
+                if (!strcmp(type, "int")) {
+                    cr_assert(v->type == LB_VAL_INT && v->i == strtoll(want, NULL, 10), "%s row %zu %s: want int %s, type %d",
+                              fn, row, key->valuestring, want, v->type);
+                } else if (!strcmp(type, "float")) {
+                    cr_assert(v->type == LB_VAL_FLOAT && v->f == strtod(want, NULL), "%s row %zu: want float %s", fn, row, want);
+                } else if (!strcmp(type, "bool")) {
+                    cr_assert(v->type == LB_VAL_BOOL && v->i == atoi(want));
+                } else if (!strcmp(type, "str")) {
+                    cr_assert_eq(v->type, LB_VAL_STR, "%s row %zu", fn, row);
+                    cr_assert_str_eq(v->s, want, "%s row %zu col %s", fn, row, key->valuestring);
+                } else {
+                    cr_assert_eq(v->type, LB_VAL_STR);
+                    cJSON *a = cJSON_Parse(v->s), *b = cJSON_Parse(want);
+                    cr_assert(a && b && cJSON_Compare(a, b, 1), "%s row %zu: nested %s vs %s", fn, row, v->s, want);
+                    cJSON_Delete(a);
+                    cJSON_Delete(b);
+                }
+                cJSON_Delete(key);
+                cJSON_Delete(val);
+                seen++;
+                ncells++;
+            }
+            cr_assert_eq(seen, nonnull, "%s row %zu: %zu non-null cells, expected %zu", fn, row, nonnull, seen);
+            row++;
+            line = nl + 1;
+        }
+        cr_assert_eq(row, t.nrows, "%s: %zu rows read, %zu expected", fn, t.nrows, row);
+        free(ex);
+        lb_table_free(&t);
+    }
+    cr_assert_gt(ncells, 1000);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }
 
 /* ---- datasets ----------------------------------------------------------------------------- */
@@ -416,6 +555,16 @@ Test(dataset, errors) {
     cr_assert_not_null(strstr(e.msg, "unknown data file type"), "%s", e.msg);
     cr_assert_eq(lb_dataset_load("/tmp", NULL, &d, &e), LB_ERR_UNSUPPORTED);
     cr_assert_eq(lb_dataset_load("/nonexistent/x.csv", NULL, &d, &e), LB_ERR_IO);
+    /* The label column may be a text column; text and text-pair may not be the same. */
+    lb_dataset_opts same = {.label_column = "text"};
+    cr_assert_eq(load_str("m.csv", "text\nb\na\n", &same, &d, &e), LB_OK, "%s", e.msg);
+    cr_assert_str_eq(d.texts[0], "b");
+    cr_assert_eq(d.labels[0], 1);
+    cr_assert_str_eq(d.label_names[0], "a");
+    lb_dataset_free(&d);
+    lb_dataset_opts pair = {.text_pair_column = "text"};
+    cr_assert_eq(load_str("m.csv", "text\nb\n", &pair, &d, &e), LB_ERR_USAGE);
+    cr_assert_not_null(strstr(e.msg, "text and text-pair column are both \"text\""), "%s", e.msg);
     /* CSV parse errors pass through with file and line. */
     cr_assert_eq(load_str("m.csv", "text,label\n\"open,1\n", NULL, &d, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "m.csv:2: unterminated quoted field"), "%s", e.msg);

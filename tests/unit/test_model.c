@@ -216,6 +216,7 @@ static void grads_case(const char *dir) {
         }
         double rel = mr > 0 ? md / mr : md;
         worst = fmax(worst, rel);
+        if (rel > 1e-5) cr_log_info("  %s: %.3g", ps[i].name, rel);
         cr_assert(rel <= 1e-4, "%s: max|diff|/max|ref| = %.3g (max|ref| %.3g)", ps[i].name, rel, mr);
     }
     cr_log_info("%s: worst grad relative error %.3g", dir, worst);
