@@ -413,6 +413,7 @@ static CURLcode http_do(const hub *h, const char *url, const char *method, bool 
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
     if (!strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (r->fp) curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);  /* few large reads */
     if (r->fp && r->resume_from > 0) {
         char range[32];
         snprintf(range, sizeof range, "%lld-", r->resume_from);
@@ -600,6 +601,7 @@ static lb_status download_blob(const hub *h, const char *url, bool auth, const c
         if ((st = check_disk_space(h->storage, size >= 0 ? size - have : 0, err))) break;
         FILE *fp = fopen(inc, "ab");
         if (!fp) { st = lb_err(err, LB_ERR_IO, "%s: cannot open: %s", inc, strerror(errno)); break; }
+        setvbuf(fp, NULL, _IOFBF, 1 << 20);  /* few large writes */
         http_resp r = {0};
         r.fp = fp;
         r.resume_from = have;

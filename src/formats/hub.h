@@ -30,7 +30,7 @@
  * include: NULL-terminated globs of files to fetch (NULL: all files); fnmatch semantics as in
  * huggingface_hub (`*` also matches '/', a pattern ending in '/' matches everything below it).
  * Offline (HF_HUB_OFFLINE=1), or when the hub cannot be reached, the cached snapshot of the
- * revision is used; literal (glob-free) include names must then be present in it.
+ * revision is returned as it is (files never fetched are absent from it; loaders name them).
  * *out_dir malloc'd. */
 lb_status lb_hub_resolve(const char *id_or_path, const char *kind, const char *revision,
                          const char *const *include, char **out_dir, lb_error *err);

@@ -15,7 +15,8 @@ the port to ROOT/port. It answers like huggingface.co:
   a renamed repo (relative 307 redirects to org/tiny); org/evil lists a file "../evil.txt".
 Test control, re-read on every request from ROOT/control.json (counters are decremented in
 place): {"cut": {"<file name>": n}} sends half of the next n bodies of that file and drops the
-connection; {"corrupt": {"<file name>": n}} flips one byte of the next n bodies.
+connection; {"corrupt": {"<file name>": n}} flips one byte of the next n bodies;
+{"norange": {"<file name>": n}} ignores the Range header of the next n LFS requests.
 Every request is appended to ROOT/requests.log as one JSON line {method, path, range, auth}.
 """
 import hashlib
@@ -235,6 +236,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         cut = self.command == "GET" and take("cut", name)
         corrupt = self.command == "GET" and take("corrupt", name)
         rng = self.headers.get("Range")
+        if self.command == "GET" and take("norange", name):
+            rng = None  # a server that ignores Range: the whole file again, 200
         if rng and rng.startswith("bytes=") and rng.endswith("-"):
             start = int(rng[6:-1])
             if start >= len(data):

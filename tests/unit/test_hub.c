@@ -394,6 +394,16 @@ Test(hub, cut_transfer_resumes_with_range) {
     free(dir);
 }
 
+Test(hub, server_ignoring_range_restarts_the_file) {
+    SERVER();
+    control("{\"cut\": {\"model.safetensors\": 1}, \"norange\": {\"model.safetensors\": 1}}");
+    const char *inc[] = {"model.safetensors", NULL};
+    char *dir = resolve_ok("org/tiny", "model", NULL, inc);
+    assert_same_file(fmt("%s/model.safetensors", dir), fmt("%s/repos/models/org--tiny/model.safetensors", root));
+    cr_assert_eq(requests("/cdn/", "\"range\": \"bytes=150000-\""), 1);
+    free(dir);
+}
+
 Test(hub, interrupted_download_kept_then_resumed_next_run) {
     SERVER();
     control("{\"cut\": {\"model.safetensors\": 100}}");
