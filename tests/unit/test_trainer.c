@@ -340,3 +340,46 @@ Test(trainer, empty_and_bad_inputs) {
     cr_assert(strstr(err.msg, "empty"), "%s", err.msg);
     lb_model_free(m);
 }
+
+/* --metric-for-best accuracy: the winning epoch has the highest eval accuracy (first on ties),
+ * and the model ends holding that epoch's adapter. */
+Test(trainer, best_by_accuracy_is_highest_first, .timeout = 600) {
+    lb_tokset tr, va;
+    toy_set(&tr, 16, 11);
+    toy_set(&va, 12, 12);
+    char out[] = "/tmp/lbtrainCXXXXXX";
+    cr_assert_not_null(mkdtemp(out));
+    lb_model *m = toy_model(0.0f);
+    lb_train_opts o;
+    toy_opts(&o, out);
+    o.epochs = 4;
+    o.lr = 5e-3;
+    o.best = LB_BEST_ACCURACY;
+    lb_train_result r;
+    lb_error err;
+    cr_assert_eq(lb_train(m, &tr, &va, &o, &r, &err), LB_OK, "%s", err.msg);
+    char *p = lb_path_join(out, "trainer_state.json");
+    cJSON *s = read_json(p);
+    free(p);
+    double best = -1;
+    int best_epoch = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItem(s, "log_history")) {
+        const cJSON *acc = cJSON_GetObjectItem(h, "eval_accuracy");
+        if (acc && acc->valuedouble > best) {
+            best = acc->valuedouble;
+            best_epoch = (int)cJSON_GetObjectItem(h, "epoch")->valuedouble;
+        }
+    }
+    cr_assert_eq(r.best_epoch, best_epoch);
+    cr_assert_float_eq(cJSON_GetObjectItem(s, "best_metric")->valuedouble, best, 0);
+    /* the model now holds the best epoch's adapter: re-evaluating gives its accuracy */
+    lb_eval_result e;
+    cr_assert_eq(lb_evaluate(m, &va, 4, &e, NULL, &err), LB_OK, "%s", err.msg);
+    cr_assert_float_eq(e.metrics.accuracy, best, 0);
+    cJSON_Delete(s);
+    rm_rf(out);
+    lb_model_free(m);
+    lb_tokset_free(&tr);
+    lb_tokset_free(&va);
+}
