@@ -1039,6 +1039,7 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
             s.epoch_loss_sum += loss;
             s.epoch_loss_steps++;
             if (o->step_losses) o->step_losses[s.global_step - 1] = loss;
+            if (o->step_grad_norms) o->step_grad_norms[s.global_step - 1] = (float)gnorm;
             if (s.global_step % o->logging_steps == 0) {
                 double logged = round_to((double)s.tr_loss / (double)(s.global_step - s.last_logged), 4);
                 s.total_loss += (double)s.tr_loss;

@@ -72,6 +72,7 @@ typedef struct lb_train_opts {
     int64_t stop_after_step;   /* test hook: behave as if stopped after this global step (0: off) */
     FILE *log;                 /* progress, table, notices; NULL: silent */
     float *step_losses;        /* optional [total steps]: each step's mean batch loss */
+    float *step_grad_norms;    /* optional [total steps]: global grad norm before clipping */
 } lb_train_opts;
 
 void lb_train_defaults(lb_train_opts *o);

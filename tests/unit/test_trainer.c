@@ -103,6 +103,7 @@ static void run_trajectory(const char *dir) {
     o.order_offsets = ooff;
     o.n_order_steps = nsteps;
     o.step_losses = calloc(nsteps, sizeof(float));
+    o.step_grad_norms = calloc(nsteps, sizeof(float));
     lb_train_result res;
     cr_assert_eq(lb_train(m, &ts, NULL, &o, &res, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(res.global_step, nsteps);
@@ -117,6 +118,16 @@ static void run_trajectory(const char *dir) {
                 (long long)nsteps);
     cr_assert(worst <= 1e-3, "step %lld loss %.9g vs HF %.9g", (long long)worst_k, o.step_losses[worst_k],
               cJSON_GetArrayItem(losses, (int)worst_k)->valuedouble);
+    /* global grad norm before clipping, per step */
+    const cJSON *norms = cJSON_GetObjectItem(exp, "grad_norms");
+    double nworst = 0;
+    for (int64_t k = 0; k < nsteps; k++) {
+        double want = cJSON_GetArrayItem(norms, (int)k)->valuedouble;
+        double rel = fabs(o.step_grad_norms[k] - want) / fabs(want);
+        if (rel > nworst) nworst = rel;
+        cr_assert(rel <= 1e-3, "step %lld grad norm %.9g vs HF %.9g", (long long)k, o.step_grad_norms[k], want);
+    }
+    cr_log_info("%s: per-step grad norm max relative diff %.3g", dir, nworst);
     /* final trainable tensors vs HF's final adapter */
     snprintf(p, sizeof p, "%s/trajectory/final/adapter_model.safetensors", dir);
     lb_st_file *f = lb_st_open(p, &err);
@@ -141,6 +152,7 @@ static void run_trajectory(const char *dir) {
     cr_assert(tworst <= 1e-3, "final %s differs from HF by %.3g relative", tname, tworst);
     lb_st_close(f);
     free(o.step_losses);
+    free(o.step_grad_norms);
     free(orows);
     free(ooff);
     cJSON_Delete(exp);
