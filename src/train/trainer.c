@@ -377,8 +377,7 @@ static lb_status copy_file(const char *src, const char *dst, lb_error *err) {
     return st;
 }
 
-/* Tokenizer files next to an adapter, as Trainer saves them with each checkpoint. */
-static lb_status copy_tokenizer(const char *tok_dir, const char *dst_dir, lb_error *err) {
+lb_status lb_copy_tokenizer_files(const char *tok_dir, const char *dst_dir, lb_error *err) {
     static const char *files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
     if (!tok_dir) return LB_OK;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -433,7 +432,7 @@ static lb_status write_labels(const lb_model *m, const lb_train_opts *o, const c
 static lb_status save_adapter_dir(lb_model *m, const tstate *s, const lb_train_opts *o, const char *dir,
                                   lb_error *err) {
     lb_status st = lb_peft_save(m, dir, o->base_model_name, err);
-    if (!st) st = copy_tokenizer(o->tokenizer_dir, dir, err);
+    if (!st) st = lb_copy_tokenizer_files(o->tokenizer_dir, dir, err);
     if (!st) st = write_labels(m, o, dir, err);
     if (!st && s) {
         char *p = lb_path_join(dir, "trainer_state.json");
