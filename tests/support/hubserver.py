@@ -16,7 +16,8 @@ the port to ROOT/port. It answers like huggingface.co:
 Test control, re-read on every request from ROOT/control.json (counters are decremented in
 place): {"cut": {"<file name>": n}} sends half of the next n bodies of that file and drops the
 connection; {"corrupt": {"<file name>": n}} flips one byte of the next n bodies;
-{"norange": {"<file name>": n}} ignores the Range header of the next n LFS requests.
+{"norange": {"<file name>": n}} ignores the Range header of the next n LFS requests;
+{"gone": {"<file name>": n}} answers the next n CDN requests for that file with 404.
 Every request is appended to ROOT/requests.log as one JSON line {method, path, range, auth}.
 """
 import hashlib
@@ -229,6 +230,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if n.endswith(LFS_SUFFIXES):
                     data = open(p, "rb").read()
                     if hashlib.sha256(data).hexdigest() == digest:
+                        if take("gone", n):
+                            return self.error(404, None, "object expired")
                         return self.serve_bytes(data, n)
         self.error(404, None, "no such object")
 

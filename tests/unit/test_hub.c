@@ -423,6 +423,17 @@ Test(hub, interrupted_download_kept_then_resumed_next_run) {
     free(dir);
 }
 
+Test(hub, failed_cdn_request_leaves_nothing_behind) {
+    SERVER();
+    control("{\"gone\": {\"model.safetensors\": 1}}");
+    const char *inc[] = {"model.safetensors", NULL};
+    lb_error e;
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "model.safetensors") && strstr(e.msg, "404"), "%s", e.msg);
+    cr_assert_eq(count_files(cache, ".incomplete"), 0);
+    cr_assert_eq(count_files(fmt("%s/models--org--tiny/snapshots", cache), "model.safetensors"), 0);
+}
+
 Test(hub, corrupted_transfer_is_rejected) {
     SERVER();
     control("{\"corrupt\": {\"model.safetensors\": 1, \"config.json\": 1}}");
