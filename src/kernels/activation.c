@@ -1,7 +1,7 @@
 /* Elementwise activations: exact-erf GELU (HF "gelu" = torch gelu, not the tanh form), with a
  * fused bias add; ReLU (DistilBERT head); tanh (BERT pooler). */
 #include "kernels/kernels.h"
-#include <math.h>
+#include "kernels/vmath.h"
 
 #define INV_SQRT2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
@@ -10,6 +10,7 @@ void lb_bias_gelu_forward(float *out, float *pre, const float *b, int N, int D) 
     #pragma omp parallel for schedule(static) if ((int64_t)N * D > 32768)
     for (int n = 0; n < N; n++) {
         float *p = pre + (int64_t)n * D, *o = out + (int64_t)n * D;
+        #pragma omp simd
         for (int i = 0; i < D; i++) {
             float x = p[i] + b[i];
             p[i] = x;
@@ -19,7 +20,7 @@ void lb_bias_gelu_forward(float *out, float *pre, const float *b, int N, int D) 
 }
 
 void lb_gelu_backward(float *dpre, const float *dout, const float *pre, int64_t n) {
-    #pragma omp parallel for schedule(static) if (n > 32768)
+    #pragma omp parallel for simd schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) {
         float x = pre[i];
         float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
@@ -35,6 +36,7 @@ void lb_relu_backward(float *dx, const float *dout, const float *out, int64_t n)
     for (int64_t i = 0; i < n; i++) dx[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 void lb_tanh_forward(float *out, const float *x, int64_t n) {
+    #pragma omp simd
     for (int64_t i = 0; i < n; i++) out[i] = tanhf(x[i]);
 }
 void lb_tanh_backward(float *dx, const float *dout, const float *out, int64_t n) {

@@ -5,7 +5,7 @@
  * OpenBLAS (it detects the enclosing parallel region), so threads are not oversubscribed. */
 #include "kernels/kernels.h"
 #include <cblas.h>
-#include <math.h>
+#include "kernels/vmath.h"
 #include <omp.h>
 #include <string.h>
 
@@ -17,10 +17,15 @@ static void softmax_rows(float *s, int nq, int nk) {
     for (int i = 0; i < nq; i++) {
         float *r = s + (int64_t)i * nk;
         float mx = r[0];
+        #pragma omp simd reduction(max : mx)
         for (int j = 1; j < nk; j++) mx = r[j] > mx ? r[j] : mx;
         float sum = 0.0f;
-        for (int j = 0; j < nk; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
+        #pragma omp simd
+        for (int j = 0; j < nk; j++) r[j] = expf(r[j] - mx);
+        #pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < nk; j++) sum += r[j];
         float inv = 1.0f / sum;
+        #pragma omp simd
         for (int j = 0; j < nk; j++) r[j] *= inv;
     }
 }
@@ -76,7 +81,9 @@ void lb_attention_backward(float *dq, int lddq, float *dk, float *dv, int lddkv,
             const float *p = P + (int64_t)i * nk;
             if (m) { const uint8_t *mr = m + (int64_t)i * nk; for (int j = 0; j < nk; j++) g[j] = mr[j] ? g[j] * ks : 0.0f; }
             float dot = 0.0f;
+            #pragma omp simd reduction(+ : dot)
             for (int j = 0; j < nk; j++) dot += g[j] * p[j];
+            #pragma omp simd
             for (int j = 0; j < nk; j++) g[j] = p[j] * (g[j] - dot);
         }
         if (dq) /* dQ += scale dS K : [nq, dh] */

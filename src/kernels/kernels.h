@@ -98,4 +98,12 @@ void lb_attention_backward_ref(double *dq, double *dk, double *dv, const double 
 float lb_cross_entropy(const float *logits, const int32_t *labels, int B, int L, float *dlogits);
 double lb_cross_entropy_ref(const double *logits, const int32_t *labels, int B, int L, double *dlogits);
 
+/* ---- BLAS backend (blas.c) ----------------------------------------------------------- */
+/* The OpenBLAS kernel family in use ("SkylakeX", "Prescott", ...). */
+const char *lb_blas_corename(void);
+/* The OPENBLAS_CORETYPE this CPU should use when OpenBLAS picked a much slower family than
+ * the CPU supports (e.g. "Prescott" on an AVX-512 CPU), else NULL. A program sets the
+ * variable and re-executes itself: OpenBLAS reads it only when it loads. */
+const char *lb_blas_preferred_coretype(void);
+
 #endif

@@ -7,11 +7,14 @@
 static inline void ln_row(float *y, float *mean_out, float *rstd_out, const float *x, const float *w,
                           const float *b, int D, float eps) {
     float s = 0.0f;
+    #pragma omp simd reduction(+ : s)
     for (int i = 0; i < D; i++) s += x[i];
     float mu = s / (float)D;
     float v = 0.0f;
+    #pragma omp simd reduction(+ : v)
     for (int i = 0; i < D; i++) { float d = x[i] - mu; v += d * d; }
     float rs = 1.0f / sqrtf(v / (float)D + eps);
+    #pragma omp simd
     for (int i = 0; i < D; i++) y[i] = (x[i] - mu) * rs * w[i] + b[i];
     if (mean_out) *mean_out = mu;
     if (rstd_out) *rstd_out = rs;
@@ -42,12 +45,14 @@ void lb_layernorm_backward(float *dx, float *dw, float *db, const float *dy, con
         const float *xr = x + (int64_t)n * D, *g = dy + (int64_t)n * D;
         float mu = mean[n], rs = rstd[n];
         float m1 = 0.0f, m2 = 0.0f; /* means of dxhat and dxhat * xhat */
+        #pragma omp simd reduction(+ : m1, m2)
         for (int i = 0; i < D; i++) {
             float xh = (xr[i] - mu) * rs, dxh = g[i] * w[i];
             m1 += dxh; m2 += dxh * xh;
         }
         m1 /= (float)D; m2 /= (float)D;
         float *o = dx + (int64_t)n * D;
+        #pragma omp simd
         for (int i = 0; i < D; i++) {
             float xh = (xr[i] - mu) * rs;
             o[i] = rs * (g[i] * w[i] - m1 - xh * m2);

@@ -203,6 +203,76 @@ lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err
     return m;
 }
 
+lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_error *err) {
+    if (cfg->dim < 1 || cfg->n_heads < 1 || cfg->dim % cfg->n_heads || cfg->n_layers < 1 || cfg->hidden_dim < 1 ||
+        cfg->vocab_size < 1 || cfg->max_pos < 1 || cfg->num_labels < 2 ||
+        (cfg->arch == LB_ARCH_BERT && cfg->type_vocab_size < 1)) {
+        lb_err(err, LB_ERR_USAGE, "random model: invalid shape (dim %d, heads %d, layers %d, labels %d)", cfg->dim,
+               cfg->n_heads, cfg->n_layers, cfg->num_labels);
+        return NULL;
+    }
+    lb_model *m = calloc(1, sizeof *m);
+    if (!m) { lb_err(err, LB_ERR_NOMEM, "random model: out of memory"); return NULL; }
+    m->cfg = *cfg;
+    m->cfg.id2label = NULL;
+    m->arch = cfg->arch == LB_ARCH_BERT ? &lb_bert_desc : &lb_distilbert_desc;
+    if (cfg->arch != LB_ARCH_BERT) m->cfg.type_vocab_size = 0;
+    if (!(m->cfg.ln_eps > 0)) m->cfg.ln_eps = 1e-12f;
+    m->dir = strdup("(random)");
+    m->config_json = cJSON_CreateObject();
+    cJSON_AddStringToObject(m->config_json, "model_type", m->arch->model_type);
+    lb_model_config *c = &m->cfg;
+    c->id2label = calloc((size_t)c->num_labels, sizeof(char *));
+    m->layers = calloc((size_t)c->n_layers, sizeof(lb_layer_w));
+    int64_t D = c->dim, F = c->hidden_dim, NL = c->num_labels;
+    int64_t per_layer = 4 * (D * D + D) + 2 * D * F + F + D + 4 * D;
+    int64_t total = (int64_t)c->vocab_size * D + (int64_t)c->max_pos * D + (int64_t)c->type_vocab_size * D + 2 * D +
+                    c->n_layers * per_layer + (m->arch->has_pooler ? D * D + D : 0);
+    float *w = malloc(sizeof(float) * (size_t)total);
+    m->owned = malloc(sizeof(float *));
+    m->n_train = head_numel(m);
+    m->train = calloc((size_t)m->n_train, sizeof(float));
+    if (!c->id2label || !m->layers || !w || !m->owned || !m->train || !m->dir || !m->config_json) {
+        free(w);
+        lb_model_free(m);
+        lb_err(err, LB_ERR_NOMEM, "random model: out of memory for %lld weights", (long long)total);
+        return NULL;
+    }
+    m->owned[m->n_owned++] = w;
+    for (int i = 0; i < c->num_labels; i++) {
+        char b[32];
+        snprintf(b, sizeof b, "LABEL_%d", i);
+        c->id2label[i] = strdup(b);
+    }
+    lb_rng rng;
+    lb_rng_seed(&rng, seed);
+    float *p = w;
+#define NEXT(ptr, n, kind) do { float *q_ = p; p += (n); ptr = q_; \
+        if ((kind) == 0) normal_init(q_, (n), 0.02, &rng); \
+        else for (int64_t i_ = 0; i_ < (n); i_++) q_[i_] = (kind) == 1 ? 1.0f : 0.0f; } while (0)
+    NEXT(m->wte, (int64_t)c->vocab_size * D, 0);
+    NEXT(m->wpe, (int64_t)c->max_pos * D, 0);
+    if (c->type_vocab_size) NEXT(m->wtt, (int64_t)c->type_vocab_size * D, 0);
+    NEXT(m->emb_ln_w, D, 1);
+    NEXT(m->emb_ln_b, D, 2);
+    for (int l = 0; l < c->n_layers; l++) {
+        lb_layer_w *lw = &m->layers[l];
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            int64_t in = k == LB_LIN_FFN2 ? F : D, out = k == LB_LIN_FFN1 ? F : D;
+            NEXT(lw->w[k], in * out, 0);
+            NEXT(lw->b[k], out, 2);
+        }
+        NEXT(lw->ln1_w, D, 1); NEXT(lw->ln1_b, D, 2);
+        NEXT(lw->ln2_w, D, 1); NEXT(lw->ln2_b, D, 2);
+    }
+    if (m->arch->has_pooler) { NEXT(m->pool_w, D * D, 0); NEXT(m->pool_b, D, 2); }
+#undef NEXT
+    lb_model_bind_head(m, m->train, NULL);
+    if (m->arch->has_pre_classifier) normal_init(m->pre_w, D * D, 0.02, &rng);
+    normal_init(m->cls_w, NL * D, 0.02, &rng);
+    return m;
+}
+
 void lb_model_free(lb_model *m) {
     if (!m) return;
     lb_encoder_free_buffers(m);
