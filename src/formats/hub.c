@@ -665,6 +665,11 @@ static lb_status download_blob(const hub *h, const char *url, bool auth, const c
                 fsync_dir_of(blob_path);
         }
     }
+    if (st) {
+        /* keep a partial download for resuming, but not an empty file */
+        struct stat sb;
+        if (stat(inc, &sb) == 0 && sb.st_size == 0) unlink(inc);
+    }
     free(inc);
     return st;
 }

@@ -12,11 +12,13 @@ the port to ROOT/port. It answers like huggingface.co:
   HEAD|GET /cdn/<sha256>   the LFS bytes, with Range support (206)
   X-Repo-Commit on resolve answers; X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound
   on 404s; 401 for org/private without "Authorization: Bearer hf_secret_token"; org/old-name is
-  a renamed repo (relative 307 redirects to org/tiny); org/evil lists a file "../evil.txt".
+  a renamed repo (relative 307 redirects to org/tiny); org/evil lists a file "../evil.txt";
+org/badjson answers its API call with HTML; org/noetag serves files without an ETag.
 Test control, re-read on every request from ROOT/control.json (counters are decremented in
 place): {"cut": {"<file name>": n}} sends half of the next n bodies of that file and drops the
 connection; {"corrupt": {"<file name>": n}} flips one byte of the next n bodies;
-{"norange": {"<file name>": n}} ignores the Range header of the next n LFS requests.
+{"norange": {"<file name>": n}} ignores the Range header of the next n LFS requests;
+{"gone": {"<file name>": n}} answers the next n CDN requests for that file with 404.
 Every request is appended to ROOT/requests.log as one JSON line {method, path, range, auth}.
 """
 import hashlib
@@ -48,6 +50,7 @@ def make_fixtures():
         "models/solo": {"config.json": b'{"model_type": "bert"}\n'},
         "models/org--private": {"config.json": b'{"private": true}\n'},
         "models/org--evil": {"config.json": b"{}\n"},
+        "models/org--noetag": {"config.json": b"{}\n"},
         "datasets/org--data": {
             "train.csv": b"label,text\n1,good\n0,bad\n",
             "data/validation.parquet": bytes(rnd.getrandbits(8) for _ in range(70000)),
@@ -185,6 +188,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return d, sha
 
     def serve_api(self, kind, repo, rev):
+        if repo == "org/badjson":
+            return self.reply(200, {"Content-Type": "application/json"}, b"<html>maintenance</html>")
         if repo == "org/old-name":
             return self.reply(307, {"Location": self.path.replace("org/old-name", "org/tiny")})
         found = self.lookup(kind, repo, rev)
@@ -217,6 +222,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                     "X-Linked-Etag": '"%s"' % digest, "X-Linked-Size": str(len(data)),
                                     "ETag": '"%s"' % git_sha1(b"pointer " + digest.encode()),
                                     "X-Lb-Name": name})
+        if repo == "org/noetag":
+            return self.reply(200, {"X-Repo-Commit": sha}, data)
         self.reply(200, {"X-Repo-Commit": sha, "ETag": '"%s"' % git_sha1(data),
                          "Content-Type": "application/octet-stream"},
                    data, cut=self.command == "GET" and take("cut", name),
@@ -229,6 +236,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if n.endswith(LFS_SUFFIXES):
                     data = open(p, "rb").read()
                     if hashlib.sha256(data).hexdigest() == digest:
+                        if take("gone", n):
+                            return self.error(404, None, "object expired")
                         return self.serve_bytes(data, n)
         self.error(404, None, "no such object")
 

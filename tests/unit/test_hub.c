@@ -381,6 +381,16 @@ Test(hub, refuses_file_names_leaving_the_snapshot) {
     cr_assert_not(lb_file_exists(fmt("%s/evil.txt", cache)));
 }
 
+Test(hub, unexpected_server_answers) {
+    SERVER();
+    lb_error e;
+    cr_assert_eq(resolve_fail("org/badjson", "model", NULL, NULL, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "unexpected answer") && strstr(e.msg, "/api/models/org/badjson"), "%s", e.msg);
+    cr_assert_eq(resolve_fail("org/noetag", "model", NULL, NULL, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "no ETag") && strstr(e.msg, "config.json"), "%s", e.msg);
+    cr_assert_eq(count_files(fmt("%s/models--org--noetag/snapshots", cache), "config.json"), 0);
+}
+
 Test(hub, cut_transfer_resumes_with_range) {
     SERVER();
     control("{\"cut\": {\"model.safetensors\": 1, \"vocab.txt\": 1}}");
@@ -421,6 +431,17 @@ Test(hub, interrupted_download_kept_then_resumed_next_run) {
     cr_assert_eq(requests("/cdn/", "\"range\": null"), full_before, "the next run restarted from zero");
     cr_assert_eq(count_files(cache, ".incomplete"), 0);
     free(dir);
+}
+
+Test(hub, failed_cdn_request_leaves_nothing_behind) {
+    SERVER();
+    control("{\"gone\": {\"model.safetensors\": 1}}");
+    const char *inc[] = {"model.safetensors", NULL};
+    lb_error e;
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "model.safetensors") && strstr(e.msg, "404"), "%s", e.msg);
+    cr_assert_eq(count_files(cache, ".incomplete"), 0);
+    cr_assert_eq(count_files(fmt("%s/models--org--tiny/snapshots", cache), "model.safetensors"), 0);
 }
 
 Test(hub, corrupted_transfer_is_rejected) {
