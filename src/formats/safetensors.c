@@ -39,6 +39,7 @@ typedef struct st_shard {
     char *path;
     const unsigned char *map; /* whole file, read-only */
     size_t size;
+    bool mapped;              /* false: caller-owned memory (lb_st_open_mem) */
 } st_shard;
 
 typedef struct st_name_ix {
@@ -84,7 +85,7 @@ static bool utf8_valid(const unsigned char *s, size_t n) {
 
 static void st_free_contents(lb_st_file *f) {
     for (size_t i = 0; i < f->nshards; i++) {
-        if (f->shards[i].map) munmap((void *)f->shards[i].map, f->shards[i].size);
+        if (f->shards[i].map && f->shards[i].mapped) munmap((void *)f->shards[i].map, f->shards[i].size);
         free(f->shards[i].path);
     }
     free(f->shards);
@@ -118,6 +119,53 @@ static bool json_uint(const cJSON *v, uint64_t *out) {
 static int dtype_from_name(const char *s) {
     for (int i = 0; i < LB_DT__COUNT; i++)
         if (strcmp(s, DT_NAMES[i]) == 0) return i;
+    return -1;
+}
+
+/* cJSON keeps numbers only as doubles, so 1e0 or 1.0 would pass as the integer 1; the reference
+ * (serde, usize) rejects them. Scans the (already valid JSON) header for a number inside a tensor
+ * entry's "shape" or "data_offsets" array that is not plain digits; returns its offset or -1. */
+static long bad_int_literal(const char *s, size_t n) {
+    int depth = 0;
+    bool meta_entry = false, int_array = false;
+    const char *last = NULL; /* last string token, and its length */
+    size_t last_len = 0;
+    char key2[16] = "";
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            size_t j = i + 1;
+            while (j < n && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+            last = s + i + 1;
+            last_len = j - i - 1;
+            i = j;
+        } else if (c == ':') {
+            if (depth == 1) meta_entry = last_len == 12 && memcmp(last, "__metadata__", 12) == 0;
+            if (depth == 2) {
+                size_t k = last_len < sizeof key2 - 1 ? last_len : sizeof key2 - 1;
+                memcpy(key2, last, k);
+                key2[k] = '\0';
+                if (last_len >= sizeof key2 - 1) key2[0] = '\0';
+            }
+        } else if (c == '{' || c == '[') {
+            depth++;
+            if (depth == 3)
+                int_array = c == '[' && !meta_entry && (!strcmp(key2, "shape") || !strcmp(key2, "data_offsets"));
+        } else if (c == '}' || c == ']') {
+            if (depth == 3) int_array = false;
+            depth--;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t j = i;
+            bool plain = true;
+            while (j < n && (s[j] == '-' || s[j] == '+' || s[j] == '.' || s[j] == 'e' || s[j] == 'E' ||
+                             (s[j] >= '0' && s[j] <= '9'))) {
+                if (s[j] < '0' || s[j] > '9') plain = false;
+                j++;
+            }
+            if (int_array && depth == 3 && !plain) return (long)i;
+            i = j - 1;
+        }
+    }
     return -1;
 }
 
@@ -207,42 +255,47 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
         free(text);
         return lb_err(err, LB_ERR_FORMAT, "%s: header is not valid JSON (error near header byte %zu)", path, at);
     }
-    free(text);
 
     lb_status st = LB_OK;
     st_entry *ents = NULL;
     size_t nent = 0;
+    long badnum = bad_int_literal(text, n);
+    free(text);
+    if (badnum >= 0) {
+        st = lb_err(err, LB_ERR_FORMAT,
+                    "%s: header byte %ld: shape and data_offsets values must be plain non-negative integers "
+                    "(no sign, fraction or exponent)", path, badnum);
+        goto done;
+    }
     if (!cJSON_IsObject(root)) {
         st = lb_err(err, LB_ERR_FORMAT, "%s: header is not a JSON object", path);
         goto done;
     }
     size_t nitems = (size_t)cJSON_GetArraySize(root);
+    bool seen_meta = false;
     ents = calloc(nitems ? nitems : 1, sizeof *ents);
     if (!ents) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
     for (const cJSON *it = root->child; it; it = it->next) {
         const char *name = it->string;
-        /* Duplicate keys: cJSON keeps all of them in order; compare against the earlier ones. */
-        for (const cJSON *p = root->child; p != it; p = p->next)
-            if (strcmp(p->string, name) == 0) {
-                st = lb_err(err, LB_ERR_FORMAT, "%s: duplicate header key \"%s\"", path, name);
+        /* Repeated tensor names are caught after sorting (st_finish), in O(n log n). */
+        if (strcmp(name, "__metadata__") == 0) {
+            if (seen_meta) {
+                st = lb_err(err, LB_ERR_FORMAT, "%s: duplicate header key \"__metadata__\"", path);
                 goto done;
             }
-        if (strcmp(name, "__metadata__") == 0) {
+            seen_meta = true;
+            if (cJSON_IsNull(it)) continue; /* Option<HashMap>: null is allowed */
             if (!cJSON_IsObject(it)) {
                 st = lb_err(err, LB_ERR_FORMAT, "%s: __metadata__ must be an object of strings", path);
                 goto done;
             }
+            /* Duplicate metadata keys: the reference keeps the last (lb_st_metadata does too). */
             for (const cJSON *m = it->child; m; m = m->next) {
                 if (!cJSON_IsString(m)) {
                     st = lb_err(err, LB_ERR_FORMAT, "%s: __metadata__ value for \"%s\" must be a string", path,
                                 m->string);
                     goto done;
                 }
-                for (const cJSON *p = it->child; p != m; p = p->next)
-                    if (strcmp(p->string, m->string) == 0) {
-                        st = lb_err(err, LB_ERR_FORMAT, "%s: duplicate __metadata__ key \"%s\"", path, m->string);
-                        goto done;
-                    }
                 if (take_meta && (st = st_push_meta(f, m->string, m->valuestring, err)) != LB_OK) goto done;
             }
             continue;
@@ -271,18 +324,15 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
     for (size_t i = 0; i < nent; i++) {
         const cJSON *it = ents[i].json;
         const char *name = it->string;
-        for (const cJSON *fld = it->child; fld; fld = fld->next) {
-            if (strcmp(fld->string, "dtype") && strcmp(fld->string, "shape") && strcmp(fld->string, "data_offsets")) {
-                st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": unknown field \"%s\"", path, name, fld->string);
-                goto done;
-            }
-            for (const cJSON *p = it->child; p != fld; p = p->next)
-                if (strcmp(p->string, fld->string) == 0) {
-                    st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": duplicate field \"%s\"", path, name,
-                                fld->string);
+        /* Unknown fields are ignored (as serde does here); a repeated known field is an error. */
+        static const char *const KNOWN[3] = {"dtype", "shape", "data_offsets"};
+        int seen[3] = {0, 0, 0};
+        for (const cJSON *fld = it->child; fld; fld = fld->next)
+            for (int k = 0; k < 3; k++)
+                if (strcmp(fld->string, KNOWN[k]) == 0 && ++seen[k] > 1) {
+                    st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": duplicate field \"%s\"", path, name, KNOWN[k]);
                     goto done;
                 }
-        }
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
         if (!cJSON_IsString(dt)) {
             st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": missing or non-string dtype", path, name);
@@ -398,6 +448,7 @@ static lb_status st_map(st_shard *sh, const char *path, lb_error *err) {
     close(fd);
     if (m == MAP_FAILED) return lb_err(err, LB_ERR_IO, "%s: mmap failed: %s", path, strerror(e));
     sh->map = m;
+    sh->mapped = true;
     return LB_OK;
 }
 
@@ -410,9 +461,12 @@ static lb_status st_finish(lb_st_file *f, lb_error *err) {
     qsort(f->by_name, f->count, sizeof *f->by_name, cmp_by_name);
     for (size_t i = 1; i < f->count; i++) {
         const lb_st_tensor *a = &f->tensors[f->by_name[i - 1].idx], *b = &f->tensors[f->by_name[i].idx];
-        if (strcmp(a->name, b->name) == 0)
+        if (strcmp(a->name, b->name) == 0) {
+            if (a->file == b->file)
+                return lb_err(err, LB_ERR_FORMAT, "%s: duplicate tensor name \"%s\"", a->file, a->name);
             return lb_err(err, LB_ERR_FORMAT, "tensor \"%s\" appears twice: in %s and in %s", a->name, a->file,
                           b->file);
+        }
     }
     return LB_OK;
 }
@@ -426,6 +480,24 @@ lb_st_file *lb_st_open(const char *path, lb_error *err) {
     size_t cap = 0;
     if (st_map(&f->shards[0], path, err) != LB_OK || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK ||
         st_finish(f, err) != LB_OK) {
+        lb_st_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_error *err) {
+    lb_st_file *f = calloc(1, sizeof *f);
+    if (!f) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    f->shards = calloc(1, sizeof *f->shards);
+    if (!f->shards) { free(f); lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    f->nshards = 1;
+    f->shards[0].path = strdup(name ? name : "<memory>");
+    f->shards[0].map = data;
+    f->shards[0].size = size;
+    size_t cap = 0;
+    if (!f->shards[0].path) lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (!f->shards[0].path || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK || st_finish(f, err) != LB_OK) {
         lb_st_close(f);
         return NULL;
     }
@@ -533,7 +605,7 @@ const lb_st_tensor *lb_st_find(const lb_st_file *f, const char *name) {
 }
 
 const char *lb_st_metadata(const lb_st_file *f, const char *key) {
-    for (size_t i = 0; i < f->nmeta; i++)
+    for (size_t i = f->nmeta; i-- > 0;) /* last wins for repeated keys, as in the reference */
         if (strcmp(f->meta_keys[i], key) == 0) return f->meta_vals[i];
     return NULL;
 }
@@ -585,11 +657,11 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
     case LB_DT_I64: LB_CONV(int64_t) break;
     case LB_DT_U64: LB_CONV(uint64_t) break;
     case LB_DT_F16:
-        #pragma omp parallel for if (n > (1u << 20))
+        #pragma omp parallel for if (n > (1u << 18))
         for (size_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); o[i] = f16_to_f32(h); }
         break;
     case LB_DT_BF16:
-        #pragma omp parallel for if (n > (1u << 20))
+        #pragma omp parallel for if (n > (1u << 18))
         for (size_t i = 0; i < n; i++) {
             uint16_t h; memcpy(&h, p + 2 * i, 2);
             uint32_t b = (uint32_t)h << 16; memcpy(&o[i], &b, 4);

@@ -29,6 +29,9 @@ typedef struct lb_st_file lb_st_file;   /* one file, or every shard of an indexe
 
 /* Opens one .safetensors file. */
 lb_st_file *lb_st_open(const char *path, lb_error *err);
+/* Parses a safetensors image already in memory (data must outlive the result; nothing is
+ * copied). name is used in messages. Same validation as lb_st_open. */
+lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_error *err);
 /* Opens dir/model.safetensors, or the shards named by dir/model.safetensors.index.json. */
 lb_st_file *lb_st_open_dir(const char *dir, lb_error *err);
 void lb_st_close(lb_st_file *f);
@@ -40,7 +43,9 @@ const lb_st_tensor *lb_st_find(const lb_st_file *f, const char *name);
 const char *lb_st_metadata(const lb_st_file *f, const char *key);
 
 /* The tensor as F32: zero-copy into the mapping when already F32 and aligned, otherwise
- * converted (F16, BF16, F64, integer types) into a buffer the lb_st_file owns. */
+ * converted (F16, BF16, F64, integer types) into a buffer the lb_st_file owns (cached: a second
+ * call returns the same buffer). Valid until lb_st_close. Not thread-safe on one lb_st_file:
+ * convert from one thread (large conversions use OpenMP internally). */
 const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err);
 
 const char *lb_dtype_name(lb_dtype dt);

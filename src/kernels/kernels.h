@@ -15,14 +15,14 @@
 /* ---- linear (linear.c): y = x W^T + b, W stored [out, in] as in PyTorch ---------------- */
 /* y [N, ldy] (first O columns written), x [N, ldx], W [O, I], b [O] nullable. */
 void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *W, const float *b,
-                       int N, int I, int O);
+                       int N, int K, int O);
 /* dx [N, lddx] += dy W (nullable: frozen input path not needed); dW [O, I] += dy^T x
  * (nullable: frozen weight); db [O] += sum_n dy (nullable). dy [N, lddy], x [N, ldx]. */
 void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy,
-                        const float *x, int ldx, const float *W, int N, int I, int O);
-void lb_linear_forward_ref(double *y, const double *x, const double *W, const double *b, int N, int I, int O);
+                        const float *x, int ldx, const float *W, int N, int K, int O);
+void lb_linear_forward_ref(double *y, const double *x, const double *W, const double *b, int N, int K, int O);
 void lb_linear_backward_ref(double *dx, double *dW, double *db, const double *dy, const double *x,
-                            const double *W, int N, int I, int O);
+                            const double *W, int N, int K, int O);
 
 /* ---- LayerNorm (layernorm.c): y = (x - mean) / sqrt(var_biased + eps) * w + b ---------- */
 /* y, x [N, D]; mean, rstd [N] nullable (saved for backward); w, b [D]. */
@@ -97,5 +97,13 @@ void lb_attention_backward_ref(double *dq, double *dk, double *dv, const double 
  * labels [B] in [0, L); dlogits [B, L] nullable = (softmax - onehot) / B (overwrite). */
 float lb_cross_entropy(const float *logits, const int32_t *labels, int B, int L, float *dlogits);
 double lb_cross_entropy_ref(const double *logits, const int32_t *labels, int B, int L, double *dlogits);
+
+/* ---- BLAS backend (blas.c) ----------------------------------------------------------- */
+/* The OpenBLAS kernel family in use ("SkylakeX", "Prescott", ...). */
+const char *lb_blas_corename(void);
+/* The OPENBLAS_CORETYPE this CPU should use when OpenBLAS picked a much slower family than
+ * the CPU supports (e.g. "Prescott" on an AVX-512 CPU), else NULL. A program sets the
+ * variable and re-executes itself: OpenBLAS reads it only when it loads. */
+const char *lb_blas_preferred_coretype(void);
 
 #endif

@@ -47,6 +47,10 @@ typedef struct lb_load_opts {
 typedef struct lb_model lb_model;
 
 lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err);
+/* A model with random weights (N(0, 0.02), LayerNorm 1/0, biases 0) for the shape in cfg
+ * (arch, vocab_size, dim, n_layers, n_heads, hidden_dim, max_pos, type_vocab_size (BERT),
+ * dropouts, num_labels; id2label may be NULL). For benchmarks and tests without files. */
+lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_error *err);
 void lb_model_free(lb_model *m);
 const lb_model_config *lb_model_get_config(const lb_model *m);
 

@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import sys
+import time
 
 import numpy as np
 import torch
@@ -167,6 +168,12 @@ def gen_case(out_root, case):
             logits = model(**fwd).logits.float().contiguous()
         check_finite_nonzero("forward logits", logits)
         save_file({**fwd, "logits": logits}, "forward.safetensors")
+        if case.get("hidden"):
+            # Per-layer debugging aid: hidden_states.0 = embeddings (after LayerNorm), .k = layer k output.
+            with torch.no_grad():
+                hs = model(**fwd, output_hidden_states=True).hidden_states
+            save_file({f"hidden_states.{i}": h.float().contiguous() for i, h in enumerate(hs)},
+                      "hidden.safetensors")
 
         pm = get_peft_model(model, lora_config(case["targets"]))
         randomize_adapter(pm, case["seed"] + 20, 4)
@@ -255,11 +262,13 @@ class RecordingTrainer(Trainer):
     """Trainer whose batch order is fixed and which records, per optimizer step, the training loss,
     the learning rate used, and the pre-clip global grad norm (grads right after backward)."""
 
-    def __init__(self, *a, fixed_epochs=None, expected_batches=None, **kw):
+    def __init__(self, *a, fixed_epochs=None, expected_batches=None, progress=0, **kw):
         super().__init__(*a, **kw)
         self.fixed_sampler = FixedOrderSampler(fixed_epochs)
         self.expected_batches = expected_batches
         self.rec = {"losses": [], "learning_rates": [], "grad_norms": []}
+        self.progress = progress
+        self.t0 = time.time()
 
     def _get_train_sampler(self):
         return self.fixed_sampler
@@ -276,6 +285,9 @@ class RecordingTrainer(Trainer):
         self.rec["losses"].append(float(loss))
         self.rec["learning_rates"].append(float(self.optimizer.param_groups[0]["lr"]))
         self.rec["grad_norms"].append(float(norm))
+        if self.progress and (step + 1) % self.progress == 0:
+            print(f"  step {step + 1}/{len(self.expected_batches)} loss {float(loss):.4f} "
+                  f"({time.time() - self.t0:.0f}s)", file=sys.stderr, flush=True)
         return loss
 
 
@@ -347,10 +359,12 @@ def gen_trajectory(out_root, case):
             lr_scheduler_type="linear", warmup_steps=0, max_grad_norm=1.0, optim="adamw_torch",
             adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, seed=42, use_cpu=True,
             evaluation_strategy="no", save_strategy="no", logging_strategy="no", report_to=[],
-            disable_tqdm=True, dataloader_drop_last=False, dataloader_num_workers=0)
+            disable_tqdm=True, dataloader_drop_last=False, dataloader_num_workers=0,
+            dataloader_pin_memory=False)
         trainer = RecordingTrainer(model=pm, args=args, train_dataset=ListDataset(items),
                                    data_collator=collator, tokenizer=tok,
-                                   fixed_epochs=epochs, expected_batches=expected_batches)
+                                   fixed_epochs=epochs, expected_batches=expected_batches,
+                                   progress=case.get("progress", 0))
         trainer.train()
         shutil.rmtree(args.output_dir, ignore_errors=True)
         rec = trainer.rec

@@ -22,14 +22,14 @@ import torch  # noqa: E402
 TINY_TRUNK = dict(vocab_size=120, max_position_embeddings=64, initializer_range=0.2)
 
 SMALL_CASES = [
-    dict(name="distilbert_tiny", arch="distilbert", num_labels=2, targets=["q_lin"], seed=1001, perturb=0.1,
+    dict(name="distilbert_tiny", arch="distilbert", num_labels=2, targets=["q_lin"], seed=1001, perturb=0.1, hidden=True,
          cfg=dict(TINY_TRUNK, dim=32, n_heads=4, n_layers=2, hidden_dim=64),
          fwd_lengths=[40, 1, 17, 33, 8], grad_lengths=[23, 40, 1, 5, 12]),
-    dict(name="distilbert_tiny_all", arch="distilbert", num_labels=3, seed=1002, perturb=0.1,
+    dict(name="distilbert_tiny_all", arch="distilbert", num_labels=3, seed=1002, perturb=0.1, hidden=True,
          targets=["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"],
          cfg=dict(TINY_TRUNK, dim=24, n_heads=3, n_layers=3, hidden_dim=40),
          fwd_lengths=[9, 40, 1, 26, 3], grad_lengths=[1, 31, 40, 7, 18]),
-    dict(name="bert_tiny", arch="bert", num_labels=2, targets=["query", "value"], seed=1003, perturb=0.1,
+    dict(name="bert_tiny", arch="bert", num_labels=2, targets=["query", "value"], seed=1003, perturb=0.1, hidden=True,
          cfg=dict(TINY_TRUNK, hidden_size=32, num_attention_heads=4, num_hidden_layers=2, intermediate_size=64,
                   type_vocab_size=2),
          fwd_lengths=[40, 12, 1, 29, 6], grad_lengths=[3, 40, 19, 1, 35]),
@@ -56,7 +56,7 @@ def full_cases():
                 perturb=0.0, vocab=True, cfg=cfg,
                 fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260])
     traj = dict(name="distilbert_base", seed=3002, n_rows=200, epochs=2, max_length=512, batch_size=4,
-                reuse_model=True, cfg=cfg)
+                reuse_model=True, progress=10, cfg=cfg)
     return [case], [traj]
 
 

@@ -6,6 +6,8 @@
                          F32 value of every tensor in DIR/expected/<file>/<name>.f32 (raw LE float32)
   st_ref.py golden FILE  the writer golden: the tensor set of golden_tensors() via torch save_file
   st_ref.py check FILE   loads FILE (written by lorabert) and checks it equals golden_tensors()
+  st_ref.py judge DIR    prints "<file> OK" or "<file> ERR" for every *.safetensors in DIR, by
+                         whether safetensors.torch.load_file accepts it
 """
 import json, os, sys
 import numpy as np
@@ -102,5 +104,13 @@ if __name__ == "__main__":
         torch_save(golden_tensors(), arg, metadata={"format": "pt"})
     elif cmd == "check":
         check(arg)
+    elif cmd == "judge":
+        for fn in sorted(os.listdir(arg)):
+            if fn.endswith(".safetensors"):
+                try:
+                    torch_load(os.path.join(arg, fn))  # Rust safe_open + torch: every dtype
+                    print(fn, "OK")
+                except Exception:
+                    print(fn, "ERR")
     else:
         sys.exit("unknown command " + cmd)

@@ -1,0 +1,257 @@
+/* JSON Lines parsing (see jsonl.h). cJSON validates and builds each object; because cJSON keeps
+ * numbers only as doubles, the literal of each top-level value is recovered from the source
+ * text so that 1 is an INT, 1.0 a FLOAT, and large integers stay exact. */
+#include "data/jsonl.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "data/table_build.h"
+
+/* Source spans of the values of a (valid) JSON object's members, in order: s[start[k]..end[k]).
+ * Returns the number found (at most max). */
+static size_t member_spans(const char *s, size_t n, size_t *start, size_t *end, size_t max) {
+    size_t depth = 0, cnt = 0;
+    bool in_str = false, in_val = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = false;
+            continue;
+        }
+        if (c == '"') { in_str = true; continue; }
+        if (c == '{' || c == '[') { depth++; continue; }
+        if (depth == 1 && c == ':' && !in_val) {
+            size_t j = i + 1;
+            while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r')) j++;
+            if (cnt < max) start[cnt] = j;
+            in_val = true;
+            continue;
+        }
+        if (depth == 1 && (c == ',' || c == '}') && in_val) {
+            size_t e = i;
+            while (e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\n' || s[e - 1] == '\r')) e--;
+            if (cnt < max) end[cnt] = e;
+            cnt++;
+            in_val = false;
+        }
+        if (c == '}' || c == ']') depth--;
+    }
+    return cnt;
+}
+
+/* True when a string literal in s[0..n) holds the escape \u0000: cJSON would cut the string
+ * there, silently truncating the text, so such lines are rejected instead. */
+static bool has_nul_escape(const char *s, size_t n) {
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_str) { in_str = s[i] == '"'; continue; }
+        if (s[i] == '"') in_str = false;
+        else if (s[i] == '\\') {
+            if (i + 5 < n && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) return true;
+            i++;
+        }
+    }
+    return false;
+}
+
+/* Integer literal (JSON grammar: -?digits, no fraction/exponent) that fits int64. */
+static bool int_literal(const char *s, size_t n, int64_t *v) {
+    if (n == 0 || n > 20) return false;
+    for (size_t k = 0; k < n; k++)
+        if (!((s[k] >= '0' && s[k] <= '9') || (k == 0 && s[k] == '-'))) return false;
+    char tmp[24];
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    errno = 0;
+    char *endp;
+    long long x = strtoll(tmp, &endp, 10);
+    if (errno || *endp) return false;
+    *v = x;
+    return true;
+}
+
+typedef struct jl_ctx {
+    lb_table_builder b;
+    size_t *sp_start, *sp_end, sp_cap;
+    const char *name;
+} jl_ctx;
+
+/* Adds one object (parsed from src[0..n)) as a row. where: "line N" / "element N" for messages. */
+static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t n, size_t lineno, bool is_line,
+                            lb_error *err) {
+    const char *what = is_line ? "" : "array element ";
+    if (!cJSON_IsObject(obj))
+        return lb_err(err, LB_ERR_FORMAT, "%s:%s%zu: expected a JSON object, found %s", c->name, what, lineno,
+                      cJSON_IsArray(obj) ? "an array" : cJSON_IsString(obj) ? "a string" : "a scalar");
+    size_t nm = (size_t)cJSON_GetArraySize(obj);
+    if (nm > c->sp_cap) {
+        size_t *a = realloc(c->sp_start, nm * sizeof *a);
+        if (!a) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        c->sp_start = a;
+        size_t *b2 = realloc(c->sp_end, nm * sizeof *b2);
+        if (!b2) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        c->sp_end = b2;
+        c->sp_cap = nm;
+    }
+    size_t ns = src ? member_spans(src, n, c->sp_start, c->sp_end, nm) : 0;
+    bool spans_ok = src && ns == nm;
+    /* Duplicate keys: Python's json keeps the last; we reject them as ambiguous. */
+    for (const cJSON *it = obj->child; it; it = it->next)
+        for (const cJSON *p = obj->child; p != it; p = p->next)
+            if (strcmp(p->string, it->string) == 0)
+                return lb_err(err, LB_ERR_FORMAT, "%s:%s%zu: duplicate key \"%s\"", c->name, what, lineno, it->string);
+    lb_value *row = lb_tb_add_row(&c->b, err);
+    if (!row) return LB_ERR_NOMEM;
+    size_t k = 0;
+    for (const cJSON *it = obj->child; it; it = it->next, k++) {
+        long col = lb_table_col(&c->b.t, it->string);
+        if (col < 0) {
+            size_t nc;
+            lb_status st = lb_tb_add_col(&c->b, it->string, strlen(it->string), &nc, err);
+            if (st != LB_OK) return st;
+            col = (long)nc;
+            row = &c->b.t.cells[(c->b.t.nrows - 1) * c->b.t.ncols]; /* cells moved */
+        }
+        lb_value *v = &row[col];
+        if (cJSON_IsNull(it)) continue;
+        if (cJSON_IsBool(it)) { *v = (lb_value){.type = LB_VAL_BOOL, .i = cJSON_IsTrue(it) ? 1 : 0}; continue; }
+        if (cJSON_IsNumber(it)) {
+            int64_t iv;
+            double d = it->valuedouble;
+            if (spans_ok ? int_literal(src + c->sp_start[k], c->sp_end[k] - c->sp_start[k], &iv)
+                         : (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d &&
+                            (iv = (int64_t)d, true)))
+                *v = (lb_value){.type = LB_VAL_INT, .i = iv};
+            else
+                *v = (lb_value){.type = LB_VAL_FLOAT, .f = it->valuedouble};
+            continue;
+        }
+        char *s;
+        size_t sl;
+        if (cJSON_IsString(it)) {
+            /* Lines with \u0000 were rejected above, so strlen is the whole decoded string. */
+            sl = strlen(it->valuestring);
+            s = malloc(sl + 1);
+            if (s) memcpy(s, it->valuestring, sl + 1);
+        } else {
+            s = cJSON_PrintUnformatted(it);
+            sl = s ? strlen(s) : 0;
+        }
+        if (!s) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        *v = (lb_value){.type = LB_VAL_STR, .s = s, .slen = sl};
+    }
+    return LB_OK;
+}
+
+lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_table *out, lb_error *err) {
+    memset(out, 0, sizeof *out);
+    const unsigned char *u = (const unsigned char *)data;
+    size_t bad = lb_utf8_invalid_at(u, len);
+    if (bad < len) {
+        size_t line = 1;
+        for (size_t k = 0; k < bad; k++) line += data[k] == '\n';
+        return lb_err(err, LB_ERR_FORMAT, "%s:%zu: invalid UTF-8 byte 0x%02x at file offset %zu", name, line, u[bad],
+                      bad);
+    }
+    size_t i = 0;
+    if (len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) i = 3;
+    jl_ctx c = {.name = name};
+    lb_status st = LB_OK;
+    cJSON *arr = NULL;
+
+    size_t first = i;
+    while (first < len && (data[first] == ' ' || data[first] == '\t' || data[first] == '\n' || data[first] == '\r'))
+        first++;
+    if (first < len && data[first] == '[') {
+        /* A single JSON array of objects. */
+        if (has_nul_escape(data + i, len - i)) {
+            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: a string holds \\u0000 (NUL), which lorabert does not support", name);
+            goto done;
+        }
+        const char *endp = NULL;
+        arr = cJSON_ParseWithLengthOpts(data + i, len - i, &endp, 0);
+        if (!arr || !cJSON_IsArray(arr)) {
+            size_t line = 1;
+            const char *stop = arr ? data + len : (endp ? endp : data + len);
+            for (const char *p = data; p < stop && p < data + len; p++) line += *p == '\n';
+            st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: invalid JSON array", name, line);
+            goto done;
+        }
+        size_t rest = (size_t)(endp - data);
+        while (rest < len && (data[rest] == ' ' || data[rest] == '\t' || data[rest] == '\n' || data[rest] == '\r'))
+            rest++;
+        if (rest < len) {
+            st = lb_err(err, LB_ERR_FORMAT, "%s: unexpected data after the top-level JSON array at offset %zu", name,
+                        rest);
+            goto done;
+        }
+        size_t k = 0;
+        for (const cJSON *it = arr->child; it; it = it->next, k++) {
+            /* No source spans here: numbers are typed from their value (integral -> INT). */
+            if ((st = add_object(&c, it, NULL, 0, k, false, err)) != LB_OK) goto done;
+        }
+    } else {
+        size_t line = 0;
+        while (i < len) {
+            line++;
+            const char *nl = memchr(data + i, '\n', len - i);
+            size_t e = nl ? (size_t)(nl - data) : len;
+            size_t s = i;
+            i = nl ? e + 1 : len;
+            size_t ee = e;
+            while (ee > s && (data[ee - 1] == '\r' || data[ee - 1] == ' ' || data[ee - 1] == '\t')) ee--;
+            size_t ss = s;
+            while (ss < ee && (data[ss] == ' ' || data[ss] == '\t')) ss++;
+            if (ss == ee) continue; /* blank line */
+            if (memchr(data + ss, 0, ee - ss)) {
+                st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: line contains a raw NUL byte", name, line);
+                goto done;
+            }
+            if (has_nul_escape(data + ss, ee - ss)) {
+                st = lb_err(err, LB_ERR_UNSUPPORTED, "%s:%zu: a string holds \\u0000 (NUL), which lorabert does not support",
+                            name, line);
+                goto done;
+            }
+            const char *endp = NULL;
+            cJSON *obj = cJSON_ParseWithLengthOpts(data + ss, ee - ss, &endp, 0);
+            if (!obj) {
+                size_t col = endp ? (size_t)(endp - (data + ss)) + 1 : 1;
+                st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: invalid JSON near column %zu", name, line, col);
+                goto done;
+            }
+            if (endp && (size_t)(endp - data) < ee) {
+                cJSON_Delete(obj);
+                st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: more than one JSON value on the line (column %zu)", name, line,
+                            (size_t)(endp - (data + ss)) + 1);
+                goto done;
+            }
+            st = add_object(&c, obj, data + ss, ee - ss, line, true, err);
+            cJSON_Delete(obj);
+            if (st != LB_OK) goto done;
+        }
+    }
+    lb_tb_finish(&c.b, out);
+done:
+    cJSON_Delete(arr);
+    free(c.sp_start);
+    free(c.sp_end);
+    lb_tb_free(&c.b);
+    return st;
+}
+
+lb_status lb_jsonl_read(const char *path, lb_table *out, lb_error *err) {
+    char *data;
+    size_t len;
+    memset(out, 0, sizeof *out);
+    lb_status st = lb_read_file(path, &data, &len, err);
+    if (st != LB_OK) return st;
+    st = lb_jsonl_parse(data, len, path, out, err);
+    free(data);
+    return st;
+}

@@ -1,0 +1,101 @@
+/* lb_table: lookup, freeing, and the builder the text readers fill (see table_build.h). */
+#include "data/table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/table_build.h"
+
+long lb_table_col(const lb_table *t, const char *name) {
+    for (size_t i = 0; i < t->ncols; i++)
+        if (t->col_names[i] && strcmp(t->col_names[i], name) == 0) return (long)i;
+    return -1;
+}
+
+void lb_table_free(lb_table *t) {
+    if (!t) return;
+    if (t->cells)
+        for (size_t i = 0; i < t->nrows * t->ncols; i++)
+            if (t->cells[i].type == LB_VAL_STR) free(t->cells[i].s);
+    if (t->col_names)
+        for (size_t i = 0; i < t->ncols; i++) free(t->col_names[i]);
+    free(t->col_names);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+lb_status lb_tb_add_col(lb_table_builder *b, const char *name, size_t len, size_t *col, lb_error *err) {
+    lb_table *t = &b->t;
+    char *nm = malloc(len + 1);
+    char **names = realloc(t->col_names, (t->ncols + 1) * sizeof *names);
+    if (!nm || !names) {
+        free(nm);
+        if (names) t->col_names = names;
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
+    t->col_names = names;
+    memcpy(nm, name, len);
+    nm[len] = '\0';
+    if (t->nrows > 0 || t->cells) {
+        /* Re-lay the row-major cells with one more column (rare: JSONL rows with new keys). */
+        size_t nc = t->ncols + 1, cap = b->row_cap ? b->row_cap : 1;
+        lb_value *cells = calloc(cap * nc, sizeof *cells);
+        if (!cells) { free(nm); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+        for (size_t r = 0; r < t->nrows; r++)
+            memcpy(&cells[r * nc], &t->cells[r * t->ncols], t->ncols * sizeof *cells);
+        free(t->cells);
+        t->cells = cells;
+        b->row_cap = cap;
+    }
+    t->col_names[t->ncols] = nm;
+    *col = t->ncols++;
+    return LB_OK;
+}
+
+lb_value *lb_tb_add_row(lb_table_builder *b, lb_error *err) {
+    lb_table *t = &b->t;
+    if (t->nrows == b->row_cap || !t->cells) {
+        size_t cap = b->row_cap ? b->row_cap * 2 : 256;
+        size_t nc = t->ncols ? t->ncols : 1;
+        lb_value *cells = realloc(t->cells, cap * nc * sizeof *cells);
+        if (!cells) { lb_err(err, LB_ERR_NOMEM, "out of memory (%zu rows)", t->nrows); return NULL; }
+        t->cells = cells;
+        b->row_cap = cap;
+    }
+    lb_value *row = &t->cells[t->nrows * t->ncols];
+    memset(row, 0, t->ncols * sizeof *row); /* LB_VAL_NULL == 0 */
+    t->nrows++;
+    return row;
+}
+
+void lb_tb_finish(lb_table_builder *b, lb_table *out) {
+    *out = b->t;
+    memset(b, 0, sizeof *b);
+}
+
+void lb_tb_free(lb_table_builder *b) {
+    lb_table_free(&b->t);
+    b->row_cap = 0;
+}
+
+size_t lb_utf8_invalid_at(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t len;
+        unsigned min;
+        if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; c &= 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; c &= 0x07; }
+        else return i;
+        if (n - i < len) return i;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return i;
+            c = (c << 6) | (s[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return i;
+        i += len;
+    }
+    return n;
+}

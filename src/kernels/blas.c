@@ -1,0 +1,26 @@
+/* OpenBLAS core selection. Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise this
+ * machine's CPU (cpuid reports a generic "Intel Xeon Processor" with AVX-512) and falls back
+ * to the SSE3 "Prescott" kernels, ~4.5x slower for sgemm than its AVX-512 kernels. The core
+ * is chosen when the library loads, from $OPENBLAS_CORETYPE, so the fix belongs to the
+ * program's entry point (set the variable and re-exec); this module says when it is needed. */
+#include "kernels/kernels.h"
+#include <stddef.h>
+#include <string.h>
+
+char *openblas_get_corename(void);
+
+const char *lb_blas_corename(void) { return openblas_get_corename(); }
+
+const char *lb_blas_preferred_coretype(void) {
+    const char *cur = openblas_get_corename();
+    static const char *const slow[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Sandybridge",
+                                       "Atom", "Katmai", "Coppermine", "Northwood", "Banias", "Unknown", NULL};
+    bool is_slow = cur == NULL;
+    for (int i = 0; !is_slow && slow[i]; i++) is_slow = strcmp(cur, slow[i]) == 0;
+    if (!is_slow) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}

@@ -1,0 +1,193 @@
+/* config.json -> lb_model_config for DistilBERT and BERT, with transformers' defaults for
+ * absent fields, and refusal (LB_ERR_UNSUPPORTED, naming the field) of values whose math
+ * lorabert does not implement. Labels follow PretrainedConfig: id2label from the file,
+ * replaced by LABEL_i when the caller asks for a different num_labels, or by the caller's
+ * names. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "base/fileio.h"
+#include "model/internal.h"
+
+typedef struct cfg_ctx { const char *path; cJSON *root; lb_error *err; } cfg_ctx;
+
+static lb_status get_int(cfg_ctx *c, const char *key, int def, int lo, int hi, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+    if (!v || cJSON_IsNull(v)) { *out = def; return LB_OK; }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi)
+        return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected an integer in [%d, %d]", c->path, key, lo, hi);
+    *out = (int)v->valuedouble;
+    return LB_OK;
+}
+
+/* A probability; JSON null gives `def` (and sets *was_null when given). */
+static lb_status get_prob(cfg_ctx *c, const char *key, float def, float *out, bool *was_null) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+    if (was_null) *was_null = !v || cJSON_IsNull(v);
+    if (!v || cJSON_IsNull(v)) { *out = def; return LB_OK; }
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0 && v->valuedouble < 1.0))
+        return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected a probability in [0, 1)", c->path, key);
+    *out = (float)v->valuedouble;
+    return LB_OK;
+}
+
+static lb_status expect_str(cfg_ctx *c, const char *key, const char *want, bool required_if_present) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+    if (!v || cJSON_IsNull(v)) return LB_OK;
+    if (!cJSON_IsString(v))
+        return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected a string", c->path, key);
+    if (required_if_present && strcmp(v->valuestring, want) != 0)
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: \"%s\" is \"%s\"; lorabert supports only \"%s\"", c->path,
+                      key, v->valuestring, want);
+    return LB_OK;
+}
+
+void lb_config_free(lb_model_config *c) {
+    if (c->id2label) for (int i = 0; i < c->num_labels; i++) free(c->id2label[i]);
+    free(c->id2label);
+    c->id2label = NULL;
+}
+
+static lb_status parse_labels(cfg_ctx *c, lb_model_config *cfg, const lb_load_opts *opts) {
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(c->root, "id2label");
+    int n_file = 0;
+    if (ids && !cJSON_IsNull(ids)) {
+        if (!cJSON_IsObject(ids))
+            return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\": expected an object", c->path);
+        n_file = cJSON_GetArraySize(ids);
+    }
+    int want = opts && opts->num_labels > 0 ? opts->num_labels : (n_file > 0 ? n_file : 2);
+    if (want < 2)
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: num_labels %d: lorabert supports single-label classification "
+                      "with at least 2 labels", c->path, want);
+    cfg->num_labels = want;
+    cfg->id2label = calloc((size_t)want, sizeof(char *));
+    if (!cfg->id2label) return lb_err(c->err, LB_ERR_NOMEM, "%s: out of memory", c->path);
+    if (opts && opts->labels) {
+        for (int i = 0; i < want; i++) cfg->id2label[i] = strdup(opts->labels[i] ? opts->labels[i] : "");
+    } else if (n_file == want) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, ids) {
+            char *end;
+            long k = strtol(it->string, &end, 10);
+            if (*it->string == '\0' || *end != '\0' || k < 0 || k >= want || cfg->id2label[k])
+                return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\": key \"%s\" is not a label index in [0, %d) "
+                              "(or repeats)", c->path, it->string, want);
+            if (!cJSON_IsString(it))
+                return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\"[\"%s\"]: expected a string", c->path, it->string);
+            cfg->id2label[k] = strdup(it->valuestring);
+        }
+    } else {
+        for (int i = 0; i < want; i++) {
+            char b[32];
+            snprintf(b, sizeof b, "LABEL_%d", i);
+            cfg->id2label[i] = strdup(b);
+        }
+    }
+    for (int i = 0; i < want; i++)
+        if (!cfg->id2label[i]) return lb_err(c->err, LB_ERR_NOMEM, "%s: out of memory", c->path);
+    return LB_OK;
+}
+
+lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts, lb_error *err) {
+    char *path = lb_path_join(dir, "config.json");
+    char *text = NULL;
+    lb_status st = lb_read_file(path, &text, NULL, err);
+    if (st) { free(path); return st; }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cfg_ctx c = {path, root, err};
+    lb_model_config *cfg = &m->cfg;
+    memset(cfg, 0, sizeof *cfg);
+    if (!root || !cJSON_IsObject(root)) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: not a JSON object", path);
+        goto out;
+    }
+    m->config_json = root;
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    const char *type = cJSON_IsString(mt) ? mt->valuestring : NULL;
+    if (!type) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: \"model_type\" missing", path);
+        goto out;
+    }
+    float p_cls;
+    if (strcmp(type, "distilbert") == 0) {
+        m->arch = &lb_distilbert_desc;
+        cfg->arch = LB_ARCH_DISTILBERT;
+        bool sin = false;
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "sinusoidal_pos_embds");
+        if (s && cJSON_IsBool(s)) sin = cJSON_IsTrue(s);
+        if (sin) { st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: \"sinusoidal_pos_embds\" is true; lorabert supports only "
+                               "learned position embeddings", path); goto out; }
+        if ((st = expect_str(&c, "activation", "gelu", true)) ||
+            (st = get_int(&c, "vocab_size", 30522, 1, 1 << 24, &cfg->vocab_size)) ||
+            (st = get_int(&c, "dim", 768, 1, 1 << 16, &cfg->dim)) ||
+            (st = get_int(&c, "n_layers", 6, 1, 256, &cfg->n_layers)) ||
+            (st = get_int(&c, "n_heads", 12, 1, 1024, &cfg->n_heads)) ||
+            (st = get_int(&c, "hidden_dim", 4 * 768, 1, 1 << 18, &cfg->hidden_dim)) ||
+            (st = get_int(&c, "max_position_embeddings", 512, 1, 1 << 20, &cfg->max_pos)) ||
+            (st = get_int(&c, "pad_token_id", 0, 0, 1 << 24, &cfg->pad_token_id)) ||
+            (st = get_prob(&c, "dropout", 0.1f, &cfg->hidden_dropout, NULL)) ||
+            (st = get_prob(&c, "attention_dropout", 0.1f, &cfg->attention_dropout, NULL)) ||
+            (st = get_prob(&c, "seq_classif_dropout", 0.2f, &p_cls, NULL)))
+            goto out;
+        cfg->classifier_dropout = p_cls;
+        cfg->type_vocab_size = 0;
+        cfg->ln_eps = 1e-12f;  /* hard-coded in modeling_distilbert */
+    } else if (strcmp(type, "bert") == 0) {
+        m->arch = &lb_bert_desc;
+        cfg->arch = LB_ARCH_BERT;
+        bool cls_null;
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+        cfg->ln_eps = 1e-12f;
+        if (e && !cJSON_IsNull(e)) {
+            if (!cJSON_IsNumber(e) || !(e->valuedouble > 0 && e->valuedouble < 1)) {
+                st = lb_err(err, LB_ERR_FORMAT, "%s: \"layer_norm_eps\": expected a small positive number", path);
+                goto out;
+            }
+            cfg->ln_eps = (float)e->valuedouble;
+        }
+        if ((st = expect_str(&c, "hidden_act", "gelu", true)) ||
+            (st = expect_str(&c, "position_embedding_type", "absolute", true)) ||
+            (st = get_int(&c, "vocab_size", 30522, 1, 1 << 24, &cfg->vocab_size)) ||
+            (st = get_int(&c, "hidden_size", 768, 1, 1 << 16, &cfg->dim)) ||
+            (st = get_int(&c, "num_hidden_layers", 12, 1, 256, &cfg->n_layers)) ||
+            (st = get_int(&c, "num_attention_heads", 12, 1, 1024, &cfg->n_heads)) ||
+            (st = get_int(&c, "intermediate_size", 3072, 1, 1 << 18, &cfg->hidden_dim)) ||
+            (st = get_int(&c, "max_position_embeddings", 512, 1, 1 << 20, &cfg->max_pos)) ||
+            (st = get_int(&c, "type_vocab_size", 2, 1, 1 << 16, &cfg->type_vocab_size)) ||
+            (st = get_int(&c, "pad_token_id", 0, 0, 1 << 24, &cfg->pad_token_id)) ||
+            (st = get_prob(&c, "hidden_dropout_prob", 0.1f, &cfg->hidden_dropout, NULL)) ||
+            (st = get_prob(&c, "attention_probs_dropout_prob", 0.1f, &cfg->attention_dropout, NULL)) ||
+            (st = get_prob(&c, "classifier_dropout", 0.0f, &p_cls, &cls_null)))
+            goto out;
+        cfg->classifier_dropout = cls_null ? cfg->hidden_dropout : p_cls;
+        const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "is_decoder");
+        if (dec && cJSON_IsTrue(dec)) {
+            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: \"is_decoder\" is true; lorabert supports encoders only", path);
+            goto out;
+        }
+    } else {
+        st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: model_type \"%s\": lorabert supports \"distilbert\" and \"bert\"",
+                    path, type);
+        goto out;
+    }
+    if (cfg->dim % cfg->n_heads != 0) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: hidden size %d is not a multiple of the number of heads %d", path,
+                    cfg->dim, cfg->n_heads);
+        goto out;
+    }
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
+    if (pt && cJSON_IsString(pt) && strcmp(pt->valuestring, "single_label_classification") != 0) {
+        st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: problem_type \"%s\": lorabert supports "
+                    "\"single_label_classification\"", path, pt->valuestring);
+        goto out;
+    }
+    st = parse_labels(&c, cfg, opts);
+out:
+    if (st && root && m->config_json != root) cJSON_Delete(root);
+    free(path);
+    return st;
+}

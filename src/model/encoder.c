@@ -1,0 +1,461 @@
+/* The encoder shared by DistilBERT and BERT: embeddings, post-LN transformer blocks with
+ * optional LoRA on any of the six linears, the classification heads, and their backward.
+ *
+ * Layout: the real tokens of a batch are packed into [N, D] rows (sequence b occupies rows
+ * off[b] .. off[b]+len[b]-1); padded positions never exist. Attention runs per sequence on
+ * its real length. In the last layer only the [CLS] rows are needed after attention (the
+ * head reads position 0 only), so the query projection, attention output, LayerNorms and FFN
+ * of that layer run on B rows instead of N; K and V still use every row.
+ *
+ * Memory: all activations live in one arena (m->arena) grown to the largest batch seen. A
+ * train forward keeps what backward needs per layer; an eval forward reuses one layer's
+ * buffers for every layer. Backward uses a second arena (m->garena). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/kernels.h"
+#include "model/internal.h"
+
+/* ---- arena layout ---------------------------------------------------------------------- */
+typedef struct bump { char *base; size_t off; } bump;
+static void *take(bump *b, size_t bytes) {
+    void *p = b->base ? b->base + b->off : NULL;
+    b->off += (bytes + 63) & ~(size_t)63;
+    return p;
+}
+#define TAKE_F(b, n) ((float *)take((b), sizeof(float) * (size_t)(n)))
+#define TAKE_U8(b, n) ((uint8_t *)take((b), (size_t)(n)))
+
+static int lin_in(const lb_model_config *c, int k) { return k == LB_LIN_FFN2 ? c->hidden_dim : c->dim; }
+static int lin_out(const lb_model_config *c, int k) { return k == LB_LIN_FFN1 ? c->hidden_dim : c->dim; }
+
+typedef struct fwd_plan {
+    bool train;              /* keep per-layer activations */
+    bool drop;               /* dropout active (train with an rng) */
+    int64_t attn_full, attn_last;  /* probs floats of a full layer / of the last layer */
+} fwd_plan;
+
+/* Assigns every activation pointer from the bump allocator (base NULL: measure only). */
+static void layout(lb_model *m, bump *b, const fwd_plan *p) {
+    const lb_model_config *c = &m->cfg;
+    int N = m->N, B = m->B, D = c->dim, F = c->hidden_dim, L = c->n_layers;
+    int r = m->has_lora ? m->lora.r : 0;
+    bool ldrop = p->drop && m->has_lora && m->lora.dropout > 0.0f;
+    int nslot = p->train ? L : 1;
+    int nhs = p->train ? L + 1 : 2;
+    for (int i = 0; i < nhs; i++) m->hs[i] = TAKE_F(b, (int64_t)N * D);
+    m->emb = TAKE_F(b, (int64_t)N * D);
+    m->emb_keep = p->drop && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)N * D) : NULL;
+    float *cls_in = TAKE_F(b, (int64_t)B * D);
+    /* Buffers only the forward needs unless an adapter reads them in backward. */
+    float *sh_ctx = TAKE_F(b, (int64_t)N * D), *sh_h1 = TAKE_F(b, (int64_t)N * D), *sh_f1 = TAKE_F(b, (int64_t)N * F);
+    for (int s = 0; s < nslot; s++) {
+        lb_layer_act *a = &m->acts[s];
+        bool last = p->train ? s == L - 1 : false;
+        int rq = p->train && last ? B : N;   /* eval slot is sized for full layers */
+        const lb_layer_w *lw = &m->layers[p->train ? s : 0];
+        a->rq = rq;
+        a->xq = cls_in;  /* used by the last layer only; full layers read the layer input */
+        a->q = TAKE_F(b, (int64_t)rq * D);
+        a->kv = TAKE_F(b, (int64_t)N * 2 * D);
+        int64_t np = p->train && last ? p->attn_last : p->attn_full;
+        a->probs = TAKE_F(b, np);
+        a->attn_keep = p->drop && c->attention_dropout > 0 ? TAKE_U8(b, np) : NULL;
+        a->ctx = p->train && lw->lora_A[LB_LIN_O] ? TAKE_F(b, (int64_t)rq * D) : sh_ctx;
+        a->a = TAKE_F(b, (int64_t)rq * D);
+        a->a_keep = p->drop && m->arch->attn_out_dropout && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)rq * D) : NULL;
+        a->mean1 = TAKE_F(b, rq); a->rstd1 = TAKE_F(b, rq);
+        a->h1 = p->train && lw->lora_A[LB_LIN_FFN1] ? TAKE_F(b, (int64_t)rq * D) : sh_h1;
+        a->f1pre = TAKE_F(b, (int64_t)rq * F);
+        a->f1 = p->train && lw->lora_A[LB_LIN_FFN2] ? TAKE_F(b, (int64_t)rq * F) : sh_f1;
+        a->f2 = TAKE_F(b, (int64_t)rq * D);
+        a->f_keep = p->drop && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)rq * D) : NULL;
+        a->mean2 = TAKE_F(b, rq); a->rstd2 = TAKE_F(b, rq);
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            a->lx[k] = NULL; a->lkeep[k] = NULL; a->lu[k] = NULL;
+            bool any = false;
+            if (p->train) any = lw->lora_A[k] != NULL;
+            else for (int l = 0; l < L; l++) any |= m->layers[l].lora_A[k] != NULL;
+            if (!any) continue;
+            int rows = (k == LB_LIN_K || k == LB_LIN_V) ? N : rq;
+            if (ldrop) {
+                a->lx[k] = TAKE_F(b, (int64_t)rows * lin_in(c, k));
+                a->lkeep[k] = TAKE_U8(b, (int64_t)rows * lin_in(c, k));
+            }
+            a->lu[k] = TAKE_F(b, (int64_t)rows * r);
+        }
+    }
+    m->pooled = TAKE_F(b, (int64_t)B * D);
+    m->pre = TAKE_F(b, (int64_t)B * D);
+    m->hd = TAKE_F(b, (int64_t)B * D);
+    m->hd_keep = p->drop && c->classifier_dropout > 0 ? TAKE_U8(b, (int64_t)B * D) : NULL;
+    int maxlen = 0;
+    for (int i = 0; i < B; i++) maxlen = m->len[i] > maxlen ? m->len[i] : maxlen;
+    m->attn_scratch = TAKE_F(b, lb_attention_scratch(maxlen, maxlen));
+}
+
+static lb_status ensure(void **buf, size_t *have, size_t need, lb_error *err) {
+    if (need <= *have) return LB_OK;
+    free(*buf);
+    *buf = aligned_alloc(64, need);
+    if (!*buf) { *have = 0; return lb_err(err, LB_ERR_NOMEM, "model: cannot allocate %zu MiB of activations", need >> 20); }
+    *have = need;
+    return LB_OK;
+}
+
+void lb_encoder_free_buffers(lb_model *m) {
+    free(m->arena); m->arena = NULL; m->arena_size = 0;
+    free(m->garena); m->garena = NULL; m->garena_size = 0;
+    free(m->hs); m->hs = NULL;
+    free(m->acts); m->acts = NULL;
+    free(m->len); free(m->off); free(m->poff); free(m->tok_ids); free(m->tok_pos); free(m->tok_tt);
+    m->len = m->off = m->tok_ids = m->tok_pos = m->tok_tt = NULL; m->poff = NULL;
+    m->fwd_valid = false;
+}
+
+/* ---- LoRA ------------------------------------------------------------------------------ */
+/* y [rows, ldy] += s * (drop(x) A^T) B^T ; x [rows, in] contiguous. */
+static void lora_forward(lb_model *m, lb_layer_act *a, const lb_layer_w *lw, int k, const float *x, int rows,
+                         float *y, int ldy, lb_rng *rng) {
+    const lb_model_config *c = &m->cfg;
+    int in = lin_in(c, k), out = lin_out(c, k), r = m->lora.r;
+    const float *xd = x;
+    if (a->lkeep[k]) {
+        lb_dropout_mask(a->lkeep[k], (int64_t)rows * in, m->p_lora, rng);
+        lb_dropout_forward(a->lx[k], x, a->lkeep[k], (int64_t)rows * in, m->p_lora);
+        xd = a->lx[k];
+    } else {
+        a->lx[k] = (float *)x;
+    }
+    lb_linear_forward(a->lu[k], r, xd, in, lw->lora_A[k], NULL, rows, in, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r,
+                lw->lora_B[k], r, 1.0f, y, ldy);
+}
+
+/* Adapter grads from dy [rows, lddy]; dx [rows, in] += gradient wrt x (nullable).
+ * du [rows, r] and tmp [rows, in] are scratch. */
+static void lora_backward(lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
+                          int lddy, float *dx, float *du, float *tmp) {
+    const lb_model_config *c = &m->cfg;
+    int in = lin_in(c, k), out = lin_out(c, k), r = m->lora.r;
+    float s = m->lora_scaling;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, out, s, dy, lddy, lw->lora_B[k], r, 0.0f, du, r);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, rows, s, dy, lddy, a->lu[k], r, 1.0f,
+                lw->grad_B[k], r);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, rows, 1.0f, du, r, a->lx[k], in, 1.0f,
+                lw->grad_A[k], in);
+    if (!dx) return;
+    if (a->lkeep[k]) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, r, 1.0f, du, r, lw->lora_A[k], in, 0.0f,
+                    tmp, in);
+        float sc = 1.0f / (1.0f - m->p_lora);
+        const uint8_t *kp = a->lkeep[k];
+        for (int64_t i = 0; i < (int64_t)rows * in; i++) dx[i] += kp[i] ? tmp[i] * sc : 0.0f;
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, r, 1.0f, du, r, lw->lora_A[k], in, 1.0f,
+                    dx, in);
+    }
+}
+
+/* ---- forward --------------------------------------------------------------------------- */
+static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, float *out, bool last, bool drop,
+                          lb_rng *rng) {
+    const lb_model_config *c = &m->cfg;
+    lb_layer_w *lw = &m->layers[l];
+    int N = m->N, B = m->B, D = c->dim, F = c->hidden_dim, H = c->n_heads, dh = D / H;
+    int rq = last ? B : N;
+    const float *xq = x;
+    if (last) {
+        for (int b = 0; b < B; b++) memcpy(a->xq + (int64_t)b * D, x + (int64_t)m->off[b] * D, sizeof(float) * D);
+        xq = a->xq;
+    }
+    lb_linear_forward(a->q, D, xq, D, lw->w[LB_LIN_Q], lw->b[LB_LIN_Q], rq, D, D);
+    if (lw->lora_A[LB_LIN_Q]) lora_forward(m, a, lw, LB_LIN_Q, xq, rq, a->q, D, rng);
+    lb_linear_forward(a->kv, 2 * D, x, D, lw->w[LB_LIN_K], lw->b[LB_LIN_K], N, D, D);
+    if (lw->lora_A[LB_LIN_K]) lora_forward(m, a, lw, LB_LIN_K, x, N, a->kv, 2 * D, rng);
+    lb_linear_forward(a->kv + D, 2 * D, x, D, lw->w[LB_LIN_V], lw->b[LB_LIN_V], N, D, D);
+    if (lw->lora_A[LB_LIN_V]) lora_forward(m, a, lw, LB_LIN_V, x, N, a->kv + D, 2 * D, rng);
+
+    int64_t total = 0;
+    for (int b = 0; b < B; b++) total += (int64_t)H * (last ? 1 : m->len[b]) * m->len[b];
+    if (a->attn_keep) lb_dropout_mask(a->attn_keep, total, m->p_attn, rng);
+    float scale = 1.0f / sqrtf((float)dh);
+    int64_t po = 0;
+    for (int b = 0; b < B; b++) {
+        int nk = m->len[b], nq = last ? 1 : nk, qr = last ? b : m->off[b];
+        const float *kvb = a->kv + (int64_t)m->off[b] * 2 * D;
+        lb_attention_forward(a->ctx + (int64_t)qr * D, D, a->probs + po, a->attn_keep ? a->attn_keep + po : NULL,
+                             m->p_attn, a->q + (int64_t)qr * D, D, kvb, kvb + D, 2 * D, nq, nk, H, dh, scale,
+                             m->attn_scratch);
+        po += (int64_t)H * nq * nk;
+    }
+    lb_linear_forward(a->a, D, a->ctx, D, lw->w[LB_LIN_O], lw->b[LB_LIN_O], rq, D, D);
+    if (lw->lora_A[LB_LIN_O]) lora_forward(m, a, lw, LB_LIN_O, a->ctx, rq, a->a, D, rng);
+    if (a->a_keep) {
+        lb_dropout_mask(a->a_keep, (int64_t)rq * D, m->p_hidden, rng);
+        lb_dropout_forward(a->a, a->a, a->a_keep, (int64_t)rq * D, m->p_hidden);
+    }
+    lb_residual_layernorm_forward(a->h1, a->mean1, a->rstd1, a->a, xq, D, lw->ln1_w, lw->ln1_b, rq, D, c->ln_eps);
+
+    /* FFN: the GEMM leaves the bias out so it fuses with GELU; LoRA adds in between. */
+    lb_linear_forward(a->f1pre, F, a->h1, D, lw->w[LB_LIN_FFN1], NULL, rq, D, F);
+    if (lw->lora_A[LB_LIN_FFN1]) lora_forward(m, a, lw, LB_LIN_FFN1, a->h1, rq, a->f1pre, F, rng);
+    lb_bias_gelu_forward(a->f1, a->f1pre, lw->b[LB_LIN_FFN1], rq, F);
+    lb_linear_forward(a->f2, D, a->f1, F, lw->w[LB_LIN_FFN2], lw->b[LB_LIN_FFN2], rq, F, D);
+    if (lw->lora_A[LB_LIN_FFN2]) lora_forward(m, a, lw, LB_LIN_FFN2, a->f1, rq, a->f2, D, rng);
+    if (a->f_keep) {
+        lb_dropout_mask(a->f_keep, (int64_t)rq * D, m->p_hidden, rng);
+        lb_dropout_forward(a->f2, a->f2, a->f_keep, (int64_t)rq * D, m->p_hidden);
+    }
+    lb_residual_layernorm_forward(out, a->mean2, a->rstd2, a->f2, a->h1, D, lw->ln2_w, lw->ln2_b, rq, D, c->ln_eps);
+    (void)drop;
+}
+
+static void head_forward(lb_model *m, const float *hcls, float *logits, lb_rng *rng) {
+    const lb_model_config *c = &m->cfg;
+    int B = m->B, D = c->dim, NL = c->num_labels;
+    float *pre = m->arch->has_pre_classifier ? m->pre : m->pooled;
+    if (m->arch->has_pre_classifier) {
+        lb_linear_forward(pre, D, hcls, D, m->pre_w, m->pre_b, B, D, D);
+        lb_relu_forward(pre, pre, (int64_t)B * D);
+    } else {
+        lb_linear_forward(pre, D, hcls, D, m->pool_w, m->pool_b, B, D, D);
+        lb_tanh_forward(pre, pre, (int64_t)B * D);
+    }
+    if (m->hd_keep) {
+        lb_dropout_mask(m->hd_keep, (int64_t)B * D, m->p_cls, rng);
+        lb_dropout_forward(m->hd, pre, m->hd_keep, (int64_t)B * D, m->p_cls);
+    } else {
+        memcpy(m->hd, pre, sizeof(float) * (size_t)B * D);
+    }
+    lb_linear_forward(logits, NL, m->hd, D, m->cls_w, m->cls_b, B, D, NL);
+}
+
+static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
+    const lb_model_config *c = &m->cfg;
+    if (bt->B < 1 || bt->T < 1 || !bt->ids || !bt->lengths)
+        return lb_err(err, LB_ERR_USAGE, "model forward: empty batch (B=%d, T=%d)", bt->B, bt->T);
+    if (bt->T > c->max_pos)
+        return lb_err(err, LB_ERR_USAGE, "model forward: sequence length %d exceeds max_position_embeddings %d",
+                      bt->T, c->max_pos);
+    int64_t N = 0;
+    for (int b = 0; b < bt->B; b++) {
+        int len = bt->lengths[b];
+        if (len < 1 || len > bt->T)
+            return lb_err(err, LB_ERR_USAGE, "model forward: sequence %d has length %d, expected 1..%d", b, len, bt->T);
+        for (int t = 0; t < len; t++) {
+            int32_t id = bt->ids[(int64_t)b * bt->T + t];
+            if (id < 0 || id >= c->vocab_size)
+                return lb_err(err, LB_ERR_USAGE, "model forward: token id %d at [%d, %d] outside the vocabulary "
+                              "(size %d)", id, b, t, c->vocab_size);
+            if (bt->token_type_ids && m->wtt) {
+                int32_t tt = bt->token_type_ids[(int64_t)b * bt->T + t];
+                if (tt < 0 || tt >= c->type_vocab_size)
+                    return lb_err(err, LB_ERR_USAGE, "model forward: token type %d at [%d, %d] outside [0, %d)", tt,
+                                  b, t, c->type_vocab_size);
+            }
+        }
+        N += len;
+    }
+    if (N > INT32_MAX / 4) return lb_err(err, LB_ERR_USAGE, "model forward: batch of %lld tokens is too large", (long long)N);
+    /* (Re)size the per-batch index arrays. */
+    if (!m->len || m->B < bt->B || m->N < N) {
+        free(m->len); free(m->off); free(m->poff); free(m->tok_ids); free(m->tok_pos); free(m->tok_tt);
+        m->len = malloc(sizeof(int32_t) * (size_t)bt->B);
+        m->off = malloc(sizeof(int32_t) * (size_t)bt->B);
+        m->poff = malloc(sizeof(int64_t) * (size_t)bt->B);
+        m->tok_ids = malloc(sizeof(int32_t) * (size_t)N);
+        m->tok_pos = malloc(sizeof(int32_t) * (size_t)N);
+        m->tok_tt = malloc(sizeof(int32_t) * (size_t)N);
+        if (!m->len || !m->off || !m->poff || !m->tok_ids || !m->tok_pos || !m->tok_tt) {
+            m->B = 0; m->N = 0;
+            return lb_err(err, LB_ERR_NOMEM, "model forward: out of memory");
+        }
+    }
+    m->B = bt->B;
+    m->N = (int)N;
+    int n = 0;
+    for (int b = 0; b < bt->B; b++) {
+        m->len[b] = bt->lengths[b];
+        m->off[b] = n;
+        for (int t = 0; t < m->len[b]; t++, n++) {
+            m->tok_ids[n] = bt->ids[(int64_t)b * bt->T + t];
+            m->tok_pos[n] = t;
+            m->tok_tt[n] = bt->token_type_ids ? bt->token_type_ids[(int64_t)b * bt->T + t] : 0;
+        }
+    }
+    return LB_OK;
+}
+
+lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
+                             lb_error *err) {
+    const lb_model_config *c = &m->cfg;
+    int L = c->n_layers, D = c->dim, H = c->n_heads;
+    m->fwd_valid = false;
+    lb_status st = prepare_batch(m, batch, err);
+    if (st) return st;
+    fwd_plan p = {.train = train, .drop = train && rng != NULL};
+    for (int b = 0; b < m->B; b++) {
+        p.attn_full += (int64_t)H * m->len[b] * m->len[b];
+        p.attn_last += (int64_t)H * m->len[b];
+    }
+    m->p_hidden = p.drop ? c->hidden_dropout : 0.0f;
+    m->p_attn = p.drop ? c->attention_dropout : 0.0f;
+    m->p_cls = p.drop ? c->classifier_dropout : 0.0f;
+    m->p_lora = p.drop && m->has_lora ? m->lora.dropout : 0.0f;
+    if (!m->hs) m->hs = calloc((size_t)L + 1, sizeof(float *));
+    if (!m->acts) m->acts = calloc((size_t)L, sizeof(lb_layer_act));
+    if (!m->hs || !m->acts) return lb_err(err, LB_ERR_NOMEM, "model forward: out of memory");
+    bump b = {NULL, 0};
+    layout(m, &b, &p);
+    if ((st = ensure(&m->arena, &m->arena_size, b.off, err))) return st;
+    b = (bump){m->arena, 0};
+    layout(m, &b, &p);
+
+    lb_embeddings_forward(m->emb, m->tok_ids, m->tok_pos, m->wtt ? m->tok_tt : NULL, m->wte, m->wpe, m->wtt, m->N, D);
+    lb_layernorm_forward(m->hs[0], NULL, NULL, m->emb, m->emb_ln_w, m->emb_ln_b, m->N, D, c->ln_eps);
+    if (m->emb_keep) {
+        lb_dropout_mask(m->emb_keep, (int64_t)m->N * D, m->p_hidden, rng);
+        lb_dropout_forward(m->hs[0], m->hs[0], m->emb_keep, (int64_t)m->N * D, m->p_hidden);
+    }
+    for (int l = 0; l < L; l++) {
+        bool last = l == L - 1;
+        const float *x = train ? m->hs[l] : m->hs[l % 2];
+        float *out = train ? m->hs[l + 1] : m->hs[(l + 1) % 2];
+        layer_forward(m, l, &m->acts[train ? l : 0], x, out, last, p.drop, rng);
+    }
+    head_forward(m, train ? m->hs[L] : m->hs[L % 2], logits, rng);
+    m->fwd_train = train;
+    m->fwd_valid = true;
+    return LB_OK;
+}
+
+/* ---- backward -------------------------------------------------------------------------- */
+typedef struct gbufs {
+    float *dout, *dxin;   /* [N, D] gradient wrt layer output / input (swapped per layer) */
+    float *dsum, *dh1, *da, *dctx, *dq, *dxq;  /* [N, D] */
+    float *df1;           /* [N, F] */
+    float *dkv;           /* [N, 2D] */
+    float *du, *tmp;      /* [N, r], [N, F] LoRA scratch */
+    float *dhd;           /* [B, D] */
+} gbufs;
+
+static void glayout(lb_model *m, bump *b, gbufs *g) {
+    int N = m->N, D = m->cfg.dim, F = m->cfg.hidden_dim, r = m->has_lora ? m->lora.r : 1;
+    float **nd[] = {&g->dout, &g->dxin, &g->dsum, &g->dh1, &g->da, &g->dctx, &g->dq, &g->dxq};
+    for (size_t i = 0; i < sizeof nd / sizeof *nd; i++) *nd[i] = TAKE_F(b, (int64_t)N * D);
+    g->df1 = TAKE_F(b, (int64_t)N * F);
+    g->dkv = TAKE_F(b, (int64_t)N * 2 * D);
+    g->du = TAKE_F(b, (int64_t)N * r);
+    g->tmp = TAKE_F(b, (int64_t)N * F);
+    g->dhd = TAKE_F(b, (int64_t)m->B * D);
+}
+
+/* dout [rq, D] -> adapter grads of layer l; dxin [N, D] = gradient wrt the layer input when
+ * need_dx (else untouched). */
+static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, bool need_dx, gbufs *g) {
+    const lb_model_config *c = &m->cfg;
+    lb_layer_w *lw = &m->layers[l];
+    lb_layer_act *a = &m->acts[l];
+    int N = m->N, B = m->B, D = c->dim, F = c->hidden_dim, H = c->n_heads, dh = D / H, L = c->n_layers;
+    bool last = l == L - 1;
+    int rq = last ? B : N;
+    int64_t nD = (int64_t)rq * D;
+
+    /* LN2 (input f2 = ffn_out + h1) */
+    lb_layernorm_backward(g->dsum, NULL, NULL, dout, a->f2, a->mean2, a->rstd2, lw->ln2_w, rq, D);
+    memcpy(g->dh1, g->dsum, sizeof(float) * (size_t)nD);          /* residual into h1 */
+    if (a->f_keep) lb_dropout_backward(g->dsum, g->dsum, a->f_keep, nD, m->p_hidden);
+    /* lin2 */
+    memset(g->df1, 0, sizeof(float) * (size_t)rq * F);
+    lb_linear_backward(g->df1, F, NULL, NULL, g->dsum, D, NULL, F, lw->w[LB_LIN_FFN2], rq, F, D);
+    if (lw->lora_A[LB_LIN_FFN2]) lora_backward(m, a, lw, LB_LIN_FFN2, rq, g->dsum, D, g->df1, g->du, g->tmp);
+    lb_gelu_backward(g->df1, g->df1, a->f1pre, (int64_t)rq * F);
+    /* lin1 */
+    lb_linear_backward(g->dh1, D, NULL, NULL, g->df1, F, NULL, D, lw->w[LB_LIN_FFN1], rq, D, F);
+    if (lw->lora_A[LB_LIN_FFN1]) lora_backward(m, a, lw, LB_LIN_FFN1, rq, g->df1, F, g->dh1, g->du, g->tmp);
+    /* LN1 (input a = attn_out + xq) */
+    lb_layernorm_backward(g->da, NULL, NULL, g->dh1, a->a, a->mean1, a->rstd1, lw->ln1_w, rq, D);
+    /* Gradient wrt the query-row inputs starts with the residual. */
+    float *dxq = last ? g->dxq : dxin;
+    if (need_dx) memcpy(dxq, g->da, sizeof(float) * (size_t)nD);
+    if (a->a_keep) lb_dropout_backward(g->da, g->da, a->a_keep, nD, m->p_hidden);
+    /* out_lin */
+    memset(g->dctx, 0, sizeof(float) * (size_t)nD);
+    lb_linear_backward(g->dctx, D, NULL, NULL, g->da, D, NULL, D, lw->w[LB_LIN_O], rq, D, D);
+    if (lw->lora_A[LB_LIN_O]) lora_backward(m, a, lw, LB_LIN_O, rq, g->da, D, g->dctx, g->du, g->tmp);
+    /* attention */
+    bool need_q = need_dx || lw->lora_A[LB_LIN_Q], need_k = need_dx || lw->lora_A[LB_LIN_K],
+         need_v = need_dx || lw->lora_A[LB_LIN_V];
+    if (need_q) memset(g->dq, 0, sizeof(float) * (size_t)nD);
+    if (need_k || need_v) memset(g->dkv, 0, sizeof(float) * (size_t)N * 2 * D);
+    float scale = 1.0f / sqrtf((float)dh);
+    int64_t po = 0;
+    for (int b = 0; b < B; b++) {
+        int nk = m->len[b], nq = last ? 1 : nk, qr = last ? b : m->off[b];
+        const float *kvb = a->kv + (int64_t)m->off[b] * 2 * D;
+        float *dkvb = g->dkv + (int64_t)m->off[b] * 2 * D;
+        lb_attention_backward(need_q ? g->dq + (int64_t)qr * D : NULL, D, need_k ? dkvb : NULL,
+                              need_v ? dkvb + D : NULL, 2 * D, g->dctx + (int64_t)qr * D, D, a->probs + po,
+                              a->attn_keep ? a->attn_keep + po : NULL, m->p_attn, a->q + (int64_t)qr * D, D, kvb,
+                              kvb + D, 2 * D, nq, nk, H, dh, scale, m->attn_scratch);
+        po += (int64_t)H * nq * nk;
+    }
+    /* q, k, v projections */
+    if (lw->lora_A[LB_LIN_Q])
+        lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, need_dx ? dxq : NULL, g->du, g->tmp);
+    if (need_dx) lb_linear_backward(dxq, D, NULL, NULL, g->dq, D, NULL, D, lw->w[LB_LIN_Q], rq, D, D);
+    if (need_dx && last) {
+        memset(dxin, 0, sizeof(float) * (size_t)N * D);
+        for (int b = 0; b < B; b++) {
+            float *d = dxin + (int64_t)m->off[b] * D;
+            const float *s = dxq + (int64_t)b * D;
+            for (int i = 0; i < D; i++) d[i] += s[i];
+        }
+    }
+    if (lw->lora_A[LB_LIN_K])
+        lora_backward(m, a, lw, LB_LIN_K, N, g->dkv, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
+    if (lw->lora_A[LB_LIN_V])
+        lora_backward(m, a, lw, LB_LIN_V, N, g->dkv + D, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
+    if (need_dx) {
+        lb_linear_backward(dxin, D, NULL, NULL, g->dkv, 2 * D, NULL, D, lw->w[LB_LIN_K], N, D, D);
+        lb_linear_backward(dxin, D, NULL, NULL, g->dkv + D, 2 * D, NULL, D, lw->w[LB_LIN_V], N, D, D);
+    }
+}
+
+lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err) {
+    if (!m->has_lora) return lb_err(err, LB_ERR_USAGE, "model backward: no trainable parameters (add LoRA first)");
+    if (!m->fwd_valid || !m->fwd_train)
+        return lb_err(err, LB_ERR_USAGE, "model backward: needs a preceding forward with train=true");
+    const lb_model_config *c = &m->cfg;
+    int B = m->B, D = c->dim, NL = c->num_labels, L = c->n_layers;
+    gbufs g;
+    bump b = {NULL, 0};
+    glayout(m, &b, &g);
+    lb_status st = ensure(&m->garena, &m->garena_size, b.off, err);
+    if (st) return st;
+    b = (bump){m->garena, 0};
+    glayout(m, &b, &g);
+
+    /* Head. */
+    const float *hcls = m->hs[L];
+    memset(g.dhd, 0, sizeof(float) * (size_t)B * D);
+    lb_linear_backward(g.dhd, D, m->g_cls_w, m->g_cls_b, dlogits, NL, m->hd, D, m->cls_w, B, D, NL);
+    if (m->hd_keep) lb_dropout_backward(g.dhd, g.dhd, m->hd_keep, (int64_t)B * D, m->p_cls);
+    int l0 = lb_lora_lowest_layer(m);
+    bool below = l0 < L;
+    if (below) memset(g.dout, 0, sizeof(float) * (size_t)B * D);
+    if (m->arch->has_pre_classifier) {
+        lb_relu_backward(g.dhd, g.dhd, m->pre, (int64_t)B * D);
+        lb_linear_backward(below ? g.dout : NULL, D, m->g_pre_w, m->g_pre_b, g.dhd, D, hcls, D, m->pre_w, B, D, D);
+    } else if (below) {
+        lb_tanh_backward(g.dhd, g.dhd, m->pooled, (int64_t)B * D);
+        lb_linear_backward(g.dout, D, NULL, NULL, g.dhd, D, hcls, D, m->pool_w, B, D, D);
+    }
+    for (int l = L - 1; l >= l0; l--) {
+        layer_backward(m, l, g.dout, g.dxin, l > l0, &g);
+        float *t = g.dout; g.dout = g.dxin; g.dxin = t;
+    }
+    return LB_OK;
+}

@@ -1,0 +1,123 @@
+/* Private structures of src/model: the model object, per-architecture descriptors and the
+ * activation arena. Only the .c files of src/model include this. */
+#ifndef LB_MODEL_INTERNAL_H
+#define LB_MODEL_INTERNAL_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include "formats/safetensors.h"
+#include "model/model.h"
+
+/* Frozen weights of one encoder block (pointers into the mapping, or into owned copies
+ * after a merge). */
+typedef struct lb_layer_w {
+    const float *w[LB_LIN__COUNT];   /* [out, in] */
+    const float *b[LB_LIN__COUNT];   /* [out] */
+    const float *ln1_w, *ln1_b;      /* [D] after attention (sa_layer_norm / attention.output.LayerNorm) */
+    const float *ln2_w, *ln2_b;      /* [D] after FFN (output_layer_norm / output.LayerNorm) */
+    float *lora_A[LB_LIN__COUNT];    /* [r, in] or NULL (in the trainable block) */
+    float *lora_B[LB_LIN__COUNT];    /* [out, r] */
+    float *grad_A[LB_LIN__COUNT], *grad_B[LB_LIN__COUNT];
+} lb_layer_w;
+
+/* What differs between architectures. */
+typedef struct lb_arch_desc {
+    const char *model_type;          /* "distilbert" / "bert" */
+    const char *prefix;              /* base_model_prefix: "distilbert" / "bert" */
+    const char *seqcls_class;        /* "DistilBertForSequenceClassification" */
+    const char *layer_fmt;           /* "transformer.layer.%d." */
+    const char *lin_module[LB_LIN__COUNT];  /* module path inside a layer, e.g. "attention.q_lin" */
+    const char *lin_short[LB_LIN__COUNT];   /* PEFT target name, e.g. "q_lin" */
+    const char *ln1, *ln2;           /* LayerNorm module paths inside a layer */
+    bool has_token_type;             /* BERT token_type embeddings */
+    bool attn_out_dropout;           /* BERT: dropout on the attention output dense */
+    bool has_pre_classifier;         /* DistilBERT head: pre_classifier + ReLU */
+    bool has_pooler;                 /* BERT: pooler dense + tanh (frozen) */
+} lb_arch_desc;
+
+extern const lb_arch_desc lb_distilbert_desc;
+extern const lb_arch_desc lb_bert_desc;
+
+/* Activations of one layer; rq = rows after attention (all tokens, or one [CLS] row per
+ * sequence in the last layer). */
+typedef struct lb_layer_act {
+    int rq;
+    float *xq;          /* [rq, D] gathered [CLS] inputs (last layer) or == layer input */
+    float *q;           /* [rq, D] */
+    float *kv;          /* [N, 2D] K | V */
+    float *probs;       /* per sequence [H, nq_b, len_b], concatenated */
+    uint8_t *attn_keep; /* same layout, or NULL */
+    float *ctx;         /* [rq, D] */
+    float *a;           /* [rq, D] attention output + residual (LN1 input) */
+    uint8_t *a_keep;    /* [rq, D] BERT attention-output dropout mask or NULL */
+    float *mean1, *rstd1;  /* [rq] */
+    float *h1;          /* [rq, D] */
+    float *f1pre, *f1;  /* [rq, F] */
+    float *f2;          /* [rq, D] FFN output + residual (LN2 input) */
+    uint8_t *f_keep;    /* [rq, D] or NULL */
+    float *mean2, *rstd2;
+    /* LoRA on linear kind k: input after LoRA dropout (or == input), its mask, u = xd A^T. */
+    float *lx[LB_LIN__COUNT];      /* [rows, in] */
+    uint8_t *lkeep[LB_LIN__COUNT]; /* [rows, in] or NULL */
+    float *lu[LB_LIN__COUNT];      /* [rows, r] */
+} lb_layer_act;
+
+struct lb_model {
+    lb_model_config cfg;
+    const lb_arch_desc *arch;
+    char *dir;
+    cJSON *config_json;        /* the config.json as read, rewritten by lb_model_save */
+    lb_st_file *st;
+    /* embeddings: [V, D], [P, D], [TV, D] or NULL, LayerNorm [D] */
+    const float *wte, *wpe, *wtt, *emb_ln_w, *emb_ln_b;
+    lb_layer_w *layers;        /* [n_layers] */
+    const float *pool_w, *pool_b;  /* BERT pooler [D, D], [D] */
+    float *pool_owned;         /* pooler newly initialised (checkpoint without one) */
+    float **owned;             /* weights copied for merging, freed with the model */
+    int n_owned;
+    /* Head (owned; trainable once LoRA is added): pre_classifier [D, D], [D] (DistilBERT),
+     * classifier [NL, D], [NL]. Lives in `train` (one block with the LoRA tensors). */
+    float *pre_w, *pre_b, *cls_w, *cls_b;
+    float *g_pre_w, *g_pre_b, *g_cls_w, *g_cls_b;
+    float *train, *train_grad;  /* trainable block and its gradients */
+    int64_t n_train;
+    bool has_lora;
+    lb_lora_config lora;
+    float lora_scaling;
+    lb_param *params;
+    char **param_names;
+    int n_params;
+    /* Forward state for backward. */
+    bool fwd_train, fwd_valid;
+    float p_hidden, p_attn, p_cls, p_lora;  /* dropout probabilities used by the last forward */
+    int B, N;                   /* sequences, real tokens */
+    int32_t *len, *off;         /* [B] lengths, packed row offsets */
+    int64_t *poff;              /* [B] offsets into probs per layer */
+    int32_t *tok_ids, *tok_pos, *tok_tt;  /* [N] */
+    void *arena;
+    size_t arena_size;
+    float **hs;                 /* [n_layers + 1] layer inputs/outputs (train); eval ping-pongs */
+    lb_layer_act *acts;         /* [n_layers] (train) or [1] reused (eval) */
+    float *emb;                 /* [N, D] raw embedding sum */
+    uint8_t *emb_keep;          /* [N, D] */
+    float *pooled, *pre, *hd;   /* head activations [B, D]: pooler/pre_classifier out, after dropout */
+    uint8_t *hd_keep;           /* [B, D] */
+    float *attn_scratch;
+    /* Backward buffers. */
+    void *garena;
+    size_t garena_size;
+};
+
+/* config.c */
+lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts, lb_error *err);
+void lb_config_free(lb_model_config *c);
+
+/* encoder.c */
+lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
+                             lb_error *err);
+lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err);
+void lb_encoder_free_buffers(lb_model *m);
+
+/* lora.c: index of the lowest layer holding an adapter, or n_layers if none. */
+int lb_lora_lowest_layer(const lb_model *m);
+
+#endif

@@ -1,0 +1,667 @@
+/* Tests for src/model: parity with the pinned HF stack (tests/golden/<case>, written by
+ * tools/reference/make_goldens.py) for the forward logits, LoRA gradients and merging;
+ * loading rules and error messages; parameter counts. Full-size cases run from
+ * $LORABERT_FULL_GOLDEN/<case> when that variable is set. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "base/fileio.h"
+#include "formats/safetensors.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+
+static const char *SMALL_CASES[] = {"distilbert_tiny", "distilbert_tiny_all", "bert_tiny"};
+static const char *FULL_CASES[] = {"distilbert_base", "distilbert_tiny", "distilbert_tiny_all", "bert_tiny"};
+
+static char *golden_dir(const char *name) {
+    char *d = lb_path_join("tests/golden", name);
+    return d;
+}
+
+/* ---- golden inputs ---------------------------------------------------------------------- */
+typedef struct golden_batch {
+    lb_batch b;
+    int32_t *ids, *lens, *tt, *labels;
+} golden_batch;
+
+static int32_t *i64_to_i32(lb_st_file *f, const char *name, int64_t *n_out, int64_t *shape) {
+    const lb_st_tensor *t = lb_st_find(f, name);
+    if (!t) return NULL;
+    cr_assert_eq(t->dtype, LB_DT_I64, "%s: expected I64", name);
+    int32_t *o = malloc(sizeof(int32_t) * (size_t)(t->numel ? t->numel : 1));
+    const int64_t *src = t->data;
+    for (int64_t i = 0; i < t->numel; i++) o[i] = (int32_t)src[i];
+    if (n_out) *n_out = t->numel;
+    if (shape) { shape[0] = t->shape[0]; shape[1] = t->ndim > 1 ? t->shape[1] : 1; }
+    return o;
+}
+
+static void read_batch(lb_st_file *f, golden_batch *g) {
+    int64_t shape[2];
+    memset(g, 0, sizeof *g);
+    g->ids = i64_to_i32(f, "input_ids", NULL, shape);
+    cr_assert_not_null(g->ids);
+    int B = (int)shape[0], T = (int)shape[1];
+    int32_t *mask = i64_to_i32(f, "attention_mask", NULL, NULL);
+    g->lens = calloc((size_t)B, sizeof(int32_t));
+    for (int b = 0; b < B; b++) {
+        int len = 0;
+        for (int t = 0; t < T; t++) len += mask[b * T + t];
+        for (int t = 0; t < T; t++) cr_assert_eq(mask[b * T + t], t < len, "golden batch is not right-padded");
+        g->lens[b] = len;
+    }
+    free(mask);
+    g->tt = i64_to_i32(f, "token_type_ids", NULL, NULL);
+    g->labels = i64_to_i32(f, "labels", NULL, NULL);
+    g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
+}
+
+static void free_batch(golden_batch *g) { free(g->ids); free(g->lens); free(g->tt); free(g->labels); }
+
+static void assert_logits_close(const float *got, const float *ref, int B, int L, const char *what) {
+    double md = 0, mp = 0;
+    for (int b = 0; b < B; b++) {
+        double mg = -INFINITY, mr = -INFINITY, sg = 0, sr = 0;
+        for (int j = 0; j < L; j++) {
+            md = fmax(md, fabs((double)got[b * L + j] - ref[b * L + j]));
+            mg = fmax(mg, got[b * L + j]); mr = fmax(mr, ref[b * L + j]);
+        }
+        for (int j = 0; j < L; j++) { sg += exp(got[b * L + j] - mg); sr += exp(ref[b * L + j] - mr); }
+        for (int j = 0; j < L; j++)
+            mp = fmax(mp, fabs(exp(got[b * L + j] - mg) / sg - exp(ref[b * L + j] - mr) / sr));
+    }
+    cr_log_info("%s: max |logit diff| %.3g, max |prob diff| %.3g", what, md, mp);
+    cr_assert(md <= 1e-4, "%s: max |logit diff| %.3g > 1e-4", what, md);
+    cr_assert(mp <= 1e-5, "%s: max |prob diff| %.3g > 1e-5", what, mp);
+}
+
+/* ---- forward parity --------------------------------------------------------------------- */
+static void forward_case(const char *dir) {
+    char *mdir = lb_path_join(dir, "model"), *fpath = lb_path_join(dir, "forward.safetensors");
+    lb_error e = {0};
+    lb_load_opts o = {.quiet = true};
+    lb_model *m = lb_model_load(mdir, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    lb_st_file *f = lb_st_open(fpath, &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    golden_batch g;
+    read_batch(f, &g);
+    const lb_st_tensor *lt = lb_st_find(f, "logits");
+    const float *ref = lb_st_f32(f, lt, &e);
+    int NL = lb_model_get_config(m)->num_labels;
+    cr_assert_eq(lt->shape[1], NL);
+    float *logits = malloc(sizeof(float) * (size_t)g.b.B * NL);
+    cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
+    assert_logits_close(logits, ref, g.b.B, NL, dir);
+    /* Train-mode math without dropout is the same function. */
+    cr_assert_eq(lb_model_forward(m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+    assert_logits_close(logits, ref, g.b.B, NL, dir);
+    /* Each sequence alone gives the same logits: padding costs nothing and changes nothing. */
+    for (int b = 0; b < g.b.B; b++) {
+        lb_batch one = {.B = 1, .T = g.lens[b], .ids = g.ids + (int64_t)b * g.b.T, .lengths = &g.lens[b],
+                        .token_type_ids = g.tt ? g.tt + (int64_t)b * g.b.T : NULL};
+        float l1[16];
+        cr_assert_eq(lb_model_forward(m, &one, false, NULL, l1, &e), LB_OK, "%s", e.msg);
+        assert_logits_close(l1, ref + (int64_t)b * NL, 1, NL, "single sequence");
+    }
+    free(logits);
+    free_batch(&g);
+    lb_st_close(f);
+    lb_model_free(m);
+    free(mdir); free(fpath);
+}
+
+Test(model_parity, forward_small_cases) {
+    for (size_t i = 0; i < sizeof SMALL_CASES / sizeof *SMALL_CASES; i++) {
+        char *d = golden_dir(SMALL_CASES[i]);
+        if (!lb_dir_exists(d)) cr_skip_test("golden %s missing (run tools/reference/make_goldens.py)", d);
+        forward_case(d);
+        free(d);
+    }
+}
+
+/* ---- LoRA: config, tensors, gradients ------------------------------------------------- */
+static lb_lora_config read_lora_config(const lb_model *m, const char *ldir) {
+    char *p = lb_path_join(ldir, "adapter_config.json"), *text;
+    lb_error e;
+    cr_assert_eq(lb_read_file(p, &text, NULL, &e), LB_OK, "%s", e.msg);
+    cJSON *j = cJSON_Parse(text);
+    cr_assert_not_null(j);
+    lb_lora_config c = {0};
+    c.r = cJSON_GetObjectItem(j, "r")->valueint;
+    c.alpha = (float)cJSON_GetObjectItem(j, "lora_alpha")->valuedouble;
+    c.dropout = (float)cJSON_GetObjectItem(j, "lora_dropout")->valuedouble;
+    const cJSON *rs = cJSON_GetObjectItem(j, "use_rslora");
+    c.use_rslora = rs && cJSON_IsTrue(rs);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "target_modules")) {
+        bool found = false;
+        for (int k = 0; k < LB_LIN__COUNT; k++)
+            if (strcmp(lb_model_linear_name(m, (lb_linear)k), t->valuestring) == 0) { c.target_mask |= 1u << k; found = true; }
+        cr_assert(found, "unknown target %s", t->valuestring);
+    }
+    cJSON_Delete(j);
+    free(text); free(p);
+    return c;
+}
+
+/* Loads the model with the golden adapter: its tensors copied into lb_model_params by name. */
+static lb_model *load_with_adapter(const char *dir) {
+    char *mdir = lb_path_join(dir, "model"), *ldir = lb_path_join(dir, "lora");
+    lb_error e = {0};
+    lb_load_opts o = {.quiet = true};
+    lb_model *m = lb_model_load(mdir, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    lb_lora_config lc = read_lora_config(m, ldir);
+    cr_assert_eq(lb_model_add_lora(m, &lc, 7, &e), LB_OK, "%s", e.msg);
+    char *apath = lb_path_join(ldir, "adapter_model.safetensors");
+    lb_st_file *a = lb_st_open(apath, &e);
+    cr_assert_not_null(a, "%s", e.msg);
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    cr_assert_eq((size_t)np, lb_st_count(a), "trainable tensors: %d, adapter file has %zu", np, lb_st_count(a));
+    for (int i = 0; i < np; i++) {
+        const lb_st_tensor *t = lb_st_find(a, ps[i].name);
+        cr_assert_not_null(t, "adapter file lacks %s", ps[i].name);
+        cr_assert_eq(t->numel, ps[i].numel, "%s", ps[i].name);
+        cr_assert_eq(t->ndim, ps[i].ndim, "%s", ps[i].name);
+        for (int d = 0; d < t->ndim; d++) cr_assert_eq(t->shape[d], ps[i].shape[d], "%s dim %d", ps[i].name, d);
+        memcpy(ps[i].data, lb_st_f32(a, t, &e), sizeof(float) * (size_t)t->numel);
+    }
+    lb_st_close(a);
+    free(apath); free(mdir); free(ldir);
+    return m;
+}
+
+static void grads_case(const char *dir) {
+    lb_error e = {0};
+    lb_model *m = load_with_adapter(dir);
+    char *gpath = lb_path_join(dir, "grads.safetensors");
+    lb_st_file *f = lb_st_open(gpath, &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    golden_batch g;
+    read_batch(f, &g);
+    int B = g.b.B, NL = lb_model_get_config(m)->num_labels;
+    float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
+    cr_assert_eq(lb_model_forward(m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+    assert_logits_close(logits, lb_st_f32(f, lb_st_find(f, "logits"), &e), B, NL, "adapter logits");
+    float loss = lb_cross_entropy(logits, g.labels, B, NL, dl);
+    float ref_loss = *lb_st_f32(f, lb_st_find(f, "loss"), &e);
+    cr_log_info("%s: loss %.8g vs %.8g", dir, loss, ref_loss);
+    cr_assert(fabsf(loss - ref_loss) <= 1e-4f * fabsf(ref_loss), "loss %.8g vs %.8g", loss, ref_loss);
+    lb_model_zero_grad(m);
+    cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK, "%s", e.msg);
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    int ngold = 0;
+    for (size_t i = 0; i < lb_st_count(f); i++) ngold += strncmp(lb_st_at(f, i)->name, "grad.", 5) == 0;
+    cr_assert_eq(np, ngold, "%d trainable tensors, %d golden grads", np, ngold);
+    double worst = 0;
+    for (int i = 0; i < np; i++) {
+        char key[600];
+        snprintf(key, sizeof key, "grad.%s", ps[i].name);
+        const lb_st_tensor *t = lb_st_find(f, key);
+        cr_assert_not_null(t, "no golden %s", key);
+        const float *ref = lb_st_f32(f, t, &e);
+        double md = 0, mr = 0;
+        for (int64_t j = 0; j < ps[i].numel; j++) {
+            md = fmax(md, fabs((double)ps[i].grad[j] - ref[j]));
+            mr = fmax(mr, fabs((double)ref[j]));
+        }
+        double rel = mr > 0 ? md / mr : md;
+        worst = fmax(worst, rel);
+        if (rel > 1e-5) cr_log_info("  %s: %.3g", ps[i].name, rel);
+        cr_assert(rel <= 1e-4, "%s: max|diff|/max|ref| = %.3g (max|ref| %.3g)", ps[i].name, rel, mr);
+    }
+    cr_log_info("%s: worst grad relative error %.3g", dir, worst);
+    /* Gradients accumulate until zeroed. */
+    cr_assert_eq(lb_model_forward(m, &g.b, true, NULL, logits, &e), LB_OK);
+    float g0 = ps[np - 1].grad[0];
+    cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK);
+    cr_assert(fabsf(ps[np - 1].grad[0] - 2 * g0) <= 1e-5f * fabsf(g0) + 1e-12f);
+    free(logits); free(dl);
+    free_batch(&g);
+    lb_st_close(f);
+    free(gpath);
+    lb_model_free(m);
+}
+
+Test(model_parity, lora_gradients_small_cases) {
+    for (size_t i = 0; i < sizeof SMALL_CASES / sizeof *SMALL_CASES; i++) {
+        char *d = golden_dir(SMALL_CASES[i]);
+        if (!lb_dir_exists(d)) cr_skip_test("golden %s missing (run tools/reference/make_goldens.py)", d);
+        grads_case(d);
+        free(d);
+    }
+}
+
+/* merged forward == unmerged forward */
+static void merge_case(const char *dir) {
+    lb_error e = {0};
+    lb_model *m = load_with_adapter(dir);
+    char *gpath = lb_path_join(dir, "grads.safetensors");
+    lb_st_file *f = lb_st_open(gpath, &e);
+    golden_batch g;
+    read_batch(f, &g);
+    int B = g.b.B, NL = lb_model_get_config(m)->num_labels;
+    float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
+    cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_merge_lora(m, &e), LB_OK, "%s", e.msg);
+    cr_assert_null(lb_model_get_lora(m));
+    lb_param *ps;
+    cr_assert_eq(lb_model_params(m, &ps), 0);
+    cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
+    assert_logits_close(l2, l1, B, NL, "merged vs unmerged");
+    assert_logits_close(l2, lb_st_f32(f, lb_st_find(f, "logits"), &e), B, NL, "merged vs HF");
+    cr_assert_neq(lb_model_backward(m, l1, &e), LB_OK, "backward without adapters must fail");
+    free(l1); free(l2);
+    free_batch(&g);
+    lb_st_close(f);
+    free(gpath);
+    lb_model_free(m);
+}
+
+Test(model_lora, merge_equals_unmerged) {
+    for (size_t i = 0; i < sizeof SMALL_CASES / sizeof *SMALL_CASES; i++) {
+        char *d = golden_dir(SMALL_CASES[i]);
+        if (!lb_dir_exists(d)) cr_skip_test("golden %s missing", d);
+        merge_case(d);
+        free(d);
+    }
+}
+
+Test(model_parity, full_size_goldens) {
+    const char *root = getenv("LORABERT_FULL_GOLDEN");
+    if (!root || !*root) cr_skip_test("LORABERT_FULL_GOLDEN not set: full-size parity not run");
+    int ran = 0;
+    for (size_t i = 0; i < sizeof FULL_CASES / sizeof *FULL_CASES; i++) {
+        char *d = lb_path_join(root, FULL_CASES[i]);
+        char *fw = lb_path_join(d, "forward.safetensors"), *gr = lb_path_join(d, "grads.safetensors");
+        if (lb_file_exists(fw)) { forward_case(d); ran++; }
+        if (lb_file_exists(gr)) { grads_case(d); merge_case(d); ran++; }
+        free(d); free(fw); free(gr);
+    }
+    if (!ran) cr_skip_test("no full-size golden case under %s", root);
+}
+
+/* ---- LoRA init, params, counts ---------------------------------------------------------- */
+Test(model_lora, init_params_names_and_counts) {
+    char *d = golden_dir("distilbert_tiny");
+    if (!lb_dir_exists(d)) cr_skip_test("golden %s missing", d);
+    char *mdir = lb_path_join(d, "model");
+    lb_error e;
+    lb_load_opts o = {.quiet = true};
+    lb_model *m = lb_model_load(mdir, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    int64_t tr, all;
+    lb_model_param_counts(m, &tr, &all);
+    /* V=120 P=64 D=32 F=64 L=2 NL=2: embeddings 5952, layers 2 x 8544, head 1122 */
+    cr_assert_eq(all, 5952 + 2 * 8544 + 1122);
+    cr_assert_eq(tr, 0);
+    lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.01f, .target_mask = 1u << LB_LIN_Q};
+    cr_assert_eq(lb_model_add_lora(m, &lc, 42, &e), LB_OK, "%s", e.msg);
+    cr_assert_neq(lb_model_add_lora(m, &lc, 42, &e), LB_OK, "second adapter refused");
+    lb_model_param_counts(m, &tr, &all);
+    cr_assert_eq(tr, 2 * 4 * (32 + 32) + 1122);
+    cr_assert_eq(all, 5952 + 2 * 8544 + 1122 + tr);
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    cr_assert_eq(np, 2 * 2 + 4);
+    cr_assert_str_eq(ps[0].name, "base_model.model.distilbert.transformer.layer.0.attention.q_lin.lora_A.weight");
+    cr_assert_str_eq(ps[1].name, "base_model.model.distilbert.transformer.layer.0.attention.q_lin.lora_B.weight");
+    cr_assert_str_eq(ps[4].name, "base_model.model.pre_classifier.weight");
+    cr_assert_str_eq(ps[7].name, "base_model.model.classifier.bias");
+    cr_assert(ps[0].decay && ps[1].decay && ps[4].decay && !ps[5].decay && ps[6].decay && !ps[7].decay);
+    /* A ~ U(-1/sqrt(in), 1/sqrt(in)), B = 0 */
+    double bound = 1.0 / sqrt(32.0), mx = 0, mean = 0;
+    for (int64_t i = 0; i < ps[0].numel; i++) { mx = fmax(mx, fabs(ps[0].data[i])); mean += ps[0].data[i]; }
+    cr_assert(mx <= bound && mx > 0.8 * bound, "A range %g vs bound %g", mx, bound);
+    for (int64_t i = 0; i < ps[1].numel; i++) cr_assert_eq(ps[1].data[i], 0.0f);
+    cr_assert_eq(ps[0].shape[0], 4); cr_assert_eq(ps[0].shape[1], 32);
+    cr_assert_eq(ps[1].shape[0], 32); cr_assert_eq(ps[1].shape[1], 4);
+    const lb_lora_config *got = lb_model_get_lora(m);
+    cr_assert_not_null(got);
+    cr_assert_eq(got->r, 4);
+    lb_model_free(m);
+    free(mdir); free(d);
+}
+
+/* With B = 0 the adapter is a no-op; with dropout the forward is random but seeded. */
+Test(model_lora, fresh_adapter_is_noop_and_dropout_is_seeded) {
+    char *d = golden_dir("distilbert_tiny");
+    if (!lb_dir_exists(d)) cr_skip_test("golden %s missing", d);
+    char *mdir = lb_path_join(d, "model"), *fpath = lb_path_join(d, "forward.safetensors");
+    lb_error e;
+    lb_load_opts o = {.quiet = true};
+    lb_model *m = lb_model_load(mdir, &o, &e);
+    lb_st_file *f = lb_st_open(fpath, &e);
+    golden_batch g;
+    read_batch(f, &g);
+    float l0[10], l1[10], l2[10], l3[10];
+    cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l0, &e), LB_OK);
+    lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.1f, .target_mask = (1u << LB_LIN__COUNT) - 1};
+    cr_assert_eq(lb_model_add_lora(m, &lc, 3, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l1, &e), LB_OK);
+    for (int i = 0; i < 10; i++) cr_assert_eq(l0[i], l1[i], "fresh adapter changed logit %d", i);
+    lb_rng r1, r2;
+    lb_rng_seed(&r1, 5); lb_rng_seed(&r2, 5);
+    cr_assert_eq(lb_model_forward(m, &g.b, true, &r1, l2, &e), LB_OK);
+    cr_assert_eq(lb_model_forward(m, &g.b, true, &r2, l3, &e), LB_OK);
+    bool differs = false;
+    for (int i = 0; i < 10; i++) { cr_assert_eq(l2[i], l3[i]); differs |= l2[i] != l1[i]; }
+    cr_assert(differs, "dropout had no effect");
+    float dl[10];
+    lb_cross_entropy(l2, (int32_t[]){0, 1, 0, 1, 1}, 5, 2, dl);
+    lb_model_zero_grad(m);
+    cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK, "%s", e.msg);
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    for (int i = 0; i < np; i++)
+        for (int64_t j = 0; j < ps[i].numel; j++) cr_assert(isfinite(ps[i].grad[j]), "%s", ps[i].name);
+    free_batch(&g);
+    lb_st_close(f);
+    lb_model_free(m);
+    free(mdir); free(fpath); free(d);
+}
+
+/* Finite differences through the whole model (dropout on, fixed seed): checks the train path
+ * with dropout masks, all six adapter kinds and the [CLS]-only last layer. */
+Test(model_lora, gradients_with_dropout_match_finite_differences) {
+    char *d = golden_dir("distilbert_tiny_all");
+    if (!lb_dir_exists(d)) cr_skip_test("golden %s missing", d);
+    lb_error e;
+    lb_model *m = load_with_adapter(d);
+    /* Same tensors with LoRA dropout on (the golden adapter has 0), and B scaled down so the
+     * loss is smooth enough for float central differences at h = 1e-3. */
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    float **saved = malloc(sizeof(float *) * (size_t)np);
+    for (int i = 0; i < np; i++) {
+        saved[i] = malloc(sizeof(float) * (size_t)ps[i].numel);
+        memcpy(saved[i], ps[i].data, sizeof(float) * (size_t)ps[i].numel);
+        if (strstr(ps[i].name, "lora_B")) for (int64_t j = 0; j < ps[i].numel; j++) saved[i][j] *= 0.1f;
+    }
+    char *mdir = lb_path_join(d, "model");
+    lb_model_free(m);
+    lb_load_opts lo = {.quiet = true};
+    m = lb_model_load(mdir, &lo, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.1f, .target_mask = (1u << LB_LIN__COUNT) - 1};
+    cr_assert_eq(lb_model_add_lora(m, &lc, 1, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_params(m, &ps), np);
+    for (int i = 0; i < np; i++) { memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel); free(saved[i]); }
+    free(saved); free(mdir);
+    int32_t ids[2 * 6] = {101, 5, 7, 9, 102, 0, 101, 11, 102, 0, 0, 0}, lens[2] = {5, 3}, labels[2] = {2, 0};
+    lb_batch b = {.B = 2, .T = 6, .ids = ids, .lengths = lens};
+    int NL = lb_model_get_config(m)->num_labels;
+    float logits[8], dl[8];
+    lb_rng r;
+    lb_rng_seed(&r, 77);
+    cr_assert_eq(lb_model_forward(m, &b, true, &r, logits, &e), LB_OK, "%s", e.msg);
+    lb_cross_entropy(logits, labels, 2, NL, dl);
+    lb_model_zero_grad(m);
+    cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK, "%s", e.msg);
+    for (int i = 0; i < np; i++) {
+        for (int j = 0; j < 3; j++) {
+            int64_t idx = (int64_t)(j * 7919 + i * 31) % ps[i].numel;
+            float s = ps[i].data[idx], h = 1e-3f;  /* float FD: truncation vs rounding balance */
+            double lp, lm;
+            ps[i].data[idx] = s + h; lb_rng_seed(&r, 77);
+            lb_model_forward(m, &b, true, &r, logits, &e); lp = lb_cross_entropy(logits, labels, 2, NL, NULL);
+            ps[i].data[idx] = s - h; lb_rng_seed(&r, 77);
+            lb_model_forward(m, &b, true, &r, logits, &e); lm = lb_cross_entropy(logits, labels, 2, NL, NULL);
+            ps[i].data[idx] = s;
+            double num = (lp - lm) / (2 * h), an = ps[i].grad[idx];
+            cr_assert(fabs(num - an) <= 5e-3 * fabs(an) + 3e-4, "%s[%lld]: fd %.6g vs backward %.6g", ps[i].name,
+                      (long long)idx, num, an);
+        }
+    }
+    lb_model_free(m);
+    free(d);
+}
+
+/* ---- loading rules and errors ----------------------------------------------------------- */
+/* Minimal safetensors writer for the tests (F32 only): builds checkpoints with renamed,
+ * missing or reshaped tensors from a golden one. */
+typedef struct wt { char name[256]; int ndim; int64_t shape[2]; const float *data; } wt;
+static void write_st(const char *path, const wt *ts, int n) {
+    char hdr[65536];
+    size_t o = (size_t)snprintf(hdr, sizeof hdr, "{");
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t numel = ts[i].shape[0] * (ts[i].ndim > 1 ? ts[i].shape[1] : 1);
+        char shp[64];
+        if (ts[i].ndim > 1) snprintf(shp, sizeof shp, "%lld,%lld", (long long)ts[i].shape[0], (long long)ts[i].shape[1]);
+        else snprintf(shp, sizeof shp, "%lld", (long long)ts[i].shape[0]);
+        o += (size_t)snprintf(hdr + o, sizeof hdr - o, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],"
+                              "\"data_offsets\":[%zu,%zu]}", i ? "," : "", ts[i].name, shp, off,
+                              off + (size_t)numel * 4);
+        off += (size_t)numel * 4;
+    }
+    o += (size_t)snprintf(hdr + o, sizeof hdr - o, "}");
+    while (o % 8) hdr[o++] = ' ';
+    FILE *fp = fopen(path, "wb");
+    cr_assert_not_null(fp);
+    uint64_t hl = o;
+    fwrite(&hl, 8, 1, fp);
+    fwrite(hdr, 1, o, fp);
+    for (int i = 0; i < n; i++) {
+        int64_t numel = ts[i].shape[0] * (ts[i].ndim > 1 ? ts[i].shape[1] : 1);
+        fwrite(ts[i].data, 4, (size_t)numel, fp);
+    }
+    fclose(fp);
+}
+
+/* Copies golden model `src` into a temp dir, transforming each key with fn (return false to
+ * drop it); config.json is copied with `cfg_patch` applied (key, raw JSON value) if given. */
+typedef bool (*key_fn)(const char *in, char *out, int64_t *shape, int *ndim);
+static char *make_variant(const char *src, key_fn fn, const char *pkey, const char *pval) {
+    char tmpl[] = "/tmp/lbmodelXXXXXX";
+    char *dir = strdup(mkdtemp(tmpl));
+    lb_error e;
+    char *sp = lb_path_join(src, "model.safetensors");
+    lb_st_file *f = lb_st_open(sp, &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    int n = (int)lb_st_count(f), k = 0;
+    wt *ts = calloc((size_t)n, sizeof(wt));
+    for (int i = 0; i < n; i++) {
+        const lb_st_tensor *t = lb_st_at(f, i);
+        wt w = {.ndim = t->ndim, .shape = {t->shape[0], t->ndim > 1 ? t->shape[1] : 0}, .data = lb_st_f32(f, t, &e)};
+        if (fn && !fn(t->name, w.name, w.shape, &w.ndim)) continue;
+        if (!fn) snprintf(w.name, sizeof w.name, "%s", t->name);
+        ts[k++] = w;
+    }
+    char *dp = lb_path_join(dir, "model.safetensors");
+    write_st(dp, ts, k);
+    char *cp = lb_path_join(src, "config.json"), *text;
+    lb_read_file(cp, &text, NULL, &e);
+    cJSON *j = cJSON_Parse(text);
+    if (pkey) { cJSON_DeleteItemFromObject(j, pkey); cJSON_AddItemToObject(j, pkey, cJSON_Parse(pval)); }
+    char *out = cJSON_Print(j);
+    char *dc = lb_path_join(dir, "config.json");
+    lb_write_file_atomic(dc, out, strlen(out), &e);
+    free(out); cJSON_Delete(j); free(text); free(cp); free(dc); free(dp); free(sp); free(ts);
+    lb_st_close(f);
+    return dir;
+}
+static void rm_variant(char *dir) {
+    char *a = lb_path_join(dir, "model.safetensors"), *b = lb_path_join(dir, "config.json");
+    unlink(a); unlink(b); rmdir(dir);
+    free(a); free(b); free(dir);
+}
+
+/* Logits of golden case `dir`'s forward batch with the model in `mdir`. */
+static void logits_of(const char *mdir, const char *gdir, float *out, uint64_t seed) {
+    lb_error e;
+    lb_load_opts o = {.quiet = true, .seed = seed};
+    lb_model *m = lb_model_load(mdir, &o, &e);
+    cr_assert_not_null(m, "%s: %s", mdir, e.msg);
+    char *fp = lb_path_join(gdir, "forward.safetensors");
+    lb_st_file *f = lb_st_open(fp, &e);
+    golden_batch g;
+    read_batch(f, &g);
+    cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, out, &e), LB_OK, "%s", e.msg);
+    free_batch(&g); lb_st_close(f); free(fp);
+    lb_model_free(m);
+}
+
+static bool strip_prefix(const char *in, char *out, int64_t *s, int *nd) {
+    const char *p = strncmp(in, "distilbert.", 11) == 0 ? in + 11 : in;
+    snprintf(out, 256, "%s", p);
+    return true;
+}
+static bool legacy_gamma(const char *in, char *out, int64_t *s, int *nd) {
+    size_t n = strlen(in);
+    if (strstr(in, "LayerNorm") || strstr(in, "layer_norm")) {
+        if (n > 7 && strcmp(in + n - 7, ".weight") == 0) { snprintf(out, 256, "%.*s.gamma", (int)(n - 7), in); return true; }
+        if (n > 5 && strcmp(in + n - 5, ".bias") == 0) { snprintf(out, 256, "%.*s.beta", (int)(n - 5), in); return true; }
+    }
+    snprintf(out, 256, "%s", in);
+    return true;
+}
+static bool drop_head(const char *in, char *out, int64_t *s, int *nd) {
+    if (strstr(in, "classifier")) return false;
+    snprintf(out, 256, "%s", in);
+    return true;
+}
+static bool drop_lin1(const char *in, char *out, int64_t *s, int *nd) {
+    if (strcmp(in, "distilbert.transformer.layer.1.ffn.lin1.weight") == 0) return false;
+    snprintf(out, 256, "%s", in);
+    return true;
+}
+static bool reshape_q(const char *in, char *out, int64_t *s, int *nd) {
+    snprintf(out, 256, "%s", in);
+    if (strcmp(in, "distilbert.transformer.layer.0.attention.q_lin.weight") == 0) { s[0] = 16; s[1] = 64; }
+    return true;
+}
+
+Test(model_load, prefix_and_legacy_names_give_same_logits) {
+    char *g = golden_dir("distilbert_tiny");
+    if (!lb_dir_exists(g)) cr_skip_test("golden missing");
+    char *src = lb_path_join(g, "model");
+    float ref[10], a[10], b[10];
+    logits_of(src, g, ref, 0);
+    char *v1 = make_variant(src, strip_prefix, NULL, NULL), *v2 = make_variant(src, legacy_gamma, NULL, NULL);
+    logits_of(v1, g, a, 0);
+    logits_of(v2, g, b, 0);
+    for (int i = 0; i < 10; i++) { cr_assert_eq(a[i], ref[i]); cr_assert_eq(b[i], ref[i]); }
+    rm_variant(v1); rm_variant(v2);
+    free(src); free(g);
+}
+
+Test(model_load, missing_head_is_initialised_from_seed) {
+    char *g = golden_dir("distilbert_tiny");
+    if (!lb_dir_exists(g)) cr_skip_test("golden missing");
+    char *src = lb_path_join(g, "model");
+    char *v = make_variant(src, drop_head, NULL, NULL);
+    float a[10], b[10], c[10];
+    logits_of(v, g, a, 1);
+    logits_of(v, g, b, 1);
+    logits_of(v, g, c, 2);
+    bool differ = false;
+    for (int i = 0; i < 10; i++) { cr_assert_eq(a[i], b[i]); differ |= a[i] != c[i]; }
+    cr_assert(differ, "head init ignores the seed");
+    rm_variant(v);
+    free(src); free(g);
+}
+
+Test(model_load, missing_head_notice_on_stderr, .init = cr_redirect_stderr) {
+    char *g = golden_dir("distilbert_tiny");
+    if (!lb_dir_exists(g)) cr_skip_test("golden missing");
+    char *src = lb_path_join(g, "model");
+    char *v = make_variant(src, drop_head, NULL, NULL);
+    lb_error e;
+    lb_load_opts o = {0};
+    lb_model *m = lb_model_load(v, &o, &e);
+    cr_assert_not_null(m);
+    fflush(stderr);
+    char expect[1024];
+    snprintf(expect, sizeof expect, "Some weights of DistilBertForSequenceClassification were not initialized from the "
+             "model checkpoint at %s and are newly initialized: ['pre_classifier.weight', 'pre_classifier.bias', "
+             "'classifier.weight', 'classifier.bias']\nYou should probably TRAIN this model on a down-stream task to "
+             "be able to use it for predictions and inference.\n", v);
+    cr_assert_stderr_eq_str(expect);
+    lb_model_free(m);
+    rm_variant(v);
+    free(src); free(g);
+}
+
+Test(model_load, errors_name_key_and_shapes) {
+    char *g = golden_dir("distilbert_tiny");
+    if (!lb_dir_exists(g)) cr_skip_test("golden missing");
+    char *src = lb_path_join(g, "model");
+    lb_error e;
+    lb_load_opts o = {.quiet = true};
+    char *v = make_variant(src, drop_lin1, NULL, NULL);
+    cr_assert_null(lb_model_load(v, &o, &e));
+    cr_assert_eq(e.code, LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "distilbert.transformer.layer.1.ffn.lin1.weight") && strstr(e.msg, "[64, 32]"), "%s", e.msg);
+    rm_variant(v);
+    v = make_variant(src, reshape_q, NULL, NULL);
+    cr_assert_null(lb_model_load(v, &o, &e));
+    cr_assert(strstr(e.msg, "layer.0.attention.q_lin.weight") && strstr(e.msg, "[16, 64]") && strstr(e.msg, "[32, 32]"),
+              "%s", e.msg);
+    rm_variant(v);
+    v = make_variant(src, NULL, "sinusoidal_pos_embds", "true");
+    cr_assert_null(lb_model_load(v, &o, &e));
+    cr_assert_eq(e.code, LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "sinusoidal_pos_embds"), "%s", e.msg);
+    rm_variant(v);
+    v = make_variant(src, NULL, "activation", "\"gelu_new\"");
+    cr_assert_null(lb_model_load(v, &o, &e));
+    cr_assert(strstr(e.msg, "activation") && strstr(e.msg, "gelu_new"), "%s", e.msg);
+    rm_variant(v);
+    v = make_variant(src, NULL, "model_type", "\"roberta\"");
+    cr_assert_null(lb_model_load(v, &o, &e));
+    cr_assert_eq(e.code, LB_ERR_UNSUPPORTED);
+    rm_variant(v);
+    v = make_variant(src, NULL, "dim", "\"big\"");
+    cr_assert_null(lb_model_load(v, &o, &e));
+    cr_assert_eq(e.code, LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "\"dim\""), "%s", e.msg);
+    rm_variant(v);
+    cr_assert_null(lb_model_load("/nonexistent/model", &o, &e));
+    cr_assert_eq(e.code, LB_ERR_IO);
+    free(src); free(g);
+}
+
+Test(model_load, labels_from_config_override_and_bad_batches) {
+    char *g = golden_dir("bert_tiny");
+    if (!lb_dir_exists(g)) cr_skip_test("golden missing");
+    char *src = lb_path_join(g, "model");
+    lb_error e;
+    lb_load_opts o = {.quiet = true};
+    lb_model *m = lb_model_load(src, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    const lb_model_config *c = lb_model_get_config(m);
+    cr_assert_eq(c->arch, LB_ARCH_BERT);
+    cr_assert_eq(c->num_labels, 2);
+    cr_assert_str_eq(c->id2label[1], "Positive");
+    cr_assert_str_eq(lb_model_linear_name(m, LB_LIN_V), "value");
+    int32_t ids[4] = {101, 500, 7, 0}, lens[1] = {3};
+    lb_batch b = {.B = 1, .T = 4, .ids = ids, .lengths = lens};
+    float lg[2];
+    cr_assert_eq(lb_model_forward(m, &b, false, NULL, lg, &e), LB_ERR_USAGE);
+    cr_assert(strstr(e.msg, "500"), "%s", e.msg);
+    ids[1] = 5; lens[0] = 0;
+    cr_assert_eq(lb_model_forward(m, &b, false, NULL, lg, &e), LB_ERR_USAGE);
+    lens[0] = 3;
+    int32_t tt[4] = {0, 2, 0, 0};
+    b.token_type_ids = tt;
+    cr_assert_eq(lb_model_forward(m, &b, false, NULL, lg, &e), LB_ERR_USAGE);
+    b.token_type_ids = NULL;
+    cr_assert_eq(lb_model_forward(m, &b, false, NULL, lg, &e), LB_OK, "%s", e.msg);
+    cr_assert_neq(lb_model_backward(m, lg, &e), LB_OK);
+    lb_model_free(m);
+    /* num_labels override: head shape mismatch is an error naming the key */
+    o.num_labels = 3;
+    cr_assert_null(lb_model_load(src, &o, &e));
+    cr_assert(strstr(e.msg, "classifier.weight") && strstr(e.msg, "[3, 32]"), "%s", e.msg);
+    free(src); free(g);
+}

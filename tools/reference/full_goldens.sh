@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Full-size golden files (not committed): OUTDIR/distilbert_base/{model (+vocab.txt), forward.safetensors,
+# lora/, grads.safetensors, trajectory/, meta.json}, same layout as tests/golden (see README.md here).
+# Random-init distilbert-base-uncased (66M params, all dropouts 0), forward on B=4 rows of lengths
+# 512/1/137/300, LoRA q_lin r=4 grads, and a 100-step HF Trainer trajectory on 200 real IMDb rows
+# (max_length 512, left truncation). Skips all work when OUTDIR/stamp matches this version.
+# Usage: tools/reference/full_goldens.sh OUTDIR      (env LORABERT_SHARED: shared data dir)
+set -euo pipefail
+[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+OUT=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=$(bash "$HERE/setup_env.sh")
+# Version = the generator sources + pinned packages: any change regenerates.
+VERSION=$(cat "$HERE/full_goldens.sh" "$HERE/golden_lib.py" "$HERE/make_goldens.py" "$HERE/setup_env.sh" | sha256sum | cut -c1-16)
+if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$VERSION" ]; then
+  echo "full goldens up to date in $OUT ($VERSION)"
+  exit 0
+fi
+mkdir -p "$OUT"
+rm -f "$OUT/stamp"
+start=$(date +%s)
+"$PY" "$HERE/make_goldens.py" --full --out "$OUT" --threads "${LORABERT_REF_THREADS:-$(nproc)}"
+echo "$VERSION" > "$OUT/stamp.tmp" && mv "$OUT/stamp.tmp" "$OUT/stamp"
+echo "full goldens written to $OUT in $(( $(date +%s) - start ))s"
