@@ -373,6 +373,35 @@ Test(jsonl, reads_what_python_json_writes) {
     cr_assert_eq(system(cmd), 0);
 }
 
+/* Wide inputs stay fast: no step is quadratic in the number of columns. */
+Test(data, wide_inputs_are_linear, .timeout = 20) {
+    size_t ncols = 50000, cap = ncols * 16 + 64;
+    char *s = malloc(cap);
+    size_t n = 0;
+    for (size_t c = 0; c < ncols; c++) n += (size_t)snprintf(s + n, cap - n, "%sc%zu", c ? "," : "", c);
+    n += (size_t)snprintf(s + n, cap - n, "\n");
+    for (size_t c = 0; c < ncols; c++) n += (size_t)snprintf(s + n, cap - n, "%s%zu", c ? "," : "", c);
+    lb_table t;
+    lb_error e;
+    cr_assert_eq(lb_csv_parse(s, n, ',', "wide.csv", &t, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(t.ncols, ncols);
+    cell_str(&t, 0, ncols - 1, "49999");
+    lb_table_free(&t);
+    /* JSONL where every line brings a new key: columns grow one by one. */
+    size_t nl = 2000;
+    n = 0;
+    for (size_t r = 0; r < nl; r++) n += (size_t)snprintf(s + n, cap - n, "{\"k%zu\":%zu,\"text\":\"t\"}\n", r, r);
+    cr_assert_eq(lb_jsonl_parse(s, n, "wide.jsonl", &t, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(t.ncols, nl + 1);
+    cr_assert_eq(t.nrows, nl);
+    const lb_value *v = lb_table_cell(&t, nl - 1, (size_t)lb_table_col(&t, "k1999"));
+    cr_assert(v->type == LB_VAL_INT && v->i == 1999);
+    cr_assert_eq(lb_table_cell(&t, 0, (size_t)lb_table_col(&t, "k1999"))->type, LB_VAL_NULL);
+    cell_str(&t, 1234, 1, "t");
+    lb_table_free(&t);
+    free(s);
+}
+
 /* ---- datasets ----------------------------------------------------------------------------- */
 
 static void check_imdb(const char *split) {
