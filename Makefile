@@ -18,7 +18,7 @@ else ifeq ($(MODE),asan)
 else
   OPT := -O0 -g -march=native
 endif
-LDLIBS_ALL := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lutf8proc -lcjson -lcurl \
+LDLIBS_ALL := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lutf8proc -lcjson -lcurl -lcrypto \
               -lzstd -lsnappy -llz4 -lz -lm -fopenmp -pthread
 
 LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)

@@ -1,8 +1,95 @@
-/* Placeholder until the owning module lands; replaced by the real command. */
+/* `lorabert eval`: loss and metrics of a model (+ PEFT adapter) on a labelled file, as the HF
+ * Trainer's evaluate() computes them (per-sample-weighted loss, argmax predictions). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cli/cli.h"
+#include "cli/train_common.h"
+#include "formats/peft_adapter.h"
+
+static const char usage[] =
+    "usage: lorabert eval --model ID|DIR [--adapter DIR] --data FILE [options]\n\n"
+    "Evaluates a classifier on a labelled file (csv/tsv/jsonl/json/parquet): loss, accuracy,\n"
+    "precision, recall, F1 (binary: positive label 1; more labels: macro) and the confusion matrix.\n";
+
 int cmd_eval(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "lorabert eval: not available in this build\n");
-    return LB_ERR_UNSUPPORTED;
+    const char *model = NULL, *adapter = NULL, *data = NULL, *text_col = "text", *label_col = "label",
+               *truncation = "left";
+    long max_length = 512, batch = 8, threads = 0;
+    bool json = false;
+    const cli_opt opts[] = {
+        {"--model", OPT_STR, &model, "ID|DIR", "base model (hub repo id or local folder)", 0, 0},
+        {"--adapter", OPT_STR, &adapter, "DIR", "PEFT adapter folder (lorabert's or PEFT's)", 0, 0},
+        {"--data", OPT_STR, &data, "FILE", "labelled file", 0, 0},
+        {"--text-column", OPT_STR, &text_col, "NAME", "text column", 0, 0},
+        {"--label-column", OPT_STR, &label_col, "NAME", "label column", 0, 0},
+        {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP]", 3, 1e6},
+        {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
+        {"--batch-size", OPT_INT, &batch, "N", "evaluation batch size", 1, 65536},
+        {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
+        {"--json", OPT_FLAG, &json, NULL, "print one JSON object instead of a table", 0, 0},
+    };
+    bool help;
+    int rc = cli_parse("eval", usage, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &help);
+    if (rc || help) return rc;
+    if (!model) return cli_usage_error("eval", "--model is required");
+    if (!data) return cli_usage_error("eval", "--data FILE is required");
+    bool left = !strcmp(truncation, "left");
+    if (!left && strcmp(truncation, "right")) return cli_usage_error("eval", "--truncation must be left or right");
+    cli_set_threads(threads);
+    lb_error err = {0};
+    char *model_dir = NULL;
+    char **names = NULL;
+    int nlabels = 0;
+    lb_tokenizer *tok = NULL;
+    lb_model *m = NULL;
+    lb_tokset ts = {0};
+    lb_status st;
+    if ((st = cli_resolve_model(model, &model_dir, &err))) goto out;
+    if (adapter && (st = cli_adapter_labels(adapter, &nlabels, &names, &err))) goto out;
+    /* the adapter folder may carry the tokenizer (lorabert and Trainer save it there) */
+    if (adapter) tok = lb_tokenizer_load(adapter, NULL);
+    if (!tok && !(tok = lb_tokenizer_load(model_dir, &err))) { st = err.code; goto out; }
+    lb_load_opts lo = {.num_labels = nlabels, .labels = names, .seed = 0, .quiet = true};
+    if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto out; }
+    if (adapter && (st = lb_peft_load(m, adapter, &err))) goto out;
+    const lb_model_config *mc = lb_model_get_config(m);
+    if ((st = cli_load_tokset(data, text_col, label_col, names ? names : mc->id2label, mc->num_labels, tok,
+                              (int)max_length, left, &ts, &err)))
+        goto out;
+    lb_eval_result r;
+    if ((st = lb_evaluate(m, &ts, (int)batch, &r, NULL, &err))) goto out;
+    const int L = mc->num_labels;
+    if (json) {
+        printf("{\"n_examples\": %lld, \"loss\": %.9g, \"accuracy\": %.9g, \"precision\": %.9g, \"recall\": %.9g, "
+               "\"f1\": %.9g, \"confusion_matrix\": [",
+               (long long)r.metrics.n, r.loss, r.metrics.accuracy, r.metrics.precision, r.metrics.recall, r.metrics.f1);
+        for (int i = 0; i < L; i++) {
+            printf("%s[", i ? ", " : "");
+            for (int j = 0; j < L; j++) printf("%s%lld", j ? ", " : "", (long long)r.metrics.confusion[i * L + j]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("%-12s %lld\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n", "examples",
+               (long long)r.metrics.n, "loss", r.loss, "accuracy", r.metrics.accuracy,
+               L == 2 ? "precision" : "precision*", r.metrics.precision, L == 2 ? "recall" : "recall*",
+               r.metrics.recall, L == 2 ? "f1" : "f1*", r.metrics.f1);
+        if (L != 2) printf("(* macro averages over %d labels)\n", L);
+        printf("confusion matrix (rows: true, columns: predicted)\n");
+        for (int i = 0; i < L; i++) {
+            const char *nm = mc->id2label ? mc->id2label[i] : "";
+            printf("  %-12.12s", nm);
+            for (int j = 0; j < L; j++) printf(" %8lld", (long long)r.metrics.confusion[i * L + j]);
+            printf("\n");
+        }
+    }
+out:
+    rc = st ? cli_fail(&err) : 0;
+    lb_tokset_free(&ts);
+    if (m) lb_model_free(m);
+    if (tok) lb_tokenizer_free(tok);
+    cli_free_list(names);
+    free(model_dir);
+    return rc;
 }

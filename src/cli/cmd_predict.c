@@ -1,8 +1,358 @@
-/* Placeholder until the owning module lands; replaced by the real command. */
+/* `lorabert predict`: labels texts with a classifier (+ an optional PEFT LoRA adapter), in eval
+ * mode, batching texts of similar length together so padding costs little. Prints one JSON
+ * line per text, or an aligned table on a terminal. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "base/fileio.h"
 #include "cli/cli.h"
+#include "formats/hub.h"
+#include "formats/peft_adapter.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+
+#define PREDICT_DEFAULT_BATCH 32
+
+static void predict_help(FILE *out) {
+    fprintf(out,
+            "usage: lorabert predict --model DIR|ID [--adapter DIR|ID] [options] [TEXT...]\n\n"
+            "Labels each TEXT (or, with none given, each line of stdin) with the classifier, in eval\n"
+            "mode. Prints one JSON line per text:\n"
+            "  {\"index\":0,\"label\":\"Positive\",\"score\":0.97,\"probs\":[...],\"logits\":[...]}\n"
+            "or an aligned table when stdout is a terminal.\n\n"
+            "options:\n"
+            "  --model DIR|ID     model folder or hub repo id (config.json + model.safetensors)\n"
+            "  --adapter DIR|ID   PEFT LoRA adapter folder (adapter_config.json +\n"
+            "                     adapter_model.safetensors); its tokenizer files win when present\n"
+            "  --max-length N     truncate to N tokens incl. [CLS]/[SEP] (default: the model's limit)\n"
+            "  --truncation SIDE  right (default, keep the start) or left (keep the end)\n"
+            "  --batch-size N     texts per forward pass (default %d)\n"
+            "  --labels A,B,...   label names by id (default: id2label of config.json)\n"
+            "  --json | --table   force the output format\n"
+            "  -h, --help         show this help\n\n"
+            "Exit status: 0 ok, 2 usage (incl. an empty TEXT), 3 I/O, 4 bad input or model files.\n",
+            PREDICT_DEFAULT_BATCH);
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name) {
+    size_t n = strlen(name);
+    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (*i + 1 >= argc) return NULL;
+    return argv[++*i];
+}
+
+static bool is_opt(const char *a, const char *name) {
+    size_t n = strlen(name);
+    return !strncmp(a, name, n) && (a[n] == '\0' || a[n] == '=');
+}
+
+static bool parse_pos_int(const char *v, int *out) {
+    if (!v || !*v) return false;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (*end || errno || n < 1 || n > 1000000) return false;
+    *out = (int)n;
+    return true;
+}
+
+static void put_json_string(FILE *out, const char *s) {
+    putc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') { putc('\\', out); putc(*p, out); }
+        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+        else putc(*p, out);
+    }
+    putc('"', out);
+}
+
+/* %.9g (float32 round-trips), null where JSON has no number. */
+static void put_json_float(FILE *out, double x) {
+    if (isfinite(x)) fprintf(out, "%.9g", x);
+    else fputs("null", out);
+}
+
+static bool dir_has(const char *dir, const char *name) {
+    char *p = lb_path_join(dir, name);
+    bool ok = p && lb_file_exists(p);
+    free(p);
+    return ok;
+}
+
+/* The texts: arguments, or stdin lines (without their line ends). */
+typedef struct text_list {
+    char **text;
+    size_t *len;
+    size_t n, cap;
+    bool owned;
+} text_list;
+
+static lb_status texts_push(text_list *t, char *s, size_t len, lb_error *err) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        char **nt = realloc(t->text, cap * sizeof *nt);
+        if (!nt) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        t->text = nt;
+        size_t *nl = realloc(t->len, cap * sizeof *nl);
+        if (!nl) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        t->len = nl;
+        t->cap = cap;
+    }
+    t->text[t->n] = s;
+    t->len[t->n++] = len;
+    return LB_OK;
+}
+
+static lb_status read_stdin_lines(text_list *t, lb_error *err) {
+    t->owned = true;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    size_t lineno = 0;
+    while ((got = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        size_t n = (size_t)got;
+        if (n && line[n - 1] == '\n') n--;
+        if (n && line[n - 1] == '\r') n--;
+        if (n == 0) { free(line); return lb_err(err, LB_ERR_FORMAT, "stdin line %zu: empty text", lineno); }
+        if (memchr(line, '\0', n)) { free(line); return lb_err(err, LB_ERR_FORMAT, "stdin line %zu: NUL byte in text", lineno); }
+        char *s = malloc(n + 1);
+        if (!s) { free(line); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+        memcpy(s, line, n);
+        s[n] = '\0';
+        lb_status st = texts_push(t, s, n, err);
+        if (st) { free(s); free(line); return st; }
+    }
+    free(line);
+    if (ferror(stdin)) return lb_err(err, LB_ERR_IO, "stdin: read failed: %s", strerror(errno));
+    if (t->n == 0) return lb_err(err, LB_ERR_FORMAT, "stdin: no texts (give TEXT arguments or one text per line)");
+    return LB_OK;
+}
+
+static const int32_t *g_lengths;
+static int by_length_desc(const void *a, const void *b) {
+    int32_t ia = *(const int32_t *)a, ib = *(const int32_t *)b;
+    if (g_lengths[ia] != g_lengths[ib]) return g_lengths[ib] - g_lengths[ia];
+    return ia - ib;  /* stable */
+}
+
+/* Prints s clipped to `width` bytes without splitting a UTF-8 sequence, tabs/newlines as spaces. */
+static void put_clipped(FILE *out, const char *s, size_t len, size_t width) {
+    size_t n = len;
+    bool clipped = false;
+    if (n > width) {
+        n = width - 3;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+        clipped = true;
+    }
+    for (size_t i = 0; i < n; i++) putc((unsigned char)s[i] < 0x20 ? ' ' : s[i], out);
+    if (clipped) fputs("...", out);
+}
+
 int cmd_predict(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "lorabert predict: not available in this build\n");
-    return LB_ERR_UNSUPPORTED;
+    const char *model_arg = NULL, *adapter_arg = NULL, *labels_arg = NULL;
+    char *labels_buf = NULL, **labels = NULL;
+    int n_labels = 0;
+    int max_length = 0, batch_size = PREDICT_DEFAULT_BATCH;
+    bool truncate_left = false, force_json = false, force_table = false;
+    text_list texts = {0};
+    int rc = 0;
+    bool only_texts = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_texts || a[0] != '-' || !a[1]) {
+            if (!*a) { rc = cli_usage_error("predict", "TEXT %zu is empty", texts.n); goto out; }
+            lb_error e;
+            if (texts_push(&texts, argv[i], strlen(a), &e)) { rc = cli_fail(&e); goto out; }
+            continue;
+        }
+        if (!strcmp(a, "--")) { only_texts = true; continue; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { predict_help(stdout); goto out; }
+        if (!strcmp(a, "--json")) force_json = true;
+        else if (!strcmp(a, "--table")) force_table = true;
+        else if (is_opt(a, "--model")) {
+            if (!(model_arg = opt_value(argc, argv, &i, "--model"))) { rc = cli_usage_error("predict", "--model needs a value"); goto out; }
+        } else if (is_opt(a, "--adapter")) {
+            if (!(adapter_arg = opt_value(argc, argv, &i, "--adapter"))) { rc = cli_usage_error("predict", "--adapter needs a value"); goto out; }
+        } else if (is_opt(a, "--max-length")) {
+            const char *v = opt_value(argc, argv, &i, "--max-length");
+            if (!parse_pos_int(v, &max_length)) { rc = cli_usage_error("predict", "--max-length needs a positive integer, got '%s'", v ? v : ""); goto out; }
+            if (max_length < 2) { rc = cli_usage_error("predict", "--max-length must leave room for [CLS] and [SEP] (>= 2)"); goto out; }
+        } else if (is_opt(a, "--labels")) {
+            if (!(labels_arg = opt_value(argc, argv, &i, "--labels"))) { rc = cli_usage_error("predict", "--labels needs a value"); goto out; }
+        } else if (is_opt(a, "--batch-size")) {
+            const char *v = opt_value(argc, argv, &i, "--batch-size");
+            if (!parse_pos_int(v, &batch_size)) { rc = cli_usage_error("predict", "--batch-size needs a positive integer, got '%s'", v ? v : ""); goto out; }
+        } else if (is_opt(a, "--truncation")) {
+            const char *v = opt_value(argc, argv, &i, "--truncation");
+            if (v && !strcmp(v, "left")) truncate_left = true;
+            else if (v && !strcmp(v, "right")) truncate_left = false;
+            else { rc = cli_usage_error("predict", "--truncation must be left or right, got '%s'", v ? v : ""); goto out; }
+        } else {
+            rc = cli_usage_error("predict", "unknown option '%s'", a);
+            goto out;
+        }
+    }
+    if (!model_arg) { rc = cli_usage_error("predict", "--model DIR|ID is required"); goto out; }
+    if (force_json && force_table) { rc = cli_usage_error("predict", "--json and --table exclude each other"); goto out; }
+    if (labels_arg) {
+        /* "a,b,c" -> {"a","b","c"}: split a private copy in place */
+        labels_buf = strdup(labels_arg);
+        labels = calloc(strlen(labels_arg) + 2, sizeof *labels);
+        if (!labels_buf || !labels) { fprintf(stderr, "lorabert: out of memory\n"); rc = LB_ERR_NOMEM; goto out; }
+        for (char *p = labels_buf;;) {
+            char *comma = strchr(p, ',');
+            if (comma) *comma = '\0';
+            if (!*p) { rc = cli_usage_error("predict", "--labels: empty label name in '%s'", labels_arg); goto out; }
+            labels[n_labels++] = p;
+            if (!comma) break;
+            p = comma + 1;
+        }
+        if (n_labels < 2) { rc = cli_usage_error("predict", "--labels needs at least 2 names, got '%s'", labels_arg); goto out; }
+    }
+
+    lb_error err = {0};
+    char *model_dir = NULL, *adapter_dir = NULL;
+    lb_tokenizer *tok = NULL;
+    lb_model *m = NULL;
+    lb_encoding *enc = NULL;
+    int32_t *order = NULL, *lengths = NULL, *ids = NULL, *blen = NULL;
+    float *logits = NULL, *blogits = NULL;
+    size_t n = 0;
+    static const char *const include[] = {"*.json", "*.safetensors", "vocab.txt", NULL};
+
+    if (texts.n == 0 && read_stdin_lines(&texts, &err)) goto fail;
+    n = texts.n;
+    if (lb_hub_resolve(model_arg, "model", NULL, include, &model_dir, &err)) goto fail;
+    if (adapter_arg) {
+        if (lb_hub_resolve(adapter_arg, "model", NULL, include, &adapter_dir, &err)) goto fail;
+        if (!dir_has(adapter_dir, "adapter_config.json")) {
+            lb_err(&err, LB_ERR_IO, "%s: no adapter_config.json: not a PEFT adapter folder", adapter_dir);
+            goto fail;
+        }
+    }
+    const char *tok_dir = adapter_dir && (dir_has(adapter_dir, "tokenizer.json") || dir_has(adapter_dir, "vocab.txt"))
+                              ? adapter_dir : model_dir;
+    if (!(tok = lb_tokenizer_load(tok_dir, &err))) goto fail;
+    /* Without an adapter, transformers' notice about a newly initialised head matters. */
+    lb_load_opts lo = {.quiet = adapter_dir != NULL, .num_labels = n_labels, .labels = labels};
+    if (!(m = lb_model_load(model_dir, &lo, &err))) goto fail;
+    if (adapter_dir && lb_peft_load(m, adapter_dir, &err)) goto fail;
+    const lb_model_config *cfg = lb_model_get_config(m);
+    int L = cfg->num_labels;
+
+    int limit = lb_tokenizer_model_max_length(tok);
+    if (limit <= 0 || limit > cfg->max_pos) limit = cfg->max_pos;
+    if (max_length > cfg->max_pos) {
+        lb_err(&err, LB_ERR_USAGE, "--max-length %d exceeds the model's %d positions (max_position_embeddings)",
+               max_length, cfg->max_pos);
+        goto fail;
+    }
+    lb_tok_opts to = {.max_length = max_length ? max_length : limit, .truncate_left = truncate_left,
+                      .add_special_tokens = true, .replace_invalid_utf8 = false};
+
+    enc = calloc(n, sizeof *enc);
+    order = malloc(n * sizeof *order);
+    lengths = malloc(n * sizeof *lengths);
+    logits = malloc(n * (size_t)L * sizeof *logits);
+    if (!enc || !order || !lengths || !logits) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    int32_t T_max = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (lb_tokenize(tok, texts.text[i], texts.len[i], &to, &enc[i], &err)) {
+            lb_err_prefix(&err, "text %zu", i);
+            goto fail;
+        }
+        for (int32_t k = 0; k < enc[i].n; k++)
+            if (enc[i].ids[k] < 0 || enc[i].ids[k] >= cfg->vocab_size) {
+                lb_err(&err, LB_ERR_FORMAT, "text %zu: token id %d is outside the model's vocabulary of %d (tokenizer "
+                       "from %s does not match the model)", i, enc[i].ids[k], cfg->vocab_size, tok_dir);
+                goto fail;
+            }
+        order[i] = (int32_t)i;
+        lengths[i] = enc[i].n;
+        if (enc[i].n > T_max) T_max = enc[i].n;
+    }
+    /* Longest first: batches of similar lengths, and the first batch sizes every buffer. */
+    g_lengths = lengths;
+    qsort(order, n, sizeof *order, by_length_desc);
+    int bmax = batch_size < (int)n ? batch_size : (int)n;
+    ids = malloc((size_t)bmax * (size_t)T_max * sizeof *ids);
+    blen = malloc((size_t)bmax * sizeof *blen);
+    blogits = malloc((size_t)bmax * (size_t)L * sizeof *blogits);
+    if (!ids || !blen || !blogits) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    int32_t pad = lb_tokenizer_pad_id(tok);
+    for (size_t s = 0; s < n; s += (size_t)bmax) {
+        int B = (int)(n - s < (size_t)bmax ? n - s : (size_t)bmax);
+        int T = lengths[order[s]];
+        for (int b = 0; b < B; b++) {
+            const lb_encoding *e = &enc[order[s + (size_t)b]];
+            memcpy(ids + (size_t)b * T, e->ids, (size_t)e->n * sizeof *ids);
+            for (int k = e->n; k < T; k++) ids[(size_t)b * T + k] = pad;
+            blen[b] = e->n;
+        }
+        lb_batch batch = {.B = B, .T = T, .ids = ids, .lengths = blen, .token_type_ids = NULL};
+        if (lb_model_forward(m, &batch, false, NULL, blogits, &err)) goto fail;
+        for (int b = 0; b < B; b++)
+            memcpy(logits + (size_t)order[s + (size_t)b] * L, blogits + (size_t)b * L, (size_t)L * sizeof *logits);
+    }
+
+    bool table = force_table || (!force_json && isatty(STDOUT_FILENO));
+    double *probs = malloc((size_t)L * sizeof *probs);
+    if (!probs) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    size_t label_w = 5;
+    for (int k = 0; k < L && table; k++)
+        if (cfg->id2label && cfg->id2label[k] && strlen(cfg->id2label[k]) > label_w) label_w = strlen(cfg->id2label[k]);
+    if (table) printf("%5s  %-*s  %8s  %s\n", "index", (int)label_w, "label", "score", "text");
+    for (size_t i = 0; i < n; i++) {
+        const float *z = logits + i * (size_t)L;
+        /* softmax in double; argmax ties go to the first index (numpy) */
+        int best = 0;
+        for (int k = 1; k < L; k++)
+            if (z[k] > z[best]) best = k;
+        double sum = 0;
+        for (int k = 0; k < L; k++) { probs[k] = exp((double)z[k] - (double)z[best]); sum += probs[k]; }
+        for (int k = 0; k < L; k++) probs[k] /= sum;
+        char dflt[32];
+        snprintf(dflt, sizeof dflt, "LABEL_%d", best);
+        const char *label = cfg->id2label && cfg->id2label[best] ? cfg->id2label[best] : dflt;
+        if (table) {
+            printf("%5zu  %-*s  %8.4f  ", i, (int)label_w, label, probs[best]);
+            put_clipped(stdout, texts.text[i], texts.len[i], 60);
+            putchar('\n');
+            continue;
+        }
+        printf("{\"index\":%zu,\"label\":", i);
+        put_json_string(stdout, label);
+        fputs(",\"score\":", stdout);
+        put_json_float(stdout, probs[best]);
+        fputs(",\"probs\":[", stdout);
+        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, probs[k]); }
+        fputs("],\"logits\":[", stdout);
+        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, z[k]); }
+        fputs("]}\n", stdout);
+    }
+    free(probs);
+    if (fflush(stdout) != 0) { lb_err(&err, LB_ERR_IO, "stdout: write failed: %s", strerror(errno)); goto fail; }
+    goto cleanup;
+fail:
+    rc = cli_fail(&err);
+cleanup:
+    if (enc)
+        for (size_t i = 0; i < n; i++) lb_encoding_free(&enc[i]);
+    free(enc); free(order); free(lengths); free(ids); free(blen); free(logits); free(blogits);
+    lb_model_free(m);
+    lb_tokenizer_free(tok);
+    free(model_dir);
+    free(adapter_dir);
+out:
+    if (texts.owned)
+        for (size_t i = 0; i < texts.n; i++) free(texts.text[i]);
+    free(texts.text);
+    free(texts.len);
+    free(labels);
+    free(labels_buf);
+    return rc;
 }

@@ -1,7 +1,7 @@
 /* PEFT LoRA adapter folders; see peft_adapter.h.
  * adapter_config.json is written as json.dumps(indent=2, sort_keys=True) of PEFT's LoraConfig
- * (the peft 0.6 field set plus use_rslora, modules_to_save as PEFT >= 0.11 writes it for
- * SEQ_CLS); adapter_model.safetensors holds F32 tensors under PEFT's saved key names. */
+ * (the peft 0.6 field set, which every later PEFT reads; use_rslora only when true; and
+ * modules_to_save as PEFT >= 0.11 writes it for SEQ_CLS); adapter_model.safetensors holds F32 tensors under PEFT's saved key names. */
 #include "formats/peft_adapter.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -248,7 +248,11 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
         seen[nseen++] = name;
     }
     fputs(nseen ? "\n  ],\n" : "],\n", f);
-    fprintf(f, "  \"task_type\": \"SEQ_CLS\",\n  \"use_rslora\": %s\n}", cfg->use_rslora ? "true" : "false");
+    /* PEFT < 0.7 refuses unknown keys, so use_rslora is written only when set (older PEFT
+     * then fails loudly instead of silently using alpha/r). */
+    fputs("  \"task_type\": \"SEQ_CLS\"", f);
+    if (cfg->use_rslora) fputs(",\n  \"use_rslora\": true", f);
+    fputs("\n}", f);
     if (ferror(f)) {
         lb_atomic_abort(&af);
         return lb_err(err, LB_ERR_IO, "%s: write failed", path);

@@ -1,0 +1,102 @@
+/* The HF Trainer loop for LoRA classifiers: tokenized datasets, per-epoch shuffling, dynamic
+ * padding, forward -> cross-entropy -> backward -> clip -> AdamW -> linear schedule, per-epoch
+ * evaluation with metrics, best-model tracking, PEFT checkpoints, trainer_state.json with HF's
+ * log_history layout, metrics.json, an SVG training-curve plot, and resumable interruption.
+ * This module owns the training loop and everything written under the output folder; it prints
+ * only to the FILE * given in lb_train_opts.log (NULL: silent). */
+#ifndef LB_TRAIN_TRAINER_H
+#define LB_TRAIN_TRAINER_H
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "model/model.h"
+#include "text/tokenizer.h"
+#include "train/metrics.h"
+
+/* Tokenized labelled examples, all sequences end to end. */
+typedef struct lb_tokset {
+    int64_t n;
+    int32_t *ids;       /* [offsets[n]] */
+    int64_t *offsets;   /* [n+1] */
+    int32_t *labels;    /* [n] */
+    int64_t cap_n, cap_ids;  /* allocated sizes */
+} lb_tokset;
+
+/* Tokenizes texts once (HF: tokenizer(text, truncation=True, max_length, truncation_side)).
+ * labels[i] must lie in [0, num_labels): otherwise LB_ERR_FORMAT naming the row. n == 0 is an
+ * error ("empty dataset"). `what` names the data in messages (e.g. the file). */
+lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts /* [n] */,
+                          const size_t *lens /* [n] */, const int32_t *labels /* [n] */, int64_t n,
+                          int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err);
+/* Appends one already tokenized example (used by tests and pre-tokenized inputs). */
+lb_status lb_tokset_add(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t label, lb_error *err);
+void lb_tokset_free(lb_tokset *ts);
+
+/* Evaluation result: per-sample-weighted mean loss (HF eval_loss) and metrics. */
+typedef struct lb_eval_result {
+    double loss;
+    lb_metrics metrics;
+    double runtime_s;
+} lb_eval_result;
+
+/* Eval mode (no dropout), sequential batches of batch_size, dynamic padding. logits_out
+ * [n, num_labels] may be NULL. */
+lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eval_result *res,
+                      float *logits_out, lb_error *err);
+
+typedef enum lb_best_metric { LB_BEST_LOSS, LB_BEST_ACCURACY, LB_BEST_F1, LB_BEST_PRECISION, LB_BEST_RECALL } lb_best_metric;
+
+typedef struct lb_train_opts {
+    int epochs;                /* 10 */
+    int batch_size;            /* 4 */
+    int eval_batch_size;       /* 4 */
+    double lr;                 /* 1e-3 */
+    float weight_decay;        /* 0.01 */
+    int64_t warmup_steps;      /* 0 */
+    double max_grad_norm;      /* 1.0; <= 0 disables clipping */
+    uint64_t seed;             /* 42: data order and dropout */
+    int logging_steps;         /* 500 */
+    lb_best_metric best;       /* LB_BEST_LOSS: lowest eval loss wins; others: highest */
+    const char *output_dir;    /* NULL: nothing is written */
+    const char *base_model_name;  /* adapter_config base_model_name_or_path */
+    const char *tokenizer_dir;    /* tokenizer files copied next to the adapters (NULL: none) */
+    char **label_names;        /* [num_labels] written to labels.json (NULL: LABEL_i) */
+    /* Test option: per-step batches of row indices (HF order.json); replaces shuffling.
+     * n_order_steps must be a multiple of epochs. */
+    const int32_t *order_rows;     /* concatenated rows of every step */
+    const int32_t *order_offsets;  /* [n_order_steps+1] */
+    int64_t n_order_steps;
+    const char *resume_dir;    /* continue from a checkpoint written on interruption */
+    volatile sig_atomic_t *stop;   /* set asynchronously (signal) -> checkpoint, LB_ERR_INTERRUPTED */
+    int64_t stop_after_step;   /* test hook: behave as if stopped after this global step (0: off) */
+    FILE *log;                 /* progress, table, notices; NULL: silent */
+    float *step_losses;        /* optional [total steps]: each step's mean batch loss */
+} lb_train_opts;
+
+void lb_train_defaults(lb_train_opts *o);
+
+typedef struct lb_train_result {
+    int64_t global_step;
+    int best_epoch;            /* 1-based; 0 when there was no evaluation */
+    lb_eval_result best_eval;
+    double train_loss;         /* HF train_loss: mean of every step's loss */
+    double runtime_s;
+    double tokens_per_s;       /* real (unpadded) tokens through forward+backward per second */
+} lb_train_result;
+
+/* Trains m (which must hold an adapter: lb_model_add_lora or lb_peft_load) on train,
+ * evaluating on eval (may be NULL) each epoch. At the end m holds the best epoch's adapter (the
+ * last one without eval). With output_dir: checkpoint-<step>/ per epoch, the best adapter at
+ * the top level with tokenizer files and labels.json, trainer_state.json, metrics.json and
+ * training_curves.svg. Non-finite loss stops with LB_ERR_NUMERIC naming the step; a stop
+ * request writes output_dir/resume/ and returns LB_ERR_INTERRUPTED. */
+lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *opts,
+                   lb_train_result *res, lb_error *err);
+
+/* Reads an HF trajectory order.json ({"epochs": E, "steps": [[rows...], ...]}) into malloc'd
+ * arrays for lb_train_opts.order_*; *epochs gets E (0 when absent). */
+lb_status lb_batch_order_load(const char *path, int32_t **rows, int32_t **offsets, int64_t *n_steps,
+                              int *epochs, lb_error *err);
+
+#endif

@@ -1,0 +1,342 @@
+/* Tests for src/train/trainer: per-step loss and final-adapter parity with an HF Trainer
+ * trajectory (tests/golden/distilbert_traj, written by the real transformers 4.32.1 + peft
+ * 0.6.2), interruption + resume giving a bitwise-identical adapter, output files, evaluation
+ * consistency and the non-finite-loss stop. */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "base/fileio.h"
+#include "formats/peft_adapter.h"
+#include "formats/safetensors.h"
+#include "kernels/kernels.h"
+#include "train/trainer.h"
+
+static const char *shared_dir(void) {
+    const char *s = getenv("LORABERT_SHARED");
+    return s ? s : "../shared";
+}
+
+static cJSON *read_json(const char *path) {
+    char *text;
+    size_t len;
+    lb_error err;
+    cr_assert_eq(lb_read_file(path, &text, &len, &err), LB_OK, "%s", err.msg);
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    cr_assert_not_null(j, "%s: bad JSON", path);
+    return j;
+}
+
+/* Labels of imdb/train.csv rows (0-based data rows): each line starts with its label. */
+static int read_labels(const char *csv, int32_t *labels, int max) {
+    char *text;
+    size_t len;
+    lb_error err;
+    if (lb_read_file(csv, &text, &len, &err)) return -1;
+    int n = 0;
+    char *p = strchr(text, '\n');
+    while (p && p[1] && n < max) {
+        labels[n++] = p[1] - '0';
+        p = strchr(p + 1, '\n');
+    }
+    free(text);
+    return n;
+}
+
+/* The trajectory case at dir (model/, trajectory/{init,final,order.json,tokens.json,expected.json}). */
+static void run_trajectory(const char *dir) {
+    char p[512], csv[512];
+    snprintf(csv, sizeof csv, "%s/data/imdb/train.csv", shared_dir());
+    if (!lb_file_exists(csv)) cr_skip_test("shared data absent (%s); set LORABERT_SHARED", csv);
+    static int32_t labels[100000];
+    int nrows = read_labels(csv, labels, 100000);
+    cr_assert(nrows > 0);
+    snprintf(p, sizeof p, "%s/trajectory/tokens.json", dir);
+    cJSON *tok = read_json(p);
+    const cJSON *rows = cJSON_GetObjectItem(tok, "rows");
+    /* every train.csv row; rows the trajectory never uses hold [CLS] [SEP] */
+    lb_tokset ts = {0};
+    lb_error err;
+    int32_t *ids = malloc(sizeof(int32_t) * 100000);
+    for (int r = 0; r < nrows; r++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", r);
+        const cJSON *a = cJSON_GetObjectItem(rows, key);
+        int n = 0;
+        if (a) {
+            const cJSON *x;
+            cJSON_ArrayForEach(x, a) ids[n++] = x->valueint;
+        } else {
+            ids[0] = 101, ids[1] = 102, n = 2;
+        }
+        cr_assert_eq(lb_tokset_add(&ts, ids, n, labels[r], &err), LB_OK);
+    }
+    free(ids);
+    cJSON_Delete(tok);
+    snprintf(p, sizeof p, "%s/model", dir);
+    lb_load_opts lo = {.quiet = true};
+    lb_model *m = lb_model_load(p, &lo, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/trajectory/init", dir);
+    cr_assert_eq(lb_peft_load(m, p, &err), LB_OK, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/trajectory/expected.json", dir);
+    cJSON *exp = read_json(p);
+    const cJSON *args = cJSON_GetObjectItem(exp, "args"), *losses = cJSON_GetObjectItem(exp, "losses");
+    lb_train_opts o;
+    lb_train_defaults(&o);
+    o.epochs = cJSON_GetObjectItem(args, "num_train_epochs")->valueint;
+    o.batch_size = cJSON_GetObjectItem(args, "per_device_train_batch_size")->valueint;
+    o.lr = cJSON_GetObjectItem(args, "learning_rate")->valuedouble;
+    o.weight_decay = (float)cJSON_GetObjectItem(args, "weight_decay")->valuedouble;
+    o.max_grad_norm = cJSON_GetObjectItem(args, "max_grad_norm")->valuedouble;
+    int epochs;
+    int32_t *orows, *ooff;
+    int64_t nsteps;
+    snprintf(p, sizeof p, "%s/trajectory/order.json", dir);
+    cr_assert_eq(lb_batch_order_load(p, &orows, &ooff, &nsteps, &epochs, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(epochs, o.epochs);
+    cr_assert_eq(nsteps, cJSON_GetArraySize(losses));
+    o.order_rows = orows;
+    o.order_offsets = ooff;
+    o.n_order_steps = nsteps;
+    o.step_losses = calloc(nsteps, sizeof(float));
+    lb_train_result res;
+    cr_assert_eq(lb_train(m, &ts, NULL, &o, &res, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(res.global_step, nsteps);
+    double worst = 0;
+    int64_t worst_k = 0;
+    for (int64_t k = 0; k < nsteps; k++) {
+        double want = cJSON_GetArrayItem(losses, (int)k)->valuedouble;
+        double rel = fabs(o.step_losses[k] - want) / fabs(want);
+        if (rel > worst) worst = rel, worst_k = k;
+    }
+    cr_log_info("%s: per-step loss max relative diff %.3g (step %lld of %lld)", dir, worst, (long long)worst_k,
+                (long long)nsteps);
+    cr_assert(worst <= 1e-3, "step %lld loss %.9g vs HF %.9g", (long long)worst_k, o.step_losses[worst_k],
+              cJSON_GetArrayItem(losses, (int)worst_k)->valuedouble);
+    /* final trainable tensors vs HF's final adapter */
+    snprintf(p, sizeof p, "%s/trajectory/final/adapter_model.safetensors", dir);
+    lb_st_file *f = lb_st_open(p, &err);
+    cr_assert_not_null(f, "%s", err.msg);
+    lb_param *params;
+    int np = lb_model_params(m, &params);
+    double tworst = 0;
+    const char *tname = "";
+    for (int i = 0; i < np; i++) {
+        const lb_st_tensor *t = lb_st_find(f, params[i].name);
+        cr_assert_not_null(t, "final adapter lacks %s", params[i].name);
+        const float *want = lb_st_f32(f, t, &err);
+        double d = 0, w = 0;
+        for (int64_t j = 0; j < params[i].numel; j++) {
+            d += ((double)params[i].data[j] - want[j]) * ((double)params[i].data[j] - want[j]);
+            w += (double)want[j] * want[j];
+        }
+        double rel = sqrt(d / w);
+        if (rel > tworst) tworst = rel, tname = params[i].name;
+    }
+    cr_log_info("%s: final tensors max relative L2 diff %.3g (%s)", dir, tworst, tname);
+    cr_assert(tworst <= 1e-3, "final %s differs from HF by %.3g relative", tname, tworst);
+    lb_st_close(f);
+    free(o.step_losses);
+    free(orows);
+    free(ooff);
+    cJSON_Delete(exp);
+    lb_tokset_free(&ts);
+    lb_model_free(m);
+}
+
+Test(trainer, trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/distilbert_traj");
+}
+
+Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
+    const char *g = getenv("LORABERT_FULL_GOLDEN");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/distilbert_base", g ? g : "");
+    if (!g || !lb_dir_exists(dir)) cr_skip_test("LORABERT_FULL_GOLDEN/distilbert_base absent");
+    run_trajectory(dir);
+}
+
+/* A small synthetic task on the trajectory's tiny model: class = whether token 2000 occurs. */
+static void toy_set(lb_tokset *ts, int n, uint64_t seed) {
+    lb_rng r;
+    lb_rng_seed(&r, seed);
+    memset(ts, 0, sizeof *ts);
+    for (int i = 0; i < n; i++) {
+        int32_t ids[40];
+        int len = 3 + (int)lb_rng_below(&r, 30);
+        int y = (int)lb_rng_below(&r, 2);
+        ids[0] = 101;
+        for (int t = 1; t < len - 1; t++) ids[t] = 1000 + (int32_t)lb_rng_below(&r, 900);
+        if (y) ids[1 + lb_rng_below(&r, len - 2)] = 2000;
+        ids[len - 1] = 102;
+        lb_error err;
+        cr_assert_eq(lb_tokset_add(ts, ids, len, y, &err), LB_OK);
+    }
+}
+
+static lb_model *toy_model(float lora_dropout) {
+    lb_load_opts lo = {.quiet = true, .seed = 3};
+    lb_error err;
+    lb_model *m = lb_model_load("tests/golden/distilbert_traj/model", &lo, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    lb_lora_config c = {.r = 4, .alpha = 32, .dropout = lora_dropout, .target_mask = 1u << LB_LIN_Q};
+    cr_assert_eq(lb_model_add_lora(m, &c, 7, &err), LB_OK, "%s", err.msg);
+    return m;
+}
+
+static void toy_opts(lb_train_opts *o, const char *out) {
+    lb_train_defaults(o);
+    o->epochs = 3;
+    o->batch_size = 4;
+    o->logging_steps = 4;
+    o->output_dir = out;
+    o->base_model_name = "tiny";
+}
+
+static char *slurp(const char *dir, const char *file, size_t *len) {
+    char *p = lb_path_join(dir, file), *d = NULL;
+    lb_error err;
+    cr_assert_eq(lb_read_file(p, &d, len, &err), LB_OK, "%s", err.msg);
+    free(p);
+    return d;
+}
+
+static void rm_rf(const char *dir) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(trainer, interrupt_and_resume_is_bitwise_identical, .timeout = 600) {
+    lb_tokset tr, va;
+    toy_set(&tr, 26, 1);    /* 7 steps per epoch, the last one partial */
+    toy_set(&va, 10, 2);
+    char a[] = "/tmp/lbtrainAXXXXXX", b[] = "/tmp/lbtrainBXXXXXX";
+    cr_assert_not_null(mkdtemp(a));
+    cr_assert_not_null(mkdtemp(b));
+    lb_error err;
+    lb_train_result ra, rb;
+    lb_train_opts o;
+    /* uninterrupted */
+    lb_model *m = toy_model(0.1f);
+    toy_opts(&o, a);
+    cr_assert_eq(lb_train(m, &tr, &va, &o, &ra, &err), LB_OK, "%s", err.msg);
+    lb_model_free(m);
+    /* interrupted mid-epoch 2, then at the end of epoch 2, then resumed to the end */
+    int64_t stops[] = {10, 14, 0};
+    for (int k = 0; k < 3; k++) {
+        m = toy_model(0.1f);
+        toy_opts(&o, b);
+        char *resume = lb_path_join(b, "resume");
+        if (k > 0) {
+            lb_model_free(m);
+            lb_load_opts lo = {.quiet = true, .seed = 3};
+            m = lb_model_load("tests/golden/distilbert_traj/model", &lo, &err);
+            cr_assert_eq(lb_peft_load(m, resume, &err), LB_OK, "%s", err.msg);
+            o.resume_dir = resume;
+        }
+        o.stop_after_step = stops[k];
+        lb_status st = lb_train(m, &tr, &va, &o, &rb, &err);
+        if (stops[k]) {
+            cr_assert_eq(st, LB_ERR_INTERRUPTED, "run %d: %s", k, err.msg);
+            cr_assert(strstr(err.msg, "--resume"), "%s", err.msg);
+        } else {
+            cr_assert_eq(st, LB_OK, "%s", err.msg);
+        }
+        free(resume);
+        lb_model_free(m);
+    }
+    size_t la, lb;
+    char *da = slurp(a, "adapter_model.safetensors", &la), *db = slurp(b, "adapter_model.safetensors", &lb);
+    cr_assert(la == lb && !memcmp(da, db, la), "resumed adapter differs from the uninterrupted one");
+    free(da);
+    free(db);
+    cr_assert_eq(ra.best_epoch, rb.best_epoch);
+    cr_assert_eq(ra.train_loss, rb.train_loss);
+    /* outputs: checkpoints per epoch, state with HF's layout, metrics, plot, labels, no resume left */
+    const char *files[] = {"adapter_config.json", "trainer_state.json", "metrics.json", "training_curves.svg",
+                           "labels.json", "checkpoint-7/adapter_model.safetensors",
+                           "checkpoint-14/trainer_state.json", "checkpoint-21/adapter_config.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *p = lb_path_join(b, files[i]);
+        cr_assert(lb_file_exists(p), "%s missing", p);
+        free(p);
+    }
+    char *rp = lb_path_join(b, "resume");
+    cr_assert(!lb_dir_exists(rp), "resume folder left behind after a finished run");
+    free(rp);
+    char *p = lb_path_join(b, "trainer_state.json");
+    cJSON *s = read_json(p);
+    free(p);
+    cr_assert_eq(cJSON_GetObjectItem(s, "global_step")->valueint, 21);
+    cr_assert_eq(cJSON_GetObjectItem(s, "max_steps")->valueint, 21);
+    const cJSON *h = cJSON_GetObjectItem(s, "log_history");
+    /* logs at steps 4,8,...,20 (5), evals at 7,14,21 (3), the final summary (1) */
+    cr_assert_eq(cJSON_GetArraySize(h), 9);
+    const cJSON *first = cJSON_GetArrayItem(h, 0);
+    cr_assert_eq(cJSON_GetObjectItem(first, "step")->valueint, 4);
+    cr_assert_float_eq(cJSON_GetObjectItem(first, "epoch")->valuedouble, 0.57, 1e-12);
+    cr_assert_float_eq(cJSON_GetObjectItem(first, "learning_rate")->valuedouble, 1e-3 * 17 / 21, 1e-15);
+    cr_assert(cJSON_GetObjectItem(cJSON_GetArrayItem(h, 1), "eval_loss"));
+    const char *best = cJSON_GetObjectItem(s, "best_model_checkpoint")->valuestring;
+    cr_assert(!strncmp(best, b, strlen(b)) && strstr(best, "/checkpoint-"), "%s", best);
+    cJSON_Delete(s);
+    rm_rf(a);
+    rm_rf(b);
+    lb_tokset_free(&tr);
+    lb_tokset_free(&va);
+}
+
+Test(trainer, eval_loss_is_per_sample_weighted_mean) {
+    lb_tokset va;
+    toy_set(&va, 11, 5);
+    lb_model *m = toy_model(0.0f);
+    lb_error err;
+    lb_eval_result r4, r1;
+    float *lg = malloc(sizeof(float) * 11 * 2);
+    cr_assert_eq(lb_evaluate(m, &va, 4, &r4, lg, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_evaluate(m, &va, 1, &r1, NULL, &err), LB_OK, "%s", err.msg);
+    double sum = 0;
+    for (int i = 0; i < 11; i++) sum += lb_cross_entropy(lg + 2 * i, va.labels + i, 1, 2, NULL);
+    cr_assert(fabs(r4.loss - sum / 11) <= 1e-6 * fabs(r4.loss), "%.9g vs %.9g", r4.loss, sum / 11);
+    cr_assert(fabs(r4.loss - r1.loss) <= 1e-5 * fabs(r1.loss), "batching changed the loss: %.9g vs %.9g", r4.loss, r1.loss);
+    cr_assert_eq(r4.metrics.n, 11);
+    free(lg);
+    lb_model_free(m);
+    lb_tokset_free(&va);
+}
+
+Test(trainer, non_finite_loss_stops_with_step) {
+    lb_tokset tr;
+    toy_set(&tr, 8, 9);
+    lb_model *m = toy_model(0.0f);
+    lb_param *params;
+    int np = lb_model_params(m, &params);
+    for (int i = 0; i < np; i++)
+        if (strstr(params[i].name, "classifier.bias")) params[i].data[0] = NAN;
+    lb_train_opts o;
+    lb_train_defaults(&o);
+    o.epochs = 1;
+    lb_train_result r;
+    lb_error err;
+    cr_assert_eq(lb_train(m, &tr, NULL, &o, &r, &err), LB_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "step 1"), "%s", err.msg);
+    lb_model_free(m);
+    lb_tokset_free(&tr);
+}
+
+Test(trainer, empty_and_bad_inputs) {
+    lb_tokset empty = {0};
+    lb_model *m = toy_model(0.0f);
+    lb_train_opts o;
+    lb_train_defaults(&o);
+    lb_train_result r;
+    lb_error err;
+    cr_assert_eq(lb_train(m, &empty, NULL, &o, &r, &err), LB_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "empty"), "%s", err.msg);
+    lb_model_free(m);
+}
