@@ -1,19 +1,29 @@
-/* GEMM throughput at the model's shapes: lorabert's bf16 kernel (AVX512-BF16 and portable
- * paths) versus OpenBLAS sgemm (fp32), C[M,N] = A[M,K] x W[N,K]^T, all OpenMP threads.
- * Prints one JSON object: {"shapes": [{"M","N","K","sgemm_gflops","bf16_gflops",
- * "bf16_portable_gflops"}...]} (median of repeats, min and max beside it). */
+/* GEMM throughput at the model's shapes: lorabert's bf16 kernel (each path this CPU has: AMX,
+ * AVX512-BF16, portable) versus OpenBLAS sgemm (fp32), C[M,N] = A[M,K] x W[N,K]^T, all OpenMP
+ * threads (wall clock), and on one thread timed by that thread's CPU clock, which time spent
+ * descheduled does not inflate (a per-core figure that survives a shared machine). Repeats
+ * alternate between the kernels so contention hits them alike.
+ * Prints one JSON object: {"shapes": [{"M","N","K","sgemm_gflops","amx_gflops",
+ * "avx512bf16_gflops","portable_gflops", and the same with "_1t_cpu"}...]}, each
+ * [median, min, max] GFLOP/s. Re-executes itself with OPENBLAS_CORETYPE fixed (blas_tune.h)
+ * unless --no-blas-fix. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
+#include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "base/rng.h"
+#include "kernels/blas_tune.h"
 #include "kernels/gemm_bf16.h"
+
+static clockid_t g_clock = CLOCK_MONOTONIC;
 
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(g_clock, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -22,36 +32,33 @@ static int cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-typedef struct { double med, min, max; } stat3;
-
-/* GFLOP/s of `reps` timed runs (after one warm-up), median/min/max. which: 0 sgemm, 1 bf16, 2 portable */
-static stat3 run(int which, int M, int N, int K, const float *A, const float *W, const lb_bf16_weight *pw,
-                 float *C, int reps) {
-    double g[64];
-    for (int r = -1; r < reps; r++) {
-        double t0 = now();
-        if (which == 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K, 0.0f, C, N);
-        else {
-            lb_gemm_bf16_force_portable(which == 2);
-            lb_gemm_bf16(A, M, K, pw, NULL, false, C, N);
-            lb_gemm_bf16_force_portable(false);
-        }
-        double dt = now() - t0;
-        if (r >= 0) g[r] = 2.0 * M * N * K / dt * 1e-9;
+static void one(int which, int M, int N, int K, const float *A, const float *W, const lb_bf16_weight *pw, float *C) {
+    static const lb_bf16_path path[] = {LB_BF16_AUTO, LB_BF16_AMX, LB_BF16_AVX512, LB_BF16_PORTABLE};
+    if (which == 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K, 0.0f, C, N);
+        return;
     }
-    qsort(g, reps, sizeof g[0], cmp);
-    return (stat3){g[reps / 2], g[0], g[reps - 1]};
+    lb_gemm_bf16_set_path(path[which]);
+    lb_gemm_bf16(A, M, K, pw, NULL, false, C, N);
+    lb_gemm_bf16_set_path(LB_BF16_AUTO);
 }
 
 int main(int argc, char **argv) {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-    int reps = quick ? 5 : 11;
+    int quick = 0, fix = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--no-blas-fix")) fix = 0;   /* keep OpenBLAS's own kernel choice */
+    }
+    if (fix) lb_blas_reexec_if_needed(argv);
+    int reps = quick ? 7 : 21;
     const int shapes[][3] = {{1700, 768, 768}, {1700, 3072, 768}, {1700, 768, 3072}, {512, 768, 768}, {128, 768, 768}};
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    const char *names[] = {"sgemm", "amx", "avx512bf16", "portable"};
+    bool avail[4] = {true, lb_gemm_bf16_set_path(LB_BF16_AMX), lb_gemm_bf16_set_path(LB_BF16_AVX512), true};
+    lb_gemm_bf16_set_path(LB_BF16_AUTO);
     lb_rng r;
     lb_rng_seed(&r, 1);
-    printf("{\"avx512bf16\": %s, \"shapes\": [", lb_gemm_bf16_uses_avx512() ? "true" : "false");
+    printf("{\"threads\": %d, \"openblas_core\": \"%s\", \"shapes\": [", omp_get_max_threads(), lb_blas_corename());
     for (int s = 0; s < nshapes; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         float *A = malloc(sizeof(float) * (size_t)M * K), *W = malloc(sizeof(float) * (size_t)N * K);
@@ -61,11 +68,29 @@ int main(int argc, char **argv) {
         lb_error e;
         lb_bf16_weight *pw = lb_bf16_weight_pack(W, N, K, false, &e);
         if (!pw) { fprintf(stderr, "gemm_bench: %s\n", e.msg); return 1; }
-        stat3 f = run(0, M, N, K, A, W, pw, C, reps), b = run(1, M, N, K, A, W, pw, C, reps);
-        stat3 p = run(2, M, N, K, A, W, pw, C, quick ? 3 : 5);
-        printf("%s\n  {\"M\": %d, \"N\": %d, \"K\": %d, \"sgemm_gflops\": [%.1f, %.1f, %.1f], "
-               "\"bf16_gflops\": [%.1f, %.1f, %.1f], \"bf16_portable_gflops\": [%.1f, %.1f, %.1f]}",
-               s ? "," : "", M, N, K, f.med, f.min, f.max, b.med, b.min, b.max, p.med, p.min, p.max);
+        printf("%s\n  {\"M\": %d, \"N\": %d, \"K\": %d", s ? "," : "", M, N, K);
+        for (int mode = 0; mode < 2; mode++) {   /* 0: all threads, wall; 1: one thread, its CPU time */
+            int nt = omp_get_max_threads();
+            if (mode == 1) { omp_set_num_threads(1); g_clock = CLOCK_THREAD_CPUTIME_ID; }
+            double g[4][64];
+            for (int w = 0; w < 4; w++) if (avail[w]) one(w, M, N, K, A, W, pw, C);   /* warm-up */
+            for (int rep = 0; rep < reps; rep++)
+                for (int w = 0; w < 4; w++) {
+                    if (!avail[w] || (w == 3 && rep >= 3)) continue;   /* the portable kernel is slow: 3 runs */
+                    double t0 = now();
+                    one(w, M, N, K, A, W, pw, C);
+                    g[w][rep] = 2.0 * M * N * K / (now() - t0) * 1e-9;
+                }
+            for (int w = 0; w < 4; w++) {
+                const char *sfx = mode ? "_1t_cpu" : "";
+                if (!avail[w]) { printf(", \"%s%s_gflops\": null", names[w], sfx); continue; }
+                int n = w == 3 ? (reps < 3 ? reps : 3) : reps;
+                qsort(g[w], n, sizeof g[w][0], cmp);
+                printf(", \"%s%s_gflops\": [%.1f, %.1f, %.1f]", names[w], sfx, g[w][n / 2], g[w][0], g[w][n - 1]);
+            }
+            if (mode == 1) { omp_set_num_threads(nt); g_clock = CLOCK_MONOTONIC; }
+        }
+        printf("}");
         lb_bf16_weight_free(pw);
         free(A); free(W); free(C);
     }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include "base/fileio.h"
 #include "base/rng.h"
+#include "kernels/blas_tune.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
@@ -356,6 +357,7 @@ int main(int argc, char **argv) {
     const char *model = NULL, *batches = NULL, *data = NULL;
     bool quick = false;
     int train_batches = 20;
+    lb_blas_reexec_if_needed(argv);   /* as the CLI should: OpenBLAS's right kernels (blas_tune.h) */
     if (argc < 2) goto usage;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];

@@ -82,10 +82,13 @@ def main():
     machine = load_json(a.dir, "machine.json") or {}
     peak = load_json(a.dir, "peak.json")
     gemm = load_json(a.dir, "gemm.json")
+    gemm_nofix = load_json(a.dir, "gemm_nofix.json")
     if peak:
         machine["peak_gflops"] = peak
     if gemm:
         machine["gemm"] = gemm
+    if gemm_nofix:
+        machine["gemm_openblas_default_core"] = gemm_nofix
     fp32_peak = peak.get("fp32_gflops") if peak else None
     bf16_peak = peak.get("bf16_gflops") if peak else None
 
@@ -146,11 +149,23 @@ def main():
     print()
     if peak:
         print(f"measured peak (bench/peak.c, {peak.get('threads')} threads): fp32 FMA {peak['fp32_gflops']:.0f} GFLOP/s, "
-              f"bf16 VDPBF16PS {peak['bf16_gflops']:.0f} GFLOP/s (1 thread: {peak['fp32_gflops_1t']:.0f} / {peak['bf16_gflops_1t']:.0f})")
+              f"bf16 VDPBF16PS {peak['bf16_gflops']:.0f}, AMX-BF16 {peak.get('amx_bf16_gflops', 0):.0f} "
+              f"(1 thread: {peak['fp32_gflops_1t']:.0f} / {peak['bf16_gflops_1t']:.0f} / {peak.get('amx_bf16_gflops_1t', 0):.0f})")
     if gemm:
+        def g(s, k):
+            v = s.get(k)
+            return f"{v[0]:.0f}" if v else "-"
+        nofix = {(s["M"], s["N"], s["K"]): s for s in (gemm_nofix or {}).get("shapes", [])}
+        print(f"GEMM GFLOP/s, median: {gemm.get('threads')} threads wall clock | 1 thread CPU time "
+              f"(OpenBLAS core {gemm.get('openblas_core')}; default core {(gemm_nofix or {}).get('openblas_core', '?')})")
         for s in gemm.get("shapes", []):
-            print(f"GEMM M={s['M']} N={s['N']} K={s['K']}: OpenBLAS sgemm {s['sgemm_gflops'][0]:.0f}, "
-                  f"lb_gemm_bf16 {s['bf16_gflops'][0]:.0f} (portable {s['bf16_portable_gflops'][0]:.0f}) GFLOP/s")
+            line = f"  M={s['M']:<5} N={s['N']:<5} K={s['K']:<5}"
+            for k in ("sgemm", "amx", "avx512bf16", "portable"):
+                line += f" {k} {g(s, k + '_gflops')}|{g(s, k + '_1t_cpu_gflops')}"
+            d = nofix.get((s["M"], s["N"], s["K"]))
+            if d:
+                line += f"  (sgemm, default core: {g(d, 'sgemm_gflops')}|{g(d, 'sgemm_1t_cpu_gflops')})"
+            print(line)
     if machine.get("loadavg_before") is not None:
         print(f"load average before/after: {machine.get('loadavg_before')} / {machine.get('loadavg_after')} "
               f"(on {machine.get('cpus')} CPUs; > 0.5 per CPU before the run means the timings are contended)")

@@ -6,25 +6,31 @@
  *   weight panel p (32 output columns): [Kp/2][32][2] bf16, Kp = K rounded up to even;
  *     one 64-byte row per k-pair = two zmm registers (columns 0-15, 16-31);
  *   A block (MC rows x KC k): per panel of MR rows, [KC/2][MR] 32-bit words (a bf16 pair each),
- *     which the kernel broadcasts.
+ *     which the kernel broadcasts (AVX512); plain row-major [MC][KC] bf16 for AMX, whose A tile is
+ *     16 rows x 32 k and whose B tile (16 k-pairs x 16 columns x 2) is a strided view of the
+ *     weight panel (row stride 128 bytes), so both kernels share the packed weight.
  * Padding (columns past N, rows past M, the odd k) is zero, so tails need no special maths,
  * only masked stores.
  * Blocking. The driver splits K into KC-deep slices; inside one, a 32-column weight slice
  * (KC x 32 bf16 = 24 KiB) stays in L1 while it is reused for every MR-row panel of the A block
  * (MC x KC bf16 = 72 KiB, L2). Threads take (row block, column range) items. */
+#define _GNU_SOURCE   /* syscall() for the AMX permission */
 #include "kernels/gemm_bf16.h"
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define NR 32            /* output columns per weight panel (two zmm) */
 #define MR 12            /* rows per micro-tile: 12 x 2 accumulators + 2 B + 1 broadcast regs */
 #define MC 96            /* rows per A block (8 micro-panels) */
-#define KC 384           /* k per slice (192 pairs) */
+#define KC 384           /* k per slice (192 pairs); a multiple of the AMX tile depth (32) */
+#define KALIGN 32        /* weights are zero-padded in k to this (one AMX tile depth) */
 
 struct lb_bf16_weight {
-    int N, K, Kp;        /* Kp = K rounded up to even */
+    int N, K, Kp;        /* Kp = K rounded up to KALIGN */
     int npanels;         /* ceil(N / NR) */
     uint16_t *data;      /* [npanels][Kp/2][NR][2] */
 };
@@ -51,9 +57,7 @@ float lb_bf16_to_f32(uint16_t h) {
     return x;
 }
 
-/* ---------------------------------------------------------------- ISA choice */
-
-static int g_force_portable;
+/* ---------------------------------------------------------------- kernel choice */
 
 static bool cpu_has_avx512bf16(void) {
     static int cached = -1;
@@ -65,12 +69,40 @@ static bool cpu_has_avx512bf16(void) {
     return cached;
 }
 
-bool lb_gemm_bf16_uses_avx512(void) {
-    return !__atomic_load_n(&g_force_portable, __ATOMIC_RELAXED) && cpu_has_avx512bf16();
+/* AMX needs the CPU feature and, on Linux, the process's permission for tile data state
+ * (arch_prctl ARCH_REQ_XCOMP_PERM, asked once). */
+static bool cpu_has_amx(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        int ok = cpu_has_avx512bf16() && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+        if (ok) ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+        __atomic_store_n(&cached, ok, __ATOMIC_RELAXED);
+    }
+    return cached;
 }
 
-void lb_gemm_bf16_force_portable(bool on) {
-    __atomic_store_n(&g_force_portable, on ? 1 : 0, __ATOMIC_RELAXED);
+static int g_path = LB_BF16_AUTO;
+
+bool lb_gemm_bf16_set_path(lb_bf16_path path) {
+    if ((path == LB_BF16_AMX && !cpu_has_amx()) || (path == LB_BF16_AVX512 && !cpu_has_avx512bf16())) return false;
+    __atomic_store_n(&g_path, (int)path, __ATOMIC_RELAXED);
+    return true;
+}
+
+lb_bf16_path lb_gemm_bf16_path(void) {
+    int p = __atomic_load_n(&g_path, __ATOMIC_RELAXED);
+    if (p != LB_BF16_AUTO) return (lb_bf16_path)p;
+    return cpu_has_amx() ? LB_BF16_AMX : cpu_has_avx512bf16() ? LB_BF16_AVX512 : LB_BF16_PORTABLE;
+}
+
+const char *lb_gemm_bf16_path_name(lb_bf16_path path) {
+    switch (path) {
+    case LB_BF16_AMX: return "amx";
+    case LB_BF16_AVX512: return "avx512bf16";
+    case LB_BF16_PORTABLE: return "portable";
+    default: return "auto";
+    }
 }
 
 /* ---------------------------------------------------------------- weight packing */
@@ -84,7 +116,7 @@ lb_bf16_weight *lb_bf16_weight_pack(const float *W, int N, int K, bool trans, lb
     if (!w) { lb_err(err, LB_ERR_NOMEM, "bf16 weight pack: out of memory"); return NULL; }
     w->N = N;
     w->K = K;
-    w->Kp = K + (K & 1);
+    w->Kp = (K + KALIGN - 1) / KALIGN * KALIGN;
     w->npanels = (N + NR - 1) / NR;
     size_t elems = (size_t)w->npanels * (size_t)w->Kp * NR;
     size_t bytes = (elems * sizeof(uint16_t) + 63) / 64 * 64;
@@ -249,13 +281,85 @@ static void ukernel_portable(int kc2, const uint32_t *Ap, const uint16_t *Bp, fl
     }
 }
 
+/* ---------------------------------------------------------------- AMX */
+
+/* Packs rows [0, mrows) x k [k0, k0 + 2*kc2) of A into dst [MC][KC] bf16 (row stride KC),
+ * zero beyond mrows (up to the next 32 rows) and beyond K. */
+__attribute__((target("avx512f,avx512bw,avx512bf16")))
+static void pack_a_rows(const float *A, int lda, int mrows, int K, int k0, int kc2, uint16_t *dst) {
+    int rows = (mrows + 31) / 32 * 32, kc = 2 * kc2;
+    int kend = k0 + kc < K ? k0 + kc : K;
+    for (int r = 0; r < rows; r++) {
+        uint16_t *d = dst + (size_t)r * KC;
+        if (r >= mrows) { memset(d, 0, sizeof(uint16_t) * kc); continue; }
+        const float *a = A + (size_t)r * lda;
+        for (int j = 0; j < kc; j += 32) {   /* kc is a multiple of 32 (weights padded to KALIGN) */
+            int left = kend - (k0 + j);
+            __m512 lo, hi;
+            if (left >= 32) {
+                lo = _mm512_loadu_ps(a + k0 + j);
+                hi = _mm512_loadu_ps(a + k0 + j + 16);
+            } else {
+                int nlo = left < 0 ? 0 : (left < 16 ? left : 16), nhi = left > 16 ? left - 16 : 0;
+                lo = _mm512_maskz_loadu_ps((__mmask16)((1u << nlo) - 1u), a + k0 + j);
+                hi = _mm512_maskz_loadu_ps((__mmask16)((1u << nhi) - 1u), a + k0 + j + 16);
+            }
+            _mm512_storeu_si512((void *)(d + j), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
+    }
+}
+
+typedef struct tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+/* Every tile 16 rows x 64 bytes: C 16x16 fp32, A 16 rows x 32 bf16, B 16 k-pairs x 32 bf16. */
+__attribute__((target("amx-tile,amx-bf16")))
+static void amx_begin(void) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }
+    _tile_loadconfig(&cfg);
+}
+
+__attribute__((target("amx-tile,amx-bf16")))
+static void amx_end(void) { _tile_release(); }
+
+/* C tile [mr <= 32, nr <= 32] (+)= Ap [32 rows][KC stride] x Bp (weight panel slice, kc2 pairs).
+ * Accumulators tmm0-3 (2x2 tiles of 16x16), A tmm4-5, B tmm6-7. */
+__attribute__((target("amx-tile,amx-bf16,avx512f")))
+static void ukernel_amx(int kc2, const uint16_t *Ap, const uint16_t *Bp, float *C, int ldc, int mr, int nr,
+                        const float *bias, bool load_c) {
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    for (int kk = 0; kk < kc2; kk += 16) {
+        _tile_loadd(4, Ap + 2 * kk, KC * 2);
+        _tile_loadd(5, Ap + (size_t)16 * KC + 2 * kk, KC * 2);
+        _tile_loadd(6, Bp + (size_t)kk * 64, 128);
+        _tile_loadd(7, Bp + (size_t)kk * 64 + 32, 128);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    float t[32][32] __attribute__((aligned(64)));
+    _tile_stored(0, &t[0][0], 128);
+    _tile_stored(1, &t[0][16], 128);
+    _tile_stored(2, &t[16][0], 128);
+    _tile_stored(3, &t[16][16], 128);
+    for (int r = 0; r < mr; r++)
+        store_row(C + (size_t)r * ldc, _mm512_load_ps(&t[r][0]), _mm512_load_ps(&t[r][16]), nr, bias, load_c);
+}
+
 /* ---------------------------------------------------------------- driver */
 
 void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const float *bias,
                   bool accumulate, float *C, int ldc) {
     if (M <= 0) return;
     const int N = W->N, K = W->K, kpairs = W->Kp / 2, npanels = W->npanels;
-    const bool fast = lb_gemm_bf16_uses_avx512();
+    const lb_bf16_path path = lb_gemm_bf16_path();
     const int mblocks = (M + MC - 1) / MC;
     const double flops = 2.0 * M * N * K;
     const int nthreads = flops > 2e6 ? omp_get_max_threads() : 1;
@@ -267,35 +371,44 @@ void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const
 
 #pragma omp parallel num_threads(nthreads)
     {
-        /* This thread's packed A block, on its stack (72 KiB): no allocation, no failure path. */
+        /* This thread's packed A block, on its stack (72 KiB): no allocation, no failure path.
+         * AVX512/portable: [MC/MR][KC/2][MR] pairs; AMX: [MC][KC] bf16 (the same bytes). */
         uint32_t abuf[(MC / MR) * (KC / 2) * MR] __attribute__((aligned(64)));
+        if (path == LB_BF16_AMX) amx_begin();
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             int mb = it / nsplit, ns = it % nsplit;
             int m0 = mb * MC, mrows = M - m0 < MC ? M - m0 : MC;
             int p0 = (int)((long)npanels * ns / nsplit), p1 = (int)((long)npanels * (ns + 1) / nsplit);
-            int mpan = (mrows + MR - 1) / MR;
+            const float *Ab = A + (size_t)m0 * lda;
             for (int kp0 = 0; kp0 < kpairs; kp0 += KC / 2) {
                 int kc2 = kpairs - kp0 < KC / 2 ? kpairs - kp0 : KC / 2;
-                const float *Ab = A + (size_t)m0 * lda;
-                if (fast) pack_a_avx512(Ab, lda, mrows, K, 2 * kp0, kc2, abuf);
+                bool first = kp0 == 0, load_c = !first || accumulate;
+                if (path == LB_BF16_AMX) pack_a_rows(Ab, lda, mrows, K, 2 * kp0, kc2, (uint16_t *)abuf);
+                else if (path == LB_BF16_AVX512) pack_a_avx512(Ab, lda, mrows, K, 2 * kp0, kc2, abuf);
                 else pack_a_portable(Ab, lda, mrows, K, 2 * kp0, kc2, abuf);
-                bool first = kp0 == 0;
                 for (int p = p0; p < p1; p++) {
                     const uint16_t *Bp = W->data + ((size_t)p * kpairs + kp0) * NR * 2;
                     int n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
                     const float *bp = first && bias ? bias + n0 : NULL;
-                    bool load_c = !first || accumulate;
-                    for (int mp = 0; mp < mpan; mp++) {
-                        int mr = mrows - mp * MR < MR ? mrows - mp * MR : MR;
-                        float *Ct = C + (size_t)(m0 + mp * MR) * ldc + n0;
+                    if (path == LB_BF16_AMX) {
+                        for (int r0 = 0; r0 < mrows; r0 += 32)
+                            ukernel_amx(kc2, (const uint16_t *)abuf + (size_t)r0 * KC, Bp,
+                                        C + (size_t)(m0 + r0) * ldc + n0, ldc, mrows - r0 < 32 ? mrows - r0 : 32, nr,
+                                        bp, load_c);
+                        continue;
+                    }
+                    for (int r0 = 0, mp = 0; r0 < mrows; r0 += MR, mp++) {
+                        int mr = mrows - r0 < MR ? mrows - r0 : MR;
+                        float *Ct = C + (size_t)(m0 + r0) * ldc + n0;
                         const uint32_t *Ap = abuf + (size_t)mp * kc2 * MR;
-                        if (fast) ukernel_avx512(kc2, Ap, Bp, Ct, ldc, mr, nr, bp, load_c);
+                        if (path == LB_BF16_AVX512) ukernel_avx512(kc2, Ap, Bp, Ct, ldc, mr, nr, bp, load_c);
                         else ukernel_portable(kc2, Ap, Bp, Ct, ldc, mr, nr, bp, load_c);
                     }
                 }
             }
         }
+        if (path == LB_BF16_AMX) amx_end();
     }
 }
 

@@ -1,5 +1,5 @@
-/* Tests for src/kernels/gemm_bf16: bf16 rounding, weight packing, the AVX512-BF16 and portable
- * kernels against the reference, on shapes with ragged edges in every dimension. */
+/* Tests for src/kernels/gemm_bf16: bf16 rounding, weight packing, the AMX, AVX512-BF16 and
+ * portable kernels against the reference, on shapes with ragged edges in every dimension. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -51,7 +51,7 @@ typedef struct { int M, N, K; } shape;
  * exact (double) result over bf16-rounded inputs. The bound is the classical one for recursive
  * fp32 summation, (K + 2) u sum|a w| (+ the |C0| and |bias| terms); with exact inputs the
  * result must match bit for bit. */
-static void check_case(shape s, bool trans, bool use_bias, bool accumulate, bool portable, bool exact,
+static void check_case(shape s, bool trans, bool use_bias, bool accumulate, lb_bf16_path path, bool exact,
                        uint64_t seed) {
     const int M = s.M, N = s.N, K = s.K, lda = K + 3, ldc = N + 5;
     lb_rng r;
@@ -74,9 +74,9 @@ static void check_case(shape s, bool trans, bool use_bias, bool accumulate, bool
     cr_assert_not_null(pw, "%s", e.msg);
     cr_assert_eq(lb_bf16_weight_n(pw), N);
     cr_assert_eq(lb_bf16_weight_k(pw), K);
-    lb_gemm_bf16_force_portable(portable);
+    cr_assert(lb_gemm_bf16_set_path(path));
     lb_gemm_bf16(A, M, lda, pw, use_bias ? bias : NULL, accumulate, C, ldc);
-    lb_gemm_bf16_force_portable(false);
+    lb_gemm_bf16_set_path(LB_BF16_AUTO);
     lb_gemm_bf16_ref(A, M, lda, W, N, K, trans, use_bias ? bias : NULL, accumulate, Cref, ldc);
 
     const double u = ldexp(1.0, -24);
@@ -95,8 +95,8 @@ static void check_case(shape s, bool trans, bool use_bias, bool accumulate, bool
             double tol = exact ? 0.0 : (K + 4) * u * mag;
             double got = C[(size_t)m * ldc + n], ref = Cref[(size_t)m * ldc + n];
             cr_assert(fabs(got - exact_v) <= tol,
-                      "M=%d N=%d K=%d trans=%d portable=%d: C[%d,%d]=%.9g, exact %.9g (tol %.3g)", M, N, K, trans,
-                      portable, m, n, got, exact_v, tol);
+                      "M=%d N=%d K=%d trans=%d %s: C[%d,%d]=%.9g, exact %.9g (tol %.3g)", M, N, K, trans,
+                      lb_gemm_bf16_path_name(path), m, n, got, exact_v, tol);
             cr_assert(fabs(ref - exact_v) <= tol, "reference C[%d,%d]=%.9g, exact %.9g", m, n, ref, exact_v);
         }
         /* Columns past N (the ldc padding) are never written. */
@@ -114,20 +114,41 @@ static const shape shapes[] = {
     {200, 40, 769}, {130, 100, 64}, {64, 768, 96},
 };
 
+/* Every kernel this CPU has (the portable one always); the others are reported when absent. */
+static const lb_bf16_path paths[] = {LB_BF16_AMX, LB_BF16_AVX512, LB_BF16_PORTABLE};
+
+static bool have(lb_bf16_path p) {
+    bool ok = lb_gemm_bf16_set_path(p);
+    lb_gemm_bf16_set_path(LB_BF16_AUTO);
+    if (!ok) cr_log_warn("bf16 kernel %s not available on this CPU: not tested", lb_gemm_bf16_path_name(p));
+    return ok;
+}
+
 Test(gemm_bf16, matches_exact_sum_within_fp32_bound) {
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        for (int variant = 0; variant < 4; variant++) {
-            bool trans = variant & 1, portable = variant & 2;
-            check_case(shapes[i], trans, i % 2 == 0, i % 3 == 0, portable, false, 100 + i * 7 + variant);
-        }
+    for (int pi = 0; pi < 3; pi++) {
+        if (!have(paths[pi])) continue;
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            for (int trans = 0; trans < 2; trans++)
+                check_case(shapes[i], trans, i % 2 == 0, i % 3 == 0, paths[pi], false, 100 + i * 7 + trans + 2 * pi);
+    }
 }
 
 Test(gemm_bf16, exact_when_every_partial_sum_is_representable) {
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        for (int variant = 0; variant < 4; variant++) {
-            bool trans = variant & 1, portable = variant & 2;
-            check_case(shapes[i], trans, true, i % 2 == 1, portable, true, 900 + i * 7 + variant);
-        }
+    for (int pi = 0; pi < 3; pi++) {
+        if (!have(paths[pi])) continue;
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            for (int trans = 0; trans < 2; trans++)
+                check_case(shapes[i], trans, true, i % 2 == 1, paths[pi], true, 900 + i * 7 + trans + 2 * pi);
+    }
+}
+
+Test(gemm_bf16, auto_picks_an_available_kernel) {
+    lb_gemm_bf16_set_path(LB_BF16_AUTO);
+    lb_bf16_path p = lb_gemm_bf16_path();
+    cr_assert_neq(p, LB_BF16_AUTO);
+    cr_assert(lb_gemm_bf16_set_path(p), "auto chose %s, which cannot be selected", lb_gemm_bf16_path_name(p));
+    cr_assert(lb_gemm_bf16_set_path(LB_BF16_PORTABLE), "the portable kernel is always available");
+    lb_gemm_bf16_set_path(LB_BF16_AUTO);
 }
 
 /* With K = N = 1 and W = 1 each output is exactly bf16(A[m]): checks the vectorised A conversion
@@ -141,16 +162,18 @@ Test(gemm_bf16, a_conversion_matches_scalar_rounding) {
     for (int m = 0; m < M; m++) A[m] = f_of(bits[m]);
     lb_bf16_weight *pw = lb_bf16_weight_pack(&one, 1, 1, false, NULL);
     cr_assert_not_null(pw);
-    for (int portable = 0; portable < 2; portable++) {
-        lb_gemm_bf16_force_portable(portable);
+    for (int pi = 0; pi < 3; pi++) {
+        if (!have(paths[pi])) continue;
+        lb_gemm_bf16_set_path(paths[pi]);
         lb_gemm_bf16(A, M, 1, pw, NULL, false, C, 1);
         for (int m = 0; m < M; m++) {
             float want = lb_bf16_to_f32(lb_f32_to_bf16(A[m]));
             if (isnan(want)) cr_assert(isnan(C[m]), "row %d: NaN expected, got %g", m, C[m]);
-            else cr_assert(C[m] == want, "portable=%d row %d (%#x): got %.9g want %.9g", portable, m, bits[m], C[m], want);
+            else cr_assert(C[m] == want, "%s row %d (%#x): got %.9g want %.9g", lb_gemm_bf16_path_name(paths[pi]), m,
+                           bits[m], C[m], want);
         }
     }
-    lb_gemm_bf16_force_portable(false);
+    lb_gemm_bf16_set_path(LB_BF16_AUTO);
     lb_bf16_weight_free(pw);
 }
 
