@@ -58,6 +58,8 @@ static lb_status parse_labels(cfg_ctx *c, lb_model_config *cfg, const lb_load_op
             return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\": expected an object", c->path);
         n_file = cJSON_GetArraySize(ids);
     }
+    if (opts && opts->labels && opts->num_labels < 2)
+        return lb_err(c->err, LB_ERR_USAGE, "%s: label names given without num_labels (>= 2)", c->path);
     int want = opts && opts->num_labels > 0 ? opts->num_labels : (n_file > 0 ? n_file : 2);
     if (want < 2)
         return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: num_labels %d: lorabert supports single-label classification "
