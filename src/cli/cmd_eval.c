@@ -10,7 +10,8 @@
 static const char usage[] =
     "usage: lorabert eval --model ID|DIR [--adapter DIR] --data FILE [options]\n\n"
     "Evaluates a classifier on a labelled file (csv/tsv/jsonl/json/parquet): loss, accuracy,\n"
-    "precision, recall, F1 (binary: positive label 1; more labels: macro) and the confusion matrix.\n";
+    "precision, recall, F1 (binary: positive label 1; more labels: macro averages plus per-class\n"
+    "values) and the confusion matrix.\n";
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *text_col = "text", *label_col = "label",
@@ -69,13 +70,26 @@ int cmd_eval(int argc, char **argv) {
             for (int j = 0; j < L; j++) printf("%s%lld", j ? ", " : "", (long long)r.metrics.confusion[i * L + j]);
             printf("]");
         }
-        printf("]}\n");
+        printf("]");
+        if (L > 2) {   /* macro averages above; the per-class values they average */
+            printf(", \"per_class\": [");
+            for (int i = 0; i < L; i++)
+                printf("%s{\"label\": %d, \"precision\": %.9g, \"recall\": %.9g, \"f1\": %.9g}", i ? ", " : "", i,
+                       r.metrics.class_precision[i], r.metrics.class_recall[i], r.metrics.class_f1[i]);
+            printf("]");
+        }
+        printf("}\n");
     } else {
         printf("%-12s %lld\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n", "examples",
                (long long)r.metrics.n, "loss", r.loss, "accuracy", r.metrics.accuracy,
                L == 2 ? "precision" : "precision*", r.metrics.precision, L == 2 ? "recall" : "recall*",
                r.metrics.recall, L == 2 ? "f1" : "f1*", r.metrics.f1);
-        if (L != 2) printf("(* macro averages over %d labels)\n", L);
+        if (L != 2) {
+            printf("(* macro averages over %d labels)\n%-14s %9s %9s %9s\n", L, "label", "precision", "recall", "f1");
+            for (int i = 0; i < L; i++)
+                printf("  %-12.12s %9.6f %9.6f %9.6f\n", mc->id2label ? mc->id2label[i] : "", r.metrics.class_precision[i],
+                       r.metrics.class_recall[i], r.metrics.class_f1[i]);
+        }
         printf("confusion matrix (rows: true, columns: predicted)\n");
         for (int i = 0; i < L; i++) {
             const char *nm = mc->id2label ? mc->id2label[i] : "";

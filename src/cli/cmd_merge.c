@@ -46,7 +46,7 @@ int cmd_merge(int argc, char **argv) {
     int adapter_has_tok = lb_file_exists(probe) || lb_file_exists(probe2);
     free(probe);
     free(probe2);
-    if ((st = cli_copy_tokenizer_files(adapter_has_tok ? adapter : model_dir, output, &err))) goto out;
+    if ((st = lb_copy_tokenizer_files(adapter_has_tok ? adapter : model_dir, output, &err))) goto out;
     printf("merged model written to %s\n", output);
 out:
     rc = st ? cli_fail(&err) : 0;

@@ -264,25 +264,3 @@ void cli_set_threads(long n) {
     omp_set_num_threads((int)n);
     openblas_set_num_threads((int)n);
 }
-
-lb_status cli_copy_tokenizer_files(const char *src_dir, const char *dst_dir, lb_error *err) {
-    static const char *files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *src = lb_path_join(src_dir, files[i]);
-        lb_status st = LB_OK;
-        if (lb_file_exists(src)) {
-            char *data;
-            size_t len;
-            st = lb_read_file(src, &data, &len, err);
-            if (!st) {
-                char *dst = lb_path_join(dst_dir, files[i]);
-                st = lb_write_file_atomic(dst, data, len, err);
-                free(dst);
-                free(data);
-            }
-        }
-        free(src);
-        if (st) return st;
-    }
-    return LB_OK;
-}

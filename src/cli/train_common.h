@@ -45,6 +45,4 @@ char **cli_split_list(const char *s, int *n);
 void cli_free_list(char **list);
 /* OpenMP + OpenBLAS threads (n <= 0: leave the defaults). */
 void cli_set_threads(long n);
-/* Copies tokenizer files from src_dir into dst_dir (those that exist). */
-lb_status cli_copy_tokenizer_files(const char *src_dir, const char *dst_dir, lb_error *err);
 #endif

@@ -377,8 +377,7 @@ static lb_status copy_file(const char *src, const char *dst, lb_error *err) {
     return st;
 }
 
-/* Tokenizer files next to an adapter, as Trainer saves them with each checkpoint. */
-static lb_status copy_tokenizer(const char *tok_dir, const char *dst_dir, lb_error *err) {
+lb_status lb_copy_tokenizer_files(const char *tok_dir, const char *dst_dir, lb_error *err) {
     static const char *files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
     if (!tok_dir) return LB_OK;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -433,7 +432,7 @@ static lb_status write_labels(const lb_model *m, const lb_train_opts *o, const c
 static lb_status save_adapter_dir(lb_model *m, const tstate *s, const lb_train_opts *o, const char *dir,
                                   lb_error *err) {
     lb_status st = lb_peft_save(m, dir, o->base_model_name, err);
-    if (!st) st = copy_tokenizer(o->tokenizer_dir, dir, err);
+    if (!st) st = lb_copy_tokenizer_files(o->tokenizer_dir, dir, err);
     if (!st) st = write_labels(m, o, dir, err);
     if (!st && s) {
         char *p = lb_path_join(dir, "trainer_state.json");
@@ -1039,6 +1038,7 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
             s.epoch_loss_sum += loss;
             s.epoch_loss_steps++;
             if (o->step_losses) o->step_losses[s.global_step - 1] = loss;
+            if (o->step_grad_norms) o->step_grad_norms[s.global_step - 1] = (float)gnorm;
             if (s.global_step % o->logging_steps == 0) {
                 double logged = round_to((double)s.tr_loss / (double)(s.global_step - s.last_logged), 4);
                 s.total_loss += (double)s.tr_loss;

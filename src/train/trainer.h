@@ -72,6 +72,7 @@ typedef struct lb_train_opts {
     int64_t stop_after_step;   /* test hook: behave as if stopped after this global step (0: off) */
     FILE *log;                 /* progress, table, notices; NULL: silent */
     float *step_losses;        /* optional [total steps]: each step's mean batch loss */
+    float *step_grad_norms;    /* optional [total steps]: global grad norm before clipping */
 } lb_train_opts;
 
 void lb_train_defaults(lb_train_opts *o);
@@ -93,6 +94,11 @@ typedef struct lb_train_result {
  * request writes output_dir/resume/ and returns LB_ERR_INTERRUPTED. */
 lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *opts,
                    lb_train_result *res, lb_error *err);
+
+/* Copies the tokenizer files that exist in tok_dir (tokenizer.json, vocab.txt,
+ * tokenizer_config.json, special_tokens_map.json) into dst_dir, as Trainer saves them next to
+ * each checkpoint. tok_dir NULL: nothing to do. */
+lb_status lb_copy_tokenizer_files(const char *tok_dir, const char *dst_dir, lb_error *err);
 
 /* Reads an HF trajectory order.json ({"epochs": E, "steps": [[rows...], ...]}) into malloc'd
  * arrays for lb_train_opts.order_*; *epochs gets E (0 when absent). */

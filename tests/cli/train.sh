@@ -50,6 +50,20 @@ assert abs(a["loss"] - b["loss"]) <= 1e-5 * abs(a["loss"]), (a, b)
 assert a["confusion_matrix"] == b["confusion_matrix"]
 PY
 
+# a PEFT-written adapter with a 3-label head: labels come from the head shape; macro + per-class
+M3=$T/model3
+mkdir -p "$M3"
+cp tests/golden/distilbert_tiny_all/model/* "$M3/"
+printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\nworld\n' >"$M3/vocab.txt"
+printf 'label,text\n0,hello\n1,world\n2,hello world\n' >"$T/three.csv"
+ev3=$($LB eval --model "$M3" --adapter tests/golden/distilbert_tiny_all/lora --data "$T/three.csv" --json) || fail "eval 3 labels"
+python3 - "$ev3" <<'PY' || fail "3-label eval JSON: $ev3"
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["n_examples"] == 3 and len(r["confusion_matrix"]) == 3 and len(r["per_class"]) == 3
+assert abs(r["f1"] - sum(c["f1"] for c in r["per_class"]) / 3) < 1e-8
+PY
+
 # bad input: one clear line, documented exit code, the earlier output untouched
 sum0=$(sha256sum "$T/out/adapter_model.safetensors")
 printf 'label,text\n5,"great"\n' >"$T/bad_label.csv"

@@ -103,6 +103,7 @@ static void run_trajectory(const char *dir) {
     o.order_offsets = ooff;
     o.n_order_steps = nsteps;
     o.step_losses = calloc(nsteps, sizeof(float));
+    o.step_grad_norms = calloc(nsteps, sizeof(float));
     lb_train_result res;
     cr_assert_eq(lb_train(m, &ts, NULL, &o, &res, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(res.global_step, nsteps);
@@ -117,6 +118,16 @@ static void run_trajectory(const char *dir) {
                 (long long)nsteps);
     cr_assert(worst <= 1e-3, "step %lld loss %.9g vs HF %.9g", (long long)worst_k, o.step_losses[worst_k],
               cJSON_GetArrayItem(losses, (int)worst_k)->valuedouble);
+    /* global grad norm before clipping, per step */
+    const cJSON *norms = cJSON_GetObjectItem(exp, "grad_norms");
+    double nworst = 0;
+    for (int64_t k = 0; k < nsteps; k++) {
+        double want = cJSON_GetArrayItem(norms, (int)k)->valuedouble;
+        double rel = fabs(o.step_grad_norms[k] - want) / fabs(want);
+        if (rel > nworst) nworst = rel;
+        cr_assert(rel <= 1e-3, "step %lld grad norm %.9g vs HF %.9g", (long long)k, o.step_grad_norms[k], want);
+    }
+    cr_log_info("%s: per-step grad norm max relative diff %.3g", dir, nworst);
     /* final trainable tensors vs HF's final adapter */
     snprintf(p, sizeof p, "%s/trajectory/final/adapter_model.safetensors", dir);
     lb_st_file *f = lb_st_open(p, &err);
@@ -141,6 +152,7 @@ static void run_trajectory(const char *dir) {
     cr_assert(tworst <= 1e-3, "final %s differs from HF by %.3g relative", tname, tworst);
     lb_st_close(f);
     free(o.step_losses);
+    free(o.step_grad_norms);
     free(orows);
     free(ooff);
     cJSON_Delete(exp);
@@ -339,4 +351,47 @@ Test(trainer, empty_and_bad_inputs) {
     cr_assert_eq(lb_train(m, &empty, NULL, &o, &r, &err), LB_ERR_FORMAT);
     cr_assert(strstr(err.msg, "empty"), "%s", err.msg);
     lb_model_free(m);
+}
+
+/* --metric-for-best accuracy: the winning epoch has the highest eval accuracy (first on ties),
+ * and the model ends holding that epoch's adapter. */
+Test(trainer, best_by_accuracy_is_highest_first, .timeout = 600) {
+    lb_tokset tr, va;
+    toy_set(&tr, 16, 11);
+    toy_set(&va, 12, 12);
+    char out[] = "/tmp/lbtrainCXXXXXX";
+    cr_assert_not_null(mkdtemp(out));
+    lb_model *m = toy_model(0.0f);
+    lb_train_opts o;
+    toy_opts(&o, out);
+    o.epochs = 4;
+    o.lr = 5e-3;
+    o.best = LB_BEST_ACCURACY;
+    lb_train_result r;
+    lb_error err;
+    cr_assert_eq(lb_train(m, &tr, &va, &o, &r, &err), LB_OK, "%s", err.msg);
+    char *p = lb_path_join(out, "trainer_state.json");
+    cJSON *s = read_json(p);
+    free(p);
+    double best = -1;
+    int best_epoch = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItem(s, "log_history")) {
+        const cJSON *acc = cJSON_GetObjectItem(h, "eval_accuracy");
+        if (acc && acc->valuedouble > best) {
+            best = acc->valuedouble;
+            best_epoch = (int)cJSON_GetObjectItem(h, "epoch")->valuedouble;
+        }
+    }
+    cr_assert_eq(r.best_epoch, best_epoch);
+    cr_assert_float_eq(cJSON_GetObjectItem(s, "best_metric")->valuedouble, best, 0);
+    /* the model now holds the best epoch's adapter: re-evaluating gives its accuracy */
+    lb_eval_result e;
+    cr_assert_eq(lb_evaluate(m, &va, 4, &e, NULL, &err), LB_OK, "%s", err.msg);
+    cr_assert_float_eq(e.metrics.accuracy, best, 0);
+    cJSON_Delete(s);
+    rm_rf(out);
+    lb_model_free(m);
+    lb_tokset_free(&tr);
+    lb_tokset_free(&va);
 }
