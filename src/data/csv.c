@@ -53,6 +53,27 @@ static char *dup_bytes(const char *s, size_t n) {
     return p;
 }
 
+static int cmp_name_ptr(const void *a, const void *b) {
+    return strcmp(**(char **const *)a, **(char **const *)b);
+}
+
+/* Header names must be unique (sorted check: O(n log n) for very wide headers). */
+static lb_status check_unique_names(const lb_table *t, const char *name, size_t line, lb_error *err) {
+    char ***p = malloc(t->ncols * sizeof *p);
+    if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    for (size_t c = 0; c < t->ncols; c++) p[c] = &t->col_names[c];
+    qsort(p, t->ncols, sizeof *p, cmp_name_ptr);
+    lb_status st = LB_OK;
+    for (size_t c = 1; c < t->ncols && st == LB_OK; c++)
+        if (strcmp(*p[c - 1], *p[c]) == 0) {
+            size_t i = (size_t)(p[c - 1] - t->col_names), j = (size_t)(p[c] - t->col_names);
+            st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: duplicate column name \"%s\" (columns %zu and %zu)", name, line,
+                        *p[c], (i < j ? i : j) + 1, (i < j ? j : i) + 1);
+        }
+    free(p);
+    return st;
+}
+
 lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *name, lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     const unsigned char *u = (const unsigned char *)data;
@@ -143,15 +164,10 @@ lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *nam
                     st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: header column %zu contains a NUL byte", name, rec_line, k + 1);
                     goto done;
                 }
-                for (size_t c = 0; c < b.t.ncols; c++)
-                    if (strlen(b.t.col_names[c]) == nl && memcmp(b.t.col_names[c], nm, nl) == 0) {
-                        st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: duplicate column name \"%s\" (columns %zu and %zu)",
-                                    name, rec_line, b.t.col_names[c], c + 1, k + 1);
-                        goto done;
-                    }
                 size_t col;
                 if ((st = lb_tb_add_col(&b, nm, nl, &col, err)) != LB_OK) goto done;
             }
+            if ((st = check_unique_names(&b.t, name, rec_line, err)) != LB_OK) goto done;
             have_header = true;
             continue;
         }

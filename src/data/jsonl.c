@@ -80,7 +80,53 @@ typedef struct jl_ctx {
     lb_table_builder b;
     size_t *sp_start, *sp_end, sp_cap;
     const char *name;
+    size_t *slot, nslot;   /* open-addressing map column name -> index + 1 (0: empty) */
+    size_t *stamp;         /* [ncols] 1 + the row that last set the column (duplicate-key check) */
 } jl_ctx;
+
+static size_t name_hash(const char *s) {
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Column index of name, or -1; O(1) expected. */
+static long jl_find_col(const jl_ctx *c, const char *name) {
+    if (!c->nslot) return -1;
+    for (size_t h = name_hash(name) & (c->nslot - 1);; h = (h + 1) & (c->nslot - 1)) {
+        if (!c->slot[h]) return -1;
+        if (strcmp(c->b.t.col_names[c->slot[h] - 1], name) == 0) return (long)(c->slot[h] - 1);
+    }
+}
+
+static lb_status jl_add_col(jl_ctx *c, const char *name, long *col, lb_error *err) {
+    size_t idx;
+    lb_status st = lb_tb_add_col(&c->b, name, strlen(name), &idx, err);
+    if (st != LB_OK) return st;
+    size_t *stamp = realloc(c->stamp, (idx + 1) * sizeof *stamp);
+    if (!stamp) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    c->stamp = stamp;
+    stamp[idx] = 0;
+    if (2 * (idx + 1) > c->nslot) { /* keep the load factor at most 1/2 */
+        size_t ns = c->nslot ? c->nslot * 2 : 64;
+        while (2 * (idx + 1) > ns) ns *= 2;
+        size_t *slot = calloc(ns, sizeof *slot);
+        if (!slot) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        free(c->slot);
+        c->slot = slot;
+        c->nslot = ns;
+        for (size_t k = 0; k < idx; k++) {
+            size_t h = name_hash(c->b.t.col_names[k]) & (ns - 1);
+            while (slot[h]) h = (h + 1) & (ns - 1);
+            slot[h] = k + 1;
+        }
+    }
+    size_t h = name_hash(name) & (c->nslot - 1);
+    while (c->slot[h]) h = (h + 1) & (c->nslot - 1);
+    c->slot[h] = idx + 1;
+    *col = (long)idx;
+    return LB_OK;
+}
 
 /* Adds one object (parsed from src[0..n)) as a row. where: "line N" / "element N" for messages. */
 static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t n, size_t lineno, bool is_line,
@@ -101,23 +147,20 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
     }
     size_t ns = src ? member_spans(src, n, c->sp_start, c->sp_end, nm) : 0;
     bool spans_ok = src && ns == nm;
-    /* Duplicate keys: Python's json keeps the last; we reject them as ambiguous. */
-    for (const cJSON *it = obj->child; it; it = it->next)
-        for (const cJSON *p = obj->child; p != it; p = p->next)
-            if (strcmp(p->string, it->string) == 0)
-                return lb_err(err, LB_ERR_FORMAT, "%s:%s%zu: duplicate key \"%s\"", c->name, what, lineno, it->string);
     lb_value *row = lb_tb_add_row(&c->b, err);
     if (!row) return LB_ERR_NOMEM;
-    size_t k = 0;
+    size_t k = 0, rowno = c->b.t.nrows; /* 1 + this row's index */
     for (const cJSON *it = obj->child; it; it = it->next, k++) {
-        long col = lb_table_col(&c->b.t, it->string);
+        long col = jl_find_col(c, it->string);
         if (col < 0) {
-            size_t nc;
-            lb_status st = lb_tb_add_col(&c->b, it->string, strlen(it->string), &nc, err);
+            lb_status st = jl_add_col(c, it->string, &col, err);
             if (st != LB_OK) return st;
-            col = (long)nc;
-            row = &c->b.t.cells[(c->b.t.nrows - 1) * c->b.t.ncols]; /* cells moved */
+            row = lb_tb_row(&c->b, c->b.t.nrows - 1); /* cells may have moved */
         }
+        /* Duplicate keys: Python's json keeps the last; we reject them as ambiguous. */
+        if (c->stamp[col] == rowno)
+            return lb_err(err, LB_ERR_FORMAT, "%s:%s%zu: duplicate key \"%s\"", c->name, what, lineno, it->string);
+        c->stamp[col] = rowno;
         lb_value *v = &row[col];
         if (cJSON_IsNull(it)) continue;
         if (cJSON_IsBool(it)) { *v = (lb_value){.type = LB_VAL_BOOL, .i = cJSON_IsTrue(it) ? 1 : 0}; continue; }
@@ -241,6 +284,8 @@ done:
     cJSON_Delete(arr);
     free(c.sp_start);
     free(c.sp_end);
+    free(c.slot);
+    free(c.stamp);
     lb_tb_free(&c.b);
     return st;
 }

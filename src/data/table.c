@@ -26,27 +26,32 @@ void lb_table_free(lb_table *t) {
 
 lb_status lb_tb_add_col(lb_table_builder *b, const char *name, size_t len, size_t *col, lb_error *err) {
     lb_table *t = &b->t;
-    char *nm = malloc(len + 1);
-    char **names = realloc(t->col_names, (t->ncols + 1) * sizeof *names);
-    if (!nm || !names) {
-        free(nm);
-        if (names) t->col_names = names;
-        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (t->ncols == b->name_cap) {
+        size_t nc = b->name_cap ? b->name_cap * 2 : 16;
+        char **names = realloc(t->col_names, nc * sizeof *names);
+        if (!names) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        t->col_names = names;
+        b->name_cap = nc;
     }
-    t->col_names = names;
+    char *nm = malloc(len + 1);
+    if (!nm) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     memcpy(nm, name, len);
     nm[len] = '\0';
-    if (t->nrows > 0 || t->cells) {
-        /* Re-lay the row-major cells with one more column (rare: JSONL rows with new keys). */
-        size_t nc = t->ncols + 1, cap = b->row_cap ? b->row_cap : 1;
-        lb_value *cells = calloc(cap * nc, sizeof *cells);
+    if (t->ncols + 1 > b->stride && t->cells) {
+        /* Widen every row: a new stride, doubled so that columns added one by one (JSONL rows
+         * with new keys) cost amortised O(1) per cell. */
+        size_t ns = b->stride * 2 > t->ncols + 1 ? b->stride * 2 : t->ncols + 1;
+        lb_value *cells = calloc(b->row_cap * ns, sizeof *cells);
         if (!cells) { free(nm); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
         for (size_t r = 0; r < t->nrows; r++)
-            memcpy(&cells[r * nc], &t->cells[r * t->ncols], t->ncols * sizeof *cells);
+            memcpy(&cells[r * ns], &t->cells[r * b->stride], t->ncols * sizeof *cells);
         free(t->cells);
         t->cells = cells;
-        b->row_cap = cap;
+        b->stride = ns;
+    } else if (t->ncols + 1 > b->stride) {
+        b->stride = t->ncols + 1;
     }
+    /* Cells [ncols, stride) of existing rows are already NULL (rows are zeroed across the stride). */
     t->col_names[t->ncols] = nm;
     *col = t->ncols++;
     return LB_OK;
@@ -54,28 +59,39 @@ lb_status lb_tb_add_col(lb_table_builder *b, const char *name, size_t len, size_
 
 lb_value *lb_tb_add_row(lb_table_builder *b, lb_error *err) {
     lb_table *t = &b->t;
+    if (b->stride == 0) b->stride = t->ncols ? t->ncols : 1;
     if (t->nrows == b->row_cap || !t->cells) {
         size_t cap = b->row_cap ? b->row_cap * 2 : 256;
-        size_t nc = t->ncols ? t->ncols : 1;
-        lb_value *cells = realloc(t->cells, cap * nc * sizeof *cells);
+        lb_value *cells = realloc(t->cells, cap * b->stride * sizeof *cells);
         if (!cells) { lb_err(err, LB_ERR_NOMEM, "out of memory (%zu rows)", t->nrows); return NULL; }
         t->cells = cells;
         b->row_cap = cap;
     }
-    lb_value *row = &t->cells[t->nrows * t->ncols];
-    memset(row, 0, t->ncols * sizeof *row); /* LB_VAL_NULL == 0 */
+    lb_value *row = &t->cells[t->nrows * b->stride];
+    memset(row, 0, b->stride * sizeof *row); /* LB_VAL_NULL == 0 */
     t->nrows++;
     return row;
 }
 
+/* Packs rows to stride ncols in place (row r moves down to r * ncols <= r * stride). */
+static void tb_compact(lb_table_builder *b) {
+    lb_table *t = &b->t;
+    if (t->cells && b->stride != t->ncols)
+        for (size_t r = 0; r < t->nrows; r++)
+            memmove(&t->cells[r * t->ncols], &t->cells[r * b->stride], t->ncols * sizeof *t->cells);
+    b->stride = t->ncols;
+}
+
 void lb_tb_finish(lb_table_builder *b, lb_table *out) {
+    tb_compact(b);
     *out = b->t;
     memset(b, 0, sizeof *b);
 }
 
 void lb_tb_free(lb_table_builder *b) {
+    tb_compact(b);
     lb_table_free(&b->t);
-    b->row_cap = 0;
+    memset(b, 0, sizeof *b);
 }
 
 size_t lb_utf8_invalid_at(const unsigned char *s, size_t n) {

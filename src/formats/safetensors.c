@@ -657,11 +657,9 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
     case LB_DT_I64: LB_CONV(int64_t) break;
     case LB_DT_U64: LB_CONV(uint64_t) break;
     case LB_DT_F16:
-        #pragma omp parallel for if (n > (1u << 18))
         for (size_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); o[i] = f16_to_f32(h); }
         break;
     case LB_DT_BF16:
-        #pragma omp parallel for if (n > (1u << 18))
         for (size_t i = 0; i < n; i++) {
             uint16_t h; memcpy(&h, p + 2 * i, 2);
             uint32_t b = (uint32_t)h << 16; memcpy(&o[i], &b, 4);
@@ -675,6 +673,32 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
 #undef LB_CONV
     f->f32[idx] = o;
     return o;
+}
+
+static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && n < cap; d++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+const float *lb_st_get_f32(lb_st_file *f, const char *name, int ndim, const int64_t *shape, lb_error *err) {
+    const lb_st_tensor *t = lb_st_find(f, name);
+    if (!t) {
+        lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" not found (%zu tensors)",
+               f->nshards ? f->shards[0].path : "?", name, f->count);
+        return NULL;
+    }
+    bool same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same) {
+        char want[160], got[160];
+        shape_str(want, sizeof want, ndim, shape);
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": expected shape %s, found %s", t->file, name, want, got);
+        return NULL;
+    }
+    return lb_st_f32(f, t, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -45,8 +45,13 @@ const char *lb_st_metadata(const lb_st_file *f, const char *key);
 /* The tensor as F32: zero-copy into the mapping when already F32 and aligned, otherwise
  * converted (F16, BF16, F64, integer types) into a buffer the lb_st_file owns (cached: a second
  * call returns the same buffer). Valid until lb_st_close. Not thread-safe on one lb_st_file:
- * convert from one thread (large conversions use OpenMP internally). */
+ * convert from one thread. */
 const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err);
+
+/* Finds name and returns it as F32 (lb_st_f32) after checking it has exactly the expected
+ * shape [ndim] (ndim may be 0 for a scalar). Errors name the file and tensor: missing tensor,
+ * or "expected shape [a, b], found [c]". */
+const float *lb_st_get_f32(lb_st_file *f, const char *name, int ndim, const int64_t *shape, lb_error *err);
 
 const char *lb_dtype_name(lb_dtype dt);
 size_t lb_dtype_size(lb_dtype dt);
@@ -59,7 +64,11 @@ typedef struct lb_st_out {
     int64_t shape[LB_ST_MAX_DIMS];
     const void *data;   /* numel * dtype size bytes, little-endian, C order */
 } lb_st_out;
-/* meta: NULL-terminated array of key,value string pairs (e.g. {"format","pt",NULL}) or NULL. */
+/* Writes the tensors in the reference layout, atomically (temp file + fsync + rename).
+ * meta: NULL-terminated array of key,value string pairs (e.g. {"format","pt",NULL}) or NULL;
+ * written in the given order (the reference writes a HashMap, so with 2+ keys its order is
+ * random and byte identity is defined only for 0 or 1 key). Names must be unique, non-empty,
+ * valid UTF-8 and not "__metadata__"; shapes non-negative; data non-NULL unless empty. */
 lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n,
                       const char *const *meta, lb_error *err);
 

@@ -15,6 +15,32 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
+/* The repository root: the working directory when it holds this repo (tests/run runs there),
+ * else three levels above the test binary (build/<mode>/tests/<name>). */
+static const char *repo_root(void) {
+    static char root[4096];
+    if (root[0]) return root;
+    if (access("tests/unit", F_OK) == 0 && access("src", F_OK) == 0) return strcpy(root, ".");
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return strcpy(root, ".");
+    exe[n] = '\0';
+    for (int up = 0; up < 4; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash) return strcpy(root, ".");
+        *slash = '\0';
+    }
+    return strcpy(root, exe);
+}
+
+/* root/rel in a static buffer (one at a time). */
+static const char *in_repo(const char *rel) {
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "%s/%s", repo_root(), rel);
+    return buf;
+}
+
+
 static char *mktmpdir(void) {
     char *d = strdup("/tmp/lb_st_XXXXXX");
     cr_assert_not_null(mkdtemp(d));
@@ -72,15 +98,24 @@ static const char *ref_python(void) {
         snprintf(buf, sizeof buf, "%s/.cache/lorabert/refenv/bin/python", home ? home : "");
         p = buf;
     }
-    if (access(p, X_OK) == 0) return p;
+    /* setup_env.sh writes .lorabert-pins last: without it the env is absent or half-built. */
+    char stamp[1100];
+    snprintf(stamp, sizeof stamp, "%s", p);
+    char *slash = strrchr(stamp, '/');
+    if (slash) {
+        *slash = '\0';
+        slash = strrchr(stamp, '/');
+        if (slash) strcpy(slash, "/.lorabert-pins");
+    }
+    if (access(p, X_OK) == 0 && (getenv("LORABERT_REF_PYTHON") || access(stamp, R_OK) == 0)) return p;
     const char *ci = getenv("CI");
     if (ci && strcmp(ci, "true") == 0) cr_assert_fail("CI=true but the reference python env is missing (%s)", p);
     return NULL;
 }
 
 static int run_ref(const char *py, const char *cmd, const char *arg) {
-    char line[2048];
-    snprintf(line, sizeof line, "'%s' tools/reference/st_ref.py %s '%s' >/dev/null", py, cmd, arg);
+    char line[9000];
+    snprintf(line, sizeof line, "'%s' '%s' %s '%s' >/dev/null", py, in_repo("tools/reference/st_ref.py"), cmd, arg);
     return system(line);
 }
 
@@ -521,7 +556,7 @@ Test(safetensors, writer_is_byte_identical_to_reference) {
     size_t n1, n2;
     unsigned char *ours = read_all(p, &n1);
     /* Committed golden written by safetensors.torch.save_file 0.3.3 (st_ref.py golden). */
-    unsigned char *ref = read_all("tests/data/safetensors/golden.safetensors", &n2);
+    unsigned char *ref = read_all(in_repo("tests/data/safetensors/golden.safetensors"), &n2);
     cr_assert_eq(n1, n2, "size %zu vs reference %zu", n1, n2);
     cr_assert_eq(memcmp(ours, ref, n1), 0, "bytes differ from the committed reference file");
     free(ref);
@@ -644,7 +679,7 @@ Test(safetensors, writer_rejects_bad_input_and_keeps_old_file) {
 
 Test(safetensors, open_mem_matches_file) {
     size_t n;
-    unsigned char *img = read_all("tests/data/safetensors/golden.safetensors", &n);
+    unsigned char *img = read_all(in_repo("tests/data/safetensors/golden.safetensors"), &n);
     lb_error e;
     lb_st_file *f = lb_st_open_mem(img, n, "golden(mem)", &e);
     cr_assert_not_null(f, "%s", e.msg);
@@ -710,8 +745,8 @@ Test(safetensors, accepts_what_the_reference_accepts) {
         snprintf(fn, sizeof fn, "c%02zu.safetensors", i);
         free(st_file(d, fn, C[i].h, Z, C[i].n));
     }
-    char line[1024];
-    snprintf(line, sizeof line, "'%s' tools/reference/st_ref.py judge '%s'", py, d);
+    char line[9000];
+    snprintf(line, sizeof line, "'%s' '%s' judge '%s'", py, in_repo("tools/reference/st_ref.py"), d);
     FILE *pp = popen(line, "r");
     cr_assert_not_null(pp);
     size_t seen = 0;
@@ -737,4 +772,22 @@ Test(safetensors, accepts_what_the_reference_accepts) {
     cr_assert_eq(seen, nc);
     rm_rf(d);
     free(d);
+}
+
+Test(safetensors, get_f32_checks_shape) {
+    lb_error e;
+    lb_st_file *f = lb_st_open(in_repo("tests/data/safetensors/golden.safetensors"), &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    const float *w = lb_st_get_f32(f, "b.weight", 2, (int64_t[]){3, 4}, &e);
+    cr_assert_not_null(w, "%s", e.msg);
+    cr_assert_eq(w[0], -1.0f);
+    cr_assert_not_null(lb_st_get_f32(f, "scalar", 0, NULL, &e), "%s", e.msg);
+    cr_assert_null(lb_st_get_f32(f, "b.weight", 2, (int64_t[]){4, 3}, &e));
+    cr_assert_not_null(strstr(e.msg, "golden.safetensors: tensor \"b.weight\": expected shape [4, 3], found [3, 4]"),
+                       "%s", e.msg);
+    cr_assert_null(lb_st_get_f32(f, "a.bias", 2, (int64_t[]){1, 4}, &e));
+    cr_assert_not_null(strstr(e.msg, "expected shape [1, 4], found [4]"), "%s", e.msg);
+    cr_assert_null(lb_st_get_f32(f, "nope", 1, (int64_t[]){1}, &e));
+    cr_assert_not_null(strstr(e.msg, "tensor \"nope\" not found"), "%s", e.msg);
+    lb_st_close(f);
 }

@@ -37,10 +37,12 @@ def write_expected(d, fname, tensors):
     ed = os.path.join(d, "expected", fname)
     os.makedirs(ed, exist_ok=True)
     for k, v in tensors.items():
-        if isinstance(v, np.ndarray):
-            v = torch.from_numpy(v)
+        if isinstance(v, np.ndarray):  # numpy's own cast (torch cannot take every numpy dtype)
+            f32 = np.ascontiguousarray(v.astype("<f4"))
+        else:
+            f32 = v.to(torch.float32).contiguous().numpy().astype("<f4")
         with open(os.path.join(ed, k + ".f32"), "wb") as fp:
-            fp.write(v.to(torch.float32).contiguous().numpy().astype("<f4").tobytes())
+            fp.write(f32.tobytes())
 
 
 def gen(d):
