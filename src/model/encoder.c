@@ -34,6 +34,7 @@ typedef struct fwd_plan {
     bool train;              /* keep per-layer activations */
     bool drop;               /* dropout active (train with an rng) */
     int64_t attn_full, attn_last;  /* probs floats of a full layer / of the last layer */
+    int64_t attn_one;              /* of the longest sequence alone (eval) */
 } fwd_plan;
 
 /* Assigns every activation pointer from the bump allocator (base NULL: measure only). */
@@ -49,7 +50,8 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
     m->emb_keep = p->drop && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)N * D) : NULL;
     float *cls_in = TAKE_F(b, (int64_t)B * D);
     /* Buffers only the forward needs unless an adapter reads them in backward. */
-    float *sh_ctx = TAKE_F(b, (int64_t)N * D), *sh_h1 = TAKE_F(b, (int64_t)N * D), *sh_f1 = TAKE_F(b, (int64_t)N * F);
+    float *sh_ctx = TAKE_F(b, (int64_t)N * D), *sh_h1 = TAKE_F(b, (int64_t)N * D);
+    float *sh_f1 = p->train ? TAKE_F(b, (int64_t)N * F) : NULL;
     for (int s = 0; s < nslot; s++) {
         lb_layer_act *a = &m->acts[s];
         bool last = p->train ? s == L - 1 : false;
@@ -59,7 +61,8 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
         a->xq = cls_in;  /* used by the last layer only; full layers read the layer input */
         a->q = TAKE_F(b, (int64_t)rq * D);
         a->kv = TAKE_F(b, (int64_t)N * 2 * D);
-        int64_t np = p->train && last ? p->attn_last : p->attn_full;
+        /* Eval keeps no probabilities: one sequence's [H, len, len] is reused. */
+        int64_t np = !p->train ? p->attn_one : last ? p->attn_last : p->attn_full;
         a->probs = TAKE_F(b, np);
         a->attn_keep = p->drop && c->attention_dropout > 0 ? TAKE_U8(b, np) : NULL;
         a->ctx = p->train && lw->lora_A[LB_LIN_O] ? TAKE_F(b, (int64_t)rq * D) : sh_ctx;
@@ -68,7 +71,8 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
         a->mean1 = TAKE_F(b, rq); a->rstd1 = TAKE_F(b, rq);
         a->h1 = p->train && lw->lora_A[LB_LIN_FFN1] ? TAKE_F(b, (int64_t)rq * D) : sh_h1;
         a->f1pre = TAKE_F(b, (int64_t)rq * F);
-        a->f1 = p->train && lw->lora_A[LB_LIN_FFN2] ? TAKE_F(b, (int64_t)rq * F) : sh_f1;
+        /* Eval: GELU runs in place (f1 == f1pre). */
+        a->f1 = !p->train ? a->f1pre : lw->lora_A[LB_LIN_FFN2] ? TAKE_F(b, (int64_t)rq * F) : sh_f1;
         a->f2 = TAKE_F(b, (int64_t)rq * D);
         a->f_keep = p->drop && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)rq * D) : NULL;
         a->mean2 = TAKE_F(b, rq); a->rstd2 = TAKE_F(b, rq);
@@ -159,7 +163,7 @@ static void lora_backward(lb_model *m, const lb_layer_act *a, lb_layer_w *lw, in
 }
 
 /* ---- forward --------------------------------------------------------------------------- */
-static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, float *out, bool last, bool drop,
+static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, float *out, bool last, bool train,
                           lb_rng *rng) {
     const lb_model_config *c = &m->cfg;
     lb_layer_w *lw = &m->layers[l];
@@ -188,7 +192,7 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
         lb_attention_forward(a->ctx + (int64_t)qr * D, D, a->probs + po, a->attn_keep ? a->attn_keep + po : NULL,
                              m->p_attn, a->q + (int64_t)qr * D, D, kvb, kvb + D, 2 * D, nq, nk, H, dh, scale,
                              m->attn_scratch);
-        po += (int64_t)H * nq * nk;
+        if (train) po += (int64_t)H * nq * nk;
     }
     lb_linear_forward(a->a, D, a->ctx, D, lw->w[LB_LIN_O], lw->b[LB_LIN_O], rq, D, D);
     if (lw->lora_A[LB_LIN_O]) lora_forward(m, a, lw, LB_LIN_O, a->ctx, rq, a->a, D, rng);
@@ -209,7 +213,6 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
         lb_dropout_forward(a->f2, a->f2, a->f_keep, (int64_t)rq * D, m->p_hidden);
     }
     lb_residual_layernorm_forward(out, a->mean2, a->rstd2, a->f2, a->h1, D, lw->ln2_w, lw->ln2_b, rq, D, c->ln_eps);
-    (void)drop;
 }
 
 static void head_forward(lb_model *m, const float *hcls, float *logits, lb_rng *rng) {
@@ -299,6 +302,8 @@ lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_
     for (int b = 0; b < m->B; b++) {
         p.attn_full += (int64_t)H * m->len[b] * m->len[b];
         p.attn_last += (int64_t)H * m->len[b];
+        int64_t one = (int64_t)H * m->len[b] * m->len[b];
+        if (one > p.attn_one) p.attn_one = one;
     }
     m->p_hidden = p.drop ? c->hidden_dropout : 0.0f;
     m->p_attn = p.drop ? c->attention_dropout : 0.0f;
@@ -323,7 +328,7 @@ lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_
         bool last = l == L - 1;
         const float *x = train ? m->hs[l] : m->hs[l % 2];
         float *out = train ? m->hs[l + 1] : m->hs[(l + 1) % 2];
-        layer_forward(m, l, &m->acts[train ? l : 0], x, out, last, p.drop, rng);
+        layer_forward(m, l, &m->acts[train ? l : 0], x, out, last, train, rng);
     }
     head_forward(m, train ? m->hs[L] : m->hs[L % 2], logits, rng);
     m->fwd_train = train;

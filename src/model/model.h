@@ -4,7 +4,19 @@
  * Memory: frozen weights are used in place from the safetensors mapping; trainable
  * parameters (LoRA A/B, head) and their gradients live in one allocation; activations live
  * in an arena sized for the largest batch seen. Backward never computes weight gradients of
- * frozen weights and stops below the lowest layer that holds an adapter. */
+ * frozen weights and stops below the lowest layer that holds an adapter.
+ *
+ * Exactness: fp32 throughout, HF's math (SPEC 1.3, 2.2); padded positions are never computed
+ * (attention per sequence on its real length; the last layer runs only the [CLS] rows after
+ * attention), which changes no result. Parity with transformers 4.32.1 + PEFT 0.6.2 is tested
+ * on tests/golden (and $LORABERT_FULL_GOLDEN).
+ * Precision switch (later bf16 mode): every kernel call goes through the lb_layer_w weight
+ * pointers and the activation arena of src/model/encoder.c, so a bf16 path adds bf16 copies
+ * of the frozen weights next to them and swaps the GEMM/activation kernels; LoRA, head and
+ * optimizer stay fp32.
+ * Speed: OpenBLAS must run its AVX-512 kernels: see lb_blas_preferred_coretype in
+ * kernels/kernels.h (programs set OPENBLAS_CORETYPE and re-exec when it says so).
+ * A model is not thread-safe: one forward/backward at a time per lb_model. */
 #ifndef LB_MODEL_MODEL_H
 #define LB_MODEL_MODEL_H
 #include <stdbool.h>
@@ -60,7 +72,10 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
 
 /* The adapter configuration added by lb_model_add_lora, or NULL when there is none. */
 const lb_lora_config *lb_model_get_lora(const lb_model *m);
-/* PEFT's module name of a linear kind for this architecture ("q_lin", "query", "lin1", "dense"...). */
+/* PEFT's module name of a linear kind for this architecture ("q_lin", "query", "lin1", "dense"...).
+ * BERT's O/FFN1/FFN2 are all "dense" (attention.output.dense, intermediate.dense,
+ * output.dense): PEFT's suffix rule makes target "dense" select all three (and the pooler,
+ * which lorabert does not adapt). */
 const char *lb_model_linear_name(const lb_model *m, lb_linear kind);
 
 /* A trainable tensor, named by its key in PEFT's adapter_model.safetensors, e.g.
@@ -76,7 +91,8 @@ typedef struct lb_param {
 } lb_param;
 /* Trainable parameters in a stable order; valid until lb_model_free. */
 int lb_model_params(lb_model *m, lb_param **params);
-/* (trainable, all) parameter counts as PEFT >= 0.6 prints them. */
+/* (trainable, all) parameter counts as PEFT >= 0.6 prints them (all = base + adapters + the
+ * trainable copy of the head). Without an adapter: (0, base). */
 void lb_model_param_counts(const lb_model *m, int64_t *trainable, int64_t *all);
 
 /* A right-padded batch: row b has lengths[b] real tokens, then padding. */
@@ -98,7 +114,9 @@ void lb_model_zero_grad(lb_model *m);
 
 /* Folds every adapter into its base weight (W += scaling * B A) and drops the adapters. */
 lb_status lb_model_merge_lora(lb_model *m, lb_error *err);
-/* Writes a plain HF model folder: config.json (with labels) + model.safetensors. */
+/* Writes a plain HF model folder: config.json (the loaded one with architectures, id2label,
+ * label2id) + model.safetensors (prefixed HF keys, F32), loadable by
+ * AutoModelForSequenceClassification. Refused while adapters are unmerged. */
 lb_status lb_model_save(const lb_model *m, const char *dir, lb_error *err);
 
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 #include "kernels/kernels.h"
 
 static lb_rng R;
@@ -205,6 +206,18 @@ Test(dropout, inverted_scaling_rate_and_determinism) {
     cr_assert(fabsf(y[0] - 1.25f) < 1e-6f && y[1] == 0.0f && fabsf(y[2] - 3.75f) < 1e-6f && y[3] == 0.0f);
     lb_dropout_backward(y, x, keep, 4, 0.2f);
     cr_assert(fabsf(y[2] - 3.75f) < 1e-6f && y[3] == 0.0f);
+    /* chunked (parallel) masks: same result with 1 thread as with several */
+    int nt = omp_get_max_threads();
+    lb_rng_seed(&r1, 11); lb_rng_seed(&r2, 11);
+    omp_set_num_threads(1);
+    lb_dropout_mask(k1, n, 0.3f, &r1);
+    omp_set_num_threads(nt > 1 ? nt : 2);
+    lb_dropout_mask(k2, n, 0.3f, &r2);
+    omp_set_num_threads(nt);
+    cr_assert_eq(memcmp(k1, k2, (size_t)n), 0, "mask depends on the thread count");
+    cr_assert_eq(memcmp(&r1, &r2, sizeof r1), 0);
+    kept = 0; for (int64_t i = 0; i < n; i++) kept += k1[i];
+    cr_assert(fabs(1.0 - (double)kept / n - 0.3) < 0.005);
     lb_dropout_mask(k1, 10, 0.0f, &r1);
     for (int i = 0; i < 10; i++) cr_assert_eq(k1[i], 1);
     free(k1); free(k2);

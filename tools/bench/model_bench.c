@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "kernels/kernels.h"
 #include "model/model.h"
@@ -87,6 +88,10 @@ int main(int argc, char **argv) {
     printf("CPU time (all threads): eval forward %.1f s -> %.1f GFLOP per CPU-second; forward+backward %.1f s -> "
            "%.1f GFLOP per CPU-second (wall figures are low when other processes share the cores)\n",
            cf, fwd / cf * 1e-9, ctb, (fwd + bwd) / ctb * 1e-9);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS %.0f MiB (weights %.0f MiB fp32, activations of a B=%d T=%d train step)\n", ru.ru_maxrss / 1024.0,
+           (double)all * 4 / 1048576.0, B, T);
     free(ids); free(lens); free(labels);
     lb_model_free(m);
     return 0;
