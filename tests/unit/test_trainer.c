@@ -172,7 +172,8 @@ Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
     run_trajectory(dir);
 }
 
-/* A small synthetic task on the trajectory's tiny model: class = whether token 2000 occurs. */
+/* A small synthetic task for tests/golden/distilbert_tiny (vocab 120, every dropout active:
+ * hidden 0.1, attention 0.1, head 0.2): class = whether token 115 occurs. */
 static void toy_set(lb_tokset *ts, int n, uint64_t seed) {
     lb_rng r;
     lb_rng_seed(&r, seed);
@@ -181,10 +182,10 @@ static void toy_set(lb_tokset *ts, int n, uint64_t seed) {
         int32_t ids[40];
         int len = 3 + (int)lb_rng_below(&r, 30);
         int y = (int)lb_rng_below(&r, 2);
-        ids[0] = 101;
-        for (int t = 1; t < len - 1; t++) ids[t] = 1000 + (int32_t)lb_rng_below(&r, 900);
-        if (y) ids[1 + lb_rng_below(&r, len - 2)] = 2000;
-        ids[len - 1] = 102;
+        ids[0] = 2;
+        for (int t = 1; t < len - 1; t++) ids[t] = 5 + (int32_t)lb_rng_below(&r, 100);
+        if (y) ids[1 + lb_rng_below(&r, len - 2)] = 115;
+        ids[len - 1] = 3;
         lb_error err;
         cr_assert_eq(lb_tokset_add(ts, ids, len, y, &err), LB_OK);
     }
@@ -193,7 +194,7 @@ static void toy_set(lb_tokset *ts, int n, uint64_t seed) {
 static lb_model *toy_model(float lora_dropout) {
     lb_load_opts lo = {.quiet = true, .seed = 3};
     lb_error err;
-    lb_model *m = lb_model_load("tests/golden/distilbert_traj/model", &lo, &err);
+    lb_model *m = lb_model_load("tests/golden/distilbert_tiny/model", &lo, &err);
     cr_assert_not_null(m, "%s", err.msg);
     lb_lora_config c = {.r = 4, .alpha = 32, .dropout = lora_dropout, .target_mask = 1u << LB_LIN_Q};
     cr_assert_eq(lb_model_add_lora(m, &c, 7, &err), LB_OK, "%s", err.msg);
@@ -247,7 +248,7 @@ Test(trainer, interrupt_and_resume_is_bitwise_identical, .timeout = 600) {
         if (k > 0) {
             lb_model_free(m);
             lb_load_opts lo = {.quiet = true, .seed = 3};
-            m = lb_model_load("tests/golden/distilbert_traj/model", &lo, &err);
+            m = lb_model_load("tests/golden/distilbert_tiny/model", &lo, &err);
             cr_assert_eq(lb_peft_load(m, resume, &err), LB_OK, "%s", err.msg);
             o.resume_dir = resume;
         }
