@@ -7,11 +7,19 @@
 set -euo pipefail
 ENV_DIR=${LORABERT_REF_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv}
 STAMP="$ENV_DIR/.lorabert-pins"
-PINS="torch==2.15.0 transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2"
+PINS="torch==2.15.0 transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2 pyarrow==19.0.1"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PINS" ]; then
-  rm -rf "$ENV_DIR"
-  /usr/bin/python3 -m venv --system-site-packages "$ENV_DIR" >&2
-  "$ENV_DIR/bin/pip" install -q --disable-pip-version-check $PINS >&2
-  echo "$PINS" > "$STAMP"
+  # The environment is shared by every worktree and may be in use by a long golden-file run:
+  # never delete it. pip moves packages to the pins in place (unchanged ones are left alone);
+  # a lock serializes concurrent callers.
+  mkdir -p "$(dirname "$ENV_DIR")"
+  exec 9>"$ENV_DIR.lock"
+  flock 9
+  if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PINS" ]; then
+    [ -x "$ENV_DIR/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$ENV_DIR" >&2
+    "$ENV_DIR/bin/pip" install -q --disable-pip-version-check $PINS >&2
+    echo "$PINS" > "$STAMP"
+  fi
+  exec 9>&-
 fi
 echo "$ENV_DIR/bin/python"
