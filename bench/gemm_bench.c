@@ -5,9 +5,9 @@
  * alternate between the kernels so contention hits them alike.
  * Prints one JSON object: {"shapes": [{"M","N","K","sgemm_gflops","amx_gflops",
  * "avx512bf16_gflops","portable_gflops", and the same with "_1t_cpu"}...]}, each
- * [median, min, max] GFLOP/s. Re-executes itself with OPENBLAS_CORETYPE fixed (blas_tune.h)
+ * [median, min, max] GFLOP/s. Re-executes itself with OPENBLAS_CORETYPE fixed (kernels.h)
  * unless --no-blas-fix. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include <cblas.h>
 #include <omp.h>
 #include <stdbool.h>
@@ -15,9 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "base/rng.h"
-#include "kernels/blas_tune.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/kernels.h"
+
+/* OpenBLAS picks its kernels when it loads (kernels.h, lb_blas_preferred_coretype): when it fell
+ * back to a slow family, set OPENBLAS_CORETYPE and re-execute, as the CLI should. */
+static void blas_reexec(char **argv) {
+    const char *ct = lb_blas_preferred_coretype();
+    if (ct && !getenv("OPENBLAS_CORETYPE")) {
+        setenv("OPENBLAS_CORETYPE", ct, 1);
+        execv("/proc/self/exe", argv);
+    }
+}
 
 static clockid_t g_clock = CLOCK_MONOTONIC;
 
@@ -49,7 +60,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--no-blas-fix")) fix = 0;   /* keep OpenBLAS's own kernel choice */
     }
-    if (fix) lb_blas_reexec_if_needed(argv);
+    if (fix) blas_reexec(argv);
     int reps = quick ? 7 : 21;
     const int shapes[][3] = {{1700, 768, 768}, {1700, 3072, 768}, {1700, 768, 3072}, {512, 768, 768}, {128, 768, 768}};
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);

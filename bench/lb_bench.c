@@ -5,7 +5,7 @@
  *   lb_bench rss --model DIR          peak RSS of a fresh process training 2 steps at 4x512
  * Output: one JSON line per measurement, same fields as peers.py ("system": "lorabert"), plus
  * "gflops": model FLOPs per second (real tokens; see flops_step). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <omp.h>
 #include <stdio.h>
@@ -13,13 +13,23 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include "base/fileio.h"
 #include "base/rng.h"
-#include "kernels/blas_tune.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 #include "train/optim.h"
+
+/* OpenBLAS picks its kernels when it loads (kernels.h, lb_blas_preferred_coretype): when it fell
+ * back to a slow family, set OPENBLAS_CORETYPE and re-execute, as the CLI should. */
+static void blas_reexec(char **argv) {
+    const char *ct = lb_blas_preferred_coretype();
+    if (ct && !getenv("OPENBLAS_CORETYPE")) {
+        setenv("OPENBLAS_CORETYPE", ct, 1);
+        execv("/proc/self/exe", argv);
+    }
+}
 
 static double now(void) {
     struct timespec ts;
@@ -357,7 +367,7 @@ int main(int argc, char **argv) {
     const char *model = NULL, *batches = NULL, *data = NULL;
     bool quick = false;
     int train_batches = 20;
-    lb_blas_reexec_if_needed(argv);   /* as the CLI should: OpenBLAS's right kernels (blas_tune.h) */
+    blas_reexec(argv);   
     if (argc < 2) goto usage;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];

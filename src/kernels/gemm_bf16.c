@@ -25,9 +25,15 @@
 
 #define NR 32            /* output columns per weight panel (two zmm) */
 #define MR 12            /* rows per micro-tile: 12 x 2 accumulators + 2 B + 1 broadcast regs */
-#define MC 96            /* rows per A block (8 micro-panels) */
+#ifndef MC
+#define MC 96            /* rows per A block (8 micro-panels; a multiple of MR and of 32) */
+#endif
+#ifndef KC
 #define KC 384           /* k per slice (192 pairs); a multiple of the AMX tile depth (32) */
+#endif
 #define KALIGN 32        /* weights are zero-padded in k to this (one AMX tile depth) */
+_Static_assert(MC % MR == 0 && MC % 32 == 0, "A blocks hold whole AVX512 and AMX row panels");
+_Static_assert(KC % KALIGN == 0, "k slices hold whole AMX tiles");
 
 struct lb_bf16_weight {
     int N, K, Kp;        /* Kp = K rounded up to KALIGN */
