@@ -9,13 +9,13 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
 OUT=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
-PY=$(bash "$HERE/setup_env.sh")
-# Version = the generator sources + pinned packages: any change regenerates.
-VERSION=$(cat "$HERE/full_goldens.sh" "$HERE/golden_lib.py" "$HERE/make_goldens.py" "$HERE/setup_env.sh" | sha256sum | cut -c1-16)
+# Version = the generator sources + the pinned package list: any change regenerates.
+VERSION=$( (cat "$HERE/full_goldens.sh" "$HERE/golden_lib.py" "$HERE/make_goldens.py"; grep "^PINS=" "$HERE/setup_env.sh") | sha256sum | cut -c1-16)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$VERSION" ]; then
   echo "full goldens up to date in $OUT ($VERSION)"
   exit 0
 fi
+PY=$(bash "$HERE/setup_env.sh")
 mkdir -p "$OUT"
 rm -f "$OUT/stamp"
 start=$(date +%s)
