@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "base/fileio.h"
 #include "cli/cli.h"
+#include "cli/train_common.h"
 #include "formats/hub.h"
 #include "formats/peft_adapter.h"
 #include "model/model.h"
@@ -154,7 +155,7 @@ static void put_clipped(FILE *out, const char *s, size_t len, size_t width) {
 
 int cmd_predict(int argc, char **argv) {
     const char *model_arg = NULL, *adapter_arg = NULL, *labels_arg = NULL;
-    char *labels_buf = NULL, **labels = NULL;
+    char *labels_buf = NULL, **labels = NULL, **adapter_labels = NULL;
     int n_labels = 0;
     int max_length = 0, batch_size = PREDICT_DEFAULT_BATCH;
     bool truncate_left = false, force_json = false, force_table = false;
@@ -237,6 +238,13 @@ int cmd_predict(int argc, char **argv) {
     const char *tok_dir = adapter_dir && (dir_has(adapter_dir, "tokenizer.json") || dir_has(adapter_dir, "vocab.txt"))
                               ? adapter_dir : model_dir;
     if (!(tok = lb_tokenizer_load(tok_dir, &err))) goto fail;
+    /* An adapter trained by lorabert carries its label names (labels.json); they win over the
+     * base model's id2label unless --labels says otherwise. */
+    if (adapter_dir && !labels) {
+        int an = 0;
+        if (cli_adapter_labels(adapter_dir, &an, &adapter_labels, &err)) goto fail;
+        if (adapter_labels) { labels = adapter_labels; n_labels = an; }
+    }
     /* Without an adapter, transformers' notice about a newly initialised head matters. */
     lb_load_opts lo = {.quiet = adapter_dir != NULL, .num_labels = n_labels, .labels = labels};
     if (!(m = lb_model_load(model_dir, &lo, &err))) goto fail;
@@ -352,7 +360,8 @@ out:
         for (size_t i = 0; i < texts.n; i++) free(texts.text[i]);
     free(texts.text);
     free(texts.len);
-    free(labels);
+    if (labels != adapter_labels) free(labels);
+    cli_free_list(adapter_labels);
     free(labels_buf);
     return rc;
 }

@@ -35,6 +35,11 @@ for f in adapter_config.json adapter_model.safetensors trainer_state.json metric
   [ -f "$T/out/$f" ] || fail "missing $f"
 done
 grep -q '"best_model_checkpoint"' "$T/out/trainer_state.json" || fail "trainer_state.json"
+# predict with the adapter names labels as trained (labels.json), not as the base config does
+cp -r "$T/out" "$T/renamed"
+printf '{"id2label": {"0": "Bad", "1": "Good"}, "label2id": {"Bad": 0, "Good": 1}, "num_labels": 2}\n' >"$T/renamed/labels.json"
+pr=$($LB predict --model "$M" --adapter "$T/renamed" "It was good.") || fail "predict with adapter"
+grep -Eq '"label":"(Bad|Good)"' <<<"$pr" || fail "predict must use the adapter's labels.json: $pr"
 
 ev=$($LB eval --model "$M" --adapter "$T/out" --data "$T/val.csv" --max-length 128 --json) || fail "eval"
 echo "$ev"
