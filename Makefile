@@ -15,6 +15,9 @@ ifeq ($(MODE),release)
   OPT := -O3 -march=native -g
 else ifeq ($(MODE),asan)
   OPT := -O1 -g -march=native -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(MODE),valgrind)
+  # valgrind 3.19 does not decode AVX-512: build for AVX2 machines
+  OPT := -O1 -g -march=x86-64-v3
 else
   OPT := -O0 -g -march=native
 endif
@@ -31,7 +34,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SUP_OBJ  := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tests test check clean fuzz
+.PHONY: all lib tests test check clean fuzz valgrind
 all: $(BUILD)/lorabert
 lib: $(BUILD)/liblorabert.a
 tests: $(TEST_BIN) $(BUILD)/lorabert
@@ -50,6 +53,11 @@ $(BUILD)/lorabert: $(CLI_OBJ) $(BUILD)/liblorabert.a
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUP_OBJ) $(BUILD)/liblorabert.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(CFLAGS_ALL) -o $@ $< $(SUP_OBJ) $(BUILD)/liblorabert.a -lcriterion $(LDLIBS_ALL) $(LDFLAGS)
+
+# The CLI under valgrind (memcheck) on small real inputs; see tests/valgrind.sh.
+valgrind:
+	$(MAKE) MODE=valgrind all
+	tests/valgrind.sh build/valgrind/lorabert
 
 # The README's test command: release + sanitizer builds, every unit/parity/CLI test.
 test:
