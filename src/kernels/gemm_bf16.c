@@ -19,6 +19,7 @@
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <cpuid.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -80,8 +81,10 @@ static bool cpu_has_avx512bf16(void) {
 static bool cpu_has_amx(void) {
     static int cached = -1;
     if (cached < 0) {
-        __builtin_cpu_init();
-        int ok = cpu_has_avx512bf16() && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+        /* CPUID.(7,0):EDX bit 24 = AMX-TILE, bit 22 = AMX-BF16 (read directly: clang 14's
+         * __builtin_cpu_supports does not know the AMX names). */
+        unsigned a, b, c, d;
+        int ok = cpu_has_avx512bf16() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 1u) && (d >> 22 & 1u);
         if (ok) ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
         __atomic_store_n(&cached, ok, __ATOMIC_RELAXED);
     }
