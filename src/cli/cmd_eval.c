@@ -8,21 +8,25 @@
 #include "formats/peft_adapter.h"
 
 static const char usage[] =
-    "usage: lorabert eval --model ID|DIR [--adapter DIR] --data FILE [options]\n\n"
+    "usage: lorabert eval --model ID|DIR [--adapter DIR] (--data FILE | --dataset ID|DIR [--split NAME]) [options]\n\n"
     "Evaluates a classifier on a labelled file (csv/tsv/jsonl/json/parquet): loss, accuracy,\n"
     "precision, recall, F1 (binary: positive label 1; more labels: macro averages plus per-class\n"
-    "values) and the confusion matrix.\n";
+    "values) and the confusion matrix. String labels map through the adapter's labels.json (else the\n"
+    "model's id2label) when those names cover them, else their sorted unique values.\n";
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *text_col = "text", *label_col = "label",
-               *truncation = "left";
+               *truncation = "left", *pair_col = NULL, *dataset = NULL, *split = "validation";
     long max_length = 512, batch = 8, threads = 0;
     bool json = false;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model (hub repo id or local folder)", 0, 0},
         {"--adapter", OPT_STR, &adapter, "DIR", "PEFT adapter folder (lorabert's or PEFT's)", 0, 0},
         {"--data", OPT_STR, &data, "FILE", "labelled file", 0, 0},
+        {"--dataset", OPT_STR, &dataset, "ID|DIR", "hub dataset id or HF dataset folder (instead of --data)", 0, 0},
+        {"--split", OPT_STR, &split, "NAME", "split of --dataset", 0, 0},
         {"--text-column", OPT_STR, &text_col, "NAME", "text column", 0, 0},
+        {"--text-pair-column", OPT_STR, &pair_col, "NAME", "second text of sentence-pair tasks", 0, 0},
         {"--label-column", OPT_STR, &label_col, "NAME", "label column", 0, 0},
         {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP]", 3, 1e6},
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
@@ -34,7 +38,7 @@ int cmd_eval(int argc, char **argv) {
     int rc = cli_parse("eval", usage, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &help);
     if (rc || help) return rc;
     if (!model) return cli_usage_error("eval", "--model is required");
-    if (!data) return cli_usage_error("eval", "--data FILE is required");
+    if (!data == !dataset) return cli_usage_error("eval", "give one of --data FILE or --dataset ID|DIR");
     bool left = !strcmp(truncation, "left");
     if (!left && strcmp(truncation, "right")) return cli_usage_error("eval", "--truncation must be left or right");
     cli_set_threads(threads);
@@ -45,6 +49,9 @@ int cmd_eval(int argc, char **argv) {
     lb_tokenizer *tok = NULL;
     lb_model *m = NULL;
     lb_tokset ts = {0};
+    lb_dataset ds = {0};
+    char **paths = NULL, **mapped = NULL;
+    int npaths = 0, nmapped = 0;
     lb_status st;
     if ((st = cli_resolve_model(model, &model_dir, &err))) goto out;
     if (adapter && (st = cli_adapter_labels(adapter, &nlabels, &names, &err))) goto out;
@@ -55,9 +62,11 @@ int cmd_eval(int argc, char **argv) {
     if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto out; }
     if (adapter && (st = lb_peft_load(m, adapter, &err))) goto out;
     const lb_model_config *mc = lb_model_get_config(m);
-    if ((st = cli_load_tokset(data, text_col, label_col, names ? names : mc->id2label, mc->num_labels, tok,
-                              (int)max_length, left, &ts, &err)))
-        goto out;
+    if ((st = cli_resolve_split(data ? data : dataset, split, &paths, &npaths, &err))) goto out;
+    if ((st = cli_dataset_load(paths, npaths, text_col, pair_col, label_col, &ds, &err))) goto out;
+    if ((st = cli_map_labels(&ds, 1, names ? names : mc->id2label, mc->num_labels, &mapped, &nmapped, &err))) goto out;
+    if (mapped && !json) cli_print_labels(stdout, mapped, nmapped);
+    if ((st = cli_tokset(&ds, tok, mc->num_labels, (int)max_length, left, paths[0], &ts, &err))) goto out;
     lb_eval_result r;
     if ((st = lb_evaluate(m, &ts, (int)batch, &r, NULL, &err))) goto out;
     const int L = mc->num_labels;
@@ -101,6 +110,9 @@ int cmd_eval(int argc, char **argv) {
 out:
     rc = st ? cli_fail(&err) : 0;
     lb_tokset_free(&ts);
+    lb_dataset_free(&ds);
+    cli_free_list(paths);
+    cli_free_list(mapped);
     if (m) lb_model_free(m);
     if (tok) lb_tokenizer_free(tok);
     cli_free_list(names);

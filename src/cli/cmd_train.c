@@ -24,19 +24,23 @@ int cmd_train(int argc, char **argv) {
     const char *model = "distilbert-base-uncased", *dataset = "shawhin/imdb-truncated", *train_file = NULL,
                *val_file = NULL, *text_col = "text", *label_col = "label", *labels = "Negative,Positive",
                *targets = "q_lin", *truncation = "left", *output = NULL, *best = "loss", *resume = NULL,
-               *init_adapter = NULL, *batch_order = NULL;
+               *init_adapter = NULL, *batch_order = NULL, *pair_col = NULL, *train_split = "train",
+               *val_split = "validation";
     long epochs = 10, batch = 4, eval_batch = 4, warmup = 0, lora_r = 4, max_length = 512, seed = 42, threads = 0,
          logging = 500;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
-        {"--dataset", OPT_STR, &dataset, "ID|DIR", "hub dataset id or folder with train*/validation* files", 0, 0},
+        {"--dataset", OPT_STR, &dataset, "ID|DIR", "hub dataset id or HF dataset folder (split files, data/<split>-*, <config>/<split>/)", 0, 0},
         {"--train", OPT_STR, &train_file, "FILE", "training file (csv/tsv/jsonl/json/parquet); overrides --dataset", 0, 0},
         {"--validation", OPT_STR, &val_file, "FILE", "validation file; overrides --dataset", 0, 0},
         {"--text-column", OPT_STR, &text_col, "NAME", "text column", 0, 0},
-        {"--label-column", OPT_STR, &label_col, "NAME", "label column", 0, 0},
-        {"--labels", OPT_STR, &labels, "A,B,..", "label names, in class order (sets num_labels)", 0, 0},
+        {"--text-pair-column", OPT_STR, &pair_col, "NAME", "second text of sentence-pair tasks ([CLS] A [SEP] B [SEP])", 0, 0},
+        {"--label-column", OPT_STR, &label_col, "NAME", "label column (integers, or strings: see --labels)", 0, 0},
+        {"--labels", OPT_STR, &labels, "A,B,..", "label names in class order (sets num_labels); string labels they do not cover become their sorted unique values", 0, 0},
+        {"--train-split", OPT_STR, &train_split, "NAME", "--dataset split to train on", 0, 0},
+        {"--validation-split", OPT_STR, &val_split, "NAME", "--dataset split to evaluate on (e.g. test)", 0, 0},
         {"--epochs", OPT_INT, &epochs, "N", "training epochs", 1, 1e6},
         {"--batch-size", OPT_INT, &batch, "N", "training batch size", 1, 65536},
         {"--eval-batch-size", OPT_INT, &eval_batch, "N", "evaluation batch size", 1, 65536},
@@ -97,7 +101,10 @@ int cmd_train(int argc, char **argv) {
     }
     cli_set_threads(threads);
 
-    char *model_dir = NULL, *train_path = NULL, *val_path = NULL, *out_dir = NULL;
+    char *model_dir = NULL, *out_dir = NULL, **train_paths = NULL, **val_paths = NULL, **mapped = NULL;
+    int n_train = 0, n_val = 0, n_mapped = 0;
+    lb_dataset ds[2];
+    memset(ds, 0, sizeof ds);
     lb_tokenizer *tok = NULL;
     lb_model *m = NULL;
     lb_tokset tr = {0}, va = {0};
@@ -106,6 +113,32 @@ int cmd_train(int argc, char **argv) {
     lb_status st;
     if ((st = cli_resolve_model(model, &model_dir, &err))) goto fail;
     if (!(tok = lb_tokenizer_load(model_dir, &err))) { st = err.code; goto fail; }
+    if (train_file) st = cli_resolve_split(train_file, "train", &train_paths, &n_train, &err);
+    else st = cli_resolve_split(dataset, train_split, &train_paths, &n_train, &err);
+    if (st) goto fail;
+    if (!no_eval) {
+        if (val_file) st = cli_resolve_split(val_file, "validation", &val_paths, &n_val, &err);
+        else if (train_file)
+            st = lb_err(&err, LB_ERR_USAGE, "--train given without --validation (or pass --no-eval)");
+        else st = cli_resolve_split(dataset, val_split, &val_paths, &n_val, &err);
+        if (st) goto fail;
+    }
+    /* data before the model: string labels decide the classes the head is built for */
+    if ((st = cli_dataset_load(train_paths, n_train, text_col, pair_col, label_col, &ds[0], &err))) goto fail;
+    if (val_paths && (st = cli_dataset_load(val_paths, n_val, text_col, pair_col, label_col, &ds[1], &err))) goto fail;
+    if ((st = cli_map_labels(ds, val_paths ? 2 : 1, label_names, nlabels, &mapped, &n_mapped, &err))) goto fail;
+    if (mapped) {
+        if (n_mapped > LB_METRICS_MAX_LABELS) {
+            st = lb_err(&err, LB_ERR_FORMAT, "%s: %d distinct labels (at most %d)", train_paths[0], n_mapped,
+                        LB_METRICS_MAX_LABELS);
+            goto fail;
+        }
+        cli_free_list(label_names);
+        label_names = mapped;
+        nlabels = n_mapped;
+        mapped = NULL;
+        cli_print_labels(stdout, label_names, nlabels);
+    }
     lb_load_opts lo = {.num_labels = nlabels, .labels = label_names, .seed = (uint64_t)seed, .quiet = false};
     if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto fail; }
     /* target names must be this architecture's (q_lin is DistilBERT's, query BERT's) */
@@ -126,22 +159,12 @@ int cmd_train(int argc, char **argv) {
     else if (init_adapter) st = lb_peft_load(m, init_adapter, &err);
     else st = lb_model_add_lora(m, &lcfg, (uint64_t)seed, &err);
     if (st) goto fail;
-    if (train_file) train_path = strdup(train_file);
-    else if ((st = cli_resolve_split(dataset, "train", &train_path, &err))) goto fail;
-    if (!no_eval) {
-        if (val_file) val_path = strdup(val_file);
-        else if (train_file) {
-            st = lb_err(&err, LB_ERR_USAGE, "--train given without --validation (or pass --no-eval)");
-            goto fail;
-        } else if ((st = cli_resolve_split(dataset, "validation", &val_path, &err))) goto fail;
-    }
     const lb_model_config *mc = lb_model_get_config(m);
-    if ((st = cli_load_tokset(train_path, text_col, label_col, label_names, mc->num_labels, tok, (int)max_length, left,
-                              &tr, &err)))
+    if ((st = cli_tokset(&ds[0], tok, mc->num_labels, (int)max_length, left, train_paths[0], &tr, &err))) goto fail;
+    if (val_paths && (st = cli_tokset(&ds[1], tok, mc->num_labels, (int)max_length, left, val_paths[0], &va, &err)))
         goto fail;
-    if (val_path && (st = cli_load_tokset(val_path, text_col, label_col, label_names, mc->num_labels, tok,
-                                          (int)max_length, left, &va, &err)))
-        goto fail;
+    lb_dataset_free(&ds[0]);
+    lb_dataset_free(&ds[1]);
     if (batch_order) {
         int oe = 0;
         if ((st = lb_batch_order_load(batch_order, &order_rows, &order_offsets, &n_order, &oe, &err))) goto fail;
@@ -195,7 +218,7 @@ int cmd_train(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     lb_train_result res;
-    st = lb_train(m, &tr, val_path ? &va : NULL, &to, &res, &err);
+    st = lb_train(m, &tr, val_paths ? &va : NULL, &to, &res, &err);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (st) goto fail;
@@ -206,9 +229,12 @@ fail:
     lb_tokset_free(&va);
     if (m) lb_model_free(m);
     if (tok) lb_tokenizer_free(tok);
+    lb_dataset_free(&ds[0]);
+    lb_dataset_free(&ds[1]);
     free(model_dir);
-    free(train_path);
-    free(val_path);
+    cli_free_list(train_paths);
+    cli_free_list(val_paths);
+    cli_free_list(mapped);
     free(out_dir);
     free(order_rows);
     free(order_offsets);

@@ -28,6 +28,14 @@ static double now_s(void) {
 /* ---- tokenized datasets ---------------------------------------------------------------- */
 
 lb_status lb_tokset_add(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t label, lb_error *err) {
+    return lb_tokset_add_pair(ts, ids, len, len, label, err);
+}
+
+lb_status lb_tokset_add_pair(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t type_start, int32_t label,
+                             lb_error *err) {
+    if (type_start < 0 || type_start > len)
+        return lb_err(err, LB_ERR_USAGE, "example %lld: token type start %d outside 0..%d", (long long)ts->n,
+                      type_start, len);
     if (ts->n + 1 >= ts->cap_n) {
         int64_t cap = ts->cap_n ? ts->cap_n * 2 : 256;
         int64_t *o = realloc(ts->offsets, sizeof(int64_t) * (size_t)(cap + 1));
@@ -36,6 +44,9 @@ lb_status lb_tokset_add(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t 
         int32_t *l = realloc(ts->labels, sizeof(int32_t) * (size_t)cap);
         if (!l) return lb_err(err, LB_ERR_NOMEM, "out of memory for %lld examples", (long long)cap);
         ts->labels = l;
+        int32_t *s = realloc(ts->type_start, sizeof(int32_t) * (size_t)cap);
+        if (!s) return lb_err(err, LB_ERR_NOMEM, "out of memory for %lld examples", (long long)cap);
+        ts->type_start = s;
         if (ts->cap_n == 0) ts->offsets[0] = 0;
         ts->cap_n = cap;
     }
@@ -50,6 +61,8 @@ lb_status lb_tokset_add(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t 
     }
     if (len) memcpy(ts->ids + used, ids, sizeof(int32_t) * (size_t)len);
     ts->labels[ts->n] = label;
+    ts->type_start[ts->n] = type_start;
+    if (type_start < len) ts->has_pairs = true;
     ts->offsets[++ts->n] = used + len;
     return LB_OK;
 }
@@ -58,17 +71,26 @@ void lb_tokset_free(lb_tokset *ts) {
     free(ts->ids);
     free(ts->offsets);
     free(ts->labels);
+    free(ts->type_start);
     memset(ts, 0, sizeof *ts);
 }
 
 lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts, const size_t *lens,
                           const int32_t *labels, int64_t n, int num_labels, int max_length, bool truncate_left,
                           const char *what, lb_error *err) {
+    return lb_tokset_build_pairs(ts, tok, texts, lens, NULL, NULL, labels, n, num_labels, max_length, truncate_left,
+                                 what, err);
+}
+
+lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts, const size_t *lens,
+                                const char *const *pairs, const size_t *pair_lens, const int32_t *labels, int64_t n,
+                                int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err) {
     memset(ts, 0, sizeof *ts);
     if (n <= 0) return lb_err(err, LB_ERR_FORMAT, "%s: empty dataset (no examples)", what);
     lb_tok_opts to = {.max_length = max_length, .truncate_left = truncate_left, .add_special_tokens = true,
                       .replace_invalid_utf8 = false};
     lb_encoding enc = {0};
+    int32_t *tt = NULL;   /* [enc.cap] token types of the current pair */
     lb_status st = LB_OK;
     for (int64_t i = 0; i < n; i++) {
         if (labels[i] < 0 || labels[i] >= num_labels) {
@@ -76,12 +98,19 @@ lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *co
                         what, (long long)i + 1, labels[i], num_labels - 1, num_labels);
             break;
         }
-        if ((st = lb_tokenize(tok, texts[i], lens[i], &to, &enc, err))) {
+        st = pairs ? lb_tokenize_pair(tok, texts[i], lens[i], pairs[i], pair_lens[i], &to, &enc, &tt, err)
+                   : lb_tokenize(tok, texts[i], lens[i], &to, &enc, err);
+        if (st) {
             lb_err_prefix(err, "%s: row %lld", what, (long long)i + 1);
             break;
         }
-        if ((st = lb_tokset_add(ts, enc.ids, enc.n, labels[i], err))) break;
+        int32_t start = enc.n;   /* types are 0...0 1...1: keep where the 1s begin */
+        if (pairs)
+            for (int32_t k = 0; k < enc.n; k++)
+                if (tt[k]) { start = k; break; }
+        if ((st = lb_tokset_add_pair(ts, enc.ids, enc.n, start, labels[i], err))) break;
     }
+    free(tt);
     lb_encoding_free(&enc);
     if (st) lb_tokset_free(ts);
     return st;
@@ -91,14 +120,16 @@ lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *co
 
 typedef struct batchbuf {
     int32_t *ids;        /* [B*T] */
+    int32_t *types;      /* [B*T] token_type_ids (pair datasets only) */
     int32_t *lengths;    /* [B] */
     int32_t *labels;     /* [B] */
-    int64_t cap_bt;
+    int64_t cap_bt, cap_types;
     int cap_b;
 } batchbuf;
 
 static void batchbuf_free(batchbuf *bb) {
     free(bb->ids);
+    free(bb->types);
     free(bb->lengths);
     free(bb->labels);
 }
@@ -127,6 +158,12 @@ static int64_t make_batch(batchbuf *bb, const lb_tokset *ts, const int32_t *rows
         bb->ids = d;
         bb->cap_bt = (int64_t)B * T;
     }
+    if (ts->has_pairs && (int64_t)B * T > bb->cap_types) {
+        int32_t *y = realloc(bb->types, sizeof(int32_t) * (size_t)B * T);
+        if (!y) return -1;
+        bb->types = y;
+        bb->cap_types = (int64_t)B * T;
+    }
     for (int b = 0; b < B; b++) {
         const int32_t *src = ts->ids + ts->offsets[rows[b]];
         int len = (int)(ts->offsets[rows[b] + 1] - ts->offsets[rows[b]]);
@@ -134,12 +171,17 @@ static int64_t make_batch(batchbuf *bb, const lb_tokset *ts, const int32_t *rows
         for (int t = len; t < T; t++) bb->ids[(int64_t)b * T + t] = pad_id;
         bb->lengths[b] = len;
         bb->labels[b] = ts->labels[rows[b]];
+        if (ts->has_pairs) {   /* padding gets type 0, as DataCollatorWithPadding */
+            int32_t *ty = bb->types + (int64_t)b * T;
+            int s = ts->type_start[rows[b]];
+            for (int t = 0; t < T; t++) ty[t] = t >= s && t < len;
+        }
     }
     out->B = B;
     out->T = T;
     out->ids = bb->ids;
     out->lengths = bb->lengths;
-    out->token_type_ids = NULL;
+    out->token_type_ids = ts->has_pairs ? bb->types : NULL;
     return real;
 }
 

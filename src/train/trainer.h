@@ -20,6 +20,9 @@ typedef struct lb_tokset {
     int32_t *ids;       /* [offsets[n]] */
     int64_t *offsets;   /* [n+1] */
     int32_t *labels;    /* [n] */
+    int32_t *type_start; /* [n] position where token type 1 (the pair's second text) starts;
+                          * the length for single texts */
+    bool has_pairs;     /* some example is a pair: batches carry token_type_ids */
     int64_t cap_n, cap_ids;  /* allocated sizes */
 } lb_tokset;
 
@@ -29,8 +32,18 @@ typedef struct lb_tokset {
 lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts /* [n] */,
                           const size_t *lens /* [n] */, const int32_t *labels /* [n] */, int64_t n,
                           int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err);
+/* Sentence pairs (HF: tokenizer(a, b, truncation=True, max_length)): [CLS] A [SEP] B [SEP] with
+ * token_type_ids 0 up to and including the first [SEP], 1 after; longest_first truncation.
+ * pairs == NULL is lb_tokset_build. */
+lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts /* [n] */,
+                                const size_t *lens /* [n] */, const char *const *pairs /* [n] or NULL */,
+                                const size_t *pair_lens /* [n] */, const int32_t *labels /* [n] */, int64_t n,
+                                int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err);
 /* Appends one already tokenized example (used by tests and pre-tokenized inputs). */
 lb_status lb_tokset_add(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t label, lb_error *err);
+/* The same for a pair whose second text starts at type_start (token_type_ids 1 from there). */
+lb_status lb_tokset_add_pair(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t type_start, int32_t label,
+                             lb_error *err);
 void lb_tokset_free(lb_tokset *ts);
 
 /* Evaluation result: per-sample-weighted mean loss (HF eval_loss) and metrics. */
