@@ -16,6 +16,7 @@
  * (MC x KC bf16 = 72 KiB, L2). Threads take (row block, column range) items. */
 #define _GNU_SOURCE   /* syscall() for the AMX permission */
 #include "kernels/gemm_bf16.h"
+#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -81,7 +82,10 @@ static bool cpu_has_amx(void) {
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        int ok = cpu_has_avx512bf16() && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
+        /* CPUID.(7,0):EDX bit 24 AMX-TILE, bit 22 AMX-BF16, read directly because clang 14's
+         * __builtin_cpu_supports does not know the "amx-*" names (the fuzz build uses clang). */
+        unsigned a, b, c, d;
+        int ok = cpu_has_avx512bf16() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 1) && (d >> 22 & 1);
         if (ok) ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
         __atomic_store_n(&cached, ok, __ATOMIC_RELAXED);
     }
