@@ -98,8 +98,16 @@ lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts
     char *text = NULL;
     lb_status st = lb_read_file(path, &text, NULL, err);
     if (st) { free(path); return st; }
-    cJSON *root = cJSON_Parse(text);
+    st = lb_config_parse_text(m, path, text, opts, err);
     free(text);
+    free(path);
+    return st;
+}
+
+lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, const lb_load_opts *opts,
+                               lb_error *err) {
+    lb_status st;
+    cJSON *root = cJSON_Parse(text);
     cfg_ctx c = {path, root, err};
     lb_model_config *cfg = &m->cfg;
     memset(cfg, 0, sizeof *cfg);
@@ -190,6 +198,5 @@ lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts
     st = parse_labels(&c, cfg, opts);
 out:
     if (st && root && m->config_json != root) cJSON_Delete(root);
-    free(path);
     return st;
 }

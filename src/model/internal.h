@@ -109,6 +109,11 @@ struct lb_model {
 
 /* config.c */
 lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts, lb_error *err);
+/* The same from NUL-terminated JSON text already in memory; `path` only names it in errors.
+ * On return (either way) m->config_json may own the parsed tree and m->cfg.id2label the
+ * labels: lb_model_free (or lb_config_free + cJSON_Delete) releases them. */
+lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, const lb_load_opts *opts,
+                               lb_error *err);
 void lb_config_free(lb_model_config *c);
 
 /* encoder.c */

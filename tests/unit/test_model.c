@@ -875,3 +875,56 @@ Test(model_random, init_random_train_step_both_archs) {
     cr_assert_null(lb_model_init_random(&bad, 1, &e));
     cr_assert_eq(e.code, LB_ERR_USAGE);
 }
+
+/* ---- config.json from memory (the entry point fuzz/fuzz_config.c drives) ------------------ */
+#include "model/internal.h"
+
+static lb_status parse_cfg(const char *text, const lb_load_opts *opts, lb_model_config *out, lb_error *e) {
+    lb_model *m = calloc(1, sizeof *m);
+    cr_assert_not_null(m);
+    lb_status st = lb_config_parse_text(m, "mem/config.json", text, opts, e);
+    *out = m->cfg;  /* copied before freeing: the caller compares scalars only */
+    out->id2label = NULL;
+    lb_config_free(&m->cfg);
+    cJSON_Delete(m->config_json);
+    free(m);
+    return st;
+}
+
+Test(model_config, parse_text_cases_found_by_fuzzing) {
+    lb_error e;
+    lb_model_config c;
+    /* A layer_norm_eps that is positive as a double but 0 as float32 is accepted, as torch's
+     * float32 LayerNorm accepts it (the fuzz invariant ln_eps > 0 was wrong, not the parser). */
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"hidden_size\": 8, \"num_attention_heads\": 2, "
+                           "\"layer_norm_eps\": 1e-52}", NULL, &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(c.ln_eps, 0.0f);
+    cr_assert_eq(c.dim, 8);
+    /* Rejections carry the name given as path and free everything (ASan checks leaks). */
+    const char *bad[] = {"", "[1]", "{\"model_type\": 3}", "{\"model_type\": \"distilbert\", \"dim\": 1e400}",
+                         "{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}",
+                         "{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"5\": \"b\"}}",
+                         "{\"model_type\": \"bert\", \"id2label\": {\"0\": \"a\", \"1\": 2}}",
+                         "{\"model_type\": \"distilbert\", \"dim\": 30, \"n_heads\": 4}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&e, 0, sizeof e);
+        lb_status st = parse_cfg(bad[i], NULL, &c, &e);
+        cr_assert_neq(st, LB_OK, "accepted: %s", bad[i]);
+        cr_assert_eq(e.code, st);
+        cr_assert(strstr(e.msg, "mem/config.json"), "%s -> %s", bad[i], e.msg);
+    }
+    /* The same text from memory and from the file give the same configuration. */
+    char *g = golden_dir("distilbert_tiny");
+    if (!lb_dir_exists(g)) { free(g); cr_skip_test("golden missing"); }
+    char *dir = lb_path_join(g, "model"), *path = lb_path_join(dir, "config.json"), *text = NULL;
+    cr_assert_eq(lb_read_file(path, &text, NULL, &e), LB_OK);
+    lb_load_opts o = {.quiet = true};
+    cr_assert_eq(parse_cfg(text, &o, &c, &e), LB_OK, "%s", e.msg);
+    lb_model *m = lb_model_load(dir, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    const lb_model_config *f = lb_model_get_config(m);
+    cr_assert(c.dim == f->dim && c.n_layers == f->n_layers && c.n_heads == f->n_heads && c.vocab_size == f->vocab_size &&
+              c.num_labels == f->num_labels && c.hidden_dropout == f->hidden_dropout && c.ln_eps == f->ln_eps);
+    lb_model_free(m);
+    free(text); free(path); free(dir); free(g);
+}

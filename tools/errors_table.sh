@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Runs lorabert on a set of bad inputs and prints a Markdown table (case | command | exit |
+# stderr) for docs/errors.md. Needs build/release/lorabert and python3 (for corrupt files and
+# the look-alike hub). Paths are shown relative to a scratch folder $T.
+#   tools/errors_table.sh > /tmp/rows.md
+set -u
+cd "$(dirname "$0")/.."
+LB=${LORABERT_BIN:-$PWD/build/release/lorabert}
+T=$(mktemp -d /tmp/lberr.XXXXXX)
+G=$PWD/tests/golden/distilbert_tiny
+SHARED=$(cd "${LORABERT_SHARED:-../shared}" 2>/dev/null && pwd)
+source tests/support/hubserver.sh >/dev/null   # HF_ENDPOINT, HF_HUB_CACHE; its trap cleans up
+trap 'kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null; rm -rf "$HUB_ROOT" "$T"' EXIT
+cd "$T"
+
+vocab() { { echo '[PAD]'; for i in $(seq 0 98); do echo "[unused$i]"; done; printf '[UNK]\n[CLS]\n[SEP]\n[MASK]\n';
+            for i in $(seq 99 114); do echo "[unused$i]"; done; } >"$1/vocab.txt"; }
+mk() { mkdir -p "$1" && cp "$G"/model/* "$1/" && vocab "$1"; }   # a good tiny model folder
+mk m
+row() {  # row CASE CMD...: run CMD (in $T), print one table row
+    local what=$1; shift
+    local err rc
+    err=$("$@" 2>&1 >/dev/null </dev/null); rc=$?
+    local cmd="${*/#$LB/lorabert}"
+    [ -n "$err" ] || { printf '| %s | `%s` | %d | (nothing on stderr) |\n' "$what" "$cmd" "$rc"; return; }
+    # stable text: the hub's port and the scratch folders vary per run
+    printf '| %s | `%s` | %d | `%s` |\n' "$what" "${cmd//|/\\|}" "$rc" "$(printf '%s' "$err" | tr '\n' '~' |
+        sed "s/~\$//; s/~/ ⏎ /g; s/|/\\\\|/g; s#$HF_ENDPOINT#http://127.0.0.1:PORT#g; s#$HUB_ROOT#HUB#g; s#$T/##g")"
+}
+echo '| case | command | exit | stderr |'
+echo '|---|---|---|---|'
+
+# --- model folder
+row "model folder missing (a path)" $LB predict --model ./nope "x"
+row "model folder missing (a bare name is a hub repo id)" $LB predict --model nope "x"
+mk noconf && rm noconf/config.json
+row "config.json missing" $LB predict --model noconf "x"
+mk notjson && echo '{"model_type": "distilbert",' >notjson/config.json
+row "config.json not JSON" $LB predict --model notjson "x"
+mk arch && sed -i 's/"distilbert"/"roberta"/' arch/config.json
+row "unsupported architecture (model_type roberta)" $LB predict --model arch "x"
+mk act && sed -i 's/"gelu"/"relu"/' act/config.json
+row "unsupported activation (relu)" $LB predict --model act "x"
+mk sin && sed -i 's/"sinusoidal_pos_embds": false/"sinusoidal_pos_embds": true/' sin/config.json
+row "sinusoidal position embeddings" $LB predict --model sin "x"
+mk heads && sed -i 's/"n_heads": 4/"n_heads": 5/' heads/config.json
+row "dim not a multiple of n_heads" $LB predict --model heads "x"
+mk shape && sed -i 's/"vocab_size": 120/"vocab_size": 121/' shape/config.json
+row "wrong tensor shape (config vocab_size 121)" $LB predict --model shape "x"
+mk nost && rm nost/model.safetensors
+row "no model.safetensors" $LB predict --model nost "x"
+mk notok && rm notok/vocab.txt
+row "tokenizer missing" $LB predict --model notok "x"
+
+# --- safetensors validation rules (each file replaces model.safetensors of a good folder)
+python3 - "$G/model/model.safetensors" <<'PY'
+import json, os, shutil, struct, sys
+src = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", src[:8])[0]
+hdr, buf = json.loads(src[8:8 + n]), src[8 + n:]
+def st(name, header=None, data=b"", raw=None):
+    os.makedirs(name, exist_ok=True)
+    for f in os.listdir("m"):
+        shutil.copy(os.path.join("m", f), name)
+    if raw is None:
+        h = json.dumps(header).encode() if isinstance(header, dict) else header
+        raw = struct.pack("<Q", len(h)) + h + data
+    open(os.path.join(name, "model.safetensors"), "wb").write(raw)
+st("st_short", raw=b"\x10\x00\x00\x00")
+st("st_hugehdr", raw=struct.pack("<Q", 1 << 40) + b"{}")
+st("st_pasthdr", raw=struct.pack("<Q", 4096) + b'{"a":1}')
+st("st_ctrl", header=b'{"a":\x01}')
+st("st_utf8", header=b'{"\xff":1}  ')
+st("st_notobj", header=b'[1, 2, 3]')
+st("st_badjson", header=b'{"a": [1, 2}')
+st("st_dtype", header={"x": {"dtype": "Q7", "shape": [1], "data_offsets": [0, 4]}}, data=b"\0" * 4)
+st("st_fp8", header={"x": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [0, 4]}}, data=b"\0" * 4)
+st("st_span", header={"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, data=b"\0" * 4)
+st("st_hole", header={"x": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, data=b"\0" * 8)
+st("st_negshape", header={"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, data=b"\0" * 4)
+st("st_trunc", raw=src[:-100])
+st("st_trail", raw=src + b"\0" * 16)
+h = dict(hdr); k = next(x for x in h if x.endswith("q_lin.weight")); del h[k]
+# drop one tensor but keep the buffer contiguous by zero-sized re-layout: rebuild the file
+def rebuild(hd):
+    out, pos, ents = b"", 0, {}
+    for name, e in sorted(hd.items(), key=lambda kv: kv[1]["data_offsets"][0] if kv[0] != "__metadata__" else -1):
+        if name == "__metadata__": ents[name] = e; continue
+        b0, b1 = e["data_offsets"]; chunk = buf[b0:b1]
+        ents[name] = dict(e, data_offsets=[pos, pos + len(chunk)]); out += chunk; pos += len(chunk)
+    return ents, out
+ents, data = rebuild(h)
+st("st_missing", header=ents, data=data)
+open("missing_name", "w").write(k)
+PY
+row "file shorter than 8 bytes" $LB predict --model st_short "x"
+row "header length above the maximum" $LB predict --model st_hugehdr "x"
+row "header length past end of file" $LB predict --model st_pasthdr "x"
+row "control byte in header" $LB predict --model st_ctrl "x"
+row "header not UTF-8" $LB predict --model st_utf8 "x"
+row "header not an object" $LB predict --model st_notobj "x"
+row "header not valid JSON" $LB predict --model st_badjson "x"
+row "unknown dtype" $LB predict --model st_dtype "x"
+row "valid but unsupported dtype (F8_E4M3)" $LB predict --model st_fp8 "x"
+row "shape x dtype differs from data_offsets span" $LB predict --model st_span "x"
+row "data_offsets with a hole" $LB predict --model st_hole "x"
+row "negative shape" $LB predict --model st_negshape "x"
+row "truncated file (last 100 bytes cut)" $LB predict --model st_trunc "x"
+row "trailing bytes after the last tensor" $LB predict --model st_trail "x"
+row "model tensor missing ($(cat missing_name))" $LB predict --model st_missing "x"
+
+# --- texts
+row "empty text" $LB predict --model m ""
+row "invalid UTF-8 text" $LB predict --model m $'caf\xc3 \xff'
+printf 'ok\n\xff\xfe\n' >bad_utf8.txt
+row "invalid UTF-8 line on stdin" sh -c "$LB predict --model m < bad_utf8.txt"
+
+# --- datasets (eval)
+printf 'text,label\n"good,1\nbad,0\n' >unterminated.csv
+printf 'text,label\ngood,1,extra\n' >fields.csv
+printf '{"text":"good","label":1}\n{"text":"bad","label":\n' >bad.jsonl
+printf '[{"text":"good","label":1}\n' >bad.json
+PQ="$SHARED/data/parquet/alltypes_plain.parquet"
+if [ -f "$PQ" ]; then
+    head -c 600 "$PQ" >trunc.parquet                       # first 600 of its 1851 bytes
+    python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-8:-4] = (1 << 30).to_bytes(4, "little"); open("footer.parquet", "wb").write(b)' "$PQ"
+else
+    { printf 'PAR1'; head -c 600 /dev/zero; } >trunc.parquet
+    { printf 'PAR1'; head -c 64 /dev/zero; printf '\x00\x00\x00\x40PAR1'; } >footer.parquet
+fi
+printf 'NOTPARQUETATALL' >garbage.parquet
+printf 'text,label\ngood,1\nbad,5\n' >range.csv
+printf 'text,label\ngood,1\nbad,-1\n' >neg.csv
+printf 'text,label\ngood,1\nbad,x\n' >nonint.csv
+printf 'text,label\n' >empty.csv
+: >zero.csv
+printf 'review,label\ngood,1\n' >nocol.csv
+printf 'text,label\n"",1\n' >emptytext.csv
+row "CSV: unterminated quote" $LB eval --model m --data unterminated.csv
+row "CSV: row with an extra field" $LB eval --model m --data fields.csv
+row "JSONL: malformed line" $LB eval --model m --data bad.jsonl
+row "JSON: unterminated array" $LB eval --model m --data bad.json
+row "Parquet: truncated file" $LB eval --model m --data trunc.parquet
+row "Parquet: footer length beyond the file" $LB eval --model m --data footer.parquet
+row "Parquet: not a Parquet file" $LB eval --model m --data garbage.parquet
+row "label out of range (5 on 2 labels)" $LB eval --model m --data range.csv
+row "negative label" $LB eval --model m --data neg.csv
+row "label not an integer" $LB eval --model m --data nonint.csv
+row "missing text column" $LB eval --model m --data nocol.csv
+row "missing label column (--label-column y)" $LB eval --model m --data range.csv --label-column y
+row "empty dataset (header only)" $LB eval --model m --data empty.csv
+row "empty file" $LB eval --model m --data zero.csv
+row "empty text in a dataset" $LB eval --model m --data emptytext.csv
+row "data file missing" $LB eval --model m --data nope.csv
+cp range.csv data.txt
+row "unknown data extension (.txt)" $LB eval --model m --data data.txt
+
+# --- adapters
+mkdir -p ad_nohead ad_bin ad_shape ad_peft
+cp "$G"/lora/adapter_config.json ad_nohead/ && cp "$G"/lora/adapter_config.json ad_bin/ && echo x >ad_bin/adapter_model.bin
+python3 - "$G/lora/adapter_model.safetensors" <<'PY'
+import json, struct, sys
+src = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", src[:8])[0]
+hdr, buf = json.loads(src[8:8 + n]), src[8 + n:]
+def write(path, keep):
+    ents, out, pos = {}, b"", 0
+    for k, e in sorted(hdr.items(), key=lambda kv: kv[1]["data_offsets"][0] if kv[0] != "__metadata__" else -1):
+        if k == "__metadata__" or not keep(k): continue
+        c = buf[e["data_offsets"][0]:e["data_offsets"][1]]
+        ents[k] = dict(e, data_offsets=[pos, pos + len(c)]); out += c; pos += len(c)
+    h = json.dumps(ents).encode(); open(path, "wb").write(struct.pack("<Q", len(h)) + h + out)
+write("ad_nohead/adapter_model.safetensors", lambda k: "classifier" not in k)
+PY
+cp "$G"/lora/* ad_shape/ && sed -i 's/"r": 4/"r": 8/' ad_shape/adapter_config.json
+cp "$G"/lora/* ad_peft/ && sed -i 's/"peft_type": "LORA"/"peft_type": "IA3"/' ad_peft/adapter_config.json
+mkdir -p ad_tgt && cp "$G"/lora/* ad_tgt/ && sed -i 's/"q_lin"/"c_attn"/' ad_tgt/adapter_config.json
+row "adapter head tensor missing" $LB predict --model m --adapter ad_nohead "x"
+row "adapter_model.bin only" $LB predict --model m --adapter ad_bin "x"
+row "adapter of another rank (config r 8, tensors r 4)" $LB predict --model m --adapter ad_shape "x"
+row "adapter peft_type IA3" $LB predict --model m --adapter ad_peft "x"
+row "adapter target module unknown" $LB predict --model m --adapter ad_tgt "x"
+row "adapter folder missing" $LB predict --model m --adapter ./nope "x"
+row "merge without --output" $LB merge --model m --adapter "$G/lora"
+
+# --- hub (look-alike server from tests/support/hubserver.sh)
+row "hub 404 (no such repo)" $LB download org/nope
+row "hub 401 (private repo, no token)" $LB download org/private
+row "hub offline, not cached (HF_HUB_OFFLINE=1)" env HF_HUB_OFFLINE=1 $LB download org/other
+row "hub unreachable" env HF_ENDPOINT=http://127.0.0.1:1 $LB download solo
+row "predict with a repo id that does not exist" $LB predict --model org/nope "x"
+
+# --- CLI options
+row "unknown command" $LB frobnicate
+row "unknown option" $LB predict --model m --bogus "x"
+row "option without its value" $LB predict --model
+row "bad number" $LB predict --model m --max-length abc "x"
+row "number out of range" $LB eval --model m --data range.csv --batch-size 0
+row "bad --truncation" $LB predict --model m --truncation middle "x"
+row "--labels count differs from the head" $LB predict --model m --labels a,b,c "x"
+row "train: --lora-dropout 1" $LB train --model m --train range.csv --validation range.csv --lora-dropout 1
+row "train: unknown --target-modules" $LB train --model m --train range.csv --validation range.csv --target-modules c_attn
+row "eval without --data" $LB eval --model m
