@@ -8,6 +8,7 @@
 
 #include "base/fileio.h"
 #include "data/table_build.h"
+#include "text/utf8.h"
 
 typedef struct csv_field {
     size_t off, len; /* into the record's byte buffer */
@@ -77,7 +78,7 @@ static lb_status check_unique_names(const lb_table *t, const char *name, size_t 
 lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *name, lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     const unsigned char *u = (const unsigned char *)data;
-    size_t bad = lb_utf8_invalid_at(u, len);
+    size_t bad = lb_utf8_first_invalid(u, len);
     if (bad < len) {
         size_t line = 1;
         for (size_t k = 0; k < bad; k++) line += data[k] == '\n';

@@ -11,6 +11,7 @@
 
 #include "base/fileio.h"
 #include "data/table_build.h"
+#include "text/utf8.h"
 
 /* Source spans of the values of a (valid) JSON object's members, in order: s[start[k]..end[k]).
  * Returns the number found (at most max). */
@@ -195,7 +196,7 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
 lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     const unsigned char *u = (const unsigned char *)data;
-    size_t bad = lb_utf8_invalid_at(u, len);
+    size_t bad = lb_utf8_first_invalid(u, len);
     if (bad < len) {
         size_t line = 1;
         for (size_t k = 0; k < bad; k++) line += data[k] == '\n';

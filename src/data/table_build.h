@@ -24,7 +24,4 @@ static inline lb_value *lb_tb_row(lb_table_builder *b, size_t r) { return &b->t.
 void lb_tb_finish(lb_table_builder *b, lb_table *out);
 void lb_tb_free(lb_table_builder *b);
 
-/* Byte offset of the first invalid UTF-8 sequence in s[0..n), or n when all valid. */
-size_t lb_utf8_invalid_at(const unsigned char *s, size_t n);
-
 #endif

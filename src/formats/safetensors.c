@@ -5,6 +5,7 @@
  * reference layout that `safetensors.torch.save_file` produces (dtype desc, name asc, compact
  * JSON with __metadata__ first, header space-padded to a multiple of 8). */
 #include "formats/safetensors.h"
+#include "text/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -60,28 +61,6 @@ struct lb_st_file {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Reader */
-
-static bool utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
-        size_t len;
-        unsigned min;
-        if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; c &= 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; c &= 0x07; }
-        else return false;
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return false;
-            c = (c << 6) | (s[i + k] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return false;
-        i += len;
-    }
-    return true;
-}
 
 static void st_free_contents(lb_st_file *f) {
     for (size_t i = 0; i < f->nshards; i++) {
@@ -236,7 +215,7 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
         if (h[i] < 0x20 && h[i] != '\t' && h[i] != '\n' && h[i] != '\r')
             return lb_err(err, LB_ERR_FORMAT, "%s: header has control byte 0x%02x at file offset %zu", path, h[i],
                           i + 8);
-    if (!utf8_valid(h, n)) return lb_err(err, LB_ERR_FORMAT, "%s: header is not valid UTF-8", path);
+    if (lb_utf8_first_invalid(h, n) != n) return lb_err(err, LB_ERR_FORMAT, "%s: header is not valid UTF-8", path);
     size_t lead = 0;
     while (lead < n && (h[lead] == ' ' || h[lead] == '\t' || h[lead] == '\n' || h[lead] == '\r')) lead++;
     if (lead == n || h[lead] != '{')
@@ -777,7 +756,7 @@ lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n, cons
                         t->name ? t->name : "(null)");
             goto done;
         }
-        if (!utf8_valid((const unsigned char *)t->name, strlen(t->name))) {
+        if (lb_utf8_first_invalid((const uint8_t *)t->name, strlen(t->name)) != strlen(t->name)) {
             st = lb_err(err, LB_ERR_USAGE, "%s: tensor %zu: name is not valid UTF-8", path, i);
             goto done;
         }
