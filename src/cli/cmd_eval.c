@@ -16,7 +16,8 @@ static const char usage[] =
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *text_col = "text", *label_col = "label",
-               *truncation = "left", *pair_col = NULL, *dataset = NULL, *split = "validation";
+               *truncation = "left", *pair_col = NULL, *dataset = NULL, *split = "validation",
+               *precision = "fp32";
     long max_length = 512, batch = 8, threads = 0;
     bool json = false;
     const cli_opt opts[] = {
@@ -32,6 +33,7 @@ int cmd_eval(int argc, char **argv) {
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--batch-size", OPT_INT, &batch, "N", "evaluation batch size", 1, 65536},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
+        {"--precision", OPT_STR, &precision, "fp32|bf16", "fp32 (exact) or bf16 frozen linears (faster)", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print one JSON object instead of a table", 0, 0},
     };
     bool help;
@@ -41,6 +43,8 @@ int cmd_eval(int argc, char **argv) {
     if (!data == !dataset) return cli_usage_error("eval", "give one of --data FILE or --dataset ID|DIR");
     bool left = !strcmp(truncation, "left");
     if (!left && strcmp(truncation, "right")) return cli_usage_error("eval", "--truncation must be left or right");
+    lb_precision prec;
+    if (!lb_precision_parse(precision, &prec)) return cli_usage_error("eval", "--precision must be fp32 or bf16");
     cli_set_threads(threads);
     lb_error err = {0};
     char *model_dir = NULL;
@@ -61,6 +65,7 @@ int cmd_eval(int argc, char **argv) {
     lb_load_opts lo = {.num_labels = nlabels, .labels = names, .seed = 0, .quiet = true};
     if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto out; }
     if (adapter && (st = lb_peft_load(m, adapter, &err))) goto out;
+    if ((st = lb_model_set_precision(m, prec, &err))) goto out;
     const lb_model_config *mc = lb_model_get_config(m);
     if ((st = cli_resolve_split(data ? data : dataset, split, &paths, &npaths, &err))) goto out;
     if ((st = cli_dataset_load(paths, npaths, text_col, pair_col, label_col, &ds, &err))) goto out;

@@ -32,6 +32,7 @@ static void predict_help(FILE *out) {
             "  --truncation SIDE  right (default, keep the start) or left (keep the end)\n"
             "  --batch-size N     texts per forward pass (default %d)\n"
             "  --labels A,B,...   label names by id (default: id2label of config.json)\n"
+            "  --precision P      fp32 (default, exact) or bf16 (frozen linears in bf16: faster)\n"
             "  --json | --table   force the output format\n"
             "  -h, --help         show this help\n\n"
             "Exit status: 0 ok, 2 usage (incl. an empty TEXT), 3 I/O, 4 bad input or model files.\n",
@@ -159,6 +160,7 @@ int cmd_predict(int argc, char **argv) {
     int n_labels = 0;
     int max_length = 0, batch_size = PREDICT_DEFAULT_BATCH;
     bool truncate_left = false, force_json = false, force_table = false;
+    lb_precision precision = LB_PRECISION_FP32;
     text_list texts = {0};
     int rc = 0;
     bool only_texts = false;
@@ -187,6 +189,9 @@ int cmd_predict(int argc, char **argv) {
         } else if (is_opt(a, "--batch-size")) {
             const char *v = opt_value(argc, argv, &i, "--batch-size");
             if (!parse_pos_int(v, &batch_size)) { rc = cli_usage_error("predict", "--batch-size needs a positive integer, got '%s'", v ? v : ""); goto out; }
+        } else if (is_opt(a, "--precision")) {
+            const char *v = opt_value(argc, argv, &i, "--precision");
+            if (!lb_precision_parse(v, &precision)) { rc = cli_usage_error("predict", "--precision must be fp32 or bf16, got '%s'", v ? v : ""); goto out; }
         } else if (is_opt(a, "--truncation")) {
             const char *v = opt_value(argc, argv, &i, "--truncation");
             if (v && !strcmp(v, "left")) truncate_left = true;
@@ -249,6 +254,7 @@ int cmd_predict(int argc, char **argv) {
     lb_load_opts lo = {.quiet = adapter_dir != NULL, .num_labels = n_labels, .labels = labels};
     if (!(m = lb_model_load(model_dir, &lo, &err))) goto fail;
     if (adapter_dir && lb_peft_load(m, adapter_dir, &err)) goto fail;
+    if (lb_model_set_precision(m, precision, &err)) goto fail;
     const lb_model_config *cfg = lb_model_get_config(m);
     int L = cfg->num_labels;
 

@@ -25,7 +25,7 @@ int cmd_train(int argc, char **argv) {
                *val_file = NULL, *text_col = "text", *label_col = "label", *labels = "Negative,Positive",
                *targets = "q_lin", *truncation = "left", *output = NULL, *best = "loss", *resume = NULL,
                *init_adapter = NULL, *batch_order = NULL, *pair_col = NULL, *train_split = "train",
-               *val_split = "validation";
+               *val_split = "validation", *precision = "fp32";
     long epochs = 10, batch = 4, eval_batch = 4, warmup = 0, lora_r = 4, max_length = 512, seed = 42, threads = 0,
          logging = 500;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
@@ -57,6 +57,7 @@ int cmd_train(int argc, char **argv) {
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--seed", OPT_INT, &seed, "N", "seed for data order, dropout, head and LoRA init", 0, 9.2e18},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
+        {"--precision", OPT_STR, &precision, "fp32|bf16", "fp32: exact HF math; bf16: frozen linears in bf16 with fp32 accumulation (AMX/AVX512-BF16), LoRA, head and optimizer fp32", 0, 0},
         {"--output", OPT_STR, &output, "DIR", "output folder (default: <model>-lora-text-classification)", 0, 0},
         {"--metric-for-best", OPT_STR, &best, "M", "loss (lowest wins) | accuracy | f1 | precision | recall", 0, 0},
         {"--logging-steps", OPT_INT, &logging, "N", "log the mean training loss every N steps", 1, 1e12},
@@ -70,6 +71,8 @@ int cmd_train(int argc, char **argv) {
     if (rc || help) return rc;
     bool left = !strcmp(truncation, "left");
     if (!left && strcmp(truncation, "right")) return cli_usage_error("train", "--truncation must be left or right");
+    lb_precision prec;
+    if (!lb_precision_parse(precision, &prec)) return cli_usage_error("train", "--precision must be fp32 or bf16");
     lb_best_metric bm;
     if (!strcmp(best, "loss") || !strcmp(best, "eval_loss")) bm = LB_BEST_LOSS;
     else if (!strcmp(best, "accuracy")) bm = LB_BEST_ACCURACY;
@@ -158,7 +161,7 @@ int cmd_train(int argc, char **argv) {
     if (resume) st = lb_peft_load(m, resume, &err);
     else if (init_adapter) st = lb_peft_load(m, init_adapter, &err);
     else st = lb_model_add_lora(m, &lcfg, (uint64_t)seed, &err);
-    if (st) goto fail;
+    if (st || (st = lb_model_set_precision(m, prec, &err))) goto fail;
     const lb_model_config *mc = lb_model_get_config(m);
     if ((st = cli_tokset(&ds[0], tok, mc->num_labels, (int)max_length, left, train_paths[0], &tr, &err))) goto fail;
     if (val_paths && (st = cli_tokset(&ds[1], tok, mc->num_labels, (int)max_length, left, val_paths[0], &va, &err)))

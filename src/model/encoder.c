@@ -27,8 +27,6 @@ static void *take(bump *b, size_t bytes) {
 #define TAKE_F(b, n) ((float *)take((b), sizeof(float) * (size_t)(n)))
 #define TAKE_U8(b, n) ((uint8_t *)take((b), (size_t)(n)))
 
-static int lin_in(const lb_model_config *c, int k) { return k == LB_LIN_FFN2 ? c->hidden_dim : c->dim; }
-static int lin_out(const lb_model_config *c, int k) { return k == LB_LIN_FFN1 ? c->hidden_dim : c->dim; }
 
 typedef struct fwd_plan {
     bool train;              /* keep per-layer activations */
@@ -84,8 +82,8 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
             if (!any) continue;
             int rows = (k == LB_LIN_K || k == LB_LIN_V) ? N : rq;
             if (ldrop) {
-                a->lx[k] = TAKE_F(b, (int64_t)rows * lin_in(c, k));
-                a->lkeep[k] = TAKE_U8(b, (int64_t)rows * lin_in(c, k));
+                a->lx[k] = TAKE_F(b, (int64_t)rows * lb_lin_in(c, k));
+                a->lkeep[k] = TAKE_U8(b, (int64_t)rows * lb_lin_in(c, k));
             }
             a->lu[k] = TAKE_F(b, (int64_t)rows * r);
         }
@@ -118,12 +116,32 @@ void lb_encoder_free_buffers(lb_model *m) {
     m->fwd_valid = false;
 }
 
+/* ---- frozen linears: fp32 (exact) or bf16 packs (precision.c) ------------------------ */
+/* y [rows, ldy] = x [rows, ldx] W^T (+ bias) for linear kind k of a layer. */
+static void frozen_forward(const lb_model *m, const lb_layer_w *lw, int k, float *y, int ldy, const float *x, int ldx,
+                           int rows, const float *bias) {
+    if (m->precision == LB_PRECISION_BF16)
+        lb_gemm_bf16(x, rows, ldx, lw->wb[k], bias, false, y, ldy);
+    else
+        lb_linear_forward(y, ldy, x, ldx, lw->w[k], bias, rows, lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
+}
+
+/* dx [rows, lddx] += dy [rows, lddy] W: the input gradient through a frozen linear. */
+static void frozen_backward_dx(const lb_model *m, const lb_layer_w *lw, int k, float *dx, int lddx, const float *dy,
+                               int lddy, int rows) {
+    if (m->precision == LB_PRECISION_BF16)
+        lb_gemm_bf16(dy, rows, lddy, lw->wbt[k], NULL, true, dx, lddx);
+    else
+        lb_linear_backward(dx, lddx, NULL, NULL, dy, lddy, NULL, lb_lin_in(&m->cfg, k), lw->w[k], rows,
+                           lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
+}
+
 /* ---- LoRA ------------------------------------------------------------------------------ */
 /* y [rows, ldy] += s * (drop(x) A^T) B^T ; x [rows, in] contiguous. */
 static void lora_forward(lb_model *m, lb_layer_act *a, const lb_layer_w *lw, int k, const float *x, int rows,
                          float *y, int ldy, lb_rng *rng) {
     const lb_model_config *c = &m->cfg;
-    int in = lin_in(c, k), out = lin_out(c, k), r = m->lora.r;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
     const float *xd = x;
     if (a->lkeep[k]) {
         lb_dropout_mask(a->lkeep[k], (int64_t)rows * in, m->p_lora, rng);
@@ -142,7 +160,7 @@ static void lora_forward(lb_model *m, lb_layer_act *a, const lb_layer_w *lw, int
 static void lora_backward(lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
                           int lddy, float *dx, float *du, float *tmp) {
     const lb_model_config *c = &m->cfg;
-    int in = lin_in(c, k), out = lin_out(c, k), r = m->lora.r;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
     float s = m->lora_scaling;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, out, s, dy, lddy, lw->lora_B[k], r, 0.0f, du, r);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, rows, s, dy, lddy, a->lu[k], r, 1.0f,
@@ -174,11 +192,11 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
         for (int b = 0; b < B; b++) memcpy(a->xq + (int64_t)b * D, x + (int64_t)m->off[b] * D, sizeof(float) * D);
         xq = a->xq;
     }
-    lb_linear_forward(a->q, D, xq, D, lw->w[LB_LIN_Q], lw->b[LB_LIN_Q], rq, D, D);
+    frozen_forward(m, lw, LB_LIN_Q, a->q, D, xq, D, rq, lw->b[LB_LIN_Q]);
     if (lw->lora_A[LB_LIN_Q]) lora_forward(m, a, lw, LB_LIN_Q, xq, rq, a->q, D, rng);
-    lb_linear_forward(a->kv, 2 * D, x, D, lw->w[LB_LIN_K], lw->b[LB_LIN_K], N, D, D);
+    frozen_forward(m, lw, LB_LIN_K, a->kv, 2 * D, x, D, N, lw->b[LB_LIN_K]);
     if (lw->lora_A[LB_LIN_K]) lora_forward(m, a, lw, LB_LIN_K, x, N, a->kv, 2 * D, rng);
-    lb_linear_forward(a->kv + D, 2 * D, x, D, lw->w[LB_LIN_V], lw->b[LB_LIN_V], N, D, D);
+    frozen_forward(m, lw, LB_LIN_V, a->kv + D, 2 * D, x, D, N, lw->b[LB_LIN_V]);
     if (lw->lora_A[LB_LIN_V]) lora_forward(m, a, lw, LB_LIN_V, x, N, a->kv + D, 2 * D, rng);
 
     int64_t total = 0;
@@ -194,7 +212,7 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
                              m->attn_scratch);
         if (train) po += (int64_t)H * nq * nk;
     }
-    lb_linear_forward(a->a, D, a->ctx, D, lw->w[LB_LIN_O], lw->b[LB_LIN_O], rq, D, D);
+    frozen_forward(m, lw, LB_LIN_O, a->a, D, a->ctx, D, rq, lw->b[LB_LIN_O]);
     if (lw->lora_A[LB_LIN_O]) lora_forward(m, a, lw, LB_LIN_O, a->ctx, rq, a->a, D, rng);
     if (a->a_keep) {
         lb_dropout_mask(a->a_keep, (int64_t)rq * D, m->p_hidden, rng);
@@ -203,10 +221,10 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
     lb_residual_layernorm_forward(a->h1, a->mean1, a->rstd1, a->a, xq, D, lw->ln1_w, lw->ln1_b, rq, D, c->ln_eps);
 
     /* FFN: the GEMM leaves the bias out so it fuses with GELU; LoRA adds in between. */
-    lb_linear_forward(a->f1pre, F, a->h1, D, lw->w[LB_LIN_FFN1], NULL, rq, D, F);
+    frozen_forward(m, lw, LB_LIN_FFN1, a->f1pre, F, a->h1, D, rq, NULL);
     if (lw->lora_A[LB_LIN_FFN1]) lora_forward(m, a, lw, LB_LIN_FFN1, a->h1, rq, a->f1pre, F, rng);
     lb_bias_gelu_forward(a->f1, a->f1pre, lw->b[LB_LIN_FFN1], rq, F);
-    lb_linear_forward(a->f2, D, a->f1, F, lw->w[LB_LIN_FFN2], lw->b[LB_LIN_FFN2], rq, F, D);
+    frozen_forward(m, lw, LB_LIN_FFN2, a->f2, D, a->f1, F, rq, lw->b[LB_LIN_FFN2]);
     if (lw->lora_A[LB_LIN_FFN2]) lora_forward(m, a, lw, LB_LIN_FFN2, a->f1, rq, a->f2, D, rng);
     if (a->f_keep) {
         lb_dropout_mask(a->f_keep, (int64_t)rq * D, m->p_hidden, rng);
@@ -374,11 +392,11 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     if (a->f_keep) lb_dropout_backward(g->dsum, g->dsum, a->f_keep, nD, m->p_hidden);
     /* lin2 */
     memset(g->df1, 0, sizeof(float) * (size_t)rq * F);
-    lb_linear_backward(g->df1, F, NULL, NULL, g->dsum, D, NULL, F, lw->w[LB_LIN_FFN2], rq, F, D);
+    frozen_backward_dx(m, lw, LB_LIN_FFN2, g->df1, F, g->dsum, D, rq);
     if (lw->lora_A[LB_LIN_FFN2]) lora_backward(m, a, lw, LB_LIN_FFN2, rq, g->dsum, D, g->df1, g->du, g->tmp);
     lb_gelu_backward(g->df1, g->df1, a->f1pre, (int64_t)rq * F);
     /* lin1 */
-    lb_linear_backward(g->dh1, D, NULL, NULL, g->df1, F, NULL, D, lw->w[LB_LIN_FFN1], rq, D, F);
+    frozen_backward_dx(m, lw, LB_LIN_FFN1, g->dh1, D, g->df1, F, rq);
     if (lw->lora_A[LB_LIN_FFN1]) lora_backward(m, a, lw, LB_LIN_FFN1, rq, g->df1, F, g->dh1, g->du, g->tmp);
     /* LN1 (input a = attn_out + xq) */
     lb_layernorm_backward(g->da, NULL, NULL, g->dh1, a->a, a->mean1, a->rstd1, lw->ln1_w, rq, D);
@@ -388,7 +406,7 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     if (a->a_keep) lb_dropout_backward(g->da, g->da, a->a_keep, nD, m->p_hidden);
     /* out_lin */
     memset(g->dctx, 0, sizeof(float) * (size_t)nD);
-    lb_linear_backward(g->dctx, D, NULL, NULL, g->da, D, NULL, D, lw->w[LB_LIN_O], rq, D, D);
+    frozen_backward_dx(m, lw, LB_LIN_O, g->dctx, D, g->da, D, rq);
     if (lw->lora_A[LB_LIN_O]) lora_backward(m, a, lw, LB_LIN_O, rq, g->da, D, g->dctx, g->du, g->tmp);
     /* attention */
     bool need_q = need_dx || lw->lora_A[LB_LIN_Q], need_k = need_dx || lw->lora_A[LB_LIN_K],
@@ -410,7 +428,7 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     /* q, k, v projections */
     if (lw->lora_A[LB_LIN_Q])
         lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, need_dx ? dxq : NULL, g->du, g->tmp);
-    if (need_dx) lb_linear_backward(dxq, D, NULL, NULL, g->dq, D, NULL, D, lw->w[LB_LIN_Q], rq, D, D);
+    if (need_dx) frozen_backward_dx(m, lw, LB_LIN_Q, dxq, D, g->dq, D, rq);
     if (need_dx && last) {
         memset(dxin, 0, sizeof(float) * (size_t)N * D);
         for (int b = 0; b < B; b++) {
@@ -424,8 +442,8 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     if (lw->lora_A[LB_LIN_V])
         lora_backward(m, a, lw, LB_LIN_V, N, g->dkv + D, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
     if (need_dx) {
-        lb_linear_backward(dxin, D, NULL, NULL, g->dkv, 2 * D, NULL, D, lw->w[LB_LIN_K], N, D, D);
-        lb_linear_backward(dxin, D, NULL, NULL, g->dkv + D, 2 * D, NULL, D, lw->w[LB_LIN_V], N, D, D);
+        frozen_backward_dx(m, lw, LB_LIN_K, dxin, D, g->dkv, 2 * D, N);
+        frozen_backward_dx(m, lw, LB_LIN_V, dxin, D, g->dkv + D, 2 * D, N);
     }
 }
 
@@ -435,11 +453,12 @@ lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err) 
         return lb_err(err, LB_ERR_USAGE, "model backward: needs a preceding forward with train=true");
     const lb_model_config *c = &m->cfg;
     int B = m->B, D = c->dim, NL = c->num_labels, L = c->n_layers;
+    lb_status st = lb_precision_prepare_backward(m, lb_lora_lowest_layer(m), err);
+    if (st) return st;
     gbufs g;
     bump b = {NULL, 0};
     glayout(m, &b, &g);
-    lb_status st = ensure(&m->garena, &m->garena_size, b.off, err);
-    if (st) return st;
+    if ((st = ensure(&m->garena, &m->garena_size, b.off, err))) return st;
     b = (bump){m->garena, 0};
     glayout(m, &b, &g);
 

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include "formats/safetensors.h"
+#include "kernels/gemm_bf16.h"
 #include "model/model.h"
 
 /* Frozen weights of one encoder block (pointers into the mapping, or into owned copies
@@ -17,6 +18,9 @@ typedef struct lb_layer_w {
     float *lora_A[LB_LIN__COUNT];    /* [r, in] or NULL (in the trainable block) */
     float *lora_B[LB_LIN__COUNT];    /* [out, r] */
     float *grad_A[LB_LIN__COUNT], *grad_B[LB_LIN__COUNT];
+    /* bf16 mode (precision.c): w packed for the forward, and W^T for dX = dY W (NULL until a
+     * backward needs it, and in fp32 mode). */
+    lb_bf16_weight *wb[LB_LIN__COUNT], *wbt[LB_LIN__COUNT];
 } lb_layer_w;
 
 /* What differs between architectures. */
@@ -81,6 +85,7 @@ struct lb_model {
     float *train, *train_grad;  /* trainable block and its gradients */
     int64_t n_train;
     bool has_lora;
+    lb_precision precision;
     lb_lora_config lora;
     float lora_scaling;
     lb_param *params;
@@ -121,6 +126,16 @@ lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_
                              lb_error *err);
 lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err);
 void lb_encoder_free_buffers(lb_model *m);
+
+/* Input and output widths of a block's linear kind. */
+static inline int lb_lin_in(const lb_model_config *c, int k) { return k == LB_LIN_FFN2 ? c->hidden_dim : c->dim; }
+static inline int lb_lin_out(const lb_model_config *c, int k) { return k == LB_LIN_FFN1 ? c->hidden_dim : c->dim; }
+
+/* precision.c: bf16 packs of the frozen linears (forward ones by lb_model_set_precision; the
+ * transposed ones for layers >= first_layer by lb_precision_prepare_backward); free drops
+ * every pack (after a merge changed the weights, or on free). */
+lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *err);
+void lb_precision_free_packs(lb_model *m);
 
 /* lora.c: index of the lowest layer holding an adapter, or n_layers if none. */
 int lb_lora_lowest_layer(const lb_model *m);

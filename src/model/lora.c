@@ -16,8 +16,6 @@ static int64_t head_numel(const lb_model *m) {
     int64_t D = m->cfg.dim, NL = m->cfg.num_labels;
     return (m->arch->has_pre_classifier ? D * D + D : 0) + NL * D + NL;
 }
-static int lin_in(const lb_model_config *c, int k) { return k == LB_LIN_FFN2 ? c->hidden_dim : c->dim; }
-static int lin_out(const lb_model_config *c, int k) { return k == LB_LIN_FFN1 ? c->hidden_dim : c->dim; }
 
 int lb_lora_lowest_layer(const lb_model *m) {
     for (int l = 0; l < m->cfg.n_layers; l++)
@@ -60,7 +58,7 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     int nad = 0;
     for (int k = 0; k < LB_LIN__COUNT; k++)
         if (cfg->target_mask & (1u << k)) {
-            total += (int64_t)c->n_layers * cfg->r * (lin_in(c, k) + lin_out(c, k));
+            total += (int64_t)c->n_layers * cfg->r * (lb_lin_in(c, k) + lb_lin_out(c, k));
             nad += c->n_layers;
         }
     float *blk = calloc((size_t)total, sizeof(float)), *grad = calloc((size_t)total, sizeof(float));
@@ -91,7 +89,7 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         snprintf(lp, sizeof lp, m->arch->layer_fmt, l);
         for (int k = 0; k < LB_LIN__COUNT && !st; k++) {
             if (!(cfg->target_mask & (1u << k))) continue;
-            int in = lin_in(c, k), out = lin_out(c, k), r = cfg->r;
+            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = cfg->r;
             lw->lora_A[k] = p; lw->grad_A[k] = g; p += (int64_t)r * in; g += (int64_t)r * in;
             lw->lora_B[k] = p; lw->grad_B[k] = g; p += (int64_t)out * r; g += (int64_t)out * r;
             /* kaiming_uniform_(a=sqrt(5)) on [r, in]: bound = 1/sqrt(in); B stays 0. */
@@ -149,7 +147,7 @@ lb_status lb_model_merge_lora(lb_model *m, lb_error *err) {
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             lb_layer_w *lw = &m->layers[l];
             if (!lw->lora_A[k]) continue;
-            int in = lin_in(c, k), out = lin_out(c, k), r = m->lora.r;
+            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
             float *w = malloc(sizeof(float) * (size_t)in * out);
             if (!w) return lb_err(err, LB_ERR_NOMEM, "merge: out of memory");
             memcpy(w, lw->w[k], sizeof(float) * (size_t)in * out);
@@ -174,6 +172,12 @@ lb_status lb_model_merge_lora(lb_model *m, lb_error *err) {
     m->param_names = NULL; m->params = NULL; m->n_params = 0;
     m->has_lora = false;
     m->fwd_valid = false;
+    /* The weights changed: bf16 packs are rebuilt from them. */
+    lb_precision_free_packs(m);
+    if (m->precision == LB_PRECISION_BF16) {
+        lb_status st = lb_model_set_precision(m, LB_PRECISION_BF16, err);
+        if (st) return st;
+    }
     /* The activation arena's LoRA buffers are no longer laid out; drop it. */
     lb_encoder_free_buffers(m);
     return LB_OK;

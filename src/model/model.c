@@ -276,6 +276,7 @@ lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_err
 void lb_model_free(lb_model *m) {
     if (!m) return;
     lb_encoder_free_buffers(m);
+    lb_precision_free_packs(m);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);

@@ -10,10 +10,8 @@
  * (attention per sequence on its real length; the last layer runs only the [CLS] rows after
  * attention), which changes no result. Parity with transformers 4.32.1 + PEFT 0.6.2 is tested
  * on tests/golden (and $LORABERT_FULL_GOLDEN).
- * Precision switch (later bf16 mode): every kernel call goes through the lb_layer_w weight
- * pointers and the activation arena of src/model/encoder.c, so a bf16 path adds bf16 copies
- * of the frozen weights next to them and swaps the GEMM/activation kernels; LoRA, head and
- * optimizer stay fp32.
+ * Precision: fp32 by default; lb_model_set_precision(LB_PRECISION_BF16) is the opt-in speed
+ * mode (frozen encoder linears on bf16 copies of their weights, see below).
  * Speed: OpenBLAS must run its AVX-512 kernels: see lb_blas_preferred_coretype in
  * kernels/kernels.h (programs set OPENBLAS_CORETYPE and re-exec when it says so).
  * A model is not thread-safe: one forward/backward at a time per lb_model. */
@@ -111,6 +109,21 @@ lb_status lb_model_forward(lb_model *m, const lb_batch *batch, bool train, lb_rn
 /* Backward of the last train forward; dlogits [B*num_labels]. Adds into each param's grad. */
 lb_status lb_model_backward(lb_model *m, const float *dlogits, lb_error *err);
 void lb_model_zero_grad(lb_model *m);
+
+/* Arithmetic of the frozen encoder linears (Q, K, V, attention output, FFN in, FFN out).
+ * FP32: exact; the parity path and the default. BF16: each frozen weight is rounded to bf16 and
+ * packed once (kernels/gemm_bf16.h; AMX tiles where the CPU has them), the GEMM inputs are
+ * rounded to bf16 on the fly and accumulation is fp32, forward and input-gradient backward
+ * alike. Everything else stays fp32: embeddings, LayerNorm, softmax/attention, GELU, dropout,
+ * LoRA, the head (and BERT's pooler), the loss and the optimizer; activations are stored in
+ * fp32. The bf16 copies cost half the fp32 weights for inference and as much again (W^T) once
+ * a backward runs. Fails (nothing changed) when out of memory. */
+typedef enum lb_precision { LB_PRECISION_FP32, LB_PRECISION_BF16 } lb_precision;
+lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err);
+lb_precision lb_model_get_precision(const lb_model *m);
+/* "fp32" / "bf16"; lb_precision_parse accepts the same names. */
+const char *lb_precision_name(lb_precision p);
+bool lb_precision_parse(const char *name, lb_precision *p);
 
 /* Folds every adapter into its base weight (W += scaling * B A) and drops the adapters. */
 lb_status lb_model_merge_lora(lb_model *m, lb_error *err);

@@ -663,11 +663,11 @@ static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt,
     fprintf(f, "  \"tr_loss\": %.9g,\n  \"total_loss\": %.17g,\n  \"last_logged\": %lld,\n  \"epoch_loss_sum\": %.17g,\n"
                "  \"epoch_loss_steps\": %lld,\n  \"last_logged_loss\": %.17g,\n  \"best_epoch\": %d,\n  \"best_step\": %lld,\n"
                "  \"best_metric\": %.17g,\n  \"total_flos\": %.17g,\n  \"train_time\": %.17g,\n  \"tokens\": %lld,\n"
-               "  \"token_time\": %.17g,\n",
+               "  \"token_time\": %.17g,\n  \"precision\": \"%s\",\n",
             (double)s->tr_loss, s->total_loss, (long long)s->last_logged, s->epoch_loss_sum,
             (long long)s->epoch_loss_steps, isnan(s->last_logged_loss) ? -1.0 : s->last_logged_loss, s->best_epoch,
             (long long)s->best_step, s->best_metric, s->total_flos, s->train_time, (long long)s->tokens,
-            s->token_time);
+            s->token_time, lb_precision_name(lb_model_get_precision(m)));
     const lb_eval_result *be = &s->best_eval;
     fprintf(f, "  \"best_eval\": [%.17g, %.17g], \"best_confusion\": [", be->loss, be->runtime_s);
     for (int k = 0; k < L * L; k++)
@@ -736,6 +736,15 @@ static lb_status read_resume(lb_model *m, tstate *s, lb_adamw *opt, const lb_tra
         st = lb_err(err, LB_ERR_USAGE,
                     "%s: the checkpoint was written for another run (training rows, epochs, batch size, seed or "
                     "batch order differ); resume with the same options", path);
+        goto out;
+    }
+    /* Same arithmetic as before the interruption (absent: written before bf16 mode, so fp32). */
+    const cJSON *prec = cJSON_GetObjectItemCaseSensitive(root, "precision");
+    const char *was = cJSON_IsString(prec) ? prec->valuestring : "fp32";
+    const char *now = lb_precision_name(lb_model_get_precision(m));
+    if (strcmp(was, now)) {
+        st = lb_err(err, LB_ERR_USAGE, "%s: the run was trained with --precision %s, resuming with %s; "
+                    "resume with --precision %s", path, was, now, was);
         goto out;
     }
     s->global_step = (int64_t)jnum(root, "global_step", &bad);
@@ -1025,6 +1034,12 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
     int table_started = 0;
     const int64_t plain_every = s.steps_per_epoch / 10 > 0 ? s.steps_per_epoch / 10 : 1;
     double t_start = now_s() - s.train_time;
+    /* Rate and ETA on the display count this process only (a resumed run's earlier part may
+     * have run on another machine, or a busier one). */
+    const double sess_t0 = now_s();
+    const int64_t sess_step0 = s.global_step;
+    int64_t sess_tokens = 0;
+    double sess_token_time = 0;
     int interrupted = 0;
     rows_buf = malloc(sizeof(int32_t) * (size_t)maxB);
     if (!rows_buf) { st = lb_err(err, LB_ERR_NOMEM, "train: out of memory"); goto out; }
@@ -1075,6 +1090,8 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
             double dt = now_s() - t0;
             s.tokens += real;
             s.token_time += dt;
+            sess_tokens += real;
+            sess_token_time += dt;
             s.total_flos += 6.0 * (double)B * batch.T * nonemb;
             s.tr_loss += loss;
             s.epoch_loss_sum += loss;
@@ -1093,10 +1110,11 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
                 if (push_hist(&s, h)) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto out; }
             }
             if (log) {
-                double tps = s.token_time > 0 ? (double)s.tokens / s.token_time : 0;
-                double spent = now_s() - t_start;
+                double tps = sess_token_time > 0 ? (double)sess_tokens / sess_token_time : 0;
+                double spent = now_s() - sess_t0;
                 char eta[32];
-                fmt_eta(eta, sizeof eta, spent / (double)s.global_step * (double)(s.total_steps - s.global_step));
+                fmt_eta(eta, sizeof eta,
+                        spent / (double)(s.global_step - sess_step0) * (double)(s.total_steps - s.global_step));
                 if (tty) {
                     fprintf(log, "\repoch %d/%d  step %lld/%lld  loss %.4f  lr %.3e  %.0f tok/s  ETA %s   ",
                             s.epoch + 1, o->epochs, (long long)s.global_step, (long long)s.total_steps, loss, lr, tps, eta);
