@@ -1,5 +1,5 @@
 /* GEMM throughput at the model's shapes: lorabert's bf16 kernel (each path this CPU has: AMX,
- * AVX512-BF16, portable) versus OpenBLAS sgemm (fp32), C[M,N] = A[M,K] x W[N,K]^T, all OpenMP
+ * AVX512-BF16, portable) and its packed-weight fp32 kernel (f32packed) versus OpenBLAS sgemm (fp32), C[M,N] = A[M,K] x W[N,K]^T, all OpenMP
  * threads (wall clock), and on one thread timed by that thread's CPU clock, which time spent
  * descheduled does not inflate (a per-core figure that survives a shared machine). Repeats
  * alternate between the kernels so contention hits them alike.
@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "base/rng.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemm_f32.h"
 #include "kernels/kernels.h"
 
 /* OpenBLAS picks its kernels when it loads (kernels.h, lb_blas_preferred_coretype): when it fell
@@ -43,7 +44,12 @@ static int cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static void one(int which, int M, int N, int K, const float *A, const float *W, const lb_bf16_weight *pw, float *C) {
+static void one(int which, int M, int N, int K, const float *A, const float *W, const lb_bf16_weight *pw,
+                const lb_f32_weight *fw, float *C) {
+    if (which == 4) {
+        lb_gemm_f32_packed(A, M, K, fw, NULL, false, C, N);
+        return;
+    }
     static const lb_bf16_path path[] = {LB_BF16_AUTO, LB_BF16_AMX, LB_BF16_AVX512, LB_BF16_PORTABLE};
     if (which == 0) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K, 0.0f, C, N);
@@ -62,10 +68,12 @@ int main(int argc, char **argv) {
     }
     if (fix) blas_reexec(argv);
     int reps = quick ? 7 : 21;
-    const int shapes[][3] = {{1700, 768, 768}, {1700, 3072, 768}, {1700, 768, 3072}, {512, 768, 768}, {128, 768, 768}};
+    const int shapes[][3] = {{1700, 768, 768}, {1700, 3072, 768}, {1700, 768, 3072}, {512, 768, 768}, {128, 768, 768},
+                             {64, 768, 768}, {64, 3072, 768}, {64, 768, 3072}, {16, 768, 768}};
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
-    const char *names[] = {"sgemm", "amx", "avx512bf16", "portable"};
-    bool avail[4] = {true, lb_gemm_bf16_set_path(LB_BF16_AMX), lb_gemm_bf16_set_path(LB_BF16_AVX512), true};
+    const char *names[] = {"sgemm", "amx", "avx512bf16", "portable", "f32packed"};
+    bool avail[5] = {true, lb_gemm_bf16_set_path(LB_BF16_AMX), lb_gemm_bf16_set_path(LB_BF16_AVX512), true,
+                     lb_gemm_f32_available()};
     lb_gemm_bf16_set_path(LB_BF16_AUTO);
     lb_rng r;
     lb_rng_seed(&r, 1);
@@ -79,20 +87,21 @@ int main(int argc, char **argv) {
         lb_error e;
         lb_bf16_weight *pw = lb_bf16_weight_pack(W, N, K, false, &e);
         if (!pw) { fprintf(stderr, "gemm_bench: %s\n", e.msg); return 1; }
+        lb_f32_weight *fw = avail[4] ? lb_f32_weight_pack(W, N, K, &e) : NULL;
         printf("%s\n  {\"M\": %d, \"N\": %d, \"K\": %d", s ? "," : "", M, N, K);
         for (int mode = 0; mode < 2; mode++) {   /* 0: all threads, wall; 1: one thread, its CPU time */
             int nt = omp_get_max_threads();
             if (mode == 1) { omp_set_num_threads(1); g_clock = CLOCK_THREAD_CPUTIME_ID; }
-            double g[4][64];
-            for (int w = 0; w < 4; w++) if (avail[w]) one(w, M, N, K, A, W, pw, C);   /* warm-up */
+            double g[5][64];
+            for (int w = 0; w < 5; w++) if (avail[w]) one(w, M, N, K, A, W, pw, fw, C);   /* warm-up */
             for (int rep = 0; rep < reps; rep++)
-                for (int w = 0; w < 4; w++) {
+                for (int w = 0; w < 5; w++) {
                     if (!avail[w] || (w == 3 && rep >= 3)) continue;   /* the portable kernel is slow: 3 runs */
                     double t0 = now();
-                    one(w, M, N, K, A, W, pw, C);
+                    one(w, M, N, K, A, W, pw, fw, C);
                     g[w][rep] = 2.0 * M * N * K / (now() - t0) * 1e-9;
                 }
-            for (int w = 0; w < 4; w++) {
+            for (int w = 0; w < 5; w++) {
                 const char *sfx = mode ? "_1t_cpu" : "";
                 if (!avail[w]) { printf(", \"%s%s_gflops\": null", names[w], sfx); continue; }
                 int n = w == 3 ? (reps < 3 ? reps : 3) : reps;
@@ -103,6 +112,7 @@ int main(int argc, char **argv) {
         }
         printf("}");
         lb_bf16_weight_free(pw);
+        lb_f32_weight_free(fw);
         free(A); free(W); free(C);
     }
     printf("\n], \"note\": \"[median, min, max] GFLOP/s\"}\n");

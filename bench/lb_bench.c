@@ -1,8 +1,10 @@
 /* lorabert side of bench/run: the workloads of bench/peers.py, run through the library APIs
  * (model forward/backward + lb_cross_entropy + AdamW/clipping/schedule as the trainer does them,
  * and the tokenizer), on the batch file peers.py wrote, so every system does identical work.
- *   lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N]
- *   lb_bench rss --model DIR          peak RSS of a fresh process training 2 steps at 4x512
+ *   lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] [--precision P]
+ *   lb_bench rss --model DIR [--precision P]   peak RSS of a fresh process training 2 steps at 4x512
+ * --precision bf16 runs the model in its bf16 mode (lb_model_set_precision) and reports as system
+ * "lorabert_bf16" (the tokenizer is not re-measured there).
  * Output: one JSON line per measurement, same fields as peers.py ("system": "lorabert"), plus
  * "gflops": model FLOPs per second (real tokens; see flops_step). */
 #define _GNU_SOURCE
@@ -54,12 +56,15 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+static const char *sys_name = "lorabert";
+static lb_precision precision = LB_PRECISION_FP32;
+
 /* Prints one record; `extra` is a JSON fragment (",\"k\": v...") or "". */
 static void emit(const char *workload, const char *unit, const char *better, double *v, int n, const char *extra) {
     double med = median(v, n);
-    printf("{\"system\": \"lorabert\", \"workload\": \"%s\", \"unit\": \"%s\", \"better\": \"%s\", "
+    printf("{\"system\": \"%s\", \"workload\": \"%s\", \"unit\": \"%s\", \"better\": \"%s\", "
            "\"median\": %.6g, \"min\": %.6g, \"max\": %.6g, \"n\": %d%s}\n",
-           workload, unit, better, med, v[0], v[n - 1], n, extra);
+           sys_name, workload, unit, better, med, v[0], v[n - 1], n, extra);
     fflush(stdout);
 }
 
@@ -155,6 +160,7 @@ static void setup(ctx *c, const char *dir) {
     if (!c->m) die("load model", &e);
     lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.01f, .use_rslora = false, .target_mask = 1u << LB_LIN_Q};
     if (lb_model_add_lora(c->m, &lc, 42, &e) != LB_OK) die("add lora", &e);
+    if (lb_model_set_precision(c->m, precision, &e) != LB_OK) die("precision", &e);
     c->nparams = lb_model_params(c->m, &c->params);
     lb_adamw_config ac;
     lb_adamw_defaults(&ac);
@@ -295,6 +301,9 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
         free(fb.labels); free(fb.lengths); free(fb.ids);
     }
 
+    /* inference as `lorabert eval` / `predict` run it (fp32: weights packed once) */
+    lb_error pe;
+    if (lb_model_prepack_inference(c.m, &pe) != LB_OK) die("prepack", &pe);
     /* evaluation over the validation reviews, batch 4 as in the seed job */
     float logits[64 * 2];
     int ne = quick ? 10 : neval, reviews = 0;
@@ -341,7 +350,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     emit("predict_b32_t128", "sequences/s", "higher", v, n, extra);
     free(fb.labels); free(fb.lengths); free(fb.ids);
 
-    bench_tokenizer(model, data, quick);
+    if (precision == LB_PRECISION_FP32) bench_tokenizer(model, data, quick);
     lb_adamw_free(&c.opt);
     lb_model_free(c.m);
     for (int i = 0; i < ntrain + neval; i++) { free(train[i].labels); free(train[i].lengths); free(train[i].ids); }
@@ -375,13 +384,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (!strcmp(argv[i], "--train-batches") && i + 1 < argc) train_batches = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc && lb_precision_parse(argv[i + 1], &precision)) i++;
         else goto usage;
     }
     if (train_batches < 1 || train_batches > 250) train_batches = 20;
+    if (precision == LB_PRECISION_BF16) sys_name = "lorabert_bf16";
     if (!strcmp(argv[1], "run") && model && batches && data) return cmd_run(model, batches, data, quick, train_batches);
     if (!strcmp(argv[1], "rss") && model) return cmd_rss(model);
 usage:
-    fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N]\n"
-                    "       lb_bench rss --model DIR\n");
+    fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] "
+                    "[--precision fp32|bf16]\n"
+                    "       lb_bench rss --model DIR [--precision fp32|bf16]\n");
     return 2;
 }

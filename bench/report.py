@@ -12,13 +12,14 @@ import os
 PEERS = ["hf_peft", "hf_peft_bf16", "onnxruntime", "hf_tokenizers"]
 
 # (output name, lorabert's source record, {peer: source record}); a source is (system, workload).
-# lorabert has no bf16 mode yet, so its bf16 rows compare nothing (lorabert null).
+# lorabert_bf16 is lorabert's --precision bf16 mode; its rows compare with both HF modes and ORT.
 WORKLOADS = [
     ("train_real_fp32", ("lorabert", "train_real"), {"hf_peft": ("hf_peft", "train_real")}),
     ("train_real_fp32_s_per_epoch", ("lorabert", "train_real:s_per_epoch"), {"hf_peft": ("hf_peft", "train_real:s_per_epoch")}),
-    ("train_real_bf16", ("lorabert_bf16", "train_real"), {"hf_peft_bf16": ("hf_peft_bf16", "train_real")}),
+    ("train_real_bf16", ("lorabert_bf16", "train_real"),
+     {"hf_peft": ("hf_peft", "train_real"), "hf_peft_bf16": ("hf_peft_bf16", "train_real")}),
     ("train_real_bf16_s_per_epoch", ("lorabert_bf16", "train_real:s_per_epoch"),
-     {"hf_peft_bf16": ("hf_peft_bf16", "train_real:s_per_epoch")}),
+     {"hf_peft": ("hf_peft", "train_real:s_per_epoch"), "hf_peft_bf16": ("hf_peft_bf16", "train_real:s_per_epoch")}),
     ("train_4x128_fp32", ("lorabert", "train_4x128"), {"hf_peft": ("hf_peft", "train_4x128")}),
     ("train_4x512_fp32", ("lorabert", "train_4x512"), {"hf_peft": ("hf_peft", "train_4x512")}),
     ("train_4x128_bf16", ("lorabert_bf16", "train_4x128"), {"hf_peft_bf16": ("hf_peft_bf16", "train_4x128")}),
@@ -27,8 +28,12 @@ WORKLOADS = [
     (w, ("lorabert", w), {p: (p, w) for p in ("hf_peft", "hf_peft_bf16", "onnxruntime")})
     for w in ("eval_validation", "predict_b1_t16", "predict_b1_t64", "predict_b1_t128", "predict_b32_t128")
 ] + [
+    (w + "_bf16", ("lorabert_bf16", w), {p: (p, w) for p in ("hf_peft_bf16", "onnxruntime")})
+    for w in ("eval_validation", "predict_b1_t16", "predict_b1_t64", "predict_b1_t128", "predict_b32_t128")
+] + [
     ("tokenize_imdb", ("lorabert", "tokenize_imdb"), {"hf_tokenizers": ("hf_tokenizers", "tokenize_imdb")}),
     ("train_peak_rss", ("lorabert", "train_peak_rss"), {p: (p, "train_peak_rss") for p in ("hf_peft", "hf_peft_bf16")}),
+    ("train_peak_rss_bf16", ("lorabert_bf16", "train_peak_rss"), {"hf_peft_bf16": ("hf_peft_bf16", "train_peak_rss")}),
 ]
 
 
@@ -91,6 +96,7 @@ def main():
         machine["gemm_openblas_default_core"] = gemm_nofix
     fp32_peak = peak.get("fp32_gflops") if peak else None
     bf16_peak = peak.get("bf16_gflops") if peak else None
+    amx_peak = peak.get("amx_bf16_gflops") if peak else None
 
     out = []
     for name, lsrc, psrc in WORKLOADS:
@@ -118,8 +124,10 @@ def main():
                 w["lorabert_pct_fp32_peak"] = 100.0 * lr["gflops"] / fp32_peak
             if bf16_peak:
                 w["lorabert_pct_bf16_peak"] = 100.0 * lr["gflops"] / bf16_peak
+            if amx_peak:
+                w["lorabert_pct_amx_peak"] = 100.0 * lr["gflops"] / amx_peak
         if lr is None:
-            w["note"] = "lorabert: no measurement (not built yet, or no bf16 mode yet)"
+            w["note"] = "lorabert: no measurement (lb_bench not built, or it failed: see the results folder)"
         out.append(w)
 
     doc = {"machine": machine, "workloads": out}
@@ -143,7 +151,10 @@ def main():
         if "lorabert_gflops" in w:
             rat += f"  [{w['lorabert_gflops']:.0f} GFLOP/s"
             if "lorabert_pct_fp32_peak" in w:
-                rat += f" = {w['lorabert_pct_fp32_peak']:.0f}% fp32 / {w['lorabert_pct_bf16_peak']:.0f}% bf16 peak"
+                rat += f" = {w['lorabert_pct_fp32_peak']:.0f}% fp32 / {w['lorabert_pct_bf16_peak']:.0f}% bf16"
+                if "lorabert_pct_amx_peak" in w:
+                    rat += f" / {w['lorabert_pct_amx_peak']:.0f}% AMX"
+                rat += " peak"
             rat += "]"
         print(row + "  " + rat)
     print()
@@ -160,7 +171,7 @@ def main():
               f"(OpenBLAS core {gemm.get('openblas_core')}; default core {(gemm_nofix or {}).get('openblas_core', '?')})")
         for s in gemm.get("shapes", []):
             line = f"  M={s['M']:<5} N={s['N']:<5} K={s['K']:<5}"
-            for k in ("sgemm", "amx", "avx512bf16", "portable"):
+            for k in ("sgemm", "f32packed", "amx", "avx512bf16", "portable"):
                 line += f" {k} {g(s, k + '_gflops')}|{g(s, k + '_1t_cpu_gflops')}"
             d = nofix.get((s["M"], s["N"], s["K"]))
             if d:

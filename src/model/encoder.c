@@ -122,6 +122,8 @@ static void frozen_forward(const lb_model *m, const lb_layer_w *lw, int k, float
                            int rows, const float *bias) {
     if (m->precision == LB_PRECISION_BF16)
         lb_gemm_bf16(x, rows, ldx, lw->wb[k], bias, false, y, ldy);
+    else if (lw->wf[k])
+        lb_gemm_f32_packed(x, rows, ldx, lw->wf[k], bias, false, y, ldy);
     else
         lb_linear_forward(y, ldy, x, ldx, lw->w[k], bias, rows, lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
 }

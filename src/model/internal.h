@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "formats/safetensors.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemm_f32.h"
 #include "model/model.h"
 
 /* Frozen weights of one encoder block (pointers into the mapping, or into owned copies
@@ -21,6 +22,8 @@ typedef struct lb_layer_w {
     /* bf16 mode (precision.c): w packed for the forward, and W^T for dX = dY W (NULL until a
      * backward needs it, and in fp32 mode). */
     lb_bf16_weight *wb[LB_LIN__COUNT], *wbt[LB_LIN__COUNT];
+    /* fp32 mode after lb_model_prepack_inference: w packed for the forward (NULL otherwise). */
+    lb_f32_weight *wf[LB_LIN__COUNT];
 } lb_layer_w;
 
 /* What differs between architectures. */
@@ -135,6 +138,8 @@ static inline int lb_lin_out(const lb_model_config *c, int k) { return k == LB_L
  * transposed ones for layers >= first_layer by lb_precision_prepare_backward); free drops
  * every pack (after a merge changed the weights, or on free). */
 lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *err);
+/* Rebuilds the forward packs the precision needs (bf16) after lb_precision_free_packs. */
+lb_status lb_precision_repack(lb_model *m, lb_error *err);
 void lb_precision_free_packs(lb_model *m);
 
 /* lora.c: index of the lowest layer holding an adapter, or n_layers if none. */

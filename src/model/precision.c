@@ -24,7 +24,9 @@ void lb_precision_free_packs(lb_model *m) {
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             lb_bf16_weight_free(m->layers[l].wb[k]);
             lb_bf16_weight_free(m->layers[l].wbt[k]);
+            lb_f32_weight_free(m->layers[l].wf[k]);
             m->layers[l].wb[k] = m->layers[l].wbt[k] = NULL;
+            m->layers[l].wf[k] = NULL;
         }
 }
 
@@ -48,9 +50,11 @@ static lb_status pack_missing(lb_model *m, int tfirst, lb_error *err) {
 lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err) {
     if (p != LB_PRECISION_FP32 && p != LB_PRECISION_BF16)
         return lb_err(err, LB_ERR_USAGE, "model: unknown precision %d", (int)p);
+    if (p == m->precision) return LB_OK;
     if (p == LB_PRECISION_FP32) {
         lb_precision_free_packs(m);
     } else {
+        lb_precision_free_packs(m);   /* fp32 inference packs are not used in bf16 mode */
         lb_status st = pack_missing(m, m->cfg.n_layers, err);
         if (st) {
             if (m->precision == LB_PRECISION_FP32) lb_precision_free_packs(m);
@@ -62,7 +66,26 @@ lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err) {
     return LB_OK;
 }
 
+lb_status lb_precision_repack(lb_model *m, lb_error *err) {
+    return m->precision == LB_PRECISION_BF16 ? pack_missing(m, m->cfg.n_layers, err) : LB_OK;
+}
+
 lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *err) {
     if (m->precision != LB_PRECISION_BF16) return LB_OK;
     return pack_missing(m, first_layer, err);
+}
+
+lb_status lb_model_prepack_inference(lb_model *m, lb_error *err) {
+    if (m->precision != LB_PRECISION_FP32 || !lb_gemm_f32_available()) return LB_OK;
+    const lb_model_config *c = &m->cfg;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            lb_layer_w *lw = &m->layers[l];
+            if (lw->wf[k]) continue;
+            if (!(lw->wf[k] = lb_f32_weight_pack(lw->w[k], lb_lin_out(c, k), lb_lin_in(c, k), err))) {
+                lb_precision_free_packs(m);
+                return lb_err_prefix(err, "inference packing: layer %d %s", l, m->arch->lin_short[k]);
+            }
+        }
+    return LB_OK;
 }
