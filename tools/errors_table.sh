@@ -196,6 +196,7 @@ row "option without its value" $LB predict --model
 row "bad number" $LB predict --model m --max-length abc "x"
 row "number out of range" $LB eval --model m --data range.csv --batch-size 0
 row "bad --truncation" $LB predict --model m --truncation middle "x"
+row "bad --precision" $LB predict --model m --precision fp16 "x"
 row "--labels count differs from the head" $LB predict --model m --labels a,b,c "x"
 row "train: --lora-dropout 1" $LB train --model m --train range.csv --validation range.csv --lora-dropout 1
 row "train: unknown --target-modules" $LB train --model m --train range.csv --validation range.csv --target-modules c_attn
