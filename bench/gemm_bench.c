@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
         lb_error e;
         lb_bf16_weight *pw = lb_bf16_weight_pack(W, N, K, false, &e);
         if (!pw) { fprintf(stderr, "gemm_bench: %s\n", e.msg); return 1; }
-        lb_f32_weight *fw = avail[4] ? lb_f32_weight_pack(W, N, K, &e) : NULL;
+        lb_f32_weight *fw = avail[4] ? lb_f32_weight_pack(W, N, K, false, &e) : NULL;
         printf("%s\n  {\"M\": %d, \"N\": %d, \"K\": %d", s ? "," : "", M, N, K);
         for (int mode = 0; mode < 2; mode++) {   /* 0: all threads, wall; 1: one thread, its CPU time */
             int nt = omp_get_max_threads();

@@ -301,9 +301,6 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
         free(fb.labels); free(fb.lengths); free(fb.ids);
     }
 
-    /* inference as `lorabert eval` / `predict` run it (fp32: weights packed once) */
-    lb_error pe;
-    if (lb_model_prepack_inference(c.m, &pe) != LB_OK) die("prepack", &pe);
     /* evaluation over the validation reviews, batch 4 as in the seed job */
     float logits[64 * 2];
     int ne = quick ? 10 : neval, reviews = 0;

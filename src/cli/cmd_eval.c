@@ -65,7 +65,7 @@ int cmd_eval(int argc, char **argv) {
     lb_load_opts lo = {.num_labels = nlabels, .labels = names, .seed = 0, .quiet = true};
     if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto out; }
     if (adapter && (st = lb_peft_load(m, adapter, &err))) goto out;
-    if ((st = lb_model_set_precision(m, prec, &err)) || (st = lb_model_prepack_inference(m, &err))) goto out;
+    if ((st = lb_model_set_precision(m, prec, &err))) goto out;
     const lb_model_config *mc = lb_model_get_config(m);
     if ((st = cli_resolve_split(data ? data : dataset, split, &paths, &npaths, &err))) goto out;
     if ((st = cli_dataset_load(paths, npaths, text_col, pair_col, label_col, &ds, &err))) goto out;

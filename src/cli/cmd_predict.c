@@ -254,7 +254,7 @@ int cmd_predict(int argc, char **argv) {
     lb_load_opts lo = {.quiet = adapter_dir != NULL, .num_labels = n_labels, .labels = labels};
     if (!(m = lb_model_load(model_dir, &lo, &err))) goto fail;
     if (adapter_dir && lb_peft_load(m, adapter_dir, &err)) goto fail;
-    if (lb_model_set_precision(m, precision, &err) || lb_model_prepack_inference(m, &err)) goto fail;
+    if (lb_model_set_precision(m, precision, &err)) goto fail;
     const lb_model_config *cfg = lb_model_get_config(m);
     int L = cfg->num_labels;
 

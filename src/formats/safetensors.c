@@ -80,6 +80,21 @@ static void st_free_contents(lb_st_file *f) {
     free(f->meta_vals);
 }
 
+void lb_st_release(lb_st_file *f, const void *p, size_t bytes) {
+    if (!f || !p || !bytes) return;
+    const unsigned char *a = p, *b = a + bytes;
+    long pg = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < f->nshards; i++) {
+        const st_shard *s = &f->shards[i];
+        if (!s->mapped || !s->map || a < s->map || b > s->map + s->size) continue;
+        /* only whole pages inside the range: neighbours sharing a page stay resident */
+        uintptr_t lo = ((uintptr_t)a + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg;
+        uintptr_t hi = (uintptr_t)b / (uintptr_t)pg * (uintptr_t)pg;
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        return;
+    }
+}
+
 void lb_st_close(lb_st_file *f) {
     if (!f) return;
     st_free_contents(f);

@@ -35,6 +35,11 @@ lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_e
 /* Opens dir/model.safetensors, or the shards named by dir/model.safetensors.index.json. */
 lb_st_file *lb_st_open_dir(const char *dir, lb_error *err);
 void lb_st_close(lb_st_file *f);
+/* Hands the pages of [p, p + bytes) back to the kernel when that range lies in one of f's file
+ * mappings (a zero-copy F32 tensor): they leave the process's resident memory and are read
+ * from the file again on the next access. Anything else (converted copies, lb_st_open_mem
+ * images, other memory) is left alone. For weights a caller has copied elsewhere (packed). */
+void lb_st_release(lb_st_file *f, const void *p, size_t bytes);
 
 size_t lb_st_count(const lb_st_file *f);
 const lb_st_tensor *lb_st_at(const lb_st_file *f, size_t i);

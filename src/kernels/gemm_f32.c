@@ -35,7 +35,7 @@ bool lb_gemm_f32_available(void) {
     return cached;
 }
 
-lb_f32_weight *lb_f32_weight_pack(const float *W, int N, int K, lb_error *err) {
+lb_f32_weight *lb_f32_weight_pack(const float *W, int N, int K, bool trans, lb_error *err) {
     if (!W || N <= 0 || K <= 0) {
         lb_err(err, LB_ERR_USAGE, "fp32 weight pack: invalid shape [%d, %d]", N, K);
         return NULL;
@@ -63,7 +63,7 @@ lb_f32_weight *lb_f32_weight_pack(const float *W, int N, int K, lb_error *err) {
         for (int k = 0; k < K; k++)
             for (int j = 0; j < NR; j++) {
                 int n = p * NR + j;
-                dst[(size_t)k * NR + j] = n < N ? W[(size_t)n * K + k] : 0.0f;
+                dst[(size_t)k * NR + j] = n >= N ? 0.0f : trans ? W[(size_t)k * N + n] : W[(size_t)n * K + k];
             }
     }
     return w;

@@ -133,6 +133,8 @@ static void frozen_backward_dx(const lb_model *m, const lb_layer_w *lw, int k, f
                                int lddy, int rows) {
     if (m->precision == LB_PRECISION_BF16)
         lb_gemm_bf16(dy, rows, lddy, lw->wbt[k], NULL, true, dx, lddx);
+    else if (lw->wft[k])
+        lb_gemm_f32_packed(dy, rows, lddy, lw->wft[k], NULL, true, dx, lddx);
     else
         lb_linear_backward(dx, lddx, NULL, NULL, dy, lddy, NULL, lb_lin_in(&m->cfg, k), lw->w[k], rows,
                            lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
@@ -317,7 +319,7 @@ lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_
     int L = c->n_layers, D = c->dim, H = c->n_heads;
     m->fwd_valid = false;
     lb_status st = prepare_batch(m, batch, err);
-    if (st) return st;
+    if (st || (st = lb_precision_prepare_forward(m, err))) return st;
     fwd_plan p = {.train = train, .drop = train && rng != NULL};
     for (int b = 0; b < m->B; b++) {
         p.attn_full += (int64_t)H * m->len[b] * m->len[b];

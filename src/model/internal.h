@@ -22,8 +22,8 @@ typedef struct lb_layer_w {
     /* bf16 mode (precision.c): w packed for the forward, and W^T for dX = dY W (NULL until a
      * backward needs it, and in fp32 mode). */
     lb_bf16_weight *wb[LB_LIN__COUNT], *wbt[LB_LIN__COUNT];
-    /* fp32 mode after lb_model_prepack_inference: w packed for the forward (NULL otherwise). */
-    lb_f32_weight *wf[LB_LIN__COUNT];
+    /* fp32 mode with weight packing (precision.c): the same for kernels/gemm_f32. */
+    lb_f32_weight *wf[LB_LIN__COUNT], *wft[LB_LIN__COUNT];
 } lb_layer_w;
 
 /* What differs between architectures. */
@@ -89,6 +89,9 @@ struct lb_model {
     int64_t n_train;
     bool has_lora;
     lb_precision precision;
+    bool no_weight_packing;     /* fp32: OpenBLAS on the mapped weights instead of packs */
+    bool packs_fwd;             /* forward packs made for the current settings */
+    int packs_bwd_layers;       /* the top packs_bwd_layers layers have transposed packs */
     lb_lora_config lora;
     float lora_scaling;
     lb_param *params;
@@ -134,12 +137,11 @@ void lb_encoder_free_buffers(lb_model *m);
 static inline int lb_lin_in(const lb_model_config *c, int k) { return k == LB_LIN_FFN2 ? c->hidden_dim : c->dim; }
 static inline int lb_lin_out(const lb_model_config *c, int k) { return k == LB_LIN_FFN1 ? c->hidden_dim : c->dim; }
 
-/* precision.c: bf16 packs of the frozen linears (forward ones by lb_model_set_precision; the
- * transposed ones for layers >= first_layer by lb_precision_prepare_backward); free drops
- * every pack (after a merge changed the weights, or on free). */
+/* precision.c: packs of the frozen linears, made by the first forward (every layer) and the
+ * first backward reaching first_layer (transposed, layers >= first_layer) that need them;
+ * free drops every pack (after a merge changed the weights, or on free). */
+lb_status lb_precision_prepare_forward(lb_model *m, lb_error *err);
 lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *err);
-/* Rebuilds the forward packs the precision needs (bf16) after lb_precision_free_packs. */
-lb_status lb_precision_repack(lb_model *m, lb_error *err);
 void lb_precision_free_packs(lb_model *m);
 
 /* lora.c: index of the lowest layer holding an adapter, or n_layers if none. */

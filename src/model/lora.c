@@ -174,8 +174,6 @@ lb_status lb_model_merge_lora(lb_model *m, lb_error *err) {
     m->fwd_valid = false;
     /* The weights changed: bf16 packs are rebuilt from them. */
     lb_precision_free_packs(m);
-    lb_status st = lb_precision_repack(m, err);
-    if (st) return st;
     /* The activation arena's LoRA buffers are no longer laid out; drop it. */
     lb_encoder_free_buffers(m);
     return LB_OK;

@@ -116,18 +116,18 @@ void lb_model_zero_grad(lb_model *m);
  * rounded to bf16 on the fly and accumulation is fp32, forward and input-gradient backward
  * alike. Everything else stays fp32: embeddings, LayerNorm, softmax/attention, GELU, dropout,
  * LoRA, the head (and BERT's pooler), the loss and the optimizer; activations are stored in
- * fp32. The bf16 copies cost half the fp32 weights for inference and as much again (W^T) once
- * a backward runs. Fails (nothing changed) when out of memory. */
+ * fp32. The bf16 packs take half the memory of the fp32 weights for inference and as much again
+ * (W^T) once a backward runs. Fails (nothing changed) when out of memory. */
 typedef enum lb_precision { LB_PRECISION_FP32, LB_PRECISION_BF16 } lb_precision;
 lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err);
 lb_precision lb_model_get_precision(const lb_model *m);
-/* Inference speed-up of fp32 mode: packs every frozen encoder linear once (kernels/gemm_f32.h)
- * so that forwards skip OpenBLAS's per-call weight copy, which dominates at the few rows of
- * one short text (about a third of predict time at 64 tokens). Costs memory equal to those
- * weights (170 MB for distilbert-base), so only inference programs (predict, eval) call it.
- * Results stay fp32, equal to the unpacked path within fp32 summation-order rounding. A no-op
- * in bf16 mode (its own packs) and on CPUs without AVX-512F; undone by a merge. */
-lb_status lb_model_prepack_inference(lb_model *m, lb_error *err);
+/* fp32 mode computes the frozen linears on copies of their weights packed once for an AVX-512
+ * kernel (kernels/gemm_f32.h) where the CPU has AVX-512F: OpenBLAS would re-pack each weight on
+ * every call, a third of predict time at 64 tokens. Results equal OpenBLAS's within fp32
+ * summation-order rounding (parity tests run both ways). The packs replace the mapped weights
+ * in memory (their pages are released once packed); backward adds transposed packs for the
+ * layers it reaches. Off: OpenBLAS on the mapped weights. On by default. */
+void lb_model_set_weight_packing(lb_model *m, bool on);
 
 /* "fp32" / "bf16"; lb_precision_parse accepts the same names. */
 const char *lb_precision_name(lb_precision p);

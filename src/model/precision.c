@@ -1,9 +1,14 @@
-/* Precision of the frozen encoder linears: the fp32 parity path or the bf16 speed mode.
+/* How the frozen encoder linears are computed: packed weights for fp32 and bf16 mode.
  *
- * bf16 mode keeps, per frozen linear, a copy of its weight rounded to bf16 and packed for
- * kernels/gemm_bf16 (forward: y = x W^T), plus, once a backward needs it, W packed transposed
- * (dX = dY W). Packing happens once per model (and again after a merge changes the weights),
- * never per step. Only the layers a backward reaches get transposed packs. */
+ * Each frozen linear gets, once per model (again after a merge changes the weights, never per
+ * step), a copy of its weight packed for a GEMM kernel: fp32 panels (kernels/gemm_f32, fp32 mode,
+ * where the CPU has AVX-512F) or bf16 panels (kernels/gemm_bf16, bf16 mode), for the forward
+ * (y = x W^T), and, for the layers a backward reaches, W packed transposed (dX = dY W).
+ * Packs are made lazily by the first forward / backward that needs them, so inference never
+ * pays for backward packs. Once a weight is packed, its pages in the checkpoint mapping are
+ * handed back to the kernel (lb_st_release): the file stays the source of truth and is read
+ * again only if the unpacked weight is needed (a merge, or packing turned off), so packing
+ * costs little resident memory beyond the packs themselves. */
 #include <string.h>
 #include "model/internal.h"
 
@@ -22,70 +27,92 @@ void lb_precision_free_packs(lb_model *m) {
     if (!m->layers) return;
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int k = 0; k < LB_LIN__COUNT; k++) {
-            lb_bf16_weight_free(m->layers[l].wb[k]);
-            lb_bf16_weight_free(m->layers[l].wbt[k]);
-            lb_f32_weight_free(m->layers[l].wf[k]);
-            m->layers[l].wb[k] = m->layers[l].wbt[k] = NULL;
-            m->layers[l].wf[k] = NULL;
+            lb_layer_w *lw = &m->layers[l];
+            lb_bf16_weight_free(lw->wb[k]);
+            lb_bf16_weight_free(lw->wbt[k]);
+            lb_f32_weight_free(lw->wf[k]);
+            lb_f32_weight_free(lw->wft[k]);
+            lw->wb[k] = lw->wbt[k] = NULL;
+            lw->wf[k] = lw->wft[k] = NULL;
         }
+    m->packs_fwd = false;
+    m->packs_bwd_layers = 0;
 }
 
-/* Packs what is missing: forward packs of every layer, transposed packs of layers >= tfirst
- * (tfirst = n_layers: none). On failure the model keeps what it had before the call. */
+/* Which packs the current settings use: 0 none (OpenBLAS on the fp32 weights), 1 fp32, 2 bf16. */
+static int pack_kind(const lb_model *m) {
+    if (m->precision == LB_PRECISION_BF16) return 2;
+    return !m->no_weight_packing && lb_gemm_f32_available() ? 1 : 0;
+}
+
+/* Packs what is missing: forward packs of every layer, transposed packs of layers >= tfirst.
+ * On failure the packs made so far are kept (each is complete); the caller reports the error. */
 static lb_status pack_missing(lb_model *m, int tfirst, lb_error *err) {
     const lb_model_config *c = &m->cfg;
+    int kind = pack_kind(m);
+    if (!kind) return LB_OK;
     for (int l = 0; l < c->n_layers; l++)
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             lb_layer_w *lw = &m->layers[l];
             int in = lb_lin_in(c, k), out = lb_lin_out(c, k);
-            if (!lw->wb[k] && !(lw->wb[k] = lb_bf16_weight_pack(lw->w[k], out, in, false, err)))
-                return lb_err_prefix(err, "bf16 mode: layer %d %s", l, m->arch->lin_short[k]);
-            /* W [out, in] row-major is the [K = out, N = in] matrix of dX = dY W. */
-            if (l >= tfirst && !lw->wbt[k] && !(lw->wbt[k] = lb_bf16_weight_pack(lw->w[k], in, out, true, err)))
-                return lb_err_prefix(err, "bf16 mode: layer %d %s (transposed)", l, m->arch->lin_short[k]);
+            bool made = false;
+            /* W [out, in] row-major: forward packs [N = out, K = in]; transposed ones are the
+             * [K = out, N = in] matrix of dX = dY W. */
+            if (kind == 2) {
+                if (!lw->wb[k] && (made = true) && !(lw->wb[k] = lb_bf16_weight_pack(lw->w[k], out, in, false, err)))
+                    return lb_err_prefix(err, "bf16 mode: layer %d %s", l, m->arch->lin_short[k]);
+                if (l >= tfirst && !lw->wbt[k] && (made = true) &&
+                    !(lw->wbt[k] = lb_bf16_weight_pack(lw->w[k], in, out, true, err)))
+                    return lb_err_prefix(err, "bf16 mode: layer %d %s (transposed)", l, m->arch->lin_short[k]);
+            } else {
+                if (!lw->wf[k] && (made = true) && !(lw->wf[k] = lb_f32_weight_pack(lw->w[k], out, in, false, err)))
+                    return lb_err_prefix(err, "weight packing: layer %d %s", l, m->arch->lin_short[k]);
+                if (l >= tfirst && !lw->wft[k] && (made = true) &&
+                    !(lw->wft[k] = lb_f32_weight_pack(lw->w[k], in, out, true, err)))
+                    return lb_err_prefix(err, "weight packing: layer %d %s (transposed)", l, m->arch->lin_short[k]);
+            }
+            if (made && m->st) lb_st_release(m->st, lw->w[k], sizeof(float) * (size_t)in * out);
         }
     return LB_OK;
+}
+
+lb_status lb_precision_prepare_forward(lb_model *m, lb_error *err) {
+    if (m->packs_fwd) return LB_OK;
+    lb_status st = pack_missing(m, m->cfg.n_layers, err);
+    if (!st) m->packs_fwd = true;
+    return st;
+}
+
+lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *err) {
+    int L = m->cfg.n_layers;
+    if (first_layer >= L - m->packs_bwd_layers) return LB_OK;
+    lb_status st = pack_missing(m, first_layer, err);
+    if (!st) m->packs_bwd_layers = L - first_layer;
+    return st;
 }
 
 lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err) {
     if (p != LB_PRECISION_FP32 && p != LB_PRECISION_BF16)
         return lb_err(err, LB_ERR_USAGE, "model: unknown precision %d", (int)p);
     if (p == m->precision) return LB_OK;
-    if (p == LB_PRECISION_FP32) {
-        lb_precision_free_packs(m);
-    } else {
-        lb_precision_free_packs(m);   /* fp32 inference packs are not used in bf16 mode */
-        lb_status st = pack_missing(m, m->cfg.n_layers, err);
-        if (st) {
-            if (m->precision == LB_PRECISION_FP32) lb_precision_free_packs(m);
-            return st;
-        }
-    }
+    lb_precision prev = m->precision;
+    lb_precision_free_packs(m);
     m->precision = p;
     m->fwd_valid = false;   /* a pending backward must see the forward's arithmetic */
-    return LB_OK;
+    /* Pack now, so that running out of memory shows here rather than in the first forward. */
+    lb_status st = lb_precision_prepare_forward(m, err);
+    if (st) {
+        lb_precision_free_packs(m);
+        m->precision = prev;
+    }
+    return st;
 }
 
-lb_status lb_precision_repack(lb_model *m, lb_error *err) {
-    return m->precision == LB_PRECISION_BF16 ? pack_missing(m, m->cfg.n_layers, err) : LB_OK;
-}
-
-lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *err) {
-    if (m->precision != LB_PRECISION_BF16) return LB_OK;
-    return pack_missing(m, first_layer, err);
-}
-
-lb_status lb_model_prepack_inference(lb_model *m, lb_error *err) {
-    if (m->precision != LB_PRECISION_FP32 || !lb_gemm_f32_available()) return LB_OK;
-    const lb_model_config *c = &m->cfg;
-    for (int l = 0; l < c->n_layers; l++)
-        for (int k = 0; k < LB_LIN__COUNT; k++) {
-            lb_layer_w *lw = &m->layers[l];
-            if (lw->wf[k]) continue;
-            if (!(lw->wf[k] = lb_f32_weight_pack(lw->w[k], lb_lin_out(c, k), lb_lin_in(c, k), err))) {
-                lb_precision_free_packs(m);
-                return lb_err_prefix(err, "inference packing: layer %d %s", l, m->arch->lin_short[k]);
-            }
-        }
-    return LB_OK;
+void lb_model_set_weight_packing(lb_model *m, bool on) {
+    if (m->no_weight_packing == !on) return;
+    m->no_weight_packing = !on;
+    if (m->precision == LB_PRECISION_FP32) {
+        lb_precision_free_packs(m);
+        m->fwd_valid = false;
+    }
 }

@@ -28,7 +28,7 @@ static void check(int M, int N, int K, int lda, int ldc, bool use_bias, bool acc
     float *C0 = malloc(sizeof(float) * (size_t)(M ? M : 1) * ldc);
     memcpy(C0, C, sizeof(float) * (size_t)(M ? M : 1) * ldc);
     lb_error e;
-    lb_f32_weight *pw = lb_f32_weight_pack(W, N, K, &e);
+    lb_f32_weight *pw = lb_f32_weight_pack(W, N, K, false, &e);
     cr_assert_not_null(pw, "%s", e.msg);
     lb_gemm_f32_packed(A, M, lda, pw, use_bias ? bias : NULL, acc, C, ldc);
     for (int m = 0; m < M; m++) {
@@ -83,7 +83,7 @@ Test(gemm_f32, agrees_with_openblas_on_model_shapes) {
         fill(&r, A, (size_t)M * K);
         fill(&r, W, (size_t)N * K);
         lb_error e;
-        lb_f32_weight *pw = lb_f32_weight_pack(W, N, K, &e);
+        lb_f32_weight *pw = lb_f32_weight_pack(W, N, K, false, &e);
         cr_assert_not_null(pw, "%s", e.msg);
         cr_assert_eq(lb_f32_weight_bytes(pw), (size_t)((N + 31) / 32) * 32 * K * sizeof(float));
         lb_gemm_f32_packed(A, M, K, pw, NULL, false, C1, N);
@@ -99,7 +99,29 @@ Test(gemm_f32, agrees_with_openblas_on_model_shapes) {
 Test(gemm_f32, pack_rejects_bad_shapes) {
     float w[4] = {0};
     lb_error e;
-    cr_assert_null(lb_f32_weight_pack(w, 0, 4, &e));
-    cr_assert_null(lb_f32_weight_pack(w, 4, 0, &e));
-    cr_assert_null(lb_f32_weight_pack(NULL, 2, 2, &e));
+    cr_assert_null(lb_f32_weight_pack(w, 0, 4, false, &e));
+    cr_assert_null(lb_f32_weight_pack(w, 4, 0, false, &e));
+    cr_assert_null(lb_f32_weight_pack(NULL, 2, 2, false, &e));
+}
+
+Test(gemm_f32, transposed_pack_equals_packing_the_transpose) {
+    if (!lb_gemm_f32_available()) cr_skip_test("CPU without AVX-512F");
+    const int M = 37, N = 70, K = 300;   /* C = A x Wt with Wt [K, N] row-major */
+    lb_rng r;
+    lb_rng_seed(&r, 3);
+    float *A = malloc(sizeof(float) * M * K), *Wt = malloc(sizeof(float) * K * N), *W = malloc(sizeof(float) * N * K);
+    float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+    fill(&r, A, (size_t)M * K);
+    fill(&r, Wt, (size_t)K * N);
+    for (int k = 0; k < K; k++)
+        for (int n = 0; n < N; n++) W[(size_t)n * K + k] = Wt[(size_t)k * N + n];
+    lb_error e;
+    lb_f32_weight *pt = lb_f32_weight_pack(Wt, N, K, true, &e), *pn = lb_f32_weight_pack(W, N, K, false, &e);
+    cr_assert(pt && pn, "%s", e.msg);
+    lb_gemm_f32_packed(A, M, K, pt, NULL, false, C1, N);
+    lb_gemm_f32_packed(A, M, K, pn, NULL, false, C2, N);
+    cr_assert(memcmp(C1, C2, sizeof(float) * M * N) == 0, "same packed panels must give identical results");
+    lb_f32_weight_free(pt);
+    lb_f32_weight_free(pn);
+    free(A); free(Wt); free(W); free(C1); free(C2);
 }
