@@ -15,7 +15,9 @@
 
 #define NR 32
 #define MR 12
+#ifndef KC
 #define KC 256
+#endif
 #define MC 96   /* rows per work item (8 row tiles) */
 #ifndef PF
 #define PF 24   /* panel rows (k) prefetched ahead: 3 KiB */
