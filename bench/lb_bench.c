@@ -268,7 +268,9 @@ static void bench_tokenizer(const char *model_dir, const char *data_dir, bool qu
     lb_tokenizer_free(tok);
 }
 
-static int cmd_run(const char *model, const char *batches, const char *data, bool quick, int train_batches) {
+/* repeats / eval_batches: 0 = the mode's default (quick: 1 / 10, full: 3 / all). */
+static int cmd_run(const char *model, const char *batches, const char *data, bool quick, int train_batches, int repeats,
+                   int eval_batches) {
     bbatch *train, *evalb;
     int ntrain, neval;
     read_batches(batches, &train, &ntrain, &evalb, &neval);
@@ -279,6 +281,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
 
     /* training on real batches */
     int nb = quick ? 3 : (train_batches < ntrain ? train_batches : ntrain), reps = quick ? 1 : 3;
+    if (repeats > 0) reps = repeats < 8 ? repeats : 8;
     double epoch_tokens = 0;
     for (int i = 0; i < ntrain; i++) epoch_tokens += (double)train[i].B * train[i].T;
     time_train(&c, train, nb, reps, v, &gf);
@@ -304,6 +307,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     /* evaluation over the validation reviews, batch 4 as in the seed job */
     float logits[64 * 2];
     int ne = quick ? 10 : neval, reviews = 0;
+    if (eval_batches > 0 && eval_batches < neval) ne = eval_batches;
     double fl = 0;
     for (int i = 0; i < ne; i++) { reviews += evalb[i].B; fl += flops_batch(&evalb[i], false); }
     infer(&c, &evalb[0], logits);
@@ -372,7 +376,7 @@ static int cmd_rss(const char *model) {
 int main(int argc, char **argv) {
     const char *model = NULL, *batches = NULL, *data = NULL;
     bool quick = false;
-    int train_batches = 20;
+    int train_batches = 20, repeats = 0, eval_batches = 0;
     blas_reexec(argv);   
     if (argc < 2) goto usage;
     for (int i = 2; i < argc; i++) {
@@ -381,16 +385,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (!strcmp(argv[i], "--train-batches") && i + 1 < argc) train_batches = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--eval-batches") && i + 1 < argc) eval_batches = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc && lb_precision_parse(argv[i + 1], &precision)) i++;
         else goto usage;
     }
     if (train_batches < 1 || train_batches > 250) train_batches = 20;
     if (precision == LB_PRECISION_BF16) sys_name = "lorabert_bf16";
-    if (!strcmp(argv[1], "run") && model && batches && data) return cmd_run(model, batches, data, quick, train_batches);
+    if (!strcmp(argv[1], "run") && model && batches && data) return cmd_run(model, batches, data, quick, train_batches, repeats, eval_batches);
     if (!strcmp(argv[1], "rss") && model) return cmd_rss(model);
 usage:
     fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] "
-                    "[--precision fp32|bf16]\n"
+                    "[--precision fp32|bf16] [--repeats N] [--eval-batches N]\n"
                     "       lb_bench rss --model DIR [--precision fp32|bf16]\n");
     return 2;
 }

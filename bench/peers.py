@@ -206,13 +206,14 @@ def run_torch(a, bf16):
     step = TrainerStep(torch, model, bf16)
     epoch_tokens = sum(b[2].size for b in train)
     n = 3 if q else a.train_batches
-    vals = time_train(step, train[:n], 1 if q else 3)
+    reps = a.repeats or (1 if q else 3)
+    vals = time_train(step, train[:n], reps)
     emit(system, "train_real", "tokens/s", "higher", vals, batches=n,
          s_per_epoch=epoch_tokens / statistics.median(vals), epoch_padded_tokens=epoch_tokens)
     rng = np.random.default_rng(1)
     for T, steps in ((128, 3 if q else 10), (512, 2 if q else 5)):
         ids, lengths, labels = fixed_batch(rng, 4, T)
-        vals = time_train(step, [(labels, lengths, ids)] * steps, 1 if q else 3)
+        vals = time_train(step, [(labels, lengths, ids)] * steps, reps)
         emit(system, f"train_4x{T}", "tokens/s", "higher", vals, steps=steps)
 
     model.eval()
@@ -231,10 +232,12 @@ def run_inference(system, infer, evalb, a):
     import numpy as np
     q = a.quick
     nb = 10 if q else len(evalb)
+    if a.eval_batches and a.eval_batches < len(evalb):
+        nb = a.eval_batches
     sub = evalb[:nb]
     infer(sub[0][2], sub[0][1])                                  # warm-up
     vals = []
-    for _ in range(1 if q else 3):
+    for _ in range(a.repeats or (1 if q else 3)):
         n, t0 = 0, time.perf_counter()
         for labels, lengths, ids in sub:
             infer(ids, lengths)
@@ -366,6 +369,8 @@ def main():
         r.add_argument("--threads", type=int, default=2)
         r.add_argument("--train-batches", type=int, default=20)
         r.add_argument("--quick", action="store_true")
+        r.add_argument("--repeats", type=int, default=0, help="timed repeats of training/eval (0: quick 1, full 3)")
+        r.add_argument("--eval-batches", type=int, default=0, help="eval batches of 4 (0: quick 10, full all 250)")
     a = p.parse_args()
     {"make-model": cmd_make_model, "make-batches": cmd_make_batches, "run": cmd_run, "rss": cmd_rss}[a.cmd](a)
 
