@@ -5,12 +5,8 @@ MODE    ?= release
 BUILD   := build/$(MODE)
 CC      ?= cc
 
-BLAS_DIR  := /usr/lib/x86_64-linux-gnu/openblas-openmp
-BLAS_INC  := /usr/include/x86_64-linux-gnu/openblas-openmp
-
-WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CPPFLAGS_ALL := -Iinclude -Isrc -I$(BLAS_INC) -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
-CFLAGS_ALL   := -std=c11 $(WARN) -fopenmp -pthread -fPIC
+ROOT    := .
+include mk/flags.mk
 ifeq ($(MODE),release)
   OPT := -O3 -march=native -g
 else ifeq ($(MODE),asan)
@@ -21,8 +17,6 @@ else ifeq ($(MODE),valgrind)
 else
   OPT := -O0 -g -march=native
 endif
-LDLIBS_ALL := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lutf8proc -lcjson -lcurl -lcrypto \
-              -lzstd -lsnappy -llz4 -lz -lm -fopenmp -pthread
 
 LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
 CLI_SRC  := $(wildcard src/cli/*.c)
