@@ -1,4 +1,4 @@
-# Compiler and linker flags shared by the main Makefile and bench/Makefile (one place to change
+# Compiler and linker flags shared by the main, bench/ and fuzz/ Makefiles (one place to change
 # a library or a warning). ROOT is the repository root as seen from the including Makefile.
 ROOT      ?= .
 BLAS_DIR  := /usr/lib/x86_64-linux-gnu/openblas-openmp
