@@ -172,6 +172,16 @@ Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
     run_trajectory(dir);
 }
 
+/* The real pretrained checkpoint (all-MiniLM-L6-v2, BERT), LoRA on query,value. */
+Test(trainer, real_model_trajectory_matches_hf_trainer, .timeout = 3600) {
+    const char *g = getenv("LORABERT_FULL_GOLDEN");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/minilm_real/trajectory", g ? g : "");
+    if (!g || !lb_dir_exists(dir)) cr_skip_test("LORABERT_FULL_GOLDEN/minilm_real absent");
+    snprintf(dir, sizeof dir, "%s/minilm_real", g);
+    run_trajectory(dir);
+}
+
 /* A small synthetic task for tests/golden/distilbert_tiny (vocab 120, every dropout active:
  * hidden 0.1, attention 0.1, head 0.2): class = whether token 115 occurs. */
 static void toy_set(lb_tokset *ts, int n, uint64_t seed) {

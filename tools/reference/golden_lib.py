@@ -26,6 +26,7 @@ from transformers import (AutoModelForSequenceClassification, BertConfig, BertFo
                           DataCollatorWithPadding, DistilBertConfig, DistilBertForSequenceClassification,
                           DistilBertTokenizerFast, Trainer, TrainingArguments)
 from peft import LoraConfig, get_peft_model
+from transformers import AutoConfig, AutoTokenizer
 
 transformers.logging.set_verbosity_error()
 
@@ -141,16 +142,42 @@ def check_finite_nonzero(name, t):
         raise RuntimeError(f"{name}: all zero")
 
 
+DROPOUT_KEYS = ("dropout", "attention_dropout", "seq_classif_dropout", "hidden_dropout_prob",
+                "attention_probs_dropout_prob", "classifier_dropout")
+
+
+def copy_source_model(src, dst):
+    """A real checkpoint folder (tools/reference/real_model.sh) copied as the case's model/, with
+    every dropout set to 0 in config.json: forward/grads run in eval mode anyway, and the
+    trajectory must be dropout-free to be reproducible in C. Weights are copied byte for byte."""
+    os.makedirs(dst)
+    for f in os.listdir(src):
+        if f in ("model.safetensors", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            shutil.copyfile(os.path.join(src, f), os.path.join(dst, f))
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    for k in DROPOUT_KEYS:
+        if k in cfg:
+            cfg[k] = 0.0 if k != "classifier_dropout" or cfg[k] is not None else None
+    write_json(os.path.join(dst, "config.json"), cfg)
+    return cfg
+
+
 def gen_case(out_root, case):
     """Writes model/, forward.safetensors, lora/, grads.safetensors, meta.json for one case dict:
-    {name, arch, cfg, num_labels, targets, seed, perturb, fwd_lengths, grad_lengths, vocab(optional bool)}."""
+    {name, arch, cfg, num_labels, targets, seed, perturb, fwd_lengths, grad_lengths, vocab(optional bool)},
+    or, with "source": DIR, a real checkpoint folder instead of random weights (cfg is read from it)."""
     d = os.path.join(out_root, case["name"])
     shutil.rmtree(d, ignore_errors=True)  # PEFT appends to an existing README.md: start clean
     os.makedirs(d)
     arch = case["arch"]
-    config = make_config(arch, case["cfg"], case["num_labels"])
-    model = build_model(arch, config, case["seed"], case.get("perturb", 0.0))
-    model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
+    if case.get("source"):
+        case["cfg"] = copy_source_model(case["source"], os.path.join(d, "model"))
+        config = AutoConfig.from_pretrained(os.path.join(d, "model"))
+    else:
+        config = make_config(arch, case["cfg"], case["num_labels"])
+        model = build_model(arch, config, case["seed"], case.get("perturb", 0.0))
+        model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
     if case.get("vocab"):
         shutil.copyfile(os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
                         os.path.join(d, "model", "vocab.txt"))
@@ -221,7 +248,8 @@ def gen_case(out_root, case):
         "grads_lengths": case["grad_lengths"],
         "seed": case["seed"],
         "versions": VERSIONS,
-        "notes": ("Random-init weights (HF _init_weights under torch.manual_seed(seed)); "
+        "notes": ((f"Weights of the real checkpoint {case['source']} (config dropouts set to 0); " if case.get("source")
+                   else "Random-init weights (HF _init_weights under torch.manual_seed(seed)); ")
                   + (f"every bias ~ N(0,{case['perturb']}^2) and LayerNorm weights += N(0,{case['perturb']}^2); "
                      if case.get("perturb") else "")
                   + "forward.logits: base model, model.eval(). lora/: lora_A ~ N(0,1/in), lora_B ~ N(0,0.09/r), "
@@ -303,8 +331,10 @@ class ListDataset(torch.utils.data.Dataset):
 
 
 def gen_trajectory(out_root, case):
-    """case: {name, cfg (distilbert), seed, n_rows, epochs, max_length, batch_size, perturb, threads}.
+    """case: {name, cfg (distilbert), seed, n_rows, epochs, max_length, batch_size, perturb, threads,
+    targets (default ["q_lin"]), reuse_model (use <case>/model written by gen_case: any arch)}.
     Writes <case>/model, <case>/trajectory/{init,final,order.json,expected.json}, <case>/meta.json."""
+    targets = case.get("targets", ["q_lin"])
     d = os.path.join(out_root, case["name"])
     td = os.path.join(d, "trajectory")
     shutil.rmtree(td if case.get("reuse_model") else d, ignore_errors=True)
@@ -318,13 +348,16 @@ def gen_trajectory(out_root, case):
                             os.path.join(d, "model", "vocab.txt"))
     with open(os.path.join(d, "model", "config.json")) as f:
         saved_cfg = json.load(f)
-    for k in ("dropout", "attention_dropout", "seq_classif_dropout"):
-        if saved_cfg.get(k) != 0.0:
+    for k in DROPOUT_KEYS:
+        if k in saved_cfg and saved_cfg[k] not in (0.0, None):
             raise RuntimeError(f"trajectory model must have {k}=0, found {saved_cfg.get(k)}")
 
     data = read_imdb_csv(os.path.join(shared_dir(), "data", "imdb", "train.csv"))
-    tok = DistilBertTokenizerFast(vocab_file=os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
-                                  do_lower_case=True)
+    if case.get("source"):   # a real checkpoint brings its own tokenizer
+        tok = AutoTokenizer.from_pretrained(os.path.join(d, "model"))
+    else:
+        tok = DistilBertTokenizerFast(vocab_file=os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
+                                      do_lower_case=True)
     tok.truncation_side = "left"
     tok.model_max_length = 512
 
@@ -351,7 +384,7 @@ def gen_trajectory(out_root, case):
     try:
         torch.manual_seed(case["seed"] + 5)
         base = AutoModelForSequenceClassification.from_pretrained("model")
-        pm = get_peft_model(base, lora_config(["q_lin"], 0.0))
+        pm = get_peft_model(base, lora_config(targets, 0.0))
         pm.save_pretrained(os.path.join("trajectory", "init"), safe_serialization=True)
         args = TrainingArguments(
             output_dir=os.path.join(os.environ.get("TMPDIR", "/tmp"), f"lorabert-traj-{os.getpid()}"),
@@ -392,7 +425,7 @@ def gen_trajectory(out_root, case):
                  "lr_scheduler_type": "linear", "warmup_steps": 0, "max_grad_norm": 1.0,
                  "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
                  "max_length": case["max_length"], "truncation_side": "left", "padding": "longest (DataCollatorWithPadding)",
-                 "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": ["q_lin"]},
+                 "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": targets},
                  "rows": len(rows)},
     })
     traj_notes = ("trajectory/init: PEFT's own init (lora_A kaiming-uniform, lora_B 0, head copies as the model's) "

@@ -2,7 +2,7 @@
 """Writes lorabert's golden files with the pinned HF stack (run with the ref env's python):
     PY=$(bash tools/reference/setup_env.sh)
     $PY tools/reference/make_goldens.py [--out tests/golden] [--case NAME ...]   # small, committed cases
-    $PY tools/reference/make_goldens.py --full --out DIR                          # full size (full_goldens.sh)
+    $PY tools/reference/make_goldens.py --full --out DIR [--real-model DIR]       # full size (full_goldens.sh)
 Layout and meaning of every file: tools/reference/README.md. Output is byte-identical on rerun
 (single torch thread for the small cases, PYTHONHASHSEED fixed so PEFT's target_modules set is ordered)."""
 import argparse
@@ -60,6 +60,16 @@ def full_cases():
     return [case], [traj]
 
 
+def real_cases(src):
+    """The real pretrained checkpoint laid out by real_model.sh (all-MiniLM-L6-v2 + a seeded head):
+    the same forward/grads/trajectory checks as distilbert_base, with PEFT's BERT targets."""
+    case = dict(name="minilm_real", arch="bert", num_labels=2, targets=["query", "value"], seed=4001, source=src,
+                fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260])
+    traj = dict(name="minilm_real", seed=4002, n_rows=200, epochs=2, max_length=512, batch_size=4,
+                reuse_model=True, progress=10, targets=["query", "value"], source=src)
+    return [case], [traj]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -67,9 +77,13 @@ def main():
     ap.add_argument("--case", action="append", help="only these case names")
     ap.add_argument("--full", action="store_true", help="full-size distilbert_base case instead of the small ones")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--real-model", help="with --full: also the minilm_real case from this folder (real_model.sh)")
     a = ap.parse_args()
     if a.full:
         cases, trajs = full_cases()
+        if a.real_model:
+            rc, rt = real_cases(os.path.abspath(a.real_model))
+            cases, trajs = cases + rc, trajs + rt
         torch.set_num_threads(a.threads or os.cpu_count() or 1)
     else:
         cases, trajs = SMALL_CASES, TRAJ_CASES
