@@ -116,7 +116,7 @@ void lb_encoder_free_buffers(lb_model *m) {
     m->fwd_valid = false;
 }
 
-/* ---- frozen linears: fp32 (exact) or bf16 packs (precision.c) ------------------------ */
+/* ---- frozen linears: packed fp32 / bf16 weights (precision.c), else OpenBLAS ----------- */
 /* y [rows, ldy] = x [rows, ldx] W^T (+ bias) for linear kind k of a layer. */
 static void frozen_forward(const lb_model *m, const lb_layer_w *lw, int k, float *y, int ldy, const float *x, int ldx,
                            int rows, const float *bias) {
