@@ -21,16 +21,6 @@
 #include "kernels/gemm_f32.h"
 #include "kernels/kernels.h"
 
-/* OpenBLAS picks its kernels when it loads (kernels.h, lb_blas_preferred_coretype): when it fell
- * back to a slow family, set OPENBLAS_CORETYPE and re-execute, as the CLI should. */
-static void blas_reexec(char **argv) {
-    const char *ct = lb_blas_preferred_coretype();
-    if (ct && !getenv("OPENBLAS_CORETYPE")) {
-        setenv("OPENBLAS_CORETYPE", ct, 1);
-        execv("/proc/self/exe", argv);
-    }
-}
-
 static clockid_t g_clock = CLOCK_MONOTONIC;
 
 static double now(void) {
@@ -66,7 +56,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--no-blas-fix")) fix = 0;   /* keep OpenBLAS's own kernel choice */
     }
-    if (fix) blas_reexec(argv);
+    if (fix) lb_blas_reexec_if_slow(argv);
     int reps = quick ? 7 : 21;
     const int shapes[][3] = {{1700, 768, 768}, {1700, 3072, 768}, {1700, 768, 3072}, {512, 768, 768}, {128, 768, 768},
                              {64, 768, 768}, {64, 3072, 768}, {64, 768, 3072}, {16, 768, 768}};

@@ -23,16 +23,6 @@
 #include "text/tokenizer.h"
 #include "train/optim.h"
 
-/* OpenBLAS picks its kernels when it loads (kernels.h, lb_blas_preferred_coretype): when it fell
- * back to a slow family, set OPENBLAS_CORETYPE and re-execute, as the CLI should. */
-static void blas_reexec(char **argv) {
-    const char *ct = lb_blas_preferred_coretype();
-    if (ct && !getenv("OPENBLAS_CORETYPE")) {
-        setenv("OPENBLAS_CORETYPE", ct, 1);
-        execv("/proc/self/exe", argv);
-    }
-}
-
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -377,7 +367,7 @@ int main(int argc, char **argv) {
     const char *model = NULL, *batches = NULL, *data = NULL;
     bool quick = false;
     int train_batches = 20, repeats = 0, eval_batches = 0;
-    blas_reexec(argv);   
+    lb_blas_reexec_if_slow(argv);
     if (argc < 2) goto usage;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];

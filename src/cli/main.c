@@ -50,20 +50,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     return LB_ERR_USAGE;
 }
 
-/* OpenBLAS picks its kernels from $OPENBLAS_CORETYPE when it loads; on CPUs it does not
- * recognise it falls back to slow SSE3 kernels. Set the right core and re-run ourselves once
- * (the guard variable prevents a loop); if exec fails we simply continue, slower. */
-static void ensure_fast_blas(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("LORABERT_BLAS_REEXEC")) return;
-    const char *core = lb_blas_preferred_coretype();
-    if (!core) return;
-    setenv("OPENBLAS_CORETYPE", core, 1);
-    setenv("LORABERT_BLAS_REEXEC", "1", 1);
-    execv("/proc/self/exe", argv);
-}
-
 int main(int argc, char **argv) {
-    ensure_fast_blas(argv);
+    /* OpenBLAS would run its SSE3 kernels on CPUs it does not know (kernels.h) */
+    lb_blas_reexec_if_slow(argv);
     if (argc < 2) { usage(stderr); return LB_ERR_USAGE; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

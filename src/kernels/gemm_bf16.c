@@ -17,6 +17,7 @@
 #define _GNU_SOURCE   /* syscall() for the AMX permission */
 #include "kernels/gemm_bf16.h"
 #include <immintrin.h>
+#include "kernels/gemm_tile.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <cpuid.h>
@@ -223,23 +224,6 @@ static void pack_a_avx512(const float *A, int lda, int mrows, int K, int k0, int
 
 /* ---------------------------------------------------------------- micro-kernels */
 
-/* Stores/accumulates one row of a tile: 32 (or nr < 32) columns held in c0 (0-15), c1 (16-31). */
-__attribute__((target("avx512f")))
-static inline void store_row(float *c, __m512 c0, __m512 c1, int nr, const float *bias, bool load_c) {
-    __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1u);
-    __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : (nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : 0);
-    if (bias) {
-        c0 = _mm512_add_ps(c0, _mm512_maskz_loadu_ps(m0, bias));
-        c1 = _mm512_add_ps(c1, _mm512_maskz_loadu_ps(m1, bias + 16));
-    }
-    if (load_c) {
-        c0 = _mm512_add_ps(c0, _mm512_maskz_loadu_ps(m0, c));
-        c1 = _mm512_add_ps(c1, _mm512_maskz_loadu_ps(m1, c + 16));
-    }
-    _mm512_mask_storeu_ps(c, m0, c0);
-    _mm512_mask_storeu_ps(c + 16, m1, c1);
-}
-
 /* C tile [mr, nr] (+)= Ap [kc2][MR] pairs x Bp [kc2][32][2]. load_c: add to C's current value;
  * bias: added once (first k slice). */
 __attribute__((target("avx512f,avx512bw,avx512bf16")))
@@ -259,7 +243,7 @@ static void ukernel_avx512(int kc2, const uint32_t *Ap, const uint16_t *Bp, floa
             c[r][1] = _mm512_dpbf16_ps(c[r][1], ar, b1);
         }
     }
-    for (int r = 0; r < mr; r++) store_row(C + (size_t)r * ldc, c[r][0], c[r][1], nr, bias, load_c);
+    for (int r = 0; r < mr; r++) lb_tile_store_row(C + (size_t)r * ldc, c[r][0], c[r][1], nr, bias, load_c);
 }
 
 /* Same contract, plain C (compilers vectorise the j loop). */
@@ -359,7 +343,7 @@ static void ukernel_amx(int kc2, const uint16_t *Ap, const uint16_t *Bp, float *
     _tile_stored(2, &t[16][0], 128);
     _tile_stored(3, &t[16][16], 128);
     for (int r = 0; r < mr; r++)
-        store_row(C + (size_t)r * ldc, _mm512_load_ps(&t[r][0]), _mm512_load_ps(&t[r][16]), nr, bias, load_c);
+        lb_tile_store_row(C + (size_t)r * ldc, _mm512_load_ps(&t[r][0]), _mm512_load_ps(&t[r][16]), nr, bias, load_c);
 }
 
 /* ---------------------------------------------------------------- driver */

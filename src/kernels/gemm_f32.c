@@ -8,6 +8,7 @@
  * every row tile of the block reuses it. */
 #include "kernels/gemm_f32.h"
 #include <immintrin.h>
+#include "kernels/gemm_tile.h"
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -79,22 +80,6 @@ void lb_f32_weight_free(lb_f32_weight *w) {
 
 size_t lb_f32_weight_bytes(const lb_f32_weight *w) { return (size_t)w->npanels * (size_t)w->K * NR * sizeof(float); }
 
-__attribute__((target("avx512f")))
-static inline void store_row(float *c, __m512 c0, __m512 c1, int nr, const float *bias, bool load_c) {
-    __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1u);
-    __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : (nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : 0);
-    if (bias) {
-        c0 = _mm512_add_ps(c0, _mm512_maskz_loadu_ps(m0, bias));
-        c1 = _mm512_add_ps(c1, _mm512_maskz_loadu_ps(m1, bias + 16));
-    }
-    if (load_c) {
-        c0 = _mm512_add_ps(c0, _mm512_maskz_loadu_ps(m0, c));
-        c1 = _mm512_add_ps(c1, _mm512_maskz_loadu_ps(m1, c + 16));
-    }
-    _mm512_mask_storeu_ps(c, m0, c0);
-    _mm512_mask_storeu_ps(c + 16, m1, c1);
-}
-
 /* One kernel per row count (constant bounds let the compiler keep the tile in registers).
  * C [ROWS, nr] (+)= A [ROWS, kc] (row stride lda) x Bp [kc][32]. */
 #define DEFINE_UKERNEL(ROWS)                                                                              \
@@ -114,7 +99,7 @@ static inline void store_row(float *c, __m512 c0, __m512 c1, int nr, const float
                 acc1[r] = _mm512_fmadd_ps(a, b1, acc1[r]);                                                \
             }                                                                                             \
         }                                                                                                 \
-        for (int r = 0; r < ROWS; r++) store_row(C + (size_t)r * ldc, acc0[r], acc1[r], nr, bias, load_c); \
+        for (int r = 0; r < ROWS; r++) lb_tile_store_row(C + (size_t)r * ldc, acc0[r], acc1[r], nr, bias, load_c); \
     }
 DEFINE_UKERNEL(1) DEFINE_UKERNEL(2) DEFINE_UKERNEL(3) DEFINE_UKERNEL(4) DEFINE_UKERNEL(5) DEFINE_UKERNEL(6)
 DEFINE_UKERNEL(7) DEFINE_UKERNEL(8) DEFINE_UKERNEL(9) DEFINE_UKERNEL(10) DEFINE_UKERNEL(11) DEFINE_UKERNEL(12)

@@ -105,5 +105,10 @@ const char *lb_blas_corename(void);
  * the CPU supports (e.g. "Prescott" on an AVX-512 CPU), else NULL. A program sets the
  * variable and re-executes itself: OpenBLAS reads it only when it loads. */
 const char *lb_blas_preferred_coretype(void);
+/* What every program using the library should run first in main(): when
+ * lb_blas_preferred_coretype() names a faster family and OPENBLAS_CORETYPE is unset, sets it and
+ * re-executes /proc/self/exe with argv once (LORABERT_BLAS_REEXEC guards against a loop). Returns
+ * only when no re-exec was needed or exec failed (the program then runs, slower). */
+void lb_blas_reexec_if_slow(char **argv);
 
 #endif

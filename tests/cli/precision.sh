@@ -3,18 +3,7 @@
 # of IMDb: train / eval / predict run in bf16 and stay close to fp32 (the bf16 maths itself is
 # tested in tests/unit/test_model_precision.c); a resumed run must keep its precision.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-SHARED=${LORABERT_SHARED:-../shared}
-fail() { echo "FAIL: $*"; exit 1; }
-[ -f "$SHARED/data/imdb/train.csv" ] || { echo "shared data absent ($SHARED); set LORABERT_SHARED"; exit 77; }
-T=$(mktemp -d /tmp/lbprecXXXXXX)
-trap 'rm -rf "$T"' EXIT
-M=$T/model
-mkdir -p "$M"
-cp tests/golden/distilbert_traj/model/* "$M/"
-cp "$SHARED/data/tokenizer/vocab.txt" "$M/"
-cp "$SHARED/data/tokenizer/tokenizer_config.shawhin-checkpoint.json" "$M/tokenizer_config.json"
+source "$(dirname "$0")/../support/cli_common.sh" prec
 head -n 41 "$SHARED/data/imdb/train.csv" >"$T/train.csv"
 head -n 41 "$SHARED/data/imdb/validation.csv" >"$T/val.csv"
 COMMON=(--model "$M" --train "$T/train.csv" --validation "$T/val.csv" --max-length 128 --threads 2 --epochs 2)
@@ -51,21 +40,21 @@ p16=$($LB predict --model "$M" --adapter "$T/f32" --json --precision bf16 "A fin
 # An interrupted bf16 run resumes in bf16 only.
 head -n 401 "$SHARED/data/imdb/train.csv" >"$T/train400.csv"
 R=(--model "$M" --train "$T/train400.csv" --validation "$T/val.csv" --max-length 128 --threads 1 --epochs 500)
-$LB train "${R[@]}" --precision bf16 --output "$T/sig" >"$T/sig.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do grep -q '^epoch 1/500 step' "$T/sig.log" 2>/dev/null && break; sleep 0.1; done
-kill -INT $pid
-wait $pid; rc=$?
-[ $rc -eq 9 ] || fail "SIGINT: rc=$rc $(tail -3 "$T/sig.log")"
+# interrupted LOG ARGS...: runs lorabert train ARGS, sends SIGINT once it logs a step, expects exit 9
+interrupted() {
+  local log=$1; shift
+  $LB train "$@" >"$log" 2>&1 &
+  local pid=$! rc
+  for _ in $(seq 200); do grep -q '^epoch [0-9]*/500 step' "$log" 2>/dev/null && break; sleep 0.1; done
+  kill -INT $pid
+  wait $pid; rc=$?
+  [ $rc -eq 9 ] || fail "SIGINT: rc=$rc $(tail -3 "$log")"
+}
+interrupted "$T/sig.log" "${R[@]}" --precision bf16 --output "$T/sig"
 grep -q '"precision": "bf16"' "$T/sig/resume/resume.json" || fail "resume.json must record the precision"
 $LB train "${R[@]}" --resume "$T/sig/resume" >"$T/re.log" 2>&1; rc=$?
 [ $rc -eq 2 ] || fail "resume in fp32 of a bf16 run: rc=$rc $(tail -2 "$T/re.log")"
 grep -q 'resume with --precision bf16' "$T/re.log" || fail "mismatch message: $(cat "$T/re.log")"
-$LB train "${R[@]}" --precision bf16 --resume "$T/sig/resume" >"$T/re2.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do grep -q '^epoch [0-9]*/500 step' "$T/re2.log" 2>/dev/null && break; sleep 0.1; done
-kill -INT $pid
-wait $pid; rc=$?
-[ $rc -eq 9 ] || fail "resume in bf16: rc=$rc $(tail -3 "$T/re2.log")"
+interrupted "$T/re2.log" "${R[@]}" --precision bf16 --resume "$T/sig/resume"
 grep -q '^resuming at step' "$T/re2.log" || fail "bf16 resume did not resume"
 echo "precision: ok"

@@ -4,18 +4,7 @@
 # and interop with the real peft / transformers (reference env): PEFT loads our adapter and
 # transformers our merged model with the same eval loss as `lorabert eval`.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-SHARED=${LORABERT_SHARED:-../shared}
-fail() { echo "FAIL: $*"; exit 1; }
-[ -f "$SHARED/data/imdb/train.csv" ] || { echo "shared data absent ($SHARED); set LORABERT_SHARED"; exit 77; }
-T=$(mktemp -d /tmp/lbtrainXXXXXX)
-trap 'rm -rf "$T"' EXIT
-M=$T/model
-mkdir -p "$M"
-cp tests/golden/distilbert_traj/model/* "$M/"
-cp "$SHARED/data/tokenizer/vocab.txt" "$M/"
-cp "$SHARED/data/tokenizer/tokenizer_config.shawhin-checkpoint.json" "$M/tokenizer_config.json"
+source "$(dirname "$0")/../support/cli_common.sh" train
 head -n 41 "$SHARED/data/imdb/train.csv" >"$T/train.csv"
 head -n 21 "$SHARED/data/imdb/validation.csv" >"$T/val.csv"
 COMMON=(--model "$M" --train "$T/train.csv" --validation "$T/val.csv" --max-length 128 --threads 2)

@@ -83,6 +83,18 @@ static void assert_logits_close(const float *got, const float *ref, int B, int L
     cr_assert(mp <= 1e-5, "%s: max |prob diff| %.3g > 1e-5", what, mp);
 }
 
+/* Every row of the golden batch run as a batch of one gives that row's golden logits. */
+static void each_sequence_alone(lb_model *m, const golden_batch *g, const float *ref, int NL, const char *what) {
+    lb_error e = {0};
+    for (int b = 0; b < g->b.B; b++) {
+        lb_batch one = {.B = 1, .T = g->lens[b], .ids = g->ids + (int64_t)b * g->b.T, .lengths = &g->lens[b],
+                        .token_type_ids = g->tt ? g->tt + (int64_t)b * g->b.T : NULL};
+        float l1[16];
+        cr_assert_eq(lb_model_forward(m, &one, false, NULL, l1, &e), LB_OK, "%s", e.msg);
+        assert_logits_close(l1, ref + (int64_t)b * NL, 1, NL, what);
+    }
+}
+
 /* ---- forward parity --------------------------------------------------------------------- */
 static void forward_case(const char *dir) {
     char *mdir = lb_path_join(dir, "model"), *fpath = lb_path_join(dir, "forward.safetensors");
@@ -105,24 +117,12 @@ static void forward_case(const char *dir) {
     cr_assert_eq(lb_model_forward(m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
     assert_logits_close(logits, ref, g.b.B, NL, dir);
     /* Each sequence alone gives the same logits: padding costs nothing and changes nothing. */
-    for (int b = 0; b < g.b.B; b++) {
-        lb_batch one = {.B = 1, .T = g.lens[b], .ids = g.ids + (int64_t)b * g.b.T, .lengths = &g.lens[b],
-                        .token_type_ids = g.tt ? g.tt + (int64_t)b * g.b.T : NULL};
-        float l1[16];
-        cr_assert_eq(lb_model_forward(m, &one, false, NULL, l1, &e), LB_OK, "%s", e.msg);
-        assert_logits_close(l1, ref + (int64_t)b * NL, 1, NL, "single sequence");
-    }
+    each_sequence_alone(m, &g, ref, NL, "single sequence");
     /* The same with weight packing off (OpenBLAS on the mapped weights). */
     lb_model_set_weight_packing(m, false);
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
     assert_logits_close(logits, ref, g.b.B, NL, "unpacked");
-    for (int b = 0; b < g.b.B; b++) {
-        lb_batch one = {.B = 1, .T = g.lens[b], .ids = g.ids + (int64_t)b * g.b.T, .lengths = &g.lens[b],
-                        .token_type_ids = g.tt ? g.tt + (int64_t)b * g.b.T : NULL};
-        float l1[16];
-        cr_assert_eq(lb_model_forward(m, &one, false, NULL, l1, &e), LB_OK, "%s", e.msg);
-        assert_logits_close(l1, ref + (int64_t)b * NL, 1, NL, "unpacked single sequence");
-    }
+    each_sequence_alone(m, &g, ref, NL, "unpacked single sequence");
     free(logits);
     free_batch(&g);
     lb_st_close(f);

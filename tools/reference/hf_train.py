@@ -28,6 +28,8 @@ import torch
 import transformers
 from peft import LoraConfig, get_peft_model
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_lib import ListDataset  # noqa: E402
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                           Trainer, TrainerCallback, TrainingArguments)
 
@@ -39,17 +41,6 @@ def read_csv(path, tok, max_length):
     return [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
              "token_type_ids": enc["token_type_ids"][i], "label": int(r["label"])}
             for i, r in enumerate(rows)]
-
-
-class ListDataset(torch.utils.data.Dataset):
-    def __init__(self, items):
-        self.items = items
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
 
 
 class Timer(TrainerCallback):
