@@ -17,12 +17,11 @@
 #define _GNU_SOURCE   /* syscall() for the AMX permission */
 #include "kernels/gemm_bf16.h"
 #include <immintrin.h>
+#include "kernels/cpu.h"
 #include "kernels/gemm_tile.h"
 #include <omp.h>
 #include <stdlib.h>
-#include <cpuid.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define NR 32            /* output columns per weight panel (two zmm) */
@@ -67,30 +66,8 @@ float lb_bf16_to_f32(uint16_t h) {
 
 /* ---------------------------------------------------------------- kernel choice */
 
-static bool cpu_has_avx512bf16(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512bf16");
-    }
-    return cached;
-}
-
-/* AMX needs the CPU feature and, on Linux, the process's permission for tile data state
- * (arch_prctl ARCH_REQ_XCOMP_PERM, asked once). */
-static bool cpu_has_amx(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        /* CPUID.(7,0):EDX bit 24 = AMX-TILE, bit 22 = AMX-BF16 (read directly: clang 14's
-         * __builtin_cpu_supports does not know the AMX names). */
-        unsigned a, b, c, d;
-        int ok = cpu_has_avx512bf16() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 1u) && (d >> 22 & 1u);
-        if (ok) ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
-        __atomic_store_n(&cached, ok, __ATOMIC_RELAXED);
-    }
-    return cached;
-}
+static bool cpu_has_avx512bf16(void) { return lb_cpu_has(LB_CPU_AVX512BF16); }
+static bool cpu_has_amx(void) { return lb_cpu_has(LB_CPU_AMX_BF16); }
 
 static int g_path = LB_BF16_AUTO;
 

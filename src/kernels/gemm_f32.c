@@ -8,6 +8,7 @@
  * every row tile of the block reuses it. */
 #include "kernels/gemm_f32.h"
 #include <immintrin.h>
+#include "kernels/cpu.h"
 #include "kernels/gemm_tile.h"
 #include <omp.h>
 #include <stdint.h>
@@ -29,14 +30,7 @@ struct lb_f32_weight {
     float *data;   /* [npanels][K][NR] */
 };
 
-bool lb_gemm_f32_available(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f");
-    }
-    return cached;
-}
+bool lb_gemm_f32_available(void) { return lb_cpu_has(LB_CPU_AVX512F); }
 
 lb_f32_weight *lb_f32_weight_pack(const float *W, int N, int K, bool trans, lb_error *err) {
     if (!W || N <= 0 || K <= 0) {
