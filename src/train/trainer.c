@@ -9,15 +9,18 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "base/digest.h"
 #include "base/fileio.h"
 #include "formats/peft_adapter.h"
 #include "formats/pyjson.h"
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
 #include "train/optim.h"
+#include "train/resume.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -605,6 +608,34 @@ static void put_u64s(FILE *f, const char *key, const uint64_t *v, int n) {
     fputs("],\n", f);
 }
 
+/* "name": "sha256" for every regular file in dir but resume.json, in name order. */
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static lb_status put_file_digests(FILE *f, const char *dir, lb_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return lb_err(err, LB_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    char *names[LB_RESUME_MAX_FILES];
+    int n = 0;
+    lb_status st = LB_OK;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, "resume.json") || strstr(de->d_name, ".tmp")) continue;
+        if (n == LB_RESUME_MAX_FILES) { st = lb_err(err, LB_ERR_INTERNAL, "%s: more than %d files", dir, n); break; }
+        if (!(names[n] = strdup(de->d_name))) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+        n++;
+    }
+    closedir(d);
+    if (!st) qsort(names, (size_t)n, sizeof names[0], cmp_names);
+    for (int i = 0; !st && i < n; i++) {
+        char *p = lb_path_join(dir, names[i]), hex[65];
+        st = lb_sha256_file(p, hex, err);
+        free(p);
+        if (!st) fprintf(f, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], hex);
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    return st;
+}
+
 /* dir/resume.json + optimizer.safetensors + best.safetensors + the adapter; written into a
  * temporary folder that replaces dir only when complete. */
 static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt, const lb_train_opts *o,
@@ -621,6 +652,12 @@ static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt,
     char *p = NULL;
     if (!st && (!outs || !names)) st = lb_err(err, LB_ERR_NOMEM, "resume checkpoint: out of memory");
     if (st) goto out;
+    /* One id for the checkpoint's files (in the tensor files' metadata and in resume.json),
+     * and resume.json lists every other file's digest: a folder mixed from two checkpoints is
+     * refused on resume. */
+    char ckpt_id[33];
+    if ((st = lb_random_hex(ckpt_id, 16, err))) goto out;
+    const char *const id_meta[] = {"format", "pt", "lorabert_checkpoint_id", ckpt_id, NULL};
     if ((st = save_adapter_dir(m, NULL, o, tmp, err))) goto out;
     int64_t off = 0;
     for (int i = 0; i < np; i++) {
@@ -639,13 +676,13 @@ static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt,
         off += params[i].numel;
     }
     p = lb_path_join(tmp, "optimizer.safetensors");
-    if ((st = lb_st_write(p, outs, (size_t)np * 2, NULL, err))) goto out;
+    if ((st = lb_st_write(p, outs, (size_t)np * 2, id_meta, err))) goto out;
     free(p);
     p = NULL;
     if (s->best_params) {
         lb_st_out b = {.name = "best", .dtype = LB_DT_F32, .ndim = 1, .shape = {off}, .data = s->best_params};
         p = lb_path_join(tmp, "best.safetensors");
-        if ((st = lb_st_write(p, &b, 1, NULL, err))) goto out;
+        if ((st = lb_st_write(p, &b, 1, id_meta, err))) goto out;
         free(p);
         p = NULL;
     }
@@ -653,7 +690,9 @@ static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt,
     lb_atomic_file af;
     if ((st = lb_atomic_open(&af, p, err))) goto out;
     FILE *f = af.fp;
-    fprintf(f, "{\n  \"format\": \"lorabert-resume-1\",\n  \"n_train\": %lld,\n  \"epochs\": %d,\n  \"batch_size\": %d,\n"
+    fprintf(f, "{\n  \"format\": \"%s\",\n  \"checkpoint_id\": \"%s\",\n  \"files\": {", LB_RESUME_FORMAT, ckpt_id);
+    if ((st = put_file_digests(f, tmp, err))) { lb_atomic_abort(&af); goto out; }
+    fprintf(f, "},\n  \"n_train\": %lld,\n  \"epochs\": %d,\n  \"batch_size\": %d,\n"
                "  \"seed\": \"%llu\",\n  \"total_steps\": %lld,\n  \"global_step\": %lld,\n  \"epoch\": %d,\n"
                "  \"step_in_epoch\": %lld,\n  \"order_valid\": %d,\n  \"step_adam\": %lld,\n",
             (long long)s->n_train, o->epochs, o->batch_size, (unsigned long long)o->seed, (long long)s->total_steps,
@@ -706,121 +745,102 @@ out:
     return st;
 }
 
-static double jnum(const cJSON *root, const char *key, int *bad) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!cJSON_IsNumber(x)) { *bad = 1; return 0; }
-    return x->valuedouble;
+/* A tensor file of the checkpoint: its digest is the one resume.json lists and its metadata
+ * carries the checkpoint's id. */
+static lb_status check_ckpt_file(const lb_resume *r, const char *dir, const char *name, bool tensors, lb_error *err) {
+    const char *want = lb_resume_file_sha256(r, name);
+    char *p = lb_path_join(dir, name), hex[65];
+    lb_status st = LB_OK;
+    if (!want) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s/resume.json: lists no digest for %s; the folder is not one checkpoint", dir, name);
+    } else if (!(st = lb_sha256_file(p, hex, err)) && strcmp(hex, want)) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: SHA-256 %.12s... differs from the %.12s... that resume.json (checkpoint %s) "
+                    "lists: the folder mixes files of different checkpoints", p, hex, want, r->checkpoint_id);
+    } else if (!st && tensors) {
+        lb_st_file *sf = lb_st_open(p, err);
+        if (!sf) st = err ? err->code : LB_ERR_FORMAT;
+        else {
+            const char *id = lb_st_metadata(sf, "lorabert_checkpoint_id");
+            if (!id || strcmp(id, r->checkpoint_id))
+                st = lb_err(err, LB_ERR_FORMAT, "%s: checkpoint id %s, resume.json says %s: the folder mixes files of "
+                            "different checkpoints", p, id ? id : "(none)", r->checkpoint_id);
+            lb_st_close(sf);
+        }
+    }
+    free(p);
+    return st;
 }
 
-static lb_status read_resume(lb_model *m, tstate *s, lb_adamw *opt, const lb_train_opts *o, int L, lb_error *err) {
+static lb_status read_resume(lb_model *m, tstate *s, lb_adamw *opt, const lb_train_opts *o, int L, int64_t n_eval,
+                             lb_error *err) {
     char *path = lb_path_join(o->resume_dir, "resume.json");
     char *text = NULL;
     size_t len;
-    cJSON *root = NULL;
     lb_st_file *sf = NULL;
     char *p2 = NULL;
+    lb_resume r;
+    memset(&r, 0, sizeof r);
     lb_status st = lb_read_file(path, &text, &len, err);
     if (st) goto out;
-    root = cJSON_ParseWithLength(text, len);
-    int bad = !root;
-    if (bad) { st = lb_err(err, LB_ERR_FORMAT, "%s: not valid JSON", path); goto out; }
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "lorabert-resume-1")) {
-        st = lb_err(err, LB_ERR_FORMAT, "%s: not a lorabert resume checkpoint", path);
+    lb_resume_dims d = {.n_train = s->n_train, .n_eval = n_eval, .epochs = o->epochs, .batch_size = o->batch_size,
+                        .seed = o->seed, .steps_per_epoch = s->steps_per_epoch, .total_steps = s->total_steps,
+                        .num_labels = L, .fixed_order = o->order_rows != NULL,
+                        .precision = lb_precision_name(lb_model_get_precision(m))};
+    if ((st = lb_resume_parse(text, len, path, &d, &r, err))) goto out;
+    /* Every file is the one this resume.json was written with. */
+    static const char *const plain[] = {"adapter_model.safetensors", "adapter_config.json"};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if ((st = check_ckpt_file(&r, o->resume_dir, plain[i], false, err))) goto out;
+    for (int i = 0; i < r.nfiles; i++) {
+        bool tens = !strcmp(r.files[i].name, "optimizer.safetensors") || !strcmp(r.files[i].name, "best.safetensors");
+        if ((st = check_ckpt_file(&r, o->resume_dir, r.files[i].name, tens, err))) goto out;
+    }
+    if (!lb_resume_file_sha256(&r, "optimizer.safetensors") || (r.best_epoch && !lb_resume_file_sha256(&r, "best.safetensors"))) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: lists no optimizer.safetensors%s; the folder is not a whole checkpoint", path,
+                    r.best_epoch ? " or best.safetensors" : "");
         goto out;
     }
-    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(root, "seed");
-    if ((int64_t)jnum(root, "n_train", &bad) != s->n_train || (int)jnum(root, "epochs", &bad) != o->epochs ||
-        (int)jnum(root, "batch_size", &bad) != o->batch_size || (int64_t)jnum(root, "total_steps", &bad) != s->total_steps ||
-        !cJSON_IsString(seed) || strtoull(seed->valuestring, NULL, 10) != o->seed) {
-        st = lb_err(err, LB_ERR_USAGE,
-                    "%s: the checkpoint was written for another run (training rows, epochs, batch size, seed or "
-                    "batch order differ); resume with the same options", path);
-        goto out;
+    s->global_step = r.global_step;
+    s->epoch = r.epoch;
+    s->step_in_epoch = r.step_in_epoch;
+    s->order_valid = r.order_valid && !o->order_rows;
+    if (s->order_valid) memcpy(s->order, r.order, sizeof(int32_t) * (size_t)s->n_train);
+    opt->step = r.step_adam;
+    memcpy(s->shuffle_rng.s, r.shuffle_rng, sizeof r.shuffle_rng);
+    memcpy(s->dropout_rng.s, r.dropout_rng, sizeof r.dropout_rng);
+    s->tr_loss = (float)r.tr_loss;
+    s->total_loss = r.total_loss;
+    s->last_logged = r.last_logged;
+    s->epoch_loss_sum = r.epoch_loss_sum;
+    s->epoch_loss_steps = r.epoch_loss_steps;
+    s->last_logged_loss = r.last_logged_loss;
+    s->best_epoch = r.best_epoch;
+    s->best_step = r.best_step;
+    s->best_metric = r.best_metric;
+    s->total_flos = r.total_flos;
+    s->train_time = r.train_time;
+    s->tokens = r.tokens;
+    s->token_time = r.token_time;
+    if (s->best_epoch) {
+        s->best_eval.loss = r.best_eval.loss;
+        s->best_eval.runtime_s = r.best_eval.runtime_s;
+        lb_metrics_from_confusion(r.best_eval.confusion, L, 0.0, &s->best_eval.metrics, NULL);
     }
-    /* Same arithmetic as before the interruption (absent: written before bf16 mode, so fp32). */
-    const cJSON *prec = cJSON_GetObjectItemCaseSensitive(root, "precision");
-    const char *was = cJSON_IsString(prec) ? prec->valuestring : "fp32";
-    const char *now = lb_precision_name(lb_model_get_precision(m));
-    if (strcmp(was, now)) {
-        st = lb_err(err, LB_ERR_USAGE, "%s: the run was trained with --precision %s, resuming with %s; "
-                    "resume with --precision %s", path, was, now, was);
-        goto out;
-    }
-    s->global_step = (int64_t)jnum(root, "global_step", &bad);
-    s->epoch = (int)jnum(root, "epoch", &bad);
-    s->step_in_epoch = (int64_t)jnum(root, "step_in_epoch", &bad);
-    s->order_valid = (int)jnum(root, "order_valid", &bad);
-    opt->step = (int64_t)jnum(root, "step_adam", &bad);
-    const char *rk[2] = {"shuffle_rng", "dropout_rng"};
-    lb_rng *rr[2] = {&s->shuffle_rng, &s->dropout_rng};
-    for (int k = 0; k < 2; k++) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, rk[k]);
-        if (cJSON_GetArraySize(a) != 4) { bad = 1; break; }
-        for (int i = 0; i < 4; i++) {
-            const cJSON *x = cJSON_GetArrayItem(a, i);
-            if (!cJSON_IsString(x)) { bad = 1; break; }
-            rr[k]->s[i] = strtoull(x->valuestring, NULL, 10);
-        }
-    }
-    s->tr_loss = (float)jnum(root, "tr_loss", &bad);
-    s->total_loss = jnum(root, "total_loss", &bad);
-    s->last_logged = (int64_t)jnum(root, "last_logged", &bad);
-    s->epoch_loss_sum = jnum(root, "epoch_loss_sum", &bad);
-    s->epoch_loss_steps = (int64_t)jnum(root, "epoch_loss_steps", &bad);
-    s->last_logged_loss = jnum(root, "last_logged_loss", &bad);
-    if (s->last_logged_loss < 0) s->last_logged_loss = NAN;
-    s->best_epoch = (int)jnum(root, "best_epoch", &bad);
-    s->best_step = (int64_t)jnum(root, "best_step", &bad);
-    s->best_metric = jnum(root, "best_metric", &bad);
-    s->total_flos = jnum(root, "total_flos", &bad);
-    s->train_time = jnum(root, "train_time", &bad);
-    s->tokens = (int64_t)jnum(root, "tokens", &bad);
-    s->token_time = jnum(root, "token_time", &bad);
-    const cJSON *be = cJSON_GetObjectItemCaseSensitive(root, "best_eval");
-    const cJSON *bc = cJSON_GetObjectItemCaseSensitive(root, "best_confusion");
-    if (cJSON_GetArraySize(be) != 2) bad = 1;
-    else if (s->best_epoch) {
-        int64_t conf[LB_METRICS_MAX_LABELS * LB_METRICS_MAX_LABELS] = {0};
-        if (cJSON_GetArraySize(bc) != L * L) bad = 1;
-        for (int k = 0; !bad && k < L * L; k++) conf[k] = (int64_t)cJSON_GetArrayItem(bc, k)->valuedouble;
-        s->best_eval.loss = cJSON_GetArrayItem(be, 0)->valuedouble;
-        s->best_eval.runtime_s = cJSON_GetArrayItem(be, 1)->valuedouble;
-        lb_metrics_from_confusion(conf, L, 0.0, &s->best_eval.metrics, NULL);
-    }
-    const cJSON *ord = cJSON_GetObjectItemCaseSensitive(root, "order");
-    if (s->order_valid) {
-        if (cJSON_GetArraySize(ord) != s->n_train) bad = 1;
-        int64_t i = 0;
-        const cJSON *x;
-        cJSON_ArrayForEach(x, ord) if (i < s->n_train) s->order[i++] = (int32_t)x->valuedouble;
-    }
-    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(root, "rows");
-    if (cJSON_GetArraySize(rows) != o->epochs) bad = 1;
-    for (int e = 0; !bad && e < o->epochs; e++) {
-        const cJSON *r = cJSON_GetArrayItem(rows, e);
-        if (cJSON_GetArraySize(r) != 5 + L * L) { bad = 1; break; }
+    for (int e = 0; e < o->epochs; e++) {
         epoch_row *er = &s->rows[e];
-        er->train_loss_logged = cJSON_GetArrayItem(r, 0)->valuedouble;
-        if (er->train_loss_logged < 0) er->train_loss_logged = NAN;
-        er->train_loss_mean = cJSON_GetArrayItem(r, 1)->valuedouble;
-        if (er->train_loss_mean < 0) er->train_loss_mean = NAN;
-        er->has_eval = cJSON_GetArrayItem(r, 2)->valueint;
-        int64_t conf[LB_METRICS_MAX_LABELS * LB_METRICS_MAX_LABELS] = {0};
-        for (int k = 0; k < L * L; k++) conf[k] = (int64_t)cJSON_GetArrayItem(r, 5 + k)->valuedouble;
-        lb_metrics_from_confusion(conf, L, 0.0, &er->eval.metrics, NULL);
-        er->eval.loss = cJSON_GetArrayItem(r, 3)->valuedouble;
-        er->eval.runtime_s = cJSON_GetArrayItem(r, 4)->valuedouble;
+        const lb_resume_row *rr = &r.rows[e];
+        er->train_loss_logged = rr->train_loss_logged;
+        er->train_loss_mean = rr->train_loss_mean;
+        er->has_eval = rr->has_eval;
+        lb_metrics_from_confusion(rr->eval.confusion, L, 0.0, &er->eval.metrics, NULL);
+        er->eval.loss = rr->eval.loss;
+        er->eval.runtime_s = rr->eval.runtime_s;
     }
-    const cJSON *h;
-    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(root, "history")) {
-        if (cJSON_GetArraySize(h) != 11) { bad = 1; break; }
-        hentry e = {.kind = cJSON_GetArrayItem(h, 0)->valueint, .epoch = cJSON_GetArrayItem(h, 1)->valuedouble,
-                    .step = (int64_t)cJSON_GetArrayItem(h, 2)->valuedouble};
-        for (int k = 0; k < 8; k++) e.v[k] = cJSON_GetArrayItem(h, 3 + k)->valuedouble;
+    for (int i = 0; i < r.nhist; i++) {
+        hentry e = {.kind = r.hist[i].kind, .epoch = r.hist[i].epoch, .step = r.hist[i].step};
+        memcpy(e.v, r.hist[i].v, sizeof e.v);
         if (push_hist(s, e)) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto out; }
     }
-    if (bad) { st = lb_err(err, LB_ERR_FORMAT, "%s: missing or malformed fields", path); goto out; }
     /* optimizer moments and the best epoch's parameters */
     lb_param *params;
     int np = lb_model_params(m, &params);
@@ -850,13 +870,16 @@ static lb_status read_resume(lb_model *m, tstate *s, lb_adamw *opt, const lb_tra
         if (!(sf = lb_st_open(p2, err))) { st = err ? err->code : LB_ERR_IO; goto out; }
         const lb_st_tensor *t = lb_st_find(sf, "best");
         const float *src = t && t->numel == off && t->dtype == LB_DT_F32 ? lb_st_f32(sf, t, err) : NULL;
-        if (!src) { st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"best\" missing or of the wrong size", p2); goto out; }
+        if (!src || !s->best_params) {
+            st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"best\" missing or of the wrong size", p2);
+            goto out;
+        }
         memcpy(s->best_params, src, sizeof(float) * (size_t)off);
     }
     st = LB_OK;
 out:
     if (sf) lb_st_close(sf);
-    cJSON_Delete(root);
+    lb_resume_free(&r);
     free(text);
     free(path);
     free(p2);
@@ -1011,7 +1034,7 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
         goto out;
     }
     for (int e = 0; e < o->epochs; e++) s.rows[e].train_loss_logged = s.rows[e].train_loss_mean = NAN;
-    if (o->resume_dir && (st = read_resume(m, &s, &opt, o, L, err))) goto out;
+    if (o->resume_dir && (st = read_resume(m, &s, &opt, o, L, eval ? eval->n : 0, err))) goto out;
     if (o->output_dir && (st = lb_mkdir_p(o->output_dir, err))) goto out;
 
     int64_t trainable, all;

@@ -1,0 +1,92 @@
+/* The resume checkpoint's resume.json: its fields, read back and checked against the run.
+ *
+ * Owns: the parse of resume.json text into a plain struct, with every field validated against
+ * the run it is resumed into (sizes, ranges, the arithmetic that ties steps, epochs and rows
+ * together, the batch order being a permutation), and the list of the checkpoint's other files
+ * with their SHA-256 and the one checkpoint id they share.
+ * Why: a resume folder is user input. Its numbers index arrays (order[], rows[], the epoch
+ * table) and steer the schedule, so each one is checked before the trainer uses any; and a
+ * folder whose files come from different steps must be refused, not trained on.
+ * Guarantees: lb_resume_parse never reads or writes outside its buffers whatever the text, and
+ * on LB_OK every field is within the bounds documented below; on error err names the file,
+ * the field and the expected versus found value, and *out holds nothing to free. */
+#ifndef LB_TRAIN_RESUME_H
+#define LB_TRAIN_RESUME_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "base/error.h"
+
+#define LB_RESUME_FORMAT "lorabert-resume-1"
+#define LB_RESUME_MAX_FILES 32
+#define LB_RESUME_MAX_LABELS 64   /* = LB_METRICS_MAX_LABELS */
+
+/* What the run being resumed is. */
+typedef struct lb_resume_dims {
+    int64_t n_train, n_eval;      /* n_eval 0: no validation set */
+    int epochs, batch_size;
+    uint64_t seed;
+    int64_t steps_per_epoch, total_steps;
+    int num_labels;
+    bool fixed_order;             /* a --batch-order file gives the batches (order[] unused) */
+    const char *precision;        /* "fp32" | "bf16" */
+} lb_resume_dims;
+
+typedef struct lb_resume_eval {
+    double loss, runtime_s;
+    int64_t confusion[LB_RESUME_MAX_LABELS * LB_RESUME_MAX_LABELS];   /* [true][pred], first L*L */
+} lb_resume_eval;
+
+typedef struct lb_resume_row {
+    double train_loss_logged, train_loss_mean;   /* NaN: none */
+    bool has_eval;
+    lb_resume_eval eval;
+} lb_resume_row;
+
+typedef struct lb_resume_hist {
+    int kind;          /* 0 train log, 1 eval (the final entry is never in a checkpoint) */
+    double epoch;
+    int64_t step;
+    double v[8];
+} lb_resume_hist;
+
+typedef struct lb_resume_file {
+    char name[64];
+    char sha256[65];
+} lb_resume_file;
+
+typedef struct lb_resume {
+    char checkpoint_id[33];
+    lb_resume_file files[LB_RESUME_MAX_FILES];
+    int nfiles;
+    /* 0 <= epoch < epochs, 0 <= step_in_epoch < steps_per_epoch,
+     * global_step = epoch * steps_per_epoch + step_in_epoch >= 1, step_adam = global_step. */
+    int64_t global_step, step_in_epoch, step_adam;
+    int epoch;
+    bool order_valid;             /* order[] is this epoch's permutation of 0..n_train-1 */
+    int32_t *order;               /* [n_train] when order_valid, else NULL */
+    uint64_t shuffle_rng[4], dropout_rng[4];   /* never all zero */
+    double tr_loss, total_loss, epoch_loss_sum;   /* finite, >= 0 */
+    int64_t last_logged;          /* 0..global_step */
+    int64_t epoch_loss_steps;     /* = step_in_epoch */
+    double last_logged_loss;      /* NaN: none yet */
+    int best_epoch;               /* 0 (none) .. epoch; > 0 only with a validation set */
+    int64_t best_step;            /* best_epoch * steps_per_epoch */
+    double best_metric;
+    lb_resume_eval best_eval;
+    double total_flos, train_time, token_time;
+    int64_t tokens;
+    lb_resume_row *rows;          /* [epochs]; rows at and after `epoch` are empty */
+    lb_resume_hist *hist;
+    int nhist;
+} lb_resume;
+
+/* Parses resume.json (text[0..len), need not be NUL-terminated); path names it in errors. */
+lb_status lb_resume_parse(const char *text, size_t len, const char *path, const lb_resume_dims *dims,
+                          lb_resume *out, lb_error *err);
+void lb_resume_free(lb_resume *r);
+
+/* The digest resume.json records for `name`, or NULL when it lists no such file. */
+const char *lb_resume_file_sha256(const lb_resume *r, const char *name);
+
+#endif
