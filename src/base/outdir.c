@@ -174,13 +174,10 @@ lb_status lb_outdir_lock_acquire(const char *target, lb_outdir_lock *lk, lb_erro
         }
         struct stat a, b;
         if (fstat(fd, &a) == 0 && stat(lk->path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            /* the pid only makes a second writer's message clearer: best effort (a full disk) */
             char buf[32];
             int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-            if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
-                st = lb_err(err, LB_ERR_IO, "%s: cannot write the lock file %s: %s", target, lk->path, strerror(errno));
-                close(fd);
-                goto out;
-            }
+            if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)len, 0) != len) (void)ftruncate(fd, 0);
             lk->fd = fd;
             goto out;
         }
