@@ -18,7 +18,9 @@ static const char usage[] =
     "Fine-tunes a BERT-family classifier with LoRA exactly as HF Trainer + PEFT do, evaluating every\n"
     "epoch and keeping the best adapter (PEFT folder) in --output, with checkpoint-<step>/ folders,\n"
     "trainer_state.json, metrics.json and training_curves.svg. SIGINT/SIGTERM write a resumable\n"
-    "checkpoint to OUTPUT/resume and exit 9; continue with --resume OUTPUT/resume.\n";
+    "checkpoint to OUTPUT/resume and exit 9; continue with --resume OUTPUT/resume. A non-empty\n"
+    "--output is refused unless it is resumed or --overwrite-output-dir is given; checkpoints and the\n"
+    "result appear whole (staging folder + rename); one process at a time writes a folder.\n";
 
 int cmd_train(int argc, char **argv) {
     const char *model = "distilbert-base-uncased", *dataset = "shawhin/imdb-truncated", *train_file = NULL,
