@@ -98,6 +98,19 @@ lb_status lb_outdir_check_target(const char *path, const char *what, lb_error *e
         st = lb_err(err, LB_ERR_USAGE,
                     "%s %s is the current folder or holds it; lorabert replaces its output folder as a whole, "
                     "which would leave this shell in a deleted folder: run from outside it", what, path);
+    if (!st) {   /* a mount point cannot be renamed (EBUSY): say so before hours of training */
+        struct stat a, b;
+        char *parent = strdup(canon);
+        if (!parent) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        else {
+            char *slash = strrchr(parent, '/');
+            if (slash == parent) slash[1] = '\0'; else *slash = '\0';
+            if (lstat(canon, &a) == 0 && S_ISDIR(a.st_mode) && stat(parent, &b) == 0 && a.st_dev != b.st_dev)
+                st = lb_err(err, LB_ERR_USAGE, "%s %s is a mount point; lorabert publishes an output folder by "
+                            "renaming it, which a mount point refuses: name a folder inside it", what, path);
+            free(parent);
+        }
+    }
     free(canon);
     free(cwd);
     return st;

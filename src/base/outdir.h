@@ -34,9 +34,9 @@
 lb_status lb_path_canonical(const char *path, char **out, lb_error *err);
 /* True when canonical path inner is outer or lies inside it. */
 bool lb_path_within(const char *inner, const char *outer);
-/* Refuses (LB_ERR_USAGE) a path that cannot be replaced as a whole: empty, "/", or the
- * current folder or one of its ancestors (replacing it would leave the shell in a deleted
- * folder). what names the option in messages ("--output"). */
+/* Refuses (LB_ERR_USAGE) a path that cannot be replaced as a whole: empty, "/", the current
+ * folder or one of its ancestors (replacing it would leave the shell in a deleted folder), or a
+ * mount point (rename(2) refuses it). what names the option in messages ("--output"). */
 lb_status lb_outdir_check_target(const char *path, const char *what, lb_error *err);
 
 /* ---- the writer lock ---- */

@@ -111,6 +111,8 @@ if mount -t tmpfs -o size=8m tmpfs "$S" 2>/dev/null; then
     # old: the initial adapter merged; new: the trained one. Room for the new 2 MB
     # model.safetensors but not for it and the 230 KB vocab.txt as well: a merge that wrote
     # files one by one would leave the new weights beside the old tokenizer.
+    $LB merge --model "$M" --adapter $G/trajectory/init --output "$S" >/dev/null 2>"$T/err"; rc=$?
+    [ $rc -eq 2 ] && grep -q 'mount point' "$T/err" || fail "merge --output MOUNTPOINT: exit $rc: $(cat "$T/err")"
     $LB merge --model "$M" --adapter $G/trajectory/init --output "$S/merged" >/dev/null || fail "merge on tmpfs"
     sumM=$(sums "$S/merged")
     fill 2100
