@@ -181,6 +181,25 @@ row "adapter peft_type IA3" $LB predict --model m --adapter ad_peft "x"
 row "adapter target module unknown" $LB predict --model m --adapter ad_tgt "x"
 row "adapter folder missing" $LB predict --model m --adapter ./nope "x"
 row "merge without --output" $LB merge --model m --adapter "$G/lora"
+# --- output folders (docs/training.md "What --output DIR holds")
+cp -r "$G/lora" ad_copy
+row "merge --output is the --model folder" $LB merge --model m --adapter ad_copy --output m
+row "merge --output inside the --adapter folder" $LB merge --model m --adapter ad_copy --output ad_copy/merged
+mkdir -p outer && cp -r m outer/m
+row "merge --output holds the --model folder" $LB merge --model outer/m --adapter ad_copy --output outer
+mkdir -p mo && touch mo/notes.txt
+row "merge --output holds other files" $LB merge --model m --adapter ad_copy --output mo
+row "merge --output empty" $LB merge --model m --adapter ad_copy --output ''
+printf 'text,label\ngood,1\nbad,0\n' >two.csv
+row "train --output empty" $LB train --model m --train two.csv --validation two.csv --output ''
+mkdir -p prev/checkpoint-8 && touch prev/adapter_model.safetensors
+row "train into another run's folder" $LB train --model m --train two.csv --validation two.csv --output prev
+mkdir -p foreign && touch foreign/notes.txt
+row "train --overwrite-output-dir over other files" $LB train --model m --train two.csv --validation two.csv --output foreign --overwrite-output-dir
+( exec 9>.busy.lock; flock 9; echo 4242 >&9; exec sleep 10 ) & lockpid=$!
+for _ in $(seq 50); do [ -s .busy.lock ] && break; sleep 0.1; done
+row "output folder locked by another process" $LB train --model m --train two.csv --validation two.csv --output busy
+kill $lockpid 2>/dev/null; wait $lockpid 2>/dev/null
 
 # --- hub (look-alike server from tests/support/hubserver.sh)
 row "hub 404 (no such repo)" $LB download org/nope

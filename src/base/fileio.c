@@ -10,6 +10,7 @@
 lb_status lb_read_file(const char *path, char **data, size_t *len, lb_error *err) {
     *data = NULL;
     if (len) *len = 0;
+    if (!path || !*path) return lb_err(err, LB_ERR_USAGE, "read: empty path");
     FILE *fp = fopen(path, "rb");
     if (!fp) return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
@@ -45,6 +46,7 @@ static void fsync_parent_dir(const char *path) {
 
 lb_status lb_atomic_open(lb_atomic_file *af, const char *path, lb_error *err) {
     memset(af, 0, sizeof *af);
+    if (!path || !*path) return lb_err(err, LB_ERR_USAGE, "write: empty path");
     size_t n = strlen(path) + 16;
     af->final_path = strdup(path);
     af->tmp_path = malloc(n);
@@ -103,6 +105,8 @@ lb_status lb_write_file_atomic(const char *path, const void *data, size_t len, l
 }
 
 lb_status lb_mkdir_p(const char *path, lb_error *err) {
+    /* "" would make the loop below start past the terminator */
+    if (!path || !*path) return lb_err(err, LB_ERR_USAGE, "mkdir: empty path");
     char *p = strdup(path);
     if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     for (char *s = p + 1; ; s++) {
@@ -125,15 +129,16 @@ lb_status lb_mkdir_p(const char *path, lb_error *err) {
 
 bool lb_file_exists(const char *path) {
     struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    return path && *path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 bool lb_dir_exists(const char *path) {
     struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    return path && *path && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 char *lb_path_join(const char *a, const char *b) {
+    if (!*a) return strdup(b);   /* as os.path.join: "" + "x" is "x", never "/x" */
     size_t la = strlen(a), lb = strlen(b);
     while (la > 1 && a[la - 1] == '/') la--;
     char *out = malloc(la + lb + 2);

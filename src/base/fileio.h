@@ -1,4 +1,6 @@
-/* File helpers: whole-file reads, crash-safe writes (temp file + fsync + rename), paths. */
+/* File helpers: whole-file reads, crash-safe writes (temp file + fsync + rename), paths.
+ * An empty path is refused with LB_ERR_USAGE (never taken as the current or root folder).
+ * Whole folders (staging, locks, leftovers): base/outdir.h. */
 #ifndef LB_BASE_FILEIO_H
 #define LB_BASE_FILEIO_H
 #include <stdbool.h>
@@ -27,7 +29,7 @@ void lb_atomic_abort(lb_atomic_file *af);
 lb_status lb_mkdir_p(const char *path, lb_error *err);
 bool lb_file_exists(const char *path);
 bool lb_dir_exists(const char *path);
-/* Joins a and b with one '/', into a malloc'd string. */
+/* Joins a and b with one '/', into a malloc'd string ("" + b is b, as os.path.join). */
 char *lb_path_join(const char *a, const char *b);
 
 #endif

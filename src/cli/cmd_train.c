@@ -18,7 +18,9 @@ static const char usage[] =
     "Fine-tunes a BERT-family classifier with LoRA exactly as HF Trainer + PEFT do, evaluating every\n"
     "epoch and keeping the best adapter (PEFT folder) in --output, with checkpoint-<step>/ folders,\n"
     "trainer_state.json, metrics.json and training_curves.svg. SIGINT/SIGTERM write a resumable\n"
-    "checkpoint to OUTPUT/resume and exit 9; continue with --resume OUTPUT/resume.\n";
+    "checkpoint to OUTPUT/resume and exit 9; continue with --resume OUTPUT/resume. A non-empty\n"
+    "--output is refused unless it is resumed or --overwrite-output-dir is given; checkpoints and the\n"
+    "result appear whole (staging folder + rename); one process at a time writes a folder.\n";
 
 int cmd_train(int argc, char **argv) {
     const char *model = "distilbert-base-uncased", *dataset = "shawhin/imdb-truncated", *train_file = NULL,
@@ -29,7 +31,7 @@ int cmd_train(int argc, char **argv) {
     long epochs = 10, batch = 4, eval_batch = 4, warmup = 0, lora_r = 4, max_length = 512, seed = 42, threads = 0,
          logging = 500;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
-    bool rslora = false, no_eval = false;
+    bool rslora = false, no_eval = false, overwrite = false;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
         {"--dataset", OPT_STR, &dataset, "ID|DIR", "hub dataset id or HF dataset folder (split files, data/<split>-*, <config>/<split>/)", 0, 0},
@@ -59,6 +61,7 @@ int cmd_train(int argc, char **argv) {
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
         {"--precision", OPT_STR, &precision, "fp32|bf16", "fp32: exact HF math; bf16: frozen linears in bf16 with fp32 accumulation (AMX/AVX512-BF16), LoRA, head and optimizer fp32", 0, 0},
         {"--output", OPT_STR, &output, "DIR", "output folder (default: <model>-lora-text-classification)", 0, 0},
+        {"--overwrite-output-dir", OPT_FLAG, &overwrite, NULL, "--output may hold a previous run's output: it is replaced when this run completes", 0, 0},
         {"--metric-for-best", OPT_STR, &best, "M", "loss (lowest wins) | accuracy | f1 | precision | recall", 0, 0},
         {"--logging-steps", OPT_INT, &logging, "N", "log the mean training loss every N steps", 1, 1e12},
         {"--no-eval", OPT_FLAG, &no_eval, NULL, "skip per-epoch evaluation (the last epoch is the result)", 0, 0},
@@ -81,6 +84,8 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(best, "recall")) bm = LB_BEST_RECALL;
     else return cli_usage_error("train", "--metric-for-best must be loss, accuracy, f1, precision or recall");
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
+    if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
+    if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");
     int nlabels = 0;
     char **label_names = cli_split_list(labels, &nlabels);
     if (nlabels < 1 || nlabels > LB_METRICS_MAX_LABELS) {
@@ -113,7 +118,35 @@ int cmd_train(int argc, char **argv) {
     lb_tokset tr = {0}, va = {0};
     int32_t *order_rows = NULL, *order_offsets = NULL;
     int64_t n_order = 0;
+    lb_train_output tout;
+    memset(&tout, 0, sizeof tout);
+    tout.lock.fd = -1;
     lb_status st;
+    if (output) out_dir = strdup(output);
+    else if (resume) {
+        /* OUTPUT/resume -> OUTPUT */
+        out_dir = strdup(resume);
+        size_t n = strlen(out_dir);
+        while (n > 1 && out_dir[n - 1] == '/') out_dir[--n] = 0;
+        char *slash = strrchr(out_dir, '/');
+        if (slash && slash != out_dir) *slash = 0;
+        else { free(out_dir); out_dir = strdup("."); }
+    } else {
+        const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
+        size_t n = strlen(base) + 32;
+        out_dir = malloc(n);
+        snprintf(out_dir, n, "%s-lora-text-classification", base);
+    }
+
+    if (!out_dir) { st = lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    {
+        lb_train_opts oo;
+        lb_train_defaults(&oo);
+        oo.output_dir = out_dir;
+        oo.resume_dir = resume;
+        oo.overwrite_output = overwrite;
+        if ((st = lb_train_output_open(&oo, &tout, &err))) goto fail;
+    }
     if ((st = cli_resolve_model(model, &model_dir, &err))) goto fail;
     if (!(tok = lb_tokenizer_load(model_dir, &err))) { st = err.code; goto fail; }
     if (train_file) st = cli_resolve_split(train_file, "train", &train_paths, &n_train, &err);
@@ -176,22 +209,6 @@ int cmd_train(int argc, char **argv) {
             goto fail;
         }
     }
-    if (output) out_dir = strdup(output);
-    else if (resume) {
-        /* OUTPUT/resume -> OUTPUT */
-        out_dir = strdup(resume);
-        size_t n = strlen(out_dir);
-        while (n > 1 && out_dir[n - 1] == '/') out_dir[--n] = 0;
-        char *slash = strrchr(out_dir, '/');
-        if (slash && slash != out_dir) *slash = 0;
-        else { free(out_dir); out_dir = strdup("."); }
-    } else {
-        const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
-        size_t n = strlen(base) + 32;
-        out_dir = malloc(n);
-        snprintf(out_dir, n, "%s-lora-text-classification", base);
-    }
-
     lb_train_opts to;
     lb_train_defaults(&to);
     to.epochs = (int)epochs;
@@ -205,6 +222,8 @@ int cmd_train(int argc, char **argv) {
     to.logging_steps = (int)logging;
     to.best = bm;
     to.output_dir = out_dir;
+    to.overwrite_output = overwrite;
+    to.output = &tout;
     to.base_model_name = model;
     to.tokenizer_dir = model_dir;
     to.label_names = label_names;
@@ -228,6 +247,7 @@ int cmd_train(int argc, char **argv) {
     printf("train_loss %.6f, %.0f tokens/s, %.1f s\n", res.train_loss, res.tokens_per_s, res.runtime_s);
 fail:
     rc = st ? cli_fail(&err) : 0;
+    lb_train_output_close(&tout);
     lb_tokset_free(&tr);
     lb_tokset_free(&va);
     if (m) lb_model_free(m);

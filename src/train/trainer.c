@@ -588,20 +588,6 @@ static int64_t params_total(lb_param *p, int np) {
     return t;
 }
 
-static lb_status remove_tree_files(const char *dir) {
-    /* The resume folder holds only files we wrote; remove them, then the folder. */
-    static const char *files[] = {"adapter_config.json", "adapter_model.safetensors", "optimizer.safetensors",
-                                  "resume.json", "best.safetensors", "labels.json", "tokenizer.json", "vocab.txt",
-                                  "tokenizer_config.json", "special_tokens_map.json", "trainer_state.json"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *p = lb_path_join(dir, files[i]);
-        unlink(p);
-        free(p);
-    }
-    rmdir(dir);
-    return LB_OK;
-}
-
 static void put_u64s(FILE *f, const char *key, const uint64_t *v, int n) {
     fprintf(f, "  \"%s\": [", key);
     for (int i = 0; i < n; i++) fprintf(f, "%s\"%llu\"", i ? ", " : "", (unsigned long long)v[i]);
@@ -636,14 +622,14 @@ static lb_status put_file_digests(FILE *f, const char *dir, lb_error *err) {
     return st;
 }
 
-/* dir/resume.json + optimizer.safetensors + best.safetensors + the adapter; written into a
- * temporary folder that replaces dir only when complete. */
+/* work/resume: resume.json + optimizer.safetensors + best.safetensors + the adapter; written
+ * into a staging folder that replaces work/resume in one rename only when complete. */
 static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt, const lb_train_opts *o,
-                              lb_error *err) {
-    char *dir = lb_path_join(o->output_dir, "resume");
-    char *tmp = lb_path_join(o->output_dir, "resume.tmp");
-    remove_tree_files(tmp);
-    lb_status st = lb_mkdir_p(tmp, err);
+                              const char *work, lb_error *err) {
+    char *dir = lb_path_join(work, "resume");
+    lb_staging sg = {0};
+    lb_status st = dir ? lb_staging_begin(&sg, dir, err) : lb_err(err, LB_ERR_NOMEM, "out of memory");
+    const char *tmp = sg.dir;
     const int L = lb_model_get_config(m)->num_labels;
     lb_param *params;
     int np = lb_model_params(m, &params);
@@ -731,17 +717,15 @@ static lb_status write_resume(lb_model *m, const tstate *s, const lb_adamw *opt,
     fputs("]\n}\n", f);
     if (ferror(f)) { lb_atomic_abort(&af); st = lb_err(err, LB_ERR_IO, "%s: write failed", p); goto out; }
     if ((st = lb_atomic_commit(&af, err))) goto out;
-    /* swap in the complete folder */
-    remove_tree_files(dir);
-    if (rename(tmp, dir)) st = lb_err(err, LB_ERR_IO, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno));
+    st = lb_staging_commit(&sg, err);   /* the complete folder replaces the old one at once */
 out:
+    lb_staging_abort(&sg);   /* nothing left to do after a commit */
     if (names)
         for (int i = 0; i < np * 2; i++) free(names[i]);
     free(names);
     free(outs);
     free(p);
     free(dir);
-    free(tmp);
     return st;
 }
 
@@ -922,6 +906,200 @@ static void fmt_eta(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
 }
 
+/* ---- the output folder --------------------------------------------------------------------- */
+
+/* Every file name a run writes at the top level, in checkpoint-<step>/ or in resume/. */
+static const char *const run_files[] = {
+    "adapter_config.json", "adapter_model.safetensors", "labels.json", "tokenizer.json", "vocab.txt",
+    "tokenizer_config.json", "special_tokens_map.json", "trainer_state.json", "metrics.json",
+    "training_curves.svg", "optimizer.safetensors", "best.safetensors", "resume.json", NULL};
+
+static bool is_checkpoint_name(const char *s) {
+    if (strncmp(s, "checkpoint-", 11)) return false;
+    size_t n = 0;
+    for (s += 11; *s; s++, n++)
+        if (*s < '0' || *s > '9') return false;
+    return n > 0 && n <= 19;
+}
+
+/* Folders inside the output folder that only a run writes (under the output folder's lock). */
+static bool owned_inside(const char *name) { return is_checkpoint_name(name) || !strcmp(name, "resume"); }
+
+enum { ENT_LEFTOVER, ENT_OURS, ENT_FOREIGN };
+static int classify_entry(const char *name, bool is_dir) {
+    char base[256];
+    if (!is_dir && lb_outdir_tmp_name(name, base, sizeof base))
+        for (const char *const *f = run_files; *f; f++)
+            if (!strcmp(*f, base)) return ENT_LEFTOVER;
+    if (lb_outdir_staging_name(name, base, sizeof base) && owned_inside(base)) return ENT_LEFTOVER;
+    if (is_dir && !strcmp(name, "resume.tmp")) return ENT_LEFTOVER;   /* staging of lorabert <= 0.1 */
+    if (is_dir) return owned_inside(name) ? ENT_OURS : ENT_FOREIGN;
+    for (const char *const *f = run_files; *f; f++)
+        if (!strcmp(*f, name)) return ENT_OURS;
+    return ENT_FOREIGN;
+}
+
+/* Removes what killed runs left inside dir (and inside its checkpoint and resume folders). */
+static lb_status clean_output(const char *dir, lb_error *err) {
+    lb_status st = lb_outdir_clean_inside(dir, run_files, owned_inside, err);
+    char **names = NULL;
+    int n = 0;
+    if (!st) st = lb_dir_list(dir, &names, &n, err);
+    for (int i = 0; !st && i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (!len || names[i][len - 1] != '/') continue;
+        names[i][len - 1] = '\0';
+        char *p = lb_path_join(dir, names[i]);
+        if (!p) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        else if (!strcmp(names[i], "resume.tmp")) st = lb_remove_tree(p, err);
+        else if (owned_inside(names[i])) st = lb_outdir_clean_inside(p, run_files, NULL, err);
+        free(p);
+    }
+    lb_dir_list_free(names);
+    return st;
+}
+
+/* "a, b/, c, ... (9 entries)" */
+static void list_names(char *buf, size_t cap, char **names, int n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used + 1 < cap; i++) {
+        if (i == 6) {
+            snprintf(buf + used, cap - used, ", ... (%d entries)", n);
+            return;
+        }
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0) return;
+        used += (size_t)w;
+    }
+}
+
+lb_status lb_train_output_open(const lb_train_opts *o, lb_train_output *out, lb_error *err) {
+    memset(out, 0, sizeof *out);
+    out->lock.fd = -1;
+    if (!o->output_dir) return LB_OK;
+    char **names = NULL, **ours = NULL, **foreign = NULL;
+    int n = 0, nours = 0, nforeign = 0;
+    char *resume_canon = NULL;
+    lb_status st = lb_outdir_check_target(o->output_dir, "output folder", err);
+    if (!st) st = lb_path_canonical(o->output_dir, &out->dir, err);
+    if (!st) st = lb_outdir_lock_acquire(out->dir, &out->lock, err);
+    if (!st) st = lb_outdir_clean(out->dir, err);
+    if (st) goto out;
+    struct stat sb;
+    if (lstat(out->dir, &sb) != 0) {
+        if ((st = lb_mkdir_p(out->dir, err))) goto out;
+        goto fresh;
+    }
+    if (!S_ISDIR(sb.st_mode)) { st = lb_err(err, LB_ERR_IO, "%s: exists and is not a directory", o->output_dir); goto out; }
+    if ((st = clean_output(out->dir, err)) || (st = lb_dir_list(out->dir, &names, &n, err))) goto out;
+    ours = calloc((size_t)n + 1, sizeof *ours);
+    foreign = calloc((size_t)n + 1, sizeof *foreign);
+    if (!ours || !foreign) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto out; }
+    bool has_resume = false;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        bool is_dir = len && names[i][len - 1] == '/';
+        char nm[256];
+        snprintf(nm, sizeof nm, "%.*s", (int)(is_dir ? len - 1 : len), names[i]);
+        int kind = classify_entry(nm, is_dir);
+        if (kind == ENT_OURS) ours[nours++] = names[i];
+        else if (kind == ENT_FOREIGN) foreign[nforeign++] = names[i];
+        if (is_dir && !strcmp(nm, "resume")) has_resume = true;
+    }
+    if (!nours && !nforeign) goto fresh;
+    if (o->resume_dir) {
+        if ((st = lb_path_canonical(o->resume_dir, &resume_canon, err))) goto out;
+        char *mine = lb_path_join(out->dir, "resume");
+        bool same = mine && !strcmp(mine, resume_canon);
+        free(mine);
+        if (same) goto fresh;   /* the interrupted run continues in its own folder */
+    }
+    char list[600];
+    if (o->overwrite_output) {
+        if (nforeign) {
+            list_names(list, sizeof list, foreign, nforeign);
+            st = lb_err(err, LB_ERR_USAGE, "%s: the output folder holds entries lorabert does not write (%s); "
+                        "--overwrite-output-dir replaces only a training output folder: choose another --output",
+                        o->output_dir, list);
+            goto out;
+        }
+        /* the previous run stays whole until this one has finished or is interrupted */
+        if ((st = lb_staging_begin(&out->run, out->dir, err))) goto out;
+        out->staged = true;
+        if (!(out->work = strdup(out->run.dir))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    list_names(list, sizeof list, names, n);
+    st = lb_err(err, LB_ERR_USAGE, "%s: the output folder is not empty (%s) and this is not a resume of its run; "
+                "choose another --output, or pass --overwrite-output-dir to replace %s when this run completes%s%s%s",
+                o->output_dir, list, nforeign ? "it (only a training output folder)" : "that run's output",
+                has_resume ? ", or continue it with --resume " : "", has_resume ? o->output_dir : "",
+                has_resume ? "/resume" : "");
+    goto out;
+fresh:
+    if (!(out->work = strdup(out->dir))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+out:
+    free(resume_canon);
+    free(ours);
+    free(foreign);
+    lb_dir_list_free(names);
+    if (st) lb_train_output_close(out);
+    return st;
+}
+
+void lb_train_output_close(lb_train_output *out) {
+    lb_staging_abort(&out->run);   /* a staged run not published: the old folder stays */
+    lb_outdir_lock_release(&out->lock);
+    free(out->dir);
+    free(out->work);
+    out->dir = out->work = NULL;
+    out->staged = false;
+}
+
+/* Entries of the old output folder not carried into the new version: what this run writes or
+ * drops (its top-level files, resume/, leftovers) and, when it replaces a previous run, that
+ * run's checkpoints. Anything else (a file a user put there during the run) is kept. */
+static bool carry_skip(const char *name, void *ctx) {
+    bool replacing = *(const bool *)ctx;
+    bool is_dir = owned_inside(name) || !strcmp(name, "resume.tmp");
+    int kind = classify_entry(name, is_dir);
+    if (kind == ENT_LEFTOVER || !strcmp(name, "resume")) return true;
+    if (kind == ENT_OURS && !is_dir) return true;
+    if (is_checkpoint_name(name)) return replacing;
+    return false;
+}
+
+/* Publishes sg (holding this run's new top-level files or, when staged, the whole run) as the
+ * output folder, with the old folder's entries that carry_skip keeps. */
+static lb_status publish_output(lb_train_output *out, lb_staging *sg, lb_error *err) {
+    lb_status st = LB_OK;
+    if (lb_dir_exists(out->dir)) st = lb_link_tree(out->dir, sg->dir, carry_skip, &out->staged, err);
+    if (st) {
+        lb_staging_abort(sg);
+        return st;
+    }
+    return lb_staging_commit(sg, err);
+}
+
+/* checkpoint-<step>/ inside the run's folder, whole or not at all. */
+static lb_status save_checkpoint(lb_model *m, const tstate *s, const lb_train_opts *o, const char *work,
+                                 lb_error *err) {
+    char name[64];
+    snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->global_step);
+    char *dir = lb_path_join(work, name);
+    if (!dir) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_staging sg;
+    lb_status st = lb_staging_begin(&sg, dir, err);
+    free(dir);
+    if (st) return st;
+    if ((st = save_adapter_dir(m, s, o, sg.dir, err))) {
+        lb_staging_abort(&sg);
+        return st;
+    }
+    return lb_staging_commit(&sg, err);
+}
+
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 lb_status lb_batch_order_load(const char *path, int32_t **rows, int32_t **offsets, int64_t *n_steps, int *epochs,
@@ -990,6 +1168,10 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
     tstate s;
     memset(&s, 0, sizeof s);
     s.n_train = train->n;
+    lb_train_output own_out;   /* when the caller did not open the output folder */
+    memset(&own_out, 0, sizeof own_out);
+    own_out.lock.fd = -1;
+    lb_train_output *out = NULL;
     FILE *log = o->log;
     int tty = log && isatty(fileno(log));
     int32_t *rows_buf = NULL;
@@ -1034,8 +1216,12 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
         goto out;
     }
     for (int e = 0; e < o->epochs; e++) s.rows[e].train_loss_logged = s.rows[e].train_loss_mean = NAN;
+    if (o->output_dir) {
+        if (o->output) out = o->output;
+        else if (!(st = lb_train_output_open(o, &own_out, err))) out = &own_out;
+        if (st) goto out;
+    }
     if (o->resume_dir && (st = read_resume(m, &s, &opt, o, L, eval ? eval->n : 0, err))) goto out;
-    if (o->output_dir && (st = lb_mkdir_p(o->output_dir, err))) goto out;
 
     int64_t trainable, all;
     lb_model_param_counts(m, &trainable, &all);
@@ -1094,10 +1280,12 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
             if ((st = lb_model_forward(m, &batch, true, &s.dropout_rng, logits, err))) goto out;
             float loss = lb_cross_entropy(logits, bb.labels, B, L, dlogits);
             if (!isfinite(loss)) {
-                st = lb_err(err, LB_ERR_NUMERIC, "train: non-finite loss (%g) at step %lld (epoch %d)%s%s", loss,
+                /* a staged run is discarded: its output folder still holds the previous run */
+                int kept = (s.best_epoch || s.epoch > 0) && out && !out->staged;
+                st = lb_err(err, LB_ERR_NUMERIC, "train: non-finite loss (%g) at step %lld (epoch %d)%s%s%s", loss,
                             (long long)s.global_step + 1, s.epoch + 1,
-                            s.best_epoch || s.epoch > 0 ? "; the last epoch checkpoint is kept in " : "",
-                            s.best_epoch || s.epoch > 0 ? (o->output_dir ? o->output_dir : "memory") : "");
+                            kept ? "; the last epoch checkpoint is kept in " : "", kept ? o->output_dir : "",
+                            out && out->staged ? "; the output folder still holds the previous run" : "");
                 goto out;
             }
             if ((st = lb_model_backward(m, dlogits, err))) goto out;
@@ -1194,14 +1382,7 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
             fflush(log);
         }
         s.train_time = now_s() - t_start;
-        if (o->output_dir) {
-            char name[64];
-            snprintf(name, sizeof name, "checkpoint-%lld", (long long)s.global_step);
-            char *dir = lb_path_join(o->output_dir, name);
-            st = save_adapter_dir(m, &s, o, dir, err);
-            free(dir);
-            if (st) goto out;
-        }
+        if (out && (st = save_checkpoint(m, &s, o, out->work, err))) goto out;
         s.step_in_epoch = 0;
         s.order_valid = 0;
         if (s.epoch + 1 < o->epochs &&
@@ -1214,12 +1395,13 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
     s.train_time = now_s() - t_start;
     if (interrupted) {
         if (tty) fputc('\n', log);
-        if (!o->output_dir) {
+        if (!out) {
             st = lb_err(err, LB_ERR_INTERRUPTED, "train: interrupted at step %lld (no output folder to checkpoint to)",
                         (long long)s.global_step);
             goto out;
         }
-        if ((st = write_resume(m, &s, &opt, o, err))) goto out;
+        if ((st = write_resume(m, &s, &opt, o, out->work, err))) goto out;
+        if (out->staged && (st = publish_output(out, &out->run, err))) goto out;
         char *dir = lb_path_join(o->output_dir, "resume");
         st = lb_err(err, LB_ERR_INTERRUPTED, "train: interrupted after step %lld of %lld; resume with --resume %s",
                     (long long)s.global_step, (long long)s.total_steps, dir);
@@ -1244,21 +1426,26 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
         if (log) fprintf(log, "best epoch: %d (%s %.6f); its adapter is the result\n", s.best_epoch, best_name(o->best),
                          s.best_metric);
     }
-    if (o->output_dir) {
-        if ((st = save_adapter_dir(m, &s, o, o->output_dir, err))) goto out;
-        char *p = lb_path_join(o->output_dir, "metrics.json");
-        st = write_metrics_json(&s, o, L, p, err);
-        free(p);
-        if (st) goto out;
-        p = lb_path_join(o->output_dir, "training_curves.svg");
-        st = write_svg(&s, o->epochs, p, err);
-        free(p);
-        if (st) goto out;
-        if (o->resume_dir || lb_dir_exists(o->output_dir)) {
-            char *r = lb_path_join(o->output_dir, "resume");
-            if (lb_dir_exists(r)) remove_tree_files(r);
-            free(r);
+    if (out) {
+        /* The new top-level files are staged together with (links to) the checkpoints and
+         * published in one rename: the folder never shows a half-written result, nor stale
+         * top-level files of an earlier version, and resume/ goes with the old version. */
+        lb_staging fin_sg = {0};
+        lb_staging *sg = out->staged ? &out->run : &fin_sg;
+        if (!out->staged && (st = lb_staging_begin(&fin_sg, out->dir, err))) goto out;
+        if (!(st = save_adapter_dir(m, &s, o, sg->dir, err))) {
+            char *p = lb_path_join(sg->dir, "metrics.json");
+            st = write_metrics_json(&s, o, L, p, err);
+            free(p);
         }
+        if (!st) {
+            char *p = lb_path_join(sg->dir, "training_curves.svg");
+            st = write_svg(&s, o->epochs, p, err);
+            free(p);
+        }
+        if (!st) st = publish_output(out, sg, err);
+        lb_staging_abort(&fin_sg);
+        if (st) goto out;
         if (log) fprintf(log, "adapter written to %s\n", o->output_dir);
     }
     res->global_step = s.global_step;
@@ -1269,6 +1456,7 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
     res->tokens_per_s = s.token_time > 0 ? (double)s.tokens / s.token_time : 0;
     st = LB_OK;
 out:
+    lb_train_output_close(&own_out);
     free(rows_buf);
     if (st && log && tty) fputc('\n', log);
     lb_adamw_free(&opt);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "base/outdir.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 #include "train/metrics.h"
@@ -60,6 +61,16 @@ lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eva
 
 typedef enum lb_best_metric { LB_BEST_LOSS, LB_BEST_ACCURACY, LB_BEST_F1, LB_BEST_PRECISION, LB_BEST_RECALL } lb_best_metric;
 
+/* The output folder of a run, opened (locked, checked, cleaned) for the whole run; see
+ * lb_train_output_open. */
+typedef struct lb_train_output {
+    char *dir;             /* canonical output folder */
+    char *work;            /* where checkpoints are written: dir, or run.dir when staged */
+    bool staged;           /* replacing a previous run: the whole run is built in run.dir */
+    lb_staging run;
+    lb_outdir_lock lock;
+} lb_train_output;
+
 typedef struct lb_train_opts {
     int epochs;                /* 10 */
     int batch_size;            /* 4 */
@@ -72,6 +83,8 @@ typedef struct lb_train_opts {
     int logging_steps;         /* 500 */
     lb_best_metric best;       /* LB_BEST_LOSS: lowest eval loss wins; others: highest */
     const char *output_dir;    /* NULL: nothing is written */
+    bool overwrite_output;     /* output_dir may hold a previous run's output (replaced at the end) */
+    struct lb_train_output *output;  /* output_dir already opened by the caller (NULL: lb_train opens it) */
     const char *base_model_name;  /* adapter_config base_model_name_or_path */
     const char *tokenizer_dir;    /* tokenizer files copied next to the adapters (NULL: none) */
     char **label_names;        /* [num_labels] written to labels.json (NULL: LABEL_i) */
@@ -99,11 +112,26 @@ typedef struct lb_train_result {
     double tokens_per_s;       /* real (unpadded) tokens through forward+backward per second */
 } lb_train_result;
 
+/* Takes the lock of o->output_dir (another writer: LB_ERR_IO naming its pid), removes the
+ * leftovers of killed runs (temporaries, staging folders; see base/outdir.h) and decides where
+ * the run writes:
+ *   - absent or empty folder: the run writes into it (checkpoints appear as they are made);
+ *   - o->resume_dir is output_dir/resume: the interrupted run continues in it;
+ *   - another run's output and o->overwrite_output: the whole run is built in a staging folder
+ *     beside it that replaces it in one rename when the run ends or is interrupted; a failed
+ *     run leaves the old folder untouched;
+ *   - anything else is refused (LB_ERR_USAGE naming the entries in the way); with
+ *     o->overwrite_output a folder holding entries lorabert does not write is refused too.
+ * o->output_dir NULL: nothing to do. Close with lb_train_output_close (also after failures). */
+lb_status lb_train_output_open(const lb_train_opts *o, lb_train_output *out, lb_error *err);
+void lb_train_output_close(lb_train_output *out);
+
 /* Trains m (which must hold an adapter: lb_model_add_lora or lb_peft_load) on train,
  * evaluating on eval (may be NULL) each epoch. At the end m holds the best epoch's adapter (the
  * last one without eval). With output_dir: checkpoint-<step>/ per epoch, the best adapter at
  * the top level with tokenizer files and labels.json, trainer_state.json, metrics.json and
- * training_curves.svg. Non-finite loss stops with LB_ERR_NUMERIC naming the step; a stop
+ * training_curves.svg; each checkpoint, the resume folder and the final output folder appear
+ * whole or not at all (staging + rename). Non-finite loss stops with LB_ERR_NUMERIC naming the step; a stop
  * request writes output_dir/resume/ and returns LB_ERR_INTERRUPTED. */
 lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *opts,
                    lb_train_result *res, lb_error *err);

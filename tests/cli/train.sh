@@ -58,21 +58,23 @@ assert r["n_examples"] == 3 and len(r["confusion_matrix"]) == 3 and len(r["per_c
 assert abs(r["f1"] - sum(c["f1"] for c in r["per_class"]) / 3) < 1e-8
 PY
 
-# bad input: one clear line, documented exit code, the earlier output untouched
+# bad input: one clear line, documented exit code, the earlier output untouched (even with
+# --overwrite-output-dir: a failed run never replaces it)
 sum0=$(sha256sum "$T/out/adapter_model.safetensors")
 printf 'label,text\n5,"great"\n' >"$T/bad_label.csv"
-$LB train "${COMMON[@]}" --train "$T/bad_label.csv" --output "$T/out" >/dev/null 2>"$T/err"; rc=$?
+$LB train "${COMMON[@]}" --train "$T/bad_label.csv" --output "$T/out" --overwrite-output-dir >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 4 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q 'label' "$T/err" || fail "label out of range: rc=$rc $(cat "$T/err")"
 printf 'label,text\n' >"$T/empty.csv"
-$LB train "${COMMON[@]}" --train "$T/empty.csv" --output "$T/out" >/dev/null 2>"$T/err"; rc=$?
+$LB train "${COMMON[@]}" --train "$T/empty.csv" --output "$T/out" --overwrite-output-dir >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 4 ] && grep -qi 'empty\|no rows\|no data' "$T/err" || fail "empty dataset: rc=$rc $(cat "$T/err")"
-$LB train "${COMMON[@]}" --text-column body --output "$T/out" >/dev/null 2>"$T/err"; rc=$?
+$LB train "${COMMON[@]}" --text-column body --output "$T/out" --overwrite-output-dir >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 4 ] && grep -q 'body' "$T/err" || fail "missing column: rc=$rc $(cat "$T/err")"
-$LB train "${COMMON[@]}" --train "$T/nope.csv" --output "$T/out" >/dev/null 2>"$T/err"; rc=$?
+$LB train "${COMMON[@]}" --train "$T/nope.csv" --output "$T/out" --overwrite-output-dir >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 3 ] || fail "unreadable file: rc=$rc $(cat "$T/err")"
 $LB eval --model "$M" --adapter "$T/nope" --data "$T/val.csv" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 3 ] || fail "missing adapter: rc=$rc $(cat "$T/err")"
 [ "$sum0" = "$(sha256sum "$T/out/adapter_model.safetensors")" ] || fail "a failed run changed the earlier output"
+ls -A "$T" | grep -q '^\.out\.' && fail "a failed run left $(ls -A "$T" | grep '^\.out\.')"
 
 # SIGINT: a resumable checkpoint and exit 9
 head -n 401 "$SHARED/data/imdb/train.csv" >"$T/train400.csv"
