@@ -142,7 +142,7 @@ static lb_status render(const lb_tokenizer *tok, const lb_tmpl *t, bool specials
         o = a->n;
         /* The pair's type id comes from the template's $B when there is one, else 1. */
         int32_t tb = 1;
-        if (b && tok->has_post && !tok->raw_pair_type)
+        if (b && tok->has_post)
             for (int32_t i = 0; i < tok->pair.n; i++)
                 if (tok->pair.items[i].seq == 1) tb = tok->pair.items[i].type_id;
         if (b) {

@@ -31,7 +31,6 @@ struct lb_tokenizer {
     lb_unigram uni;        /* model Unigram */
     lb_seqnorm snorm;      /* a non-Bert normalizer (enabled: present) */
     lb_pretok pretok;      /* the pre-tokenizer of BPE / Unigram models */
-    bool raw_pair_type;    /* RobertaProcessing: without specials the pair's type ids stay 1 */
     lb_added_token *added; /* [n_added] */
     size_t n_added;
     lb_added_matcher raw_m;  /* normalized=false added tokens, matched in the raw text */

@@ -48,6 +48,54 @@ static const char *type_of(const cJSON *o) {
 
 /* ------------------------------------------------------------------ models */
 
+/* The double tokenizers holds for a JSON number whose correctly rounded value is d. serde_json
+ * (without float_roundtrip, as tokenizers builds it) parses "digits[.digits]" as the u64 of all
+ * digits converted to f64, then one multiply or divide by 10^k, which can be 1 ulp off; Unigram
+ * ties between segmentations depend on it (found by the differential). The text is recovered
+ * as d's shortest round-trip digits, which is what tokenizers (ryu) and Python write. */
+static double serde_f64(double d) {
+    if (d == 0 || !isfinite(d)) return d;
+    char buf[40];
+    int p = 15;
+    snprintf(buf, sizeof buf, "%.*e", p - 1, fabs(d));
+    if (strtod(buf, NULL) == fabs(d)) {
+        while (p > 1) {
+            char b2[40];
+            snprintf(b2, sizeof b2, "%.*e", p - 2, fabs(d));
+            if (strtod(b2, NULL) != fabs(d)) break;
+            memcpy(buf, b2, sizeof buf);
+            p--;
+        }
+    } else {
+        for (p = 16; p <= 17; p++) {
+            snprintf(buf, sizeof buf, "%.*e", p - 1, fabs(d));
+            if (strtod(buf, NULL) == fabs(d)) break;
+        }
+    }
+    uint64_t sig = 0;
+    int nd = 0;
+    const char *c = buf;
+    for (; *c && *c != 'e'; c++)
+        if (*c >= '0' && *c <= '9') { sig = sig * 10 + (uint64_t)(*c - '0'); nd++; }
+    int e10 = *c == 'e' ? atoi(c + 1) : 0;
+    int exp = e10 - (nd - 1);
+    double f = (double)sig;
+    for (;;) {
+        int a = exp < 0 ? -exp : exp;
+        if (a <= 308) {
+            char pw[16];
+            snprintf(pw, sizeof pw, "1e%d", a);
+            double pow10 = strtod(pw, NULL);
+            f = exp >= 0 ? f * pow10 : f / pow10;
+            break;
+        }
+        if (exp >= 0) return d; /* out of range: not reached for finite d */
+        f /= 1e308;
+        exp += 308;
+    }
+    return d < 0 ? -f : f;
+}
+
 static lb_status parse_bpe(lb_tokenizer *tok, const char *path, const cJSON *m, lb_error *err) {
     lb_bpe *b = &tok->bpe;
     lb_status st;
@@ -139,8 +187,9 @@ static lb_status parse_unigram(lb_tokenizer *tok, const char *path, const cJSON 
         if (!valid_utf8(p->valuestring))
             return lb_err(err, LB_ERR_FORMAT, "%s: model.vocab[%d]: piece is not valid UTF-8", path, (int)id);
         if ((st = lb_vocab_put(&tok->wp.full, p->valuestring, strlen(p->valuestring), id, err))) return st;
-        u->scores[id] = s->valuedouble;
-        if (s->valuedouble < u->min_score) u->min_score = s->valuedouble;
+        double sc = serde_f64(s->valuedouble);
+        u->scores[id] = sc;
+        if (sc < u->min_score) u->min_score = sc;
         id++;
     }
     tok->n_ids = n;
@@ -330,8 +379,8 @@ static lb_status tmpl_set(lb_tmpl *t, const int *seqs, const int32_t *ids, int n
     return LB_OK;
 }
 
-/* RobertaProcessing: <s> A </s> and <s> A </s> </s> B </s>, every type id 0; without specials the
- * pair keeps the type id 1 that encoding gave it (processors/roberta.rs). */
+/* RobertaProcessing: <s> A </s> and <s> A </s> </s> B </s>, every type id 0, with or without the
+ * specials (checked against tokenizers 0.13.3). */
 lb_status lb_tok_parse_roberta(lb_tokenizer *tok, const char *path, const cJSON *pp, lb_error *err) {
     int64_t ids[2] = {2, 0}; /* sep, cls defaults: ("</s>", 2), ("<s>", 0) */
     const char *keys[2] = {"sep", "cls"};
@@ -349,9 +398,6 @@ lb_status lb_tok_parse_roberta(lb_tokenizer *tok, const char *path, const cJSON 
     const int32_t i1[3] = {cls, 0, sep}, i2[6] = {cls, 0, sep, sep, 0, sep};
     lb_status st = tmpl_set(&tok->single, s1, i1, 3, err);
     if (!st) st = tmpl_set(&tok->pair, s2, i2, 6, err);
-    if (!st) {
-        tok->has_post = true;
-        tok->raw_pair_type = true;
-    }
+    if (!st) tok->has_post = true;
     return st;
 }

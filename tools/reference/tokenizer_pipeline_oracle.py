@@ -102,6 +102,7 @@ def main():
     files.update(extra)
     for name, path in files.items():
         tok = Tokenizer.from_file(path)
+        tok.no_padding()  # lorabert pads later, in batching
         with open(os.path.join(out, name + ".ids"), "w") as f:
             for m, ml, left, sp, a, b in cases:
                 if ml:
