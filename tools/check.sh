@@ -11,6 +11,8 @@ if [ -x tools/reference/full_goldens.sh ]; then
   export LORABERT_FULL_GOLDEN=${LORABERT_FULL_GOLDEN:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/golden-full}
   bash tools/reference/full_goldens.sh "$LORABERT_FULL_GOLDEN"
 fi
+# tokenizers' ids for the BPE / Unigram differential (tests/unit/test_tokenizer_pipeline.c).
+bash tools/reference/tokenizer_oracle.sh
 # The CLI's main paths under valgrind memcheck (AVX2 build: valgrind does not decode AVX-512).
 make valgrind
 # Every parser's libFuzzer harness, briefly, on its seed corpus (a crash fails the run).

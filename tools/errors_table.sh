@@ -51,6 +51,15 @@ mk nost && rm nost/model.safetensors
 row "no model.safetensors" $LB predict --model nost "x"
 mk notok && rm notok/vocab.txt
 row "tokenizer missing" $LB predict --model notok "x"
+# tokenizer.json components outside the supported pipeline are refused by name (exit 5)
+mkdir -p tokwl && echo '{"model":{"type":"WordLevel","vocab":{}}}' >tokwl/tokenizer.json
+row "tokenizer model WordLevel" $LB tokenize --model tokwl </dev/null
+mkdir -p toknfkc && echo '{"model":{"type":"BPE","vocab":{"a":0},"merges":[]},"normalizer":{"type":"NFKC"}}' >toknfkc/tokenizer.json
+row "tokenizer normalizer NFKC" $LB tokenize --model toknfkc </dev/null
+mkdir -p tokre && echo '{"model":{"type":"Unigram","vocab":[["a",0]]},"normalizer":{"type":"Replace","pattern":{"Regex":"a|b"},"content":""}}' >tokre/tokenizer.json
+row "tokenizer Replace regex other than a run" $LB tokenize --model tokre </dev/null
+mkdir -p tokdrop && echo '{"model":{"type":"BPE","vocab":{"a":0},"merges":[],"dropout":0.1}}' >tokdrop/tokenizer.json
+row "BPE dropout" $LB tokenize --model tokdrop </dev/null
 
 # --- safetensors validation rules (each file replaces model.safetensors of a good folder)
 python3 - "$G/model/model.safetensors" <<'PY'

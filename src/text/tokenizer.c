@@ -11,6 +11,8 @@ typedef struct scratch {
     lb_cpbuf pend;
     lb_segbuf segs, nsegs;
     lb_cpbuf a, b; /* ids of sequence A and B */
+    lb_bytebuf tmp;
+    lb_pipe_scratch ps; /* BPE / Unigram */
 } scratch;
 
 static void scratch_free(scratch *s) {
@@ -20,6 +22,31 @@ static void scratch_free(scratch *s) {
     free(s->nsegs.p);
     free(s->a.p);
     free(s->b.p);
+    free(s->tmp.p);
+    lb_pipe_scratch_free(&s->ps);
+}
+
+lb_status lb_tok_normalize(const lb_tokenizer *tok, const uint8_t *s, size_t n, lb_bytebuf *out, lb_cpbuf *pend,
+                           lb_bytebuf *tmp, lb_error *err) {
+    if (tok->snorm.enabled) return lb_seqnorm_apply(&tok->snorm, s, n, out, tmp, err);
+    return lb_bert_normalize(&tok->norm, s, n, out, pend, err);
+}
+
+/* BPE / Unigram on one normalized span: pre-tokenize, then the model on each word. Empty spans
+ * produce nothing (tokenizers drops empty splits before pre-tokenizing). */
+static lb_status model_span(const lb_tokenizer *tok, const uint8_t *s, size_t n, bool at_start, scratch *sc,
+                            lb_cpbuf *ids, lb_error *err) {
+    if (tok->model == LB_MODEL_WORDPIECE) return lb_wordpiece_encode(&tok->wp, s, n, ids, err);
+    if (!n) return LB_OK;
+    lb_pipe_scratch *ps = &sc->ps;
+    lb_status st = lb_pretok_run(&tok->pretok, s, n, at_start, ps, err);
+    for (size_t k = 0; !st && k < ps->spans.n; k += 2) {
+        const uint8_t *w = ps->word.p + ps->spans.p[k];
+        size_t wl = (size_t)ps->spans.p[k + 1];
+        st = tok->model == LB_MODEL_BPE ? lb_bpe_word(&tok->bpe, &tok->wp.full, w, wl, ps, ids, err)
+                                        : lb_unigram_word(&tok->uni, &tok->wp.full, w, wl, ps, ids, err);
+    }
+    return st;
 }
 
 static lb_status push_id(lb_cpbuf *ids, int32_t id, lb_error *err) {
@@ -29,18 +56,18 @@ static lb_status push_id(lb_cpbuf *ids, int32_t id, lb_error *err) {
 }
 
 /* Normalizes, pre-tokenizes and WordPiece-encodes one span without raw added tokens. */
-static lb_status encode_span(const lb_tokenizer *tok, const uint8_t *s, size_t n, scratch *sc, lb_cpbuf *ids,
-                             lb_error *err) {
+static lb_status encode_span(const lb_tokenizer *tok, const uint8_t *s, size_t n, bool at_start, scratch *sc,
+                             lb_cpbuf *ids, lb_error *err) {
     sc->norm.n = 0;
-    lb_status st = lb_bert_normalize(&tok->norm, s, n, &sc->norm, &sc->pend, err);
+    lb_status st = lb_tok_normalize(tok, s, n, &sc->norm, &sc->pend, &sc->tmp, err);
     if (st) return st;
-    if (!tok->norm_m.npat) return lb_wordpiece_encode(&tok->wp, sc->norm.p, sc->norm.n, ids, err);
+    if (!tok->norm_m.npat) return model_span(tok, sc->norm.p, sc->norm.n, at_start, sc, ids, err);
     sc->nsegs.n = 0;
     if ((st = lb_added_split(&tok->norm_m, sc->norm.p, sc->norm.n, &sc->nsegs, err))) return st;
     for (size_t k = 0; k < sc->nsegs.n; k++) {
         const lb_segment *g = &sc->nsegs.p[k];
         st = g->id >= 0 ? push_id(ids, g->id, err)
-                        : lb_wordpiece_encode(&tok->wp, sc->norm.p + g->start, g->end - g->start, ids, err);
+                        : model_span(tok, sc->norm.p + g->start, g->end - g->start, at_start && g->start == 0, sc, ids, err);
         if (st) return st;
     }
     return LB_OK;
@@ -63,13 +90,14 @@ static lb_status encode_seq(const lb_tokenizer *tok, const char *text, size_t le
     }
     lb_status st = LB_OK;
     if (!tok->raw_m.npat) {
-        st = encode_span(tok, s, len, sc, ids, err);
+        st = encode_span(tok, s, len, true, sc, ids, err);
     } else {
         sc->segs.n = 0;
         st = lb_added_split(&tok->raw_m, s, len, &sc->segs, err);
         for (size_t k = 0; !st && k < sc->segs.n; k++) {
             const lb_segment *g = &sc->segs.p[k];
-            st = g->id >= 0 ? push_id(ids, g->id, err) : encode_span(tok, s + g->start, g->end - g->start, sc, ids, err);
+            st = g->id >= 0 ? push_id(ids, g->id, err)
+                            : encode_span(tok, s + g->start, g->end - g->start, g->start == 0, sc, ids, err);
         }
     }
     free(fixed);

@@ -1,4 +1,4 @@
-/* BERT WordPiece tokenizer, exactly as Hugging Face's fast tokenizer (tokenizers crate):
+/* Tokenizers exactly as Hugging Face's fast tokenizer (tokenizers crate). WordPiece (BERT):
  * added special tokens split out literally, BertNormalizer, BertPreTokenizer, WordPiece,
  * truncation (left/right, specials kept), [CLS] A [SEP] post-processing. */
 #ifndef LB_TEXT_TOKENIZER_H
@@ -15,8 +15,9 @@ typedef struct lb_tokenizer lb_tokenizer;
  * strip_accents, tokenize_chinese_chars, model_max_length, special tokens) and
  * special_tokens_map.json are applied when present; their defaults (lowercase on) override
  * tokenizer.json's BertNormalizer flags, and the vocab.txt path matches [CLS] [SEP] [PAD]
- * [UNK] [MASK] literally in the text. Unsupported pipelines (non-WordPiece models, other
- * normalizers / pre-tokenizers) fail with LB_ERR_UNSUPPORTED naming the type. */
+ * [UNK] [MASK] literally in the text. tokenizer.json may also hold a BPE or Unigram pipeline
+ * (text/pipeline.h: RoBERTa, ModernBERT, XLM-R); unsupported components fail with
+ * LB_ERR_UNSUPPORTED naming the type. */
 lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err);
 /* tokenizer.json exactly as tokenizers' Tokenizer.from_file (no transformers settings). */
 lb_tokenizer *lb_tokenizer_load_json(const char *path, lb_error *err);

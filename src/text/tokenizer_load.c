@@ -185,6 +185,9 @@ static void tmpl_free(lb_tmpl *t) {
 void lb_tokenizer_free(lb_tokenizer *tok) {
     if (!tok) return;
     lb_wordpiece_free(&tok->wp);
+    lb_bpe_free(&tok->bpe);
+    lb_unigram_free(&tok->uni);
+    lb_seqnorm_free(&tok->snorm);
     for (size_t i = 0; i < tok->n_added; i++) free(tok->added[i].content);
     free(tok->added);
     lb_added_matcher_free(&tok->raw_m);
@@ -272,7 +275,7 @@ static lb_status bert_templates(lb_tokenizer *tok, int32_t cls, int32_t sep, lb_
 
 /* Finishes loading: WordPiece tables, added-token matchers, id -> token table. */
 static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
-    lb_status st = lb_wordpiece_finish(&tok->wp, err);
+    lb_status st = tok->model == LB_MODEL_WORDPIECE ? lb_wordpiece_finish(&tok->wp, err) : LB_OK;
     if (st) return st;
     int32_t n = tok->n_ids;
     for (size_t i = 0; i < tok->n_added; i++)
@@ -291,14 +294,14 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
     char **owned = calloc(na ? na : 1, sizeof *owned);
     size_t nr = 0, nn = 0;
     if (!raw || !nrm || !rt || !nt || !owned) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
-    lb_bytebuf buf = {0};
+    lb_bytebuf buf = {0}, tmp = {0};
     lb_cpbuf pend = {0};
     for (size_t i = 0; !st && i < na; i++) {
         const lb_added_token *t = &tok->added[i];
         tok->id_tok[t->id] = t->content;
-        if (!t->normalized || !tok->norm.enabled) { raw[nr] = t->content; rt[nr++] = t; continue; }
+        if (!t->normalized || (!tok->norm.enabled && !tok->snorm.enabled)) { raw[nr] = t->content; rt[nr++] = t; continue; }
         buf.n = 0;
-        st = lb_bert_normalize(&tok->norm, (const uint8_t *)t->content, strlen(t->content), &buf, &pend, err);
+        st = lb_tok_normalize(tok, (const uint8_t *)t->content, strlen(t->content), &buf, &pend, &tmp, err);
         if (!st) st = lb_bytebuf_reserve(&buf, 1, err);
         if (st) break;
         buf.p[buf.n] = 0;
@@ -312,6 +315,7 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
     for (size_t i = 0; i < nn; i++) free(owned[i]);
     free(owned); free(raw); free(nrm); free(rt); free(nt);
     free(buf.p);
+    free(tmp.p);
     free(pend.p);
     if (st) return st;
     /* Every id the post-processor adds must be a token, or the model would index past its
@@ -326,6 +330,7 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
                                   path, id);
             }
     if (tok->pad_id < 0) tok->pad_id = lb_tokenizer_token_to_id(tok, "[PAD]");
+    if (tok->pad_id < 0) tok->pad_id = lb_tokenizer_token_to_id(tok, "<pad>"); /* RoBERTa, XLM-R */
     if (tok->pad_id < 0) tok->pad_id = 0;
     return LB_OK;
 }
@@ -389,6 +394,7 @@ static lb_status parse_post(lb_tokenizer *tok, const char *path, const cJSON *pp
         if (!st) tok->has_post = true;
         return st;
     }
+    if (!strcmp(type->valuestring, "RobertaProcessing")) return lb_tok_parse_roberta(tok, path, pp, err);
     if (!strcmp(type->valuestring, "BertProcessing")) {
         int64_t ids[2] = {102, 101}; /* sep, cls defaults (processors/bert.rs) */
         const char *keys[2] = {"sep", "cls"};
@@ -402,9 +408,11 @@ static lb_status parse_post(lb_tokenizer *tok, const char *path, const cJSON *pp
         }
         return bert_templates(tok, (int32_t)ids[1], (int32_t)ids[0], err);
     }
-    return lb_err(err, LB_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported (TemplateProcessing, BertProcessing)",
+    return lb_err(err, LB_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported (TemplateProcessing, BertProcessing, RobertaProcessing)",
                   path, type->valuestring);
 }
+
+static lb_status parse_common(lb_tokenizer *tok, const char *path, const cJSON *j, lb_error *err);
 
 static lb_status parse_tokenizer_json(lb_tokenizer *tok, const char *path, const cJSON *j, lb_error *err) {
     lb_status st;
@@ -413,9 +421,11 @@ static lb_status parse_tokenizer_json(lb_tokenizer *tok, const char *path, const
     const cJSON *model = get(j, "model");
     if (!cJSON_IsObject(model)) return lb_err(err, LB_ERR_FORMAT, "%s: model: expected an object", path);
     const cJSON *mt = get(model, "type");
-    if (mt && (!cJSON_IsString(mt) || strcmp(mt->valuestring, "WordPiece")))
-        return lb_err(err, LB_ERR_UNSUPPORTED, "%s: model type '%s' is not supported (only WordPiece)", path,
-                      cJSON_IsString(mt) ? mt->valuestring : "?");
+    if (mt && (!cJSON_IsString(mt) || strcmp(mt->valuestring, "WordPiece"))) {
+        /* BPE / Unigram: their own normalizers and pre-tokenizers (tokenizer_pipeline_load.c). */
+        if ((st = lb_tok_parse_pipeline(tok, path, j, err))) return st;
+        return parse_common(tok, path, j, err);
+    }
     const cJSON *vocab = get(model, "vocab");
     if (!cJSON_IsObject(vocab)) return lb_err(err, LB_ERR_FORMAT, "%s: model.vocab: expected an object", path);
     if ((st = lb_vocab_init(&tok->wp.full, (size_t)cJSON_GetArraySize(vocab), err))) return st;
@@ -472,6 +482,13 @@ static lb_status parse_tokenizer_json(lb_tokenizer *tok, const char *path, const
                           path, cJSON_IsString(t) ? t->valuestring : "?");
         tok->wp.pretokenize = true;
     }
+    return parse_common(tok, path, j, err);
+}
+
+/* The parts every model shares: post-processor, padding, added tokens. */
+static lb_status parse_common(lb_tokenizer *tok, const char *path, const cJSON *j, lb_error *err) {
+    lb_status st;
+    const cJSON *x;
     if ((st = parse_post(tok, path, get(j, "post_processor"), err))) return st;
     /* padding: the pad id, when configured */
     const cJSON *pad = get(j, "padding");

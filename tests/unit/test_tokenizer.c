@@ -656,7 +656,7 @@ Test(tokenizer_load, errors_are_clear) {
     expect_load_error("tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0}}} x", LB_ERR_FORMAT, "after the JSON");
     expect_load_error("tokenizer.json", "[]", LB_ERR_FORMAT, "expected a JSON object");
     expect_load_error("tokenizer.json", "{}", LB_ERR_FORMAT, "model");
-    expect_load_error("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}", LB_ERR_UNSUPPORTED, "BPE");
+    expect_load_error("tokenizer.json", "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}", LB_ERR_UNSUPPORTED, "WordLevel");
     expect_load_error("tokenizer.json", "{\"model\": {\"vocab\": []}}", LB_ERR_FORMAT, "model.vocab");
     expect_load_error("tokenizer.json", "{\"model\": {\"vocab\": {\"a\": -1}}}", LB_ERR_FORMAT, "integer");
     expect_load_error("tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 1e12}}}", LB_ERR_FORMAT, "integer");

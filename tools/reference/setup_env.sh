@@ -3,11 +3,12 @@
 # torch is pinned from PyPI (PEFT needs torch >= 1.13.0, which Debian's 1.13.0a0 build does not satisfy);
 # the HF packages are the notebook's stack (transformers 4.32.1),
 # with PEFT >= 0.6 so the original head is frozen as in modern PEFT).
+# sentencepiece + protobuf: make_tokenizer_files.py trains and converts an XLM-R-style file.
 # Prints the path of the environment's python on success.
 set -euo pipefail
 ENV_DIR=${LORABERT_REF_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv}
 STAMP="$ENV_DIR/.lorabert-pins"
-PINS="torch==2.15.0 transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2 pyarrow==19.0.1"
+PINS="torch==2.15.0 transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2 pyarrow==19.0.1 sentencepiece==0.1.99 protobuf==3.20.3"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PINS" ]; then
   # The environment is shared by every worktree and may be in use by a long golden-file run:
   # never delete it. pip moves packages to the pins in place (unchanged ones are left alone);
