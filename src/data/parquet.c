@@ -491,7 +491,7 @@ lb_status lb_parquet_read(const char *path, const char *const *columns, size_t n
     memset(out, 0, sizeof *out);
     char *data;
     size_t len;
-    lb_status st = lb_read_file(path, &data, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
     if (st) return st;
     st = lb_parquet_read_buffer((const uint8_t *)data, len, path, columns, ncolumns, out, err);
     free(data);

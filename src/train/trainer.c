@@ -412,7 +412,7 @@ static lb_status write_trainer_state(const tstate *s, const lb_train_opts *o, co
 static lb_status copy_file(const char *src, const char *dst, lb_error *err) {
     char *data;
     size_t len;
-    lb_status st = lb_read_file(src, &data, &len, err);
+    lb_status st = lb_read_file_max(src, LB_MAX_TOKENIZER_JSON_BYTES, "tokenizer file", &data, &len, err);
     if (st) return st;
     st = lb_write_file_atomic(dst, data, len, err);
     free(data);
@@ -719,11 +719,11 @@ static lb_status read_resume(lb_model *m, tstate *s, lb_adamw *opt, const lb_tra
     cJSON *root = NULL;
     lb_st_file *sf = NULL;
     char *p2 = NULL;
-    lb_status st = lb_read_file(path, &text, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
     if (st) goto out;
-    root = cJSON_ParseWithLength(text, len);
+    root = lb_json_parse(path, text, len, err);
     int bad = !root;
-    if (bad) { st = lb_err(err, LB_ERR_FORMAT, "%s: not valid JSON", path); goto out; }
+    if (bad) { st = LB_ERR_FORMAT; goto out; }
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "lorabert-resume-1")) {
         st = lb_err(err, LB_ERR_FORMAT, "%s: not a lorabert resume checkpoint", path);
@@ -907,10 +907,11 @@ lb_status lb_batch_order_load(const char *path, int32_t **rows, int32_t **offset
     size_t len;
     *rows = NULL;
     *offsets = NULL;
-    lb_status st = lb_read_file(path, &text, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
     if (st) return st;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root = lb_json_parse(path, text, len, err);
     free(text);
+    if (!root) return LB_ERR_FORMAT;
     const cJSON *steps = root ? cJSON_GetObjectItemCaseSensitive(root, "steps") : NULL;
     if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0) {
         cJSON_Delete(root);
