@@ -569,16 +569,18 @@ static lb_tokenizer *load_vocab(const char *vocab_path, const char *config_path,
         if (cfg.model_max_length > 0) tok->model_max_length = (int32_t)cfg.model_max_length;
     }
     if (!st) {
-        int32_t unk = lb_vocab_get(&tok->wp.full, tok->wp.unk_token, strlen(tok->wp.unk_token));
         int32_t ids[2] = {-1, -1};
         const int which[2] = {SP_CLS, SP_SEP};
         for (int k = 0; k < 2; k++) {
             const char *c = cfg.sp[which[k]].content;
             ids[k] = c ? lb_vocab_get(&tok->wp.full, c, strlen(c)) : -1;
-            if (ids[k] < 0) ids[k] = unk; /* convert_tokens_to_ids falls back to unk */
+            /* transformers 4.32 then adds the token as a new id past the vocabulary and its
+             * template uses that id: an IndexError in a model whose vocab_size is the file's
+             * line count, or an untrained embedding row otherwise. Refused up front. */
             if (ids[k] < 0) {
-                st = lb_err(err, LB_ERR_FORMAT, "%s: %s '%s' is not in the vocabulary", vocab_path, sp_keys[which[k]],
-                            c ? c : "null");
+                st = lb_err(err, LB_ERR_FORMAT, "%s: %s '%s' is not in the vocabulary (%d tokens); every input "
+                            "starts with [CLS] and ends with [SEP], so the vocabulary must hold both",
+                            vocab_path, sp_keys[which[k]], c ? c : "null", (int)tok->wp.full.count);
                 break;
             }
         }

@@ -1012,6 +1012,17 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
         goto out;
     }
     for (int e = 0; e < o->epochs; e++) s.rows[e].train_loss_logged = s.rows[e].train_loss_mean = NAN;
+    /* Up front, before the output folder exists: a forward on a longer example would fail. */
+    for (int k = 0; k < 2; k++) {
+        const lb_tokset *ts = k ? eval : train;
+        for (int64_t i = 0; ts && i < ts->n; i++)
+            if (ts->offsets[i + 1] - ts->offsets[i] > mc->max_pos) {
+                st = lb_err(err, LB_ERR_USAGE, "train: %s example %lld has %lld tokens, more than the model's %d "
+                            "positions (max_position_embeddings); lower --max-length", k ? "eval" : "train",
+                            (long long)i, (long long)(ts->offsets[i + 1] - ts->offsets[i]), mc->max_pos);
+                goto out;
+            }
+    }
     if (o->resume_dir && (st = read_resume(m, &s, &opt, o, L, err))) goto out;
     if (o->output_dir && (st = lb_mkdir_p(o->output_dir, err))) goto out;
 
