@@ -174,7 +174,8 @@ cJSON *lb_json_parse(const char *name, const char *text, size_t len, lb_error *e
         size_t k = 0;
         while (k < len && json_ws(text[k])) k++;
         if (k == len) { off = k; why = "expecting a value (the file is empty or only whitespace)"; }
-        else if (off >= len) why = "unexpected end of the text (unterminated string, array or object?)";
+        /* cJSON places an error at the end of a truncated text on its last byte */
+        else if (off + 1 >= len) why = "unexpected end of the text (truncated, or a bad last character)";
         else if (text[off] == '\0') why = "NUL byte in the text";
         else why = "syntax error";
     }
