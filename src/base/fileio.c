@@ -7,33 +7,91 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-lb_status lb_read_file(const char *path, char **data, size_t *len, lb_error *err) {
+const char *lb_file_type_name(unsigned mode) {
+    if (S_ISREG(mode)) return "a regular file";
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+static lb_status too_big(lb_error *err, const char *path, const char *what, size_t max) {
+    return lb_err(err, LB_ERR_UNSUPPORTED, "%s: larger than the %zu MiB (%zu-byte) limit for a %s", path, max >> 20,
+                  max, what ? what : "file");
+}
+
+lb_status lb_open_regular(const char *path, size_t max, const char *what, int *fd, uint64_t *size, lb_error *err) {
+    *fd = -1;
+    if (size) *size = 0;
+    /* O_NONBLOCK: opening a FIFO with no writer must not wait for one. */
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0) return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(f, &sb) != 0) {
+        lb_status st = lb_err(err, LB_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        close(f);
+        return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(f);
+        return lb_err(err, LB_ERR_IO, "%s: is %s, expected a regular file", path, lb_file_type_name(sb.st_mode));
+    }
+    if (sb.st_size < 0 || (uint64_t)sb.st_size > max) { close(f); return too_big(err, path, what, max); }
+    int fl = fcntl(f, F_GETFL);
+    if (fl >= 0) (void)fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+    *fd = f;
+    if (size) *size = (uint64_t)sb.st_size;
+    return LB_OK;
+}
+
+lb_status lb_read_file_max(const char *path, size_t max, const char *what, char **data, size_t *len,
+                           lb_error *err) {
     *data = NULL;
     if (len) *len = 0;
     if (!path || !*path) return lb_err(err, LB_ERR_USAGE, "read: empty path");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+    int fd;
+    uint64_t sz;
+    lb_status st = lb_open_regular(path, max, what, &fd, &sz, err);
+    if (st) return st;
+    /* st_size is a hint only (the file may grow or shrink while read): read until EOF, but
+     * never past max + 1 bytes. */
+    size_t cap = (size_t)sz + 1 < ((size_t)1 << 16) ? ((size_t)1 << 16) : (size_t)sz + 2, n = 0;
+    if (cap > max + 2) cap = max + 2;
     char *buf = malloc(cap);
-    if (!buf) { fclose(fp); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); }
+    if (!buf) { close(fd); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap); }
     for (;;) {
         if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); fclose(fp); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); }
+            size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+            if (ncap <= cap) break;  /* n == max + 1: over the limit */
+            char *nb = realloc(buf, ncap);
+            if (!nb) { free(buf); close(fd); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, fp);
-        n += got;
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            st = lb_err(err, LB_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return st;
+        }
         if (got == 0) break;
+        n += (size_t)got;
+        if (n > max) break;
     }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) { free(buf); return lb_err(err, LB_ERR_IO, "%s: read failed", path); }
+    close(fd);
+    if (n > max) { free(buf); return too_big(err, path, what, max); }
     buf[n] = '\0';
     *data = buf;
     if (len) *len = n;
     return LB_OK;
+}
+
+lb_status lb_read_file(const char *path, char **data, size_t *len, lb_error *err) {
+    return lb_read_file_max(path, LB_MAX_READ_BYTES, "file", data, len, err);
 }
 
 static void fsync_parent_dir(const char *path) {
@@ -130,6 +188,11 @@ lb_status lb_mkdir_p(const char *path, lb_error *err) {
 bool lb_file_exists(const char *path) {
     struct stat sb;
     return path && *path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+bool lb_path_present(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0;
 }
 
 bool lb_dir_exists(const char *path) {

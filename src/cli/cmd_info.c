@@ -9,6 +9,7 @@
 #include "base/fileio.h"
 #include "cli/cli.h"
 #include "formats/hub.h"
+#include "formats/pyjson.h"
 #include "formats/safetensors.h"
 #include "text/tokenizer.h"
 
@@ -27,21 +28,9 @@ static void info_help(FILE *out) {
 /* Reads and parses dir/name; NULL with *err set (missing file: code LB_ERR_IO). */
 static cJSON *read_json(const char *dir, const char *name, lb_error *err) {
     char *path = lb_path_join(dir, name);
-    char *text = NULL;
     cJSON *j = NULL;
     if (!path) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
-    if (lb_read_file(path, &text, NULL, err) == LB_OK) {
-        j = cJSON_Parse(text);
-        if (!j) {
-            const char *at = cJSON_GetErrorPtr();
-            lb_err(err, LB_ERR_FORMAT, "%s: invalid JSON at byte %ld", path, at && at >= text ? (long)(at - text) : 0L);
-        } else if (!cJSON_IsObject(j)) {
-            lb_err(err, LB_ERR_FORMAT, "%s: expected a JSON object", path);
-            cJSON_Delete(j);
-            j = NULL;
-        }
-    }
-    free(text);
+    j = lb_json_read_file(path, LB_MAX_JSON_BYTES, "JSON file", true, err);
     free(path);
     return j;
 }

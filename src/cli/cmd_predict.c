@@ -1,8 +1,15 @@
 /* `lorabert predict`: labels texts with a classifier (+ an optional PEFT LoRA adapter), in eval
  * mode, batching texts of similar length together so padding costs little. Prints one JSON
- * line per text, or an aligned table on a terminal. */
+ * line per text, or an aligned table on a terminal.
+ *
+ * stdin is streamed: lines are read as they come (poll, no stdio buffering), a batch is run
+ * when it is full or when no more input is waiting, and its lines are printed and flushed at
+ * once, so `tail -f log | lorabert predict` answers each line while stdin stays open. A blank
+ * line is the empty text (it tokenizes to [CLS] [SEP], as in transformers), so the output
+ * keeps one line per input line. */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +23,8 @@
 #include "text/tokenizer.h"
 
 #define PREDICT_DEFAULT_BATCH 32
+/* One stdin line may hold at most this many bytes (the tokenizer keeps --max-length tokens). */
+#define PREDICT_MAX_LINE_BYTES ((size_t)16 << 20)
 
 static void predict_help(FILE *out) {
     fprintf(out,
@@ -23,7 +32,8 @@ static void predict_help(FILE *out) {
             "Labels each TEXT (or, with none given, each line of stdin) with the classifier, in eval\n"
             "mode. Prints one JSON line per text:\n"
             "  {\"index\":0,\"label\":\"Positive\",\"score\":0.97,\"probs\":[...],\"logits\":[...]}\n"
-            "or an aligned table when stdout is a terminal.\n\n"
+            "or an aligned table when stdout is a terminal. stdin is streamed: each batch is printed\n"
+            "as soon as it is full or no more input is waiting; a blank line is the empty text.\n\n"
             "options:\n"
             "  --model DIR|ID     model folder or hub repo id (config.json + model.safetensors)\n"
             "  --adapter DIR|ID   PEFT LoRA adapter folder (adapter_config.json +\n"
@@ -33,6 +43,7 @@ static void predict_help(FILE *out) {
             "  --batch-size N     texts per forward pass (default %d)\n"
             "  --labels A,B,...   label names by id (default: id2label of config.json)\n"
             "  --precision P      fp32 (default, exact) or bf16 (frozen linears in bf16: faster)\n"
+            "  --threads N        CPU threads (default 0: all)\n"
             "  --json | --table   force the output format\n"
             "  -h, --help         show this help\n\n"
             "Exit status: 0 ok, 2 usage (incl. an empty TEXT), 3 I/O, 4 bad input or model files.\n",
@@ -108,30 +119,68 @@ static lb_status texts_push(text_list *t, char *s, size_t len, lb_error *err) {
     return LB_OK;
 }
 
-static lb_status read_stdin_lines(text_list *t, lb_error *err) {
-    t->owned = true;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    size_t lineno = 0;
-    while ((got = getline(&line, &cap, stdin)) >= 0) {
-        lineno++;
-        size_t n = (size_t)got;
-        if (n && line[n - 1] == '\n') n--;
-        if (n && line[n - 1] == '\r') n--;
-        if (n == 0) { free(line); return lb_err(err, LB_ERR_FORMAT, "stdin line %zu: empty text", lineno); }
-        if (memchr(line, '\0', n)) { free(line); return lb_err(err, LB_ERR_FORMAT, "stdin line %zu: NUL byte in text", lineno); }
-        char *s = malloc(n + 1);
-        if (!s) { free(line); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
-        memcpy(s, line, n);
-        s[n] = '\0';
-        lb_status st = texts_push(t, s, n, err);
-        if (st) { free(s); free(line); return st; }
+/* stdin as lines, read with read(2) so that poll(2) tells whether more input is waiting
+ * (stdio would hide buffered bytes from poll). */
+typedef struct line_reader {
+    char *buf;
+    size_t len, cap, start;
+    bool eof;
+    size_t lineno;
+} line_reader;
+
+/* The next line (malloc'd, without its line end) into *s, *n: 1. 0: none (at EOF, or, when
+ * !block, no complete line and nothing waiting on stdin). -1: error in *err. */
+static int next_line(line_reader *r, bool block, char **s, size_t *n, lb_error *err) {
+    for (;;) {
+        char *nl = memchr(r->buf + r->start, '\n', r->len - r->start);
+        size_t end = nl ? (size_t)(nl - r->buf) : r->len;
+        if (nl || (r->eof && r->len > r->start)) {
+            size_t k = end - r->start;
+            if (k && r->buf[r->start + k - 1] == '\r') k--;
+            r->lineno++;
+            if (memchr(r->buf + r->start, '\0', k)) {
+                lb_err(err, LB_ERR_FORMAT, "stdin line %zu: NUL byte in text", r->lineno);
+                return -1;
+            }
+            char *t = malloc(k + 1);
+            if (!t) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return -1; }
+            memcpy(t, r->buf + r->start, k);
+            t[k] = '\0';
+            r->start = nl ? end + 1 : r->len;
+            *s = t;
+            *n = k;
+            return 1;
+        }
+        if (r->eof) return 0;
+        if (r->len - r->start > PREDICT_MAX_LINE_BYTES) {
+            lb_err(err, LB_ERR_UNSUPPORTED, "stdin line %zu: longer than the %zu MiB limit for one text", r->lineno + 1,
+                   PREDICT_MAX_LINE_BYTES >> 20);
+            return -1;
+        }
+        if (!block) {
+            struct pollfd pf = {.fd = STDIN_FILENO, .events = POLLIN};
+            int k = poll(&pf, 1, 0);
+            if (k < 0 && errno == EINTR) continue;
+            if (k == 0) return 0;
+        }
+        if (r->start) {
+            memmove(r->buf, r->buf + r->start, r->len - r->start);
+            r->len -= r->start;
+            r->start = 0;
+        }
+        if (r->cap - r->len < 4096) {
+            size_t cap = r->cap ? 2 * r->cap : 65536;
+            char *nb = realloc(r->buf, cap);
+            if (!nb) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return -1; }
+            r->buf = nb;
+            r->cap = cap;
+        }
+        ssize_t got = read(STDIN_FILENO, r->buf + r->len, r->cap - r->len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) { lb_err(err, LB_ERR_IO, "stdin: read failed: %s", strerror(errno)); return -1; }
+        if (got == 0) r->eof = true;
+        else r->len += (size_t)got;
     }
-    free(line);
-    if (ferror(stdin)) return lb_err(err, LB_ERR_IO, "stdin: read failed: %s", strerror(errno));
-    if (t->n == 0) return lb_err(err, LB_ERR_FORMAT, "stdin: no texts (give TEXT arguments or one text per line)");
-    return LB_OK;
 }
 
 static const int32_t *g_lengths;
@@ -154,11 +203,128 @@ static void put_clipped(FILE *out, const char *s, size_t len, size_t width) {
     if (clipped) fputs("...", out);
 }
 
+/* What every chunk of texts needs. */
+typedef struct predict_ctx {
+    lb_model *m;
+    const lb_tokenizer *tok;
+    const lb_model_config *cfg;
+    const lb_tok_opts *to;
+    const char *tok_dir;
+    int batch_size;
+    bool table;
+    size_t label_w;
+} predict_ctx;
+
+/* Tokenizes, runs and prints texts (indices base, base+1, ...), longest first in batches,
+ * printed in input order and flushed. */
+static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, size_t base, lb_error *errp) {
+    lb_model *m = pc->m;
+    const lb_tokenizer *tok = pc->tok;
+    const lb_model_config *cfg = pc->cfg;
+    const lb_tok_opts to = *pc->to;
+    const char *tok_dir = pc->tok_dir;
+    const int batch_size = pc->batch_size, L = cfg->num_labels;
+    const bool table = pc->table;
+    const size_t label_w = pc->label_w, n = texts->n;
+    lb_error err = {0};
+    lb_status rst = LB_OK;
+    lb_encoding *enc = NULL;
+    int32_t *order = NULL, *lengths = NULL, *ids = NULL, *blen = NULL;
+    float *logits = NULL, *blogits = NULL;
+    double *probs = NULL;
+    enc = calloc(n, sizeof *enc);
+    order = malloc(n * sizeof *order);
+    lengths = malloc(n * sizeof *lengths);
+    logits = malloc(n * (size_t)L * sizeof *logits);
+    if (!enc || !order || !lengths || !logits) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    int32_t T_max = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (lb_tokenize(tok, texts->text[i], texts->len[i], &to, &enc[i], &err)) {
+            lb_err_prefix(&err, "text %zu", base + i);
+            goto fail;
+        }
+        for (int32_t k = 0; k < enc[i].n; k++)
+            if (enc[i].ids[k] < 0 || enc[i].ids[k] >= cfg->vocab_size) {
+                lb_err(&err, LB_ERR_FORMAT, "text %zu: token id %d is outside the model's vocabulary of %d (tokenizer "
+                       "from %s does not match the model)", base + i, enc[i].ids[k], cfg->vocab_size, tok_dir);
+                goto fail;
+            }
+        order[i] = (int32_t)i;
+        lengths[i] = enc[i].n;
+        if (enc[i].n > T_max) T_max = enc[i].n;
+    }
+    /* Longest first: batches of similar lengths, and the first batch sizes every buffer. */
+    g_lengths = lengths;
+    qsort(order, n, sizeof *order, by_length_desc);
+    int bmax = batch_size < (int)n ? batch_size : (int)n;
+    ids = malloc((size_t)bmax * (size_t)T_max * sizeof *ids);
+    blen = malloc((size_t)bmax * sizeof *blen);
+    blogits = malloc((size_t)bmax * (size_t)L * sizeof *blogits);
+    if (!ids || !blen || !blogits) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    int32_t pad = lb_tokenizer_pad_id(tok);
+    for (size_t s = 0; s < n; s += (size_t)bmax) {
+        int B = (int)(n - s < (size_t)bmax ? n - s : (size_t)bmax);
+        int T = lengths[order[s]];
+        for (int b = 0; b < B; b++) {
+            const lb_encoding *e = &enc[order[s + (size_t)b]];
+            memcpy(ids + (size_t)b * T, e->ids, (size_t)e->n * sizeof *ids);
+            for (int k = e->n; k < T; k++) ids[(size_t)b * T + k] = pad;
+            blen[b] = e->n;
+        }
+        lb_batch batch = {.B = B, .T = T, .ids = ids, .lengths = blen, .token_type_ids = NULL};
+        if (lb_model_forward(m, &batch, false, NULL, blogits, &err)) goto fail;
+        for (int b = 0; b < B; b++)
+            memcpy(logits + (size_t)order[s + (size_t)b] * L, blogits + (size_t)b * L, (size_t)L * sizeof *logits);
+    }
+
+    probs = malloc((size_t)L * sizeof *probs);
+    if (!probs) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    for (size_t i = 0; i < n; i++) {
+        const float *z = logits + i * (size_t)L;
+        /* softmax in double; argmax ties go to the first index (numpy) */
+        int best = 0;
+        for (int k = 1; k < L; k++)
+            if (z[k] > z[best]) best = k;
+        double sum = 0;
+        for (int k = 0; k < L; k++) { probs[k] = exp((double)z[k] - (double)z[best]); sum += probs[k]; }
+        for (int k = 0; k < L; k++) probs[k] /= sum;
+        char dflt[32];
+        snprintf(dflt, sizeof dflt, "LABEL_%d", best);
+        const char *label = cfg->id2label && cfg->id2label[best] ? cfg->id2label[best] : dflt;
+        if (table) {
+            printf("%5zu  %-*s  %8.4f  ", base + i, (int)label_w, label, probs[best]);
+            put_clipped(stdout, texts->text[i], texts->len[i], 60);
+            putchar('\n');
+            continue;
+        }
+        printf("{\"index\":%zu,\"label\":", base + i);
+        put_json_string(stdout, label);
+        fputs(",\"score\":", stdout);
+        put_json_float(stdout, probs[best]);
+        fputs(",\"probs\":[", stdout);
+        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, probs[k]); }
+        fputs("],\"logits\":[", stdout);
+        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, z[k]); }
+        fputs("]}\n", stdout);
+    }
+    if (fflush(stdout) != 0) { lb_err(&err, LB_ERR_IO, "stdout: write failed: %s", strerror(errno)); goto fail; }
+    goto done;
+fail:
+    rst = err.code ? err.code : LB_ERR_INTERNAL;
+    *errp = err;
+done:
+    if (enc)
+        for (size_t i = 0; i < n; i++) lb_encoding_free(&enc[i]);
+    free(enc); free(order); free(lengths); free(ids); free(blen); free(logits); free(blogits); free(probs);
+    return rst;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model_arg = NULL, *adapter_arg = NULL, *labels_arg = NULL;
     char *labels_buf = NULL, **labels = NULL, **adapter_labels = NULL;
     int n_labels = 0;
     int max_length = 0, batch_size = PREDICT_DEFAULT_BATCH;
+    long threads = 0;
     bool truncate_left = false, force_json = false, force_table = false;
     lb_precision precision = LB_PRECISION_FP32;
     text_list texts = {0};
@@ -189,6 +355,15 @@ int cmd_predict(int argc, char **argv) {
         } else if (is_opt(a, "--batch-size")) {
             const char *v = opt_value(argc, argv, &i, "--batch-size");
             if (!parse_pos_int(v, &batch_size)) { rc = cli_usage_error("predict", "--batch-size needs a positive integer, got '%s'", v ? v : ""); goto out; }
+        } else if (is_opt(a, "--threads")) {
+            const char *v = opt_value(argc, argv, &i, "--threads");
+            char *end = NULL;
+            errno = 0;
+            threads = v && *v ? strtol(v, &end, 10) : -1;
+            if (!v || !*v || *end || errno || threads < 0 || threads > 4096) {
+                rc = cli_usage_error("predict", "--threads needs an integer in [0, 4096], got '%s'", v ? v : "");
+                goto out;
+            }
         } else if (is_opt(a, "--precision")) {
             const char *v = opt_value(argc, argv, &i, "--precision");
             if (!lb_precision_parse(v, &precision)) { rc = cli_usage_error("predict", "--precision must be fp32 or bf16, got '%s'", v ? v : ""); goto out; }
@@ -224,14 +399,10 @@ int cmd_predict(int argc, char **argv) {
     char *model_dir = NULL, *adapter_dir = NULL;
     lb_tokenizer *tok = NULL;
     lb_model *m = NULL;
-    lb_encoding *enc = NULL;
-    int32_t *order = NULL, *lengths = NULL, *ids = NULL, *blen = NULL;
-    float *logits = NULL, *blogits = NULL;
-    size_t n = 0;
     static const char *const include[] = {"*.json", "*.safetensors", "vocab.txt", NULL};
-
-    if (texts.n == 0 && read_stdin_lines(&texts, &err)) goto fail;
-    n = texts.n;
+    bool from_stdin = texts.n == 0;
+    texts.owned = from_stdin;
+    cli_set_threads(threads);
     if (lb_hub_resolve(model_arg, "model", NULL, include, &model_dir, &err)) goto fail;
     if (adapter_arg) {
         if (lb_hub_resolve(adapter_arg, "model", NULL, include, &adapter_dir, &err)) goto fail;
@@ -268,95 +439,43 @@ int cmd_predict(int argc, char **argv) {
     lb_tok_opts to = {.max_length = max_length ? max_length : limit, .truncate_left = truncate_left,
                       .add_special_tokens = true, .replace_invalid_utf8 = false};
 
-    enc = calloc(n, sizeof *enc);
-    order = malloc(n * sizeof *order);
-    lengths = malloc(n * sizeof *lengths);
-    logits = malloc(n * (size_t)L * sizeof *logits);
-    if (!enc || !order || !lengths || !logits) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
-    int32_t T_max = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (lb_tokenize(tok, texts.text[i], texts.len[i], &to, &enc[i], &err)) {
-            lb_err_prefix(&err, "text %zu", i);
-            goto fail;
-        }
-        for (int32_t k = 0; k < enc[i].n; k++)
-            if (enc[i].ids[k] < 0 || enc[i].ids[k] >= cfg->vocab_size) {
-                lb_err(&err, LB_ERR_FORMAT, "text %zu: token id %d is outside the model's vocabulary of %d (tokenizer "
-                       "from %s does not match the model)", i, enc[i].ids[k], cfg->vocab_size, tok_dir);
-                goto fail;
-            }
-        order[i] = (int32_t)i;
-        lengths[i] = enc[i].n;
-        if (enc[i].n > T_max) T_max = enc[i].n;
-    }
-    /* Longest first: batches of similar lengths, and the first batch sizes every buffer. */
-    g_lengths = lengths;
-    qsort(order, n, sizeof *order, by_length_desc);
-    int bmax = batch_size < (int)n ? batch_size : (int)n;
-    ids = malloc((size_t)bmax * (size_t)T_max * sizeof *ids);
-    blen = malloc((size_t)bmax * sizeof *blen);
-    blogits = malloc((size_t)bmax * (size_t)L * sizeof *blogits);
-    if (!ids || !blen || !blogits) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
-    int32_t pad = lb_tokenizer_pad_id(tok);
-    for (size_t s = 0; s < n; s += (size_t)bmax) {
-        int B = (int)(n - s < (size_t)bmax ? n - s : (size_t)bmax);
-        int T = lengths[order[s]];
-        for (int b = 0; b < B; b++) {
-            const lb_encoding *e = &enc[order[s + (size_t)b]];
-            memcpy(ids + (size_t)b * T, e->ids, (size_t)e->n * sizeof *ids);
-            for (int k = e->n; k < T; k++) ids[(size_t)b * T + k] = pad;
-            blen[b] = e->n;
-        }
-        lb_batch batch = {.B = B, .T = T, .ids = ids, .lengths = blen, .token_type_ids = NULL};
-        if (lb_model_forward(m, &batch, false, NULL, blogits, &err)) goto fail;
-        for (int b = 0; b < B; b++)
-            memcpy(logits + (size_t)order[s + (size_t)b] * L, blogits + (size_t)b * L, (size_t)L * sizeof *logits);
-    }
-
     bool table = force_table || (!force_json && isatty(STDOUT_FILENO));
-    double *probs = malloc((size_t)L * sizeof *probs);
-    if (!probs) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
     size_t label_w = 5;
     for (int k = 0; k < L && table; k++)
         if (cfg->id2label && cfg->id2label[k] && strlen(cfg->id2label[k]) > label_w) label_w = strlen(cfg->id2label[k]);
     if (table) printf("%5s  %-*s  %8s  %s\n", "index", (int)label_w, "label", "score", "text");
-    for (size_t i = 0; i < n; i++) {
-        const float *z = logits + i * (size_t)L;
-        /* softmax in double; argmax ties go to the first index (numpy) */
-        int best = 0;
-        for (int k = 1; k < L; k++)
-            if (z[k] > z[best]) best = k;
-        double sum = 0;
-        for (int k = 0; k < L; k++) { probs[k] = exp((double)z[k] - (double)z[best]); sum += probs[k]; }
-        for (int k = 0; k < L; k++) probs[k] /= sum;
-        char dflt[32];
-        snprintf(dflt, sizeof dflt, "LABEL_%d", best);
-        const char *label = cfg->id2label && cfg->id2label[best] ? cfg->id2label[best] : dflt;
-        if (table) {
-            printf("%5zu  %-*s  %8.4f  ", i, (int)label_w, label, probs[best]);
-            put_clipped(stdout, texts.text[i], texts.len[i], 60);
-            putchar('\n');
-            continue;
+    predict_ctx pc = {.m = m, .tok = tok, .cfg = cfg, .to = &to, .tok_dir = tok_dir, .batch_size = batch_size,
+                      .table = table, .label_w = label_w};
+    if (!from_stdin) {
+        if (predict_chunk(&pc, &texts, 0, &err)) goto fail;
+    } else {
+        /* A chunk is what is there now, up to one batch: the first line is waited for, the rest
+         * only taken while more is already waiting. */
+        line_reader lr = {0};
+        size_t done = 0;
+        lb_status st = LB_OK;
+        for (;;) {
+            char *s;
+            size_t len;
+            int got = next_line(&lr, texts.n == 0, &s, &len, &err);
+            if (got < 0) { st = err.code; break; }
+            if (got > 0 && (st = texts_push(&texts, s, len, &err))) { free(s); break; }
+            if (texts.n && (got == 0 || texts.n >= (size_t)batch_size)) {
+                if ((st = predict_chunk(&pc, &texts, done, &err))) break;
+                done += texts.n;
+                for (size_t i = 0; i < texts.n; i++) free(texts.text[i]);
+                texts.n = 0;
+            }
+            if (got == 0 && lr.eof) break;
         }
-        printf("{\"index\":%zu,\"label\":", i);
-        put_json_string(stdout, label);
-        fputs(",\"score\":", stdout);
-        put_json_float(stdout, probs[best]);
-        fputs(",\"probs\":[", stdout);
-        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, probs[k]); }
-        fputs("],\"logits\":[", stdout);
-        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, z[k]); }
-        fputs("]}\n", stdout);
+        free(lr.buf);
+        if (!st && done == 0) st = lb_err(&err, LB_ERR_FORMAT, "stdin: no texts (give TEXT arguments or one text per line)");
+        if (st) goto fail;
     }
-    free(probs);
-    if (fflush(stdout) != 0) { lb_err(&err, LB_ERR_IO, "stdout: write failed: %s", strerror(errno)); goto fail; }
     goto cleanup;
 fail:
     rc = cli_fail(&err);
 cleanup:
-    if (enc)
-        for (size_t i = 0; i < n; i++) lb_encoding_free(&enc[i]);
-    free(enc); free(order); free(lengths); free(ids); free(blen); free(logits); free(blogits);
     lb_model_free(m);
     lb_tokenizer_free(tok);
     free(model_dir);

@@ -108,6 +108,11 @@ int cmd_train(int argc, char **argv) {
         return cli_usage_error("train", "--target-modules is empty");
     }
     cli_set_threads(threads);
+    /* An explicit --max-length above the model's positions is refused up front; the default
+     * (512) only matters when an example is that long, which lb_train checks before writing. */
+    bool max_length_given = false;
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "--max-length", 12) && (argv[i][12] == '\0' || argv[i][12] == '=')) max_length_given = true;
 
     char *model_dir = NULL, *out_dir = NULL, **train_paths = NULL, **val_paths = NULL, **mapped = NULL;
     int n_train = 0, n_val = 0, n_mapped = 0;
@@ -177,6 +182,12 @@ int cmd_train(int argc, char **argv) {
     }
     lb_load_opts lo = {.num_labels = nlabels, .labels = label_names, .seed = (uint64_t)seed, .quiet = false};
     if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto fail; }
+    /* before anything is tokenized or written: the first forward would fail on a long text */
+    if (max_length_given && max_length > lb_model_get_config(m)->max_pos) {
+        st = lb_err(&err, LB_ERR_USAGE, "--max-length %ld exceeds the model's %d positions (max_position_embeddings "
+                    "in %s/config.json)", max_length, lb_model_get_config(m)->max_pos, model_dir);
+        goto fail;
+    }
     /* target names must be this architecture's (q_lin is DistilBERT's, query BERT's) */
     for (int i = 0; i < nt; i++) {
         if (!strcmp(tlist[i], "all-linear") || strchr(tlist[i], '.')) continue;

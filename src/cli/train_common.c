@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "formats/hub.h"
+#include "formats/pyjson.h"
 #include "formats/safetensors.h"
 
 static void print_default(FILE *f, const cli_opt *o) {
@@ -418,10 +419,11 @@ lb_status cli_adapter_labels(const char *adapter_dir, int *num_labels, char ***n
     if (lb_file_exists(p)) {
         char *text;
         size_t len;
-        lb_status st = lb_read_file(p, &text, &len, err);
+        lb_status st = lb_read_file_max(p, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
         if (st) { free(p); return st; }
-        cJSON *root = cJSON_ParseWithLength(text, len);
+        cJSON *root = lb_json_parse(p, text, len, err);
         free(text);
+        if (!root) { free(p); return LB_ERR_FORMAT; }
         const cJSON *id2 = root ? cJSON_GetObjectItemCaseSensitive(root, "id2label") : NULL;
         int n = cJSON_GetArraySize(id2);
         if (!cJSON_IsObject(id2) || n < 1) {

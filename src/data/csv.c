@@ -205,7 +205,7 @@ lb_status lb_csv_read(const char *path, char delim, lb_table *out, lb_error *err
     char *data;
     size_t len;
     memset(out, 0, sizeof *out);
-    lb_status st = lb_read_file(path, &data, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
     if (st != LB_OK) return st;
     st = lb_csv_parse(data, len, delim, path, out, err);
     free(data);

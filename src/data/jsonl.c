@@ -295,7 +295,7 @@ lb_status lb_jsonl_read(const char *path, lb_table *out, lb_error *err) {
     char *data;
     size_t len;
     memset(out, 0, sizeof *out);
-    lb_status st = lb_read_file(path, &data, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
     if (st != LB_OK) return st;
     st = lb_jsonl_parse(data, len, path, out, err);
     free(data);

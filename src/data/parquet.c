@@ -22,6 +22,40 @@
 #ifndef LB_PARQUET_MAX_CELLS
 #define LB_PARQUET_MAX_CELLS ((size_t)1 << 26)
 #endif
+/* Decoded-bytes budget of one read: table cells, copied strings, dictionaries, value scratch
+ * and every decompressed page count against min(MAX, FLOOR + EXPANSION x file size). A 13 KB
+ * file whose RLE runs or zstd frames claim gigabytes is refused before the memory is taken;
+ * real datasets (text compresses ~3-4x) stay far below. */
+#ifndef LB_PARQUET_DECODED_FLOOR
+#define LB_PARQUET_DECODED_FLOOR ((size_t)64 << 20)
+#endif
+#ifndef LB_PARQUET_MAX_EXPANSION
+#define LB_PARQUET_MAX_EXPANSION 64
+#endif
+#ifndef LB_PARQUET_MAX_DECODED_BYTES
+#define LB_PARQUET_MAX_DECODED_BYTES ((size_t)16 << 30)
+#endif
+
+typedef struct decode_budget {
+    size_t limit, used;
+    size_t file_len;
+} decode_budget;
+
+static void budget_init(decode_budget *b, size_t file_len) {
+    size_t lim = LB_PARQUET_MAX_DECODED_BYTES;
+    if (file_len < (lim - LB_PARQUET_DECODED_FLOOR) / LB_PARQUET_MAX_EXPANSION)
+        lim = LB_PARQUET_DECODED_FLOOR + file_len * LB_PARQUET_MAX_EXPANSION;
+    *b = (decode_budget){.limit = lim, .file_len = file_len};
+}
+
+/* Charges n bytes of `what`; refuses (LB_ERR_UNSUPPORTED, naming the limit) past the budget. */
+static lb_status budget_take(decode_budget *b, size_t n, const char *what, lb_error *err) {
+    if (n <= b->limit - b->used) { b->used += n; return LB_OK; }
+    return lb_err(err, LB_ERR_UNSUPPORTED, "%s would take the decoded data past %zu bytes, the limit for a %zu-byte file "
+                  "(%zu MiB + %d x the file size, at most %zu GiB; %zu bytes decoded so far): the file claims far more "
+                  "data than it stores", what, b->limit, b->file_len, (size_t)LB_PARQUET_DECODED_FLOOR >> 20,
+                  LB_PARQUET_MAX_EXPANSION, (size_t)LB_PARQUET_MAX_DECODED_BYTES >> 30, b->used);
+}
 
 static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -51,6 +85,7 @@ typedef struct chunk_ctx {
     uint32_t *levels, *idx;
     lb_value *vals;
     size_t vals_cap;
+    decode_budget *budget;
     lb_error *err;
 } chunk_ctx;
 
@@ -75,7 +110,10 @@ static lb_status ensure_bytes(uint8_t **buf, size_t *cap, size_t n, lb_error *er
 static lb_status ensure_vals(chunk_ctx *c, size_t n) {
     if (n <= c->vals_cap && c->vals) return LB_OK;
     free(c->levels); free(c->idx); free(c->vals);
+    c->levels = NULL; c->idx = NULL; c->vals = NULL; c->vals_cap = 0;
     size_t m = n ? n : 1;
+    lb_status st = budget_take(c->budget, m * (2 * sizeof *c->levels + sizeof *c->vals), "a page's values", c->err);
+    if (st) return st;
     c->levels = malloc(m * sizeof *c->levels);
     c->idx = malloc(m * sizeof *c->idx);
     c->vals = malloc(m * sizeof *c->vals);
@@ -101,6 +139,8 @@ static lb_status page_bytes(chunk_ctx *c, const uint8_t *raw, size_t raw_len, si
     }
     lb_status st = lb_pq_check_expansion(c->codec, raw, raw_len, out_len, c->err);
     if (st) return st;
+    /* before the allocation: the header's uncompressed size is what the codec may produce */
+    if ((st = budget_take(c->budget, out_len, "decompressing this page", c->err))) return st;
     if ((st = ensure_bytes(&c->page, &c->page_cap, out_len, c->err))) return st;
     if ((st = lb_pq_decompress(c->codec, raw, raw_len, c->page, out_len, c->err))) return st;
     *out = c->page;
@@ -132,6 +172,7 @@ static lb_status read_dictionary(chunk_ctx *c, const lb_pq_page_header *h, const
         c->page_cap = 0;
     }
     c->ndict = (size_t)h->num_values;
+    if ((st = budget_take(c->budget, c->ndict * sizeof *c->dict, "the dictionary", c->err))) return st;
     c->dict = malloc((c->ndict ? c->ndict : 1) * sizeof *c->dict);
     if (!c->dict) return lb_err(c->err, LB_ERR_NOMEM, "out of memory for a dictionary page");
     return lb_pq_decode_plain(&c->vt, data, usize, c->ndict, c->dict, NULL, c->err);
@@ -204,7 +245,10 @@ static lb_status decode_values(chunk_ctx *c, int32_t enc, const uint8_t *p, size
     case LB_PQ_ENC_DELTA_BYTE_ARRAY:
         if (c->vt.type != LB_PQ_BYTE_ARRAY && c->vt.type != LB_PQ_FLBA)
             return lb_err(c->err, LB_ERR_FORMAT, "DELTA_BYTE_ARRAY on a %s column", lb_pq_type_name(c->vt.type));
-        if ((st = lb_pq_decode_delta_byte_array(p, len, n, c->vals, scratch, LB_PARQUET_MAX_PAGE_BYTES, c->err)))
+        if ((st = lb_pq_decode_delta_byte_array(p, len, n, c->vals, scratch,
+                                                c->budget->limit - c->budget->used < LB_PARQUET_MAX_PAGE_BYTES
+                                                    ? c->budget->limit - c->budget->used : LB_PARQUET_MAX_PAGE_BYTES,
+                                                c->err)))
             return st;
         if (c->vt.type == LB_PQ_FLBA)
             for (size_t i = 0; i < n; i++)
@@ -232,6 +276,9 @@ static lb_status scatter(chunk_ctx *c, size_t n, bool has_levels) {
         if (v->type != LB_VAL_STR) { *cell = *v; continue; }
         if (c->check_utf8 && !valid_utf8((const uint8_t *)v->s, v->slen))
             return lb_err(c->err, LB_ERR_FORMAT, "row %zu: value is not valid UTF-8 (column is annotated UTF8)", row);
+        /* a dictionary string repeated by an RLE run is copied per row: that is the growth */
+        lb_status st = budget_take(c->budget, v->slen + 1, "copying the strings", c->err);
+        if (st) return lb_err_prefix(c->err, "row %zu", row);
         char *s = malloc(v->slen + 1);
         if (!s) return lb_err(c->err, LB_ERR_NOMEM, "out of memory copying a %zu-byte string", v->slen);
         memcpy(s, v->s, v->slen);
@@ -448,6 +495,12 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
         }
         nrows += (size_t)rows;
     }
+    decode_budget budget;
+    budget_init(&budget, len);
+    if ((st = budget_take(&budget, nrows * nsel * sizeof *out->cells, "the table's cells", err))) {
+        lb_err_prefix(err, "%s: %zu rows x %zu columns", name, nrows, nsel);
+        goto done;
+    }
     out->ncols = nsel;
     out->nrows = nrows;
     out->col_names = calloc(nsel ? nsel : 1, sizeof *out->col_names);
@@ -469,6 +522,7 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
             chunk_ctx c = {
                 .buf = buf, .data_end = foot, .leaf = leaf, .t = out, .col = k, .row_base = row_base,
                 .rg_rows = (size_t)rg->num_rows, .def_bits = bit_width(leaf->max_def), .err = err,
+                .budget = &budget,
                 .vt = {.type = el->type, .type_length = el->type_length,
                        .is_unsigned = el->logical_unsigned || (ct >= LB_PQ_CT_UINT_8 && ct <= LB_PQ_CT_UINT_64)},
                 .check_utf8 = el->type == LB_PQ_BYTE_ARRAY && (ct == LB_PQ_CT_UTF8 || el->logical_string),
@@ -491,7 +545,7 @@ lb_status lb_parquet_read(const char *path, const char *const *columns, size_t n
     memset(out, 0, sizeof *out);
     char *data;
     size_t len;
-    lb_status st = lb_read_file(path, &data, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
     if (st) return st;
     st = lb_parquet_read_buffer((const uint8_t *)data, len, path, columns, ncolumns, out, err);
     free(data);

@@ -16,7 +16,9 @@
  * Not supported (LB_ERR_UNSUPPORTED naming the column, only when that column is read):
  * nested columns (groups, lists, maps: anything below the top level or REPEATED), codecs
  * BROTLI, LZO and the old Hadoop LZ4, encrypted files. Hostile input never crashes; limits:
- * a page may expand to at most 1 GiB and a table may hold at most 2^26 cells. */
+ * a page may expand to at most 1 GiB, a table may hold at most 2^26 cells, and everything
+ * decoded from one file (cells, strings, dictionaries, decompressed pages) is at most
+ * 64 MiB + 64 x the file size, and never above 16 GiB (LB_ERR_UNSUPPORTED naming the limit). */
 #ifndef LB_DATA_PARQUET_H
 #define LB_DATA_PARQUET_H
 #include "data/table.h"

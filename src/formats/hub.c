@@ -173,8 +173,11 @@ char *lb_hub_repo_folder_name(const char *repo_id, const char *kind) {
 /* Hashes a file with EVP digest md; prefix (may be NULL) is hashed first. */
 static lb_status digest_file(const char *path, const EVP_MD *md, const char *prefix, size_t prefix_len,
                              char *hex, lb_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    lb_status ost = lb_open_regular(path, SIZE_MAX, "file", &fd, NULL, err);
+    if (ost) return ost;
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) { close(fd); return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || !EVP_DigestInit_ex(ctx, md, NULL)) {
         fclose(fp);
@@ -489,7 +492,7 @@ static char *read_ref(const hub *h, const char *revision) {
     char *data = NULL;
     size_t n = 0;
     lb_error e;
-    lb_status st = lb_read_file(path, &data, &n, &e);
+    lb_status st = lb_read_file_max(path, LB_MAX_SMALL_BYTES, "hub ref or token file", &data, &n, &e);
     free(path);
     if (st) return NULL;
     while (n && isspace((unsigned char)data[n - 1])) data[--n] = '\0';
@@ -862,7 +865,7 @@ static char *read_token(void) {
     char *data = NULL;
     size_t n = 0;
     lb_error e;
-    lb_status st = lb_read_file(path, &data, &n, &e);
+    lb_status st = lb_read_file_max(path, LB_MAX_SMALL_BYTES, "hub ref or token file", &data, &n, &e);
     free(path);
     if (st) return NULL;
     while (n && isspace((unsigned char)data[n - 1])) data[--n] = '\0';

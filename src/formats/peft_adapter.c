@@ -50,13 +50,18 @@ lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *er
     char *path = lb_path_join(dir, "adapter_config.json");
     char *text = NULL;
     size_t len;
-    lb_status st = lb_read_file(path, &text, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
     if (st) { free(path); return st; }
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root = lb_json_parse(path, text, len, err);
     free(text);
     char msg[256];
     const cJSON *x;
-    if (!root || !cJSON_IsObject(root)) { st = cfg_error(err, LB_ERR_FORMAT, path, "not a JSON object"); goto out; }
+    if (!root) { st = LB_ERR_FORMAT; goto out; }
+    if (!cJSON_IsObject(root)) {
+        snprintf(msg, sizeof msg, "expected a JSON object, found %s", lb_json_kind(root));
+        st = cfg_error(err, LB_ERR_FORMAT, path, msg);
+        goto out;
+    }
     memset(cfg, 0, sizeof *cfg);
     if (!(x = field(root, "peft_type")) || !cJSON_IsString(x)) {
         st = cfg_error(err, LB_ERR_FORMAT, path, "missing \"peft_type\"");
@@ -154,7 +159,7 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
     lb_status st = lb_peft_read_config(dir, &cfg, err);
     if (st) return st;
     char *path = lb_path_join(dir, "adapter_model.safetensors");
-    if (!lb_file_exists(path)) {
+    if (!lb_path_present(path)) {
         char *bin = lb_path_join(dir, "adapter_model.bin");
         int has_bin = lb_file_exists(bin);
         free(bin);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/fileio.h"
 
 static uint32_t utf8_next(const unsigned char **p) {
     const unsigned char *s = *p;
@@ -83,4 +84,121 @@ void lb_pyjson_float32(FILE *f, float x) {
     char b[32];
     lb_pyjson_fmt_double(b, x, 1);
     fputs(b, f);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+const char *lb_json_kind(const cJSON *v) {
+    if (!v) return "nothing";
+    if (cJSON_IsObject(v)) return "an object";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    return "an invalid value";
+}
+
+typedef struct key_ref { const char *key; size_t index; cJSON *item; } key_ref;
+
+static int key_ref_cmp(const void *a, const void *b) {
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c) return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Makes every object hold each key once, as a Python dict built from the pairs in order:
+ * the last value, at the place where the key first appeared. Sorting keeps it O(n log n)
+ * for a 250k-entry vocab. Returns false when out of memory. */
+static bool dedupe_keys(cJSON *v) {
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v)) return true;
+    size_t n = 0;
+    for (cJSON *c = v->child; c; c = c->next) {
+        n++;
+        if (!dedupe_keys(c)) return false;
+    }
+    if (!cJSON_IsObject(v) || n < 2) return true;
+    key_ref *refs = malloc(n * sizeof *refs);
+    if (!refs) return false;
+    size_t i = 0;
+    for (cJSON *c = v->child; c; c = c->next, i++) refs[i] = (key_ref){c->string ? c->string : "", i, c};
+    qsort(refs, n, sizeof *refs, key_ref_cmp);
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n && strcmp(refs[a].key, refs[b].key) == 0) b++;
+        if (b - a > 1) {
+            /* refs[a] is the first occurrence, refs[b-1] the last: the last value takes the
+             * first one's place; the ones in between go. */
+            cJSON *last = cJSON_DetachItemViaPointer(v, refs[b - 1].item);
+            for (size_t k = a + 1; k + 1 < b; k++) cJSON_Delete(cJSON_DetachItemViaPointer(v, refs[k].item));
+            cJSON_ReplaceItemViaPointer(v, refs[a].item, last);
+        }
+        a = b;
+    }
+    free(refs);
+    return true;
+}
+
+static void line_col(const char *text, size_t off, size_t *line, size_t *col) {
+    size_t l = 1, last_nl = 0;
+    bool any = false;
+    for (size_t i = 0; i < off; i++)
+        if (text[i] == '\n') { l++; last_nl = i; any = true; }
+    *line = l;
+    *col = any ? off - last_nl : off + 1;
+}
+
+static bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+cJSON *lb_json_parse(const char *name, const char *text, size_t len, lb_error *err) {
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    size_t off;
+    const char *why;
+    if (j) {
+        off = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+        while (off < len && json_ws(text[off])) off++;
+        if (off == len) {
+            if (!dedupe_keys(j)) {
+                cJSON_Delete(j);
+                lb_err(err, LB_ERR_NOMEM, "%s: out of memory", name);
+                return NULL;
+            }
+            return j;
+        }
+        cJSON_Delete(j);
+        why = "extra data after the JSON value";
+    } else {
+        off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+        size_t k = 0;
+        while (k < len && json_ws(text[k])) k++;
+        if (k == len) { off = k; why = "expecting a value (the file is empty or only whitespace)"; }
+        /* cJSON places an error at the end of a truncated text on its last byte */
+        else if (off + 1 >= len) why = "unexpected end of the text (truncated, or a bad last character)";
+        else if (text[off] == '\0') why = "NUL byte in the text";
+        else why = "syntax error";
+    }
+    size_t line, col;
+    line_col(text, off, &line, &col);
+    if (off < len && (unsigned char)text[off] >= 0x20 && (unsigned char)text[off] < 0x7f)
+        lb_err(err, LB_ERR_FORMAT, "%s: invalid JSON at line %zu column %zu (char %zu): %s, at '%c'", name, line, col,
+               off, why, text[off]);
+    else
+        lb_err(err, LB_ERR_FORMAT, "%s: invalid JSON at line %zu column %zu (char %zu): %s", name, line, col, off, why);
+    return NULL;
+}
+
+cJSON *lb_json_read_file(const char *path, size_t max, const char *what, bool want_object, lb_error *err) {
+    char *text;
+    size_t len;
+    if (lb_read_file_max(path, max, what, &text, &len, err)) return NULL;
+    cJSON *j = lb_json_parse(path, text, len, err);
+    free(text);
+    if (j && want_object && !cJSON_IsObject(j)) {
+        lb_err(err, LB_ERR_FORMAT, "%s: expected a JSON object, found %s", path, lb_json_kind(j));
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
 }

@@ -5,6 +5,7 @@
  * reference layout that `safetensors.torch.save_file` produces (dtype desc, name asc, compact
  * JSON with __metadata__ first, header space-padded to a multiple of 8). */
 #include "formats/safetensors.h"
+#include "formats/pyjson.h"
 #include "text/utf8.h"
 
 #include <cjson/cJSON.h>
@@ -419,19 +420,11 @@ static lb_status st_map(st_shard *sh, const char *path, lb_error *err) {
     memset(sh, 0, sizeof *sh);
     sh->path = strdup(path);
     if (!sh->path) return lb_err(err, LB_ERR_NOMEM, "out of memory");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat stt;
-    if (fstat(fd, &stt) != 0) {
-        int e = errno;
-        close(fd);
-        return lb_err(err, LB_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(stt.st_mode)) {
-        close(fd);
-        return lb_err(err, LB_ERR_IO, "%s: not a regular file", path);
-    }
-    sh->size = (size_t)stt.st_size;
+    int fd;
+    uint64_t fsize;
+    lb_status st = lb_open_regular(path, SIZE_MAX, "safetensors file", &fd, &fsize, err);
+    if (st) return st;
+    sh->size = (size_t)fsize;
     if (sh->size < 8) {
         close(fd);
         return lb_err(err, LB_ERR_FORMAT, "%s: file is %zu bytes, shorter than the 8-byte header length", path,
@@ -503,13 +496,14 @@ lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_e
 static lb_st_file *st_open_index(const char *dir, const char *index_path, lb_error *err) {
     char *text = NULL;
     size_t len = 0;
-    if (lb_read_file(index_path, &text, &len, err) != LB_OK) return NULL;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (lb_read_file_max(index_path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err) != LB_OK) return NULL;
+    cJSON *root = lb_json_parse(index_path, text, len, err);
     free(text);
     lb_st_file *f = NULL;
     const cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!root || !cJSON_IsObject(root)) {
-        lb_err(err, LB_ERR_FORMAT, "%s: not a JSON object", index_path);
+    if (!root) goto fail;
+    if (!cJSON_IsObject(root)) {
+        lb_err(err, LB_ERR_FORMAT, "%s: expected a JSON object, found %s", index_path, lb_json_kind(root));
         goto fail;
     }
     if (!cJSON_IsObject(wm)) {
@@ -575,8 +569,9 @@ lb_st_file *lb_st_open_dir(const char *dir, lb_error *err) {
     char *index = lb_path_join(dir, "model.safetensors.index.json");
     lb_st_file *f = NULL;
     if (!single || !index) lb_err(err, LB_ERR_NOMEM, "out of memory");
-    else if (lb_file_exists(single)) f = lb_st_open(single, err);
-    else if (lb_file_exists(index)) f = st_open_index(dir, index, err);
+    /* present, not only regular: a folder or FIFO named model.safetensors is reported as such */
+    else if (lb_path_present(single)) f = lb_st_open(single, err);
+    else if (lb_path_present(index)) f = st_open_index(dir, index, err);
     else lb_err(err, LB_ERR_IO, "%s: neither model.safetensors nor model.safetensors.index.json exists", dir);
     free(single);
     free(index);

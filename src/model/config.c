@@ -8,12 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/fileio.h"
+#include "formats/pyjson.h"
 #include "model/internal.h"
 
 typedef struct cfg_ctx { const char *path; cJSON *root; lb_error *err; } cfg_ctx;
 
-static lb_status get_int(cfg_ctx *c, const char *key, int def, int lo, int hi, int *out) {
+/* An explicit null reaches transformers' __init__ as None (not the default), and the model
+ * then fails to build (nn.Embedding(None, ...), nn.Dropout(p=None), ACT2FN[None]): refused
+ * here with the field named, except where None has a meaning (noted at the call). */
+static lb_status null_field(cfg_ctx *c, const char *key) {
+    return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\" is null (transformers would pass None to the model and fail); "
+                  "remove the field for the default or give a value", c->path, key);
+}
+
+/* An integer; absent gives def; null gives def only with null_ok. */
+static lb_status get_int_n(cfg_ctx *c, const char *key, int def, int lo, int hi, bool null_ok, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+    if (v && cJSON_IsNull(v) && !null_ok) return null_field(c, key);
     if (!v || cJSON_IsNull(v)) { *out = def; return LB_OK; }
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
         v->valuedouble > hi)
@@ -22,9 +33,15 @@ static lb_status get_int(cfg_ctx *c, const char *key, int def, int lo, int hi, i
     return LB_OK;
 }
 
-/* A probability; JSON null gives `def` (and sets *was_null when given). */
+static lb_status get_int(cfg_ctx *c, const char *key, int def, int lo, int hi, int *out) {
+    return get_int_n(c, key, def, lo, hi, false, out);
+}
+
+/* A probability; absent gives `def`; JSON null is refused unless was_null is given (then it
+ * gives `def` and sets *was_null, which is also set when absent). */
 static lb_status get_prob(cfg_ctx *c, const char *key, float def, float *out, bool *was_null) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+    if (v && cJSON_IsNull(v) && !was_null) return null_field(c, key);
     if (was_null) *was_null = !v || cJSON_IsNull(v);
     if (!v || cJSON_IsNull(v)) { *out = def; return LB_OK; }
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0 && v->valuedouble < 1.0))
@@ -35,7 +52,8 @@ static lb_status get_prob(cfg_ctx *c, const char *key, float def, float *out, bo
 
 static lb_status expect_str(cfg_ctx *c, const char *key, const char *want, bool required_if_present) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
-    if (!v || cJSON_IsNull(v)) return LB_OK;
+    if (v && cJSON_IsNull(v)) return null_field(c, key);
+    if (!v) return LB_OK;
     if (!cJSON_IsString(v))
         return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected a string", c->path, key);
     if (required_if_present && strcmp(v->valuestring, want) != 0)
@@ -96,7 +114,7 @@ static lb_status parse_labels(cfg_ctx *c, lb_model_config *cfg, const lb_load_op
 lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts, lb_error *err) {
     char *path = lb_path_join(dir, "config.json");
     char *text = NULL;
-    lb_status st = lb_read_file(path, &text, NULL, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, NULL, err);
     if (st) { free(path); return st; }
     st = lb_config_parse_text(m, path, text, opts, err);
     free(text);
@@ -107,12 +125,13 @@ lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts
 lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, const lb_load_opts *opts,
                                lb_error *err) {
     lb_status st;
-    cJSON *root = cJSON_Parse(text);
+    cJSON *root = lb_json_parse(path, text, strlen(text), err);
     cfg_ctx c = {path, root, err};
     lb_model_config *cfg = &m->cfg;
     memset(cfg, 0, sizeof *cfg);
-    if (!root || !cJSON_IsObject(root)) {
-        st = lb_err(err, LB_ERR_FORMAT, "%s: not a JSON object", path);
+    if (!root) { st = LB_ERR_FORMAT; goto out; }
+    if (!cJSON_IsObject(root)) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: expected a JSON object, found %s", path, lb_json_kind(root));
         goto out;
     }
     m->config_json = root;
@@ -138,7 +157,8 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
             (st = get_int(&c, "n_heads", 12, 1, 1024, &cfg->n_heads)) ||
             (st = get_int(&c, "hidden_dim", 4 * 768, 1, 1 << 18, &cfg->hidden_dim)) ||
             (st = get_int(&c, "max_position_embeddings", 512, 1, 1 << 20, &cfg->max_pos)) ||
-            (st = get_int(&c, "pad_token_id", 0, 0, 1 << 24, &cfg->pad_token_id)) ||
+            /* pad_token_id null is nn.Embedding(padding_idx=None): no padding row, same math */
+            (st = get_int_n(&c, "pad_token_id", 0, 0, 1 << 24, true, &cfg->pad_token_id)) ||
             (st = get_prob(&c, "dropout", 0.1f, &cfg->hidden_dropout, NULL)) ||
             (st = get_prob(&c, "attention_dropout", 0.1f, &cfg->attention_dropout, NULL)) ||
             (st = get_prob(&c, "seq_classif_dropout", 0.2f, &p_cls, NULL)))
@@ -152,7 +172,15 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
         bool cls_null;
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
         cfg->ln_eps = 1e-12f;
-        if (e && !cJSON_IsNull(e)) {
+        if (e && cJSON_IsNull(e)) { st = null_field(&c, "layer_norm_eps"); goto out; }
+        /* position_embedding_type None makes BertEmbeddings skip position embeddings */
+        const cJSON *pe = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+        if (pe && cJSON_IsNull(pe)) {
+            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: \"position_embedding_type\" is null (transformers then adds no "
+                        "position embeddings); lorabert supports only \"absolute\"", path);
+            goto out;
+        }
+        if (e) {
             if (!cJSON_IsNumber(e) || !(e->valuedouble > 0 && e->valuedouble < 1)) {
                 st = lb_err(err, LB_ERR_FORMAT, "%s: \"layer_norm_eps\": expected a small positive number", path);
                 goto out;
@@ -168,7 +196,7 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
             (st = get_int(&c, "intermediate_size", 3072, 1, 1 << 18, &cfg->hidden_dim)) ||
             (st = get_int(&c, "max_position_embeddings", 512, 1, 1 << 20, &cfg->max_pos)) ||
             (st = get_int(&c, "type_vocab_size", 2, 1, 1 << 16, &cfg->type_vocab_size)) ||
-            (st = get_int(&c, "pad_token_id", 0, 0, 1 << 24, &cfg->pad_token_id)) ||
+            (st = get_int_n(&c, "pad_token_id", 0, 0, 1 << 24, true, &cfg->pad_token_id)) ||
             (st = get_prob(&c, "hidden_dropout_prob", 0.1f, &cfg->hidden_dropout, NULL)) ||
             (st = get_prob(&c, "attention_probs_dropout_prob", 0.1f, &cfg->attention_dropout, NULL)) ||
             (st = get_prob(&c, "classifier_dropout", 0.0f, &p_cls, &cls_null)))

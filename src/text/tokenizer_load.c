@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "base/fileio.h"
+#include "formats/pyjson.h"
 #include "text/tokenizer_impl.h"
 #include "text/utf8.h"
 
@@ -46,30 +47,10 @@ static lb_status cfg_init(tok_cfg *c, lb_error *err) {
     return LB_OK;
 }
 
-static lb_status parse_json_file(const char *path, cJSON **out, lb_error *err) {
-    char *text;
-    size_t len;
-    lb_status st = lb_read_file(path, &text, &len, err);
-    if (st) return st;
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    if (!j) {
-        size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-        size_t line = 1;
-        for (size_t i = 0; i < off; i++) line += text[i] == '\n';
-        free(text);
-        return lb_err(err, LB_ERR_FORMAT, "%s: invalid JSON near byte %zu (line %zu)", path, off, line);
-    }
-    /* Only whitespace may follow the value. */
-    size_t off = (size_t)(end - text);
-    while (off < len && (text[off] == ' ' || text[off] == '\n' || text[off] == '\r' || text[off] == '\t')) off++;
-    free(text);
-    if (off < len) {
-        cJSON_Delete(j);
-        return lb_err(err, LB_ERR_FORMAT, "%s: unexpected data after the JSON value at byte %zu", path, off);
-    }
-    *out = j;
-    return LB_OK;
+/* Python json.loads rules (formats/pyjson.h); tokenizer.json gets the larger cap. */
+static lb_status parse_json_file(const char *path, size_t max, cJSON **out, lb_error *err) {
+    *out = lb_json_read_file(path, max, max == LB_MAX_JSON_BYTES ? "JSON file" : "tokenizer.json", false, err);
+    return *out ? LB_OK : err->code;
 }
 
 static const cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
@@ -126,11 +107,11 @@ static lb_status cfg_read(tok_cfg *c, const char *config_path, const char *speci
         if (!paths[f]) continue;
         const char *path = paths[f];
         cJSON *j;
-        lb_status st = parse_json_file(path, &j, err);
+        lb_status st = parse_json_file(path, LB_MAX_JSON_BYTES, &j, err);
         if (st) return st;
         if (!cJSON_IsObject(j)) {
             cJSON_Delete(j);
-            return lb_err(err, LB_ERR_FORMAT, "%s: expected a JSON object", path);
+            return lb_err(err, LB_ERR_FORMAT, "%s: expected a JSON object, found %s", path, lb_json_kind(j));
         }
         if (f == 0) {
             const cJSON *x;
@@ -529,7 +510,7 @@ static lb_status parse_common(lb_tokenizer *tok, const char *path, const cJSON *
 /* cfg (may be NULL): transformers' BertTokenizerFast settings, which override the normalizer. */
 static lb_tokenizer *load_json(const char *path, const tok_cfg *cfg, lb_error *err) {
     cJSON *j;
-    if (parse_json_file(path, &j, err)) return NULL;
+    if (parse_json_file(path, LB_MAX_TOKENIZER_JSON_BYTES, &j, err)) return NULL;
     lb_tokenizer *tok = new_tokenizer(err);
     if (!tok) { cJSON_Delete(j); return NULL; }
     lb_status st = parse_tokenizer_json(tok, path, j, err);
@@ -558,7 +539,7 @@ lb_tokenizer *lb_tokenizer_load_json(const char *path, lb_error *err) { return l
 static lb_status read_vocab_txt(lb_tokenizer *tok, const char *path, lb_error *err) {
     char *text;
     size_t len;
-    lb_status st = lb_read_file(path, &text, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_VOCAB_BYTES, "vocab.txt", &text, &len, err);
     if (st) return st;
     size_t bad = lb_utf8_first_invalid((const uint8_t *)text, len);
     if (bad != len) {
@@ -605,16 +586,18 @@ static lb_tokenizer *load_vocab(const char *vocab_path, const char *config_path,
         if (cfg.model_max_length > 0) tok->model_max_length = (int32_t)cfg.model_max_length;
     }
     if (!st) {
-        int32_t unk = lb_vocab_get(&tok->wp.full, tok->wp.unk_token, strlen(tok->wp.unk_token));
         int32_t ids[2] = {-1, -1};
         const int which[2] = {SP_CLS, SP_SEP};
         for (int k = 0; k < 2; k++) {
             const char *c = cfg.sp[which[k]].content;
             ids[k] = c ? lb_vocab_get(&tok->wp.full, c, strlen(c)) : -1;
-            if (ids[k] < 0) ids[k] = unk; /* convert_tokens_to_ids falls back to unk */
+            /* transformers 4.32 then adds the token as a new id past the vocabulary and its
+             * template uses that id: an IndexError in a model whose vocab_size is the file's
+             * line count, or an untrained embedding row otherwise. Refused up front. */
             if (ids[k] < 0) {
-                st = lb_err(err, LB_ERR_FORMAT, "%s: %s '%s' is not in the vocabulary", vocab_path, sp_keys[which[k]],
-                            c ? c : "null");
+                st = lb_err(err, LB_ERR_FORMAT, "%s: %s '%s' is not in the vocabulary (%d tokens); every input "
+                            "starts with [CLS] and ends with [SEP], so the vocabulary must hold both",
+                            vocab_path, sp_keys[which[k]], c ? c : "null", (int)tok->wp.full.count);
                 break;
             }
         }
@@ -644,14 +627,15 @@ lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err) {
     } else if (!lb_dir_exists(dir)) {
         lb_err(err, LB_ERR_IO, "%s: not a directory", dir);
     } else {
-        const char *tcp = lb_file_exists(tc) ? tc : NULL, *smp = lb_file_exists(sm) ? sm : NULL;
-        if (lb_file_exists(tj)) {
+        /* present (not only regular): a FIFO or folder in their place is reported as such */
+        const char *tcp = lb_path_present(tc) ? tc : NULL, *smp = lb_path_present(sm) ? sm : NULL;
+        if (lb_path_present(tj)) {
             tok_cfg cfg;
             if (!cfg_init(&cfg, err)) {
                 if (!cfg_read(&cfg, tcp, smp, err)) tok = load_json(tj, &cfg, err);
                 cfg_free(&cfg);
             }
-        } else if (lb_file_exists(vt)) {
+        } else if (lb_path_present(vt)) {
             tok = load_vocab(vt, tcp, smp, err);
         } else {
             lb_err(err, LB_ERR_IO, "%s: no tokenizer.json or vocab.txt in this folder", dir);

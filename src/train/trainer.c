@@ -415,7 +415,7 @@ static lb_status write_trainer_state(const tstate *s, const lb_train_opts *o, co
 static lb_status copy_file(const char *src, const char *dst, lb_error *err) {
     char *data;
     size_t len;
-    lb_status st = lb_read_file(src, &data, &len, err);
+    lb_status st = lb_read_file_max(src, LB_MAX_TOKENIZER_JSON_BYTES, "tokenizer file", &data, &len, err);
     if (st) return st;
     st = lb_write_file_atomic(dst, data, len, err);
     free(data);
@@ -764,7 +764,7 @@ static lb_status read_resume(lb_model *m, tstate *s, lb_adamw *opt, const lb_tra
     char *p2 = NULL;
     lb_resume r;
     memset(&r, 0, sizeof r);
-    lb_status st = lb_read_file(path, &text, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
     if (st) goto out;
     lb_resume_dims d = {.n_train = s->n_train, .n_eval = n_eval, .epochs = o->epochs, .batch_size = o->batch_size,
                         .seed = o->seed, .steps_per_epoch = s->steps_per_epoch, .total_steps = s->total_steps,
@@ -1108,10 +1108,11 @@ lb_status lb_batch_order_load(const char *path, int32_t **rows, int32_t **offset
     size_t len;
     *rows = NULL;
     *offsets = NULL;
-    lb_status st = lb_read_file(path, &text, &len, err);
+    lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
     if (st) return st;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root = lb_json_parse(path, text, len, err);
     free(text);
+    if (!root) return LB_ERR_FORMAT;
     const cJSON *steps = root ? cJSON_GetObjectItemCaseSensitive(root, "steps") : NULL;
     if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0) {
         cJSON_Delete(root);
@@ -1216,6 +1217,17 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
         goto out;
     }
     for (int e = 0; e < o->epochs; e++) s.rows[e].train_loss_logged = s.rows[e].train_loss_mean = NAN;
+    /* Up front, before the output folder exists: a forward on a longer example would fail. */
+    for (int k = 0; k < 2; k++) {
+        const lb_tokset *ts = k ? eval : train;
+        for (int64_t i = 0; ts && i < ts->n; i++)
+            if (ts->offsets[i + 1] - ts->offsets[i] > mc->max_pos) {
+                st = lb_err(err, LB_ERR_USAGE, "train: %s example %lld has %lld tokens, more than the model's %d "
+                            "positions (max_position_embeddings); lower --max-length", k ? "eval" : "train",
+                            (long long)i, (long long)(ts->offsets[i + 1] - ts->offsets[i]), mc->max_pos);
+                goto out;
+            }
+    }
     if (o->output_dir) {
         if (o->output) out = o->output;
         else if (!(st = lb_train_output_open(o, &own_out, err))) out = &own_out;

@@ -941,3 +941,50 @@ Test(model_config, parse_text_cases_found_by_fuzzing) {
     lb_model_free(m);
     free(text); free(path); free(dir); free(g);
 }
+
+/* Issue 10 item 6: config.json read as transformers' json.load reads it. */
+Test(model_config, json_loads_rules) {
+    lb_error e;
+    lb_model_config c;
+    /* duplicate keys: the last wins (here: an unsupported model_type after a good one) */
+    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\", \"model_type\": \"roberta\"}", NULL, &c, &e),
+                 LB_ERR_UNSUPPORTED, "%s", e.msg);
+    cr_assert(strstr(e.msg, "roberta"), "%s", e.msg);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\", \"dim\": 64, \"n_heads\": 2, \"dim\": 32}", NULL, &c, &e),
+                 LB_OK, "%s", e.msg);
+    cr_assert_eq(c.dim, 32);
+    /* extra data after the object */
+    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\"} {}", NULL, &c, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "mem/config.json: invalid JSON at line 1 column 30 (char 29): extra data"), "%s", e.msg);
+    /* invalid JSON is reported as such, with its place */
+    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\",", NULL, &c, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "invalid JSON at line 1") && !strstr(e.msg, "not a JSON object"), "%s", e.msg);
+    cr_assert_eq(parse_cfg("[1]", NULL, &c, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "expected a JSON object, found an array"), "%s", e.msg);
+}
+
+/* null reaches transformers' __init__ as None: refused where the model would not build,
+ * accepted where None means something (classifier_dropout, pad_token_id, problem_type). */
+Test(model_config, null_fields_like_transformers) {
+    lb_error e;
+    lb_model_config c;
+    const char *refused[] = {"{\"model_type\": \"distilbert\", \"dim\": null}",
+                             "{\"model_type\": \"distilbert\", \"dropout\": null}",
+                             "{\"model_type\": \"distilbert\", \"activation\": null}",
+                             "{\"model_type\": \"distilbert\", \"vocab_size\": null}",
+                             "{\"model_type\": \"bert\", \"hidden_act\": null}",
+                             "{\"model_type\": \"bert\", \"layer_norm_eps\": null}",
+                             "{\"model_type\": \"bert\", \"max_position_embeddings\": null}",
+                             "{\"model_type\": \"bert\", \"hidden_dropout_prob\": null}"};
+    const char *field[] = {"\"dim\"", "\"dropout\"", "\"activation\"", "\"vocab_size\"", "\"hidden_act\"",
+                           "\"layer_norm_eps\"", "\"max_position_embeddings\"", "\"hidden_dropout_prob\""};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        cr_assert_eq(parse_cfg(refused[i], NULL, &c, &e), LB_ERR_FORMAT, "accepted: %s", refused[i]);
+        cr_assert(strstr(e.msg, field[i]) && strstr(e.msg, "is null"), "%s", e.msg);
+    }
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"position_embedding_type\": null}", NULL, &c, &e),
+                 LB_ERR_UNSUPPORTED);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"classifier_dropout\": null, \"hidden_dropout_prob\": 0.3, "
+                           "\"pad_token_id\": null, \"problem_type\": null}", NULL, &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_float_eq(c.classifier_dropout, 0.3f, 1e-7);
+}

@@ -17,6 +17,7 @@
 #include "data/parquet_meta.h"
 #include "data/parquet_encodings.h"
 #include "data/thrift_compact.h"
+#include <zstd.h>
 
 /* ---- helpers ---- */
 
@@ -782,4 +783,158 @@ Test(regression, zero_row_chunk_with_zero_offsets) {
     cr_assert_eq(t.ncols, 1);
     cr_assert_str_eq(t.col_names[0], "x");
     lb_table_free(&t);
+}
+
+/* ---- decoded-size limits (issue 10 item 5): hand-made bombs, no pyarrow needed ----
+ * A tiny thrift compact writer: just what a one-column file needs. */
+typedef struct tw { uint8_t *b; size_t n, cap; int16_t last[16]; int depth; } tw;
+static void tw_byte(tw *w, uint8_t x) {
+    if (w->n == w->cap) { w->cap = w->cap ? 2 * w->cap : 256; w->b = realloc(w->b, w->cap); cr_assert_not_null(w->b); }
+    w->b[w->n++] = x;
+}
+static void tw_bytes(tw *w, const void *p, size_t n) { for (size_t i = 0; i < n; i++) tw_byte(w, ((const uint8_t *)p)[i]); }
+static void tw_varint(tw *w, uint64_t v) { while (v >= 0x80) { tw_byte(w, (uint8_t)(v | 0x80)); v >>= 7; } tw_byte(w, (uint8_t)v); }
+static void tw_zz(tw *w, int64_t v) { tw_varint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
+static void tw_field(tw *w, int16_t id, uint8_t type) {
+    int16_t d = id - w->last[w->depth];
+    cr_assert(d > 0 && d <= 15);
+    tw_byte(w, (uint8_t)(d << 4 | type));
+    w->last[w->depth] = id;
+}
+static void tw_i32(tw *w, int16_t id, int32_t v) { tw_field(w, id, 5); tw_zz(w, v); }
+static void tw_i64(tw *w, int16_t id, int64_t v) { tw_field(w, id, 6); tw_zz(w, v); }
+static void tw_str(tw *w, int16_t id, const char *s) { tw_field(w, id, 8); tw_varint(w, strlen(s)); tw_bytes(w, s, strlen(s)); }
+static void tw_begin(tw *w, int16_t id) { if (id) tw_field(w, id, 12); w->last[++w->depth] = 0; }  /* id 0: list element */
+static void tw_end(tw *w) { tw_byte(w, 0); w->depth--; }
+static void tw_list(tw *w, int16_t id, uint8_t et, size_t n) { tw_field(w, id, 9); cr_assert_lt(n, 15); tw_byte(w, (uint8_t)(n << 4 | et)); }
+
+/* PageHeader: type 0 data (v1) or 2 dictionary; encoding of the values. */
+static void tw_page(tw *w, int type, int32_t usize, int32_t csize, int32_t nvals, int32_t enc) {
+    memset(w->last, 0, sizeof w->last); w->depth = 0;
+    tw_i32(w, 1, type); tw_i32(w, 2, usize); tw_i32(w, 3, csize);
+    if (type == 0) { tw_begin(w, 5); tw_i32(w, 1, nvals); tw_i32(w, 2, enc); tw_i32(w, 3, 3); tw_i32(w, 4, 3); tw_end(w); }
+    else { tw_begin(w, 7); tw_i32(w, 1, nvals); tw_i32(w, 2, enc); tw_end(w); }
+    tw_byte(w, 0);
+}
+
+/* Footer for one REQUIRED column "x" of physical type ptype holding nrows rows in one row
+ * group whose pages start at dict_off (or data_off when dict_off is 0). */
+static void tw_footer(tw *w, int ptype, int codec, int64_t nrows, int64_t dict_off, int64_t data_off, int64_t csize) {
+    size_t start = w->n;
+    memset(w->last, 0, sizeof w->last); w->depth = 0;
+    tw_i32(w, 1, 1);
+    tw_list(w, 2, 12, 2);
+    tw_begin(w, 0); tw_str(w, 4, "schema"); tw_i32(w, 5, 1); tw_end(w);
+    tw_begin(w, 0); tw_i32(w, 1, ptype); tw_i32(w, 3, 0); tw_str(w, 4, "x"); tw_end(w);
+    tw_i64(w, 3, nrows);
+    tw_list(w, 4, 12, 1);
+    tw_begin(w, 0);
+    tw_list(w, 1, 12, 1);
+    tw_begin(w, 0);
+    tw_i64(w, 2, dict_off ? dict_off : data_off);
+    tw_begin(w, 3);
+    tw_i32(w, 1, ptype);
+    tw_list(w, 2, 5, 1); tw_zz(w, 0);
+    tw_list(w, 3, 8, 1); tw_varint(w, 1); tw_byte(w, 'x');
+    tw_i32(w, 4, codec); tw_i64(w, 5, nrows); tw_i64(w, 6, csize); tw_i64(w, 7, csize); tw_i64(w, 9, data_off);
+    if (dict_off) tw_i64(w, 11, dict_off);
+    tw_end(w);
+    tw_end(w);
+    tw_i64(w, 2, csize); tw_i64(w, 3, nrows);
+    tw_end(w);
+    tw_byte(w, 0);
+    uint32_t flen = (uint32_t)(w->n - start);
+    uint8_t le[4] = {(uint8_t)flen, (uint8_t)(flen >> 8), (uint8_t)(flen >> 16), (uint8_t)(flen >> 24)};
+    tw_bytes(w, le, 4);
+    tw_bytes(w, "PAR1", 4);
+}
+
+/* The issue's dictionary + RLE bomb: a one-entry dictionary (slen bytes) and one data page
+ * whose bit-width-0 indices repeat it for nrows rows. */
+static tw dict_bomb(int32_t nrows, size_t slen) {
+    tw w = {0};
+    tw_bytes(&w, "PAR1", 4);
+    int64_t dict_off = (int64_t)w.n;
+    tw_page(&w, 2, (int32_t)(4 + slen), (int32_t)(4 + slen), 1, 0 /* PLAIN */);
+    uint8_t le[4] = {(uint8_t)slen, (uint8_t)(slen >> 8), 0, 0};
+    tw_bytes(&w, le, 4);
+    for (size_t i = 0; i < slen; i++) tw_byte(&w, 'a');
+    int64_t data_off = (int64_t)w.n;
+    tw_page(&w, 0, 1, 1, nrows, 8 /* RLE_DICTIONARY */);
+    tw_byte(&w, 0);  /* bit width 0: every index is 0 */
+    tw_footer(&w, 6 /* BYTE_ARRAY */, 0, nrows, dict_off, data_off, (int64_t)w.n - dict_off);
+    return w;
+}
+
+Test(limits, dictionary_rle_bomb_30m_rows_refused_up_front) {
+    tw w = dict_bomb(30000000, 100);
+    cr_assert_lt(w.n, 14000, "the bomb is %zu bytes", w.n);
+    lb_table t;
+    lb_error e;
+    cr_assert_eq(lb_parquet_read_buffer(w.b, w.n, "bomb.parquet", NULL, 0, &t, &e), LB_ERR_UNSUPPORTED, "%s", e.msg);
+    cr_assert(strstr(e.msg, "30000000 rows") && strstr(e.msg, "64 x the file size"), "%s", e.msg);
+    cr_assert_eq(t.nrows, 0);
+    free(w.b);
+}
+
+/* 500 k rows fit the cell budget, their 100-byte copies do not: refused while copying. */
+Test(limits, dictionary_rle_bomb_refused_while_copying_strings) {
+    tw w = dict_bomb(500000, 100);
+    lb_table t;
+    lb_error e;
+    cr_assert_eq(lb_parquet_read_buffer(w.b, w.n, "bomb.parquet", NULL, 0, &t, &e), LB_ERR_UNSUPPORTED, "%s", e.msg);
+    cr_assert(strstr(e.msg, "copying the strings") && strstr(e.msg, "the limit for a"), "%s", e.msg);
+    free(w.b);
+}
+
+/* The same shape at an honest size reads. */
+Test(limits, small_dictionary_file_reads) {
+    tw w = dict_bomb(1000, 100);
+    lb_table t;
+    lb_error e;
+    cr_assert_eq(lb_parquet_read_buffer(w.b, w.n, "ok.parquet", NULL, 0, &t, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(t.nrows, 1000);
+    cr_assert_eq(lb_table_cell(&t, 999, 0)->slen, 100);
+    lb_table_free(&t);
+    free(w.b);
+}
+
+/* The issue's zstd bomb: one INT32 page declaring 831 MB, a zstd frame of zeros that really
+ * expands to it (~13 KB compressed). Refused before the 831 MB buffer is allocated. */
+Test(limits, zstd_page_bomb_refused_before_allocation) {
+    const size_t usize = 831u << 20;
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    cr_assert_not_null(cc);
+    cr_assert(!ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cc, usize)));
+    size_t zcap = 1 << 20, zn = 0;
+    uint8_t *z = malloc(zcap), *zeros = calloc(1, 1 << 20);
+    cr_assert(z && zeros);
+    for (size_t done = 0; done < usize; done += 1 << 20) {
+        ZSTD_inBuffer in = {zeros, 1 << 20, 0};
+        ZSTD_EndDirective end = done + (1 << 20) >= usize ? ZSTD_e_end : ZSTD_e_continue;
+        size_t left;
+        do {
+            ZSTD_outBuffer out = {z + zn, zcap - zn, 0};
+            left = ZSTD_compressStream2(cc, &out, &in, end);
+            cr_assert(!ZSTD_isError(left));
+            zn += out.pos;
+            cr_assert_lt(zn, zcap);
+        } while (end == ZSTD_e_end ? left != 0 : in.pos < in.size);
+    }
+    ZSTD_freeCCtx(cc);
+    free(zeros);
+    tw w = {0};
+    tw_bytes(&w, "PAR1", 4);
+    int64_t data_off = (int64_t)w.n;
+    tw_page(&w, 0, (int32_t)usize, (int32_t)zn, 1, 0 /* PLAIN */);
+    tw_bytes(&w, z, zn);
+    free(z);
+    tw_footer(&w, 1 /* INT32 */, 6 /* ZSTD */, 1, 0, data_off, (int64_t)w.n - data_off);
+    cr_log_info("zstd bomb: %zu bytes declaring %zu", w.n, usize);
+    cr_assert_lt(w.n, 64 << 10);
+    lb_table t;
+    lb_error e;
+    cr_assert_eq(lb_parquet_read_buffer(w.b, w.n, "zbomb.parquet", NULL, 0, &t, &e), LB_ERR_UNSUPPORTED, "%s", e.msg);
+    cr_assert(strstr(e.msg, "decompressing this page") && strstr(e.msg, "the limit for a"), "%s", e.msg);
+    free(w.b);
 }

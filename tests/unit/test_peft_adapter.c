@@ -155,9 +155,9 @@ Test(peft_adapter, missing_head_tensor_is_a_loud_error) {
     /* a config that is not LoRA */
     cr_assert_eq(lb_write_file_atomic(c, "{\"peft_type\": \"IA3\"}", 20, &err), LB_OK);
     lb_lora_config cfg;
-    cr_assert_eq(lb_peft_read_config(tmp, &cfg, &err), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(lb_peft_read_config(tmp, &cfg, &err), LB_ERR_UNSUPPORTED, "%s", err.msg);
     cr_assert(strstr(err.msg, "IA3"), "%s", err.msg);
-    cr_assert_eq(lb_write_file_atomic(c, "{\"peft_type\": \"LORA\", \"target_modules\": [\"nope\"]}", 50, &err), LB_OK);
+    cr_assert_eq(lb_write_file_atomic(c, "{\"peft_type\": \"LORA\", \"target_modules\": [\"nope\"]}", 49, &err), LB_OK);
     cr_assert_eq(lb_peft_read_config(tmp, &cfg, &err), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(err.msg, "nope"), "%s", err.msg);
     cr_assert_eq(lb_write_file_atomic(c, "{not json", 9, &err), LB_OK);

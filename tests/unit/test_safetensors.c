@@ -480,7 +480,7 @@ Test(safetensors, sharded_index_errors) {
         {"{\"weight_map\":{\"t\":\"missing.safetensors\"}}", "cannot open"},
         {"{\"weight_map\":{\"t\":1}}", "is not a string"},
         {"{\"meta\":{}}", "missing \"weight_map\""},
-        {"[]", "not a JSON object"},
+        {"[]", "expected a JSON object, found an array"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         write_bytes(ix, bad[i][0], strlen(bad[i][0]));
