@@ -24,7 +24,7 @@ run() {  # run EXPECTED_RC ARGS...: valgrind must report nothing and the exit st
   fi
 }
 run 0 predict --model "$T/model" "It was good." "Not a fan, don't recommed."
-run 0 info "$T"
+run 0 info "$T/model"
 run 0 train --model "$T/model" --train "$T/train.csv" --validation "$T/val.csv" --epochs 1 --max-length 64 --output "$T/out1"
 run 0 eval --model "$T/model" --adapter "$T/out1" --data "$T/val.csv" --max-length 64 --json
 run 0 merge --model "$T/model" --adapter "$T/out1" --output "$T/merged"
