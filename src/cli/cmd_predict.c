@@ -132,7 +132,8 @@ typedef struct line_reader {
  * !block, no complete line and nothing waiting on stdin). -1: error in *err. */
 static int next_line(line_reader *r, bool block, char **s, size_t *n, lb_error *err) {
     for (;;) {
-        char *nl = memchr(r->buf + r->start, '\n', r->len - r->start);
+        /* buf is NULL until the first read: memchr must not see it (even with length 0). */
+        char *nl = r->len > r->start ? memchr(r->buf + r->start, '\n', r->len - r->start) : NULL;
         size_t end = nl ? (size_t)(nl - r->buf) : r->len;
         if (nl || (r->eof && r->len > r->start)) {
             size_t k = end - r->start;
