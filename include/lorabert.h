@@ -1,11 +1,32 @@
 /* lorabert: fine-tune, evaluate and run BERT-family text classifiers with LoRA.
  *
- * Public C API. Every fallible function takes an `lb_error *err` (may be NULL) and returns a
- * status (LB_OK == 0) or NULL; on failure err->msg holds one human-readable line that names
- * the file, position and what was expected versus found. The library never calls exit().
+ * The public C API: the only header a program embedding lorabert includes (the CLI, the
+ * benches, the examples and the Python package use nothing else).
  *
- * Module headers under src/ (safetensors.h, tokenizer.h, model.h, trainer.h, ...) hold the
- * full interfaces; this header is what a program embedding lorabert includes.
+ * Conventions, stated once:
+ *  - Errors. Every fallible function takes an `lb_error *err` (may be NULL) and returns a status
+ *    (LB_OK == 0). On failure err->msg holds one line naming the file, position and what was
+ *    expected versus found; err->code repeats the status. The library never prints, never exits,
+ *    never calls isatty(); notices reach the caller through callbacks.
+ *  - Handles. Opaque; `lb_x_open(..., lb_x **out, lb_error *err)` creates one (*out is NULL on
+ *    failure), `lb_x_close(x)` frees it (NULL is a no-op).
+ *  - Ownership. Strings and arrays passed in are copied when a handle keeps them, so the caller
+ *    may free them after the call. Pointers returned by accessors (names, labels) belong to the
+ *    handle and stay valid until it is closed.
+ *  - Options structs. Zero-initialised means "the default" for every field unless a field says
+ *    otherwise; lb_X_options_init() fills the documented defaults explicitly. A NULL options
+ *    pointer means all defaults.
+ *  - Threads. Different handles may be used from different threads at the same time. One handle
+ *    is used by one thread at a time (it owns its activation buffers), except where a function
+ *    says "thread-safe". `threads` fields apply to the calling thread's OpenMP team (and so to
+ *    OpenBLAS in its OpenMP build) for the duration of the call; 0 leaves the process default.
+ *  - Models. A model argument is a local folder or a Hugging Face Hub repo id ("org/name"),
+ *    resolved once through the HF cache ($HF_HOME, $HF_HUB_CACHE, $HF_ENDPOINT, $HF_TOKEN,
+ *    $HF_HUB_OFFLINE). A folder (or repo) holding a PEFT adapter (adapter_config.json and no
+ *    config.json) opens its base_model_name_or_path with the adapter on top, as
+ *    transformers + PEFT's AutoModelForSequenceClassification.from_pretrained(adapter_dir) does.
+ *  - Exactness. fp32 (the default) computes transformers 4.32.1 + PEFT 0.6.2's math; bf16 is an
+ *    opt-in speed mode for the frozen encoder linears (see lb_precision).
  */
 #ifndef LORABERT_H
 #define LORABERT_H
@@ -18,7 +39,22 @@
 extern "C" {
 #endif
 
-#define LORABERT_VERSION "0.1.0"
+/* ---- Version ---------------------------------------------------------------------------- */
+
+#define LORABERT_VERSION_MAJOR 0
+#define LORABERT_VERSION_MINOR 2
+#define LORABERT_VERSION_PATCH 0
+#define LORABERT_VERSION "0.2.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time comparisons. */
+#define LORABERT_VERSION_NUMBER \
+    (LORABERT_VERSION_MAJOR * 10000 + LORABERT_VERSION_MINOR * 100 + LORABERT_VERSION_PATCH)
+
+/* The version of the library actually linked ("0.2.0"); thread-safe. */
+const char *lb_version(void);
+/* LORABERT_VERSION_NUMBER of the library actually linked; thread-safe. */
+int lb_version_number(void);
+
+/* ---- Errors ----------------------------------------------------------------------------- */
 
 /* Status codes. The CLI exits with the same number, so they are stable and documented. */
 typedef enum lb_status {
@@ -30,8 +66,8 @@ typedef enum lb_status {
     LB_ERR_UNSUPPORTED = 5,  /* valid input that lorabert does not support (architecture, codec) */
     LB_ERR_NOMEM = 6,        /* allocation failed */
     LB_ERR_NETWORK = 7,      /* hub unreachable, HTTP error */
-    LB_ERR_NUMERIC = 8,      /* non-finite loss or gradient */
-    LB_ERR_INTERRUPTED = 9,  /* stopped by SIGINT/SIGTERM after writing a checkpoint */
+    LB_ERR_NUMERIC = 8,      /* non-finite loss, gradient, logits or weights */
+    LB_ERR_INTERRUPTED = 9,  /* stopped on request after writing a checkpoint */
 } lb_status;
 
 #define LB_ERROR_MSG_MAX 1024
@@ -40,8 +76,333 @@ typedef struct lb_error {
     char msg[LB_ERROR_MSG_MAX];
 } lb_error;
 
-/* Short name of a status code ("format error", ...). */
+/* Short name of a status code ("format error", ...); thread-safe. */
 const char *lb_status_name(lb_status code);
+
+/* ---- Shared types ------------------------------------------------------------------------ */
+
+/* Arithmetic of the frozen encoder linears. FP32: exact (the parity path, the default). BF16:
+ * frozen weights rounded to bf16 and packed once (AMX tiles where the CPU has them), inputs
+ * rounded on the fly, fp32 accumulation; embeddings, LayerNorm, attention, LoRA, the head, the
+ * loss and the optimizer stay fp32. */
+typedef enum lb_precision { LB_PRECISION_FP32, LB_PRECISION_BF16 } lb_precision;
+/* "fp32" / "bf16"; lb_precision_parse accepts the same names. Thread-safe. */
+const char *lb_precision_name(lb_precision p);
+bool lb_precision_parse(const char *name, lb_precision *p);
+
+/* At most this many classes (metrics arrays are sized by it). */
+#define LB_MAX_LABELS 64
+
+/* Classification metrics with scikit-learn's semantics: binary (two labels) with pos_label 1,
+ * macro averages for more; 0/0 ratios are 0 (zero_division=0). */
+typedef struct lb_metrics {
+    int num_labels;
+    int64_t n;                     /* examples */
+    double accuracy;
+    double precision, recall, f1;  /* binary: class 1; more labels: macro average */
+    double class_precision[LB_MAX_LABELS], class_recall[LB_MAX_LABELS], class_f1[LB_MAX_LABELS];
+    int64_t confusion[LB_MAX_LABELS * LB_MAX_LABELS]; /* [true * num_labels + pred] */
+} lb_metrics;
+
+/* What HF Trainer.evaluate() reports: per-sample-weighted mean cross-entropy and metrics. */
+typedef struct lb_eval_result {
+    double loss;
+    lb_metrics metrics;
+    double runtime_s;
+} lb_eval_result;
+
+/* ---- Tokenizer -------------------------------------------------------------------------- */
+
+/* A tokenizer exactly as HF's fast tokenizer loads it from a folder: tokenizer.json (WordPiece,
+ * byte-level BPE, Unigram pipelines) or vocab.txt + tokenizer_config.json. Read-only once
+ * opened: every function taking a const lb_tokenizer * is thread-safe. */
+typedef struct lb_tokenizer lb_tokenizer;
+
+/* dir_or_id: a folder or hub repo id holding the tokenizer files. */
+lb_status lb_tokenizer_open(const char *dir_or_id, lb_tokenizer **out, lb_error *err);
+void lb_tokenizer_close(lb_tokenizer *tok);
+
+typedef struct lb_encode_options {
+    int max_length;            /* 0: no truncation; else total length including special tokens */
+    bool truncate_left;        /* truncation_side="left": keep the last tokens */
+    bool no_special_tokens;    /* false (default): add [CLS] ... [SEP] (or the file's template) */
+    bool replace_invalid_utf8; /* false (default): invalid UTF-8 is an error naming the byte */
+} lb_encode_options;
+
+/* One encoded text (or pair). Fill with lb_tokenizer_encode, free with lb_tokens_free; may be
+ * reused across calls (buffers grow). Start from a zeroed struct. */
+typedef struct lb_tokens {
+    int32_t *ids;       /* [n] token ids */
+    int32_t *type_ids;  /* [n] token_type_ids: 0 for the first text, 1 for the pair's second */
+    int32_t n;
+    int32_t cap;        /* allocated entries of ids and type_ids */
+} lb_tokens;
+
+/* Encodes text[0..len) (and, when pair is non-NULL, the pair pair[0..pair_len)) as
+ * tokenizer(text, pair, truncation=True, max_length) does (pairs: longest_first). opts NULL:
+ * specials, no truncation. Thread-safe for a shared tokenizer with distinct out. */
+lb_status lb_tokenizer_encode(const lb_tokenizer *tok, const char *text, size_t len, const char *pair,
+                              size_t pair_len, const lb_encode_options *opts, lb_tokens *out, lb_error *err);
+void lb_tokens_free(lb_tokens *t);
+
+/* Vocabulary queries (thread-safe). id_to_token: NULL when the id is unknown; token_to_id: -1. */
+const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);
+int32_t lb_tokenizer_token_to_id(const lb_tokenizer *tok, const char *token);
+int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok);      /* 1 + the largest id */
+int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok); /* 512 unless configured */
+
+/* ---- Model ------------------------------------------------------------------------------ */
+
+/* An encoder classifier (DistilBERT, BERT incl. MiniLM) with its classification head and at
+ * most one LoRA adapter. Frozen weights are mapped from model.safetensors, not copied. */
+typedef struct lb_model lb_model;
+
+typedef struct lb_model_options {
+    const char *adapter;        /* PEFT adapter folder or hub id loaded on top (NULL: none, or the
+                                 * adapter the model argument itself names) */
+    const char *revision;       /* hub revision of the model argument (NULL: "main") */
+    int num_labels;             /* 0: from labels (below), else the adapter's labels.json, else
+                                 * the adapter's head shape, else config.json */
+    const char *const *labels;  /* [num_labels] class names overriding every other source */
+    uint64_t seed;              /* initialisation of a newly created head; 0 means 42 */
+    lb_precision precision;
+} lb_model_options;
+
+/* Opens the model named by `model` (see "Models" above), a given adapter, and labels by the one
+ * rule: options.labels > the adapter's labels.json > config.json's id2label. A head missing from
+ * the checkpoint is initialised as transformers does (a notice through lb_model_info's
+ * new_head flag, not printed). */
+lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_model **out, lb_error *err);
+void lb_model_close(lb_model *m);
+
+typedef struct lb_model_info {
+    const char *architecture;   /* "DistilBertForSequenceClassification", ... */
+    const char *model_type;     /* "distilbert", "bert" */
+    const char *model_dir;      /* resolved local folder of the base model */
+    const char *adapter_dir;    /* resolved adapter folder, NULL without one */
+    const char *tokenizer_dir;  /* where the tokenizer files are: the adapter's when it has them */
+    int vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_position_embeddings;
+    int num_labels;
+    const char *const *labels;  /* [num_labels] names (LABEL_i when none are known) */
+    bool new_head;              /* the head was not in the checkpoint and was initialised */
+    bool has_adapter;
+    int lora_r;                 /* 0 without an adapter */
+    double lora_alpha, lora_dropout;
+    int64_t trainable_params, all_params;  /* as PEFT's print_trainable_parameters() */
+    lb_precision precision;
+} lb_model_info;
+
+/* Fills *info; its pointers belong to the model. */
+void lb_model_get_info(const lb_model *m, lb_model_info *info);
+
+/* Switches the frozen linears' arithmetic (see lb_precision). Fails, changing nothing, when out
+ * of memory. */
+lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err);
+
+typedef struct lb_lora_options {
+    int r;                      /* 0 means 4 */
+    double alpha;               /* 0 means 32 */
+    double dropout;             /* applied to the adapter input; default 0 (the seed recipe: 0.01) */
+    const char *target_modules; /* PEFT module names, comma-separated, or "all-linear"; NULL means
+                                 * the architecture's query projection ("q_lin", "query") */
+    bool use_rslora;            /* scaling alpha/sqrt(r) instead of alpha/r */
+    uint64_t seed;              /* LoRA A init (kaiming-uniform as PEFT); 0 means 42 */
+} lb_lora_options;
+
+/* Adds a fresh LoRA adapter (A random, B = 0) and makes the head trainable (PEFT SEQ_CLS). A
+ * model that already holds an adapter is LB_ERR_USAGE. */
+lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_error *err);
+
+/* Writes the adapter as PEFT does (adapter_config.json, adapter_model.safetensors, labels.json,
+ * the tokenizer files) into dir, which appears whole or not at all. */
+lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *err);
+
+/* PEFT merge_and_unload + save_pretrained: folds the adapter into the base weights and writes a
+ * plain HF model folder (config.json with labels, model.safetensors, tokenizer files) to dir,
+ * whole or not at all, under a lock. Refused when dir is, holds or lies inside the model or
+ * adapter folder, or holds files merge does not write; a non-finite merged weight is
+ * LB_ERR_NUMERIC and nothing is written. The model keeps its adapter (unmerged) afterwards. */
+lb_status lb_model_save_merged(lb_model *m, const char *dir, lb_error *err);
+
+/* ---- Classifier ------------------------------------------------------------------------- */
+
+/* A model + its tokenizer + inference settings: what predict, eval and serve run. */
+typedef struct lb_classifier lb_classifier;
+
+typedef struct lb_classifier_options {
+    lb_model_options model;     /* how the model is opened */
+    int max_length;             /* 0: the tokenizer's model_max_length capped by the model's
+                                 * positions; more than the positions is LB_ERR_USAGE */
+    bool truncate_left;         /* cut long texts at the start (keep the end) */
+    int batch_size;             /* texts per forward pass; 0 means 32 */
+    int threads;                /* per call (see Conventions); 0: process default */
+} lb_classifier_options;
+
+/* Opens the model (lb_model_open with opts->model) and the tokenizer of its tokenizer_dir. */
+lb_status lb_classifier_open(const char *model, const lb_classifier_options *opts, lb_classifier **out,
+                             lb_error *err);
+void lb_classifier_close(lb_classifier *c);
+
+/* The classifier's model (for lb_model_get_info, lb_model_save_*); owned by c. */
+lb_model *lb_classifier_model(lb_classifier *c);
+const lb_tokenizer *lb_classifier_tokenizer(const lb_classifier *c);
+int lb_classifier_num_labels(const lb_classifier *c);
+/* The name of class id (LABEL_<id> when none is known); NULL when id is out of range. */
+const char *lb_classifier_label(const lb_classifier *c, int id);
+
+/* Labels texts[0..n) (pairs[i] their second text when pairs is non-NULL; a NULL pairs[i] is a
+ * single text). lens / pair_lens may be NULL (strlen). Eval mode; texts are batched by length
+ * internally and results come back in input order:
+ *   label_ids [n]        argmax, ties to the first (numpy); may be NULL
+ *   probs     [n * L]    softmax computed in double; may be NULL
+ *   logits    [n * L]    raw scores; may be NULL
+ * with L = lb_classifier_num_labels(c). A text whose logits are not finite is LB_ERR_NUMERIC
+ * naming its index; an empty text is allowed (it is [CLS] [SEP]). */
+lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *lens, const char *const *pairs,
+                      const size_t *pair_lens, size_t n, int32_t *label_ids, double *probs, float *logits,
+                      lb_error *err);
+
+/* ---- Datasets --------------------------------------------------------------------------- */
+
+/* A labelled text dataset loaded from CSV/TSV, JSONL/JSON, Parquet, a local HF dataset folder or
+ * a hub dataset id. */
+typedef struct lb_dataset lb_dataset;
+
+typedef struct lb_dataset_options {
+    const char *split;             /* for folders / hub ids; NULL means "train" */
+    const char *text_column;       /* NULL means "text" */
+    const char *text_pair_column;  /* NULL: single texts */
+    const char *label_column;      /* NULL means "label" */
+    const char *revision;          /* hub revision (NULL: "main") */
+} lb_dataset_options;
+
+/* path_or_id: a file, an HF dataset folder (split files, data/<split>-*, <config>/<split>/) or a
+ * hub dataset id. Shards of a split are concatenated in name order. */
+lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts, lb_dataset **out,
+                          lb_error *err);
+void lb_dataset_close(lb_dataset *d);
+size_t lb_dataset_size(const lb_dataset *d);
+/* Row i's text / pair text (NULL without a pair column); NULL when i is out of range. */
+const char *lb_dataset_text(const lb_dataset *d, size_t i);
+const char *lb_dataset_text_pair(const lb_dataset *d, size_t i);
+
+/* ---- Evaluation ------------------------------------------------------------------------- */
+
+typedef struct lb_eval_options {
+    int batch_size;            /* 0 means 8 */
+} lb_eval_options;
+
+/* Evaluates c on d as Trainer.evaluate() does (eval mode, sequential batches, per-sample-weighted
+ * loss), tokenizing with c's max_length and truncation side. Labels follow the data layer's one
+ * rule: string labels are mapped to c's classes by name, integer labels must be below its class
+ * count; a label the model does not know is LB_ERR_FORMAT naming row and value. Non-finite
+ * logits or loss are LB_ERR_NUMERIC. */
+lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_eval_options *opts,
+                              lb_eval_result *out, lb_error *err);
+
+/* ---- Training --------------------------------------------------------------------------- */
+
+/* HF TrainingArguments' names and defaults (the seed recipe). Start from lb_train_options_init:
+ * zero is a meaningful value for several fields. */
+typedef struct lb_train_options {
+    const char *output_dir;            /* NULL: nothing is written */
+    bool overwrite_output_dir;         /* replace a previous run's output when this run ends */
+    const char *resume_from_checkpoint;/* OUTPUT/resume of an interrupted run, or NULL */
+    int num_train_epochs;              /* 10 */
+    int per_device_train_batch_size;   /* 4 */
+    int per_device_eval_batch_size;    /* 4 */
+    double learning_rate;              /* 1e-3; AdamW (betas 0.9/0.999, eps 1e-8), linear decay */
+    double weight_decay;               /* 0.01 (not on biases and LayerNorm weights) */
+    int64_t warmup_steps;              /* 0 */
+    double max_grad_norm;              /* 1.0; <= 0 disables clipping */
+    uint64_t seed;                     /* 42: data order, dropout */
+    int64_t logging_steps;             /* 500 */
+    const char *metric_for_best_model; /* "loss" (lowest wins), "accuracy", "f1", "precision",
+                                        * "recall" (highest wins) */
+    bool no_eval;                      /* skip per-epoch evaluation even with an eval set */
+    int max_length;                    /* 512: tokens per example incl. specials */
+    bool truncate_right;               /* default: left truncation (keep the end) */
+    int threads;                       /* 0: process default */
+    const char *base_model_name;       /* adapter_config's base_model_name_or_path (NULL: the
+                                        * model argument as opened) */
+    const char *batch_order_file;      /* tests: per-step batch rows (HF order.json) instead of
+                                        * shuffling; NULL */
+} lb_train_options;
+void lb_train_options_init(lb_train_options *o);
+
+/* Passed to on_step after each optimizer step. */
+typedef struct lb_step_info {
+    int64_t step, total_steps;         /* 1-based global step */
+    int epoch;                         /* 1-based epoch the step belongs to */
+    double epoch_progress;             /* HF's fractional epoch, e.g. 1.25 */
+    double loss;                       /* this step's mean batch loss */
+    double grad_norm;                  /* global norm before clipping */
+    double learning_rate;              /* the rate this step used */
+    int64_t tokens;                    /* real tokens processed by this process so far */
+    double elapsed_s;                  /* wall time of this process's training so far */
+} lb_step_info;
+
+/* Passed to on_epoch at each epoch's end (after its evaluation and checkpoint). */
+typedef struct lb_epoch_info {
+    int epoch, num_epochs;
+    int64_t step;                      /* global step at the end of the epoch */
+    double train_loss;                 /* mean loss of the epoch's steps */
+    bool evaluated;
+    lb_eval_result eval;               /* valid when evaluated */
+    bool is_best;                      /* this epoch is the best so far */
+    const char *checkpoint_dir;        /* folder written for this epoch, or NULL */
+} lb_epoch_info;
+
+/* The library prints nothing: progress reaches the caller here. Every member may be NULL. */
+typedef struct lb_train_callbacks {
+    void *user;
+    void (*on_step)(void *user, const lb_step_info *s);
+    void (*on_epoch)(void *user, const lb_epoch_info *e);
+    /* Lines HF would print or log ("{'loss': 0.69, 'learning_rate': ..., 'epoch': 1.0}"),
+     * and notices (labels mapped, output folder replaced, ...), without a newline. */
+    void (*on_log)(void *user, const char *line);
+    /* Non-zero asks the run to stop at the next step boundary: the resume checkpoint is written
+     * and the call returns LB_ERR_INTERRUPTED. May be set from a signal handler. */
+    volatile int *cancel;
+} lb_train_callbacks;
+
+typedef struct lb_train_result {
+    int64_t global_step;
+    int best_epoch;                    /* 1-based; 0 when there was no evaluation */
+    lb_eval_result best_eval;
+    double train_loss;                 /* HF train_loss: mean of every step's loss */
+    double runtime_s;
+    double tokens_per_s;               /* real tokens through forward+backward per second */
+} lb_train_result;
+
+/* A training run of m (which must hold an adapter: lb_model_add_adapter, or an adapter opened
+ * with the model) on train, evaluated each epoch on eval (may be NULL). Tokenizes both once with
+ * m's tokenizer, maps their labels to m's classes (the data layer's rule, announced via on_log),
+ * checks lengths against the model, and opens output_dir (lock, leftovers, refusal of foreign
+ * files; see docs/training.md) before anything is trained. m, train, eval and cb must outlive
+ * the run. */
+typedef struct lb_train_run lb_train_run;
+lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval,
+                            const lb_train_options *opts, const lb_train_callbacks *cb, lb_train_run **out,
+                            lb_error *err);
+/* One optimizer step: zero grad, forward, loss, backward, clip, AdamW, schedule; at an epoch's
+ * last step also that epoch's evaluation, checkpoint and best tracking. *done becomes true after
+ * the last step (the final output is then written). info may be NULL. */
+lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_error *err);
+/* Steps until done (or cancelled / failed) and fills res; equivalent to looping lb_train_step. */
+lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err);
+/* Frees the run (releases the output folder's lock); the model keeps the trained adapter (the
+ * best epoch's when evaluated). */
+void lb_train_run_close(lb_train_run *r);
+
+/* ---- Process-wide helpers --------------------------------------------------------------- */
+
+/* Debian's OpenBLAS 0.3.21 may not recognise the CPU and fall back to slow kernels: the
+ * OPENBLAS_CORETYPE value a program should set before its first BLAS call (NULL: nothing to do).
+ * lb_blas_reexec_if_slow(argv) sets it and re-executes the program once when needed (call it
+ * first thing in main; it returns when nothing is to be done). */
+const char *lb_blas_preferred_coretype(void);
+void lb_blas_reexec_if_slow(char **argv);
 
 #ifdef __cplusplus
 }

@@ -118,7 +118,6 @@ void lb_model_zero_grad(lb_model *m);
  * LoRA, the head (and BERT's pooler), the loss and the optimizer; activations are stored in
  * fp32. The bf16 packs take half the memory of the fp32 weights for inference and as much again
  * (W^T) once a backward runs. Fails (nothing changed) when out of memory. */
-typedef enum lb_precision { LB_PRECISION_FP32, LB_PRECISION_BF16 } lb_precision;
 lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err);
 lb_precision lb_model_get_precision(const lb_model *m);
 /* fp32 mode computes the frozen linears on copies of their weights packed once for an AVX-512

@@ -8,17 +8,8 @@
 #include <stdint.h>
 #include "base/error.h"
 
-#define LB_METRICS_MAX_LABELS 64
-
-typedef struct lb_metrics {
-    int num_labels;
-    int64_t n;                     /* examples */
-    double accuracy;
-    double precision, recall, f1;  /* binary: class 1; more labels: macro average */
-    double class_precision[LB_METRICS_MAX_LABELS], class_recall[LB_METRICS_MAX_LABELS],
-           class_f1[LB_METRICS_MAX_LABELS];
-    int64_t confusion[LB_METRICS_MAX_LABELS * LB_METRICS_MAX_LABELS]; /* [true * num_labels + pred] */
-} lb_metrics;
+/* lb_metrics is defined in lorabert.h (public). */
+#define LB_METRICS_MAX_LABELS LB_MAX_LABELS
 
 /* Index of the largest value of row[0..n); ties and NaN handling as numpy argmax (first max;
  * a NaN wins as the first NaN). */

@@ -47,12 +47,7 @@ lb_status lb_tokset_add_pair(lb_tokset *ts, const int32_t *ids, int32_t len, int
                              lb_error *err);
 void lb_tokset_free(lb_tokset *ts);
 
-/* Evaluation result: per-sample-weighted mean loss (HF eval_loss) and metrics. */
-typedef struct lb_eval_result {
-    double loss;
-    lb_metrics metrics;
-    double runtime_s;
-} lb_eval_result;
+/* lb_eval_result (HF eval_loss + metrics) is defined in lorabert.h. */
 
 /* Eval mode (no dropout), sequential batches of batch_size, dynamic padding. logits_out
  * [n, num_labels] may be NULL. */
@@ -103,14 +98,7 @@ typedef struct lb_train_opts {
 
 void lb_train_defaults(lb_train_opts *o);
 
-typedef struct lb_train_result {
-    int64_t global_step;
-    int best_epoch;            /* 1-based; 0 when there was no evaluation */
-    lb_eval_result best_eval;
-    double train_loss;         /* HF train_loss: mean of every step's loss */
-    double runtime_s;
-    double tokens_per_s;       /* real (unpadded) tokens through forward+backward per second */
-} lb_train_result;
+/* lb_train_result is defined in lorabert.h. */
 
 /* Takes the lock of o->output_dir (another writer: LB_ERR_IO naming its pid), removes the
  * leftovers of killed runs (temporaries, staging folders; see base/outdir.h) and decides where
