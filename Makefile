@@ -28,9 +28,20 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SUP_OBJ  := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tests test check clean fuzz valgrind
+# The library's version comes from the public header (one place): liblorabert.so.MAJOR.MINOR.PATCH
+# with soname liblorabert.so.MAJOR.
+HEADER        := include/lorabert.h
+VERSION       := $(shell sed -n 's/^\#define LORABERT_VERSION "\([0-9.]*\)".*/\1/p' $(HEADER))
+VERSION_MAJOR := $(shell sed -n 's/^\#define LORABERT_VERSION_MAJOR \([0-9]*\).*/\1/p' $(HEADER))
+SONAME        := liblorabert.so.$(VERSION_MAJOR)
+SHLIB         := liblorabert.so.$(VERSION)
+ifeq ($(VERSION_MAJOR),)
+  $(error cannot read LORABERT_VERSION_MAJOR from $(HEADER))
+endif
+
+.PHONY: all lib tests test check clean fuzz valgrind install uninstall
 all: $(BUILD)/lorabert
-lib: $(BUILD)/liblorabert.a
+lib: $(BUILD)/liblorabert.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/liblorabert.so
 tests: $(TEST_BIN) $(BUILD)/lorabert
 
 $(BUILD)/obj/%.o: %.c
@@ -41,12 +52,62 @@ $(BUILD)/liblorabert.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The shared library exports exactly the functions the header declares: a version script
+# generated from its prototypes hides everything else (see tools/header_symbols.sh).
+$(BUILD)/lorabert.map: $(HEADER) tools/header_symbols.sh
+	@mkdir -p $(dir $@)
+	CC="$(CC)" tools/header_symbols.sh --map $(HEADER) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/$(SHLIB): $(LIB_OBJ) $(BUILD)/lorabert.map
+	$(CC) -shared $(OPT) $(CFLAGS_ALL) -Wl,-soname,$(SONAME) -Wl,--version-script=$(BUILD)/lorabert.map \
+	    -Wl,-z,defs -o $@ $(LIB_OBJ) $(LDLIBS_ALL) $(LDFLAGS)
+
+$(BUILD)/$(SONAME): $(BUILD)/$(SHLIB)
+	ln -sf $(SHLIB) $@
+
+$(BUILD)/liblorabert.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
 $(BUILD)/lorabert: $(CLI_OBJ) $(BUILD)/liblorabert.a
 	$(CC) $(OPT) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblorabert.a $(LDLIBS_ALL) $(LDFLAGS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUP_OBJ) $(BUILD)/liblorabert.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(CFLAGS_ALL) -o $@ $< $(SUP_OBJ) $(BUILD)/liblorabert.a -lcriterion $(LDLIBS_ALL) $(LDFLAGS)
+
+# make install PREFIX=/usr/local DESTDIR=: the shared library (+ soname and link-time symlinks),
+# the static archive, the header, lorabert.pc and the CLI; make uninstall removes exactly those.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALLED  := $(LIBDIR)/$(SHLIB) $(LIBDIR)/$(SONAME) $(LIBDIR)/liblorabert.so $(LIBDIR)/liblorabert.a \
+              $(INCLUDEDIR)/lorabert.h $(PKGCONFIGDIR)/lorabert.pc $(BINDIR)/lorabert
+
+# Libs.private: what a static link (pkg-config --static) needs, the same list the CLI links with.
+$(BUILD)/lorabert.pc: $(HEADER) mk/flags.mk Makefile
+	@mkdir -p $(dir $@)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: lorabert' \
+	  'Description: Fine-tune and run BERT-family text classifiers with LoRA (transformers + PEFT parity)' \
+	  'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -llorabert' \
+	  'Libs.private: $(strip $(LDLIBS_ALL))' >$@
+
+install: lib $(BUILD)/lorabert $(BUILD)/lorabert.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 $(BUILD)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB)
+	ln -sfn $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/liblorabert.so
+	install -m 644 $(BUILD)/liblorabert.a $(DESTDIR)$(LIBDIR)/liblorabert.a
+	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/lorabert.h
+	install -m 644 $(BUILD)/lorabert.pc $(DESTDIR)$(PKGCONFIGDIR)/lorabert.pc
+	install -m 755 $(BUILD)/lorabert $(DESTDIR)$(BINDIR)/lorabert
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 # The CLI under valgrind (memcheck) on small real inputs; see tests/valgrind.sh.
 valgrind:
