@@ -85,25 +85,21 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALLED  := $(LIBDIR)/$(SHLIB) $(LIBDIR)/$(SONAME) $(LIBDIR)/liblorabert.so $(LIBDIR)/liblorabert.a \
               $(INCLUDEDIR)/lorabert.h $(PKGCONFIGDIR)/lorabert.pc $(BINDIR)/lorabert
 
-# Libs.private: what a static link (pkg-config --static) needs, the same list the CLI links with.
-$(BUILD)/lorabert.pc: $(HEADER) mk/flags.mk Makefile
-	@mkdir -p $(dir $@)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
-	  'Name: lorabert' \
-	  'Description: Fine-tune and run BERT-family text classifiers with LoRA (transformers + PEFT parity)' \
-	  'Version: $(VERSION)' \
-	  'Cflags: -I$${includedir}' \
-	  'Libs: -L$${libdir} -llorabert' \
-	  'Libs.private: $(strip $(LDLIBS_ALL))' >$@
+# lorabert.pc, written at install time for this PREFIX. Libs.private: what a static link
+# (pkg-config --static) needs, the same list the CLI links with.
+PC_LINES := 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 'Name: lorabert' \
+  'Description: Fine-tune and run BERT-family text classifiers with LoRA (transformers + PEFT parity)' \
+  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -llorabert' \
+  'Libs.private: $(strip $(LDLIBS_ALL))'
 
-install: lib $(BUILD)/lorabert $(BUILD)/lorabert.pc
+install: lib $(BUILD)/lorabert
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB)
 	ln -sfn $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/liblorabert.so
 	install -m 644 $(BUILD)/liblorabert.a $(DESTDIR)$(LIBDIR)/liblorabert.a
 	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/lorabert.h
-	install -m 644 $(BUILD)/lorabert.pc $(DESTDIR)$(PKGCONFIGDIR)/lorabert.pc
+	printf '%s\n' $(PC_LINES) >$(DESTDIR)$(PKGCONFIGDIR)/lorabert.pc && chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/lorabert.pc
 	install -m 755 $(BUILD)/lorabert $(DESTDIR)$(BINDIR)/lorabert
 
 uninstall:

@@ -1,0 +1,268 @@
+"""ctypes bindings of include/lorabert.h (the public C API, nothing else).
+
+The library is found, in order: $LORABERT_LIB (a path), the copy `pip install` bundled next to
+this file, the repository's build/release/ when running from a source checkout, then the system
+(ctypes.util.find_library("lorabert"), i.e. an installed liblorabert.so.0).
+
+Structures mirror the header field by field; tests/test_abi.py compares their sizes and offsets
+with the C compiler's. Functions are called through ctypes.CDLL, which releases the GIL for the
+duration of every foreign call.
+"""
+import ctypes
+import ctypes.util
+import os
+import subprocess
+import sys
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p, c_double, c_float, c_int,
+                    c_int32, c_int64, c_size_t, c_uint64, c_void_p)
+
+ABI_MAJOR = 0                       # the LORABERT_VERSION_MAJOR these bindings mirror
+SONAME = "liblorabert.so.%d" % ABI_MAJOR
+LB_ERROR_MSG_MAX = 1024
+LB_MAX_LABELS = 64
+
+# ---- structures (same order and types as include/lorabert.h) ---------------------------------
+
+
+class Error(Structure):
+    _fields_ = [("code", c_int), ("msg", c_char * LB_ERROR_MSG_MAX)]
+
+
+class Metrics(Structure):
+    _fields_ = [("num_labels", c_int), ("n", c_int64), ("accuracy", c_double), ("precision", c_double),
+                ("recall", c_double), ("f1", c_double), ("class_precision", c_double * LB_MAX_LABELS),
+                ("class_recall", c_double * LB_MAX_LABELS), ("class_f1", c_double * LB_MAX_LABELS),
+                ("confusion", c_int64 * (LB_MAX_LABELS * LB_MAX_LABELS))]
+
+
+class EvalResult(Structure):
+    _fields_ = [("loss", c_double), ("metrics", Metrics), ("runtime_s", c_double)]
+
+
+class EncodeOptions(Structure):
+    _fields_ = [("max_length", c_int), ("truncate_left", c_bool), ("no_special_tokens", c_bool),
+                ("replace_invalid_utf8", c_bool)]
+
+
+class Tokens(Structure):
+    _fields_ = [("ids", POINTER(c_int32)), ("type_ids", POINTER(c_int32)), ("n", c_int32), ("cap", c_int32)]
+
+
+class ModelOptions(Structure):
+    _fields_ = [("adapter", c_char_p), ("revision", c_char_p), ("num_labels", c_int),
+                ("labels", POINTER(c_char_p)), ("seed", c_uint64), ("precision", c_int)]
+
+
+class ModelInfo(Structure):
+    _fields_ = [("architecture", c_char_p), ("model_type", c_char_p), ("model_dir", c_char_p),
+                ("adapter_dir", c_char_p), ("tokenizer_dir", c_char_p), ("vocab_size", c_int),
+                ("hidden_size", c_int), ("num_layers", c_int), ("num_heads", c_int),
+                ("intermediate_size", c_int), ("max_position_embeddings", c_int), ("num_labels", c_int),
+                ("labels", POINTER(c_char_p)), ("new_head", c_bool), ("has_adapter", c_bool),
+                ("lora_r", c_int), ("lora_alpha", c_double), ("lora_dropout", c_double),
+                ("trainable_params", c_int64), ("all_params", c_int64), ("precision", c_int)]
+
+
+class LoraOptions(Structure):
+    _fields_ = [("r", c_int), ("alpha", c_double), ("dropout", c_double), ("target_modules", c_char_p),
+                ("use_rslora", c_bool), ("seed", c_uint64)]
+
+
+class ClassifierOptions(Structure):
+    _fields_ = [("model", ModelOptions), ("max_length", c_int), ("truncate_left", c_bool),
+                ("batch_size", c_int), ("threads", c_int)]
+
+
+class DatasetOptions(Structure):
+    _fields_ = [("split", c_char_p), ("text_column", c_char_p), ("text_pair_column", c_char_p),
+                ("label_column", c_char_p), ("revision", c_char_p)]
+
+
+class EvalOptions(Structure):
+    _fields_ = [("batch_size", c_int)]
+
+
+class TrainOptions(Structure):
+    _fields_ = [("output_dir", c_char_p), ("overwrite_output_dir", c_bool), ("resume_from_checkpoint", c_char_p),
+                ("num_train_epochs", c_int), ("per_device_train_batch_size", c_int),
+                ("per_device_eval_batch_size", c_int), ("learning_rate", c_double), ("weight_decay", c_double),
+                ("warmup_steps", c_int64), ("max_grad_norm", c_double), ("seed", c_uint64),
+                ("logging_steps", c_int64), ("metric_for_best_model", c_char_p), ("no_eval", c_bool),
+                ("max_length", c_int), ("truncate_right", c_bool), ("threads", c_int),
+                ("base_model_name", c_char_p), ("batch_order_file", c_char_p)]
+
+
+class StepInfo(Structure):
+    _fields_ = [("step", c_int64), ("total_steps", c_int64), ("epoch", c_int), ("epoch_progress", c_double),
+                ("loss", c_double), ("grad_norm", c_double), ("learning_rate", c_double), ("tokens", c_int64),
+                ("elapsed_s", c_double)]
+
+
+class EpochInfo(Structure):
+    _fields_ = [("epoch", c_int), ("num_epochs", c_int), ("step", c_int64), ("train_loss", c_double),
+                ("evaluated", c_bool), ("eval", EvalResult), ("is_best", c_bool), ("checkpoint_dir", c_char_p)]
+
+
+ON_STEP = CFUNCTYPE(None, c_void_p, POINTER(StepInfo))
+ON_EPOCH = CFUNCTYPE(None, c_void_p, POINTER(EpochInfo))
+ON_LOG = CFUNCTYPE(None, c_void_p, c_char_p)
+
+
+class TrainCallbacks(Structure):
+    _fields_ = [("user", c_void_p), ("on_step", ON_STEP), ("on_epoch", ON_EPOCH), ("on_log", ON_LOG),
+                ("cancel", POINTER(c_int))]
+
+
+class TrainResult(Structure):
+    _fields_ = [("global_step", c_int64), ("best_epoch", c_int), ("best_eval", EvalResult),
+                ("train_loss", c_double), ("runtime_s", c_double), ("tokens_per_s", c_double)]
+
+
+STRUCTS = {"lb_error": Error, "lb_metrics": Metrics, "lb_eval_result": EvalResult,
+           "lb_encode_options": EncodeOptions, "lb_tokens": Tokens, "lb_model_options": ModelOptions,
+           "lb_model_info": ModelInfo, "lb_lora_options": LoraOptions, "lb_classifier_options": ClassifierOptions,
+           "lb_dataset_options": DatasetOptions, "lb_eval_options": EvalOptions, "lb_train_options": TrainOptions,
+           "lb_step_info": StepInfo, "lb_epoch_info": EpochInfo, "lb_train_callbacks": TrainCallbacks,
+           "lb_train_result": TrainResult}
+
+# ---- functions: name -> (restype, argtypes) --------------------------------------------------
+_p = c_void_p  # opaque handles
+_E = POINTER(Error)
+_st = c_int    # lb_status
+PROTOTYPES = {
+    "lb_version": (c_char_p, []),
+    "lb_version_number": (c_int, []),
+    "lb_status_name": (c_char_p, [c_int]),
+    "lb_precision_name": (c_char_p, [c_int]),
+    "lb_precision_parse": (c_bool, [c_char_p, POINTER(c_int)]),
+    "lb_tokenizer_open": (_st, [c_char_p, POINTER(_p), _E]),
+    "lb_tokenizer_close": (None, [_p]),
+    "lb_tokenizer_encode": (_st, [_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(EncodeOptions),
+                                  POINTER(Tokens), _E]),
+    "lb_tokens_free": (None, [POINTER(Tokens)]),
+    "lb_tokenizer_id_to_token": (c_char_p, [_p, c_int32]),
+    "lb_tokenizer_token_to_id": (c_int32, [_p, c_char_p]),
+    "lb_tokenizer_vocab_size": (c_int32, [_p]),
+    "lb_tokenizer_model_max_length": (c_int32, [_p]),
+    "lb_model_open": (_st, [c_char_p, POINTER(ModelOptions), POINTER(_p), _E]),
+    "lb_model_close": (None, [_p]),
+    "lb_model_get_info": (None, [_p, POINTER(ModelInfo)]),
+    "lb_model_set_precision": (_st, [_p, c_int, _E]),
+    "lb_model_add_adapter": (_st, [_p, POINTER(LoraOptions), _E]),
+    "lb_model_save_adapter": (_st, [_p, c_char_p, _E]),
+    "lb_model_save_merged": (_st, [_p, c_char_p, _E]),
+    "lb_classifier_open": (_st, [c_char_p, POINTER(ClassifierOptions), POINTER(_p), _E]),
+    "lb_classifier_close": (None, [_p]),
+    "lb_classifier_model": (_p, [_p]),
+    "lb_classifier_tokenizer": (_p, [_p]),
+    "lb_classifier_num_labels": (c_int, [_p]),
+    "lb_classifier_label": (c_char_p, [_p, c_int]),
+    "lb_classify": (_st, [_p, POINTER(c_char_p), POINTER(c_size_t), POINTER(c_char_p), POINTER(c_size_t),
+                          c_size_t, POINTER(c_int32), POINTER(c_double), POINTER(c_float), _E]),
+    "lb_dataset_open": (_st, [c_char_p, POINTER(DatasetOptions), POINTER(_p), _E]),
+    "lb_dataset_close": (None, [_p]),
+    "lb_dataset_size": (c_size_t, [_p]),
+    "lb_dataset_text": (c_char_p, [_p, c_size_t]),
+    "lb_dataset_text_pair": (c_char_p, [_p, c_size_t]),
+    "lb_evaluate_dataset": (_st, [_p, _p, POINTER(EvalOptions), POINTER(EvalResult), _E]),
+    "lb_train_options_init": (None, [POINTER(TrainOptions)]),
+    "lb_train_run_open": (_st, [_p, _p, _p, POINTER(TrainOptions), POINTER(TrainCallbacks), POINTER(_p), _E]),
+    "lb_train_step": (_st, [_p, POINTER(StepInfo), POINTER(c_bool), _E]),
+    "lb_train_run_all": (_st, [_p, POINTER(TrainResult), _E]),
+    "lb_train_run_close": (None, [_p]),
+    "lb_blas_preferred_coretype": (c_char_p, []),
+    "lb_blas_reexec_if_slow": (None, [POINTER(c_char_p)]),
+}
+
+# ---- finding and loading the library ---------------------------------------------------------
+
+
+def _candidates():
+    env = os.environ.get("LORABERT_LIB")
+    if env:
+        return [env]
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = [os.path.join(here, SONAME),
+             os.path.join(os.path.dirname(os.path.dirname(here)), "build", "release", SONAME)]
+    found = [p for p in found if os.path.exists(p)]
+    system = ctypes.util.find_library("lorabert")
+    if system:
+        found.append(system)
+    return found
+
+
+_CORETYPE_PROBE = ("import ctypes, sys\n"
+                   "f = ctypes.CDLL(sys.argv[1]).lb_blas_preferred_coretype\n"
+                   "f.restype = ctypes.c_char_p\n"
+                   "sys.stdout.write((f() or b'').decode())\n")
+
+
+def _prefer_fast_blas(path):
+    """Debian's OpenBLAS may misname this CPU and pick slow kernels when it loads; the CLI
+    re-executes itself with OPENBLAS_CORETYPE set (lb_blas_reexec_if_slow). A Python process
+    cannot re-execute, so it asks the library in a child process and sets the variable before
+    OpenBLAS is loaded here: the same kernels, so the same bits, as the CLI."""
+    if "OPENBLAS_CORETYPE" in os.environ or os.environ.get("LORABERT_BLAS_REEXEC"):
+        return
+    try:
+        with open("/proc/self/maps") as f:
+            if "libopenblas" in f.read():
+                return  # already loaded by another module: too late to choose
+        core = subprocess.run([sys.executable, "-c", _CORETYPE_PROBE, path], capture_output=True,
+                              text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return
+    if core:
+        os.environ["OPENBLAS_CORETYPE"] = core
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        _prefer_fast_blas(path)
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as e:
+            tried.append("%s (%s)" % (path, e))
+            continue
+        return path, lib
+    raise ImportError("lorabert: cannot load liblorabert (%s); build it with `make lib` or set LORABERT_LIB "
+                      "to its path" % ("; ".join(tried) or "not found: no bundled copy, none installed"))
+
+
+LIB_PATH, _lib = _load()
+MISSING = []  # declared in the header but not exported by this build of the library
+
+
+class _Missing(object):
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, *args):
+        raise NotImplementedError("%s: not in %s (this build of liblorabert does not implement it yet)"
+                                  % (self.name, LIB_PATH))
+
+
+def _bind():
+    funcs = {}
+    for name, (restype, argtypes) in PROTOTYPES.items():
+        try:
+            f = getattr(_lib, name)
+        except AttributeError:
+            MISSING.append(name)
+            funcs[name] = _Missing(name)
+            continue
+        f.restype, f.argtypes = restype, argtypes
+        funcs[name] = f
+    return funcs
+
+
+F = _bind()
+
+
+def has(name):
+    return name not in MISSING
+
+
+if not has("lb_version_number") or F["lb_version_number"]() // 10000 != ABI_MAJOR:
+    raise ImportError("lorabert: %s is not a version %d.x library" % (LIB_PATH, ABI_MAJOR))

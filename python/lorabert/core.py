@@ -1,0 +1,445 @@
+"""The Python face of the C API: Tokenizer, Classifier, train()."""
+import ctypes
+import json
+import os
+import tempfile
+import threading
+from ctypes import byref, c_bool, c_char_p, c_double, c_int, c_int32, c_size_t, c_void_p
+
+from . import _capi as C
+from .errors import UsageError, TrainingInterrupted, from_status
+
+F = C.F
+
+
+def _call(name, *args):
+    """Calls F[name](*args, &err) and raises the exception of its status."""
+    err = C.Error()
+    st = F[name](*args, byref(err))
+    if st != 0:
+        raise from_status(st, err.msg.decode("utf-8", "replace") or F["lb_status_name"](st).decode())
+
+
+def _b(s):
+    """str / PathLike / bytes -> bytes for a C string (None stays None)."""
+    if s is None or isinstance(s, bytes):
+        return s
+    return os.fsencode(s) if isinstance(s, os.PathLike) else str(s).encode("utf-8")
+
+
+def _text_bytes(t, what):
+    """A text for the model: str (UTF-8; lone surrogates from os.fsdecode pass through as their
+    original bytes, so the library reports invalid UTF-8 itself) or bytes as given."""
+    if isinstance(t, bytes):
+        return t
+    if isinstance(t, str):
+        return t.encode("utf-8", "surrogateescape")
+    raise TypeError("%s must be str or bytes, not %s" % (what, type(t).__name__))
+
+
+def _truncate_left(truncation):
+    if truncation not in ("right", "left"):
+        raise UsageError("truncation must be 'right' or 'left', not %r" % (truncation,), 2)
+    return truncation == "left"
+
+
+def _precision(precision):
+    p = c_int()
+    if not isinstance(precision, str) or not F["lb_precision_parse"](precision.encode(), byref(p)):
+        raise UsageError("precision must be 'fp32' or 'bf16', not %r" % (precision,), 2)
+    return p.value
+
+
+def _metrics_dict(res, labels, prefix="eval_"):
+    m = res.metrics
+    L = m.num_labels
+    out = {prefix + "loss": res.loss, prefix + "accuracy": m.accuracy, prefix + "precision": m.precision,
+           prefix + "recall": m.recall, prefix + "f1": m.f1, prefix + "runtime": res.runtime_s,
+           prefix + "samples": m.n}
+    out["confusion_matrix"] = [[m.confusion[t * L + p] for p in range(L)] for t in range(L)]
+    out["per_class"] = [{"label": labels[i] if i < len(labels) else "LABEL_%d" % i,
+                         "precision": m.class_precision[i], "recall": m.class_recall[i], "f1": m.class_f1[i]}
+                        for i in range(L)]
+    return out
+
+
+class _Dataset(object):
+    """An lb_dataset opened from a path / hub id, or from in-memory rows written to a temporary
+    JSONL file (a dict of columns, as datasets.Dataset.to_dict() gives, or a list of dicts)."""
+
+    def __init__(self, data, split=None, text_column="text", label_column="label", text_pair_column=None):
+        self._tmp = None
+        if isinstance(data, dict):
+            cols = list(data)
+            n = len(data[cols[0]]) if cols else 0
+            data = [{c: data[c][i] for c in cols} for i in range(n)]
+        if isinstance(data, (list, tuple)):
+            fd, self._tmp = tempfile.mkstemp(prefix="lorabert-", suffix=".jsonl")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                for row in data:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            data = self._tmp
+        opts = C.DatasetOptions(split=_b(split), text_column=_b(text_column), label_column=_b(label_column),
+                                text_pair_column=_b(text_pair_column))
+        self._h = c_void_p()
+        try:
+            _call("lb_dataset_open", _b(data), byref(opts), byref(self._h))
+        except BaseException:
+            self.close()
+            raise
+
+    def __len__(self):
+        return F["lb_dataset_size"](self._h)
+
+    def close(self):
+        if getattr(self, "_h", None):
+            F["lb_dataset_close"](self._h)
+            self._h = None
+        if self._tmp:
+            os.unlink(self._tmp)
+            self._tmp = None
+
+    def __del__(self):
+        self.close()
+
+
+def _is_local_or_hub_folder(path):
+    """Splits only apply to dataset folders and hub ids, not to single files."""
+    return not os.path.isfile(os.fsdecode(path)) if isinstance(path, (str, bytes, os.PathLike)) else False
+
+
+class Tokenizer(object):
+    """A tokenizer exactly as HF's fast tokenizer loads it from a folder (tokenizer.json, or
+    vocab.txt + tokenizer_config.json) or hub repo id. Thread-safe once opened."""
+
+    def __init__(self, path):
+        self._h = c_void_p()
+        _call("lb_tokenizer_open", _b(path), byref(self._h))
+
+    def _encode(self, text, pair, max_length, truncation_side, add_special_tokens):
+        if self._h is None:
+            raise UsageError("the tokenizer is closed", 2)
+        t = _text_bytes(text, "text")
+        p = None if pair is None else _text_bytes(pair, "pair")
+        opts = C.EncodeOptions(max_length=max_length or 0, truncate_left=_truncate_left(truncation_side),
+                               no_special_tokens=not add_special_tokens)
+        toks = C.Tokens()
+        try:
+            _call("lb_tokenizer_encode", self._h, t, len(t), p, len(p) if p is not None else 0, byref(opts),
+                  byref(toks))
+            return toks.ids[:toks.n], toks.type_ids[:toks.n]
+        finally:
+            F["lb_tokens_free"](byref(toks))
+
+    def encode(self, text, pair=None, max_length=None, truncation_side="right", add_special_tokens=True):
+        """Token ids of text (and pair), as tokenizer.encode(text, pair, truncation=True,
+        max_length=max_length) returns them."""
+        return self._encode(text, pair, max_length, truncation_side, add_special_tokens)[0]
+
+    def __call__(self, text, text_pair=None, max_length=None, truncation_side="right", add_special_tokens=True):
+        """{"input_ids", "token_type_ids", "attention_mask"} as tokenizer(text, text_pair) gives."""
+        ids, types = self._encode(text, text_pair, max_length, truncation_side, add_special_tokens)
+        return {"input_ids": ids, "token_type_ids": types, "attention_mask": [1] * len(ids)}
+
+    def convert_ids_to_tokens(self, ids):
+        one = isinstance(ids, int)
+        out = []
+        for i in ([ids] if one else ids):
+            s = F["lb_tokenizer_id_to_token"](self._h, i)
+            out.append(None if s is None else s.decode("utf-8", "replace"))
+        return out[0] if one else out
+
+    def convert_tokens_to_ids(self, tokens):
+        one = isinstance(tokens, str)
+        out = [F["lb_tokenizer_token_to_id"](self._h, t.encode()) for t in ([tokens] if one else tokens)]
+        return out[0] if one else out
+
+    @property
+    def vocab_size(self):
+        return F["lb_tokenizer_vocab_size"](self._h)
+
+    @property
+    def model_max_length(self):
+        return F["lb_tokenizer_model_max_length"](self._h)
+
+    def close(self):
+        if getattr(self, "_h", None):
+            F["lb_tokenizer_close"](self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Classifier(object):
+    """A model (+ optional LoRA adapter) with its tokenizer, ready to label text.
+
+    model: a folder or hub repo id; a PEFT adapter folder alone opens its base with the adapter,
+    as AutoModelForSequenceClassification.from_pretrained(adapter_dir) does with PEFT installed.
+    One handle computes for one thread at a time (calls from several threads are serialised);
+    the GIL is released while the library computes."""
+
+    def __init__(self, model, adapter=None, max_length=None, truncation="right", precision="fp32",
+                 batch_size=32, threads=0, labels=None):
+        self._h = c_void_p()
+        self._lock = threading.Lock()
+        opts = C.ClassifierOptions()
+        opts.model.adapter = _b(adapter)
+        opts.model.precision = _precision(precision)
+        if labels is not None:
+            self._label_args = (c_char_p * len(labels))(*[_b(x) for x in labels])
+            opts.model.labels = self._label_args
+            opts.model.num_labels = len(labels)
+        opts.max_length = max_length or 0
+        opts.truncate_left = _truncate_left(truncation)
+        opts.batch_size = batch_size
+        opts.threads = threads
+        _call("lb_classifier_open", _b(model), byref(opts), byref(self._h))
+        n = F["lb_classifier_num_labels"](self._h)
+        self.labels = [F["lb_classifier_label"](self._h, i).decode("utf-8", "replace") for i in range(n)]
+
+    def _handle(self):
+        if not self._h:
+            raise UsageError("the classifier is closed", 2)
+        return self._h
+
+    @property
+    def info(self):
+        """The model's lb_model_info as a dict."""
+        i = C.ModelInfo()
+        F["lb_model_get_info"](F["lb_classifier_model"](self._handle()), byref(i))
+        out = {}
+        for name, _ in C.ModelInfo._fields_:
+            v = getattr(i, name)
+            if name == "labels":
+                v = self.labels
+            elif name == "precision":
+                v = F["lb_precision_name"](v).decode()
+            elif isinstance(v, bytes):
+                v = v.decode("utf-8", "replace")
+            out[name] = v
+        return out
+
+    def predict(self, texts, text_pair=None):
+        """Labels a text or a list of texts (text_pair: their second texts, a str or a list, None
+        entries meaning no pair). Returns [{"label", "score", "probs"}] per text, like
+        pipeline("text-classification") plus every class's probability; input order kept."""
+        single = isinstance(texts, (str, bytes))
+        items = [texts] if single else list(texts)
+        pairs = None
+        if text_pair is not None:
+            pairs = [text_pair] if isinstance(text_pair, (str, bytes)) else list(text_pair)
+            if len(pairs) != len(items):
+                raise UsageError("text_pair has %d entries for %d texts" % (len(pairs), len(items)), 2)
+        n = len(items)
+        if n == 0:
+            return []
+        enc = [_text_bytes(t, "texts[%d]" % i) for i, t in enumerate(items)]
+        c_texts = (c_char_p * n)(*enc)
+        c_lens = (c_size_t * n)(*[len(t) for t in enc])
+        c_pairs = c_pair_lens = None
+        if pairs is not None:
+            penc = [None if p is None else _text_bytes(p, "text_pair[%d]" % i) for i, p in enumerate(pairs)]
+            c_pairs = (c_char_p * n)(*penc)
+            c_pair_lens = (c_size_t * n)(*[0 if p is None else len(p) for p in penc])
+        L = len(self.labels)
+        ids = (c_int32 * n)()
+        probs = (c_double * (n * L))()
+        with self._lock:
+            _call("lb_classify", self._handle(), c_texts, c_lens, c_pairs, c_pair_lens, n, ids, probs, None)
+        out = []
+        for i in range(n):
+            p = probs[i * L:(i + 1) * L]
+            out.append({"label": self.labels[ids[i]], "score": p[ids[i]], "probs": p})
+        return out
+
+    __call__ = predict
+
+    def evaluate(self, data, batch_size=8, text_column="text", label_column="label", text_pair_column=None,
+                 split=None):
+        """Trainer.evaluate() on a labelled dataset: a file (CSV/TSV/JSONL/JSON/Parquet), an HF
+        dataset folder or hub id (split: default "validation" there), or in-memory rows (a dict of
+        columns or a list of dicts). Returns eval_loss, eval_accuracy, eval_precision, eval_recall,
+        eval_f1, eval_runtime, eval_samples, confusion_matrix ([true][pred]) and per_class."""
+        if split is None and _is_local_or_hub_folder(data) and not isinstance(data, (dict, list, tuple)):
+            split = "validation"
+        ds = _Dataset(data, split, text_column, label_column, text_pair_column)
+        try:
+            res = C.EvalResult()
+            opts = C.EvalOptions(batch_size=batch_size)
+            with self._lock:
+                _call("lb_evaluate_dataset", self._handle(), ds._h, byref(opts), byref(res))
+        finally:
+            ds.close()
+        return _metrics_dict(res, self.labels)
+
+    def close(self):
+        if getattr(self, "_h", None):
+            F["lb_classifier_close"](self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+# ---- training --------------------------------------------------------------------------------
+
+# TrainingArguments names -> lb_train_options fields (same meaning, same defaults).
+_TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size", "learning_rate",
+               "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
+               "resume_from_checkpoint", "max_length", "threads", "base_model_name")
+# Accepted for familiarity: these are what lorabert always does.
+_FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
+               "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
+_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora")
+
+
+class _Callbacks(object):
+    """Bridges the C callbacks to Python: on_step(info), on_epoch(info), on_log(line) functions or
+    a callback object with those methods. A callback returning True asks training to stop (as
+    TrainerControl.should_training_stop); an exception in one (Ctrl-C included) stops training
+    and is re-raised by train() once the library has returned."""
+
+    def __init__(self, callback, on_step, on_epoch, on_log, labels):
+        self.fns = {"on_step": on_step, "on_epoch": on_epoch, "on_log": on_log}
+        if callback is not None:
+            for k in self.fns:
+                if self.fns[k] is None and callable(getattr(callback, k, None)):
+                    self.fns[k] = getattr(callback, k)
+        self.labels = labels
+        self.cancel = c_int(0)
+        self.error = None
+        # always installed: running Python code at each step is what lets Ctrl-C stop training
+        self.c = C.TrainCallbacks(on_step=C.ON_STEP(self._step), on_epoch=C.ON_EPOCH(self._epoch),
+                                  on_log=C.ON_LOG(self._log), cancel=ctypes.pointer(self.cancel))
+
+    def _run(self, name, arg):
+        fn = self.fns[name]
+        if fn is None or self.error is not None:
+            return
+        try:
+            if fn(arg) is True:
+                self.cancel.value = 1
+        except BaseException as e:  # noqa: B902 (KeyboardInterrupt too: stop cleanly, re-raise)
+            self.error = e
+            self.cancel.value = 1
+
+    def _step(self, user, s):
+        s = s.contents
+        self._run("on_step", {k: getattr(s, k) for k, _ in C.StepInfo._fields_})
+
+    def _epoch(self, user, e):
+        e = e.contents
+        info = {"epoch": e.epoch, "num_epochs": e.num_epochs, "step": e.step, "train_loss": e.train_loss,
+                "is_best": e.is_best, "checkpoint_dir": e.checkpoint_dir.decode() if e.checkpoint_dir else None}
+        if e.evaluated:
+            info.update(_metrics_dict(e.eval, self.labels))
+        self._run("on_epoch", info)
+
+    def _log(self, user, line):
+        self._run("on_log", line.decode("utf-8", "replace"))
+
+
+def train(model, train, validation=None, output_dir=None, *, callback=None, on_step=None, on_epoch=None,
+          on_log=None, text_column="text", label_column="label", text_pair_column=None, train_split=None,
+          validation_split=None, labels=None, precision="fp32", truncation_side="left", **kwargs):
+    """Fine-tunes `model` with a fresh LoRA adapter on `train`, evaluating on `validation` each
+    epoch, and writes the best adapter and run files to output_dir (None: nothing is written).
+
+    Hyperparameters take HF TrainingArguments' names and defaults (num_train_epochs=10,
+    per_device_train_batch_size=4, per_device_eval_batch_size=4, learning_rate=1e-3,
+    weight_decay=0.01, warmup_steps=0, max_grad_norm=1.0, seed=42, logging_steps=500,
+    metric_for_best_model="loss", overwrite_output_dir, resume_from_checkpoint), plus
+    max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
+    lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
+    Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
+    "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
+    global_step, best_epoch, and the best epoch's eval_* values)."""
+    unknown = [k for k in kwargs if k not in _TRAIN_ARGS and k not in _LORA_ARGS and k not in _FIXED_ARGS
+               and k not in ("metric_for_best_model",)]
+    if unknown:
+        raise TypeError("train() got an unexpected keyword argument %r" % unknown[0])
+    for k, allowed in _FIXED_ARGS.items():
+        if k in kwargs and kwargs[k] not in allowed:
+            raise UsageError("%s=%r is not supported (lorabert supports %s)" % (k, kwargs[k], allowed), 2)
+    if validation is None and kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "epoch":
+        raise UsageError("evaluation_strategy='epoch' needs a validation set", 2)
+
+    opts = C.TrainOptions()
+    F["lb_train_options_init"](byref(opts))
+    for k in _TRAIN_ARGS:
+        if k in kwargs and kwargs[k] is not None:
+            v = kwargs[k]
+            if k == "num_train_epochs" and float(v) != int(v):
+                raise UsageError("num_train_epochs must be a whole number, not %r" % (v,), 2)
+            setattr(opts, k, _b(v) if k in ("resume_from_checkpoint", "base_model_name") else
+                    (int(v) if isinstance(getattr(opts, k), int) and not isinstance(v, bool) else v))
+    if "metric_for_best_model" in kwargs:
+        mb = kwargs["metric_for_best_model"]
+        opts.metric_for_best_model = _b(mb[5:] if mb.startswith("eval_") else mb)
+    opts.output_dir = _b(output_dir)
+    opts.truncate_right = not _truncate_left(truncation_side)
+    opts.no_eval = kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "no"
+
+    lora = C.LoraOptions(r=kwargs.get("r") or 0, alpha=kwargs.get("lora_alpha") or 0.0,
+                         dropout=kwargs.get("lora_dropout") or 0.0, use_rslora=bool(kwargs.get("use_rslora")),
+                         seed=opts.seed)
+    tm = kwargs.get("target_modules")
+    if tm is not None:
+        lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))
+
+    mopts = C.ModelOptions(precision=_precision(precision), seed=opts.seed)
+    if labels is not None:
+        label_arr = (c_char_p * len(labels))(*[_b(x) for x in labels])
+        mopts.labels, mopts.num_labels = label_arr, len(labels)
+
+    m, run = c_void_p(), c_void_p()
+    tr = va = None
+    try:
+        _call("lb_model_open", _b(model), byref(mopts), byref(m))
+        _call("lb_model_add_adapter", m, byref(lora))
+        info = C.ModelInfo()
+        F["lb_model_get_info"](m, byref(info))
+        names = [info.labels[i].decode("utf-8", "replace") for i in range(info.num_labels)]
+        tr = _Dataset(train, train_split or ("train" if _is_local_or_hub_folder(train) else None), text_column,
+                      label_column, text_pair_column)
+        if validation is not None:
+            vs = validation_split or ("validation" if _is_local_or_hub_folder(validation) else None)
+            va = _Dataset(validation, vs, text_column, label_column, text_pair_column)
+        cbs = _Callbacks(callback, on_step, on_epoch, on_log, names)
+        _call("lb_train_run_open", m, tr._h, va._h if va else None, byref(opts), byref(cbs.c), byref(run))
+        res = C.TrainResult()
+        try:
+            _call("lb_train_run_all", run, byref(res))
+        except TrainingInterrupted:
+            if cbs.error is not None:
+                raise cbs.error
+            raise
+        if cbs.error is not None:
+            raise cbs.error
+    finally:
+        if run:
+            F["lb_train_run_close"](run)
+        if va:
+            va.close()
+        if tr:
+            tr.close()
+        if m:
+            F["lb_model_close"](m)
+    out = {"train_loss": res.train_loss, "train_runtime": res.runtime_s, "global_step": res.global_step,
+           "train_tokens_per_second": res.tokens_per_s, "best_epoch": res.best_epoch}
+    if res.best_epoch > 0:
+        out.update(_metrics_dict(res.best_eval, names))
+    return out
