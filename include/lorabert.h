@@ -170,8 +170,8 @@ typedef struct lb_model_options {
 
 /* Opens the model named by `model` (see "Models" above), a given adapter, and labels by the one
  * rule: options.labels > the adapter's labels.json > config.json's id2label. A head missing from
- * the checkpoint is initialised as transformers does (a notice through lb_model_info's
- * new_head flag, not printed). */
+ * the checkpoint is initialised as transformers does (its notice is lb_model_info.load_notice,
+ * not printed). The tokenizer files are the adapter's when it carries them, else the model's. */
 lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_model **out, lb_error *err);
 void lb_model_close(lb_model *m);
 
@@ -184,7 +184,8 @@ typedef struct lb_model_info {
     int vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_position_embeddings;
     int num_labels;
     const char *const *labels;  /* [num_labels] names (LABEL_i when none are known) */
-    bool new_head;              /* the head was not in the checkpoint and was initialised */
+    const char *load_notice;    /* transformers' "Some weights ... newly initialized" notice when
+                                 * weights (e.g. the head) were missing and initialised; else NULL */
     bool has_adapter;
     int lora_r;                 /* 0 without an adapter */
     double lora_alpha, lora_dropout;
@@ -221,7 +222,8 @@ lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *er
  * plain HF model folder (config.json with labels, model.safetensors, tokenizer files) to dir,
  * whole or not at all, under a lock. Refused when dir is, holds or lies inside the model or
  * adapter folder, or holds files merge does not write; a non-finite merged weight is
- * LB_ERR_NUMERIC and nothing is written. The model keeps its adapter (unmerged) afterwards. */
+ * LB_ERR_NUMERIC and nothing is written. Afterwards the model holds the merged weights and no
+ * adapter (as merge_and_unload leaves it). */
 lb_status lb_model_save_merged(lb_model *m, const char *dir, lb_error *err);
 
 /* ---- Classifier ------------------------------------------------------------------------- */

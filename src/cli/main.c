@@ -40,6 +40,17 @@ int cli_fail(const lb_error *err) {
     return err->code ? (int)err->code : 1;
 }
 
+lb_status cli_err(lb_error *err, lb_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (err) {
+        err->code = code;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    }
+    va_end(ap);
+    return code;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
