@@ -2,11 +2,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/api.h"
+#include "base/fileio.h"
+#include "formats/hub.h"
 #include "text/tokenizer.h"
 
 lb_status lb_tokenizer_open(const char *dir_or_id, lb_tokenizer **out, lb_error *err) {
     *out = NULL;
     char *dir = NULL;
+    /* not a folder nor a repo id: the loader names what is wrong with the path */
+    if (dir_or_id && !lb_dir_exists(dir_or_id) && !lb_hub_looks_like_repo_id(dir_or_id)) {
+        *out = lb_tokenizer_load(dir_or_id, err);
+        return *out ? LB_OK : (err ? err->code : LB_ERR_IO);
+    }
     lb_status st = lb_api_resolve(dir_or_id, "model", NULL, &dir, err);
     if (st) return st;
     *out = lb_tokenizer_load(dir, err);
