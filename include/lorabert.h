@@ -397,6 +397,19 @@ lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err)
  * best epoch's when evaluated). */
 void lb_train_run_close(lb_train_run *r);
 
+/* ---- Describing folders ---------------------------------------------------------------- */
+
+/* What `lorabert info` shows about a model folder, an adapter folder or a hub repo id, read from
+ * headers only (nothing is loaded): one JSON object in *json (free with lb_free). Fields of a
+ * model: kind "model", path, architecture, model_type, layers, dim, heads, ffn_dim, vocab_size,
+ * max_position_embeddings, parameters, tensors, dtypes, num_labels, labels [names], tokenizer
+ * (a description), tokenizer_vocab_size, max_length. Of an adapter: kind "adapter", path,
+ * peft_type, r, lora_alpha, lora_dropout, target_modules, task_type, base_model, has_weights,
+ * tensors, parameters, dtypes, has_tokenizer. Thread-safe. */
+lb_status lb_describe(const char *dir_or_id, char **json, lb_error *err);
+/* Frees memory the library handed to the caller (lb_describe's string). NULL is a no-op. */
+void lb_free(void *p);
+
 /* ---- Process-wide helpers --------------------------------------------------------------- */
 
 /* Debian's OpenBLAS 0.3.21 may not recognise the CPU and fall back to slow kernels: the
