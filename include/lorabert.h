@@ -397,6 +397,16 @@ lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err)
  * best epoch's when evaluated). */
 void lb_train_run_close(lb_train_run *r);
 
+/* ---- Hugging Face Hub ------------------------------------------------------------------- */
+
+/* Fetches what is missing of a hub repo into the HF cache (huggingface_hub's layout, shared with
+ * Python users) and gives its snapshot folder in *dir (free with lb_free). dataset: a dataset repo
+ * instead of a model repo. revision: branch, tag or commit (NULL: "main"). include: NULL-terminated
+ * globs of the files wanted (NULL: all; fnmatch as huggingface_hub, '*' also matches '/').
+ * Offline (HF_HUB_OFFLINE=1) or unreachable: the cached snapshot as it is. */
+lb_status lb_hub_download(const char *repo_id, bool dataset, const char *revision, const char *const *include,
+                          char **dir, lb_error *err);
+
 /* ---- Describing folders ---------------------------------------------------------------- */
 
 /* What `lorabert info` shows about a model folder, an adapter folder or a hub repo id, read from

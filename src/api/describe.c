@@ -210,3 +210,10 @@ lb_status lb_describe(const char *dir_or_id, char **json, lb_error *err) {
 }
 
 void lb_free(void *p) { free(p); }
+
+lb_status lb_hub_download(const char *repo_id, bool dataset, const char *revision, const char *const *include,
+                          char **dir, lb_error *err) {
+    *dir = NULL;
+    if (!repo_id || !*repo_id) return lb_err(err, LB_ERR_USAGE, "empty repo id");
+    return lb_hub_resolve_repo(repo_id, dataset ? "dataset" : "model", revision, include, dir, err);
+}

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
-#include "kernels/kernels.h"
 
 typedef struct command {
     const char *name;
