@@ -58,7 +58,7 @@ class ModelInfo(Structure):
                 ("adapter_dir", c_char_p), ("tokenizer_dir", c_char_p), ("vocab_size", c_int),
                 ("hidden_size", c_int), ("num_layers", c_int), ("num_heads", c_int),
                 ("intermediate_size", c_int), ("max_position_embeddings", c_int), ("num_labels", c_int),
-                ("labels", POINTER(c_char_p)), ("new_head", c_bool), ("has_adapter", c_bool),
+                ("labels", POINTER(c_char_p)), ("load_notice", c_char_p), ("has_adapter", c_bool),
                 ("lora_r", c_int), ("lora_alpha", c_double), ("lora_dropout", c_double),
                 ("trainable_params", c_int64), ("all_params", c_int64), ("precision", c_int)]
 
@@ -170,6 +170,9 @@ PROTOTYPES = {
     "lb_train_step": (_st, [_p, POINTER(StepInfo), POINTER(c_bool), _E]),
     "lb_train_run_all": (_st, [_p, POINTER(TrainResult), _E]),
     "lb_train_run_close": (None, [_p]),
+    "lb_hub_download": (_st, [c_char_p, c_bool, c_char_p, POINTER(c_char_p), POINTER(c_void_p), _E]),
+    "lb_describe": (_st, [c_char_p, POINTER(c_void_p), _E]),
+    "lb_free": (None, [c_void_p]),
     "lb_blas_preferred_coretype": (c_char_p, []),
     "lb_blas_reexec_if_slow": (None, [POINTER(c_char_p)]),
 }

@@ -46,7 +46,7 @@ def holding_gil(monkeypatch, name):
 
 def test_predict_releases_the_gil(tiny, monkeypatch):
     need("lb_classifier_open", "lb_classify")
-    texts = [" ".join(SEEDS)] * 4000
+    texts = [" ".join(SEEDS)] * 8000
     with lorabert.Classifier(tiny[0], adapter=tiny[1], threads=1) as c:
         c.predict(texts[:10])
         with monkeypatch.context() as mp:

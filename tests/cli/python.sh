@@ -31,8 +31,9 @@ read -r file lib ver <<<"$loc"
 case $file in "$T"/venv/*) ;; *) fail "lorabert imported from $file, not the venv";; esac
 [ "$lib" = "$(dirname "$file")/liblorabert.so.0" ] || fail "library $lib is not the bundled copy"
 # LORABERT_LIB overrides the bundled copy
-other=$(cd "$T" && LORABERT_LIB=$PWD/build/$MODE/liblorabert.so.0 "${preload[@]}" "$V/python" -c 'import lorabert; print(lorabert.LIBRARY_PATH)' 2>&1)
-[ "$other" = "$PWD/build/$MODE/liblorabert.so.0" ] || fail "LORABERT_LIB not honoured: $other"
+R=$PWD
+other=$(cd "$T" && LORABERT_LIB=$R/build/$MODE/liblorabert.so.0 "${preload[@]}" "$V/python" -c 'import lorabert; print(lorabert.LIBRARY_PATH)' 2>&1)
+[ "$other" = "$R/build/$MODE/liblorabert.so.0" ] || fail "LORABERT_LIB not honoured: $other"
 
 LORABERT_BIN=$PWD/$LB LORABERT_ROOT=$PWD "${preload[@]}" "$V/pytest" -q -p no:cacheprovider -rs python/tests 2>&1 | tee "$T/pytest.log"
 rc=${PIPESTATUS[0]}
