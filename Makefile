@@ -42,7 +42,7 @@ endif
 .PHONY: all lib tests test check clean fuzz valgrind install uninstall
 all: $(BUILD)/lorabert
 lib: $(BUILD)/liblorabert.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/liblorabert.so
-tests: $(TEST_BIN) $(BUILD)/lorabert
+tests: $(TEST_BIN) $(BUILD)/lorabert lib
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
