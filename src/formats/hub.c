@@ -961,7 +961,7 @@ static lb_status head_meta(const http_resp *r, const char *req_url, const char *
     char pb[256];
     memset(m, 0, sizeof *m);
     m->status = r->status;
-    m->size = -1;
+    m->size = m->range_start = m->range_end = m->range_total = -1;
     if (r->status >= 300 && r->status < 400 && r->location) {
         bool external;
         lb_status st = resolve_location(req_url, r->location, file, &m->location, &external, err);
@@ -1013,7 +1013,7 @@ void lb_hub_file_meta_free(lb_hub_file_meta *m) {
 lb_status lb_hub_parse_head_answer(const char *raw, size_t len, const char *request_url, lb_hub_file_meta *out,
                                    lb_error *err) {
     memset(out, 0, sizeof *out);
-    out->size = -1;
+    out->size = out->range_start = out->range_end = out->range_total = -1;
     http_resp r = {0};
     r.content_length = r.linked_size = -1;
     /* one header line at a time, as libcurl hands them to on_header */
@@ -1034,9 +1034,8 @@ lb_status lb_hub_parse_head_answer(const char *raw, size_t len, const char *requ
         st = lb_err(err, LB_ERR_NETWORK, "HTTP %ld from %s", r.status, request_url);
     } else {
         st = head_meta(&r, request_url, "file", out, err);
-        long long a, b, c;
-        if (!st && r.content_range && parse_content_range(r.content_range, &a, &b, &c) && (a > b || (c >= 0 && b >= c)))
-            abort(); /* parse_content_range promises start <= end < total */
+        if (!st && !parse_content_range(r.content_range, &out->range_start, &out->range_end, &out->range_total))
+            out->range_start = out->range_end = out->range_total = -1;
     }
     resp_free(&r);
     return st;

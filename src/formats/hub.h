@@ -77,6 +77,9 @@ typedef struct lb_hub_file_meta {
                       * rest is unset, ask again there */
     char etag[256];  /* X-Linked-Etag, else ETag, without W/ and quotes: [A-Za-z0-9._-], <= 200 */
     long long size;  /* X-Linked-Size, else Content-Length; -1 when the server declares none */
+    /* Content-Range "bytes START-END/TOTAL" (only lb_hub_parse_head_answer fills it): START <=
+     * END < TOTAL (TOTAL -1 for "*"); all -1 when absent or malformed */
+    long long range_start, range_end, range_total;
 } lb_hub_file_meta;
 
 /* Parses a raw header block (status line + header lines, as sent; CRLF or LF) of the answer to
