@@ -5,7 +5,7 @@
  * without the "distilbert."/"bert." prefix; legacy "gamma"/"beta" stand for
  * "weight"/"bias"; keys the SeqCls model does not use (vocab_* of the MaskedLM checkpoint,
  * embeddings.position_ids, ...) are ignored; a missing head is newly initialised
- * (N(0, initializer_range) weights, zero biases) with transformers' notice on stderr. */
+ * (N(0, initializer_range) weights, zero biases), keeping transformers' notice for the caller. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
