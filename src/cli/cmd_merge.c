@@ -105,7 +105,10 @@ int cmd_merge(int argc, char **argv) {
     if ((st = lb_peft_load(m, adapter, &err))) goto out;
     if ((st = lb_model_merge_lora(m, &err))) goto out;
     if ((st = lb_staging_begin(&sg, out_dir, &err))) goto out;
-    if ((st = lb_model_save(m, sg.dir, &err))) goto out;
+    if ((st = lb_model_save(m, sg.dir, &err))) {
+        if (st == LB_ERR_NUMERIC) lb_err_prefix(&err, "%s", output);   /* not the staging folder's name */
+        goto out;
+    }
     /* tokenizer: the adapter's copy when it has one, else the base model's */
     char *probe = lb_path_join(adapter, "vocab.txt"), *probe2 = lb_path_join(adapter, "tokenizer.json");
     int adapter_has_tok = lb_file_exists(probe) || lb_file_exists(probe2);

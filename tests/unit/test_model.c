@@ -988,3 +988,82 @@ Test(model_config, null_fields_like_transformers) {
                            "\"pad_token_id\": null, \"problem_type\": null}", NULL, &c, &e), LB_OK, "%s", e.msg);
     cr_assert_float_eq(c.classifier_dropout, 0.3f, 1e-7);
 }
+
+/* ---- NaN semantics: one NaN encoder weight makes every logit NaN, as in torch ------------ */
+/* Copies tests/golden/<name>/model into a temp folder with element 0 of `tensor` set to NaN. */
+static char *nan_model_copy(const char *name, const char *tensor) {
+    char *g = golden_dir(name), *src = lb_path_join(g, "model");
+    char tmpl[] = "/tmp/lbnanXXXXXX";
+    char *dir = strdup(mkdtemp(tmpl));
+    lb_error e;
+    const char *files[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char *from = lb_path_join(src, files[i]), *to = lb_path_join(dir, files[i]), *data;
+        size_t len;
+        cr_assert_eq(lb_read_file(from, &data, &len, &e), LB_OK, "%s", e.msg);
+        if (i == 1) {
+            uint64_t hl;
+            memcpy(&hl, data, 8);
+            char *hdr = strndup(data + 8, (size_t)hl);
+            cJSON *h = cJSON_Parse(hdr);
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(h, tensor);
+            cr_assert_not_null(t, "no tensor %s in %s", tensor, from);
+            size_t off = 8 + (size_t)hl + (size_t)cJSON_GetArrayItem(cJSON_GetObjectItem(t, "data_offsets"), 0)->valuedouble;
+            float nan = NAN;
+            memcpy(data + off, &nan, sizeof nan);
+            cJSON_Delete(h);
+            free(hdr);
+        }
+        cr_assert_eq(lb_write_file_atomic(to, data, len, &e), LB_OK, "%s", e.msg);
+        free(data); free(from); free(to);
+    }
+    free(src); free(g);
+    return dir;
+}
+
+static void rm_model_copy(char *dir) {
+    const char *files[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) { char *p = lb_path_join(dir, files[i]); unlink(p); free(p); }
+    rmdir(dir);
+    free(dir);
+}
+
+static void nan_logits_case(const char *name, const char *tensor) {
+    char *dir = nan_model_copy(name, tensor);
+    lb_error e;
+    lb_load_opts o = {.quiet = true};
+    lb_model *m = lb_model_load(dir, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    char *g = golden_dir(name), *fp = lb_path_join(g, "forward.safetensors");
+    lb_st_file *f = lb_st_open(fp, &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    golden_batch gb;
+    read_batch(f, &gb);
+    int NL = lb_model_get_config(m)->num_labels;
+    float *lg = malloc(sizeof(float) * (size_t)gb.b.B * NL);
+    for (int pass = 0; pass < 2; pass++) {   /* packed weights, then OpenBLAS on the mapped ones */
+        lb_model_set_weight_packing(m, pass == 0);
+        cr_assert_eq(lb_model_forward(m, &gb.b, false, NULL, lg, &e), LB_OK, "%s", e.msg);
+        for (int i = 0; i < gb.b.B * NL; i++)
+            cr_assert(isnan(lg[i]), "%s, NaN in %s: logit %d is %g; torch gives NaN", name, tensor, i, lg[i]);
+    }
+    /* a model holding NaN is not saved: nothing is written, not even the folder */
+    char *out = lb_path_join(dir, "saved");
+    cr_assert_eq(lb_model_save(m, out, &e), LB_ERR_NUMERIC);
+    cr_assert(strstr(e.msg, tensor) && strstr(e.msg, "non-finite"), "%s", e.msg);
+    cr_assert(!lb_path_present(out), "%s was created", out);
+    free(out);
+    free(lg);
+    free_batch(&gb);
+    lb_st_close(f);
+    lb_model_free(m);
+    free(g); free(fp);
+    rm_model_copy(dir);
+}
+
+Test(model_nan, one_nan_encoder_weight_gives_nan_logits) {
+    /* DistilBERT's head is Linear -> ReLU -> Linear: ReLU must keep NaN (it gave finite logits) */
+    nan_logits_case("distilbert_tiny", "distilbert.transformer.layer.0.attention.q_lin.weight");
+    nan_logits_case("distilbert_tiny", "distilbert.transformer.layer.1.ffn.lin2.weight");
+    nan_logits_case("bert_tiny", "bert.encoder.layer.0.attention.self.query.weight");
+}
