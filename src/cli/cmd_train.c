@@ -180,10 +180,12 @@ int cmd_train(int argc, char **argv) {
                           .policy = labels_given ? LB_LABELS_EXACT : LB_LABELS_DEFAULT_NAMES,
                           .origin = labels_given ? "--labels" : "the default --labels"};
     if ((st = lb_labels_map(ds, val_paths ? 2 : 1, &spec, &mapped, &n_mapped, &sorted, &err))) goto fail;
-    if (sorted)
+    if (sorted) {
         fprintf(stderr, "lorabert: notice: the label names of %s are not all among the default --labels (%s); the "
-                "classes are their sorted values instead (below); pass --labels to name the classes in your order\n",
-                train_paths[0], default_labels);
+                "classes are their sorted values instead:", train_paths[0], default_labels);
+        for (int i = 0; i < n_mapped; i++) fprintf(stderr, " %d=%s", i, mapped[i]);
+        fprintf(stderr, " (pass --labels to choose names and order)\n");
+    }
     if (mapped) {
         if (n_mapped > LB_METRICS_MAX_LABELS) {
             st = lb_err(&err, LB_ERR_FORMAT, "%s: %d distinct labels (at most %d)", train_paths[0], n_mapped,

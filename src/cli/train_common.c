@@ -46,7 +46,8 @@ int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int nopts
             printf("  %-26s %s\n", "-h, --help", "show this help");
             printf("\nExit status: 0 ok, 1 internal error, 2 usage, 3 I/O, 4 bad file format or data (labels\n"
                    "outside the model's range, empty dataset, missing column), 5 unsupported, 6 out of memory,\n"
-                   "7 network, 8 non-finite loss, 9 interrupted (a resumable checkpoint was written).\n");
+                   "7 network, 8 non-finite numbers (loss, logits, weights), 9 interrupted (a resumable checkpoint\n"
+                   "was written).\n");
             *help_shown = true;
             return 0;
         }

@@ -43,7 +43,7 @@ field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 out=$($LB train "${COMMON[@]}" --train "$T/train_str.csv" --validation "$T/val_str.csv" --label-column sentiment \
       --output "$T/str" 2>"$T/err") || fail "train with string labels: $(cat "$T/err")"
 [ "$(grep -c '^labels: 0=neg 1=pos$' <<<"$out")" = 1 ] || fail "mapping printed once: $out"
-grep -q "notice: the label names of .*train_str.csv are not all among the default --labels (Negative,Positive)" "$T/err" ||
+grep -q "notice: the label names of .*train_str.csv are not all among the default --labels (Negative,Positive); the classes are their sorted values instead: 0=neg 1=pos" "$T/err" ||
   fail "the fallback to sorted values is announced: $(cat "$T/err")"
 # an explicit --labels that does not name them is an error (exit 4) naming the value, file and row
 $LB train "${COMMON[@]}" --train "$T/train_str.csv" --validation "$T/val_str.csv" --label-column sentiment \
