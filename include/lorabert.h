@@ -287,6 +287,13 @@ size_t lb_dataset_size(const lb_dataset *d);
 /* Row i's text / pair text (NULL without a pair column); NULL when i is out of range. */
 const char *lb_dataset_text(const lb_dataset *d, size_t i);
 const char *lb_dataset_text_pair(const lb_dataset *d, size_t i);
+/* The labels as the file has them: class ids, or label names numbered in their sorted (byte)
+ * order. lb_dataset_label: row i's class in that numbering (-1 when i is out of range);
+ * lb_dataset_label_name: the name of class k, NULL when the labels are class ids. Evaluation and
+ * training map them onto a model's classes by name (lb_evaluate_dataset, lb_train_run_open). */
+int lb_dataset_num_labels(const lb_dataset *d);
+int32_t lb_dataset_label(const lb_dataset *d, size_t i);
+const char *lb_dataset_label_name(const lb_dataset *d, int k);
 
 /* ---- Evaluation ------------------------------------------------------------------------- */
 
@@ -406,6 +413,15 @@ void lb_train_run_close(lb_train_run *r);
  * Offline (HF_HUB_OFFLINE=1) or unreachable: the cached snapshot as it is. */
 lb_status lb_hub_download(const char *repo_id, bool dataset, const char *revision, const char *const *include,
                           char **dir, lb_error *err);
+
+/* Progress of a file download: called at most every 0.1 s while it runs and once with final =
+ * true when it ends; total is -1 when the server declared no size. */
+typedef void (*lb_download_progress_fn)(void *user, const char *file, long long done, long long total,
+                                        double bytes_per_s, bool final);
+/* Where download progress goes (every hub download of the process: lb_hub_download, and models,
+ * adapters, tokenizers and datasets opened by hub id). NULL (the default): nowhere. Process-wide:
+ * set it once before downloads start, not while one runs. */
+void lb_set_download_progress(lb_download_progress_fn fn, void *user);
 
 /* ---- Describing folders ---------------------------------------------------------------- */
 
