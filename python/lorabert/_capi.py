@@ -107,6 +107,8 @@ ON_STEP = CFUNCTYPE(None, c_void_p, POINTER(StepInfo))
 ON_EPOCH = CFUNCTYPE(None, c_void_p, POINTER(EpochInfo))
 ON_LOG = CFUNCTYPE(None, c_void_p, c_char_p)
 
+DOWNLOAD_PROGRESS = CFUNCTYPE(None, c_void_p, c_char_p, ctypes.c_longlong, ctypes.c_longlong, c_double, c_bool)
+
 
 class TrainCallbacks(Structure):
     _fields_ = [("user", c_void_p), ("on_step", ON_STEP), ("on_epoch", ON_EPOCH), ("on_log", ON_LOG),
@@ -164,6 +166,9 @@ PROTOTYPES = {
     "lb_dataset_size": (c_size_t, [_p]),
     "lb_dataset_text": (c_char_p, [_p, c_size_t]),
     "lb_dataset_text_pair": (c_char_p, [_p, c_size_t]),
+    "lb_dataset_num_labels": (c_int, [_p]),
+    "lb_dataset_label": (c_int32, [_p, c_size_t]),
+    "lb_dataset_label_name": (c_char_p, [_p, c_int]),
     "lb_evaluate_dataset": (_st, [_p, _p, POINTER(EvalOptions), POINTER(EvalResult), _E]),
     "lb_train_options_init": (None, [POINTER(TrainOptions)]),
     "lb_train_run_open": (_st, [_p, _p, _p, POINTER(TrainOptions), POINTER(TrainCallbacks), POINTER(_p), _E]),
@@ -171,6 +176,7 @@ PROTOTYPES = {
     "lb_train_run_all": (_st, [_p, POINTER(TrainResult), _E]),
     "lb_train_run_close": (None, [_p]),
     "lb_hub_download": (_st, [c_char_p, c_bool, c_char_p, POINTER(c_char_p), POINTER(c_void_p), _E]),
+    "lb_set_download_progress": (None, [DOWNLOAD_PROGRESS, c_void_p]),
     "lb_describe": (_st, [c_char_p, POINTER(c_void_p), _E]),
     "lb_free": (None, [c_void_p]),
     "lb_blas_preferred_coretype": (c_char_p, []),
