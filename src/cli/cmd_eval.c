@@ -5,7 +5,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/train_common.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 
 static const char usage[] =
     "usage: lorabert eval --model ID|DIR [--adapter DIR] (--data FILE | --dataset ID|DIR [--split NAME]) [options]\n\n"

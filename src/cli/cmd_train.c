@@ -8,7 +8,7 @@
 #include "base/fileio.h"
 #include "cli/cli.h"
 #include "cli/train_common.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
