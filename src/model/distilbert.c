@@ -15,6 +15,5 @@ const lb_arch_desc lb_distilbert_desc = {
     .ln2 = "output_layer_norm",
     .has_token_type = false,
     .attn_out_dropout = false,
-    .has_pre_classifier = true,
-    .has_pooler = false,
+    .head = {.dense = "pre_classifier", .dense_in_base = false, .dense_tanh = false, .classifier = "classifier"},
 };
