@@ -3,7 +3,7 @@
  * says where the tensor lives (the model field that points at it), whether it is the base
  * model's (key under base_model_prefix), whether it trains with an adapter (the head, PEFT's
  * modules_to_save rule for SEQ_CLS) and how it is initialised. Loading, random init, saving
- * (model.c), the parameter counts and the PEFT parameter list (here) loop over it, so the
+ * (object.c), the parameter counts and the PEFT parameter list (here) loop over it, so the
  * names and shapes of a model are written down once. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,16 @@
-/* The model object: loading a HF checkpoint folder (config.json + safetensors) with
- * transformers' key rules, forward/backward entry points, and saving a plain HF folder.
+/* The model object of model.h, the top of src/model: made from a HF checkpoint folder
+ * (config.json + safetensors, transformers' key rules) or at random, saved as a plain HF
+ * folder, freed; the forward/backward entry points (encoder.c), merging (lora.c, then the packs
+ * and the activation arena are dropped) and the model's description. Which tensors exist, with
+ * their keys and shapes, is the tensor table's (tensors.c): load, random init and save loop over
+ * it. (Named object.c, not model.c: model.h is the public face of the whole folder.)
  *
  * Key rules (transformers `_load_pretrained_model`): base-model keys are found with or
  * without the "distilbert."/"bert." prefix; legacy "gamma"/"beta" stand for
  * "weight"/"bias"; keys the SeqCls model does not use (vocab_* of the MaskedLM checkpoint,
- * embeddings.position_ids, ...) are ignored; a missing head is newly initialised
- * (N(0, initializer_range) weights, zero biases) with transformers' notice on stderr. */
+ * embeddings.position_ids, ...) are ignored; a missing head (and BERT's pooler) is newly
+ * initialised (N(0, initializer_range) weights, zero biases), with transformers' notice kept
+ * for lb_model_load_notice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
