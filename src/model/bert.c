@@ -4,6 +4,7 @@
 #include "model/internal.h"
 
 const lb_arch_desc lb_bert_desc = {
+    .arch = LB_ARCH_BERT,
     .model_type = "bert",
     .prefix = "bert",
     .seqcls_class = "BertForSequenceClassification",

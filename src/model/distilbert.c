@@ -4,6 +4,7 @@
 #include "model/internal.h"
 
 const lb_arch_desc lb_distilbert_desc = {
+    .arch = LB_ARCH_DISTILBERT,
     .model_type = "distilbert",
     .prefix = "distilbert",
     .seqcls_class = "DistilBertForSequenceClassification",

@@ -40,6 +40,7 @@ typedef struct lb_head_desc {
 /* What differs between architectures: checkpoint names and the few quirks of the math. The
  * tensor table (tensors.c) is built from it; the encoder reads the quirk flags. */
 typedef struct lb_arch_desc {
+    lb_arch arch;                    /* its value in lb_model_config.arch */
     const char *model_type;          /* "distilbert" / "bert" */
     const char *prefix;              /* base_model_prefix: "distilbert" / "bert" */
     const char *seqcls_class;        /* "DistilBertForSequenceClassification" */
@@ -165,7 +166,8 @@ struct lb_model {
     size_t garena_size;
 };
 
-/* config.c */
+/* config.c: every architecture's descriptor by lb_arch (NULL: unknown), and config.json. */
+const lb_arch_desc *lb_arch_desc_of(lb_arch arch);
 lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts, lb_error *err);
 /* The same from NUL-terminated JSON text already in memory; `path` only names it in errors.
  * On return (either way) m->config_json may own the parsed tree and m->cfg.id2label the

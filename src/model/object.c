@@ -168,9 +168,14 @@ lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err
 }
 
 lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_error *err) {
+    const lb_arch_desc *arch = lb_arch_desc_of(cfg->arch);
+    if (!arch) {
+        lb_err(err, LB_ERR_USAGE, "random model: unknown architecture %d", (int)cfg->arch);
+        return NULL;
+    }
     if (cfg->dim < 1 || cfg->n_heads < 1 || cfg->dim % cfg->n_heads || cfg->n_layers < 1 || cfg->hidden_dim < 1 ||
         cfg->vocab_size < 1 || cfg->max_pos < 1 || cfg->num_labels < 2 ||
-        (cfg->arch == LB_ARCH_BERT && cfg->type_vocab_size < 1)) {
+        (arch->has_token_type && cfg->type_vocab_size < 1)) {
         lb_err(err, LB_ERR_USAGE, "random model: invalid shape (dim %d, heads %d, layers %d, labels %d)", cfg->dim,
                cfg->n_heads, cfg->n_layers, cfg->num_labels);
         return NULL;
@@ -179,8 +184,8 @@ lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_err
     if (!m) { lb_err(err, LB_ERR_NOMEM, "random model: out of memory"); return NULL; }
     m->cfg = *cfg;
     m->cfg.id2label = NULL;
-    m->arch = cfg->arch == LB_ARCH_BERT ? &lb_bert_desc : &lb_distilbert_desc;
-    if (cfg->arch != LB_ARCH_BERT) m->cfg.type_vocab_size = 0;
+    m->arch = arch;
+    if (!arch->has_token_type) m->cfg.type_vocab_size = 0;
     if (!(m->cfg.ln_eps > 0)) m->cfg.ln_eps = 1e-12f;
     m->dir = strdup("(random)");
     m->config_json = cJSON_CreateObject();
