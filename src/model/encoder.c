@@ -11,7 +11,6 @@
  * Memory: all activations live in one arena (m->arena) grown to the largest batch seen. A
  * train forward keeps what backward needs per layer; an eval forward reuses one layer's
  * buffers for every layer. Backward uses a second arena (m->garena). */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
