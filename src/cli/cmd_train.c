@@ -10,7 +10,7 @@
 #include "cli/train_common.h"
 #include "data/labels.h"
 #include "data/splits.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }

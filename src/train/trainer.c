@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include "base/digest.h"
 #include "base/fileio.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 #include "formats/pyjson.h"
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
@@ -423,73 +423,10 @@ static lb_status write_trainer_state(const tstate *s, const lb_train_opts *o, co
     return lb_atomic_commit(&af, err);
 }
 
-static lb_status copy_file(const char *src, const char *dst, lb_error *err) {
-    char *data;
-    size_t len;
-    lb_status st = lb_read_file_max(src, LB_MAX_TOKENIZER_JSON_BYTES, "tokenizer file", &data, &len, err);
-    if (st) return st;
-    st = lb_write_file_atomic(dst, data, len, err);
-    free(data);
-    return st;
-}
-
-lb_status lb_copy_tokenizer_files(const char *tok_dir, const char *dst_dir, lb_error *err) {
-    static const char *files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"};
-    if (!tok_dir) return LB_OK;
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *src = lb_path_join(tok_dir, files[i]);
-        lb_status st = LB_OK;
-        if (lb_file_exists(src)) {
-            char *dst = lb_path_join(dst_dir, files[i]);
-            st = copy_file(src, dst, err);
-            free(dst);
-        }
-        free(src);
-        if (st) return st;
-    }
-    return LB_OK;
-}
-
-static lb_status write_labels(const lb_model *m, const lb_train_opts *o, const char *dir, lb_error *err) {
-    const lb_model_config *mc = lb_model_get_config(m);
-    char *path = lb_path_join(dir, "labels.json");
-    lb_atomic_file af;
-    lb_status st = lb_atomic_open(&af, path, err);
-    if (st) { free(path); return st; }
-    FILE *f = af.fp;
-    fputs("{\n  \"id2label\": {", f);
-    for (int i = 0; i < mc->num_labels; i++) {
-        char key[16], def[32];
-        snprintf(key, sizeof key, "%d", i);
-        snprintf(def, sizeof def, "LABEL_%d", i);
-        const char *name = o->label_names ? o->label_names[i] : mc->id2label ? mc->id2label[i] : def;
-        fprintf(f, "%s\n    ", i ? "," : "");
-        lb_pyjson_str(f, key);
-        fputs(": ", f);
-        lb_pyjson_str(f, name);
-    }
-    fputs("\n  },\n  \"label2id\": {", f);
-    for (int i = 0; i < mc->num_labels; i++) {
-        char def[32];
-        snprintf(def, sizeof def, "LABEL_%d", i);
-        const char *name = o->label_names ? o->label_names[i] : mc->id2label ? mc->id2label[i] : def;
-        fprintf(f, "%s\n    ", i ? "," : "");
-        lb_pyjson_str(f, name);
-        fprintf(f, ": %d", i);
-    }
-    fprintf(f, "\n  },\n  \"num_labels\": %d\n}\n", mc->num_labels);
-    if (ferror(f)) { lb_atomic_abort(&af); st = lb_err(err, LB_ERR_IO, "%s: write failed", path); }
-    else st = lb_atomic_commit(&af, err);
-    free(path);
-    return st;
-}
-
 /* An adapter folder: PEFT files, tokenizer files, labels.json and (when given) trainer state. */
 static lb_status save_adapter_dir(lb_model *m, const tstate *s, const lb_train_opts *o, const char *dir,
                                   lb_error *err) {
-    lb_status st = lb_peft_save(m, dir, o->base_model_name, err);
-    if (!st) st = lb_copy_tokenizer_files(o->tokenizer_dir, dir, err);
-    if (!st) st = write_labels(m, o, dir, err);
+    lb_status st = lb_peft_save_folder(m, dir, o->base_model_name, o->tokenizer_dir, o->label_names, err);
     if (!st && s) {
         char *p = lb_path_join(dir, "trainer_state.json");
         st = write_trainer_state(s, o, p, err);

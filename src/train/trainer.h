@@ -126,10 +126,6 @@ void lb_train_output_close(lb_train_output *out);
 lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *opts,
                    lb_train_result *res, lb_error *err);
 
-/* Copies the tokenizer files that exist in tok_dir (tokenizer.json, vocab.txt,
- * tokenizer_config.json, special_tokens_map.json) into dst_dir, as Trainer saves them next to
- * each checkpoint. tok_dir NULL: nothing to do. */
-lb_status lb_copy_tokenizer_files(const char *tok_dir, const char *dst_dir, lb_error *err);
 
 /* Reads an HF trajectory order.json ({"epochs": E, "steps": [[rows...], ...]}) into malloc'd
  * arrays for lb_train_opts.order_*; *epochs gets E (0 when absent). */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "base/fileio.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
 #include "train/trainer.h"
