@@ -170,8 +170,8 @@ typedef struct lb_model_options {
 
 /* Opens the model named by `model` (see "Models" above), a given adapter, and labels by the one
  * rule: options.labels > the adapter's labels.json > config.json's id2label. A head missing from
- * the checkpoint is initialised as transformers does (a notice through lb_model_info's
- * new_head flag, not printed). */
+ * the checkpoint is initialised as transformers does (its notice is lb_model_info.load_notice,
+ * not printed). The tokenizer files are the adapter's when it carries them, else the model's. */
 lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_model **out, lb_error *err);
 void lb_model_close(lb_model *m);
 
@@ -184,7 +184,8 @@ typedef struct lb_model_info {
     int vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_position_embeddings;
     int num_labels;
     const char *const *labels;  /* [num_labels] names (LABEL_i when none are known) */
-    bool new_head;              /* the head was not in the checkpoint and was initialised */
+    const char *load_notice;    /* transformers' "Some weights ... newly initialized" notice when
+                                 * weights (e.g. the head) were missing and initialised; else NULL */
     bool has_adapter;
     int lora_r;                 /* 0 without an adapter */
     double lora_alpha, lora_dropout;
@@ -221,7 +222,8 @@ lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *er
  * plain HF model folder (config.json with labels, model.safetensors, tokenizer files) to dir,
  * whole or not at all, under a lock. Refused when dir is, holds or lies inside the model or
  * adapter folder, or holds files merge does not write; a non-finite merged weight is
- * LB_ERR_NUMERIC and nothing is written. The model keeps its adapter (unmerged) afterwards. */
+ * LB_ERR_NUMERIC and nothing is written. Afterwards the model holds the merged weights and no
+ * adapter (as merge_and_unload leaves it). */
 lb_status lb_model_save_merged(lb_model *m, const char *dir, lb_error *err);
 
 /* ---- Classifier ------------------------------------------------------------------------- */
@@ -418,6 +420,29 @@ lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err)
 /* Frees the run (releases the output folder's lock); the model keeps the trained adapter (the
  * best epoch's when evaluated). */
 void lb_train_run_close(lb_train_run *r);
+
+/* ---- Hugging Face Hub ------------------------------------------------------------------- */
+
+/* Fetches what is missing of a hub repo into the HF cache (huggingface_hub's layout, shared with
+ * Python users) and gives its snapshot folder in *dir (free with lb_free). dataset: a dataset repo
+ * instead of a model repo. revision: branch, tag or commit (NULL: "main"). include: NULL-terminated
+ * globs of the files wanted (NULL: all; fnmatch as huggingface_hub, '*' also matches '/').
+ * Offline (HF_HUB_OFFLINE=1) or unreachable: the cached snapshot as it is. */
+lb_status lb_hub_download(const char *repo_id, bool dataset, const char *revision, const char *const *include,
+                          char **dir, lb_error *err);
+
+/* ---- Describing folders ---------------------------------------------------------------- */
+
+/* What `lorabert info` shows about a model folder, an adapter folder or a hub repo id, read from
+ * headers only (nothing is loaded): one JSON object in *json (free with lb_free). Fields of a
+ * model: kind "model", path, architecture, model_type, layers, dim, heads, ffn_dim, vocab_size,
+ * max_position_embeddings, parameters, tensors, dtypes, num_labels, labels [names], tokenizer
+ * (a description), tokenizer_vocab_size, max_length. Of an adapter: kind "adapter", path,
+ * peft_type, r, lora_alpha, lora_dropout, target_modules, task_type, base_model, has_weights,
+ * tensors, parameters, dtypes, has_tokenizer. Thread-safe. */
+lb_status lb_describe(const char *dir_or_id, char **json, lb_error *err);
+/* Frees memory the library handed to the caller (lb_describe's string). NULL is a no-op. */
+void lb_free(void *p);
 
 /* ---- Process-wide helpers --------------------------------------------------------------- */
 

@@ -14,6 +14,8 @@ int cmd_download(int argc, char **argv);
 
 /* Prints "lorabert: <msg>" on stderr and returns err->code (the exit status). */
 int cli_fail(const lb_error *err);
+/* Sets err to code + a printf-formatted message (the CLI's own errors); returns code. */
+lb_status cli_err(lb_error *err, lb_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints "lorabert <cmd>: <msg>" plus a --help hint and returns LB_ERR_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "formats/hub.h"
 
 static void download_help(FILE *out) {
     fprintf(out,
@@ -53,11 +52,10 @@ int cmd_download(int argc, char **argv) {
     }
     char *dir = NULL;
     lb_error err = {0};
-    lb_status st = lb_hub_resolve_repo(repo, dataset ? "dataset" : "model", revision,
-                                       n_include ? include : NULL, &dir, &err);
+    lb_status st = lb_hub_download(repo, dataset, revision, n_include ? include : NULL, &dir, &err);
     if (st) { rc = cli_fail(&err); goto out; }
     printf("%s\n", dir);
-    free(dir);
+    lb_free(dir);
 out:
     free(include);
     return rc;

@@ -14,13 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "base/fileio.h"
 #include "cli/cli.h"
-#include "cli/train_common.h"
-#include "formats/hub.h"
-#include "formats/peft_adapter.h"
-#include "model/model.h"
-#include "text/tokenizer.h"
 
 #define PREDICT_DEFAULT_BATCH 32
 /* One stdin line may hold at most this many bytes (the tokenizer keeps --max-length tokens). */
@@ -88,13 +82,6 @@ static void put_json_float(FILE *out, double x) {
     else fputs("null", out);
 }
 
-static bool dir_has(const char *dir, const char *name) {
-    char *p = lb_path_join(dir, name);
-    bool ok = p && lb_file_exists(p);
-    free(p);
-    return ok;
-}
-
 /* The texts: arguments, or stdin lines (without their line ends). */
 typedef struct text_list {
     char **text;
@@ -107,10 +94,10 @@ static lb_status texts_push(text_list *t, char *s, size_t len, lb_error *err) {
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 64;
         char **nt = realloc(t->text, cap * sizeof *nt);
-        if (!nt) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        if (!nt) return cli_err(err, LB_ERR_NOMEM, "out of memory");
         t->text = nt;
         size_t *nl = realloc(t->len, cap * sizeof *nl);
-        if (!nl) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        if (!nl) return cli_err(err, LB_ERR_NOMEM, "out of memory");
         t->len = nl;
         t->cap = cap;
     }
@@ -140,11 +127,11 @@ static int next_line(line_reader *r, bool block, char **s, size_t *n, lb_error *
             if (k && r->buf[r->start + k - 1] == '\r') k--;
             r->lineno++;
             if (memchr(r->buf + r->start, '\0', k)) {
-                lb_err(err, LB_ERR_FORMAT, "stdin line %zu: NUL byte in text", r->lineno);
+                cli_err(err, LB_ERR_FORMAT, "stdin line %zu: NUL byte in text", r->lineno);
                 return -1;
             }
             char *t = malloc(k + 1);
-            if (!t) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return -1; }
+            if (!t) { cli_err(err, LB_ERR_NOMEM, "out of memory"); return -1; }
             memcpy(t, r->buf + r->start, k);
             t[k] = '\0';
             r->start = nl ? end + 1 : r->len;
@@ -154,7 +141,7 @@ static int next_line(line_reader *r, bool block, char **s, size_t *n, lb_error *
         }
         if (r->eof) return 0;
         if (r->len - r->start > PREDICT_MAX_LINE_BYTES) {
-            lb_err(err, LB_ERR_UNSUPPORTED, "stdin line %zu: longer than the %zu MiB limit for one text", r->lineno + 1,
+            cli_err(err, LB_ERR_UNSUPPORTED, "stdin line %zu: longer than the %zu MiB limit for one text", r->lineno + 1,
                    PREDICT_MAX_LINE_BYTES >> 20);
             return -1;
         }
@@ -172,23 +159,16 @@ static int next_line(line_reader *r, bool block, char **s, size_t *n, lb_error *
         if (r->cap - r->len < 4096) {
             size_t cap = r->cap ? 2 * r->cap : 65536;
             char *nb = realloc(r->buf, cap);
-            if (!nb) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return -1; }
+            if (!nb) { cli_err(err, LB_ERR_NOMEM, "out of memory"); return -1; }
             r->buf = nb;
             r->cap = cap;
         }
         ssize_t got = read(STDIN_FILENO, r->buf + r->len, r->cap - r->len);
         if (got < 0 && errno == EINTR) continue;
-        if (got < 0) { lb_err(err, LB_ERR_IO, "stdin: read failed: %s", strerror(errno)); return -1; }
+        if (got < 0) { cli_err(err, LB_ERR_IO, "stdin: read failed: %s", strerror(errno)); return -1; }
         if (got == 0) r->eof = true;
         else r->len += (size_t)got;
     }
-}
-
-static const int32_t *g_lengths;
-static int by_length_desc(const void *a, const void *b) {
-    int32_t ia = *(const int32_t *)a, ib = *(const int32_t *)b;
-    if (g_lengths[ia] != g_lengths[ib]) return g_lengths[ib] - g_lengths[ia];
-    return ia - ib;  /* stable */
 }
 
 /* Prints s clipped to `width` bytes without splitting a UTF-8 sequence, tabs/newlines as spaces. */
@@ -206,123 +186,63 @@ static void put_clipped(FILE *out, const char *s, size_t len, size_t width) {
 
 /* What every chunk of texts needs. */
 typedef struct predict_ctx {
-    lb_model *m;
-    const lb_tokenizer *tok;
-    const lb_model_config *cfg;
-    const lb_tok_opts *to;
-    const char *tok_dir;
-    int batch_size;
+    lb_classifier *c;
+    int num_labels;
     bool table;
     size_t label_w;
 } predict_ctx;
 
-/* Tokenizes, runs and prints texts (indices base, base+1, ...), longest first in batches,
- * printed in input order and flushed. */
-static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, size_t base, lb_error *errp) {
-    lb_model *m = pc->m;
-    const lb_tokenizer *tok = pc->tok;
-    const lb_model_config *cfg = pc->cfg;
-    const lb_tok_opts to = *pc->to;
-    const char *tok_dir = pc->tok_dir;
-    const int batch_size = pc->batch_size, L = cfg->num_labels;
-    const bool table = pc->table;
-    const size_t label_w = pc->label_w, n = texts->n;
-    lb_error err = {0};
-    lb_status rst = LB_OK;
-    lb_encoding *enc = NULL;
-    int32_t *order = NULL, *lengths = NULL, *ids = NULL, *blen = NULL;
-    float *logits = NULL, *blogits = NULL;
-    double *probs = NULL;
-    enc = calloc(n, sizeof *enc);
-    order = malloc(n * sizeof *order);
-    lengths = malloc(n * sizeof *lengths);
-    logits = malloc(n * (size_t)L * sizeof *logits);
-    if (!enc || !order || !lengths || !logits) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
-    int32_t T_max = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (lb_tokenize(tok, texts->text[i], texts->len[i], &to, &enc[i], &err)) {
-            lb_err_prefix(&err, "text %zu", base + i);
-            goto fail;
+/* Classifies and prints texts (indices base, base+1, ...) in input order, then flushes. */
+static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, size_t base, lb_error *err) {
+    const int L = pc->num_labels;
+    const size_t n = texts->n;
+    int32_t *label = malloc(n * sizeof *label);
+    double *probs = malloc(n * (size_t)L * sizeof *probs);
+    float *logits = malloc(n * (size_t)L * sizeof *logits);
+    lb_status st = LB_OK;
+    if (!label || !probs || !logits) st = cli_err(err, LB_ERR_NOMEM, "out of memory");
+    if (!st && (st = lb_classify(pc->c, (const char *const *)texts->text, texts->len, NULL, NULL, n, label, probs, logits,
+                                 err))) {
+        /* the library counts texts from 0 in each call: name the input's index */
+        unsigned long long k;
+        const char *colon = strchr(err->msg, ':');
+        if (base && colon && sscanf(err->msg, "text %llu:", &k) == 1) {
+            char msg[LB_ERROR_MSG_MAX];
+            memcpy(msg, err->msg, sizeof msg);
+            snprintf(err->msg, sizeof err->msg, "text %llu%.*s", k + base, (int)(sizeof msg - 32),
+                     msg + (colon - err->msg));
         }
-        for (int32_t k = 0; k < enc[i].n; k++)
-            if (enc[i].ids[k] < 0 || enc[i].ids[k] >= cfg->vocab_size) {
-                lb_err(&err, LB_ERR_FORMAT, "text %zu: token id %d is outside the model's vocabulary of %d (tokenizer "
-                       "from %s does not match the model)", base + i, enc[i].ids[k], cfg->vocab_size, tok_dir);
-                goto fail;
-            }
-        order[i] = (int32_t)i;
-        lengths[i] = enc[i].n;
-        if (enc[i].n > T_max) T_max = enc[i].n;
     }
-    /* Longest first: batches of similar lengths, and the first batch sizes every buffer. */
-    g_lengths = lengths;
-    qsort(order, n, sizeof *order, by_length_desc);
-    int bmax = batch_size < (int)n ? batch_size : (int)n;
-    ids = malloc((size_t)bmax * (size_t)T_max * sizeof *ids);
-    blen = malloc((size_t)bmax * sizeof *blen);
-    blogits = malloc((size_t)bmax * (size_t)L * sizeof *blogits);
-    if (!ids || !blen || !blogits) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
-    int32_t pad = lb_tokenizer_pad_id(tok);
-    for (size_t s = 0; s < n; s += (size_t)bmax) {
-        int B = (int)(n - s < (size_t)bmax ? n - s : (size_t)bmax);
-        int T = lengths[order[s]];
-        for (int b = 0; b < B; b++) {
-            const lb_encoding *e = &enc[order[s + (size_t)b]];
-            memcpy(ids + (size_t)b * T, e->ids, (size_t)e->n * sizeof *ids);
-            for (int k = e->n; k < T; k++) ids[(size_t)b * T + k] = pad;
-            blen[b] = e->n;
-        }
-        lb_batch batch = {.B = B, .T = T, .ids = ids, .lengths = blen, .token_type_ids = NULL};
-        if (lb_model_forward(m, &batch, false, NULL, blogits, &err)) goto fail;
-        for (int b = 0; b < B; b++)
-            memcpy(logits + (size_t)order[s + (size_t)b] * L, blogits + (size_t)b * L, (size_t)L * sizeof *logits);
-    }
-
-    probs = malloc((size_t)L * sizeof *probs);
-    if (!probs) { lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !st && i < n; i++) {
+        const char *name = lb_classifier_label(pc->c, label[i]);
+        const double *p = probs + i * (size_t)L;
         const float *z = logits + i * (size_t)L;
-        /* softmax in double; argmax ties go to the first index (numpy) */
-        int best = 0;
-        for (int k = 1; k < L; k++)
-            if (z[k] > z[best]) best = k;
-        double sum = 0;
-        for (int k = 0; k < L; k++) { probs[k] = exp((double)z[k] - (double)z[best]); sum += probs[k]; }
-        for (int k = 0; k < L; k++) probs[k] /= sum;
-        char dflt[32];
-        snprintf(dflt, sizeof dflt, "LABEL_%d", best);
-        const char *label = cfg->id2label && cfg->id2label[best] ? cfg->id2label[best] : dflt;
-        if (table) {
-            printf("%5zu  %-*s  %8.4f  ", base + i, (int)label_w, label, probs[best]);
+        if (pc->table) {
+            printf("%5zu  %-*s  %8.4f  ", base + i, (int)pc->label_w, name, p[label[i]]);
             put_clipped(stdout, texts->text[i], texts->len[i], 60);
             putchar('\n');
             continue;
         }
         printf("{\"index\":%zu,\"label\":", base + i);
-        put_json_string(stdout, label);
+        put_json_string(stdout, name);
         fputs(",\"score\":", stdout);
-        put_json_float(stdout, probs[best]);
+        put_json_float(stdout, p[label[i]]);
         fputs(",\"probs\":[", stdout);
-        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, probs[k]); }
+        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, p[k]); }
         fputs("],\"logits\":[", stdout);
         for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, z[k]); }
         fputs("]}\n", stdout);
     }
-    if (fflush(stdout) != 0) { lb_err(&err, LB_ERR_IO, "stdout: write failed: %s", strerror(errno)); goto fail; }
-    goto done;
-fail:
-    rst = err.code ? err.code : LB_ERR_INTERNAL;
-    *errp = err;
-done:
-    if (enc)
-        for (size_t i = 0; i < n; i++) lb_encoding_free(&enc[i]);
-    free(enc); free(order); free(lengths); free(ids); free(blen); free(logits); free(blogits); free(probs);
-    return rst;
+    if (!st && fflush(stdout) != 0) st = cli_err(err, LB_ERR_IO, "stdout: write failed: %s", strerror(errno));
+    free(label);
+    free(probs);
+    free(logits);
+    return st;
 }
 
 int cmd_predict(int argc, char **argv) {
     const char *model_arg = NULL, *adapter_arg = NULL, *labels_arg = NULL;
-    char *labels_buf = NULL, **labels = NULL, **adapter_labels = NULL;
+    char *labels_buf = NULL, **labels = NULL;
     int n_labels = 0;
     int max_length = 0, batch_size = PREDICT_DEFAULT_BATCH;
     long threads = 0;
@@ -397,56 +317,25 @@ int cmd_predict(int argc, char **argv) {
     }
 
     lb_error err = {0};
-    char *model_dir = NULL, *adapter_dir = NULL;
-    lb_tokenizer *tok = NULL;
-    lb_model *m = NULL;
-    static const char *const include[] = {"*.json", "*.safetensors", "vocab.txt", NULL};
+    lb_classifier *c = NULL;
     bool from_stdin = texts.n == 0;
     texts.owned = from_stdin;
-    cli_set_threads(threads);
-    if (lb_hub_resolve(model_arg, "model", NULL, include, &model_dir, &err)) goto fail;
-    if (adapter_arg) {
-        if (lb_hub_resolve(adapter_arg, "model", NULL, include, &adapter_dir, &err)) goto fail;
-        if (!dir_has(adapter_dir, "adapter_config.json")) {
-            lb_err(&err, LB_ERR_IO, "%s: no adapter_config.json: not a PEFT adapter folder", adapter_dir);
-            goto fail;
-        }
-    }
-    const char *tok_dir = adapter_dir && (dir_has(adapter_dir, "tokenizer.json") || dir_has(adapter_dir, "vocab.txt"))
-                              ? adapter_dir : model_dir;
-    if (!(tok = lb_tokenizer_load(tok_dir, &err))) goto fail;
-    /* An adapter trained by lorabert carries its label names (labels.json); they win over the
-     * base model's id2label unless --labels says otherwise. */
-    if (adapter_dir && !labels) {
-        int an = 0;
-        if (cli_adapter_labels(adapter_dir, &an, &adapter_labels, &err)) goto fail;
-        if (adapter_labels) { labels = adapter_labels; n_labels = an; }
-    }
+    lb_classifier_options co = {
+        .model = {.adapter = adapter_arg, .labels = (const char *const *)labels, .num_labels = n_labels,
+                  .precision = precision},
+        .max_length = max_length, .truncate_left = truncate_left, .batch_size = batch_size, .threads = (int)threads};
+    if (lb_classifier_open(model_arg, &co, &c, &err)) goto fail;
+    lb_model_info info;
+    lb_model_get_info(lb_classifier_model(c), &info);
     /* Without an adapter, transformers' notice about a newly initialised head matters. */
-    lb_load_opts lo = {.quiet = adapter_dir != NULL, .num_labels = n_labels, .labels = labels};
-    if (!(m = lb_model_load(model_dir, &lo, &err))) goto fail;
-    if (adapter_dir && lb_peft_load(m, adapter_dir, &err)) goto fail;
-    if (lb_model_set_precision(m, precision, &err)) goto fail;
-    const lb_model_config *cfg = lb_model_get_config(m);
-    int L = cfg->num_labels;
-
-    int limit = lb_tokenizer_model_max_length(tok);
-    if (limit <= 0 || limit > cfg->max_pos) limit = cfg->max_pos;
-    if (max_length > cfg->max_pos) {
-        lb_err(&err, LB_ERR_USAGE, "--max-length %d exceeds the model's %d positions (max_position_embeddings)",
-               max_length, cfg->max_pos);
-        goto fail;
-    }
-    lb_tok_opts to = {.max_length = max_length ? max_length : limit, .truncate_left = truncate_left,
-                      .add_special_tokens = true, .replace_invalid_utf8 = false};
-
+    if (info.load_notice && !info.adapter_dir) fprintf(stderr, "%s\n", info.load_notice);
+    const int L = info.num_labels;
     bool table = force_table || (!force_json && isatty(STDOUT_FILENO));
     size_t label_w = 5;
     for (int k = 0; k < L && table; k++)
-        if (cfg->id2label && cfg->id2label[k] && strlen(cfg->id2label[k]) > label_w) label_w = strlen(cfg->id2label[k]);
+        if (strlen(info.labels[k]) > label_w) label_w = strlen(info.labels[k]);
     if (table) printf("%5s  %-*s  %8s  %s\n", "index", (int)label_w, "label", "score", "text");
-    predict_ctx pc = {.m = m, .tok = tok, .cfg = cfg, .to = &to, .tok_dir = tok_dir, .batch_size = batch_size,
-                      .table = table, .label_w = label_w};
+    predict_ctx pc = {.c = c, .num_labels = L, .table = table, .label_w = label_w};
     if (!from_stdin) {
         if (predict_chunk(&pc, &texts, 0, &err)) goto fail;
     } else {
@@ -470,24 +359,20 @@ int cmd_predict(int argc, char **argv) {
             if (got == 0 && lr.eof) break;
         }
         free(lr.buf);
-        if (!st && done == 0) st = lb_err(&err, LB_ERR_FORMAT, "stdin: no texts (give TEXT arguments or one text per line)");
+        if (!st && done == 0) st = cli_err(&err, LB_ERR_FORMAT, "stdin: no texts (give TEXT arguments or one text per line)");
         if (st) goto fail;
     }
     goto cleanup;
 fail:
     rc = cli_fail(&err);
 cleanup:
-    lb_model_free(m);
-    lb_tokenizer_free(tok);
-    free(model_dir);
-    free(adapter_dir);
+    lb_classifier_close(c);
 out:
     if (texts.owned)
         for (size_t i = 0; i < texts.n; i++) free(texts.text[i]);
     free(texts.text);
     free(texts.len);
-    if (labels != adapter_labels) free(labels);
-    cli_free_list(adapter_labels);
+    free(labels);
     free(labels_buf);
     return rc;
 }

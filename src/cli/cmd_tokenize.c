@@ -6,16 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "text/tokenizer.h"
 
 static void help(FILE *out) {
     fprintf(out,
-            "usage: lorabert tokenize --model DIR [options] < texts\n\n"
+            "usage: lorabert tokenize --model DIR|ID [options] < texts\n\n"
             "Tokenizes one text per input line (or one JSON object with a \"text\" field per line with\n"
             "--jsonl) exactly as the Hugging Face fast tokenizer, printing one JSON line per text:\n"
             "  {\"input_ids\":[101,...,102],\"tokens\":[\"[CLS]\",...,\"[SEP]\"]}\n\n"
             "options:\n"
-            "  --model DIR          folder with tokenizer.json, or vocab.txt (+ tokenizer_config.json)\n"
+            "  --model DIR|ID       folder (or hub repo id) with tokenizer.json, or vocab.txt (+ tokenizer_config.json)\n"
             "  --max-length N       truncate to N tokens including [CLS]/[SEP] (default: no truncation)\n"
             "  --truncation SIDE    left (keep the end of the text) or right (default)\n"
             "  --no-special-tokens  do not add [CLS]/[SEP]\n"
@@ -134,13 +133,13 @@ static long json_text_field(const char *line, char *out) {
 
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL;
-    lb_tok_opts opts = {.max_length = 0, .truncate_left = false, .add_special_tokens = true,
-                        .replace_invalid_utf8 = false};
+    lb_encode_options opts = {.max_length = 0, .truncate_left = false, .no_special_tokens = false,
+                              .replace_invalid_utf8 = false};
     bool jsonl = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(stdout); return 0; }
-        if (!strcmp(a, "--no-special-tokens")) opts.add_special_tokens = false;
+        if (!strcmp(a, "--no-special-tokens")) opts.no_special_tokens = true;
         else if (!strcmp(a, "--jsonl")) jsonl = true;
         else if (!strcmp(a, "--replace-invalid")) opts.replace_invalid_utf8 = true;
         else if (!strncmp(a, "--model", 7) && (a[7] == 0 || a[7] == '=')) {
@@ -164,12 +163,12 @@ int cmd_tokenize(int argc, char **argv) {
     }
     if (!model) return cli_usage_error("tokenize", "--model DIR is required");
     lb_error err = {0};
-    lb_tokenizer *tok = lb_tokenizer_load(model, &err);
-    if (!tok) return cli_fail(&err);
+    lb_tokenizer *tok = NULL;
+    if (lb_tokenizer_open(model, &tok, &err)) return cli_fail(&err);
 
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    lb_encoding enc = {0};
+    lb_tokens enc = {0};
     char *line = NULL, *textbuf = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t got;
@@ -185,7 +184,7 @@ int cmd_tokenize(int argc, char **argv) {
             j = cJSON_ParseWithLengthOpts(line, len, &end, false);
             const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
             if (!cJSON_IsString(t)) {
-                lb_err(&err, LB_ERR_FORMAT, "stdin line %zu: %s", lineno,
+                cli_err(&err, LB_ERR_FORMAT, "stdin line %zu: %s", lineno,
                        j ? "expected a JSON object with a \"text\" string" : "invalid JSON");
                 cJSON_Delete(j);
                 rc = cli_fail(&err);
@@ -199,11 +198,11 @@ int cmd_tokenize(int argc, char **argv) {
             if (tl < 0) { text = t->valuestring; len = strlen(text); }
             else { text = textbuf; len = (size_t)tl; }
         }
-        lb_status st = lb_tokenize(tok, text, len, &opts, &enc, &err);
+        lb_status st = lb_tokenizer_encode(tok, text, len, NULL, 0, &opts, &enc, &err);
         cJSON_Delete(j);
         if (st) {
-            lb_err_prefix(&err, "stdin line %zu", lineno);
-            rc = cli_fail(&err);
+            fprintf(stderr, "lorabert: stdin line %zu: %s\n", lineno, err.msg);
+            rc = (int)st;
             break;
         }
         fputs("{\"input_ids\":[", stdout);
@@ -219,8 +218,8 @@ int cmd_tokenize(int argc, char **argv) {
     if (!rc && ferror(stdin)) rc = cli_fail(&(lb_error){LB_ERR_IO, "reading stdin failed"});
     free(line);
     free(textbuf);
-    lb_encoding_free(&enc);
-    lb_tokenizer_free(tok);
+    lb_tokens_free(&enc);
+    lb_tokenizer_close(tok);
     if (fflush(stdout) != 0 && !rc) rc = cli_fail(&(lb_error){LB_ERR_IO, "writing stdout failed"});
     return rc;
 }

@@ -185,6 +185,7 @@ int cmd_train(int argc, char **argv) {
     }
     lb_load_opts lo = {.num_labels = nlabels, .labels = label_names, .seed = (uint64_t)seed, .quiet = false};
     if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto fail; }
+    if (lb_model_load_notice(m)) fprintf(stderr, "%s\n", lb_model_load_notice(m));
     /* before anything is tokenized or written: the first forward would fail on a long text */
     if (max_length_given && max_length > lb_model_get_config(m)->max_pos) {
         st = lb_err(&err, LB_ERR_USAGE, "--max-length %ld exceeds the model's %d positions (max_position_embeddings "

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
-#include "kernels/kernels.h"
 
 typedef struct command {
     const char *name;
@@ -38,6 +37,17 @@ static void usage(FILE *out) {
 int cli_fail(const lb_error *err) {
     fprintf(stderr, "lorabert: %s\n", err->msg[0] ? err->msg : lb_status_name(err->code));
     return err->code ? (int)err->code : 1;
+}
+
+lb_status cli_err(lb_error *err, lb_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (err) {
+        err->code = code;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    }
+    va_end(ap);
+    return code;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {

@@ -291,3 +291,109 @@ lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_mode
     free(cpath);
     return st;
 }
+
+static void free_list(char **names, int n) {
+    if (!names) return;
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, lb_error *err) {
+    *num_labels = 0;
+    if (names) *names = NULL;
+    char *p = lb_path_join(dir, "labels.json");
+    if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (lb_file_exists(p)) {
+        cJSON *root = lb_json_read_file(p, LB_MAX_JSON_BYTES, "JSON file", true, err);
+        if (!root) { free(p); return err ? err->code : LB_ERR_FORMAT; }
+        const cJSON *id2 = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+        int n = cJSON_GetArraySize(id2);
+        lb_status st = LB_OK;
+        if (!cJSON_IsObject(id2) || n < 1 || n > LB_MAX_LABELS)
+            st = lb_err(err, LB_ERR_FORMAT, "%s: expected {\"id2label\": {\"0\": name, ...}} with 1..%d labels", p,
+                        LB_MAX_LABELS);
+        char **v = NULL;
+        if (!st && names && !(v = calloc((size_t)n + 1, sizeof *v))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        for (int i = 0; !st && i < n; i++) {
+            char key[16];
+            snprintf(key, sizeof key, "%d", i);
+            const cJSON *s = cJSON_GetObjectItemCaseSensitive(id2, key);
+            if (!cJSON_IsString(s)) st = lb_err(err, LB_ERR_FORMAT, "%s: id2label has no name for label %d", p, i);
+            else if (v && !(v[i] = strdup(s->valuestring))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        }
+        cJSON_Delete(root);
+        free(p);
+        if (st) { free_list(v, n); return st; }
+        *num_labels = n;
+        if (names) *names = v;
+        return LB_OK;
+    }
+    free(p);
+    /* No labels.json (an adapter PEFT saved): the head's classifier shape says how many. */
+    p = lb_path_join(dir, "adapter_model.safetensors");
+    if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (lb_file_exists(p)) {
+        lb_st_file *f = lb_st_open(p, err);
+        if (!f) { free(p); return err ? err->code : LB_ERR_FORMAT; }
+        for (size_t i = 0; i < lb_st_count(f); i++) {
+            const lb_st_tensor *t = lb_st_at(f, i);
+            size_t n = strlen(t->name);
+            static const char *suffixes[] = {".classifier.weight", ".score.weight"};
+            for (int k = 0; k < 2; k++) {
+                size_t sl = strlen(suffixes[k]);
+                if (n > sl && !strcmp(t->name + n - sl, suffixes[k]) && !strstr(t->name, "pre_classifier") &&
+                    t->ndim == 2)
+                    *num_labels = (int)t->shape[0];
+            }
+        }
+        lb_st_close(f);
+    }
+    free(p);
+    return LB_OK;
+}
+
+lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err) {
+    *name = NULL;
+    char *p = lb_path_join(dir, "adapter_config.json");
+    if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    cJSON *root = lb_json_read_file(p, LB_MAX_JSON_BYTES, "JSON file", true, err);
+    if (!root) { free(p); return err ? err->code : LB_ERR_FORMAT; }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "base_model_name_or_path");
+    lb_status st = LB_OK;
+    if (!cJSON_IsString(v) || !*v->valuestring)
+        st = lb_err(err, LB_ERR_FORMAT, "%s: base_model_name_or_path: expected the base model's name or folder, found %s",
+                    p, v ? lb_json_kind(v) : "nothing");
+    else if (!(*name = strdup(v->valuestring))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+    cJSON_Delete(root);
+    free(p);
+    return st;
+}
+
+lb_status lb_peft_write_labels(const char *dir, char *const *names, int n, lb_error *err) {
+    char *path = lb_path_join(dir, "labels.json");
+    if (!path) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_atomic_file af;
+    lb_status st = lb_atomic_open(&af, path, err);
+    if (st) { free(path); return st; }
+    FILE *f = af.fp;
+    fputs("{\n  \"id2label\": {", f);
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        fprintf(f, "%s\n    ", i ? "," : "");
+        lb_pyjson_str(f, key);
+        fputs(": ", f);
+        lb_pyjson_str(f, names[i]);
+    }
+    fputs("\n  },\n  \"label2id\": {", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s\n    ", i ? "," : "");
+        lb_pyjson_str(f, names[i]);
+        fprintf(f, ": %d", i);
+    }
+    fprintf(f, "\n  },\n  \"num_labels\": %d\n}\n", n);
+    if (ferror(f)) { lb_atomic_abort(&af); st = lb_err(err, LB_ERR_IO, "%s: write failed", path); }
+    else st = lb_atomic_commit(&af, err);
+    free(path);
+    return st;
+}

@@ -16,4 +16,12 @@ lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_mode
 /* ORs into *mask the linear kinds that PEFT target-module name `name` adapts ("q_lin",
  * "query", "dense", ..., or "all-linear"); an unknown name is LB_ERR_UNSUPPORTED. */
 lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err);
+/* The adapter's classes: labels.json ({"id2label": {"0": name, ...}}, as lorabert writes it next
+ * to every adapter), else the head's classifier shape in adapter_model.safetensors (names NULL),
+ * else *num_labels = 0. names (may be NULL) gets a malloc'd NULL-terminated list. */
+lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, lb_error *err);
+/* adapter_config.json's base_model_name_or_path (malloc'd); absent or empty is LB_ERR_FORMAT. */
+lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err);
+/* Writes dir/labels.json (id2label, label2id, num_labels) atomically. */
+lb_status lb_peft_write_labels(const char *dir, char *const *names, int n, lb_error *err);
 #endif

@@ -72,6 +72,10 @@ struct lb_model {
     lb_model_config cfg;
     const lb_arch_desc *arch;
     char *dir;
+    char *load_notice;         /* transformers' "newly initialized" notice, or NULL */
+    char *adapter_dir;         /* where the loaded adapter came from (lb_model_set_origin), or NULL */
+    char *tokenizer_dir;       /* where the tokenizer files are (adapter's when it carries them) */
+    char **label_view;         /* [num_labels] names for lb_model_get_info (LABEL_i filled in) */
     cJSON *config_json;        /* the config.json as read, rewritten by lb_model_save */
     lb_st_file *st;
     /* embeddings: [V, D], [P, D], [TV, D] or NULL, LayerNorm [D] */

@@ -179,12 +179,18 @@ static lb_status load_weights(lb_model *m, const lb_load_opts *opts, lb_error *e
             if (head[i].weight) normal_init(head[i].dst, n, std, &rng);  /* biases stay 0 */
         }
     }
-    if (nmiss && !(opts && opts->quiet)) {
-        fprintf(stderr, "Some weights of %s were not initialized from the model checkpoint at %s and are newly "
-                "initialized: [", m->arch->seqcls_class, m->dir);
-        for (int i = 0; i < nmiss; i++) fprintf(stderr, "%s'%s'", i ? ", " : "", missing[i]);
-        fprintf(stderr, "]\nYou should probably TRAIN this model on a down-stream task to be able to use it for "
-                "predictions and inference.\n");
+    if (nmiss) {
+        /* transformers' notice, kept for the caller to show (the library prints nothing) */
+        size_t cap = 512 + strlen(m->dir);
+        for (int i = 0; i < nmiss; i++) cap += strlen(missing[i]) + 4;
+        char *s = malloc(cap);
+        if (!s) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
+        size_t used = (size_t)snprintf(s, cap, "Some weights of %s were not initialized from the model checkpoint at "
+                                       "%s and are newly initialized: [", m->arch->seqcls_class, m->dir);
+        for (int i = 0; i < nmiss; i++) used += (size_t)snprintf(s + used, cap - used, "%s'%s'", i ? ", " : "", missing[i]);
+        snprintf(s + used, cap - used, "]\nYou should probably TRAIN this model on a down-stream task to be able to "
+                 "use it for predictions and inference.");
+        m->load_notice = s;
     }
     return LB_OK;
 }
@@ -290,6 +296,12 @@ void lb_model_free(lb_model *m) {
     if (m->config_json) cJSON_Delete(m->config_json);
     if (m->st) lb_st_close(m->st);
     free(m->dir);
+    free(m->load_notice);
+    free(m->adapter_dir);
+    free(m->tokenizer_dir);
+    if (m->label_view)
+        for (int i = 0; i < m->cfg.num_labels; i++) free(m->label_view[i]);
+    free(m->label_view);
     free(m);
 }
 
@@ -428,4 +440,69 @@ lb_status lb_model_save(const lb_model *m, const char *dir, lb_error *err) {
     free(o.v);
     if (!st) st = write_config(m, dir, err);
     return st;
+}
+
+const char *lb_model_load_notice(const lb_model *m) { return m->load_notice; }
+
+lb_status lb_model_set_origin(lb_model *m, const char *adapter_dir, const char *tokenizer_dir, lb_error *err) {
+    char *a = adapter_dir ? strdup(adapter_dir) : NULL;
+    char *t = strdup(tokenizer_dir ? tokenizer_dir : m->dir);
+    if ((adapter_dir && !a) || !t) {
+        free(a);
+        free(t);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
+    free(m->adapter_dir);
+    free(m->tokenizer_dir);
+    m->adapter_dir = a;
+    m->tokenizer_dir = t;
+    return LB_OK;
+}
+
+/* Label names with LABEL_i where none is known; built once, owned by the model. */
+static char **label_view(lb_model *m) {
+    if (m->label_view) return m->label_view;
+    int n = m->cfg.num_labels;
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    if (!v) return NULL;
+    for (int i = 0; i < n; i++) {
+        const char *name = m->cfg.id2label && m->cfg.id2label[i] ? m->cfg.id2label[i] : NULL;
+        char dflt[32];
+        snprintf(dflt, sizeof dflt, "LABEL_%d", i);
+        if (!(v[i] = strdup(name ? name : dflt))) {
+            for (int k = 0; k < i; k++) free(v[k]);
+            free(v);
+            return NULL;
+        }
+    }
+    m->label_view = v;
+    return v;
+}
+
+void lb_model_get_info(const lb_model *cm, lb_model_info *info) {
+    lb_model *m = (lb_model *)cm;  /* the label view is a lazily built cache */
+    const lb_model_config *c = &m->cfg;
+    memset(info, 0, sizeof *info);
+    info->architecture = m->arch->seqcls_class;
+    info->model_type = m->arch->model_type;
+    info->model_dir = m->dir;
+    info->adapter_dir = m->adapter_dir;
+    info->tokenizer_dir = m->tokenizer_dir ? m->tokenizer_dir : m->dir;
+    info->vocab_size = c->vocab_size;
+    info->hidden_size = c->dim;
+    info->num_layers = c->n_layers;
+    info->num_heads = c->n_heads;
+    info->intermediate_size = c->hidden_dim;
+    info->max_position_embeddings = c->max_pos;
+    info->num_labels = c->num_labels;
+    info->labels = (const char *const *)label_view(m);
+    info->load_notice = m->load_notice;
+    info->has_adapter = m->has_lora;
+    if (m->has_lora) {
+        info->lora_r = m->lora.r;
+        info->lora_alpha = m->lora.alpha;
+        info->lora_dropout = m->lora.dropout;
+    }
+    lb_model_param_counts(m, &info->trainable_params, &info->all_params);
+    info->precision = m->precision;
 }

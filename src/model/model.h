@@ -51,7 +51,7 @@ typedef struct lb_load_opts {
     int num_labels;           /* 0: from config.json (id2label), else override */
     char **labels;            /* optional label names [num_labels] */
     uint64_t seed;            /* initialisation of a newly created head / LoRA */
-    bool quiet;               /* no notices on stderr */
+    bool quiet;               /* unused: the notice is kept (lb_model_load_notice), never printed */
 } lb_load_opts;
 
 typedef struct lb_model lb_model;
@@ -131,6 +131,12 @@ void lb_model_set_weight_packing(lb_model *m, bool on);
 /* "fp32" / "bf16"; lb_precision_parse accepts the same names. */
 const char *lb_precision_name(lb_precision p);
 bool lb_precision_parse(const char *name, lb_precision *p);
+
+/* transformers' "Some weights ... newly initialized" notice of the last load, or NULL. */
+const char *lb_model_load_notice(const lb_model *m);
+/* Records where an opened model's adapter and tokenizer files came from (lb_model_get_info).
+ * tokenizer_dir NULL: the model folder. */
+lb_status lb_model_set_origin(lb_model *m, const char *adapter_dir, const char *tokenizer_dir, lb_error *err);
 
 /* Folds every adapter into its base weight (W += scaling * B A) and drops the adapters. */
 lb_status lb_model_merge_lora(lb_model *m, lb_error *err);

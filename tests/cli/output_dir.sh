@@ -29,7 +29,7 @@ sumD=$(sums "$T/in/D"); sumA=$(sums "$T/in/A")
 for out in "$T/in/D" "$T/in/A" "$T/in/A/sub" "$T/in/D/new/deeper" "$T/in" "$T/in/Dlink" "$T/in/A/../D"; do
     $LB merge --model "$T/in/D" --adapter "$T/in/A" --output "$out" >/dev/null 2>"$T/err"; rc=$?
     [ $rc -eq 2 ] || fail "merge --output $out: exit $rc, want 2: $(cat "$T/err")"
-    grep -Eq -- '--(model|adapter) folder' "$T/err" || fail "merge --output $out: message: $(cat "$T/err")"
+    grep -Eq -- '(model|adapter) folder' "$T/err" || fail "merge --output $out: message: $(cat "$T/err")"
 done
 [ "$(sums "$T/in/D")" = "$sumD" ] || fail "merge changed its --model folder"
 [ "$(sums "$T/in/A")" = "$sumA" ] || fail "merge changed its --adapter folder"

@@ -1,0 +1,21 @@
+/* The façade's private helpers (src/api/ only).
+ *
+ * Owns: the public API of include/lorabert.h where it orchestrates several modules (model
+ * resolution, the classifier, datasets, evaluation, merging, training runs). Why here: the
+ * modules below stay independent of each other's handles; this layer is the only one that
+ * knows them all. Guarantees: nothing here prints, exits or keeps global state. */
+#ifndef LB_API_API_H
+#define LB_API_API_H
+#include <stdbool.h>
+#include "base/error.h"
+
+/* A local folder as is, else a hub repo id resolved through the HF cache. kind: "model",
+ * "adapter" (fetched as a model repo) or "dataset". *dir malloc'd. */
+lb_status lb_api_resolve(const char *id_or_dir, const char *kind, const char *revision, char **dir, lb_error *err);
+/* dir/name exists. */
+bool lb_api_dir_has(const char *dir, const char *name);
+/* Sets the calling thread's OpenMP team size for the call (n <= 0: unchanged); returns the
+ * previous value for lb_api_threads_restore. */
+int lb_api_threads_push(int n);
+void lb_api_threads_restore(int previous);
+#endif

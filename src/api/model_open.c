@@ -1,0 +1,148 @@
+/* The public model handle (include/lorabert.h "Model"): one resolution rule for every command,
+ * the server and embedders.
+ *
+ *   model argument   local folder, else hub repo id (HF cache, downloaded when missing)
+ *   adapter folder   a model argument holding adapter_config.json and no config.json opens
+ *                    base_model_name_or_path with that adapter (transformers + PEFT's
+ *                    AutoModelForSequenceClassification.from_pretrained(adapter_dir))
+ *   labels           options.labels > adapter labels.json > adapter head shape > config.json
+ *   tokenizer        the adapter's files when it carries tokenizer.json or vocab.txt, else the
+ *                    base model's (a corrupt adapter tokenizer is an error, never skipped)
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "api/api.h"
+#include "base/fileio.h"
+#include "formats/hub.h"
+#include "formats/peft_adapter.h"
+
+/* Every file a model or adapter folder may need (configs, weights, tokenizers, labels). */
+static const char *const model_files[] = {"*.json", "*.safetensors", "vocab.txt", NULL};
+
+lb_status lb_api_resolve(const char *id_or_dir, const char *kind, const char *revision, char **dir, lb_error *err) {
+    *dir = NULL;
+    if (!id_or_dir || !*id_or_dir) return lb_err(err, LB_ERR_USAGE, "empty %s name", kind);
+    if (lb_dir_exists(id_or_dir)) {
+        *dir = strdup(id_or_dir);
+        return *dir ? LB_OK : lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
+    if (!lb_hub_looks_like_repo_id(id_or_dir))
+        return lb_err(err, LB_ERR_IO, "%s: no such %s folder (and not a hub repo id)", id_or_dir, kind);
+    return lb_hub_resolve(id_or_dir, strcmp(kind, "dataset") ? "model" : "dataset", revision,
+                          strcmp(kind, "dataset") ? model_files : NULL, dir, err);
+}
+
+bool lb_api_dir_has(const char *dir, const char *name) {
+    char *p = lb_path_join(dir, name);
+    bool ok = p && lb_file_exists(p);
+    free(p);
+    return ok;
+}
+
+static void free_names(char **names) {
+    if (!names) return;
+    for (char **p = names; *p; p++) free(*p);
+    free(names);
+}
+
+lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_model **out, lb_error *err) {
+    lb_model_options o = {0};
+    if (opts) o = *opts;
+    *out = NULL;
+    char *model_dir = NULL, *adapter_dir = NULL, *base_name = NULL, **adapter_labels = NULL;
+    lb_model *m = NULL;
+    lb_status st;
+    if ((st = lb_api_resolve(model, "model", o.revision, &model_dir, err))) goto fail;
+    /* An adapter folder as the model: its base plus the adapter. */
+    if (!lb_api_dir_has(model_dir, "config.json") && lb_api_dir_has(model_dir, "adapter_config.json")) {
+        if (o.adapter) {
+            st = lb_err(err, LB_ERR_USAGE, "%s is a PEFT adapter folder and an adapter (%s) was given too: give the base "
+                        "model with the adapter, or the adapter folder alone", model, o.adapter);
+            goto fail;
+        }
+        if ((st = lb_peft_read_base_model(model_dir, &base_name, err))) goto fail;
+        adapter_dir = model_dir;
+        model_dir = NULL;
+        /* A relative base path in adapter_config.json is taken as written (PEFT does the same,
+         * relative to the working directory). */
+        if ((st = lb_api_resolve(base_name, "model", NULL, &model_dir, err))) {
+            lb_err_prefix(err, "%s: base_model_name_or_path", adapter_dir);
+            goto fail;
+        }
+        if (!lb_api_dir_has(model_dir, "config.json") && lb_api_dir_has(model_dir, "adapter_config.json")) {
+            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: base_model_name_or_path %s is itself an adapter folder (stacked "
+                        "adapters are not supported)", adapter_dir, base_name);
+            goto fail;
+        }
+    } else if (o.adapter) {
+        if ((st = lb_api_resolve(o.adapter, "adapter", NULL, &adapter_dir, err))) goto fail;
+        if (!lb_api_dir_has(adapter_dir, "adapter_config.json")) {
+            st = lb_err(err, LB_ERR_IO, "%s: no adapter_config.json: not a PEFT adapter folder", adapter_dir);
+            goto fail;
+        }
+    }
+    int num_labels = 0;
+    char **labels = (char **)o.labels;
+    if (labels) {
+        num_labels = o.num_labels;
+        if (num_labels < 1 || num_labels > LB_MAX_LABELS) {
+            st = lb_err(err, LB_ERR_USAGE, "labels: %d names given, expected 1..%d", num_labels, LB_MAX_LABELS);
+            goto fail;
+        }
+        for (int i = 0; i < num_labels; i++)
+            if (!labels[i] || !*labels[i]) {
+                st = lb_err(err, LB_ERR_USAGE, "labels: name %d is empty", i);
+                goto fail;
+            }
+    } else if (adapter_dir) {
+        if ((st = lb_peft_read_labels(adapter_dir, &num_labels, &adapter_labels, err))) goto fail;
+        labels = adapter_labels;
+        if (o.num_labels && num_labels && o.num_labels != num_labels) {
+            st = lb_err(err, LB_ERR_USAGE, "%s: the adapter has %d labels, %d were asked for", adapter_dir, num_labels,
+                        o.num_labels);
+            goto fail;
+        }
+        if (!num_labels) num_labels = o.num_labels;
+    } else num_labels = o.num_labels;
+    lb_load_opts lo = {.num_labels = num_labels, .labels = labels, .seed = o.seed ? o.seed : 42, .quiet = true};
+    if (!(m = lb_model_load(model_dir, &lo, err))) { st = err ? err->code : LB_ERR_FORMAT; goto fail; }
+    if (adapter_dir && (st = lb_peft_load(m, adapter_dir, err))) goto fail;
+    const char *tok_dir = adapter_dir && (lb_api_dir_has(adapter_dir, "tokenizer.json") ||
+                                          lb_api_dir_has(adapter_dir, "vocab.txt"))
+                              ? adapter_dir : model_dir;
+    if ((st = lb_model_set_origin(m, adapter_dir, tok_dir, err))) goto fail;
+    if (o.precision != LB_PRECISION_FP32 && (st = lb_model_set_precision(m, o.precision, err))) goto fail;
+    *out = m;
+    m = NULL;
+fail:
+    lb_model_free(m);
+    free(model_dir);
+    free(adapter_dir);
+    free(base_name);
+    free_names(adapter_labels);
+    return st;
+}
+
+void lb_model_close(lb_model *m) { lb_model_free(m); }
+
+lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_error *err) {
+    lb_lora_options o = {0};
+    if (opts) o = *opts;
+    if (lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "the model already holds an adapter");
+    lb_lora_config c = {.r = o.r ? o.r : 4, .alpha = (float)(o.alpha ? o.alpha : 32), .dropout = (float)o.dropout,
+                        .use_rslora = o.use_rslora};
+    if (c.r < 1 || c.r > 4096) return lb_err(err, LB_ERR_USAGE, "LoRA r must be in [1, 4096], got %d", c.r);
+    if (!(c.alpha > 0)) return lb_err(err, LB_ERR_USAGE, "LoRA alpha must be positive, got %g", o.alpha);
+    if (!(o.dropout >= 0 && o.dropout < 1))
+        return lb_err(err, LB_ERR_USAGE, "LoRA dropout must be in [0, 1), got %g", o.dropout);
+    const char *targets = o.target_modules ? o.target_modules : lb_model_linear_name(m, LB_LIN_Q);
+    char *copy = strdup(targets);
+    if (!copy) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = LB_OK;
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && !st; t = strtok_r(NULL, ",", &save))
+        st = lb_peft_target_mask(t, &c.target_mask, err);
+    free(copy);
+    if (st) return st;
+    if (!c.target_mask) return lb_err(err, LB_ERR_USAGE, "target_modules '%s' names no module", targets);
+    return lb_model_add_lora(m, &c, o.seed ? o.seed : 42, err);
+}

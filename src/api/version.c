@@ -1,0 +1,16 @@
+/* Version queries of the public API. */
+#include <omp.h>
+#include "api/api.h"
+
+const char *lb_version(void) { return LORABERT_VERSION; }
+int lb_version_number(void) { return LORABERT_VERSION_NUMBER; }
+
+/* OpenBLAS's OpenMP build follows omp_get_max_threads() of the calling thread, so one ICV sets
+ * both for this thread only: handles used from different threads do not disturb each other. */
+int lb_api_threads_push(int n) {
+    int prev = omp_get_max_threads();
+    if (n > 0) omp_set_num_threads(n);
+    return prev;
+}
+
+void lb_api_threads_restore(int previous) { omp_set_num_threads(previous); }
