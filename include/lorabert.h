@@ -326,7 +326,7 @@ typedef struct lb_train_options {
     bool truncate_right;               /* default: left truncation (keep the end) */
     int threads;                       /* 0: process default */
     const char *base_model_name;       /* adapter_config's base_model_name_or_path (NULL: the
-                                        * model argument as opened) */
+                                        * model's resolved folder, lb_model_info.model_dir) */
     const char *batch_order_file;      /* tests: per-step batch rows (HF order.json) instead of
                                         * shuffling; NULL */
     int64_t max_steps;                 /* 0: num_train_epochs decides. Runs without a training
@@ -392,7 +392,10 @@ typedef struct lb_train_result {
  * m's tokenizer, maps their labels to m's classes (the data layer's rule, announced via on_log),
  * checks lengths against the model, and opens output_dir (lock, leftovers, refusal of foreign
  * files; see docs/training.md) before anything is trained. m, train, eval and cb must outlive
- * the run. */
+ * the run; opts is copied (its strings too). opts NULL: lb_train_options_init's defaults.
+ * train NULL opens a run for lb_train_step_batch (eval must then be NULL too). String labels
+ * the model does not know are LB_ERR_FORMAT naming the set, row and value. To resume, open the
+ * model with the checkpoint folder as its adapter and set resume_from_checkpoint to it. */
 typedef struct lb_train_run lb_train_run;
 lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval,
                             const lb_train_options *opts, const lb_train_callbacks *cb, lb_train_run **out,
