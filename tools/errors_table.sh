@@ -25,7 +25,8 @@ row() {  # row CASE CMD...: run CMD (in $T), print one table row
     [ -n "$err" ] || { printf '| %s | `%s` | %d | (nothing on stderr) |\n' "$what" "$cmd" "$rc"; return; }
     # stable text: the hub's port and the scratch folders vary per run
     printf '| %s | `%s` | %d | `%s` |\n' "$what" "${cmd//|/\\|}" "$rc" "$(printf '%s' "$err" | tr '\n' '~' |
-        sed "s/~\$//; s/~/ ⏎ /g; s/|/\\\\|/g; s#$HF_ENDPOINT#http://127.0.0.1:PORT#g; s#$HUB_ROOT#HUB#g; s#$T/##g")"
+        sed "s/~\$//; s/~/ ⏎ /g; s/|/\\\\|/g; s#$HF_ENDPOINT#http://127.0.0.1:PORT#g; s#$HUB_ROOT#HUB#g; s#$T/##g;
+             s/stopped at [0-9]* bytes/stopped at N bytes/")"
 }
 echo '| case | command | exit | stderr |'
 echo '|---|---|---|---|'
@@ -216,6 +217,27 @@ row "hub 401 (private repo, no token)" $LB download org/private
 row "hub offline, not cached (HF_HUB_OFFLINE=1)" env HF_HUB_OFFLINE=1 $LB download org/other
 row "hub unreachable" env HF_ENDPOINT=http://127.0.0.1:1 $LB download solo
 row "predict with a repo id that does not exist" $LB predict --model org/nope "x"
+# refusals (issue 10 §2): repo ids, revisions, tokens, schemes, sizes
+row "hub repo id with '?' and '#'" $LB download 'org/x?y=1#'
+row "hub repo id with '--'" $LB download org--x/y
+row "hub repo id name longer than 96" $LB download "org/$(printf 'a%.0s' $(seq 97))"
+row "hub revision leaving refs/" $LB download org/tiny --revision ../x
+HF_TOKEN=$'hf_x\r\nX-Injected: 1' row "HF_TOKEN with CR LF (set to \$'hf_x\\r\\nX-Injected: 1')" $LB download org/tiny
+printf 'hf_x\nX-Injected: 1\n' >tok
+row "token file with a line break inside (HF_TOKEN_PATH)" env HF_TOKEN_PATH=tok $LB download org/tiny
+row "HF_ENDPOINT not http(s)" env HF_ENDPOINT=gopher://127.0.0.1:6379 $LB download org/tiny
+row "HF_ENDPOINT without a scheme" env HF_ENDPOINT=127.0.0.1:8080 $LB download org/tiny
+echo '{"location": {"model.safetensors": "gopher://127.0.0.1:6379/_SET%20k%201"}}' >"$HUB_ROOT/control.json"
+row "hub redirects a file to gopher:// (no connection is made)" $LB download org/tiny --include model.safetensors
+echo '{"api_location": {"org/tiny": "dict://127.0.0.1:2628/info"}}' >"$HUB_ROOT/control.json"
+row "hub API redirects to dict:// (libcurl refuses to follow)" $LB download org/tiny
+echo '{"cdn_location": {"model.safetensors": "file:///etc/passwd"}}' >"$HUB_ROOT/control.json"
+row "CDN redirects to file:// (no local file is read)" $LB download org/tiny --include model.safetensors
+echo '{"oversize": {"model.safetensors": 33554432}}' >"$HUB_ROOT/control.json"
+row "file body beyond its declared size (32 MB more, no Content-Length)" $LB download org/tiny --include model.safetensors
+echo '{"bigapi": {"org/tiny": 17000000}}' >"$HUB_ROOT/control.json"
+row "API answer above the 16 MiB cap" $LB download org/tiny
+echo '{}' >"$HUB_ROOT/control.json"
 
 # --- CLI options
 row "unknown command" $LB frobnicate

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/api.h"
+#include "base/assert.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 
@@ -164,6 +165,7 @@ static lb_status run_batches(lb_classifier *c, size_t n, bool pairs, float *logi
         for (int b = 0; b < B; b++) {
             size_t i = (size_t)c->order[s + (size_t)b];
             const lb_encoding *e = &c->enc[i];
+            LB_ASSERT(e->n <= T && e->n <= T_max);  /* longest first: the batch's first row is its longest */
             memcpy(ids + (size_t)b * T, e->ids, (size_t)e->n * sizeof *ids);
             for (int k = e->n; k < T; k++) ids[(size_t)b * T + k] = pad;
             if (tt) {

@@ -52,3 +52,15 @@ lb_status lb_err_prefix(lb_error *err, const char *fmt, ...) {
 void lb_err_clear(lb_error *err) {
     if (err) { err->code = LB_OK; err->msg[0] = '\0'; }
 }
+
+#ifdef LB_ASSERTS
+#include <stdio.h>
+#include <stdlib.h>
+#include "base/assert.h"
+
+/* The one place the library writes to stderr: a broken invariant in a checking build. */
+_Noreturn void lb_assert_fail(const char *expr, const char *file, int line, const char *func) {
+    fprintf(stderr, "lorabert: internal invariant broken at %s:%d (%s): %s\n", file, line, func, expr);
+    abort();
+}
+#endif

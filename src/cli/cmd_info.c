@@ -6,18 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/options.h"
 
-static void info_help(FILE *out) {
-    fprintf(out,
-            "usage: lorabert info DIR|REPO_ID [--json]\n\n"
-            "Describes a model folder (config.json + model.safetensors, tokenizer files) or a PEFT\n"
-            "adapter folder (adapter_config.json + adapter_model.safetensors): architecture,\n"
-            "layers and dimensions, parameter count, tensor dtypes, labels, tokenizer, max length.\n"
-            "A hub repo id is resolved through the HF cache (downloading its config, weights and\n"
-            "tokenizer files when missing).\n\n"
-            "  --json     one JSON object instead of the text listing\n"
-            "  -h, --help show this help\n");
-}
+static const char info_usage[] =
+    "usage: lorabert info DIR|REPO_ID [--json]\n\n"
+    "Describes a model folder (config.json + model.safetensors, tokenizer files) or a PEFT\n"
+    "adapter folder (adapter_config.json + adapter_model.safetensors): architecture,\n"
+    "layers and dimensions, parameter count, tensor dtypes, labels, tokenizer, max length.\n"
+    "A hub repo id is resolved through the HF cache (downloading its config, weights and\n"
+    "tokenizer files when missing). Only headers are read: nothing is loaded.\n";
 
 static void thousands(int64_t v, char *buf, size_t n) {
     char raw[32];
@@ -83,15 +80,20 @@ static void print_model(const cJSON *o) {
 }
 
 int cmd_info(int argc, char **argv) {
-    const char *target = NULL;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { info_help(stdout); return 0; }
-        if (!strcmp(argv[i], "--json")) json = true;
-        else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("info", "unknown option '%s'", argv[i]);
-        else if (target) return cli_usage_error("info", "one DIR expected, got '%s' and '%s'", target, argv[i]);
-        else target = argv[i];
-    }
+    const char **args = NULL;
+    int nargs = 0;
+    const cli_opt opts[] = {
+        {"--json", OPT_FLAG, &json, NULL, "one JSON object instead of the text listing", 0, 0},
+    };
+    const cli_command cmd = {.name = "info", .usage = info_usage, .opts = opts, .nopts = 1, .positional = "DIR",
+                             .max_positional = 1,
+                             .epilog = "Exit status: 0 ok, 2 usage, 3 I/O, 4 bad files, 7 network.\n"};
+    bool help = false;
+    int rc = cli_parse_command(&cmd, argc, argv, &args, &nargs, &help);
+    if (rc || help) return rc;
+    const char *target = nargs ? args[0] : NULL;
+    free(args);
     if (!target) return cli_usage_error("info", "missing DIR");
     lb_error err = {0};
     char *desc = NULL;

@@ -15,56 +15,26 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "cli/options.h"
 
 #define PREDICT_DEFAULT_BATCH 32
 /* One stdin line may hold at most this many bytes (the tokenizer keeps --max-length tokens). */
 #define PREDICT_MAX_LINE_BYTES ((size_t)16 << 20)
 
-static void predict_help(FILE *out) {
-    fprintf(out,
-            "usage: lorabert predict --model DIR|ID [--adapter DIR|ID] [options] [TEXT...]\n\n"
-            "Labels each TEXT (or, with none given, each line of stdin) with the classifier, in eval\n"
-            "mode. Prints one JSON line per text:\n"
-            "  {\"index\":0,\"label\":\"Positive\",\"score\":0.97,\"probs\":[...],\"logits\":[...]}\n"
-            "or an aligned table when stdout is a terminal. stdin is streamed: each batch is printed\n"
-            "as soon as it is full or no more input is waiting; a blank line is the empty text.\n\n"
-            "options:\n"
-            "  --model DIR|ID     model folder or hub repo id (config.json + model.safetensors)\n"
-            "  --adapter DIR|ID   PEFT LoRA adapter folder (adapter_config.json +\n"
-            "                     adapter_model.safetensors); its tokenizer files win when present\n"
-            "  --max-length N     truncate to N tokens incl. [CLS]/[SEP] (default: the model's limit)\n"
-            "  --truncation SIDE  right (default, keep the start) or left (keep the end)\n"
-            "  --batch-size N     texts per forward pass (default %d)\n"
-            "  --labels A,B,...   label names by id (default: id2label of config.json)\n"
-            "  --precision P      fp32 (default, exact) or bf16 (frozen linears in bf16: faster)\n"
-            "  --threads N        CPU threads (default 0: all)\n"
-            "  --json | --table   force the output format\n"
-            "  -h, --help         show this help\n\n"
-            "Exit status: 0 ok, 2 usage (incl. an empty TEXT), 3 I/O, 4 bad input or model files.\n",
-            PREDICT_DEFAULT_BATCH);
-}
+static const char predict_usage[] =
+    "usage: lorabert predict --model DIR|ID [--adapter DIR|ID] [options] [TEXT...]\n\n"
+    "Labels each TEXT (or, with none given, each line of stdin) with the classifier, in eval\n"
+    "mode. Prints one JSON line per text:\n"
+    "  {\"index\":0,\"label\":\"Positive\",\"score\":0.97,\"probs\":[...],\"logits\":[...]}\n"
+    "or an aligned table when stdout is a terminal. stdin is streamed: each batch is printed\n"
+    "as soon as it is full or no more input is waiting; a blank line is the empty text.\n"
+    "--model may name a PEFT adapter folder (adapter_config.json): its base_model_name_or_path is\n"
+    "opened with it. Labels: --labels, else the adapter's labels.json, else config.json's id2label.\n"
+    "Tokenizer: the adapter's files when it carries them, else the model's.\n";
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name) {
-    size_t n = strlen(name);
-    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (*i + 1 >= argc) return NULL;
-    return argv[++*i];
-}
-
-static bool is_opt(const char *a, const char *name) {
-    size_t n = strlen(name);
-    return !strncmp(a, name, n) && (a[n] == '\0' || a[n] == '=');
-}
-
-static bool parse_pos_int(const char *v, int *out) {
-    if (!v || !*v) return false;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (*end || errno || n < 1 || n > 1000000) return false;
-    *out = (int)n;
-    return true;
-}
+static const char predict_epilog[] =
+    "Exit status: 0 ok, 2 usage (incl. an empty TEXT), 3 I/O, 4 bad input or model files,\n"
+    "8 non-finite logits.\n";
 
 static void put_json_string(FILE *out, const char *s) {
     putc('"', out);
@@ -241,63 +211,43 @@ static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, si
 }
 
 int cmd_predict(int argc, char **argv) {
-    const char *model_arg = NULL, *adapter_arg = NULL, *labels_arg = NULL;
+    const char *model_arg = NULL, *adapter_arg = NULL, *labels_arg = NULL, *truncation = "right",
+               *precision_arg = "fp32";
     char *labels_buf = NULL, **labels = NULL;
     int n_labels = 0;
-    int max_length = 0, batch_size = PREDICT_DEFAULT_BATCH;
-    long threads = 0;
+    long max_length = 0, batch_size = PREDICT_DEFAULT_BATCH, threads = 0;
     bool truncate_left = false, force_json = false, force_table = false;
     lb_precision precision = LB_PRECISION_FP32;
     text_list texts = {0};
-    int rc = 0;
-    bool only_texts = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_texts || a[0] != '-' || !a[1]) {
-            if (!*a) { rc = cli_usage_error("predict", "TEXT %zu is empty", texts.n); goto out; }
-            lb_error e;
-            if (texts_push(&texts, argv[i], strlen(a), &e)) { rc = cli_fail(&e); goto out; }
-            continue;
-        }
-        if (!strcmp(a, "--")) { only_texts = true; continue; }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { predict_help(stdout); goto out; }
-        if (!strcmp(a, "--json")) force_json = true;
-        else if (!strcmp(a, "--table")) force_table = true;
-        else if (is_opt(a, "--model")) {
-            if (!(model_arg = opt_value(argc, argv, &i, "--model"))) { rc = cli_usage_error("predict", "--model needs a value"); goto out; }
-        } else if (is_opt(a, "--adapter")) {
-            if (!(adapter_arg = opt_value(argc, argv, &i, "--adapter"))) { rc = cli_usage_error("predict", "--adapter needs a value"); goto out; }
-        } else if (is_opt(a, "--max-length")) {
-            const char *v = opt_value(argc, argv, &i, "--max-length");
-            if (!parse_pos_int(v, &max_length)) { rc = cli_usage_error("predict", "--max-length needs a positive integer, got '%s'", v ? v : ""); goto out; }
-            if (max_length < 2) { rc = cli_usage_error("predict", "--max-length must leave room for [CLS] and [SEP] (>= 2)"); goto out; }
-        } else if (is_opt(a, "--labels")) {
-            if (!(labels_arg = opt_value(argc, argv, &i, "--labels"))) { rc = cli_usage_error("predict", "--labels needs a value"); goto out; }
-        } else if (is_opt(a, "--batch-size")) {
-            const char *v = opt_value(argc, argv, &i, "--batch-size");
-            if (!parse_pos_int(v, &batch_size)) { rc = cli_usage_error("predict", "--batch-size needs a positive integer, got '%s'", v ? v : ""); goto out; }
-        } else if (is_opt(a, "--threads")) {
-            const char *v = opt_value(argc, argv, &i, "--threads");
-            char *end = NULL;
-            errno = 0;
-            threads = v && *v ? strtol(v, &end, 10) : -1;
-            if (!v || !*v || *end || errno || threads < 0 || threads > 4096) {
-                rc = cli_usage_error("predict", "--threads needs an integer in [0, 4096], got '%s'", v ? v : "");
-                goto out;
-            }
-        } else if (is_opt(a, "--precision")) {
-            const char *v = opt_value(argc, argv, &i, "--precision");
-            if (!lb_precision_parse(v, &precision)) { rc = cli_usage_error("predict", "--precision must be fp32 or bf16, got '%s'", v ? v : ""); goto out; }
-        } else if (is_opt(a, "--truncation")) {
-            const char *v = opt_value(argc, argv, &i, "--truncation");
-            if (v && !strcmp(v, "left")) truncate_left = true;
-            else if (v && !strcmp(v, "right")) truncate_left = false;
-            else { rc = cli_usage_error("predict", "--truncation must be left or right, got '%s'", v ? v : ""); goto out; }
-        } else {
-            rc = cli_usage_error("predict", "unknown option '%s'", a);
-            goto out;
-        }
+    const char **args = NULL;
+    int nargs = 0;
+    const cli_opt opts[] = {
+        {"--model", OPT_STR, &model_arg, "DIR|ID", "model folder, PEFT adapter folder or hub repo id", 0, 0},
+        {"--adapter", OPT_STR, &adapter_arg, "DIR|ID", "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)", 0, 0},
+        {"--max-length", OPT_INT, &max_length, "N", "truncate to N tokens incl. [CLS]/[SEP] (0: the model's limit)", 0, 1000000},
+        {"--truncation", OPT_STR, &truncation, "SIDE", "right (keep the start) or left (keep the end)", 0, 0},
+        {"--batch-size", OPT_INT, &batch_size, "N", "texts per forward pass", 1, 1000000},
+        {"--labels", OPT_STR, &labels_arg, "A,B,...", "label names by id (default: the adapter's, else config.json's)", 0, 0},
+        {"--precision", OPT_STR, &precision_arg, "P", "fp32 (exact) or bf16 (frozen linears in bf16: faster)", 0, 0},
+        {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
+        {"--json", OPT_FLAG, &force_json, NULL, "JSON lines even on a terminal", 0, 0},
+        {"--table", OPT_FLAG, &force_table, NULL, "an aligned table even when piped", 0, 0},
+    };
+    const cli_command cmd = {.name = "predict", .usage = predict_usage, .opts = opts,
+                             .nopts = (int)(sizeof opts / sizeof opts[0]), .positional = "TEXT",
+                             .epilog = predict_epilog};
+    bool help = false;
+    int rc = cli_parse_command(&cmd, argc, argv, &args, &nargs, &help);
+    if (rc || help) goto out;
+    for (int i = 0; i < nargs; i++) {
+        if (!*args[i]) { rc = cli_usage_error("predict", "TEXT %d is empty", i); goto out; }
+        lb_error e;
+        if (texts_push(&texts, (char *)args[i], strlen(args[i]), &e)) { rc = cli_fail(&e); goto out; }
     }
+    if (max_length == 1) { rc = cli_usage_error("predict", "--max-length must leave room for [CLS] and [SEP] (>= 2)"); goto out; }
+    if (!strcmp(truncation, "left")) truncate_left = true;
+    else if (strcmp(truncation, "right")) { rc = cli_usage_error("predict", "--truncation must be left or right, got '%s'", truncation); goto out; }
+    if (!lb_precision_parse(precision_arg, &precision)) { rc = cli_usage_error("predict", "--precision must be fp32 or bf16, got '%s'", precision_arg); goto out; }
     if (!model_arg) { rc = cli_usage_error("predict", "--model DIR|ID is required"); goto out; }
     if (force_json && force_table) { rc = cli_usage_error("predict", "--json and --table exclude each other"); goto out; }
     if (labels_arg) {
@@ -323,7 +273,8 @@ int cmd_predict(int argc, char **argv) {
     lb_classifier_options co = {
         .model = {.adapter = adapter_arg, .labels = (const char *const *)labels, .num_labels = n_labels,
                   .precision = precision},
-        .max_length = max_length, .truncate_left = truncate_left, .batch_size = batch_size, .threads = (int)threads};
+        .max_length = (int)max_length, .truncate_left = truncate_left, .batch_size = (int)batch_size,
+        .threads = (int)threads};
     if (lb_classifier_open(model_arg, &co, &c, &err)) goto fail;
     lb_model_info info;
     lb_model_get_info(lb_classifier_model(c), &info);
@@ -368,6 +319,7 @@ fail:
 cleanup:
     lb_classifier_close(c);
 out:
+    free(args);
     if (texts.owned)
         for (size_t i = 0; i < texts.n; i++) free(texts.text[i]);
     free(texts.text);

@@ -6,23 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/options.h"
 
-static void help(FILE *out) {
-    fprintf(out,
-            "usage: lorabert tokenize --model DIR|ID [options] < texts\n\n"
-            "Tokenizes one text per input line (or one JSON object with a \"text\" field per line with\n"
-            "--jsonl) exactly as the Hugging Face fast tokenizer, printing one JSON line per text:\n"
-            "  {\"input_ids\":[101,...,102],\"tokens\":[\"[CLS]\",...,\"[SEP]\"]}\n\n"
-            "options:\n"
-            "  --model DIR|ID       folder (or hub repo id) with tokenizer.json, or vocab.txt (+ tokenizer_config.json)\n"
-            "  --max-length N       truncate to N tokens including [CLS]/[SEP] (default: no truncation)\n"
-            "  --truncation SIDE    left (keep the end of the text) or right (default)\n"
-            "  --no-special-tokens  do not add [CLS]/[SEP]\n"
-            "  --jsonl              input lines are JSON objects with a \"text\" string\n"
-            "  --replace-invalid    replace invalid UTF-8 with U+FFFD (default: error naming the byte)\n"
-            "  -h, --help           show this help\n\n"
-            "Exit status: 0 ok, 2 usage, 3 I/O, 4 bad input (invalid UTF-8 or JSON, bad tokenizer files).\n");
-}
+static const char tokenize_usage[] =
+    "usage: lorabert tokenize --model DIR|ID [options] < texts\n\n"
+    "Tokenizes one text per input line (or one JSON object with a \"text\" field per line with\n"
+    "--jsonl) exactly as the Hugging Face fast tokenizer, printing one JSON line per text:\n"
+    "  {\"input_ids\":[101,...,102],\"tokens\":[\"[CLS]\",...,\"[SEP]\"]}\n";
 
 /* Writes s as a JSON string (UTF-8 passes through; quotes, backslashes, controls escaped). */
 static void put_json_string(FILE *out, const char *s) {
@@ -33,13 +23,6 @@ static void put_json_string(FILE *out, const char *s) {
         else putc(*p, out);
     }
     putc('"', out);
-}
-
-static const char *arg_value(int argc, char **argv, int *i, const char *name) {
-    size_t n = strlen(name);
-    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (*i + 1 >= argc) return NULL;
-    return argv[++*i];
 }
 
 /* Decodes the JSON string starting at *pp (just past its opening quote) into out (which has
@@ -132,35 +115,28 @@ static long json_text_field(const char *line, char *out) {
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    const char *model = NULL;
-    lb_encode_options opts = {.max_length = 0, .truncate_left = false, .no_special_tokens = false,
-                              .replace_invalid_utf8 = false};
-    bool jsonl = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(stdout); return 0; }
-        if (!strcmp(a, "--no-special-tokens")) opts.no_special_tokens = true;
-        else if (!strcmp(a, "--jsonl")) jsonl = true;
-        else if (!strcmp(a, "--replace-invalid")) opts.replace_invalid_utf8 = true;
-        else if (!strncmp(a, "--model", 7) && (a[7] == 0 || a[7] == '=')) {
-            if (!(model = arg_value(argc, argv, &i, "--model"))) return cli_usage_error("tokenize", "--model needs a folder");
-        } else if (!strncmp(a, "--max-length", 12) && (a[12] == 0 || a[12] == '=')) {
-            const char *v = arg_value(argc, argv, &i, "--max-length");
-            char *end;
-            errno = 0;
-            long n = v ? strtol(v, &end, 10) : 0;
-            if (!v || !*v || *end || errno || n < 1 || n > 1000000000)
-                return cli_usage_error("tokenize", "--max-length needs a positive integer, got '%s'", v ? v : "");
-            opts.max_length = (int)n;
-        } else if (!strncmp(a, "--truncation", 12) && (a[12] == 0 || a[12] == '=')) {
-            const char *v = arg_value(argc, argv, &i, "--truncation");
-            if (v && !strcmp(v, "left")) opts.truncate_left = true;
-            else if (v && !strcmp(v, "right")) opts.truncate_left = false;
-            else return cli_usage_error("tokenize", "--truncation must be left or right, got '%s'", v ? v : "");
-        } else {
-            return cli_usage_error("tokenize", "unknown option '%s'", a);
-        }
-    }
+    const char *model = NULL, *truncation = "right";
+    long max_length = 0;
+    bool no_specials = false, jsonl = false, replace_invalid = false;
+    const cli_opt opts[] = {
+        {"--model", OPT_STR, &model, "DIR|ID", "folder (or hub repo id) with tokenizer.json, or vocab.txt (+ tokenizer_config.json)", 0, 0},
+        {"--max-length", OPT_INT, &max_length, "N", "truncate to N tokens including [CLS]/[SEP] (default: no truncation)", 1, 1e9},
+        {"--truncation", OPT_STR, &truncation, "SIDE", "left (keep the end of the text) or right", 0, 0},
+        {"--no-special-tokens", OPT_FLAG, &no_specials, NULL, "do not add [CLS]/[SEP]", 0, 0},
+        {"--jsonl", OPT_FLAG, &jsonl, NULL, "input lines are JSON objects with a \"text\" string", 0, 0},
+        {"--replace-invalid", OPT_FLAG, &replace_invalid, NULL, "replace invalid UTF-8 with U+FFFD (default: error naming the byte)", 0, 0},
+    };
+    const cli_command cmd = {.name = "tokenize", .usage = tokenize_usage, .opts = opts,
+                             .nopts = (int)(sizeof opts / sizeof opts[0]),
+                             .epilog = "Exit status: 0 ok, 2 usage, 3 I/O, 4 bad input (invalid UTF-8 or JSON, bad tokenizer files).\n"};
+    bool help = false;
+    int prc = cli_parse_command(&cmd, argc, argv, NULL, NULL, &help);
+    if (prc || help) return prc;
+    bool left = !strcmp(truncation, "left");
+    if (!left && strcmp(truncation, "right"))
+        return cli_usage_error("tokenize", "--truncation must be left or right, got '%s'", truncation);
+    lb_encode_options opts_enc = {.max_length = (int)max_length, .truncate_left = left,
+                                  .no_special_tokens = no_specials, .replace_invalid_utf8 = replace_invalid};
     if (!model) return cli_usage_error("tokenize", "--model DIR is required");
     lb_error err = {0};
     lb_tokenizer *tok = NULL;
@@ -198,7 +174,7 @@ int cmd_tokenize(int argc, char **argv) {
             if (tl < 0) { text = t->valuestring; len = strlen(text); }
             else { text = textbuf; len = (size_t)tl; }
         }
-        lb_status st = lb_tokenizer_encode(tok, text, len, NULL, 0, &opts, &enc, &err);
+        lb_status st = lb_tokenizer_encode(tok, text, len, NULL, 0, &opts_enc, &enc, &err);
         cJSON_Delete(j);
         if (st) {
             fprintf(stderr, "lorabert: stdin line %zu: %s\n", lineno, err.msg);

@@ -7,25 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "base/error.h"
+#include "cli/options.h"
 #include "data/dataset.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 #include "train/trainer.h"
-
-typedef enum { OPT_STR, OPT_INT, OPT_F64, OPT_FLAG } opt_kind;
-typedef struct cli_opt {
-    const char *name;       /* "--epochs" */
-    opt_kind kind;
-    void *dest;             /* const char ** / long * / double * / bool * */
-    const char *metavar;    /* "N" */
-    const char *help;       /* one line; the default is printed from *dest */
-    double min, max;        /* numeric range (inclusive) */
-} cli_opt;
-
-/* Parses argv[1..argc) against opts; "-h"/"--help" prints usage and sets *help_shown.
- * Returns 0 or LB_ERR_USAGE (message printed). */
-int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int nopts, int argc, char **argv,
-              bool *help_shown);
 
 /* Local folder, or a hub repo id downloaded into the HF cache (weights, config, tokenizer). */
 lb_status cli_resolve_model(const char *id_or_dir, char **dir, lb_error *err);

@@ -9,9 +9,16 @@
  * (datasets: datasets--org--name). <cache> = $HF_HUB_CACHE | $HUGGINGFACE_HUB_CACHE |
  * $HF_HOME/hub | $XDG_CACHE_HOME/huggingface/hub | ~/.cache/huggingface/hub.
  *
- * Environment: HF_ENDPOINT (default https://huggingface.co), HF_TOKEN (or
- * HUGGING_FACE_HUB_TOKEN, or the file $HF_HOME/token) sent as "Authorization: Bearer",
- * HF_HUB_OFFLINE=1 (cache only), HF_HUB_DISABLE_PROGRESS_BARS=1.
+ * Environment: HF_ENDPOINT (default https://huggingface.co; http:// or https:// only), HF_TOKEN
+ * (or HUGGING_FACE_HUB_TOKEN, or the file $HF_TOKEN_PATH | $HF_HOME/token; visible ASCII only)
+ * sent as "Authorization: Bearer" to the hub's own host only, HF_HUB_OFFLINE=1 (cache only),
+ * HF_HUB_DISABLE_PROGRESS_BARS=1.
+ *
+ * Refusals (docs/hub.md): every request and every redirect is http or https (libcurl's
+ * CURLOPT_PROTOCOLS_STR / REDIR_PROTOCOLS_STR, and the Location of a HEAD checked here); a file
+ * body beyond its declared size (or beyond 4 GiB when none is declared) is stopped and removed;
+ * API answers are capped at 16 MiB; repo ids are validated as huggingface_hub does and every
+ * URL path component is percent-encoded.
  *
  * Guarantees: a snapshot entry appears only once its blob is complete and verified (size, and
  * sha256 for LFS files / git blob sha1 for others, taken from X-Linked-Etag or ETag); partial
@@ -39,7 +46,12 @@ lb_status lb_hub_resolve(const char *id_or_path, const char *kind, const char *r
 lb_status lb_hub_resolve_repo(const char *repo_id, const char *kind, const char *revision,
                               const char *const *include, char **out_dir, lb_error *err);
 
-/* True when s has the shape of a hub repo id and is not an existing path. */
+/* Checks a repo id as huggingface_hub's validate_repo_id: "name" or "org/name", each part of
+ * ASCII letters, digits, '-', '_', '.', starting and ending with a letter, digit or '_'; the name
+ * at most 96 characters; no "--" or ".."; not ending in ".git". LB_ERR_USAGE naming the rule. */
+lb_status lb_hub_check_repo_id(const char *repo_id, lb_error *err);
+
+/* True when s has the shape of a hub repo id (lb_hub_check_repo_id) and is not an existing path. */
 bool lb_hub_looks_like_repo_id(const char *s);
 
 /* The cache root (see above), malloc'd; NULL when out of memory. */
@@ -53,5 +65,41 @@ char *lb_hub_repo_folder_name(const char *repo_id, const char *kind);
  * lb_hub_git_blob_sha1 hashes "blob <size>\0" + content, as git (the ETag of non-LFS files). */
 lb_status lb_hub_file_sha256(const char *path, char out[65], lb_error *err);
 lb_status lb_hub_git_blob_sha1(const char *path, char out[41], lb_error *err);
+
+/* ---- Internal: the parsers of server answers, exposed only for fuzz/fuzz_hub.c and the unit
+ * tests. Not a stable API. ---- */
+
+/* What the HEAD answer for a file says (see lb_hub_parse_head_answer). */
+typedef struct lb_hub_file_meta {
+    long status;     /* HTTP status of the answer */
+    char *location;  /* absolute http(s) URL of a redirect (malloc'd), NULL when none */
+    bool follow;     /* location is on the hub itself (a relative redirect: renamed repo); the
+                      * rest is unset, ask again there */
+    char etag[256];  /* X-Linked-Etag, else ETag, without W/ and quotes: [A-Za-z0-9._-], <= 200 */
+    long long size;  /* X-Linked-Size, else Content-Length; -1 when the server declares none */
+    /* Content-Range "bytes START-END/TOTAL" (only lb_hub_parse_head_answer fills it): START <=
+     * END < TOTAL (TOTAL -1 for "*"); all -1 when absent or malformed */
+    long long range_start, range_end, range_total;
+} lb_hub_file_meta;
+
+/* Parses a raw header block (status line + header lines, as sent; CRLF or LF) of the answer to
+ * HEAD request_url: the parsing fetch_file does on server data (sizes, ETag, Location resolved
+ * against request_url, only http/https accepted, Content-Range). LB_ERR_NETWORK with a message
+ * on anything unusable. Free out with lb_hub_file_meta_free (also after an error). */
+lb_status lb_hub_parse_head_answer(const char *raw, size_t len, const char *request_url, lb_hub_file_meta *out,
+                                   lb_error *err);
+void lb_hub_file_meta_free(lb_hub_file_meta *m);
+
+/* The answer of GET /api/{kind}s/{repo}/revision/{rev}: commit sha + file names, every name
+ * checked to stay inside the snapshot. body: len bytes (at most the 16 MiB API cap). what/url
+ * name the request in messages. Free with lb_hub_revision_info_free (also after an error). */
+typedef struct lb_hub_revision_info {
+    char sha[41];
+    char **files;
+    size_t n_files;
+} lb_hub_revision_info;
+lb_status lb_hub_parse_revision_info(const char *body, size_t len, const char *what, const char *url,
+                                     lb_hub_revision_info *out, lb_error *err);
+void lb_hub_revision_info_free(lb_hub_revision_info *info);
 
 #endif

@@ -28,6 +28,21 @@ $LB download org/private 2>"$HUB_ROOT/err"; [ $? -eq 7 ] && grep -q HF_TOKEN "$H
 HF_TOKEN=hf_secret_token $LB download org/private >/dev/null || fail "token"
 HF_HUB_OFFLINE=1 $LB download org/other 2>"$HUB_ROOT/err"; [ $? -eq 3 ] && grep -q HF_HUB_OFFLINE "$HUB_ROOT/err" || fail "offline"
 HF_ENDPOINT=http://127.0.0.1:1 $LB download solo 2>"$HUB_ROOT/err"; [ $? -eq 7 ] && grep -q "cannot reach" "$HUB_ROOT/err" || fail "unreachable"
+# Refusals (issue 10 §2): exit status and one line naming the rule; nothing requested.
+n_req=$(wc -l <"$HUB_ROOT/requests.log")
+$LB download 'org/x?y=1#' 2>"$HUB_ROOT/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "invalid hub repo id 'org/x?y=1#': character '?'" "$HUB_ROOT/err" || fail "repo id with '?': rc=$rc $(cat "$HUB_ROOT/err")"
+HF_TOKEN=$'hf_secret_token\r\nX-Injected: 1' $LB download org/tiny 2>"$HUB_ROOT/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "^lorabert: HF_TOKEN: byte 0x0d" "$HUB_ROOT/err" && ! grep -q hf_secret "$HUB_ROOT/err" ||
+    fail "HF_TOKEN with CR LF: rc=$rc $(cat "$HUB_ROOT/err")"
+[ "$(wc -l <"$HUB_ROOT/requests.log")" -eq "$n_req" ] || fail "a refused id or token still reached the hub"
+HF_ENDPOINT=file:///etc $LB download org/tiny 2>"$HUB_ROOT/err"; rc=$?
+[ $rc -eq 5 ] && grep -q "HF_ENDPOINT 'file:///etc': scheme 'file' is not allowed" "$HUB_ROOT/err" || fail "HF_ENDPOINT file://: rc=$rc $(cat "$HUB_ROOT/err")"
+echo '{"cdn_location": {"model.safetensors": "file:///etc/passwd"}}' >"$HUB_ROOT/control.json"
+HF_HUB_CACHE=$HUB_ROOT/cache2 $LB download org/tiny --include model.safetensors >/dev/null 2>"$HUB_ROOT/err"; rc=$?
+[ $rc -eq 7 ] && grep -q "'file:///etc/passwd': scheme 'file' is not allowed" "$HUB_ROOT/err" || fail "CDN redirect to file://: rc=$rc $(cat "$HUB_ROOT/err")"
+! grep -rqs '^root:' "$HUB_ROOT/cache2" || fail "/etc/passwd was copied into the cache"
+echo '{}' >"$HUB_ROOT/control.json"
 
 # Two downloads of one repo at once (they take turns on each blob's lock) both succeed.
 rm -rf "$HF_HUB_CACHE"

@@ -19,6 +19,13 @@ place): {"cut": {"<file name>": n}} sends half of the next n bodies of that file
 connection; {"corrupt": {"<file name>": n}} flips one byte of the next n bodies;
 {"norange": {"<file name>": n}} ignores the Range header of the next n LFS requests;
 {"gone": {"<file name>": n}} answers the next n CDN requests for that file with 404.
+Persistent (not counted) misbehaviour, for the refusal tests:
+{"location": {"<file name>": url}} redirects the resolve answer of that LFS file to url;
+{"cdn_location": {"<file name>": url}} makes the CDN redirect that file to url;
+{"api_location": {"<repo>": url}} redirects the API call of that repo to url;
+{"oversize": {"<file name>": n}} streams the file plus n junk bytes, with no Content-Length
+(the HEAD answer still declares the real size); {"bigapi": {"<repo>": n}} pads the API answer
+with n bytes of JSON whitespace. The revision "refs/pr/1" is an alias of main.
 Every request is appended to ROOT/requests.log as one JSON line {method, path, range, auth}.
 """
 import hashlib
@@ -105,6 +112,16 @@ def take(control_key, name):
         return True
 
 
+def ctl(control_key, name):
+    """control[control_key][name] without changing it (None when absent)."""
+    path = os.path.join(ROOT, "control.json")
+    with lock:
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f).get(control_key, {}).get(name)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
@@ -132,6 +149,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def stream_oversize(self, status, headers, body, extra):
+        """body + extra junk bytes, delimited by closing the connection (no Content-Length)."""
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if self.command == "HEAD":
+            return
+        try:
+            self.wfile.write(body)
+            chunk = b"\x00" * 65536
+            while extra > 0:
+                self.wfile.write(chunk[:extra])
+                extra -= len(chunk)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def error(self, status, code=None, msg=""):
         h = {"Content-Type": "application/json"}
@@ -182,12 +219,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.error(404, "RepoNotFound", "Repository not found")
             return None
         sha = repo_sha(d)
-        if rev not in ("main", sha):
+        if rev not in ("main", "refs/pr/1", sha):
             self.error(404, "RevisionNotFound", "Invalid rev id: " + rev)
             return None
         return d, sha
 
     def serve_api(self, kind, repo, rev):
+        if ctl("api_location", repo):
+            return self.reply(302, {"Location": ctl("api_location", repo)})
         if repo == "org/badjson":
             return self.reply(200, {"Content-Type": "application/json"}, b"<html>maintenance</html>")
         if repo == "org/old-name":
@@ -201,6 +240,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             names.append("../evil.txt")
         body = json.dumps({"id": repo, "modelId": repo, "sha": sha, "private": repo == "org/private",
                            "siblings": [{"rfilename": n} for n in names]}).encode()
+        if ctl("bigapi", repo):
+            body = body[:-1] + b" " * ctl("bigapi", repo) + b"}"
         self.reply(200, {"Content-Type": "application/json"}, body)
 
     def serve_resolve(self, kind, repo, rev, file):
@@ -218,12 +259,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if file.endswith(LFS_SUFFIXES):
             digest = hashlib.sha256(data).hexdigest()
             host = self.headers.get("Host", "127.0.0.1")
-            return self.reply(302, {"Location": "http://%s/cdn/%s" % (host, digest), "X-Repo-Commit": sha,
+            location = ctl("location", name) or "http://%s/cdn/%s" % (host, digest)
+            return self.reply(302, {"Location": location, "X-Repo-Commit": sha,
                                     "X-Linked-Etag": '"%s"' % digest, "X-Linked-Size": str(len(data)),
                                     "ETag": '"%s"' % git_sha1(b"pointer " + digest.encode()),
                                     "X-Lb-Name": name})
         if repo == "org/noetag":
             return self.reply(200, {"X-Repo-Commit": sha}, data)
+        if ctl("oversize", name) and self.command == "GET":
+            return self.stream_oversize(200, {"X-Repo-Commit": sha, "ETag": '"%s"' % git_sha1(data)}, data,
+                                        ctl("oversize", name))
         self.reply(200, {"X-Repo-Commit": sha, "ETag": '"%s"' % git_sha1(data),
                          "Content-Type": "application/octet-stream"},
                    data, cut=self.command == "GET" and take("cut", name),
@@ -242,6 +287,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.error(404, None, "no such object")
 
     def serve_bytes(self, data, name):
+        if ctl("cdn_location", name):
+            return self.reply(302, {"Location": ctl("cdn_location", name)})
+        if ctl("oversize", name) and self.command == "GET":
+            return self.stream_oversize(200, {"Content-Type": "application/octet-stream"}, data, ctl("oversize", name))
         cut = self.command == "GET" and take("cut", name)
         corrupt = self.command == "GET" and take("corrupt", name)
         rng = self.headers.get("Range")

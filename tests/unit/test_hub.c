@@ -1,12 +1,17 @@
 /* Tests for src/formats/hub: repo ids, cache layout, downloads against a local look-alike of the
  * Hub (tests/support/hubserver.py on 127.0.0.1; no test touches the internet): redirects,
  * 401/404, resumed and corrupted transfers, offline mode, unreachable hub, write failures. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,7 +27,7 @@ static char cache[128];
 static char endpoint[64];
 
 static void clean_env(void) {
-    const char *vars[] = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+    const char *vars[] = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
                           "HF_HOME", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME", "HF_HUB_CACHE", "HF_ENDPOINT"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
     setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1", 1);
@@ -508,4 +513,201 @@ Test(hub, write_failure_is_reported_and_leaves_no_snapshot_entry) {
     cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_IO);
     cr_assert(strstr(e.msg, "cannot write") && strstr(e.msg, ".incomplete"), "%s", e.msg);
     cr_assert_eq(count_files(fmt("%s/models--org--tiny/snapshots", cache), "model.safetensors"), 0);
+}
+
+/* ------------------------------------------------------------------ refusals (issue 10 §2) */
+
+/* A TCP listener on 127.0.0.1 that nothing may ever connect to (the target of a forged
+ * redirect): the kernel completes a connection into the backlog even if we never accept. */
+static int bystander(int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(fd, 16), 0);
+    socklen_t al = sizeof a;
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    return fd;
+}
+
+static void assert_no_connection(int fd, const char *what) {
+    int c = accept(fd, NULL, NULL);
+    if (c >= 0) close(c);
+    cr_assert(c < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "%s: lorabert connected to the bystander port", what);
+}
+
+static size_t count_blob_files(const char *repo_folder) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "find %s/%s/blobs -type f 2>/dev/null | wc -l", cache, repo_folder);
+    FILE *p = popen(cmd, "r");
+    size_t n = 0;
+    if (p) { if (fscanf(p, "%zu", &n) != 1) n = 0; pclose(p); }
+    return n;
+}
+
+Test(hub, redirects_to_other_protocols_are_refused_without_connecting) {
+    SERVER();
+    int port;
+    int fd = bystander(&port);
+    const char *inc[] = {"model.safetensors", NULL};
+    lb_error e;
+
+    /* The hub's LFS redirect (read by lorabert itself) to gopher:// (raw bytes to a TCP service). */
+    control(fmt("{\"location\": {\"model.safetensors\": \"gopher://127.0.0.1:%d/_SET%%20k%%201\"}}", port));
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "model.safetensors") && strstr(e.msg, fmt("gopher://127.0.0.1:%d/_SET", port)) &&
+              strstr(e.msg, "scheme 'gopher'"), "%s", e.msg);
+    assert_no_connection(fd, "gopher LFS redirect");
+    cr_assert_eq(count_blob_files("models--org--tiny"), 0);
+
+    /* A redirect libcurl follows (the API call) to dict://. */
+    control(fmt("{\"api_location\": {\"org/tiny\": \"dict://127.0.0.1:%d/info\"}}", port));
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, fmt("dict://127.0.0.1:%d/info", port)) && strstr(e.msg, "scheme 'dict'"), "%s", e.msg);
+    assert_no_connection(fd, "dict API redirect");
+
+    /* The CDN (followed by libcurl during the download) to file://: no local file is read. */
+    lb_error we;
+    cr_assert_eq(lb_write_file_atomic(fmt("%s/secret.txt", root), "TOPSECRET", 9, &we), LB_OK);
+    control(fmt("{\"cdn_location\": {\"model.safetensors\": \"file://%s/secret.txt\"}}", root));
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "model.safetensors") && strstr(e.msg, "scheme 'file'"), "%s", e.msg);
+    cr_assert_eq(count_blob_files("models--org--tiny"), 0, "the refused download left a file in blobs/");
+    cr_assert_neq(system(fmt("grep -rq TOPSECRET %s", cache)), 0, "a local file was copied into the cache");
+
+    /* HF_ENDPOINT itself: only http(s). */
+    control("{}");
+    setenv("HF_ENDPOINT", fmt("gopher://127.0.0.1:%d", port), 1);
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "HF_ENDPOINT") && strstr(e.msg, "scheme 'gopher'") &&
+              strstr(e.msg, fmt("gopher://127.0.0.1:%d", port)), "%s", e.msg);
+    setenv("HF_ENDPOINT", "file:///etc", 1);
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "scheme 'file'"), "%s", e.msg);
+    setenv("HF_ENDPOINT", "127.0.0.1:1", 1);
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_UNSUPPORTED);
+    assert_no_connection(fd, "HF_ENDPOINT");
+    close(fd);
+
+    /* The real redirect still works afterwards. */
+    setenv("HF_ENDPOINT", endpoint, 1);
+    char *dir = resolve_ok("org/tiny", "model", NULL, inc);
+    free(dir);
+}
+
+/* The number after `key` in msg (-1 when absent). */
+static long long number_after(const char *msg, const char *key) {
+    const char *p = strstr(msg, key);
+    return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+Test(hub, body_beyond_the_declared_size_is_stopped_and_removed) {
+    SERVER();
+    /* HEAD declares the real size; the GET streams 32 MB more with no Content-Length. */
+    control("{\"oversize\": {\"model.safetensors\": 33554432, \"config.json\": 100000}}");
+    lb_error e;
+    const char *inc[] = {"model.safetensors", NULL};
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "model.safetensors") && strstr(e.msg, "declared 300000 bytes"), "%s", e.msg);
+    long long got = number_after(e.msg, "stopped at ");
+    cr_assert(got > 300000 && got <= 300000 + (1 << 20), "stopped at %lld bytes: %s", got, e.msg);
+    cr_assert_eq(count_blob_files("models--org--tiny"), 0, "bytes of the refused download stayed in blobs/");
+    cr_assert_eq(count_files(fmt("%s/models--org--tiny/snapshots", cache), "model.safetensors"), 0);
+    const char *inc2[] = {"config.json", NULL};
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc2, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "config.json") && strstr(e.msg, "declared 40 bytes"), "%s", e.msg);
+    cr_assert_eq(count_blob_files("models--org--tiny"), 0);
+    /* An honest server afterwards: the download works. */
+    control("{}");
+    char *dir = resolve_ok("org/tiny", "model", NULL, inc);
+    assert_same_file(fmt("%s/model.safetensors", dir), fmt("%s/repos/models/org--tiny/model.safetensors", root));
+    free(dir);
+}
+
+Test(hub, api_answer_above_the_cap_is_refused) {
+    SERVER();
+    control("{\"bigapi\": {\"org/tiny\": 17000000}}");
+    lb_error e;
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, NULL, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "/api/models/org/tiny/revision/main") && strstr(e.msg, "16 MiB"), "%s", e.msg);
+    cr_assert_not(lb_dir_exists(fmt("%s/models--org--tiny/snapshots", cache)));
+}
+
+Test(hub, token_with_control_characters_is_refused_and_never_sent) {
+    SERVER();
+    lb_error e;
+    setenv("HF_TOKEN", "hf_secret_token\r\nX-Injected: 1", 1);
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, NULL, &e), LB_ERR_USAGE);
+    cr_assert(strstr(e.msg, "HF_TOKEN") && strstr(e.msg, "0x0d") && !strstr(e.msg, "hf_secret"), "%s", e.msg);
+    setenv("HF_TOKEN", "hf_secret token", 1);
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, NULL, &e), LB_ERR_USAGE);
+    cr_assert(strstr(e.msg, "0x20"), "%s", e.msg);
+    setenv("HF_TOKEN", "hf_secr\xc3\xa9t", 1);
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, NULL, &e), LB_ERR_USAGE);
+    unsetenv("HF_TOKEN");
+    setenv("HUGGING_FACE_HUB_TOKEN", "hf_x\x7f", 1);
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, NULL, &e), LB_ERR_USAGE);
+    cr_assert(strstr(e.msg, "HUGGING_FACE_HUB_TOKEN") && strstr(e.msg, "0x7f"), "%s", e.msg);
+    unsetenv("HUGGING_FACE_HUB_TOKEN");
+    /* The token file: a newline inside is refused; the trailing one is trimmed. */
+    setenv("HF_HOME", root, 1);
+    setenv("HF_HUB_CACHE", cache, 1);
+    lb_error we;
+    const char *inj = "hf_secret_token\nX-Injected: 1\n";
+    cr_assert_eq(lb_write_file_atomic(fmt("%s/token", root), inj, strlen(inj), &we), LB_OK);
+    cr_assert_eq(resolve_fail("org/tiny", "model", NULL, NULL, &e), LB_ERR_USAGE);
+    cr_assert(strstr(e.msg, fmt("%s/token", root)) && strstr(e.msg, "0x0a"), "%s", e.msg);
+    cr_assert_eq(requests("\"path\"", NULL), 0, "a request went out with a refused token");
+    /* HF_TOKEN_PATH (huggingface_hub's override of the token file), CRLF at the end trimmed. */
+    cr_assert_eq(lb_write_file_atomic(fmt("%s/tok2", root), "hf_secret_token\r\n", 17, &we), LB_OK);
+    setenv("HF_TOKEN_PATH", fmt("%s/tok2", root), 1);
+    char *dir = resolve_ok("org/private", "model", NULL, NULL);
+    cr_assert_gt(requests("\"Bearer hf_secret_token\"", NULL), 0);
+    free(dir);
+}
+
+Test(hub, invalid_repo_ids_are_refused_before_any_request) {
+    SERVER();
+    char long_name[120];
+    memset(long_name, 'a', 97);
+    long_name[97] = '\0';
+    const struct { const char *id, *rule; } bad[] = {
+        {"org/x?y=1#", "'?'"}, {"org/x#frag", "'#'"}, {"org/x y", "' '"}, {"org/x%2F..", "'%'"},
+        {"a/b/c", "more than one '/'"}, {"-org/x", "start or end"}, {"org/x-", "start or end"},
+        {".x", "start or end"}, {"org/x.", "start or end"}, {"org--x/y", "'--'"}, {"org/a..b", "'..'"},
+        {"org/x.git", ".git"}, {"org/", "empty"}, {"/x", "empty"}, {"org/\xc3\xa9", "0xc3"},
+        {"org/x\r\nHost: evil", "0x0d"}, {long_name, "96"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *dir = NULL;
+        lb_error e = {0};
+        lb_status st = lb_hub_resolve_repo(bad[i].id, "model", NULL, NULL, &dir, &e);
+        cr_assert_eq(st, LB_ERR_USAGE, "repo id '%s': status %d (%s)", bad[i].id, st, e.msg);
+        cr_assert(strstr(e.msg, "invalid hub repo id") && strstr(e.msg, bad[i].rule) && !strchr(e.msg, '\n') &&
+                  !strchr(e.msg, '\r'), "repo id '%s': want the rule %s named, got: %s", bad[i].id, bad[i].rule, e.msg);
+        cr_assert_null(dir);
+    }
+    cr_assert_eq(requests("\"path\"", NULL), 0, "an invalid repo id reached the server");
+    cr_assert_not(lb_dir_exists(cache), "an invalid repo id created a cache folder");
+}
+
+Test(hub, revision_is_url_encoded_as_one_path_component) {
+    SERVER();
+    const char *inc[] = {"config.json", NULL};
+    char *dir = NULL;
+    lb_error e = {0};
+    cr_assert_eq(lb_hub_resolve_repo("org/tiny", "model", "refs/pr/1", inc, &dir, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(requests("/api/models/org/tiny/revision/refs%2Fpr%2F1\"", NULL), 1);
+    /* the ref is stored as huggingface_hub stores it */
+    char *sha = slurp(fmt("%s/models--org--tiny/refs/refs/pr/1", cache));
+    cr_assert(sha && strstr(dir, sha));
+    free(sha);
+    free(dir);
+    cr_assert_eq(lb_hub_resolve_repo("org/tiny", "model", "v1?x=1#y", inc, &dir, &e), LB_ERR_NETWORK);
+    cr_assert(strstr(e.msg, "no such revision 'v1?x=1#y'"), "%s", e.msg);
+    cr_assert_eq(requests("/revision/v1%3Fx%3D1%23y\"", NULL), 1);
 }

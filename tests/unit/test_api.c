@@ -1,0 +1,368 @@
+/* Tests for the public API (include/lorabert.h) through that header alone: the classifier on
+ * the tiny DistilBERT/BERT goldens with a generated vocabulary, one resolution rule for model,
+ * adapter and labels, adapter save round trips, refusals with their messages, tokenizer pairs,
+ * lb_describe, version. Numeric parity with HF is tested per module (test_model, test_peft_adapter);
+ * here the façade must give the same numbers as its parts. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "lorabert.h"
+
+static char tmp[64];
+
+static void copy_file(const char *src, const char *dst) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    cr_assert(in && out, "copy %s -> %s", src, dst);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) cr_assert_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The tiny model's 120-entry vocabulary: specials, the words of the texts below, fillers. */
+static void write_vocab(const char *dir) {
+    static const char *words[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "it", "was", "good", ".", "not",
+                                  "a", "fan", ",", "don", "'", "t", "rec", "##om", "##med", "better", "than",
+                                  "the", "first", "one", "this", "is", "worth", "watching", "even", "once",
+                                  "pass", NULL};
+    char path[512];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    int n = 0;
+    for (; words[n]; n++) fprintf(f, "%s\n", words[n]);
+    for (; n < 120; n++) fprintf(f, "filler%d\n", n);
+    fclose(f);
+}
+
+/* tmp/<arch>: the golden model + vocab.txt; tmp/<arch>-lora: its PEFT adapter, base = that path. */
+static void make_case(const char *arch) {
+    char d[128], a[128], s[256], cfg[1024];
+    snprintf(d, sizeof d, "%s/%s", tmp, arch);
+    snprintf(a, sizeof a, "%s/%s-lora", tmp, arch);
+    cr_assert_eq(mkdir(d, 0755), 0);
+    cr_assert_eq(mkdir(a, 0755), 0);
+    const char *files[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char src[256], dst[512];
+        snprintf(src, sizeof src, "tests/golden/%s/model/%s", arch, files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", d, files[i]);
+        copy_file(src, dst);
+    }
+    write_vocab(d);
+    snprintf(s, sizeof s, "tests/golden/%s/lora/adapter_model.safetensors", arch);
+    char dst[512];
+    snprintf(dst, sizeof dst, "%s/adapter_model.safetensors", a);
+    copy_file(s, dst);
+    snprintf(cfg, sizeof cfg,
+             "{\"base_model_name_or_path\": \"%s\", \"peft_type\": \"LORA\", \"task_type\": \"SEQ_CLS\", "
+             "\"r\": 4, \"lora_alpha\": 32, \"lora_dropout\": 0.0, \"target_modules\": %s}",
+             d, strcmp(arch, "bert_tiny") ? "[\"q_lin\"]" : "[\"query\", \"value\"]");
+    snprintf(dst, sizeof dst, "%s/adapter_config.json", a);
+    write_text(dst, cfg);
+}
+
+static void setup(void) {
+    snprintf(tmp, sizeof tmp, "/tmp/lbapiXXXXXX");
+    cr_assert_not_null(mkdtemp(tmp));
+    make_case("distilbert_tiny");
+    make_case("bert_tiny");
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(api, .init = setup, .fini = teardown);
+
+static const char *const seed_texts[] = {"It was good.", "Not a fan, don't recommed.", "Better than the first one.",
+                                         "This is not worth watching even once.", "This one is a pass."};
+
+static lb_classifier *open_classifier(const char *model, const char *adapter, int batch) {
+    lb_classifier_options o = {.model = {.adapter = adapter}, .batch_size = batch};
+    lb_classifier *c = NULL;
+    lb_error err = {0};
+    lb_status st = lb_classifier_open(model, &o, &c, &err);
+    cr_assert_eq(st, LB_OK, "open %s: %s", model, err.msg);
+    return c;
+}
+
+Test(api, version) {
+    cr_assert_str_eq(lb_version(), LORABERT_VERSION);
+    cr_assert_eq(lb_version_number(), LORABERT_VERSION_NUMBER);
+    cr_assert_eq(LORABERT_VERSION_NUMBER, LORABERT_VERSION_MAJOR * 10000 + LORABERT_VERSION_MINOR * 100 +
+                                              LORABERT_VERSION_PATCH);
+}
+
+/* Batched, length-sorted classification equals classifying each text alone; probabilities are
+ * the softmax of the logits; the label is the argmax. */
+Test(api, classify_batched_equals_single) {
+    const char *archs[] = {"distilbert_tiny", "bert_tiny"};
+    for (int a = 0; a < 2; a++) {
+        char m[256], ad[256];
+        snprintf(m, sizeof m, "%s/%s", tmp, archs[a]);
+        snprintf(ad, sizeof ad, "%s/%s-lora", tmp, archs[a]);
+        lb_classifier *c = open_classifier(m, ad, 2), *one = open_classifier(m, ad, 1);
+        int L = lb_classifier_num_labels(c);
+        cr_assert_eq(L, 2);
+        int32_t label[5];
+        double probs[10];
+        float logits[10];
+        lb_error err = {0};
+        cr_assert_eq(lb_classify(c, seed_texts, NULL, NULL, NULL, 5, label, probs, logits, &err), LB_OK, "%s", err.msg);
+        for (int i = 0; i < 5; i++) {
+            int32_t l1;
+            double p1[2];
+            float z1[2];
+            cr_assert_eq(lb_classify(one, &seed_texts[i], NULL, NULL, NULL, 1, &l1, p1, z1, &err), LB_OK, "%s", err.msg);
+            for (int k = 0; k < L; k++)
+                cr_assert(fabsf(z1[k] - logits[i * L + k]) <= 1e-5f * (1 + fabsf(z1[k])), "%s text %d: %g vs %g",
+                          archs[a], i, z1[k], logits[i * L + k]);
+            double e0 = exp((double)logits[i * L] - logits[i * L + label[i]]),
+                   e1 = exp((double)logits[i * L + 1] - logits[i * L + label[i]]);
+            cr_assert(fabs(probs[i * L] - e0 / (e0 + e1)) < 1e-15);
+            cr_assert(fabs(probs[i * L] + probs[i * L + 1] - 1) < 1e-15);
+            cr_assert_eq(label[i], logits[i * L + 1] > logits[i * L] ? 1 : 0);
+        }
+        lb_classifier_close(c);
+        lb_classifier_close(one);
+    }
+}
+
+/* An adapter folder given as the model opens its base_model_name_or_path with the adapter. */
+Test(api, adapter_folder_as_model) {
+    char m[256], ad[256];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(ad, sizeof ad, "%s/distilbert_tiny-lora", tmp);
+    lb_classifier *a = open_classifier(m, ad, 8), *b = open_classifier(ad, NULL, 8), *base = open_classifier(m, NULL, 8);
+    float za[10], zb[10], zbase[10];
+    lb_error err = {0};
+    cr_assert_eq(lb_classify(a, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, za, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_classify(b, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, zb, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_classify(base, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, zbase, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(memcmp(za, zb, sizeof za), 0, "adapter folder as model must equal model + adapter");
+    cr_assert_neq(memcmp(za, zbase, sizeof za), 0, "the adapter must change the logits");
+    lb_model_info info;
+    lb_model_get_info(lb_classifier_model(b), &info);
+    cr_assert(info.has_adapter);
+    cr_assert_str_eq(info.adapter_dir, ad);
+    cr_assert_str_eq(info.model_dir, m);
+    cr_assert_eq(info.lora_r, 4);
+    cr_assert_str_eq(info.architecture, "DistilBertForSequenceClassification");
+    /* the adapter as model and an adapter given too: ambiguous */
+    lb_classifier_options o = {.model = {.adapter = ad}};
+    lb_classifier *c = NULL;
+    cr_assert_eq(lb_classifier_open(ad, &o, &c, &err), LB_ERR_USAGE);
+    cr_assert_null(c);
+    cr_assert(strstr(err.msg, "adapter folder"), "%s", err.msg);
+    lb_classifier_close(a);
+    lb_classifier_close(b);
+    lb_classifier_close(base);
+}
+
+/* Labels: options > adapter labels.json > config.json id2label (> LABEL_i). */
+Test(api, label_resolution) {
+    char m[256], ad[256], p[300];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(ad, sizeof ad, "%s/distilbert_tiny-lora", tmp);
+    lb_classifier *c = open_classifier(m, ad, 8);
+    cr_assert_str_eq(lb_classifier_label(c, 0), "Negative");
+    cr_assert_str_eq(lb_classifier_label(c, 1), "Positive");
+    cr_assert_null(lb_classifier_label(c, 2));
+    cr_assert_null(lb_classifier_label(c, -1));
+    lb_classifier_close(c);
+    snprintf(p, sizeof p, "%s/labels.json", ad);
+    write_text(p, "{\"id2label\": {\"0\": \"bad\", \"1\": \"fine\"}}");
+    c = open_classifier(m, ad, 8);
+    cr_assert_str_eq(lb_classifier_label(c, 1), "fine");
+    lb_classifier_close(c);
+    const char *names[] = {"no", "yes"};
+    lb_classifier_options o = {.model = {.adapter = ad, .labels = names, .num_labels = 2}};
+    lb_error err = {0};
+    cr_assert_eq(lb_classifier_open(m, &o, &c, &err), LB_OK, "%s", err.msg);
+    cr_assert_str_eq(lb_classifier_label(c, 0), "no");
+    lb_classifier_close(c);
+    /* a labels.json naming 3 classes for a 2-class head: the head's shape is refused by name */
+    write_text(p, "{\"id2label\": {\"0\": \"a\", \"1\": \"b\", \"2\": \"c\"}}");
+    lb_classifier_options o2 = {.model = {.adapter = ad}};
+    c = NULL;
+    cr_assert_neq(lb_classifier_open(m, &o2, &c, &err), LB_OK);
+    cr_assert_null(c);
+    cr_assert(strstr(err.msg, "classifier"), "%s", err.msg);
+    /* broken labels.json: a format error naming the file */
+    write_text(p, "{\"id2label\": ");
+    cr_assert_eq(lb_classifier_open(m, &o2, &c, &err), LB_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "labels.json"), "%s", err.msg);
+}
+
+Test(api, open_errors_name_the_problem) {
+    lb_classifier *c = NULL;
+    lb_error err = {0};
+    char missing[256];
+    snprintf(missing, sizeof missing, "%s/nope", tmp);
+    cr_assert_eq(lb_classifier_open(missing, NULL, &c, &err), LB_ERR_IO);
+    cr_assert(strstr(err.msg, missing), "%s", err.msg);
+    char m[256];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    lb_classifier_options o = {.model = {.adapter = m}};  /* a model folder is no adapter */
+    cr_assert_eq(lb_classifier_open(m, &o, &c, &err), LB_ERR_IO);
+    cr_assert(strstr(err.msg, "adapter_config.json"), "%s", err.msg);
+    lb_classifier_options big = {.max_length = 65};  /* the tiny model has 64 positions */
+    cr_assert_eq(lb_classifier_open(m, &big, &c, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "64 positions"), "%s", err.msg);
+    cr_assert_null(c);
+    /* NULL err is allowed */
+    cr_assert_eq(lb_classifier_open(missing, NULL, &c, NULL), LB_ERR_IO);
+}
+
+Test(api, classify_errors) {
+    char m[256];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    lb_classifier *c = open_classifier(m, NULL, 8);
+    lb_error err = {0};
+    const char *bad[] = {"fine", "\xff\xfe broken utf-8"};
+    cr_assert_eq(lb_classify(c, bad, NULL, NULL, NULL, 2, NULL, NULL, NULL, &err), LB_ERR_FORMAT);
+    cr_assert(!strncmp(err.msg, "text 1:", 7), "%s", err.msg);
+    const char *withnull[] = {"fine", NULL};
+    cr_assert_eq(lb_classify(c, withnull, NULL, NULL, NULL, 2, NULL, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_classify(c, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, &err), LB_OK);  /* nothing to do */
+    const char *empty[] = {""};
+    int32_t label = -1;
+    cr_assert_eq(lb_classify(c, empty, NULL, NULL, NULL, 1, &label, NULL, NULL, &err), LB_OK, "%s", err.msg);
+    cr_assert(label == 0 || label == 1);
+    lb_classifier_close(c);
+}
+
+/* Pairs: type ids 0 then 1 from the tokenizer; BERT classifies a pair differently from its
+ * first text alone. */
+Test(api, pairs) {
+    char m[256];
+    snprintf(m, sizeof m, "%s/bert_tiny", tmp);
+    lb_tokenizer *tok = NULL;
+    lb_error err = {0};
+    cr_assert_eq(lb_tokenizer_open(m, &tok, &err), LB_OK, "%s", err.msg);
+    lb_tokens t = {0};
+    cr_assert_eq(lb_tokenizer_encode(tok, "it was good", 11, "not a fan", 9, NULL, &t, &err), LB_OK, "%s", err.msg);
+    /* [CLS] it was good [SEP] not a fan [SEP] */
+    cr_assert_eq(t.n, 9);
+    int32_t want_types[] = {0, 0, 0, 0, 0, 1, 1, 1, 1};
+    cr_assert_eq(memcmp(t.type_ids, want_types, sizeof want_types), 0);
+    cr_assert_eq(t.ids[0], lb_tokenizer_token_to_id(tok, "[CLS]"));
+    cr_assert_str_eq(lb_tokenizer_id_to_token(tok, t.ids[1]), "it");
+    cr_assert_eq(lb_tokenizer_encode(tok, "it was good", 11, NULL, 0, NULL, &t, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(t.n, 5);
+    for (int i = 0; i < t.n; i++) cr_assert_eq(t.type_ids[i], 0);
+    lb_encode_options eo = {.max_length = 3, .no_special_tokens = true};
+    cr_assert_eq(lb_tokenizer_encode(tok, "it was good .", 13, NULL, 0, &eo, &t, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(t.n, 3);
+    cr_assert_str_eq(lb_tokenizer_id_to_token(tok, t.ids[0]), "it");
+    lb_tokens_free(&t);
+    lb_tokenizer_close(tok);
+
+    lb_classifier *c = open_classifier(m, NULL, 8);
+    const char *a[] = {"it was good", "it was good"}, *b[] = {"not a fan", NULL};
+    float z[4];
+    cr_assert_eq(lb_classify(c, a, NULL, b, NULL, 2, NULL, NULL, z, &err), LB_OK, "%s", err.msg);
+    cr_assert(z[0] != z[2] || z[1] != z[3], "a pair must not equal its first text alone");
+    float z1[2];
+    cr_assert_eq(lb_classify(c, &a[1], NULL, NULL, NULL, 1, NULL, NULL, z1, &err), LB_OK, "%s", err.msg);
+    cr_assert(fabsf(z1[0] - z[2]) <= 1e-5f * (1 + fabsf(z1[0])) && fabsf(z1[1] - z[3]) <= 1e-5f * (1 + fabsf(z1[1])));
+    lb_classifier_close(c);
+}
+
+/* Saving the opened adapter and opening the saved folder as the model gives the same logits;
+ * a folder inside the model folder is refused and nothing is written there. */
+Test(api, save_adapter_round_trip) {
+    char m[256], ad[256], out[256], inside[300];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(ad, sizeof ad, "%s/distilbert_tiny-lora", tmp);
+    snprintf(out, sizeof out, "%s/saved", tmp);
+    snprintf(inside, sizeof inside, "%s/distilbert_tiny/sub", tmp);
+    lb_classifier *c = open_classifier(m, ad, 8);
+    lb_error err = {0};
+    cr_assert_eq(lb_model_save_adapter(lb_classifier_model(c), out, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_save_adapter(lb_classifier_model(c), inside, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "model folder"), "%s", err.msg);
+    cr_assert_neq(access(inside, F_OK), 0, "nothing may be written inside the model folder");
+    lb_classifier *s = open_classifier(out, NULL, 8);
+    float z1[10], z2[10];
+    cr_assert_eq(lb_classify(c, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, z1, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_classify(s, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, z2, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(memcmp(z1, z2, sizeof z1), 0);
+    cr_assert_str_eq(lb_classifier_label(s, 1), "Positive");
+    lb_classifier_close(s);
+    /* merged: the same logits from a plain model folder */
+    char merged[256];
+    snprintf(merged, sizeof merged, "%s/merged", tmp);
+    cr_assert_eq(lb_model_save_merged(lb_classifier_model(c), merged, &err), LB_OK, "%s", err.msg);
+    lb_classifier *mm = open_classifier(merged, NULL, 8);
+    cr_assert_eq(lb_classify(mm, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, z2, &err), LB_OK, "%s", err.msg);
+    for (int i = 0; i < 10; i++) cr_assert(fabsf(z1[i] - z2[i]) <= 1e-5f * (1 + fabsf(z1[i])), "%d: %g vs %g", i, z1[i], z2[i]);
+    lb_classifier_close(mm);
+    lb_classifier_close(c);
+}
+
+Test(api, add_adapter) {
+    char m[256];
+    snprintf(m, sizeof m, "%s/bert_tiny", tmp);
+    lb_model *model = NULL;
+    lb_error err = {0};
+    cr_assert_eq(lb_model_open(m, NULL, &model, &err), LB_OK, "%s", err.msg);
+    lb_model_info info;
+    lb_model_get_info(model, &info);
+    cr_assert(!info.has_adapter);
+    cr_assert_eq(info.trainable_params, 0);
+    lb_lora_options lo = {.target_modules = "query,value", .r = 2};
+    cr_assert_eq(lb_model_add_adapter(model, &lo, &err), LB_OK, "%s", err.msg);
+    lb_model_get_info(model, &info);
+    cr_assert(info.has_adapter);
+    cr_assert_eq(info.lora_r, 2);
+    /* 2 layers x 2 targets x (A [2,32] + B [32,2]) + classifier [2,32] + [2] */
+    cr_assert_eq(info.trainable_params, 2 * 2 * (64 + 64) + 66);
+    cr_assert_eq(lb_model_add_adapter(model, &lo, &err), LB_ERR_USAGE);
+    lb_lora_options bad = {.target_modules = "q_proj"};
+    lb_model_close(model);
+    cr_assert_eq(lb_model_open(m, NULL, &model, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_add_adapter(model, &bad, &err), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.msg, "q_proj"), "%s", err.msg);
+    lb_model_close(model);
+}
+
+Test(api, describe) {
+    char m[256], ad[256];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(ad, sizeof ad, "%s/distilbert_tiny-lora", tmp);
+    char *j = NULL;
+    lb_error err = {0};
+    cr_assert_eq(lb_describe(m, &j, &err), LB_OK, "%s", err.msg);
+    cr_assert(strstr(j, "\"kind\":\"model\"") && strstr(j, "\"labels\":[\"Negative\",\"Positive\"]"), "%s", j);
+    lb_free(j);
+    cr_assert_eq(lb_describe(ad, &j, &err), LB_OK, "%s", err.msg);
+    cr_assert(strstr(j, "\"kind\":\"adapter\"") && strstr(j, "\"r\":4"), "%s", j);
+    lb_free(j);
+    cr_assert_eq(lb_describe(tmp, &j, &err), LB_ERR_IO);
+    cr_assert_null(j);
+    cr_assert(strstr(err.msg, "not a model or adapter folder"), "%s", err.msg);
+}
+
+Test(api, status_and_precision_names) {
+    cr_assert_str_eq(lb_precision_name(LB_PRECISION_BF16), "bf16");
+    lb_precision p;
+    cr_assert(lb_precision_parse("fp32", &p) && p == LB_PRECISION_FP32);
+    cr_assert(!lb_precision_parse("fp16", &p));
+    for (int s = LB_OK; s <= LB_ERR_INTERRUPTED; s++) cr_assert_not_null(lb_status_name((lb_status)s));
+}
