@@ -434,6 +434,15 @@ void lb_train_run_close(lb_train_run *r);
 lb_status lb_hub_download(const char *repo_id, bool dataset, const char *revision, const char *const *include,
                           char **dir, lb_error *err);
 
+/* Progress of a file download: called at most every 0.1 s while it runs and once with final =
+ * true when it ends; total is -1 when the server declared no size. */
+typedef void (*lb_download_progress_fn)(void *user, const char *file, long long done, long long total,
+                                        double bytes_per_s, bool final);
+/* Where download progress goes (every hub download of the process: lb_hub_download, and models,
+ * adapters, tokenizers and datasets opened by hub id). NULL (the default): nowhere. Process-wide:
+ * set it once before downloads start, not while one runs. */
+void lb_set_download_progress(lb_download_progress_fn fn, void *user);
+
 /* ---- Describing folders ---------------------------------------------------------------- */
 
 /* What `lorabert info` shows about a model folder, an adapter folder or a hub repo id, read from

@@ -52,6 +52,10 @@ mk nost && rm nost/model.safetensors
 row "no model.safetensors" $LB predict --model nost "x"
 mk notok && rm notok/vocab.txt
 row "tokenizer missing" $LB predict --model notok "x"
+mk stdir && rm stdir/model.safetensors && mkdir stdir/model.safetensors
+row "model.safetensors is a directory" $LB predict --model stdir "x"
+mk stfifo && rm stfifo/model.safetensors && mkfifo stfifo/model.safetensors
+row "model.safetensors is a FIFO" $LB predict --model stfifo "x"
 # tokenizer.json components outside the supported pipeline are refused by name (exit 5)
 mkdir -p tokwl && echo '{"model":{"type":"WordLevel","vocab":{}}}' >tokwl/tokenizer.json
 row "tokenizer model WordLevel" $LB tokenize --model tokwl </dev/null
@@ -154,8 +158,18 @@ row "Parquet: truncated file" $LB eval --model m --data trunc.parquet
 row "Parquet: footer length beyond the file" $LB eval --model m --data footer.parquet
 row "Parquet: not a Parquet file" $LB eval --model m --data garbage.parquet
 row "label out of range (5 on 2 labels)" $LB eval --model m --data range.csv
-row "negative label" $LB eval --model m --data neg.csv
-row "label not an integer" $LB eval --model m --data nonint.csv
+row "negative label (-1 is not a class id: a label name beside class id 1)" $LB eval --model m --data neg.csv
+printf '{"text":"good","label":1}\n{"text":"bad","label":-1}\n' >neg.jsonl
+row "negative JSON integer label" $LB eval --model m --data neg.jsonl
+row "class ids and label names in one column (1 and x)" $LB eval --model m --data nonint.csv
+printf 'text,label\ngood,+1\nbad,0\n' >plus.csv
+row "\"+1\" is a label name, not class 1" $LB eval --model m --data plus.csv
+printf 'text,label\ngood,favorable\nbad,unfavorable\n' >fav.csv
+row "eval: label names the model does not have" $LB eval --model m --data fav.csv --json
+printf 'text,label\ngood,99999999999\n' >huge.csv
+row "class id too large" $LB eval --model m --data huge.csv
+printf '{"text":"good","label":0.5}\n' >float.jsonl
+row "non-integer number as label" $LB eval --model m --data float.jsonl
 row "missing text column" $LB eval --model m --data nocol.csv
 row "missing label column (--label-column y)" $LB eval --model m --data range.csv --label-column y
 row "empty dataset (header only)" $LB eval --model m --data empty.csv
@@ -190,6 +204,22 @@ row "adapter of another rank (config r 8, tensors r 4)" $LB predict --model m --
 row "adapter peft_type IA3" $LB predict --model m --adapter ad_peft "x"
 row "adapter target module unknown" $LB predict --model m --adapter ad_tgt "x"
 row "adapter folder missing" $LB predict --model m --adapter ./nope "x"
+mkdir -p ad_badjson && cp "$G"/lora/* ad_badjson/ && echo '{"r": 4,' >ad_badjson/adapter_config.json
+row "adapter_config.json not JSON" $LB predict --model m --adapter ad_badjson "x"
+mkdir -p ad_badlabels && cp "$G"/lora/* ad_badlabels/ && echo '{"id2label": {' >ad_badlabels/labels.json
+row "labels.json not JSON" $LB eval --model m --adapter ad_badlabels --data range.csv
+# --- non-finite numbers (one NaN weight in the encoder: torch gives NaN logits)
+mk nanw && python3 - nanw/model.safetensors <<'PY'
+import json, struct, sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read()); n = struct.unpack("<Q", b[:8])[0]
+off = 8 + n + json.loads(b[8:8 + n])["distilbert.transformer.layer.0.attention.q_lin.weight"]["data_offsets"][0]
+b[off:off + 4] = struct.pack("<f", float("nan")); open(p, "wb").write(b)
+PY
+printf 'text,label\ngood,1\nbad,0\n' >ok.csv
+row "eval: NaN weights (non-finite logits)" $LB eval --model nanw --data ok.csv --json
+cp -r "$G/lora" ad_nan
+row "merge: NaN weights (nothing written)" $LB merge --model nanw --adapter ad_nan --output nanmerged
+row "train: NaN weights (non-finite loss)" $LB train --model nanw --train ok.csv --validation ok.csv --epochs 1
 row "merge without --output" $LB merge --model m --adapter "$G/lora"
 # --- output folders (docs/training.md "What --output DIR holds")
 cp -r "$G/lora" ad_copy
@@ -248,6 +278,12 @@ row "number out of range" $LB eval --model m --data range.csv --batch-size 0
 row "bad --truncation" $LB predict --model m --truncation middle "x"
 row "bad --precision" $LB predict --model m --precision fp16 "x"
 row "--labels count differs from the head" $LB predict --model m --labels a,b,c "x"
+printf 'text,label\ngood,pos\nbad,neg\n' >str.csv
+row "train: --labels given that do not name the string labels" $LB train --model m --train str.csv --validation str.csv --labels Negative,Positive --epochs 1
+row "train: --labels naming a class twice" $LB train --model m --train str.csv --validation str.csv --labels pos,neg,pos --epochs 1
+row "train: class ids in --train, label names in --validation" $LB train --model m --train two.csv --validation str.csv --epochs 1
+row "train: class id beyond --labels" $LB train --model m --train range.csv --validation range.csv --epochs 1
+row "train: default --labels do not name the string labels (a notice; trains on their sorted values)" $LB train --model m --train str.csv --validation str.csv --epochs 1 --output strrun
 row "train: --lora-dropout 1" $LB train --model m --train range.csv --validation range.csv --lora-dropout 1
 row "train: unknown --target-modules" $LB train --model m --train range.csv --validation range.csv --target-modules c_attn
 row "eval without --data" $LB eval --model m

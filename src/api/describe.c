@@ -217,3 +217,5 @@ lb_status lb_hub_download(const char *repo_id, bool dataset, const char *revisio
     if (!repo_id || !*repo_id) return lb_err(err, LB_ERR_USAGE, "empty repo id");
     return lb_hub_resolve_repo(repo_id, dataset ? "dataset" : "model", revision, include, dir, err);
 }
+
+void lb_set_download_progress(lb_download_progress_fn fn, void *user) { lb_hub_set_progress(fn, user); }

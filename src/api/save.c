@@ -86,7 +86,7 @@ static lb_status save_folder(lb_model *m, const char *dir, const char *const *fi
         st = check_overlap(out, dir, info.tokenizer_dir, "tokenizer", err);
     if (!st) st = open_output(out, dir, files, what, &lock, err);
     if (!st) st = lb_staging_begin(&sg, out, err);
-    if (!st) st = write(m, sg.dir, err);
+    if (!st && (st = write(m, sg.dir, err)) == LB_ERR_NUMERIC) lb_err_prefix(err, "%s", dir);  /* not the staging name */
     if (!st) st = lb_staging_commit(&sg, err);
     lb_staging_abort(&sg);  /* not published: the target is unchanged */
     lb_outdir_lock_release(&lock);

@@ -1,10 +1,10 @@
 /* The public training run (include/lorabert.h "Training"): datasets -> label ids -> tokenised
  * sets -> the trainer's step (train/trainer.h).
  *
- *   labels      string labels are mapped to the model's classes by name (a value the model does
- *               not know is LB_ERR_FORMAT naming row and value), announced through on_log as
- *               "labels: 0=neg 1=pos"; integer labels are used as they are (below the model's
- *               class count, checked while tokenising)
+ *   labels      the data layer's one rule (data/labels.h) with the model's classes as the known
+ *               names: label names map onto them exactly (an unknown one is LB_ERR_FORMAT
+ *               naming file, row and value), announced through on_log as "labels: 0=neg 1=pos";
+ *               class ids are used as they are (below the model's class count)
  *   tokenizer   the model's (lb_model_get_info's tokenizer_dir: the adapter's files when it
  *               carries them), truncation at max_length on the left unless truncate_right
  *   files       labels.json gets the model's class names; the tokenizer files of tokenizer_dir
@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/api.h"
+#include "base/strlist.h"
 #include "data/dataset.h"
+#include "data/labels.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 #include "train/trainer.h"
@@ -66,72 +68,56 @@ static lb_status dup_opt(const char *s, char **out, lb_error *err) {
     return (*out = strdup(s)) ? LB_OK : lb_err(err, LB_ERR_NOMEM, "out of memory");
 }
 
-/* The label id of every row of d for a model whose classes are names[0..n): the data layer's
- * one rule (string labels by name, integer labels as they are). *ids malloc'd [d->n]; *mapped
- * tells whether string labels were mapped. (One call to replace by the data layer's label
- * mapping when it moves out of the CLI.) */
-static lb_status map_labels(const lb_dataset *d, const char *what, const char *const *names, int n, int32_t **ids,
-                            bool *mapped, lb_error *err) {
-    *mapped = false;
-    *ids = malloc(sizeof(int32_t) * (d->n ? d->n : 1));
-    int *map = NULL;
-    if (!*ids) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", what);
-    lb_status st = LB_OK;
-    if (d->label_names) {
-        map = malloc(sizeof(int) * (size_t)(d->num_labels ? d->num_labels : 1));
-        if (!map) {
-            st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", what);
-            goto out;
-        }
-        for (int k = 0; k < d->num_labels; k++) {
-            map[k] = -1;
-            for (int c = 0; c < n && map[k] < 0; c++)
-                if (names[c] && !strcmp(names[c], d->label_names[k])) map[k] = c;
-        }
-        *mapped = true;
+/* A copy of d whose label arrays the label mapping may rewrite (texts and sources shared). */
+static lb_status label_view(const lb_dataset *d, lb_dataset *v, lb_error *err) {
+    *v = *d;
+    v->labels = malloc(sizeof(int32_t) * (d->n ? d->n : 1));
+    v->label_names = d->label_names ? lb_copy_list(d->label_names, d->num_labels) : NULL;
+    if (!v->labels || (d->label_names && !v->label_names)) {
+        free(v->labels);
+        lb_free_list(v->label_names);
+        memset(v, 0, sizeof *v);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < d->n; i++) {
-        int32_t y = d->labels[i];
-        if (map && y >= 0 && y < d->num_labels) {
-            if (map[y] < 0) {
-                st = lb_err(err, LB_ERR_FORMAT, "%s: row %zu: label \"%s\" is not one of the model's %d classes (%s%s%s)",
-                            what, i + 1, d->label_names[y], n, n > 0 ? names[0] : "", n > 1 ? ", " : "",
-                            n > 1 ? names[1] : "");
-                goto out;
-            }
-            y = map[y];
-        }
-        (*ids)[i] = y;
-    }
-out:
-    free(map);
-    if (st) {
-        free(*ids);
-        *ids = NULL;
-    }
+    for (size_t i = 0; i < d->n; i++) v->labels[i] = d->labels ? d->labels[i] : -1;
+    return LB_OK;
+}
+
+static void label_view_free(lb_dataset *v) {
+    free(v->labels);
+    lb_free_list(v->label_names);
+    memset(v, 0, sizeof *v);
+}
+
+/* The data layer's one label rule (data/labels.h) with the model's classes as the known names:
+ * label names map onto them exactly, class ids are used as they are. *named: the labels were
+ * names (announced to the caller). */
+static lb_status map_labels(lb_dataset *views, int nd, const lb_model_info *info, bool *named, lb_error *err) {
+    lb_label_spec spec = {.names = (char *const *)info->labels, .n_names = info->num_labels,
+                          .policy = LB_LABELS_EXACT, .origin = "the model's labels"};
+    char **names = NULL;
+    int n = 0;
+    lb_status st = lb_labels_map(views, nd, &spec, &names, &n, NULL, err);
+    *named = names != NULL;
+    lb_free_list(names);
     return st;
 }
 
-/* d tokenised for the model: label ids by map_labels, texts with tok. */
-static lb_status tokenise(const lb_dataset *d, const char *what, const lb_tokenizer *tok, const lb_model_info *info,
-                          const lb_train_options *o, lb_tokset *ts, bool *mapped, lb_error *err) {
-    int32_t *ids = NULL;
-    lb_status st = map_labels(d, what, info->labels, info->num_labels, &ids, mapped, err);
-    if (st) return st;
-    size_t *lens = malloc(sizeof(size_t) * 2 * (d->n ? d->n : 1));
-    if (!lens) {
-        free(ids);
-        return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", what);
+/* v (labels already mapped) tokenised for the model; `what` names it when it has no file. */
+static lb_status tokenise(const lb_dataset *v, const char *what, const lb_tokenizer *tok, const lb_model_info *info,
+                          const lb_train_options *o, lb_tokset *ts, lb_error *err) {
+    if (v->n_sources > 0 && v->sources && v->sources[0]) what = v->sources[0];
+    size_t *lens = malloc(sizeof(size_t) * 2 * (v->n ? v->n : 1));
+    if (!lens) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", what);
+    size_t *plens = lens + v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        lens[i] = strlen(v->texts[i]);
+        if (v->text_pairs) plens[i] = strlen(v->text_pairs[i]);
     }
-    size_t *plens = lens + d->n;
-    for (size_t i = 0; i < d->n; i++) {
-        lens[i] = strlen(d->texts[i]);
-        if (d->text_pairs) plens[i] = strlen(d->text_pairs[i]);
-    }
-    st = lb_tokset_build_pairs(ts, tok, (const char *const *)d->texts, lens, (const char *const *)d->text_pairs, plens,
-                               ids, (int64_t)d->n, info->num_labels, o->max_length, !o->truncate_right, what, err);
+    lb_status st = lb_tokset_build_pairs(ts, tok, (const char *const *)v->texts, lens,
+                                         (const char *const *)v->text_pairs, plens, v->labels, (int64_t)v->n,
+                                         info->num_labels, o->max_length, !o->truncate_right, what, err);
     free(lens);
-    free(ids);
     return st;
 }
 
@@ -204,14 +190,20 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
             st = err ? err->code : LB_ERR_FORMAT;
             goto out;
         }
-        bool mapped_train = false, mapped_eval = false;
-        if ((st = tokenise(train, "training set", tok, &info, &o, &r->train, &mapped_train, err))) goto out;
-        r->has_train = true;
-        if (eval) {
-            if ((st = tokenise(eval, "validation set", tok, &info, &o, &r->eval, &mapped_eval, err))) goto out;
-            r->has_eval = true;
+        lb_dataset views[2];
+        memset(views, 0, sizeof views);
+        bool named = false;
+        int nd = eval ? 2 : 1;
+        if (!(st = label_view(train, &views[0], err)) && (!eval || !(st = label_view(eval, &views[1], err))) &&
+            !(st = map_labels(views, nd, &info, &named, err)) &&
+            !(st = tokenise(&views[0], "training set", tok, &info, &o, &r->train, err))) {
+            r->has_train = true;
+            if (eval && !(st = tokenise(&views[1], "validation set", tok, &info, &o, &r->eval, err))) r->has_eval = true;
         }
-        if (mapped_train || mapped_eval) announce_labels(cb, &info);
+        label_view_free(&views[0]);
+        label_view_free(&views[1]);
+        if (st) goto out;
+        if (named) announce_labels(cb, &info);
     } else if (eval) {
         st = lb_err(err, LB_ERR_USAGE, "train: a validation set needs a training set");
         goto out;

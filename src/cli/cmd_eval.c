@@ -5,14 +5,16 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "cli/train_common.h"
+#include "data/splits.h"
 #include "formats/peft_adapter.h"
 
 static const char usage[] =
     "usage: lorabert eval --model ID|DIR [--adapter DIR] (--data FILE | --dataset ID|DIR [--split NAME]) [options]\n\n"
     "Evaluates a classifier on a labelled file (csv/tsv/jsonl/json/parquet): loss, accuracy,\n"
     "precision, recall, F1 (binary: positive label 1; more labels: macro averages plus per-class\n"
-    "values) and the confusion matrix. String labels map through the adapter's labels.json (else the\n"
-    "model's id2label) when those names cover them, else their sorted unique values.\n";
+    "values) and the confusion matrix. Labels are class ids (0, 1, ...: canonical decimal integers) below\n"
+    "the model's number of labels, or label names that must each be one of the adapter's labels.json\n"
+    "(else the model's id2label) names; anything else is an error (exit 4).\n";
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *text_col = "text", *label_col = "label",
@@ -54,8 +56,8 @@ int cmd_eval(int argc, char **argv) {
     lb_model *m = NULL;
     lb_tokset ts = {0};
     lb_dataset ds = {0};
-    char **paths = NULL, **mapped = NULL;
-    int npaths = 0, nmapped = 0;
+    char **paths = NULL;
+    int npaths = 0;
     lb_status st;
     if ((st = cli_resolve_model(model, &model_dir, &err))) goto out;
     if (adapter && (st = cli_adapter_labels(adapter, &nlabels, &names, &err))) goto out;
@@ -67,10 +69,14 @@ int cmd_eval(int argc, char **argv) {
     if (adapter && (st = lb_peft_load(m, adapter, &err))) goto out;
     if ((st = lb_model_set_precision(m, prec, &err))) goto out;
     const lb_model_config *mc = lb_model_get_config(m);
-    if ((st = cli_resolve_split(data ? data : dataset, split, &paths, &npaths, &err))) goto out;
-    if ((st = cli_dataset_load(paths, npaths, text_col, pair_col, label_col, &ds, &err))) goto out;
-    if ((st = cli_map_labels(&ds, 1, names ? names : mc->id2label, mc->num_labels, &mapped, &nmapped, &err))) goto out;
-    if (mapped && !json) cli_print_labels(stdout, mapped, nmapped);
+    if ((st = lb_data_resolve_split(data ? data : dataset, split, &paths, &npaths, &err))) goto out;
+    /* labels map exactly onto the model's classes by name (data/labels.h): never by sorting */
+    lb_dataset_opts dop = {.text_column = text_col, .label_column = label_col, .text_pair_column = pair_col,
+                           .label_names = names ? names : mc->id2label, .n_label_names = mc->num_labels,
+                           .label_names_origin = names ? "the adapter's labels.json" : "the model's config.json id2label",
+                           .require_labels = true};
+    if ((st = lb_data_load_shards(paths, npaths, &dop, &ds, &err))) goto out;
+    if (ds.label_kind == LB_LABEL_KIND_STR && !json) cli_print_labels(stdout, ds.label_names, ds.num_labels);
     if ((st = cli_tokset(&ds, tok, mc->num_labels, (int)max_length, left, paths[0], &ts, &err))) goto out;
     lb_eval_result r;
     if ((st = lb_evaluate(m, &ts, (int)batch, &r, NULL, &err))) goto out;
@@ -117,7 +123,6 @@ out:
     lb_tokset_free(&ts);
     lb_dataset_free(&ds);
     cli_free_list(paths);
-    cli_free_list(mapped);
     if (m) lb_model_free(m);
     if (tok) lb_tokenizer_free(tok);
     cli_free_list(names);

@@ -9,6 +9,8 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "cli/train_common.h"
+#include "data/labels.h"
+#include "data/splits.h"
 #include "formats/peft_adapter.h"
 
 /* The library's cancel flag is a volatile int (sig_atomic_t on every platform built for). */
@@ -25,9 +27,11 @@ static const char usage[] =
     "--output is refused unless it is resumed or --overwrite-output-dir is given; checkpoints and the\n"
     "result appear whole (staging folder + rename); one process at a time writes a folder.\n";
 
+static const char default_labels[] = "Negative,Positive";
+
 int cmd_train(int argc, char **argv) {
     const char *model = "distilbert-base-uncased", *dataset = "shawhin/imdb-truncated", *train_file = NULL,
-               *val_file = NULL, *text_col = "text", *label_col = "label", *labels = "Negative,Positive",
+               *val_file = NULL, *text_col = "text", *label_col = "label", *labels = default_labels,
                *targets = "q_lin", *truncation = "left", *output = NULL, *best = "loss", *resume = NULL,
                *init_adapter = NULL, *batch_order = NULL, *pair_col = NULL, *train_split = "train",
                *val_split = "validation", *precision = "fp32";
@@ -43,7 +47,7 @@ int cmd_train(int argc, char **argv) {
         {"--text-column", OPT_STR, &text_col, "NAME", "text column", 0, 0},
         {"--text-pair-column", OPT_STR, &pair_col, "NAME", "second text of sentence-pair tasks ([CLS] A [SEP] B [SEP])", 0, 0},
         {"--label-column", OPT_STR, &label_col, "NAME", "label column (integers, or strings: see --labels)", 0, 0},
-        {"--labels", OPT_STR, &labels, "A,B,..", "label names in class order (sets num_labels); string labels they do not cover become their sorted unique values", 0, 0},
+        {"--labels", OPT_STR, &labels, "A,B,..", "label names in class order (sets num_labels); string labels must each be one of them (the default names, when they do not cover the string labels, give way to the labels' sorted values, with a notice)", 0, 0},
         {"--train-split", OPT_STR, &train_split, "NAME", "--dataset split to train on", 0, 0},
         {"--validation-split", OPT_STR, &val_split, "NAME", "--dataset split to evaluate on (e.g. test)", 0, 0},
         {"--epochs", OPT_INT, &epochs, "N", "training epochs", 1, 1e6},
@@ -90,7 +94,7 @@ int cmd_train(int argc, char **argv) {
     if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
     if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");
     int nlabels = 0;
-    char **label_names = cli_split_list(labels, &nlabels);
+    char **label_names = lb_split_list(labels, &nlabels);
     if (nlabels < 1 || nlabels > LB_METRICS_MAX_LABELS) {
         cli_free_list(label_names);
         return cli_usage_error("train", "--labels needs 1..%d comma-separated names", LB_METRICS_MAX_LABELS);
@@ -98,7 +102,7 @@ int cmd_train(int argc, char **argv) {
     lb_lora_config lcfg = {.r = (int)lora_r, .alpha = (float)alpha, .dropout = (float)dropout, .use_rslora = rslora};
     lb_error err = {0};
     int nt = 0;
-    char **tlist = cli_split_list(targets, &nt);
+    char **tlist = lb_split_list(targets, &nt);
     for (int i = 0; i < nt; i++)
         if (lb_peft_target_mask(tlist[i], &lcfg.target_mask, &err)) {
             cli_free_list(tlist);
@@ -157,20 +161,34 @@ int cmd_train(int argc, char **argv) {
     }
     if ((st = cli_resolve_model(model, &model_dir, &err))) goto fail;
     if (!(tok = lb_tokenizer_load(model_dir, &err))) { st = err.code; goto fail; }
-    if (train_file) st = cli_resolve_split(train_file, "train", &train_paths, &n_train, &err);
-    else st = cli_resolve_split(dataset, train_split, &train_paths, &n_train, &err);
+    if (train_file) st = lb_data_resolve_split(train_file, "train", &train_paths, &n_train, &err);
+    else st = lb_data_resolve_split(dataset, train_split, &train_paths, &n_train, &err);
     if (st) goto fail;
     if (!no_eval) {
-        if (val_file) st = cli_resolve_split(val_file, "validation", &val_paths, &n_val, &err);
+        if (val_file) st = lb_data_resolve_split(val_file, "validation", &val_paths, &n_val, &err);
         else if (train_file)
             st = lb_err(&err, LB_ERR_USAGE, "--train given without --validation (or pass --no-eval)");
-        else st = cli_resolve_split(dataset, val_split, &val_paths, &n_val, &err);
+        else st = lb_data_resolve_split(dataset, val_split, &val_paths, &n_val, &err);
         if (st) goto fail;
     }
     /* data before the model: string labels decide the classes the head is built for */
-    if ((st = cli_dataset_load(train_paths, n_train, text_col, pair_col, label_col, &ds[0], &err))) goto fail;
-    if (val_paths && (st = cli_dataset_load(val_paths, n_val, text_col, pair_col, label_col, &ds[1], &err))) goto fail;
-    if ((st = cli_map_labels(ds, val_paths ? 2 : 1, label_names, nlabels, &mapped, &n_mapped, &err))) goto fail;
+    lb_dataset_opts dop = {.text_column = text_col, .label_column = label_col, .text_pair_column = pair_col,
+                           .require_labels = true};
+    if ((st = lb_data_load_shards(train_paths, n_train, &dop, &ds[0], &err))) goto fail;
+    if (val_paths && (st = lb_data_load_shards(val_paths, n_val, &dop, &ds[1], &err))) goto fail;
+    /* one class set for train and validation (data/labels.h): --labels given is exact; the
+     * default names give way to the labels' sorted values, which the notice says */
+    bool labels_given = labels != default_labels, sorted = false;
+    lb_label_spec spec = {.names = label_names, .n_names = nlabels,
+                          .policy = labels_given ? LB_LABELS_EXACT : LB_LABELS_DEFAULT_NAMES,
+                          .origin = labels_given ? "--labels" : "the default --labels"};
+    if ((st = lb_labels_map(ds, val_paths ? 2 : 1, &spec, &mapped, &n_mapped, &sorted, &err))) goto fail;
+    if (sorted) {
+        fprintf(stderr, "lorabert: notice: the label names of %s are not all among the default --labels (%s); the "
+                "classes are their sorted values instead:", train_paths[0], default_labels);
+        for (int i = 0; i < n_mapped; i++) fprintf(stderr, " %d=%s", i, mapped[i]);
+        fprintf(stderr, " (pass --labels to choose names and order)\n");
+    }
     if (mapped) {
         if (n_mapped > LB_METRICS_MAX_LABELS) {
             st = lb_err(&err, LB_ERR_FORMAT, "%s: %d distinct labels (at most %d)", train_paths[0], n_mapped,

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "cli/cli.h"
 
@@ -60,9 +61,37 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     return LB_ERR_USAGE;
 }
 
+static void human_bytes(double b, char *out, size_t n) {
+    const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+    int i = 0;
+    while (b >= 1000 && i < 4) { b /= 1000; i++; }
+    snprintf(out, n, i ? "%.1f%s" : "%.0f%s", b, u[i]);
+}
+
+/* huggingface_hub's progress line, one per file, on a terminal's stderr. */
+static void download_progress(void *user, const char *file, long long done, long long total, double rate, bool final) {
+    (void)user;
+    char d[32], tot[32], r[32];
+    human_bytes((double)done, d, sizeof d);
+    human_bytes((double)(total > 0 ? total : done), tot, sizeof tot);
+    human_bytes(rate, r, sizeof r);
+    int pct = total > 0 ? (int)(100.0 * (double)done / (double)total) : 100;
+    size_t nl = strlen(file);
+    fprintf(stderr, "\r%-32.32s %3d%% %9s/%-9s %9s/s%s", nl > 32 ? file + nl - 32 : file, pct, d, tot, r,
+            final ? "\n" : "");
+    fflush(stderr);
+}
+
+static bool env_true(const char *name) {
+    const char *v = getenv(name);
+    return v && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"));
+}
+
 int main(int argc, char **argv) {
     /* OpenBLAS would run its SSE3 kernels on CPUs it does not know (kernels.h) */
     lb_blas_reexec_if_slow(argv);
+    if (isatty(STDERR_FILENO) && !env_true("HF_HUB_DISABLE_PROGRESS_BARS"))
+        lb_set_download_progress(download_progress, NULL);
     if (argc < 2) { usage(stderr); return LB_ERR_USAGE; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

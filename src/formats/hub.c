@@ -552,20 +552,20 @@ static void human_bytes(double b, char *out, size_t n) {
     snprintf(out, n, i ? "%.1f%s" : "%.0f%s", b, u[i]);
 }
 
+/* The caller's download progress callback (lb_hub_set_progress); NULL: none. Process-wide. */
+static lb_download_progress_fn g_progress;
+static void *g_progress_user;
+
+void lb_hub_set_progress(lb_download_progress_fn fn, void *user) {
+    g_progress = fn;
+    g_progress_user = user;
+}
+
 static void draw_progress(http_resp *r, bool final) {
     long long done = r->resume_from + r->written;
-    double t = now_s();
-    char d[32], tot[32], rate[32];
-    human_bytes((double)done, d, sizeof d);
-    human_bytes((double)(r->total > 0 ? r->total : done), tot, sizeof tot);
-    double el = t - r->t0;
-    human_bytes(el > 0 ? (double)r->written / el : 0, rate, sizeof rate);
-    int pct = r->total > 0 ? (int)(100.0 * (double)done / (double)r->total) : 100;
-    const char *name = r->name;
-    size_t nl = strlen(name);
-    fprintf(stderr, "\r%-32.32s %3d%% %9s/%-9s %9s/s%s", nl > 32 ? name + nl - 32 : name, pct, d, tot, rate,
-            final ? "\n" : "");
-    fflush(stderr);
+    double t = now_s(), el = t - r->t0;
+    lb_download_progress_fn fn = g_progress;
+    if (fn) fn(g_progress_user, r->name, done, r->total > 0 ? r->total : -1, el > 0 ? (double)r->written / el : 0, final);
     r->last_draw = t;
     r->drew = true;
 }
@@ -1328,7 +1328,7 @@ lb_status lb_hub_resolve_repo(const char *repo_id, const char *kind, const char 
     if (!h.endpoint || !h.storage || !h.repo_q) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
     size_t el = strlen(h.endpoint);
     while (el > 0 && h.endpoint[el - 1] == '/') h.endpoint[--el] = '\0';
-    h.progress = isatty(STDERR_FILENO) && !env_true("HF_HUB_DISABLE_PROGRESS_BARS");
+    h.progress = g_progress != NULL;
 
     if (env_true("HF_HUB_OFFLINE") || env_true("TRANSFORMERS_OFFLINE")) {
         st = cached_snapshot(&h, revision, LB_ERR_IO, "HF_HUB_OFFLINE is set", out_dir, err);

@@ -22,8 +22,8 @@
  *
  * Guarantees: a snapshot entry appears only once its blob is complete and verified (size, and
  * sha256 for LFS files / git blob sha1 for others, taken from X-Linked-Etag or ETag); partial
- * downloads stay as blobs/<etag>.incomplete and are resumed with an HTTP Range request. The
- * only output is a per-file progress line on stderr when stderr is a terminal.
+ * downloads stay as blobs/<etag>.incomplete and are resumed with an HTTP Range request. Nothing
+ * is printed: progress goes to the callback of lb_hub_set_progress.
  */
 #ifndef LB_FORMATS_HUB_H
 #define LB_FORMATS_HUB_H
@@ -102,4 +102,7 @@ lb_status lb_hub_parse_revision_info(const char *body, size_t len, const char *w
                                      lb_hub_revision_info *out, lb_error *err);
 void lb_hub_revision_info_free(lb_hub_revision_info *info);
 
+/* The callback of each file download (lb_download_progress_fn in lorabert.h); see
+ * lb_set_download_progress. */
+void lb_hub_set_progress(lb_download_progress_fn fn, void *user);
 #endif

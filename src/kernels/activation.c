@@ -1,5 +1,6 @@
 /* Elementwise activations: exact-erf GELU (HF "gelu" = torch gelu, not the tanh form), with a
- * fused bias add; ReLU (DistilBERT head); tanh (BERT pooler). */
+ * fused bias add; ReLU (DistilBERT head); tanh (BERT pooler). NaN and Inf behave as in torch:
+ * each formula is torch's own (gelu = x/2 (1 + erf(x/sqrt2)), so gelu(-inf) is NaN there too). */
 #include "kernels/kernels.h"
 #include "kernels/vmath.h"
 
@@ -29,11 +30,13 @@ void lb_gelu_backward(float *dpre, const float *dout, const float *pre, int64_t 
     }
 }
 
+/* torch.relu: NaN stays NaN (clamp_min propagates it), so "x > 0 ? x : 0" is wrong for NaN. */
 void lb_relu_forward(float *out, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.0f || x[i] != x[i] ? x[i] : 0.0f;
 }
+/* torch's threshold_backward(grad, result, 0): result <= 0 ? 0 : grad (a NaN result passes grad). */
 void lb_relu_backward(float *dx, const float *dout, const float *out, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dx[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) dx[i] = out[i] <= 0.0f ? 0.0f : dout[i];
 }
 void lb_tanh_forward(float *out, const float *x, int64_t n) {
     #pragma omp simd

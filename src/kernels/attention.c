@@ -2,7 +2,9 @@
  * are never materialised: HF fills their scores with finfo.min, whose exp underflows to
  * exactly 0, so leaving them out gives the same probabilities and costs nothing.
  * Heads run in parallel (OpenMP); the per-head GEMMs then run single-threaded inside
- * OpenBLAS (it detects the enclosing parallel region), so threads are not oversubscribed. */
+ * OpenBLAS (it detects the enclosing parallel region), so threads are not oversubscribed.
+ * NaN/Inf as in torch: a row's softmax is all NaN when a score is NaN (or the max is +inf), and
+ * dropped probabilities are multiplied by 0 (NaN stays NaN), not replaced by 0. */
 #include "kernels/kernels.h"
 #include <cblas.h>
 #include "kernels/vmath.h"
@@ -45,7 +47,7 @@ void lb_attention_forward(float *ctx, int ldc, float *probs, const uint8_t *keep
         if (keep) {
             float *Pd = scratch + (int64_t)omp_get_thread_num() * 2 * hsz;
             const uint8_t *m = keep + h * hsz;
-            for (int64_t i = 0; i < hsz; i++) Pd[i] = m[i] ? P[i] * ks : 0.0f;
+            for (int64_t i = 0; i < hsz; i++) Pd[i] = P[i] * (m[i] ? ks : 0.0f);   /* NaN * 0 = NaN, as torch */
             Pu = Pd;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, dh, nk, 1.0f, Pu, nk, v + h * dh, ldkv,
@@ -69,7 +71,7 @@ void lb_attention_backward(float *dq, int lddq, float *dk, float *dv, int lddkv,
                     v + h * dh, ldkv, 0.0f, dP, nk);
         if (dv) {
             const float *Pu = P;
-            if (m) { for (int64_t i = 0; i < hsz; i++) Pd[i] = m[i] ? P[i] * ks : 0.0f; Pu = Pd; }
+            if (m) { for (int64_t i = 0; i < hsz; i++) Pd[i] = P[i] * (m[i] ? ks : 0.0f); Pu = Pd; }
             /* dV += P'^T dctx : [nk, dh] */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, dh, nq, 1.0f, Pu, nk, dctx + h * dh, lddc,
                         1.0f, dv + h * dh, lddkv);
@@ -79,7 +81,7 @@ void lb_attention_backward(float *dq, int lddq, float *dk, float *dv, int lddkv,
         for (int i = 0; i < nq; i++) {
             float *g = dP + (int64_t)i * nk;
             const float *p = P + (int64_t)i * nk;
-            if (m) { const uint8_t *mr = m + (int64_t)i * nk; for (int j = 0; j < nk; j++) g[j] = mr[j] ? g[j] * ks : 0.0f; }
+            if (m) { const uint8_t *mr = m + (int64_t)i * nk; for (int j = 0; j < nk; j++) g[j] *= mr[j] ? ks : 0.0f; }
             float dot = 0.0f;
             #pragma omp simd reduction(+ : dot)
             for (int j = 0; j < nk; j++) dot += g[j] * p[j];

@@ -36,7 +36,7 @@ void lb_dropout_mask(uint8_t *keep, int64_t n, float p, lb_rng *rng) {
 void lb_dropout_forward(float *y, const float *x, const uint8_t *keep, int64_t n, float p) {
     float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) y[i] = keep[i] ? x[i] * s : 0.0f;
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * (keep[i] ? s : 0.0f);   /* torch: input * mask: NaN * 0 = NaN */
 }
 
 void lb_dropout_backward(float *dx, const float *dy, const uint8_t *keep, int64_t n, float p) {

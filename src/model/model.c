@@ -5,7 +5,7 @@
  * without the "distilbert."/"bert." prefix; legacy "gamma"/"beta" stand for
  * "weight"/"bias"; keys the SeqCls model does not use (vocab_* of the MaskedLM checkpoint,
  * embeddings.position_ids, ...) are ignored; a missing head is newly initialised
- * (N(0, initializer_range) weights, zero biases) with transformers' notice on stderr. */
+ * (N(0, initializer_range) weights, zero biases), keeping transformers' notice for the caller. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -388,8 +388,7 @@ lb_status lb_model_save(const lb_model *m, const char *dir, lb_error *err) {
     if (m->has_lora)
         return lb_err(err, LB_ERR_USAGE, "%s: the model still holds LoRA adapters; merge them (lb_model_merge_lora) "
                       "before saving a plain model", dir);
-    lb_status st = lb_mkdir_p(dir, err);
-    if (st) return st;
+    lb_status st = LB_OK;
     const lb_model_config *c = &m->cfg;
     int64_t D = c->dim, F = c->hidden_dim;
     const char *p = m->arch->prefix;
@@ -429,6 +428,18 @@ lb_status lb_model_save(const lb_model *m, const char *dir, lb_error *err) {
     ADD("classifier.bias", m->cls_b, c->num_labels, -1);
 #undef ADD
     if (!ok) st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
+    /* Non-finite weights are refused before anything is written (the folder is not even made). */
+    for (size_t i = 0; !st && i < o.n; i++) {
+        const float *v = o.v[i].data;
+        int64_t numel = o.v[i].shape[0] * (o.v[i].ndim == 2 ? o.v[i].shape[1] : 1);
+        for (int64_t j = 0; j < numel; j++)
+            if (!isfinite(v[j])) {
+                st = lb_err(err, LB_ERR_NUMERIC, "tensor \"%s\" holds a non-finite value (%g at index %lld); a model "
+                            "with NaN/Inf weights is not written (nothing was)", o.v[i].name, v[j], (long long)j);
+                break;
+            }
+    }
+    if (!st) st = lb_mkdir_p(dir, err);
     if (!st) {
         char *path = lb_path_join(dir, "model.safetensors");
         const char *meta[] = {"format", "pt", NULL};

@@ -142,7 +142,8 @@ lb_status lb_model_set_origin(lb_model *m, const char *adapter_dir, const char *
 lb_status lb_model_merge_lora(lb_model *m, lb_error *err);
 /* Writes a plain HF model folder: config.json (the loaded one with architectures, id2label,
  * label2id) + model.safetensors (prefixed HF keys, F32), loadable by
- * AutoModelForSequenceClassification. Refused while adapters are unmerged. */
+ * AutoModelForSequenceClassification. Refused while adapters are unmerged; a tensor holding NaN
+ * or Inf is LB_ERR_NUMERIC naming the first such tensor, before anything is written. */
 lb_status lb_model_save(const lb_model *m, const char *dir, lb_error *err);
 
 #endif

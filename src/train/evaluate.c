@@ -1,5 +1,6 @@
 /* HF Trainer.evaluate() on a tokenised set; see evaluate.h. */
 #include "train/evaluate.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,6 +37,13 @@ lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eva
             goto out;
         }
         if ((st = lb_model_forward(m, &batch, false, NULL, logits, err))) goto out;
+        for (int64_t i = 0; i < (int64_t)B * L; i++)
+            if (!isfinite(logits[i])) {
+                st = lb_err(err, LB_ERR_NUMERIC, "evaluation: example %lld: non-finite logits (%g for label %d); the "
+                            "model's weights or its computation overflow or hold NaN", (long long)(s + i / L),
+                            logits[i], (int)(i % L));
+                goto out;
+            }
         float loss = lb_cross_entropy(logits, bb.labels, B, L, NULL);
         loss_sum += (double)loss * B;
         for (int b = 0; b < B; b++) {
@@ -45,6 +53,10 @@ lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eva
         if (logits_out) memcpy(logits_out + s * L, logits, sizeof(float) * (size_t)B * L);
     }
     res->loss = loss_sum / (double)data->n;
+    if (!isfinite(res->loss)) {
+        st = lb_err(err, LB_ERR_NUMERIC, "evaluation: non-finite eval loss (%g) from finite logits", res->loss);
+        goto out;
+    }
     st = lb_metrics_from_confusion(confusion, L, 0.0, &res->metrics, err);
     res->runtime_s = now_s() - t0;
 out:

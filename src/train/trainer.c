@@ -331,7 +331,10 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
     bool better = false;
     lb_status st;
     if (t->eval) {
-        if ((st = lb_evaluate(t->m, t->eval, o->eval_batch_size, &row->eval, NULL, err))) return st;
+        if ((st = lb_evaluate(t->m, t->eval, o->eval_batch_size, &row->eval, NULL, err))) {
+            if (st == LB_ERR_NUMERIC) lb_err_prefix(err, "train: epoch %d", s->epoch + 1);
+            return st;
+        }
         row->has_eval = 1;
         double rt = row->eval.runtime_s;
         int64_t n = t->eval->n;

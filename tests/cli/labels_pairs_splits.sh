@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Column and label handling of `lorabert train / eval / predict` on a tiny DistilBERT
-# (tests/golden/distilbert_traj) and IMDb slices: string labels (sorted unique values, printed,
-# saved in labels.json and used by eval/predict), --text-pair-column, and split selection in
+# (tests/golden/distilbert_traj) and IMDb slices: string labels (the label rule of
+# src/data/labels.h: train's default --labels give way to sorted values with a notice, printed,
+# saved in labels.json and used by eval/predict; explicit --labels and eval map exactly by name,
+# unknown names, mixed ids and names, ids out of range are exit 4), --text-pair-column, and split selection in
 # local HF dataset folders (top-level split files, data/<split>-* shards concatenated,
 # refs/convert/parquet <config>/<split>/NNNN.parquet).
 set -u
@@ -37,10 +39,47 @@ COMMON=(--model "$M" --max-length 32 --threads 2 --epochs 1 --logging-steps 100)
 evjson() { $LB eval --model "$M" --max-length 32 --threads 2 --json "$@"; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
-# ---- string labels: sorted unique values when --labels does not cover them ----
+# ---- string labels: sorted unique values when the default --labels does not cover them, said ----
 out=$($LB train "${COMMON[@]}" --train "$T/train_str.csv" --validation "$T/val_str.csv" --label-column sentiment \
       --output "$T/str" 2>"$T/err") || fail "train with string labels: $(cat "$T/err")"
 [ "$(grep -c '^labels: 0=neg 1=pos$' <<<"$out")" = 1 ] || fail "mapping printed once: $out"
+grep -q "notice: the label names of .*train_str.csv are not all among the default --labels (Negative,Positive); the classes are their sorted values instead: 0=neg 1=pos" "$T/err" ||
+  fail "the fallback to sorted values is announced: $(cat "$T/err")"
+# an explicit --labels that does not name them is an error (exit 4) naming the value, file and row
+$LB train "${COMMON[@]}" --train "$T/train_str.csv" --validation "$T/val_str.csv" --label-column sentiment \
+    --labels Negative,Positive --output "$T/strx" >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 4 ] && grep -q 'train_str.csv: row 0: unknown label "[a-z]*" (the known labels, from --labels, are "Negative", "Positive")' "$T/err" ||
+  fail "explicit --labels not covering the labels: rc=$rc $(cat "$T/err")"
+[ ! -e "$T/strx/adapter_model.safetensors" ] || fail "nothing trained"
+# eval never sorts label names onto the model's classes: without the adapter, neg/pos are unknown
+# to the model's id2label (Negative, Positive); --json prints nothing but the error
+evjson --data "$T/val_str.csv" --label-column sentiment >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 4 ] && grep -q 'val_str.csv: row 0: unknown label "[a-z]*" (the known labels, from the model.s config.json id2label, are "Negative", "Positive")' "$T/err" ||
+  fail "eval label names unknown to the model: rc=$rc $(cat "$T/err")"
+[ ! -s "$T/out" ] || fail "eval --json printed results: $(cat "$T/out")"
+# class ids and names in one column; "+1" is a label name, not class 1
+printf 'label,text\n1,good\nx,bad\n' >"$T/mix.csv"
+evjson --data "$T/mix.csv" >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 4 ] && grep -q 'mixes class ids and label names: row 0 is "1" (a class id), row 1 is "x" (a label name)' "$T/err" ||
+  fail "1 and x: rc=$rc $(cat "$T/err")"
+printf 'label,text\n+1,good\n0,bad\n' >"$T/plus.csv"
+evjson --data "$T/plus.csv" >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 4 ] && grep -q 'row 1 is "0" (a class id), row 0 is "+1" (a label name)' "$T/err" || fail "+1: rc=$rc $(cat "$T/err")"
+printf 'label,text\n1,good\n2,bad\n' >"$T/range.csv"
+evjson --data "$T/range.csv" >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 4 ] && grep -q 'range.csv: row 1: label 2 is not a class id below 2' "$T/err" || fail "range: rc=$rc $(cat "$T/err")"
+# the model's own names map exactly, in its order
+python3 - "$T" <<'PY'
+import csv, sys
+t = sys.argv[1]
+rows = list(csv.DictReader(open(f"{t}/val.csv", newline="")))
+with open(f"{t}/val_names.csv", "w", newline="") as f:
+    w = csv.writer(f); w.writerow(["label", "text"])
+    for r in rows: w.writerow(["Positive" if r["label"] == "1" else "Negative", r["text"]])
+PY
+a=$(evjson --data "$T/val_names.csv") || fail "eval with the model's label names"
+b=$(evjson --data "$T/val.csv") || fail "eval class ids"
+[ "$a" = "$b" ] || fail "names vs ids: $a vs $b"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['id2label']=={'0':'neg','1':'pos'}, d; assert d['label2id']=={'neg':0,'pos':1}, d" \
   "$T/str/labels.json" || fail "labels.json holds the mapping"
 # eval with the adapter: string labels through labels.json, integer labels as class indices: same numbers

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "base/error.h"
 #include "base/fileio.h"
+#include "base/strlist.h"
 #include "base/outdir.h"
 #include "base/rng.h"
 
@@ -421,4 +422,25 @@ Test(fileio, growing_file_refused_at_the_cap, .timeout = 20) {
         cr_assert_eq(st, LB_ERR_UNSUPPORTED, "%s", e.msg);
         cr_assert(strstr(e.msg, "1048576-byte"), "%s", e.msg);
     }
+}
+
+/* ---- string lists (base/strlist.h) ---------------------------------------------------------- */
+Test(strlist, split_copy_free) {
+    int n;
+    char **l = lb_split_list("a,,b", &n);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(l[0], "a");
+    cr_assert_str_eq(l[1], "");
+    cr_assert_str_eq(l[2], "b");
+    cr_assert_null(l[3]);
+    char *src[] = {"x", NULL};
+    char **c = lb_copy_list(src, 2);
+    cr_assert_str_eq(c[0], "x");
+    cr_assert_str_eq(c[1], "");
+    cr_assert_null(c[2]);
+    lb_free_list(c);
+    lb_free_list(l);
+    cr_assert_null(lb_split_list("", &n));
+    cr_assert_eq(n, 0);
+    lb_free_list(NULL);
 }

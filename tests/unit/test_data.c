@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -11,6 +12,9 @@
 #include "base/fileio.h"
 #include "data/csv.h"
 #include "data/dataset.h"
+#include "data/labels.h"
+#include "data/splits.h"
+#include "base/strlist.h"
 #include "data/jsonl.h"
 #include "data/table.h"
 
@@ -527,14 +531,15 @@ Test(dataset, string_labels_sorted_or_named) {
 
     o.n_label_names = 2;
     cr_assert_eq(load_str("s.csv", csv, &o, &d, &e), LB_ERR_FORMAT);
-    cr_assert_not_null(strstr(e.msg, "row 3: unknown label \"neutral\" (known labels: \"pos\", \"neg\")"), "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, "s.csv: row 3: unknown label \"neutral\" (the known labels, from the given label "
+                              "names, are \"pos\", \"neg\")"), "%s", e.msg);
 }
 
 Test(dataset, integer_labels) {
     lb_dataset d;
     lb_error e;
-    /* CSV integer strings are integers; num_labels = max + 1. */
-    cr_assert_eq(load_str("i.csv", "text,label\na,2\nb, 0\n", NULL, &d, &e), LB_OK, "%s", e.msg);
+    /* CSV strings of canonical decimal digits are integers; num_labels = max + 1. */
+    cr_assert_eq(load_str("i.csv", "text,label\na,2\nb,0\n", NULL, &d, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(d.num_labels, 3);
     cr_assert_eq(d.labels[0], 2);
     cr_assert_eq(d.labels[1], 0);
@@ -549,7 +554,8 @@ Test(dataset, integer_labels) {
     lb_dataset_free(&d);
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":0}\n{\"text\":\"b\",\"label\":2}\n", &o, &d, &e),
                  LB_ERR_FORMAT);
-    cr_assert_not_null(strstr(e.msg, "row 1: label 2 is out of range for the 2 known labels"), "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, "i.jsonl: row 1: label 2 is not a class id below 2 (2 labels, from the given "
+                              "label names: \"NEG\", \"POS\")"), "%s", e.msg);
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":-1}\n", NULL, &d, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "row 0: label -1 in column \"label\" is not a class index"), "%s", e.msg);
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":0.5}\n", NULL, &d, &e), LB_ERR_UNSUPPORTED);
@@ -608,7 +614,8 @@ Test(dataset, errors) {
     lb_dataset_free(&d);
     cr_assert_eq(load_str("m.jsonl", "{\"text\":\"a\",\"label\":1}\n{\"text\":\"b\",\"label\":\"x\"}\n", NULL, &d, &e),
                  LB_ERR_FORMAT);
-    cr_assert_not_null(strstr(e.msg, "mixes numbers and strings"), "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, "mixes class ids and label names: row 0 is 1 (a class id), row 1 is \"x\" (a "
+                              "label name)"), "%s", e.msg);
     cr_assert_eq(load_str("m.xlsx", "x", NULL, &d, &e), LB_ERR_UNSUPPORTED);
     cr_assert_not_null(strstr(e.msg, "unknown data file type"), "%s", e.msg);
     cr_assert_eq(lb_dataset_load("/tmp", NULL, &d, &e), LB_ERR_UNSUPPORTED);
@@ -626,4 +633,203 @@ Test(dataset, errors) {
     /* CSV parse errors pass through with file and line. */
     cr_assert_eq(load_str("m.csv", "text,label\n\"open,1\n", NULL, &d, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "m.csv:2: unterminated quoted field"), "%s", e.msg);
+}
+
+/* ---- the label rule (data/labels.h): each repro of issue 10 §4 ----------------------------- */
+
+Test(labels, canonical_class_ids_only) {
+    const char *yes[] = {"0", "1", "7", "10", "123456"};
+    const char *no[] = {"", "+1", " 1", "1 ", "0x1", "01", "00", "NaN", "1.0", "1e0", "-1", "-0", "one", "1_0"};
+    int64_t v;
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        cr_assert(lb_label_is_class_id(yes[i], strlen(yes[i]), &v) && v == atoll(yes[i]), "\"%s\"", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        cr_assert(!lb_label_is_class_id(no[i], strlen(no[i]), &v), "\"%s\" must not be a class id", no[i]);
+    cr_assert(lb_label_is_class_id("99999999999999999999999", 23, &v) && v == INT64_MAX, "saturates");
+    /* a digit string too large for a class is an error, not a name */
+    lb_dataset d;
+    lb_error e;
+    cr_assert_eq(load_str("big.csv", "text,label\na,99999999999\n", NULL, &d, &e), LB_ERR_FORMAT);
+    cr_assert_not_null(strstr(e.msg, "row 0: label \"99999999999\" in column \"label\" is too large"), "%s", e.msg);
+}
+
+Test(labels, eval_names_never_sorted_onto_the_model) {
+    /* "favorable" became the model's Negative (sorted unique values mapped onto its classes) */
+    char *model[] = {"Negative", "Positive"};
+    lb_dataset_opts o = {.label_names = model, .n_label_names = 2, .require_labels = true,
+                         .label_names_origin = "the model's config.json id2label"};
+    lb_dataset d;
+    lb_error e;
+    cr_assert_eq(load_str("fav.csv", "text,label\ngood,favorable\nbad,unfavorable\n", &o, &d, &e), LB_ERR_FORMAT);
+    cr_assert_not_null(strstr(e.msg, "fav.csv: row 0: unknown label \"favorable\" (the known labels, from the model's "
+                                     "config.json id2label, are \"Negative\", \"Positive\")"), "%s", e.msg);
+    /* exact names map by name, in the model's order */
+    cr_assert_eq(load_str("ok.csv", "text,label\ngood,Positive\nbad,Negative\n", &o, &d, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(d.labels[0], 1);
+    cr_assert_eq(d.labels[1], 0);
+    cr_assert_eq(d.label_kind, LB_LABEL_KIND_STR);
+    lb_dataset_free(&d);
+    /* "+1", " 1", "0x1", "NaN" are label names, so against the model's names they are unknown */
+    const char *odd[] = {"+1", " 1", "0x1", "NaN"};
+    for (int i = 0; i < 4; i++) {
+        char csv[64], want[64];
+        snprintf(csv, sizeof csv, "text,label\na,\"%s\"\nb,Negative\n", odd[i]);
+        snprintf(want, sizeof want, "row 0: unknown label \"%s\"", odd[i]);
+        cr_assert_eq(load_str("odd.csv", csv, &o, &d, &e), LB_ERR_FORMAT, "%s", odd[i]);
+        cr_assert_not_null(strstr(e.msg, want), "%s", e.msg);
+    }
+}
+
+Test(labels, ids_and_names_never_mix) {
+    /* a file with labels 1 and x mapped 1 to class 0 */
+    lb_dataset d;
+    lb_error e;
+    cr_assert_eq(load_str("mix.csv", "text,label\na,1\nb,x\nc,0\n", NULL, &d, &e), LB_ERR_FORMAT);
+    cr_assert_not_null(strstr(e.msg, "mix.csv: label column \"label\" mixes class ids and label names: row 0 is \"1\" "
+                                     "(a class id), row 1 is \"x\" (a label name)"), "%s", e.msg);
+    const char *odd[] = {"+1", " 1", "0x1", "NaN", "01", "1.0"};
+    for (int i = 0; i < 6; i++) {
+        char csv[64];
+        snprintf(csv, sizeof csv, "text,label\na,0\nb,\"%s\"\n", odd[i]);
+        cr_assert_eq(load_str("odd.csv", csv, NULL, &d, &e), LB_ERR_FORMAT, "\"%s\" with 0", odd[i]);
+        cr_assert_not_null(strstr(e.msg, "row 0 is \"0\" (a class id), row 1 is"), "%s", e.msg);
+    }
+    /* typed JSON integers and digit strings are both class ids */
+    cr_assert_eq(load_str("ok.jsonl", "{\"text\":\"a\",\"label\":1}\n{\"text\":\"b\",\"label\":\"0\"}\n", NULL, &d, &e),
+                 LB_OK, "%s", e.msg);
+    cr_assert_eq(d.label_kind, LB_LABEL_KIND_INT);
+    cr_assert_eq(d.labels[1], 0);
+    lb_dataset_free(&d);
+    /* names alone, without known names: their sorted values */
+    cr_assert_eq(load_str("n.csv", "text,label\na,NaN\nb,+1\n", NULL, &d, &e), LB_OK, "%s", e.msg);
+    cr_assert_str_eq(d.label_names[0], "+1");
+    cr_assert_str_eq(d.label_names[1], "NaN");
+    cr_assert_eq(d.labels[0], 1);
+    lb_dataset_free(&d);
+}
+
+static lb_dataset load_ok(const char *name, const char *content) {
+    lb_dataset d;
+    lb_error e;
+    lb_dataset_opts o = {.require_labels = true};
+    cr_assert_eq(load_str(name, content, &o, &d, &e), LB_OK, "%s", e.msg);
+    return d;
+}
+
+Test(labels, map_policies) {
+    lb_error e;
+    char **out;
+    int n;
+    bool sorted;
+    char *dflt[] = {"Negative", "Positive"};
+    /* train's default names that do not cover the labels: sorted values, and the caller is told */
+    lb_dataset ds[2] = {load_ok("tr.csv", "text,label\na,pos\nb,neg\n"), load_ok("va.csv", "text,label\na,neg\n")};
+    lb_label_spec spec = {.names = dflt, .n_names = 2, .policy = LB_LABELS_DEFAULT_NAMES, .origin = "the default"};
+    cr_assert_eq(lb_labels_map(ds, 2, &spec, &out, &n, &sorted, &e), LB_OK, "%s", e.msg);
+    cr_assert(sorted);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(out[0], "neg");
+    cr_assert_eq(ds[0].labels[0], 1);
+    cr_assert_eq(ds[1].labels[0], 0);
+    cr_assert_eq(ds[1].num_labels, 2);
+    lb_free_list(out);
+    lb_dataset_free(&ds[0]);
+    lb_dataset_free(&ds[1]);
+    /* the same names given explicitly: an error naming the value, file, row and names */
+    ds[0] = load_ok("tr.csv", "text,label\na,Positive\nb,Negative\n");
+    ds[1] = load_ok("va.csv", "text,label\na,Negative\nb,neutral\n");
+    spec.policy = LB_LABELS_EXACT;
+    spec.origin = "--labels";
+    cr_assert_eq(lb_labels_map(ds, 2, &spec, &out, &n, &sorted, &e), LB_ERR_FORMAT);
+    cr_assert_not_null(strstr(e.msg, "va.csv: row 1: unknown label \"neutral\" (the known labels, from --labels, are "
+                                     "\"Negative\", \"Positive\")"), "%s", e.msg);
+    cr_assert_null(out);
+    lb_dataset_free(&ds[0]);
+    lb_dataset_free(&ds[1]);
+    /* covered: the names' order wins */
+    ds[0] = load_ok("tr.csv", "text,label\na,Positive\nb,Negative\n");
+    cr_assert_eq(lb_labels_map(ds, 1, &spec, &out, &n, &sorted, &e), LB_OK, "%s", e.msg);
+    cr_assert(!sorted);
+    cr_assert_eq(ds[0].labels[0], 1);
+    lb_free_list(out);
+    lb_dataset_free(&ds[0]);
+    /* class ids in train, names in validation */
+    ds[0] = load_ok("tr.csv", "text,label\na,0\nb,1\n");
+    ds[1] = load_ok("va.csv", "text,label\na,Negative\n");
+    cr_assert_eq(lb_labels_map(ds, 2, &spec, &out, &n, &sorted, &e), LB_ERR_FORMAT);
+    cr_assert_not_null(strstr(e.msg, "tr.csv: row 0: label 0 is a class id, but "), "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, "va.csv: row 0: label \"Negative\" is a label name"), "%s", e.msg);
+    lb_dataset_free(&ds[1]);
+    /* class ids must be below the number of names */
+    ds[1] = load_ok("va.csv", "text,label\na,1\nb,2\n");
+    cr_assert_eq(lb_labels_map(ds, 2, &spec, &out, &n, &sorted, &e), LB_ERR_FORMAT);
+    cr_assert_not_null(strstr(e.msg, "va.csv: row 1: label 2 is not a class id below 2 (2 labels, from --labels"),
+                       "%s", e.msg);
+    lb_dataset_free(&ds[1]);
+    cr_assert_eq(lb_labels_map(ds, 1, &spec, &out, &n, &sorted, &e), LB_OK, "%s", e.msg);
+    cr_assert_null(out, "class ids: nothing mapped");
+    cr_assert_eq(n, 2);
+    lb_dataset_free(&ds[0]);
+    /* names listed twice cannot take label names */
+    char *dup[] = {"a", "b", "a"};
+    lb_label_spec ds_dup = {.names = dup, .n_names = 3, .policy = LB_LABELS_EXACT, .origin = "--labels"};
+    ds[0] = load_ok("tr.csv", "text,label\nx,a\n");
+    cr_assert_eq(lb_labels_map(ds, 1, &ds_dup, &out, &n, &sorted, &e), LB_ERR_FORMAT);
+    cr_assert_not_null(strstr(e.msg, "--labels names \"a\" twice"), "%s", e.msg);
+    lb_dataset_free(&ds[0]);
+}
+
+static char *shard_dir(void) {
+    char *d = strdup("/tmp/lb_shards_XXXXXX");
+    cr_assert_not_null(mkdtemp(d));
+    return d;
+}
+static char *put(const char *dir, const char *name, const char *content) {
+    char *p = lb_path_join(dir, name);
+    FILE *f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    fputs(content, f);
+    fclose(f);
+    return p;
+}
+
+Test(splits, shards_share_one_label_rule) {
+    char *dir = shard_dir();
+    char *sub = lb_path_join(dir, "data");
+    cr_assert_eq(mkdir(sub, 0755), 0);
+    char *a = put(sub, "train-00000-of-00002.csv", "text,label\nx,pos\ny,neg\n");
+    char *b = put(sub, "train-00001-of-00002.csv", "text,label\nz,neutral\nw,pos\n");
+    char **paths;
+    int n;
+    lb_error e;
+    cr_assert_eq(lb_data_resolve_split(dir, "train", &paths, &n, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(paths[0], a);
+    lb_dataset d;
+    cr_assert_eq(lb_data_load_shards(paths, n, NULL, &d, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(d.n, 4);
+    cr_assert_eq(d.num_labels, 3);   /* neg, neutral, pos over both shards */
+    int want[4] = {2, 0, 1, 2};
+    for (int i = 0; i < 4; i++) cr_assert_eq(d.labels[i], want[i]);
+    char where[256];
+    lb_dataset_where(&d, 3, where, sizeof where);
+    cr_assert(strstr(where, "train-00001-of-00002.csv: row 1"), "%s", where);
+    lb_dataset_free(&d);
+    /* known names: exact over the split, errors name the shard and its own row */
+    char *names[] = {"neg", "pos"};
+    lb_dataset_opts o = {.label_names = names, .n_label_names = 2, .label_names_origin = "labels.json"};
+    cr_assert_eq(lb_data_load_shards(paths, n, &o, &d, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "train-00001-of-00002.csv: row 0: unknown label \"neutral\" (the known labels, from "
+                            "labels.json, are \"neg\", \"pos\")"), "%s", e.msg);
+    /* a shard of class ids beside a shard of names */
+    free(put(sub, "train-00001-of-00002.csv", "text,label\nz,1\n"));
+    cr_assert_eq(lb_data_load_shards(paths, n, NULL, &d, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "train-00001-of-00002.csv: row 0: label 1 is a class id, but ") &&
+              strstr(e.msg, "train-00000-of-00002.csv: row 0: label \"pos\" is a label name"), "%s", e.msg);
+    lb_free_list(paths);
+    cr_assert_eq(lb_data_resolve_split(dir, "test", &paths, &n, &e), LB_ERR_IO);
+    cr_assert_null(paths);
+    cr_assert(strstr(e.msg, "no 'test' split"), "%s", e.msg);
+    unlink(a); unlink(b); rmdir(sub); rmdir(dir);
+    free(a); free(b); free(sub); free(dir);
 }

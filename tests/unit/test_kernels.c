@@ -359,3 +359,93 @@ Test(cross_entropy, matches_fd_and_torch_definition) {
     float z2[2] = {0, 0}; int32_t y2 = 1;
     cr_assert(fabsf(lb_cross_entropy(z2, &y2, 1, 2, NULL) - logf(2.0f)) < 1e-7f);
 }
+
+/* ---- NaN / Inf: every forward kernel gives NaN where torch does ---------------------------- */
+
+Test(nan_semantics, relu_gelu_tanh_as_torch) {
+    const float nan = NAN, inf = INFINITY;
+    float x[5] = {nan, -1.0f, 2.0f, inf, -inf}, y[5];
+    lb_relu_forward(y, x, 5);   /* torch.relu: nan, 0, 2, inf, 0 */
+    cr_assert(isnan(y[0]), "relu(NaN) must be NaN (torch), got %g", y[0]);
+    cr_assert(y[1] == 0.0f && y[2] == 2.0f && y[3] == inf && y[4] == 0.0f);
+    float g[5] = {1, 1, 1, 1, 1}, dx[5];
+    lb_relu_backward(dx, g, y, 5);   /* threshold_backward(grad, result, 0): result <= 0 ? 0 : grad */
+    cr_assert(dx[0] == 1.0f && dx[1] == 0.0f && dx[2] == 1.0f && dx[3] == 1.0f && dx[4] == 0.0f);
+    float pre[4] = {nan, 0.5f, inf, 1.0f}, out[4], b[4] = {0, 0, 0, nan};
+    lb_bias_gelu_forward(out, pre, b, 1, 4);
+    cr_assert(isnan(out[0]) && isfinite(out[1]) && out[2] == inf && isnan(out[3]), "gelu: %g %g %g %g", out[0],
+              out[1], out[2], out[3]);
+    float t[2] = {nan, inf}, to[2];
+    lb_tanh_forward(to, t, 2);
+    cr_assert(isnan(to[0]) && to[1] == 1.0f);
+}
+
+Test(nan_semantics, dropout_multiplies_like_torch) {
+    /* torch CPU dropout is input * mask / (1-p): a dropped NaN or Inf is NaN, not 0 */
+    float x[4] = {NAN, INFINITY, 3.0f, NAN}, y[4];
+    uint8_t keep[4] = {0, 0, 0, 1};
+    lb_dropout_forward(y, x, keep, 4, 0.5f);
+    cr_assert(isnan(y[0]) && isnan(y[1]) && y[2] == 0.0f && isnan(y[3]));
+}
+
+Test(nan_semantics, layernorm_row_and_column) {
+    enum { N = 3, D = 8 };
+    float x[N * D], w[D], b[D], y[N * D];
+    for (int i = 0; i < N * D; i++) x[i] = (float)((i * 7) % 5) - 2.0f;
+    for (int i = 0; i < D; i++) { w[i] = 1.0f + 0.1f * (float)i; b[i] = 0.01f * (float)i; }
+    x[D + 3] = NAN;          /* row 1: every output NaN (mean and variance are NaN) */
+    x[2 * D + 1] = INFINITY; /* row 2: x - mean = inf - inf: NaN */
+    w[5] = NAN;              /* column 5: NaN in every row */
+    lb_layernorm_forward(y, NULL, NULL, x, w, b, N, D, 1e-12f);
+    for (int i = 0; i < D; i++) {
+        cr_assert(i == 5 ? isnan(y[i]) : isfinite(y[i]), "row 0 col %d: %g", i, y[i]);
+        cr_assert(isnan(y[D + i]), "row 1 col %d: %g", i, y[D + i]);
+        cr_assert(isnan(y[2 * D + i]), "row 2 col %d: %g", i, y[2 * D + i]);
+    }
+}
+
+Test(nan_semantics, attention_softmax_rows) {
+    enum { NQ = 3, NK = 4, H = 2, DH = 2, W = H * DH };
+    float q[NQ * W], k[NK * W], v[NK * W], ctx[NQ * W], probs[H * NQ * NK];
+    for (int i = 0; i < NQ * W; i++) q[i] = 0.1f * (float)(i % 7) - 0.3f;
+    for (int i = 0; i < NK * W; i++) { k[i] = 0.2f * (float)(i % 5) - 0.4f; v[i] = 0.05f * (float)i; }
+    q[1 * W + 0] = NAN;          /* query 1, head 0: its whole softmax row is NaN */
+    k[2 * W + DH] = INFINITY;    /* key 2, head 1: its score is -inf, +inf or NaN (0 * inf) by the query */
+    q[0 * W + DH] = -1.0f;       /* -inf: exp gives 0, the row stays finite (torch too) */
+    q[1 * W + DH] = 1.0f;        /* +inf: the max is inf, inf - inf = NaN: the row is NaN */
+    q[2 * W + DH] = 0.0f;        /* 0 * inf = NaN */
+    float *scratch = malloc(sizeof(float) * (size_t)lb_attention_scratch(NQ, NK));
+    lb_attention_forward(ctx, W, probs, NULL, 0.0f, q, W, k, v, W, NQ, NK, H, DH, 0.7f, scratch);
+    free(scratch);
+    for (int j = 0; j < NK; j++) {
+        cr_assert(isnan(probs[1 * NK + j]), "head 0 row 1 prob %d: %g", j, probs[1 * NK + j]);
+        cr_assert(isfinite(probs[0 * NK + j]) && isfinite(probs[2 * NK + j]));
+    }
+    for (int d = 0; d < DH; d++) {
+        cr_assert(isnan(ctx[1 * W + d]));
+        cr_assert(isfinite(ctx[0 * W + d]) && isfinite(ctx[2 * W + d]));
+    }
+    for (int i = 0; i < NQ; i++)
+        for (int j = 0; j < NK; j++) {
+            float p = probs[NQ * NK + i * NK + j];
+            cr_assert(i == 0 ? isfinite(p) : isnan(p), "head 1 row %d prob %d: %g", i, j, p);
+        }
+}
+
+Test(nan_semantics, cross_entropy) {
+    float z[6] = {1.0f, NAN, 0.5f, NAN, 2.0f, 0.0f}, dz6[6];
+    int32_t y[3] = {0, 1, 0};
+    cr_assert(isnan(lb_cross_entropy(z, y, 3, 2, dz6)), "a NaN logit makes the mean loss NaN (torch)");
+    cr_assert(isnan(dz6[0]) && isnan(dz6[1]) && isnan(dz6[2]) && isnan(dz6[3]));
+    cr_assert(isfinite(dz6[4]) && isfinite(dz6[5]), "other rows keep finite gradients");
+    /* first logit NaN (the running max starts there) */
+    float z2[2] = {NAN, 1.0f};
+    int32_t y2[1] = {1};
+    cr_assert(isnan(lb_cross_entropy(z2, y2, 1, 2, NULL)));
+    /* +inf logit: logsumexp is inf - inf inside torch's log_softmax: NaN */
+    float z3[2] = {INFINITY, 0.0f};
+    cr_assert(isnan(lb_cross_entropy(z3, y2, 1, 2, NULL)));
+    /* -inf on the true class: loss +inf (torch) */
+    float z4[2] = {0.0f, -INFINITY};
+    cr_assert(isinf(lb_cross_entropy(z4, y2, 1, 2, NULL)));
+}

@@ -48,6 +48,7 @@ static void toy_dataset(lb_dataset *d, int n, uint64_t seed) {
     d->texts = calloc((size_t)n, sizeof *d->texts);
     d->labels = calloc((size_t)n, sizeof *d->labels);
     d->num_labels = 2;
+    d->label_kind = LB_LABEL_KIND_STR;
     d->label_names = calloc(3, sizeof *d->label_names);
     d->label_names[0] = strdup("neg");
     d->label_names[1] = strdup("pos");
@@ -279,7 +280,7 @@ Test(train_run, unknown_string_label_is_named) {
     lb_train_run *r;
     lb_error err;
     cr_assert_eq(lb_train_run_open(m, &tr, NULL, NULL, NULL, &r, &err), LB_ERR_FORMAT);
-    cr_assert(strstr(err.msg, "row 2") && strstr(err.msg, "\"positive\""), "%s", err.msg);
+    cr_assert(strstr(err.msg, "row 1") && strstr(err.msg, "unknown label \"positive\""), "%s", err.msg);
     lb_train_options o;
     lb_train_options_init(&o);
     o.metric_for_best_model = "bleu";

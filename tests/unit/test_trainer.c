@@ -352,6 +352,59 @@ Test(trainer, non_finite_loss_stops_with_step) {
     lb_tokset_free(&tr);
 }
 
+/* Evaluation refuses non-finite numbers (torch would give NaN metrics from NaN logits): a NaN
+ * logit names its example; finite logits whose loss overflows float give "non-finite eval loss";
+ * training's own per-epoch evaluation then stops with LB_ERR_NUMERIC like a non-finite train loss. */
+static void set_head_bias(lb_model *m, float b0, float b1) {
+    lb_param *params;
+    int np = lb_model_params(m, &params);
+    for (int i = 0; i < np; i++)
+        if (strstr(params[i].name, "classifier.bias") && !strstr(params[i].name, "pre_classifier")) {
+            params[i].data[0] = b0;
+            params[i].data[1] = b1;
+        }
+}
+
+Test(trainer, evaluate_refuses_non_finite) {
+    lb_tokset va;
+    toy_set(&va, 6, 5);
+    lb_model *m = toy_model(0.0f);
+    lb_error err;
+    lb_eval_result r;
+    set_head_bias(m, 0.0f, NAN);
+    cr_assert_eq(lb_evaluate(m, &va, 4, &r, NULL, &err), LB_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "example 0: non-finite logits (nan for label 1)"), "%s", err.msg);
+    set_head_bias(m, 3e38f, -3e38f);   /* finite logits, but logsumexp - z overflows float */
+    int has_one = 0;
+    for (int i = 0; i < va.n; i++) has_one |= va.labels[i] == 1;
+    cr_assert(has_one);
+    cr_assert_eq(lb_evaluate(m, &va, 4, &r, NULL, &err), LB_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "non-finite eval loss"), "%s", err.msg);
+    lb_model_free(m);
+    lb_tokset_free(&va);
+}
+
+Test(trainer, non_finite_eval_stops_training) {
+    lb_tokset tr = {0}, va;
+    toy_set(&va, 6, 5);
+    lb_error err;
+    for (int i = 0; i < 8; i++) {   /* train on label 0 only: its loss stays finite */
+        int32_t ids[4] = {2, 5 + i, 6 + i, 3};
+        cr_assert_eq(lb_tokset_add(&tr, ids, 4, 0, &err), LB_OK);
+    }
+    lb_model *m = toy_model(0.0f);
+    set_head_bias(m, 3e38f, -3e38f);
+    lb_train_opts o;
+    lb_train_defaults(&o);
+    o.epochs = 1;
+    lb_train_result r;
+    cr_assert_eq(lb_train(m, &tr, &va, &o, &r, &err), LB_ERR_NUMERIC, "%s", err.msg);
+    cr_assert(strstr(err.msg, "epoch 1") && strstr(err.msg, "non-finite eval loss"), "%s", err.msg);
+    lb_model_free(m);
+    lb_tokset_free(&tr);
+    lb_tokset_free(&va);
+}
+
 Test(trainer, empty_and_bad_inputs) {
     lb_tokset empty = {0};
     lb_model *m = toy_model(0.0f);
