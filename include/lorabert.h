@@ -287,6 +287,13 @@ size_t lb_dataset_size(const lb_dataset *d);
 /* Row i's text / pair text (NULL without a pair column); NULL when i is out of range. */
 const char *lb_dataset_text(const lb_dataset *d, size_t i);
 const char *lb_dataset_text_pair(const lb_dataset *d, size_t i);
+/* The labels as the file has them: class ids, or label names numbered in their sorted (byte)
+ * order. lb_dataset_label: row i's class in that numbering (-1 when i is out of range);
+ * lb_dataset_label_name: the name of class k, NULL when the labels are class ids. Evaluation and
+ * training map them onto a model's classes by name (lb_evaluate_dataset, lb_train_run_open). */
+int lb_dataset_num_labels(const lb_dataset *d);
+int32_t lb_dataset_label(const lb_dataset *d, size_t i);
+const char *lb_dataset_label_name(const lb_dataset *d, int k);
 
 /* ---- Evaluation ------------------------------------------------------------------------- */
 

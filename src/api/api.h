@@ -18,4 +18,13 @@ bool lb_api_dir_has(const char *dir, const char *name);
  * previous value for lb_api_threads_restore. */
 int lb_api_threads_push(int n);
 void lb_api_threads_restore(int previous);
+/* A copy of d whose labels and label names can be remapped (lb_labels_map) without touching d;
+ * texts, pairs and sources are shared. Free with lb_api_dataset_view_free (not lb_dataset_free). */
+struct lb_dataset;
+lb_status lb_api_dataset_view(const struct lb_dataset *d, struct lb_dataset *view, lb_error *err);
+void lb_api_dataset_view_free(struct lb_dataset *view);
+/* The classifier's tokenization settings and thread count (src/api/classifier.c). */
+struct lb_tok_opts;
+const struct lb_tok_opts *lb_api_classifier_tok_opts(const lb_classifier *c);
+int lb_api_classifier_threads(const lb_classifier *c);
 #endif

@@ -12,6 +12,9 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 
+/* The process's OpenMP team size, which OpenBLAS's OpenMP build follows too (n <= 0: leave
+ * the default), for commands whose library calls take no thread count. */
+void cli_set_threads(long n);
 /* Prints "lorabert: <msg>" on stderr and returns err->code (the exit status). */
 int cli_fail(const lb_error *err);
 /* Sets err to code + a printf-formatted message (the CLI's own errors); returns code. */

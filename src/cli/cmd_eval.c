@@ -4,9 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "cli/train_common.h"
-#include "data/splits.h"
-#include "formats/peft_adapter.h"
+#include "cli/options.h"
 
 static const char usage[] =
     "usage: lorabert eval --model ID|DIR [--adapter DIR] (--data FILE | --dataset ID|DIR [--split NAME]) [options]\n\n"
@@ -14,24 +12,25 @@ static const char usage[] =
     "precision, recall, F1 (binary: positive label 1; more labels: macro averages plus per-class\n"
     "values) and the confusion matrix. Labels are class ids (0, 1, ...: canonical decimal integers) below\n"
     "the model's number of labels, or label names that must each be one of the adapter's labels.json\n"
-    "(else the model's id2label) names; anything else is an error (exit 4).\n";
+    "(else the model's id2label) names; anything else is an error (exit 4). --model may name a PEFT\n"
+    "adapter folder: its base_model_name_or_path is opened with it.\n";
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *text_col = "text", *label_col = "label",
                *truncation = "left", *pair_col = NULL, *dataset = NULL, *split = "validation",
                *precision = "fp32";
-    long max_length = 512, batch = 8, threads = 0;
+    long max_length = 0, batch = 8, threads = 0;
     bool json = false;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model (hub repo id or local folder)", 0, 0},
-        {"--adapter", OPT_STR, &adapter, "DIR", "PEFT adapter folder (lorabert's or PEFT's)", 0, 0},
+        {"--adapter", OPT_STR, &adapter, "DIR|ID", "PEFT adapter folder (lorabert's or PEFT's)", 0, 0},
         {"--data", OPT_STR, &data, "FILE", "labelled file", 0, 0},
         {"--dataset", OPT_STR, &dataset, "ID|DIR", "hub dataset id or HF dataset folder (instead of --data)", 0, 0},
         {"--split", OPT_STR, &split, "NAME", "split of --dataset", 0, 0},
         {"--text-column", OPT_STR, &text_col, "NAME", "text column", 0, 0},
         {"--text-pair-column", OPT_STR, &pair_col, "NAME", "second text of sentence-pair tasks", 0, 0},
         {"--label-column", OPT_STR, &label_col, "NAME", "label column", 0, 0},
-        {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP]", 3, 1e6},
+        {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP] (0: the model's limit, 512 for DistilBERT)", 0, 1e6},
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--batch-size", OPT_INT, &batch, "N", "evaluation batch size", 1, 65536},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
@@ -47,40 +46,28 @@ int cmd_eval(int argc, char **argv) {
     if (!left && strcmp(truncation, "right")) return cli_usage_error("eval", "--truncation must be left or right");
     lb_precision prec;
     if (!lb_precision_parse(precision, &prec)) return cli_usage_error("eval", "--precision must be fp32 or bf16");
-    cli_set_threads(threads);
+    if (max_length == 1 || max_length == 2)
+        return cli_usage_error("eval", "--max-length must leave room for [CLS], [SEP] and a token (>= 3)");
     lb_error err = {0};
-    char *model_dir = NULL;
-    char **names = NULL;
-    int nlabels = 0;
-    lb_tokenizer *tok = NULL;
-    lb_model *m = NULL;
-    lb_tokset ts = {0};
-    lb_dataset ds = {0};
-    char **paths = NULL;
-    int npaths = 0;
-    lb_status st;
-    if ((st = cli_resolve_model(model, &model_dir, &err))) goto out;
-    if (adapter && (st = cli_adapter_labels(adapter, &nlabels, &names, &err))) goto out;
-    /* the adapter folder may carry the tokenizer (lorabert and Trainer save it there) */
-    if (adapter) tok = lb_tokenizer_load(adapter, NULL);
-    if (!tok && !(tok = lb_tokenizer_load(model_dir, &err))) { st = err.code; goto out; }
-    lb_load_opts lo = {.num_labels = nlabels, .labels = names, .seed = 0, .quiet = true};
-    if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto out; }
-    if (adapter && (st = lb_peft_load(m, adapter, &err))) goto out;
-    if ((st = lb_model_set_precision(m, prec, &err))) goto out;
-    const lb_model_config *mc = lb_model_get_config(m);
-    if ((st = lb_data_resolve_split(data ? data : dataset, split, &paths, &npaths, &err))) goto out;
-    /* labels map exactly onto the model's classes by name (data/labels.h): never by sorting */
-    lb_dataset_opts dop = {.text_column = text_col, .label_column = label_col, .text_pair_column = pair_col,
-                           .label_names = names ? names : mc->id2label, .n_label_names = mc->num_labels,
-                           .label_names_origin = names ? "the adapter's labels.json" : "the model's config.json id2label",
-                           .require_labels = true};
-    if ((st = lb_data_load_shards(paths, npaths, &dop, &ds, &err))) goto out;
-    if (ds.label_kind == LB_LABEL_KIND_STR && !json) cli_print_labels(stdout, ds.label_names, ds.num_labels);
-    if ((st = cli_tokset(&ds, tok, mc->num_labels, (int)max_length, left, paths[0], &ts, &err))) goto out;
+    lb_classifier *c = NULL;
+    lb_dataset *ds = NULL;
+    lb_classifier_options co = {.model = {.adapter = adapter, .precision = prec}, .max_length = (int)max_length,
+                                .truncate_left = left, .threads = (int)threads};
+    lb_dataset_options dop = {.split = split, .text_column = text_col, .text_pair_column = pair_col,
+                              .label_column = label_col};
+    lb_eval_options eo = {.batch_size = (int)batch};
     lb_eval_result r;
-    if ((st = lb_evaluate(m, &ts, (int)batch, &r, NULL, &err))) goto out;
-    const int L = mc->num_labels;
+    lb_status st = lb_classifier_open(model, &co, &c, &err);
+    if (!st) st = lb_dataset_open(data ? data : dataset, &dop, &ds, &err);
+    if (!st) st = lb_evaluate_dataset(c, ds, &eo, &r, &err);
+    if (st) goto out;
+    /* string labels were mapped onto the model's classes by name: say which */
+    if (lb_dataset_label_name(ds, 0) && !json) {
+        printf("labels:");
+        for (int k = 0; k < lb_classifier_num_labels(c); k++) printf(" %d=%s", k, lb_classifier_label(c, k));
+        printf("\n");
+    }
+    const int L = lb_classifier_num_labels(c);
     if (json) {
         printf("{\"n_examples\": %lld, \"loss\": %.9g, \"accuracy\": %.9g, \"precision\": %.9g, \"recall\": %.9g, "
                "\"f1\": %.9g, \"confusion_matrix\": [",
@@ -107,12 +94,12 @@ int cmd_eval(int argc, char **argv) {
         if (L != 2) {
             printf("(* macro averages over %d labels)\n%-14s %9s %9s %9s\n", L, "label", "precision", "recall", "f1");
             for (int i = 0; i < L; i++)
-                printf("  %-12.12s %9.6f %9.6f %9.6f\n", mc->id2label ? mc->id2label[i] : "", r.metrics.class_precision[i],
+                printf("  %-12.12s %9.6f %9.6f %9.6f\n", lb_classifier_label(c, i), r.metrics.class_precision[i],
                        r.metrics.class_recall[i], r.metrics.class_f1[i]);
         }
         printf("confusion matrix (rows: true, columns: predicted)\n");
         for (int i = 0; i < L; i++) {
-            const char *nm = mc->id2label ? mc->id2label[i] : "";
+            const char *nm = lb_classifier_label(c, i);
             printf("  %-12.12s", nm);
             for (int j = 0; j < L; j++) printf(" %8lld", (long long)r.metrics.confusion[i * L + j]);
             printf("\n");
@@ -120,12 +107,7 @@ int cmd_eval(int argc, char **argv) {
     }
 out:
     rc = st ? cli_fail(&err) : 0;
-    lb_tokset_free(&ts);
-    lb_dataset_free(&ds);
-    cli_free_list(paths);
-    if (m) lb_model_free(m);
-    if (tok) lb_tokenizer_free(tok);
-    cli_free_list(names);
-    free(model_dir);
+    lb_dataset_close(ds);
+    lb_classifier_close(c);
     return rc;
 }

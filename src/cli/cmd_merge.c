@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
-#include "cli/train_common.h"
+#include "cli/options.h"
 
 static const char usage[] =
     "usage: lorabert merge --model ID|DIR [--adapter DIR|ID] --output DIR\n\n"

@@ -1,4 +1,5 @@
 /* lorabert: entry point and subcommand dispatch. */
+#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,10 @@ static void usage(FILE *out) {
     fprintf(out, "\n'lorabert <command> --help' describes each command.\n"
                  "Exit status: 0 ok, 1 internal, 2 usage, 3 I/O, 4 bad file format, 5 unsupported,\n"
                  "6 out of memory, 7 network, 8 non-finite numbers, 9 interrupted (checkpoint saved).\n");
+}
+
+void cli_set_threads(long n) {
+    if (n > 0) omp_set_num_threads((int)n);
 }
 
 int cli_fail(const lb_error *err) {

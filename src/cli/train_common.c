@@ -114,8 +114,3 @@ lb_status cli_adapter_labels(const char *adapter_dir, int *num_labels, char ***n
     return LB_OK;
 }
 
-void cli_set_threads(long n) {
-    if (n <= 0) return;
-    omp_set_num_threads((int)n);
-    openblas_set_num_threads((int)n);
-}

@@ -28,6 +28,4 @@ lb_status cli_tokset(const lb_dataset *d, const lb_tokenizer *tok, int num_label
 lb_status cli_adapter_labels(const char *adapter_dir, int *num_labels, char ***names, lb_error *err);
 /* Frees a NULL-terminated string list (base/strlist.h). */
 static inline void cli_free_list(char **list) { lb_free_list(list); }
-/* OpenMP + OpenBLAS threads (n <= 0: leave the defaults). */
-void cli_set_threads(long n);
 #endif

@@ -1,0 +1,75 @@
+/* The public dataset handle: a split's files (local file, HF dataset folder or hub dataset id)
+ * loaded once with the data layer's rule (data/labels.h). Labels stay as the file says (class ids,
+ * or names indexed by their sorted values); evaluation and training map them onto a model's
+ * classes through a view (lb_api_dataset_view), so one opened dataset serves several models. */
+#include <stdlib.h>
+#include <string.h>
+#include "api/api.h"
+#include "base/strlist.h"
+#include "data/splits.h"
+
+lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts, lb_dataset **out, lb_error *err) {
+    lb_dataset_options o = {0};
+    if (opts) o = *opts;
+    *out = NULL;
+    if (!path_or_id || !*path_or_id) return lb_err(err, LB_ERR_USAGE, "dataset: empty name");
+    if (o.revision && strcmp(o.revision, "main"))
+        return lb_err(err, LB_ERR_UNSUPPORTED, "dataset %s: revision %s: only the main revision of hub datasets is "
+                      "supported", path_or_id, o.revision);
+    lb_dataset *d = calloc(1, sizeof *d);
+    if (!d) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    char **paths = NULL;
+    int n = 0;
+    lb_dataset_opts dop = {.text_column = o.text_column ? o.text_column : "text",
+                           .label_column = o.label_column ? o.label_column : "label",
+                           .text_pair_column = o.text_pair_column, .require_labels = true};
+    lb_status st = lb_data_resolve_split(path_or_id, o.split ? o.split : "train", &paths, &n, err);
+    if (!st) st = lb_data_load_shards(paths, n, &dop, d, err);
+    lb_free_list(paths);
+    if (st) {
+        lb_dataset_free(d);
+        free(d);
+        return st;
+    }
+    *out = d;
+    return LB_OK;
+}
+
+void lb_dataset_close(lb_dataset *d) {
+    if (!d) return;
+    lb_dataset_free(d);
+    free(d);
+}
+
+size_t lb_dataset_size(const lb_dataset *d) { return d->n; }
+const char *lb_dataset_text(const lb_dataset *d, size_t i) { return i < d->n ? d->texts[i] : NULL; }
+const char *lb_dataset_text_pair(const lb_dataset *d, size_t i) {
+    return i < d->n && d->text_pairs ? d->text_pairs[i] : NULL;
+}
+int lb_dataset_num_labels(const lb_dataset *d) { return d->num_labels; }
+int32_t lb_dataset_label(const lb_dataset *d, size_t i) { return i < d->n ? d->labels[i] : -1; }
+const char *lb_dataset_label_name(const lb_dataset *d, int k) {
+    return d->label_names && k >= 0 && k < d->num_labels ? d->label_names[k] : NULL;
+}
+
+lb_status lb_api_dataset_view(const lb_dataset *d, lb_dataset *view, lb_error *err) {
+    *view = *d;  /* texts, pairs and sources are shared, read-only */
+    view->labels = malloc((d->n ? d->n : 1) * sizeof *view->labels);
+    view->label_names = d->label_names ? lb_copy_list(d->label_names, d->num_labels) : NULL;
+    if (!view->labels || (d->label_names && !view->label_names)) {
+        free(view->labels);
+        lb_free_list(view->label_names);
+        memset(view, 0, sizeof *view);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
+    if (d->n) memcpy(view->labels, d->labels, d->n * sizeof *view->labels);
+    return LB_OK;
+}
+
+void lb_api_dataset_view_free(lb_dataset *view) {
+    free(view->labels);
+    if (view->label_names)
+        for (int i = 0; i < view->num_labels; i++) free(view->label_names[i]);
+    free(view->label_names);
+    memset(view, 0, sizeof *view);
+}
