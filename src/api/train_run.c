@@ -68,27 +68,6 @@ static lb_status dup_opt(const char *s, char **out, lb_error *err) {
     return (*out = strdup(s)) ? LB_OK : lb_err(err, LB_ERR_NOMEM, "out of memory");
 }
 
-/* A copy of d whose label arrays the label mapping may rewrite (texts and sources shared). */
-static lb_status label_view(const lb_dataset *d, lb_dataset *v, lb_error *err) {
-    *v = *d;
-    v->labels = malloc(sizeof(int32_t) * (d->n ? d->n : 1));
-    v->label_names = d->label_names ? lb_copy_list(d->label_names, d->num_labels) : NULL;
-    if (!v->labels || (d->label_names && !v->label_names)) {
-        free(v->labels);
-        lb_free_list(v->label_names);
-        memset(v, 0, sizeof *v);
-        return lb_err(err, LB_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < d->n; i++) v->labels[i] = d->labels ? d->labels[i] : -1;
-    return LB_OK;
-}
-
-static void label_view_free(lb_dataset *v) {
-    free(v->labels);
-    lb_free_list(v->label_names);
-    memset(v, 0, sizeof *v);
-}
-
 /* The data layer's one label rule (data/labels.h) with the model's classes as the known names:
  * label names map onto them exactly, class ids are used as they are. *named: the labels were
  * names (announced to the caller). */
@@ -194,14 +173,14 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         memset(views, 0, sizeof views);
         bool named = false;
         int nd = eval ? 2 : 1;
-        if (!(st = label_view(train, &views[0], err)) && (!eval || !(st = label_view(eval, &views[1], err))) &&
+        if (!(st = lb_api_dataset_view(train, &views[0], err)) && (!eval || !(st = lb_api_dataset_view(eval, &views[1], err))) &&
             !(st = map_labels(views, nd, &info, &named, err)) &&
             !(st = tokenise(&views[0], "training set", tok, &info, &o, &r->train, err))) {
             r->has_train = true;
             if (eval && !(st = tokenise(&views[1], "validation set", tok, &info, &o, &r->eval, err))) r->has_eval = true;
         }
-        label_view_free(&views[0]);
-        label_view_free(&views[1]);
+        if (views[0].labels) lb_api_dataset_view_free(&views[0]);
+        if (views[1].labels) lb_api_dataset_view_free(&views[1]);
         if (st) goto out;
         if (named) announce_labels(cb, &info);
     } else if (eval) {
