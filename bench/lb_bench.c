@@ -1,6 +1,7 @@
 /* lorabert side of bench/run: the workloads of bench/peers.py, run through the library APIs
- * (model forward/backward + lb_cross_entropy + AdamW/clipping/schedule as the trainer does them,
- * and the tokenizer), on the batch file peers.py wrote, so every system does identical work.
+ * (training: the library's own step on caller-given batches, lb_train_step_batch: forward,
+ * cross-entropy, backward, clipping, AdamW, schedule; inference: the model's forward; and the
+ * tokenizer), on the batch file peers.py wrote, so every system does identical work.
  *   lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] [--precision P]
  *   lb_bench rss --model DIR [--precision P]   peak RSS of a fresh process training 2 steps at 4x512
  * --precision bf16 runs the model in its bf16 mode (lb_model_set_precision) and reports as system
@@ -21,7 +22,6 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
-#include "train/optim.h"
 
 static double now(void) {
     struct timespec ts;
@@ -131,45 +131,37 @@ static double flops_batch(const bbatch *b, bool train) {
 
 /* ------------------------------------------------------------------ the trainer's step */
 
+/* The schedule's length (lr 1e-3 decaying linearly over it): more than a full run takes. */
+#define BENCH_MAX_STEPS 2500
+
 typedef struct ctx {
     lb_model *m;
-    lb_param *params;
-    int nparams;
-    lb_adamw opt;
-    lb_rng rng;
-    int64_t step;
-    float logits[64 * 2], dlogits[64 * 2];
+    lb_train_run *run;   /* a run on caller-given batches: the library's own step */
 } ctx;
 
 static void setup(ctx *c, const char *dir) {
     lb_error e;
-    lb_load_opts lo = {0};
-    lo.quiet = true;
-    lo.seed = 42;
-    c->m = lb_model_load(dir, &lo, &e);
-    if (!c->m) die("load model", &e);
-    lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.01f, .use_rslora = false, .target_mask = 1u << LB_LIN_Q};
-    if (lb_model_add_lora(c->m, &lc, 42, &e) != LB_OK) die("add lora", &e);
+    lb_model_options mo = {.seed = 42};
+    if (lb_model_open(dir, &mo, &c->m, &e) != LB_OK) die("load model", &e);
+    lb_lora_options lo = {.r = 4, .alpha = 32, .dropout = 0.01, .seed = 42};
+    if (lb_model_add_adapter(c->m, &lo, &e) != LB_OK) die("add lora", &e);
     if (lb_model_set_precision(c->m, precision, &e) != LB_OK) die("precision", &e);
-    c->nparams = lb_model_params(c->m, &c->params);
-    lb_adamw_config ac;
-    lb_adamw_defaults(&ac);
-    ac.weight_decay = 0.01f;
-    if (lb_adamw_init(&c->opt, c->params, c->nparams, &ac, &e) != LB_OK) die("adamw", &e);
-    lb_rng_seed(&c->rng, 42);
-    c->step = 0;
+    lb_train_options to;
+    lb_train_options_init(&to);   /* the seed recipe: AdamW lr 1e-3, weight decay 0.01, clip 1.0 */
+    to.max_steps = BENCH_MAX_STEPS;
+    if (lb_train_run_open(c->m, NULL, NULL, &to, NULL, &c->run, &e) != LB_OK) die("train run", &e);
 }
 
+static void teardown(ctx *c) {
+    lb_train_run_close(c->run);
+    lb_model_close(c->m);
+}
+
+/* zero grad, forward, loss, backward, clip, AdamW, schedule: lb_train_step_batch */
 static void train_step(ctx *c, const bbatch *b) {
     lb_error e;
-    lb_batch bt = {b->B, b->T, b->ids, b->lengths, NULL};
-    lb_model_zero_grad(c->m);
-    if (lb_model_forward(c->m, &bt, true, &c->rng, c->logits, &e) != LB_OK) die("forward", &e);
-    lb_cross_entropy(c->logits, b->labels, b->B, 2, c->dlogits);
-    if (lb_model_backward(c->m, c->dlogits, &e) != LB_OK) die("backward", &e);
-    lb_clip_grad_norm(c->params, c->nparams, 1.0);
-    lb_adamw_step(&c->opt, 1e-3 * lb_linear_schedule(c->step, 0, 2500));
-    c->step++;
+    if (lb_train_step_batch(c->run, b->ids, b->lengths, NULL, b->B, b->T, b->labels, NULL, &e) != LB_OK)
+        die("train step", &e);
 }
 
 static void infer(ctx *c, const bbatch *b, float *logits) {
@@ -226,8 +218,8 @@ static char **read_texts(const char *data_dir, int *count, size_t *bytes) {
 
 static void bench_tokenizer(const char *model_dir, const char *data_dir, bool quick) {
     lb_error e;
-    lb_tokenizer *tok = lb_tokenizer_load(model_dir, &e);
-    if (!tok) die("tokenizer", &e);
+    lb_tokenizer *tok;
+    if (lb_tokenizer_open(model_dir, &tok, &e) != LB_OK) die("tokenizer", &e);
     int n;
     size_t bytes;
     char **texts = read_texts(data_dir, &n, &bytes);
@@ -255,7 +247,7 @@ static void bench_tokenizer(const char *model_dir, const char *data_dir, bool qu
     emit("tokenize_imdb", "MB/s", "higher", v, reps, extra);
     for (int i = 0; i < n; i++) free(texts[i]);
     free(texts);
-    lb_tokenizer_free(tok);
+    lb_tokenizer_close(tok);
 }
 
 /* repeats / eval_batches: 0 = the mode's default (quick: 1 / 10, full: 3 / all). */
@@ -342,8 +334,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     free(fb.labels); free(fb.lengths); free(fb.ids);
 
     if (precision == LB_PRECISION_FP32) bench_tokenizer(model, data, quick);
-    lb_adamw_free(&c.opt);
-    lb_model_free(c.m);
+    teardown(&c);
     for (int i = 0; i < ntrain + neval; i++) { free(train[i].labels); free(train[i].lengths); free(train[i].ids); }
     free(train);
     return 0;
@@ -356,6 +347,8 @@ static int cmd_rss(const char *model) {
     lb_rng_seed(&r, 3);
     bbatch fb = fixed_batch(&r, 4, 512);
     for (int i = 0; i < 2; i++) train_step(&c, &fb);
+    teardown(&c);
+    free(fb.labels); free(fb.lengths); free(fb.ids);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double mb = ru.ru_maxrss / 1024.0;
