@@ -295,6 +295,18 @@ int lb_dataset_num_labels(const lb_dataset *d);
 int32_t lb_dataset_label(const lb_dataset *d, size_t i);
 const char *lb_dataset_label_name(const lb_dataset *d, int k);
 
+/* The classes a model trained on ds[0..nd) (train, validation) gets, by the data layer's one
+ * rule: class ids are used as they are (*classes = NULL, *n = n_names when names are given, else
+ * 1 + the largest id); label names must each be one of names (exact, any order in the file), or,
+ * with names_are_default, names that do not cover them give way to the labels' sorted unique
+ * values (*sorted_fallback = true, so the caller can say so). Without names, the sorted values.
+ * *classes: NULL-terminated names in class order (free with lb_free_strings). sorted_fallback may
+ * be NULL. */
+lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *const *names, int n_names,
+                             bool names_are_default, char ***classes, int *n, bool *sorted_fallback, lb_error *err);
+/* Frees a NULL-terminated list of strings the library returned (NULL is a no-op). */
+void lb_free_strings(char **list);
+
 /* ---- Evaluation ------------------------------------------------------------------------- */
 
 typedef struct lb_eval_options {
