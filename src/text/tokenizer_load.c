@@ -9,7 +9,7 @@
 #include "base/fileio.h"
 #include "formats/pyjson.h"
 #include "text/tokenizer_impl.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 #define MAX_TOKEN_ID (1 << 24) /* sanity bound: ids index dense arrays */
 

@@ -13,7 +13,7 @@
 #include "base/fileio.h"
 #include "text/bert_normalizer.h"
 #include "text/tokenizer.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 #include "text/vocab.h"
 #include "text/wordpiece.h"
 
