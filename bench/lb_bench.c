@@ -17,11 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-#include "base/fileio.h"
-#include "base/rng.h"
-#include "kernels/kernels.h"
-#include "model/model.h"
-#include "text/tokenizer.h"
+#include "lorabert.h"
 
 static double now(void) {
     struct timespec ts;
@@ -33,6 +29,33 @@ static void die(const char *what, const lb_error *e) {
     fprintf(stderr, "lb_bench: %s: %s\n", what, e ? e->msg : "");
     exit(1);
 }
+
+/* The whole file at path (malloc'd, NUL-terminated), or exit. */
+static void slurp(const char *path, char **data, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "lb_bench: %s: cannot open\n", path); exit(1); }
+    size_t cap = 1 << 20, n = 0;
+    char *d = malloc(cap + 1);
+    size_t got;
+    while (d && (got = fread(d + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) d = realloc(d, (cap *= 2) + 1);
+    }
+    if (!d || ferror(f)) { fprintf(stderr, "lb_bench: %s: read failed\n", path); exit(1); }
+    fclose(f);
+    d[n] = '\0';
+    *data = d;
+    *len = n;
+}
+
+/* splitmix64: the bench's own random batches (any fixed sequence will do) */
+static uint64_t mix_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static uint32_t mix_below(uint64_t *s, uint32_t n) { return (uint32_t)(mix_next(s) % n); }
 
 /* ------------------------------------------------------------------ statistics / output */
 
@@ -68,8 +91,7 @@ typedef struct bbatch {
 static int read_batches(const char *path, bbatch **train, int *ntrain, bbatch **evalb, int *neval) {
     char *d;
     size_t n;
-    lb_error e;
-    if (lb_read_file(path, &d, &n, &e) != LB_OK) die("batch file", &e);
+    slurp(path, &d, &n);
     if (n < 12 || memcmp(d, "LBB1", 4) != 0) { fprintf(stderr, "lb_bench: %s: not a batch file\n", path); exit(1); }
     int32_t h[2];
     memcpy(h, d + 4, 8);
@@ -101,12 +123,12 @@ bad:
     exit(1);
 }
 
-static bbatch fixed_batch(lb_rng *r, int B, int T) {
+static bbatch fixed_batch(uint64_t *r, int B, int T) {
     bbatch b = {B, T, malloc(4 * B), malloc(4 * B), malloc(4 * (size_t)B * T)};
     for (int i = 0; i < B; i++) {
-        b.labels[i] = (int32_t)lb_rng_below(r, 2);
+        b.labels[i] = (int32_t)mix_below(r, 2);
         b.lengths[i] = T;
-        for (int t = 0; t < T; t++) b.ids[(size_t)i * T + t] = 1000 + (int32_t)lb_rng_below(r, 30522 - 1000);
+        for (int t = 0; t < T; t++) b.ids[(size_t)i * T + t] = 1000 + (int32_t)mix_below(r, 30522 - 1000);
         b.ids[(size_t)i * T] = 101;
         b.ids[(size_t)i * T + T - 1] = 102;
     }
@@ -166,8 +188,7 @@ static void train_step(ctx *c, const bbatch *b) {
 
 static void infer(ctx *c, const bbatch *b, float *logits) {
     lb_error e;
-    lb_batch bt = {b->B, b->T, b->ids, b->lengths, NULL};
-    if (lb_model_forward(c->m, &bt, false, NULL, logits, &e) != LB_OK) die("forward (eval)", &e);
+    if (lb_model_predict_tokens(c->m, b->ids, b->lengths, NULL, b->B, b->T, logits, &e) != LB_OK) die("forward (eval)", &e);
 }
 
 /* tokens/s (padded B*T, as peers.py counts) per repeat; *gflops: model GFLOP/s of the median repeat. */
@@ -196,10 +217,10 @@ static char **read_texts(const char *data_dir, int *count, size_t *bytes) {
     int n = 0, cap = 0;
     *bytes = 0;
     for (int s = 0; s < 2; s++) {
-        char *path = lb_path_join(data_dir, splits[s]), *d;
+        char path[4096], *d;
         size_t len;
-        lb_error e;
-        if (lb_read_file(path, &d, &len, &e) != LB_OK) die("imdb data", &e);
+        snprintf(path, sizeof path, "%s/%s", data_dir, splits[s]);
+        slurp(path, &d, &len);
         for (char *line = strtok(d, "\n"); line; line = strtok(NULL, "\n")) {
             cJSON *j = cJSON_Parse(line);
             const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
@@ -210,7 +231,6 @@ static char **read_texts(const char *data_dir, int *count, size_t *bytes) {
             cJSON_Delete(j);
         }
         free(d);
-        free(path);
     }
     *count = n;
     return texts;
@@ -223,7 +243,7 @@ static void bench_tokenizer(const char *model_dir, const char *data_dir, bool qu
     int n;
     size_t bytes;
     char **texts = read_texts(data_dir, &n, &bytes);
-    lb_tok_opts o = {.max_length = 512, .truncate_left = true, .add_special_tokens = true, .replace_invalid_utf8 = false};
+    lb_encode_options o = {.max_length = 512, .truncate_left = true};
     int reps = quick ? 3 : 7;
     double v[16];
     int failed = 0;
@@ -232,12 +252,12 @@ static void bench_tokenizer(const char *model_dir, const char *data_dir, bool qu
         /* reviews split over the OpenMP threads, like HF's batched call over its Rayon pool */
 #pragma omp parallel reduction(+ : failed)
         {
-            lb_encoding enc = {0};
+            lb_tokens enc = {0};
             lb_error te;
 #pragma omp for schedule(dynamic, 16)
             for (int i = 0; i < n; i++)
-                if (lb_tokenize(tok, texts[i], strlen(texts[i]), &o, &enc, &te) != LB_OK) failed++;
-            lb_encoding_free(&enc);
+                if (lb_tokenizer_encode(tok, texts[i], strlen(texts[i]), NULL, 0, &o, &enc, &te) != LB_OK) failed++;
+            lb_tokens_free(&enc);
         }
         v[r] = bytes / 1e6 / (now() - t0);
     }
@@ -272,8 +292,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
              nb, epoch_tokens / med, epoch_tokens, gf);
     emit("train_real", "tokens/s", "higher", v, reps, extra);
 
-    lb_rng r;
-    lb_rng_seed(&r, 1);
+    uint64_t r = 1;
     const int Ts[2] = {128, 512}, steps[2] = {quick ? 3 : 10, quick ? 2 : 5};
     for (int i = 0; i < 2; i++) {
         bbatch fb = fixed_batch(&r, 4, Ts[i]), arr[16];
@@ -304,7 +323,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     emit("eval_validation", "reviews/s", "higher", v, reps, extra);
 
     /* predict latency at batch 1, throughput at 32 x 128 */
-    lb_rng_seed(&r, 2);
+    r = 2;
     const int Tp[3] = {16, 64, 128};
     for (int i = 0; i < 3; i++) {
         bbatch fb = fixed_batch(&r, 1, Tp[i]);
@@ -343,8 +362,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
 static int cmd_rss(const char *model) {
     ctx c;
     setup(&c, model);
-    lb_rng r;
-    lb_rng_seed(&r, 3);
+    uint64_t r = 3;
     bbatch fb = fixed_batch(&r, 4, 512);
     for (int i = 0; i < 2; i++) train_step(&c, &fb);
     teardown(&c);

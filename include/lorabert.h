@@ -226,6 +226,13 @@ lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *er
  * adapter (as merge_and_unload leaves it). */
 lb_status lb_model_save_merged(lb_model *m, const char *dir, lb_error *err);
 
+/* Logits of rows the caller tokenized itself (benchmarks, servers with their own batching), in
+ * eval mode: ids [B*T] right-padded (row b has lengths[b] real tokens, 1..T), type_ids [B*T] or
+ * NULL (all 0), logits [B*L] out. An id outside the vocabulary or T beyond the model's positions
+ * is LB_ERR_USAGE naming the row; non-finite logits are LB_ERR_NUMERIC. Not thread-safe per model. */
+lb_status lb_model_predict_tokens(lb_model *m, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
+                                  int B, int T, float *logits, lb_error *err);
+
 /* ---- Classifier ------------------------------------------------------------------------- */
 
 /* A model + its tokenizer + inference settings: what predict, eval and serve run. */
