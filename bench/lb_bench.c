@@ -1,6 +1,7 @@
 /* lorabert side of bench/run: the workloads of bench/peers.py, run through the library APIs
- * (model forward/backward + lb_cross_entropy + AdamW/clipping/schedule as the trainer does them,
- * and the tokenizer), on the batch file peers.py wrote, so every system does identical work.
+ * (training: the library's own step on caller-given batches, lb_train_step_batch: forward,
+ * cross-entropy, backward, clipping, AdamW, schedule; inference: the model's forward; and the
+ * tokenizer), on the batch file peers.py wrote, so every system does identical work.
  *   lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] [--precision P]
  *   lb_bench rss --model DIR [--precision P]   peak RSS of a fresh process training 2 steps at 4x512
  * --precision bf16 runs the model in its bf16 mode (lb_model_set_precision) and reports as system
@@ -16,12 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-#include "base/fileio.h"
-#include "base/rng.h"
-#include "kernels/kernels.h"
-#include "model/model.h"
-#include "text/tokenizer.h"
-#include "train/optim.h"
+#include "lorabert.h"
 
 static double now(void) {
     struct timespec ts;
@@ -33,6 +29,33 @@ static void die(const char *what, const lb_error *e) {
     fprintf(stderr, "lb_bench: %s: %s\n", what, e ? e->msg : "");
     exit(1);
 }
+
+/* The whole file at path (malloc'd, NUL-terminated), or exit. */
+static void slurp(const char *path, char **data, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "lb_bench: %s: cannot open\n", path); exit(1); }
+    size_t cap = 1 << 20, n = 0;
+    char *d = malloc(cap + 1);
+    size_t got;
+    while (d && (got = fread(d + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) d = realloc(d, (cap *= 2) + 1);
+    }
+    if (!d || ferror(f)) { fprintf(stderr, "lb_bench: %s: read failed\n", path); exit(1); }
+    fclose(f);
+    d[n] = '\0';
+    *data = d;
+    *len = n;
+}
+
+/* splitmix64: the bench's own random batches (any fixed sequence will do) */
+static uint64_t mix_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static uint32_t mix_below(uint64_t *s, uint32_t n) { return (uint32_t)(mix_next(s) % n); }
 
 /* ------------------------------------------------------------------ statistics / output */
 
@@ -68,8 +91,7 @@ typedef struct bbatch {
 static int read_batches(const char *path, bbatch **train, int *ntrain, bbatch **evalb, int *neval) {
     char *d;
     size_t n;
-    lb_error e;
-    if (lb_read_file(path, &d, &n, &e) != LB_OK) die("batch file", &e);
+    slurp(path, &d, &n);
     if (n < 12 || memcmp(d, "LBB1", 4) != 0) { fprintf(stderr, "lb_bench: %s: not a batch file\n", path); exit(1); }
     int32_t h[2];
     memcpy(h, d + 4, 8);
@@ -101,12 +123,12 @@ bad:
     exit(1);
 }
 
-static bbatch fixed_batch(lb_rng *r, int B, int T) {
+static bbatch fixed_batch(uint64_t *r, int B, int T) {
     bbatch b = {B, T, malloc(4 * B), malloc(4 * B), malloc(4 * (size_t)B * T)};
     for (int i = 0; i < B; i++) {
-        b.labels[i] = (int32_t)lb_rng_below(r, 2);
+        b.labels[i] = (int32_t)mix_below(r, 2);
         b.lengths[i] = T;
-        for (int t = 0; t < T; t++) b.ids[(size_t)i * T + t] = 1000 + (int32_t)lb_rng_below(r, 30522 - 1000);
+        for (int t = 0; t < T; t++) b.ids[(size_t)i * T + t] = 1000 + (int32_t)mix_below(r, 30522 - 1000);
         b.ids[(size_t)i * T] = 101;
         b.ids[(size_t)i * T + T - 1] = 102;
     }
@@ -131,51 +153,42 @@ static double flops_batch(const bbatch *b, bool train) {
 
 /* ------------------------------------------------------------------ the trainer's step */
 
+/* The schedule's length (lr 1e-3 decaying linearly over it): more than a full run takes. */
+#define BENCH_MAX_STEPS 2500
+
 typedef struct ctx {
     lb_model *m;
-    lb_param *params;
-    int nparams;
-    lb_adamw opt;
-    lb_rng rng;
-    int64_t step;
-    float logits[64 * 2], dlogits[64 * 2];
+    lb_train_run *run;   /* a run on caller-given batches: the library's own step */
 } ctx;
 
 static void setup(ctx *c, const char *dir) {
     lb_error e;
-    lb_load_opts lo = {0};
-    lo.quiet = true;
-    lo.seed = 42;
-    c->m = lb_model_load(dir, &lo, &e);
-    if (!c->m) die("load model", &e);
-    lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.01f, .use_rslora = false, .target_mask = 1u << LB_LIN_Q};
-    if (lb_model_add_lora(c->m, &lc, 42, &e) != LB_OK) die("add lora", &e);
+    lb_model_options mo = {.seed = 42};
+    if (lb_model_open(dir, &mo, &c->m, &e) != LB_OK) die("load model", &e);
+    lb_lora_options lo = {.r = 4, .alpha = 32, .dropout = 0.01, .seed = 42};
+    if (lb_model_add_adapter(c->m, &lo, &e) != LB_OK) die("add lora", &e);
     if (lb_model_set_precision(c->m, precision, &e) != LB_OK) die("precision", &e);
-    c->nparams = lb_model_params(c->m, &c->params);
-    lb_adamw_config ac;
-    lb_adamw_defaults(&ac);
-    ac.weight_decay = 0.01f;
-    if (lb_adamw_init(&c->opt, c->params, c->nparams, &ac, &e) != LB_OK) die("adamw", &e);
-    lb_rng_seed(&c->rng, 42);
-    c->step = 0;
+    lb_train_options to;
+    lb_train_options_init(&to);   /* the seed recipe: AdamW lr 1e-3, weight decay 0.01, clip 1.0 */
+    to.max_steps = BENCH_MAX_STEPS;
+    if (lb_train_run_open(c->m, NULL, NULL, &to, NULL, &c->run, &e) != LB_OK) die("train run", &e);
 }
 
+static void teardown(ctx *c) {
+    lb_train_run_close(c->run);
+    lb_model_close(c->m);
+}
+
+/* zero grad, forward, loss, backward, clip, AdamW, schedule: lb_train_step_batch */
 static void train_step(ctx *c, const bbatch *b) {
     lb_error e;
-    lb_batch bt = {b->B, b->T, b->ids, b->lengths, NULL};
-    lb_model_zero_grad(c->m);
-    if (lb_model_forward(c->m, &bt, true, &c->rng, c->logits, &e) != LB_OK) die("forward", &e);
-    lb_cross_entropy(c->logits, b->labels, b->B, 2, c->dlogits);
-    if (lb_model_backward(c->m, c->dlogits, &e) != LB_OK) die("backward", &e);
-    lb_clip_grad_norm(c->params, c->nparams, 1.0);
-    lb_adamw_step(&c->opt, 1e-3 * lb_linear_schedule(c->step, 0, 2500));
-    c->step++;
+    if (lb_train_step_batch(c->run, b->ids, b->lengths, NULL, b->B, b->T, b->labels, NULL, &e) != LB_OK)
+        die("train step", &e);
 }
 
 static void infer(ctx *c, const bbatch *b, float *logits) {
     lb_error e;
-    lb_batch bt = {b->B, b->T, b->ids, b->lengths, NULL};
-    if (lb_model_forward(c->m, &bt, false, NULL, logits, &e) != LB_OK) die("forward (eval)", &e);
+    if (lb_model_predict_tokens(c->m, b->ids, b->lengths, NULL, b->B, b->T, logits, &e) != LB_OK) die("forward (eval)", &e);
 }
 
 /* tokens/s (padded B*T, as peers.py counts) per repeat; *gflops: model GFLOP/s of the median repeat. */
@@ -204,10 +217,10 @@ static char **read_texts(const char *data_dir, int *count, size_t *bytes) {
     int n = 0, cap = 0;
     *bytes = 0;
     for (int s = 0; s < 2; s++) {
-        char *path = lb_path_join(data_dir, splits[s]), *d;
+        char path[4096], *d;
         size_t len;
-        lb_error e;
-        if (lb_read_file(path, &d, &len, &e) != LB_OK) die("imdb data", &e);
+        snprintf(path, sizeof path, "%s/%s", data_dir, splits[s]);
+        slurp(path, &d, &len);
         for (char *line = strtok(d, "\n"); line; line = strtok(NULL, "\n")) {
             cJSON *j = cJSON_Parse(line);
             const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
@@ -218,7 +231,6 @@ static char **read_texts(const char *data_dir, int *count, size_t *bytes) {
             cJSON_Delete(j);
         }
         free(d);
-        free(path);
     }
     *count = n;
     return texts;
@@ -226,12 +238,12 @@ static char **read_texts(const char *data_dir, int *count, size_t *bytes) {
 
 static void bench_tokenizer(const char *model_dir, const char *data_dir, bool quick) {
     lb_error e;
-    lb_tokenizer *tok = lb_tokenizer_load(model_dir, &e);
-    if (!tok) die("tokenizer", &e);
+    lb_tokenizer *tok;
+    if (lb_tokenizer_open(model_dir, &tok, &e) != LB_OK) die("tokenizer", &e);
     int n;
     size_t bytes;
     char **texts = read_texts(data_dir, &n, &bytes);
-    lb_tok_opts o = {.max_length = 512, .truncate_left = true, .add_special_tokens = true, .replace_invalid_utf8 = false};
+    lb_encode_options o = {.max_length = 512, .truncate_left = true};
     int reps = quick ? 3 : 7;
     double v[16];
     int failed = 0;
@@ -240,12 +252,12 @@ static void bench_tokenizer(const char *model_dir, const char *data_dir, bool qu
         /* reviews split over the OpenMP threads, like HF's batched call over its Rayon pool */
 #pragma omp parallel reduction(+ : failed)
         {
-            lb_encoding enc = {0};
+            lb_tokens enc = {0};
             lb_error te;
 #pragma omp for schedule(dynamic, 16)
             for (int i = 0; i < n; i++)
-                if (lb_tokenize(tok, texts[i], strlen(texts[i]), &o, &enc, &te) != LB_OK) failed++;
-            lb_encoding_free(&enc);
+                if (lb_tokenizer_encode(tok, texts[i], strlen(texts[i]), NULL, 0, &o, &enc, &te) != LB_OK) failed++;
+            lb_tokens_free(&enc);
         }
         v[r] = bytes / 1e6 / (now() - t0);
     }
@@ -255,7 +267,7 @@ static void bench_tokenizer(const char *model_dir, const char *data_dir, bool qu
     emit("tokenize_imdb", "MB/s", "higher", v, reps, extra);
     for (int i = 0; i < n; i++) free(texts[i]);
     free(texts);
-    lb_tokenizer_free(tok);
+    lb_tokenizer_close(tok);
 }
 
 /* repeats / eval_batches: 0 = the mode's default (quick: 1 / 10, full: 3 / all). */
@@ -280,8 +292,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
              nb, epoch_tokens / med, epoch_tokens, gf);
     emit("train_real", "tokens/s", "higher", v, reps, extra);
 
-    lb_rng r;
-    lb_rng_seed(&r, 1);
+    uint64_t r = 1;
     const int Ts[2] = {128, 512}, steps[2] = {quick ? 3 : 10, quick ? 2 : 5};
     for (int i = 0; i < 2; i++) {
         bbatch fb = fixed_batch(&r, 4, Ts[i]), arr[16];
@@ -312,7 +323,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     emit("eval_validation", "reviews/s", "higher", v, reps, extra);
 
     /* predict latency at batch 1, throughput at 32 x 128 */
-    lb_rng_seed(&r, 2);
+    r = 2;
     const int Tp[3] = {16, 64, 128};
     for (int i = 0; i < 3; i++) {
         bbatch fb = fixed_batch(&r, 1, Tp[i]);
@@ -342,8 +353,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     free(fb.labels); free(fb.lengths); free(fb.ids);
 
     if (precision == LB_PRECISION_FP32) bench_tokenizer(model, data, quick);
-    lb_adamw_free(&c.opt);
-    lb_model_free(c.m);
+    teardown(&c);
     for (int i = 0; i < ntrain + neval; i++) { free(train[i].labels); free(train[i].lengths); free(train[i].ids); }
     free(train);
     return 0;
@@ -352,10 +362,11 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
 static int cmd_rss(const char *model) {
     ctx c;
     setup(&c, model);
-    lb_rng r;
-    lb_rng_seed(&r, 3);
+    uint64_t r = 3;
     bbatch fb = fixed_batch(&r, 4, 512);
     for (int i = 0; i < 2; i++) train_step(&c, &fb);
+    teardown(&c);
+    free(fb.labels); free(fb.lengths); free(fb.ids);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double mb = ru.ru_maxrss / 1024.0;

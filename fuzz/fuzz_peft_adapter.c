@@ -1,4 +1,4 @@
-/* libFuzzer harness for PEFT adapter folders (src/formats/peft_adapter.c). An input is
+/* libFuzzer harness for PEFT adapter folders (src/model/peft.c). An input is
  *   adapter_config.json bytes [ SEP adapter_model.safetensors bytes ]
  * with SEP = "\n#safetensors#\n"; without SEP the folder holds only the config (and, when the
  * input's last byte is odd, an adapter_model.bin). Both files go to a tmpfs folder, then
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "base/fileio.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 
 static const char SEP[] = "\n#safetensors#\n";
 static char dir[128], cfg_path[192], st_path[192], bin_path[192];

@@ -226,6 +226,13 @@ lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *er
  * adapter (as merge_and_unload leaves it). */
 lb_status lb_model_save_merged(lb_model *m, const char *dir, lb_error *err);
 
+/* Logits of rows the caller tokenized itself (benchmarks, servers with their own batching), in
+ * eval mode: ids [B*T] right-padded (row b has lengths[b] real tokens, 1..T), type_ids [B*T] or
+ * NULL (all 0), logits [B*L] out. An id outside the vocabulary or T beyond the model's positions
+ * is LB_ERR_USAGE naming the row; non-finite logits are LB_ERR_NUMERIC. Not thread-safe per model. */
+lb_status lb_model_predict_tokens(lb_model *m, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
+                                  int B, int T, float *logits, lb_error *err);
+
 /* ---- Classifier ------------------------------------------------------------------------- */
 
 /* A model + its tokenizer + inference settings: what predict, eval and serve run. */
@@ -295,6 +302,18 @@ int lb_dataset_num_labels(const lb_dataset *d);
 int32_t lb_dataset_label(const lb_dataset *d, size_t i);
 const char *lb_dataset_label_name(const lb_dataset *d, int k);
 
+/* The classes a model trained on ds[0..nd) (train, validation) gets, by the data layer's one
+ * rule: class ids are used as they are (*classes = NULL, *n = n_names when names are given, else
+ * 1 + the largest id); label names must each be one of names (exact, any order in the file), or,
+ * with names_are_default, names that do not cover them give way to the labels' sorted unique
+ * values (*sorted_fallback = true, so the caller can say so). Without names, the sorted values.
+ * *classes: NULL-terminated names in class order (free with lb_free_strings). sorted_fallback may
+ * be NULL. */
+lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *const *names, int n_names,
+                             bool names_are_default, char ***classes, int *n, bool *sorted_fallback, lb_error *err);
+/* Frees a NULL-terminated list of strings the library returned (NULL is a no-op). */
+void lb_free_strings(char **list);
+
 /* ---- Evaluation ------------------------------------------------------------------------- */
 
 typedef struct lb_eval_options {
@@ -333,22 +352,30 @@ typedef struct lb_train_options {
     bool truncate_right;               /* default: left truncation (keep the end) */
     int threads;                       /* 0: process default */
     const char *base_model_name;       /* adapter_config's base_model_name_or_path (NULL: the
-                                        * model argument as opened) */
+                                        * model's resolved folder, lb_model_info.model_dir) */
     const char *batch_order_file;      /* tests: per-step batch rows (HF order.json) instead of
                                         * shuffling; NULL */
+    int64_t max_steps;                 /* 0: num_train_epochs decides. Runs without a training
+                                        * set (lb_train_step_batch): the schedule's total steps,
+                                        * required; with a training set it must be 0 */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 
-/* Passed to on_step after each optimizer step. */
+/* Passed to on_step after each optimizer step (before that epoch's evaluation when it is the
+ * epoch's last step). */
 typedef struct lb_step_info {
     int64_t step, total_steps;         /* 1-based global step */
-    int epoch;                         /* 1-based epoch the step belongs to */
+    int epoch, num_epochs;             /* 1-based epoch the step belongs to */
+    int64_t step_in_epoch;             /* 1-based step within the epoch */
+    int64_t steps_per_epoch;
     double epoch_progress;             /* HF's fractional epoch, e.g. 1.25 */
     double loss;                       /* this step's mean batch loss */
     double grad_norm;                  /* global norm before clipping */
     double learning_rate;              /* the rate this step used */
     int64_t tokens;                    /* real tokens processed by this process so far */
     double elapsed_s;                  /* wall time of this process's training so far */
+    double tokens_per_s;               /* this process's real tokens per second of step time */
+    double eta_s;                      /* remaining steps at this process's pace so far */
 } lb_step_info;
 
 /* Passed to on_epoch at each epoch's end (after its evaluation and checkpoint). */
@@ -356,6 +383,8 @@ typedef struct lb_epoch_info {
     int epoch, num_epochs;
     int64_t step;                      /* global step at the end of the epoch */
     double train_loss;                 /* mean loss of the epoch's steps */
+    double logged_loss;                /* HF's "Training Loss" column: the last logged loss
+                                        * (logging_steps); NaN ("No log") when none yet */
     bool evaluated;
     lb_eval_result eval;               /* valid when evaluated */
     bool is_best;                      /* this epoch is the best so far */
@@ -389,7 +418,10 @@ typedef struct lb_train_result {
  * m's tokenizer, maps their labels to m's classes (the data layer's rule, announced via on_log),
  * checks lengths against the model, and opens output_dir (lock, leftovers, refusal of foreign
  * files; see docs/training.md) before anything is trained. m, train, eval and cb must outlive
- * the run. */
+ * the run; opts is copied (its strings too). opts NULL: lb_train_options_init's defaults.
+ * train NULL opens a run for lb_train_step_batch (eval must then be NULL too). String labels
+ * the model does not know are LB_ERR_FORMAT naming the set, row and value. To resume, open the
+ * model with the checkpoint folder as its adapter and set resume_from_checkpoint to it. */
 typedef struct lb_train_run lb_train_run;
 lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval,
                             const lb_train_options *opts, const lb_train_callbacks *cb, lb_train_run **out,
@@ -398,6 +430,20 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
  * last step also that epoch's evaluation, checkpoint and best tracking. *done becomes true after
  * the last step (the final output is then written). info may be NULL. */
 lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_error *err);
+/* One optimizer step on a caller-given batch, for custom loops and benchmarks, on a run opened
+ * with train == NULL (and eval NULL, no output_dir, resume or batch order, max_steps >= 1):
+ *   ids     [B * T]  right-padded token ids (row b's first lengths[b] are real; [CLS] ... [SEP])
+ *   lengths [B]      1..T
+ *   type_ids [B * T] token_type_ids, or NULL (all 0)
+ *   labels  [B]      class ids in 0..num_labels-1
+ * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows the
+ * linear schedule over max_steps with warmup_steps). Calls on_step; no evaluation, checkpoint or
+ * file is written, and cancel is not read (the caller owns the loop). A step beyond max_steps,
+ * a bad shape, token id, type or label is LB_ERR_USAGE (nothing changed); a non-finite loss or
+ * gradient norm is LB_ERR_NUMERIC and ends the run (later steps are refused). info may be NULL.
+ * The arrays are read during the call only. */
+lb_status lb_train_step_batch(lb_train_run *r, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
+                              int B, int T, const int32_t *labels, lb_step_info *info, lb_error *err);
 /* Steps until done (or cancelled / failed) and fills res; equivalent to looping lb_train_step. */
 lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err);
 /* Frees the run (releases the output folder's lock); the model keeps the trained adapter (the

@@ -254,3 +254,33 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
     if (c->enc_cap > 4096) free_scratch(c);
     return st;
 }
+
+lb_status lb_model_predict_tokens(lb_model *m, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
+                                  int B, int T, float *logits, lb_error *err) {
+    const lb_model_config *cfg = lb_model_get_config(m);
+    if (B < 1 || T < 1 || !ids || !lengths || !logits)
+        return lb_err(err, LB_ERR_USAGE, "predict tokens: need B >= 1, T >= 1, ids, lengths and logits (B=%d, T=%d)", B, T);
+    if (T > cfg->max_pos)
+        return lb_err(err, LB_ERR_USAGE, "predict tokens: T=%d exceeds the model's %d positions", T, cfg->max_pos);
+    for (int b = 0; b < B; b++) {
+        if (lengths[b] < 1 || lengths[b] > T)
+            return lb_err(err, LB_ERR_USAGE, "predict tokens: row %d: length %d, expected 1..%d", b, lengths[b], T);
+        for (int t = 0; t < lengths[b]; t++) {
+            int32_t id = ids[(size_t)b * T + t];
+            if (id < 0 || id >= cfg->vocab_size)
+                return lb_err(err, LB_ERR_USAGE, "predict tokens: row %d position %d: id %d outside the vocabulary of %d",
+                              b, t, id, cfg->vocab_size);
+            if (type_ids && (type_ids[(size_t)b * T + t] < 0 ||
+                             type_ids[(size_t)b * T + t] >= (cfg->type_vocab_size > 0 ? cfg->type_vocab_size : 1)))
+                return lb_err(err, LB_ERR_USAGE, "predict tokens: row %d position %d: token type %d out of range", b, t,
+                              type_ids[(size_t)b * T + t]);
+        }
+    }
+    lb_batch batch = {.B = B, .T = T, .ids = ids, .lengths = lengths, .token_type_ids = type_ids};
+    lb_status st = lb_model_forward(m, &batch, false, NULL, logits, err);
+    for (int64_t i = 0; !st && i < (int64_t)B * cfg->num_labels; i++)
+        if (!isfinite(logits[i]))
+            st = lb_err(err, LB_ERR_NUMERIC, "predict tokens: row %lld: non-finite logit %g",
+                        (long long)(i / cfg->num_labels), (double)logits[i]);
+    return st;
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "api/api.h"
 #include "base/strlist.h"
+#include "data/labels.h"
 #include "data/splits.h"
 
 lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts, lb_dataset **out, lb_error *err) {
@@ -73,3 +74,38 @@ void lb_api_dataset_view_free(lb_dataset *view) {
     free(view->label_names);
     memset(view, 0, sizeof *view);
 }
+
+lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *const *names, int n_names,
+                             bool names_are_default, char ***classes, int *n, bool *sorted_fallback, lb_error *err) {
+    *classes = NULL;
+    *n = 0;
+    if (sorted_fallback) *sorted_fallback = false;
+    if (nd < 1 || nd > 8 || !ds) return lb_err(err, LB_ERR_USAGE, "dataset classes: 1..8 datasets expected, got %d", nd);
+    if (names && (n_names < 1 || n_names > LB_MAX_LABELS))
+        return lb_err(err, LB_ERR_USAGE, "dataset classes: %d names given, expected 1..%d", n_names, LB_MAX_LABELS);
+    lb_dataset views[8];
+    memset(views, 0, sizeof views);
+    int made = 0;
+    lb_status st = LB_OK;
+    for (; made < nd && !st; made++)
+        if (!ds[made]) st = lb_err(err, LB_ERR_USAGE, "dataset classes: dataset %d is NULL", made);
+        else if ((st = lb_api_dataset_view(ds[made], &views[made], err))) break;
+    if (!st) {
+        lb_label_spec spec = {.names = (char *const *)names, .n_names = names ? n_names : 0,
+                              .policy = names_are_default ? LB_LABELS_DEFAULT_NAMES : LB_LABELS_EXACT,
+                              .origin = names_are_default ? "the default label names" : "the given label names"};
+        st = lb_labels_map(views, nd, &spec, classes, n, sorted_fallback, err);
+        if (!st && *n > LB_MAX_LABELS) {
+            st = lb_err(err, LB_ERR_FORMAT, "%s: %d distinct labels (at most %d)",
+                        views[0].n_sources ? views[0].sources[0] : "dataset", *n, LB_MAX_LABELS);
+            lb_free_list(*classes);
+            *classes = NULL;
+            *n = 0;
+        }
+    }
+    for (int i = 0; i < nd; i++)
+        if (views[i].labels) lb_api_dataset_view_free(&views[i]);
+    return st;
+}
+
+void lb_free_strings(char **list) { lb_free_list(list); }

@@ -14,7 +14,7 @@
 #include "api/api.h"
 #include "base/fileio.h"
 #include "formats/hub.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 
 /* Every file a model or adapter folder may need (configs, weights, tokenizers, labels). */
 static const char *const model_files[] = {"*.json", "*.safetensors", "vocab.txt", NULL};

@@ -10,15 +10,12 @@
 #include "api/api.h"
 #include "base/fileio.h"
 #include "base/outdir.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 #include "model/model.h"
-#include "train/trainer.h"
+#include "text/tokenizer.h"
 
 static const char *const merge_files[] = {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt",
                                           "tokenizer_config.json", "special_tokens_map.json", NULL};
-static const char *const adapter_files[] = {"adapter_config.json", "adapter_model.safetensors", "labels.json",
-                                            "tokenizer.json", "vocab.txt", "tokenizer_config.json",
-                                            "special_tokens_map.json", NULL};
 
 static bool in_list(const char *const *list, const char *name) {
     for (const char *const *f = list; *f; f++)
@@ -97,23 +94,20 @@ static lb_status save_folder(lb_model *m, const char *dir, const char *const *fi
 static lb_status write_adapter(lb_model *m, const char *dir, lb_error *err) {
     lb_model_info info;
     lb_model_get_info(m, &info);
-    lb_status st = lb_peft_save(m, dir, info.model_dir, err);
-    if (!st) st = lb_copy_tokenizer_files(info.tokenizer_dir, dir, err);
-    if (!st) st = lb_peft_write_labels(dir, (char *const *)info.labels, info.num_labels, err);
-    return st;
+    return lb_peft_save_folder(m, dir, info.model_dir, info.tokenizer_dir, NULL, err);
 }
 
 lb_status lb_model_save_adapter(const lb_model *cm, const char *dir, lb_error *err) {
     lb_model *m = (lb_model *)cm;  /* saving reads the model only */
     if (!lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "save adapter: the model holds no adapter");
-    return save_folder(m, dir, adapter_files, "saving an adapter", write_adapter, err);
+    return save_folder(m, dir, lb_peft_folder_files, "saving an adapter", write_adapter, err);
 }
 
 static lb_status write_merged(lb_model *m, const char *dir, lb_error *err) {
     lb_model_info info;
     lb_model_get_info(m, &info);
     lb_status st = lb_model_save(m, dir, err);
-    if (!st) st = lb_copy_tokenizer_files(info.tokenizer_dir, dir, err);
+    if (!st) st = lb_tokenizer_copy_files(info.tokenizer_dir, dir, err);
     return st;
 }
 

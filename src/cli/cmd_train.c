@@ -7,12 +7,15 @@
 #include <string.h>
 #include "base/fileio.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "cli/train_common.h"
 #include "data/labels.h"
 #include "data/splits.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 
-static volatile sig_atomic_t stop_requested = 0;
+/* The library's cancel flag is a volatile int (sig_atomic_t on every platform built for). */
+_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t is an int");
+static volatile int stop_requested = 0;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 
 static const char usage[] =
@@ -261,16 +264,21 @@ int cmd_train(int argc, char **argv) {
     to.order_offsets = order_offsets;
     to.n_order_steps = n_order;
     to.resume_dir = resume;
-    to.stop = &stop_requested;
-    to.log = stdout;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESETHAND;   /* a second signal ends the process at once */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    cli_progress prog;
+    cli_progress_init(&prog, stdout);
+    lb_train_callbacks cb = cli_progress_callbacks(&prog, &stop_requested);
     lb_train_result res;
-    st = lb_train(m, &tr, val_paths ? &va : NULL, &to, &res, &err);
+    lb_trainer *trainer = NULL;
+    st = lb_trainer_open(m, &tr, val_paths ? &va : NULL, &to, &cb, &trainer, &err);
+    if (!st) st = lb_trainer_run(trainer, &res, &err);
+    lb_trainer_close(trainer);
+    cli_progress_end(&prog);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (st) goto fail;

@@ -102,7 +102,11 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) { printf("lorabert %s\n", LORABERT_VERSION); return 0; }
+    if (!strcmp(argv[1], "--version")) {
+        /* the library actually linked, which may differ from the header this was built with */
+        printf("lorabert %s\n", lb_version());
+        return 0;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "lorabert: unknown command '%s' (see 'lorabert --help')\n", argv[1]);

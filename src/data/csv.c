@@ -8,7 +8,7 @@
 
 #include "base/fileio.h"
 #include "data/table_build.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 typedef struct csv_field {
     size_t off, len; /* into the record's byte buffer */

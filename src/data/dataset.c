@@ -1,20 +1,10 @@
-/* Dataset loading (see dataset.h): reader dispatch by extension, text/label column extraction
- * and label interpretation. Strings are moved out of the parsed table, not copied. */
+/* The dataset value (see dataset.h): freeing it and naming where a row came from. Loading a
+ * file into one is load.c's; the label rule is labels.c's. */
 #include "data/dataset.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include "base/fileio.h"
-#include "base/strlist.h"
-#include "data/csv.h"
-#include "data/jsonl.h"
-#include "data/labels.h"
-#include "data/parquet.h"
-#include "data/table.h"
 
 void lb_dataset_free(lb_dataset *d) {
     if (!d) return;
@@ -41,119 +31,3 @@ void lb_dataset_where(const lb_dataset *d, size_t i, char *buf, size_t cap) {
     else snprintf(buf, cap, "%s: row %zu", d->sources[s], i - d->source_start[s]);
 }
 
-static bool ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcasecmp(s + a - b, suf) == 0;
-}
-
-static lb_status read_table(const char *path, lb_table *t, lb_error *err) {
-    if (lb_dir_exists(path))
-        return lb_err(err, LB_ERR_UNSUPPORTED,
-                      "%s: is a directory; give a .csv, .tsv, .jsonl, .json or .parquet file", path);
-    if (ends_with(path, ".csv")) return lb_csv_read(path, ',', t, err);
-    if (ends_with(path, ".tsv")) return lb_csv_read(path, '\t', t, err);
-    if (ends_with(path, ".jsonl") || ends_with(path, ".json")) return lb_jsonl_read(path, t, err);
-    if (ends_with(path, ".parquet")) return lb_parquet_read(path, NULL, 0, t, err);
-    return lb_err(err, LB_ERR_UNSUPPORTED,
-                  "%s: unknown data file type (expected .csv, .tsv, .jsonl, .json or .parquet)", path);
-}
-
-static const char *val_type_name(int t) {
-    static const char *const n[] = {"null", "bool", "integer", "float", "string"};
-    return t >= 0 && t <= 4 ? n[t] : "?";
-}
-
-/* "a", "b", "c" into buf (for messages). */
-static void list_columns(const lb_table *t, char *buf, size_t cap) {
-    size_t n = 0;
-    buf[0] = '\0';
-    for (size_t c = 0; c < t->ncols && n < cap; c++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\"", c ? ", " : "", t->col_names[c]);
-    if (t->ncols == 0) snprintf(buf, cap, "(none)");
-}
-
-/* Moves column col's strings into a fresh [nrows] array. */
-static lb_status take_texts(const char *path, lb_table *t, long col, const char *what, char ***out, lb_error *err) {
-    char **v = calloc(t->nrows, sizeof *v);
-    if (!v) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
-    for (size_t r = 0; r < t->nrows; r++) {
-        lb_value *c = &t->cells[r * t->ncols + (size_t)col];
-        const char *why = NULL;
-        if (c->type == LB_VAL_NULL) why = "is null";
-        else if (c->type != LB_VAL_STR) why = "is not a string";
-        else if (strlen(c->s) != c->slen) why = "contains a NUL byte";
-        if (why) {
-            for (size_t k = 0; k < r; k++) free(v[k]);
-            free(v);
-            return lb_err(err, LB_ERR_FORMAT, "%s: row %zu: %s column \"%s\" %s (found %s)", path, r, what,
-                          t->col_names[col], why, val_type_name(c->type));
-        }
-        v[r] = c->s;
-        c->s = NULL;
-    }
-    *out = v;
-    return LB_OK;
-}
-
-lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_dataset *out, lb_error *err) {
-    memset(out, 0, sizeof *out);
-    lb_dataset_opts o = opts ? *opts : (lb_dataset_opts){0};
-    if (!o.text_column) o.text_column = "text";
-    if (!o.label_column) o.label_column = "label";
-    if (o.label_names && o.n_label_names <= 0)
-        return lb_err(err, LB_ERR_USAGE, "lb_dataset_load: label_names given with n_label_names = %d", o.n_label_names);
-    lb_table t = {0};
-    lb_status st = read_table(path, &t, err);
-    if (st != LB_OK) return st;
-    char cols[512];
-    long tc = lb_table_col(&t, o.text_column);
-    long pc = o.text_pair_column ? lb_table_col(&t, o.text_pair_column) : -1;
-    long lc = lb_table_col(&t, o.label_column);
-    if (tc < 0 || (o.text_pair_column && pc < 0) || (lc < 0 && o.require_labels)) {
-        const char *miss = tc < 0 ? o.text_column : (o.text_pair_column && pc < 0) ? o.text_pair_column : o.label_column;
-        const char *what = tc < 0 ? "text" : (o.text_pair_column && pc < 0) ? "text-pair" : "label";
-        list_columns(&t, cols, sizeof cols);
-        st = lb_err(err, LB_ERR_FORMAT, "%s: no %s column \"%s\" (columns: %s)", path, what, miss, cols);
-        goto fail;
-    }
-    if (t.nrows == 0) {
-        st = lb_err(err, LB_ERR_FORMAT, "%s: the dataset has no rows", path);
-        goto fail;
-    }
-    if (pc == tc) {
-        st = lb_err(err, LB_ERR_USAGE, "%s: text and text-pair column are both \"%s\"", path, o.text_column);
-        goto fail;
-    }
-    out->n = t.nrows;
-    out->sources = calloc(1, sizeof *out->sources);
-    out->source_start = calloc(1, sizeof *out->source_start);
-    if (!out->sources || !out->source_start || !(out->sources[0] = strdup(path))) {
-        st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    out->n_sources = 1;
-    /* Labels first: take_texts moves strings out of the table (label may share a text column). */
-    if (lc >= 0 && (st = lb_labels_read(path, &t, lc, o.require_labels, out, err)) != LB_OK) goto fail;
-    if ((st = take_texts(path, &t, tc, "text", &out->texts, err)) != LB_OK) goto fail;
-    if (pc >= 0 && (st = take_texts(path, &t, pc, "text-pair", &out->text_pairs, err)) != LB_OK) goto fail;
-    if (lc < 0) {
-        out->labels = malloc(t.nrows * sizeof *out->labels);
-        if (!out->labels) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); goto fail; }
-        for (size_t r = 0; r < t.nrows; r++) out->labels[r] = -1;
-    }
-    if (o.label_names) { /* exact mapping onto the known names (data/labels.h) */
-        lb_label_spec spec = {.names = o.label_names, .n_names = o.n_label_names, .policy = LB_LABELS_EXACT,
-                              .origin = o.label_names_origin};
-        char **mapped = NULL;
-        int nm = 0;
-        st = lb_labels_map(out, 1, &spec, &mapped, &nm, NULL, err);
-        lb_free_list(mapped);
-        if (st) goto fail;
-    }
-    lb_table_free(&t);
-    return LB_OK;
-fail:
-    lb_table_free(&t);
-    lb_dataset_free(out); /* texts/text_pairs are NULL or complete [n] arrays here */
-    return st;
-}

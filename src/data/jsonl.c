@@ -11,7 +11,7 @@
 
 #include "base/fileio.h"
 #include "data/table_build.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 /* Source spans of the values of a (valid) JSON object's members, in order: s[start[k]..end[k]).
  * Returns the number found (at most max). */

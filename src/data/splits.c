@@ -8,6 +8,7 @@
 #include "base/fileio.h"
 #include "base/strlist.h"
 #include "data/labels.h"
+#include "data/load.h"
 #include "formats/hub.h"
 
 static int supported_ext(const char *name) {

@@ -4,7 +4,7 @@
 #ifndef LB_DATA_SPLITS_H
 #define LB_DATA_SPLITS_H
 #include "base/error.h"
-#include "data/dataset.h"
+#include "data/load.h"
 
 /* The files of one split. dataset is a data file (the split is that file), a local HF dataset
  * folder, or a hub dataset id (downloaded into the HF cache, formats/hub.h). In a folder, in this

@@ -6,7 +6,7 @@
  * JSON with __metadata__ first, header space-padded to a multiple of 8). */
 #include "formats/safetensors.h"
 #include "formats/pyjson.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

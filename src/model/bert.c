@@ -4,6 +4,7 @@
 #include "model/internal.h"
 
 const lb_arch_desc lb_bert_desc = {
+    .arch = LB_ARCH_BERT,
     .model_type = "bert",
     .prefix = "bert",
     .seqcls_class = "BertForSequenceClassification",
@@ -15,6 +16,5 @@ const lb_arch_desc lb_bert_desc = {
     .ln2 = "output.LayerNorm",
     .has_token_type = true,
     .attn_out_dropout = true,
-    .has_pre_classifier = false,
-    .has_pooler = true,
+    .head = {.dense = "pooler.dense", .dense_in_base = true, .dense_tanh = true, .classifier = "classifier"},
 };

@@ -11,6 +11,15 @@
 #include "formats/pyjson.h"
 #include "model/internal.h"
 
+/* Every architecture lorabert runs. */
+static const lb_arch_desc *const archs[] = {&lb_distilbert_desc, &lb_bert_desc};
+
+const lb_arch_desc *lb_arch_desc_of(lb_arch arch) {
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+        if (archs[i]->arch == arch) return archs[i];
+    return NULL;
+}
+
 typedef struct cfg_ctx { const char *path; cJSON *root; lb_error *err; } cfg_ctx;
 
 /* An explicit null reaches transformers' __init__ as None (not the default), and the model
@@ -144,7 +153,7 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
     float p_cls;
     if (strcmp(type, "distilbert") == 0) {
         m->arch = &lb_distilbert_desc;
-        cfg->arch = LB_ARCH_DISTILBERT;
+        cfg->arch = m->arch->arch;
         bool sin = false;
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "sinusoidal_pos_embds");
         if (s && cJSON_IsBool(s)) sin = cJSON_IsTrue(s);
@@ -168,7 +177,7 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
         cfg->ln_eps = 1e-12f;  /* hard-coded in modeling_distilbert */
     } else if (strcmp(type, "bert") == 0) {
         m->arch = &lb_bert_desc;
-        cfg->arch = LB_ARCH_BERT;
+        cfg->arch = m->arch->arch;
         bool cls_null;
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
         cfg->ln_eps = 1e-12f;

@@ -4,6 +4,7 @@
 #include "model/internal.h"
 
 const lb_arch_desc lb_distilbert_desc = {
+    .arch = LB_ARCH_DISTILBERT,
     .model_type = "distilbert",
     .prefix = "distilbert",
     .seqcls_class = "DistilBertForSequenceClassification",
@@ -15,6 +16,5 @@ const lb_arch_desc lb_distilbert_desc = {
     .ln2 = "output_layer_norm",
     .has_token_type = false,
     .attn_out_dropout = false,
-    .has_pre_classifier = true,
-    .has_pooler = false,
+    .head = {.dense = "pre_classifier", .dense_in_base = false, .dense_tanh = false, .classifier = "classifier"},
 };

@@ -1,5 +1,6 @@
 /* The encoder shared by DistilBERT and BERT: embeddings, post-LN transformer blocks with
- * optional LoRA on any of the six linears, the classification heads, and their backward.
+ * optional LoRA on any of the six linears (the adapter math is lora.c's), the classification
+ * head (dense -> tanh/ReLU -> dropout -> classifier, lb_head_desc), and their backward.
  *
  * Layout: the real tokens of a batch are packed into [N, D] rows (sequence b occupies rows
  * off[b] .. off[b]+len[b]-1); padded positions never exist. Attention runs per sequence on
@@ -10,7 +11,6 @@
  * Memory: all activations live in one arena (m->arena) grown to the largest batch seen. A
  * train forward keeps what backward needs per layer; an eval forward reuses one layer's
  * buffers for every layer. Backward uses a second arena (m->garena). */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,8 +88,7 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
             a->lu[k] = TAKE_F(b, (int64_t)rows * r);
         }
     }
-    m->pooled = TAKE_F(b, (int64_t)B * D);
-    m->pre = TAKE_F(b, (int64_t)B * D);
+    m->hdense = TAKE_F(b, (int64_t)B * D);
     m->hd = TAKE_F(b, (int64_t)B * D);
     m->hd_keep = p->drop && c->classifier_dropout > 0 ? TAKE_U8(b, (int64_t)B * D) : NULL;
     int maxlen = 0;
@@ -140,50 +139,6 @@ static void frozen_backward_dx(const lb_model *m, const lb_layer_w *lw, int k, f
                            lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
 }
 
-/* ---- LoRA ------------------------------------------------------------------------------ */
-/* y [rows, ldy] += s * (drop(x) A^T) B^T ; x [rows, in] contiguous. */
-static void lora_forward(lb_model *m, lb_layer_act *a, const lb_layer_w *lw, int k, const float *x, int rows,
-                         float *y, int ldy, lb_rng *rng) {
-    const lb_model_config *c = &m->cfg;
-    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
-    const float *xd = x;
-    if (a->lkeep[k]) {
-        lb_dropout_mask(a->lkeep[k], (int64_t)rows * in, m->p_lora, rng);
-        lb_dropout_forward(a->lx[k], x, a->lkeep[k], (int64_t)rows * in, m->p_lora);
-        xd = a->lx[k];
-    } else {
-        a->lx[k] = (float *)x;
-    }
-    lb_linear_forward(a->lu[k], r, xd, in, lw->lora_A[k], NULL, rows, in, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r,
-                lw->lora_B[k], r, 1.0f, y, ldy);
-}
-
-/* Adapter grads from dy [rows, lddy]; dx [rows, in] += gradient wrt x (nullable).
- * du [rows, r] and tmp [rows, in] are scratch. */
-static void lora_backward(lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
-                          int lddy, float *dx, float *du, float *tmp) {
-    const lb_model_config *c = &m->cfg;
-    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
-    float s = m->lora_scaling;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, out, s, dy, lddy, lw->lora_B[k], r, 0.0f, du, r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, rows, s, dy, lddy, a->lu[k], r, 1.0f,
-                lw->grad_B[k], r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, rows, 1.0f, du, r, a->lx[k], in, 1.0f,
-                lw->grad_A[k], in);
-    if (!dx) return;
-    if (a->lkeep[k]) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, r, 1.0f, du, r, lw->lora_A[k], in, 0.0f,
-                    tmp, in);
-        float sc = 1.0f / (1.0f - m->p_lora);
-        const uint8_t *kp = a->lkeep[k];
-        for (int64_t i = 0; i < (int64_t)rows * in; i++) dx[i] += kp[i] ? tmp[i] * sc : 0.0f;
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, r, 1.0f, du, r, lw->lora_A[k], in, 1.0f,
-                    dx, in);
-    }
-}
-
 /* ---- forward --------------------------------------------------------------------------- */
 static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, float *out, bool last, bool train,
                           lb_rng *rng) {
@@ -197,11 +152,11 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
         xq = a->xq;
     }
     frozen_forward(m, lw, LB_LIN_Q, a->q, D, xq, D, rq, lw->b[LB_LIN_Q]);
-    if (lw->lora_A[LB_LIN_Q]) lora_forward(m, a, lw, LB_LIN_Q, xq, rq, a->q, D, rng);
+    if (lw->lora_A[LB_LIN_Q]) lb_lora_forward(m, a, lw, LB_LIN_Q, xq, rq, a->q, D, rng);
     frozen_forward(m, lw, LB_LIN_K, a->kv, 2 * D, x, D, N, lw->b[LB_LIN_K]);
-    if (lw->lora_A[LB_LIN_K]) lora_forward(m, a, lw, LB_LIN_K, x, N, a->kv, 2 * D, rng);
+    if (lw->lora_A[LB_LIN_K]) lb_lora_forward(m, a, lw, LB_LIN_K, x, N, a->kv, 2 * D, rng);
     frozen_forward(m, lw, LB_LIN_V, a->kv + D, 2 * D, x, D, N, lw->b[LB_LIN_V]);
-    if (lw->lora_A[LB_LIN_V]) lora_forward(m, a, lw, LB_LIN_V, x, N, a->kv + D, 2 * D, rng);
+    if (lw->lora_A[LB_LIN_V]) lb_lora_forward(m, a, lw, LB_LIN_V, x, N, a->kv + D, 2 * D, rng);
 
     int64_t total = 0;
     for (int b = 0; b < B; b++) total += (int64_t)H * (last ? 1 : m->len[b]) * m->len[b];
@@ -217,7 +172,7 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
         if (train) po += (int64_t)H * nq * nk;
     }
     frozen_forward(m, lw, LB_LIN_O, a->a, D, a->ctx, D, rq, lw->b[LB_LIN_O]);
-    if (lw->lora_A[LB_LIN_O]) lora_forward(m, a, lw, LB_LIN_O, a->ctx, rq, a->a, D, rng);
+    if (lw->lora_A[LB_LIN_O]) lb_lora_forward(m, a, lw, LB_LIN_O, a->ctx, rq, a->a, D, rng);
     if (a->a_keep) {
         lb_dropout_mask(a->a_keep, (int64_t)rq * D, m->p_hidden, rng);
         lb_dropout_forward(a->a, a->a, a->a_keep, (int64_t)rq * D, m->p_hidden);
@@ -226,10 +181,10 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
 
     /* FFN: the GEMM leaves the bias out so it fuses with GELU; LoRA adds in between. */
     frozen_forward(m, lw, LB_LIN_FFN1, a->f1pre, F, a->h1, D, rq, NULL);
-    if (lw->lora_A[LB_LIN_FFN1]) lora_forward(m, a, lw, LB_LIN_FFN1, a->h1, rq, a->f1pre, F, rng);
+    if (lw->lora_A[LB_LIN_FFN1]) lb_lora_forward(m, a, lw, LB_LIN_FFN1, a->h1, rq, a->f1pre, F, rng);
     lb_bias_gelu_forward(a->f1, a->f1pre, lw->b[LB_LIN_FFN1], rq, F);
     frozen_forward(m, lw, LB_LIN_FFN2, a->f2, D, a->f1, F, rq, lw->b[LB_LIN_FFN2]);
-    if (lw->lora_A[LB_LIN_FFN2]) lora_forward(m, a, lw, LB_LIN_FFN2, a->f1, rq, a->f2, D, rng);
+    if (lw->lora_A[LB_LIN_FFN2]) lb_lora_forward(m, a, lw, LB_LIN_FFN2, a->f1, rq, a->f2, D, rng);
     if (a->f_keep) {
         lb_dropout_mask(a->f_keep, (int64_t)rq * D, m->p_hidden, rng);
         lb_dropout_forward(a->f2, a->f2, a->f_keep, (int64_t)rq * D, m->p_hidden);
@@ -240,19 +195,15 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
 static void head_forward(lb_model *m, const float *hcls, float *logits, lb_rng *rng) {
     const lb_model_config *c = &m->cfg;
     int B = m->B, D = c->dim, NL = c->num_labels;
-    float *pre = m->arch->has_pre_classifier ? m->pre : m->pooled;
-    if (m->arch->has_pre_classifier) {
-        lb_linear_forward(pre, D, hcls, D, m->pre_w, m->pre_b, B, D, D);
-        lb_relu_forward(pre, pre, (int64_t)B * D);
-    } else {
-        lb_linear_forward(pre, D, hcls, D, m->pool_w, m->pool_b, B, D, D);
-        lb_tanh_forward(pre, pre, (int64_t)B * D);
-    }
+    float *h = m->hdense;
+    lb_linear_forward(h, D, hcls, D, m->dense_w, m->dense_b, B, D, D);
+    if (m->arch->head.dense_tanh) lb_tanh_forward(h, h, (int64_t)B * D);
+    else lb_relu_forward(h, h, (int64_t)B * D);
     if (m->hd_keep) {
         lb_dropout_mask(m->hd_keep, (int64_t)B * D, m->p_cls, rng);
-        lb_dropout_forward(m->hd, pre, m->hd_keep, (int64_t)B * D, m->p_cls);
+        lb_dropout_forward(m->hd, h, m->hd_keep, (int64_t)B * D, m->p_cls);
     } else {
-        memcpy(m->hd, pre, sizeof(float) * (size_t)B * D);
+        memcpy(m->hd, h, sizeof(float) * (size_t)B * D);
     }
     lb_linear_forward(logits, NL, m->hd, D, m->cls_w, m->cls_b, B, D, NL);
 }
@@ -397,11 +348,11 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     /* lin2 */
     memset(g->df1, 0, sizeof(float) * (size_t)rq * F);
     frozen_backward_dx(m, lw, LB_LIN_FFN2, g->df1, F, g->dsum, D, rq);
-    if (lw->lora_A[LB_LIN_FFN2]) lora_backward(m, a, lw, LB_LIN_FFN2, rq, g->dsum, D, g->df1, g->du, g->tmp);
+    if (lw->lora_A[LB_LIN_FFN2]) lb_lora_backward(m, a, lw, LB_LIN_FFN2, rq, g->dsum, D, g->df1, g->du, g->tmp);
     lb_gelu_backward(g->df1, g->df1, a->f1pre, (int64_t)rq * F);
     /* lin1 */
     frozen_backward_dx(m, lw, LB_LIN_FFN1, g->dh1, D, g->df1, F, rq);
-    if (lw->lora_A[LB_LIN_FFN1]) lora_backward(m, a, lw, LB_LIN_FFN1, rq, g->df1, F, g->dh1, g->du, g->tmp);
+    if (lw->lora_A[LB_LIN_FFN1]) lb_lora_backward(m, a, lw, LB_LIN_FFN1, rq, g->df1, F, g->dh1, g->du, g->tmp);
     /* LN1 (input a = attn_out + xq) */
     lb_layernorm_backward(g->da, NULL, NULL, g->dh1, a->a, a->mean1, a->rstd1, lw->ln1_w, rq, D);
     /* Gradient wrt the query-row inputs starts with the residual. */
@@ -411,7 +362,7 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     /* out_lin */
     memset(g->dctx, 0, sizeof(float) * (size_t)nD);
     frozen_backward_dx(m, lw, LB_LIN_O, g->dctx, D, g->da, D, rq);
-    if (lw->lora_A[LB_LIN_O]) lora_backward(m, a, lw, LB_LIN_O, rq, g->da, D, g->dctx, g->du, g->tmp);
+    if (lw->lora_A[LB_LIN_O]) lb_lora_backward(m, a, lw, LB_LIN_O, rq, g->da, D, g->dctx, g->du, g->tmp);
     /* attention */
     bool need_q = need_dx || lw->lora_A[LB_LIN_Q], need_k = need_dx || lw->lora_A[LB_LIN_K],
          need_v = need_dx || lw->lora_A[LB_LIN_V];
@@ -431,7 +382,7 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     }
     /* q, k, v projections */
     if (lw->lora_A[LB_LIN_Q])
-        lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, need_dx ? dxq : NULL, g->du, g->tmp);
+        lb_lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, need_dx ? dxq : NULL, g->du, g->tmp);
     if (need_dx) frozen_backward_dx(m, lw, LB_LIN_Q, dxq, D, g->dq, D, rq);
     if (need_dx && last) {
         memset(dxin, 0, sizeof(float) * (size_t)N * D);
@@ -442,9 +393,9 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
         }
     }
     if (lw->lora_A[LB_LIN_K])
-        lora_backward(m, a, lw, LB_LIN_K, N, g->dkv, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
+        lb_lora_backward(m, a, lw, LB_LIN_K, N, g->dkv, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
     if (lw->lora_A[LB_LIN_V])
-        lora_backward(m, a, lw, LB_LIN_V, N, g->dkv + D, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
+        lb_lora_backward(m, a, lw, LB_LIN_V, N, g->dkv + D, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
     if (need_dx) {
         frozen_backward_dx(m, lw, LB_LIN_K, dxin, D, g->dkv, 2 * D, N);
         frozen_backward_dx(m, lw, LB_LIN_V, dxin, D, g->dkv + D, 2 * D, N);
@@ -474,12 +425,13 @@ lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err) 
     int l0 = lb_lora_lowest_layer(m);
     bool below = l0 < L;
     if (below) memset(g.dout, 0, sizeof(float) * (size_t)B * D);
-    if (m->arch->has_pre_classifier) {
-        lb_relu_backward(g.dhd, g.dhd, m->pre, (int64_t)B * D);
-        lb_linear_backward(below ? g.dout : NULL, D, m->g_pre_w, m->g_pre_b, g.dhd, D, hcls, D, m->pre_w, B, D, D);
-    } else if (below) {
-        lb_tanh_backward(g.dhd, g.dhd, m->pooled, (int64_t)B * D);
-        lb_linear_backward(g.dout, D, NULL, NULL, g.dhd, D, hcls, D, m->pool_w, B, D, D);
+    /* The dense: its gradients when it trains (pre_classifier), the input gradient when a
+     * layer below holds an adapter; a frozen pooler with nothing below needs neither. */
+    if (m->g_dense_w || below) {
+        if (m->arch->head.dense_tanh) lb_tanh_backward(g.dhd, g.dhd, m->hdense, (int64_t)B * D);
+        else lb_relu_backward(g.dhd, g.dhd, m->hdense, (int64_t)B * D);
+        lb_linear_backward(below ? g.dout : NULL, D, m->g_dense_w, m->g_dense_b, g.dhd, D, hcls, D, m->dense_w, B, D,
+                           D);
     }
     for (int l = L - 1; l >= l0; l--) {
         layer_backward(m, l, g.dout, g.dxin, l > l0, &g);

@@ -26,8 +26,21 @@ typedef struct lb_layer_w {
     lb_f32_weight *wf[LB_LIN__COUNT], *wft[LB_LIN__COUNT];
 } lb_layer_w;
 
-/* What differs between architectures. */
+/* The sequence-classification head on the [CLS] row: dense -> activation -> dropout ->
+ * classifier (transformers' DistilBertForSequenceClassification and BertForSequenceClassification). */
+typedef struct lb_head_desc {
+    const char *dense;               /* module of the dense layer: "pre_classifier" / "pooler.dense" */
+    bool dense_in_base;              /* BERT's pooler: the base model's (key under base_model_prefix),
+                                        frozen under an adapter, newly initialised when absent; else the
+                                        dense belongs to the head and trains with it */
+    bool dense_tanh;                 /* activation: tanh (pooler) or ReLU (pre_classifier) */
+    const char *classifier;          /* module of the output layer: "classifier" */
+} lb_head_desc;
+
+/* What differs between architectures: checkpoint names and the few quirks of the math. The
+ * tensor table (tensors.c) is built from it; the encoder reads the quirk flags. */
 typedef struct lb_arch_desc {
+    lb_arch arch;                    /* its value in lb_model_config.arch */
     const char *model_type;          /* "distilbert" / "bert" */
     const char *prefix;              /* base_model_prefix: "distilbert" / "bert" */
     const char *seqcls_class;        /* "DistilBertForSequenceClassification" */
@@ -37,8 +50,7 @@ typedef struct lb_arch_desc {
     const char *ln1, *ln2;           /* LayerNorm module paths inside a layer */
     bool has_token_type;             /* BERT token_type embeddings */
     bool attn_out_dropout;           /* BERT: dropout on the attention output dense */
-    bool has_pre_classifier;         /* DistilBERT head: pre_classifier + ReLU */
-    bool has_pooler;                 /* BERT: pooler dense + tanh (frozen) */
+    lb_head_desc head;
 } lb_arch_desc;
 
 extern const lb_arch_desc lb_distilbert_desc;
@@ -68,6 +80,34 @@ typedef struct lb_layer_act {
     float *lu[LB_LIN__COUNT];      /* [rows, r] */
 } lb_layer_act;
 
+/* Random initialisation of a tensor (transformers' _init_weights): N(0, initializer_range),
+ * ones (LayerNorm weights) or zeros (biases). */
+typedef enum lb_tensor_init { LB_INIT_NORMAL, LB_INIT_ONES, LB_INIT_ZEROS } lb_tensor_init;
+
+#define LB_TENSOR_KEY_MAX 160
+
+/* One tensor of the model, in the tensor table (tensors.c): every weight of the embeddings,
+ * the blocks, the pooler and the head, in checkpoint order. Loading, random init, saving,
+ * parameter counts and the PEFT parameter list loop over the table. */
+typedef struct lb_tensor {
+    char key[LB_TENSOR_KEY_MAX];     /* HF key below the base model: "embeddings.LayerNorm.weight",
+                                        "transformer.layer.0.attention.q_lin.weight", "classifier.bias" */
+    bool base;                       /* stored under base_model_prefix ("distilbert." + key) */
+    bool head;                       /* the head's trainable part: owned, in the trainable block at
+                                        `off` (PEFT modules_to_save once an adapter is added) */
+    bool optional;                   /* absent from a checkpoint: newly initialised, named in the notice */
+    bool decay;                      /* HF Trainer: weight decay applies (not biases, not LayerNorm) */
+    lb_tensor_init init;
+    int ndim;
+    int64_t shape[2];                /* [out, in] for linears; [n] for vectors */
+    int64_t numel;
+    const float **w;                 /* the model field pointing at the values */
+    float **g;                       /* head: the model field pointing at its gradient */
+    int64_t off;                     /* head: offset in the trainable block */
+    int layer, lin;                  /* a block linear's weight: layer and lb_linear kind (LoRA sits
+                                        there); -1 otherwise */
+} lb_tensor;
+
 struct lb_model {
     lb_model_config cfg;
     const lb_arch_desc *arch;
@@ -78,19 +118,23 @@ struct lb_model {
     char **label_view;         /* [num_labels] names for lb_model_get_info (LABEL_i filled in) */
     cJSON *config_json;        /* the config.json as read, rewritten by lb_model_save */
     lb_st_file *st;
+    lb_tensor *tensors;        /* the tensor table [n_tensors] */
+    int n_tensors;
     /* embeddings: [V, D], [P, D], [TV, D] or NULL, LayerNorm [D] */
     const float *wte, *wpe, *wtt, *emb_ln_w, *emb_ln_b;
     lb_layer_w *layers;        /* [n_layers] */
-    const float *pool_w, *pool_b;  /* BERT pooler [D, D], [D] */
-    float *pool_owned;         /* pooler newly initialised (checkpoint without one) */
-    float **owned;             /* weights copied for merging, freed with the model */
+    float **owned;             /* weights allocated by the model (random init, newly initialised
+                                  base tensors, merged weights), freed with it */
     int n_owned;
-    /* Head (owned; trainable once LoRA is added): pre_classifier [D, D], [D] (DistilBERT),
-     * classifier [NL, D], [NL]. Lives in `train` (one block with the LoRA tensors). */
-    float *pre_w, *pre_b, *cls_w, *cls_b;
-    float *g_pre_w, *g_pre_b, *g_cls_w, *g_cls_b;
+    /* Head: dense [D, D], [D] (DistilBERT pre_classifier, trainable; BERT pooler, frozen, in the
+     * mapping or owned) and classifier [NL, D], [NL]. The head's trainable tensors live at the
+     * start of `train` (one block with the LoRA tensors); their gradients (NULL without an
+     * adapter) at the same offsets of `train_grad`. */
+    const float *dense_w, *dense_b, *cls_w, *cls_b;
+    float *g_dense_w, *g_dense_b, *g_cls_w, *g_cls_b;
     float *train, *train_grad;  /* trainable block and its gradients */
     int64_t n_train;
+    int64_t n_head;             /* values of the head's trainable tensors (start of `train`) */
     bool has_lora;
     lb_precision precision;
     bool no_weight_packing;     /* fp32: OpenBLAS on the mapped weights instead of packs */
@@ -114,7 +158,7 @@ struct lb_model {
     lb_layer_act *acts;         /* [n_layers] (train) or [1] reused (eval) */
     float *emb;                 /* [N, D] raw embedding sum */
     uint8_t *emb_keep;          /* [N, D] */
-    float *pooled, *pre, *hd;   /* head activations [B, D]: pooler/pre_classifier out, after dropout */
+    float *hdense, *hd;         /* head activations [B, D]: dense + activation out, after dropout */
     uint8_t *hd_keep;           /* [B, D] */
     float *attn_scratch;
     /* Backward buffers. */
@@ -122,7 +166,8 @@ struct lb_model {
     size_t garena_size;
 };
 
-/* config.c */
+/* config.c: every architecture's descriptor by lb_arch (NULL: unknown), and config.json. */
+const lb_arch_desc *lb_arch_desc_of(lb_arch arch);
 lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts, lb_error *err);
 /* The same from NUL-terminated JSON text already in memory; `path` only names it in errors.
  * On return (either way) m->config_json may own the parsed tree and m->cfg.id2label the
@@ -131,7 +176,8 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
                                lb_error *err);
 void lb_config_free(lb_model_config *c);
 
-/* encoder.c */
+/* encoder.c: the math of forward and backward; free drops the activation arenas (after a
+ * merge changed the adapters, or on free). */
 lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
                              lb_error *err);
 lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err);
@@ -141,6 +187,21 @@ void lb_encoder_free_buffers(lb_model *m);
 static inline int lb_lin_in(const lb_model_config *c, int k) { return k == LB_LIN_FFN2 ? c->hidden_dim : c->dim; }
 static inline int lb_lin_out(const lb_model_config *c, int k) { return k == LB_LIN_FFN1 ? c->hidden_dim : c->dim; }
 
+/* lora.c: the adapters' math. forward: y [rows, ldy] += s * (drop(x) A^T) B^T for linear kind k
+ * of block lw (x [rows, in] contiguous; the dropout mask and u = xd A^T are kept in a for
+ * backward). backward: adapter gradients from dy [rows, lddy]; dx [rows, in] += gradient wrt x
+ * (NULL: not needed); du [rows, r] and tmp [rows, in] are scratch. */
+void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, int k, const float *x, int rows,
+                     float *y, int ldy, lb_rng *rng);
+void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
+                      int lddy, float *dx, float *du, float *tmp);
+/* Index of the lowest layer holding an adapter, or n_layers if none. */
+int lb_lora_lowest_layer(const lb_model *m);
+/* Folds every adapter into its base weight (W += scaling * B A, into owned copies), drops the
+ * adapters and keeps only the head (frozen) in the trainable block. The caller drops what
+ * depended on the old weights (packs, activation arena). */
+lb_status lb_lora_merge(lb_model *m, lb_error *err);
+
 /* precision.c: packs of the frozen linears, made by the first forward (every layer) and the
  * first backward reaching first_layer (transposed, layers >= first_layer) that need them;
  * free drops every pack (after a merge changed the weights, or on free). */
@@ -148,7 +209,15 @@ lb_status lb_precision_prepare_forward(lb_model *m, lb_error *err);
 lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *err);
 void lb_precision_free_packs(lb_model *m);
 
-/* lora.c: index of the lowest layer holding an adapter, or n_layers if none. */
-int lb_lora_lowest_layer(const lb_model *m);
+/* tensors.c: the tensor table. build makes it (and m->layers) from m->arch and m->cfg; bind
+ * points the head's fields at the trainable block `block` (and its gradients at `grad`, or
+ * NULL); params makes the PEFT parameter list (adapters in layer order, then the head) after
+ * an adapter was added or removed. */
+lb_status lb_tensors_build(lb_model *m, lb_error *err);
+void lb_tensors_free(lb_model *m);
+void lb_tensors_bind_head(lb_model *m, float *block, float *grad);
+lb_status lb_tensors_params(lb_model *m, lb_error *err);
+/* A tensor's key as stored in a checkpoint (with base_model_prefix where it has one). */
+void lb_tensor_full_key(const lb_model *m, const lb_tensor *t, char *buf, size_t n);
 
 #endif

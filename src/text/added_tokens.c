@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "text/bert_normalizer.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 typedef struct pat_ref { const char *p; size_t len; const lb_added_token *tok; size_t order; } pat_ref;
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 lb_status lb_bytebuf_grow(lb_bytebuf *b, size_t extra, lb_error *err) {
     if (b->n + extra <= b->cap) return LB_OK;

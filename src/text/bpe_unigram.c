@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "text/pipeline.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 #define EMPTY_KEY UINT64_MAX
 

@@ -2,7 +2,7 @@
 #include <string.h>
 #include <utf8proc.h>
 #include "text/pipeline.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 #include "text/wordpiece.h"
 
 /* Character classes of GPT-2's regex: \p{L}, \p{N}, \s, anything else. */

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <utf8proc.h>
 #include "text/pipeline.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 void lb_seqnorm_free(lb_seqnorm *sn) {
     for (size_t i = 0; i < sn->n; i++) {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "text/tokenizer_impl.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 /* Per-call scratch, so one tokenizer can be shared by threads. */
 typedef struct scratch {

@@ -19,6 +19,12 @@ typedef struct lb_tokenizer lb_tokenizer;
  * (text/pipeline.h: RoBERTa, ModernBERT, XLM-R); unsupported components fail with
  * LB_ERR_UNSUPPORTED naming the type. */
 lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err);
+/* The files of a tokenizer folder that lb_tokenizer_load reads (NULL-terminated): tokenizer.json,
+ * vocab.txt, tokenizer_config.json, special_tokens_map.json. */
+extern const char *const lb_tokenizer_files[];
+/* Copies those of lb_tokenizer_files that exist in src_dir into dst_dir (each atomically), as
+ * transformers' Trainer saves the tokenizer next to a model or adapter. src_dir NULL: nothing. */
+lb_status lb_tokenizer_copy_files(const char *src_dir, const char *dst_dir, lb_error *err);
 /* tokenizer.json exactly as tokenizers' Tokenizer.from_file (no transformers settings). */
 lb_tokenizer *lb_tokenizer_load_json(const char *path, lb_error *err);
 lb_tokenizer *lb_tokenizer_load_vocab(const char *vocab_path, const char *tokenizer_config_path /* may be NULL */,

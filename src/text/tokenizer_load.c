@@ -9,7 +9,7 @@
 #include "base/fileio.h"
 #include "formats/pyjson.h"
 #include "text/tokenizer_impl.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 #define MAX_TOKEN_ID (1 << 24) /* sanity bound: ids index dense arrays */
 
@@ -643,4 +643,29 @@ lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err) {
     }
     free(tj); free(vt); free(tc); free(sm);
     return tok;
+}
+
+const char *const lb_tokenizer_files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                                          "special_tokens_map.json", NULL};
+
+lb_status lb_tokenizer_copy_files(const char *src_dir, const char *dst_dir, lb_error *err) {
+    if (!src_dir) return LB_OK;
+    lb_status st = LB_OK;
+    for (const char *const *f = lb_tokenizer_files; !st && *f; f++) {
+        char *src = lb_path_join(src_dir, *f), *dst = lb_path_join(dst_dir, *f);
+        if (!src || !dst) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        } else if (lb_file_exists(src)) {
+            char *data;
+            size_t len;
+            st = lb_read_file_max(src, LB_MAX_TOKENIZER_JSON_BYTES, "tokenizer file", &data, &len, err);
+            if (!st) {
+                st = lb_write_file_atomic(dst, data, len, err);
+                free(data);
+            }
+        }
+        free(src);
+        free(dst);
+    }
+    return st;
 }

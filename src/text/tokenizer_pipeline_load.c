@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "text/tokenizer_impl.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 #define MAX_TOKEN_ID (1 << 24) /* as tokenizer_load.c */
 

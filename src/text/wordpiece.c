@@ -2,7 +2,7 @@
 #include "text/wordpiece.h"
 #include <stdlib.h>
 #include <string.h>
-#include "text/utf8.h"
+#include "base/utf8.h"
 
 /* ASCII classes for the pre-tokenizer: 0 word byte, 1 whitespace, 2 punctuation. */
 static const uint8_t ascii_class[128] = {

@@ -1,4 +1,5 @@
-/* resume.json: parse and validate against the run; see resume.h. */
+/* The resume checkpoint: resume.json parsed and validated against the run, and the whole
+ * checkpoint folder written and read back; see resume.h. */
 #include "train/resume.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -7,6 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include "base/digest.h"
+#include "base/fileio.h"
+#include "base/outdir.h"
+#include "formats/safetensors.h"
+#include "train/metrics.h"
+#include "train/run_files.h"
 
 typedef struct rd {
     const cJSON *root;
@@ -346,4 +354,287 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
     cJSON_Delete(root);
     if (failed(&r)) lb_resume_free(out);
     return r.st;
+}
+
+/* ---- the checkpoint folder ------------------------------------------------------------- */
+
+static void put_u64s(FILE *f, const char *key, const uint64_t *v, int n) {
+    fprintf(f, "  \"%s\": [", key);
+    for (int i = 0; i < n; i++) fprintf(f, "%s\"%llu\"", i ? ", " : "", (unsigned long long)v[i]);
+    fputs("],\n", f);
+}
+
+/* "name": "sha256" for every regular file in dir but resume.json, in name order. */
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static lb_status put_file_digests(FILE *f, const char *dir, lb_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return lb_err(err, LB_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+    char *names[LB_RESUME_MAX_FILES];
+    int n = 0;
+    lb_status st = LB_OK;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, "resume.json") || strstr(de->d_name, ".tmp")) continue;
+        if (n == LB_RESUME_MAX_FILES) { st = lb_err(err, LB_ERR_INTERNAL, "%s: more than %d files", dir, n); break; }
+        if (!(names[n] = strdup(de->d_name))) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+        n++;
+    }
+    closedir(d);
+    if (!st) qsort(names, (size_t)n, sizeof names[0], cmp_names);
+    for (int i = 0; !st && i < n; i++) {
+        char *p = lb_path_join(dir, names[i]), hex[65];
+        st = lb_sha256_file(p, hex, err);
+        free(p);
+        if (!st) fprintf(f, "%s\"%s\": \"%s\"", i ? ", " : "", names[i], hex);
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    return st;
+}
+
+lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *opt, const lb_train_opts *o,
+                          const char *work, lb_error *err) {
+    char *dir = lb_path_join(work, "resume");
+    lb_staging sg = {0};
+    lb_status st = dir ? lb_staging_begin(&sg, dir, err) : lb_err(err, LB_ERR_NOMEM, "out of memory");
+    const char *tmp = sg.dir;
+    const int L = lb_model_get_config(m)->num_labels;
+    lb_param *params;
+    int np = lb_model_params(m, &params);
+    lb_st_out *outs = calloc((size_t)np * 2 + 1, sizeof *outs);
+    char **names = calloc((size_t)np * 2 + 1, sizeof *names);
+    char *p = NULL;
+    if (!st && (!outs || !names)) st = lb_err(err, LB_ERR_NOMEM, "resume checkpoint: out of memory");
+    if (st) goto out;
+    /* One id for the checkpoint's files (in the tensor files' metadata and in resume.json),
+     * and resume.json lists every other file's digest: a folder mixed from two checkpoints is
+     * refused on resume. */
+    char ckpt_id[33];
+    if ((st = lb_random_hex(ckpt_id, 16, err))) goto out;
+    const char *const id_meta[] = {"format", "pt", "lorabert_checkpoint_id", ckpt_id, NULL};
+    if ((st = lb_run_save_adapter_dir(m, NULL, o, tmp, err))) goto out;
+    int64_t off = 0;
+    for (int i = 0; i < np; i++) {
+        for (int k = 0; k < 2; k++) {
+            lb_st_out *t = &outs[2 * i + k];
+            size_t len = strlen(params[i].name) + 16;
+            names[2 * i + k] = malloc(len);
+            if (!names[2 * i + k]) { st = lb_err(err, LB_ERR_NOMEM, "resume checkpoint: out of memory"); goto out; }
+            snprintf(names[2 * i + k], len, "%s.%s", k ? "exp_avg_sq" : "exp_avg", params[i].name);
+            t->name = names[2 * i + k];
+            t->dtype = LB_DT_F32;
+            t->ndim = 1;
+            t->shape[0] = params[i].numel;
+            t->data = (k ? opt->v : opt->m) + off;
+        }
+        off += params[i].numel;
+    }
+    p = lb_path_join(tmp, "optimizer.safetensors");
+    if ((st = lb_st_write(p, outs, (size_t)np * 2, id_meta, err))) goto out;
+    free(p);
+    p = NULL;
+    if (s->best_params) {
+        lb_st_out b = {.name = "best", .dtype = LB_DT_F32, .ndim = 1, .shape = {off}, .data = s->best_params};
+        p = lb_path_join(tmp, "best.safetensors");
+        if ((st = lb_st_write(p, &b, 1, id_meta, err))) goto out;
+        free(p);
+        p = NULL;
+    }
+    p = lb_path_join(tmp, "resume.json");
+    lb_atomic_file af;
+    if ((st = lb_atomic_open(&af, p, err))) goto out;
+    FILE *f = af.fp;
+    fprintf(f, "{\n  \"format\": \"%s\",\n  \"checkpoint_id\": \"%s\",\n  \"files\": {", LB_RESUME_FORMAT, ckpt_id);
+    if ((st = put_file_digests(f, tmp, err))) { lb_atomic_abort(&af); goto out; }
+    fprintf(f, "},\n  \"n_train\": %lld,\n  \"epochs\": %d,\n  \"batch_size\": %d,\n"
+               "  \"seed\": \"%llu\",\n  \"total_steps\": %lld,\n  \"global_step\": %lld,\n  \"epoch\": %d,\n"
+               "  \"step_in_epoch\": %lld,\n  \"order_valid\": %d,\n  \"step_adam\": %lld,\n",
+            (long long)s->n_train, o->epochs, o->batch_size, (unsigned long long)o->seed, (long long)s->total_steps,
+            (long long)s->global_step, s->epoch, (long long)s->step_in_epoch, s->order_valid, (long long)opt->step);
+    put_u64s(f, "shuffle_rng", s->shuffle_rng.s, 4);
+    put_u64s(f, "dropout_rng", s->dropout_rng.s, 4);
+    fprintf(f, "  \"tr_loss\": %.9g,\n  \"total_loss\": %.17g,\n  \"last_logged\": %lld,\n  \"epoch_loss_sum\": %.17g,\n"
+               "  \"epoch_loss_steps\": %lld,\n  \"last_logged_loss\": %.17g,\n  \"best_epoch\": %d,\n  \"best_step\": %lld,\n"
+               "  \"best_metric\": %.17g,\n  \"total_flos\": %.17g,\n  \"train_time\": %.17g,\n  \"tokens\": %lld,\n"
+               "  \"token_time\": %.17g,\n  \"precision\": \"%s\",\n",
+            (double)s->tr_loss, s->total_loss, (long long)s->last_logged, s->epoch_loss_sum,
+            (long long)s->epoch_loss_steps, isnan(s->last_logged_loss) ? -1.0 : s->last_logged_loss, s->best_epoch,
+            (long long)s->best_step, s->best_metric, s->total_flos, s->train_time, (long long)s->tokens,
+            s->token_time, lb_precision_name(lb_model_get_precision(m)));
+    const lb_eval_result *be = &s->best_eval;
+    fprintf(f, "  \"best_eval\": [%.17g, %.17g], \"best_confusion\": [", be->loss, be->runtime_s);
+    for (int k = 0; k < L * L; k++)
+        fprintf(f, "%s%lld", k ? ", " : "", (long long)be->metrics.confusion[k]);
+    fputs("],\n  \"order\": [", f);
+    for (int64_t i = 0; s->order_valid && i < s->n_train; i++) fprintf(f, "%s%d", i ? "," : "", s->order[i]);
+    fputs("],\n  \"rows\": [", f);
+    for (int e = 0; e < o->epochs; e++) {
+        const lb_epoch_row *r = &s->rows[e];
+        fprintf(f, "%s[%.17g, %.17g, %d, %.17g, %.17g", e ? ", " : "", isnan(r->train_loss_logged) ? -1.0 : r->train_loss_logged,
+                isnan(r->train_loss_mean) ? -1.0 : r->train_loss_mean, r->has_eval, r->eval.loss, r->eval.runtime_s);
+        for (int k = 0; k < L * L; k++) fprintf(f, ", %lld", (long long)r->eval.metrics.confusion[k]);
+        fputs("]", f);
+    }
+    fputs("],\n  \"history\": [", f);
+    for (int i = 0; i < s->nhist; i++) {
+        const lb_hist_entry *h = &s->hist[i];
+        fprintf(f, "%s[%d, %.17g, %lld", i ? ", " : "", h->kind, h->epoch, (long long)h->step);
+        for (int k = 0; k < 8; k++) fprintf(f, ", %.17g", h->v[k]);
+        fputs("]", f);
+    }
+    fputs("]\n}\n", f);
+    if (ferror(f)) { lb_atomic_abort(&af); st = lb_err(err, LB_ERR_IO, "%s: write failed", p); goto out; }
+    if ((st = lb_atomic_commit(&af, err))) goto out;
+    st = lb_staging_commit(&sg, err);   /* the complete folder replaces the old one at once */
+out:
+    lb_staging_abort(&sg);   /* nothing left to do after a commit */
+    if (names)
+        for (int i = 0; i < np * 2; i++) free(names[i]);
+    free(names);
+    free(outs);
+    free(p);
+    free(dir);
+    return st;
+}
+
+/* A tensor file of the checkpoint: its digest is the one resume.json lists and its metadata
+ * carries the checkpoint's id. */
+static lb_status check_ckpt_file(const lb_resume *r, const char *dir, const char *name, bool tensors, lb_error *err) {
+    const char *want = lb_resume_file_sha256(r, name);
+    char *p = lb_path_join(dir, name), hex[65];
+    lb_status st = LB_OK;
+    if (!want) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s/resume.json: lists no digest for %s; the folder is not one checkpoint", dir, name);
+    } else if (!(st = lb_sha256_file(p, hex, err)) && strcmp(hex, want)) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: SHA-256 %.12s... differs from the %.12s... that resume.json (checkpoint %s) "
+                    "lists: the folder mixes files of different checkpoints", p, hex, want, r->checkpoint_id);
+    } else if (!st && tensors) {
+        lb_st_file *sf = lb_st_open(p, err);
+        if (!sf) st = err ? err->code : LB_ERR_FORMAT;
+        else {
+            const char *id = lb_st_metadata(sf, "lorabert_checkpoint_id");
+            if (!id || strcmp(id, r->checkpoint_id))
+                st = lb_err(err, LB_ERR_FORMAT, "%s: checkpoint id %s, resume.json says %s: the folder mixes files of "
+                            "different checkpoints", p, id ? id : "(none)", r->checkpoint_id);
+            lb_st_close(sf);
+        }
+    }
+    free(p);
+    return st;
+}
+
+lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb_train_opts *o, int64_t n_eval,
+                         lb_error *err) {
+    const int L = lb_model_get_config(m)->num_labels;
+    char *path = lb_path_join(o->resume_dir, "resume.json");
+    char *text = NULL;
+    size_t len;
+    lb_st_file *sf = NULL;
+    char *p2 = NULL;
+    lb_resume r;
+    memset(&r, 0, sizeof r);
+    lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
+    if (st) goto out;
+    lb_resume_dims d = {.n_train = s->n_train, .n_eval = n_eval, .epochs = o->epochs, .batch_size = o->batch_size,
+                        .seed = o->seed, .steps_per_epoch = s->steps_per_epoch, .total_steps = s->total_steps,
+                        .num_labels = L, .fixed_order = o->order_rows != NULL,
+                        .precision = lb_precision_name(lb_model_get_precision(m))};
+    if ((st = lb_resume_parse(text, len, path, &d, &r, err))) goto out;
+    /* Every file is the one this resume.json was written with. */
+    static const char *const plain[] = {"adapter_model.safetensors", "adapter_config.json"};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if ((st = check_ckpt_file(&r, o->resume_dir, plain[i], false, err))) goto out;
+    for (int i = 0; i < r.nfiles; i++) {
+        bool tens = !strcmp(r.files[i].name, "optimizer.safetensors") || !strcmp(r.files[i].name, "best.safetensors");
+        if ((st = check_ckpt_file(&r, o->resume_dir, r.files[i].name, tens, err))) goto out;
+    }
+    if (!lb_resume_file_sha256(&r, "optimizer.safetensors") || (r.best_epoch && !lb_resume_file_sha256(&r, "best.safetensors"))) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: lists no optimizer.safetensors%s; the folder is not a whole checkpoint", path,
+                    r.best_epoch ? " or best.safetensors" : "");
+        goto out;
+    }
+    s->global_step = r.global_step;
+    s->epoch = r.epoch;
+    s->step_in_epoch = r.step_in_epoch;
+    s->order_valid = r.order_valid && !o->order_rows;
+    if (s->order_valid) memcpy(s->order, r.order, sizeof(int32_t) * (size_t)s->n_train);
+    opt->step = r.step_adam;
+    memcpy(s->shuffle_rng.s, r.shuffle_rng, sizeof r.shuffle_rng);
+    memcpy(s->dropout_rng.s, r.dropout_rng, sizeof r.dropout_rng);
+    s->tr_loss = (float)r.tr_loss;
+    s->total_loss = r.total_loss;
+    s->last_logged = r.last_logged;
+    s->epoch_loss_sum = r.epoch_loss_sum;
+    s->epoch_loss_steps = r.epoch_loss_steps;
+    s->last_logged_loss = r.last_logged_loss;
+    s->best_epoch = r.best_epoch;
+    s->best_step = r.best_step;
+    s->best_metric = r.best_metric;
+    s->total_flos = r.total_flos;
+    s->train_time = r.train_time;
+    s->tokens = r.tokens;
+    s->token_time = r.token_time;
+    if (s->best_epoch) {
+        s->best_eval.loss = r.best_eval.loss;
+        s->best_eval.runtime_s = r.best_eval.runtime_s;
+        lb_metrics_from_confusion(r.best_eval.confusion, L, 0.0, &s->best_eval.metrics, NULL);
+    }
+    for (int e = 0; e < o->epochs; e++) {
+        lb_epoch_row *er = &s->rows[e];
+        const lb_resume_row *rr = &r.rows[e];
+        er->train_loss_logged = rr->train_loss_logged;
+        er->train_loss_mean = rr->train_loss_mean;
+        er->has_eval = rr->has_eval;
+        lb_metrics_from_confusion(rr->eval.confusion, L, 0.0, &er->eval.metrics, NULL);
+        er->eval.loss = rr->eval.loss;
+        er->eval.runtime_s = rr->eval.runtime_s;
+    }
+    for (int i = 0; i < r.nhist; i++) {
+        lb_hist_entry e = {.kind = r.hist[i].kind, .epoch = r.hist[i].epoch, .step = r.hist[i].step};
+        memcpy(e.v, r.hist[i].v, sizeof e.v);
+        if (lb_run_hist_push(s, e)) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto out; }
+    }
+    /* optimizer moments and the best epoch's parameters */
+    lb_param *params;
+    int np = lb_model_params(m, &params);
+    p2 = lb_path_join(o->resume_dir, "optimizer.safetensors");
+    if (!(sf = lb_st_open(p2, err))) { st = err ? err->code : LB_ERR_IO; goto out; }
+    int64_t off = 0;
+    for (int i = 0; i < np; i++) {
+        for (int k = 0; k < 2; k++) {
+            char name[512];
+            snprintf(name, sizeof name, "%s.%s", k ? "exp_avg_sq" : "exp_avg", params[i].name);
+            const lb_st_tensor *t = lb_st_find(sf, name);
+            if (!t || t->numel != params[i].numel || t->dtype != LB_DT_F32) {
+                st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" missing or of the wrong size", p2, name);
+                goto out;
+            }
+            const float *src = lb_st_f32(sf, t, err);
+            if (!src) { st = err ? err->code : LB_ERR_FORMAT; goto out; }
+            memcpy((k ? opt->v : opt->m) + off, src, sizeof(float) * (size_t)params[i].numel);
+        }
+        off += params[i].numel;
+    }
+    lb_st_close(sf);
+    sf = NULL;
+    if (s->best_epoch) {
+        free(p2);
+        p2 = lb_path_join(o->resume_dir, "best.safetensors");
+        if (!(sf = lb_st_open(p2, err))) { st = err ? err->code : LB_ERR_IO; goto out; }
+        const lb_st_tensor *t = lb_st_find(sf, "best");
+        const float *src = t && t->numel == off && t->dtype == LB_DT_F32 ? lb_st_f32(sf, t, err) : NULL;
+        if (!src || !s->best_params) {
+            st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"best\" missing or of the wrong size", p2);
+            goto out;
+        }
+        memcpy(s->best_params, src, sizeof(float) * (size_t)off);
+    }
+    st = LB_OK;
+out:
+    if (sf) lb_st_close(sf);
+    lb_resume_free(&r);
+    free(text);
+    free(path);
+    free(p2);
+    return st;
 }

@@ -1,7 +1,10 @@
-/* The resume checkpoint's resume.json: its fields, read back and checked against the run.
+/* The resume checkpoint (OUTPUT/resume/) an interrupted run writes and a resumed run reads.
  *
- * Owns: the parse of resume.json text into a plain struct, with every field validated against
- * the run it is resumed into (sizes, ranges, the arithmetic that ties steps, epochs and rows
+ * Owns: the checkpoint folder (resume.json, optimizer.safetensors with the AdamW moments,
+ * best.safetensors with the best epoch's parameters, the adapter files), written whole or not
+ * at all and read back into the trainer's state (lb_resume_write / lb_resume_load); the parse
+ * of resume.json text into a plain struct, with every field validated against the run it is
+ * resumed into (sizes, ranges, the arithmetic that ties steps, epochs and rows
  * together, the batch order being a permutation), and the list of the checkpoint's other files
  * with their SHA-256 and the one checkpoint id they share.
  * Why: a resume folder is user input. Its numbers index arrays (order[], rows[], the epoch
@@ -16,6 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/error.h"
+#include "model/model.h"
+#include "train/optim.h"
+#include "train/state.h"
 
 #define LB_RESUME_FORMAT "lorabert-resume-1"
 #define LB_RESUME_MAX_FILES 32
@@ -88,5 +94,16 @@ void lb_resume_free(lb_resume *r);
 
 /* The digest resume.json records for `name`, or NULL when it lists no such file. */
 const char *lb_resume_file_sha256(const lb_resume *r, const char *name);
+
+/* work/resume: resume.json + optimizer.safetensors + best.safetensors + the adapter, written
+ * into a staging folder that replaces work/resume in one rename only when complete. */
+lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *opt, const lb_train_opts *o,
+                          const char *work, lb_error *err);
+/* Reads o->resume_dir into s (counters, RNG streams, history, rows, best epoch) and opt (the
+ * moments), after checking every file against resume.json's digests and checkpoint id. The
+ * model must already hold the checkpoint's adapter (loaded from the same folder). s must be
+ * sized for the run (order, rows, best_params when n_eval > 0). */
+lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb_train_opts *o, int64_t n_eval,
+                         lb_error *err);
 
 #endif

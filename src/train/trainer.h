@@ -1,135 +1,80 @@
-/* The HF Trainer loop for LoRA classifiers: tokenized datasets, per-epoch shuffling, dynamic
- * padding, forward -> cross-entropy -> backward -> clip -> AdamW -> linear schedule, per-epoch
- * evaluation with metrics, best-model tracking, PEFT checkpoints, trainer_state.json with HF's
- * log_history layout, metrics.json, an SVG training-curve plot, and resumable interruption.
- * This module owns the training loop and everything written under the output folder; it prints
- * only to the FILE * given in lb_train_opts.log (NULL: silent). */
+/* The HF Trainer step and epoch loop for LoRA classifiers.
+ *
+ * Owns: a run in progress (lb_trainer): the AdamW state, the data order (per-epoch shuffling
+ * or a fixed batch order), the optimizer step (zero grad -> forward -> cross-entropy ->
+ * backward -> clip -> AdamW -> linear schedule), the loss logging of HF (logging_steps), and at
+ * each epoch's end its evaluation (train/evaluate.h), best-model tracking and checkpoint
+ * (train/run_files.h); at the last step the final output; on a cancel request the resume
+ * checkpoint (train/resume.h). lb_train() is the loop over lb_trainer_step.
+ * Why: the CLI, the public lb_train_run_* API, the benches and the tests all train through one
+ * step function, so they compute the same thing (HF parity, bitwise-identical resume).
+ * Guarantees: the library prints nothing: progress, the per-epoch results and HF's notices
+ * reach the caller through lb_train_callbacks (lorabert.h); a failed or interrupted step
+ * leaves the output folder as documented in run_files.h and every later step is refused;
+ * cancellation is read only between steps. HF semantics (transformers 4.32 Trainer): the
+ * scheduler steps after each optimizer step, the logged loss is the float32 running sum since
+ * the last log divided by the steps, rounded to 4 decimals; eval_loss weights each batch's mean
+ * loss by its size; the best epoch is the lowest eval_loss (strictly better replaces), or the
+ * highest of another metric. A trainer is used by one thread at a time. */
 #ifndef LB_TRAIN_TRAINER_H
 #define LB_TRAIN_TRAINER_H
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include "base/outdir.h"
+#include "base/error.h"
 #include "model/model.h"
-#include "text/tokenizer.h"
+#include "train/evaluate.h"
 #include "train/metrics.h"
+#include "train/run_files.h"
+#include "train/state.h"
+#include "train/tokset.h"
 
-/* Tokenized labelled examples, all sequences end to end. */
-typedef struct lb_tokset {
-    int64_t n;
-    int32_t *ids;       /* [offsets[n]] */
-    int64_t *offsets;   /* [n+1] */
-    int32_t *labels;    /* [n] */
-    int32_t *type_start; /* [n] position where token type 1 (the pair's second text) starts;
-                          * the length for single texts */
-    bool has_pairs;     /* some example is a pair: batches carry token_type_ids */
-    int64_t cap_n, cap_ids;  /* allocated sizes */
-} lb_tokset;
-
-/* Tokenizes texts once (HF: tokenizer(text, truncation=True, max_length, truncation_side)).
- * labels[i] must lie in [0, num_labels): otherwise LB_ERR_FORMAT naming the row. n == 0 is an
- * error ("empty dataset"). `what` names the data in messages (e.g. the file). */
-lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts /* [n] */,
-                          const size_t *lens /* [n] */, const int32_t *labels /* [n] */, int64_t n,
-                          int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err);
-/* Sentence pairs (HF: tokenizer(a, b, truncation=True, max_length)): [CLS] A [SEP] B [SEP] with
- * token_type_ids 0 up to and including the first [SEP], 1 after; longest_first truncation.
- * pairs == NULL is lb_tokset_build. */
-lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts /* [n] */,
-                                const size_t *lens /* [n] */, const char *const *pairs /* [n] or NULL */,
-                                const size_t *pair_lens /* [n] */, const int32_t *labels /* [n] */, int64_t n,
-                                int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err);
-/* Appends one already tokenized example (used by tests and pre-tokenized inputs). */
-lb_status lb_tokset_add(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t label, lb_error *err);
-/* The same for a pair whose second text starts at type_start (token_type_ids 1 from there). */
-lb_status lb_tokset_add_pair(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t type_start, int32_t label,
-                             lb_error *err);
-void lb_tokset_free(lb_tokset *ts);
-
-/* lb_eval_result (HF eval_loss + metrics) is defined in lorabert.h. */
-
-/* Eval mode (no dropout), sequential batches of batch_size, dynamic padding. logits_out
- * [n, num_labels] may be NULL. A non-finite logit (NaN/Inf, as torch would compute it) or a
- * non-finite mean loss is LB_ERR_NUMERIC naming the example (0-based row of data): no metrics
- * are computed from it. */
-lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eval_result *res,
-                      float *logits_out, lb_error *err);
-
-typedef enum lb_best_metric { LB_BEST_LOSS, LB_BEST_ACCURACY, LB_BEST_F1, LB_BEST_PRECISION, LB_BEST_RECALL } lb_best_metric;
-
-/* The output folder of a run, opened (locked, checked, cleaned) for the whole run; see
- * lb_train_output_open. */
-typedef struct lb_train_output {
-    char *dir;             /* canonical output folder */
-    char *work;            /* where checkpoints are written: dir, or run.dir when staged */
-    bool staged;           /* replacing a previous run: the whole run is built in run.dir */
-    lb_staging run;
-    lb_outdir_lock lock;
-} lb_train_output;
-
-typedef struct lb_train_opts {
-    int epochs;                /* 10 */
-    int batch_size;            /* 4 */
-    int eval_batch_size;       /* 4 */
-    double lr;                 /* 1e-3 */
-    float weight_decay;        /* 0.01 */
-    int64_t warmup_steps;      /* 0 */
-    double max_grad_norm;      /* 1.0; <= 0 disables clipping */
-    uint64_t seed;             /* 42: data order and dropout */
-    int logging_steps;         /* 500 */
-    lb_best_metric best;       /* LB_BEST_LOSS: lowest eval loss wins; others: highest */
-    const char *output_dir;    /* NULL: nothing is written */
-    bool overwrite_output;     /* output_dir may hold a previous run's output (replaced at the end) */
-    struct lb_train_output *output;  /* output_dir already opened by the caller (NULL: lb_train opens it) */
-    const char *base_model_name;  /* adapter_config base_model_name_or_path */
-    const char *tokenizer_dir;    /* tokenizer files copied next to the adapters (NULL: none) */
-    char **label_names;        /* [num_labels] written to labels.json (NULL: LABEL_i) */
-    /* Test option: per-step batches of row indices (HF order.json); replaces shuffling.
-     * n_order_steps must be a multiple of epochs. */
-    const int32_t *order_rows;     /* concatenated rows of every step */
-    const int32_t *order_offsets;  /* [n_order_steps+1] */
-    int64_t n_order_steps;
-    const char *resume_dir;    /* continue from a checkpoint written on interruption */
-    volatile sig_atomic_t *stop;   /* set asynchronously (signal) -> checkpoint, LB_ERR_INTERRUPTED */
-    int64_t stop_after_step;   /* test hook: behave as if stopped after this global step (0: off) */
-    FILE *log;                 /* progress, table, notices; NULL: silent */
-    float *step_losses;        /* optional [total steps]: each step's mean batch loss */
-    float *step_grad_norms;    /* optional [total steps]: global grad norm before clipping */
-} lb_train_opts;
-
+/* HF TrainingArguments' defaults (the seed recipe) in lb_train_opts. */
 void lb_train_defaults(lb_train_opts *o);
 
-/* lb_train_result is defined in lorabert.h. */
+typedef struct lb_trainer lb_trainer;
 
-/* Takes the lock of o->output_dir (another writer: LB_ERR_IO naming its pid), removes the
- * leftovers of killed runs (temporaries, staging folders; see base/outdir.h) and decides where
- * the run writes:
- *   - absent or empty folder: the run writes into it (checkpoints appear as they are made);
- *   - o->resume_dir is output_dir/resume: the interrupted run continues in it;
- *   - another run's output and o->overwrite_output: the whole run is built in a staging folder
- *     beside it that replaces it in one rename when the run ends or is interrupted; a failed
- *     run leaves the old folder untouched;
- *   - anything else is refused (LB_ERR_USAGE naming the entries in the way); with
- *     o->overwrite_output a folder holding entries lorabert does not write is refused too.
- * o->output_dir NULL: nothing to do. Close with lb_train_output_close (also after failures). */
-lb_status lb_train_output_open(const lb_train_opts *o, lb_train_output *out, lb_error *err);
-void lb_train_output_close(lb_train_output *out);
+/* Opens a run of m (which must hold an adapter: lb_model_add_lora or lb_peft_load) on train,
+ * evaluating on eval (may be NULL) at each epoch's end. Checks the options and every example's
+ * length against the model, opens o->output_dir (unless o->output is already open), reads
+ * o->resume_dir, and announces the run through cb->on_log (PEFT's trainable-parameters line,
+ * "resuming at step ...", the run's size). train NULL opens a run for lb_trainer_step_batch:
+ * then eval, output_dir, resume_dir and the batch order must be NULL and o->max_steps >= 1 is
+ * the schedule's total. m, train, eval, *o's strings and arrays and cb->cancel must outlive the
+ * trainer; *o and *cb are copied. cb may be NULL. */
+lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *o,
+                          const lb_train_callbacks *cb, lb_trainer **out, lb_error *err);
 
-/* Trains m (which must hold an adapter: lb_model_add_lora or lb_peft_load) on train,
- * evaluating on eval (may be NULL) each epoch. At the end m holds the best epoch's adapter (the
- * last one without eval). With output_dir: checkpoint-<step>/ per epoch, the best adapter at
- * the top level with tokenizer files and labels.json, trainer_state.json, metrics.json and
- * training_curves.svg; each checkpoint, the resume folder and the final output folder appear
- * whole or not at all (staging + rename). Non-finite loss stops with LB_ERR_NUMERIC naming the step; a stop
- * request writes output_dir/resume/ and returns LB_ERR_INTERRUPTED. */
+/* One optimizer step on the next batch of the data order (then cb->on_step), plus at an
+ * epoch's last step that epoch's evaluation, best tracking and checkpoint-<step>/ (then
+ * cb->on_epoch), plus at the run's last step the final output (the best epoch's adapter
+ * restored into the model; cb->on_log notices). After a step that is not the run's last, a
+ * cancel request (*cb->cancel non-zero, or o->stop_after_step reached) writes output_dir/resume/
+ * and returns LB_ERR_INTERRUPTED. Non-finite loss or gradient norm: LB_ERR_NUMERIC naming the
+ * step. *done (may be NULL) becomes true after the last step; info (may be NULL) gets the
+ * step's figures. After done, a failure or an interruption every call is LB_ERR_USAGE. */
+lb_status lb_trainer_step(lb_trainer *t, lb_step_info *info, bool *done, lb_error *err);
+
+/* One optimizer step on a caller-given right-padded batch (labels [batch->B]) of a run opened
+ * with train NULL; the learning rate follows the schedule over o->max_steps. Checks the batch
+ * (shape, lengths, token ids, labels) against the model; more than max_steps steps is
+ * LB_ERR_USAGE. Calls cb->on_step; cancellation is the caller's (no checkpoint is written). */
+lb_status lb_trainer_step_batch(lb_trainer *t, const lb_batch *batch, const int32_t *labels, lb_step_info *info,
+                                lb_error *err);
+
+/* Steps until done (or failed / interrupted) and fills res. */
+lb_status lb_trainer_run(lb_trainer *t, lb_train_result *res, lb_error *err);
+/* The run's figures so far (final once done). */
+void lb_trainer_result(const lb_trainer *t, lb_train_result *res);
+/* Frees the trainer and releases the output folder it opened (a staged run not published
+ * leaves the previous folder as it was). NULL is a no-op. */
+void lb_trainer_close(lb_trainer *t);
+
+/* lb_trainer_open + lb_trainer_run + lb_trainer_close without callbacks. At the end m holds the
+ * best epoch's adapter (the last one without eval). With output_dir: checkpoint-<step>/ per
+ * epoch, the best adapter at the top level with tokenizer files and labels.json,
+ * trainer_state.json, metrics.json and training_curves.svg. */
 lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *opts,
                    lb_train_result *res, lb_error *err);
-
-/* Copies the tokenizer files that exist in tok_dir (tokenizer.json, vocab.txt,
- * tokenizer_config.json, special_tokens_map.json) into dst_dir, as Trainer saves them next to
- * each checkpoint. tok_dir NULL: nothing to do. */
-lb_status lb_copy_tokenizer_files(const char *tok_dir, const char *dst_dir, lb_error *err);
 
 /* Reads an HF trajectory order.json ({"epochs": E, "steps": [[rows...], ...]}) into malloc'd
  * arrays for lb_train_opts.order_*; *epochs gets E (0 when absent). */

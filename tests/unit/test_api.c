@@ -366,3 +366,36 @@ Test(api, status_and_precision_names) {
     cr_assert(!lb_precision_parse("fp16", &p));
     for (int s = LB_OK; s <= LB_ERR_INTERRUPTED; s++) cr_assert_not_null(lb_status_name((lb_status)s));
 }
+
+/* Pre-tokenized rows give the logits lb_classify gives for the same texts; bad rows are refused. */
+Test(api, predict_tokens) {
+    char m[256];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    lb_classifier *c = open_classifier(m, NULL, 8);
+    const lb_tokenizer *tok = lb_classifier_tokenizer(c);
+    lb_error err = {0};
+    lb_tokens t0 = {0}, t1 = {0};
+    cr_assert_eq(lb_tokenizer_encode(tok, seed_texts[0], strlen(seed_texts[0]), NULL, 0, NULL, &t0, &err), LB_OK);
+    cr_assert_eq(lb_tokenizer_encode(tok, seed_texts[3], strlen(seed_texts[3]), NULL, 0, NULL, &t1, &err), LB_OK);
+    int T = t0.n > t1.n ? t0.n : t1.n;
+    int32_t ids[64] = {0}, lengths[2] = {t0.n, t1.n};
+    memcpy(ids, t0.ids, (size_t)t0.n * sizeof *ids);
+    memcpy(ids + T, t1.ids, (size_t)t1.n * sizeof *ids);
+    float z[4], want[10];
+    lb_model *model = lb_classifier_model(c);
+    cr_assert_eq(lb_model_predict_tokens(model, ids, lengths, NULL, 2, T, z, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_classify(c, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, want, &err), LB_OK, "%s", err.msg);
+    for (int k = 0; k < 2; k++) {
+        cr_assert(fabsf(z[k] - want[k]) <= 1e-5f * (1 + fabsf(want[k])));
+        cr_assert(fabsf(z[2 + k] - want[6 + k]) <= 1e-5f * (1 + fabsf(want[6 + k])));
+    }
+    ids[1] = 120;  /* the tiny vocabulary has 120 entries */
+    cr_assert_eq(lb_model_predict_tokens(model, ids, lengths, NULL, 2, T, z, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "row 0 position 1") && strstr(err.msg, "vocabulary"), "%s", err.msg);
+    int32_t bad_len[2] = {0, 1};
+    cr_assert_eq(lb_model_predict_tokens(model, ids, bad_len, NULL, 2, T, z, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_model_predict_tokens(model, ids, lengths, NULL, 2, 65, z, &err), LB_ERR_USAGE);
+    lb_tokens_free(&t0);
+    lb_tokens_free(&t1);
+    lb_classifier_close(c);
+}

@@ -18,36 +18,13 @@
 #include "data/parquet_encodings.h"
 #include "data/thrift_compact.h"
 #include <zstd.h>
-
-/* ---- helpers ---- */
-
-static const char *shared_dir(void) {
-    const char *s = getenv("LORABERT_SHARED");
-    return s && *s ? s : "../shared";
-}
-
-static char *shared_path(const char *rel) {
-    char *p = lb_path_join(shared_dir(), rel);
-    cr_assert_not_null(p);
-    return p;
-}
+#include "../support/test_support.h"
 
 static void require_shared(const char *rel) {
     char *p = shared_path(rel);
     bool ok = lb_file_exists(p);
     free(p);
     if (!ok) cr_skip_test("shared data missing (%s/%s); set LORABERT_SHARED", shared_dir(), rel);
-}
-
-static cJSON *load_json(const char *path) {
-    char *d;
-    size_t n;
-    lb_error e;
-    cr_assert_eq(lb_read_file(path, &d, &n, &e), LB_OK, "%s", e.msg);
-    cJSON *j = cJSON_ParseWithLength(d, n);
-    free(d);
-    cr_assert_not_null(j, "%s: bad JSON", path);
-    return j;
 }
 
 /* "2009-03-01T00:00:00.000Z" from nanoseconds since the epoch (hyparquet's INT96 rendering). */
@@ -109,7 +86,7 @@ static size_t check_expected(const char *name) {
     char *pq = shared_path(rel);
     snprintf(rel, sizeof rel, "data/parquet/expected/%s.json", name);
     char *jp = shared_path(rel);
-    cJSON *j = load_json(jp);
+    cJSON *j = read_json(jp);
     const cJSON *meta = cJSON_GetObjectItem(j, "metadata"), *rows = cJSON_GetObjectItem(j, "rows");
     cr_assert(cJSON_IsArray(rows));
     /* INT96 columns, from the expected schema. */
@@ -444,7 +421,7 @@ Test(pyarrow, fixtures_every_codec_and_encoding) {
     }
     cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "make_parquet_fixtures.py failed (%d)", rc);
     char *mp = lb_path_join(dir, "manifest.json");
-    cJSON *m = load_json(mp);
+    cJSON *m = read_json(mp);
     const cJSON *fx;
     size_t nfix = 0, cells = 0;
     cJSON_ArrayForEach(fx, cJSON_GetObjectItem(m, "fixtures")) {

@@ -1,4 +1,4 @@
-/* Tests for src/formats/peft_adapter: reading PEFT-written adapters (tests/golden/<case>/lora, made
+/* Tests for src/model/peft: reading PEFT-written adapters (tests/golden/<case>/lora, made
  * by the real peft 0.6.2), logits parity with PEFT, save/load round trips and error messages. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "base/fileio.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 #include "formats/safetensors.h"
 
 static lb_model *load_tiny(const char *casedir) {

@@ -12,33 +12,9 @@
 
 #include "base/fileio.h"
 #include "formats/safetensors.h"
+#include "../support/test_support.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-/* The repository root: the working directory when it holds this repo (tests/run runs there),
- * else three levels above the test binary (build/<mode>/tests/<name>). */
-static const char *repo_root(void) {
-    static char root[4096];
-    if (root[0]) return root;
-    if (access("tests/unit", F_OK) == 0 && access("src", F_OK) == 0) return strcpy(root, ".");
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return strcpy(root, ".");
-    exe[n] = '\0';
-    for (int up = 0; up < 4; up++) {
-        char *slash = strrchr(exe, '/');
-        if (!slash) return strcpy(root, ".");
-        *slash = '\0';
-    }
-    return strcpy(root, exe);
-}
-
-/* root/rel in a static buffer (one at a time). */
-static const char *in_repo(const char *rel) {
-    static char buf[8192];
-    snprintf(buf, sizeof buf, "%s/%s", repo_root(), rel);
-    return buf;
-}
 
 
 static char *mktmpdir(void) {

@@ -13,22 +13,10 @@
 #include "base/fileio.h"
 #include "text/bert_normalizer.h"
 #include "text/tokenizer.h"
-#include "text/utf8.h"
+#include "base/utf8.h"
 #include "text/vocab.h"
 #include "text/wordpiece.h"
-
-/* ------------------------------------------------------------------ helpers */
-
-static const char *shared_dir(void) {
-    const char *s = getenv("LORABERT_SHARED");
-    return s && *s ? s : "../shared";
-}
-
-static char *shared_path(const char *rel) {
-    char *p = lb_path_join(shared_dir(), rel);
-    cr_assert_not_null(p);
-    return p;
-}
+#include "../support/test_support.h"
 
 #define REQUIRE_SHARED(rel)                                                                          \
     do {                                                                                             \

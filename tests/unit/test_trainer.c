@@ -9,26 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 #include "base/fileio.h"
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
 #include "train/trainer.h"
-
-static const char *shared_dir(void) {
-    const char *s = getenv("LORABERT_SHARED");
-    return s ? s : "../shared";
-}
-
-static cJSON *read_json(const char *path) {
-    char *text;
-    size_t len;
-    lb_error err;
-    cr_assert_eq(lb_read_file(path, &text, &len, &err), LB_OK, "%s", err.msg);
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    cr_assert_not_null(j, "%s: bad JSON", path);
-    return j;
-}
+#include "../support/test_support.h"
 
 /* Labels of imdb/train.csv rows (0-based data rows): each line starts with its label. */
 static int read_labels(const char *csv, int32_t *labels, int max) {

@@ -1,8 +1,7 @@
 /* Tokenizer throughput, single thread: tokenizes every text of an IMDb JSONL file R times and
- * prints MB/s of input text (and tokens/s). Build + run from the repo root after `make`:
- *   cc -O3 -march=native -Iinclude -Isrc -o build/release/bench_tokenizer tools/bench/bench_tokenizer.c \
- *      build/release/liblorabert.a -lutf8proc -lcjson -lm
- *   build/release/bench_tokenizer ../shared/data/tokenizer ../shared/data/imdb/train.jsonl 20
+ * prints MB/s of input text (and tokens/s). Build + run from the repo root:
+ *   make MODE=release lib && make -C bench
+ *   build/bench/tokenizer_bench ../shared/data/tokenizer ../shared/data/imdb/train.jsonl 20
  * (the first argument is a folder with tokenizer.json or vocab.txt). */
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Strict UTF-8 decoding (see utf8.h). */
-#include "text/utf8.h"
+#include "base/utf8.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,8 +1,9 @@
-/* UTF-8 decoding and validation for the tokenizer: strict RFC 3629 (no overlongs, no
- * surrogates, nothing above U+10FFFF), with Python's "replace" error semantics (one U+FFFD per
- * maximal invalid subpart) for lossy decoding. */
-#ifndef LB_TEXT_UTF8_H
-#define LB_TEXT_UTF8_H
+/* UTF-8 decoding and validation for every reader of text (the tokenizer, safetensors headers):
+ * strict RFC 3629 (no overlongs, no surrogates, nothing above U+10FFFF), with Python's "replace"
+ * error semantics (one U+FFFD per maximal invalid subpart) for lossy decoding. In base/ because
+ * formats/ and text/ both need it and neither may include the other. */
+#ifndef LB_BASE_UTF8_H
+#define LB_BASE_UTF8_H
 #include <stddef.h>
 #include <stdint.h>
 #include "base/error.h"

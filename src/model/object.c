@@ -1,12 +1,16 @@
-/* The model object: loading a HF checkpoint folder (config.json + safetensors) with
- * transformers' key rules, forward/backward entry points, and saving a plain HF folder.
+/* The model object of model.h, the top of src/model: made from a HF checkpoint folder
+ * (config.json + safetensors, transformers' key rules) or at random, saved as a plain HF
+ * folder, freed; the forward/backward entry points (encoder.c), merging (lora.c, then the packs
+ * and the activation arena are dropped) and the model's description. Which tensors exist, with
+ * their keys and shapes, is the tensor table's (tensors.c): load, random init and save loop over
+ * it. (Named object.c, not model.c: model.h is the public face of the whole folder.)
  *
  * Key rules (transformers `_load_pretrained_model`): base-model keys are found with or
  * without the "distilbert."/"bert." prefix; legacy "gamma"/"beta" stand for
  * "weight"/"bias"; keys the SeqCls model does not use (vocab_* of the MaskedLM checkpoint,
- * embeddings.position_ids, ...) are ignored; a missing head is newly initialised
- * (N(0, initializer_range) weights, zero biases), keeping transformers' notice for the caller. */
-#include <cblas.h>
+ * embeddings.position_ids, ...) are ignored; a missing head (and BERT's pooler) is newly
+ * initialised (N(0, initializer_range) weights, zero biases), with transformers' notice kept
+ * for lb_model_load_notice. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,124 +79,78 @@ static lb_status load_w(lb_model *m, const char *key, bool base, int64_t d0, int
 }
 
 /* ---- load -------------------------------------------------------------------------------- */
-static int64_t head_numel(const lb_model *m) {
-    int64_t D = m->cfg.dim, NL = m->cfg.num_labels;
-    return (m->arch->has_pre_classifier ? D * D + D : 0) + NL * D + NL;
-}
-
-/* Points pre_w.. at a head laid out at the start of block. */
-void lb_model_bind_head(lb_model *m, float *block, float *grad);
-void lb_model_bind_head(lb_model *m, float *block, float *grad) {
-    int64_t D = m->cfg.dim, NL = m->cfg.num_labels;
-    float *p = block, *g = grad;
-    if (m->arch->has_pre_classifier) {
-        m->pre_w = p; p += D * D; m->pre_b = p; p += D;
-        if (g) { m->g_pre_w = g; g += D * D; m->g_pre_b = g; g += D; }
-    }
-    m->cls_w = p; p += NL * D; m->cls_b = p;
-    if (g) { m->g_cls_w = g; g += NL * D; m->g_cls_b = g; }
-}
-
 static double init_range(const lb_model *m) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->config_json, "initializer_range");
     return v && cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0.02;
 }
 
-static void normal_init(float *w, int64_t n, double std, lb_rng *r) {
-    for (int64_t i = 0; i < n; i++) w[i] = (float)(lb_rng_normal(r) * std);
+/* transformers' _init_weights for a tensor of n values. */
+static void init_tensor(float *w, int64_t n, lb_tensor_init init, double std, lb_rng *r) {
+    if (init == LB_INIT_NORMAL)
+        for (int64_t i = 0; i < n; i++) w[i] = (float)(lb_rng_normal(r) * std);
+    else
+        for (int64_t i = 0; i < n; i++) w[i] = init == LB_INIT_ONES ? 1.0f : 0.0f;
 }
 
+static float *own(lb_model *m, int64_t n) {
+    float **o = realloc(m->owned, sizeof(float *) * (size_t)(m->n_owned + 1));
+    if (!o) return NULL;
+    m->owned = o;
+    float *w = malloc(sizeof(float) * (size_t)n);
+    if (w) m->owned[m->n_owned++] = w;
+    return w;
+}
+
+/* transformers' notice for the newly initialised tensors, kept for the caller to show (the
+ * library prints nothing). */
+static lb_status set_notice(lb_model *m, char **missing, int nmiss, lb_error *err) {
+    size_t cap = 512 + strlen(m->dir);
+    for (int i = 0; i < nmiss; i++) cap += strlen(missing[i]) + 4;
+    char *s = malloc(cap);
+    if (!s) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
+    size_t used = (size_t)snprintf(s, cap, "Some weights of %s were not initialized from the model checkpoint at "
+                                   "%s and are newly initialized: [", m->arch->seqcls_class, m->dir);
+    for (int i = 0; i < nmiss; i++) used += (size_t)snprintf(s + used, cap - used, "%s'%s'", i ? ", " : "", missing[i]);
+    snprintf(s + used, cap - used, "]\nYou should probably TRAIN this model on a down-stream task to be able to "
+             "use it for predictions and inference.");
+    m->load_notice = s;
+    return LB_OK;
+}
+
+/* Every tensor of the table from the checkpoint: the frozen ones in place in the mapping, the
+ * head's copied into the trainable block. An optional tensor that is absent (the head of a base
+ * checkpoint, BERT's pooler) is newly initialised as transformers does and named in the notice. */
 static lb_status load_weights(lb_model *m, const lb_load_opts *opts, lb_error *err) {
-    const lb_model_config *c = &m->cfg;
-    int64_t D = c->dim, F = c->hidden_dim, NL = c->num_labels;
     lb_status st;
-    if ((st = load_w(m, "embeddings.word_embeddings.weight", true, c->vocab_size, D, false, &m->wte, err)) ||
-        (st = load_w(m, "embeddings.position_embeddings.weight", true, c->max_pos, D, false, &m->wpe, err)) ||
-        (st = load_w(m, "embeddings.LayerNorm.weight", true, D, -1, false, &m->emb_ln_w, err)) ||
-        (st = load_w(m, "embeddings.LayerNorm.bias", true, D, -1, false, &m->emb_ln_b, err)))
-        return st;
-    if (m->arch->has_token_type &&
-        (st = load_w(m, "embeddings.token_type_embeddings.weight", true, c->type_vocab_size, D, false, &m->wtt, err)))
-        return st;
-    m->layers = calloc((size_t)c->n_layers, sizeof(lb_layer_w));
-    if (!m->layers) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
-    char key[512], pre[128];
-    for (int l = 0; l < c->n_layers; l++) {
-        lb_layer_w *lw = &m->layers[l];
-        snprintf(pre, sizeof pre, m->arch->layer_fmt, l);
-        for (int k = 0; k < LB_LIN__COUNT; k++) {
-            int64_t in = k == LB_LIN_FFN2 ? F : D, out = k == LB_LIN_FFN1 ? F : D;
-            snprintf(key, sizeof key, "%s%s.weight", pre, m->arch->lin_module[k]);
-            if ((st = load_w(m, key, true, out, in, false, &lw->w[k], err))) return st;
-            snprintf(key, sizeof key, "%s%s.bias", pre, m->arch->lin_module[k]);
-            if ((st = load_w(m, key, true, out, -1, false, &lw->b[k], err))) return st;
-        }
-        const char *lns[2] = {m->arch->ln1, m->arch->ln2};
-        const float **dst[2][2] = {{&lw->ln1_w, &lw->ln1_b}, {&lw->ln2_w, &lw->ln2_b}};
-        for (int i = 0; i < 2; i++) {
-            snprintf(key, sizeof key, "%s%s.weight", pre, lns[i]);
-            if ((st = load_w(m, key, true, D, -1, false, dst[i][0], err))) return st;
-            snprintf(key, sizeof key, "%s%s.bias", pre, lns[i]);
-            if ((st = load_w(m, key, true, D, -1, false, dst[i][1], err))) return st;
-        }
-    }
-    /* Newly initialised modules are listed in transformers' notice. */
-    const char *missing[8];
+    m->n_train = m->n_head;
+    m->train = calloc((size_t)m->n_head, sizeof(float));
+    char **missing = calloc((size_t)m->n_tensors, sizeof(char *));
+    if (!m->train || !missing) { free(missing); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir); }
+    lb_tensors_bind_head(m, m->train, NULL);
     int nmiss = 0;
     lb_rng rng;
     lb_rng_seed_stream(&rng, opts ? opts->seed : 0, 0x4845414400ull /* "HEAD" */);
     double std = init_range(m);
-    if (m->arch->has_pooler) {
-        if ((st = load_w(m, "pooler.dense.weight", true, D, D, true, &m->pool_w, err)) ||
-            (st = load_w(m, "pooler.dense.bias", true, D, -1, true, &m->pool_b, err)))
-            return st;
-        if (!m->pool_w || !m->pool_b) {
-            m->pool_owned = calloc((size_t)(D * D + D), sizeof(float));
-            if (!m->pool_owned) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
-            if (m->pool_w) memcpy(m->pool_owned, m->pool_w, sizeof(float) * (size_t)(D * D));
-            else { normal_init(m->pool_owned, D * D, std, &rng); missing[nmiss++] = "bert.pooler.dense.weight"; }
-            if (m->pool_b) memcpy(m->pool_owned + D * D, m->pool_b, sizeof(float) * (size_t)D);
-            else missing[nmiss++] = "bert.pooler.dense.bias";
-            m->pool_w = m->pool_owned; m->pool_b = m->pool_owned + D * D;
-        }
-    }
-    m->n_train = head_numel(m);
-    m->train = calloc((size_t)m->n_train, sizeof(float));
-    if (!m->train) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
-    lb_model_bind_head(m, m->train, NULL);
-    typedef struct { const char *name; float *dst; int64_t d0, d1; bool weight; } head_t;
-    head_t head[4];
-    int nh = 0;
-    if (m->arch->has_pre_classifier) {
-        head[nh++] = (head_t){"pre_classifier.weight", m->pre_w, D, D, true};
-        head[nh++] = (head_t){"pre_classifier.bias", m->pre_b, D, -1, false};
-    }
-    head[nh++] = (head_t){"classifier.weight", m->cls_w, NL, D, true};
-    head[nh++] = (head_t){"classifier.bias", m->cls_b, NL, -1, false};
-    for (int i = 0; i < nh; i++) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const lb_tensor *e = &m->tensors[i];
         const float *src;
-        if ((st = load_w(m, head[i].name, false, head[i].d0, head[i].d1, true, &src, err))) return st;
-        int64_t n = head[i].d0 * (head[i].d1 < 0 ? 1 : head[i].d1);
-        if (src) memcpy(head[i].dst, src, sizeof(float) * (size_t)n);
-        else {
-            missing[nmiss++] = head[i].name;
-            if (head[i].weight) normal_init(head[i].dst, n, std, &rng);  /* biases stay 0 */
-        }
+        if ((st = load_w(m, e->key, e->base, e->shape[0], e->ndim > 1 ? e->shape[1] : -1, e->optional, &src, err)))
+            goto out;
+        float *dst = e->head ? m->train + e->off : NULL;
+        if (src && !dst) { *e->w = src; continue; }
+        if (src) { memcpy(dst, src, sizeof(float) * (size_t)e->numel); continue; }
+        if (!dst && !(dst = own(m, e->numel))) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir); goto out; }
+        init_tensor(dst, e->numel, e->init, std, &rng);
+        *e->w = dst;
+        char key[LB_TENSOR_KEY_MAX + 64];
+        lb_tensor_full_key(m, e, key, sizeof key);
+        if (!(missing[nmiss++] = strdup(key))) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir); goto out; }
     }
-    if (nmiss) {
-        /* transformers' notice, kept for the caller to show (the library prints nothing) */
-        size_t cap = 512 + strlen(m->dir);
-        for (int i = 0; i < nmiss; i++) cap += strlen(missing[i]) + 4;
-        char *s = malloc(cap);
-        if (!s) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
-        size_t used = (size_t)snprintf(s, cap, "Some weights of %s were not initialized from the model checkpoint at "
-                                       "%s and are newly initialized: [", m->arch->seqcls_class, m->dir);
-        for (int i = 0; i < nmiss; i++) used += (size_t)snprintf(s + used, cap - used, "%s'%s'", i ? ", " : "", missing[i]);
-        snprintf(s + used, cap - used, "]\nYou should probably TRAIN this model on a down-stream task to be able to "
-                 "use it for predictions and inference.");
-        m->load_notice = s;
-    }
-    return LB_OK;
+    st = nmiss ? set_notice(m, missing, nmiss, err) : LB_OK;
+out:
+    for (int i = 0; i < nmiss; i++) free(missing[i]);
+    free(missing);
+    return st;
 }
 
 lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err) {
@@ -204,15 +162,21 @@ lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err
         m->st = lb_st_open_dir(dir, err);
         if (!m->st) st = err ? err->code : LB_ERR_IO;
     }
+    if (!st) st = lb_tensors_build(m, err);
     if (!st) st = load_weights(m, opts, err);
     if (st) { lb_model_free(m); return NULL; }
     return m;
 }
 
 lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_error *err) {
+    const lb_arch_desc *arch = lb_arch_desc_of(cfg->arch);
+    if (!arch) {
+        lb_err(err, LB_ERR_USAGE, "random model: unknown architecture %d", (int)cfg->arch);
+        return NULL;
+    }
     if (cfg->dim < 1 || cfg->n_heads < 1 || cfg->dim % cfg->n_heads || cfg->n_layers < 1 || cfg->hidden_dim < 1 ||
         cfg->vocab_size < 1 || cfg->max_pos < 1 || cfg->num_labels < 2 ||
-        (cfg->arch == LB_ARCH_BERT && cfg->type_vocab_size < 1)) {
+        (arch->has_token_type && cfg->type_vocab_size < 1)) {
         lb_err(err, LB_ERR_USAGE, "random model: invalid shape (dim %d, heads %d, layers %d, labels %d)", cfg->dim,
                cfg->n_heads, cfg->n_layers, cfg->num_labels);
         return NULL;
@@ -221,61 +185,47 @@ lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_err
     if (!m) { lb_err(err, LB_ERR_NOMEM, "random model: out of memory"); return NULL; }
     m->cfg = *cfg;
     m->cfg.id2label = NULL;
-    m->arch = cfg->arch == LB_ARCH_BERT ? &lb_bert_desc : &lb_distilbert_desc;
-    if (cfg->arch != LB_ARCH_BERT) m->cfg.type_vocab_size = 0;
+    m->arch = arch;
+    if (!arch->has_token_type) m->cfg.type_vocab_size = 0;
     if (!(m->cfg.ln_eps > 0)) m->cfg.ln_eps = 1e-12f;
     m->dir = strdup("(random)");
     m->config_json = cJSON_CreateObject();
     cJSON_AddStringToObject(m->config_json, "model_type", m->arch->model_type);
     lb_model_config *c = &m->cfg;
     c->id2label = calloc((size_t)c->num_labels, sizeof(char *));
-    m->layers = calloc((size_t)c->n_layers, sizeof(lb_layer_w));
-    int64_t D = c->dim, F = c->hidden_dim, NL = c->num_labels;
-    int64_t per_layer = 4 * (D * D + D) + 2 * D * F + F + D + 4 * D;
-    int64_t total = (int64_t)c->vocab_size * D + (int64_t)c->max_pos * D + (int64_t)c->type_vocab_size * D + 2 * D +
-                    c->n_layers * per_layer + (m->arch->has_pooler ? D * D + D : 0);
-    float *w = malloc(sizeof(float) * (size_t)total);
-    m->owned = malloc(sizeof(float *));
-    m->n_train = head_numel(m);
-    m->train = calloc((size_t)m->n_train, sizeof(float));
-    if (!c->id2label || !m->layers || !w || !m->owned || !m->train || !m->dir || !m->config_json) {
-        free(w);
+    if (!c->id2label || !m->dir || !m->config_json || lb_tensors_build(m, err)) {
+        lb_model_free(m);
+        lb_err(err, LB_ERR_NOMEM, "random model: out of memory");
+        return NULL;
+    }
+    int64_t total = 0;
+    for (int i = 0; i < m->n_tensors; i++) total += m->tensors[i].head ? 0 : m->tensors[i].numel;
+    float *w = own(m, total);
+    m->n_train = m->n_head;
+    m->train = calloc((size_t)m->n_head, sizeof(float));
+    if (!w || !m->train) {
         lb_model_free(m);
         lb_err(err, LB_ERR_NOMEM, "random model: out of memory for %lld weights", (long long)total);
         return NULL;
     }
-    m->owned[m->n_owned++] = w;
     for (int i = 0; i < c->num_labels; i++) {
         char b[32];
         snprintf(b, sizeof b, "LABEL_%d", i);
         c->id2label[i] = strdup(b);
     }
+    lb_tensors_bind_head(m, m->train, NULL);
+    /* Table order: the frozen tensors one after the other in w, then the head. */
     lb_rng rng;
     lb_rng_seed(&rng, seed);
-    float *p = w;
-#define NEXT(ptr, n, kind) do { float *q_ = p; p += (n); ptr = q_; \
-        if ((kind) == 0) normal_init(q_, (n), 0.02, &rng); \
-        else for (int64_t i_ = 0; i_ < (n); i_++) q_[i_] = (kind) == 1 ? 1.0f : 0.0f; } while (0)
-    NEXT(m->wte, (int64_t)c->vocab_size * D, 0);
-    NEXT(m->wpe, (int64_t)c->max_pos * D, 0);
-    if (c->type_vocab_size) NEXT(m->wtt, (int64_t)c->type_vocab_size * D, 0);
-    NEXT(m->emb_ln_w, D, 1);
-    NEXT(m->emb_ln_b, D, 2);
-    for (int l = 0; l < c->n_layers; l++) {
-        lb_layer_w *lw = &m->layers[l];
-        for (int k = 0; k < LB_LIN__COUNT; k++) {
-            int64_t in = k == LB_LIN_FFN2 ? F : D, out = k == LB_LIN_FFN1 ? F : D;
-            NEXT(lw->w[k], in * out, 0);
-            NEXT(lw->b[k], out, 2);
+    double std = init_range(m);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < m->n_tensors; i++) {
+            const lb_tensor *e = &m->tensors[i];
+            if (e->head != (pass == 1)) continue;
+            float *dst = e->head ? m->train + e->off : w;
+            if (!e->head) { *e->w = w; w += e->numel; }
+            init_tensor(dst, e->numel, e->init, std, &rng);
         }
-        NEXT(lw->ln1_w, D, 1); NEXT(lw->ln1_b, D, 2);
-        NEXT(lw->ln2_w, D, 1); NEXT(lw->ln2_b, D, 2);
-    }
-    if (m->arch->has_pooler) { NEXT(m->pool_w, D * D, 0); NEXT(m->pool_b, D, 2); }
-#undef NEXT
-    lb_model_bind_head(m, m->train, NULL);
-    if (m->arch->has_pre_classifier) normal_init(m->pre_w, D * D, 0.02, &rng);
-    normal_init(m->cls_w, NL * D, 0.02, &rng);
     return m;
 }
 
@@ -286,12 +236,9 @@ void lb_model_free(lb_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
-    free(m->pool_owned);
     free(m->train);
     free(m->train_grad);
-    for (int i = 0; i < m->n_params; i++) free(m->param_names[i]);
-    free(m->param_names);
-    free(m->params);
+    lb_tensors_free(m);
     lb_config_free(&m->cfg);
     if (m->config_json) cJSON_Delete(m->config_json);
     if (m->st) lb_st_close(m->st);
@@ -318,6 +265,16 @@ lb_status lb_model_forward(lb_model *m, const lb_batch *batch, bool train, lb_rn
 
 lb_status lb_model_backward(lb_model *m, const float *dlogits, lb_error *err) {
     return lb_encoder_backward(m, dlogits, err);
+}
+
+lb_status lb_model_merge_lora(lb_model *m, lb_error *err) {
+    if (!m->has_lora) return LB_OK;
+    lb_status st = lb_lora_merge(m, err);
+    /* The weights and the adapters changed (all of them, or some before a failure): the packs
+     * are rebuilt from the new weights, and the arena's LoRA buffers are no longer laid out. */
+    lb_precision_free_packs(m);
+    lb_encoder_free_buffers(m);
+    return st;
 }
 
 void lb_model_zero_grad(lb_model *m) {
@@ -389,44 +346,14 @@ lb_status lb_model_save(const lb_model *m, const char *dir, lb_error *err) {
         return lb_err(err, LB_ERR_USAGE, "%s: the model still holds LoRA adapters; merge them (lb_model_merge_lora) "
                       "before saving a plain model", dir);
     lb_status st = LB_OK;
-    const lb_model_config *c = &m->cfg;
-    int64_t D = c->dim, F = c->hidden_dim;
-    const char *p = m->arch->prefix;
     outlist o = {0};
-    char k[512], pre[160];
     bool ok = true;
-#define ADD(name, data, d0, d1) ok = ok && out_add(&o, name, data, d0, d1)
-    snprintf(k, sizeof k, "%s.embeddings.word_embeddings.weight", p); ADD(k, m->wte, c->vocab_size, D);
-    snprintf(k, sizeof k, "%s.embeddings.position_embeddings.weight", p); ADD(k, m->wpe, c->max_pos, D);
-    if (m->wtt) { snprintf(k, sizeof k, "%s.embeddings.token_type_embeddings.weight", p); ADD(k, m->wtt, c->type_vocab_size, D); }
-    snprintf(k, sizeof k, "%s.embeddings.LayerNorm.weight", p); ADD(k, m->emb_ln_w, D, -1);
-    snprintf(k, sizeof k, "%s.embeddings.LayerNorm.bias", p); ADD(k, m->emb_ln_b, D, -1);
-    for (int l = 0; l < c->n_layers; l++) {
-        const lb_layer_w *lw = &m->layers[l];
-        char lp[128];
-        snprintf(lp, sizeof lp, m->arch->layer_fmt, l);
-        snprintf(pre, sizeof pre, "%s.%s", p, lp);
-        for (int kk = 0; kk < LB_LIN__COUNT; kk++) {
-            int64_t in = kk == LB_LIN_FFN2 ? F : D, out = kk == LB_LIN_FFN1 ? F : D;
-            snprintf(k, sizeof k, "%s%s.weight", pre, m->arch->lin_module[kk]); ADD(k, lw->w[kk], out, in);
-            snprintf(k, sizeof k, "%s%s.bias", pre, m->arch->lin_module[kk]); ADD(k, lw->b[kk], out, -1);
-        }
-        snprintf(k, sizeof k, "%s%s.weight", pre, m->arch->ln1); ADD(k, lw->ln1_w, D, -1);
-        snprintf(k, sizeof k, "%s%s.bias", pre, m->arch->ln1); ADD(k, lw->ln1_b, D, -1);
-        snprintf(k, sizeof k, "%s%s.weight", pre, m->arch->ln2); ADD(k, lw->ln2_w, D, -1);
-        snprintf(k, sizeof k, "%s%s.bias", pre, m->arch->ln2); ADD(k, lw->ln2_b, D, -1);
+    char key[LB_TENSOR_KEY_MAX + 64];
+    for (int i = 0; i < m->n_tensors && ok; i++) {
+        const lb_tensor *e = &m->tensors[i];
+        lb_tensor_full_key(m, e, key, sizeof key);
+        ok = out_add(&o, key, *e->w, e->shape[0], e->ndim > 1 ? e->shape[1] : -1);
     }
-    if (m->arch->has_pooler) {
-        snprintf(k, sizeof k, "%s.pooler.dense.weight", p); ADD(k, m->pool_w, D, D);
-        snprintf(k, sizeof k, "%s.pooler.dense.bias", p); ADD(k, m->pool_b, D, -1);
-    }
-    if (m->arch->has_pre_classifier) {
-        ADD("pre_classifier.weight", m->pre_w, D, D);
-        ADD("pre_classifier.bias", m->pre_b, D, -1);
-    }
-    ADD("classifier.weight", m->cls_w, c->num_labels, D);
-    ADD("classifier.bias", m->cls_b, c->num_labels, -1);
-#undef ADD
     if (!ok) st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
     /* Non-finite weights are refused before anything is written (the folder is not even made). */
     for (size_t i = 0; !st && i < o.n; i++) {

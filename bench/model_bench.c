@@ -1,7 +1,7 @@
 /* Model speed benchmark: a full-size random DistilBERT (distilbert-base-uncased shape) with
  * LoRA r=4 on q_lin, B sequences of T real tokens; reports ms per forward (eval), per train
  * forward+backward, and the achieved GFLOP/s of the arithmetic actually executed.
- * Usage: tools/bench/model_bench.sh [B] [T] [iters] */
+ * Build + run from the repo root: make MODE=release lib && make -C bench && build/bench/model_bench [B] [T] [iters] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,15 @@
-/* PEFT adapter folders (adapter_config.json + adapter_model.safetensors), read and written
- * exactly as PEFT does, so PeftModel.from_pretrained loads ours and we load theirs. */
-#ifndef LB_FORMATS_PEFT_ADAPTER_H
-#define LB_FORMATS_PEFT_ADAPTER_H
+/* PEFT adapter folders: the model's serialisation as an adapter. adapter_config.json and
+ * adapter_model.safetensors are read and written exactly as PEFT does, so
+ * PeftModel.from_pretrained loads ours and we load theirs; lorabert adds labels.json and a
+ * copy of the tokenizer files, so that a folder is all a classifier needs. Built on the public
+ * model API (model/model.h) only. */
+#ifndef LB_MODEL_PEFT_H
+#define LB_MODEL_PEFT_H
 #include "model/model.h"
+
+/* The files lorabert writes in an adapter folder (NULL-terminated): the two PEFT files,
+ * labels.json and the tokenizer files (text/tokenizer.h: lb_tokenizer_files). */
+extern const char *const lb_peft_folder_files[];
 
 /* Parses dir/adapter_config.json into cfg (peft_type must be LORA; r, lora_alpha,
  * lora_dropout, target_modules (list or "all-linear"), use_rslora, task_type SEQ_CLS). */
@@ -24,4 +31,10 @@ lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, l
 lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err);
 /* Writes dir/labels.json (id2label, label2id, num_labels) atomically. */
 lb_status lb_peft_write_labels(const char *dir, char *const *names, int n, lb_error *err);
+/* Writes the whole adapter folder (created when missing): lb_peft_save, the tokenizer files
+ * found in tokenizer_dir (NULL: none are copied) and labels.json with m's num_labels names,
+ * taken from labels (NULL: the model's, LABEL_i where it has none). Each file is written
+ * atomically; the folder as a whole is not (callers stage it). */
+lb_status lb_peft_save_folder(const lb_model *m, const char *dir, const char *base_model_name_or_path,
+                              const char *tokenizer_dir, char *const *labels, lb_error *err);
 #endif

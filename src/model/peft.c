@@ -1,8 +1,8 @@
-/* PEFT LoRA adapter folders; see peft_adapter.h.
+/* PEFT LoRA adapter folders; see peft.h.
  * adapter_config.json is written as json.dumps(indent=2, sort_keys=True) of PEFT's LoraConfig
  * (the peft 0.6 field set, which every later PEFT reads; use_rslora only when true; and
  * modules_to_save as PEFT >= 0.11 writes it for SEQ_CLS); adapter_model.safetensors holds F32 tensors under PEFT's saved key names. */
-#include "formats/peft_adapter.h"
+#include "model/peft.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +10,11 @@
 #include "base/fileio.h"
 #include "formats/pyjson.h"
 #include "formats/safetensors.h"
+#include "text/tokenizer.h"
+
+const char *const lb_peft_folder_files[] = {"adapter_config.json", "adapter_model.safetensors", "labels.json",
+                                            "tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                                            "special_tokens_map.json", NULL};
 
 /* PEFT module names of both architectures -> the linear kinds they adapt. BERT's "dense"
  * suffix-matches the attention output, intermediate and output projections alike. */
@@ -396,4 +401,15 @@ lb_status lb_peft_write_labels(const char *dir, char *const *names, int n, lb_er
     else st = lb_atomic_commit(&af, err);
     free(path);
     return st;
+}
+
+lb_status lb_peft_save_folder(const lb_model *m, const char *dir, const char *base_model_name_or_path,
+                              const char *tokenizer_dir, char *const *labels, lb_error *err) {
+    lb_status st = lb_peft_save(m, dir, base_model_name_or_path, err);
+    if (!st) st = lb_tokenizer_copy_files(tokenizer_dir, dir, err);
+    if (st) return st;
+    lb_model_info info;
+    lb_model_get_info(m, &info);
+    if (!labels && !info.labels) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
+    return lb_peft_write_labels(dir, labels ? labels : (char *const *)info.labels, info.num_labels, err);
 }

@@ -1,0 +1,248 @@
+/* The public training run (include/lorabert.h "Training"): datasets -> label ids -> tokenised
+ * sets -> the trainer's step (train/trainer.h).
+ *
+ *   labels      the data layer's one rule (data/labels.h) with the model's classes as the known
+ *               names: label names map onto them exactly (an unknown one is LB_ERR_FORMAT
+ *               naming file, row and value), announced through on_log as "labels: 0=neg 1=pos";
+ *               class ids are used as they are (below the model's class count)
+ *   tokenizer   the model's (lb_model_get_info's tokenizer_dir: the adapter's files when it
+ *               carries them), truncation at max_length on the left unless truncate_right
+ *   files       labels.json gets the model's class names; the tokenizer files of tokenizer_dir
+ *               are copied next to every adapter written
+ * A run opened without a training set takes caller-given batches (lb_train_step_batch) over a
+ * schedule of max_steps steps: the benches' and custom loops' way in.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api/api.h"
+#include "base/strlist.h"
+#include "data/dataset.h"
+#include "data/labels.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+#include "train/trainer.h"
+
+struct lb_train_run {
+    lb_model *m;
+    lb_trainer *t;
+    lb_tokset train, eval;
+    bool has_train, has_eval;
+    char *output_dir, *resume_dir, *base_model_name, *tokenizer_dir;   /* copies */
+    int32_t *order_rows, *order_offsets;
+    int threads;
+};
+
+void lb_train_options_init(lb_train_options *o) {
+    memset(o, 0, sizeof *o);
+    o->num_train_epochs = 10;
+    o->per_device_train_batch_size = 4;
+    o->per_device_eval_batch_size = 4;
+    o->learning_rate = 1e-3;
+    o->weight_decay = 0.01;
+    o->warmup_steps = 0;
+    o->max_grad_norm = 1.0;
+    o->seed = 42;
+    o->logging_steps = 500;
+    o->metric_for_best_model = "loss";
+    o->max_length = 512;
+}
+
+static lb_status parse_best(const char *name, lb_best_metric *b, lb_error *err) {
+    static const char *const names[] = {"loss", "accuracy", "f1", "precision", "recall"};
+    if (!name) name = "loss";
+    const char *n = strncmp(name, "eval_", 5) ? name : name + 5;
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(n, names[i])) {
+            *b = (lb_best_metric)i;
+            return LB_OK;
+        }
+    return lb_err(err, LB_ERR_USAGE, "metric_for_best_model '%s': expected loss, accuracy, f1, precision or recall",
+                  name);
+}
+
+static lb_status dup_opt(const char *s, char **out, lb_error *err) {
+    *out = NULL;
+    if (!s) return LB_OK;
+    return (*out = strdup(s)) ? LB_OK : lb_err(err, LB_ERR_NOMEM, "out of memory");
+}
+
+/* The data layer's one label rule (data/labels.h) with the model's classes as the known names:
+ * label names map onto them exactly, class ids are used as they are. *named: the labels were
+ * names (announced to the caller). */
+static lb_status map_labels(lb_dataset *views, int nd, const lb_model_info *info, bool *named, lb_error *err) {
+    lb_label_spec spec = {.names = (char *const *)info->labels, .n_names = info->num_labels,
+                          .policy = LB_LABELS_EXACT, .origin = "the model's labels"};
+    char **names = NULL;
+    int n = 0;
+    lb_status st = lb_labels_map(views, nd, &spec, &names, &n, NULL, err);
+    *named = names != NULL;
+    lb_free_list(names);
+    return st;
+}
+
+/* v (labels already mapped) tokenised for the model; `what` names it when it has no file. */
+static lb_status tokenise(const lb_dataset *v, const char *what, const lb_tokenizer *tok, const lb_model_info *info,
+                          const lb_train_options *o, lb_tokset *ts, lb_error *err) {
+    if (v->n_sources > 0 && v->sources && v->sources[0]) what = v->sources[0];
+    size_t *lens = malloc(sizeof(size_t) * 2 * (v->n ? v->n : 1));
+    if (!lens) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", what);
+    size_t *plens = lens + v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        lens[i] = strlen(v->texts[i]);
+        if (v->text_pairs) plens[i] = strlen(v->text_pairs[i]);
+    }
+    lb_status st = lb_tokset_build_pairs(ts, tok, (const char *const *)v->texts, lens,
+                                         (const char *const *)v->text_pairs, plens, v->labels, (int64_t)v->n,
+                                         info->num_labels, o->max_length, !o->truncate_right, what, err);
+    free(lens);
+    return st;
+}
+
+static void announce_labels(const lb_train_callbacks *cb, const lb_model_info *info) {
+    if (!cb || !cb->on_log) return;
+    char line[2048];
+    size_t used = (size_t)snprintf(line, sizeof line, "labels:");
+    for (int i = 0; i < info->num_labels && used < sizeof line; i++)
+        used += (size_t)snprintf(line + used, sizeof line - used, " %d=%s", i, info->labels[i]);
+    cb->on_log(cb->user, line);
+}
+
+void lb_train_run_close(lb_train_run *r) {
+    if (!r) return;
+    lb_trainer_close(r->t);
+    lb_tokset_free(&r->train);
+    lb_tokset_free(&r->eval);
+    free(r->output_dir);
+    free(r->resume_dir);
+    free(r->base_model_name);
+    free(r->tokenizer_dir);
+    free(r->order_rows);
+    free(r->order_offsets);
+    free(r);
+}
+
+lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval,
+                            const lb_train_options *opts, const lb_train_callbacks *cb, lb_train_run **out,
+                            lb_error *err) {
+    *out = NULL;
+    lb_train_options o;
+    if (opts) o = *opts;
+    else lb_train_options_init(&o);
+    if (!m) return lb_err(err, LB_ERR_USAGE, "train: no model");
+    if (o.no_eval) eval = NULL;
+    lb_best_metric best = LB_BEST_LOSS;
+    lb_status st = parse_best(o.metric_for_best_model, &best, err);
+    if (st) return st;
+    if (o.max_length < 0) return lb_err(err, LB_ERR_USAGE, "train: max_length %d is negative", o.max_length);
+    if (!isfinite(o.learning_rate) || o.learning_rate < 0 || !isfinite(o.weight_decay) || o.weight_decay < 0 ||
+        isnan(o.max_grad_norm) || o.warmup_steps < 0 || o.logging_steps < 1 || o.max_steps < 0)
+        return lb_err(err, LB_ERR_USAGE, "train: learning_rate, weight_decay and warmup_steps must be finite and >= 0, "
+                      "logging_steps >= 1, max_steps >= 0");
+    if (o.logging_steps > INT32_MAX) o.logging_steps = INT32_MAX;   /* never reached: one log at most */
+    lb_train_run *r = calloc(1, sizeof *r);
+    if (!r) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    r->m = m;
+    r->threads = o.threads;
+    int prev = lb_api_threads_push(o.threads);
+    lb_model_info info;
+    lb_model_get_info(m, &info);
+    lb_tokenizer *tok = NULL;
+    if ((st = dup_opt(o.output_dir, &r->output_dir, err)) || (st = dup_opt(o.resume_from_checkpoint, &r->resume_dir, err)) ||
+        (st = dup_opt(o.base_model_name ? o.base_model_name : info.model_dir, &r->base_model_name, err)) ||
+        (st = dup_opt(info.tokenizer_dir, &r->tokenizer_dir, err)))
+        goto out;
+    int64_t n_order = 0;
+    if (o.batch_order_file) {
+        int oe = 0;
+        if ((st = lb_batch_order_load(o.batch_order_file, &r->order_rows, &r->order_offsets, &n_order, &oe, err)))
+            goto out;
+        if (oe && oe != o.num_train_epochs) {
+            st = lb_err(err, LB_ERR_USAGE, "%s is for %d epochs, num_train_epochs is %d", o.batch_order_file, oe,
+                        o.num_train_epochs);
+            goto out;
+        }
+    }
+    if (train) {
+        if (!(tok = lb_tokenizer_load(info.tokenizer_dir, err))) {
+            st = err ? err->code : LB_ERR_FORMAT;
+            goto out;
+        }
+        lb_dataset views[2];
+        memset(views, 0, sizeof views);
+        bool named = false;
+        int nd = eval ? 2 : 1;
+        if (!(st = lb_api_dataset_view(train, &views[0], err)) && (!eval || !(st = lb_api_dataset_view(eval, &views[1], err))) &&
+            !(st = map_labels(views, nd, &info, &named, err)) &&
+            !(st = tokenise(&views[0], "training set", tok, &info, &o, &r->train, err))) {
+            r->has_train = true;
+            if (eval && !(st = tokenise(&views[1], "validation set", tok, &info, &o, &r->eval, err))) r->has_eval = true;
+        }
+        if (views[0].labels) lb_api_dataset_view_free(&views[0]);
+        if (views[1].labels) lb_api_dataset_view_free(&views[1]);
+        if (st) goto out;
+        if (named) announce_labels(cb, &info);
+    } else if (eval) {
+        st = lb_err(err, LB_ERR_USAGE, "train: a validation set needs a training set");
+        goto out;
+    }
+    lb_train_opts to;
+    lb_train_defaults(&to);
+    to.epochs = o.num_train_epochs;
+    to.batch_size = o.per_device_train_batch_size;
+    to.eval_batch_size = o.per_device_eval_batch_size;
+    to.lr = o.learning_rate;
+    to.weight_decay = (float)o.weight_decay;
+    to.warmup_steps = o.warmup_steps;
+    to.max_grad_norm = o.max_grad_norm;
+    to.seed = o.seed;
+    to.logging_steps = (int)o.logging_steps;
+    to.best = best;
+    to.output_dir = r->output_dir;
+    to.overwrite_output = o.overwrite_output_dir;
+    to.base_model_name = r->base_model_name;
+    to.tokenizer_dir = r->tokenizer_dir;
+    to.label_names = (char **)info.labels;   /* read only; owned by the model */
+    to.order_rows = r->order_rows;
+    to.order_offsets = r->order_offsets;
+    to.n_order_steps = n_order;
+    to.resume_dir = r->resume_dir;
+    to.max_steps = o.max_steps;
+    st = lb_trainer_open(m, r->has_train ? &r->train : NULL, r->has_eval ? &r->eval : NULL, &to, cb, &r->t, err);
+out:
+    if (tok) lb_tokenizer_free(tok);
+    lb_api_threads_restore(prev);
+    if (st) {
+        lb_train_run_close(r);
+        return st;
+    }
+    *out = r;
+    return LB_OK;
+}
+
+lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_error *err) {
+    int prev = lb_api_threads_push(r->threads);
+    lb_status st = lb_trainer_step(r->t, info, done, err);
+    lb_api_threads_restore(prev);
+    return st;
+}
+
+lb_status lb_train_step_batch(lb_train_run *r, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
+                              int B, int T, const int32_t *labels, lb_step_info *info, lb_error *err) {
+    if (B < 1 || T < 1) return lb_err(err, LB_ERR_USAGE, "train: batch of %d x %d tokens: B and T must be >= 1", B, T);
+    lb_batch batch = {.B = B, .T = T, .ids = ids, .lengths = lengths, .token_type_ids = type_ids};
+    int prev = lb_api_threads_push(r->threads);
+    lb_status st = lb_trainer_step_batch(r->t, &batch, labels, info, err);
+    lb_api_threads_restore(prev);
+    return st;
+}
+
+lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err) {
+    int prev = lb_api_threads_push(r->threads);
+    lb_train_result tmp;
+    lb_status st = lb_trainer_run(r->t, &tmp, err);
+    lb_api_threads_restore(prev);
+    if (!st && res) *res = tmp;
+    return st;
+}

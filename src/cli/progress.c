@@ -1,0 +1,79 @@
+/* Training progress on a terminal or in a log; see progress.h. */
+#include "cli/progress.h"
+#include <math.h>
+#include <unistd.h>
+
+void cli_progress_init(cli_progress *p, FILE *f) {
+    p->f = f;
+    p->tty = isatty(fileno(f)) != 0;
+    p->line_open = false;
+    p->table_started = false;
+}
+
+static void close_line(cli_progress *p) {
+    if (!p->line_open) return;
+    fputc('\n', p->f);
+    p->line_open = false;
+}
+
+void cli_progress_end(cli_progress *p) {
+    close_line(p);
+    fflush(p->f);
+}
+
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (!isfinite(s) || s < 0) { snprintf(buf, n, "--:--"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static void on_step(void *user, const lb_step_info *s) {
+    cli_progress *p = user;
+    char eta[32];
+    fmt_eta(eta, sizeof eta, s->eta_s);
+    if (p->tty) {
+        fprintf(p->f, "\repoch %d/%d  step %lld/%lld  loss %.4f  lr %.3e  %.0f tok/s  ETA %s   ", s->epoch,
+                s->num_epochs, (long long)s->step, (long long)s->total_steps, s->loss, s->learning_rate,
+                s->tokens_per_s, eta);
+        p->line_open = true;
+        fflush(p->f);
+        return;
+    }
+    /* about ten lines per epoch in logs */
+    const int64_t every = s->steps_per_epoch / 10 > 0 ? s->steps_per_epoch / 10 : 1;
+    if (s->step_in_epoch % every) return;
+    fprintf(p->f, "epoch %d/%d step %lld/%lld loss %.4f lr %.3e %.0f tok/s ETA %s\n", s->epoch, s->num_epochs,
+            (long long)s->step, (long long)s->total_steps, s->loss, s->learning_rate, s->tokens_per_s, eta);
+    fflush(p->f);
+}
+
+static void on_epoch(void *user, const lb_epoch_info *e) {
+    cli_progress *p = user;
+    close_line(p);
+    if (!p->table_started)
+        fprintf(p->f, "%-6s %-14s %-16s %-9s %-10s %-9s %-9s\n", "Epoch", "Training Loss", "Validation Loss",
+                "Accuracy", "Precision", "Recall", "F1");
+    p->table_started = true;
+    char tl[32];
+    if (isnan(e->logged_loss)) snprintf(tl, sizeof tl, "No log");
+    else snprintf(tl, sizeof tl, "%.6f", e->logged_loss);
+    if (e->evaluated)
+        fprintf(p->f, "%-6d %-14s %-16.6f %-9.6f %-10.6f %-9.6f %-9.6f\n", e->epoch, tl, e->eval.loss,
+                e->eval.metrics.accuracy, e->eval.metrics.precision, e->eval.metrics.recall, e->eval.metrics.f1);
+    else
+        fprintf(p->f, "%-6d %-14s %-16s\n", e->epoch, tl, "-");
+    fflush(p->f);
+}
+
+static void on_log(void *user, const char *line) {
+    cli_progress *p = user;
+    close_line(p);
+    fprintf(p->f, "%s\n", line);
+    fflush(p->f);
+}
+
+lb_train_callbacks cli_progress_callbacks(cli_progress *p, volatile int *cancel) {
+    lb_train_callbacks cb = {.user = p, .on_step = on_step, .on_epoch = on_epoch, .on_log = on_log, .cancel = cancel};
+    return cb;
+}

@@ -1,0 +1,26 @@
+/* Evaluation of a model on a tokenised set, as HF Trainer.evaluate() does it.
+ *
+ * Owns: the eval loop: eval mode (no dropout), sequential batches of batch_size with dynamic
+ * padding, the per-sample-weighted mean cross-entropy (each batch's mean loss times its size)
+ * and the classification metrics from the confusion matrix (train/metrics.h).
+ * Why: per-epoch evaluation, best-model tracking, `lorabert eval` and the public
+ * lb_evaluate_dataset must compute eval_loss exactly as HF, whatever the batch size.
+ * Guarantees: the model's parameters are not changed; *res is zeroed on failure; logits_out,
+ * when given, receives every example's logits in row order. */
+#ifndef LB_TRAIN_EVALUATE_H
+#define LB_TRAIN_EVALUATE_H
+#include "base/error.h"
+#include "model/model.h"
+#include "train/metrics.h"
+#include "train/tokset.h"
+
+/* lb_eval_result (HF eval_loss + metrics) is defined in lorabert.h. */
+
+/* Eval mode (no dropout), sequential batches of batch_size, dynamic padding. logits_out
+ * [n, num_labels] may be NULL. A non-finite logit (NaN/Inf, as torch would compute it) or a
+ * non-finite mean loss is LB_ERR_NUMERIC naming the example (0-based row of data): no metrics
+ * are computed from it. */
+lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eval_result *res,
+                      float *logits_out, lb_error *err);
+
+#endif

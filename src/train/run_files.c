@@ -1,0 +1,440 @@
+/* The output folder of a run and the files HF Trainer writes; see run_files.h. */
+#include "train/run_files.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "base/fileio.h"
+#include "model/peft.h"
+#include "formats/pyjson.h"
+
+int lb_run_hist_push(lb_train_state *s, lb_hist_entry e) {
+    if (s->nhist == s->caphist) {
+        int cap = s->caphist ? 2 * s->caphist : 64;
+        lb_hist_entry *h = realloc(s->hist, sizeof(lb_hist_entry) * cap);
+        if (!h) return -1;
+        s->hist = h;
+        s->caphist = cap;
+    }
+    s->hist[s->nhist++] = e;
+    return 0;
+}
+
+double lb_run_round(double x, int digits) {
+    double p = pow(10.0, digits);
+    return round(x * p) / p;
+}
+
+const char *lb_best_metric_name(lb_best_metric b) {
+    static const char *names[] = {"eval_loss", "eval_accuracy", "eval_f1", "eval_precision", "eval_recall"};
+    return names[b];
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+static void put_key(FILE *f, int indent, const char *key, int *first) {
+    fprintf(f, "%s\n%*s", *first ? "" : ",", indent, "");
+    lb_pyjson_str(f, key);
+    fputs(": ", f);
+    *first = 0;
+}
+static void put_num(FILE *f, int indent, const char *key, double v, int *first) {
+    put_key(f, indent, key, first);
+    lb_pyjson_double(f, v);
+}
+static void put_int(FILE *f, int indent, const char *key, int64_t v, int *first) {
+    put_key(f, indent, key, first);
+    fprintf(f, "%lld", (long long)v);
+}
+
+static void write_hentry(FILE *f, const lb_hist_entry *e) {
+    int first = 1;
+    fputs("    {", f);
+    put_num(f, 6, "epoch", e->epoch, &first);
+    if (e->kind == LB_HIST_TRAIN) {
+        put_num(f, 6, "learning_rate", e->v[0], &first);
+        put_num(f, 6, "loss", e->v[1], &first);
+    } else if (e->kind == LB_HIST_EVAL) {
+        put_num(f, 6, "eval_accuracy", e->v[1], &first);
+        put_num(f, 6, "eval_f1", e->v[2], &first);
+        put_num(f, 6, "eval_loss", e->v[0], &first);
+        put_num(f, 6, "eval_precision", e->v[3], &first);
+        put_num(f, 6, "eval_recall", e->v[4], &first);
+        put_num(f, 6, "eval_runtime", e->v[5], &first);
+        put_num(f, 6, "eval_samples_per_second", e->v[6], &first);
+        put_num(f, 6, "eval_steps_per_second", e->v[7], &first);
+    }
+    put_int(f, 6, "step", e->step, &first);
+    if (e->kind == LB_HIST_FINAL) {
+        put_num(f, 6, "total_flos", e->v[0], &first);
+        put_num(f, 6, "train_loss", e->v[1], &first);
+        put_num(f, 6, "train_runtime", e->v[2], &first);
+        put_num(f, 6, "train_samples_per_second", e->v[3], &first);
+        put_num(f, 6, "train_steps_per_second", e->v[4], &first);
+    }
+    fputs("\n    }", f);
+}
+
+/* trainer_state.json as TrainerState.save_to_json (indent 2, sorted keys). */
+static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opts *o, const char *path, lb_error *err) {
+    lb_atomic_file af;
+    lb_status st = lb_atomic_open(&af, path, err);
+    if (st) return st;
+    FILE *f = af.fp;
+    int first = 1;
+    fputs("{", f);
+    put_key(f, 2, "best_metric", &first);
+    if (s->best_epoch) lb_pyjson_double(f, s->best_metric); else fputs("null", f);
+    put_key(f, 2, "best_model_checkpoint", &first);
+    if (s->best_epoch) {
+        char name[64];
+        snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->best_step);
+        char *p = lb_path_join(o->output_dir, name);
+        lb_pyjson_str(f, p);
+        free(p);
+    } else fputs("null", f);
+    put_num(f, 2, "epoch", s->steps_per_epoch ? (double)s->global_step / (double)s->steps_per_epoch : 0.0, &first);
+    put_int(f, 2, "eval_steps", 500, &first);
+    put_int(f, 2, "global_step", s->global_step, &first);
+    put_key(f, 2, "is_hyper_param_search", &first); fputs("false", f);
+    put_key(f, 2, "is_local_process_zero", &first); fputs("true", f);
+    put_key(f, 2, "is_world_process_zero", &first); fputs("true", f);
+    put_key(f, 2, "log_history", &first);
+    fputs("[", f);
+    for (int i = 0; i < s->nhist; i++) {
+        fputs(i ? ",\n" : "\n", f);
+        write_hentry(f, &s->hist[i]);
+    }
+    fputs(s->nhist ? "\n  ]" : "]", f);
+    put_int(f, 2, "logging_steps", o->logging_steps, &first);
+    put_int(f, 2, "max_steps", s->total_steps, &first);
+    put_int(f, 2, "num_train_epochs", o->epochs, &first);
+    put_int(f, 2, "save_steps", 500, &first);
+    put_num(f, 2, "total_flos", s->total_flos, &first);
+    put_key(f, 2, "trial_name", &first); fputs("null", f);
+    put_key(f, 2, "trial_params", &first); fputs("null", f);
+    fputs("\n}\n", f);
+    if (ferror(f)) { lb_atomic_abort(&af); return lb_err(err, LB_ERR_IO, "%s: write failed", path); }
+    return lb_atomic_commit(&af, err);
+}
+
+lb_status lb_run_save_adapter_dir(lb_model *m, const lb_train_state *s, const lb_train_opts *o, const char *dir,
+                                  lb_error *err) {
+    lb_status st = lb_peft_save_folder(m, dir, o->base_model_name, o->tokenizer_dir, o->label_names, err);
+    if (!st && s) {
+        char *p = lb_path_join(dir, "trainer_state.json");
+        st = write_trainer_state(s, o, p, err);
+        free(p);
+    }
+    return st;
+}
+
+static void write_metric_fields(FILE *f, const lb_eval_result *e, int L) {
+    fprintf(f, "  \"accuracy\": ");
+    lb_pyjson_double(f, e->metrics.accuracy);
+    fputs(",\n  \"confusion_matrix\": [", f);
+    for (int i = 0; i < L; i++) {
+        fprintf(f, "%s[", i ? ", " : "");
+        for (int j = 0; j < L; j++) fprintf(f, "%s%lld", j ? ", " : "", (long long)e->metrics.confusion[i * L + j]);
+        fputs("]", f);
+    }
+    fputs("],\n  \"f1\": ", f);
+    lb_pyjson_double(f, e->metrics.f1);
+    fputs(",\n  \"loss\": ", f);
+    lb_pyjson_double(f, e->loss);
+    fprintf(f, ",\n  \"n_examples\": %lld,\n  \"precision\": ", (long long)e->metrics.n);
+    lb_pyjson_double(f, e->metrics.precision);
+    fputs(",\n  \"recall\": ", f);
+    lb_pyjson_double(f, e->metrics.recall);
+}
+
+static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts *o, int L, const char *path, lb_error *err) {
+    lb_atomic_file af;
+    lb_status st = lb_atomic_open(&af, path, err);
+    if (st) return st;
+    FILE *f = af.fp;
+    fputs("{\n", f);
+    if (s->best_epoch) {
+        write_metric_fields(f, &s->best_eval, L);
+        fprintf(f, ",\n  \"best_epoch\": %d,\n  \"metric_for_best\": \"%s\",\n", s->best_epoch, lb_best_metric_name(o->best));
+    }
+    fprintf(f, "  \"global_step\": %lld,\n  \"train_loss\": ", (long long)s->global_step);
+    lb_pyjson_double(f, s->global_step ? s->total_loss / (double)s->global_step : 0.0);
+    fputs(",\n  \"train_runtime\": ", f);
+    lb_pyjson_double(f, lb_run_round(s->train_time, 4));
+    fputs("\n}\n", f);
+    if (ferror(f)) { lb_atomic_abort(&af); return lb_err(err, LB_ERR_IO, "%s: write failed", path); }
+    return lb_atomic_commit(&af, err);
+}
+
+/* Training curves: loss (train mean, eval) on the left axis, metrics in [0,1] on the right. */
+static lb_status write_svg(const lb_train_state *s, int epochs_done, const char *path, lb_error *err) {
+    lb_atomic_file af;
+    lb_status st = lb_atomic_open(&af, path, err);
+    if (st) return st;
+    FILE *f = af.fp;
+    const double W = 720, H = 420, x0 = 70, x1 = 560, y0 = 40, y1 = 360;
+    double lmax = 1e-9;
+    for (int e = 0; e < epochs_done; e++) {
+        if (isfinite(s->rows[e].train_loss_mean)) lmax = fmax(lmax, s->rows[e].train_loss_mean);
+        if (s->rows[e].has_eval && isfinite(s->rows[e].eval.loss)) lmax = fmax(lmax, s->rows[e].eval.loss);
+    }
+    lmax *= 1.1;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+    fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"15\">lorabert training curves</text>\n", x0);
+    fprintf(f, "<path d=\"M%.0f %.0fV%.0fH%.0fV%.0f\" fill=\"none\" stroke=\"#444\"/>\n", x0, y0, y1, x1, y0);
+    for (int k = 0; k <= 4; k++) {
+        double y = y1 - (y1 - y0) * k / 4;
+        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", x0 - 6, y + 4, lmax * k / 4);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\">%.2f</text>\n", x1 + 6, y + 4, k / 4.0);
+        fprintf(f, "<path d=\"M%.0f %.1fH%.0f\" stroke=\"#ddd\"/>\n", x0, y, x1);
+    }
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">epoch</text>\n", (x0 + x1) / 2, y1 + 36);
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" transform=\"rotate(-90 20 %.0f)\" text-anchor=\"middle\">loss</text>\n",
+            (y0 + y1) / 2, (y0 + y1) / 2);
+    for (int e = 0; e < epochs_done; e++) {
+        double x = epochs_done > 1 ? x0 + (x1 - x0) * e / (epochs_done - 1) : (x0 + x1) / 2;
+        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n", x, y1 + 18, e + 1);
+    }
+    static const char *names[] = {"train loss", "eval loss", "accuracy", "f1"};
+    static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+    for (int c = 0; c < 4; c++) {
+        int any = 0;
+        for (int e = 0; e < epochs_done; e++) {
+            const lb_epoch_row *r = &s->rows[e];
+            double v = c == 0 ? r->train_loss_mean : !r->has_eval ? NAN
+                     : c == 1 ? r->eval.loss : c == 2 ? r->eval.metrics.accuracy : r->eval.metrics.f1;
+            if (!isfinite(v)) continue;
+            double x = epochs_done > 1 ? x0 + (x1 - x0) * e / (epochs_done - 1) : (x0 + x1) / 2;
+            double y = c < 2 ? y1 - (y1 - y0) * v / lmax : y1 - (y1 - y0) * v;
+            if (!any) fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colors[c]);
+            fprintf(f, "%s%.1f,%.1f", any ? " " : "", x, y);
+            any = 1;
+        }
+        if (any) fputs("\"/>\n", f);
+        fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
+                   "<text x=\"%.0f\" y=\"%.0f\">%s%s</text>\n",
+                x1 + 50, y0 + 20.0 * c, colors[c], x1 + 70, y0 + 20.0 * c + 6, names[c], c < 2 ? " (left)" : " (right)");
+    }
+    fputs("</svg>\n", f);
+    if (ferror(f)) { lb_atomic_abort(&af); return lb_err(err, LB_ERR_IO, "%s: write failed", path); }
+    return lb_atomic_commit(&af, err);
+}
+
+/* ---- the output folder --------------------------------------------------------------------- */
+
+/* Every file name a run writes at the top level, in checkpoint-<step>/ or in resume/. */
+static const char *const run_files[] = {
+    "adapter_config.json", "adapter_model.safetensors", "labels.json", "tokenizer.json", "vocab.txt",
+    "tokenizer_config.json", "special_tokens_map.json", "trainer_state.json", "metrics.json",
+    "training_curves.svg", "optimizer.safetensors", "best.safetensors", "resume.json", NULL};
+
+static bool is_checkpoint_name(const char *s) {
+    if (strncmp(s, "checkpoint-", 11)) return false;
+    size_t n = 0;
+    for (s += 11; *s; s++, n++)
+        if (*s < '0' || *s > '9') return false;
+    return n > 0 && n <= 19;
+}
+
+/* Folders inside the output folder that only a run writes (under the output folder's lock). */
+static bool owned_inside(const char *name) { return is_checkpoint_name(name) || !strcmp(name, "resume"); }
+
+enum { ENT_LEFTOVER, ENT_OURS, ENT_FOREIGN };
+static int classify_entry(const char *name, bool is_dir) {
+    char base[256];
+    if (!is_dir && lb_outdir_tmp_name(name, base, sizeof base))
+        for (const char *const *f = run_files; *f; f++)
+            if (!strcmp(*f, base)) return ENT_LEFTOVER;
+    if (lb_outdir_staging_name(name, base, sizeof base) && owned_inside(base)) return ENT_LEFTOVER;
+    if (is_dir && !strcmp(name, "resume.tmp")) return ENT_LEFTOVER;   /* staging of lorabert <= 0.1 */
+    if (is_dir) return owned_inside(name) ? ENT_OURS : ENT_FOREIGN;
+    for (const char *const *f = run_files; *f; f++)
+        if (!strcmp(*f, name)) return ENT_OURS;
+    return ENT_FOREIGN;
+}
+
+/* Removes what killed runs left inside dir (and inside its checkpoint and resume folders). */
+static lb_status clean_output(const char *dir, lb_error *err) {
+    lb_status st = lb_outdir_clean_inside(dir, run_files, owned_inside, err);
+    char **names = NULL;
+    int n = 0;
+    if (!st) st = lb_dir_list(dir, &names, &n, err);
+    for (int i = 0; !st && i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (!len || names[i][len - 1] != '/') continue;
+        names[i][len - 1] = '\0';
+        char *p = lb_path_join(dir, names[i]);
+        if (!p) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        else if (!strcmp(names[i], "resume.tmp")) st = lb_remove_tree(p, err);
+        else if (owned_inside(names[i])) st = lb_outdir_clean_inside(p, run_files, NULL, err);
+        free(p);
+    }
+    lb_dir_list_free(names);
+    return st;
+}
+
+/* "a, b/, c, ... (9 entries)" */
+static void list_names(char *buf, size_t cap, char **names, int n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used + 1 < cap; i++) {
+        if (i == 6) {
+            snprintf(buf + used, cap - used, ", ... (%d entries)", n);
+            return;
+        }
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0) return;
+        used += (size_t)w;
+    }
+}
+
+lb_status lb_train_output_open(const lb_train_opts *o, lb_train_output *out, lb_error *err) {
+    memset(out, 0, sizeof *out);
+    out->lock.fd = -1;
+    if (!o->output_dir) return LB_OK;
+    char **names = NULL, **ours = NULL, **foreign = NULL;
+    int n = 0, nours = 0, nforeign = 0;
+    char *resume_canon = NULL;
+    lb_status st = lb_outdir_check_target(o->output_dir, "output folder", err);
+    if (!st) st = lb_path_canonical(o->output_dir, &out->dir, err);
+    if (!st) st = lb_outdir_lock_acquire(out->dir, &out->lock, err);
+    if (!st) st = lb_outdir_clean(out->dir, err);
+    if (st) goto out;
+    struct stat sb;
+    if (lstat(out->dir, &sb) != 0) {
+        if ((st = lb_mkdir_p(out->dir, err))) goto out;
+        goto fresh;
+    }
+    if (!S_ISDIR(sb.st_mode)) { st = lb_err(err, LB_ERR_IO, "%s: exists and is not a directory", o->output_dir); goto out; }
+    if ((st = clean_output(out->dir, err)) || (st = lb_dir_list(out->dir, &names, &n, err))) goto out;
+    ours = calloc((size_t)n + 1, sizeof *ours);
+    foreign = calloc((size_t)n + 1, sizeof *foreign);
+    if (!ours || !foreign) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto out; }
+    bool has_resume = false;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        bool is_dir = len && names[i][len - 1] == '/';
+        char nm[256];
+        snprintf(nm, sizeof nm, "%.*s", (int)(is_dir ? len - 1 : len), names[i]);
+        int kind = classify_entry(nm, is_dir);
+        if (kind == ENT_OURS) ours[nours++] = names[i];
+        else if (kind == ENT_FOREIGN) foreign[nforeign++] = names[i];
+        if (is_dir && !strcmp(nm, "resume")) has_resume = true;
+    }
+    if (!nours && !nforeign) goto fresh;
+    if (o->resume_dir) {
+        if ((st = lb_path_canonical(o->resume_dir, &resume_canon, err))) goto out;
+        char *mine = lb_path_join(out->dir, "resume");
+        bool same = mine && !strcmp(mine, resume_canon);
+        free(mine);
+        if (same) goto fresh;   /* the interrupted run continues in its own folder */
+    }
+    char list[600];
+    if (o->overwrite_output) {
+        if (nforeign) {
+            list_names(list, sizeof list, foreign, nforeign);
+            st = lb_err(err, LB_ERR_USAGE, "%s: the output folder holds entries lorabert does not write (%s); "
+                        "--overwrite-output-dir replaces only a training output folder: choose another --output",
+                        o->output_dir, list);
+            goto out;
+        }
+        /* the previous run stays whole until this one has finished or is interrupted */
+        if ((st = lb_staging_begin(&out->run, out->dir, err))) goto out;
+        out->staged = true;
+        if (!(out->work = strdup(out->run.dir))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    list_names(list, sizeof list, names, n);
+    st = lb_err(err, LB_ERR_USAGE, "%s: the output folder is not empty (%s) and this is not a resume of its run; "
+                "choose another --output, or pass --overwrite-output-dir to replace %s when this run completes%s%s%s",
+                o->output_dir, list, nforeign ? "it (only a training output folder)" : "that run's output",
+                has_resume ? ", or continue it with --resume " : "", has_resume ? o->output_dir : "",
+                has_resume ? "/resume" : "");
+    goto out;
+fresh:
+    if (!(out->work = strdup(out->dir))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+out:
+    free(resume_canon);
+    free(ours);
+    free(foreign);
+    lb_dir_list_free(names);
+    if (st) lb_train_output_close(out);
+    return st;
+}
+
+void lb_train_output_close(lb_train_output *out) {
+    lb_staging_abort(&out->run);   /* a staged run not published: the old folder stays */
+    lb_outdir_lock_release(&out->lock);
+    free(out->dir);
+    free(out->work);
+    out->dir = out->work = NULL;
+    out->staged = false;
+}
+
+/* Entries of the old output folder not carried into the new version: what this run writes or
+ * drops (its top-level files, resume/, leftovers) and, when it replaces a previous run, that
+ * run's checkpoints. Anything else (a file a user put there during the run) is kept. */
+static bool carry_skip(const char *name, void *ctx) {
+    bool replacing = *(const bool *)ctx;
+    bool is_dir = owned_inside(name) || !strcmp(name, "resume.tmp");
+    int kind = classify_entry(name, is_dir);
+    if (kind == ENT_LEFTOVER || !strcmp(name, "resume")) return true;
+    if (kind == ENT_OURS && !is_dir) return true;
+    if (is_checkpoint_name(name)) return replacing;
+    return false;
+}
+
+lb_status lb_run_publish(lb_train_output *out, lb_staging *sg, lb_error *err) {
+    lb_status st = LB_OK;
+    if (lb_dir_exists(out->dir)) st = lb_link_tree(out->dir, sg->dir, carry_skip, &out->staged, err);
+    if (st) {
+        lb_staging_abort(sg);
+        return st;
+    }
+    return lb_staging_commit(sg, err);
+}
+
+lb_status lb_run_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_train_opts *o, const char *work,
+                                 lb_error *err) {
+    char name[64];
+    snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->global_step);
+    char *dir = lb_path_join(work, name);
+    if (!dir) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_staging sg;
+    lb_status st = lb_staging_begin(&sg, dir, err);
+    free(dir);
+    if (st) return st;
+    if ((st = lb_run_save_adapter_dir(m, s, o, sg.dir, err))) {
+        lb_staging_abort(&sg);
+        return st;
+    }
+    return lb_staging_commit(&sg, err);
+}
+
+lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_train_output *out,
+                             lb_error *err) {
+    /* The new top-level files are staged together with (links to) the checkpoints and
+     * published in one rename: the folder never shows a half-written result, nor stale
+     * top-level files of an earlier version, and resume/ goes with the old version. */
+    const int L = lb_model_get_config(m)->num_labels;
+    lb_staging fin_sg = {0};
+    lb_staging *sg = out->staged ? &out->run : &fin_sg;
+    lb_status st = LB_OK;
+    if (!out->staged && (st = lb_staging_begin(&fin_sg, out->dir, err))) return st;
+    if (!(st = lb_run_save_adapter_dir(m, s, o, sg->dir, err))) {
+        char *p = lb_path_join(sg->dir, "metrics.json");
+        st = write_metrics_json(s, o, L, p, err);
+        free(p);
+    }
+    if (!st) {
+        char *p = lb_path_join(sg->dir, "training_curves.svg");
+        st = write_svg(s, o->epochs, p, err);
+        free(p);
+    }
+    if (!st) st = lb_run_publish(out, sg, err);
+    lb_staging_abort(&fin_sg);
+    return st;
+}
