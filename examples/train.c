@@ -4,12 +4,15 @@
  *   train MODEL TRAIN VALIDATION OUTPUT [EPOCHS [MAX_LENGTH]]
  * TRAIN / VALIDATION: CSV, JSONL, Parquet or HF dataset folders with "text" and "label" columns. */
 #include <lorabert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 static void on_epoch(void *user, const lb_epoch_info *e) {
     (void)user;
-    printf("%5d  %13.6f", e->epoch, e->train_loss);
+    /* HF's "Training Loss" column: the last logged loss (every logging_steps), else "No log" */
+    if (isnan(e->logged_loss)) printf("%5d  %13s", e->epoch, "No log");
+    else printf("%5d  %13.6f", e->epoch, e->logged_loss);
     if (e->evaluated) {
         const lb_metrics *m = &e->eval.metrics;
         printf("  %15.6f  %8.6f  %9.6f  %6.6f  %8.6f", e->eval.loss, m->accuracy, m->precision, m->recall, m->f1);

@@ -89,18 +89,19 @@ class TrainOptions(Structure):
                 ("warmup_steps", c_int64), ("max_grad_norm", c_double), ("seed", c_uint64),
                 ("logging_steps", c_int64), ("metric_for_best_model", c_char_p), ("no_eval", c_bool),
                 ("max_length", c_int), ("truncate_right", c_bool), ("threads", c_int),
-                ("base_model_name", c_char_p), ("batch_order_file", c_char_p)]
+                ("base_model_name", c_char_p), ("batch_order_file", c_char_p), ("max_steps", c_int64)]
 
 
 class StepInfo(Structure):
-    _fields_ = [("step", c_int64), ("total_steps", c_int64), ("epoch", c_int), ("epoch_progress", c_double),
+    _fields_ = [("step", c_int64), ("total_steps", c_int64), ("epoch", c_int), ("num_epochs", c_int),
+                ("step_in_epoch", c_int64), ("steps_per_epoch", c_int64), ("epoch_progress", c_double),
                 ("loss", c_double), ("grad_norm", c_double), ("learning_rate", c_double), ("tokens", c_int64),
-                ("elapsed_s", c_double)]
+                ("elapsed_s", c_double), ("tokens_per_s", c_double), ("eta_s", c_double)]
 
 
 class EpochInfo(Structure):
     _fields_ = [("epoch", c_int), ("num_epochs", c_int), ("step", c_int64), ("train_loss", c_double),
-                ("evaluated", c_bool), ("eval", EvalResult), ("is_best", c_bool), ("checkpoint_dir", c_char_p)]
+                ("logged_loss", c_double), ("evaluated", c_bool), ("eval", EvalResult), ("is_best", c_bool), ("checkpoint_dir", c_char_p)]
 
 
 ON_STEP = CFUNCTYPE(None, c_void_p, POINTER(StepInfo))
@@ -153,6 +154,8 @@ PROTOTYPES = {
     "lb_model_add_adapter": (_st, [_p, POINTER(LoraOptions), _E]),
     "lb_model_save_adapter": (_st, [_p, c_char_p, _E]),
     "lb_model_save_merged": (_st, [_p, c_char_p, _E]),
+    "lb_model_predict_tokens": (_st, [_p, POINTER(c_int32), POINTER(c_int32), POINTER(c_int32), c_int, c_int,
+                                      POINTER(c_float), _E]),
     "lb_classifier_open": (_st, [c_char_p, POINTER(ClassifierOptions), POINTER(_p), _E]),
     "lb_classifier_close": (None, [_p]),
     "lb_classifier_model": (_p, [_p]),
@@ -169,10 +172,15 @@ PROTOTYPES = {
     "lb_dataset_num_labels": (c_int, [_p]),
     "lb_dataset_label": (c_int32, [_p, c_size_t]),
     "lb_dataset_label_name": (c_char_p, [_p, c_int]),
+    "lb_dataset_classes": (_st, [POINTER(_p), c_int, POINTER(c_char_p), c_int, c_bool,
+                                 POINTER(POINTER(c_char_p)), POINTER(c_int), POINTER(c_bool), _E]),
+    "lb_free_strings": (None, [POINTER(c_char_p)]),
     "lb_evaluate_dataset": (_st, [_p, _p, POINTER(EvalOptions), POINTER(EvalResult), _E]),
     "lb_train_options_init": (None, [POINTER(TrainOptions)]),
     "lb_train_run_open": (_st, [_p, _p, _p, POINTER(TrainOptions), POINTER(TrainCallbacks), POINTER(_p), _E]),
     "lb_train_step": (_st, [_p, POINTER(StepInfo), POINTER(c_bool), _E]),
+    "lb_train_step_batch": (_st, [_p, POINTER(c_int32), POINTER(c_int32), POINTER(c_int32), c_int, c_int,
+                                  POINTER(c_int32), POINTER(StepInfo), _E]),
     "lb_train_run_all": (_st, [_p, POINTER(TrainResult), _E]),
     "lb_train_run_close": (None, [_p]),
     "lb_hub_download": (_st, [c_char_p, c_bool, c_char_p, POINTER(c_char_p), POINTER(c_void_p), _E]),

@@ -299,7 +299,7 @@ class Classifier(object):
 # TrainingArguments names -> lb_train_options fields (same meaning, same defaults).
 _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size", "learning_rate",
                "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
-               "resume_from_checkpoint", "max_length", "threads", "base_model_name")
+               "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps")
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
