@@ -76,3 +76,11 @@ def test_version():
     from conftest import ROOT
     h = open(os.path.join(ROOT, "include", "lorabert.h")).read()
     assert lorabert.__version__ == re.search(r'#define LORABERT_VERSION "([0-9.]+)"', h).group(1)
+
+
+def test_info(clf):
+    i = clf.info
+    assert i["model_type"] == "distilbert" and i["architecture"] == "DistilBertForSequenceClassification"
+    assert i["has_adapter"] and i["lora_r"] == 4 and i["lora_alpha"] == 32 and i["precision"] == "fp32"
+    assert i["num_labels"] == 2 and i["labels"] == ["Negative", "Positive"] and i["hidden_size"] == 32
+    assert 0 < i["trainable_params"] < i["all_params"]

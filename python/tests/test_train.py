@@ -88,3 +88,19 @@ def test_callback_true_interrupts_with_checkpoint(tiny, labelled, tmp_path):
                        max_length=32, on_step=lambda s: s["step"] == 2)
     assert ei.value.code == 9
     assert (tmp_path / "x" / "resume").is_dir()
+
+
+def test_ctrl_c_stops_training_and_propagates(tiny, labelled, tmp_path):
+    need(*TRAIN_FNS)
+    import signal
+    seen = []
+
+    def on_step(s):
+        seen.append(s["step"])
+        if s["step"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)   # as Ctrl-C: handled in Python code, i.e. here
+
+    with pytest.raises(KeyboardInterrupt):
+        lorabert.train(model=tiny[0], train=labelled, output_dir=str(tmp_path / "x"), num_train_epochs=3,
+                       max_length=32, on_step=on_step)
+    assert seen[:2] == [1, 2] and len(seen) <= 3
