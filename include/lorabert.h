@@ -235,7 +235,7 @@ lb_status lb_lora_options_check(const lb_lora_options *opts, lb_error *err);
 /* Adds a fresh LoRA adapter (A random, B = 0) and makes the head trainable (PEFT SEQ_CLS).
  * Checks opts as lb_lora_options_check does, and that each target module that names a module
  * type (not "all-linear" nor a dotted path) is a linear layer of this model's architecture
- * (q_lin is DistilBERT's, query BERT's): LB_ERR_USAGE "target_modules: 'q_lin' is not a linear
+ * (q_lin is DistilBERT's, query BERT's): LB_ERR_USAGE "target module 'q_lin' is not a linear
  * layer of this model (query, value, ...)". A model that already holds an adapter is
  * LB_ERR_USAGE. Nothing changes on failure. */
 lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_error *err);

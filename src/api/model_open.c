@@ -175,7 +175,7 @@ static lb_status check_arch_targets(const lb_model *m, const char *targets, lb_e
         for (int k = 0; k < LB_LIN__COUNT; k++)
             if ((mask & (1u << k)) && !strcmp(lb_model_linear_name(m, (lb_linear)k), names[i])) ok = true;
         if (!ok)
-            st = lb_err(err, LB_ERR_USAGE, "target_modules: '%s' is not a linear layer of this model (%s, %s, ...)",
+            st = lb_err(err, LB_ERR_USAGE, "target module '%s' is not a linear layer of this model (%s, %s, ...)",
                         names[i], lb_model_linear_name(m, LB_LIN_Q), lb_model_linear_name(m, LB_LIN_V));
     }
     lb_free_list(names);

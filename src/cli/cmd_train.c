@@ -188,9 +188,17 @@ int cmd_train(int argc, char **argv) {
                      "start from the adapter with --init-adapter %s", model, model);
         goto fail;
     }
-    if ((!mo.adapter && (st = lb_model_add_adapter(m, &lora, &err))) ||
-        (st = lb_model_set_precision(m, prec, &err)))
+    /* the settings were checked above and the model holds no adapter: a usage error here is a
+     * target module that is not a layer of this architecture (q_lin is DistilBERT's, query BERT's) */
+    if (!mo.adapter && (st = lb_model_add_adapter(m, &lora, &err))) {
+        if (st == LB_ERR_USAGE) {
+            char msg[sizeof err.msg];
+            snprintf(msg, sizeof msg, "%s", err.msg);
+            cli_err(&err, st, "--target-modules: %s", msg);
+        }
         goto fail;
+    }
+    if ((st = lb_model_set_precision(m, prec, &err))) goto fail;
     to.num_train_epochs = (int)epochs;
     to.per_device_train_batch_size = (int)batch;
     to.per_device_eval_batch_size = (int)eval_batch;
