@@ -400,10 +400,11 @@ void lb_train_options_init(lb_train_options *o);
  * LB_ERR_IO naming that pid), the removal of killed runs' leftovers beside and inside it, and
  * the refusal of a folder this run may not write (LB_ERR_USAGE naming the entries in the way;
  * docs/training.md). Creates nothing but the lock file beside the folder (and the folders above
- * it): the folder itself is created when the run opens, so a run that fails before leaves none. output_dir
- * NULL or empty is LB_ERR_USAGE. Pass it as opts->output to one lb_train_run_open with the same
- * output_dir, overwrite_output_dir and resume_from_checkpoint (else LB_ERR_USAGE); it must
- * outlive that run. lb_train_output_close releases the lock (after lb_train_run_close). */
+ * it): the folder itself is created when the run opens, so a run that fails before leaves none.
+ * output_dir NULL or empty is LB_ERR_USAGE. Pass it as opts->output to one lb_train_run_open
+ * with the same output_dir, overwrite_output_dir and resume_from_checkpoint (else LB_ERR_USAGE;
+ * a second run is refused too); it must outlive that run. lb_train_output_close releases the
+ * lock (after lb_train_run_close). */
 lb_status lb_train_output_open(const lb_train_options *opts, lb_train_output **out, lb_error *err);
 void lb_train_output_close(lb_train_output *o);
 
