@@ -16,6 +16,10 @@
  *  - Options structs. Zero-initialised means "the default" for every field unless a field says
  *    otherwise; lb_X_options_init() fills the documented defaults explicitly. A NULL options
  *    pointer means all defaults.
+ *  - Seeds. Every `uint64_t seed` comes with a `bool seed_set`, one rule for all: a non-zero
+ *    seed is used as given; 0 means the default seed 42 unless seed_set is true, which makes it
+ *    the seed 0 (so a zero-initialised struct means 42, and .seed = 0, .seed_set = true is 0).
+ *    lb_train_options_init sets seed = 42 and seed_set = true.
  *  - Threads. Different handles may be used from different threads at the same time. One handle
  *    is used by one thread at a time (it owns its activation buffers), except where a function
  *    says "thread-safe". `threads` fields apply to the calling thread's OpenMP team (and so to
@@ -164,7 +168,8 @@ typedef struct lb_model_options {
     int num_labels;             /* 0: from labels (below), else the adapter's labels.json, else
                                  * the adapter's head shape, else config.json */
     const char *const *labels;  /* [num_labels] class names overriding every other source */
-    uint64_t seed;              /* initialisation of a newly created head; 0 means 42 */
+    uint64_t seed;              /* initialisation of a newly created head (see "Seeds") */
+    bool seed_set;              /* true: seed 0 is 0, not 42 */
     lb_precision precision;
 } lb_model_options;
 
@@ -174,6 +179,14 @@ typedef struct lb_model_options {
  * not printed). The tokenizer files are the adapter's when it carries them, else the model's. */
 lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_model **out, lb_error *err);
 void lb_model_close(lb_model *m);
+
+/* Resolves a model argument by the rule of lb_model_open (a local folder as it is, else a hub
+ * repo id fetched into the HF cache with every file a model or adapter folder may need) without
+ * opening it: *dir gets the local folder (free with lb_free). For callers that fail fast on a
+ * missing model, or fetch it before other work; lb_model_open(*dir, ...) then opens the same
+ * folder without going to the hub again. An adapter folder resolves to itself (its base is
+ * resolved when it is opened). A missing folder that is not a repo id is LB_ERR_IO. */
+lb_status lb_model_resolve(const char *model, const char *revision, char **dir, lb_error *err);
 
 typedef struct lb_model_info {
     const char *architecture;   /* "DistilBertForSequenceClassification", ... */
@@ -207,11 +220,24 @@ typedef struct lb_lora_options {
     const char *target_modules; /* PEFT module names, comma-separated, or "all-linear"; NULL means
                                  * the architecture's query projection ("q_lin", "query") */
     bool use_rslora;            /* scaling alpha/sqrt(r) instead of alpha/r */
-    uint64_t seed;              /* LoRA A init (kaiming-uniform as PEFT); 0 means 42 */
+    uint64_t seed;              /* LoRA A init (kaiming-uniform as PEFT; see "Seeds") */
+    bool seed_set;              /* true: seed 0 is 0, not 42 */
 } lb_lora_options;
 
-/* Adds a fresh LoRA adapter (A random, B = 0) and makes the head trainable (PEFT SEQ_CLS). A
- * model that already holds an adapter is LB_ERR_USAGE. */
+/* Checks opts without a model (what lb_model_add_adapter checks before looking at the model):
+ * r in [1, 4096], alpha > 0, dropout in [0, 1) (LB_ERR_USAGE); each comma-separated target
+ * module a PEFT module name of some supported architecture (q_lin k_lin v_lin out_lin lin1 lin2,
+ * query key value dense and their dotted forms, all-linear), else LB_ERR_UNSUPPORTED
+ * "target module 'c_attn' is not supported (expected one of ...)"; a list naming no module is
+ * LB_ERR_USAGE. NULL opts: the defaults, which pass. Thread-safe. */
+lb_status lb_lora_options_check(const lb_lora_options *opts, lb_error *err);
+
+/* Adds a fresh LoRA adapter (A random, B = 0) and makes the head trainable (PEFT SEQ_CLS).
+ * Checks opts as lb_lora_options_check does, and that each target module that names a module
+ * type (not "all-linear" nor a dotted path) is a linear layer of this model's architecture
+ * (q_lin is DistilBERT's, query BERT's): LB_ERR_USAGE "target module 'q_lin' is not a linear
+ * layer of this model (query, value, ...)". A model that already holds an adapter is
+ * LB_ERR_USAGE. Nothing changes on failure. */
 lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_error *err);
 
 /* Writes the adapter as PEFT does (adapter_config.json, adapter_model.safetensors, labels.json,
@@ -301,16 +327,23 @@ const char *lb_dataset_text_pair(const lb_dataset *d, size_t i);
 int lb_dataset_num_labels(const lb_dataset *d);
 int32_t lb_dataset_label(const lb_dataset *d, size_t i);
 const char *lb_dataset_label_name(const lb_dataset *d, int k);
+/* The files the rows were read from, in order (a split's shards): file i, NULL past the last.
+ * For messages ("the label names of FILE ..."). */
+const char *lb_dataset_file(const lb_dataset *d, int i);
 
 /* The classes a model trained on ds[0..nd) (train, validation) gets, by the data layer's one
  * rule: class ids are used as they are (*classes = NULL, *n = n_names when names are given, else
  * 1 + the largest id); label names must each be one of names (exact, any order in the file), or,
  * with names_are_default, names that do not cover them give way to the labels' sorted unique
  * values (*sorted_fallback = true, so the caller can say so). Without names, the sorted values.
- * *classes: NULL-terminated names in class order (free with lb_free_strings). sorted_fallback may
- * be NULL. */
+ * names_origin says where names come from in messages ("--labels": "... (the known labels, from
+ * --labels, are ...)"); NULL: "the given label names" ("the default label names" with
+ * names_are_default). *classes: NULL-terminated names in class order (free with
+ * lb_free_strings). sorted_fallback may be NULL. Errors are LB_ERR_FORMAT naming file, row and
+ * value (LB_ERR_USAGE for bad arguments). */
 lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *const *names, int n_names,
-                             bool names_are_default, char ***classes, int *n, bool *sorted_fallback, lb_error *err);
+                             bool names_are_default, const char *names_origin, char ***classes, int *n,
+                             bool *sorted_fallback, lb_error *err);
 /* Frees a NULL-terminated list of strings the library returned (NULL is a no-op). */
 void lb_free_strings(char **list);
 
@@ -330,6 +363,9 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
 
 /* ---- Training --------------------------------------------------------------------------- */
 
+/* The output folder of a run taken beforehand (lb_train_output_open below). */
+typedef struct lb_train_output lb_train_output;
+
 /* HF TrainingArguments' names and defaults (the seed recipe). Start from lb_train_options_init:
  * zero is a meaningful value for several fields. */
 typedef struct lb_train_options {
@@ -343,7 +379,8 @@ typedef struct lb_train_options {
     double weight_decay;               /* 0.01 (not on biases and LayerNorm weights) */
     int64_t warmup_steps;              /* 0 */
     double max_grad_norm;              /* 1.0; <= 0 disables clipping */
-    uint64_t seed;                     /* 42: data order, dropout */
+    uint64_t seed;                     /* 42: data order, dropout (see "Seeds") */
+    bool seed_set;                     /* true (init): seed 0 is 0, not 42 */
     int64_t logging_steps;             /* 500 */
     const char *metric_for_best_model; /* "loss" (lowest wins), "accuracy", "f1", "precision",
                                         * "recall" (highest wins) */
@@ -358,8 +395,25 @@ typedef struct lb_train_options {
     int64_t max_steps;                 /* 0: num_train_epochs decides. Runs without a training
                                         * set (lb_train_step_batch): the schedule's total steps,
                                         * required; with a training set it must be 0 */
+    lb_train_output *output;           /* output_dir taken beforehand with lb_train_output_open
+                                        * (NULL: the run takes it when it opens); not copied */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
+
+/* The output folder of a run, taken before the expensive work (datasets, model) so that a
+ * folder the run may not write is refused at once, and held until the run is over.
+ * Takes opts->output_dir for one run as lb_train_run_open would (reading output_dir,
+ * overwrite_output_dir and resume_from_checkpoint): its writer lock (another process writing it:
+ * LB_ERR_IO naming that pid), the removal of killed runs' leftovers beside and inside it, and
+ * the refusal of a folder this run may not write (LB_ERR_USAGE naming the entries in the way;
+ * docs/training.md). Creates nothing but the lock file beside the folder (and the folders above
+ * it): the folder itself is created when the run opens, so a run that fails before leaves none.
+ * output_dir NULL or empty is LB_ERR_USAGE. Pass it as opts->output to one lb_train_run_open
+ * with the same output_dir, overwrite_output_dir and resume_from_checkpoint (else LB_ERR_USAGE;
+ * a second run is refused too); it must outlive that run. lb_train_output_close releases the
+ * lock (after lb_train_run_close). */
+lb_status lb_train_output_open(const lb_train_options *opts, lb_train_output **out, lb_error *err);
+void lb_train_output_close(lb_train_output *o);
 
 /* Passed to on_step after each optimizer step (before that epoch's evaluation when it is the
  * epoch's last step). */
@@ -417,8 +471,9 @@ typedef struct lb_train_result {
  * with the model) on train, evaluated each epoch on eval (may be NULL). Tokenizes both once with
  * m's tokenizer, maps their labels to m's classes (the data layer's rule, announced via on_log),
  * checks lengths against the model, and opens output_dir (lock, leftovers, refusal of foreign
- * files; see docs/training.md) before anything is trained. m, train, eval and cb must outlive
- * the run; opts is copied (its strings too). opts NULL: lb_train_options_init's defaults.
+ * files; see docs/training.md; or takes opts->output, which did that already) and creates it
+ * before anything is trained. m, train, eval, cb and opts->output must outlive the run; opts is
+ * copied (its strings too). opts NULL: lb_train_options_init's defaults.
  * train NULL opens a run for lb_train_step_batch (eval must then be NULL too). String labels
  * the model does not know are LB_ERR_FORMAT naming the set, row and value. To resume, open the
  * model with the checkpoint folder as its adapter and set resume_from_checkpoint to it. */
@@ -446,8 +501,8 @@ lb_status lb_train_step_batch(lb_train_run *r, const int32_t *ids, const int32_t
                               int B, int T, const int32_t *labels, lb_step_info *info, lb_error *err);
 /* Steps until done (or cancelled / failed) and fills res; equivalent to looping lb_train_step. */
 lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err);
-/* Frees the run (releases the output folder's lock); the model keeps the trained adapter (the
- * best epoch's when evaluated). */
+/* Frees the run (releases the output folder's lock unless it came from lb_train_output_open);
+ * the model keeps the trained adapter (the best epoch's when evaluated). */
 void lb_train_run_close(lb_train_run *r);
 
 /* ---- Hugging Face Hub ------------------------------------------------------------------- */

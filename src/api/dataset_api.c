@@ -52,6 +52,9 @@ int32_t lb_dataset_label(const lb_dataset *d, size_t i) { return i < d->n ? d->l
 const char *lb_dataset_label_name(const lb_dataset *d, int k) {
     return d->label_names && k >= 0 && k < d->num_labels ? d->label_names[k] : NULL;
 }
+const char *lb_dataset_file(const lb_dataset *d, int i) {
+    return d->sources && i >= 0 && i < d->n_sources ? d->sources[i] : NULL;
+}
 
 lb_status lb_api_dataset_view(const lb_dataset *d, lb_dataset *view, lb_error *err) {
     *view = *d;  /* texts, pairs and sources are shared, read-only */
@@ -76,7 +79,8 @@ void lb_api_dataset_view_free(lb_dataset *view) {
 }
 
 lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *const *names, int n_names,
-                             bool names_are_default, char ***classes, int *n, bool *sorted_fallback, lb_error *err) {
+                             bool names_are_default, const char *names_origin, char ***classes, int *n,
+                             bool *sorted_fallback, lb_error *err) {
     *classes = NULL;
     *n = 0;
     if (sorted_fallback) *sorted_fallback = false;
@@ -93,7 +97,8 @@ lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *co
     if (!st) {
         lb_label_spec spec = {.names = (char *const *)names, .n_names = names ? n_names : 0,
                               .policy = names_are_default ? LB_LABELS_DEFAULT_NAMES : LB_LABELS_EXACT,
-                              .origin = names_are_default ? "the default label names" : "the given label names"};
+                              .origin = names_origin ? names_origin
+                                        : names_are_default ? "the default label names" : "the given label names"};
         st = lb_labels_map(views, nd, &spec, classes, n, sorted_fallback, err);
         if (!st && *n > LB_MAX_LABELS) {
             st = lb_err(err, LB_ERR_FORMAT, "%s: %d distinct labels (at most %d)",

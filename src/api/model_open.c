@@ -13,6 +13,7 @@
 #include <string.h>
 #include "api/api.h"
 #include "base/fileio.h"
+#include "base/strlist.h"
 #include "formats/hub.h"
 #include "model/peft.h"
 
@@ -104,7 +105,8 @@ lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_mode
         }
         if (!num_labels) num_labels = o.num_labels;
     } else num_labels = o.num_labels;
-    lb_load_opts lo = {.num_labels = num_labels, .labels = labels, .seed = o.seed ? o.seed : 42, .quiet = true};
+    lb_load_opts lo = {.num_labels = num_labels, .labels = labels, .seed = o.seed || o.seed_set ? o.seed : 42,
+                       .quiet = true};
     if (!(m = lb_model_load(model_dir, &lo, err))) { st = err ? err->code : LB_ERR_FORMAT; goto fail; }
     if (adapter_dir && (st = lb_peft_load(m, adapter_dir, err))) goto fail;
     const char *tok_dir = adapter_dir && (lb_api_dir_has(adapter_dir, "tokenizer.json") ||
@@ -125,24 +127,70 @@ fail:
 
 void lb_model_close(lb_model *m) { lb_model_free(m); }
 
+lb_status lb_model_resolve(const char *model, const char *revision, char **dir, lb_error *err) {
+    *dir = NULL;
+    return lb_api_resolve(model, "model", revision, dir, err);
+}
+
+/* The configuration of opts (NULL: defaults), checked without a model; target_modules NULL (the
+ * architecture's query projection) leaves c->target_mask 0. */
+static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_error *err) {
+    lb_lora_options o = {0};
+    if (opts) o = *opts;
+    *c = (lb_lora_config){.r = o.r ? o.r : 4, .alpha = (float)(o.alpha ? o.alpha : 32), .dropout = (float)o.dropout,
+                          .use_rslora = o.use_rslora};
+    if (c->r < 1 || c->r > 4096) return lb_err(err, LB_ERR_USAGE, "LoRA r must be in [1, 4096], got %d", c->r);
+    if (!(c->alpha > 0)) return lb_err(err, LB_ERR_USAGE, "LoRA alpha must be positive, got %g", o.alpha);
+    if (!(o.dropout >= 0 && o.dropout < 1))
+        return lb_err(err, LB_ERR_USAGE, "LoRA dropout must be in [0, 1), got %g", o.dropout);
+    if (!o.target_modules) return LB_OK;
+    int n = 0;
+    char **names = lb_split_list(o.target_modules, &n);
+    if (*o.target_modules && !names) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = LB_OK;
+    for (int i = 0; i < n && !st; i++) st = lb_peft_target_mask(names[i], &c->target_mask, err);
+    lb_free_list(names);
+    if (!st && !c->target_mask)
+        st = lb_err(err, LB_ERR_USAGE, "target_modules '%s' names no module", o.target_modules);
+    return st;
+}
+
+lb_status lb_lora_options_check(const lb_lora_options *opts, lb_error *err) {
+    lb_lora_config c;
+    return lora_config(opts, &c, err);
+}
+
+/* Each target that names a module type (not all-linear, not a dotted path) must be one of this
+ * architecture's linears: q_lin is DistilBERT's, query BERT's. */
+static lb_status check_arch_targets(const lb_model *m, const char *targets, lb_error *err) {
+    int n = 0;
+    char **names = lb_split_list(targets, &n);
+    if (*targets && !names) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = LB_OK;
+    for (int i = 0; i < n && !st; i++) {
+        if (!strcmp(names[i], "all-linear") || strchr(names[i], '.')) continue;
+        unsigned mask = 0;
+        lb_peft_target_mask(names[i], &mask, NULL);
+        bool ok = false;
+        for (int k = 0; k < LB_LIN__COUNT; k++)
+            if ((mask & (1u << k)) && !strcmp(lb_model_linear_name(m, (lb_linear)k), names[i])) ok = true;
+        if (!ok)
+            st = lb_err(err, LB_ERR_USAGE, "target module '%s' is not a linear layer of this model (%s, %s, ...)",
+                        names[i], lb_model_linear_name(m, LB_LIN_Q), lb_model_linear_name(m, LB_LIN_V));
+    }
+    lb_free_list(names);
+    return st;
+}
+
 lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_error *err) {
     lb_lora_options o = {0};
     if (opts) o = *opts;
+    if (!m) return lb_err(err, LB_ERR_USAGE, "add adapter: no model");
     if (lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "the model already holds an adapter");
-    lb_lora_config c = {.r = o.r ? o.r : 4, .alpha = (float)(o.alpha ? o.alpha : 32), .dropout = (float)o.dropout,
-                        .use_rslora = o.use_rslora};
-    if (c.r < 1 || c.r > 4096) return lb_err(err, LB_ERR_USAGE, "LoRA r must be in [1, 4096], got %d", c.r);
-    if (!(c.alpha > 0)) return lb_err(err, LB_ERR_USAGE, "LoRA alpha must be positive, got %g", o.alpha);
-    if (!(o.dropout >= 0 && o.dropout < 1))
-        return lb_err(err, LB_ERR_USAGE, "LoRA dropout must be in [0, 1), got %g", o.dropout);
-    const char *targets = o.target_modules ? o.target_modules : lb_model_linear_name(m, LB_LIN_Q);
-    char *copy = strdup(targets);
-    if (!copy) return lb_err(err, LB_ERR_NOMEM, "out of memory");
-    lb_status st = LB_OK;
-    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && !st; t = strtok_r(NULL, ",", &save))
-        st = lb_peft_target_mask(t, &c.target_mask, err);
-    free(copy);
+    if (!o.target_modules) o.target_modules = lb_model_linear_name(m, LB_LIN_Q);
+    lb_lora_config c;
+    lb_status st = lora_config(&o, &c, err);
+    if (!st) st = check_arch_targets(m, o.target_modules, err);
     if (st) return st;
-    if (!c.target_mask) return lb_err(err, LB_ERR_USAGE, "target_modules '%s' names no module", targets);
-    return lb_model_add_lora(m, &c, o.seed ? o.seed : 42, err);
+    return lb_model_add_lora(m, &c, o.seed || o.seed_set ? o.seed : 42, err);
 }

@@ -22,7 +22,17 @@
 #include "data/labels.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
+#include "train/run_files.h"
 #include "train/trainer.h"
+
+/* An output folder taken before its run (lb_train_output_open): the run's lb_run_output and the
+ * options it was taken with, which the run must repeat. */
+struct lb_train_output {
+    lb_run_output out;
+    char *output_dir, *resume_dir;   /* copies */
+    bool overwrite;
+    bool used;                       /* a run took it: one run per output */
+};
 
 struct lb_train_run {
     lb_model *m;
@@ -44,6 +54,7 @@ void lb_train_options_init(lb_train_options *o) {
     o->warmup_steps = 0;
     o->max_grad_norm = 1.0;
     o->seed = 42;
+    o->seed_set = true;
     o->logging_steps = 500;
     o->metric_for_best_model = "loss";
     o->max_length = 512;
@@ -109,6 +120,43 @@ static void announce_labels(const lb_train_callbacks *cb, const lb_model_info *i
     cb->on_log(cb->user, line);
 }
 
+static bool same_str(const char *a, const char *b) { return a && b ? !strcmp(a, b) : a == b; }
+
+void lb_train_output_close(lb_train_output *o) {
+    if (!o) return;
+    lb_run_output_close(&o->out);
+    free(o->output_dir);
+    free(o->resume_dir);
+    free(o);
+}
+
+lb_status lb_train_output_open(const lb_train_options *opts, lb_train_output **out, lb_error *err) {
+    *out = NULL;
+    if (!opts || !opts->output_dir || !*opts->output_dir)
+        return lb_err(err, LB_ERR_USAGE, "train output: no output_dir to open");
+    lb_train_output *o = calloc(1, sizeof *o);
+    if (!o) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    o->out.lock.fd = -1;
+    o->overwrite = opts->overwrite_output_dir;
+    lb_status st;
+    if ((st = dup_opt(opts->output_dir, &o->output_dir, err)) ||
+        (st = dup_opt(opts->resume_from_checkpoint, &o->resume_dir, err))) {
+        lb_train_output_close(o);
+        return st;
+    }
+    lb_train_opts to;
+    lb_train_defaults(&to);
+    to.output_dir = o->output_dir;
+    to.resume_dir = o->resume_dir;
+    to.overwrite_output = o->overwrite;
+    if ((st = lb_run_output_open(&to, &o->out, err))) {
+        lb_train_output_close(o);
+        return st;
+    }
+    *out = o;
+    return LB_OK;
+}
+
 void lb_train_run_close(lb_train_run *r) {
     if (!r) return;
     lb_trainer_close(r->t);
@@ -135,6 +183,12 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     lb_best_metric best = LB_BEST_LOSS;
     lb_status st = parse_best(o.metric_for_best_model, &best, err);
     if (st) return st;
+    if (o.output && (o.output->used || !same_str(o.output_dir, o.output->output_dir) ||
+                     !same_str(o.resume_from_checkpoint, o.output->resume_dir) ||
+                     o.overwrite_output_dir != o.output->overwrite))
+        return lb_err(err, LB_ERR_USAGE, "train: options.output %s: %s", o.output->output_dir,
+                      o.output->used ? "already used by a run (one run per output)"
+                                     : "taken with another output_dir, overwrite_output_dir or resume_from_checkpoint");
     if (o.max_length < 0) return lb_err(err, LB_ERR_USAGE, "train: max_length %d is negative", o.max_length);
     if (!isfinite(o.learning_rate) || o.learning_rate < 0 || !isfinite(o.weight_decay) || o.weight_decay < 0 ||
         isnan(o.max_grad_norm) || o.warmup_steps < 0 || o.logging_steps < 1 || o.max_steps < 0)
@@ -196,7 +250,7 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.weight_decay = (float)o.weight_decay;
     to.warmup_steps = o.warmup_steps;
     to.max_grad_norm = o.max_grad_norm;
-    to.seed = o.seed;
+    to.seed = o.seed || o.seed_set ? o.seed : 42;
     to.logging_steps = (int)o.logging_steps;
     to.best = best;
     to.output_dir = r->output_dir;
@@ -209,7 +263,9 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.n_order_steps = n_order;
     to.resume_dir = r->resume_dir;
     to.max_steps = o.max_steps;
+    to.output = o.output ? &o.output->out : NULL;
     st = lb_trainer_open(m, r->has_train ? &r->train : NULL, r->has_eval ? &r->eval : NULL, &to, cb, &r->t, err);
+    if (!st && o.output) o.output->used = true;
 out:
     if (tok) lb_tokenizer_free(tok);
     lb_api_threads_restore(prev);

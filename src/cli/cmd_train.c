@@ -5,13 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "base/fileio.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "cli/progress.h"
-#include "cli/train_common.h"
-#include "data/labels.h"
-#include "data/splits.h"
-#include "model/peft.h"
 
 /* The library's cancel flag is a volatile int (sig_atomic_t on every platform built for). */
 _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t is an int");
@@ -83,187 +79,141 @@ int cmd_train(int argc, char **argv) {
     if (!left && strcmp(truncation, "right")) return cli_usage_error("train", "--truncation must be left or right");
     lb_precision prec;
     if (!lb_precision_parse(precision, &prec)) return cli_usage_error("train", "--precision must be fp32 or bf16");
-    lb_best_metric bm;
-    if (!strcmp(best, "loss") || !strcmp(best, "eval_loss")) bm = LB_BEST_LOSS;
-    else if (!strcmp(best, "accuracy")) bm = LB_BEST_ACCURACY;
-    else if (!strcmp(best, "f1")) bm = LB_BEST_F1;
-    else if (!strcmp(best, "precision")) bm = LB_BEST_PRECISION;
-    else if (!strcmp(best, "recall")) bm = LB_BEST_RECALL;
-    else return cli_usage_error("train", "--metric-for-best must be loss, accuracy, f1, precision or recall");
+    static const char *const best_names[] = {"loss", "eval_loss", "accuracy", "f1", "precision", "recall"};
+    bool best_ok = false;
+    for (size_t i = 0; i < sizeof best_names / sizeof best_names[0]; i++) best_ok |= !strcmp(best, best_names[i]);
+    if (!best_ok) return cli_usage_error("train", "--metric-for-best must be loss, accuracy, f1, precision or recall");
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
     if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
     if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");
     int nlabels = 0;
-    char **label_names = lb_split_list(labels, &nlabels);
-    if (nlabels < 1 || nlabels > LB_METRICS_MAX_LABELS) {
+    char **label_names = cli_split_list(labels, &nlabels);
+    if (nlabels < 1 || nlabels > LB_MAX_LABELS) {
         cli_free_list(label_names);
-        return cli_usage_error("train", "--labels needs 1..%d comma-separated names", LB_METRICS_MAX_LABELS);
+        return cli_usage_error("train", "--labels needs 1..%d comma-separated names", LB_MAX_LABELS);
     }
-    lb_lora_config lcfg = {.r = (int)lora_r, .alpha = (float)alpha, .dropout = (float)dropout, .use_rslora = rslora};
+    /* the LoRA settings on their own (target module names) before anything is loaded; whether
+     * the targets are this model's layers is lb_model_add_adapter's check */
+    lb_lora_options lora = {.r = (int)lora_r, .alpha = alpha, .dropout = dropout, .target_modules = targets,
+                            .use_rslora = rslora, .seed = (uint64_t)seed, .seed_set = true};
     lb_error err = {0};
-    int nt = 0;
-    char **tlist = lb_split_list(targets, &nt);
-    for (int i = 0; i < nt; i++)
-        if (lb_peft_target_mask(tlist[i], &lcfg.target_mask, &err)) {
-            cli_free_list(tlist);
-            cli_free_list(label_names);
-            return cli_usage_error("train", "--target-modules: %s", err.msg);
-        }
-    if (!lcfg.target_mask) {
-        cli_free_list(tlist);
+    if (!*targets) {
         cli_free_list(label_names);
         return cli_usage_error("train", "--target-modules is empty");
     }
+    if (lb_lora_options_check(&lora, &err)) {
+        cli_free_list(label_names);
+        return cli_usage_error("train", "--target-modules: %s", err.msg);
+    }
     cli_set_threads(threads);
     /* An explicit --max-length above the model's positions is refused up front; the default
-     * (512) only matters when an example is that long, which lb_train checks before writing. */
+     * (512) only matters when an example is that long, which the run checks before writing. */
     bool max_length_given = false;
     for (int i = 1; i < argc; i++)
         if (!strncmp(argv[i], "--max-length", 12) && (argv[i][12] == '\0' || argv[i][12] == '=')) max_length_given = true;
 
-    char *model_dir = NULL, *out_dir = NULL, **train_paths = NULL, **val_paths = NULL, **mapped = NULL;
-    int n_train = 0, n_val = 0, n_mapped = 0;
-    lb_dataset ds[2];
-    memset(ds, 0, sizeof ds);
-    lb_tokenizer *tok = NULL;
+    char *model_dir = NULL, *out_dir = NULL, **classes = NULL;
+    lb_dataset *ds[2] = {NULL, NULL};
     lb_model *m = NULL;
-    lb_tokset tr = {0}, va = {0};
-    int32_t *order_rows = NULL, *order_offsets = NULL;
-    int64_t n_order = 0;
-    lb_train_output tout;
-    memset(&tout, 0, sizeof tout);
-    tout.lock.fd = -1;
+    lb_train_output *reserved = NULL;
     lb_status st;
+    if (!no_eval && train_file && !val_file) {
+        st = cli_err(&err, LB_ERR_USAGE, "--train given without --validation (or pass --no-eval)");
+        goto fail;
+    }
     if (output) out_dir = strdup(output);
     else if (resume) {
         /* OUTPUT/resume -> OUTPUT */
         out_dir = strdup(resume);
-        size_t n = strlen(out_dir);
+        size_t n = out_dir ? strlen(out_dir) : 0;
         while (n > 1 && out_dir[n - 1] == '/') out_dir[--n] = 0;
-        char *slash = strrchr(out_dir, '/');
+        char *slash = out_dir ? strrchr(out_dir, '/') : NULL;
         if (slash && slash != out_dir) *slash = 0;
-        else { free(out_dir); out_dir = strdup("."); }
+        else if (out_dir) { free(out_dir); out_dir = strdup("."); }
     } else {
         const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
         size_t n = strlen(base) + 32;
-        out_dir = malloc(n);
-        snprintf(out_dir, n, "%s-lora-text-classification", base);
+        if ((out_dir = malloc(n))) snprintf(out_dir, n, "%s-lora-text-classification", base);
     }
+    if (!out_dir) { st = cli_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
 
-    if (!out_dir) { st = lb_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
-    {
-        lb_train_opts oo;
-        lb_train_defaults(&oo);
-        oo.output_dir = out_dir;
-        oo.resume_dir = resume;
-        oo.overwrite_output = overwrite;
-        if ((st = lb_train_output_open(&oo, &tout, &err))) goto fail;
-    }
-    if ((st = cli_resolve_model(model, &model_dir, &err))) goto fail;
-    if (!(tok = lb_tokenizer_load(model_dir, &err))) { st = err.code; goto fail; }
-    if (train_file) st = lb_data_resolve_split(train_file, "train", &train_paths, &n_train, &err);
-    else st = lb_data_resolve_split(dataset, train_split, &train_paths, &n_train, &err);
-    if (st) goto fail;
+    lb_train_options to;
+    lb_train_options_init(&to);
+    to.output_dir = out_dir;
+    to.overwrite_output_dir = overwrite;
+    to.resume_from_checkpoint = resume;
+    /* the output folder first (lock, refusal of a busy or foreign one): before any download */
+    if ((st = lb_train_output_open(&to, &reserved, &err))) goto fail;
+    /* then the model's files (a missing model is reported before the data is fetched) */
+    if ((st = lb_model_resolve(model, NULL, &model_dir, &err))) goto fail;
+    lb_dataset_options dop = {.split = train_file ? "train" : train_split, .text_column = text_col,
+                              .text_pair_column = pair_col, .label_column = label_col};
+    if ((st = lb_dataset_open(train_file ? train_file : dataset, &dop, &ds[0], &err))) goto fail;
     if (!no_eval) {
-        if (val_file) st = lb_data_resolve_split(val_file, "validation", &val_paths, &n_val, &err);
-        else if (train_file)
-            st = lb_err(&err, LB_ERR_USAGE, "--train given without --validation (or pass --no-eval)");
-        else st = lb_data_resolve_split(dataset, val_split, &val_paths, &n_val, &err);
-        if (st) goto fail;
+        dop.split = val_file ? "validation" : val_split;
+        if ((st = lb_dataset_open(val_file ? val_file : dataset, &dop, &ds[1], &err))) goto fail;
     }
-    /* data before the model: string labels decide the classes the head is built for */
-    lb_dataset_opts dop = {.text_column = text_col, .label_column = label_col, .text_pair_column = pair_col,
-                           .require_labels = true};
-    if ((st = lb_data_load_shards(train_paths, n_train, &dop, &ds[0], &err))) goto fail;
-    if (val_paths && (st = lb_data_load_shards(val_paths, n_val, &dop, &ds[1], &err))) goto fail;
-    /* one class set for train and validation (data/labels.h): --labels given is exact; the
-     * default names give way to the labels' sorted values, which the notice says */
+    /* data before the model: string labels decide the classes the head is built for. One class
+     * set for train and validation: --labels given is exact; the default names give way to the
+     * labels' sorted values, which the notice says. The run prints the "labels:" line. */
     bool labels_given = labels != default_labels, sorted = false;
-    lb_label_spec spec = {.names = label_names, .n_names = nlabels,
-                          .policy = labels_given ? LB_LABELS_EXACT : LB_LABELS_DEFAULT_NAMES,
-                          .origin = labels_given ? "--labels" : "the default --labels"};
-    if ((st = lb_labels_map(ds, val_paths ? 2 : 1, &spec, &mapped, &n_mapped, &sorted, &err))) goto fail;
+    int nclasses = 0;
+    if ((st = lb_dataset_classes((const lb_dataset *const *)ds, ds[1] ? 2 : 1, (const char *const *)label_names,
+                                 nlabels, !labels_given, labels_given ? "--labels" : "the default --labels", &classes,
+                                 &nclasses, &sorted, &err)))
+        goto fail;
     if (sorted) {
         fprintf(stderr, "lorabert: notice: the label names of %s are not all among the default --labels (%s); the "
-                "classes are their sorted values instead:", train_paths[0], default_labels);
-        for (int i = 0; i < n_mapped; i++) fprintf(stderr, " %d=%s", i, mapped[i]);
+                "classes are their sorted values instead:", lb_dataset_file(ds[0], 0), default_labels);
+        for (int i = 0; i < nclasses; i++) fprintf(stderr, " %d=%s", i, classes[i]);
         fprintf(stderr, " (pass --labels to choose names and order)\n");
     }
-    if (mapped) {
-        if (n_mapped > LB_METRICS_MAX_LABELS) {
-            st = lb_err(&err, LB_ERR_FORMAT, "%s: %d distinct labels (at most %d)", train_paths[0], n_mapped,
-                        LB_METRICS_MAX_LABELS);
-            goto fail;
-        }
-        cli_free_list(label_names);
-        label_names = mapped;
-        nlabels = n_mapped;
-        mapped = NULL;
-        cli_print_labels(stdout, label_names, nlabels);
-    }
-    lb_load_opts lo = {.num_labels = nlabels, .labels = label_names, .seed = (uint64_t)seed, .quiet = false};
-    if (!(m = lb_model_load(model_dir, &lo, &err))) { st = err.code; goto fail; }
-    if (lb_model_load_notice(m)) fprintf(stderr, "%s\n", lb_model_load_notice(m));
+    /* --resume / --init-adapter: the model opens with that folder as its adapter */
+    lb_model_options mo = {.adapter = resume ? resume : init_adapter,
+                           .num_labels = classes ? nclasses : nlabels,
+                           .labels = (const char *const *)(classes ? classes : label_names),
+                           .seed = (uint64_t)seed, .seed_set = true};
+    if ((st = lb_model_open(model_dir, &mo, &m, &err))) goto fail;
+    lb_model_info info;
+    lb_model_get_info(m, &info);
+    if (info.load_notice) fprintf(stderr, "%s\n", info.load_notice);
     /* before anything is tokenized or written: the first forward would fail on a long text */
-    if (max_length_given && max_length > lb_model_get_config(m)->max_pos) {
-        st = lb_err(&err, LB_ERR_USAGE, "--max-length %ld exceeds the model's %d positions (max_position_embeddings "
-                    "in %s/config.json)", max_length, lb_model_get_config(m)->max_pos, model_dir);
+    if (max_length_given && max_length > info.max_position_embeddings) {
+        st = cli_err(&err, LB_ERR_USAGE, "--max-length %ld exceeds the model's %d positions (max_position_embeddings "
+                     "in %s/config.json)", max_length, info.max_position_embeddings, info.model_dir);
         goto fail;
     }
-    /* target names must be this architecture's (q_lin is DistilBERT's, query BERT's) */
-    for (int i = 0; i < nt; i++) {
-        if (!strcmp(tlist[i], "all-linear") || strchr(tlist[i], '.')) continue;
-        unsigned mk = 0;
-        lb_peft_target_mask(tlist[i], &mk, NULL);
-        int ok = 0;
-        for (int k = 0; k < LB_LIN__COUNT; k++)
-            if ((mk & (1u << k)) && !strcmp(lb_model_linear_name(m, (lb_linear)k), tlist[i])) ok = 1;
-        if (!ok) {
-            st = lb_err(&err, LB_ERR_USAGE, "--target-modules: '%s' is not a linear layer of this model (%s, %s, ...)",
-                        tlist[i], lb_model_linear_name(m, LB_LIN_Q), lb_model_linear_name(m, LB_LIN_V));
-            goto fail;
-        }
-    }
-    if (resume) st = lb_peft_load(m, resume, &err);
-    else if (init_adapter) st = lb_peft_load(m, init_adapter, &err);
-    else st = lb_model_add_lora(m, &lcfg, (uint64_t)seed, &err);
-    if (st || (st = lb_model_set_precision(m, prec, &err))) goto fail;
-    const lb_model_config *mc = lb_model_get_config(m);
-    if ((st = cli_tokset(&ds[0], tok, mc->num_labels, (int)max_length, left, train_paths[0], &tr, &err))) goto fail;
-    if (val_paths && (st = cli_tokset(&ds[1], tok, mc->num_labels, (int)max_length, left, val_paths[0], &va, &err)))
+    if (!mo.adapter && info.has_adapter) {
+        st = cli_err(&err, LB_ERR_USAGE, "--model %s is a PEFT adapter folder: give its base model as --model and "
+                     "start from the adapter with --init-adapter %s", model, model);
         goto fail;
-    lb_dataset_free(&ds[0]);
-    lb_dataset_free(&ds[1]);
-    if (batch_order) {
-        int oe = 0;
-        if ((st = lb_batch_order_load(batch_order, &order_rows, &order_offsets, &n_order, &oe, &err))) goto fail;
-        if (oe && oe != epochs) {
-            st = lb_err(&err, LB_ERR_USAGE, "%s is for %d epochs, --epochs is %ld", batch_order, oe, epochs);
-            goto fail;
-        }
     }
-    lb_train_opts to;
-    lb_train_defaults(&to);
-    to.epochs = (int)epochs;
-    to.batch_size = (int)batch;
-    to.eval_batch_size = (int)eval_batch;
-    to.lr = lr;
-    to.weight_decay = (float)wd;
+    /* the settings were checked above and the model holds no adapter: a usage error here is a
+     * target module that is not a layer of this architecture (q_lin is DistilBERT's, query BERT's) */
+    if (!mo.adapter && (st = lb_model_add_adapter(m, &lora, &err))) {
+        if (st == LB_ERR_USAGE) {
+            char msg[sizeof err.msg];
+            snprintf(msg, sizeof msg, "%s", err.msg);
+            cli_err(&err, st, "--target-modules: %s", msg);
+        }
+        goto fail;
+    }
+    if ((st = lb_model_set_precision(m, prec, &err))) goto fail;
+    to.num_train_epochs = (int)epochs;
+    to.per_device_train_batch_size = (int)batch;
+    to.per_device_eval_batch_size = (int)eval_batch;
+    to.learning_rate = lr;
+    to.weight_decay = wd;
     to.warmup_steps = warmup;
     to.max_grad_norm = max_grad_norm;
     to.seed = (uint64_t)seed;
-    to.logging_steps = (int)logging;
-    to.best = bm;
-    to.output_dir = out_dir;
-    to.overwrite_output = overwrite;
-    to.output = &tout;
-    to.base_model_name = model;
-    to.tokenizer_dir = model_dir;
-    to.label_names = label_names;
-    to.order_rows = order_rows;
-    to.order_offsets = order_offsets;
-    to.n_order_steps = n_order;
-    to.resume_dir = resume;
+    to.logging_steps = logging;
+    to.metric_for_best_model = best;
+    to.max_length = (int)max_length;
+    to.truncate_right = !left;
+    to.base_model_name = model;   /* adapter_config.json's base_model_name_or_path: as given */
+    to.batch_order_file = batch_order;
+    to.output = reserved;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -274,10 +224,10 @@ int cmd_train(int argc, char **argv) {
     cli_progress_init(&prog, stdout);
     lb_train_callbacks cb = cli_progress_callbacks(&prog, &stop_requested);
     lb_train_result res;
-    lb_trainer *trainer = NULL;
-    st = lb_trainer_open(m, &tr, val_paths ? &va : NULL, &to, &cb, &trainer, &err);
-    if (!st) st = lb_trainer_run(trainer, &res, &err);
-    lb_trainer_close(trainer);
+    lb_train_run *run = NULL;
+    st = lb_train_run_open(m, ds[0], ds[1], &to, &cb, &run, &err);
+    if (!st) st = lb_train_run_all(run, &res, &err);
+    lb_train_run_close(run);
     cli_progress_end(&prog);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -285,21 +235,13 @@ int cmd_train(int argc, char **argv) {
     printf("train_loss %.6f, %.0f tokens/s, %.1f s\n", res.train_loss, res.tokens_per_s, res.runtime_s);
 fail:
     rc = st ? cli_fail(&err) : 0;
-    lb_train_output_close(&tout);
-    lb_tokset_free(&tr);
-    lb_tokset_free(&va);
-    if (m) lb_model_free(m);
-    if (tok) lb_tokenizer_free(tok);
-    lb_dataset_free(&ds[0]);
-    lb_dataset_free(&ds[1]);
-    free(model_dir);
-    cli_free_list(train_paths);
-    cli_free_list(val_paths);
-    cli_free_list(mapped);
+    lb_model_close(m);
+    lb_train_output_close(reserved);
+    lb_dataset_close(ds[0]);
+    lb_dataset_close(ds[1]);
+    lb_free(model_dir);
+    lb_free_strings(classes);
     free(out_dir);
-    free(order_rows);
-    free(order_offsets);
-    cli_free_list(tlist);
     cli_free_list(label_names);
     return rc;
 }

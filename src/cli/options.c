@@ -128,3 +128,31 @@ int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int nopts
     cli_command c = {.name = cmd, .usage = usage, .opts = opts, .nopts = nopts};
     return cli_parse_command(&c, argc, argv, NULL, NULL, help_shown);
 }
+
+char **cli_split_list(const char *s, int *n) {
+    *n = 0;
+    if (!s || !*s) return NULL;
+    int items = 1;
+    for (const char *p = s; *p; p++) items += *p == ',';
+    char **list = calloc((size_t)items + 1, sizeof *list);
+    if (!list) return NULL;
+    for (const char *start = s;; start++) {
+        const char *end = strchr(start, ',');
+        size_t len = end ? (size_t)(end - start) : strlen(start);
+        if (!(list[*n] = strndup(start, len))) {
+            cli_free_list(list);
+            *n = 0;
+            return NULL;
+        }
+        (*n)++;
+        if (!end) break;
+        start = end;
+    }
+    return list;
+}
+
+void cli_free_list(char **list) {
+    if (!list) return;
+    for (char **p = list; *p; p++) free(*p);
+    free(list);
+}

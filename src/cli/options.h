@@ -45,4 +45,10 @@ int cli_parse_command(const cli_command *cmd, int argc, char **argv, const char 
 /* cli_parse_command for a command without positional arguments and the default epilog. */
 int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int nopts, int argc, char **argv,
               bool *help_shown);
+
+/* "a,b,c" -> a malloc'd NULL-terminated list of malloc'd strings; *n gets the count. Empty items
+ * are kept ("a,,b" has 3). NULL (and *n = 0) for NULL or "", or when out of memory. */
+char **cli_split_list(const char *s, int *n);
+/* Frees a cli_split_list result (NULL is fine). */
+void cli_free_list(char **list);
 #endif

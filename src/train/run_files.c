@@ -291,7 +291,7 @@ static void list_names(char *buf, size_t cap, char **names, int n) {
     }
 }
 
-lb_status lb_train_output_open(const lb_train_opts *o, lb_train_output *out, lb_error *err) {
+lb_status lb_run_output_open(const lb_train_opts *o, lb_run_output *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     out->lock.fd = -1;
     if (!o->output_dir) return LB_OK;
@@ -304,10 +304,7 @@ lb_status lb_train_output_open(const lb_train_opts *o, lb_train_output *out, lb_
     if (!st) st = lb_outdir_clean(out->dir, err);
     if (st) goto out;
     struct stat sb;
-    if (lstat(out->dir, &sb) != 0) {
-        if ((st = lb_mkdir_p(out->dir, err))) goto out;
-        goto fresh;
-    }
+    if (lstat(out->dir, &sb) != 0) goto fresh;   /* created by lb_run_output_create */
     if (!S_ISDIR(sb.st_mode)) { st = lb_err(err, LB_ERR_IO, "%s: exists and is not a directory", o->output_dir); goto out; }
     if ((st = clean_output(out->dir, err)) || (st = lb_dir_list(out->dir, &names, &n, err))) goto out;
     ours = calloc((size_t)n + 1, sizeof *ours);
@@ -361,11 +358,18 @@ out:
     free(ours);
     free(foreign);
     lb_dir_list_free(names);
-    if (st) lb_train_output_close(out);
+    if (st) lb_run_output_close(out);
     return st;
 }
 
-void lb_train_output_close(lb_train_output *out) {
+lb_status lb_run_output_create(lb_run_output *out, lb_error *err) {
+    if (!out->work) return LB_OK;
+    struct stat sb;
+    if (lstat(out->work, &sb) == 0) return LB_OK;
+    return lb_mkdir_p(out->work, err);
+}
+
+void lb_run_output_close(lb_run_output *out) {
     lb_staging_abort(&out->run);   /* a staged run not published: the old folder stays */
     lb_outdir_lock_release(&out->lock);
     free(out->dir);
@@ -387,7 +391,7 @@ static bool carry_skip(const char *name, void *ctx) {
     return false;
 }
 
-lb_status lb_run_publish(lb_train_output *out, lb_staging *sg, lb_error *err) {
+lb_status lb_run_publish(lb_run_output *out, lb_staging *sg, lb_error *err) {
     lb_status st = LB_OK;
     if (lb_dir_exists(out->dir)) st = lb_link_tree(out->dir, sg->dir, carry_skip, &out->staged, err);
     if (st) {
@@ -414,7 +418,7 @@ lb_status lb_run_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_
     return lb_staging_commit(&sg, err);
 }
 
-lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_train_output *out,
+lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_run_output *out,
                              lb_error *err) {
     /* The new top-level files are staged together with (links to) the checkpoints and
      * published in one rename: the folder never shows a half-written result, nor stale

@@ -19,33 +19,38 @@
 #include "train/state.h"
 
 /* The output folder of a run, opened (locked, checked, cleaned) for the whole run; see
- * lb_train_output_open. */
-typedef struct lb_train_output {
+ * lb_run_output_open. */
+typedef struct lb_run_output {
     char *dir;             /* canonical output folder */
     char *work;            /* where checkpoints are written: dir, or run.dir when staged */
     bool staged;           /* replacing a previous run: the whole run is built in run.dir */
     lb_staging run;
     lb_outdir_lock lock;
-} lb_train_output;
+} lb_run_output;
 
 /* Takes the lock of o->output_dir (another writer: LB_ERR_IO naming its pid), removes the
  * leftovers of killed runs (temporaries, staging folders; see base/outdir.h) and decides where
  * the run writes:
- *   - absent or empty folder: the run writes into it (checkpoints appear as they are made);
+ *   - absent or empty folder: the run writes into it (checkpoints appear as they are made); an
+ *     absent one is created by lb_run_output_create, not here (a run that fails before
+ *     leaves no folder behind; only the lock's parent folder is created here);
  *   - o->resume_dir is output_dir/resume: the interrupted run continues in it;
  *   - another run's output and o->overwrite_output: the whole run is built in a staging folder
  *     beside it that replaces it in one rename when the run ends or is interrupted; a failed
  *     run leaves the old folder untouched;
  *   - anything else is refused (LB_ERR_USAGE naming the entries in the way); with
  *     o->overwrite_output a folder holding entries lorabert does not write is refused too.
- * o->output_dir NULL: nothing to do. Close with lb_train_output_close (also after failures). */
-lb_status lb_train_output_open(const lb_train_opts *o, lb_train_output *out, lb_error *err);
-void lb_train_output_close(lb_train_output *out);
+ * o->output_dir NULL: nothing to do. Close with lb_run_output_close (also after failures). */
+lb_status lb_run_output_open(const lb_train_opts *o, lb_run_output *out, lb_error *err);
+/* Creates the folder the run writes into (out->work) when it is absent; the trainer calls it
+ * once the run is about to start. No-op on an output not opened. */
+lb_status lb_run_output_create(lb_run_output *out, lb_error *err);
+void lb_run_output_close(lb_run_output *out);
 
 /* Publishes sg (this run's new top-level files or, when staged, the whole run) as the output
  * folder, keeping the old folder's entries that are neither this run's files nor, when
  * replacing a previous run, that run's checkpoints. sg is consumed either way. */
-lb_status lb_run_publish(lb_train_output *out, lb_staging *sg, lb_error *err);
+lb_status lb_run_publish(lb_run_output *out, lb_staging *sg, lb_error *err);
 
 /* An adapter folder: PEFT files, tokenizer files, labels.json and, when s is non-NULL,
  * trainer_state.json. */
@@ -56,7 +61,7 @@ lb_status lb_run_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_
                                  lb_error *err);
 /* The end of a run: the adapter the model holds, trainer_state.json, metrics.json and
  * training_curves.svg, published with the checkpoints in one rename. */
-lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_train_output *out,
+lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_run_output *out,
                              lb_error *err);
 
 

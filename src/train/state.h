@@ -17,7 +17,7 @@
 
 typedef enum lb_best_metric { LB_BEST_LOSS, LB_BEST_ACCURACY, LB_BEST_F1, LB_BEST_PRECISION, LB_BEST_RECALL } lb_best_metric;
 
-struct lb_train_output;   /* train/run_files.h */
+struct lb_run_output;   /* train/run_files.h */
 
 typedef struct lb_train_opts {
     int epochs;                /* 10 */
@@ -32,7 +32,7 @@ typedef struct lb_train_opts {
     lb_best_metric best;       /* LB_BEST_LOSS: lowest eval loss wins; others: highest */
     const char *output_dir;    /* NULL: nothing is written */
     bool overwrite_output;     /* output_dir may hold a previous run's output (replaced at the end) */
-    struct lb_train_output *output;  /* output_dir already opened by the caller (NULL: the trainer opens it) */
+    struct lb_run_output *output;  /* output_dir already opened by the caller (NULL: the trainer opens it) */
     const char *base_model_name;  /* adapter_config base_model_name_or_path */
     const char *tokenizer_dir;    /* tokenizer files copied next to the adapters (NULL: none) */
     char **label_names;        /* [num_labels] written to labels.json (NULL: LABEL_i) */

@@ -49,8 +49,8 @@ struct lb_trainer {
     int32_t *rows_buf;         /* [maxB] */
     int maxB;
     double nonemb;             /* parameters outside the embedding tables (HF total_flos) */
-    lb_train_output own_out;   /* when the caller did not open the output folder */
-    lb_train_output *out;      /* NULL: nothing is written */
+    lb_run_output own_out;   /* when the caller did not open the output folder */
+    lb_run_output *out;      /* NULL: nothing is written */
     double t_start;            /* now_s() - train_time at open */
     /* Rate and ETA count this process only (a resumed run's earlier part may have run on
      * another machine, or a busier one). */
@@ -199,8 +199,8 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     }
     if (to->output_dir) {
         if (to->output) t->out = to->output;
-        else if (!(st = lb_train_output_open(to, &t->own_out, err))) t->out = &t->own_out;
-        if (st) goto fail;
+        else if (!(st = lb_run_output_open(to, &t->own_out, err))) t->out = &t->own_out;
+        if (st || (st = lb_run_output_create(t->out, err))) goto fail;
     }
     if (to->resume_dir && (st = lb_resume_load(m, s, &t->opt, to, eval ? eval->n : 0, err))) goto fail;
 
@@ -231,7 +231,7 @@ fail:
 
 void lb_trainer_close(lb_trainer *t) {
     if (!t) return;
-    lb_train_output_close(&t->own_out);
+    lb_run_output_close(&t->own_out);
     lb_adamw_free(&t->opt);
     lb_collator_free(&t->bb);
     free(t->logits);
@@ -268,7 +268,7 @@ static lb_status core_step(lb_trainer *t, const lb_batch *batch, const int32_t *
     float loss = lb_cross_entropy(t->logits, labels, B, L, t->dlogits);
     if (!isfinite(loss)) {
         /* a staged run is discarded: its output folder still holds the previous run */
-        const lb_train_output *out = t->out;
+        const lb_run_output *out = t->out;
         int kept = (s->best_epoch || s->epoch > 0) && out && !out->staged;
         return lb_err(err, LB_ERR_NUMERIC, "train: non-finite loss (%g) at step %lld (epoch %d)%s%s%s", loss,
                       (long long)s->global_step + 1, s->epoch + 1,

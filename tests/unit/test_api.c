@@ -399,3 +399,171 @@ Test(api, predict_tokens) {
     lb_tokens_free(&t1);
     lb_classifier_close(c);
 }
+
+/* lb_lora_options_check alone; lb_model_add_adapter also checks the names against the model. */
+Test(api, lora_options_and_architecture_targets) {
+    lb_error err = {0};
+    cr_assert_eq(lb_lora_options_check(NULL, &err), LB_OK);
+    cr_assert_eq(lb_lora_options_check(&(lb_lora_options){.target_modules = "query,v_lin,all-linear"}, &err), LB_OK);
+    cr_assert_eq(lb_lora_options_check(&(lb_lora_options){.target_modules = "c_attn"}, &err), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(err.msg, "target module 'c_attn' is not supported"), "%s", err.msg);
+    cr_assert_eq(lb_lora_options_check(&(lb_lora_options){.target_modules = "q_lin,,v_lin"}, &err), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(lb_lora_options_check(&(lb_lora_options){.target_modules = ""}, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_lora_options_check(&(lb_lora_options){.r = 5000}, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_lora_options_check(&(lb_lora_options){.dropout = 1}, &err), LB_ERR_USAGE);
+    char m[256];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    lb_model *model = NULL;
+    cr_assert_eq(lb_model_open(m, NULL, &model, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_add_adapter(model, &(lb_lora_options){.target_modules = "q_lin,query"}, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "target module 'query' is not a linear layer of this model (q_lin, v_lin, ...)"), "%s",
+              err.msg);
+    lb_model_info info;
+    lb_model_get_info(model, &info);
+    cr_assert(!info.has_adapter, "a refused adapter changes nothing");
+    /* dotted paths and all-linear are PEFT suffixes, not this architecture's short names */
+    cr_assert_eq(lb_model_add_adapter(model, &(lb_lora_options){.target_modules = "q_lin,all-linear"}, &err), LB_OK,
+                 "%s", err.msg);
+    lb_model_close(model);
+}
+
+static char *slurp_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *d = malloc(*len + 1);
+    cr_assert_eq(fread(d, 1, *len, f), *len);
+    fclose(f);
+    return d;
+}
+
+/* The adapter weights (LoRA A from the seed) of a fresh adapter on the tiny model. */
+static char *lora_weights(const lb_lora_options *lo, const char *name, size_t *len) {
+    char m[256], out[300], file[400];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(out, sizeof out, "%s/seed_%s", tmp, name);
+    snprintf(file, sizeof file, "%s/adapter_model.safetensors", out);
+    lb_model *model = NULL;
+    lb_error err = {0};
+    cr_assert_eq(lb_model_open(m, NULL, &model, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_add_adapter(model, lo, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_save_adapter(model, out, &err), LB_OK, "%s", err.msg);
+    lb_model_close(model);
+    return slurp_file(file, len);
+}
+
+/* One seed rule: non-zero as given, 0 means 42 unless seed_set. */
+Test(api, seed_rule) {
+    size_t n0, n42, nz, n5a, n5b;
+    char *zero_init = lora_weights(&(lb_lora_options){0}, "zinit", &n0);
+    char *s42 = lora_weights(&(lb_lora_options){.seed = 42}, "s42", &n42);
+    char *s0 = lora_weights(&(lb_lora_options){.seed = 0, .seed_set = true}, "s0", &nz);
+    char *s5a = lora_weights(&(lb_lora_options){.seed = 5}, "s5a", &n5a);
+    char *s5b = lora_weights(&(lb_lora_options){.seed = 5, .seed_set = true}, "s5b", &n5b);
+    cr_assert(n0 == n42 && !memcmp(zero_init, s42, n0), "zero-initialised options mean seed 42");
+    cr_assert(n0 == nz && memcmp(zero_init, s0, n0), "seed 0 with seed_set is not 42");
+    cr_assert(n5a == n5b && !memcmp(s5a, s5b, n5a), "a non-zero seed needs no seed_set");
+    free(zero_init);
+    free(s42);
+    free(s0);
+    free(s5a);
+    free(s5b);
+    lb_train_options o;
+    lb_train_options_init(&o);
+    cr_assert(o.seed == 42 && o.seed_set);
+}
+
+/* Datasets name their files; lb_dataset_classes names where the known names come from. */
+Test(api, dataset_file_and_classes_origin) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/str.csv", tmp);
+    write_text(p, "label,text\nneg,it was not good\npos,it was good\n");
+    lb_dataset *d = NULL;
+    lb_error err = {0};
+    cr_assert_eq(lb_dataset_open(p, NULL, &d, &err), LB_OK, "%s", err.msg);
+    cr_assert_str_eq(lb_dataset_file(d, 0), p);
+    cr_assert_null(lb_dataset_file(d, 1));
+    cr_assert_null(lb_dataset_file(d, -1));
+    const lb_dataset *ds[1] = {d};
+    const char *const names[] = {"Negative", "Positive"};
+    char **classes = NULL;
+    int n = 0;
+    bool sorted = false;
+    cr_assert_eq(lb_dataset_classes(ds, 1, names, 2, false, "--labels", &classes, &n, &sorted, &err), LB_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "(the known labels, from --labels, are \"Negative\", \"Positive\")"), "%s", err.msg);
+    cr_assert_eq(lb_dataset_classes(ds, 1, names, 2, false, NULL, &classes, &n, &sorted, &err), LB_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "from the given label names"), "%s", err.msg);
+    cr_assert_eq(lb_dataset_classes(ds, 1, names, 2, true, NULL, &classes, &n, &sorted, &err), LB_OK, "%s", err.msg);
+    cr_assert(sorted && n == 2 && !strcmp(classes[0], "neg") && !strcmp(classes[1], "pos"));
+    lb_free_strings(classes);
+    lb_dataset_close(d);
+}
+
+static bool exists(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+/* An output folder taken before the run: locked (a second taker is refused), not created until
+ * the run opens, used by one run only, and only with the options it was taken with. */
+Test(api, train_output_taken_first) {
+    char m[256], out[300], lock[300], data[300];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(out, sizeof out, "%s/run", tmp);
+    snprintf(lock, sizeof lock, "%s/.run.lock", tmp);
+    snprintf(data, sizeof data, "%s/d.csv", tmp);
+    write_text(data, "label,text\n0,it was not good\n1,it was good\n0,not a fan\n1,better than the first one\n");
+    lb_error err = {0};
+    lb_train_options o;
+    lb_train_options_init(&o);
+    lb_train_output *taken = NULL, *again = NULL;
+    cr_assert_eq(lb_train_output_open(&o, &taken, &err), LB_ERR_USAGE, "no output_dir");
+    cr_assert_null(taken);
+    o.output_dir = out;
+    o.num_train_epochs = 1;
+    cr_assert_eq(lb_train_output_open(&o, &taken, &err), LB_OK, "%s", err.msg);
+    cr_assert(exists(lock) && !exists(out), "the lock is taken, the folder not yet created");
+    cr_assert_eq(lb_train_output_open(&o, &again, &err), LB_ERR_IO);
+    cr_assert(strstr(err.msg, "pid"), "%s", err.msg);
+    cr_assert_null(again);
+
+    lb_model *model = NULL;
+    lb_dataset *d = NULL;
+    cr_assert_eq(lb_model_open(m, NULL, &model, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_add_adapter(model, NULL, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_dataset_open(data, NULL, &d, &err), LB_OK, "%s", err.msg);
+    lb_train_run *r = NULL;
+    lb_train_options other = o;
+    other.output = taken;
+    other.overwrite_output_dir = true;
+    cr_assert_eq(lb_train_run_open(model, d, NULL, &other, NULL, &r, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "taken with another"), "%s", err.msg);
+    cr_assert(!exists(out));
+    o.output = taken;
+    cr_assert_eq(lb_train_run_open(model, d, NULL, &o, NULL, &r, &err), LB_OK, "%s", err.msg);
+    cr_assert(exists(out), "the run creates the folder");
+    lb_train_result res;
+    cr_assert_eq(lb_train_run_all(r, &res, &err), LB_OK, "%s", err.msg);
+    lb_train_run_close(r);
+    char file[400];
+    snprintf(file, sizeof file, "%s/adapter_model.safetensors", out);
+    cr_assert(exists(file) && exists(lock), "the result is written; the lock is held until the output is closed");
+    r = NULL;
+    cr_assert_eq(lb_train_run_open(model, d, NULL, &o, NULL, &r, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "already used"), "%s", err.msg);
+    lb_train_output_close(taken);
+    cr_assert(!exists(lock));
+    /* the folder now holds a run: taking it again without overwrite is refused up front */
+    o.output = NULL;
+    cr_assert_eq(lb_train_output_open(&o, &taken, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "not empty"), "%s", err.msg);
+    o.overwrite_output_dir = true;
+    cr_assert_eq(lb_train_output_open(&o, &taken, &err), LB_OK, "%s", err.msg);
+    lb_train_output_close(taken);
+    lb_train_output_close(NULL);
+    lb_dataset_close(d);
+    lb_model_close(model);
+}
+
