@@ -50,7 +50,8 @@ class Tokens(Structure):
 
 class ModelOptions(Structure):
     _fields_ = [("adapter", c_char_p), ("revision", c_char_p), ("num_labels", c_int),
-                ("labels", POINTER(c_char_p)), ("seed", c_uint64), ("precision", c_int)]
+                ("labels", POINTER(c_char_p)), ("seed", c_uint64), ("seed_set", c_bool),
+                ("precision", c_int)]
 
 
 class ModelInfo(Structure):
@@ -65,7 +66,7 @@ class ModelInfo(Structure):
 
 class LoraOptions(Structure):
     _fields_ = [("r", c_int), ("alpha", c_double), ("dropout", c_double), ("target_modules", c_char_p),
-                ("use_rslora", c_bool), ("seed", c_uint64)]
+                ("use_rslora", c_bool), ("seed", c_uint64), ("seed_set", c_bool)]
 
 
 class ClassifierOptions(Structure):
@@ -87,9 +88,10 @@ class TrainOptions(Structure):
                 ("num_train_epochs", c_int), ("per_device_train_batch_size", c_int),
                 ("per_device_eval_batch_size", c_int), ("learning_rate", c_double), ("weight_decay", c_double),
                 ("warmup_steps", c_int64), ("max_grad_norm", c_double), ("seed", c_uint64),
-                ("logging_steps", c_int64), ("metric_for_best_model", c_char_p), ("no_eval", c_bool),
+                ("seed_set", c_bool), ("logging_steps", c_int64), ("metric_for_best_model", c_char_p), ("no_eval", c_bool),
                 ("max_length", c_int), ("truncate_right", c_bool), ("threads", c_int),
-                ("base_model_name", c_char_p), ("batch_order_file", c_char_p), ("max_steps", c_int64)]
+                ("base_model_name", c_char_p), ("batch_order_file", c_char_p), ("max_steps", c_int64),
+                ("output", c_void_p)]
 
 
 class StepInfo(Structure):
@@ -149,9 +151,11 @@ PROTOTYPES = {
     "lb_tokenizer_model_max_length": (c_int32, [_p]),
     "lb_model_open": (_st, [c_char_p, POINTER(ModelOptions), POINTER(_p), _E]),
     "lb_model_close": (None, [_p]),
+    "lb_model_resolve": (_st, [c_char_p, c_char_p, POINTER(c_void_p), _E]),
     "lb_model_get_info": (None, [_p, POINTER(ModelInfo)]),
     "lb_model_set_precision": (_st, [_p, c_int, _E]),
     "lb_model_add_adapter": (_st, [_p, POINTER(LoraOptions), _E]),
+    "lb_lora_options_check": (_st, [POINTER(LoraOptions), _E]),
     "lb_model_save_adapter": (_st, [_p, c_char_p, _E]),
     "lb_model_save_merged": (_st, [_p, c_char_p, _E]),
     "lb_model_predict_tokens": (_st, [_p, POINTER(c_int32), POINTER(c_int32), POINTER(c_int32), c_int, c_int,
@@ -172,8 +176,9 @@ PROTOTYPES = {
     "lb_dataset_num_labels": (c_int, [_p]),
     "lb_dataset_label": (c_int32, [_p, c_size_t]),
     "lb_dataset_label_name": (c_char_p, [_p, c_int]),
-    "lb_dataset_classes": (_st, [POINTER(_p), c_int, POINTER(c_char_p), c_int, c_bool,
+    "lb_dataset_classes": (_st, [POINTER(_p), c_int, POINTER(c_char_p), c_int, c_bool, c_char_p,
                                  POINTER(POINTER(c_char_p)), POINTER(c_int), POINTER(c_bool), _E]),
+    "lb_dataset_file": (c_char_p, [_p, c_int]),
     "lb_free_strings": (None, [POINTER(c_char_p)]),
     "lb_evaluate_dataset": (_st, [_p, _p, POINTER(EvalOptions), POINTER(EvalResult), _E]),
     "lb_train_options_init": (None, [POINTER(TrainOptions)]),
@@ -183,6 +188,8 @@ PROTOTYPES = {
                                   POINTER(c_int32), POINTER(StepInfo), _E]),
     "lb_train_run_all": (_st, [_p, POINTER(TrainResult), _E]),
     "lb_train_run_close": (None, [_p]),
+    "lb_train_output_open": (_st, [POINTER(TrainOptions), POINTER(_p), _E]),
+    "lb_train_output_close": (None, [_p]),
     "lb_hub_download": (_st, [c_char_p, c_bool, c_char_p, POINTER(c_char_p), POINTER(c_void_p), _E]),
     "lb_set_download_progress": (None, [DOWNLOAD_PROGRESS, c_void_p]),
     "lb_describe": (_st, [c_char_p, POINTER(c_void_p), _E]),

@@ -395,12 +395,12 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
 
     lora = C.LoraOptions(r=kwargs.get("r") or 0, alpha=kwargs.get("lora_alpha") or 0.0,
                          dropout=kwargs.get("lora_dropout") or 0.0, use_rslora=bool(kwargs.get("use_rslora")),
-                         seed=opts.seed)
+                         seed=opts.seed, seed_set=True)
     tm = kwargs.get("target_modules")
     if tm is not None:
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))
 
-    mopts = C.ModelOptions(precision=_precision(precision), seed=opts.seed)
+    mopts = C.ModelOptions(precision=_precision(precision), seed=opts.seed, seed_set=True)
     if labels is not None:
         label_arr = (c_char_p * len(labels))(*[_b(x) for x in labels])
         mopts.labels, mopts.num_labels = label_arr, len(labels)
