@@ -59,7 +59,7 @@ const char *lb_dataset_file(const lb_dataset *d, int i) {
 lb_status lb_api_dataset_view(const lb_dataset *d, lb_dataset *view, lb_error *err) {
     *view = *d;  /* texts, pairs and sources are shared, read-only */
     view->labels = malloc((d->n ? d->n : 1) * sizeof *view->labels);
-    view->label_names = d->label_names ? lb_copy_list(d->label_names, d->num_labels) : NULL;
+    view->label_names = d->label_names ? lb_copy_list((const char *const *)d->label_names, d->num_labels) : NULL;
     if (!view->labels || (d->label_names && !view->label_names)) {
         free(view->labels);
         lb_free_list(view->label_names);
@@ -95,7 +95,7 @@ lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *co
         if (!ds[made]) st = lb_err(err, LB_ERR_USAGE, "dataset classes: dataset %d is NULL", made);
         else if ((st = lb_api_dataset_view(ds[made], &views[made], err))) break;
     if (!st) {
-        lb_label_spec spec = {.names = (char *const *)names, .n_names = names ? n_names : 0,
+        lb_label_spec spec = {.names = names, .n_names = names ? n_names : 0,
                               .policy = names_are_default ? LB_LABELS_DEFAULT_NAMES : LB_LABELS_EXACT,
                               .origin = names_origin ? names_origin
                                         : names_are_default ? "the default label names" : "the given label names"};

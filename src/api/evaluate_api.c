@@ -22,7 +22,7 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
     lb_dataset view;
     lb_status st = lb_api_dataset_view(d, &view, err);
     if (st) return st;
-    lb_label_spec spec = {.names = (char *const *)info.labels, .n_names = info.num_labels, .policy = LB_LABELS_EXACT,
+    lb_label_spec spec = {.names = info.labels, .n_names = info.num_labels, .policy = LB_LABELS_EXACT,
                           .origin = info.adapter_dir ? "the model's labels (adapter labels.json or config.json)"
                                                      : "the model's config.json id2label"};
     char **names = NULL;

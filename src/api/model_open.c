@@ -83,7 +83,7 @@ lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_mode
         }
     }
     int num_labels = 0;
-    char **labels = (char **)o.labels;
+    const char *const *labels = o.labels;
     if (labels) {
         num_labels = o.num_labels;
         if (num_labels < 1 || num_labels > LB_MAX_LABELS) {
@@ -97,7 +97,7 @@ lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_mode
             }
     } else if (adapter_dir) {
         if ((st = lb_peft_read_labels(adapter_dir, &num_labels, &adapter_labels, err))) goto fail;
-        labels = adapter_labels;
+        labels = (const char *const *)adapter_labels;
         if (o.num_labels && num_labels && o.num_labels != num_labels) {
             st = lb_err(err, LB_ERR_USAGE, "%s: the adapter has %d labels, %d were asked for", adapter_dir, num_labels,
                         o.num_labels);

@@ -66,8 +66,8 @@ static lb_status open_output(const char *out, const char *out_arg, const char *c
 }
 
 /* The common frame: target checks, lock, staging; write() fills the staging folder. */
-static lb_status save_folder(lb_model *m, const char *dir, const char *const *files, const char *what,
-                             lb_status (*write)(lb_model *m, const char *dir, lb_error *err), lb_error *err) {
+static lb_status save_folder(const lb_model *m, const char *dir, const char *const *files, const char *what,
+                             lb_status (*write)(const lb_model *m, const char *dir, lb_error *err), lb_error *err) {
     if (!dir || !*dir) return lb_err(err, LB_ERR_USAGE, "%s: the output folder name is empty", what);
     lb_model_info info;
     lb_model_get_info(m, &info);
@@ -91,19 +91,18 @@ static lb_status save_folder(lb_model *m, const char *dir, const char *const *fi
     return st;
 }
 
-static lb_status write_adapter(lb_model *m, const char *dir, lb_error *err) {
+static lb_status write_adapter(const lb_model *m, const char *dir, lb_error *err) {
     lb_model_info info;
     lb_model_get_info(m, &info);
     return lb_peft_save_folder(m, dir, info.model_dir, info.tokenizer_dir, NULL, err);
 }
 
-lb_status lb_model_save_adapter(const lb_model *cm, const char *dir, lb_error *err) {
-    lb_model *m = (lb_model *)cm;  /* saving reads the model only */
+lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *err) {
     if (!lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "save adapter: the model holds no adapter");
     return save_folder(m, dir, lb_peft_folder_files, "saving an adapter", write_adapter, err);
 }
 
-static lb_status write_merged(lb_model *m, const char *dir, lb_error *err) {
+static lb_status write_merged(const lb_model *m, const char *dir, lb_error *err) {
     lb_model_info info;
     lb_model_get_info(m, &info);
     lb_status st = lb_model_save(m, dir, err);

@@ -83,7 +83,7 @@ static lb_status dup_opt(const char *s, char **out, lb_error *err) {
  * label names map onto them exactly, class ids are used as they are. *named: the labels were
  * names (announced to the caller). */
 static lb_status map_labels(lb_dataset *views, int nd, const lb_model_info *info, bool *named, lb_error *err) {
-    lb_label_spec spec = {.names = (char *const *)info->labels, .n_names = info->num_labels,
+    lb_label_spec spec = {.names = info->labels, .n_names = info->num_labels,
                           .policy = LB_LABELS_EXACT, .origin = "the model's labels"};
     char **names = NULL;
     int n = 0;
@@ -257,7 +257,7 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.overwrite_output = o.overwrite_output_dir;
     to.base_model_name = r->base_model_name;
     to.tokenizer_dir = r->tokenizer_dir;
-    to.label_names = (char **)info.labels;   /* read only; owned by the model */
+    to.label_names = info.labels;   /* owned by the model */
     to.order_rows = r->order_rows;
     to.order_offsets = r->order_offsets;
     to.n_order_steps = n_order;

@@ -26,7 +26,7 @@ char **lb_split_list(const char *s, int *n) {
     return list;
 }
 
-char **lb_copy_list(char *const *names, int n) {
+char **lb_copy_list(const char *const *names, int n) {
     char **v = calloc((size_t)(n > 0 ? n : 0) + 1, sizeof *v);
     if (!v) return NULL;
     for (int i = 0; i < n; i++)

@@ -23,7 +23,7 @@ int cmd_download(int argc, char **argv) {
     const char *repo = NULL, *revision = NULL;
     bool dataset = false;
     cli_strlist include = {0};
-    const char **args = NULL;
+    char **args = NULL;
     int nargs = 0;
     const cli_opt opts[] = {
         {"--dataset", OPT_FLAG, &dataset, NULL, "the repo is a dataset (default: a model)", 0, 0},

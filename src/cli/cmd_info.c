@@ -81,7 +81,7 @@ static void print_model(const cJSON *o) {
 
 int cmd_info(int argc, char **argv) {
     bool json = false;
-    const char **args = NULL;
+    char **args = NULL;
     int nargs = 0;
     const cli_opt opts[] = {
         {"--json", OPT_FLAG, &json, NULL, "one JSON object instead of the text listing", 0, 0},

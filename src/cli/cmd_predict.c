@@ -219,7 +219,7 @@ int cmd_predict(int argc, char **argv) {
     bool truncate_left = false, force_json = false, force_table = false;
     lb_precision precision = LB_PRECISION_FP32;
     text_list texts = {0};
-    const char **args = NULL;
+    char **args = NULL;
     int nargs = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model_arg, "DIR|ID", "model folder, PEFT adapter folder or hub repo id", 0, 0},
@@ -242,7 +242,7 @@ int cmd_predict(int argc, char **argv) {
     for (int i = 0; i < nargs; i++) {
         if (!*args[i]) { rc = cli_usage_error("predict", "TEXT %d is empty", i); goto out; }
         lb_error e;
-        if (texts_push(&texts, (char *)args[i], strlen(args[i]), &e)) { rc = cli_fail(&e); goto out; }
+        if (texts_push(&texts, args[i], strlen(args[i]), &e)) { rc = cli_fail(&e); goto out; }
     }
     if (max_length == 1) { rc = cli_usage_error("predict", "--max-length must leave room for [CLS] and [SEP] (>= 2)"); goto out; }
     if (!strcmp(truncation, "left")) truncate_left = true;

@@ -67,15 +67,15 @@ static int set_value(const cli_command *c, const cli_opt *o, const char *v, int 
     return 0;
 }
 
-int cli_parse_command(const cli_command *c, int argc, char **argv, const char ***pos, int *npos, bool *help_shown) {
+int cli_parse_command(const cli_command *c, int argc, char **argv, char ***pos, int *npos, bool *help_shown) {
     *help_shown = false;
     if (pos) *pos = NULL;
     if (npos) *npos = 0;
-    const char **p = NULL;
+    char **p = NULL;
     int np = 0, rc = 0;
     bool only_positional = false;
     for (int i = 1; i < argc && !rc; i++) {
-        const char *a = argv[i];
+        char *a = argv[i];
         if (only_positional || a[0] != '-' || !a[1]) {
             if (!c->positional || !pos) {
                 rc = cli_usage_error(c->name, "unexpected argument '%s'", a);

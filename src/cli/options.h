@@ -41,7 +41,7 @@ typedef struct cli_command {
 /* Parses argv[1..argc). Positional arguments go to *pos / *npos (malloc'd array of argv
  * pointers, free()d by the caller; NULL when none). "-h"/"--help" prints the help and sets
  * *help_shown. Returns 0 or LB_ERR_USAGE (message printed). */
-int cli_parse_command(const cli_command *cmd, int argc, char **argv, const char ***pos, int *npos, bool *help_shown);
+int cli_parse_command(const cli_command *cmd, int argc, char **argv, char ***pos, int *npos, bool *help_shown);
 /* cli_parse_command for a command without positional arguments and the default epilog. */
 int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int nopts, int argc, char **argv,
               bool *help_shown);

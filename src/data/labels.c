@@ -120,7 +120,7 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
         char **hit = bsearch(&key, u, k, sizeof *u, cmp_strp);
         lab[r] = (int32_t)(hit - u);
     }
-    d->label_names = lb_copy_list(u, (int)k);
+    d->label_names = lb_copy_list((const char *const *)u, (int)k);
     free(u);
     if (!d->label_names) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
     d->num_labels = (int)k;
@@ -129,14 +129,14 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
 
 /* ---- mapping onto known names ------------------------------------------------------------- */
 
-static int name_index(char *const *names, int n, const char *s) {
+static int name_index(const char *const *names, int n, const char *s) {
     for (int i = 0; i < n; i++)
         if (names[i] && !strcmp(names[i], s)) return i;
     return -1;
 }
 
 /* "a", "b", "c" (cut with ", ..." when long) into buf. */
-static void list_names(char *const *names, int n, char *buf, size_t cap) {
+static void list_names(const char *const *names, int n, char *buf, size_t cap) {
     size_t m = 0;
     buf[0] = '\0';
     for (int i = 0; i < n; i++) {
@@ -158,7 +158,7 @@ static long first_row(const lb_dataset *d, int k) {
 }
 
 /* Replaces d's class names by a copy of names[0..n), indices through map (NULL: unchanged). */
-static lb_status rename_classes(lb_dataset *d, const int *map, char *const *names, int n, lb_error *err) {
+static lb_status rename_classes(lb_dataset *d, const int *map, const char *const *names, int n, lb_error *err) {
     char **copy = NULL;
     if (names && !(copy = lb_copy_list(names, n))) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     if (map)
@@ -188,7 +188,7 @@ static char **union_names(lb_dataset *ds, int nd, int *n) {
     size_t k = 0;
     for (size_t i = 0; i < m; i++)
         if (!k || strcmp(u[k - 1], u[i])) u[k++] = u[i];
-    char **out = k <= INT32_MAX - 1 ? lb_copy_list(u, (int)k) : NULL;
+    char **out = k <= INT32_MAX - 1 ? lb_copy_list((const char *const *)u, (int)k) : NULL;
     free(u);
     if (out) *n = (int)k;
     return out;
@@ -199,7 +199,7 @@ lb_status lb_labels_map(lb_dataset *ds, int nd, const lb_label_spec *spec, char 
     *out_names = NULL;
     *out_n = 0;
     if (sorted_fallback) *sorted_fallback = false;
-    char *const *names = spec && spec->names && spec->n_names > 0 ? spec->names : NULL;
+    const char *const *names = spec && spec->names && spec->n_names > 0 ? spec->names : NULL;
     int nn = names ? spec->n_names : 0;
     const char *origin = spec && spec->origin ? spec->origin : "the given label names";
     char where_a[1200], where_b[1200], known[640];
@@ -268,9 +268,9 @@ lb_status lb_labels_map(lb_dataset *ds, int nd, const lb_label_spec *spec, char 
                 st = lb_err(err, LB_ERR_NOMEM, "out of memory");
                 break;
             }
-            for (int k = 0; k < ds[i].num_labels; k++) map[k] = name_index(target, nt, ds[i].label_names[k]);
+            for (int k = 0; k < ds[i].num_labels; k++) map[k] = name_index((const char *const *)target, nt, ds[i].label_names[k]);
         }
-        st = rename_classes(&ds[i], map, target, nt, err);
+        st = rename_classes(&ds[i], map, (const char *const *)target, nt, err);
         free(map);
     }
     if (st) { lb_free_list(target); return st; }

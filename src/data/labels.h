@@ -44,7 +44,7 @@ typedef enum lb_label_policy {
 } lb_label_policy;
 
 typedef struct lb_label_spec {
-    char *const *names;      /* known names in class order, or NULL */
+    const char *const *names; /* known names in class order, or NULL */
     int n_names;
     lb_label_policy policy;
     const char *origin;      /* where the names come from, for messages ("--labels", ...) */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <lz4.h>
 #include <snappy-c.h>
+#define ZLIB_CONST
 #include <zlib.h>
 #include <zstd.h>
 #include "data/parquet_meta.h"
@@ -20,7 +21,7 @@ static lb_status gunzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 15 + 32) != Z_OK) return lb_err(err, LB_ERR_NOMEM, "GZIP: inflateInit failed");
-    z.next_in = (Bytef *)src;
+    z.next_in = src;
     z.avail_in = (uInt)src_len;
     z.next_out = dst;
     z.avail_out = (uInt)dst_len;

@@ -4,6 +4,11 @@
 #include <string.h>
 #include "data/parquet_meta.h"
 
+/* Decoded byte-array values are views into the page (parquet.c copies them into the table's own
+ * strings, with the decode budget charged, before the page buffer goes away); lb_value's string
+ * field is not const because the table owns and frees its copies. Nothing writes through a view. */
+static char *page_view(const uint8_t *p) { return (char *)(uintptr_t)p; }
+
 /* Unix epoch as a Julian day number (INT96 timestamps count Julian days). */
 #define JULIAN_UNIX_EPOCH 2440588LL
 #define NANOS_PER_DAY 86400000000000LL
@@ -50,7 +55,7 @@ static lb_status set_fixed(const lb_pq_valtype *vt, const uint8_t *src, lb_value
         v->type = LB_VAL_INT; v->i = r;
         break;
     }
-    case LB_PQ_FLBA: v->type = LB_VAL_STR; v->s = (char *)src; v->slen = (size_t)vt->type_length; break;
+    case LB_PQ_FLBA: v->type = LB_VAL_STR; v->s = page_view(src); v->slen = (size_t)vt->type_length; break;
     default: return lb_err(err, LB_ERR_INTERNAL, "set_fixed: type %d is not fixed-width", vt->type);
     }
     return LB_OK;
@@ -75,7 +80,7 @@ lb_status lb_pq_decode_plain(const lb_pq_valtype *vt, const uint8_t *p, size_t l
             if (l > len - used)
                 return lb_err(err, LB_ERR_FORMAT, "PLAIN BYTE_ARRAY: value %zu of %zu has length %u, only %zu bytes left",
                               i, n, l, len - used);
-            out[i] = (lb_value){.type = LB_VAL_STR, .s = (char *)(p + used), .slen = l};
+            out[i] = (lb_value){.type = LB_VAL_STR, .s = page_view(p + used), .slen = l};
             used += l;
         }
     } else {
@@ -301,7 +306,7 @@ lb_status lb_pq_decode_delta_length(const uint8_t *p, size_t len, size_t n, lb_v
                         i, n, (long long)lens[i], len - used);
             break;
         }
-        out[i] = (lb_value){.type = LB_VAL_STR, .s = (char *)(p + used), .slen = (size_t)lens[i]};
+        out[i] = (lb_value){.type = LB_VAL_STR, .s = page_view(p + used), .slen = (size_t)lens[i]};
         used += (size_t)lens[i];
     }
     free(lens);

@@ -63,14 +63,19 @@ struct lb_st_file {
 /* ------------------------------------------------------------------------------------------ */
 /* Reader */
 
+/* Tensor names are const for readers but owned (malloc'd) by the file; the mapping is read-only
+ * for readers but ours to unmap. */
+static void free_owned(const void *p) { free((void *)(uintptr_t)p); }
+static void unmap_owned(const void *p, size_t n) { munmap((void *)(uintptr_t)p, n); }
+
 static void st_free_contents(lb_st_file *f) {
     for (size_t i = 0; i < f->nshards; i++) {
-        if (f->shards[i].map && f->shards[i].mapped) munmap((void *)f->shards[i].map, f->shards[i].size);
+        if (f->shards[i].map && f->shards[i].mapped) unmap_owned(f->shards[i].map, f->shards[i].size);
         free(f->shards[i].path);
     }
     free(f->shards);
     for (size_t i = 0; i < f->count; i++) {
-        free((char *)f->tensors[i].name);
+        free_owned(f->tensors[i].name);
         if (f->f32) free(f->f32[i]);
     }
     free(f->tensors);
@@ -400,7 +405,7 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
         t.file = sh->path;
         t.name = strdup(name);
         if (!t.name) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
-        if ((st = st_push_tensor(f, cap, &t, err)) != LB_OK) { free((char *)t.name); goto done; }
+        if ((st = st_push_tensor(f, cap, &t, err)) != LB_OK) { free_owned(t.name); goto done; }
     }
     if (pos != sh->size - 8 - n) {
         st = lb_err(err, LB_ERR_FORMAT,

@@ -75,14 +75,14 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
         a->f_keep = p->drop && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)rq * D) : NULL;
         a->mean2 = TAKE_F(b, rq); a->rstd2 = TAKE_F(b, rq);
         for (int k = 0; k < LB_LIN__COUNT; k++) {
-            a->lx[k] = NULL; a->lkeep[k] = NULL; a->lu[k] = NULL;
+            a->lx[k] = NULL; a->ldrop[k] = NULL; a->lkeep[k] = NULL; a->lu[k] = NULL;
             bool any = false;
             if (p->train) any = lw->lora_A[k] != NULL;
             else for (int l = 0; l < L; l++) any |= m->layers[l].lora_A[k] != NULL;
             if (!any) continue;
             int rows = (k == LB_LIN_K || k == LB_LIN_V) ? N : rq;
             if (ldrop) {
-                a->lx[k] = TAKE_F(b, (int64_t)rows * lb_lin_in(c, k));
+                a->ldrop[k] = TAKE_F(b, (int64_t)rows * lb_lin_in(c, k));
                 a->lkeep[k] = TAKE_U8(b, (int64_t)rows * lb_lin_in(c, k));
             }
             a->lu[k] = TAKE_F(b, (int64_t)rows * r);

@@ -74,8 +74,10 @@ typedef struct lb_layer_act {
     float *f2;          /* [rq, D] FFN output + residual (LN2 input) */
     uint8_t *f_keep;    /* [rq, D] or NULL */
     float *mean2, *rstd2;
-    /* LoRA on linear kind k: input after LoRA dropout (or == input), its mask, u = xd A^T. */
-    float *lx[LB_LIN__COUNT];      /* [rows, in] */
+    /* LoRA on linear kind k: the input the adapter saw (the dropout buffer, or the layer's own
+     * input when there is no LoRA dropout), the dropout buffer and mask, u = xd A^T. */
+    const float *lx[LB_LIN__COUNT]; /* [rows, in] */
+    float *ldrop[LB_LIN__COUNT];   /* [rows, in] or NULL */
     uint8_t *lkeep[LB_LIN__COUNT]; /* [rows, in] or NULL */
     float *lu[LB_LIN__COUNT];      /* [rows, r] */
 } lb_layer_act;

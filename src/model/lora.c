@@ -111,11 +111,10 @@ void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, i
     const float *xd = x;
     if (a->lkeep[k]) {
         lb_dropout_mask(a->lkeep[k], (int64_t)rows * in, m->p_lora, rng);
-        lb_dropout_forward(a->lx[k], x, a->lkeep[k], (int64_t)rows * in, m->p_lora);
-        xd = a->lx[k];
-    } else {
-        a->lx[k] = (float *)x;
+        lb_dropout_forward(a->ldrop[k], x, a->lkeep[k], (int64_t)rows * in, m->p_lora);
+        xd = a->ldrop[k];
     }
+    a->lx[k] = xd;
     lb_linear_forward(a->lu[k], r, xd, in, lw->lora_A[k], NULL, rows, in, r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r,
                 lw->lora_B[k], r, 1.0f, y, ldy);

@@ -49,7 +49,7 @@ typedef struct lb_lora_config {
 
 typedef struct lb_load_opts {
     int num_labels;           /* 0: from config.json (id2label), else override */
-    char **labels;            /* optional label names [num_labels] */
+    const char *const *labels; /* optional label names [num_labels] */
     uint64_t seed;            /* initialisation of a newly created head / LoRA */
     bool quiet;               /* unused: the notice is kept (lb_model_load_notice), never printed */
 } lb_load_opts;
@@ -88,7 +88,7 @@ typedef struct lb_param {
     bool decay;               /* HF Trainer: weight decay applies (not bias, not LayerNorm) */
 } lb_param;
 /* Trainable parameters in a stable order; valid until lb_model_free. */
-int lb_model_params(lb_model *m, lb_param **params);
+int lb_model_params(const lb_model *m, lb_param **params);
 /* (trainable, all) parameter counts as PEFT >= 0.6 prints them (all = base + adapters + the
  * trainable copy of the head). Without an adapter: (0, base). */
 void lb_model_param_counts(const lb_model *m, int64_t *trainable, int64_t *all);

@@ -153,6 +153,26 @@ out:
     return st;
 }
 
+/* The label names lb_model_get_info shows (LABEL_i where none is known), built when the model
+ * is made so that reading them needs no allocation. */
+static lb_status build_label_view(lb_model *m, lb_error *err) {
+    int n = m->cfg.num_labels;
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    if (!v) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const char *name = m->cfg.id2label && m->cfg.id2label[i] ? m->cfg.id2label[i] : NULL;
+        char dflt[32];
+        snprintf(dflt, sizeof dflt, "LABEL_%d", i);
+        if (!(v[i] = strdup(name ? name : dflt))) {
+            for (int k = 0; k < i; k++) free(v[k]);
+            free(v);
+            return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        }
+    }
+    m->label_view = v;
+    return LB_OK;
+}
+
 lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err) {
     lb_model *m = calloc(1, sizeof *m);
     if (!m) { lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir); return NULL; }
@@ -164,6 +184,7 @@ lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err
     }
     if (!st) st = lb_tensors_build(m, err);
     if (!st) st = load_weights(m, opts, err);
+    if (!st) st = build_label_view(m, err);
     if (st) { lb_model_free(m); return NULL; }
     return m;
 }
@@ -226,6 +247,10 @@ lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_err
             if (!e->head) { *e->w = w; w += e->numel; }
             init_tensor(dst, e->numel, e->init, std, &rng);
         }
+    if (build_label_view(m, err)) {
+        lb_model_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -397,28 +422,8 @@ lb_status lb_model_set_origin(lb_model *m, const char *adapter_dir, const char *
     return LB_OK;
 }
 
-/* Label names with LABEL_i where none is known; built once, owned by the model. */
-static char **label_view(lb_model *m) {
-    if (m->label_view) return m->label_view;
-    int n = m->cfg.num_labels;
-    char **v = calloc((size_t)n + 1, sizeof *v);
-    if (!v) return NULL;
-    for (int i = 0; i < n; i++) {
-        const char *name = m->cfg.id2label && m->cfg.id2label[i] ? m->cfg.id2label[i] : NULL;
-        char dflt[32];
-        snprintf(dflt, sizeof dflt, "LABEL_%d", i);
-        if (!(v[i] = strdup(name ? name : dflt))) {
-            for (int k = 0; k < i; k++) free(v[k]);
-            free(v);
-            return NULL;
-        }
-    }
-    m->label_view = v;
-    return v;
-}
 
-void lb_model_get_info(const lb_model *cm, lb_model_info *info) {
-    lb_model *m = (lb_model *)cm;  /* the label view is a lazily built cache */
+void lb_model_get_info(const lb_model *m, lb_model_info *info) {
     const lb_model_config *c = &m->cfg;
     memset(info, 0, sizeof *info);
     info->architecture = m->arch->seqcls_class;
@@ -433,7 +438,7 @@ void lb_model_get_info(const lb_model *cm, lb_model_info *info) {
     info->intermediate_size = c->hidden_dim;
     info->max_position_embeddings = c->max_pos;
     info->num_labels = c->num_labels;
-    info->labels = (const char *const *)label_view(m);
+    info->labels = (const char *const *)m->label_view;
     info->load_notice = m->load_notice;
     info->has_adapter = m->has_lora;
     if (m->has_lora) {

@@ -276,7 +276,7 @@ lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_mode
     lb_status st = lb_mkdir_p(dir, err);
     if (st) return st;
     lb_param *params;
-    int np = lb_model_params((lb_model *)m, &params);
+    int np = lb_model_params(m, &params);
     lb_st_out *outs = calloc(np > 0 ? (size_t)np : 1, sizeof *outs);
     if (!outs) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
     for (int i = 0; i < np; i++) {
@@ -374,7 +374,7 @@ lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err) {
     return st;
 }
 
-lb_status lb_peft_write_labels(const char *dir, char *const *names, int n, lb_error *err) {
+lb_status lb_peft_write_labels(const char *dir, const char *const *names, int n, lb_error *err) {
     char *path = lb_path_join(dir, "labels.json");
     if (!path) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     lb_atomic_file af;
@@ -404,12 +404,12 @@ lb_status lb_peft_write_labels(const char *dir, char *const *names, int n, lb_er
 }
 
 lb_status lb_peft_save_folder(const lb_model *m, const char *dir, const char *base_model_name_or_path,
-                              const char *tokenizer_dir, char *const *labels, lb_error *err) {
+                              const char *tokenizer_dir, const char *const *labels, lb_error *err) {
     lb_status st = lb_peft_save(m, dir, base_model_name_or_path, err);
     if (!st) st = lb_tokenizer_copy_files(tokenizer_dir, dir, err);
     if (st) return st;
     lb_model_info info;
     lb_model_get_info(m, &info);
     if (!labels && !info.labels) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
-    return lb_peft_write_labels(dir, labels ? labels : (char *const *)info.labels, info.num_labels, err);
+    return lb_peft_write_labels(dir, labels ? labels : info.labels, info.num_labels, err);
 }

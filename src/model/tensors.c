@@ -200,7 +200,7 @@ lb_status lb_tensors_params(lb_model *m, lb_error *err) {
     return st;
 }
 
-int lb_model_params(lb_model *m, lb_param **params) {
+int lb_model_params(const lb_model *m, lb_param **params) {
     *params = m->params;
     return m->n_params;
 }

@@ -285,7 +285,7 @@ static lb_status parse_norm_one(lb_seqnorm *sn, const char *path, const cJSON *n
                   "%s: normalizer type '%s' is not supported (BertNormalizer, Sequence, Precompiled, Replace)", path, t);
 }
 
-lb_status lb_tok_parse_normalizer(lb_tokenizer *tok, const char *path, const cJSON *nm, lb_error *err) {
+static lb_status lb_tok_parse_normalizer(lb_tokenizer *tok, const char *path, const cJSON *nm, lb_error *err) {
     lb_status st = parse_norm_one(&tok->snorm, path, nm, 0, err);
     if (!st) tok->snorm.enabled = true;
     return st;

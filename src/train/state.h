@@ -35,7 +35,7 @@ typedef struct lb_train_opts {
     struct lb_run_output *output;  /* output_dir already opened by the caller (NULL: the trainer opens it) */
     const char *base_model_name;  /* adapter_config base_model_name_or_path */
     const char *tokenizer_dir;    /* tokenizer files copied next to the adapters (NULL: none) */
-    char **label_names;        /* [num_labels] written to labels.json (NULL: LABEL_i) */
+    const char *const *label_names; /* [num_labels] written to labels.json (NULL: LABEL_i) */
     /* Test option: per-step batches of row indices (HF order.json); replaces shuffling.
      * n_order_steps must be a multiple of epochs. */
     const int32_t *order_rows;     /* concatenated rows of every step */

@@ -434,7 +434,7 @@ Test(strlist, split_copy_free) {
     cr_assert_str_eq(l[2], "b");
     cr_assert_null(l[3]);
     char *src[] = {"x", NULL};
-    char **c = lb_copy_list(src, 2);
+    char **c = lb_copy_list((const char *const *)src, 2);
     cr_assert_str_eq(c[0], "x");
     cr_assert_str_eq(c[1], "");
     cr_assert_null(c[2]);

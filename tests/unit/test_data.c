@@ -488,7 +488,7 @@ Test(dataset, string_labels_sorted_or_named) {
     lb_dataset_free(&d);
 
     char *names[] = {"pos", "neg", "neutral", "unused"};
-    lb_dataset_opts o = {.label_names = names, .n_label_names = 4};
+    lb_dataset_opts o = {.label_names = (const char *const *)names, .n_label_names = 4};
     cr_assert_eq(load_str("s.csv", csv, &o, &d, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(d.num_labels, 4);
     int want2[4] = {0, 1, 0, 2};
@@ -514,7 +514,7 @@ Test(dataset, integer_labels) {
     lb_dataset_free(&d);
     /* With known names, num_labels comes from them and out-of-range labels are errors. */
     char *names[] = {"NEG", "POS"};
-    lb_dataset_opts o = {.label_names = names, .n_label_names = 2};
+    lb_dataset_opts o = {.label_names = (const char *const *)names, .n_label_names = 2};
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":0}\n", &o, &d, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(d.num_labels, 2);
     cr_assert_str_eq(d.label_names[1], "POS");
@@ -623,7 +623,7 @@ Test(labels, canonical_class_ids_only) {
 Test(labels, eval_names_never_sorted_onto_the_model) {
     /* "favorable" became the model's Negative (sorted unique values mapped onto its classes) */
     char *model[] = {"Negative", "Positive"};
-    lb_dataset_opts o = {.label_names = model, .n_label_names = 2, .require_labels = true,
+    lb_dataset_opts o = {.label_names = (const char *const *)model, .n_label_names = 2, .require_labels = true,
                          .label_names_origin = "the model's config.json id2label"};
     lb_dataset d;
     lb_error e;
@@ -691,7 +691,7 @@ Test(labels, map_policies) {
     char *dflt[] = {"Negative", "Positive"};
     /* train's default names that do not cover the labels: sorted values, and the caller is told */
     lb_dataset ds[2] = {load_ok("tr.csv", "text,label\na,pos\nb,neg\n"), load_ok("va.csv", "text,label\na,neg\n")};
-    lb_label_spec spec = {.names = dflt, .n_names = 2, .policy = LB_LABELS_DEFAULT_NAMES, .origin = "the default"};
+    lb_label_spec spec = {.names = (const char *const *)dflt, .n_names = 2, .policy = LB_LABELS_DEFAULT_NAMES, .origin = "the default"};
     cr_assert_eq(lb_labels_map(ds, 2, &spec, &out, &n, &sorted, &e), LB_OK, "%s", e.msg);
     cr_assert(sorted);
     cr_assert_eq(n, 2);
@@ -739,7 +739,7 @@ Test(labels, map_policies) {
     lb_dataset_free(&ds[0]);
     /* names listed twice cannot take label names */
     char *dup[] = {"a", "b", "a"};
-    lb_label_spec ds_dup = {.names = dup, .n_names = 3, .policy = LB_LABELS_EXACT, .origin = "--labels"};
+    lb_label_spec ds_dup = {.names = (const char *const *)dup, .n_names = 3, .policy = LB_LABELS_EXACT, .origin = "--labels"};
     ds[0] = load_ok("tr.csv", "text,label\nx,a\n");
     cr_assert_eq(lb_labels_map(ds, 1, &ds_dup, &out, &n, &sorted, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "--labels names \"a\" twice"), "%s", e.msg);
@@ -784,7 +784,7 @@ Test(splits, shards_share_one_label_rule) {
     lb_dataset_free(&d);
     /* known names: exact over the split, errors name the shard and its own row */
     char *names[] = {"neg", "pos"};
-    lb_dataset_opts o = {.label_names = names, .n_label_names = 2, .label_names_origin = "labels.json"};
+    lb_dataset_opts o = {.label_names = (const char *const *)names, .n_label_names = 2, .label_names_origin = "labels.json"};
     cr_assert_eq(lb_data_load_shards(paths, n, &o, &d, &e), LB_ERR_FORMAT);
     cr_assert(strstr(e.msg, "train-00001-of-00002.csv: row 0: unknown label \"neutral\" (the known labels, from "
                             "labels.json, are \"neg\", \"pos\")"), "%s", e.msg);

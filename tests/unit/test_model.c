@@ -815,7 +815,7 @@ Test(model_load, sentence_transformers_bertmodel_and_label_names) {
     char *v = make_variant(src, st_bertmodel, "architectures", "[\"BertModel\"]");
     lb_error e;
     char *names[3] = {"a", "b", "c"};
-    lb_load_opts o = {.num_labels = 3, .labels = names, .seed = 9};
+    lb_load_opts o = {.num_labels = 3, .labels = (const char *const *)names, .seed = 9};
     lb_model *m = lb_model_load(v, &o, &e);
     cr_assert_not_null(m, "%s", e.msg);
     const lb_model_config *c = lb_model_get_config(m);

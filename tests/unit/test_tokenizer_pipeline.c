@@ -75,7 +75,9 @@ static bool same(const char *line, const lb_encoding *enc, const int32_t *tt, bo
             if (i != enc->n) { snprintf(why, wl, "%d ids, expected %d", enc->n, i); return false; }
             break;
         }
-        long v = strtol(p, (char **)&p, 10);
+        char *end;
+        long v = strtol(p, &end, 10);
+        p = end;
         if (i >= enc->n || enc->ids[i] != v) {
             snprintf(why, wl, "id[%d] = %d, expected %ld", i, i < enc->n ? enc->ids[i] : -1, v);
             return false;
@@ -84,7 +86,9 @@ static bool same(const char *line, const lb_encoding *enc, const int32_t *tt, bo
     if (!pair) return true;
     p = strchr(line, '|') + 1;
     for (int32_t i = 0; i < enc->n; i++) {
-        long v = strtol(p, (char **)&p, 10);
+        char *end;
+        long v = strtol(p, &end, 10);
+        p = end;
         if (tt[i] != v) { snprintf(why, wl, "type_id[%d] = %d, expected %ld", i, tt[i], v); return false; }
     }
     return true;

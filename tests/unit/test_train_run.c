@@ -141,7 +141,7 @@ Test(train_run, public_run_equals_internal_trainer, .timeout = 600) {
     cr_assert_eq(ra.global_step, 12);
 
     /* internal: the same through lb_tokset + lb_train */
-    lb_load_opts lo = {.quiet = true, .seed = 3, .num_labels = 2, .labels = (char **)names};
+    lb_load_opts lo = {.quiet = true, .seed = 3, .num_labels = 2, .labels = names};
     m = lb_model_load(dir, &lo, &err);
     cr_assert_not_null(m, "%s", err.msg);
     lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.1f, .target_mask = 1u << LB_LIN_Q};
@@ -163,7 +163,7 @@ Test(train_run, public_run_equals_internal_trainer, .timeout = 600) {
     to.output_dir = out_b;
     to.base_model_name = "tiny";
     to.tokenizer_dir = dir;
-    to.label_names = (char **)names;
+    to.label_names = names;
     lb_train_result rb;
     cr_assert_eq(lb_train(m, &ts[0], &ts[1], &to, &rb, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(ra.train_loss, rb.train_loss);
