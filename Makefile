@@ -10,12 +10,13 @@ include mk/flags.mk
 ifeq ($(MODE),release)
   OPT := -O3 -march=native -g
 else ifeq ($(MODE),asan)
-  OPT := -O1 -g -march=native -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  OPT := -O1 -g -march=native -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+         -DLB_ASSERTS
 else ifeq ($(MODE),valgrind)
   # valgrind 3.19 does not decode AVX-512: build for AVX2 machines
   OPT := -O1 -g -march=x86-64-v3
 else
-  OPT := -O0 -g -march=native
+  OPT := -O0 -g -march=native -DLB_ASSERTS
 endif
 
 LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
@@ -39,7 +40,7 @@ ifeq ($(VERSION_MAJOR),)
   $(error cannot read LORABERT_VERSION_MAJOR from $(HEADER))
 endif
 
-.PHONY: all lib tests test check clean fuzz valgrind install uninstall
+.PHONY: all lib tests test check clean fuzz valgrind install uninstall format compile_commands.json
 all: $(BUILD)/lorabert
 lib: $(BUILD)/liblorabert.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/liblorabert.so
 tests: $(TEST_BIN) $(BUILD)/lorabert lib
@@ -120,6 +121,20 @@ test:
 FUZZ_SECONDS ?= 30
 fuzz:
 	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# clang-format over our C sources (.clang-format at the root; the generated Unicode table is left
+# as its generator writes it).
+FORMAT_SRC = $(shell find src include tests/unit tests/support bench fuzz examples -name '*.[ch]' \
+                     -not -name unicode_compat_table.h 2>/dev/null | sort)
+format:
+	clang-format -i $(FORMAT_SRC)
+
+# For clangd / clang-tidy: every C file of the library, the CLI and the tests with this MODE's flags.
+compile_commands.json:
+	@{ printf '['; sep=''; for f in $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_SUPPORT); do \
+	    printf '%s\n  {"directory": "%s", "file": "%s", "command": "%s %s %s %s -c %s"}' "$$sep" "$(CURDIR)" "$$f" \
+	      "$(CC)" "$(CPPFLAGS_ALL)" "$(CFLAGS_ALL)" "$(OPT)" "$$f"; sep=','; done; printf '\n]\n'; } > $@
+	@echo "compile_commands.json: $$(grep -c '"file"' $@) files"
 
 clean:
 	rm -rf build fuzz/build
