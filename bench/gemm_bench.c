@@ -54,12 +54,12 @@ int main(int argc, char **argv) {
     int quick = 0, fix = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--no-blas-fix")) fix = 0;   /* keep OpenBLAS's own kernel choice */
+        else if (!strcmp(argv[i], "--no-blas-fix")) fix = 0; /* keep OpenBLAS's own kernel choice */
     }
     if (fix) lb_blas_reexec_if_slow(argv);
     int reps = quick ? 7 : 21;
     const int shapes[][3] = {{1700, 768, 768}, {1700, 3072, 768}, {1700, 768, 3072}, {512, 768, 768}, {128, 768, 768},
-                             {64, 768, 768}, {64, 3072, 768}, {64, 768, 3072}, {16, 768, 768}};
+                             {64, 768, 768},   {64, 3072, 768},   {64, 768, 3072},   {16, 768, 768}};
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
     const char *names[] = {"sgemm", "amx", "avx512bf16", "portable", "f32packed"};
     bool avail[5] = {true, lb_gemm_bf16_set_path(LB_BF16_AMX), lb_gemm_bf16_set_path(LB_BF16_AVX512), true,
@@ -76,34 +76,49 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < (size_t)N * K; i++) W[i] = lb_rng_uniform(&r) - 0.5f;
         lb_error e;
         lb_bf16_weight *pw = lb_bf16_weight_pack(W, N, K, false, &e);
-        if (!pw) { fprintf(stderr, "gemm_bench: %s\n", e.msg); return 1; }
+        if (!pw) {
+            fprintf(stderr, "gemm_bench: %s\n", e.msg);
+            return 1;
+        }
         lb_f32_weight *fw = avail[4] ? lb_f32_weight_pack(W, N, K, false, &e) : NULL;
         printf("%s\n  {\"M\": %d, \"N\": %d, \"K\": %d", s ? "," : "", M, N, K);
-        for (int mode = 0; mode < 2; mode++) {   /* 0: all threads, wall; 1: one thread, its CPU time */
+        for (int mode = 0; mode < 2; mode++) { /* 0: all threads, wall; 1: one thread, its CPU time */
             int nt = omp_get_max_threads();
-            if (mode == 1) { omp_set_num_threads(1); g_clock = CLOCK_THREAD_CPUTIME_ID; }
+            if (mode == 1) {
+                omp_set_num_threads(1);
+                g_clock = CLOCK_THREAD_CPUTIME_ID;
+            }
             double g[5][64];
-            for (int w = 0; w < 5; w++) if (avail[w]) one(w, M, N, K, A, W, pw, fw, C);   /* warm-up */
+            for (int w = 0; w < 5; w++)
+                if (avail[w]) one(w, M, N, K, A, W, pw, fw, C); /* warm-up */
             for (int rep = 0; rep < reps; rep++)
                 for (int w = 0; w < 5; w++) {
-                    if (!avail[w] || (w == 3 && rep >= 3)) continue;   /* the portable kernel is slow: 3 runs */
+                    if (!avail[w] || (w == 3 && rep >= 3)) continue; /* the portable kernel is slow: 3 runs */
                     double t0 = now();
                     one(w, M, N, K, A, W, pw, fw, C);
                     g[w][rep] = 2.0 * M * N * K / (now() - t0) * 1e-9;
                 }
             for (int w = 0; w < 5; w++) {
                 const char *sfx = mode ? "_1t_cpu" : "";
-                if (!avail[w]) { printf(", \"%s%s_gflops\": null", names[w], sfx); continue; }
+                if (!avail[w]) {
+                    printf(", \"%s%s_gflops\": null", names[w], sfx);
+                    continue;
+                }
                 int n = w == 3 ? (reps < 3 ? reps : 3) : reps;
                 qsort(g[w], n, sizeof g[w][0], cmp);
                 printf(", \"%s%s_gflops\": [%.1f, %.1f, %.1f]", names[w], sfx, g[w][n / 2], g[w][0], g[w][n - 1]);
             }
-            if (mode == 1) { omp_set_num_threads(nt); g_clock = CLOCK_MONOTONIC; }
+            if (mode == 1) {
+                omp_set_num_threads(nt);
+                g_clock = CLOCK_MONOTONIC;
+            }
         }
         printf("}");
         lb_bf16_weight_free(pw);
         lb_f32_weight_free(fw);
-        free(A); free(W); free(C);
+        free(A);
+        free(W);
+        free(C);
     }
     printf("\n], \"note\": \"[median, min, max] GFLOP/s\"}\n");
     return 0;

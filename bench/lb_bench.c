@@ -33,7 +33,10 @@ static void die(const char *what, const lb_error *e) {
 /* The whole file at path (malloc'd, NUL-terminated), or exit. */
 static void slurp(const char *path, char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "lb_bench: %s: cannot open\n", path); exit(1); }
+    if (!f) {
+        fprintf(stderr, "lb_bench: %s: cannot open\n", path);
+        exit(1);
+    }
     size_t cap = 1 << 20, n = 0;
     char *d = malloc(cap + 1);
     size_t got;
@@ -41,7 +44,10 @@ static void slurp(const char *path, char **data, size_t *len) {
         n += got;
         if (n == cap) d = realloc(d, (cap *= 2) + 1);
     }
-    if (!d || ferror(f)) { fprintf(stderr, "lb_bench: %s: read failed\n", path); exit(1); }
+    if (!d || ferror(f)) {
+        fprintf(stderr, "lb_bench: %s: read failed\n", path);
+        exit(1);
+    }
     fclose(f);
     d[n] = '\0';
     *data = d;
@@ -85,14 +91,17 @@ static void emit(const char *workload, const char *unit, const char *better, dou
 
 typedef struct bbatch {
     int B, T;
-    int32_t *labels, *lengths, *ids;   /* [B], [B], [B*T] */
+    int32_t *labels, *lengths, *ids; /* [B], [B], [B*T] */
 } bbatch;
 
 static int read_batches(const char *path, bbatch **train, int *ntrain, bbatch **evalb, int *neval) {
     char *d;
     size_t n;
     slurp(path, &d, &n);
-    if (n < 12 || memcmp(d, "LBB1", 4) != 0) { fprintf(stderr, "lb_bench: %s: not a batch file\n", path); exit(1); }
+    if (n < 12 || memcmp(d, "LBB1", 4) != 0) {
+        fprintf(stderr, "lb_bench: %s: not a batch file\n", path);
+        exit(1);
+    }
     int32_t h[2];
     memcpy(h, d + 4, 8);
     int total = h[0] + h[1];
@@ -110,13 +119,18 @@ static int read_batches(const char *path, bbatch **train, int *ntrain, bbatch **
         all[i].labels = malloc(4 * bt[0]);
         all[i].lengths = malloc(4 * bt[0]);
         all[i].ids = malloc(4 * (size_t)bt[0] * bt[1]);
-        memcpy(all[i].labels, d + off, 4 * bt[0]); off += 4 * bt[0];
-        memcpy(all[i].lengths, d + off, 4 * bt[0]); off += 4 * bt[0];
-        memcpy(all[i].ids, d + off, 4 * (size_t)bt[0] * bt[1]); off += 4 * (size_t)bt[0] * bt[1];
+        memcpy(all[i].labels, d + off, 4 * bt[0]);
+        off += 4 * bt[0];
+        memcpy(all[i].lengths, d + off, 4 * bt[0]);
+        off += 4 * bt[0];
+        memcpy(all[i].ids, d + off, 4 * (size_t)bt[0] * bt[1]);
+        off += 4 * (size_t)bt[0] * bt[1];
     }
     free(d);
-    *train = all; *ntrain = h[0];
-    *evalb = all + h[0]; *neval = h[1];
+    *train = all;
+    *ntrain = h[0];
+    *evalb = all + h[0];
+    *neval = h[1];
     return 0;
 bad:
     fprintf(stderr, "lb_bench: %s: truncated at byte %zu\n", path, off);
@@ -158,7 +172,7 @@ static double flops_batch(const bbatch *b, bool train) {
 
 typedef struct ctx {
     lb_model *m;
-    lb_train_run *run;   /* a run on caller-given batches: the library's own step */
+    lb_train_run *run; /* a run on caller-given batches: the library's own step */
 } ctx;
 
 static void setup(ctx *c, const char *dir) {
@@ -169,7 +183,7 @@ static void setup(ctx *c, const char *dir) {
     if (lb_model_add_adapter(c->m, &lo, &e) != LB_OK) die("add lora", &e);
     if (lb_model_set_precision(c->m, precision, &e) != LB_OK) die("precision", &e);
     lb_train_options to;
-    lb_train_options_init(&to);   /* the seed recipe: AdamW lr 1e-3, weight decay 0.01, clip 1.0 */
+    lb_train_options_init(&to); /* the seed recipe: AdamW lr 1e-3, weight decay 0.01, clip 1.0 */
     to.max_steps = BENCH_MAX_STEPS;
     if (lb_train_run_open(c->m, NULL, NULL, &to, NULL, &c->run, &e) != LB_OK) die("train run", &e);
 }
@@ -188,12 +202,13 @@ static void train_step(ctx *c, const bbatch *b) {
 
 static void infer(ctx *c, const bbatch *b, float *logits) {
     lb_error e;
-    if (lb_model_predict_tokens(c->m, b->ids, b->lengths, NULL, b->B, b->T, logits, &e) != LB_OK) die("forward (eval)", &e);
+    if (lb_model_predict_tokens(c->m, b->ids, b->lengths, NULL, b->B, b->T, logits, &e) != LB_OK)
+        die("forward (eval)", &e);
 }
 
 /* tokens/s (padded B*T, as peers.py counts) per repeat; *gflops: model GFLOP/s of the median repeat. */
 static void time_train(ctx *c, const bbatch *bs, int nb, int reps, double *vals, double *gflops) {
-    train_step(c, &bs[0]);   /* warm-up: arenas sized, threads started */
+    train_step(c, &bs[0]); /* warm-up: arenas sized, threads started */
     double fl = 0;
     for (int i = 0; i < nb; i++) fl += flops_batch(&bs[i], true);
     double secs[16];
@@ -224,7 +239,10 @@ static char **read_texts(const char *data_dir, int *count, size_t *bytes) {
         for (char *line = strtok(d, "\n"); line; line = strtok(NULL, "\n")) {
             cJSON *j = cJSON_Parse(line);
             const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-            if (!cJSON_IsString(t)) { fprintf(stderr, "lb_bench: %s: bad line\n", path); exit(1); }
+            if (!cJSON_IsString(t)) {
+                fprintf(stderr, "lb_bench: %s: bad line\n", path);
+                exit(1);
+            }
             if (n == cap) texts = realloc(texts, sizeof *texts * (cap = cap ? 2 * cap : 1024));
             texts[n++] = strdup(t->valuestring);
             *bytes += strlen(t->valuestring);
@@ -261,9 +279,13 @@ static void bench_tokenizer(const char *model_dir, const char *data_dir, bool qu
         }
         v[r] = bytes / 1e6 / (now() - t0);
     }
-    if (failed) { fprintf(stderr, "lb_bench: %d reviews failed to tokenize\n", failed); exit(1); }
+    if (failed) {
+        fprintf(stderr, "lb_bench: %d reviews failed to tokenize\n", failed);
+        exit(1);
+    }
     char extra[128];
-    snprintf(extra, sizeof extra, ", \"reviews\": %d, \"bytes\": %zu, \"threads\": %d", n, bytes, omp_get_max_threads());
+    snprintf(extra, sizeof extra, ", \"reviews\": %d, \"bytes\": %zu, \"threads\": %d", n, bytes,
+             omp_get_max_threads());
     emit("tokenize_imdb", "MB/s", "higher", v, reps, extra);
     for (int i = 0; i < n; i++) free(texts[i]);
     free(texts);
@@ -288,8 +310,9 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     for (int i = 0; i < ntrain; i++) epoch_tokens += (double)train[i].B * train[i].T;
     time_train(&c, train, nb, reps, v, &gf);
     double med = median(v, reps);
-    snprintf(extra, sizeof extra, ", \"batches\": %d, \"s_per_epoch\": %.1f, \"epoch_padded_tokens\": %.0f, \"gflops\": %.1f",
-             nb, epoch_tokens / med, epoch_tokens, gf);
+    snprintf(extra, sizeof extra,
+             ", \"batches\": %d, \"s_per_epoch\": %.1f, \"epoch_padded_tokens\": %.0f, \"gflops\": %.1f", nb,
+             epoch_tokens / med, epoch_tokens, gf);
     emit("train_real", "tokens/s", "higher", v, reps, extra);
 
     uint64_t r = 1;
@@ -302,7 +325,9 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
         snprintf(name, sizeof name, "train_4x%d", Ts[i]);
         snprintf(extra, sizeof extra, ", \"steps\": %d, \"gflops\": %.1f", steps[i], gf);
         emit(name, "tokens/s", "higher", v, reps, extra);
-        free(fb.labels); free(fb.lengths); free(fb.ids);
+        free(fb.labels);
+        free(fb.lengths);
+        free(fb.ids);
     }
 
     /* evaluation over the validation reviews, batch 4 as in the seed job */
@@ -310,7 +335,10 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     int ne = quick ? 10 : neval, reviews = 0;
     if (eval_batches > 0 && eval_batches < neval) ne = eval_batches;
     double fl = 0;
-    for (int i = 0; i < ne; i++) { reviews += evalb[i].B; fl += flops_batch(&evalb[i], false); }
+    for (int i = 0; i < ne; i++) {
+        reviews += evalb[i].B;
+        fl += flops_batch(&evalb[i], false);
+    }
     infer(&c, &evalb[0], logits);
     double secs[8];
     for (int k = 0; k < reps; k++) {
@@ -337,7 +365,9 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
         char name[32];
         snprintf(name, sizeof name, "predict_b1_t%d", Tp[i]);
         emit(name, "ms", "lower", v, n, "");
-        free(fb.labels); free(fb.lengths); free(fb.ids);
+        free(fb.labels);
+        free(fb.lengths);
+        free(fb.ids);
     }
     bbatch fb = fixed_batch(&r, 32, 128);
     infer(&c, &fb, logits);
@@ -350,11 +380,17 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     }
     snprintf(extra, sizeof extra, ", \"gflops\": %.1f", flops_batch(&fb, false) / median(secs, n) * 1e-9);
     emit("predict_b32_t128", "sequences/s", "higher", v, n, extra);
-    free(fb.labels); free(fb.lengths); free(fb.ids);
+    free(fb.labels);
+    free(fb.lengths);
+    free(fb.ids);
 
     if (precision == LB_PRECISION_FP32) bench_tokenizer(model, data, quick);
     teardown(&c);
-    for (int i = 0; i < ntrain + neval; i++) { free(train[i].labels); free(train[i].lengths); free(train[i].ids); }
+    for (int i = 0; i < ntrain + neval; i++) {
+        free(train[i].labels);
+        free(train[i].lengths);
+        free(train[i].ids);
+    }
     free(train);
     return 0;
 }
@@ -366,7 +402,9 @@ static int cmd_rss(const char *model) {
     bbatch fb = fixed_batch(&r, 4, 512);
     for (int i = 0; i < 2; i++) train_step(&c, &fb);
     teardown(&c);
-    free(fb.labels); free(fb.lengths); free(fb.ids);
+    free(fb.labels);
+    free(fb.lengths);
+    free(fb.ids);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double mb = ru.ru_maxrss / 1024.0;
@@ -393,7 +431,8 @@ int main(int argc, char **argv) {
     }
     if (train_batches < 1 || train_batches > 250) train_batches = 20;
     if (precision == LB_PRECISION_BF16) sys_name = "lorabert_bf16";
-    if (!strcmp(argv[1], "run") && model && batches && data) return cmd_run(model, batches, data, quick, train_batches, repeats, eval_batches);
+    if (!strcmp(argv[1], "run") && model && batches && data)
+        return cmd_run(model, batches, data, quick, train_batches, repeats, eval_batches);
     if (!strcmp(argv[1], "rss") && model) return cmd_rss(model);
 usage:
     fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] "

@@ -19,26 +19,57 @@
 
 #define NACC 16
 /* 16 named accumulators (an array would be spilled to memory by the compiler) */
-#define DECL16 __m512 c0 = _mm512_set1_ps(0.0f), c1 = _mm512_set1_ps(0.01f), c2 = _mm512_set1_ps(0.02f), \
-    c3 = _mm512_set1_ps(0.03f), c4 = _mm512_set1_ps(0.04f), c5 = _mm512_set1_ps(0.05f), \
-    c6 = _mm512_set1_ps(0.06f), c7 = _mm512_set1_ps(0.07f), c8 = _mm512_set1_ps(0.08f), \
-    c9 = _mm512_set1_ps(0.09f), c10 = _mm512_set1_ps(0.10f), c11 = _mm512_set1_ps(0.11f), \
-    c12 = _mm512_set1_ps(0.12f), c13 = _mm512_set1_ps(0.13f), c14 = _mm512_set1_ps(0.14f), \
-    c15 = _mm512_set1_ps(0.15f)
+#define DECL16                                                                                    \
+    __m512 c0 = _mm512_set1_ps(0.0f), c1 = _mm512_set1_ps(0.01f), c2 = _mm512_set1_ps(0.02f),     \
+           c3 = _mm512_set1_ps(0.03f), c4 = _mm512_set1_ps(0.04f), c5 = _mm512_set1_ps(0.05f),    \
+           c6 = _mm512_set1_ps(0.06f), c7 = _mm512_set1_ps(0.07f), c8 = _mm512_set1_ps(0.08f),    \
+           c9 = _mm512_set1_ps(0.09f), c10 = _mm512_set1_ps(0.10f), c11 = _mm512_set1_ps(0.11f),  \
+           c12 = _mm512_set1_ps(0.12f), c13 = _mm512_set1_ps(0.13f), c14 = _mm512_set1_ps(0.14f), \
+           c15 = _mm512_set1_ps(0.15f)
 /* An empty asm that claims to change every chain: nothing can be merged, folded or hoisted
  * (distinct chains with equal inputs would otherwise be computed once). */
-#define OPAQUE16 do { \
-    __asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5), "+v"(c6), "+v"(c7)); \
-    __asm__ volatile("" : "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11), "+v"(c12), "+v"(c13), "+v"(c14), "+v"(c15)); \
+#define OPAQUE16                                                                                                     \
+    do {                                                                                                             \
+        __asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5), "+v"(c6), "+v"(c7));       \
+        __asm__ volatile("" : "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11), "+v"(c12), "+v"(c13), "+v"(c14), "+v"(c15)); \
     } while (0)
-#define STEP16(OP) do { c0 = OP(c0); c1 = OP(c1); c2 = OP(c2); c3 = OP(c3); c4 = OP(c4); \
-    c5 = OP(c5); c6 = OP(c6); c7 = OP(c7); c8 = OP(c8); c9 = OP(c9); c10 = OP(c10); \
-    c11 = OP(c11); c12 = OP(c12); c13 = OP(c13); c14 = OP(c14); c15 = OP(c15); } while (0)
-#define SUM15(s) do { s = _mm512_add_ps(s, c1); s = _mm512_add_ps(s, c2); s = _mm512_add_ps(s, c3); \
-    s = _mm512_add_ps(s, c4); s = _mm512_add_ps(s, c5); s = _mm512_add_ps(s, c6); \
-    s = _mm512_add_ps(s, c7); s = _mm512_add_ps(s, c8); s = _mm512_add_ps(s, c9); \
-    s = _mm512_add_ps(s, c10); s = _mm512_add_ps(s, c11); s = _mm512_add_ps(s, c12); \
-    s = _mm512_add_ps(s, c13); s = _mm512_add_ps(s, c14); s = _mm512_add_ps(s, c15); } while (0)
+#define STEP16(OP)     \
+    do {               \
+        c0 = OP(c0);   \
+        c1 = OP(c1);   \
+        c2 = OP(c2);   \
+        c3 = OP(c3);   \
+        c4 = OP(c4);   \
+        c5 = OP(c5);   \
+        c6 = OP(c6);   \
+        c7 = OP(c7);   \
+        c8 = OP(c8);   \
+        c9 = OP(c9);   \
+        c10 = OP(c10); \
+        c11 = OP(c11); \
+        c12 = OP(c12); \
+        c13 = OP(c13); \
+        c14 = OP(c14); \
+        c15 = OP(c15); \
+    } while (0)
+#define SUM15(s)                   \
+    do {                           \
+        s = _mm512_add_ps(s, c1);  \
+        s = _mm512_add_ps(s, c2);  \
+        s = _mm512_add_ps(s, c3);  \
+        s = _mm512_add_ps(s, c4);  \
+        s = _mm512_add_ps(s, c5);  \
+        s = _mm512_add_ps(s, c6);  \
+        s = _mm512_add_ps(s, c7);  \
+        s = _mm512_add_ps(s, c8);  \
+        s = _mm512_add_ps(s, c9);  \
+        s = _mm512_add_ps(s, c10); \
+        s = _mm512_add_ps(s, c11); \
+        s = _mm512_add_ps(s, c12); \
+        s = _mm512_add_ps(s, c13); \
+        s = _mm512_add_ps(s, c14); \
+        s = _mm512_add_ps(s, c15); \
+    } while (0)
 
 static double now(void) {
     struct timespec ts;
@@ -98,13 +129,21 @@ __attribute__((target("amx-tile,amx-bf16"))) static double amx_loop(long iters) 
     struct tilecfg cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
-    for (int t = 0; t < 8; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
     _tile_loadconfig(&cfg);
     static _Thread_local uint16_t buf[2][16 * 32] __attribute__((aligned(64)));
-    for (int i = 0; i < 16 * 32; i++) buf[0][i] = buf[1][i] = 0x3c00;   /* bf16 ~ 0.0078 */
-    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-    _tile_loadd(4, buf[0], 64); _tile_loadd(5, buf[1], 64);
-    _tile_loadd(6, buf[0], 64); _tile_loadd(7, buf[1], 64);
+    for (int i = 0; i < 16 * 32; i++) buf[0][i] = buf[1][i] = 0x3c00; /* bf16 ~ 0.0078 */
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, buf[0], 64);
+    _tile_loadd(5, buf[1], 64);
+    _tile_loadd(6, buf[0], 64);
+    _tile_loadd(7, buf[1], 64);
     for (long it = 0; it < iters; it++) {
         _tile_dpbf16ps(0, 4, 6);
         _tile_dpbf16ps(1, 4, 7);

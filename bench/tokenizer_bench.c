@@ -18,16 +18,25 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: %s MODEL_DIR|tokenizer.json FILE.jsonl [REPEATS]\n", argv[0]); return 2; }
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s MODEL_DIR|tokenizer.json FILE.jsonl [REPEATS]\n", argv[0]);
+        return 2;
+    }
     int reps = argc > 3 ? atoi(argv[3]) : 10;
     lb_error err;
     size_t ml = strlen(argv[1]);
     lb_tokenizer *tok = ml > 5 && !strcmp(argv[1] + ml - 5, ".json") ? lb_tokenizer_load_json(argv[1], &err)
-                                                                      : lb_tokenizer_load(argv[1], &err);
-    if (!tok) { fprintf(stderr, "%s\n", err.msg); return 1; }
+                                                                     : lb_tokenizer_load(argv[1], &err);
+    if (!tok) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     char *data;
     size_t len;
-    if (lb_read_file(argv[2], &data, &len, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    if (lb_read_file(argv[2], &data, &len, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     char **texts = NULL;
     size_t n = 0, bytes = 0;
     for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
@@ -47,7 +56,10 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         for (size_t i = 0; i < n; i++) {
-            if (lb_tokenize(tok, texts[i], strlen(texts[i]), &o, &enc, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
+            if (lb_tokenize(tok, texts[i], strlen(texts[i]), &o, &enc, &err)) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 1;
+            }
             if (!r) tokens += enc.n;
         }
         double dt = now() - t0;

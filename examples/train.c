@@ -62,8 +62,8 @@ int main(int argc, char **argv) {
         rc = die("train", &err);
         goto out;
     }
-    printf("best epoch: %d  steps: %lld  train_loss: %.6f  %.0f tokens/s\n", res.best_epoch,
-           (long long)res.global_step, res.train_loss, res.tokens_per_s);
+    printf("best epoch: %d  steps: %lld  train_loss: %.6f  %.0f tokens/s\n", res.best_epoch, (long long)res.global_step,
+           res.train_loss, res.tokens_per_s);
     lb_train_run_close(run); /* the model keeps the best epoch's adapter */
     run = NULL;
     if (lb_model_save_adapter(m, argv[4], &err)) rc = die(argv[4], &err);

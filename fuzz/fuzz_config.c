@@ -13,8 +13,8 @@
 static void check_ok(const lb_model *m) {
     const lb_model_config *c = &m->cfg;
     if (!m->arch || !m->config_json) abort();
-    if (c->vocab_size < 1 || c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->hidden_dim < 1 ||
-        c->max_pos < 1 || c->dim % c->n_heads != 0)
+    if (c->vocab_size < 1 || c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->hidden_dim < 1 || c->max_pos < 1 ||
+        c->dim % c->n_heads != 0)
         abort();
     if (c->arch == LB_ARCH_BERT ? c->type_vocab_size < 1 : c->type_vocab_size != 0) abort();
     if (c->num_labels < 2 || !c->id2label) abort();
@@ -35,7 +35,7 @@ static void parse_once(const char *text, const lb_load_opts *opts) {
     memset(&e, 0, sizeof e);
     lb_status st = lb_config_parse_text(m, "fuzz/config.json", text, opts, &e);
     if (st) {
-        if (e.code != st || !e.msg[0]) abort();  /* a rejection must say why */
+        if (e.code != st || !e.msg[0]) abort(); /* a rejection must say why */
     } else {
         check_ok(m);
         if (opts && opts->num_labels && m->cfg.num_labels != opts->num_labels) abort();
@@ -46,7 +46,7 @@ static void parse_once(const char *text, const lb_load_opts *opts) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *text = malloc(size + 1);  /* the parser takes NUL-terminated text, as read from a file */
+    char *text = malloc(size + 1); /* the parser takes NUL-terminated text, as read from a file */
     if (!text) abort();
     memcpy(text, data, size);
     text[size] = '\0';

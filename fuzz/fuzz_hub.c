@@ -42,7 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *body = NULL;
     size_t blen = 0;
     for (size_t i = 0; i + 4 <= size; i++)
-        if (!memcmp(in + i, "\r\n\r\n", 4)) { hlen = i + 2; body = in + i + 4; blen = size - i - 4; break; }
+        if (!memcmp(in + i, "\r\n\r\n", 4)) {
+            hlen = i + 2;
+            body = in + i + 4;
+            blen = size - i - 4;
+            break;
+        }
 
     /* HEAD answer */
     lb_hub_file_meta m;
@@ -70,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lb_hub_revision_info info;
     const char *api = body ? body : in;
     size_t alen = body ? blen : size;
-    if (lb_hub_parse_revision_info(api, alen, "model org/name", "https://huggingface.co/api/models/org/name/revision/main",
-                                   &info, &e) == LB_OK) {
+    if (lb_hub_parse_revision_info(api, alen, "model org/name",
+                                   "https://huggingface.co/api/models/org/name/revision/main", &info, &e) == LB_OK) {
         if (strlen(info.sha) != 40) abort();
         for (size_t i = 0; i < 40; i++)
             if (!isxdigit((unsigned char)info.sha[i])) abort();

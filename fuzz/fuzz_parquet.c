@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             free(names[c]);
         }
     } else if (e.msg[0] == 0 || t.cells != NULL) {
-        __builtin_trap();  /* every error carries a message and leaves the table empty */
+        __builtin_trap(); /* every error carries a message and leaves the table empty */
     }
     free(buf);
     return 0;

@@ -23,11 +23,15 @@ static void load_model(void) {
     lb_error e;
     lb_load_opts o = {.quiet = true};
     model = lb_model_load(model_dir, &o, &e);
-    if (!model) { fprintf(stderr, "fuzz_peft_adapter: %s\n", e.msg); abort(); }
+    if (!model) {
+        fprintf(stderr, "fuzz_peft_adapter: %s\n", e.msg);
+        abort();
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc; (void)argv;
+    (void)argc;
+    (void)argv;
     const char *cand[] = {getenv("LORABERT_TINY_MODEL"), "../tests/golden/distilbert_tiny/model",
                           "tests/golden/distilbert_tiny/model"};
     for (int i = 0; i < 3 && !model_dir; i++) {
@@ -36,7 +40,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         snprintf(p, sizeof p, "%s/model.safetensors", cand[i]);
         if (lb_file_exists(p)) model_dir = cand[i];
     }
-    if (!model_dir) { fprintf(stderr, "fuzz_peft_adapter: tiny model not found; set LORABERT_TINY_MODEL\n"); abort(); }
+    if (!model_dir) {
+        fprintf(stderr, "fuzz_peft_adapter: tiny model not found; set LORABERT_TINY_MODEL\n");
+        abort();
+    }
     snprintf(dir, sizeof dir, "%s/lbfuzz_peft.XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(dir)) abort();
     snprintf(cfg_path, sizeof cfg_path, "%s/adapter_config.json", dir);
@@ -54,7 +61,7 @@ static void put(const char *path, const uint8_t *d, size_t n) {
 }
 
 static void reject_ok(lb_status st, const lb_error *e) {
-    if (e->code != st || !e->msg[0]) abort();  /* a rejection must say why */
+    if (e->code != st || !e->msg[0]) abort(); /* a rejection must say why */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -91,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (mc->num_labels > 16) abort();
         if (lb_model_forward(model, &b, false, NULL, logits, &e)) abort();
     }
-    if (lb_model_get_lora(model)) {  /* an adapter went in (fully or partly): start clean */
+    if (lb_model_get_lora(model)) { /* an adapter went in (fully or partly): start clean */
         lb_model_free(model);
         load_model();
     }

@@ -9,10 +9,26 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* The run of fuzz/corpus/resume: 10 rows, 3 epochs of 3 steps, 2 labels, 4 validation rows. */
     const lb_resume_dims dims[2] = {
-        {.n_train = 10, .n_eval = 4, .epochs = 3, .batch_size = 4, .seed = 42, .steps_per_epoch = 3,
-         .total_steps = 9, .num_labels = 2, .fixed_order = false, .precision = "fp32"},
-        {.n_train = 10, .n_eval = 0, .epochs = 3, .batch_size = 4, .seed = 42, .steps_per_epoch = 3,
-         .total_steps = 9, .num_labels = 2, .fixed_order = true, .precision = "fp32"},
+        {.n_train = 10,
+         .n_eval = 4,
+         .epochs = 3,
+         .batch_size = 4,
+         .seed = 42,
+         .steps_per_epoch = 3,
+         .total_steps = 9,
+         .num_labels = 2,
+         .fixed_order = false,
+         .precision = "fp32"},
+        {.n_train = 10,
+         .n_eval = 0,
+         .epochs = 3,
+         .batch_size = 4,
+         .seed = 42,
+         .steps_per_epoch = 3,
+         .total_steps = 9,
+         .num_labels = 2,
+         .fixed_order = true,
+         .precision = "fp32"},
     };
     for (int k = 0; k < 2; k++) {
         const lb_resume_dims *d = &dims[k];
@@ -23,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             continue;
         }
         if (r.epoch < 0 || r.epoch >= d->epochs || r.step_in_epoch < 0 || r.step_in_epoch >= d->steps_per_epoch ||
-            r.global_step != r.epoch * d->steps_per_epoch + r.step_in_epoch || r.best_epoch < 0 || r.best_epoch > r.epoch)
+            r.global_step != r.epoch * d->steps_per_epoch + r.step_in_epoch || r.best_epoch < 0 ||
+            r.best_epoch > r.epoch)
             abort();
         if (r.order_valid && !d->fixed_order) {
             int seen[10] = {0};

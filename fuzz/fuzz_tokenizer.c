@@ -20,7 +20,8 @@ static const char small_vocab[] =
     "\xe4\xb8\xad\ni\n##i\n";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc; (void)argv;
+    (void)argc;
+    (void)argv;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lbfuzz.XXXXXX");
     if (!mkdtemp(tmpdir)) abort();
     const char *shared = getenv("LORABERT_SHARED");
@@ -32,7 +33,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         if (lb_write_file_atomic(path, small_vocab, sizeof small_vocab - 1, &err)) abort();
     }
     vocab_tok = lb_tokenizer_load_vocab(path, NULL, &err);
-    if (!vocab_tok) { fprintf(stderr, "%s\n", err.msg); abort(); }
+    if (!vocab_tok) {
+        fprintf(stderr, "%s\n", err.msg);
+        abort();
+    }
     return 0;
 }
 
@@ -65,7 +69,7 @@ static void load_and_use(const char *name, const uint8_t *d, size_t n) {
     FILE *f = fopen(path, "wb"); /* plain write: no fsync per execution */
     if (!f || fwrite(d, 1, n, f) != n || fclose(f)) abort();
     lb_tokenizer *tok = !strcmp(name, "tokenizer.json") ? lb_tokenizer_load_json(path, &err)
-                                                         : lb_tokenizer_load_vocab(path, NULL, &err);
+                                                        : lb_tokenizer_load_vocab(path, NULL, &err);
     if (!tok) {
         if (!err.msg[0]) abort();
         return;
@@ -84,7 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     data++;
     size--;
     switch (mode) {
-    case 0: case 1: case 2: exercise(vocab_tok, data, size, (uint8_t)(sel * 3 + mode)); break;
+    case 0:
+    case 1:
+    case 2: exercise(vocab_tok, data, size, (uint8_t)(sel * 3 + mode)); break;
     case 3: load_and_use("tokenizer.json", data, size); break;
     case 4: load_and_use("vocab.txt", data, size); break;
     }

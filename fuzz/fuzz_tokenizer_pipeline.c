@@ -17,7 +17,8 @@ static lb_tokenizer *fixed[3];
 static char tmpdir[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc; (void)argv;
+    (void)argc;
+    (void)argv;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lbfuzzp.XXXXXX");
     if (!mkdtemp(tmpdir)) abort();
     const char *names[3] = {"bpe_roberta", "bpe_bytefallback", "xlmr_spm"};
@@ -26,7 +27,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         snprintf(p, sizeof p, "../tests/golden/tokenizers/%s/tokenizer.json", names[i]);
         lb_error err;
         fixed[i] = lb_tokenizer_load_json(p, &err);
-        if (!fixed[i]) { fprintf(stderr, "%s: %s (run from fuzz/)\n", p, err.msg); abort(); }
+        if (!fixed[i]) {
+            fprintf(stderr, "%s: %s (run from fuzz/)\n", p, err.msg);
+            abort();
+        }
     }
     return 0;
 }
@@ -35,8 +39,10 @@ static void exercise(const lb_tokenizer *tok, const uint8_t *d, size_t n, uint8_
     lb_encoding enc = {0};
     lb_error err;
     int32_t *tt = NULL;
-    lb_tok_opts o = {.max_length = (sel & 3) == 0 ? 0 : (int)(sel % 40) + 6, .truncate_left = sel & 4,
-                     .add_special_tokens = !(sel & 8), .replace_invalid_utf8 = true};
+    lb_tok_opts o = {.max_length = (sel & 3) == 0 ? 0 : (int)(sel % 40) + 6,
+                     .truncate_left = sel & 4,
+                     .add_special_tokens = !(sel & 8),
+                     .replace_invalid_utf8 = true};
     if (lb_tokenize(tok, (const char *)d, n, &o, &enc, &err) == LB_OK) {
         if (o.max_length && enc.n > o.max_length) abort();
         for (int32_t i = 0; i < enc.n; i++)
@@ -63,7 +69,8 @@ static void load_and_use(const char *json, size_t n, const uint8_t *text, size_t
         if (!err.msg[0]) abort();
         return;
     }
-    static const char t[] = "Hello  world, it's \xef\xbd\x97 caf\xc3\xa9 <s> \xe4\xb8\xad 'll\t\n e\xcc\x81 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd";
+    static const char t[] =
+        "Hello  world, it's \xef\xbd\x97 caf\xc3\xa9 <s> \xe4\xb8\xad 'll\t\n e\xcc\x81 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd";
     exercise(tok, (const uint8_t *)t, sizeof t - 1, 0);
     exercise(tok, (const uint8_t *)t, sizeof t - 1, 7);
     exercise(tok, text, tn, 16);

@@ -50,8 +50,7 @@ extern "C" {
 #define LORABERT_VERSION_PATCH 0
 #define LORABERT_VERSION "0.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time comparisons. */
-#define LORABERT_VERSION_NUMBER \
-    (LORABERT_VERSION_MAJOR * 10000 + LORABERT_VERSION_MINOR * 100 + LORABERT_VERSION_PATCH)
+#define LORABERT_VERSION_NUMBER (LORABERT_VERSION_MAJOR * 10000 + LORABERT_VERSION_MINOR * 100 + LORABERT_VERSION_PATCH)
 
 /* The version of the library actually linked ("0.2.0"); thread-safe. */
 const char *lb_version(void);
@@ -63,15 +62,15 @@ int lb_version_number(void);
 /* Status codes. The CLI exits with the same number, so they are stable and documented. */
 typedef enum lb_status {
     LB_OK = 0,
-    LB_ERR_INTERNAL = 1,     /* a bug in lorabert */
-    LB_ERR_USAGE = 2,        /* bad command line / invalid argument */
-    LB_ERR_IO = 3,           /* file missing, unreadable, unwritable, disk full */
-    LB_ERR_FORMAT = 4,       /* file present but malformed (safetensors, json, csv, parquet, utf-8) */
-    LB_ERR_UNSUPPORTED = 5,  /* valid input that lorabert does not support (architecture, codec) */
-    LB_ERR_NOMEM = 6,        /* allocation failed */
-    LB_ERR_NETWORK = 7,      /* hub unreachable, HTTP error */
-    LB_ERR_NUMERIC = 8,      /* non-finite loss, gradient, logits or weights */
-    LB_ERR_INTERRUPTED = 9,  /* stopped on request after writing a checkpoint */
+    LB_ERR_INTERNAL = 1,    /* a bug in lorabert */
+    LB_ERR_USAGE = 2,       /* bad command line / invalid argument */
+    LB_ERR_IO = 3,          /* file missing, unreadable, unwritable, disk full */
+    LB_ERR_FORMAT = 4,      /* file present but malformed (safetensors, json, csv, parquet, utf-8) */
+    LB_ERR_UNSUPPORTED = 5, /* valid input that lorabert does not support (architecture, codec) */
+    LB_ERR_NOMEM = 6,       /* allocation failed */
+    LB_ERR_NETWORK = 7,     /* hub unreachable, HTTP error */
+    LB_ERR_NUMERIC = 8,     /* non-finite loss, gradient, logits or weights */
+    LB_ERR_INTERRUPTED = 9, /* stopped on request after writing a checkpoint */
 } lb_status;
 
 #define LB_ERROR_MSG_MAX 1024
@@ -101,9 +100,9 @@ bool lb_precision_parse(const char *name, lb_precision *p);
  * macro averages for more; 0/0 ratios are 0 (zero_division=0). */
 typedef struct lb_metrics {
     int num_labels;
-    int64_t n;                     /* examples */
+    int64_t n; /* examples */
     double accuracy;
-    double precision, recall, f1;  /* binary: class 1; more labels: macro average */
+    double precision, recall, f1; /* binary: class 1; more labels: macro average */
     double class_precision[LB_MAX_LABELS], class_recall[LB_MAX_LABELS], class_f1[LB_MAX_LABELS];
     int64_t confusion[LB_MAX_LABELS * LB_MAX_LABELS]; /* [true * num_labels + pred] */
 } lb_metrics;
@@ -136,23 +135,23 @@ typedef struct lb_encode_options {
 /* One encoded text (or pair). Fill with lb_tokenizer_encode, free with lb_tokens_free; may be
  * reused across calls (buffers grow). Start from a zeroed struct. */
 typedef struct lb_tokens {
-    int32_t *ids;       /* [n] token ids */
-    int32_t *type_ids;  /* [n] token_type_ids: 0 for the first text, 1 for the pair's second */
+    int32_t *ids;      /* [n] token ids */
+    int32_t *type_ids; /* [n] token_type_ids: 0 for the first text, 1 for the pair's second */
     int32_t n;
-    int32_t cap;        /* allocated entries of ids and type_ids */
+    int32_t cap; /* allocated entries of ids and type_ids */
 } lb_tokens;
 
 /* Encodes text[0..len) (and, when pair is non-NULL, the pair pair[0..pair_len)) as
  * tokenizer(text, pair, truncation=True, max_length) does (pairs: longest_first). opts NULL:
  * specials, no truncation. Thread-safe for a shared tokenizer with distinct out. */
-lb_status lb_tokenizer_encode(const lb_tokenizer *tok, const char *text, size_t len, const char *pair,
-                              size_t pair_len, const lb_encode_options *opts, lb_tokens *out, lb_error *err);
+lb_status lb_tokenizer_encode(const lb_tokenizer *tok, const char *text, size_t len, const char *pair, size_t pair_len,
+                              const lb_encode_options *opts, lb_tokens *out, lb_error *err);
 void lb_tokens_free(lb_tokens *t);
 
 /* Vocabulary queries (thread-safe). id_to_token: NULL when the id is unknown; token_to_id: -1. */
 const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);
 int32_t lb_tokenizer_token_to_id(const lb_tokenizer *tok, const char *token);
-int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok);      /* 1 + the largest id */
+int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok);       /* 1 + the largest id */
 int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok); /* 512 unless configured */
 
 /* ---- Model ------------------------------------------------------------------------------ */
@@ -162,14 +161,14 @@ int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok); /* 512 unless co
 typedef struct lb_model lb_model;
 
 typedef struct lb_model_options {
-    const char *adapter;        /* PEFT adapter folder or hub id loaded on top (NULL: none, or the
+    const char *adapter;       /* PEFT adapter folder or hub id loaded on top (NULL: none, or the
                                  * adapter the model argument itself names) */
-    const char *revision;       /* hub revision of the model argument (NULL: "main") */
-    int num_labels;             /* 0: from labels (below), else the adapter's labels.json, else
+    const char *revision;      /* hub revision of the model argument (NULL: "main") */
+    int num_labels;            /* 0: from labels (below), else the adapter's labels.json, else
                                  * the adapter's head shape, else config.json */
-    const char *const *labels;  /* [num_labels] class names overriding every other source */
-    uint64_t seed;              /* initialisation of a newly created head (see "Seeds") */
-    bool seed_set;              /* true: seed 0 is 0, not 42 */
+    const char *const *labels; /* [num_labels] class names overriding every other source */
+    uint64_t seed;             /* initialisation of a newly created head (see "Seeds") */
+    bool seed_set;             /* true: seed 0 is 0, not 42 */
     lb_precision precision;
 } lb_model_options;
 
@@ -189,20 +188,20 @@ void lb_model_close(lb_model *m);
 lb_status lb_model_resolve(const char *model, const char *revision, char **dir, lb_error *err);
 
 typedef struct lb_model_info {
-    const char *architecture;   /* "DistilBertForSequenceClassification", ... */
-    const char *model_type;     /* "distilbert", "bert" */
-    const char *model_dir;      /* resolved local folder of the base model */
-    const char *adapter_dir;    /* resolved adapter folder, NULL without one */
-    const char *tokenizer_dir;  /* where the tokenizer files are: the adapter's when it has them */
+    const char *architecture;  /* "DistilBertForSequenceClassification", ... */
+    const char *model_type;    /* "distilbert", "bert" */
+    const char *model_dir;     /* resolved local folder of the base model */
+    const char *adapter_dir;   /* resolved adapter folder, NULL without one */
+    const char *tokenizer_dir; /* where the tokenizer files are: the adapter's when it has them */
     int vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_position_embeddings;
     int num_labels;
-    const char *const *labels;  /* [num_labels] names (LABEL_i when none are known) */
-    const char *load_notice;    /* transformers' "Some weights ... newly initialized" notice when
+    const char *const *labels; /* [num_labels] names (LABEL_i when none are known) */
+    const char *load_notice;   /* transformers' "Some weights ... newly initialized" notice when
                                  * weights (e.g. the head) were missing and initialised; else NULL */
     bool has_adapter;
-    int lora_r;                 /* 0 without an adapter */
+    int lora_r; /* 0 without an adapter */
     double lora_alpha, lora_dropout;
-    int64_t trainable_params, all_params;  /* as PEFT's print_trainable_parameters() */
+    int64_t trainable_params, all_params; /* as PEFT's print_trainable_parameters() */
     lb_precision precision;
 } lb_model_info;
 
@@ -265,17 +264,16 @@ lb_status lb_model_predict_tokens(lb_model *m, const int32_t *ids, const int32_t
 typedef struct lb_classifier lb_classifier;
 
 typedef struct lb_classifier_options {
-    lb_model_options model;     /* how the model is opened */
-    int max_length;             /* 0: the tokenizer's model_max_length capped by the model's
+    lb_model_options model; /* how the model is opened */
+    int max_length;         /* 0: the tokenizer's model_max_length capped by the model's
                                  * positions; more than the positions is LB_ERR_USAGE */
-    bool truncate_left;         /* cut long texts at the start (keep the end) */
-    int batch_size;             /* texts per forward pass; 0 means 32 */
-    int threads;                /* per call (see Conventions); 0: process default */
+    bool truncate_left;     /* cut long texts at the start (keep the end) */
+    int batch_size;         /* texts per forward pass; 0 means 32 */
+    int threads;            /* per call (see Conventions); 0: process default */
 } lb_classifier_options;
 
 /* Opens the model (lb_model_open with opts->model) and the tokenizer of its tokenizer_dir. */
-lb_status lb_classifier_open(const char *model, const lb_classifier_options *opts, lb_classifier **out,
-                             lb_error *err);
+lb_status lb_classifier_open(const char *model, const lb_classifier_options *opts, lb_classifier **out, lb_error *err);
 void lb_classifier_close(lb_classifier *c);
 
 /* The classifier's model (for lb_model_get_info, lb_model_save_*); owned by c. */
@@ -304,17 +302,16 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
 typedef struct lb_dataset lb_dataset;
 
 typedef struct lb_dataset_options {
-    const char *split;             /* for folders / hub ids; NULL means "train" */
-    const char *text_column;       /* NULL means "text" */
-    const char *text_pair_column;  /* NULL: single texts */
-    const char *label_column;      /* NULL means "label" */
-    const char *revision;          /* hub revision (NULL: "main") */
+    const char *split;            /* for folders / hub ids; NULL means "train" */
+    const char *text_column;      /* NULL means "text" */
+    const char *text_pair_column; /* NULL: single texts */
+    const char *label_column;     /* NULL means "label" */
+    const char *revision;         /* hub revision (NULL: "main") */
 } lb_dataset_options;
 
 /* path_or_id: a file, an HF dataset folder (split files, data/<split>-*, <config>/<split>/) or a
  * hub dataset id. Shards of a split are concatenated in name order. */
-lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts, lb_dataset **out,
-                          lb_error *err);
+lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts, lb_dataset **out, lb_error *err);
 void lb_dataset_close(lb_dataset *d);
 size_t lb_dataset_size(const lb_dataset *d);
 /* Row i's text / pair text (NULL without a pair column); NULL when i is out of range. */
@@ -350,7 +347,7 @@ void lb_free_strings(char **list);
 /* ---- Evaluation ------------------------------------------------------------------------- */
 
 typedef struct lb_eval_options {
-    int batch_size;            /* 0 means 8 */
+    int batch_size; /* 0 means 8 */
 } lb_eval_options;
 
 /* Evaluates c on d as Trainer.evaluate() does (eval mode, sequential batches, per-sample-weighted
@@ -358,8 +355,8 @@ typedef struct lb_eval_options {
  * rule: string labels are mapped to c's classes by name, integer labels must be below its class
  * count; a label the model does not know is LB_ERR_FORMAT naming row and value. Non-finite
  * logits or loss are LB_ERR_NUMERIC. */
-lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_eval_options *opts,
-                              lb_eval_result *out, lb_error *err);
+lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_eval_options *opts, lb_eval_result *out,
+                              lb_error *err);
 
 /* ---- Training --------------------------------------------------------------------------- */
 
@@ -369,33 +366,33 @@ typedef struct lb_train_output lb_train_output;
 /* HF TrainingArguments' names and defaults (the seed recipe). Start from lb_train_options_init:
  * zero is a meaningful value for several fields. */
 typedef struct lb_train_options {
-    const char *output_dir;            /* NULL: nothing is written */
-    bool overwrite_output_dir;         /* replace a previous run's output when this run ends */
-    const char *resume_from_checkpoint;/* OUTPUT/resume of an interrupted run, or NULL */
-    int num_train_epochs;              /* 10 */
-    int per_device_train_batch_size;   /* 4 */
-    int per_device_eval_batch_size;    /* 4 */
-    double learning_rate;              /* 1e-3; AdamW (betas 0.9/0.999, eps 1e-8), linear decay */
-    double weight_decay;               /* 0.01 (not on biases and LayerNorm weights) */
-    int64_t warmup_steps;              /* 0 */
-    double max_grad_norm;              /* 1.0; <= 0 disables clipping */
-    uint64_t seed;                     /* 42: data order, dropout (see "Seeds") */
-    bool seed_set;                     /* true (init): seed 0 is 0, not 42 */
-    int64_t logging_steps;             /* 500 */
-    const char *metric_for_best_model; /* "loss" (lowest wins), "accuracy", "f1", "precision",
+    const char *output_dir;             /* NULL: nothing is written */
+    bool overwrite_output_dir;          /* replace a previous run's output when this run ends */
+    const char *resume_from_checkpoint; /* OUTPUT/resume of an interrupted run, or NULL */
+    int num_train_epochs;               /* 10 */
+    int per_device_train_batch_size;    /* 4 */
+    int per_device_eval_batch_size;     /* 4 */
+    double learning_rate;               /* 1e-3; AdamW (betas 0.9/0.999, eps 1e-8), linear decay */
+    double weight_decay;                /* 0.01 (not on biases and LayerNorm weights) */
+    int64_t warmup_steps;               /* 0 */
+    double max_grad_norm;               /* 1.0; <= 0 disables clipping */
+    uint64_t seed;                      /* 42: data order, dropout (see "Seeds") */
+    bool seed_set;                      /* true (init): seed 0 is 0, not 42 */
+    int64_t logging_steps;              /* 500 */
+    const char *metric_for_best_model;  /* "loss" (lowest wins), "accuracy", "f1", "precision",
                                         * "recall" (highest wins) */
-    bool no_eval;                      /* skip per-epoch evaluation even with an eval set */
-    int max_length;                    /* 512: tokens per example incl. specials */
-    bool truncate_right;               /* default: left truncation (keep the end) */
-    int threads;                       /* 0: process default */
-    const char *base_model_name;       /* adapter_config's base_model_name_or_path (NULL: the
+    bool no_eval;                       /* skip per-epoch evaluation even with an eval set */
+    int max_length;                     /* 512: tokens per example incl. specials */
+    bool truncate_right;                /* default: left truncation (keep the end) */
+    int threads;                        /* 0: process default */
+    const char *base_model_name;        /* adapter_config's base_model_name_or_path (NULL: the
                                         * model's resolved folder, lb_model_info.model_dir) */
-    const char *batch_order_file;      /* tests: per-step batch rows (HF order.json) instead of
+    const char *batch_order_file;       /* tests: per-step batch rows (HF order.json) instead of
                                         * shuffling; NULL */
-    int64_t max_steps;                 /* 0: num_train_epochs decides. Runs without a training
+    int64_t max_steps;                  /* 0: num_train_epochs decides. Runs without a training
                                         * set (lb_train_step_batch): the schedule's total steps,
                                         * required; with a training set it must be 0 */
-    lb_train_output *output;           /* output_dir taken beforehand with lb_train_output_open
+    lb_train_output *output;            /* output_dir taken beforehand with lb_train_output_open
                                         * (NULL: the run takes it when it opens); not copied */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
@@ -418,31 +415,31 @@ void lb_train_output_close(lb_train_output *o);
 /* Passed to on_step after each optimizer step (before that epoch's evaluation when it is the
  * epoch's last step). */
 typedef struct lb_step_info {
-    int64_t step, total_steps;         /* 1-based global step */
-    int epoch, num_epochs;             /* 1-based epoch the step belongs to */
-    int64_t step_in_epoch;             /* 1-based step within the epoch */
+    int64_t step, total_steps; /* 1-based global step */
+    int epoch, num_epochs;     /* 1-based epoch the step belongs to */
+    int64_t step_in_epoch;     /* 1-based step within the epoch */
     int64_t steps_per_epoch;
-    double epoch_progress;             /* HF's fractional epoch, e.g. 1.25 */
-    double loss;                       /* this step's mean batch loss */
-    double grad_norm;                  /* global norm before clipping */
-    double learning_rate;              /* the rate this step used */
-    int64_t tokens;                    /* real tokens processed by this process so far */
-    double elapsed_s;                  /* wall time of this process's training so far */
-    double tokens_per_s;               /* this process's real tokens per second of step time */
-    double eta_s;                      /* remaining steps at this process's pace so far */
+    double epoch_progress; /* HF's fractional epoch, e.g. 1.25 */
+    double loss;           /* this step's mean batch loss */
+    double grad_norm;      /* global norm before clipping */
+    double learning_rate;  /* the rate this step used */
+    int64_t tokens;        /* real tokens processed by this process so far */
+    double elapsed_s;      /* wall time of this process's training so far */
+    double tokens_per_s;   /* this process's real tokens per second of step time */
+    double eta_s;          /* remaining steps at this process's pace so far */
 } lb_step_info;
 
 /* Passed to on_epoch at each epoch's end (after its evaluation and checkpoint). */
 typedef struct lb_epoch_info {
     int epoch, num_epochs;
-    int64_t step;                      /* global step at the end of the epoch */
-    double train_loss;                 /* mean loss of the epoch's steps */
-    double logged_loss;                /* HF's "Training Loss" column: the last logged loss
+    int64_t step;       /* global step at the end of the epoch */
+    double train_loss;  /* mean loss of the epoch's steps */
+    double logged_loss; /* HF's "Training Loss" column: the last logged loss
                                         * (logging_steps); NaN ("No log") when none yet */
     bool evaluated;
-    lb_eval_result eval;               /* valid when evaluated */
-    bool is_best;                      /* this epoch is the best so far */
-    const char *checkpoint_dir;        /* folder written for this epoch, or NULL */
+    lb_eval_result eval;        /* valid when evaluated */
+    bool is_best;               /* this epoch is the best so far */
+    const char *checkpoint_dir; /* folder written for this epoch, or NULL */
 } lb_epoch_info;
 
 /* The library prints nothing: progress reaches the caller here. Every member may be NULL. */
@@ -460,11 +457,11 @@ typedef struct lb_train_callbacks {
 
 typedef struct lb_train_result {
     int64_t global_step;
-    int best_epoch;                    /* 1-based; 0 when there was no evaluation */
+    int best_epoch; /* 1-based; 0 when there was no evaluation */
     lb_eval_result best_eval;
-    double train_loss;                 /* HF train_loss: mean of every step's loss */
+    double train_loss; /* HF train_loss: mean of every step's loss */
     double runtime_s;
-    double tokens_per_s;               /* real tokens through forward+backward per second */
+    double tokens_per_s; /* real tokens through forward+backward per second */
 } lb_train_result;
 
 /* A training run of m (which must hold an adapter: lb_model_add_adapter, or an adapter opened
@@ -478,9 +475,8 @@ typedef struct lb_train_result {
  * the model does not know are LB_ERR_FORMAT naming the set, row and value. To resume, open the
  * model with the checkpoint folder as its adapter and set resume_from_checkpoint to it. */
 typedef struct lb_train_run lb_train_run;
-lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval,
-                            const lb_train_options *opts, const lb_train_callbacks *cb, lb_train_run **out,
-                            lb_error *err);
+lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval, const lb_train_options *opts,
+                            const lb_train_callbacks *cb, lb_train_run **out, lb_error *err);
 /* One optimizer step: zero grad, forward, loss, backward, clip, AdamW, schedule; at an epoch's
  * last step also that epoch's evaluation, checkpoint and best tracking. *done becomes true after
  * the last step (the final output is then written). info may be NULL. */

@@ -17,18 +17,17 @@
 struct lb_classifier {
     lb_model *model;
     lb_tokenizer *tok;
-    lb_tok_opts to;        /* max_length resolved, truncation side, specials */
+    lb_tok_opts to; /* max_length resolved, truncation side, specials */
     int batch_size;
     int threads;
     /* per-call scratch, grown as needed */
     lb_encoding *enc;
-    int32_t **types;       /* [n] pair type ids or NULL */
+    int32_t **types; /* [n] pair type ids or NULL */
     size_t enc_cap;
     int32_t *order;
 };
 
-lb_status lb_classifier_open(const char *model, const lb_classifier_options *opts, lb_classifier **out,
-                             lb_error *err) {
+lb_status lb_classifier_open(const char *model, const lb_classifier_options *opts, lb_classifier **out, lb_error *err) {
     lb_classifier_options o = {0};
     if (opts) o = *opts;
     *out = NULL;
@@ -51,8 +50,10 @@ lb_status lb_classifier_open(const char *model, const lb_classifier_options *opt
                         o.max_length, info.max_position_embeddings);
         else if (o.max_length == 1)
             st = lb_err(err, LB_ERR_USAGE, "max_length must leave room for the special tokens (>= 2)");
-        c->to = (lb_tok_opts){.max_length = o.max_length ? o.max_length : limit, .truncate_left = o.truncate_left,
-                              .add_special_tokens = true, .replace_invalid_utf8 = false};
+        c->to = (lb_tok_opts){.max_length = o.max_length ? o.max_length : limit,
+                              .truncate_left = o.truncate_left,
+                              .add_special_tokens = true,
+                              .replace_invalid_utf8 = false};
         c->batch_size = o.batch_size ? o.batch_size : CLASSIFIER_DEFAULT_BATCH;
         c->threads = o.threads;
     }
@@ -124,7 +125,7 @@ static lb_status reserve(lb_classifier *c, size_t n, lb_error *err) {
 static void sort_by_length_desc(int32_t *order, size_t n, const lb_encoding *enc) {
     /* insertion into runs would do; n is a request's size, so a simple merge sort is enough */
     int32_t *tmp = malloc(n * sizeof *tmp);
-    if (!tmp) {  /* no memory for the sort: input order (results are the same, only slower) */
+    if (!tmp) { /* no memory for the sort: input order (results are the same, only slower) */
         for (size_t i = 0; i < n; i++) order[i] = (int32_t)i;
         return;
     }
@@ -165,7 +166,7 @@ static lb_status run_batches(lb_classifier *c, size_t n, bool pairs, float *logi
         for (int b = 0; b < B; b++) {
             size_t i = (size_t)c->order[s + (size_t)b];
             const lb_encoding *e = &c->enc[i];
-            LB_ASSERT(e->n <= T && e->n <= T_max);  /* longest first: the batch's first row is its longest */
+            LB_ASSERT(e->n <= T && e->n <= T_max); /* longest first: the batch's first row is its longest */
             memcpy(ids + (size_t)b * T, e->ids, (size_t)e->n * sizeof *ids);
             for (int k = e->n; k < T; k++) ids[(size_t)b * T + k] = pad;
             if (tt) {
@@ -203,7 +204,10 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
     int prev = lb_api_threads_push(c->threads);
     bool any_pair = false;
     for (size_t i = 0; i < n && !st; i++) {
-        if (!texts[i]) { st = lb_err(err, LB_ERR_USAGE, "text %zu is NULL", i); break; }
+        if (!texts[i]) {
+            st = lb_err(err, LB_ERR_USAGE, "text %zu is NULL", i);
+            break;
+        }
         size_t len = lens ? lens[i] : strlen(texts[i]);
         const char *p = pairs ? pairs[i] : NULL;
         size_t plen = p ? (pair_lens ? pair_lens[i] : strlen(p)) : 0;
@@ -216,14 +220,18 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
             c->types[i] = NULL;
             st = lb_tokenize(c->tok, texts[i], len, &c->to, &c->enc[i], err);
         }
-        if (st) { lb_err_prefix(err, "text %zu", i); break; }
+        if (st) {
+            lb_err_prefix(err, "text %zu", i);
+            break;
+        }
         for (int32_t k = 0; k < c->enc[i].n; k++)
             if (c->enc[i].ids[k] < 0 || c->enc[i].ids[k] >= cfg->vocab_size) {
                 lb_model_info info;
                 lb_model_get_info(c->model, &info);
-                st = lb_err(err, LB_ERR_FORMAT, "text %zu: token id %d is outside the model's vocabulary of %d "
-                            "(tokenizer from %s does not match the model)", i, c->enc[i].ids[k], cfg->vocab_size,
-                            info.tokenizer_dir);
+                st = lb_err(err, LB_ERR_FORMAT,
+                            "text %zu: token id %d is outside the model's vocabulary of %d "
+                            "(tokenizer from %s does not match the model)",
+                            i, c->enc[i].ids[k], cfg->vocab_size, info.tokenizer_dir);
                 break;
             }
     }
@@ -233,8 +241,10 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
         const float *zi = z + i * (size_t)L;
         for (int k = 0; k < L; k++)
             if (!isfinite(zi[k])) {
-                st = lb_err(err, LB_ERR_NUMERIC, "text %zu: non-finite logit %g for label %d (the model's weights or "
-                            "inputs give NaN/Inf)", i, (double)zi[k], k);
+                st = lb_err(err, LB_ERR_NUMERIC,
+                            "text %zu: non-finite logit %g for label %d (the model's weights or "
+                            "inputs give NaN/Inf)",
+                            i, (double)zi[k], k);
                 break;
             }
         if (st) break;
@@ -245,7 +255,10 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
         if (label_ids) label_ids[i] = best;
         if (probs) {
             double *pi = probs + i * (size_t)L, sum = 0;
-            for (int k = 0; k < L; k++) { pi[k] = exp((double)zi[k] - (double)zi[best]); sum += pi[k]; }
+            for (int k = 0; k < L; k++) {
+                pi[k] = exp((double)zi[k] - (double)zi[best]);
+                sum += pi[k];
+            }
             for (int k = 0; k < L; k++) pi[k] /= sum;
         }
     }
@@ -259,7 +272,8 @@ lb_status lb_model_predict_tokens(lb_model *m, const int32_t *ids, const int32_t
                                   int B, int T, float *logits, lb_error *err) {
     const lb_model_config *cfg = lb_model_get_config(m);
     if (B < 1 || T < 1 || !ids || !lengths || !logits)
-        return lb_err(err, LB_ERR_USAGE, "predict tokens: need B >= 1, T >= 1, ids, lengths and logits (B=%d, T=%d)", B, T);
+        return lb_err(err, LB_ERR_USAGE, "predict tokens: need B >= 1, T >= 1, ids, lengths and logits (B=%d, T=%d)", B,
+                      T);
     if (T > cfg->max_pos)
         return lb_err(err, LB_ERR_USAGE, "predict tokens: T=%d exceeds the model's %d positions", T, cfg->max_pos);
     for (int b = 0; b < B; b++) {
@@ -268,8 +282,9 @@ lb_status lb_model_predict_tokens(lb_model *m, const int32_t *ids, const int32_t
         for (int t = 0; t < lengths[b]; t++) {
             int32_t id = ids[(size_t)b * T + t];
             if (id < 0 || id >= cfg->vocab_size)
-                return lb_err(err, LB_ERR_USAGE, "predict tokens: row %d position %d: id %d outside the vocabulary of %d",
-                              b, t, id, cfg->vocab_size);
+                return lb_err(err, LB_ERR_USAGE,
+                              "predict tokens: row %d position %d: id %d outside the vocabulary of %d", b, t, id,
+                              cfg->vocab_size);
             if (type_ids && (type_ids[(size_t)b * T + t] < 0 ||
                              type_ids[(size_t)b * T + t] >= (cfg->type_vocab_size > 0 ? cfg->type_vocab_size : 1)))
                 return lb_err(err, LB_ERR_USAGE, "predict tokens: row %d position %d: token type %d out of range", b, t,

@@ -15,15 +15,18 @@ lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts
     *out = NULL;
     if (!path_or_id || !*path_or_id) return lb_err(err, LB_ERR_USAGE, "dataset: empty name");
     if (o.revision && strcmp(o.revision, "main"))
-        return lb_err(err, LB_ERR_UNSUPPORTED, "dataset %s: revision %s: only the main revision of hub datasets is "
-                      "supported", path_or_id, o.revision);
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "dataset %s: revision %s: only the main revision of hub datasets is "
+                      "supported",
+                      path_or_id, o.revision);
     lb_dataset *d = calloc(1, sizeof *d);
     if (!d) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     char **paths = NULL;
     int n = 0;
     lb_dataset_opts dop = {.text_column = o.text_column ? o.text_column : "text",
                            .label_column = o.label_column ? o.label_column : "label",
-                           .text_pair_column = o.text_pair_column, .require_labels = true};
+                           .text_pair_column = o.text_pair_column,
+                           .require_labels = true};
     lb_status st = lb_data_resolve_split(path_or_id, o.split ? o.split : "train", &paths, &n, err);
     if (!st) st = lb_data_load_shards(paths, n, &dop, d, err);
     lb_free_list(paths);
@@ -57,7 +60,7 @@ const char *lb_dataset_file(const lb_dataset *d, int i) {
 }
 
 lb_status lb_api_dataset_view(const lb_dataset *d, lb_dataset *view, lb_error *err) {
-    *view = *d;  /* texts, pairs and sources are shared, read-only */
+    *view = *d; /* texts, pairs and sources are shared, read-only */
     view->labels = malloc((d->n ? d->n : 1) * sizeof *view->labels);
     view->label_names = d->label_names ? lb_copy_list((const char *const *)d->label_names, d->num_labels) : NULL;
     if (!view->labels || (d->label_names && !view->label_names)) {
@@ -84,7 +87,8 @@ lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *co
     *classes = NULL;
     *n = 0;
     if (sorted_fallback) *sorted_fallback = false;
-    if (nd < 1 || nd > 8 || !ds) return lb_err(err, LB_ERR_USAGE, "dataset classes: 1..8 datasets expected, got %d", nd);
+    if (nd < 1 || nd > 8 || !ds)
+        return lb_err(err, LB_ERR_USAGE, "dataset classes: 1..8 datasets expected, got %d", nd);
     if (names && (n_names < 1 || n_names > LB_MAX_LABELS))
         return lb_err(err, LB_ERR_USAGE, "dataset classes: %d names given, expected 1..%d", n_names, LB_MAX_LABELS);
     lb_dataset views[8];
@@ -95,10 +99,12 @@ lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *co
         if (!ds[made]) st = lb_err(err, LB_ERR_USAGE, "dataset classes: dataset %d is NULL", made);
         else if ((st = lb_api_dataset_view(ds[made], &views[made], err))) break;
     if (!st) {
-        lb_label_spec spec = {.names = names, .n_names = names ? n_names : 0,
+        lb_label_spec spec = {.names = names,
+                              .n_names = names ? n_names : 0,
                               .policy = names_are_default ? LB_LABELS_DEFAULT_NAMES : LB_LABELS_EXACT,
-                              .origin = names_origin ? names_origin
-                                        : names_are_default ? "the default label names" : "the given label names"};
+                              .origin = names_origin        ? names_origin
+                                        : names_are_default ? "the default label names"
+                                                            : "the given label names"};
         st = lb_labels_map(views, nd, &spec, classes, n, sorted_fallback, err);
         if (!st && *n > LB_MAX_LABELS) {
             st = lb_err(err, LB_ERR_FORMAT, "%s: %d distinct labels (at most %d)",

@@ -17,7 +17,10 @@
 static cJSON *read_json(const char *dir, const char *name, lb_error *err) {
     char *path = lb_path_join(dir, name);
     cJSON *j = NULL;
-    if (!path) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!path) {
+        lb_err(err, LB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     j = lb_json_read_file(path, LB_MAX_JSON_BYTES, "JSON file", true, err);
     free(path);
     return j;
@@ -73,7 +76,7 @@ static void dtype_list(const st_summary *s, char *buf, size_t n) {
 static int labels_of(const cJSON *cfg, cJSON *arr) {
     const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(cfg, "id2label");
     int count = cJSON_IsObject(id2label) ? cJSON_GetArraySize(id2label) : 0;
-    if (!count) count = json_int(cfg, "num_labels", 2);  /* transformers' default */
+    if (!count) count = json_int(cfg, "num_labels", 2); /* transformers' default */
     if (count < 0 || count > 100000) count = 0;
     for (int i = 0; i < count; i++) {
         char key[16], dflt[32];
@@ -92,7 +95,10 @@ static lb_status describe_adapter(const char *dir, cJSON *o, lb_error *err) {
     bool has_weights = st_path && lb_file_exists(st_path);
     lb_st_file *f = has_weights ? lb_st_open(st_path, err) : NULL;
     free(st_path);
-    if (has_weights && !f) { cJSON_Delete(cfg); return err ? err->code : LB_ERR_FORMAT; }
+    if (has_weights && !f) {
+        cJSON_Delete(cfg);
+        return err ? err->code : LB_ERR_FORMAT;
+    }
     st_summary s = {0};
     if (f) summarize(f, &s);
     lb_st_close(f);
@@ -142,7 +148,10 @@ static lb_status describe_model(const char *dir, cJSON *o, lb_error *err) {
         return err ? err->code : LB_ERR_IO;
     }
     lb_st_file *f = lb_st_open_dir(dir, err);
-    if (!f) { cJSON_Delete(cfg); return err ? err->code : LB_ERR_FORMAT; }
+    if (!f) {
+        cJSON_Delete(cfg);
+        return err ? err->code : LB_ERR_FORMAT;
+    }
     st_summary s;
     summarize(f, &s);
     lb_st_close(f);

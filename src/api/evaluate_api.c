@@ -10,8 +10,8 @@
 #include "model/model.h"
 #include "train/trainer.h"
 
-lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_eval_options *opts,
-                              lb_eval_result *out, lb_error *err) {
+lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_eval_options *opts, lb_eval_result *out,
+                              lb_error *err) {
     lb_eval_options o = {0};
     if (opts) o = *opts;
     if (o.batch_size < 0) return lb_err(err, LB_ERR_USAGE, "evaluate: batch_size %d is negative", o.batch_size);
@@ -22,7 +22,9 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
     lb_dataset view;
     lb_status st = lb_api_dataset_view(d, &view, err);
     if (st) return st;
-    lb_label_spec spec = {.names = info.labels, .n_names = info.num_labels, .policy = LB_LABELS_EXACT,
+    lb_label_spec spec = {.names = info.labels,
+                          .n_names = info.num_labels,
+                          .policy = LB_LABELS_EXACT,
                           .origin = info.adapter_dir ? "the model's labels (adapter labels.json or config.json)"
                                                      : "the model's config.json id2label"};
     char **names = NULL;
@@ -32,7 +34,8 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
     const lb_tok_opts *to = lb_api_classifier_tok_opts(c);
     lb_tokset ts = {0};
     size_t *lens = NULL;
-    if (!st && !(lens = malloc(sizeof *lens * 2 * (view.n ? view.n : 1)))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (!st && !(lens = malloc(sizeof *lens * 2 * (view.n ? view.n : 1))))
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
     if (!st) {
         size_t *plens = lens + view.n;
         for (size_t i = 0; i < view.n; i++) {

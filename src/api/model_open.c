@@ -57,8 +57,10 @@ lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_mode
     /* An adapter folder as the model: its base plus the adapter. */
     if (!lb_api_dir_has(model_dir, "config.json") && lb_api_dir_has(model_dir, "adapter_config.json")) {
         if (o.adapter) {
-            st = lb_err(err, LB_ERR_USAGE, "%s is a PEFT adapter folder and an adapter (%s) was given too: give the base "
-                        "model with the adapter, or the adapter folder alone", model, o.adapter);
+            st = lb_err(err, LB_ERR_USAGE,
+                        "%s is a PEFT adapter folder and an adapter (%s) was given too: give the base "
+                        "model with the adapter, or the adapter folder alone",
+                        model, o.adapter);
             goto fail;
         }
         if ((st = lb_peft_read_base_model(model_dir, &base_name, err))) goto fail;
@@ -71,8 +73,10 @@ lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_mode
             goto fail;
         }
         if (!lb_api_dir_has(model_dir, "config.json") && lb_api_dir_has(model_dir, "adapter_config.json")) {
-            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: base_model_name_or_path %s is itself an adapter folder (stacked "
-                        "adapters are not supported)", adapter_dir, base_name);
+            st = lb_err(err, LB_ERR_UNSUPPORTED,
+                        "%s: base_model_name_or_path %s is itself an adapter folder (stacked "
+                        "adapters are not supported)",
+                        adapter_dir, base_name);
             goto fail;
         }
     } else if (o.adapter) {
@@ -105,13 +109,17 @@ lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_mode
         }
         if (!num_labels) num_labels = o.num_labels;
     } else num_labels = o.num_labels;
-    lb_load_opts lo = {.num_labels = num_labels, .labels = labels, .seed = o.seed || o.seed_set ? o.seed : 42,
-                       .quiet = true};
-    if (!(m = lb_model_load(model_dir, &lo, err))) { st = err ? err->code : LB_ERR_FORMAT; goto fail; }
+    lb_load_opts lo = {
+        .num_labels = num_labels, .labels = labels, .seed = o.seed || o.seed_set ? o.seed : 42, .quiet = true};
+    if (!(m = lb_model_load(model_dir, &lo, err))) {
+        st = err ? err->code : LB_ERR_FORMAT;
+        goto fail;
+    }
     if (adapter_dir && (st = lb_peft_load(m, adapter_dir, err))) goto fail;
-    const char *tok_dir = adapter_dir && (lb_api_dir_has(adapter_dir, "tokenizer.json") ||
-                                          lb_api_dir_has(adapter_dir, "vocab.txt"))
-                              ? adapter_dir : model_dir;
+    const char *tok_dir =
+        adapter_dir && (lb_api_dir_has(adapter_dir, "tokenizer.json") || lb_api_dir_has(adapter_dir, "vocab.txt"))
+            ? adapter_dir
+            : model_dir;
     if ((st = lb_model_set_origin(m, adapter_dir, tok_dir, err))) goto fail;
     if (o.precision != LB_PRECISION_FP32 && (st = lb_model_set_precision(m, o.precision, err))) goto fail;
     *out = m;
@@ -137,7 +145,9 @@ lb_status lb_model_resolve(const char *model, const char *revision, char **dir, 
 static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_error *err) {
     lb_lora_options o = {0};
     if (opts) o = *opts;
-    *c = (lb_lora_config){.r = o.r ? o.r : 4, .alpha = (float)(o.alpha ? o.alpha : 32), .dropout = (float)o.dropout,
+    *c = (lb_lora_config){.r = o.r ? o.r : 4,
+                          .alpha = (float)(o.alpha ? o.alpha : 32),
+                          .dropout = (float)o.dropout,
                           .use_rslora = o.use_rslora};
     if (c->r < 1 || c->r > 4096) return lb_err(err, LB_ERR_USAGE, "LoRA r must be in [1, 4096], got %d", c->r);
     if (!(c->alpha > 0)) return lb_err(err, LB_ERR_USAGE, "LoRA alpha must be positive, got %g", o.alpha);
@@ -150,8 +160,7 @@ static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_
     lb_status st = LB_OK;
     for (int i = 0; i < n && !st; i++) st = lb_peft_target_mask(names[i], &c->target_mask, err);
     lb_free_list(names);
-    if (!st && !c->target_mask)
-        st = lb_err(err, LB_ERR_USAGE, "target_modules '%s' names no module", o.target_modules);
+    if (!st && !c->target_mask) st = lb_err(err, LB_ERR_USAGE, "target_modules '%s' names no module", o.target_modules);
     return st;
 }
 

@@ -14,8 +14,9 @@
 #include "model/model.h"
 #include "text/tokenizer.h"
 
-static const char *const merge_files[] = {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt",
-                                          "tokenizer_config.json", "special_tokens_map.json", NULL};
+static const char *const merge_files[] = {"config.json", "model.safetensors",     "tokenizer.json",
+                                          "vocab.txt",   "tokenizer_config.json", "special_tokens_map.json",
+                                          NULL};
 
 static bool in_list(const char *const *list, const char *name) {
     for (const char *const *f = list; *f; f++)
@@ -32,7 +33,8 @@ static lb_status check_overlap(const char *out, const char *out_arg, const char 
     if (!strcmp(out, c)) st = lb_err(err, LB_ERR_USAGE, "output %s is the %s folder", out_arg, what);
     else if (lb_path_within(out, c))
         st = lb_err(err, LB_ERR_USAGE, "output %s lies inside the %s folder %s", out_arg, what, in);
-    else if (lb_path_within(c, out)) st = lb_err(err, LB_ERR_USAGE, "output %s holds the %s folder %s", out_arg, what, in);
+    else if (lb_path_within(c, out))
+        st = lb_err(err, LB_ERR_USAGE, "output %s holds the %s folder %s", out_arg, what, in);
     free(c);
     return st;
 }
@@ -57,10 +59,13 @@ static lb_status open_output(const char *out, const char *out_arg, const char *c
             if (w > 0) used += (size_t)w;
         }
     }
-    if (nforeign > 6 && used + 1 < sizeof list) snprintf(list + used, sizeof list - used, ", ... (%d entries)", nforeign);
+    if (nforeign > 6 && used + 1 < sizeof list)
+        snprintf(list + used, sizeof list - used, ", ... (%d entries)", nforeign);
     if (nforeign)
-        st = lb_err(err, LB_ERR_USAGE, "%s: the output folder holds entries %s does not write (%s); %s replaces only "
-                    "its own files: choose an empty or new folder", out_arg, what, list, what);
+        st = lb_err(err, LB_ERR_USAGE,
+                    "%s: the output folder holds entries %s does not write (%s); %s replaces only "
+                    "its own files: choose an empty or new folder",
+                    out_arg, what, list, what);
     lb_dir_list_free(names);
     return st;
 }
@@ -83,9 +88,9 @@ static lb_status save_folder(const lb_model *m, const char *dir, const char *con
         st = check_overlap(out, dir, info.tokenizer_dir, "tokenizer", err);
     if (!st) st = open_output(out, dir, files, what, &lock, err);
     if (!st) st = lb_staging_begin(&sg, out, err);
-    if (!st && (st = write(m, sg.dir, err)) == LB_ERR_NUMERIC) lb_err_prefix(err, "%s", dir);  /* not the staging name */
+    if (!st && (st = write(m, sg.dir, err)) == LB_ERR_NUMERIC) lb_err_prefix(err, "%s", dir); /* not the staging name */
     if (!st) st = lb_staging_commit(&sg, err);
-    lb_staging_abort(&sg);  /* not published: the target is unchanged */
+    lb_staging_abort(&sg); /* not published: the target is unchanged */
     lb_outdir_lock_release(&lock);
     free(out);
     return st;

@@ -23,14 +23,16 @@ lb_status lb_tokenizer_open(const char *dir_or_id, lb_tokenizer **out, lb_error 
 
 void lb_tokenizer_close(lb_tokenizer *tok) { lb_tokenizer_free(tok); }
 
-lb_status lb_tokenizer_encode(const lb_tokenizer *tok, const char *text, size_t len, const char *pair,
-                              size_t pair_len, const lb_encode_options *opts, lb_tokens *out, lb_error *err) {
+lb_status lb_tokenizer_encode(const lb_tokenizer *tok, const char *text, size_t len, const char *pair, size_t pair_len,
+                              const lb_encode_options *opts, lb_tokens *out, lb_error *err) {
     lb_encode_options o = {0};
     if (opts) o = *opts;
     if (!text) return lb_err(err, LB_ERR_USAGE, "encode: text is NULL");
     if (o.max_length < 0) return lb_err(err, LB_ERR_USAGE, "encode: max_length %d is negative", o.max_length);
-    lb_tok_opts to = {.max_length = o.max_length, .truncate_left = o.truncate_left,
-                      .add_special_tokens = !o.no_special_tokens, .replace_invalid_utf8 = o.replace_invalid_utf8};
+    lb_tok_opts to = {.max_length = o.max_length,
+                      .truncate_left = o.truncate_left,
+                      .add_special_tokens = !o.no_special_tokens,
+                      .replace_invalid_utf8 = o.replace_invalid_utf8};
     lb_encoding enc = {.ids = out->ids, .n = 0, .cap = out->cap};
     int32_t *types = out->type_ids;
     int32_t old_cap = out->cap;

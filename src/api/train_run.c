@@ -29,9 +29,9 @@
  * options it was taken with, which the run must repeat. */
 struct lb_train_output {
     lb_run_output out;
-    char *output_dir, *resume_dir;   /* copies */
+    char *output_dir, *resume_dir; /* copies */
     bool overwrite;
-    bool used;                       /* a run took it: one run per output */
+    bool used; /* a run took it: one run per output */
 };
 
 struct lb_train_run {
@@ -39,7 +39,7 @@ struct lb_train_run {
     lb_trainer *t;
     lb_tokset train, eval;
     bool has_train, has_eval;
-    char *output_dir, *resume_dir, *base_model_name, *tokenizer_dir;   /* copies */
+    char *output_dir, *resume_dir, *base_model_name, *tokenizer_dir; /* copies */
     int32_t *order_rows, *order_offsets;
     int threads;
 };
@@ -83,8 +83,8 @@ static lb_status dup_opt(const char *s, char **out, lb_error *err) {
  * label names map onto them exactly, class ids are used as they are. *named: the labels were
  * names (announced to the caller). */
 static lb_status map_labels(lb_dataset *views, int nd, const lb_model_info *info, bool *named, lb_error *err) {
-    lb_label_spec spec = {.names = info->labels, .n_names = info->num_labels,
-                          .policy = LB_LABELS_EXACT, .origin = "the model's labels"};
+    lb_label_spec spec = {
+        .names = info->labels, .n_names = info->num_labels, .policy = LB_LABELS_EXACT, .origin = "the model's labels"};
     char **names = NULL;
     int n = 0;
     lb_status st = lb_labels_map(views, nd, &spec, &names, &n, NULL, err);
@@ -104,9 +104,9 @@ static lb_status tokenise(const lb_dataset *v, const char *what, const lb_tokeni
         lens[i] = strlen(v->texts[i]);
         if (v->text_pairs) plens[i] = strlen(v->text_pairs[i]);
     }
-    lb_status st = lb_tokset_build_pairs(ts, tok, (const char *const *)v->texts, lens,
-                                         (const char *const *)v->text_pairs, plens, v->labels, (int64_t)v->n,
-                                         info->num_labels, o->max_length, !o->truncate_right, what, err);
+    lb_status st =
+        lb_tokset_build_pairs(ts, tok, (const char *const *)v->texts, lens, (const char *const *)v->text_pairs, plens,
+                              v->labels, (int64_t)v->n, info->num_labels, o->max_length, !o->truncate_right, what, err);
     free(lens);
     return st;
 }
@@ -171,9 +171,8 @@ void lb_train_run_close(lb_train_run *r) {
     free(r);
 }
 
-lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval,
-                            const lb_train_options *opts, const lb_train_callbacks *cb, lb_train_run **out,
-                            lb_error *err) {
+lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval, const lb_train_options *opts,
+                            const lb_train_callbacks *cb, lb_train_run **out, lb_error *err) {
     *out = NULL;
     lb_train_options o;
     if (opts) o = *opts;
@@ -183,18 +182,19 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     lb_best_metric best = LB_BEST_LOSS;
     lb_status st = parse_best(o.metric_for_best_model, &best, err);
     if (st) return st;
-    if (o.output && (o.output->used || !same_str(o.output_dir, o.output->output_dir) ||
-                     !same_str(o.resume_from_checkpoint, o.output->resume_dir) ||
-                     o.overwrite_output_dir != o.output->overwrite))
+    if (o.output &&
+        (o.output->used || !same_str(o.output_dir, o.output->output_dir) ||
+         !same_str(o.resume_from_checkpoint, o.output->resume_dir) || o.overwrite_output_dir != o.output->overwrite))
         return lb_err(err, LB_ERR_USAGE, "train: options.output %s: %s", o.output->output_dir,
                       o.output->used ? "already used by a run (one run per output)"
                                      : "taken with another output_dir, overwrite_output_dir or resume_from_checkpoint");
     if (o.max_length < 0) return lb_err(err, LB_ERR_USAGE, "train: max_length %d is negative", o.max_length);
     if (!isfinite(o.learning_rate) || o.learning_rate < 0 || !isfinite(o.weight_decay) || o.weight_decay < 0 ||
         isnan(o.max_grad_norm) || o.warmup_steps < 0 || o.logging_steps < 1 || o.max_steps < 0)
-        return lb_err(err, LB_ERR_USAGE, "train: learning_rate, weight_decay and warmup_steps must be finite and >= 0, "
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: learning_rate, weight_decay and warmup_steps must be finite and >= 0, "
                       "logging_steps >= 1, max_steps >= 0");
-    if (o.logging_steps > INT32_MAX) o.logging_steps = INT32_MAX;   /* never reached: one log at most */
+    if (o.logging_steps > INT32_MAX) o.logging_steps = INT32_MAX; /* never reached: one log at most */
     lb_train_run *r = calloc(1, sizeof *r);
     if (!r) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     r->m = m;
@@ -203,7 +203,8 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     lb_model_info info;
     lb_model_get_info(m, &info);
     lb_tokenizer *tok = NULL;
-    if ((st = dup_opt(o.output_dir, &r->output_dir, err)) || (st = dup_opt(o.resume_from_checkpoint, &r->resume_dir, err)) ||
+    if ((st = dup_opt(o.output_dir, &r->output_dir, err)) ||
+        (st = dup_opt(o.resume_from_checkpoint, &r->resume_dir, err)) ||
         (st = dup_opt(o.base_model_name ? o.base_model_name : info.model_dir, &r->base_model_name, err)) ||
         (st = dup_opt(info.tokenizer_dir, &r->tokenizer_dir, err)))
         goto out;
@@ -227,11 +228,13 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         memset(views, 0, sizeof views);
         bool named = false;
         int nd = eval ? 2 : 1;
-        if (!(st = lb_api_dataset_view(train, &views[0], err)) && (!eval || !(st = lb_api_dataset_view(eval, &views[1], err))) &&
+        if (!(st = lb_api_dataset_view(train, &views[0], err)) &&
+            (!eval || !(st = lb_api_dataset_view(eval, &views[1], err))) &&
             !(st = map_labels(views, nd, &info, &named, err)) &&
             !(st = tokenise(&views[0], "training set", tok, &info, &o, &r->train, err))) {
             r->has_train = true;
-            if (eval && !(st = tokenise(&views[1], "validation set", tok, &info, &o, &r->eval, err))) r->has_eval = true;
+            if (eval && !(st = tokenise(&views[1], "validation set", tok, &info, &o, &r->eval, err)))
+                r->has_eval = true;
         }
         if (views[0].labels) lb_api_dataset_view_free(&views[0]);
         if (views[1].labels) lb_api_dataset_view_free(&views[1]);
@@ -257,7 +260,7 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.overwrite_output = o.overwrite_output_dir;
     to.base_model_name = r->base_model_name;
     to.tokenizer_dir = r->tokenizer_dir;
-    to.label_names = info.labels;   /* owned by the model */
+    to.label_names = info.labels; /* owned by the model */
     to.order_rows = r->order_rows;
     to.order_offsets = r->order_offsets;
     to.n_order_steps = n_order;

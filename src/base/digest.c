@@ -31,7 +31,10 @@ lb_status lb_sha256_file(const char *path, char out[65], lb_error *err) {
     for (;;) {
         ssize_t r = read(fd, buf, sizeof buf);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { st = lb_err(err, LB_ERR_IO, "%s: read failed: %s", path, strerror(errno)); goto out; }
+        if (r < 0) {
+            st = lb_err(err, LB_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+            goto out;
+        }
         if (r == 0) break;
         EVP_DigestUpdate(ctx, buf, (size_t)r);
     }

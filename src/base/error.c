@@ -50,7 +50,10 @@ lb_status lb_err_prefix(lb_error *err, const char *fmt, ...) {
 }
 
 void lb_err_clear(lb_error *err) {
-    if (err) { err->code = LB_OK; err->msg[0] = '\0'; }
+    if (err) {
+        err->code = LB_OK;
+        err->msg[0] = '\0';
+    }
 }
 
 #ifdef LB_ASSERTS

@@ -38,7 +38,10 @@ lb_status lb_open_regular(const char *path, size_t max, const char *what, int *f
         close(f);
         return lb_err(err, LB_ERR_IO, "%s: is %s, expected a regular file", path, lb_file_type_name(sb.st_mode));
     }
-    if (sb.st_size < 0 || (uint64_t)sb.st_size > max) { close(f); return too_big(err, path, what, max); }
+    if (sb.st_size < 0 || (uint64_t)sb.st_size > max) {
+        close(f);
+        return too_big(err, path, what, max);
+    }
     int fl = fcntl(f, F_GETFL);
     if (fl >= 0) (void)fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
     *fd = f;
@@ -46,8 +49,7 @@ lb_status lb_open_regular(const char *path, size_t max, const char *what, int *f
     return LB_OK;
 }
 
-lb_status lb_read_file_max(const char *path, size_t max, const char *what, char **data, size_t *len,
-                           lb_error *err) {
+lb_status lb_read_file_max(const char *path, size_t max, const char *what, char **data, size_t *len, lb_error *err) {
     *data = NULL;
     if (len) *len = 0;
     if (!path || !*path) return lb_err(err, LB_ERR_USAGE, "read: empty path");
@@ -60,13 +62,20 @@ lb_status lb_read_file_max(const char *path, size_t max, const char *what, char 
     size_t cap = (size_t)sz + 1 < ((size_t)1 << 16) ? ((size_t)1 << 16) : (size_t)sz + 2, n = 0;
     if (cap > max + 2) cap = max + 2;
     char *buf = malloc(cap);
-    if (!buf) { close(fd); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap); }
+    if (!buf) {
+        close(fd);
+        return lb_err(err, LB_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap);
+    }
     for (;;) {
         if (n + 1 >= cap) {
             size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2;
-            if (ncap <= cap) break;  /* n == max + 1: over the limit */
+            if (ncap <= cap) break; /* n == max + 1: over the limit */
             char *nb = realloc(buf, ncap);
-            if (!nb) { free(buf); close(fd); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); }
+            if (!nb) {
+                free(buf);
+                close(fd);
+                return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+            }
             buf = nb;
             cap = ncap;
         }
@@ -83,7 +92,10 @@ lb_status lb_read_file_max(const char *path, size_t max, const char *what, char 
         if (n > max) break;
     }
     close(fd);
-    if (n > max) { free(buf); return too_big(err, path, what, max); }
+    if (n > max) {
+        free(buf);
+        return too_big(err, path, what, max);
+    }
     buf[n] = '\0';
     *data = buf;
     if (len) *len = n;
@@ -98,7 +110,10 @@ static void fsync_parent_dir(const char *path) {
     char *copy = strdup(path);
     if (!copy) return;
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) { (void)fsync(fd); close(fd); }
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
     free(copy);
 }
 
@@ -108,18 +123,26 @@ lb_status lb_atomic_open(lb_atomic_file *af, const char *path, lb_error *err) {
     size_t n = strlen(path) + 16;
     af->final_path = strdup(path);
     af->tmp_path = malloc(n);
-    if (!af->final_path || !af->tmp_path) { lb_atomic_abort(af); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+    if (!af->final_path || !af->tmp_path) {
+        lb_atomic_abort(af);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
     snprintf(af->tmp_path, n, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) {
         lb_status st = lb_err(err, LB_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
-        free(af->tmp_path); af->tmp_path = NULL;
+        free(af->tmp_path);
+        af->tmp_path = NULL;
         lb_atomic_abort(af);
         return st;
     }
     (void)fchmod(fd, 0644);
     af->fp = fdopen(fd, "wb");
-    if (!af->fp) { close(fd); lb_atomic_abort(af); return lb_err(err, LB_ERR_IO, "%s: fdopen failed", path); }
+    if (!af->fp) {
+        close(fd);
+        lb_atomic_abort(af);
+        return lb_err(err, LB_ERR_IO, "%s: fdopen failed", path);
+    }
     return LB_OK;
 }
 
@@ -167,7 +190,7 @@ lb_status lb_mkdir_p(const char *path, lb_error *err) {
     if (!path || !*path) return lb_err(err, LB_ERR_USAGE, "mkdir: empty path");
     char *p = strdup(path);
     if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
-    for (char *s = p + 1; ; s++) {
+    for (char *s = p + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
@@ -201,7 +224,7 @@ bool lb_dir_exists(const char *path) {
 }
 
 char *lb_path_join(const char *a, const char *b) {
-    if (!*a) return strdup(b);   /* as os.path.join: "" + "x" is "x", never "/x" */
+    if (!*a) return strdup(b); /* as os.path.join: "" + "x" is "x", never "/x" */
     size_t la = strlen(a), lb = strlen(b);
     while (la > 1 && a[la - 1] == '/') la--;
     char *out = malloc(la + lb + 2);

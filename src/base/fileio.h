@@ -34,8 +34,7 @@ lb_status lb_open_regular(const char *path, size_t max, const char *what, int *f
 
 /* Reads the whole regular file (at most max bytes, see above) into a malloc'd buffer with a
  * trailing NUL (not counted in *len). what names the kind of file in the size error. */
-lb_status lb_read_file_max(const char *path, size_t max, const char *what, char **data, size_t *len,
-                           lb_error *err);
+lb_status lb_read_file_max(const char *path, size_t max, const char *what, char **data, size_t *len, lb_error *err);
 /* lb_read_file_max with LB_MAX_READ_BYTES. */
 lb_status lb_read_file(const char *path, char **data, size_t *len, lb_error *err);
 

@@ -1,5 +1,5 @@
 /* Whole-folder outputs; see outdir.h. */
-#define _GNU_SOURCE   /* renameat2 */
+#define _GNU_SOURCE /* renameat2 */
 #include "base/outdir.h"
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include "base/fileio.h"
 
-#define MAX_DEPTH 64   /* deepest tree removed, linked or fsynced (ours are 2 levels) */
+#define MAX_DEPTH 64 /* deepest tree removed, linked or fsynced (ours are 2 levels) */
 
 /* ---- paths ---------------------------------------------------------------------------------- */
 
@@ -75,7 +75,7 @@ lb_status lb_path_canonical(const char *path, char **out, lb_error *err) {
         }
         abs[n] = save;
         if (n == 0) return lb_err(err, LB_ERR_IO, "%s: cannot resolve", path);
-        while (n > 0 && abs[n - 1] != '/') n--;   /* drop the last component */
+        while (n > 0 && abs[n - 1] != '/') n--; /* drop the last component */
         if (n > 1) n--;
         else if (n == 1) n = 0;
     }
@@ -97,17 +97,21 @@ lb_status lb_outdir_check_target(const char *path, const char *what, lb_error *e
     else if (!st && lb_path_within(cwd, canon))
         st = lb_err(err, LB_ERR_USAGE,
                     "%s %s is the current folder or holds it; lorabert replaces its output folder as a whole, "
-                    "which would leave this shell in a deleted folder: run from outside it", what, path);
-    if (!st) {   /* a mount point cannot be renamed (EBUSY): say so before hours of training */
+                    "which would leave this shell in a deleted folder: run from outside it",
+                    what, path);
+    if (!st) { /* a mount point cannot be renamed (EBUSY): say so before hours of training */
         struct stat a, b;
         char *parent = strdup(canon);
         if (!parent) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
         else {
             char *slash = strrchr(parent, '/');
-            if (slash == parent) slash[1] = '\0'; else *slash = '\0';
+            if (slash == parent) slash[1] = '\0';
+            else *slash = '\0';
             if (lstat(canon, &a) == 0 && S_ISDIR(a.st_mode) && stat(parent, &b) == 0 && a.st_dev != b.st_dev)
-                st = lb_err(err, LB_ERR_USAGE, "%s %s is a mount point; lorabert publishes an output folder by "
-                            "renaming it, which a mount point refuses: name a folder inside it", what, path);
+                st = lb_err(err, LB_ERR_USAGE,
+                            "%s %s is a mount point; lorabert publishes an output folder by "
+                            "renaming it, which a mount point refuses: name a folder inside it",
+                            what, path);
             free(parent);
         }
     }
@@ -122,10 +126,18 @@ static lb_status split_target(const char *target, char **canon, char **parent, c
     lb_status st = lb_path_canonical(target, canon, err);
     if (st) return st;
     char *slash = strrchr(*canon, '/');
-    if (!slash[1]) { free(*canon); *canon = NULL; return lb_err(err, LB_ERR_USAGE, "%s: the root folder cannot be an output", target); }
+    if (!slash[1]) {
+        free(*canon);
+        *canon = NULL;
+        return lb_err(err, LB_ERR_USAGE, "%s: the root folder cannot be an output", target);
+    }
     *parent = slash == *canon ? strdup("/") : strndup(*canon, (size_t)(slash - *canon));
     *name = slash + 1;
-    if (!*parent) { free(*canon); *canon = NULL; return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+    if (!*parent) {
+        free(*canon);
+        *canon = NULL;
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
     return LB_OK;
 }
 
@@ -161,12 +173,18 @@ lb_status lb_outdir_lock_acquire(const char *target, lb_outdir_lock *lk, lb_erro
     if (st) return st;
     if ((st = lb_mkdir_p(parent, err))) goto out;
     lk->path = fmt_path(parent, name, "lock", 0, NULL);
-    if (!lk->path) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto out; }
+    if (!lk->path) {
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     /* A holder unlinks the file before releasing it: a lock taken on an unlinked (or replaced)
      * file is stale, so take it again on the file now at the path. */
     for (int tries = 0; tries < 100; tries++) {
         int fd = open(lk->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0) { st = lb_err(err, LB_ERR_IO, "%s: cannot create the lock file %s: %s", target, lk->path, strerror(errno)); goto out; }
+        if (fd < 0) {
+            st = lb_err(err, LB_ERR_IO, "%s: cannot create the lock file %s: %s", target, lk->path, strerror(errno));
+            goto out;
+        }
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
             int e = errno;
             char buf[32] = {0};
@@ -175,11 +193,15 @@ lb_status lb_outdir_lock_acquire(const char *target, lb_outdir_lock *lk, lb_erro
             long pid = got > 0 ? strtol(buf, NULL, 10) : 0;
             if (e == EWOULDBLOCK) {
                 if (pid > 0)
-                    st = lb_err(err, LB_ERR_IO, "%s: another lorabert process (pid %ld) is writing this folder "
-                                "(lock %s); wait for it to finish or choose another output folder", target, pid, lk->path);
+                    st = lb_err(err, LB_ERR_IO,
+                                "%s: another lorabert process (pid %ld) is writing this folder "
+                                "(lock %s); wait for it to finish or choose another output folder",
+                                target, pid, lk->path);
                 else
-                    st = lb_err(err, LB_ERR_IO, "%s: another lorabert process is writing this folder (lock %s); "
-                                "wait for it to finish or choose another output folder", target, lk->path);
+                    st = lb_err(err, LB_ERR_IO,
+                                "%s: another lorabert process is writing this folder (lock %s); "
+                                "wait for it to finish or choose another output folder",
+                                target, lk->path);
             } else {
                 st = lb_err(err, LB_ERR_IO, "%s: cannot lock %s: %s", target, lk->path, strerror(e));
             }
@@ -198,7 +220,10 @@ lb_status lb_outdir_lock_acquire(const char *target, lb_outdir_lock *lk, lb_erro
     }
     st = lb_err(err, LB_ERR_IO, "%s: the lock file %s keeps being replaced", target, lk->path);
 out:
-    if (st) { free(lk->path); lk->path = NULL; }
+    if (st) {
+        free(lk->path);
+        lk->path = NULL;
+    }
     free(canon);
     free(parent);
     return st;
@@ -206,7 +231,7 @@ out:
 
 void lb_outdir_lock_release(lb_outdir_lock *lk) {
     if (lk->fd >= 0) {
-        unlink(lk->path);   /* while still held: see lb_outdir_lock_acquire */
+        unlink(lk->path); /* while still held: see lb_outdir_lock_acquire */
         close(lk->fd);
     }
     free(lk->path);
@@ -220,11 +245,17 @@ static int rm_at(int dfd, const char *name, int depth) {
     struct stat sb;
     if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : -1;
     if (!S_ISDIR(sb.st_mode)) return unlinkat(dfd, name, 0) != 0 && errno != ENOENT ? -1 : 0;
-    if (depth > MAX_DEPTH) { errno = ELOOP; return -1; }
+    if (depth > MAX_DEPTH) {
+        errno = ELOOP;
+        return -1;
+    }
     int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return -1;
     DIR *d = fdopendir(fd);
-    if (!d) { close(fd); return -1; }
+    if (!d) {
+        close(fd);
+        return -1;
+    }
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -238,26 +269,37 @@ static int rm_at(int dfd, const char *name, int depth) {
 
 lb_status lb_remove_tree(const char *path, lb_error *err) {
     if (!path || !*path) return lb_err(err, LB_ERR_USAGE, "remove: empty path");
-    if (rm_at(AT_FDCWD, path, 0))
-        return lb_err(err, LB_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    if (rm_at(AT_FDCWD, path, 0)) return lb_err(err, LB_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     return LB_OK;
 }
 
 static int fsync_tree_fd(int fd, int depth) {
-    if (depth > MAX_DEPTH) { errno = ELOOP; return -1; }
+    if (depth > MAX_DEPTH) {
+        errno = ELOOP;
+        return -1;
+    }
     int dup_fd = dup(fd);
     if (dup_fd < 0) return -1;
     DIR *d = fdopendir(dup_fd);
-    if (!d) { close(dup_fd); return -1; }
+    if (!d) {
+        close(dup_fd);
+        return -1;
+    }
     int rc = 0;
     struct dirent *e;
     while (!rc && (e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         struct stat sb;
-        if (fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) { rc = -1; break; }
+        if (fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = -1;
+            break;
+        }
         if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode)) continue;
         int cfd = openat(fd, e->d_name, (S_ISDIR(sb.st_mode) ? O_DIRECTORY : 0) | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (cfd < 0) { rc = -1; break; }
+        if (cfd < 0) {
+            rc = -1;
+            break;
+        }
         rc = S_ISDIR(sb.st_mode) ? fsync_tree_fd(cfd, depth + 1) : fsync(cfd);
         int e2 = errno;
         close(cfd);
@@ -282,16 +324,27 @@ static int copy_at(int sfd, int dfd, const char *name, mode_t mode) {
     int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0) return -1;
     int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-    if (out < 0) { close(in); return -1; }
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
     char buf[1 << 16];
     int rc = 0;
     for (;;) {
         ssize_t got = read(in, buf, sizeof buf);
-        if (got < 0) { if (errno == EINTR) continue; rc = -1; break; }
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            rc = -1;
+            break;
+        }
         if (got == 0) break;
         for (ssize_t off = 0; off < got;) {
             ssize_t w = write(out, buf + off, (size_t)(got - off));
-            if (w < 0) { if (errno == EINTR) continue; rc = -1; break; }
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                rc = -1;
+                break;
+            }
             off += w;
         }
         if (rc) break;
@@ -299,18 +352,27 @@ static int copy_at(int sfd, int dfd, const char *name, mode_t mode) {
     if (!rc && fsync(out) != 0) rc = -1;
     int e = errno;
     close(in);
-    if (close(out) != 0 && !rc) { rc = -1; e = errno; }
+    if (close(out) != 0 && !rc) {
+        rc = -1;
+        e = errno;
+    }
     if (rc) unlinkat(dfd, name, 0);
     errno = e;
     return rc;
 }
 
 static int link_at(int sfd, int dfd, int depth, bool (*skip)(const char *, void *), void *ctx) {
-    if (depth > MAX_DEPTH) { errno = ELOOP; return -1; }
+    if (depth > MAX_DEPTH) {
+        errno = ELOOP;
+        return -1;
+    }
     int dup_fd = dup(sfd);
     if (dup_fd < 0) return -1;
     DIR *d = fdopendir(dup_fd);
-    if (!d) { close(dup_fd); return -1; }
+    if (!d) {
+        close(dup_fd);
+        return -1;
+    }
     int rc = 0;
     struct dirent *e;
     while (!rc && (e = readdir(d))) {
@@ -318,8 +380,11 @@ static int link_at(int sfd, int dfd, int depth, bool (*skip)(const char *, void 
         if (!strcmp(nm, ".") || !strcmp(nm, "..")) continue;
         if (skip && skip(nm, ctx)) continue;
         struct stat sb, db;
-        if (fstatat(sfd, nm, &sb, AT_SYMLINK_NOFOLLOW) != 0) { rc = errno == ENOENT ? 0 : -1; continue; }
-        if (fstatat(dfd, nm, &db, AT_SYMLINK_NOFOLLOW) == 0) continue;   /* dst's own version wins */
+        if (fstatat(sfd, nm, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = errno == ENOENT ? 0 : -1;
+            continue;
+        }
+        if (fstatat(dfd, nm, &db, AT_SYMLINK_NOFOLLOW) == 0) continue; /* dst's own version wins */
         if (S_ISREG(sb.st_mode)) {
             if (linkat(sfd, nm, dfd, nm, 0) != 0) {
                 if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOTSUP || errno == EOPNOTSUPP)
@@ -327,7 +392,10 @@ static int link_at(int sfd, int dfd, int depth, bool (*skip)(const char *, void 
                 else rc = -1;
             }
         } else if (S_ISDIR(sb.st_mode)) {
-            if (mkdirat(dfd, nm, sb.st_mode & 07777) != 0) { rc = -1; continue; }
+            if (mkdirat(dfd, nm, sb.st_mode & 07777) != 0) {
+                rc = -1;
+                continue;
+            }
             int cs = openat(sfd, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             int cd = openat(dfd, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             rc = cs < 0 || cd < 0 ? -1 : link_at(cs, cd, depth + 1, NULL, NULL);
@@ -338,7 +406,10 @@ static int link_at(int sfd, int dfd, int depth, bool (*skip)(const char *, void 
         } else if (S_ISLNK(sb.st_mode)) {
             char target[PATH_MAX];
             ssize_t n = readlinkat(sfd, nm, target, sizeof target - 1);
-            if (n < 0) { rc = -1; continue; }
+            if (n < 0) {
+                rc = -1;
+                continue;
+            }
             target[n] = '\0';
             rc = symlinkat(target, dfd, nm);
         }
@@ -352,7 +423,10 @@ lb_status lb_link_tree(const char *src, const char *dst, bool (*skip)(const char
     int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sfd < 0) return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
     int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) { close(sfd); return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", dst, strerror(errno)); }
+    if (dfd < 0) {
+        close(sfd);
+        return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", dst, strerror(errno));
+    }
     int rc = link_at(sfd, dfd, 0, skip, ctx);
     int e = errno;
     close(sfd);
@@ -376,14 +450,20 @@ lb_status lb_dir_list(const char *dir, char ***names, int *n, lb_error *err) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         if (cnt + 2 > cap) {
             char **nv = realloc(v, sizeof(char *) * (size_t)(cap *= 2));
-            if (!nv) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+            if (!nv) {
+                st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+                break;
+            }
             v = nv;
         }
         struct stat sb;
         bool is_dir = fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
         size_t len = strlen(e->d_name);
         char *s = malloc(len + 2);
-        if (!s) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+        if (!s) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            break;
+        }
         memcpy(s, e->d_name, len);
         if (is_dir) s[len++] = '/';
         s[len] = '\0';
@@ -412,7 +492,7 @@ void lb_dir_list_free(char **names) {
 
 bool lb_outdir_tmp_name(const char *entry, char *out, size_t cap) {
     size_t n = strlen(entry);
-    if (n < 12 || memcmp(entry + n - 11, ".tmp.", 5)) return false;   /* NAME + ".tmp." + 6 */
+    if (n < 12 || memcmp(entry + n - 11, ".tmp.", 5)) return false; /* NAME + ".tmp." + 6 */
     for (size_t i = n - 6; i < n; i++)
         if (!((entry[i] >= 'a' && entry[i] <= 'z') || (entry[i] >= 'A' && entry[i] <= 'Z') ||
               (entry[i] >= '0' && entry[i] <= '9')))
@@ -436,14 +516,17 @@ bool lb_outdir_staging_name(const char *entry, char *out, size_t cap) {
     if (entry[n - 9] != '.') return false;
     size_t p = n - 9;
     size_t digits = 0;
-    while (p > 0 && entry[p - 1] >= '0' && entry[p - 1] <= '9') { p--; digits++; }
+    while (p > 0 && entry[p - 1] >= '0' && entry[p - 1] <= '9') {
+        p--;
+        digits++;
+    }
     if (!digits || p == 0 || entry[p - 1] != '.') return false;
-    p--;   /* entry[p] is the '.' before the pid */
+    p--; /* entry[p] is the '.' before the pid */
     size_t kind_len;
     if (p >= 8 && !memcmp(entry + p - 8, ".staging", 8)) kind_len = 8;
     else if (p >= 4 && !memcmp(entry + p - 4, ".old", 4)) kind_len = 4;
     else return false;
-    size_t base = p - kind_len;   /* entry[1..base) is X */
+    size_t base = p - kind_len; /* entry[1..base) is X */
     if (base <= 1) return false;
     if (out) {
         if (base > cap) return false;
@@ -473,20 +556,30 @@ lb_status lb_outdir_clean(const char *target, lb_error *err) {
         if (!lb_outdir_staging_name(e->d_name, base, sizeof base) || strcmp(base, name)) continue;
         if (nfound == cap) {
             char **nf = realloc(found, sizeof(char *) * (size_t)(cap = cap ? 2 * cap : 4));
-            if (!nf) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+            if (!nf) {
+                st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+                break;
+            }
             found = nf;
         }
-        if (!(found[nfound] = strdup(e->d_name))) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+        if (!(found[nfound] = strdup(e->d_name))) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            break;
+        }
         nfound++;
     }
     closedir(d);
     for (int i = 0; !st && i < nfound; i++) {
         char *p = lb_path_join(parent, found[i]);
-        if (!p) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+        if (!p) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            break;
+        }
         bool is_old = !strncmp(found[i] + 1 + strlen(name), ".old.", 5);
         if (is_old && target_absent) {
             /* a crash between the two renames of the fallback publish: the old version is whole */
-            if (rename(p, canon) != 0) st = lb_err(err, LB_ERR_IO, "%s: cannot restore %s: %s", canon, p, strerror(errno));
+            if (rename(p, canon) != 0)
+                st = lb_err(err, LB_ERR_IO, "%s: cannot restore %s: %s", canon, p, strerror(errno));
             target_absent = false;
         } else {
             st = lb_remove_tree(p, err);
@@ -539,7 +632,10 @@ lb_status lb_staging_begin(lb_staging *sg, const char *target, lb_error *err) {
         char hex[9];
         random_hex(hex);
         char *p = fmt_path(parent, name, "staging", (long)getpid(), hex);
-        if (!p) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+        if (!p) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            break;
+        }
         if (mkdir(p, 0755) == 0) {
             sg->dir = p;
             sg->target = canon;
@@ -569,41 +665,51 @@ void lb_staging_abort(lb_staging *sg) {
 lb_status lb_staging_commit(lb_staging *sg, lb_error *err) {
     if (!sg->dir) return lb_err(err, LB_ERR_INTERNAL, "staging: commit without a staging folder");
     char *parent = strdup(sg->target);
-    if (!parent) { lb_staging_abort(sg); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+    if (!parent) {
+        lb_staging_abort(sg);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
     char *slash = strrchr(parent, '/');
-    if (slash == parent) slash[1] = '\0'; else *slash = '\0';
+    if (slash == parent) slash[1] = '\0';
+    else *slash = '\0';
     lb_status st = fsync_path(sg->dir, true, err);
     struct stat tb;
     bool exists = !st && lstat(sg->target, &tb) == 0;
-    if (exists && !S_ISDIR(tb.st_mode))
-        st = lb_err(err, LB_ERR_IO, "%s: exists and is not a directory", sg->target);
-    if (st) { lb_staging_abort(sg); free(parent); return st; }
+    if (exists && !S_ISDIR(tb.st_mode)) st = lb_err(err, LB_ERR_IO, "%s: exists and is not a directory", sg->target);
+    if (st) {
+        lb_staging_abort(sg);
+        free(parent);
+        return st;
+    }
     if (!exists) {
         if (rename(sg->dir, sg->target) == 0) goto published;
         if (errno != ENOTEMPTY && errno != EEXIST) {
             st = lb_err(err, LB_ERR_IO, "%s: cannot publish %s: %s", sg->target, sg->dir, strerror(errno));
             goto fail;
         }
-        if (lstat(sg->target, &tb) != 0) {   /* appeared and vanished: give up rather than guess */
+        if (lstat(sg->target, &tb) != 0) { /* appeared and vanished: give up rather than guess */
             st = lb_err(err, LB_ERR_IO, "%s: changed while being published", sg->target);
             goto fail;
         }
     }
     (void)chmod(sg->dir, tb.st_mode & 07777);
     if (renameat2(AT_FDCWD, sg->dir, AT_FDCWD, sg->target, RENAME_EXCHANGE) == 0) {
-        (void)lb_remove_tree(sg->dir, NULL);   /* now the old version; a failure leaves a named leftover */
+        (void)lb_remove_tree(sg->dir, NULL); /* now the old version; a failure leaves a named leftover */
         goto published;
     }
     if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EOPNOTSUPP) {
         st = lb_err(err, LB_ERR_IO, "%s: cannot publish %s: %s", sg->target, sg->dir, strerror(errno));
         goto fail;
     }
-    {   /* no RENAME_EXCHANGE here: move the old version aside, then the new one in */
+    { /* no RENAME_EXCHANGE here: move the old version aside, then the new one in */
         const char *name = strrchr(sg->target, '/') + 1;
         char hex[9];
         random_hex(hex);
         char *old = fmt_path(parent, name, "old", (long)getpid(), hex);
-        if (!old) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+        if (!old) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
         if (rename(sg->target, old) != 0) {
             st = lb_err(err, LB_ERR_IO, "%s: cannot move the old version aside: %s", sg->target, strerror(errno));
             free(old);

@@ -42,8 +42,8 @@ lb_status lb_outdir_check_target(const char *path, const char *what, lb_error *e
 /* ---- the writer lock ---- */
 
 typedef struct lb_outdir_lock {
-    int fd;        /* -1 when not held */
-    char *path;    /* PARENT/.NAME.lock */
+    int fd;     /* -1 when not held */
+    char *path; /* PARENT/.NAME.lock */
 } lb_outdir_lock;
 /* Creates PARENT (mkdir -p) and takes the lock of target without waiting. Held by another
  * process: LB_ERR_IO naming its pid. */
@@ -54,8 +54,8 @@ void lb_outdir_lock_release(lb_outdir_lock *lk);
 /* ---- staging ---- */
 
 typedef struct lb_staging {
-    char *target;  /* canonical target */
-    char *dir;     /* PARENT/.NAME.staging.<pid>.<hex8>: write the new version here */
+    char *target; /* canonical target */
+    char *dir;    /* PARENT/.NAME.staging.<pid>.<hex8>: write the new version here */
 } lb_staging;
 /* Creates a new empty staging folder beside target (PARENT must exist). */
 lb_status lb_staging_begin(lb_staging *sg, const char *target, lb_error *err);

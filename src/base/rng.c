@@ -21,7 +21,10 @@ uint64_t lb_rng_u64(lb_rng *r) {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
     return result;
@@ -33,7 +36,8 @@ uint64_t lb_rng_below(lb_rng *r, uint64_t n) {
     if (n <= 1) return 0;
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
-    do x = lb_rng_u64(r); while (x >= limit);
+    do x = lb_rng_u64(r);
+    while (x >= limit);
     return x % n;
 }
 
@@ -46,6 +50,8 @@ double lb_rng_normal(lb_rng *r) {
 void lb_rng_shuffle(lb_rng *r, int32_t *idx, int64_t n) {
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)lb_rng_below(r, (uint64_t)i + 1);
-        int32_t t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+        int32_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
     }
 }

@@ -4,7 +4,9 @@
 #define LB_BASE_RNG_H
 #include <stdint.h>
 
-typedef struct lb_rng { uint64_t s[4]; } lb_rng;
+typedef struct lb_rng {
+    uint64_t s[4];
+} lb_rng;
 
 void lb_rng_seed(lb_rng *r, uint64_t seed);
 /* An independent stream derived from (seed, stream id), e.g. one per purpose. */

@@ -22,7 +22,10 @@ lb_status lb_utf8_sanitize(const uint8_t *s, size_t n, char **out, size_t *out_l
 
 /* Encodes cp (a valid scalar value) at out, returning the byte count (1-4). */
 static inline int lb_utf8_encode(int32_t cp, uint8_t *out) {
-    if (cp < 0x80) { out[0] = (uint8_t)cp; return 1; }
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
     if (cp < 0x800) {
         out[0] = (uint8_t)(0xC0 | (cp >> 6));
         out[1] = (uint8_t)(0x80 | (cp & 0x3F));

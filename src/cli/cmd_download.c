@@ -30,14 +30,21 @@ int cmd_download(int argc, char **argv) {
         {"--revision", OPT_STR, &revision, "R", "branch, tag or commit hash (default: main)", 0, 0},
         {"--include", OPT_MULTI, &include, "GLOB", "only files matching GLOB (repeatable; '*' also matches '/')", 0, 0},
     };
-    const cli_command cmd = {.name = "download", .usage = download_usage, .opts = opts,
-                             .nopts = (int)(sizeof opts / sizeof opts[0]), .positional = "REPO_ID",
-                             .max_positional = 1, .epilog = download_epilog};
+    const cli_command cmd = {.name = "download",
+                             .usage = download_usage,
+                             .opts = opts,
+                             .nopts = (int)(sizeof opts / sizeof opts[0]),
+                             .positional = "REPO_ID",
+                             .max_positional = 1,
+                             .epilog = download_epilog};
     bool help = false;
     int rc = cli_parse_command(&cmd, argc, argv, &args, &nargs, &help);
     if (rc || help) goto out;
     repo = nargs ? args[0] : NULL;
-    if (!repo) { rc = cli_usage_error("download", "missing REPO_ID"); goto out; }
+    if (!repo) {
+        rc = cli_usage_error("download", "missing REPO_ID");
+        goto out;
+    }
     /* Always a hub id here, even if a local folder of that name exists. */
     {
         const char *slash = strchr(repo, '/');
@@ -49,7 +56,10 @@ int cmd_download(int argc, char **argv) {
     char *dir = NULL;
     lb_error err = {0};
     lb_status st = lb_hub_download(repo, dataset, revision, include.n ? include.v : NULL, &dir, &err);
-    if (st) { rc = cli_fail(&err); goto out; }
+    if (st) {
+        rc = cli_fail(&err);
+        goto out;
+    }
     printf("%s\n", dir);
     lb_free(dir);
 out:

@@ -17,8 +17,7 @@ static const char usage[] =
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *text_col = "text", *label_col = "label",
-               *truncation = "left", *pair_col = NULL, *dataset = NULL, *split = "validation",
-               *precision = "fp32";
+               *truncation = "left", *pair_col = NULL, *dataset = NULL, *split = "validation", *precision = "fp32";
     long max_length = 0, batch = 8, threads = 0;
     bool json = false;
     const cli_opt opts[] = {
@@ -30,7 +29,8 @@ int cmd_eval(int argc, char **argv) {
         {"--text-column", OPT_STR, &text_col, "NAME", "text column", 0, 0},
         {"--text-pair-column", OPT_STR, &pair_col, "NAME", "second text of sentence-pair tasks", 0, 0},
         {"--label-column", OPT_STR, &label_col, "NAME", "label column", 0, 0},
-        {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP] (0: the model's limit, 512 for DistilBERT)", 0, 1e6},
+        {"--max-length", OPT_INT, &max_length, "N",
+         "tokens per example incl. [CLS]/[SEP] (0: the model's limit, 512 for DistilBERT)", 0, 1e6},
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--batch-size", OPT_INT, &batch, "N", "evaluation batch size", 1, 65536},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
@@ -51,10 +51,12 @@ int cmd_eval(int argc, char **argv) {
     lb_error err = {0};
     lb_classifier *c = NULL;
     lb_dataset *ds = NULL;
-    lb_classifier_options co = {.model = {.adapter = adapter, .precision = prec}, .max_length = (int)max_length,
-                                .truncate_left = left, .threads = (int)threads};
-    lb_dataset_options dop = {.split = split, .text_column = text_col, .text_pair_column = pair_col,
-                              .label_column = label_col};
+    lb_classifier_options co = {.model = {.adapter = adapter, .precision = prec},
+                                .max_length = (int)max_length,
+                                .truncate_left = left,
+                                .threads = (int)threads};
+    lb_dataset_options dop = {
+        .split = split, .text_column = text_col, .text_pair_column = pair_col, .label_column = label_col};
     lb_eval_options eo = {.batch_size = (int)batch};
     lb_eval_result r;
     lb_status st = lb_classifier_open(model, &co, &c, &err);
@@ -78,7 +80,7 @@ int cmd_eval(int argc, char **argv) {
             printf("]");
         }
         printf("]");
-        if (L > 2) {   /* macro averages above; the per-class values they average */
+        if (L > 2) { /* macro averages above; the per-class values they average */
             printf(", \"per_class\": [");
             for (int i = 0; i < L; i++)
                 printf("%s{\"label\": %d, \"precision\": %.9g, \"recall\": %.9g, \"f1\": %.9g}", i ? ", " : "", i,

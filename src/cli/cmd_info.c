@@ -53,7 +53,8 @@ static void print_adapter(const cJSON *o) {
         printf("tensors:       %d, %s parameters, %s\n", (int)num_of(o, "tensors"), params, str_of(o, "dtypes"));
     else printf("tensors:       adapter_model.safetensors missing\n");
     printf("tokenizer:     %s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "has_tokenizer"))
-                                      ? "included" : "none (the base model's is used)");
+                                      ? "included"
+                                      : "none (the base model's is used)");
 }
 
 static void print_model(const cJSON *o) {
@@ -86,7 +87,11 @@ int cmd_info(int argc, char **argv) {
     const cli_opt opts[] = {
         {"--json", OPT_FLAG, &json, NULL, "one JSON object instead of the text listing", 0, 0},
     };
-    const cli_command cmd = {.name = "info", .usage = info_usage, .opts = opts, .nopts = 1, .positional = "DIR",
+    const cli_command cmd = {.name = "info",
+                             .usage = info_usage,
+                             .opts = opts,
+                             .nopts = 1,
+                             .positional = "DIR",
                              .max_positional = 1,
                              .epilog = "Exit status: 0 ok, 2 usage, 3 I/O, 4 bad files, 7 network.\n"};
     bool help = false;

@@ -39,8 +39,10 @@ static const char predict_epilog[] =
 static void put_json_string(FILE *out, const char *s) {
     putc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') { putc('\\', out); putc(*p, out); }
-        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+        if (*p == '"' || *p == '\\') {
+            putc('\\', out);
+            putc(*p, out);
+        } else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
         else putc(*p, out);
     }
     putc('"', out);
@@ -101,7 +103,10 @@ static int next_line(line_reader *r, bool block, char **s, size_t *n, lb_error *
                 return -1;
             }
             char *t = malloc(k + 1);
-            if (!t) { cli_err(err, LB_ERR_NOMEM, "out of memory"); return -1; }
+            if (!t) {
+                cli_err(err, LB_ERR_NOMEM, "out of memory");
+                return -1;
+            }
             memcpy(t, r->buf + r->start, k);
             t[k] = '\0';
             r->start = nl ? end + 1 : r->len;
@@ -111,8 +116,8 @@ static int next_line(line_reader *r, bool block, char **s, size_t *n, lb_error *
         }
         if (r->eof) return 0;
         if (r->len - r->start > PREDICT_MAX_LINE_BYTES) {
-            cli_err(err, LB_ERR_UNSUPPORTED, "stdin line %zu: longer than the %zu MiB limit for one text", r->lineno + 1,
-                   PREDICT_MAX_LINE_BYTES >> 20);
+            cli_err(err, LB_ERR_UNSUPPORTED, "stdin line %zu: longer than the %zu MiB limit for one text",
+                    r->lineno + 1, PREDICT_MAX_LINE_BYTES >> 20);
             return -1;
         }
         if (!block) {
@@ -129,13 +134,19 @@ static int next_line(line_reader *r, bool block, char **s, size_t *n, lb_error *
         if (r->cap - r->len < 4096) {
             size_t cap = r->cap ? 2 * r->cap : 65536;
             char *nb = realloc(r->buf, cap);
-            if (!nb) { cli_err(err, LB_ERR_NOMEM, "out of memory"); return -1; }
+            if (!nb) {
+                cli_err(err, LB_ERR_NOMEM, "out of memory");
+                return -1;
+            }
             r->buf = nb;
             r->cap = cap;
         }
         ssize_t got = read(STDIN_FILENO, r->buf + r->len, r->cap - r->len);
         if (got < 0 && errno == EINTR) continue;
-        if (got < 0) { cli_err(err, LB_ERR_IO, "stdin: read failed: %s", strerror(errno)); return -1; }
+        if (got < 0) {
+            cli_err(err, LB_ERR_IO, "stdin: read failed: %s", strerror(errno));
+            return -1;
+        }
         if (got == 0) r->eof = true;
         else r->len += (size_t)got;
     }
@@ -171,8 +182,8 @@ static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, si
     float *logits = malloc(n * (size_t)L * sizeof *logits);
     lb_status st = LB_OK;
     if (!label || !probs || !logits) st = cli_err(err, LB_ERR_NOMEM, "out of memory");
-    if (!st && (st = lb_classify(pc->c, (const char *const *)texts->text, texts->len, NULL, NULL, n, label, probs, logits,
-                                 err))) {
+    if (!st && (st = lb_classify(pc->c, (const char *const *)texts->text, texts->len, NULL, NULL, n, label, probs,
+                                 logits, err))) {
         /* the library counts texts from 0 in each call: name the input's index */
         unsigned long long k;
         const char *colon = strchr(err->msg, ':');
@@ -198,9 +209,15 @@ static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, si
         fputs(",\"score\":", stdout);
         put_json_float(stdout, p[label[i]]);
         fputs(",\"probs\":[", stdout);
-        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, p[k]); }
+        for (int k = 0; k < L; k++) {
+            if (k) putchar(',');
+            put_json_float(stdout, p[k]);
+        }
         fputs("],\"logits\":[", stdout);
-        for (int k = 0; k < L; k++) { if (k) putchar(','); put_json_float(stdout, z[k]); }
+        for (int k = 0; k < L; k++) {
+            if (k) putchar(',');
+            put_json_float(stdout, z[k]);
+        }
         fputs("]}\n", stdout);
     }
     if (!st && fflush(stdout) != 0) st = cli_err(err, LB_ERR_IO, "stdout: write failed: %s", strerror(errno));
@@ -223,58 +240,98 @@ int cmd_predict(int argc, char **argv) {
     int nargs = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model_arg, "DIR|ID", "model folder, PEFT adapter folder or hub repo id", 0, 0},
-        {"--adapter", OPT_STR, &adapter_arg, "DIR|ID", "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)", 0, 0},
-        {"--max-length", OPT_INT, &max_length, "N", "truncate to N tokens incl. [CLS]/[SEP] (0: the model's limit)", 0, 1000000},
+        {"--adapter", OPT_STR, &adapter_arg, "DIR|ID",
+         "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)", 0, 0},
+        {"--max-length", OPT_INT, &max_length, "N", "truncate to N tokens incl. [CLS]/[SEP] (0: the model's limit)", 0,
+         1000000},
         {"--truncation", OPT_STR, &truncation, "SIDE", "right (keep the start) or left (keep the end)", 0, 0},
         {"--batch-size", OPT_INT, &batch_size, "N", "texts per forward pass", 1, 1000000},
-        {"--labels", OPT_STR, &labels_arg, "A,B,...", "label names by id (default: the adapter's, else config.json's)", 0, 0},
+        {"--labels", OPT_STR, &labels_arg, "A,B,...", "label names by id (default: the adapter's, else config.json's)",
+         0, 0},
         {"--precision", OPT_STR, &precision_arg, "P", "fp32 (exact) or bf16 (frozen linears in bf16: faster)", 0, 0},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
         {"--json", OPT_FLAG, &force_json, NULL, "JSON lines even on a terminal", 0, 0},
         {"--table", OPT_FLAG, &force_table, NULL, "an aligned table even when piped", 0, 0},
     };
-    const cli_command cmd = {.name = "predict", .usage = predict_usage, .opts = opts,
-                             .nopts = (int)(sizeof opts / sizeof opts[0]), .positional = "TEXT",
+    const cli_command cmd = {.name = "predict",
+                             .usage = predict_usage,
+                             .opts = opts,
+                             .nopts = (int)(sizeof opts / sizeof opts[0]),
+                             .positional = "TEXT",
                              .epilog = predict_epilog};
     bool help = false;
     int rc = cli_parse_command(&cmd, argc, argv, &args, &nargs, &help);
     if (rc || help) goto out;
     for (int i = 0; i < nargs; i++) {
-        if (!*args[i]) { rc = cli_usage_error("predict", "TEXT %d is empty", i); goto out; }
+        if (!*args[i]) {
+            rc = cli_usage_error("predict", "TEXT %d is empty", i);
+            goto out;
+        }
         lb_error e;
-        if (texts_push(&texts, args[i], strlen(args[i]), &e)) { rc = cli_fail(&e); goto out; }
+        if (texts_push(&texts, args[i], strlen(args[i]), &e)) {
+            rc = cli_fail(&e);
+            goto out;
+        }
     }
-    if (max_length == 1) { rc = cli_usage_error("predict", "--max-length must leave room for [CLS] and [SEP] (>= 2)"); goto out; }
+    if (max_length == 1) {
+        rc = cli_usage_error("predict", "--max-length must leave room for [CLS] and [SEP] (>= 2)");
+        goto out;
+    }
     if (!strcmp(truncation, "left")) truncate_left = true;
-    else if (strcmp(truncation, "right")) { rc = cli_usage_error("predict", "--truncation must be left or right, got '%s'", truncation); goto out; }
-    if (!lb_precision_parse(precision_arg, &precision)) { rc = cli_usage_error("predict", "--precision must be fp32 or bf16, got '%s'", precision_arg); goto out; }
-    if (!model_arg) { rc = cli_usage_error("predict", "--model DIR|ID is required"); goto out; }
-    if (force_json && force_table) { rc = cli_usage_error("predict", "--json and --table exclude each other"); goto out; }
+    else if (strcmp(truncation, "right")) {
+        rc = cli_usage_error("predict", "--truncation must be left or right, got '%s'", truncation);
+        goto out;
+    }
+    if (!lb_precision_parse(precision_arg, &precision)) {
+        rc = cli_usage_error("predict", "--precision must be fp32 or bf16, got '%s'", precision_arg);
+        goto out;
+    }
+    if (!model_arg) {
+        rc = cli_usage_error("predict", "--model DIR|ID is required");
+        goto out;
+    }
+    if (force_json && force_table) {
+        rc = cli_usage_error("predict", "--json and --table exclude each other");
+        goto out;
+    }
     if (labels_arg) {
         /* "a,b,c" -> {"a","b","c"}: split a private copy in place */
         labels_buf = strdup(labels_arg);
         labels = calloc(strlen(labels_arg) + 2, sizeof *labels);
-        if (!labels_buf || !labels) { fprintf(stderr, "lorabert: out of memory\n"); rc = LB_ERR_NOMEM; goto out; }
+        if (!labels_buf || !labels) {
+            fprintf(stderr, "lorabert: out of memory\n");
+            rc = LB_ERR_NOMEM;
+            goto out;
+        }
         for (char *p = labels_buf;;) {
             char *comma = strchr(p, ',');
             if (comma) *comma = '\0';
-            if (!*p) { rc = cli_usage_error("predict", "--labels: empty label name in '%s'", labels_arg); goto out; }
+            if (!*p) {
+                rc = cli_usage_error("predict", "--labels: empty label name in '%s'", labels_arg);
+                goto out;
+            }
             labels[n_labels++] = p;
             if (!comma) break;
             p = comma + 1;
         }
-        if (n_labels < 2) { rc = cli_usage_error("predict", "--labels needs at least 2 names, got '%s'", labels_arg); goto out; }
+        if (n_labels < 2) {
+            rc = cli_usage_error("predict", "--labels needs at least 2 names, got '%s'", labels_arg);
+            goto out;
+        }
     }
 
     lb_error err = {0};
     lb_classifier *c = NULL;
     bool from_stdin = texts.n == 0;
     texts.owned = from_stdin;
-    lb_classifier_options co = {
-        .model = {.adapter = adapter_arg, .labels = (const char *const *)labels, .num_labels = n_labels,
-                  .precision = precision},
-        .max_length = (int)max_length, .truncate_left = truncate_left, .batch_size = (int)batch_size,
-        .threads = (int)threads};
+    lb_classifier_options co = {.model = {.adapter = adapter_arg,
+                                          .labels = (const char *const *)labels,
+                                          .num_labels = n_labels,
+                                          .precision = precision},
+                                .max_length = (int)max_length,
+                                .truncate_left = truncate_left,
+                                .batch_size = (int)batch_size,
+                                .threads = (int)threads};
     if (lb_classifier_open(model_arg, &co, &c, &err)) goto fail;
     lb_model_info info;
     lb_model_get_info(lb_classifier_model(c), &info);
@@ -299,8 +356,14 @@ int cmd_predict(int argc, char **argv) {
             char *s;
             size_t len;
             int got = next_line(&lr, texts.n == 0, &s, &len, &err);
-            if (got < 0) { st = err.code; break; }
-            if (got > 0 && (st = texts_push(&texts, s, len, &err))) { free(s); break; }
+            if (got < 0) {
+                st = err.code;
+                break;
+            }
+            if (got > 0 && (st = texts_push(&texts, s, len, &err))) {
+                free(s);
+                break;
+            }
             if (texts.n && (got == 0 || texts.n >= (size_t)batch_size)) {
                 if ((st = predict_chunk(&pc, &texts, done, &err))) break;
                 done += texts.n;
@@ -310,7 +373,8 @@ int cmd_predict(int argc, char **argv) {
             if (got == 0 && lr.eof) break;
         }
         free(lr.buf);
-        if (!st && done == 0) st = cli_err(&err, LB_ERR_FORMAT, "stdin: no texts (give TEXT arguments or one text per line)");
+        if (!st && done == 0)
+            st = cli_err(&err, LB_ERR_FORMAT, "stdin: no texts (give TEXT arguments or one text per line)");
         if (st) goto fail;
     }
     goto cleanup;

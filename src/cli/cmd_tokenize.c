@@ -18,8 +18,10 @@ static const char tokenize_usage[] =
 static void put_json_string(FILE *out, const char *s) {
     putc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') { putc('\\', out); putc(*p, out); }
-        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+        if (*p == '"' || *p == '\\') {
+            putc('\\', out);
+            putc(*p, out);
+        } else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
         else putc(*p, out);
     }
     putc('"', out);
@@ -32,7 +34,12 @@ static size_t decode_json_string(const char **pp, char *out) {
     const char *p = *pp;
     size_t n = 0;
     while (*p && *p != '"') {
-        if (*p != '\\') { if (out) out[n] = *p; n++; p++; continue; }
+        if (*p != '\\') {
+            if (out) out[n] = *p;
+            n++;
+            p++;
+            continue;
+        }
         p++;
         char c = *p ? *p++ : 0;
         unsigned cp = 0;
@@ -50,7 +57,10 @@ static size_t decode_json_string(const char **pp, char *out) {
                 char l[5] = {0};
                 for (int i = 0; i < 4 && p[2 + i]; i++) l[i] = p[2 + i];
                 unsigned lo = (unsigned)strtoul(l, NULL, 16);
-                if (lo >= 0xDC00 && lo < 0xE000) { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00); p += 6; }
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                }
             }
             if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD; /* a lone surrogate */
             break;
@@ -59,16 +69,29 @@ static size_t decode_json_string(const char **pp, char *out) {
         }
         unsigned char b[4];
         int k;
-        if (cp < 0x80) { b[0] = (unsigned char)cp; k = 1; }
-        else if (cp < 0x800) { b[0] = (unsigned char)(0xC0 | (cp >> 6)); b[1] = (unsigned char)(0x80 | (cp & 0x3F)); k = 2; }
-        else if (cp < 0x10000) {
-            b[0] = (unsigned char)(0xE0 | (cp >> 12)); b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-            b[2] = (unsigned char)(0x80 | (cp & 0x3F)); k = 3;
+        if (cp < 0x80) {
+            b[0] = (unsigned char)cp;
+            k = 1;
+        } else if (cp < 0x800) {
+            b[0] = (unsigned char)(0xC0 | (cp >> 6));
+            b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+            k = 2;
+        } else if (cp < 0x10000) {
+            b[0] = (unsigned char)(0xE0 | (cp >> 12));
+            b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+            k = 3;
         } else {
-            b[0] = (unsigned char)(0xF0 | (cp >> 18)); b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-            b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); b[3] = (unsigned char)(0x80 | (cp & 0x3F)); k = 4;
+            b[0] = (unsigned char)(0xF0 | (cp >> 18));
+            b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+            b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+            k = 4;
         }
-        for (int i = 0; i < k; i++) { if (out) out[n] = (char)b[i]; n++; }
+        for (int i = 0; i < k; i++) {
+            if (out) out[n] = (char)b[i];
+            n++;
+        }
     }
     if (*p == '"') p++;
     *pp = p;
@@ -103,10 +126,16 @@ static long json_text_field(const char *line, char *out) {
         /* Skip the value: nested brackets outside strings, up to the next top-level ',' or '}'. */
         int depth = 0;
         while (*p) {
-            if (*p == '"') { p++; decode_json_string(&p, NULL); continue; }
+            if (*p == '"') {
+                p++;
+                decode_json_string(&p, NULL);
+                continue;
+            }
             if (*p == '{' || *p == '[') depth++;
-            else if (*p == '}' || *p == ']') { if (!depth) break; depth--; }
-            else if (*p == ',' && !depth) break;
+            else if (*p == '}' || *p == ']') {
+                if (!depth) break;
+                depth--;
+            } else if (*p == ',' && !depth) break;
             p++;
         }
         if (*p != ',') return -1;
@@ -119,24 +148,32 @@ int cmd_tokenize(int argc, char **argv) {
     long max_length = 0;
     bool no_specials = false, jsonl = false, replace_invalid = false;
     const cli_opt opts[] = {
-        {"--model", OPT_STR, &model, "DIR|ID", "folder (or hub repo id) with tokenizer.json, or vocab.txt (+ tokenizer_config.json)", 0, 0},
-        {"--max-length", OPT_INT, &max_length, "N", "truncate to N tokens including [CLS]/[SEP] (default: no truncation)", 1, 1e9},
+        {"--model", OPT_STR, &model, "DIR|ID",
+         "folder (or hub repo id) with tokenizer.json, or vocab.txt (+ tokenizer_config.json)", 0, 0},
+        {"--max-length", OPT_INT, &max_length, "N",
+         "truncate to N tokens including [CLS]/[SEP] (default: no truncation)", 1, 1e9},
         {"--truncation", OPT_STR, &truncation, "SIDE", "left (keep the end of the text) or right", 0, 0},
         {"--no-special-tokens", OPT_FLAG, &no_specials, NULL, "do not add [CLS]/[SEP]", 0, 0},
         {"--jsonl", OPT_FLAG, &jsonl, NULL, "input lines are JSON objects with a \"text\" string", 0, 0},
-        {"--replace-invalid", OPT_FLAG, &replace_invalid, NULL, "replace invalid UTF-8 with U+FFFD (default: error naming the byte)", 0, 0},
+        {"--replace-invalid", OPT_FLAG, &replace_invalid, NULL,
+         "replace invalid UTF-8 with U+FFFD (default: error naming the byte)", 0, 0},
     };
-    const cli_command cmd = {.name = "tokenize", .usage = tokenize_usage, .opts = opts,
-                             .nopts = (int)(sizeof opts / sizeof opts[0]),
-                             .epilog = "Exit status: 0 ok, 2 usage, 3 I/O, 4 bad input (invalid UTF-8 or JSON, bad tokenizer files).\n"};
+    const cli_command cmd = {
+        .name = "tokenize",
+        .usage = tokenize_usage,
+        .opts = opts,
+        .nopts = (int)(sizeof opts / sizeof opts[0]),
+        .epilog = "Exit status: 0 ok, 2 usage, 3 I/O, 4 bad input (invalid UTF-8 or JSON, bad tokenizer files).\n"};
     bool help = false;
     int prc = cli_parse_command(&cmd, argc, argv, NULL, NULL, &help);
     if (prc || help) return prc;
     bool left = !strcmp(truncation, "left");
     if (!left && strcmp(truncation, "right"))
         return cli_usage_error("tokenize", "--truncation must be left or right, got '%s'", truncation);
-    lb_encode_options opts_enc = {.max_length = (int)max_length, .truncate_left = left,
-                                  .no_special_tokens = no_specials, .replace_invalid_utf8 = replace_invalid};
+    lb_encode_options opts_enc = {.max_length = (int)max_length,
+                                  .truncate_left = left,
+                                  .no_special_tokens = no_specials,
+                                  .replace_invalid_utf8 = replace_invalid};
     if (!model) return cli_usage_error("tokenize", "--model DIR is required");
     lb_error err = {0};
     lb_tokenizer *tok = NULL;
@@ -161,18 +198,27 @@ int cmd_tokenize(int argc, char **argv) {
             const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
             if (!cJSON_IsString(t)) {
                 cli_err(&err, LB_ERR_FORMAT, "stdin line %zu: %s", lineno,
-                       j ? "expected a JSON object with a \"text\" string" : "invalid JSON");
+                        j ? "expected a JSON object with a \"text\" string" : "invalid JSON");
                 cJSON_Delete(j);
                 rc = cli_fail(&err);
                 break;
             }
             /* Decode "text" ourselves: it may contain \u0000, which cJSON's strings cut at. */
             char *nb = realloc(textbuf, len + 1);
-            if (!nb) { cJSON_Delete(j); rc = cli_fail(&(lb_error){LB_ERR_NOMEM, "out of memory"}); break; }
+            if (!nb) {
+                cJSON_Delete(j);
+                rc = cli_fail(&(lb_error){LB_ERR_NOMEM, "out of memory"});
+                break;
+            }
             textbuf = nb;
             long tl = json_text_field(line, textbuf);
-            if (tl < 0) { text = t->valuestring; len = strlen(text); }
-            else { text = textbuf; len = (size_t)tl; }
+            if (tl < 0) {
+                text = t->valuestring;
+                len = strlen(text);
+            } else {
+                text = textbuf;
+                len = (size_t)tl;
+            }
         }
         lb_status st = lb_tokenizer_encode(tok, text, len, NULL, 0, &opts_enc, &enc, &err);
         cJSON_Delete(j);

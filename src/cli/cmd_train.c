@@ -12,7 +12,10 @@
 /* The library's cancel flag is a volatile int (sig_atomic_t on every platform built for). */
 _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t is an int");
 static volatile int stop_requested = 0;
-static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
 
 static const char usage[] =
     "usage: lorabert train [options]\n\n"
@@ -27,23 +30,28 @@ static const char default_labels[] = "Negative,Positive";
 
 int cmd_train(int argc, char **argv) {
     const char *model = "distilbert-base-uncased", *dataset = "shawhin/imdb-truncated", *train_file = NULL,
-               *val_file = NULL, *text_col = "text", *label_col = "label", *labels = default_labels,
-               *targets = "q_lin", *truncation = "left", *output = NULL, *best = "loss", *resume = NULL,
-               *init_adapter = NULL, *batch_order = NULL, *pair_col = NULL, *train_split = "train",
-               *val_split = "validation", *precision = "fp32";
+               *val_file = NULL, *text_col = "text", *label_col = "label", *labels = default_labels, *targets = "q_lin",
+               *truncation = "left", *output = NULL, *best = "loss", *resume = NULL, *init_adapter = NULL,
+               *batch_order = NULL, *pair_col = NULL, *train_split = "train", *val_split = "validation",
+               *precision = "fp32";
     long epochs = 10, batch = 4, eval_batch = 4, warmup = 0, lora_r = 4, max_length = 512, seed = 42, threads = 0,
          logging = 500;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
-        {"--dataset", OPT_STR, &dataset, "ID|DIR", "hub dataset id or HF dataset folder (split files, data/<split>-*, <config>/<split>/)", 0, 0},
-        {"--train", OPT_STR, &train_file, "FILE", "training file (csv/tsv/jsonl/json/parquet); overrides --dataset", 0, 0},
+        {"--dataset", OPT_STR, &dataset, "ID|DIR",
+         "hub dataset id or HF dataset folder (split files, data/<split>-*, <config>/<split>/)", 0, 0},
+        {"--train", OPT_STR, &train_file, "FILE", "training file (csv/tsv/jsonl/json/parquet); overrides --dataset", 0,
+         0},
         {"--validation", OPT_STR, &val_file, "FILE", "validation file; overrides --dataset", 0, 0},
         {"--text-column", OPT_STR, &text_col, "NAME", "text column", 0, 0},
-        {"--text-pair-column", OPT_STR, &pair_col, "NAME", "second text of sentence-pair tasks ([CLS] A [SEP] B [SEP])", 0, 0},
+        {"--text-pair-column", OPT_STR, &pair_col, "NAME", "second text of sentence-pair tasks ([CLS] A [SEP] B [SEP])",
+         0, 0},
         {"--label-column", OPT_STR, &label_col, "NAME", "label column (integers, or strings: see --labels)", 0, 0},
-        {"--labels", OPT_STR, &labels, "A,B,..", "label names in class order (sets num_labels); string labels must each be one of them (the default names, when they do not cover the string labels, give way to the labels' sorted values, with a notice)", 0, 0},
+        {"--labels", OPT_STR, &labels, "A,B,..",
+         "label names in class order (sets num_labels); string labels must each be one of them (the default names, when they do not cover the string labels, give way to the labels' sorted values, with a notice)",
+         0, 0},
         {"--train-split", OPT_STR, &train_split, "NAME", "--dataset split to train on", 0, 0},
         {"--validation-split", OPT_STR, &val_split, "NAME", "--dataset split to evaluate on (e.g. test)", 0, 0},
         {"--epochs", OPT_INT, &epochs, "N", "training epochs", 1, 1e6},
@@ -62,9 +70,12 @@ int cmd_train(int argc, char **argv) {
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--seed", OPT_INT, &seed, "N", "seed for data order, dropout, head and LoRA init", 0, 9.2e18},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
-        {"--precision", OPT_STR, &precision, "fp32|bf16", "fp32: exact HF math; bf16: frozen linears in bf16 with fp32 accumulation (AMX/AVX512-BF16), LoRA, head and optimizer fp32", 0, 0},
+        {"--precision", OPT_STR, &precision, "fp32|bf16",
+         "fp32: exact HF math; bf16: frozen linears in bf16 with fp32 accumulation (AMX/AVX512-BF16), LoRA, head and optimizer fp32",
+         0, 0},
         {"--output", OPT_STR, &output, "DIR", "output folder (default: <model>-lora-text-classification)", 0, 0},
-        {"--overwrite-output-dir", OPT_FLAG, &overwrite, NULL, "--output may hold a previous run's output: it is replaced when this run completes", 0, 0},
+        {"--overwrite-output-dir", OPT_FLAG, &overwrite, NULL,
+         "--output may hold a previous run's output: it is replaced when this run completes", 0, 0},
         {"--metric-for-best", OPT_STR, &best, "M", "loss (lowest wins) | accuracy | f1 | precision | recall", 0, 0},
         {"--logging-steps", OPT_INT, &logging, "N", "log the mean training loss every N steps", 1, 1e12},
         {"--no-eval", OPT_FLAG, &no_eval, NULL, "skip per-epoch evaluation (the last epoch is the result)", 0, 0},
@@ -94,8 +105,13 @@ int cmd_train(int argc, char **argv) {
     }
     /* the LoRA settings on their own (target module names) before anything is loaded; whether
      * the targets are this model's layers is lb_model_add_adapter's check */
-    lb_lora_options lora = {.r = (int)lora_r, .alpha = alpha, .dropout = dropout, .target_modules = targets,
-                            .use_rslora = rslora, .seed = (uint64_t)seed, .seed_set = true};
+    lb_lora_options lora = {.r = (int)lora_r,
+                            .alpha = alpha,
+                            .dropout = dropout,
+                            .target_modules = targets,
+                            .use_rslora = rslora,
+                            .seed = (uint64_t)seed,
+                            .seed_set = true};
     lb_error err = {0};
     if (!*targets) {
         cli_free_list(label_names);
@@ -110,7 +126,8 @@ int cmd_train(int argc, char **argv) {
      * (512) only matters when an example is that long, which the run checks before writing. */
     bool max_length_given = false;
     for (int i = 1; i < argc; i++)
-        if (!strncmp(argv[i], "--max-length", 12) && (argv[i][12] == '\0' || argv[i][12] == '=')) max_length_given = true;
+        if (!strncmp(argv[i], "--max-length", 12) && (argv[i][12] == '\0' || argv[i][12] == '='))
+            max_length_given = true;
 
     char *model_dir = NULL, *out_dir = NULL, **classes = NULL;
     lb_dataset *ds[2] = {NULL, NULL};
@@ -129,13 +146,19 @@ int cmd_train(int argc, char **argv) {
         while (n > 1 && out_dir[n - 1] == '/') out_dir[--n] = 0;
         char *slash = out_dir ? strrchr(out_dir, '/') : NULL;
         if (slash && slash != out_dir) *slash = 0;
-        else if (out_dir) { free(out_dir); out_dir = strdup("."); }
+        else if (out_dir) {
+            free(out_dir);
+            out_dir = strdup(".");
+        }
     } else {
         const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
         size_t n = strlen(base) + 32;
         if ((out_dir = malloc(n))) snprintf(out_dir, n, "%s-lora-text-classification", base);
     }
-    if (!out_dir) { st = cli_err(&err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    if (!out_dir) {
+        st = cli_err(&err, LB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
 
     lb_train_options to;
     lb_train_options_init(&to);
@@ -146,8 +169,10 @@ int cmd_train(int argc, char **argv) {
     if ((st = lb_train_output_open(&to, &reserved, &err))) goto fail;
     /* then the model's files (a missing model is reported before the data is fetched) */
     if ((st = lb_model_resolve(model, NULL, &model_dir, &err))) goto fail;
-    lb_dataset_options dop = {.split = train_file ? "train" : train_split, .text_column = text_col,
-                              .text_pair_column = pair_col, .label_column = label_col};
+    lb_dataset_options dop = {.split = train_file ? "train" : train_split,
+                              .text_column = text_col,
+                              .text_pair_column = pair_col,
+                              .label_column = label_col};
     if ((st = lb_dataset_open(train_file ? train_file : dataset, &dop, &ds[0], &err))) goto fail;
     if (!no_eval) {
         dop.split = val_file ? "validation" : val_split;
@@ -163,8 +188,10 @@ int cmd_train(int argc, char **argv) {
                                  &nclasses, &sorted, &err)))
         goto fail;
     if (sorted) {
-        fprintf(stderr, "lorabert: notice: the label names of %s are not all among the default --labels (%s); the "
-                "classes are their sorted values instead:", lb_dataset_file(ds[0], 0), default_labels);
+        fprintf(stderr,
+                "lorabert: notice: the label names of %s are not all among the default --labels (%s); the "
+                "classes are their sorted values instead:",
+                lb_dataset_file(ds[0], 0), default_labels);
         for (int i = 0; i < nclasses; i++) fprintf(stderr, " %d=%s", i, classes[i]);
         fprintf(stderr, " (pass --labels to choose names and order)\n");
     }
@@ -172,20 +199,25 @@ int cmd_train(int argc, char **argv) {
     lb_model_options mo = {.adapter = resume ? resume : init_adapter,
                            .num_labels = classes ? nclasses : nlabels,
                            .labels = (const char *const *)(classes ? classes : label_names),
-                           .seed = (uint64_t)seed, .seed_set = true};
+                           .seed = (uint64_t)seed,
+                           .seed_set = true};
     if ((st = lb_model_open(model_dir, &mo, &m, &err))) goto fail;
     lb_model_info info;
     lb_model_get_info(m, &info);
     if (info.load_notice) fprintf(stderr, "%s\n", info.load_notice);
     /* before anything is tokenized or written: the first forward would fail on a long text */
     if (max_length_given && max_length > info.max_position_embeddings) {
-        st = cli_err(&err, LB_ERR_USAGE, "--max-length %ld exceeds the model's %d positions (max_position_embeddings "
-                     "in %s/config.json)", max_length, info.max_position_embeddings, info.model_dir);
+        st = cli_err(&err, LB_ERR_USAGE,
+                     "--max-length %ld exceeds the model's %d positions (max_position_embeddings "
+                     "in %s/config.json)",
+                     max_length, info.max_position_embeddings, info.model_dir);
         goto fail;
     }
     if (!mo.adapter && info.has_adapter) {
-        st = cli_err(&err, LB_ERR_USAGE, "--model %s is a PEFT adapter folder: give its base model as --model and "
-                     "start from the adapter with --init-adapter %s", model, model);
+        st = cli_err(&err, LB_ERR_USAGE,
+                     "--model %s is a PEFT adapter folder: give its base model as --model and "
+                     "start from the adapter with --init-adapter %s",
+                     model, model);
         goto fail;
     }
     /* the settings were checked above and the model holds no adapter: a usage error here is a
@@ -211,13 +243,13 @@ int cmd_train(int argc, char **argv) {
     to.metric_for_best_model = best;
     to.max_length = (int)max_length;
     to.truncate_right = !left;
-    to.base_model_name = model;   /* adapter_config.json's base_model_name_or_path: as given */
+    to.base_model_name = model; /* adapter_config.json's base_model_name_or_path: as given */
     to.batch_order_file = batch_order;
     to.output = reserved;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;   /* a second signal ends the process at once */
+    sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     cli_progress prog;

@@ -69,7 +69,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
 static void human_bytes(double b, char *out, size_t n) {
     const char *u[] = {"B", "kB", "MB", "GB", "TB"};
     int i = 0;
-    while (b >= 1000 && i < 4) { b /= 1000; i++; }
+    while (b >= 1000 && i < 4) {
+        b /= 1000;
+        i++;
+    }
     snprintf(out, n, i ? "%.1f%s" : "%.0f%s", b, u[i]);
 }
 
@@ -97,7 +100,10 @@ int main(int argc, char **argv) {
     lb_blas_reexec_if_slow(argv);
     if (isatty(STDERR_FILENO) && !env_true("HF_HUB_DISABLE_PROGRESS_BARS"))
         lb_set_download_progress(download_progress, NULL);
-    if (argc < 2) { usage(stderr); return LB_ERR_USAGE; }
+    if (argc < 2) {
+        usage(stderr);
+        return LB_ERR_USAGE;
+    }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

@@ -21,7 +21,8 @@ static void print_default(FILE *f, const cli_opt *o) {
     }
     case OPT_INT: fprintf(f, " (default: %ld)", *(long *)o->dest); break;
     case OPT_F64: fprintf(f, " (default: %g)", *(double *)o->dest); break;
-    case OPT_FLAG: case OPT_MULTI: break;
+    case OPT_FLAG:
+    case OPT_MULTI: break;
     }
 }
 
@@ -82,7 +83,8 @@ int cli_parse_command(const cli_command *c, int argc, char **argv, char ***pos, 
                 break;
             }
             if (c->max_positional && np >= c->max_positional) {
-                rc = cli_usage_error(c->name, "at most %d %s expected, got '%s' too", c->max_positional, c->positional, a);
+                rc = cli_usage_error(c->name, "at most %d %s expected, got '%s' too", c->max_positional, c->positional,
+                                     a);
                 break;
             }
             if (!p && !(p = calloc((size_t)argc, sizeof *p))) {
@@ -93,7 +95,10 @@ int cli_parse_command(const cli_command *c, int argc, char **argv, char ***pos, 
             p[np++] = a;
             continue;
         }
-        if (!strcmp(a, "--")) { only_positional = true; continue; }
+        if (!strcmp(a, "--")) {
+            only_positional = true;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             print_help(c);
             *help_shown = true;
@@ -104,7 +109,10 @@ int cli_parse_command(const cli_command *c, int argc, char **argv, char ***pos, 
         const cli_opt *o = NULL;
         for (int k = 0; k < c->nopts && !o; k++)
             if (strlen(c->opts[k].name) == nlen && !strncmp(c->opts[k].name, a, nlen)) o = &c->opts[k];
-        if (!o) { rc = cli_usage_error(c->name, "unknown option '%s'", a); break; }
+        if (!o) {
+            rc = cli_usage_error(c->name, "unknown option '%s'", a);
+            break;
+        }
         if (o->kind == OPT_FLAG) {
             if (eq) rc = cli_usage_error(c->name, "%s takes no value", o->name);
             else *(bool *)o->dest = true;

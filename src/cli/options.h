@@ -20,22 +20,22 @@ typedef struct cli_strlist {
 } cli_strlist;
 
 typedef struct cli_opt {
-    const char *name;       /* "--epochs" */
+    const char *name; /* "--epochs" */
     opt_kind kind;
-    void *dest;             /* const char ** / long * / double * / bool * / cli_strlist * */
-    const char *metavar;    /* "N" */
-    const char *help;       /* one line; the default is printed from *dest */
-    double min, max;        /* numeric range (inclusive) */
+    void *dest;          /* const char ** / long * / double * / bool * / cli_strlist * */
+    const char *metavar; /* "N" */
+    const char *help;    /* one line; the default is printed from *dest */
+    double min, max;     /* numeric range (inclusive) */
 } cli_opt;
 
 typedef struct cli_command {
-    const char *name;          /* "predict" */
-    const char *usage;         /* "usage: lorabert predict ...\n\nWhat it does.\n" */
+    const char *name;  /* "predict" */
+    const char *usage; /* "usage: lorabert predict ...\n\nWhat it does.\n" */
     const cli_opt *opts;
     int nopts;
-    const char *positional;    /* metavar of positional arguments ("TEXT"), NULL: none accepted */
-    int max_positional;        /* 0: any number */
-    const char *epilog;        /* after the options (NULL: the exit statuses of train/eval) */
+    const char *positional; /* metavar of positional arguments ("TEXT"), NULL: none accepted */
+    int max_positional;     /* 0: any number */
+    const char *epilog;     /* after the options (NULL: the exit statuses of train/eval) */
 } cli_command;
 
 /* Parses argv[1..argc). Positional arguments go to *pos / *npos (malloc'd array of argv

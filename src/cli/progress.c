@@ -22,7 +22,10 @@ void cli_progress_end(cli_progress *p) {
 }
 
 static void fmt_eta(char *buf, size_t n, double s) {
-    if (!isfinite(s) || s < 0) { snprintf(buf, n, "--:--"); return; }
+    if (!isfinite(s) || s < 0) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
     long t = (long)(s + 0.5);
     if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
     else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
@@ -61,8 +64,7 @@ static void on_epoch(void *user, const lb_epoch_info *e) {
     if (e->evaluated)
         fprintf(p->f, "%-6d %-14s %-16.6f %-9.6f %-10.6f %-9.6f %-9.6f\n", e->epoch, tl, e->eval.loss,
                 e->eval.metrics.accuracy, e->eval.metrics.precision, e->eval.metrics.recall, e->eval.metrics.f1);
-    else
-        fprintf(p->f, "%-6d %-14s %-16s\n", e->epoch, tl, "-");
+    else fprintf(p->f, "%-6d %-14s %-16s\n", e->epoch, tl, "-");
     fflush(p->f);
 }
 

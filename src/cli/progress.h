@@ -17,9 +17,9 @@
 
 typedef struct cli_progress {
     FILE *f;
-    bool tty;             /* rewrite one line in place */
-    bool line_open;       /* a \r progress line without its newline yet */
-    bool table_started;   /* the table header has been printed */
+    bool tty;           /* rewrite one line in place */
+    bool line_open;     /* a \r progress line without its newline yet */
+    bool table_started; /* the table header has been printed */
 } cli_progress;
 
 /* Shows progress on f (terminal mode when f is a terminal). */

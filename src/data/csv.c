@@ -50,13 +50,14 @@ static bool rec_end_field(csv_rec *r, size_t start, bool quoted) {
 
 static char *dup_bytes(const char *s, size_t n) {
     char *p = malloc(n + 1);
-    if (p) { memcpy(p, s, n); p[n] = '\0'; }
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
     return p;
 }
 
-static int cmp_name_ptr(const void *a, const void *b) {
-    return strcmp(**(char **const *)a, **(char **const *)b);
-}
+static int cmp_name_ptr(const void *a, const void *b) { return strcmp(**(char **const *)a, **(char **const *)b); }
 
 /* Header names must be unique (sorted check: O(n log n) for very wide headers). */
 static lb_status check_unique_names(const lb_table *t, const char *name, size_t line, lb_error *err) {
@@ -118,7 +119,8 @@ lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *nam
                     const char *q = memchr(data + i, '"', len - i);
                     size_t run = q ? (size_t)(q - (data + i)) : len - i;
                     for (size_t k = 0; k < run; k++)
-                        if (data[i + k] == '\n' || (data[i + k] == '\r' && (i + k + 1 >= len || data[i + k + 1] != '\n')))
+                        if (data[i + k] == '\n' ||
+                            (data[i + k] == '\r' && (i + k + 1 >= len || data[i + k + 1] != '\n')))
                             line++;
                     if (!rec_put(&r, data + i, run)) goto oom;
                     i += run;
@@ -135,8 +137,8 @@ lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *nam
                     st = lb_err(err, LB_ERR_FORMAT,
                                 "%s:%zu: unexpected character '%c' after the closing quote of field %zu (expected "
                                 "'%s', a line end or end of file)",
-                                name, line, data[i] >= 0x20 && (unsigned char)data[i] < 0x7f ? data[i] : '?',
-                                r.nf + 1, delim == '\t' ? "\\t" : ",");
+                                name, line, data[i] >= 0x20 && (unsigned char)data[i] < 0x7f ? data[i] : '?', r.nf + 1,
+                                delim == '\t' ? "\\t" : ",");
                     goto done;
                 }
             } else {
@@ -145,7 +147,10 @@ lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *nam
                 if (!rec_put(&r, data + s, i - s)) goto oom;
             }
             if (!rec_end_field(&r, start, quoted)) goto oom;
-            if (i < len && data[i] == delim) { i++; continue; }
+            if (i < len && data[i] == delim) {
+                i++;
+                continue;
+            }
             if (i < len) { /* line end */
                 i += (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') ? 2 : 1;
                 line++;
@@ -162,7 +167,8 @@ lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *nam
                     nm = unnamed;
                 }
                 if (memchr(nm, 0, nl)) {
-                    st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: header column %zu contains a NUL byte", name, rec_line, k + 1);
+                    st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: header column %zu contains a NUL byte", name, rec_line,
+                                k + 1);
                     goto done;
                 }
                 size_t col;
@@ -178,7 +184,10 @@ lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *nam
             goto done;
         }
         lb_value *row = lb_tb_add_row(&b, err);
-        if (!row) { st = LB_ERR_NOMEM; goto done; }
+        if (!row) {
+            st = LB_ERR_NOMEM;
+            goto done;
+        }
         for (size_t k = 0; k < r.nf; k++) {
             if (r.f[k].len == 0 && !r.f[k].quoted) continue; /* NULL, as pandas' NaN */
             char *s = dup_bytes(r.buf + r.f[k].off, r.f[k].len);

@@ -30,4 +30,3 @@ void lb_dataset_where(const lb_dataset *d, size_t i, char *buf, size_t cap) {
     if (s < 0) snprintf(buf, cap, "row %zu", i);
     else snprintf(buf, cap, "%s: row %zu", d->sources[s], i - d->source_start[s]);
 }
-

@@ -14,17 +14,17 @@ typedef enum lb_label_kind { LB_LABEL_KIND_NONE = 0, LB_LABEL_KIND_INT, LB_LABEL
 
 typedef struct lb_dataset {
     size_t n;
-    char **texts;          /* [n] UTF-8, NUL-terminated */
-    char **text_pairs;     /* [n] or NULL */
-    int32_t *labels;       /* [n] class index in [0,num_labels), or -1 when the file has no label column */
+    char **texts;      /* [n] UTF-8, NUL-terminated */
+    char **text_pairs; /* [n] or NULL */
+    int32_t *labels;   /* [n] class index in [0,num_labels), or -1 when the file has no label column */
     int num_labels;
-    char **label_names;    /* [num_labels] or NULL (int labels without names) */
+    char **label_names; /* [num_labels] or NULL (int labels without names) */
     lb_label_kind label_kind;
     /* Where the rows came from, for messages: rows [source_start[i], source_start[i+1]) are data
      * rows 0.. of sources[i] (shards concatenated by lb_data_load_shards). */
     int n_sources;
-    char **sources;        /* [n_sources] file paths */
-    size_t *source_start;  /* [n_sources] */
+    char **sources;       /* [n_sources] file paths */
+    size_t *source_start; /* [n_sources] */
 } lb_dataset;
 
 void lb_dataset_free(lb_dataset *d);

@@ -25,8 +25,14 @@ static size_t member_spans(const char *s, size_t n, size_t *start, size_t *end, 
             else if (c == '"') in_str = false;
             continue;
         }
-        if (c == '"') { in_str = true; continue; }
-        if (c == '{' || c == '[') { depth++; continue; }
+        if (c == '"') {
+            in_str = true;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+            continue;
+        }
         if (depth == 1 && c == ':' && !in_val) {
             size_t j = i + 1;
             while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r')) j++;
@@ -51,7 +57,10 @@ static size_t member_spans(const char *s, size_t n, size_t *start, size_t *end, 
 static bool has_nul_escape(const char *s, size_t n) {
     bool in_str = false;
     for (size_t i = 0; i < n; i++) {
-        if (!in_str) { in_str = s[i] == '"'; continue; }
+        if (!in_str) {
+            in_str = s[i] == '"';
+            continue;
+        }
         if (s[i] == '"') in_str = false;
         else if (s[i] == '\\') {
             if (i + 5 < n && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) return true;
@@ -81,8 +90,8 @@ typedef struct jl_ctx {
     lb_table_builder b;
     size_t *sp_start, *sp_end, sp_cap;
     const char *name;
-    size_t *slot, nslot;   /* open-addressing map column name -> index + 1 (0: empty) */
-    size_t *stamp;         /* [ncols] 1 + the row that last set the column (duplicate-key check) */
+    size_t *slot, nslot; /* open-addressing map column name -> index + 1 (0: empty) */
+    size_t *stamp;       /* [ncols] 1 + the row that last set the column (duplicate-key check) */
 } jl_ctx;
 
 static size_t name_hash(const char *s) {
@@ -135,7 +144,9 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
     const char *what = is_line ? "" : "array element ";
     if (!cJSON_IsObject(obj))
         return lb_err(err, LB_ERR_FORMAT, "%s:%s%zu: expected a JSON object, found %s", c->name, what, lineno,
-                      cJSON_IsArray(obj) ? "an array" : cJSON_IsString(obj) ? "a string" : "a scalar");
+                      cJSON_IsArray(obj)    ? "an array"
+                      : cJSON_IsString(obj) ? "a string"
+                                            : "a scalar");
     size_t nm = (size_t)cJSON_GetArraySize(obj);
     if (nm > c->sp_cap) {
         size_t *a = realloc(c->sp_start, nm * sizeof *a);
@@ -164,7 +175,10 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
         c->stamp[col] = rowno;
         lb_value *v = &row[col];
         if (cJSON_IsNull(it)) continue;
-        if (cJSON_IsBool(it)) { *v = (lb_value){.type = LB_VAL_BOOL, .i = cJSON_IsTrue(it) ? 1 : 0}; continue; }
+        if (cJSON_IsBool(it)) {
+            *v = (lb_value){.type = LB_VAL_BOOL, .i = cJSON_IsTrue(it) ? 1 : 0};
+            continue;
+        }
         if (cJSON_IsNumber(it)) {
             int64_t iv;
             double d = it->valuedouble;
@@ -172,8 +186,7 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
                          : (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d &&
                             (iv = (int64_t)d, true)))
                 *v = (lb_value){.type = LB_VAL_INT, .i = iv};
-            else
-                *v = (lb_value){.type = LB_VAL_FLOAT, .f = it->valuedouble};
+            else *v = (lb_value){.type = LB_VAL_FLOAT, .f = it->valuedouble};
             continue;
         }
         char *s;
@@ -215,7 +228,8 @@ lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_tabl
     if (first < len && data[first] == '[') {
         /* A single JSON array of objects. */
         if (has_nul_escape(data + i, len - i)) {
-            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: a string holds \\u0000 (NUL), which lorabert does not support", name);
+            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: a string holds \\u0000 (NUL), which lorabert does not support",
+                        name);
             goto done;
         }
         const char *endp = NULL;
@@ -258,8 +272,8 @@ lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_tabl
                 goto done;
             }
             if (has_nul_escape(data + ss, ee - ss)) {
-                st = lb_err(err, LB_ERR_UNSUPPORTED, "%s:%zu: a string holds \\u0000 (NUL), which lorabert does not support",
-                            name, line);
+                st = lb_err(err, LB_ERR_UNSUPPORTED,
+                            "%s:%zu: a string holds \\u0000 (NUL), which lorabert does not support", name, line);
                 goto done;
             }
             const char *endp = NULL;

@@ -36,8 +36,7 @@ static const char kind_hint[] =
     "class ids are canonical decimal integers (0, 1, 2, ...: no sign, spaces, leading zeros, "
     "fraction or other notation) and every other string is a label name; a label column holds one kind";
 
-lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool require, lb_dataset *d,
-                         lb_error *err) {
+lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool require, lb_dataset *d, lb_error *err) {
     size_t n = t->nrows;
     const char *cn = t->col_names[col];
     long id_row = -1, name_row = -1;
@@ -55,15 +54,18 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
                           path, r, cn, v->f);
         case LB_VAL_INT:
             if (v->i < 0)
-                return lb_err(err, LB_ERR_FORMAT, "%s: row %zu: label %" PRId64 " in column \"%s\" is not a class "
-                              "index >= 0", path, r, v->i, cn);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: row %zu: label %" PRId64 " in column \"%s\" is not a class "
+                              "index >= 0",
+                              path, r, v->i, cn);
             /* fall through */
         case LB_VAL_BOOL:
             if (id_row < 0) id_row = (long)r;
             break;
         case LB_VAL_STR:
-            if (lb_label_is_class_id(v->s, v->slen, &x)) { if (id_row < 0) id_row = (long)r; }
-            else if (name_row < 0) name_row = (long)r;
+            if (lb_label_is_class_id(v->s, v->slen, &x)) {
+                if (id_row < 0) id_row = (long)r;
+            } else if (name_row < 0) name_row = (long)r;
             break;
         }
     }
@@ -73,7 +75,8 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
         show_value(lb_table_cell(t, (size_t)name_row, (size_t)col), b, sizeof b);
         return lb_err(err, LB_ERR_FORMAT,
                       "%s: label column \"%s\" mixes class ids and label names: row %ld is %s (a class id), row %ld "
-                      "is %s (a label name); %s", path, cn, id_row, a, name_row, b, kind_hint);
+                      "is %s (a label name); %s",
+                      path, cn, id_row, a, name_row, b, kind_hint);
     }
     int32_t *lab = malloc((n ? n : 1) * sizeof *lab);
     if (!lab) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
@@ -85,7 +88,10 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
         for (size_t r = 0; r < n; r++) {
             const lb_value *v = lb_table_cell(t, r, (size_t)col);
             int64_t x = -1;
-            if (v->type == LB_VAL_NULL) { lab[r] = -1; continue; }
+            if (v->type == LB_VAL_NULL) {
+                lab[r] = -1;
+                continue;
+            }
             if (v->type == LB_VAL_STR) lb_label_is_class_id(v->s, v->slen, &x);
             else x = v->i;
             if (x > INT32_MAX - 1) {
@@ -112,10 +118,16 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
     size_t k = 0;
     for (size_t r = 0; r < nu; r++)
         if (k == 0 || strcmp(u[k - 1], u[r]) != 0) u[k++] = u[r];
-    if (k > INT32_MAX - 1) { free(u); return lb_err(err, LB_ERR_FORMAT, "%s: too many distinct labels", path); }
+    if (k > INT32_MAX - 1) {
+        free(u);
+        return lb_err(err, LB_ERR_FORMAT, "%s: too many distinct labels", path);
+    }
     for (size_t r = 0; r < n; r++) {
         const lb_value *v = lb_table_cell(t, r, (size_t)col);
-        if (v->type != LB_VAL_STR) { lab[r] = -1; continue; }
+        if (v->type != LB_VAL_STR) {
+            lab[r] = -1;
+            continue;
+        }
         char *key = v->s;
         char **hit = bsearch(&key, u, k, sizeof *u, cmp_strp);
         lab[r] = (int32_t)(hit - u);
@@ -224,8 +236,9 @@ lb_status lb_labels_map(lb_dataset *ds, int nd, const lb_label_spec *spec, char 
                 if (nn && y >= nn) {
                     lb_dataset_where(&ds[i], r, where_a, sizeof where_a);
                     list_names(names, nn, known, sizeof known);
-                    return lb_err(err, LB_ERR_FORMAT, "%s: label %d is not a class id below %d (%d labels, from %s: %s)",
-                                  where_a, y, nn, nn, origin, known);
+                    return lb_err(err, LB_ERR_FORMAT,
+                                  "%s: label %d is not a class id below %d (%d labels, from %s: %s)", where_a, y, nn,
+                                  nn, origin, known);
                 }
                 if (y + 1 > maxl) maxl = y + 1;
             }
@@ -240,14 +253,21 @@ lb_status lb_labels_map(lb_dataset *ds, int nd, const lb_label_spec *spec, char 
     for (int a = 0; a < nn; a++)
         for (int b = a + 1; b < nn; b++)
             if (!strcmp(names[a] ? names[a] : "", names[b] ? names[b] : ""))
-                return lb_err(err, LB_ERR_FORMAT, "%s names \"%.200s\" twice (classes %d and %d): label names cannot "
-                              "be mapped onto its classes", origin, names[a] ? names[a] : "", a, b);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s names \"%.200s\" twice (classes %d and %d): label names cannot "
+                              "be mapped onto its classes",
+                              origin, names[a] ? names[a] : "", a, b);
     bool covered = nn > 0;
     int miss_ds = -1, miss_k = -1;
     for (int i = 0; covered && i < nd; i++)
         if (ds[i].label_kind == LB_LABEL_KIND_STR)
             for (int k = 0; k < ds[i].num_labels; k++)
-                if (name_index(names, nn, ds[i].label_names[k]) < 0) { covered = false; miss_ds = i; miss_k = k; break; }
+                if (name_index(names, nn, ds[i].label_names[k]) < 0) {
+                    covered = false;
+                    miss_ds = i;
+                    miss_k = k;
+                    break;
+                }
     if (!covered && nn && (!spec || spec->policy == LB_LABELS_EXACT)) {
         long r = first_row(&ds[miss_ds], miss_k);
         lb_dataset_where(&ds[miss_ds], (size_t)(r < 0 ? 0 : r), where_a, sizeof where_a);
@@ -268,12 +288,16 @@ lb_status lb_labels_map(lb_dataset *ds, int nd, const lb_label_spec *spec, char 
                 st = lb_err(err, LB_ERR_NOMEM, "out of memory");
                 break;
             }
-            for (int k = 0; k < ds[i].num_labels; k++) map[k] = name_index((const char *const *)target, nt, ds[i].label_names[k]);
+            for (int k = 0; k < ds[i].num_labels; k++)
+                map[k] = name_index((const char *const *)target, nt, ds[i].label_names[k]);
         }
         st = rename_classes(&ds[i], map, (const char *const *)target, nt, err);
         free(map);
     }
-    if (st) { lb_free_list(target); return st; }
+    if (st) {
+        lb_free_list(target);
+        return st;
+    }
     *out_names = target;
     *out_n = nt;
     return LB_OK;

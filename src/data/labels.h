@@ -35,8 +35,7 @@ bool lb_label_is_class_id(const char *s, size_t len, int64_t *v);
  * label names as indices into their sorted unique values (d->label_names). Sets d->label_kind
  * and d->num_labels (max id + 1, or the number of distinct names). Nulls: an error when
  * require, else -1. */
-lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool require, lb_dataset *d,
-                         lb_error *err);
+lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool require, lb_dataset *d, lb_error *err);
 
 typedef enum lb_label_policy {
     LB_LABELS_EXACT,         /* names are the classes: unknown label names are errors */
@@ -47,7 +46,7 @@ typedef struct lb_label_spec {
     const char *const *names; /* known names in class order, or NULL */
     int n_names;
     lb_label_policy policy;
-    const char *origin;      /* where the names come from, for messages ("--labels", ...) */
+    const char *origin; /* where the names come from, for messages ("--labels", ...) */
 } lb_label_spec;
 
 /* Maps the labels of ds[0..nd) (loaded without names) onto one set of classes, by the rule

@@ -24,8 +24,8 @@ static bool ends_with(const char *s, const char *suf) {
 
 static lb_status read_table(const char *path, lb_table *t, lb_error *err) {
     if (lb_dir_exists(path))
-        return lb_err(err, LB_ERR_UNSUPPORTED,
-                      "%s: is a directory; give a .csv, .tsv, .jsonl, .json or .parquet file", path);
+        return lb_err(err, LB_ERR_UNSUPPORTED, "%s: is a directory; give a .csv, .tsv, .jsonl, .json or .parquet file",
+                      path);
     if (ends_with(path, ".csv")) return lb_csv_read(path, ',', t, err);
     if (ends_with(path, ".tsv")) return lb_csv_read(path, '\t', t, err);
     if (ends_with(path, ".jsonl") || ends_with(path, ".json")) return lb_jsonl_read(path, t, err);
@@ -86,7 +86,9 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
     long pc = o.text_pair_column ? lb_table_col(&t, o.text_pair_column) : -1;
     long lc = lb_table_col(&t, o.label_column);
     if (tc < 0 || (o.text_pair_column && pc < 0) || (lc < 0 && o.require_labels)) {
-        const char *miss = tc < 0 ? o.text_column : (o.text_pair_column && pc < 0) ? o.text_pair_column : o.label_column;
+        const char *miss = tc < 0                           ? o.text_column
+                           : (o.text_pair_column && pc < 0) ? o.text_pair_column
+                                                            : o.label_column;
         const char *what = tc < 0 ? "text" : (o.text_pair_column && pc < 0) ? "text-pair" : "label";
         list_columns(&t, cols, sizeof cols);
         st = lb_err(err, LB_ERR_FORMAT, "%s: no %s column \"%s\" (columns: %s)", path, what, miss, cols);
@@ -114,11 +116,16 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
     if (pc >= 0 && (st = take_texts(path, &t, pc, "text-pair", &out->text_pairs, err)) != LB_OK) goto fail;
     if (lc < 0) {
         out->labels = malloc(t.nrows * sizeof *out->labels);
-        if (!out->labels) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+        if (!out->labels) {
+            st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
         for (size_t r = 0; r < t.nrows; r++) out->labels[r] = -1;
     }
     if (o.label_names) { /* exact mapping onto the known names (data/labels.h) */
-        lb_label_spec spec = {.names = o.label_names, .n_names = o.n_label_names, .policy = LB_LABELS_EXACT,
+        lb_label_spec spec = {.names = o.label_names,
+                              .n_names = o.n_label_names,
+                              .policy = LB_LABELS_EXACT,
                               .origin = o.label_names_origin};
         char **mapped = NULL;
         int nm = 0;

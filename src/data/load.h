@@ -12,9 +12,9 @@
 #include "data/dataset.h"
 
 typedef struct lb_dataset_opts {
-    const char *text_column;       /* default "text" */
-    const char *label_column;      /* default "label"; missing column -> labels all -1 unless require_labels */
-    const char *text_pair_column;  /* NULL: single-text task */
+    const char *text_column;        /* default "text" */
+    const char *label_column;       /* default "label"; missing column -> labels all -1 unless require_labels */
+    const char *text_pair_column;   /* NULL: single-text task */
     const char *const *label_names; /* known names (model's id2label) used to map string labels; may be NULL */
     int n_label_names;
     const char *label_names_origin; /* where those names come from, for messages (NULL: "the given label names") */

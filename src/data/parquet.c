@@ -50,11 +50,16 @@ static void budget_init(decode_budget *b, size_t file_len) {
 
 /* Charges n bytes of `what`; refuses (LB_ERR_UNSUPPORTED, naming the limit) past the budget. */
 static lb_status budget_take(decode_budget *b, size_t n, const char *what, lb_error *err) {
-    if (n <= b->limit - b->used) { b->used += n; return LB_OK; }
-    return lb_err(err, LB_ERR_UNSUPPORTED, "%s would take the decoded data past %zu bytes, the limit for a %zu-byte file "
+    if (n <= b->limit - b->used) {
+        b->used += n;
+        return LB_OK;
+    }
+    return lb_err(err, LB_ERR_UNSUPPORTED,
+                  "%s would take the decoded data past %zu bytes, the limit for a %zu-byte file "
                   "(%zu MiB + %d x the file size, at most %zu GiB; %zu bytes decoded so far): the file claims far more "
-                  "data than it stores", what, b->limit, b->file_len, (size_t)LB_PARQUET_DECODED_FLOOR >> 20,
-                  LB_PARQUET_MAX_EXPANSION, (size_t)LB_PARQUET_MAX_DECODED_BYTES >> 30, b->used);
+                  "data than it stores",
+                  what, b->limit, b->file_len, (size_t)LB_PARQUET_DECODED_FLOOR >> 20, LB_PARQUET_MAX_EXPANSION,
+                  (size_t)LB_PARQUET_MAX_DECODED_BYTES >> 30, b->used);
 }
 
 static uint32_t le32(const uint8_t *p) {
@@ -63,16 +68,16 @@ static uint32_t le32(const uint8_t *p) {
 
 /* State for reading one column chunk (one selected column of one row group). */
 typedef struct chunk_ctx {
-    const uint8_t *buf;      /* whole file */
-    size_t data_end;         /* first byte of the footer: pages must end before it */
+    const uint8_t *buf; /* whole file */
+    size_t data_end;    /* first byte of the footer: pages must end before it */
     const lb_pq_leaf *leaf;
     lb_pq_valtype vt;
     bool check_utf8;
     int32_t codec;
-    int def_bits;            /* bit width of definition levels */
+    int def_bits; /* bit width of definition levels */
     lb_table *t;
-    size_t col;              /* table column */
-    size_t row_base;         /* first table row of this row group */
+    size_t col;      /* table column */
+    size_t row_base; /* first table row of this row group */
     size_t rg_rows, rows_done;
     /* dictionary (values borrow from dict_buf) */
     lb_value *dict;
@@ -109,8 +114,13 @@ static lb_status ensure_bytes(uint8_t **buf, size_t *cap, size_t n, lb_error *er
 
 static lb_status ensure_vals(chunk_ctx *c, size_t n) {
     if (n <= c->vals_cap && c->vals) return LB_OK;
-    free(c->levels); free(c->idx); free(c->vals);
-    c->levels = NULL; c->idx = NULL; c->vals = NULL; c->vals_cap = 0;
+    free(c->levels);
+    free(c->idx);
+    free(c->vals);
+    c->levels = NULL;
+    c->idx = NULL;
+    c->vals = NULL;
+    c->vals_cap = 0;
     size_t m = n ? n : 1;
     lb_status st = budget_take(c->budget, m * (2 * sizeof *c->levels + sizeof *c->vals), "a page's values", c->err);
     if (st) return st;
@@ -133,7 +143,8 @@ static lb_status page_bytes(chunk_ctx *c, const uint8_t *raw, size_t raw_len, si
                       (size_t)LB_PARQUET_MAX_PAGE_BYTES);
     if (!compressed || c->codec == LB_PQ_UNCOMPRESSED) {
         if (raw_len != out_len)
-            return lb_err(c->err, LB_ERR_FORMAT, "uncompressed page holds %zu bytes, header declares %zu", raw_len, out_len);
+            return lb_err(c->err, LB_ERR_FORMAT, "uncompressed page holds %zu bytes, header declares %zu", raw_len,
+                          out_len);
         *out = raw;
         return LB_OK;
     }
@@ -197,13 +208,25 @@ static bool valid_utf8(const uint8_t *s, size_t n) {
         }
         if (i >= n) break;
         uint8_t b = s[i];
-        if (b < 0x80) { i++; continue; }
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
         size_t len;
         uint32_t cp, min;
-        if ((b & 0xe0) == 0xc0) { len = 2; cp = b & 0x1f; min = 0x80; }
-        else if ((b & 0xf0) == 0xe0) { len = 3; cp = b & 0x0f; min = 0x800; }
-        else if ((b & 0xf8) == 0xf0) { len = 4; cp = b & 0x07; min = 0x10000; }
-        else return false;
+        if ((b & 0xe0) == 0xc0) {
+            len = 2;
+            cp = b & 0x1f;
+            min = 0x80;
+        } else if ((b & 0xf0) == 0xe0) {
+            len = 3;
+            cp = b & 0x0f;
+            min = 0x800;
+        } else if ((b & 0xf8) == 0xf0) {
+            len = 4;
+            cp = b & 0x07;
+            min = 0x10000;
+        } else return false;
         if (n - i < len) return false;
         for (size_t k = 1; k < len; k++) {
             if ((s[i + k] & 0xc0) != 0x80) return false;
@@ -219,11 +242,11 @@ static bool valid_utf8(const uint8_t *s, size_t n) {
 static lb_status decode_values(chunk_ctx *c, int32_t enc, const uint8_t *p, size_t len, size_t n, uint8_t **scratch) {
     lb_status st;
     switch (enc) {
-    case LB_PQ_ENC_PLAIN:
-        return lb_pq_decode_plain(&c->vt, p, len, n, c->vals, NULL, c->err);
+    case LB_PQ_ENC_PLAIN: return lb_pq_decode_plain(&c->vt, p, len, n, c->vals, NULL, c->err);
     case LB_PQ_ENC_PLAIN_DICTIONARY:
     case LB_PQ_ENC_RLE_DICTIONARY:
-        if (!c->dict) return lb_err(c->err, LB_ERR_FORMAT, "%s data page without a dictionary page", lb_pq_encoding_name(enc));
+        if (!c->dict)
+            return lb_err(c->err, LB_ERR_FORMAT, "%s data page without a dictionary page", lb_pq_encoding_name(enc));
         if ((st = lb_pq_decode_dict_indices(p, len, n, c->idx, c->err))) return st;
         for (size_t i = 0; i < n; i++) {
             if (c->idx[i] >= c->ndict)
@@ -236,8 +259,7 @@ static lb_status decode_values(chunk_ctx *c, int32_t enc, const uint8_t *p, size
         if (c->vt.type != LB_PQ_BOOLEAN)
             return lb_err(c->err, LB_ERR_FORMAT, "RLE value encoding on a %s column", lb_pq_type_name(c->vt.type));
         return lb_pq_decode_rle_bool(p, len, n, c->vals, c->idx, c->err);
-    case LB_PQ_ENC_DELTA_BINARY_PACKED:
-        return lb_pq_decode_delta_ints(&c->vt, p, len, n, c->vals, c->err);
+    case LB_PQ_ENC_DELTA_BINARY_PACKED: return lb_pq_decode_delta_ints(&c->vt, p, len, n, c->vals, c->err);
     case LB_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
         if (c->vt.type != LB_PQ_BYTE_ARRAY)
             return lb_err(c->err, LB_ERR_FORMAT, "DELTA_LENGTH_BYTE_ARRAY on a %s column", lb_pq_type_name(c->vt.type));
@@ -247,7 +269,8 @@ static lb_status decode_values(chunk_ctx *c, int32_t enc, const uint8_t *p, size
             return lb_err(c->err, LB_ERR_FORMAT, "DELTA_BYTE_ARRAY on a %s column", lb_pq_type_name(c->vt.type));
         if ((st = lb_pq_decode_delta_byte_array(p, len, n, c->vals, scratch,
                                                 c->budget->limit - c->budget->used < LB_PARQUET_MAX_PAGE_BYTES
-                                                    ? c->budget->limit - c->budget->used : LB_PARQUET_MAX_PAGE_BYTES,
+                                                    ? c->budget->limit - c->budget->used
+                                                    : LB_PARQUET_MAX_PAGE_BYTES,
                                                 c->err)))
             return st;
         if (c->vt.type == LB_PQ_FLBA)
@@ -258,8 +281,7 @@ static lb_status decode_values(chunk_ctx *c, int32_t enc, const uint8_t *p, size
         return LB_OK;
     case LB_PQ_ENC_BYTE_STREAM_SPLIT:
         return lb_pq_decode_byte_stream_split(&c->vt, p, len, n, c->vals, scratch, c->err);
-    default:
-        return lb_err(c->err, LB_ERR_UNSUPPORTED, "value encoding %s (%d)", lb_pq_encoding_name(enc), enc);
+    default: return lb_err(c->err, LB_ERR_UNSUPPORTED, "value encoding %s (%d)", lb_pq_encoding_name(enc), enc);
     }
 }
 
@@ -271,9 +293,12 @@ static lb_status scatter(chunk_ctx *c, size_t n, bool has_levels) {
     for (size_t i = 0; i < n; i++) {
         size_t row = c->row_base + c->rows_done + i;
         lb_value *cell = &t->cells[row * t->ncols + c->col];
-        if (has_levels && (int)c->levels[i] != max_def) continue;  /* stays LB_VAL_NULL */
+        if (has_levels && (int)c->levels[i] != max_def) continue; /* stays LB_VAL_NULL */
         const lb_value *v = &c->vals[j++];
-        if (v->type != LB_VAL_STR) { *cell = *v; continue; }
+        if (v->type != LB_VAL_STR) {
+            *cell = *v;
+            continue;
+        }
         if (c->check_utf8 && !valid_utf8((const uint8_t *)v->s, v->slen))
             return lb_err(c->err, LB_ERR_FORMAT, "row %zu: value is not valid UTF-8 (column is annotated UTF8)", row);
         /* a dictionary string repeated by an RLE run is copied per row: that is the growth */
@@ -298,7 +323,7 @@ static lb_status read_data_page(chunk_ctx *c, const lb_pq_page_header *h, const 
     size_t n = (size_t)h->num_values, raw_len = (size_t)h->compressed_size;
     if ((st = ensure_vals(c, n))) return st;
     const int max_def = c->leaf->max_def;
-    const uint8_t *vp;  /* values section */
+    const uint8_t *vp; /* values section */
     size_t vlen;
     if (h->type == LB_PQ_PAGE_DATA) {
         const uint8_t *page;
@@ -309,7 +334,8 @@ static lb_status read_data_page(chunk_ctx *c, const lb_pq_page_header *h, const 
                 if (plen < 4) return lb_err(c->err, LB_ERR_FORMAT, "definition levels: missing 4-byte length");
                 uint32_t l = le32(page);
                 if (l > plen - 4)
-                    return lb_err(c->err, LB_ERR_FORMAT, "definition levels length %u exceeds the %zu-byte page", l, plen - 4);
+                    return lb_err(c->err, LB_ERR_FORMAT, "definition levels length %u exceeds the %zu-byte page", l,
+                                  plen - 4);
                 if ((st = lb_pq_decode_hybrid(page + 4, l, c->def_bits, n, c->levels, c->err)))
                     return lb_err_prefix(c->err, "definition levels");
                 used = 4 + (size_t)l;
@@ -326,8 +352,9 @@ static lb_status read_data_page(chunk_ctx *c, const lb_pq_page_header *h, const 
     } else {
         if (h->def_len < 0 || h->rep_len < 0 || (size_t)h->def_len + (size_t)h->rep_len > raw_len ||
             h->def_len + h->rep_len > h->uncompressed_size)
-            return lb_err(c->err, LB_ERR_FORMAT, "v2 level lengths (rep %d, def %d) exceed the page (%zu stored, %d uncompressed)",
-                          h->rep_len, h->def_len, raw_len, h->uncompressed_size);
+            return lb_err(c->err, LB_ERR_FORMAT,
+                          "v2 level lengths (rep %d, def %d) exceed the page (%zu stored, %d uncompressed)", h->rep_len,
+                          h->def_len, raw_len, h->uncompressed_size);
         size_t lev = (size_t)h->rep_len + (size_t)h->def_len;
         if (max_def > 0) {
             if ((st = lb_pq_decode_hybrid(raw + h->rep_len, (size_t)h->def_len, c->def_bits, n, c->levels, c->err)))
@@ -360,57 +387,65 @@ static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const cha
     lb_status st;
     const char *col = c->leaf->path;
     if (cm->type != c->leaf->el->type)
-        return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: chunk type %s differs from schema type %s", name,
-                      col, rg, lb_pq_type_name(cm->type), lb_pq_type_name(c->leaf->el->type));
+        return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: chunk type %s differs from schema type %s",
+                      name, col, rg, lb_pq_type_name(cm->type), lb_pq_type_name(c->leaf->el->type));
     if (!lb_pq_codec_supported(cm->codec))
-        return lb_err(err, LB_ERR_UNSUPPORTED, "%s: column '%s': codec %s is not supported (supported: UNCOMPRESSED, "
-                      "SNAPPY, GZIP, ZSTD, LZ4_RAW)", name, col, lb_pq_codec_name(cm->codec));
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "%s: column '%s': codec %s is not supported (supported: UNCOMPRESSED, "
+                      "SNAPPY, GZIP, ZSTD, LZ4_RAW)",
+                      name, col, lb_pq_codec_name(cm->codec));
     if (cm->num_values < 0 || (uint64_t)cm->num_values != c->rg_rows)
         return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: chunk holds %lld values for %zu rows", name,
                       col, rg, (long long)cm->num_values, c->rg_rows);
     c->codec = cm->codec;
-    if (c->rg_rows == 0) return LB_OK;  /* writers may leave offsets of empty chunks at 0 */
+    if (c->rg_rows == 0) return LB_OK; /* writers may leave offsets of empty chunks at 0 */
     /* dictionary_page_offset 0 (or any value not before the data pages) means "no dictionary". */
     int64_t start = cm->data_page_offset;
     if (cm->dictionary_page_offset >= 4 && cm->dictionary_page_offset < start) start = cm->dictionary_page_offset;
     if (start < 4 || (uint64_t)start >= c->data_end)
-        return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: first page offset %lld outside the data area [4, %zu)",
-                      name, col, rg, (long long)start, c->data_end);
+        return lb_err(err, LB_ERR_FORMAT,
+                      "%s: column '%s' row group %zu: first page offset %lld outside the data area [4, %zu)", name, col,
+                      rg, (long long)start, c->data_end);
     size_t pos = (size_t)start;
     while (c->rows_done < c->rg_rows) {
         if (pos >= c->data_end)
-            return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: pages end at offset %zu after %zu of %zu values",
-                          name, col, rg, pos, c->rows_done, c->rg_rows);
+            return lb_err(err, LB_ERR_FORMAT,
+                          "%s: column '%s' row group %zu: pages end at offset %zu after %zu of %zu values", name, col,
+                          rg, pos, c->rows_done, c->rg_rows);
         lb_pq_page_header h;
         size_t hlen;
         if ((st = lb_pq_parse_page_header(c->buf + pos, c->data_end - pos, pos, &h, &hlen, err)))
             return lb_err_prefix(err, "%s: column '%s' row group %zu: page header at offset %zu", name, col, rg, pos);
         size_t body = pos + hlen;
         if ((size_t)h.compressed_size > c->data_end - body)
-            return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: page at offset %zu claims %d bytes, only %zu "
-                          "before the footer", name, col, rg, pos, h.compressed_size, c->data_end - body);
+            return lb_err(err, LB_ERR_FORMAT,
+                          "%s: column '%s' row group %zu: page at offset %zu claims %d bytes, only %zu "
+                          "before the footer",
+                          name, col, rg, pos, h.compressed_size, c->data_end - body);
         const uint8_t *raw = c->buf + body;
         if (h.has_crc) {
             uint32_t crc = (uint32_t)crc32(0L, raw, (uInt)h.compressed_size);
             if (crc != h.crc)
-                return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: page at offset %zu: CRC32 mismatch "
-                              "(header 0x%08x, data 0x%08x)", name, col, rg, pos, h.crc, crc);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: column '%s' row group %zu: page at offset %zu: CRC32 mismatch "
+                              "(header 0x%08x, data 0x%08x)",
+                              name, col, rg, pos, h.crc, crc);
         }
         switch (h.type) {
         case LB_PQ_PAGE_DICTIONARY: st = read_dictionary(c, &h, raw); break;
-        case LB_PQ_PAGE_DATA: case LB_PQ_PAGE_DATA_V2: st = read_data_page(c, &h, raw); break;
-        default: st = LB_OK;  /* index pages and unknown page types carry no values */
+        case LB_PQ_PAGE_DATA:
+        case LB_PQ_PAGE_DATA_V2: st = read_data_page(c, &h, raw); break;
+        default: st = LB_OK; /* index pages and unknown page types carry no values */
         }
-        if (st)
-            return lb_err_prefix(err, "%s: column '%s' row group %zu: page at offset %zu", name, col, rg, pos);
+        if (st) return lb_err_prefix(err, "%s: column '%s' row group %zu: page at offset %zu", name, col, rg, pos);
         pos = body + (size_t)h.compressed_size;
     }
     return LB_OK;
 }
 
 /* Picks the leaves to read. *sel gets leaf indices (allocated, [*nsel]). */
-static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size_t nleaves,
-                                const char *const *columns, size_t ncolumns, size_t **sel, size_t *nsel, lb_error *err) {
+static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size_t nleaves, const char *const *columns,
+                                size_t ncolumns, size_t **sel, size_t *nsel, lb_error *err) {
     size_t want = columns ? ncolumns : nleaves;
     *sel = malloc((want ? want : 1) * sizeof **sel);
     if (!*sel) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -419,9 +454,11 @@ static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size
         for (size_t i = 0; i < nleaves; i++)
             if (leaves[i].flat) (*sel)[(*nsel)++] = i;
         if (*nsel == 0 && nleaves > 0) {
-            free(*sel); *sel = NULL;
-            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: every column is nested (e.g. '%s'); lorabert reads flat columns only",
-                          name, leaves[0].path);
+            free(*sel);
+            *sel = NULL;
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "%s: every column is nested (e.g. '%s'); lorabert reads flat columns only", name,
+                          leaves[0].path);
         }
         return LB_OK;
     }
@@ -430,17 +467,22 @@ static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size
         size_t found = SIZE_MAX;
         for (size_t i = 0; i < nleaves && found == SIZE_MAX; i++)
             if (leaves[i].flat && strcmp(leaves[i].path, want_name) == 0) found = i;
-        if (found != SIZE_MAX) { (*sel)[(*nsel)++] = found; continue; }
+        if (found != SIZE_MAX) {
+            (*sel)[(*nsel)++] = found;
+            continue;
+        }
         /* A top-level field of that name that is a group or repeated: nested. */
         const lb_pq_leaf *nested = NULL;
         size_t wl = strlen(want_name);
         for (size_t i = 0; i < nleaves && !nested; i++)
             if (strncmp(leaves[i].path, want_name, wl) == 0 && (leaves[i].path[wl] == '.' || leaves[i].path[wl] == 0))
                 nested = &leaves[i];
-        free(*sel); *sel = NULL;
+        free(*sel);
+        *sel = NULL;
         if (nested)
-            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: column '%s' is nested (leaf '%s', %s); lorabert reads flat columns only",
-                          name, want_name, nested->path, nested->max_rep ? "repeated: list/map" : "group/struct");
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "%s: column '%s' is nested (leaf '%s', %s); lorabert reads flat columns only", name,
+                          want_name, nested->path, nested->max_rep ? "repeated: list/map" : "group/struct");
         char list[512];
         size_t off = 0;
         list[0] = 0;
@@ -475,11 +517,14 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
     if (st) return lb_err_prefix(err, "%s: footer", name);
     lb_pq_leaf *leaves = NULL;
     size_t nleaves = 0, *sel = NULL, nsel = 0;
-    if ((st = lb_pq_schema_leaves(&m, &leaves, &nleaves, err))) { lb_err_prefix(err, "%s", name); goto done; }
+    if ((st = lb_pq_schema_leaves(&m, &leaves, &nleaves, err))) {
+        lb_err_prefix(err, "%s", name);
+        goto done;
+    }
     for (size_t r = 0; r < m.nrow_groups; r++)
         if (m.row_groups[r].ncolumns != nleaves) {
-            st = lb_err(err, LB_ERR_FORMAT, "%s: row group %zu has %zu column chunks, schema has %zu leaf columns", name, r,
-                        m.row_groups[r].ncolumns, nleaves);
+            st = lb_err(err, LB_ERR_FORMAT, "%s: row group %zu has %zu column chunks, schema has %zu leaf columns",
+                        name, r, m.row_groups[r].ncolumns, nleaves);
             goto done;
         }
     if ((st = select_columns(name, leaves, nleaves, columns, ncolumns, &sel, &nsel, err))) goto done;
@@ -489,8 +534,9 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
         uint64_t rows = (uint64_t)m.row_groups[r].num_rows;
         if (rows > LB_PARQUET_MAX_CELLS || nrows + rows > LB_PARQUET_MAX_CELLS ||
             (nsel && (nrows + rows) * nsel > LB_PARQUET_MAX_CELLS)) {
-            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: more than %zu cells (%zu columns, row group %zu claims %llu rows)",
-                        name, (size_t)LB_PARQUET_MAX_CELLS, nsel, r, (unsigned long long)rows);
+            st =
+                lb_err(err, LB_ERR_UNSUPPORTED, "%s: more than %zu cells (%zu columns, row group %zu claims %llu rows)",
+                       name, (size_t)LB_PARQUET_MAX_CELLS, nsel, r, (unsigned long long)rows);
             goto done;
         }
         nrows += (size_t)rows;
@@ -505,8 +551,11 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
     out->nrows = nrows;
     out->col_names = calloc(nsel ? nsel : 1, sizeof *out->col_names);
     size_t ncells = nrows * nsel;
-    out->cells = calloc(ncells ? ncells : 1, sizeof *out->cells);  /* all LB_VAL_NULL */
-    if (!out->col_names || !out->cells) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory for the table", name); goto done; }
+    out->cells = calloc(ncells ? ncells : 1, sizeof *out->cells); /* all LB_VAL_NULL */
+    if (!out->col_names || !out->cells) {
+        st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory for the table", name);
+        goto done;
+    }
     for (size_t k = 0; k < nsel; k++)
         if (!(out->col_names[k] = strdup(leaves[sel[k]].path))) {
             st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", name);
@@ -520,10 +569,18 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
             const lb_pq_schema_el *el = leaf->el;
             int ct = el->converted_type;
             chunk_ctx c = {
-                .buf = buf, .data_end = foot, .leaf = leaf, .t = out, .col = k, .row_base = row_base,
-                .rg_rows = (size_t)rg->num_rows, .def_bits = bit_width(leaf->max_def), .err = err,
+                .buf = buf,
+                .data_end = foot,
+                .leaf = leaf,
+                .t = out,
+                .col = k,
+                .row_base = row_base,
+                .rg_rows = (size_t)rg->num_rows,
+                .def_bits = bit_width(leaf->max_def),
+                .err = err,
                 .budget = &budget,
-                .vt = {.type = el->type, .type_length = el->type_length,
+                .vt = {.type = el->type,
+                       .type_length = el->type_length,
                        .is_unsigned = el->logical_unsigned || (ct >= LB_PQ_CT_UINT_8 && ct <= LB_PQ_CT_UINT_64)},
                 .check_utf8 = el->type == LB_PQ_BYTE_ARRAY && (ct == LB_PQ_CT_UTF8 || el->logical_string),
             };
@@ -540,8 +597,7 @@ done:
     return st;
 }
 
-lb_status lb_parquet_read(const char *path, const char *const *columns, size_t ncolumns, lb_table *out,
-                          lb_error *err) {
+lb_status lb_parquet_read(const char *path, const char *const *columns, size_t ncolumns, lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     char *data;
     size_t len;

@@ -27,8 +27,7 @@
  * out, columns in the order asked. A name that is not a column is LB_ERR_USAGE; a nested
  * column is LB_ERR_UNSUPPORTED; NULL columns on a file whose columns are all nested is
  * LB_ERR_UNSUPPORTED too. On failure *out is left empty (zeroed). */
-lb_status lb_parquet_read(const char *path, const char *const *columns, size_t ncolumns, lb_table *out,
-                          lb_error *err);
+lb_status lb_parquet_read(const char *path, const char *const *columns, size_t ncolumns, lb_table *out, lb_error *err);
 
 /* Same, from a whole file already in memory (name is used in messages only). */
 lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *name, const char *const *columns,

@@ -46,10 +46,21 @@ static lb_status gunzip(const uint8_t *src, size_t src_len, uint8_t *dst, size_t
         if (r == Z_STREAM_END) {
             /* Another member follows? (trailing zero padding is tolerated) */
             bool more = false;
-            for (size_t i = 0; i < z.avail_in; i++) if (z.next_in[i]) { more = true; break; }
+            for (size_t i = 0; i < z.avail_in; i++)
+                if (z.next_in[i]) {
+                    more = true;
+                    break;
+                }
             if (!more) break;
-            if (inflateReset(&z) != Z_OK) { st = lb_err(err, LB_ERR_FORMAT, "GZIP: inflateReset failed"); break; }
-            if (!probing && z.avail_out == 0) { probing = true; z.next_out = &probe; z.avail_out = 1; }
+            if (inflateReset(&z) != Z_OK) {
+                st = lb_err(err, LB_ERR_FORMAT, "GZIP: inflateReset failed");
+                break;
+            }
+            if (!probing && z.avail_out == 0) {
+                probing = true;
+                z.next_out = &probe;
+                z.avail_out = 1;
+            }
             continue;
         }
         st = lb_err(err, LB_ERR_FORMAT, "GZIP: corrupt data (%s) after %zu of %zu input bytes",
@@ -77,7 +88,8 @@ lb_status lb_pq_check_expansion(int32_t codec, const uint8_t *src, size_t src_le
         unsigned long long z = ZSTD_getFrameContentSize(src, src_len);
         if (z == ZSTD_CONTENTSIZE_ERROR) return lb_err(err, LB_ERR_FORMAT, "ZSTD: corrupt frame header");
         if (z != ZSTD_CONTENTSIZE_UNKNOWN && z > dst_len)
-            return lb_err(err, LB_ERR_FORMAT, "ZSTD: page expands to at least %llu bytes, header declares %zu", z, dst_len);
+            return lb_err(err, LB_ERR_FORMAT, "ZSTD: page expands to at least %llu bytes, header declares %zu", z,
+                          dst_len);
         return LB_OK;
     }
     /* deflate expands at most ~1032:1 per member, LZ4 at most ~255:1 */
@@ -96,7 +108,8 @@ lb_status lb_pq_decompress(int32_t codec, const uint8_t *src, size_t src_len, ui
     switch (codec) {
     case LB_PQ_UNCOMPRESSED:
         if (src_len != dst_len)
-            return lb_err(err, LB_ERR_FORMAT, "uncompressed page: %zu stored bytes, header declares %zu", src_len, dst_len);
+            return lb_err(err, LB_ERR_FORMAT, "uncompressed page: %zu stored bytes, header declares %zu", src_len,
+                          dst_len);
         memcpy(dst, src, dst_len);
         return LB_OK;
     case LB_PQ_SNAPPY: {
@@ -110,8 +123,7 @@ lb_status lb_pq_decompress(int32_t codec, const uint8_t *src, size_t src_len, ui
             return lb_err(err, LB_ERR_FORMAT, "SNAPPY: corrupt compressed data");
         return LB_OK;
     }
-    case LB_PQ_GZIP:
-        return gunzip(src, src_len, dst, dst_len, err);
+    case LB_PQ_GZIP: return gunzip(src, src_len, dst, dst_len, err);
     case LB_PQ_ZSTD: {
         /* ZSTD_decompress handles several concatenated frames. */
         size_t r = ZSTD_decompress(dst, dst_len, src, src_len);
@@ -121,7 +133,8 @@ lb_status lb_pq_decompress(int32_t codec, const uint8_t *src, size_t src_len, ui
         return LB_OK;
     }
     case LB_PQ_LZ4_RAW: {
-        if (src_len > INT_MAX || dst_len > INT_MAX) return lb_err(err, LB_ERR_UNSUPPORTED, "LZ4_RAW: page larger than 2 GiB");
+        if (src_len > INT_MAX || dst_len > INT_MAX)
+            return lb_err(err, LB_ERR_UNSUPPORTED, "LZ4_RAW: page larger than 2 GiB");
         int r = LZ4_decompress_safe((const char *)src, (char *)dst, (int)src_len, (int)dst_len);
         if (r < 0) return lb_err(err, LB_ERR_FORMAT, "LZ4_RAW: corrupt compressed data");
         if ((size_t)r != dst_len)
@@ -129,7 +142,8 @@ lb_status lb_pq_decompress(int32_t codec, const uint8_t *src, size_t src_len, ui
         return LB_OK;
     }
     default:
-        return lb_err(err, LB_ERR_UNSUPPORTED, "codec %s is not supported (supported: UNCOMPRESSED, SNAPPY, GZIP, ZSTD, LZ4_RAW)",
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "codec %s is not supported (supported: UNCOMPRESSED, SNAPPY, GZIP, ZSTD, LZ4_RAW)",
                       lb_pq_codec_name(codec));
     }
 }

@@ -20,8 +20,10 @@ static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le
 
 size_t lb_pq_fixed_width(const lb_pq_valtype *vt) {
     switch (vt->type) {
-    case LB_PQ_INT32: case LB_PQ_FLOAT: return 4;
-    case LB_PQ_INT64: case LB_PQ_DOUBLE: return 8;
+    case LB_PQ_INT32:
+    case LB_PQ_FLOAT: return 4;
+    case LB_PQ_INT64:
+    case LB_PQ_DOUBLE: return 8;
     case LB_PQ_INT96: return 12;
     case LB_PQ_FLBA: return vt->type_length > 0 ? (size_t)vt->type_length : 0;
     default: return 0;
@@ -38,24 +40,36 @@ static lb_status set_fixed(const lb_pq_valtype *vt, const uint8_t *src, lb_value
     memset(v, 0, sizeof *v);
     switch (vt->type) {
     case LB_PQ_INT32: set_int32(vt, le32(src), v); break;
-    case LB_PQ_INT64: v->type = LB_VAL_INT; v->i = (int64_t)le64(src); break;
+    case LB_PQ_INT64:
+        v->type = LB_VAL_INT;
+        v->i = (int64_t)le64(src);
+        break;
     case LB_PQ_FLOAT: {
         float f;
-        memcpy(&f, src, 4);  /* little-endian host (x86-64/aarch64) */
-        v->type = LB_VAL_FLOAT; v->f = f;
+        memcpy(&f, src, 4); /* little-endian host (x86-64/aarch64) */
+        v->type = LB_VAL_FLOAT;
+        v->f = f;
         break;
     }
-    case LB_PQ_DOUBLE: v->type = LB_VAL_FLOAT; memcpy(&v->f, src, 8); break;
+    case LB_PQ_DOUBLE:
+        v->type = LB_VAL_FLOAT;
+        memcpy(&v->f, src, 8);
+        break;
     case LB_PQ_INT96: {
         /* 8 bytes nanoseconds within the day, then 4 bytes Julian day; stored as Unix-epoch ns. */
         int64_t nanos = (int64_t)le64(src), day = (int32_t)le32(src + 8), r;
         if (__builtin_mul_overflow(day - JULIAN_UNIX_EPOCH, NANOS_PER_DAY, &r) || __builtin_add_overflow(r, nanos, &r))
             return lb_err(err, LB_ERR_FORMAT, "INT96 timestamp (Julian day %lld) is outside the int64 nanosecond range",
                           (long long)day);
-        v->type = LB_VAL_INT; v->i = r;
+        v->type = LB_VAL_INT;
+        v->i = r;
         break;
     }
-    case LB_PQ_FLBA: v->type = LB_VAL_STR; v->s = page_view(src); v->slen = (size_t)vt->type_length; break;
+    case LB_PQ_FLBA:
+        v->type = LB_VAL_STR;
+        v->s = page_view(src);
+        v->slen = (size_t)vt->type_length;
+        break;
     default: return lb_err(err, LB_ERR_INTERNAL, "set_fixed: type %d is not fixed-width", vt->type);
     }
     return LB_OK;
@@ -68,18 +82,20 @@ lb_status lb_pq_decode_plain(const lb_pq_valtype *vt, const uint8_t *p, size_t l
         used = (n + 7) / 8;
         if (used > len)
             return lb_err(err, LB_ERR_FORMAT, "PLAIN BOOLEAN: %zu values need %zu bytes, page has %zu", n, used, len);
-        for (size_t i = 0; i < n; i++)
-            out[i] = (lb_value){.type = LB_VAL_BOOL, .i = (p[i >> 3] >> (i & 7)) & 1};
+        for (size_t i = 0; i < n; i++) out[i] = (lb_value){.type = LB_VAL_BOOL, .i = (p[i >> 3] >> (i & 7)) & 1};
     } else if (vt->type == LB_PQ_BYTE_ARRAY) {
         for (size_t i = 0; i < n; i++) {
             if (len - used < 4)
-                return lb_err(err, LB_ERR_FORMAT, "PLAIN BYTE_ARRAY: value %zu of %zu: length prefix at byte %zu runs past the %zu-byte page",
-                              i, n, used, len);
+                return lb_err(
+                    err, LB_ERR_FORMAT,
+                    "PLAIN BYTE_ARRAY: value %zu of %zu: length prefix at byte %zu runs past the %zu-byte page", i, n,
+                    used, len);
             uint32_t l = le32(p + used);
             used += 4;
             if (l > len - used)
-                return lb_err(err, LB_ERR_FORMAT, "PLAIN BYTE_ARRAY: value %zu of %zu has length %u, only %zu bytes left",
-                              i, n, l, len - used);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "PLAIN BYTE_ARRAY: value %zu of %zu has length %u, only %zu bytes left", i, n, l,
+                              len - used);
             out[i] = (lb_value){.type = LB_VAL_STR, .s = page_view(p + used), .slen = l};
             used += l;
         }
@@ -133,14 +149,21 @@ static lb_status read_uleb(const uint8_t **pp, const uint8_t *end, uint64_t *v, 
         if (p >= end) return lb_err(err, LB_ERR_FORMAT, "%s: truncated varint", what);
         uint8_t b = *p++;
         r |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) { *v = r; *pp = p; return LB_OK; }
+        if (!(b & 0x80)) {
+            *v = r;
+            *pp = p;
+            return LB_OK;
+        }
     }
     return lb_err(err, LB_ERR_FORMAT, "%s: varint longer than 10 bytes", what);
 }
 
 lb_status lb_pq_decode_hybrid(const uint8_t *p, size_t len, int bw, size_t n, uint32_t *out, lb_error *err) {
     if (bw < 0 || bw > 32) return lb_err(err, LB_ERR_FORMAT, "RLE/bit-packed: bit width %d is not in 0..32", bw);
-    if (bw == 0) { memset(out, 0, n * sizeof *out); return LB_OK; }
+    if (bw == 0) {
+        memset(out, 0, n * sizeof *out);
+        return LB_OK;
+    }
     const uint8_t *end = p + len;
     size_t i = 0, vbytes = ((size_t)bw + 7) / 8;
     while (i < n) {
@@ -156,14 +179,16 @@ lb_status lb_pq_decode_hybrid(const uint8_t *p, size_t len, int bw, size_t n, ui
             if (nvals > groups * 8) nvals = (size_t)groups * 8;
             size_t take = nvals < n - i ? nvals : n - i;
             if (take == 0 && groups)
-                return lb_err(err, LB_ERR_FORMAT, "RLE/bit-packed: bit-packed run truncated after %zu of %zu values", i, n);
+                return lb_err(err, LB_ERR_FORMAT, "RLE/bit-packed: bit-packed run truncated after %zu of %zu values", i,
+                              n);
             for (size_t k = 0; k < take; k++) out[i + k] = (uint32_t)get_bits(p, nbytes, k * (size_t)bw, bw);
             p += nbytes;
             i += take;
         } else {
             uint64_t count = h >> 1;
             if (vbytes > avail)
-                return lb_err(err, LB_ERR_FORMAT, "RLE/bit-packed: RLE run value truncated after %zu of %zu values", i, n);
+                return lb_err(err, LB_ERR_FORMAT, "RLE/bit-packed: RLE run value truncated after %zu of %zu values", i,
+                              n);
             uint32_t v = 0;
             for (size_t k = 0; k < vbytes; k++) v |= (uint32_t)p[k] << (8 * k);
             p += vbytes;
@@ -224,8 +249,7 @@ lb_status lb_pq_decode_delta_binary(const uint8_t *p, size_t len, size_t n, int6
         (st = read_uleb(&q, end, &total, w, err)) || (st = read_uleb(&q, end, &first, w, err)))
         return st;
     if (block == 0 || block > DELTA_MAX_BLOCK || nmb == 0 || block % nmb || (block / nmb) % 8)
-        return lb_err(err, LB_ERR_FORMAT,
-                      "DELTA_BINARY_PACKED: bad block layout (block size %llu, %llu miniblocks)",
+        return lb_err(err, LB_ERR_FORMAT, "DELTA_BINARY_PACKED: bad block layout (block size %llu, %llu miniblocks)",
                       (unsigned long long)block, (unsigned long long)nmb);
     if (total != n)
         return lb_err(err, LB_ERR_FORMAT, "DELTA_BINARY_PACKED: header holds %llu values, page expects %zu",
@@ -238,8 +262,8 @@ lb_status lb_pq_decode_delta_binary(const uint8_t *p, size_t len, size_t n, int6
         if ((st = read_uleb(&q, end, &zz, "DELTA_BINARY_PACKED block min delta", err))) return st;
         uint64_t min_delta = (zz >> 1) ^ -(zz & 1);
         if (nmb > (uint64_t)(end - q))
-            return lb_err(err, LB_ERR_FORMAT, "DELTA_BINARY_PACKED: miniblock bit widths truncated after %zu of %zu values",
-                          i, n);
+            return lb_err(err, LB_ERR_FORMAT,
+                          "DELTA_BINARY_PACKED: miniblock bit widths truncated after %zu of %zu values", i, n);
         const uint8_t *widths = q;
         q += nmb;
         for (size_t mb = 0; mb < nmb && i < n; mb++) {
@@ -250,11 +274,12 @@ lb_status lb_pq_decode_delta_binary(const uint8_t *p, size_t len, size_t n, int6
             size_t full = vpm / 8 * (size_t)bw;
             size_t need = vpm < n - i ? vpm : n - i;
             if ((need * (size_t)bw + 7) / 8 > avail)
-                return lb_err(err, LB_ERR_FORMAT, "DELTA_BINARY_PACKED: miniblock truncated after %zu of %zu values", i, n);
+                return lb_err(err, LB_ERR_FORMAT, "DELTA_BINARY_PACKED: miniblock truncated after %zu of %zu values", i,
+                              n);
             uint64_t prev = (uint64_t)out[i - 1];
             for (size_t k = 0; k < need; k++) {
                 uint64_t d = bw ? get_bits(q, avail, k * (size_t)bw, bw) : 0;
-                prev += min_delta + d;  /* wrapping, as the format specifies */
+                prev += min_delta + d; /* wrapping, as the format specifies */
                 out[i + k] = (int64_t)prev;
             }
             q += full < avail ? full : avail;
@@ -265,8 +290,8 @@ lb_status lb_pq_decode_delta_binary(const uint8_t *p, size_t len, size_t n, int6
     return LB_OK;
 }
 
-lb_status lb_pq_decode_delta_ints(const lb_pq_valtype *vt, const uint8_t *p, size_t len, size_t n,
-                                  lb_value *out, lb_error *err) {
+lb_status lb_pq_decode_delta_ints(const lb_pq_valtype *vt, const uint8_t *p, size_t len, size_t n, lb_value *out,
+                                  lb_error *err) {
     if (vt->type != LB_PQ_INT32 && vt->type != LB_PQ_INT64)
         return lb_err(err, LB_ERR_FORMAT, "DELTA_BINARY_PACKED is not valid for %s", lb_pq_type_name(vt->type));
     if (n == 0) return LB_OK;
@@ -290,7 +315,10 @@ static lb_status delta_lengths(const uint8_t *p, size_t len, size_t n, int64_t *
     for (size_t i = 0; !st && i < n; i++)
         if ((*lens)[i] < 0)
             st = lb_err(err, LB_ERR_FORMAT, "negative length %lld for value %zu", (long long)(*lens)[i], i);
-    if (st) { free(*lens); *lens = NULL; }
+    if (st) {
+        free(*lens);
+        *lens = NULL;
+    }
     return st;
 }
 
@@ -302,8 +330,9 @@ lb_status lb_pq_decode_delta_length(const uint8_t *p, size_t len, size_t n, lb_v
     if (st) return lb_err_prefix(err, "DELTA_LENGTH_BYTE_ARRAY lengths");
     for (size_t i = 0; i < n; i++) {
         if ((uint64_t)lens[i] > len - used) {
-            st = lb_err(err, LB_ERR_FORMAT, "DELTA_LENGTH_BYTE_ARRAY: value %zu of %zu has length %lld, only %zu bytes left",
-                        i, n, (long long)lens[i], len - used);
+            st = lb_err(err, LB_ERR_FORMAT,
+                        "DELTA_LENGTH_BYTE_ARRAY: value %zu of %zu has length %lld, only %zu bytes left", i, n,
+                        (long long)lens[i], len - used);
             break;
         }
         out[i] = (lb_value){.type = LB_VAL_STR, .s = page_view(p + used), .slen = (size_t)lens[i]};
@@ -322,7 +351,10 @@ lb_status lb_pq_decode_delta_byte_array(const uint8_t *p, size_t len, size_t n, 
     lb_status st = delta_lengths(p, len, n, &pre, &c1, err);
     if (st) return lb_err_prefix(err, "DELTA_BYTE_ARRAY prefix lengths");
     st = delta_lengths(p + c1, len - c1, n, &suf, &c2, err);
-    if (st) { free(pre); return lb_err_prefix(err, "DELTA_BYTE_ARRAY suffix lengths"); }
+    if (st) {
+        free(pre);
+        return lb_err_prefix(err, "DELTA_BYTE_ARRAY suffix lengths");
+    }
     const uint8_t *data = p + c1 + c2;
     size_t avail = len - c1 - c2, total = 0, sufsum = 0, prev = 0;
     /* First pass: validate and size, so hostile prefixes cannot make us copy unboundedly. */
@@ -360,20 +392,23 @@ lb_status lb_pq_decode_delta_byte_array(const uint8_t *p, size_t len, size_t n, 
     }
     free(pre);
     free(suf);
-    if (st) { free(*arena); *arena = NULL; }
+    if (st) {
+        free(*arena);
+        *arena = NULL;
+    }
     return st;
 }
 
-lb_status lb_pq_decode_byte_stream_split(const lb_pq_valtype *vt, const uint8_t *p, size_t len, size_t n,
-                                         lb_value *out, uint8_t **scratch, lb_error *err) {
+lb_status lb_pq_decode_byte_stream_split(const lb_pq_valtype *vt, const uint8_t *p, size_t len, size_t n, lb_value *out,
+                                         uint8_t **scratch, lb_error *err) {
     *scratch = NULL;
     size_t w = lb_pq_fixed_width(vt);
     if (!w || vt->type == LB_PQ_INT96)
         return lb_err(err, LB_ERR_FORMAT, "BYTE_STREAM_SPLIT is not valid for %s", lb_pq_type_name(vt->type));
     if (n == 0) return LB_OK;
     if (n > len / w || len != n * w)
-        return lb_err(err, LB_ERR_FORMAT, "BYTE_STREAM_SPLIT: %zu values of %zu bytes, but the page holds %zu bytes",
-                      n, w, len);
+        return lb_err(err, LB_ERR_FORMAT, "BYTE_STREAM_SPLIT: %zu values of %zu bytes, but the page holds %zu bytes", n,
+                      w, len);
     uint8_t *buf = malloc(len);
     if (!buf) return lb_err(err, LB_ERR_NOMEM, "out of memory decoding BYTE_STREAM_SPLIT (%zu bytes)", len);
     for (size_t j = 0; j < w; j++) {
@@ -381,7 +416,10 @@ lb_status lb_pq_decode_byte_stream_split(const lb_pq_valtype *vt, const uint8_t 
         for (size_t i = 0; i < n; i++) buf[i * w + j] = stream[i];
     }
     lb_status st = lb_pq_decode_plain(vt, buf, len, n, out, NULL, err);
-    if (st) { free(buf); return st; }
+    if (st) {
+        free(buf);
+        return st;
+    }
     *scratch = buf;
     return LB_OK;
 }

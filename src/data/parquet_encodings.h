@@ -16,9 +16,9 @@
 
 /* How one column's physical values become lb_values. */
 typedef struct lb_pq_valtype {
-    int32_t type;         /* LB_PQ_BOOLEAN ... LB_PQ_FLBA */
-    int32_t type_length;  /* FIXED_LEN_BYTE_ARRAY width */
-    bool is_unsigned;     /* INT32/INT64 annotated UINT_*: INT32 is zero-extended */
+    int32_t type;        /* LB_PQ_BOOLEAN ... LB_PQ_FLBA */
+    int32_t type_length; /* FIXED_LEN_BYTE_ARRAY width */
+    bool is_unsigned;    /* INT32/INT64 annotated UINT_*: INT32 is zero-extended */
 } lb_pq_valtype;
 
 /* Byte width of a fixed-width physical type (0 for BOOLEAN and BYTE_ARRAY). */
@@ -29,8 +29,7 @@ lb_status lb_pq_decode_plain(const lb_pq_valtype *vt, const uint8_t *p, size_t l
                              size_t *consumed, lb_error *err);
 
 /* RLE/bit-packed hybrid without length prefix: n values of bit_width (0..32) into out[n]. */
-lb_status lb_pq_decode_hybrid(const uint8_t *p, size_t len, int bit_width, size_t n, uint32_t *out,
-                              lb_error *err);
+lb_status lb_pq_decode_hybrid(const uint8_t *p, size_t len, int bit_width, size_t n, uint32_t *out, lb_error *err);
 /* Legacy BIT_PACKED levels (MSB-first, ceil(n*bw/8) bytes); *consumed gets that size. */
 lb_status lb_pq_decode_bit_packed_levels(const uint8_t *p, size_t len, int bit_width, size_t n, uint32_t *out,
                                          size_t *consumed, lb_error *err);
@@ -45,8 +44,8 @@ lb_status lb_pq_decode_rle_bool(const uint8_t *p, size_t len, size_t n, lb_value
 lb_status lb_pq_decode_delta_binary(const uint8_t *p, size_t len, size_t n, int64_t *out, size_t *consumed,
                                     lb_error *err);
 /* DELTA_BINARY_PACKED into INT32/INT64 lb_values. */
-lb_status lb_pq_decode_delta_ints(const lb_pq_valtype *vt, const uint8_t *p, size_t len, size_t n,
-                                  lb_value *out, lb_error *err);
+lb_status lb_pq_decode_delta_ints(const lb_pq_valtype *vt, const uint8_t *p, size_t len, size_t n, lb_value *out,
+                                  lb_error *err);
 /* DELTA_LENGTH_BYTE_ARRAY: n borrowed strings. */
 lb_status lb_pq_decode_delta_length(const uint8_t *p, size_t len, size_t n, lb_value *out, lb_error *err);
 /* DELTA_BYTE_ARRAY: n strings built in *arena (malloc'd here, caller frees; at most
@@ -55,6 +54,6 @@ lb_status lb_pq_decode_delta_byte_array(const uint8_t *p, size_t len, size_t n, 
                                         size_t max_bytes, lb_error *err);
 /* BYTE_STREAM_SPLIT for fixed-width types: n values; *scratch (malloc'd here, caller frees)
  * holds the reassembled bytes that FLBA strings borrow. */
-lb_status lb_pq_decode_byte_stream_split(const lb_pq_valtype *vt, const uint8_t *p, size_t len, size_t n,
-                                         lb_value *out, uint8_t **scratch, lb_error *err);
+lb_status lb_pq_decode_byte_stream_split(const lb_pq_valtype *vt, const uint8_t *p, size_t len, size_t n, lb_value *out,
+                                         uint8_t **scratch, lb_error *err);
 #endif

@@ -8,11 +8,11 @@
 
 /* Iterates the fields of one struct: `id`/`ty` are set for the body; the body must consume the
  * value or `continue` after skipping. On error, returns from the enclosing function. */
-#define FOR_FIELDS(t, id, ty)                                                            \
-    for (int16_t last_ = 0, id = 0, once_ = 1; once_; once_ = 0)                         \
-        for (uint8_t ty = 0;;)                                                           \
-            if ((st = lb_thrift_next_field(t, &last_, &id, &ty))) return st;             \
-            else if (ty == LB_TC_STOP) break;                                            \
+#define FOR_FIELDS(t, id, ty)                                                \
+    for (int16_t last_ = 0, id = 0, once_ = 1; once_; once_ = 0)             \
+        for (uint8_t ty = 0;;)                                               \
+            if ((st = lb_thrift_next_field(t, &last_, &id, &ty))) return st; \
+            else if (ty == LB_TC_STOP) break;                                \
             else
 
 static lb_status read_i32_field(lb_thrift *t, uint8_t ty, int32_t *v, bool *ok) {
@@ -72,8 +72,10 @@ static lb_status parse_schema_el(lb_thrift *t, lb_pq_schema_el *e) {
         case 2: st = read_i32_field(t, ty, &e->type_length, NULL); break;
         case 3: st = read_i32_field(t, ty, &e->repetition, NULL); break;
         case 4:
-            if (ty == LB_TC_BINARY) { st = lb_thrift_read_binary(t, &e->name, &e->name_len); has_name = !st; }
-            else st = lb_thrift_skip(t, ty);
+            if (ty == LB_TC_BINARY) {
+                st = lb_thrift_read_binary(t, &e->name, &e->name_len);
+                has_name = !st;
+            } else st = lb_thrift_skip(t, ty);
             break;
         case 5: st = read_i32_field(t, ty, &e->num_children, NULL); break;
         case 6: st = read_i32_field(t, ty, &e->converted_type, NULL); break;
@@ -97,17 +99,22 @@ static lb_status parse_column_meta(lb_thrift *t, lb_pq_column_meta *c) {
         case 1: st = read_i32_field(t, ty, &c->type, &has_type); break;
         case 3:
             if (ty == LB_TC_LIST) {
-                uint8_t et; size_t n;
+                uint8_t et;
+                size_t n;
                 if ((st = lb_thrift_list_begin(t, &et, &n))) return st;
                 for (size_t i = 0; i < n && !st; i++) {
                     if (et != LB_TC_BINARY) {
-                        bool b;  /* container bools take a byte each */
+                        bool b; /* container bools take a byte each */
                         st = lb_thrift_is_bool(et) ? lb_thrift_read_bool(t, et, true, &b) : lb_thrift_skip(t, et);
                         continue;
                     }
-                    const uint8_t *s; size_t len;
+                    const uint8_t *s;
+                    size_t len;
                     st = lb_thrift_read_binary(t, &s, &len);
-                    if (!st && i == 0) { c->path0 = s; c->path0_len = len; }
+                    if (!st && i == 0) {
+                        c->path0 = s;
+                        c->path0_len = len;
+                    }
                 }
                 if (!st) c->path_len = et == LB_TC_BINARY ? n : 0;
                 lb_thrift_list_end(t);
@@ -126,7 +133,8 @@ static lb_status parse_column_meta(lb_thrift *t, lb_pq_column_meta *c) {
     if (!has_type || !has_codec || !has_nv || !has_dpo || !has_tcs)
         return lb_err(t->err, LB_ERR_FORMAT,
                       "ColumnMetaData at offset %zu lacks a required field (type, codec, num_values, "
-                      "total_compressed_size or data_page_offset)", off);
+                      "total_compressed_size or data_page_offset)",
+                      off);
     return LB_OK;
 }
 
@@ -163,10 +171,12 @@ static lb_status parse_row_group(lb_thrift *t, lb_pq_row_group *rg) {
     if ((st = lb_thrift_struct_begin(t))) return st;
     FOR_FIELDS(t, id, ty) {
         if (id == 1 && ty == LB_TC_LIST && !has_cols) {
-            uint8_t et; size_t n;
+            uint8_t et;
+            size_t n;
             if ((st = lb_thrift_list_begin(t, &et, &n))) return st;
             if (et != LB_TC_STRUCT)
-                return lb_err(t->err, LB_ERR_FORMAT, "RowGroup.columns at offset %zu: expected a list of structs, found type %u",
+                return lb_err(t->err, LB_ERR_FORMAT,
+                              "RowGroup.columns at offset %zu: expected a list of structs, found type %u",
                               lb_thrift_offset(t), et);
             rg->columns = calloc(n ? n : 1, sizeof *rg->columns);
             if (!rg->columns) return lb_err(t->err, LB_ERR_NOMEM, "out of memory reading row group metadata");
@@ -194,10 +204,12 @@ static lb_status parse_file_meta(lb_thrift *t, lb_pq_file_meta *m) {
     if ((st = lb_thrift_struct_begin(t))) return st;
     FOR_FIELDS(t, id, ty) {
         if (id == 2 && ty == LB_TC_LIST && !has_schema) {
-            uint8_t et; size_t n;
+            uint8_t et;
+            size_t n;
             if ((st = lb_thrift_list_begin(t, &et, &n))) return st;
             if (et != LB_TC_STRUCT)
-                return lb_err(t->err, LB_ERR_FORMAT, "FileMetaData.schema: expected a list of structs, found type %u", et);
+                return lb_err(t->err, LB_ERR_FORMAT, "FileMetaData.schema: expected a list of structs, found type %u",
+                              et);
             m->schema = calloc(n ? n : 1, sizeof *m->schema);
             if (!m->schema) return lb_err(t->err, LB_ERR_NOMEM, "out of memory reading the schema");
             m->nschema = n;
@@ -208,10 +220,12 @@ static lb_status parse_file_meta(lb_thrift *t, lb_pq_file_meta *m) {
         } else if (id == 3) {
             if ((st = read_i64_field(t, ty, &m->num_rows, &has_rows))) return st;
         } else if (id == 4 && ty == LB_TC_LIST && !has_rgs) {
-            uint8_t et; size_t n;
+            uint8_t et;
+            size_t n;
             if ((st = lb_thrift_list_begin(t, &et, &n))) return st;
             if (et != LB_TC_STRUCT)
-                return lb_err(t->err, LB_ERR_FORMAT, "FileMetaData.row_groups: expected a list of structs, found type %u", et);
+                return lb_err(t->err, LB_ERR_FORMAT,
+                              "FileMetaData.row_groups: expected a list of structs, found type %u", et);
             m->row_groups = calloc(n ? n : 1, sizeof *m->row_groups);
             if (!m->row_groups) return lb_err(t->err, LB_ERR_NOMEM, "out of memory reading row groups");
             m->nrow_groups = n;
@@ -224,13 +238,14 @@ static lb_status parse_file_meta(lb_thrift *t, lb_pq_file_meta *m) {
     lb_thrift_struct_end(t);
     if (!has_schema || !has_rows || !has_rgs)
         return lb_err(t->err, LB_ERR_FORMAT, "FileMetaData lacks %s",
-                      !has_schema ? "schema" : !has_rows ? "num_rows" : "row_groups");
+                      !has_schema ? "schema"
+                      : !has_rows ? "num_rows"
+                                  : "row_groups");
     if (m->nschema == 0) return lb_err(t->err, LB_ERR_FORMAT, "FileMetaData has an empty schema");
     return LB_OK;
 }
 
-lb_status lb_pq_parse_file_meta(const uint8_t *buf, size_t len, size_t file_off, lb_pq_file_meta *meta,
-                                lb_error *err) {
+lb_status lb_pq_parse_file_meta(const uint8_t *buf, size_t len, size_t file_off, lb_pq_file_meta *meta, lb_error *err) {
     memset(meta, 0, sizeof *meta);
     lb_thrift t;
     lb_thrift_init(&t, buf, len, file_off, err);
@@ -251,7 +266,7 @@ void lb_pq_file_meta_free(lb_pq_file_meta *meta) {
 
 typedef struct leaf_walk {
     const lb_pq_file_meta *m;
-    size_t next;            /* next schema element to visit */
+    size_t next; /* next schema element to visit */
     lb_pq_leaf *leaves;
     size_t nleaves, cap;
     char path[4096];
@@ -262,12 +277,14 @@ typedef struct leaf_walk {
 static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, size_t path_len) {
     if (depth > 100) return lb_err(w->err, LB_ERR_FORMAT, "schema nests deeper than 100 levels");
     if (w->next >= w->m->nschema)
-        return lb_err(w->err, LB_ERR_FORMAT, "schema: num_children points past the %zu schema elements",
-                      w->m->nschema);
+        return lb_err(w->err, LB_ERR_FORMAT, "schema: num_children points past the %zu schema elements", w->m->nschema);
     size_t idx = w->next++;
     const lb_pq_schema_el *e = &w->m->schema[idx];
     if (e->repetition == LB_PQ_OPTIONAL) def++;
-    else if (e->repetition == LB_PQ_REPEATED) { def++; rep++; }
+    else if (e->repetition == LB_PQ_REPEATED) {
+        def++;
+        rep++;
+    }
     if (e->name_len + 2 > sizeof w->path - path_len)
         return lb_err(w->err, LB_ERR_FORMAT, "schema: column path longer than %zu bytes", sizeof w->path);
     size_t plen = path_len;
@@ -285,13 +302,13 @@ static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, siz
         }
         return LB_OK;
     }
-    if (e->type == -1 && e->num_children == 0) return LB_OK;  /* an empty group: no columns */
+    if (e->type == -1 && e->num_children == 0) return LB_OK; /* an empty group: no columns */
     if (e->type < LB_PQ_BOOLEAN || e->type > LB_PQ_FLBA)
         return lb_err(w->err, LB_ERR_FORMAT, "schema: leaf '%s' has %s physical type %d", w->path,
                       e->type < 0 ? "no" : "unknown", e->type);
     if (e->type == LB_PQ_FLBA && e->type_length <= 0)
-        return lb_err(w->err, LB_ERR_FORMAT, "schema: FIXED_LEN_BYTE_ARRAY leaf '%s' has type_length %d",
-                      w->path, e->type_length);
+        return lb_err(w->err, LB_ERR_FORMAT, "schema: FIXED_LEN_BYTE_ARRAY leaf '%s' has type_length %d", w->path,
+                      e->type_length);
     if (w->nleaves == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
         lb_pq_leaf *nl = realloc(w->leaves, cap * sizeof *nl);
@@ -301,7 +318,11 @@ static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, siz
     }
     char *path = strdup(w->path);
     if (!path) return lb_err(w->err, LB_ERR_NOMEM, "out of memory building the schema");
-    w->leaves[w->nleaves++] = (lb_pq_leaf){.path = path, .top = top, .el = e, .max_def = def, .max_rep = rep,
+    w->leaves[w->nleaves++] = (lb_pq_leaf){.path = path,
+                                           .top = top,
+                                           .el = e,
+                                           .max_def = def,
+                                           .max_rep = rep,
                                            .flat = depth == 1 && e->repetition != LB_PQ_REPEATED};
     return LB_OK;
 }
@@ -317,9 +338,11 @@ lb_status lb_pq_schema_leaves(const lb_pq_file_meta *m, lb_pq_leaf **leaves, siz
     lb_status st = LB_OK;
     for (int32_t i = 0; i < root->num_children && !st; i++) st = walk(&w, 1, (size_t)i, 0, 0, 0);
     if (!st && w.next != m->nschema)
-        st = lb_err(err, LB_ERR_FORMAT, "schema: %zu elements are not reachable from the root",
-                    m->nschema - w.next);
-    if (st) { lb_pq_leaves_free(w.leaves, w.nleaves); return st; }
+        st = lb_err(err, LB_ERR_FORMAT, "schema: %zu elements are not reachable from the root", m->nschema - w.next);
+    if (st) {
+        lb_pq_leaves_free(w.leaves, w.nleaves);
+        return st;
+    }
     *leaves = w.leaves;
     *nleaves = w.nleaves;
     return LB_OK;
@@ -411,13 +434,22 @@ lb_status lb_pq_parse_page_header(const uint8_t *buf, size_t len, size_t file_of
             int32_t crc;
             bool ok = false;
             st = read_i32_field(t, ty, &crc, &ok);
-            if (ok) { h->has_crc = true; h->crc = (uint32_t)crc; }
+            if (ok) {
+                h->has_crc = true;
+                h->crc = (uint32_t)crc;
+            }
             break;
         }
         /* Only the sub-header matching the page type is kept (parsed after type is known). */
-        case 5: st = ty == LB_TC_STRUCT && h->type == LB_PQ_PAGE_DATA ? parse_data_v1(t, h) : lb_thrift_skip(t, ty); break;
-        case 7: st = ty == LB_TC_STRUCT && h->type == LB_PQ_PAGE_DICTIONARY ? parse_dict(t, h) : lb_thrift_skip(t, ty); break;
-        case 8: st = ty == LB_TC_STRUCT && h->type == LB_PQ_PAGE_DATA_V2 ? parse_data_v2(t, h) : lb_thrift_skip(t, ty); break;
+        case 5:
+            st = ty == LB_TC_STRUCT && h->type == LB_PQ_PAGE_DATA ? parse_data_v1(t, h) : lb_thrift_skip(t, ty);
+            break;
+        case 7:
+            st = ty == LB_TC_STRUCT && h->type == LB_PQ_PAGE_DICTIONARY ? parse_dict(t, h) : lb_thrift_skip(t, ty);
+            break;
+        case 8:
+            st = ty == LB_TC_STRUCT && h->type == LB_PQ_PAGE_DATA_V2 ? parse_data_v2(t, h) : lb_thrift_skip(t, ty);
+            break;
         default: st = lb_thrift_skip(t, ty);
         }
         if (st) return st;
@@ -426,8 +458,9 @@ lb_status lb_pq_parse_page_header(const uint8_t *buf, size_t len, size_t file_of
     if (!has_type || !has_u || !has_c)
         return lb_err(err, LB_ERR_FORMAT, "page header at offset %zu lacks type or page sizes", file_off);
     if (h->uncompressed_size < 0 || h->compressed_size < 0)
-        return lb_err(err, LB_ERR_FORMAT, "page header at offset %zu has negative page size (%d compressed, %d uncompressed)",
-                      file_off, h->compressed_size, h->uncompressed_size);
+        return lb_err(err, LB_ERR_FORMAT,
+                      "page header at offset %zu has negative page size (%d compressed, %d uncompressed)", file_off,
+                      h->compressed_size, h->uncompressed_size);
     *hdr_len = (size_t)(t->p - buf);
     return LB_OK;
 }
@@ -438,14 +471,15 @@ const char *lb_pq_codec_name(int32_t codec) {
 }
 
 const char *lb_pq_encoding_name(int32_t enc) {
-    static const char *const n[] = {"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE", "BIT_PACKED",
-                                    "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
-                                    "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
+    static const char *const n[] = {
+        "PLAIN",          "GROUP_VAR_INT",       "PLAIN_DICTIONARY",        "RLE",
+        "BIT_PACKED",     "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
+        "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
     return enc >= 0 && enc < 10 ? n[enc] : "unknown encoding";
 }
 
 const char *lb_pq_type_name(int32_t type) {
-    static const char *const n[] = {"BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE", "BYTE_ARRAY",
-                                    "FIXED_LEN_BYTE_ARRAY"};
+    static const char *const n[] = {"BOOLEAN", "INT32",  "INT64",      "INT96",
+                                    "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
     return type >= 0 && type < 8 ? n[type] : "unknown type";
 }

@@ -48,7 +48,11 @@ static char **find_split(const char *dir, const char *split, int *count) {
         shards += c == '-';
     }
     closedir(d);
-    if (!n) { free(exact); free(names); return NULL; }
+    if (!n) {
+        free(exact);
+        free(names);
+        return NULL;
+    }
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     char **out = calloc((size_t)n + 1, sizeof *out);
     if (out) {
@@ -78,7 +82,10 @@ static char **find_converted(const char *dir, const char *split, int *count) {
         char *sp = lb_path_join(sub, split);
         if (lb_dir_exists(sp)) {
             char **g = realloc(configs, sizeof *g * (size_t)(nc + 1));
-            if (g) { configs = g; configs[nc++] = strdup(e->d_name); }
+            if (g) {
+                configs = g;
+                configs[nc++] = strdup(e->d_name);
+            }
         }
         free(sp);
         free(sub);
@@ -139,11 +146,17 @@ lb_status lb_data_resolve_split(const char *dataset, const char *split, char ***
         free(sub);
     }
     if (!*paths) *paths = find_converted(dir, split, n);
-    lb_status st = *paths && *n ? LB_OK
-                         : lb_err(err, LB_ERR_IO,
-                                  "%s: no '%s' split (%s*.parquet/csv/jsonl/json/tsv at the top level or in data/, "
-                                  "or <config>/%s/*.parquet)", dataset, split, split, split);
-    if (st) { lb_free_list(*paths); *paths = NULL; *n = 0; }
+    lb_status st = *paths && *n
+                       ? LB_OK
+                       : lb_err(err, LB_ERR_IO,
+                                "%s: no '%s' split (%s*.parquet/csv/jsonl/json/tsv at the top level or in data/, "
+                                "or <config>/%s/*.parquet)",
+                                dataset, split, split, split);
+    if (st) {
+        lb_free_list(*paths);
+        *paths = NULL;
+        *n = 0;
+    }
     free(dir);
     return st;
 }
@@ -183,14 +196,13 @@ static lb_status append_rows(lb_dataset *dst, lb_dataset *src, const char *path,
     return LB_OK;
 }
 
-lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *opts, lb_dataset *out,
-                              lb_error *err) {
+lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *opts, lb_dataset *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     lb_dataset_opts o = opts ? *opts : (lb_dataset_opts){0};
     o.require_labels = true;
     if (n < 1) return lb_err(err, LB_ERR_USAGE, "lb_data_load_shards: no files");
     if (n == 1) return lb_dataset_load(paths[0], &o, out, err);
-    lb_dataset_opts each = o;   /* names are applied once, to the whole split */
+    lb_dataset_opts each = o; /* names are applied once, to the whole split */
     each.label_names = NULL;
     each.n_label_names = 0;
     lb_dataset *parts = calloc((size_t)n, sizeof *parts);
@@ -199,13 +211,13 @@ lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *
     for (int i = 0; !st && i < n; i++) st = lb_dataset_load(paths[i], &each, &parts[i], err);
     char **names = NULL;
     int nn = 0;
-    if (!st) st = lb_labels_map(parts, n, NULL, &names, &nn, NULL, err);   /* one class set for all shards */
+    if (!st) st = lb_labels_map(parts, n, NULL, &names, &nn, NULL, err); /* one class set for all shards */
     lb_free_list(names);
     for (int i = 0; !st && i < n; i++) {
         if (out->label_kind == LB_LABEL_KIND_NONE) out->label_kind = parts[i].label_kind;
         st = append_rows(out, &parts[i], paths[i], err);
     }
-    if (!st) {   /* the shared class names move over from the first shard */
+    if (!st) { /* the shared class names move over from the first shard */
         out->num_labels = parts[0].num_labels;
         out->label_names = parts[0].label_names;
         parts[0].label_names = NULL;
@@ -214,7 +226,9 @@ lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *
     for (int i = 0; i < n; i++) lb_dataset_free(&parts[i]);
     free(parts);
     if (!st && o.label_names) {
-        lb_label_spec spec = {.names = o.label_names, .n_names = o.n_label_names, .policy = LB_LABELS_EXACT,
+        lb_label_spec spec = {.names = o.label_names,
+                              .n_names = o.n_label_names,
+                              .policy = LB_LABELS_EXACT,
                               .origin = o.label_names_origin};
         st = lb_labels_map(out, 1, &spec, &names, &nn, NULL, err);
         lb_free_list(names);

@@ -20,7 +20,6 @@ lb_status lb_data_resolve_split(const char *dataset, const char *split, char ***
  * opts->label_names is given, exactly onto those names (lb_labels_map, LB_LABELS_EXACT); shards
  * of class ids and shards of label names together are an error naming a row of each.
  * out->sources records which rows came from which file. */
-lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *opts, lb_dataset *out,
-                              lb_error *err);
+lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *opts, lb_dataset *out, lb_error *err);
 
 #endif

@@ -42,7 +42,10 @@ lb_status lb_tb_add_col(lb_table_builder *b, const char *name, size_t len, size_
          * with new keys) cost amortised O(1) per cell. */
         size_t ns = b->stride * 2 > t->ncols + 1 ? b->stride * 2 : t->ncols + 1;
         lb_value *cells = calloc(b->row_cap * ns, sizeof *cells);
-        if (!cells) { free(nm); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+        if (!cells) {
+            free(nm);
+            return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        }
         for (size_t r = 0; r < t->nrows; r++)
             memcpy(&cells[r * ns], &t->cells[r * b->stride], t->ncols * sizeof *cells);
         free(t->cells);
@@ -63,7 +66,10 @@ lb_value *lb_tb_add_row(lb_table_builder *b, lb_error *err) {
     if (t->nrows == b->row_cap || !t->cells) {
         size_t cap = b->row_cap ? b->row_cap * 2 : 256;
         lb_value *cells = realloc(t->cells, cap * b->stride * sizeof *cells);
-        if (!cells) { lb_err(err, LB_ERR_NOMEM, "out of memory (%zu rows)", t->nrows); return NULL; }
+        if (!cells) {
+            lb_err(err, LB_ERR_NOMEM, "out of memory (%zu rows)", t->nrows);
+            return NULL;
+        }
         t->cells = cells;
         b->row_cap = cap;
     }

@@ -11,16 +11,16 @@ typedef enum lb_val_type { LB_VAL_NULL, LB_VAL_BOOL, LB_VAL_INT, LB_VAL_FLOAT, L
 
 typedef struct lb_value {
     lb_val_type type;
-    int64_t i;      /* LB_VAL_INT, LB_VAL_BOOL (0/1) */
-    double f;       /* LB_VAL_FLOAT */
-    char *s;        /* LB_VAL_STR: NUL-terminated UTF-8, owned by the table */
-    size_t slen;    /* LB_VAL_STR: byte length (the string may hold NULs) */
+    int64_t i;   /* LB_VAL_INT, LB_VAL_BOOL (0/1) */
+    double f;    /* LB_VAL_FLOAT */
+    char *s;     /* LB_VAL_STR: NUL-terminated UTF-8, owned by the table */
+    size_t slen; /* LB_VAL_STR: byte length (the string may hold NULs) */
 } lb_value;
 
 typedef struct lb_table {
     size_t ncols, nrows;
-    char **col_names;   /* [ncols] */
-    lb_value *cells;    /* [nrows * ncols], row-major */
+    char **col_names; /* [ncols] */
+    lb_value *cells;  /* [nrows * ncols], row-major */
 } lb_table;
 
 static inline const lb_value *lb_table_cell(const lb_table *t, size_t row, size_t col) {

@@ -7,9 +7,9 @@
 #include "data/table.h"
 
 typedef struct lb_table_builder {
-    lb_table t;     /* while building, row r's cells start at t.cells + r * stride */
-    size_t row_cap; /* rows allocated in t.cells */
-    size_t stride;  /* cells per row allocated (>= t.ncols; grows by doubling) */
+    lb_table t;      /* while building, row r's cells start at t.cells + r * stride */
+    size_t row_cap;  /* rows allocated in t.cells */
+    size_t stride;   /* cells per row allocated (>= t.ncols; grows by doubling) */
     size_t name_cap; /* entries allocated in t.col_names */
 } lb_table_builder;
 

@@ -26,18 +26,20 @@ static lb_status read_varint(lb_thrift *t, uint64_t *v) {
             return lb_err(t->err, LB_ERR_FORMAT, "thrift: varint overflows 64 bits at offset %zu",
                           lb_thrift_offset(t) - 1);
         r |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) { *v = r; return LB_OK; }
+        if (!(b & 0x80)) {
+            *v = r;
+            return LB_OK;
+        }
     }
-    return lb_err(t->err, LB_ERR_FORMAT, "thrift: varint longer than 10 bytes at offset %zu",
-                  lb_thrift_offset(t));
+    return lb_err(t->err, LB_ERR_FORMAT, "thrift: varint longer than 10 bytes at offset %zu", lb_thrift_offset(t));
 }
 
 static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 static lb_status depth_push(lb_thrift *t) {
     if (t->depth >= LB_THRIFT_MAX_DEPTH)
-        return lb_err(t->err, LB_ERR_FORMAT, "thrift: nesting deeper than %d at offset %zu",
-                      LB_THRIFT_MAX_DEPTH, lb_thrift_offset(t));
+        return lb_err(t->err, LB_ERR_FORMAT, "thrift: nesting deeper than %d at offset %zu", LB_THRIFT_MAX_DEPTH,
+                      lb_thrift_offset(t));
     t->depth++;
     return LB_OK;
 }
@@ -49,7 +51,10 @@ lb_status lb_thrift_next_field(lb_thrift *t, int16_t *last_id, int16_t *id, uint
     if (t->p >= t->end) return truncated(t, "struct (no stop byte)");
     uint8_t b = *t->p++;
     *type = b & 0x0f;
-    if (*type == LB_TC_STOP) { *id = 0; return LB_OK; }
+    if (*type == LB_TC_STOP) {
+        *id = 0;
+        return LB_OK;
+    }
     if (*type > LB_TC_STRUCT)
         return lb_err(t->err, LB_ERR_FORMAT, "thrift: unknown field type %u at offset %zu", *type,
                       lb_thrift_offset(t) - 1);
@@ -62,8 +67,8 @@ lb_status lb_thrift_next_field(lb_thrift *t, int16_t *last_id, int16_t *id, uint
         if (st) return st;
         int64_t s = unzigzag(v);
         if (s < INT16_MIN || s > INT16_MAX)
-            return lb_err(t->err, LB_ERR_FORMAT, "thrift: field id %lld out of range at offset %zu",
-                          (long long)s, lb_thrift_offset(t));
+            return lb_err(t->err, LB_ERR_FORMAT, "thrift: field id %lld out of range at offset %zu", (long long)s,
+                          lb_thrift_offset(t));
         *id = (int16_t)s;
     }
     *last_id = *id;
@@ -77,8 +82,8 @@ lb_status lb_thrift_read_i64(lb_thrift *t, uint8_t type, int64_t *v) {
         return LB_OK;
     }
     if (type != LB_TC_I16 && type != LB_TC_I32 && type != LB_TC_I64)
-        return lb_err(t->err, LB_ERR_FORMAT, "thrift: expected an integer, found type %u at offset %zu",
-                      type, lb_thrift_offset(t));
+        return lb_err(t->err, LB_ERR_FORMAT, "thrift: expected an integer, found type %u at offset %zu", type,
+                      lb_thrift_offset(t));
     uint64_t u = 0;
     lb_status st = read_varint(t, &u);
     if (st) return st;
@@ -92,8 +97,7 @@ lb_status lb_thrift_read_i32(lb_thrift *t, uint8_t type, int32_t *v) {
     lb_status st = lb_thrift_read_i64(t, type, &w);
     if (st) return st;
     if (w < INT32_MIN || w > INT32_MAX)
-        return lb_err(t->err, LB_ERR_FORMAT, "thrift: i32 value %lld out of range at offset %zu",
-                      (long long)w, off);
+        return lb_err(t->err, LB_ERR_FORMAT, "thrift: i32 value %lld out of range at offset %zu", (long long)w, off);
     *v = (int32_t)w;
     return LB_OK;
 }
@@ -155,16 +159,22 @@ lb_status lb_thrift_skip(lb_thrift *t, uint8_t type) {
     lb_status st;
     uint64_t u;
     switch (type) {
-    case LB_TC_TRUE: case LB_TC_FALSE: return LB_OK;  /* field bools carry no payload */
+    case LB_TC_TRUE:
+    case LB_TC_FALSE: return LB_OK; /* field bools carry no payload */
     case LB_TC_BYTE: return skip_bytes(t, 1, "byte");
-    case LB_TC_I16: case LB_TC_I32: case LB_TC_I64: return read_varint(t, &u);
+    case LB_TC_I16:
+    case LB_TC_I32:
+    case LB_TC_I64: return read_varint(t, &u);
     case LB_TC_DOUBLE: return skip_bytes(t, 8, "double");
     case LB_TC_BINARY: {
-        const uint8_t *s; size_t n;
+        const uint8_t *s;
+        size_t n;
         return lb_thrift_read_binary(t, &s, &n);
     }
-    case LB_TC_LIST: case LB_TC_SET: {
-        uint8_t et; size_t n;
+    case LB_TC_LIST:
+    case LB_TC_SET: {
+        uint8_t et;
+        size_t n;
         if ((st = lb_thrift_list_begin(t, &et, &n))) return st;
         for (size_t i = 0; i < n; i++) {
             /* bools inside containers take one byte each */

@@ -13,18 +13,28 @@
 
 /* Compact-protocol type codes (the low nibble of a field header). */
 enum {
-    LB_TC_STOP = 0, LB_TC_TRUE = 1, LB_TC_FALSE = 2, LB_TC_BYTE = 3, LB_TC_I16 = 4, LB_TC_I32 = 5,
-    LB_TC_I64 = 6, LB_TC_DOUBLE = 7, LB_TC_BINARY = 8, LB_TC_LIST = 9, LB_TC_SET = 10, LB_TC_MAP = 11,
+    LB_TC_STOP = 0,
+    LB_TC_TRUE = 1,
+    LB_TC_FALSE = 2,
+    LB_TC_BYTE = 3,
+    LB_TC_I16 = 4,
+    LB_TC_I32 = 5,
+    LB_TC_I64 = 6,
+    LB_TC_DOUBLE = 7,
+    LB_TC_BINARY = 8,
+    LB_TC_LIST = 9,
+    LB_TC_SET = 10,
+    LB_TC_MAP = 11,
     LB_TC_STRUCT = 12
 };
 
 #define LB_THRIFT_MAX_DEPTH 64
 
 typedef struct lb_thrift {
-    const uint8_t *p, *end;  /* read cursor and end of the readable region */
-    const uint8_t *base;     /* offsets in messages are p - base + base_off */
+    const uint8_t *p, *end; /* read cursor and end of the readable region */
+    const uint8_t *base;    /* offsets in messages are p - base + base_off */
     size_t base_off;
-    int depth;               /* current struct/container nesting */
+    int depth; /* current struct/container nesting */
     lb_error *err;
 } lb_thrift;
 

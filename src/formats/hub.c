@@ -33,10 +33,10 @@
 #include "base/fileio.h"
 
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
-#define HUB_MAX_ATTEMPTS 5          /* download attempts per file, each resuming the last */
-#define HUB_MAX_HOPS 5              /* relative redirects of a HEAD (renamed repos) followed by hand */
-#define HUB_PROTOCOLS "http,https"  /* the only schemes of a request or of a redirect libcurl follows */
-#define HUB_MAX_API_BYTES ((size_t)16 << 20)  /* cap on an API answer (file list) or error body in memory */
+#define HUB_MAX_ATTEMPTS 5                   /* download attempts per file, each resuming the last */
+#define HUB_MAX_HOPS 5                       /* relative redirects of a HEAD (renamed repos) followed by hand */
+#define HUB_PROTOCOLS "http,https"           /* the only schemes of a request or of a redirect libcurl follows */
+#define HUB_MAX_API_BYTES ((size_t)16 << 20) /* cap on an API answer (file list) or error body in memory */
 /* cap on a file whose size the server declares nowhere (no X-Linked-Size, no Content-Length) */
 #define HUB_MAX_UNDECLARED_BYTES ((long long)4 << 30)
 
@@ -161,8 +161,8 @@ static lb_status resolve_location(const char *base, const char *loc, const char 
     if (!*loc) return lb_err(err, LB_ERR_NETWORK, "%s an empty Location", what);
     unsigned char bad = url_bad_byte(loc);
     if (bad)
-        return lb_err(err, LB_ERR_NETWORK, "%s '%s': not a plain URL (byte 0x%02x)", what, printable(loc, pb, sizeof pb),
-                      bad);
+        return lb_err(err, LB_ERR_NETWORK, "%s '%s': not a plain URL (byte 0x%02x)", what,
+                      printable(loc, pb, sizeof pb), bad);
     if (url_scheme(loc, scheme, sizeof scheme)) {
         lb_status st = check_http_url(loc, what, LB_ERR_NETWORK, err);
         if (st) return st;
@@ -173,7 +173,11 @@ static lb_status resolve_location(const char *base, const char *loc, const char 
         *out = xasprintf("%.*s:%s", (int)sl, base, loc);
         if (!*out) return lb_err(err, LB_ERR_NOMEM, "out of memory");
         lb_status st = check_http_url(*out, what, LB_ERR_NETWORK, err);
-        if (st) { free(*out); *out = NULL; return st; }
+        if (st) {
+            free(*out);
+            *out = NULL;
+            return st;
+        }
         *external = true;
     } else if (loc[0] == '/') {
         *out = xasprintf("%.*s%s", (int)url_origin_len(base), base, loc);
@@ -233,10 +237,12 @@ lb_status lb_hub_check_repo_id(const char *s, lb_error *err) {
             if (c > 0x20 && c < 0x7f)
                 return lb_err(err, LB_ERR_USAGE,
                               "invalid hub repo id '%s': character '%c' at position %zu is not allowed (letters, "
-                              "digits, '-', '_', '.' and one '/')%s", shown, c, k + 1, rules);
+                              "digits, '-', '_', '.' and one '/')%s",
+                              shown, c, k + 1, rules);
             return lb_err(err, LB_ERR_USAGE,
                           "invalid hub repo id '%s': byte 0x%02x at position %zu is not allowed (letters, digits, "
-                          "'-', '_', '.' and one '/'; ' ' is 0x20)%s", shown, c, k + 1, rules);
+                          "'-', '_', '.' and one '/'; ' ' is 0x20)%s",
+                          shown, c, k + 1, rules);
         }
     }
     const char *slash = strchr(s, '/');
@@ -262,8 +268,10 @@ lb_status lb_hub_check_repo_id(const char *s, lb_error *err) {
             return lb_err(err, LB_ERR_USAGE, "invalid hub repo id '%s': the name is %zu characters, at most 96%s",
                           shown, len, rules);
     }
-    if (strstr(s, "--")) return lb_err(err, LB_ERR_USAGE, "invalid hub repo id '%s': '--' is forbidden%s", shown, rules);
-    if (strstr(s, "..")) return lb_err(err, LB_ERR_USAGE, "invalid hub repo id '%s': '..' is forbidden%s", shown, rules);
+    if (strstr(s, "--"))
+        return lb_err(err, LB_ERR_USAGE, "invalid hub repo id '%s': '--' is forbidden%s", shown, rules);
+    if (strstr(s, ".."))
+        return lb_err(err, LB_ERR_USAGE, "invalid hub repo id '%s': '..' is forbidden%s", shown, rules);
     if (n >= 4 && !strcmp(s + n - 4, ".git"))
         return lb_err(err, LB_ERR_USAGE, "invalid hub repo id '%s': it cannot end in '.git'%s", shown, rules);
     return LB_OK;
@@ -296,10 +304,15 @@ char *lb_hub_repo_folder_name(const char *repo_id, const char *kind) {
     for (char *p = s; *p; p++) slashes += *p == '/';
     if (!slashes) return s;
     char *out = malloc(strlen(s) + slashes + 1), *o = out;
-    if (!out) { free(s); return NULL; }
+    if (!out) {
+        free(s);
+        return NULL;
+    }
     for (char *p = s; *p; p++) {
-        if (*p == '/') { *o++ = '-'; *o++ = '-'; }
-        else *o++ = *p;
+        if (*p == '/') {
+            *o++ = '-';
+            *o++ = '-';
+        } else *o++ = *p;
     }
     *o = '\0';
     free(s);
@@ -307,13 +320,16 @@ char *lb_hub_repo_folder_name(const char *repo_id, const char *kind) {
 }
 
 /* Hashes a file with EVP digest md; prefix (may be NULL) is hashed first. */
-static lb_status digest_file(const char *path, const EVP_MD *md, const char *prefix, size_t prefix_len,
-                             char *hex, lb_error *err) {
+static lb_status digest_file(const char *path, const EVP_MD *md, const char *prefix, size_t prefix_len, char *hex,
+                             lb_error *err) {
     int fd;
     lb_status ost = lb_open_regular(path, SIZE_MAX, "file", &fd, NULL, err);
     if (ost) return ost;
     FILE *fp = fdopen(fd, "rb");
-    if (!fp) { close(fd); return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); }
+    if (!fp) {
+        close(fd);
+        return lb_err(err, LB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || !EVP_DigestInit_ex(ctx, md, NULL)) {
         fclose(fp);
@@ -323,7 +339,11 @@ static lb_status digest_file(const char *path, const EVP_MD *md, const char *pre
     if (prefix) EVP_DigestUpdate(ctx, prefix, prefix_len);
     enum { CHUNK = 1 << 20 };
     unsigned char *buf = malloc(CHUNK);
-    if (!buf) { fclose(fp); EVP_MD_CTX_free(ctx); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+    if (!buf) {
+        fclose(fp);
+        EVP_MD_CTX_free(ctx);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
     size_t got;
     while ((got = fread(buf, 1, CHUNK, fp)) > 0) EVP_DigestUpdate(ctx, buf, got);
     int bad = ferror(fp);
@@ -354,13 +374,13 @@ lb_status lb_hub_git_blob_sha1(const char *path, char out[41], lb_error *err) {
 /* ---------------------------------------------------------------- HTTP */
 
 typedef struct hub {
-    char *endpoint;     /* no trailing slash */
-    char *token;        /* NULL: anonymous */
-    const char *kind;   /* "model" | "dataset" */
-    const char *repo;   /* "org/name" */
-    char *repo_q;       /* repo URL-encoded, '/' kept (a no-op on a valid id, which is all it gets) */
+    char *endpoint;   /* no trailing slash */
+    char *token;      /* NULL: anonymous */
+    const char *kind; /* "model" | "dataset" */
+    const char *repo; /* "org/name" */
+    char *repo_q;     /* repo URL-encoded, '/' kept (a no-op on a valid id, which is all it gets) */
     const char *revision;
-    char *storage;      /* <cache>/<kind>s--org--name */
+    char *storage; /* <cache>/<kind>s--org--name */
     bool progress;
 } hub;
 
@@ -368,12 +388,12 @@ typedef struct http_resp {
     long status;
     /* headers of the last response received (redirects reset them) */
     char *location, *etag, *linked_etag, *repo_commit, *error_code, *error_msg, *content_range;
-    long long content_length, linked_size;  /* -1: absent, -2: malformed */
+    long long content_length, linked_size; /* -1: absent, -2: malformed */
     /* body: to `fp` when set and the status is 2xx, else kept in memory (API, errors) */
     FILE *fp;
-    long long resume_from;  /* bytes already in fp when the request started */
-    long long written;      /* bytes written to fp by this request */
-    long long limit;        /* most bytes the whole file may have (fp only) */
+    long long resume_from; /* bytes already in fp when the request started */
+    long long written;     /* bytes written to fp by this request */
+    long long limit;       /* most bytes the whole file may have (fp only) */
     bool fp_started;
     int write_errno;
     /* stopped on purpose: more than `limit` (fp) or HUB_MAX_API_BYTES (memory) would have been
@@ -392,8 +412,13 @@ typedef struct http_resp {
 } http_resp;
 
 static void resp_clear_headers(http_resp *r) {
-    free(r->location); free(r->etag); free(r->linked_etag);
-    free(r->repo_commit); free(r->error_code); free(r->error_msg); free(r->content_range);
+    free(r->location);
+    free(r->etag);
+    free(r->linked_etag);
+    free(r->repo_commit);
+    free(r->error_code);
+    free(r->error_msg);
+    free(r->content_range);
     r->location = r->etag = r->linked_etag = r->repo_commit = r->error_code = r->error_msg = r->content_range = NULL;
     r->content_length = r->linked_size = -1;
 }
@@ -406,7 +431,10 @@ static void resp_free(http_resp *r) {
 }
 
 static char *header_value(const char *v, size_t n) {
-    while (n && (*v == ' ' || *v == '\t')) { v++; n--; }
+    while (n && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
     while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
     char *s = malloc(n + 1);
     if (!s) return NULL;
@@ -415,7 +443,10 @@ static char *header_value(const char *v, size_t n) {
     return s;
 }
 
-static void set_str(char **dst, char *v) { free(*dst); *dst = v; }
+static void set_str(char **dst, char *v) {
+    free(*dst);
+    *dst = v;
+}
 
 /* A size header (Content-Length, X-Linked-Size): decimal digits only, at most 18 of them (no
  * sign, no overflow); -2 when it is anything else. */
@@ -492,14 +523,17 @@ static size_t on_body(char *buf, size_t size, size_t nmemb, void *ud) {
             r->fp_started = true;
             /* The server ignored our Range header: start the file over. */
             if (r->status == 200 && r->resume_from > 0) {
-                if (fflush(r->fp) != 0 || ftruncate(fileno(r->fp), 0) != 0) { r->write_errno = errno; return 0; }
+                if (fflush(r->fp) != 0 || ftruncate(fileno(r->fp), 0) != 0) {
+                    r->write_errno = errno;
+                    return 0;
+                }
                 rewind(r->fp);
                 r->resume_from = 0;
             }
             /* A 206 must continue the file exactly where it stops. */
             long long start, end, total;
-            if (r->status == 206 && (!parse_content_range(r->content_range, &start, &end, &total) ||
-                                     start != r->resume_from)) {
+            if (r->status == 206 &&
+                (!parse_content_range(r->content_range, &start, &end, &total) || start != r->resume_from)) {
                 r->range_bad = true;
                 return 0;
             }
@@ -516,7 +550,10 @@ static size_t on_body(char *buf, size_t size, size_t nmemb, void *ud) {
             r->received = r->resume_from + r->written + (long long)n;
             return 0;
         }
-        if (fwrite(buf, 1, n, r->fp) != n) { r->write_errno = errno ? errno : EIO; return 0; }
+        if (fwrite(buf, 1, n, r->fp) != n) {
+            r->write_errno = errno ? errno : EIO;
+            return 0;
+        }
         r->written += (long long)n;
         return n;
     }
@@ -548,7 +585,10 @@ static double now_s(void) {
 static void human_bytes(double b, char *out, size_t n) {
     const char *u[] = {"B", "kB", "MB", "GB", "TB"};
     int i = 0;
-    while (b >= 1000 && i < 4) { b /= 1000; i++; }
+    while (b >= 1000 && i < 4) {
+        b /= 1000;
+        i++;
+    }
     snprintf(out, n, i ? "%.1f%s" : "%.0f%s", b, u[i]);
 }
 
@@ -565,13 +605,17 @@ static void draw_progress(http_resp *r, bool final) {
     long long done = r->resume_from + r->written;
     double t = now_s(), el = t - r->t0;
     lb_download_progress_fn fn = g_progress;
-    if (fn) fn(g_progress_user, r->name, done, r->total > 0 ? r->total : -1, el > 0 ? (double)r->written / el : 0, final);
+    if (fn)
+        fn(g_progress_user, r->name, done, r->total > 0 ? r->total : -1, el > 0 ? (double)r->written / el : 0, final);
     r->last_draw = t;
     r->drew = true;
 }
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
-    (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
     http_resp *r = ud;
     if (now_s() - r->last_draw >= 0.1) draw_progress(r, false);
     return 0;
@@ -583,8 +627,8 @@ static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAUL
 
 /* One HTTP request. method: "GET" or "HEAD". follow: follow redirects. Returns the curl code;
  * r->status is the final HTTP status (0 when none arrived). */
-static CURLcode http_do(const hub *h, const char *url, const char *method, bool follow, bool auth,
-                        http_resp *r, char *curl_msg /* [CURL_ERROR_SIZE] */) {
+static CURLcode http_do(const hub *h, const char *url, const char *method, bool follow, bool auth, http_resp *r,
+                        char *curl_msg /* [CURL_ERROR_SIZE] */) {
     curl_msg[0] = '\0';
     /* Only http(s), whatever the caller passes (HF_ENDPOINT and Location were checked before). */
     lb_error ue;
@@ -593,9 +637,15 @@ static CURLcode http_do(const hub *h, const char *url, const char *method, bool 
         return CURLE_UNSUPPORTED_PROTOCOL;
     }
     pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) { snprintf(curl_msg, CURL_ERROR_SIZE, "libcurl initialisation failed"); return curl_init_rc; }
+    if (curl_init_rc != CURLE_OK) {
+        snprintf(curl_msg, CURL_ERROR_SIZE, "libcurl initialisation failed");
+        return curl_init_rc;
+    }
     CURL *c = curl_easy_init();
-    if (!c) { snprintf(curl_msg, CURL_ERROR_SIZE, "libcurl initialisation failed"); return CURLE_FAILED_INIT; }
+    if (!c) {
+        snprintf(curl_msg, CURL_ERROR_SIZE, "libcurl initialisation failed");
+        return CURLE_FAILED_INIT;
+    }
     struct curl_slist *hdrs = NULL;
     char *auth_hdr = NULL;
     if (auth && h->token) {
@@ -642,7 +692,7 @@ static CURLcode http_do(const hub *h, const char *url, const char *method, bool 
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
     if (!strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    if (r->fp) curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);  /* few large reads */
+    if (r->fp) curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024); /* few large reads */
     if (r->fp && r->resume_from > 0) {
         char range[32];
         snprintf(range, sizeof range, "%lld-", r->resume_from);
@@ -663,12 +713,16 @@ static CURLcode http_do(const hub *h, const char *url, const char *method, bool 
 
 static bool curl_is_connection_error(CURLcode rc) {
     switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY: case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT: case CURLE_SSL_CONNECT_ERROR: case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR: case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE:
-        return true;
-    default:
-        return false;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE: return true;
+    default: return false;
     }
 }
 
@@ -703,15 +757,14 @@ static lb_status http_fail(const hub *h, const char *what, const char *url, CURL
                       "%s: cannot reach %s (%s); check the connection or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 "
                       "to use only the local cache",
                       what, h->endpoint, curl_msg);
-    if (rc != CURLE_OK)
-        return lb_err(err, LB_ERR_NETWORK, "%s: transfer from %s failed (%s)", what, url, curl_msg);
+    if (rc != CURLE_OK) return lb_err(err, LB_ERR_NETWORK, "%s: transfer from %s failed (%s)", what, url, curl_msg);
     const char *code = r->error_code ? r->error_code : "";
     const char *srv = r->error_msg ? printable(r->error_msg, pb, sizeof pb) : "";
     switch (r->status) {
     case 401:
         return lb_err(err, LB_ERR_NETWORK,
-                      "%s: 401 Unauthorized from %s: the repo is private or gated, or does not exist; %s",
-                      what, h->endpoint,
+                      "%s: 401 Unauthorized from %s: the repo is private or gated, or does not exist; %s", what,
+                      h->endpoint,
                       h->token ? "the token in HF_TOKEN has no access to it" : "set HF_TOKEN to an access token");
     case 403:
         return lb_err(err, LB_ERR_NETWORK,
@@ -720,7 +773,8 @@ static lb_status http_fail(const hub *h, const char *what, const char *url, CURL
                       what, h->endpoint, *srv ? ": " : "", srv);
     case 404:
         if (!strcmp(code, "RepoNotFound"))
-            return lb_err(err, LB_ERR_NETWORK, "%s: no such %s repo '%s' on %s (404)", what, h->kind, h->repo, h->endpoint);
+            return lb_err(err, LB_ERR_NETWORK, "%s: no such %s repo '%s' on %s (404)", what, h->kind, h->repo,
+                          h->endpoint);
         if (!strcmp(code, "RevisionNotFound"))
             return lb_err(err, LB_ERR_NETWORK, "%s: no such revision '%s' in %s repo '%s' (404)", what, h->revision,
                           h->kind, h->repo);
@@ -745,7 +799,10 @@ static char *read_ref(const hub *h, const char *revision) {
     free(path);
     if (st) return NULL;
     while (n && isspace((unsigned char)data[n - 1])) data[--n] = '\0';
-    if (!is_hex(data, 40)) { free(data); return NULL; }
+    if (!is_hex(data, 40)) {
+        free(data);
+        return NULL;
+    }
     return data;
 }
 
@@ -755,11 +812,14 @@ static lb_status cached_snapshot(const hub *h, const char *revision, lb_status c
     char *commit = read_ref(h, revision);
     char *dir = commit ? xasprintf("%s/snapshots/%s", h->storage, commit) : NULL;
     free(commit);
-    if (dir && lb_dir_exists(dir)) { *out_dir = dir; return LB_OK; }
+    if (dir && lb_dir_exists(dir)) {
+        *out_dir = dir;
+        return LB_OK;
+    }
     free(dir);
     return lb_err(err, code,
-                  "%s%s %s '%s' (revision %s) is not in the cache %s; run 'lorabert download %s%s' while online",
-                  why, why[0] ? " and" : "", h->kind, h->repo, revision, h->storage, h->repo,
+                  "%s%s %s '%s' (revision %s) is not in the cache %s; run 'lorabert download %s%s' while online", why,
+                  why[0] ? " and" : "", h->kind, h->repo, revision, h->storage, h->repo,
                   !strcmp(h->kind, "dataset") ? " --dataset" : "");
 }
 
@@ -768,7 +828,10 @@ static lb_status mkdir_parent(const char *path, lb_error *err) {
     if (!d) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     char *slash = strrchr(d, '/');
     lb_status st = LB_OK;
-    if (slash && slash != d) { *slash = '\0'; st = lb_mkdir_p(d, err); }
+    if (slash && slash != d) {
+        *slash = '\0';
+        st = lb_mkdir_p(d, err);
+    }
     free(d);
     return st;
 }
@@ -781,7 +844,11 @@ static lb_status link_pointer(const char *pointer, const char *file, const char 
     size_t tl = depth * 3 + strlen("blobs/") + strlen(etag) + 1;
     char *target = malloc(tl);
     char *tmp = xasprintf("%s.lbtmp.%ld", pointer, (long)getpid());
-    if (!target || !tmp) { free(target); free(tmp); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+    if (!target || !tmp) {
+        free(target);
+        free(tmp);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
     target[0] = '\0';
     for (size_t i = 0; i < depth; i++) strcat(target, "../");
     strcat(target, "blobs/");
@@ -807,7 +874,10 @@ static void fsync_dir_of(const char *path) {
     char *slash = strrchr(d, '/');
     if (slash) *slash = '\0';
     int fd = open(slash ? d : ".", O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) { (void)fsync(fd); close(fd); }
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
     free(d);
 }
 
@@ -828,7 +898,7 @@ static lb_status verify_blob(const char *path, const char *etag, const char *fil
     lb_status st = LB_OK;
     if (is_hex(etag, 64)) st = lb_hub_file_sha256(path, hex, err);
     else if (is_hex(etag, 40)) st = lb_hub_git_blob_sha1(path, hex, err);
-    else return LB_OK;  /* an etag that is no digest: size was the only check */
+    else return LB_OK; /* an etag that is no digest: size was the only check */
     if (st) return st;
     if (strcasecmp(hex, etag))
         return lb_err(err, LB_ERR_NETWORK,
@@ -848,12 +918,18 @@ static lb_status download_blob(const hub *h, const char *url, bool auth, const c
     for (int attempt = 1;; attempt++) {
         struct stat sb;
         long long have = stat(inc, &sb) == 0 ? (long long)sb.st_size : 0;
-        if (size >= 0 && have > size) { (void)truncate(inc, 0); have = 0; }
-        if (size >= 0 && have == size) break;  /* complete from an earlier run */
+        if (size >= 0 && have > size) {
+            (void)truncate(inc, 0);
+            have = 0;
+        }
+        if (size >= 0 && have == size) break; /* complete from an earlier run */
         if ((st = check_disk_space(h->storage, size >= 0 ? size - have : 0, err))) break;
         FILE *fp = fopen(inc, "ab");
-        if (!fp) { st = lb_err(err, LB_ERR_IO, "%s: cannot open: %s", inc, strerror(errno)); break; }
-        setvbuf(fp, NULL, _IOFBF, 1 << 20);  /* few large writes */
+        if (!fp) {
+            st = lb_err(err, LB_ERR_IO, "%s: cannot open: %s", inc, strerror(errno));
+            break;
+        }
+        setvbuf(fp, NULL, _IOFBF, 1 << 20); /* few large writes */
         http_resp r = {0};
         r.fp = fp;
         r.resume_from = have;
@@ -887,8 +963,10 @@ static lb_status download_blob(const hub *h, const char *url, bool auth, const c
             resp_free(&r);
             (void)truncate(inc, 0);
             if (attempt < HUB_MAX_ATTEMPTS) continue;
-            st = lb_err(err, LB_ERR_NETWORK, "%s: the server answered the resume request (Range: bytes=%lld-) with "
-                        "another range", file, have);
+            st = lb_err(err, LB_ERR_NETWORK,
+                        "%s: the server answered the resume request (Range: bytes=%lld-) with "
+                        "another range",
+                        file, have);
             break;
         }
         if (r.write_errno || (close_bad && rc == CURLE_OK)) {
@@ -911,12 +989,18 @@ static lb_status download_blob(const hub *h, const char *url, bool auth, const c
             resp_free(&r);
             break;
         }
-        if (rc == CURLE_OK) { resp_free(&r); break; }
+        if (rc == CURLE_OK) {
+            resp_free(&r);
+            break;
+        }
         /* Cut transfer: try again from where it stopped while each attempt makes progress. */
         long long now_have = stat(inc, &sb) == 0 ? (long long)sb.st_size : 0;
         bool progressed = now_have > last_have;
         last_have = now_have;
-        if (curl_is_connection_error(rc) && progressed && attempt < HUB_MAX_ATTEMPTS) { resp_free(&r); continue; }
+        if (curl_is_connection_error(rc) && progressed && attempt < HUB_MAX_ATTEMPTS) {
+            resp_free(&r);
+            continue;
+        }
         st = http_fail(h, file, url, rc, &r, cmsg, err);
         if (now_have > 0)
             lb_err_prefix(err, "%s: download interrupted at %lld bytes (kept for resuming)", file, now_have);
@@ -927,20 +1011,22 @@ static lb_status download_blob(const hub *h, const char *url, bool auth, const c
         struct stat sb;
         long long have = stat(inc, &sb) == 0 ? (long long)sb.st_size : -1;
         if (size >= 0 && have != size) {
-            st = lb_err(err, LB_ERR_NETWORK, "%s: downloaded %lld bytes, expected %lld (kept for resuming)", file,
-                        have, size);
+            st = lb_err(err, LB_ERR_NETWORK, "%s: downloaded %lld bytes, expected %lld (kept for resuming)", file, have,
+                        size);
         } else if ((st = verify_blob(inc, etag, file, err))) {
             unlink(inc);
         } else {
             int fd = open(inc, O_RDONLY);
-            if (fd >= 0) { (void)fsync(fd); close(fd); }
+            if (fd >= 0) {
+                (void)fsync(fd);
+                close(fd);
+            }
             mode_t um = umask(0);
             umask(um);
             (void)chmod(inc, 0644 & ~um);
             if (rename(inc, blob_path) != 0)
                 st = lb_err(err, LB_ERR_IO, "%s: cannot rename into place: %s", blob_path, strerror(errno));
-            else
-                fsync_dir_of(blob_path);
+            else fsync_dir_of(blob_path);
         }
     }
     if (st) {
@@ -972,15 +1058,18 @@ static lb_status head_meta(const http_resp *r, const char *req_url, const char *
     lb_status st = LB_OK;
     const char *raw_etag = r->linked_etag ? r->linked_etag : r->etag;
     if (!raw_etag) {
-        st = lb_err(err, LB_ERR_NETWORK, "%s: the server sent no ETag for %s, so the file cannot be cached safely", file,
-                    printable(req_url, pb, sizeof pb));
+        st = lb_err(err, LB_ERR_NETWORK, "%s: the server sent no ETag for %s, so the file cannot be cached safely",
+                    file, printable(req_url, pb, sizeof pb));
         goto fail;
     }
     /* W/"abc" or "abc" -> abc */
     const char *e = raw_etag;
     if (!strncmp(e, "W/", 2)) e += 2;
     size_t el = strlen(e);
-    if (el >= 2 && e[0] == '"' && e[el - 1] == '"') { e++; el -= 2; }
+    if (el >= 2 && e[0] == '"' && e[el - 1] == '"') {
+        e++;
+        el -= 2;
+    }
     if (el >= sizeof m->etag) el = sizeof m->etag - 1;
     memcpy(m->etag, e, el);
     m->etag[el] = '\0';
@@ -1022,7 +1111,10 @@ lb_status lb_hub_parse_head_answer(const char *raw, size_t len, const char *requ
         const char *nl = memchr(raw + i, '\n', len - i);
         size_t n = nl ? (size_t)(nl - (raw + i)) + 1 : len - i;
         char *line = malloc(n + 1);
-        if (!line) { resp_free(&r); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+        if (!line) {
+            resp_free(&r);
+            return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        }
         memcpy(line, raw + i, n);
         line[n] = '\0';
         on_header(line, 1, n, &r);
@@ -1060,7 +1152,10 @@ lb_status lb_hub_parse_revision_info(const char *body, size_t len, const char *w
     /* Check every name before anything is written. */
     int n = cJSON_GetArraySize(sibs);
     out->files = calloc((size_t)n + 1, sizeof *out->files);
-    if (!out->files) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+    if (!out->files) {
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     const cJSON *s;
     cJSON_ArrayForEach(s, sibs) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(s, "rfilename");
@@ -1070,7 +1165,10 @@ lb_status lb_hub_parse_revision_info(const char *body, size_t len, const char *w
             goto done;
         }
         if (out->n_files >= (size_t)n) break;
-        if (!(out->files[out->n_files] = strdup(name->valuestring))) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+        if (!(out->files[out->n_files] = strdup(name->valuestring))) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            goto done;
+        }
         out->n_files++;
     }
     memcpy(out->sha, jsha->valuestring, 41);
@@ -1092,7 +1190,10 @@ void lb_hub_revision_info_free(lb_hub_revision_info *info) {
 static lb_status fetch_file(const hub *h, const char *sha, const char *file, lb_error *err) {
     char *pointer = xasprintf("%s/snapshots/%s/%s", h->storage, sha, file);
     if (!pointer) return lb_err(err, LB_ERR_NOMEM, "out of memory");
-    if (lb_file_exists(pointer)) { free(pointer); return LB_OK; }
+    if (lb_file_exists(pointer)) {
+        free(pointer);
+        return LB_OK;
+    }
 
     char *qfile = url_quote(file, "/");
     char *url = qfile ? xasprintf("%s%s/%s/resolve/%s/%s", h->endpoint, strcmp(h->kind, "dataset") ? "" : "/datasets",
@@ -1102,7 +1203,10 @@ static lb_status fetch_file(const hub *h, const char *sha, const char *file, lb_
     char *blob = NULL, *lock = NULL, *dl_url = NULL;
     lb_status st = LB_OK;
     http_resp r = {0};
-    if (!url) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+    if (!url) {
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
 
     /* HEAD without following redirects: an absolute redirect is the CDN copy (download from
      * there); a relative one is a renamed repo (follow it), as huggingface_hub does. */
@@ -1112,14 +1216,20 @@ static lb_status fetch_file(const hub *h, const char *sha, const char *file, lb_
     memset(&m, 0, sizeof m);
     for (int hop = 0;; hop++) {
         resp_free(&r);
-        if (!head_url) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+        if (!head_url) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            goto done;
+        }
         CURLcode rc = http_do(h, head_url, "HEAD", false, true, &r, cmsg);
         if (rc != CURLE_OK || r.status >= 400 || r.status < 200) {
             st = http_fail(h, file, head_url, rc, &r, cmsg, err);
             free(head_url);
             goto done;
         }
-        if ((st = head_meta(&r, head_url, file, &m, err))) { free(head_url); goto done; }
+        if ((st = head_meta(&r, head_url, file, &m, err))) {
+            free(head_url);
+            goto done;
+        }
         if (!m.follow) break;
         free(head_url);
         head_url = m.location;
@@ -1135,29 +1245,40 @@ static lb_status fetch_file(const hub *h, const char *sha, const char *file, lb_
     const char *etag = m.etag;
     long long size = m.size;
     bool redirected = m.location != NULL;
-    if (redirected) { dl_url = m.location; free(head_url); }
-    else dl_url = head_url;
+    if (redirected) {
+        dl_url = m.location;
+        free(head_url);
+    } else dl_url = head_url;
     m.location = NULL;
 
     blob = xasprintf("%s/blobs/%s", h->storage, etag);
     lock = xasprintf("%s/blobs/%s.lock", h->storage, etag);
-    if (!blob || !lock) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+    if (!blob || !lock) {
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     if ((st = mkdir_parent(blob, err))) goto done;
     if (!lb_file_exists(blob)) {
         /* Same lock file as huggingface_hub (filelock = flock), so concurrent downloaders of one
          * blob take turns instead of writing the same .incomplete. */
         int lfd = open(lock, O_RDWR | O_CREAT, 0644);
         if (lfd >= 0) (void)flock(lfd, LOCK_EX);
-        if (!lb_file_exists(blob))
-            /* Credentials go only to the hub itself, not to the CDN it redirects to. */
+        if (!lb_file_exists(blob)) /* Credentials go only to the hub itself, not to the CDN it redirects to. */
             st = download_blob(h, dl_url, !redirected, blob, etag, size, file, err);
-        if (lfd >= 0) { unlink(lock); close(lfd); }
+        if (lfd >= 0) {
+            unlink(lock);
+            close(lfd);
+        }
         if (st) goto done;
     }
     st = link_pointer(pointer, file, etag, err);
 done:
     resp_free(&r);
-    free(pointer); free(url); free(blob); free(lock); free(dl_url);
+    free(pointer);
+    free(url);
+    free(blob);
+    free(lock);
+    free(dl_url);
     return st;
 }
 
@@ -1198,14 +1319,23 @@ static lb_status resolve_online(hub *h, const char *revision, const char *const 
         lb_error e2;
         if (cached_snapshot(h, revision, LB_ERR_NETWORK, "", out_dir, &e2) == LB_OK) goto done;
     }
-    if (rc != CURLE_OK || r.status != 200) { st = http_fail(h, what, api, rc, &r, cmsg, err); goto done; }
+    if (rc != CURLE_OK || r.status != 200) {
+        st = http_fail(h, what, api, rc, &r, cmsg, err);
+        goto done;
+    }
     if ((st = lb_hub_parse_revision_info(r.body, r.body_len, what, api, &info, err))) goto done;
     const char *sha = info.sha;
     snap = xasprintf("%s/snapshots/%s", h->storage, sha);
-    if (!snap) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+    if (!snap) {
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     if (strcmp(revision, sha)) {
         char *ref = xasprintf("%s/refs/%s", h->storage, revision);
-        if (!ref) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+        if (!ref) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            goto done;
+        }
         st = mkdir_parent(ref, err);
         if (!st) st = lb_write_file_atomic(ref, sha, strlen(sha), err);
         free(ref);
@@ -1226,7 +1356,8 @@ static lb_status resolve_online(hub *h, const char *revision, const char *const 
 done:
     lb_hub_revision_info_free(&info);
     resp_free(&r);
-    free(api); free(snap);
+    free(api);
+    free(snap);
     return st;
 }
 
@@ -1269,7 +1400,10 @@ static lb_status read_token(char **out, lb_error *err) {
     else return LB_OK;
     if (!path) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     struct stat sb;
-    if (stat(path, &sb) != 0 && errno == ENOENT) { free(path); return LB_OK; }
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
+        free(path);
+        return LB_OK;
+    }
     char *data = NULL;
     size_t n = 0;
     lb_status st = lb_read_file_max(path, LB_MAX_SMALL_BYTES, "hub ref or token file", &data, &n, err);
@@ -1279,12 +1413,13 @@ static lb_status read_token(char **out, lb_error *err) {
     return st;
 }
 
-lb_status lb_hub_resolve(const char *id_or_path, const char *kind, const char *revision,
-                         const char *const *include, char **out_dir, lb_error *err) {
+lb_status lb_hub_resolve(const char *id_or_path, const char *kind, const char *revision, const char *const *include,
+                         char **out_dir, lb_error *err) {
     *out_dir = NULL;
     if (!id_or_path || !*id_or_path) return lb_err(err, LB_ERR_USAGE, "empty model/dataset name");
     if (!kind || (strcmp(kind, "model") && strcmp(kind, "dataset")))
-        return lb_err(err, LB_ERR_USAGE, "hub kind must be \"model\" or \"dataset\", got \"%s\"", kind ? kind : "(null)");
+        return lb_err(err, LB_ERR_USAGE, "hub kind must be \"model\" or \"dataset\", got \"%s\"",
+                      kind ? kind : "(null)");
     if (lb_dir_exists(id_or_path)) {
         *out_dir = strdup(id_or_path);
         return *out_dir ? LB_OK : lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -1297,12 +1432,13 @@ lb_status lb_hub_resolve(const char *id_or_path, const char *kind, const char *r
     return lb_hub_resolve_repo(id_or_path, kind, revision, include, out_dir, err);
 }
 
-lb_status lb_hub_resolve_repo(const char *repo_id, const char *kind, const char *revision,
-                              const char *const *include, char **out_dir, lb_error *err) {
+lb_status lb_hub_resolve_repo(const char *repo_id, const char *kind, const char *revision, const char *const *include,
+                              char **out_dir, lb_error *err) {
     const char *id_or_path = repo_id;
     *out_dir = NULL;
     if (!kind || (strcmp(kind, "model") && strcmp(kind, "dataset")))
-        return lb_err(err, LB_ERR_USAGE, "hub kind must be \"model\" or \"dataset\", got \"%s\"", kind ? kind : "(null)");
+        return lb_err(err, LB_ERR_USAGE, "hub kind must be \"model\" or \"dataset\", got \"%s\"",
+                      kind ? kind : "(null)");
     lb_status st = lb_hub_check_repo_id(repo_id, err);
     if (st) return st;
     if (!revision || !*revision) revision = "main";
@@ -1310,7 +1446,8 @@ lb_status lb_hub_resolve_repo(const char *repo_id, const char *kind, const char 
         char pb[256];
         return lb_err(err, LB_ERR_USAGE,
                       "invalid revision '%s': a branch, tag or commit is a relative path with no empty, '.' or '..' "
-                      "part, no '\\' and no control character", printable(revision, pb, sizeof pb));
+                      "part, no '\\' and no control character",
+                      printable(revision, pb, sizeof pb));
     }
 
     hub h = {0};
@@ -1325,7 +1462,10 @@ lb_status lb_hub_resolve_repo(const char *repo_id, const char *kind, const char 
     h.storage = cache && folder ? lb_path_join(cache, folder) : NULL;
     free(cache);
     free(folder);
-    if (!h.endpoint || !h.storage || !h.repo_q) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+    if (!h.endpoint || !h.storage || !h.repo_q) {
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     size_t el = strlen(h.endpoint);
     while (el > 0 && h.endpoint[el - 1] == '/') h.endpoint[--el] = '\0';
     h.progress = g_progress != NULL;

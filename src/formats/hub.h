@@ -39,12 +39,12 @@
  * Offline (HF_HUB_OFFLINE=1), or when the hub cannot be reached, the cached snapshot of the
  * revision is returned as it is (files never fetched are absent from it; loaders name them).
  * *out_dir malloc'd. */
-lb_status lb_hub_resolve(const char *id_or_path, const char *kind, const char *revision,
-                         const char *const *include, char **out_dir, lb_error *err);
+lb_status lb_hub_resolve(const char *id_or_path, const char *kind, const char *revision, const char *const *include,
+                         char **out_dir, lb_error *err);
 
 /* The hub half of lb_hub_resolve: repo_id is always a hub repo id, never a local path. */
-lb_status lb_hub_resolve_repo(const char *repo_id, const char *kind, const char *revision,
-                              const char *const *include, char **out_dir, lb_error *err);
+lb_status lb_hub_resolve_repo(const char *repo_id, const char *kind, const char *revision, const char *const *include,
+                              char **out_dir, lb_error *err);
 
 /* Checks a repo id as huggingface_hub's validate_repo_id: "name" or "org/name", each part of
  * ASCII letters, digits, '-', '_', '.', starting and ending with a letter, digit or '_'; the name
@@ -71,12 +71,12 @@ lb_status lb_hub_git_blob_sha1(const char *path, char out[41], lb_error *err);
 
 /* What the HEAD answer for a file says (see lb_hub_parse_head_answer). */
 typedef struct lb_hub_file_meta {
-    long status;     /* HTTP status of the answer */
-    char *location;  /* absolute http(s) URL of a redirect (malloc'd), NULL when none */
-    bool follow;     /* location is on the hub itself (a relative redirect: renamed repo); the
+    long status;    /* HTTP status of the answer */
+    char *location; /* absolute http(s) URL of a redirect (malloc'd), NULL when none */
+    bool follow;    /* location is on the hub itself (a relative redirect: renamed repo); the
                       * rest is unset, ask again there */
-    char etag[256];  /* X-Linked-Etag, else ETag, without W/ and quotes: [A-Za-z0-9._-], <= 200 */
-    long long size;  /* X-Linked-Size, else Content-Length; -1 when the server declares none */
+    char etag[256]; /* X-Linked-Etag, else ETag, without W/ and quotes: [A-Za-z0-9._-], <= 200 */
+    long long size; /* X-Linked-Size, else Content-Length; -1 when the server declares none */
     /* Content-Range "bytes START-END/TOTAL" (only lb_hub_parse_head_answer fills it): START <=
      * END < TOTAL (TOTAL -1 for "*"); all -1 when absent or malformed */
     long long range_start, range_end, range_total;

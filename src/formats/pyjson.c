@@ -10,11 +10,20 @@ static uint32_t utf8_next(const unsigned char **p) {
     const unsigned char *s = *p;
     uint32_t c = s[0];
     int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (n < 0) { *p = s + 1; return 0xFFFD; }
-    if (n == 0) { *p = s + 1; return c; }
+    if (n < 0) {
+        *p = s + 1;
+        return 0xFFFD;
+    }
+    if (n == 0) {
+        *p = s + 1;
+        return c;
+    }
     c &= 0x3F >> n;
     for (int i = 1; i <= n; i++) {
-        if ((s[i] & 0xC0) != 0x80) { *p = s + 1; return 0xFFFD; }
+        if ((s[i] & 0xC0) != 0x80) {
+            *p = s + 1;
+            return 0xFFFD;
+        }
         c = (c << 6) | (s[i] & 0x3F);
     }
     *p = s + n + 1;
@@ -46,9 +55,18 @@ void lb_pyjson_str(FILE *f, const char *s) {
 }
 
 void lb_pyjson_fmt_double(char *buf, double x, int is_f32) {
-    if (isnan(x)) { strcpy(buf, "NaN"); return; }
-    if (isinf(x)) { strcpy(buf, x > 0 ? "Infinity" : "-Infinity"); return; }
-    if (x == 0) { strcpy(buf, signbit(x) ? "-0.0" : "0.0"); return; }
+    if (isnan(x)) {
+        strcpy(buf, "NaN");
+        return;
+    }
+    if (isinf(x)) {
+        strcpy(buf, x > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    if (x == 0) {
+        strcpy(buf, signbit(x) ? "-0.0" : "0.0");
+        return;
+    }
     char tmp[40];
     int p;
     for (p = 1; p <= 17; p++) {
@@ -99,7 +117,11 @@ const char *lb_json_kind(const cJSON *v) {
     return "an invalid value";
 }
 
-typedef struct key_ref { const char *key; size_t index; cJSON *item; } key_ref;
+typedef struct key_ref {
+    const char *key;
+    size_t index;
+    cJSON *item;
+} key_ref;
 
 static int key_ref_cmp(const void *a, const void *b) {
     const key_ref *x = a, *y = b;
@@ -144,7 +166,11 @@ static void line_col(const char *text, size_t off, size_t *line, size_t *col) {
     size_t l = 1, last_nl = 0;
     bool any = false;
     for (size_t i = 0; i < off; i++)
-        if (text[i] == '\n') { l++; last_nl = i; any = true; }
+        if (text[i] == '\n') {
+            l++;
+            last_nl = i;
+            any = true;
+        }
     *line = l;
     *col = any ? off - last_nl : off + 1;
 }
@@ -173,9 +199,13 @@ cJSON *lb_json_parse(const char *name, const char *text, size_t len, lb_error *e
         off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         size_t k = 0;
         while (k < len && json_ws(text[k])) k++;
-        if (k == len) { off = k; why = "expecting a value (the file is empty or only whitespace)"; }
+        if (k == len) {
+            off = k;
+            why = "expecting a value (the file is empty or only whitespace)";
+        }
         /* cJSON places an error at the end of a truncated text on its last byte */
-        else if (off + 1 >= len) why = "unexpected end of the text (truncated, or a bad last character)";
+        else if (off + 1 >= len)
+            why = "unexpected end of the text (truncated, or a bad last character)";
         else if (text[off] == '\0') why = "NUL byte in the text";
         else why = "syntax error";
     }

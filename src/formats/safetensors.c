@@ -24,15 +24,15 @@
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian");
 
-#define ST_MAX_HEADER 100000000ull /* MAX_HEADER_SIZE in tensor.rs */
+#define ST_MAX_HEADER 100000000ull    /* MAX_HEADER_SIZE in tensor.rs */
 #define ST_MAX_INT 9007199254740992.0 /* 2^53: cJSON numbers are doubles; beyond this they are inexact */
 
-static const char *const DT_NAMES[LB_DT__COUNT] = {
-    "BOOL", "U8", "I8", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "F64", "I64", "U64"};
+static const char *const DT_NAMES[LB_DT__COUNT] = {"BOOL", "U8",  "I8",  "I16", "U16", "F16", "BF16",
+                                                   "I32",  "U32", "F32", "F64", "I64", "U64"};
 static const size_t DT_SIZES[LB_DT__COUNT] = {1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 8, 8, 8};
 /* Valid safetensors dtypes that lorabert cannot represent: reported as UNSUPPORTED, not FORMAT. */
-static const char *const DT_FOREIGN[] = {"F4", "F6_E2M3", "F6_E3M2", "F8_E5M2", "F8_E4M3", "F8_E8M0",
-                                         "F8_E4M3FNUZ", "F8_E5M2FNUZ", "C64"};
+static const char *const DT_FOREIGN[] = {"F4",      "F6_E2M3",     "F6_E3M2",     "F8_E5M2", "F8_E4M3",
+                                         "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "C64"};
 
 const char *lb_dtype_name(lb_dtype dt) { return (unsigned)dt < LB_DT__COUNT ? DT_NAMES[dt] : "?"; }
 size_t lb_dtype_size(lb_dtype dt) { return (unsigned)dt < LB_DT__COUNT ? DT_SIZES[dt] : 0; }
@@ -41,7 +41,7 @@ typedef struct st_shard {
     char *path;
     const unsigned char *map; /* whole file, read-only */
     size_t size;
-    bool mapped;              /* false: caller-owned memory (lb_st_open_mem) */
+    bool mapped; /* false: caller-owned memory (lb_st_open_mem) */
 } st_shard;
 
 typedef struct st_name_ix {
@@ -54,8 +54,8 @@ struct lb_st_file {
     size_t nshards;
     lb_st_tensor *tensors; /* [count], file order (by offset) within each shard */
     size_t count;
-    float **f32;           /* [count] converted copies (NULL until requested or when zero-copy) */
-    st_name_ix *by_name;   /* [count] sorted by name, for lb_st_find */
+    float **f32;         /* [count] converted copies (NULL until requested or when zero-copy) */
+    st_name_ix *by_name; /* [count] sorted by name, for lb_st_find */
     char **meta_keys, **meta_vals;
     size_t nmeta;
 };
@@ -81,7 +81,10 @@ static void st_free_contents(lb_st_file *f) {
     free(f->tensors);
     free(f->f32);
     free(f->by_name);
-    for (size_t i = 0; i < f->nmeta; i++) { free(f->meta_keys[i]); free(f->meta_vals[i]); }
+    for (size_t i = 0; i < f->nmeta; i++) {
+        free(f->meta_keys[i]);
+        free(f->meta_vals[i]);
+    }
     free(f->meta_keys);
     free(f->meta_vals);
 }
@@ -208,7 +211,11 @@ static lb_status st_push_meta(lb_st_file *f, const char *k, const char *v, lb_er
     if (!nv) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     f->meta_vals = nv;
     char *ks = strdup(k), *vs = strdup(v);
-    if (!ks || !vs) { free(ks); free(vs); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+    if (!ks || !vs) {
+        free(ks);
+        free(vs);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
     f->meta_keys[f->nmeta] = ks;
     f->meta_vals[f->nmeta] = vs;
     f->nmeta++;
@@ -228,8 +235,8 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
         return lb_err(err, LB_ERR_FORMAT, "%s: header length %llu exceeds the maximum %llu", path,
                       (unsigned long long)n, ST_MAX_HEADER);
     if (n > sh->size - 8)
-        return lb_err(err, LB_ERR_FORMAT, "%s: header length %llu runs past the end of the file (%zu bytes)",
-                      path, (unsigned long long)n, sh->size);
+        return lb_err(err, LB_ERR_FORMAT, "%s: header length %llu runs past the end of the file (%zu bytes)", path,
+                      (unsigned long long)n, sh->size);
     const unsigned char *h = sh->map + 8;
     /* JSON allows no raw control characters (inside strings or out) except whitespace. */
     for (size_t i = 0; i < n; i++)
@@ -244,8 +251,8 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
                       lead == n ? "only whitespace" : "another character");
 
     char *text = malloc(n + 1);
-    if (!text) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory for a %llu-byte header", path,
-                             (unsigned long long)n);
+    if (!text)
+        return lb_err(err, LB_ERR_NOMEM, "%s: out of memory for a %llu-byte header", path, (unsigned long long)n);
     memcpy(text, h, n);
     text[n] = '\0';
     const char *endp = NULL;
@@ -264,7 +271,8 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
     if (badnum >= 0) {
         st = lb_err(err, LB_ERR_FORMAT,
                     "%s: header byte %ld: shape and data_offsets values must be plain non-negative integers "
-                    "(no sign, fraction or exponent)", path, badnum);
+                    "(no sign, fraction or exponent)",
+                    path, badnum);
         goto done;
     }
     if (!cJSON_IsObject(root)) {
@@ -274,7 +282,10 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
     size_t nitems = (size_t)cJSON_GetArraySize(root);
     bool seen_meta = false;
     ents = calloc(nitems ? nitems : 1, sizeof *ents);
-    if (!ents) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
+    if (!ents) {
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (const cJSON *it = root->child; it; it = it->next) {
         const char *name = it->string;
         /* Repeated tensor names are caught after sorting (st_finish), in O(n log n). */
@@ -356,8 +367,8 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
         }
         int nd = cJSON_GetArraySize(shape);
         if (nd > LB_ST_MAX_DIMS) {
-            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: tensor \"%s\": %d dimensions, lorabert supports at most %d",
-                        path, name, nd, LB_ST_MAX_DIMS);
+            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: tensor \"%s\": %d dimensions, lorabert supports at most %d", path,
+                        name, nd, LB_ST_MAX_DIMS);
             goto done;
         }
         lb_st_tensor t = {0};
@@ -369,8 +380,8 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
         for (const cJSON *s = shape->child; s; s = s->next, d++) {
             uint64_t v;
             if (!json_uint(s, &v)) {
-                st = lb_err(err, LB_ERR_FORMAT,
-                            "%s: tensor \"%s\": shape[%d] is not a non-negative integer below 2^53", path, name, d);
+                st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": shape[%d] is not a non-negative integer below 2^53",
+                            path, name, d);
                 goto done;
             }
             t.shape[d] = (int64_t)v;
@@ -404,8 +415,14 @@ static lb_status st_parse_shard(lb_st_file *f, size_t *cap, const st_shard *sh, 
         t.data = buf + b;
         t.file = sh->path;
         t.name = strdup(name);
-        if (!t.name) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto done; }
-        if ((st = st_push_tensor(f, cap, &t, err)) != LB_OK) { free_owned(t.name); goto done; }
+        if (!t.name) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        if ((st = st_push_tensor(f, cap, &t, err)) != LB_OK) {
+            free_owned(t.name);
+            goto done;
+        }
     }
     if (pos != sh->size - 8 - n) {
         st = lb_err(err, LB_ERR_FORMAT,
@@ -465,9 +482,16 @@ static lb_status st_finish(lb_st_file *f, lb_error *err) {
 
 lb_st_file *lb_st_open(const char *path, lb_error *err) {
     lb_st_file *f = calloc(1, sizeof *f);
-    if (!f) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!f) {
+        lb_err(err, LB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     f->shards = calloc(1, sizeof *f->shards);
-    if (!f->shards) { free(f); lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!f->shards) {
+        free(f);
+        lb_err(err, LB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     f->nshards = 1;
     size_t cap = 0;
     if (st_map(&f->shards[0], path, err) != LB_OK || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK ||
@@ -480,16 +504,24 @@ lb_st_file *lb_st_open(const char *path, lb_error *err) {
 
 lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_error *err) {
     lb_st_file *f = calloc(1, sizeof *f);
-    if (!f) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!f) {
+        lb_err(err, LB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     f->shards = calloc(1, sizeof *f->shards);
-    if (!f->shards) { free(f); lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!f->shards) {
+        free(f);
+        lb_err(err, LB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     f->nshards = 1;
     f->shards[0].path = strdup(name ? name : "<memory>");
     f->shards[0].map = data;
     f->shards[0].size = size;
     size_t cap = 0;
     if (!f->shards[0].path) lb_err(err, LB_ERR_NOMEM, "out of memory");
-    if (!f->shards[0].path || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK || st_finish(f, err) != LB_OK) {
+    if (!f->shards[0].path || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK ||
+        st_finish(f, err) != LB_OK) {
         lb_st_close(f);
         return NULL;
     }
@@ -516,10 +548,16 @@ static lb_st_file *st_open_index(const char *dir, const char *index_path, lb_err
         goto fail;
     }
     f = calloc(1, sizeof *f);
-    if (!f) { lb_err(err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    if (!f) {
+        lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     size_t nw = (size_t)cJSON_GetArraySize(wm);
     f->shards = calloc(nw ? nw : 1, sizeof *f->shards);
-    if (!f->shards) { lb_err(err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+    if (!f->shards) {
+        lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     size_t cap = 0;
     /* Shards in order of first appearance in weight_map. */
     for (const cJSON *e = wm->child; e; e = e->next) {
@@ -535,7 +573,10 @@ static lb_st_file *st_open_index(const char *dir, const char *index_path, lb_err
         }
         bool have = false;
         char *full = lb_path_join(dir, fn);
-        if (!full) { lb_err(err, LB_ERR_NOMEM, "out of memory"); goto fail; }
+        if (!full) {
+            lb_err(err, LB_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
         for (size_t s = 0; s < f->nshards && !have; s++) have = strcmp(f->shards[s].path, full) == 0;
         if (!have) {
             st_shard *sh = &f->shards[f->nshards++];
@@ -610,9 +651,11 @@ static inline float f16_to_f32(uint16_t h) {
     if (exp == 0x1F) bits = sign | 0x7F800000u | (man << 13);
     else if (exp) bits = sign | ((exp + 112) << 23) | (man << 13);
     else if (!man) bits = sign;
-    else { /* subnormal: normalise */
-        int e = -1;
-        do { man <<= 1; e++; } while (!(man & 0x400));
+    else { /* subnormal: normalise */ int e = -1;
+        do {
+            man <<= 1;
+            e++;
+        } while (!(man & 0x400));
         bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
     }
     float out;
@@ -636,10 +679,16 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
     }
     const unsigned char *p = t->data;
     /* memcpy per element: the mapping may be unaligned for the source type. */
-#define LB_CONV(T)                                                                   \
-    for (size_t i = 0; i < n; i++) { T v; memcpy(&v, p + i * sizeof(T), sizeof(T)); o[i] = (float)v; }
+#define LB_CONV(T)                                \
+    for (size_t i = 0; i < n; i++) {              \
+        T v;                                      \
+        memcpy(&v, p + i * sizeof(T), sizeof(T)); \
+        o[i] = (float)v;                          \
+    }
     switch (t->dtype) {
-    case LB_DT_BOOL: for (size_t i = 0; i < n; i++) o[i] = p[i] ? 1.0f : 0.0f; break;
+    case LB_DT_BOOL:
+        for (size_t i = 0; i < n; i++) o[i] = p[i] ? 1.0f : 0.0f;
+        break;
     case LB_DT_U8: LB_CONV(uint8_t) break;
     case LB_DT_I8: LB_CONV(int8_t) break;
     case LB_DT_I16: LB_CONV(int16_t) break;
@@ -651,12 +700,18 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
     case LB_DT_I64: LB_CONV(int64_t) break;
     case LB_DT_U64: LB_CONV(uint64_t) break;
     case LB_DT_F16:
-        for (size_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); o[i] = f16_to_f32(h); }
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            o[i] = f16_to_f32(h);
+        }
         break;
     case LB_DT_BF16:
         for (size_t i = 0; i < n; i++) {
-            uint16_t h; memcpy(&h, p + 2 * i, 2);
-            uint32_t b = (uint32_t)h << 16; memcpy(&o[i], &b, 4);
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            uint32_t b = (uint32_t)h << 16;
+            memcpy(&o[i], &b, 4);
         }
         break;
     default:
@@ -679,8 +734,8 @@ static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
 const float *lb_st_get_f32(lb_st_file *f, const char *name, int ndim, const int64_t *shape, lb_error *err) {
     const lb_st_tensor *t = lb_st_find(f, name);
     if (!t) {
-        lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" not found (%zu tensors)",
-               f->nshards ? f->shards[0].path : "?", name, f->count);
+        lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" not found (%zu tensors)", f->nshards ? f->shards[0].path : "?",
+               name, f->count);
         return NULL;
     }
     bool same = t->ndim == ndim;
@@ -711,7 +766,10 @@ static void sb_put(st_buf *b, const char *s, size_t n) {
         size_t nc = b->cap ? b->cap : 256;
         while (b->n + n + 1 > nc) nc *= 2;
         char *np = realloc(b->p, nc);
-        if (!np) { b->oom = true; return; }
+        if (!np) {
+            b->oom = true;
+            return;
+        }
         b->p = np;
         b->cap = nc;
     }
@@ -758,8 +816,7 @@ static int cmp_out(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n, const char *const *meta,
-                      lb_error *err) {
+lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n, const char *const *meta, lb_error *err) {
     st_order *ord = calloc(n ? n : 1, sizeof *ord);
     if (!ord) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
     lb_status st = LB_OK;
@@ -776,8 +833,8 @@ lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n, cons
             goto done;
         }
         if ((unsigned)t->dtype >= LB_DT__COUNT || t->ndim < 0 || t->ndim > LB_ST_MAX_DIMS) {
-            st = lb_err(err, LB_ERR_USAGE, "%s: tensor \"%s\": bad dtype %d or ndim %d", path, t->name,
-                        (int)t->dtype, t->ndim);
+            st = lb_err(err, LB_ERR_USAGE, "%s: tensor \"%s\": bad dtype %d or ndim %d", path, t->name, (int)t->dtype,
+                        t->ndim);
             goto done;
         }
         uint64_t numel = 1;
@@ -842,7 +899,10 @@ lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n, cons
     }
     sb_put(&hb, "}", 1);
     while (!hb.oom && hb.n % 8) sb_put(&hb, " ", 1); /* the reference pads to 8 for aligned loads */
-    if (hb.oom) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory building the header", path); goto done; }
+    if (hb.oom) {
+        st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory building the header", path);
+        goto done;
+    }
 
     lb_atomic_file af;
     if ((st = lb_atomic_open(&af, path, err)) != LB_OK) goto done;

@@ -8,8 +8,19 @@
 #include "base/error.h"
 
 typedef enum lb_dtype {
-    LB_DT_BOOL, LB_DT_U8, LB_DT_I8, LB_DT_I16, LB_DT_U16, LB_DT_F16, LB_DT_BF16,
-    LB_DT_I32, LB_DT_U32, LB_DT_F32, LB_DT_F64, LB_DT_I64, LB_DT_U64,
+    LB_DT_BOOL,
+    LB_DT_U8,
+    LB_DT_I8,
+    LB_DT_I16,
+    LB_DT_U16,
+    LB_DT_F16,
+    LB_DT_BF16,
+    LB_DT_I32,
+    LB_DT_U32,
+    LB_DT_F32,
+    LB_DT_F64,
+    LB_DT_I64,
+    LB_DT_U64,
     LB_DT__COUNT
 } lb_dtype;
 
@@ -20,12 +31,12 @@ typedef struct lb_st_tensor {
     int ndim;
     int64_t shape[LB_ST_MAX_DIMS];
     int64_t numel;
-    const void *data;   /* points into the mapping (read-only) */
+    const void *data; /* points into the mapping (read-only) */
     size_t nbytes;
-    const char *file;   /* the .safetensors file it came from (for messages) */
+    const char *file; /* the .safetensors file it came from (for messages) */
 } lb_st_tensor;
 
-typedef struct lb_st_file lb_st_file;   /* one file, or every shard of an indexed checkpoint */
+typedef struct lb_st_file lb_st_file; /* one file, or every shard of an indexed checkpoint */
 
 /* Opens one .safetensors file. */
 lb_st_file *lb_st_open(const char *path, lb_error *err);
@@ -67,14 +78,13 @@ typedef struct lb_st_out {
     lb_dtype dtype;
     int ndim;
     int64_t shape[LB_ST_MAX_DIMS];
-    const void *data;   /* numel * dtype size bytes, little-endian, C order */
+    const void *data; /* numel * dtype size bytes, little-endian, C order */
 } lb_st_out;
 /* Writes the tensors in the reference layout, atomically (temp file + fsync + rename).
  * meta: NULL-terminated array of key,value string pairs (e.g. {"format","pt",NULL}) or NULL;
  * written in the given order (the reference writes a HashMap, so with 2+ keys its order is
  * random and byte identity is defined only for 0 or 1 key). Names must be unique, non-empty,
  * valid UTF-8 and not "__metadata__"; shapes non-negative; data non-NULL unless empty. */
-lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n,
-                      const char *const *meta, lb_error *err);
+lb_status lb_st_write(const char *path, const lb_st_out *tensors, size_t n, const char *const *meta, lb_error *err);
 
 #endif

@@ -8,10 +8,10 @@
 #define INV_SQRT_2PI 0.39894228040143267794f
 
 void lb_bias_gelu_forward(float *out, float *pre, const float *b, int N, int D) {
-    #pragma omp parallel for schedule(static) if ((int64_t)N * D > 32768)
+#pragma omp parallel for schedule(static) if ((int64_t)N * D > 32768)
     for (int n = 0; n < N; n++) {
         float *p = pre + (int64_t)n * D, *o = out + (int64_t)n * D;
-        #pragma omp simd
+#pragma omp simd
         for (int i = 0; i < D; i++) {
             float x = p[i] + b[i];
             p[i] = x;
@@ -21,7 +21,7 @@ void lb_bias_gelu_forward(float *out, float *pre, const float *b, int N, int D) 
 }
 
 void lb_gelu_backward(float *dpre, const float *dout, const float *pre, int64_t n) {
-    #pragma omp parallel for simd schedule(static) if (n > 32768)
+#pragma omp parallel for simd schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) {
         float x = pre[i];
         float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
@@ -39,7 +39,7 @@ void lb_relu_backward(float *dx, const float *dout, const float *out, int64_t n)
     for (int64_t i = 0; i < n; i++) dx[i] = out[i] <= 0.0f ? 0.0f : dout[i];
 }
 void lb_tanh_forward(float *out, const float *x, int64_t n) {
-    #pragma omp simd
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) out[i] = tanhf(x[i]);
 }
 void lb_tanh_backward(float *dx, const float *dout, const float *out, int64_t n) {

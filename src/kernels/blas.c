@@ -16,8 +16,9 @@ const char *lb_blas_corename(void) { return openblas_get_corename(); }
 
 const char *lb_blas_preferred_coretype(void) {
     const char *cur = openblas_get_corename();
-    static const char *const slow[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Sandybridge",
-                                       "Atom", "Katmai", "Coppermine", "Northwood", "Banias", "Unknown", NULL};
+    static const char *const slow[] = {"Prescott",    "Core2",   "Penryn", "Dunnington", "Nehalem",
+                                       "Sandybridge", "Atom",    "Katmai", "Coppermine", "Northwood",
+                                       "Banias",      "Unknown", NULL};
     bool is_slow = cur == NULL;
     for (int i = 0; !is_slow && slow[i]; i++) is_slow = strcmp(cur, slow[i]) == 0;
     if (!is_slow) return NULL;

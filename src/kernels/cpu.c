@@ -7,18 +7,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const char *const names[LB_CPU_FEATURE_COUNT] = {"avx2", "avx512", "avx512bf16", "avx512vnni", "amx",
-                                                        "amxint8"};
+static const char *const names[LB_CPU_FEATURE_COUNT] = {"avx2", "avx512", "avx512bf16", "avx512vnni", "amx", "amxint8"};
 
-const char *lb_cpu_feature_name(lb_cpu_feature f) {
-    return (unsigned)f < LB_CPU_FEATURE_COUNT ? names[f] : "?";
-}
+const char *lb_cpu_feature_name(lb_cpu_feature f) { return (unsigned)f < LB_CPU_FEATURE_COUNT ? names[f] : "?"; }
 
 /* What the hardware (and OS) offers, before any mask. */
 static bool detect(lb_cpu_feature f) {
     __builtin_cpu_init();
-    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512vl");
+    bool avx512 =
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
     unsigned a = 0, b = 0, c = 0, d = 0;
     switch (f) {
     case LB_CPU_AVX2_FMA: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

@@ -17,10 +17,10 @@
 
 typedef enum lb_cpu_feature {
     LB_CPU_AVX2_FMA,
-    LB_CPU_AVX512F,    /* with BW and VL, as every AVX-512 kernel here needs */
+    LB_CPU_AVX512F, /* with BW and VL, as every AVX-512 kernel here needs */
     LB_CPU_AVX512BF16,
     LB_CPU_AVX512VNNI,
-    LB_CPU_AMX_BF16,   /* with AMX-TILE and the XTILEDATA permission */
+    LB_CPU_AMX_BF16, /* with AMX-TILE and the XTILEDATA permission */
     LB_CPU_AMX_INT8,
     LB_CPU_FEATURE_COUNT
 } lb_cpu_feature;

@@ -18,13 +18,22 @@ static void mask_run(uint8_t *keep, int64_t n, uint32_t thr, lb_rng *rng) {
  * result depends only on the rng state, not on the number of threads. */
 #define MASK_CHUNK 65536
 void lb_dropout_mask(uint8_t *keep, int64_t n, float p, lb_rng *rng) {
-    if (p <= 0.0f) { for (int64_t i = 0; i < n; i++) keep[i] = 1; return; }
-    if (p >= 1.0f) { for (int64_t i = 0; i < n; i++) keep[i] = 0; return; }
+    if (p <= 0.0f) {
+        for (int64_t i = 0; i < n; i++) keep[i] = 1;
+        return;
+    }
+    if (p >= 1.0f) {
+        for (int64_t i = 0; i < n; i++) keep[i] = 0;
+        return;
+    }
     uint32_t thr = (uint32_t)((double)p * 4294967296.0);
-    if (n <= MASK_CHUNK) { mask_run(keep, n, thr, rng); return; }
+    if (n <= MASK_CHUNK) {
+        mask_run(keep, n, thr, rng);
+        return;
+    }
     uint64_t base = lb_rng_u64(rng);
     int64_t nchunks = (n + MASK_CHUNK - 1) / MASK_CHUNK;
-    #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < nchunks; c++) {
         lb_rng r;
         lb_rng_seed_stream(&r, base, (uint64_t)c);
@@ -35,8 +44,8 @@ void lb_dropout_mask(uint8_t *keep, int64_t n, float p, lb_rng *rng) {
 
 void lb_dropout_forward(float *y, const float *x, const uint8_t *keep, int64_t n, float p) {
     float s = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] * (keep[i] ? s : 0.0f);   /* torch: input * mask: NaN * 0 = NaN */
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * (keep[i] ? s : 0.0f); /* torch: input * mask: NaN * 0 = NaN */
 }
 
 void lb_dropout_backward(float *dx, const float *dy, const uint8_t *keep, int64_t n, float p) {

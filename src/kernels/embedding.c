@@ -1,9 +1,9 @@
 /* Embedding gather-sum: word + position (+ token type) rows, one output row per token. */
 #include "kernels/kernels.h"
 
-void lb_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, const int32_t *tt,
-                           const float *wte, const float *wpe, const float *wtt, int N, int D) {
-    #pragma omp parallel for schedule(static) if (N > 64)
+void lb_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, const int32_t *tt, const float *wte,
+                           const float *wpe, const float *wtt, int N, int D) {
+#pragma omp parallel for schedule(static) if (N > 64)
     for (int n = 0; n < N; n++) {
         const float *a = wte + (int64_t)ids[n] * D, *p = wpe + (int64_t)pos[n] * D;
         float *o = out + (int64_t)n * D;
@@ -21,8 +21,11 @@ void lb_embeddings_backward(float *dwte, float *dwpe, float *dwtt, const float *
                             const int32_t *pos, const int32_t *tt, int N, int D) {
     for (int n = 0; n < N; n++) {
         const float *g = dout + (int64_t)n * D;
-        if (dwte) for (int i = 0; i < D; i++) dwte[(int64_t)ids[n] * D + i] += g[i];
-        if (dwpe) for (int i = 0; i < D; i++) dwpe[(int64_t)pos[n] * D + i] += g[i];
-        if (dwtt) for (int i = 0; i < D; i++) dwtt[(int64_t)(tt ? tt[n] : 0) * D + i] += g[i];
+        if (dwte)
+            for (int i = 0; i < D; i++) dwte[(int64_t)ids[n] * D + i] += g[i];
+        if (dwpe)
+            for (int i = 0; i < D; i++) dwpe[(int64_t)pos[n] * D + i] += g[i];
+        if (dwtt)
+            for (int i = 0; i < D; i++) dwtt[(int64_t)(tt ? tt[n] : 0) * D + i] += g[i];
     }
 }

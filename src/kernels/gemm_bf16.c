@@ -14,7 +14,7 @@
  * Blocking. The driver splits K into KC-deep slices; inside one, a 32-column weight slice
  * (KC x 32 bf16 = 24 KiB) stays in L1 while it is reused for every MR-row panel of the A block
  * (MC x KC bf16 = 72 KiB, L2). Threads take (row block, column range) items. */
-#define _GNU_SOURCE   /* syscall() for the AMX permission */
+#define _GNU_SOURCE /* syscall() for the AMX permission */
 #include "kernels/gemm_bf16.h"
 #include <immintrin.h>
 #include "kernels/cpu.h"
@@ -24,22 +24,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NR 32            /* output columns per weight panel (two zmm) */
-#define MR 12            /* rows per micro-tile: 12 x 2 accumulators + 2 B + 1 broadcast regs */
+#define NR 32 /* output columns per weight panel (two zmm) */
+#define MR 12 /* rows per micro-tile: 12 x 2 accumulators + 2 B + 1 broadcast regs */
 #ifndef MC
-#define MC 96            /* rows per A block (8 micro-panels; a multiple of MR and of 32) */
+#define MC 96 /* rows per A block (8 micro-panels; a multiple of MR and of 32) */
 #endif
 #ifndef KC
-#define KC 384           /* k per slice (192 pairs); a multiple of the AMX tile depth (32) */
+#define KC 384 /* k per slice (192 pairs); a multiple of the AMX tile depth (32) */
 #endif
-#define KALIGN 32        /* weights are zero-padded in k to this (one AMX tile depth) */
+#define KALIGN 32 /* weights are zero-padded in k to this (one AMX tile depth) */
 _Static_assert(MC % MR == 0 && MC % 32 == 0, "A blocks hold whole AVX512 and AMX row panels");
 _Static_assert(KC % KALIGN == 0, "k slices hold whole AMX tiles");
 
 struct lb_bf16_weight {
-    int N, K, Kp;        /* Kp = K rounded up to KALIGN */
-    int npanels;         /* ceil(N / NR) */
-    uint16_t *data;      /* [npanels][Kp/2][NR][2] */
+    int N, K, Kp;   /* Kp = K rounded up to KALIGN */
+    int npanels;    /* ceil(N / NR) */
+    uint16_t *data; /* [npanels][Kp/2][NR][2] */
 };
 
 /* ---------------------------------------------------------------- conversions */
@@ -48,12 +48,12 @@ uint16_t lb_f32_to_bf16(float x) {
     uint32_t u;
     memcpy(&u, &x, 4);
     uint32_t exp = u & 0x7f800000u, man = u & 0x007fffffu;
-    if (exp == 0) return (uint16_t)((u >> 16) & 0x8000u);        /* zero/denormal -> signed 0 */
+    if (exp == 0) return (uint16_t)((u >> 16) & 0x8000u); /* zero/denormal -> signed 0 */
     if (exp == 0x7f800000u) {
-        if (man) return (uint16_t)((u >> 16) | 0x0040u);           /* NaN stays NaN, quiet */
-        return (uint16_t)(u >> 16);                                /* +-inf */
+        if (man) return (uint16_t)((u >> 16) | 0x0040u); /* NaN stays NaN, quiet */
+        return (uint16_t)(u >> 16);                      /* +-inf */
     }
-    u += 0x7fffu + ((u >> 16) & 1u);                               /* round to nearest even */
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even */
     return (uint16_t)(u >> 16);
 }
 
@@ -100,7 +100,10 @@ lb_bf16_weight *lb_bf16_weight_pack(const float *W, int N, int K, bool trans, lb
         return NULL;
     }
     lb_bf16_weight *w = calloc(1, sizeof *w);
-    if (!w) { lb_err(err, LB_ERR_NOMEM, "bf16 weight pack: out of memory"); return NULL; }
+    if (!w) {
+        lb_err(err, LB_ERR_NOMEM, "bf16 weight pack: out of memory");
+        return NULL;
+    }
     w->N = N;
     w->K = K;
     w->Kp = (K + KALIGN - 1) / KALIGN * KALIGN;
@@ -162,10 +165,10 @@ static void pack_a_portable(const float *A, int lda, int mrows, int K, int k0, i
         }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512bf16")))
-static void pack_a_avx512(const float *A, int lda, int mrows, int K, int k0, int kc2, uint32_t *dst) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+pack_a_avx512(const float *A, int lda, int mrows, int K, int k0, int kc2, uint32_t *dst) {
     int mpan = (mrows + MR - 1) / MR;
-    int kend = k0 + 2 * kc2 < K ? k0 + 2 * kc2 : K;      /* real k in this slice: [k0, kend) */
+    int kend = k0 + 2 * kc2 < K ? k0 + 2 * kc2 : K; /* real k in this slice: [k0, kend) */
     for (int mp = 0; mp < mpan; mp++)
         for (int r = 0; r < MR; r++) {
             int m = mp * MR + r;
@@ -177,11 +180,11 @@ static void pack_a_avx512(const float *A, int lda, int mrows, int K, int k0, int
             const float *a = A + (size_t)m * lda;
             /* 16 pairs (32 floats) per step: convert, then scatter the 16 pair-words with
              * stride MR (one row of the panel). */
-            const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                   _mm512_set1_epi32(MR));
+            const __m512i idx = _mm512_mullo_epi32(
+                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(MR));
             for (int kp = 0; kp < kc2; kp += 16) {
                 int k = k0 + 2 * kp;
-                int left = kend - k;                    /* real floats left in the slice */
+                int left = kend - k; /* real floats left in the slice */
                 __m512 lo, hi;
                 if (left >= 32) {
                     lo = _mm512_loadu_ps(a + k);
@@ -203,9 +206,10 @@ static void pack_a_avx512(const float *A, int lda, int mrows, int K, int k0, int
 
 /* C tile [mr, nr] (+)= Ap [kc2][MR] pairs x Bp [kc2][32][2]. load_c: add to C's current value;
  * bias: added once (first k slice). */
-__attribute__((target("avx512f,avx512bw,avx512bf16")))
-static void ukernel_avx512(int kc2, const uint32_t *Ap, const uint16_t *Bp, float *C, int ldc, int mr,
-                           int nr, const float *bias, bool load_c) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void ukernel_avx512(int kc2, const uint32_t *Ap,
+                                                                                  const uint16_t *Bp, float *C, int ldc,
+                                                                                  int mr, int nr, const float *bias,
+                                                                                  bool load_c) {
     __m512 c[MR][2];
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
@@ -224,8 +228,8 @@ static void ukernel_avx512(int kc2, const uint32_t *Ap, const uint16_t *Bp, floa
 }
 
 /* Same contract, plain C (compilers vectorise the j loop). */
-static void ukernel_portable(int kc2, const uint32_t *Ap, const uint16_t *Bp, float *C, int ldc, int mr,
-                             int nr, const float *bias, bool load_c) {
+static void ukernel_portable(int kc2, const uint32_t *Ap, const uint16_t *Bp, float *C, int ldc, int mr, int nr,
+                             const float *bias, bool load_c) {
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
     for (int kp = 0; kp < kc2; kp++) {
@@ -255,15 +259,18 @@ static void ukernel_portable(int kc2, const uint32_t *Ap, const uint16_t *Bp, fl
 
 /* Packs rows [0, mrows) x k [k0, k0 + 2*kc2) of A into dst [MC][KC] bf16 (row stride KC),
  * zero beyond mrows (up to the next 32 rows) and beyond K. */
-__attribute__((target("avx512f,avx512bw,avx512bf16")))
-static void pack_a_rows(const float *A, int lda, int mrows, int K, int k0, int kc2, uint16_t *dst) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void pack_a_rows(const float *A, int lda, int mrows,
+                                                                               int K, int k0, int kc2, uint16_t *dst) {
     int rows = (mrows + 31) / 32 * 32, kc = 2 * kc2;
     int kend = k0 + kc < K ? k0 + kc : K;
     for (int r = 0; r < rows; r++) {
         uint16_t *d = dst + (size_t)r * KC;
-        if (r >= mrows) { memset(d, 0, sizeof(uint16_t) * kc); continue; }
+        if (r >= mrows) {
+            memset(d, 0, sizeof(uint16_t) * kc);
+            continue;
+        }
         const float *a = A + (size_t)r * lda;
-        for (int j = 0; j < kc; j += 32) {   /* kc is a multiple of 32 (weights padded to KALIGN) */
+        for (int j = 0; j < kc; j += 32) { /* kc is a multiple of 32 (weights padded to KALIGN) */
             int left = kend - (k0 + j);
             __m512 lo, hi;
             if (left >= 32) {
@@ -286,24 +293,29 @@ typedef struct tile_config {
 } tile_config;
 
 /* Every tile 16 rows x 64 bytes: C 16x16 fp32, A 16 rows x 32 bf16, B 16 k-pairs x 32 bf16. */
-__attribute__((target("amx-tile,amx-bf16")))
-static void amx_begin(void) {
+__attribute__((target("amx-tile,amx-bf16"))) static void amx_begin(void) {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
-    for (int t = 0; t < 8; t++) { cfg.rows[t] = 16; cfg.colsb[t] = 64; }
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
     _tile_loadconfig(&cfg);
 }
 
-__attribute__((target("amx-tile,amx-bf16")))
-static void amx_end(void) { _tile_release(); }
+__attribute__((target("amx-tile,amx-bf16"))) static void amx_end(void) { _tile_release(); }
 
 /* C tile [mr <= 32, nr <= 32] (+)= Ap [32 rows][KC stride] x Bp (weight panel slice, kc2 pairs).
  * Accumulators tmm0-3 (2x2 tiles of 16x16), A tmm4-5, B tmm6-7. */
-__attribute__((target("amx-tile,amx-bf16,avx512f")))
-static void ukernel_amx(int kc2, const uint16_t *Ap, const uint16_t *Bp, float *C, int ldc, int mr, int nr,
-                        const float *bias, bool load_c) {
-    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) static void ukernel_amx(int kc2, const uint16_t *Ap,
+                                                                             const uint16_t *Bp, float *C, int ldc,
+                                                                             int mr, int nr, const float *bias,
+                                                                             bool load_c) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
     for (int kk = 0; kk < kc2; kk += 16) {
         _tile_loadd(4, Ap + 2 * kk, KC * 2);
         _tile_loadd(5, Ap + (size_t)16 * KC + 2 * kk, KC * 2);
@@ -325,8 +337,8 @@ static void ukernel_amx(int kc2, const uint16_t *Ap, const uint16_t *Bp, float *
 
 /* ---------------------------------------------------------------- driver */
 
-void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const float *bias,
-                  bool accumulate, float *C, int ldc) {
+void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const float *bias, bool accumulate, float *C,
+                  int ldc) {
     if (M <= 0) return;
     const int N = W->N, K = W->K, kpairs = W->Kp / 2, npanels = W->npanels;
     const lb_bf16_path path = lb_gemm_bf16_path();
@@ -384,8 +396,8 @@ void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const
 
 /* ---------------------------------------------------------------- reference */
 
-void lb_gemm_bf16_ref(const float *A, int M, int lda, const float *W, int N, int K, bool trans,
-                      const float *bias, bool accumulate, float *C, int ldc) {
+void lb_gemm_bf16_ref(const float *A, int M, int lda, const float *W, int N, int K, bool trans, const float *bias,
+                      bool accumulate, float *C, int ldc) {
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
             float s = 0.0f;

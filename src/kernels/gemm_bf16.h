@@ -34,13 +34,13 @@ int lb_bf16_weight_k(const lb_bf16_weight *w);
 /* C[m, n] = (accumulate ? C[m, n] : 0) + (bias ? bias[n] : 0) + sum_k bf16(A[m, k]) * W[n, k].
  * A: [M, lda] (first K columns used), C: [M, ldc] (first N columns written), bias: [N] or NULL.
  * M may be 0. Parallel over the OpenMP threads when the product is large enough. */
-void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const float *bias,
-                  bool accumulate, float *C, int ldc);
+void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const float *bias, bool accumulate, float *C,
+                  int ldc);
 
 /* Reference: the same maths, one plain loop per output, fp32 accumulation in k order.
  * W here is the unpacked fp32 weight in the layout given by trans (see lb_bf16_weight_pack). */
-void lb_gemm_bf16_ref(const float *A, int M, int lda, const float *W, int N, int K, bool trans,
-                      const float *bias, bool accumulate, float *C, int ldc);
+void lb_gemm_bf16_ref(const float *A, int M, int lda, const float *W, int N, int K, bool trans, const float *bias,
+                      bool accumulate, float *C, int ldc);
 
 typedef enum lb_bf16_path { LB_BF16_AUTO, LB_BF16_AMX, LB_BF16_AVX512, LB_BF16_PORTABLE } lb_bf16_path;
 /* Selects a kernel for later calls (process-wide; AUTO = the fastest this CPU has). Returns

@@ -20,14 +20,14 @@
 #ifndef KC
 #define KC 256
 #endif
-#define MC 96   /* rows per work item (8 row tiles) */
+#define MC 96 /* rows per work item (8 row tiles) */
 #ifndef PF
-#define PF 24   /* panel rows (k) prefetched ahead: 3 KiB */
+#define PF 24 /* panel rows (k) prefetched ahead: 3 KiB */
 #endif
 
 struct lb_f32_weight {
     int N, K, npanels;
-    float *data;   /* [npanels][K][NR] */
+    float *data; /* [npanels][K][NR] */
 };
 
 bool lb_gemm_f32_available(void) { return lb_cpu_has(LB_CPU_AVX512F); }
@@ -42,7 +42,10 @@ lb_f32_weight *lb_f32_weight_pack(const float *W, int N, int K, bool trans, lb_e
         return NULL;
     }
     lb_f32_weight *w = calloc(1, sizeof *w);
-    if (!w) { lb_err(err, LB_ERR_NOMEM, "fp32 weight pack: out of memory"); return NULL; }
+    if (!w) {
+        lb_err(err, LB_ERR_NOMEM, "fp32 weight pack: out of memory");
+        return NULL;
+    }
     w->N = N;
     w->K = K;
     w->npanels = (N + NR - 1) / NR;
@@ -76,34 +79,38 @@ size_t lb_f32_weight_bytes(const lb_f32_weight *w) { return (size_t)w->npanels *
 
 /* One kernel per row count (constant bounds let the compiler keep the tile in registers).
  * C [ROWS, nr] (+)= A [ROWS, kc] (row stride lda) x Bp [kc][32]. */
-#define DEFINE_UKERNEL(ROWS)                                                                              \
-    __attribute__((target("avx512f"))) static void ukernel_##ROWS(int kc, const float *A, int lda,        \
-                                                                   const float *Bp, float *C, int ldc,    \
-                                                                   int nr, const float *bias, bool load_c) { \
-        __m512 acc0[ROWS], acc1[ROWS];                                                                    \
-        for (int r = 0; r < ROWS; r++) { acc0[r] = _mm512_setzero_ps(); acc1[r] = _mm512_setzero_ps(); }   \
-        for (int k = 0; k < kc; k++) {                                                                    \
-            /* the panel streams from memory on the first row tile: ask for it ahead of use */           \
-            _mm_prefetch((const char *)(Bp + (size_t)(k + PF) * NR), _MM_HINT_T0);                        \
-            _mm_prefetch((const char *)(Bp + (size_t)(k + PF) * NR + 16), _MM_HINT_T0);                   \
-            __m512 b0 = _mm512_load_ps(Bp + (size_t)k * NR), b1 = _mm512_load_ps(Bp + (size_t)k * NR + 16); \
-            for (int r = 0; r < ROWS; r++) {                                                              \
-                __m512 a = _mm512_set1_ps(A[(size_t)r * lda + k]);                                        \
-                acc0[r] = _mm512_fmadd_ps(a, b0, acc0[r]);                                                \
-                acc1[r] = _mm512_fmadd_ps(a, b1, acc1[r]);                                                \
-            }                                                                                             \
-        }                                                                                                 \
-        for (int r = 0; r < ROWS; r++) lb_tile_store_row(C + (size_t)r * ldc, acc0[r], acc1[r], nr, bias, load_c); \
+#define DEFINE_UKERNEL(ROWS)                                                                                           \
+    __attribute__((target("avx512f"))) static void ukernel_##ROWS(                                                     \
+        int kc, const float *A, int lda, const float *Bp, float *C, int ldc, int nr, const float *bias, bool load_c) { \
+        __m512 acc0[ROWS], acc1[ROWS];                                                                                 \
+        for (int r = 0; r < ROWS; r++) {                                                                               \
+            acc0[r] = _mm512_setzero_ps();                                                                             \
+            acc1[r] = _mm512_setzero_ps();                                                                             \
+        }                                                                                                              \
+        for (int k = 0; k < kc; k++) {                                                                                 \
+            /* the panel streams from memory on the first row tile: ask for it ahead of use */                         \
+            _mm_prefetch((const char *)(Bp + (size_t)(k + PF) * NR), _MM_HINT_T0);                                     \
+            _mm_prefetch((const char *)(Bp + (size_t)(k + PF) * NR + 16), _MM_HINT_T0);                                \
+            __m512 b0 = _mm512_load_ps(Bp + (size_t)k * NR), b1 = _mm512_load_ps(Bp + (size_t)k * NR + 16);            \
+            for (int r = 0; r < ROWS; r++) {                                                                           \
+                __m512 a = _mm512_set1_ps(A[(size_t)r * lda + k]);                                                     \
+                acc0[r] = _mm512_fmadd_ps(a, b0, acc0[r]);                                                             \
+                acc1[r] = _mm512_fmadd_ps(a, b1, acc1[r]);                                                             \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int r = 0; r < ROWS; r++) lb_tile_store_row(C + (size_t)r * ldc, acc0[r], acc1[r], nr, bias, load_c);     \
     }
-DEFINE_UKERNEL(1) DEFINE_UKERNEL(2) DEFINE_UKERNEL(3) DEFINE_UKERNEL(4) DEFINE_UKERNEL(5) DEFINE_UKERNEL(6)
-DEFINE_UKERNEL(7) DEFINE_UKERNEL(8) DEFINE_UKERNEL(9) DEFINE_UKERNEL(10) DEFINE_UKERNEL(11) DEFINE_UKERNEL(12)
+DEFINE_UKERNEL(1)
+DEFINE_UKERNEL(2) DEFINE_UKERNEL(3) DEFINE_UKERNEL(4) DEFINE_UKERNEL(5) DEFINE_UKERNEL(6) DEFINE_UKERNEL(7)
+    DEFINE_UKERNEL(8) DEFINE_UKERNEL(9) DEFINE_UKERNEL(10) DEFINE_UKERNEL(11) DEFINE_UKERNEL(12)
 
-typedef void (*ukernel_fn)(int, const float *, int, const float *, float *, int, int, const float *, bool);
-static const ukernel_fn ukernels[MR + 1] = {NULL, ukernel_1, ukernel_2, ukernel_3, ukernel_4, ukernel_5, ukernel_6,
-                                            ukernel_7, ukernel_8, ukernel_9, ukernel_10, ukernel_11, ukernel_12};
+        typedef void (*ukernel_fn)(int, const float *, int, const float *, float *, int, int, const float *, bool);
+static const ukernel_fn ukernels[MR + 1] = {NULL,       ukernel_1,  ukernel_2, ukernel_3, ukernel_4,
+                                            ukernel_5,  ukernel_6,  ukernel_7, ukernel_8, ukernel_9,
+                                            ukernel_10, ukernel_11, ukernel_12};
 
-void lb_gemm_f32_packed(const float *A, int M, int lda, const lb_f32_weight *W, const float *bias,
-                        bool accumulate, float *C, int ldc) {
+void lb_gemm_f32_packed(const float *A, int M, int lda, const lb_f32_weight *W, const float *bias, bool accumulate,
+                        float *C, int ldc) {
     if (M <= 0) return;
     const int N = W->N, K = W->K, npanels = W->npanels;
     const int mblocks = (M + MC - 1) / MC;

@@ -29,7 +29,7 @@ size_t lb_f32_weight_bytes(const lb_f32_weight *w);
 
 /* C[m, n] = (accumulate ? C[m, n] : 0) + (bias ? bias[n] : 0) + sum_k A[m, k] W[n, k].
  * A: [M, lda], C: [M, ldc]. M may be 0. OpenMP-parallel over row blocks and column panels. */
-void lb_gemm_f32_packed(const float *A, int M, int lda, const lb_f32_weight *W, const float *bias,
-                        bool accumulate, float *C, int ldc);
+void lb_gemm_f32_packed(const float *A, int M, int lda, const lb_f32_weight *W, const float *bias, bool accumulate,
+                        float *C, int ldc);
 
 #endif

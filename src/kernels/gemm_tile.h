@@ -6,8 +6,8 @@
 #include <stdbool.h>
 
 /* c[0, nr) = (load_c ? c : 0) + (bias ? bias : 0) + (c0 | c1), nr <= 32; lanes past nr untouched. */
-__attribute__((target("avx512f")))
-static inline void lb_tile_store_row(float *c, __m512 c0, __m512 c1, int nr, const float *bias, bool load_c) {
+__attribute__((target("avx512f"))) static inline void lb_tile_store_row(float *c, __m512 c0, __m512 c1, int nr,
+                                                                        const float *bias, bool load_c) {
     __mmask16 m0 = nr >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nr) - 1u);
     __mmask16 m1 = nr >= 32 ? (__mmask16)0xffff : (nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : 0);
     if (bias) {

@@ -14,30 +14,29 @@
 
 /* ---- linear (linear.c): y = x W^T + b, W stored [out, in] as in PyTorch ---------------- */
 /* y [N, ldy] (first O columns written), x [N, ldx], W [O, I], b [O] nullable. */
-void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *W, const float *b,
-                       int N, int K, int O);
+void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int N, int K, int O);
 /* dx [N, lddx] += dy W (nullable: frozen input path not needed); dW [O, I] += dy^T x
  * (nullable: frozen weight); db [O] += sum_n dy (nullable). dy [N, lddy], x [N, ldx]. */
-void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy,
-                        const float *x, int ldx, const float *W, int N, int K, int O);
+void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy, const float *x, int ldx,
+                        const float *W, int N, int K, int O);
 void lb_linear_forward_ref(double *y, const double *x, const double *W, const double *b, int N, int K, int O);
-void lb_linear_backward_ref(double *dx, double *dW, double *db, const double *dy, const double *x,
-                            const double *W, int N, int K, int O);
+void lb_linear_backward_ref(double *dx, double *dW, double *db, const double *dy, const double *x, const double *W,
+                            int N, int K, int O);
 
 /* ---- LayerNorm (layernorm.c): y = (x - mean) / sqrt(var_biased + eps) * w + b ---------- */
 /* y, x [N, D]; mean, rstd [N] nullable (saved for backward); w, b [D]. */
-void lb_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
-                          const float *b, int N, int D, float eps);
+void lb_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
+                          int D, float eps);
 /* Fused residual: x [N, D] is overwritten with x + r (the LayerNorm input, kept for backward),
  * then y = LN(x). r [N, ldr]. */
 void lb_residual_layernorm_forward(float *y, float *mean, float *rstd, float *x, const float *r, int ldr,
                                    const float *w, const float *b, int N, int D, float eps);
 /* dx [N, D] = (overwrite) gradient wrt x; dw, db [D] += (nullable). x, mean, rstd as saved. */
-void lb_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                           const float *mean, const float *rstd, const float *w, int N, int D);
+void lb_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+                           const float *rstd, const float *w, int N, int D);
 void lb_layernorm_forward_ref(double *y, const double *x, const double *w, const double *b, int N, int D, double eps);
-void lb_layernorm_backward_ref(double *dx, double *dw, double *db, const double *dy, const double *x,
-                               const double *w, int N, int D, double eps);
+void lb_layernorm_backward_ref(double *dx, double *dw, double *db, const double *dy, const double *x, const double *w,
+                               int N, int D, double eps);
 
 /* ---- activations (activation.c): exact-erf GELU, ReLU, tanh -------------------------- */
 /* Fused bias + GELU: pre [N, D] += b (kept for backward), out [N, D] = gelu(pre). */
@@ -64,8 +63,8 @@ void lb_dropout_backward(float *dx, const float *dy, const uint8_t *keep, int64_
 /* ---- embeddings (embedding.c): out = wte[ids] + wpe[pos] (+ wtt[tt]) ------------------- */
 /* out [N, D]; ids, pos [N]; tt [N] nullable (all 0 when wtt is given); wte [V, D], wpe [P, D],
  * wtt [TV, D] nullable. Indices must be in range (the caller validates). */
-void lb_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, const int32_t *tt,
-                           const float *wte, const float *wpe, const float *wtt, int N, int D);
+void lb_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, const int32_t *tt, const float *wte,
+                           const float *wpe, const float *wtt, int N, int D);
 /* dwte/dwpe/dwtt += scatter of dout (each nullable). */
 void lb_embeddings_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
                             const int32_t *pos, const int32_t *tt, int N, int D);
@@ -76,21 +75,21 @@ void lb_embeddings_backward(float *dwte, float *dwpe, float *dwtt, const float *
 /* ctx [nq, ldc]; probs [H, nq, nk] = softmax (pre-dropout, saved for backward); keep
  * [H, nq, nk] nullable dropout mask applied to probs before multiplying v; q [nq, ldq],
  * k, v [nk, ldkv]. scratch: lb_attention_scratch(nq, nk) floats per thread. */
-void lb_attention_forward(float *ctx, int ldc, float *probs, const uint8_t *keep, float p_drop,
-                          const float *q, int ldq, const float *k, const float *v, int ldkv,
-                          int nq, int nk, int H, int dh, float scale, float *scratch);
+void lb_attention_forward(float *ctx, int ldc, float *probs, const uint8_t *keep, float p_drop, const float *q, int ldq,
+                          const float *k, const float *v, int ldkv, int nq, int nk, int H, int dh, float scale,
+                          float *scratch);
 /* dq [nq, lddq], dk, dv [nk, lddkv] += (each nullable); dctx [nq, lddc]. */
 void lb_attention_backward(float *dq, int lddq, float *dk, float *dv, int lddkv, const float *dctx, int lddc,
-                           const float *probs, const uint8_t *keep, float p_drop,
-                           const float *q, int ldq, const float *k, const float *v, int ldkv,
-                           int nq, int nk, int H, int dh, float scale, float *scratch);
+                           const float *probs, const uint8_t *keep, float p_drop, const float *q, int ldq,
+                           const float *k, const float *v, int ldkv, int nq, int nk, int H, int dh, float scale,
+                           float *scratch);
 /* Scratch floats needed by one call (all threads). */
 int64_t lb_attention_scratch(int nq, int nk);
 /* Double twins, no dropout, contiguous [n, H*dh] layouts. */
-void lb_attention_forward_ref(double *ctx, const double *q, const double *k, const double *v,
-                              int nq, int nk, int H, int dh, double scale);
-void lb_attention_backward_ref(double *dq, double *dk, double *dv, const double *dctx, const double *q,
-                               const double *k, const double *v, int nq, int nk, int H, int dh, double scale);
+void lb_attention_forward_ref(double *ctx, const double *q, const double *k, const double *v, int nq, int nk, int H,
+                              int dh, double scale);
+void lb_attention_backward_ref(double *dq, double *dk, double *dv, const double *dctx, const double *q, const double *k,
+                               const double *v, int nq, int nk, int H, int dh, double scale);
 
 /* ---- cross-entropy (cross_entropy.c) ---------------------------------------------------- */
 /* Mean over the batch of logsumexp(z_b) - z_b[y_b] (torch CrossEntropyLoss). logits [B, L],

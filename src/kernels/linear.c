@@ -5,8 +5,8 @@
 #include <cblas.h>
 #include <string.h>
 
-void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *W, const float *b,
-                       int N, int K, int O) {
+void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, int N, int K,
+                       int O) {
     if (N <= 0 || O <= 0) return;
     float beta = 0.0f;
     if (b) {
@@ -15,14 +15,15 @@ void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *
         beta = 1.0f;
     }
     if (K == 0) {
-        if (!b) for (int n = 0; n < N; n++) memset(y + (int64_t)n * ldy, 0, sizeof(float) * (size_t)O);
+        if (!b)
+            for (int n = 0; n < N; n++) memset(y + (int64_t)n * ldy, 0, sizeof(float) * (size_t)O);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, K, 1.0f, x, ldx, W, K, beta, y, ldy);
 }
 
-void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy,
-                        const float *x, int ldx, const float *W, int N, int K, int O) {
+void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy, const float *x, int ldx,
+                        const float *W, int N, int K, int O) {
     if (N <= 0 || O <= 0 || K <= 0) return;
     if (dx) /* [N,K] += [N,O] [O,K] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, O, 1.0f, dy, lddy, W, K, 1.0f, dx, lddx);
@@ -44,8 +45,8 @@ void lb_linear_forward_ref(double *y, const double *x, const double *W, const do
         }
 }
 
-void lb_linear_backward_ref(double *dx, double *dW, double *db, const double *dy, const double *x,
-                            const double *W, int N, int K, int O) {
+void lb_linear_backward_ref(double *dx, double *dW, double *db, const double *dy, const double *x, const double *W,
+                            int N, int K, int O) {
     for (int n = 0; n < N; n++)
         for (int o = 0; o < O; o++) {
             double g = dy[(int64_t)n * O + o];

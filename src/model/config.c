@@ -20,23 +20,31 @@ const lb_arch_desc *lb_arch_desc_of(lb_arch arch) {
     return NULL;
 }
 
-typedef struct cfg_ctx { const char *path; cJSON *root; lb_error *err; } cfg_ctx;
+typedef struct cfg_ctx {
+    const char *path;
+    cJSON *root;
+    lb_error *err;
+} cfg_ctx;
 
 /* An explicit null reaches transformers' __init__ as None (not the default), and the model
  * then fails to build (nn.Embedding(None, ...), nn.Dropout(p=None), ACT2FN[None]): refused
  * here with the field named, except where None has a meaning (noted at the call). */
 static lb_status null_field(cfg_ctx *c, const char *key) {
-    return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\" is null (transformers would pass None to the model and fail); "
-                  "remove the field for the default or give a value", c->path, key);
+    return lb_err(c->err, LB_ERR_FORMAT,
+                  "%s: \"%s\" is null (transformers would pass None to the model and fail); "
+                  "remove the field for the default or give a value",
+                  c->path, key);
 }
 
 /* An integer; absent gives def; null gives def only with null_ok. */
 static lb_status get_int_n(cfg_ctx *c, const char *key, int def, int lo, int hi, bool null_ok, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
     if (v && cJSON_IsNull(v) && !null_ok) return null_field(c, key);
-    if (!v || cJSON_IsNull(v)) { *out = def; return LB_OK; }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
-        v->valuedouble > hi)
+    if (!v || cJSON_IsNull(v)) {
+        *out = def;
+        return LB_OK;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi)
         return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected an integer in [%d, %d]", c->path, key, lo, hi);
     *out = (int)v->valuedouble;
     return LB_OK;
@@ -52,7 +60,10 @@ static lb_status get_prob(cfg_ctx *c, const char *key, float def, float *out, bo
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
     if (v && cJSON_IsNull(v) && !was_null) return null_field(c, key);
     if (was_null) *was_null = !v || cJSON_IsNull(v);
-    if (!v || cJSON_IsNull(v)) { *out = def; return LB_OK; }
+    if (!v || cJSON_IsNull(v)) {
+        *out = def;
+        return LB_OK;
+    }
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0 && v->valuedouble < 1.0))
         return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected a probability in [0, 1)", c->path, key);
     *out = (float)v->valuedouble;
@@ -63,16 +74,16 @@ static lb_status expect_str(cfg_ctx *c, const char *key, const char *want, bool 
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
     if (v && cJSON_IsNull(v)) return null_field(c, key);
     if (!v) return LB_OK;
-    if (!cJSON_IsString(v))
-        return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected a string", c->path, key);
+    if (!cJSON_IsString(v)) return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected a string", c->path, key);
     if (required_if_present && strcmp(v->valuestring, want) != 0)
-        return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: \"%s\" is \"%s\"; lorabert supports only \"%s\"", c->path,
-                      key, v->valuestring, want);
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: \"%s\" is \"%s\"; lorabert supports only \"%s\"", c->path, key,
+                      v->valuestring, want);
     return LB_OK;
 }
 
 void lb_config_free(lb_model_config *c) {
-    if (c->id2label) for (int i = 0; i < c->num_labels; i++) free(c->id2label[i]);
+    if (c->id2label)
+        for (int i = 0; i < c->num_labels; i++) free(c->id2label[i]);
     free(c->id2label);
     c->id2label = NULL;
 }
@@ -81,16 +92,17 @@ static lb_status parse_labels(cfg_ctx *c, lb_model_config *cfg, const lb_load_op
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(c->root, "id2label");
     int n_file = 0;
     if (ids && !cJSON_IsNull(ids)) {
-        if (!cJSON_IsObject(ids))
-            return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\": expected an object", c->path);
+        if (!cJSON_IsObject(ids)) return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\": expected an object", c->path);
         n_file = cJSON_GetArraySize(ids);
     }
     if (opts && opts->labels && opts->num_labels < 2)
         return lb_err(c->err, LB_ERR_USAGE, "%s: label names given without num_labels (>= 2)", c->path);
     int want = opts && opts->num_labels > 0 ? opts->num_labels : (n_file > 0 ? n_file : 2);
     if (want < 2)
-        return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: num_labels %d: lorabert supports single-label classification "
-                      "with at least 2 labels", c->path, want);
+        return lb_err(c->err, LB_ERR_UNSUPPORTED,
+                      "%s: num_labels %d: lorabert supports single-label classification "
+                      "with at least 2 labels",
+                      c->path, want);
     cfg->num_labels = want;
     cfg->id2label = calloc((size_t)want, sizeof(char *));
     if (!cfg->id2label) return lb_err(c->err, LB_ERR_NOMEM, "%s: out of memory", c->path);
@@ -102,10 +114,13 @@ static lb_status parse_labels(cfg_ctx *c, lb_model_config *cfg, const lb_load_op
             char *end;
             long k = strtol(it->string, &end, 10);
             if (*it->string == '\0' || *end != '\0' || k < 0 || k >= want || cfg->id2label[k])
-                return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\": key \"%s\" is not a label index in [0, %d) "
-                              "(or repeats)", c->path, it->string, want);
+                return lb_err(c->err, LB_ERR_FORMAT,
+                              "%s: \"id2label\": key \"%s\" is not a label index in [0, %d) "
+                              "(or repeats)",
+                              c->path, it->string, want);
             if (!cJSON_IsString(it))
-                return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\"[\"%s\"]: expected a string", c->path, it->string);
+                return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\"[\"%s\"]: expected a string", c->path,
+                              it->string);
             cfg->id2label[k] = strdup(it->valuestring);
         }
     } else {
@@ -124,7 +139,10 @@ lb_status lb_config_parse(lb_model *m, const char *dir, const lb_load_opts *opts
     char *path = lb_path_join(dir, "config.json");
     char *text = NULL;
     lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, NULL, err);
-    if (st) { free(path); return st; }
+    if (st) {
+        free(path);
+        return st;
+    }
     st = lb_config_parse_text(m, path, text, opts, err);
     free(text);
     free(path);
@@ -138,7 +156,10 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
     cfg_ctx c = {path, root, err};
     lb_model_config *cfg = &m->cfg;
     memset(cfg, 0, sizeof *cfg);
-    if (!root) { st = LB_ERR_FORMAT; goto out; }
+    if (!root) {
+        st = LB_ERR_FORMAT;
+        goto out;
+    }
     if (!cJSON_IsObject(root)) {
         st = lb_err(err, LB_ERR_FORMAT, "%s: expected a JSON object, found %s", path, lb_json_kind(root));
         goto out;
@@ -157,8 +178,13 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
         bool sin = false;
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "sinusoidal_pos_embds");
         if (s && cJSON_IsBool(s)) sin = cJSON_IsTrue(s);
-        if (sin) { st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: \"sinusoidal_pos_embds\" is true; lorabert supports only "
-                               "learned position embeddings", path); goto out; }
+        if (sin) {
+            st = lb_err(err, LB_ERR_UNSUPPORTED,
+                        "%s: \"sinusoidal_pos_embds\" is true; lorabert supports only "
+                        "learned position embeddings",
+                        path);
+            goto out;
+        }
         if ((st = expect_str(&c, "activation", "gelu", true)) ||
             (st = get_int(&c, "vocab_size", 30522, 1, 1 << 24, &cfg->vocab_size)) ||
             (st = get_int(&c, "dim", 768, 1, 1 << 16, &cfg->dim)) ||
@@ -174,19 +200,24 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
             goto out;
         cfg->classifier_dropout = p_cls;
         cfg->type_vocab_size = 0;
-        cfg->ln_eps = 1e-12f;  /* hard-coded in modeling_distilbert */
+        cfg->ln_eps = 1e-12f; /* hard-coded in modeling_distilbert */
     } else if (strcmp(type, "bert") == 0) {
         m->arch = &lb_bert_desc;
         cfg->arch = m->arch->arch;
         bool cls_null;
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
         cfg->ln_eps = 1e-12f;
-        if (e && cJSON_IsNull(e)) { st = null_field(&c, "layer_norm_eps"); goto out; }
+        if (e && cJSON_IsNull(e)) {
+            st = null_field(&c, "layer_norm_eps");
+            goto out;
+        }
         /* position_embedding_type None makes BertEmbeddings skip position embeddings */
         const cJSON *pe = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
         if (pe && cJSON_IsNull(pe)) {
-            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: \"position_embedding_type\" is null (transformers then adds no "
-                        "position embeddings); lorabert supports only \"absolute\"", path);
+            st = lb_err(err, LB_ERR_UNSUPPORTED,
+                        "%s: \"position_embedding_type\" is null (transformers then adds no "
+                        "position embeddings); lorabert supports only \"absolute\"",
+                        path);
             goto out;
         }
         if (e) {
@@ -228,8 +259,10 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
     }
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
     if (pt && cJSON_IsString(pt) && strcmp(pt->valuestring, "single_label_classification") != 0) {
-        st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: problem_type \"%s\": lorabert supports "
-                    "\"single_label_classification\"", path, pt->valuestring);
+        st = lb_err(err, LB_ERR_UNSUPPORTED,
+                    "%s: problem_type \"%s\": lorabert supports "
+                    "\"single_label_classification\"",
+                    path, pt->valuestring);
         goto out;
     }
     st = parse_labels(&c, cfg, opts);

@@ -18,7 +18,10 @@
 #include "model/internal.h"
 
 /* ---- arena layout ---------------------------------------------------------------------- */
-typedef struct bump { char *base; size_t off; } bump;
+typedef struct bump {
+    char *base;
+    size_t off;
+} bump;
 static void *take(bump *b, size_t bytes) {
     void *p = b->base ? b->base + b->off : NULL;
     b->off += (bytes + 63) & ~(size_t)63;
@@ -27,12 +30,11 @@ static void *take(bump *b, size_t bytes) {
 #define TAKE_F(b, n) ((float *)take((b), sizeof(float) * (size_t)(n)))
 #define TAKE_U8(b, n) ((uint8_t *)take((b), (size_t)(n)))
 
-
 typedef struct fwd_plan {
-    bool train;              /* keep per-layer activations */
-    bool drop;               /* dropout active (train with an rng) */
-    int64_t attn_full, attn_last;  /* probs floats of a full layer / of the last layer */
-    int64_t attn_one;              /* of the longest sequence alone (eval) */
+    bool train;                   /* keep per-layer activations */
+    bool drop;                    /* dropout active (train with an rng) */
+    int64_t attn_full, attn_last; /* probs floats of a full layer / of the last layer */
+    int64_t attn_one;             /* of the longest sequence alone (eval) */
 } fwd_plan;
 
 /* Assigns every activation pointer from the bump allocator (base NULL: measure only). */
@@ -53,10 +55,10 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
     for (int s = 0; s < nslot; s++) {
         lb_layer_act *a = &m->acts[s];
         bool last = p->train ? s == L - 1 : false;
-        int rq = p->train && last ? B : N;   /* eval slot is sized for full layers */
+        int rq = p->train && last ? B : N; /* eval slot is sized for full layers */
         const lb_layer_w *lw = &m->layers[p->train ? s : 0];
         a->rq = rq;
-        a->xq = cls_in;  /* used by the last layer only; full layers read the layer input */
+        a->xq = cls_in; /* used by the last layer only; full layers read the layer input */
         a->q = TAKE_F(b, (int64_t)rq * D);
         a->kv = TAKE_F(b, (int64_t)N * 2 * D);
         /* Eval keeps no probabilities: one sequence's [H, len, len] is reused. */
@@ -66,19 +68,25 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
         a->ctx = p->train && lw->lora_A[LB_LIN_O] ? TAKE_F(b, (int64_t)rq * D) : sh_ctx;
         a->a = TAKE_F(b, (int64_t)rq * D);
         a->a_keep = p->drop && m->arch->attn_out_dropout && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)rq * D) : NULL;
-        a->mean1 = TAKE_F(b, rq); a->rstd1 = TAKE_F(b, rq);
+        a->mean1 = TAKE_F(b, rq);
+        a->rstd1 = TAKE_F(b, rq);
         a->h1 = p->train && lw->lora_A[LB_LIN_FFN1] ? TAKE_F(b, (int64_t)rq * D) : sh_h1;
         a->f1pre = TAKE_F(b, (int64_t)rq * F);
         /* Eval: GELU runs in place (f1 == f1pre). */
         a->f1 = !p->train ? a->f1pre : lw->lora_A[LB_LIN_FFN2] ? TAKE_F(b, (int64_t)rq * F) : sh_f1;
         a->f2 = TAKE_F(b, (int64_t)rq * D);
         a->f_keep = p->drop && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)rq * D) : NULL;
-        a->mean2 = TAKE_F(b, rq); a->rstd2 = TAKE_F(b, rq);
+        a->mean2 = TAKE_F(b, rq);
+        a->rstd2 = TAKE_F(b, rq);
         for (int k = 0; k < LB_LIN__COUNT; k++) {
-            a->lx[k] = NULL; a->ldrop[k] = NULL; a->lkeep[k] = NULL; a->lu[k] = NULL;
+            a->lx[k] = NULL;
+            a->ldrop[k] = NULL;
+            a->lkeep[k] = NULL;
+            a->lu[k] = NULL;
             bool any = false;
             if (p->train) any = lw->lora_A[k] != NULL;
-            else for (int l = 0; l < L; l++) any |= m->layers[l].lora_A[k] != NULL;
+            else
+                for (int l = 0; l < L; l++) any |= m->layers[l].lora_A[k] != NULL;
             if (!any) continue;
             int rows = (k == LB_LIN_K || k == LB_LIN_V) ? N : rq;
             if (ldrop) {
@@ -100,18 +108,33 @@ static lb_status ensure(void **buf, size_t *have, size_t need, lb_error *err) {
     if (need <= *have) return LB_OK;
     free(*buf);
     *buf = aligned_alloc(64, need);
-    if (!*buf) { *have = 0; return lb_err(err, LB_ERR_NOMEM, "model: cannot allocate %zu MiB of activations", need >> 20); }
+    if (!*buf) {
+        *have = 0;
+        return lb_err(err, LB_ERR_NOMEM, "model: cannot allocate %zu MiB of activations", need >> 20);
+    }
     *have = need;
     return LB_OK;
 }
 
 void lb_encoder_free_buffers(lb_model *m) {
-    free(m->arena); m->arena = NULL; m->arena_size = 0;
-    free(m->garena); m->garena = NULL; m->garena_size = 0;
-    free(m->hs); m->hs = NULL;
-    free(m->acts); m->acts = NULL;
-    free(m->len); free(m->off); free(m->poff); free(m->tok_ids); free(m->tok_pos); free(m->tok_tt);
-    m->len = m->off = m->tok_ids = m->tok_pos = m->tok_tt = NULL; m->poff = NULL;
+    free(m->arena);
+    m->arena = NULL;
+    m->arena_size = 0;
+    free(m->garena);
+    m->garena = NULL;
+    m->garena_size = 0;
+    free(m->hs);
+    m->hs = NULL;
+    free(m->acts);
+    m->acts = NULL;
+    free(m->len);
+    free(m->off);
+    free(m->poff);
+    free(m->tok_ids);
+    free(m->tok_pos);
+    free(m->tok_tt);
+    m->len = m->off = m->tok_ids = m->tok_pos = m->tok_tt = NULL;
+    m->poff = NULL;
     m->fwd_valid = false;
 }
 
@@ -119,21 +142,16 @@ void lb_encoder_free_buffers(lb_model *m) {
 /* y [rows, ldy] = x [rows, ldx] W^T (+ bias) for linear kind k of a layer. */
 static void frozen_forward(const lb_model *m, const lb_layer_w *lw, int k, float *y, int ldy, const float *x, int ldx,
                            int rows, const float *bias) {
-    if (m->precision == LB_PRECISION_BF16)
-        lb_gemm_bf16(x, rows, ldx, lw->wb[k], bias, false, y, ldy);
-    else if (lw->wf[k])
-        lb_gemm_f32_packed(x, rows, ldx, lw->wf[k], bias, false, y, ldy);
-    else
-        lb_linear_forward(y, ldy, x, ldx, lw->w[k], bias, rows, lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
+    if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(x, rows, ldx, lw->wb[k], bias, false, y, ldy);
+    else if (lw->wf[k]) lb_gemm_f32_packed(x, rows, ldx, lw->wf[k], bias, false, y, ldy);
+    else lb_linear_forward(y, ldy, x, ldx, lw->w[k], bias, rows, lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
 }
 
 /* dx [rows, lddx] += dy [rows, lddy] W: the input gradient through a frozen linear. */
 static void frozen_backward_dx(const lb_model *m, const lb_layer_w *lw, int k, float *dx, int lddx, const float *dy,
                                int lddy, int rows) {
-    if (m->precision == LB_PRECISION_BF16)
-        lb_gemm_bf16(dy, rows, lddy, lw->wbt[k], NULL, true, dx, lddx);
-    else if (lw->wft[k])
-        lb_gemm_f32_packed(dy, rows, lddy, lw->wft[k], NULL, true, dx, lddx);
+    if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(dy, rows, lddy, lw->wbt[k], NULL, true, dx, lddx);
+    else if (lw->wft[k]) lb_gemm_f32_packed(dy, rows, lddy, lw->wft[k], NULL, true, dx, lddx);
     else
         lb_linear_backward(dx, lddx, NULL, NULL, dy, lddy, NULL, lb_lin_in(&m->cfg, k), lw->w[k], rows,
                            lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
@@ -213,8 +231,8 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
     if (bt->B < 1 || bt->T < 1 || !bt->ids || !bt->lengths)
         return lb_err(err, LB_ERR_USAGE, "model forward: empty batch (B=%d, T=%d)", bt->B, bt->T);
     if (bt->T > c->max_pos)
-        return lb_err(err, LB_ERR_USAGE, "model forward: sequence length %d exceeds max_position_embeddings %d",
-                      bt->T, c->max_pos);
+        return lb_err(err, LB_ERR_USAGE, "model forward: sequence length %d exceeds max_position_embeddings %d", bt->T,
+                      c->max_pos);
     int64_t N = 0;
     for (int b = 0; b < bt->B; b++) {
         int len = bt->lengths[b];
@@ -223,21 +241,29 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
         for (int t = 0; t < len; t++) {
             int32_t id = bt->ids[(int64_t)b * bt->T + t];
             if (id < 0 || id >= c->vocab_size)
-                return lb_err(err, LB_ERR_USAGE, "model forward: token id %d at [%d, %d] outside the vocabulary "
-                              "(size %d)", id, b, t, c->vocab_size);
+                return lb_err(err, LB_ERR_USAGE,
+                              "model forward: token id %d at [%d, %d] outside the vocabulary "
+                              "(size %d)",
+                              id, b, t, c->vocab_size);
             if (bt->token_type_ids && m->wtt) {
                 int32_t tt = bt->token_type_ids[(int64_t)b * bt->T + t];
                 if (tt < 0 || tt >= c->type_vocab_size)
-                    return lb_err(err, LB_ERR_USAGE, "model forward: token type %d at [%d, %d] outside [0, %d)", tt,
-                                  b, t, c->type_vocab_size);
+                    return lb_err(err, LB_ERR_USAGE, "model forward: token type %d at [%d, %d] outside [0, %d)", tt, b,
+                                  t, c->type_vocab_size);
             }
         }
         N += len;
     }
-    if (N > INT32_MAX / 4) return lb_err(err, LB_ERR_USAGE, "model forward: batch of %lld tokens is too large", (long long)N);
+    if (N > INT32_MAX / 4)
+        return lb_err(err, LB_ERR_USAGE, "model forward: batch of %lld tokens is too large", (long long)N);
     /* (Re)size the per-batch index arrays. */
     if (!m->len || m->B < bt->B || m->N < N) {
-        free(m->len); free(m->off); free(m->poff); free(m->tok_ids); free(m->tok_pos); free(m->tok_tt);
+        free(m->len);
+        free(m->off);
+        free(m->poff);
+        free(m->tok_ids);
+        free(m->tok_pos);
+        free(m->tok_tt);
         m->len = malloc(sizeof(int32_t) * (size_t)bt->B);
         m->off = malloc(sizeof(int32_t) * (size_t)bt->B);
         m->poff = malloc(sizeof(int64_t) * (size_t)bt->B);
@@ -245,7 +271,8 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
         m->tok_pos = malloc(sizeof(int32_t) * (size_t)N);
         m->tok_tt = malloc(sizeof(int32_t) * (size_t)N);
         if (!m->len || !m->off || !m->poff || !m->tok_ids || !m->tok_pos || !m->tok_tt) {
-            m->B = 0; m->N = 0;
+            m->B = 0;
+            m->N = 0;
             return lb_err(err, LB_ERR_NOMEM, "model forward: out of memory");
         }
     }
@@ -311,12 +338,12 @@ lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_
 
 /* ---- backward -------------------------------------------------------------------------- */
 typedef struct gbufs {
-    float *dout, *dxin;   /* [N, D] gradient wrt layer output / input (swapped per layer) */
-    float *dsum, *dh1, *da, *dctx, *dq, *dxq;  /* [N, D] */
-    float *df1;           /* [N, F] */
-    float *dkv;           /* [N, 2D] */
-    float *du, *tmp;      /* [N, r], [N, F] LoRA scratch */
-    float *dhd;           /* [B, D] */
+    float *dout, *dxin;                       /* [N, D] gradient wrt layer output / input (swapped per layer) */
+    float *dsum, *dh1, *da, *dctx, *dq, *dxq; /* [N, D] */
+    float *df1;                               /* [N, F] */
+    float *dkv;                               /* [N, 2D] */
+    float *du, *tmp;                          /* [N, r], [N, F] LoRA scratch */
+    float *dhd;                               /* [B, D] */
 } gbufs;
 
 static void glayout(lb_model *m, bump *b, gbufs *g) {
@@ -343,7 +370,7 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
 
     /* LN2 (input f2 = ffn_out + h1) */
     lb_layernorm_backward(g->dsum, NULL, NULL, dout, a->f2, a->mean2, a->rstd2, lw->ln2_w, rq, D);
-    memcpy(g->dh1, g->dsum, sizeof(float) * (size_t)nD);          /* residual into h1 */
+    memcpy(g->dh1, g->dsum, sizeof(float) * (size_t)nD); /* residual into h1 */
     if (a->f_keep) lb_dropout_backward(g->dsum, g->dsum, a->f_keep, nD, m->p_hidden);
     /* lin2 */
     memset(g->df1, 0, sizeof(float) * (size_t)rq * F);
@@ -381,8 +408,7 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
         po += (int64_t)H * nq * nk;
     }
     /* q, k, v projections */
-    if (lw->lora_A[LB_LIN_Q])
-        lb_lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, need_dx ? dxq : NULL, g->du, g->tmp);
+    if (lw->lora_A[LB_LIN_Q]) lb_lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, need_dx ? dxq : NULL, g->du, g->tmp);
     if (need_dx) frozen_backward_dx(m, lw, LB_LIN_Q, dxq, D, g->dq, D, rq);
     if (need_dx && last) {
         memset(dxin, 0, sizeof(float) * (size_t)N * D);
@@ -435,7 +461,9 @@ lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err) 
     }
     for (int l = L - 1; l >= l0; l--) {
         layer_backward(m, l, g.dout, g.dxin, l > l0, &g);
-        float *t = g.dout; g.dout = g.dxin; g.dxin = t;
+        float *t = g.dout;
+        g.dout = g.dxin;
+        g.dxin = t;
     }
     return LB_OK;
 }

@@ -12,12 +12,12 @@
 /* Frozen weights of one encoder block (pointers into the mapping, or into owned copies
  * after a merge). */
 typedef struct lb_layer_w {
-    const float *w[LB_LIN__COUNT];   /* [out, in] */
-    const float *b[LB_LIN__COUNT];   /* [out] */
-    const float *ln1_w, *ln1_b;      /* [D] after attention (sa_layer_norm / attention.output.LayerNorm) */
-    const float *ln2_w, *ln2_b;      /* [D] after FFN (output_layer_norm / output.LayerNorm) */
-    float *lora_A[LB_LIN__COUNT];    /* [r, in] or NULL (in the trainable block) */
-    float *lora_B[LB_LIN__COUNT];    /* [out, r] */
+    const float *w[LB_LIN__COUNT]; /* [out, in] */
+    const float *b[LB_LIN__COUNT]; /* [out] */
+    const float *ln1_w, *ln1_b;    /* [D] after attention (sa_layer_norm / attention.output.LayerNorm) */
+    const float *ln2_w, *ln2_b;    /* [D] after FFN (output_layer_norm / output.LayerNorm) */
+    float *lora_A[LB_LIN__COUNT];  /* [r, in] or NULL (in the trainable block) */
+    float *lora_B[LB_LIN__COUNT];  /* [out, r] */
     float *grad_A[LB_LIN__COUNT], *grad_B[LB_LIN__COUNT];
     /* bf16 mode (precision.c): w packed for the forward, and W^T for dX = dY W (NULL until a
      * backward needs it, and in fp32 mode). */
@@ -29,27 +29,27 @@ typedef struct lb_layer_w {
 /* The sequence-classification head on the [CLS] row: dense -> activation -> dropout ->
  * classifier (transformers' DistilBertForSequenceClassification and BertForSequenceClassification). */
 typedef struct lb_head_desc {
-    const char *dense;               /* module of the dense layer: "pre_classifier" / "pooler.dense" */
-    bool dense_in_base;              /* BERT's pooler: the base model's (key under base_model_prefix),
+    const char *dense;      /* module of the dense layer: "pre_classifier" / "pooler.dense" */
+    bool dense_in_base;     /* BERT's pooler: the base model's (key under base_model_prefix),
                                         frozen under an adapter, newly initialised when absent; else the
                                         dense belongs to the head and trains with it */
-    bool dense_tanh;                 /* activation: tanh (pooler) or ReLU (pre_classifier) */
-    const char *classifier;          /* module of the output layer: "classifier" */
+    bool dense_tanh;        /* activation: tanh (pooler) or ReLU (pre_classifier) */
+    const char *classifier; /* module of the output layer: "classifier" */
 } lb_head_desc;
 
 /* What differs between architectures: checkpoint names and the few quirks of the math. The
  * tensor table (tensors.c) is built from it; the encoder reads the quirk flags. */
 typedef struct lb_arch_desc {
-    lb_arch arch;                    /* its value in lb_model_config.arch */
-    const char *model_type;          /* "distilbert" / "bert" */
-    const char *prefix;              /* base_model_prefix: "distilbert" / "bert" */
-    const char *seqcls_class;        /* "DistilBertForSequenceClassification" */
-    const char *layer_fmt;           /* "transformer.layer.%d." */
-    const char *lin_module[LB_LIN__COUNT];  /* module path inside a layer, e.g. "attention.q_lin" */
-    const char *lin_short[LB_LIN__COUNT];   /* PEFT target name, e.g. "q_lin" */
-    const char *ln1, *ln2;           /* LayerNorm module paths inside a layer */
-    bool has_token_type;             /* BERT token_type embeddings */
-    bool attn_out_dropout;           /* BERT: dropout on the attention output dense */
+    lb_arch arch;                          /* its value in lb_model_config.arch */
+    const char *model_type;                /* "distilbert" / "bert" */
+    const char *prefix;                    /* base_model_prefix: "distilbert" / "bert" */
+    const char *seqcls_class;              /* "DistilBertForSequenceClassification" */
+    const char *layer_fmt;                 /* "transformer.layer.%d." */
+    const char *lin_module[LB_LIN__COUNT]; /* module path inside a layer, e.g. "attention.q_lin" */
+    const char *lin_short[LB_LIN__COUNT];  /* PEFT target name, e.g. "q_lin" */
+    const char *ln1, *ln2;                 /* LayerNorm module paths inside a layer */
+    bool has_token_type;                   /* BERT token_type embeddings */
+    bool attn_out_dropout;                 /* BERT: dropout on the attention output dense */
     lb_head_desc head;
 } lb_arch_desc;
 
@@ -60,26 +60,26 @@ extern const lb_arch_desc lb_bert_desc;
  * sequence in the last layer). */
 typedef struct lb_layer_act {
     int rq;
-    float *xq;          /* [rq, D] gathered [CLS] inputs (last layer) or == layer input */
-    float *q;           /* [rq, D] */
-    float *kv;          /* [N, 2D] K | V */
-    float *probs;       /* per sequence [H, nq_b, len_b], concatenated */
-    uint8_t *attn_keep; /* same layout, or NULL */
-    float *ctx;         /* [rq, D] */
-    float *a;           /* [rq, D] attention output + residual (LN1 input) */
-    uint8_t *a_keep;    /* [rq, D] BERT attention-output dropout mask or NULL */
-    float *mean1, *rstd1;  /* [rq] */
-    float *h1;          /* [rq, D] */
-    float *f1pre, *f1;  /* [rq, F] */
-    float *f2;          /* [rq, D] FFN output + residual (LN2 input) */
-    uint8_t *f_keep;    /* [rq, D] or NULL */
+    float *xq;            /* [rq, D] gathered [CLS] inputs (last layer) or == layer input */
+    float *q;             /* [rq, D] */
+    float *kv;            /* [N, 2D] K | V */
+    float *probs;         /* per sequence [H, nq_b, len_b], concatenated */
+    uint8_t *attn_keep;   /* same layout, or NULL */
+    float *ctx;           /* [rq, D] */
+    float *a;             /* [rq, D] attention output + residual (LN1 input) */
+    uint8_t *a_keep;      /* [rq, D] BERT attention-output dropout mask or NULL */
+    float *mean1, *rstd1; /* [rq] */
+    float *h1;            /* [rq, D] */
+    float *f1pre, *f1;    /* [rq, F] */
+    float *f2;            /* [rq, D] FFN output + residual (LN2 input) */
+    uint8_t *f_keep;      /* [rq, D] or NULL */
     float *mean2, *rstd2;
     /* LoRA on linear kind k: the input the adapter saw (the dropout buffer, or the layer's own
      * input when there is no LoRA dropout), the dropout buffer and mask, u = xd A^T. */
     const float *lx[LB_LIN__COUNT]; /* [rows, in] */
-    float *ldrop[LB_LIN__COUNT];   /* [rows, in] or NULL */
-    uint8_t *lkeep[LB_LIN__COUNT]; /* [rows, in] or NULL */
-    float *lu[LB_LIN__COUNT];      /* [rows, r] */
+    float *ldrop[LB_LIN__COUNT];    /* [rows, in] or NULL */
+    uint8_t *lkeep[LB_LIN__COUNT];  /* [rows, in] or NULL */
+    float *lu[LB_LIN__COUNT];       /* [rows, r] */
 } lb_layer_act;
 
 /* Random initialisation of a tensor (transformers' _init_weights): N(0, initializer_range),
@@ -92,21 +92,21 @@ typedef enum lb_tensor_init { LB_INIT_NORMAL, LB_INIT_ONES, LB_INIT_ZEROS } lb_t
  * the blocks, the pooler and the head, in checkpoint order. Loading, random init, saving,
  * parameter counts and the PEFT parameter list loop over the table. */
 typedef struct lb_tensor {
-    char key[LB_TENSOR_KEY_MAX];     /* HF key below the base model: "embeddings.LayerNorm.weight",
+    char key[LB_TENSOR_KEY_MAX]; /* HF key below the base model: "embeddings.LayerNorm.weight",
                                         "transformer.layer.0.attention.q_lin.weight", "classifier.bias" */
-    bool base;                       /* stored under base_model_prefix ("distilbert." + key) */
-    bool head;                       /* the head's trainable part: owned, in the trainable block at
+    bool base;                   /* stored under base_model_prefix ("distilbert." + key) */
+    bool head;                   /* the head's trainable part: owned, in the trainable block at
                                         `off` (PEFT modules_to_save once an adapter is added) */
-    bool optional;                   /* absent from a checkpoint: newly initialised, named in the notice */
-    bool decay;                      /* HF Trainer: weight decay applies (not biases, not LayerNorm) */
+    bool optional;               /* absent from a checkpoint: newly initialised, named in the notice */
+    bool decay;                  /* HF Trainer: weight decay applies (not biases, not LayerNorm) */
     lb_tensor_init init;
     int ndim;
-    int64_t shape[2];                /* [out, in] for linears; [n] for vectors */
+    int64_t shape[2]; /* [out, in] for linears; [n] for vectors */
     int64_t numel;
-    const float **w;                 /* the model field pointing at the values */
-    float **g;                       /* head: the model field pointing at its gradient */
-    int64_t off;                     /* head: offset in the trainable block */
-    int layer, lin;                  /* a block linear's weight: layer and lb_linear kind (LoRA sits
+    const float **w; /* the model field pointing at the values */
+    float **g;       /* head: the model field pointing at its gradient */
+    int64_t off;     /* head: offset in the trainable block */
+    int layer, lin;  /* a block linear's weight: layer and lb_linear kind (LoRA sits
                                         there); -1 otherwise */
 } lb_tensor;
 
@@ -114,18 +114,18 @@ struct lb_model {
     lb_model_config cfg;
     const lb_arch_desc *arch;
     char *dir;
-    char *load_notice;         /* transformers' "newly initialized" notice, or NULL */
-    char *adapter_dir;         /* where the loaded adapter came from (lb_model_set_origin), or NULL */
-    char *tokenizer_dir;       /* where the tokenizer files are (adapter's when it carries them) */
-    char **label_view;         /* [num_labels] names for lb_model_get_info (LABEL_i filled in) */
-    cJSON *config_json;        /* the config.json as read, rewritten by lb_model_save */
+    char *load_notice;   /* transformers' "newly initialized" notice, or NULL */
+    char *adapter_dir;   /* where the loaded adapter came from (lb_model_set_origin), or NULL */
+    char *tokenizer_dir; /* where the tokenizer files are (adapter's when it carries them) */
+    char **label_view;   /* [num_labels] names for lb_model_get_info (LABEL_i filled in) */
+    cJSON *config_json;  /* the config.json as read, rewritten by lb_model_save */
     lb_st_file *st;
-    lb_tensor *tensors;        /* the tensor table [n_tensors] */
+    lb_tensor *tensors; /* the tensor table [n_tensors] */
     int n_tensors;
     /* embeddings: [V, D], [P, D], [TV, D] or NULL, LayerNorm [D] */
     const float *wte, *wpe, *wtt, *emb_ln_w, *emb_ln_b;
-    lb_layer_w *layers;        /* [n_layers] */
-    float **owned;             /* weights allocated by the model (random init, newly initialised
+    lb_layer_w *layers; /* [n_layers] */
+    float **owned;      /* weights allocated by the model (random init, newly initialised
                                   base tensors, merged weights), freed with it */
     int n_owned;
     /* Head: dense [D, D], [D] (DistilBERT pre_classifier, trainable; BERT pooler, frozen, in the
@@ -134,14 +134,14 @@ struct lb_model {
      * adapter) at the same offsets of `train_grad`. */
     const float *dense_w, *dense_b, *cls_w, *cls_b;
     float *g_dense_w, *g_dense_b, *g_cls_w, *g_cls_b;
-    float *train, *train_grad;  /* trainable block and its gradients */
+    float *train, *train_grad; /* trainable block and its gradients */
     int64_t n_train;
-    int64_t n_head;             /* values of the head's trainable tensors (start of `train`) */
+    int64_t n_head; /* values of the head's trainable tensors (start of `train`) */
     bool has_lora;
     lb_precision precision;
-    bool no_weight_packing;     /* fp32: OpenBLAS on the mapped weights instead of packs */
-    bool packs_fwd;             /* forward packs made for the current settings */
-    int packs_bwd_layers;       /* the top packs_bwd_layers layers have transposed packs */
+    bool no_weight_packing; /* fp32: OpenBLAS on the mapped weights instead of packs */
+    bool packs_fwd;         /* forward packs made for the current settings */
+    int packs_bwd_layers;   /* the top packs_bwd_layers layers have transposed packs */
     lb_lora_config lora;
     float lora_scaling;
     lb_param *params;
@@ -149,19 +149,19 @@ struct lb_model {
     int n_params;
     /* Forward state for backward. */
     bool fwd_train, fwd_valid;
-    float p_hidden, p_attn, p_cls, p_lora;  /* dropout probabilities used by the last forward */
-    int B, N;                   /* sequences, real tokens */
-    int32_t *len, *off;         /* [B] lengths, packed row offsets */
-    int64_t *poff;              /* [B] offsets into probs per layer */
-    int32_t *tok_ids, *tok_pos, *tok_tt;  /* [N] */
+    float p_hidden, p_attn, p_cls, p_lora; /* dropout probabilities used by the last forward */
+    int B, N;                              /* sequences, real tokens */
+    int32_t *len, *off;                    /* [B] lengths, packed row offsets */
+    int64_t *poff;                         /* [B] offsets into probs per layer */
+    int32_t *tok_ids, *tok_pos, *tok_tt;   /* [N] */
     void *arena;
     size_t arena_size;
-    float **hs;                 /* [n_layers + 1] layer inputs/outputs (train); eval ping-pongs */
-    lb_layer_act *acts;         /* [n_layers] (train) or [1] reused (eval) */
-    float *emb;                 /* [N, D] raw embedding sum */
-    uint8_t *emb_keep;          /* [N, D] */
-    float *hdense, *hd;         /* head activations [B, D]: dense + activation out, after dropout */
-    uint8_t *hd_keep;           /* [B, D] */
+    float **hs;         /* [n_layers + 1] layer inputs/outputs (train); eval ping-pongs */
+    lb_layer_act *acts; /* [n_layers] (train) or [1] reused (eval) */
+    float *emb;         /* [N, D] raw embedding sum */
+    uint8_t *emb_keep;  /* [N, D] */
+    float *hdense, *hd; /* head activations [B, D]: dense + activation out, after dropout */
+    uint8_t *hd_keep;   /* [B, D] */
     float *attn_scratch;
     /* Backward buffers. */
     void *garena;
@@ -180,8 +180,7 @@ void lb_config_free(lb_model_config *c);
 
 /* encoder.c: the math of forward and backward; free drops the activation arenas (after a
  * merge changed the adapters, or on free). */
-lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
-                             lb_error *err);
+lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits, lb_error *err);
 lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err);
 void lb_encoder_free_buffers(lb_model *m);
 

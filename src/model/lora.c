@@ -35,13 +35,16 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         if (cfg->target_mask & (1u << k)) total += (int64_t)c->n_layers * cfg->r * (lb_lin_in(c, k) + lb_lin_out(c, k));
     float *blk = calloc((size_t)total, sizeof(float)), *grad = calloc((size_t)total, sizeof(float));
     if (!blk || !grad) {
-        free(blk); free(grad);
+        free(blk);
+        free(grad);
         return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total);
     }
-    memcpy(blk, m->train, sizeof(float) * (size_t)hn);   /* the head keeps its values */
+    memcpy(blk, m->train, sizeof(float) * (size_t)hn); /* the head keeps its values */
     free(m->train);
     free(m->train_grad);
-    m->train = blk; m->train_grad = grad; m->n_train = total;
+    m->train = blk;
+    m->train_grad = grad;
+    m->n_train = total;
     lb_tensors_bind_head(m, blk, grad);
     m->lora = *cfg;
     m->lora_scaling = cfg->use_rslora ? cfg->alpha / sqrtf((float)cfg->r) : cfg->alpha / (float)cfg->r;
@@ -55,11 +58,18 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             if (!(cfg->target_mask & (1u << k))) continue;
             int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = cfg->r;
-            lw->lora_A[k] = p; lw->grad_A[k] = g; p += (int64_t)r * in; g += (int64_t)r * in;
-            lw->lora_B[k] = p; lw->grad_B[k] = g; p += (int64_t)out * r; g += (int64_t)out * r;
+            lw->lora_A[k] = p;
+            lw->grad_A[k] = g;
+            p += (int64_t)r * in;
+            g += (int64_t)r * in;
+            lw->lora_B[k] = p;
+            lw->grad_B[k] = g;
+            p += (int64_t)out * r;
+            g += (int64_t)out * r;
             /* kaiming_uniform_(a=sqrt(5)) on [r, in]: bound = 1/sqrt(in); B stays 0. */
             float bound = 1.0f / sqrtf((float)in);
-            for (int64_t i = 0; i < (int64_t)r * in; i++) lw->lora_A[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bound;
+            for (int64_t i = 0; i < (int64_t)r * in; i++)
+                lw->lora_A[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bound;
         }
     }
     m->fwd_valid = false;
@@ -96,11 +106,14 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
     float *head = malloc(sizeof(float) * (size_t)hn);
     if (!head) return lb_err(err, LB_ERR_NOMEM, "merge: out of memory");
     memcpy(head, m->train, sizeof(float) * (size_t)hn);
-    free(m->train); free(m->train_grad);
-    m->train = head; m->train_grad = NULL; m->n_train = hn;
+    free(m->train);
+    free(m->train_grad);
+    m->train = head;
+    m->train_grad = NULL;
+    m->n_train = hn;
     lb_tensors_bind_head(m, head, NULL);
     m->has_lora = false;
-    return lb_tensors_params(m, err);   /* none without an adapter */
+    return lb_tensors_params(m, err); /* none without an adapter */
 }
 
 /* ---- math (internal.h) ------------------------------------------------------------------ */
@@ -116,8 +129,8 @@ void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, i
     }
     a->lx[k] = xd;
     lb_linear_forward(a->lu[k], r, xd, in, lw->lora_A[k], NULL, rows, in, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r,
-                lw->lora_B[k], r, 1.0f, y, ldy);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r, lw->lora_B[k], r,
+                1.0f, y, ldy);
 }
 
 void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
@@ -126,19 +139,19 @@ void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, 
     int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
     float s = m->lora_scaling;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, out, s, dy, lddy, lw->lora_B[k], r, 0.0f, du, r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, rows, s, dy, lddy, a->lu[k], r, 1.0f,
-                lw->grad_B[k], r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, rows, 1.0f, du, r, a->lx[k], in, 1.0f,
-                lw->grad_A[k], in);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, rows, s, dy, lddy, a->lu[k], r, 1.0f, lw->grad_B[k],
+                r);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, rows, 1.0f, du, r, a->lx[k], in, 1.0f, lw->grad_A[k],
+                in);
     if (!dx) return;
     if (a->lkeep[k]) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, r, 1.0f, du, r, lw->lora_A[k], in, 0.0f,
-                    tmp, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, r, 1.0f, du, r, lw->lora_A[k], in, 0.0f, tmp,
+                    in);
         float sc = 1.0f / (1.0f - m->p_lora);
         const uint8_t *kp = a->lkeep[k];
         for (int64_t i = 0; i < (int64_t)rows * in; i++) dx[i] += kp[i] ? tmp[i] * sc : 0.0f;
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, r, 1.0f, du, r, lw->lora_A[k], in, 1.0f,
-                    dx, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, r, 1.0f, du, r, lw->lora_A[k], in, 1.0f, dx,
+                    in);
     }
 }

@@ -27,31 +27,29 @@ typedef enum lb_arch { LB_ARCH_DISTILBERT, LB_ARCH_BERT } lb_arch;
 typedef struct lb_model_config {
     lb_arch arch;
     int vocab_size, dim, n_layers, n_heads, hidden_dim, max_pos, type_vocab_size /* 0 for DistilBERT */;
-    float ln_eps;              /* 1e-12 for DistilBERT (hard-coded there) */
+    float ln_eps; /* 1e-12 for DistilBERT (hard-coded there) */
     float hidden_dropout, attention_dropout, classifier_dropout;
     int pad_token_id;
     int num_labels;
-    char **id2label;           /* [num_labels] */
+    char **id2label; /* [num_labels] */
 } lb_model_config;
 
 /* The linear layers of a block, in PEFT's names for each architecture. */
-typedef enum lb_linear {
-    LB_LIN_Q, LB_LIN_K, LB_LIN_V, LB_LIN_O, LB_LIN_FFN1, LB_LIN_FFN2, LB_LIN__COUNT
-} lb_linear;
+typedef enum lb_linear { LB_LIN_Q, LB_LIN_K, LB_LIN_V, LB_LIN_O, LB_LIN_FFN1, LB_LIN_FFN2, LB_LIN__COUNT } lb_linear;
 
 typedef struct lb_lora_config {
     int r;
     float alpha;
     float dropout;
-    bool use_rslora;          /* scaling = alpha/sqrt(r) instead of alpha/r */
-    unsigned target_mask;     /* bit (1u << lb_linear) per adapted layer kind */
+    bool use_rslora;      /* scaling = alpha/sqrt(r) instead of alpha/r */
+    unsigned target_mask; /* bit (1u << lb_linear) per adapted layer kind */
 } lb_lora_config;
 
 typedef struct lb_load_opts {
-    int num_labels;           /* 0: from config.json (id2label), else override */
+    int num_labels;            /* 0: from config.json (id2label), else override */
     const char *const *labels; /* optional label names [num_labels] */
-    uint64_t seed;            /* initialisation of a newly created head / LoRA */
-    bool quiet;               /* unused: the notice is kept (lb_model_load_notice), never printed */
+    uint64_t seed;             /* initialisation of a newly created head / LoRA */
+    bool quiet;                /* unused: the notice is kept (lb_model_load_notice), never printed */
 } lb_load_opts;
 
 typedef struct lb_model lb_model;
@@ -85,7 +83,7 @@ typedef struct lb_param {
     int64_t numel;
     int ndim;
     int64_t shape[2];
-    bool decay;               /* HF Trainer: weight decay applies (not bias, not LayerNorm) */
+    bool decay; /* HF Trainer: weight decay applies (not bias, not LayerNorm) */
 } lb_param;
 /* Trainable parameters in a stable order; valid until lb_model_free. */
 int lb_model_params(const lb_model *m, lb_param **params);
@@ -96,16 +94,15 @@ void lb_model_param_counts(const lb_model *m, int64_t *trainable, int64_t *all);
 /* A right-padded batch: row b has lengths[b] real tokens, then padding. */
 typedef struct lb_batch {
     int B, T;
-    const int32_t *ids;             /* [B*T] */
-    const int32_t *lengths;         /* [B] */
-    const int32_t *token_type_ids;  /* [B*T] or NULL (all 0) */
+    const int32_t *ids;            /* [B*T] */
+    const int32_t *lengths;        /* [B] */
+    const int32_t *token_type_ids; /* [B*T] or NULL (all 0) */
 } lb_batch;
 
 /* Forward. logits: [B*num_labels]. With train=true activations are kept for backward and,
  * when rng is non-NULL, dropout is applied (rng NULL: train-mode math without dropout, for
  * parity tests). */
-lb_status lb_model_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng,
-                           float *logits, lb_error *err);
+lb_status lb_model_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits, lb_error *err);
 /* Backward of the last train forward; dlogits [B*num_labels]. Adds into each param's grad. */
 lb_status lb_model_backward(lb_model *m, const float *dlogits, lb_error *err);
 void lb_model_zero_grad(lb_model *m);

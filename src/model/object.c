@@ -25,30 +25,45 @@ static const lb_st_tensor *find_key(lb_model *m, const char *key, bool base, cha
     char alt[4][512];
     int n = 0;
     if (base) {
-        snprintf(alt[n], sizeof alt[n], "%s.%s", m->arch->prefix, key); cands[n] = alt[n]; n++;
+        snprintf(alt[n], sizeof alt[n], "%s.%s", m->arch->prefix, key);
+        cands[n] = alt[n];
+        n++;
     }
-    snprintf(alt[n], sizeof alt[n], "%s", key); cands[n] = alt[n]; n++;
+    snprintf(alt[n], sizeof alt[n], "%s", key);
+    cands[n] = alt[n];
+    n++;
     int nbase = n;
     /* legacy gamma/beta names */
     for (int i = 0; i < nbase; i++) {
         size_t len = strlen(cands[i]);
         const char *from = NULL, *to = NULL;
-        if (len > 7 && strcmp(cands[i] + len - 7, ".weight") == 0) { from = ".weight"; to = ".gamma"; }
-        else if (len > 5 && strcmp(cands[i] + len - 5, ".bias") == 0) { from = ".bias"; to = ".beta"; }
+        if (len > 7 && strcmp(cands[i] + len - 7, ".weight") == 0) {
+            from = ".weight";
+            to = ".gamma";
+        } else if (len > 5 && strcmp(cands[i] + len - 5, ".bias") == 0) {
+            from = ".bias";
+            to = ".beta";
+        }
         if (!from) continue;
         snprintf(buf, sizeof buf, "%.*s%s", (int)(len - strlen(from)), cands[i], to);
-        snprintf(alt[n], sizeof alt[n], "%s", buf); cands[n] = alt[n]; n++;
+        snprintf(alt[n], sizeof alt[n], "%s", buf);
+        cands[n] = alt[n];
+        n++;
     }
     for (int i = 0; i < n; i++) {
         const lb_st_tensor *t = lb_st_find(m->st, cands[i]);
-        if (t) { if (found) snprintf(found, fsz, "%s", cands[i]); return t; }
+        if (t) {
+            if (found) snprintf(found, fsz, "%s", cands[i]);
+            return t;
+        }
     }
     return NULL;
 }
 
 static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
     size_t o = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    for (int i = 0; i < ndim && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (o < n) snprintf(buf + o, n - o, "]");
 }
 
@@ -108,10 +123,13 @@ static lb_status set_notice(lb_model *m, char **missing, int nmiss, lb_error *er
     for (int i = 0; i < nmiss; i++) cap += strlen(missing[i]) + 4;
     char *s = malloc(cap);
     if (!s) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
-    size_t used = (size_t)snprintf(s, cap, "Some weights of %s were not initialized from the model checkpoint at "
-                                   "%s and are newly initialized: [", m->arch->seqcls_class, m->dir);
+    size_t used = (size_t)snprintf(s, cap,
+                                   "Some weights of %s were not initialized from the model checkpoint at "
+                                   "%s and are newly initialized: [",
+                                   m->arch->seqcls_class, m->dir);
     for (int i = 0; i < nmiss; i++) used += (size_t)snprintf(s + used, cap - used, "%s'%s'", i ? ", " : "", missing[i]);
-    snprintf(s + used, cap - used, "]\nYou should probably TRAIN this model on a down-stream task to be able to "
+    snprintf(s + used, cap - used,
+             "]\nYou should probably TRAIN this model on a down-stream task to be able to "
              "use it for predictions and inference.");
     m->load_notice = s;
     return LB_OK;
@@ -125,7 +143,10 @@ static lb_status load_weights(lb_model *m, const lb_load_opts *opts, lb_error *e
     m->n_train = m->n_head;
     m->train = calloc((size_t)m->n_head, sizeof(float));
     char **missing = calloc((size_t)m->n_tensors, sizeof(char *));
-    if (!m->train || !missing) { free(missing); return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir); }
+    if (!m->train || !missing) {
+        free(missing);
+        return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
+    }
     lb_tensors_bind_head(m, m->train, NULL);
     int nmiss = 0;
     lb_rng rng;
@@ -137,14 +158,26 @@ static lb_status load_weights(lb_model *m, const lb_load_opts *opts, lb_error *e
         if ((st = load_w(m, e->key, e->base, e->shape[0], e->ndim > 1 ? e->shape[1] : -1, e->optional, &src, err)))
             goto out;
         float *dst = e->head ? m->train + e->off : NULL;
-        if (src && !dst) { *e->w = src; continue; }
-        if (src) { memcpy(dst, src, sizeof(float) * (size_t)e->numel); continue; }
-        if (!dst && !(dst = own(m, e->numel))) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir); goto out; }
+        if (src && !dst) {
+            *e->w = src;
+            continue;
+        }
+        if (src) {
+            memcpy(dst, src, sizeof(float) * (size_t)e->numel);
+            continue;
+        }
+        if (!dst && !(dst = own(m, e->numel))) {
+            st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
+            goto out;
+        }
         init_tensor(dst, e->numel, e->init, std, &rng);
         *e->w = dst;
         char key[LB_TENSOR_KEY_MAX + 64];
         lb_tensor_full_key(m, e, key, sizeof key);
-        if (!(missing[nmiss++] = strdup(key))) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir); goto out; }
+        if (!(missing[nmiss++] = strdup(key))) {
+            st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
+            goto out;
+        }
     }
     st = nmiss ? set_notice(m, missing, nmiss, err) : LB_OK;
 out:
@@ -175,7 +208,10 @@ static lb_status build_label_view(lb_model *m, lb_error *err) {
 
 lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err) {
     lb_model *m = calloc(1, sizeof *m);
-    if (!m) { lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir); return NULL; }
+    if (!m) {
+        lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
+        return NULL;
+    }
     m->dir = strdup(dir);
     lb_status st = lb_config_parse(m, dir, opts, err);
     if (!st) {
@@ -185,7 +221,10 @@ lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err
     if (!st) st = lb_tensors_build(m, err);
     if (!st) st = load_weights(m, opts, err);
     if (!st) st = build_label_view(m, err);
-    if (st) { lb_model_free(m); return NULL; }
+    if (st) {
+        lb_model_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -203,7 +242,10 @@ lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_err
         return NULL;
     }
     lb_model *m = calloc(1, sizeof *m);
-    if (!m) { lb_err(err, LB_ERR_NOMEM, "random model: out of memory"); return NULL; }
+    if (!m) {
+        lb_err(err, LB_ERR_NOMEM, "random model: out of memory");
+        return NULL;
+    }
     m->cfg = *cfg;
     m->cfg.id2label = NULL;
     m->arch = arch;
@@ -244,7 +286,10 @@ lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_err
             const lb_tensor *e = &m->tensors[i];
             if (e->head != (pass == 1)) continue;
             float *dst = e->head ? m->train + e->off : w;
-            if (!e->head) { *e->w = w; w += e->numel; }
+            if (!e->head) {
+                *e->w = w;
+                w += e->numel;
+            }
             init_tensor(dst, e->numel, e->init, std, &rng);
         }
     if (build_label_view(m, err)) {
@@ -283,8 +328,7 @@ const char *lb_model_linear_name(const lb_model *m, lb_linear kind) {
     return (unsigned)kind < LB_LIN__COUNT ? m->arch->lin_short[kind] : NULL;
 }
 
-lb_status lb_model_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
-                           lb_error *err) {
+lb_status lb_model_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits, lb_error *err) {
     return lb_encoder_forward(m, batch, train, rng, logits, err);
 }
 
@@ -307,7 +351,11 @@ void lb_model_zero_grad(lb_model *m) {
 }
 
 /* ---- save -------------------------------------------------------------------------------- */
-typedef struct outlist { lb_st_out *v; char **names; size_t n, cap; } outlist;
+typedef struct outlist {
+    lb_st_out *v;
+    char **names;
+    size_t n, cap;
+} outlist;
 
 static bool out_add(outlist *o, const char *name, const float *data, int64_t d0, int64_t d1) {
     if (o->n == o->cap) {
@@ -359,7 +407,7 @@ static lb_status write_config(const lb_model *m, const char *dir, lb_error *err)
     if (!text) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
     char *path = lb_path_join(dir, "config.json");
     size_t len = strlen(text);
-    text[len] = '\n';  /* replaces the NUL: the buffer is written as bytes, not used as a string */
+    text[len] = '\n'; /* replaces the NUL: the buffer is written as bytes, not used as a string */
     lb_status st = lb_write_file_atomic(path, text, len + 1, err);
     free(path);
     free(text);
@@ -368,8 +416,10 @@ static lb_status write_config(const lb_model *m, const char *dir, lb_error *err)
 
 lb_status lb_model_save(const lb_model *m, const char *dir, lb_error *err) {
     if (m->has_lora)
-        return lb_err(err, LB_ERR_USAGE, "%s: the model still holds LoRA adapters; merge them (lb_model_merge_lora) "
-                      "before saving a plain model", dir);
+        return lb_err(err, LB_ERR_USAGE,
+                      "%s: the model still holds LoRA adapters; merge them (lb_model_merge_lora) "
+                      "before saving a plain model",
+                      dir);
     lb_status st = LB_OK;
     outlist o = {0};
     bool ok = true;
@@ -386,8 +436,10 @@ lb_status lb_model_save(const lb_model *m, const char *dir, lb_error *err) {
         int64_t numel = o.v[i].shape[0] * (o.v[i].ndim == 2 ? o.v[i].shape[1] : 1);
         for (int64_t j = 0; j < numel; j++)
             if (!isfinite(v[j])) {
-                st = lb_err(err, LB_ERR_NUMERIC, "tensor \"%s\" holds a non-finite value (%g at index %lld); a model "
-                            "with NaN/Inf weights is not written (nothing was)", o.v[i].name, v[j], (long long)j);
+                st = lb_err(err, LB_ERR_NUMERIC,
+                            "tensor \"%s\" holds a non-finite value (%g at index %lld); a model "
+                            "with NaN/Inf weights is not written (nothing was)",
+                            o.v[i].name, v[j], (long long)j);
                 break;
             }
     }
@@ -421,7 +473,6 @@ lb_status lb_model_set_origin(lb_model *m, const char *adapter_dir, const char *
     m->tokenizer_dir = t;
     return LB_OK;
 }
-
 
 void lb_model_get_info(const lb_model *m, lb_model_info *info) {
     const lb_model_config *c = &m->cfg;

@@ -12,17 +12,27 @@
 #include "formats/safetensors.h"
 #include "text/tokenizer.h"
 
-const char *const lb_peft_folder_files[] = {"adapter_config.json", "adapter_model.safetensors", "labels.json",
-                                            "tokenizer.json", "vocab.txt", "tokenizer_config.json",
-                                            "special_tokens_map.json", NULL};
+const char *const lb_peft_folder_files[] = {
+    "adapter_config.json",   "adapter_model.safetensors", "labels.json", "tokenizer.json", "vocab.txt",
+    "tokenizer_config.json", "special_tokens_map.json",   NULL};
 
 /* PEFT module names of both architectures -> the linear kinds they adapt. BERT's "dense"
  * suffix-matches the attention output, intermediate and output projections alike. */
-static const struct { const char *name; unsigned mask; } target_names[] = {
-    {"q_lin", 1u << LB_LIN_Q}, {"k_lin", 1u << LB_LIN_K}, {"v_lin", 1u << LB_LIN_V},
-    {"out_lin", 1u << LB_LIN_O}, {"lin1", 1u << LB_LIN_FFN1}, {"lin2", 1u << LB_LIN_FFN2},
-    {"query", 1u << LB_LIN_Q}, {"key", 1u << LB_LIN_K}, {"value", 1u << LB_LIN_V},
-    {"attention.output.dense", 1u << LB_LIN_O}, {"intermediate.dense", 1u << LB_LIN_FFN1},
+static const struct {
+    const char *name;
+    unsigned mask;
+} target_names[] = {
+    {"q_lin", 1u << LB_LIN_Q},
+    {"k_lin", 1u << LB_LIN_K},
+    {"v_lin", 1u << LB_LIN_V},
+    {"out_lin", 1u << LB_LIN_O},
+    {"lin1", 1u << LB_LIN_FFN1},
+    {"lin2", 1u << LB_LIN_FFN2},
+    {"query", 1u << LB_LIN_Q},
+    {"key", 1u << LB_LIN_K},
+    {"value", 1u << LB_LIN_V},
+    {"attention.output.dense", 1u << LB_LIN_O},
+    {"intermediate.dense", 1u << LB_LIN_FFN1},
     {"output.dense", (1u << LB_LIN_O) | (1u << LB_LIN_FFN2)},
     {"dense", (1u << LB_LIN_O) | (1u << LB_LIN_FFN1) | (1u << LB_LIN_FFN2)},
 };
@@ -39,7 +49,8 @@ lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err) {
         }
     return lb_err(err, LB_ERR_UNSUPPORTED,
                   "target module '%s' is not supported (expected one of q_lin k_lin v_lin out_lin lin1 lin2, "
-                  "query key value dense, or all-linear)", name);
+                  "query key value dense, or all-linear)",
+                  name);
 }
 
 static lb_status cfg_error(lb_error *err, lb_status code, const char *path, const char *what) {
@@ -56,12 +67,18 @@ lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *er
     char *text = NULL;
     size_t len;
     lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
-    if (st) { free(path); return st; }
+    if (st) {
+        free(path);
+        return st;
+    }
     cJSON *root = lb_json_parse(path, text, len, err);
     free(text);
     char msg[256];
     const cJSON *x;
-    if (!root) { st = LB_ERR_FORMAT; goto out; }
+    if (!root) {
+        st = LB_ERR_FORMAT;
+        goto out;
+    }
     if (!cJSON_IsObject(root)) {
         snprintf(msg, sizeof msg, "expected a JSON object, found %s", lb_json_kind(root));
         st = cfg_error(err, LB_ERR_FORMAT, path, msg);
@@ -83,17 +100,21 @@ lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *er
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
         goto out;
     }
-    cfg->r = 8;          /* LoraConfig defaults */
+    cfg->r = 8; /* LoraConfig defaults */
     cfg->alpha = 8;
     if ((x = field(root, "r"))) {
-        if (!cJSON_IsNumber(x) || x->valuedouble < 1 || x->valuedouble != floor(x->valuedouble) || x->valuedouble > 65536) {
+        if (!cJSON_IsNumber(x) || x->valuedouble < 1 || x->valuedouble != floor(x->valuedouble) ||
+            x->valuedouble > 65536) {
             st = cfg_error(err, LB_ERR_FORMAT, path, "\"r\" must be a positive integer");
             goto out;
         }
         cfg->r = x->valueint;
     }
     if ((x = field(root, "lora_alpha"))) {
-        if (!cJSON_IsNumber(x)) { st = cfg_error(err, LB_ERR_FORMAT, path, "\"lora_alpha\" must be a number"); goto out; }
+        if (!cJSON_IsNumber(x)) {
+            st = cfg_error(err, LB_ERR_FORMAT, path, "\"lora_alpha\" must be a number");
+            goto out;
+        }
         cfg->alpha = (float)x->valuedouble;
     }
     if ((x = field(root, "lora_dropout"))) {
@@ -136,14 +157,20 @@ lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *er
     } else if (cJSON_IsArray(x)) {
         const cJSON *t;
         cJSON_ArrayForEach(t, x) {
-            if (!cJSON_IsString(t)) { st = cfg_error(err, LB_ERR_FORMAT, path, "target_modules must hold strings"); goto out; }
+            if (!cJSON_IsString(t)) {
+                st = cfg_error(err, LB_ERR_FORMAT, path, "target_modules must hold strings");
+                goto out;
+            }
             if ((st = lb_peft_target_mask(t->valuestring, &cfg->target_mask, err))) goto prefix;
         }
     } else {
         st = cfg_error(err, LB_ERR_FORMAT, path, "\"target_modules\" must be a list or a string");
         goto out;
     }
-    if (!cfg->target_mask) { st = cfg_error(err, LB_ERR_FORMAT, path, "\"target_modules\" is empty"); goto out; }
+    if (!cfg->target_mask) {
+        st = cfg_error(err, LB_ERR_FORMAT, path, "\"target_modules\" is empty");
+        goto out;
+    }
     /* modules_to_save: null (PEFT <= 0.10) or a list; the head is trained either way (SEQ_CLS). */
     if ((x = field(root, "modules_to_save")) && !cJSON_IsArray(x)) {
         st = cfg_error(err, LB_ERR_FORMAT, path, "\"modules_to_save\" must be a list or null");
@@ -170,7 +197,8 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
         free(bin);
         st = has_bin ? lb_err(err, LB_ERR_UNSUPPORTED,
                               "%s: adapter_model.bin (torch pickle) is not supported; save the adapter with "
-                              "safe_serialization=True to get adapter_model.safetensors", dir)
+                              "safe_serialization=True to get adapter_model.safetensors",
+                              dir)
                      : lb_err(err, LB_ERR_IO, "%s: missing adapter_model.safetensors", dir);
         free(path);
         return st;
@@ -180,7 +208,10 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
         return lb_err(err, LB_ERR_USAGE, "%s: the model already holds an adapter", dir);
     }
     lb_st_file *f = lb_st_open(path, err);
-    if (!f) { free(path); return err ? err->code : LB_ERR_IO; }
+    if (!f) {
+        free(path);
+        return err ? err->code : LB_ERR_IO;
+    }
     if ((st = lb_model_add_lora(m, &cfg, 0, err))) goto out;
     lb_param *params;
     int np = lb_model_params(m, &params);
@@ -190,7 +221,8 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
             st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" is missing (the adapter does not match this model%s)",
                         path, params[i].name,
                         strstr(params[i].name, "classifier") || strstr(params[i].name, "score")
-                            ? "; the classification head must be saved with the adapter" : "");
+                            ? "; the classification head must be saved with the adapter"
+                            : "");
             goto out;
         }
         int64_t numel = 1;
@@ -205,7 +237,10 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
             goto out;
         }
         const float *src = lb_st_f32(f, t, err);
-        if (!src) { st = err ? err->code : LB_ERR_FORMAT; goto out; }
+        if (!src) {
+            st = err ? err->code : LB_ERR_FORMAT;
+            goto out;
+        }
         memcpy(params[i].data, src, sizeof(float) * numel);
     }
     /* A tensor we do not know means a different model or adapter layout: refuse rather than
@@ -234,10 +269,12 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     if (st) return st;
     FILE *f = af.fp;
     fputs("{\n  \"alpha_pattern\": {},\n  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ", f);
-    if (base) lb_pyjson_str(f, base); else fputs("null", f);
+    if (base) lb_pyjson_str(f, base);
+    else fputs("null", f);
     fputs(",\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"inference_mode\": true,\n"
           "  \"init_lora_weights\": true,\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n"
-          "  \"lora_alpha\": ", f);
+          "  \"lora_alpha\": ",
+          f);
     if (cfg->alpha == floorf(cfg->alpha) && fabsf(cfg->alpha) < 1e9f) fprintf(f, "%d", (int)cfg->alpha);
     else lb_pyjson_float32(f, cfg->alpha);
     fputs(",\n  \"lora_dropout\": ", f);
@@ -310,7 +347,10 @@ lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, l
     if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     if (lb_file_exists(p)) {
         cJSON *root = lb_json_read_file(p, LB_MAX_JSON_BYTES, "JSON file", true, err);
-        if (!root) { free(p); return err ? err->code : LB_ERR_FORMAT; }
+        if (!root) {
+            free(p);
+            return err ? err->code : LB_ERR_FORMAT;
+        }
         const cJSON *id2 = cJSON_GetObjectItemCaseSensitive(root, "id2label");
         int n = cJSON_GetArraySize(id2);
         lb_status st = LB_OK;
@@ -328,7 +368,10 @@ lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, l
         }
         cJSON_Delete(root);
         free(p);
-        if (st) { free_list(v, n); return st; }
+        if (st) {
+            free_list(v, n);
+            return st;
+        }
         *num_labels = n;
         if (names) *names = v;
         return LB_OK;
@@ -339,7 +382,10 @@ lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, l
     if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     if (lb_file_exists(p)) {
         lb_st_file *f = lb_st_open(p, err);
-        if (!f) { free(p); return err ? err->code : LB_ERR_FORMAT; }
+        if (!f) {
+            free(p);
+            return err ? err->code : LB_ERR_FORMAT;
+        }
         for (size_t i = 0; i < lb_st_count(f); i++) {
             const lb_st_tensor *t = lb_st_at(f, i);
             size_t n = strlen(t->name);
@@ -362,12 +408,16 @@ lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err) {
     char *p = lb_path_join(dir, "adapter_config.json");
     if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     cJSON *root = lb_json_read_file(p, LB_MAX_JSON_BYTES, "JSON file", true, err);
-    if (!root) { free(p); return err ? err->code : LB_ERR_FORMAT; }
+    if (!root) {
+        free(p);
+        return err ? err->code : LB_ERR_FORMAT;
+    }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "base_model_name_or_path");
     lb_status st = LB_OK;
     if (!cJSON_IsString(v) || !*v->valuestring)
-        st = lb_err(err, LB_ERR_FORMAT, "%s: base_model_name_or_path: expected the base model's name or folder, found %s",
-                    p, v ? lb_json_kind(v) : "nothing");
+        st = lb_err(err, LB_ERR_FORMAT,
+                    "%s: base_model_name_or_path: expected the base model's name or folder, found %s", p,
+                    v ? lb_json_kind(v) : "nothing");
     else if (!(*name = strdup(v->valuestring))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
     cJSON_Delete(root);
     free(p);
@@ -379,7 +429,10 @@ lb_status lb_peft_write_labels(const char *dir, const char *const *names, int n,
     if (!path) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     lb_atomic_file af;
     lb_status st = lb_atomic_open(&af, path, err);
-    if (st) { free(path); return st; }
+    if (st) {
+        free(path);
+        return st;
+    }
     FILE *f = af.fp;
     fputs("{\n  \"id2label\": {", f);
     for (int i = 0; i < n; i++) {
@@ -397,8 +450,10 @@ lb_status lb_peft_write_labels(const char *dir, const char *const *names, int n,
         fprintf(f, ": %d", i);
     }
     fprintf(f, "\n  },\n  \"num_labels\": %d\n}\n", n);
-    if (ferror(f)) { lb_atomic_abort(&af); st = lb_err(err, LB_ERR_IO, "%s: write failed", path); }
-    else st = lb_atomic_commit(&af, err);
+    if (ferror(f)) {
+        lb_atomic_abort(&af);
+        st = lb_err(err, LB_ERR_IO, "%s: write failed", path);
+    } else st = lb_atomic_commit(&af, err);
     free(path);
     return st;
 }

@@ -16,8 +16,14 @@ const char *lb_precision_name(lb_precision p) { return p == LB_PRECISION_BF16 ? 
 
 bool lb_precision_parse(const char *name, lb_precision *p) {
     if (!name) return false;
-    if (strcmp(name, "fp32") == 0) { *p = LB_PRECISION_FP32; return true; }
-    if (strcmp(name, "bf16") == 0) { *p = LB_PRECISION_BF16; return true; }
+    if (strcmp(name, "fp32") == 0) {
+        *p = LB_PRECISION_FP32;
+        return true;
+    }
+    if (strcmp(name, "bf16") == 0) {
+        *p = LB_PRECISION_BF16;
+        return true;
+    }
     return false;
 }
 
@@ -98,7 +104,7 @@ lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err) {
     lb_precision prev = m->precision;
     lb_precision_free_packs(m);
     m->precision = p;
-    m->fwd_valid = false;   /* a pending backward must see the forward's arithmetic */
+    m->fwd_valid = false; /* a pending backward must see the forward's arithmetic */
     /* Pack now, so that running out of memory shows here rather than in the first forward. */
     lb_status st = lb_precision_prepare_forward(m, err);
     if (st) {

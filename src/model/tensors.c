@@ -13,7 +13,7 @@
 typedef struct table {
     lb_model *m;
     int n;
-    const char *too_long;   /* a module path that made a key longer than LB_TENSOR_KEY_MAX */
+    const char *too_long; /* a module path that made a key longer than LB_TENSOR_KEY_MAX */
 } table;
 
 static lb_tensor *put(table *t, const char *pre, const char *module, const char *leaf, int64_t d0, int64_t d1,
@@ -73,7 +73,7 @@ lb_status lb_tensors_build(lb_model *m, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     const lb_arch_desc *a = m->arch;
     int64_t D = c->dim, NL = c->num_labels;
-    int cap = 5 + (2 * LB_LIN__COUNT + 4) * c->n_layers + 4;   /* at most: embeddings, blocks, head */
+    int cap = 5 + (2 * LB_LIN__COUNT + 4) * c->n_layers + 4; /* at most: embeddings, blocks, head */
     m->layers = calloc((size_t)c->n_layers, sizeof(lb_layer_w));
     m->tensors = calloc((size_t)cap, sizeof(lb_tensor));
     if (!m->layers || !m->tensors) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
@@ -101,8 +101,8 @@ lb_status lb_tensors_build(lb_model *m, lb_error *err) {
     head_linear(&t, e, false, &m->g_cls_w, &m->g_cls_b);
     m->n_tensors = t.n;
     if (t.too_long)
-        return lb_err(err, LB_ERR_UNSUPPORTED, "%s: tensor names of module \"%s\" exceed %d bytes", m->dir,
-                      t.too_long, LB_TENSOR_KEY_MAX - 1);
+        return lb_err(err, LB_ERR_UNSUPPORTED, "%s: tensor names of module \"%s\" exceed %d bytes", m->dir, t.too_long,
+                      LB_TENSOR_KEY_MAX - 1);
     return LB_OK;
 }
 
@@ -136,8 +136,8 @@ void lb_tensors_bind_head(lb_model *m, float *block, float *grad) {
     }
 }
 
-static lb_status add_param(lb_model *m, const char *name, float *data, float *grad, int64_t d0, int64_t d1,
-                           bool decay, lb_error *err) {
+static lb_status add_param(lb_model *m, const char *name, float *data, float *grad, int64_t d0, int64_t d1, bool decay,
+                           lb_error *err) {
     int i = m->n_params;
     m->param_names[i] = strdup(name);
     if (!m->param_names[i]) return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory");
@@ -181,7 +181,7 @@ lb_status lb_tensors_params(lb_model *m, lb_error *err) {
         if (!lw->lora_A[k]) continue;
         int64_t out = e->shape[0], in = e->shape[1], r = m->lora.r;
         lb_tensor_full_key(m, e, key, sizeof key);
-        int mod = (int)strlen(key) - (int)strlen(".weight");   /* the linear's module path */
+        int mod = (int)strlen(key) - (int)strlen(".weight"); /* the linear's module path */
         snprintf(name, sizeof name, "base_model.model.%.*s.lora_A.weight", mod, key);
         st = add_param(m, name, lw->lora_A[k], lw->grad_A[k], r, in, true, err);
         if (st) break;

@@ -7,7 +7,12 @@
 #include "text/bert_normalizer.h"
 #include "base/utf8.h"
 
-typedef struct pat_ref { const char *p; size_t len; const lb_added_token *tok; size_t order; } pat_ref;
+typedef struct pat_ref {
+    const char *p;
+    size_t len;
+    const lb_added_token *tok;
+    size_t order;
+} pat_ref;
 
 static int cmp_pat(const void *a, const void *b) {
     const pat_ref *x = a, *y = b;
@@ -111,8 +116,14 @@ lb_status lb_added_split(const lb_added_matcher *m, const uint8_t *s, size_t n, 
         /* Longest pattern matching at i (bucket is sorted longest first). */
         size_t best = SIZE_MAX;
         for (uint32_t p = m->bucket[s[i]]; p < m->bucket[s[i] + 1]; p++)
-            if (m->plen[p] <= n - i && !memcmp(s + i, m->pat[p], m->plen[p])) { best = p; break; }
-        if (best == SIZE_MAX) { i++; continue; }
+            if (m->plen[p] <= n - i && !memcmp(s + i, m->pat[p], m->plen[p])) {
+                best = p;
+                break;
+            }
+        if (best == SIZE_MAX) {
+            i++;
+            continue;
+        }
         const lb_added_token *t = m->tok[best];
         size_t start = i, stop = i + m->plen[best];
         if (t->single_word) {
@@ -120,7 +131,10 @@ lb_status lb_added_split(const lb_added_matcher *m, const uint8_t *s, size_t n, 
             int l;
             bool start_ok = start == 0 || !lb_uc_is_word(cp_before(s, start, &ps));
             bool stop_ok = stop == n || !lb_uc_is_word(cp_at(s, n, stop, &l));
-            if (!start_ok || !stop_ok) { i = stop; continue; } /* matched, then discarded (as HF) */
+            if (!start_ok || !stop_ok) {
+                i = stop;
+                continue;
+            } /* matched, then discarded (as HF) */
         }
         if (t->lstrip) {
             size_t ps;

@@ -16,16 +16,22 @@ typedef struct lb_added_token {
 } lb_added_token;
 
 /* One piece of a split: a text span (id < 0) or a matched added token (id >= 0). */
-typedef struct lb_segment { size_t start, end; int32_t id; } lb_segment;
-typedef struct lb_segbuf { lb_segment *p; size_t n, cap; } lb_segbuf;
+typedef struct lb_segment {
+    size_t start, end;
+    int32_t id;
+} lb_segment;
+typedef struct lb_segbuf {
+    lb_segment *p;
+    size_t n, cap;
+} lb_segbuf;
 
 typedef struct lb_added_matcher {
     size_t npat;
-    char **pat;           /* [npat] pattern bytes (owned), sorted by first byte, then longest first */
-    size_t *plen;         /* [npat] */
+    char **pat;                 /* [npat] pattern bytes (owned), sorted by first byte, then longest first */
+    size_t *plen;               /* [npat] */
     const lb_added_token **tok; /* [npat] the token each pattern belongs to */
-    uint32_t bucket[257]; /* patterns whose first byte is b: [bucket[b], bucket[b+1]) */
-    int single_first;     /* the only first byte in use (memchr fast path), or -1 */
+    uint32_t bucket[257];       /* patterns whose first byte is b: [bucket[b], bucket[b+1]) */
+    int single_first;           /* the only first byte in use (memchr fast path), or -1 */
 } lb_added_matcher;
 
 /* Builds a matcher over the given patterns (pats[i] is the text that token toks[i] matches;

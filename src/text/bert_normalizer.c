@@ -34,7 +34,10 @@ static inline int category(int32_t cp) { return utf8proc_category(cp); }
 
 /* tokenizers' own view of a few hundred characters that were assigned or re-categorized after
  * its Unicode tables were made (see tools/reference/gen_unicode_compat.c). */
-typedef struct compat_range { int32_t lo, hi; int8_t cat, no_nfd; } compat_range;
+typedef struct compat_range {
+    int32_t lo, hi;
+    int8_t cat, no_nfd;
+} compat_range;
 static const compat_range compat[] = {
 #include "text/unicode_compat_table.h"
 };
@@ -90,8 +93,7 @@ bool lb_uc_is_cjk(int32_t cp) {
 }
 
 bool lb_uc_is_word(int32_t cp) {
-    if (cp < 0x80)
-        return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
+    if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
     if (cp == 0x200C || cp == 0x200D) return true; /* Join_Control */
     int c = category(cp);
     return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ND) || c == UTF8PROC_CATEGORY_NL ||
@@ -145,7 +147,10 @@ static lb_status flush_pending(const lb_bert_norm *nm, lb_bytebuf *out, lb_cpbuf
             int32_t x = p[i];
             int cx = utf8proc_get_property(x)->combining_class;
             size_t j = i;
-            while (j > 0 && utf8proc_get_property(p[j - 1])->combining_class > cx) { p[j] = p[j - 1]; j--; }
+            while (j > 0 && utf8proc_get_property(p[j - 1])->combining_class > cx) {
+                p[j] = p[j - 1];
+                j--;
+            }
             p[j] = x;
         }
     }
@@ -166,7 +171,10 @@ static lb_status emit_char(const lb_bert_norm *nm, int32_t cp, lb_bytebuf *out, 
     int dummy = 0;
     const compat_range *r = cp >= 0x80 ? compat_find(cp) : NULL;
     utf8proc_ssize_t nd = r && r->no_nfd ? -1 : utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE, &dummy);
-    if (nd < 0 || nd > 32) { d[0] = cp; nd = 1; }
+    if (nd < 0 || nd > 32) {
+        d[0] = cp;
+        nd = 1;
+    }
     if ((st = lb_cpbuf_reserve(pend, (size_t)nd, err))) return st;
     for (utf8proc_ssize_t k = 0; k < nd; k++) {
         if (utf8proc_get_property(d[k])->combining_class == 0 && (st = flush_pending(nm, out, pend, err))) return st;

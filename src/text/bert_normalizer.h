@@ -13,8 +13,14 @@
 #include "base/error.h"
 
 /* Growable byte buffer and code point buffer (scratch reused across calls). */
-typedef struct lb_bytebuf { uint8_t *p; size_t n, cap; } lb_bytebuf;
-typedef struct lb_cpbuf { int32_t *p; size_t n, cap; } lb_cpbuf;
+typedef struct lb_bytebuf {
+    uint8_t *p;
+    size_t n, cap;
+} lb_bytebuf;
+typedef struct lb_cpbuf {
+    int32_t *p;
+    size_t n, cap;
+} lb_cpbuf;
 lb_status lb_bytebuf_grow(lb_bytebuf *b, size_t extra, lb_error *err);
 lb_status lb_cpbuf_grow(lb_cpbuf *b, size_t extra, lb_error *err);
 /* Ensure room for n + extra elements (inline fast path: these run once per word). */
@@ -32,8 +38,7 @@ typedef struct lb_bert_norm {
 } lb_bert_norm;
 
 /* strip_accents: 1 on, 0 off, -1 null (then it follows lowercase, as in HF). */
-void lb_bert_norm_init(lb_bert_norm *nm, bool clean_text, bool handle_chinese_chars, int strip_accents,
-                       bool lowercase);
+void lb_bert_norm_init(lb_bert_norm *nm, bool clean_text, bool handle_chinese_chars, int strip_accents, bool lowercase);
 
 /* Appends the normalized form of the valid UTF-8 text s[0..n) to out. pend is scratch. */
 lb_status lb_bert_normalize(const lb_bert_norm *nm, const uint8_t *s, size_t n, lb_bytebuf *out, lb_cpbuf *pend,

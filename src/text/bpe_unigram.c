@@ -69,8 +69,8 @@ lb_status lb_bpe_add_merge(lb_bpe *b, const lb_vocab *v, const char *a, size_t a
     /* The merged token: a + b without b's continuing_subword_prefix (tokenizers slices it off). */
     size_t pl = b->prefix ? strlen(b->prefix) : 0;
     if (blen < pl || (blen > pl && ((uint8_t)bb[pl] & 0xC0) == 0x80))
-        return lb_err(err, LB_ERR_FORMAT, "model.merges[%u]: '%.*s' is shorter than the continuing_subword_prefix", rank,
-                      (int)blen, bb);
+        return lb_err(err, LB_ERR_FORMAT, "model.merges[%u]: '%.*s' is shorter than the continuing_subword_prefix",
+                      rank, (int)blen, bb);
     char *m = malloc(alen + blen - pl + 1);
     if (!m) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     memcpy(m, a, alen);
@@ -95,11 +95,18 @@ lb_status lb_bpe_add_merge(lb_bpe *b, const lb_vocab *v, const char *a, size_t a
 
 /* ------------------------------------------------------------------ BPE */
 
-typedef struct sym { int32_t c, prev, next, len; } sym;
-typedef struct hent { uint32_t rank; int32_t pos, new_id; } hent;
+typedef struct sym {
+    int32_t c, prev, next, len;
+} sym;
+typedef struct hent {
+    uint32_t rank;
+    int32_t pos, new_id;
+} hent;
 
 /* Min-heap on (rank, pos), as word.rs's Merge ordering. */
-static inline bool hless(const hent *a, const hent *b) { return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos; }
+static inline bool hless(const hent *a, const hent *b) {
+    return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
+}
 
 static void hpush(hent *h, size_t *n, hent e) {
     size_t i = (*n)++;
@@ -118,7 +125,10 @@ static hent hpop(hent *h, size_t *n) {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, c = i;
         const hent *best = &last;
-        if (l < m && hless(&h[l], best)) { c = l; best = &h[l]; }
+        if (l < m && hless(&h[l], best)) {
+            c = l;
+            best = &h[l];
+        }
         if (r < m && hless(&h[r], best)) c = r;
         if (c == i) break;
         h[i] = h[c];
@@ -162,16 +172,25 @@ lb_status lb_bpe_word(const lb_bpe *b, const lb_vocab *v, const uint8_t *w, size
         if ((!first && pl) || (last && sl)) {
             pc->n = 0;
             if ((st = lb_bytebuf_reserve(pc, pl + (size_t)k + sl, err))) return st;
-            if (!first && pl) { memcpy(pc->p, b->prefix, pl); pc->n = pl; }
+            if (!first && pl) {
+                memcpy(pc->p, b->prefix, pl);
+                pc->n = pl;
+            }
             memcpy(pc->p + pc->n, w + i, (size_t)k);
             pc->n += (size_t)k;
-            if (last && sl) { memcpy(pc->p + pc->n, b->suffix, sl); pc->n += sl; }
+            if (last && sl) {
+                memcpy(pc->p + pc->n, b->suffix, sl);
+                pc->n += sl;
+            }
             key = (const char *)pc->p;
             klen = pc->n;
         }
         int32_t id = lb_vocab_get(v, key, klen);
         if (id >= 0) {
-            if (unk_pending) { s[ns++] = (sym){b->unk_id, -1, -1, unk_len}; unk_pending = false; }
+            if (unk_pending) {
+                s[ns++] = (sym){b->unk_id, -1, -1, unk_len};
+                unk_pending = false;
+            }
             s[ns++] = (sym){id, -1, -1, k};
         } else {
             bool done = false;
@@ -238,7 +257,10 @@ lb_status lb_bpe_word(const lb_bpe *b, const lb_vocab *v, const uint8_t *w, size
 
 /* ------------------------------------------------------------------ Unigram */
 
-typedef struct node { double score; int32_t start, id; } node; /* start -1: unreached */
+typedef struct node {
+    double score;
+    int32_t start, id;
+} node; /* start -1: unreached */
 
 #define K_UNK_PENALTY 10.0
 
@@ -273,7 +295,8 @@ lb_status lb_unigram_word(const lb_unigram *u, const lb_vocab *v, const uint8_t 
             e += (size_t)(k2 > 0 ? k2 : 1);
         }
         if (!single) {
-            if (u->unk_id < 0) return lb_err(err, LB_ERR_FORMAT, "Unigram: a char is not in the vocabulary and unk_id is null");
+            if (u->unk_id < 0)
+                return lb_err(err, LB_ERR_FORMAT, "Unigram: a char is not in the vocabulary and unk_id is null");
             node *t = &best[at + (size_t)mb];
             double sc = unk_score + here;
             if (t->start < 0 || sc > t->score) *t = (node){sc, (int32_t)at, u->unk_id};
@@ -289,7 +312,10 @@ lb_status lb_unigram_word(const lb_unigram *u, const lb_vocab *v, const uint8_t 
         const node *nd = &best[end];
         size_t start = (size_t)nd->start;
         if (u->unk_id >= 0 && nd->id == u->unk_id) {
-            if (!in_unk) { in_unk = true; unk_end = end; }
+            if (!in_unk) {
+                in_unk = true;
+                unk_end = end;
+            }
         } else {
             if (in_unk) {
                 int32_t id = lb_vocab_get(v, (const char *)w + end, unk_end - end);

@@ -30,18 +30,22 @@ typedef enum { LB_PREPEND_ALWAYS = 0, LB_PREPEND_NEVER, LB_PREPEND_FIRST } lb_pr
 enum { LB_NSTEP_PRECOMPILED, LB_NSTEP_REPLACE, LB_NSTEP_REPLACE_RUN };
 typedef struct lb_nstep {
     int kind;
-    char *pat;         /* REPLACE: the literal; REPLACE_RUN: the repeated char (UTF-8) */
+    char *pat; /* REPLACE: the literal; REPLACE_RUN: the repeated char (UTF-8) */
     size_t plen;
-    char *content;     /* the replacement */
+    char *content; /* the replacement */
     size_t clen;
-    uint32_t run_min;  /* REPLACE_RUN: at least this many repeats */
-    uint32_t *trie;    /* PRECOMPILED: the double array (darts-clone units) */
+    uint32_t run_min; /* REPLACE_RUN: at least this many repeats */
+    uint32_t *trie;   /* PRECOMPILED: the double array (darts-clone units) */
     size_t ntrie;
-    char *norm;        /* PRECOMPILED: NUL-separated replacement strings (valid UTF-8) */
+    char *norm; /* PRECOMPILED: NUL-separated replacement strings (valid UTF-8) */
     size_t nnorm;
 } lb_nstep;
 
-typedef struct lb_seqnorm { lb_nstep *steps; size_t n; bool enabled; } lb_seqnorm;
+typedef struct lb_seqnorm {
+    lb_nstep *steps;
+    size_t n;
+    bool enabled;
+} lb_seqnorm;
 
 void lb_seqnorm_free(lb_seqnorm *sn);
 /* Parses a base64 precompiled_charsmap into st (the format spm_precompiled reads). */
@@ -51,7 +55,11 @@ lb_status lb_seqnorm_apply(const lb_seqnorm *sn, const uint8_t *s, size_t n, lb_
                            lb_error *err);
 
 /* ------------------------------------------------------------------ models */
-typedef struct lb_merge_slot { uint64_t key; uint32_t rank; int32_t new_id; } lb_merge_slot;
+typedef struct lb_merge_slot {
+    uint64_t key;
+    uint32_t rank;
+    int32_t new_id;
+} lb_merge_slot;
 
 typedef struct lb_bpe {
     lb_merge_slot *merges; /* open addressing on (left id, right id); key UINT64_MAX: empty */
@@ -60,7 +68,7 @@ typedef struct lb_bpe {
     char *unk_token;       /* NULL: unknown chars are dropped */
     int32_t unk_id;
     bool fuse_unk, byte_fallback;
-    int32_t byte_id[256];  /* ids of <0xXX>, -1 when absent */
+    int32_t byte_id[256]; /* ids of <0xXX>, -1 when absent */
 } lb_bpe;
 
 typedef struct lb_unigram {
@@ -95,13 +103,13 @@ lb_status lb_unigram_word(const lb_unigram *u, const lb_vocab *v, const uint8_t 
 
 /* ------------------------------------------------------------------ pre-tokenizers */
 typedef struct lb_pretok {
-    int kind;                 /* lb_pre_kind */
-    bool add_prefix_space;    /* ByteLevel */
-    bool use_regex;           /* ByteLevel */
-    char rep[5];              /* Metaspace replacement (UTF-8, NUL-terminated) */
+    int kind;              /* lb_pre_kind */
+    bool add_prefix_space; /* ByteLevel */
+    bool use_regex;        /* ByteLevel */
+    char rep[5];           /* Metaspace replacement (UTF-8, NUL-terminated) */
     size_t rep_len;
-    int prepend;              /* Metaspace lb_prepend */
-    bool split;               /* Metaspace */
+    int prepend; /* Metaspace lb_prepend */
+    bool split;  /* Metaspace */
 } lb_pretok;
 
 /* Pre-tokenizes the normalized span s[0..n) and appends (offset, length) pairs of the words of

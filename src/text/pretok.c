@@ -17,9 +17,14 @@ static inline int cls_of(int32_t cp) {
     }
     if (lb_uc_is_whitespace(cp)) return C_S;
     switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
     case UTF8PROC_CATEGORY_LO: return C_L;
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO: return C_N;
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO: return C_N;
     default: return C_O;
     }
 }
@@ -28,7 +33,10 @@ static inline int cls_of(int32_t cp) {
 static inline int char_at(const uint8_t *s, size_t n, size_t i, int *len) {
     int32_t cp;
     int k = lb_utf8_decode(s + i, n - i, &cp);
-    if (k < 0) { *len = 1; return C_O; } /* not reached: the text is validated */
+    if (k < 0) {
+        *len = 1;
+        return C_O;
+    } /* not reached: the text is validated */
     *len = k;
     return cls_of(cp);
 }
@@ -52,8 +60,8 @@ lb_status lb_bytelevel_split(const uint8_t *s, size_t n, lb_cpbuf *spans, lb_err
             uint8_t c = s[i + 1];
             size_t m = 0;
             if (c == 's' || c == 't' || c == 'm' || c == 'd') m = 2;
-            else if (i + 2 < n && ((c == 'r' && s[i + 2] == 'e') || (c == 'v' && s[i + 2] == 'e') ||
-                                   (c == 'l' && s[i + 2] == 'l')))
+            else if (i + 2 < n &&
+                     ((c == 'r' && s[i + 2] == 'e') || (c == 'v' && s[i + 2] == 'e') || (c == 'l' && s[i + 2] == 'l')))
                 m = 3;
             if (m) {
                 lb_status st = push_span(spans, start, m, err);
@@ -143,9 +151,7 @@ lb_status lb_pretok_run(const lb_pretok *pt, const uint8_t *s, size_t n, bool at
         if ((st = lb_bytebuf_reserve(w, 2 * t->n, err))) return st;
         for (size_t k = 0; k < raw->n; k += 2) {
             size_t o = (size_t)raw->p[k], l = (size_t)raw->p[k + 1], wo = w->n;
-            for (size_t q = 0; q < l; q++) {
-                w->n += (size_t)lb_utf8_encode(byte_char(t->p[o + q]), w->p + w->n);
-            }
+            for (size_t q = 0; q < l; q++) { w->n += (size_t)lb_utf8_encode(byte_char(t->p[o + q]), w->p + w->n); }
             raw->p[k] = (int32_t)wo;
             raw->p[k + 1] = (int32_t)(w->n - wo);
         }
@@ -161,10 +167,15 @@ lb_status lb_pretok_run(const lb_pretok *pt, const uint8_t *s, size_t n, bool at
         if (pre && n && s[0] == ' ') pre = false; /* the leading space becomes the replacement */
         size_t cap = n + nsp * pt->rep_len + pt->rep_len;
         if ((st = lb_bytebuf_reserve(w, cap, err))) return st;
-        if (pre) { memcpy(w->p, pt->rep, pt->rep_len); w->n = pt->rep_len; }
+        if (pre) {
+            memcpy(w->p, pt->rep, pt->rep_len);
+            w->n = pt->rep_len;
+        }
         for (size_t k = 0; k < n; k++) {
-            if (s[k] == ' ') { memcpy(w->p + w->n, pt->rep, pt->rep_len); w->n += pt->rep_len; }
-            else w->p[w->n++] = s[k];
+            if (s[k] == ' ') {
+                memcpy(w->p + w->n, pt->rep, pt->rep_len);
+                w->n += pt->rep_len;
+            } else w->p[w->n++] = s[k];
         }
         if (!pt->split) return w->n ? push_span(sp, 0, w->n, err) : LB_OK;
         size_t start = 0;

@@ -37,7 +37,11 @@ static lb_status b64_decode(const char *s, uint8_t **out, size_t *olen, lb_error
         int v[4];
         int pad = 0;
         for (int j = 0; j < 4; j++) {
-            if (s[i + j] == '=' && i + 4 == n && j >= 2) { v[j] = 0; pad++; continue; }
+            if (s[i + j] == '=' && i + 4 == n && j >= 2) {
+                v[j] = 0;
+                pad++;
+                continue;
+            }
             if (pad || (v[j] = b64v((unsigned char)s[i + j])) < 0) {
                 free(o);
                 return lb_err(err, LB_ERR_FORMAT, "precompiled_charsmap: invalid base64 at char %zu", i + j);
@@ -63,7 +67,10 @@ lb_status lb_precompiled_parse(lb_nstep *st, const char *b64, lb_error *err) {
     size_t n = 0;
     lb_status s = b64_decode(b64, &d, &n, err);
     if (s) return s;
-    if (n < 4) { free(d); return lb_err(err, LB_ERR_FORMAT, "precompiled_charsmap: %zu bytes, no trie size", n); }
+    if (n < 4) {
+        free(d);
+        return lb_err(err, LB_ERR_FORMAT, "precompiled_charsmap: %zu bytes, no trie size", n);
+    }
     uint32_t tsize = (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
     size_t nunits = tsize / 4;
     if (nunits > (n - 4) / 4) {
@@ -75,7 +82,10 @@ lb_status lb_precompiled_parse(lb_nstep *st, const char *b64, lb_error *err) {
     size_t off = 4 + nunits * 4;
     st->nnorm = n - off;
     st->norm = malloc(st->nnorm + 1);
-    if (!st->trie || !st->norm) { free(d); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+    if (!st->trie || !st->norm) {
+        free(d);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < nunits; i++) {
         const uint8_t *p = d + 4 + 4 * i;
         st->trie[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -116,7 +126,8 @@ static lb_status transform(const lb_nstep *st, const uint8_t *s, size_t n, const
             if (pos >= st->ntrie) goto bad;
             size_t v = u_value(st->trie[pos]);
             if (v > st->nnorm || (v < st->nnorm && ((uint8_t)st->norm[v] & 0xC0) == 0x80))
-                return lb_err(err, LB_ERR_FORMAT, "precompiled_charsmap: replacement offset %zu is outside the strings", v);
+                return lb_err(err, LB_ERR_FORMAT, "precompiled_charsmap: replacement offset %zu is outside the strings",
+                              v);
             size_t e = v;
             while (e < st->nnorm && st->norm[e]) e++;
             *out = st->norm + v;
@@ -184,7 +195,10 @@ static lb_status replace(const lb_nstep *st, const uint8_t *s, size_t n, lb_byte
         }
         if (st->kind == LB_NSTEP_REPLACE_RUN) {
             size_t j = i, cnt = 0;
-            while (n - j >= st->plen && !memcmp(s + j, st->pat, st->plen)) { j += st->plen; cnt++; }
+            while (n - j >= st->plen && !memcmp(s + j, st->pat, st->plen)) {
+                j += st->plen;
+                cnt++;
+            }
             if (cnt >= st->run_min) {
                 if ((r = put(o, st->content, st->clen, err))) return r;
                 i = j;
@@ -211,7 +225,7 @@ lb_status lb_seqnorm_apply(const lb_seqnorm *sn, const uint8_t *s, size_t n, lb_
         const lb_nstep *st = &sn->steps[k];
         tmp->n = 0;
         r = st->kind == LB_NSTEP_PRECOMPILED ? precompiled(st, out->p + base, out->n - base, tmp, err)
-                                              : replace(st, out->p + base, out->n - base, tmp, err);
+                                             : replace(st, out->p + base, out->n - base, tmp, err);
         if (r) break;
         out->n = base;
         r = put(out, tmp->p, tmp->n, err);

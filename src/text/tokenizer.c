@@ -66,8 +66,9 @@ static lb_status encode_span(const lb_tokenizer *tok, const uint8_t *s, size_t n
     if ((st = lb_added_split(&tok->norm_m, sc->norm.p, sc->norm.n, &sc->nsegs, err))) return st;
     for (size_t k = 0; k < sc->nsegs.n; k++) {
         const lb_segment *g = &sc->nsegs.p[k];
-        st = g->id >= 0 ? push_id(ids, g->id, err)
-                        : model_span(tok, sc->norm.p + g->start, g->end - g->start, at_start && g->start == 0, sc, ids, err);
+        st = g->id >= 0
+                 ? push_id(ids, g->id, err)
+                 : model_span(tok, sc->norm.p + g->start, g->end - g->start, at_start && g->start == 0, sc, ids, err);
         if (st) return st;
     }
     return LB_OK;
@@ -129,8 +130,8 @@ static void truncate_ids(lb_cpbuf *ids, size_t max, bool left) {
 }
 
 /* Writes the template (or plain concatenation) into out / type_ids. */
-static lb_status render(const lb_tokenizer *tok, const lb_tmpl *t, bool specials, const lb_cpbuf *a,
-                        const lb_cpbuf *b, lb_encoding *out, int32_t **type_ids, lb_error *err) {
+static lb_status render(const lb_tokenizer *tok, const lb_tmpl *t, bool specials, const lb_cpbuf *a, const lb_cpbuf *b,
+                        lb_encoding *out, int32_t **type_ids, lb_error *err) {
     size_t total = a->n + (b ? b->n : 0) + (specials ? (size_t)t->n_special : 0);
     lb_status st = reserve_out(out, total, type_ids, err);
     if (st) return st;
@@ -138,7 +139,8 @@ static lb_status render(const lb_tokenizer *tok, const lb_tmpl *t, bool specials
     size_t o = 0;
     if (!specials) {
         if (a->n) memcpy(out->ids, a->p, a->n * sizeof *a->p);
-        if (tt) for (size_t i = 0; i < a->n; i++) tt[i] = 0;
+        if (tt)
+            for (size_t i = 0; i < a->n; i++) tt[i] = 0;
         o = a->n;
         /* The pair's type id comes from the template's $B when there is one, else 1. */
         int32_t tb = 1;
@@ -147,7 +149,8 @@ static lb_status render(const lb_tokenizer *tok, const lb_tmpl *t, bool specials
                 if (tok->pair.items[i].seq == 1) tb = tok->pair.items[i].type_id;
         if (b) {
             if (b->n) memcpy(out->ids + o, b->p, b->n * sizeof *b->p);
-            if (tt) for (size_t i = 0; i < b->n; i++) tt[o + i] = tb;
+            if (tt)
+                for (size_t i = 0; i < b->n; i++) tt[o + i] = tb;
             o += b->n;
         }
         out->n = (int32_t)o;
@@ -157,23 +160,30 @@ static lb_status render(const lb_tokenizer *tok, const lb_tmpl *t, bool specials
         const lb_tmpl_item *it = &t->items[k];
         const int32_t *src;
         size_t m;
-        if (it->seq < 0) { src = it->ids; m = (size_t)it->nids; }
-        else if (it->seq == 0) { src = a->p; m = a->n; }
-        else if (b) { src = b->p; m = b->n; }
-        else continue;
+        if (it->seq < 0) {
+            src = it->ids;
+            m = (size_t)it->nids;
+        } else if (it->seq == 0) {
+            src = a->p;
+            m = a->n;
+        } else if (b) {
+            src = b->p;
+            m = b->n;
+        } else continue;
         if (m) memcpy(out->ids + o, src, m * sizeof *src);
-        if (tt) for (size_t i = 0; i < m; i++) tt[o + i] = it->type_id;
+        if (tt)
+            for (size_t i = 0; i < m; i++) tt[o + i] = it->type_id;
         o += m;
     }
     out->n = (int32_t)o;
     return LB_OK;
 }
 
-static const lb_tok_opts default_opts = {.max_length = 0, .truncate_left = false, .add_special_tokens = true,
-                                         .replace_invalid_utf8 = false};
+static const lb_tok_opts default_opts = {
+    .max_length = 0, .truncate_left = false, .add_special_tokens = true, .replace_invalid_utf8 = false};
 
-lb_status lb_tokenize(const lb_tokenizer *tok, const char *text, size_t len, const lb_tok_opts *opts,
-                      lb_encoding *out, lb_error *err) {
+lb_status lb_tokenize(const lb_tokenizer *tok, const char *text, size_t len, const lb_tok_opts *opts, lb_encoding *out,
+                      lb_error *err) {
     if (!tok || !out) return lb_err(err, LB_ERR_USAGE, "lb_tokenize: NULL tokenizer or output");
     if (!opts) opts = &default_opts;
     if (opts->max_length < 0) return lb_err(err, LB_ERR_USAGE, "max_length %d is negative", opts->max_length);
@@ -206,20 +216,29 @@ lb_status lb_tokenize_pair(const lb_tokenizer *tok, const char *a, size_t alen, 
     scratch sc = {0};
     lb_status st = encode_seq(tok, a, alen, opts->replace_invalid_utf8, &sc, &sc.a, err);
     if (st) lb_err_prefix(err, "first text");
-    if (!st && (st = encode_seq(tok, b, blen, opts->replace_invalid_utf8, &sc, &sc.b, err))) lb_err_prefix(err, "second text");
+    if (!st && (st = encode_seq(tok, b, blen, opts->replace_invalid_utf8, &sc, &sc.b, err)))
+        lb_err_prefix(err, "second text");
     if (!st && opts->max_length > 0) {
         /* truncation.rs, strategy longest_first: split the budget, the shorter keeps what it can. */
         size_t m = (size_t)opts->max_length - n_added, n1 = sc.a.n, n2 = sc.b.n;
         if (n1 + n2 > m) {
             bool swap = n1 > n2;
-            if (swap) { size_t t = n1; n1 = n2; n2 = t; }
+            if (swap) {
+                size_t t = n1;
+                n1 = n2;
+                n2 = t;
+            }
             if (n1 > m) n2 = n1;
             else n2 = n1 > m - n1 ? n1 : m - n1;
             if (n1 + n2 > m) {
                 n1 = m / 2;
                 n2 = n1 + m % 2;
             }
-            if (swap) { size_t t = n1; n1 = n2; n2 = t; }
+            if (swap) {
+                size_t t = n1;
+                n1 = n2;
+                n2 = t;
+            }
             truncate_ids(&sc.a, n1, opts->truncate_left);
             truncate_ids(&sc.b, n2, opts->truncate_left);
         }
@@ -234,16 +253,22 @@ lb_status lb_tokenize_batch(const lb_tokenizer *tok, const char *const *texts, c
     if (!tok || (n && (!texts || !lens || !outs))) return lb_err(err, LB_ERR_USAGE, "lb_tokenize_batch: NULL argument");
     size_t first_bad = SIZE_MAX;
     lb_error bad = {0};
-    #pragma omp parallel for schedule(dynamic, 8)
+#pragma omp parallel for schedule(dynamic, 8)
     for (size_t i = 0; i < n; i++) {
         lb_error e;
         if (lb_tokenize(tok, texts[i], lens[i], opts, &outs[i], &e) != LB_OK) {
-            #pragma omp critical(lb_tokenize_batch_err)
-            if (i < first_bad) { first_bad = i; bad = e; }
+#pragma omp critical(lb_tokenize_batch_err)
+            if (i < first_bad) {
+                first_bad = i;
+                bad = e;
+            }
         }
     }
     if (first_bad == SIZE_MAX) return LB_OK;
-    if (err) { *err = bad; lb_err_prefix(err, "text %zu", first_bad); }
+    if (err) {
+        *err = bad;
+        lb_err_prefix(err, "text %zu", first_bad);
+    }
     return bad.code;
 }
 

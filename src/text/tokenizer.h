@@ -32,9 +32,9 @@ lb_tokenizer *lb_tokenizer_load_vocab(const char *vocab_path, const char *tokeni
 void lb_tokenizer_free(lb_tokenizer *tok);
 
 typedef struct lb_tok_opts {
-    int max_length;          /* 0: no truncation; else total length including specials */
-    bool truncate_left;      /* truncation_side="left": keep the last tokens */
-    bool add_special_tokens; /* [CLS] ... [SEP] */
+    int max_length;            /* 0: no truncation; else total length including specials */
+    bool truncate_left;        /* truncation_side="left": keep the last tokens */
+    bool add_special_tokens;   /* [CLS] ... [SEP] */
     bool replace_invalid_utf8; /* false: invalid UTF-8 is an error naming the byte offset */
 } lb_tok_opts;
 
@@ -45,8 +45,8 @@ typedef struct lb_encoding {
 
 /* Tokenizes text[0..len) into out (reusing its buffer). opts NULL: specials, no truncation,
  * invalid UTF-8 is an error. A loaded tokenizer is read-only: calls may run concurrently. */
-lb_status lb_tokenize(const lb_tokenizer *tok, const char *text, size_t len, const lb_tok_opts *opts,
-                      lb_encoding *out, lb_error *err);
+lb_status lb_tokenize(const lb_tokenizer *tok, const char *text, size_t len, const lb_tok_opts *opts, lb_encoding *out,
+                      lb_error *err);
 /* Sentence pair: [CLS] A [SEP] B [SEP]; token_type_ids filled when non-NULL (0 for A, 1 for B):
  * *token_type_ids is realloc'd to out->cap entries (start with NULL; the caller frees it).
  * Truncation is longest_first, as tokenizers. max_length below the specials' count is an error. */
@@ -61,7 +61,7 @@ void lb_encoding_free(lb_encoding *e);
 
 const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);
 int32_t lb_tokenizer_token_to_id(const lb_tokenizer *tok, const char *token); /* -1 if absent */
-int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok); /* 1 + the largest id (vocab or added) */
+int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok);                     /* 1 + the largest id (vocab or added) */
 int32_t lb_tokenizer_pad_id(const lb_tokenizer *tok);
 int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok); /* 512 unless configured */
 

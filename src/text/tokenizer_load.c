@@ -20,7 +20,7 @@ static const char *const sp_defaults[SP_N] = {"[UNK]", "[SEP]", "[PAD]", "[CLS]"
 
 typedef struct tok_cfg {
     bool do_lower_case, tokenize_chinese_chars;
-    int strip_accents; /* -1 null */
+    int strip_accents;        /* -1 null */
     int64_t model_max_length; /* -1: not configured */
     lb_added_token sp[SP_N];  /* content NULL: explicitly null */
     lb_added_token *extra;    /* additional_special_tokens */
@@ -42,7 +42,10 @@ static lb_status cfg_init(tok_cfg *c, lb_error *err) {
     c->model_max_length = -1;
     for (int i = 0; i < SP_N; i++) {
         c->sp[i] = (lb_added_token){.content = strdup(sp_defaults[i]), .special = true};
-        if (!c->sp[i].content) { cfg_free(c); return lb_err(err, LB_ERR_NOMEM, "out of memory"); }
+        if (!c->sp[i].content) {
+            cfg_free(c);
+            return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        }
     }
     return LB_OK;
 }
@@ -118,7 +121,8 @@ static lb_status cfg_read(tok_cfg *c, const char *config_path, const char *speci
             st = get_bool(path, "config", j, "do_lower_case", &c->do_lower_case, err);
             if (!st) st = get_bool(path, "config", j, "tokenize_chinese_chars", &c->tokenize_chinese_chars, err);
             if (!st && (x = get(j, "strip_accents")) && !cJSON_IsNull(x)) {
-                if (!cJSON_IsBool(x)) st = lb_err(err, LB_ERR_FORMAT, "%s: strip_accents: expected true, false or null", path);
+                if (!cJSON_IsBool(x))
+                    st = lb_err(err, LB_ERR_FORMAT, "%s: strip_accents: expected true, false or null", path);
                 else c->strip_accents = cJSON_IsTrue(x);
             }
             if (!st && (x = get(j, "model_max_length")) && !cJSON_IsNull(x)) {
@@ -181,7 +185,10 @@ void lb_tokenizer_free(lb_tokenizer *tok) {
 
 static lb_tokenizer *new_tokenizer(lb_error *err) {
     lb_tokenizer *tok = calloc(1, sizeof *tok);
-    if (!tok) { lb_err(err, LB_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!tok) {
+        lb_err(err, LB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     tok->wp.unk_id = -1;
     tok->wp.max_chars = 100;
     tok->wp.pretokenize = true;
@@ -199,7 +206,8 @@ static lb_status add_token(lb_tokenizer *tok, const lb_added_token *t, int32_t i
         if (!strcmp(tok->added[i].content, t->content)) {
             /* The same content again: keep one entry (a forced id and the options update it). */
             if (id < 0) return LB_OK;
-            if (id >= MAX_TOKEN_ID) return lb_err(err, LB_ERR_FORMAT, "added token '%s': id %d too large", t->content, id);
+            if (id >= MAX_TOKEN_ID)
+                return lb_err(err, LB_ERR_FORMAT, "added token '%s': id %d too large", t->content, id);
             char *c = tok->added[i].content;
             tok->added[i] = *t;
             tok->added[i].content = c;
@@ -280,21 +288,32 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
     for (size_t i = 0; !st && i < na; i++) {
         const lb_added_token *t = &tok->added[i];
         tok->id_tok[t->id] = t->content;
-        if (!t->normalized || (!tok->norm.enabled && !tok->snorm.enabled)) { raw[nr] = t->content; rt[nr++] = t; continue; }
+        if (!t->normalized || (!tok->norm.enabled && !tok->snorm.enabled)) {
+            raw[nr] = t->content;
+            rt[nr++] = t;
+            continue;
+        }
         buf.n = 0;
         st = lb_tok_normalize(tok, (const uint8_t *)t->content, strlen(t->content), &buf, &pend, &tmp, err);
         if (!st) st = lb_bytebuf_reserve(&buf, 1, err);
         if (st) break;
         buf.p[buf.n] = 0;
         owned[nn] = strdup((const char *)buf.p);
-        if (!owned[nn]) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+        if (!owned[nn]) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            break;
+        }
         nrm[nn] = owned[nn];
         nt[nn++] = t;
     }
     if (!st) st = lb_added_matcher_build(&tok->raw_m, raw, rt, nr, err);
     if (!st) st = lb_added_matcher_build(&tok->norm_m, nrm, nt, nn, err);
     for (size_t i = 0; i < nn; i++) free(owned[i]);
-    free(owned); free(raw); free(nrm); free(rt); free(nt);
+    free(owned);
+    free(raw);
+    free(nrm);
+    free(rt);
+    free(nt);
     free(buf.p);
     free(tmp.p);
     free(pend.p);
@@ -307,8 +326,8 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
             for (int32_t q = 0; q < ts[k]->items[i].nids; q++) {
                 int32_t id = ts[k]->items[i].ids[q];
                 if (id < 0 || id >= tok->n_ids || !tok->id_tok[id])
-                    return lb_err(err, LB_ERR_FORMAT, "%s: post_processor: special token id %d is not in the vocabulary",
-                                  path, id);
+                    return lb_err(err, LB_ERR_FORMAT,
+                                  "%s: post_processor: special token id %d is not in the vocabulary", path, id);
             }
     if (tok->pad_id < 0) tok->pad_id = lb_tokenizer_token_to_id(tok, "[PAD]");
     if (tok->pad_id < 0) tok->pad_id = lb_tokenizer_token_to_id(tok, "<pad>"); /* RoBERTa, XLM-R */
@@ -318,8 +337,8 @@ static lb_status finish(lb_tokenizer *tok, const char *path, lb_error *err) {
 
 /* ---------------------------------------------------------------- tokenizer.json */
 
-static lb_status parse_template(const char *path, const char *name, const cJSON *arr, const cJSON *specials,
-                                lb_tmpl *t, lb_error *err) {
+static lb_status parse_template(const char *path, const char *name, const cJSON *arr, const cJSON *specials, lb_tmpl *t,
+                                lb_error *err) {
     if (!cJSON_IsArray(arr)) return lb_err(err, LB_ERR_FORMAT, "%s: post_processor.%s: expected an array", path, name);
     int n = cJSON_GetArraySize(arr);
     t->items = calloc(n ? (size_t)n : 1, sizeof *t->items);
@@ -331,23 +350,28 @@ static lb_status parse_template(const char *path, const char *name, const cJSON 
         const cJSON *body = sp ? sp : sq;
         int64_t tid = 0;
         if (!body || !cJSON_IsObject(body))
-            return lb_err(err, LB_ERR_FORMAT, "%s: post_processor.%s[%d]: expected SpecialToken or Sequence", path, name, t->n);
+            return lb_err(err, LB_ERR_FORMAT, "%s: post_processor.%s[%d]: expected SpecialToken or Sequence", path,
+                          name, t->n);
         const cJSON *id = get(body, "id");
         if (!cJSON_IsString(id))
             return lb_err(err, LB_ERR_FORMAT, "%s: post_processor.%s[%d].id: expected a string", path, name, t->n);
-        if (get(body, "type_id") && to_int(path, "post_processor type_id", get(body, "type_id"), 0, INT32_MAX, &tid, err))
+        if (get(body, "type_id") &&
+            to_int(path, "post_processor type_id", get(body, "type_id"), 0, INT32_MAX, &tid, err))
             return LB_ERR_FORMAT;
         it->type_id = (int32_t)tid;
         if (sq) {
             if (!strcmp(id->valuestring, "A")) it->seq = 0;
             else if (!strcmp(id->valuestring, "B")) it->seq = 1;
-            else return lb_err(err, LB_ERR_FORMAT, "%s: post_processor.%s: unknown sequence '%s'", path, name, id->valuestring);
+            else
+                return lb_err(err, LB_ERR_FORMAT, "%s: post_processor.%s: unknown sequence '%s'", path, name,
+                              id->valuestring);
         } else {
             it->seq = -1;
             const cJSON *def = cJSON_IsObject(specials) ? get(specials, id->valuestring) : NULL;
             const cJSON *ids = def ? get(def, "ids") : NULL;
             if (!cJSON_IsArray(ids))
-                return lb_err(err, LB_ERR_FORMAT, "%s: post_processor: special token '%s' is not defined", path, id->valuestring);
+                return lb_err(err, LB_ERR_FORMAT, "%s: post_processor: special token '%s' is not defined", path,
+                              id->valuestring);
             int m = cJSON_GetArraySize(ids);
             it->ids = calloc(m ? (size_t)m : 1, sizeof *it->ids);
             if (!it->ids) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -389,8 +413,10 @@ static lb_status parse_post(lb_tokenizer *tok, const char *path, const cJSON *pp
         }
         return bert_templates(tok, (int32_t)ids[1], (int32_t)ids[0], err);
     }
-    return lb_err(err, LB_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported (TemplateProcessing, BertProcessing, RobertaProcessing)",
-                  path, type->valuestring);
+    return lb_err(
+        err, LB_ERR_UNSUPPORTED,
+        "%s: post_processor type '%s' is not supported (TemplateProcessing, BertProcessing, RobertaProcessing)", path,
+        type->valuestring);
 }
 
 static lb_status parse_common(lb_tokenizer *tok, const char *path, const cJSON *j, lb_error *err);
@@ -439,8 +465,8 @@ static lb_status parse_tokenizer_json(lb_tokenizer *tok, const char *path, const
     if (nm && !cJSON_IsNull(nm)) {
         const cJSON *t = get(nm, "type");
         if (!cJSON_IsString(t) || strcmp(t->valuestring, "BertNormalizer"))
-            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: normalizer type '%s' is not supported (only BertNormalizer)", path,
-                          cJSON_IsString(t) ? t->valuestring : "?");
+            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: normalizer type '%s' is not supported (only BertNormalizer)",
+                          path, cJSON_IsString(t) ? t->valuestring : "?");
         bool clean = true, cjk = true, lower = true;
         int strip = -1;
         if ((st = get_bool(path, "normalizer", nm, "clean_text", &clean, err)) ||
@@ -448,7 +474,8 @@ static lb_status parse_tokenizer_json(lb_tokenizer *tok, const char *path, const
             (st = get_bool(path, "normalizer", nm, "lowercase", &lower, err)))
             return st;
         if ((x = get(nm, "strip_accents")) && !cJSON_IsNull(x)) {
-            if (!cJSON_IsBool(x)) return lb_err(err, LB_ERR_FORMAT, "%s: normalizer.strip_accents: expected true, false or null", path);
+            if (!cJSON_IsBool(x))
+                return lb_err(err, LB_ERR_FORMAT, "%s: normalizer.strip_accents: expected true, false or null", path);
             strip = cJSON_IsTrue(x);
         }
         lb_bert_norm_init(&tok->norm, clean, cjk, strip, lower);
@@ -459,8 +486,9 @@ static lb_status parse_tokenizer_json(lb_tokenizer *tok, const char *path, const
     if (pt && !cJSON_IsNull(pt)) {
         const cJSON *t = get(pt, "type");
         if (!cJSON_IsString(t) || strcmp(t->valuestring, "BertPreTokenizer"))
-            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: pre_tokenizer type '%s' is not supported (only BertPreTokenizer)",
-                          path, cJSON_IsString(t) ? t->valuestring : "?");
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "%s: pre_tokenizer type '%s' is not supported (only BertPreTokenizer)", path,
+                          cJSON_IsString(t) ? t->valuestring : "?");
         tok->wp.pretokenize = true;
     }
     return parse_common(tok, path, j, err);
@@ -512,7 +540,10 @@ static lb_tokenizer *load_json(const char *path, const tok_cfg *cfg, lb_error *e
     cJSON *j;
     if (parse_json_file(path, LB_MAX_TOKENIZER_JSON_BYTES, &j, err)) return NULL;
     lb_tokenizer *tok = new_tokenizer(err);
-    if (!tok) { cJSON_Delete(j); return NULL; }
+    if (!tok) {
+        cJSON_Delete(j);
+        return NULL;
+    }
     lb_status st = parse_tokenizer_json(tok, path, j, err);
     cJSON_Delete(j);
     if (!st && cfg) {
@@ -523,12 +554,16 @@ static lb_tokenizer *load_json(const char *path, const tok_cfg *cfg, lb_error *e
             lb_bert_norm_init(&tok->norm, tok->norm.clean_text, cfg->tokenize_chinese_chars, cfg->strip_accents,
                               cfg->do_lower_case);
         if (cfg->model_max_length > 0) tok->model_max_length = (int32_t)cfg->model_max_length;
-        int32_t pid = cfg->sp[SP_PAD].content ? lb_vocab_get(&tok->wp.full, cfg->sp[SP_PAD].content,
-                                                             strlen(cfg->sp[SP_PAD].content)) : -1;
+        int32_t pid = cfg->sp[SP_PAD].content
+                          ? lb_vocab_get(&tok->wp.full, cfg->sp[SP_PAD].content, strlen(cfg->sp[SP_PAD].content))
+                          : -1;
         if (pid >= 0) tok->pad_id = pid;
     }
     if (!st) st = finish(tok, path, err);
-    if (st) { lb_tokenizer_free(tok); return NULL; }
+    if (st) {
+        lb_tokenizer_free(tok);
+        return NULL;
+    }
     return tok;
 }
 
@@ -549,8 +584,12 @@ static lb_status read_vocab_txt(lb_tokenizer *tok, const char *path, lb_error *e
         return lb_err(err, LB_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu (line %zu)", path, bad, line);
     }
     size_t nlines = 0;
-    for (size_t i = 0; i < len; i++) nlines += text[i] == '\n' || (text[i] == '\r' && (i + 1 >= len || text[i + 1] != '\n'));
-    if ((st = lb_vocab_init(&tok->wp.full, nlines + 1, err))) { free(text); return st; }
+    for (size_t i = 0; i < len; i++)
+        nlines += text[i] == '\n' || (text[i] == '\r' && (i + 1 >= len || text[i + 1] != '\n'));
+    if ((st = lb_vocab_init(&tok->wp.full, nlines + 1, err))) {
+        free(text);
+        return st;
+    }
     /* Python's readlines() in text mode: \n, \r\n and \r all end a line; id = line index. */
     size_t i = 0;
     int32_t id = 0;
@@ -559,8 +598,14 @@ static lb_status read_vocab_txt(lb_tokenizer *tok, const char *path, lb_error *e
         while (i < len && text[i] != '\n' && text[i] != '\r') i++;
         size_t e = i;
         if (i < len) i += (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n') ? 2 : 1;
-        if (id >= MAX_TOKEN_ID) { free(text); return lb_err(err, LB_ERR_FORMAT, "%s: more than %d lines", path, MAX_TOKEN_ID); }
-        if ((st = lb_vocab_put(&tok->wp.full, text + s, e - s, id, err))) { free(text); return st; }
+        if (id >= MAX_TOKEN_ID) {
+            free(text);
+            return lb_err(err, LB_ERR_FORMAT, "%s: more than %d lines", path, MAX_TOKEN_ID);
+        }
+        if ((st = lb_vocab_put(&tok->wp.full, text + s, e - s, id, err))) {
+            free(text);
+            return st;
+        }
         id++;
     }
     free(text);
@@ -595,7 +640,8 @@ static lb_tokenizer *load_vocab(const char *vocab_path, const char *config_path,
              * template uses that id: an IndexError in a model whose vocab_size is the file's
              * line count, or an untrained embedding row otherwise. Refused up front. */
             if (ids[k] < 0) {
-                st = lb_err(err, LB_ERR_FORMAT, "%s: %s '%s' is not in the vocabulary (%d tokens); every input "
+                st = lb_err(err, LB_ERR_FORMAT,
+                            "%s: %s '%s' is not in the vocabulary (%d tokens); every input "
                             "starts with [CLS] and ends with [SEP], so the vocabulary must hold both",
                             vocab_path, sp_keys[which[k]], c ? c : "null", (int)tok->wp.full.count);
                 break;
@@ -610,7 +656,10 @@ static lb_tokenizer *load_vocab(const char *vocab_path, const char *config_path,
         tok->pad_id = lb_vocab_get(&tok->wp.full, cfg.sp[SP_PAD].content, strlen(cfg.sp[SP_PAD].content));
     if (!st) st = finish(tok, vocab_path, err);
     cfg_free(&cfg);
-    if (st) { lb_tokenizer_free(tok); return NULL; }
+    if (st) {
+        lb_tokenizer_free(tok);
+        return NULL;
+    }
     return tok;
 }
 
@@ -641,7 +690,10 @@ lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err) {
             lb_err(err, LB_ERR_IO, "%s: no tokenizer.json or vocab.txt in this folder", dir);
         }
     }
-    free(tj); free(vt); free(tc); free(sm);
+    free(tj);
+    free(vt);
+    free(tc);
+    free(sm);
     return tok;
 }
 

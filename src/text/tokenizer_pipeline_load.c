@@ -13,7 +13,8 @@
 
 static const cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
 
-static lb_status opt_bool(const char *path, const char *where, const cJSON *o, const char *key, bool *v, lb_error *err) {
+static lb_status opt_bool(const char *path, const char *where, const cJSON *o, const char *key, bool *v,
+                          lb_error *err) {
     const cJSON *x = get(o, key);
     if (!x || cJSON_IsNull(x)) return LB_OK;
     if (!cJSON_IsBool(x)) return lb_err(err, LB_ERR_FORMAT, "%s: %s.%s: expected true or false", path, where, key);
@@ -76,7 +77,10 @@ static double serde_f64(double d) {
     int nd = 0;
     const char *c = buf;
     for (; *c && *c != 'e'; c++)
-        if (*c >= '0' && *c <= '9') { sig = sig * 10 + (uint64_t)(*c - '0'); nd++; }
+        if (*c >= '0' && *c <= '9') {
+            sig = sig * 10 + (uint64_t)(*c - '0');
+            nd++;
+        }
     int e10 = *c == 'e' ? atoi(c + 1) : 0;
     int exp = e10 - (nd - 1);
     double f = (double)sig;
@@ -111,7 +115,8 @@ static lb_status parse_bpe(lb_tokenizer *tok, const char *path, const cJSON *m, 
     cJSON_ArrayForEach(x, vocab) {
         if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble != floor(x->valuedouble) ||
             x->valuedouble < 0 || x->valuedouble >= MAX_TOKEN_ID)
-            return lb_err(err, LB_ERR_FORMAT, "%s: model.vocab value: expected an integer in [0, %d]", path, MAX_TOKEN_ID - 1);
+            return lb_err(err, LB_ERR_FORMAT, "%s: model.vocab value: expected an integer in [0, %d]", path,
+                          MAX_TOKEN_ID - 1);
         int32_t id = (int32_t)x->valuedouble;
         size_t kl = strlen(x->string);
         if (!valid_utf8(x->string))
@@ -143,14 +148,21 @@ static lb_status parse_bpe(lb_tokenizer *tok, const char *path, const cJSON *m, 
             /* "a b": exactly one space (tokenizers' convert_merges_to_hashmap). */
             const char *s = x->valuestring, *sp = strchr(s, ' ');
             if (!sp || strchr(sp + 1, ' '))
-                return lb_err(err, LB_ERR_FORMAT, "%s: model.merges[%u]: expected \"left right\" with one space", path, rank);
-            a = s; al = (size_t)(sp - s); c = sp + 1; cl = strlen(c);
+                return lb_err(err, LB_ERR_FORMAT, "%s: model.merges[%u]: expected \"left right\" with one space", path,
+                              rank);
+            a = s;
+            al = (size_t)(sp - s);
+            c = sp + 1;
+            cl = strlen(c);
         } else if (cJSON_IsArray(x) && cJSON_GetArraySize(x) == 2 && cJSON_IsString(cJSON_GetArrayItem(x, 0)) &&
                    cJSON_IsString(cJSON_GetArrayItem(x, 1))) {
-            a = cJSON_GetArrayItem(x, 0)->valuestring; al = strlen(a);
-            c = cJSON_GetArrayItem(x, 1)->valuestring; cl = strlen(c);
+            a = cJSON_GetArrayItem(x, 0)->valuestring;
+            al = strlen(a);
+            c = cJSON_GetArrayItem(x, 1)->valuestring;
+            cl = strlen(c);
         } else {
-            return lb_err(err, LB_ERR_FORMAT, "%s: model.merges[%u]: expected a string or a pair of strings", path, rank);
+            return lb_err(err, LB_ERR_FORMAT, "%s: model.merges[%u]: expected a string or a pair of strings", path,
+                          rank);
         }
         if ((st = lb_bpe_add_merge(b, &tok->wp.full, a, al, c, cl, rank, err))) {
             lb_err_prefix(err, "%s", path);
@@ -172,7 +184,8 @@ static lb_status parse_unigram(lb_tokenizer *tok, const char *path, const cJSON 
     if (!cJSON_IsArray(vocab)) return lb_err(err, LB_ERR_FORMAT, "%s: model.vocab: expected an array", path);
     int n = cJSON_GetArraySize(vocab);
     if (n <= 0) return lb_err(err, LB_ERR_FORMAT, "%s: model.vocab: empty Unigram vocabulary", path);
-    if (n >= MAX_TOKEN_ID) return lb_err(err, LB_ERR_FORMAT, "%s: model.vocab: %d pieces, at most %d", path, n, MAX_TOKEN_ID - 1);
+    if (n >= MAX_TOKEN_ID)
+        return lb_err(err, LB_ERR_FORMAT, "%s: model.vocab: %d pieces, at most %d", path, n, MAX_TOKEN_ID - 1);
     if ((st = lb_vocab_init(&tok->wp.full, (size_t)n, err))) return st;
     u->scores = malloc((size_t)n * sizeof *u->scores);
     if (!u->scores) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -242,14 +255,16 @@ static lb_status parse_norm_one(lb_seqnorm *sn, const char *path, const cJSON *n
     lb_nstep *s = NULL;
     if (!strcmp(t, "Sequence")) {
         const cJSON *arr = get(nm, "normalizers"), *x;
-        if (!cJSON_IsArray(arr)) return lb_err(err, LB_ERR_FORMAT, "%s: normalizer.normalizers: expected an array", path);
+        if (!cJSON_IsArray(arr))
+            return lb_err(err, LB_ERR_FORMAT, "%s: normalizer.normalizers: expected an array", path);
         if (depth > 8) return lb_err(err, LB_ERR_UNSUPPORTED, "%s: normalizer: Sequence nested too deep", path);
         cJSON_ArrayForEach(x, arr) if ((st = parse_norm_one(sn, path, x, depth + 1, err))) return st;
         return LB_OK;
     }
     if (!strcmp(t, "Precompiled")) {
         const cJSON *c = get(nm, "precompiled_charsmap");
-        if (!cJSON_IsString(c)) return lb_err(err, LB_ERR_FORMAT, "%s: normalizer.precompiled_charsmap: expected a string", path);
+        if (!cJSON_IsString(c))
+            return lb_err(err, LB_ERR_FORMAT, "%s: normalizer.precompiled_charsmap: expected a string", path);
         if ((st = add_step(sn, &s, err))) return st;
         s->kind = LB_NSTEP_PRECOMPILED;
         if ((st = lb_precompiled_parse(s, c->valuestring, err))) lb_err_prefix(err, "%s", path);
@@ -257,14 +272,17 @@ static lb_status parse_norm_one(lb_seqnorm *sn, const char *path, const cJSON *n
     }
     if (!strcmp(t, "Replace")) {
         const cJSON *pat = get(nm, "pattern"), *c = get(nm, "content");
-        const cJSON *ps = cJSON_IsObject(pat) ? get(pat, "String") : NULL, *pr = cJSON_IsObject(pat) ? get(pat, "Regex") : NULL;
+        const cJSON *ps = cJSON_IsObject(pat) ? get(pat, "String") : NULL,
+                    *pr = cJSON_IsObject(pat) ? get(pat, "Regex") : NULL;
         if (!cJSON_IsString(c) || !valid_utf8(c->valuestring) || !(cJSON_IsString(ps) || cJSON_IsString(pr)))
-            return lb_err(err, LB_ERR_FORMAT, "%s: normalizer Replace: expected pattern {String|Regex} and content strings", path);
+            return lb_err(err, LB_ERR_FORMAT,
+                          "%s: normalizer Replace: expected pattern {String|Regex} and content strings", path);
         if ((st = add_step(sn, &s, err))) return st;
         if (!(s->content = strdup(c->valuestring))) return lb_err(err, LB_ERR_NOMEM, "out of memory");
         s->clen = strlen(s->content);
         if (cJSON_IsString(ps)) {
-            if (!valid_utf8(ps->valuestring)) return lb_err(err, LB_ERR_FORMAT, "%s: normalizer Replace: invalid UTF-8", path);
+            if (!valid_utf8(ps->valuestring))
+                return lb_err(err, LB_ERR_FORMAT, "%s: normalizer Replace: invalid UTF-8", path);
             s->kind = LB_NSTEP_REPLACE;
         } else {
             size_t cl;
@@ -282,7 +300,8 @@ static lb_status parse_norm_one(lb_seqnorm *sn, const char *path, const cJSON *n
         return LB_OK;
     }
     return lb_err(err, LB_ERR_UNSUPPORTED,
-                  "%s: normalizer type '%s' is not supported (BertNormalizer, Sequence, Precompiled, Replace)", path, t);
+                  "%s: normalizer type '%s' is not supported (BertNormalizer, Sequence, Precompiled, Replace)", path,
+                  t);
 }
 
 static lb_status lb_tok_parse_normalizer(lb_tokenizer *tok, const char *path, const cJSON *nm, lb_error *err) {
@@ -300,7 +319,10 @@ static lb_status parse_pretok(lb_tokenizer *tok, const char *path, const cJSON *
     const char *t = type_of(pt);
     if (!t) return lb_err(err, LB_ERR_FORMAT, "%s: pre_tokenizer.type: expected a string", path);
     lb_status st;
-    if (!strcmp(t, "BertPreTokenizer")) { p->kind = LB_PRE_BERT; return LB_OK; }
+    if (!strcmp(t, "BertPreTokenizer")) {
+        p->kind = LB_PRE_BERT;
+        return LB_OK;
+    }
     if (!strcmp(t, "ByteLevel")) {
         p->kind = LB_PRE_BYTELEVEL;
         p->add_prefix_space = true; /* ByteLevel::default() */
@@ -332,7 +354,9 @@ static lb_status parse_pretok(lb_tokenizer *tok, const char *path, const cJSON *
             if (!strcmp(v, "always")) p->prepend = LB_PREPEND_ALWAYS;
             else if (!strcmp(v, "never")) p->prepend = LB_PREPEND_NEVER;
             else if (!strcmp(v, "first")) p->prepend = LB_PREPEND_FIRST;
-            else return lb_err(err, LB_ERR_FORMAT, "%s: pre_tokenizer.prepend_scheme: expected always, never or first", path);
+            else
+                return lb_err(err, LB_ERR_FORMAT, "%s: pre_tokenizer.prepend_scheme: expected always, never or first",
+                              path);
         }
         p->split = true;
         return opt_bool(path, "pre_tokenizer", pt, "split", &p->split, err);
@@ -355,7 +379,8 @@ lb_status lb_tok_parse_pipeline(lb_tokenizer *tok, const char *path, const cJSON
     if (nm && !cJSON_IsNull(nm)) {
         const char *nt = type_of(nm);
         if (nt && !strcmp(nt, "BertNormalizer"))
-            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: normalizer BertNormalizer is supported with WordPiece only", path);
+            return lb_err(err, LB_ERR_UNSUPPORTED, "%s: normalizer BertNormalizer is supported with WordPiece only",
+                          path);
         if ((st = lb_tok_parse_normalizer(tok, path, nm, err))) return st;
     }
     return parse_pretok(tok, path, get(j, "pre_tokenizer"), err);
@@ -388,8 +413,8 @@ lb_status lb_tok_parse_roberta(lb_tokenizer *tok, const char *path, const cJSON 
         const cJSON *x = get(pp, keys[k]);
         if (!x) continue;
         const cJSON *v = cJSON_GetArrayItem(x, 1);
-        if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 || !cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-            v->valuedouble < 0 || v->valuedouble >= MAX_TOKEN_ID)
+        if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 || !cJSON_IsNumber(v) ||
+            v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 || v->valuedouble >= MAX_TOKEN_ID)
             return lb_err(err, LB_ERR_FORMAT, "%s: post_processor.%s: expected [token, id]", path, keys[k]);
         ids[k] = (int64_t)v->valuedouble;
     }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include "base/error.h"
 
-#define LB_VOCAB_FILTER_LOG2 18         /* bitset of 2^18 bits */
+#define LB_VOCAB_FILTER_LOG2 18           /* bitset of 2^18 bits */
 #define LB_VOCAB_MAX_KEY ((1u << 23) - 1) /* longest key in bytes */
 
 typedef struct lb_vocab_slot {
@@ -21,12 +21,12 @@ typedef struct lb_vocab_slot {
 
 typedef struct lb_vocab {
     lb_vocab_slot *slots;
-    uint32_t mask;      /* capacity - 1 (capacity is a power of two) */
+    uint32_t mask; /* capacity - 1 (capacity is a power of two) */
     uint32_t count;
-    char *pool;         /* every key, in insertion order: uint32 length, bytes, NUL */
+    char *pool; /* every key, in insertion order: uint32 length, bytes, NUL */
     size_t pool_len, pool_cap;
     uint32_t max_key_len; /* longest key in bytes (bounds WordPiece's search) */
-    uint64_t *filter;   /* [2^LB_VOCAB_FILTER_LOG2 / 64] */
+    uint64_t *filter;     /* [2^LB_VOCAB_FILTER_LOG2 / 64] */
 } lb_vocab;
 
 /* Initializes an empty table sized for about `expected` keys. */

@@ -6,11 +6,10 @@
 
 /* ASCII classes for the pre-tokenizer: 0 word byte, 1 whitespace, 2 punctuation. */
 static const uint8_t ascii_class[128] = {
-    ['\t'] = 1, ['\n'] = 1, [0x0B] = 1, [0x0C] = 1, ['\r'] = 1, [' '] = 1,
-    ['!'] = 2, ['"'] = 2, ['#'] = 2, ['$'] = 2, ['%'] = 2, ['&'] = 2, ['\''] = 2, ['('] = 2, [')'] = 2,
-    ['*'] = 2, ['+'] = 2, [','] = 2, ['-'] = 2, ['.'] = 2, ['/'] = 2, [':'] = 2, [';'] = 2, ['<'] = 2,
-    ['='] = 2, ['>'] = 2, ['?'] = 2, ['@'] = 2, ['['] = 2, ['\\'] = 2, [']'] = 2, ['^'] = 2, ['_'] = 2,
-    ['`'] = 2, ['{'] = 2, ['|'] = 2, ['}'] = 2, ['~'] = 2,
+    ['\t'] = 1, ['\n'] = 1, [0x0B] = 1, [0x0C] = 1, ['\r'] = 1, [' '] = 1, ['!'] = 2, ['"'] = 2, ['#'] = 2, ['$'] = 2,
+    ['%'] = 2,  ['&'] = 2,  ['\''] = 2, ['('] = 2,  [')'] = 2,  ['*'] = 2, ['+'] = 2, [','] = 2, ['-'] = 2, ['.'] = 2,
+    ['/'] = 2,  [':'] = 2,  [';'] = 2,  ['<'] = 2,  ['='] = 2,  ['>'] = 2, ['?'] = 2, ['@'] = 2, ['['] = 2, ['\\'] = 2,
+    [']'] = 2,  ['^'] = 2,  ['_'] = 2,  ['`'] = 2,  ['{'] = 2,  ['|'] = 2, ['}'] = 2, ['~'] = 2,
 };
 
 lb_status lb_wordpiece_finish(lb_wordpiece *wp, lb_error *err) {
@@ -66,7 +65,10 @@ static lb_status word(const lb_wordpiece *wp, const uint8_t *w, size_t len, size
             if (id >= 0) break;
             end = back_to_boundary(w, start, end - 1);
         }
-        if (id < 0) { ids->n = n0; return push_unk(wp, ids, err); }
+        if (id < 0) {
+            ids->n = n0;
+            return push_unk(wp, ids, err);
+        }
         ids->p[ids->n++] = id;
         start = end;
     }
@@ -78,7 +80,7 @@ static lb_status word(const lb_wordpiece *wp, const uint8_t *w, size_t len, size
 typedef lb_status (*word_fn)(void *ctx, const uint8_t *w, size_t len, size_t nchars, lb_error *err);
 
 static inline __attribute__((always_inline)) lb_status pretokenize(const uint8_t *s, size_t n, word_fn fn, void *ctx,
-                                                                    lb_error *err) {
+                                                                   lb_error *err) {
     lb_status st;
     size_t i = 0, ws = 0, nch = 0;
     while (i < n) {
@@ -115,7 +117,10 @@ static inline __attribute__((always_inline)) lb_status pretokenize(const uint8_t
     return LB_OK;
 }
 
-typedef struct wp_ctx { const lb_wordpiece *wp; lb_cpbuf *ids; } wp_ctx;
+typedef struct wp_ctx {
+    const lb_wordpiece *wp;
+    lb_cpbuf *ids;
+} wp_ctx;
 
 static lb_status wp_word(void *ctx, const uint8_t *w, size_t len, size_t nchars, lb_error *err) {
     wp_ctx *c = ctx;
@@ -133,7 +138,10 @@ lb_status lb_wordpiece_encode(const lb_wordpiece *wp, const uint8_t *s, size_t n
     return pretokenize(s, n, wp_word, &c, err);
 }
 
-typedef struct span_ctx { const uint8_t *base; lb_cpbuf *spans; } span_ctx;
+typedef struct span_ctx {
+    const uint8_t *base;
+    lb_cpbuf *spans;
+} span_ctx;
 
 static lb_status span_word(void *ctx, const uint8_t *w, size_t len, size_t nchars, lb_error *err) {
     span_ctx *c = ctx;

@@ -9,13 +9,13 @@
 #include "text/vocab.h"
 
 typedef struct lb_wordpiece {
-    lb_vocab full;      /* every vocab token -> id */
-    lb_vocab cont;      /* tokens that start with prefix, keyed by the rest -> id */
-    char *prefix;       /* continuing_subword_prefix, "##" */
+    lb_vocab full; /* every vocab token -> id */
+    lb_vocab cont; /* tokens that start with prefix, keyed by the rest -> id */
+    char *prefix;  /* continuing_subword_prefix, "##" */
     char *unk_token;
-    int32_t unk_id;     /* -1 when unk_token is not in the vocab (an error once needed) */
-    int32_t max_chars;  /* max_input_chars_per_word */
-    bool pretokenize;   /* BertPreTokenizer present (else the whole text is one word) */
+    int32_t unk_id;    /* -1 when unk_token is not in the vocab (an error once needed) */
+    int32_t max_chars; /* max_input_chars_per_word */
+    bool pretokenize;  /* BertPreTokenizer present (else the whole text is one word) */
 } lb_wordpiece;
 
 /* Builds the continuation table and unk id once `full`, prefix and unk_token are set. */

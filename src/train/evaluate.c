@@ -25,7 +25,10 @@ lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eva
     float *logits = malloc(sizeof(float) * (size_t)batch_size * L);
     int32_t *rows = malloc(sizeof(int32_t) * (size_t)batch_size);
     lb_status st = LB_OK;
-    if (!logits || !rows) { st = lb_err(err, LB_ERR_NOMEM, "evaluation: out of memory"); goto out; }
+    if (!logits || !rows) {
+        st = lb_err(err, LB_ERR_NOMEM, "evaluation: out of memory");
+        goto out;
+    }
     double loss_sum = 0;
     int64_t confusion[LB_METRICS_MAX_LABELS * LB_METRICS_MAX_LABELS] = {0};
     for (int64_t s = 0; s < data->n; s += batch_size) {
@@ -39,9 +42,10 @@ lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eva
         if ((st = lb_model_forward(m, &batch, false, NULL, logits, err))) goto out;
         for (int64_t i = 0; i < (int64_t)B * L; i++)
             if (!isfinite(logits[i])) {
-                st = lb_err(err, LB_ERR_NUMERIC, "evaluation: example %lld: non-finite logits (%g for label %d); the "
-                            "model's weights or its computation overflow or hold NaN", (long long)(s + i / L),
-                            logits[i], (int)(i % L));
+                st = lb_err(err, LB_ERR_NUMERIC,
+                            "evaluation: example %lld: non-finite logits (%g for label %d); the "
+                            "model's weights or its computation overflow or hold NaN",
+                            (long long)(s + i / L), logits[i], (int)(i % L));
                 goto out;
             }
         float loss = lb_cross_entropy(logits, bb.labels, B, L, NULL);

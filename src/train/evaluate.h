@@ -20,7 +20,7 @@
  * [n, num_labels] may be NULL. A non-finite logit (NaN/Inf, as torch would compute it) or a
  * non-finite mean loss is LB_ERR_NUMERIC naming the example (0-based row of data): no metrics
  * are computed from it. */
-lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eval_result *res,
-                      float *logits_out, lb_error *err);
+lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eval_result *res, float *logits_out,
+                      lb_error *err);
 
 #endif

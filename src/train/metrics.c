@@ -6,7 +6,7 @@
 int lb_argmax(const float *row, int n) {
     int best = 0;
     for (int i = 0; i < n; i++) {
-        if (isnan(row[i])) return i;          /* numpy: the first NaN is the maximum */
+        if (isnan(row[i])) return i; /* numpy: the first NaN is the maximum */
         if (row[i] > row[best]) best = i;
     }
     return best;
@@ -23,8 +23,8 @@ static lb_status check_labels(int num_labels, lb_error *err) {
     return LB_OK;
 }
 
-lb_status lb_metrics_from_confusion(const int64_t *confusion, int num_labels, double zero_division,
-                                    lb_metrics *out, lb_error *err) {
+lb_status lb_metrics_from_confusion(const int64_t *confusion, int num_labels, double zero_division, lb_metrics *out,
+                                    lb_error *err) {
     if (check_labels(num_labels, err)) return err ? err->code : LB_ERR_UNSUPPORTED;
     const int L = num_labels;
     if (out->confusion != confusion) memcpy(out->confusion, confusion, sizeof(int64_t) * L * L);
@@ -46,11 +46,11 @@ lb_status lb_metrics_from_confusion(const int64_t *confusion, int num_labels, do
         out->class_f1[c] = ratio(2 * tp, 2 * tp + fp + fn, zero_division);
     }
     out->precision = out->recall = out->f1 = 0;
-    if (L == 2) {       /* average="binary", pos_label=1 */
+    if (L == 2) { /* average="binary", pos_label=1 */
         out->precision = out->class_precision[1];
         out->recall = out->class_recall[1];
         out->f1 = out->class_f1[1];
-    } else {            /* average="macro": unweighted mean over classes (NaN propagates) */
+    } else { /* average="macro": unweighted mean over classes (NaN propagates) */
         for (int c = 0; c < L; c++) {
             out->precision += out->class_precision[c];
             out->recall += out->class_recall[c];
@@ -65,11 +65,11 @@ lb_status lb_metrics_from_confusion(const int64_t *confusion, int num_labels, do
 
 static lb_status count(lb_metrics *out, int64_t i, int32_t label, int32_t pred, int L, lb_error *err) {
     if (label < 0 || label >= L)
-        return lb_err(err, LB_ERR_FORMAT, "metrics: label %d of example %lld is outside 0..%d", label,
-                      (long long)i, L - 1);
+        return lb_err(err, LB_ERR_FORMAT, "metrics: label %d of example %lld is outside 0..%d", label, (long long)i,
+                      L - 1);
     if (pred < 0 || pred >= L)
-        return lb_err(err, LB_ERR_USAGE, "metrics: prediction %d of example %lld is outside 0..%d", pred,
-                      (long long)i, L - 1);
+        return lb_err(err, LB_ERR_USAGE, "metrics: prediction %d of example %lld is outside 0..%d", pred, (long long)i,
+                      L - 1);
     out->confusion[label * L + pred]++;
     return LB_OK;
 }
@@ -90,7 +90,6 @@ lb_status lb_metrics_from_logits(const float *logits, const int32_t *labels, int
     if (st) return st;
     memset(out, 0, sizeof *out);
     for (int64_t i = 0; i < n; i++)
-        if ((st = count(out, i, labels[i], lb_argmax(logits + i * num_labels, num_labels), num_labels, err)))
-            return st;
+        if ((st = count(out, i, labels[i], lb_argmax(logits + i * num_labels, num_labels), num_labels, err))) return st;
     return lb_metrics_from_confusion(out->confusion, num_labels, zero_division, out, err);
 }

@@ -12,8 +12,7 @@ void lb_adamw_defaults(lb_adamw_config *cfg) {
     cfg->weight_decay = 0.0f;
 }
 
-lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_adamw_config *cfg,
-                        lb_error *err) {
+lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_adamw_config *cfg, lb_error *err) {
     memset(opt, 0, sizeof *opt);
     opt->cfg = *cfg;
     opt->params = params;
@@ -37,13 +36,13 @@ void lb_adamw_free(lb_adamw *opt) {
 
 void lb_adamw_step(lb_adamw *opt, double lr) {
     opt->step++;
-    const double b1 = opt->cfg.beta1, b2 = opt->cfg.beta2;  /* python floats of the float32 args */
+    const double b1 = opt->cfg.beta1, b2 = opt->cfg.beta2; /* python floats of the float32 args */
     /* torch: bias_correction1 = 1 - beta1**step; step_size = lr / bc1; bc2_sqrt = sqrt(1 - beta2**step) */
     const double bc1 = 1.0 - pow(b1, (double)opt->step);
     const double bc2_sqrt = sqrt(1.0 - pow(b2, (double)opt->step));
     const float neg_step = (float)-(lr / bc1);
     const float inv_bc2 = (float)bc2_sqrt;
-    const float w1 = (float)(1.0 - b1);      /* lerp weight */
+    const float w1 = (float)(1.0 - b1); /* lerp weight */
     const float fb2 = (float)b2, w2 = (float)(1.0 - b2);
     const float eps = opt->cfg.eps;
     int64_t off = 0;
@@ -55,9 +54,9 @@ void lb_adamw_step(lb_adamw *opt, double lr) {
         const double wd = p->decay ? opt->cfg.weight_decay : 0.0;
         const float decay = (float)(1.0 - lr * wd);
         const int64_t n = p->numel;
-        #pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > 65536) schedule(static)
         for (int64_t j = 0; j < n; j++) {
-            float xj = x[j] * decay;                       /* decoupled decay first */
+            float xj = x[j] * decay; /* decoupled decay first */
             float gj = g[j];
             /* Operation order and fused multiply-adds as torch's CPU kernels, which makes m and
              * v bit-identical to torch: lerp is fma(w, g-m, m), addcmul is v + (w*g)*g, addcdiv
@@ -79,7 +78,7 @@ double lb_clip_grad_norm(lb_param *params, int n_params, double max_norm) {
     for (int i = 0; i < n_params; i++) {
         const float *g = params[i].grad;
         double s = 0.0;
-        #pragma omp parallel for reduction(+ : s) if (params[i].numel > 65536)
+#pragma omp parallel for reduction(+ : s) if (params[i].numel > 65536)
         for (int64_t j = 0; j < params[i].numel; j++) s += (double)g[j] * g[j];
         float tn = (float)sqrt(s);
         sq += (double)tn * tn;
@@ -87,7 +86,7 @@ double lb_clip_grad_norm(lb_param *params, int n_params, double max_norm) {
     float total = (float)sqrt(sq);
     if (max_norm <= 0) return total;
     float coef = (float)max_norm / (total + 1e-6f);
-    if (!(coef < 1.0f)) coef = coef > 1.0f ? 1.0f : coef;   /* clamp(max=1); NaN stays NaN */
+    if (!(coef < 1.0f)) coef = coef > 1.0f ? 1.0f : coef; /* clamp(max=1); NaN stays NaN */
     for (int i = 0; i < n_params; i++) {
         float *g = params[i].grad;
         for (int64_t j = 0; j < params[i].numel; j++) g[j] *= coef;

@@ -10,9 +10,9 @@
 #include "model/model.h"
 
 typedef struct lb_adamw_config {
-    float beta1, beta2;    /* 0.9, 0.999 */
-    float eps;             /* 1e-8 */
-    float weight_decay;    /* applied to params with decay=true only (HF's second group has 0) */
+    float beta1, beta2; /* 0.9, 0.999 */
+    float eps;          /* 1e-8 */
+    float weight_decay; /* applied to params with decay=true only (HF's second group has 0) */
 } lb_adamw_config;
 
 /* Fills HF Trainer's defaults (betas 0.9/0.999, eps 1e-8, weight_decay 0). */
@@ -21,15 +21,14 @@ void lb_adamw_defaults(lb_adamw_config *cfg);
 typedef struct lb_adamw {
     lb_adamw_config cfg;
     int n_params;
-    lb_param *params;      /* [n_params], not owned */
-    int64_t total;         /* Σ numel */
-    float *m, *v;          /* [total] each: first/second moments, params laid end to end */
-    int64_t step;          /* optimizer steps taken (torch's state['step']) */
+    lb_param *params; /* [n_params], not owned */
+    int64_t total;    /* Σ numel */
+    float *m, *v;     /* [total] each: first/second moments, params laid end to end */
+    int64_t step;     /* optimizer steps taken (torch's state['step']) */
 } lb_adamw;
 
 /* Binds the optimizer to params (the array must outlive it) with zeroed moments. */
-lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_adamw_config *cfg,
-                        lb_error *err);
+lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_adamw_config *cfg, lb_error *err);
 void lb_adamw_free(lb_adamw *opt);
 
 /* One AdamW update of every parameter with learning rate lr (the scheduled value). */

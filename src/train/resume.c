@@ -20,7 +20,7 @@ typedef struct rd {
     const cJSON *root;
     const char *path;
     lb_error *err;
-    lb_status st;   /* first failure; later checks are skipped */
+    lb_status st; /* first failure; later checks are skipped */
 } rd;
 
 static bool failed(rd *r) { return r->st != LB_OK; }
@@ -67,7 +67,11 @@ static double num_from(rd *r, const cJSON *x, const char *field, double lo, bool
         if (x->valuedouble >= lo) return x->valuedouble;
     }
     describe(x, got, sizeof got);
-    fail(r, field, none_ok ? "a finite number >= 0, or -1 for none" : lo == -INFINITY ? "a finite number" : "a finite number >= 0", got);
+    fail(r, field,
+         none_ok           ? "a finite number >= 0, or -1 for none"
+         : lo == -INFINITY ? "a finite number"
+                           : "a finite number >= 0",
+         got);
     return 0;
 }
 
@@ -152,7 +156,10 @@ static void read_files(rd *r, lb_resume *out) {
     if (!cJSON_IsString(id) || !is_hex(id->valuestring, 32)) {
         char got[96];
         describe(id, got, sizeof got);
-        fail(r, key, "32 lowercase hex digits (a checkpoint written before checkpoints carried an id cannot be resumed: start the run again)", got);
+        fail(
+            r, key,
+            "32 lowercase hex digits (a checkpoint written before checkpoints carried an id cannot be resumed: start the run again)",
+            got);
         return;
     }
     memcpy(out->checkpoint_id, id->valuestring, 33);
@@ -165,7 +172,10 @@ static void read_files(rd *r, lb_resume *out) {
     }
     const cJSON *f;
     cJSON_ArrayForEach(f, files) {
-        if (out->nfiles == LB_RESUME_MAX_FILES) { fail(r, "files", "at most 32 files", "more"); return; }
+        if (out->nfiles == LB_RESUME_MAX_FILES) {
+            fail(r, "files", "at most 32 files", "more");
+            return;
+        }
         const char *name = f->string;
         if (!name || !*name || strlen(name) >= sizeof out->files[0].name || strchr(name, '/') || !strcmp(name, "..") ||
             !strcmp(name, ".")) {
@@ -176,7 +186,10 @@ static void read_files(rd *r, lb_resume *out) {
             fail(r, "files", "64 lowercase hex digits per file", "another value");
             return;
         }
-        if (lb_resume_file_sha256(out, name)) { fail(r, "files", "each file once", name); return; }
+        if (lb_resume_file_sha256(out, name)) {
+            fail(r, "files", "each file once", name);
+            return;
+        }
         lb_resume_file *e = &out->files[out->nfiles++];
         memcpy(e->name, name, strlen(name) + 1);
         memcpy(e->sha256, f->valuestring, 65);
@@ -212,7 +225,8 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
     /* The run it was written for. */
     if (!failed(&r)) {
         const cJSON *seed = cJSON_GetObjectItemCaseSensitive(root, "seed");
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "n_train"), *ep = cJSON_GetObjectItemCaseSensitive(root, "epochs"),
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "n_train"),
+                    *ep = cJSON_GetObjectItemCaseSensitive(root, "epochs"),
                     *bs = cJSON_GetObjectItemCaseSensitive(root, "batch_size"),
                     *ts = cJSON_GetObjectItemCaseSensitive(root, "total_steps");
         bool same = cJSON_IsNumber(n) && n->valuedouble == (double)d->n_train && cJSON_IsNumber(ep) &&
@@ -225,7 +239,8 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
         if (!failed(&r) && !same)
             r.st = lb_err(err, LB_ERR_USAGE,
                           "%s: the checkpoint was written for another run (training rows, epochs, batch size, seed or "
-                          "batch order differ); resume with the same options", path);
+                          "batch order differ); resume with the same options",
+                          path);
     }
     if (!failed(&r)) {
         /* Same arithmetic as before the interruption (absent: written before bf16 mode, so fp32). */
@@ -233,8 +248,10 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
         const char *was = cJSON_IsString(prec) ? prec->valuestring : "fp32";
         if (prec && !cJSON_IsString(prec)) fail(&r, "precision", "\"fp32\" or \"bf16\"", "another value");
         else if (strcmp(was, d->precision))
-            r.st = lb_err(err, LB_ERR_USAGE, "%s: the run was trained with --precision %.16s, resuming with %s; "
-                          "resume with --precision %.16s", path, was, d->precision, was);
+            r.st = lb_err(err, LB_ERR_USAGE,
+                          "%s: the run was trained with --precision %.16s, resuming with %s; "
+                          "resume with --precision %.16s",
+                          path, was, d->precision, was);
     }
     read_files(&r, out);
     /* Where the run stopped. */
@@ -262,7 +279,8 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
     out->epoch_loss_steps = key_int(&r, "epoch_loss_steps", out->step_in_epoch, out->step_in_epoch);
     out->last_logged_loss = key_num(&r, "last_logged_loss", 0, true);
     out->best_epoch = (int)key_int(&r, "best_epoch", 0, d->n_eval > 0 ? out->epoch : 0);
-    out->best_step = key_int(&r, "best_step", out->best_epoch * d->steps_per_epoch, out->best_epoch * d->steps_per_epoch);
+    out->best_step =
+        key_int(&r, "best_step", out->best_epoch * d->steps_per_epoch, out->best_epoch * d->steps_per_epoch);
     out->best_metric = out->best_epoch ? key_num(&r, "best_metric", -INFINITY, false) : 0;
     out->total_flos = key_num(&r, "total_flos", 0, false);
     out->train_time = key_num(&r, "train_time", 0, false);
@@ -272,7 +290,8 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
     if (be && out->best_epoch) {
         out->best_eval.loss = num_from(&r, cJSON_GetArrayItem(be, 0), "best_eval", 0, false);
         out->best_eval.runtime_s = num_from(&r, cJSON_GetArrayItem(be, 1), "best_eval", 0, false);
-        const cJSON *bc = array_of(&r, cJSON_GetObjectItemCaseSensitive(root, "best_confusion"), "best_confusion", L * L);
+        const cJSON *bc =
+            array_of(&r, cJSON_GetObjectItemCaseSensitive(root, "best_confusion"), "best_confusion", L * L);
         if (bc) read_confusion(&r, bc, 0, L, d->n_eval, "best_confusion", out->best_eval.confusion);
     }
     /* The epoch's batch order: a permutation of the training rows. */
@@ -348,7 +367,8 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
         e->step = int_in(&r, cJSON_GetArrayItem(h, 2), field, 1, out->global_step);
         for (int k = 0; k < 8; k++) e->v[k] = num_from(&r, cJSON_GetArrayItem(h, 3 + k), field, -INFINITY, false);
         if (!failed(&r) && e->epoch > d->epochs) fail(&r, field, "an epoch within the run", "a later one");
-        if (!failed(&r) && i > 0 && e->step < out->hist[i - 1].step) fail(&r, field, "steps in order", "an earlier step");
+        if (!failed(&r) && i > 0 && e->step < out->hist[i - 1].step)
+            fail(&r, field, "steps in order", "an earlier step");
         out->nhist = i + 1;
     }
     cJSON_Delete(root);
@@ -376,8 +396,14 @@ static lb_status put_file_digests(FILE *f, const char *dir, lb_error *err) {
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' || !strcmp(de->d_name, "resume.json") || strstr(de->d_name, ".tmp")) continue;
-        if (n == LB_RESUME_MAX_FILES) { st = lb_err(err, LB_ERR_INTERNAL, "%s: more than %d files", dir, n); break; }
-        if (!(names[n] = strdup(de->d_name))) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); break; }
+        if (n == LB_RESUME_MAX_FILES) {
+            st = lb_err(err, LB_ERR_INTERNAL, "%s: more than %d files", dir, n);
+            break;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            break;
+        }
         n++;
     }
     closedir(d);
@@ -419,7 +445,10 @@ lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *
             lb_st_out *t = &outs[2 * i + k];
             size_t len = strlen(params[i].name) + 16;
             names[2 * i + k] = malloc(len);
-            if (!names[2 * i + k]) { st = lb_err(err, LB_ERR_NOMEM, "resume checkpoint: out of memory"); goto out; }
+            if (!names[2 * i + k]) {
+                st = lb_err(err, LB_ERR_NOMEM, "resume checkpoint: out of memory");
+                goto out;
+            }
             snprintf(names[2 * i + k], len, "%s.%s", k ? "exp_avg_sq" : "exp_avg", params[i].name);
             t->name = names[2 * i + k];
             t->dtype = LB_DT_F32;
@@ -445,32 +474,38 @@ lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *
     if ((st = lb_atomic_open(&af, p, err))) goto out;
     FILE *f = af.fp;
     fprintf(f, "{\n  \"format\": \"%s\",\n  \"checkpoint_id\": \"%s\",\n  \"files\": {", LB_RESUME_FORMAT, ckpt_id);
-    if ((st = put_file_digests(f, tmp, err))) { lb_atomic_abort(&af); goto out; }
-    fprintf(f, "},\n  \"n_train\": %lld,\n  \"epochs\": %d,\n  \"batch_size\": %d,\n"
-               "  \"seed\": \"%llu\",\n  \"total_steps\": %lld,\n  \"global_step\": %lld,\n  \"epoch\": %d,\n"
-               "  \"step_in_epoch\": %lld,\n  \"order_valid\": %d,\n  \"step_adam\": %lld,\n",
+    if ((st = put_file_digests(f, tmp, err))) {
+        lb_atomic_abort(&af);
+        goto out;
+    }
+    fprintf(f,
+            "},\n  \"n_train\": %lld,\n  \"epochs\": %d,\n  \"batch_size\": %d,\n"
+            "  \"seed\": \"%llu\",\n  \"total_steps\": %lld,\n  \"global_step\": %lld,\n  \"epoch\": %d,\n"
+            "  \"step_in_epoch\": %lld,\n  \"order_valid\": %d,\n  \"step_adam\": %lld,\n",
             (long long)s->n_train, o->epochs, o->batch_size, (unsigned long long)o->seed, (long long)s->total_steps,
             (long long)s->global_step, s->epoch, (long long)s->step_in_epoch, s->order_valid, (long long)opt->step);
     put_u64s(f, "shuffle_rng", s->shuffle_rng.s, 4);
     put_u64s(f, "dropout_rng", s->dropout_rng.s, 4);
-    fprintf(f, "  \"tr_loss\": %.9g,\n  \"total_loss\": %.17g,\n  \"last_logged\": %lld,\n  \"epoch_loss_sum\": %.17g,\n"
-               "  \"epoch_loss_steps\": %lld,\n  \"last_logged_loss\": %.17g,\n  \"best_epoch\": %d,\n  \"best_step\": %lld,\n"
-               "  \"best_metric\": %.17g,\n  \"total_flos\": %.17g,\n  \"train_time\": %.17g,\n  \"tokens\": %lld,\n"
-               "  \"token_time\": %.17g,\n  \"precision\": \"%s\",\n",
-            (double)s->tr_loss, s->total_loss, (long long)s->last_logged, s->epoch_loss_sum,
-            (long long)s->epoch_loss_steps, isnan(s->last_logged_loss) ? -1.0 : s->last_logged_loss, s->best_epoch,
-            (long long)s->best_step, s->best_metric, s->total_flos, s->train_time, (long long)s->tokens,
-            s->token_time, lb_precision_name(lb_model_get_precision(m)));
+    fprintf(
+        f,
+        "  \"tr_loss\": %.9g,\n  \"total_loss\": %.17g,\n  \"last_logged\": %lld,\n  \"epoch_loss_sum\": %.17g,\n"
+        "  \"epoch_loss_steps\": %lld,\n  \"last_logged_loss\": %.17g,\n  \"best_epoch\": %d,\n  \"best_step\": %lld,\n"
+        "  \"best_metric\": %.17g,\n  \"total_flos\": %.17g,\n  \"train_time\": %.17g,\n  \"tokens\": %lld,\n"
+        "  \"token_time\": %.17g,\n  \"precision\": \"%s\",\n",
+        (double)s->tr_loss, s->total_loss, (long long)s->last_logged, s->epoch_loss_sum, (long long)s->epoch_loss_steps,
+        isnan(s->last_logged_loss) ? -1.0 : s->last_logged_loss, s->best_epoch, (long long)s->best_step, s->best_metric,
+        s->total_flos, s->train_time, (long long)s->tokens, s->token_time,
+        lb_precision_name(lb_model_get_precision(m)));
     const lb_eval_result *be = &s->best_eval;
     fprintf(f, "  \"best_eval\": [%.17g, %.17g], \"best_confusion\": [", be->loss, be->runtime_s);
-    for (int k = 0; k < L * L; k++)
-        fprintf(f, "%s%lld", k ? ", " : "", (long long)be->metrics.confusion[k]);
+    for (int k = 0; k < L * L; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)be->metrics.confusion[k]);
     fputs("],\n  \"order\": [", f);
     for (int64_t i = 0; s->order_valid && i < s->n_train; i++) fprintf(f, "%s%d", i ? "," : "", s->order[i]);
     fputs("],\n  \"rows\": [", f);
     for (int e = 0; e < o->epochs; e++) {
         const lb_epoch_row *r = &s->rows[e];
-        fprintf(f, "%s[%.17g, %.17g, %d, %.17g, %.17g", e ? ", " : "", isnan(r->train_loss_logged) ? -1.0 : r->train_loss_logged,
+        fprintf(f, "%s[%.17g, %.17g, %d, %.17g, %.17g", e ? ", " : "",
+                isnan(r->train_loss_logged) ? -1.0 : r->train_loss_logged,
                 isnan(r->train_loss_mean) ? -1.0 : r->train_loss_mean, r->has_eval, r->eval.loss, r->eval.runtime_s);
         for (int k = 0; k < L * L; k++) fprintf(f, ", %lld", (long long)r->eval.metrics.confusion[k]);
         fputs("]", f);
@@ -483,11 +518,15 @@ lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *
         fputs("]", f);
     }
     fputs("]\n}\n", f);
-    if (ferror(f)) { lb_atomic_abort(&af); st = lb_err(err, LB_ERR_IO, "%s: write failed", p); goto out; }
+    if (ferror(f)) {
+        lb_atomic_abort(&af);
+        st = lb_err(err, LB_ERR_IO, "%s: write failed", p);
+        goto out;
+    }
     if ((st = lb_atomic_commit(&af, err))) goto out;
-    st = lb_staging_commit(&sg, err);   /* the complete folder replaces the old one at once */
+    st = lb_staging_commit(&sg, err); /* the complete folder replaces the old one at once */
 out:
-    lb_staging_abort(&sg);   /* nothing left to do after a commit */
+    lb_staging_abort(&sg); /* nothing left to do after a commit */
     if (names)
         for (int i = 0; i < np * 2; i++) free(names[i]);
     free(names);
@@ -504,18 +543,23 @@ static lb_status check_ckpt_file(const lb_resume *r, const char *dir, const char
     char *p = lb_path_join(dir, name), hex[65];
     lb_status st = LB_OK;
     if (!want) {
-        st = lb_err(err, LB_ERR_FORMAT, "%s/resume.json: lists no digest for %s; the folder is not one checkpoint", dir, name);
+        st = lb_err(err, LB_ERR_FORMAT, "%s/resume.json: lists no digest for %s; the folder is not one checkpoint", dir,
+                    name);
     } else if (!(st = lb_sha256_file(p, hex, err)) && strcmp(hex, want)) {
-        st = lb_err(err, LB_ERR_FORMAT, "%s: SHA-256 %.12s... differs from the %.12s... that resume.json (checkpoint %s) "
-                    "lists: the folder mixes files of different checkpoints", p, hex, want, r->checkpoint_id);
+        st = lb_err(err, LB_ERR_FORMAT,
+                    "%s: SHA-256 %.12s... differs from the %.12s... that resume.json (checkpoint %s) "
+                    "lists: the folder mixes files of different checkpoints",
+                    p, hex, want, r->checkpoint_id);
     } else if (!st && tensors) {
         lb_st_file *sf = lb_st_open(p, err);
         if (!sf) st = err ? err->code : LB_ERR_FORMAT;
         else {
             const char *id = lb_st_metadata(sf, "lorabert_checkpoint_id");
             if (!id || strcmp(id, r->checkpoint_id))
-                st = lb_err(err, LB_ERR_FORMAT, "%s: checkpoint id %s, resume.json says %s: the folder mixes files of "
-                            "different checkpoints", p, id ? id : "(none)", r->checkpoint_id);
+                st = lb_err(err, LB_ERR_FORMAT,
+                            "%s: checkpoint id %s, resume.json says %s: the folder mixes files of "
+                            "different checkpoints",
+                            p, id ? id : "(none)", r->checkpoint_id);
             lb_st_close(sf);
         }
     }
@@ -535,9 +579,15 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
     memset(&r, 0, sizeof r);
     lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
     if (st) goto out;
-    lb_resume_dims d = {.n_train = s->n_train, .n_eval = n_eval, .epochs = o->epochs, .batch_size = o->batch_size,
-                        .seed = o->seed, .steps_per_epoch = s->steps_per_epoch, .total_steps = s->total_steps,
-                        .num_labels = L, .fixed_order = o->order_rows != NULL,
+    lb_resume_dims d = {.n_train = s->n_train,
+                        .n_eval = n_eval,
+                        .epochs = o->epochs,
+                        .batch_size = o->batch_size,
+                        .seed = o->seed,
+                        .steps_per_epoch = s->steps_per_epoch,
+                        .total_steps = s->total_steps,
+                        .num_labels = L,
+                        .fixed_order = o->order_rows != NULL,
                         .precision = lb_precision_name(lb_model_get_precision(m))};
     if ((st = lb_resume_parse(text, len, path, &d, &r, err))) goto out;
     /* Every file is the one this resume.json was written with. */
@@ -548,9 +598,10 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
         bool tens = !strcmp(r.files[i].name, "optimizer.safetensors") || !strcmp(r.files[i].name, "best.safetensors");
         if ((st = check_ckpt_file(&r, o->resume_dir, r.files[i].name, tens, err))) goto out;
     }
-    if (!lb_resume_file_sha256(&r, "optimizer.safetensors") || (r.best_epoch && !lb_resume_file_sha256(&r, "best.safetensors"))) {
-        st = lb_err(err, LB_ERR_FORMAT, "%s: lists no optimizer.safetensors%s; the folder is not a whole checkpoint", path,
-                    r.best_epoch ? " or best.safetensors" : "");
+    if (!lb_resume_file_sha256(&r, "optimizer.safetensors") ||
+        (r.best_epoch && !lb_resume_file_sha256(&r, "best.safetensors"))) {
+        st = lb_err(err, LB_ERR_FORMAT, "%s: lists no optimizer.safetensors%s; the folder is not a whole checkpoint",
+                    path, r.best_epoch ? " or best.safetensors" : "");
         goto out;
     }
     s->global_step = r.global_step;
@@ -592,13 +643,19 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
     for (int i = 0; i < r.nhist; i++) {
         lb_hist_entry e = {.kind = r.hist[i].kind, .epoch = r.hist[i].epoch, .step = r.hist[i].step};
         memcpy(e.v, r.hist[i].v, sizeof e.v);
-        if (lb_run_hist_push(s, e)) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto out; }
+        if (lb_run_hist_push(s, e)) {
+            st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+            goto out;
+        }
     }
     /* optimizer moments and the best epoch's parameters */
     lb_param *params;
     int np = lb_model_params(m, &params);
     p2 = lb_path_join(o->resume_dir, "optimizer.safetensors");
-    if (!(sf = lb_st_open(p2, err))) { st = err ? err->code : LB_ERR_IO; goto out; }
+    if (!(sf = lb_st_open(p2, err))) {
+        st = err ? err->code : LB_ERR_IO;
+        goto out;
+    }
     int64_t off = 0;
     for (int i = 0; i < np; i++) {
         for (int k = 0; k < 2; k++) {
@@ -610,7 +667,10 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
                 goto out;
             }
             const float *src = lb_st_f32(sf, t, err);
-            if (!src) { st = err ? err->code : LB_ERR_FORMAT; goto out; }
+            if (!src) {
+                st = err ? err->code : LB_ERR_FORMAT;
+                goto out;
+            }
             memcpy((k ? opt->v : opt->m) + off, src, sizeof(float) * (size_t)params[i].numel);
         }
         off += params[i].numel;
@@ -620,7 +680,10 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
     if (s->best_epoch) {
         free(p2);
         p2 = lb_path_join(o->resume_dir, "best.safetensors");
-        if (!(sf = lb_st_open(p2, err))) { st = err ? err->code : LB_ERR_IO; goto out; }
+        if (!(sf = lb_st_open(p2, err))) {
+            st = err ? err->code : LB_ERR_IO;
+            goto out;
+        }
         const lb_st_tensor *t = lb_st_find(sf, "best");
         const float *src = t && t->numel == off && t->dtype == LB_DT_F32 ? lb_st_f32(sf, t, err) : NULL;
         if (!src || !s->best_params) {

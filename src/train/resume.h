@@ -25,32 +25,32 @@
 
 #define LB_RESUME_FORMAT "lorabert-resume-1"
 #define LB_RESUME_MAX_FILES 32
-#define LB_RESUME_MAX_LABELS 64   /* = LB_METRICS_MAX_LABELS */
+#define LB_RESUME_MAX_LABELS 64 /* = LB_METRICS_MAX_LABELS */
 
 /* What the run being resumed is. */
 typedef struct lb_resume_dims {
-    int64_t n_train, n_eval;      /* n_eval 0: no validation set */
+    int64_t n_train, n_eval; /* n_eval 0: no validation set */
     int epochs, batch_size;
     uint64_t seed;
     int64_t steps_per_epoch, total_steps;
     int num_labels;
-    bool fixed_order;             /* a --batch-order file gives the batches (order[] unused) */
-    const char *precision;        /* "fp32" | "bf16" */
+    bool fixed_order;      /* a --batch-order file gives the batches (order[] unused) */
+    const char *precision; /* "fp32" | "bf16" */
 } lb_resume_dims;
 
 typedef struct lb_resume_eval {
     double loss, runtime_s;
-    int64_t confusion[LB_RESUME_MAX_LABELS * LB_RESUME_MAX_LABELS];   /* [true][pred], first L*L */
+    int64_t confusion[LB_RESUME_MAX_LABELS * LB_RESUME_MAX_LABELS]; /* [true][pred], first L*L */
 } lb_resume_eval;
 
 typedef struct lb_resume_row {
-    double train_loss_logged, train_loss_mean;   /* NaN: none */
+    double train_loss_logged, train_loss_mean; /* NaN: none */
     bool has_eval;
     lb_resume_eval eval;
 } lb_resume_row;
 
 typedef struct lb_resume_hist {
-    int kind;          /* 0 train log, 1 eval (the final entry is never in a checkpoint) */
+    int kind; /* 0 train log, 1 eval (the final entry is never in a checkpoint) */
     double epoch;
     int64_t step;
     double v[8];
@@ -69,27 +69,27 @@ typedef struct lb_resume {
      * global_step = epoch * steps_per_epoch + step_in_epoch >= 1, step_adam = global_step. */
     int64_t global_step, step_in_epoch, step_adam;
     int epoch;
-    bool order_valid;             /* order[] is this epoch's permutation of 0..n_train-1 */
-    int32_t *order;               /* [n_train] when order_valid, else NULL */
-    uint64_t shuffle_rng[4], dropout_rng[4];   /* never all zero */
-    double tr_loss, total_loss, epoch_loss_sum;   /* finite, >= 0 */
-    int64_t last_logged;          /* 0..global_step */
-    int64_t epoch_loss_steps;     /* = step_in_epoch */
-    double last_logged_loss;      /* NaN: none yet */
-    int best_epoch;               /* 0 (none) .. epoch; > 0 only with a validation set */
-    int64_t best_step;            /* best_epoch * steps_per_epoch */
+    bool order_valid;                           /* order[] is this epoch's permutation of 0..n_train-1 */
+    int32_t *order;                             /* [n_train] when order_valid, else NULL */
+    uint64_t shuffle_rng[4], dropout_rng[4];    /* never all zero */
+    double tr_loss, total_loss, epoch_loss_sum; /* finite, >= 0 */
+    int64_t last_logged;                        /* 0..global_step */
+    int64_t epoch_loss_steps;                   /* = step_in_epoch */
+    double last_logged_loss;                    /* NaN: none yet */
+    int best_epoch;                             /* 0 (none) .. epoch; > 0 only with a validation set */
+    int64_t best_step;                          /* best_epoch * steps_per_epoch */
     double best_metric;
     lb_resume_eval best_eval;
     double total_flos, train_time, token_time;
     int64_t tokens;
-    lb_resume_row *rows;          /* [epochs]; rows at and after `epoch` are empty */
+    lb_resume_row *rows; /* [epochs]; rows at and after `epoch` are empty */
     lb_resume_hist *hist;
     int nhist;
 } lb_resume;
 
 /* Parses resume.json (text[0..len), need not be NUL-terminated); path names it in errors. */
-lb_status lb_resume_parse(const char *text, size_t len, const char *path, const lb_resume_dims *dims,
-                          lb_resume *out, lb_error *err);
+lb_status lb_resume_parse(const char *text, size_t len, const char *path, const lb_resume_dims *dims, lb_resume *out,
+                          lb_error *err);
 void lb_resume_free(lb_resume *r);
 
 /* The digest resume.json records for `name`, or NULL when it lists no such file. */

@@ -85,7 +85,8 @@ static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opt
     int first = 1;
     fputs("{", f);
     put_key(f, 2, "best_metric", &first);
-    if (s->best_epoch) lb_pyjson_double(f, s->best_metric); else fputs("null", f);
+    if (s->best_epoch) lb_pyjson_double(f, s->best_metric);
+    else fputs("null", f);
     put_key(f, 2, "best_model_checkpoint", &first);
     if (s->best_epoch) {
         char name[64];
@@ -97,9 +98,12 @@ static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opt
     put_num(f, 2, "epoch", s->steps_per_epoch ? (double)s->global_step / (double)s->steps_per_epoch : 0.0, &first);
     put_int(f, 2, "eval_steps", 500, &first);
     put_int(f, 2, "global_step", s->global_step, &first);
-    put_key(f, 2, "is_hyper_param_search", &first); fputs("false", f);
-    put_key(f, 2, "is_local_process_zero", &first); fputs("true", f);
-    put_key(f, 2, "is_world_process_zero", &first); fputs("true", f);
+    put_key(f, 2, "is_hyper_param_search", &first);
+    fputs("false", f);
+    put_key(f, 2, "is_local_process_zero", &first);
+    fputs("true", f);
+    put_key(f, 2, "is_world_process_zero", &first);
+    fputs("true", f);
     put_key(f, 2, "log_history", &first);
     fputs("[", f);
     for (int i = 0; i < s->nhist; i++) {
@@ -112,10 +116,15 @@ static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opt
     put_int(f, 2, "num_train_epochs", o->epochs, &first);
     put_int(f, 2, "save_steps", 500, &first);
     put_num(f, 2, "total_flos", s->total_flos, &first);
-    put_key(f, 2, "trial_name", &first); fputs("null", f);
-    put_key(f, 2, "trial_params", &first); fputs("null", f);
+    put_key(f, 2, "trial_name", &first);
+    fputs("null", f);
+    put_key(f, 2, "trial_params", &first);
+    fputs("null", f);
     fputs("\n}\n", f);
-    if (ferror(f)) { lb_atomic_abort(&af); return lb_err(err, LB_ERR_IO, "%s: write failed", path); }
+    if (ferror(f)) {
+        lb_atomic_abort(&af);
+        return lb_err(err, LB_ERR_IO, "%s: write failed", path);
+    }
     return lb_atomic_commit(&af, err);
 }
 
@@ -149,7 +158,8 @@ static void write_metric_fields(FILE *f, const lb_eval_result *e, int L) {
     lb_pyjson_double(f, e->metrics.recall);
 }
 
-static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts *o, int L, const char *path, lb_error *err) {
+static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts *o, int L, const char *path,
+                                    lb_error *err) {
     lb_atomic_file af;
     lb_status st = lb_atomic_open(&af, path, err);
     if (st) return st;
@@ -157,14 +167,18 @@ static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts
     fputs("{\n", f);
     if (s->best_epoch) {
         write_metric_fields(f, &s->best_eval, L);
-        fprintf(f, ",\n  \"best_epoch\": %d,\n  \"metric_for_best\": \"%s\",\n", s->best_epoch, lb_best_metric_name(o->best));
+        fprintf(f, ",\n  \"best_epoch\": %d,\n  \"metric_for_best\": \"%s\",\n", s->best_epoch,
+                lb_best_metric_name(o->best));
     }
     fprintf(f, "  \"global_step\": %lld,\n  \"train_loss\": ", (long long)s->global_step);
     lb_pyjson_double(f, s->global_step ? s->total_loss / (double)s->global_step : 0.0);
     fputs(",\n  \"train_runtime\": ", f);
     lb_pyjson_double(f, lb_run_round(s->train_time, 4));
     fputs("\n}\n", f);
-    if (ferror(f)) { lb_atomic_abort(&af); return lb_err(err, LB_ERR_IO, "%s: write failed", path); }
+    if (ferror(f)) {
+        lb_atomic_abort(&af);
+        return lb_err(err, LB_ERR_IO, "%s: write failed", path);
+    }
     return lb_atomic_commit(&af, err);
 }
 
@@ -181,8 +195,10 @@ static lb_status write_svg(const lb_train_state *s, int epochs_done, const char 
         if (s->rows[e].has_eval && isfinite(s->rows[e].eval.loss)) lmax = fmax(lmax, s->rows[e].eval.loss);
     }
     lmax *= 1.1;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
-               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
+            "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            W, H);
     fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"15\">lorabert training curves</text>\n", x0);
     fprintf(f, "<path d=\"M%.0f %.0fV%.0fH%.0fV%.0f\" fill=\"none\" stroke=\"#444\"/>\n", x0, y0, y1, x1, y0);
     for (int k = 0; k <= 4; k++) {
@@ -204,8 +220,11 @@ static lb_status write_svg(const lb_train_state *s, int epochs_done, const char 
         int any = 0;
         for (int e = 0; e < epochs_done; e++) {
             const lb_epoch_row *r = &s->rows[e];
-            double v = c == 0 ? r->train_loss_mean : !r->has_eval ? NAN
-                     : c == 1 ? r->eval.loss : c == 2 ? r->eval.metrics.accuracy : r->eval.metrics.f1;
+            double v = c == 0         ? r->train_loss_mean
+                       : !r->has_eval ? NAN
+                       : c == 1       ? r->eval.loss
+                       : c == 2       ? r->eval.metrics.accuracy
+                                      : r->eval.metrics.f1;
             if (!isfinite(v)) continue;
             double x = epochs_done > 1 ? x0 + (x1 - x0) * e / (epochs_done - 1) : (x0 + x1) / 2;
             double y = c < 2 ? y1 - (y1 - y0) * v / lmax : y1 - (y1 - y0) * v;
@@ -214,22 +233,37 @@ static lb_status write_svg(const lb_train_state *s, int epochs_done, const char 
             any = 1;
         }
         if (any) fputs("\"/>\n", f);
-        fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
-                   "<text x=\"%.0f\" y=\"%.0f\">%s%s</text>\n",
-                x1 + 50, y0 + 20.0 * c, colors[c], x1 + 70, y0 + 20.0 * c + 6, names[c], c < 2 ? " (left)" : " (right)");
+        fprintf(f,
+                "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
+                "<text x=\"%.0f\" y=\"%.0f\">%s%s</text>\n",
+                x1 + 50, y0 + 20.0 * c, colors[c], x1 + 70, y0 + 20.0 * c + 6, names[c],
+                c < 2 ? " (left)" : " (right)");
     }
     fputs("</svg>\n", f);
-    if (ferror(f)) { lb_atomic_abort(&af); return lb_err(err, LB_ERR_IO, "%s: write failed", path); }
+    if (ferror(f)) {
+        lb_atomic_abort(&af);
+        return lb_err(err, LB_ERR_IO, "%s: write failed", path);
+    }
     return lb_atomic_commit(&af, err);
 }
 
 /* ---- the output folder --------------------------------------------------------------------- */
 
 /* Every file name a run writes at the top level, in checkpoint-<step>/ or in resume/. */
-static const char *const run_files[] = {
-    "adapter_config.json", "adapter_model.safetensors", "labels.json", "tokenizer.json", "vocab.txt",
-    "tokenizer_config.json", "special_tokens_map.json", "trainer_state.json", "metrics.json",
-    "training_curves.svg", "optimizer.safetensors", "best.safetensors", "resume.json", NULL};
+static const char *const run_files[] = {"adapter_config.json",
+                                        "adapter_model.safetensors",
+                                        "labels.json",
+                                        "tokenizer.json",
+                                        "vocab.txt",
+                                        "tokenizer_config.json",
+                                        "special_tokens_map.json",
+                                        "trainer_state.json",
+                                        "metrics.json",
+                                        "training_curves.svg",
+                                        "optimizer.safetensors",
+                                        "best.safetensors",
+                                        "resume.json",
+                                        NULL};
 
 static bool is_checkpoint_name(const char *s) {
     if (strncmp(s, "checkpoint-", 11)) return false;
@@ -249,7 +283,7 @@ static int classify_entry(const char *name, bool is_dir) {
         for (const char *const *f = run_files; *f; f++)
             if (!strcmp(*f, base)) return ENT_LEFTOVER;
     if (lb_outdir_staging_name(name, base, sizeof base) && owned_inside(base)) return ENT_LEFTOVER;
-    if (is_dir && !strcmp(name, "resume.tmp")) return ENT_LEFTOVER;   /* staging of lorabert <= 0.1 */
+    if (is_dir && !strcmp(name, "resume.tmp")) return ENT_LEFTOVER; /* staging of lorabert <= 0.1 */
     if (is_dir) return owned_inside(name) ? ENT_OURS : ENT_FOREIGN;
     for (const char *const *f = run_files; *f; f++)
         if (!strcmp(*f, name)) return ENT_OURS;
@@ -304,12 +338,18 @@ lb_status lb_run_output_open(const lb_train_opts *o, lb_run_output *out, lb_erro
     if (!st) st = lb_outdir_clean(out->dir, err);
     if (st) goto out;
     struct stat sb;
-    if (lstat(out->dir, &sb) != 0) goto fresh;   /* created by lb_run_output_create */
-    if (!S_ISDIR(sb.st_mode)) { st = lb_err(err, LB_ERR_IO, "%s: exists and is not a directory", o->output_dir); goto out; }
+    if (lstat(out->dir, &sb) != 0) goto fresh; /* created by lb_run_output_create */
+    if (!S_ISDIR(sb.st_mode)) {
+        st = lb_err(err, LB_ERR_IO, "%s: exists and is not a directory", o->output_dir);
+        goto out;
+    }
     if ((st = clean_output(out->dir, err)) || (st = lb_dir_list(out->dir, &names, &n, err))) goto out;
     ours = calloc((size_t)n + 1, sizeof *ours);
     foreign = calloc((size_t)n + 1, sizeof *foreign);
-    if (!ours || !foreign) { st = lb_err(err, LB_ERR_NOMEM, "out of memory"); goto out; }
+    if (!ours || !foreign) {
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     bool has_resume = false;
     for (int i = 0; i < n; i++) {
         size_t len = strlen(names[i]);
@@ -327,13 +367,14 @@ lb_status lb_run_output_open(const lb_train_opts *o, lb_run_output *out, lb_erro
         char *mine = lb_path_join(out->dir, "resume");
         bool same = mine && !strcmp(mine, resume_canon);
         free(mine);
-        if (same) goto fresh;   /* the interrupted run continues in its own folder */
+        if (same) goto fresh; /* the interrupted run continues in its own folder */
     }
     char list[600];
     if (o->overwrite_output) {
         if (nforeign) {
             list_names(list, sizeof list, foreign, nforeign);
-            st = lb_err(err, LB_ERR_USAGE, "%s: the output folder holds entries lorabert does not write (%s); "
+            st = lb_err(err, LB_ERR_USAGE,
+                        "%s: the output folder holds entries lorabert does not write (%s); "
                         "--overwrite-output-dir replaces only a training output folder: choose another --output",
                         o->output_dir, list);
             goto out;
@@ -345,7 +386,8 @@ lb_status lb_run_output_open(const lb_train_opts *o, lb_run_output *out, lb_erro
         goto out;
     }
     list_names(list, sizeof list, names, n);
-    st = lb_err(err, LB_ERR_USAGE, "%s: the output folder is not empty (%s) and this is not a resume of its run; "
+    st = lb_err(err, LB_ERR_USAGE,
+                "%s: the output folder is not empty (%s) and this is not a resume of its run; "
                 "choose another --output, or pass --overwrite-output-dir to replace %s when this run completes%s%s%s",
                 o->output_dir, list, nforeign ? "it (only a training output folder)" : "that run's output",
                 has_resume ? ", or continue it with --resume " : "", has_resume ? o->output_dir : "",
@@ -370,7 +412,7 @@ lb_status lb_run_output_create(lb_run_output *out, lb_error *err) {
 }
 
 void lb_run_output_close(lb_run_output *out) {
-    lb_staging_abort(&out->run);   /* a staged run not published: the old folder stays */
+    lb_staging_abort(&out->run); /* a staged run not published: the old folder stays */
     lb_outdir_lock_release(&out->lock);
     free(out->dir);
     free(out->work);

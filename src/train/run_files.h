@@ -21,9 +21,9 @@
 /* The output folder of a run, opened (locked, checked, cleaned) for the whole run; see
  * lb_run_output_open. */
 typedef struct lb_run_output {
-    char *dir;             /* canonical output folder */
-    char *work;            /* where checkpoints are written: dir, or run.dir when staged */
-    bool staged;           /* replacing a previous run: the whole run is built in run.dir */
+    char *dir;   /* canonical output folder */
+    char *work;  /* where checkpoints are written: dir, or run.dir when staged */
+    bool staged; /* replacing a previous run: the whole run is built in run.dir */
     lb_staging run;
     lb_outdir_lock lock;
 } lb_run_output;
@@ -63,7 +63,6 @@ lb_status lb_run_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_
  * training_curves.svg, published with the checkpoints in one rename. */
 lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_run_output *out,
                              lb_error *err);
-
 
 /* Appends e to s's log_history; -1 when out of memory. */
 int lb_run_hist_push(lb_train_state *s, lb_hist_entry e);

@@ -15,52 +15,58 @@
 #include "base/error.h"
 #include "base/rng.h"
 
-typedef enum lb_best_metric { LB_BEST_LOSS, LB_BEST_ACCURACY, LB_BEST_F1, LB_BEST_PRECISION, LB_BEST_RECALL } lb_best_metric;
+typedef enum lb_best_metric {
+    LB_BEST_LOSS,
+    LB_BEST_ACCURACY,
+    LB_BEST_F1,
+    LB_BEST_PRECISION,
+    LB_BEST_RECALL
+} lb_best_metric;
 
-struct lb_run_output;   /* train/run_files.h */
+struct lb_run_output; /* train/run_files.h */
 
 typedef struct lb_train_opts {
-    int epochs;                /* 10 */
-    int batch_size;            /* 4 */
-    int eval_batch_size;       /* 4 */
-    double lr;                 /* 1e-3 */
-    float weight_decay;        /* 0.01 */
-    int64_t warmup_steps;      /* 0 */
-    double max_grad_norm;      /* 1.0; <= 0 disables clipping */
-    uint64_t seed;             /* 42: data order and dropout */
-    int logging_steps;         /* 500 */
-    lb_best_metric best;       /* LB_BEST_LOSS: lowest eval loss wins; others: highest */
-    const char *output_dir;    /* NULL: nothing is written */
-    bool overwrite_output;     /* output_dir may hold a previous run's output (replaced at the end) */
-    struct lb_run_output *output;  /* output_dir already opened by the caller (NULL: the trainer opens it) */
-    const char *base_model_name;  /* adapter_config base_model_name_or_path */
-    const char *tokenizer_dir;    /* tokenizer files copied next to the adapters (NULL: none) */
+    int epochs;                     /* 10 */
+    int batch_size;                 /* 4 */
+    int eval_batch_size;            /* 4 */
+    double lr;                      /* 1e-3 */
+    float weight_decay;             /* 0.01 */
+    int64_t warmup_steps;           /* 0 */
+    double max_grad_norm;           /* 1.0; <= 0 disables clipping */
+    uint64_t seed;                  /* 42: data order and dropout */
+    int logging_steps;              /* 500 */
+    lb_best_metric best;            /* LB_BEST_LOSS: lowest eval loss wins; others: highest */
+    const char *output_dir;         /* NULL: nothing is written */
+    bool overwrite_output;          /* output_dir may hold a previous run's output (replaced at the end) */
+    struct lb_run_output *output;   /* output_dir already opened by the caller (NULL: the trainer opens it) */
+    const char *base_model_name;    /* adapter_config base_model_name_or_path */
+    const char *tokenizer_dir;      /* tokenizer files copied next to the adapters (NULL: none) */
     const char *const *label_names; /* [num_labels] written to labels.json (NULL: LABEL_i) */
     /* Test option: per-step batches of row indices (HF order.json); replaces shuffling.
      * n_order_steps must be a multiple of epochs. */
-    const int32_t *order_rows;     /* concatenated rows of every step */
-    const int32_t *order_offsets;  /* [n_order_steps+1] */
+    const int32_t *order_rows;    /* concatenated rows of every step */
+    const int32_t *order_offsets; /* [n_order_steps+1] */
     int64_t n_order_steps;
-    const char *resume_dir;    /* continue from a checkpoint written on interruption */
-    int64_t stop_after_step;   /* test hook: behave as if cancelled after this global step (0: off) */
-    int64_t max_steps;         /* runs without a training set (lb_trainer_step_batch): the schedule's
+    const char *resume_dir;  /* continue from a checkpoint written on interruption */
+    int64_t stop_after_step; /* test hook: behave as if cancelled after this global step (0: off) */
+    int64_t max_steps;       /* runs without a training set (lb_trainer_step_batch): the schedule's
                                 * total steps; must be 0 with a training set */
-    float *step_losses;        /* optional [total steps]: each step's mean batch loss */
-    float *step_grad_norms;    /* optional [total steps]: global grad norm before clipping */
+    float *step_losses;      /* optional [total steps]: each step's mean batch loss */
+    float *step_grad_norms;  /* optional [total steps]: global grad norm before clipping */
 } lb_train_opts;
 
 /* One entry of trainer_state.json's log_history. */
 enum { LB_HIST_TRAIN, LB_HIST_EVAL, LB_HIST_FINAL };
 typedef struct lb_hist_entry {
-    int kind;          /* LB_HIST_* */
+    int kind; /* LB_HIST_* */
     double epoch;
     int64_t step;
-    double v[8];   /* train: lr, loss; eval: loss acc f1 prec rec runtime sps stepsps; final: flos loss rt sps stepsps */
+    double v[8]; /* train: lr, loss; eval: loss acc f1 prec rec runtime sps stepsps; final: flos loss rt sps stepsps */
 } lb_hist_entry;
 
-typedef struct lb_epoch_row {   /* one row of the per-epoch table / plot */
-    double train_loss_logged;   /* NaN: "No log" */
-    double train_loss_mean;     /* mean step loss over the epoch (plot) */
+typedef struct lb_epoch_row { /* one row of the per-epoch table / plot */
+    double train_loss_logged; /* NaN: "No log" */
+    double train_loss_mean;   /* mean step loss over the epoch (plot) */
     lb_eval_result eval;
     int has_eval;
 } lb_epoch_row;
@@ -69,28 +75,28 @@ typedef struct lb_epoch_row {   /* one row of the per-epoch table / plot */
 typedef struct lb_train_state {
     int64_t n_train, steps_per_epoch, total_steps;
     int64_t global_step;
-    int epoch;                  /* 0-based epoch being run */
-    int64_t step_in_epoch;      /* steps done in this epoch */
-    int order_valid;            /* order[] holds this epoch's permutation */
-    int32_t *order;             /* [n_train], owned */
+    int epoch;             /* 0-based epoch being run */
+    int64_t step_in_epoch; /* steps done in this epoch */
+    int order_valid;       /* order[] holds this epoch's permutation */
+    int32_t *order;        /* [n_train], owned */
     lb_rng shuffle_rng, dropout_rng;
-    float tr_loss;              /* float32 running sum since the last log, as HF's tensor */
-    double total_loss;          /* HF _total_loss_scalar */
+    float tr_loss;     /* float32 running sum since the last log, as HF's tensor */
+    double total_loss; /* HF _total_loss_scalar */
     int64_t last_logged;
     double epoch_loss_sum;
     int64_t epoch_loss_steps;
-    double last_logged_loss;    /* NaN until the first log */
+    double last_logged_loss; /* NaN until the first log */
     int best_epoch;
     int64_t best_step;
     double best_metric;
     lb_eval_result best_eval;
-    float *best_params;         /* [Σ numel], owned */
-    lb_hist_entry *hist;        /* owned */
+    float *best_params;  /* [Σ numel], owned */
+    lb_hist_entry *hist; /* owned */
     int nhist, caphist;
-    lb_epoch_row *rows;         /* [epochs], owned */
+    lb_epoch_row *rows; /* [epochs], owned */
     double total_flos;
-    double train_time;          /* seconds in training steps + evals (HF train_runtime) */
-    int64_t tokens;             /* real tokens trained on (for tokens/s) */
+    double train_time; /* seconds in training steps + evals (HF train_runtime) */
+    int64_t tokens;    /* real tokens trained on (for tokens/s) */
     double token_time;
 } lb_train_state;
 

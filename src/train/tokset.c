@@ -63,15 +63,17 @@ lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const ch
                                 int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err) {
     memset(ts, 0, sizeof *ts);
     if (n <= 0) return lb_err(err, LB_ERR_FORMAT, "%s: empty dataset (no examples)", what);
-    lb_tok_opts to = {.max_length = max_length, .truncate_left = truncate_left, .add_special_tokens = true,
+    lb_tok_opts to = {.max_length = max_length,
+                      .truncate_left = truncate_left,
+                      .add_special_tokens = true,
                       .replace_invalid_utf8 = false};
     lb_encoding enc = {0};
-    int32_t *tt = NULL;   /* [enc.cap] token types of the current pair */
+    int32_t *tt = NULL; /* [enc.cap] token types of the current pair */
     lb_status st = LB_OK;
     for (int64_t i = 0; i < n; i++) {
         if (labels[i] < 0 || labels[i] >= num_labels) {
-            st = lb_err(err, LB_ERR_FORMAT, "%s: row %lld: label %d is outside 0..%d (the model has %d labels)",
-                        what, (long long)i + 1, labels[i], num_labels - 1, num_labels);
+            st = lb_err(err, LB_ERR_FORMAT, "%s: row %lld: label %d is outside 0..%d (the model has %d labels)", what,
+                        (long long)i + 1, labels[i], num_labels - 1, num_labels);
             break;
         }
         st = pairs ? lb_tokenize_pair(tok, texts[i], lens[i], pairs[i], pair_lens[i], &to, &enc, &tt, err)
@@ -80,10 +82,13 @@ lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const ch
             lb_err_prefix(err, "%s: row %lld", what, (long long)i + 1);
             break;
         }
-        int32_t start = enc.n;   /* types are 0...0 1...1: keep where the 1s begin */
+        int32_t start = enc.n; /* types are 0...0 1...1: keep where the 1s begin */
         if (pairs)
             for (int32_t k = 0; k < enc.n; k++)
-                if (tt[k]) { start = k; break; }
+                if (tt[k]) {
+                    start = k;
+                    break;
+                }
         if ((st = lb_tokset_add_pair(ts, enc.ids, enc.n, start, labels[i], err))) break;
     }
     free(tt);
@@ -134,7 +139,7 @@ int64_t lb_collate(lb_collator *bb, const lb_tokset *ts, const int32_t *rows, in
         for (int t = len; t < T; t++) bb->ids[(int64_t)b * T + t] = pad_id;
         bb->lengths[b] = len;
         bb->labels[b] = ts->labels[rows[b]];
-        if (ts->has_pairs) {   /* padding gets type 0, as DataCollatorWithPadding */
+        if (ts->has_pairs) { /* padding gets type 0, as DataCollatorWithPadding */
             int32_t *ty = bb->types + (int64_t)b * T;
             int s = ts->type_start[rows[b]];
             for (int t = 0; t < T; t++) ty[t] = t >= s && t < len;

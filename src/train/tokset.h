@@ -21,21 +21,21 @@
 /* Tokenized labelled examples, all sequences end to end. */
 typedef struct lb_tokset {
     int64_t n;
-    int32_t *ids;       /* [offsets[n]] */
-    int64_t *offsets;   /* [n+1] */
-    int32_t *labels;    /* [n] */
-    int32_t *type_start; /* [n] position where token type 1 (the pair's second text) starts;
+    int32_t *ids;           /* [offsets[n]] */
+    int64_t *offsets;       /* [n+1] */
+    int32_t *labels;        /* [n] */
+    int32_t *type_start;    /* [n] position where token type 1 (the pair's second text) starts;
                           * the length for single texts */
-    bool has_pairs;     /* some example is a pair: batches carry token_type_ids */
-    int64_t cap_n, cap_ids;  /* allocated sizes */
+    bool has_pairs;         /* some example is a pair: batches carry token_type_ids */
+    int64_t cap_n, cap_ids; /* allocated sizes */
 } lb_tokset;
 
 /* Tokenizes texts once (HF: tokenizer(text, truncation=True, max_length, truncation_side)).
  * labels[i] must lie in [0, num_labels): otherwise LB_ERR_FORMAT naming the row. n == 0 is an
  * error ("empty dataset"). `what` names the data in messages (e.g. the file). */
 lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts /* [n] */,
-                          const size_t *lens /* [n] */, const int32_t *labels /* [n] */, int64_t n,
-                          int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err);
+                          const size_t *lens /* [n] */, const int32_t *labels /* [n] */, int64_t n, int num_labels,
+                          int max_length, bool truncate_left, const char *what, lb_error *err);
 /* Sentence pairs (HF: tokenizer(a, b, truncation=True, max_length)): [CLS] A [SEP] B [SEP] with
  * token_type_ids 0 up to and including the first [SEP], 1 after; longest_first truncation.
  * pairs == NULL is lb_tokset_build. */
@@ -52,10 +52,10 @@ void lb_tokset_free(lb_tokset *ts);
 
 /* Batch buffers, grown to the largest batch seen. Start from a zeroed struct. */
 typedef struct lb_collator {
-    int32_t *ids;        /* [B*T] */
-    int32_t *types;      /* [B*T] token_type_ids (pair datasets only) */
-    int32_t *lengths;    /* [B] */
-    int32_t *labels;     /* [B] the batch's labels, in row order */
+    int32_t *ids;     /* [B*T] */
+    int32_t *types;   /* [B*T] token_type_ids (pair datasets only) */
+    int32_t *lengths; /* [B] */
+    int32_t *labels;  /* [B] the batch's labels, in row order */
     int64_t cap_bt, cap_types;
     int cap_b;
 } lb_collator;

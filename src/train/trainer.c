@@ -35,7 +35,7 @@ void lb_train_defaults(lb_train_opts *o) {
 
 struct lb_trainer {
     lb_model *m;
-    const lb_tokset *train, *eval;   /* train NULL: caller-given batches (lb_trainer_step_batch) */
+    const lb_tokset *train, *eval; /* train NULL: caller-given batches (lb_trainer_step_batch) */
     lb_train_opts o;
     lb_train_callbacks cb;
     const lb_model_config *mc;
@@ -45,22 +45,22 @@ struct lb_trainer {
     int np;
     lb_adamw opt;
     lb_collator bb;
-    float *logits, *dlogits;   /* [maxB * L] */
-    int32_t *rows_buf;         /* [maxB] */
+    float *logits, *dlogits; /* [maxB * L] */
+    int32_t *rows_buf;       /* [maxB] */
     int maxB;
-    double nonemb;             /* parameters outside the embedding tables (HF total_flos) */
-    lb_run_output own_out;   /* when the caller did not open the output folder */
-    lb_run_output *out;      /* NULL: nothing is written */
-    double t_start;            /* now_s() - train_time at open */
+    double nonemb;         /* parameters outside the embedding tables (HF total_flos) */
+    lb_run_output own_out; /* when the caller did not open the output folder */
+    lb_run_output *out;    /* NULL: nothing is written */
+    double t_start;        /* now_s() - train_time at open */
     /* Rate and ETA count this process only (a resumed run's earlier part may have run on
      * another machine, or a busier one). */
     double sess_t0;
     int64_t sess_step0, sess_tokens;
     double sess_token_time;
-    char *ckpt_dir;            /* the last epoch's checkpoint folder (for on_epoch) */
+    char *ckpt_dir; /* the last epoch's checkpoint folder (for on_epoch) */
     bool done;
-    lb_status stopped;         /* non-zero once a step failed or was interrupted */
-    double train_loss;         /* HF train_loss, set when done */
+    lb_status stopped; /* non-zero once a step failed or was interrupted */
+    double train_loss; /* HF train_loss, set when done */
 };
 
 static void notice(const lb_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -119,7 +119,8 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
         if (train->n <= 0) return lb_err(err, LB_ERR_FORMAT, "train: empty training set");
         if (o->max_steps) return lb_err(err, LB_ERR_USAGE, "train: max_steps is for runs on caller-given batches");
     } else if (eval || o->output_dir || o->resume_dir || o->order_rows || o->max_steps < 1) {
-        return lb_err(err, LB_ERR_USAGE, "train: a run without a training set takes max_steps >= 1 and no "
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: a run without a training set takes max_steps >= 1 and no "
                       "validation set, output folder, resume folder or batch order");
     }
     if (eval && eval->n <= 0) return lb_err(err, LB_ERR_FORMAT, "train: empty validation set");
@@ -176,7 +177,8 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     int maxB = to->batch_size;
     if (to->order_rows)
         for (int64_t k = 0; k < to->n_order_steps; k++)
-            if (to->order_offsets[k + 1] - to->order_offsets[k] > maxB) maxB = to->order_offsets[k + 1] - to->order_offsets[k];
+            if (to->order_offsets[k + 1] - to->order_offsets[k] > maxB)
+                maxB = to->order_offsets[k + 1] - to->order_offsets[k];
     if ((st = reserve_batch(t, maxB, err))) goto fail;
     s->order = malloc(sizeof(int32_t) * (size_t)(s->n_train ? s->n_train : 1));
     s->rows = calloc((size_t)to->epochs, sizeof *s->rows);
@@ -191,9 +193,11 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
         const lb_tokset *ts = k ? eval : train;
         for (int64_t i = 0; ts && i < ts->n; i++)
             if (ts->offsets[i + 1] - ts->offsets[i] > mc->max_pos) {
-                st = lb_err(err, LB_ERR_USAGE, "train: %s example %lld has %lld tokens, more than the model's %d "
-                            "positions (max_position_embeddings); lower --max-length", k ? "eval" : "train",
-                            (long long)i, (long long)(ts->offsets[i + 1] - ts->offsets[i]), mc->max_pos);
+                st = lb_err(err, LB_ERR_USAGE,
+                            "train: %s example %lld has %lld tokens, more than the model's %d "
+                            "positions (max_position_embeddings); lower --max-length",
+                            k ? "eval" : "train", (long long)i, (long long)(ts->offsets[i + 1] - ts->offsets[i]),
+                            mc->max_pos);
                 goto fail;
             }
     }
@@ -250,7 +254,8 @@ static bool cancel_requested(const lb_trainer *t) {
 }
 
 static lb_status refuse(const lb_trainer *t, lb_error *err) {
-    if (t->done) return lb_err(err, LB_ERR_USAGE, "train: the run has finished (%lld steps)", (long long)t->s.global_step);
+    if (t->done)
+        return lb_err(err, LB_ERR_USAGE, "train: the run has finished (%lld steps)", (long long)t->s.global_step);
     return lb_err(err, LB_ERR_USAGE, "train: the run stopped at step %lld (%s); open a new one",
                   (long long)t->s.global_step, lb_status_name(t->stopped));
 }
@@ -300,20 +305,29 @@ static lb_status core_step(lb_trainer *t, const lb_batch *batch, const int32_t *
         s->tr_loss = 0;
         s->last_logged = s->global_step;
         s->last_logged_loss = logged;
-        lb_hist_entry h = {.kind = LB_HIST_TRAIN, .step = s->global_step,
+        lb_hist_entry h = {.kind = LB_HIST_TRAIN,
+                           .step = s->global_step,
                            .epoch = lb_run_round(s->epoch + (double)(s->step_in_epoch + 1) / s->steps_per_epoch, 2),
                            .v = {o->lr * lb_linear_schedule(s->global_step, o->warmup_steps, s->total_steps), logged}};
         if (lb_run_hist_push(s, h)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     }
     s->step_in_epoch++;
     double spent = now_s() - t->sess_t0;
-    lb_step_info in = {
-        .step = s->global_step, .total_steps = s->total_steps, .epoch = s->epoch + 1, .num_epochs = o->epochs,
-        .step_in_epoch = s->step_in_epoch, .steps_per_epoch = s->steps_per_epoch,
-        .epoch_progress = s->epoch + (double)s->step_in_epoch / (double)s->steps_per_epoch,
-        .loss = loss, .grad_norm = gnorm, .learning_rate = lr, .tokens = t->sess_tokens, .elapsed_s = spent,
-        .tokens_per_s = t->sess_token_time > 0 ? (double)t->sess_tokens / t->sess_token_time : 0,
-        .eta_s = spent / (double)(s->global_step - t->sess_step0) * (double)(s->total_steps - s->global_step)};
+    lb_step_info in = {.step = s->global_step,
+                       .total_steps = s->total_steps,
+                       .epoch = s->epoch + 1,
+                       .num_epochs = o->epochs,
+                       .step_in_epoch = s->step_in_epoch,
+                       .steps_per_epoch = s->steps_per_epoch,
+                       .epoch_progress = s->epoch + (double)s->step_in_epoch / (double)s->steps_per_epoch,
+                       .loss = loss,
+                       .grad_norm = gnorm,
+                       .learning_rate = lr,
+                       .tokens = t->sess_tokens,
+                       .elapsed_s = spent,
+                       .tokens_per_s = t->sess_token_time > 0 ? (double)t->sess_tokens / t->sess_token_time : 0,
+                       .eta_s = spent / (double)(s->global_step - t->sess_step0) *
+                                (double)(s->total_steps - s->global_step)};
     if (info) *info = in;
     if (t->cb.on_step) t->cb.on_step(t->cb.user, &in);
     return LB_OK;
@@ -338,7 +352,9 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
         row->has_eval = 1;
         double rt = row->eval.runtime_s;
         int64_t n = t->eval->n;
-        lb_hist_entry h = {.kind = LB_HIST_EVAL, .step = s->global_step, .epoch = s->epoch + 1.0,
+        lb_hist_entry h = {.kind = LB_HIST_EVAL,
+                           .step = s->global_step,
+                           .epoch = s->epoch + 1.0,
                            .v = {row->eval.loss, row->eval.metrics.accuracy, row->eval.metrics.f1,
                                  row->eval.metrics.precision, row->eval.metrics.recall, lb_run_round(rt, 4),
                                  lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
@@ -368,9 +384,14 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
         if (!(t->ckpt_dir = lb_path_join(t->out->work, name))) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     }
     if (t->cb.on_epoch) {
-        lb_epoch_info e = {.epoch = s->epoch + 1, .num_epochs = o->epochs, .step = s->global_step,
-                           .train_loss = row->train_loss_mean, .logged_loss = row->train_loss_logged,
-                           .evaluated = row->has_eval, .eval = row->eval, .is_best = better,
+        lb_epoch_info e = {.epoch = s->epoch + 1,
+                           .num_epochs = o->epochs,
+                           .step = s->global_step,
+                           .train_loss = row->train_loss_mean,
+                           .logged_loss = row->train_loss_logged,
+                           .evaluated = row->has_eval,
+                           .eval = row->eval,
+                           .is_best = better,
                            .checkpoint_dir = t->ckpt_dir};
         t->cb.on_epoch(t->cb.user, &e);
     }
@@ -406,12 +427,14 @@ static lb_status finish(lb_trainer *t, lb_error *err) {
     s->total_loss += (double)s->tr_loss;
     s->tr_loss = 0;
     t->train_loss = s->total_loss / (double)s->global_step;
-    lb_hist_entry fin = {.kind = LB_HIST_FINAL, .step = s->global_step, .epoch = (double)o->epochs,
+    lb_hist_entry fin = {.kind = LB_HIST_FINAL,
+                         .step = s->global_step,
+                         .epoch = (double)o->epochs,
                          .v = {s->total_flos, t->train_loss, lb_run_round(s->train_time, 4),
                                lb_run_round((double)s->n_train * o->epochs / s->train_time, 3),
                                lb_run_round((double)s->total_steps / s->train_time, 3)}};
     if (lb_run_hist_push(s, fin)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
-    if (s->best_epoch) {   /* load_best_model_at_end */
+    if (s->best_epoch) { /* load_best_model_at_end */
         int64_t off = 0;
         for (int i = 0; i < t->np; i++) {
             memcpy(t->params[i].data, s->best_params + off, sizeof(float) * (size_t)t->params[i].numel);
@@ -484,7 +507,8 @@ lb_status lb_trainer_step_batch(lb_trainer *t, const lb_batch *batch, const int3
                                 lb_error *err) {
     if (t->done || t->stopped) return refuse(t, err);
     if (t->train)
-        return lb_err(err, LB_ERR_USAGE, "train: this run steps over its training set (lb_train_step); it takes no batches");
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: this run steps over its training set (lb_train_step); it takes no batches");
     lb_train_state *s = &t->s;
     if (s->global_step >= s->total_steps)
         return lb_err(err, LB_ERR_USAGE, "train: all %lld steps of the schedule (max_steps) are done",
@@ -511,8 +535,9 @@ void lb_trainer_result(const lb_trainer *t, lb_train_result *res) {
     res->global_step = s->global_step;
     res->best_epoch = s->best_epoch;
     res->best_eval = s->best_eval;
-    res->train_loss = t->done ? t->train_loss
-                    : s->global_step ? (s->total_loss + (double)s->tr_loss) / (double)s->global_step : 0.0;
+    res->train_loss = t->done          ? t->train_loss
+                      : s->global_step ? (s->total_loss + (double)s->tr_loss) / (double)s->global_step
+                                       : 0.0;
     res->runtime_s = s->train_time;
     res->tokens_per_s = s->token_time > 0 ? (double)s->tokens / s->token_time : 0;
 }
@@ -561,7 +586,10 @@ lb_status lb_batch_order_load(const char *path, int32_t **rows, int32_t **offset
     cJSON_ArrayForEach(s, steps) total += cJSON_GetArraySize(s);
     *rows = malloc(sizeof(int32_t) * (size_t)(total ? total : 1));
     *offsets = malloc(sizeof(int32_t) * (size_t)(ns + 1));
-    if (!*rows || !*offsets) { st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+    if (!*rows || !*offsets) {
+        st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
     int64_t k = 0, i = 0;
     (*offsets)[0] = 0;
     cJSON_ArrayForEach(s, steps) {

@@ -78,7 +78,7 @@ lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, c
 
 /* Reads an HF trajectory order.json ({"epochs": E, "steps": [[rows...], ...]}) into malloc'd
  * arrays for lb_train_opts.order_*; *epochs gets E (0 when absent). */
-lb_status lb_batch_order_load(const char *path, int32_t **rows, int32_t **offsets, int64_t *n_steps,
-                              int *epochs, lb_error *err);
+lb_status lb_batch_order_load(const char *path, int32_t **rows, int32_t **offsets, int64_t *n_steps, int *epochs,
+                              lb_error *err);
 
 #endif

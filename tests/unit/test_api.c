@@ -33,10 +33,10 @@ static void write_text(const char *path, const char *text) {
 
 /* The tiny model's 120-entry vocabulary: specials, the words of the texts below, fillers. */
 static void write_vocab(const char *dir) {
-    static const char *words[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "it", "was", "good", ".", "not",
-                                  "a", "fan", ",", "don", "'", "t", "rec", "##om", "##med", "better", "than",
-                                  "the", "first", "one", "this", "is", "worth", "watching", "even", "once",
-                                  "pass", NULL};
+    static const char *words[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",    "[MASK]", "it",   "was",   "good",
+                                  ".",     "not",   "a",     "fan",      ",",      "don",  "'",     "t",
+                                  "rec",   "##om",  "##med", "better",   "than",   "the",  "first", "one",
+                                  "this",  "is",    "worth", "watching", "even",   "once", "pass",  NULL};
     char path[512];
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     FILE *f = fopen(path, "w");
@@ -104,8 +104,8 @@ static lb_classifier *open_classifier(const char *model, const char *adapter, in
 Test(api, version) {
     cr_assert_str_eq(lb_version(), LORABERT_VERSION);
     cr_assert_eq(lb_version_number(), LORABERT_VERSION_NUMBER);
-    cr_assert_eq(LORABERT_VERSION_NUMBER, LORABERT_VERSION_MAJOR * 10000 + LORABERT_VERSION_MINOR * 100 +
-                                              LORABERT_VERSION_PATCH);
+    cr_assert_eq(LORABERT_VERSION_NUMBER,
+                 LORABERT_VERSION_MAJOR * 10000 + LORABERT_VERSION_MINOR * 100 + LORABERT_VERSION_PATCH);
 }
 
 /* Batched, length-sorted classification equals classifying each text alone; probabilities are
@@ -128,7 +128,8 @@ Test(api, classify_batched_equals_single) {
             int32_t l1;
             double p1[2];
             float z1[2];
-            cr_assert_eq(lb_classify(one, &seed_texts[i], NULL, NULL, NULL, 1, &l1, p1, z1, &err), LB_OK, "%s", err.msg);
+            cr_assert_eq(lb_classify(one, &seed_texts[i], NULL, NULL, NULL, 1, &l1, p1, z1, &err), LB_OK, "%s",
+                         err.msg);
             for (int k = 0; k < L; k++)
                 cr_assert(fabsf(z1[k] - logits[i * L + k]) <= 1e-5f * (1 + fabsf(z1[k])), "%s text %d: %g vs %g",
                           archs[a], i, z1[k], logits[i * L + k]);
@@ -148,7 +149,8 @@ Test(api, adapter_folder_as_model) {
     char m[256], ad[256];
     snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
     snprintf(ad, sizeof ad, "%s/distilbert_tiny-lora", tmp);
-    lb_classifier *a = open_classifier(m, ad, 8), *b = open_classifier(ad, NULL, 8), *base = open_classifier(m, NULL, 8);
+    lb_classifier *a = open_classifier(m, ad, 8), *b = open_classifier(ad, NULL, 8),
+                  *base = open_classifier(m, NULL, 8);
     float za[10], zb[10], zbase[10];
     lb_error err = {0};
     cr_assert_eq(lb_classify(a, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, za, &err), LB_OK, "%s", err.msg);
@@ -218,10 +220,10 @@ Test(api, open_errors_name_the_problem) {
     cr_assert(strstr(err.msg, missing), "%s", err.msg);
     char m[256];
     snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
-    lb_classifier_options o = {.model = {.adapter = m}};  /* a model folder is no adapter */
+    lb_classifier_options o = {.model = {.adapter = m}}; /* a model folder is no adapter */
     cr_assert_eq(lb_classifier_open(m, &o, &c, &err), LB_ERR_IO);
     cr_assert(strstr(err.msg, "adapter_config.json"), "%s", err.msg);
-    lb_classifier_options big = {.max_length = 65};  /* the tiny model has 64 positions */
+    lb_classifier_options big = {.max_length = 65}; /* the tiny model has 64 positions */
     cr_assert_eq(lb_classifier_open(m, &big, &c, &err), LB_ERR_USAGE);
     cr_assert(strstr(err.msg, "64 positions"), "%s", err.msg);
     cr_assert_null(c);
@@ -239,7 +241,7 @@ Test(api, classify_errors) {
     cr_assert(!strncmp(err.msg, "text 1:", 7), "%s", err.msg);
     const char *withnull[] = {"fine", NULL};
     cr_assert_eq(lb_classify(c, withnull, NULL, NULL, NULL, 2, NULL, NULL, NULL, &err), LB_ERR_USAGE);
-    cr_assert_eq(lb_classify(c, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, &err), LB_OK);  /* nothing to do */
+    cr_assert_eq(lb_classify(c, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, &err), LB_OK); /* nothing to do */
     const char *empty[] = {""};
     int32_t label = -1;
     cr_assert_eq(lb_classify(c, empty, NULL, NULL, NULL, 1, &label, NULL, NULL, &err), LB_OK, "%s", err.msg);
@@ -311,7 +313,8 @@ Test(api, save_adapter_round_trip) {
     cr_assert_eq(lb_model_save_merged(lb_classifier_model(c), merged, &err), LB_OK, "%s", err.msg);
     lb_classifier *mm = open_classifier(merged, NULL, 8);
     cr_assert_eq(lb_classify(mm, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, z2, &err), LB_OK, "%s", err.msg);
-    for (int i = 0; i < 10; i++) cr_assert(fabsf(z1[i] - z2[i]) <= 1e-5f * (1 + fabsf(z1[i])), "%d: %g vs %g", i, z1[i], z2[i]);
+    for (int i = 0; i < 10; i++)
+        cr_assert(fabsf(z1[i] - z2[i]) <= 1e-5f * (1 + fabsf(z1[i])), "%d: %g vs %g", i, z1[i], z2[i]);
     lb_classifier_close(mm);
     lb_classifier_close(c);
 }
@@ -389,7 +392,7 @@ Test(api, predict_tokens) {
         cr_assert(fabsf(z[k] - want[k]) <= 1e-5f * (1 + fabsf(want[k])));
         cr_assert(fabsf(z[2 + k] - want[6 + k]) <= 1e-5f * (1 + fabsf(want[6 + k])));
     }
-    ids[1] = 120;  /* the tiny vocabulary has 120 entries */
+    ids[1] = 120; /* the tiny vocabulary has 120 entries */
     cr_assert_eq(lb_model_predict_tokens(model, ids, lengths, NULL, 2, T, z, &err), LB_ERR_USAGE);
     cr_assert(strstr(err.msg, "row 0 position 1") && strstr(err.msg, "vocabulary"), "%s", err.msg);
     int32_t bad_len[2] = {0, 1};
@@ -566,4 +569,3 @@ Test(api, train_output_taken_first) {
     lb_dataset_close(d);
     lb_model_close(model);
 }
-

@@ -29,7 +29,8 @@ Test(fileio, atomic_write_replaces_whole_file) {
     lb_error e;
     cr_assert_eq(lb_write_file_atomic(p, "old", 3, &e), LB_OK);
     cr_assert_eq(lb_write_file_atomic(p, "newer", 5, &e), LB_OK);
-    char *d; size_t n;
+    char *d;
+    size_t n;
     cr_assert_eq(lb_read_file(p, &d, &n, &e), LB_OK);
     cr_assert_eq(n, 5);
     cr_assert_str_eq(d, "newer");
@@ -86,7 +87,7 @@ Test(fileio, empty_paths_are_refused) {
     lb_atomic_file af;
     cr_assert_eq(lb_atomic_open(&af, "", &e), LB_ERR_USAGE);
     cr_assert(!lb_file_exists("") && !lb_dir_exists(""));
-    char *j = lb_path_join("", "checkpoint-5");   /* was "/checkpoint-5": the root folder */
+    char *j = lb_path_join("", "checkpoint-5"); /* was "/checkpoint-5": the root folder */
     cr_assert_str_eq(j, "checkpoint-5");
     free(j);
     char *c;
@@ -193,7 +194,7 @@ Test(outdir, lock_refuses_a_second_writer_and_names_the_holder) {
     cr_assert(!lb_file_exists(lockpath), "the lock file outlived its holder");
     cr_assert_eq(lb_outdir_lock_acquire(t, &b, &e), LB_OK, "%s", e.msg);
     lb_outdir_lock_release(&b);
-    lb_outdir_lock_release(&b);   /* harmless twice */
+    lb_outdir_lock_release(&b); /* harmless twice */
     /* a lock file left by a killed holder (no flock on it) is taken over */
     put(root, "sub/.out.lock", "999999\n");
     cr_assert_eq(lb_outdir_lock_acquire(t, &b, &e), LB_OK, "%s", e.msg);
@@ -276,7 +277,7 @@ Test(outdir, canonical_paths_and_containment) {
     cr_assert(lb_path_within(creal, creal));
     cr_assert(!lb_path_within(creal, c));
     char sib[4300];
-    snprintf(sib, sizeof sib, "%s2", creal);   /* ".../real2" is not inside ".../real" */
+    snprintf(sib, sizeof sib, "%s2", creal); /* ".../real2" is not inside ".../real" */
     cr_assert(!lb_path_within(sib, creal));
     cr_assert(lb_path_within(creal, "/"));
     cr_assert_eq(lb_outdir_check_target("/", "--output", &e), LB_ERR_USAGE);
@@ -400,7 +401,7 @@ Test(fileio, growing_file_refused_at_the_cap, .timeout = 20) {
         char buf[65536];
         memset(buf, 'y', sizeof buf);
         for (int i = 0; i < 4096; i++)
-            if (write(wfd, buf, sizeof buf) < 0) break;  /* up to 256 MiB */
+            if (write(wfd, buf, sizeof buf) < 0) break; /* up to 256 MiB */
         _exit(0);
     }
     char *d;

@@ -26,7 +26,10 @@ static char *shared_data(const char *rel) {
     char *d = lb_path_join(shared_dir(), "data");
     char *p = lb_path_join(d, rel);
     free(d);
-    if (access(p, R_OK) != 0) { free(p); return NULL; }
+    if (access(p, R_OK) != 0) {
+        free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -88,8 +91,7 @@ static void rm_file_dir(char *p) {
     free(p);
 }
 
-static lb_status load_str(const char *name, const char *content, const lb_dataset_opts *o, lb_dataset *d,
-                          lb_error *e) {
+static lb_status load_str(const char *name, const char *content, const lb_dataset_opts *o, lb_dataset *d, lb_error *e) {
     char *p = tmp_file(name, content);
     lb_status st = lb_dataset_load(p, o, d, e);
     rm_file_dir(p);
@@ -118,7 +120,7 @@ Test(csv, rfc4180_quoting) {
     cell_str(&t, 2, 1, "two\nlines");
     cell_str(&t, 3, 1, "crlf\r\ninside");
     cell_str(&t, 4, 1, "plain \"quote\" inside");
-    cell_str(&t, 5, 1, ""); /* quoted empty: an empty string */
+    cell_str(&t, 5, 1, "");                                   /* quoted empty: an empty string */
     cr_assert_eq(lb_table_cell(&t, 6, 1)->type, LB_VAL_NULL); /* unquoted empty: null, like pandas */
     cr_assert_eq(lb_table_col(&t, "text"), 1);
     cr_assert_eq(lb_table_col(&t, "nope"), -1);
@@ -193,7 +195,10 @@ Test(csv, reads_what_python_csv_writes) {
         snprintf(jn, sizeof jn, "%s/case_%03d.json", dir, i);
         snprintf(cn, sizeof cn, "%s/case_%03d.csv", dir, i);
         char delim = ',';
-        if (access(cn, R_OK) != 0) { snprintf(cn, sizeof cn, "%s/case_%03d.tsv", dir, i); delim = '\t'; }
+        if (access(cn, R_OK) != 0) {
+            snprintf(cn, sizeof cn, "%s/case_%03d.tsv", dir, i);
+            delim = '\t';
+        }
         char *js;
         size_t jl;
         lb_error e;
@@ -209,7 +214,10 @@ Test(csv, reads_what_python_csv_writes) {
             cr_assert_eq((size_t)cJSON_GetArraySize(row), t.ncols, "%s", cn);
             size_t c = 0;
             for (const cJSON *f = row->child; f; f = f->next, c++) {
-                if (r == 0) { cr_assert_str_eq(t.col_names[c], f->valuestring, "%s header", cn); continue; }
+                if (r == 0) {
+                    cr_assert_str_eq(t.col_names[c], f->valuestring, "%s header", cn);
+                    continue;
+                }
                 const lb_value *v = lb_table_cell(&t, r - 1, c);
                 const char *got = v->type == LB_VAL_STR ? v->s : "";
                 cr_assert(v->type == LB_VAL_STR || v->type == LB_VAL_NULL);
@@ -276,7 +284,8 @@ Test(jsonl, json_array_file) {
 Test(jsonl, errors_name_the_line) {
     jsonl_bad("{\"a\":1}\n\n{\"a\":2,}\n", "t.jsonl:3: invalid JSON");
     jsonl_bad("{\"a\":1}\n\"str\"\n", "t.jsonl:2: expected a JSON object, found a string");
-    jsonl_bad("{\"a\":1}\n[1]\n", "t.jsonl:2: expected a JSON object, found an array"); /* a line with an array is not JSON Lines */
+    jsonl_bad("{\"a\":1}\n[1]\n",
+              "t.jsonl:2: expected a JSON object, found an array"); /* a line with an array is not JSON Lines */
     jsonl_bad("{\"a\":1}\n{\"a\":1,\"a\":2}\n", "t.jsonl:2: duplicate key \"a\"");
     jsonl_bad("{\"a\":1} {\"a\":2}\n", "t.jsonl:1: more than one JSON value on the line");
     jsonl_bad("{\"a\":1}\n{\"a\":\"\xC0\xAF\"}\n", "t.jsonl:2: invalid UTF-8 byte 0xc0");
@@ -339,10 +348,11 @@ Test(jsonl, reads_what_python_json_writes) {
                 const lb_value *v = lb_table_cell(&t, row, (size_t)col);
                 const char *want = val->valuestring;
                 if (!strcmp(type, "int")) {
-                    cr_assert(v->type == LB_VAL_INT && v->i == strtoll(want, NULL, 10), "%s row %zu %s: want int %s, type %d",
-                              fn, row, key->valuestring, want, v->type);
+                    cr_assert(v->type == LB_VAL_INT && v->i == strtoll(want, NULL, 10),
+                              "%s row %zu %s: want int %s, type %d", fn, row, key->valuestring, want, v->type);
                 } else if (!strcmp(type, "float")) {
-                    cr_assert(v->type == LB_VAL_FLOAT && v->f == strtod(want, NULL), "%s row %zu: want float %s", fn, row, want);
+                    cr_assert(v->type == LB_VAL_FLOAT && v->f == strtod(want, NULL), "%s row %zu: want float %s", fn,
+                              row, want);
                 } else if (!strcmp(type, "bool")) {
                     cr_assert(v->type == LB_VAL_BOOL && v->i == atoi(want));
                 } else if (!strcmp(type, "str")) {
@@ -499,7 +509,8 @@ Test(dataset, string_labels_sorted_or_named) {
     o.n_label_names = 2;
     cr_assert_eq(load_str("s.csv", csv, &o, &d, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "s.csv: row 3: unknown label \"neutral\" (the known labels, from the given label "
-                              "names, are \"pos\", \"neg\")"), "%s", e.msg);
+                                     "names, are \"pos\", \"neg\")"),
+                       "%s", e.msg);
 }
 
 Test(dataset, integer_labels) {
@@ -522,14 +533,16 @@ Test(dataset, integer_labels) {
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":0}\n{\"text\":\"b\",\"label\":2}\n", &o, &d, &e),
                  LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "i.jsonl: row 1: label 2 is not a class id below 2 (2 labels, from the given "
-                              "label names: \"NEG\", \"POS\")"), "%s", e.msg);
+                                     "label names: \"NEG\", \"POS\")"),
+                       "%s", e.msg);
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":-1}\n", NULL, &d, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "row 0: label -1 in column \"label\" is not a class index"), "%s", e.msg);
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":0.5}\n", NULL, &d, &e), LB_ERR_UNSUPPORTED);
     cr_assert_not_null(strstr(e.msg, "non-integer number"), "%s", e.msg);
     /* Booleans are 0/1. */
-    cr_assert_eq(load_str("b.jsonl", "{\"text\":\"a\",\"label\":true}\n{\"text\":\"b\",\"label\":false}\n", NULL, &d,
-                          &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(
+        load_str("b.jsonl", "{\"text\":\"a\",\"label\":true}\n{\"text\":\"b\",\"label\":false}\n", NULL, &d, &e), LB_OK,
+        "%s", e.msg);
     cr_assert_eq(d.labels[0], 1);
     cr_assert_eq(d.num_labels, 2);
     lb_dataset_free(&d);
@@ -582,7 +595,8 @@ Test(dataset, errors) {
     cr_assert_eq(load_str("m.jsonl", "{\"text\":\"a\",\"label\":1}\n{\"text\":\"b\",\"label\":\"x\"}\n", NULL, &d, &e),
                  LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "mixes class ids and label names: row 0 is 1 (a class id), row 1 is \"x\" (a "
-                              "label name)"), "%s", e.msg);
+                                     "label name)"),
+                       "%s", e.msg);
     cr_assert_eq(load_str("m.xlsx", "x", NULL, &d, &e), LB_ERR_UNSUPPORTED);
     cr_assert_not_null(strstr(e.msg, "unknown data file type"), "%s", e.msg);
     cr_assert_eq(lb_dataset_load("/tmp", NULL, &d, &e), LB_ERR_UNSUPPORTED);
@@ -623,13 +637,16 @@ Test(labels, canonical_class_ids_only) {
 Test(labels, eval_names_never_sorted_onto_the_model) {
     /* "favorable" became the model's Negative (sorted unique values mapped onto its classes) */
     char *model[] = {"Negative", "Positive"};
-    lb_dataset_opts o = {.label_names = (const char *const *)model, .n_label_names = 2, .require_labels = true,
+    lb_dataset_opts o = {.label_names = (const char *const *)model,
+                         .n_label_names = 2,
+                         .require_labels = true,
                          .label_names_origin = "the model's config.json id2label"};
     lb_dataset d;
     lb_error e;
     cr_assert_eq(load_str("fav.csv", "text,label\ngood,favorable\nbad,unfavorable\n", &o, &d, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "fav.csv: row 0: unknown label \"favorable\" (the known labels, from the model's "
-                                     "config.json id2label, are \"Negative\", \"Positive\")"), "%s", e.msg);
+                                     "config.json id2label, are \"Negative\", \"Positive\")"),
+                       "%s", e.msg);
     /* exact names map by name, in the model's order */
     cr_assert_eq(load_str("ok.csv", "text,label\ngood,Positive\nbad,Negative\n", &o, &d, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(d.labels[0], 1);
@@ -653,7 +670,8 @@ Test(labels, ids_and_names_never_mix) {
     lb_error e;
     cr_assert_eq(load_str("mix.csv", "text,label\na,1\nb,x\nc,0\n", NULL, &d, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "mix.csv: label column \"label\" mixes class ids and label names: row 0 is \"1\" "
-                                     "(a class id), row 1 is \"x\" (a label name)"), "%s", e.msg);
+                                     "(a class id), row 1 is \"x\" (a label name)"),
+                       "%s", e.msg);
     const char *odd[] = {"+1", " 1", "0x1", "NaN", "01", "1.0"};
     for (int i = 0; i < 6; i++) {
         char csv[64];
@@ -691,7 +709,8 @@ Test(labels, map_policies) {
     char *dflt[] = {"Negative", "Positive"};
     /* train's default names that do not cover the labels: sorted values, and the caller is told */
     lb_dataset ds[2] = {load_ok("tr.csv", "text,label\na,pos\nb,neg\n"), load_ok("va.csv", "text,label\na,neg\n")};
-    lb_label_spec spec = {.names = (const char *const *)dflt, .n_names = 2, .policy = LB_LABELS_DEFAULT_NAMES, .origin = "the default"};
+    lb_label_spec spec = {
+        .names = (const char *const *)dflt, .n_names = 2, .policy = LB_LABELS_DEFAULT_NAMES, .origin = "the default"};
     cr_assert_eq(lb_labels_map(ds, 2, &spec, &out, &n, &sorted, &e), LB_OK, "%s", e.msg);
     cr_assert(sorted);
     cr_assert_eq(n, 2);
@@ -709,7 +728,8 @@ Test(labels, map_policies) {
     spec.origin = "--labels";
     cr_assert_eq(lb_labels_map(ds, 2, &spec, &out, &n, &sorted, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "va.csv: row 1: unknown label \"neutral\" (the known labels, from --labels, are "
-                                     "\"Negative\", \"Positive\")"), "%s", e.msg);
+                                     "\"Negative\", \"Positive\")"),
+                       "%s", e.msg);
     cr_assert_null(out);
     lb_dataset_free(&ds[0]);
     lb_dataset_free(&ds[1]);
@@ -730,8 +750,8 @@ Test(labels, map_policies) {
     /* class ids must be below the number of names */
     ds[1] = load_ok("va.csv", "text,label\na,1\nb,2\n");
     cr_assert_eq(lb_labels_map(ds, 2, &spec, &out, &n, &sorted, &e), LB_ERR_FORMAT);
-    cr_assert_not_null(strstr(e.msg, "va.csv: row 1: label 2 is not a class id below 2 (2 labels, from --labels"),
-                       "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, "va.csv: row 1: label 2 is not a class id below 2 (2 labels, from --labels"), "%s",
+                       e.msg);
     lb_dataset_free(&ds[1]);
     cr_assert_eq(lb_labels_map(ds, 1, &spec, &out, &n, &sorted, &e), LB_OK, "%s", e.msg);
     cr_assert_null(out, "class ids: nothing mapped");
@@ -739,7 +759,8 @@ Test(labels, map_policies) {
     lb_dataset_free(&ds[0]);
     /* names listed twice cannot take label names */
     char *dup[] = {"a", "b", "a"};
-    lb_label_spec ds_dup = {.names = (const char *const *)dup, .n_names = 3, .policy = LB_LABELS_EXACT, .origin = "--labels"};
+    lb_label_spec ds_dup = {
+        .names = (const char *const *)dup, .n_names = 3, .policy = LB_LABELS_EXACT, .origin = "--labels"};
     ds[0] = load_ok("tr.csv", "text,label\nx,a\n");
     cr_assert_eq(lb_labels_map(ds, 1, &ds_dup, &out, &n, &sorted, &e), LB_ERR_FORMAT);
     cr_assert_not_null(strstr(e.msg, "--labels names \"a\" twice"), "%s", e.msg);
@@ -775,7 +796,7 @@ Test(splits, shards_share_one_label_rule) {
     lb_dataset d;
     cr_assert_eq(lb_data_load_shards(paths, n, NULL, &d, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(d.n, 4);
-    cr_assert_eq(d.num_labels, 3);   /* neg, neutral, pos over both shards */
+    cr_assert_eq(d.num_labels, 3); /* neg, neutral, pos over both shards */
     int want[4] = {2, 0, 1, 2};
     for (int i = 0; i < 4; i++) cr_assert_eq(d.labels[i], want[i]);
     char where[256];
@@ -784,19 +805,28 @@ Test(splits, shards_share_one_label_rule) {
     lb_dataset_free(&d);
     /* known names: exact over the split, errors name the shard and its own row */
     char *names[] = {"neg", "pos"};
-    lb_dataset_opts o = {.label_names = (const char *const *)names, .n_label_names = 2, .label_names_origin = "labels.json"};
+    lb_dataset_opts o = {
+        .label_names = (const char *const *)names, .n_label_names = 2, .label_names_origin = "labels.json"};
     cr_assert_eq(lb_data_load_shards(paths, n, &o, &d, &e), LB_ERR_FORMAT);
     cr_assert(strstr(e.msg, "train-00001-of-00002.csv: row 0: unknown label \"neutral\" (the known labels, from "
-                            "labels.json, are \"neg\", \"pos\")"), "%s", e.msg);
+                            "labels.json, are \"neg\", \"pos\")"),
+              "%s", e.msg);
     /* a shard of class ids beside a shard of names */
     free(put(sub, "train-00001-of-00002.csv", "text,label\nz,1\n"));
     cr_assert_eq(lb_data_load_shards(paths, n, NULL, &d, &e), LB_ERR_FORMAT);
     cr_assert(strstr(e.msg, "train-00001-of-00002.csv: row 0: label 1 is a class id, but ") &&
-              strstr(e.msg, "train-00000-of-00002.csv: row 0: label \"pos\" is a label name"), "%s", e.msg);
+                  strstr(e.msg, "train-00000-of-00002.csv: row 0: label \"pos\" is a label name"),
+              "%s", e.msg);
     lb_free_list(paths);
     cr_assert_eq(lb_data_resolve_split(dir, "test", &paths, &n, &e), LB_ERR_IO);
     cr_assert_null(paths);
     cr_assert(strstr(e.msg, "no 'test' split"), "%s", e.msg);
-    unlink(a); unlink(b); rmdir(sub); rmdir(dir);
-    free(a); free(b); free(sub); free(dir);
+    unlink(a);
+    unlink(b);
+    rmdir(sub);
+    rmdir(dir);
+    free(a);
+    free(b);
+    free(sub);
+    free(dir);
 }

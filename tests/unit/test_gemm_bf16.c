@@ -8,7 +8,11 @@
 #include "kernels/cpu.h"
 #include "kernels/gemm_bf16.h"
 
-static float f_of(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+static float f_of(uint32_t u) {
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
 
 Test(bf16, rounding_is_nearest_even_with_denormals_flushed) {
     cr_assert_eq(lb_f32_to_bf16(1.0f), 0x3f80);
@@ -22,7 +26,7 @@ Test(bf16, rounding_is_nearest_even_with_denormals_flushed) {
     cr_assert_eq(lb_f32_to_bf16(INFINITY), 0x7f80);
     cr_assert_eq(lb_f32_to_bf16(-INFINITY), 0xff80);
     cr_assert_eq(lb_f32_to_bf16(f_of(0x7f7fffffu)), 0x7f80, "FLT_MAX rounds to +inf");
-    uint16_t qn = lb_f32_to_bf16(f_of(0x7f800001u));  /* signalling NaN, payload in low bits */
+    uint16_t qn = lb_f32_to_bf16(f_of(0x7f800001u)); /* signalling NaN, payload in low bits */
     cr_assert(isnan(lb_bf16_to_f32(qn)) && (qn & 0x0040), "NaN stays a quiet NaN: %#x", qn);
     cr_assert_eq(lb_bf16_to_f32(0x3f80), 1.0f);
     cr_assert_eq(lb_bf16_to_f32(0xbfc0), -1.5f);
@@ -41,12 +45,13 @@ static void fill(lb_rng *r, float *x, size_t n, bool small_exact) {
     for (size_t i = 0; i < n; i++) {
         if (small_exact) /* multiples of 1/8 in [-4, 4]: bf16-exact, and every partial sum is exact */
             x[i] = (float)((int)lb_rng_below(r, 65) - 32) / 8.0f;
-        else
-            x[i] = (float)lb_rng_normal(r) * (lb_rng_below(r, 8) == 0 ? 30.0f : 1.0f);
+        else x[i] = (float)lb_rng_normal(r) * (lb_rng_below(r, 8) == 0 ? 30.0f : 1.0f);
     }
 }
 
-typedef struct { int M, N, K; } shape;
+typedef struct {
+    int M, N, K;
+} shape;
 
 /* Runs the packed kernel and the reference on one case and checks every output against the
  * exact (double) result over bf16-rounded inputs. The bound is the classical one for recursive
@@ -67,7 +72,7 @@ static void check_case(shape s, bool trans, bool use_bias, bool accumulate, lb_b
     fill(&r, bias, N, exact);
     fill(&r, C, (size_t)M * ldc, exact);
     memcpy(Cref, C, sizeof(float) * (size_t)M * ldc);
-    float *Cinit = malloc(sizeof(float) * (size_t)M * ldc);   /* C before the call */
+    float *Cinit = malloc(sizeof(float) * (size_t)M * ldc); /* C before the call */
     memcpy(Cinit, C, sizeof(float) * (size_t)M * ldc);
 
     lb_error e;
@@ -91,13 +96,18 @@ static void check_case(shape s, bool trans, bool use_bias, bool accumulate, lb_b
                 exact_v += p;
                 mag += fabs(p);
             }
-            if (use_bias) { exact_v += bias[n]; mag += fabs(bias[n]); }
-            if (accumulate) { exact_v += Cinit[(size_t)m * ldc + n]; mag += fabs(Cinit[(size_t)m * ldc + n]); }
+            if (use_bias) {
+                exact_v += bias[n];
+                mag += fabs(bias[n]);
+            }
+            if (accumulate) {
+                exact_v += Cinit[(size_t)m * ldc + n];
+                mag += fabs(Cinit[(size_t)m * ldc + n]);
+            }
             double tol = exact ? 0.0 : (K + 4) * u * mag;
             double got = C[(size_t)m * ldc + n], ref = Cref[(size_t)m * ldc + n];
-            cr_assert(fabs(got - exact_v) <= tol,
-                      "M=%d N=%d K=%d trans=%d %s: C[%d,%d]=%.9g, exact %.9g (tol %.3g)", M, N, K, trans,
-                      lb_gemm_bf16_path_name(path), m, n, got, exact_v, tol);
+            cr_assert(fabs(got - exact_v) <= tol, "M=%d N=%d K=%d trans=%d %s: C[%d,%d]=%.9g, exact %.9g (tol %.3g)", M,
+                      N, K, trans, lb_gemm_bf16_path_name(path), m, n, got, exact_v, tol);
             cr_assert(fabs(ref - exact_v) <= tol, "reference C[%d,%d]=%.9g, exact %.9g", m, n, ref, exact_v);
         }
         /* Columns past N (the ldc padding) are never written. */
@@ -105,14 +115,19 @@ static void check_case(shape s, bool trans, bool use_bias, bool accumulate, lb_b
             cr_assert_eq(C[(size_t)m * ldc + n], Cinit[(size_t)m * ldc + n], "wrote past N at [%d,%d]", m, n);
     }
     lb_bf16_weight_free(pw);
-    free(A); free(W); free(bias); free(C); free(Cref); free(Cinit);
+    free(A);
+    free(W);
+    free(bias);
+    free(C);
+    free(Cref);
+    free(Cinit);
 }
 
 /* Edges: 1x1x1; below one micro-tile; odd K; N just past a 32-column panel; M past a 96-row block;
  * K past one 384-deep slice (and odd there); a model-like shape. */
 static const shape shapes[] = {
-    {1, 1, 1}, {5, 3, 7}, {12, 32, 2}, {13, 33, 17}, {11, 31, 385}, {97, 65, 386},
-    {200, 40, 769}, {130, 100, 64}, {64, 768, 96},
+    {1, 1, 1},     {5, 3, 7},      {12, 32, 2},    {13, 33, 17},  {11, 31, 385},
+    {97, 65, 386}, {200, 40, 769}, {130, 100, 64}, {64, 768, 96},
 };
 
 /* Each kernel is its own test, so a kernel this CPU lacks is a skip (an AMD Zen 4 has
@@ -120,7 +135,8 @@ static const shape shapes[] = {
 static void require(lb_bf16_path p) {
     bool ok = lb_gemm_bf16_set_path(p);
     lb_gemm_bf16_set_path(LB_BF16_AUTO);
-    if (!ok) cr_skip_test("bf16 kernel %s not available on this CPU (%s)", lb_gemm_bf16_path_name(p), lb_cpu_model_name());
+    if (!ok)
+        cr_skip_test("bf16 kernel %s not available on this CPU (%s)", lb_gemm_bf16_path_name(p), lb_cpu_model_name());
 }
 
 static void within_fp32_bound(lb_bf16_path path, int pi) {
@@ -141,8 +157,12 @@ Test(gemm_bf16, amx_matches_exact_sum_within_fp32_bound) { within_fp32_bound(LB_
 Test(gemm_bf16, avx512bf16_matches_exact_sum_within_fp32_bound) { within_fp32_bound(LB_BF16_AVX512, 1); }
 Test(gemm_bf16, portable_matches_exact_sum_within_fp32_bound) { within_fp32_bound(LB_BF16_PORTABLE, 2); }
 Test(gemm_bf16, amx_exact_when_every_partial_sum_is_representable) { exact_when_representable(LB_BF16_AMX, 0); }
-Test(gemm_bf16, avx512bf16_exact_when_every_partial_sum_is_representable) { exact_when_representable(LB_BF16_AVX512, 1); }
-Test(gemm_bf16, portable_exact_when_every_partial_sum_is_representable) { exact_when_representable(LB_BF16_PORTABLE, 2); }
+Test(gemm_bf16, avx512bf16_exact_when_every_partial_sum_is_representable) {
+    exact_when_representable(LB_BF16_AVX512, 1);
+}
+Test(gemm_bf16, portable_exact_when_every_partial_sum_is_representable) {
+    exact_when_representable(LB_BF16_PORTABLE, 2);
+}
 
 Test(gemm_bf16, auto_picks_an_available_kernel) {
     lb_gemm_bf16_set_path(LB_BF16_AUTO);
@@ -157,9 +177,8 @@ Test(gemm_bf16, auto_picks_an_available_kernel) {
  * (tie cases, denormals, infinities, NaN) against lb_f32_to_bf16 lane by lane. */
 static void a_conversion(lb_bf16_path path) {
     require(path);
-    const uint32_t bits[] = {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu, 0x00000001u, 0x80700000u,
-                             0x7f800000u, 0xff800000u, 0x7fc00000u, 0x41200000u, 0xc2f6e979u, 0x3eaaaaabu,
-                             0x7f7fffffu, 0x33d6bf95u};
+    const uint32_t bits[] = {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu, 0x00000001u, 0x80700000u, 0x7f800000u,
+                             0xff800000u, 0x7fc00000u, 0x41200000u, 0xc2f6e979u, 0x3eaaaaabu, 0x7f7fffffu, 0x33d6bf95u};
     const int M = (int)(sizeof bits / sizeof bits[0]);
     float A[sizeof bits / sizeof bits[0]], C[sizeof bits / sizeof bits[0]], one = 1.0f;
     for (int m = 0; m < M; m++) A[m] = f_of(bits[m]);
@@ -171,8 +190,9 @@ static void a_conversion(lb_bf16_path path) {
     for (int m = 0; m < M; m++) {
         float want = lb_bf16_to_f32(lb_f32_to_bf16(A[m]));
         if (isnan(want)) cr_assert(isnan(C[m]), "row %d: NaN expected, got %g", m, C[m]);
-        else cr_assert(C[m] == want, "%s row %d (%#x): got %.9g want %.9g", lb_gemm_bf16_path_name(path), m,
-                       bits[m], C[m], want);
+        else
+            cr_assert(C[m] == want, "%s row %d (%#x): got %.9g want %.9g", lb_gemm_bf16_path_name(path), m, bits[m],
+                      C[m], want);
     }
     lb_bf16_weight_free(pw);
 }
@@ -216,7 +236,8 @@ Test(gemm_bf16, cpu_mask_avx512_takes_its_extensions_away) {
 Test(gemm_bf16, cpu_mask_unknown_names_are_ignored_and_model_name_is_set) {
     setenv("LORABERT_CPU_DISABLE", "sse9,,", 1);
     __builtin_cpu_init();
-    cr_assert_eq(lb_cpu_has(LB_CPU_AVX512F), (bool)__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+    cr_assert_eq(lb_cpu_has(LB_CPU_AVX512F), (bool)__builtin_cpu_supports("avx512f") &&
+                                                 __builtin_cpu_supports("avx512bw") &&
                                                  __builtin_cpu_supports("avx512vl"));
     cr_assert(lb_cpu_model_name()[0] != '\0');
 }

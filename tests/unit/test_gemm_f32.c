@@ -39,8 +39,14 @@ static void check(int M, int N, int K, int lda, int ldc, bool use_bias, bool acc
                 s += p;
                 mag += fabs(p);
             }
-            if (use_bias) { s += bias[n]; mag += fabs(bias[n]); }
-            if (acc) { s += C0[(size_t)m * ldc + n]; mag += fabs(C0[(size_t)m * ldc + n]); }
+            if (use_bias) {
+                s += bias[n];
+                mag += fabs(bias[n]);
+            }
+            if (acc) {
+                s += C0[(size_t)m * ldc + n];
+                mag += fabs(C0[(size_t)m * ldc + n]);
+            }
             double got = C[(size_t)m * ldc + n], bound = (K + 2) * 0x1p-23 * mag + 1e-30;
             cr_assert(fabs(got - s) <= bound, "M=%d N=%d K=%d [%d,%d]: %.9g vs %.9g (bound %.3g)", M, N, K, m, n, got,
                       s, bound);
@@ -50,7 +56,11 @@ static void check(int M, int N, int K, int lda, int ldc, bool use_bias, bool acc
             cr_assert_eq(C[(size_t)m * ldc + n], C0[(size_t)m * ldc + n], "wrote past N at [%d,%d]", m, n);
     }
     lb_f32_weight_free(pw);
-    free(A); free(W); free(C); free(C0); free(bias);
+    free(A);
+    free(W);
+    free(C);
+    free(C0);
+    free(bias);
 }
 
 Test(gemm_f32, matches_exact_sums_on_ragged_shapes) {
@@ -89,10 +99,16 @@ Test(gemm_f32, agrees_with_openblas_on_model_shapes) {
         lb_gemm_f32_packed(A, M, K, pw, NULL, false, C1, N);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K, 0.0f, C2, N);
         double md = 0, mx = 0;
-        for (size_t i = 0; i < (size_t)M * N; i++) { md = fmax(md, fabs((double)C1[i] - C2[i])); mx = fmax(mx, fabs(C2[i])); }
+        for (size_t i = 0; i < (size_t)M * N; i++) {
+            md = fmax(md, fabs((double)C1[i] - C2[i]));
+            mx = fmax(mx, fabs(C2[i]));
+        }
         cr_assert(md <= 1e-5 * mx, "M=%d N=%d K=%d: max |diff| %.3g (max |C| %.3g)", M, N, K, md, mx);
         lb_f32_weight_free(pw);
-        free(A); free(W); free(C1); free(C2);
+        free(A);
+        free(W);
+        free(C1);
+        free(C2);
     }
 }
 
@@ -106,7 +122,7 @@ Test(gemm_f32, pack_rejects_bad_shapes) {
 
 Test(gemm_f32, transposed_pack_equals_packing_the_transpose) {
     if (!lb_gemm_f32_available()) cr_skip_test("CPU without AVX-512F");
-    const int M = 37, N = 70, K = 300;   /* C = A x Wt with Wt [K, N] row-major */
+    const int M = 37, N = 70, K = 300; /* C = A x Wt with Wt [K, N] row-major */
     lb_rng r;
     lb_rng_seed(&r, 3);
     float *A = malloc(sizeof(float) * M * K), *Wt = malloc(sizeof(float) * K * N), *W = malloc(sizeof(float) * N * K);
@@ -123,5 +139,9 @@ Test(gemm_f32, transposed_pack_equals_packing_the_transpose) {
     cr_assert(memcmp(C1, C2, sizeof(float) * M * N) == 0, "same packed panels must give identical results");
     lb_f32_weight_free(pt);
     lb_f32_weight_free(pn);
-    free(A); free(Wt); free(W); free(C1); free(C2);
+    free(A);
+    free(Wt);
+    free(W);
+    free(C1);
+    free(C2);
 }

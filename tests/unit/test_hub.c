@@ -27,8 +27,9 @@ static char cache[128];
 static char endpoint[64];
 
 static void clean_env(void) {
-    const char *vars[] = {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
-                          "HF_HOME", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME", "HF_HUB_CACHE", "HF_ENDPOINT"};
+    const char *vars[] = {
+        "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH",  "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+        "HF_HOME",  "HUGGINGFACE_HUB_CACHE",  "XDG_CACHE_HOME", "HF_HUB_CACHE",   "HF_ENDPOINT"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
     setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1", 1);
 }
@@ -76,8 +77,8 @@ static void srv_stop(void) {
     }
 }
 
-#define SERVER()                                                                              \
-    do {                                                                                      \
+#define SERVER()                                                                                \
+    do {                                                                                        \
         if (!srv_start()) cr_skip_test("python3 not found: it runs the look-alike hub server"); \
     } while (0)
 
@@ -156,7 +157,10 @@ static size_t count_files(const char *dir, const char *suffix) {
     snprintf(cmd, sizeof cmd, "find %s -name '*%s' 2>/dev/null | wc -l", dir, suffix);
     FILE *p = popen(cmd, "r");
     size_t n = 0;
-    if (p) { if (fscanf(p, "%zu", &n) != 1) n = 0; pclose(p); }
+    if (p) {
+        if (fscanf(p, "%zu", &n) != 1) n = 0;
+        pclose(p);
+    }
     return n;
 }
 
@@ -326,7 +330,8 @@ Test(hub, dataset_and_single_name_repos) {
     SERVER();
     char *dir = resolve_ok("org/data", "dataset", NULL, NULL);
     cr_assert(strstr(dir, "/datasets--org--data/snapshots/"));
-    assert_same_file(fmt("%s/data/validation.parquet", dir), fmt("%s/repos/datasets/org--data/data/validation.parquet", root));
+    assert_same_file(fmt("%s/data/validation.parquet", dir),
+                     fmt("%s/repos/datasets/org--data/data/validation.parquet", root));
     assert_same_file(fmt("%s/train.csv", dir), fmt("%s/repos/datasets/org--data/train.csv", root));
     cr_assert_eq(requests("/api/datasets/org/data/revision/main", NULL), 1);
     cr_assert_eq(requests("/datasets/org/data/resolve/", NULL), 3); /* HEAD+GET csv, HEAD parquet (then CDN) */
@@ -545,7 +550,10 @@ static size_t count_blob_files(const char *repo_folder) {
     snprintf(cmd, sizeof cmd, "find %s/%s/blobs -type f 2>/dev/null | wc -l", cache, repo_folder);
     FILE *p = popen(cmd, "r");
     size_t n = 0;
-    if (p) { if (fscanf(p, "%zu", &n) != 1) n = 0; pclose(p); }
+    if (p) {
+        if (fscanf(p, "%zu", &n) != 1) n = 0;
+        pclose(p);
+    }
     return n;
 }
 
@@ -560,7 +568,8 @@ Test(hub, redirects_to_other_protocols_are_refused_without_connecting) {
     control(fmt("{\"location\": {\"model.safetensors\": \"gopher://127.0.0.1:%d/_SET%%20k%%201\"}}", port));
     cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_NETWORK);
     cr_assert(strstr(e.msg, "model.safetensors") && strstr(e.msg, fmt("gopher://127.0.0.1:%d/_SET", port)) &&
-              strstr(e.msg, "scheme 'gopher'"), "%s", e.msg);
+                  strstr(e.msg, "scheme 'gopher'"),
+              "%s", e.msg);
     assert_no_connection(fd, "gopher LFS redirect");
     cr_assert_eq(count_blob_files("models--org--tiny"), 0);
 
@@ -584,7 +593,8 @@ Test(hub, redirects_to_other_protocols_are_refused_without_connecting) {
     setenv("HF_ENDPOINT", fmt("gopher://127.0.0.1:%d", port), 1);
     cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "HF_ENDPOINT") && strstr(e.msg, "scheme 'gopher'") &&
-              strstr(e.msg, fmt("gopher://127.0.0.1:%d", port)), "%s", e.msg);
+                  strstr(e.msg, fmt("gopher://127.0.0.1:%d", port)),
+              "%s", e.msg);
     setenv("HF_ENDPOINT", "file:///etc", 1);
     cr_assert_eq(resolve_fail("org/tiny", "model", NULL, inc, &e), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "scheme 'file'"), "%s", e.msg);
@@ -675,12 +685,26 @@ Test(hub, invalid_repo_ids_are_refused_before_any_request) {
     char long_name[120];
     memset(long_name, 'a', 97);
     long_name[97] = '\0';
-    const struct { const char *id, *rule; } bad[] = {
-        {"org/x?y=1#", "'?'"}, {"org/x#frag", "'#'"}, {"org/x y", "' '"}, {"org/x%2F..", "'%'"},
-        {"a/b/c", "more than one '/'"}, {"-org/x", "start or end"}, {"org/x-", "start or end"},
-        {".x", "start or end"}, {"org/x.", "start or end"}, {"org--x/y", "'--'"}, {"org/a..b", "'..'"},
-        {"org/x.git", ".git"}, {"org/", "empty"}, {"/x", "empty"}, {"org/\xc3\xa9", "0xc3"},
-        {"org/x\r\nHost: evil", "0x0d"}, {long_name, "96"},
+    const struct {
+        const char *id, *rule;
+    } bad[] = {
+        {"org/x?y=1#", "'?'"},
+        {"org/x#frag", "'#'"},
+        {"org/x y", "' '"},
+        {"org/x%2F..", "'%'"},
+        {"a/b/c", "more than one '/'"},
+        {"-org/x", "start or end"},
+        {"org/x-", "start or end"},
+        {".x", "start or end"},
+        {"org/x.", "start or end"},
+        {"org--x/y", "'--'"},
+        {"org/a..b", "'..'"},
+        {"org/x.git", ".git"},
+        {"org/", "empty"},
+        {"/x", "empty"},
+        {"org/\xc3\xa9", "0xc3"},
+        {"org/x\r\nHost: evil", "0x0d"},
+        {long_name, "96"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *dir = NULL;
@@ -688,7 +712,8 @@ Test(hub, invalid_repo_ids_are_refused_before_any_request) {
         lb_status st = lb_hub_resolve_repo(bad[i].id, "model", NULL, NULL, &dir, &e);
         cr_assert_eq(st, LB_ERR_USAGE, "repo id '%s': status %d (%s)", bad[i].id, st, e.msg);
         cr_assert(strstr(e.msg, "invalid hub repo id") && strstr(e.msg, bad[i].rule) && !strchr(e.msg, '\n') &&
-                  !strchr(e.msg, '\r'), "repo id '%s': want the rule %s named, got: %s", bad[i].id, bad[i].rule, e.msg);
+                      !strchr(e.msg, '\r'),
+                  "repo id '%s': want the rule %s named, got: %s", bad[i].id, bad[i].rule, e.msg);
         cr_assert_null(dir);
     }
     cr_assert_eq(requests("\"path\"", NULL), 0, "an invalid repo id reached the server");

@@ -18,26 +18,35 @@ static float *tof(const double *d, int64_t n) {
 }
 static double *dz(int64_t n) { return calloc((size_t)(n ? n : 1), sizeof(double)); }
 static double dot(const double *a, const double *b, int64_t n) {
-    double s = 0; for (int64_t i = 0; i < n; i++) s += a[i] * b[i]; return s;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
 }
 /* max |a-b| / max(|b|) over n elements. */
 static double relerr_fd(const float *a, const double *b, int64_t n) {
     double m = 0, r = 1e-30;
-    for (int64_t i = 0; i < n; i++) { m = fmax(m, fabs(a[i] - b[i])); r = fmax(r, fabs(b[i])); }
+    for (int64_t i = 0; i < n; i++) {
+        m = fmax(m, fabs(a[i] - b[i]));
+        r = fmax(r, fabs(b[i]));
+    }
     return m / r;
 }
 
 /* Loss used for finite differences: L(x) = <g, f(x)>. fn evaluates f for the current inputs. */
 typedef void (*eval_fn)(void *ctx, double *y);
-static void fd_check(const char *what, eval_fn fn, void *ctx, double *x, int64_t n, const double *g,
-                     int64_t ny, const double *analytic) {
+static void fd_check(const char *what, eval_fn fn, void *ctx, double *x, int64_t n, const double *g, int64_t ny,
+                     const double *analytic) {
     const double h = 1e-6;
     double *y = dz(ny);
     double worst = 0, ref = 1e-30;
     for (int64_t i = 0; i < n; i++) {
         double s = x[i];
-        x[i] = s + h; fn(ctx, y); double lp = dot(g, y, ny);
-        x[i] = s - h; fn(ctx, y); double lm = dot(g, y, ny);
+        x[i] = s + h;
+        fn(ctx, y);
+        double lp = dot(g, y, ny);
+        x[i] = s - h;
+        fn(ctx, y);
+        double lm = dot(g, y, ny);
         x[i] = s;
         double num = (lp - lm) / (2 * h);
         worst = fmax(worst, fabs(num - analytic[i]));
@@ -49,35 +58,55 @@ static void fd_check(const char *what, eval_fn fn, void *ctx, double *x, int64_t
 
 /* ---------------- linear ---------------- */
 enum { LN_ = 5, LI = 7, LO = 6 };
-typedef struct { double *x, *W, *b; } lin_ctx;
-static void lin_eval(void *c, double *y) { lin_ctx *l = c; lb_linear_forward_ref(y, l->x, l->W, l->b, LN_, LI, LO); }
+typedef struct {
+    double *x, *W, *b;
+} lin_ctx;
+static void lin_eval(void *c, double *y) {
+    lin_ctx *l = c;
+    lb_linear_forward_ref(y, l->x, l->W, l->b, LN_, LI, LO);
+}
 
 Test(linear, backward_matches_finite_differences) {
     lb_rng_seed(&R, 1);
     lin_ctx c = {dz(LN_ * LI), dz(LO * LI), dz(LO)};
-    fill(c.x, LN_ * LI, 1); fill(c.W, LO * LI, 1); fill(c.b, LO, 1);
-    double *g = dz(LN_ * LO); fill(g, LN_ * LO, 1);
+    fill(c.x, LN_ * LI, 1);
+    fill(c.W, LO * LI, 1);
+    fill(c.b, LO, 1);
+    double *g = dz(LN_ * LO);
+    fill(g, LN_ * LO, 1);
     double *dx = dz(LN_ * LI), *dW = dz(LO * LI), *db = dz(LO);
     lb_linear_backward_ref(dx, dW, db, g, c.x, c.W, LN_, LI, LO);
     fd_check("linear dx", lin_eval, &c, c.x, LN_ * LI, g, LN_ * LO, dx);
     fd_check("linear dW", lin_eval, &c, c.W, LO * LI, g, LN_ * LO, dW);
     fd_check("linear db", lin_eval, &c, c.b, LO, g, LN_ * LO, db);
-    free(c.x); free(c.W); free(c.b); free(g); free(dx); free(dW); free(db);
+    free(c.x);
+    free(c.W);
+    free(c.b);
+    free(g);
+    free(dx);
+    free(dW);
+    free(db);
 }
 
 Test(linear, fast_matches_reference_with_strides) {
     lb_rng_seed(&R, 2);
     int N = 33, I = 40, O = 24, ldx = 45, ldy = 3 * O;
     double *x = dz(N * I), *W = dz(O * I), *b = dz(O), *y = dz(N * O), *g = dz(N * O);
-    fill(x, N * I, 1); fill(W, O * I, 1); fill(b, O, 1); fill(g, N * O, 1);
+    fill(x, N * I, 1);
+    fill(W, O * I, 1);
+    fill(b, O, 1);
+    fill(g, N * O, 1);
     float *xs = calloc((size_t)N * ldx, 4), *ys = calloc((size_t)N * ldy, 4), *gs = calloc((size_t)N * ldy, 4);
-    for (int n = 0; n < N; n++) for (int i = 0; i < I; i++) xs[n * ldx + i] = (float)x[n * I + i];
-    for (int n = 0; n < N; n++) for (int o = 0; o < O; o++) gs[n * ldy + O + o] = (float)g[n * O + o];
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < I; i++) xs[n * ldx + i] = (float)x[n * I + i];
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) gs[n * ldy + O + o] = (float)g[n * O + o];
     float *Wf = tof(W, O * I), *bf = tof(b, O);
     lb_linear_forward_ref(y, x, W, b, N, I, O);
     lb_linear_forward(ys + O, ldy, xs, ldx, Wf, bf, N, I, O); /* middle column block */
     float *yc = malloc(sizeof(float) * N * O);
-    for (int n = 0; n < N; n++) for (int o = 0; o < O; o++) yc[n * O + o] = ys[n * ldy + O + o];
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) yc[n * O + o] = ys[n * ldy + O + o];
     cr_assert(relerr_fd(yc, y, N * O) < 1e-5);
     for (int n = 0; n < N; n++) cr_assert_eq(ys[n * ldy], 0.0f, "wrote outside its column block");
     /* backward: accumulate into nonzero dx/dW/db */
@@ -86,13 +115,15 @@ Test(linear, fast_matches_reference_with_strides) {
     for (int i = 0; i < O * I; i++) dW[i] = 0.25;
     for (int i = 0; i < O; i++) db[i] = -1;
     float *dxs = calloc((size_t)N * ldx, 4), *dWs = malloc(sizeof(float) * O * I), *dbs = malloc(sizeof(float) * O);
-    for (int n = 0; n < N; n++) for (int i = 0; i < I; i++) dxs[n * ldx + i] = 0.5f;
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < I; i++) dxs[n * ldx + i] = 0.5f;
     for (int i = 0; i < O * I; i++) dWs[i] = 0.25f;
     for (int i = 0; i < O; i++) dbs[i] = -1;
     lb_linear_backward_ref(dx, dW, db, g, x, W, N, I, O);
     lb_linear_backward(dxs, ldx, dWs, dbs, gs + O, ldy, xs, ldx, Wf, N, I, O);
     float *dxc = malloc(sizeof(float) * N * I);
-    for (int n = 0; n < N; n++) for (int i = 0; i < I; i++) dxc[n * I + i] = dxs[n * ldx + i];
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < I; i++) dxc[n * I + i] = dxs[n * ldx + i];
     cr_assert(relerr_fd(dxc, dx, N * I) < 1e-5);
     cr_assert(relerr_fd(dWs, dW, O * I) < 1e-5);
     cr_assert(relerr_fd(dbs, db, O) < 1e-5);
@@ -100,33 +131,67 @@ Test(linear, fast_matches_reference_with_strides) {
     float before = dWs[3];
     lb_linear_backward(dxs, ldx, NULL, NULL, gs + O, ldy, xs, ldx, Wf, N, I, O);
     cr_assert_eq(dWs[3], before);
-    free(x); free(W); free(b); free(y); free(g); free(xs); free(ys); free(gs); free(Wf); free(bf); free(yc);
-    free(dx); free(dW); free(db); free(dxs); free(dWs); free(dbs); free(dxc);
+    free(x);
+    free(W);
+    free(b);
+    free(y);
+    free(g);
+    free(xs);
+    free(ys);
+    free(gs);
+    free(Wf);
+    free(bf);
+    free(yc);
+    free(dx);
+    free(dW);
+    free(db);
+    free(dxs);
+    free(dWs);
+    free(dbs);
+    free(dxc);
 }
 
 /* ---------------- layernorm ---------------- */
 enum { NN = 4, ND = 9 };
-typedef struct { double *x, *w, *b; } ln_ctx;
-static void ln_eval(void *c, double *y) { ln_ctx *l = c; lb_layernorm_forward_ref(y, l->x, l->w, l->b, NN, ND, 1e-5); }
+typedef struct {
+    double *x, *w, *b;
+} ln_ctx;
+static void ln_eval(void *c, double *y) {
+    ln_ctx *l = c;
+    lb_layernorm_forward_ref(y, l->x, l->w, l->b, NN, ND, 1e-5);
+}
 
 Test(layernorm, backward_matches_finite_differences) {
     lb_rng_seed(&R, 3);
     ln_ctx c = {dz(NN * ND), dz(ND), dz(ND)};
-    fill(c.x, NN * ND, 2); fill(c.w, ND, 1); fill(c.b, ND, 1);
-    double *g = dz(NN * ND); fill(g, NN * ND, 1);
+    fill(c.x, NN * ND, 2);
+    fill(c.w, ND, 1);
+    fill(c.b, ND, 1);
+    double *g = dz(NN * ND);
+    fill(g, NN * ND, 1);
     double *dx = dz(NN * ND), *dw = dz(ND), *db = dz(ND);
     lb_layernorm_backward_ref(dx, dw, db, g, c.x, c.w, NN, ND, 1e-5);
     fd_check("layernorm dx", ln_eval, &c, c.x, NN * ND, g, NN * ND, dx);
     fd_check("layernorm dw", ln_eval, &c, c.w, ND, g, NN * ND, dw);
     fd_check("layernorm db", ln_eval, &c, c.b, ND, g, NN * ND, db);
-    free(c.x); free(c.w); free(c.b); free(g); free(dx); free(dw); free(db);
+    free(c.x);
+    free(c.w);
+    free(c.b);
+    free(g);
+    free(dx);
+    free(dw);
+    free(db);
 }
 
 Test(layernorm, fast_matches_reference_and_residual_fusion) {
     lb_rng_seed(&R, 4);
     int N = 37, D = 96;
     double *x = dz(N * D), *r = dz(N * D), *w = dz(D), *b = dz(D), *y = dz(N * D), *g = dz(N * D), *xr = dz(N * D);
-    fill(x, N * D, 3); fill(r, N * D, 1); fill(w, D, 1); fill(b, D, 1); fill(g, N * D, 1);
+    fill(x, N * D, 3);
+    fill(r, N * D, 1);
+    fill(w, D, 1);
+    fill(b, D, 1);
+    fill(g, N * D, 1);
     for (int i = 0; i < N * D; i++) xr[i] = (double)((float)x[i] + (float)r[i]);
     lb_layernorm_forward_ref(y, xr, w, b, N, D, 1e-12);
     float *xf = tof(x, N * D), *rf = tof(r, N * D), *wf = tof(w, D), *bf = tof(b, D), *gf = tof(g, N * D);
@@ -140,8 +205,27 @@ Test(layernorm, fast_matches_reference_and_residual_fusion) {
     cr_assert(relerr_fd(dxf, dx, N * D) < 1e-4, "dx %g", relerr_fd(dxf, dx, N * D));
     cr_assert(relerr_fd(dwf, dw, D) < 1e-5);
     cr_assert(relerr_fd(dbf, db, D) < 1e-5);
-    free(x); free(r); free(w); free(b); free(y); free(g); free(xr); free(xf); free(rf); free(wf); free(bf); free(gf);
-    free(yf); free(mean); free(rstd); free(dx); free(dw); free(db); free(dxf); free(dwf); free(dbf);
+    free(x);
+    free(r);
+    free(w);
+    free(b);
+    free(y);
+    free(g);
+    free(xr);
+    free(xf);
+    free(rf);
+    free(wf);
+    free(bf);
+    free(gf);
+    free(yf);
+    free(mean);
+    free(rstd);
+    free(dx);
+    free(dw);
+    free(db);
+    free(dxf);
+    free(dwf);
+    free(dbf);
 }
 
 /* ---------------- activations ---------------- */
@@ -160,20 +244,31 @@ Test(activation, gelu_is_exact_erf_and_derivative_matches_fd) {
     lb_rng_seed(&R, 5);
     int N = 50, D = 33;
     double *x = dz(N * D), *b = dz(D), *g = dz(N * D);
-    fill(x, N * D, 4); fill(b, D, 1); fill(g, N * D, 1);
+    fill(x, N * D, 4);
+    fill(b, D, 1);
+    fill(g, N * D, 1);
     float *xf = tof(x, N * D), *bf = tof(b, D), *gf = tof(g, N * D), *of = malloc(sizeof(float) * N * D);
     lb_bias_gelu_forward(of, xf, bf, N, D);
     double *ref = dz(N * D), *dref = dz(N * D);
-    for (int n = 0; n < N; n++) for (int d = 0; d < D; d++) {
-        double v = (double)((float)x[n * D + d] + (float)b[d]);
-        ref[n * D + d] = lb_gelu_ref(v);
-        dref[n * D + d] = g[n * D + d] * lb_gelu_grad_ref(v);
-        cr_assert_eq(xf[n * D + d], (float)v, "pre keeps x + b");
-    }
+    for (int n = 0; n < N; n++)
+        for (int d = 0; d < D; d++) {
+            double v = (double)((float)x[n * D + d] + (float)b[d]);
+            ref[n * D + d] = lb_gelu_ref(v);
+            dref[n * D + d] = g[n * D + d] * lb_gelu_grad_ref(v);
+            cr_assert_eq(xf[n * D + d], (float)v, "pre keeps x + b");
+        }
     cr_assert(relerr_fd(of, ref, N * D) < 1e-6);
     lb_gelu_backward(gf, gf, xf, N * D);
     cr_assert(relerr_fd(gf, dref, N * D) < 1e-5);
-    free(x); free(b); free(g); free(xf); free(bf); free(gf); free(of); free(ref); free(dref);
+    free(x);
+    free(b);
+    free(g);
+    free(xf);
+    free(bf);
+    free(gf);
+    free(of);
+    free(ref);
+    free(dref);
 }
 
 Test(activation, relu_and_tanh_backward_match_fd) {
@@ -193,11 +288,14 @@ Test(activation, relu_and_tanh_backward_match_fd) {
 Test(dropout, inverted_scaling_rate_and_determinism) {
     int64_t n = 200000;
     uint8_t *k1 = malloc((size_t)n), *k2 = malloc((size_t)n);
-    lb_rng r1, r2; lb_rng_seed(&r1, 9); lb_rng_seed(&r2, 9);
+    lb_rng r1, r2;
+    lb_rng_seed(&r1, 9);
+    lb_rng_seed(&r2, 9);
     lb_dropout_mask(k1, n, 0.1f, &r1);
     lb_dropout_mask(k2, n, 0.1f, &r2);
     cr_assert_eq(memcmp(k1, k2, (size_t)n), 0, "same seed, same mask");
-    int64_t kept = 0; for (int64_t i = 0; i < n; i++) kept += k1[i];
+    int64_t kept = 0;
+    for (int64_t i = 0; i < n; i++) kept += k1[i];
     double rate = 1.0 - (double)kept / n;
     cr_assert(fabs(rate - 0.1) < 0.005, "drop rate %g", rate);
     float x[4] = {1, 2, 3, 4}, y[4];
@@ -208,7 +306,8 @@ Test(dropout, inverted_scaling_rate_and_determinism) {
     cr_assert(fabsf(y[2] - 3.75f) < 1e-6f && y[3] == 0.0f);
     /* chunked (parallel) masks: same result with 1 thread as with several */
     int nt = omp_get_max_threads();
-    lb_rng_seed(&r1, 11); lb_rng_seed(&r2, 11);
+    lb_rng_seed(&r1, 11);
+    lb_rng_seed(&r2, 11);
     omp_set_num_threads(1);
     lb_dropout_mask(k1, n, 0.3f, &r1);
     omp_set_num_threads(nt > 1 ? nt : 2);
@@ -216,11 +315,13 @@ Test(dropout, inverted_scaling_rate_and_determinism) {
     omp_set_num_threads(nt);
     cr_assert_eq(memcmp(k1, k2, (size_t)n), 0, "mask depends on the thread count");
     cr_assert_eq(memcmp(&r1, &r2, sizeof r1), 0);
-    kept = 0; for (int64_t i = 0; i < n; i++) kept += k1[i];
+    kept = 0;
+    for (int64_t i = 0; i < n; i++) kept += k1[i];
     cr_assert(fabs(1.0 - (double)kept / n - 0.3) < 0.005);
     lb_dropout_mask(k1, 10, 0.0f, &r1);
     for (int i = 0; i < 10; i++) cr_assert_eq(k1[i], 1);
-    free(k1); free(k2);
+    free(k1);
+    free(k2);
 }
 
 /* ---------------- embeddings ---------------- */
@@ -233,8 +334,9 @@ Test(embedding, gather_sum_and_scatter_backward) {
     int32_t ids[3] = {4, 0, 4}, pos[3] = {0, 1, 2}, tt[3] = {0, 1, 1};
     float out[9];
     lb_embeddings_forward(out, ids, pos, tt, wte, wpe, wtt, N, D);
-    for (int n = 0; n < N; n++) for (int d = 0; d < D; d++)
-        cr_assert_eq(out[n * D + d], wte[ids[n] * D + d] + wtt[tt[n] * D + d] + wpe[pos[n] * D + d]);
+    for (int n = 0; n < N; n++)
+        for (int d = 0; d < D; d++)
+            cr_assert_eq(out[n * D + d], wte[ids[n] * D + d] + wtt[tt[n] * D + d] + wpe[pos[n] * D + d]);
     lb_embeddings_forward(out, ids, pos, NULL, wte, wpe, NULL, N, D);
     cr_assert_eq(out[4], wte[1] + wpe[4]);
     float g[9], dwte[15] = {0}, dwpe[12] = {0};
@@ -242,28 +344,41 @@ Test(embedding, gather_sum_and_scatter_backward) {
     lb_embeddings_backward(dwte, dwpe, NULL, g, ids, pos, NULL, N, D);
     cr_assert_eq(dwte[4 * D + 0], g[0] + g[6]);
     cr_assert_eq(dwpe[1 * D + 2], g[5]);
-    (void)V; (void)P;
+    (void)V;
+    (void)P;
 }
 
 /* ---------------- attention ---------------- */
 enum { AQ = 3, AK = 4, AH = 2, ADH = 3 };
-typedef struct { double *q, *k, *v; } at_ctx;
+typedef struct {
+    double *q, *k, *v;
+} at_ctx;
 static void at_eval(void *c, double *y) {
-    at_ctx *a = c; lb_attention_forward_ref(y, a->q, a->k, a->v, AQ, AK, AH, ADH, 0.577);
+    at_ctx *a = c;
+    lb_attention_forward_ref(y, a->q, a->k, a->v, AQ, AK, AH, ADH, 0.577);
 }
 
 Test(attention, backward_matches_finite_differences) {
     lb_rng_seed(&R, 6);
     int D = AH * ADH;
     at_ctx c = {dz(AQ * D), dz(AK * D), dz(AK * D)};
-    fill(c.q, AQ * D, 1.5); fill(c.k, AK * D, 1.5); fill(c.v, AK * D, 1);
-    double *g = dz(AQ * D); fill(g, AQ * D, 1);
+    fill(c.q, AQ * D, 1.5);
+    fill(c.k, AK * D, 1.5);
+    fill(c.v, AK * D, 1);
+    double *g = dz(AQ * D);
+    fill(g, AQ * D, 1);
     double *dq = dz(AQ * D), *dk = dz(AK * D), *dv = dz(AK * D);
     lb_attention_backward_ref(dq, dk, dv, g, c.q, c.k, c.v, AQ, AK, AH, ADH, 0.577);
     fd_check("attention dq", at_eval, &c, c.q, AQ * D, g, AQ * D, dq);
     fd_check("attention dk", at_eval, &c, c.k, AK * D, g, AQ * D, dk);
     fd_check("attention dv", at_eval, &c, c.v, AK * D, g, AQ * D, dv);
-    free(c.q); free(c.k); free(c.v); free(g); free(dq); free(dk); free(dv);
+    free(c.q);
+    free(c.k);
+    free(c.v);
+    free(g);
+    free(dq);
+    free(dk);
+    free(dv);
 }
 
 /* The fast kernel on a packed [n, 3D] Q|K|V buffer vs the reference; also the [CLS]-only
@@ -272,12 +387,18 @@ static void attention_fast_vs_ref(int nq, int nk) {
     lb_rng_seed(&R, 7 + (uint64_t)nq);
     int H = 4, dh = 8, D = H * dh, ld = 3 * D;
     double *q = dz(nq * D), *k = dz(nk * D), *v = dz(nk * D), *g = dz(nq * D);
-    fill(q, nq * D, 2); fill(k, nk * D, 2); fill(v, nk * D, 1); fill(g, nq * D, 1);
+    fill(q, nq * D, 2);
+    fill(k, nk * D, 2);
+    fill(v, nk * D, 1);
+    fill(g, nq * D, 1);
     float *qkv = calloc((size_t)nk * ld, 4), *dqkv = calloc((size_t)nk * ld, 4);
-    for (int i = 0; i < nq; i++) for (int c = 0; c < D; c++) qkv[i * ld + c] = (float)q[i * D + c];
-    for (int i = 0; i < nk; i++) for (int c = 0; c < D; c++) {
-        qkv[i * ld + D + c] = (float)k[i * D + c]; qkv[i * ld + 2 * D + c] = (float)v[i * D + c];
-    }
+    for (int i = 0; i < nq; i++)
+        for (int c = 0; c < D; c++) qkv[i * ld + c] = (float)q[i * D + c];
+    for (int i = 0; i < nk; i++)
+        for (int c = 0; c < D; c++) {
+            qkv[i * ld + D + c] = (float)k[i * D + c];
+            qkv[i * ld + 2 * D + c] = (float)v[i * D + c];
+        }
     double *ctx = dz(nq * D), *dq = dz(nq * D), *dk = dz(nk * D), *dv = dz(nk * D);
     double scale = 1.0 / sqrt(dh);
     lb_attention_forward_ref(ctx, q, k, v, nq, nk, H, dh, scale);
@@ -285,20 +406,36 @@ static void attention_fast_vs_ref(int nq, int nk) {
     float *ctxf = malloc(sizeof(float) * nq * D), *probs = malloc(sizeof(float) * H * nq * nk);
     float *scratch = malloc(sizeof(float) * (size_t)lb_attention_scratch(nq, nk));
     float *gf = tof(g, nq * D);
-    lb_attention_forward(ctxf, D, probs, NULL, 0.0f, qkv, ld, qkv + D, qkv + 2 * D, ld, nq, nk, H, dh,
-                         (float)scale, scratch);
+    lb_attention_forward(ctxf, D, probs, NULL, 0.0f, qkv, ld, qkv + D, qkv + 2 * D, ld, nq, nk, H, dh, (float)scale,
+                         scratch);
     cr_assert(relerr_fd(ctxf, ctx, nq * D) < 1e-5);
-    lb_attention_backward(dqkv, ld, dqkv + D, dqkv + 2 * D, ld, gf, D, probs, NULL, 0.0f, qkv, ld, qkv + D,
-                          qkv + 2 * D, ld, nq, nk, H, dh, (float)scale, scratch);
+    lb_attention_backward(dqkv, ld, dqkv + D, dqkv + 2 * D, ld, gf, D, probs, NULL, 0.0f, qkv, ld, qkv + D, qkv + 2 * D,
+                          ld, nq, nk, H, dh, (float)scale, scratch);
     float *t = malloc(sizeof(float) * nk * D);
-    for (int i = 0; i < nq; i++) for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + c];
+    for (int i = 0; i < nq; i++)
+        for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + c];
     cr_assert(relerr_fd(t, dq, nq * D) < 1e-4, "dq %g", relerr_fd(t, dq, nq * D));
-    for (int i = 0; i < nk; i++) for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + D + c];
+    for (int i = 0; i < nk; i++)
+        for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + D + c];
     cr_assert(relerr_fd(t, dk, nk * D) < 1e-4, "dk %g", relerr_fd(t, dk, nk * D));
-    for (int i = 0; i < nk; i++) for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + 2 * D + c];
+    for (int i = 0; i < nk; i++)
+        for (int c = 0; c < D; c++) t[i * D + c] = dqkv[i * ld + 2 * D + c];
     cr_assert(relerr_fd(t, dv, nk * D) < 1e-5);
-    free(q); free(k); free(v); free(g); free(qkv); free(dqkv); free(ctx); free(dq); free(dk); free(dv);
-    free(ctxf); free(probs); free(scratch); free(gf); free(t);
+    free(q);
+    free(k);
+    free(v);
+    free(g);
+    free(qkv);
+    free(dqkv);
+    free(ctx);
+    free(dq);
+    free(dk);
+    free(dv);
+    free(ctxf);
+    free(probs);
+    free(scratch);
+    free(gf);
+    free(t);
 }
 Test(attention, fast_matches_reference_full) { attention_fast_vs_ref(13, 13); }
 Test(attention, fast_matches_reference_cls_query_only) { attention_fast_vs_ref(1, 11); }
@@ -311,7 +448,10 @@ Test(attention, dropout_backward_matches_fd_of_fast_kernel) {
     float p = 0.3f;
     float *q = malloc(sizeof(float) * nq * D), *k = malloc(sizeof(float) * nk * D), *v = malloc(sizeof(float) * nk * D);
     for (int i = 0; i < nq * D; i++) q[i] = 2 * lb_rng_uniform(&R) - 1;
-    for (int i = 0; i < nk * D; i++) { k[i] = 2 * lb_rng_uniform(&R) - 1; v[i] = 2 * lb_rng_uniform(&R) - 1; }
+    for (int i = 0; i < nk * D; i++) {
+        k[i] = 2 * lb_rng_uniform(&R) - 1;
+        v[i] = 2 * lb_rng_uniform(&R) - 1;
+    }
     uint8_t keep[2 * 3 * 5];
     lb_dropout_mask(keep, H * nq * nk, p, &R);
     float probs[2 * 3 * 5], ctx[3 * 8], g[3 * 8], scratch[1024];
@@ -329,22 +469,32 @@ Test(attention, dropout_backward_matches_fd_of_fast_kernel) {
             for (int sgn = 0; sgn < 2; sgn++) {
                 arrs[a][i] = s + (sgn ? -h : h);
                 lb_attention_forward(ctx, D, probs, keep, p, q, D, k, v, D, nq, nk, H, dh, 0.5f, scratch);
-                l[sgn] = 0; for (int j = 0; j < nq * D; j++) l[sgn] += (double)g[j] * ctx[j];
+                l[sgn] = 0;
+                for (int j = 0; j < nq * D; j++) l[sgn] += (double)g[j] * ctx[j];
             }
             arrs[a][i] = s;
             double num = (l[0] - l[1]) / (2.0 * h);
             cr_assert(fabs(num - grads[a][i]) < 2e-3, "arg %d elem %d: fd %g vs %g", a, i, num, grads[a][i]);
         }
-    free(q); free(k); free(v);
+    free(q);
+    free(k);
+    free(v);
 }
 
 /* ---------------- cross-entropy ---------------- */
-typedef struct { double *z; int32_t *y; } ce_ctx;
-static void ce_eval(void *c, double *out) { ce_ctx *e = c; out[0] = lb_cross_entropy_ref(e->z, e->y, 3, 4, NULL); }
+typedef struct {
+    double *z;
+    int32_t *y;
+} ce_ctx;
+static void ce_eval(void *c, double *out) {
+    ce_ctx *e = c;
+    out[0] = lb_cross_entropy_ref(e->z, e->y, 3, 4, NULL);
+}
 
 Test(cross_entropy, matches_fd_and_torch_definition) {
     lb_rng_seed(&R, 10);
-    double z[12]; int32_t y[3] = {0, 3, 2};
+    double z[12];
+    int32_t y[3] = {0, 3, 2};
     fill(z, 12, 3);
     ce_ctx c = {z, y};
     double dz_[12], one = 1.0;
@@ -356,7 +506,8 @@ Test(cross_entropy, matches_fd_and_torch_definition) {
     cr_assert(fabs(loss - lb_cross_entropy_ref(z, y, 3, 4, NULL)) < 1e-6);
     cr_assert(relerr_fd(dzf, dz_, 12) < 1e-6);
     /* hand value: logits (0, 0), label 1 -> log 2 */
-    float z2[2] = {0, 0}; int32_t y2 = 1;
+    float z2[2] = {0, 0};
+    int32_t y2 = 1;
     cr_assert(fabsf(lb_cross_entropy(z2, &y2, 1, 2, NULL) - logf(2.0f)) < 1e-7f);
 }
 
@@ -365,16 +516,16 @@ Test(cross_entropy, matches_fd_and_torch_definition) {
 Test(nan_semantics, relu_gelu_tanh_as_torch) {
     const float nan = NAN, inf = INFINITY;
     float x[5] = {nan, -1.0f, 2.0f, inf, -inf}, y[5];
-    lb_relu_forward(y, x, 5);   /* torch.relu: nan, 0, 2, inf, 0 */
+    lb_relu_forward(y, x, 5); /* torch.relu: nan, 0, 2, inf, 0 */
     cr_assert(isnan(y[0]), "relu(NaN) must be NaN (torch), got %g", y[0]);
     cr_assert(y[1] == 0.0f && y[2] == 2.0f && y[3] == inf && y[4] == 0.0f);
     float g[5] = {1, 1, 1, 1, 1}, dx[5];
-    lb_relu_backward(dx, g, y, 5);   /* threshold_backward(grad, result, 0): result <= 0 ? 0 : grad */
+    lb_relu_backward(dx, g, y, 5); /* threshold_backward(grad, result, 0): result <= 0 ? 0 : grad */
     cr_assert(dx[0] == 1.0f && dx[1] == 0.0f && dx[2] == 1.0f && dx[3] == 1.0f && dx[4] == 0.0f);
     float pre[4] = {nan, 0.5f, inf, 1.0f}, out[4], b[4] = {0, 0, 0, nan};
     lb_bias_gelu_forward(out, pre, b, 1, 4);
-    cr_assert(isnan(out[0]) && isfinite(out[1]) && out[2] == inf && isnan(out[3]), "gelu: %g %g %g %g", out[0],
-              out[1], out[2], out[3]);
+    cr_assert(isnan(out[0]) && isfinite(out[1]) && out[2] == inf && isnan(out[3]), "gelu: %g %g %g %g", out[0], out[1],
+              out[2], out[3]);
     float t[2] = {nan, inf}, to[2];
     lb_tanh_forward(to, t, 2);
     cr_assert(isnan(to[0]) && to[1] == 1.0f);
@@ -392,7 +543,10 @@ Test(nan_semantics, layernorm_row_and_column) {
     enum { N = 3, D = 8 };
     float x[N * D], w[D], b[D], y[N * D];
     for (int i = 0; i < N * D; i++) x[i] = (float)((i * 7) % 5) - 2.0f;
-    for (int i = 0; i < D; i++) { w[i] = 1.0f + 0.1f * (float)i; b[i] = 0.01f * (float)i; }
+    for (int i = 0; i < D; i++) {
+        w[i] = 1.0f + 0.1f * (float)i;
+        b[i] = 0.01f * (float)i;
+    }
     x[D + 3] = NAN;          /* row 1: every output NaN (mean and variance are NaN) */
     x[2 * D + 1] = INFINITY; /* row 2: x - mean = inf - inf: NaN */
     w[5] = NAN;              /* column 5: NaN in every row */
@@ -408,12 +562,15 @@ Test(nan_semantics, attention_softmax_rows) {
     enum { NQ = 3, NK = 4, H = 2, DH = 2, W = H * DH };
     float q[NQ * W], k[NK * W], v[NK * W], ctx[NQ * W], probs[H * NQ * NK];
     for (int i = 0; i < NQ * W; i++) q[i] = 0.1f * (float)(i % 7) - 0.3f;
-    for (int i = 0; i < NK * W; i++) { k[i] = 0.2f * (float)(i % 5) - 0.4f; v[i] = 0.05f * (float)i; }
-    q[1 * W + 0] = NAN;          /* query 1, head 0: its whole softmax row is NaN */
-    k[2 * W + DH] = INFINITY;    /* key 2, head 1: its score is -inf, +inf or NaN (0 * inf) by the query */
-    q[0 * W + DH] = -1.0f;       /* -inf: exp gives 0, the row stays finite (torch too) */
-    q[1 * W + DH] = 1.0f;        /* +inf: the max is inf, inf - inf = NaN: the row is NaN */
-    q[2 * W + DH] = 0.0f;        /* 0 * inf = NaN */
+    for (int i = 0; i < NK * W; i++) {
+        k[i] = 0.2f * (float)(i % 5) - 0.4f;
+        v[i] = 0.05f * (float)i;
+    }
+    q[1 * W + 0] = NAN;       /* query 1, head 0: its whole softmax row is NaN */
+    k[2 * W + DH] = INFINITY; /* key 2, head 1: its score is -inf, +inf or NaN (0 * inf) by the query */
+    q[0 * W + DH] = -1.0f;    /* -inf: exp gives 0, the row stays finite (torch too) */
+    q[1 * W + DH] = 1.0f;     /* +inf: the max is inf, inf - inf = NaN: the row is NaN */
+    q[2 * W + DH] = 0.0f;     /* 0 * inf = NaN */
     float *scratch = malloc(sizeof(float) * (size_t)lb_attention_scratch(NQ, NK));
     lb_attention_forward(ctx, W, probs, NULL, 0.0f, q, W, k, v, W, NQ, NK, H, DH, 0.7f, scratch);
     free(scratch);

@@ -9,8 +9,8 @@
 #include "train/metrics.h"
 
 static void near(double got, double want, const char *what, const char *name) {
-    cr_assert(fabs(got - want) <= 1e-12 || (isnan(got) && isnan(want)), "%s %s: %.17g vs sklearn %.17g", name,
-              what, got, want);
+    cr_assert(fabs(got - want) <= 1e-12 || (isnan(got) && isnan(want)), "%s %s: %.17g vs sklearn %.17g", name, what,
+              got, want);
 }
 
 Test(metrics, argmax_ties_and_nan_like_numpy) {
@@ -37,7 +37,9 @@ Test(metrics, zero_division_nan) {
 }
 
 Test(metrics, match_sklearn) {
-    char *text; size_t len; lb_error err;
+    char *text;
+    size_t len;
+    lb_error err;
     cr_assert_eq(lb_read_file("tests/golden/metrics/sklearn.json", &text, &len, &err), LB_OK, "%s", err.msg);
     cJSON *root = cJSON_Parse(text);
     free(text);
@@ -79,7 +81,9 @@ Test(metrics, match_sklearn) {
         for (int k = 0; k < L * L; k++)
             cr_assert_eq(m.confusion[k], cJSON_GetArrayItem(cJSON_GetObjectItem(c, "confusion"), k)->valueint,
                          "%s confusion[%d]", name, k);
-        free(logits); free(y); free(pred);
+        free(logits);
+        free(y);
+        free(pred);
         ncases++;
     }
     cr_assert_eq(ncases, 20);

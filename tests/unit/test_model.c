@@ -19,7 +19,8 @@
 static const char *SMALL_CASES[] = {"distilbert_tiny", "distilbert_tiny_all", "bert_tiny"};
 /* Under $LORABERT_FULL_GOLDEN (tools/reference/full_goldens.sh): random-init distilbert-base and the
  * real pretrained all-MiniLM-L6-v2 (BERT) checkpoint. */
-static const char *FULL_CASES[] = {"distilbert_base", "minilm_real", "distilbert_tiny", "distilbert_tiny_all", "bert_tiny"};
+static const char *FULL_CASES[] = {"distilbert_base", "minilm_real", "distilbert_tiny", "distilbert_tiny_all",
+                                   "bert_tiny"};
 
 static char *golden_dir(const char *name) {
     char *d = lb_path_join("tests/golden", name);
@@ -40,7 +41,10 @@ static int32_t *i64_to_i32(lb_st_file *f, const char *name, int64_t *n_out, int6
     const int64_t *src = t->data;
     for (int64_t i = 0; i < t->numel; i++) o[i] = (int32_t)src[i];
     if (n_out) *n_out = t->numel;
-    if (shape) { shape[0] = t->shape[0]; shape[1] = t->ndim > 1 ? t->shape[1] : 1; }
+    if (shape) {
+        shape[0] = t->shape[0];
+        shape[1] = t->ndim > 1 ? t->shape[1] : 1;
+    }
     return o;
 }
 
@@ -64,7 +68,12 @@ static void read_batch(lb_st_file *f, golden_batch *g) {
     g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
 }
 
-static void free_batch(golden_batch *g) { free(g->ids); free(g->lens); free(g->tt); free(g->labels); }
+static void free_batch(golden_batch *g) {
+    free(g->ids);
+    free(g->lens);
+    free(g->tt);
+    free(g->labels);
+}
 
 static void assert_logits_close(const float *got, const float *ref, int B, int L, const char *what) {
     double md = 0, mp = 0;
@@ -72,11 +81,14 @@ static void assert_logits_close(const float *got, const float *ref, int B, int L
         double mg = -INFINITY, mr = -INFINITY, sg = 0, sr = 0;
         for (int j = 0; j < L; j++) {
             md = fmax(md, fabs((double)got[b * L + j] - ref[b * L + j]));
-            mg = fmax(mg, got[b * L + j]); mr = fmax(mr, ref[b * L + j]);
+            mg = fmax(mg, got[b * L + j]);
+            mr = fmax(mr, ref[b * L + j]);
         }
-        for (int j = 0; j < L; j++) { sg += exp(got[b * L + j] - mg); sr += exp(ref[b * L + j] - mr); }
-        for (int j = 0; j < L; j++)
-            mp = fmax(mp, fabs(exp(got[b * L + j] - mg) / sg - exp(ref[b * L + j] - mr) / sr));
+        for (int j = 0; j < L; j++) {
+            sg += exp(got[b * L + j] - mg);
+            sr += exp(ref[b * L + j] - mr);
+        }
+        for (int j = 0; j < L; j++) mp = fmax(mp, fabs(exp(got[b * L + j] - mg) / sg - exp(ref[b * L + j] - mr) / sr));
     }
     cr_log_info("%s: max |logit diff| %.3g, max |prob diff| %.3g", what, md, mp);
     cr_assert(md <= 1e-4, "%s: max |logit diff| %.3g > 1e-4", what, md);
@@ -87,7 +99,10 @@ static void assert_logits_close(const float *got, const float *ref, int B, int L
 static void each_sequence_alone(lb_model *m, const golden_batch *g, const float *ref, int NL, const char *what) {
     lb_error e = {0};
     for (int b = 0; b < g->b.B; b++) {
-        lb_batch one = {.B = 1, .T = g->lens[b], .ids = g->ids + (int64_t)b * g->b.T, .lengths = &g->lens[b],
+        lb_batch one = {.B = 1,
+                        .T = g->lens[b],
+                        .ids = g->ids + (int64_t)b * g->b.T,
+                        .lengths = &g->lens[b],
                         .token_type_ids = g->tt ? g->tt + (int64_t)b * g->b.T : NULL};
         float l1[16];
         cr_assert_eq(lb_model_forward(m, &one, false, NULL, l1, &e), LB_OK, "%s", e.msg);
@@ -127,7 +142,8 @@ static void forward_case(const char *dir) {
     free_batch(&g);
     lb_st_close(f);
     lb_model_free(m);
-    free(mdir); free(fpath);
+    free(mdir);
+    free(fpath);
 }
 
 Test(model_parity, forward_small_cases) {
@@ -156,11 +172,15 @@ static lb_lora_config read_lora_config(const lb_model *m, const char *ldir) {
     cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "target_modules")) {
         bool found = false;
         for (int k = 0; k < LB_LIN__COUNT; k++)
-            if (strcmp(lb_model_linear_name(m, (lb_linear)k), t->valuestring) == 0) { c.target_mask |= 1u << k; found = true; }
+            if (strcmp(lb_model_linear_name(m, (lb_linear)k), t->valuestring) == 0) {
+                c.target_mask |= 1u << k;
+                found = true;
+            }
         cr_assert(found, "unknown target %s", t->valuestring);
     }
     cJSON_Delete(j);
-    free(text); free(p);
+    free(text);
+    free(p);
     return c;
 }
 
@@ -188,7 +208,9 @@ static lb_model *load_with_adapter(const char *dir) {
         memcpy(ps[i].data, lb_st_f32(a, t, &e), sizeof(float) * (size_t)t->numel);
     }
     lb_st_close(a);
-    free(apath); free(mdir); free(ldir);
+    free(apath);
+    free(mdir);
+    free(ldir);
     return m;
 }
 
@@ -238,7 +260,8 @@ static void grads_case(const char *dir) {
     float g0 = ps[np - 1].grad[0];
     cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK);
     cr_assert(fabsf(ps[np - 1].grad[0] - 2 * g0) <= 1e-5f * fabsf(g0) + 1e-12f);
-    free(logits); free(dl);
+    free(logits);
+    free(dl);
     free_batch(&g);
     lb_st_close(f);
     free(gpath);
@@ -273,7 +296,8 @@ static void merge_case(const char *dir) {
     assert_logits_close(l2, l1, B, NL, "merged vs unmerged");
     assert_logits_close(l2, lb_st_f32(f, lb_st_find(f, "logits"), &e), B, NL, "merged vs HF");
     cr_assert_neq(lb_model_backward(m, l1, &e), LB_OK, "backward without adapters must fail");
-    free(l1); free(l2);
+    free(l1);
+    free(l2);
     free_batch(&g);
     lb_st_close(f);
     free(gpath);
@@ -296,9 +320,18 @@ Test(model_parity, full_size_goldens) {
     for (size_t i = 0; i < sizeof FULL_CASES / sizeof *FULL_CASES; i++) {
         char *d = lb_path_join(root, FULL_CASES[i]);
         char *fw = lb_path_join(d, "forward.safetensors"), *gr = lb_path_join(d, "grads.safetensors");
-        if (lb_file_exists(fw)) { forward_case(d); ran++; }
-        if (lb_file_exists(gr)) { grads_case(d); merge_case(d); ran++; }
-        free(d); free(fw); free(gr);
+        if (lb_file_exists(fw)) {
+            forward_case(d);
+            ran++;
+        }
+        if (lb_file_exists(gr)) {
+            grads_case(d);
+            merge_case(d);
+            ran++;
+        }
+        free(d);
+        free(fw);
+        free(gr);
     }
     if (!ran) cr_skip_test("no full-size golden case under %s", root);
 }
@@ -333,16 +366,22 @@ Test(model_lora, init_params_names_and_counts) {
     cr_assert(ps[0].decay && ps[1].decay && ps[4].decay && !ps[5].decay && ps[6].decay && !ps[7].decay);
     /* A ~ U(-1/sqrt(in), 1/sqrt(in)), B = 0 */
     double bound = 1.0 / sqrt(32.0), mx = 0, mean = 0;
-    for (int64_t i = 0; i < ps[0].numel; i++) { mx = fmax(mx, fabs(ps[0].data[i])); mean += ps[0].data[i]; }
+    for (int64_t i = 0; i < ps[0].numel; i++) {
+        mx = fmax(mx, fabs(ps[0].data[i]));
+        mean += ps[0].data[i];
+    }
     cr_assert(mx <= bound && mx > 0.8 * bound, "A range %g vs bound %g", mx, bound);
     for (int64_t i = 0; i < ps[1].numel; i++) cr_assert_eq(ps[1].data[i], 0.0f);
-    cr_assert_eq(ps[0].shape[0], 4); cr_assert_eq(ps[0].shape[1], 32);
-    cr_assert_eq(ps[1].shape[0], 32); cr_assert_eq(ps[1].shape[1], 4);
+    cr_assert_eq(ps[0].shape[0], 4);
+    cr_assert_eq(ps[0].shape[1], 32);
+    cr_assert_eq(ps[1].shape[0], 32);
+    cr_assert_eq(ps[1].shape[1], 4);
     const lb_lora_config *got = lb_model_get_lora(m);
     cr_assert_not_null(got);
     cr_assert_eq(got->r, 4);
     lb_model_free(m);
-    free(mdir); free(d);
+    free(mdir);
+    free(d);
 }
 
 /* With B = 0 the adapter is a no-op; with dropout the forward is random but seeded. */
@@ -363,11 +402,15 @@ Test(model_lora, fresh_adapter_is_noop_and_dropout_is_seeded) {
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l1, &e), LB_OK);
     for (int i = 0; i < 10; i++) cr_assert_eq(l0[i], l1[i], "fresh adapter changed logit %d", i);
     lb_rng r1, r2;
-    lb_rng_seed(&r1, 5); lb_rng_seed(&r2, 5);
+    lb_rng_seed(&r1, 5);
+    lb_rng_seed(&r2, 5);
     cr_assert_eq(lb_model_forward(m, &g.b, true, &r1, l2, &e), LB_OK);
     cr_assert_eq(lb_model_forward(m, &g.b, true, &r2, l3, &e), LB_OK);
     bool differs = false;
-    for (int i = 0; i < 10; i++) { cr_assert_eq(l2[i], l3[i]); differs |= l2[i] != l1[i]; }
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(l2[i], l3[i]);
+        differs |= l2[i] != l1[i];
+    }
     cr_assert(differs, "dropout had no effect");
     float dl[10];
     lb_cross_entropy(l2, (int32_t[]){0, 1, 0, 1, 1}, 5, 2, dl);
@@ -380,7 +423,9 @@ Test(model_lora, fresh_adapter_is_noop_and_dropout_is_seeded) {
     free_batch(&g);
     lb_st_close(f);
     lb_model_free(m);
-    free(mdir); free(fpath); free(d);
+    free(mdir);
+    free(fpath);
+    free(d);
 }
 
 /* Finite differences through the whole model (dropout on, fixed seed): checks the train path
@@ -398,7 +443,8 @@ Test(model_lora, gradients_with_dropout_match_finite_differences) {
     for (int i = 0; i < np; i++) {
         saved[i] = malloc(sizeof(float) * (size_t)ps[i].numel);
         memcpy(saved[i], ps[i].data, sizeof(float) * (size_t)ps[i].numel);
-        if (strstr(ps[i].name, "lora_B")) for (int64_t j = 0; j < ps[i].numel; j++) saved[i][j] *= 0.1f;
+        if (strstr(ps[i].name, "lora_B"))
+            for (int64_t j = 0; j < ps[i].numel; j++) saved[i][j] *= 0.1f;
     }
     char *mdir = lb_path_join(d, "model");
     lb_model_free(m);
@@ -408,8 +454,12 @@ Test(model_lora, gradients_with_dropout_match_finite_differences) {
     lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.1f, .target_mask = (1u << LB_LIN__COUNT) - 1};
     cr_assert_eq(lb_model_add_lora(m, &lc, 1, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_model_params(m, &ps), np);
-    for (int i = 0; i < np; i++) { memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel); free(saved[i]); }
-    free(saved); free(mdir);
+    for (int i = 0; i < np; i++) {
+        memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel);
+        free(saved[i]);
+    }
+    free(saved);
+    free(mdir);
     int32_t ids[2 * 6] = {101, 5, 7, 9, 102, 0, 101, 11, 102, 0, 0, 0}, lens[2] = {5, 3}, labels[2] = {2, 0};
     lb_batch b = {.B = 2, .T = 6, .ids = ids, .lengths = lens};
     int NL = lb_model_get_config(m)->num_labels;
@@ -423,12 +473,16 @@ Test(model_lora, gradients_with_dropout_match_finite_differences) {
     for (int i = 0; i < np; i++) {
         for (int j = 0; j < 3; j++) {
             int64_t idx = (int64_t)(j * 7919 + i * 31) % ps[i].numel;
-            float s = ps[i].data[idx], h = 1e-3f;  /* float FD: truncation vs rounding balance */
+            float s = ps[i].data[idx], h = 1e-3f; /* float FD: truncation vs rounding balance */
             double lp, lm;
-            ps[i].data[idx] = s + h; lb_rng_seed(&r, 77);
-            lb_model_forward(m, &b, true, &r, logits, &e); lp = lb_cross_entropy(logits, labels, 2, NL, NULL);
-            ps[i].data[idx] = s - h; lb_rng_seed(&r, 77);
-            lb_model_forward(m, &b, true, &r, logits, &e); lm = lb_cross_entropy(logits, labels, 2, NL, NULL);
+            ps[i].data[idx] = s + h;
+            lb_rng_seed(&r, 77);
+            lb_model_forward(m, &b, true, &r, logits, &e);
+            lp = lb_cross_entropy(logits, labels, 2, NL, NULL);
+            ps[i].data[idx] = s - h;
+            lb_rng_seed(&r, 77);
+            lb_model_forward(m, &b, true, &r, logits, &e);
+            lm = lb_cross_entropy(logits, labels, 2, NL, NULL);
             ps[i].data[idx] = s;
             double num = (lp - lm) / (2 * h), an = ps[i].grad[idx];
             cr_assert(fabs(num - an) <= 5e-3 * fabs(an) + 3e-4, "%s[%lld]: fd %.6g vs backward %.6g", ps[i].name,
@@ -442,7 +496,12 @@ Test(model_lora, gradients_with_dropout_match_finite_differences) {
 /* ---- loading rules and errors ----------------------------------------------------------- */
 /* Minimal safetensors writer for the tests (F32 only): builds checkpoints with renamed,
  * missing or reshaped tensors from a golden one. */
-typedef struct wt { char name[256]; int ndim; int64_t shape[2]; const float *data; } wt;
+typedef struct wt {
+    char name[256];
+    int ndim;
+    int64_t shape[2];
+    const float *data;
+} wt;
 static void write_st(const char *path, const wt *ts, int n) {
     char hdr[65536];
     size_t o = (size_t)snprintf(hdr, sizeof hdr, "{");
@@ -450,11 +509,13 @@ static void write_st(const char *path, const wt *ts, int n) {
     for (int i = 0; i < n; i++) {
         int64_t numel = ts[i].shape[0] * (ts[i].ndim > 1 ? ts[i].shape[1] : 1);
         char shp[64];
-        if (ts[i].ndim > 1) snprintf(shp, sizeof shp, "%lld,%lld", (long long)ts[i].shape[0], (long long)ts[i].shape[1]);
+        if (ts[i].ndim > 1)
+            snprintf(shp, sizeof shp, "%lld,%lld", (long long)ts[i].shape[0], (long long)ts[i].shape[1]);
         else snprintf(shp, sizeof shp, "%lld", (long long)ts[i].shape[0]);
-        o += (size_t)snprintf(hdr + o, sizeof hdr - o, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],"
-                              "\"data_offsets\":[%zu,%zu]}", i ? "," : "", ts[i].name, shp, off,
-                              off + (size_t)numel * 4);
+        o += (size_t)snprintf(hdr + o, sizeof hdr - o,
+                              "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],"
+                              "\"data_offsets\":[%zu,%zu]}",
+                              i ? "," : "", ts[i].name, shp, off, off + (size_t)numel * 4);
         off += (size_t)numel * 4;
     }
     o += (size_t)snprintf(hdr + o, sizeof hdr - o, "}");
@@ -495,18 +556,32 @@ static char *make_variant(const char *src, key_fn fn, const char *pkey, const ch
     char *cp = lb_path_join(src, "config.json"), *text;
     lb_read_file(cp, &text, NULL, &e);
     cJSON *j = cJSON_Parse(text);
-    if (pkey) { cJSON_DeleteItemFromObject(j, pkey); cJSON_AddItemToObject(j, pkey, cJSON_Parse(pval)); }
+    if (pkey) {
+        cJSON_DeleteItemFromObject(j, pkey);
+        cJSON_AddItemToObject(j, pkey, cJSON_Parse(pval));
+    }
     char *out = cJSON_Print(j);
     char *dc = lb_path_join(dir, "config.json");
     lb_write_file_atomic(dc, out, strlen(out), &e);
-    free(out); cJSON_Delete(j); free(text); free(cp); free(dc); free(dp); free(sp); free(ts);
+    free(out);
+    cJSON_Delete(j);
+    free(text);
+    free(cp);
+    free(dc);
+    free(dp);
+    free(sp);
+    free(ts);
     lb_st_close(f);
     return dir;
 }
 static void rm_variant(char *dir) {
     char *a = lb_path_join(dir, "model.safetensors"), *b = lb_path_join(dir, "config.json");
-    unlink(a); unlink(b); rmdir(dir);
-    free(a); free(b); free(dir);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+    free(a);
+    free(b);
+    free(dir);
 }
 
 /* Logits of golden case `dir`'s forward batch with the model in `mdir`. */
@@ -520,7 +595,9 @@ static void logits_of(const char *mdir, const char *gdir, float *out, uint64_t s
     golden_batch g;
     read_batch(f, &g);
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, out, &e), LB_OK, "%s", e.msg);
-    free_batch(&g); lb_st_close(f); free(fp);
+    free_batch(&g);
+    lb_st_close(f);
+    free(fp);
     lb_model_free(m);
 }
 
@@ -532,8 +609,14 @@ static bool strip_prefix(const char *in, char *out, int64_t *s, int *nd) {
 static bool legacy_gamma(const char *in, char *out, int64_t *s, int *nd) {
     size_t n = strlen(in);
     if (strstr(in, "LayerNorm") || strstr(in, "layer_norm")) {
-        if (n > 7 && strcmp(in + n - 7, ".weight") == 0) { snprintf(out, 256, "%.*s.gamma", (int)(n - 7), in); return true; }
-        if (n > 5 && strcmp(in + n - 5, ".bias") == 0) { snprintf(out, 256, "%.*s.beta", (int)(n - 5), in); return true; }
+        if (n > 7 && strcmp(in + n - 7, ".weight") == 0) {
+            snprintf(out, 256, "%.*s.gamma", (int)(n - 7), in);
+            return true;
+        }
+        if (n > 5 && strcmp(in + n - 5, ".bias") == 0) {
+            snprintf(out, 256, "%.*s.beta", (int)(n - 5), in);
+            return true;
+        }
     }
     snprintf(out, 256, "%s", in);
     return true;
@@ -550,7 +633,10 @@ static bool drop_lin1(const char *in, char *out, int64_t *s, int *nd) {
 }
 static bool reshape_q(const char *in, char *out, int64_t *s, int *nd) {
     snprintf(out, 256, "%s", in);
-    if (strcmp(in, "distilbert.transformer.layer.0.attention.q_lin.weight") == 0) { s[0] = 16; s[1] = 64; }
+    if (strcmp(in, "distilbert.transformer.layer.0.attention.q_lin.weight") == 0) {
+        s[0] = 16;
+        s[1] = 64;
+    }
     return true;
 }
 
@@ -563,9 +649,14 @@ Test(model_load, prefix_and_legacy_names_give_same_logits) {
     char *v1 = make_variant(src, strip_prefix, NULL, NULL), *v2 = make_variant(src, legacy_gamma, NULL, NULL);
     logits_of(v1, g, a, 0);
     logits_of(v2, g, b, 0);
-    for (int i = 0; i < 10; i++) { cr_assert_eq(a[i], ref[i]); cr_assert_eq(b[i], ref[i]); }
-    rm_variant(v1); rm_variant(v2);
-    free(src); free(g);
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(a[i], ref[i]);
+        cr_assert_eq(b[i], ref[i]);
+    }
+    rm_variant(v1);
+    rm_variant(v2);
+    free(src);
+    free(g);
 }
 
 Test(model_load, missing_head_is_initialised_from_seed) {
@@ -578,10 +669,14 @@ Test(model_load, missing_head_is_initialised_from_seed) {
     logits_of(v, g, b, 1);
     logits_of(v, g, c, 2);
     bool differ = false;
-    for (int i = 0; i < 10; i++) { cr_assert_eq(a[i], b[i]); differ |= a[i] != c[i]; }
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(a[i], b[i]);
+        differ |= a[i] != c[i];
+    }
     cr_assert(differ, "head init ignores the seed");
     rm_variant(v);
-    free(src); free(g);
+    free(src);
+    free(g);
 }
 
 /* The library prints nothing: transformers' notice is kept for the caller (lb_model_load_notice). */
@@ -596,16 +691,19 @@ Test(model_load, missing_head_notice, .init = cr_redirect_stderr) {
     cr_assert_not_null(m);
     /* the library keeps transformers' notice for the caller (the CLI prints it); it prints nothing */
     char expect[1024];
-    snprintf(expect, sizeof expect, "Some weights of DistilBertForSequenceClassification were not initialized from the "
+    snprintf(expect, sizeof expect,
+             "Some weights of DistilBertForSequenceClassification were not initialized from the "
              "model checkpoint at %s and are newly initialized: ['pre_classifier.weight', 'pre_classifier.bias', "
              "'classifier.weight', 'classifier.bias']\nYou should probably TRAIN this model on a down-stream task to "
-             "be able to use it for predictions and inference.", v);
+             "be able to use it for predictions and inference.",
+             v);
     cr_assert_not_null(lb_model_load_notice(m));
     cr_assert_str_eq(lb_model_load_notice(m), expect);
     cr_assert_stderr_eq_str("");
     lb_model_free(m);
     rm_variant(v);
-    free(src); free(g);
+    free(src);
+    free(g);
 }
 
 Test(model_load, errors_name_key_and_shapes) {
@@ -617,7 +715,8 @@ Test(model_load, errors_name_key_and_shapes) {
     char *v = make_variant(src, drop_lin1, NULL, NULL);
     cr_assert_null(lb_model_load(v, &o, &e));
     cr_assert_eq(e.code, LB_ERR_FORMAT);
-    cr_assert(strstr(e.msg, "distilbert.transformer.layer.1.ffn.lin1.weight") && strstr(e.msg, "[64, 32]"), "%s", e.msg);
+    cr_assert(strstr(e.msg, "distilbert.transformer.layer.1.ffn.lin1.weight") && strstr(e.msg, "[64, 32]"), "%s",
+              e.msg);
     rm_variant(v);
     v = make_variant(src, reshape_q, NULL, NULL);
     cr_assert_null(lb_model_load(v, &o, &e));
@@ -644,7 +743,8 @@ Test(model_load, errors_name_key_and_shapes) {
     rm_variant(v);
     cr_assert_null(lb_model_load("/nonexistent/model", &o, &e));
     cr_assert_eq(e.code, LB_ERR_IO);
-    free(src); free(g);
+    free(src);
+    free(g);
 }
 
 Test(model_load, labels_from_config_override_and_bad_batches) {
@@ -665,7 +765,8 @@ Test(model_load, labels_from_config_override_and_bad_batches) {
     float lg[2];
     cr_assert_eq(lb_model_forward(m, &b, false, NULL, lg, &e), LB_ERR_USAGE);
     cr_assert(strstr(e.msg, "500"), "%s", e.msg);
-    ids[1] = 5; lens[0] = 0;
+    ids[1] = 5;
+    lens[0] = 0;
     cr_assert_eq(lb_model_forward(m, &b, false, NULL, lg, &e), LB_ERR_USAGE);
     lens[0] = 3;
     int32_t tt[4] = {0, 2, 0, 0};
@@ -679,7 +780,8 @@ Test(model_load, labels_from_config_override_and_bad_batches) {
     o.num_labels = 3;
     cr_assert_null(lb_model_load(src, &o, &e));
     cr_assert(strstr(e.msg, "classifier.weight") && strstr(e.msg, "[3, 32]"), "%s", e.msg);
-    free(src); free(g);
+    free(src);
+    free(g);
 }
 
 /* ---- save ------------------------------------------------------------------------------- */
@@ -713,7 +815,7 @@ static void save_case(const char *gdir, bool with_hf) {
     cr_assert_eq(lb_read_file(cj, &text, NULL, &e), LB_OK);
     cJSON *j = cJSON_Parse(text);
     const char *want = lb_model_get_config(m)->arch == LB_ARCH_BERT ? "BertForSequenceClassification"
-                                                                     : "DistilBertForSequenceClassification";
+                                                                    : "DistilBertForSequenceClassification";
     cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "architectures"), 0)->valuestring, want);
     cr_assert_not_null(cJSON_GetObjectItem(j, "label2id"));
     cJSON_Delete(j);
@@ -755,14 +857,18 @@ static void save_case(const char *gdir, bool with_hf) {
         int rc = system(cmd);
         unlink(lp);
         free(lp);
-        if (rc != 0) {  /* keep the folder for inspection: say where it is */
+        if (rc != 0) { /* keep the folder for inspection: say where it is */
             cr_assert_fail("transformers could not load %s or its logits differ (rc %d)", out, rc);
         }
     }
     char rm[600];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     cr_assert_eq(system(rm), 0);
-    free(l1); free(l2); free(cj); free(out); free(fp);
+    free(l1);
+    free(l2);
+    free(cj);
+    free(out);
+    free(fp);
     free_batch(&g);
     lb_st_close(f);
     lb_model_free(m);
@@ -833,8 +939,10 @@ Test(model_load, sentence_transformers_bertmodel_and_label_names) {
     cr_assert_str_eq(ps[0].name, "base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight");
     cr_assert_str_eq(ps[np - 2].name, "base_model.model.classifier.weight");
     char expect[600];
-    snprintf(expect, sizeof expect, "Some weights of BertForSequenceClassification were not initialized from the model "
-             "checkpoint at %s and are newly initialized: ['classifier.weight', 'classifier.bias']\n", v);
+    snprintf(expect, sizeof expect,
+             "Some weights of BertForSequenceClassification were not initialized from the model "
+             "checkpoint at %s and are newly initialized: ['classifier.weight', 'classifier.bias']\n",
+             v);
     const char *notice = lb_model_load_notice(m);
     cr_assert(notice && strncmp(notice, expect, strlen(expect)) == 0, "notice was: %s", notice ? notice : "(none)");
     lb_model_free(m);
@@ -842,15 +950,24 @@ Test(model_load, sentence_transformers_bertmodel_and_label_names) {
     cr_assert_null(lb_model_load(v, &o, &e));
     cr_assert_eq(e.code, LB_ERR_USAGE);
     rm_variant(v);
-    free(src); free(g);
+    free(src);
+    free(g);
 }
 
 /* Random models (benchmarks): both architectures run train steps with every dropout on. */
 Test(model_random, init_random_train_step_both_archs) {
     for (int arch = 0; arch < 2; arch++) {
-        lb_model_config c = {.arch = arch ? LB_ARCH_BERT : LB_ARCH_DISTILBERT, .vocab_size = 50, .dim = 16,
-                             .n_layers = 2, .n_heads = 2, .hidden_dim = 24, .max_pos = 20, .type_vocab_size = 2,
-                             .hidden_dropout = 0.1f, .attention_dropout = 0.1f, .classifier_dropout = 0.2f,
+        lb_model_config c = {.arch = arch ? LB_ARCH_BERT : LB_ARCH_DISTILBERT,
+                             .vocab_size = 50,
+                             .dim = 16,
+                             .n_layers = 2,
+                             .n_heads = 2,
+                             .hidden_dim = 24,
+                             .max_pos = 20,
+                             .type_vocab_size = 2,
+                             .hidden_dropout = 0.1f,
+                             .attention_dropout = 0.1f,
+                             .classifier_dropout = 0.2f,
                              .num_labels = 3};
         lb_error e;
         lb_model *m = lb_model_init_random(&c, 5, &e);
@@ -858,8 +975,8 @@ Test(model_random, init_random_train_step_both_archs) {
         int64_t tr, all;
         lb_model_param_counts(m, &tr, &all);
         int64_t D = 16, F = 24;
-        int64_t base = 50 * D + 20 * D + (arch ? 2 * D : 0) + 2 * D + 2 * (4 * (D * D + D) + 2 * D * F + F + D + 4 * D) +
-                       (arch ? D * D + D : D * D + D) + 3 * D + 3;
+        int64_t base = 50 * D + 20 * D + (arch ? 2 * D : 0) + 2 * D +
+                       2 * (4 * (D * D + D) + 2 * D * F + F + D + 4 * D) + (arch ? D * D + D : D * D + D) + 3 * D + 3;
         cr_assert_eq(all, base);
         lb_lora_config lc = {.r = 2, .alpha = 8, .dropout = 0.1f, .use_rslora = true, .target_mask = 0x3f};
         cr_assert_eq(lb_model_add_lora(m, &lc, 1, &e), LB_OK, "%s", e.msg);
@@ -877,12 +994,21 @@ Test(model_random, init_random_train_step_both_archs) {
         int np = lb_model_params(m, &ps);
         double norm = 0;
         for (int i = 0; i < np; i++)
-            for (int64_t j = 0; j < ps[i].numel; j++) { cr_assert(isfinite(ps[i].grad[j])); norm += ps[i].grad[j] * ps[i].grad[j]; }
+            for (int64_t j = 0; j < ps[i].numel; j++) {
+                cr_assert(isfinite(ps[i].grad[j]));
+                norm += ps[i].grad[j] * ps[i].grad[j];
+            }
         cr_assert(norm > 0);
         lb_model_free(m);
     }
-    lb_model_config bad = {.arch = LB_ARCH_DISTILBERT, .vocab_size = 5, .dim = 10, .n_layers = 1, .n_heads = 3,
-                           .hidden_dim = 4, .max_pos = 4, .num_labels = 2};
+    lb_model_config bad = {.arch = LB_ARCH_DISTILBERT,
+                           .vocab_size = 5,
+                           .dim = 10,
+                           .n_layers = 1,
+                           .n_heads = 3,
+                           .hidden_dim = 4,
+                           .max_pos = 4,
+                           .num_labels = 2};
     lb_error e;
     cr_assert_null(lb_model_init_random(&bad, 1, &e));
     cr_assert_eq(e.code, LB_ERR_USAGE);
@@ -895,7 +1021,7 @@ static lb_status parse_cfg(const char *text, const lb_load_opts *opts, lb_model_
     lb_model *m = calloc(1, sizeof *m);
     cr_assert_not_null(m);
     lb_status st = lb_config_parse_text(m, "mem/config.json", text, opts, e);
-    *out = m->cfg;  /* copied before freeing: the caller compares scalars only */
+    *out = m->cfg; /* copied before freeing: the caller compares scalars only */
     out->id2label = NULL;
     lb_config_free(&m->cfg);
     cJSON_Delete(m->config_json);
@@ -909,11 +1035,16 @@ Test(model_config, parse_text_cases_found_by_fuzzing) {
     /* A layer_norm_eps that is positive as a double but 0 as float32 is accepted, as torch's
      * float32 LayerNorm accepts it (the fuzz invariant ln_eps > 0 was wrong, not the parser). */
     cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"hidden_size\": 8, \"num_attention_heads\": 2, "
-                           "\"layer_norm_eps\": 1e-52}", NULL, &c, &e), LB_OK, "%s", e.msg);
+                           "\"layer_norm_eps\": 1e-52}",
+                           NULL, &c, &e),
+                 LB_OK, "%s", e.msg);
     cr_assert_eq(c.ln_eps, 0.0f);
     cr_assert_eq(c.dim, 8);
     /* Rejections carry the name given as path and free everything (ASan checks leaks). */
-    const char *bad[] = {"", "[1]", "{\"model_type\": 3}", "{\"model_type\": \"distilbert\", \"dim\": 1e400}",
+    const char *bad[] = {"",
+                         "[1]",
+                         "{\"model_type\": 3}",
+                         "{\"model_type\": \"distilbert\", \"dim\": 1e400}",
                          "{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}",
                          "{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"5\": \"b\"}}",
                          "{\"model_type\": \"bert\", \"id2label\": {\"0\": \"a\", \"1\": 2}}",
@@ -927,7 +1058,10 @@ Test(model_config, parse_text_cases_found_by_fuzzing) {
     }
     /* The same text from memory and from the file give the same configuration. */
     char *g = golden_dir("distilbert_tiny");
-    if (!lb_dir_exists(g)) { free(g); cr_skip_test("golden missing"); }
+    if (!lb_dir_exists(g)) {
+        free(g);
+        cr_skip_test("golden missing");
+    }
     char *dir = lb_path_join(g, "model"), *path = lb_path_join(dir, "config.json"), *text = NULL;
     cr_assert_eq(lb_read_file(path, &text, NULL, &e), LB_OK);
     lb_load_opts o = {.quiet = true};
@@ -935,10 +1069,14 @@ Test(model_config, parse_text_cases_found_by_fuzzing) {
     lb_model *m = lb_model_load(dir, &o, &e);
     cr_assert_not_null(m, "%s", e.msg);
     const lb_model_config *f = lb_model_get_config(m);
-    cr_assert(c.dim == f->dim && c.n_layers == f->n_layers && c.n_heads == f->n_heads && c.vocab_size == f->vocab_size &&
-              c.num_labels == f->num_labels && c.hidden_dropout == f->hidden_dropout && c.ln_eps == f->ln_eps);
+    cr_assert(c.dim == f->dim && c.n_layers == f->n_layers && c.n_heads == f->n_heads &&
+              c.vocab_size == f->vocab_size && c.num_labels == f->num_labels && c.hidden_dropout == f->hidden_dropout &&
+              c.ln_eps == f->ln_eps);
     lb_model_free(m);
-    free(text); free(path); free(dir); free(g);
+    free(text);
+    free(path);
+    free(dir);
+    free(g);
 }
 
 /* Issue 10 item 6: config.json read as transformers' json.load reads it. */
@@ -975,8 +1113,14 @@ Test(model_config, null_fields_like_transformers) {
                              "{\"model_type\": \"bert\", \"layer_norm_eps\": null}",
                              "{\"model_type\": \"bert\", \"max_position_embeddings\": null}",
                              "{\"model_type\": \"bert\", \"hidden_dropout_prob\": null}"};
-    const char *field[] = {"\"dim\"", "\"dropout\"", "\"activation\"", "\"vocab_size\"", "\"hidden_act\"",
-                           "\"layer_norm_eps\"", "\"max_position_embeddings\"", "\"hidden_dropout_prob\""};
+    const char *field[] = {"\"dim\"",
+                           "\"dropout\"",
+                           "\"activation\"",
+                           "\"vocab_size\"",
+                           "\"hidden_act\"",
+                           "\"layer_norm_eps\"",
+                           "\"max_position_embeddings\"",
+                           "\"hidden_dropout_prob\""};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         cr_assert_eq(parse_cfg(refused[i], NULL, &c, &e), LB_ERR_FORMAT, "accepted: %s", refused[i]);
         cr_assert(strstr(e.msg, field[i]) && strstr(e.msg, "is null"), "%s", e.msg);
@@ -984,7 +1128,9 @@ Test(model_config, null_fields_like_transformers) {
     cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"position_embedding_type\": null}", NULL, &c, &e),
                  LB_ERR_UNSUPPORTED);
     cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"classifier_dropout\": null, \"hidden_dropout_prob\": 0.3, "
-                           "\"pad_token_id\": null, \"problem_type\": null}", NULL, &c, &e), LB_OK, "%s", e.msg);
+                           "\"pad_token_id\": null, \"problem_type\": null}",
+                           NULL, &c, &e),
+                 LB_OK, "%s", e.msg);
     cr_assert_float_eq(c.classifier_dropout, 0.3f, 1e-7);
 }
 
@@ -1007,22 +1153,30 @@ static char *nan_model_copy(const char *name, const char *tensor) {
             cJSON *h = cJSON_Parse(hdr);
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(h, tensor);
             cr_assert_not_null(t, "no tensor %s in %s", tensor, from);
-            size_t off = 8 + (size_t)hl + (size_t)cJSON_GetArrayItem(cJSON_GetObjectItem(t, "data_offsets"), 0)->valuedouble;
+            size_t off =
+                8 + (size_t)hl + (size_t)cJSON_GetArrayItem(cJSON_GetObjectItem(t, "data_offsets"), 0)->valuedouble;
             float nan = NAN;
             memcpy(data + off, &nan, sizeof nan);
             cJSON_Delete(h);
             free(hdr);
         }
         cr_assert_eq(lb_write_file_atomic(to, data, len, &e), LB_OK, "%s", e.msg);
-        free(data); free(from); free(to);
+        free(data);
+        free(from);
+        free(to);
     }
-    free(src); free(g);
+    free(src);
+    free(g);
     return dir;
 }
 
 static void rm_model_copy(char *dir) {
     const char *files[] = {"config.json", "model.safetensors"};
-    for (int i = 0; i < 2; i++) { char *p = lb_path_join(dir, files[i]); unlink(p); free(p); }
+    for (int i = 0; i < 2; i++) {
+        char *p = lb_path_join(dir, files[i]);
+        unlink(p);
+        free(p);
+    }
     rmdir(dir);
     free(dir);
 }
@@ -1040,7 +1194,7 @@ static void nan_logits_case(const char *name, const char *tensor) {
     read_batch(f, &gb);
     int NL = lb_model_get_config(m)->num_labels;
     float *lg = malloc(sizeof(float) * (size_t)gb.b.B * NL);
-    for (int pass = 0; pass < 2; pass++) {   /* packed weights, then OpenBLAS on the mapped ones */
+    for (int pass = 0; pass < 2; pass++) { /* packed weights, then OpenBLAS on the mapped ones */
         lb_model_set_weight_packing(m, pass == 0);
         cr_assert_eq(lb_model_forward(m, &gb.b, false, NULL, lg, &e), LB_OK, "%s", e.msg);
         for (int i = 0; i < gb.b.B * NL; i++)
@@ -1056,7 +1210,8 @@ static void nan_logits_case(const char *name, const char *tensor) {
     free_batch(&gb);
     lb_st_close(f);
     lb_model_free(m);
-    free(g); free(fp);
+    free(g);
+    free(fp);
     rm_model_copy(dir);
 }
 

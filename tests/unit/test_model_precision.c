@@ -27,7 +27,7 @@ static const char *CASES[] = {"distilbert_tiny", "bert_tiny"};
 
 typedef struct gcase {
     lb_model *m;
-    lb_st_file *grads;          /* golden logits, loss and gradients of the adapter model */
+    lb_st_file *grads; /* golden logits, loss and gradients of the adapter model */
     lb_batch b;
     int32_t *ids, *lens, *tt, *labels;
     int B, NL;
@@ -38,7 +38,10 @@ static int32_t *ints(lb_st_file *f, const char *name, int64_t *shape) {
     if (!t) return NULL;
     int32_t *o = malloc(sizeof(int32_t) * (size_t)t->numel);
     for (int64_t i = 0; i < t->numel; i++) o[i] = (int32_t)((const int64_t *)t->data)[i];
-    if (shape) { shape[0] = t->shape[0]; shape[1] = t->ndim > 1 ? t->shape[1] : 1; }
+    if (shape) {
+        shape[0] = t->shape[0];
+        shape[1] = t->ndim > 1 ? t->shape[1] : 1;
+    }
     return o;
 }
 
@@ -61,7 +64,10 @@ static bool open_case(const char *dir, gcase *g) {
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             char pat[64];
             snprintf(pat, sizeof pat, ".%s.lora_A.", lb_model_linear_name(g->m, (lb_linear)k));
-            if (strstr(t->name, pat)) { lc.target_mask |= 1u << k; lc.r = (int)t->shape[0]; }
+            if (strstr(t->name, pat)) {
+                lc.target_mask |= 1u << k;
+                lc.r = (int)t->shape[0];
+            }
         }
     }
     /* alpha from adapter_config.json */
@@ -70,7 +76,8 @@ static bool open_case(const char *dir, gcase *g) {
     const char *al = strstr(text, "\"lora_alpha\":");
     cr_assert_not_null(al);
     lc.alpha = strtof(al + 13, NULL);
-    free(text); free(cp);
+    free(text);
+    free(cp);
     cr_assert_eq(lb_model_add_lora(g->m, &lc, 7, &e), LB_OK, "%s", e.msg);
     lb_param *ps;
     int np = lb_model_params(g->m, &ps);
@@ -97,14 +104,20 @@ static bool open_case(const char *dir, gcase *g) {
     g->labels = ints(g->grads, "labels", NULL);
     g->b = (lb_batch){.B = g->B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
     g->NL = lb_model_get_config(g->m)->num_labels;
-    free(mdir); free(ldir); free(gp); free(ap);
+    free(mdir);
+    free(ldir);
+    free(gp);
+    free(ap);
     return true;
 }
 
 static void close_case(gcase *g) {
     lb_model_free(g->m);
     lb_st_close(g->grads);
-    free(g->ids); free(g->lens); free(g->tt); free(g->labels);
+    free(g->ids);
+    free(g->lens);
+    free(g->tt);
+    free(g->labels);
 }
 
 /* Forward (train-mode math, no dropout) + backward; returns the loss, fills logits and the
@@ -136,7 +149,10 @@ static int64_t n_trainable(lb_model *m) {
 /* ||a - b|| / ||b|| */
 static double rel_l2(const float *a, const float *b, int64_t n) {
     double d = 0, r = 0;
-    for (int64_t i = 0; i < n; i++) { d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]); r += (double)b[i] * b[i]; }
+    for (int64_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
     return r > 0 ? sqrt(d / r) : sqrt(d);
 }
 
@@ -181,7 +197,8 @@ Test(model_bf16, every_kernel_gives_the_same_model_outputs) {
         }
         if (!ran) cr_log_info("this CPU has neither AMX nor AVX512-BF16: portable kernel only");
         lb_gemm_bf16_set_path(LB_BF16_AUTO);
-        free(ref); free(got);
+        free(ref);
+        free(got);
         close_case(&g);
         free(d);
     }
@@ -218,7 +235,9 @@ Test(model_bf16, tracks_fp32_within_bf16_rounding_and_returns_to_exact_fp32) {
         step(&g, lback, gback, n);
         cr_assert(memcmp(lback, l32, sizeof(float) * (size_t)(g.B * g.NL)) == 0, "fp32 again is not bit-identical");
         cr_assert(memcmp(gback, g32, sizeof(float) * (size_t)n) == 0, "fp32 grads again are not bit-identical");
-        free(g32); free(g16); free(gback);
+        free(g32);
+        free(g16);
+        free(gback);
         close_case(&g);
         free(d);
     }
@@ -227,8 +246,15 @@ Test(model_bf16, tracks_fp32_within_bf16_rounding_and_returns_to_exact_fp32) {
 /* A random model at HF's initializer_range with adapters on all six linears, their B set to
  * non-zero values (as after training), and a batch of ragged lengths. */
 static lb_model *random_adapted(lb_arch arch, lb_batch *bt, int32_t *ids, int32_t *lens, int32_t *labels) {
-    lb_model_config c = {.arch = arch, .vocab_size = 100, .dim = 48, .n_layers = 2, .n_heads = 4, .hidden_dim = 80,
-                         .max_pos = 40, .type_vocab_size = 2, .num_labels = 3};
+    lb_model_config c = {.arch = arch,
+                         .vocab_size = 100,
+                         .dim = 48,
+                         .n_layers = 2,
+                         .n_heads = 4,
+                         .hidden_dim = 80,
+                         .max_pos = 40,
+                         .type_vocab_size = 2,
+                         .num_labels = 3};
     lb_error e;
     lb_model *m = lb_model_init_random(&c, 11, &e);
     cr_assert_not_null(m, "%s", e.msg);
@@ -242,9 +268,13 @@ static lb_model *random_adapted(lb_arch arch, lb_batch *bt, int32_t *ids, int32_
         if (strstr(ps[i].name, "lora_B"))
             for (int64_t j = 0; j < ps[i].numel; j++) ps[i].data[j] = (float)(0.2 * lb_rng_normal(&r));
     const int T = 17;
-    lens[0] = 17; lens[1] = 5; lens[2] = 11;
+    lens[0] = 17;
+    lens[1] = 5;
+    lens[2] = 11;
     for (int i = 0; i < 3 * T; i++) ids[i] = 1 + (int32_t)lb_rng_below(&r, 99);
-    labels[0] = 0; labels[1] = 2; labels[2] = 1;
+    labels[0] = 0;
+    labels[1] = 2;
+    labels[2] = 1;
     *bt = (lb_batch){.B = 3, .T = T, .ids = ids, .lengths = lens};
     return m;
 }
@@ -254,7 +284,9 @@ Test(model_bf16, all_six_adapter_kinds_track_fp32_on_both_archs) {
         gcase g = {0};
         int32_t ids[3 * 17], lens[3], labels[3];
         g.m = random_adapted(arch ? LB_ARCH_BERT : LB_ARCH_DISTILBERT, &g.b, ids, lens, labels);
-        g.B = 3; g.NL = 3; g.labels = labels;
+        g.B = 3;
+        g.NL = 3;
+        g.labels = labels;
         int64_t n = n_trainable(g.m);
         float l32[9], l16[9];
         float *g32 = malloc(sizeof(float) * (size_t)n), *g16 = malloc(sizeof(float) * (size_t)n);
@@ -266,7 +298,8 @@ Test(model_bf16, all_six_adapter_kinds_track_fp32_on_both_archs) {
         cr_log_info("random %s, all targets: bf16 vs fp32 logits rel %.3g, worst grad tensor rel %.3g",
                     arch ? "bert" : "distilbert", lr, gr);
         cr_assert(lr <= 1e-2 && gr <= 1e-2, "logits %.3g grads %.3g", lr, gr);
-        free(g32); free(g16);
+        free(g32);
+        free(g16);
         lb_model_free(g.m);
     }
 }
@@ -289,7 +322,10 @@ Test(model_bf16, merge_repacks_the_merged_weights) {
         }
     cr_assert_eq(lb_model_forward(m, &bt, false, NULL, base, &e), LB_OK, "%s", e.msg);
     for (int i = 0; i < np; i++)
-        if (saved[i]) { memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel); free(saved[i]); }
+        if (saved[i]) {
+            memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel);
+            free(saved[i]);
+        }
     free(saved);
     cr_assert_eq(lb_model_set_precision(m, LB_PRECISION_BF16, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_model_merge_lora(m, &e), LB_OK, "%s", e.msg);
@@ -328,7 +364,11 @@ Test(model_bf16, names_and_parse) {
 static void full_size_case(const char *root, const char *name, bool check_grads) {
     char *d = lb_path_join(root, name);
     gcase g;
-    if (!open_case(d, &g)) { cr_log_info("no %s case under %s", name, root); free(d); return; }
+    if (!open_case(d, &g)) {
+        cr_log_info("no %s case under %s", name, root);
+        free(d);
+        return;
+    }
     lb_error e;
     int64_t n = n_trainable(g.m);
     float l32[64], l16[64];
@@ -342,7 +382,10 @@ static void full_size_case(const char *root, const char *name, bool check_grads)
     gcase one = g;
     for (int b = 0; b < g.B; b++) {
         one.B = 1;
-        one.b = (lb_batch){.B = 1, .T = g.lens[b], .ids = g.ids + (int64_t)b * g.b.T, .lengths = &g.lens[b],
+        one.b = (lb_batch){.B = 1,
+                           .T = g.lens[b],
+                           .ids = g.ids + (int64_t)b * g.b.T,
+                           .lengths = &g.lens[b],
                            .token_type_ids = g.tt ? g.tt + (int64_t)b * g.b.T : NULL};
         one.labels = g.labels + b;
         float lg[8];
@@ -371,11 +414,14 @@ static void full_size_case(const char *root, const char *name, bool check_grads)
         o += ps[i].numel;
     }
     cr_log_info("%s: bf16 vs fp32 logits rel %.3g; grads: worst error / sum of per-example norms %.3g "
-                "(/ norm of the sum %.3g; smallest |sum| / sum|terms| %.3g)", name, lr, worst, worst_plain, min_ratio);
+                "(/ norm of the sum %.3g; smallest |sum| / sum|terms| %.3g)",
+                name, lr, worst, worst_plain, min_ratio);
     cr_assert(lr <= 3e-2, "%s: logits %.3g", name, lr);
     if (check_grads) cr_assert(worst <= 3e-2, "%s: grads %.3g of the per-example scale", name, worst);
-    free(terms); free(gb);
-    free(g32); free(g16);
+    free(terms);
+    free(gb);
+    free(g32);
+    free(g16);
     close_case(&g);
     free(d);
 }

@@ -29,7 +29,8 @@ Test(optim, linear_schedule_matches_hf) {
 
 Test(optim, clip_multiplies_by_clamped_coef) {
     float g1[2] = {3, 4}, g2[1] = {0}, d[3] = {0};
-    lb_param p[2] = {{.name = "a", .data = d, .grad = g1, .numel = 2}, {.name = "b", .data = d + 2, .grad = g2, .numel = 1}};
+    lb_param p[2] = {{.name = "a", .data = d, .grad = g1, .numel = 2},
+                     {.name = "b", .data = d + 2, .grad = g2, .numel = 1}};
     double n = lb_clip_grad_norm(p, 2, 1.0);
     cr_assert_float_eq(n, 5.0, 1e-6);
     cr_assert_float_eq(g1[0], 3.0f / (5.0f + 1e-6f), 1e-7);
@@ -41,7 +42,9 @@ Test(optim, clip_multiplies_by_clamped_coef) {
 }
 
 Test(optim, adamw_clip_schedule_match_torch) {
-    char *text; size_t len; lb_error err;
+    char *text;
+    size_t len;
+    lb_error err;
     cr_assert_eq(lb_read_file("tests/golden/optim/adamw.json", &text, &len, &err), LB_OK, "%s", err.msg);
     cJSON *root = cJSON_Parse(text);
     free(text);
@@ -74,7 +77,8 @@ Test(optim, adamw_clip_schedule_match_torch) {
     int clipped = 0;
     for (int k = 0; k < total; k++) {
         const cJSON *st = cJSON_GetArrayItem(js, k);
-        for (int i = 0; i < np; i++) fill(params[i].grad, cJSON_GetArrayItem(cJSON_GetObjectItem(st, "grads"), i), params[i].numel);
+        for (int i = 0; i < np; i++)
+            fill(params[i].grad, cJSON_GetArrayItem(cJSON_GetObjectItem(st, "grads"), i), params[i].numel);
         double lr_k = lr * lb_linear_schedule(k, warmup, total);
         cr_assert_float_eq(lr_k, cJSON_GetObjectItem(st, "lr")->valuedouble, 1e-12, "step %d lr", k);
         double norm = lb_clip_grad_norm(params, np, 1.0);
@@ -105,6 +109,9 @@ Test(optim, adamw_clip_schedule_match_torch) {
     cr_assert(clipped > 0 && clipped < total, "golden must exercise both clipped and unclipped steps");
     cr_log_info("AdamW vs torch: max per-tensor relative L2 diff %.3g over %d steps", worst, total);
     lb_adamw_free(&opt);
-    for (int i = 0; i < np; i++) { free(params[i].data); free(params[i].grad); }
+    for (int i = 0; i < np; i++) {
+        free(params[i].data);
+        free(params[i].grad);
+    }
     cJSON_Delete(root);
 }

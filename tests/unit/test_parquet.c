@@ -2,7 +2,7 @@
  * ../shared/data/parquet against its expected JSON (cell by cell), delta_byte_array against the
  * upstream CSV, the IMDb parquet files against their JSONL, pyarrow-written fixtures covering
  * each codec/encoding/page version (when the reference env has pyarrow), and corrupt input. */
-#define _GNU_SOURCE  /* memmem */
+#define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -33,7 +33,10 @@ static void iso_from_nanos(int64_t ns, char *buf, size_t n) {
     if (ns % 1000000 < 0) ms--;
     time_t secs = (time_t)(ms / 1000);
     int64_t frac = ms % 1000;
-    if (frac < 0) { frac += 1000; secs--; }
+    if (frac < 0) {
+        frac += 1000;
+        secs--;
+    }
     struct tm tm;
     gmtime_r(&secs, &tm);
     snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
@@ -53,7 +56,8 @@ static void check_cell(const lb_value *v, const cJSON *x, bool int96, const char
             cr_assert(fabs(want) < 9007199254740992.0, "%s row %zu %s: expected value beyond 2^53", file, row, col);
             cr_assert_eq((double)v->i, want, "%s row %zu %s: %lld != %.17g", file, row, col, (long long)v->i, want);
         } else {
-            cr_assert_eq(v->type, LB_VAL_FLOAT, "%s row %zu %s: expected a number, got type %d", file, row, col, v->type);
+            cr_assert_eq(v->type, LB_VAL_FLOAT, "%s row %zu %s: expected a number, got type %d", file, row, col,
+                         v->type);
             cr_assert(v->f == want, "%s row %zu %s: %.17g != %.17g", file, row, col, v->f, want);
         }
     } else if (cJSON_IsString(x)) {
@@ -115,10 +119,14 @@ static size_t check_expected(const char *name) {
     /* Columns absent from the table must be nested: asking for them is LB_ERR_UNSUPPORTED. */
     size_t present = 0;
     cJSON_ArrayForEach(kv, row0) {
-        if (lb_table_col(&t, kv->string) >= 0) { present++; continue; }
+        if (lb_table_col(&t, kv->string) >= 0) {
+            present++;
+            continue;
+        }
         lb_table t2;
         const char *cols[1] = {kv->string};
-        cr_assert_eq(lb_parquet_read(pq, cols, 1, &t2, &e), LB_ERR_UNSUPPORTED, "%s: column %s: %s", name, kv->string, e.msg);
+        cr_assert_eq(lb_parquet_read(pq, cols, 1, &t2, &e), LB_ERR_UNSUPPORTED, "%s: column %s: %s", name, kv->string,
+                     e.msg);
         cr_assert(strstr(e.msg, kv->string) && strstr(e.msg, "nested"), "%s: message should name %s: %s", name,
                   kv->string, e.msg);
         cr_assert_eq(t2.cells, NULL);
@@ -144,10 +152,10 @@ static size_t check_expected(const char *name) {
     return checked;
 }
 
-#define EXPECTED_TEST(id, file, min_cells)                                   \
-    Test(parquet_testing, id) {                                              \
-        size_t n = check_expected(file);                                     \
-        cr_assert_geq(n, (size_t)(min_cells), "only %zu cells checked", n);  \
+#define EXPECTED_TEST(id, file, min_cells)                                  \
+    Test(parquet_testing, id) {                                             \
+        size_t n = check_expected(file);                                    \
+        cr_assert_geq(n, (size_t)(min_cells), "only %zu cells checked", n); \
     }
 
 EXPECTED_TEST(alltypes_plain, "alltypes_plain", 88)
@@ -199,7 +207,7 @@ Test(parquet_testing, select_columns) {
     cr_assert_str_eq(t.col_names[0], "string_col");
     cr_assert_eq(lb_table_col(&t, "id"), 1);
     cr_assert_eq(lb_table_col(&t, "bool_col"), -1);
-    static const int ids[] = {4, 5, 6, 7, 2, 3, 0, 1};  /* upstream README */
+    static const int ids[] = {4, 5, 6, 7, 2, 3, 0, 1}; /* upstream README */
     for (size_t r = 0; r < 8; r++) {
         cr_assert_eq(lb_table_cell(&t, r, 1)->i, ids[r]);
         cr_assert_eq(lb_table_cell(&t, r, 0)->s[0], '0' + ids[r] % 2);
@@ -240,9 +248,16 @@ static int csv_split(char *line, char **f, int max) {
         if (*p == '"') {
             char *w = ++p, *start = p;
             for (;;) {
-                if (*p == '"' && p[1] == '"') { *w++ = '"'; p += 2; }
-                else if (*p == '"') { p++; break; }
-                else { cr_assert_neq(*p, 0, "unterminated quote"); *w++ = *p++; }
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    cr_assert_neq(*p, 0, "unterminated quote");
+                    *w++ = *p++;
+                }
             }
             *w = 0;
             f[n++] = start;
@@ -287,7 +302,11 @@ Test(parquet_testing, delta_byte_array_matches_upstream_csv) {
         cr_assert_eq(nf, nh, "csv row %zu", r);
         for (int k = 0; k < nf; k++) {
             const lb_value *v = lb_table_cell(&t, r, (size_t)map[k]);
-            if (!f[k]) { cr_assert_eq(v->type, LB_VAL_NULL, "row %zu %s", r, hdr[k]); nulls++; continue; }
+            if (!f[k]) {
+                cr_assert_eq(v->type, LB_VAL_NULL, "row %zu %s", r, hdr[k]);
+                nulls++;
+                continue;
+            }
             cr_assert_eq(v->type, LB_VAL_STR, "row %zu %s", r, hdr[k]);
             cr_assert_str_eq(v->s, f[k], "row %zu %s", r, hdr[k]);
         }
@@ -442,14 +461,18 @@ Test(pyarrow, fixtures_every_codec_and_encoding) {
         cJSON_ArrayForEach(c, order) {
             const cJSON *u = cJSON_GetObjectItem(unsup, c->valuestring);
             cr_assert_lt(nwant, 32);
-            if (!u) { want[nwant++] = c->valuestring; continue; }
+            if (!u) {
+                want[nwant++] = c->valuestring;
+                continue;
+            }
             const char *one[1] = {c->valuestring};
             cr_assert_eq(lb_parquet_read(path, one, 1, &t, &e), LB_ERR_UNSUPPORTED, "%s %s", file, c->valuestring);
             cr_assert(strstr(e.msg, u->valuestring) && strstr(e.msg, c->valuestring), "%s: %s", file, e.msg);
             cr_assert_eq(lb_parquet_read(path, NULL, 0, &t, &e), LB_ERR_UNSUPPORTED, "%s (all columns)", file);
         }
         cr_assert_eq(lb_parquet_read(path, cJSON_GetArraySize(unsup) ? want : NULL,
-                                     cJSON_GetArraySize(unsup) ? nwant : 0, &t, &e), LB_OK, "%s: %s", file, e.msg);
+                                     cJSON_GetArraySize(unsup) ? nwant : 0, &t, &e),
+                     LB_OK, "%s: %s", file, e.msg);
         cr_assert_eq(t.nrows, nrows, "%s", file);
         cr_assert_eq(t.ncols, nwant, "%s", file);
         for (size_t k = 0; k < nwant; k++) {
@@ -463,7 +486,8 @@ Test(pyarrow, fixtures_every_codec_and_encoding) {
         free(path);
         nfix++;
     }
-    cr_log_info("pyarrow %s: %zu fixtures, %zu cells compared", cJSON_GetObjectItem(m, "pyarrow")->valuestring, nfix, cells);
+    cr_log_info("pyarrow %s: %zu fixtures, %zu cells compared", cJSON_GetObjectItem(m, "pyarrow")->valuestring, nfix,
+                cells);
     cr_assert_geq(nfix, 18 + 40);
     cJSON_Delete(m);
     free(mp);
@@ -476,9 +500,9 @@ Test(pyarrow, fixtures_every_codec_and_encoding) {
 Test(thrift, skips_unknown_fields_of_every_type) {
     /* struct { 1: i32 = -3 (zigzag 5), 2: bool true, 3: binary "hi", 4: list<i64>[1, 2],
      *          5: map<i32,i32>{1:2}, 6: double, 7: struct { 1: byte 9 }, 300 (long form): i64 1 } */
-    static const uint8_t buf[] = {
-        0x15, 0x05, 0x11, 0x18, 0x02, 'h', 'i', 0x19, 0x26, 0x02, 0x04, 0x1b, 0x01, 0x55, 0x02, 0x04,
-        0x17, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x1c, 0x13, 0x09, 0x00, 0x06, 0xd8, 0x04, 0x02, 0x00};
+    static const uint8_t buf[] = {0x15, 0x05, 0x11, 0x18, 0x02, 'h',  'i',  0x19, 0x26, 0x02, 0x04, 0x1b,
+                                  0x01, 0x55, 0x02, 0x04, 0x17, 0,    0,    0,    0,    0,    0,    0xf0,
+                                  0x3f, 0x1c, 0x13, 0x09, 0x00, 0x06, 0xd8, 0x04, 0x02, 0x00};
     lb_thrift t;
     lb_error e;
     lb_thrift_init(&t, buf, sizeof buf, 100, &e);
@@ -492,8 +516,11 @@ Test(thrift, skips_unknown_fields_of_every_type) {
         if (ty == LB_TC_STOP) break;
         seen++;
         if (id == 1) cr_assert_eq(lb_thrift_read_i32(&t, ty, &i32), LB_OK);
-        else if (id == 300) { int64_t v; cr_assert_eq(lb_thrift_read_i64(&t, ty, &v), LB_OK); cr_assert_eq(v, 1); }
-        else cr_assert_eq(lb_thrift_skip(&t, ty), LB_OK, "field %d: %s", id, e.msg);
+        else if (id == 300) {
+            int64_t v;
+            cr_assert_eq(lb_thrift_read_i64(&t, ty, &v), LB_OK);
+            cr_assert_eq(v, 1);
+        } else cr_assert_eq(lb_thrift_skip(&t, ty), LB_OK, "field %d: %s", id, e.msg);
     }
     lb_thrift_struct_end(&t);
     cr_assert_eq(seen, 8);
@@ -551,7 +578,7 @@ Test(encodings, rle_bitpacked_hybrid) {
     cr_assert_eq(lb_pq_decode_hybrid(buf, sizeof buf, 3, 13, out, &e), LB_OK, "%s", e.msg);
     for (uint32_t i = 0; i < 8; i++) cr_assert_eq(out[i], i);
     for (int i = 8; i < 13; i++) cr_assert_eq(out[i], 4);
-    cr_assert_eq(lb_pq_decode_hybrid(buf, sizeof buf, 3, 14, out, &e), LB_ERR_FORMAT);  /* runs out */
+    cr_assert_eq(lb_pq_decode_hybrid(buf, sizeof buf, 3, 14, out, &e), LB_ERR_FORMAT); /* runs out */
     cr_assert_eq(lb_pq_decode_hybrid(buf, sizeof buf, 33, 1, out, &e), LB_ERR_FORMAT);
     /* legacy BIT_PACKED levels are MSB-first: 0..7 in width 3 = 000 001 010 011 100 101 110 111 */
     static const uint8_t msb[] = {0x05, 0x39, 0x77};
@@ -565,12 +592,12 @@ Test(encodings, delta_binary_packed) {
     lb_error e;
     int64_t out[8];
     size_t used;
-    static const uint8_t ex1[] = {0x80, 0x01, 0x04, 0x05, 0x02, 0x02, 0, 0, 0, 0};  /* 1,2,3,4,5 */
+    static const uint8_t ex1[] = {0x80, 0x01, 0x04, 0x05, 0x02, 0x02, 0, 0, 0, 0}; /* 1,2,3,4,5 */
     cr_assert_eq(lb_pq_decode_delta_binary(ex1, sizeof ex1, 5, out, &used, &e), LB_OK, "%s", e.msg);
     for (int i = 0; i < 5; i++) cr_assert_eq(out[i], i + 1);
     cr_assert_eq(used, sizeof ex1);
-    static const uint8_t ex2[] = {0x80, 0x01, 0x04, 0x08, 0x0e, 0x03, 0x02, 0, 0, 0,
-                                  0xc0, 0x3f, 0, 0, 0, 0, 0, 0};  /* 7,5,3,1,2,3,4,5 */
+    static const uint8_t ex2[] = {0x80, 0x01, 0x04, 0x08, 0x0e, 0x03, 0x02, 0, 0,
+                                  0,    0xc0, 0x3f, 0,    0,    0,    0,    0, 0}; /* 7,5,3,1,2,3,4,5 */
     static const int64_t want2[] = {7, 5, 3, 1, 2, 3, 4, 5};
     cr_assert_eq(lb_pq_decode_delta_binary(ex2, sizeof ex2, 8, out, &used, &e), LB_OK, "%s", e.msg);
     for (int i = 0; i < 8; i++) cr_assert_eq(out[i], want2[i]);
@@ -587,9 +614,9 @@ Test(encodings, delta_binary_packed) {
 Test(encodings, delta_byte_array) {
     /* "axis", "axle", "babble", "babyhood": prefixes 0,2,0,3; suffixes axis, le, babble, yhood */
     static const uint8_t buf[] = {
-        0x80, 0x01, 0x04, 0x04, 0x00, 0x03, 0x03, 0, 0, 0, 0x44, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0x80, 0x01, 0x04, 0x04, 0x08, 0x03, 0x03, 0, 0, 0, 0x70, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        'a', 'x', 'i', 's', 'l', 'e', 'b', 'a', 'b', 'b', 'l', 'e', 'y', 'h', 'o', 'o', 'd'};
+        0x80, 0x01, 0x04, 0x04, 0x00, 0x03, 0x03, 0,    0,   0,   0x44, 0x01, 0,    0,   0,   0,   0,   0,   0,  0, 0,
+        0,    0x80, 0x01, 0x04, 0x04, 0x08, 0x03, 0x03, 0,   0,   0,    0x70, 0x00, 0,   0,   0,   0,   0,   0,  0, 0,
+        0,    0,    'a',  'x',  'i',  's',  'l',  'e',  'b', 'a', 'b',  'b',  'l',  'e', 'y', 'h', 'o', 'o', 'd'};
     lb_value v[4];
     uint8_t *arena;
     lb_error e;
@@ -633,12 +660,24 @@ Test(encodings, byte_stream_split_and_plain_bounds) {
 
 /* ---- corrupt and truncated input ---- */
 
-static const char *const SHARED_FILES[] = {
-    "alltypes_dictionary", "alltypes_plain", "alltypes_plain.snappy", "binary", "byte_stream_split.zstd",
-    "concatenated_gzip_members", "datapage_v1-snappy-compressed-checksum", "datapage_v2.snappy", "delta_byte_array",
-    "delta_length_byte_array", "dict-page-offset-zero", "int32_with_null_pages", "lz4_raw_compressed",
-    "nullable.impala", "nulls.snappy", "plain-dict-uncompressed-checksum", "rle-dict-snappy-checksum",
-    "rle_boolean_encoding"};
+static const char *const SHARED_FILES[] = {"alltypes_dictionary",
+                                           "alltypes_plain",
+                                           "alltypes_plain.snappy",
+                                           "binary",
+                                           "byte_stream_split.zstd",
+                                           "concatenated_gzip_members",
+                                           "datapage_v1-snappy-compressed-checksum",
+                                           "datapage_v2.snappy",
+                                           "delta_byte_array",
+                                           "delta_length_byte_array",
+                                           "dict-page-offset-zero",
+                                           "int32_with_null_pages",
+                                           "lz4_raw_compressed",
+                                           "nullable.impala",
+                                           "nulls.snappy",
+                                           "plain-dict-uncompressed-checksum",
+                                           "rle-dict-snappy-checksum",
+                                           "rle_boolean_encoding"};
 
 static uint8_t *load_shared_parquet(const char *name, size_t *len) {
     char rel[256];
@@ -691,7 +730,7 @@ Test(corrupt, crc_mismatch_is_reported) {
     uint8_t *buf = load_shared_parquet("plain-dict-uncompressed-checksum", &len);
     lb_error e;
     cr_assert_eq(read_copy(buf, len, &e), LB_OK, "%s", e.msg);
-    uint8_t *hit = memmem(buf, len, "a655fd0e", 8);  /* inside the dictionary page */
+    uint8_t *hit = memmem(buf, len, "a655fd0e", 8); /* inside the dictionary page */
     cr_assert_not_null(hit);
     *hit ^= 0x20;
     cr_assert_eq(read_copy(buf, len, &e), LB_ERR_FORMAT);
@@ -728,7 +767,7 @@ Test(corrupt, truncations_and_byte_flips_never_crash) {
 /* A page header claiming a huge size is refused before anything that large is allocated. */
 Test(corrupt, implausible_expansion_refused_before_allocation) {
     lb_error e;
-    static const uint8_t snappy_hdr[] = {0x80, 0x80, 0x80, 0x04, 0x00};  /* says 8 MiB */
+    static const uint8_t snappy_hdr[] = {0x80, 0x80, 0x80, 0x04, 0x00}; /* says 8 MiB */
     cr_assert_eq(lb_pq_check_expansion(LB_PQ_SNAPPY, snappy_hdr, sizeof snappy_hdr, 1u << 30, &e), LB_ERR_FORMAT);
     cr_assert_eq(lb_pq_check_expansion(LB_PQ_SNAPPY, snappy_hdr, sizeof snappy_hdr, 8u << 20, &e), LB_OK, "%s", e.msg);
     static const uint8_t tiny[16] = {0};
@@ -764,13 +803,30 @@ Test(regression, zero_row_chunk_with_zero_offsets) {
 
 /* ---- decoded-size limits (issue 10 item 5): hand-made bombs, no pyarrow needed ----
  * A tiny thrift compact writer: just what a one-column file needs. */
-typedef struct tw { uint8_t *b; size_t n, cap; int16_t last[16]; int depth; } tw;
+typedef struct tw {
+    uint8_t *b;
+    size_t n, cap;
+    int16_t last[16];
+    int depth;
+} tw;
 static void tw_byte(tw *w, uint8_t x) {
-    if (w->n == w->cap) { w->cap = w->cap ? 2 * w->cap : 256; w->b = realloc(w->b, w->cap); cr_assert_not_null(w->b); }
+    if (w->n == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 256;
+        w->b = realloc(w->b, w->cap);
+        cr_assert_not_null(w->b);
+    }
     w->b[w->n++] = x;
 }
-static void tw_bytes(tw *w, const void *p, size_t n) { for (size_t i = 0; i < n; i++) tw_byte(w, ((const uint8_t *)p)[i]); }
-static void tw_varint(tw *w, uint64_t v) { while (v >= 0x80) { tw_byte(w, (uint8_t)(v | 0x80)); v >>= 7; } tw_byte(w, (uint8_t)v); }
+static void tw_bytes(tw *w, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) tw_byte(w, ((const uint8_t *)p)[i]);
+}
+static void tw_varint(tw *w, uint64_t v) {
+    while (v >= 0x80) {
+        tw_byte(w, (uint8_t)(v | 0x80));
+        v >>= 7;
+    }
+    tw_byte(w, (uint8_t)v);
+}
 static void tw_zz(tw *w, int64_t v) { tw_varint(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
 static void tw_field(tw *w, int16_t id, uint8_t type) {
     int16_t d = id - w->last[w->depth];
@@ -778,19 +834,53 @@ static void tw_field(tw *w, int16_t id, uint8_t type) {
     tw_byte(w, (uint8_t)(d << 4 | type));
     w->last[w->depth] = id;
 }
-static void tw_i32(tw *w, int16_t id, int32_t v) { tw_field(w, id, 5); tw_zz(w, v); }
-static void tw_i64(tw *w, int16_t id, int64_t v) { tw_field(w, id, 6); tw_zz(w, v); }
-static void tw_str(tw *w, int16_t id, const char *s) { tw_field(w, id, 8); tw_varint(w, strlen(s)); tw_bytes(w, s, strlen(s)); }
-static void tw_begin(tw *w, int16_t id) { if (id) tw_field(w, id, 12); w->last[++w->depth] = 0; }  /* id 0: list element */
-static void tw_end(tw *w) { tw_byte(w, 0); w->depth--; }
-static void tw_list(tw *w, int16_t id, uint8_t et, size_t n) { tw_field(w, id, 9); cr_assert_lt(n, 15); tw_byte(w, (uint8_t)(n << 4 | et)); }
+static void tw_i32(tw *w, int16_t id, int32_t v) {
+    tw_field(w, id, 5);
+    tw_zz(w, v);
+}
+static void tw_i64(tw *w, int16_t id, int64_t v) {
+    tw_field(w, id, 6);
+    tw_zz(w, v);
+}
+static void tw_str(tw *w, int16_t id, const char *s) {
+    tw_field(w, id, 8);
+    tw_varint(w, strlen(s));
+    tw_bytes(w, s, strlen(s));
+}
+static void tw_begin(tw *w, int16_t id) {
+    if (id) tw_field(w, id, 12);
+    w->last[++w->depth] = 0;
+} /* id 0: list element */
+static void tw_end(tw *w) {
+    tw_byte(w, 0);
+    w->depth--;
+}
+static void tw_list(tw *w, int16_t id, uint8_t et, size_t n) {
+    tw_field(w, id, 9);
+    cr_assert_lt(n, 15);
+    tw_byte(w, (uint8_t)(n << 4 | et));
+}
 
 /* PageHeader: type 0 data (v1) or 2 dictionary; encoding of the values. */
 static void tw_page(tw *w, int type, int32_t usize, int32_t csize, int32_t nvals, int32_t enc) {
-    memset(w->last, 0, sizeof w->last); w->depth = 0;
-    tw_i32(w, 1, type); tw_i32(w, 2, usize); tw_i32(w, 3, csize);
-    if (type == 0) { tw_begin(w, 5); tw_i32(w, 1, nvals); tw_i32(w, 2, enc); tw_i32(w, 3, 3); tw_i32(w, 4, 3); tw_end(w); }
-    else { tw_begin(w, 7); tw_i32(w, 1, nvals); tw_i32(w, 2, enc); tw_end(w); }
+    memset(w->last, 0, sizeof w->last);
+    w->depth = 0;
+    tw_i32(w, 1, type);
+    tw_i32(w, 2, usize);
+    tw_i32(w, 3, csize);
+    if (type == 0) {
+        tw_begin(w, 5);
+        tw_i32(w, 1, nvals);
+        tw_i32(w, 2, enc);
+        tw_i32(w, 3, 3);
+        tw_i32(w, 4, 3);
+        tw_end(w);
+    } else {
+        tw_begin(w, 7);
+        tw_i32(w, 1, nvals);
+        tw_i32(w, 2, enc);
+        tw_end(w);
+    }
     tw_byte(w, 0);
 }
 
@@ -798,11 +888,19 @@ static void tw_page(tw *w, int type, int32_t usize, int32_t csize, int32_t nvals
  * group whose pages start at dict_off (or data_off when dict_off is 0). */
 static void tw_footer(tw *w, int ptype, int codec, int64_t nrows, int64_t dict_off, int64_t data_off, int64_t csize) {
     size_t start = w->n;
-    memset(w->last, 0, sizeof w->last); w->depth = 0;
+    memset(w->last, 0, sizeof w->last);
+    w->depth = 0;
     tw_i32(w, 1, 1);
     tw_list(w, 2, 12, 2);
-    tw_begin(w, 0); tw_str(w, 4, "schema"); tw_i32(w, 5, 1); tw_end(w);
-    tw_begin(w, 0); tw_i32(w, 1, ptype); tw_i32(w, 3, 0); tw_str(w, 4, "x"); tw_end(w);
+    tw_begin(w, 0);
+    tw_str(w, 4, "schema");
+    tw_i32(w, 5, 1);
+    tw_end(w);
+    tw_begin(w, 0);
+    tw_i32(w, 1, ptype);
+    tw_i32(w, 3, 0);
+    tw_str(w, 4, "x");
+    tw_end(w);
     tw_i64(w, 3, nrows);
     tw_list(w, 4, 12, 1);
     tw_begin(w, 0);
@@ -811,13 +909,21 @@ static void tw_footer(tw *w, int ptype, int codec, int64_t nrows, int64_t dict_o
     tw_i64(w, 2, dict_off ? dict_off : data_off);
     tw_begin(w, 3);
     tw_i32(w, 1, ptype);
-    tw_list(w, 2, 5, 1); tw_zz(w, 0);
-    tw_list(w, 3, 8, 1); tw_varint(w, 1); tw_byte(w, 'x');
-    tw_i32(w, 4, codec); tw_i64(w, 5, nrows); tw_i64(w, 6, csize); tw_i64(w, 7, csize); tw_i64(w, 9, data_off);
+    tw_list(w, 2, 5, 1);
+    tw_zz(w, 0);
+    tw_list(w, 3, 8, 1);
+    tw_varint(w, 1);
+    tw_byte(w, 'x');
+    tw_i32(w, 4, codec);
+    tw_i64(w, 5, nrows);
+    tw_i64(w, 6, csize);
+    tw_i64(w, 7, csize);
+    tw_i64(w, 9, data_off);
     if (dict_off) tw_i64(w, 11, dict_off);
     tw_end(w);
     tw_end(w);
-    tw_i64(w, 2, csize); tw_i64(w, 3, nrows);
+    tw_i64(w, 2, csize);
+    tw_i64(w, 3, nrows);
     tw_end(w);
     tw_byte(w, 0);
     uint32_t flen = (uint32_t)(w->n - start);
@@ -838,7 +944,7 @@ static tw dict_bomb(int32_t nrows, size_t slen) {
     for (size_t i = 0; i < slen; i++) tw_byte(&w, 'a');
     int64_t data_off = (int64_t)w.n;
     tw_page(&w, 0, 1, 1, nrows, 8 /* RLE_DICTIONARY */);
-    tw_byte(&w, 0);  /* bit width 0: every index is 0 */
+    tw_byte(&w, 0); /* bit width 0: every index is 0 */
     tw_footer(&w, 6 /* BYTE_ARRAY */, 0, nrows, dict_off, data_off, (int64_t)w.n - dict_off);
     return w;
 }

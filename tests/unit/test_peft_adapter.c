@@ -51,7 +51,10 @@ static double logits_vs_golden(lb_model *m, const char *casedir) {
         worst = fmax(worst, fabs(got[i] - want[i]));
         scale = fmax(scale, fabs(want[i]));
     }
-    free(id32); free(len); free(got); free(tt32);
+    free(id32);
+    free(len);
+    free(got);
+    free(tt32);
     lb_st_close(f);
     return worst / scale;
 }
@@ -106,7 +109,8 @@ Test(peft_adapter, save_then_load_is_bit_exact) {
     size_t len;
     cr_assert_eq(lb_read_file(p, &text, &len, &err), LB_OK);
     cr_assert(strstr(text, "{\n  \"alpha_pattern\": {},\n  \"auto_mapping\": null,\n"
-                           "  \"base_model_name_or_path\": \"some/base\",\n") == text, "%s", text);
+                           "  \"base_model_name_or_path\": \"some/base\",\n") == text,
+              "%s", text);
     cr_assert(strstr(text, "\"inference_mode\": true") && strstr(text, "\"task_type\": \"SEQ_CLS\""), "%s", text);
     cr_assert(strstr(text, "\"lora_dropout\": 0.0,\n"), "%s", text);
     free(text);
@@ -137,8 +141,11 @@ Test(peft_adapter, missing_head_tensor_is_a_loud_error) {
     int k = 0;
     for (int i = 0; i < na && k < 64; i++) {
         if (!strcmp(pa[i].name, "base_model.model.classifier.weight")) continue;
-        outs[k] = (lb_st_out){.name = pa[i].name, .dtype = LB_DT_F32, .ndim = pa[i].ndim,
-                              .shape = {pa[i].shape[0], pa[i].shape[1]}, .data = pa[i].data};
+        outs[k] = (lb_st_out){.name = pa[i].name,
+                              .dtype = LB_DT_F32,
+                              .ndim = pa[i].ndim,
+                              .shape = {pa[i].shape[0], pa[i].shape[1]},
+                              .data = pa[i].data};
         k++;
     }
     char *p = lb_path_join(tmp, "adapter_model.safetensors");

@@ -9,11 +9,26 @@
 #include "formats/pyjson.h"
 
 Test(pyjson, doubles_like_python_repr) {
-    struct { double x; const char *want; } cases[] = {
-        {0.01, "0.01"}, {1e-05, "1e-05"}, {0.42342880368232727, "0.42342880368232727"}, {1e16, "1e+16"},
-        {1e22, "1e+22"}, {1.5e-07, "1.5e-07"}, {0.0001, "0.0001"}, {100.0, "100.0"},
-        {1234567890123456.0, "1234567890123456.0"}, {0.1, "0.1"}, {2.5, "2.5"}, {-3.75e-300, "-3.75e-300"},
-        {123456.789, "123456.789"}, {5e-324, "5e-324"}, {0.0, "0.0"}, {-0.0, "-0.0"},
+    struct {
+        double x;
+        const char *want;
+    } cases[] = {
+        {0.01, "0.01"},
+        {1e-05, "1e-05"},
+        {0.42342880368232727, "0.42342880368232727"},
+        {1e16, "1e+16"},
+        {1e22, "1e+22"},
+        {1.5e-07, "1.5e-07"},
+        {0.0001, "0.0001"},
+        {100.0, "100.0"},
+        {1234567890123456.0, "1234567890123456.0"},
+        {0.1, "0.1"},
+        {2.5, "2.5"},
+        {-3.75e-300, "-3.75e-300"},
+        {123456.789, "123456.789"},
+        {5e-324, "5e-324"},
+        {0.0, "0.0"},
+        {-0.0, "-0.0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[32];
@@ -21,7 +36,7 @@ Test(pyjson, doubles_like_python_repr) {
         cr_assert_str_eq(buf, cases[i].want, "%.17g", cases[i].x);
     }
     char buf[32];
-    lb_pyjson_fmt_double(buf, 0.01f, 1);   /* a float32 prints as the decimal the user typed */
+    lb_pyjson_fmt_double(buf, 0.01f, 1); /* a float32 prints as the decimal the user typed */
     cr_assert_str_eq(buf, "0.01");
     lb_pyjson_fmt_double(buf, 0.2f, 1);
     cr_assert_str_eq(buf, "0.2");
@@ -69,7 +84,7 @@ Test(pyjson_read, duplicate_keys_keep_the_last_value_at_the_first_place) {
     cJSON *j = lb_json_parse("c.json", t, strlen(t), &e);
     cr_assert_not_null(j, "%s", e.msg);
     cr_assert_eq(cJSON_GetArraySize(j), 3);
-    cr_assert_str_eq(j->child->string, "model_type");  /* Python dict order: first insertion */
+    cr_assert_str_eq(j->child->string, "model_type"); /* Python dict order: first insertion */
     cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "model_type")->valuestring, "distilbert");
     cr_assert_str_eq(j->child->next->string, "x");
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "in");

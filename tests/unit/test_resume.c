@@ -9,8 +9,15 @@
 #include "base/fileio.h"
 #include "train/resume.h"
 
-static const lb_resume_dims dims = {.n_train = 10, .n_eval = 4, .epochs = 3, .batch_size = 4, .seed = 42,
-                                    .steps_per_epoch = 3, .total_steps = 9, .num_labels = 2, .fixed_order = false,
+static const lb_resume_dims dims = {.n_train = 10,
+                                    .n_eval = 4,
+                                    .epochs = 3,
+                                    .batch_size = 4,
+                                    .seed = 42,
+                                    .steps_per_epoch = 3,
+                                    .total_steps = 9,
+                                    .num_labels = 2,
+                                    .fixed_order = false,
                                     .precision = "fp32"};
 
 static char *seed_text(const char *name) {
@@ -55,7 +62,8 @@ Test(resume, seeds_are_accepted_whole) {
         cr_assert_eq(r.best_epoch, 1);
         cr_assert_eq(r.nhist, 1);
         cr_assert_eq(r.nfiles, 4);
-        cr_assert_str_eq(lb_resume_file_sha256(&r, "optimizer.safetensors"), "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
+        cr_assert_str_eq(lb_resume_file_sha256(&r, "optimizer.safetensors"),
+                         "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
         cr_assert_eq(r.best_eval.confusion[2], 1);
         if (k == 0) cr_assert_eq(r.order[2], 4);
         lb_resume_free(&r);
@@ -64,20 +72,23 @@ Test(resume, seeds_are_accepted_whole) {
 }
 
 Test(resume, issue_repros_are_refused_by_field) {
-    struct { const char *from, *to, *field; } c[] = {
-        {"\"order\": [\n  3", "\"order\": [\n  1000000", "order"},       /* order[0] out of range */
-        {"  7\n ]", "  -1\n ]", "order"},                                 /* order[-1] */
-        {"  7\n ]", "  3\n ]", "order"},                                  /* a duplicate row */
+    struct {
+        const char *from, *to, *field;
+    } c[] = {
+        {"\"order\": [\n  3", "\"order\": [\n  1000000", "order"}, /* order[0] out of range */
+        {"  7\n ]", "  -1\n ]", "order"},                          /* order[-1] */
+        {"  7\n ]", "  3\n ]", "order"},                           /* a duplicate row */
         {"\"step_in_epoch\": 1", "\"step_in_epoch\": -1", "step_in_epoch"},
         {"\"step_in_epoch\": 1", "\"step_in_epoch\": -100", "step_in_epoch"},
         {"\"epoch\": 1", "\"epoch\": -3", "epoch"},
         {"\"global_step\": 4", "\"global_step\": 1000000000", "global_step"},
-        {"\"global_step\": 4", "\"global_step\": 5", "global_step"},      /* disagrees with epoch/step */
+        {"\"global_step\": 4", "\"global_step\": 5", "global_step"}, /* disagrees with epoch/step */
         {"\"step_adam\": 4", "\"step_adam\": 40", "step_adam"},
-        {"\"best_epoch\": 1", "\"best_epoch\": 2", "best_epoch"},         /* a best epoch not yet run */
+        {"\"best_epoch\": 1", "\"best_epoch\": 2", "best_epoch"}, /* a best epoch not yet run */
         {"\"tr_loss\": 0.69", "\"tr_loss\": -5", "tr_loss"},
-        {"\"best_confusion\": [\n  2", "\"best_confusion\": [\n  3", "best_confusion"},  /* sum != 4 rows */
-        {"\"shuffle_rng\": [\n  \"1\",\n  \"2\",\n  \"3\",\n  \"4\"", "\"shuffle_rng\": [\n  \"0\",\n  \"0\",\n  \"0\",\n  \"0\"", "shuffle_rng"},
+        {"\"best_confusion\": [\n  2", "\"best_confusion\": [\n  3", "best_confusion"}, /* sum != 4 rows */
+        {"\"shuffle_rng\": [\n  \"1\",\n  \"2\",\n  \"3\",\n  \"4\"",
+         "\"shuffle_rng\": [\n  \"0\",\n  \"0\",\n  \"0\",\n  \"0\"", "shuffle_rng"},
         {"\"seed\": \"42\"", "\"seed\": \"-42\"", "seed"},
         {"\"epoch\": 1", "\"epoch\": 1.5", "epoch"},
         {"\"epoch_loss_steps\": 1", "\"epoch_loss_steps\": 7", "epoch_loss_steps"},

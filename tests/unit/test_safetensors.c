@@ -16,7 +16,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-
 static char *mktmpdir(void) {
     char *d = strdup("/tmp/lb_st_XXXXXX");
     cr_assert_not_null(mkdtemp(d));
@@ -112,8 +111,8 @@ static void check_against_expected(lb_st_file *f, const char *expdir) {
         char *p = lb_path_join(expdir, fn);
         size_t n;
         float *want = read_all(p, &n);
-        cr_assert_eq(n, (size_t)t->numel * 4, "%s: numel %lld vs expected %zu floats", t->name,
-                     (long long)t->numel, n / 4);
+        cr_assert_eq(n, (size_t)t->numel * 4, "%s: numel %lld vs expected %zu floats", t->name, (long long)t->numel,
+                     n / 4);
         const float *got = lb_st_f32(f, t, &e);
         cr_assert_not_null(got, "%s", e.msg);
         cr_assert_eq(memcmp(got, want, n), 0, "%s (%s): values differ from python", t->name, lb_dtype_name(t->dtype));
@@ -142,13 +141,18 @@ Test(safetensors, reads_files_written_by_python) {
     cr_assert_not_null(t);
     cr_assert_eq(t->dtype, LB_DT_F64);
     cr_assert_eq(t->ndim, 3);
-    cr_assert_eq(t->shape[0], 2); cr_assert_eq(t->shape[1], 3); cr_assert_eq(t->shape[2], 2);
+    cr_assert_eq(t->shape[0], 2);
+    cr_assert_eq(t->shape[1], 3);
+    cr_assert_eq(t->shape[2], 2);
     cr_assert_eq(t->numel, 12);
     cr_assert_eq(t->nbytes, 96);
     t = lb_st_find(f, "s.scalar");
-    cr_assert_eq(t->ndim, 0); cr_assert_eq(t->numel, 1);
+    cr_assert_eq(t->ndim, 0);
+    cr_assert_eq(t->numel, 1);
     t = lb_st_find(f, "e.empty");
-    cr_assert_eq(t->ndim, 2); cr_assert_eq(t->numel, 0); cr_assert_eq(t->shape[0], 3);
+    cr_assert_eq(t->ndim, 2);
+    cr_assert_eq(t->numel, 0);
+    cr_assert_eq(t->shape[0], 3);
     /* Zero-copy for aligned F32. */
     t = lb_st_find(f, "w.f32");
     cr_assert_eq((const void *)lb_st_f32(f, t, &e), t->data);
@@ -158,7 +162,8 @@ Test(safetensors, reads_files_written_by_python) {
     t = lb_st_find(f, "w.f16");
     cr_assert_eq(lb_st_f32(f, t, &e), lb_st_f32(f, t, &e));
     lb_st_close(f);
-    free(ed); free(p);
+    free(ed);
+    free(p);
 
     p = lb_path_join(d, "numpy.safetensors");
     f = lb_st_open(p, &e);
@@ -168,7 +173,8 @@ Test(safetensors, reads_files_written_by_python) {
     ed = lb_path_join(d, "expected/numpy.safetensors");
     check_against_expected(f, ed);
     lb_st_close(f);
-    free(ed); free(p);
+    free(ed);
+    free(p);
 
     p = lb_path_join(d, "sharded");
     f = lb_st_open_dir(p, &e);
@@ -180,7 +186,8 @@ Test(safetensors, reads_files_written_by_python) {
     ed = lb_path_join(d, "expected/sharded");
     check_against_expected(f, ed);
     lb_st_close(f);
-    free(ed); free(p);
+    free(ed);
+    free(p);
     rm_rf(d);
     free(d);
 }
@@ -203,7 +210,8 @@ Test(safetensors, minimal_valid_and_padding) {
         cr_assert_eq(lb_st_count(f), 1);
         const float *x = lb_st_f32(f, lb_st_find(f, "a"), &e);
         cr_assert_not_null(x, "%s", e.msg);
-        cr_assert_eq(x[0], 1.5f); cr_assert_eq(x[1], -2.0f);
+        cr_assert_eq(x[0], 1.5f);
+        cr_assert_eq(x[1], -2.0f);
         lb_st_close(f);
         free(p);
     }
@@ -224,7 +232,8 @@ Test(safetensors, misaligned_f32_is_copied) {
     char *d = mktmpdir();
     const char *h = "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}";
     char hdr[128];
-    snprintf(hdr, sizeof hdr, "%s%s", h, (strlen(h) % 4 == 3) ? "" : (strlen(h) % 4 == 0 ? "   " : (strlen(h) % 4 == 1 ? "  " : " ")));
+    snprintf(hdr, sizeof hdr, "%s%s", h,
+             (strlen(h) % 4 == 3) ? "" : (strlen(h) % 4 == 0 ? "   " : (strlen(h) % 4 == 1 ? "  " : " ")));
     cr_assert_eq(strlen(hdr) % 4, 3);
     float v[3] = {0.1f, 2e30f, -7.0f};
     char *p = st_file(d, "m.safetensors", hdr, v, 12);
@@ -350,14 +359,17 @@ Test(safetensors, rejects_bad_dtype_and_metadata) {
 }
 
 Test(safetensors, rejects_bad_shapes) {
-    expect_bad(T1("F32", "[-1]", "[0,4]"), Z, 4, LB_ERR_FORMAT, "header byte 29: shape and data_offsets values must be plain");
+    expect_bad(T1("F32", "[-1]", "[0,4]"), Z, 4, LB_ERR_FORMAT,
+               "header byte 29: shape and data_offsets values must be plain");
     expect_bad(T1("F32", "[1.5]", "[0,4]"), Z, 4, LB_ERR_FORMAT, "must be plain non-negative integers");
     expect_bad(T1("F32", "[1.0]", "[0,4]"), Z, 4, LB_ERR_FORMAT, "must be plain non-negative integers");
     expect_bad(T1("F32", "[1e0]", "[0,4]"), Z, 4, LB_ERR_FORMAT, "must be plain non-negative integers");
-    expect_bad(T1("F32", "[9007199254740993]", "[0,4]"), Z, 4, LB_ERR_FORMAT, "shape[0] is not a non-negative integer below 2^53");
+    expect_bad(T1("F32", "[9007199254740993]", "[0,4]"), Z, 4, LB_ERR_FORMAT,
+               "shape[0] is not a non-negative integer below 2^53");
     /* Numbers elsewhere (unknown fields) are not shape values. */
     char *d = mktmpdir();
-    free(st_file(d, "x.safetensors", "{\"t\":{\"x\":[-1.5],\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", Z, 4));
+    free(st_file(d, "x.safetensors", "{\"t\":{\"x\":[-1.5],\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", Z,
+                 4));
     char *p = lb_path_join(d, "x.safetensors");
     lb_error e;
     lb_st_file *f = lb_st_open(p, &e);
@@ -399,7 +411,8 @@ Test(safetensors, rejects_duplicates) {
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                Z, 8, LB_ERR_FORMAT, "duplicate tensor name \"a\"");
-    expect_bad("{\"__metadata__\":{},\"__metadata__\":{}}", NULL, 0, LB_ERR_FORMAT, "duplicate header key \"__metadata__\"");
+    expect_bad("{\"__metadata__\":{},\"__metadata__\":{}}", NULL, 0, LB_ERR_FORMAT,
+               "duplicate header key \"__metadata__\"");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", Z, 4,
                LB_ERR_FORMAT, "duplicate field \"dtype\"");
 }
@@ -425,7 +438,9 @@ Test(safetensors, every_truncation_is_rejected) {
     lb_st_file *f = lb_st_open(q, &e);
     cr_assert_not_null(f, "%s", e.msg);
     lb_st_close(f);
-    free(all); free(p); free(q);
+    free(all);
+    free(p);
+    free(q);
     rm_rf(d);
     free(d);
 }
@@ -447,9 +462,11 @@ Test(safetensors, sharded_index_errors) {
     cr_assert_eq(lb_st_f32(f, lb_st_find(f, "u"), &e)[0], 2.0f);
     lb_st_close(f);
     const char *bad[][2] = {
-        {"{\"weight_map\":{\"t\":\"s1.safetensors\",\"x\":\"s2.safetensors\"}}", "\"x\" is in s2.safetensors, but no shard"},
+        {"{\"weight_map\":{\"t\":\"s1.safetensors\",\"x\":\"s2.safetensors\"}}",
+         "\"x\" is in s2.safetensors, but no shard"},
         {"{\"weight_map\":{\"t\":\"s2.safetensors\"}}", "\"t\" is in s2.safetensors, but no shard"},
-        {"{\"weight_map\":{\"t\":\"s1.safetensors\",\"u\":\"s1.safetensors\"}}", "\"u\" is in s1.safetensors, but no shard"},
+        {"{\"weight_map\":{\"t\":\"s1.safetensors\",\"u\":\"s1.safetensors\"}}",
+         "\"u\" is in s1.safetensors, but no shard"},
         {"{\"weight_map\":{\"u\":\"s2.safetensors\",\"t\":\"s2.safetensors\",\"x\":\"s1.safetensors\"}}",
          "\"t\" is in s2.safetensors, but it is in another"},
         {"{\"weight_map\":{\"t\":\"../s1.safetensors\"}}", "is not a file name inside"},
@@ -503,8 +520,10 @@ static void golden_outs(golden *g) {
     memcpy(g->mask, m, 4);
     memcpy(g->u, u, 3);
     g->scalar = 3.5;
-    g->h[0] = 0x3F80; g->h[1] = 0xC000;
-    g->i32[0] = -7; g->i32[1] = 7;
+    g->h[0] = 0x3F80;
+    g->h[1] = 0xC000;
+    g->i32[0] = -7;
+    g->i32[1] = 7;
     lb_st_out o[10] = {
         {"zz.empty", LB_DT_F32, 2, {0, 3}, NULL},
         {"mask", LB_DT_BOOL, 2, {2, 2}, g->mask},
@@ -554,7 +573,8 @@ Test(safetensors, writer_is_byte_identical_to_reference) {
     cr_assert_eq(memcmp(lb_st_find(f, "ids")->data, g.ids, 40), 0);
     cr_assert_eq(lb_st_f32(f, lb_st_find(f, "b.weight"), &e)[11], 1.75f);
     lb_st_close(f);
-    free(ours); free(p);
+    free(ours);
+    free(p);
     rm_rf(d);
     free(d);
 }
@@ -584,9 +604,12 @@ Test(safetensors, writer_matches_python_files) {
         unsigned char *a = read_all(p, &n1), *b = read_all(q, &n2);
         cr_assert_eq(n1, n2, "%s: %zu vs %zu bytes", files[k], n2, n1);
         cr_assert_eq(memcmp(a, b, n1), 0, "%s: bytes differ", files[k]);
-        free(a); free(b); free(o);
+        free(a);
+        free(b);
+        free(o);
         lb_st_close(f);
-        free(p); free(q);
+        free(p);
+        free(q);
     }
     rm_rf(d);
     free(d);
@@ -606,8 +629,9 @@ Test(safetensors, writer_escapes_and_pads) {
     memcpy(&hl, all, 8);
     cr_assert_eq(hl % 8, 0);
     cr_assert_eq(n, 8 + hl + 4);
-    const char *want = "{\"__metadata__\":{\"k\":\"v\\t\",\"k2\":\"v2\"},"
-                       "\"we\\\"ird\\\\name\\n\\u0001/\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    const char *want =
+        "{\"__metadata__\":{\"k\":\"v\\t\",\"k2\":\"v2\"},"
+        "\"we\\\"ird\\\\name\\n\\u0001/\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
     cr_assert_eq(memcmp(all + 8, want, strlen(want)), 0, "header: %.*s", (int)hl, all + 8);
     for (size_t i = 8 + strlen(want); i < 8 + hl; i++) cr_assert_eq(all[i], ' ');
     lb_st_file *f = lb_st_open(p, &e);
@@ -676,13 +700,18 @@ Test(safetensors, open_mem_matches_file) {
 Test(safetensors, accepts_what_the_reference_accepts) {
     const char *py = ref_python();
     if (!py) cr_skip_test("reference python env absent (tools/reference/setup_env.sh)");
-    static const struct { const char *h; size_t n; const char *deviation; } C[] = {
+    static const struct {
+        const char *h;
+        size_t n;
+        const char *deviation;
+    } C[] = {
         {T1("F32", "[1]", "[0,4]"), 4, NULL},
         {"  " T1("F32", "[1]", "[0,4]"), 4, NULL},
         {T1("F32", "[1]", "[0,4]") "\n\t ", 4, NULL},
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", 4, NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, NULL},
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         4, NULL},
         {"{\"__metadata__\":null}", 0, NULL},
         {"{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0, NULL},
         {"{\"__metadata__\":{\"a\":1}}", 0, NULL},
@@ -708,10 +737,11 @@ Test(safetensors, accepts_what_the_reference_accepts) {
         {"{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, NULL},
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         12, NULL},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-         "0.3.3 keeps the last of repeated names; lorabert rejects duplicate tensor names"},
+         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         4, "0.3.3 keeps the last of repeated names; lorabert rejects duplicate tensor names"},
         {T1("F32", "[1,1,1,1,1,1,1,1,1]", "[0,4]"), 4, "lorabert supports at most 8 dimensions"},
     };
     size_t nc = sizeof C / sizeof *C;

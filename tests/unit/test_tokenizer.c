@@ -18,12 +18,12 @@
 #include "text/wordpiece.h"
 #include "../support/test_support.h"
 
-#define REQUIRE_SHARED(rel)                                                                          \
-    do {                                                                                             \
-        char *p_ = shared_path(rel);                                                                 \
-        bool ok_ = lb_file_exists(p_);                                                               \
-        free(p_);                                                                                    \
-        if (!ok_) cr_skip_test("%s/%s absent (set LORABERT_SHARED)", shared_dir(), rel);             \
+#define REQUIRE_SHARED(rel)                                                              \
+    do {                                                                                 \
+        char *p_ = shared_path(rel);                                                     \
+        bool ok_ = lb_file_exists(p_);                                                   \
+        free(p_);                                                                        \
+        if (!ok_) cr_skip_test("%s/%s absent (set LORABERT_SHARED)", shared_dir(), rel); \
     } while (0)
 
 static char *read_all(const char *path, size_t *len) {
@@ -47,7 +47,10 @@ static char *json_str_field(const char *line, const char *key, size_t *out_len) 
     char *o = malloc(cap);
     while (*p != '"') {
         cr_assert(*p, "unterminated string");
-        if (*p != '\\') { o[n++] = *p++; continue; }
+        if (*p != '\\') {
+            o[n++] = *p++;
+            continue;
+        }
         p++;
         char c = *p++;
         switch (c) {
@@ -78,7 +81,10 @@ static char *json_str_field(const char *line, const char *key, size_t *out_len) 
 /* Compares an encoding with a JSON array of ids. */
 static bool same_ids(const lb_encoding *e, const cJSON *arr, char *why, size_t whylen) {
     int n = cJSON_GetArraySize(arr);
-    if (n != e->n) { snprintf(why, whylen, "length %d, expected %d", e->n, n); return false; }
+    if (n != e->n) {
+        snprintf(why, whylen, "length %d, expected %d", e->n, n);
+        return false;
+    }
     int i = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, arr) {
@@ -129,8 +135,8 @@ static void rm_dir(const char *dir) {
 }
 
 static lb_tok_opts opts_default(void) {
-    return (lb_tok_opts){.max_length = 0, .truncate_left = false, .add_special_tokens = true,
-                         .replace_invalid_utf8 = false};
+    return (lb_tok_opts){
+        .max_length = 0, .truncate_left = false, .add_special_tokens = true, .replace_invalid_utf8 = false};
 }
 
 /* ------------------------------------------------------------------ oracle: edge cases */
@@ -216,7 +222,10 @@ static void check_imdb(lb_tokenizer *tok, const char *split, const char *which) 
         lb_tok_opts o = opts_default();
         cr_assert_eq(lb_tokenize(tok, text, n, &o, &enc, &e), LB_OK, "%s", e.msg);
         const cJSON *full = cJSON_GetObjectItem(j, "input_ids");
-        if (!same_ids(&enc, full, why, sizeof why)) { cr_log_error("%s %s row %d: %s", which, split, rows, why); bad++; }
+        if (!same_ids(&enc, full, why, sizeof why)) {
+            cr_log_error("%s %s row %d: %s", which, split, rows, why);
+            bad++;
+        }
         const cJSON *left = cJSON_GetObjectItem(j, "input_ids_trunc512_left");
         const cJSON *right = cJSON_GetObjectItem(j, "input_ids_trunc512_right");
         truncated += left != NULL;
@@ -263,8 +272,8 @@ Test(tokenizer_oracle, imdb_vocab_txt, .timeout = 120) {
 /* ------------------------------------------------------------------ per-code-point golden */
 
 /* The signature tools/reference/gen_tokenizer_unicode.py writes for code point cp. */
-static void signature(const lb_bert_norm *nm, int32_t cp, lb_bytebuf *norm, lb_cpbuf *pend, lb_cpbuf *spans,
-                      char *sig, size_t cap) {
+static void signature(const lb_bert_norm *nm, int32_t cp, lb_bytebuf *norm, lb_cpbuf *pend, lb_cpbuf *spans, char *sig,
+                      size_t cap) {
     uint8_t in[8];
     size_t n = 0;
     in[n++] = 'a';
@@ -332,7 +341,8 @@ Test(tokenizer_unicode, every_code_point_matches_tokenizers_0_13_3, .timeout = 3
 /* ------------------------------------------------------------------ added tokens */
 
 /* A tiny tokenizer.json exercising added-token options; expected ids from tokenizers 0.13.3. */
-static const char tiny_json[] = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[{\"id\":0,\"content\":\"[PAD]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":1,\"content\":\"[UNK]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":2,\"content\":\"[CLS]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":3,\"content\":\"[SEP]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":true,\"rstrip\":true,\"normalized\":false,\"special\":true},{\"id\":18,\"content\":\"<Tag>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false},{\"id\":19,\"content\":\"zed\",\"single_word\":true,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":false}],\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",3],\"cls\":[\"[CLS]\",2]},\"decoder\":null,\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[PAD]\":0,\"[UNK]\":1,\"[CLS]\":2,\"[SEP]\":3,\"[MASK]\":4,\"hello\":5,\"world\":6,\"foo\":7,\"##bar\":8,\"bar\":9,\"a\":10,\"b\":11,\",\":12,\"!\":13,\"the\":14,\"##s\":15,\"cafe\":16,\"new\":17}}}";
+static const char tiny_json[] =
+    "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[{\"id\":0,\"content\":\"[PAD]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":1,\"content\":\"[UNK]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":2,\"content\":\"[CLS]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":3,\"content\":\"[SEP]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":true,\"rstrip\":true,\"normalized\":false,\"special\":true},{\"id\":18,\"content\":\"<Tag>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false},{\"id\":19,\"content\":\"zed\",\"single_word\":true,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":false}],\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",3],\"cls\":[\"[CLS]\",2]},\"decoder\":null,\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[PAD]\":0,\"[UNK]\":1,\"[CLS]\":2,\"[SEP]\":3,\"[MASK]\":4,\"hello\":5,\"world\":6,\"foo\":7,\"##bar\":8,\"bar\":9,\"a\":10,\"b\":11,\",\":12,\"!\":13,\"the\":14,\"##s\":15,\"cafe\":16,\"new\":17}}}";
 
 static lb_tokenizer *load_tiny(char **dir) {
     *dir = make_tmpdir();
@@ -352,14 +362,15 @@ static void expect_ids(lb_tokenizer *t, const char *text, bool specials, const i
     o.add_special_tokens = specials;
     cr_assert_eq(lb_tokenize(t, text, strlen(text), &o, &enc, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(enc.n, n, "'%s': %d ids, expected %d", text, enc.n, n);
-    for (int i = 0; i < n; i++) cr_assert_eq(enc.ids[i], want[i], "'%s': id[%d] = %d, expected %d", text, i, enc.ids[i], want[i]);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(enc.ids[i], want[i], "'%s': id[%d] = %d, expected %d", text, i, enc.ids[i], want[i]);
     lb_encoding_free(&enc);
 }
 
-#define EXPECT(t, text, specials, ...)                                                      \
-    do {                                                                                    \
-        const int32_t w_[] = {__VA_ARGS__};                                                 \
-        expect_ids(t, text, specials, w_, (int)(sizeof w_ / sizeof w_[0]));                 \
+#define EXPECT(t, text, specials, ...)                                      \
+    do {                                                                    \
+        const int32_t w_[] = {__VA_ARGS__};                                 \
+        expect_ids(t, text, specials, w_, (int)(sizeof w_ / sizeof w_[0])); \
     } while (0)
 
 Test(tokenizer_added, lstrip_rstrip_single_word_normalized) {
@@ -388,7 +399,11 @@ Test(tokenizer_truncation, pair_longest_first_as_tokenizers_0_13_3) {
     REQUIRE_SHARED("data/tokenizer/tokenizer.shawhin-checkpoint.json");
     lb_tokenizer *t = load_json_tok();
     /* [CLS] A [SEP] B [SEP]; expected lengths of A and B from tokenizers 0.13.3 (enable_truncation). */
-    struct { const char *a, *b; int ml; int na, nb; } cases[] = {
+    struct {
+        const char *a, *b;
+        int ml;
+        int na, nb;
+    } cases[] = {
         {"one two three four five six seven", "alpha beta gamma", 3, 0, 0},
         {"one two three four five six seven", "alpha beta gamma", 4, 1, 0},
         {"one two three four five six seven", "alpha beta gamma", 5, 1, 1},
@@ -413,7 +428,9 @@ Test(tokenizer_truncation, pair_longest_first_as_tokenizers_0_13_3) {
             plain.add_special_tokens = false;
             o.max_length = cases[k].ml;
             o.truncate_left = left;
-            cr_assert_eq(lb_tokenize_pair(t, cases[k].a, strlen(cases[k].a), cases[k].b, strlen(cases[k].b), &o, &enc, &tt, &e), LB_OK, "%s", e.msg);
+            cr_assert_eq(
+                lb_tokenize_pair(t, cases[k].a, strlen(cases[k].a), cases[k].b, strlen(cases[k].b), &o, &enc, &tt, &e),
+                LB_OK, "%s", e.msg);
             cr_assert_eq(lb_tokenize(t, cases[k].a, strlen(cases[k].a), &plain, &ea, &e), LB_OK);
             cr_assert_eq(lb_tokenize(t, cases[k].b, strlen(cases[k].b), &plain, &eb, &e), LB_OK);
             int na = cases[k].na, nb = cases[k].nb;
@@ -421,8 +438,10 @@ Test(tokenizer_truncation, pair_longest_first_as_tokenizers_0_13_3) {
             cr_assert_eq(enc.ids[0], 101);
             cr_assert_eq(enc.ids[na + 1], 102);
             cr_assert_eq(enc.ids[na + nb + 2], 102);
-            for (int i = 0; i < na; i++) cr_assert_eq(enc.ids[1 + i], ea.ids[left ? ea.n - na + i : i], "case %zu A[%d]", k, i);
-            for (int i = 0; i < nb; i++) cr_assert_eq(enc.ids[na + 2 + i], eb.ids[left ? eb.n - nb + i : i], "case %zu B[%d]", k, i);
+            for (int i = 0; i < na; i++)
+                cr_assert_eq(enc.ids[1 + i], ea.ids[left ? ea.n - na + i : i], "case %zu A[%d]", k, i);
+            for (int i = 0; i < nb; i++)
+                cr_assert_eq(enc.ids[na + 2 + i], eb.ids[left ? eb.n - nb + i : i], "case %zu B[%d]", k, i);
             for (int i = 0; i < enc.n; i++) cr_assert_eq(tt[i], i < na + 2 ? 0 : 1, "case %zu type[%d]", k, i);
         }
     }
@@ -479,10 +498,13 @@ Test(tokenizer_input, invalid_utf8_names_the_byte) {
     lb_encoding enc = {0};
     lb_error e;
     lb_tok_opts o = opts_default();
-    struct { const char *s; size_t len, off; } bad[] = {
-        {"hello\xff world", 12, 5},      {"ab\xc0\x80", 4, 2},          /* overlong */
-        {"abc\xed\xa0\x80", 6, 3},       /* surrogate */                {"caf\xc3", 4, 3}, /* truncated */
-        {"\xf4\x90\x80\x80", 4, 0},      /* above U+10FFFF */           {"x\x80", 2, 1},
+    struct {
+        const char *s;
+        size_t len, off;
+    } bad[] = {
+        {"hello\xff world", 12, 5}, {"ab\xc0\x80", 4, 2},              /* overlong */
+        {"abc\xed\xa0\x80", 6, 3},  /* surrogate */ {"caf\xc3", 4, 3}, /* truncated */
+        {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */ {"x\x80", 2, 1},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         cr_assert_eq(lb_tokenize(t, bad[k].s, bad[k].len, &o, &enc, &e), LB_ERR_FORMAT, "case %zu", k);
@@ -503,7 +525,10 @@ Test(tokenizer_input, invalid_utf8_names_the_byte) {
 Test(tokenizer_input, sanitize_matches_python_replace) {
     /* Python: b"a\xed\xa0\x80b\xe2\x82c\xc0\x80d\xf0\x9f\x98".decode("utf-8", "replace") has
      * 3 + 1 + 2 + 1 replacement chars. */
-    const char in[] = "a\xed\xa0\x80" "b\xe2\x82" "c\xc0\x80" "d\xf0\x9f\x98";
+    const char in[] = "a\xed\xa0\x80"
+                      "b\xe2\x82"
+                      "c\xc0\x80"
+                      "d\xf0\x9f\x98";
     char *out;
     size_t n;
     lb_error e;
@@ -644,7 +669,8 @@ Test(tokenizer_load, errors_are_clear) {
     expect_load_error("tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0}}} x", LB_ERR_FORMAT, "after the JSON");
     expect_load_error("tokenizer.json", "[]", LB_ERR_FORMAT, "expected a JSON object");
     expect_load_error("tokenizer.json", "{}", LB_ERR_FORMAT, "model");
-    expect_load_error("tokenizer.json", "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}", LB_ERR_UNSUPPORTED, "WordLevel");
+    expect_load_error("tokenizer.json", "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}", LB_ERR_UNSUPPORTED,
+                      "WordLevel");
     expect_load_error("tokenizer.json", "{\"model\": {\"vocab\": []}}", LB_ERR_FORMAT, "model.vocab");
     expect_load_error("tokenizer.json", "{\"model\": {\"vocab\": {\"a\": -1}}}", LB_ERR_FORMAT, "integer");
     expect_load_error("tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 1e12}}}", LB_ERR_FORMAT, "integer");
@@ -738,7 +764,10 @@ Test(tokenizer_batch, parallel_equals_sequential_and_names_the_bad_text) {
     texts[70][4] = 'x';
     cr_assert_eq(lb_tokenize_batch(t, (const char *const *)texts, lens, N, &o, outs, &e), LB_ERR_FORMAT);
     cr_assert(strstr(e.msg, "text 70: invalid UTF-8 at byte 3"), "%s", e.msg);
-    for (int i = 0; i < N; i++) { free(texts[i]); lb_encoding_free(&outs[i]); }
+    for (int i = 0; i < N; i++) {
+        free(texts[i]);
+        lb_encoding_free(&outs[i]);
+    }
     lb_encoding_free(&one);
     free(data);
     lb_tokenizer_free(t);

@@ -31,7 +31,12 @@ static char *unhex(const char *h, size_t hl, size_t *n) {
     return o;
 }
 
-typedef struct tcase { char mode; int ml, left, sp; char *a, *b; size_t al, bl; } tcase;
+typedef struct tcase {
+    char mode;
+    int ml, left, sp;
+    char *a, *b;
+    size_t al, bl;
+} tcase;
 
 static tcase *read_cases(const char *dir, size_t *nc) {
     char *p = lb_path_join(dir, "cases.tsv");
@@ -72,7 +77,10 @@ static bool same(const char *line, const lb_encoding *enc, const int32_t *tt, bo
     for (int32_t i = 0;; i++) {
         while (*p == ' ') p++;
         if (*p == '|' || !*p) {
-            if (i != enc->n) { snprintf(why, wl, "%d ids, expected %d", enc->n, i); return false; }
+            if (i != enc->n) {
+                snprintf(why, wl, "%d ids, expected %d", enc->n, i);
+                return false;
+            }
             break;
         }
         char *end;
@@ -89,7 +97,10 @@ static bool same(const char *line, const lb_encoding *enc, const int32_t *tt, bo
         char *end;
         long v = strtol(p, &end, 10);
         p = end;
-        if (tt[i] != v) { snprintf(why, wl, "type_id[%d] = %d, expected %ld", i, tt[i], v); return false; }
+        if (tt[i] != v) {
+            snprintf(why, wl, "type_id[%d] = %d, expected %ld", i, tt[i], v);
+            return false;
+        }
     }
     return true;
 }
@@ -128,14 +139,17 @@ Test(tokenizer_pipeline, differential_vs_tokenizers, .timeout = 600) {
         char *s2, *il_line = strtok_r(ids, "\n", &s2);
         for (; il_line && k < nc; il_line = strtok_r(NULL, "\n", &s2), k++) {
             const tcase *c = &cs[k];
-            lb_tok_opts o = {.max_length = c->ml, .truncate_left = c->left, .add_special_tokens = c->sp,
+            lb_tok_opts o = {.max_length = c->ml,
+                             .truncate_left = c->left,
+                             .add_special_tokens = c->sp,
                              .replace_invalid_utf8 = false};
             lb_status st = c->mode == 'p' ? lb_tokenize_pair(tok, c->a, c->al, c->b, c->bl, &o, &enc, &tt, &e)
                                           : lb_tokenize(tok, c->a, c->al, &o, &enc, &e);
             char why[160];
             if (st) snprintf(why, sizeof why, "error: %.140s", e.msg);
             if (st || !same(il_line, &enc, tt, c->mode == 'p', why, sizeof why)) {
-                if (++bad <= 5) cr_log_error("%s case %zu (%c, max %d): %s; text %.80s", name, k, c->mode, c->ml, why, c->a);
+                if (++bad <= 5)
+                    cr_log_error("%s case %zu (%c, max %d): %s; text %.80s", name, k, c->mode, c->ml, why, c->a);
             }
         }
         cr_assert_eq(k, nc, "%s: %zu id lines for %zu cases", name, k, nc);
@@ -148,7 +162,10 @@ Test(tokenizer_pipeline, differential_vs_tokenizers, .timeout = 600) {
         lb_encoding_free(&enc);
         lb_tokenizer_free(tok);
     }
-    for (size_t i = 0; i < nc; i++) { free(cs[i].a); free(cs[i].b); }
+    for (size_t i = 0; i < nc; i++) {
+        free(cs[i].a);
+        free(cs[i].b);
+    }
     free(cs);
     free(files);
     free(fl);
@@ -221,10 +238,11 @@ Test(tokenizer_pipeline, golden_files_load) {
 
 Test(tokenizer_pipeline, roberta_known_ids) {
     /* tokenizers: <s> Ġhello ... with add_prefix_space; pair <s> A </s></s> B </s>, all type ids 0. */
-    const char *j = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"<s>\":0,\"</s>\":1,\"\\u0120\":2,\"a\":3,\"b\":4,"
-                    "\"\\u0120a\":5},\"merges\":[\"\\u0120 a\"]},\"pre_tokenizer\":{\"type\":\"ByteLevel\","
-                    "\"add_prefix_space\":true},\"post_processor\":{\"type\":\"RobertaProcessing\",\"sep\":[\"</s>\",1],"
-                    "\"cls\":[\"<s>\",0]}}";
+    const char *j =
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"<s>\":0,\"</s>\":1,\"\\u0120\":2,\"a\":3,\"b\":4,"
+        "\"\\u0120a\":5},\"merges\":[\"\\u0120 a\"]},\"pre_tokenizer\":{\"type\":\"ByteLevel\","
+        "\"add_prefix_space\":true},\"post_processor\":{\"type\":\"RobertaProcessing\",\"sep\":[\"</s>\",1],"
+        "\"cls\":[\"<s>\",0]}}";
     lb_error e;
     lb_tokenizer *t = load_text(j, &e);
     cr_assert_not_null(t, "%s", e.msg);
@@ -233,7 +251,10 @@ Test(tokenizer_pipeline, roberta_known_ids) {
     cr_assert_eq(lb_tokenize_pair(t, "a", 1, "b", 1, NULL, &enc, &tt, &e), LB_OK, "%s", e.msg);
     const int32_t want[] = {0, 5, 1, 1, 2, 4, 1};
     cr_assert_eq(enc.n, 7);
-    for (int i = 0; i < 7; i++) { cr_assert_eq(enc.ids[i], want[i], "id %d", i); cr_assert_eq(tt[i], 0); }
+    for (int i = 0; i < 7; i++) {
+        cr_assert_eq(enc.ids[i], want[i], "id %d", i);
+        cr_assert_eq(tt[i], 0);
+    }
     cr_assert_eq(lb_tokenize(t, "", 0, NULL, &enc, &e), LB_OK);
     cr_assert_eq(enc.n, 2);
     free(tt);
@@ -255,12 +276,14 @@ Test(tokenizer_pipeline, unsupported_components_named) {
             LB_ERR_UNSUPPORTED, "NFKC");
     refused("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Digits\"}}",
             LB_ERR_UNSUPPORTED, "Digits");
-    refused("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[],\"dropout\":0.1}}", LB_ERR_UNSUPPORTED, "dropout");
+    refused("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[],\"dropout\":0.1}}", LB_ERR_UNSUPPORTED,
+            "dropout");
     refused("{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",0]]},\"normalizer\":{\"type\":\"Replace\","
             "\"pattern\":{\"Regex\":\"a|b\"},\"content\":\"\"}}",
             LB_ERR_UNSUPPORTED, "a|b");
-    refused("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"post_processor\":{\"type\":\"ByteLevel\"}}",
-            LB_ERR_UNSUPPORTED, "ByteLevel");
+    refused(
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"post_processor\":{\"type\":\"ByteLevel\"}}",
+        LB_ERR_UNSUPPORTED, "ByteLevel");
     refused("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}", LB_ERR_FORMAT, "merges[0]");
     refused("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a a a\"]}}", LB_ERR_FORMAT, "merges[0]");
     refused("{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", LB_ERR_FORMAT, "empty");
@@ -276,7 +299,10 @@ Test(tokenizer_pipeline, malformed_charsmap) {
         snprintf(j, sizeof j, "%s%s\"}}", pre, bad[i]);
         lb_error e;
         lb_tokenizer *t = load_text(j, &e);
-        if (!t) { cr_assert_eq(e.code, LB_ERR_FORMAT, "%s: %s", bad[i], e.msg); continue; }
+        if (!t) {
+            cr_assert_eq(e.code, LB_ERR_FORMAT, "%s: %s", bad[i], e.msg);
+            continue;
+        }
         /* Loaded (the trie is well formed at its root): encoding must fail cleanly or succeed. */
         lb_encoding enc = {0};
         lb_status st = lb_tokenize(t, "abc \xc3\xa9", 6, NULL, &enc, &e);

@@ -135,7 +135,7 @@ Test(train_run, public_run_equals_internal_trainer, .timeout = 600) {
     cr_assert(done);
     lb_train_run_close(r);
     lb_model_close(m);
-    cr_assert_eq(x.steps, 12);   /* 6 steps per epoch */
+    cr_assert_eq(x.steps, 12); /* 6 steps per epoch */
     cr_assert_eq(x.epochs, 2);
     cr_assert_str_eq(x.labels_line, "labels: 0=neg 1=pos");
     cr_assert_eq(ra.global_step, 12);
@@ -154,7 +154,8 @@ Test(train_run, public_run_equals_internal_trainer, .timeout = 600) {
         size_t lens[64];
         for (size_t i = 0; i < ds[k]->n; i++) lens[i] = strlen(ds[k]->texts[i]);
         cr_assert_eq(lb_tokset_build(&ts[k], tok, (const char *const *)ds[k]->texts, lens, ds[k]->labels,
-                                     (int64_t)ds[k]->n, 2, 512, true, "set", &err), LB_OK, "%s", err.msg);
+                                     (int64_t)ds[k]->n, 2, 512, true, "set", &err),
+                     LB_OK, "%s", err.msg);
     }
     lb_train_opts to;
     lb_train_defaults(&to);

@@ -145,9 +145,7 @@ static void run_trajectory(const char *dir) {
     lb_model_free(m);
 }
 
-Test(trainer, trajectory_matches_hf_trainer, .timeout = 600) {
-    run_trajectory("tests/golden/distilbert_traj");
-}
+Test(trainer, trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("tests/golden/distilbert_traj"); }
 
 Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
     const char *g = getenv("LORABERT_FULL_GOLDEN");
@@ -221,7 +219,7 @@ static void rm_rf(const char *dir) {
 
 Test(trainer, interrupt_and_resume_is_bitwise_identical, .timeout = 600) {
     lb_tokset tr, va;
-    toy_set(&tr, 26, 1);    /* 7 steps per epoch, the last one partial */
+    toy_set(&tr, 26, 1); /* 7 steps per epoch, the last one partial */
     toy_set(&va, 10, 2);
     char a[] = "/tmp/lbtrainAXXXXXX", b[] = "/tmp/lbtrainBXXXXXX";
     cr_assert_not_null(mkdtemp(a));
@@ -266,9 +264,14 @@ Test(trainer, interrupt_and_resume_is_bitwise_identical, .timeout = 600) {
     cr_assert_eq(ra.best_epoch, rb.best_epoch);
     cr_assert_eq(ra.train_loss, rb.train_loss);
     /* outputs: checkpoints per epoch, state with HF's layout, metrics, plot, labels, no resume left */
-    const char *files[] = {"adapter_config.json", "trainer_state.json", "metrics.json", "training_curves.svg",
-                           "labels.json", "checkpoint-7/adapter_model.safetensors",
-                           "checkpoint-14/trainer_state.json", "checkpoint-21/adapter_config.json"};
+    const char *files[] = {"adapter_config.json",
+                           "trainer_state.json",
+                           "metrics.json",
+                           "training_curves.svg",
+                           "labels.json",
+                           "checkpoint-7/adapter_model.safetensors",
+                           "checkpoint-14/trainer_state.json",
+                           "checkpoint-21/adapter_config.json"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char *p = lb_path_join(b, files[i]);
         cr_assert(lb_file_exists(p), "%s missing", p);
@@ -311,7 +314,8 @@ Test(trainer, eval_loss_is_per_sample_weighted_mean) {
     double sum = 0;
     for (int i = 0; i < 11; i++) sum += lb_cross_entropy(lg + 2 * i, va.labels + i, 1, 2, NULL);
     cr_assert(fabs(r4.loss - sum / 11) <= 1e-6 * fabs(r4.loss), "%.9g vs %.9g", r4.loss, sum / 11);
-    cr_assert(fabs(r4.loss - r1.loss) <= 1e-5 * fabs(r1.loss), "batching changed the loss: %.9g vs %.9g", r4.loss, r1.loss);
+    cr_assert(fabs(r4.loss - r1.loss) <= 1e-5 * fabs(r1.loss), "batching changed the loss: %.9g vs %.9g", r4.loss,
+              r1.loss);
     cr_assert_eq(r4.metrics.n, 11);
     free(lg);
     lb_model_free(m);
@@ -359,7 +363,7 @@ Test(trainer, evaluate_refuses_non_finite) {
     set_head_bias(m, 0.0f, NAN);
     cr_assert_eq(lb_evaluate(m, &va, 4, &r, NULL, &err), LB_ERR_NUMERIC);
     cr_assert(strstr(err.msg, "example 0: non-finite logits (nan for label 1)"), "%s", err.msg);
-    set_head_bias(m, 3e38f, -3e38f);   /* finite logits, but logsumexp - z overflows float */
+    set_head_bias(m, 3e38f, -3e38f); /* finite logits, but logsumexp - z overflows float */
     int has_one = 0;
     for (int i = 0; i < va.n; i++) has_one |= va.labels[i] == 1;
     cr_assert(has_one);
@@ -373,7 +377,7 @@ Test(trainer, non_finite_eval_stops_training) {
     lb_tokset tr = {0}, va;
     toy_set(&va, 6, 5);
     lb_error err;
-    for (int i = 0; i < 8; i++) {   /* train on label 0 only: its loss stays finite */
+    for (int i = 0; i < 8; i++) { /* train on label 0 only: its loss stays finite */
         int32_t ids[4] = {2, 5 + i, 6 + i, 3};
         cr_assert_eq(lb_tokset_add(&tr, ids, 4, 0, &err), LB_OK);
     }

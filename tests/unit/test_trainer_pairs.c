@@ -42,7 +42,7 @@ Test(trainer, pair_batches_match_transformers_bert, .timeout = 300) {
     cr_assert_neq(lb_tokset_add_pair(&single, all_ids[0], 3, 4, 0, &err), LB_OK, "type start past the end");
     float lp[N * 2], ls[N * 2];
     lb_eval_result res;
-    cr_assert_eq(lb_evaluate(m, &pairs, 3, &res, lp, &err), LB_OK, "%s", err.msg);   /* padded batches of 3 + 2 */
+    cr_assert_eq(lb_evaluate(m, &pairs, 3, &res, lp, &err), LB_OK, "%s", err.msg); /* padded batches of 3 + 2 */
     cr_assert_eq(lb_evaluate(m, &single, 3, &res, ls, &err), LB_OK, "%s", err.msg);
     float diff = 0;
     for (int i = 0; i < N * 2; i++) diff = fmaxf(diff, fabsf(lp[i] - ls[i]));
@@ -77,25 +77,26 @@ Test(trainer, pair_batches_match_transformers_bert, .timeout = 300) {
     fprintf(f, "]}\n");
     fclose(f);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "%s -W ignore - %s %s >%s/diff.txt 2>&1 <<'PYEOF'\n"
-             "import sys, json, torch\n"
-             "from transformers import BertForSequenceClassification\n"
-             "model, inp = sys.argv[1:3]\n"
-             "d = json.load(open(inp))\n"
-             "m = BertForSequenceClassification.from_pretrained(model).eval()\n"
-             "out = []\n"
-             "for b in range(0, len(d['rows']), 3):\n"
-             "    rows = d['rows'][b:b+3]; T = max(len(r['ids']) for r in rows)\n"
-             "    ids = torch.tensor([r['ids'] + [0] * (T - len(r['ids'])) for r in rows])\n"
-             "    am = torch.tensor([[1] * len(r['ids']) + [0] * (T - len(r['ids'])) for r in rows])\n"
-             "    tt = torch.tensor([[0] * r['start'] + [1] * (len(r['ids']) - r['start']) + [0] * (T - len(r['ids'])) for r in rows])\n"
-             "    with torch.no_grad(): out += m(input_ids=ids, attention_mask=am, token_type_ids=tt).logits.flatten().tolist()\n"
-             "diff = max(abs(a - b) for a, b in zip(out, d['ours']))\n"
-             "print('pair logits max |diff| vs transformers: %%.3g' %% diff)\n"
-             "sys.exit(0 if diff <= 1e-5 else 3)\n"
-             "PYEOF",
-             py, dir, in, tmpl);
+    snprintf(
+        cmd, sizeof cmd,
+        "%s -W ignore - %s %s >%s/diff.txt 2>&1 <<'PYEOF'\n"
+        "import sys, json, torch\n"
+        "from transformers import BertForSequenceClassification\n"
+        "model, inp = sys.argv[1:3]\n"
+        "d = json.load(open(inp))\n"
+        "m = BertForSequenceClassification.from_pretrained(model).eval()\n"
+        "out = []\n"
+        "for b in range(0, len(d['rows']), 3):\n"
+        "    rows = d['rows'][b:b+3]; T = max(len(r['ids']) for r in rows)\n"
+        "    ids = torch.tensor([r['ids'] + [0] * (T - len(r['ids'])) for r in rows])\n"
+        "    am = torch.tensor([[1] * len(r['ids']) + [0] * (T - len(r['ids'])) for r in rows])\n"
+        "    tt = torch.tensor([[0] * r['start'] + [1] * (len(r['ids']) - r['start']) + [0] * (T - len(r['ids'])) for r in rows])\n"
+        "    with torch.no_grad(): out += m(input_ids=ids, attention_mask=am, token_type_ids=tt).logits.flatten().tolist()\n"
+        "diff = max(abs(a - b) for a, b in zip(out, d['ours']))\n"
+        "print('pair logits max |diff| vs transformers: %%.3g' %% diff)\n"
+        "sys.exit(0 if diff <= 1e-5 else 3)\n"
+        "PYEOF",
+        py, dir, in, tmpl);
     int rc = system(cmd);
     char *dp = lb_path_join(tmpl, "diff.txt"), *said = NULL;
     size_t said_len = 0;
