@@ -9,7 +9,10 @@
  *    expected versus found; err->code repeats the status. The library never prints, never exits,
  *    never calls isatty(); notices reach the caller through callbacks.
  *  - Handles. Opaque; `lb_x_open(..., lb_x **out, lb_error *err)` creates one (*out is NULL on
- *    failure), `lb_x_close(x)` frees it (NULL is a no-op).
+ *    failure), `lb_x_close(x)` frees it (NULL is a no-op). A NULL handle, output pointer or
+ *    array where the function does not say NULL is allowed is LB_ERR_USAGE naming the function
+ *    and the argument ("lb_classify: c is NULL"), never a crash; accessors given a NULL handle
+ *    return their "nothing" value (NULL, 0, -1).
  *  - Ownership. Strings and arrays passed in are copied when a handle keeps them, so the caller
  *    may free them after the call. Pointers returned by accessors (names, labels) belong to the
  *    handle and stay valid until it is closed.
@@ -23,7 +26,9 @@
  *  - Threads. Different handles may be used from different threads at the same time. One handle
  *    is used by one thread at a time (it owns its activation buffers), except where a function
  *    says "thread-safe". `threads` fields apply to the calling thread's OpenMP team (and so to
- *    OpenBLAS in its OpenMP build) for the duration of the call; 0 leaves the process default.
+ *    OpenBLAS in its OpenMP build) for the duration of the call; 0 leaves the process default;
+ *    at most 4096, and a negative or larger value is LB_ERR_USAGE (an OpenMP runtime aborts the
+ *    process when it cannot create the team).
  *  - Models. A model argument is a local folder or a Hugging Face Hub repo id ("org/name"),
  *    resolved once through the HF cache ($HF_HOME, $HF_HUB_CACHE, $HF_ENDPOINT, $HF_TOKEN,
  *    $HF_HUB_OFFLINE). A folder (or repo) holding a PEFT adapter (adapter_config.json and no
@@ -165,7 +170,8 @@ typedef struct lb_model_options {
                                  * adapter the model argument itself names) */
     const char *revision;      /* hub revision of the model argument (NULL: "main") */
     int num_labels;            /* 0: from labels (below), else the adapter's labels.json, else
-                                 * the adapter's head shape, else config.json */
+                                 * the adapter's head shape, else config.json; at most
+                                 * LB_MAX_LABELS (negative: LB_ERR_USAGE) */
     const char *const *labels; /* [num_labels] class names overriding every other source */
     uint64_t seed;             /* initialisation of a newly created head (see "Seeds") */
     bool seed_set;             /* true: seed 0 is 0, not 42 */
@@ -247,8 +253,10 @@ lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *er
  * plain HF model folder (config.json with labels, model.safetensors, tokenizer files) to dir,
  * whole or not at all, under a lock. Refused when dir is, holds or lies inside the model or
  * adapter folder, or holds files merge does not write; a non-finite merged weight is
- * LB_ERR_NUMERIC and nothing is written. Afterwards the model holds the merged weights and no
- * adapter (as merge_and_unload leaves it). */
+ * LB_ERR_NUMERIC and nothing is written. The target is checked and locked before the adapter is
+ * folded in, so a refused target leaves the model as it was (adapter in place). Refused while a
+ * training run holds the model. Afterwards the model holds the merged weights and no adapter (as
+ * merge_and_unload leaves it); lb_model_info.adapter_dir still names where the adapter came from. */
 lb_status lb_model_save_merged(lb_model *m, const char *dir, lb_error *err);
 
 /* Logits of rows the caller tokenized itself (benchmarks, servers with their own batching), in
@@ -337,7 +345,8 @@ const char *lb_dataset_file(const lb_dataset *d, int i);
  * --labels, are ...)"); NULL: "the given label names" ("the default label names" with
  * names_are_default). *classes: NULL-terminated names in class order (free with
  * lb_free_strings). sorted_fallback may be NULL. Errors are LB_ERR_FORMAT naming file, row and
- * value (LB_ERR_USAGE for bad arguments). */
+ * value (LB_ERR_USAGE for bad arguments: nd outside 1..8, a NULL dataset, a NULL or empty name,
+ * classes or n NULL). */
 lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *const *names, int n_names,
                              bool names_are_default, const char *names_origin, char ***classes, int *n,
                              bool *sorted_fallback, lb_error *err);
@@ -473,7 +482,10 @@ typedef struct lb_train_result {
  * copied (its strings too). opts NULL: lb_train_options_init's defaults.
  * train NULL opens a run for lb_train_step_batch (eval must then be NULL too). String labels
  * the model does not know are LB_ERR_FORMAT naming the set, row and value. To resume, open the
- * model with the checkpoint folder as its adapter and set resume_from_checkpoint to it. */
+ * model with the checkpoint folder as its adapter and set resume_from_checkpoint to it.
+ * One run per model at a time: until lb_train_run_close, a second lb_train_run_open on m, and
+ * lb_model_save_merged / lb_model_add_adapter on it, are LB_ERR_USAGE (the run steps the
+ * adapter's parameters in place). */
 typedef struct lb_train_run lb_train_run;
 lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval, const lb_train_options *opts,
                             const lb_train_callbacks *cb, lb_train_run **out, lb_error *err);

@@ -37,6 +37,22 @@ def _text_bytes(t, what):
     raise TypeError("%s must be str or bytes, not %s" % (what, type(t).__name__))
 
 
+def _fit(v, ctype, name):
+    """v as an integer of the C type ctype: ctypes would silently wrap 2**32 + 10 to 10 (a different
+    max_length, epoch count or token id), so an out-of-range or non-integer value is refused."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        try:
+            import operator
+            v = operator.index(v)
+        except TypeError:
+            raise TypeError("%s must be an integer, not %s" % (name, type(v).__name__))
+    bits = ctypes.sizeof(ctype) * 8
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if ctype(-1).value < 0 else (0, (1 << bits) - 1)
+    if not lo <= v <= hi:
+        raise UsageError("%s=%d is out of range (%d..%d)" % (name, v, lo, hi), 2)
+    return v
+
+
 def _truncate_left(truncation):
     if truncation not in ("right", "left"):
         raise UsageError("truncation must be 'right' or 'left', not %r" % (truncation,), 2)
@@ -72,6 +88,10 @@ class _Dataset(object):
         if isinstance(data, dict):
             cols = list(data)
             n = len(data[cols[0]]) if cols else 0
+            for c in cols:
+                if len(data[c]) != n:
+                    raise UsageError("column %r has %d rows, column %r has %d: all columns need the same length"
+                                     % (c, len(data[c]), cols[0], n), 2)
             data = [{c: data[c][i] for c in cols} for i in range(n)]
         if isinstance(data, (list, tuple)):
             fd, self._tmp = tempfile.mkstemp(prefix="lorabert-", suffix=".jsonl")
@@ -121,7 +141,7 @@ class Tokenizer(object):
             raise UsageError("the tokenizer is closed", 2)
         t = _text_bytes(text, "text")
         p = None if pair is None else _text_bytes(pair, "pair")
-        opts = C.EncodeOptions(max_length=max_length or 0, truncate_left=_truncate_left(truncation_side),
+        opts = C.EncodeOptions(max_length=_fit(max_length or 0, c_int, "max_length"), truncate_left=_truncate_left(truncation_side),
                                no_special_tokens=not add_special_tokens)
         toks = C.Tokens()
         try:
@@ -145,13 +165,13 @@ class Tokenizer(object):
         one = isinstance(ids, int)
         out = []
         for i in ([ids] if one else ids):
-            s = F["lb_tokenizer_id_to_token"](self._h, i)
+            s = F["lb_tokenizer_id_to_token"](self._h, _fit(i, c_int32, "id"))
             out.append(None if s is None else s.decode("utf-8", "replace"))
         return out[0] if one else out
 
     def convert_tokens_to_ids(self, tokens):
         one = isinstance(tokens, str)
-        out = [F["lb_tokenizer_token_to_id"](self._h, t.encode()) for t in ([tokens] if one else tokens)]
+        out = [F["lb_tokenizer_token_to_id"](self._h, _text_bytes(t, "token")) for t in ([tokens] if one else tokens)]
         return out[0] if one else out
 
     @property
@@ -192,14 +212,16 @@ class Classifier(object):
         opts = C.ClassifierOptions()
         opts.model.adapter = _b(adapter)
         opts.model.precision = _precision(precision)
+        if isinstance(labels, (str, bytes)):
+            raise TypeError("labels must be a list of names, not a string")
         if labels is not None:
             self._label_args = (c_char_p * len(labels))(*[_b(x) for x in labels])
             opts.model.labels = self._label_args
             opts.model.num_labels = len(labels)
-        opts.max_length = max_length or 0
+        opts.max_length = _fit(max_length or 0, c_int, "max_length")
         opts.truncate_left = _truncate_left(truncation)
-        opts.batch_size = batch_size
-        opts.threads = threads
+        opts.batch_size = _fit(batch_size, c_int, "batch_size")
+        opts.threads = _fit(threads, c_int, "threads")
         _call("lb_classifier_open", _b(model), byref(opts), byref(self._h))
         n = F["lb_classifier_num_labels"](self._h)
         self.labels = [F["lb_classifier_label"](self._h, i).decode("utf-8", "replace") for i in range(n)]
@@ -272,7 +294,7 @@ class Classifier(object):
         ds = _Dataset(data, split, text_column, label_column, text_pair_column)
         try:
             res = C.EvalResult()
-            opts = C.EvalOptions(batch_size=batch_size)
+            opts = C.EvalOptions(batch_size=_fit(batch_size, c_int, "batch_size"))
             with self._lock:
                 _call("lb_evaluate_dataset", self._handle(), ds._h, byref(opts), byref(res))
         finally:
@@ -384,16 +406,21 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
             v = kwargs[k]
             if k == "num_train_epochs" and float(v) != int(v):
                 raise UsageError("num_train_epochs must be a whole number, not %r" % (v,), 2)
-            setattr(opts, k, _b(v) if k in ("resume_from_checkpoint", "base_model_name") else
-                    (int(v) if isinstance(getattr(opts, k), int) and not isinstance(v, bool) else v))
-    if "metric_for_best_model" in kwargs:
+            if k in ("resume_from_checkpoint", "base_model_name"):
+                v = _b(v)
+            elif isinstance(getattr(opts, k), int) and not isinstance(v, bool):
+                v = _fit(int(v), dict(C.TrainOptions._fields_)[k], k)
+            setattr(opts, k, v)
+    if kwargs.get("metric_for_best_model") is not None:
         mb = kwargs["metric_for_best_model"]
         opts.metric_for_best_model = _b(mb[5:] if mb.startswith("eval_") else mb)
     opts.output_dir = _b(output_dir)
     opts.truncate_right = not _truncate_left(truncation_side)
     opts.no_eval = kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "no"
 
-    lora = C.LoraOptions(r=kwargs.get("r") or 0, alpha=kwargs.get("lora_alpha") or 0.0,
+    if isinstance(labels, (str, bytes)):
+        raise TypeError("labels must be a list of names, not a string")
+    lora = C.LoraOptions(r=_fit(kwargs.get("r") or 0, c_int, "r"), alpha=kwargs.get("lora_alpha") or 0.0,
                          dropout=kwargs.get("lora_dropout") or 0.0, use_rslora=bool(kwargs.get("use_rslora")),
                          seed=opts.seed, seed_set=True)
     tm = kwargs.get("target_modules")

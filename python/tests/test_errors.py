@@ -104,3 +104,39 @@ def test_python_side_usage_errors(tiny, clf):
     clf.close()
     with pytest.raises(lorabert.UsageError):
         clf.predict("closed")
+
+
+def test_integers_beyond_the_c_type_are_refused(tiny, labelled):
+    """ctypes wraps 2**32 + 10 to 10 without a word: a max_length, batch size, epoch count or token
+    id beyond its C type must be refused, never silently become another number."""
+    for kw in ({"max_length": 2 ** 32 + 10}, {"batch_size": 2 ** 32}, {"threads": 2 ** 32 + 1}):
+        with pytest.raises(lorabert.UsageError, match="out of range"):
+            lorabert.Classifier(tiny[0], **kw)
+    with pytest.raises(lorabert.UsageError, match="threads"):  # the library's own bound (0..4096)
+        lorabert.Classifier(tiny[0], threads=100000)
+    with lorabert.Classifier(tiny[0]) as c:
+        with pytest.raises(lorabert.UsageError, match="out of range"):
+            c.evaluate(labelled, batch_size=2 ** 32)
+    with lorabert.Tokenizer(tiny[0]) as tok:
+        with pytest.raises(lorabert.UsageError, match="out of range"):
+            tok.convert_ids_to_tokens(2 ** 40)  # was token 0, '[PAD]'
+        with pytest.raises(lorabert.UsageError, match="out of range"):
+            tok.encode("it was good", max_length=2 ** 32 + 1)
+        with pytest.raises(TypeError):
+            tok.convert_tokens_to_ids([1])
+    for kw in ({"num_train_epochs": 2 ** 32 + 1}, {"seed": -1}, {"r": 2 ** 31}):
+        with pytest.raises(lorabert.UsageError, match="out of range"):
+            lorabert.train(tiny[0], labelled, **kw)
+
+
+def test_in_memory_rows_and_label_lists(tiny, labelled):
+    with lorabert.Classifier(tiny[0]) as c:
+        with pytest.raises(lorabert.UsageError, match="same length"):  # was: one row evaluated
+            c.evaluate({"text": ["it was good"], "label": [0, 1]})
+    with pytest.raises(TypeError, match="list of names"):  # was: labels "a" and "b"
+        lorabert.Classifier(tiny[0], labels="ab")
+    with pytest.raises(TypeError, match="list of names"):
+        lorabert.train(tiny[0], labelled, labels="ab")
+    # metric_for_best_model=None is TrainingArguments' default (the loss), not an error
+    out = lorabert.train(tiny[0], labelled, num_train_epochs=1, metric_for_best_model=None)
+    assert out["global_step"] > 0

@@ -12,12 +12,22 @@
 /* A local folder as is, else a hub repo id resolved through the HF cache. kind: "model",
  * "adapter" (fetched as a model repo) or "dataset". *dir malloc'd. */
 lb_status lb_api_resolve(const char *id_or_dir, const char *kind, const char *revision, char **dir, lb_error *err);
+/* Refuses a NULL argument the header does not allow: LB_ERR_USAGE "lb_fn: arg is NULL". Public
+ * functions check their handles and output pointers with it before touching them. */
+#define LB_API_NOT_NULL(arg)                                                            \
+    do {                                                                                \
+        if (!(arg)) return lb_err(err, LB_ERR_USAGE, "%s: %s is NULL", __func__, #arg); \
+    } while (0)
 /* dir/name exists. */
 bool lb_api_dir_has(const char *dir, const char *name);
 /* Sets the calling thread's OpenMP team size for the call (n <= 0: unchanged); returns the
  * previous value for lb_api_threads_restore. */
 int lb_api_threads_push(int n);
 void lb_api_threads_restore(int previous);
+/* A `threads` option: 0..LB_API_MAX_THREADS, else LB_ERR_USAGE naming `what` (libgomp aborts the
+ * process when it cannot create a team, so a team size beyond any machine is refused up front). */
+#define LB_API_MAX_THREADS 4096
+lb_status lb_api_threads_check(int n, const char *what, lb_error *err);
 /* A copy of d whose labels and label names can be remapped (lb_labels_map) without touching d;
  * texts, pairs and sources are shared. Free with lb_api_dataset_view_free (not lb_dataset_free). */
 struct lb_dataset;

@@ -30,9 +30,12 @@ struct lb_classifier {
 lb_status lb_classifier_open(const char *model, const lb_classifier_options *opts, lb_classifier **out, lb_error *err) {
     lb_classifier_options o = {0};
     if (opts) o = *opts;
+    LB_API_NOT_NULL(out);
     *out = NULL;
     if (o.batch_size < 0 || o.max_length < 0)
         return lb_err(err, LB_ERR_USAGE, "classifier: batch_size and max_length must not be negative");
+    lb_status tst = lb_api_threads_check(o.threads, "classifier", err);
+    if (tst) return tst;
     lb_classifier *c = calloc(1, sizeof *c);
     if (!c) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     int prev = lb_api_threads_push(o.threads);
@@ -88,11 +91,12 @@ void lb_classifier_close(lb_classifier *c) {
     free(c);
 }
 
-lb_model *lb_classifier_model(lb_classifier *c) { return c->model; }
-const lb_tokenizer *lb_classifier_tokenizer(const lb_classifier *c) { return c->tok; }
-int lb_classifier_num_labels(const lb_classifier *c) { return lb_model_get_config(c->model)->num_labels; }
+lb_model *lb_classifier_model(lb_classifier *c) { return c ? c->model : NULL; }
+const lb_tokenizer *lb_classifier_tokenizer(const lb_classifier *c) { return c ? c->tok : NULL; }
+int lb_classifier_num_labels(const lb_classifier *c) { return c ? lb_model_get_config(c->model)->num_labels : 0; }
 
 const char *lb_classifier_label(const lb_classifier *c, int id) {
+    if (!c) return NULL;
     lb_model_info info;
     lb_model_get_info(c->model, &info);
     if (id < 0 || id >= info.num_labels || !info.labels) return NULL;
@@ -191,6 +195,7 @@ static lb_status run_batches(lb_classifier *c, size_t n, bool pairs, float *logi
 lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *lens, const char *const *pairs,
                       const size_t *pair_lens, size_t n, int32_t *label_ids, double *probs, float *logits,
                       lb_error *err) {
+    LB_API_NOT_NULL(c);
     if (n == 0) return LB_OK;
     if (!texts) return lb_err(err, LB_ERR_USAGE, "classify: texts is NULL");
     const lb_model_config *cfg = lb_model_get_config(c->model);
@@ -270,6 +275,7 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
 
 lb_status lb_model_predict_tokens(lb_model *m, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
                                   int B, int T, float *logits, lb_error *err) {
+    LB_API_NOT_NULL(m);
     const lb_model_config *cfg = lb_model_get_config(m);
     if (B < 1 || T < 1 || !ids || !lengths || !logits)
         return lb_err(err, LB_ERR_USAGE, "predict tokens: need B >= 1, T >= 1, ids, lengths and logits (B=%d, T=%d)", B,

@@ -12,6 +12,7 @@
 lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts, lb_dataset **out, lb_error *err) {
     lb_dataset_options o = {0};
     if (opts) o = *opts;
+    LB_API_NOT_NULL(out);
     *out = NULL;
     if (!path_or_id || !*path_or_id) return lb_err(err, LB_ERR_USAGE, "dataset: empty name");
     if (o.revision && strcmp(o.revision, "main"))
@@ -45,18 +46,18 @@ void lb_dataset_close(lb_dataset *d) {
     free(d);
 }
 
-size_t lb_dataset_size(const lb_dataset *d) { return d->n; }
-const char *lb_dataset_text(const lb_dataset *d, size_t i) { return i < d->n ? d->texts[i] : NULL; }
+size_t lb_dataset_size(const lb_dataset *d) { return d ? d->n : 0; }
+const char *lb_dataset_text(const lb_dataset *d, size_t i) { return d && i < d->n ? d->texts[i] : NULL; }
 const char *lb_dataset_text_pair(const lb_dataset *d, size_t i) {
-    return i < d->n && d->text_pairs ? d->text_pairs[i] : NULL;
+    return d && i < d->n && d->text_pairs ? d->text_pairs[i] : NULL;
 }
-int lb_dataset_num_labels(const lb_dataset *d) { return d->num_labels; }
-int32_t lb_dataset_label(const lb_dataset *d, size_t i) { return i < d->n ? d->labels[i] : -1; }
+int lb_dataset_num_labels(const lb_dataset *d) { return d ? d->num_labels : 0; }
+int32_t lb_dataset_label(const lb_dataset *d, size_t i) { return d && i < d->n ? d->labels[i] : -1; }
 const char *lb_dataset_label_name(const lb_dataset *d, int k) {
-    return d->label_names && k >= 0 && k < d->num_labels ? d->label_names[k] : NULL;
+    return d && d->label_names && k >= 0 && k < d->num_labels ? d->label_names[k] : NULL;
 }
 const char *lb_dataset_file(const lb_dataset *d, int i) {
-    return d->sources && i >= 0 && i < d->n_sources ? d->sources[i] : NULL;
+    return d && d->sources && i >= 0 && i < d->n_sources ? d->sources[i] : NULL;
 }
 
 lb_status lb_api_dataset_view(const lb_dataset *d, lb_dataset *view, lb_error *err) {
@@ -84,6 +85,8 @@ void lb_api_dataset_view_free(lb_dataset *view) {
 lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *const *names, int n_names,
                              bool names_are_default, const char *names_origin, char ***classes, int *n,
                              bool *sorted_fallback, lb_error *err) {
+    LB_API_NOT_NULL(classes);
+    LB_API_NOT_NULL(n);
     *classes = NULL;
     *n = 0;
     if (sorted_fallback) *sorted_fallback = false;
@@ -91,6 +94,8 @@ lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *co
         return lb_err(err, LB_ERR_USAGE, "dataset classes: 1..8 datasets expected, got %d", nd);
     if (names && (n_names < 1 || n_names > LB_MAX_LABELS))
         return lb_err(err, LB_ERR_USAGE, "dataset classes: %d names given, expected 1..%d", n_names, LB_MAX_LABELS);
+    for (int i = 0; names && i < n_names; i++)
+        if (!names[i] || !*names[i]) return lb_err(err, LB_ERR_USAGE, "dataset classes: name %d is empty", i);
     lb_dataset views[8];
     memset(views, 0, sizeof views);
     int made = 0;

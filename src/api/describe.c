@@ -204,6 +204,7 @@ static lb_status describe_model(const char *dir, cJSON *o, lb_error *err) {
 }
 
 lb_status lb_describe(const char *dir_or_id, char **json, lb_error *err) {
+    LB_API_NOT_NULL(json);
     *json = NULL;
     char *dir = NULL;
     lb_status st = lb_api_resolve(dir_or_id, "model", NULL, &dir, err);
@@ -222,6 +223,7 @@ void lb_free(void *p) { free(p); }
 
 lb_status lb_hub_download(const char *repo_id, bool dataset, const char *revision, const char *const *include,
                           char **dir, lb_error *err) {
+    LB_API_NOT_NULL(dir);
     *dir = NULL;
     if (!repo_id || !*repo_id) return lb_err(err, LB_ERR_USAGE, "empty repo id");
     return lb_hub_resolve_repo(repo_id, dataset ? "dataset" : "model", revision, include, dir, err);

@@ -14,6 +14,9 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
                               lb_error *err) {
     lb_eval_options o = {0};
     if (opts) o = *opts;
+    LB_API_NOT_NULL(c);
+    LB_API_NOT_NULL(d);
+    LB_API_NOT_NULL(out);
     if (o.batch_size < 0) return lb_err(err, LB_ERR_USAGE, "evaluate: batch_size %d is negative", o.batch_size);
     memset(out, 0, sizeof *out);
     lb_model *m = lb_classifier_model(c);

@@ -49,6 +49,7 @@ static void free_names(char **names) {
 lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_model **out, lb_error *err) {
     lb_model_options o = {0};
     if (opts) o = *opts;
+    LB_API_NOT_NULL(out);
     *out = NULL;
     char *model_dir = NULL, *adapter_dir = NULL, *base_name = NULL, **adapter_labels = NULL;
     lb_model *m = NULL;
@@ -85,6 +86,11 @@ lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_mode
             st = lb_err(err, LB_ERR_IO, "%s: no adapter_config.json: not a PEFT adapter folder", adapter_dir);
             goto fail;
         }
+    }
+    if (o.num_labels < 0 || o.num_labels > LB_MAX_LABELS) {
+        st = lb_err(err, LB_ERR_USAGE, "num_labels %d: expected 0 (from the labels, adapter or config.json) to %d",
+                    o.num_labels, LB_MAX_LABELS);
+        goto fail;
     }
     int num_labels = 0;
     const char *const *labels = o.labels;
@@ -136,6 +142,7 @@ fail:
 void lb_model_close(lb_model *m) { lb_model_free(m); }
 
 lb_status lb_model_resolve(const char *model, const char *revision, char **dir, lb_error *err) {
+    LB_API_NOT_NULL(dir);
     *dir = NULL;
     return lb_api_resolve(model, "model", revision, dir, err);
 }
@@ -196,6 +203,7 @@ lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_erro
     if (opts) o = *opts;
     if (!m) return lb_err(err, LB_ERR_USAGE, "add adapter: no model");
     if (lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "the model already holds an adapter");
+    if (lb_model_in_run(m)) return lb_err(err, LB_ERR_USAGE, "add adapter: a training run holds the model");
     if (!o.target_modules) o.target_modules = lb_model_linear_name(m, LB_LIN_Q);
     lb_lora_config c;
     lb_status st = lora_config(&o, &c, err);

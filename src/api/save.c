@@ -70,9 +70,12 @@ static lb_status open_output(const char *out, const char *out_arg, const char *c
     return st;
 }
 
-/* The common frame: target checks, lock, staging; write() fills the staging folder. */
-static lb_status save_folder(const lb_model *m, const char *dir, const char *const *files, const char *what,
-                             lb_status (*write)(const lb_model *m, const char *dir, lb_error *err), lb_error *err) {
+/* The common frame: target checks, lock, staging; write() fills the staging folder. merge: the
+ * model (m itself) whose adapter is folded in once every check has passed and the lock is held,
+ * so a refused target leaves the model as it was; NULL for an adapter save. */
+static lb_status save_folder(const lb_model *m, lb_model *merge, const char *dir, const char *const *files,
+                             const char *what, lb_status (*write)(const lb_model *m, const char *dir, lb_error *err),
+                             lb_error *err) {
     if (!dir || !*dir) return lb_err(err, LB_ERR_USAGE, "%s: the output folder name is empty", what);
     lb_model_info info;
     lb_model_get_info(m, &info);
@@ -87,6 +90,7 @@ static lb_status save_folder(const lb_model *m, const char *dir, const char *con
         !(info.adapter_dir && !strcmp(info.tokenizer_dir, info.adapter_dir)))
         st = check_overlap(out, dir, info.tokenizer_dir, "tokenizer", err);
     if (!st) st = open_output(out, dir, files, what, &lock, err);
+    if (!st && merge) st = lb_model_merge_lora(merge, err);
     if (!st) st = lb_staging_begin(&sg, out, err);
     if (!st && (st = write(m, sg.dir, err)) == LB_ERR_NUMERIC) lb_err_prefix(err, "%s", dir); /* not the staging name */
     if (!st) st = lb_staging_commit(&sg, err);
@@ -103,8 +107,9 @@ static lb_status write_adapter(const lb_model *m, const char *dir, lb_error *err
 }
 
 lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *err) {
+    LB_API_NOT_NULL(m);
     if (!lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "save adapter: the model holds no adapter");
-    return save_folder(m, dir, lb_peft_folder_files, "saving an adapter", write_adapter, err);
+    return save_folder(m, NULL, dir, lb_peft_folder_files, "saving an adapter", write_adapter, err);
 }
 
 static lb_status write_merged(const lb_model *m, const char *dir, lb_error *err) {
@@ -116,8 +121,10 @@ static lb_status write_merged(const lb_model *m, const char *dir, lb_error *err)
 }
 
 lb_status lb_model_save_merged(lb_model *m, const char *dir, lb_error *err) {
+    LB_API_NOT_NULL(m);
     if (!lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "merge: the model holds no adapter");
-    lb_status st = lb_model_merge_lora(m, err);
-    if (st) return st;
-    return save_folder(m, dir, merge_files, "merge", write_merged, err);
+    if (lb_model_in_run(m))
+        return lb_err(err, LB_ERR_USAGE, "merge: a training run holds the model (close the run first)");
+    /* the target is checked and locked first: a refused one leaves the adapter unmerged */
+    return save_folder(m, m, dir, merge_files, "merge", write_merged, err);
 }

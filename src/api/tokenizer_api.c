@@ -7,6 +7,7 @@
 #include "text/tokenizer.h"
 
 lb_status lb_tokenizer_open(const char *dir_or_id, lb_tokenizer **out, lb_error *err) {
+    LB_API_NOT_NULL(out);
     *out = NULL;
     char *dir = NULL;
     /* not a folder nor a repo id: the loader names what is wrong with the path */
@@ -27,6 +28,8 @@ lb_status lb_tokenizer_encode(const lb_tokenizer *tok, const char *text, size_t 
                               const lb_encode_options *opts, lb_tokens *out, lb_error *err) {
     lb_encode_options o = {0};
     if (opts) o = *opts;
+    LB_API_NOT_NULL(tok);
+    LB_API_NOT_NULL(out);
     if (!text) return lb_err(err, LB_ERR_USAGE, "encode: text is NULL");
     if (o.max_length < 0) return lb_err(err, LB_ERR_USAGE, "encode: max_length %d is negative", o.max_length);
     lb_tok_opts to = {.max_length = o.max_length,

@@ -36,6 +36,7 @@ struct lb_train_output {
 
 struct lb_train_run {
     lb_model *m;
+    bool holds_model; /* this run set the model's in_run (cleared on close) */
     lb_trainer *t;
     lb_tokset train, eval;
     bool has_train, has_eval;
@@ -45,6 +46,7 @@ struct lb_train_run {
 };
 
 void lb_train_options_init(lb_train_options *o) {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     o->num_train_epochs = 10;
     o->per_device_train_batch_size = 4;
@@ -131,6 +133,7 @@ void lb_train_output_close(lb_train_output *o) {
 }
 
 lb_status lb_train_output_open(const lb_train_options *opts, lb_train_output **out, lb_error *err) {
+    LB_API_NOT_NULL(out);
     *out = NULL;
     if (!opts || !opts->output_dir || !*opts->output_dir)
         return lb_err(err, LB_ERR_USAGE, "train output: no output_dir to open");
@@ -160,6 +163,7 @@ lb_status lb_train_output_open(const lb_train_options *opts, lb_train_output **o
 void lb_train_run_close(lb_train_run *r) {
     if (!r) return;
     lb_trainer_close(r->t);
+    if (r->holds_model) lb_model_set_in_run(r->m, false);
     lb_tokset_free(&r->train);
     lb_tokset_free(&r->eval);
     free(r->output_dir);
@@ -173,11 +177,16 @@ void lb_train_run_close(lb_train_run *r) {
 
 lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval, const lb_train_options *opts,
                             const lb_train_callbacks *cb, lb_train_run **out, lb_error *err) {
+    LB_API_NOT_NULL(out);
     *out = NULL;
     lb_train_options o;
     if (opts) o = *opts;
     else lb_train_options_init(&o);
     if (!m) return lb_err(err, LB_ERR_USAGE, "train: no model");
+    if (lb_model_in_run(m))
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: the model is already being trained by an open run (one run per model at a time: "
+                      "close it first)");
     if (o.no_eval) eval = NULL;
     lb_best_metric best = LB_BEST_LOSS;
     lb_status st = parse_best(o.metric_for_best_model, &best, err);
@@ -188,6 +197,7 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         return lb_err(err, LB_ERR_USAGE, "train: options.output %s: %s", o.output->output_dir,
                       o.output->used ? "already used by a run (one run per output)"
                                      : "taken with another output_dir, overwrite_output_dir or resume_from_checkpoint");
+    if ((st = lb_api_threads_check(o.threads, "train", err))) return st;
     if (o.max_length < 0) return lb_err(err, LB_ERR_USAGE, "train: max_length %d is negative", o.max_length);
     if (!isfinite(o.learning_rate) || o.learning_rate < 0 || !isfinite(o.weight_decay) || o.weight_decay < 0 ||
         isnan(o.max_grad_norm) || o.warmup_steps < 0 || o.logging_steps < 1 || o.max_steps < 0)
@@ -269,6 +279,10 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.output = o.output ? &o.output->out : NULL;
     st = lb_trainer_open(m, r->has_train ? &r->train : NULL, r->has_eval ? &r->eval : NULL, &to, cb, &r->t, err);
     if (!st && o.output) o.output->used = true;
+    if (!st) {
+        lb_model_set_in_run(m, true);
+        r->holds_model = true;
+    }
 out:
     if (tok) lb_tokenizer_free(tok);
     lb_api_threads_restore(prev);
@@ -281,6 +295,7 @@ out:
 }
 
 lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_error *err) {
+    LB_API_NOT_NULL(r);
     int prev = lb_api_threads_push(r->threads);
     lb_status st = lb_trainer_step(r->t, info, done, err);
     lb_api_threads_restore(prev);
@@ -289,6 +304,7 @@ lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_erro
 
 lb_status lb_train_step_batch(lb_train_run *r, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
                               int B, int T, const int32_t *labels, lb_step_info *info, lb_error *err) {
+    LB_API_NOT_NULL(r);
     if (B < 1 || T < 1) return lb_err(err, LB_ERR_USAGE, "train: batch of %d x %d tokens: B and T must be >= 1", B, T);
     lb_batch batch = {.B = B, .T = T, .ids = ids, .lengths = lengths, .token_type_ids = type_ids};
     int prev = lb_api_threads_push(r->threads);
@@ -298,6 +314,7 @@ lb_status lb_train_step_batch(lb_train_run *r, const int32_t *ids, const int32_t
 }
 
 lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err) {
+    LB_API_NOT_NULL(r);
     int prev = lb_api_threads_push(r->threads);
     lb_train_result tmp;
     lb_status st = lb_trainer_run(r->t, &tmp, err);

@@ -13,4 +13,11 @@ int lb_api_threads_push(int n) {
     return prev;
 }
 
+lb_status lb_api_threads_check(int n, const char *what, lb_error *err) {
+    if (n < 0 || n > LB_API_MAX_THREADS)
+        return lb_err(err, LB_ERR_USAGE, "%s: threads %d, expected 0 (the process default) to %d", what, n,
+                      LB_API_MAX_THREADS);
+    return LB_OK;
+}
+
 void lb_api_threads_restore(int previous) { omp_set_num_threads(previous); }

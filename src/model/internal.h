@@ -138,6 +138,7 @@ struct lb_model {
     int64_t n_train;
     int64_t n_head; /* values of the head's trainable tensors (start of `train`) */
     bool has_lora;
+    bool in_run; /* a training run holds the model (lb_model_set_in_run) */
     lb_precision precision;
     bool no_weight_packing; /* fp32: OpenBLAS on the mapped weights instead of packs */
     bool packs_fwd;         /* forward packs made for the current settings */

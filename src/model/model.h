@@ -66,6 +66,11 @@ const lb_model_config *lb_model_get_config(const lb_model *m);
  * head trainable (PEFT SEQ_CLS modules_to_save rule). Everything else is frozen. */
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err);
 
+/* A training run holds the model from its open to its close: one run at a time, and no merge or
+ * new adapter under it (the run keeps pointers to the adapter's parameters). */
+void lb_model_set_in_run(lb_model *m, bool in_run);
+bool lb_model_in_run(const lb_model *m);
+
 /* The adapter configuration added by lb_model_add_lora, or NULL when there is none. */
 const lb_lora_config *lb_model_get_lora(const lb_model *m);
 /* PEFT's module name of a linear kind for this architecture ("q_lin", "query", "lin1", "dense"...).

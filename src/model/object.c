@@ -474,9 +474,14 @@ lb_status lb_model_set_origin(lb_model *m, const char *adapter_dir, const char *
     return LB_OK;
 }
 
+void lb_model_set_in_run(lb_model *m, bool in_run) { m->in_run = in_run; }
+bool lb_model_in_run(const lb_model *m) { return m->in_run; }
+
 void lb_model_get_info(const lb_model *m, lb_model_info *info) {
-    const lb_model_config *c = &m->cfg;
+    if (!info) return;
     memset(info, 0, sizeof *info);
+    if (!m) return;
+    const lb_model_config *c = &m->cfg;
     info->architecture = m->arch->seqcls_class;
     info->model_type = m->arch->model_type;
     info->model_dir = m->dir;

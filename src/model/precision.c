@@ -15,7 +15,7 @@
 const char *lb_precision_name(lb_precision p) { return p == LB_PRECISION_BF16 ? "bf16" : "fp32"; }
 
 bool lb_precision_parse(const char *name, lb_precision *p) {
-    if (!name) return false;
+    if (!name || !p) return false;
     if (strcmp(name, "fp32") == 0) {
         *p = LB_PRECISION_FP32;
         return true;
@@ -98,6 +98,7 @@ lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *
 }
 
 lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err) {
+    if (!m) return lb_err(err, LB_ERR_USAGE, "lb_model_set_precision: m is NULL");
     if (p != LB_PRECISION_FP32 && p != LB_PRECISION_BF16)
         return lb_err(err, LB_ERR_USAGE, "model: unknown precision %d", (int)p);
     if (p == m->precision) return LB_OK;

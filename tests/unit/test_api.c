@@ -569,3 +569,170 @@ Test(api, train_output_taken_first) {
     lb_dataset_close(d);
     lb_model_close(model);
 }
+
+/* A NULL handle or output pointer the header does not allow is LB_ERR_USAGE naming the function
+ * and argument (it crashed: every open with out NULL, every call with its handle NULL); accessors
+ * give their "nothing" value. */
+Test(api, null_arguments_are_refused_not_crashed) {
+    char m[256], data[300];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(data, sizeof data, "%s/n.csv", tmp);
+    write_text(data, "label,text\n0,it was not good\n1,it was good\n");
+    lb_error err = {0};
+    cr_assert_eq(lb_classifier_open(m, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "lb_classifier_open: out is NULL");
+    cr_assert_eq(lb_model_open(m, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_tokenizer_open(m, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_dataset_open(data, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_model_resolve(m, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_describe(m, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_hub_download("org/x", false, NULL, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_train_output_open(NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_train_run_open(NULL, NULL, NULL, NULL, NULL, NULL, &err), LB_ERR_USAGE);
+    const char *one[] = {"it was good"};
+    cr_assert_eq(lb_classify(NULL, one, NULL, NULL, NULL, 1, NULL, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "lb_classify: c is NULL");
+    int32_t ids[3] = {2, 5, 3}, len[1] = {3};
+    float z[2];
+    cr_assert_eq(lb_model_predict_tokens(NULL, ids, len, NULL, 1, 3, z, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_model_save_adapter(NULL, tmp, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_model_save_merged(NULL, tmp, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_model_set_precision(NULL, LB_PRECISION_BF16, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_evaluate_dataset(NULL, NULL, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_train_step(NULL, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_train_step_batch(NULL, ids, len, NULL, 1, 3, ids, NULL, &err), LB_ERR_USAGE);
+    cr_assert_eq(lb_train_run_all(NULL, NULL, &err), LB_ERR_USAGE);
+    lb_tokens t = {0};
+    cr_assert_eq(lb_tokenizer_encode(NULL, "a", 1, NULL, 0, NULL, &t, &err), LB_ERR_USAGE);
+    lb_precision p;
+    cr_assert(!lb_precision_parse("fp32", NULL) && !lb_precision_parse(NULL, &p));
+    lb_model_info info;
+    memset(&info, 0xff, sizeof info);
+    lb_model_get_info(NULL, &info);
+    cr_assert(info.num_labels == 0 && !info.labels && !info.has_adapter);
+    cr_assert_null(lb_classifier_model(NULL));
+    cr_assert_null(lb_classifier_tokenizer(NULL));
+    cr_assert_eq(lb_classifier_num_labels(NULL), 0);
+    cr_assert_null(lb_classifier_label(NULL, 0));
+    cr_assert_eq(lb_dataset_size(NULL), 0);
+    cr_assert_null(lb_dataset_text(NULL, 0));
+    cr_assert_eq(lb_dataset_label(NULL, 0), -1);
+    cr_assert_eq(lb_dataset_num_labels(NULL), 0);
+    cr_assert_null(lb_dataset_file(NULL, 0));
+    lb_train_options_init(NULL);
+
+    lb_classifier *c = open_classifier(m, NULL, 8);
+    lb_dataset *d = NULL;
+    cr_assert_eq(lb_dataset_open(data, NULL, &d, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_evaluate_dataset(c, d, NULL, NULL, &err), LB_ERR_USAGE);
+    cr_assert_str_eq(err.msg, "lb_evaluate_dataset: out is NULL");
+    cr_assert_eq(lb_tokenizer_encode(lb_classifier_tokenizer(c), "a", 1, NULL, 0, NULL, NULL, &err), LB_ERR_USAGE);
+    const lb_dataset *ds[1] = {d};
+    char **classes = NULL;
+    cr_assert_eq(lb_dataset_classes(ds, 1, NULL, 0, false, NULL, &classes, NULL, NULL, &err), LB_ERR_USAGE);
+    /* a NULL or empty entry among the names: refused by index, not taken as "" */
+    int n = 0;
+    const char *const holes[] = {"neg", NULL};
+    cr_assert_eq(lb_dataset_classes(ds, 1, holes, 2, false, NULL, &classes, &n, NULL, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "name 1 is empty"), "%s", err.msg);
+    lb_dataset_close(d);
+    lb_classifier_close(c);
+}
+
+/* A refused merge target changes nothing: the model keeps its adapter (it was merged first and
+ * then refused, leaving a merged model with nothing written). */
+Test(api, refused_merge_keeps_the_adapter) {
+    char m[256], ad[256], out[300];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(ad, sizeof ad, "%s/distilbert_tiny-lora", tmp);
+    snprintf(out, sizeof out, "%s/merged_ok", tmp);
+    lb_classifier *c = open_classifier(m, ad, 8);
+    lb_model *model = lb_classifier_model(c);
+    lb_error err = {0};
+    float before[10], after[10];
+    cr_assert_eq(lb_classify(c, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, before, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_save_merged(model, m, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "is the model folder"), "%s", err.msg);
+    cr_assert_eq(lb_model_save_merged(model, NULL, &err), LB_ERR_USAGE);
+    lb_model_info info;
+    lb_model_get_info(model, &info);
+    cr_assert(info.has_adapter, "a refused merge must leave the adapter in place");
+    /* so the adapter can still be saved, and a merge to a good folder still works */
+    char saved[300];
+    snprintf(saved, sizeof saved, "%s/saved_after_refusal", tmp);
+    cr_assert_eq(lb_model_save_adapter(model, saved, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_save_merged(model, out, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_classify(c, seed_texts, NULL, NULL, NULL, 5, NULL, NULL, after, &err), LB_OK, "%s", err.msg);
+    for (int i = 0; i < 10; i++)
+        cr_assert(fabsf(before[i] - after[i]) <= 1e-5f * (1 + fabsf(before[i])), "%d: %g vs %g", i, before[i],
+                  after[i]);
+    lb_classifier_close(c);
+}
+
+/* One open run per model: a second run (its steps would interleave on the same adapter) and a
+ * merge or new adapter under a run (which frees the parameters the run steps) are refused. */
+Test(api, one_training_run_per_model) {
+    char m[256], data[300], out[300];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    snprintf(data, sizeof data, "%s/r.csv", tmp);
+    snprintf(out, sizeof out, "%s/merged_in_run", tmp);
+    write_text(data, "label,text\n0,it was not good\n1,it was good\n");
+    lb_error err = {0};
+    lb_model *model = NULL;
+    lb_dataset *d = NULL;
+    cr_assert_eq(lb_model_open(m, NULL, &model, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_add_adapter(model, NULL, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_dataset_open(data, NULL, &d, &err), LB_OK, "%s", err.msg);
+    lb_train_options o;
+    lb_train_options_init(&o);
+    o.num_train_epochs = 1;
+    lb_train_run *r = NULL, *r2 = NULL;
+    cr_assert_eq(lb_train_run_open(model, d, NULL, &o, NULL, &r, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_train_run_open(model, d, NULL, &o, NULL, &r2, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "already being trained"), "%s", err.msg);
+    cr_assert_null(r2);
+    cr_assert_eq(lb_model_save_merged(model, out, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "training run holds the model"), "%s", err.msg);
+    cr_assert_neq(access(out, F_OK), 0);
+    lb_train_result res;
+    cr_assert_eq(lb_train_run_all(r, &res, &err), LB_OK, "%s", err.msg);
+    lb_train_run_close(r);
+    /* closed: the model is free again */
+    cr_assert_eq(lb_train_run_open(model, d, NULL, &o, NULL, &r2, &err), LB_OK, "%s", err.msg);
+    lb_train_run_close(r2);
+    cr_assert_eq(lb_model_save_merged(model, out, &err), LB_OK, "%s", err.msg);
+    lb_dataset_close(d);
+    lb_model_close(model);
+}
+
+/* threads: 0..4096 (libgomp aborts the whole process when it cannot create a team of 100000);
+ * num_labels: 0..64, a negative count is not "the default". */
+Test(api, thread_and_label_counts_out_of_range) {
+    char m[256];
+    snprintf(m, sizeof m, "%s/distilbert_tiny", tmp);
+    lb_error err = {0};
+    lb_classifier *c = NULL;
+    const int bad_threads[] = {-1, 4097, 100000};
+    for (int i = 0; i < 3; i++) {
+        lb_classifier_options o = {.threads = bad_threads[i]};
+        cr_assert_eq(lb_classifier_open(m, &o, &c, &err), LB_ERR_USAGE, "threads %d", bad_threads[i]);
+        cr_assert(strstr(err.msg, "threads"), "%s", err.msg);
+        cr_assert_null(c);
+    }
+    lb_model *model = NULL;
+    lb_train_options to;
+    lb_train_options_init(&to);
+    to.threads = 100000;
+    to.max_steps = 1;
+    cr_assert_eq(lb_model_open(m, NULL, &model, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_add_adapter(model, NULL, &err), LB_OK, "%s", err.msg);
+    lb_train_run *r = NULL;
+    cr_assert_eq(lb_train_run_open(model, NULL, NULL, &to, NULL, &r, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "threads"), "%s", err.msg);
+    lb_model_close(model);
+    lb_model_options mo = {.num_labels = -1};
+    model = NULL;
+    cr_assert_eq(lb_model_open(m, &mo, &model, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "num_labels -1"), "%s", err.msg);
+    cr_assert_null(model);
+}
