@@ -378,7 +378,7 @@ typedef struct lb_train_options {
     const char *output_dir;             /* NULL: nothing is written */
     bool overwrite_output_dir;          /* replace a previous run's output when this run ends */
     const char *resume_from_checkpoint; /* OUTPUT/resume of an interrupted run, or NULL */
-    int num_train_epochs;               /* 10 */
+    int num_train_epochs;               /* 10; at most 10000 (more: LB_ERR_UNSUPPORTED) */
     int per_device_train_batch_size;    /* 4 */
     int per_device_eval_batch_size;     /* 4 */
     double learning_rate;               /* 1e-3; AdamW (betas 0.9/0.999, eps 1e-8), linear decay */

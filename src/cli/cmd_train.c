@@ -54,7 +54,7 @@ int cmd_train(int argc, char **argv) {
          0, 0},
         {"--train-split", OPT_STR, &train_split, "NAME", "--dataset split to train on", 0, 0},
         {"--validation-split", OPT_STR, &val_split, "NAME", "--dataset split to evaluate on (e.g. test)", 0, 0},
-        {"--epochs", OPT_INT, &epochs, "N", "training epochs", 1, 1e6},
+        {"--epochs", OPT_INT, &epochs, "N", "training epochs", 1, 10000},
         {"--batch-size", OPT_INT, &batch, "N", "training batch size", 1, 65536},
         {"--eval-batch-size", OPT_INT, &eval_batch, "N", "evaluation batch size", 1, 65536},
         {"--lr", OPT_F64, &lr, "X", "peak learning rate (AdamW, linear decay)", 0, 10},

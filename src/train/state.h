@@ -10,6 +10,9 @@
  * owner. */
 #ifndef LB_TRAIN_STATE_H
 #define LB_TRAIN_STATE_H
+
+/* Most epochs one run may plan (each has its ~34 KB row in memory and in resume.json). */
+#define LB_TRAIN_MAX_EPOCHS 10000
 #include <stdbool.h>
 #include <stdint.h>
 #include "base/error.h"

@@ -126,6 +126,10 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (eval && eval->n <= 0) return lb_err(err, LB_ERR_FORMAT, "train: empty validation set");
     if (o->epochs < 1 || o->batch_size < 1 || o->eval_batch_size < 1 || o->logging_steps < 1)
         return lb_err(err, LB_ERR_USAGE, "train: epochs, batch sizes and logging steps must be >= 1");
+    /* Each planned epoch has its row (losses, metrics, confusion matrix: ~34 KB) from the start,
+     * in memory and in resume.json: the number is bounded, and said. */
+    if (o->epochs > LB_TRAIN_MAX_EPOCHS)
+        return lb_err(err, LB_ERR_UNSUPPORTED, "train: %d epochs, at most %d", o->epochs, LB_TRAIN_MAX_EPOCHS);
     if (L > LB_METRICS_MAX_LABELS) return lb_err(err, LB_ERR_UNSUPPORTED, "train: %d labels", L);
     int64_t steps_per_epoch;
     if (!train) {

@@ -287,6 +287,14 @@ Test(train_run, unknown_string_label_is_named) {
     o.metric_for_best_model = "bleu";
     cr_assert_eq(lb_train_run_open(m, &tr, NULL, &o, NULL, &r, &err), LB_ERR_USAGE);
     cr_assert(strstr(err.msg, "bleu"), "%s", err.msg);
+    /* the planned epochs are bounded (each has its row up front), and the bound is named */
+    for (size_t i = 0; i < tr.n; i++) tr.labels[i] = 0;
+    free(tr.label_names[1]);
+    tr.label_names[1] = strdup("pos");
+    lb_train_options_init(&o);
+    o.num_train_epochs = 10001;
+    cr_assert_eq(lb_train_run_open(m, &tr, NULL, &o, NULL, &r, &err), LB_ERR_UNSUPPORTED, "%s", err.msg);
+    cr_assert(strstr(err.msg, "10001 epochs, at most 10000"), "%s", err.msg);
     lb_model_close(m);
     lb_dataset_free(&tr);
     rm_rf(dir);
