@@ -479,7 +479,8 @@ static lb_status st_finish(lb_st_file *f, lb_error *err) {
     return LB_OK;
 }
 
-lb_st_file *lb_st_open(const char *path, lb_error *err) {
+/* A file of one (empty) shard; NULL with err set when out of memory. */
+static lb_st_file *st_new1(lb_error *err) {
     lb_st_file *f = calloc(1, sizeof *f);
     if (!f) {
         lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -492,6 +493,12 @@ lb_st_file *lb_st_open(const char *path, lb_error *err) {
         return NULL;
     }
     f->nshards = 1;
+    return f;
+}
+
+lb_st_file *lb_st_open(const char *path, lb_error *err) {
+    lb_st_file *f = st_new1(err);
+    if (!f) return NULL;
     size_t cap = 0;
     if (st_map(&f->shards[0], path, err) != LB_OK || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK ||
         st_finish(f, err) != LB_OK) {
@@ -502,18 +509,8 @@ lb_st_file *lb_st_open(const char *path, lb_error *err) {
 }
 
 lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_error *err) {
-    lb_st_file *f = calloc(1, sizeof *f);
-    if (!f) {
-        lb_err(err, LB_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    f->shards = calloc(1, sizeof *f->shards);
-    if (!f->shards) {
-        free(f);
-        lb_err(err, LB_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    f->nshards = 1;
+    lb_st_file *f = st_new1(err);
+    if (!f) return NULL;
     f->shards[0].path = strdup(name ? name : "<memory>");
     f->shards[0].map = data;
     f->shards[0].size = size;
