@@ -104,8 +104,9 @@ static void check_case(shape s, bool trans, bool use_bias, bool accumulate, lb_b
             }
             double tol = exact ? 0.0 : (K + 4) * u * mag;
             double got = C[(size_t)m * ldc + n], ref = Cref[(size_t)m * ldc + n];
-            cr_assert(fabs(got - exact_v) <= tol, "M=%d N=%d K=%d trans=%d path %d: C[%d,%d]=%.9g, exact %.9g (tol %.3g)", M,
-                      N, K, trans, (int)path, m, n, got, exact_v, tol);
+            cr_assert(fabs(got - exact_v) <= tol,
+                      "M=%d N=%d K=%d trans=%d path %d: C[%d,%d]=%.9g, exact %.9g (tol %.3g)", M, N, K, trans,
+                      (int)path, m, n, got, exact_v, tol);
             cr_assert(fabs(ref - exact_v) <= tol, "reference C[%d,%d]=%.9g, exact %.9g", m, n, ref, exact_v);
         }
         /* Columns past N (the ldc padding) are never written. */
@@ -133,8 +134,7 @@ static const shape shapes[] = {
 static void require(lb_bf16_path p) {
     bool ok = lb_gemm_bf16_set_path(p);
     lb_gemm_bf16_set_path(LB_BF16_AUTO);
-    if (!ok)
-        cr_skip_test("bf16 kernel %d not available on this CPU", (int)p);
+    if (!ok) cr_skip_test("bf16 kernel %d not available on this CPU", (int)p);
 }
 
 static void within_fp32_bound(lb_bf16_path path, int pi) {
@@ -188,9 +188,7 @@ static void a_conversion(lb_bf16_path path) {
     for (int m = 0; m < M; m++) {
         float want = lb_bf16_to_f32(lb_f32_to_bf16(A[m]));
         if (isnan(want)) cr_assert(isnan(C[m]), "row %d: NaN expected, got %g", m, C[m]);
-        else
-            cr_assert(C[m] == want, "path %d row %d (%#x): got %.9g want %.9g", (int)path, m, bits[m],
-                      C[m], want);
+        else cr_assert(C[m] == want, "path %d row %d (%#x): got %.9g want %.9g", (int)path, m, bits[m], C[m], want);
     }
     lb_bf16_weight_free(pw);
 }
