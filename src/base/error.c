@@ -49,13 +49,6 @@ lb_status lb_err_prefix(lb_error *err, const char *fmt, ...) {
     return err->code;
 }
 
-void lb_err_clear(lb_error *err) {
-    if (err) {
-        err->code = LB_OK;
-        err->msg[0] = '\0';
-    }
-}
-
 #ifdef LB_ASSERTS
 #include <stdio.h>
 #include <stdlib.h>

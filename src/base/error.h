@@ -10,7 +10,4 @@ lb_status lb_err(lb_error *err, lb_status code, const char *fmt, ...) __attribut
 /* Prepends "prefix: " to an existing message (adds context while unwinding). */
 lb_status lb_err_prefix(lb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Clears err to LB_OK with an empty message. */
-void lb_err_clear(lb_error *err);
-
 #endif

@@ -7,7 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *lb_file_type_name(unsigned mode) {
+/* The file type of a non-regular st_mode in words ("a directory", "a FIFO", ...). */
+static const char *file_type_name(unsigned mode) {
     if (S_ISREG(mode)) return "a regular file";
     if (S_ISDIR(mode)) return "a directory";
     if (S_ISFIFO(mode)) return "a FIFO";
@@ -36,7 +37,7 @@ lb_status lb_open_regular(const char *path, size_t max, const char *what, int *f
     }
     if (!S_ISREG(sb.st_mode)) {
         close(f);
-        return lb_err(err, LB_ERR_IO, "%s: is %s, expected a regular file", path, lb_file_type_name(sb.st_mode));
+        return lb_err(err, LB_ERR_IO, "%s: is %s, expected a regular file", path, file_type_name(sb.st_mode));
     }
     if (sb.st_size < 0 || (uint64_t)sb.st_size > max) {
         close(f);

@@ -38,9 +38,6 @@ lb_status lb_read_file_max(const char *path, size_t max, const char *what, char 
 /* lb_read_file_max with LB_MAX_READ_BYTES. */
 lb_status lb_read_file(const char *path, char **data, size_t *len, lb_error *err);
 
-/* The file type of a non-regular st_mode in words ("a directory", "a FIFO", ...). */
-const char *lb_file_type_name(unsigned mode);
-
 /* Writes data to path atomically: a reader (or a crash at any instant) sees either the old
  * file or the complete new one, never a torn one. */
 lb_status lb_write_file_atomic(const char *path, const void *data, size_t len, lb_error *err);

@@ -2,6 +2,7 @@
  * returning the process exit status (an lb_status value). */
 #ifndef LB_CLI_CLI_H
 #define LB_CLI_CLI_H
+#include <stdio.h>
 #include "lorabert.h"
 
 int cmd_train(int argc, char **argv);
@@ -21,5 +22,7 @@ int cli_fail(const lb_error *err);
 lb_status cli_err(lb_error *err, lb_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints "lorabert <cmd>: <msg>" plus a --help hint and returns LB_ERR_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes s as a JSON string (UTF-8 passes through; quotes, backslashes, controls escaped). */
+void cli_put_json_string(FILE *out, const char *s);
 
 #endif

@@ -36,18 +36,6 @@ static const char predict_epilog[] =
     "Exit status: 0 ok, 2 usage (incl. an empty TEXT), 3 I/O, 4 bad input or model files,\n"
     "8 non-finite logits.\n";
 
-static void put_json_string(FILE *out, const char *s) {
-    putc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            putc('\\', out);
-            putc(*p, out);
-        } else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else putc(*p, out);
-    }
-    putc('"', out);
-}
-
 /* %.9g (float32 round-trips), null where JSON has no number. */
 static void put_json_float(FILE *out, double x) {
     if (isfinite(x)) fprintf(out, "%.9g", x);
@@ -205,7 +193,7 @@ static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, si
             continue;
         }
         printf("{\"index\":%zu,\"label\":", base + i);
-        put_json_string(stdout, name);
+        cli_put_json_string(stdout, name);
         fputs(",\"score\":", stdout);
         put_json_float(stdout, p[label[i]]);
         fputs(",\"probs\":[", stdout);

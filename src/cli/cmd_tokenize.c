@@ -14,19 +14,6 @@ static const char tokenize_usage[] =
     "--jsonl) exactly as the Hugging Face fast tokenizer, printing one JSON line per text:\n"
     "  {\"input_ids\":[101,...,102],\"tokens\":[\"[CLS]\",...,\"[SEP]\"]}\n";
 
-/* Writes s as a JSON string (UTF-8 passes through; quotes, backslashes, controls escaped). */
-static void put_json_string(FILE *out, const char *s) {
-    putc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            putc('\\', out);
-            putc(*p, out);
-        } else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else putc(*p, out);
-    }
-    putc('"', out);
-}
-
 /* Decodes the JSON string starting at *pp (just past its opening quote) into out (which has
  * room for the raw length), advancing *pp past the closing quote. The line was validated by
  * cJSON already; this exists because cJSON's C strings stop at an escaped \u0000. */
@@ -233,7 +220,7 @@ int cmd_tokenize(int argc, char **argv) {
         for (int32_t k = 0; k < enc.n; k++) {
             if (k) putchar(',');
             const char *s = lb_tokenizer_id_to_token(tok, enc.ids[k]);
-            put_json_string(stdout, s ? s : "");
+            cli_put_json_string(stdout, s ? s : "");
         }
         fputs("]}\n", stdout);
     }

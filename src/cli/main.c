@@ -66,6 +66,18 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     return LB_ERR_USAGE;
 }
 
+void cli_put_json_string(FILE *out, const char *s) {
+    putc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            putc('\\', out);
+            putc(*p, out);
+        } else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+        else putc(*p, out);
+    }
+    putc('"', out);
+}
+
 static void human_bytes(double b, char *out, size_t n) {
     const char *u[] = {"B", "kB", "MB", "GB", "TB"};
     int i = 0;

@@ -8,7 +8,6 @@
 
 #include "base/fileio.h"
 #include "data/table_build.h"
-#include "base/utf8.h"
 
 typedef struct csv_field {
     size_t off, len; /* into the record's byte buffer */
@@ -78,20 +77,12 @@ static lb_status check_unique_names(const lb_table *t, const char *name, size_t 
 
 lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *name, lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
-    const unsigned char *u = (const unsigned char *)data;
-    size_t bad = lb_utf8_first_invalid(u, len);
-    if (bad < len) {
-        size_t line = 1;
-        for (size_t k = 0; k < bad; k++) line += data[k] == '\n';
-        return lb_err(err, LB_ERR_FORMAT, "%s:%zu: invalid UTF-8 byte 0x%02x at file offset %zu", name, line, u[bad],
-                      bad);
-    }
-    size_t i = 0, line = 1;
-    if (len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) i = 3; /* UTF-8 BOM */
+    size_t i, line = 1;
+    lb_status st = lb_tb_check_text(data, len, name, &i, err);
+    if (st) return st;
 
     lb_table_builder b = {0};
     csv_rec r = {0};
-    lb_status st = LB_OK;
     bool have_header = false;
     while (i < len) {
         if (data[i] == '\n' || data[i] == '\r') { /* blank line: skipped, as pandas does */

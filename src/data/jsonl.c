@@ -11,7 +11,6 @@
 
 #include "base/fileio.h"
 #include "data/table_build.h"
-#include "base/utf8.h"
 
 /* Source spans of the values of a (valid) JSON object's members, in order: s[start[k]..end[k]).
  * Returns the number found (at most max). */
@@ -208,18 +207,10 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
 
 lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
-    const unsigned char *u = (const unsigned char *)data;
-    size_t bad = lb_utf8_first_invalid(u, len);
-    if (bad < len) {
-        size_t line = 1;
-        for (size_t k = 0; k < bad; k++) line += data[k] == '\n';
-        return lb_err(err, LB_ERR_FORMAT, "%s:%zu: invalid UTF-8 byte 0x%02x at file offset %zu", name, line, u[bad],
-                      bad);
-    }
-    size_t i = 0;
-    if (len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) i = 3;
+    size_t i;
+    lb_status st = lb_tb_check_text(data, len, name, &i, err);
+    if (st) return st;
     jl_ctx c = {.name = name};
-    lb_status st = LB_OK;
     cJSON *arr = NULL;
 
     size_t first = i;

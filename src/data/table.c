@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "data/table_build.h"
 
 long lb_table_col(const lb_table *t, const char *name) {
@@ -92,6 +93,19 @@ void lb_tb_finish(lb_table_builder *b, lb_table *out) {
     tb_compact(b);
     *out = b->t;
     memset(b, 0, sizeof *b);
+}
+
+lb_status lb_tb_check_text(const char *data, size_t len, const char *name, size_t *start, lb_error *err) {
+    const unsigned char *u = (const unsigned char *)data;
+    size_t bad = lb_utf8_first_invalid(u, len);
+    if (bad < len) {
+        size_t line = 1;
+        for (size_t k = 0; k < bad; k++) line += data[k] == '\n';
+        return lb_err(err, LB_ERR_FORMAT, "%s:%zu: invalid UTF-8 byte 0x%02x at file offset %zu", name, line, u[bad],
+                      bad);
+    }
+    *start = len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF ? 3 : 0; /* UTF-8 BOM */
+    return LB_OK;
 }
 
 void lb_tb_free(lb_table_builder *b) {

@@ -24,4 +24,9 @@ static inline lb_value *lb_tb_row(lb_table_builder *b, size_t r) { return &b->t.
 void lb_tb_finish(lb_table_builder *b, lb_table *out);
 void lb_tb_free(lb_table_builder *b);
 
+/* Checks that a text file's bytes data[0..len) are valid UTF-8: otherwise LB_ERR_FORMAT
+ * "name:LINE: invalid UTF-8 byte 0xXX at file offset N". *start is where the text begins:
+ * past a UTF-8 byte order mark, else 0. */
+lb_status lb_tb_check_text(const char *data, size_t len, const char *name, size_t *start, lb_error *err);
+
 #endif

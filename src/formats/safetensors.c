@@ -35,7 +35,6 @@ static const char *const DT_FOREIGN[] = {"F4",      "F6_E2M3",     "F6_E3M2",   
                                          "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "C64"};
 
 const char *lb_dtype_name(lb_dtype dt) { return (unsigned)dt < LB_DT__COUNT ? DT_NAMES[dt] : "?"; }
-size_t lb_dtype_size(lb_dtype dt) { return (unsigned)dt < LB_DT__COUNT ? DT_SIZES[dt] : 0; }
 
 typedef struct st_shard {
     char *path;
@@ -480,7 +479,8 @@ static lb_status st_finish(lb_st_file *f, lb_error *err) {
     return LB_OK;
 }
 
-lb_st_file *lb_st_open(const char *path, lb_error *err) {
+/* A file of one (empty) shard; NULL with err set when out of memory. */
+static lb_st_file *st_new1(lb_error *err) {
     lb_st_file *f = calloc(1, sizeof *f);
     if (!f) {
         lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -493,6 +493,12 @@ lb_st_file *lb_st_open(const char *path, lb_error *err) {
         return NULL;
     }
     f->nshards = 1;
+    return f;
+}
+
+lb_st_file *lb_st_open(const char *path, lb_error *err) {
+    lb_st_file *f = st_new1(err);
+    if (!f) return NULL;
     size_t cap = 0;
     if (st_map(&f->shards[0], path, err) != LB_OK || st_parse_shard(f, &cap, &f->shards[0], true, err) != LB_OK ||
         st_finish(f, err) != LB_OK) {
@@ -503,18 +509,8 @@ lb_st_file *lb_st_open(const char *path, lb_error *err) {
 }
 
 lb_st_file *lb_st_open_mem(const void *data, size_t size, const char *name, lb_error *err) {
-    lb_st_file *f = calloc(1, sizeof *f);
-    if (!f) {
-        lb_err(err, LB_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    f->shards = calloc(1, sizeof *f->shards);
-    if (!f->shards) {
-        free(f);
-        lb_err(err, LB_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    f->nshards = 1;
+    lb_st_file *f = st_new1(err);
+    if (!f) return NULL;
     f->shards[0].path = strdup(name ? name : "<memory>");
     f->shards[0].map = data;
     f->shards[0].size = size;
@@ -722,32 +718,6 @@ const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err) {
 #undef LB_CONV
     f->f32[idx] = o;
     return o;
-}
-
-static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? ", " : "", (long long)shape[d]);
-    if (n < cap) snprintf(buf + n, cap - n, "]");
-}
-
-const float *lb_st_get_f32(lb_st_file *f, const char *name, int ndim, const int64_t *shape, lb_error *err) {
-    const lb_st_tensor *t = lb_st_find(f, name);
-    if (!t) {
-        lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" not found (%zu tensors)", f->nshards ? f->shards[0].path : "?",
-               name, f->count);
-        return NULL;
-    }
-    bool same = t->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
-    if (!same) {
-        char want[160], got[160];
-        shape_str(want, sizeof want, ndim, shape);
-        shape_str(got, sizeof got, t->ndim, t->shape);
-        lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\": expected shape %s, found %s", t->file, name, want, got);
-        return NULL;
-    }
-    return lb_st_f32(f, t, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -64,13 +64,7 @@ const char *lb_st_metadata(const lb_st_file *f, const char *key);
  * convert from one thread. */
 const float *lb_st_f32(lb_st_file *f, const lb_st_tensor *t, lb_error *err);
 
-/* Finds name and returns it as F32 (lb_st_f32) after checking it has exactly the expected
- * shape [ndim] (ndim may be 0 for a scalar). Errors name the file and tensor: missing tensor,
- * or "expected shape [a, b], found [c]". */
-const float *lb_st_get_f32(lb_st_file *f, const char *name, int ndim, const int64_t *shape, lb_error *err);
-
 const char *lb_dtype_name(lb_dtype dt);
-size_t lb_dtype_size(lb_dtype dt);
 
 /* Writer. */
 typedef struct lb_st_out {

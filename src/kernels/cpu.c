@@ -1,15 +1,12 @@
 /* CPU feature detection for kernel dispatch; see cpu.h. */
 #include "kernels/cpu.h"
 #include <cpuid.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *const names[LB_CPU_FEATURE_COUNT] = {"avx2", "avx512", "avx512bf16", "avx512vnni", "amx", "amxint8"};
-
-const char *lb_cpu_feature_name(lb_cpu_feature f) { return (unsigned)f < LB_CPU_FEATURE_COUNT ? names[f] : "?"; }
 
 /* What the hardware (and OS) offers, before any mask. */
 static bool detect(lb_cpu_feature f) {
@@ -69,33 +66,4 @@ bool lb_cpu_has(lb_cpu_feature f) {
         __atomic_store_n(&cached[f], v, __ATOMIC_RELAXED);
     }
     return v == 1;
-}
-
-static char brand[49];
-
-static void read_brand(void) {
-    char buf[49] = {0};
-    unsigned r[4];
-    if (__get_cpuid(0x80000000u, &r[0], &r[1], &r[2], &r[3]) && r[0] >= 0x80000004u) {
-        for (unsigned i = 0; i < 3; i++) {
-            __get_cpuid(0x80000002u + i, &r[0], &r[1], &r[2], &r[3]);
-            memcpy(buf + 16 * i, r, 16);
-        }
-    }
-    const char *s = buf;
-    while (*s == ' ') s++;
-    size_t n = strlen(s);
-    while (n && s[n - 1] == ' ') n--;
-    if (n == 0) {
-        s = "unknown CPU";
-        n = strlen(s);
-    }
-    memcpy(brand, s, n);
-    brand[n] = '\0';
-}
-
-const char *lb_cpu_model_name(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, read_brand);
-    return brand;
 }

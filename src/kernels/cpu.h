@@ -2,12 +2,13 @@
  *
  * Owns: the one answer to "does this CPU have X" that every run-time kernel choice asks
  * (AVX2+FMA, AVX-512F, AVX512-BF16, AVX512-VNNI, AMX-BF16, AMX-INT8), the AMX permission
- * request, and the CPU's model name for reports.
+ * request.
  * Why: the machines this runs on differ (an Intel Xeon with AMX, an AMD EPYC Zen 4 without
  * it); one place means one rule, and one mask lets a test take the path another CPU would.
  * Guarantees: lb_cpu_has never claims a feature the CPU (and, for AMX, the kernel's
  * permission) lacks. $LORABERT_CPU_DISABLE, read once, takes features away for lorabert's own
- * kernel choices (comma-separated names as lb_cpu_feature_name gives, or "all"): e.g.
+ * kernel choices (comma-separated names: "avx2", "avx512", "avx512bf16", "avx512vnni", "amx",
+ * "amxint8"; or "all"): e.g.
  * `LORABERT_CPU_DISABLE=amx` behaves like a Zen 4. Disabling a feature disables those built on
  * it (avx512 takes avx512bf16, avx512vnni and amx with it). It never adds a feature, and does
  * not change code the compiler generated for -march. */
@@ -26,9 +27,5 @@ typedef enum lb_cpu_feature {
 } lb_cpu_feature;
 
 bool lb_cpu_has(lb_cpu_feature f);
-/* "avx2", "avx512", "avx512bf16", "avx512vnni", "amx", "amxint8". */
-const char *lb_cpu_feature_name(lb_cpu_feature f);
-/* The brand string from CPUID (e.g. "AMD EPYC 9R14 96-Core Processor"), never NULL. */
-const char *lb_cpu_model_name(void);
 
 #endif

@@ -16,16 +16,3 @@ void lb_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, c
         }
     }
 }
-
-void lb_embeddings_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
-                            const int32_t *pos, const int32_t *tt, int N, int D) {
-    for (int n = 0; n < N; n++) {
-        const float *g = dout + (int64_t)n * D;
-        if (dwte)
-            for (int i = 0; i < D; i++) dwte[(int64_t)ids[n] * D + i] += g[i];
-        if (dwpe)
-            for (int i = 0; i < D; i++) dwpe[(int64_t)pos[n] * D + i] += g[i];
-        if (dwtt)
-            for (int i = 0; i < D; i++) dwtt[(int64_t)(tt ? tt[n] : 0) * D + i] += g[i];
-    }
-}

@@ -83,15 +83,6 @@ lb_bf16_path lb_gemm_bf16_path(void) {
     return cpu_has_amx() ? LB_BF16_AMX : cpu_has_avx512bf16() ? LB_BF16_AVX512 : LB_BF16_PORTABLE;
 }
 
-const char *lb_gemm_bf16_path_name(lb_bf16_path path) {
-    switch (path) {
-    case LB_BF16_AMX: return "amx";
-    case LB_BF16_AVX512: return "avx512bf16";
-    case LB_BF16_PORTABLE: return "portable";
-    default: return "auto";
-    }
-}
-
 /* ---------------------------------------------------------------- weight packing */
 
 lb_bf16_weight *lb_bf16_weight_pack(const float *W, int N, int K, bool trans, lb_error *err) {
@@ -137,9 +128,6 @@ void lb_bf16_weight_free(lb_bf16_weight *w) {
     free(w->data);
     free(w);
 }
-
-int lb_bf16_weight_n(const lb_bf16_weight *w) { return w->N; }
-int lb_bf16_weight_k(const lb_bf16_weight *w) { return w->K; }
 
 /* ---------------------------------------------------------------- A packing */
 

@@ -28,8 +28,6 @@ float lb_bf16_to_f32(uint16_t h);
  * N = in). Returns NULL with err set on bad shape or out of memory. */
 lb_bf16_weight *lb_bf16_weight_pack(const float *W, int N, int K, bool trans, lb_error *err);
 void lb_bf16_weight_free(lb_bf16_weight *w);
-int lb_bf16_weight_n(const lb_bf16_weight *w);
-int lb_bf16_weight_k(const lb_bf16_weight *w);
 
 /* C[m, n] = (accumulate ? C[m, n] : 0) + (bias ? bias[n] : 0) + sum_k bf16(A[m, k]) * W[n, k].
  * A: [M, lda] (first K columns used), C: [M, ldc] (first N columns written), bias: [N] or NULL.
@@ -46,8 +44,7 @@ typedef enum lb_bf16_path { LB_BF16_AUTO, LB_BF16_AMX, LB_BF16_AVX512, LB_BF16_P
 /* Selects a kernel for later calls (process-wide; AUTO = the fastest this CPU has). Returns
  * false, changing nothing, when the CPU (or the kernel's AMX permission) lacks that path. */
 bool lb_gemm_bf16_set_path(lb_bf16_path path);
-/* The kernel lb_gemm_bf16 uses now (never AUTO), and its name ("amx", "avx512bf16", "portable"). */
+/* The kernel lb_gemm_bf16 uses now (never AUTO). */
 lb_bf16_path lb_gemm_bf16_path(void);
-const char *lb_gemm_bf16_path_name(lb_bf16_path path);
 
 #endif

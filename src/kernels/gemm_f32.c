@@ -75,8 +75,6 @@ void lb_f32_weight_free(lb_f32_weight *w) {
     free(w);
 }
 
-size_t lb_f32_weight_bytes(const lb_f32_weight *w) { return (size_t)w->npanels * (size_t)w->K * NR * sizeof(float); }
-
 /* One kernel per row count (constant bounds let the compiler keep the tile in registers).
  * C [ROWS, nr] (+)= A [ROWS, kc] (row stride lda) x Bp [kc][32]. */
 #define DEFINE_UKERNEL(ROWS)                                                                                           \

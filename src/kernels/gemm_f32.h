@@ -24,8 +24,6 @@ bool lb_gemm_f32_available(void);
  * K = out, N = in). NULL with err set on a bad shape, out of memory, or a CPU without AVX-512F. */
 lb_f32_weight *lb_f32_weight_pack(const float *W, int N, int K, bool trans, lb_error *err);
 void lb_f32_weight_free(lb_f32_weight *w);
-/* Bytes held by a packed weight. */
-size_t lb_f32_weight_bytes(const lb_f32_weight *w);
 
 /* C[m, n] = (accumulate ? C[m, n] : 0) + (bias ? bias[n] : 0) + sum_k A[m, k] W[n, k].
  * A: [M, lda], C: [M, ldc]. M may be 0. OpenMP-parallel over row blocks and column panels. */

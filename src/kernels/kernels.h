@@ -65,9 +65,6 @@ void lb_dropout_backward(float *dx, const float *dy, const uint8_t *keep, int64_
  * wtt [TV, D] nullable. Indices must be in range (the caller validates). */
 void lb_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, const int32_t *tt, const float *wte,
                            const float *wpe, const float *wtt, int N, int D);
-/* dwte/dwpe/dwtt += scatter of dout (each nullable). */
-void lb_embeddings_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
-                            const int32_t *pos, const int32_t *tt, int N, int D);
 
 /* ---- attention (attention.c): softmax(scale q k^T) v for ONE sequence of real length nk,
  * all heads; padded keys are simply absent, which equals HF's finfo.min masking exactly

@@ -424,7 +424,8 @@ lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err) {
     return st;
 }
 
-lb_status lb_peft_write_labels(const char *dir, const char *const *names, int n, lb_error *err) {
+/* Writes dir/labels.json (id2label, label2id, num_labels) atomically. */
+static lb_status write_labels(const char *dir, const char *const *names, int n, lb_error *err) {
     char *path = lb_path_join(dir, "labels.json");
     if (!path) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     lb_atomic_file af;
@@ -466,5 +467,5 @@ lb_status lb_peft_save_folder(const lb_model *m, const char *dir, const char *ba
     lb_model_info info;
     lb_model_get_info(m, &info);
     if (!labels && !info.labels) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
-    return lb_peft_write_labels(dir, labels ? labels : info.labels, info.num_labels, err);
+    return write_labels(dir, labels ? labels : info.labels, info.num_labels, err);
 }

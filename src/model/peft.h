@@ -29,8 +29,6 @@ lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err);
 lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, lb_error *err);
 /* adapter_config.json's base_model_name_or_path (malloc'd); absent or empty is LB_ERR_FORMAT. */
 lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err);
-/* Writes dir/labels.json (id2label, label2id, num_labels) atomically. */
-lb_status lb_peft_write_labels(const char *dir, const char *const *names, int n, lb_error *err);
 /* Writes the whole adapter folder (created when missing): lb_peft_save, the tokenizer files
  * found in tokenizer_dir (NULL: none are copied) and labels.json with m's num_labels names,
  * taken from labels (NULL: the model's, LABEL_i where it has none). Each file is written

@@ -68,7 +68,8 @@ bool lb_uc_is_whitespace(int32_t cp) {
     return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP;
 }
 
-bool lb_uc_is_control(int32_t cp) {
+/* tokenizers is_control: C* minus Cn, except \t \n \r */
+static bool uc_is_control(int32_t cp) {
     if (cp == '\t' || cp == '\n' || cp == '\r') return false;
     /* The tokenizers crate's is_other() covers Cc, Cf, Co and Cs but not unassigned (Cn)
      * code points: those are kept (and usually become [UNK]). */
@@ -84,7 +85,8 @@ bool lb_uc_is_bert_punct(int32_t cp) {
     return c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO;
 }
 
-bool lb_uc_is_cjk(int32_t cp) {
+/* The handle_chinese_chars ranges. */
+static bool uc_is_cjk(int32_t cp) {
     /* The Rust normalizer's ranges (normalizers/bert.rs is_chinese_char); note 2B920, not the
      * slow tokenizer's 2B820. */
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
@@ -219,13 +221,13 @@ lb_status lb_bert_normalize(const lb_bert_norm *nm, const uint8_t *s, size_t n, 
         if (k < 0) return lb_err(err, LB_ERR_INTERNAL, "normalizer given invalid UTF-8 at byte %zu", i);
         i += (size_t)k;
         if (nm->clean_text) {
-            if (cp == 0xFFFD || lb_uc_is_control(cp)) continue;
+            if (cp == 0xFFFD || uc_is_control(cp)) continue;
             if (lb_uc_is_whitespace(cp)) {
                 if ((st = emit_space(nm, out, pend, err))) return st;
                 continue;
             }
         }
-        if (nm->handle_chinese_chars && lb_uc_is_cjk(cp)) {
+        if (nm->handle_chinese_chars && uc_is_cjk(cp)) {
             if ((st = emit_space(nm, out, pend, err)) || (st = emit_char(nm, cp, out, pend, err)) ||
                 (st = emit_space(nm, out, pend, err)))
                 return st;

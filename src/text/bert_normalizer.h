@@ -46,9 +46,7 @@ lb_status lb_bert_normalize(const lb_bert_norm *nm, const uint8_t *s, size_t n, 
 
 /* Character classes, as the tokenizers crate defines them. */
 bool lb_uc_is_whitespace(int32_t cp); /* Rust char::is_whitespace (Unicode White_Space) */
-bool lb_uc_is_control(int32_t cp);    /* tokenizers is_control: C* minus Cn, except \t \n \r */
 bool lb_uc_is_bert_punct(int32_t cp); /* ASCII punctuation or Unicode P* */
-bool lb_uc_is_cjk(int32_t cp);        /* the handle_chinese_chars ranges */
 bool lb_uc_is_word(int32_t cp);       /* regex \w (for added tokens' single_word) */
 
 #endif

@@ -248,30 +248,6 @@ lb_status lb_tokenize_pair(const lb_tokenizer *tok, const char *a, size_t alen, 
     return st;
 }
 
-lb_status lb_tokenize_batch(const lb_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
-                            const lb_tok_opts *opts, lb_encoding *outs, lb_error *err) {
-    if (!tok || (n && (!texts || !lens || !outs))) return lb_err(err, LB_ERR_USAGE, "lb_tokenize_batch: NULL argument");
-    size_t first_bad = SIZE_MAX;
-    lb_error bad = {0};
-#pragma omp parallel for schedule(dynamic, 8)
-    for (size_t i = 0; i < n; i++) {
-        lb_error e;
-        if (lb_tokenize(tok, texts[i], lens[i], opts, &outs[i], &e) != LB_OK) {
-#pragma omp critical(lb_tokenize_batch_err)
-            if (i < first_bad) {
-                first_bad = i;
-                bad = e;
-            }
-        }
-    }
-    if (first_bad == SIZE_MAX) return LB_OK;
-    if (err) {
-        *err = bad;
-        lb_err_prefix(err, "text %zu", first_bad);
-    }
-    return bad.code;
-}
-
 void lb_encoding_free(lb_encoding *e) {
     if (!e) return;
     free(e->ids);

@@ -52,11 +52,6 @@ lb_status lb_tokenize(const lb_tokenizer *tok, const char *text, size_t len, con
  * Truncation is longest_first, as tokenizers. max_length below the specials' count is an error. */
 lb_status lb_tokenize_pair(const lb_tokenizer *tok, const char *a, size_t alen, const char *b, size_t blen,
                            const lb_tok_opts *opts, lb_encoding *out, int32_t **token_type_ids, lb_error *err);
-/* Tokenizes texts[0..n) (lens[i] bytes each) into outs[0..n) in parallel (OpenMP threads; the
- * tokenizer is shared read-only). On failure returns the status of the lowest failing index,
- * whose message names it ("text 17: ..."); outs of other texts may then be partly filled. */
-lb_status lb_tokenize_batch(const lb_tokenizer *tok, const char *const *texts /* [n] */, const size_t *lens /* [n] */,
-                            size_t n, const lb_tok_opts *opts, lb_encoding *outs /* [n] */, lb_error *err);
 void lb_encoding_free(lb_encoding *e);
 
 const char *lb_tokenizer_id_to_token(const lb_tokenizer *tok, int32_t id);

@@ -49,11 +49,6 @@ static inline uint32_t hash_key(const unsigned char *p, size_t len, uint64_t *sm
     return (uint32_t)mix(a ^ s1, b ^ h);
 }
 
-uint32_t lb_vocab_hash(const char *key, size_t len) {
-    uint64_t small;
-    return hash_key((const unsigned char *)key, len, &small);
-}
-
 /* Equality of keys of 8+ bytes without a libc call for the common lengths. */
 static inline bool key_eq(const char *x, const char *y, size_t len) {
     const unsigned char *a = (const unsigned char *)x, *b = (const unsigned char *)y;

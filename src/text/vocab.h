@@ -41,7 +41,4 @@ int32_t lb_vocab_get(const lb_vocab *v, const char *key, size_t len);
  * points into the pool (NUL-terminated, stable until the next put). */
 int lb_vocab_next(const lb_vocab *v, size_t *pos, const char **key, size_t *len, int32_t *id);
 
-/* The hash used by the table (exposed for tests). */
-uint32_t lb_vocab_hash(const char *key, size_t len);
-
 #endif

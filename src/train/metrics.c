@@ -62,34 +62,3 @@ lb_status lb_metrics_from_confusion(const int64_t *confusion, int num_labels, do
     }
     return LB_OK;
 }
-
-static lb_status count(lb_metrics *out, int64_t i, int32_t label, int32_t pred, int L, lb_error *err) {
-    if (label < 0 || label >= L)
-        return lb_err(err, LB_ERR_FORMAT, "metrics: label %d of example %lld is outside 0..%d", label, (long long)i,
-                      L - 1);
-    if (pred < 0 || pred >= L)
-        return lb_err(err, LB_ERR_USAGE, "metrics: prediction %d of example %lld is outside 0..%d", pred, (long long)i,
-                      L - 1);
-    out->confusion[label * L + pred]++;
-    return LB_OK;
-}
-
-lb_status lb_metrics_compute(const int32_t *pred, const int32_t *labels, int64_t n, int num_labels,
-                             double zero_division, lb_metrics *out, lb_error *err) {
-    lb_status st = check_labels(num_labels, err);
-    if (st) return st;
-    memset(out, 0, sizeof *out);
-    for (int64_t i = 0; i < n; i++)
-        if ((st = count(out, i, labels[i], pred[i], num_labels, err))) return st;
-    return lb_metrics_from_confusion(out->confusion, num_labels, zero_division, out, err);
-}
-
-lb_status lb_metrics_from_logits(const float *logits, const int32_t *labels, int64_t n, int num_labels,
-                                 double zero_division, lb_metrics *out, lb_error *err) {
-    lb_status st = check_labels(num_labels, err);
-    if (st) return st;
-    memset(out, 0, sizeof *out);
-    for (int64_t i = 0; i < n; i++)
-        if ((st = count(out, i, labels[i], lb_argmax(logits + i * num_labels, num_labels), num_labels, err))) return st;
-    return lb_metrics_from_confusion(out->confusion, num_labels, zero_division, out, err);
-}

@@ -15,16 +15,7 @@
  * a NaN wins as the first NaN). */
 int lb_argmax(const float *row /* [n] */, int n);
 
-/* Metrics of predictions against labels (each in [0, num_labels)). A label out of range is an
- * LB_ERR_FORMAT error naming its index. */
-lb_status lb_metrics_compute(const int32_t *pred /* [n] */, const int32_t *labels /* [n] */, int64_t n, int num_labels,
-                             double zero_division, lb_metrics *out, lb_error *err);
-
 /* Ratios from a filled confusion matrix ([true * num_labels + pred]); sets out->n too. */
 lb_status lb_metrics_from_confusion(const int64_t *confusion, int num_labels, double zero_division, lb_metrics *out,
                                     lb_error *err);
-
-/* Same as lb_metrics_compute, predicting by argmax of logits. */
-lb_status lb_metrics_from_logits(const float *logits /* [n, num_labels] */, const int32_t *labels /* [n] */, int64_t n,
-                                 int num_labels, double zero_division, lb_metrics *out, lb_error *err);
 #endif

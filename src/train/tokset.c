@@ -3,10 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-lb_status lb_tokset_add(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t label, lb_error *err) {
-    return lb_tokset_add_pair(ts, ids, len, len, label, err);
-}
-
 lb_status lb_tokset_add_pair(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t type_start, int32_t label,
                              lb_error *err) {
     if (type_start < 0 || type_start > len)
@@ -49,13 +45,6 @@ void lb_tokset_free(lb_tokset *ts) {
     free(ts->labels);
     free(ts->type_start);
     memset(ts, 0, sizeof *ts);
-}
-
-lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts, const size_t *lens,
-                          const int32_t *labels, int64_t n, int num_labels, int max_length, bool truncate_left,
-                          const char *what, lb_error *err) {
-    return lb_tokset_build_pairs(ts, tok, texts, lens, NULL, NULL, labels, n, num_labels, max_length, truncate_left,
-                                 what, err);
 }
 
 lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts, const size_t *lens,

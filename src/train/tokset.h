@@ -32,20 +32,16 @@ typedef struct lb_tokset {
 
 /* Tokenizes texts once (HF: tokenizer(text, truncation=True, max_length, truncation_side)).
  * labels[i] must lie in [0, num_labels): otherwise LB_ERR_FORMAT naming the row. n == 0 is an
- * error ("empty dataset"). `what` names the data in messages (e.g. the file). */
-lb_status lb_tokset_build(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts /* [n] */,
-                          const size_t *lens /* [n] */, const int32_t *labels /* [n] */, int64_t n, int num_labels,
-                          int max_length, bool truncate_left, const char *what, lb_error *err);
-/* Sentence pairs (HF: tokenizer(a, b, truncation=True, max_length)): [CLS] A [SEP] B [SEP] with
- * token_type_ids 0 up to and including the first [SEP], 1 after; longest_first truncation.
- * pairs == NULL is lb_tokset_build. */
+ * error ("empty dataset"). `what` names the data in messages (e.g. the file).
+ * Sentence pairs when pairs != NULL (HF: tokenizer(a, b, truncation=True, max_length)):
+ * [CLS] A [SEP] B [SEP] with token_type_ids 0 up to and including the first [SEP], 1 after;
+ * longest_first truncation. */
 lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const char *const *texts /* [n] */,
                                 const size_t *lens /* [n] */, const char *const *pairs /* [n] or NULL */,
                                 const size_t *pair_lens /* [n] */, const int32_t *labels /* [n] */, int64_t n,
                                 int num_labels, int max_length, bool truncate_left, const char *what, lb_error *err);
-/* Appends one already tokenized example (used by tests and pre-tokenized inputs). */
-lb_status lb_tokset_add(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t label, lb_error *err);
-/* The same for a pair whose second text starts at type_start (token_type_ids 1 from there). */
+/* Appends one already tokenized example whose second text starts at type_start (token_type_ids
+ * 1 from there; type_start == len: a single text). */
 lb_status lb_tokset_add_pair(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t type_start, int32_t label,
                              lb_error *err);
 void lb_tokset_free(lb_tokset *ts);

@@ -533,7 +533,8 @@ lb_status lb_trainer_step_batch(lb_trainer *t, const lb_batch *batch, const int3
     return st;
 }
 
-void lb_trainer_result(const lb_trainer *t, lb_train_result *res) {
+/* The run's figures so far (final once done). */
+static void trainer_result(const lb_trainer *t, lb_train_result *res) {
     const lb_train_state *s = &t->s;
     memset(res, 0, sizeof *res);
     res->global_step = s->global_step;
@@ -552,21 +553,8 @@ lb_status lb_trainer_run(lb_trainer *t, lb_train_result *res, lb_error *err) {
         lb_status st = lb_trainer_step(t, NULL, &done, err);
         if (st) return st;
     }
-    if (res) lb_trainer_result(t, res);
+    if (res) trainer_result(t, res);
     return LB_OK;
-}
-
-lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *o,
-                   lb_train_result *res, lb_error *err) {
-    memset(res, 0, sizeof *res);
-    lb_trainer *t;
-    lb_status st = lb_trainer_open(m, train, eval, o, NULL, &t, err);
-    if (st) return st;
-    lb_train_result r;
-    st = lb_trainer_run(t, &r, err);
-    lb_trainer_close(t);
-    if (!st) *res = r;
-    return st;
 }
 
 lb_status lb_batch_order_load(const char *path, int32_t **rows, int32_t **offsets, int64_t *n_steps, int *epochs,

@@ -5,7 +5,7 @@
  * backward -> clip -> AdamW -> linear schedule), the loss logging of HF (logging_steps), and at
  * each epoch's end its evaluation (train/evaluate.h), best-model tracking and checkpoint
  * (train/run_files.h); at the last step the final output; on a cancel request the resume
- * checkpoint (train/resume.h). lb_train() is the loop over lb_trainer_step.
+ * checkpoint (train/resume.h). lb_trainer_run() is the loop over lb_trainer_step.
  * Why: the CLI, the public lb_train_run_* API, the benches and the tests all train through one
  * step function, so they compute the same thing (HF parity, bitwise-identical resume).
  * Guarantees: the library prints nothing: progress, the per-epoch results and HF's notices
@@ -63,18 +63,9 @@ lb_status lb_trainer_step_batch(lb_trainer *t, const lb_batch *batch, const int3
 
 /* Steps until done (or failed / interrupted) and fills res. */
 lb_status lb_trainer_run(lb_trainer *t, lb_train_result *res, lb_error *err);
-/* The run's figures so far (final once done). */
-void lb_trainer_result(const lb_trainer *t, lb_train_result *res);
 /* Frees the trainer and releases the output folder it opened (a staged run not published
  * leaves the previous folder as it was). NULL is a no-op. */
 void lb_trainer_close(lb_trainer *t);
-
-/* lb_trainer_open + lb_trainer_run + lb_trainer_close without callbacks. At the end m holds the
- * best epoch's adapter (the last one without eval). With output_dir: checkpoint-<step>/ per
- * epoch, the best adapter at the top level with tokenizer files and labels.json,
- * trainer_state.json, metrics.json and training_curves.svg. */
-lb_status lb_train(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *opts,
-                   lb_train_result *res, lb_error *err);
 
 /* Reads an HF trajectory order.json ({"epochs": E, "steps": [[rows...], ...]}) into malloc'd
  * arrays for lb_train_opts.order_*; *epochs gets E (0 when absent). */

@@ -78,8 +78,6 @@ static void check_case(shape s, bool trans, bool use_bias, bool accumulate, lb_b
     lb_error e;
     lb_bf16_weight *pw = lb_bf16_weight_pack(W, N, K, trans, &e);
     cr_assert_not_null(pw, "%s", e.msg);
-    cr_assert_eq(lb_bf16_weight_n(pw), N);
-    cr_assert_eq(lb_bf16_weight_k(pw), K);
     cr_assert(lb_gemm_bf16_set_path(path));
     lb_gemm_bf16(A, M, lda, pw, use_bias ? bias : NULL, accumulate, C, ldc);
     lb_gemm_bf16_set_path(LB_BF16_AUTO);
@@ -106,8 +104,9 @@ static void check_case(shape s, bool trans, bool use_bias, bool accumulate, lb_b
             }
             double tol = exact ? 0.0 : (K + 4) * u * mag;
             double got = C[(size_t)m * ldc + n], ref = Cref[(size_t)m * ldc + n];
-            cr_assert(fabs(got - exact_v) <= tol, "M=%d N=%d K=%d trans=%d %s: C[%d,%d]=%.9g, exact %.9g (tol %.3g)", M,
-                      N, K, trans, lb_gemm_bf16_path_name(path), m, n, got, exact_v, tol);
+            cr_assert(fabs(got - exact_v) <= tol,
+                      "M=%d N=%d K=%d trans=%d path %d: C[%d,%d]=%.9g, exact %.9g (tol %.3g)", M, N, K, trans,
+                      (int)path, m, n, got, exact_v, tol);
             cr_assert(fabs(ref - exact_v) <= tol, "reference C[%d,%d]=%.9g, exact %.9g", m, n, ref, exact_v);
         }
         /* Columns past N (the ldc padding) are never written. */
@@ -135,8 +134,7 @@ static const shape shapes[] = {
 static void require(lb_bf16_path p) {
     bool ok = lb_gemm_bf16_set_path(p);
     lb_gemm_bf16_set_path(LB_BF16_AUTO);
-    if (!ok)
-        cr_skip_test("bf16 kernel %s not available on this CPU (%s)", lb_gemm_bf16_path_name(p), lb_cpu_model_name());
+    if (!ok) cr_skip_test("bf16 kernel %d not available on this CPU", (int)p);
 }
 
 static void within_fp32_bound(lb_bf16_path path, int pi) {
@@ -168,7 +166,7 @@ Test(gemm_bf16, auto_picks_an_available_kernel) {
     lb_gemm_bf16_set_path(LB_BF16_AUTO);
     lb_bf16_path p = lb_gemm_bf16_path();
     cr_assert_neq(p, LB_BF16_AUTO);
-    cr_assert(lb_gemm_bf16_set_path(p), "auto chose %s, which cannot be selected", lb_gemm_bf16_path_name(p));
+    cr_assert(lb_gemm_bf16_set_path(p), "auto chose path %d, which cannot be selected", (int)p);
     cr_assert(lb_gemm_bf16_set_path(LB_BF16_PORTABLE), "the portable kernel is always available");
     lb_gemm_bf16_set_path(LB_BF16_AUTO);
 }
@@ -190,9 +188,7 @@ static void a_conversion(lb_bf16_path path) {
     for (int m = 0; m < M; m++) {
         float want = lb_bf16_to_f32(lb_f32_to_bf16(A[m]));
         if (isnan(want)) cr_assert(isnan(C[m]), "row %d: NaN expected, got %g", m, C[m]);
-        else
-            cr_assert(C[m] == want, "%s row %d (%#x): got %.9g want %.9g", lb_gemm_bf16_path_name(path), m, bits[m],
-                      C[m], want);
+        else cr_assert(C[m] == want, "path %d row %d (%#x): got %.9g want %.9g", (int)path, m, bits[m], C[m], want);
     }
     lb_bf16_weight_free(pw);
 }
@@ -233,11 +229,10 @@ Test(gemm_bf16, cpu_mask_avx512_takes_its_extensions_away) {
     cr_assert_eq(lb_gemm_bf16_path(), LB_BF16_PORTABLE);
 }
 
-Test(gemm_bf16, cpu_mask_unknown_names_are_ignored_and_model_name_is_set) {
+Test(gemm_bf16, cpu_mask_unknown_names_are_ignored) {
     setenv("LORABERT_CPU_DISABLE", "sse9,,", 1);
     __builtin_cpu_init();
     cr_assert_eq(lb_cpu_has(LB_CPU_AVX512F), (bool)__builtin_cpu_supports("avx512f") &&
                                                  __builtin_cpu_supports("avx512bw") &&
                                                  __builtin_cpu_supports("avx512vl"));
-    cr_assert(lb_cpu_model_name()[0] != '\0');
 }

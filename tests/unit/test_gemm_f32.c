@@ -95,7 +95,6 @@ Test(gemm_f32, agrees_with_openblas_on_model_shapes) {
         lb_error e;
         lb_f32_weight *pw = lb_f32_weight_pack(W, N, K, false, &e);
         cr_assert_not_null(pw, "%s", e.msg);
-        cr_assert_eq(lb_f32_weight_bytes(pw), (size_t)((N + 31) / 32) * 32 * K * sizeof(float));
         lb_gemm_f32_packed(A, M, K, pw, NULL, false, C1, N);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K, 0.0f, C2, N);
         double md = 0, mx = 0;

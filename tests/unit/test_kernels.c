@@ -325,7 +325,7 @@ Test(dropout, inverted_scaling_rate_and_determinism) {
 }
 
 /* ---------------- embeddings ---------------- */
-Test(embedding, gather_sum_and_scatter_backward) {
+Test(embedding, gather_sum) {
     int V = 5, P = 4, D = 3, N = 3;
     float wte[15], wpe[12], wtt[6];
     for (int i = 0; i < 15; i++) wte[i] = (float)i;
@@ -339,11 +339,6 @@ Test(embedding, gather_sum_and_scatter_backward) {
             cr_assert_eq(out[n * D + d], wte[ids[n] * D + d] + wtt[tt[n] * D + d] + wpe[pos[n] * D + d]);
     lb_embeddings_forward(out, ids, pos, NULL, wte, wpe, NULL, N, D);
     cr_assert_eq(out[4], wte[1] + wpe[4]);
-    float g[9], dwte[15] = {0}, dwpe[12] = {0};
-    for (int i = 0; i < 9; i++) g[i] = 1.0f + (float)i;
-    lb_embeddings_backward(dwte, dwpe, NULL, g, ids, pos, NULL, N, D);
-    cr_assert_eq(dwte[4 * D + 0], g[0] + g[6]);
-    cr_assert_eq(dwpe[1 * D + 2], g[5]);
     (void)V;
     (void)P;
 }

@@ -14,6 +14,7 @@
 #include "model/model.h"
 #include "text/tokenizer.h"
 #include "train/trainer.h"
+#include "../support/train_support.h"
 
 /* A model folder: tests/golden/distilbert_tiny (vocab 120, every dropout active) with a
  * vocab.txt of [PAD] [UNK] [CLS] [SEP] [MASK] w5 .. w119. */
@@ -140,7 +141,7 @@ Test(train_run, public_run_equals_internal_trainer, .timeout = 600) {
     cr_assert_str_eq(x.labels_line, "labels: 0=neg 1=pos");
     cr_assert_eq(ra.global_step, 12);
 
-    /* internal: the same through lb_tokset + lb_train */
+    /* internal: the same through lb_tokset + the internal trainer */
     lb_load_opts lo = {.quiet = true, .seed = 3, .num_labels = 2, .labels = names};
     m = lb_model_load(dir, &lo, &err);
     cr_assert_not_null(m, "%s", err.msg);
@@ -153,8 +154,8 @@ Test(train_run, public_run_equals_internal_trainer, .timeout = 600) {
     for (int k = 0; k < 2; k++) {
         size_t lens[64];
         for (size_t i = 0; i < ds[k]->n; i++) lens[i] = strlen(ds[k]->texts[i]);
-        cr_assert_eq(lb_tokset_build(&ts[k], tok, (const char *const *)ds[k]->texts, lens, ds[k]->labels,
-                                     (int64_t)ds[k]->n, 2, 512, true, "set", &err),
+        cr_assert_eq(lb_tokset_build_pairs(&ts[k], tok, (const char *const *)ds[k]->texts, lens, NULL, NULL,
+                                           ds[k]->labels, (int64_t)ds[k]->n, 2, 512, true, "set", &err),
                      LB_OK, "%s", err.msg);
     }
     lb_train_opts to;
@@ -166,7 +167,7 @@ Test(train_run, public_run_equals_internal_trainer, .timeout = 600) {
     to.tokenizer_dir = dir;
     to.label_names = names;
     lb_train_result rb;
-    cr_assert_eq(lb_train(m, &ts[0], &ts[1], &to, &rb, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(train_once(m, &ts[0], &ts[1], &to, &rb, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(ra.train_loss, rb.train_loss);
     cr_assert_eq(ra.best_epoch, rb.best_epoch);
     cr_assert_eq(ra.best_eval.loss, rb.best_eval.loss);
@@ -204,7 +205,7 @@ Test(train_run, step_batch_equals_trainer_steps, .timeout = 600) {
         ids[0] = 2;
         for (int t = 1; t < len - 1; t++) ids[t] = 5 + (int32_t)lb_rng_below(&r, 100);
         ids[len - 1] = 3;
-        cr_assert_eq(lb_tokset_add(&ts, ids, len, y, &err), LB_OK);
+        cr_assert_eq(lb_tokset_add_pair(&ts, ids, len, len, y, &err), LB_OK);
     }
     /* 4 steps of 3 rows in a fixed order */
     int32_t rows[12] = {3, 7, 1, 0, 11, 5, 9, 2, 6, 4, 10, 8}, offs[5] = {0, 3, 6, 9, 12};
@@ -219,7 +220,7 @@ Test(train_run, step_batch_equals_trainer_steps, .timeout = 600) {
     to.step_losses = want;
     lb_model *m = public_model(dir);
     lb_train_result res;
-    cr_assert_eq(lb_train(m, &ts, NULL, &to, &res, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(train_once(m, &ts, NULL, &to, &res, &err), LB_OK, "%s", err.msg);
     lb_param *pa;
     int np = lb_model_params(m, &pa);
 

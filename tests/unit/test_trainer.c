@@ -13,6 +13,7 @@
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
 #include "train/trainer.h"
+#include "../support/train_support.h"
 #include "../support/test_support.h"
 
 /* Labels of imdb/train.csv rows (0-based data rows): each line starts with its label. */
@@ -57,7 +58,7 @@ static void run_trajectory(const char *dir) {
         } else {
             ids[0] = 101, ids[1] = 102, n = 2;
         }
-        cr_assert_eq(lb_tokset_add(&ts, ids, n, labels[r], &err), LB_OK);
+        cr_assert_eq(lb_tokset_add_pair(&ts, ids, n, n, labels[r], &err), LB_OK);
     }
     free(ids);
     cJSON_Delete(tok);
@@ -90,7 +91,7 @@ static void run_trajectory(const char *dir) {
     o.step_losses = calloc(nsteps, sizeof(float));
     o.step_grad_norms = calloc(nsteps, sizeof(float));
     lb_train_result res;
-    cr_assert_eq(lb_train(m, &ts, NULL, &o, &res, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(train_once(m, &ts, NULL, &o, &res, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(res.global_step, nsteps);
     double worst = 0;
     int64_t worst_k = 0;
@@ -180,7 +181,7 @@ static void toy_set(lb_tokset *ts, int n, uint64_t seed) {
         if (y) ids[1 + lb_rng_below(&r, len - 2)] = 115;
         ids[len - 1] = 3;
         lb_error err;
-        cr_assert_eq(lb_tokset_add(ts, ids, len, y, &err), LB_OK);
+        cr_assert_eq(lb_tokset_add_pair(ts, ids, len, len, y, &err), LB_OK);
     }
 }
 
@@ -230,7 +231,7 @@ Test(trainer, interrupt_and_resume_is_bitwise_identical, .timeout = 600) {
     /* uninterrupted */
     lb_model *m = toy_model(0.1f);
     toy_opts(&o, a);
-    cr_assert_eq(lb_train(m, &tr, &va, &o, &ra, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(train_once(m, &tr, &va, &o, &ra, &err), LB_OK, "%s", err.msg);
     lb_model_free(m);
     /* interrupted mid-epoch 2, then at the end of epoch 2, then resumed to the end */
     int64_t stops[] = {10, 14, 0};
@@ -246,7 +247,7 @@ Test(trainer, interrupt_and_resume_is_bitwise_identical, .timeout = 600) {
             o.resume_dir = resume;
         }
         o.stop_after_step = stops[k];
-        lb_status st = lb_train(m, &tr, &va, &o, &rb, &err);
+        lb_status st = train_once(m, &tr, &va, &o, &rb, &err);
         if (stops[k]) {
             cr_assert_eq(st, LB_ERR_INTERRUPTED, "run %d: %s", k, err.msg);
             cr_assert(strstr(err.msg, "--resume"), "%s", err.msg);
@@ -335,7 +336,7 @@ Test(trainer, non_finite_loss_stops_with_step) {
     o.epochs = 1;
     lb_train_result r;
     lb_error err;
-    cr_assert_eq(lb_train(m, &tr, NULL, &o, &r, &err), LB_ERR_NUMERIC);
+    cr_assert_eq(train_once(m, &tr, NULL, &o, &r, &err), LB_ERR_NUMERIC);
     cr_assert(strstr(err.msg, "step 1"), "%s", err.msg);
     lb_model_free(m);
     lb_tokset_free(&tr);
@@ -379,7 +380,7 @@ Test(trainer, non_finite_eval_stops_training) {
     lb_error err;
     for (int i = 0; i < 8; i++) { /* train on label 0 only: its loss stays finite */
         int32_t ids[4] = {2, 5 + i, 6 + i, 3};
-        cr_assert_eq(lb_tokset_add(&tr, ids, 4, 0, &err), LB_OK);
+        cr_assert_eq(lb_tokset_add_pair(&tr, ids, 4, 4, 0, &err), LB_OK);
     }
     lb_model *m = toy_model(0.0f);
     set_head_bias(m, 3e38f, -3e38f);
@@ -387,7 +388,7 @@ Test(trainer, non_finite_eval_stops_training) {
     lb_train_defaults(&o);
     o.epochs = 1;
     lb_train_result r;
-    cr_assert_eq(lb_train(m, &tr, &va, &o, &r, &err), LB_ERR_NUMERIC, "%s", err.msg);
+    cr_assert_eq(train_once(m, &tr, &va, &o, &r, &err), LB_ERR_NUMERIC, "%s", err.msg);
     cr_assert(strstr(err.msg, "epoch 1") && strstr(err.msg, "non-finite eval loss"), "%s", err.msg);
     lb_model_free(m);
     lb_tokset_free(&tr);
@@ -401,7 +402,7 @@ Test(trainer, empty_and_bad_inputs) {
     lb_train_defaults(&o);
     lb_train_result r;
     lb_error err;
-    cr_assert_eq(lb_train(m, &empty, NULL, &o, &r, &err), LB_ERR_FORMAT);
+    cr_assert_eq(train_once(m, &empty, NULL, &o, &r, &err), LB_ERR_FORMAT);
     cr_assert(strstr(err.msg, "empty"), "%s", err.msg);
     lb_model_free(m);
 }
@@ -422,7 +423,7 @@ Test(trainer, best_by_accuracy_is_highest_first, .timeout = 600) {
     o.best = LB_BEST_ACCURACY;
     lb_train_result r;
     lb_error err;
-    cr_assert_eq(lb_train(m, &tr, &va, &o, &r, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(train_once(m, &tr, &va, &o, &r, &err), LB_OK, "%s", err.msg);
     char *p = lb_path_join(out, "trainer_state.json");
     cJSON *s = read_json(p);
     free(p);

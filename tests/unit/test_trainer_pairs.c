@@ -36,7 +36,7 @@ Test(trainer, pair_batches_match_transformers_bert, .timeout = 300) {
         ids[n++] = 3;
         all_len[i] = n;
         cr_assert_eq(lb_tokset_add_pair(&pairs, ids, n, all_start[i], i & 1, &err), LB_OK, "%s", err.msg);
-        cr_assert_eq(lb_tokset_add(&single, ids, n, i & 1, &err), LB_OK, "%s", err.msg);
+        cr_assert_eq(lb_tokset_add_pair(&single, ids, n, n, i & 1, &err), LB_OK, "%s", err.msg);
     }
     cr_assert(pairs.has_pairs && !single.has_pairs);
     cr_assert_neq(lb_tokset_add_pair(&single, all_ids[0], 3, 4, 0, &err), LB_OK, "type start past the end");
