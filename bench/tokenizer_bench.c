@@ -2,14 +2,14 @@
  * prints MB/s of input text (and tokens/s). Build + run from the repo root:
  *   make MODE=release lib && make -C bench
  *   build/bench/tokenizer_bench ../shared/data/tokenizer ../shared/data/imdb/train.jsonl 20
- * (the first argument is a folder with tokenizer.json or vocab.txt). */
+ * (the first argument is a folder with tokenizer.json or vocab.txt, or a hub id). Public API only. */
+#define _DEFAULT_SOURCE /* strdup */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "base/fileio.h"
-#include "text/tokenizer.h"
+#include "lorabert.h"
 
 static double now(void) {
     struct timespec t;
@@ -17,24 +17,34 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The whole file (malloc'd, NUL-terminated), or NULL. */
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 20, n = 0, got;
+    char *d = malloc(cap + 1);
+    while (d && (got = fread(d + n, 1, cap - n, f)) > 0)
+        if ((n += got) == cap) d = realloc(d, (cap *= 2) + 1);
+    fclose(f);
+    if (d) d[n] = '\0';
+    return d;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s MODEL_DIR|tokenizer.json FILE.jsonl [REPEATS]\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL_DIR FILE.jsonl [REPEATS]\n", argv[0]);
         return 2;
     }
     int reps = argc > 3 ? atoi(argv[3]) : 10;
     lb_error err;
-    size_t ml = strlen(argv[1]);
-    lb_tokenizer *tok = ml > 5 && !strcmp(argv[1] + ml - 5, ".json") ? lb_tokenizer_load_json(argv[1], &err)
-                                                                     : lb_tokenizer_load(argv[1], &err);
-    if (!tok) {
+    lb_tokenizer *tok;
+    if (lb_tokenizer_open(argv[1], &tok, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    char *data;
-    size_t len;
-    if (lb_read_file(argv[2], &data, &len, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
+    char *data = slurp(argv[2]);
+    if (!data) {
+        fprintf(stderr, "%s: cannot read\n", argv[2]);
         return 1;
     }
     char **texts = NULL;
@@ -49,14 +59,14 @@ int main(int argc, char **argv) {
         }
         cJSON_Delete(j);
     }
-    lb_tok_opts o = {.max_length = 512, .truncate_left = true, .add_special_tokens = true};
-    lb_encoding enc = {0};
+    lb_encode_options o = {.max_length = 512, .truncate_left = true};
+    lb_tokens enc = {0};
     long tokens = 0;
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         for (size_t i = 0; i < n; i++) {
-            if (lb_tokenize(tok, texts[i], strlen(texts[i]), &o, &enc, &err)) {
+            if (lb_tokenizer_encode(tok, texts[i], strlen(texts[i]), NULL, 0, &o, &enc, &err)) {
                 fprintf(stderr, "%s\n", err.msg);
                 return 1;
             }
@@ -70,7 +80,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++) free(texts[i]);
     free(texts);
     free(data);
-    lb_encoding_free(&enc);
-    lb_tokenizer_free(tok);
+    lb_tokens_free(&enc);
+    lb_tokenizer_close(tok);
     return 0;
 }
