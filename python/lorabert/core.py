@@ -79,7 +79,27 @@ def _metrics_dict(res, labels, prefix="eval_"):
     return out
 
 
-class _Dataset(object):
+class _Handle(object):
+    """Owns one C handle (self._h), freed by the library's close function named in _CLOSE: on
+    close(), at the end of a with-block, or when garbage-collected."""
+    _CLOSE = None
+
+    def close(self):
+        if getattr(self, "_h", None):
+            F[self._CLOSE](self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class _Dataset(_Handle):
     """An lb_dataset opened from a path / hub id, or from in-memory rows written to a temporary
     JSONL file (a dict of columns, as datasets.Dataset.to_dict() gives, or a list of dicts)."""
 
@@ -108,19 +128,16 @@ class _Dataset(object):
             self.close()
             raise
 
+    _CLOSE = "lb_dataset_close"
+
     def __len__(self):
         return F["lb_dataset_size"](self._h)
 
     def close(self):
-        if getattr(self, "_h", None):
-            F["lb_dataset_close"](self._h)
-            self._h = None
-        if self._tmp:
+        _Handle.close(self)
+        if getattr(self, "_tmp", None):
             os.unlink(self._tmp)
             self._tmp = None
-
-    def __del__(self):
-        self.close()
 
 
 def _is_local_or_hub_folder(path):
@@ -128,7 +145,7 @@ def _is_local_or_hub_folder(path):
     return not os.path.isfile(os.fsdecode(path)) if isinstance(path, (str, bytes, os.PathLike)) else False
 
 
-class Tokenizer(object):
+class Tokenizer(_Handle):
     """A tokenizer exactly as HF's fast tokenizer loads it from a folder (tokenizer.json, or
     vocab.txt + tokenizer_config.json) or hub repo id. Thread-safe once opened."""
 
@@ -182,22 +199,10 @@ class Tokenizer(object):
     def model_max_length(self):
         return F["lb_tokenizer_model_max_length"](self._h)
 
-    def close(self):
-        if getattr(self, "_h", None):
-            F["lb_tokenizer_close"](self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+    _CLOSE = "lb_tokenizer_close"
 
 
-class Classifier(object):
+class Classifier(_Handle):
     """A model (+ optional LoRA adapter) with its tokenizer, ready to label text.
 
     model: a folder or hub repo id; a PEFT adapter folder alone opens its base with the adapter,
@@ -301,19 +306,7 @@ class Classifier(object):
             ds.close()
         return _metrics_dict(res, self.labels)
 
-    def close(self):
-        if getattr(self, "_h", None):
-            F["lb_classifier_close"](self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+    _CLOSE = "lb_classifier_close"
 
 
 # ---- training --------------------------------------------------------------------------------
