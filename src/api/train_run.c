@@ -47,17 +47,20 @@ struct lb_train_run {
 
 void lb_train_options_init(lb_train_options *o) {
     if (!o) return;
+    /* the recipe's values live once, in the trainer's defaults */
+    lb_train_opts d;
+    lb_train_defaults(&d);
     memset(o, 0, sizeof *o);
-    o->num_train_epochs = 10;
-    o->per_device_train_batch_size = 4;
-    o->per_device_eval_batch_size = 4;
-    o->learning_rate = 1e-3;
-    o->weight_decay = 0.01;
-    o->warmup_steps = 0;
-    o->max_grad_norm = 1.0;
-    o->seed = 42;
+    o->num_train_epochs = d.epochs;
+    o->per_device_train_batch_size = d.batch_size;
+    o->per_device_eval_batch_size = d.eval_batch_size;
+    o->learning_rate = d.lr;
+    o->weight_decay = 0.01; /* the decimal of d.weight_decay (a float there) */
+    o->warmup_steps = d.warmup_steps;
+    o->max_grad_norm = d.max_grad_norm;
+    o->seed = d.seed;
     o->seed_set = true;
-    o->logging_steps = 500;
+    o->logging_steps = d.logging_steps;
     o->metric_for_best_model = "loss";
     o->max_length = 512;
 }
