@@ -22,6 +22,131 @@ void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, K, 1.0f, x, ldx, W, K, beta, y, ldy);
 }
 
+/* lb_linear_rows' arithmetic, on GCC vectors of 16 floats (one lane per j below; lanes never mix
+ * until the final tree, and ISO C forbids FP contraction, so the vector width the compiler picks
+ * changes no bit). K >= 64: lane j of output n sums x[k] W[n, k] over k = j (mod 16) in k order,
+ * then the 16 lanes are added as a fixed tree. K < 64 (a LoRA rank): each output sums its
+ * products in k order, 16 outputs at a time. */
+typedef float v16 __attribute__((vector_size(64)));
+
+/* Vectors pass by pointer: a 64-byte vector by value changes the ABI on CPUs without AVX-512
+ * (-Wpsabi), and these kernels are built for any x86-64. */
+#define LOAD16(v, p) memcpy(&(v), (p), sizeof(v16))
+
+static inline float tree16(const v16 *a) {
+    float t[16];
+    memcpy(t, a, sizeof t);
+    for (int h = 8; h >= 1; h /= 2)
+        for (int j = 0; j < h; j++) t[j] += t[j + h];
+    return t[0];
+}
+
+/* Lanes of 4 outputs' dot products with one row (the row's loads shared), tail k included. */
+static inline void dot4(const float *x, const float *w0, const float *w1, const float *w2, const float *w3, int K,
+                        float out[4]) {
+    v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        v16 xv, b0, b1, b2, b3;
+        LOAD16(xv, x + k);
+        LOAD16(b0, w0 + k);
+        LOAD16(b1, w1 + k);
+        LOAD16(b2, w2 + k);
+        LOAD16(b3, w3 + k);
+        a0 += xv * b0;
+        a1 += xv * b1;
+        a2 += xv * b2;
+        a3 += xv * b3;
+    }
+    if (k < K) {
+        float xt[16] = {0}, t0[16] = {0}, t1[16] = {0}, t2[16] = {0}, t3[16] = {0};
+        size_t n = (size_t)(K - k) * sizeof(float);
+        memcpy(xt, x + k, n);
+        memcpy(t0, w0 + k, n);
+        memcpy(t1, w1 + k, n);
+        memcpy(t2, w2 + k, n);
+        memcpy(t3, w3 + k, n);
+        v16 xv, b0, b1, b2, b3;
+        LOAD16(xv, xt);
+        LOAD16(b0, t0);
+        LOAD16(b1, t1);
+        LOAD16(b2, t2);
+        LOAD16(b3, t3);
+        a0 += xv * b0;
+        a1 += xv * b1;
+        a2 += xv * b2;
+        a3 += xv * b3;
+    }
+    out[0] = tree16(&a0);
+    out[1] = tree16(&a1);
+    out[2] = tree16(&a2);
+    out[3] = tree16(&a3);
+}
+
+#define ROWS_SMALL_K 64
+
+static inline void store_out(float *ym, const float *b, const float *s, int nn, float alpha, bool accumulate) {
+    for (int j = 0; j < nn; j++) {
+        float base = accumulate ? ym[j] : b ? b[j] : 0.0f;
+        ym[j] = base + alpha * s[j];
+    }
+}
+
+void lb_linear_rows(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, float alpha,
+                    bool accumulate, int M, int K, int N) {
+    if (M <= 0 || N <= 0) return;
+    /* Items: a chunk of 64 rows x a block of 16 outputs (blocks fastest, so a thread's rows stay
+     * in cache while it passes every block). */
+    int nblocks = (N + 15) / 16, mchunks = (M + 63) / 64;
+    int64_t items = (int64_t)nblocks * mchunks;
+#pragma omp parallel for schedule(static) if ((double)M * N * K > 4e6)
+    for (int64_t it = 0; it < items; it++) {
+        int nb = (int)(it % nblocks), mc = (int)(it / nblocks);
+        int m0 = mc * 64, m1 = m0 + 64 < M ? m0 + 64 : M;
+        int n0 = nb * 16, nn = N - n0 < 16 ? N - n0 : 16;
+        const float *bb = b ? b + n0 : NULL;
+        if (K < ROWS_SMALL_K) {
+            /* the block's weights transposed once: wt[k] holds W[n0 .. n0+15, k] */
+            v16 wt[ROWS_SMALL_K];
+            for (int k = 0; k < K; k++) {
+                float col[16] = {0};
+                for (int j = 0; j < nn; j++) col[j] = W[(int64_t)(n0 + j) * K + k];
+                LOAD16(wt[k], col);
+            }
+            v16 bv = {0};
+            if (bb && nn == 16) LOAD16(bv, bb);
+            for (int m = m0; m < m1; m++) {
+                const float *xm = x + (int64_t)m * ldx;
+                float *ym = y + (int64_t)m * ldy + n0;
+                v16 acc = {0};
+                for (int k = 0; k < K; k++) acc += xm[k] * wt[k];
+                if (nn == 16) { /* the same base + alpha * s as store_out, lane by lane */
+                    v16 base = bv;
+                    if (accumulate) LOAD16(base, ym);
+                    v16 r = base + alpha * acc;
+                    memcpy(ym, &r, sizeof r);
+                    continue;
+                }
+                float s[16];
+                memcpy(s, &acc, sizeof s);
+                store_out(ym, bb, s, nn, alpha, accumulate);
+            }
+            continue;
+        }
+        for (int m = m0; m < m1; m++) {
+            const float *xm = x + (int64_t)m * ldx;
+            float s[16];
+            for (int j = 0; j < nn; j += 4) {
+                /* past the block's last output, repeat it (computed, not stored) */
+                const float *w[4];
+                for (int i = 0; i < 4; i++) w[i] = W + (int64_t)(n0 + (j + i < nn ? j + i : nn - 1)) * K;
+                dot4(xm, w[0], w[1], w[2], w[3], K, s + j);
+            }
+            store_out(y + (int64_t)m * ldy + n0, bb, s, nn, alpha, accumulate);
+        }
+    }
+}
+
 void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy, const float *x, int ldx,
                         const float *W, int N, int K, int O) {
     if (N <= 0 || O <= 0 || K <= 0) return;
