@@ -525,31 +525,89 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
 
 /* ---- the model and the adapters -------------------------------------------------------------- */
 
+/* The forward pass of a batch. Until the library runs mixed-adapter batches in one pass, each
+ * adapter is its own lb_model over the same mapped base weights, and the batch runs as one
+ * lb_model_predict_tokens call per adapter present (rows of the base model together). */
 static lb_status forward(void *ctx, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
                          void *const *adapters, int B, int T, float *logits, const int *offsets, lb_error *err) {
     server *s = ctx;
-    (void)offsets;
-    for (int b = 0; b < B; b++)
-        if (adapters[b]) {
-            err->code = LB_ERR_UNSUPPORTED;
-            snprintf(err->msg, sizeof err->msg, "serve: adapters need lb_model_predict_adapters");
-            return LB_ERR_UNSUPPORTED;
+    int32_t *gids = malloc((size_t)B * (size_t)T * sizeof *gids), *gtt = malloc((size_t)B * (size_t)T * sizeof *gtt),
+            *glen = malloc((size_t)B * sizeof *glen);
+    int *rows = malloc((size_t)B * sizeof *rows);
+    char *done = calloc((size_t)B, 1);
+    float *glog = malloc((size_t)B * LB_MAX_LABELS * sizeof *glog);
+    lb_status st = LB_OK;
+    if (!gids || !gtt || !glen || !rows || !done || !glog) {
+        err->code = st = LB_ERR_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+    }
+    for (int first = 0; !st && first < B; first++) {
+        if (done[first]) continue;
+        void *h = adapters[first];
+        int n = 0, t = 1;
+        for (int b = first; b < B; b++)
+            if (!done[b] && adapters[b] == h) {
+                rows[n++] = b;
+                done[b] = 1;
+                if (lengths[b] > t) t = lengths[b];
+            }
+        for (int i = 0; i < n; i++) {
+            const int b = rows[i];
+            memcpy(gids + (size_t)i * (size_t)t, ids + (size_t)b * (size_t)T, (size_t)t * sizeof *gids);
+            memcpy(gtt + (size_t)i * (size_t)t, type_ids + (size_t)b * (size_t)T, (size_t)t * sizeof *gtt);
+            glen[i] = lengths[b];
         }
-    return lb_model_predict_tokens(s->model, ids, lengths, s->no_token_types ? NULL : type_ids, B, T, logits, err);
+        lb_model *m = h ? (lb_model *)h : s->model;
+        lb_model_info mi;
+        lb_model_get_info(m, &mi);
+        if ((st = lb_model_predict_tokens(m, gids, glen, s->no_token_types ? NULL : gtt, n, t, glog, err))) break;
+        for (int i = 0; i < n; i++)
+            memcpy(logits + offsets[rows[i]], glog + (size_t)i * (size_t)mi.num_labels,
+                   (size_t)mi.num_labels * sizeof *glog);
+    }
+    free(gids);
+    free(gtt);
+    free(glen);
+    free(rows);
+    free(done);
+    free(glog);
+    return st;
 }
 
+static int max_input_length(const lb_tokenizer *tok, const lb_model_info *info);
+
+/* Opens an adapter: the base folder with the adapter on top (the library checks that its shapes
+ * fit the base), its labels and its own tokenizer when it carries one. */
 static lb_status adapter_open(void *ctx, const char *path, sv_adapter_desc *out, lb_error *err) {
-    (void)ctx;
-    (void)path;
-    (void)out;
-    err->code = LB_ERR_UNSUPPORTED;
-    snprintf(err->msg, sizeof err->msg, "serve: adapters need lb_adapter_open");
-    return LB_ERR_UNSUPPORTED;
+    server *s = ctx;
+    lb_model_options mo = {.adapter = path, .precision = s->o.precision};
+    lb_model *m = NULL;
+    lb_status st = lb_model_open(s->info.model_dir, &mo, &m, err);
+    if (st) return st;
+    lb_model_info mi;
+    lb_model_get_info(m, &mi);
+    lb_tokenizer *tok = NULL;
+    if (mi.tokenizer_dir && strcmp(mi.tokenizer_dir, s->info.tokenizer_dir) &&
+        (st = lb_tokenizer_open(mi.tokenizer_dir, &tok, err))) {
+        lb_model_close(m);
+        return st;
+    }
+    *out = (sv_adapter_desc){.handle = m,
+                             .tok = tok,
+                             .owned_tok = tok,
+                             .num_labels = mi.num_labels,
+                             .labels = mi.labels,
+                             .mode = mi.num_labels == 1 ? SV_SIGMOID : SV_SOFTMAX,
+                             .max_length = max_input_length(tok ? tok : s->tok, &mi),
+                             .source = mi.adapter_dir};
+    return LB_OK;
 }
 
 static void adapter_close(void *ctx, sv_adapter_desc *d) {
     (void)ctx;
-    (void)d;
+    lb_tokenizer_close(d->owned_tok);
+    lb_model_close(d->handle);
+    memset(d, 0, sizeof *d);
 }
 
 static int max_input_length(const lb_tokenizer *tok, const lb_model_info *info) {
