@@ -505,7 +505,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     if (!c) return;
     *con_cls = NULL;
     if (c->r == R_PREDICT && !c->outcome_recorded) {
-        if (!c->http) sv_fail(&c->st, 499, SV_ERR_VALIDATION, "client went away"), c->http = 499;
+        if (!c->http) { /* the client went away first: counted as err="other" */
+            sv_fail(&c->st, 499, "ClientClosed", "client closed the connection");
+            c->http = 499;
+        }
         record_outcome(c);
     }
     sv_registry_release(&s->reg, c->adapter);

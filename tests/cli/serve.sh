@@ -190,4 +190,33 @@ print("client checks: ok")
 PYEOF
 stop_server
 grep -q 'draining' "$T/serve.log" || fail "no drain line: $(cat "$T/serve.log")"
+
+# bf16: the same logits as `lorabert predict --precision bf16`; --max-adapters 2 unloads the least
+# recently used on-demand adapter (a pinned one stays)
+cp -r "$A3" "$T/dir/a3"
+start_server --precision bf16 --adapter a1="$A1" --adapters-dir "$T/dir" --max-adapters 2
+"$PY" - "$URL" "$LB" "$M" "$A1" "$A2" <<'PYEOF' || fail "bf16 / --max-adapters"
+import json, struct, subprocess, sys
+import requests
+url, lb, model, a1, a2 = sys.argv[1:6]
+f32 = lambda x: struct.unpack("f", struct.pack("f", x))[0]
+texts = ["It was good.", "This one is a pass."]
+info = requests.get(url + "/info").json()
+assert info["model_dtype"] == "bfloat16" and info["max_adapters"] == 2, info
+for name, path in (("a1", a1), ("a2", a2)):
+    out = subprocess.run([lb, "predict", "--json", "--precision", "bf16", "--model", model, "--adapter", path, *texts],
+                         check=True, capture_output=True, text=True).stdout
+    ref = [json.loads(l) for l in out.splitlines()]
+    got = requests.post(url + "/predict", json={"inputs": [[t] for t in texts], "adapter": name, "raw_scores": True}).json()
+    for preds, r in zip(got, ref):
+        by = {p["label"]: p["score"] for p in preds}
+        assert [f32(by["Negative"]), f32(by["Positive"])] == [f32(x) for x in r["logits"]], (name, preds, r)
+names = lambda: sorted(a["name"] for a in requests.get(url + "/adapters").json()["adapters"])
+assert names() == ["a1", "a2"], names()
+assert requests.post(url + "/predict", json={"inputs": "x", "adapter": "a3"}).status_code == 200
+lst = requests.get(url + "/adapters").json()
+assert sorted(a["name"] for a in lst["adapters"]) == ["a1", "a3"] and lst["evictions"] == 1, lst
+print("bf16 parity and LRU: ok")
+PYEOF
+stop_server
 echo "serve: ok"
