@@ -62,7 +62,8 @@ static int make_room(sv_registry *r, sv_adapter **victim, sv_status *st) {
     }
     if (best < 0)
         return sv_fail(st, 429, SV_ERR_OVERLOADED,
-                       "all %d adapter slots (--max-adapters) hold adapters that are pinned or in use", r->max_adapters);
+                       "all %d adapter slots (--max-adapters) hold adapters that are pinned or in use",
+                       r->max_adapters);
     *victim = unlist(r, best);
     r->evictions++;
     return 0;

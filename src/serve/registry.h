@@ -22,14 +22,14 @@
 
 /* What opening an adapter gives (filled by the loader). */
 typedef struct sv_adapter_desc {
-    void *handle;              /* for the forward pass */
-    const lb_tokenizer *tok;   /* its own tokenizer, or NULL: the base model's */
-    lb_tokenizer *owned_tok;   /* closed with the adapter (== tok when it has its own) */
+    void *handle;            /* for the forward pass */
+    const lb_tokenizer *tok; /* its own tokenizer, or NULL: the base model's */
+    lb_tokenizer *owned_tok; /* closed with the adapter (== tok when it has its own) */
     int num_labels;
     const char *const *labels; /* [num_labels], owned by handle */
     sv_score_mode mode;
-    int max_length;            /* tokens per input after truncation */
-    const char *source;        /* resolved folder, owned by handle */
+    int max_length;     /* tokens per input after truncation */
+    const char *source; /* resolved folder, owned by handle */
 } sv_adapter_desc;
 
 /* How adapters are opened and closed (the library in the server; fakes in the unit tests). */

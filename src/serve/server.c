@@ -66,7 +66,7 @@ struct server {
     lb_tokenizer *tok_owned;
     int max_len;
     sv_score_mode mode;
-    int multi_label;     /* the base's config.json problem_type (see multi_label()) */
+    int multi_label; /* the base's config.json problem_type (see multi_label()) */
     sv_metrics metrics;
     sv_batcher batcher;
     sv_registry reg;
@@ -117,8 +117,8 @@ static enum MHD_Result send_answer(req_ctx *c) {
     char *p = c->out.p;
     c->out.p = NULL;
     c->out.len = c->out.cap = 0;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE
-                                                                                              : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(p);
         return MHD_NO;
@@ -161,7 +161,7 @@ static void job_done(sv_job *job) {
     req_ctx *c = job->user;
     server *s = c->s;
     if (job->status != LB_OK) {
-        set_fail(c, job->status == LB_ERR_NUMERIC ? 500 : 500, SV_ERR_BACKEND, job->error);
+        set_fail(c, 500, SV_ERR_BACKEND, job->error); /* e.g. non-finite logits */
     } else {
         const int L = job->num_labels;
         const char *const *labels = c->adapter ? c->adapter->d.labels : s->info.labels;
@@ -212,24 +212,26 @@ static void work_predict(req_ctx *c) {
         lb_error err = {0};
         c->chars += (long)(in->len + in->pair_len);
         if (lb_tokenizer_encode(tok, in->text, in->len, in->pair, in->pair_len, &eo, &c->toks[i], &err)) {
-            sv_fail(&st, err.code == LB_ERR_NOMEM ? 500 : 422, err.code == LB_ERR_NOMEM ? SV_ERR_BACKEND : SV_ERR_TOKENIZER,
-                    "%s%s", n > 1 ? "" : "", err.msg);
-            if (n > 1) sv_fail(&st, st.http, st.type, "inputs[%d]: %s", i, err.msg);
+            bool oom = err.code == LB_ERR_NOMEM;
+            if (n > 1)
+                sv_fail(&st, oom ? 500 : 422, oom ? SV_ERR_BACKEND : SV_ERR_TOKENIZER, "inputs[%d]: %s", i, err.msg);
+            else sv_fail(&st, oom ? 500 : 422, oom ? SV_ERR_BACKEND : SV_ERR_TOKENIZER, "%s", err.msg);
             set_error(c, &st);
             resume(c);
             return;
         }
         if (c->toks[i].n > max_len) {
-            sv_fail(&st, 422, SV_ERR_VALIDATION,
-                    "Input validation error: `inputs` must have less than %d tokens. Given: %d (set \"truncate\": true)",
-                    max_len, c->toks[i].n);
+            sv_fail(
+                &st, 422, SV_ERR_VALIDATION,
+                "Input validation error: `inputs` must have less than %d tokens. Given: %d (set \"truncate\": true)",
+                max_len, c->toks[i].n);
             set_error(c, &st);
             resume(c);
             return;
         }
         c->tokens += c->toks[i].n;
-        c->rows[i] = (sv_row){.ids = c->toks[i].ids, .type_ids = c->toks[i].type_ids, .n = c->toks[i].n,
-                              .job = &c->job, .index = i};
+        c->rows[i] = (sv_row){
+            .ids = c->toks[i].ids, .type_ids = c->toks[i].type_ids, .n = c->toks[i].n, .job = &c->job, .index = i};
     }
     c->t_tokenized = sv_now();
     sv_metrics_observe(&s->metrics, SV_H_TOKENIZATION, c->t_tokenized - c->t_start);
@@ -342,7 +344,8 @@ static bool authorized(server *s, struct MHD_Connection *conn) {
     size_t hl = strlen(h), kl = strlen(s->o.api_key), want = sizeof prefix - 1 + kl;
     volatile unsigned char diff = (unsigned char)(hl != want);
     for (size_t i = 0; i < want; i++) {
-        unsigned char x = i < sizeof prefix - 1 ? (unsigned char)prefix[i] : (unsigned char)s->o.api_key[i - (sizeof prefix - 1)];
+        unsigned char x =
+            i < sizeof prefix - 1 ? (unsigned char)prefix[i] : (unsigned char)s->o.api_key[i - (sizeof prefix - 1)];
         unsigned char y = i < hl ? (unsigned char)h[i] : 0;
         diff |= x ^ y;
     }
@@ -454,7 +457,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             if (atomic_fetch_add(&s->inflight, 1) >= s->o.max_concurrent_requests) {
                 atomic_fetch_sub(&s->inflight, 1);
                 char m[160];
-                snprintf(m, sizeof m, "Model is overloaded: more than %ld concurrent requests (--max-concurrent-requests)",
+                snprintf(m, sizeof m,
+                         "Model is overloaded: more than %ld concurrent requests (--max-concurrent-requests)",
                          s->o.max_concurrent_requests);
                 set_fail(c, 429, SV_ERR_OVERLOADED, m);
             } else c->counted = true;
@@ -546,13 +550,15 @@ static int multi_label(const char *folder) {
     if (!folder || snprintf(path, sizeof path, "%s/config.json", folder) >= (int)sizeof path) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf, f);
+    size_t cap = (size_t)4 << 20, n = 0; /* a config.json is a few KB; 4 MiB is plenty */
+    char *buf = malloc(cap);
+    if (buf) n = fread(buf, 1, cap, f);
     fclose(f);
-    cJSON *root = cJSON_ParseWithLength(buf, n);
+    cJSON *root = buf ? cJSON_ParseWithLength(buf, n) : NULL;
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
     int r = cJSON_IsString(pt) ? !strcmp(pt->valuestring, "multi_label_classification") : -1;
     cJSON_Delete(root);
+    free(buf);
     return r;
 }
 
@@ -743,8 +749,8 @@ int serve_run(const serve_options *o, lb_error *err) {
     batcher = true;
     if ((rc = load_startup_adapters(s, err))) goto out;
     atomic_store(&s->ready, true);
-    fprintf(stderr, "lorabert serve: ready (%s, %d labels, %d adapters)\n", s->info.architecture,
-            s->info.num_labels, sv_registry_count(&s->reg));
+    fprintf(stderr, "lorabert serve: ready (%s, %d labels, %d adapters)\n", s->info.architecture, s->info.num_labels,
+            sv_registry_count(&s->reg));
 
     wait_signal(&set);
     /* drain: refuse new work, stop accepting, answer everything accepted */

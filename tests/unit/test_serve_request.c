@@ -32,9 +32,9 @@ Test(serve_request, shapes) {
     cr_assert_eq(parse("{\"inputs\": [\"only\"]}", 32, &r, &st), 0);
     cr_assert(r.n == 1 && !r.batch && !r.inputs[0].pair);
     sv_predict_req_free(&r);
-    cr_assert_eq(parse("{\"inputs\": [[\"t\"], [\"a\", \"b\"], [\"\"]], \"truncation_direction\": \"Right\"}", 3, &r,
-                       &st),
-                 0, "%s", st.msg);
+    cr_assert_eq(
+        parse("{\"inputs\": [[\"t\"], [\"a\", \"b\"], [\"\"]], \"truncation_direction\": \"Right\"}", 3, &r, &st), 0,
+        "%s", st.msg);
     cr_assert(r.n == 3 && r.batch && !r.inputs[0].pair && !strcmp(r.inputs[1].pair, "b") && r.inputs[2].len == 0);
     cr_assert(!r.truncate_left);
     sv_predict_req_free(&r);
@@ -97,8 +97,12 @@ Test(serve_request, adapter_add) {
     cr_assert(!strcmp(name, "sst2") && !strcmp(path, "/models/sst2"));
     free(name);
     free(path);
-    const char *bad[] = {"{\"name\": \".hidden\", \"path\": \"x\"}", "{\"name\": \"a/b\", \"path\": \"x\"}",
-                         "{\"name\": \"a\", \"path\": \"\"}", "{\"name\": \"a\"}", "[]", "{"};
+    const char *bad[] = {"{\"name\": \".hidden\", \"path\": \"x\"}",
+                         "{\"name\": \"a/b\", \"path\": \"x\"}",
+                         "{\"name\": \"a\", \"path\": \"\"}",
+                         "{\"name\": \"a\"}",
+                         "[]",
+                         "{"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(sv_parse_adapter_add(bad[i], strlen(bad[i]), &name, &path, &st), 400, "%s", bad[i]);
         cr_assert(!name && !path);
@@ -166,8 +170,7 @@ Test(serve_metrics, text) {
                           "lorabert_adapter_requests{adapter=\"\"} 1\n",
                           "lorabert_adapter_requests{adapter=\"a1\"} 1\n",
                           "lorabert_adapter_failures{adapter=\"a1\"} 1\n"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        cr_assert(strstr(b.p, want[i]), "missing: %s", want[i]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) cr_assert(strstr(b.p, want[i]), "missing: %s", want[i]);
     /* an unknown adapter name is not a label */
     cr_assert_eq(strstr(b.p, "adapter=\"(null)\""), NULL);
     /* every non-comment line is "name{labels} value" or "name value" */
