@@ -219,4 +219,5 @@ assert sorted(a["name"] for a in lst["adapters"]) == ["a1", "a3"] and lst["evict
 print("bf16 parity and LRU: ok")
 PYEOF
 stop_server
+
 echo "serve: ok"
