@@ -39,7 +39,7 @@ typedef struct req_ctx {
     bool is_post, is_get, is_delete;
     double t_start, t_tokenized;
     sv_buf body;
-    bool too_large, counted, outcome_recorded, working;
+    bool too_large, counted, outcome_recorded, working, queued;
     /* predict */
     sv_predict_req pr;
     sv_adapter *adapter;
@@ -106,6 +106,8 @@ static void record_outcome(req_ctx *c) {
 }
 
 static enum MHD_Result send_answer(req_ctx *c) {
+    if (c->queued) return MHD_YES; /* answered already (an early error): MHD drops the rest */
+    c->queued = true;
     record_outcome(c);
     if (c->out.oom) {
         sv_buf_free(&c->out);
