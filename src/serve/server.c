@@ -492,7 +492,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         if (c->body.len + *upload_data_size > (size_t)s->o.payload_limit) c->too_large = true;
         else sv_buf_put(&c->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        if (c->too_large) return MHD_NO; /* a chunked body over the limit: the connection is closed */
+        if (c->too_large) { /* a chunked body over the limit: 413 now, or close when MHD cannot answer yet */
+            char m[160];
+            snprintf(m, sizeof m, "payload over the %ld-byte limit (--payload-limit)", s->o.payload_limit);
+            set_fail(c, 413, SV_ERR_VALIDATION, m);
+            return send_answer(c) == MHD_YES ? MHD_YES : MHD_NO;
+        }
         return MHD_YES;
     }
     if (atomic_load(&c->answered)) return send_answer(c);
