@@ -196,6 +196,14 @@ void sv_registry_release(sv_registry *r, sv_adapter *a) {
     if (free_it) adapter_free(r, a);
 }
 
+bool sv_registry_loaded(sv_registry *r, const char *name) {
+    pthread_mutex_lock(&r->mu);
+    int i = find(r, name);
+    bool ok = i >= 0 && !r->v[i]->loading;
+    pthread_mutex_unlock(&r->mu);
+    return ok;
+}
+
 int sv_registry_remove(sv_registry *r, const char *name, sv_status *st) {
     pthread_mutex_lock(&r->mu);
     int i = find(r, name);

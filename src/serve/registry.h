@@ -73,6 +73,8 @@ int sv_registry_add(sv_registry *r, const char *name, const char *path, sv_statu
  * from adapters_dir. 0, or 400 unknown adapter, 422 the library refused it, 429 as above. */
 int sv_registry_acquire(sv_registry *r, const char *name, sv_adapter **out, sv_status *st);
 void sv_registry_release(sv_registry *r, sv_adapter *a);
+/* Whether name is loaded now (so sv_registry_acquire will not load or wait). */
+bool sv_registry_loaded(sv_registry *r, const char *name);
 /* Unlists name (it is closed once no row holds it). 0 or 404. */
 int sv_registry_remove(sv_registry *r, const char *name, sv_status *st);
 /* {"adapters":[{"name","path","num_labels","labels","pinned","in_use"}...],"adapters_dir","max_adapters"} */

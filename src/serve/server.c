@@ -30,9 +30,21 @@
 typedef enum { R_NONE, R_HEALTH, R_INFO, R_METRICS, R_OPENAPI, R_PREDICT, R_ADAPTERS, R_ADAPTER_ONE } route;
 
 typedef struct server server;
+typedef struct req_ctx req_ctx;
+
+/* A queue of suspended requests and the threads that serve it. */
+typedef struct wqueue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    req_ctx *head, *tail;
+    bool stop, init;
+    pthread_t *th;
+    int n;
+    void (*run)(req_ctx *c);
+} wqueue;
 
 /* One HTTP request (MHD's per-request closure). */
-typedef struct req_ctx {
+struct req_ctx {
     server *s;
     struct MHD_Connection *conn;
     route r;
@@ -55,8 +67,8 @@ typedef struct req_ctx {
     sv_buf out;
     const char *content_type;
     sv_status st;
-    struct req_ctx *next; /* worker queue */
-} req_ctx;
+    req_ctx *next; /* wqueue */
+};
 
 struct server {
     serve_options o;
@@ -73,14 +85,11 @@ struct server {
     struct MHD_Daemon *d;
     _Atomic long inflight;
     _Atomic bool ready, draining;
-    /* tokenization workers */
-    pthread_mutex_t wmu;
-    pthread_cond_t wcv;
-    req_ctx *whead, *wtail;
-    bool wstop;
-    pthread_t *workers;
-    int n_workers;
+    wqueue work; /* tokenization workers */
+    wqueue load; /* the adapter loader: loads never hold up a tokenization worker */
 };
+
+static void wqueue_push(wqueue *q, req_ctx *c);
 
 /* ---- answers ------------------------------------------------------------------------------ */
 
@@ -187,12 +196,18 @@ static void work_predict(req_ctx *c) {
     const lb_tokenizer *tok = s->tok;
     int max_len = s->max_len, L = s->info.num_labels;
     sv_score_mode mode = s->mode;
-    if (c->pr.adapter) {
+    if (c->pr.adapter && !c->adapter) {
+        if (!sv_registry_loaded(&s->reg, c->pr.adapter)) { /* to the loader: this worker goes on */
+            wqueue_push(&s->load, c);
+            return;
+        }
         if (sv_registry_acquire(&s->reg, c->pr.adapter, &c->adapter, &st)) {
             set_error(c, &st);
             resume(c);
             return;
         }
+    }
+    if (c->adapter) {
         if (c->adapter->d.tok) tok = c->adapter->d.tok;
         max_len = c->adapter->d.max_length;
         L = c->adapter->d.num_labels;
@@ -263,34 +278,81 @@ static void work_adapter_add(req_ctx *c) {
     resume(c);
 }
 
-static void *worker_main(void *arg) {
-    server *s = arg;
-    pthread_mutex_lock(&s->wmu);
+static void *wqueue_main(void *arg) {
+    wqueue *q = arg;
+    pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!s->whead && !s->wstop) pthread_cond_wait(&s->wcv, &s->wmu);
-        req_ctx *c = s->whead;
-        if (!c) break;
-        s->whead = c->next;
-        if (!s->whead) s->wtail = NULL;
-        pthread_mutex_unlock(&s->wmu);
-        if (c->r == R_PREDICT) work_predict(c);
-        else work_adapter_add(c);
-        pthread_mutex_lock(&s->wmu);
+        while (!q->head && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        req_ctx *c = q->head;
+        if (!c) break; /* stopping, and everything queued was served */
+        q->head = c->next;
+        if (!q->head) q->tail = NULL;
+        pthread_mutex_unlock(&q->mu);
+        q->run(c);
+        pthread_mutex_lock(&q->mu);
     }
-    pthread_mutex_unlock(&s->wmu);
+    pthread_mutex_unlock(&q->mu);
     return NULL;
 }
 
-static void queue_work(server *s, req_ctx *c) {
+static void wqueue_push(wqueue *q, req_ctx *c) {
+    pthread_mutex_lock(&q->mu);
+    c->next = NULL;
+    if (q->tail) q->tail->next = c;
+    else q->head = c;
+    q->tail = c;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static bool wqueue_start(wqueue *q, int n, void (*run)(req_ctx *)) {
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->init = true;
+    q->run = run;
+    if (!(q->th = calloc((size_t)n, sizeof *q->th))) return false;
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&q->th[i], NULL, wqueue_main, q)) return false;
+        q->n++;
+    }
+    return true;
+}
+
+/* Serves what is queued, then joins the threads. */
+static void wqueue_stop(wqueue *q) {
+    if (!q->init) return;
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < q->n; i++) pthread_join(q->th[i], NULL);
+    free(q->th);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    memset(q, 0, sizeof *q);
+}
+
+/* Suspends the connection (no MHD thread waits) and queues the request. */
+static void suspend_to(wqueue *q, req_ctx *c) {
     c->working = true;
     MHD_suspend_connection(c->conn);
-    pthread_mutex_lock(&s->wmu);
-    c->next = NULL;
-    if (s->wtail) s->wtail->next = c;
-    else s->whead = c;
-    s->wtail = c;
-    pthread_cond_signal(&s->wcv);
-    pthread_mutex_unlock(&s->wmu);
+    wqueue_push(q, c);
+}
+
+/* The loader's side of a request: POST /adapters, or a predict whose adapter is not loaded yet
+ * (acquired here, loading it if needed, then back to the tokenization workers). */
+static void load_run(req_ctx *c) {
+    if (c->r != R_PREDICT) {
+        work_adapter_add(c);
+        return;
+    }
+    sv_status st = {0};
+    if (sv_registry_acquire(&c->s->reg, c->pr.adapter, &c->adapter, &st)) {
+        set_error(c, &st);
+        resume(c);
+        return;
+    }
+    wqueue_push(&c->s->work, c);
 }
 
 /* ---- routes ------------------------------------------------------------------------------- */
@@ -321,7 +383,7 @@ static void info_json(server *s, sv_buf *b) {
                   ",\"max_client_batch_size\":%ld,\"auto_truncate\":%s,\"tokenization_workers\":%d,"
                   "\"version\":\"%s\",\"sha\":null,\"docker_label\":null,\"backend\":\"lorabert\","
                   "\"architecture\":",
-                  s->o.max_client_batch_size, s->o.auto_truncate ? "true" : "false", s->n_workers, lb_version());
+                  s->o.max_client_batch_size, s->o.auto_truncate ? "true" : "false", s->work.n, lb_version());
     sv_buf_json_string(b, in->architecture);
     sv_buf_printf(b, ",\"problem_type\":\"%s\",\"payload_limit\":%ld,\"max_adapters\":%ld,\"adapters\":",
                   s->mode == SV_SIGMOID ? "multi_label_classification" : "single_label_classification",
@@ -412,7 +474,7 @@ static void dispatch(req_ctx *c, const char *url) {
             set_error(c, &st);
             return;
         }
-        queue_work(s, c);
+        suspend_to(&s->load, c);
         return;
     case R_ADAPTER_ONE: {
         const char *name = url + 10;
@@ -431,7 +493,7 @@ static void dispatch(req_ctx *c, const char *url) {
             set_error(c, &st);
             return;
         }
-        queue_work(s, c);
+        suspend_to(&s->work, c);
         return;
     default: set_fail(c, 404, SV_ERR_NOT_FOUND, "no such route"); return;
     }
@@ -652,31 +714,6 @@ static struct MHD_Daemon *start_daemon(server *s, lb_error *err) {
     return d;
 }
 
-static bool start_workers(server *s) {
-    pthread_mutex_init(&s->wmu, NULL);
-    pthread_cond_init(&s->wcv, NULL);
-    s->workers = calloc((size_t)s->o.tokenization_workers, sizeof *s->workers);
-    if (!s->workers) return false;
-    for (long i = 0; i < s->o.tokenization_workers; i++) {
-        if (pthread_create(&s->workers[i], NULL, worker_main, s)) return false;
-        s->n_workers++;
-    }
-    return true;
-}
-
-static void stop_workers(server *s) {
-    pthread_mutex_lock(&s->wmu);
-    s->wstop = true;
-    pthread_cond_broadcast(&s->wcv);
-    pthread_mutex_unlock(&s->wmu);
-    for (int i = 0; i < s->n_workers; i++) pthread_join(s->workers[i], NULL);
-    free(s->workers);
-    s->workers = NULL;
-    s->n_workers = 0;
-    pthread_mutex_destroy(&s->wmu);
-    pthread_cond_destroy(&s->wcv);
-}
-
 /* Waits for SIGTERM/SIGINT (blocked in every thread, taken here with sigtimedwait). */
 static void wait_signal(const sigset_t *set) {
     for (;;) {
@@ -744,7 +781,8 @@ int serve_run(const serve_options *o, lb_error *err) {
     s->max_len = max_input_length(s->tok, &s->info);
     s->multi_label = multi_label(s->info.model_dir);
     s->mode = score_mode(s->info.num_labels, s->multi_label);
-    if (!(workers = start_workers(s))) {
+    workers = true;
+    if (!wqueue_start(&s->work, (int)o->tokenization_workers, work_predict) || !wqueue_start(&s->load, 1, load_run)) {
         rc = fail_msg(err, LB_ERR_INTERNAL, "%s", "serve: cannot start the tokenization workers");
         goto out;
     }
@@ -775,7 +813,10 @@ int serve_run(const serve_options *o, lb_error *err) {
                 (long)atomic_load(&s->inflight), o->drain_timeout_s);
 out:
     atomic_store(&s->draining, true);
-    if (workers) stop_workers(s);
+    if (workers) { /* the loader hands requests to the workers: it stops first */
+        wqueue_stop(&s->load);
+        wqueue_stop(&s->work);
+    }
     if (batcher) sv_batcher_stop(&s->batcher);
     if (s->d) MHD_stop_daemon(s->d);
     sv_registry_free(&s->reg);

@@ -191,6 +191,59 @@ PYEOF
 stop_server
 grep -q 'draining' "$T/serve.log" || fail "no drain line: $(cat "$T/serve.log")"
 
+# loading never holds up other requests: POST /adapters of a hub id whose hub (HF_ENDPOINT, a local
+# server of this test) does not answer until the test lets it; meanwhile the base and a1 answer
+"$PY" - >"$T/hub.port" <<'PYEOF' &
+import http.server, sys, threading
+release = threading.Event()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def _hold(self):
+        if self.path == "/release":
+            release.set()
+        else:
+            release.wait(60)
+        self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+    do_GET = do_HEAD = _hold
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+threading.Timer(90, srv.shutdown).start()
+srv.serve_forever()
+PYEOF
+HUB_PID=$!
+for _ in $(seq 50); do [ -s "$T/hub.port" ] && break; sleep 0.1; done
+HUB=http://127.0.0.1:$(cat "$T/hub.port")
+HF_HUB_OFFLINE= HF_ENDPOINT=$HUB start_server --adapter a1="$A1"
+"$PY" - "$URL" "$HUB" <<'PYEOF' || fail "a load held up other requests"
+import sys, threading, time
+import requests
+url, hub = sys.argv[1:3]
+out = {}
+def slow():
+    out["r"] = requests.post(url + "/adapters", json={"name": "slow", "path": "org/slow"}, timeout=120)
+t = threading.Thread(target=slow); t.start()
+time.sleep(0.5)
+assert t.is_alive(), "the load did not wait for the hub"
+t0 = time.time()
+for k in range(10):
+    for a in (None, "a1"):
+        body = {"inputs": "text %d" % k}
+        if a: body["adapter"] = a
+        r = requests.post(url + "/predict", json=body, timeout=10)
+        assert r.status_code == 200, r.text
+assert requests.get(url + "/adapters", timeout=10).status_code == 200
+dt = time.time() - t0
+assert t.is_alive(), "the load must still wait"
+print("20 predictions (base and a1) and GET /adapters in %.2f s while an adapter load waited" % dt)
+requests.get(hub + "/release", timeout=10)
+t.join(90)
+assert not t.is_alive() and out["r"].status_code == 422, out.get("r") and out["r"].text
+print("the waiting load ended:", out["r"].status_code, out["r"].json()["error"])
+PYEOF
+[ $? -eq 0 ] || fail "loading"
+stop_server
+kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null
+
 # bf16: the same logits as `lorabert predict --precision bf16`; --max-adapters 2 unloads the least
 # recently used on-demand adapter (a pinned one stays)
 cp -r "$A3" "$T/dir/a3"
