@@ -6,8 +6,8 @@
  * evicting the least recently used on-demand adapter that no queued row holds.
  * Why: the HTTP side names adapters; the batcher needs handles that stay valid while rows use
  * them; loading must not stall requests for other adapters.
- * Guarantees: thread-safe. Loading runs on the calling thread with no registry lock held, so
- * requests for loaded adapters go on meanwhile; callers asking for an adapter being loaded wait
+ * Guarantees: thread-safe. Loading runs on the calling thread (the server's loader thread) with
+ * no registry lock held, so requests for loaded adapters go on meanwhile; callers asking for an adapter being loaded wait
  * for that one load (it happens once). An acquired adapter is never freed before its release
  * (a DELETE or an eviction only unlists it; the last release closes it). The library's reason
  * for refusing an adapter (base or shapes that do not match) is passed on as a 422. */

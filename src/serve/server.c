@@ -2,11 +2,12 @@
  *
  * A POST /predict travels: an MHD polling thread reads and parses the body, checks the limits,
  * suspends the connection and queues the request for a tokenization worker; the worker takes a
- * reference on the adapter (loading it from --adapters-dir when needed), tokenizes every input
- * with the adapter's tokenizer and queues the rows for the batcher; the batcher runs them, writes
- * the scores and, at the request's last row, builds the answer and resumes the connection; MHD
- * calls the handler again and sends it. No MHD thread ever waits for tokenization, loading or
- * inference. */
+ * reference on the adapter (an adapter not loaded yet sends the request to the loader thread
+ * first, which loads it and hands the request back), tokenizes every input with the adapter's
+ * tokenizer and queues the rows for the batcher; the batcher runs them, writes the scores and,
+ * at the request's last row, builds the answer and resumes the connection; MHD calls the
+ * handler again and sends it. No MHD thread ever waits for tokenization, loading or inference,
+ * and no tokenization worker waits for a load. */
 #include "serve/serve.h"
 #include <arpa/inet.h>
 #include <errno.h>
