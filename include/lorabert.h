@@ -335,9 +335,13 @@ typedef struct lb_adapter_options {
  * (expected versus found): target modules that are not linears of the base's architecture (q_lin
  * on BERT), a tensor missing, unknown or of another shape than the base's (hidden size, layers,
  * intermediate size, another architecture's names), unsupported PEFT options, a missing
- * adapter_model.safetensors (LB_ERR_IO) or a torch adapter_model.bin (LB_ERR_UNSUPPORTED).
- * base_model_name_or_path differing from the base's folder or id is not an error when the shapes
- * match (folders move): lb_adapter_info.base_model reports it. Thread-safe with respect to a
+ * adapter_model.safetensors (LB_ERR_IO) or a torch adapter_model.bin (LB_ERR_UNSUPPORTED); and
+ * when base_model_name_or_path is a local model folder, a config.json there of another
+ * model_type or shape than the base's (heads and vocabulary leave no trace in the adapter's
+ * tensors: "attention heads 2, expected 4 as the base model (DIR) has"; a hub id is not fetched
+ * for this check). base_model_name_or_path differing from the base's folder or id is not an
+ * error when the shapes match (folders move): lb_adapter_info.base_model reports it. An adapter
+ * must not be closed while a call that uses it runs. Thread-safe with respect to a
  * concurrent lb_model_predict_adapters on the same base (it reads only the base's immutable
  * configuration) and to other lb_adapter_open calls. */
 lb_status lb_adapter_open(const lb_model *base, const char *dir_or_id, const lb_adapter_options *opts, lb_adapter **out,
@@ -368,8 +372,8 @@ void lb_adapter_get_info(const lb_adapter *a, lb_adapter_info *info);
  * call; each adapter adds its low-rank updates on its own rows and applies its own head. Row i's
  * logits (its adapter's num_labels values, the base's for a NULL entry) go to
  * logits + i * ld_logits; ld_logits must be >= every used num_labels (LB_ERR_USAGE). Row i's
- * logits are bitwise those of lb_model_predict_tokens on a model opened with that adapter alone
- * (or on the base alone), at the base's precision (lb_model_set_precision on the base applies to
+ * logits are bitwise those of lb_model_predict_tokens (and lb_classify) on a model opened with
+ * that adapter alone (or on the base alone), at the base's precision (lb_model_set_precision on the base applies to
  * every row), whatever the other rows of the call, where the frozen linears run on packed
  * weights (fp32 on a CPU with AVX-512F with weight packing on, the default; bf16); elsewhere
  * equal within fp32 rounding. n = 0 is LB_OK with nothing read or written. A row of length 0 or

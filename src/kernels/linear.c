@@ -29,15 +29,13 @@ void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *
  * products in k order, 16 outputs at a time. */
 typedef float v16 __attribute__((vector_size(64)));
 
-static inline v16 load16(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* Vectors pass by pointer: a 64-byte vector by value changes the ABI on CPUs without AVX-512
+ * (-Wpsabi), and these kernels are built for any x86-64. */
+#define LOAD16(v, p) memcpy(&(v), (p), sizeof(v16))
 
-static inline float tree16(v16 a) {
+static inline float tree16(const v16 *a) {
     float t[16];
-    memcpy(t, &a, sizeof t);
+    memcpy(t, a, sizeof t);
     for (int h = 8; h >= 1; h /= 2)
         for (int j = 0; j < h; j++) t[j] += t[j + h];
     return t[0];
@@ -49,11 +47,16 @@ static inline void dot4(const float *x, const float *w0, const float *w1, const 
     v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     int k = 0;
     for (; k + 16 <= K; k += 16) {
-        v16 xv = load16(x + k);
-        a0 += xv * load16(w0 + k);
-        a1 += xv * load16(w1 + k);
-        a2 += xv * load16(w2 + k);
-        a3 += xv * load16(w3 + k);
+        v16 xv, b0, b1, b2, b3;
+        LOAD16(xv, x + k);
+        LOAD16(b0, w0 + k);
+        LOAD16(b1, w1 + k);
+        LOAD16(b2, w2 + k);
+        LOAD16(b3, w3 + k);
+        a0 += xv * b0;
+        a1 += xv * b1;
+        a2 += xv * b2;
+        a3 += xv * b3;
     }
     if (k < K) {
         float xt[16] = {0}, t0[16] = {0}, t1[16] = {0}, t2[16] = {0}, t3[16] = {0};
@@ -63,16 +66,21 @@ static inline void dot4(const float *x, const float *w0, const float *w1, const 
         memcpy(t1, w1 + k, n);
         memcpy(t2, w2 + k, n);
         memcpy(t3, w3 + k, n);
-        v16 xv = load16(xt);
-        a0 += xv * load16(t0);
-        a1 += xv * load16(t1);
-        a2 += xv * load16(t2);
-        a3 += xv * load16(t3);
+        v16 xv, b0, b1, b2, b3;
+        LOAD16(xv, xt);
+        LOAD16(b0, t0);
+        LOAD16(b1, t1);
+        LOAD16(b2, t2);
+        LOAD16(b3, t3);
+        a0 += xv * b0;
+        a1 += xv * b1;
+        a2 += xv * b2;
+        a3 += xv * b3;
     }
-    out[0] = tree16(a0);
-    out[1] = tree16(a1);
-    out[2] = tree16(a2);
-    out[3] = tree16(a3);
+    out[0] = tree16(&a0);
+    out[1] = tree16(&a1);
+    out[2] = tree16(&a2);
+    out[3] = tree16(&a3);
 }
 
 #define ROWS_SMALL_K 64
@@ -103,17 +111,18 @@ void lb_linear_rows(float *y, int ldy, const float *x, int ldx, const float *W, 
             for (int k = 0; k < K; k++) {
                 float col[16] = {0};
                 for (int j = 0; j < nn; j++) col[j] = W[(int64_t)(n0 + j) * K + k];
-                wt[k] = load16(col);
+                LOAD16(wt[k], col);
             }
             v16 bv = {0};
-            if (bb && nn == 16) bv = load16(bb);
+            if (bb && nn == 16) LOAD16(bv, bb);
             for (int m = m0; m < m1; m++) {
                 const float *xm = x + (int64_t)m * ldx;
                 float *ym = y + (int64_t)m * ldy + n0;
                 v16 acc = {0};
                 for (int k = 0; k < K; k++) acc += xm[k] * wt[k];
                 if (nn == 16) { /* the same base + alpha * s as store_out, lane by lane */
-                    v16 base = accumulate ? load16(ym) : bv;
+                    v16 base = bv;
+                    if (accumulate) LOAD16(base, ym);
                     v16 r = base + alpha * acc;
                     memcpy(ym, &r, sizeof r);
                     continue;

@@ -183,7 +183,7 @@ static void lora_add(lb_model *m, lb_layer_act *a, int l, int k, const float *x,
                      bool train, bool cls_rows, lb_rng *rng) {
     const lb_layer_w *lw = &m->layers[l];
     const lb_model_config *c = &m->cfg;
-    if (train || !m->nseg) {
+    if (train || !m->nseg || m->has_lora) { /* (a model's own adapter: every segment is NULL) */
         if (!lw->lora_A[k]) return;
         if (train) lb_lora_forward(m, a, lw, k, x, rows, y, ldy, rng);
         else lb_lora_eval(c, k, m->lora.r, m->lora_scaling, lw->lora_A[k], lw->lora_B[k], x, rows, a->lu[k], y, ldy);

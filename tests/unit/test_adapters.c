@@ -559,6 +559,54 @@ Test(adapters, rows_and_arguments_checked) {
     lb_model_close(base);
 }
 
+/* Sets every value of tensor `name` in dir/adapter_model.safetensors (F32) to v. */
+static void poison_tensor(const char *dir, const char *name, float v) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    size_t len;
+    char *d = slurp(path, &len);
+    uint64_t hlen;
+    memcpy(&hlen, d, 8);
+    char save = d[8 + hlen];
+    d[8 + hlen] = '\0';
+    cJSON *h = cJSON_Parse(d + 8);
+    d[8 + hlen] = save;
+    const cJSON *t = cJSON_GetObjectItem(h, name);
+    cr_assert_not_null(t, "%s not in %s", name, path);
+    const cJSON *offs = cJSON_GetObjectItem(t, "data_offsets");
+    size_t b = (size_t)cJSON_GetArrayItem(offs, 0)->valuedouble, e = (size_t)cJSON_GetArrayItem(offs, 1)->valuedouble;
+    for (size_t o = b; o < e; o += 4) memcpy(d + 8 + hlen + o, &v, 4);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(d, 1, len, f), len);
+    fclose(f);
+    cJSON_Delete(h);
+    free(d);
+}
+
+/* An adapter whose head holds NaN: LB_ERR_NUMERIC naming the row; the other rows are written. */
+Test(adapters, non_finite_logits_name_the_row) {
+    lb_model *base = open_base("distilbert_tiny");
+    const char *nan_dir = copy_adapter("d_qv1", "nan_head", NULL, NULL);
+    poison_tensor(nan_dir, "base_model.model.classifier.bias", NAN);
+    lb_adapter *bad = NULL, *good = open_adapter(base, "d_q");
+    lb_error err = {0};
+    cr_assert_eq(lb_adapter_open(base, nan_dir, NULL, &bad, &err), LB_OK, "%s", err.msg);
+    int32_t ids[5] = {2, 5, 6, 7, 3};
+    lb_tokens rows[3] = {{.ids = ids, .n = 5}, {.ids = ids, .n = 4}, {.ids = ids, .n = 5}};
+    const lb_adapter *use[3] = {good, NULL, bad};
+    float z[9], want[9];
+    for (int i = 0; i < 9; i++) z[i] = 7.0f;
+    cr_assert_eq(lb_model_predict_adapters(base, rows, use, 2, want, 3, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_model_predict_adapters(base, rows, use, 3, z, 3, &err), LB_ERR_NUMERIC);
+    cr_assert(strstr(err.msg, "row 2: non-finite logit"), "%s", err.msg);
+    cr_assert_eq(memcmp(z, want, 2 * sizeof *z), 0);
+    cr_assert_eq(memcmp(z + 3, want + 3, 2 * sizeof *z), 0);
+    lb_adapter_close(bad);
+    lb_adapter_close(good);
+    lb_model_close(base);
+}
+
 /* Many small adapters open at once (under ASan: no leak); each costs its tensors only. */
 Test(adapters, many_adapters_open_and_close) {
     lb_model *base = open_base("distilbert_tiny");

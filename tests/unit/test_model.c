@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "base/fileio.h"
 #include "formats/safetensors.h"
+#include "kernels/gemm_f32.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 
@@ -1220,4 +1221,115 @@ Test(model_nan, one_nan_encoder_weight_gives_nan_logits) {
     nan_logits_case("distilbert_tiny", "distilbert.transformer.layer.0.attention.q_lin.weight");
     nan_logits_case("distilbert_tiny", "distilbert.transformer.layer.1.ffn.lin2.weight");
     nan_logits_case("bert_tiny", "bert.encoder.layer.0.attention.self.query.weight");
+}
+
+/* ---- many adapters over one base: segments at realistic widths ------------------------- */
+/* Deterministic values for an adapter's parameters (B != 0, a head of its own). */
+static void fill_params(lb_model *m, uint64_t seed) {
+    lb_rng r;
+    lb_rng_seed(&r, seed);
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    for (int i = 0; i < np; i++)
+        for (int64_t j = 0; j < ps[i].numel; j++) ps[i].data[j] = (float)((lb_rng_uniform(&r) - 0.5) * 0.2);
+}
+
+/* A segmented forward over a base (widths where the packed kernels slice K and run threaded)
+ * gives every row the bits of that row alone through a model holding its adapter, fp32 and
+ * bf16, for both architectures; the eval kernels of the adapters and heads are row-independent
+ * (kernels lb_linear_rows). Without AVX-512F the fp32 frozen linears run on OpenBLAS: rows then
+ * agree within rounding only. */
+Test(model_adapters, segments_equal_rows_alone_at_width_256) {
+    for (int arch = 0; arch < 2; arch++)
+        for (int prec = 0; prec < 2; prec++) {
+            lb_model_config c = {.arch = arch ? LB_ARCH_BERT : LB_ARCH_DISTILBERT,
+                                 .vocab_size = 100,
+                                 .dim = 256,
+                                 .n_layers = 2,
+                                 .n_heads = 4,
+                                 .hidden_dim = 1024,
+                                 .max_pos = 128,
+                                 .type_vocab_size = 2,
+                                 .hidden_dropout = 0.1f,
+                                 .attention_dropout = 0.1f,
+                                 .classifier_dropout = 0.2f,
+                                 .num_labels = 2};
+            lb_error e;
+            lb_model *base = lb_model_init_random(&c, 5, &e);
+            cr_assert_not_null(base, "%s", e.msg);
+            lb_precision p = prec ? LB_PRECISION_BF16 : LB_PRECISION_FP32;
+            cr_assert_eq(lb_model_set_precision(base, p, &e), LB_OK, "%s", e.msg);
+            enum { NA = 3, ROWS = 10, T = 100 };
+            const lb_lora_config lcs[NA] = {{.r = 8, .alpha = 16, .target_mask = 1u << LB_LIN_Q | 1u << LB_LIN_V},
+                                            {.r = 3, .alpha = 5, .use_rslora = true, .target_mask = 0x3f},
+                                            {.r = 16, .alpha = 8, .target_mask = 1u << LB_LIN_FFN1 | 1u << LB_LIN_O}};
+            const int nls[NA] = {2, 5, 3};
+            lb_lora_adapter *ads[NA];
+            lb_model *refs[NA];
+            for (int k = 0; k < NA; k++) {
+                lb_model *shell = lb_model_adapter_shell(base, nls[k], &e);
+                cr_assert_not_null(shell, "%s", e.msg);
+                cr_assert_eq(lb_model_add_lora(shell, &lcs[k], 1, &e), LB_OK, "%s", e.msg);
+                fill_params(shell, 100 + k);
+                cr_assert_eq(lb_lora_adapter_take(shell, &ads[k], &e), LB_OK, "%s", e.msg);
+                lb_model_free(shell);
+                lb_model_config rc = c;
+                rc.num_labels = nls[k];
+                refs[k] = lb_model_init_random(&rc, 5, &e); /* the same frozen weights: they come first */
+                cr_assert_not_null(refs[k], "%s", e.msg);
+                cr_assert_eq(lb_model_add_lora(refs[k], &lcs[k], 1, &e), LB_OK, "%s", e.msg);
+                fill_params(refs[k], 100 + k);
+                cr_assert_eq(lb_model_set_precision(refs[k], p, &e), LB_OK, "%s", e.msg);
+            }
+            /* rows grouped: adapter 0 (3 rows), the base (2), adapter 1 (3), adapter 2 (2) */
+            const int group[ROWS] = {0, 0, 0, -1, -1, 1, 1, 1, 2, 2};
+            lb_segment segs[4] = {{0, 3, ads[0]}, {3, 5, NULL}, {5, 8, ads[1]}, {8, 10, ads[2]}};
+            int32_t *ids = calloc(ROWS * T, sizeof *ids), *tt = calloc(ROWS * T, sizeof *tt), lens[ROWS];
+            lb_rng r;
+            lb_rng_seed(&r, 9);
+            for (int b = 0; b < ROWS; b++) {
+                lens[b] = 1 + (int)(lb_rng_uniform(&r) * (T - 1)) + (b == 4 ? T - 1 : 0);
+                if (lens[b] > T) lens[b] = T;
+                for (int t = 0; t < lens[b]; t++) {
+                    ids[b * T + t] = (int32_t)(lb_rng_uniform(&r) * 100) % 100;
+                    tt[b * T + t] = t > lens[b] / 2;
+                }
+            }
+            lb_batch batch = {.B = ROWS, .T = T, .ids = ids, .lengths = lens, .token_type_ids = arch ? tt : NULL};
+            float z[ROWS * 8];
+            cr_assert_eq(lb_model_forward_segments(base, &batch, segs, 4, z, 8, &e), LB_OK, "%s", e.msg);
+            bool bitwise = p == LB_PRECISION_BF16 || lb_gemm_f32_available();
+            for (int b = 0; b < ROWS; b++) {
+                lb_model *m = group[b] < 0 ? base : refs[group[b]];
+                int nl = lb_model_get_config(m)->num_labels;
+                lb_batch one = {.B = 1,
+                                .T = lens[b],
+                                .ids = ids + b * T,
+                                .lengths = &lens[b],
+                                .token_type_ids = arch ? tt + b * T : NULL};
+                float want[8];
+                cr_assert_eq(lb_model_forward(m, &one, false, NULL, want, &e), LB_OK, "%s", e.msg);
+                if (bitwise)
+                    cr_assert_eq(memcmp(z + b * 8, want, sizeof(float) * nl), 0,
+                                 "arch %d %s row %d (group %d, %d tokens): %.9g vs %.9g", arch, lb_precision_name(p), b,
+                                 group[b], lens[b], z[b * 8], want[0]);
+                else
+                    for (int k = 0; k < nl; k++)
+                        cr_assert(fabsf(z[b * 8 + k] - want[k]) <= 1e-4f * (1 + fabsf(want[k])), "row %d", b);
+            }
+            /* a segment naming an adapter on a model holding one, or not covering the batch: refused */
+            segs[3].end = 9;
+            cr_assert_eq(lb_model_forward_segments(base, &batch, segs, 4, z, 8, &e), LB_ERR_USAGE);
+            segs[3].end = 10;
+            cr_assert_eq(lb_model_forward_segments(refs[0], &batch, segs, 4, z, 8, &e), LB_ERR_USAGE);
+            cr_assert(strstr(e.msg, "holds an adapter"), "%s", e.msg);
+            cr_assert_eq(lb_model_forward_segments(base, &batch, segs, 4, z, 4, &e), LB_ERR_USAGE);
+            for (int k = 0; k < NA; k++) {
+                lb_lora_adapter_free(ads[k]);
+                lb_model_free(refs[k]);
+            }
+            free(ids);
+            free(tt);
+            lb_model_free(base);
+        }
 }
