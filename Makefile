@@ -19,8 +19,13 @@ else
   OPT := -O0 -g -march=native -DLB_ASSERTS
 endif
 
-LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
-CLI_SRC  := $(wildcard src/cli/*.c)
+LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' -not -path 'src/serve/*' | sort)
+# The server (src/serve) is a client of the public API, linked into the CLI, not the library.
+SERVE_SRC := $(wildcard src/serve/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c) $(SERVE_SRC)
+SERVE_OBJ := $(SERVE_SRC:%.c=$(BUILD)/obj/%.o)
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 
@@ -70,7 +75,15 @@ $(BUILD)/liblorabert.so: $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
 $(BUILD)/lorabert: $(CLI_OBJ) $(BUILD)/liblorabert.a
-	$(CC) $(OPT) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblorabert.a $(LDLIBS_ALL) $(LDFLAGS)
+	$(CC) $(OPT) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblorabert.a $(MHD_LIBS) $(LDLIBS_ALL) $(LDFLAGS)
+
+# src/serve compiles against libmicrohttpd's headers (pkg-config).
+$(SERVE_OBJ): CFLAGS_ALL += $(MHD_CFLAGS)
+
+# Unit tests of the server's pure parts link its objects (and libmicrohttpd for server.o's sake).
+$(BUILD)/tests/test_serve_%: $(BUILD)/obj/tests/unit/test_serve_%.o $(SUP_OBJ) $(SERVE_OBJ) $(BUILD)/liblorabert.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(CFLAGS_ALL) -o $@ $< $(SUP_OBJ) $(SERVE_OBJ) $(BUILD)/liblorabert.a -lcriterion $(MHD_LIBS) $(LDLIBS_ALL) $(LDFLAGS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUP_OBJ) $(BUILD)/liblorabert.a
 	@mkdir -p $(dir $@)

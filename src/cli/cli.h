@@ -12,6 +12,7 @@ int cmd_merge(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_download(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* The process's OpenMP team size, which OpenBLAS's OpenMP build follows too (n <= 0: leave
  * the default), for commands whose library calls take no thread count. */

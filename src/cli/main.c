@@ -18,6 +18,7 @@ static const command commands[] = {
     {"train", cmd_train, "fine-tune a classifier with LoRA (defaults: the classic IMDb recipe)"},
     {"eval", cmd_eval, "evaluate a model (+ adapter) on a labelled dataset"},
     {"predict", cmd_predict, "label texts with a model (+ adapter)"},
+    {"serve", cmd_serve, "serve a model and its adapters over HTTP (TEI's API, batched)"},
     {"merge", cmd_merge, "fold an adapter into its base model and save a plain HF model folder"},
     {"tokenize", cmd_tokenize, "print token ids exactly as the Hugging Face fast tokenizer"},
     {"info", cmd_info, "describe a model folder: architecture, parameters, labels, tokenizer"},
