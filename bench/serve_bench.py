@@ -14,7 +14,9 @@ closed-loop clients on IMDb validation reviews, stops it; prints bench/run's JSO
       VmRSS of an idle lorabert serve holding the base only, then holding --count adapters (each
       answered one request first, so it is surely loaded): workloads serve_idle_rss_base and
       serve_idle_rss_<count>_adapters (MB = MiB), with the adapter size (adapter_model.safetensors)
-      and the budget base + count x adapter size beside it.
+      and the budget base + count x adapter size beside it. A server whose RSS passes --rss-cap-mb
+      (default twice the budget) is stopped there, so that it cannot take the machine's memory;
+      the record then says after how many adapters (aborted_at_cap_after_adapters).
 Server logs go to --logs (default: the current folder). LORABERT_SERVE_ARGS adds arguments to every
 lorabert serve command line (e.g. "--max-batch-tokens 8192"). Timings never go into tests."""
 import argparse
@@ -48,6 +50,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+class RssCap(Exception):
+    """The server's RSS passed the safety cap (after `loaded` adapters had answered)."""
+
+    def __init__(self, rss, loaded):
+        super().__init__(rss, loaded)
+        self.rss, self.loaded = rss, loaded
+
+
 class Server:
     """A server process on 127.0.0.1:port, its output in a log file; stopped with SIGTERM (then
     SIGKILL after 30 s)."""
@@ -69,10 +79,12 @@ class Server:
         except OSError:
             return ""
 
-    def wait_ready(self, timeout=600):
+    def wait_ready(self, timeout=600, rss_cap_mb=None):
         while time.perf_counter() - self.t0 < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name}: server exited with status {self.proc.returncode}: {self.tail()}")
+            if rss_cap_mb and self.rss_mb() > rss_cap_mb:
+                raise RssCap(self.rss_mb(), 0)
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=5) as r:
                     if r.status == 200:
@@ -93,11 +105,14 @@ class Server:
             return e.code, e.read()
 
     def rss_mb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-        raise RuntimeError(f"{self.name}: no VmRSS")
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return 0.0   # exited (wait_ready reports it)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -182,31 +197,47 @@ def cmd_rss(a):
     adapter_mb = statistics.mean(sizes) / 2**20
     system = "lorabert" if a.precision == "fp32" else f"lorabert_{a.precision}"
     res = {}
+    aborted = None
     for label, ads in (("base", []), ("adapters", names)):
         port = free_port()
         srv = Server(f"{system}-rss-{label}", lorabert_cmd(a, port, ads), port, a.logs)
+        # A server that holds far more than the budget would take the shared machine's memory:
+        # stop it at the cap and report the RSS reached and how many adapters had answered.
+        cap = None if label == "base" else a.rss_cap_mb or 2 * (res["base"][0] + a.count * adapter_mb)
         try:
-            srv.wait_ready()
-            for name in ads or [None]:
-                body = {"inputs": SHORT, "truncate": True}
-                if name:
-                    body["adapter"] = name
-                status, out = srv.post(body)
-                if status != 200:
-                    raise RuntimeError(f"{srv.name}: adapter {name}: answered {status}: {out[:300]!r}")
-            time.sleep(1.0)
-            res[label] = (srv.rss_mb(), srv.startup_s)
+            try:
+                srv.wait_ready(rss_cap_mb=cap)
+                for k, name in enumerate(ads or [None]):
+                    body = {"inputs": SHORT, "truncate": True}
+                    if name:
+                        body["adapter"] = name
+                    status, out = srv.post(body)
+                    if status != 200:
+                        raise RuntimeError(f"{srv.name}: adapter {name}: answered {status}: {out[:300]!r}")
+                    if cap and srv.rss_mb() > cap:
+                        raise RssCap(srv.rss_mb(), k + 1)
+                time.sleep(1.0)
+                res[label] = (srv.rss_mb(), srv.startup_s)
+            except RssCap as e:
+                aborted = e.loaded
+                res[label] = (e.rss, time.perf_counter() - srv.t0)
+                log(f"{srv.name}: RSS {e.rss:.0f} MB passed the cap {cap:.0f} MB after {e.loaded} adapters "
+                    "answered: stopped (the figure below is where it stood)")
         finally:
             srv.stop()
     base, (rss, startup) = res["base"][0], res["adapters"]
     budget = base + a.count * adapter_mb
     common = dict(system=system, unit="MB", better="lower", n=1)
     print(json.dumps(dict(workload="serve_idle_rss_base", median=base, min=base, max=base, **common)))
-    print(json.dumps(dict(workload=f"serve_idle_rss_{a.count}_adapters", median=rss, min=rss, max=rss,
-                          base_mb=base, adapter_mb=adapter_mb, adapters=a.count, budget_mb=budget,
-                          ratio_to_budget=rss / budget, startup_s=startup, **common)))
+    rec = dict(workload=f"serve_idle_rss_{a.count}_adapters", median=rss, min=rss, max=rss,
+               base_mb=base, adapter_mb=adapter_mb, adapters=a.count, budget_mb=budget,
+               ratio_to_budget=rss / budget, startup_s=startup, **common)
+    if aborted is not None:
+        rec["aborted_at_cap_after_adapters"] = aborted
+    print(json.dumps(rec))
     log(f"idle RSS: base {base:.0f} MB, {a.count} adapters {rss:.0f} MB (adapter {adapter_mb:.2f} MB; "
-        f"budget base + {a.count} x adapter = {budget:.0f} MB, ratio {rss / budget:.3f})")
+        f"budget base + {a.count} x adapter = {budget:.0f} MB, ratio {rss / budget:.3f})"
+        + (f" [stopped at the cap after {aborted} adapters]" if aborted is not None else ""))
     return 0
 
 
@@ -230,6 +261,8 @@ def main():
     r.add_argument("--duration", type=float, default=0, help="seconds per timed window (full run: 20)")
     r.add_argument("--repeats", type=int, default=0, help="timed windows per workload (full run: 3)")
     sub.choices["rss"].add_argument("--count", type=int, default=100)
+    sub.choices["rss"].add_argument("--rss-cap-mb", type=float, default=0,
+                                    help="stop the server past this RSS (0: twice the budget)")
     a = p.parse_args()
     if a.cmd == "run" and a.system != "lorabert" and not a.merged:
         p.error("--merged is required for the peer servers")
