@@ -303,6 +303,84 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
                       const size_t *pair_lens, size_t n, int32_t *label_ids, double *probs, float *logits,
                       lb_error *err);
 
+/* Scores of one row's logits[0..num_labels) into out[0..num_labels): the softmax computed in
+ * double (max-subtracted; what lb_classify's probs are), or with sigmoid = true each logit's
+ * sigmoid 1 / (1 + exp(-x)) in double (multi-label / one-output models). One place, so every
+ * caller (CLI, C, Python, server) prints the same numbers. num_labels < 1 or NULL arrays: nothing
+ * is written. Thread-safe. */
+void lb_scores(const float *logits, int num_labels, bool sigmoid, double *out);
+
+/* ---- Many adapters over one base ------------------------------------------------------- */
+
+/* A trained LoRA classifier (a PEFT adapter folder: adapter tensors, its trained head =
+ * modules_to_save, labels.json) attached to a shared base model: it holds only the adapter
+ * tensors, its head and its labels (never a copy of a frozen weight), so many adapters over one
+ * base cost little memory. Read-only once open: one adapter may be used by any number of calls
+ * at once. It does not keep a pointer to the base: it may be used with any base of the same
+ * architecture and shapes (lb_model_predict_adapters checks), and closed before or after it. */
+typedef struct lb_adapter lb_adapter;
+
+typedef struct lb_adapter_options {
+    const char *revision;      /* hub revision when dir_or_id is a repo id (NULL: "main") */
+    const char *const *labels; /* [num_labels] class names overriding labels.json / config */
+    int num_labels;            /* as lb_model_options.num_labels: 0 (from labels, else the adapter's
+                                * labels.json, else its head's shape, else the base's), at most
+                                * LB_MAX_LABELS; a labels.json or head disagreeing with it is
+                                * LB_ERR_USAGE */
+} lb_adapter_options;
+
+/* Opens a PEFT adapter folder or hub id over `base`, a model opened WITHOUT an adapter (plain or
+ * merged; a base holding an adapter is LB_ERR_USAGE). Labels by lb_model_open's rule
+ * (options.labels > labels.json > the head's shape > the base's). Refused with the reason
+ * (expected versus found): target modules that are not linears of the base's architecture (q_lin
+ * on BERT), a tensor missing, unknown or of another shape than the base's (hidden size, layers,
+ * intermediate size, another architecture's names), unsupported PEFT options, a missing
+ * adapter_model.safetensors (LB_ERR_IO) or a torch adapter_model.bin (LB_ERR_UNSUPPORTED).
+ * base_model_name_or_path differing from the base's folder or id is not an error when the shapes
+ * match (folders move): lb_adapter_info.base_model reports it. Thread-safe with respect to a
+ * concurrent lb_model_predict_adapters on the same base (it reads only the base's immutable
+ * configuration) and to other lb_adapter_open calls. */
+lb_status lb_adapter_open(const lb_model *base, const char *dir_or_id, const lb_adapter_options *opts, lb_adapter **out,
+                          lb_error *err);
+void lb_adapter_close(lb_adapter *a);
+
+typedef struct lb_adapter_info {
+    const char *dir;           /* resolved local folder */
+    const char *base_model;    /* base_model_name_or_path of adapter_config.json, or NULL */
+    const char *tokenizer_dir; /* the adapter folder when it carries tokenizer files, else NULL:
+                                 * tokenize with the base's tokenizer (lb_model_open's rule) */
+    int num_labels;
+    const char *const *labels; /* [num_labels] names (LABEL_i when none are known) */
+    int lora_r;
+    double lora_alpha;
+    const char *target_modules; /* comma list of PEFT module names ("q_lin,v_lin") */
+    bool use_rslora;
+    int64_t params; /* values held (adapter tensors + head) */
+    size_t bytes;   /* memory held, every allocation of the adapter counted */
+} lb_adapter_info;
+
+/* Fills *info (zeroed for a NULL adapter); its pointers belong to the adapter. Thread-safe. */
+void lb_adapter_get_info(const lb_adapter *a, lb_adapter_info *info);
+
+/* Eval-mode logits of n tokenized rows (lb_tokenizer_encode with the tokenizer the adapter's
+ * info names, else the base's), row i through adapters[i] (a NULL entry, or adapters == NULL:
+ * the base model itself with its own head). Every frozen linear runs once over all rows of the
+ * call; each adapter adds its low-rank updates on its own rows and applies its own head. Row i's
+ * logits (its adapter's num_labels values, the base's for a NULL entry) go to
+ * logits + i * ld_logits; ld_logits must be >= every used num_labels (LB_ERR_USAGE). Row i's
+ * logits are bitwise those of lb_model_predict_tokens on a model opened with that adapter alone
+ * (or on the base alone), at the base's precision (lb_model_set_precision on the base applies to
+ * every row), whatever the other rows of the call, where the frozen linears run on packed
+ * weights (fp32 on a CPU with AVX-512F with weight packing on, the default; bf16); elsewhere
+ * equal within fp32 rounding. n = 0 is LB_OK with nothing read or written. A row of length 0 or
+ * beyond the base's positions, an id outside the vocabulary or a token type out of range is
+ * LB_ERR_USAGE naming the row; an adapter of another architecture or shape than the base, or a
+ * base holding an adapter, LB_ERR_USAGE; non-finite logits LB_ERR_NUMERIC naming the row (the
+ * other rows' logits are written). type_ids are used by models with token types (BERT) and
+ * ignored otherwise (NULL: all 0). Not thread-safe per base (its activation buffers). */
+lb_status lb_model_predict_adapters(lb_model *base, const lb_tokens *rows, const lb_adapter *const *adapters, size_t n,
+                                    float *logits, int ld_logits, lb_error *err);
+
 /* ---- Datasets --------------------------------------------------------------------------- */
 
 /* A labelled text dataset loaded from CSV/TSV, JSONL/JSON, Parquet, a local HF dataset folder or

@@ -6,7 +6,8 @@
 set -euo pipefail
 ENV_DIR=${LORABERT_SERVE_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/serve-env}
 STAMP="$ENV_DIR/.lorabert-pins"
-PINS="requests==2.32.3 schemathesis==3.39.16"
+# hypothesis: the last releases that schemathesis 3.39 works with (newer ones dropped an internal it uses)
+PINS="requests==2.32.3 schemathesis==3.39.16 hypothesis==6.123.0"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$PINS" ]; then
   mkdir -p "$(dirname "$ENV_DIR")"
   exec 9>"$ENV_DIR.lock"

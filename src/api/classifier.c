@@ -258,14 +258,7 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
         for (int k = 1; k < L; k++)
             if (zi[k] > zi[best]) best = k;
         if (label_ids) label_ids[i] = best;
-        if (probs) {
-            double *pi = probs + i * (size_t)L, sum = 0;
-            for (int k = 0; k < L; k++) {
-                pi[k] = exp((double)zi[k] - (double)zi[best]);
-                sum += pi[k];
-            }
-            for (int k = 0; k < L; k++) pi[k] /= sum;
-        }
+        if (probs) lb_scores(zi, L, false, probs + i * (size_t)L);
     }
     if (z != logits) free(z);
     /* a large request's scratch is not kept */

@@ -183,17 +183,7 @@ static lb_status check_arch_targets(const lb_model *m, const char *targets, lb_e
     char **names = lb_split_list(targets, &n);
     if (*targets && !names) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     lb_status st = LB_OK;
-    for (int i = 0; i < n && !st; i++) {
-        if (!strcmp(names[i], "all-linear") || strchr(names[i], '.')) continue;
-        unsigned mask = 0;
-        lb_peft_target_mask(names[i], &mask, NULL);
-        bool ok = false;
-        for (int k = 0; k < LB_LIN__COUNT; k++)
-            if ((mask & (1u << k)) && !strcmp(lb_model_linear_name(m, (lb_linear)k), names[i])) ok = true;
-        if (!ok)
-            st = lb_err(err, LB_ERR_USAGE, "target module '%s' is not a linear layer of this model (%s, %s, ...)",
-                        names[i], lb_model_linear_name(m, LB_LIN_Q), lb_model_linear_name(m, LB_LIN_V));
-    }
+    for (int i = 0; i < n && !st; i++) st = lb_peft_check_target(m, names[i], err);
     lb_free_list(names);
     return st;
 }

@@ -22,6 +22,40 @@ void lb_linear_forward(float *y, int ldy, const float *x, int ldx, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, K, 1.0f, x, ldx, W, K, beta, y, ldy);
 }
 
+/* One output of lb_linear_rows: lane j sums the products of k = j (mod 16) in k order, then the
+ * lanes are added as a fixed tree. The compiler vectorises the lane loop; without FP contraction
+ * (ISO C) every build computes the same products and sums for every row. */
+static inline float dot_lanes(const float *x, const float *w, int K) {
+    float acc[16] = {0};
+    int k = 0;
+    for (; k + 16 <= K; k += 16)
+        for (int j = 0; j < 16; j++) acc[j] += x[k + j] * w[k + j];
+    for (int j = 0; k + j < K; j++) acc[j] += x[k + j] * w[k + j];
+    for (int h = 8; h >= 1; h /= 2)
+        for (int j = 0; j < h; j++) acc[j] += acc[j + h];
+    return acc[0];
+}
+
+void lb_linear_rows(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, float alpha,
+                    bool accumulate, int M, int K, int N) {
+    if (M <= 0 || N <= 0) return;
+    /* Blocks of 16 outputs: their weights stay in cache while every row passes. */
+    int nblocks = (N + 15) / 16;
+#pragma omp parallel for schedule(static) if ((double)M * N * K > 4e6)
+    for (int nb = 0; nb < nblocks; nb++) {
+        int n0 = nb * 16, n1 = n0 + 16 < N ? n0 + 16 : N;
+        for (int m = 0; m < M; m++) {
+            const float *xm = x + (int64_t)m * ldx;
+            float *ym = y + (int64_t)m * ldy;
+            for (int n = n0; n < n1; n++) {
+                float s = dot_lanes(xm, W + (int64_t)n * K, K);
+                float base = accumulate ? ym[n] : b ? b[n] : 0.0f;
+                ym[n] = base + alpha * s;
+            }
+        }
+    }
+}
+
 void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *dy, int lddy, const float *x, int ldx,
                         const float *W, int N, int K, int O) {
     if (N <= 0 || O <= 0 || K <= 0) return;

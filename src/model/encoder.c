@@ -37,11 +37,26 @@ typedef struct fwd_plan {
     int64_t attn_one;             /* of the longest sequence alone (eval) */
 } fwd_plan;
 
+/* The largest LoRA rank of the forward (the model's adapter, a segmented forward's adapters)
+ * and the linear kinds any of them adapts. */
+static int lora_rank_max(const lb_model *m, unsigned *kinds) {
+    int r = m->has_lora ? m->lora.r : 0;
+    *kinds = m->has_lora ? m->lora.target_mask : 0;
+    for (int s = 0; s < m->nseg; s++) {
+        const lb_lora_adapter *ad = m->segs[s].adapter;
+        if (!ad) continue;
+        if (ad->lora.r > r) r = ad->lora.r;
+        *kinds |= ad->lora.target_mask;
+    }
+    return r;
+}
+
 /* Assigns every activation pointer from the bump allocator (base NULL: measure only). */
 static void layout(lb_model *m, bump *b, const fwd_plan *p) {
     const lb_model_config *c = &m->cfg;
     int N = m->N, B = m->B, D = c->dim, F = c->hidden_dim, L = c->n_layers;
-    int r = m->has_lora ? m->lora.r : 0;
+    unsigned seg_kinds = 0;
+    int r = lora_rank_max(m, &seg_kinds);
     bool ldrop = p->drop && m->has_lora && m->lora.dropout > 0.0f;
     int nslot = p->train ? L : 1;
     int nhs = p->train ? L + 1 : 2;
@@ -85,8 +100,10 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
             a->lu[k] = NULL;
             bool any = false;
             if (p->train) any = lw->lora_A[k] != NULL;
-            else
+            else {
                 for (int l = 0; l < L; l++) any |= m->layers[l].lora_A[k] != NULL;
+                any |= (seg_kinds >> k) & 1u;
+            }
             if (!any) continue;
             int rows = (k == LB_LIN_K || k == LB_LIN_V) ? N : rq;
             if (ldrop) {
@@ -158,6 +175,32 @@ static void frozen_backward_dx(const lb_model *m, const lb_layer_w *lw, int k, f
 }
 
 /* ---- forward --------------------------------------------------------------------------- */
+/* The LoRA updates of linear kind k in layer l on x [rows, in] into y [rows, ldy]. Train: the
+ * model's adapter with dropout (lora.c). Eval: the row-independent kernel, for the model's own
+ * adapter or, in a segmented forward, each segment's adapter on its own rows (token rows, or
+ * the [CLS] rows when cls_rows: the last layer after attention). */
+static void lora_add(lb_model *m, lb_layer_act *a, int l, int k, const float *x, int rows, float *y, int ldy,
+                     bool train, bool cls_rows, lb_rng *rng) {
+    const lb_layer_w *lw = &m->layers[l];
+    const lb_model_config *c = &m->cfg;
+    if (train || !m->nseg) {
+        if (!lw->lora_A[k]) return;
+        if (train) lb_lora_forward(m, a, lw, k, x, rows, y, ldy, rng);
+        else lb_lora_eval(c, k, m->lora.r, m->lora_scaling, lw->lora_A[k], lw->lora_B[k], x, rows, a->lu[k], y, ldy);
+        return;
+    }
+    int in = lb_lin_in(c, k);
+    for (int s = 0; s < m->nseg; s++) {
+        const lb_segment *sg = &m->segs[s];
+        const lb_lora_adapter *ad = sg->adapter;
+        if (!ad || !ad->A[l][k]) continue;
+        int r0 = cls_rows ? sg->begin : m->off[sg->begin];
+        int r1 = cls_rows ? sg->end : sg->end < m->B ? m->off[sg->end] : m->N;
+        lb_lora_eval(c, k, ad->lora.r, ad->scaling, ad->A[l][k], ad->B[l][k], x + (int64_t)r0 * in, r1 - r0, a->lu[k],
+                     y + (int64_t)r0 * ldy, ldy);
+    }
+}
+
 static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, float *out, bool last, bool train,
                           lb_rng *rng) {
     const lb_model_config *c = &m->cfg;
@@ -170,11 +213,11 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
         xq = a->xq;
     }
     frozen_forward(m, lw, LB_LIN_Q, a->q, D, xq, D, rq, lw->b[LB_LIN_Q]);
-    if (lw->lora_A[LB_LIN_Q]) lb_lora_forward(m, a, lw, LB_LIN_Q, xq, rq, a->q, D, rng);
+    lora_add(m, a, l, LB_LIN_Q, xq, rq, a->q, D, train, last, rng);
     frozen_forward(m, lw, LB_LIN_K, a->kv, 2 * D, x, D, N, lw->b[LB_LIN_K]);
-    if (lw->lora_A[LB_LIN_K]) lb_lora_forward(m, a, lw, LB_LIN_K, x, N, a->kv, 2 * D, rng);
+    lora_add(m, a, l, LB_LIN_K, x, N, a->kv, 2 * D, train, false, rng);
     frozen_forward(m, lw, LB_LIN_V, a->kv + D, 2 * D, x, D, N, lw->b[LB_LIN_V]);
-    if (lw->lora_A[LB_LIN_V]) lb_lora_forward(m, a, lw, LB_LIN_V, x, N, a->kv + D, 2 * D, rng);
+    lora_add(m, a, l, LB_LIN_V, x, N, a->kv + D, 2 * D, train, false, rng);
 
     int64_t total = 0;
     for (int b = 0; b < B; b++) total += (int64_t)H * (last ? 1 : m->len[b]) * m->len[b];
@@ -190,7 +233,7 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
         if (train) po += (int64_t)H * nq * nk;
     }
     frozen_forward(m, lw, LB_LIN_O, a->a, D, a->ctx, D, rq, lw->b[LB_LIN_O]);
-    if (lw->lora_A[LB_LIN_O]) lb_lora_forward(m, a, lw, LB_LIN_O, a->ctx, rq, a->a, D, rng);
+    lora_add(m, a, l, LB_LIN_O, a->ctx, rq, a->a, D, train, last, rng);
     if (a->a_keep) {
         lb_dropout_mask(a->a_keep, (int64_t)rq * D, m->p_hidden, rng);
         lb_dropout_forward(a->a, a->a, a->a_keep, (int64_t)rq * D, m->p_hidden);
@@ -199,10 +242,10 @@ static void layer_forward(lb_model *m, int l, lb_layer_act *a, const float *x, f
 
     /* FFN: the GEMM leaves the bias out so it fuses with GELU; LoRA adds in between. */
     frozen_forward(m, lw, LB_LIN_FFN1, a->f1pre, F, a->h1, D, rq, NULL);
-    if (lw->lora_A[LB_LIN_FFN1]) lb_lora_forward(m, a, lw, LB_LIN_FFN1, a->h1, rq, a->f1pre, F, rng);
+    lora_add(m, a, l, LB_LIN_FFN1, a->h1, rq, a->f1pre, F, train, last, rng);
     lb_bias_gelu_forward(a->f1, a->f1pre, lw->b[LB_LIN_FFN1], rq, F);
     frozen_forward(m, lw, LB_LIN_FFN2, a->f2, D, a->f1, F, rq, lw->b[LB_LIN_FFN2]);
-    if (lw->lora_A[LB_LIN_FFN2]) lb_lora_forward(m, a, lw, LB_LIN_FFN2, a->f1, rq, a->f2, D, rng);
+    lora_add(m, a, l, LB_LIN_FFN2, a->f1, rq, a->f2, D, train, last, rng);
     if (a->f_keep) {
         lb_dropout_mask(a->f_keep, (int64_t)rq * D, m->p_hidden, rng);
         lb_dropout_forward(a->f2, a->f2, a->f_keep, (int64_t)rq * D, m->p_hidden);
@@ -224,6 +267,36 @@ static void head_forward(lb_model *m, const float *hcls, float *logits, lb_rng *
         memcpy(m->hd, h, sizeof(float) * (size_t)B * D);
     }
     lb_linear_forward(logits, NL, m->hd, D, m->cls_w, m->cls_b, B, D, NL);
+}
+
+/* Eval-mode head (no dropout) of the [CLS] rows [b0, b1) with the given weights, on the
+ * row-independent kernel; logits + b * ld. */
+static void head_eval_rows(lb_model *m, const float *hcls, int b0, int b1, const float *dw, const float *db,
+                           const float *cw, const float *cb, int NL, float *logits, int ld) {
+    int D = m->cfg.dim, n = b1 - b0;
+    float *h = m->hdense + (int64_t)b0 * D;
+    lb_linear_rows(h, D, hcls + (int64_t)b0 * D, D, dw, db, 1.0f, false, n, D, D);
+    if (m->arch->head.dense_tanh) lb_tanh_forward(h, h, (int64_t)n * D);
+    else lb_relu_forward(h, h, (int64_t)n * D);
+    lb_linear_rows(logits + (int64_t)b0 * ld, ld, h, D, cw, cb, 1.0f, false, n, D, NL);
+}
+
+static void head_eval(lb_model *m, const float *hcls, float *logits, int ld) {
+    if (!m->nseg) {
+        head_eval_rows(m, hcls, 0, m->B, m->dense_w, m->dense_b, m->cls_w, m->cls_b, m->cfg.num_labels, logits, ld);
+        return;
+    }
+    for (int s = 0; s < m->nseg; s++) {
+        const lb_segment *sg = &m->segs[s];
+        const lb_lora_adapter *ad = sg->adapter;
+        if (!ad) {
+            head_eval_rows(m, hcls, sg->begin, sg->end, m->dense_w, m->dense_b, m->cls_w, m->cls_b, m->cfg.num_labels,
+                           logits, ld);
+            continue;
+        }
+        head_eval_rows(m, hcls, sg->begin, sg->end, ad->dense_w ? ad->dense_w : m->dense_w,
+                       ad->dense_w ? ad->dense_b : m->dense_b, ad->cls_w, ad->cls_b, ad->num_labels, logits, ld);
+    }
 }
 
 static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
@@ -291,8 +364,8 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
     return LB_OK;
 }
 
-lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
-                             lb_error *err) {
+static lb_status forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits, int ld,
+                         lb_error *err) {
     const lb_model_config *c = &m->cfg;
     int L = c->n_layers, D = c->dim, H = c->n_heads;
     m->fwd_valid = false;
@@ -330,10 +403,42 @@ lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_
         float *out = train ? m->hs[l + 1] : m->hs[(l + 1) % 2];
         layer_forward(m, l, &m->acts[train ? l : 0], x, out, last, train, rng);
     }
-    head_forward(m, train ? m->hs[L] : m->hs[L % 2], logits, rng);
+    if (train) head_forward(m, m->hs[L], logits, rng);
+    else head_eval(m, m->hs[L % 2], logits, ld);
     m->fwd_train = train;
     m->fwd_valid = true;
     return LB_OK;
+}
+
+lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
+                             lb_error *err) {
+    return forward(m, batch, train, rng, logits, m->cfg.num_labels, err);
+}
+
+lb_status lb_encoder_forward_segments(lb_model *m, const lb_batch *batch, const lb_segment *segs, int nseg,
+                                      float *logits, int ld_logits, lb_error *err) {
+    if (!segs || nseg < 1 || !batch || segs[0].begin != 0 || segs[nseg - 1].end != batch->B)
+        return lb_err(err, LB_ERR_USAGE, "model forward: segments must cover the batch's %d sequences",
+                      batch ? batch->B : 0);
+    for (int s = 0; s < nseg; s++) {
+        const lb_segment *sg = &segs[s];
+        if (sg->end <= sg->begin || (s > 0 && sg->begin != segs[s - 1].end))
+            return lb_err(err, LB_ERR_USAGE, "model forward: segment %d [%d, %d) is empty or not contiguous", s,
+                          sg->begin, sg->end);
+        int nl = sg->adapter ? sg->adapter->num_labels : m->cfg.num_labels;
+        if (ld_logits < nl)
+            return lb_err(err, LB_ERR_USAGE, "model forward: ld_logits %d < segment %d's %d labels", ld_logits, s, nl);
+        if (sg->adapter && m->has_lora)
+            return lb_err(err, LB_ERR_USAGE, "model forward: the model holds an adapter of its own");
+        const char *what = sg->adapter ? lb_lora_adapter_mismatch(sg->adapter, m) : NULL;
+        if (what) return lb_err(err, LB_ERR_USAGE, "model forward: segment %d's adapter has another %s", s, what);
+    }
+    m->segs = segs;
+    m->nseg = nseg;
+    lb_status st = forward(m, batch, false, NULL, logits, ld_logits, err);
+    m->segs = NULL;
+    m->nseg = 0;
+    return st;
 }
 
 /* ---- backward -------------------------------------------------------------------------- */

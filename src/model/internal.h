@@ -110,6 +110,23 @@ typedef struct lb_tensor {
                                         there); -1 otherwise */
 } lb_tensor;
 
+/* A standalone adapter (model.h): the trainable block of a model that held it (head at the
+ * start, then A/B per layer and linear kind as lb_model_add_lora lays them out), and the shapes
+ * of the base it was made over. */
+struct lb_lora_adapter {
+    lb_lora_config lora;
+    float scaling;
+    int num_labels;
+    lb_model_config shape; /* the base's configuration (id2label NULL) */
+    float *block;
+    int64_t n_block;
+    float *(*A)[LB_LIN__COUNT]; /* [n_layers][kind] or NULL */
+    float *(*B)[LB_LIN__COUNT];
+    const float *dense_w, *dense_b; /* head dense, NULL when the base's (BERT's pooler) */
+    const float *cls_w, *cls_b;
+    size_t bytes;
+};
+
 struct lb_model {
     lb_model_config cfg;
     const lb_arch_desc *arch;
@@ -164,6 +181,9 @@ struct lb_model {
     float *hdense, *hd; /* head activations [B, D]: dense + activation out, after dropout */
     uint8_t *hd_keep;   /* [B, D] */
     float *attn_scratch;
+    /* A segmented forward (lb_model_forward_segments) in progress, else NULL / 0. */
+    const lb_segment *segs;
+    int nseg;
     /* Backward buffers. */
     void *garena;
     size_t garena_size;
@@ -182,6 +202,8 @@ void lb_config_free(lb_model_config *c);
 /* encoder.c: the math of forward and backward; free drops the activation arenas (after a
  * merge changed the adapters, or on free). */
 lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits, lb_error *err);
+lb_status lb_encoder_forward_segments(lb_model *m, const lb_batch *batch, const lb_segment *segs, int nseg,
+                                      float *logits, int ld_logits, lb_error *err);
 lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err);
 void lb_encoder_free_buffers(lb_model *m);
 
@@ -197,6 +219,11 @@ void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, i
                      float *y, int ldy, lb_rng *rng);
 void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
                       int lddy, float *dx, float *du, float *tmp);
+/* Eval-mode LoRA update of linear kind k with adapter tensors A [r, in], B [out, r]:
+ * y [rows, ldy] += scaling * (x A^T) B^T, x [rows, in], u [rows, r] scratch; row-independent
+ * (lb_linear_rows), so the model's own adapter and a standalone one give the same bits. */
+void lb_lora_eval(const lb_model_config *c, int k, int r, float scaling, const float *A, const float *B, const float *x,
+                  int rows, float *u, float *y, int ldy);
 /* Index of the lowest layer holding an adapter, or n_layers if none. */
 int lb_lora_lowest_layer(const lb_model *m);
 /* Folds every adapter into its base weight (W += scaling * B A, into owned copies), drops the

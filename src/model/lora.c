@@ -155,3 +155,86 @@ void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, 
                     in);
     }
 }
+
+void lb_lora_eval(const lb_model_config *c, int k, int r, float scaling, const float *A, const float *B, const float *x,
+                  int rows, float *u, float *y, int ldy) {
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k);
+    lb_linear_rows(u, r, x, in, A, NULL, 1.0f, false, rows, in, r);
+    lb_linear_rows(y, ldy, u, r, B, NULL, scaling, true, rows, r, out);
+}
+
+/* ---- standalone adapters (model.h) ------------------------------------------------------- */
+lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error *err) {
+    *out = NULL;
+    if (!shell->has_lora) return lb_err(err, LB_ERR_INTERNAL, "adapter: the shell holds no adapter");
+    const lb_model_config *c = &shell->cfg;
+    int L = c->n_layers;
+    lb_lora_adapter *a = calloc(1, sizeof *a);
+    if (a) {
+        a->A = calloc((size_t)L, sizeof *a->A);
+        a->B = calloc((size_t)L, sizeof *a->B);
+    }
+    if (!a || !a->A || !a->B) {
+        lb_lora_adapter_free(a);
+        return lb_err(err, LB_ERR_NOMEM, "adapter: out of memory");
+    }
+    a->lora = shell->lora;
+    a->scaling = shell->lora_scaling;
+    a->num_labels = c->num_labels;
+    a->shape = *c;
+    a->shape.id2label = NULL;
+    a->block = shell->train;
+    a->n_block = shell->n_train;
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            a->A[l][k] = shell->layers[l].lora_A[k];
+            a->B[l][k] = shell->layers[l].lora_B[k];
+            shell->layers[l].lora_A[k] = shell->layers[l].lora_B[k] = NULL;
+            shell->layers[l].grad_A[k] = shell->layers[l].grad_B[k] = NULL;
+        }
+    bool own_dense = !shell->arch->head.dense_in_base;
+    a->dense_w = own_dense ? shell->dense_w : NULL;
+    a->dense_b = own_dense ? shell->dense_b : NULL;
+    a->cls_w = shell->cls_w;
+    a->cls_b = shell->cls_b;
+    a->bytes = sizeof *a + 2 * (size_t)L * sizeof *a->A + sizeof(float) * (size_t)a->n_block;
+    /* The shell no longer owns the block; its head pointers are dropped with it. */
+    shell->train = NULL;
+    shell->n_train = 0;
+    free(shell->train_grad);
+    shell->train_grad = NULL;
+    shell->has_lora = false;
+    for (int i = 0; i < shell->n_tensors; i++)
+        if (shell->tensors[i].head) {
+            *shell->tensors[i].w = NULL;
+            *shell->tensors[i].g = NULL;
+        }
+    *out = a;
+    return lb_tensors_params(shell, err);
+}
+
+void lb_lora_adapter_free(lb_lora_adapter *a) {
+    if (!a) return;
+    free(a->block);
+    free(a->A);
+    free(a->B);
+    free(a);
+}
+
+const lb_lora_config *lb_lora_adapter_config(const lb_lora_adapter *a) { return &a->lora; }
+int lb_lora_adapter_num_labels(const lb_lora_adapter *a) { return a->num_labels; }
+int64_t lb_lora_adapter_params(const lb_lora_adapter *a) { return a->n_block; }
+size_t lb_lora_adapter_bytes(const lb_lora_adapter *a) { return a->bytes; }
+
+const char *lb_lora_adapter_mismatch(const lb_lora_adapter *a, const lb_model *m) {
+    const lb_model_config *s = &a->shape, *c = &m->cfg;
+    if (s->arch != c->arch) return "architecture";
+    if (s->dim != c->dim) return "hidden size";
+    if (s->n_layers != c->n_layers) return "layers";
+    if (s->n_heads != c->n_heads) return "attention heads";
+    if (s->hidden_dim != c->hidden_dim) return "intermediate size";
+    if (s->vocab_size != c->vocab_size) return "vocabulary size";
+    if (s->max_pos != c->max_pos) return "positions";
+    if (s->type_vocab_size != c->type_vocab_size) return "token types";
+    return NULL;
+}

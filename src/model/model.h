@@ -140,6 +140,47 @@ const char *lb_model_load_notice(const lb_model *m);
  * tokenizer_dir NULL: the model folder. */
 lb_status lb_model_set_origin(lb_model *m, const char *adapter_dir, const char *tokenizer_dir, lb_error *err);
 
+/* ---- Many adapters over one base ------------------------------------------------------ */
+/* A trained LoRA classifier held apart from any model: its LoRA A/B tensors and its trained head
+ * (DistilBERT's pre_classifier and classifier, BERT's classifier; BERT's pooler stays the
+ * base's) in one block, its configuration and class count. It holds no frozen weight: a forward
+ * over a base model (lb_model_forward_segments) uses the base's weights and packs. Read-only once
+ * made, so one adapter may serve any number of forwards at once. */
+typedef struct lb_lora_adapter lb_lora_adapter;
+
+/* An empty model with base's architecture and shapes and a head of num_labels classes, but no
+ * frozen weight, for loading an adapter apart (lb_peft_load on it, then lb_lora_adapter_take).
+ * Reads only base's immutable configuration, so it may run while base runs a forward. */
+lb_model *lb_model_adapter_shell(const lb_model *base, int num_labels, lb_error *err);
+/* Moves the adapter and head that lb_model_add_lora / lb_peft_load put in shell into a standalone
+ * adapter (shell keeps nothing of them; free it after). Gradients are dropped. */
+lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error *err);
+void lb_lora_adapter_free(lb_lora_adapter *a);
+const lb_lora_config *lb_lora_adapter_config(const lb_lora_adapter *a);
+int lb_lora_adapter_num_labels(const lb_lora_adapter *a);
+/* Values held (adapter tensors + head) and bytes held (every allocation of the adapter). */
+int64_t lb_lora_adapter_params(const lb_lora_adapter *a);
+size_t lb_lora_adapter_bytes(const lb_lora_adapter *a);
+/* NULL when the adapter fits m (same architecture and shapes as the base it was made over), else
+ * a static description of the first difference ("hidden size", "layers", ...). */
+const char *lb_lora_adapter_mismatch(const lb_lora_adapter *a, const lb_model *m);
+
+/* Sequences [begin, end) of a batch run through adapter (NULL: the model's own weights, its
+ * adapter if it holds one, and its head). */
+typedef struct lb_segment {
+    int begin, end;
+    const lb_lora_adapter *adapter;
+} lb_segment;
+/* Eval-mode forward of a batch whose sequences are split into segments (in order, covering
+ * 0..B): every frozen linear runs once over all rows; each segment's adapter adds its low-rank
+ * updates on the segment's rows and applies its head; row b's logits (its segment's class count)
+ * go to logits + b * ld_logits. A row's logits are bitwise those of lb_model_forward in eval mode
+ * on a model holding that adapter (the eval LoRA and head kernels are row-independent, as are the
+ * packed frozen kernels; see kernels/kernels.h lb_linear_rows). m must not hold an adapter when
+ * a segment names one. */
+lb_status lb_model_forward_segments(lb_model *m, const lb_batch *batch, const lb_segment *segs, int nseg, float *logits,
+                                    int ld_logits, lb_error *err);
+
 /* Folds every adapter into its base weight (W += scaling * B A) and drops the adapters. */
 lb_status lb_model_merge_lora(lb_model *m, lb_error *err);
 /* Writes a plain HF model folder: config.json (the loaded one with architectures, id2label,

@@ -505,3 +505,34 @@ void lb_model_get_info(const lb_model *m, lb_model_info *info) {
     lb_model_param_counts(m, &info->trainable_params, &info->all_params);
     info->precision = m->precision;
 }
+
+/* ---- many adapters over one base --------------------------------------------------------- */
+lb_model *lb_model_adapter_shell(const lb_model *base, int num_labels, lb_error *err) {
+    lb_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        lb_err(err, LB_ERR_NOMEM, "adapter: out of memory");
+        return NULL;
+    }
+    m->cfg = base->cfg;
+    m->cfg.id2label = NULL;
+    m->cfg.num_labels = num_labels;
+    m->arch = base->arch;
+    m->dir = strdup(base->dir);
+    lb_status st = m->dir ? lb_tensors_build(m, err) : lb_err(err, LB_ERR_NOMEM, "adapter: out of memory");
+    if (!st) {
+        m->n_train = m->n_head;
+        m->train = calloc((size_t)m->n_head, sizeof(float));
+        if (!m->train) st = lb_err(err, LB_ERR_NOMEM, "adapter: out of memory");
+        else lb_tensors_bind_head(m, m->train, NULL);
+    }
+    if (st) {
+        lb_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+lb_status lb_model_forward_segments(lb_model *m, const lb_batch *batch, const lb_segment *segs, int nseg, float *logits,
+                                    int ld_logits, lb_error *err) {
+    return lb_encoder_forward_segments(m, batch, segs, nseg, logits, ld_logits, err);
+}

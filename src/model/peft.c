@@ -53,6 +53,24 @@ lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err) {
                   name);
 }
 
+lb_status lb_peft_check_target(const lb_model *m, const char *name, lb_error *err) {
+    if (!strcmp(name, "all-linear") || strchr(name, '.')) return LB_OK;
+    unsigned mask = 0;
+    lb_status st = lb_peft_target_mask(name, &mask, err);
+    if (st) return st;
+    for (int k = 0; k < LB_LIN__COUNT; k++)
+        if ((mask & (1u << k)) && !strcmp(lb_model_linear_name(m, (lb_linear)k), name)) return LB_OK;
+    return lb_err(err, LB_ERR_USAGE, "target module '%s' is not a linear layer of this model (%s, %s, ...)", name,
+                  lb_model_linear_name(m, LB_LIN_Q), lb_model_linear_name(m, LB_LIN_V));
+}
+
+/* One target module name into cfg's mask, and, when m is given, checked against m's architecture. */
+static lb_status add_target(const lb_model *m, const char *name, lb_lora_config *cfg, lb_error *err) {
+    lb_status st = lb_peft_target_mask(name, &cfg->target_mask, err);
+    if (!st && m) st = lb_peft_check_target(m, name, err);
+    return st;
+}
+
 static lb_status cfg_error(lb_error *err, lb_status code, const char *path, const char *what) {
     return lb_err(err, code, "%s: %s", path, what);
 }
@@ -62,7 +80,7 @@ static const cJSON *field(const cJSON *root, const char *key) {
     return x && !cJSON_IsNull(x) ? x : NULL;
 }
 
-lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *err) {
+static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config *cfg, lb_error *err) {
     char *path = lb_path_join(dir, "adapter_config.json");
     char *text = NULL;
     size_t len;
@@ -153,7 +171,7 @@ lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *er
         goto out;
     }
     if (cJSON_IsString(x)) {
-        if ((st = lb_peft_target_mask(x->valuestring, &cfg->target_mask, err))) goto prefix;
+        if ((st = add_target(m, x->valuestring, cfg, err))) goto prefix;
     } else if (cJSON_IsArray(x)) {
         const cJSON *t;
         cJSON_ArrayForEach(t, x) {
@@ -161,7 +179,7 @@ lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *er
                 st = cfg_error(err, LB_ERR_FORMAT, path, "target_modules must hold strings");
                 goto out;
             }
-            if ((st = lb_peft_target_mask(t->valuestring, &cfg->target_mask, err))) goto prefix;
+            if ((st = add_target(m, t->valuestring, cfg, err))) goto prefix;
         }
     } else {
         st = cfg_error(err, LB_ERR_FORMAT, path, "\"target_modules\" must be a list or a string");
@@ -186,9 +204,13 @@ out:
     return st;
 }
 
+lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *err) {
+    return read_config(dir, NULL, cfg, err);
+}
+
 lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
     lb_lora_config cfg;
-    lb_status st = lb_peft_read_config(dir, &cfg, err);
+    lb_status st = read_config(dir, m, &cfg, err);
     if (st) return st;
     char *path = lb_path_join(dir, "adapter_model.safetensors");
     if (!lb_path_present(path)) {
@@ -258,6 +280,23 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
 out:
     lb_st_close(f);
     free(path);
+    return st;
+}
+
+lb_status lb_peft_load_apart(const lb_model *base, const char *dir, int num_labels, lb_lora_adapter **out,
+                             lb_error *err) {
+    *out = NULL;
+    if (lb_model_get_lora(base))
+        return lb_err(err, LB_ERR_USAGE, "%s: the base model holds an adapter (open it without one)", dir);
+    lb_model *shell = lb_model_adapter_shell(base, num_labels, err);
+    if (!shell) return err ? err->code : LB_ERR_NOMEM;
+    lb_status st = lb_peft_load(shell, dir, err);
+    if (!st) st = lb_lora_adapter_take(shell, out, err);
+    lb_model_free(shell);
+    if (st) {
+        lb_lora_adapter_free(*out);
+        *out = NULL;
+    }
     return st;
 }
 

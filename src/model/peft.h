@@ -17,12 +17,22 @@ lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *er
 /* Adds the adapter described by dir to m and loads its tensors (LoRA A/B and the head). A
  * tensor missing from the file, or of the wrong shape, is an error naming the key. */
 lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err);
+/* The adapter described by dir loaded apart (model.h lb_lora_adapter) over base, which must not
+ * hold an adapter: the same reading and checks as lb_peft_load (config, target modules that are
+ * linears of base's architecture, every tensor present with base's shapes, no unknown tensor),
+ * with a head of num_labels classes. Reads only base's immutable configuration. */
+lb_status lb_peft_load_apart(const lb_model *base, const char *dir, int num_labels, lb_lora_adapter **out,
+                             lb_error *err);
 /* Writes dir/adapter_config.json and dir/adapter_model.safetensors (atomically) for m's
  * trainable parameters, with PEFT's key names. */
 lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_model_name_or_path, lb_error *err);
 /* ORs into *mask the linear kinds that PEFT target-module name `name` adapts ("q_lin",
  * "query", "dense", ..., or "all-linear"); an unknown name is LB_ERR_UNSUPPORTED. */
 lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err);
+/* LB_OK when target module `name` names a linear of m's architecture, or is "all-linear" or a
+ * dotted path (q_lin is DistilBERT's, query BERT's): else LB_ERR_USAGE "target module 'q_lin' is
+ * not a linear layer of this model (query, value, ...)" (LB_ERR_UNSUPPORTED for an unknown name). */
+lb_status lb_peft_check_target(const lb_model *m, const char *name, lb_error *err);
 /* The adapter's classes: labels.json ({"id2label": {"0": name, ...}}, as lorabert writes it next
  * to every adapter), else the head's classifier shape in adapter_model.safetensors (names NULL),
  * else *num_labels = 0. names (may be NULL) gets a malloc'd NULL-terminated list. */

@@ -1,7 +1,6 @@
 /* The batcher thread; see batcher.h. */
 #include "serve/batcher.h"
 #include <errno.h>
-#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,33 +13,16 @@ double sv_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void sv_scores(const float *z, int L, sv_score_mode mode, bool raw, double *s) {
-    if (raw) {
-        for (int k = 0; k < L; k++) s[k] = z[k];
-        return;
-    }
-    if (mode == SV_SIGMOID) {
-        for (int k = 0; k < L; k++) s[k] = 1.0 / (1.0 + exp(-(double)z[k]));
-        return;
-    }
-    double mx = -INFINITY, sum = 0;
-    for (int k = 0; k < L; k++)
-        if (z[k] > mx) mx = z[k];
-    for (int k = 0; k < L; k++) sum += (s[k] = exp((double)z[k] - mx));
-    for (int k = 0; k < L; k++) s[k] /= sum;
-}
-
 /* Takes one batch off the queue (mu held): FIFO, at least one row, within the limits. */
-static sv_row *take_batch(sv_batcher *b, int *B, int *T, long *tokens) {
+static sv_row *take_batch(sv_batcher *b, int *B, long *tokens) {
     sv_row *first = b->head, *last = NULL;
     long tok = 0;
-    int n = 0, t = 0;
+    int n = 0;
     for (sv_row *r = b->head; r; r = r->next) {
         if (n > 0 && (tok + r->n > b->o.max_batch_tokens ||
                       (b->o.max_batch_requests > 0 && n >= b->o.max_batch_requests)))
             break;
         tok += r->n;
-        if (r->n > t) t = r->n;
         n++;
         last = r;
     }
@@ -49,7 +31,6 @@ static sv_row *take_batch(sv_batcher *b, int *B, int *T, long *tokens) {
     last->next = NULL;
     b->queued_rows -= n;
     *B = n;
-    *T = t;
     *tokens = tok;
     return first;
 }
@@ -65,51 +46,48 @@ static bool queue_full(const sv_batcher *b) {
     return false;
 }
 
-static void run_batch(sv_batcher *b, sv_row *rows, int B, int T, long tokens) {
+static void run_batch(sv_batcher *b, sv_row *rows, int B, long tokens) {
     double t0 = sv_now();
-    int32_t *ids = calloc((size_t)B * (size_t)T, sizeof *ids), *type_ids = calloc((size_t)B * (size_t)T, sizeof *type_ids),
-            *lengths = malloc((size_t)B * sizeof *lengths);
-    int *offsets = malloc((size_t)B * sizeof *offsets);
-    void **adapters = malloc((size_t)B * sizeof *adapters);
+    lb_tokens *toks = malloc((size_t)B * sizeof *toks);
+    const lb_adapter **adapters = malloc((size_t)B * sizeof *adapters);
     sv_row **list = malloc((size_t)B * sizeof *list);
-    size_t total_l = 0;
-    int i = 0;
+    int ld = 1, i = 0;
     for (sv_row *r = rows; r; r = r->next, i++) {
         if (list) list[i] = r;
-        total_l += (size_t)r->job->num_labels;
+        if (r->job->num_labels > ld) ld = r->job->num_labels;
     }
-    float *logits = malloc((total_l ? total_l : 1) * sizeof *logits);
+    float *logits = malloc((size_t)B * (size_t)ld * sizeof *logits);
     lb_error err = {0};
     lb_status st = LB_OK;
-    if (!ids || !type_ids || !lengths || !offsets || !adapters || !list || !logits) {
+    if (!toks || !adapters || !list || !logits) {
         st = LB_ERR_NOMEM;
-        snprintf(err.msg, sizeof err.msg, "out of memory for a batch of %d rows x %d tokens", B, T);
+        snprintf(err.msg, sizeof err.msg, "out of memory for a batch of %d rows", B);
     } else {
-        int off = 0;
         for (i = 0; i < B; i++) {
-            sv_row *r = list[i];
-            memcpy(ids + (size_t)i * (size_t)T, r->ids, (size_t)r->n * sizeof *ids);
-            if (r->type_ids) memcpy(type_ids + (size_t)i * (size_t)T, r->type_ids, (size_t)r->n * sizeof *ids);
-            lengths[i] = r->n;
+            const sv_row *r = list[i];
+            toks[i] = (lb_tokens){.ids = r->ids, .type_ids = r->type_ids, .n = r->n, .cap = r->n};
             adapters[i] = r->job->adapter;
-            offsets[i] = off;
-            off += r->job->num_labels;
         }
         sv_metrics_batch_next(b->metrics, B, tokens);
-        st = b->forward(b->forward_ctx, ids, lengths, type_ids, adapters, B, T, logits, offsets, &err);
+        st = b->forward(b->forward_ctx, toks, adapters, B, logits, ld, &err);
     }
     double t1 = sv_now(), infer = t1 - t0;
     sv_metrics_observe(b->metrics, SV_H_BATCH_DURATION, infer);
     sv_metrics_observe(b->metrics, SV_H_BATCH_SIZE, B);
     sv_metrics_observe(b->metrics, SV_H_BATCH_TOKENS, (double)tokens);
     sv_metrics_queue_add(b->metrics, -B);
-    for (i = 0; i < B; i++) {
-        sv_row *r = list ? list[i] : NULL;
-        if (!r) break;
+    i = 0;
+    for (sv_row *r = rows, *next; r; r = next, i++) {
+        next = r->next; /* r belongs to its job, which on_done may hand back */
         sv_job *j = r->job;
         const int L = j->num_labels;
-        if (st == LB_OK) sv_scores(logits + offsets[i], L, j->mode, j->raw_scores, j->scores + (size_t)r->index * (size_t)L);
-        else if (j->status == LB_OK) {
+        if (st == LB_OK) {
+            double *out = j->scores + (size_t)r->index * (size_t)L;
+            const float *z = logits + (size_t)i * (size_t)ld;
+            if (j->raw_scores)
+                for (int k = 0; k < L; k++) out[k] = z[k];
+            else lb_scores(z, L, j->mode == SV_SIGMOID, out);
+        } else if (j->status == LB_OK) {
             j->status = st;
             snprintf(j->error, sizeof j->error, "%s", err.msg[0] ? err.msg : lb_status_name(st));
         }
@@ -117,19 +95,7 @@ static void run_batch(sv_batcher *b, sv_row *rows, int B, int T, long tokens) {
         if (infer > j->inference_s) j->inference_s = infer;
         if (--j->rows_left == 0) j->on_done(j);
     }
-    if (!list) { /* out of memory before the list: walk the chain */
-        for (sv_row *r = rows, *next; r; r = next) {
-            next = r->next;
-            sv_job *j = r->job;
-            j->status = LB_ERR_NOMEM;
-            snprintf(j->error, sizeof j->error, "out of memory");
-            if (--j->rows_left == 0) j->on_done(j);
-        }
-    }
-    free(ids);
-    free(type_ids);
-    free(lengths);
-    free(offsets);
+    free(toks);
     free(adapters);
     free(list);
     free(logits);
@@ -158,11 +124,11 @@ static void *batcher_main(void *arg) {
             }
             if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) == ETIMEDOUT) break;
         }
-        int B, T;
+        int B;
         long tokens;
-        sv_row *rows = take_batch(b, &B, &T, &tokens);
+        sv_row *rows = take_batch(b, &B, &tokens);
         pthread_mutex_unlock(&b->mu);
-        run_batch(b, rows, B, T, tokens);
+        run_batch(b, rows, B, tokens);
         pthread_mutex_lock(&b->mu);
     }
     pthread_mutex_unlock(&b->mu);

@@ -23,19 +23,18 @@
 /* How a job's logits become scores (raw_scores aside). */
 typedef enum sv_score_mode { SV_SOFTMAX, SV_SIGMOID } sv_score_mode;
 
-/* The forward pass of a batch: rows b in [0, B) of ids/type_ids [B*T] right-padded, lengths[b]
- * real tokens, adapters[b] the row's adapter handle (NULL: the base model); logits [B*L]
- * (L = labels[b]'s count, rows laid out at offsets[b]). Returns LB_OK or the error in *err. */
-typedef lb_status (*sv_forward_fn)(void *ctx, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
-                                   void *const *adapters, int B, int T, float *logits, const int *offsets,
-                                   lb_error *err);
+/* The forward pass of a batch: rows[0..B) (tokens as the tokenizer gave them), adapters[b] the
+ * row's adapter (NULL: the base model); row b's logits to logits + b * ld (ld >= every row's
+ * label count). Returns LB_OK or the error in *err. */
+typedef lb_status (*sv_forward_fn)(void *ctx, const lb_tokens *rows, const lb_adapter *const *adapters, int B,
+                                   float *logits, int ld, lb_error *err);
 
 /* One HTTP request's rows. Filled by the request side; the batcher writes scores, status and
  * the timings, then calls on_done. */
 typedef struct sv_job {
     int n_rows;
     int num_labels;                /* L of the job's model/adapter */
-    void *adapter;                 /* the forward's adapter handle; NULL: the base model */
+    const lb_adapter *adapter;     /* NULL: the base model */
     sv_score_mode mode;
     bool raw_scores;
     double *scores; /* [n_rows * L] out */
@@ -85,9 +84,6 @@ void sv_batcher_submit(sv_batcher *b, sv_row *rows, int n);
 long sv_batcher_queued(sv_batcher *b);
 /* Answers what is queued, then joins the thread. */
 void sv_batcher_stop(sv_batcher *b);
-
-/* scores[L] from logits[L]: the logits themselves (raw), softmax or element-wise sigmoid, in double. */
-void sv_scores(const float *logits, int L, sv_score_mode mode, bool raw, double *scores);
 
 /* Monotonic seconds. */
 double sv_now(void);

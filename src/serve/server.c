@@ -10,7 +10,7 @@
 #include "serve/serve.h"
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -66,7 +66,7 @@ struct server {
     lb_tokenizer *tok_owned;
     int max_len;
     sv_score_mode mode;
-    bool no_token_types; /* DistilBERT: a pair's second text has no token type embedding */
+    int multi_label;     /* the base's config.json problem_type (see multi_label()) */
     sv_metrics metrics;
     sv_batcher batcher;
     sv_registry reg;
@@ -236,7 +236,7 @@ static void work_predict(req_ctx *c) {
     sv_metrics_observe(&s->metrics, SV_H_INPUT_LENGTH, (double)c->tokens);
     c->job = (sv_job){.n_rows = n,
                       .num_labels = L,
-                      .adapter = c->adapter ? c->adapter->d.handle : NULL,
+                      .adapter = c->adapter ? (const lb_adapter *)c->adapter->d.handle : NULL,
                       .mode = mode,
                       .raw_scores = c->pr.raw_scores,
                       .scores = c->job.scores,
@@ -525,88 +525,69 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
 
 /* ---- the model and the adapters -------------------------------------------------------------- */
 
-/* The forward pass of a batch. Until the library runs mixed-adapter batches in one pass, each
- * adapter is its own lb_model over the same mapped base weights, and the batch runs as one
- * lb_model_predict_tokens call per adapter present (rows of the base model together). */
-static lb_status forward(void *ctx, const int32_t *ids, const int32_t *lengths, const int32_t *type_ids,
-                         void *const *adapters, int B, int T, float *logits, const int *offsets, lb_error *err) {
+/* The forward pass of a batch: one lb_model_predict_adapters call, rows of every adapter together
+ * (the frozen linears run once over all of them). */
+static lb_status forward(void *ctx, const lb_tokens *rows, const lb_adapter *const *adapters, int B, float *logits,
+                         int ld, lb_error *err) {
     server *s = ctx;
-    int32_t *gids = malloc((size_t)B * (size_t)T * sizeof *gids), *gtt = malloc((size_t)B * (size_t)T * sizeof *gtt),
-            *glen = malloc((size_t)B * sizeof *glen);
-    int *rows = malloc((size_t)B * sizeof *rows);
-    char *done = calloc((size_t)B, 1);
-    float *glog = malloc((size_t)B * LB_MAX_LABELS * sizeof *glog);
-    lb_status st = LB_OK;
-    if (!gids || !gtt || !glen || !rows || !done || !glog) {
-        err->code = st = LB_ERR_NOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-    }
-    for (int first = 0; !st && first < B; first++) {
-        if (done[first]) continue;
-        void *h = adapters[first];
-        int n = 0, t = 1;
-        for (int b = first; b < B; b++)
-            if (!done[b] && adapters[b] == h) {
-                rows[n++] = b;
-                done[b] = 1;
-                if (lengths[b] > t) t = lengths[b];
-            }
-        for (int i = 0; i < n; i++) {
-            const int b = rows[i];
-            memcpy(gids + (size_t)i * (size_t)t, ids + (size_t)b * (size_t)T, (size_t)t * sizeof *gids);
-            memcpy(gtt + (size_t)i * (size_t)t, type_ids + (size_t)b * (size_t)T, (size_t)t * sizeof *gtt);
-            glen[i] = lengths[b];
-        }
-        lb_model *m = h ? (lb_model *)h : s->model;
-        lb_model_info mi;
-        lb_model_get_info(m, &mi);
-        if ((st = lb_model_predict_tokens(m, gids, glen, s->no_token_types ? NULL : gtt, n, t, glog, err))) break;
-        for (int i = 0; i < n; i++)
-            memcpy(logits + offsets[rows[i]], glog + (size_t)i * (size_t)mi.num_labels,
-                   (size_t)mi.num_labels * sizeof *glog);
-    }
-    free(gids);
-    free(gtt);
-    free(glen);
-    free(rows);
-    free(done);
-    free(glog);
-    return st;
+    return lb_model_predict_adapters(s->model, rows, adapters, (size_t)B, logits, ld, err);
 }
 
 static int max_input_length(const lb_tokenizer *tok, const lb_model_info *info);
 
-/* Opens an adapter: the base folder with the adapter on top (the library checks that its shapes
- * fit the base), its labels and its own tokenizer when it carries one. */
+/* Whether folder/config.json says problem_type multi_label_classification (TEI ignores it; a
+ * multi-label model's scores are sigmoids whatever its head size). -1: no config.json or no
+ * problem_type there. */
+static int multi_label(const char *folder) {
+    char path[4096];
+    if (!folder || snprintf(path, sizeof path, "%s/config.json", folder) >= (int)sizeof path) return -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    cJSON *root = cJSON_ParseWithLength(buf, n);
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
+    int r = cJSON_IsString(pt) ? !strcmp(pt->valuestring, "multi_label_classification") : -1;
+    cJSON_Delete(root);
+    return r;
+}
+
+static sv_score_mode score_mode(int num_labels, int multi) {
+    return num_labels == 1 || multi == 1 ? SV_SIGMOID : SV_SOFTMAX;
+}
+
+/* Opens an adapter over the base (it holds only its own tensors, head and labels; the library
+ * refuses one whose shapes do not fit the base), and its own tokenizer when it carries one. */
 static lb_status adapter_open(void *ctx, const char *path, sv_adapter_desc *out, lb_error *err) {
     server *s = ctx;
-    lb_model_options mo = {.adapter = path, .precision = s->o.precision};
-    lb_model *m = NULL;
-    lb_status st = lb_model_open(s->info.model_dir, &mo, &m, err);
+    lb_adapter *a = NULL;
+    lb_status st = lb_adapter_open(s->model, path, NULL, &a, err);
     if (st) return st;
-    lb_model_info mi;
-    lb_model_get_info(m, &mi);
+    lb_adapter_info ai;
+    lb_adapter_get_info(a, &ai);
     lb_tokenizer *tok = NULL;
-    if (mi.tokenizer_dir && strcmp(mi.tokenizer_dir, s->info.tokenizer_dir) &&
-        (st = lb_tokenizer_open(mi.tokenizer_dir, &tok, err))) {
-        lb_model_close(m);
+    if (ai.tokenizer_dir && (st = lb_tokenizer_open(ai.tokenizer_dir, &tok, err))) {
+        lb_adapter_close(a);
         return st;
     }
-    *out = (sv_adapter_desc){.handle = m,
+    int multi = multi_label(ai.dir);
+    if (multi < 0) multi = s->multi_label;
+    *out = (sv_adapter_desc){.handle = a,
                              .tok = tok,
                              .owned_tok = tok,
-                             .num_labels = mi.num_labels,
-                             .labels = mi.labels,
-                             .mode = mi.num_labels == 1 ? SV_SIGMOID : SV_SOFTMAX,
-                             .max_length = max_input_length(tok ? tok : s->tok, &mi),
-                             .source = mi.adapter_dir};
+                             .num_labels = ai.num_labels,
+                             .labels = ai.labels,
+                             .mode = score_mode(ai.num_labels, multi),
+                             .max_length = max_input_length(tok ? tok : s->tok, &s->info),
+                             .source = ai.dir};
     return LB_OK;
 }
 
 static void adapter_close(void *ctx, sv_adapter_desc *d) {
     (void)ctx;
     lb_tokenizer_close(d->owned_tok);
-    lb_model_close(d->handle);
+    lb_adapter_close(d->handle);
     memset(d, 0, sizeof *d);
 }
 
@@ -745,8 +726,8 @@ int serve_run(const serve_options *o, lb_error *err) {
     if ((rc = lb_tokenizer_open(s->info.tokenizer_dir, &s->tok_owned, err))) goto out;
     s->tok = s->tok_owned;
     s->max_len = max_input_length(s->tok, &s->info);
-    s->mode = s->info.num_labels == 1 ? SV_SIGMOID : SV_SOFTMAX;
-    s->no_token_types = !strcmp(s->info.model_type, "distilbert");
+    s->multi_label = multi_label(s->info.model_dir);
+    s->mode = score_mode(s->info.num_labels, s->multi_label);
     if (!(workers = start_workers(s))) {
         rc = fail_msg(err, LB_ERR_INTERNAL, "%s", "serve: cannot start the tokenization workers");
         goto out;
