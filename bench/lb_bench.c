@@ -470,7 +470,11 @@ static int cmd_eval_texts(const char *model, const char *adapter, const char *da
     if (lb_dataset_open(data, NULL, &ds, &e) != LB_OK) die("dataset", &e);
     lb_eval_options eo = {.batch_size = 8}; /* `lorabert eval`'s default */
     lb_eval_result res;
-    if (lb_evaluate_dataset(c, ds, &eo, &res, &e) != LB_OK) die("evaluate (warm-up)", &e);
+    /* warm-up (weights packed, buffers sized): the first 16 texts, not a whole pass */
+    size_t nw = lb_dataset_size(ds) < 16 ? lb_dataset_size(ds) : 16;
+    const char *warm[16];
+    for (size_t i = 0; i < nw; i++) warm[i] = lb_dataset_text(ds, i);
+    if (lb_classify(c, warm, NULL, NULL, NULL, nw, NULL, NULL, NULL, &e) != LB_OK) die("classify (warm-up)", &e);
     int reps = repeats > 0 ? (repeats < 8 ? repeats : 8) : 1;
     double v[8];
     for (int k = 0; k < reps; k++) {
@@ -515,7 +519,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "rss") && model) return cmd_rss(model);
     if (!strcmp(argv[1], "make-adapters") && model && out && count >= 1 && count <= 1000)
         return cmd_make_adapters(model, out, count, merged);
-    if (!strcmp(argv[1], "eval-texts") && model && adapter && data) return cmd_eval_texts(model, adapter, data, repeats);
+    if (!strcmp(argv[1], "eval-texts") && model && adapter && data)
+        return cmd_eval_texts(model, adapter, data, repeats);
 usage:
     fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] "
                     "[--precision fp32|bf16] [--repeats N] [--eval-batches N]\n"

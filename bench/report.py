@@ -88,6 +88,8 @@ def load_records(d):
                 if not line.startswith("{"):
                     continue
                 r = json.loads(line)
+                if not isinstance(r, dict) or "system" not in r or "workload" not in r:
+                    continue   # not a measurement (e.g. a data file beside them)
                 recs[(r["system"], r["workload"])] = r
                 if "s_per_epoch" in r:   # derived record: seconds per epoch at the median rate
                     recs[(r["system"], r["workload"] + ":s_per_epoch")] = {
@@ -139,7 +141,8 @@ def print_serving(rows, recs, targets, machine):
         if r.get("unit") == "reviews/s" and "errors" in r:
             errors += r["errors"] + r.get("warmup_errors", 0)
             client = max(client, r.get("client_cpu_cores") or 0.0)
-    print(f"errors in all serving runs: {errors}; the load generator's own CPU: at most {client:.3f} cores")
+    print(f"errors in all serving runs: {errors}; the load generator's own CPU: at most {client:.3f} cores; "
+          "serving reviews/s = answers over all timed windows / their total time (single windows: JSON 'spread')")
     for what, v, bar, ok in targets:
         print(f"  target {what}: {v:.2f} ({bar}: {'met' if ok else 'NOT met'})")
     print()

@@ -8,13 +8,16 @@ request (POST /predict {"inputs": text, "truncate": true, "truncation_direction"
 order from a shared counter, cycling; with --adapters A,B,.. request i goes to adapter i mod k
 (round-robin over the stream). After a warm-up (at least --warmup seconds and at least one
 request per client, so that the server's queue is in its steady state), --repeats timed windows
-of --duration seconds each; a request counts in the window in which its answer arrived. Then no
+of --duration seconds each; a request counts in the window in which its answer arrived. The
+figure is the rate over all windows together (answers / total window time: a server answering
+in bursts, a whole batch at once, would make a short window's own rate swing between 0 and twice
+the mean); min/max are the single windows' rates. Then no
 new requests are sent and the ones in flight are awaited (not counted), so that the next
 measurement starts on an idle server.
 
 Every answer is checked: HTTP 200, a JSON list of {"score": number, "label": string} with
 --labels entries (when given), scores descending; anything else is an error, counted by kind
-(http_<code>, bad_response, connection). Reported per window: reviews/s; over all windows:
+(http_<code>, bad_response, connection). Reported: reviews/s; over all windows:
 p50/p99 latency (nearest rank), errors, and the CPU the client itself used (its process CPU time
 over the windows, in cores: on a 2-core machine the client shares the cores with the server, so
 this is its cost) and, with --server-pid, the server's CPU use in the windows.
@@ -174,10 +177,13 @@ def run_load(url, texts, concurrency, warmup_s, duration_s, repeats=1, adapters=
             if d[2] is not None:
                 errors[d[2]] = errors.get(d[2], 0) + 1
     lat.sort()
+    # The rate over all windows together: a server that batches answers in bursts (a batch of 40
+    # reviews every few seconds) makes short windows' rates jump between 0 and twice the mean.
+    rate = len(lat) / sum(w1 - w0 for w0, w1 in windows)
     p50, p99 = percentile(lat, 50), percentile(lat, 99)
     warm_errors = sum(1 for d in snap if d[0] < windows[0][0] and d[2] is not None)
     return {
-        "rates": rates, "requests": len(lat), "errors": sum(errors.values()), "errors_by_kind": errors,
+        "rate": rate, "rates": rates, "requests": len(lat), "errors": sum(errors.values()), "errors_by_kind": errors,
         "warmup_errors": warm_errors, "p50_ms": None if p50 is None else p50 * 1e3,
         "p99_ms": None if p99 is None else p99 * 1e3,
         "mean_ms": statistics.mean(lat) * 1e3 if lat else None,
@@ -196,7 +202,7 @@ def records(system, workload, r):
                                "texts", "p50_ms", "p99_ms")}
     rates = r["rates"]
     out = [dict(system=system, workload=workload, unit="reviews/s", better="higher",
-                median=statistics.median(rates), min=min(rates), max=max(rates), n=len(rates), **extra)]
+                median=r["rate"], min=min(rates), max=max(rates), n=len(rates), **extra)]
     for q in ("p50", "p99"):
         v = r[f"{q}_ms"]
         if v is not None:
