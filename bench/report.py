@@ -125,7 +125,8 @@ def fmt(x):
 def print_serving(rows, recs, targets, machine):
     isa = ", ".join(machine.get("isa", [])) or "?"
     print(f"Serving: IMDb validation reviews, one per request, closed-loop clients (bench/serve_load.py); "
-          f"CPU {machine.get('cpu', '?')} [{isa}], {machine.get('threads', '?')} threads")
+          f"CPU {machine.get('cpu', '?')} [{isa}], {machine.get('threads', '?')} threads, "
+          f"lorabert {machine.get('lorabert_commit', '?')}")
     cols = ["lorabert"] + SERVE_PEERS
     head = f"{'workload':<28} {'unit':<11}" + "".join(f"{c:>20}" for c in cols) + "  lorabert ratio (>1 = lorabert better)"
     print(head)
