@@ -11,7 +11,9 @@ request per client, so that the server's queue is in its steady state), --repeat
 of --duration seconds each; a request counts in the window in which its answer arrived. The
 figure is the rate over all windows together (answers / total window time: a server answering
 in bursts, a whole batch at once, would make a short window's own rate swing between 0 and twice
-the mean); min/max are the single windows' rates. Then no
+the mean); min/max are the single windows' rates. The last window is extended until the
+windows hold at least --min-answers answers (default twice the clients; at most 300 s more), so
+that a slow or batching server is measured over several of its batches. Then no
 new requests are sent and the ones in flight are awaited (not counted), so that the next
 measurement starts on an idle server.
 
@@ -91,8 +93,10 @@ def percentile(sorted_vals, q):
 
 
 def run_load(url, texts, concurrency, warmup_s, duration_s, repeats=1, adapters=None, n_labels=0,
-             server_pid=None, timeout_s=600.0, max_warmup_s=300.0):
-    """Returns a dict of results (see the module doc)."""
+             server_pid=None, timeout_s=600.0, max_warmup_s=300.0, min_answers=None, max_extend_s=300.0):
+    """Returns a dict of results (see the module doc). min_answers: None means 2 x concurrency."""
+    if min_answers is None:
+        min_answers = 2 * concurrency
     u = urllib.parse.urlsplit(url)
     host, port = u.hostname, u.port or 80
     counter = itertools.count()
@@ -155,9 +159,21 @@ def run_load(url, texts, concurrency, warmup_s, duration_s, repeats=1, adapters=
     warmup_taken = time.perf_counter() - t_start
     windows = []
     cpu0, srv0 = time.process_time(), server_cpu_s(server_pid) if server_pid else None
-    for _ in range(repeats):
+    t_first = time.perf_counter()
+    for k in range(repeats):
         w0 = time.perf_counter()
         time.sleep(duration_s)
+        if k == repeats - 1:
+            # the last window runs on until the windows hold min_answers answers (a batching server
+            # answers whole batches at once: few answers in the span would make the count a matter
+            # of where the window boundaries fall), at most max_extend_s more
+            while time.perf_counter() - w0 < duration_s + max_extend_s:
+                with lock:
+                    n_in = sum(1 for d in done if d[0] >= t_first and d[2] is None)
+                    n_ok = sum(1 for d in done if d[2] is None)
+                if n_in >= min_answers or n_ok == 0:   # enough, or a server that answers nothing valid
+                    break
+                time.sleep(0.05)
         w1 = time.perf_counter()
         windows.append((w0, w1))
     cpu1, srv1 = time.process_time(), server_cpu_s(server_pid) if server_pid else None
@@ -189,7 +205,8 @@ def run_load(url, texts, concurrency, warmup_s, duration_s, repeats=1, adapters=
         "mean_ms": statistics.mean(lat) * 1e3 if lat else None,
         "client_cpu_cores": (cpu1 - cpu0) / span,
         "server_cpu_cores": (srv1 - srv0) / span if srv0 is not None and srv1 is not None else None,
-        "warmup_s": warmup_taken, "window_s": duration_s, "windows": repeats, "concurrency": concurrency,
+        "warmup_s": warmup_taken, "window_s": duration_s, "windows": repeats,
+        "timed_s": sum(w1 - w0 for w0, w1 in windows), "concurrency": concurrency,
         "adapters": len(adapters) if adapters else 0, "texts": len(texts),
         "drain_s": time.perf_counter() - windows[-1][1],
     }
@@ -198,7 +215,7 @@ def run_load(url, texts, concurrency, warmup_s, duration_s, repeats=1, adapters=
 def records(system, workload, r):
     """bench/run's JSON records of one run_load result."""
     extra = {k: r[k] for k in ("requests", "errors", "errors_by_kind", "warmup_errors", "client_cpu_cores",
-                               "server_cpu_cores", "warmup_s", "window_s", "windows", "concurrency", "adapters",
+                               "server_cpu_cores", "warmup_s", "window_s", "timed_s", "windows", "concurrency", "adapters",
                                "texts", "p50_ms", "p99_ms")}
     rates = r["rates"]
     out = [dict(system=system, workload=workload, unit="reviews/s", better="higher",
@@ -222,6 +239,7 @@ def main():
     p.add_argument("--warmup", type=float, default=5.0)
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--min-answers", type=int, help="answers the windows must hold (default 2 x concurrency)")
     p.add_argument("--server-pid", type=int)
     p.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
     p.add_argument("--system", default="server")
@@ -234,7 +252,7 @@ def main():
         p.error(f"{a.data}: no texts")
     adapters = [s for s in a.adapters.split(",") if s] or None
     r = run_load(a.url, texts, a.concurrency, a.warmup, a.duration, a.repeats, adapters, a.labels, a.server_pid,
-                 a.timeout)
+                 a.timeout, min_answers=a.min_answers)
     for rec in records(a.system, a.workload or f"serve_c{a.concurrency}", r):
         print(json.dumps(rec), flush=True)
     if r["requests"] == 0 and r["errors_by_kind"].get("connection"):

@@ -3,7 +3,8 @@
 # scripted TEI-shaped server on 127.0.0.1 (no model, standard library only): keep-alive (one
 # connection per client), the request body (truncate, left, the round-robin adapter of each
 # request), every malformed answer counted as an error by kind (unsorted scores, wrong label
-# count, not JSON, HTTP 500), valid answers counted as requests with latencies, and exit status 1
+# count, not JSON, HTTP 500), valid answers counted as requests with latencies, the last window
+# extended to --min-answers, and exit status 1
 # with connection errors when nothing listens. No timings are checked. Skips without python3.
 set -u
 cd "$(dirname "$0")/../.."
@@ -101,6 +102,12 @@ check(abs(nx - ny) <= 4, f"round-robin: x {nx}, y {ny}")
 check(w["client_cpu_cores"] >= 0 and w["server_cpu_cores"] is None, "cpu fields")
 EOF
 [ $? -eq 0 ] || exit 1
+
+# the last window runs on until it holds --min-answers valid answers
+python3 bench/serve_load.py --url "http://127.0.0.1:$PORT" --data "$T/texts.jsonl" --concurrency 1 --warmup 0 \
+  --duration 0.001 --min-answers 200 >"$T/out3.jsonl" 2>"$T/load3.err" || fail "serve_load.py --min-answers exited $?"
+python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); sys.exit(0 if r["requests"] >= 200 else 1)' \
+  "$T/out3.jsonl" || fail "--min-answers 200: $(head -c 300 "$T/out3.jsonl")"
 
 # nothing listening: connection errors, exit 1, no crash
 kill $SRV; wait $SRV 2>/dev/null; SRV=
