@@ -173,7 +173,8 @@ def cmd_run(a):
         if status != 200:
             raise RuntimeError(f"{system}: first request answered {status}: {body[:300]!r}")
         for workload, conc, ads, (warm, dur, reps) in runs:
-            r = serve_load.run_load(srv.url, texts, conc, warm, dur, reps, ads, labels, srv.proc.pid)
+            r = serve_load.run_load(srv.url, texts, conc, warm, dur, reps, ads, labels, srv.proc.pid,
+                                    min_answers=conc if a.quick else 2 * conc)
             for rec in serve_load.records(system, workload, r):
                 if rec["unit"] == "reviews/s":
                     rec["startup_s"] = srv.startup_s
