@@ -74,6 +74,16 @@ class ClassifierOptions(Structure):
                 ("batch_size", c_int), ("threads", c_int)]
 
 
+class AdapterOptions(Structure):
+    _fields_ = [("revision", c_char_p), ("labels", POINTER(c_char_p)), ("num_labels", c_int)]
+
+
+class AdapterInfo(Structure):
+    _fields_ = [("dir", c_char_p), ("base_model", c_char_p), ("tokenizer_dir", c_char_p), ("num_labels", c_int),
+                ("labels", POINTER(c_char_p)), ("lora_r", c_int), ("lora_alpha", c_double),
+                ("target_modules", c_char_p), ("use_rslora", c_bool), ("params", c_int64), ("bytes", c_size_t)]
+
+
 class DatasetOptions(Structure):
     _fields_ = [("split", c_char_p), ("text_column", c_char_p), ("text_pair_column", c_char_p),
                 ("label_column", c_char_p), ("revision", c_char_p)]
@@ -128,7 +138,7 @@ STRUCTS = {"lb_error": Error, "lb_metrics": Metrics, "lb_eval_result": EvalResul
            "lb_model_info": ModelInfo, "lb_lora_options": LoraOptions, "lb_classifier_options": ClassifierOptions,
            "lb_dataset_options": DatasetOptions, "lb_eval_options": EvalOptions, "lb_train_options": TrainOptions,
            "lb_step_info": StepInfo, "lb_epoch_info": EpochInfo, "lb_train_callbacks": TrainCallbacks,
-           "lb_train_result": TrainResult}
+           "lb_train_result": TrainResult, "lb_adapter_options": AdapterOptions, "lb_adapter_info": AdapterInfo}
 
 # ---- functions: name -> (restype, argtypes) --------------------------------------------------
 _p = c_void_p  # opaque handles
@@ -168,6 +178,11 @@ PROTOTYPES = {
     "lb_classifier_label": (c_char_p, [_p, c_int]),
     "lb_classify": (_st, [_p, POINTER(c_char_p), POINTER(c_size_t), POINTER(c_char_p), POINTER(c_size_t),
                           c_size_t, POINTER(c_int32), POINTER(c_double), POINTER(c_float), _E]),
+    "lb_scores": (None, [POINTER(c_float), c_int, c_bool, POINTER(c_double)]),
+    "lb_adapter_open": (_st, [_p, c_char_p, POINTER(AdapterOptions), POINTER(_p), _E]),
+    "lb_adapter_close": (None, [_p]),
+    "lb_adapter_get_info": (None, [_p, POINTER(AdapterInfo)]),
+    "lb_model_predict_adapters": (_st, [_p, POINTER(Tokens), POINTER(_p), c_size_t, POINTER(c_float), c_int, _E]),
     "lb_dataset_open": (_st, [c_char_p, POINTER(DatasetOptions), POINTER(_p), _E]),
     "lb_dataset_close": (None, [_p]),
     "lb_dataset_size": (c_size_t, [_p]),

@@ -107,6 +107,17 @@ lb_status lb_adapter_open(const lb_model *base, const char *dir_or_id, const lb_
     if (!st && !n) n = binfo.num_labels;
     if (!st && (n < 2 || n > LB_MAX_LABELS))
         st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: %d labels: lorabert supports 2..%d", a->dir, n, LB_MAX_LABELS);
+    /* The base the adapter was trained on, when it is a local model folder: its shapes must be
+     * the base's (heads and vocabulary leave no trace in the adapter's tensors). A hub id is not
+     * fetched for this: the tensors' shapes are checked either way. */
+    if (!st) {
+        lb_error ignored;
+        char *trained_on = NULL;
+        if (!lb_peft_read_base_model(a->dir, &trained_on, &ignored) && lb_api_dir_has(trained_on, "config.json") &&
+            (st = lb_model_check_shapes(base, trained_on, err)))
+            lb_err_prefix(err, "%s: its base_model_name_or_path", a->dir);
+        free(trained_on);
+    }
     if (!st) st = lb_peft_load_apart(base, a->dir, n, &a->w, err);
     if (!st && !(a->labels = calloc((size_t)n, sizeof *a->labels))) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
     if (!st) {

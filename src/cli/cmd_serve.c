@@ -7,19 +7,22 @@
 #include "serve/serve.h"
 
 static const char serve_usage[] =
-    "usage: lorabert serve --model DIR|ID [--adapter NAME=DIR|ID ...] [--adapters-dir DIR] [options]\n\n"
+    "usage: lorabert serve --model DIR|ID [--adapter NAME=DIR|ID ...] [--adapters-dir DIR] [options]\n"
+    "\n"
     "Serves the classifier over HTTP with the API of Hugging Face text-embeddings-inference (TEI):\n"
     "POST /predict {\"inputs\": \"text\" | [\"a\", \"b\"] | [[\"t\"], [\"a\", \"b\"], ...], \"truncate\": bool,\n"
     "\"truncation_direction\": \"left\"|\"right\", \"raw_scores\": bool, \"adapter\": \"NAME\"} answers every label\n"
-    "with its score (softmax; sigmoid for a one-output model), by score descending. Also GET /info,\n"
-    "/health (/, /ping), /metrics (Prometheus), /api-doc/openapi.json, and GET/POST /adapters,\n"
-    "DELETE /adapters/NAME to list, load and unload adapters at run time. One base model is loaded\n"
-    "once; rows of every request and every adapter are batched together (--max-batch-tokens real\n"
-    "tokens, waiting at most --batch-window-us for more). --adapters-dir: each subfolder holding\n"
-    "adapter_config.json is loadable by its folder name on first use, at most --max-adapters at once\n"
-    "(the least recently used on-demand adapter is unloaded). Prints \"listening on http://HOST:PORT\"\n"
-    "on stderr once bound (--port 0 picks a free port). SIGTERM/SIGINT: stop accepting, answer what\n"
-    "was accepted (at most --drain-timeout seconds), exit 0. See docs/serving.md.\n";
+    "with its score (softmax; sigmoid for a one-output or multi_label_classification model), by\n"
+    "score descending. Also GET /info, /health (/, /ping), /metrics (Prometheus),\n"
+    "/api-doc/openapi.json, and GET/POST /adapters, DELETE /adapters/NAME to list, load and unload\n"
+    "adapters at run time. With --api-key every route but /health needs 'Authorization: Bearer KEY'.\n"
+    "One base model is loaded once; rows of every request and every adapter are batched together\n"
+    "(--max-batch-tokens real tokens, waiting at most --batch-window-us for more). --adapters-dir:\n"
+    "each subfolder holding adapter_config.json is loadable by its folder name on first use, at most\n"
+    "--max-adapters at once (the least recently used on-demand adapter is unloaded). Prints\n"
+    "\"listening on http://HOST:PORT\" on stderr once bound (--port 0 picks a free port).\n"
+    "SIGTERM/SIGINT: stop accepting, answer what was accepted (at most --drain-timeout seconds),\n"
+    "exit 0. See docs/serving.md.\n";
 
 static const char serve_epilog[] =
     "Exit status: 0 after a clean shutdown, 2 usage, 3 I/O (model missing, port in use), 4 bad\n"
@@ -53,12 +56,11 @@ int cmd_serve(int argc, char **argv) {
         {"--batch-window-us", OPT_INT, &window_us, "US", "wait at most this long for more rows before a batch", 0,
          1000000},
         {"--auto-truncate", OPT_FLAG, &auto_truncate, NULL, "truncate inputs even when a request does not ask", 0, 0},
-        {"--max-connections", OPT_INT, &max_connections, "N", "open connections at once (more are refused)", 1,
-         100000},
+        {"--max-connections", OPT_INT, &max_connections, "N", "open connections at once (more are refused)", 1, 100000},
         {"--connection-timeout", OPT_INT, &conn_timeout, "S", "close a connection idle for S seconds (slow clients)", 1,
          3600},
         {"--http-threads", OPT_INT, &http_threads, "N", "threads polling the connections", 1, 64},
-        {"--tokenization-workers", OPT_INT, &workers, "N", "threads tokenizing requests (and loading adapters)", 1,
+        {"--tokenization-workers", OPT_INT, &workers, "N", "threads tokenizing requests (adapters load on one more)", 1,
          64},
         {"--threads", OPT_INT, &threads, "N", "CPU threads of the forward pass (0: all)", 0, 4096},
         {"--drain-timeout", OPT_INT, &drain_timeout, "S", "at shutdown, wait at most S seconds for open requests", 0,

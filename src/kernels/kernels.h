@@ -21,8 +21,8 @@ void lb_linear_backward(float *dx, int lddx, float *dW, float *db, const float *
                         const float *W, int N, int K, int O);
 /* y [M, ldy] (first N columns) = base + alpha * (x W^T), base = y itself when accumulate, else
  * b [N] (nullable: 0); x [M, ldx], W [N, K]. Row-independent: each output is the same fixed-order
- * dot product (16 lane sums over k, then a fixed tree) whatever M, the row's position and the
- * thread count, so a row's result never depends on the other rows of the call. OpenBLAS does
+ * dot product (K < 64: the products summed in k order; else 16 lane sums over k, then a fixed
+ * tree) whatever M, the row's position and the thread count, so a row's result never depends on the other rows of the call. OpenBLAS does
  * not promise that (its kernels change with the matrix sizes), so the eval paths that must give
  * one row the same bits alone and in any batch (the LoRA updates and the head) use this. */
 void lb_linear_rows(float *y, int ldy, const float *x, int ldx, const float *W, const float *b, float alpha,

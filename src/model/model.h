@@ -165,6 +165,11 @@ size_t lb_lora_adapter_bytes(const lb_lora_adapter *a);
  * a static description of the first difference ("hidden size", "layers", ...). */
 const char *lb_lora_adapter_mismatch(const lb_lora_adapter *a, const lb_model *m);
 
+/* LB_OK when the model folder dir (its config.json) has m's architecture and shapes; else
+ * LB_ERR_USAGE "DIR: attention heads 12, expected 4 as the base model (M) has" (the first
+ * difference), or the config's own error. Reads only m's immutable configuration. */
+lb_status lb_model_check_shapes(const lb_model *m, const char *dir, lb_error *err);
+
 /* Sequences [begin, end) of a batch run through adapter (NULL: the model's own weights, its
  * adapter if it holds one, and its head). */
 typedef struct lb_segment {

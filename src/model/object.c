@@ -536,3 +536,31 @@ lb_status lb_model_forward_segments(lb_model *m, const lb_batch *batch, const lb
                                     int ld_logits, lb_error *err) {
     return lb_encoder_forward_segments(m, batch, segs, nseg, logits, ld_logits, err);
 }
+
+lb_status lb_model_check_shapes(const lb_model *m, const char *dir, lb_error *err) {
+    lb_model *t = calloc(1, sizeof *t);
+    if (!t) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = lb_config_parse(t, dir, NULL, err);
+    const lb_model_config *s = &t->cfg, *c = &m->cfg;
+    if (!st && t->arch != m->arch)
+        st = lb_err(err, LB_ERR_USAGE, "%s: model_type %s, expected %s as the base model (%s) has", dir,
+                    t->arch->model_type, m->arch->model_type, m->dir);
+    const struct {
+        const char *what;
+        int found, want;
+    } f[] = {{"hidden size", s->dim, c->dim},
+             {"layers", s->n_layers, c->n_layers},
+             {"attention heads", s->n_heads, c->n_heads},
+             {"intermediate size", s->hidden_dim, c->hidden_dim},
+             {"vocabulary size", s->vocab_size, c->vocab_size},
+             {"max_position_embeddings", s->max_pos, c->max_pos},
+             {"token types", s->type_vocab_size, c->type_vocab_size}};
+    for (size_t i = 0; !st && i < sizeof f / sizeof *f; i++)
+        if (f[i].found != f[i].want)
+            st = lb_err(err, LB_ERR_USAGE, "%s: %s %d, expected %d as the base model (%s) has", dir, f[i].what,
+                        f[i].found, f[i].want, m->dir);
+    lb_config_free(&t->cfg);
+    if (t->config_json) cJSON_Delete(t->config_json);
+    free(t);
+    return st;
+}

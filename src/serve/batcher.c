@@ -19,8 +19,8 @@ static sv_row *take_batch(sv_batcher *b, int *B, long *tokens) {
     long tok = 0;
     int n = 0;
     for (sv_row *r = b->head; r; r = r->next) {
-        if (n > 0 && (tok + r->n > b->o.max_batch_tokens ||
-                      (b->o.max_batch_requests > 0 && n >= b->o.max_batch_requests)))
+        if (n > 0 &&
+            (tok + r->n > b->o.max_batch_tokens || (b->o.max_batch_requests > 0 && n >= b->o.max_batch_requests)))
             break;
         tok += r->n;
         n++;

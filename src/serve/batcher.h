@@ -33,8 +33,8 @@ typedef lb_status (*sv_forward_fn)(void *ctx, const lb_tokens *rows, const lb_ad
  * the timings, then calls on_done. */
 typedef struct sv_job {
     int n_rows;
-    int num_labels;                /* L of the job's model/adapter */
-    const lb_adapter *adapter;     /* NULL: the base model */
+    int num_labels;            /* L of the job's model/adapter */
+    const lb_adapter *adapter; /* NULL: the base model */
     sv_score_mode mode;
     bool raw_scores;
     double *scores; /* [n_rows * L] out */

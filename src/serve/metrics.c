@@ -5,15 +5,15 @@
 
 static const double time_bounds[SV_HIST_BUCKETS] = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                     0.05,   0.1,    0.25,  0.5,    1,     2.5,  10};
-static const double length_bounds[SV_HIST_BUCKETS] = {8,   16,   32,   64,   128,  256,   512,
+static const double length_bounds[SV_HIST_BUCKETS] = {8,    16,   32,   64,   128,   256,   512,
                                                       1024, 2048, 4096, 8192, 16384, 32768, 65536};
 static const double size_bounds[SV_HIST_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
 
-static const char *const fail_names[SV_FAIL_KINDS] = {"validation",   "tokenizer", "overloaded", "unhealthy",
-                                                      "backend",      "unauthorized", "not_found", "other"};
-static const char *const fail_types[SV_FAIL_KINDS] = {SV_ERR_VALIDATION, SV_ERR_TOKENIZER, SV_ERR_OVERLOADED,
-                                                      SV_ERR_UNHEALTHY,  SV_ERR_BACKEND,   SV_ERR_AUTH,
-                                                      SV_ERR_NOT_FOUND,  ""};
+static const char *const fail_names[SV_FAIL_KINDS] = {"validation", "tokenizer",    "overloaded", "unhealthy",
+                                                      "backend",    "unauthorized", "not_found",  "other"};
+static const char *const fail_types[SV_FAIL_KINDS] = {
+    SV_ERR_VALIDATION, SV_ERR_TOKENIZER, SV_ERR_OVERLOADED, SV_ERR_UNHEALTHY,
+    SV_ERR_BACKEND,    SV_ERR_AUTH,      SV_ERR_NOT_FOUND,  ""};
 
 static const struct {
     const char *name, *help;
@@ -33,8 +33,8 @@ void sv_metrics_init(sv_metrics *m) {
     pthread_mutex_init(&m->mu, NULL);
     for (int h = 0; h < SV_H_COUNT; h++)
         m->hist[h].bounds = h == SV_H_INPUT_LENGTH || h == SV_H_BATCH_TOKENS ? length_bounds
-                            : h == SV_H_BATCH_SIZE                          ? size_bounds
-                                                                            : time_bounds;
+                            : h == SV_H_BATCH_SIZE                           ? size_bounds
+                                                                             : time_bounds;
 }
 
 void sv_metrics_free(sv_metrics *m) {

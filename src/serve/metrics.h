@@ -30,8 +30,17 @@ typedef struct sv_adapter_count {
     uint64_t requests, failures;
 } sv_adapter_count;
 
-enum { SV_H_DURATION, SV_H_TOKENIZATION, SV_H_QUEUE, SV_H_INFERENCE, SV_H_INPUT_LENGTH, SV_H_BATCH_DURATION,
-       SV_H_BATCH_SIZE, SV_H_BATCH_TOKENS, SV_H_COUNT };
+enum {
+    SV_H_DURATION,
+    SV_H_TOKENIZATION,
+    SV_H_QUEUE,
+    SV_H_INFERENCE,
+    SV_H_INPUT_LENGTH,
+    SV_H_BATCH_DURATION,
+    SV_H_BATCH_SIZE,
+    SV_H_BATCH_TOKENS,
+    SV_H_COUNT
+};
 
 #define SV_FAIL_KINDS 8
 

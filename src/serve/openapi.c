@@ -2,8 +2,7 @@
  * kept by hand since: the parts that depend on the running server are filled in here. */
 #include "serve/openapi.h"
 
-static const char part_head[] =
-    "{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"lorabert serve\",\"version\":\"";
+static const char part_head[] = "{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"lorabert serve\",\"version\":\"";
 static const char part_mid[] =
     "\",\"license\":{\"name\":\"Apache-2.0\"},\"description\":\"Text classification with one base model and many Lo"
     "RA adapters. The API of Hugging Face text-embeddings-inference (TEI) for /predict, /info, /health an"
@@ -132,8 +131,7 @@ static const char part_mid2[] =
     "lable\":true},\"backend\":{\"type\":\"string\"},\"architecture\":{\"type\":\"string\"},\"problem_type\":{\"type\":\"st"
     "ring\"},\"payload_limit\":{\"type\":\"integer\"},\"max_adapters\":{\"type\":\"integer\"},\"adapters\":{\"type\":\"arra"
     "y\",\"items\":{\"$ref\":\"#/components/schemas/Adapter\"}}}}}},\"security\":";
-static const char part_tail[] =
-    "}";
+static const char part_tail[] = "}";
 
 void sv_openapi_json(sv_buf *b, const char *version, int max_client_batch_size, bool api_key) {
     sv_buf_puts(b, part_head);

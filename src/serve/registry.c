@@ -62,7 +62,8 @@ static int make_room(sv_registry *r, sv_adapter **victim, sv_status *st) {
     }
     if (best < 0)
         return sv_fail(st, 429, SV_ERR_OVERLOADED,
-                       "all %d adapter slots (--max-adapters) hold adapters that are pinned or in use", r->max_adapters);
+                       "all %d adapter slots (--max-adapters) hold adapters that are pinned or in use",
+                       r->max_adapters);
     *victim = unlist(r, best);
     r->evictions++;
     return 0;
@@ -193,6 +194,14 @@ void sv_registry_release(sv_registry *r, sv_adapter *a) {
     bool free_it = --a->refs == 0 && !a->listed;
     pthread_mutex_unlock(&r->mu);
     if (free_it) adapter_free(r, a);
+}
+
+bool sv_registry_loaded(sv_registry *r, const char *name) {
+    pthread_mutex_lock(&r->mu);
+    int i = find(r, name);
+    bool ok = i >= 0 && !r->v[i]->loading;
+    pthread_mutex_unlock(&r->mu);
+    return ok;
 }
 
 int sv_registry_remove(sv_registry *r, const char *name, sv_status *st) {

@@ -6,8 +6,8 @@
  * evicting the least recently used on-demand adapter that no queued row holds.
  * Why: the HTTP side names adapters; the batcher needs handles that stay valid while rows use
  * them; loading must not stall requests for other adapters.
- * Guarantees: thread-safe. Loading runs on the calling thread with no registry lock held, so
- * requests for loaded adapters go on meanwhile; callers asking for an adapter being loaded wait
+ * Guarantees: thread-safe. Loading runs on the calling thread (the server's loader thread) with
+ * no registry lock held, so requests for loaded adapters go on meanwhile; callers asking for an adapter being loaded wait
  * for that one load (it happens once). An acquired adapter is never freed before its release
  * (a DELETE or an eviction only unlists it; the last release closes it). The library's reason
  * for refusing an adapter (base or shapes that do not match) is passed on as a 422. */
@@ -22,14 +22,14 @@
 
 /* What opening an adapter gives (filled by the loader). */
 typedef struct sv_adapter_desc {
-    void *handle;              /* for the forward pass */
-    const lb_tokenizer *tok;   /* its own tokenizer, or NULL: the base model's */
-    lb_tokenizer *owned_tok;   /* closed with the adapter (== tok when it has its own) */
+    void *handle;            /* for the forward pass */
+    const lb_tokenizer *tok; /* its own tokenizer, or NULL: the base model's */
+    lb_tokenizer *owned_tok; /* closed with the adapter (== tok when it has its own) */
     int num_labels;
     const char *const *labels; /* [num_labels], owned by handle */
     sv_score_mode mode;
-    int max_length;            /* tokens per input after truncation */
-    const char *source;        /* resolved folder, owned by handle */
+    int max_length;     /* tokens per input after truncation */
+    const char *source; /* resolved folder, owned by handle */
 } sv_adapter_desc;
 
 /* How adapters are opened and closed (the library in the server; fakes in the unit tests). */
@@ -73,6 +73,8 @@ int sv_registry_add(sv_registry *r, const char *name, const char *path, sv_statu
  * from adapters_dir. 0, or 400 unknown adapter, 422 the library refused it, 429 as above. */
 int sv_registry_acquire(sv_registry *r, const char *name, sv_adapter **out, sv_status *st);
 void sv_registry_release(sv_registry *r, sv_adapter *a);
+/* Whether name is loaded now (so sv_registry_acquire will not load or wait). */
+bool sv_registry_loaded(sv_registry *r, const char *name);
 /* Unlists name (it is closed once no row holds it). 0 or 404. */
 int sv_registry_remove(sv_registry *r, const char *name, sv_status *st);
 /* {"adapters":[{"name","path","num_labels","labels","pinned","in_use"}...],"adapters_dir","max_adapters"} */

@@ -73,7 +73,8 @@ static int parse_inputs(const cJSON *v, int max_batch, sv_predict_req *req, sv_s
         return sv_fail(st, 413, SV_ERR_VALIDATION,
                        "batch size %d > maximum allowed batch size %d (--max-client-batch-size)", n, max_batch);
     req->batch = true;
-    if (!(req->inputs = calloc((size_t)n, sizeof *req->inputs))) return sv_fail(st, 500, SV_ERR_BACKEND, "out of memory");
+    if (!(req->inputs = calloc((size_t)n, sizeof *req->inputs)))
+        return sv_fail(st, 500, SV_ERR_BACKEND, "out of memory");
     req->n = n;
     int i = 0;
     for (const cJSON *a = v->child; a; a = a->next, i++)
@@ -109,7 +110,8 @@ int sv_parse_predict(const char *body, size_t len, int max_batch, sv_predict_req
         rc = sv_fail(st, 400, SV_ERR_VALIDATION, "missing field `inputs`");
         goto out;
     }
-    if ((rc = get_bool(root, "truncate", &req->truncate, st)) || (rc = get_bool(root, "raw_scores", &req->raw_scores, st)))
+    if ((rc = get_bool(root, "truncate", &req->truncate, st)) ||
+        (rc = get_bool(root, "raw_scores", &req->raw_scores, st)))
         goto out;
     const cJSON *dir = cJSON_GetObjectItemCaseSensitive(root, "truncation_direction");
     if (dir && !cJSON_IsNull(dir)) {
@@ -171,7 +173,8 @@ int sv_parse_adapter_add(const char *body, size_t len, char **name, char **path,
         rc = sv_fail(st, 400, SV_ERR_VALIDATION, "request body must be a JSON object {\"name\": ..., \"path\": ...}");
         goto out;
     }
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "name"), *p = cJSON_GetObjectItemCaseSensitive(root, "path");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "name"),
+                *p = cJSON_GetObjectItemCaseSensitive(root, "path");
     if (!cJSON_IsString(n) || !sv_adapter_name_ok(n->valuestring)) {
         rc = sv_fail(st, 400, SV_ERR_VALIDATION,
                      "`name` must be an adapter name (1-128 of A-Z a-z 0-9 . _ -, not starting with '.')");

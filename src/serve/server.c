@@ -2,11 +2,12 @@
  *
  * A POST /predict travels: an MHD polling thread reads and parses the body, checks the limits,
  * suspends the connection and queues the request for a tokenization worker; the worker takes a
- * reference on the adapter (loading it from --adapters-dir when needed), tokenizes every input
- * with the adapter's tokenizer and queues the rows for the batcher; the batcher runs them, writes
- * the scores and, at the request's last row, builds the answer and resumes the connection; MHD
- * calls the handler again and sends it. No MHD thread ever waits for tokenization, loading or
- * inference. */
+ * reference on the adapter (an adapter not loaded yet sends the request to the loader thread
+ * first, which loads it and hands the request back), tokenizes every input with the adapter's
+ * tokenizer and queues the rows for the batcher; the batcher runs them, writes the scores and,
+ * at the request's last row, builds the answer and resumes the connection; MHD calls the
+ * handler again and sends it. No MHD thread ever waits for tokenization, loading or inference,
+ * and no tokenization worker waits for a load. */
 #include "serve/serve.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,16 +31,28 @@
 typedef enum { R_NONE, R_HEALTH, R_INFO, R_METRICS, R_OPENAPI, R_PREDICT, R_ADAPTERS, R_ADAPTER_ONE } route;
 
 typedef struct server server;
+typedef struct req_ctx req_ctx;
+
+/* A queue of suspended requests and the threads that serve it. */
+typedef struct wqueue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    req_ctx *head, *tail;
+    bool stop, init;
+    pthread_t *th;
+    int n;
+    void (*run)(req_ctx *c);
+} wqueue;
 
 /* One HTTP request (MHD's per-request closure). */
-typedef struct req_ctx {
+struct req_ctx {
     server *s;
     struct MHD_Connection *conn;
     route r;
     bool is_post, is_get, is_delete;
     double t_start, t_tokenized;
     sv_buf body;
-    bool too_large, counted, outcome_recorded, working;
+    bool too_large, counted, outcome_recorded, working, queued;
     /* predict */
     sv_predict_req pr;
     sv_adapter *adapter;
@@ -55,8 +68,8 @@ typedef struct req_ctx {
     sv_buf out;
     const char *content_type;
     sv_status st;
-    struct req_ctx *next; /* worker queue */
-} req_ctx;
+    req_ctx *next; /* wqueue */
+};
 
 struct server {
     serve_options o;
@@ -66,21 +79,18 @@ struct server {
     lb_tokenizer *tok_owned;
     int max_len;
     sv_score_mode mode;
-    int multi_label;     /* the base's config.json problem_type (see multi_label()) */
+    int multi_label; /* the base's config.json problem_type (see multi_label()) */
     sv_metrics metrics;
     sv_batcher batcher;
     sv_registry reg;
     struct MHD_Daemon *d;
     _Atomic long inflight;
     _Atomic bool ready, draining;
-    /* tokenization workers */
-    pthread_mutex_t wmu;
-    pthread_cond_t wcv;
-    req_ctx *whead, *wtail;
-    bool wstop;
-    pthread_t *workers;
-    int n_workers;
+    wqueue work; /* tokenization workers */
+    wqueue load; /* the adapter loader: loads never hold up a tokenization worker */
 };
+
+static void wqueue_push(wqueue *q, req_ctx *c);
 
 /* ---- answers ------------------------------------------------------------------------------ */
 
@@ -106,6 +116,8 @@ static void record_outcome(req_ctx *c) {
 }
 
 static enum MHD_Result send_answer(req_ctx *c) {
+    if (c->queued) return MHD_YES; /* answered already (an early error): MHD drops the rest */
+    c->queued = true;
     record_outcome(c);
     if (c->out.oom) {
         sv_buf_free(&c->out);
@@ -117,8 +129,8 @@ static enum MHD_Result send_answer(req_ctx *c) {
     char *p = c->out.p;
     c->out.p = NULL;
     c->out.len = c->out.cap = 0;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE
-                                                                                              : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(p);
         return MHD_NO;
@@ -161,7 +173,7 @@ static void job_done(sv_job *job) {
     req_ctx *c = job->user;
     server *s = c->s;
     if (job->status != LB_OK) {
-        set_fail(c, job->status == LB_ERR_NUMERIC ? 500 : 500, SV_ERR_BACKEND, job->error);
+        set_fail(c, 500, SV_ERR_BACKEND, job->error); /* e.g. non-finite logits */
     } else {
         const int L = job->num_labels;
         const char *const *labels = c->adapter ? c->adapter->d.labels : s->info.labels;
@@ -185,12 +197,18 @@ static void work_predict(req_ctx *c) {
     const lb_tokenizer *tok = s->tok;
     int max_len = s->max_len, L = s->info.num_labels;
     sv_score_mode mode = s->mode;
-    if (c->pr.adapter) {
+    if (c->pr.adapter && !c->adapter) {
+        if (!sv_registry_loaded(&s->reg, c->pr.adapter)) { /* to the loader: this worker goes on */
+            wqueue_push(&s->load, c);
+            return;
+        }
         if (sv_registry_acquire(&s->reg, c->pr.adapter, &c->adapter, &st)) {
             set_error(c, &st);
             resume(c);
             return;
         }
+    }
+    if (c->adapter) {
         if (c->adapter->d.tok) tok = c->adapter->d.tok;
         max_len = c->adapter->d.max_length;
         L = c->adapter->d.num_labels;
@@ -212,24 +230,26 @@ static void work_predict(req_ctx *c) {
         lb_error err = {0};
         c->chars += (long)(in->len + in->pair_len);
         if (lb_tokenizer_encode(tok, in->text, in->len, in->pair, in->pair_len, &eo, &c->toks[i], &err)) {
-            sv_fail(&st, err.code == LB_ERR_NOMEM ? 500 : 422, err.code == LB_ERR_NOMEM ? SV_ERR_BACKEND : SV_ERR_TOKENIZER,
-                    "%s%s", n > 1 ? "" : "", err.msg);
-            if (n > 1) sv_fail(&st, st.http, st.type, "inputs[%d]: %s", i, err.msg);
+            bool oom = err.code == LB_ERR_NOMEM;
+            if (n > 1)
+                sv_fail(&st, oom ? 500 : 422, oom ? SV_ERR_BACKEND : SV_ERR_TOKENIZER, "inputs[%d]: %s", i, err.msg);
+            else sv_fail(&st, oom ? 500 : 422, oom ? SV_ERR_BACKEND : SV_ERR_TOKENIZER, "%s", err.msg);
             set_error(c, &st);
             resume(c);
             return;
         }
         if (c->toks[i].n > max_len) {
-            sv_fail(&st, 422, SV_ERR_VALIDATION,
-                    "Input validation error: `inputs` must have less than %d tokens. Given: %d (set \"truncate\": true)",
-                    max_len, c->toks[i].n);
+            sv_fail(
+                &st, 422, SV_ERR_VALIDATION,
+                "Input validation error: `inputs` must have less than %d tokens. Given: %d (set \"truncate\": true)",
+                max_len, c->toks[i].n);
             set_error(c, &st);
             resume(c);
             return;
         }
         c->tokens += c->toks[i].n;
-        c->rows[i] = (sv_row){.ids = c->toks[i].ids, .type_ids = c->toks[i].type_ids, .n = c->toks[i].n,
-                              .job = &c->job, .index = i};
+        c->rows[i] = (sv_row){
+            .ids = c->toks[i].ids, .type_ids = c->toks[i].type_ids, .n = c->toks[i].n, .job = &c->job, .index = i};
     }
     c->t_tokenized = sv_now();
     sv_metrics_observe(&s->metrics, SV_H_TOKENIZATION, c->t_tokenized - c->t_start);
@@ -259,34 +279,81 @@ static void work_adapter_add(req_ctx *c) {
     resume(c);
 }
 
-static void *worker_main(void *arg) {
-    server *s = arg;
-    pthread_mutex_lock(&s->wmu);
+static void *wqueue_main(void *arg) {
+    wqueue *q = arg;
+    pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!s->whead && !s->wstop) pthread_cond_wait(&s->wcv, &s->wmu);
-        req_ctx *c = s->whead;
-        if (!c) break;
-        s->whead = c->next;
-        if (!s->whead) s->wtail = NULL;
-        pthread_mutex_unlock(&s->wmu);
-        if (c->r == R_PREDICT) work_predict(c);
-        else work_adapter_add(c);
-        pthread_mutex_lock(&s->wmu);
+        while (!q->head && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        req_ctx *c = q->head;
+        if (!c) break; /* stopping, and everything queued was served */
+        q->head = c->next;
+        if (!q->head) q->tail = NULL;
+        pthread_mutex_unlock(&q->mu);
+        q->run(c);
+        pthread_mutex_lock(&q->mu);
     }
-    pthread_mutex_unlock(&s->wmu);
+    pthread_mutex_unlock(&q->mu);
     return NULL;
 }
 
-static void queue_work(server *s, req_ctx *c) {
+static void wqueue_push(wqueue *q, req_ctx *c) {
+    pthread_mutex_lock(&q->mu);
+    c->next = NULL;
+    if (q->tail) q->tail->next = c;
+    else q->head = c;
+    q->tail = c;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static bool wqueue_start(wqueue *q, int n, void (*run)(req_ctx *)) {
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->init = true;
+    q->run = run;
+    if (!(q->th = calloc((size_t)n, sizeof *q->th))) return false;
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&q->th[i], NULL, wqueue_main, q)) return false;
+        q->n++;
+    }
+    return true;
+}
+
+/* Serves what is queued, then joins the threads. */
+static void wqueue_stop(wqueue *q) {
+    if (!q->init) return;
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < q->n; i++) pthread_join(q->th[i], NULL);
+    free(q->th);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    memset(q, 0, sizeof *q);
+}
+
+/* Suspends the connection (no MHD thread waits) and queues the request. */
+static void suspend_to(wqueue *q, req_ctx *c) {
     c->working = true;
     MHD_suspend_connection(c->conn);
-    pthread_mutex_lock(&s->wmu);
-    c->next = NULL;
-    if (s->wtail) s->wtail->next = c;
-    else s->whead = c;
-    s->wtail = c;
-    pthread_cond_signal(&s->wcv);
-    pthread_mutex_unlock(&s->wmu);
+    wqueue_push(q, c);
+}
+
+/* The loader's side of a request: POST /adapters, or a predict whose adapter is not loaded yet
+ * (acquired here, loading it if needed, then back to the tokenization workers). */
+static void load_run(req_ctx *c) {
+    if (c->r != R_PREDICT) {
+        work_adapter_add(c);
+        return;
+    }
+    sv_status st = {0};
+    if (sv_registry_acquire(&c->s->reg, c->pr.adapter, &c->adapter, &st)) {
+        set_error(c, &st);
+        resume(c);
+        return;
+    }
+    wqueue_push(&c->s->work, c);
 }
 
 /* ---- routes ------------------------------------------------------------------------------- */
@@ -317,7 +384,7 @@ static void info_json(server *s, sv_buf *b) {
                   ",\"max_client_batch_size\":%ld,\"auto_truncate\":%s,\"tokenization_workers\":%d,"
                   "\"version\":\"%s\",\"sha\":null,\"docker_label\":null,\"backend\":\"lorabert\","
                   "\"architecture\":",
-                  s->o.max_client_batch_size, s->o.auto_truncate ? "true" : "false", s->n_workers, lb_version());
+                  s->o.max_client_batch_size, s->o.auto_truncate ? "true" : "false", s->work.n, lb_version());
     sv_buf_json_string(b, in->architecture);
     sv_buf_printf(b, ",\"problem_type\":\"%s\",\"payload_limit\":%ld,\"max_adapters\":%ld,\"adapters\":",
                   s->mode == SV_SIGMOID ? "multi_label_classification" : "single_label_classification",
@@ -342,7 +409,8 @@ static bool authorized(server *s, struct MHD_Connection *conn) {
     size_t hl = strlen(h), kl = strlen(s->o.api_key), want = sizeof prefix - 1 + kl;
     volatile unsigned char diff = (unsigned char)(hl != want);
     for (size_t i = 0; i < want; i++) {
-        unsigned char x = i < sizeof prefix - 1 ? (unsigned char)prefix[i] : (unsigned char)s->o.api_key[i - (sizeof prefix - 1)];
+        unsigned char x =
+            i < sizeof prefix - 1 ? (unsigned char)prefix[i] : (unsigned char)s->o.api_key[i - (sizeof prefix - 1)];
         unsigned char y = i < hl ? (unsigned char)h[i] : 0;
         diff |= x ^ y;
     }
@@ -407,7 +475,7 @@ static void dispatch(req_ctx *c, const char *url) {
             set_error(c, &st);
             return;
         }
-        queue_work(s, c);
+        suspend_to(&s->load, c);
         return;
     case R_ADAPTER_ONE: {
         const char *name = url + 10;
@@ -426,7 +494,7 @@ static void dispatch(req_ctx *c, const char *url) {
             set_error(c, &st);
             return;
         }
-        queue_work(s, c);
+        suspend_to(&s->work, c);
         return;
     default: set_fail(c, 404, SV_ERR_NOT_FOUND, "no such route"); return;
     }
@@ -454,7 +522,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             if (atomic_fetch_add(&s->inflight, 1) >= s->o.max_concurrent_requests) {
                 atomic_fetch_sub(&s->inflight, 1);
                 char m[160];
-                snprintf(m, sizeof m, "Model is overloaded: more than %ld concurrent requests (--max-concurrent-requests)",
+                snprintf(m, sizeof m,
+                         "Model is overloaded: more than %ld concurrent requests (--max-concurrent-requests)",
                          s->o.max_concurrent_requests);
                 set_fail(c, 429, SV_ERR_OVERLOADED, m);
             } else c->counted = true;
@@ -486,7 +555,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         if (c->body.len + *upload_data_size > (size_t)s->o.payload_limit) c->too_large = true;
         else sv_buf_put(&c->body, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        if (c->too_large) return MHD_NO; /* a chunked body over the limit: the connection is closed */
+        if (c->too_large) { /* a chunked body over the limit: 413 now, or close when MHD cannot answer yet */
+            char m[160];
+            snprintf(m, sizeof m, "payload over the %ld-byte limit (--payload-limit)", s->o.payload_limit);
+            set_fail(c, 413, SV_ERR_VALIDATION, m);
+            return send_answer(c) == MHD_YES ? MHD_YES : MHD_NO;
+        }
         return MHD_YES;
     }
     if (atomic_load(&c->answered)) return send_answer(c);
@@ -505,7 +579,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     if (!c) return;
     *con_cls = NULL;
     if (c->r == R_PREDICT && !c->outcome_recorded) {
-        if (!c->http) sv_fail(&c->st, 499, SV_ERR_VALIDATION, "client went away"), c->http = 499;
+        if (!c->http) { /* the client went away first: counted as err="other" */
+            sv_fail(&c->st, 499, "ClientClosed", "client closed the connection");
+            c->http = 499;
+        }
         record_outcome(c);
     }
     sv_registry_release(&s->reg, c->adapter);
@@ -543,13 +620,15 @@ static int multi_label(const char *folder) {
     if (!folder || snprintf(path, sizeof path, "%s/config.json", folder) >= (int)sizeof path) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf, f);
+    size_t cap = (size_t)4 << 20, n = 0; /* a config.json is a few KB; 4 MiB is plenty */
+    char *buf = malloc(cap);
+    if (buf) n = fread(buf, 1, cap, f);
     fclose(f);
-    cJSON *root = cJSON_ParseWithLength(buf, n);
+    cJSON *root = buf ? cJSON_ParseWithLength(buf, n) : NULL;
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
     int r = cJSON_IsString(pt) ? !strcmp(pt->valuestring, "multi_label_classification") : -1;
     cJSON_Delete(root);
+    free(buf);
     return r;
 }
 
@@ -636,31 +715,6 @@ static struct MHD_Daemon *start_daemon(server *s, lb_error *err) {
     return d;
 }
 
-static bool start_workers(server *s) {
-    pthread_mutex_init(&s->wmu, NULL);
-    pthread_cond_init(&s->wcv, NULL);
-    s->workers = calloc((size_t)s->o.tokenization_workers, sizeof *s->workers);
-    if (!s->workers) return false;
-    for (long i = 0; i < s->o.tokenization_workers; i++) {
-        if (pthread_create(&s->workers[i], NULL, worker_main, s)) return false;
-        s->n_workers++;
-    }
-    return true;
-}
-
-static void stop_workers(server *s) {
-    pthread_mutex_lock(&s->wmu);
-    s->wstop = true;
-    pthread_cond_broadcast(&s->wcv);
-    pthread_mutex_unlock(&s->wmu);
-    for (int i = 0; i < s->n_workers; i++) pthread_join(s->workers[i], NULL);
-    free(s->workers);
-    s->workers = NULL;
-    s->n_workers = 0;
-    pthread_mutex_destroy(&s->wmu);
-    pthread_cond_destroy(&s->wcv);
-}
-
 /* Waits for SIGTERM/SIGINT (blocked in every thread, taken here with sigtimedwait). */
 static void wait_signal(const sigset_t *set) {
     for (;;) {
@@ -728,7 +782,8 @@ int serve_run(const serve_options *o, lb_error *err) {
     s->max_len = max_input_length(s->tok, &s->info);
     s->multi_label = multi_label(s->info.model_dir);
     s->mode = score_mode(s->info.num_labels, s->multi_label);
-    if (!(workers = start_workers(s))) {
+    workers = true;
+    if (!wqueue_start(&s->work, (int)o->tokenization_workers, work_predict) || !wqueue_start(&s->load, 1, load_run)) {
         rc = fail_msg(err, LB_ERR_INTERNAL, "%s", "serve: cannot start the tokenization workers");
         goto out;
     }
@@ -740,8 +795,8 @@ int serve_run(const serve_options *o, lb_error *err) {
     batcher = true;
     if ((rc = load_startup_adapters(s, err))) goto out;
     atomic_store(&s->ready, true);
-    fprintf(stderr, "lorabert serve: ready (%s, %d labels, %d adapters)\n", s->info.architecture,
-            s->info.num_labels, sv_registry_count(&s->reg));
+    fprintf(stderr, "lorabert serve: ready (%s, %d labels, %d adapters)\n", s->info.architecture, s->info.num_labels,
+            sv_registry_count(&s->reg));
 
     wait_signal(&set);
     /* drain: refuse new work, stop accepting, answer everything accepted */
@@ -759,7 +814,10 @@ int serve_run(const serve_options *o, lb_error *err) {
                 (long)atomic_load(&s->inflight), o->drain_timeout_s);
 out:
     atomic_store(&s->draining, true);
-    if (workers) stop_workers(s);
+    if (workers) { /* the loader hands requests to the workers: it stops first */
+        wqueue_stop(&s->load);
+        wqueue_stop(&s->work);
+    }
     if (batcher) sv_batcher_stop(&s->batcher);
     if (s->d) MHD_stop_daemon(s->d);
     sv_registry_free(&s->reg);

@@ -190,4 +190,87 @@ print("client checks: ok")
 PYEOF
 stop_server
 grep -q 'draining' "$T/serve.log" || fail "no drain line: $(cat "$T/serve.log")"
+
+# loading never holds up other requests: POST /adapters of a hub id whose hub (HF_ENDPOINT, a local
+# server of this test) does not answer until the test lets it; meanwhile the base and a1 answer
+"$PY" - >"$T/hub.port" <<'PYEOF' &
+import http.server, sys, threading
+release = threading.Event()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def _hold(self):
+        if self.path == "/release":
+            release.set()
+        else:
+            release.wait(60)
+        self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+    do_GET = do_HEAD = _hold
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+threading.Timer(90, srv.shutdown).start()
+srv.serve_forever()
+PYEOF
+HUB_PID=$!
+for _ in $(seq 50); do [ -s "$T/hub.port" ] && break; sleep 0.1; done
+HUB=http://127.0.0.1:$(cat "$T/hub.port")
+HF_HUB_OFFLINE= HF_ENDPOINT=$HUB start_server --adapter a1="$A1"
+"$PY" - "$URL" "$HUB" <<'PYEOF' || fail "a load held up other requests"
+import sys, threading, time
+import requests
+url, hub = sys.argv[1:3]
+out = {}
+def slow():
+    out["r"] = requests.post(url + "/adapters", json={"name": "slow", "path": "org/slow"}, timeout=120)
+t = threading.Thread(target=slow); t.start()
+time.sleep(0.5)
+assert t.is_alive(), "the load did not wait for the hub"
+t0 = time.time()
+for k in range(10):
+    for a in (None, "a1"):
+        body = {"inputs": "text %d" % k}
+        if a: body["adapter"] = a
+        r = requests.post(url + "/predict", json=body, timeout=10)
+        assert r.status_code == 200, r.text
+assert requests.get(url + "/adapters", timeout=10).status_code == 200
+dt = time.time() - t0
+assert t.is_alive(), "the load must still wait"
+print("20 predictions (base and a1) and GET /adapters in %.2f s while an adapter load waited" % dt)
+requests.get(hub + "/release", timeout=10)
+t.join(90)
+assert not t.is_alive() and out["r"].status_code == 422, out.get("r") and out["r"].text
+print("the waiting load ended:", out["r"].status_code, out["r"].json()["error"])
+PYEOF
+[ $? -eq 0 ] || fail "loading"
+stop_server
+kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null
+
+# bf16: the same logits as `lorabert predict --precision bf16`; --max-adapters 2 unloads the least
+# recently used on-demand adapter (a pinned one stays)
+cp -r "$A3" "$T/dir/a3"
+start_server --precision bf16 --adapter a1="$A1" --adapters-dir "$T/dir" --max-adapters 2
+"$PY" - "$URL" "$LB" "$M" "$A1" "$A2" <<'PYEOF' || fail "bf16 / --max-adapters"
+import json, struct, subprocess, sys
+import requests
+url, lb, model, a1, a2 = sys.argv[1:6]
+f32 = lambda x: struct.unpack("f", struct.pack("f", x))[0]
+texts = ["It was good.", "This one is a pass."]
+info = requests.get(url + "/info").json()
+assert info["model_dtype"] == "bfloat16" and info["max_adapters"] == 2, info
+for name, path in (("a1", a1), ("a2", a2)):
+    out = subprocess.run([lb, "predict", "--json", "--precision", "bf16", "--model", model, "--adapter", path, *texts],
+                         check=True, capture_output=True, text=True).stdout
+    ref = [json.loads(l) for l in out.splitlines()]
+    got = requests.post(url + "/predict", json={"inputs": [[t] for t in texts], "adapter": name, "raw_scores": True}).json()
+    for preds, r in zip(got, ref):
+        by = {p["label"]: p["score"] for p in preds}
+        assert [f32(by["Negative"]), f32(by["Positive"])] == [f32(x) for x in r["logits"]], (name, preds, r)
+names = lambda: sorted(a["name"] for a in requests.get(url + "/adapters").json()["adapters"])
+assert names() == ["a1", "a2"], names()
+assert requests.post(url + "/predict", json={"inputs": "x", "adapter": "a3"}).status_code == 200
+lst = requests.get(url + "/adapters").json()
+assert sorted(a["name"] for a in lst["adapters"]) == ["a1", "a3"] and lst["evictions"] == 1, lst
+print("bf16 parity and LRU: ok")
+PYEOF
+stop_server
+
 echo "serve: ok"

@@ -77,6 +77,15 @@ print("error codes: ok")
 PYEOF
 [ $? -eq 0 ] || fail "error codes"
 
+# a chunked body (no Content-Length) over --payload-limit: libmicrohttpd cannot answer before the
+# body ends, so the connection is closed; the server stays healthy
+python3 -c "print('{\"inputs\": \"' + 'x' * 3000 + '\"}')" >"$T/big.json"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret' -H 'Transfer-Encoding: chunked' \
+       --data-binary @"$T/big.json" "$URL/predict"); rc=$?
+[ "$code" = 000 ] && [ $rc -ne 0 ] || fail "chunked body over the limit: HTTP $code, curl rc $rc"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ] || fail "unhealthy after a chunked body over the limit"
+echo "chunked body over the limit: connection closed (curl rc $rc), server healthy"
+
 # 503 while draining: a request waits in its 300 ms batch window, SIGTERM arrives; on a connection
 # opened before, /health and /predict answer 503; the waiting request is answered 200; exit 0.
 "$PY" - "$URL" "$SERVER_PID" <<'PYEOF' || fail "503 while draining"

@@ -88,6 +88,53 @@ Test(linear, backward_matches_finite_differences) {
     free(db);
 }
 
+/* lb_linear_rows: close to the double reference (bias, alpha, accumulate, strides), and a row's
+ * bits do not depend on the other rows: each row alone equals its row in a call over many rows,
+ * for both paths (K < 64 and K >= 64, with a tail of k), threaded or not. */
+Test(linear, rows_kernel_is_row_independent) {
+    lb_rng_seed(&R, 5);
+    int shapes[][2] = {{8, 768}, {768, 8}, {3, 70}, {77, 5}, {40, 33}, {130, 200}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int K = shapes[s][0], N = shapes[s][1], M = 300, ldx = K + 3, ldy = N + 5;
+        double *x = dz(M * K), *W = dz(N * K), *b = dz(N), *y = dz(M * N);
+        fill(x, M * K, 1);
+        fill(W, N * K, 1);
+        fill(b, N, 1);
+        float *xs = calloc((size_t)M * ldx, 4), *Wf = tof(W, N * K), *bf = tof(b, N);
+        float *all = calloc((size_t)M * ldy, 4), *one = calloc((size_t)ldy, 4), *acc = calloc((size_t)M * ldy, 4);
+        for (int m = 0; m < M; m++)
+            for (int k = 0; k < K; k++) xs[m * ldx + k] = (float)x[m * K + k];
+        lb_linear_forward_ref(y, x, W, b, M, K, N);
+        lb_linear_rows(all, ldy, xs, ldx, Wf, bf, 1.0f, false, M, K, N);
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++)
+                cr_assert(fabs(all[m * ldy + n] - y[m * N + n]) <= 1e-5 * (1 + fabs(y[m * N + n])), "K=%d N=%d", K, N);
+        for (int m = 0; m < M; m += 37) {
+            lb_linear_rows(one, ldy, xs + m * ldx, ldx, Wf, bf, 1.0f, false, 1, K, N);
+            cr_assert_eq(memcmp(one, all + m * ldy, sizeof(float) * N), 0, "K=%d N=%d row %d alone", K, N, m);
+        }
+        /* rows 100..199 as their own call, single-threaded: the same bits */
+        int prev = omp_get_max_threads();
+        omp_set_num_threads(1);
+        float *part = calloc((size_t)100 * ldy, 4);
+        lb_linear_rows(part, ldy, xs + 100 * ldx, ldx, Wf, bf, 1.0f, false, 100, K, N);
+        omp_set_num_threads(prev);
+        for (int m = 0; m < 100; m++)
+            cr_assert_eq(memcmp(part + m * ldy, all + (100 + m) * ldy, sizeof(float) * N), 0, "K=%d N=%d", K, N);
+        /* accumulate with alpha: y + alpha * (x W^T), the bias unused */
+        for (int i = 0; i < M * ldy; i++) acc[i] = 0.5f;
+        lb_linear_rows(acc, ldy, xs, ldx, Wf, bf, 0.25f, true, M, K, N);
+        for (int m = 0; m < M; m++) {
+            for (int n = 0; n < N; n++) {
+                double want = 0.5 + 0.25 * (y[m * N + n] - b[n]);
+                cr_assert(fabs(acc[m * ldy + n] - want) <= 1e-5 * (1 + fabs(want)), "K=%d N=%d accumulate", K, N);
+            }
+            cr_assert_eq(acc[m * ldy + N], 0.5f, "wrote past its N columns");
+        }
+        free(x), free(W), free(b), free(y), free(xs), free(Wf), free(bf), free(all), free(one), free(acc), free(part);
+    }
+}
+
 Test(linear, fast_matches_reference_with_strides) {
     lb_rng_seed(&R, 2);
     int N = 33, I = 40, O = 24, ldx = 45, ldy = 3 * O;
