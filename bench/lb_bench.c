@@ -4,6 +4,14 @@
  * tokenizer), on the batch file peers.py wrote, so every system does identical work.
  *   lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] [--precision P]
  *   lb_bench rss --model DIR [--precision P]   peak RSS of a fresh process training 2 steps at 4x512
+ *   lb_bench make-adapters --model DIR --out DIR --count N [--merged DIR]
+ *       N distinct adapters of the seed recipe (r 4, alpha 32, q_lin), one training step each
+ *       (seed i, a random 4x32 batch) so every LoRA B and head differs; OUT/a000 ... (kept when
+ *       present); --merged: a000 merged into the base as a plain HF folder (what a peer serves)
+ *   lb_bench eval-texts --model DIR --adapter DIR --data FILE [--precision P] [--repeats N]
+ *       `lorabert eval`'s own path (lb_classifier_open + lb_evaluate_dataset, batch 8, left
+ *       truncation at 512: tokenization included) on a labelled file: reviews/s, workload eval_texts
+ *       (system lorabert_bf16 with --precision bf16)
  * --precision bf16 runs the model in its bf16 mode (lb_model_set_precision) and reports as system
  * "lorabert_bf16" (the tokenizer is not re-measured there).
  * Output: one JSON line per measurement, same fields as peers.py ("system": "lorabert"), plus
@@ -412,10 +420,81 @@ static int cmd_rss(const char *model) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ serving bench helpers */
+
+static bool is_file(const char *path) { return access(path, R_OK) == 0; }
+
+static int cmd_make_adapters(const char *model, const char *out, int count, const char *merged) {
+    for (int i = 0; i < count; i++) {
+        char dir[4096], probe[4200];
+        snprintf(dir, sizeof dir, "%s/a%03d", out, i);
+        snprintf(probe, sizeof probe, "%s/adapter_model.safetensors", dir);
+        bool want_merged = i == 0 && merged;
+        char mprobe[4200] = "";
+        if (want_merged) snprintf(mprobe, sizeof mprobe, "%s/model.safetensors", merged);
+        if (is_file(probe) && (!want_merged || is_file(mprobe))) continue;
+        lb_error e;
+        lb_model *m;
+        lb_model_options mo = {.seed = 42};
+        if (lb_model_open(model, &mo, &m, &e) != LB_OK) die("load model", &e);
+        lb_lora_options lo = {.r = 4, .alpha = 32, .dropout = 0.01, .seed = (uint64_t)i + 1};
+        if (lb_model_add_adapter(m, &lo, &e) != LB_OK) die("add lora", &e);
+        lb_train_options to;
+        lb_train_options_init(&to);
+        to.max_steps = 10;
+        to.seed = (uint64_t)i + 1;
+        lb_train_run *run;
+        if (lb_train_run_open(m, NULL, NULL, &to, NULL, &run, &e) != LB_OK) die("train run", &e);
+        uint64_t r = 1000 + (uint64_t)i;
+        bbatch fb = fixed_batch(&r, 4, 32);
+        if (lb_train_step_batch(run, fb.ids, fb.lengths, NULL, fb.B, fb.T, fb.labels, NULL, &e) != LB_OK)
+            die("train step", &e);
+        lb_train_run_close(run);
+        free(fb.labels);
+        free(fb.lengths);
+        free(fb.ids);
+        if (!is_file(probe) && lb_model_save_adapter(m, dir, &e) != LB_OK) die("save adapter", &e);
+        if (want_merged && !is_file(mprobe) && lb_model_save_merged(m, merged, &e) != LB_OK) die("save merged", &e);
+        lb_model_close(m);
+        fprintf(stderr, "lb_bench: adapter %s written\n", dir);
+    }
+    return 0;
+}
+
+static int cmd_eval_texts(const char *model, const char *adapter, const char *data, int repeats) {
+    lb_error e;
+    lb_classifier *c;
+    lb_dataset *ds;
+    lb_classifier_options co = {.model = {.adapter = adapter, .precision = precision}, .truncate_left = true};
+    if (lb_classifier_open(model, &co, &c, &e) != LB_OK) die("classifier", &e);
+    if (lb_dataset_open(data, NULL, &ds, &e) != LB_OK) die("dataset", &e);
+    lb_eval_options eo = {.batch_size = 8}; /* `lorabert eval`'s default */
+    lb_eval_result res;
+    /* warm-up (weights packed, buffers sized): the first 16 texts, not a whole pass */
+    size_t nw = lb_dataset_size(ds) < 16 ? lb_dataset_size(ds) : 16;
+    const char *warm[16];
+    for (size_t i = 0; i < nw; i++) warm[i] = lb_dataset_text(ds, i);
+    if (lb_classify(c, warm, NULL, NULL, NULL, nw, NULL, NULL, NULL, &e) != LB_OK) die("classify (warm-up)", &e);
+    int reps = repeats > 0 ? (repeats < 8 ? repeats : 8) : 1;
+    double v[8];
+    for (int k = 0; k < reps; k++) {
+        double t0 = now();
+        if (lb_evaluate_dataset(c, ds, &eo, &res, &e) != LB_OK) die("evaluate", &e);
+        v[k] = (double)lb_dataset_size(ds) / (now() - t0);
+    }
+    char extra[160];
+    snprintf(extra, sizeof extra, ", \"reviews\": %zu, \"batch_size\": 8, \"accuracy\": %.4f", lb_dataset_size(ds),
+             res.metrics.accuracy);
+    emit("eval_texts", "reviews/s", "higher", v, reps, extra);
+    lb_dataset_close(ds);
+    lb_classifier_close(c);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    const char *model = NULL, *batches = NULL, *data = NULL;
+    const char *model = NULL, *batches = NULL, *data = NULL, *out = NULL, *merged = NULL, *adapter = NULL;
     bool quick = false;
-    int train_batches = 20, repeats = 0, eval_batches = 0;
+    int train_batches = 20, repeats = 0, eval_batches = 0, count = 0;
     lb_blas_reexec_if_slow(argv);
     if (argc < 2) goto usage;
     for (int i = 2; i < argc; i++) {
@@ -423,6 +502,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) batches = argv[++i];
         else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (!strcmp(argv[i], "--train-batches") && i + 1 < argc) train_batches = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--merged") && i + 1 < argc) merged = argv[++i];
+        else if (!strcmp(argv[i], "--adapter") && i + 1 < argc) adapter = argv[++i];
+        else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = true;
         else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--eval-batches") && i + 1 < argc) eval_batches = atoi(argv[++i]);
@@ -434,9 +517,16 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "run") && model && batches && data)
         return cmd_run(model, batches, data, quick, train_batches, repeats, eval_batches);
     if (!strcmp(argv[1], "rss") && model) return cmd_rss(model);
+    if (!strcmp(argv[1], "make-adapters") && model && out && count >= 1 && count <= 1000)
+        return cmd_make_adapters(model, out, count, merged);
+    if (!strcmp(argv[1], "eval-texts") && model && adapter && data)
+        return cmd_eval_texts(model, adapter, data, repeats);
 usage:
     fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] "
                     "[--precision fp32|bf16] [--repeats N] [--eval-batches N]\n"
-                    "       lb_bench rss --model DIR [--precision fp32|bf16]\n");
+                    "       lb_bench rss --model DIR [--precision fp32|bf16]\n"
+                    "       lb_bench make-adapters --model DIR --out DIR --count N (1..1000) [--merged DIR]\n"
+                    "       lb_bench eval-texts --model DIR --adapter DIR --data FILE [--precision fp32|bf16] "
+                    "[--repeats N]\n");
     return 2;
 }

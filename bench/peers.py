@@ -266,35 +266,45 @@ def run_inference(system, infer, evalb, a):
 
 # ------------------------------------------------------------------ ONNX Runtime
 
-def run_onnxruntime(a):
-    torch = torch_setup(a.threads)
+def export_onnx(torch, model, path):
+    """Legacy torch.onnx.export (opset 17, dynamic batch and length) of a classifier's logits to
+    path, written whole (tmp + rename). Shared with bench/serve_peers.py."""
+
+    class Logits(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    ids = torch.ones((2, 16), dtype=torch.int64)
+    tmp = path + ".tmp"
+    torch.onnx.export(Logits(model), (ids, torch.ones_like(ids)), tmp, input_names=["input_ids", "attention_mask"],
+                      output_names=["logits"], opset_version=17, dynamo=False,
+                      dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"},
+                                    "logits": {0: "b"}})
+    os.replace(tmp, path)
+    log(f"exported {path}")
+
+
+def ort_session(path, threads):
+    """The ORT session every ORT peer uses: CPU EP, all graph optimisations, `threads` intra-op."""
     import onnxruntime as ort
-    path = os.path.join(a.model, "onnx", "model.onnx")
-    if not os.path.exists(path):
-        model = build_peft(a.model).merge_and_unload().eval()   # how one deploys an adapter
-
-        class Logits(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask).logits
-
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        ids = torch.ones((2, 16), dtype=torch.int64)
-        tmp = path + ".tmp"
-        torch.onnx.export(Logits(model), (ids, torch.ones_like(ids)), tmp, input_names=["input_ids", "attention_mask"],
-                          output_names=["logits"], opset_version=17, dynamo=False,
-                          dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"},
-                                        "logits": {0: "b"}})
-        os.replace(tmp, path)
-        log(f"exported {path}")
     so = ort.SessionOptions()
-    so.intra_op_num_threads = a.threads
+    so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def run_onnxruntime(a):
+    torch = torch_setup(a.threads)
+    path = os.path.join(a.model, "onnx", "model.onnx")
+    if not os.path.exists(path):
+        export_onnx(torch, build_peft(a.model).merge_and_unload().eval(), path)   # how one deploys an adapter
+    sess = ort_session(path, a.threads)
     import numpy as np
 
     def infer(ids, lengths):

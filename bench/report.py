@@ -10,6 +10,7 @@ import json
 import os
 
 PEERS = ["hf_peft", "hf_peft_bf16", "onnxruntime", "hf_tokenizers"]
+SERVE_PEERS = ["hf_pipeline_server", "onnxruntime_server"]
 
 # (output name, lorabert's source record, {peer: source record}); a source is (system, workload).
 # lorabert_bf16 is lorabert's --precision bf16 mode; its rows compare with both HF modes and ORT.
@@ -36,6 +37,47 @@ WORKLOADS = [
     ("train_peak_rss_bf16", ("lorabert_bf16", "train_peak_rss"), {"hf_peft_bf16": ("hf_peft_bf16", "train_peak_rss")}),
 ]
 
+# Serving (bench/serve_bench.py): lorabert serve (fp32, and bf16 when run) against the Python
+# servers (fp32), plus `lorabert eval`'s reviews/s on the same reviews (eval_texts) and idle RSS.
+SERVING = []
+for sysname, sfx in (("lorabert", ""), ("lorabert_bf16", "_bf16")):
+    for c in (1, 8, 64):
+        for q in ("", "_p50", "_p99"):
+            w = f"serve_c{c}{q}"
+            SERVING.append((w.replace(q, "") + sfx + q if q else w + sfx, (sysname, w), {p: (p, w) for p in SERVE_PEERS}))
+    for q in ("", "_p50", "_p99"):
+        SERVING.append((f"serve_mixed8_c64{sfx}{q}", (sysname, f"serve_mixed8_c64{q}"), {}))
+    SERVING += [(f"eval_texts{sfx}", (sysname, "eval_texts"), {}),
+                (f"serve_idle_rss_base{sfx}", (sysname, "serve_idle_rss_base"), {}),
+                (f"serve_idle_rss_100_adapters{sfx}", (sysname, "serve_idle_rss_100_adapters"), {})]
+SERVING_NAMES = {name for name, _, _ in SERVING}
+
+
+def serving_targets(recs):
+    """The issue's serving targets, each (what, value, bar, ok) from this run's records."""
+    out = []
+
+    def med(system, workload):
+        r = recs.get((system, workload))
+        return r["median"] if r else None
+
+    for sysname, sfx in (("lorabert", ""), ("lorabert_bf16", " (bf16)")):
+        c64, ev = med(sysname, "serve_c64"), med(sysname, "eval_texts")
+        if c64 and ev:
+            out.append((f"serve_c64{sfx} / lorabert eval reviews/s, same precision", c64 / ev, ">= 0.90", c64 / ev >= 0.90))
+        for peer, bar in (("hf_pipeline_server", 3.0), ("onnxruntime_server", 1.5)):
+            p = med(peer, "serve_c64")
+            if c64 and p:
+                out.append((f"serve_c64{sfx} / {peer} serve_c64", c64 / p, f">= {bar:.2f}", c64 / p >= bar))
+        mix = med(sysname, "serve_mixed8_c64")
+        if c64 and mix:
+            out.append((f"serve_mixed8_c64{sfx} / serve_c64 (8 adapters mixed vs 1)", mix / c64, ">= 0.85", mix / c64 >= 0.85))
+        r = recs.get((sysname, "serve_idle_rss_100_adapters"))
+        if r and r.get("budget_mb"):
+            out.append((f"idle RSS{sfx}, 100 adapters / (base {r['base_mb']:.0f} MB + 100 x {r['adapter_mb']:.2f} MB)",
+                        r["ratio_to_budget"], "<= 1.10", r["ratio_to_budget"] <= 1.10))
+    return out
+
 
 def load_records(d):
     recs = {}
@@ -46,6 +88,8 @@ def load_records(d):
                 if not line.startswith("{"):
                     continue
                 r = json.loads(line)
+                if not isinstance(r, dict) or "system" not in r or "workload" not in r:
+                    continue   # not a measurement (e.g. a data file beside them)
                 recs[(r["system"], r["workload"])] = r
                 if "s_per_epoch" in r:   # derived record: seconds per epoch at the median rate
                     recs[(r["system"], r["workload"] + ":s_per_epoch")] = {
@@ -78,6 +122,33 @@ def fmt(x):
     return f"{x:.2f}"
 
 
+def print_serving(rows, recs, targets, machine):
+    isa = ", ".join(machine.get("isa", [])) or "?"
+    print(f"Serving: IMDb validation reviews, one per request, closed-loop clients (bench/serve_load.py); "
+          f"CPU {machine.get('cpu', '?')} [{isa}], {machine.get('threads', '?')} threads, "
+          f"lorabert {machine.get('lorabert_commit', '?')}")
+    cols = ["lorabert"] + SERVE_PEERS
+    head = f"{'workload':<28} {'unit':<11}" + "".join(f"{c:>20}" for c in cols) + "  lorabert ratio (>1 = lorabert better)"
+    print(head)
+    print("-" * len(head))
+    errors, client = 0, 0.0
+    for w in rows:
+        row = f"{w['name']:<28} {w['unit']:<11}"
+        for c in cols:
+            v = w["lorabert"] if c == "lorabert" else w["peers"].get(c)
+            row += f"{fmt(v):>20}"
+        print(row + "  " + ", ".join(f"{p} x{r:.2f}" if r else f"{p} -" for p, r in w["ratio"].items()))
+    for r in recs.values():
+        if r.get("unit") == "reviews/s" and "errors" in r:
+            errors += r["errors"] + r.get("warmup_errors", 0)
+            client = max(client, r.get("client_cpu_cores") or 0.0)
+    print(f"errors in all serving runs: {errors}; the load generator's own CPU: at most {client:.3f} cores; "
+          "serving reviews/s = answers over all timed windows / their total time (single windows: JSON 'spread')")
+    for what, v, bar, ok in targets:
+        print(f"  target {what}: {v:.2f} ({bar}: {'met' if ok else 'NOT met'})")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
@@ -99,11 +170,11 @@ def main():
     amx_peak = peak.get("amx_bf16_gflops") if peak else None
 
     out = []
-    for name, lsrc, psrc in WORKLOADS:
+    for name, lsrc, psrc in WORKLOADS + SERVING:
         lr = recs.get(lsrc)
         prs = {p: recs.get(src) for p, src in psrc.items()}
         any_r = lr or next((r for r in prs.values() if r), None)
-        if not any_r:
+        if not any_r or (lr is None and name in SERVING_NAMES and "_bf16" in name):
             continue
         unit, better = any_r["unit"], any_r["better"]
         w = {"name": name, "unit": unit, "better": better,
@@ -127,10 +198,12 @@ def main():
             if amx_peak:
                 w["lorabert_pct_amx_peak"] = 100.0 * lr["gflops"] / amx_peak
         if lr is None:
-            w["note"] = "lorabert: no measurement (lb_bench not built, or it failed: see the results folder)"
+            w["note"] = "lorabert: no measurement (not built, not run, or it failed: see the results folder)"
         out.append(w)
 
-    doc = {"machine": machine, "workloads": out}
+    targets = serving_targets(recs)
+    doc = {"machine": machine, "workloads": out,
+           "serving_targets": [{"what": t, "value": v, "bar": b, "met": ok} for t, v, b, ok in targets]}
     if a.json:
         tmp = a.json + ".tmp"
         with open(tmp, "w") as f:
@@ -140,9 +213,12 @@ def main():
     # ---- table
     cols = ["lorabert"] + PEERS
     head = f"{'workload':<28} {'unit':<11}" + "".join(f"{c:>14}" for c in cols) + "  lorabert ratio (>1 = lorabert better)"
-    print(head)
-    print("-" * len(head))
+    if any(w["name"] not in SERVING_NAMES for w in out):
+        print(head)
+        print("-" * len(head))
     for w in out:
+        if w["name"] in SERVING_NAMES:
+            continue
         row = f"{w['name']:<28} {w['unit']:<11}"
         for c in cols:
             v = w["lorabert"] if c == "lorabert" else w["peers"].get(c)
@@ -158,6 +234,9 @@ def main():
             rat += "]"
         print(row + "  " + rat)
     print()
+    serving = [w for w in out if w["name"] in SERVING_NAMES]
+    if serving:
+        print_serving(serving, recs, targets, machine)
     if peak:
         print(f"measured peak (bench/peak.c, {peak.get('threads')} threads): fp32 FMA {peak['fp32_gflops']:.0f} GFLOP/s, "
               f"bf16 VDPBF16PS {peak['bf16_gflops']:.0f}, AMX-BF16 {peak.get('amx_bf16_gflops', 0):.0f} "
