@@ -351,8 +351,10 @@ void lb_adapter_close(lb_adapter *a);
 typedef struct lb_adapter_info {
     const char *dir;           /* resolved local folder */
     const char *base_model;    /* base_model_name_or_path of adapter_config.json, or NULL */
-    const char *tokenizer_dir; /* the adapter folder when it carries tokenizer files, else NULL:
-                                 * tokenize with the base's tokenizer (lb_model_open's rule) */
+    const char *tokenizer_dir; /* the adapter folder when it carries tokenizer files that differ
+                                 * from the base's, else NULL: tokenize with the base's tokenizer
+                                 * (lb_model_open's rule; files byte-identical to the base's give
+                                 * the same tokenizer, so many adapters share one) */
     int num_labels;
     const char *const *labels; /* [num_labels] names (LABEL_i when none are known) */
     int lora_r;

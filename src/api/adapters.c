@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/api.h"
+#include "base/fileio.h"
 #include "model/model.h"
 #include "model/peft.h"
+#include "text/tokenizer.h"
 
 struct lb_adapter {
     lb_lora_adapter *w;
@@ -65,6 +67,22 @@ static char *target_list(const lb_model *base, unsigned mask) {
 
 /* Sums what the handle allocated (strings and arrays), for lb_adapter_info.bytes. */
 static size_t str_bytes(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+/* The adapter's tokenizer files are the base's, byte for byte (trainers save the base's
+ * tokenizer beside every adapter): it tokenizes with the base's, so a server holding many such
+ * adapters keeps one tokenizer, not one per adapter. */
+static bool same_tokenizer_files(const char *dir, const char *base_dir) {
+    if (!base_dir) return false;
+    for (const char *const *f = lb_tokenizer_files; *f; f++) {
+        char *a = lb_path_join(dir, *f), *b = lb_path_join(base_dir, *f);
+        bool in_a = a && lb_path_present(a), in_b = b && lb_path_present(b);
+        bool same = a && b && in_a == in_b && (!in_a || lb_files_equal(a, b));
+        free(a);
+        free(b);
+        if (!same) return false;
+    }
+    return true;
+}
 
 lb_status lb_adapter_open(const lb_model *base, const char *dir_or_id, const lb_adapter_options *opts, lb_adapter **out,
                           lb_error *err) {
@@ -137,7 +155,7 @@ lb_status lb_adapter_open(const lb_model *base, const char *dir_or_id, const lb_
         lb_error ignored;
         if (lb_peft_read_base_model(a->dir, &a->base_model, &ignored)) a->base_model = NULL;
         if ((lb_api_dir_has(a->dir, "tokenizer.json") || lb_api_dir_has(a->dir, "vocab.txt")) &&
-            !(a->tokenizer_dir = strdup(a->dir)))
+            !same_tokenizer_files(a->dir, binfo.tokenizer_dir) && !(a->tokenizer_dir = strdup(a->dir)))
             st = lb_err(err, LB_ERR_NOMEM, "out of memory");
     }
     if (!st && !(a->targets = target_list(base, lb_lora_adapter_config(a->w)->target_mask)))

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -212,6 +213,30 @@ lb_status lb_mkdir_p(const char *path, lb_error *err) {
 bool lb_file_exists(const char *path) {
     struct stat sb;
     return path && *path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+bool lb_files_equal(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (!lb_file_exists(a) || !lb_file_exists(b) || stat(a, &sa) || stat(b, &sb) || sa.st_size != sb.st_size)
+        return false;
+    if (sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) return true;
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    static const size_t chunk = 1 << 16;
+    char *ba = same ? malloc(2 * chunk) : NULL;
+    same = same && ba;
+    while (same) {
+        size_t na = fread(ba, 1, chunk, fa), nb = fread(ba + chunk, 1, chunk, fb);
+        if (na != nb || memcmp(ba, ba + chunk, na)) same = false;
+        else if (na < chunk) {
+            same = !ferror(fa) && !ferror(fb);
+            break;
+        }
+    }
+    free(ba);
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
 }
 
 bool lb_path_present(const char *path) {

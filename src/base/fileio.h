@@ -56,6 +56,9 @@ void lb_atomic_abort(lb_atomic_file *af);
 lb_status lb_mkdir_p(const char *path, lb_error *err);
 /* True for a regular file (after symlinks). */
 bool lb_file_exists(const char *path);
+/* True when both are regular files with the same bytes (false when either is missing or
+ * unreadable): for sharing what two folders hold alike. */
+bool lb_files_equal(const char *a, const char *b);
 /* True when anything exists at path (a directory, FIFO, dangling symlink...): for choosing
  * which of several files to read, so that the reader can then say what is wrong with it. */
 bool lb_path_present(const char *path);

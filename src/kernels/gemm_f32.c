@@ -98,11 +98,23 @@ void lb_f32_weight_free(lb_f32_weight *w) {
         }                                                                                                              \
         for (int r = 0; r < ROWS; r++) lb_tile_store_row(C + (size_t)r * ldc, acc0[r], acc1[r], nr, bias, load_c);     \
     }
+/* Macro calls without semicolons: clang-format re-wraps them differently on every pass. */
+/* clang-format off */
 DEFINE_UKERNEL(1)
-DEFINE_UKERNEL(2) DEFINE_UKERNEL(3) DEFINE_UKERNEL(4) DEFINE_UKERNEL(5) DEFINE_UKERNEL(6) DEFINE_UKERNEL(7)
-    DEFINE_UKERNEL(8) DEFINE_UKERNEL(9) DEFINE_UKERNEL(10) DEFINE_UKERNEL(11) DEFINE_UKERNEL(12)
+DEFINE_UKERNEL(2)
+DEFINE_UKERNEL(3)
+DEFINE_UKERNEL(4)
+DEFINE_UKERNEL(5)
+DEFINE_UKERNEL(6)
+DEFINE_UKERNEL(7)
+DEFINE_UKERNEL(8)
+DEFINE_UKERNEL(9)
+DEFINE_UKERNEL(10)
+DEFINE_UKERNEL(11)
+DEFINE_UKERNEL(12)
+/* clang-format on */
 
-        typedef void (*ukernel_fn)(int, const float *, int, const float *, float *, int, int, const float *, bool);
+typedef void (*ukernel_fn)(int, const float *, int, const float *, float *, int, int, const float *, bool);
 static const ukernel_fn ukernels[MR + 1] = {NULL,       ukernel_1,  ukernel_2, ukernel_3, ukernel_4,
                                             ukernel_5,  ukernel_6,  ukernel_7, ukernel_8, ukernel_9,
                                             ukernel_10, ukernel_11, ukernel_12};

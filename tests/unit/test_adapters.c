@@ -352,7 +352,8 @@ Test(adapters, info_fields_and_memory) {
     lb_adapter_get_info(a, &info);
     cr_assert_str_eq(info.dir, path_of("d_qv1"));
     cr_assert_str_eq(info.base_model, path_of("distilbert_tiny"));
-    cr_assert_str_eq(info.tokenizer_dir, path_of("d_qv1")); /* lb_model_save_adapter copies the tokenizer */
+    /* lb_model_save_adapter copies the base's tokenizer: the same bytes tokenize with the base's */
+    cr_assert_null(info.tokenizer_dir);
     cr_assert_eq(info.num_labels, 3);
     cr_assert_str_eq(info.labels[0], "alpha");
     cr_assert_str_eq(info.labels[2], "gamma");
@@ -703,4 +704,39 @@ Test(adapters, scores_match_classify) {
     cr_assert(fabs(s[0] - 1.0 / (1.0 + exp(-1.0))) < 1e-15, "%.17g", s[0]);
     lb_scores(NULL, 2, false, s); /* nothing written, no crash */
     lb_classifier_close(c);
+}
+
+/* An adapter whose tokenizer files differ from the base's (a tokenizer_config.json of its own)
+ * names its own folder; without tokenizer files, or with the base's, it has none. */
+Test(adapters, own_tokenizer_only_when_its_files_differ) {
+    lb_model *base = open_base("distilbert_tiny");
+    lb_error err = {0};
+    const char *dir = copy_adapter("d_qv1", "own_tok", NULL, NULL);
+    char own[512];
+    snprintf(own, sizeof own, "%s", dir);
+    lb_adapter *a = NULL;
+    lb_adapter_info info;
+    cr_assert_eq(lb_adapter_open(base, own, NULL, &a, &err), LB_OK, "%s", err.msg);
+    lb_adapter_get_info(a, &info);
+    cr_assert_null(info.tokenizer_dir, "no tokenizer files: the base's");
+    lb_adapter_close(a);
+    const char *files[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"};
+    char src[600], dst[600];
+    for (int i = 0; i < 4; i++) {
+        snprintf(src, sizeof src, "%s/%s", path_of("d_qv1"), files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", own, files[i]);
+        if (access(src, F_OK) == 0) copy_file(src, dst);
+    }
+    cr_assert_eq(lb_adapter_open(base, own, NULL, &a, &err), LB_OK, "%s", err.msg);
+    lb_adapter_get_info(a, &info);
+    cr_assert_null(info.tokenizer_dir, "the base's files, copied: the base's tokenizer");
+    lb_adapter_close(a);
+    /* a tokenizer_config.json of its own (the base has another, or none) */
+    snprintf(dst, sizeof dst, "%s/tokenizer_config.json", own);
+    write_text(dst, "{\"model_max_length\": 64, \"do_lower_case\": true}");
+    cr_assert_eq(lb_adapter_open(base, own, NULL, &a, &err), LB_OK, "%s", err.msg);
+    lb_adapter_get_info(a, &info);
+    cr_assert_str_eq(info.tokenizer_dir, own, "a tokenizer of its own");
+    lb_adapter_close(a);
+    lb_model_close(base);
 }
