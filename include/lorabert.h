@@ -353,10 +353,32 @@ lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *co
 /* Frees a NULL-terminated list of strings the library returned (NULL is a no-op). */
 void lb_free_strings(char **list);
 
+/* ---- Data-parallel runs ------------------------------------------------------------------ */
+
+/* How the processes of a data-parallel run talk to each other, given by the caller (the CLI
+ * gives one over Open MPI under mpirun; the library links no transport). Every process of the
+ * run passes a collective with the same size and its own rank, and makes the same calls in the
+ * same order. The library reduces in a fixed order itself (it gathers and sums in global
+ * micro-batch order), so results do not depend on how the transport orders or sums: a run gives
+ * bit-identical results on 1, 2, 3, ... processes for the same global batch and micro-batch size
+ * (and the same threads per process; see docs/distributed.md). */
+typedef struct lb_collective {
+    int rank; /* 0 .. size-1; rank 0 alone writes files */
+    int size; /* >= 1; 1 (or a NULL collective) is an ordinary one-process run */
+    void *user;
+    /* Every process gives `bytes` bytes in send; recv receives size * bytes bytes, process r's at
+     * offset r * bytes (rank order). Returns LB_OK or fills err (the run then fails with it). */
+    lb_status (*allgather)(void *user, const void *send, size_t bytes, void *recv, lb_error *err);
+} lb_collective;
+
 /* ---- Evaluation ------------------------------------------------------------------------- */
 
 typedef struct lb_eval_options {
-    int batch_size; /* 0 means 8 */
+    int batch_size;                  /* 0 means 8 */
+    const lb_collective *collective; /* NULL: this process evaluates every batch. Else each
+                                      * process evaluates every size-th batch of d (all processes
+                                      * pass the same d) and the results are gathered: every
+                                      * process gets the one-process result, bit for bit */
 } lb_eval_options;
 
 /* Evaluates c on d as Trainer.evaluate() does (eval mode, sequential batches, per-sample-weighted
@@ -396,13 +418,27 @@ typedef struct lb_train_options {
     int threads;                        /* 0: process default */
     const char *base_model_name;        /* adapter_config's base_model_name_or_path (NULL: the
                                         * model's resolved folder, lb_model_info.model_dir) */
-    const char *batch_order_file;       /* tests: per-step batch rows (HF order.json) instead of
+    const char *batch_order_file;       /* tests: the rows of each micro-batch (HF order.json: one
+                                        * entry per micro-batch, in global order) instead of
                                         * shuffling; NULL */
     int64_t max_steps;                  /* 0: num_train_epochs decides. Runs without a training
                                         * set (lb_train_step_batch): the schedule's total steps,
                                         * required; with a training set it must be 0 */
     lb_train_output *output;            /* output_dir taken beforehand with lb_train_output_open
                                         * (NULL: the run takes it when it opens); not copied */
+    int gradient_accumulation_steps;    /* 0 or 1: a step per micro-batch. K: HF's semantics, each
+                                        * micro-batch's loss scaled by 1/K, clip and step after K
+                                        * micro-batches (of per_device_train_batch_size rows) */
+    const lb_collective *collective;    /* NULL: one process. Else a data-parallel run: the
+                                        * effective batch is per_device_train_batch_size x size x
+                                        * gradient_accumulation_steps; every process opens the same
+                                        * model, adapter, data and options, computes its share of
+                                        * each step's micro-batches (global micro-batch j on rank
+                                        * j % size), and all apply the same reduced step; only
+                                        * rank 0 takes and writes output_dir (the others pass the
+                                        * same options and write nothing). An epoch's micro-batches
+                                        * must fill whole steps (LB_ERR_UNSUPPORTED otherwise,
+                                        * naming the numbers). Not copied: outlives the run */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 

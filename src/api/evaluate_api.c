@@ -50,7 +50,7 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
                                    (const char *const *)view.text_pairs, plens, view.labels, (int64_t)view.n,
                                    info.num_labels, to->max_length, to->truncate_left,
                                    view.n_sources ? view.sources[0] : "dataset", err);
-        if (!st) st = lb_evaluate(m, &ts, o.batch_size ? o.batch_size : 8, out, NULL, err);
+        if (!st) st = lb_evaluate(m, &ts, o.batch_size ? o.batch_size : 8, o.collective, out, NULL, err);
         lb_api_threads_restore(prev);
     }
     free(lens);

@@ -35,7 +35,7 @@ int cmd_train(int argc, char **argv) {
                *batch_order = NULL, *pair_col = NULL, *train_split = "train", *val_split = "validation",
                *precision = "fp32";
     long epochs = 10, batch = 4, eval_batch = 4, warmup = 0, lora_r = 4, max_length = 512, seed = 42, threads = 0,
-         logging = 500;
+         logging = 500, accum = 1;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
     const cli_opt opts[] = {
@@ -55,7 +55,12 @@ int cmd_train(int argc, char **argv) {
         {"--train-split", OPT_STR, &train_split, "NAME", "--dataset split to train on", 0, 0},
         {"--validation-split", OPT_STR, &val_split, "NAME", "--dataset split to evaluate on (e.g. test)", 0, 0},
         {"--epochs", OPT_INT, &epochs, "N", "training epochs", 1, 10000},
-        {"--batch-size", OPT_INT, &batch, "N", "training batch size", 1, 65536},
+        {"--batch-size", OPT_INT, &batch, "N",
+         "training batch size per process and micro-batch (HF per_device_train_batch_size): the effective batch is this x processes (mpirun -np) x --gradient-accumulation-steps",
+         1, 65536},
+        {"--gradient-accumulation-steps", OPT_INT, &accum, "K",
+         "micro-batches per optimizer step on each process (HF semantics: each loss / K, clip and step after K)", 1,
+         4096},
         {"--eval-batch-size", OPT_INT, &eval_batch, "N", "evaluation batch size", 1, 65536},
         {"--lr", OPT_F64, &lr, "X", "peak learning rate (AdamW, linear decay)", 0, 10},
         {"--weight-decay", OPT_F64, &wd, "X", "AdamW weight decay (not on biases)", 0, 10},
@@ -246,6 +251,7 @@ int cmd_train(int argc, char **argv) {
     to.base_model_name = model; /* adapter_config.json's base_model_name_or_path: as given */
     to.batch_order_file = batch_order;
     to.output = reserved;
+    to.gradient_accumulation_steps = (int)accum;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -19,8 +19,10 @@
 /* Eval mode (no dropout), sequential batches of batch_size, dynamic padding. logits_out
  * [n, num_labels] may be NULL. A non-finite logit (NaN/Inf, as torch would compute it) or a
  * non-finite mean loss is LB_ERR_NUMERIC naming the example (0-based row of data): no metrics
- * are computed from it. */
-lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eval_result *res, float *logits_out,
-                      lb_error *err);
+ * are computed from it. coll (NULL: one process) shares the batches: batch b on rank b % size,
+ * gathered and reduced in batch order, so every process gets the one-process result bit for bit
+ * (logits_out must then be NULL). */
+lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
+                      lb_eval_result *res, float *logits_out, lb_error *err);
 
 #endif
