@@ -516,6 +516,11 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
     s->step_in_epoch = 0;
     s->order_valid = 0;
     s->epoch++;
+    /* A data-parallel run keeps OUTPUT/resume current at every epoch end: a lost process (a
+     * machine, a kill -9) costs at most an epoch, and --resume continues from there with the
+     * same or another process count. The last epoch's result replaces it. */
+    if (t->out && t->P > 1 && s->epoch < o->epochs && (st = lb_resume_write(t->m, s, &t->opt, o, t->out->work, err)))
+        return st;
     return LB_OK;
 }
 
