@@ -315,6 +315,16 @@ typedef struct lb_dataset_options {
     const char *text_pair_column; /* NULL: single texts */
     const char *label_column;     /* NULL means "label" */
     const char *revision;         /* hub revision (NULL: "main") */
+    /* Data-parallel reading (each process opens only its shard; lb_eval_options.collective):
+     * shard_count 0 or 1 keeps every row; else row i (0-based over the split) is kept when
+     * (i / shard_block) % shard_count == shard_index, so process r reads every shard_count-th block
+     * of shard_block rows. CSV/TSV and JSONL keep only those rows while parsing (the file's bytes
+     * are read once, as without sharding); Parquet is decoded whole, then filtered. A shard with
+     * no rows is LB_ERR_USAGE; row numbers in messages count the shard's rows. */
+    int shard_count, shard_index;
+    int shard_block;      /* rows per block; 0 means 1 */
+    bool labels_optional; /* a file without the label column opens with every label -1 (input
+                           * to label, e.g. lorabert predict --input) */
 } lb_dataset_options;
 
 /* path_or_id: a file, an HF dataset folder (split files, data/<split>-*, <config>/<split>/) or a
@@ -376,9 +386,12 @@ typedef struct lb_collective {
 typedef struct lb_eval_options {
     int batch_size;                  /* 0 means 8 */
     const lb_collective *collective; /* NULL: this process evaluates every batch. Else each
-                                      * process evaluates every size-th batch of d (all processes
-                                      * pass the same d) and the results are gathered: every
-                                      * process gets the one-process result, bit for bit */
+                                      * process evaluates every size-th batch and the results are
+                                      * gathered: every process gets the one-process result, bit
+                                      * for bit. d is either the whole set on every process, or
+                                      * each process's shard (lb_dataset_options shard_count =
+                                      * size, shard_index = rank, shard_block = batch_size;
+                                      * another shard is LB_ERR_USAGE) */
 } lb_eval_options;
 
 /* Evaluates c on d as Trainer.evaluate() does (eval mode, sequential batches, per-sample-weighted

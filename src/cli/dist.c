@@ -155,3 +155,26 @@ out:
     free(all);
     return st;
 }
+
+uint64_t cli_digest_model(const char *model_dir, const char *adapter_dir) {
+    static const char *const model_files[] = {"config.json",    "model.safetensors",     "vocab.txt",
+                                              "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
+    static const char *const adapter_files[] = {"adapter_config.json", "adapter_model.safetensors", "labels.json"};
+    uint64_t h = CLI_DIGEST_INIT;
+    char path[8192];
+    for (size_t i = 0; model_dir && i < sizeof model_files / sizeof model_files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", model_dir, model_files[i]);
+        h = cli_digest_file(h, path);
+    }
+    for (size_t i = 0; adapter_dir && i < sizeof adapter_files / sizeof adapter_files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", adapter_dir, adapter_files[i]);
+        h = cli_digest_file(h, path);
+    }
+    return h;
+}
+
+uint64_t cli_digest_dataset(const lb_dataset *d) {
+    uint64_t h = CLI_DIGEST_INIT;
+    for (int i = 0; d && lb_dataset_file(d, i); i++) h = cli_digest_file(h, lb_dataset_file(d, i));
+    return h;
+}

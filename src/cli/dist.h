@@ -49,5 +49,10 @@ lb_status cli_dist_check(const cli_dist_item *items, int n, lb_error *err);
 uint64_t cli_digest_bytes(uint64_t h, const void *p, size_t n);
 uint64_t cli_digest_file(uint64_t h, const char *path);
 #define CLI_DIGEST_INIT UINT64_C(0xcbf29ce484222325)
+/* The files that make a model (config, weights, tokenizer) and, when adapter_dir is given, an
+ * adapter (config, weights, labels). */
+uint64_t cli_digest_model(const char *model_dir, const char *adapter_dir);
+/* The files a dataset was read from (every row's, whatever the shard). */
+uint64_t cli_digest_dataset(const lb_dataset *d);
 
 #endif

@@ -9,6 +9,7 @@
  * when given, receives every example's logits in row order. */
 #ifndef LB_TRAIN_EVALUATE_H
 #define LB_TRAIN_EVALUATE_H
+#include <stdbool.h>
 #include "base/error.h"
 #include "model/model.h"
 #include "train/metrics.h"
@@ -24,5 +25,11 @@
  * (logits_out must then be NULL). */
 lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
                       lb_eval_result *res, float *logits_out, lb_error *err);
+/* lb_evaluate where, with shard and a collective of size P > 1, data is this process's shard:
+ * blocks rank, rank + P, ... of batch_size rows of the whole set (lb_dataset_options.shard_*), so
+ * its k-th batch is the whole set's batch k * P + rank; the result is the whole set's, bit for
+ * bit as one process computes it. Without shard: as lb_evaluate. */
+lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll, bool shard,
+                            lb_eval_result *res, float *logits_out, lb_error *err);
 
 #endif
