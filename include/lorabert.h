@@ -372,13 +372,14 @@ void lb_free_strings(char **list);
  * micro-batch order), so results do not depend on how the transport orders or sums: a run gives
  * bit-identical results on 1, 2, 3, ... processes for the same global batch and micro-batch size
  * (and the same threads per process; see docs/distributed.md). */
+/* Every process gives `bytes` bytes in send; recv receives size * bytes bytes, process r's at
+ * offset r * bytes (rank order). Returns LB_OK or fills err (the run then fails with it). */
+typedef lb_status (*lb_allgather_fn)(void *user, const void *send, size_t bytes, void *recv, lb_error *err);
 typedef struct lb_collective {
     int rank; /* 0 .. size-1; rank 0 alone writes files */
     int size; /* >= 1; 1 (or a NULL collective) is an ordinary one-process run */
     void *user;
-    /* Every process gives `bytes` bytes in send; recv receives size * bytes bytes, process r's at
-     * offset r * bytes (rank order). Returns LB_OK or fills err (the run then fails with it). */
-    lb_status (*allgather)(void *user, const void *send, size_t bytes, void *recv, lb_error *err);
+    lb_allgather_fn allgather;
 } lb_collective;
 
 /* ---- Evaluation ------------------------------------------------------------------------- */
