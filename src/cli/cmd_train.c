@@ -91,7 +91,7 @@ int cmd_train(int argc, char **argv) {
         {"--no-eval", OPT_FLAG, &no_eval, NULL, "skip per-epoch evaluation (the last epoch is the result)", 0, 0},
         {"--resume", OPT_STR, &resume, "DIR", "continue an interrupted run from OUTPUT/resume", 0, 0},
         {"--init-adapter", OPT_STR, &init_adapter, "DIR", "start from this PEFT adapter (tests)", 0, 0},
-        {"--batch-order", OPT_STR, &batch_order, "FILE", "per-step batch rows, HF order.json (tests)", 0, 0},
+        {"--batch-order", OPT_STR, &batch_order, "FILE", "rows of each micro-batch, HF order.json (tests)", 0, 0},
     };
     bool help;
     int rc = cli_parse("train", usage, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &help);
