@@ -51,9 +51,10 @@ int main(int argc, char **argv) {
     qsort(tg, (size_t)reps, sizeof *tg, cmp);
     qsort(tr, (size_t)reps, sizeof *tr, cmp);
     if (!rank)
-        printf("{\"ranks\": %d, \"bytes\": %ld, \"reps\": %d, \"allgather_ms_median\": %.3f, \"allgather_ms_min\": %.3f, "
-               "\"allreduce_ms_median\": %.3f, \"allreduce_ms_min\": %.3f}\n",
-               size, bytes, reps, tg[reps / 2], tg[0], tr[reps / 2], tr[0]);
+        printf(
+            "{\"ranks\": %d, \"bytes\": %ld, \"reps\": %d, \"allgather_ms_median\": %.3f, \"allgather_ms_min\": %.3f, "
+            "\"allreduce_ms_median\": %.3f, \"allreduce_ms_min\": %.3f}\n",
+            size, bytes, reps, tg[reps / 2], tg[0], tr[reps / 2], tr[0]);
     free(send);
     free(recv);
     free(sum);

@@ -284,15 +284,13 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (to->resume_dir)
         notice(t, "resuming at step %lld of %lld (epoch %d)", (long long)s->global_step, (long long)s->total_steps,
                s->epoch + 1);
-    if (train && G == 1)
-        notice(t, "%lld training examples, %d epochs, batch size %d, %lld steps", (long long)train->n, to->epochs,
-               to->batch_size, (long long)s->total_steps);
-    else if (train)
+    /* HF's "Total train batch size (w. parallel, distributed & accumulation)" */
+    if (train)
         notice(t,
                "%lld training examples, %d epochs, batch size %d, effective batch %lld (%d per process x %d "
-               "process%s x %d gradient accumulation steps), %lld steps",
+               "process%s x %d gradient accumulation step%s), %lld steps",
                (long long)train->n, to->epochs, to->batch_size, (long long)to->batch_size * G, to->batch_size, P,
-               P > 1 ? "es" : "", K, (long long)s->total_steps);
+               P > 1 ? "es" : "", K, K > 1 ? "s" : "", (long long)s->total_steps);
     t->t_start = now_s() - s->train_time;
     t->sess_t0 = now_s();
     t->sess_step0 = s->global_step;

@@ -18,7 +18,7 @@ run() { # run NP K OUT
 }
 run 1 6 "$T/a1"; run 2 3 "$T/a2"; run 3 2 "$T/a3"
 same_run "$T/a1" "$T/a2"; same_run "$T/a1" "$T/a3"
-grep -q "effective batch 24 (4 per process x 3 processes x 2 gradient accumulation steps), 8 steps" "$T/a3.log" \
+grep -q "batch size 4, effective batch 24 (4 per process x 3 processes x 2 gradient accumulation steps), 8 steps" "$T/a3.log" \
   || { cat "$T/a3.log"; fail "np 3: effective batch line"; }
 grep -q "3 processes: inputs identical on every rank" "$T/a3.log" || fail "np 3: no checksum line"
 run 1 2 "$T/b1"; run 2 1 "$T/b2"
