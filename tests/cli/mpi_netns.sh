@@ -18,7 +18,10 @@ args=(--model model --train train.csv --validation val.csv --epochs 2 --batch-si
   { cat "$T/host0/one.log"; fail "one process"; }
 mpmd() {  # mpmd COMMAND ARGS...: one rank per host, each in its own folder
   local ctx=() i
-  for i in 0 1 2; do ctx+=(-np 1 --host "10.77.0.$((i + 1)):1" --wdir "$T/host$i" "$LBA" "$@"); [ $i -lt 2 ] && ctx+=(:); done
+  for i in 0 1 2; do
+    ctx+=(-np 1 --host "10.77.0.$((i + 1)):1" --wdir "$T/host$i" env "${MPI_ASSIGN[@]}" "$LBA" "$@")
+    [ $i -lt 2 ] && ctx+=(:)
+  done
   netns_mpirun "${ctx[@]}"
 }
 mpmd train "${args[@]}" --output three >"$T/three.log" 2>&1 || { cat "$T/three.log"; fail "3 hosts: train"; }
