@@ -550,7 +550,9 @@ lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_erro
  *   type_ids [B * T] token_type_ids, or NULL (all 0)
  *   labels  [B]      class ids in 0..num_labels-1
  * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows the
- * linear schedule over max_steps with warmup_steps). Calls on_step; no evaluation, checkpoint or
+ * linear schedule over max_steps with warmup_steps). One micro-batch per step: a run opened with
+ * gradient_accumulation_steps > 1 or a collective of size > 1 and no training set is refused at
+ * lb_train_run_open (LB_ERR_USAGE). Calls on_step; no evaluation, checkpoint or
  * file is written, and cancel is not read (the caller owns the loop). A step beyond max_steps,
  * a bad shape, token id, type or label is LB_ERR_USAGE (nothing changed); a non-finite loss or
  * gradient norm is LB_ERR_NUMERIC and ends the run (later steps are refused). info may be NULL.
