@@ -342,6 +342,7 @@ int cmd_train(int argc, char **argv) {
     if (st) goto fail;
     if (rank == 0) printf("train_loss %.6f, %.0f tokens/s, %.1f s\n", res.train_loss, res.tokens_per_s, res.runtime_s);
 fail:
+    if (st == LB_ERR_INTERRUPTED && rank != 0) quiet_fail = true; /* rank 0 says where to resume */
     rc = st ? (quiet_fail ? (int)st : cli_fail(&err)) : 0;
     lb_model_close(m);
     lb_train_output_close(reserved);

@@ -92,7 +92,9 @@ int cli_dist_end(int rc) {
     if (!plugin) return rc;
     fflush(stdout);
     fflush(stderr);
-    if (rc && active) plugin->abort_job(rc); /* the others may wait in a collective: end them all */
+    /* the others may wait in a collective: end them all; except an interruption, which every
+     * process decides at the same step (rank 0 may still be writing the checkpoint) */
+    if (rc && rc != LB_ERR_INTERRUPTED && active) plugin->abort_job(rc);
     plugin->finish();
     return rc;
 }

@@ -526,6 +526,11 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
 static lb_status interrupt(lb_trainer *t, lb_error *err) {
     lb_train_state *s = &t->s;
     s->train_time = now_s() - t->t_start;
+    if (!t->out && t->rank > 0) /* every process stops here; rank 0 writes the checkpoint */
+        return lb_err(err, LB_ERR_INTERRUPTED,
+                      "train: interrupted after step %lld of %lld (rank 0 writes the resume "
+                      "checkpoint)",
+                      (long long)s->global_step, (long long)s->total_steps);
     if (!t->out)
         return lb_err(err, LB_ERR_INTERRUPTED, "train: interrupted at step %lld (no output folder to checkpoint to)",
                       (long long)s->global_step);

@@ -59,6 +59,8 @@ kill -TERM $mpid
 wait $mpid; rc=$?
 if [ $rc -eq 0 ]; then echo "note: the SIGTERM run finished first"; else
   [ -f "$T/s/resume/resume.json" ] || { cat "$T/s.log"; fail "SIGTERM: no resume checkpoint (rc $rc)"; }
+  # (the ranks exit 9; mpirun, itself signalled, exits 1)
+  [ "$(grep -c 'interrupted after step' "$T/s.log")" = 1 ] || { cat "$T/s.log"; fail "SIGTERM: not one line"; }
   "${MPIRUN[@]}" -np 2 "$LB" "${args[@]}" --gradient-accumulation-steps 3 --resume "$T/s/resume" >"$T/s2.log" 2>&1 ||
     { cat "$T/s2.log"; fail "resume after SIGTERM"; }
   same_run "$T/ref" "$T/s"
