@@ -45,10 +45,20 @@ ifeq ($(VERSION_MAJOR),)
   $(error cannot read LORABERT_VERSION_MAJOR from $(HEADER))
 endif
 
+# The CLI's MPI plugin (src/cli/mpi, loaded by src/cli/dist.c under mpirun): built only where Open
+# MPI is installed (pkg-config ompi-c). Neither the library nor the CLI links MPI.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+MPI_PLUGIN := $(if $(MPI_LIBS),$(BUILD)/lorabert-mpi.so)
+
 .PHONY: all lib tests test check clean fuzz valgrind install uninstall format compile_commands.json
-all: $(BUILD)/lorabert
+all: $(BUILD)/lorabert $(MPI_PLUGIN)
 lib: $(BUILD)/liblorabert.a $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/liblorabert.so
-tests: $(TEST_BIN) $(BUILD)/lorabert lib
+tests: $(TEST_BIN) $(BUILD)/lorabert $(MPI_PLUGIN) lib
+
+$(BUILD)/lorabert-mpi.so: src/cli/mpi/mpi_collective.c src/cli/dist.h $(HEADER)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(CPPFLAGS_ALL) $(MPI_CFLAGS) $(CFLAGS_ALL) $(OPT) $(CFLAGS) -o $@ $< $(MPI_LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -97,7 +107,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR     ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALLED  := $(LIBDIR)/$(SHLIB) $(LIBDIR)/$(SONAME) $(LIBDIR)/liblorabert.so $(LIBDIR)/liblorabert.a \
-              $(INCLUDEDIR)/lorabert.h $(PKGCONFIGDIR)/lorabert.pc $(BINDIR)/lorabert
+              $(INCLUDEDIR)/lorabert.h $(PKGCONFIGDIR)/lorabert.pc $(BINDIR)/lorabert \
+              $(if $(MPI_PLUGIN),$(LIBDIR)/lorabert/lorabert-mpi.so)
 
 # lorabert.pc, written at install time for this PREFIX. Libs.private: what a static link
 # (pkg-config --static) needs, the same list the CLI links with.
@@ -106,7 +117,7 @@ PC_LINES := 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' 
   'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -llorabert' \
   'Libs.private: $(strip $(LDLIBS_ALL))'
 
-install: lib $(BUILD)/lorabert
+install: lib $(BUILD)/lorabert $(MPI_PLUGIN)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB)
 	ln -sfn $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -115,6 +126,7 @@ install: lib $(BUILD)/lorabert
 	install -m 644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/lorabert.h
 	printf '%s\n' $(PC_LINES) >$(DESTDIR)$(PKGCONFIGDIR)/lorabert.pc && chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/lorabert.pc
 	install -m 755 $(BUILD)/lorabert $(DESTDIR)$(BINDIR)/lorabert
+	$(if $(MPI_PLUGIN),install -d $(DESTDIR)$(LIBDIR)/lorabert && install -m 755 $(MPI_PLUGIN) $(DESTDIR)$(LIBDIR)/lorabert/lorabert-mpi.so)
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))

@@ -399,6 +399,16 @@ typedef struct lb_dataset_options {
     const char *text_pair_column; /* NULL: single texts */
     const char *label_column;     /* NULL means "label" */
     const char *revision;         /* hub revision (NULL: "main") */
+    /* Data-parallel reading (each process opens only its shard; lb_eval_options.collective):
+     * shard_count 0 or 1 keeps every row; else row i (0-based over the split) is kept when
+     * (i / shard_block) % shard_count == shard_index, so process r reads every shard_count-th block
+     * of shard_block rows. CSV/TSV and JSONL keep only those rows while parsing (the file's bytes
+     * are read once, as without sharding); Parquet is decoded whole, then filtered. A shard with
+     * no rows is LB_ERR_USAGE; row numbers in messages count the shard's rows. */
+    int shard_count, shard_index;
+    int shard_block;      /* rows per block; 0 means 1 */
+    bool labels_optional; /* a file without the label column opens with every label -1 (input
+                           * to label, e.g. lorabert predict --input) */
 } lb_dataset_options;
 
 /* path_or_id: a file, an HF dataset folder (split files, data/<split>-*, <config>/<split>/) or a
@@ -437,10 +447,36 @@ lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *co
 /* Frees a NULL-terminated list of strings the library returned (NULL is a no-op). */
 void lb_free_strings(char **list);
 
+/* ---- Data-parallel runs ------------------------------------------------------------------ */
+
+/* How the processes of a data-parallel run talk to each other, given by the caller (the CLI
+ * gives one over Open MPI under mpirun; the library links no transport). Every process of the
+ * run passes a collective with the same size and its own rank, and makes the same calls in the
+ * same order. The library reduces in a fixed order itself (it gathers and sums in global
+ * micro-batch order), so results do not depend on how the transport orders or sums: a run gives
+ * bit-identical results on 1, 2, 3, ... processes for the same global batch and micro-batch size
+ * (and the same threads per process; see docs/distributed.md). */
+/* Every process gives `bytes` bytes in send; recv receives size * bytes bytes, process r's at
+ * offset r * bytes (rank order). Returns LB_OK or fills err (the run then fails with it). */
+typedef lb_status (*lb_allgather_fn)(void *user, const void *send, size_t bytes, void *recv, lb_error *err);
+typedef struct lb_collective {
+    int rank; /* 0 .. size-1; rank 0 alone writes files */
+    int size; /* >= 1; 1 (or a NULL collective) is an ordinary one-process run */
+    void *user;
+    lb_allgather_fn allgather;
+} lb_collective;
+
 /* ---- Evaluation ------------------------------------------------------------------------- */
 
 typedef struct lb_eval_options {
-    int batch_size; /* 0 means 8 */
+    int batch_size;                  /* 0 means 8 */
+    const lb_collective *collective; /* NULL: this process evaluates every batch. Else each
+                                      * process evaluates every size-th batch and the results are
+                                      * gathered: every process gets the one-process result, bit
+                                      * for bit. d is either the whole set on every process, or
+                                      * each process's shard (lb_dataset_options shard_count =
+                                      * size, shard_index = rank, shard_block = batch_size;
+                                      * another shard is LB_ERR_USAGE) */
 } lb_eval_options;
 
 /* Evaluates c on d as Trainer.evaluate() does (eval mode, sequential batches, per-sample-weighted
@@ -480,13 +516,27 @@ typedef struct lb_train_options {
     int threads;                        /* 0: process default */
     const char *base_model_name;        /* adapter_config's base_model_name_or_path (NULL: the
                                         * model's resolved folder, lb_model_info.model_dir) */
-    const char *batch_order_file;       /* tests: per-step batch rows (HF order.json) instead of
+    const char *batch_order_file;       /* tests: the rows of each micro-batch (HF order.json: one
+                                        * entry per micro-batch, in global order) instead of
                                         * shuffling; NULL */
     int64_t max_steps;                  /* 0: num_train_epochs decides. Runs without a training
                                         * set (lb_train_step_batch): the schedule's total steps,
                                         * required; with a training set it must be 0 */
     lb_train_output *output;            /* output_dir taken beforehand with lb_train_output_open
                                         * (NULL: the run takes it when it opens); not copied */
+    int gradient_accumulation_steps;    /* 0 or 1: a step per micro-batch. K: HF's semantics, each
+                                        * micro-batch's loss scaled by 1/K, clip and step after K
+                                        * micro-batches (of per_device_train_batch_size rows) */
+    const lb_collective *collective;    /* NULL: one process. Else a data-parallel run: the
+                                        * effective batch is per_device_train_batch_size x size x
+                                        * gradient_accumulation_steps; every process opens the same
+                                        * model, adapter, data and options, computes its share of
+                                        * each step's micro-batches (global micro-batch j on rank
+                                        * j % size), and all apply the same reduced step; only
+                                        * rank 0 takes and writes output_dir (the others pass the
+                                        * same options and write nothing). An epoch's micro-batches
+                                        * must fill whole steps (LB_ERR_UNSUPPORTED otherwise,
+                                        * naming the numbers). Not copied: outlives the run */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 
@@ -584,7 +634,9 @@ lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_erro
  *   type_ids [B * T] token_type_ids, or NULL (all 0)
  *   labels  [B]      class ids in 0..num_labels-1
  * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows the
- * linear schedule over max_steps with warmup_steps). Calls on_step; no evaluation, checkpoint or
+ * linear schedule over max_steps with warmup_steps). One micro-batch per step: a run opened with
+ * gradient_accumulation_steps > 1 or a collective of size > 1 and no training set is refused at
+ * lb_train_run_open (LB_ERR_USAGE). Calls on_step; no evaluation, checkpoint or
  * file is written, and cancel is not read (the caller owns the loop). A step beyond max_steps,
  * a bad shape, token id, type or label is LB_ERR_USAGE (nothing changed); a non-finite loss or
  * gradient norm is LB_ERR_NUMERIC and ends the run (later steps are refused). info may be NULL.

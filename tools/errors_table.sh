@@ -286,4 +286,6 @@ row "train: class id beyond --labels" $LB train --model m --train range.csv --va
 row "train: default --labels do not name the string labels (a notice; trains on their sorted values)" $LB train --model m --train str.csv --validation str.csv --epochs 1 --output strrun
 row "train: --lora-dropout 1" $LB train --model m --train range.csv --validation range.csv --lora-dropout 1
 row "train: unknown --target-modules" $LB train --model m --train range.csv --validation range.csv --target-modules c_attn
+head -3 range.csv | sed 's/,5$/,0/' >two.csv
+row "train: an epoch that is not whole steps (--gradient-accumulation-steps)" $LB train --model m --train two.csv --no-eval --batch-size 1 --gradient-accumulation-steps 3 --epochs 1 --output accum
 row "eval without --data" $LB eval --model m

@@ -86,11 +86,12 @@ class AdapterInfo(Structure):
 
 class DatasetOptions(Structure):
     _fields_ = [("split", c_char_p), ("text_column", c_char_p), ("text_pair_column", c_char_p),
-                ("label_column", c_char_p), ("revision", c_char_p)]
+                ("label_column", c_char_p), ("revision", c_char_p), ("shard_count", c_int), ("shard_index", c_int),
+                ("shard_block", c_int), ("labels_optional", c_bool)]
 
 
 class EvalOptions(Structure):
-    _fields_ = [("batch_size", c_int)]
+    _fields_ = [("batch_size", c_int), ("collective", c_void_p)]
 
 
 class TrainOptions(Structure):
@@ -101,7 +102,7 @@ class TrainOptions(Structure):
                 ("seed_set", c_bool), ("logging_steps", c_int64), ("metric_for_best_model", c_char_p), ("no_eval", c_bool),
                 ("max_length", c_int), ("truncate_right", c_bool), ("threads", c_int),
                 ("base_model_name", c_char_p), ("batch_order_file", c_char_p), ("max_steps", c_int64),
-                ("output", c_void_p)]
+                ("output", c_void_p), ("gradient_accumulation_steps", c_int), ("collective", c_void_p)]
 
 
 class StepInfo(Structure):

@@ -314,7 +314,8 @@ class Classifier(_Handle):
 # TrainingArguments names -> lb_train_options fields (same meaning, same defaults).
 _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size", "learning_rate",
                "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
-               "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps")
+               "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps",
+               "gradient_accumulation_steps")
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
@@ -376,7 +377,8 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     Hyperparameters take HF TrainingArguments' names and defaults (num_train_epochs=10,
     per_device_train_batch_size=4, per_device_eval_batch_size=4, learning_rate=1e-3,
     weight_decay=0.01, warmup_steps=0, max_grad_norm=1.0, seed=42, logging_steps=500,
-    metric_for_best_model="loss", overwrite_output_dir, resume_from_checkpoint), plus
+    gradient_accumulation_steps=1, metric_for_best_model="loss", overwrite_output_dir,
+    resume_from_checkpoint), plus
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
     lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split

@@ -27,8 +27,17 @@ lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts
     lb_dataset_opts dop = {.text_column = o.text_column ? o.text_column : "text",
                            .label_column = o.label_column ? o.label_column : "label",
                            .text_pair_column = o.text_pair_column,
-                           .require_labels = true};
-    lb_status st = lb_data_resolve_split(path_or_id, o.split ? o.split : "train", &paths, &n, err);
+                           .require_labels = !o.labels_optional};
+    lb_row_filter keep = {
+        .block = o.shard_block > 0 ? o.shard_block : 1, .count = o.shard_count, .index = o.shard_index};
+    if (o.shard_count > 1) dop.rows = &keep;
+    lb_status st = LB_OK;
+    if (o.shard_count < 0 || o.shard_block < 0 ||
+        (o.shard_count > 1 && (o.shard_index < 0 || o.shard_index >= o.shard_count)))
+        st = lb_err(err, LB_ERR_USAGE,
+                    "lb_dataset_open: shard %d of %d (block %d): expected 0 <= shard_index < shard_count",
+                    o.shard_index, o.shard_count, o.shard_block);
+    if (!st) st = lb_data_resolve_split(path_or_id, o.split ? o.split : "train", &paths, &n, err);
     if (!st) st = lb_data_load_shards(paths, n, &dop, d, err);
     lb_free_list(paths);
     if (st) {
@@ -36,6 +45,8 @@ lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts
         free(d);
         return st;
     }
+    if (o.shard_count > 1)
+        d->shard_count = o.shard_count, d->shard_index = o.shard_index, d->shard_block = (int)keep.block;
     *out = d;
     return LB_OK;
 }

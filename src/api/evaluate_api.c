@@ -50,7 +50,16 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
                                    (const char *const *)view.text_pairs, plens, view.labels, (int64_t)view.n,
                                    info.num_labels, to->max_length, to->truncate_left,
                                    view.n_sources ? view.sources[0] : "dataset", err);
-        if (!st) st = lb_evaluate(m, &ts, o.batch_size ? o.batch_size : 8, out, NULL, err);
+        const int bs = o.batch_size ? o.batch_size : 8;
+        const lb_collective *coll = o.collective;
+        bool shard = coll && coll->size > 1 && d->shard_count > 1;
+        if (!st && shard && (d->shard_count != coll->size || d->shard_index != coll->rank || d->shard_block != bs))
+            st = lb_err(err, LB_ERR_USAGE,
+                        "evaluate: the dataset is shard %d of %d in blocks of %d rows; process %d of %d evaluating "
+                        "batches of %d needs shard %d of %d in blocks of %d",
+                        d->shard_index, d->shard_count, d->shard_block, coll->rank, coll->size, bs, coll->rank,
+                        coll->size, bs);
+        if (!st) st = lb_evaluate_shard(m, &ts, bs, coll, shard, out, NULL, err);
         lb_api_threads_restore(prev);
     }
     free(lens);

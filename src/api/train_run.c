@@ -280,6 +280,8 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.resume_dir = r->resume_dir;
     to.max_steps = o.max_steps;
     to.output = o.output ? &o.output->out : NULL;
+    to.grad_accum = o.gradient_accumulation_steps;
+    to.coll = o.collective;
     st = lb_trainer_open(m, r->has_train ? &r->train : NULL, r->has_eval ? &r->eval : NULL, &to, cb, &r->t, err);
     if (!st && o.output) o.output->used = true;
     if (!st) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/dist.h"
 #include "cli/options.h"
 
 static const char usage[] =
@@ -58,11 +59,32 @@ int cmd_eval(int argc, char **argv) {
     lb_dataset_options dop = {
         .split = split, .text_column = text_col, .text_pair_column = pair_col, .label_column = label_col};
     lb_eval_options eo = {.batch_size = (int)batch};
+    /* under mpirun: each process reads its shard (every size-th block of --batch-size rows) and
+     * the metrics are gathered in batch order, identical to one process's */
+    const lb_collective *coll = cli_dist_collective();
+    const int rank = cli_dist_rank();
+    bool quiet_fail = false;
+    if (coll) {
+        dop.shard_count = coll->size, dop.shard_index = coll->rank, dop.shard_block = (int)batch;
+        eo.collective = coll;
+    }
     lb_eval_result r;
     lb_status st = lb_classifier_open(model, &co, &c, &err);
     if (!st) st = lb_dataset_open(data ? data : dataset, &dop, &ds, &err);
+    if (!st && coll) {
+        lb_model_info info;
+        lb_model_get_info(lb_classifier_model(c), &info);
+        const double nums[] = {(double)batch, (double)max_length, (double)left, (double)prec};
+        uint64_t h = cli_digest_bytes(CLI_DIGEST_INIT, nums, sizeof nums);
+        const char *const strs[] = {text_col, label_col, pair_col ? pair_col : "", split ? split : ""};
+        for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
+        cli_dist_item items[] = {{"model and adapter files", cli_digest_model(info.model_dir, info.adapter_dir)},
+                                 {"evaluation data", cli_digest_dataset(ds)},
+                                 {"evaluation options", h}};
+        if ((st = cli_dist_check(items, 3, &err))) quiet_fail = rank != 0;
+    }
     if (!st) st = lb_evaluate_dataset(c, ds, &eo, &r, &err);
-    if (st) goto out;
+    if (st || rank != 0) goto out; /* rank 0 reports */
     /* string labels were mapped onto the model's classes by name: say which */
     if (lb_dataset_label_name(ds, 0) && !json) {
         printf("labels:");
@@ -108,7 +130,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
 out:
-    rc = st ? cli_fail(&err) : 0;
+    rc = st ? (quiet_fail ? (int)st : cli_fail(&err)) : 0;
     lb_dataset_close(ds);
     lb_classifier_close(c);
     return rc;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "cli/dist.h"
 #include "cli/options.h"
 
 #define PREDICT_DEFAULT_BATCH 32
@@ -30,7 +31,11 @@ static const char predict_usage[] =
     "as soon as it is full or no more input is waiting; a blank line is the empty text.\n"
     "--model may name a PEFT adapter folder (adapter_config.json): its base_model_name_or_path is\n"
     "opened with it. Labels: --labels, else the adapter's labels.json, else config.json's id2label.\n"
-    "Tokenizer: the adapter's files when it carries them, else the model's.\n";
+    "Tokenizer: the adapter's files when it carries them, else the model's.\n"
+    "--input FILE (csv/tsv/jsonl/json/parquet, column --text-column) labels a file's rows and writes\n"
+    "the JSON lines, in input order, to --output FILE (whole or not at all). Under mpirun -np N each\n"
+    "process reads only every N-th block of --batch-size rows; rank 0 writes the lines, identical to\n"
+    "one process's (docs/distributed.md).\n";
 
 static const char predict_epilog[] =
     "Exit status: 0 ok, 2 usage (incl. an empty TEXT), 3 I/O, 4 bad input or model files,\n"
@@ -153,6 +158,26 @@ static void put_clipped(FILE *out, const char *s, size_t len, size_t width) {
     if (clipped) fputs("...", out);
 }
 
+/* {"index":i,"label":...,"score":...,"probs":[...],"logits":[...]} and a newline. */
+static void put_json_line(FILE *out, size_t index, const char *name, const double *p, const float *z, int L,
+                          int label) {
+    fprintf(out, "{\"index\":%zu,\"label\":", index);
+    cli_put_json_string(out, name);
+    fputs(",\"score\":", out);
+    put_json_float(out, p[label]);
+    fputs(",\"probs\":[", out);
+    for (int k = 0; k < L; k++) {
+        if (k) putc(',', out);
+        put_json_float(out, p[k]);
+    }
+    fputs("],\"logits\":[", out);
+    for (int k = 0; k < L; k++) {
+        if (k) putc(',', out);
+        put_json_float(out, z[k]);
+    }
+    fputs("]}\n", out);
+}
+
 /* What every chunk of texts needs. */
 typedef struct predict_ctx {
     lb_classifier *c;
@@ -192,21 +217,7 @@ static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, si
             putchar('\n');
             continue;
         }
-        printf("{\"index\":%zu,\"label\":", base + i);
-        cli_put_json_string(stdout, name);
-        fputs(",\"score\":", stdout);
-        put_json_float(stdout, p[label[i]]);
-        fputs(",\"probs\":[", stdout);
-        for (int k = 0; k < L; k++) {
-            if (k) putchar(',');
-            put_json_float(stdout, p[k]);
-        }
-        fputs("],\"logits\":[", stdout);
-        for (int k = 0; k < L; k++) {
-            if (k) putchar(',');
-            put_json_float(stdout, z[k]);
-        }
-        fputs("]}\n", stdout);
+        put_json_line(stdout, base + i, name, p, z, L, label[i]);
     }
     if (!st && fflush(stdout) != 0) st = cli_err(err, LB_ERR_IO, "stdout: write failed: %s", strerror(errno));
     free(label);
@@ -215,9 +226,153 @@ static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, si
     return st;
 }
 
+/* One block of the input (rows first..first+n of ds, global index g0 of the first) as JSON lines
+ * into a malloc'd buffer. */
+static lb_status predict_block(const predict_ctx *pc, const lb_dataset *ds, size_t first, size_t n, size_t g0,
+                               char **buf, size_t *len, lb_error *err) {
+    const int L = pc->num_labels;
+    const char **t = malloc(n * sizeof *t), **pr = malloc(n * sizeof *pr);
+    int32_t *label = malloc(n * sizeof *label);
+    double *probs = malloc(n * (size_t)L * sizeof *probs);
+    float *logits = malloc(n * (size_t)L * sizeof *logits);
+    FILE *f = NULL;
+    *buf = NULL;
+    *len = 0;
+    lb_status st = LB_OK;
+    if (!t || !pr || !label || !probs || !logits || !(f = open_memstream(buf, len)))
+        st = cli_err(err, LB_ERR_NOMEM, "out of memory");
+    bool pairs = false;
+    for (size_t i = 0; !st && i < n; i++) {
+        t[i] = lb_dataset_text(ds, first + i);
+        pr[i] = lb_dataset_text_pair(ds, first + i);
+        pairs |= pr[i] != NULL;
+    }
+    if (!st && (st = lb_classify(pc->c, t, NULL, pairs ? pr : NULL, NULL, n, label, probs, logits, err)))
+        cli_err(err, st, "row %zu..%zu: %.900s", g0, g0 + n - 1, err->msg);
+    for (size_t i = 0; !st && i < n; i++)
+        put_json_line(f, g0 + i, lb_classifier_label(pc->c, label[i]), probs + i * (size_t)L, logits + i * (size_t)L, L,
+                      label[i]);
+    if (f && fclose(f) && !st) st = cli_err(err, LB_ERR_NOMEM, "out of memory");
+    if (st) {
+        free(*buf);
+        *buf = NULL;
+    }
+    free(t);
+    free(pr);
+    free(label);
+    free(probs);
+    free(logits);
+    return st;
+}
+
+/* --input FILE --output FILE: blocks of `batch` rows, block g on process g % P (one process:
+ * all); each round every process labels its next block, rank 0 gathers them and writes them in
+ * input order to OUTPUT.tmp, renamed to OUTPUT at the end. */
+static lb_status predict_file(const predict_ctx *pc, const char *input, const char *text_col, const char *pair_col,
+                              const char *output, int batch, lb_error *err) {
+    const lb_collective *coll = cli_dist_collective();
+    const int P = coll ? coll->size : 1, rank = coll ? coll->rank : 0;
+    lb_dataset_options dop = {.text_column = text_col, .text_pair_column = pair_col, .labels_optional = true};
+    if (P > 1) dop.shard_count = P, dop.shard_index = rank, dop.shard_block = batch;
+    lb_dataset *ds = NULL;
+    lb_status st = lb_dataset_open(input, &dop, &ds, err);
+    if (st) return st;
+    const size_t n = lb_dataset_size(ds);
+    int64_t rounds = (int64_t)((n + (size_t)batch - 1) / (size_t)batch);
+    char *tmp = NULL;
+    FILE *out = NULL;
+    int64_t *sizes = NULL;
+    char *all = NULL, *mine = NULL;
+    if (P > 1) {
+        lb_model_info info;
+        lb_model_get_info(lb_classifier_model(pc->c), &info);
+        cli_dist_item items[] = {{"model and adapter files", cli_digest_model(info.model_dir, info.adapter_dir)},
+                                 {"input data", cli_digest_dataset(ds)},
+                                 {"options", cli_digest_bytes(CLI_DIGEST_INIT, &batch, sizeof batch)}};
+        if ((st = cli_dist_check(items, 3, err))) goto done;
+        int64_t *r = malloc(sizeof *r * (size_t)P);
+        if (!r || (st = coll->allgather(coll->user, &rounds, sizeof rounds, r, err))) {
+            if (!r) st = cli_err(err, LB_ERR_NOMEM, "out of memory");
+            free(r);
+            goto done;
+        }
+        for (int q = 0; q < P; q++)
+            if (r[q] > rounds) rounds = r[q];
+        free(r);
+        if (!(sizes = malloc(sizeof *sizes * (size_t)P))) {
+            st = cli_err(err, LB_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (rank == 0) {
+        size_t tl = strlen(output) + 8;
+        if (!(tmp = malloc(tl))) {
+            st = cli_err(err, LB_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        snprintf(tmp, tl, "%s.tmp", output);
+        if (!(out = fopen(tmp, "w"))) {
+            st = cli_err(err, LB_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+            goto done;
+        }
+    }
+    for (int64_t k = 0; k < rounds; k++) {
+        size_t first = (size_t)k * (size_t)batch, len = 0;
+        size_t cnt = first < n ? (n - first < (size_t)batch ? n - first : (size_t)batch) : 0;
+        size_t g0 = ((size_t)k * (size_t)P + (size_t)rank) * (size_t)batch; /* the block's first row */
+        free(mine);
+        mine = NULL;
+        if (cnt && (st = predict_block(pc, ds, first, cnt, g0, &mine, &len, err))) goto done;
+        if (P == 1) {
+            if (len && fwrite(mine, 1, len, out) != len) st = cli_err(err, LB_ERR_IO, "%s: write failed", tmp);
+            if (st) goto done;
+            continue;
+        }
+        int64_t my = (int64_t)len, most = 0;
+        if ((st = coll->allgather(coll->user, &my, sizeof my, sizes, err))) goto done;
+        for (int q = 0; q < P; q++)
+            if (sizes[q] > most) most = sizes[q];
+        char *send = calloc(1, (size_t)most + 1);
+        free(all);
+        all = malloc(((size_t)most + 1) * (size_t)P);
+        if (!send || !all) {
+            free(send);
+            st = cli_err(err, LB_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        if (len) memcpy(send, mine, len);
+        st = coll->allgather(coll->user, send, (size_t)most + 1, all, err);
+        free(send);
+        if (st) goto done;
+        for (int q = 0; out && q < P; q++)
+            if (sizes[q] &&
+                fwrite(all + (size_t)q * ((size_t)most + 1), 1, (size_t)sizes[q], out) != (size_t)sizes[q]) {
+                st = cli_err(err, LB_ERR_IO, "%s: write failed", tmp);
+                goto done;
+            }
+    }
+    if (out) {
+        int bad = fflush(out) || fsync(fileno(out));
+        bad |= fclose(out);
+        out = NULL;
+        if (bad || rename(tmp, output)) st = cli_err(err, LB_ERR_IO, "%s: cannot write: %s", output, strerror(errno));
+    }
+done:
+    if (out) {
+        fclose(out);
+        remove(tmp);
+    }
+    free(tmp);
+    free(sizes);
+    free(all);
+    free(mine);
+    lb_dataset_close(ds);
+    return st;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model_arg = NULL, *adapter_arg = NULL, *labels_arg = NULL, *truncation = "right",
-               *precision_arg = "fp32";
+               *precision_arg = "fp32", *input = NULL, *output = NULL, *text_col = "text", *pair_col = NULL;
     char *labels_buf = NULL, **labels = NULL;
     int n_labels = 0;
     long max_length = 0, batch_size = PREDICT_DEFAULT_BATCH, threads = 0;
@@ -240,6 +395,10 @@ int cmd_predict(int argc, char **argv) {
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
         {"--json", OPT_FLAG, &force_json, NULL, "JSON lines even on a terminal", 0, 0},
         {"--table", OPT_FLAG, &force_table, NULL, "an aligned table even when piped", 0, 0},
+        {"--input", OPT_STR, &input, "FILE", "label the rows of this file (csv/tsv/jsonl/json/parquet)", 0, 0},
+        {"--output", OPT_STR, &output, "FILE", "with --input: where the JSON lines go (input order)", 0, 0},
+        {"--text-column", OPT_STR, &text_col, "NAME", "with --input: the text column", 0, 0},
+        {"--text-pair-column", OPT_STR, &pair_col, "NAME", "with --input: the second text of pairs", 0, 0},
     };
     const cli_command cmd = {.name = "predict",
                              .usage = predict_usage,
@@ -260,6 +419,14 @@ int cmd_predict(int argc, char **argv) {
             rc = cli_fail(&e);
             goto out;
         }
+    }
+    if (!input != !output || (input && nargs)) {
+        rc = cli_usage_error("predict", "--input and --output go together, without TEXT arguments");
+        goto out;
+    }
+    if (!input && cli_dist_collective()) {
+        rc = cli_usage_error("predict", "under mpirun, give --input FILE --output FILE");
+        goto out;
     }
     if (max_length == 1) {
         rc = cli_usage_error("predict", "--max-length must leave room for [CLS] and [SEP] (>= 2)");
@@ -326,13 +493,15 @@ int cmd_predict(int argc, char **argv) {
     /* Without an adapter, transformers' notice about a newly initialised head matters. */
     if (info.load_notice && !info.adapter_dir) fprintf(stderr, "%s\n", info.load_notice);
     const int L = info.num_labels;
-    bool table = force_table || (!force_json && isatty(STDOUT_FILENO));
+    bool table = !input && (force_table || (!force_json && isatty(STDOUT_FILENO)));
     size_t label_w = 5;
     for (int k = 0; k < L && table; k++)
         if (strlen(info.labels[k]) > label_w) label_w = strlen(info.labels[k]);
     if (table) printf("%5s  %-*s  %8s  %s\n", "index", (int)label_w, "label", "score", "text");
     predict_ctx pc = {.c = c, .num_labels = L, .table = table, .label_w = label_w};
-    if (!from_stdin) {
+    if (input) {
+        if (predict_file(&pc, input, text_col, pair_col, output, (int)batch_size, &err)) goto fail;
+    } else if (!from_stdin) {
         if (predict_chunk(&pc, &texts, 0, &err)) goto fail;
     } else {
         /* A chunk is what is there now, up to one batch: the first line is waited for, the rest

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/dist.h"
 #include "cli/options.h"
 #include "cli/progress.h"
 
@@ -24,7 +25,11 @@ static const char usage[] =
     "trainer_state.json, metrics.json and training_curves.svg. SIGINT/SIGTERM write a resumable\n"
     "checkpoint to OUTPUT/resume and exit 9; continue with --resume OUTPUT/resume. A non-empty\n"
     "--output is refused unless it is resumed or --overwrite-output-dir is given; checkpoints and the\n"
-    "result appear whole (staging folder + rename); one process at a time writes a folder.\n";
+    "result appear whole (staging folder + rename); one process at a time writes a folder.\n\n"
+    "Data-parallel: mpirun -np N lorabert train ... (a build with Open MPI): every process reads the\n"
+    "same model, data and options (checked at start), computes its share of each step's batches\n"
+    "(effective batch = --batch-size x N x --gradient-accumulation-steps) and rank 0 writes --output;\n"
+    "the result is bit-identical for any N with the same effective batch (docs/distributed.md).\n";
 
 static const char default_labels[] = "Negative,Positive";
 
@@ -35,7 +40,7 @@ int cmd_train(int argc, char **argv) {
                *batch_order = NULL, *pair_col = NULL, *train_split = "train", *val_split = "validation",
                *precision = "fp32";
     long epochs = 10, batch = 4, eval_batch = 4, warmup = 0, lora_r = 4, max_length = 512, seed = 42, threads = 0,
-         logging = 500;
+         logging = 500, accum = 1;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
     const cli_opt opts[] = {
@@ -55,7 +60,12 @@ int cmd_train(int argc, char **argv) {
         {"--train-split", OPT_STR, &train_split, "NAME", "--dataset split to train on", 0, 0},
         {"--validation-split", OPT_STR, &val_split, "NAME", "--dataset split to evaluate on (e.g. test)", 0, 0},
         {"--epochs", OPT_INT, &epochs, "N", "training epochs", 1, 10000},
-        {"--batch-size", OPT_INT, &batch, "N", "training batch size", 1, 65536},
+        {"--batch-size", OPT_INT, &batch, "N",
+         "training batch size per process and micro-batch (HF per_device_train_batch_size): the effective batch is this x processes (mpirun -np) x --gradient-accumulation-steps",
+         1, 65536},
+        {"--gradient-accumulation-steps", OPT_INT, &accum, "K",
+         "micro-batches per optimizer step on each process (HF semantics: each loss / K, clip and step after K)", 1,
+         4096},
         {"--eval-batch-size", OPT_INT, &eval_batch, "N", "evaluation batch size", 1, 65536},
         {"--lr", OPT_F64, &lr, "X", "peak learning rate (AdamW, linear decay)", 0, 10},
         {"--weight-decay", OPT_F64, &wd, "X", "AdamW weight decay (not on biases)", 0, 10},
@@ -81,7 +91,7 @@ int cmd_train(int argc, char **argv) {
         {"--no-eval", OPT_FLAG, &no_eval, NULL, "skip per-epoch evaluation (the last epoch is the result)", 0, 0},
         {"--resume", OPT_STR, &resume, "DIR", "continue an interrupted run from OUTPUT/resume", 0, 0},
         {"--init-adapter", OPT_STR, &init_adapter, "DIR", "start from this PEFT adapter (tests)", 0, 0},
-        {"--batch-order", OPT_STR, &batch_order, "FILE", "per-step batch rows, HF order.json (tests)", 0, 0},
+        {"--batch-order", OPT_STR, &batch_order, "FILE", "rows of each micro-batch, HF order.json (tests)", 0, 0},
     };
     bool help;
     int rc = cli_parse("train", usage, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &help);
@@ -134,6 +144,9 @@ int cmd_train(int argc, char **argv) {
     lb_model *m = NULL;
     lb_train_output *reserved = NULL;
     lb_status st;
+    const lb_collective *coll = cli_dist_collective();
+    const int rank = cli_dist_rank();
+    bool quiet_fail = false;
     if (!no_eval && train_file && !val_file) {
         st = cli_err(&err, LB_ERR_USAGE, "--train given without --validation (or pass --no-eval)");
         goto fail;
@@ -165,8 +178,9 @@ int cmd_train(int argc, char **argv) {
     to.output_dir = out_dir;
     to.overwrite_output_dir = overwrite;
     to.resume_from_checkpoint = resume;
-    /* the output folder first (lock, refusal of a busy or foreign one): before any download */
-    if ((st = lb_train_output_open(&to, &reserved, &err))) goto fail;
+    /* the output folder first (lock, refusal of a busy or foreign one): before any download.
+     * In a data-parallel run rank 0 alone takes and writes it. */
+    if (rank == 0 && (st = lb_train_output_open(&to, &reserved, &err))) goto fail;
     /* then the model's files (a missing model is reported before the data is fetched) */
     if ((st = lb_model_resolve(model, NULL, &model_dir, &err))) goto fail;
     lb_dataset_options dop = {.split = train_file ? "train" : train_split,
@@ -187,7 +201,7 @@ int cmd_train(int argc, char **argv) {
                                  nlabels, !labels_given, labels_given ? "--labels" : "the default --labels", &classes,
                                  &nclasses, &sorted, &err)))
         goto fail;
-    if (sorted) {
+    if (sorted && rank == 0) {
         fprintf(stderr,
                 "lorabert: notice: the label names of %s are not all among the default --labels (%s); the "
                 "classes are their sorted values instead:",
@@ -204,7 +218,7 @@ int cmd_train(int argc, char **argv) {
     if ((st = lb_model_open(model_dir, &mo, &m, &err))) goto fail;
     lb_model_info info;
     lb_model_get_info(m, &info);
-    if (info.load_notice) fprintf(stderr, "%s\n", info.load_notice);
+    if (info.load_notice && rank == 0) fprintf(stderr, "%s\n", info.load_notice);
     /* before anything is tokenized or written: the first forward would fail on a long text */
     if (max_length_given && max_length > info.max_position_embeddings) {
         st = cli_err(&err, LB_ERR_USAGE,
@@ -246,6 +260,67 @@ int cmd_train(int argc, char **argv) {
     to.base_model_name = model; /* adapter_config.json's base_model_name_or_path: as given */
     to.batch_order_file = batch_order;
     to.output = reserved;
+    to.gradient_accumulation_steps = (int)accum;
+    to.collective = coll;
+    if (coll) {
+        /* every rank trains on the same inputs: refused at start, naming what differs */
+        cli_dist_item items[5];
+        int ni = 0;
+        uint64_t h = CLI_DIGEST_INIT;
+        static const char *const model_files[] = {"config.json",    "model.safetensors",     "vocab.txt",
+                                                  "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
+        for (size_t i = 0; i < sizeof model_files / sizeof model_files[0]; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", info.model_dir, model_files[i]);
+            h = cli_digest_file(h, path);
+        }
+        items[ni++] = (cli_dist_item){"model files (config.json, model.safetensors, tokenizer files)", h};
+        h = CLI_DIGEST_INIT;
+        if (info.adapter_dir) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/adapter_config.json", info.adapter_dir);
+            h = cli_digest_file(h, path);
+            snprintf(path, sizeof path, "%s/adapter_model.safetensors", info.adapter_dir);
+            h = cli_digest_file(h, path);
+        }
+        items[ni++] = (cli_dist_item){"adapter files (--resume / --init-adapter)", h};
+        for (int d = 0; d < 2; d++) {
+            h = CLI_DIGEST_INIT;
+            for (int i = 0; ds[d] && lb_dataset_file(ds[d], i); i++) h = cli_digest_file(h, lb_dataset_file(ds[d], i));
+            items[ni++] = (cli_dist_item){d ? "validation data" : "training data", h};
+        }
+        /* the options that shape the run, as parsed */
+        h = CLI_DIGEST_INIT;
+        const double nums[] = {(double)epochs,
+                               (double)batch,
+                               (double)eval_batch,
+                               lr,
+                               wd,
+                               (double)warmup,
+                               max_grad_norm,
+                               (double)lora_r,
+                               alpha,
+                               dropout,
+                               (double)seed,
+                               (double)max_length,
+                               (double)accum,
+                               (double)logging,
+                               (double)left,
+                               (double)rslora,
+                               (double)prec,
+                               (double)no_eval};
+        h = cli_digest_bytes(h, nums, sizeof nums);
+        const char *const strs[] = {targets, labels, best, text_col, label_col, pair_col ? pair_col : ""};
+        for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
+        items[ni++] = (cli_dist_item){"training options", h};
+        if ((st = cli_dist_check(items, ni, &err))) {
+            quiet_fail = rank != 0; /* every rank found it; rank 0 says it */
+            goto fail;
+        }
+        if (rank == 0)
+            fprintf(stderr, "lorabert: %d processes: inputs identical on every rank (model, adapter, data, options)\n",
+                    coll->size);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -255,6 +330,7 @@ int cmd_train(int argc, char **argv) {
     cli_progress prog;
     cli_progress_init(&prog, stdout);
     lb_train_callbacks cb = cli_progress_callbacks(&prog, &stop_requested);
+    if (rank != 0) cb.on_step = NULL, cb.on_epoch = NULL, cb.on_log = NULL; /* rank 0 reports */
     lb_train_result res;
     lb_train_run *run = NULL;
     st = lb_train_run_open(m, ds[0], ds[1], &to, &cb, &run, &err);
@@ -264,9 +340,10 @@ int cmd_train(int argc, char **argv) {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     if (st) goto fail;
-    printf("train_loss %.6f, %.0f tokens/s, %.1f s\n", res.train_loss, res.tokens_per_s, res.runtime_s);
+    if (rank == 0) printf("train_loss %.6f, %.0f tokens/s, %.1f s\n", res.train_loss, res.tokens_per_s, res.runtime_s);
 fail:
-    rc = st ? cli_fail(&err) : 0;
+    if (st == LB_ERR_INTERRUPTED && rank != 0) quiet_fail = true; /* rank 0 says where to resume */
+    rc = st ? (quiet_fail ? (int)st : cli_fail(&err)) : 0;
     lb_model_close(m);
     lb_train_output_close(reserved);
     lb_dataset_close(ds[0]);

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "cli/dist.h"
 
 typedef struct command {
     const char *name;
@@ -42,7 +43,9 @@ void cli_set_threads(long n) {
 }
 
 int cli_fail(const lb_error *err) {
-    fprintf(stderr, "lorabert: %s\n", err->msg[0] ? err->msg : lb_status_name(err->code));
+    if (cli_dist_collective())
+        fprintf(stderr, "lorabert: rank %d: %s\n", cli_dist_rank(), err->msg[0] ? err->msg : lb_status_name(err->code));
+    else fprintf(stderr, "lorabert: %s\n", err->msg[0] ? err->msg : lb_status_name(err->code));
     return err->code ? (int)err->code : 1;
 }
 
@@ -127,7 +130,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            /* under mpirun: train, eval and predict run data-parallel; the others are refused
+             * there (they would write the same files from every rank) */
+            bool dist = commands[i].run == cmd_train || commands[i].run == cmd_eval || commands[i].run == cmd_predict;
+            int rc = 0;
+            if (dist && (rc = cli_dist_start(&argc, &argv))) return rc;
+            return cli_dist_end(commands[i].run(argc - 1, argv + 1));
+        }
     fprintf(stderr, "lorabert: unknown command '%s' (see 'lorabert --help')\n", argv[1]);
     return LB_ERR_USAGE;
 }

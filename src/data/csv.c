@@ -75,13 +75,14 @@ static lb_status check_unique_names(const lb_table *t, const char *name, size_t 
     return st;
 }
 
-lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *name, lb_table *out, lb_error *err) {
+static lb_status csv_parse(const char *data, size_t len, char delim, const char *name, lb_row_filter *keep,
+                           lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     size_t i, line = 1;
     lb_status st = lb_tb_check_text(data, len, name, &i, err);
     if (st) return st;
 
-    lb_table_builder b = {0};
+    lb_table_builder b = {.keep = keep};
     csv_rec r = {0};
     bool have_header = false;
     while (i < len) {
@@ -201,13 +202,21 @@ done:
     return st;
 }
 
+lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *name, lb_table *out, lb_error *err) {
+    return csv_parse(data, len, delim, name, NULL, out, err);
+}
+
 lb_status lb_csv_read(const char *path, char delim, lb_table *out, lb_error *err) {
+    return lb_csv_read_rows(path, delim, NULL, out, err);
+}
+
+lb_status lb_csv_read_rows(const char *path, char delim, lb_row_filter *keep, lb_table *out, lb_error *err) {
     char *data;
     size_t len;
     memset(out, 0, sizeof *out);
     lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
     if (st != LB_OK) return st;
-    st = lb_csv_parse(data, len, delim, path, out, err);
+    st = csv_parse(data, len, delim, path, keep, out, err);
     free(data);
     return st;
 }

@@ -7,6 +7,8 @@
 
 /* Reads the file at path; delim is ',' for CSV or '\t' for TSV. */
 lb_status lb_csv_read(const char *path, char delim, lb_table *out, lb_error *err);
+/* lb_csv_read keeping only the rows keep keeps (NULL: all); keep->seen gets the file's rows. */
+lb_status lb_csv_read_rows(const char *path, char delim, lb_row_filter *keep, lb_table *out, lb_error *err);
 /* Parses data[0..len) (need not be NUL-terminated); name is used in messages as "name:line". */
 lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *name, lb_table *out, lb_error *err);
 #endif

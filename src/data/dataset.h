@@ -25,6 +25,10 @@ typedef struct lb_dataset {
     int n_sources;
     char **sources;       /* [n_sources] file paths */
     size_t *source_start; /* [n_sources] */
+    /* A shard of a data-parallel read (lb_dataset_options.shard_*): rows are blocks
+     * shard_index, shard_index + shard_count, ... of shard_block rows of the split.
+     * shard_count 0: every row. */
+    int shard_count, shard_index, shard_block;
 } lb_dataset;
 
 void lb_dataset_free(lb_dataset *d);

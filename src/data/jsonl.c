@@ -160,7 +160,7 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
     bool spans_ok = src && ns == nm;
     lb_value *row = lb_tb_add_row(&c->b, err);
     if (!row) return LB_ERR_NOMEM;
-    size_t k = 0, rowno = c->b.t.nrows; /* 1 + this row's index */
+    size_t k = 0, rowno = c->b.keep ? (size_t)c->b.keep->seen : c->b.t.nrows; /* 1 + this row's index */
     for (const cJSON *it = obj->child; it; it = it->next, k++) {
         long col = jl_find_col(c, it->string);
         if (col < 0) {
@@ -205,12 +205,14 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
     return LB_OK;
 }
 
-lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_table *out, lb_error *err) {
+static lb_status jsonl_parse(const char *data, size_t len, const char *name, lb_row_filter *keep, lb_table *out,
+                             lb_error *err) {
     memset(out, 0, sizeof *out);
     size_t i;
     lb_status st = lb_tb_check_text(data, len, name, &i, err);
     if (st) return st;
     jl_ctx c = {.name = name};
+    c.b.keep = keep;
     cJSON *arr = NULL;
 
     size_t first = i;
@@ -296,13 +298,21 @@ done:
     return st;
 }
 
+lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_table *out, lb_error *err) {
+    return jsonl_parse(data, len, name, NULL, out, err);
+}
+
 lb_status lb_jsonl_read(const char *path, lb_table *out, lb_error *err) {
+    return lb_jsonl_read_rows(path, NULL, out, err);
+}
+
+lb_status lb_jsonl_read_rows(const char *path, lb_row_filter *keep, lb_table *out, lb_error *err) {
     char *data;
     size_t len;
     memset(out, 0, sizeof *out);
     lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
     if (st != LB_OK) return st;
-    st = lb_jsonl_parse(data, len, path, out, err);
+    st = jsonl_parse(data, len, path, keep, out, err);
     free(data);
     return st;
 }

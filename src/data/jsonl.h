@@ -9,6 +9,8 @@
 #include "data/table.h"
 
 lb_status lb_jsonl_read(const char *path, lb_table *out, lb_error *err);
+/* lb_jsonl_read keeping only the rows keep keeps (NULL: all); keep->seen gets the file's rows. */
+lb_status lb_jsonl_read_rows(const char *path, lb_row_filter *keep, lb_table *out, lb_error *err);
 /* Parses data[0..len); name is used in messages as "name:line". */
 lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_table *out, lb_error *err);
 #endif

@@ -22,14 +22,19 @@ static bool ends_with(const char *s, const char *suf) {
     return a >= b && strcasecmp(s + a - b, suf) == 0;
 }
 
-static lb_status read_table(const char *path, lb_table *t, lb_error *err) {
+static lb_status read_table(const char *path, lb_row_filter *keep, lb_table *t, lb_error *err) {
     if (lb_dir_exists(path))
         return lb_err(err, LB_ERR_UNSUPPORTED, "%s: is a directory; give a .csv, .tsv, .jsonl, .json or .parquet file",
                       path);
-    if (ends_with(path, ".csv")) return lb_csv_read(path, ',', t, err);
-    if (ends_with(path, ".tsv")) return lb_csv_read(path, '\t', t, err);
-    if (ends_with(path, ".jsonl") || ends_with(path, ".json")) return lb_jsonl_read(path, t, err);
-    if (ends_with(path, ".parquet")) return lb_parquet_read(path, NULL, 0, t, err);
+    if (ends_with(path, ".csv")) return lb_csv_read_rows(path, ',', keep, t, err);
+    if (ends_with(path, ".tsv")) return lb_csv_read_rows(path, '\t', keep, t, err);
+    if (ends_with(path, ".jsonl") || ends_with(path, ".json")) return lb_jsonl_read_rows(path, keep, t, err);
+    if (ends_with(path, ".parquet")) {
+        /* decoded whole, then filtered (row groups are not skipped) */
+        lb_status st = lb_parquet_read(path, NULL, 0, t, err);
+        if (!st) lb_table_keep_rows(t, keep);
+        return st;
+    }
     return lb_err(err, LB_ERR_UNSUPPORTED,
                   "%s: unknown data file type (expected .csv, .tsv, .jsonl, .json or .parquet)", path);
 }
@@ -79,7 +84,7 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
     if (o.label_names && o.n_label_names <= 0)
         return lb_err(err, LB_ERR_USAGE, "lb_dataset_load: label_names given with n_label_names = %d", o.n_label_names);
     lb_table t = {0};
-    lb_status st = read_table(path, &t, err);
+    lb_status st = read_table(path, o.rows, &t, err);
     if (st != LB_OK) return st;
     char cols[512];
     long tc = lb_table_col(&t, o.text_column);
@@ -92,6 +97,12 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
         const char *what = tc < 0 ? "text" : (o.text_pair_column && pc < 0) ? "text-pair" : "label";
         list_columns(&t, cols, sizeof cols);
         st = lb_err(err, LB_ERR_FORMAT, "%s: no %s column \"%s\" (columns: %s)", path, what, miss, cols);
+        goto fail;
+    }
+    if (t.nrows == 0 && o.rows && o.rows->count > 1 && o.rows->seen > 0) {
+        st = lb_err(err, LB_ERR_USAGE,
+                    "%s: none of its %lld rows falls to process %d of %d (blocks of %lld rows); use fewer processes",
+                    path, (long long)o.rows->seen, o.rows->index, o.rows->count, (long long)o.rows->block);
         goto fail;
     }
     if (t.nrows == 0) {

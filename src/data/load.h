@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include "base/error.h"
 #include "data/dataset.h"
+#include "data/table.h"
 
 typedef struct lb_dataset_opts {
     const char *text_column;        /* default "text" */
@@ -19,6 +20,7 @@ typedef struct lb_dataset_opts {
     int n_label_names;
     const char *label_names_origin; /* where those names come from, for messages (NULL: "the given label names") */
     bool require_labels;
+    lb_row_filter *rows; /* NULL: every row; else only the rows it keeps (rows->seen: the file's) */
 } lb_dataset_opts;
 
 /* Loads path, choosing the reader by extension: .csv, .tsv, .jsonl, .json, .parquet.

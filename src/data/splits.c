@@ -208,7 +208,10 @@ lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *
     lb_dataset *parts = calloc((size_t)n, sizeof *parts);
     if (!parts) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     lb_status st = LB_OK;
-    for (int i = 0; !st && i < n; i++) st = lb_dataset_load(paths[i], &each, &parts[i], err);
+    for (int i = 0; !st && i < n; i++) {
+        st = lb_dataset_load(paths[i], &each, &parts[i], err);
+        if (o.rows) o.rows->first += o.rows->seen; /* the next file's first row, over the split */
+    }
     char **names = NULL;
     int nn = 0;
     if (!st) st = lb_labels_map(parts, n, NULL, &names, &nn, NULL, err); /* one class set for all shards */

@@ -61,8 +61,20 @@ lb_status lb_tb_add_col(lb_table_builder *b, const char *name, size_t len, size_
     return LB_OK;
 }
 
+/* With a filter: drops the last row when it is not kept (its strings freed). */
+static void tb_drop_unkept(lb_table_builder *b) {
+    lb_table *t = &b->t;
+    if (!b->keep || t->nrows == 0 || lb_row_filter_keeps(b->keep, b->keep->seen - 1)) return;
+    lb_value *row = &t->cells[(t->nrows - 1) * b->stride];
+    for (size_t c = 0; c < t->ncols; c++)
+        if (row[c].type == LB_VAL_STR) free(row[c].s);
+    t->nrows--;
+}
+
 lb_value *lb_tb_add_row(lb_table_builder *b, lb_error *err) {
     lb_table *t = &b->t;
+    tb_drop_unkept(b);
+    if (b->keep) b->keep->seen++;
     if (b->stride == 0) b->stride = t->ncols ? t->ncols : 1;
     if (t->nrows == b->row_cap || !t->cells) {
         size_t cap = b->row_cap ? b->row_cap * 2 : 256;
@@ -90,6 +102,7 @@ static void tb_compact(lb_table_builder *b) {
 }
 
 void lb_tb_finish(lb_table_builder *b, lb_table *out) {
+    tb_drop_unkept(b);
     tb_compact(b);
     *out = b->t;
     memset(b, 0, sizeof *b);
@@ -112,4 +125,21 @@ void lb_tb_free(lb_table_builder *b) {
     tb_compact(b);
     lb_table_free(&b->t);
     memset(b, 0, sizeof *b);
+}
+
+void lb_table_keep_rows(lb_table *t, lb_row_filter *keep) {
+    if (!keep) return;
+    keep->seen = (int64_t)t->nrows;
+    size_t w = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        lb_value *row = &t->cells[r * t->ncols];
+        if (lb_row_filter_keeps(keep, (int64_t)r)) {
+            if (w != r) memmove(&t->cells[w * t->ncols], row, t->ncols * sizeof *row);
+            w++;
+        } else {
+            for (size_t c = 0; c < t->ncols; c++)
+                if (row[c].type == LB_VAL_STR) free(row[c].s);
+        }
+    }
+    t->nrows = w;
 }

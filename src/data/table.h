@@ -17,6 +17,19 @@ typedef struct lb_value {
     size_t slen; /* LB_VAL_STR: byte length (the string may hold NULs) */
 } lb_value;
 
+/* Which rows a reader keeps, for data-parallel runs: row i (0-based over the whole input, the
+ * file's first row being `first`) is kept when (i / block) % count == index. count <= 1 keeps
+ * every row. A reader sets `seen` to the rows the file held (kept or not). */
+typedef struct lb_row_filter {
+    int64_t block; /* rows per block (>= 1) */
+    int count, index;
+    int64_t first; /* in: the global index of this file's first row */
+    int64_t seen;  /* out: the file's rows */
+} lb_row_filter;
+static inline bool lb_row_filter_keeps(const lb_row_filter *f, int64_t i) {
+    return !f || f->count <= 1 || ((f->first + i) / (f->block > 0 ? f->block : 1)) % f->count == f->index;
+}
+
 typedef struct lb_table {
     size_t ncols, nrows;
     char **col_names; /* [ncols] */
@@ -29,5 +42,9 @@ static inline const lb_value *lb_table_cell(const lb_table *t, size_t row, size_
 /* Index of the named column, or -1. */
 long lb_table_col(const lb_table *t, const char *name);
 void lb_table_free(lb_table *t);
+
+/* Drops the rows keep does not keep from a whole table (keep->seen: its rows); NULL keeps all.
+ * For readers that cannot filter while reading (Parquet). */
+void lb_table_keep_rows(lb_table *t, lb_row_filter *keep);
 
 #endif

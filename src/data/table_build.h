@@ -7,16 +7,19 @@
 #include "data/table.h"
 
 typedef struct lb_table_builder {
-    lb_table t;      /* while building, row r's cells start at t.cells + r * stride */
-    size_t row_cap;  /* rows allocated in t.cells */
-    size_t stride;   /* cells per row allocated (>= t.ncols; grows by doubling) */
-    size_t name_cap; /* entries allocated in t.col_names */
+    lb_table t;          /* while building, row r's cells start at t.cells + r * stride */
+    size_t row_cap;      /* rows allocated in t.cells */
+    size_t stride;       /* cells per row allocated (>= t.ncols; grows by doubling) */
+    size_t name_cap;     /* entries allocated in t.col_names */
+    lb_row_filter *keep; /* NULL: every row; else rows it does not keep are dropped as the next row
+                          * is added (or at finish) and keep->seen counts every row */
 } lb_table_builder;
 
 /* Adds a column (name copied) and returns its index in *col; existing rows get NULL cells.
  * Amortised O(1) per cell: the row stride grows geometrically. */
 lb_status lb_tb_add_col(lb_table_builder *b, const char *name, size_t len, size_t *col, lb_error *err);
-/* Appends a row of NULL cells; returns a pointer to its cells (valid until the next add). */
+/* Appends a row of NULL cells; returns a pointer to its cells (valid until the next add). With
+ * a filter, the previous row is dropped first when the filter does not keep it. */
 lb_value *lb_tb_add_row(lb_table_builder *b, lb_error *err);
 /* Cells of row r (valid until the next add). */
 static inline lb_value *lb_tb_row(lb_table_builder *b, size_t r) { return &b->t.cells[r * b->stride]; }

@@ -12,26 +12,91 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eval_result *res, float *logits_out,
-                      lb_error *err) {
+/* What a process gives for each batch it evaluated when a collective shares the work: the
+ * batch's mean loss and size, or (1 + the example index, label, value) of non-finite logits in
+ * `bad`; then (label, argmax) per row. */
+typedef struct {
+    double loss;
+    int64_t bad; /* 0, or 1 + the example index of non-finite logits */
+    int32_t bad_label, B;
+    float bad_value;
+} batch_rec;
+
+static lb_status bad_logits(const batch_rec *r, lb_error *err) {
+    return lb_err(err, LB_ERR_NUMERIC,
+                  "evaluation: example %lld: non-finite logits (%g for label %d); the "
+                  "model's weights or its computation overflow or hold NaN",
+                  (long long)(r->bad - 1), r->bad_value, r->bad_label);
+}
+
+lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
+                      lb_eval_result *res, float *logits_out, lb_error *err) {
+    return lb_evaluate_shard(m, data, batch_size, coll, false, res, logits_out, err);
+}
+
+lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll, bool shard,
+                            lb_eval_result *res, float *logits_out, lb_error *err) {
     const lb_model_config *mc = lb_model_get_config(m);
     const int L = mc->num_labels;
     memset(res, 0, sizeof *res);
+    const int P = coll && coll->size > 1 ? coll->size : 1, rank = P > 1 ? coll->rank : 0;
+    if (P > 1 && (rank < 0 || rank >= P || !coll->allgather || logits_out))
+        return lb_err(err, LB_ERR_USAGE,
+                      "evaluation: collective of size %d, rank %d: expected 0 <= rank < size, an "
+                      "allgather and no logits out",
+                      P, rank);
     if (data->n <= 0) return lb_err(err, LB_ERR_FORMAT, "evaluation: empty dataset");
     if (batch_size < 1) return lb_err(err, LB_ERR_USAGE, "evaluation: batch size %d < 1", batch_size);
     if (L > LB_METRICS_MAX_LABELS) return lb_err(err, LB_ERR_UNSUPPORTED, "evaluation: %d labels", L);
+    shard = shard && P > 1;
     double t0 = now_s();
     lb_collator bb = {0};
+    /* Batches: the whole set's (this process runs every P-th), or this process's shard's (blocks
+     * rank, rank + P, ... of the whole input: its k-th batch is global batch k * P + rank). */
+    const int64_t nb_local = (data->n + batch_size - 1) / batch_size;
+    int64_t nb = nb_local, mine = (nb + P - 1) / P, n_total = data->n;
+    const size_t rec = sizeof(batch_rec) + 2 * sizeof(int32_t) * (size_t)batch_size;
     float *logits = malloc(sizeof(float) * (size_t)batch_size * L);
     int32_t *rows = malloc(sizeof(int32_t) * (size_t)batch_size);
+    unsigned char *sendb = NULL, *recvb = NULL;
     lb_status st = LB_OK;
     if (!logits || !rows) {
         st = lb_err(err, LB_ERR_NOMEM, "evaluation: out of memory");
         goto out;
     }
+    if (shard) { /* every process's batch and row counts */
+        int64_t cnt[2] = {nb_local, data->n}, *all = malloc(sizeof cnt * (size_t)P);
+        if (!all) {
+            st = lb_err(err, LB_ERR_NOMEM, "evaluation: out of memory");
+            goto out;
+        }
+        if ((st = coll->allgather(coll->user, cnt, sizeof cnt, all, err))) {
+            free(all);
+            lb_err_prefix(err, "evaluation: gathering shard sizes");
+            goto out;
+        }
+        nb = 0, mine = 0, n_total = 0;
+        for (int r = 0; r < P; r++) {
+            nb += all[2 * r];
+            n_total += all[2 * r + 1];
+            if (all[2 * r] > mine) mine = all[2 * r];
+        }
+        free(all);
+    }
+    if (P > 1) {
+        sendb = calloc((size_t)(mine ? mine : 1), rec);
+        recvb = malloc((size_t)(mine ? mine : 1) * rec * (size_t)P);
+        if (!sendb || !recvb) {
+            st = lb_err(err, LB_ERR_NOMEM, "evaluation: out of memory");
+            goto out;
+        }
+    }
     double loss_sum = 0;
     int64_t confusion[LB_METRICS_MAX_LABELS * LB_METRICS_MAX_LABELS] = {0};
-    for (int64_t s = 0; s < data->n; s += batch_size) {
+    for (int64_t k = shard ? 0 : rank; k < nb_local; k += shard ? 1 : P) {
+        const int64_t s = k * batch_size;           /* first local row */
+        const int64_t g = shard ? k * P + rank : k; /* global batch */
+        const int64_t slot = shard ? k : k / P;
         int B = (int)(data->n - s < batch_size ? data->n - s : batch_size);
         for (int b = 0; b < B; b++) rows[b] = (int32_t)(s + b);
         lb_batch batch;
@@ -40,23 +105,53 @@ lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eva
             goto out;
         }
         if ((st = lb_model_forward(m, &batch, false, NULL, logits, err))) goto out;
-        for (int64_t i = 0; i < (int64_t)B * L; i++)
+        batch_rec r = {.B = B};
+        int32_t *lp = P > 1 ? (int32_t *)(void *)(sendb + (size_t)slot * rec + sizeof(batch_rec)) : NULL;
+        for (int64_t i = 0; i < (int64_t)B * L && !r.bad; i++)
             if (!isfinite(logits[i])) {
-                st = lb_err(err, LB_ERR_NUMERIC,
-                            "evaluation: example %lld: non-finite logits (%g for label %d); the "
-                            "model's weights or its computation overflow or hold NaN",
-                            (long long)(s + i / L), logits[i], (int)(i % L));
-                goto out;
+                r.bad = 1 + g * batch_size + i / L;
+                r.bad_label = (int32_t)(i % L);
+                r.bad_value = logits[i];
             }
-        float loss = lb_cross_entropy(logits, bb.labels, B, L, NULL);
-        loss_sum += (double)loss * B;
-        for (int b = 0; b < B; b++) {
-            int pred = lb_argmax(logits + (int64_t)b * L, L);
-            confusion[bb.labels[b] * L + pred]++;
+        if (!r.bad) {
+            r.loss = lb_cross_entropy(logits, bb.labels, B, L, NULL);
+            for (int b = 0; b < B; b++) {
+                int pred = lb_argmax(logits + (int64_t)b * L, L);
+                if (lp) lp[2 * b] = bb.labels[b], lp[2 * b + 1] = pred;
+                else confusion[bb.labels[b] * L + pred]++;
+            }
         }
+        if (P > 1) {
+            memcpy(sendb + (size_t)slot * rec, &r, sizeof r);
+            continue;
+        }
+        if (r.bad) {
+            st = bad_logits(&r, err);
+            goto out;
+        }
+        loss_sum += (double)(float)r.loss * B;
         if (logits_out) memcpy(logits_out + s * L, logits, sizeof(float) * (size_t)B * L);
     }
-    res->loss = loss_sum / (double)data->n;
+    if (P > 1) {
+        if ((st = coll->allgather(coll->user, sendb, (size_t)(mine ? mine : 1) * rec, recvb, err))) {
+            lb_err_prefix(err, "evaluation: gathering results");
+            goto out;
+        }
+        /* every batch in global order, as one process runs them */
+        for (int64_t g = 0; g < nb; g++) {
+            const unsigned char *p = recvb + ((size_t)(g % P) * (size_t)(mine ? mine : 1) + (size_t)(g / P)) * rec;
+            batch_rec r;
+            memcpy(&r, p, sizeof r);
+            const int32_t *lp = (const int32_t *)(const void *)(p + sizeof r);
+            if (r.bad) {
+                st = bad_logits(&r, err);
+                goto out;
+            }
+            loss_sum += (double)(float)r.loss * r.B;
+            for (int b = 0; b < r.B; b++) confusion[lp[2 * b] * L + lp[2 * b + 1]]++;
+        }
+    }
+    res->loss = loss_sum / (double)n_total;
     if (!isfinite(res->loss)) {
         st = lb_err(err, LB_ERR_NUMERIC, "evaluation: non-finite eval loss (%g) from finite logits", res->loss);
         goto out;
@@ -67,5 +162,7 @@ out:
     lb_collator_free(&bb);
     free(logits);
     free(rows);
+    free(sendb);
+    free(recvb);
     return st;
 }

@@ -9,6 +9,7 @@
  * when given, receives every example's logits in row order. */
 #ifndef LB_TRAIN_EVALUATE_H
 #define LB_TRAIN_EVALUATE_H
+#include <stdbool.h>
 #include "base/error.h"
 #include "model/model.h"
 #include "train/metrics.h"
@@ -19,8 +20,16 @@
 /* Eval mode (no dropout), sequential batches of batch_size, dynamic padding. logits_out
  * [n, num_labels] may be NULL. A non-finite logit (NaN/Inf, as torch would compute it) or a
  * non-finite mean loss is LB_ERR_NUMERIC naming the example (0-based row of data): no metrics
- * are computed from it. */
-lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, lb_eval_result *res, float *logits_out,
-                      lb_error *err);
+ * are computed from it. coll (NULL: one process) shares the batches: batch b on rank b % size,
+ * gathered and reduced in batch order, so every process gets the one-process result bit for bit
+ * (logits_out must then be NULL). */
+lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
+                      lb_eval_result *res, float *logits_out, lb_error *err);
+/* lb_evaluate where, with shard and a collective of size P > 1, data is this process's shard:
+ * blocks rank, rank + P, ... of batch_size rows of the whole set (lb_dataset_options.shard_*), so
+ * its k-th batch is the whole set's batch k * P + rank; the result is the whole set's, bit for
+ * bit as one process computes it. Without shard: as lb_evaluate. */
+lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll, bool shard,
+                            lb_eval_result *res, float *logits_out, lb_error *err);
 
 #endif

@@ -243,6 +243,18 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
                           path);
     }
     if (!failed(&r)) {
+        /* The same batches make a step (absent: written before accumulation, so one). A different
+         * number of processes is fine when the step stays the same. */
+        const cJSON *mps = cJSON_GetObjectItemCaseSensitive(root, "micro_batches_per_step");
+        int64_t was = mps ? int_in(&r, mps, "micro_batches_per_step", 1, INT32_MAX) : 1;
+        if (!failed(&r) && was != d->micro_per_step)
+            r.st = lb_err(err, LB_ERR_USAGE,
+                          "%s: a step of the run was %lld batches (processes x gradient accumulation steps), this "
+                          "run's is %d; resume with the same product (e.g. half the processes, twice the "
+                          "accumulation)",
+                          path, (long long)was, d->micro_per_step);
+    }
+    if (!failed(&r)) {
         /* Same arithmetic as before the interruption (absent: written before bf16 mode, so fp32). */
         const cJSON *prec = cJSON_GetObjectItemCaseSensitive(root, "precision");
         const char *was = cJSON_IsString(prec) ? prec->valuestring : "fp32";
@@ -491,11 +503,11 @@ lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *
         "  \"tr_loss\": %.9g,\n  \"total_loss\": %.17g,\n  \"last_logged\": %lld,\n  \"epoch_loss_sum\": %.17g,\n"
         "  \"epoch_loss_steps\": %lld,\n  \"last_logged_loss\": %.17g,\n  \"best_epoch\": %d,\n  \"best_step\": %lld,\n"
         "  \"best_metric\": %.17g,\n  \"total_flos\": %.17g,\n  \"train_time\": %.17g,\n  \"tokens\": %lld,\n"
-        "  \"token_time\": %.17g,\n  \"precision\": \"%s\",\n",
+        "  \"token_time\": %.17g,\n  \"precision\": \"%s\",\n  \"micro_batches_per_step\": %d,\n",
         (double)s->tr_loss, s->total_loss, (long long)s->last_logged, s->epoch_loss_sum, (long long)s->epoch_loss_steps,
         isnan(s->last_logged_loss) ? -1.0 : s->last_logged_loss, s->best_epoch, (long long)s->best_step, s->best_metric,
-        s->total_flos, s->train_time, (long long)s->tokens, s->token_time,
-        lb_precision_name(lb_model_get_precision(m)));
+        s->total_flos, s->train_time, (long long)s->tokens, s->token_time, lb_precision_name(lb_model_get_precision(m)),
+        lb_train_micro_per_step(o));
     const lb_eval_result *be = &s->best_eval;
     fprintf(f, "  \"best_eval\": [%.17g, %.17g], \"best_confusion\": [", be->loss, be->runtime_s);
     for (int k = 0; k < L * L; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)be->metrics.confusion[k]);
@@ -588,6 +600,7 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
                         .total_steps = s->total_steps,
                         .num_labels = L,
                         .fixed_order = o->order_rows != NULL,
+                        .micro_per_step = lb_train_micro_per_step(o),
                         .precision = lb_precision_name(lb_model_get_precision(m))};
     if ((st = lb_resume_parse(text, len, path, &d, &r, err))) goto out;
     /* Every file is the one this resume.json was written with. */

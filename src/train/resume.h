@@ -35,6 +35,7 @@ typedef struct lb_resume_dims {
     int64_t steps_per_epoch, total_steps;
     int num_labels;
     bool fixed_order;      /* a --batch-order file gives the batches (order[] unused) */
+    int micro_per_step;    /* batches of a step: processes x gradient accumulation steps */
     const char *precision; /* "fp32" | "bf16" */
 } lb_resume_dims;
 

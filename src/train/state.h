@@ -13,6 +13,8 @@
 
 /* Most epochs one run may plan (each has its ~34 KB row in memory and in resume.json). */
 #define LB_TRAIN_MAX_EPOCHS 10000
+/* Most micro-batches one optimizer step may gather (processes x gradient accumulation steps). */
+#define LB_TRAIN_MAX_ACCUM 4096
 #include <stdbool.h>
 #include <stdint.h>
 #include "base/error.h"
@@ -47,16 +49,23 @@ typedef struct lb_train_opts {
     const char *const *label_names; /* [num_labels] written to labels.json (NULL: LABEL_i) */
     /* Test option: per-step batches of row indices (HF order.json); replaces shuffling.
      * n_order_steps must be a multiple of epochs. */
-    const int32_t *order_rows;    /* concatenated rows of every step */
+    const int32_t *order_rows;    /* concatenated rows of every micro-batch */
     const int32_t *order_offsets; /* [n_order_steps+1] */
-    int64_t n_order_steps;
-    const char *resume_dir;  /* continue from a checkpoint written on interruption */
-    int64_t stop_after_step; /* test hook: behave as if cancelled after this global step (0: off) */
-    int64_t max_steps;       /* runs without a training set (lb_trainer_step_batch): the schedule's
+    int64_t n_order_steps;        /* micro-batches listed (a multiple of epochs) */
+    const char *resume_dir;       /* continue from a checkpoint written on interruption */
+    int64_t stop_after_step;      /* test hook: behave as if cancelled after this global step (0: off) */
+    int64_t max_steps;            /* runs without a training set (lb_trainer_step_batch): the schedule's
                                 * total steps; must be 0 with a training set */
-    float *step_losses;      /* optional [total steps]: each step's mean batch loss */
-    float *step_grad_norms;  /* optional [total steps]: global grad norm before clipping */
+    float *step_losses;           /* optional [total steps]: each step's mean batch loss */
+    float *step_grad_norms;       /* optional [total steps]: global grad norm before clipping */
+    int grad_accum;               /* micro-batches per step on each process (HF gradient_accumulation_steps) */
+    const lb_collective *coll;    /* NULL: one process (see lorabert.h lb_train_options.collective) */
 } lb_train_opts;
+
+/* Batches per optimizer step: processes x gradient accumulation steps. */
+static inline int lb_train_micro_per_step(const lb_train_opts *o) {
+    return (o->grad_accum > 1 ? o->grad_accum : 1) * (o->coll && o->coll->size > 1 ? o->coll->size : 1);
+}
 
 /* One entry of trainer_state.json's log_history. */
 enum { LB_HIST_TRAIN, LB_HIST_EVAL, LB_HIST_FINAL };

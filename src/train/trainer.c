@@ -19,6 +19,10 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* A process's part of a step's gather begins with this header: its cancel request, then per
+ * micro-batch (loss, real tokens, B x T) as doubles; its K gradients follow. */
+static size_t step_header_bytes(int K) { return sizeof(double) * (1 + 3 * (size_t)K); }
+
 void lb_train_defaults(lb_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->epochs = 10;
@@ -58,6 +62,16 @@ struct lb_trainer {
     int64_t sess_step0, sess_tokens;
     double sess_token_time;
     char *ckpt_dir; /* the last epoch's checkpoint folder (for on_epoch) */
+    /* A step's micro-batches: G = K per process x P processes. Global micro-batch j of a step is
+     * computed by rank j % P; its gradient is summed in j order on every process. */
+    int G, K, P, rank;
+    int64_t n_flat;       /* trainable floats (the gradient of one micro-batch) */
+    float *acc;           /* [n_flat] P == 1 < G: running sum of the step's gradients */
+    double *mb;           /* [3 G] per micro-batch j of a step: loss, real tokens, B x T */
+    unsigned char *gsend; /* P > 1: this process's header + K gradients */
+    unsigned char *grecv; /* P > 1: every process's, in rank order */
+    size_t gbytes;        /* bytes of one process's part */
+    bool coll_cancel;     /* P > 1: some process asked to stop after this step */
     bool done;
     lb_status stopped; /* non-zero once a step failed or was interrupted */
     double train_loss; /* HF train_loss, set when done */
@@ -131,20 +145,53 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (o->epochs > LB_TRAIN_MAX_EPOCHS)
         return lb_err(err, LB_ERR_UNSUPPORTED, "train: %d epochs, at most %d", o->epochs, LB_TRAIN_MAX_EPOCHS);
     if (L > LB_METRICS_MAX_LABELS) return lb_err(err, LB_ERR_UNSUPPORTED, "train: %d labels", L);
-    int64_t steps_per_epoch;
+    const int K = o->grad_accum > 1 ? o->grad_accum : 1;
+    const int P = o->coll && o->coll->size > 1 ? o->coll->size : 1;
+    if (o->grad_accum < 0 || o->grad_accum > LB_TRAIN_MAX_ACCUM)
+        return lb_err(err, LB_ERR_USAGE, "train: gradient_accumulation_steps %d: expected 1..%d", o->grad_accum,
+                      LB_TRAIN_MAX_ACCUM);
+    if (o->coll &&
+        (o->coll->size < 1 || o->coll->rank < 0 || o->coll->rank >= o->coll->size || (P > 1 && !o->coll->allgather)))
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: collective of size %d, rank %d: expected size >= 1, 0 <= rank < size "
+                      "and an allgather",
+                      o->coll->size, o->coll->rank);
+    if ((int64_t)K * P > LB_TRAIN_MAX_ACCUM)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "train: %d processes x %d accumulation steps: at most %d micro-batches "
+                      "per step",
+                      P, K, LB_TRAIN_MAX_ACCUM);
+    const int G = K * P;
+    if (!train && G > 1)
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: a run on caller-given batches takes one micro-batch per step (no accumulation or "
+                      "collective)");
+    int64_t steps_per_epoch, micro_per_epoch;
     if (!train) {
-        steps_per_epoch = o->max_steps;
+        steps_per_epoch = micro_per_epoch = o->max_steps;
     } else if (o->order_rows) {
         if (o->n_order_steps % o->epochs)
-            return lb_err(err, LB_ERR_USAGE, "train: batch order has %lld steps, not a multiple of %d epochs",
+            return lb_err(err, LB_ERR_USAGE, "train: batch order has %lld batches, not a multiple of %d epochs",
                           (long long)o->n_order_steps, o->epochs);
         for (int64_t k = 0; k < o->order_offsets[o->n_order_steps]; k++)
             if (o->order_rows[k] < 0 || o->order_rows[k] >= train->n)
                 return lb_err(err, LB_ERR_USAGE, "train: batch order names row %d; the training set has %lld rows",
                               o->order_rows[k], (long long)train->n);
-        steps_per_epoch = o->n_order_steps / o->epochs;
+        micro_per_epoch = o->n_order_steps / o->epochs;
     } else {
-        steps_per_epoch = (train->n + o->batch_size - 1) / o->batch_size;
+        micro_per_epoch = (train->n + o->batch_size - 1) / o->batch_size;
+    }
+    if (train) {
+        /* HF 4.32.1 steps after every K-th micro-batch counted over the whole run, so an epoch
+         * whose micro-batches do not fill whole steps carries its remainder into the next epoch
+         * (and the run can end epochs early); lorabert keeps epochs whole and says so. */
+        if (micro_per_epoch % G)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: an epoch has %lld batches of %d rows, not a multiple of the %d batches of a step "
+                          "(%d process%s x %d gradient accumulation steps); choose a batch size, accumulation or "
+                          "process count whose step divides the epoch",
+                          (long long)micro_per_epoch, o->batch_size, G, P, P > 1 ? "es" : "", K);
+        steps_per_epoch = micro_per_epoch / G;
     }
 
     lb_trainer *t = calloc(1, sizeof *t);
@@ -157,6 +204,10 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (cb) t->cb = *cb;
     t->mc = mc;
     t->L = L;
+    t->K = K;
+    t->P = P;
+    t->G = G;
+    t->rank = P > 1 ? o->coll->rank : 0;
     t->own_out.lock.fd = -1;
     lb_train_state *s = &t->s;
     const lb_train_opts *to = &t->o;
@@ -170,6 +221,7 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     t->np = lb_model_params(m, &t->params);
     int64_t ptotal = 0;
     for (int i = 0; i < t->np; i++) ptotal += t->params[i].numel;
+    t->n_flat = ptotal;
     lb_adamw_config acfg;
     lb_adamw_defaults(&acfg);
     acfg.weight_decay = to->weight_decay;
@@ -187,7 +239,15 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     s->order = malloc(sizeof(int32_t) * (size_t)(s->n_train ? s->n_train : 1));
     s->rows = calloc((size_t)to->epochs, sizeof *s->rows);
     s->best_params = eval ? malloc(sizeof(float) * (size_t)(ptotal ? ptotal : 1)) : NULL;
-    if (!s->order || !s->rows || (eval && !s->best_params)) {
+    if (P == 1 && G > 1) t->acc = malloc(sizeof(float) * (size_t)(ptotal ? ptotal : 1));
+    t->mb = malloc(sizeof(double) * 3 * (size_t)G);
+    if (P > 1) {
+        t->gbytes = step_header_bytes(K) + sizeof(float) * (size_t)ptotal * (size_t)K;
+        t->gsend = malloc(t->gbytes);
+        t->grecv = malloc(t->gbytes * (size_t)P);
+    }
+    if (!s->order || !s->rows || !t->mb || (eval && !s->best_params) || (P == 1 && G > 1 && !t->acc) ||
+        (P > 1 && (!t->gsend || !t->grecv))) {
         st = lb_err(err, LB_ERR_NOMEM, "train: out of memory");
         goto fail;
     }
@@ -205,7 +265,7 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
                 goto fail;
             }
     }
-    if (to->output_dir) {
+    if (to->output_dir && t->rank == 0) { /* rank 0 alone writes */
         if (to->output) t->out = to->output;
         else if (!(st = lb_run_output_open(to, &t->own_out, err))) t->out = &t->own_out;
         if (st || (st = lb_run_output_create(t->out, err))) goto fail;
@@ -224,9 +284,13 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (to->resume_dir)
         notice(t, "resuming at step %lld of %lld (epoch %d)", (long long)s->global_step, (long long)s->total_steps,
                s->epoch + 1);
+    /* HF's "Total train batch size (w. parallel, distributed & accumulation)" */
     if (train)
-        notice(t, "%lld training examples, %d epochs, batch size %d, %lld steps", (long long)train->n, to->epochs,
-               to->batch_size, (long long)s->total_steps);
+        notice(t,
+               "%lld training examples, %d epochs, batch size %d, effective batch %lld (%d per process x %d "
+               "process%s x %d gradient accumulation step%s), %lld steps",
+               (long long)train->n, to->epochs, to->batch_size, (long long)to->batch_size * G, to->batch_size, P,
+               P > 1 ? "es" : "", K, K > 1 ? "s" : "", (long long)s->total_steps);
     t->t_start = now_s() - s->train_time;
     t->sess_t0 = now_s();
     t->sess_step0 = s->global_step;
@@ -250,11 +314,19 @@ void lb_trainer_close(lb_trainer *t) {
     free(t->s.best_params);
     free(t->s.hist);
     free(t->ckpt_dir);
+    free(t->acc);
+    free(t->mb);
+    free(t->gsend);
+    free(t->grecv);
     free(t);
 }
 
+static bool cancel_local(const lb_trainer *t) { return t->cb.cancel && *t->cb.cancel; }
+
+/* Every process of a run decides the same: a request seen by any of them at the step's gather. */
 static bool cancel_requested(const lb_trainer *t) {
-    return (t->cb.cancel && *t->cb.cancel) || (t->o.stop_after_step && t->s.global_step == t->o.stop_after_step);
+    return (t->P > 1 ? t->coll_cancel : cancel_local(t)) ||
+           (t->o.stop_after_step && t->s.global_step == t->o.stop_after_step);
 }
 
 static lb_status refuse(const lb_trainer *t, lb_error *err) {
@@ -264,27 +336,67 @@ static lb_status refuse(const lb_trainer *t, lb_error *err) {
                   (long long)t->s.global_step, lb_status_name(t->stopped));
 }
 
-/* zero grad, forward, loss, backward, clip, AdamW, schedule on one collated batch, and the
- * step's bookkeeping (loss sums, HF's log entry, tokens, flos). t0: when the step began. */
-static lb_status core_step(lb_trainer *t, const lb_batch *batch, const int32_t *labels, int64_t real, double t0,
-                           lb_step_info *info, lb_error *err) {
+/* The stream of global micro-batch i's dropout masks when a step has several micro-batches (one
+ * stream per micro-batch, so a mask depends on the micro-batch, never on which process runs it);
+ * a step of one micro-batch draws from the run's dropout stream as always. */
+#define LB_DROPOUT_STREAM0 (UINT64_C(1) << 40)
+
+/* One micro-batch: zero grad, forward (train mode), loss, backward. A non-finite loss skips the
+ * backward; the step fails once every process knows (lb_trainer_step). */
+static lb_status micro_grad(lb_trainer *t, const lb_batch *batch, const int32_t *labels, lb_rng *rng, float *loss,
+                            lb_error *err) {
+    lb_model_zero_grad(t->m);
+    lb_status st = lb_model_forward(t->m, batch, true, rng, t->logits, err);
+    if (st) return st;
+    *loss = lb_cross_entropy(t->logits, labels, batch->B, t->L, t->dlogits);
+    if (!isfinite(*loss)) return LB_OK;
+    return lb_model_backward(t->m, t->dlogits, err);
+}
+
+/* The model's gradients copied into (add: added onto) dst [n_flat], in parameter order. */
+static void grads_out(const lb_trainer *t, float *dst, bool add) {
+    int64_t off = 0;
+    for (int i = 0; i < t->np; i++) {
+        const float *g = t->params[i].grad;
+        const int64_t n = t->params[i].numel;
+        if (add)
+            for (int64_t k = 0; k < n; k++) dst[off + k] += g[k];
+        else memcpy(dst + off, g, sizeof(float) * (size_t)n);
+        off += n;
+    }
+}
+
+/* src [n_flat] copied into (add: added onto) the model's gradients. */
+static void grads_in(lb_trainer *t, const float *src, bool add) {
+    int64_t off = 0;
+    for (int i = 0; i < t->np; i++) {
+        float *g = t->params[i].grad;
+        const int64_t n = t->params[i].numel;
+        if (add)
+            for (int64_t k = 0; k < n; k++) g[k] += src[off + k];
+        else memcpy(g, src + off, sizeof(float) * (size_t)n);
+        off += n;
+    }
+}
+
+static lb_status nonfinite_loss(const lb_trainer *t, double loss, lb_error *err) {
+    /* a staged run is discarded: its output folder still holds the previous run */
+    const lb_train_state *s = &t->s;
+    const lb_run_output *out = t->out;
+    int kept = (s->best_epoch || s->epoch > 0) && out && !out->staged;
+    return lb_err(err, LB_ERR_NUMERIC, "train: non-finite loss (%g) at step %lld (epoch %d)%s%s%s", loss,
+                  (long long)s->global_step + 1, s->epoch + 1, kept ? "; the last epoch checkpoint is kept in " : "",
+                  kept ? t->o.output_dir : "",
+                  out && out->staged ? "; the output folder still holds the previous run" : "");
+}
+
+/* With the step's gradient in the model: clip, AdamW, schedule, and the step's bookkeeping (loss
+ * sums, HF's log entry, tokens, flos). loss: the step's loss (HF's tr_loss increment); real:
+ * this process's real tokens; padded: every micro-batch's B x T summed. t0: when the step began. */
+static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double padded, double t0, lb_step_info *info,
+                             lb_error *err) {
     lb_train_state *s = &t->s;
     const lb_train_opts *o = &t->o;
-    const int B = batch->B, L = t->L;
-    lb_model_zero_grad(t->m);
-    lb_status st = lb_model_forward(t->m, batch, true, &s->dropout_rng, t->logits, err);
-    if (st) return st;
-    float loss = lb_cross_entropy(t->logits, labels, B, L, t->dlogits);
-    if (!isfinite(loss)) {
-        /* a staged run is discarded: its output folder still holds the previous run */
-        const lb_run_output *out = t->out;
-        int kept = (s->best_epoch || s->epoch > 0) && out && !out->staged;
-        return lb_err(err, LB_ERR_NUMERIC, "train: non-finite loss (%g) at step %lld (epoch %d)%s%s%s", loss,
-                      (long long)s->global_step + 1, s->epoch + 1,
-                      kept ? "; the last epoch checkpoint is kept in " : "", kept ? o->output_dir : "",
-                      out && out->staged ? "; the output folder still holds the previous run" : "");
-    }
-    if ((st = lb_model_backward(t->m, t->dlogits, err))) return st;
     double gnorm = lb_clip_grad_norm(t->params, t->np, o->max_grad_norm);
     if (!isfinite(gnorm))
         return lb_err(err, LB_ERR_NUMERIC, "train: non-finite gradient norm at step %lld (epoch %d)",
@@ -297,7 +409,7 @@ static lb_status core_step(lb_trainer *t, const lb_batch *batch, const int32_t *
     s->token_time += dt;
     t->sess_tokens += real;
     t->sess_token_time += dt;
-    s->total_flos += 6.0 * (double)B * batch->T * t->nonemb;
+    s->total_flos += 6.0 * padded * t->nonemb;
     s->tr_loss += loss;
     s->epoch_loss_sum += loss;
     s->epoch_loss_steps++;
@@ -349,7 +461,7 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
     bool better = false;
     lb_status st;
     if (t->eval) {
-        if ((st = lb_evaluate(t->m, t->eval, o->eval_batch_size, &row->eval, NULL, err))) {
+        if ((st = lb_evaluate(t->m, t->eval, o->eval_batch_size, o->coll, &row->eval, NULL, err))) {
             if (st == LB_ERR_NUMERIC) lb_err_prefix(err, "train: epoch %d", s->epoch + 1);
             return st;
         }
@@ -402,6 +514,11 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
     s->step_in_epoch = 0;
     s->order_valid = 0;
     s->epoch++;
+    /* A data-parallel run keeps OUTPUT/resume current at every epoch end: a lost process (a
+     * machine, a kill -9) costs at most an epoch, and --resume continues from there with the
+     * same or another process count. The last epoch's result replaces it. */
+    if (t->out && t->P > 1 && s->epoch < o->epochs && (st = lb_resume_write(t->m, s, &t->opt, o, t->out->work, err)))
+        return st;
     return LB_OK;
 }
 
@@ -409,6 +526,11 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
 static lb_status interrupt(lb_trainer *t, lb_error *err) {
     lb_train_state *s = &t->s;
     s->train_time = now_s() - t->t_start;
+    if (!t->out && t->rank > 0) /* every process stops here; rank 0 writes the checkpoint */
+        return lb_err(err, LB_ERR_INTERRUPTED,
+                      "train: interrupted after step %lld of %lld (rank 0 writes the resume "
+                      "checkpoint)",
+                      (long long)s->global_step, (long long)s->total_steps);
     if (!t->out)
         return lb_err(err, LB_ERR_INTERRUPTED, "train: interrupted at step %lld (no output folder to checkpoint to)",
                       (long long)s->global_step);
@@ -468,27 +590,85 @@ lb_status lb_trainer_step(lb_trainer *t, lb_step_info *info, bool *done, lb_erro
         lb_rng_shuffle(&s->shuffle_rng, s->order, train->n);
         s->order_valid = 1;
     }
-    const int32_t *rows;
-    int B;
-    if (o->order_rows) {
-        int64_t k = s->epoch * s->steps_per_epoch + s->step_in_epoch;
-        rows = o->order_rows + o->order_offsets[k];
-        B = o->order_offsets[k + 1] - o->order_offsets[k];
-    } else {
-        int64_t first = s->step_in_epoch * o->batch_size;
-        B = (int)(train->n - first < o->batch_size ? train->n - first : o->batch_size);
-        memcpy(t->rows_buf, s->order + first, sizeof(int32_t) * B);
-        rows = t->rows_buf;
-    }
     double t0 = now_s();
-    lb_batch batch;
-    lb_status st;
-    int64_t real = lb_collate(&t->bb, train, rows, B, t->mc->pad_token_id, &batch);
-    if (real < 0) {
-        st = lb_err(err, LB_ERR_NOMEM, "train: out of memory for a batch");
-        goto fail;
+    lb_status st = LB_OK;
+    const int G = t->G, P = t->P;
+    const int64_t m0 = s->step_in_epoch * G; /* the step's first micro-batch in the epoch */
+    const int64_t g0 = s->global_step * G;   /* ... in the run */
+    double *mb = t->mb;
+    int64_t real_local = 0;
+    for (int k = 0; k < t->K; k++) {
+        const int64_t j = (int64_t)k * P + t->rank;
+        const int32_t *rows;
+        int B;
+        if (o->order_rows) {
+            int64_t e = s->epoch * s->steps_per_epoch * G + m0 + j;
+            rows = o->order_rows + o->order_offsets[e];
+            B = o->order_offsets[e + 1] - o->order_offsets[e];
+        } else {
+            int64_t first = (m0 + j) * o->batch_size;
+            B = (int)(train->n - first < o->batch_size ? train->n - first : o->batch_size);
+            memcpy(t->rows_buf, s->order + first, sizeof(int32_t) * B);
+            rows = t->rows_buf;
+        }
+        lb_batch batch;
+        int64_t real = lb_collate(&t->bb, train, rows, B, t->mc->pad_token_id, &batch);
+        if (real < 0) {
+            st = lb_err(err, LB_ERR_NOMEM, "train: out of memory for a batch");
+            goto fail;
+        }
+        lb_rng own, *rng = &s->dropout_rng;
+        if (G > 1) {
+            lb_rng_seed_stream(&own, o->seed, LB_DROPOUT_STREAM0 + (uint64_t)(g0 + j));
+            rng = &own;
+        }
+        float loss = 0;
+        if ((st = micro_grad(t, &batch, t->bb.labels, rng, &loss, err))) goto fail;
+        mb[3 * j] = loss;
+        mb[3 * j + 1] = (double)real;
+        mb[3 * j + 2] = (double)batch.B * batch.T;
+        real_local += real;
+        if (P > 1) grads_out(t, (float *)(void *)(t->gsend + step_header_bytes(t->K)) + (size_t)k * t->n_flat, false);
+        else if (G > 1) grads_out(t, t->acc, k > 0);
     }
-    if ((st = core_step(t, &batch, t->bb.labels, real, t0, info, err))) goto fail;
+    if (P > 1) {
+        double *hdr = (double *)(void *)t->gsend;
+        hdr[0] = cancel_local(t) ? 1.0 : 0.0;
+        for (int k = 0; k < t->K; k++)
+            for (int f = 0; f < 3; f++) hdr[1 + 3 * k + f] = mb[3 * ((int64_t)k * P + t->rank) + f];
+        if ((st = t->o.coll->allgather(t->o.coll->user, t->gsend, t->gbytes, t->grecv, err))) {
+            lb_err_prefix(err, "train: step %lld: gathering gradients", (long long)s->global_step + 1);
+            goto fail;
+        }
+        t->coll_cancel = false;
+        for (int r = 0; r < P; r++)
+            if (((const double *)(const void *)(t->grecv + (size_t)r * t->gbytes))[0] != 0) t->coll_cancel = true;
+        /* the sum in global micro-batch order, the same on every process and for every P */
+        for (int j = 0; j < G; j++) {
+            const unsigned char *part = t->grecv + (size_t)(j % P) * t->gbytes;
+            const int k = j / P;
+            for (int f = 0; f < 3; f++) mb[3 * j + f] = ((const double *)(const void *)part)[1 + 3 * k + f];
+            grads_in(t, (const float *)(const void *)(part + step_header_bytes(t->K)) + (size_t)k * t->n_flat, j > 0);
+        }
+    } else if (G > 1) {
+        grads_in(t, t->acc, false);
+    }
+    double lsum = 0, padded = 0;
+    for (int j = 0; j < G; j++) {
+        if (!isfinite(mb[3 * j])) {
+            st = nonfinite_loss(t, mb[3 * j], err);
+            goto fail;
+        }
+        lsum += mb[3 * j];
+        padded += mb[3 * j + 2];
+    }
+    if (G > 1) { /* HF: each micro-batch's loss / K, averaged over the processes */
+        const float inv = 1.0f / (float)G;
+        for (int i = 0; i < t->np; i++)
+            for (int64_t k = 0; k < t->params[i].numel; k++) t->params[i].grad[k] *= inv;
+    }
+    const float step_loss = G > 1 ? (float)(lsum / G) : (float)mb[0];
+    if ((st = finish_step(t, step_loss, real_local, padded, t0, info, err))) goto fail;
     bool epoch_end = s->step_in_epoch == s->steps_per_epoch;
     bool last = epoch_end && s->epoch + 1 == o->epochs;
     if (epoch_end && (st = end_epoch(t, err))) goto fail;
@@ -527,7 +707,10 @@ lb_status lb_trainer_step_batch(lb_trainer *t, const lb_batch *batch, const int3
     lb_status st = reserve_batch(t, batch->B, err);
     if (st) return st;
     double t0 = now_s();
-    st = core_step(t, batch, labels, real, t0, info, err);
+    float loss = 0;
+    st = micro_grad(t, batch, labels, &s->dropout_rng, &loss, err);
+    if (!st && !isfinite(loss)) st = nonfinite_loss(t, loss, err);
+    if (!st) st = finish_step(t, loss, real, (double)batch->B * batch->T, t0, info, err);
     s->train_time = now_s() - t->t_start;
     if (st) t->stopped = st;
     return st;

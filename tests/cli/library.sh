@@ -44,7 +44,8 @@ make -s MODE="$MODE" install DESTDIR="$T/stage" PREFIX=/opt/lb >"$T/make.log" 2>
 (cd "$T/stage" && find . \( -type f -o -type l \) | LC_ALL=C sort) >"$T/files"
 printf '%s\n' ./opt/lb/bin/lorabert ./opt/lb/include/lorabert.h ./opt/lb/lib/liblorabert.a \
   ./opt/lb/lib/liblorabert.so ./opt/lb/lib/liblorabert.so.$major ./opt/lb/lib/liblorabert.so.$ver \
-  ./opt/lb/lib/pkgconfig/lorabert.pc | LC_ALL=C sort >"$T/want"
+  ./opt/lb/lib/pkgconfig/lorabert.pc $(pkg-config --exists ompi-c 2>/dev/null && echo ./opt/lb/lib/lorabert/lorabert-mpi.so) |
+  LC_ALL=C sort >"$T/want"   # the CLI's MPI plugin where Open MPI is installed (docs/distributed.md)
 diff "$T/want" "$T/files" || fail "installed files"
 L=$T/stage/opt/lb/lib
 [ -L "$L/liblorabert.so.$major" ] && [ -L "$L/liblorabert.so" ] || fail "installed symlinks"

@@ -736,3 +736,45 @@ Test(api, thread_and_label_counts_out_of_range) {
     cr_assert(strstr(err.msg, "num_labels -1"), "%s", err.msg);
     cr_assert_null(model);
 }
+
+/* Data-parallel reading: a shard keeps blocks shard_index, shard_index + count, ... of shard_block
+ * rows, over CSV and JSONL alike; the shards of a file are its rows, each once; a shard with no
+ * rows and a bad shard index are refused. */
+Test(api, dataset_shards) {
+    const char *const ext[] = {"csv", "jsonl"};
+    for (int e = 0; e < 2; e++) {
+        char p[256];
+        snprintf(p, sizeof p, "%s/shard.%s", tmp, ext[e]);
+        FILE *f = fopen(p, "w");
+        cr_assert_not_null(f);
+        if (!e) fprintf(f, "text,label\n");
+        for (int i = 0; i < 23; i++) /* 23 rows: blocks of 4, the last of 3 */
+            if (e) fprintf(f, "{\"text\": \"row %d\"%s}\n", i, i % 5 ? ", \"label\": 1" : ", \"label\": 0");
+            else fprintf(f, "row %d,%d\n", i, i % 5 ? 1 : 0);
+        fclose(f);
+        lb_error err = {0};
+        int seen[23] = {0}, total = 0;
+        for (int r = 0; r < 3; r++) {
+            lb_dataset_options o = {.shard_count = 3, .shard_index = r, .shard_block = 4};
+            lb_dataset *d = NULL;
+            cr_assert_eq(lb_dataset_open(p, &o, &d, &err), LB_OK, "%s", err.msg);
+            for (size_t i = 0; i < lb_dataset_size(d); i++) {
+                int row = -1;
+                cr_assert_eq(sscanf(lb_dataset_text(d, i), "row %d", &row), 1);
+                cr_assert_eq((row / 4) % 3, r, "%s: shard %d holds row %d", p, r, row);
+                cr_assert_eq(lb_dataset_label(d, i), row % 5 ? 1 : 0);
+                seen[row]++;
+                total++;
+            }
+            lb_dataset_close(d);
+        }
+        cr_assert_eq(total, 23);
+        for (int i = 0; i < 23; i++) cr_assert_eq(seen[i], 1, "row %d read %d times", i, seen[i]);
+        lb_dataset_options bad = {.shard_count = 3, .shard_index = 3, .shard_block = 4};
+        lb_dataset *d = NULL;
+        cr_assert_eq(lb_dataset_open(p, &bad, &d, &err), LB_ERR_USAGE);
+        lb_dataset_options empty = {.shard_count = 8, .shard_index = 7, .shard_block = 4}; /* 6 blocks */
+        cr_assert_eq(lb_dataset_open(p, &empty, &d, &err), LB_ERR_USAGE);
+        cr_assert(strstr(err.msg, "none of its 23 rows falls to process 7 of 8"), "%s", err.msg);
+    }
+}

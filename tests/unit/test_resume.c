@@ -18,6 +18,7 @@ static const lb_resume_dims dims = {.n_train = 10,
                                     .total_steps = 9,
                                     .num_labels = 2,
                                     .fixed_order = false,
+                                    .micro_per_step = 1,
                                     .precision = "fp32"};
 
 static char *seed_text(const char *name) {

@@ -84,10 +84,14 @@ static void run_trajectory(const char *dir) {
     snprintf(p, sizeof p, "%s/trajectory/order.json", dir);
     cr_assert_eq(lb_batch_order_load(p, &orows, &ooff, &nsteps, &epochs, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(epochs, o.epochs);
+    const cJSON *ga = cJSON_GetObjectItem(args, "gradient_accumulation_steps");
+    o.grad_accum = ga ? ga->valueint : 1; /* order.json lists micro-batches, K per step */
+    const int64_t nmicro = nsteps;
+    nsteps /= o.grad_accum;
     cr_assert_eq(nsteps, cJSON_GetArraySize(losses));
     o.order_rows = orows;
     o.order_offsets = ooff;
-    o.n_order_steps = nsteps;
+    o.n_order_steps = nmicro;
     o.step_losses = calloc(nsteps, sizeof(float));
     o.step_grad_norms = calloc(nsteps, sizeof(float));
     lb_train_result res;
@@ -147,6 +151,10 @@ static void run_trajectory(const char *dir) {
 }
 
 Test(trainer, trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("tests/golden/distilbert_traj"); }
+/* gradient_accumulation_steps 2 (HF's loss / K, clip and step after K micro-batches), 75 steps */
+Test(trainer, accumulation_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/distilbert_traj_accum");
+}
 
 Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
     const char *g = getenv("LORABERT_FULL_GOLDEN");
@@ -310,8 +318,8 @@ Test(trainer, eval_loss_is_per_sample_weighted_mean) {
     lb_error err;
     lb_eval_result r4, r1;
     float *lg = malloc(sizeof(float) * 11 * 2);
-    cr_assert_eq(lb_evaluate(m, &va, 4, &r4, lg, &err), LB_OK, "%s", err.msg);
-    cr_assert_eq(lb_evaluate(m, &va, 1, &r1, NULL, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_evaluate(m, &va, 4, NULL, &r4, lg, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_evaluate(m, &va, 1, NULL, &r1, NULL, &err), LB_OK, "%s", err.msg);
     double sum = 0;
     for (int i = 0; i < 11; i++) sum += lb_cross_entropy(lg + 2 * i, va.labels + i, 1, 2, NULL);
     cr_assert(fabs(r4.loss - sum / 11) <= 1e-6 * fabs(r4.loss), "%.9g vs %.9g", r4.loss, sum / 11);
@@ -362,13 +370,13 @@ Test(trainer, evaluate_refuses_non_finite) {
     lb_error err;
     lb_eval_result r;
     set_head_bias(m, 0.0f, NAN);
-    cr_assert_eq(lb_evaluate(m, &va, 4, &r, NULL, &err), LB_ERR_NUMERIC);
+    cr_assert_eq(lb_evaluate(m, &va, 4, NULL, &r, NULL, &err), LB_ERR_NUMERIC);
     cr_assert(strstr(err.msg, "example 0: non-finite logits (nan for label 1)"), "%s", err.msg);
     set_head_bias(m, 3e38f, -3e38f); /* finite logits, but logsumexp - z overflows float */
     int has_one = 0;
     for (int i = 0; i < va.n; i++) has_one |= va.labels[i] == 1;
     cr_assert(has_one);
-    cr_assert_eq(lb_evaluate(m, &va, 4, &r, NULL, &err), LB_ERR_NUMERIC);
+    cr_assert_eq(lb_evaluate(m, &va, 4, NULL, &r, NULL, &err), LB_ERR_NUMERIC);
     cr_assert(strstr(err.msg, "non-finite eval loss"), "%s", err.msg);
     lb_model_free(m);
     lb_tokset_free(&va);
@@ -441,7 +449,7 @@ Test(trainer, best_by_accuracy_is_highest_first, .timeout = 600) {
     cr_assert_float_eq(cJSON_GetObjectItem(s, "best_metric")->valuedouble, best, 0);
     /* the model now holds the best epoch's adapter: re-evaluating gives its accuracy */
     lb_eval_result e;
-    cr_assert_eq(lb_evaluate(m, &va, 4, &e, NULL, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_evaluate(m, &va, 4, NULL, &e, NULL, &err), LB_OK, "%s", err.msg);
     cr_assert_float_eq(e.metrics.accuracy, best, 0);
     cJSON_Delete(s);
     rm_rf(out);

