@@ -341,31 +341,38 @@ class _Callbacks(object):
         self.c = C.TrainCallbacks(on_step=C.ON_STEP(self._step), on_epoch=C.ON_EPOCH(self._epoch),
                                   on_log=C.ON_LOG(self._log), cancel=ctypes.pointer(self.cancel))
 
-    def _run(self, name, arg):
-        fn = self.fns[name]
-        if fn is None or self.error is not None:
-            return
+    def _run(self, name, make_arg):
+        # Everything runs inside the try: a KeyboardInterrupt raised anywhere in a callback
+        # (Python runs a pending signal handler at any bytecode, also while the argument is
+        # being built) must stop training and propagate; an exception escaping a ctypes
+        # callback would only be printed and lost.
         try:
-            if fn(arg) is True:
+            fn = self.fns[name]
+            if fn is None or self.error is not None:
+                return
+            if fn(make_arg()) is True:
                 self.cancel.value = 1
         except BaseException as e:  # noqa: B902 (KeyboardInterrupt too: stop cleanly, re-raise)
-            self.error = e
+            if self.error is None:
+                self.error = e
             self.cancel.value = 1
 
     def _step(self, user, s):
-        s = s.contents
-        self._run("on_step", {k: getattr(s, k) for k, _ in C.StepInfo._fields_})
+        self._run("on_step", lambda: {k: getattr(s.contents, k) for k, _ in C.StepInfo._fields_})
 
-    def _epoch(self, user, e):
+    def _epoch_info(self, e):
         e = e.contents
         info = {"epoch": e.epoch, "num_epochs": e.num_epochs, "step": e.step, "train_loss": e.train_loss,
                 "is_best": e.is_best, "checkpoint_dir": e.checkpoint_dir.decode() if e.checkpoint_dir else None}
         if e.evaluated:
             info.update(_metrics_dict(e.eval, self.labels))
-        self._run("on_epoch", info)
+        return info
+
+    def _epoch(self, user, e):
+        self._run("on_epoch", lambda: self._epoch_info(e))
 
     def _log(self, user, line):
-        self._run("on_log", line.decode("utf-8", "replace"))
+        self._run("on_log", lambda: line.decode("utf-8", "replace"))
 
 
 def train(model, train, validation=None, output_dir=None, *, callback=None, on_step=None, on_epoch=None,
