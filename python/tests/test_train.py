@@ -100,7 +100,13 @@ def test_ctrl_c_stops_training_and_propagates(tiny, labelled, tmp_path):
         if s["step"] == 2:
             os.kill(os.getpid(), signal.SIGINT)   # as Ctrl-C: handled in Python code, i.e. here
 
-    with pytest.raises(KeyboardInterrupt):
-        lorabert.train(model=tiny[0], train=labelled, output_dir=str(tmp_path / "x"), num_train_epochs=3,
-                       max_length=32, on_step=on_step)
+    # Python installs its Ctrl-C handler only where SIGINT was not ignored at start (a job started
+    # in the background by a non-interactive shell has it ignored): install it for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lorabert.train(model=tiny[0], train=labelled, output_dir=str(tmp_path / "x"), num_train_epochs=3,
+                           max_length=32, on_step=on_step)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert seen[:2] == [1, 2] and len(seen) <= 3
