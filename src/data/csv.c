@@ -214,6 +214,9 @@ lb_status lb_csv_read_rows(const char *path, char delim, lb_row_filter *keep, lb
     char *data;
     size_t len;
     memset(out, 0, sizeof *out);
+    /* A heap copy, not an mmap: a mapped file truncated by another process while parsed kills
+     * the process with SIGBUS instead of failing, and the copy is freed as soon as parsed (the
+     * table keeps only the filter's rows). */
     lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
     if (st != LB_OK) return st;
     st = csv_parse(data, len, delim, path, keep, out, err);

@@ -29,12 +29,8 @@ static lb_status read_table(const char *path, lb_row_filter *keep, lb_table *t, 
     if (ends_with(path, ".csv")) return lb_csv_read_rows(path, ',', keep, t, err);
     if (ends_with(path, ".tsv")) return lb_csv_read_rows(path, '\t', keep, t, err);
     if (ends_with(path, ".jsonl") || ends_with(path, ".json")) return lb_jsonl_read_rows(path, keep, t, err);
-    if (ends_with(path, ".parquet")) {
-        /* decoded whole, then filtered (row groups are not skipped) */
-        lb_status st = lb_parquet_read(path, NULL, 0, t, err);
-        if (!st) lb_table_keep_rows(t, keep);
-        return st;
-    }
+    /* Parquet: row groups without a kept row are not decoded, the others filtered as decoded */
+    if (ends_with(path, ".parquet")) return lb_parquet_read_rows(path, NULL, 0, keep, t, err);
     return lb_err(err, LB_ERR_UNSUPPORTED,
                   "%s: unknown data file type (expected .csv, .tsv, .jsonl, .json or .parquet)", path);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "base/assert.h"
 #include "base/fileio.h"
 #include "data/parquet_codec.h"
 #include "data/parquet_encodings.h"
@@ -78,6 +79,7 @@ typedef struct chunk_ctx {
     lb_table *t;
     size_t col;      /* table column */
     size_t row_base; /* first table row of this row group */
+    size_t file_row; /* the file's row number of this row group's first row (for messages) */
     size_t rg_rows, rows_done;
     /* dictionary (values borrow from dict_buf) */
     lb_value *dict;
@@ -291,8 +293,8 @@ static lb_status scatter(chunk_ctx *c, size_t n, bool has_levels) {
     lb_table *t = c->t;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t row = c->row_base + c->rows_done + i;
-        lb_value *cell = &t->cells[row * t->ncols + c->col];
+        size_t row = c->file_row + c->rows_done + i; /* the file's row number, for messages */
+        lb_value *cell = &t->cells[(c->row_base + c->rows_done + i) * t->ncols + c->col];
         if (has_levels && (int)c->levels[i] != max_def) continue; /* stays LB_VAL_NULL */
         const lb_value *v = &c->vals[j++];
         if (v->type != LB_VAL_STR) {
@@ -443,6 +445,19 @@ static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const cha
     return LB_OK;
 }
 
+/* Rows kept by f among global rows [0, x) (f->count > 1). */
+static size_t kept_below(const lb_row_filter *f, int64_t x) {
+    if (x <= 0 || f->index < 0 || f->index >= f->count) return 0; /* no row is kept (lb_row_filter_keeps) */
+    int64_t b = f->block > 0 ? f->block : 1, blocks = x / b, rem = x % b;
+    int64_t full = blocks / f->count + (blocks % f->count > f->index ? 1 : 0);
+    return (size_t)(full * b + (blocks % f->count == f->index ? rem : 0));
+}
+
+/* Rows kept by f among the file's rows [from, from + n). */
+static size_t kept_rows(const lb_row_filter *f, size_t from, size_t n) {
+    return kept_below(f, f->first + (int64_t)(from + n)) - kept_below(f, f->first + (int64_t)from);
+}
+
 /* Picks the leaves to read. *sel gets leaf indices (allocated, [*nsel]). */
 static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size_t nleaves, const char *const *columns,
                                 size_t ncolumns, size_t **sel, size_t *nsel, lb_error *err) {
@@ -498,8 +513,8 @@ static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size
     return LB_OK;
 }
 
-lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *name, const char *const *columns,
-                                 size_t ncolumns, lb_table *out, lb_error *err) {
+lb_status lb_parquet_read_buffer_rows(const uint8_t *buf, size_t len, const char *name, const char *const *columns,
+                                      size_t ncolumns, lb_row_filter *keep, lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     if (len < 12 || memcmp(buf, "PAR1", 4) != 0)
         return lb_err(err, LB_ERR_FORMAT, "%s: not a Parquet file (%s)", name,
@@ -541,16 +556,18 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
         }
         nrows += (size_t)rows;
     }
+    lb_row_filter *f = keep && keep->count > 1 ? keep : NULL; /* NULL: every row is kept */
+    size_t nkept = f ? kept_rows(f, 0, nrows) : nrows;
     decode_budget budget;
     budget_init(&budget, len);
-    if ((st = budget_take(&budget, nrows * nsel * sizeof *out->cells, "the table's cells", err))) {
-        lb_err_prefix(err, "%s: %zu rows x %zu columns", name, nrows, nsel);
+    if ((st = budget_take(&budget, nkept * nsel * sizeof *out->cells, "the table's cells", err))) {
+        lb_err_prefix(err, "%s: %zu rows x %zu columns", name, nkept, nsel);
         goto done;
     }
     out->ncols = nsel;
-    out->nrows = nrows;
+    out->nrows = nkept;
     out->col_names = calloc(nsel ? nsel : 1, sizeof *out->col_names);
-    size_t ncells = nrows * nsel;
+    size_t ncells = nkept * nsel;
     out->cells = calloc(ncells ? ncells : 1, sizeof *out->cells); /* all LB_VAL_NULL */
     if (!out->col_names || !out->cells) {
         st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory for the table", name);
@@ -561,9 +578,33 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
             st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", name);
             goto done;
         }
-    size_t row_base = 0;
-    for (size_t r = 0; r < m.nrow_groups && !st; r++) {
-        const lb_pq_row_group *rg = &m.row_groups[r];
+    /* Without a filter every row group is decoded straight into out. With one, a row group with
+     * none of the kept rows is not decoded at all (its row count is in the footer); one with
+     * some is decoded into rg and its kept rows moved into out before the next one is decoded,
+     * so what is held is one row group plus the kept rows. */
+    size_t file_row = 0, out_row = 0;
+    for (size_t r = 0; r < m.nrow_groups && !st; file_row += (size_t)m.row_groups[r].num_rows, r++) {
+        const lb_pq_row_group *rgm = &m.row_groups[r];
+        size_t rg_rows = (size_t)rgm->num_rows, rg_kept = f ? kept_rows(f, file_row, rg_rows) : rg_rows;
+        if (rg_kept == 0 && rg_rows > 0) continue;
+        lb_table rg = {.ncols = nsel, .nrows = rg_rows};
+        lb_table *dst = out;
+        size_t row_base = out_row;
+        if (f) {
+            /* the kept rows' cells were charged with the table's */
+            if ((st =
+                     budget_take(&budget, (rg_rows - rg_kept) * nsel * sizeof *rg.cells, "a row group's cells", err))) {
+                lb_err_prefix(err, "%s: row group %zu: %zu rows x %zu columns", name, r, rg_rows, nsel);
+                break;
+            }
+            rg.cells = calloc(rg_rows * nsel > 0 ? rg_rows * nsel : 1, sizeof *rg.cells);
+            if (!rg.cells) {
+                st = lb_err(err, LB_ERR_NOMEM, "%s: row group %zu: out of memory for %zu rows", name, r, rg_rows);
+                break;
+            }
+            dst = &rg;
+            row_base = 0;
+        }
         for (size_t k = 0; k < nsel && !st; k++) {
             const lb_pq_leaf *leaf = &leaves[sel[k]];
             const lb_pq_schema_el *el = leaf->el;
@@ -572,10 +613,11 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
                 .buf = buf,
                 .data_end = foot,
                 .leaf = leaf,
-                .t = out,
+                .t = dst,
                 .col = k,
                 .row_base = row_base,
-                .rg_rows = (size_t)rg->num_rows,
+                .file_row = file_row,
+                .rg_rows = rg_rows,
                 .def_bits = bit_width(leaf->max_def),
                 .err = err,
                 .budget = &budget,
@@ -584,11 +626,24 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
                        .is_unsigned = el->logical_unsigned || (ct >= LB_PQ_CT_UINT_8 && ct <= LB_PQ_CT_UINT_64)},
                 .check_utf8 = el->type == LB_PQ_BYTE_ARRAY && (ct == LB_PQ_CT_UTF8 || el->logical_string),
             };
-            st = read_chunk(&c, &rg->columns[sel[k]], name, r);
+            st = read_chunk(&c, &rgm->columns[sel[k]], name, r);
             chunk_free(&c);
         }
-        row_base += (size_t)rg->num_rows;
+        if (f && !st) { /* move the kept rows out, free the others' strings */
+            for (size_t i = 0; i < rg_rows; i++) {
+                lb_value *row = &rg.cells[i * nsel];
+                if (lb_row_filter_keeps(f, (int64_t)(file_row + i))) {
+                    memcpy(&out->cells[out_row++ * nsel], row, nsel * sizeof *row);
+                    memset(row, 0, nsel * sizeof *row);
+                }
+            }
+        } else if (!f) {
+            out_row += rg_rows;
+        }
+        if (f) lb_table_free(&rg);
     }
+    if (!st && keep) keep->seen = (int64_t)nrows;
+    LB_ASSERT(st || out_row == out->nrows);
 done:
     free(sel);
     lb_pq_leaves_free(leaves, nleaves);
@@ -597,13 +652,23 @@ done:
     return st;
 }
 
+lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *name, const char *const *columns,
+                                 size_t ncolumns, lb_table *out, lb_error *err) {
+    return lb_parquet_read_buffer_rows(buf, len, name, columns, ncolumns, NULL, out, err);
+}
+
 lb_status lb_parquet_read(const char *path, const char *const *columns, size_t ncolumns, lb_table *out, lb_error *err) {
+    return lb_parquet_read_rows(path, columns, ncolumns, NULL, out, err);
+}
+
+lb_status lb_parquet_read_rows(const char *path, const char *const *columns, size_t ncolumns, lb_row_filter *keep,
+                               lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
     char *data;
     size_t len;
     lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
     if (st) return st;
-    st = lb_parquet_read_buffer((const uint8_t *)data, len, path, columns, ncolumns, out, err);
+    st = lb_parquet_read_buffer_rows((const uint8_t *)data, len, path, columns, ncolumns, keep, out, err);
     free(data);
     return st;
 }

@@ -44,7 +44,8 @@ long lb_table_col(const lb_table *t, const char *name);
 void lb_table_free(lb_table *t);
 
 /* Drops the rows keep does not keep from a whole table (keep->seen: its rows); NULL keeps all.
- * For readers that cannot filter while reading (Parquet). */
+ * For a reader that cannot filter while reading (the readers here all do: CSV/JSONL through
+ * the table builder, Parquet per row group); the reference the tests compare them with. */
 void lb_table_keep_rows(lb_table *t, lb_row_filter *keep);
 
 #endif

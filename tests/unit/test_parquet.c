@@ -1021,3 +1021,215 @@ Test(limits, zstd_page_bomb_refused_before_allocation) {
     cr_assert(strstr(e.msg, "decompressing this page") && strstr(e.msg, "the limit for a"), "%s", e.msg);
     free(w.b);
 }
+
+/* ---- row filters (issue 13: a process's shard) ----
+ * A hand-made file of one REQUIRED BYTE_ARRAY column "x" in uneven row groups (one of them
+ * empty); row i holds "r<i>"; utf8: annotated UTF8. */
+static const int64_t kRgRows[] = {7, 1, 0, 13, 5, 20, 3, 9};
+#define NRG (sizeof kRgRows / sizeof kRgRows[0])
+
+typedef struct rg_file {
+    tw w;
+    int64_t data_off[NRG], size[NRG];
+    size_t body[NRG]; /* offset of the row group's first value */
+    int64_t nrows;
+} rg_file;
+
+static rg_file rg_file_make(bool utf8) {
+    rg_file f = {0};
+    tw *w = &f.w;
+    tw_bytes(w, "PAR1", 4);
+    for (size_t g = 0; g < NRG; g++) {
+        char vals[512];
+        size_t n = 0;
+        for (int64_t i = 0; i < kRgRows[g]; i++) {
+            char s[32];
+            uint32_t l = (uint32_t)snprintf(s, sizeof s, "r%lld", (long long)(f.nrows + i));
+            uint8_t le[4] = {(uint8_t)l, 0, 0, 0};
+            memcpy(vals + n, le, 4);
+            memcpy(vals + n + 4, s, l);
+            n += 4 + l;
+        }
+        f.data_off[g] = (int64_t)w->n;
+        tw_page(w, 0, (int32_t)n, (int32_t)n, (int32_t)kRgRows[g], 0 /* PLAIN */);
+        f.body[g] = w->n;
+        tw_bytes(w, vals, n);
+        f.size[g] = (int64_t)w->n - f.data_off[g];
+        f.nrows += kRgRows[g];
+    }
+    size_t start = w->n;
+    memset(w->last, 0, sizeof w->last);
+    w->depth = 0;
+    tw_i32(w, 1, 1);
+    tw_list(w, 2, 12, 2);
+    tw_begin(w, 0);
+    tw_str(w, 4, "schema");
+    tw_i32(w, 5, 1);
+    tw_end(w);
+    tw_begin(w, 0);
+    tw_i32(w, 1, 6 /* BYTE_ARRAY */);
+    tw_i32(w, 3, 0);
+    tw_str(w, 4, "x");
+    if (utf8) tw_i32(w, 6, 0); /* converted_type UTF8 */
+    tw_end(w);
+    tw_i64(w, 3, f.nrows);
+    tw_list(w, 4, 12, NRG);
+    for (size_t g = 0; g < NRG; g++) {
+        tw_begin(w, 0);
+        tw_list(w, 1, 12, 1);
+        tw_begin(w, 0);
+        tw_i64(w, 2, f.data_off[g]);
+        tw_begin(w, 3);
+        tw_i32(w, 1, 6);
+        tw_list(w, 2, 5, 1);
+        tw_zz(w, 0);
+        tw_list(w, 3, 8, 1);
+        tw_varint(w, 1);
+        tw_byte(w, 'x');
+        tw_i32(w, 4, 0);
+        tw_i64(w, 5, kRgRows[g]);
+        tw_i64(w, 6, f.size[g]);
+        tw_i64(w, 7, f.size[g]);
+        tw_i64(w, 9, f.data_off[g]);
+        tw_end(w);
+        tw_end(w);
+        tw_i64(w, 2, f.size[g]);
+        tw_i64(w, 3, kRgRows[g]);
+        tw_end(w);
+    }
+    tw_byte(w, 0);
+    uint32_t flen = (uint32_t)(w->n - start);
+    uint8_t le[4] = {(uint8_t)flen, (uint8_t)(flen >> 8), (uint8_t)(flen >> 16), (uint8_t)(flen >> 24)};
+    tw_bytes(w, le, 4);
+    tw_bytes(w, "PAR1", 4);
+    return f;
+}
+
+static void assert_tables_equal(const lb_table *a, const lb_table *b, const char *what) {
+    cr_assert_eq(a->nrows, b->nrows, "%s: %zu rows, expected %zu", what, a->nrows, b->nrows);
+    cr_assert_eq(a->ncols, b->ncols, "%s", what);
+    for (size_t r = 0; r < a->nrows; r++)
+        for (size_t c = 0; c < a->ncols; c++) {
+            const lb_value *x = lb_table_cell(a, r, c), *y = lb_table_cell(b, r, c);
+            cr_assert_eq(x->type, LB_VAL_STR, "%s", what);
+            cr_assert_eq(y->type, LB_VAL_STR, "%s", what);
+            cr_assert_str_eq(x->s, y->s, "%s: row %zu", what, r);
+        }
+}
+
+static const int64_t kBlocks[] = {1, 2, 3, 5, 8, 30, 64};
+static const int kCounts[] = {1, 2, 3, 4, 7};
+static const int64_t kFirsts[] = {0, 5};
+
+Test(shard, row_groups_filtered_equal_whole_read_filtered) {
+    rg_file f = rg_file_make(false);
+    lb_table whole;
+    lb_error e;
+    cr_assert_eq(lb_parquet_read_buffer(f.w.b, f.w.n, "rg.parquet", NULL, 0, &whole, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(whole.nrows, (size_t)f.nrows);
+    for (int64_t i = 0; i < f.nrows; i++) {
+        char s[32];
+        snprintf(s, sizeof s, "r%lld", (long long)i);
+        cr_assert_str_eq(lb_table_cell(&whole, (size_t)i, 0)->s, s);
+    }
+    lb_table_free(&whole);
+    size_t checked = 0;
+    for (size_t bi = 0; bi < sizeof kBlocks / sizeof *kBlocks; bi++)
+        for (size_t ci = 0; ci < sizeof kCounts / sizeof *kCounts; ci++)
+            for (size_t fi = 0; fi < sizeof kFirsts / sizeof *kFirsts; fi++)
+                for (int idx = 0; idx < kCounts[ci]; idx++) {
+                    char what[96];
+                    snprintf(what, sizeof what, "block %lld, process %d of %d, first %lld", (long long)kBlocks[bi], idx,
+                             kCounts[ci], (long long)kFirsts[fi]);
+                    lb_row_filter ref = {
+                        .block = kBlocks[bi], .count = kCounts[ci], .index = idx, .first = kFirsts[fi]};
+                    lb_row_filter got = ref;
+                    lb_table want, t;
+                    cr_assert_eq(lb_parquet_read_buffer(f.w.b, f.w.n, "rg.parquet", NULL, 0, &want, &e), LB_OK);
+                    lb_table_keep_rows(&want, &ref);
+                    cr_assert_eq(lb_parquet_read_buffer_rows(f.w.b, f.w.n, "rg.parquet", NULL, 0, &got, &t, &e), LB_OK,
+                                 "%s: %s", what, e.msg);
+                    assert_tables_equal(&t, &want, what);
+                    cr_assert_eq(got.seen, f.nrows, "%s: seen %lld", what, (long long)got.seen);
+                    cr_assert_eq(ref.seen, got.seen, "%s", what);
+                    lb_table_free(&want);
+                    lb_table_free(&t);
+                    checked++;
+                }
+    cr_log_info("%zu shards compared", checked);
+    free(f.w.b);
+}
+
+/* A row group with a broken page (its first string claims more bytes than the page holds) is
+ * an error naming it for a shard with rows in it, and unseen by one without: such row groups
+ * are not decoded at all. */
+Test(shard, row_groups_outside_the_shard_are_not_decoded) {
+    rg_file f = rg_file_make(false);
+    int64_t rg_first = 0;
+    size_t skipped = 0, failed = 0;
+    for (size_t g = 0; g < NRG; rg_first += kRgRows[g], g++) {
+        if (kRgRows[g] == 0) continue;
+        uint8_t *bad = malloc(f.w.n);
+        cr_assert_not_null(bad);
+        memcpy(bad, f.w.b, f.w.n);
+        memset(bad + f.body[g], 0xff, 4); /* the first value's length */
+        lb_table t;
+        lb_error e;
+        char rgname[32];
+        snprintf(rgname, sizeof rgname, "row group %zu:", g);
+        cr_assert_eq(lb_parquet_read_buffer(bad, f.w.n, "bad.parquet", NULL, 0, &t, &e), LB_ERR_FORMAT);
+        cr_assert(strstr(e.msg, rgname), "%s", e.msg);
+        for (size_t bi = 0; bi < sizeof kBlocks / sizeof *kBlocks; bi++)
+            for (size_t ci = 1; ci < sizeof kCounts / sizeof *kCounts; ci++)
+                for (int idx = 0; idx < kCounts[ci]; idx++) {
+                    lb_row_filter keep = {.block = kBlocks[bi], .count = kCounts[ci], .index = idx};
+                    bool covers = false;
+                    for (int64_t i = rg_first; i < rg_first + kRgRows[g]; i++)
+                        covers = covers || lb_row_filter_keeps(&keep, i);
+                    lb_status st = lb_parquet_read_buffer_rows(bad, f.w.n, "bad.parquet", NULL, 0, &keep, &t, &e);
+                    if (covers) {
+                        cr_assert_eq(st, LB_ERR_FORMAT, "row group %zu, block %lld, %d of %d", g,
+                                     (long long)kBlocks[bi], idx, kCounts[ci]);
+                        cr_assert(strstr(e.msg, "bad.parquet: ") && strstr(e.msg, rgname), "%s", e.msg);
+                        cr_assert_eq(t.nrows, 0);
+                        failed++;
+                        continue;
+                    }
+                    cr_assert_eq(st, LB_OK, "row group %zu, block %lld, %d of %d: %s", g, (long long)kBlocks[bi], idx,
+                                 kCounts[ci], e.msg);
+                    lb_row_filter ref = {.block = kBlocks[bi], .count = kCounts[ci], .index = idx};
+                    lb_table want;
+                    cr_assert_eq(lb_parquet_read_buffer(f.w.b, f.w.n, "rg.parquet", NULL, 0, &want, &e), LB_OK);
+                    lb_table_keep_rows(&want, &ref);
+                    assert_tables_equal(&t, &want, "skipping a broken row group");
+                    cr_assert_eq(keep.seen, f.nrows);
+                    lb_table_free(&want);
+                    lb_table_free(&t);
+                    skipped++;
+                }
+        free(bad);
+    }
+    cr_assert(skipped > 0 && failed > 0, "skipped %zu, failed %zu", skipped, failed);
+    free(f.w.b);
+}
+
+/* Messages name the file's row numbers, not the shard's: row 30 (in row group 5) not UTF-8. */
+Test(shard, messages_name_the_files_rows) {
+    rg_file f = rg_file_make(true);
+    size_t at = f.body[5];
+    for (int64_t i = 26; i < 30; i++) at += 4 + (size_t)f.w.b[at]; /* skip rows 26..29 */
+    f.w.b[at + 4] = 0xff;                                          /* "r30" -> "\xff30" */
+    lb_table t;
+    lb_error e;
+    cr_assert_eq(lb_parquet_read_buffer(f.w.b, f.w.n, "u.parquet", NULL, 0, &t, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "row 30: value is not valid UTF-8"), "%s", e.msg);
+    lb_row_filter keep = {.block = 26, .count = 2, .index = 1}; /* rows 26..51: row 30 is the shard's 5th */
+    cr_assert_eq(lb_parquet_read_buffer_rows(f.w.b, f.w.n, "u.parquet", NULL, 0, &keep, &t, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "row group 5") && strstr(e.msg, "row 30: value is not valid UTF-8"), "%s", e.msg);
+    keep = (lb_row_filter){.block = 26, .count = 2, .index = 0}; /* rows 0..25, 52..57: not row group 5 */
+    cr_assert_eq(lb_parquet_read_buffer_rows(f.w.b, f.w.n, "u.parquet", NULL, 0, &keep, &t, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(t.nrows, 32);
+    cr_assert_str_eq(lb_table_cell(&t, 26, 0)->s, "r52");
+    lb_table_free(&t);
+    free(f.w.b);
+}
