@@ -66,3 +66,35 @@ void remove_tree(const char *path) {
     lb_error err;
     cr_assert_eq(lb_remove_tree(path, &err), LB_OK, "%s", err.msg);
 }
+
+void copy_file(const char *src, const char *dst) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    cr_assert(in && out, "copy %s -> %s", src, dst);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) cr_assert_eq(fwrite(buf, 1, n, out), n);
+    cr_assert(!ferror(in), "read %s", src);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0, "write %s", dst);
+}
+
+void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0, "write %s", path);
+}
+
+char *slurp_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *d = malloc(*len + 1);
+    cr_assert_not_null(d);
+    cr_assert_eq(fread(d, 1, *len, f), *len, "read %s", path);
+    d[*len] = '\0';
+    fclose(f);
+    return d;
+}

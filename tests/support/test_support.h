@@ -21,4 +21,9 @@ cJSON *read_json(const char *path);
 /* A fresh folder /tmp/<prefix>XXXXXX (static buffer), and its removal with everything in it. */
 const char *make_scratch_dir(const char *prefix);
 void remove_tree(const char *path);
+/* Small file helpers that fail the test on any error: a byte copy, a text written whole, a file
+ * read whole (NUL-terminated, *len without it; free it). */
+void copy_file(const char *src, const char *dst);
+void write_text(const char *path, const char *text);
+char *slurp_file(const char *path, size_t *len);
 #endif

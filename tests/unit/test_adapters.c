@@ -17,38 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "lorabert.h"
+#include "../support/test_support.h"
 
 static char tmp[64];
-
-static void copy_file(const char *src, const char *dst) {
-    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-    cr_assert(in && out, "copy %s -> %s", src, dst);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) cr_assert_eq(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    fclose(out);
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *d = malloc(*len + 1);
-    cr_assert_eq(fread(d, 1, *len, f), *len);
-    d[*len] = '\0';
-    fclose(f);
-    return d;
-}
 
 /* The tiny models' 120-entry vocabulary (the words of the texts below, then fillers). */
 static void write_vocab(const char *dir) {
@@ -70,7 +41,7 @@ static void write_vocab(const char *dir) {
  * for any class count), written to dst. */
 static void write_headless(const char *src, const char *dst) {
     size_t len;
-    char *d = slurp(src, &len);
+    char *d = slurp_file(src, &len);
     uint64_t hlen;
     memcpy(&hlen, d, 8);
     char *htext = malloc(hlen + 1);
@@ -396,7 +367,7 @@ static void replace_in_config(const char *dir, const char *from, const char *to)
     char path[512];
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
     size_t len;
-    char *cfg = slurp(path, &len);
+    char *cfg = slurp_file(path, &len);
     char *at = strstr(cfg, from);
     cr_assert_not_null(at, "%s not in %s", from, path);
     size_t n = len + strlen(to) + 1;
@@ -498,7 +469,7 @@ Test(adapters, refusals_name_the_reason) {
     cr_assert_eq(mkdir(h2, 0755), 0);
     snprintf(src, sizeof src, "%s/config.json", path_of("bert_tiny"));
     size_t clen;
-    char *cfg = slurp(src, &clen), *heads = strstr(cfg, "\"num_attention_heads\": 4");
+    char *cfg = slurp_file(src, &clen), *heads = strstr(cfg, "\"num_attention_heads\": 4");
     cr_assert_not_null(heads);
     heads[strlen("\"num_attention_heads\": ")] = '2';
     snprintf(dst, sizeof dst, "%s/config.json", h2);
@@ -565,7 +536,7 @@ static void poison_tensor(const char *dir, const char *name, float v) {
     char path[512];
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     size_t len;
-    char *d = slurp(path, &len);
+    char *d = slurp_file(path, &len);
     uint64_t hlen;
     memcpy(&hlen, d, 8);
     char save = d[8 + hlen];

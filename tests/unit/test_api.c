@@ -11,25 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "lorabert.h"
+#include "../support/test_support.h"
 
 static char tmp[64];
-
-static void copy_file(const char *src, const char *dst) {
-    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-    cr_assert(in && out, "copy %s -> %s", src, dst);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) cr_assert_eq(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    fclose(out);
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
 
 /* The tiny model's 120-entry vocabulary: specials, the words of the texts below, fillers. */
 static void write_vocab(const char *dir) {
@@ -428,18 +412,6 @@ Test(api, lora_options_and_architecture_targets) {
     cr_assert_eq(lb_model_add_adapter(model, &(lb_lora_options){.target_modules = "q_lin,all-linear"}, &err), LB_OK,
                  "%s", err.msg);
     lb_model_close(model);
-}
-
-static char *slurp_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *d = malloc(*len + 1);
-    cr_assert_eq(fread(d, 1, *len, f), *len);
-    fclose(f);
-    return d;
 }
 
 /* The adapter weights (LoRA A from the seed) of a fresh adapter on the tiny model. */
