@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/fileio.h"
 #include "data/table_build.h"
+#include "data/text_stream.h"
 
 typedef struct csv_field {
     size_t off, len; /* into the record's byte buffer */
@@ -75,92 +75,130 @@ static lb_status check_unique_names(const lb_table *t, const char *name, size_t 
     return st;
 }
 
-static lb_status csv_parse(const char *data, size_t len, char delim, const char *name, lb_row_filter *keep,
-                           lb_table *out, lb_error *err) {
-    memset(out, 0, sizeof *out);
-    size_t i, line = 1;
-    lb_status st = lb_tb_check_text(data, len, name, &i, err);
-    if (st) return st;
+typedef enum rec_kind { REC_ROW, REC_BLANK, REC_MORE, REC_ERROR } rec_kind;
 
+/* Parses the record at data[*i..len) into r: REC_ROW (a record), REC_BLANK (an empty line,
+ * skipped as pandas does), REC_MORE (it runs past len and more of the file follows: the caller
+ * widens the window and parses it again from its start) or REC_ERROR (*st set). `last`: len is
+ * the end of the file. *i and *line advance past what was parsed. */
+static rec_kind csv_record(const char *data, size_t len, bool last, char delim, const char *name, size_t *ip,
+                           size_t *linep, csv_rec *r, lb_status *st, lb_error *err) {
+    size_t i = *ip, line = *linep, rec_line = line;
+    r->n = r->nf = 0;
+    if (data[i] == '\n' || data[i] == '\r') {
+        if (data[i] == '\r' && i + 1 >= len && !last) return REC_MORE; /* CR LF cut by the window */
+        *ip = i + ((data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') ? 2 : 1);
+        *linep = line + 1;
+        return REC_BLANK;
+    }
+    for (;;) { /* one field per iteration */
+        size_t start = r->n;
+        bool quoted = false;
+        if (i >= len && !last) return REC_MORE;
+        if (i < len && data[i] == '"') {
+            quoted = true;
+            size_t qline = line;
+            i++;
+            for (;;) {
+                if (i >= len) {
+                    if (!last) return REC_MORE;
+                    *st = lb_err(err, LB_ERR_FORMAT,
+                                 "%s:%zu: unterminated quoted field (field %zu of the record starting at line %zu)",
+                                 name, qline, r->nf + 1, rec_line);
+                    return REC_ERROR;
+                }
+                /* Copy the run up to the next quote in one go. */
+                const char *q = memchr(data + i, '"', len - i);
+                size_t run = q ? (size_t)(q - (data + i)) : len - i;
+                for (size_t k = 0; k < run; k++)
+                    if (data[i + k] == '\n' || (data[i + k] == '\r' && (i + k + 1 >= len || data[i + k + 1] != '\n')))
+                        line++;
+                if (!rec_put(r, data + i, run)) goto oom;
+                i += run;
+                if (i >= len) continue;
+                if (i + 1 >= len && !last) return REC_MORE; /* a doubled quote cut by the window? */
+                if (i + 1 < len && data[i + 1] == '"') {    /* doubled quote */
+                    if (!rec_put(r, "\"", 1)) goto oom;
+                    i += 2;
+                    continue;
+                }
+                i++; /* closing quote */
+                break;
+            }
+            if (i >= len && !last) return REC_MORE;
+            if (i < len && data[i] != delim && data[i] != '\n' && data[i] != '\r') {
+                *st = lb_err(err, LB_ERR_FORMAT,
+                             "%s:%zu: unexpected character '%c' after the closing quote of field %zu (expected "
+                             "'%s', a line end or end of file)",
+                             name, line, data[i] >= 0x20 && (unsigned char)data[i] < 0x7f ? data[i] : '?', r->nf + 1,
+                             delim == '\t' ? "\\t" : ",");
+                return REC_ERROR;
+            }
+        } else {
+            size_t s = i;
+            while (i < len && data[i] != delim && data[i] != '\n' && data[i] != '\r') i++;
+            if (i >= len && !last) return REC_MORE;
+            if (!rec_put(r, data + s, i - s)) goto oom;
+        }
+        if (!rec_end_field(r, start, quoted)) goto oom;
+        if (i < len && data[i] == delim) {
+            i++;
+            continue;
+        }
+        if (i < len) { /* line end */
+            if (data[i] == '\r' && i + 1 >= len && !last) return REC_MORE;
+            i += (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') ? 2 : 1;
+            line++;
+        }
+        break;
+    }
+    *ip = i;
+    *linep = line;
+    return REC_ROW;
+oom:
+    *st = lb_err(err, LB_ERR_NOMEM, "%s:%zu: out of memory", name, line);
+    return REC_ERROR;
+}
+
+/* Reads every record of s. The window moves on at record boundaries only, so a record is
+ * always parsed from its first byte (the line counter goes back with it). */
+static lb_status csv_parse(lb_text_stream *ts, char delim, lb_row_filter *keep, lb_table *out, lb_error *err) {
+    memset(out, 0, sizeof *out);
+    const char *name = ts->name;
+    size_t i = ts->start, line = 1;
+    lb_status st = LB_OK;
     lb_table_builder b = {.keep = keep};
     csv_rec r = {0};
     bool have_header = false;
-    while (i < len) {
-        if (data[i] == '\n' || data[i] == '\r') { /* blank line: skipped, as pandas does */
-            i += (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') ? 2 : 1;
-            line++;
+    for (;;) {
+        if (i >= ts->ready) {
+            if (lb_text_stream_last(ts)) break;
+            if ((st = lb_text_stream_more(ts, i, err)) != LB_OK) goto done;
+            i = 0;
             continue;
         }
-        size_t rec_line = line;
-        r.n = r.nf = 0;
-        for (;;) { /* one field per iteration */
-            size_t start = r.n;
-            bool quoted = false;
-            if (i < len && data[i] == '"') {
-                quoted = true;
-                size_t qline = line;
-                i++;
-                for (;;) {
-                    if (i >= len) {
-                        st = lb_err(err, LB_ERR_FORMAT,
-                                    "%s:%zu: unterminated quoted field (field %zu of the record starting at line %zu)",
-                                    name, qline, r.nf + 1, rec_line);
-                        goto done;
-                    }
-                    /* Copy the run up to the next quote in one go. */
-                    const char *q = memchr(data + i, '"', len - i);
-                    size_t run = q ? (size_t)(q - (data + i)) : len - i;
-                    for (size_t k = 0; k < run; k++)
-                        if (data[i + k] == '\n' ||
-                            (data[i + k] == '\r' && (i + k + 1 >= len || data[i + k + 1] != '\n')))
-                            line++;
-                    if (!rec_put(&r, data + i, run)) goto oom;
-                    i += run;
-                    if (i >= len) continue;
-                    if (i + 1 < len && data[i + 1] == '"') { /* doubled quote */
-                        if (!rec_put(&r, "\"", 1)) goto oom;
-                        i += 2;
-                        continue;
-                    }
-                    i++; /* closing quote */
-                    break;
-                }
-                if (i < len && data[i] != delim && data[i] != '\n' && data[i] != '\r') {
-                    st = lb_err(err, LB_ERR_FORMAT,
-                                "%s:%zu: unexpected character '%c' after the closing quote of field %zu (expected "
-                                "'%s', a line end or end of file)",
-                                name, line, data[i] >= 0x20 && (unsigned char)data[i] < 0x7f ? data[i] : '?', r.nf + 1,
-                                delim == '\t' ? "\\t" : ",");
-                    goto done;
-                }
-            } else {
-                size_t s = i;
-                while (i < len && data[i] != delim && data[i] != '\n' && data[i] != '\r') i++;
-                if (!rec_put(&r, data + s, i - s)) goto oom;
-            }
-            if (!rec_end_field(&r, start, quoted)) goto oom;
-            if (i < len && data[i] == delim) {
-                i++;
-                continue;
-            }
-            if (i < len) { /* line end */
-                i += (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') ? 2 : 1;
-                line++;
-            }
-            break;
+        size_t rec_start = i, rec_line = line;
+        rec_kind k = csv_record(ts->buf, ts->ready, lb_text_stream_last(ts), delim, name, &i, &line, &r, &st, err);
+        if (k == REC_ERROR) goto done;
+        if (k == REC_MORE) {
+            if ((st = lb_text_stream_more(ts, rec_start, err)) != LB_OK) goto done;
+            i = 0;
+            line = rec_line;
+            continue;
         }
+        if (k == REC_BLANK) continue;
         if (!have_header) {
-            for (size_t k = 0; k < r.nf; k++) {
+            for (size_t c = 0; c < r.nf; c++) {
                 char unnamed[32];
-                const char *nm = r.buf + r.f[k].off;
-                size_t nl = r.f[k].len;
+                const char *nm = r.buf + r.f[c].off;
+                size_t nl = r.f[c].len;
                 if (nl == 0) { /* pandas names an empty header cell "Unnamed: <index>" */
-                    nl = (size_t)snprintf(unnamed, sizeof unnamed, "Unnamed: %zu", k);
+                    nl = (size_t)snprintf(unnamed, sizeof unnamed, "Unnamed: %zu", c);
                     nm = unnamed;
                 }
                 if (memchr(nm, 0, nl)) {
                     st = lb_err(err, LB_ERR_FORMAT, "%s:%zu: header column %zu contains a NUL byte", name, rec_line,
-                                k + 1);
+                                c + 1);
                     goto done;
                 }
                 size_t col;
@@ -180,11 +218,14 @@ static lb_status csv_parse(const char *data, size_t len, char delim, const char 
             st = LB_ERR_NOMEM;
             goto done;
         }
-        for (size_t k = 0; k < r.nf; k++) {
-            if (r.f[k].len == 0 && !r.f[k].quoted) continue; /* NULL, as pandas' NaN */
-            char *s = dup_bytes(r.buf + r.f[k].off, r.f[k].len);
-            if (!s) goto oom;
-            row[k] = (lb_value){.type = LB_VAL_STR, .s = s, .slen = r.f[k].len};
+        for (size_t c = 0; c < r.nf; c++) {
+            if (r.f[c].len == 0 && !r.f[c].quoted) continue; /* NULL, as pandas' NaN */
+            char *s = dup_bytes(r.buf + r.f[c].off, r.f[c].len);
+            if (!s) {
+                st = lb_err(err, LB_ERR_NOMEM, "%s:%zu: out of memory", name, rec_line);
+                goto done;
+            }
+            row[c] = (lb_value){.type = LB_VAL_STR, .s = s, .slen = r.f[c].len};
         }
     }
     if (!have_header) {
@@ -192,9 +233,6 @@ static lb_status csv_parse(const char *data, size_t len, char delim, const char 
         goto done;
     }
     lb_tb_finish(&b, out);
-    goto done;
-oom:
-    st = lb_err(err, LB_ERR_NOMEM, "%s:%zu: out of memory", name, line);
 done:
     free(r.buf);
     free(r.f);
@@ -203,7 +241,12 @@ done:
 }
 
 lb_status lb_csv_parse(const char *data, size_t len, char delim, const char *name, lb_table *out, lb_error *err) {
-    return csv_parse(data, len, delim, name, NULL, out, err);
+    lb_text_stream ts;
+    memset(out, 0, sizeof *out);
+    lb_status st = lb_text_stream_open_mem(&ts, data, len, name, err);
+    if (st == LB_OK) st = csv_parse(&ts, delim, NULL, out, err);
+    lb_text_stream_close(&ts);
+    return st;
 }
 
 lb_status lb_csv_read(const char *path, char delim, lb_table *out, lb_error *err) {
@@ -211,15 +254,18 @@ lb_status lb_csv_read(const char *path, char delim, lb_table *out, lb_error *err
 }
 
 lb_status lb_csv_read_rows(const char *path, char delim, lb_row_filter *keep, lb_table *out, lb_error *err) {
-    char *data;
-    size_t len;
+    /* Read through a bounded window (data/text_stream.h), not whole and not mapped (a mapped
+     * file truncated by another process while parsed kills the process with SIGBUS): a process
+     * holds the rows its filter keeps plus one chunk of the file. */
+    lb_text_stream ts;
     memset(out, 0, sizeof *out);
-    /* A heap copy, not an mmap: a mapped file truncated by another process while parsed kills
-     * the process with SIGBUS instead of failing, and the copy is freed as soon as parsed (the
-     * table keeps only the filter's rows). */
-    lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
+    lb_status st = lb_text_stream_open(&ts, path, err);
     if (st != LB_OK) return st;
-    st = csv_parse(data, len, delim, path, keep, out, err);
-    free(data);
+    st = csv_parse(&ts, delim, keep, out, err);
+    lb_text_stream_close(&ts);
     return st;
+}
+
+lb_status lb_csv_read_stream(lb_text_stream *ts, char delim, lb_row_filter *keep, lb_table *out, lb_error *err) {
+    return csv_parse(ts, delim, keep, out, err);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "data/text_stream.h"
 #include "data/table_build.h"
 
 /* Source spans of the values of a (valid) JSON object's members, in order: s[start[k]..end[k]).
@@ -205,21 +206,32 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
     return LB_OK;
 }
 
-static lb_status jsonl_parse(const char *data, size_t len, const char *name, lb_row_filter *keep, lb_table *out,
-                             lb_error *err) {
+static bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+
+/* Reads ts: JSON Lines a line at a time through the window (a line is never split: the window
+ * moves on at line starts), or a single JSON array of objects, which is read whole (cJSON parses
+ * a value at once; at most LB_MAX_DATASET_BYTES). */
+static lb_status jsonl_parse(lb_text_stream *ts, lb_row_filter *keep, lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
-    size_t i;
-    lb_status st = lb_tb_check_text(data, len, name, &i, err);
-    if (st) return st;
+    const char *name = ts->name;
+    size_t i = ts->start;
+    lb_status st = LB_OK;
     jl_ctx c = {.name = name};
     c.b.keep = keep;
     cJSON *arr = NULL;
-
     size_t first = i;
-    while (first < len && (data[first] == ' ' || data[first] == '\t' || data[first] == '\n' || data[first] == '\r'))
-        first++;
-    if (first < len && data[first] == '[') {
+    for (;;) { /* the first non-blank byte tells the two forms apart */
+        while (first < ts->ready && is_space(ts->buf[first])) first++;
+        if (first < ts->ready || lb_text_stream_last(ts)) break;
+        if ((st = lb_text_stream_more(ts, 0, err)) != LB_OK) goto done;
+    }
+    if (first < ts->ready && ts->buf[first] == '[') {
         /* A single JSON array of objects. */
+        ts->max_window = LB_MAX_DATASET_BYTES;
+        while (!lb_text_stream_last(ts))
+            if ((st = lb_text_stream_more(ts, 0, err)) != LB_OK) goto done;
+        const char *data = ts->buf;
+        size_t len = ts->ready;
         if (has_nul_escape(data + i, len - i)) {
             st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: a string holds \\u0000 (NUL), which lorabert does not support",
                         name);
@@ -249,9 +261,17 @@ static lb_status jsonl_parse(const char *data, size_t len, const char *name, lb_
         }
     } else {
         size_t line = 0;
-        while (i < len) {
+        for (;;) {
+            if (i >= ts->ready && lb_text_stream_last(ts)) break;
+            const char *data = ts->buf;
+            size_t len = ts->ready;
+            const char *nl = i < len ? memchr(data + i, '\n', len - i) : NULL;
+            if (!nl && !lb_text_stream_last(ts)) { /* the line goes on past the window */
+                if ((st = lb_text_stream_more(ts, i, err)) != LB_OK) goto done;
+                i = 0;
+                continue;
+            }
             line++;
-            const char *nl = memchr(data + i, '\n', len - i);
             size_t e = nl ? (size_t)(nl - data) : len;
             size_t s = i;
             i = nl ? e + 1 : len;
@@ -299,7 +319,12 @@ done:
 }
 
 lb_status lb_jsonl_parse(const char *data, size_t len, const char *name, lb_table *out, lb_error *err) {
-    return jsonl_parse(data, len, name, NULL, out, err);
+    lb_text_stream ts;
+    memset(out, 0, sizeof *out);
+    lb_status st = lb_text_stream_open_mem(&ts, data, len, name, err);
+    if (st == LB_OK) st = jsonl_parse(&ts, NULL, out, err);
+    lb_text_stream_close(&ts);
+    return st;
 }
 
 lb_status lb_jsonl_read(const char *path, lb_table *out, lb_error *err) {
@@ -307,15 +332,18 @@ lb_status lb_jsonl_read(const char *path, lb_table *out, lb_error *err) {
 }
 
 lb_status lb_jsonl_read_rows(const char *path, lb_row_filter *keep, lb_table *out, lb_error *err) {
-    char *data;
-    size_t len;
+    /* Through a bounded window (data/text_stream.h), not mapped (a mapped file truncated by
+     * another process while parsed kills the process with SIGBUS): a process holds the rows its
+     * filter keeps plus one chunk of the file. */
+    lb_text_stream ts;
     memset(out, 0, sizeof *out);
-    /* A heap copy, not an mmap: a mapped file truncated by another process while parsed kills
-     * the process with SIGBUS instead of failing, and the copy is freed as soon as parsed (the
-     * table keeps only the filter's rows). */
-    lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
+    lb_status st = lb_text_stream_open(&ts, path, err);
     if (st != LB_OK) return st;
-    st = jsonl_parse(data, len, path, keep, out, err);
-    free(data);
+    st = jsonl_parse(&ts, keep, out, err);
+    lb_text_stream_close(&ts);
     return st;
+}
+
+lb_status lb_jsonl_read_stream(lb_text_stream *ts, lb_row_filter *keep, lb_table *out, lb_error *err) {
+    return jsonl_parse(ts, keep, out, err);
 }
