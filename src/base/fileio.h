@@ -21,9 +21,11 @@
 #define LB_MAX_JSON_BYTES ((size_t)64 << 20)            /* config.json, adapter/tokenizer config, resume, index */
 #define LB_MAX_TOKENIZER_JSON_BYTES ((size_t)512 << 20) /* tokenizer.json (a 250k-vocab XLM-R one is ~17 MB) */
 #define LB_MAX_VOCAB_BYTES ((size_t)64 << 20)           /* vocab.txt (bert-base-uncased's is 232 KB) */
-#define LB_MAX_DATASET_BYTES ((size_t)4 << 30)          /* one CSV/TSV/JSONL/JSON/Parquet data file */
-#define LB_MAX_SMALL_BYTES ((size_t)1 << 20)            /* hub refs and token files */
-#define LB_MAX_READ_BYTES LB_MAX_DATASET_BYTES          /* lb_read_file without an explicit cap */
+#define LB_MAX_DATASET_BYTES \
+    ((size_t)4               \
+     << 30) /* a .json array data file (read whole); CSV/TSV/JSONL and Parquet are read in pieces: data/text_stream.h, data/parquet.h */
+#define LB_MAX_SMALL_BYTES ((size_t)1 << 20)   /* hub refs and token files */
+#define LB_MAX_READ_BYTES LB_MAX_DATASET_BYTES /* lb_read_file without an explicit cap */
 
 /* Opens path for reading under the rule above: *fd (O_CLOEXEC, blocking mode restored) and
  * *size = st_size of a regular file of at most max bytes. Errors: LB_ERR_IO for a missing or

@@ -5,9 +5,11 @@
  * definition levels and values (via parquet_encodings), and copying cells into the table.
  * The thrift structs live in parquet_meta, codecs in parquet_codec. */
 #include "data/parquet.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "base/assert.h"
 #include "base/fileio.h"
@@ -67,10 +69,54 @@ static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Where the file's bytes come from: a whole file in memory (the buffer API), or an open file read
+ * with pread() a piece at a time (the footer, then each page of the column chunks a read needs),
+ * so that a process reading its shard of a large file holds one page, not the file. Pieces are
+ * copies, not a mapping: a file truncated while read is an error, not a SIGBUS. */
+typedef struct pq_src {
+    const uint8_t *mem; /* the whole file, or NULL */
+    int fd;
+    const char *name;
+    uint64_t size;
+    uint8_t *win; /* file bytes [win_off, win_off + win_len) */
+    size_t win_cap, win_len;
+    uint64_t win_off;
+} pq_src;
+
+/* File bytes [off, off + n) (off + n <= size), valid until the next call on s. */
+static const uint8_t *src_get(pq_src *s, uint64_t off, size_t n, lb_error *err) {
+    if (s->mem) return s->mem + off;
+    if (off >= s->win_off && n <= s->win_len && off - s->win_off <= s->win_len - n) return s->win + (off - s->win_off);
+    if (n > s->win_cap) {
+        uint8_t *nw = realloc(s->win, n ? n : 1);
+        if (!nw) {
+            lb_err(err, LB_ERR_NOMEM, "%s: out of memory for %zu bytes at offset %llu", s->name, n,
+                   (unsigned long long)off);
+            return NULL;
+        }
+        s->win = nw;
+        s->win_cap = n;
+    }
+    s->win_len = 0;
+    for (size_t got = 0; got < n;) {
+        ssize_t k = pread(s->fd, s->win + got, n - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            lb_err(err, LB_ERR_IO, "%s: reading %zu bytes at offset %llu: %s", s->name, n, (unsigned long long)off,
+                   k < 0 ? strerror(errno) : "the file ends early (it shrank while read)");
+            return NULL;
+        }
+        got += (size_t)k;
+    }
+    s->win_off = off;
+    s->win_len = n;
+    return s->win;
+}
+
 /* State for reading one column chunk (one selected column of one row group). */
 typedef struct chunk_ctx {
-    const uint8_t *buf; /* whole file */
-    size_t data_end;    /* first byte of the footer: pages must end before it */
+    pq_src *src;
+    size_t data_end; /* first byte of the footer: pages must end before it */
     const lb_pq_leaf *leaf;
     lb_pq_valtype vt;
     bool check_utf8;
@@ -178,11 +224,18 @@ static lb_status read_dictionary(chunk_ctx *c, const lb_pq_page_header *h, const
     lb_status st = page_bytes(c, raw, (size_t)h->compressed_size, usize, true, &data);
     if (st) return st;
     /* Dictionary strings borrow from the page: take over the decompression buffer (or the
-     * file buffer itself when uncompressed) instead of copying it. */
+     * file buffer itself when uncompressed and the whole file is in memory) instead of copying
+     * it; an uncompressed page read from a file is copied (the next page replaces it). */
     if (data == c->page) {
         c->dict_buf = c->page;
         c->page = NULL;
         c->page_cap = 0;
+    } else if (!c->src->mem) {
+        if ((st = budget_take(c->budget, usize, "the dictionary page", c->err))) return st;
+        if (!(c->dict_buf = malloc(usize ? usize : 1)))
+            return lb_err(c->err, LB_ERR_NOMEM, "out of memory for a %zu-byte dictionary page", usize);
+        memcpy(c->dict_buf, data, usize);
+        data = c->dict_buf;
     }
     c->ndict = (size_t)h->num_values;
     if ((st = budget_take(c->budget, c->ndict * sizeof *c->dict, "the dictionary", c->err))) return st;
@@ -416,7 +469,19 @@ static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const cha
                           rg, pos, c->rows_done, c->rg_rows);
         lb_pq_page_header h;
         size_t hlen;
-        if ((st = lb_pq_parse_page_header(c->buf + pos, c->data_end - pos, pos, &h, &hlen, err)))
+        /* A page header's length is known only once parsed: read a piece, and a 4x larger one
+         * while it did not hold the header (statistics make headers long), up to the footer. The
+         * first piece is small so that real files take the retry path too (the tests compare
+         * every read from a file with the same bytes read from memory). */
+        size_t avail = c->data_end - pos, tryn = c->src->mem || avail < 64 ? avail : 64;
+        for (;;) {
+            const uint8_t *hp = src_get(c->src, pos, tryn, err);
+            if (!hp) return lb_err_prefix(err, "%s: column '%s' row group %zu", name, col, rg);
+            st = lb_pq_parse_page_header(hp, tryn, pos, &h, &hlen, err);
+            if (st == LB_OK || tryn == avail) break;
+            tryn = tryn > avail / 4 ? avail : tryn * 4;
+        }
+        if (st)
             return lb_err_prefix(err, "%s: column '%s' row group %zu: page header at offset %zu", name, col, rg, pos);
         size_t body = pos + hlen;
         if ((size_t)h.compressed_size > c->data_end - body)
@@ -424,7 +489,8 @@ static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const cha
                           "%s: column '%s' row group %zu: page at offset %zu claims %d bytes, only %zu "
                           "before the footer",
                           name, col, rg, pos, h.compressed_size, c->data_end - body);
-        const uint8_t *raw = c->buf + body;
+        const uint8_t *raw = src_get(c->src, body, (size_t)h.compressed_size, err);
+        if (!raw) return lb_err_prefix(err, "%s: column '%s' row group %zu: page at offset %zu", name, col, rg, pos);
         if (h.has_crc) {
             uint32_t crc = (uint32_t)crc32(0L, raw, (uInt)h.compressed_size);
             if (crc != h.crc)
@@ -513,23 +579,40 @@ static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size
     return LB_OK;
 }
 
-lb_status lb_parquet_read_buffer_rows(const uint8_t *buf, size_t len, const char *name, const char *const *columns,
-                                      size_t ncolumns, lb_row_filter *keep, lb_table *out, lb_error *err) {
+static lb_status read_src(pq_src *src, const char *const *columns, size_t ncolumns, lb_row_filter *keep, lb_table *out,
+                          lb_error *err) {
     memset(out, 0, sizeof *out);
-    if (len < 12 || memcmp(buf, "PAR1", 4) != 0)
+    const char *name = src->name;
+    size_t len = (size_t)src->size;
+    const uint8_t *p = len >= 12 ? src_get(src, 0, 4, err) : NULL;
+    if (len >= 12 && !p) return LB_ERR_IO;
+    if (len < 12 || memcmp(p, "PAR1", 4) != 0)
         return lb_err(err, LB_ERR_FORMAT, "%s: not a Parquet file (%s)", name,
                       len < 12 ? "shorter than 12 bytes" : "no PAR1 magic at offset 0");
-    if (memcmp(buf + len - 4, "PARE", 4) == 0)
+    if (!(p = src_get(src, len - 8, 8, err))) return LB_ERR_IO;
+    if (memcmp(p + 4, "PARE", 4) == 0)
         return lb_err(err, LB_ERR_UNSUPPORTED, "%s: encrypted Parquet footer (PARE) is not supported", name);
-    if (memcmp(buf + len - 4, "PAR1", 4) != 0)
+    if (memcmp(p + 4, "PAR1", 4) != 0)
         return lb_err(err, LB_ERR_FORMAT, "%s: no PAR1 magic at the end (offset %zu): file truncated?", name, len - 4);
-    uint32_t flen = le32(buf + len - 8);
+    uint32_t flen = le32(p);
     if (flen > len - 12)
         return lb_err(err, LB_ERR_FORMAT, "%s: footer length %u exceeds the file (%zu bytes)", name, flen, len);
     size_t foot = len - 8 - flen;
+    /* The metadata borrows names from the footer's bytes: from a file they get their own copy. */
+    uint8_t *footer = NULL;
+    if (!(p = src_get(src, foot, flen, err))) return LB_ERR_IO;
+    if (!src->mem) {
+        if (!(footer = malloc(flen ? flen : 1)))
+            return lb_err(err, LB_ERR_NOMEM, "%s: out of memory for the %u-byte footer", name, flen);
+        memcpy(footer, p, flen);
+        p = footer;
+    }
     lb_pq_file_meta m;
-    lb_status st = lb_pq_parse_file_meta(buf + foot, flen, foot, &m, err);
-    if (st) return lb_err_prefix(err, "%s: footer", name);
+    lb_status st = lb_pq_parse_file_meta(p, flen, foot, &m, err);
+    if (st) {
+        free(footer);
+        return lb_err_prefix(err, "%s: footer", name);
+    }
     lb_pq_leaf *leaves = NULL;
     size_t nleaves = 0, *sel = NULL, nsel = 0;
     if ((st = lb_pq_schema_leaves(&m, &leaves, &nleaves, err))) {
@@ -610,7 +693,7 @@ lb_status lb_parquet_read_buffer_rows(const uint8_t *buf, size_t len, const char
             const lb_pq_schema_el *el = leaf->el;
             int ct = el->converted_type;
             chunk_ctx c = {
-                .buf = buf,
+                .src = src,
                 .data_end = foot,
                 .leaf = leaf,
                 .t = dst,
@@ -648,8 +731,15 @@ done:
     free(sel);
     lb_pq_leaves_free(leaves, nleaves);
     lb_pq_file_meta_free(&m);
+    free(footer);
     if (st) lb_table_free(out);
     return st;
+}
+
+lb_status lb_parquet_read_buffer_rows(const uint8_t *buf, size_t len, const char *name, const char *const *columns,
+                                      size_t ncolumns, lb_row_filter *keep, lb_table *out, lb_error *err) {
+    pq_src src = {.mem = buf, .fd = -1, .name = name, .size = len};
+    return read_src(&src, columns, ncolumns, keep, out, err);
 }
 
 lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *name, const char *const *columns,
@@ -664,11 +754,13 @@ lb_status lb_parquet_read(const char *path, const char *const *columns, size_t n
 lb_status lb_parquet_read_rows(const char *path, const char *const *columns, size_t ncolumns, lb_row_filter *keep,
                                lb_table *out, lb_error *err) {
     memset(out, 0, sizeof *out);
-    char *data;
-    size_t len;
-    lb_status st = lb_read_file_max(path, LB_MAX_DATASET_BYTES, "data file", &data, &len, err);
+    int fd;
+    uint64_t size;
+    lb_status st = lb_open_regular(path, SIZE_MAX, "data file", &fd, &size, err);
     if (st) return st;
-    st = lb_parquet_read_buffer_rows((const uint8_t *)data, len, path, columns, ncolumns, keep, out, err);
-    free(data);
+    pq_src src = {.fd = fd, .name = path, .size = size};
+    st = read_src(&src, columns, ncolumns, keep, out, err);
+    free(src.win);
+    close(fd);
     return st;
 }

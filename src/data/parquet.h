@@ -38,8 +38,9 @@ lb_status lb_parquet_read_buffer(const uint8_t *buf, size_t len, const char *nam
  * (keep->seen is set to the file's rows), but a row group none of whose rows is kept is not
  * decoded at all (nor checked: an error inside it is not seen), and one that is decoded is
  * filtered before the next one is, so the decoded data held at once is one row group plus the
- * kept rows. Messages name the file's row numbers, as a whole read does. The file's bytes
- * are still read whole (lb_read_file_max, at most LB_MAX_DATASET_BYTES). */
+ * kept rows. Messages name the file's row numbers, as a whole read does. A file is read with
+ * pread a piece at a time (the footer, then each page of the selected columns of the row groups
+ * decoded), never whole and never mapped: a file of any size, truncated while read an error. */
 lb_status lb_parquet_read_rows(const char *path, const char *const *columns, size_t ncolumns, lb_row_filter *keep,
                                lb_table *out, lb_error *err);
 lb_status lb_parquet_read_buffer_rows(const uint8_t *buf, size_t len, const char *name, const char *const *columns,

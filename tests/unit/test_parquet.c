@@ -690,13 +690,50 @@ static uint8_t *load_shared_parquet(const char *name, size_t *len) {
     return (uint8_t *)d;
 }
 
-/* Reads an exact-size copy (so ASan sees any over-read); a failure must be a clean error. */
+static void same_tables(const lb_table *a, const lb_table *b) {
+    cr_assert_eq(a->ncols, b->ncols);
+    cr_assert_eq(a->nrows, b->nrows);
+    for (size_t c = 0; c < a->ncols; c++) cr_assert_str_eq(a->col_names[c], b->col_names[c]);
+    for (size_t i = 0; i < a->nrows * a->ncols; i++) {
+        const lb_value *x = &a->cells[i], *y = &b->cells[i];
+        cr_assert_eq(x->type, y->type, "cell %zu", i);
+        cr_assert_eq(x->i, y->i, "cell %zu", i);
+        cr_assert(memcmp(&x->f, &y->f, sizeof x->f) == 0, "cell %zu", i);
+        if (x->type == LB_VAL_STR) cr_assert(x->slen == y->slen && memcmp(x->s, y->s, x->slen) == 0, "cell %zu", i);
+    }
+}
+
+/* Reads an exact-size copy (so ASan sees any over-read); a failure must be a clean error. The
+ * same bytes read from a file (pieces by pread, not the whole file) give the same table or the
+ * same message. */
 static lb_status read_copy(const uint8_t *buf, size_t len, lb_error *e) {
     uint8_t *c = malloc(len ? len : 1);
     cr_assert_not_null(c);
     memcpy(c, buf, len);
     lb_table t;
     lb_status st = lb_parquet_read_buffer(c, len, "mutant.parquet", NULL, 0, &t, e);
+
+    char dir[] = "/tmp/lb_pqmut_XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/mutant.parquet", dir);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(c, 1, len, f), len);
+    fclose(f);
+    lb_table ft;
+    lb_error fe;
+    lb_status fst = lb_parquet_read(path, NULL, 0, &ft, &fe);
+    cr_assert_eq(fst, st, "file read %d vs buffer read %d (%s | %s)", fst, st, fst ? fe.msg : "", st ? e->msg : "");
+    if (st == LB_OK) {
+        same_tables(&ft, &t);
+        lb_table_free(&ft);
+    } else {
+        size_t pl = strlen(path), ml = strlen("mutant.parquet");
+        cr_assert(strncmp(fe.msg, path, pl) == 0 && strcmp(fe.msg + pl, e->msg + ml) == 0, "file: %s | buffer: %s",
+                  fe.msg, e->msg);
+    }
+    unlink(path);
+    rmdir(dir);
     if (st == LB_OK) {
         lb_table_free(&t);
     } else {
