@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mpirun -np N lorabert eval / predict --input --output on the 1000 IMDb validation rows (CSV,
 # JSONL and Parquet): each process reads only its shard (every N-th block of --batch-size rows;
-# 125 or 63 blocks: uneven shares on 2 and 3 processes); the metrics JSON and the JSON lines are
+# 125 or 63 blocks: uneven shares on 2, 3 and 4 processes); the metrics JSON and the JSON lines are
 # byte-identical to one process's. Under mpirun predict needs --input/--output. With the
 # reference env's pyarrow, also a copy of the Parquet file in 28 row groups of 37 rows (row groups
 # straddle the shards' blocks; a process skips the row groups without rows of its shard).
@@ -24,7 +24,7 @@ PY
 fi
 src() { if [ "$1" = validation.rg37.parquet ]; then echo "$T/$1"; else echo "$D/$1"; fi; }
 lbrun() { local np=$1; shift; if [ "$np" = 1 ]; then "$LB" "$@"; else "${MPIRUN[@]}" -np "$np" "$LB" "$@"; fi; }
-for np in 1 2 3; do
+for np in 1 2 3 4; do
   lbrun $np eval --model "$T/a" --data "$D/validation.csv" --batch-size 8 --max-length 128 --json >"$T/e$np.json" 2>"$T/e$np.err" ||
     { cat "$T/e$np.err"; fail "eval np $np"; }
   for f in $FILES; do
@@ -33,7 +33,7 @@ for np in 1 2 3; do
   done
 done
 grep -q '"n_examples": 1000' "$T/e1.json" || fail "eval: $(cat "$T/e1.json")"
-for np in 2 3; do
+for np in 2 3 4; do
   cmp -s "$T/e1.json" "$T/e$np.json" || fail "eval np $np differs: $(cat "$T/e$np.json") vs $(cat "$T/e1.json")"
   for f in $FILES; do
     cmp -s "$T/p1.validation.csv.jsonl" "$T/p$np.$f.jsonl" || fail "predict np $np $f differs from np 1 csv"
@@ -48,4 +48,4 @@ PY
 # predict under mpirun without --input is refused
 "${MPIRUN[@]}" -np 2 "$LB" predict --model "$T/a" "some text" >"$T/x.log" 2>&1 && fail "predict TEXT under mpirun ran"
 grep -q "under mpirun, give --input FILE --output FILE" "$T/x.log" || { cat "$T/x.log"; fail "no refusal line"; }
-echo "mpi eval/predict: np 1/2/3 byte-identical (eval metrics; predict JSONL from: $FILES)"
+echo "mpi eval/predict: np 1/2/3/4 byte-identical (eval metrics; predict JSONL from: $FILES)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # mpirun -np N lorabert train: bit-identical adapters and identical eval losses/metrics for one
 # effective batch (4 rows x 6 micro-batches) on 1, 2 and 3 processes (3: 6 micro-batches of a step
-# spread 2 per rank; with LoRA dropout on, which follows the global micro-batch), and for 4 x 2 on
-# 1 and 2 processes; one thread per process (the guarantee is for equal threads per process,
+# spread 2 per rank; with LoRA dropout on, which follows the global micro-batch), for 4 x 4 on
+# 1 and 4 processes, and for 4 x 2 on 1 and 2 processes; one thread per process (the guarantee is for equal threads per process,
 # docs/distributed.md). Rank 0 alone writes; mismatched inputs on one rank are refused at start.
 source "$(dirname "$0")/../support/cli_common.sh" mpitrain
 source "$(dirname "$0")/../support/mpi_common.sh"
@@ -21,6 +21,8 @@ same_run "$T/a1" "$T/a2"; same_run "$T/a1" "$T/a3"
 grep -q "batch size 4, effective batch 24 (4 per process x 3 processes x 2 gradient accumulation steps), 8 steps" "$T/a3.log" \
   || { cat "$T/a3.log"; fail "np 3: effective batch line"; }
 grep -q "3 processes: inputs identical on every rank" "$T/a3.log" || fail "np 3: no checksum line"
+run 1 4 "$T/f1"; run 4 1 "$T/f4"
+same_run "$T/f1" "$T/f4"
 run 1 2 "$T/b1"; run 2 1 "$T/b2"
 same_run "$T/b1" "$T/b2"
 cmp -s "$T/a1/adapter_model.safetensors" "$T/b1/adapter_model.safetensors" && fail "different effective batches gave one adapter"
@@ -35,4 +37,4 @@ head -1 "$T/train.csv" >"$T/other.csv"; sed -n '98,193p' "$SHARED/data/imdb/trai
   --output "$T/d" >"$T/d.log" 2>&1; rc=$?
 [ $rc = 2 ] && grep -q "rank 0: rank 1's training data differ from rank 0's" "$T/d.log" || { cat "$T/d.log"; fail "mismatch rc $rc"; }
 [ -e "$T/d/adapter_model.safetensors" ] && fail "a refused run wrote an adapter"
-echo "mpi train: np 1/2/3 bit-identical (effective batch 24 and 8), refusals ok"
+echo "mpi train: np 1/2/3 (effective batch 24), 1/4 (16), 1/2 (8) bit-identical, refusals ok"
