@@ -402,9 +402,10 @@ typedef struct lb_dataset_options {
     /* Data-parallel reading (each process opens only its shard; lb_eval_options.collective):
      * shard_count 0 or 1 keeps every row; else row i (0-based over the split) is kept when
      * (i / shard_block) % shard_count == shard_index, so process r reads every shard_count-th block
-     * of shard_block rows. CSV/TSV and JSONL keep only those rows while parsing (the file's bytes
-     * are read once, as without sharding); Parquet is decoded whole, then filtered. A shard with
-     * no rows is LB_ERR_USAGE; row numbers in messages count the shard's rows. */
+     * of shard_block rows. CSV/TSV and JSONL are read through a 1 MiB window keeping only those
+     * rows; Parquet is read a page at a time, row groups without shard rows skipped: a process
+     * holds its shard, never the file. A shard with no rows is LB_ERR_USAGE; row numbers in
+     * messages count the shard's rows. */
     int shard_count, shard_index;
     int shard_block;      /* rows per block; 0 means 1 */
     bool labels_optional; /* a file without the label column opens with every label -1 (input
