@@ -25,7 +25,8 @@ Persistent (not counted) misbehaviour, for the refusal tests:
 {"api_location": {"<repo>": url}} redirects the API call of that repo to url;
 {"oversize": {"<file name>": n}} streams the file plus n junk bytes, with no Content-Length
 (the HEAD answer still declares the real size); {"bigapi": {"<repo>": n}} pads the API answer
-with n bytes of JSON whitespace. The revision "refs/pr/1" is an alias of main.
+with n bytes of JSON whitespace; {"hold": {"<file name>": path}} makes every CDN GET of that file
+wait until path exists (at most 120 s): a download the test releases when it is ready. The revision "refs/pr/1" is an alias of main.
 Every request is appended to ROOT/requests.log as one JSON line {method, path, range, auth}.
 """
 import hashlib
@@ -35,6 +36,7 @@ import os
 import random
 import sys
 import threading
+import time
 import urllib.parse
 
 ROOT = sys.argv[1]
@@ -287,6 +289,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.error(404, None, "no such object")
 
     def serve_bytes(self, data, name):
+        release = ctl("hold", name) if self.command == "GET" else None
+        for _ in range(2400):
+            if not release or os.path.exists(release):
+                break
+            time.sleep(0.05)
         if ctl("cdn_location", name):
             return self.reply(302, {"Location": ctl("cdn_location", name)})
         if ctl("oversize", name) and self.command == "GET":
