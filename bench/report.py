@@ -161,7 +161,8 @@ def contended_rows(recs):
 
 def cpu_line(machine):
     isa = ", ".join(machine.get("isa", [])) or "?"
-    return f"CPU {machine.get('cpu', '?')} [{isa}], {machine.get('threads', '?')} threads"
+    ident = f" ({machine['cpu_id']})" if machine.get("cpu_id") else ""
+    return f"CPU {machine.get('cpu', '?')}{ident} [{isa}], {machine.get('threads', '?')} threads"
 
 def load_json(d, name):
     p = os.path.join(d, name)

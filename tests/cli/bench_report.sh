@@ -33,7 +33,7 @@ for k, (tr, ev, pr) in enumerate([(4000, 20.0, 30.0), (3000, 22.0, 31.0), (5000,
         f.write(rec("lorabert", "predict_b1_t128_contended", "ms", "lower", 2 * pr, 2 * pr, 2 * pr))
     with open(os.path.join(d, f"hf_peft.r{k}.jsonl"), "w") as f:
         f.write(rec("hf_peft", "train_real", "tokens/s", "higher", 2000, 1900, 2100))
-json.dump({"cpu": "Test CPU 9000", "threads": 2, "isa": ["avx512f", "amx_bf16"], "rounds": 3,
+json.dump({"cpu": "Test CPU 9000", "cpu_id": "GenuineIntel family 6 model 999", "threads": 2, "isa": ["avx512f", "amx_bf16"], "rounds": 3,
            "contended_competitor_cpu": 1}, open(os.path.join(d, "machine.json"), "w"))
 PYEOF
 python3 bench/report.py --dir "$T/a" --json "$T/a.json" >"$T/a.txt" || fail "report.py: $(cat "$T/a.txt")"
@@ -55,7 +55,8 @@ assert abs(e["ratio_to_idle"] - 0.35) < 1e-9 and not e["met"], e
 p = w["predict_b1_t128_contended"]
 assert abs(p["ratio_to_idle"] - 0.5) < 1e-9 and p["met"] and p["idle"] == 30.0 and p["lorabert"] == 60.0, p
 PYEOF
-grep -q 'CPU Test CPU 9000 \[avx512f, amx_bf16\]' "$T/a.txt" || fail "the table does not name the CPU and ISA"
+grep -q 'CPU Test CPU 9000 (GenuineIntel family 6 model 999) \[avx512f, amx_bf16\]' "$T/a.txt" ||
+  fail "the table does not name the CPU and ISA: $(head -1 "$T/a.txt")"
 [ "$(grep -c 'Test CPU 9000' "$T/a.txt")" -ge 2 ] || fail "the contended table does not name the CPU"
 grep -q 'eval_validation_contended .*0\.35 (NOT met)' "$T/a.txt" || fail "contended row: $(grep contended "$T/a.txt")"
 
