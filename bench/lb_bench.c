@@ -12,6 +12,8 @@
  *       `lorabert eval`'s own path (lb_classifier_open + lb_evaluate_dataset, batch 8, left
  *       truncation at 512: tokenization included) on a labelled file: reviews/s, workload eval_texts
  *       (system lorabert_bf16 with --precision bf16)
+ * run --suffix S appends S to every workload name (bench/run --contended: "_contended");
+ * run --no-tokenize skips the tokenizer workload.
  * --precision bf16 runs the model in its bf16 mode (lb_model_set_precision) and reports as system
  * "lorabert_bf16" (the tokenizer is not re-measured there).
  * Output: one JSON line per measurement, same fields as peers.py ("system": "lorabert"), plus
@@ -85,13 +87,14 @@ static double median(double *v, int n) {
 
 static const char *sys_name = "lorabert";
 static lb_precision precision = LB_PRECISION_FP32;
+static const char *suffix = ""; /* --suffix: appended to every workload name (bench/run: "_contended") */
 
 /* Prints one record; `extra` is a JSON fragment (",\"k\": v...") or "". */
 static void emit(const char *workload, const char *unit, const char *better, double *v, int n, const char *extra) {
     double med = median(v, n);
-    printf("{\"system\": \"%s\", \"workload\": \"%s\", \"unit\": \"%s\", \"better\": \"%s\", "
+    printf("{\"system\": \"%s\", \"workload\": \"%s%s\", \"unit\": \"%s\", \"better\": \"%s\", "
            "\"median\": %.6g, \"min\": %.6g, \"max\": %.6g, \"n\": %d%s}\n",
-           sys_name, workload, unit, better, med, v[0], v[n - 1], n, extra);
+           sys_name, workload, suffix, unit, better, med, v[0], v[n - 1], n, extra);
     fflush(stdout);
 }
 
@@ -302,7 +305,7 @@ static void bench_tokenizer(const char *model_dir, const char *data_dir, bool qu
 
 /* repeats / eval_batches: 0 = the mode's default (quick: 1 / 10, full: 3 / all). */
 static int cmd_run(const char *model, const char *batches, const char *data, bool quick, int train_batches, int repeats,
-                   int eval_batches) {
+                   int eval_batches, bool tokenize) {
     bbatch *train, *evalb;
     int ntrain, neval;
     read_batches(batches, &train, &ntrain, &evalb, &neval);
@@ -392,7 +395,7 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     free(fb.lengths);
     free(fb.ids);
 
-    if (precision == LB_PRECISION_FP32) bench_tokenizer(model, data, quick);
+    if (precision == LB_PRECISION_FP32 && tokenize) bench_tokenizer(model, data, quick);
     teardown(&c);
     for (int i = 0; i < ntrain + neval; i++) {
         free(train[i].labels);
@@ -493,9 +496,9 @@ static int cmd_eval_texts(const char *model, const char *adapter, const char *da
 
 int main(int argc, char **argv) {
     const char *model = NULL, *batches = NULL, *data = NULL, *out = NULL, *merged = NULL, *adapter = NULL;
-    bool quick = false;
+    bool quick = false, tokenize = true;
     int train_batches = 20, repeats = 0, eval_batches = 0, count = 0;
-    lb_blas_reexec_if_slow(argv);
+    lb_runtime_reexec(argv);
     if (argc < 2) goto usage;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
@@ -507,6 +510,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--adapter") && i + 1 < argc) adapter = argv[++i];
         else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--no-tokenize")) tokenize = false;
+        else if (!strcmp(argv[i], "--suffix") && i + 1 < argc && strlen(argv[i + 1]) < 32) suffix = argv[++i];
         else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--eval-batches") && i + 1 < argc) eval_batches = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc && lb_precision_parse(argv[i + 1], &precision)) i++;
@@ -515,7 +520,7 @@ int main(int argc, char **argv) {
     if (train_batches < 1 || train_batches > 250) train_batches = 20;
     if (precision == LB_PRECISION_BF16) sys_name = "lorabert_bf16";
     if (!strcmp(argv[1], "run") && model && batches && data)
-        return cmd_run(model, batches, data, quick, train_batches, repeats, eval_batches);
+        return cmd_run(model, batches, data, quick, train_batches, repeats, eval_batches, tokenize);
     if (!strcmp(argv[1], "rss") && model) return cmd_rss(model);
     if (!strcmp(argv[1], "make-adapters") && model && out && count >= 1 && count <= 1000)
         return cmd_make_adapters(model, out, count, merged);
@@ -523,7 +528,7 @@ int main(int argc, char **argv) {
         return cmd_eval_texts(model, adapter, data, repeats);
 usage:
     fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] "
-                    "[--precision fp32|bf16] [--repeats N] [--eval-batches N]\n"
+                    "[--precision fp32|bf16] [--repeats N] [--eval-batches N] [--suffix S] [--no-tokenize]\n"
                     "       lb_bench rss --model DIR [--precision fp32|bf16]\n"
                     "       lb_bench make-adapters --model DIR --out DIR --count N (1..1000) [--merged DIR]\n"
                     "       lb_bench eval-texts --model DIR --adapter DIR --data FILE [--precision fp32|bf16] "

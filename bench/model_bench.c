@@ -30,7 +30,7 @@ static void die(const char *what, const lb_error *e) {
 }
 
 int main(int argc, char **argv) {
-    lb_blas_reexec_if_slow(argv); /* OpenBLAS reads OPENBLAS_CORETYPE only at load time */
+    lb_runtime_reexec(argv); /* OpenBLAS and libgomp read their settings only at load time */
     char dflt[4096];
     snprintf(dflt, sizeof dflt, "%s/.cache/lorabert/bench-model", getenv("HOME") ? getenv("HOME") : ".");
     const char *dir = argc > 1 ? argv[1] : dflt;

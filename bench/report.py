@@ -2,8 +2,15 @@
 """Collects one bench/run's measurements (JSON lines from lb_bench and peers.py, peak.json,
 gemm.json, machine.json in --dir) into one table on stdout and, with --json FILE, the JSON
 document {"machine": {...}, "workloads": [{"name", "unit", "better", "lorabert", "peers",
-"ratio", ...}]}. Ratio > 1 means lorabert is better (higher-better: lorabert/peer; lower-better:
-peer/lorabert). Standard library only."""
+"ratio", "spread", ...}]}. Ratio > 1 means lorabert is better (higher-better: lorabert/peer;
+lower-better: peer/lorabert). bench/run's rounds (NAME.rK.jsonl: each system once per round,
+interleaved) are pooled: a figure is the median over the rounds of each round's median, with
+min, max, quartiles and the number of rounds in "spread". Workloads measured with a competitor
+on one CPU (suffix _contended) get their ratio to the idle figure and the >= 0.40 bar.
+  report.py --dir DIR [--json FILE]
+  report.py --compare DIR_A DIR_B   the medians of two runs side by side, with their change
+                                    (the stability check: two idle runs should move < 10%)
+Standard library only."""
 import argparse
 import glob
 import json
@@ -79,8 +86,37 @@ def serving_targets(recs):
     return out
 
 
+CONTENDED_BAR = 0.40   # issue 14: >= 40% of the idle throughput with one of the two cores taken
+
+
+def quantile(v, q):
+    """Linear interpolation between order statistics (numpy's default)."""
+    v = sorted(v)
+    x = q * (len(v) - 1)
+    i = int(x)
+    return v[i] if i + 1 >= len(v) else v[i] + (x - i) * (v[i + 1] - v[i])
+
+
+def pool(rounds):
+    """One record from the same (system, workload) measured in several rounds: the median of the
+    rounds' medians; min/max over every round's own min/max; quartiles of the rounds' medians."""
+    r = dict(rounds[0])
+    meds = [x["median"] for x in rounds]
+    r["median"] = quantile(meds, 0.5)
+    r["min"] = min(x["min"] for x in rounds)
+    r["max"] = max(x["max"] for x in rounds)
+    r["n"] = sum(x["n"] for x in rounds)
+    r["rounds"] = len(rounds)
+    r["round_medians"] = meds
+    r["q1"], r["q3"] = quantile(meds, 0.25), quantile(meds, 0.75)
+    for k in ("gflops", "s_per_epoch"):
+        if all(k in x for x in rounds):
+            r[k] = quantile([x[k] for x in rounds], 0.5)
+    return r
+
+
 def load_records(d):
-    recs = {}
+    found = {}
     for path in sorted(glob.glob(os.path.join(d, "*.jsonl"))):
         with open(path) as f:
             for line in f:
@@ -90,14 +126,43 @@ def load_records(d):
                 r = json.loads(line)
                 if not isinstance(r, dict) or "system" not in r or "workload" not in r:
                     continue   # not a measurement (e.g. a data file beside them)
-                recs[(r["system"], r["workload"])] = r
-                if "s_per_epoch" in r:   # derived record: seconds per epoch at the median rate
-                    recs[(r["system"], r["workload"] + ":s_per_epoch")] = {
-                        "system": r["system"], "unit": "s", "better": "lower", "median": r["s_per_epoch"],
-                        "min": r["epoch_padded_tokens"] / r["max"], "max": r["epoch_padded_tokens"] / r["min"],
-                        "n": r["n"]}
+                found.setdefault((r["system"], r["workload"]), []).append(r)
+    recs = {}
+    for key, rounds in found.items():
+        r = recs[key] = pool(rounds)
+        if "s_per_epoch" in r:   # derived record: seconds per epoch at the median rate
+            recs[(r["system"], r["workload"] + ":s_per_epoch")] = {
+                "system": r["system"], "unit": "s", "better": "lower", "median": r["s_per_epoch"],
+                "min": r["epoch_padded_tokens"] / r["max"], "max": r["epoch_padded_tokens"] / r["min"],
+                "n": r["n"], "rounds": r["rounds"]}
     return recs
 
+
+def spread_of(r):
+    out = {"median": r["median"], "min": r["min"], "max": r["max"], "n": r["n"]}
+    for k in ("rounds", "q1", "q3", "round_medians"):
+        if k in r:
+            out[k] = r[k]
+    return out
+
+
+def contended_rows(recs):
+    """(output name, idle record, contended record) for every lorabert workload measured both ways."""
+    rows = []
+    for name, lsrc, _ in WORKLOADS:
+        sysname, w = lsrc
+        if ":" in w:
+            continue
+        idle, cont = recs.get(lsrc), recs.get((sysname, w + "_contended"))
+        if idle and cont:
+            rows.append((name + "_contended", idle, cont))
+    return rows
+
+
+def cpu_line(machine):
+    isa = ", ".join(machine.get("isa", [])) or "?"
+    ident = f" ({machine['cpu_id']})" if machine.get("cpu_id") else ""
+    return f"CPU {machine.get('cpu', '?')}{ident} [{isa}], {machine.get('threads', '?')} threads"
 
 def load_json(d, name):
     p = os.path.join(d, name)
@@ -125,8 +190,7 @@ def fmt(x):
 def print_serving(rows, recs, targets, machine):
     isa = ", ".join(machine.get("isa", [])) or "?"
     print(f"Serving: IMDb validation reviews, one per request, closed-loop clients (bench/serve_load.py); "
-          f"CPU {machine.get('cpu', '?')} [{isa}], {machine.get('threads', '?')} threads, "
-          f"lorabert {machine.get('lorabert_commit', '?')}")
+          f"{cpu_line(machine)}, lorabert {machine.get('lorabert_commit', '?')}")
     cols = ["lorabert"] + SERVE_PEERS
     head = f"{'workload':<28} {'unit':<11}" + "".join(f"{c:>20}" for c in cols) + "  lorabert ratio (>1 = lorabert better)"
     print(head)
@@ -149,11 +213,39 @@ def print_serving(rows, recs, targets, machine):
     print()
 
 
+def compare(da, db):
+    """Two runs' medians side by side: the stability check (issue 14: < 10% on an idle machine)."""
+    ra, rb = load_records(da), load_records(db)
+    ma, mb = load_json(da, "machine.json") or {}, load_json(db, "machine.json") or {}
+    print(f"A: {da} ({cpu_line(ma)}, load before {ma.get('loadavg_before', '?')})")
+    print(f"B: {db} ({cpu_line(mb)}, load before {mb.get('loadavg_before', '?')})")
+    head = f"{'system':<16} {'workload':<34} {'unit':<11}{'A':>12}{'B':>12}{'B/A - 1':>10}"
+    print(head)
+    print("-" * len(head))
+    worst, moved = 0.0, 0
+    for key in sorted(set(ra) & set(rb)):
+        a, b = ra[key]["median"], rb[key]["median"]
+        if not a or ":" in key[1]:
+            continue
+        ch = b / a - 1
+        worst = max(worst, abs(ch))
+        moved += abs(ch) >= 0.10
+        print(f"{key[0]:<16} {key[1]:<34} {ra[key]['unit']:<11}{fmt(a):>12}{fmt(b):>12}{100 * ch:>9.1f}%"
+              + ("  <- moved >= 10%" if abs(ch) >= 0.10 else ""))
+    print(f"largest change {100 * worst:.1f}%; {moved} figure(s) moved by 10% or more")
+    return 1 if moved else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True)
+    ap.add_argument("--dir")
     ap.add_argument("--json")
+    ap.add_argument("--compare", nargs=2, metavar=("DIR_A", "DIR_B"))
     a = ap.parse_args()
+    if a.compare:
+        raise SystemExit(compare(*a.compare))
+    if not a.dir:
+        ap.error("--dir or --compare is required")
     recs = load_records(a.dir)
     machine = load_json(a.dir, "machine.json") or {}
     peak = load_json(a.dir, "peak.json")
@@ -188,7 +280,7 @@ def main():
                 w["ratio"][p] = None
         for sysname, r in [("lorabert", lr)] + list(prs.items()):
             if r:
-                w["spread"][sysname] = {"median": r["median"], "min": r["min"], "max": r["max"], "n": r["n"]}
+                w["spread"][sysname] = spread_of(r)
         if lr and "gflops" in lr:
             w["lorabert_gflops"] = lr["gflops"]
             if fp32_peak:
@@ -201,6 +293,15 @@ def main():
             w["note"] = "lorabert: no measurement (not built, not run, or it failed: see the results folder)"
         out.append(w)
 
+    contended = []
+    for name, idle, cont in contended_rows(recs):
+        ratio = cont["median"] / idle["median"] if idle["better"] == "higher" else idle["median"] / cont["median"]
+        w = {"name": name, "unit": cont["unit"], "better": cont["better"], "lorabert": cont["median"],
+             "idle": idle["median"], "ratio_to_idle": ratio, "bar": CONTENDED_BAR, "met": ratio >= CONTENDED_BAR,
+             "peers": {}, "ratio": {}, "spread": {"lorabert": spread_of(cont), "lorabert_idle": spread_of(idle)}}
+        out.append(w)
+        contended.append(w)
+
     targets = serving_targets(recs)
     doc = {"machine": machine, "workloads": out,
            "serving_targets": [{"what": t, "value": v, "bar": b, "met": ok} for t, v, b, ok in targets]}
@@ -211,13 +312,15 @@ def main():
         os.replace(tmp, a.json)
 
     # ---- table
+    print(f"bench/run: {cpu_line(machine)}, lorabert {machine.get('lorabert_commit', '?')}, "
+          f"{machine.get('rounds', 1)} interleaved round(s){' (quick)' if machine.get('quick') else ''}")
     cols = ["lorabert"] + PEERS
     head = f"{'workload':<28} {'unit':<11}" + "".join(f"{c:>14}" for c in cols) + "  lorabert ratio (>1 = lorabert better)"
     if any(w["name"] not in SERVING_NAMES for w in out):
         print(head)
         print("-" * len(head))
     for w in out:
-        if w["name"] in SERVING_NAMES:
+        if w["name"] in SERVING_NAMES or "ratio_to_idle" in w:
             continue
         row = f"{w['name']:<28} {w['unit']:<11}"
         for c in cols:
@@ -232,8 +335,23 @@ def main():
                     rat += f" / {w['lorabert_pct_amx_peak']:.0f}% AMX"
                 rat += " peak"
             rat += "]"
+        sp = w["spread"].get("lorabert")
+        if sp:
+            rat += f"  lorabert {fmt(sp['min'])}..{fmt(sp['max'])}"
         print(row + "  " + rat)
     print()
+    if contended:
+        print(f"Under load: a CPU-bound competitor pinned to CPU {machine.get('contended_competitor_cpu', '?')} "
+              f"(one of the bench's two); {cpu_line(machine)}")
+        head = f"{'workload':<36} {'unit':<11}{'idle':>10}{'contended':>11}{'min..max':>20}  ratio to idle (bar >= {CONTENDED_BAR:.2f})"
+        print(head)
+        print("-" * len(head))
+        for w in contended:
+            sp = w["spread"]["lorabert"]
+            print(f"{w['name']:<36} {w['unit']:<11}{fmt(w['idle']):>10}{fmt(w['lorabert']):>11}"
+                  f"{fmt(sp['min']) + '..' + fmt(sp['max']):>20}  {w['ratio_to_idle']:.2f} "
+                  f"({'met' if w['met'] else 'NOT met'})")
+        print()
     serving = [w for w in out if w["name"] in SERVING_NAMES]
     if serving:
         print_serving(serving, recs, targets, machine)
@@ -261,7 +379,8 @@ def main():
               f"(on {machine.get('cpus')} CPUs; > 0.5 per CPU before the run means the timings are contended)")
     for note in machine.get("notes", []):
         print("note:", note)
-    print("values: median of repeats; min/max per system in the JSON ('spread').")
+    print("values: median over the rounds of each round's median; min..max over every repeat; quartiles of the "
+          "round medians and each round's median per system in the JSON ('spread').")
 
 
 if __name__ == "__main__":

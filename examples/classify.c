@@ -14,7 +14,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s MODEL [ADAPTER]\n", argv[0]);
         return 2;
     }
-    lb_blas_reexec_if_slow(argv); /* as the CLI: OpenBLAS's fast kernels on CPUs it misnames */
+    lb_runtime_reexec(argv); /* as the CLI: OpenBLAS's fast kernels, a bounded OpenMP spin */
     lb_classifier_options opts = {0};
     opts.model.adapter = argc == 3 ? argv[2] : NULL;
     lb_error err;

@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s MODEL TRAIN VALIDATION OUTPUT [EPOCHS [MAX_LENGTH]]\n", argv[0]);
         return 2;
     }
-    lb_blas_reexec_if_slow(argv);
+    lb_runtime_reexec(argv);
     lb_error err;
     lb_model *m = NULL;
     lb_dataset *train = NULL, *val = NULL;

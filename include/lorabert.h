@@ -691,6 +691,20 @@ void lb_free(void *p);
 const char *lb_blas_preferred_coretype(void);
 void lb_blas_reexec_if_slow(char **argv);
 
+/* libgomp (GCC's OpenMP, which the library and OpenBLAS use) reads its wait policy once, when
+ * it loads. Unset, a thread that waits at a barrier spins ~3 ms before it sleeps; when another
+ * process shares a core, that collapsed a 2-thread run to 28% of its idle speed
+ * (docs/performance.md, "Under load"). lb_omp_preferred_spincount() is the GOMP_SPINCOUNT a
+ * program should start with when the user set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT (a
+ * bounded spin; NULL: the user chose, nothing to do). Results do not depend on it.
+ * lb_runtime_reexec(argv) is lb_blas_reexec_if_slow's superset and what a program should call
+ * first thing in main(): it sets OPENBLAS_CORETYPE and GOMP_SPINCOUNT as needed and
+ * re-executes the program once (it returns when nothing is to be done, or exec failed). A
+ * program that cannot re-execute (an interpreter) sets the variables before loading the
+ * library, as the Python package does. */
+const char *lb_omp_preferred_spincount(void);
+void lb_runtime_reexec(char **argv);
+
 #ifdef __cplusplus
 }
 #endif

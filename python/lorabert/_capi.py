@@ -212,6 +212,8 @@ PROTOTYPES = {
     "lb_free": (None, [c_void_p]),
     "lb_blas_preferred_coretype": (c_char_p, []),
     "lb_blas_reexec_if_slow": (None, [POINTER(c_char_p)]),
+    "lb_omp_preferred_spincount": (c_char_p, []),
+    "lb_runtime_reexec": (None, [POINTER(c_char_p)]),
 }
 
 # ---- finding and loading the library ---------------------------------------------------------
@@ -231,35 +233,52 @@ def _candidates():
     return found
 
 
-_CORETYPE_PROBE = ("import ctypes, sys\n"
-                   "f = ctypes.CDLL(sys.argv[1]).lb_blas_preferred_coretype\n"
-                   "f.restype = ctypes.c_char_p\n"
-                   "sys.stdout.write((f() or b'').decode())\n")
+# Prints two lines: the OPENBLAS_CORETYPE and the GOMP_SPINCOUNT the library prefers ('' for
+# none; an older library without lb_omp_preferred_spincount prefers none).
+_SETTINGS_PROBE = ("import ctypes, sys\n"
+                   "lib = ctypes.CDLL(sys.argv[1])\n"
+                   "def ask(name):\n"
+                   "    f = getattr(lib, name, None)\n"
+                   "    if f is None: return ''\n"
+                   "    f.restype = ctypes.c_char_p\n"
+                   "    return (f() or b'').decode()\n"
+                   "sys.stdout.write(ask('lb_blas_preferred_coretype') + '\\n' + ask('lb_omp_preferred_spincount') + '\\n')\n")
 
 
-def _prefer_fast_blas(path):
-    """Debian's OpenBLAS may misname this CPU and pick slow kernels when it loads; the CLI
-    re-executes itself with OPENBLAS_CORETYPE set (lb_blas_reexec_if_slow). A Python process
-    cannot re-execute, so it asks the library in a child process and sets the variable before
-    OpenBLAS is loaded here: the same kernels, so the same bits, as the CLI."""
-    if "OPENBLAS_CORETYPE" in os.environ or os.environ.get("LORABERT_BLAS_REEXEC"):
-        return
+def _prefer_runtime_settings(path):
+    """Two settings are read only when their library loads, so the CLI re-executes itself with
+    them set (lb_runtime_reexec); a Python process cannot re-execute, so it asks the library in
+    a child process and sets them before loading it here:
+    - OPENBLAS_CORETYPE: Debian's OpenBLAS may misname this CPU and pick slow kernels (the same
+      kernels, so the same bits, as the CLI);
+    - GOMP_SPINCOUNT: libgomp spins ~3 ms at a barrier unless told otherwise, which collapses a
+      run that shares a core with another process (results do not depend on it).
+    Neither is set when the user set it (or OMP_WAIT_POLICY) or when its library is loaded
+    already (by torch or numpy, say): too late to choose."""
+    want_core = "OPENBLAS_CORETYPE" not in os.environ and not os.environ.get("LORABERT_BLAS_REEXEC")
+    want_spin = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
     try:
         with open("/proc/self/maps") as f:
-            if "libopenblas" in f.read():
-                return  # already loaded by another module: too late to choose
-        core = subprocess.run([sys.executable, "-c", _CORETYPE_PROBE, path], capture_output=True,
-                              text=True, timeout=60).stdout.strip()
+            maps = f.read()
+        want_core = want_core and "libopenblas" not in maps
+        want_spin = want_spin and "libgomp" not in maps
+        if not (want_core or want_spin):
+            return
+        out = subprocess.run([sys.executable, "-c", _SETTINGS_PROBE, path], capture_output=True,
+                             text=True, timeout=60).stdout.split("\n")
     except (OSError, subprocess.SubprocessError):
         return
-    if core:
-        os.environ["OPENBLAS_CORETYPE"] = core
+    core, spin = (out + ["", ""])[:2]
+    if want_core and core.strip():
+        os.environ["OPENBLAS_CORETYPE"] = core.strip()
+    if want_spin and spin.strip():
+        os.environ["GOMP_SPINCOUNT"] = spin.strip()
 
 
 def _load():
     tried = []
     for path in _candidates():
-        _prefer_fast_blas(path)
+        _prefer_runtime_settings(path)
         try:
             lib = ctypes.CDLL(path)
         except OSError as e:

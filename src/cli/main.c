@@ -112,8 +112,9 @@ static bool env_true(const char *name) {
 }
 
 int main(int argc, char **argv) {
-    /* OpenBLAS would run its SSE3 kernels on CPUs it does not know (kernels.h) */
-    lb_blas_reexec_if_slow(argv);
+    /* OpenBLAS would run its SSE3 kernels on CPUs it does not know, and libgomp would spin ~3 ms
+     * at every barrier (collapsing under load): both are read when they load (lorabert.h) */
+    lb_runtime_reexec(argv);
     if (isatty(STDERR_FILENO) && !env_true("HF_HUB_DISABLE_PROGRESS_BARS"))
         lb_set_download_progress(download_progress, NULL);
     if (argc < 2) {

@@ -115,4 +115,16 @@ const char *lb_blas_preferred_coretype(void);
  * only when no re-exec was needed or exec failed (the program then runs, slower). */
 void lb_blas_reexec_if_slow(char **argv);
 
+/* ---- OpenMP wait policy (omp_wait.c) ------------------------------------------------- */
+/* The GOMP_SPINCOUNT a program should start with when the user set neither OMP_WAIT_POLICY
+ * nor GOMP_SPINCOUNT (a bounded spin: libgomp's own default keeps a waiting thread's core busy
+ * ~3 ms, which collapses a run that shares a core with another process), else NULL. */
+const char *lb_omp_preferred_spincount(void);
+/* lb_blas_reexec_if_slow's superset, what every program should run first in main(): sets
+ * OPENBLAS_CORETYPE (when lb_blas_preferred_coretype() names one and it is unset) and
+ * GOMP_SPINCOUNT (when lb_omp_preferred_spincount() is not NULL) and re-executes
+ * /proc/self/exe with argv once (LORABERT_REEXEC, or the older LORABERT_BLAS_REEXEC, guards
+ * against a loop). Returns only when nothing was to be set or exec failed. */
+void lb_runtime_reexec(char **argv);
+
 #endif
