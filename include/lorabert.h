@@ -501,7 +501,7 @@ typedef struct lb_train_options {
     int num_train_epochs;               /* 10; at most 10000 (more: LB_ERR_UNSUPPORTED) */
     int per_device_train_batch_size;    /* 4 */
     int per_device_eval_batch_size;     /* 4 */
-    double learning_rate;               /* 1e-3; AdamW (betas 0.9/0.999, eps 1e-8), linear decay */
+    double learning_rate;               /* 1e-3; AdamW (betas 0.9/0.999, eps 1e-8), lr_scheduler_type */
     double weight_decay;                /* 0.01 (not on biases and LayerNorm weights) */
     int64_t warmup_steps;               /* 0 */
     double max_grad_norm;               /* 1.0; <= 0 disables clipping */
@@ -537,6 +537,14 @@ typedef struct lb_train_options {
                                         * same options and write nothing). An epoch's micro-batches
                                         * must fill whole steps (LB_ERR_UNSUPPORTED otherwise,
                                         * naming the numbers). Not copied: outlives the run */
+    const char *lr_scheduler_type;      /* "linear" (NULL: linear): transformers' schedules
+                                        * "linear", "cosine" (half a cosine), "cosine_with_restarts"
+                                        * (one cycle), "polynomial" (power 1, lr_end 1e-7: the
+                                        * learning rate must exceed it), "constant" (no warmup),
+                                        * "constant_with_warmup"; each with HF's warmup (below) and
+                                        * its learning rates bit for bit. Other names: LB_ERR_USAGE */
+    double warmup_ratio;                /* 0: in [0, 1]; the warmup is warmup_steps when > 0, else
+                                        * ceil(total steps x warmup_ratio) (HF get_warmup_steps) */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 
@@ -633,8 +641,8 @@ lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_erro
  *   lengths [B]      1..T
  *   type_ids [B * T] token_type_ids, or NULL (all 0)
  *   labels  [B]      class ids in 0..num_labels-1
- * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows the
- * linear schedule over max_steps with warmup_steps). One micro-batch per step: a run opened with
+ * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows
+ * lr_scheduler_type over max_steps with the warmup of warmup_steps / warmup_ratio). One micro-batch per step: a run opened with
  * gradient_accumulation_steps > 1 or a collective of size > 1 and no training set is refused at
  * lb_train_run_open (LB_ERR_USAGE). Calls on_step; no evaluation, checkpoint or
  * file is written, and cancel is not read (the caller owns the loop). A step beyond max_steps,

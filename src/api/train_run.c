@@ -22,6 +22,7 @@
 #include "data/labels.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
+#include "train/optim.h"
 #include "train/run_files.h"
 #include "train/trainer.h"
 
@@ -62,6 +63,7 @@ void lb_train_options_init(lb_train_options *o) {
     o->seed_set = true;
     o->logging_steps = d.logging_steps;
     o->metric_for_best_model = "loss";
+    o->lr_scheduler_type = "linear";
     o->max_length = 512;
 }
 
@@ -207,6 +209,14 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         return lb_err(err, LB_ERR_USAGE,
                       "train: learning_rate, weight_decay and warmup_steps must be finite and >= 0, "
                       "logging_steps >= 1, max_steps >= 0");
+    lb_lr_schedule sched = LB_SCHED_LINEAR;
+    if (o.lr_scheduler_type && !lb_lr_schedule_parse(o.lr_scheduler_type, &sched))
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: lr_scheduler_type '%s': expected linear, cosine, cosine_with_restarts, polynomial, "
+                      "constant or constant_with_warmup",
+                      o.lr_scheduler_type);
+    if (!(o.warmup_ratio >= 0 && o.warmup_ratio <= 1))
+        return lb_err(err, LB_ERR_USAGE, "train: warmup_ratio %g must lie in range [0,1]", o.warmup_ratio);
     if (o.logging_steps > INT32_MAX) o.logging_steps = INT32_MAX; /* never reached: one log at most */
     lb_train_run *r = calloc(1, sizeof *r);
     if (!r) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -265,6 +275,8 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.lr = o.learning_rate;
     to.weight_decay = (float)o.weight_decay;
     to.warmup_steps = o.warmup_steps;
+    to.warmup_ratio = o.warmup_ratio;
+    to.lr_schedule = (int)sched;
     to.max_grad_norm = o.max_grad_norm;
     to.seed = o.seed || o.seed_set ? o.seed : 42;
     to.logging_steps = (int)o.logging_steps;

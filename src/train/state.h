@@ -36,7 +36,9 @@ typedef struct lb_train_opts {
     int eval_batch_size;            /* 4 */
     double lr;                      /* 1e-3 */
     float weight_decay;             /* 0.01 */
-    int64_t warmup_steps;           /* 0 */
+    int64_t warmup_steps;           /* 0; > 0 wins over warmup_ratio (HF get_warmup_steps) */
+    double warmup_ratio;            /* 0: warmup = ceil(total steps x ratio) when warmup_steps is 0 */
+    int lr_schedule;                /* lb_lr_schedule (train/optim.h): LB_SCHED_LINEAR */
     double max_grad_norm;           /* 1.0; <= 0 disables clipping */
     uint64_t seed;                  /* 42: data order and dropout */
     int logging_steps;              /* 500 */

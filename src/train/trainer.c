@@ -65,6 +65,7 @@ struct lb_trainer {
     /* A step's micro-batches: G = K per process x P processes. Global micro-batch j of a step is
      * computed by rank j % P; its gradient is summed in j order on every process. */
     int G, K, P, rank;
+    int64_t warmup;       /* the schedule's warmup steps (HF get_warmup_steps) */
     int64_t n_flat;       /* trainable floats (the gradient of one micro-batch) */
     float *acc;           /* [n_flat] P == 1 < G: running sum of the step's gradients */
     double *mb;           /* [3 G] per micro-batch j of a step: loss, real tokens, B x T */
@@ -140,6 +141,19 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (eval && eval->n <= 0) return lb_err(err, LB_ERR_FORMAT, "train: empty validation set");
     if (o->epochs < 1 || o->batch_size < 1 || o->eval_batch_size < 1 || o->logging_steps < 1)
         return lb_err(err, LB_ERR_USAGE, "train: epochs, batch sizes and logging steps must be >= 1");
+    if (o->lr_schedule < 0 || o->lr_schedule >= LB_SCHED_COUNT)
+        return lb_err(err, LB_ERR_USAGE, "train: learning-rate schedule %d is not one of lb_lr_schedule",
+                      o->lr_schedule);
+    /* TrainingArguments: "warmup_ratio must lie in range [0,1]" */
+    if (!(o->warmup_ratio >= 0 && o->warmup_ratio <= 1) || o->warmup_steps < 0)
+        return lb_err(err, LB_ERR_USAGE, "train: warmup_ratio %g must lie in range [0,1], warmup_steps %lld >= 0",
+                      o->warmup_ratio, (long long)o->warmup_steps);
+    /* get_polynomial_decay_schedule_with_warmup's ValueError */
+    if (o->lr_schedule == LB_SCHED_POLYNOMIAL && !(o->lr > LB_POLY_LR_END))
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: lr_end (%g) must be smaller than the initial learning rate (%g) of "
+                      "the polynomial schedule",
+                      LB_POLY_LR_END, o->lr);
     /* Each planned epoch has its row (losses, metrics, confusion matrix: ~34 KB) from the start,
      * in memory and in resume.json: the number is bounded, and said. */
     if (o->epochs > LB_TRAIN_MAX_EPOCHS)
@@ -215,6 +229,7 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     s->steps_per_epoch = steps_per_epoch;
     s->total_steps = s->steps_per_epoch * to->epochs;
     s->last_logged_loss = NAN;
+    t->warmup = lb_warmup_steps(to->warmup_steps, to->warmup_ratio, s->total_steps);
     lb_rng_seed_stream(&s->shuffle_rng, to->seed, 1);
     lb_rng_seed_stream(&s->dropout_rng, to->seed, 2);
 
@@ -401,7 +416,7 @@ static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double pad
     if (!isfinite(gnorm))
         return lb_err(err, LB_ERR_NUMERIC, "train: non-finite gradient norm at step %lld (epoch %d)",
                       (long long)s->global_step + 1, s->epoch + 1);
-    double lr = o->lr * lb_linear_schedule(s->global_step, o->warmup_steps, s->total_steps);
+    double lr = lb_schedule_lr((lb_lr_schedule)o->lr_schedule, o->lr, s->global_step, t->warmup, s->total_steps);
     lb_adamw_step(&t->opt, lr);
     s->global_step++;
     double dt = now_s() - t0;
@@ -421,10 +436,12 @@ static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double pad
         s->tr_loss = 0;
         s->last_logged = s->global_step;
         s->last_logged_loss = logged;
-        lb_hist_entry h = {.kind = LB_HIST_TRAIN,
-                           .step = s->global_step,
-                           .epoch = lb_run_round(s->epoch + (double)(s->step_in_epoch + 1) / s->steps_per_epoch, 2),
-                           .v = {o->lr * lb_linear_schedule(s->global_step, o->warmup_steps, s->total_steps), logged}};
+        lb_hist_entry h = {
+            .kind = LB_HIST_TRAIN,
+            .step = s->global_step,
+            .epoch = lb_run_round(s->epoch + (double)(s->step_in_epoch + 1) / s->steps_per_epoch, 2),
+            .v = {lb_schedule_lr((lb_lr_schedule)o->lr_schedule, o->lr, s->global_step, t->warmup, s->total_steps),
+                  logged}};
         if (lb_run_hist_push(s, h)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     }
     s->step_in_epoch++;

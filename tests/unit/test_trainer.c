@@ -12,6 +12,7 @@
 #include "model/peft.h"
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
+#include "train/optim.h"
 #include "train/trainer.h"
 #include "../support/train_support.h"
 #include "../support/test_support.h"
@@ -32,15 +33,18 @@ static int read_labels(const char *csv, int32_t *labels, int max) {
     return n;
 }
 
-/* The trajectory case at dir (model/, trajectory/{init,final,order.json,tokens.json,expected.json}). */
-static void run_trajectory(const char *dir) {
+/* The trajectory case at dir (model/, trajectory/{init,final,order.json,tokens.json,expected.json});
+ * src (NULL: dir) holds model/ and trajectory/{init,order.json,tokens.json} when dir has only
+ * trajectory/{final,expected.json} (a schedule case over distilbert_traj's run). */
+static void run_trajectory_from(const char *dir, const char *src) {
+    if (!src) src = dir;
     char p[512], csv[512];
     snprintf(csv, sizeof csv, "%s/data/imdb/train.csv", shared_dir());
     if (!lb_file_exists(csv)) cr_skip_test("shared data absent (%s); set LORABERT_SHARED", csv);
     static int32_t labels[100000];
     int nrows = read_labels(csv, labels, 100000);
     cr_assert(nrows > 0);
-    snprintf(p, sizeof p, "%s/trajectory/tokens.json", dir);
+    snprintf(p, sizeof p, "%s/trajectory/tokens.json", src);
     cJSON *tok = read_json(p);
     const cJSON *rows = cJSON_GetObjectItem(tok, "rows");
     /* every train.csv row; rows the trajectory never uses hold [CLS] [SEP] */
@@ -62,11 +66,11 @@ static void run_trajectory(const char *dir) {
     }
     free(ids);
     cJSON_Delete(tok);
-    snprintf(p, sizeof p, "%s/model", dir);
+    snprintf(p, sizeof p, "%s/model", src);
     lb_load_opts lo = {.quiet = true};
     lb_model *m = lb_model_load(p, &lo, &err);
     cr_assert_not_null(m, "%s", err.msg);
-    snprintf(p, sizeof p, "%s/trajectory/init", dir);
+    snprintf(p, sizeof p, "%s/trajectory/init", src);
     cr_assert_eq(lb_peft_load(m, p, &err), LB_OK, "%s", err.msg);
     snprintf(p, sizeof p, "%s/trajectory/expected.json", dir);
     cJSON *exp = read_json(p);
@@ -78,10 +82,19 @@ static void run_trajectory(const char *dir) {
     o.lr = cJSON_GetObjectItem(args, "learning_rate")->valuedouble;
     o.weight_decay = (float)cJSON_GetObjectItem(args, "weight_decay")->valuedouble;
     o.max_grad_norm = cJSON_GetObjectItem(args, "max_grad_norm")->valuedouble;
+    const cJSON *sched = cJSON_GetObjectItem(args, "lr_scheduler_type");
+    if (sched) {
+        lb_lr_schedule k;
+        cr_assert(lb_lr_schedule_parse(sched->valuestring, &k), "%s", sched->valuestring);
+        o.lr_schedule = (int)k;
+        const cJSON *wr = cJSON_GetObjectItem(args, "warmup_ratio"), *ws = cJSON_GetObjectItem(args, "warmup_steps");
+        o.warmup_ratio = wr ? wr->valuedouble : 0.0;
+        o.warmup_steps = ws ? ws->valueint : 0;
+    }
     int epochs;
     int32_t *orows, *ooff;
     int64_t nsteps;
-    snprintf(p, sizeof p, "%s/trajectory/order.json", dir);
+    snprintf(p, sizeof p, "%s/trajectory/order.json", src);
     cr_assert_eq(lb_batch_order_load(p, &orows, &ooff, &nsteps, &epochs, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(epochs, o.epochs);
     const cJSON *ga = cJSON_GetObjectItem(args, "gradient_accumulation_steps");
@@ -97,6 +110,16 @@ static void run_trajectory(const char *dir) {
     lb_train_result res;
     cr_assert_eq(train_once(m, &ts, NULL, &o, &res, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(res.global_step, nsteps);
+    /* the learning rate of each update, bit for bit (HF: the optimizer's lr at that step) */
+    const cJSON *lrs = cJSON_GetObjectItem(exp, "learning_rates");
+    const int64_t wsteps = lb_warmup_steps(o.warmup_steps, o.warmup_ratio, nsteps);
+    const cJSON *wexp = cJSON_GetObjectItem(args, "warmup");
+    if (wexp) cr_assert_eq(wsteps, wexp->valueint);
+    for (int64_t k = 0; k < nsteps; k++) {
+        double got = lb_schedule_lr((lb_lr_schedule)o.lr_schedule, o.lr, k, wsteps, nsteps);
+        double want = cJSON_GetArrayItem(lrs, (int)k)->valuedouble;
+        cr_assert(got == want, "%s: update %lld: lr %.17g, HF %.17g", dir, (long long)k, got, want);
+    }
     double worst = 0;
     int64_t worst_k = 0;
     for (int64_t k = 0; k < nsteps; k++) {
@@ -150,7 +173,13 @@ static void run_trajectory(const char *dir) {
     lb_model_free(m);
 }
 
+static void run_trajectory(const char *dir) { run_trajectory_from(dir, NULL); }
+
 Test(trainer, trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("tests/golden/distilbert_traj"); }
+/* lr_scheduler_type cosine with warmup_ratio 0.1 (11 warmup steps of 102) over distilbert_traj's run */
+Test(trainer, cosine_warmup_ratio_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory_from("tests/golden/distilbert_traj_cosine", "tests/golden/distilbert_traj");
+}
 /* gradient_accumulation_steps 2 (HF's loss / K, clip and step after K micro-batches), 75 steps */
 Test(trainer, accumulation_trajectory_matches_hf_trainer, .timeout = 600) {
     run_trajectory("tests/golden/distilbert_traj_accum");
