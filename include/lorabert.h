@@ -545,6 +545,18 @@ typedef struct lb_train_options {
                                         * its learning rates bit for bit. Other names: LB_ERR_USAGE */
     double warmup_ratio;                /* 0: in [0, 1]; the warmup is warmup_steps when > 0, else
                                         * ceil(total steps x warmup_ratio) (HF get_warmup_steps) */
+    const char *report_to;              /* NULL or "none": no reporting (HF 4.32's default "all"
+                                        * means every installed integration); "tensorboard": HF's
+                                        * TensorBoardCallback, each log_history entry's numbers as
+                                        * scalars (train/loss, train/learning_rate, train/epoch,
+                                        * eval/loss, eval/accuracy, ..., train/train_runtime, ...,
+                                        * plus train/grad_norm as transformers >= 4.38 logs it) in
+                                        * an event file (events.out.tfevents.*) in logging_dir,
+                                        * written as they are logged (rank 0). Other values:
+                                        * LB_ERR_USAGE */
+    const char *logging_dir;            /* NULL: HF's default output_dir/runs/<MonDD_HH-MM-SS>_<host>
+                                        * (a resumed run starts a new folder there, as HF does);
+                                        * report_to tensorboard needs it or output_dir */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 

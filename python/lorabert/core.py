@@ -315,7 +315,7 @@ class Classifier(_Handle):
 _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size", "learning_rate",
                "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
                "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps",
-               "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio")
+               "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "report_to", "logging_dir")
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
@@ -384,7 +384,8 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     Hyperparameters take HF TrainingArguments' names and defaults (num_train_epochs=10,
     per_device_train_batch_size=4, per_device_eval_batch_size=4, learning_rate=1e-3,
     weight_decay=0.01, warmup_steps=0, warmup_ratio=0.0, lr_scheduler_type="linear", max_grad_norm=1.0,
-    seed=42, logging_steps=500, gradient_accumulation_steps=1, metric_for_best_model="loss", overwrite_output_dir,
+    seed=42, logging_steps=500, gradient_accumulation_steps=1, metric_for_best_model="loss",
+    report_to="none" (or "tensorboard"), logging_dir, overwrite_output_dir,
     resume_from_checkpoint), plus
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
     lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
@@ -408,7 +409,11 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
             v = kwargs[k]
             if k == "num_train_epochs" and float(v) != int(v):
                 raise UsageError("num_train_epochs must be a whole number, not %r" % (v,), 2)
-            if k in ("resume_from_checkpoint", "base_model_name", "lr_scheduler_type"):
+            if k == "report_to" and isinstance(v, (list, tuple)):  # TrainingArguments takes a list too
+                if len(v) > 1:
+                    raise UsageError("report_to=%r: lorabert reports to one of none, tensorboard" % (v,), 2)
+                v = v[0] if v else "none"
+            if k in ("resume_from_checkpoint", "base_model_name", "lr_scheduler_type", "report_to", "logging_dir"):
                 v = _b(v)
             elif isinstance(getattr(opts, k), int) and not isinstance(v, bool):
                 v = _fit(int(v), dict(C.TrainOptions._fields_)[k], k)

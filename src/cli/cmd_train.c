@@ -44,7 +44,7 @@ int cmd_train(int argc, char **argv) {
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
-    const char *lr_sched = "linear";
+    const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL;
     double warmup_ratio = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
@@ -102,6 +102,11 @@ int cmd_train(int argc, char **argv) {
          0, 0},
         {"--warmup-ratio", OPT_F64, &warmup_ratio, "X",
          "warmup as a fraction of the run's steps, ceil(steps x X), used when --warmup-steps is 0", 0, 1},
+        {"--report-to", OPT_STR, &report_to, "none|tensorboard",
+         "tensorboard: the logged values as TensorBoard scalars (HF's TensorBoardCallback tags) in --logging-dir", 0,
+         0},
+        {"--logging-dir", OPT_STR, &logging_dir, "DIR",
+         "TensorBoard event files' folder (default: OUTPUT/runs/<MonDD_HH-MM-SS>_<host>, a new one per run)", 0, 0},
     };
     bool help;
     int rc = cli_parse("train", usage, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &help);
@@ -123,6 +128,9 @@ int cmd_train(int argc, char **argv) {
     if (!sched_ok)
         return cli_usage_error("train", "--lr-scheduler-type must be linear, cosine, cosine_with_restarts, polynomial, "
                                         "constant or constant_with_warmup");
+    if (strcmp(report_to, "none") && strcmp(report_to, "tensorboard"))
+        return cli_usage_error("train", "--report-to must be none or tensorboard");
+    if (logging_dir && !*logging_dir) return cli_usage_error("train", "--logging-dir is empty: name a folder");
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
     if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
     if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");
@@ -284,6 +292,8 @@ int cmd_train(int argc, char **argv) {
     /* issue 16 */
     to.lr_scheduler_type = lr_sched;
     to.warmup_ratio = warmup_ratio;
+    to.report_to = report_to;
+    to.logging_dir = logging_dir;
     if (coll) {
         /* every rank trains on the same inputs: refused at start, naming what differs */
         cli_dist_item items[5];

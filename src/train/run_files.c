@@ -274,7 +274,9 @@ static bool is_checkpoint_name(const char *s) {
 }
 
 /* Folders inside the output folder that only a run writes (under the output folder's lock). */
-static bool owned_inside(const char *name) { return is_checkpoint_name(name) || !strcmp(name, "resume"); }
+static bool owned_inside(const char *name) {
+    return is_checkpoint_name(name) || !strcmp(name, "resume") || !strcmp(name, "runs"); /* runs/: TensorBoard */
+}
 
 enum { ENT_LEFTOVER, ENT_OURS, ENT_FOREIGN };
 static int classify_entry(const char *name, bool is_dir) {
@@ -429,7 +431,7 @@ static bool carry_skip(const char *name, void *ctx) {
     int kind = classify_entry(name, is_dir);
     if (kind == ENT_LEFTOVER || !strcmp(name, "resume")) return true;
     if (kind == ENT_OURS && !is_dir) return true;
-    if (is_checkpoint_name(name)) return replacing;
+    if (is_checkpoint_name(name) || !strcmp(name, "runs")) return replacing;
     return false;
 }
 

@@ -39,6 +39,8 @@ typedef struct lb_train_opts {
     int64_t warmup_steps;           /* 0; > 0 wins over warmup_ratio (HF get_warmup_steps) */
     double warmup_ratio;            /* 0: warmup = ceil(total steps x ratio) when warmup_steps is 0 */
     int lr_schedule;                /* lb_lr_schedule (train/optim.h): LB_SCHED_LINEAR */
+    bool tensorboard;               /* report_to tensorboard: log_history's scalars as event files */
+    const char *logging_dir;        /* their folder; NULL: output_dir/runs/<Mon DD_HH-MM-SS>_<host> */
     double max_grad_norm;           /* 1.0; <= 0 disables clipping */
     uint64_t seed;                  /* 42: data order and dropout */
     int logging_steps;              /* 500 */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include "base/fileio.h"
 #include "formats/pyjson.h"
+#include "formats/tfevents.h"
 #include "kernels/kernels.h"
 #include "train/optim.h"
 #include "train/resume.h"
@@ -66,6 +67,7 @@ struct lb_trainer {
      * computed by rank j % P; its gradient is summed in j order on every process. */
     int G, K, P, rank;
     int64_t warmup;       /* the schedule's warmup steps (HF get_warmup_steps) */
+    lb_tfevents tb;       /* report_to tensorboard (rank 0); fd -1: off */
     int64_t n_flat;       /* trainable floats (the gradient of one micro-batch) */
     float *acc;           /* [n_flat] P == 1 < G: running sum of the step's gradients */
     double *mb;           /* [3 G] per micro-batch j of a step: loss, real tokens, B x T */
@@ -124,6 +126,76 @@ static lb_status reserve_batch(lb_trainer *t, int B, lb_error *err) {
     return LB_OK;
 }
 
+static double unix_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* HF's TensorBoardCallback's SummaryWriter: logging_dir, by default
+ * output_dir/runs/<Mon DD_HH-MM-SS>_<host> (a resumed run starts a new one, as HF does). */
+static lb_status open_tensorboard(lb_trainer *t, lb_error *err) {
+    const double now = unix_now();
+    char *dir = NULL;
+    if (t->o.logging_dir) {
+        dir = strdup(t->o.logging_dir);
+    } else if (t->out) {
+        char leaf[400];
+        lb_tfevents_run_name(leaf, sizeof leaf, now);
+        char *runs = lb_path_join(t->out->work, "runs");
+        dir = runs ? lb_path_join(runs, leaf) : NULL;
+        free(runs);
+    } else {
+        return LB_OK; /* not the writing process */
+    }
+    if (!dir) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = lb_tfevents_open(&t->tb, dir, now, err);
+    free(dir);
+    return st;
+}
+
+/* Appends h to log_history and, with report_to tensorboard, writes its scalars as HF's
+ * TensorBoardCallback.on_log does: rewrite_logs names eval_X "eval/X" and every other key
+ * "train/X" (epoch included), each at the global step. A training entry also gets
+ * train/grad_norm (the norm before clipping of the logged step), which transformers >= 4.38
+ * logs and 4.32 does not. */
+static lb_status push_hist(lb_trainer *t, lb_hist_entry h, double grad_norm, lb_error *err) {
+    if (lb_run_hist_push(&t->s, h)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (t->tb.fd < 0) return LB_OK;
+    const char *tags[12];
+    double vals[12];
+    int n = 0;
+#define TB(tag, v) (tags[n] = (tag), vals[n++] = (v))
+    if (h.kind == LB_HIST_TRAIN) {
+        TB("train/loss", h.v[1]);
+        TB("train/grad_norm", grad_norm);
+        TB("train/learning_rate", h.v[0]);
+    } else if (h.kind == LB_HIST_EVAL) {
+        TB("eval/loss", h.v[0]);
+        TB("eval/accuracy", h.v[1]);
+        TB("eval/f1", h.v[2]);
+        TB("eval/precision", h.v[3]);
+        TB("eval/recall", h.v[4]);
+        TB("eval/runtime", h.v[5]);
+        TB("eval/samples_per_second", h.v[6]);
+        TB("eval/steps_per_second", h.v[7]);
+    } else {
+        TB("train/train_runtime", h.v[2]);
+        TB("train/train_samples_per_second", h.v[3]);
+        TB("train/train_steps_per_second", h.v[4]);
+        TB("train/total_flos", h.v[0]);
+        TB("train/train_loss", h.v[1]);
+    }
+    TB("train/epoch", h.epoch);
+#undef TB
+    const double now = unix_now();
+    for (int i = 0; i < n; i++) {
+        lb_status st = lb_tfevents_scalar(&t->tb, tags[i], vals[i], h.step, now, err);
+        if (st) return st;
+    }
+    return LB_OK;
+}
+
 lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *o,
                           const lb_train_callbacks *cb, lb_trainer **out, lb_error *err) {
     *out = NULL;
@@ -141,6 +213,8 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (eval && eval->n <= 0) return lb_err(err, LB_ERR_FORMAT, "train: empty validation set");
     if (o->epochs < 1 || o->batch_size < 1 || o->eval_batch_size < 1 || o->logging_steps < 1)
         return lb_err(err, LB_ERR_USAGE, "train: epochs, batch sizes and logging steps must be >= 1");
+    if (o->tensorboard && !o->logging_dir && !o->output_dir)
+        return lb_err(err, LB_ERR_USAGE, "train: report_to tensorboard needs an output folder or a logging_dir");
     if (o->lr_schedule < 0 || o->lr_schedule >= LB_SCHED_COUNT)
         return lb_err(err, LB_ERR_USAGE, "train: learning-rate schedule %d is not one of lb_lr_schedule",
                       o->lr_schedule);
@@ -223,6 +297,7 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     t->G = G;
     t->rank = P > 1 ? o->coll->rank : 0;
     t->own_out.lock.fd = -1;
+    t->tb.fd = -1;
     lb_train_state *s = &t->s;
     const lb_train_opts *to = &t->o;
     s->n_train = train ? train->n : 0;
@@ -287,6 +362,7 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     }
     if (to->resume_dir && (st = lb_resume_load(m, s, &t->opt, to, eval ? eval->n : 0, err))) goto fail;
 
+    if (to->tensorboard && train && t->rank == 0 && (st = open_tensorboard(t, err))) goto fail;
     int64_t trainable, all;
     lb_model_param_counts(m, &trainable, &all);
     /* HF total_flos counts 6 * padded tokens * parameters outside embedding tables. */
@@ -318,6 +394,7 @@ fail:
 
 void lb_trainer_close(lb_trainer *t) {
     if (!t) return;
+    lb_tfevents_close(&t->tb);
     lb_run_output_close(&t->own_out);
     lb_adamw_free(&t->opt);
     lb_collator_free(&t->bb);
@@ -442,7 +519,8 @@ static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double pad
             .epoch = lb_run_round(s->epoch + (double)(s->step_in_epoch + 1) / s->steps_per_epoch, 2),
             .v = {lb_schedule_lr((lb_lr_schedule)o->lr_schedule, o->lr, s->global_step, t->warmup, s->total_steps),
                   logged}};
-        if (lb_run_hist_push(s, h)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        lb_status st = push_hist(t, h, gnorm, err);
+        if (st) return st;
     }
     s->step_in_epoch++;
     double spent = now_s() - t->sess_t0;
@@ -492,7 +570,7 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
                                  row->eval.metrics.precision, row->eval.metrics.recall, lb_run_round(rt, 4),
                                  lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
                                  lb_run_round(rt > 0 ? ceil((double)n / o->eval_batch_size) / rt : 0, 3)}};
-        if (lb_run_hist_push(s, h)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        if ((st = push_hist(t, h, 0, err))) return st;
         double v = best_value(&row->eval, o->best);
         better = !s->best_epoch || (o->best == LB_BEST_LOSS ? v < s->best_metric : v > s->best_metric);
         if (better) {
@@ -576,7 +654,9 @@ static lb_status finish(lb_trainer *t, lb_error *err) {
                          .v = {s->total_flos, t->train_loss, lb_run_round(s->train_time, 4),
                                lb_run_round((double)s->n_train * o->epochs / s->train_time, 3),
                                lb_run_round((double)s->total_steps / s->train_time, 3)}};
-    if (lb_run_hist_push(s, fin)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status hst = push_hist(t, fin, 0, err);
+    lb_tfevents_close(&t->tb); /* the run's last scalars are in */
+    if (hst) return hst;
     if (s->best_epoch) { /* load_best_model_at_end */
         int64_t off = 0;
         for (int i = 0; i < t->np; i++) {
