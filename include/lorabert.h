@@ -545,6 +545,21 @@ typedef struct lb_train_options {
                                         * its learning rates bit for bit. Other names: LB_ERR_USAGE */
     double warmup_ratio;                /* 0: in [0, 1]; the warmup is warmup_steps when > 0, else
                                         * ceil(total steps x warmup_ratio) (HF get_warmup_steps) */
+    int greater_is_better;              /* 0: metric_for_best_model's own direction (loss: lower
+                                        * wins, the others higher, HF's default); 1: higher wins;
+                                        * -1: lower wins. Decides the best checkpoint and early
+                                        * stopping's improvements */
+    int early_stopping_patience;        /* 0: off. N >= 1: HF's EarlyStoppingCallback: training
+                                        * ends after the evaluation that is the N-th in a row not
+                                        * improving on the best so far by more than
+                                        * early_stopping_threshold (the best adapter is the
+                                        * result, as always). Needs evaluations (LB_ERR_USAGE
+                                        * without). Its counter is kept across --resume */
+    double early_stopping_threshold;    /* 0: the improvement that resets the counter */
+    int save_total_limit;               /* 0: every checkpoint-<step>/ is kept. N: HF's rotation
+                                        * after each save: the oldest are removed until N remain,
+                                        * never the best (a limit of 1 keeps 2 while the best is not
+                                        * the newest, and only the best at the end) */
     const char *report_to;              /* NULL or "none": no reporting (HF 4.32's default "all"
                                         * means every installed integration); "tensorboard": HF's
                                         * TensorBoardCallback, each log_history entry's numbers as

@@ -216,6 +216,8 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
                       "train: lr_scheduler_type '%s': expected linear, cosine, cosine_with_restarts, polynomial, "
                       "constant or constant_with_warmup",
                       o.lr_scheduler_type);
+    if (o.greater_is_better < -1 || o.greater_is_better > 1)
+        return lb_err(err, LB_ERR_USAGE, "train: greater_is_better %d: expected -1, 0 or 1", o.greater_is_better);
     bool tensorboard = o.report_to && !strcmp(o.report_to, "tensorboard");
     if (o.report_to && !tensorboard && strcmp(o.report_to, "none"))
         return lb_err(err, LB_ERR_USAGE, "train: report_to '%s': expected none or tensorboard", o.report_to);
@@ -285,6 +287,10 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.warmup_ratio = o.warmup_ratio;
     to.lr_schedule = (int)sched;
     to.tensorboard = tensorboard;
+    to.greater_is_better = o.greater_is_better;
+    to.early_stopping_patience = o.early_stopping_patience;
+    to.early_stopping_threshold = o.early_stopping_threshold;
+    to.save_total_limit = o.save_total_limit;
     to.logging_dir = r->logging_dir;
     to.max_grad_norm = o.max_grad_norm;
     to.seed = o.seed || o.seed_set ? o.seed : 42;

@@ -44,8 +44,9 @@ int cmd_train(int argc, char **argv) {
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
-    const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL;
-    double warmup_ratio = 0;
+    const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL;
+    double warmup_ratio = 0, es_threshold = 0;
+    long es_patience = 0, save_limit = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
         {"--dataset", OPT_STR, &dataset, "ID|DIR",
@@ -102,6 +103,14 @@ int cmd_train(int argc, char **argv) {
          0, 0},
         {"--warmup-ratio", OPT_F64, &warmup_ratio, "X",
          "warmup as a fraction of the run's steps, ceil(steps x X), used when --warmup-steps is 0", 0, 1},
+        {"--greater-is-better", OPT_STR, &greater, "true|false",
+         "direction of --metric-for-best (default: false for loss, true for the others)", 0, 0},
+        {"--early-stopping-patience", OPT_INT, &es_patience, "N",
+         "stop after N evaluations in a row without improvement (HF EarlyStoppingCallback; 0: off)", 0, 1e9},
+        {"--early-stopping-threshold", OPT_F64, &es_threshold, "X",
+         "an improvement of --metric-for-best must exceed X to reset the patience", 0, 1e300},
+        {"--save-total-limit", OPT_INT, &save_limit, "N",
+         "keep at most N checkpoint-<step>/ folders, never deleting the best (0: all)", 0, 1e9},
         {"--report-to", OPT_STR, &report_to, "none|tensorboard",
          "tensorboard: the logged values as TensorBoard scalars (HF's TensorBoardCallback tags) in --logging-dir", 0,
          0},
@@ -131,6 +140,8 @@ int cmd_train(int argc, char **argv) {
     if (strcmp(report_to, "none") && strcmp(report_to, "tensorboard"))
         return cli_usage_error("train", "--report-to must be none or tensorboard");
     if (logging_dir && !*logging_dir) return cli_usage_error("train", "--logging-dir is empty: name a folder");
+    if (greater && strcmp(greater, "true") && strcmp(greater, "false"))
+        return cli_usage_error("train", "--greater-is-better must be true or false");
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
     if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
     if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");
@@ -294,6 +305,10 @@ int cmd_train(int argc, char **argv) {
     to.warmup_ratio = warmup_ratio;
     to.report_to = report_to;
     to.logging_dir = logging_dir;
+    to.greater_is_better = !greater ? 0 : !strcmp(greater, "true") ? 1 : -1;
+    to.early_stopping_patience = (int)es_patience;
+    to.early_stopping_threshold = es_threshold;
+    to.save_total_limit = (int)save_limit;
     if (coll) {
         /* every rank trains on the same inputs: refused at start, naming what differs */
         cli_dist_item items[5];
@@ -342,9 +357,10 @@ int cmd_train(int argc, char **argv) {
                                (double)prec,
                                (double)no_eval};
         h = cli_digest_bytes(h, nums, sizeof nums);
-        const double nums16[] = {warmup_ratio}; /* issue 16 */
+        const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit}; /* issue 16 */
         h = cli_digest_bytes(h, nums16, sizeof nums16);
-        const char *const strs[] = {targets, labels, best, text_col, label_col, pair_col ? pair_col : "", lr_sched};
+        const char *const strs[] = {
+            targets, labels, best, text_col, label_col, pair_col ? pair_col : "", lr_sched, greater ? greater : ""};
         for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
         items[ni++] = (cli_dist_item){"training options", h};
         if ((st = cli_dist_check(items, ni, &err))) {

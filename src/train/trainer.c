@@ -68,6 +68,8 @@ struct lb_trainer {
     int G, K, P, rank;
     int64_t warmup;       /* the schedule's warmup steps (HF get_warmup_steps) */
     lb_tfevents tb;       /* report_to tensorboard (rank 0); fd -1: off */
+    bool greater;         /* metric_for_best_model: higher wins (HF greater_is_better) */
+    bool stop_early;      /* early stopping asked the run to end after this evaluation */
     int64_t n_flat;       /* trainable floats (the gradient of one micro-batch) */
     float *acc;           /* [n_flat] P == 1 < G: running sum of the step's gradients */
     double *mb;           /* [3 G] per micro-batch j of a step: loss, real tokens, B x T */
@@ -213,6 +215,16 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (eval && eval->n <= 0) return lb_err(err, LB_ERR_FORMAT, "train: empty validation set");
     if (o->epochs < 1 || o->batch_size < 1 || o->eval_batch_size < 1 || o->logging_steps < 1)
         return lb_err(err, LB_ERR_USAGE, "train: epochs, batch sizes and logging steps must be >= 1");
+    if (o->early_stopping_patience < 0 || o->save_total_limit < 0 || !isfinite(o->early_stopping_threshold))
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: early_stopping_patience %d and save_total_limit %d must be >= 0, "
+                      "early_stopping_threshold finite",
+                      o->early_stopping_patience, o->save_total_limit);
+    /* EarlyStoppingCallback.on_train_begin's assertions (load_best_model_at_end and the metric
+     * always hold here) */
+    if (o->early_stopping_patience > 0 && !eval)
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: early stopping needs evaluations (a validation set, evaluation not turned off)");
     if (o->tensorboard && !o->logging_dir && !o->output_dir)
         return lb_err(err, LB_ERR_USAGE, "train: report_to tensorboard needs an output folder or a logging_dir");
     if (o->lr_schedule < 0 || o->lr_schedule >= LB_SCHED_COUNT)
@@ -298,6 +310,7 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     t->rank = P > 1 ? o->coll->rank : 0;
     t->own_out.lock.fd = -1;
     t->tb.fd = -1;
+    t->greater = o->greater_is_better ? o->greater_is_better > 0 : o->best != LB_BEST_LOSS;
     lb_train_state *s = &t->s;
     const lb_train_opts *to = &t->o;
     s->n_train = train ? train->n : 0;
@@ -572,7 +585,14 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
                                  lb_run_round(rt > 0 ? ceil((double)n / o->eval_batch_size) / rt : 0, 3)}};
         if ((st = push_hist(t, h, 0, err))) return st;
         double v = best_value(&row->eval, o->best);
-        better = !s->best_epoch || (o->best == LB_BEST_LOSS ? v < s->best_metric : v > s->best_metric);
+        if (o->early_stopping_patience > 0) {
+            /* EarlyStoppingCallback.check_metric_value, against the best before this evaluation */
+            bool improved = !s->best_epoch || ((t->greater ? v > s->best_metric : v < s->best_metric) &&
+                                               fabs(v - s->best_metric) > o->early_stopping_threshold);
+            s->es_counter = improved ? 0 : s->es_counter + 1;
+            if (s->es_counter >= o->early_stopping_patience && s->epoch + 1 < o->epochs) t->stop_early = true;
+        }
+        better = !s->best_epoch || (t->greater ? v > s->best_metric : v < s->best_metric);
         if (better) {
             s->best_epoch = s->epoch + 1;
             s->best_step = s->global_step;
@@ -590,6 +610,9 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
     t->ckpt_dir = NULL;
     if (t->out) {
         if ((st = lb_run_save_checkpoint(t->m, s, o, t->out->work, err))) return st;
+        if (o->save_total_limit > 0 &&
+            (st = lb_run_rotate_checkpoints(s, o->save_total_limit, false, t->out->work, err)))
+            return st;
         char name[64];
         snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->global_step);
         if (!(t->ckpt_dir = lb_path_join(t->out->work, name))) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -650,7 +673,7 @@ static lb_status finish(lb_trainer *t, lb_error *err) {
     t->train_loss = s->total_loss / (double)s->global_step;
     lb_hist_entry fin = {.kind = LB_HIST_FINAL,
                          .step = s->global_step,
-                         .epoch = (double)o->epochs,
+                         .epoch = (double)s->epoch, /* HF state.epoch: fewer when stopped early */
                          .v = {s->total_flos, t->train_loss, lb_run_round(s->train_time, 4),
                                lb_run_round((double)s->n_train * o->epochs / s->train_time, 3),
                                lb_run_round((double)s->total_steps / s->train_time, 3)}};
@@ -665,6 +688,11 @@ static lb_status finish(lb_trainer *t, lb_error *err) {
         }
         notice(t, "best epoch: %d (%s %.6f); its adapter is the result", s->best_epoch, lb_best_metric_name(o->best),
                s->best_metric);
+    }
+    /* HF: with save_total_limit 1 the end keeps the best checkpoint alone */
+    if (t->out && o->save_total_limit == 1 && s->best_epoch) {
+        lb_status st = lb_run_rotate_checkpoints(s, 1, true, t->out->work, err);
+        if (st) return st;
     }
     if (t->out) {
         lb_status st = lb_run_write_final(t->m, s, o, t->out, err);
@@ -769,6 +797,13 @@ lb_status lb_trainer_step(lb_trainer *t, lb_step_info *info, bool *done, lb_erro
     bool epoch_end = s->step_in_epoch == s->steps_per_epoch;
     bool last = epoch_end && s->epoch + 1 == o->epochs;
     if (epoch_end && (st = end_epoch(t, err))) goto fail;
+    if (t->stop_early) {
+        notice(t,
+               "early stopping: %s did not improve by more than %g in %d evaluation%s; stopping after epoch %d of %d",
+               lb_best_metric_name(o->best), o->early_stopping_threshold, o->early_stopping_patience,
+               o->early_stopping_patience > 1 ? "s" : "", s->epoch, o->epochs);
+        last = true;
+    }
     if (!last && cancel_requested(t)) {
         st = interrupt(t, err);
         goto fail;

@@ -486,3 +486,76 @@ Test(trainer, best_by_accuracy_is_highest_first, .timeout = 600) {
     lb_tokset_free(&tr);
     lb_tokset_free(&va);
 }
+
+/* Early stopping (patience 2 with a threshold no improvement exceeds, so the run ends after
+ * epoch 3 of 6) and save_total_limit 1 (only the best checkpoint at the end): a run interrupted
+ * mid-epoch 3, when the counter is 1, and resumed ends bit for bit as the uninterrupted one (the
+ * counter travels in resume.json; without it the resumed run would go on to epoch 4). */
+Test(trainer, early_stopping_and_rotation_survive_resume, .timeout = 600) {
+    lb_tokset tr, va;
+    toy_set(&tr, 28, 1); /* 7 steps per epoch */
+    toy_set(&va, 10, 2);
+    char a[] = "/tmp/lbtrainESAXXXXXX", b[] = "/tmp/lbtrainESBXXXXXX";
+    cr_assert_not_null(mkdtemp(a));
+    cr_assert_not_null(mkdtemp(b));
+    lb_error err;
+    lb_train_result ra, rb;
+    lb_train_opts o;
+    const int64_t stops[] = {0, 17, 0};
+    for (int k = 0; k < 3; k++) {
+        const char *dir = k ? b : a;
+        lb_model *m;
+        char *resume = lb_path_join(b, "resume");
+        if (k == 2) {
+            lb_load_opts lo = {.quiet = true, .seed = 3};
+            m = lb_model_load("tests/golden/distilbert_tiny/model", &lo, &err);
+            cr_assert_not_null(m, "%s", err.msg);
+            cr_assert_eq(lb_peft_load(m, resume, &err), LB_OK, "%s", err.msg);
+        } else {
+            m = toy_model(0.1f);
+        }
+        toy_opts(&o, dir);
+        o.epochs = 6;
+        o.early_stopping_patience = 2;
+        o.early_stopping_threshold = 1e9;
+        o.save_total_limit = 1;
+        o.stop_after_step = stops[k];
+        if (k == 2) o.resume_dir = resume;
+        lb_status st = train_once(m, &tr, &va, &o, k ? &rb : &ra, &err);
+        cr_assert_eq(st, stops[k] ? LB_ERR_INTERRUPTED : LB_OK, "run %d: %s", k, err.msg);
+        free(resume);
+        lb_model_free(m);
+    }
+    cr_assert_eq(ra.global_step, 21, "stopped at step %lld, expected after epoch 3 (21)", (long long)ra.global_step);
+    cr_assert_eq(rb.global_step, 21);
+    size_t la, lb;
+    char *da = slurp(a, "adapter_model.safetensors", &la), *db = slurp(b, "adapter_model.safetensors", &lb);
+    cr_assert(la == lb && !memcmp(da, db, la), "resumed adapter differs from the uninterrupted one");
+    free(da);
+    free(db);
+    for (int k = 0; k < 2; k++) {
+        const char *dir = k ? b : a;
+        char *p = lb_path_join(dir, "trainer_state.json");
+        cJSON *s = read_json(p);
+        free(p);
+        cr_assert_float_eq(cJSON_GetObjectItem(s, "epoch")->valuedouble, 3.0, 0);
+        const cJSON *h = cJSON_GetObjectItem(s, "log_history");
+        const cJSON *fin = cJSON_GetArrayItem(h, cJSON_GetArraySize(h) - 1);
+        cr_assert(cJSON_GetObjectItem(fin, "train_runtime"));
+        cr_assert_float_eq(cJSON_GetObjectItem(fin, "epoch")->valuedouble, 3.0, 0);
+        const char *best = strrchr(cJSON_GetObjectItem(s, "best_model_checkpoint")->valuestring, '/') + 1;
+        /* save_total_limit 1: the best alone is left */
+        for (int step = 7; step <= 21; step += 7) {
+            char name[64];
+            snprintf(name, sizeof name, "checkpoint-%d", step);
+            char *cp = lb_path_join(dir, name);
+            cr_assert_eq(lb_dir_exists(cp), !strcmp(name, best), "%s: %s (best %s)", dir, name, best);
+            free(cp);
+        }
+        cJSON_Delete(s);
+    }
+    rm_rf(a);
+    rm_rf(b);
+    lb_tokset_free(&tr);
+    lb_tokset_free(&va);
+}
