@@ -44,7 +44,8 @@ int cmd_train(int argc, char **argv) {
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
-    const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL;
+    const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL, *eval_strategy = NULL,
+               *save_strategy = "epoch";
     double warmup_ratio = 0, es_threshold = 0;
     long es_patience = 0, save_limit = 0;
     const cli_opt opts[] = {
@@ -103,6 +104,12 @@ int cmd_train(int argc, char **argv) {
          0, 0},
         {"--warmup-ratio", OPT_F64, &warmup_ratio, "X",
          "warmup as a fraction of the run's steps, ceil(steps x X), used when --warmup-steps is 0", 0, 1},
+        {"--eval-strategy", OPT_STR, &eval_strategy, "epoch|no",
+         "evaluate at each epoch's end (default with a validation set) or never (as --no-eval); steps: not yet", 0, 0},
+        {"--evaluation-strategy", OPT_STR, &eval_strategy, "epoch|no", "the same as --eval-strategy (HF 4.32's name)",
+         0, 0},
+        {"--save-strategy", OPT_STR, &save_strategy, "epoch", "checkpoint-<step>/ at each epoch's end; steps: not yet",
+         0, 0},
         {"--greater-is-better", OPT_STR, &greater, "true|false",
          "direction of --metric-for-best (default: false for loss, true for the others)", 0, 0},
         {"--early-stopping-patience", OPT_INT, &es_patience, "N",
@@ -140,6 +147,11 @@ int cmd_train(int argc, char **argv) {
     if (strcmp(report_to, "none") && strcmp(report_to, "tensorboard"))
         return cli_usage_error("train", "--report-to must be none or tensorboard");
     if (logging_dir && !*logging_dir) return cli_usage_error("train", "--logging-dir is empty: name a folder");
+    if (eval_strategy && strcmp(eval_strategy, "epoch") && strcmp(eval_strategy, "no"))
+        return cli_usage_error("train", "--eval-strategy must be epoch or no (steps is not supported yet)");
+    if (strcmp(save_strategy, "epoch"))
+        return cli_usage_error("train", "--save-strategy must be epoch (no and steps are not supported yet)");
+    if (eval_strategy && !strcmp(eval_strategy, "no")) no_eval = true;
     if (greater && strcmp(greater, "true") && strcmp(greater, "false"))
         return cli_usage_error("train", "--greater-is-better must be true or false");
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");

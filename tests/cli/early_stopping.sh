@@ -17,13 +17,23 @@ for o in '--early-stopping-patience N' '--early-stopping-threshold X' '--save-to
 done
 $LB train --greater-is-better maybe >/dev/null 2>&1; [ $? -eq 2 ] || fail "--greater-is-better maybe must be a usage error"
 $LB train --save-total-limit -1 >/dev/null 2>&1; [ $? -eq 2 ] || fail "negative --save-total-limit must be a usage error"
+# the strategies' HF names: epoch (and no for evaluation) as today; steps is refused, not ignored
+for o in "--eval-strategy steps" "--evaluation-strategy steps" "--save-strategy steps" "--save-strategy no"; do
+  $LB train $o >"$T/e" 2>&1; [ $? -eq 2 ] || fail "$o must be a usage error"
+  grep -q 'not supported yet' "$T/e" || fail "$o: the error says it is not supported: $(cat "$T/e")"
+done
+$LB train --help | grep -q -- '--evaluation-strategy epoch|no' || fail "train --help lists --evaluation-strategy"
 head -n 41 "$SHARED/data/imdb/validation.csv" >"$T/val.csv"
 args=(train --model "$M" --train "$SHARED/data/imdb/train.csv" --epochs 6 --batch-size 4 --max-length 128
       --init-adapter "$G/init" --batch-order "$G/order.json" --lr 2e-3 --lr-scheduler-type polynomial --warmup-ratio 0.05
       --logging-steps 5 --threads 2)
 # early stopping needs evaluations, as EarlyStoppingCallback asserts
-$LB "${args[@]}" --no-eval --early-stopping-patience 2 --output "$T/noeval" >"$T/noeval.log" 2>&1
-rc=$?; [ $rc -eq 2 ] || { cat "$T/noeval.log"; fail "--early-stopping-patience with --no-eval: exit $rc, expected 2"; }
+for off in --no-eval "--eval-strategy no"; do
+  $LB "${args[@]}" --validation "$T/val.csv" $off --early-stopping-patience 2 --output "$T/noeval" >"$T/noeval.log" 2>&1
+  rc=$?; [ $rc -eq 2 ] || { cat "$T/noeval.log"; fail "--early-stopping-patience with $off: exit $rc, expected 2"; }
+  grep -q 'early stopping needs evaluations' "$T/noeval.log" || fail "$off: $(cat "$T/noeval.log")"
+  [ -e "$T/noeval" ] && fail "$off: a refused run leaves no output folder"
+done
 $LB "${args[@]}" --validation "$T/val.csv" --early-stopping-patience 2 --early-stopping-threshold 0.0005 \
   --save-total-limit 2 --output "$T/es" >"$T/es.log" 2>&1 || { cat "$T/es.log"; fail "early stopping run"; }
 grep -q '^early stopping: eval_loss did not improve' "$T/es.log" || { cat "$T/es.log"; fail "early stopping notice"; }
