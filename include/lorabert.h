@@ -502,7 +502,7 @@ typedef struct lb_train_options {
     int num_train_epochs;               /* 10; at most 10000 (more: LB_ERR_UNSUPPORTED) */
     int per_device_train_batch_size;    /* 4 */
     int per_device_eval_batch_size;     /* 4 */
-    double learning_rate;               /* 1e-3; AdamW (betas 0.9/0.999, eps 1e-8), linear decay */
+    double learning_rate;               /* 1e-3; AdamW (betas 0.9/0.999, eps 1e-8), lr_scheduler_type */
     double weight_decay;                /* 0.01 (not on biases and LayerNorm weights) */
     int64_t warmup_steps;               /* 0 */
     double max_grad_norm;               /* 1.0; <= 0 disables clipping */
@@ -538,6 +538,41 @@ typedef struct lb_train_options {
                                         * same options and write nothing). An epoch's micro-batches
                                         * must fill whole steps (LB_ERR_UNSUPPORTED otherwise,
                                         * naming the numbers). Not copied: outlives the run */
+    const char *lr_scheduler_type;      /* "linear" (NULL: linear): transformers' schedules
+                                        * "linear", "cosine" (half a cosine), "cosine_with_restarts"
+                                        * (one cycle), "polynomial" (power 1, lr_end 1e-7: the
+                                        * learning rate must exceed it), "constant" (no warmup),
+                                        * "constant_with_warmup"; each with HF's warmup (below) and
+                                        * its learning rates bit for bit. Other names: LB_ERR_USAGE */
+    double warmup_ratio;                /* 0: in [0, 1]; the warmup is warmup_steps when > 0, else
+                                        * ceil(total steps x warmup_ratio) (HF get_warmup_steps) */
+    int greater_is_better;              /* 0: metric_for_best_model's own direction (loss: lower
+                                        * wins, the others higher, HF's default); 1: higher wins;
+                                        * -1: lower wins. Decides the best checkpoint and early
+                                        * stopping's improvements */
+    int early_stopping_patience;        /* 0: off. N >= 1: HF's EarlyStoppingCallback: training
+                                        * ends after the evaluation that is the N-th in a row not
+                                        * improving on the best so far by more than
+                                        * early_stopping_threshold (the best adapter is the
+                                        * result, as always). Needs evaluations (LB_ERR_USAGE
+                                        * without). Its counter is kept across --resume */
+    double early_stopping_threshold;    /* 0: the improvement that resets the counter */
+    int save_total_limit;               /* 0: every checkpoint-<step>/ is kept. N: HF's rotation
+                                        * after each save: the oldest are removed until N remain,
+                                        * never the best (a limit of 1 keeps 2 while the best is not
+                                        * the newest, and only the best at the end) */
+    const char *report_to;              /* NULL or "none": no reporting (HF 4.32's default "all"
+                                        * means every installed integration); "tensorboard": HF's
+                                        * TensorBoardCallback, each log_history entry's numbers as
+                                        * scalars (train/loss, train/learning_rate, train/epoch,
+                                        * eval/loss, eval/accuracy, ..., train/train_runtime, ...,
+                                        * plus train/grad_norm as transformers >= 4.38 logs it) in
+                                        * an event file (events.out.tfevents.*) in logging_dir,
+                                        * written as they are logged (rank 0). Other values:
+                                        * LB_ERR_USAGE */
+    const char *logging_dir;            /* NULL: HF's default output_dir/runs/<MonDD_HH-MM-SS>_<host>
+                                        * (a resumed run starts a new folder there, as HF does);
+                                        * report_to tensorboard needs it or output_dir */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 
@@ -634,8 +669,8 @@ lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_erro
  *   lengths [B]      1..T
  *   type_ids [B * T] token_type_ids, or NULL (all 0)
  *   labels  [B]      class ids in 0..num_labels-1
- * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows the
- * linear schedule over max_steps with warmup_steps). One micro-batch per step: a run opened with
+ * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows
+ * lr_scheduler_type over max_steps with the warmup of warmup_steps / warmup_ratio). One micro-batch per step: a run opened with
  * gradient_accumulation_steps > 1 or a collective of size > 1 and no training set is refused at
  * lb_train_run_open (LB_ERR_USAGE). Calls on_step; no evaluation, checkpoint or
  * file is written, and cancel is not read (the caller owns the loop). A step beyond max_steps,

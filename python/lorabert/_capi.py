@@ -102,7 +102,10 @@ class TrainOptions(Structure):
                 ("seed_set", c_bool), ("logging_steps", c_int64), ("metric_for_best_model", c_char_p), ("no_eval", c_bool),
                 ("max_length", c_int), ("truncate_right", c_bool), ("threads", c_int),
                 ("base_model_name", c_char_p), ("batch_order_file", c_char_p), ("max_steps", c_int64),
-                ("output", c_void_p), ("gradient_accumulation_steps", c_int), ("collective", c_void_p)]
+                ("output", c_void_p), ("gradient_accumulation_steps", c_int), ("collective", c_void_p),
+                ("lr_scheduler_type", c_char_p), ("warmup_ratio", c_double), ("greater_is_better", c_int),
+                ("early_stopping_patience", c_int), ("early_stopping_threshold", c_double),
+                ("save_total_limit", c_int), ("report_to", c_char_p), ("logging_dir", c_char_p)]
 
 
 class StepInfo(Structure):

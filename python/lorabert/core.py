@@ -315,7 +315,8 @@ class Classifier(_Handle):
 _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size", "learning_rate",
                "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
                "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps",
-               "gradient_accumulation_steps")
+               "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "report_to", "logging_dir",
+               "early_stopping_patience", "early_stopping_threshold", "save_total_limit")
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
@@ -383,8 +384,11 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
 
     Hyperparameters take HF TrainingArguments' names and defaults (num_train_epochs=10,
     per_device_train_batch_size=4, per_device_eval_batch_size=4, learning_rate=1e-3,
-    weight_decay=0.01, warmup_steps=0, max_grad_norm=1.0, seed=42, logging_steps=500,
-    gradient_accumulation_steps=1, metric_for_best_model="loss", overwrite_output_dir,
+    weight_decay=0.01, warmup_steps=0, warmup_ratio=0.0, lr_scheduler_type="linear", max_grad_norm=1.0,
+    seed=42, logging_steps=500, gradient_accumulation_steps=1, metric_for_best_model="loss",
+    greater_is_better (None: by the metric), early_stopping_patience=0 (HF's EarlyStoppingCallback;
+    0: off), early_stopping_threshold=0.0, save_total_limit=0 (0: keep all),
+    report_to="none" (or "tensorboard"), logging_dir, overwrite_output_dir,
     resume_from_checkpoint), plus
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
     lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
@@ -392,7 +396,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
     unknown = [k for k in kwargs if k not in _TRAIN_ARGS and k not in _LORA_ARGS and k not in _FIXED_ARGS
-               and k not in ("metric_for_best_model",)]
+               and k not in ("metric_for_best_model", "greater_is_better")]
     if unknown:
         raise TypeError("train() got an unexpected keyword argument %r" % unknown[0])
     for k, allowed in _FIXED_ARGS.items():
@@ -408,11 +412,17 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
             v = kwargs[k]
             if k == "num_train_epochs" and float(v) != int(v):
                 raise UsageError("num_train_epochs must be a whole number, not %r" % (v,), 2)
-            if k in ("resume_from_checkpoint", "base_model_name"):
+            if k == "report_to" and isinstance(v, (list, tuple)):  # TrainingArguments takes a list too
+                if len(v) > 1:
+                    raise UsageError("report_to=%r: lorabert reports to one of none, tensorboard" % (v,), 2)
+                v = v[0] if v else "none"
+            if k in ("resume_from_checkpoint", "base_model_name", "lr_scheduler_type", "report_to", "logging_dir"):
                 v = _b(v)
             elif isinstance(getattr(opts, k), int) and not isinstance(v, bool):
                 v = _fit(int(v), dict(C.TrainOptions._fields_)[k], k)
             setattr(opts, k, v)
+    if kwargs.get("greater_is_better") is not None:  # TrainingArguments' bool; None: the metric's own
+        opts.greater_is_better = 1 if kwargs["greater_is_better"] else -1
     if kwargs.get("metric_for_best_model") is not None:
         mb = kwargs["metric_for_best_model"]
         opts.metric_for_best_model = _b(mb[5:] if mb.startswith("eval_") else mb)

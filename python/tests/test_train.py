@@ -110,3 +110,34 @@ def test_ctrl_c_stops_training_and_propagates(tiny, labelled, tmp_path):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert seen[:2] == [1, 2] and len(seen) <= 3
+
+
+def test_issue16_options_reach_the_library(cli, tiny, labelled, tmp_path):
+    """lr_scheduler_type, warmup_ratio, early stopping, save_total_limit, greater_is_better and
+    report_to travel by name: the same adapter and files as the CLI's options."""
+    need(*TRAIN_FNS)
+    out = tmp_path / "py"
+    m = lorabert.train(model=tiny[0], train=labelled, validation=labelled, output_dir=str(out),
+                       num_train_epochs=4, max_length=32, lora_dropout=0.01, threads=2, logging_steps=1,
+                       lr_scheduler_type="cosine", warmup_ratio=0.25, early_stopping_patience=1,
+                       early_stopping_threshold=1e9, save_total_limit=1, metric_for_best_model="accuracy",
+                       greater_is_better=False, report_to=["tensorboard"])
+    run_cli(cli, "train", "--model", tiny[0], "--train", labelled, "--validation", labelled, "--output",
+            str(tmp_path / "cli"), "--epochs", "4", "--max-length", "32", "--threads", "2", "--logging-steps", "1",
+            "--lr-scheduler-type", "cosine", "--warmup-ratio", "0.25", "--early-stopping-patience", "1",
+            "--early-stopping-threshold", "1e9", "--save-total-limit", "1", "--metric-for-best", "accuracy",
+            "--greater-is-better", "false", "--report-to", "tensorboard")
+    # patience 1 with a threshold nothing exceeds: the second evaluation ends the run
+    assert m["global_step"] == 6
+    a = (out / "adapter_model.safetensors").read_bytes()
+    assert a == (tmp_path / "cli" / "adapter_model.safetensors").read_bytes()
+    for d in (out, tmp_path / "cli"):
+        st = json.loads((d / "trainer_state.json").read_text())
+        lrs = [e["learning_rate"] for e in st["log_history"] if "learning_rate" in e]
+        assert abs(lrs[0] - 1e-3 / 3) < 1e-18 and len(lrs) == 6  # warmup ceil(12 x 0.25) = 3 steps
+        assert len([c for c in os.listdir(d) if c.startswith("checkpoint-")]) == 1
+        assert len(os.listdir(d / "runs")) == 1
+    with pytest.raises(lorabert.UsageError):
+        lorabert.train(model=tiny[0], train=labelled, lr_scheduler_type="inverse_sqrt")
+    with pytest.raises(lorabert.UsageError):
+        lorabert.train(model=tiny[0], train=labelled, early_stopping_patience=2)  # no evaluation

@@ -22,6 +22,7 @@
 #include "data/labels.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
+#include "train/optim.h"
 #include "train/run_files.h"
 #include "train/trainer.h"
 
@@ -40,7 +41,7 @@ struct lb_train_run {
     lb_trainer *t;
     lb_tokset train, eval;
     bool has_train, has_eval;
-    char *output_dir, *resume_dir, *base_model_name, *tokenizer_dir; /* copies */
+    char *output_dir, *resume_dir, *base_model_name, *tokenizer_dir, *logging_dir; /* copies */
     int32_t *order_rows, *order_offsets;
     int threads;
 };
@@ -62,6 +63,7 @@ void lb_train_options_init(lb_train_options *o) {
     o->seed_set = true;
     o->logging_steps = d.logging_steps;
     o->metric_for_best_model = "loss";
+    o->lr_scheduler_type = "linear";
     o->max_length = 512;
 }
 
@@ -173,6 +175,7 @@ void lb_train_run_close(lb_train_run *r) {
     free(r->resume_dir);
     free(r->base_model_name);
     free(r->tokenizer_dir);
+    free(r->logging_dir);
     free(r->order_rows);
     free(r->order_offsets);
     free(r);
@@ -207,6 +210,21 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         return lb_err(err, LB_ERR_USAGE,
                       "train: learning_rate, weight_decay and warmup_steps must be finite and >= 0, "
                       "logging_steps >= 1, max_steps >= 0");
+    lb_lr_schedule sched = LB_SCHED_LINEAR;
+    if (o.lr_scheduler_type && !lb_lr_schedule_parse(o.lr_scheduler_type, &sched))
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: lr_scheduler_type '%s': expected linear, cosine, cosine_with_restarts, polynomial, "
+                      "constant or constant_with_warmup",
+                      o.lr_scheduler_type);
+    if (o.greater_is_better < -1 || o.greater_is_better > 1)
+        return lb_err(err, LB_ERR_USAGE, "train: greater_is_better %d: expected -1, 0 or 1", o.greater_is_better);
+    bool tensorboard = o.report_to && !strcmp(o.report_to, "tensorboard");
+    if (o.report_to && !tensorboard && strcmp(o.report_to, "none"))
+        return lb_err(err, LB_ERR_USAGE, "train: report_to '%s': expected none or tensorboard", o.report_to);
+    if (tensorboard && !o.output_dir && !o.logging_dir)
+        return lb_err(err, LB_ERR_USAGE, "train: report_to tensorboard needs output_dir or logging_dir");
+    if (!(o.warmup_ratio >= 0 && o.warmup_ratio <= 1))
+        return lb_err(err, LB_ERR_USAGE, "train: warmup_ratio %g must lie in range [0,1]", o.warmup_ratio);
     if (o.logging_steps > INT32_MAX) o.logging_steps = INT32_MAX; /* never reached: one log at most */
     lb_train_run *r = calloc(1, sizeof *r);
     if (!r) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -219,7 +237,8 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     if ((st = dup_opt(o.output_dir, &r->output_dir, err)) ||
         (st = dup_opt(o.resume_from_checkpoint, &r->resume_dir, err)) ||
         (st = dup_opt(o.base_model_name ? o.base_model_name : info.model_dir, &r->base_model_name, err)) ||
-        (st = dup_opt(info.tokenizer_dir, &r->tokenizer_dir, err)))
+        (st = dup_opt(info.tokenizer_dir, &r->tokenizer_dir, err)) ||
+        (st = dup_opt(o.logging_dir, &r->logging_dir, err)))
         goto out;
     int64_t n_order = 0;
     if (o.batch_order_file) {
@@ -265,6 +284,14 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.lr = o.learning_rate;
     to.weight_decay = (float)o.weight_decay;
     to.warmup_steps = o.warmup_steps;
+    to.warmup_ratio = o.warmup_ratio;
+    to.lr_schedule = (int)sched;
+    to.tensorboard = tensorboard;
+    to.greater_is_better = o.greater_is_better;
+    to.early_stopping_patience = o.early_stopping_patience;
+    to.early_stopping_threshold = o.early_stopping_threshold;
+    to.save_total_limit = o.save_total_limit;
+    to.logging_dir = r->logging_dir;
     to.max_grad_norm = o.max_grad_norm;
     to.seed = o.seed || o.seed_set ? o.seed : 42;
     to.logging_steps = (int)o.logging_steps;

@@ -43,6 +43,11 @@ int cmd_train(int argc, char **argv) {
          logging = 500, accum = 1;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
+    /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
+    const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL, *eval_strategy = NULL,
+               *save_strategy = "epoch";
+    double warmup_ratio = 0, es_threshold = 0;
+    long es_patience = 0, save_limit = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
         {"--dataset", OPT_STR, &dataset, "ID|DIR",
@@ -67,9 +72,9 @@ int cmd_train(int argc, char **argv) {
          "micro-batches per optimizer step on each process (HF semantics: each loss / K, clip and step after K)", 1,
          4096},
         {"--eval-batch-size", OPT_INT, &eval_batch, "N", "evaluation batch size", 1, 65536},
-        {"--lr", OPT_F64, &lr, "X", "peak learning rate (AdamW, linear decay)", 0, 10},
+        {"--lr", OPT_F64, &lr, "X", "peak learning rate (AdamW, --lr-scheduler-type decay)", 0, 10},
         {"--weight-decay", OPT_F64, &wd, "X", "AdamW weight decay (not on biases)", 0, 10},
-        {"--warmup-steps", OPT_INT, &warmup, "N", "linear warmup steps", 0, 1e12},
+        {"--warmup-steps", OPT_INT, &warmup, "N", "linear warmup steps (> 0: wins over --warmup-ratio)", 0, 1e12},
         {"--max-grad-norm", OPT_F64, &max_grad_norm, "X", "global gradient-norm clip (0: off)", 0, 1e12},
         {"--lora-r", OPT_INT, &lora_r, "N", "LoRA rank", 1, 4096},
         {"--lora-alpha", OPT_F64, &alpha, "X", "LoRA alpha (scaling alpha/r)", 1e-9, 1e9},
@@ -92,6 +97,32 @@ int cmd_train(int argc, char **argv) {
         {"--resume", OPT_STR, &resume, "DIR", "continue an interrupted run from OUTPUT/resume", 0, 0},
         {"--init-adapter", OPT_STR, &init_adapter, "DIR", "start from this PEFT adapter (tests)", 0, 0},
         {"--batch-order", OPT_STR, &batch_order, "FILE", "rows of each micro-batch, HF order.json (tests)", 0, 0},
+        /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
+        {"--lr-scheduler-type", OPT_STR, &lr_sched, "NAME",
+         "learning-rate schedule after the warmup (HF lr_scheduler_type): linear | cosine | cosine_with_restarts | "
+         "polynomial (to 1e-7) | constant (no warmup) | constant_with_warmup",
+         0, 0},
+        {"--warmup-ratio", OPT_F64, &warmup_ratio, "X",
+         "warmup as a fraction of the run's steps, ceil(steps x X), used when --warmup-steps is 0", 0, 1},
+        {"--eval-strategy", OPT_STR, &eval_strategy, "epoch|no",
+         "evaluate at each epoch's end (default with a validation set) or never (as --no-eval); steps: not yet", 0, 0},
+        {"--evaluation-strategy", OPT_STR, &eval_strategy, "epoch|no", "the same as --eval-strategy (HF 4.32's name)",
+         0, 0},
+        {"--save-strategy", OPT_STR, &save_strategy, "epoch", "checkpoint-<step>/ at each epoch's end; steps: not yet",
+         0, 0},
+        {"--greater-is-better", OPT_STR, &greater, "true|false",
+         "direction of --metric-for-best (default: false for loss, true for the others)", 0, 0},
+        {"--early-stopping-patience", OPT_INT, &es_patience, "N",
+         "stop after N evaluations in a row without improvement (HF EarlyStoppingCallback; 0: off)", 0, 1e9},
+        {"--early-stopping-threshold", OPT_F64, &es_threshold, "X",
+         "an improvement of --metric-for-best must exceed X to reset the patience", 0, 1e300},
+        {"--save-total-limit", OPT_INT, &save_limit, "N",
+         "keep at most N checkpoint-<step>/ folders, never deleting the best (0: all)", 0, 1e9},
+        {"--report-to", OPT_STR, &report_to, "none|tensorboard",
+         "tensorboard: the logged values as TensorBoard scalars (HF's TensorBoardCallback tags) in --logging-dir", 0,
+         0},
+        {"--logging-dir", OPT_STR, &logging_dir, "DIR",
+         "TensorBoard event files' folder (default: OUTPUT/runs/<MonDD_HH-MM-SS>_<host>, a new one per run)", 0, 0},
     };
     bool help;
     int rc = cli_parse("train", usage, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &help);
@@ -104,6 +135,25 @@ int cmd_train(int argc, char **argv) {
     bool best_ok = false;
     for (size_t i = 0; i < sizeof best_names / sizeof best_names[0]; i++) best_ok |= !strcmp(best, best_names[i]);
     if (!best_ok) return cli_usage_error("train", "--metric-for-best must be loss, accuracy, f1, precision or recall");
+    /* issue 16: checked before anything is loaded */
+    static const char *const sched_names[] = {"linear",     "cosine",   "cosine_with_restarts",
+                                              "polynomial", "constant", "constant_with_warmup"};
+    bool sched_ok = false;
+    for (size_t i = 0; i < sizeof sched_names / sizeof sched_names[0]; i++)
+        sched_ok |= !strcmp(lr_sched, sched_names[i]);
+    if (!sched_ok)
+        return cli_usage_error("train", "--lr-scheduler-type must be linear, cosine, cosine_with_restarts, polynomial, "
+                                        "constant or constant_with_warmup");
+    if (strcmp(report_to, "none") && strcmp(report_to, "tensorboard"))
+        return cli_usage_error("train", "--report-to must be none or tensorboard");
+    if (logging_dir && !*logging_dir) return cli_usage_error("train", "--logging-dir is empty: name a folder");
+    if (eval_strategy && strcmp(eval_strategy, "epoch") && strcmp(eval_strategy, "no"))
+        return cli_usage_error("train", "--eval-strategy must be epoch or no (steps is not supported yet)");
+    if (strcmp(save_strategy, "epoch"))
+        return cli_usage_error("train", "--save-strategy must be epoch (no and steps are not supported yet)");
+    if (eval_strategy && !strcmp(eval_strategy, "no")) no_eval = true;
+    if (greater && strcmp(greater, "true") && strcmp(greater, "false"))
+        return cli_usage_error("train", "--greater-is-better must be true or false");
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
     if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
     if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");
@@ -262,6 +312,15 @@ int cmd_train(int argc, char **argv) {
     to.output = reserved;
     to.gradient_accumulation_steps = (int)accum;
     to.collective = coll;
+    /* issue 16 */
+    to.lr_scheduler_type = lr_sched;
+    to.warmup_ratio = warmup_ratio;
+    to.report_to = report_to;
+    to.logging_dir = logging_dir;
+    to.greater_is_better = !greater ? 0 : !strcmp(greater, "true") ? 1 : -1;
+    to.early_stopping_patience = (int)es_patience;
+    to.early_stopping_threshold = es_threshold;
+    to.save_total_limit = (int)save_limit;
     if (coll) {
         /* every rank trains on the same inputs: refused at start, naming what differs */
         cli_dist_item items[5];
@@ -310,7 +369,10 @@ int cmd_train(int argc, char **argv) {
                                (double)prec,
                                (double)no_eval};
         h = cli_digest_bytes(h, nums, sizeof nums);
-        const char *const strs[] = {targets, labels, best, text_col, label_col, pair_col ? pair_col : ""};
+        const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit}; /* issue 16 */
+        h = cli_digest_bytes(h, nums16, sizeof nums16);
+        const char *const strs[] = {
+            targets, labels, best, text_col, label_col, pair_col ? pair_col : "", lr_sched, greater ? greater : ""};
         for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
         items[ni++] = (cli_dist_item){"training options", h};
         if ((st = cli_dist_check(items, ni, &err))) {

@@ -1,4 +1,4 @@
-/* AdamW, clipping and the linear LR schedule; see optim.h. The arithmetic follows torch's
+/* AdamW, clipping and the LR schedules; see optim.h. The arithmetic follows torch's
  * float32 kernels: scalars derived in double (as python floats), element math in float. */
 #include "train/optim.h"
 #include <math.h>
@@ -99,4 +99,65 @@ double lb_linear_schedule(int64_t step, int64_t warmup_steps, int64_t total_step
     int64_t span = total_steps - warmup_steps;
     double f = (double)(total_steps - step) / (double)(span > 1 ? span : 1);
     return f > 0.0 ? f : 0.0;
+}
+
+static const char *const sched_names[LB_SCHED_COUNT] = {"linear",     "cosine",   "cosine_with_restarts",
+                                                        "polynomial", "constant", "constant_with_warmup"};
+
+const char *lb_lr_schedule_name(lb_lr_schedule k) { return k >= 0 && k < LB_SCHED_COUNT ? sched_names[k] : "?"; }
+
+bool lb_lr_schedule_parse(const char *name, lb_lr_schedule *k) {
+    for (int i = 0; name && i < LB_SCHED_COUNT; i++)
+        if (!strcmp(name, sched_names[i])) {
+            *k = (lb_lr_schedule)i;
+            return true;
+        }
+    return false;
+}
+
+int64_t lb_warmup_steps(int64_t warmup_steps, double warmup_ratio, int64_t total_steps) {
+    if (warmup_steps > 0) return warmup_steps;
+    return (int64_t)ceil((double)total_steps * warmup_ratio);
+}
+
+/* Each lambda as transformers writes it; python floats are doubles, ints exact. */
+static double warmup_factor(int64_t step, int64_t warmup) { return (double)step / (double)(warmup > 1 ? warmup : 1); }
+
+static double sched_factor(lb_lr_schedule k, double lr, int64_t step, int64_t w, int64_t total) {
+    const double pi = 3.141592653589793; /* math.pi */
+    switch (k) {
+    case LB_SCHED_CONSTANT: return 1.0;
+    case LB_SCHED_CONSTANT_WARMUP: return step < w ? warmup_factor(step, w) : 1.0;
+    case LB_SCHED_LINEAR: return lb_linear_schedule(step, w, total);
+    case LB_SCHED_COSINE:
+    case LB_SCHED_COSINE_RESTARTS: {
+        if (step < w) return warmup_factor(step, w);
+        int64_t span = total - w;
+        double progress = (double)(step - w) / (double)(span > 1 ? span : 1);
+        double f;
+        if (k == LB_SCHED_COSINE) {
+            f = 0.5 * (1.0 + cos(((pi * 0.5) * 2.0) * progress)); /* num_cycles 0.5 */
+        } else {
+            if (progress >= 1.0) return 0.0;
+            f = 0.5 * (1.0 + cos(pi * fmod(1.0 * progress, 1.0))); /* num_cycles 1 */
+        }
+        return f > 0.0 ? f : 0.0;
+    }
+    case LB_SCHED_POLYNOMIAL: {
+        if (step < w) return warmup_factor(step, w);
+        if (step > total) return LB_POLY_LR_END / lr;
+        const double range = lr - LB_POLY_LR_END;
+        /* total == w divides by zero in Python (ZeroDivisionError): the end rate here */
+        if (total == w) return LB_POLY_LR_END / lr;
+        double pct = 1.0 - (double)(step - w) / (double)(total - w);
+        double decay = range * pow(pct, 1.0);
+        decay = decay + LB_POLY_LR_END;
+        return decay / lr;
+    }
+    default: return 0.0;
+    }
+}
+
+double lb_schedule_lr(lb_lr_schedule k, double lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {
+    return lr * sched_factor(k, lr, step, warmup_steps, total_steps);
 }

@@ -1,10 +1,12 @@
 /* Optimization, exactly as torch + HF Trainer do it: torch.optim.AdamW (the
  * `_single_tensor_adamw` path, decoupled decay first), two parameter groups (decay / no decay,
  * chosen per lb_param.decay), global-norm gradient clipping (torch.nn.utils.clip_grad_norm_)
- * and the linear schedule with warmup (transformers get_linear_schedule_with_warmup).
+ * and the learning-rate schedules of transformers' get_scheduler (linear, cosine,
+ * cosine_with_restarts, polynomial, constant, constant_with_warmup) with HF's warmup rule.
  * This module owns the AdamW moments; parameters and grads belong to the model. */
 #ifndef LB_TRAIN_OPTIM_H
 #define LB_TRAIN_OPTIM_H
+#include <stdbool.h>
 #include <stdint.h>
 #include "base/error.h"
 #include "model/model.h"
@@ -42,5 +44,32 @@ double lb_clip_grad_norm(lb_param *params, int n_params, double max_norm);
 /* Linear schedule factor after `step` scheduler steps (the update with 0-based index k uses
  * factor(k)): k/max(1,W) while k < W, else max(0, (T-k)/max(1, T-W)). */
 double lb_linear_schedule(int64_t step, int64_t warmup_steps, int64_t total_steps);
+
+/* transformers' SchedulerType values lorabert runs (lr_scheduler_type). */
+typedef enum lb_lr_schedule {
+    LB_SCHED_LINEAR = 0,      /* get_linear_schedule_with_warmup (the default) */
+    LB_SCHED_COSINE,          /* get_cosine_schedule_with_warmup, num_cycles 0.5 */
+    LB_SCHED_COSINE_RESTARTS, /* get_cosine_with_hard_restarts_schedule_with_warmup, num_cycles 1 */
+    LB_SCHED_POLYNOMIAL,      /* get_polynomial_decay_schedule_with_warmup, lr_end 1e-7, power 1.0 */
+    LB_SCHED_CONSTANT,        /* get_constant_schedule (no warmup) */
+    LB_SCHED_CONSTANT_WARMUP, /* get_constant_schedule_with_warmup */
+    LB_SCHED_COUNT
+} lb_lr_schedule;
+
+/* The name HF uses ("linear", ...); lb_lr_schedule_parse is its inverse (false: unknown). */
+const char *lb_lr_schedule_name(lb_lr_schedule k);
+bool lb_lr_schedule_parse(const char *name, lb_lr_schedule *k);
+
+/* The polynomial schedule's end rate (HF's lr_end default); its initial rate must exceed it. */
+#define LB_POLY_LR_END 1e-7
+
+/* HF TrainingArguments.get_warmup_steps: warmup_steps when > 0, else ceil(total * ratio). */
+int64_t lb_warmup_steps(int64_t warmup_steps, double warmup_ratio, int64_t total_steps);
+
+/* The learning rate after `step` scheduler steps (the update with 0-based index k uses
+ * lb_schedule_lr(.., k, ..); HF logs lb_schedule_lr(.., global_step, ..)): torch's LambdaLR
+ * base_lr * lambda(step) with transformers 4.32.1's lambdas, in the same double arithmetic
+ * (the same operation order, no fused multiply-adds), so the values are Python's bit for bit. */
+double lb_schedule_lr(lb_lr_schedule k, double lr, int64_t step, int64_t warmup_steps, int64_t total_steps);
 
 #endif

@@ -298,6 +298,8 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
     out->train_time = key_num(&r, "train_time", 0, false);
     out->tokens = key_int(&r, "tokens", 0, INT64_C(1) << 52);
     out->token_time = key_num(&r, "token_time", 0, false);
+    if (cJSON_GetObjectItemCaseSensitive(root, "early_stopping_counter"))
+        out->es_counter = (int)key_int(&r, "early_stopping_counter", 0, out->epoch);
     const cJSON *be = array_of(&r, cJSON_GetObjectItemCaseSensitive(root, "best_eval"), "best_eval", 2);
     if (be && out->best_epoch) {
         out->best_eval.loss = num_from(&r, cJSON_GetArrayItem(be, 0), "best_eval", 0, false);
@@ -508,6 +510,7 @@ lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *
         isnan(s->last_logged_loss) ? -1.0 : s->last_logged_loss, s->best_epoch, (long long)s->best_step, s->best_metric,
         s->total_flos, s->train_time, (long long)s->tokens, s->token_time, lb_precision_name(lb_model_get_precision(m)),
         lb_train_micro_per_step(o));
+    fprintf(f, "  \"early_stopping_counter\": %d,\n", s->es_counter);
     const lb_eval_result *be = &s->best_eval;
     fprintf(f, "  \"best_eval\": [%.17g, %.17g], \"best_confusion\": [", be->loss, be->runtime_s);
     for (int k = 0; k < L * L; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)be->metrics.confusion[k]);
@@ -638,6 +641,7 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
     s->train_time = r.train_time;
     s->tokens = r.tokens;
     s->token_time = r.token_time;
+    s->es_counter = r.es_counter;
     if (s->best_epoch) {
         s->best_eval.loss = r.best_eval.loss;
         s->best_eval.runtime_s = r.best_eval.runtime_s;

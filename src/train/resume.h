@@ -83,6 +83,7 @@ typedef struct lb_resume {
     lb_resume_eval best_eval;
     double total_flos, train_time, token_time;
     int64_t tokens;
+    int es_counter;      /* early stopping's counter, 0..epoch (absent in older files: 0) */
     lb_resume_row *rows; /* [epochs]; rows at and after `epoch` are empty */
     lb_resume_hist *hist;
     int nhist;

@@ -274,7 +274,9 @@ static bool is_checkpoint_name(const char *s) {
 }
 
 /* Folders inside the output folder that only a run writes (under the output folder's lock). */
-static bool owned_inside(const char *name) { return is_checkpoint_name(name) || !strcmp(name, "resume"); }
+static bool owned_inside(const char *name) {
+    return is_checkpoint_name(name) || !strcmp(name, "resume") || !strcmp(name, "runs"); /* runs/: TensorBoard */
+}
 
 enum { ENT_LEFTOVER, ENT_OURS, ENT_FOREIGN };
 static int classify_entry(const char *name, bool is_dir) {
@@ -429,7 +431,7 @@ static bool carry_skip(const char *name, void *ctx) {
     int kind = classify_entry(name, is_dir);
     if (kind == ENT_LEFTOVER || !strcmp(name, "resume")) return true;
     if (kind == ENT_OURS && !is_dir) return true;
-    if (is_checkpoint_name(name)) return replacing;
+    if (is_checkpoint_name(name) || !strcmp(name, "runs")) return replacing;
     return false;
 }
 
@@ -477,10 +479,63 @@ lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_trai
     }
     if (!st) {
         char *p = lb_path_join(sg->dir, "training_curves.svg");
-        st = write_svg(s, o->epochs, p, err);
+        st = write_svg(s, s->epoch < o->epochs ? s->epoch : o->epochs, p, err); /* early stopping: fewer */
         free(p);
     }
     if (!st) st = lb_run_publish(out, sg, err);
     lb_staging_abort(&fin_sg);
+    return st;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+lb_status lb_run_rotate_checkpoints(const lb_train_state *s, int limit, bool at_end, const char *work, lb_error *err) {
+    char **names = NULL;
+    int n = 0;
+    lb_status st = lb_dir_list(work, &names, &n, err);
+    if (st) return st;
+    int64_t *steps = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    int k = 0;
+    for (int i = 0; steps && i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (len < 2 || names[i][len - 1] != '/') continue; /* folders only, listed with a '/' */
+        names[i][len - 1] = 0;
+        if (is_checkpoint_name(names[i])) steps[k++] = strtoll(names[i] + 11, NULL, 10);
+    }
+    lb_dir_list_free(names);
+    if (!steps) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    qsort(steps, (size_t)k, sizeof *steps, cmp_i64);
+    int best = -1;
+    for (int i = 0; s->best_epoch && i < k; i++)
+        if (steps[i] == s->best_step) best = i;
+    int drop = 0;
+    if (at_end) {
+        if (best >= 0) { /* every one but the best */
+            steps[best] = steps[k - 1];
+            drop = k - 1;
+        }
+    } else {
+        /* _sorted_checkpoints: the best bubbles up to the second-newest place */
+        for (int i = best; best >= 0 && i < k - 2; i++) {
+            int64_t tmp = steps[i];
+            steps[i] = steps[i + 1];
+            steps[i + 1] = tmp;
+        }
+        int keep = limit;
+        if (best >= 0 && limit == 1 && steps[k - 1] != s->best_step) keep = 2;
+        drop = k > keep ? k - keep : 0;
+    }
+    for (int i = 0; !st && i < drop; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "checkpoint-%lld", (long long)steps[i]);
+        char *p = lb_path_join(work, name);
+        if (!p) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        else st = lb_remove_tree(p, err);
+        free(p);
+    }
+    free(steps);
     return st;
 }

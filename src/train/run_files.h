@@ -64,6 +64,13 @@ lb_status lb_run_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_
 lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_run_output *out,
                              lb_error *err);
 
+/* HF Trainer._rotate_checkpoints over work/checkpoint-<step>/ folders (save_total_limit): the
+ * oldest by step are removed until `limit` remain, the best (s->best_step, when s->best_epoch)
+ * never: it is moved to the second-newest place first, and a limit of 1 keeps 2 while the best
+ * is not the newest. at_end: the end of train()'s rule for limit 1, every checkpoint but the
+ * best is removed. A folder that cannot be removed is LB_ERR_IO naming it. */
+lb_status lb_run_rotate_checkpoints(const lb_train_state *s, int limit, bool at_end, const char *work, lb_error *err);
+
 /* Appends e to s's log_history; -1 when out of memory. */
 int lb_run_hist_push(lb_train_state *s, lb_hist_entry e);
 /* x rounded to `digits` decimals, as HF rounds logged values (Python round()). */

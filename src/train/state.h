@@ -31,22 +31,31 @@ typedef enum lb_best_metric {
 struct lb_run_output; /* train/run_files.h */
 
 typedef struct lb_train_opts {
-    int epochs;                     /* 10 */
-    int batch_size;                 /* 4 */
-    int eval_batch_size;            /* 4 */
-    double lr;                      /* 1e-3 */
-    float weight_decay;             /* 0.01 */
-    int64_t warmup_steps;           /* 0 */
-    double max_grad_norm;           /* 1.0; <= 0 disables clipping */
-    uint64_t seed;                  /* 42: data order and dropout */
-    int logging_steps;              /* 500 */
-    lb_best_metric best;            /* LB_BEST_LOSS: lowest eval loss wins; others: highest */
-    const char *output_dir;         /* NULL: nothing is written */
-    bool overwrite_output;          /* output_dir may hold a previous run's output (replaced at the end) */
-    struct lb_run_output *output;   /* output_dir already opened by the caller (NULL: the trainer opens it) */
-    const char *base_model_name;    /* adapter_config base_model_name_or_path */
-    const char *tokenizer_dir;      /* tokenizer files copied next to the adapters (NULL: none) */
-    const char *const *label_names; /* [num_labels] written to labels.json (NULL: LABEL_i) */
+    int epochs;                      /* 10 */
+    int batch_size;                  /* 4 */
+    int eval_batch_size;             /* 4 */
+    double lr;                       /* 1e-3 */
+    float weight_decay;              /* 0.01 */
+    int64_t warmup_steps;            /* 0; > 0 wins over warmup_ratio (HF get_warmup_steps) */
+    double warmup_ratio;             /* 0: warmup = ceil(total steps x ratio) when warmup_steps is 0 */
+    int lr_schedule;                 /* lb_lr_schedule (train/optim.h): LB_SCHED_LINEAR */
+    int greater_is_better;           /* 0: the metric's own (loss: lower wins, others higher); 1: higher
+                                     * wins; -1: lower wins */
+    int early_stopping_patience;     /* 0: off; N: stop after N evaluations without improvement */
+    double early_stopping_threshold; /* an improvement must exceed this (HF EarlyStoppingCallback) */
+    int save_total_limit;            /* 0: keep every checkpoint; N: HF's rotation (the best is kept) */
+    bool tensorboard;                /* report_to tensorboard: log_history's scalars as event files */
+    const char *logging_dir;         /* their folder; NULL: output_dir/runs/<Mon DD_HH-MM-SS>_<host> */
+    double max_grad_norm;            /* 1.0; <= 0 disables clipping */
+    uint64_t seed;                   /* 42: data order and dropout */
+    int logging_steps;               /* 500 */
+    lb_best_metric best;             /* LB_BEST_LOSS: lowest eval loss wins; others: highest */
+    const char *output_dir;          /* NULL: nothing is written */
+    bool overwrite_output;           /* output_dir may hold a previous run's output (replaced at the end) */
+    struct lb_run_output *output;    /* output_dir already opened by the caller (NULL: the trainer opens it) */
+    const char *base_model_name;     /* adapter_config base_model_name_or_path */
+    const char *tokenizer_dir;       /* tokenizer files copied next to the adapters (NULL: none) */
+    const char *const *label_names;  /* [num_labels] written to labels.json (NULL: LABEL_i) */
     /* Test option: per-step batches of row indices (HF order.json); replaces shuffling.
      * n_order_steps must be a multiple of epochs. */
     const int32_t *order_rows;    /* concatenated rows of every micro-batch */
@@ -98,6 +107,7 @@ typedef struct lb_train_state {
     double epoch_loss_sum;
     int64_t epoch_loss_steps;
     double last_logged_loss; /* NaN until the first log */
+    int es_counter;          /* evaluations without improvement (EarlyStoppingCallback's counter) */
     int best_epoch;
     int64_t best_step;
     double best_metric;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include "base/fileio.h"
 #include "formats/pyjson.h"
+#include "formats/tfevents.h"
 #include "kernels/kernels.h"
 #include "train/optim.h"
 #include "train/resume.h"
@@ -65,6 +66,10 @@ struct lb_trainer {
     /* A step's micro-batches: G = K per process x P processes. Global micro-batch j of a step is
      * computed by rank j % P; its gradient is summed in j order on every process. */
     int G, K, P, rank;
+    int64_t warmup;       /* the schedule's warmup steps (HF get_warmup_steps) */
+    lb_tfevents tb;       /* report_to tensorboard (rank 0); fd -1: off */
+    bool greater;         /* metric_for_best_model: higher wins (HF greater_is_better) */
+    bool stop_early;      /* early stopping asked the run to end after this evaluation */
     int64_t n_flat;       /* trainable floats (the gradient of one micro-batch) */
     float *acc;           /* [n_flat] P == 1 < G: running sum of the step's gradients */
     double *mb;           /* [3 G] per micro-batch j of a step: loss, real tokens, B x T */
@@ -123,6 +128,76 @@ static lb_status reserve_batch(lb_trainer *t, int B, lb_error *err) {
     return LB_OK;
 }
 
+static double unix_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* HF's TensorBoardCallback's SummaryWriter: logging_dir, by default
+ * output_dir/runs/<Mon DD_HH-MM-SS>_<host> (a resumed run starts a new one, as HF does). */
+static lb_status open_tensorboard(lb_trainer *t, lb_error *err) {
+    const double now = unix_now();
+    char *dir = NULL;
+    if (t->o.logging_dir) {
+        dir = strdup(t->o.logging_dir);
+    } else if (t->out) {
+        char leaf[400];
+        lb_tfevents_run_name(leaf, sizeof leaf, now);
+        char *runs = lb_path_join(t->out->work, "runs");
+        dir = runs ? lb_path_join(runs, leaf) : NULL;
+        free(runs);
+    } else {
+        return LB_OK; /* not the writing process */
+    }
+    if (!dir) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = lb_tfevents_open(&t->tb, dir, now, err);
+    free(dir);
+    return st;
+}
+
+/* Appends h to log_history and, with report_to tensorboard, writes its scalars as HF's
+ * TensorBoardCallback.on_log does: rewrite_logs names eval_X "eval/X" and every other key
+ * "train/X" (epoch included), each at the global step. A training entry also gets
+ * train/grad_norm (the norm before clipping of the logged step), which transformers >= 4.38
+ * logs and 4.32 does not. */
+static lb_status push_hist(lb_trainer *t, lb_hist_entry h, double grad_norm, lb_error *err) {
+    if (lb_run_hist_push(&t->s, h)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (t->tb.fd < 0) return LB_OK;
+    const char *tags[12];
+    double vals[12];
+    int n = 0;
+#define TB(tag, v) (tags[n] = (tag), vals[n++] = (v))
+    if (h.kind == LB_HIST_TRAIN) {
+        TB("train/loss", h.v[1]);
+        TB("train/grad_norm", grad_norm);
+        TB("train/learning_rate", h.v[0]);
+    } else if (h.kind == LB_HIST_EVAL) {
+        TB("eval/loss", h.v[0]);
+        TB("eval/accuracy", h.v[1]);
+        TB("eval/f1", h.v[2]);
+        TB("eval/precision", h.v[3]);
+        TB("eval/recall", h.v[4]);
+        TB("eval/runtime", h.v[5]);
+        TB("eval/samples_per_second", h.v[6]);
+        TB("eval/steps_per_second", h.v[7]);
+    } else {
+        TB("train/train_runtime", h.v[2]);
+        TB("train/train_samples_per_second", h.v[3]);
+        TB("train/train_steps_per_second", h.v[4]);
+        TB("train/total_flos", h.v[0]);
+        TB("train/train_loss", h.v[1]);
+    }
+    TB("train/epoch", h.epoch);
+#undef TB
+    const double now = unix_now();
+    for (int i = 0; i < n; i++) {
+        lb_status st = lb_tfevents_scalar(&t->tb, tags[i], vals[i], h.step, now, err);
+        if (st) return st;
+    }
+    return LB_OK;
+}
+
 lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *o,
                           const lb_train_callbacks *cb, lb_trainer **out, lb_error *err) {
     *out = NULL;
@@ -140,6 +215,31 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (eval && eval->n <= 0) return lb_err(err, LB_ERR_FORMAT, "train: empty validation set");
     if (o->epochs < 1 || o->batch_size < 1 || o->eval_batch_size < 1 || o->logging_steps < 1)
         return lb_err(err, LB_ERR_USAGE, "train: epochs, batch sizes and logging steps must be >= 1");
+    if (o->early_stopping_patience < 0 || o->save_total_limit < 0 || !isfinite(o->early_stopping_threshold))
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: early_stopping_patience %d and save_total_limit %d must be >= 0, "
+                      "early_stopping_threshold finite",
+                      o->early_stopping_patience, o->save_total_limit);
+    /* EarlyStoppingCallback.on_train_begin's assertions (load_best_model_at_end and the metric
+     * always hold here) */
+    if (o->early_stopping_patience > 0 && !eval)
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: early stopping needs evaluations (a validation set, evaluation not turned off)");
+    if (o->tensorboard && !o->logging_dir && !o->output_dir)
+        return lb_err(err, LB_ERR_USAGE, "train: report_to tensorboard needs an output folder or a logging_dir");
+    if (o->lr_schedule < 0 || o->lr_schedule >= LB_SCHED_COUNT)
+        return lb_err(err, LB_ERR_USAGE, "train: learning-rate schedule %d is not one of lb_lr_schedule",
+                      o->lr_schedule);
+    /* TrainingArguments: "warmup_ratio must lie in range [0,1]" */
+    if (!(o->warmup_ratio >= 0 && o->warmup_ratio <= 1) || o->warmup_steps < 0)
+        return lb_err(err, LB_ERR_USAGE, "train: warmup_ratio %g must lie in range [0,1], warmup_steps %lld >= 0",
+                      o->warmup_ratio, (long long)o->warmup_steps);
+    /* get_polynomial_decay_schedule_with_warmup's ValueError */
+    if (o->lr_schedule == LB_SCHED_POLYNOMIAL && !(o->lr > LB_POLY_LR_END))
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: lr_end (%g) must be smaller than the initial learning rate (%g) of "
+                      "the polynomial schedule",
+                      LB_POLY_LR_END, o->lr);
     /* Each planned epoch has its row (losses, metrics, confusion matrix: ~34 KB) from the start,
      * in memory and in resume.json: the number is bounded, and said. */
     if (o->epochs > LB_TRAIN_MAX_EPOCHS)
@@ -209,12 +309,15 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     t->G = G;
     t->rank = P > 1 ? o->coll->rank : 0;
     t->own_out.lock.fd = -1;
+    t->tb.fd = -1;
+    t->greater = o->greater_is_better ? o->greater_is_better > 0 : o->best != LB_BEST_LOSS;
     lb_train_state *s = &t->s;
     const lb_train_opts *to = &t->o;
     s->n_train = train ? train->n : 0;
     s->steps_per_epoch = steps_per_epoch;
     s->total_steps = s->steps_per_epoch * to->epochs;
     s->last_logged_loss = NAN;
+    t->warmup = lb_warmup_steps(to->warmup_steps, to->warmup_ratio, s->total_steps);
     lb_rng_seed_stream(&s->shuffle_rng, to->seed, 1);
     lb_rng_seed_stream(&s->dropout_rng, to->seed, 2);
 
@@ -272,6 +375,7 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     }
     if (to->resume_dir && (st = lb_resume_load(m, s, &t->opt, to, eval ? eval->n : 0, err))) goto fail;
 
+    if (to->tensorboard && train && t->rank == 0 && (st = open_tensorboard(t, err))) goto fail;
     int64_t trainable, all;
     lb_model_param_counts(m, &trainable, &all);
     /* HF total_flos counts 6 * padded tokens * parameters outside embedding tables. */
@@ -303,6 +407,7 @@ fail:
 
 void lb_trainer_close(lb_trainer *t) {
     if (!t) return;
+    lb_tfevents_close(&t->tb);
     lb_run_output_close(&t->own_out);
     lb_adamw_free(&t->opt);
     lb_collator_free(&t->bb);
@@ -401,7 +506,7 @@ static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double pad
     if (!isfinite(gnorm))
         return lb_err(err, LB_ERR_NUMERIC, "train: non-finite gradient norm at step %lld (epoch %d)",
                       (long long)s->global_step + 1, s->epoch + 1);
-    double lr = o->lr * lb_linear_schedule(s->global_step, o->warmup_steps, s->total_steps);
+    double lr = lb_schedule_lr((lb_lr_schedule)o->lr_schedule, o->lr, s->global_step, t->warmup, s->total_steps);
     lb_adamw_step(&t->opt, lr);
     s->global_step++;
     double dt = now_s() - t0;
@@ -421,11 +526,14 @@ static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double pad
         s->tr_loss = 0;
         s->last_logged = s->global_step;
         s->last_logged_loss = logged;
-        lb_hist_entry h = {.kind = LB_HIST_TRAIN,
-                           .step = s->global_step,
-                           .epoch = lb_run_round(s->epoch + (double)(s->step_in_epoch + 1) / s->steps_per_epoch, 2),
-                           .v = {o->lr * lb_linear_schedule(s->global_step, o->warmup_steps, s->total_steps), logged}};
-        if (lb_run_hist_push(s, h)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        lb_hist_entry h = {
+            .kind = LB_HIST_TRAIN,
+            .step = s->global_step,
+            .epoch = lb_run_round(s->epoch + (double)(s->step_in_epoch + 1) / s->steps_per_epoch, 2),
+            .v = {lb_schedule_lr((lb_lr_schedule)o->lr_schedule, o->lr, s->global_step, t->warmup, s->total_steps),
+                  logged}};
+        lb_status st = push_hist(t, h, gnorm, err);
+        if (st) return st;
     }
     s->step_in_epoch++;
     double spent = now_s() - t->sess_t0;
@@ -475,9 +583,16 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
                                  row->eval.metrics.precision, row->eval.metrics.recall, lb_run_round(rt, 4),
                                  lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
                                  lb_run_round(rt > 0 ? ceil((double)n / o->eval_batch_size) / rt : 0, 3)}};
-        if (lb_run_hist_push(s, h)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        if ((st = push_hist(t, h, 0, err))) return st;
         double v = best_value(&row->eval, o->best);
-        better = !s->best_epoch || (o->best == LB_BEST_LOSS ? v < s->best_metric : v > s->best_metric);
+        if (o->early_stopping_patience > 0) {
+            /* EarlyStoppingCallback.check_metric_value, against the best before this evaluation */
+            bool improved = !s->best_epoch || ((t->greater ? v > s->best_metric : v < s->best_metric) &&
+                                               fabs(v - s->best_metric) > o->early_stopping_threshold);
+            s->es_counter = improved ? 0 : s->es_counter + 1;
+            if (s->es_counter >= o->early_stopping_patience && s->epoch + 1 < o->epochs) t->stop_early = true;
+        }
+        better = !s->best_epoch || (t->greater ? v > s->best_metric : v < s->best_metric);
         if (better) {
             s->best_epoch = s->epoch + 1;
             s->best_step = s->global_step;
@@ -495,6 +610,9 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
     t->ckpt_dir = NULL;
     if (t->out) {
         if ((st = lb_run_save_checkpoint(t->m, s, o, t->out->work, err))) return st;
+        if (o->save_total_limit > 0 &&
+            (st = lb_run_rotate_checkpoints(s, o->save_total_limit, false, t->out->work, err)))
+            return st;
         char name[64];
         snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->global_step);
         if (!(t->ckpt_dir = lb_path_join(t->out->work, name))) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -555,11 +673,13 @@ static lb_status finish(lb_trainer *t, lb_error *err) {
     t->train_loss = s->total_loss / (double)s->global_step;
     lb_hist_entry fin = {.kind = LB_HIST_FINAL,
                          .step = s->global_step,
-                         .epoch = (double)o->epochs,
+                         .epoch = (double)s->epoch, /* HF state.epoch: fewer when stopped early */
                          .v = {s->total_flos, t->train_loss, lb_run_round(s->train_time, 4),
                                lb_run_round((double)s->n_train * o->epochs / s->train_time, 3),
                                lb_run_round((double)s->total_steps / s->train_time, 3)}};
-    if (lb_run_hist_push(s, fin)) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status hst = push_hist(t, fin, 0, err);
+    lb_tfevents_close(&t->tb); /* the run's last scalars are in */
+    if (hst) return hst;
     if (s->best_epoch) { /* load_best_model_at_end */
         int64_t off = 0;
         for (int i = 0; i < t->np; i++) {
@@ -568,6 +688,11 @@ static lb_status finish(lb_trainer *t, lb_error *err) {
         }
         notice(t, "best epoch: %d (%s %.6f); its adapter is the result", s->best_epoch, lb_best_metric_name(o->best),
                s->best_metric);
+    }
+    /* HF: with save_total_limit 1 the end keeps the best checkpoint alone */
+    if (t->out && o->save_total_limit == 1 && s->best_epoch) {
+        lb_status st = lb_run_rotate_checkpoints(s, 1, true, t->out->work, err);
+        if (st) return st;
     }
     if (t->out) {
         lb_status st = lb_run_write_final(t->m, s, o, t->out, err);
@@ -672,6 +797,13 @@ lb_status lb_trainer_step(lb_trainer *t, lb_step_info *info, bool *done, lb_erro
     bool epoch_end = s->step_in_epoch == s->steps_per_epoch;
     bool last = epoch_end && s->epoch + 1 == o->epochs;
     if (epoch_end && (st = end_epoch(t, err))) goto fail;
+    if (t->stop_early) {
+        notice(t,
+               "early stopping: %s did not improve by more than %g in %d evaluation%s; stopping after epoch %d of %d",
+               lb_best_metric_name(o->best), o->early_stopping_threshold, o->early_stopping_patience,
+               o->early_stopping_patience > 1 ? "s" : "", s->epoch, o->epochs);
+        last = true;
+    }
     if (!last && cancel_requested(t)) {
         st = interrupt(t, err);
         goto fail;

@@ -115,3 +115,46 @@ Test(optim, adamw_clip_schedule_match_torch) {
     }
     cJSON_Delete(root);
 }
+
+/* Every schedule against transformers' get_scheduler (tests/golden/optim/schedules.json, written
+ * by tools/reference/schedule_golden.py): the same doubles, bit for bit, at every step. */
+Test(optim, schedules_match_transformers_bitwise) {
+    char *text;
+    size_t len;
+    lb_error err;
+    cr_assert_eq(lb_read_file("tests/golden/optim/schedules.json", &text, &len, &err), LB_OK, "%s", err.msg);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(root);
+    const cJSON *c;
+    int n_cases = 0, seen[LB_SCHED_COUNT] = {0};
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+        const char *name = cJSON_GetObjectItem(c, "type")->valuestring;
+        lb_lr_schedule k;
+        cr_assert(lb_lr_schedule_parse(name, &k), "%s", name);
+        cr_assert_str_eq(lb_lr_schedule_name(k), name);
+        seen[k]++;
+        double lr = cJSON_GetObjectItem(c, "learning_rate")->valuedouble;
+        int64_t total = cJSON_GetObjectItem(c, "total")->valueint;
+        int64_t ws = cJSON_GetObjectItem(c, "warmup_steps")->valueint;
+        double wr = cJSON_GetObjectItem(c, "warmup_ratio")->valuedouble;
+        int64_t w = lb_warmup_steps(ws, wr, total);
+        cr_assert_eq(w, cJSON_GetObjectItem(c, "warmup")->valueint, "%s: warmup %lld", name, (long long)w);
+        const cJSON *lrs = cJSON_GetObjectItem(c, "lrs");
+        cr_assert_eq(cJSON_GetArraySize(lrs), total + 1);
+        for (int64_t s = 0; s <= total; s++) {
+            double want = strtod(cJSON_GetArrayItem(lrs, (int)s)->valuestring, NULL);
+            double got = lb_schedule_lr(k, lr, s, w, total);
+            cr_assert(got == want, "%s lr %g total %lld warmup %lld: step %lld: %.17g, transformers %.17g", name, lr,
+                      (long long)total, (long long)w, (long long)s, got, want);
+        }
+        n_cases++;
+    }
+    for (int k = 0; k < LB_SCHED_COUNT; k++)
+        cr_assert(seen[k] >= 4, "%s has %d cases", lb_lr_schedule_name(k), seen[k]);
+    cr_assert_eq(n_cases, 29);
+    cJSON_Delete(root);
+    lb_lr_schedule k;
+    cr_assert(!lb_lr_schedule_parse("inverse_sqrt", &k));
+    cr_assert(!lb_lr_schedule_parse(NULL, &k));
+}

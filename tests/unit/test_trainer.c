@@ -12,6 +12,7 @@
 #include "model/peft.h"
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
+#include "train/optim.h"
 #include "train/trainer.h"
 #include "../support/train_support.h"
 #include "../support/test_support.h"
@@ -32,15 +33,18 @@ static int read_labels(const char *csv, int32_t *labels, int max) {
     return n;
 }
 
-/* The trajectory case at dir (model/, trajectory/{init,final,order.json,tokens.json,expected.json}). */
-static void run_trajectory(const char *dir) {
+/* The trajectory case at dir (model/, trajectory/{init,final,order.json,tokens.json,expected.json});
+ * src (NULL: dir) holds model/ and trajectory/{init,order.json,tokens.json} when dir has only
+ * trajectory/{final,expected.json} (a schedule case over distilbert_traj's run). */
+static void run_trajectory_from(const char *dir, const char *src) {
+    if (!src) src = dir;
     char p[512], csv[512];
     snprintf(csv, sizeof csv, "%s/data/imdb/train.csv", shared_dir());
     if (!lb_file_exists(csv)) cr_skip_test("shared data absent (%s); set LORABERT_SHARED", csv);
     static int32_t labels[100000];
     int nrows = read_labels(csv, labels, 100000);
     cr_assert(nrows > 0);
-    snprintf(p, sizeof p, "%s/trajectory/tokens.json", dir);
+    snprintf(p, sizeof p, "%s/trajectory/tokens.json", src);
     cJSON *tok = read_json(p);
     const cJSON *rows = cJSON_GetObjectItem(tok, "rows");
     /* every train.csv row; rows the trajectory never uses hold [CLS] [SEP] */
@@ -62,11 +66,11 @@ static void run_trajectory(const char *dir) {
     }
     free(ids);
     cJSON_Delete(tok);
-    snprintf(p, sizeof p, "%s/model", dir);
+    snprintf(p, sizeof p, "%s/model", src);
     lb_load_opts lo = {.quiet = true};
     lb_model *m = lb_model_load(p, &lo, &err);
     cr_assert_not_null(m, "%s", err.msg);
-    snprintf(p, sizeof p, "%s/trajectory/init", dir);
+    snprintf(p, sizeof p, "%s/trajectory/init", src);
     cr_assert_eq(lb_peft_load(m, p, &err), LB_OK, "%s", err.msg);
     snprintf(p, sizeof p, "%s/trajectory/expected.json", dir);
     cJSON *exp = read_json(p);
@@ -78,10 +82,19 @@ static void run_trajectory(const char *dir) {
     o.lr = cJSON_GetObjectItem(args, "learning_rate")->valuedouble;
     o.weight_decay = (float)cJSON_GetObjectItem(args, "weight_decay")->valuedouble;
     o.max_grad_norm = cJSON_GetObjectItem(args, "max_grad_norm")->valuedouble;
+    const cJSON *sched = cJSON_GetObjectItem(args, "lr_scheduler_type");
+    if (sched) {
+        lb_lr_schedule k;
+        cr_assert(lb_lr_schedule_parse(sched->valuestring, &k), "%s", sched->valuestring);
+        o.lr_schedule = (int)k;
+        const cJSON *wr = cJSON_GetObjectItem(args, "warmup_ratio"), *ws = cJSON_GetObjectItem(args, "warmup_steps");
+        o.warmup_ratio = wr ? wr->valuedouble : 0.0;
+        o.warmup_steps = ws ? ws->valueint : 0;
+    }
     int epochs;
     int32_t *orows, *ooff;
     int64_t nsteps;
-    snprintf(p, sizeof p, "%s/trajectory/order.json", dir);
+    snprintf(p, sizeof p, "%s/trajectory/order.json", src);
     cr_assert_eq(lb_batch_order_load(p, &orows, &ooff, &nsteps, &epochs, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(epochs, o.epochs);
     const cJSON *ga = cJSON_GetObjectItem(args, "gradient_accumulation_steps");
@@ -97,6 +110,16 @@ static void run_trajectory(const char *dir) {
     lb_train_result res;
     cr_assert_eq(train_once(m, &ts, NULL, &o, &res, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(res.global_step, nsteps);
+    /* the learning rate of each update, bit for bit (HF: the optimizer's lr at that step) */
+    const cJSON *lrs = cJSON_GetObjectItem(exp, "learning_rates");
+    const int64_t wsteps = lb_warmup_steps(o.warmup_steps, o.warmup_ratio, nsteps);
+    const cJSON *wexp = cJSON_GetObjectItem(args, "warmup");
+    if (wexp) cr_assert_eq(wsteps, wexp->valueint);
+    for (int64_t k = 0; k < nsteps; k++) {
+        double got = lb_schedule_lr((lb_lr_schedule)o.lr_schedule, o.lr, k, wsteps, nsteps);
+        double want = cJSON_GetArrayItem(lrs, (int)k)->valuedouble;
+        cr_assert(got == want, "%s: update %lld: lr %.17g, HF %.17g", dir, (long long)k, got, want);
+    }
     double worst = 0;
     int64_t worst_k = 0;
     for (int64_t k = 0; k < nsteps; k++) {
@@ -150,7 +173,13 @@ static void run_trajectory(const char *dir) {
     lb_model_free(m);
 }
 
+static void run_trajectory(const char *dir) { run_trajectory_from(dir, NULL); }
+
 Test(trainer, trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("tests/golden/distilbert_traj"); }
+/* lr_scheduler_type cosine with warmup_ratio 0.1 (11 warmup steps of 102) over distilbert_traj's run */
+Test(trainer, cosine_warmup_ratio_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory_from("tests/golden/distilbert_traj_cosine", "tests/golden/distilbert_traj");
+}
 /* gradient_accumulation_steps 2 (HF's loss / K, clip and step after K micro-batches), 75 steps */
 Test(trainer, accumulation_trajectory_matches_hf_trainer, .timeout = 600) {
     run_trajectory("tests/golden/distilbert_traj_accum");
@@ -454,6 +483,79 @@ Test(trainer, best_by_accuracy_is_highest_first, .timeout = 600) {
     cJSON_Delete(s);
     rm_rf(out);
     lb_model_free(m);
+    lb_tokset_free(&tr);
+    lb_tokset_free(&va);
+}
+
+/* Early stopping (patience 2 with a threshold no improvement exceeds, so the run ends after
+ * epoch 3 of 6) and save_total_limit 1 (only the best checkpoint at the end): a run interrupted
+ * mid-epoch 3, when the counter is 1, and resumed ends bit for bit as the uninterrupted one (the
+ * counter travels in resume.json; without it the resumed run would go on to epoch 4). */
+Test(trainer, early_stopping_and_rotation_survive_resume, .timeout = 600) {
+    lb_tokset tr, va;
+    toy_set(&tr, 28, 1); /* 7 steps per epoch */
+    toy_set(&va, 10, 2);
+    char a[] = "/tmp/lbtrainESAXXXXXX", b[] = "/tmp/lbtrainESBXXXXXX";
+    cr_assert_not_null(mkdtemp(a));
+    cr_assert_not_null(mkdtemp(b));
+    lb_error err;
+    lb_train_result ra, rb;
+    lb_train_opts o;
+    const int64_t stops[] = {0, 17, 0};
+    for (int k = 0; k < 3; k++) {
+        const char *dir = k ? b : a;
+        lb_model *m;
+        char *resume = lb_path_join(b, "resume");
+        if (k == 2) {
+            lb_load_opts lo = {.quiet = true, .seed = 3};
+            m = lb_model_load("tests/golden/distilbert_tiny/model", &lo, &err);
+            cr_assert_not_null(m, "%s", err.msg);
+            cr_assert_eq(lb_peft_load(m, resume, &err), LB_OK, "%s", err.msg);
+        } else {
+            m = toy_model(0.1f);
+        }
+        toy_opts(&o, dir);
+        o.epochs = 6;
+        o.early_stopping_patience = 2;
+        o.early_stopping_threshold = 1e9;
+        o.save_total_limit = 1;
+        o.stop_after_step = stops[k];
+        if (k == 2) o.resume_dir = resume;
+        lb_status st = train_once(m, &tr, &va, &o, k ? &rb : &ra, &err);
+        cr_assert_eq(st, stops[k] ? LB_ERR_INTERRUPTED : LB_OK, "run %d: %s", k, err.msg);
+        free(resume);
+        lb_model_free(m);
+    }
+    cr_assert_eq(ra.global_step, 21, "stopped at step %lld, expected after epoch 3 (21)", (long long)ra.global_step);
+    cr_assert_eq(rb.global_step, 21);
+    size_t la, lb;
+    char *da = slurp(a, "adapter_model.safetensors", &la), *db = slurp(b, "adapter_model.safetensors", &lb);
+    cr_assert(la == lb && !memcmp(da, db, la), "resumed adapter differs from the uninterrupted one");
+    free(da);
+    free(db);
+    for (int k = 0; k < 2; k++) {
+        const char *dir = k ? b : a;
+        char *p = lb_path_join(dir, "trainer_state.json");
+        cJSON *s = read_json(p);
+        free(p);
+        cr_assert_float_eq(cJSON_GetObjectItem(s, "epoch")->valuedouble, 3.0, 0);
+        const cJSON *h = cJSON_GetObjectItem(s, "log_history");
+        const cJSON *fin = cJSON_GetArrayItem(h, cJSON_GetArraySize(h) - 1);
+        cr_assert(cJSON_GetObjectItem(fin, "train_runtime"));
+        cr_assert_float_eq(cJSON_GetObjectItem(fin, "epoch")->valuedouble, 3.0, 0);
+        const char *best = strrchr(cJSON_GetObjectItem(s, "best_model_checkpoint")->valuestring, '/') + 1;
+        /* save_total_limit 1: the best alone is left */
+        for (int step = 7; step <= 21; step += 7) {
+            char name[64];
+            snprintf(name, sizeof name, "checkpoint-%d", step);
+            char *cp = lb_path_join(dir, name);
+            cr_assert_eq(lb_dir_exists(cp), !strcmp(name, best), "%s: %s (best %s)", dir, name, best);
+            free(cp);
+        }
+        cJSON_Delete(s);
+    }
+    rm_rf(a);
+    rm_rf(b);
     lb_tokset_free(&tr);
     lb_tokset_free(&va);
 }

@@ -222,8 +222,12 @@ def main():
         print(name)
         if os.path.exists(os.path.join(d, "forward.safetensors")):
             verify_case(d)
-        if os.path.isdir(os.path.join(d, "trajectory")):
+        if os.path.exists(os.path.join(d, "trajectory", "tokens.json")):
             verify_trajectory(d)
+        elif os.path.isdir(os.path.join(d, "trajectory")):
+            # distilbert_traj_ddp2, distilbert_traj_cosine: runs over distilbert_traj's rows with other
+            # settings, checked by their own C / CLI tests
+            print("  trajectory over another case's rows: not replayed here")
     print(f"{len(FAILS)} failed checks")
     sys.exit(1 if FAILS else 0)
 
