@@ -10,6 +10,7 @@
 #include <time.h>
 #include "base/fileio.h"
 #include "text/pipeline.h"
+#include "../support/test_support.h"
 #include "text/tokenizer.h"
 
 static char *oracle_dir(void) {
@@ -123,9 +124,12 @@ Test(tokenizer_pipeline, differential_vs_tokenizers, .timeout = 600) {
         char *tab = strchr(line, '\t');
         cr_assert(tab);
         *tab = 0;
-        const char *name = line, *path = tab + 1;
+        const char *name = line, *listed = tab + 1;
+        /* committed files are listed relative to the checkout (any clone), others absolute */
+        char *path = listed[0] == '/' ? strdup(listed) : lb_path_join(repo_root(), listed);
         lb_tokenizer *tok = lb_tokenizer_load_json(path, &e);
-        cr_assert_not_null(tok, "%s: %s", name, e.msg);
+        cr_assert_not_null(tok, "%s (%s): %s", name, path, e.msg);
+        free(path);
         char idn[300];
         snprintf(idn, sizeof idn, "%s.ids", name);
         char *ip = lb_path_join(dir, idn), *ids;

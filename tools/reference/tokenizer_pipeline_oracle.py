@@ -112,9 +112,14 @@ def main():
                 e = tok.encode(a, b, add_special_tokens=bool(sp)) if b is not None else tok.encode(a, add_special_tokens=bool(sp))
                 f.write(" ".join(map(str, e.ids)) + "|" + (" ".join(map(str, e.type_ids)) if b is not None else "") + "\n")
         print(f"{name}: {len(cases)} cases", file=sys.stderr)
+    # The committed files are named relative to the checkout (tests/golden/tokenizers/NAME/...), so
+    # one oracle serves every clone; a file from elsewhere (a PyPI package's) keeps its absolute path.
+    root = os.path.abspath(os.path.join(files_dir, "..", "..", ".."))
     with open(os.path.join(out, "files.txt"), "w") as f:
         for name, path in files.items():
-            f.write(f"{name}\t{os.path.abspath(path)}\n")
+            ap = os.path.abspath(path)
+            rel = os.path.relpath(ap, root)
+            f.write(f"{name}\t{rel if not rel.startswith('..') else ap}\n")
 
 
 if __name__ == "__main__":
