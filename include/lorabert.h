@@ -537,6 +537,17 @@ typedef struct lb_train_options {
                                         * same options and write nothing). An epoch's micro-batches
                                         * must fill whole steps (LB_ERR_UNSUPPORTED otherwise,
                                         * naming the numbers). Not copied: outlives the run */
+    double label_smoothing_factor;      /* 0: off; else in (0, 1): HF's LabelSmoother, the loss
+                                        * (1 - f) * cross-entropy + f * the mean over the classes
+                                        * of -log softmax; the per-epoch eval_loss too (HF's
+                                        * compute_loss). Outside [0, 1): LB_ERR_USAGE */
+    const char *class_weights;          /* NULL or "": none. "w0,w1,...": one finite weight > 0
+                                        * per class, in label id order; "auto": sklearn's
+                                        * "balanced", n / (num_labels * count_c) over the training
+                                        * set (a class without example: LB_ERR_USAGE). The loss is
+                                        * torch CrossEntropyLoss(weight=w), per micro-batch
+                                        * sum_b w[y_b] nll_b / sum_b w[y_b]; the per-epoch eval_loss
+                                        * too. Not with label_smoothing_factor (LB_ERR_UNSUPPORTED) */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 

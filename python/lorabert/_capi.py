@@ -102,7 +102,8 @@ class TrainOptions(Structure):
                 ("seed_set", c_bool), ("logging_steps", c_int64), ("metric_for_best_model", c_char_p), ("no_eval", c_bool),
                 ("max_length", c_int), ("truncate_right", c_bool), ("threads", c_int),
                 ("base_model_name", c_char_p), ("batch_order_file", c_char_p), ("max_steps", c_int64),
-                ("output", c_void_p), ("gradient_accumulation_steps", c_int), ("collective", c_void_p)]
+                ("output", c_void_p), ("gradient_accumulation_steps", c_int), ("collective", c_void_p),
+                ("label_smoothing_factor", c_double), ("class_weights", c_char_p)]
 
 
 class StepInfo(Structure):

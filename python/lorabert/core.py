@@ -315,7 +315,7 @@ class Classifier(_Handle):
 _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size", "learning_rate",
                "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
                "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps",
-               "gradient_accumulation_steps")
+               "gradient_accumulation_steps", "label_smoothing_factor")
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
@@ -385,14 +385,15 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     per_device_train_batch_size=4, per_device_eval_batch_size=4, learning_rate=1e-3,
     weight_decay=0.01, warmup_steps=0, max_grad_norm=1.0, seed=42, logging_steps=500,
     gradient_accumulation_steps=1, metric_for_best_model="loss", overwrite_output_dir,
-    resume_from_checkpoint), plus
+    resume_from_checkpoint, label_smoothing_factor=0.0), plus class_weights ("auto", "w0,w1,..."
+    or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
     lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
     unknown = [k for k in kwargs if k not in _TRAIN_ARGS and k not in _LORA_ARGS and k not in _FIXED_ARGS
-               and k not in ("metric_for_best_model",)]
+               and k not in ("metric_for_best_model", "class_weights")]
     if unknown:
         raise TypeError("train() got an unexpected keyword argument %r" % unknown[0])
     for k, allowed in _FIXED_ARGS.items():
@@ -416,6 +417,11 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     if kwargs.get("metric_for_best_model") is not None:
         mb = kwargs["metric_for_best_model"]
         opts.metric_for_best_model = _b(mb[5:] if mb.startswith("eval_") else mb)
+    cw = kwargs.get("class_weights")
+    if cw is not None:  # "auto", "w0,w1,..." or a sequence of numbers (one per label)
+        if not isinstance(cw, (str, bytes)):
+            cw = ",".join(repr(float(x)) for x in cw)
+        opts.class_weights = _b(cw)
     opts.output_dir = _b(output_dir)
     opts.truncate_right = not _truncate_left(truncation_side)
     opts.no_eval = kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "no"

@@ -43,6 +43,7 @@ struct lb_train_run {
     char *output_dir, *resume_dir, *base_model_name, *tokenizer_dir; /* copies */
     int32_t *order_rows, *order_offsets;
     int threads;
+    float class_weights[LB_MAX_LABELS]; /* parsed lb_train_options.class_weights */
 };
 
 void lb_train_options_init(lb_train_options *o) {
@@ -63,6 +64,35 @@ void lb_train_options_init(lb_train_options *o) {
     o->logging_steps = d.logging_steps;
     o->metric_for_best_model = "loss";
     o->max_length = 512;
+}
+
+/* lb_train_options.class_weights "w0,w1,..." into w[num_labels]. */
+static lb_status parse_class_weights(const char *spec, int num_labels, float *w, lb_error *err) {
+    const char *p = spec;
+    int n = 0;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char tok[64];
+        if (len == 0 || len >= sizeof tok)
+            return lb_err(err, LB_ERR_USAGE, "class_weights '%s': weight %d is %s: expected a number > 0 or \"auto\"",
+                          spec, n + 1, len ? "too long" : "empty");
+        memcpy(tok, p, len);
+        tok[len] = 0;
+        char *end;
+        double v = strtod(tok, &end);
+        if (*end || !isfinite(v) || v <= 0)
+            return lb_err(err, LB_ERR_USAGE, "class_weights '%s': weight %d '%s': expected a finite number > 0", spec,
+                          n + 1, tok);
+        if (n < num_labels) w[n] = (float)v;
+        n++;
+        if (!e) break;
+        p = e + 1;
+    }
+    if (n != num_labels)
+        return lb_err(err, LB_ERR_USAGE, "class_weights '%s': %d weight%s for a model of %d labels (one per label)",
+                      spec, n, n == 1 ? "" : "s", num_labels);
+    return LB_OK;
 }
 
 static lb_status parse_best(const char *name, lb_best_metric *b, lb_error *err) {
@@ -207,6 +237,12 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         return lb_err(err, LB_ERR_USAGE,
                       "train: learning_rate, weight_decay and warmup_steps must be finite and >= 0, "
                       "logging_steps >= 1, max_steps >= 0");
+    if (!(o.label_smoothing_factor >= 0 && o.label_smoothing_factor < 1))
+        return lb_err(err, LB_ERR_USAGE, "train: label_smoothing_factor %g: expected 0 <= factor < 1",
+                      o.label_smoothing_factor);
+    if (o.label_smoothing_factor > 0 && o.class_weights && *o.class_weights)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "train: class weights and label smoothing together are not supported (choose one)");
     if (o.logging_steps > INT32_MAX) o.logging_steps = INT32_MAX; /* never reached: one log at most */
     lb_train_run *r = calloc(1, sizeof *r);
     if (!r) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -282,6 +318,12 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.output = o.output ? &o.output->out : NULL;
     to.grad_accum = o.gradient_accumulation_steps;
     to.coll = o.collective;
+    to.label_smoothing = o.label_smoothing_factor;
+    if (o.class_weights && !strcmp(o.class_weights, "auto")) to.class_weights_auto = true;
+    else if (o.class_weights && *o.class_weights) {
+        if ((st = parse_class_weights(o.class_weights, info.num_labels, r->class_weights, err))) goto out;
+        to.class_weights = r->class_weights;
+    }
     st = lb_trainer_open(m, r->has_train ? &r->train : NULL, r->has_eval ? &r->eval : NULL, &to, cb, &r->t, err);
     if (!st && o.output) o.output->used = true;
     if (!st) {

@@ -84,6 +84,17 @@ static void run_trajectory(const char *dir) {
     snprintf(p, sizeof p, "%s/trajectory/order.json", dir);
     cr_assert_eq(lb_batch_order_load(p, &orows, &ooff, &nsteps, &epochs, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(epochs, o.epochs);
+    /* the loss options of the smoothing / class-weight cases */
+    const cJSON *ls = cJSON_GetObjectItem(args, "label_smoothing_factor"),
+                *cwj = cJSON_GetObjectItem(args, "class_weights");
+    float cw[LB_METRICS_MAX_LABELS];
+    lb_loss_spec spec = {0};
+    if (ls) o.label_smoothing = spec.smoothing = (float)ls->valuedouble;
+    if (cwj) {
+        cr_assert_eq(cJSON_GetArraySize(cwj), 2);
+        for (int c = 0; c < 2; c++) cw[c] = (float)cJSON_GetArrayItem(cwj, c)->valuedouble;
+        o.class_weights = spec.weights = cw;
+    }
     const cJSON *ga = cJSON_GetObjectItem(args, "gradient_accumulation_steps");
     o.grad_accum = ga ? ga->valueint : 1; /* order.json lists micro-batches, K per step */
     const int64_t nmicro = nsteps;
@@ -141,6 +152,23 @@ static void run_trajectory(const char *dir) {
     cr_log_info("%s: final tensors max relative L2 diff %.3g (%s)", dir, tworst, tname);
     cr_assert(tworst <= 1e-3, "final %s differs from HF by %.3g relative", tname, tworst);
     lb_st_close(f);
+    /* HF's Trainer.evaluate() afterwards: eval_loss under the same compute_loss */
+    const cJSON *erows = cJSON_GetObjectItem(exp, "eval_rows");
+    if (erows) {
+        lb_tokset ev = {0};
+        const cJSON *x;
+        cJSON_ArrayForEach(x, erows) {
+            const int r = x->valueint;
+            const int32_t n = (int32_t)(ts.offsets[r + 1] - ts.offsets[r]);
+            cr_assert_eq(lb_tokset_add_pair(&ev, ts.ids + ts.offsets[r], n, n, ts.labels[r], &err), LB_OK);
+        }
+        lb_eval_result er;
+        cr_assert_eq(lb_evaluate_loss(m, &ev, o.batch_size, NULL, &spec, &er, NULL, &err), LB_OK, "%s", err.msg);
+        const double want = cJSON_GetObjectItem(exp, "eval_loss")->valuedouble;
+        cr_log_info("%s: eval_loss %.9g vs HF %.9g", dir, er.loss, want);
+        cr_assert(fabs(er.loss - want) <= 1e-3 * fabs(want), "eval_loss %.9g vs HF %.9g", er.loss, want);
+        lb_tokset_free(&ev);
+    }
     free(o.step_losses);
     free(o.step_grad_norms);
     free(orows);
@@ -154,6 +182,15 @@ Test(trainer, trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("t
 /* gradient_accumulation_steps 2 (HF's loss / K, clip and step after K micro-batches), 75 steps */
 Test(trainer, accumulation_trajectory_matches_hf_trainer, .timeout = 600) {
     run_trajectory("tests/golden/distilbert_traj_accum");
+}
+
+/* label_smoothing_factor 0.2: HF's LabelSmoother, in training and in evaluate() */
+Test(trainer, label_smoothing_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/distilbert_traj_smooth");
+}
+/* class weights 0.4,1.6: torch CrossEntropyLoss(weight=...) as a custom compute_loss */
+Test(trainer, class_weights_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/distilbert_traj_cw");
 }
 
 Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
