@@ -494,3 +494,77 @@ Test(trainer, best_by_accuracy_is_highest_first, .timeout = 600) {
     lb_tokset_free(&tr);
     lb_tokset_free(&va);
 }
+
+static void keep_line(void *user, const char *line) {
+    char *buf = user;
+    if (strstr(line, "class weights")) snprintf(buf, 512, "%s", line);
+}
+
+/* class_weights_auto: sklearn's "balanced" n / (num_labels * count_c) over the training set, the
+ * same run as those weights given explicitly (bit for bit), announced through on_log. */
+Test(trainer, class_weights_auto_are_balanced_counts, .timeout = 600) {
+    lb_tokset tr;
+    toy_set(&tr, 26, 1);
+    int64_t count[2] = {0, 0};
+    for (int64_t i = 0; i < tr.n; i++) count[tr.labels[i]]++;
+    cr_assert(count[0] != count[1], "the toy set should be unbalanced (%lld/%lld)", (long long)count[0],
+              (long long)count[1]);
+    const float want[2] = {(float)(26.0 / (2.0 * (double)count[0])), (float)(26.0 / (2.0 * (double)count[1]))};
+    float losses[2][14];
+    char line[512] = "";
+    for (int k = 0; k < 2; k++) {
+        lb_model *m = toy_model(0.0f);
+        lb_train_opts o;
+        toy_opts(&o, NULL);
+        o.epochs = 2;
+        o.step_losses = losses[k];
+        if (k) o.class_weights = want;
+        else o.class_weights_auto = true;
+        lb_train_callbacks cb = {.user = line, .on_log = k ? NULL : keep_line};
+        lb_trainer *t;
+        lb_error err;
+        cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, &cb, &t, &err), LB_OK, "%s", err.msg);
+        lb_train_result res;
+        cr_assert_eq(lb_trainer_run(t, &res, &err), LB_OK, "%s", err.msg);
+        cr_assert_eq(res.global_step, 14);
+        lb_trainer_close(t);
+        lb_model_free(m);
+    }
+    for (int s = 0; s < 14; s++) cr_assert_eq(losses[0][s], losses[1][s], "step %d: auto differs from explicit", s + 1);
+    char expect[128];
+    snprintf(expect, sizeof expect, "[%.6g, %.6g]", (double)want[0], (double)want[1]);
+    cr_assert(strstr(line, "auto") && strstr(line, expect), "notice '%s' lacks %s", line, expect);
+    lb_tokset_free(&tr);
+}
+
+Test(trainer, loss_options_refused) {
+    lb_tokset tr = {0};
+    lb_error err;
+    int32_t ids[3] = {2, 7, 3};
+    for (int i = 0; i < 5; i++) cr_assert_eq(lb_tokset_add_pair(&tr, ids, 3, 3, 0, &err), LB_OK);
+    lb_model *m = toy_model(0.0f);
+    lb_trainer *t = NULL;
+    lb_train_opts o;
+    toy_opts(&o, NULL);
+    o.class_weights_auto = true; /* label 1 has no example */
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "label 1") && strstr(err.msg, "no example"), "%s", err.msg);
+    toy_opts(&o, NULL);
+    o.label_smoothing = 1.0;
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "label_smoothing_factor 1"), "%s", err.msg);
+    o.label_smoothing = NAN;
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_USAGE);
+    const float w[2] = {1.0f, 0.0f};
+    toy_opts(&o, NULL);
+    o.class_weights = w;
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "class weight 1 is 0"), "%s", err.msg);
+    const float w2[2] = {1.0f, 2.0f};
+    o.class_weights = w2;
+    o.label_smoothing = 0.1;
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_UNSUPPORTED);
+    cr_assert_null(t);
+    lb_model_free(m);
+    lb_tokset_free(&tr);
+}
