@@ -43,6 +43,9 @@ int cmd_train(int argc, char **argv) {
          logging = 500, accum = 1;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
+    /* the loss (issue 16): label smoothing or class weights */
+    double label_smoothing = 0;
+    const char *class_weights = NULL;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
         {"--dataset", OPT_STR, &dataset, "ID|DIR",
@@ -78,6 +81,12 @@ int cmd_train(int argc, char **argv) {
         {"--use-rslora", OPT_FLAG, &rslora, NULL, "scaling alpha/sqrt(r)", 0, 0},
         {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP]", 3, 1e6},
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
+        {"--label-smoothing-factor", OPT_F64, &label_smoothing, "X",
+         "HF's label smoothing in [0, 1): loss (1-X) x cross-entropy + X x the mean over the classes of -log p (also the per-epoch eval loss)",
+         0, 1},
+        {"--class-weights", OPT_STR, &class_weights, "auto|W0,W1,..",
+         "weighted cross-entropy (torch CrossEntropyLoss(weight=W), each batch's sum w[y] x loss / sum w[y]; also the per-epoch eval loss): one weight > 0 per label in label order, or auto = n / (num_labels x count of the label) over the training set (sklearn \"balanced\"); not with --label-smoothing-factor",
+         0, 0},
         {"--seed", OPT_INT, &seed, "N", "seed for data order, dropout, head and LoRA init", 0, 9.2e18},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
         {"--precision", OPT_STR, &precision, "fp32|bf16",
@@ -173,6 +182,10 @@ int cmd_train(int argc, char **argv) {
         goto fail;
     }
 
+    if (label_smoothing >= 1)
+        return cli_usage_error("train", "--label-smoothing-factor %g: expected 0 <= X < 1", label_smoothing);
+    if (label_smoothing > 0 && class_weights)
+        return cli_usage_error("train", "--class-weights and --label-smoothing-factor together are not supported");
     lb_train_options to;
     lb_train_options_init(&to);
     to.output_dir = out_dir;
@@ -261,6 +274,8 @@ int cmd_train(int argc, char **argv) {
     to.batch_order_file = batch_order;
     to.output = reserved;
     to.gradient_accumulation_steps = (int)accum;
+    to.label_smoothing_factor = label_smoothing;
+    to.class_weights = class_weights;
     to.collective = coll;
     if (coll) {
         /* every rank trains on the same inputs: refused at start, naming what differs */
