@@ -40,6 +40,12 @@ mk notjson && echo '{"model_type": "distilbert",' >notjson/config.json
 row "config.json not JSON" $LB predict --model notjson "x"
 mk arch && sed -i 's/"distilbert"/"roberta"/' arch/config.json
 row "unsupported architecture (model_type roberta)" $LB predict --model arch "x"
+mk ptype && sed -i 's/"model_type"/"problem_type": "regression", "model_type"/' ptype/config.json
+row "unsupported problem_type (regression)" $LB predict --model ptype "x"
+mk multi && sed -i 's/"model_type"/"problem_type": "multi_label_classification", "model_type"/' multi/config.json
+printf 'text,label\ngood,1\nbad,0\n' >multi.csv
+row "eval of a multi-label model" $LB eval --model multi --data multi.csv
+row "train of a multi-label model" $LB train --model multi --train multi.csv --no-eval --output mlrun
 mk act && sed -i 's/"gelu"/"relu"/' act/config.json
 row "unsupported activation (relu)" $LB predict --model act "x"
 mk sin && sed -i 's/"sinusoidal_pos_embds": false/"sinusoidal_pos_embds": true/' sin/config.json

@@ -221,6 +221,10 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
                       "train: the model is already being trained by an open run (one run per model at a time: "
                       "close it first)");
     if (o.no_eval) eval = NULL;
+    if (lb_model_get_config(m)->multi_label)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "train: problem_type multi_label_classification: training (cross-entropy) supports "
+                      "single-label classifiers only");
     lb_best_metric best = LB_BEST_LOSS;
     lb_status st = parse_best(o.metric_for_best_model, &best, err);
     if (st) return st;
