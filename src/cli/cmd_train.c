@@ -116,6 +116,10 @@ int cmd_train(int argc, char **argv) {
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
     if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
     if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");
+    if (label_smoothing >= 1)
+        return cli_usage_error("train", "--label-smoothing-factor %g: expected 0 <= X < 1", label_smoothing);
+    if (label_smoothing > 0 && class_weights)
+        return cli_usage_error("train", "--class-weights and --label-smoothing-factor together are not supported");
     int nlabels = 0;
     char **label_names = cli_split_list(labels, &nlabels);
     if (nlabels < 1 || nlabels > LB_MAX_LABELS) {
@@ -182,10 +186,6 @@ int cmd_train(int argc, char **argv) {
         goto fail;
     }
 
-    if (label_smoothing >= 1)
-        return cli_usage_error("train", "--label-smoothing-factor %g: expected 0 <= X < 1", label_smoothing);
-    if (label_smoothing > 0 && class_weights)
-        return cli_usage_error("train", "--class-weights and --label-smoothing-factor together are not supported");
     lb_train_options to;
     lb_train_options_init(&to);
     to.output_dir = out_dir;
