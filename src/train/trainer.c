@@ -157,7 +157,6 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (o->class_weights_auto && !train)
         return lb_err(err, LB_ERR_USAGE, "train: class weights \"auto\" need a training set to count labels in");
     float cw[LB_METRICS_MAX_LABELS];
-    if (weighted && L > LB_METRICS_MAX_LABELS) return lb_err(err, LB_ERR_UNSUPPORTED, "train: %d labels", L);
     if (o->class_weights)
         for (int c = 0; c < L; c++) {
             if (!(isfinite(o->class_weights[c]) && o->class_weights[c] > 0))
