@@ -209,6 +209,10 @@ typedef struct lb_model_info {
     double lora_alpha, lora_dropout;
     int64_t trainable_params, all_params; /* as PEFT's print_trainable_parameters() */
     lb_precision precision;
+    const char *problem_type; /* config.json's: "single_label_classification" (also when absent)
+                               * or "multi_label_classification" (each label scored by its
+                               * sigmoid; such models predict and serve, but lb_evaluate_* and
+                               * training refuse them: LB_ERR_UNSUPPORTED); others do not open */
 } lb_model_info;
 
 /* Fills *info; its pointers belong to the model. */
@@ -295,7 +299,8 @@ const char *lb_classifier_label(const lb_classifier *c, int id);
  * single text). lens / pair_lens may be NULL (strlen). Eval mode; texts are batched by length
  * internally and results come back in input order:
  *   label_ids [n]        argmax, ties to the first (numpy); may be NULL
- *   probs     [n * L]    softmax computed in double; may be NULL
+ *   probs     [n * L]    softmax computed in double (a multi_label_classification model:
+ *                        each label's sigmoid, lb_scores); may be NULL
  *   logits    [n * L]    raw scores; may be NULL
  * with L = lb_classifier_num_labels(c). A text whose logits are not finite is LB_ERR_NUMERIC
  * naming its index; an empty text is allowed (it is [CLS] [SEP]). */
@@ -573,6 +578,17 @@ typedef struct lb_train_options {
     const char *logging_dir;            /* NULL: HF's default output_dir/runs/<MonDD_HH-MM-SS>_<host>
                                         * (a resumed run starts a new folder there, as HF does);
                                         * report_to tensorboard needs it or output_dir */
+    double label_smoothing_factor;      /* 0: off; else in (0, 1): HF's LabelSmoother, the loss
+                                        * (1 - f) * cross-entropy + f * the mean over the classes
+                                        * of -log softmax; the per-epoch eval_loss too (HF's
+                                        * compute_loss). Outside [0, 1): LB_ERR_USAGE */
+    const char *class_weights;          /* NULL or "": none. "w0,w1,...": one finite weight > 0
+                                        * per class, in label id order; "auto": sklearn's
+                                        * "balanced", n / (num_labels * count_c) over the training
+                                        * set (a class without example: LB_ERR_USAGE). The loss is
+                                        * torch CrossEntropyLoss(weight=w), per micro-batch
+                                        * sum_b w[y_b] nll_b / sum_b w[y_b]; the per-epoch eval_loss
+                                        * too. Not with label_smoothing_factor (LB_ERR_UNSUPPORTED) */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 
@@ -709,7 +725,8 @@ void lb_set_download_progress(lb_download_progress_fn fn, void *user);
 /* What `lorabert info` shows about a model folder, an adapter folder or a hub repo id, read from
  * headers only (nothing is loaded): one JSON object in *json (free with lb_free). Fields of a
  * model: kind "model", path, architecture, model_type, layers, dim, heads, ffn_dim, vocab_size,
- * max_position_embeddings, parameters, tensors, dtypes, num_labels, labels [names], tokenizer
+ * max_position_embeddings, parameters, tensors, dtypes, num_labels, labels [names], problem_type
+ * (config.json's, "single_label_classification" when absent), tokenizer
  * (a description), tokenizer_vocab_size, max_length. Of an adapter: kind "adapter", path,
  * peft_type, r, lora_alpha, lora_dropout, target_modules, task_type, base_model, has_weights,
  * tensors, parameters, dtypes, has_tokenizer. Thread-safe. */

@@ -40,6 +40,12 @@ mk notjson && echo '{"model_type": "distilbert",' >notjson/config.json
 row "config.json not JSON" $LB predict --model notjson "x"
 mk arch && sed -i 's/"distilbert"/"roberta"/' arch/config.json
 row "unsupported architecture (model_type roberta)" $LB predict --model arch "x"
+mk ptype && sed -i 's/"model_type"/"problem_type": "regression", "model_type"/' ptype/config.json
+row "unsupported problem_type (regression)" $LB predict --model ptype "x"
+mk multi && sed -i 's/"model_type"/"problem_type": "multi_label_classification", "model_type"/' multi/config.json
+printf 'text,label\ngood,1\nbad,0\n' >multi.csv
+row "eval of a multi-label model" $LB eval --model multi --data multi.csv
+row "train of a multi-label model" $LB train --model multi --train multi.csv --no-eval --output mlrun
 mk act && sed -i 's/"gelu"/"relu"/' act/config.json
 row "unsupported activation (relu)" $LB predict --model act "x"
 mk sin && sed -i 's/"sinusoidal_pos_embds": false/"sinusoidal_pos_embds": true/' sin/config.json
@@ -288,4 +294,10 @@ row "train: --lora-dropout 1" $LB train --model m --train range.csv --validation
 row "train: unknown --target-modules" $LB train --model m --train range.csv --validation range.csv --target-modules c_attn
 head -3 range.csv | sed 's/,5$/,0/' >two.csv
 row "train: an epoch that is not whole steps (--gradient-accumulation-steps)" $LB train --model m --train two.csv --no-eval --batch-size 1 --gradient-accumulation-steps 3 --epochs 1 --output accum
+row "train: --label-smoothing-factor 1" $LB train --model m --train two.csv --no-eval --label-smoothing-factor 1 --output ls
+row "train: class weights with label smoothing" $LB train --model m --train two.csv --no-eval --label-smoothing-factor 0.1 --class-weights auto --output ls
+row "train: --class-weights count differs from the labels" $LB train --model m --train two.csv --no-eval --class-weights 1,2,3 --output cw
+row "train: --class-weights not a number > 0" $LB train --model m --train two.csv --no-eval --class-weights 1,-2 --output cw
+printf 'text,label\ngood,1\nfine,1\n' >ones.csv
+row "train: --class-weights auto with a label absent from the training set" $LB train --model m --train ones.csv --no-eval --class-weights auto --output cw
 row "eval without --data" $LB eval --model m

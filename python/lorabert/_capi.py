@@ -61,7 +61,8 @@ class ModelInfo(Structure):
                 ("intermediate_size", c_int), ("max_position_embeddings", c_int), ("num_labels", c_int),
                 ("labels", POINTER(c_char_p)), ("load_notice", c_char_p), ("has_adapter", c_bool),
                 ("lora_r", c_int), ("lora_alpha", c_double), ("lora_dropout", c_double),
-                ("trainable_params", c_int64), ("all_params", c_int64), ("precision", c_int)]
+                ("trainable_params", c_int64), ("all_params", c_int64), ("precision", c_int),
+                ("problem_type", c_char_p)]
 
 
 class LoraOptions(Structure):
@@ -105,7 +106,8 @@ class TrainOptions(Structure):
                 ("output", c_void_p), ("gradient_accumulation_steps", c_int), ("collective", c_void_p),
                 ("lr_scheduler_type", c_char_p), ("warmup_ratio", c_double), ("greater_is_better", c_int),
                 ("early_stopping_patience", c_int), ("early_stopping_threshold", c_double),
-                ("save_total_limit", c_int), ("report_to", c_char_p), ("logging_dir", c_char_p)]
+                ("save_total_limit", c_int), ("report_to", c_char_p), ("logging_dir", c_char_p),
+                ("label_smoothing_factor", c_double), ("class_weights", c_char_p)]
 
 
 class StepInfo(Structure):

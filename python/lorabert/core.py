@@ -316,7 +316,7 @@ _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_ev
                "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
                "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps",
                "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "report_to", "logging_dir",
-               "early_stopping_patience", "early_stopping_threshold", "save_total_limit")
+               "early_stopping_patience", "early_stopping_threshold", "save_total_limit", "label_smoothing_factor")
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
@@ -389,14 +389,15 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     greater_is_better (None: by the metric), early_stopping_patience=0 (HF's EarlyStoppingCallback;
     0: off), early_stopping_threshold=0.0, save_total_limit=0 (0: keep all),
     report_to="none" (or "tensorboard"), logging_dir, overwrite_output_dir,
-    resume_from_checkpoint), plus
+    resume_from_checkpoint, label_smoothing_factor=0.0), plus class_weights ("auto", "w0,w1,..."
+    or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
     lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
     unknown = [k for k in kwargs if k not in _TRAIN_ARGS and k not in _LORA_ARGS and k not in _FIXED_ARGS
-               and k not in ("metric_for_best_model", "greater_is_better")]
+               and k not in ("metric_for_best_model", "greater_is_better", "class_weights")]
     if unknown:
         raise TypeError("train() got an unexpected keyword argument %r" % unknown[0])
     for k, allowed in _FIXED_ARGS.items():
@@ -426,6 +427,11 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     if kwargs.get("metric_for_best_model") is not None:
         mb = kwargs["metric_for_best_model"]
         opts.metric_for_best_model = _b(mb[5:] if mb.startswith("eval_") else mb)
+    cw = kwargs.get("class_weights")
+    if cw is not None:  # "auto", "w0,w1,..." or a sequence of numbers (one per label)
+        if not isinstance(cw, (str, bytes)):
+            cw = ",".join(repr(float(x)) for x in cw)
+        opts.class_weights = _b(cw)
     opts.output_dir = _b(output_dir)
     opts.truncate_right = not _truncate_left(truncation_side)
     opts.no_eval = kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "no"

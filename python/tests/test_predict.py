@@ -84,3 +84,4 @@ def test_info(clf):
     assert i["has_adapter"] and i["lora_r"] == 4 and i["lora_alpha"] == 32 and i["precision"] == "fp32"
     assert i["num_labels"] == 2 and i["labels"] == ["Negative", "Positive"] and i["hidden_size"] == 32
     assert 0 < i["trainable_params"] < i["all_params"]
+    assert i["problem_type"] == "single_label_classification"

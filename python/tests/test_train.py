@@ -141,3 +141,37 @@ def test_issue16_options_reach_the_library(cli, tiny, labelled, tmp_path):
         lorabert.train(model=tiny[0], train=labelled, lr_scheduler_type="inverse_sqrt")
     with pytest.raises(lorabert.UsageError):
         lorabert.train(model=tiny[0], train=labelled, early_stopping_patience=2)  # no evaluation
+
+
+@pytest.mark.parametrize("py_kw,cli_args", [
+    ({"label_smoothing_factor": 0.2}, ["--label-smoothing-factor", "0.2"]),
+    ({"class_weights": [0.5, 2.0]}, ["--class-weights", "0.5,2"]),
+    ({"class_weights": "auto"}, ["--class-weights", "auto"]),
+])
+def test_loss_options_same_adapter_as_the_cli(cli, tiny, labelled, tmp_path, py_kw, cli_args):
+    need(*TRAIN_FNS)
+    # 7 rows, 3 of label 1: auto's weights (7/8, 7/6) differ from 1
+    lines = open(labelled).read().splitlines()[:8]
+    assert sum(line.startswith("1,") for line in lines[1:]) == 3
+    labelled = str(tmp_path / "seven.csv")
+    open(labelled, "w").write("\n".join(lines) + "\n")
+    lorabert.train(model=tiny[0], train=labelled, validation=labelled, output_dir=str(tmp_path / "py"),
+                   num_train_epochs=2, max_length=32, lora_dropout=0.01, threads=2, **py_kw)
+    run_cli(cli, "train", "--model", tiny[0], "--train", labelled, "--validation", labelled, "--output",
+            str(tmp_path / "cli"), "--epochs", "2", "--max-length", "32", "--threads", "2", *cli_args)
+    run_cli(cli, "train", "--model", tiny[0], "--train", labelled, "--validation", labelled, "--output",
+            str(tmp_path / "plain"), "--epochs", "2", "--max-length", "32", "--threads", "2")
+    a = (tmp_path / "py" / "adapter_model.safetensors").read_bytes()
+    b = (tmp_path / "cli" / "adapter_model.safetensors").read_bytes()
+    c = (tmp_path / "plain" / "adapter_model.safetensors").read_bytes()
+    assert a == b and a != c  # the option reached the library, and it changes the loss
+
+
+def test_loss_options_refused(tiny, labelled):
+    need(*TRAIN_FNS)
+    with pytest.raises(lorabert.UsageError, match="label_smoothing_factor"):
+        lorabert.train(model=tiny[0], train=labelled, label_smoothing_factor=1.0)
+    with pytest.raises(lorabert.UsageError, match="3 weights for a model of 2 labels"):
+        lorabert.train(model=tiny[0], train=labelled, class_weights=[1, 2, 3], max_length=32)
+    with pytest.raises(lorabert.UnsupportedError, match="not supported"):
+        lorabert.train(model=tiny[0], train=labelled, class_weights="auto", label_smoothing_factor=0.1)

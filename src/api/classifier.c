@@ -242,6 +242,7 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
     }
     if (!st) st = run_batches(c, n, any_pair, z, err);
     lb_api_threads_restore(prev);
+    const bool multi = cfg->multi_label;
     for (size_t i = 0; i < n && !st; i++) {
         const float *zi = z + i * (size_t)L;
         for (int k = 0; k < L; k++)
@@ -258,7 +259,7 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
         for (int k = 1; k < L; k++)
             if (zi[k] > zi[best]) best = k;
         if (label_ids) label_ids[i] = best;
-        if (probs) lb_scores(zi, L, false, probs + i * (size_t)L);
+        if (probs) lb_scores(zi, L, multi, probs + i * (size_t)L);
     }
     if (z != logits) free(z);
     /* a large request's scratch is not kept */

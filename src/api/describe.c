@@ -195,6 +195,8 @@ static lb_status describe_model(const char *dir, cJSON *o, lb_error *err) {
     int n_labels = labels_of(cfg, labels);
     cJSON_AddNumberToObject(o, "num_labels", n_labels);
     cJSON_AddItemToObject(o, "labels", labels);
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(cfg, "problem_type");
+    cJSON_AddStringToObject(o, "problem_type", cJSON_IsString(pt) ? pt->valuestring : "single_label_classification");
     cJSON_AddStringToObject(o, "tokenizer", tok_desc);
     if (tok) cJSON_AddNumberToObject(o, "tokenizer_vocab_size", lb_tokenizer_vocab_size(tok));
     cJSON_AddNumberToObject(o, "max_length", max_len);

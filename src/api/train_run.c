@@ -44,6 +44,7 @@ struct lb_train_run {
     char *output_dir, *resume_dir, *base_model_name, *tokenizer_dir, *logging_dir; /* copies */
     int32_t *order_rows, *order_offsets;
     int threads;
+    float class_weights[LB_MAX_LABELS]; /* parsed lb_train_options.class_weights */
 };
 
 void lb_train_options_init(lb_train_options *o) {
@@ -65,6 +66,35 @@ void lb_train_options_init(lb_train_options *o) {
     o->metric_for_best_model = "loss";
     o->lr_scheduler_type = "linear";
     o->max_length = 512;
+}
+
+/* lb_train_options.class_weights "w0,w1,..." into w[num_labels]. */
+static lb_status parse_class_weights(const char *spec, int num_labels, float *w, lb_error *err) {
+    const char *p = spec;
+    int n = 0;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char tok[64];
+        if (len == 0 || len >= sizeof tok)
+            return lb_err(err, LB_ERR_USAGE, "class_weights '%s': weight %d is %s: expected a number > 0 or \"auto\"",
+                          spec, n + 1, len ? "too long" : "empty");
+        memcpy(tok, p, len);
+        tok[len] = 0;
+        char *end;
+        double v = strtod(tok, &end);
+        if (*end || !isfinite(v) || v <= 0)
+            return lb_err(err, LB_ERR_USAGE, "class_weights '%s': weight %d '%s': expected a finite number > 0", spec,
+                          n + 1, tok);
+        if (n < num_labels) w[n] = (float)v;
+        n++;
+        if (!e) break;
+        p = e + 1;
+    }
+    if (n != num_labels)
+        return lb_err(err, LB_ERR_USAGE, "class_weights '%s': %d weight%s for a model of %d labels (one per label)",
+                      spec, n, n == 1 ? "" : "s", num_labels);
+    return LB_OK;
 }
 
 static lb_status parse_best(const char *name, lb_best_metric *b, lb_error *err) {
@@ -194,6 +224,10 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
                       "train: the model is already being trained by an open run (one run per model at a time: "
                       "close it first)");
     if (o.no_eval) eval = NULL;
+    if (lb_model_get_config(m)->multi_label)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "train: problem_type multi_label_classification: training (cross-entropy) supports "
+                      "single-label classifiers only");
     lb_best_metric best = LB_BEST_LOSS;
     lb_status st = parse_best(o.metric_for_best_model, &best, err);
     if (st) return st;
@@ -225,6 +259,12 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         return lb_err(err, LB_ERR_USAGE, "train: report_to tensorboard needs output_dir or logging_dir");
     if (!(o.warmup_ratio >= 0 && o.warmup_ratio <= 1))
         return lb_err(err, LB_ERR_USAGE, "train: warmup_ratio %g must lie in range [0,1]", o.warmup_ratio);
+    if (!(o.label_smoothing_factor >= 0 && o.label_smoothing_factor < 1))
+        return lb_err(err, LB_ERR_USAGE, "train: label_smoothing_factor %g: expected 0 <= factor < 1",
+                      o.label_smoothing_factor);
+    if (o.label_smoothing_factor > 0 && o.class_weights && *o.class_weights)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "train: class weights and label smoothing together are not supported (choose one)");
     if (o.logging_steps > INT32_MAX) o.logging_steps = INT32_MAX; /* never reached: one log at most */
     lb_train_run *r = calloc(1, sizeof *r);
     if (!r) return lb_err(err, LB_ERR_NOMEM, "out of memory");
@@ -309,6 +349,12 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.output = o.output ? &o.output->out : NULL;
     to.grad_accum = o.gradient_accumulation_steps;
     to.coll = o.collective;
+    to.label_smoothing = o.label_smoothing_factor;
+    if (o.class_weights && !strcmp(o.class_weights, "auto")) to.class_weights_auto = true;
+    else if (o.class_weights && *o.class_weights) {
+        if ((st = parse_class_weights(o.class_weights, info.num_labels, r->class_weights, err))) goto out;
+        to.class_weights = r->class_weights;
+    }
     st = lb_trainer_open(m, r->has_train ? &r->train : NULL, r->has_eval ? &r->eval : NULL, &to, cb, &r->t, err);
     if (!st && o.output) o.output->used = true;
     if (!st) {

@@ -76,7 +76,8 @@ static void print_model(const cJSON *o) {
         printf("%s%d=%s", i ? ", " : "", i, cJSON_IsString(l) ? l->valuestring : "");
         i++;
     }
-    printf("\ntokenizer:     %s\n", str_of(o, "tokenizer"));
+    printf("\nproblem type:  %s\n", str_of(o, "problem_type"));
+    printf("tokenizer:     %s\n", str_of(o, "tokenizer"));
     printf("max length:    %d tokens\n", (int)num_of(o, "max_length"));
 }
 

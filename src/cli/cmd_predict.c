@@ -27,7 +27,9 @@ static const char predict_usage[] =
     "Labels each TEXT (or, with none given, each line of stdin) with the classifier, in eval\n"
     "mode. Prints one JSON line per text:\n"
     "  {\"index\":0,\"label\":\"Positive\",\"score\":0.97,\"probs\":[...],\"logits\":[...]}\n"
-    "or an aligned table when stdout is a terminal. stdin is streamed: each batch is printed\n"
+    "or an aligned table when stdout is a terminal. A multi-label model (config.json problem_type\n"
+    "multi_label_classification) gives each label's sigmoid as probs and lists in \"labels\" those\n"
+    ">= --threshold (label and score are the highest one's). stdin is streamed: each batch is printed\n"
     "as soon as it is full or no more input is waiting; a blank line is the empty text.\n"
     "--model may name a PEFT adapter folder (adapter_config.json): its base_model_name_or_path is\n"
     "opened with it. Labels: --labels, else the adapter's labels.json, else config.json's id2label.\n"
@@ -158,11 +160,31 @@ static void put_clipped(FILE *out, const char *s, size_t len, size_t width) {
     if (clipped) fputs("...", out);
 }
 
-/* {"index":i,"label":...,"score":...,"probs":[...],"logits":[...]} and a newline. */
-static void put_json_line(FILE *out, size_t index, const char *name, const double *p, const float *z, int L,
-                          int label) {
+/* What every chunk of texts needs. */
+typedef struct predict_ctx {
+    lb_classifier *c;
+    int num_labels;
+    bool table;
+    size_t label_w;
+    bool multi;       /* a multi_label_classification model: probs are sigmoids */
+    double threshold; /* multi: the labels whose probability is >= this are listed */
+} predict_ctx;
+
+/* {"index":i,"label":...,"score":...,"probs":[...],"logits":[...]} and a newline; a multi-label
+ * model's line also lists "labels":[...], every label whose sigmoid is >= the threshold. */
+static void put_json_line(FILE *out, size_t index, const predict_ctx *pc, const double *p, const float *z, int label) {
+    const int L = pc->num_labels;
     fprintf(out, "{\"index\":%zu,\"label\":", index);
-    cli_put_json_string(out, name);
+    cli_put_json_string(out, lb_classifier_label(pc->c, label));
+    if (pc->multi) {
+        fputs(",\"labels\":[", out);
+        for (int k = 0, n = 0; k < L; k++)
+            if (p[k] >= pc->threshold) {
+                if (n++) putc(',', out);
+                cli_put_json_string(out, lb_classifier_label(pc->c, k));
+            }
+        putc(']', out);
+    }
     fputs(",\"score\":", out);
     put_json_float(out, p[label]);
     fputs(",\"probs\":[", out);
@@ -177,14 +199,6 @@ static void put_json_line(FILE *out, size_t index, const char *name, const doubl
     }
     fputs("]}\n", out);
 }
-
-/* What every chunk of texts needs. */
-typedef struct predict_ctx {
-    lb_classifier *c;
-    int num_labels;
-    bool table;
-    size_t label_w;
-} predict_ctx;
 
 /* Classifies and prints texts (indices base, base+1, ...) in input order, then flushes. */
 static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, size_t base, lb_error *err) {
@@ -217,7 +231,7 @@ static lb_status predict_chunk(const predict_ctx *pc, const text_list *texts, si
             putchar('\n');
             continue;
         }
-        put_json_line(stdout, base + i, name, p, z, L, label[i]);
+        put_json_line(stdout, base + i, pc, p, z, label[i]);
     }
     if (!st && fflush(stdout) != 0) st = cli_err(err, LB_ERR_IO, "stdout: write failed: %s", strerror(errno));
     free(label);
@@ -250,8 +264,7 @@ static lb_status predict_block(const predict_ctx *pc, const lb_dataset *ds, size
     if (!st && (st = lb_classify(pc->c, t, NULL, pairs ? pr : NULL, NULL, n, label, probs, logits, err)))
         cli_err(err, st, "row %zu..%zu: %.900s", g0, g0 + n - 1, err->msg);
     for (size_t i = 0; !st && i < n; i++)
-        put_json_line(f, g0 + i, lb_classifier_label(pc->c, label[i]), probs + i * (size_t)L, logits + i * (size_t)L, L,
-                      label[i]);
+        put_json_line(f, g0 + i, pc, probs + i * (size_t)L, logits + i * (size_t)L, label[i]);
     if (f && fclose(f) && !st) st = cli_err(err, LB_ERR_NOMEM, "out of memory");
     if (st) {
         free(*buf);
@@ -376,6 +389,7 @@ int cmd_predict(int argc, char **argv) {
     char *labels_buf = NULL, **labels = NULL;
     int n_labels = 0;
     long max_length = 0, batch_size = PREDICT_DEFAULT_BATCH, threads = 0;
+    double threshold = 0.5;
     bool truncate_left = false, force_json = false, force_table = false;
     lb_precision precision = LB_PRECISION_FP32;
     text_list texts = {0};
@@ -393,6 +407,9 @@ int cmd_predict(int argc, char **argv) {
          0, 0},
         {"--precision", OPT_STR, &precision_arg, "P", "fp32 (exact) or bf16 (frozen linears in bf16: faster)", 0, 0},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
+        {"--threshold", OPT_F64, &threshold, "P",
+         "multi-label models (config.json problem_type multi_label_classification): each line's \"labels\" lists the labels whose sigmoid probability is >= P",
+         0, 1},
         {"--json", OPT_FLAG, &force_json, NULL, "JSON lines even on a terminal", 0, 0},
         {"--table", OPT_FLAG, &force_table, NULL, "an aligned table even when piped", 0, 0},
         {"--input", OPT_STR, &input, "FILE", "label the rows of this file (csv/tsv/jsonl/json/parquet)", 0, 0},
@@ -498,7 +515,12 @@ int cmd_predict(int argc, char **argv) {
     for (int k = 0; k < L && table; k++)
         if (strlen(info.labels[k]) > label_w) label_w = strlen(info.labels[k]);
     if (table) printf("%5s  %-*s  %8s  %s\n", "index", (int)label_w, "label", "score", "text");
-    predict_ctx pc = {.c = c, .num_labels = L, .table = table, .label_w = label_w};
+    predict_ctx pc = {.c = c,
+                      .num_labels = L,
+                      .table = table,
+                      .label_w = label_w,
+                      .multi = !strcmp(info.problem_type, "multi_label_classification"),
+                      .threshold = threshold};
     if (input) {
         if (predict_file(&pc, input, text_col, pair_col, output, (int)batch_size, &err)) goto fail;
     } else if (!from_stdin) {

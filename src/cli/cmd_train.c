@@ -48,6 +48,9 @@ int cmd_train(int argc, char **argv) {
                *save_strategy = "epoch";
     double warmup_ratio = 0, es_threshold = 0;
     long es_patience = 0, save_limit = 0;
+    /* the loss (issue 16): label smoothing or class weights */
+    double label_smoothing = 0;
+    const char *class_weights = NULL;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
         {"--dataset", OPT_STR, &dataset, "ID|DIR",
@@ -83,6 +86,12 @@ int cmd_train(int argc, char **argv) {
         {"--use-rslora", OPT_FLAG, &rslora, NULL, "scaling alpha/sqrt(r)", 0, 0},
         {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP]", 3, 1e6},
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
+        {"--label-smoothing-factor", OPT_F64, &label_smoothing, "X",
+         "HF's label smoothing in [0, 1): loss (1-X) x cross-entropy + X x the mean over the classes of -log p (also the per-epoch eval loss)",
+         0, 1},
+        {"--class-weights", OPT_STR, &class_weights, "auto|W0,W1,..",
+         "weighted cross-entropy (torch CrossEntropyLoss(weight=W), each batch's sum w[y] x loss / sum w[y]; also the per-epoch eval loss): one weight > 0 per label in label order, or auto = n / (num_labels x count of the label) over the training set (sklearn \"balanced\"); not with --label-smoothing-factor",
+         0, 0},
         {"--seed", OPT_INT, &seed, "N", "seed for data order, dropout, head and LoRA init", 0, 9.2e18},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
         {"--precision", OPT_STR, &precision, "fp32|bf16",
@@ -157,6 +166,10 @@ int cmd_train(int argc, char **argv) {
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
     if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
     if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");
+    if (label_smoothing >= 1)
+        return cli_usage_error("train", "--label-smoothing-factor %g: expected 0 <= X < 1", label_smoothing);
+    if (label_smoothing > 0 && class_weights)
+        return cli_usage_error("train", "--class-weights and --label-smoothing-factor together are not supported");
     int nlabels = 0;
     char **label_names = cli_split_list(labels, &nlabels);
     if (nlabels < 1 || nlabels > LB_MAX_LABELS) {
@@ -311,6 +324,8 @@ int cmd_train(int argc, char **argv) {
     to.batch_order_file = batch_order;
     to.output = reserved;
     to.gradient_accumulation_steps = (int)accum;
+    to.label_smoothing_factor = label_smoothing;
+    to.class_weights = class_weights;
     to.collective = coll;
     /* issue 16 */
     to.lr_scheduler_type = lr_sched;

@@ -101,6 +101,20 @@ void lb_attention_backward_ref(double *dq, double *dk, double *dv, const double 
  * labels [B] in [0, L); dlogits [B, L] nullable = (softmax - onehot) / B (overwrite). */
 float lb_cross_entropy(const float *logits, const int32_t *labels, int B, int L, float *dlogits);
 double lb_cross_entropy_ref(const double *logits, const int32_t *labels, int B, int L, double *dlogits);
+/* The training losses beside plain cross-entropy. smoothing: HF's LabelSmoother (epsilon):
+ * (1 - eps) * mean_b nll_b + eps * mean_b mean_j -log softmax(z_b)_j. weights [L]: torch's
+ * CrossEntropyLoss(weight=w): sum_b w[y_b] nll_b / sum_b w[y_b] (the batch's weighted mean). Both
+ * at once is not defined here (callers refuse it). NULL spec or {0, NULL}: lb_cross_entropy. */
+typedef struct lb_loss_spec {
+    float smoothing;      /* 0: none; in [0, 1) */
+    const float *weights; /* [L] > 0, or NULL */
+} lb_loss_spec;
+/* lb_cross_entropy under spec; dlogits [B, L] nullable = d loss / d logits (overwrite). */
+float lb_cross_entropy_ex(const float *logits, const int32_t *labels, int B, int L, const lb_loss_spec *spec,
+                          float *dlogits);
+/* Double twin (unit tests). */
+double lb_cross_entropy_ex_ref(const double *logits, const int32_t *labels, int B, int L, double smoothing,
+                               const double *weights, double *dlogits);
 
 /* ---- BLAS backend (blas.c) ----------------------------------------------------------- */
 /* The OpenBLAS kernel family in use ("SkylakeX", "Prescott", ...). */

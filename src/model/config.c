@@ -257,12 +257,18 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
                     cfg->dim, cfg->n_heads);
         goto out;
     }
+    /* problem_type: single-label (or absent, or null) and multi-label load; multi-label models
+     * score each label by its sigmoid (inference only: training and evaluation refuse them). */
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
-    if (pt && cJSON_IsString(pt) && strcmp(pt->valuestring, "single_label_classification") != 0) {
+    if (pt && cJSON_IsString(pt) && !strcmp(pt->valuestring, "multi_label_classification")) {
+        cfg->multi_label = true;
+    } else if (pt && !cJSON_IsNull(pt) &&
+               (!cJSON_IsString(pt) || strcmp(pt->valuestring, "single_label_classification") != 0)) {
         st = lb_err(err, LB_ERR_UNSUPPORTED,
-                    "%s: problem_type \"%s\": lorabert supports "
-                    "\"single_label_classification\"",
-                    path, pt->valuestring);
+                    "%s: problem_type %s%s%s: lorabert supports \"single_label_classification\" and "
+                    "\"multi_label_classification\"",
+                    path, cJSON_IsString(pt) ? "\"" : "", cJSON_IsString(pt) ? pt->valuestring : "(not a string)",
+                    cJSON_IsString(pt) ? "\"" : "");
         goto out;
     }
     st = parse_labels(&c, cfg, opts);

@@ -31,7 +31,8 @@ typedef struct lb_model_config {
     float hidden_dropout, attention_dropout, classifier_dropout;
     int pad_token_id;
     int num_labels;
-    char **id2label; /* [num_labels] */
+    char **id2label;  /* [num_labels] */
+    bool multi_label; /* config.json problem_type "multi_label_classification": sigmoid scores */
 } lb_model_config;
 
 /* The linear layers of a block, in PEFT's names for each architecture. */

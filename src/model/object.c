@@ -504,6 +504,7 @@ void lb_model_get_info(const lb_model *m, lb_model_info *info) {
     }
     lb_model_param_counts(m, &info->trainable_params, &info->all_params);
     info->precision = m->precision;
+    info->problem_type = c->multi_label ? "multi_label_classification" : "single_label_classification";
 }
 
 /* ---- many adapters over one base --------------------------------------------------------- */

@@ -34,8 +34,21 @@ lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, const 
     return lb_evaluate_shard(m, data, batch_size, coll, false, res, logits_out, err);
 }
 
+static lb_status evaluate(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll, bool shard,
+                          const lb_loss_spec *loss, lb_eval_result *res, float *logits_out, lb_error *err);
+
 lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll, bool shard,
                             lb_eval_result *res, float *logits_out, lb_error *err) {
+    return evaluate(m, data, batch_size, coll, shard, NULL, res, logits_out, err);
+}
+
+lb_status lb_evaluate_loss(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
+                           const lb_loss_spec *loss, lb_eval_result *res, float *logits_out, lb_error *err) {
+    return evaluate(m, data, batch_size, coll, false, loss, res, logits_out, err);
+}
+
+static lb_status evaluate(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll, bool shard,
+                          const lb_loss_spec *loss, lb_eval_result *res, float *logits_out, lb_error *err) {
     const lb_model_config *mc = lb_model_get_config(m);
     const int L = mc->num_labels;
     memset(res, 0, sizeof *res);
@@ -114,7 +127,7 @@ lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, 
                 r.bad_value = logits[i];
             }
         if (!r.bad) {
-            r.loss = lb_cross_entropy(logits, bb.labels, B, L, NULL);
+            r.loss = lb_cross_entropy_ex(logits, bb.labels, B, L, loss, NULL);
             for (int b = 0; b < B; b++) {
                 int pred = lb_argmax(logits + (int64_t)b * L, L);
                 if (lp) lp[2 * b] = bb.labels[b], lp[2 * b + 1] = pred;

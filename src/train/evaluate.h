@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include "base/error.h"
 #include "model/model.h"
+#include "kernels/kernels.h"
 #include "train/metrics.h"
 #include "train/tokset.h"
 
@@ -31,5 +32,9 @@ lb_status lb_evaluate(lb_model *m, const lb_tokset *data, int batch_size, const 
  * bit as one process computes it. Without shard: as lb_evaluate. */
 lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll, bool shard,
                             lb_eval_result *res, float *logits_out, lb_error *err);
+/* lb_evaluate with each batch's loss under loss (NULL: plain cross-entropy): what HF's Trainer
+ * reports as eval_loss when its compute_loss smooths or weights the loss. */
+lb_status lb_evaluate_loss(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
+                           const lb_loss_spec *loss, lb_eval_result *res, float *logits_out, lb_error *err);
 
 #endif

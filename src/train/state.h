@@ -69,6 +69,11 @@ typedef struct lb_train_opts {
     float *step_grad_norms;       /* optional [total steps]: global grad norm before clipping */
     int grad_accum;               /* micro-batches per step on each process (HF gradient_accumulation_steps) */
     const lb_collective *coll;    /* NULL: one process (see lorabert.h lb_train_options.collective) */
+    /* The training loss (and the per-epoch eval_loss, as HF's compute_loss): plain cross-entropy
+     * unless one of these is set (not both). */
+    double label_smoothing;     /* HF label_smoothing_factor, in [0, 1) */
+    const float *class_weights; /* [num_labels] > 0: CrossEntropyLoss(weight=...); NULL: none */
+    bool class_weights_auto;    /* weights n / (num_labels * count_c) from the training set's labels */
 } lb_train_opts;
 
 /* Batches per optimizer step: processes x gradient accumulation steps. */

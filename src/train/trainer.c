@@ -78,8 +78,10 @@ struct lb_trainer {
     size_t gbytes;        /* bytes of one process's part */
     bool coll_cancel;     /* P > 1: some process asked to stop after this step */
     bool done;
-    lb_status stopped; /* non-zero once a step failed or was interrupted */
-    double train_loss; /* HF train_loss, set when done */
+    lb_status stopped;               /* non-zero once a step failed or was interrupted */
+    double train_loss;               /* HF train_loss, set when done */
+    lb_loss_spec loss;               /* the training (and per-epoch eval) loss */
+    float cw[LB_METRICS_MAX_LABELS]; /* class weights when loss.weights is set */
 };
 
 static void notice(const lb_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -245,6 +247,35 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (o->epochs > LB_TRAIN_MAX_EPOCHS)
         return lb_err(err, LB_ERR_UNSUPPORTED, "train: %d epochs, at most %d", o->epochs, LB_TRAIN_MAX_EPOCHS);
     if (L > LB_METRICS_MAX_LABELS) return lb_err(err, LB_ERR_UNSUPPORTED, "train: %d labels", L);
+    if (!(o->label_smoothing >= 0 && o->label_smoothing < 1))
+        return lb_err(err, LB_ERR_USAGE, "train: label_smoothing_factor %g: expected 0 <= factor < 1",
+                      o->label_smoothing);
+    const bool weighted = o->class_weights || o->class_weights_auto;
+    if (weighted && o->label_smoothing > 0)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "train: class weights and label smoothing together are not supported (choose one)");
+    if (o->class_weights_auto && !train)
+        return lb_err(err, LB_ERR_USAGE, "train: class weights \"auto\" need a training set to count labels in");
+    float cw[LB_METRICS_MAX_LABELS];
+    if (o->class_weights)
+        for (int c = 0; c < L; c++) {
+            if (!(isfinite(o->class_weights[c]) && o->class_weights[c] > 0))
+                return lb_err(err, LB_ERR_USAGE, "train: class weight %d is %g: expected a finite number > 0", c,
+                              o->class_weights[c]);
+            cw[c] = o->class_weights[c];
+        }
+    else if (o->class_weights_auto) { /* sklearn's "balanced": n / (num_labels * count_c) */
+        int64_t count[LB_METRICS_MAX_LABELS] = {0};
+        for (int64_t i = 0; i < train->n; i++) count[train->labels[i]]++;
+        for (int c = 0; c < L; c++) {
+            if (!count[c])
+                return lb_err(err, LB_ERR_USAGE,
+                              "train: class weights \"auto\": label %d (%s) has no example in the training set "
+                              "(%lld rows); give the weights explicitly",
+                              c, o->label_names ? o->label_names[c] : "unnamed", (long long)train->n);
+            cw[c] = (float)((double)train->n / ((double)L * (double)count[c]));
+        }
+    }
     const int K = o->grad_accum > 1 ? o->grad_accum : 1;
     const int P = o->coll && o->coll->size > 1 ? o->coll->size : 1;
     if (o->grad_accum < 0 || o->grad_accum > LB_TRAIN_MAX_ACCUM)
@@ -311,6 +342,12 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     t->own_out.lock.fd = -1;
     t->tb.fd = -1;
     t->greater = o->greater_is_better ? o->greater_is_better > 0 : o->best != LB_BEST_LOSS;
+    t->loss.smoothing = (float)o->label_smoothing;
+    if (weighted) {
+        memcpy(t->cw, cw, sizeof(float) * (size_t)L);
+        t->loss.weights = t->cw;
+    }
+    t->o.class_weights = NULL; /* copied into t->cw: the caller's array need not outlive the run */
     lb_train_state *s = &t->s;
     const lb_train_opts *to = &t->o;
     s->n_train = train ? train->n : 0;
@@ -395,6 +432,15 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
                "process%s x %d gradient accumulation step%s), %lld steps",
                (long long)train->n, to->epochs, to->batch_size, (long long)to->batch_size * G, to->batch_size, P,
                P > 1 ? "es" : "", K, K > 1 ? "s" : "", (long long)s->total_steps);
+    if (t->loss.weights) {
+        char line[900];
+        size_t n = 0;
+        for (int c = 0; c < L && n + 40 < sizeof line; c++)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%.6g", c ? ", " : "", (double)t->cw[c]);
+        notice(t, "class weights%s: [%s] (CrossEntropyLoss(weight=...))",
+               to->class_weights_auto ? " (auto: n / (num_labels * count))" : "", line);
+    }
+    if (t->loss.smoothing > 0) notice(t, "label smoothing factor %g (HF LabelSmoother)", (double)t->loss.smoothing);
     t->t_start = now_s() - s->train_time;
     t->sess_t0 = now_s();
     t->sess_step0 = s->global_step;
@@ -453,7 +499,7 @@ static lb_status micro_grad(lb_trainer *t, const lb_batch *batch, const int32_t 
     lb_model_zero_grad(t->m);
     lb_status st = lb_model_forward(t->m, batch, true, rng, t->logits, err);
     if (st) return st;
-    *loss = lb_cross_entropy(t->logits, labels, batch->B, t->L, t->dlogits);
+    *loss = lb_cross_entropy_ex(t->logits, labels, batch->B, t->L, &t->loss, t->dlogits);
     if (!isfinite(*loss)) return LB_OK;
     return lb_model_backward(t->m, t->dlogits, err);
 }
@@ -569,7 +615,7 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
     bool better = false;
     lb_status st;
     if (t->eval) {
-        if ((st = lb_evaluate(t->m, t->eval, o->eval_batch_size, o->coll, &row->eval, NULL, err))) {
+        if ((st = lb_evaluate_loss(t->m, t->eval, o->eval_batch_size, o->coll, &t->loss, &row->eval, NULL, err))) {
             if (st == LB_ERR_NUMERIC) lb_err_prefix(err, "train: epoch %d", s->epoch + 1);
             return st;
         }

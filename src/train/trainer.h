@@ -1,8 +1,9 @@
 /* The HF Trainer step and epoch loop for LoRA classifiers.
  *
  * Owns: a run in progress (lb_trainer): the AdamW state, the data order (per-epoch shuffling
- * or a fixed batch order), the optimizer step (zero grad -> forward -> cross-entropy ->
- * backward -> clip -> AdamW -> linear schedule), the loss logging of HF (logging_steps), and at
+ * or a fixed batch order), the optimizer step (zero grad -> forward -> loss -> backward ->
+ * clip -> AdamW -> linear schedule; the loss is cross-entropy, HF's label smoothing or
+ * torch's class-weighted cross-entropy, also for the per-epoch eval loss, as HF's compute_loss), the loss logging of HF (logging_steps), and at
  * each epoch's end its evaluation (train/evaluate.h), best-model tracking and checkpoint
  * (train/run_files.h); at the last step the final output; on a cancel request the resume
  * checkpoint (train/resume.h). lb_trainer_run() is the loop over lb_trainer_step.

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
+#include <cjson/cJSON.h>
 #include "kernels/kernels.h"
+#include "../support/test_support.h"
 
 static lb_rng R;
 static void fill(double *d, int64_t n, double scale) {
@@ -551,6 +553,84 @@ Test(cross_entropy, matches_fd_and_torch_definition) {
     float z2[2] = {0, 0};
     int32_t y2 = 1;
     cr_assert(fabsf(lb_cross_entropy(z2, &y2, 1, 2, NULL) - logf(2.0f)) < 1e-7f);
+}
+
+/* Label smoothing and class weights: the double twin against finite differences, the float kernel
+ * against the twin, and both against the pinned stack (tests/golden/loss/torch.json:
+ * transformers 4.32.1's LabelSmoother, torch CrossEntropyLoss(weight=...), autograd). */
+typedef struct {
+    double *z;
+    int32_t *y;
+    double eps;
+    const double *w;
+} cex_ctx;
+static void cex_eval(void *c, double *out) {
+    cex_ctx *e = c;
+    out[0] = lb_cross_entropy_ex_ref(e->z, e->y, 3, 4, e->eps, e->w, NULL);
+}
+
+Test(cross_entropy, smoothed_and_weighted_match_fd) {
+    lb_rng_seed(&R, 12);
+    double z[12], w[4] = {0.3, 1.0, 2.5, 0.8};
+    int32_t y[3] = {0, 3, 3};
+    fill(z, 12, 3);
+    for (int k = 0; k < 2; k++) {
+        cex_ctx c = {z, y, k ? 0.0 : 0.25, k ? w : NULL};
+        double dz_[12], one = 1.0;
+        lb_cross_entropy_ex_ref(z, y, 3, 4, c.eps, c.w, dz_);
+        fd_check(k ? "weighted cross-entropy dlogits" : "smoothed cross-entropy dlogits", cex_eval, &c, z, 12, &one, 1,
+                 dz_);
+        float zf[12], dzf[12], wf[4];
+        for (int i = 0; i < 12; i++) zf[i] = (float)z[i];
+        for (int i = 0; i < 4; i++) wf[i] = (float)w[i];
+        lb_loss_spec spec = {.smoothing = (float)c.eps, .weights = k ? wf : NULL};
+        float loss = lb_cross_entropy_ex(zf, y, 3, 4, &spec, dzf);
+        cr_assert(fabs(loss - lb_cross_entropy_ex_ref(z, y, 3, 4, c.eps, c.w, NULL)) < 1e-6);
+        cr_assert(relerr_fd(dzf, dz_, 12) < 1e-6);
+    }
+    /* all weights 1 and no smoothing: plain cross-entropy, bit for bit */
+    float zf[12], d1[12], d2[12], ones[4] = {1, 1, 1, 1};
+    for (int i = 0; i < 12; i++) zf[i] = (float)z[i];
+    lb_loss_spec none = {0}, unit = {.weights = ones};
+    cr_assert_eq(lb_cross_entropy_ex(zf, y, 3, 4, &none, d1), lb_cross_entropy(zf, y, 3, 4, d2));
+    cr_assert(fabsf(lb_cross_entropy_ex(zf, y, 3, 4, &unit, d1) - lb_cross_entropy(zf, y, 3, 4, NULL)) < 1e-6f);
+    for (int i = 0; i < 12; i++) cr_assert(fabsf(d1[i] - d2[i]) < 1e-7f);
+}
+
+Test(cross_entropy, smoothed_and_weighted_match_torch) {
+    cJSON *root = read_json("tests/golden/loss/torch.json");
+    const cJSON *c;
+    int n = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+        const int B = cJSON_GetObjectItem(c, "B")->valueint, L = cJSON_GetObjectItem(c, "L")->valueint;
+        float z[64], want_d[64], d[64], w[8];
+        int32_t y[16];
+        cr_assert(B * L <= 64 && B <= 16 && L <= 8);
+        for (int i = 0; i < B * L; i++) {
+            z[i] = (float)cJSON_GetArrayItem(cJSON_GetObjectItem(c, "logits"), i)->valuedouble;
+            want_d[i] = (float)cJSON_GetArrayItem(cJSON_GetObjectItem(c, "dlogits"), i)->valuedouble;
+        }
+        for (int b = 0; b < B; b++) y[b] = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "labels"), b)->valueint;
+        lb_loss_spec spec = {.smoothing = (float)cJSON_GetObjectItem(c, "smoothing")->valuedouble};
+        const cJSON *wj = cJSON_GetObjectItem(c, "weights");
+        if (cJSON_IsArray(wj)) {
+            for (int j = 0; j < L; j++) w[j] = (float)cJSON_GetArrayItem(wj, j)->valuedouble;
+            spec.weights = w;
+        }
+        const double want = cJSON_GetObjectItem(c, "loss")->valuedouble;
+        const float loss = lb_cross_entropy_ex(z, y, B, L, &spec, d);
+        double num = 0, den = 0;
+        for (int i = 0; i < B * L; i++) {
+            num += ((double)d[i] - want_d[i]) * ((double)d[i] - want_d[i]);
+            den += (double)want_d[i] * want_d[i];
+        }
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        cr_assert(fabs(loss - want) <= 1e-5 * fabs(want), "%s: loss %.9g vs torch %.9g", name, loss, want);
+        cr_assert(sqrt(num / den) <= 1e-4, "%s: dlogits differ from torch by %.3g relative", name, sqrt(num / den));
+        n++;
+    }
+    cr_assert_eq(n, 6);
+    cJSON_Delete(root);
 }
 
 /* ---- NaN / Inf: every forward kernel gives NaN where torch does ---------------------------- */

@@ -1135,6 +1135,26 @@ Test(model_config, null_fields_like_transformers) {
     cr_assert_float_eq(c.classifier_dropout, 0.3f, 1e-7);
 }
 
+/* problem_type: single-label (or null) and multi-label open (multi-label scores by sigmoid);
+ * regression, other names and non-strings are refused naming the value. */
+Test(model_config, problem_types) {
+    lb_error e;
+    lb_model_config c;
+    cr_assert_eq(
+        parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"single_label_classification\"}", NULL, &c, &e), LB_OK,
+        "%s", e.msg);
+    cr_assert(!c.multi_label);
+    cr_assert_eq(
+        parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"multi_label_classification\"}", NULL, &c, &e), LB_OK,
+        "%s", e.msg);
+    cr_assert(c.multi_label);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"regression\"}", NULL, &c, &e),
+                 LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "problem_type \"regression\"") && strstr(e.msg, "multi_label_classification"), "%s", e.msg);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": 5}", NULL, &c, &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "problem_type (not a string)"), "%s", e.msg);
+}
+
 /* ---- NaN semantics: one NaN encoder weight makes every logit NaN, as in torch ------------ */
 /* Copies tests/golden/<name>/model into a temp folder with element 0 of `tensor` set to NaN. */
 static char *nan_model_copy(const char *name, const char *tensor) {

@@ -97,6 +97,17 @@ static void run_trajectory_from(const char *dir, const char *src) {
     snprintf(p, sizeof p, "%s/trajectory/order.json", src);
     cr_assert_eq(lb_batch_order_load(p, &orows, &ooff, &nsteps, &epochs, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(epochs, o.epochs);
+    /* the loss options of the smoothing / class-weight cases */
+    const cJSON *ls = cJSON_GetObjectItem(args, "label_smoothing_factor"),
+                *cwj = cJSON_GetObjectItem(args, "class_weights");
+    float cw[LB_METRICS_MAX_LABELS];
+    lb_loss_spec spec = {0};
+    if (ls) o.label_smoothing = spec.smoothing = (float)ls->valuedouble;
+    if (cwj) {
+        cr_assert_eq(cJSON_GetArraySize(cwj), 2);
+        for (int c = 0; c < 2; c++) cw[c] = (float)cJSON_GetArrayItem(cwj, c)->valuedouble;
+        o.class_weights = spec.weights = cw;
+    }
     const cJSON *ga = cJSON_GetObjectItem(args, "gradient_accumulation_steps");
     o.grad_accum = ga ? ga->valueint : 1; /* order.json lists micro-batches, K per step */
     const int64_t nmicro = nsteps;
@@ -164,6 +175,23 @@ static void run_trajectory_from(const char *dir, const char *src) {
     cr_log_info("%s: final tensors max relative L2 diff %.3g (%s)", dir, tworst, tname);
     cr_assert(tworst <= 1e-3, "final %s differs from HF by %.3g relative", tname, tworst);
     lb_st_close(f);
+    /* HF's Trainer.evaluate() afterwards: eval_loss under the same compute_loss */
+    const cJSON *erows = cJSON_GetObjectItem(exp, "eval_rows");
+    if (erows) {
+        lb_tokset ev = {0};
+        const cJSON *x;
+        cJSON_ArrayForEach(x, erows) {
+            const int r = x->valueint;
+            const int32_t n = (int32_t)(ts.offsets[r + 1] - ts.offsets[r]);
+            cr_assert_eq(lb_tokset_add_pair(&ev, ts.ids + ts.offsets[r], n, n, ts.labels[r], &err), LB_OK);
+        }
+        lb_eval_result er;
+        cr_assert_eq(lb_evaluate_loss(m, &ev, o.batch_size, NULL, &spec, &er, NULL, &err), LB_OK, "%s", err.msg);
+        const double want = cJSON_GetObjectItem(exp, "eval_loss")->valuedouble;
+        cr_log_info("%s: eval_loss %.9g vs HF %.9g", dir, er.loss, want);
+        cr_assert(fabs(er.loss - want) <= 1e-3 * fabs(want), "eval_loss %.9g vs HF %.9g", er.loss, want);
+        lb_tokset_free(&ev);
+    }
     free(o.step_losses);
     free(o.step_grad_norms);
     free(orows);
@@ -183,6 +211,15 @@ Test(trainer, cosine_warmup_ratio_trajectory_matches_hf_trainer, .timeout = 600)
 /* gradient_accumulation_steps 2 (HF's loss / K, clip and step after K micro-batches), 75 steps */
 Test(trainer, accumulation_trajectory_matches_hf_trainer, .timeout = 600) {
     run_trajectory("tests/golden/distilbert_traj_accum");
+}
+
+/* label_smoothing_factor 0.2: HF's LabelSmoother, in training and in evaluate() */
+Test(trainer, label_smoothing_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/distilbert_traj_smooth");
+}
+/* class weights 0.4,1.6: torch CrossEntropyLoss(weight=...) as a custom compute_loss */
+Test(trainer, class_weights_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/distilbert_traj_cw");
 }
 
 Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
@@ -558,4 +595,78 @@ Test(trainer, early_stopping_and_rotation_survive_resume, .timeout = 600) {
     rm_rf(b);
     lb_tokset_free(&tr);
     lb_tokset_free(&va);
+}
+
+static void keep_line(void *user, const char *line) {
+    char *buf = user;
+    if (strstr(line, "class weights")) snprintf(buf, 512, "%s", line);
+}
+
+/* class_weights_auto: sklearn's "balanced" n / (num_labels * count_c) over the training set, the
+ * same run as those weights given explicitly (bit for bit), announced through on_log. */
+Test(trainer, class_weights_auto_are_balanced_counts, .timeout = 600) {
+    lb_tokset tr;
+    toy_set(&tr, 26, 1);
+    int64_t count[2] = {0, 0};
+    for (int64_t i = 0; i < tr.n; i++) count[tr.labels[i]]++;
+    cr_assert(count[0] != count[1], "the toy set should be unbalanced (%lld/%lld)", (long long)count[0],
+              (long long)count[1]);
+    const float want[2] = {(float)(26.0 / (2.0 * (double)count[0])), (float)(26.0 / (2.0 * (double)count[1]))};
+    float losses[2][14];
+    char line[512] = "";
+    for (int k = 0; k < 2; k++) {
+        lb_model *m = toy_model(0.0f);
+        lb_train_opts o;
+        toy_opts(&o, NULL);
+        o.epochs = 2;
+        o.step_losses = losses[k];
+        if (k) o.class_weights = want;
+        else o.class_weights_auto = true;
+        lb_train_callbacks cb = {.user = line, .on_log = k ? NULL : keep_line};
+        lb_trainer *t;
+        lb_error err;
+        cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, &cb, &t, &err), LB_OK, "%s", err.msg);
+        lb_train_result res;
+        cr_assert_eq(lb_trainer_run(t, &res, &err), LB_OK, "%s", err.msg);
+        cr_assert_eq(res.global_step, 14);
+        lb_trainer_close(t);
+        lb_model_free(m);
+    }
+    for (int s = 0; s < 14; s++) cr_assert_eq(losses[0][s], losses[1][s], "step %d: auto differs from explicit", s + 1);
+    char expect[128];
+    snprintf(expect, sizeof expect, "[%.6g, %.6g]", (double)want[0], (double)want[1]);
+    cr_assert(strstr(line, "auto") && strstr(line, expect), "notice '%s' lacks %s", line, expect);
+    lb_tokset_free(&tr);
+}
+
+Test(trainer, loss_options_refused) {
+    lb_tokset tr = {0};
+    lb_error err;
+    int32_t ids[3] = {2, 7, 3};
+    for (int i = 0; i < 5; i++) cr_assert_eq(lb_tokset_add_pair(&tr, ids, 3, 3, 0, &err), LB_OK);
+    lb_model *m = toy_model(0.0f);
+    lb_trainer *t = NULL;
+    lb_train_opts o;
+    toy_opts(&o, NULL);
+    o.class_weights_auto = true; /* label 1 has no example */
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "label 1") && strstr(err.msg, "no example"), "%s", err.msg);
+    toy_opts(&o, NULL);
+    o.label_smoothing = 1.0;
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "label_smoothing_factor 1"), "%s", err.msg);
+    o.label_smoothing = NAN;
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_USAGE);
+    const float w[2] = {1.0f, 0.0f};
+    toy_opts(&o, NULL);
+    o.class_weights = w;
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_USAGE);
+    cr_assert(strstr(err.msg, "class weight 1 is 0"), "%s", err.msg);
+    const float w2[2] = {1.0f, 2.0f};
+    o.class_weights = w2;
+    o.label_smoothing = 0.1;
+    cr_assert_eq(lb_trainer_open(m, &tr, NULL, &o, NULL, &t, &err), LB_ERR_UNSUPPORTED);
+    cr_assert_null(t);
+    lb_model_free(m);
+    lb_tokset_free(&tr);
 }

@@ -290,8 +290,11 @@ class RecordingTrainer(Trainer):
     """Trainer whose batch order is fixed and which records, per optimizer step, the training loss,
     the learning rate used, and the pre-clip global grad norm (grads right after backward)."""
 
-    def __init__(self, *a, fixed_epochs=None, expected_batches=None, progress=0, **kw):
+    def __init__(self, *a, fixed_epochs=None, expected_batches=None, progress=0, class_weights=None, **kw):
         super().__init__(*a, **kw)
+        # lorabert's --class-weights: torch CrossEntropyLoss(weight=w) in a custom compute_loss (HF's
+        # Trainer has no such option; this is how its users add it), used for training and evaluation.
+        self.class_weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.fixed_sampler = FixedOrderSampler(fixed_epochs)
         self.expected_batches = expected_batches
         self.rec = {"losses": [], "learning_rates": [], "grad_norms": []}
@@ -302,6 +305,15 @@ class RecordingTrainer(Trainer):
 
     def _get_train_sampler(self):
         return self.fixed_sampler
+
+    def compute_loss(self, model, inputs, return_outputs=False):
+        if self.class_weights is None:
+            return super().compute_loss(model, inputs, return_outputs)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        logits = outputs["logits"]
+        loss = torch.nn.CrossEntropyLoss(weight=self.class_weights)(logits.view(-1, logits.shape[-1]), labels.view(-1))
+        return (loss, outputs) if return_outputs else loss
 
     def training_step(self, model, inputs):
         step = self.micro
@@ -401,12 +413,15 @@ def gen_trajectory(out_root, case):
             adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, seed=42, use_cpu=True,
             evaluation_strategy="no", save_strategy="no", logging_strategy="no", report_to=[],
             disable_tqdm=True, dataloader_drop_last=False, dataloader_num_workers=0,
-            dataloader_pin_memory=False, gradient_accumulation_steps=case.get("grad_accum", 1))
+            dataloader_pin_memory=False, gradient_accumulation_steps=case.get("grad_accum", 1),
+            label_smoothing_factor=case.get("label_smoothing", 0.0), per_device_eval_batch_size=bs)
         trainer = RecordingTrainer(model=pm, args=args, train_dataset=ListDataset(items),
                                    data_collator=collator, tokenizer=tok,
                                    fixed_epochs=epochs, expected_batches=expected_batches,
-                                   progress=case.get("progress", 0))
+                                   progress=case.get("progress", 0), class_weights=case.get("class_weights"))
         trainer.train()
+        eval_n = case.get("eval_rows", 0)  # Trainer.evaluate() on the first eval_n rows after training
+        eval_loss = (trainer.evaluate(eval_dataset=ListDataset(items[:eval_n]))["eval_loss"] if eval_n else None)
         shutil.rmtree(args.output_dir, ignore_errors=True)
         rec = trainer.rec
         K = case.get("grad_accum", 1)
@@ -438,8 +453,10 @@ def gen_trajectory(out_root, case):
                  "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
                  "max_length": case["max_length"], "truncation_side": "left", "padding": "longest (DataCollatorWithPadding)",
                  "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": targets},
-                 "rows": len(rows)},
-    })
+                 "rows": len(rows)} |
+        ({"label_smoothing_factor": case["label_smoothing"]} if case.get("label_smoothing") else {}) |
+        ({"class_weights": case["class_weights"]} if case.get("class_weights") else {}),
+    } | ({"eval_rows": rows[:eval_n], "eval_loss": eval_loss} if eval_n else {}))
     traj_notes = ("trajectory/init: PEFT's own init (lora_A kaiming-uniform, lora_B 0, head copies as the model's) "
                   "saved before training. HF Trainer (adamw_torch, linear schedule, 0 warmup, max_grad_norm 1, "
                   "wd 0.01, lr 1e-3) ran every step in order.json; steps[k] are 0-based data-row indices of "
@@ -450,7 +467,13 @@ def gen_trajectory(out_root, case):
                   + (" gradient_accumulation_steps K = %d: steps[] lists micro-batches, update k uses micro-batches "
                      "kK..kK+K-1; losses[k] = the sum of those micro-batches' losses / K (HF's tr_loss increment); "
                      "grad_norms[k] = the norm of the accumulated grads." % case["grad_accum"]
-                     if case.get("grad_accum", 1) > 1 else ""))
+                     if case.get("grad_accum", 1) > 1 else "")
+                  + (" label_smoothing_factor %g: HF's LabelSmoother is the loss (training and evaluation)."
+                     % case["label_smoothing"] if case.get("label_smoothing") else "")
+                  + (" class_weights %s: the loss is torch CrossEntropyLoss(weight=w) in a custom compute_loss "
+                     "(training and evaluation)." % case["class_weights"] if case.get("class_weights") else "")
+                  + (" eval_loss: Trainer.evaluate() (per_device_eval_batch_size %d) after training on the rows "
+                     "eval_rows (csv rows) with the final adapter." % bs if eval_n else ""))
     meta_path = os.path.join(d, "meta.json")
     if case.get("reuse_model"):
         with open(meta_path) as f:

@@ -43,6 +43,16 @@ TRAJ_CASES = [
     dict(name="distilbert_traj_accum", seed=2002, n_rows=198, epochs=3, max_length=128, batch_size=4, grad_accum=2,
          cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
                   hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    # --label-smoothing-factor 0.2 (HF's LabelSmoother), 50 steps per epoch, then evaluate() on 18 rows
+    dict(name="distilbert_traj_smooth", seed=2003, n_rows=200, epochs=2, max_length=128, batch_size=4,
+         label_smoothing=0.2, eval_rows=18,
+         cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
+                  hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    # --class-weights 0.4,1.6 (torch CrossEntropyLoss(weight=...) in compute_loss), then evaluate() on 18 rows
+    dict(name="distilbert_traj_cw", seed=2004, n_rows=200, epochs=2, max_length=128, batch_size=4,
+         class_weights=[0.4, 1.6], eval_rows=18,
+         cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
+                  hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
 ]
 
 def full_cases():

@@ -136,6 +136,18 @@ def replay(d, dtype):
     K = order.get("gradient_accumulation_steps", 1)  # micro-batches per update; steps[] lists micro-batches
     T = len(order["steps"]) // K
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, (T - s) / max(1, T)))
+    eps, cw = a.get("label_smoothing_factor", 0.0), a.get("class_weights")
+
+    def case_loss(out, labels):
+        """The case's loss by hand: plain CE, label smoothing (1 - eps) CE + eps mean(-log softmax),
+        or torch's weighted CE (sum w[y] nll / sum w[y])."""
+        logp = torch.log_softmax(out.logits, dim=-1)
+        nll = -logp.gather(1, labels.view(-1, 1)).squeeze(1)
+        if cw:
+            w = torch.tensor(cw, dtype=logp.dtype)[labels]
+            return (w * nll).sum() / w.sum()
+        return (1 - eps) * nll.mean() + eps * (-logp).mean()
+
     losses, lrs, norms = [], [], []
     for k in range(T):
         loss = 0.0
@@ -143,8 +155,9 @@ def replay(d, dtype):
             batch = collate([{"input_ids": tokens[str(r)], "attention_mask": [1] * len(tokens[str(r)]),
                               "label": labels[r]} for r in step])
             out = pm(**batch)
-            (out.loss / K).backward()
-            loss += float(out.loss.detach() / K)
+            lk = case_loss(out, batch["labels"])
+            (lk / K).backward()
+            loss += float(lk.detach() / K)
         lrs.append(opt.param_groups[0]["lr"])
         norms.append(float(torch.nn.utils.clip_grad_norm_([p for _, p in named], a["max_grad_norm"])))
         losses.append(loss)
@@ -152,6 +165,15 @@ def replay(d, dtype):
         sched.step()
         opt.zero_grad(set_to_none=True)
     state = {gl.adapter_key(n): p.detach().clone() for n, p in named}
+    if exp.get("eval_rows"):  # Trainer.evaluate(): each batch's mean loss weighted by its size
+        pm.eval()
+        rows, bs, tot = exp["eval_rows"], a["per_device_train_batch_size"], 0.0
+        with torch.no_grad():
+            for s in range(0, len(rows), bs):
+                batch = collate([{"input_ids": tokens[str(r)], "attention_mask": [1] * len(tokens[str(r)]),
+                                  "label": labels[r]} for r in rows[s:s + bs]])
+                tot += float(case_loss(pm(**batch), batch["labels"])) * len(rows[s:s + bs])
+        state["__eval_loss__"] = torch.tensor(tot / len(rows))
     return losses, lrs, norms, state
 
 
@@ -189,12 +211,17 @@ def verify_trajectory(d):
     check(lrs == exp["learning_rates"], "hand loop lr schedule == Trainer's")
     dl = max(abs(x - y) for x, y in zip(losses, exp["losses"]))
     dn = max(abs(x - y) / y for x, y in zip(norms, exp["grad_norms"]))
+    if exp.get("eval_rows"):
+        ev = float(state.pop("__eval_loss__"))
+        check(abs(ev - exp["eval_loss"]) < 1e-5, f"hand evaluation == Trainer.evaluate(): eval_loss {ev:.7g} vs "
+              f"{exp['eval_loss']:.7g}")
     dw = max(err(state[k], final[k])[1] for k in final)
     check(dl < 1e-5 and dn < 1e-4 and dw < 1e-4 and sorted(state) == sorted(final),
           f"hand loop == Trainer: loss max abs {dl:.3g}, grad-norm max rel {dn:.3g}, final weights rel {dw:.3g}")
     if NO_F64:
         return
     losses64, _, norms64, state64 = replay(d, torch.float64)
+    state64.pop("__eval_loss__", None)
     dl = max(abs(x - y) for x, y in zip(losses64, exp["losses"]))
     dn = max(abs(x - y) / y for x, y in zip(norms64, exp["grad_norms"]))
     dw = max(err(final[k], state64[k])[1] for k in final)
