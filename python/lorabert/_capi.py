@@ -61,7 +61,8 @@ class ModelInfo(Structure):
                 ("intermediate_size", c_int), ("max_position_embeddings", c_int), ("num_labels", c_int),
                 ("labels", POINTER(c_char_p)), ("load_notice", c_char_p), ("has_adapter", c_bool),
                 ("lora_r", c_int), ("lora_alpha", c_double), ("lora_dropout", c_double),
-                ("trainable_params", c_int64), ("all_params", c_int64), ("precision", c_int)]
+                ("trainable_params", c_int64), ("all_params", c_int64), ("precision", c_int),
+                ("max_tokens", c_int)]
 
 
 class LoraOptions(Structure):

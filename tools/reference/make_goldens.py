@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import golden_lib as gl  # noqa: E402
 import torch  # noqa: E402
 
+TOKENIZERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden", "tokenizers")
 TINY_TRUNK = dict(vocab_size=120, max_position_embeddings=64, initializer_range=0.2)
 
 SMALL_CASES = [
@@ -33,6 +34,24 @@ SMALL_CASES = [
          cfg=dict(TINY_TRUNK, hidden_size=32, num_attention_heads=4, num_hidden_layers=2, intermediate_size=64,
                   type_vocab_size=2),
          fwd_lengths=[40, 12, 1, 29, 6], grad_lengths=[3, 40, 19, 1, 35]),
+    # RoBERTa / XLM-R: the vocabularies of the trained tokenizer files (tests/golden/tokenizers), positions
+    # from pad_token_id + 1 (max_position_embeddings 66 = 64 tokens), one token type, every dropout 0 so the
+    # same model also serves the 100-step trajectory (forward/grads run in eval mode anyway).
+    dict(name="roberta_tiny", arch="roberta", num_labels=2, targets=["query", "value"], seed=1004, perturb=0.1,
+         hidden=True, tokenizer=os.path.join(TOKENIZERS, "bpe_roberta", "tokenizer.json"),
+         cfg=dict(vocab_size=1201, max_position_embeddings=66, initializer_range=0.2, hidden_size=32,
+                  num_attention_heads=4, num_hidden_layers=2, intermediate_size=64, type_vocab_size=1,
+                  pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, hidden_dropout_prob=0.0,
+                  attention_probs_dropout_prob=0.0),
+         fwd_lengths=[40, 12, 1, 29, 6], grad_lengths=[3, 40, 19, 1, 35]),
+    dict(name="xlmr_tiny", arch="xlm-roberta", num_labels=3, seed=1005, perturb=0.1, hidden=True,
+         targets=["query", "key", "value", "intermediate.dense", "output.dense"],
+         tokenizer=os.path.join(TOKENIZERS, "xlmr_spm", "tokenizer.json"),
+         cfg=dict(vocab_size=1502, max_position_embeddings=66, initializer_range=0.2, hidden_size=24,
+                  num_attention_heads=3, num_hidden_layers=3, intermediate_size=40, type_vocab_size=1,
+                  pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, hidden_dropout_prob=0.0,
+                  attention_probs_dropout_prob=0.0),
+         fwd_lengths=[9, 40, 1, 26, 3], grad_lengths=[1, 31, 40, 7, 18]),
 ]
 
 TRAJ_CASES = [
@@ -43,6 +62,11 @@ TRAJ_CASES = [
     dict(name="distilbert_traj_accum", seed=2002, n_rows=198, epochs=3, max_length=128, batch_size=4, grad_accum=2,
          cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
                   hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    # on the small cases' models and their tokenizer.json files; 64 tokens (left truncation), 102 steps
+    dict(name="roberta_tiny", seed=2003, n_rows=202, epochs=2, max_length=64, batch_size=4, reuse_model=True,
+         tokenizer_json=True, targets=["query", "value"]),
+    dict(name="xlmr_tiny", seed=2004, n_rows=202, epochs=2, max_length=64, batch_size=4, reuse_model=True,
+         tokenizer_json=True, targets=["query", "key", "value", "intermediate.dense", "output.dense"]),
 ]
 
 def full_cases():
