@@ -2,7 +2,7 @@
 # RoBERTa (byte-level BPE) and XLM-RoBERTa (Unigram) end to end on the small golden models
 # (tests/golden/roberta_tiny, xlmr_tiny: model/ with its tokenizer.json): `lorabert info`, `train`
 # (the adapter folder carries the tokenizer), `eval`, `predict` (single texts and --input pairs,
-# <s> A </s></s> B </s>), `merge`, and both directions of PEFT interop with the reference env:
+# <s> A </s></s> B </s>), `merge`, `serve` (raw scores == predict logits), and both directions of PEFT interop with the reference env:
 # PEFT + transformers load lorabert's adapter and merged model (eval loss within 1e-5 relative,
 # predict logits within 1e-4 of transformers'), and lorabert runs a PEFT-trained adapter (logits
 # within 1e-5 of PEFT's). The HF side tokenizes with PreTrainedTokenizerFast on the same
@@ -75,6 +75,44 @@ PY
   $LB predict --json --model "$G" --adapter "$W/out" --max-length 64 --input "$T/pairs.csv" \
     --text-pair-column pair --output "$W/pairs.jsonl" || fail "$name: predict pairs"
   [ "$(wc -l <"$W/pairs.jsonl")" -eq 8 ] || fail "$name: 8 pair predictions"
+
+  # serve: the base and the adapter over HTTP give predict's logits (texts cut at the 64-token limit)
+  : >"$W/serve.log"
+  $LB serve --model "$G" --adapter a="$W/out" --port 0 --threads 2 2>"$W/serve.log" &
+  spid=$!
+  PORT=
+  for _ in $(seq 600); do
+    PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$W/serve.log")
+    [ -n "$PORT" ] && curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break
+    kill -0 $spid 2>/dev/null || fail "$name: server exited: $(cat "$W/serve.log")"
+    sleep 0.1
+  done
+  head -n 6 "$VA" | tail -n 5 | python3 -c 'import csv,sys; [print(r[1]) for r in csv.reader(sys.stdin)]' >"$W/texts"
+  $LB predict --json --model "$G" <"$W/texts" >"$W/sbase.jsonl" || fail "$name: predict base"
+  $LB predict --json --model "$G" --adapter "$W/out" <"$W/texts" >"$W/sad.jsonl" || fail "$name: predict adapter"
+  python3 - "http://127.0.0.1:$PORT" "$W" "$info" <<'PY' || { kill $spid; fail "$name: serve differs from predict"; }
+import json, sys, urllib.request
+url, w, info = sys.argv[1:4]
+labels = json.loads(info)["labels"]  # by class id: the base's, and the adapter's (trained with the same names)
+texts = open(w + "/texts", encoding="utf-8").read().splitlines()
+def post(body):
+    req = urllib.request.Request(url + "/predict", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req, timeout=60))
+for adapter, ref in ((None, "sbase"), ("a", "sad")):
+    refs = [json.loads(l) for l in open(f"{w}/{ref}.jsonl")]
+    body = {"inputs": [[t] for t in texts], "truncate": True, "raw_scores": True}
+    if adapter:
+        body["adapter"] = adapter
+    got = post(body)
+    assert len(got) == len(refs) == 5, got
+    for g, r in zip(got, refs):
+        by = {p["label"]: p["score"] for p in g}
+        assert sorted(by) == sorted(labels), (g, labels)
+        d = max(abs(by[l] - r["logits"][k]) for k, l in enumerate(labels))
+        assert d <= 1e-6, ("serve raw scores vs predict logits", g, r)
+print("serve == predict")
+PY
+  kill -TERM $spid; wait $spid || fail "$name: serve exit status $? after SIGTERM"
 
   [ -n "$PY" ] || continue
   # PEFT trains an adapter; lorabert must give PEFT's logits with it
