@@ -91,15 +91,20 @@ def full_cases():
 def roberta_full_cases():
     """Random-init roberta-base and xlm-roberta-base: their published configs (written out here: no hub),
     every dropout 0. XLM-R keeps the real 250002-token vocabulary (768 MB of word embeddings, 1.1 GB of
-    weights): the size is the point of the check (loading, memory, the embedding gather)."""
+    weights): the size is the point of the check (loading, memory, the embedding gather).
+    LoRA on value only (+ the head): at HF's initializer_range 0.02 the 12 random layers attend almost
+    uniformly, and the query adapters' gradients cancel down to f32 resolution: transformers' own f32
+    gradient of roberta-base's layer-11 query lora_A is 1.6e-3 (max|diff| / max|ref|) from float64,
+    so no f32 port can meet a 1e-4 bar against it (measured; a larger initializer_range saturates the
+    attention and is worse). The query adapters' gradients are checked on roberta_tiny / xlmr_tiny."""
     roberta = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                    intermediate_size=3072, hidden_act="gelu", max_position_embeddings=514, type_vocab_size=1,
                    initializer_range=0.02, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
                    hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     lengths = dict(fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260])
-    return [dict(name="roberta_base", arch="roberta", num_labels=2, targets=["query", "value"], seed=3003,
+    return [dict(name="roberta_base", arch="roberta", num_labels=2, targets=["value"], seed=3003,
                  perturb=0.0, cfg=roberta, **lengths),
-            dict(name="xlmr_base", arch="xlm-roberta", num_labels=3, targets=["query", "value"], seed=3004,
+            dict(name="xlmr_base", arch="xlm-roberta", num_labels=3, targets=["value"], seed=3004,
                  perturb=0.0, cfg=dict(roberta, vocab_size=250002), **lengths)]
 
 
