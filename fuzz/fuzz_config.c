@@ -16,7 +16,10 @@ static void check_ok(const lb_model *m) {
     if (c->vocab_size < 1 || c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->hidden_dim < 1 || c->max_pos < 1 ||
         c->dim % c->n_heads != 0)
         abort();
-    if (c->arch == LB_ARCH_BERT ? c->type_vocab_size < 1 : c->type_vocab_size != 0) abort();
+    if (c->arch == LB_ARCH_DISTILBERT ? c->type_vocab_size != 0 : c->type_vocab_size < 1) abort();
+    /* the sequence limit: every position; RoBERTa / XLM-R's start after the pad id, at least one */
+    if (c->max_tokens < 1 || c->max_tokens > c->max_pos) abort();
+    if (m->arch->pos_from_pad && c->max_tokens != c->max_pos - c->pad_token_id - 1) abort();
     if (c->num_labels < 2 || !c->id2label) abort();
     for (int i = 0; i < c->num_labels; i++)
         if (!c->id2label[i]) abort();

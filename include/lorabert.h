@@ -195,7 +195,7 @@ lb_status lb_model_resolve(const char *model, const char *revision, char **dir, 
 
 typedef struct lb_model_info {
     const char *architecture;  /* "DistilBertForSequenceClassification", ... */
-    const char *model_type;    /* "distilbert", "bert" */
+    const char *model_type;    /* "distilbert", "bert", "roberta", "xlm-roberta" */
     const char *model_dir;     /* resolved local folder of the base model */
     const char *adapter_dir;   /* resolved adapter folder, NULL without one */
     const char *tokenizer_dir; /* where the tokenizer files are: the adapter's when it has them */
@@ -213,6 +213,9 @@ typedef struct lb_model_info {
                                * or "multi_label_classification" (each label scored by its
                                * sigmoid; such models predict and serve, but lb_evaluate_* and
                                * training refuse them: LB_ERR_UNSUPPORTED); others do not open */
+    int max_tokens;           /* the longest input (tokens) the positions allow: max_position_embeddings, or
+                     * for RoBERTa / XLM-R, whose position ids start at pad_token_id + 1,
+                     * max_position_embeddings - pad_token_id - 1 (514 -> 512) */
 } lb_model_info;
 
 /* Fills *info; its pointers belong to the model. */

@@ -7,7 +7,9 @@ set -u
 cd "$(dirname "$0")/.."
 LB=${LORABERT_BIN:-$PWD/build/release/lorabert}
 T=$(mktemp -d /tmp/lberr.XXXXXX)
+ROOT=$PWD
 G=$PWD/tests/golden/distilbert_tiny
+R=$PWD/tests/golden/roberta_tiny/model
 SHARED=$(cd "${LORABERT_SHARED:-../shared}" 2>/dev/null && pwd)
 source tests/support/hubserver.sh >/dev/null   # HF_ENDPOINT, HF_HUB_CACHE; its trap cleans up
 trap 'kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null; rm -rf "$HUB_ROOT" "$T"' EXIT
@@ -22,6 +24,7 @@ row() {  # row CASE CMD...: run CMD (in $T), print one table row
     local err rc
     err=$("$@" 2>&1 >/dev/null </dev/null); rc=$?
     local cmd="${*/#$LB/lorabert}"
+    cmd="${cmd//$ROOT\//}"   # the checkout's own files by their path in the repository
     [ -n "$err" ] || { printf '| %s | `%s` | %d | (nothing on stderr) |\n' "$what" "$cmd" "$rc"; return; }
     # stable text: the hub's port and the scratch folders vary per run
     printf '| %s | `%s` | %d | `%s` |\n' "$what" "${cmd//|/\\|}" "$rc" "$(printf '%s' "$err" | tr '\n' '~' |
@@ -38,8 +41,22 @@ mk noconf && rm noconf/config.json
 row "config.json missing" $LB predict --model noconf "x"
 mk notjson && echo '{"model_type": "distilbert",' >notjson/config.json
 row "config.json not JSON" $LB predict --model notjson "x"
-mk arch && sed -i 's/"distilbert"/"roberta"/' arch/config.json
-row "unsupported architecture (model_type roberta)" $LB predict --model arch "x"
+mk arch && sed -i 's/"distilbert"/"modernbert"/' arch/config.json
+row "unsupported architecture (model_type modernbert)" $LB predict --model arch "x"
+# RoBERTa / XLM-R configurations lorabert does not run (tests/golden/roberta_tiny with one field changed)
+mkr() { mkdir -p "$1" && cp "$R"/* "$1/"; }
+mkr rob
+mkr rrel && sed -i 's/"absolute"/"relative_key"/' rrel/config.json
+row "RoBERTa position_embedding_type relative_key" $LB predict --model rrel "x"
+mkr rdec && sed -i 's/"model_type": "roberta",/"model_type": "roberta", "is_decoder": true,/' rdec/config.json
+row "RoBERTa is_decoder true" $LB predict --model rdec "x"
+mkr rpadnull && sed -i 's/"pad_token_id": 1,/"pad_token_id": null,/' rpadnull/config.json
+row "RoBERTa pad_token_id null (position ids need it)" $LB predict --model rpadnull "x"
+mkr rpad && sed -i 's/"pad_token_id": 1,/"pad_token_id": 65,/' rpad/config.json
+row "RoBERTa pad_token_id leaves no position" $LB predict --model rpad "x"
+row "RoBERTa --max-length past max_position_embeddings - pad_token_id - 1" $LB predict --model rob --max-length 65 "x"
+printf 'label,text\n0,a\n1,b\n' >rdata.csv
+row "RoBERTa LoRA target dense (PEFT would adapt classifier.dense)" $LB train --model rob --train rdata.csv --no-eval --target-modules dense --output rout
 mk ptype && sed -i 's/"model_type"/"problem_type": "regression", "model_type"/' ptype/config.json
 row "unsupported problem_type (regression)" $LB predict --model ptype "x"
 mk multi && sed -i 's/"model_type"/"problem_type": "multi_label_classification", "model_type"/' multi/config.json

@@ -62,7 +62,7 @@ class ModelInfo(Structure):
                 ("labels", POINTER(c_char_p)), ("load_notice", c_char_p), ("has_adapter", c_bool),
                 ("lora_r", c_int), ("lora_alpha", c_double), ("lora_dropout", c_double),
                 ("trainable_params", c_int64), ("all_params", c_int64), ("precision", c_int),
-                ("problem_type", c_char_p)]
+                ("problem_type", c_char_p), ("max_tokens", c_int)]
 
 
 class LoraOptions(Structure):

@@ -236,9 +236,9 @@ lb_status lb_model_predict_adapters(lb_model *base, const lb_tokens *rows, const
             return lb_err(err, LB_ERR_USAGE,
                           "lb_model_predict_adapters: row %zu: adapter %s was opened over a base of another %s", i,
                           ad->dir, what);
-        if (r->n < 1 || r->n > c->max_pos || !r->ids)
+        if (r->n < 1 || r->n > c->max_tokens || !r->ids)
             return lb_err(err, LB_ERR_USAGE, "lb_model_predict_adapters: row %zu: length %d, expected 1..%d tokens", i,
-                          r->n, c->max_pos);
+                          r->n, c->max_tokens);
         for (int t = 0; t < r->n; t++) {
             if (r->ids[t] < 0 || r->ids[t] >= c->vocab_size)
                 return lb_err(err, LB_ERR_USAGE,

@@ -47,10 +47,11 @@ lb_status lb_classifier_open(const char *model, const lb_classifier_options *opt
     }
     if (!st) {
         int limit = lb_tokenizer_model_max_length(c->tok);
-        if (limit <= 0 || limit > info.max_position_embeddings) limit = info.max_position_embeddings;
-        if (o.max_length > info.max_position_embeddings)
-            st = lb_err(err, LB_ERR_USAGE, "max_length %d exceeds the model's %d positions (max_position_embeddings)",
-                        o.max_length, info.max_position_embeddings);
+        if (limit <= 0 || limit > info.max_tokens) limit = info.max_tokens;
+        if (o.max_length > info.max_tokens)
+            st = lb_err(err, LB_ERR_USAGE, "max_length %d exceeds the model's %d positions (max_position_embeddings%s)",
+                        o.max_length, info.max_tokens,
+                        info.max_tokens != info.max_position_embeddings ? " - pad_token_id - 1" : "");
         else if (o.max_length == 1)
             st = lb_err(err, LB_ERR_USAGE, "max_length must leave room for the special tokens (>= 2)");
         c->to = (lb_tok_opts){.max_length = o.max_length ? o.max_length : limit,
@@ -274,8 +275,8 @@ lb_status lb_model_predict_tokens(lb_model *m, const int32_t *ids, const int32_t
     if (B < 1 || T < 1 || !ids || !lengths || !logits)
         return lb_err(err, LB_ERR_USAGE, "predict tokens: need B >= 1, T >= 1, ids, lengths and logits (B=%d, T=%d)", B,
                       T);
-    if (T > cfg->max_pos)
-        return lb_err(err, LB_ERR_USAGE, "predict tokens: T=%d exceeds the model's %d positions", T, cfg->max_pos);
+    if (T > cfg->max_tokens)
+        return lb_err(err, LB_ERR_USAGE, "predict tokens: T=%d exceeds the model's %d positions", T, cfg->max_tokens);
     for (int b = 0; b < B; b++) {
         if (lengths[b] < 1 || lengths[b] > T)
             return lb_err(err, LB_ERR_USAGE, "predict tokens: row %d: length %d, expected 1..%d", b, lengths[b], T);

@@ -168,10 +168,13 @@ static lb_status describe_model(const char *dir, cJSON *o, lb_error *err) {
     lb_tokenizer *tok = tok_json || tok_vocab ? lb_tokenizer_load(dir, &terr) : NULL;
     char tok_desc[1200];
     int max_len = max_pos;
+    /* RoBERTa / XLM-R: position ids start at pad_token_id + 1 (514 -> 512 tokens) */
+    bool rob = model_type && (!strcmp(model_type, "roberta") || !strcmp(model_type, "xlm-roberta"));
+    if (rob && max_pos > 0) max_len = max_pos - json_int(cfg, "pad_token_id", 1) - 1;
     if (tok) {
         int mml = lb_tokenizer_model_max_length(tok);
         if (mml > 0 && (max_len <= 0 || mml < max_len)) max_len = mml;
-        snprintf(tok_desc, sizeof tok_desc, "WordPiece from %s, vocab %d, model_max_length %d",
+        snprintf(tok_desc, sizeof tok_desc, "%s from %s, vocab %d, model_max_length %d", lb_tokenizer_model_name(tok),
                  tok_json ? "tokenizer.json" : "vocab.txt", lb_tokenizer_vocab_size(tok), mml);
     } else if (tok_json || tok_vocab) {
         snprintf(tok_desc, sizeof tok_desc, "unreadable: %s", terr.msg);

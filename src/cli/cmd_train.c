@@ -283,11 +283,12 @@ int cmd_train(int argc, char **argv) {
     lb_model_get_info(m, &info);
     if (info.load_notice && rank == 0) fprintf(stderr, "%s\n", info.load_notice);
     /* before anything is tokenized or written: the first forward would fail on a long text */
-    if (max_length_given && max_length > info.max_position_embeddings) {
+    if (max_length_given && max_length > info.max_tokens) {
         st = cli_err(&err, LB_ERR_USAGE,
-                     "--max-length %ld exceeds the model's %d positions (max_position_embeddings "
+                     "--max-length %ld exceeds the model's %d positions (max_position_embeddings%s "
                      "in %s/config.json)",
-                     max_length, info.max_position_embeddings, info.model_dir);
+                     max_length, info.max_tokens,
+                     info.max_tokens != info.max_position_embeddings ? " - pad_token_id - 1" : "", info.model_dir);
         goto fail;
     }
     if (!mo.adapter && info.has_adapter) {

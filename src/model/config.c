@@ -1,4 +1,4 @@
-/* config.json -> lb_model_config for DistilBERT and BERT, with transformers' defaults for
+/* config.json -> lb_model_config for DistilBERT, BERT, RoBERTa and XLM-RoBERTa, with transformers' defaults for
  * absent fields, and refusal (LB_ERR_UNSUPPORTED, naming the field) of values whose math
  * lorabert does not implement. Labels follow PretrainedConfig: id2label from the file,
  * replaced by LABEL_i when the caller asks for a different num_labels, or by the caller's
@@ -12,7 +12,7 @@
 #include "model/internal.h"
 
 /* Every architecture lorabert runs. */
-static const lb_arch_desc *const archs[] = {&lb_distilbert_desc, &lb_bert_desc};
+static const lb_arch_desc *const archs[] = {&lb_distilbert_desc, &lb_bert_desc, &lb_roberta_desc, &lb_xlm_roberta_desc};
 
 const lb_arch_desc *lb_arch_desc_of(lb_arch arch) {
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
@@ -201,9 +201,13 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
         cfg->classifier_dropout = p_cls;
         cfg->type_vocab_size = 0;
         cfg->ln_eps = 1e-12f; /* hard-coded in modeling_distilbert */
-    } else if (strcmp(type, "bert") == 0) {
-        m->arch = &lb_bert_desc;
+    } else if (strcmp(type, "bert") == 0 || strcmp(type, "roberta") == 0 || strcmp(type, "xlm-roberta") == 0) {
+        /* RobertaConfig / XLMRobertaConfig are BertConfig with other defaults: vocabulary 50265
+         * (RoBERTa) and pad_token_id 1 */
+        m->arch = type[0] == 'b' ? &lb_bert_desc : type[0] == 'r' ? &lb_roberta_desc : &lb_xlm_roberta_desc;
         cfg->arch = m->arch->arch;
+        bool rob = m->arch->pos_from_pad;
+        int def_vocab = m->arch == &lb_roberta_desc ? 50265 : 30522;
         bool cls_null;
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
         cfg->ln_eps = 1e-12f;
@@ -229,14 +233,14 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
         }
         if ((st = expect_str(&c, "hidden_act", "gelu", true)) ||
             (st = expect_str(&c, "position_embedding_type", "absolute", true)) ||
-            (st = get_int(&c, "vocab_size", 30522, 1, 1 << 24, &cfg->vocab_size)) ||
+            (st = get_int(&c, "vocab_size", def_vocab, 1, 1 << 24, &cfg->vocab_size)) ||
             (st = get_int(&c, "hidden_size", 768, 1, 1 << 16, &cfg->dim)) ||
             (st = get_int(&c, "num_hidden_layers", 12, 1, 256, &cfg->n_layers)) ||
             (st = get_int(&c, "num_attention_heads", 12, 1, 1024, &cfg->n_heads)) ||
             (st = get_int(&c, "intermediate_size", 3072, 1, 1 << 18, &cfg->hidden_dim)) ||
             (st = get_int(&c, "max_position_embeddings", 512, 1, 1 << 20, &cfg->max_pos)) ||
             (st = get_int(&c, "type_vocab_size", 2, 1, 1 << 16, &cfg->type_vocab_size)) ||
-            (st = get_int_n(&c, "pad_token_id", 0, 0, 1 << 24, true, &cfg->pad_token_id)) ||
+            (st = get_int_n(&c, "pad_token_id", rob ? 1 : 0, 0, 1 << 24, !rob, &cfg->pad_token_id)) ||
             (st = get_prob(&c, "hidden_dropout_prob", 0.1f, &cfg->hidden_dropout, NULL)) ||
             (st = get_prob(&c, "attention_probs_dropout_prob", 0.1f, &cfg->attention_dropout, NULL)) ||
             (st = get_prob(&c, "classifier_dropout", 0.0f, &p_cls, &cls_null)))
@@ -247,8 +251,19 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
             st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: \"is_decoder\" is true; lorabert supports encoders only", path);
             goto out;
         }
+        /* RoBERTa's position table has padding_idx pad_token_id: nn.Embedding refuses it
+         * outside the table, and every position id is at least pad_token_id + 1 */
+        if (rob && cfg->pad_token_id + 1 >= cfg->max_pos) {
+            st = lb_err(err, LB_ERR_FORMAT,
+                        "%s: \"pad_token_id\" %d leaves no position below max_position_embeddings %d "
+                        "(%s positions start at pad_token_id + 1)",
+                        path, cfg->pad_token_id, cfg->max_pos, type);
+            goto out;
+        }
     } else {
-        st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: model_type \"%s\": lorabert supports \"distilbert\" and \"bert\"",
+        st = lb_err(err, LB_ERR_UNSUPPORTED,
+                    "%s: model_type \"%s\": lorabert supports \"distilbert\", \"bert\", \"roberta\" and "
+                    "\"xlm-roberta\"",
                     path, type);
         goto out;
     }
@@ -257,6 +272,7 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
                     cfg->dim, cfg->n_heads);
         goto out;
     }
+    cfg->max_tokens = lb_config_max_tokens(cfg);
     /* problem_type: single-label (or absent, or null) and multi-label load; multi-label models
      * score each label by its sigmoid (inference only: training and evaluation refuse them). */
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
@@ -275,4 +291,10 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
 out:
     if (st && root && m->config_json != root) cJSON_Delete(root);
     return st;
+}
+
+int lb_config_max_tokens(const lb_model_config *c) {
+    const lb_arch_desc *a = lb_arch_desc_of(c->arch);
+    int n = a && a->pos_from_pad ? c->max_pos - c->pad_token_id - 1 : c->max_pos;
+    return n > 0 ? n : 0;
 }

@@ -1,4 +1,4 @@
-/* The encoder shared by DistilBERT and BERT: embeddings, post-LN transformer blocks with
+/* The encoder shared by DistilBERT, BERT and RoBERTa / XLM-R: embeddings, post-LN transformer blocks with
  * optional LoRA on any of the six linears (the adapter math is lora.c's), the classification
  * head (dense -> tanh/ReLU -> dropout -> classifier, lb_head_desc), and their backward.
  *
@@ -116,6 +116,9 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
     m->hdense = TAKE_F(b, (int64_t)B * D);
     m->hd = TAKE_F(b, (int64_t)B * D);
     m->hd_keep = p->drop && c->classifier_dropout > 0 ? TAKE_U8(b, (int64_t)B * D) : NULL;
+    bool pre = p->drop && m->arch->head.pre_dropout && c->classifier_dropout > 0;
+    m->hin = pre ? TAKE_F(b, (int64_t)B * D) : NULL;
+    m->hin_keep = pre ? TAKE_U8(b, (int64_t)B * D) : NULL;
     int maxlen = 0;
     for (int i = 0; i < B; i++) maxlen = m->len[i] > maxlen ? m->len[i] : maxlen;
     m->attn_scratch = TAKE_F(b, lb_attention_scratch(maxlen, maxlen));
@@ -257,6 +260,11 @@ static void head_forward(lb_model *m, const float *hcls, float *logits, lb_rng *
     const lb_model_config *c = &m->cfg;
     int B = m->B, D = c->dim, NL = c->num_labels;
     float *h = m->hdense;
+    if (m->hin_keep) { /* RoBERTa: dropout on the <s> rows before the dense */
+        lb_dropout_mask(m->hin_keep, (int64_t)B * D, m->p_cls, rng);
+        lb_dropout_forward(m->hin, hcls, m->hin_keep, (int64_t)B * D, m->p_cls);
+        hcls = m->hin;
+    }
     lb_linear_forward(h, D, hcls, D, m->dense_w, m->dense_b, B, D, D);
     if (m->arch->head.dense_tanh) lb_tanh_forward(h, h, (int64_t)B * D);
     else lb_relu_forward(h, h, (int64_t)B * D);
@@ -303,9 +311,10 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     if (bt->B < 1 || bt->T < 1 || !bt->ids || !bt->lengths)
         return lb_err(err, LB_ERR_USAGE, "model forward: empty batch (B=%d, T=%d)", bt->B, bt->T);
-    if (bt->T > c->max_pos)
-        return lb_err(err, LB_ERR_USAGE, "model forward: sequence length %d exceeds max_position_embeddings %d", bt->T,
-                      c->max_pos);
+    if (bt->T > c->max_tokens)
+        return lb_err(err, LB_ERR_USAGE, "model forward: sequence length %d exceeds the %d positions of the model%s",
+                      bt->T, c->max_tokens,
+                      m->arch->pos_from_pad ? " (max_position_embeddings - pad_token_id - 1)" : "");
     int64_t N = 0;
     for (int b = 0; b < bt->B; b++) {
         int len = bt->lengths[b];
@@ -355,9 +364,17 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
     for (int b = 0; b < bt->B; b++) {
         m->len[b] = bt->lengths[b];
         m->off[b] = n;
+        /* RoBERTa (create_position_ids_from_input_ids): pad + cumsum(id != pad) on a non-pad id,
+         * pad on a pad id; the padding after the row never counts */
+        int32_t pad = c->pad_token_id, seen = 0;
         for (int t = 0; t < m->len[b]; t++, n++) {
             m->tok_ids[n] = bt->ids[(int64_t)b * bt->T + t];
-            m->tok_pos[n] = t;
+            if (m->arch->pos_from_pad) {
+                seen += m->tok_ids[n] != pad;
+                m->tok_pos[n] = m->tok_ids[n] != pad ? pad + seen : pad;
+            } else {
+                m->tok_pos[n] = t;
+            }
             m->tok_tt[n] = bt->token_type_ids ? bt->token_type_ids[(int64_t)b * bt->T + t] : 0;
         }
     }
@@ -561,8 +578,9 @@ lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err) 
     if (m->g_dense_w || below) {
         if (m->arch->head.dense_tanh) lb_tanh_backward(g.dhd, g.dhd, m->hdense, (int64_t)B * D);
         else lb_relu_backward(g.dhd, g.dhd, m->hdense, (int64_t)B * D);
-        lb_linear_backward(below ? g.dout : NULL, D, m->g_dense_w, m->g_dense_b, g.dhd, D, hcls, D, m->dense_w, B, D,
-                           D);
+        lb_linear_backward(below ? g.dout : NULL, D, m->g_dense_w, m->g_dense_b, g.dhd, D, m->hin_keep ? m->hin : hcls,
+                           D, m->dense_w, B, D, D);
+        if (below && m->hin_keep) lb_dropout_backward(g.dout, g.dout, m->hin_keep, (int64_t)B * D, m->p_cls);
     }
     for (int l = L - 1; l >= l0; l--) {
         layer_backward(m, l, g.dout, g.dxin, l > l0, &g);

@@ -34,7 +34,8 @@ typedef struct lb_head_desc {
                                         frozen under an adapter, newly initialised when absent; else the
                                         dense belongs to the head and trains with it */
     bool dense_tanh;        /* activation: tanh (pooler) or ReLU (pre_classifier) */
-    const char *classifier; /* module of the output layer: "classifier" */
+    const char *classifier; /* module of the output layer: "classifier" / "classifier.out_proj" */
+    bool pre_dropout;       /* RoBERTa's head: dropout on the <s> row before the dense too */
 } lb_head_desc;
 
 /* What differs between architectures: checkpoint names and the few quirks of the math. The
@@ -50,11 +51,16 @@ typedef struct lb_arch_desc {
     const char *ln1, *ln2;                 /* LayerNorm module paths inside a layer */
     bool has_token_type;                   /* BERT token_type embeddings */
     bool attn_out_dropout;                 /* BERT: dropout on the attention output dense */
+    bool pos_from_pad;                     /* RoBERTa: position ids pad_token_id + 1 + (count of
+                                              non-pad ids so far), pad_token_id on a pad id */
+    const char *no_target;                 /* a PEFT target name refused here (NULL: none) */
     lb_head_desc head;
 } lb_arch_desc;
 
 extern const lb_arch_desc lb_distilbert_desc;
 extern const lb_arch_desc lb_bert_desc;
+extern const lb_arch_desc lb_roberta_desc;
+extern const lb_arch_desc lb_xlm_roberta_desc;
 
 /* Activations of one layer; rq = rows after attention (all tokens, or one [CLS] row per
  * sequence in the last layer). */
@@ -180,6 +186,8 @@ struct lb_model {
     uint8_t *emb_keep;  /* [N, D] */
     float *hdense, *hd; /* head activations [B, D]: dense + activation out, after dropout */
     uint8_t *hd_keep;   /* [B, D] */
+    float *hin;         /* [B, D] RoBERTa: the dense's input after the pre-dense dropout */
+    uint8_t *hin_keep;  /* [B, D] its mask, or NULL (no dropout: the dense reads the <s> rows) */
     float *attn_scratch;
     /* A segmented forward (lb_model_forward_segments) in progress, else NULL / 0. */
     const lb_segment *segs;

@@ -236,5 +236,6 @@ const char *lb_lora_adapter_mismatch(const lb_lora_adapter *a, const lb_model *m
     if (s->vocab_size != c->vocab_size) return "vocabulary size";
     if (s->max_pos != c->max_pos) return "positions";
     if (s->type_vocab_size != c->type_vocab_size) return "token types";
+    if (s->pad_token_id != c->pad_token_id && lb_arch_desc_of(c->arch)->pos_from_pad) return "pad_token_id";
     return NULL;
 }

@@ -22,14 +22,17 @@
 #include "base/error.h"
 #include "base/rng.h"
 
-typedef enum lb_arch { LB_ARCH_DISTILBERT, LB_ARCH_BERT } lb_arch;
+typedef enum lb_arch { LB_ARCH_DISTILBERT, LB_ARCH_BERT, LB_ARCH_ROBERTA, LB_ARCH_XLM_ROBERTA } lb_arch;
 
 typedef struct lb_model_config {
     lb_arch arch;
     int vocab_size, dim, n_layers, n_heads, hidden_dim, max_pos, type_vocab_size /* 0 for DistilBERT */;
     float ln_eps; /* 1e-12 for DistilBERT (hard-coded there) */
     float hidden_dropout, attention_dropout, classifier_dropout;
-    int pad_token_id;
+    int pad_token_id; /* RoBERTa / XLM-R: also padding_idx of the position ids */
+    int max_tokens;   /* longest sequence the position table allows (set by the model, not read):
+                         max_pos, or max_pos - pad_token_id - 1 for RoBERTa / XLM-R, whose
+                         positions start at pad_token_id + 1 */
     int num_labels;
     char **id2label;  /* [num_labels] */
     bool multi_label; /* config.json problem_type "multi_label_classification": sigmoid scores */
@@ -60,6 +63,9 @@ lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err
  * (arch, vocab_size, dim, n_layers, n_heads, hidden_dim, max_pos, type_vocab_size (BERT),
  * dropouts, num_labels; id2label may be NULL). For benchmarks and tests without files. */
 lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_error *err);
+/* The sequence-length limit of a configuration: max_pos, or for RoBERTa / XLM-R (positions
+ * pad_token_id + 1 ...) max_pos - pad_token_id - 1, at least 0. */
+int lb_config_max_tokens(const lb_model_config *c);
 void lb_model_free(lb_model *m);
 const lb_model_config *lb_model_get_config(const lb_model *m);
 

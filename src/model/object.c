@@ -251,6 +251,12 @@ lb_model *lb_model_init_random(const lb_model_config *cfg, uint64_t seed, lb_err
     m->arch = arch;
     if (!arch->has_token_type) m->cfg.type_vocab_size = 0;
     if (!(m->cfg.ln_eps > 0)) m->cfg.ln_eps = 1e-12f;
+    if (arch->pos_from_pad && (cfg->pad_token_id < 0 || cfg->pad_token_id + 1 >= cfg->max_pos)) {
+        lb_err(err, LB_ERR_USAGE, "random model: pad_token_id %d outside [0, %d)", cfg->pad_token_id, cfg->max_pos - 1);
+        free(m);
+        return NULL;
+    }
+    m->cfg.max_tokens = lb_config_max_tokens(&m->cfg);
     m->dir = strdup("(random)");
     m->config_json = cJSON_CreateObject();
     cJSON_AddStringToObject(m->config_json, "model_type", m->arch->model_type);
@@ -505,6 +511,7 @@ void lb_model_get_info(const lb_model *m, lb_model_info *info) {
     lb_model_param_counts(m, &info->trainable_params, &info->all_params);
     info->precision = m->precision;
     info->problem_type = c->multi_label ? "multi_label_classification" : "single_label_classification";
+    info->max_tokens = c->max_tokens;
 }
 
 /* ---- many adapters over one base --------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * adapter_config.json is written as json.dumps(indent=2, sort_keys=True) of PEFT's LoraConfig
  * (the peft 0.6 field set, which every later PEFT reads; use_rslora only when true; and
  * modules_to_save as PEFT >= 0.11 writes it for SEQ_CLS); adapter_model.safetensors holds F32 tensors under PEFT's saved key names. */
+#include "model/internal.h"
 #include "model/peft.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -54,6 +55,12 @@ lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err) {
 }
 
 lb_status lb_peft_check_target(const lb_model *m, const char *name, lb_error *err) {
+    if (m->arch->no_target && !strcmp(name, m->arch->no_target))
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "target module '%s' is not supported for %s: PEFT would also adapt the head's "
+                      "classifier.%s; name attention.output.dense, intermediate.dense or output.dense "
+                      "(or all-linear) instead",
+                      name, m->arch->model_type, name);
     if (!strcmp(name, "all-linear") || strchr(name, '.')) return LB_OK;
     unsigned mask = 0;
     lb_status st = lb_peft_target_mask(name, &mask, err);

@@ -672,7 +672,7 @@ static void adapter_close(void *ctx, sv_adapter_desc *d) {
 
 static int max_input_length(const lb_tokenizer *tok, const lb_model_info *info) {
     int n = lb_tokenizer_model_max_length(tok);
-    if (n <= 0 || n > info->max_position_embeddings) n = info->max_position_embeddings;
+    if (n <= 0 || n > info->max_tokens) n = info->max_tokens;
     return n;
 }
 

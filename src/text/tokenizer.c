@@ -270,3 +270,8 @@ int32_t lb_tokenizer_token_to_id(const lb_tokenizer *tok, const char *token) {
 int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok) { return tok ? tok->n_ids : 0; }
 int32_t lb_tokenizer_pad_id(const lb_tokenizer *tok) { return tok ? tok->pad_id : 0; }
 int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok) { return tok ? tok->model_max_length : 512; }
+
+const char *lb_tokenizer_model_name(const lb_tokenizer *tok) {
+    int k = tok ? tok->model : LB_MODEL_WORDPIECE;
+    return k == LB_MODEL_BPE ? "BPE" : k == LB_MODEL_UNIGRAM ? "Unigram" : "WordPiece";
+}

@@ -59,5 +59,7 @@ int32_t lb_tokenizer_token_to_id(const lb_tokenizer *tok, const char *token); /*
 int32_t lb_tokenizer_vocab_size(const lb_tokenizer *tok);                     /* 1 + the largest id (vocab or added) */
 int32_t lb_tokenizer_pad_id(const lb_tokenizer *tok);
 int32_t lb_tokenizer_model_max_length(const lb_tokenizer *tok); /* 512 unless configured */
+/* The model of the tokenizer: "WordPiece", "BPE" or "Unigram" (tokenizers' model.type). */
+const char *lb_tokenizer_model_name(const lb_tokenizer *tok);
 
 #endif

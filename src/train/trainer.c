@@ -396,12 +396,12 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     for (int k = 0; k < 2; k++) {
         const lb_tokset *ts = k ? eval : train;
         for (int64_t i = 0; ts && i < ts->n; i++)
-            if (ts->offsets[i + 1] - ts->offsets[i] > mc->max_pos) {
+            if (ts->offsets[i + 1] - ts->offsets[i] > mc->max_tokens) {
                 st = lb_err(err, LB_ERR_USAGE,
                             "train: %s example %lld has %lld tokens, more than the model's %d "
-                            "positions (max_position_embeddings); lower --max-length",
+                            "positions; lower --max-length",
                             k ? "eval" : "train", (long long)i, (long long)(ts->offsets[i + 1] - ts->offsets[i]),
-                            mc->max_pos);
+                            mc->max_tokens);
                 goto fail;
             }
     }

@@ -86,7 +86,7 @@ static void write_headless(const char *src, const char *dst) {
 }
 
 /* tmp/<arch>: the golden model without its classifier (newly initialised for any class count),
- * with vocab.txt. */
+ * with vocab.txt (or the golden's tokenizer.json). */
 static void make_base(const char *arch) {
     char d[128], src[256], dst[512];
     snprintf(d, sizeof d, "%s/%s", tmp, arch);
@@ -97,7 +97,11 @@ static void make_base(const char *arch) {
     snprintf(src, sizeof src, "tests/golden/%s/model/model.safetensors", arch);
     snprintf(dst, sizeof dst, "%s/model.safetensors", d);
     write_headless(src, dst);
-    write_vocab(d);
+    /* RoBERTa / XLM-R: their trained tokenizer.json; else the small WordPiece vocabulary */
+    snprintf(src, sizeof src, "tests/golden/%s/model/tokenizer.json", arch);
+    snprintf(dst, sizeof dst, "%s/tokenizer.json", d);
+    if (access(src, R_OK) == 0) copy_file(src, dst);
+    else write_vocab(d);
 }
 
 static const char *const texts[] = {"It was good.",
@@ -173,6 +177,14 @@ static void setup(void) {
     make_adapter("bert_tiny", "b_all",
                  &(lb_lora_options){.r = 3, .alpha = 5, .target_modules = "all-linear", .use_rslora = true, .seed = 5},
                  5);
+    make_base("roberta_tiny");
+    make_base("xlmr_tiny");
+    make_adapter("roberta_tiny", "r_qv", &(lb_lora_options){.r = 4, .alpha = 32, .target_modules = "query,value"}, 2);
+    make_adapter("roberta_tiny", "r_all",
+                 &(lb_lora_options){.r = 3, .alpha = 5, .target_modules = "all-linear", .seed = 5}, 3);
+    make_adapter("xlmr_tiny", "x_kd",
+                 &(lb_lora_options){.r = 6, .alpha = 12, .target_modules = "key,output.dense", .seed = 3}, 4);
+    make_adapter("xlmr_tiny", "x_q", &(lb_lora_options){.r = 2, .alpha = 4, .target_modules = "query", .seed = 8}, 2);
 }
 
 static void teardown(void) {
@@ -314,6 +326,17 @@ Test(adapters, mixed_batch_equals_each_row_alone_bert_pairs) {
     mixed_case("bert_tiny", names, 4, false, LB_PRECISION_FP32);
     mixed_case("bert_tiny", names, 4, true, LB_PRECISION_FP32);
     mixed_case("bert_tiny", names, 4, true, LB_PRECISION_BF16);
+}
+
+/* RoBERTa / XLM-R: each adapter's own classifier.dense + out_proj head, pad-relative positions */
+Test(adapters, mixed_batch_equals_each_row_alone_roberta_xlmr) {
+    const char *rnames[] = {"r_qv", NULL, "r_all"};
+    mixed_case("roberta_tiny", rnames, 3, false, LB_PRECISION_FP32);
+    mixed_case("roberta_tiny", rnames, 3, true, LB_PRECISION_FP32);
+    mixed_case("roberta_tiny", rnames, 3, true, LB_PRECISION_BF16);
+    const char *xnames[] = {"x_kd", "x_q"}; /* (the base alone: 3 classes, rows above assume 2) */
+    mixed_case("xlmr_tiny", xnames, 2, true, LB_PRECISION_FP32);
+    mixed_case("xlmr_tiny", xnames, 2, false, LB_PRECISION_BF16);
 }
 
 Test(adapters, info_fields_and_memory) {

@@ -16,12 +16,13 @@
 #include "kernels/gemm_f32.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
+#include "model/peft.h"
 
-static const char *SMALL_CASES[] = {"distilbert_tiny", "distilbert_tiny_all", "bert_tiny"};
+static const char *SMALL_CASES[] = {"distilbert_tiny", "distilbert_tiny_all", "bert_tiny", "roberta_tiny", "xlmr_tiny"};
 /* Under $LORABERT_FULL_GOLDEN (tools/reference/full_goldens.sh): random-init distilbert-base and the
  * real pretrained all-MiniLM-L6-v2 (BERT) checkpoint. */
-static const char *FULL_CASES[] = {"distilbert_base", "minilm_real", "distilbert_tiny", "distilbert_tiny_all",
-                                   "bert_tiny"};
+static const char *FULL_CASES[] = {"distilbert_base", "minilm_real",         "roberta_base", "xlmr_base",
+                                   "distilbert_tiny", "distilbert_tiny_all", "bert_tiny"};
 
 static char *golden_dir(const char *name) {
     char *d = lb_path_join("tests/golden", name);
@@ -170,14 +171,10 @@ static lb_lora_config read_lora_config(const lb_model *m, const char *ldir) {
     const cJSON *rs = cJSON_GetObjectItem(j, "use_rslora");
     c.use_rslora = rs && cJSON_IsTrue(rs);
     const cJSON *t;
+    /* PEFT's suffix rule: "output.dense" is both attention.output.dense and output.dense */
     cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "target_modules")) {
-        bool found = false;
-        for (int k = 0; k < LB_LIN__COUNT; k++)
-            if (strcmp(lb_model_linear_name(m, (lb_linear)k), t->valuestring) == 0) {
-                c.target_mask |= 1u << k;
-                found = true;
-            }
-        cr_assert(found, "unknown target %s", t->valuestring);
+        cr_assert_eq(lb_peft_target_mask(t->valuestring, &c.target_mask, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_peft_check_target(m, t->valuestring, &e), LB_OK, "%s", e.msg);
     }
     cJSON_Delete(j);
     free(text);
@@ -733,7 +730,7 @@ Test(model_load, errors_name_key_and_shapes) {
     cr_assert_null(lb_model_load(v, &o, &e));
     cr_assert(strstr(e.msg, "activation") && strstr(e.msg, "gelu_new"), "%s", e.msg);
     rm_variant(v);
-    v = make_variant(src, NULL, "model_type", "\"roberta\"");
+    v = make_variant(src, NULL, "model_type", "\"modernbert\"");
     cr_assert_null(lb_model_load(v, &o, &e));
     cr_assert_eq(e.code, LB_ERR_UNSUPPORTED);
     rm_variant(v);
@@ -815,8 +812,11 @@ static void save_case(const char *gdir, bool with_hf) {
     char *cj = lb_path_join(out, "config.json"), *text;
     cr_assert_eq(lb_read_file(cj, &text, NULL, &e), LB_OK);
     cJSON *j = cJSON_Parse(text);
-    const char *want = lb_model_get_config(m)->arch == LB_ARCH_BERT ? "BertForSequenceClassification"
-                                                                    : "DistilBertForSequenceClassification";
+    static const char *const classes[] = {[LB_ARCH_DISTILBERT] = "DistilBertForSequenceClassification",
+                                          [LB_ARCH_BERT] = "BertForSequenceClassification",
+                                          [LB_ARCH_ROBERTA] = "RobertaForSequenceClassification",
+                                          [LB_ARCH_XLM_ROBERTA] = "XLMRobertaForSequenceClassification"};
+    const char *want = classes[lb_model_get_config(m)->arch];
     cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "architectures"), 0)->valuestring, want);
     cr_assert_not_null(cJSON_GetObjectItem(j, "label2id"));
     cJSON_Delete(j);
@@ -885,8 +885,8 @@ static bool ref_env_ready(void) {
 }
 
 Test(model_save, merged_model_reloads_with_same_logits) {
-    const char *cases[] = {"distilbert_tiny", "bert_tiny"};
-    for (int i = 0; i < 2; i++) {
+    const char *cases[] = {"distilbert_tiny", "bert_tiny", "roberta_tiny", "xlmr_tiny"};
+    for (int i = 0; i < 4; i++) {
         char *d = golden_dir(cases[i]);
         if (!lb_dir_exists(d)) cr_skip_test("golden %s missing", d);
         save_case(d, false);
@@ -898,8 +898,8 @@ Test(model_save, transformers_loads_merged_model, .timeout = 300) {
     const char *ci = getenv("CI");
     if (!ref_env_ready() && !(ci && strcmp(ci, "true") == 0))
         cr_skip_test("reference environment absent (tools/reference/setup_env.sh): transformers load check not run");
-    const char *cases[] = {"distilbert_tiny", "bert_tiny"};
-    for (int i = 0; i < 2; i++) {
+    const char *cases[] = {"distilbert_tiny", "bert_tiny", "roberta_tiny", "xlmr_tiny"};
+    for (int i = 0; i < 4; i++) {
         char *d = golden_dir(cases[i]);
         if (!lb_dir_exists(d)) cr_skip_test("golden %s missing", d);
         save_case(d, true);
@@ -1085,9 +1085,9 @@ Test(model_config, json_loads_rules) {
     lb_error e;
     lb_model_config c;
     /* duplicate keys: the last wins (here: an unsupported model_type after a good one) */
-    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\", \"model_type\": \"roberta\"}", NULL, &c, &e),
+    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\", \"model_type\": \"modernbert\"}", NULL, &c, &e),
                  LB_ERR_UNSUPPORTED, "%s", e.msg);
-    cr_assert(strstr(e.msg, "roberta"), "%s", e.msg);
+    cr_assert(strstr(e.msg, "modernbert"), "%s", e.msg);
     cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\", \"dim\": 64, \"n_heads\": 2, \"dim\": 32}", NULL, &c, &e),
                  LB_OK, "%s", e.msg);
     cr_assert_eq(c.dim, 32);

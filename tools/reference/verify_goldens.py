@@ -10,7 +10,8 @@ Per forward/grads case:
   - merge_and_unload() logits agree with the PEFT logits;
   - the same computations in float64 (max abs / relative error of the f32 goldens is printed).
 Per trajectory case:
-  - tokens.json agrees with the shared tokenizer oracle (left truncation) when the oracle exists;
+  - tokens.json agrees with the shared tokenizer oracle (left truncation) when the oracle exists, or
+    with the case's own model/tokenizer.json run by the tokenizers library (RoBERTa / XLM-R cases);
   - a hand-written loop (torch AdamW with HF's two decay groups, linear LambdaLR, clip_grad_norm_)
     replays order.json from init/ and reproduces expected.json and final/ (this is the loop the C
     trainer implements, so it pins the semantics, not just the numbers);
@@ -187,7 +188,18 @@ def verify_trajectory(d):
     check(len(exp["losses"]) == len(exp["learning_rates"]) == len(exp["grad_norms"]) == n and n * K >= 100,
           f"{n} steps recorded ({K} micro-batch{'es' if K > 1 else ''} each)")
     oracle = os.path.join(gl.shared_dir(), "data", "tokenizer", "oracle", "imdb_train_ids.jsonl")
-    if os.path.exists(oracle) and order["train_file"] == "imdb/train.csv":
+    own_tok = os.path.join(d, "model", "tokenizer.json")
+    if os.path.exists(own_tok) and order["train_file"] == "imdb/train.csv":
+        # RoBERTa / XLM-R cases carry their tokenizer.json: the tokenizers library itself, left truncation
+        from tokenizers import Tokenizer
+        tk = Tokenizer.from_file(own_tok)
+        tk.no_padding()
+        tk.enable_truncation(tokens["max_length"], direction="left")
+        data = gl.read_imdb_csv(os.path.join(gl.shared_dir(), "data", order["train_file"]))
+        bad = [r for r, ids in tokens["rows"].items() if ids != tk.encode(data[int(r)][0]).ids]
+        check(not bad, f"tokens.json == {own_tok} ids, left-truncated to {tokens['max_length']} "
+              f"({len(tokens['rows'])} rows)")
+    elif os.path.exists(oracle) and order["train_file"] == "imdb/train.csv":
         L = tokens["max_length"]
         full = {}
         for line in open(oracle):
