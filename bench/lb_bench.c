@@ -15,7 +15,8 @@
  * run --suffix S appends S to every workload name (bench/run --contended: "_contended");
  * run --no-tokenize skips the tokenizer workload.
  * --precision bf16 runs the model in its bf16 mode (lb_model_set_precision) and reports as system
- * "lorabert_bf16" (the tokenizer is not re-measured there).
+ * "lorabert_bf16" (the tokenizer is not re-measured there); --precision int8 (inference only: the
+ * training workloads are left out) reports as "lorabert_int8".
  * Output: one JSON line per measurement, same fields as peers.py ("system": "lorabert"), plus
  * "gflops": model FLOPs per second (real tokens; see flops_step). */
 #define _GNU_SOURCE
@@ -196,6 +197,8 @@ static void setup(ctx *c, const char *dir) {
     lb_train_options to;
     lb_train_options_init(&to); /* the seed recipe: AdamW lr 1e-3, weight decay 0.01, clip 1.0 */
     to.max_steps = BENCH_MAX_STEPS;
+    c->run = NULL;
+    if (precision == LB_PRECISION_INT8) return; /* inference only */
     if (lb_train_run_open(c->m, NULL, NULL, &to, NULL, &c->run, &e) != LB_OK) die("train run", &e);
 }
 
@@ -314,32 +317,34 @@ static int cmd_run(const char *model, const char *batches, const char *data, boo
     double v[64], gf;
     char extra[256];
 
-    /* training on real batches */
+    /* training on real batches (not in int8: inference only) */
     int nb = quick ? 3 : (train_batches < ntrain ? train_batches : ntrain), reps = quick ? 1 : 3;
     if (repeats > 0) reps = repeats < 8 ? repeats : 8;
-    double epoch_tokens = 0;
-    for (int i = 0; i < ntrain; i++) epoch_tokens += (double)train[i].B * train[i].T;
-    time_train(&c, train, nb, reps, v, &gf);
-    double med = median(v, reps);
-    snprintf(extra, sizeof extra,
-             ", \"batches\": %d, \"s_per_epoch\": %.1f, \"epoch_padded_tokens\": %.0f, \"gflops\": %.1f", nb,
-             epoch_tokens / med, epoch_tokens, gf);
-    emit("train_real", "tokens/s", "higher", v, reps, extra);
-
     uint64_t r = 1;
-    const int Ts[2] = {128, 512}, steps[2] = {quick ? 3 : 10, quick ? 2 : 5};
-    for (int i = 0; i < 2; i++) {
-        bbatch fb = fixed_batch(&r, 4, Ts[i]), arr[16];
-        for (int s = 0; s < steps[i]; s++) arr[s] = fb;
-        time_train(&c, arr, steps[i], reps, v, &gf);
-        char name[32];
-        snprintf(name, sizeof name, "train_4x%d", Ts[i]);
-        snprintf(extra, sizeof extra, ", \"steps\": %d, \"gflops\": %.1f", steps[i], gf);
-        emit(name, "tokens/s", "higher", v, reps, extra);
-        free(fb.labels);
-        free(fb.lengths);
-        free(fb.ids);
-    }
+    if (precision != LB_PRECISION_INT8) {
+        double epoch_tokens = 0;
+        for (int i = 0; i < ntrain; i++) epoch_tokens += (double)train[i].B * train[i].T;
+        time_train(&c, train, nb, reps, v, &gf);
+        double med = median(v, reps);
+        snprintf(extra, sizeof extra,
+                 ", \"batches\": %d, \"s_per_epoch\": %.1f, \"epoch_padded_tokens\": %.0f, \"gflops\": %.1f", nb,
+                 epoch_tokens / med, epoch_tokens, gf);
+        emit("train_real", "tokens/s", "higher", v, reps, extra);
+
+        const int Ts[2] = {128, 512}, steps[2] = {quick ? 3 : 10, quick ? 2 : 5};
+        for (int i = 0; i < 2; i++) {
+            bbatch fb = fixed_batch(&r, 4, Ts[i]), arr[16];
+            for (int s = 0; s < steps[i]; s++) arr[s] = fb;
+            time_train(&c, arr, steps[i], reps, v, &gf);
+            char name[32];
+            snprintf(name, sizeof name, "train_4x%d", Ts[i]);
+            snprintf(extra, sizeof extra, ", \"steps\": %d, \"gflops\": %.1f", steps[i], gf);
+            emit(name, "tokens/s", "higher", v, reps, extra);
+            free(fb.labels);
+            free(fb.lengths);
+            free(fb.ids);
+        }
+    } /* training */
 
     /* evaluation over the validation reviews, batch 4 as in the seed job */
     float logits[64 * 2];
@@ -519,6 +524,7 @@ int main(int argc, char **argv) {
     }
     if (train_batches < 1 || train_batches > 250) train_batches = 20;
     if (precision == LB_PRECISION_BF16) sys_name = "lorabert_bf16";
+    if (precision == LB_PRECISION_INT8) sys_name = "lorabert_int8";
     if (!strcmp(argv[1], "run") && model && batches && data)
         return cmd_run(model, batches, data, quick, train_batches, repeats, eval_batches, tokenize);
     if (!strcmp(argv[1], "rss") && model) return cmd_rss(model);
@@ -528,10 +534,10 @@ int main(int argc, char **argv) {
         return cmd_eval_texts(model, adapter, data, repeats);
 usage:
     fprintf(stderr, "usage: lb_bench run --model DIR --batches FILE --data IMDB_DIR [--quick] [--train-batches N] "
-                    "[--precision fp32|bf16] [--repeats N] [--eval-batches N] [--suffix S] [--no-tokenize]\n"
-                    "       lb_bench rss --model DIR [--precision fp32|bf16]\n"
+                    "[--precision fp32|bf16|int8] [--repeats N] [--eval-batches N] [--suffix S] [--no-tokenize]\n"
+                    "       lb_bench rss --model DIR [--precision fp32|bf16|int8]\n"
                     "       lb_bench make-adapters --model DIR --out DIR --count N (1..1000) [--merged DIR]\n"
-                    "       lb_bench eval-texts --model DIR --adapter DIR --data FILE [--precision fp32|bf16] "
+                    "       lb_bench eval-texts --model DIR --adapter DIR --data FILE [--precision fp32|bf16|int8] "
                     "[--repeats N]\n");
     return 2;
 }

@@ -3,6 +3,8 @@
   hf_peft        HF transformers + PEFT on PyTorch CPU, fp32, the training step as Trainer runs it
   hf_peft_bf16   the same under CPU bf16 autocast (what Trainer(bf16=True) does on CPU)
   onnxruntime    ONNX Runtime (CPU EP) on an ONNX export of the same model, inference only
+  onnxruntime_int8  the same export after onnxruntime.quantization.quantize_dynamic (int8 weights,
+                 u8 activations quantized per tensor at run time: ORT's dynamic int8), inference only
   hf_tokenizers  HF fast tokenizer (tokenizers, Rust), batched call as datasets.map does it
 Every measurement is one JSON line on stdout:
   {"system", "workload", "unit", "better", "median", "min", "max", "n", ...}
@@ -299,11 +301,28 @@ def ort_session(path, threads):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def run_onnxruntime(a):
+def quantize_int8(path, qpath):
+    """ORT's dynamic int8 quantization of an fp32 ONNX model, as its docs recommend for
+    transformers on CPU: quantize_dynamic with its defaults (QInt8 weights per tensor; activations
+    u8, asymmetric, per tensor, at run time: DynamicQuantizeLinear + MatMulInteger), written whole
+    (tmp + rename). Shared with tools/reference/int8_accuracy.py."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    tmp = qpath + ".tmp.onnx"
+    quantize_dynamic(path, tmp, weight_type=QuantType.QInt8)
+    os.replace(tmp, qpath)
+    log(f"quantized {qpath}")
+
+
+def run_onnxruntime(a, int8=False):
     torch = torch_setup(a.threads)
     path = os.path.join(a.model, "onnx", "model.onnx")
     if not os.path.exists(path):
         export_onnx(torch, build_peft(a.model).merge_and_unload().eval(), path)   # how one deploys an adapter
+    if int8:
+        qpath = os.path.join(a.model, "onnx", "model.int8.onnx")
+        if not os.path.exists(qpath) or os.path.getmtime(qpath) < os.path.getmtime(path):
+            quantize_int8(path, qpath)
+        path = qpath
     sess = ort_session(path, a.threads)
     import numpy as np
 
@@ -313,7 +332,7 @@ def run_onnxruntime(a):
         return sess.run(["logits"], {"input_ids": ids.astype(np.int64), "attention_mask": mask})[0]
 
     _, evalb = read_batches(a.batches)
-    run_inference("onnxruntime", infer, evalb, a)
+    run_inference("onnxruntime_int8" if int8 else "onnxruntime", infer, evalb, a)
 
 
 # ------------------------------------------------------------------ tokenizer
@@ -335,8 +354,8 @@ def run_tokenizers(a):
 def cmd_run(a):
     if a.system in ("hf_peft", "hf_peft_bf16"):
         run_torch(a, a.system == "hf_peft_bf16")
-    elif a.system == "onnxruntime":
-        run_onnxruntime(a)
+    elif a.system in ("onnxruntime", "onnxruntime_int8"):
+        run_onnxruntime(a, a.system == "onnxruntime_int8")
     elif a.system == "hf_tokenizers":
         run_tokenizers(a)
     else:

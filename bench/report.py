@@ -16,7 +16,7 @@ import glob
 import json
 import os
 
-PEERS = ["hf_peft", "hf_peft_bf16", "onnxruntime", "hf_tokenizers"]
+PEERS = ["hf_peft", "hf_peft_bf16", "onnxruntime", "onnxruntime_int8", "hf_tokenizers"]
 SERVE_PEERS = ["hf_pipeline_server", "onnxruntime_server"]
 
 # (output name, lorabert's source record, {peer: source record}); a source is (system, workload).
@@ -37,6 +37,11 @@ WORKLOADS = [
     for w in ("eval_validation", "predict_b1_t16", "predict_b1_t64", "predict_b1_t128", "predict_b32_t128")
 ] + [
     (w + "_bf16", ("lorabert_bf16", w), {p: (p, w) for p in ("hf_peft_bf16", "onnxruntime")})
+    for w in ("eval_validation", "predict_b1_t16", "predict_b1_t64", "predict_b1_t128", "predict_b32_t128")
+] + [
+    # lorabert_int8 is --precision int8 (inference only); its peer is ORT's dynamic int8
+    # (quantize_dynamic) of the same merged export, and fp32 ORT for scale.
+    (w + "_int8", ("lorabert_int8", w), {p: (p, w) for p in ("onnxruntime_int8", "onnxruntime")})
     for w in ("eval_validation", "predict_b1_t16", "predict_b1_t64", "predict_b1_t128", "predict_b32_t128")
 ] + [
     ("tokenize_imdb", ("lorabert", "tokenize_imdb"), {"hf_tokenizers": ("hf_tokenizers", "tokenize_imdb")}),
@@ -113,6 +118,24 @@ def pool(rounds):
         if all(k in x for x in rounds):
             r[k] = quantile([x[k] for x in rounds], 0.5)
     return r
+
+
+def int8_targets(recs):
+    """Issue 14's int8 targets against ORT's dynamic int8, each (what, value, bar, ok)."""
+    out = []
+
+    def med(system, workload):
+        r = recs.get((system, workload))
+        return r["median"] if r else None
+
+    lb, ort = med("lorabert_int8", "predict_b1_t64"), med("onnxruntime_int8", "predict_b1_t64")
+    if lb and ort:
+        out.append(("predict_b1_t64_int8 latency / onnxruntime_int8", lb / ort, "<= 0.70", lb / ort <= 0.70))
+    for w in ("predict_b32_t128", "eval_validation"):
+        lb, ort = med("lorabert_int8", w), med("onnxruntime_int8", w)
+        if lb and ort:
+            out.append((f"{w}_int8 throughput / onnxruntime_int8", lb / ort, ">= 1.50", lb / ort >= 1.50))
+    return out
 
 
 def load_records(d):
@@ -303,8 +326,10 @@ def main():
         contended.append(w)
 
     targets = serving_targets(recs)
+    i8 = int8_targets(recs)
     doc = {"machine": machine, "workloads": out,
-           "serving_targets": [{"what": t, "value": v, "bar": b, "met": ok} for t, v, b, ok in targets]}
+           "serving_targets": [{"what": t, "value": v, "bar": b, "met": ok} for t, v, b, ok in targets],
+           "int8_targets": [{"what": t, "value": v, "bar": b, "met": ok} for t, v, b, ok in i8]}
     if a.json:
         tmp = a.json + ".tmp"
         with open(tmp, "w") as f:
@@ -339,6 +364,8 @@ def main():
         if sp:
             rat += f"  lorabert {fmt(sp['min'])}..{fmt(sp['max'])}"
         print(row + "  " + rat)
+    for what, v, bar, ok in i8:
+        print(f"int8 target: {what} = {v:.2f} (bar {bar}): {'met' if ok else 'NOT met'}")
     print()
     if contended:
         print(f"Under load: a CPU-bound competitor pinned to CPU {machine.get('contended_competitor_cpu', '?')} "
@@ -368,7 +395,10 @@ def main():
               f"(OpenBLAS core {gemm.get('openblas_core')}; default core {(gemm_nofix or {}).get('openblas_core', '?')})")
         for s in gemm.get("shapes", []):
             line = f"  M={s['M']:<5} N={s['N']:<5} K={s['K']:<5}"
-            for k in ("sgemm", "f32packed", "amx", "avx512bf16", "portable"):
+            for k in ("sgemm", "f32packed", "amx", "avx512bf16", "portable", "int8_amx", "int8_avx512vnni",
+                      "int8_avx2", "int8raw", "onednn_f32", "onednn_bf16", "onednn_int8"):
+                if k + "_gflops" not in s:
+                    continue
                 line += f" {k} {g(s, k + '_gflops')}|{g(s, k + '_1t_cpu_gflops')}"
             d = nofix.get((s["M"], s["N"], s["K"]))
             if d:

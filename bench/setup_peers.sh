@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 REF_PY=$(bash tools/reference/setup_env.sh)
 REF_SITE=$("$REF_PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ENV_DIR=${LORABERT_BENCH_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/bench-peers}
-PINS="onnxruntime==1.31.1 onnx==1.17.0 protobuf==5.29.5 flatbuffers==25.12.19"
+# ml_dtypes: onnxruntime.quantization imports it (quantize_dynamic, the onnxruntime_int8 peer).
+PINS="onnxruntime==1.31.1 onnx==1.17.0 protobuf==5.29.5 flatbuffers==25.12.19 ml_dtypes==0.5.1"
 STAMP="$ENV_DIR/.lorabert-bench-pins"
 WANT="$PINS ref=$REF_SITE system-site"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then

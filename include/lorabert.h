@@ -35,7 +35,7 @@
  *    config.json) opens its base_model_name_or_path with the adapter on top, as
  *    transformers + PEFT's AutoModelForSequenceClassification.from_pretrained(adapter_dir) does.
  *  - Exactness. fp32 (the default) computes transformers 4.32.1 + PEFT 0.6.2's math; bf16 is an
- *    opt-in speed mode for the frozen encoder linears (see lb_precision).
+ *    opt-in speed mode for the frozen encoder linears, int8 an inference-only one (see lb_precision).
  */
 #ifndef LORABERT_H
 #define LORABERT_H
@@ -92,9 +92,14 @@ const char *lb_status_name(lb_status code);
 /* Arithmetic of the frozen encoder linears. FP32: exact (the parity path, the default). BF16:
  * frozen weights rounded to bf16 and packed once (AMX tiles where the CPU has them), inputs
  * rounded on the fly, fp32 accumulation; embeddings, LayerNorm, attention, LoRA, the head, the
- * loss and the optimizer stay fp32. */
-typedef enum lb_precision { LB_PRECISION_FP32, LB_PRECISION_BF16 } lb_precision;
-/* "fp32" / "bf16"; lb_precision_parse accepts the same names. Thread-safe. */
+ * loss and the optimizer stay fp32. INT8 (inference only: training refuses it with
+ * LB_ERR_UNSUPPORTED): frozen weights quantized once per output channel (symmetric, scale =
+ * max|w| / 127), each input row quantized the same way at every call, exact int32 sums (AMX-INT8
+ * or AVX512-VNNI where the CPU has them), dequantized in fp32 with the bias; embeddings,
+ * LayerNorm, attention, LoRA and the head stay fp32. A row's result never depends on the other
+ * rows of its batch, in every precision. */
+typedef enum lb_precision { LB_PRECISION_FP32, LB_PRECISION_BF16, LB_PRECISION_INT8 } lb_precision;
+/* "fp32" / "bf16" / "int8"; lb_precision_parse accepts the same names. Thread-safe. */
 const char *lb_precision_name(lb_precision p);
 bool lb_precision_parse(const char *name, lb_precision *p);
 
@@ -222,7 +227,8 @@ typedef struct lb_model_info {
 void lb_model_get_info(const lb_model *m, lb_model_info *info);
 
 /* Switches the frozen linears' arithmetic (see lb_precision). Fails, changing nothing, when out
- * of memory. */
+ * of memory, or (LB_ERR_UNSUPPORTED) for INT8 when a frozen linear's input size exceeds 4096.
+ * A model in INT8 can evaluate, predict and serve; a training run on it is LB_ERR_UNSUPPORTED. */
 lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err);
 
 typedef struct lb_lora_options {

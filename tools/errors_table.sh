@@ -300,6 +300,7 @@ row "bad number" $LB predict --model m --max-length abc "x"
 row "number out of range" $LB eval --model m --data range.csv --batch-size 0
 row "bad --truncation" $LB predict --model m --truncation middle "x"
 row "bad --precision" $LB predict --model m --precision fp16 "x"
+row "train --precision int8 (inference only)" $LB train --model m --train two.csv --validation two.csv --precision int8
 row "--labels count differs from the head" $LB predict --model m --labels a,b,c "x"
 printf 'text,label\ngood,pos\nbad,neg\n' >str.csv
 row "train: --labels given that do not name the string labels" $LB train --model m --train str.csv --validation str.csv --labels Negative,Positive --epochs 1

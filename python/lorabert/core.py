@@ -62,7 +62,7 @@ def _truncate_left(truncation):
 def _precision(precision):
     p = c_int()
     if not isinstance(precision, str) or not F["lb_precision_parse"](precision.encode(), byref(p)):
-        raise UsageError("precision must be 'fp32' or 'bf16', not %r" % (precision,), 2)
+        raise UsageError("precision must be 'fp32', 'bf16' or 'int8', not %r" % (precision,), 2)
     return p.value
 
 

@@ -1,10 +1,13 @@
 """Predictions equal the CLI's bit for bit: each probability formatted with %.9g (what
 `lorabert predict --json` prints; 9 significant digits identify a float32 and the CLI's doubles
 are softmaxes of float32 logits) is the CLI's string, for the seed's five sentences."""
+import json
+import re
+
 import pytest
 
 import lorabert
-from conftest import SEEDS, cli_predict, need
+from conftest import SEEDS, cli_predict, need, run_cli
 
 
 def _fmt(rows):
@@ -85,3 +88,19 @@ def test_info(clf):
     assert i["num_labels"] == 2 and i["labels"] == ["Negative", "Positive"] and i["hidden_size"] == 32
     assert 0 < i["trainable_params"] < i["all_params"]
     assert i["problem_type"] == "single_label_classification"
+
+
+def test_int8_precision_equals_the_cli_and_keeps_the_labels(cli, tiny, clf):
+    """precision="int8" (inference only) gives `lorabert predict --precision int8`'s strings."""
+    need("lb_classifier_open", "lb_classify")
+    with lorabert.Classifier(tiny[0], adapter=tiny[1], precision="int8") as c:
+        got = _fmt(c.predict(SEEDS))
+    args = ["predict", "--json", "--precision", "int8", "--model", tiny[0], "--adapter", tiny[1]] + SEEDS
+    want = []
+    for line in run_cli(cli, *args).stdout.splitlines():
+        probs = re.search(r'"probs":\s*\[([^\]]*)\]', line).group(1)
+        want.append((json.loads(line)["label"], [s.strip() for s in probs.split(",")]))
+    assert got == want
+    assert [r[0] for r in got] == [r["label"] for r in clf.predict(SEEDS)]
+    with pytest.raises(lorabert.UsageError, match="'fp32', 'bf16' or 'int8'"):
+        lorabert.Classifier(tiny[0], precision="int4")

@@ -63,6 +63,8 @@ def test_bad_arguments(tiny, labelled):
         lorabert.train(model=tiny[0], train=labelled, save_strategy="steps")
     with pytest.raises(lorabert.FileError):
         lorabert.train(model=tiny[0], train=os.path.join(str(labelled) + ".missing"))
+    with pytest.raises(lorabert.UnsupportedError, match="int8 is for inference only"):
+        lorabert.train(model=tiny[0], train=labelled, precision="int8")
 
 
 def test_callback_exception_stops_training(tiny, labelled, tmp_path):

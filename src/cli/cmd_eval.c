@@ -35,7 +35,10 @@ int cmd_eval(int argc, char **argv) {
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--batch-size", OPT_INT, &batch, "N", "evaluation batch size", 1, 65536},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
-        {"--precision", OPT_STR, &precision, "fp32|bf16", "fp32 (exact) or bf16 frozen linears (faster)", 0, 0},
+        {"--precision", OPT_STR, &precision, "fp32|bf16|int8",
+         "fp32 (exact), bf16 frozen linears (faster) or int8 (per-channel int8 weights, per-row int8 inputs, int32 "
+         "sums: fastest)",
+         0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print one JSON object instead of a table", 0, 0},
     };
     bool help;
@@ -46,7 +49,7 @@ int cmd_eval(int argc, char **argv) {
     bool left = !strcmp(truncation, "left");
     if (!left && strcmp(truncation, "right")) return cli_usage_error("eval", "--truncation must be left or right");
     lb_precision prec;
-    if (!lb_precision_parse(precision, &prec)) return cli_usage_error("eval", "--precision must be fp32 or bf16");
+    if (!lb_precision_parse(precision, &prec)) return cli_usage_error("eval", "--precision must be fp32, bf16 or int8");
     if (max_length == 1 || max_length == 2)
         return cli_usage_error("eval", "--max-length must leave room for [CLS], [SEP] and a token (>= 3)");
     lb_error err = {0};

@@ -405,7 +405,8 @@ int cmd_predict(int argc, char **argv) {
         {"--batch-size", OPT_INT, &batch_size, "N", "texts per forward pass", 1, 1000000},
         {"--labels", OPT_STR, &labels_arg, "A,B,...", "label names by id (default: the adapter's, else config.json's)",
          0, 0},
-        {"--precision", OPT_STR, &precision_arg, "P", "fp32 (exact) or bf16 (frozen linears in bf16: faster)", 0, 0},
+        {"--precision", OPT_STR, &precision_arg, "fp32|bf16|int8",
+         "fp32 (exact), bf16 (frozen linears in bf16: faster) or int8 (frozen linears in int8: fastest)", 0, 0},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
         {"--threshold", OPT_F64, &threshold, "P",
          "multi-label models (config.json problem_type multi_label_classification): each line's \"labels\" lists the labels whose sigmoid probability is >= P",
@@ -455,7 +456,7 @@ int cmd_predict(int argc, char **argv) {
         goto out;
     }
     if (!lb_precision_parse(precision_arg, &precision)) {
-        rc = cli_usage_error("predict", "--precision must be fp32 or bf16, got '%s'", precision_arg);
+        rc = cli_usage_error("predict", "--precision must be fp32, bf16 or int8, got '%s'", precision_arg);
         goto out;
     }
     if (!model_arg) {

@@ -44,7 +44,8 @@ int cmd_serve(int argc, char **argv) {
          100000},
         {"--host", OPT_STR, &host, "ADDR", "IPv4 or IPv6 address to listen on", 0, 0},
         {"--port", OPT_INT, &port, "N", "TCP port (0: a free one, printed at start)", 0, 65535},
-        {"--precision", OPT_STR, &precision_arg, "P", "fp32 (exact) or bf16 (frozen linears in bf16: faster)", 0, 0},
+        {"--precision", OPT_STR, &precision_arg, "fp32|bf16|int8",
+         "fp32 (exact), bf16 (frozen linears in bf16: faster) or int8 (frozen linears in int8: fastest)", 0, 0},
         {"--api-key", OPT_STR, &api_key, "KEY", "require 'Authorization: Bearer KEY' on every route but /health", 0, 0},
         {"--max-concurrent-requests", OPT_INT, &max_concurrent, "N", "predict requests in flight (more: 429)", 1,
          1000000},
@@ -80,7 +81,7 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     if (!lb_precision_parse(precision_arg, &precision)) {
-        rc = cli_usage_error("serve", "--precision must be fp32 or bf16, got '%s'", precision_arg);
+        rc = cli_usage_error("serve", "--precision must be fp32, bf16 or int8, got '%s'", precision_arg);
         goto out;
     }
     if (api_key && !*api_key) {

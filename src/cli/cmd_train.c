@@ -140,6 +140,9 @@ int cmd_train(int argc, char **argv) {
     if (!left && strcmp(truncation, "right")) return cli_usage_error("train", "--truncation must be left or right");
     lb_precision prec;
     if (!lb_precision_parse(precision, &prec)) return cli_usage_error("train", "--precision must be fp32 or bf16");
+    if (prec == LB_PRECISION_INT8)
+        return cli_usage_error("train", "--precision int8 is for inference only (eval, predict, serve); train in fp32 "
+                                        "or bf16");
     static const char *const best_names[] = {"loss", "eval_loss", "accuracy", "f1", "precision", "recall"};
     bool best_ok = false;
     for (size_t i = 0; i < sizeof best_names / sizeof best_names[0]; i++) best_ok |= !strcmp(best, best_names[i]);

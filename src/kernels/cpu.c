@@ -39,6 +39,7 @@ static bool depends_on(lb_cpu_feature f, lb_cpu_feature g) {
     if (g == LB_CPU_AVX512F) return f != LB_CPU_AVX2_FMA;
     if (g == LB_CPU_AVX512BF16) return f == LB_CPU_AMX_BF16;
     if (g == LB_CPU_AVX512VNNI) return f == LB_CPU_AMX_INT8;
+    if (g == LB_CPU_AMX_BF16) return f == LB_CPU_AMX_INT8; /* "amx": no AMX at all, like a Zen 4 */
     return false;
 }
 

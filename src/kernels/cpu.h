@@ -10,7 +10,7 @@
  * kernel choices (comma-separated names: "avx2", "avx512", "avx512bf16", "avx512vnni", "amx",
  * "amxint8"; or "all"): e.g.
  * `LORABERT_CPU_DISABLE=amx` behaves like a Zen 4. Disabling a feature disables those built on
- * it (avx512 takes avx512bf16, avx512vnni and amx with it). It never adds a feature, and does
+ * it (avx512 takes avx512bf16, avx512vnni and amx with it; amx takes amxint8). It never adds a feature, and does
  * not change code the compiler generated for -march. */
 #ifndef LB_KERNELS_CPU_H
 #define LB_KERNELS_CPU_H

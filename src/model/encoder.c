@@ -158,11 +158,12 @@ void lb_encoder_free_buffers(lb_model *m) {
     m->fwd_valid = false;
 }
 
-/* ---- frozen linears: packed fp32 / bf16 weights (precision.c), else OpenBLAS ----------- */
+/* ---- frozen linears: packed fp32 / bf16 / int8 weights (precision.c), else OpenBLAS ------ */
 /* y [rows, ldy] = x [rows, ldx] W^T (+ bias) for linear kind k of a layer. */
 static void frozen_forward(const lb_model *m, const lb_layer_w *lw, int k, float *y, int ldy, const float *x, int ldx,
                            int rows, const float *bias) {
     if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(x, rows, ldx, lw->wb[k], bias, false, y, ldy);
+    else if (m->precision == LB_PRECISION_INT8) lb_gemm_int8(x, rows, ldx, lw->wi[k], bias, y, ldy);
     else if (lw->wf[k]) lb_gemm_f32_packed(x, rows, ldx, lw->wf[k], bias, false, y, ldy);
     else lb_linear_forward(y, ldy, x, ldx, lw->w[k], bias, rows, lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
 }

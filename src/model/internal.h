@@ -7,6 +7,7 @@
 #include "formats/safetensors.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemm_f32.h"
+#include "kernels/gemm_int8.h"
 #include "model/model.h"
 
 /* Frozen weights of one encoder block (pointers into the mapping, or into owned copies
@@ -24,6 +25,8 @@ typedef struct lb_layer_w {
     lb_bf16_weight *wb[LB_LIN__COUNT], *wbt[LB_LIN__COUNT];
     /* fp32 mode with weight packing (precision.c): the same for kernels/gemm_f32. */
     lb_f32_weight *wf[LB_LIN__COUNT], *wft[LB_LIN__COUNT];
+    /* int8 mode (precision.c): w quantized per output channel for the forward (inference only). */
+    lb_int8_weight *wi[LB_LIN__COUNT];
 } lb_layer_w;
 
 /* The sequence-classification head on the [CLS] row: dense -> activation -> dropout ->

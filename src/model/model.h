@@ -11,7 +11,9 @@
  * attention), which changes no result. Parity with transformers 4.32.1 + PEFT 0.6.2 is tested
  * on tests/golden (and $LORABERT_FULL_GOLDEN).
  * Precision: fp32 by default; lb_model_set_precision(LB_PRECISION_BF16) is the opt-in speed
- * mode (frozen encoder linears on bf16 copies of their weights, see below).
+ * mode (frozen encoder linears on bf16 copies of their weights, see below); LB_PRECISION_INT8
+ * the inference-only one (per-channel int8 weights, per-row int8 inputs, int32 sums; a backward
+ * is LB_ERR_UNSUPPORTED).
  * Speed: OpenBLAS must run its AVX-512 kernels: see lb_blas_preferred_coretype in
  * kernels/kernels.h (programs set OPENBLAS_CORETYPE and re-exec when it says so).
  * A model is not thread-safe: one forward/backward at a time per lb_model. */
@@ -137,7 +139,7 @@ lb_precision lb_model_get_precision(const lb_model *m);
  * layers it reaches. Off: OpenBLAS on the mapped weights. On by default. */
 void lb_model_set_weight_packing(lb_model *m, bool on);
 
-/* "fp32" / "bf16"; lb_precision_parse accepts the same names. */
+/* "fp32" / "bf16" / "int8"; lb_precision_parse accepts the same names. */
 const char *lb_precision_name(lb_precision p);
 bool lb_precision_parse(const char *name, lb_precision *p);
 

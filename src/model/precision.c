@@ -1,4 +1,4 @@
-/* How the frozen encoder linears are computed: packed weights for fp32 and bf16 mode.
+/* How the frozen encoder linears are computed: packed weights for fp32, bf16 and int8 mode.
  *
  * Each frozen linear gets, once per model (again after a merge changes the weights, never per
  * step), a copy of its weight packed for a GEMM kernel: fp32 panels (kernels/gemm_f32, fp32 mode,
@@ -8,11 +8,16 @@
  * pays for backward packs. Once a weight is packed, its pages in the checkpoint mapping are
  * handed back to the kernel (lb_st_release): the file stays the source of truth and is read
  * again only if the unpacked weight is needed (a merge, or packing turned off), so packing
- * costs little resident memory beyond the packs themselves. */
+ * costs little resident memory beyond the packs themselves.
+ * int8 mode (kernels/gemm_int8) is inference only: its weights are quantized once per output
+ * channel for the forward, and no transposed pack exists, so a backward (training) is refused
+ * with LB_ERR_UNSUPPORTED before any work. */
 #include <string.h>
 #include "model/internal.h"
 
-const char *lb_precision_name(lb_precision p) { return p == LB_PRECISION_BF16 ? "bf16" : "fp32"; }
+const char *lb_precision_name(lb_precision p) {
+    return p == LB_PRECISION_BF16 ? "bf16" : p == LB_PRECISION_INT8 ? "int8" : "fp32";
+}
 
 bool lb_precision_parse(const char *name, lb_precision *p) {
     if (!name || !p) return false;
@@ -22,6 +27,10 @@ bool lb_precision_parse(const char *name, lb_precision *p) {
     }
     if (strcmp(name, "bf16") == 0) {
         *p = LB_PRECISION_BF16;
+        return true;
+    }
+    if (strcmp(name, "int8") == 0) {
+        *p = LB_PRECISION_INT8;
         return true;
     }
     return false;
@@ -38,6 +47,8 @@ void lb_precision_free_packs(lb_model *m) {
             lb_bf16_weight_free(lw->wbt[k]);
             lb_f32_weight_free(lw->wf[k]);
             lb_f32_weight_free(lw->wft[k]);
+            lb_int8_weight_free(lw->wi[k]);
+            lw->wi[k] = NULL;
             lw->wb[k] = lw->wbt[k] = NULL;
             lw->wf[k] = lw->wft[k] = NULL;
         }
@@ -45,8 +56,10 @@ void lb_precision_free_packs(lb_model *m) {
     m->packs_bwd_layers = 0;
 }
 
-/* Which packs the current settings use: 0 none (OpenBLAS on the fp32 weights), 1 fp32, 2 bf16. */
+/* Which packs the current settings use: 0 none (OpenBLAS on the fp32 weights), 1 fp32, 2 bf16,
+ * 3 int8. */
 static int pack_kind(const lb_model *m) {
+    if (m->precision == LB_PRECISION_INT8) return 3;
     if (m->precision == LB_PRECISION_BF16) return 2;
     return !m->no_weight_packing && lb_gemm_f32_available() ? 1 : 0;
 }
@@ -64,7 +77,10 @@ static lb_status pack_missing(lb_model *m, int tfirst, lb_error *err) {
             bool made = false;
             /* W [out, in] row-major: forward packs [N = out, K = in]; transposed ones are the
              * [K = out, N = in] matrix of dX = dY W. */
-            if (kind == 2) {
+            if (kind == 3) {
+                if (!lw->wi[k] && (made = true) && !(lw->wi[k] = lb_int8_weight_pack(lw->w[k], out, in, err)))
+                    return lb_err_prefix(err, "int8 mode: layer %d %s", l, m->arch->lin_short[k]);
+            } else if (kind == 2) {
                 if (!lw->wb[k] && (made = true) && !(lw->wb[k] = lb_bf16_weight_pack(lw->w[k], out, in, false, err)))
                     return lb_err_prefix(err, "bf16 mode: layer %d %s", l, m->arch->lin_short[k]);
                 if (l >= tfirst && !lw->wbt[k] && (made = true) &&
@@ -90,6 +106,9 @@ lb_status lb_precision_prepare_forward(lb_model *m, lb_error *err) {
 }
 
 lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *err) {
+    if (m->precision == LB_PRECISION_INT8)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "model: --precision int8 is for inference only (eval, predict, serve); train in fp32 or bf16");
     int L = m->cfg.n_layers;
     if (first_layer >= L - m->packs_bwd_layers) return LB_OK;
     lb_status st = pack_missing(m, first_layer, err);
@@ -99,7 +118,7 @@ lb_status lb_precision_prepare_backward(lb_model *m, int first_layer, lb_error *
 
 lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err) {
     if (!m) return lb_err(err, LB_ERR_USAGE, "lb_model_set_precision: m is NULL");
-    if (p != LB_PRECISION_FP32 && p != LB_PRECISION_BF16)
+    if (p != LB_PRECISION_FP32 && p != LB_PRECISION_BF16 && p != LB_PRECISION_INT8)
         return lb_err(err, LB_ERR_USAGE, "model: unknown precision %d", (int)p);
     if (p == m->precision) return LB_OK;
     lb_precision prev = m->precision;

@@ -363,7 +363,9 @@ static void info_json(server *s, sv_buf *b) {
     sv_buf_puts(b, "{\"model_id\":");
     sv_buf_json_string(b, s->o.model);
     sv_buf_printf(b, ",\"model_sha\":null,\"model_dtype\":\"%s\",\"model_type\":{\"classifier\":{\"id2label\":{",
-                  s->o.precision == LB_PRECISION_BF16 ? "bfloat16" : "float32");
+                  s->o.precision == LB_PRECISION_BF16   ? "bfloat16"
+                  : s->o.precision == LB_PRECISION_INT8 ? "int8"
+                                                        : "float32");
     for (int k = 0; k < in->num_labels; k++) {
         sv_buf_printf(b, "%s\"%d\":", k ? "," : "", k);
         sv_buf_json_string(b, in->labels[k]);

@@ -206,6 +206,9 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     const lb_model_config *mc = lb_model_get_config(m);
     const int L = mc->num_labels;
     if (!lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "train: the model has no adapter");
+    if (lb_model_get_precision(m) == LB_PRECISION_INT8)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "train: --precision int8 is for inference only (eval, predict, serve); train in fp32 or bf16");
     if (train) {
         if (train->n <= 0) return lb_err(err, LB_ERR_FORMAT, "train: empty training set");
         if (o->max_steps) return lb_err(err, LB_ERR_USAGE, "train: max_steps is for runs on caller-given batches");

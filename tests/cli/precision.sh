@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `--precision bf16` end to end on the tiny DistilBERT (tests/golden/distilbert_traj) and a slice
 # of IMDb: train / eval / predict run in bf16 and stay close to fp32 (the bf16 maths itself is
-# tested in tests/unit/test_model_precision.c); a resumed run must keep its precision.
+# tested in tests/unit/test_model_precision.c); a resumed run must keep its precision. int8:
+# eval / predict / serve take it, train refuses it (inference only).
 set -u
 source "$(dirname "$0")/../support/cli_common.sh" prec
 head -n 41 "$SHARED/data/imdb/train.csv" >"$T/train.csv"
@@ -36,6 +37,49 @@ p16=$($LB predict --model "$M" --adapter "$T/f32" --json --precision bf16 "A fin
   || fail "predict bf16"
 [ "$(grep -o '"label":"[A-Za-z]*"' <<<"$p32")" = "$(grep -o '"label":"[A-Za-z]*"' <<<"$p16")" ] \
   || fail "predict labels differ: $p32 / $p16"
+
+# int8: inference only. eval / predict / serve take it and stay close to fp32; train refuses it.
+$LB eval --help | grep -q -- '--precision fp32|bf16|int8' || fail "eval --help lists int8"
+$LB predict --help | grep -q -- '--precision fp32|bf16|int8' || fail "predict --help lists int8"
+$LB serve --help | grep -q -- '--precision fp32|bf16|int8' || fail "serve --help lists int8"
+$LB train "${COMMON[@]}" --precision int8 --output "$T/i8" >"$T/i8.log" 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "train --precision int8 must be a usage error: rc=$rc $(cat "$T/i8.log")"
+[ "$(wc -l <"$T/i8.log")" -eq 1 ] && grep -q 'int8 is for inference only' "$T/i8.log" || fail "int8 train: $(cat "$T/i8.log")"
+[ ! -e "$T/i8" ] || fail "a refused int8 train must not create its output folder"
+e8=$($LB eval --model "$M" --adapter "$T/f32" --data "$T/val.csv" --max-length 128 --json --precision int8) || fail "eval int8"
+python3 - "$e32" "$e8" <<'PY' || fail "int8 strays from fp32"
+import json, sys
+e32, e8 = (json.loads(a) for a in sys.argv[1:])
+r = abs(e8["loss"] - e32["loss"]) / e32["loss"]
+print(f"eval loss fp32 {e32['loss']:.6f}  int8 {e8['loss']:.6f}  rel {r:.2e}; accuracy {e32['accuracy']} vs {e8['accuracy']}")
+# The tiny model's logits move by int8 rounding (a few % on its 32-wide rows, see
+# tests/unit/test_model_precision.c); the mean loss by less.
+assert 0 < r <= 5e-2, r
+assert abs(e8["accuracy"] - e32["accuracy"]) <= 0.1, (e8["accuracy"], e32["accuracy"])
+PY
+p8=$($LB predict --model "$M" --adapter "$T/f32" --json --precision int8 "A fine film." "Dull and far too long.") \
+  || fail "predict int8"
+[ "$(grep -o '"label":"[A-Za-z]*"' <<<"$p32")" = "$(grep -o '"label":"[A-Za-z]*"' <<<"$p8")" ] \
+  || fail "predict int8 labels differ: $p32 / $p8"
+# serve --precision int8: /info names the dtype, /predict answers as `predict --precision int8` does.
+$LB serve --model "$M" --adapter a="$T/f32" --port 0 --precision int8 2>"$T/serve.log" &
+SPID=$!
+PORT=
+for _ in $(seq 300); do
+  PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$T/serve.log")
+  [ -n "$PORT" ] && break
+  kill -0 $SPID 2>/dev/null || fail "serve int8 exited: $(cat "$T/serve.log")"
+  sleep 0.1
+done
+[ -n "$PORT" ] || { kill $SPID; fail "serve int8 never listened: $(cat "$T/serve.log")"; }
+info=$(curl -sf "http://127.0.0.1:$PORT/info") || { kill $SPID; fail "serve int8 /info"; }
+pred=$(curl -sf -H 'Content-Type: application/json' -d '{"inputs":"Dull and far too long.","adapter":"a"}' \
+  "http://127.0.0.1:$PORT/predict") || { kill $SPID; fail "serve int8 /predict"; }
+kill -TERM $SPID; wait $SPID
+grep -q '"model_dtype":"int8"' <<<"$info" || fail "serve int8 /info: $info"
+want=$(grep -o '"label":"[A-Za-z]*"' <<<"$p8" | tail -1)
+grep -q "$want" <<<"$pred" || fail "serve int8 /predict: $pred, predict --precision int8: $p8"
+echo "int8: ok"
 
 # An interrupted bf16 run resumes in bf16 only.
 head -n 401 "$SHARED/data/imdb/train.csv" >"$T/train400.csv"

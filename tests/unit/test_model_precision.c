@@ -1,4 +1,5 @@
-/* Tests for src/model/precision.c: the bf16 speed mode of the frozen encoder linears.
+/* Tests for src/model/precision.c: the bf16 speed mode of the frozen encoder linears (and, at the
+ * end, the inference-only int8 mode).
  *
  * bf16 is not the parity path, so its bars are about wiring and arithmetic, not HF equality:
  * - every bf16 kernel (AMX, AVX512-BF16, portable) gives nearly the same model outputs: they
@@ -22,6 +23,7 @@
 #include "base/rng.h"
 #include "formats/safetensors.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 
@@ -435,4 +437,129 @@ Test(model_bf16, full_size_tracks_fp32, .timeout = 600) {
     if (!root || !*root) cr_skip_test("LORABERT_FULL_GOLDEN not set: full-size bf16 check not run");
     full_size_case(root, "minilm_real", true);
     full_size_case(root, "distilbert_base", false);
+}
+
+/* ---- int8 (inference only) ------------------------------------------------------------------
+ * Bars: every int8 kernel gives BITWISE equal model outputs (the integer sums are exact and the
+ * epilogue is shared); each batch row equals that row alone; int8 logits track fp32 within the
+ * error of rounding both GEMM operands to int8 steps; a backward is refused; fp32 again is exact. */
+
+static void eval_logits(gcase *g, float *logits) {
+    lb_error e = {0};
+    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
+}
+
+Test(model_int8, every_kernel_gives_bitwise_equal_model_outputs) {
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        char *d = lb_path_join("tests/golden", CASES[c]);
+        gcase g;
+        if (!open_case(d, &g)) cr_skip_test("golden %s missing", d);
+        lb_error e;
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_INT8, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_get_precision(g.m), LB_PRECISION_INT8);
+        float ref[64], got[64];
+        cr_assert(lb_gemm_int8_set_path(LB_INT8_PORTABLE));
+        eval_logits(&g, ref);
+        lb_int8_path paths[] = {LB_INT8_AVX2, LB_INT8_VNNI, LB_INT8_AMX};
+        for (size_t p = 0; p < 3; p++) {
+            if (!lb_gemm_int8_set_path(paths[p])) {
+                cr_log_info("int8 kernel %s: not on this CPU, skipped", lb_gemm_int8_path_name(paths[p]));
+                continue;
+            }
+            eval_logits(&g, got);
+            cr_assert(memcmp(got, ref, sizeof(float) * (size_t)(g.B * g.NL)) == 0, "%s: %s differs from portable",
+                      CASES[c], lb_gemm_int8_path_name(paths[p]));
+        }
+        lb_gemm_int8_set_path(LB_INT8_AUTO);
+        close_case(&g);
+        free(d);
+    }
+}
+
+Test(model_int8, tracks_fp32_refuses_backward_and_returns_to_exact_fp32) {
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        char *d = lb_path_join("tests/golden", CASES[c]);
+        gcase g;
+        if (!open_case(d, &g)) cr_skip_test("golden %s missing", d);
+        lb_error e;
+        float l32[64], l8[64], lback[64], row[8];
+        eval_logits(&g, l32);
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_INT8, &e), LB_OK, "%s", e.msg);
+        eval_logits(&g, l8);
+        double lr = rel_l2(l8, l32, g.B * g.NL);
+        cr_log_info("%s: int8 vs fp32 logits rel %.3g", CASES[c], lr);
+        /* An int8 operand's rounding error is uniform within half a step, max|row| / 254, an RMS
+         * of max / (127 sqrt 12); on these 32/64-wide rows max ~ 2.5 sigma, so ~0.6% of the RMS
+         * entry, vs bf16's 2^-9 / sqrt 3 ~ 0.11%: ~5x. Measured here: int8 0.072 / 0.034 vs bf16
+         * 0.014 / 0.0067 (ratio 5). The bar is 5x bf16's (3e-2); a mis-wired pack (another
+         * layer's, stale, transposed) gives O(1). */
+        cr_assert(lr <= 0.15, "%s: logits rel %.3g", CASES[c], lr);
+        cr_assert(lr > 0, "int8 mode must actually quantize (logits identical to fp32)");
+        /* Each batch row is that row alone, bit for bit (the serving contract). */
+        for (int b = 0; b < g.B; b++) {
+            lb_batch one = g.b;
+            one.B = 1;
+            one.ids = g.b.ids + (size_t)b * g.b.T;
+            one.lengths = g.b.lengths + b;
+            one.token_type_ids = g.b.token_type_ids ? g.b.token_type_ids + (size_t)b * g.b.T : NULL;
+            cr_assert_eq(lb_model_forward(g.m, &one, false, NULL, row, &e), LB_OK, "%s", e.msg);
+            cr_assert(memcmp(row, l8 + (size_t)b * g.NL, sizeof(float) * (size_t)g.NL) == 0, "%s: row %d alone differs",
+                      CASES[c], b);
+        }
+        /* Training is refused at the backward, with one clear line. */
+        float dl[64] = {0};
+        cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, l8, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_ERR_UNSUPPORTED);
+        cr_assert(strstr(e.msg, "int8 is for inference only"), "%s", e.msg);
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_FP32, &e), LB_OK, "%s", e.msg);
+        eval_logits(&g, lback);
+        cr_assert(memcmp(lback, l32, sizeof(float) * (size_t)(g.B * g.NL)) == 0, "fp32 again is not bit-identical");
+        close_case(&g);
+        free(d);
+    }
+}
+
+Test(model_int8, merge_requantizes_the_merged_weights) {
+    lb_batch bt;
+    int32_t ids[3 * 17], lens[3], labels[3];
+    lb_model *m = random_adapted(LB_ARCH_DISTILBERT, &bt, ids, lens, labels);
+    lb_error e;
+    float base[9], merged8[9], merged32[9];
+    /* The frozen model alone (what stale packs would compute): B zeroed, then restored. */
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    float **saved = calloc((size_t)np, sizeof(float *));
+    for (int i = 0; i < np; i++)
+        if (strstr(ps[i].name, "lora_B")) {
+            saved[i] = malloc(sizeof(float) * (size_t)ps[i].numel);
+            memcpy(saved[i], ps[i].data, sizeof(float) * (size_t)ps[i].numel);
+            memset(ps[i].data, 0, sizeof(float) * (size_t)ps[i].numel);
+        }
+    cr_assert_eq(lb_model_forward(m, &bt, false, NULL, base, &e), LB_OK, "%s", e.msg);
+    for (int i = 0; i < np; i++)
+        if (saved[i]) {
+            memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel);
+            free(saved[i]);
+        }
+    free(saved);
+    cr_assert_eq(lb_model_set_precision(m, LB_PRECISION_INT8, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_merge_lora(m, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_get_precision(m), LB_PRECISION_INT8);
+    cr_assert_eq(lb_model_forward(m, &bt, false, NULL, merged8, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_set_precision(m, LB_PRECISION_FP32, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_forward(m, &bt, false, NULL, merged32, &e), LB_OK, "%s", e.msg);
+    double r1 = rel_l2(merged8, merged32, 9), r0 = rel_l2(base, merged32, 9);
+    cr_log_info("merged: int8 vs fp32 %.3g; without the adapters %.3g", r1, r0);
+    cr_assert(r0 >= 0.2, "test is blind: the adapters change the logits by only %.3g", r0);
+    cr_assert(r1 <= 0.15, "merged int8 %.3g off the merged fp32 model (bar: see tracks_fp32 above)", r1);
+    lb_model_free(m);
+}
+
+Test(model_int8, names_and_parse) {
+    lb_precision p = LB_PRECISION_FP32;
+    cr_assert(lb_precision_parse("int8", &p) && p == LB_PRECISION_INT8);
+    cr_assert_str_eq(lb_precision_name(LB_PRECISION_INT8), "int8");
+    cr_assert(!lb_precision_parse("INT8", &p));
+    lb_error e;
+    cr_assert_eq(lb_model_set_precision(NULL, LB_PRECISION_INT8, &e), LB_ERR_USAGE);
 }
