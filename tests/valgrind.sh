@@ -13,7 +13,7 @@ mkdir -p "$T/model" && cp tests/golden/distilbert_traj/model/* "$SHARED/data/tok
 head -n 9 "$SHARED/data/imdb/train.csv" >"$T/train.csv"
 head -n 5 "$SHARED/data/imdb/validation.csv" >"$T/val.csv"
 mkdir -p "$T/bad" && cp "$T/model/config.json" "$T/model/vocab.txt" "$T/bad/" && printf 'not a safetensors file' >"$T/bad/model.safetensors"
-export OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=2
+export OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=2 GOMP_SPINCOUNT=1000 # as lb_runtime_reexec would set
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite)
 fails=0; runs=0
 run() {  # run EXPECTED_RC ARGS...: valgrind must report nothing and the exit status must match

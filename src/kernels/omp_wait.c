@@ -17,6 +17,7 @@
  * changes when threads sleep, never which thread computes what, so results are bit-identical
  * under every setting. */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "kernels/kernels.h"
 
@@ -27,8 +28,15 @@ const char *lb_omp_preferred_spincount(void) {
     return LB_OMP_SPINCOUNT;
 }
 
+/* Under valgrind, /proc/self/exe is valgrind's tool binary, which refuses to be run directly:
+ * re-executing it would end the program. valgrind preloads its vgpreload_*.so objects. */
+static int under_valgrind(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
 void lb_runtime_reexec(char **argv) {
-    if (getenv("LORABERT_REEXEC") || getenv("LORABERT_BLAS_REEXEC")) return;
+    if (getenv("LORABERT_REEXEC") || getenv("LORABERT_BLAS_REEXEC") || under_valgrind()) return;
     const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : lb_blas_preferred_coretype();
     const char *spin = lb_omp_preferred_spincount();
     if (!core && !spin) return;
