@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* syscall() for the AMX permission */
 #include "kernels/gemm_bf16.h"
 #include <immintrin.h>
+#include "kernels/amx_tiles.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm_tile.h"
 #include <omp.h>
@@ -274,25 +275,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void pack_a_rows(c
     }
 }
 
-typedef struct tile_config {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_config;
-
-/* Every tile 16 rows x 64 bytes: C 16x16 fp32, A 16 rows x 32 bf16, B 16 k-pairs x 32 bf16. */
-__attribute__((target("amx-tile,amx-bf16"))) static void amx_begin(void) {
-    tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
-}
-
-__attribute__((target("amx-tile,amx-bf16"))) static void amx_end(void) { _tile_release(); }
+/* Tiles (kernels/amx_tiles.h): every tile 16 rows x 64 bytes: C 16x16 fp32, A 16 rows x 32 bf16, B 16 k-pairs x 32 bf16. */
 
 /* C tile [mr <= 32, nr <= 32] (+)= Ap [32 rows][KC stride] x Bp (weight panel slice, kc2 pairs).
  * Accumulators tmm0-3 (2x2 tiles of 16x16), A tmm4-5, B tmm6-7. */
@@ -344,7 +327,7 @@ void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const
         /* This thread's packed A block, on its stack (72 KiB): no allocation, no failure path.
          * AVX512/portable: [MC/MR][KC/2][MR] pairs; AMX: [MC][KC] bf16 (the same bytes). */
         uint32_t abuf[(MC / MR) * (KC / 2) * MR] __attribute__((aligned(64)));
-        if (path == LB_BF16_AMX) amx_begin();
+        if (path == LB_BF16_AMX) lb_amx_tiles_begin();
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             int mb = it / nsplit, ns = it % nsplit;
@@ -378,7 +361,7 @@ void lb_gemm_bf16(const float *A, int M, int lda, const lb_bf16_weight *W, const
                 }
             }
         }
-        if (path == LB_BF16_AMX) amx_end();
+        if (path == LB_BF16_AMX) lb_amx_tiles_end();
     }
 }
 

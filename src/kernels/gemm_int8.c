@@ -21,6 +21,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/amx_tiles.h"
 #include "kernels/cpu.h"
 
 #define NR 32     /* output columns per weight panel */
@@ -275,25 +276,7 @@ __attribute__((target("avx2"))) static void kern_avx2(const int8_t *Ab, int ks, 
     }
 }
 
-typedef struct tile_config {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_config;
-
-/* Every tile 16 rows x 64 bytes: C 16x16 int32, A 16 rows x 64 int8, B 16 k-quads x 16 cols x 4. */
-__attribute__((target("amx-tile,amx-int8"))) static void amx_begin(void) {
-    tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
-}
-
-__attribute__((target("amx-tile,amx-int8"))) static void amx_end(void) { _tile_release(); }
+/* Tiles (kernels/amx_tiles.h): every tile 16 rows x 64 bytes: C 16x16 int32, A 16 rows x 64 int8, B 16 k-quads x 16 cols x 4. */
 
 /* TDPBSSD: s8 x s8 straight, no correction. Accumulators tmm0-3, A tmm4-5, B tmm6-7. */
 __attribute__((target("amx-tile,amx-int8"))) static void kern_amx(const int8_t *Ab, int ks, int rows, const int8_t *Bp,
@@ -357,7 +340,7 @@ static void drive(const float *A, const int8_t *Aq, int M, int lda, const lb_int
         int8_t abuf[MB * LB_INT8_MAX_K] __attribute__((aligned(64)));
         int32_t acc[MB][NR] __attribute__((aligned(64)));
         float sa[MB];
-        if (path == LB_INT8_AMX) amx_begin();
+        if (path == LB_INT8_AMX) lb_amx_tiles_begin();
 #pragma omp for schedule(dynamic, 1)
         for (int it = 0; it < items; it++) {
             int mb = it / nsplit, ns = it % nsplit;
@@ -394,7 +377,7 @@ static void drive(const float *A, const int8_t *Aq, int M, int lda, const lb_int
                 }
             }
         }
-        if (path == LB_INT8_AMX) amx_end();
+        if (path == LB_INT8_AMX) lb_amx_tiles_end();
     }
 }
 
