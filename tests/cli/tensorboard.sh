@@ -8,20 +8,9 @@
 source "$(dirname "$0")/../support/cli_common.sh" tboard
 PIN="tensorboard==2.21.0"
 ENV_DIR=${LORABERT_TB_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/tb-env}
-if [ ! -f "$ENV_DIR/.pins" ] || [ "$(cat "$ENV_DIR/.pins")" != "$PIN" ]; then
-  mkdir -p "$(dirname "$ENV_DIR")"
-  exec 9>"$ENV_DIR.lock"; flock 9
-  if [ ! -f "$ENV_DIR/.pins" ] || [ "$(cat "$ENV_DIR/.pins")" != "$PIN" ]; then
-    rm -rf "$ENV_DIR"
-    python3 -m venv "$ENV_DIR" || fail "python3 -m venv"
-    if ! "$ENV_DIR/bin/pip" install -q --disable-pip-version-check "$PIN" >"$T/pip.log" 2>&1; then
-      rm -rf "$ENV_DIR"
-      echo "tensorboard: cannot install $PIN from PyPI (offline?): $(tail -n 1 "$T/pip.log")"; exit 77
-    fi
-    echo "$PIN" >"$ENV_DIR/.pins"
-  fi
-  exec 9>&-
-fi
+source "$(dirname "$0")/../../tools/reference/pinned_venv.sh"
+lb_pinned_venv "$ENV_DIR" "$PIN" 2>"$T/pip.log" ||
+  { echo "tensorboard: cannot install $PIN from PyPI (offline?): $(tail -n 1 "$T/pip.log")"; exit 77; }
 PY=$ENV_DIR/bin/python
 
 $LB train --help | grep -q -- '--report-to none|tensorboard' || fail "train --help lists --report-to"

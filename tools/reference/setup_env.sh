@@ -7,23 +7,11 @@
 # Prints the path of the environment's python on success.
 set -euo pipefail
 ENV_DIR=${LORABERT_REF_ENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv}
-STAMP="$ENV_DIR/.lorabert-pins"
 PINS="torch==2.15.0 transformers==4.32.1 peft==0.6.2 tokenizers==0.13.3 safetensors==0.3.3 accelerate==0.22.0 huggingface_hub==0.17.3 scikit-learn==1.3.2 pyarrow==19.0.1"
 # Only the tokenizer files need these; kept off the PINS line, which versions the model goldens.
 TOKENIZER_PINS="sentencepiece==0.1.99 protobuf==3.20.3"
 ALL_PINS="$PINS $TOKENIZER_PINS"
-if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$ALL_PINS" ]; then
-  # The environment is shared by every worktree and may be in use by a long golden-file run:
-  # never delete it. pip moves packages to the pins in place (unchanged ones are left alone);
-  # a lock serializes concurrent callers.
-  mkdir -p "$(dirname "$ENV_DIR")"
-  exec 9>"$ENV_DIR.lock"
-  flock 9
-  if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$ALL_PINS" ]; then
-    [ -x "$ENV_DIR/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$ENV_DIR" >&2
-    "$ENV_DIR/bin/pip" install -q --disable-pip-version-check $ALL_PINS >&2
-    echo "$ALL_PINS" > "$STAMP"
-  fi
-  exec 9>&-
-fi
+# shellcheck source=tools/reference/pinned_venv.sh
+source "$(dirname "$0")/pinned_venv.sh"
+lb_pinned_venv "$ENV_DIR" "$ALL_PINS" system-site
 echo "$ENV_DIR/bin/python"
