@@ -273,18 +273,27 @@ lb_status lb_remove_tree(const char *path, lb_error *err) {
     return LB_OK;
 }
 
-static int fsync_tree_fd(int fd, int depth) {
+/* A stream over the entries of the folder open at fd, which stays open for the caller's *at
+ * calls (the stream reads a duplicate); NULL with errno, ELOOP deeper than MAX_DEPTH. */
+static DIR *open_entries(int fd, int depth) {
     if (depth > MAX_DEPTH) {
         errno = ELOOP;
-        return -1;
+        return NULL;
     }
     int dup_fd = dup(fd);
-    if (dup_fd < 0) return -1;
+    if (dup_fd < 0) return NULL;
     DIR *d = fdopendir(dup_fd);
     if (!d) {
+        int e = errno;
         close(dup_fd);
-        return -1;
+        errno = e;
     }
+    return d;
+}
+
+static int fsync_tree_fd(int fd, int depth) {
+    DIR *d = open_entries(fd, depth);
+    if (!d) return -1;
     int rc = 0;
     struct dirent *e;
     while (!rc && (e = readdir(d))) {
@@ -362,17 +371,8 @@ static int copy_at(int sfd, int dfd, const char *name, mode_t mode) {
 }
 
 static int link_at(int sfd, int dfd, int depth, bool (*skip)(const char *, void *), void *ctx) {
-    if (depth > MAX_DEPTH) {
-        errno = ELOOP;
-        return -1;
-    }
-    int dup_fd = dup(sfd);
-    if (dup_fd < 0) return -1;
-    DIR *d = fdopendir(dup_fd);
-    if (!d) {
-        close(dup_fd);
-        return -1;
-    }
+    DIR *d = open_entries(sfd, depth);
+    if (!d) return -1;
     int rc = 0;
     struct dirent *e;
     while (!rc && (e = readdir(d))) {
