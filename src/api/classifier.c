@@ -43,7 +43,8 @@ lb_status lb_classifier_open(const char *model, const lb_classifier_options *opt
     lb_model_info info;
     if (!st) {
         lb_model_get_info(c->model, &info);
-        if (!(c->tok = lb_tokenizer_load(info.tokenizer_dir, err))) st = err ? err->code : LB_ERR_FORMAT;
+        if (!(c->tok = lb_tokenizer_load_as(info.tokenizer_dir, info.model_type, err)))
+            st = err ? err->code : LB_ERR_FORMAT;
     }
     if (!st) {
         int limit = lb_tokenizer_model_max_length(c->tok);

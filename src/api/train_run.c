@@ -292,7 +292,7 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         }
     }
     if (train) {
-        if (!(tok = lb_tokenizer_load(info.tokenizer_dir, err))) {
+        if (!(tok = lb_tokenizer_load_as(info.tokenizer_dir, info.model_type, err))) {
             st = err ? err->code : LB_ERR_FORMAT;
             goto out;
         }

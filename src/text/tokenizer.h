@@ -19,6 +19,14 @@ typedef struct lb_tokenizer lb_tokenizer;
  * (text/pipeline.h: RoBERTa, ModernBERT, XLM-R); unsupported components fail with
  * LB_ERR_UNSUPPORTED naming the type. */
 lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err);
+/* lb_tokenizer_load with the transformers class AutoTokenizer would build, which can override
+ * tokenizer.json: tokenizer_config.json's tokenizer_class, else the model_type of dir/config.json,
+ * else model_type (the model the files belong to, e.g. an adapter folder's base; may be NULL).
+ * (Distil)BertTokenizerFast rebuild a BertNormalizer from the settings above (also when no class
+ * is known, as before); RobertaTokenizerFast sets a top-level ByteLevel pre-tokenizer's
+ * add_prefix_space to tokenizer_config.json's (default false); PreTrainedTokenizerFast and
+ * XLMRobertaTokenizerFast read tokenizer.json as written. */
+lb_tokenizer *lb_tokenizer_load_as(const char *dir, const char *model_type, lb_error *err);
 /* The files of a tokenizer folder that lb_tokenizer_load reads (NULL-terminated): tokenizer.json,
  * vocab.txt, tokenizer_config.json, special_tokens_map.json. */
 extern const char *const lb_tokenizer_files[];

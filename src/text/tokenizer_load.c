@@ -25,12 +25,17 @@ typedef struct tok_cfg {
     lb_added_token sp[SP_N];  /* content NULL: explicitly null */
     lb_added_token *extra;    /* additional_special_tokens */
     size_t n_extra;
+    char *tokenizer_class; /* tokenizer_config.json's, else NULL */
+    int add_prefix_space;  /* tokenizer_config.json's: 0/1, -1 absent (RobertaTokenizerFast: false) */
+    char *model_type;      /* config.json's beside the tokenizer files, or NULL */
 } tok_cfg;
 
 static void cfg_free(tok_cfg *c) {
     for (int i = 0; i < SP_N; i++) free(c->sp[i].content);
     for (size_t i = 0; i < c->n_extra; i++) free(c->extra[i].content);
     free(c->extra);
+    free(c->tokenizer_class);
+    free(c->model_type);
     memset(c, 0, sizeof *c);
 }
 
@@ -40,6 +45,7 @@ static lb_status cfg_init(tok_cfg *c, lb_error *err) {
     c->tokenize_chinese_chars = true;
     c->strip_accents = -1;
     c->model_max_length = -1;
+    c->add_prefix_space = -1;
     for (int i = 0; i < SP_N; i++) {
         c->sp[i] = (lb_added_token){.content = strdup(sp_defaults[i]), .special = true};
         if (!c->sp[i].content) {
@@ -130,6 +136,13 @@ static lb_status cfg_read(tok_cfg *c, const char *config_path, const char *speci
                     st = lb_err(err, LB_ERR_FORMAT, "%s: model_max_length: expected a positive number", path);
                 else /* transformers uses 1e30 for "no limit" */
                     c->model_max_length = x->valuedouble > INT32_MAX ? INT32_MAX : (int64_t)x->valuedouble;
+            }
+            if (!st && (x = get(j, "tokenizer_class")) && !cJSON_IsNull(x))
+                st = dup_str(path, "tokenizer_class", x, &c->tokenizer_class, err);
+            if (!st && (x = get(j, "add_prefix_space")) && !cJSON_IsNull(x)) {
+                bool aps = false;
+                st = get_bool(path, "config", j, "add_prefix_space", &aps, err);
+                c->add_prefix_space = aps;
             }
         }
         for (int i = 0; !st && i < SP_N; i++) {
@@ -535,7 +548,44 @@ static lb_status parse_common(lb_tokenizer *tok, const char *path, const cJSON *
     return LB_OK;
 }
 
-/* cfg (may be NULL): transformers' BertTokenizerFast settings, which override the normalizer. */
+/* Which transformers class AutoTokenizer builds over tokenizer.json, as far as it changes the
+ * result: tokenizer_config.json's tokenizer_class (with or without "Fast"), else the class
+ * config.json's model_type maps to (TOKENIZER_MAPPING). */
+typedef enum {
+    TOKCLASS_UNKNOWN, /* neither says: BertTokenizerFast's rule when the normalizer is BERT's */
+    TOKCLASS_BERT,    /* BertTokenizerFast, DistilBertTokenizerFast: the normalizer rebuilt */
+    TOKCLASS_ROBERTA, /* RobertaTokenizerFast: the ByteLevel add_prefix_space rebuilt */
+    TOKCLASS_PLAIN    /* PreTrainedTokenizerFast, XLMRobertaTokenizerFast: tokenizer.json as written */
+} tok_class;
+
+static tok_class class_of(const tok_cfg *cfg) {
+    static const struct {
+        const char *name;
+        tok_class cls;
+    } classes[] = {{"BertTokenizer", TOKCLASS_BERT},
+                   {"DistilBertTokenizer", TOKCLASS_BERT},
+                   {"RobertaTokenizer", TOKCLASS_ROBERTA},
+                   {"XLMRobertaTokenizer", TOKCLASS_PLAIN},
+                   {"PreTrainedTokenizer", TOKCLASS_PLAIN}},
+      types[] = {{"bert", TOKCLASS_BERT},
+                 {"distilbert", TOKCLASS_BERT},
+                 {"roberta", TOKCLASS_ROBERTA},
+                 {"xlm-roberta", TOKCLASS_PLAIN},
+                 {"modernbert", TOKCLASS_PLAIN}};
+    if (cfg->tokenizer_class) {
+        size_t n = strlen(cfg->tokenizer_class);
+        if (n > 4 && !strcmp(cfg->tokenizer_class + n - 4, "Fast")) n -= 4;
+        for (size_t i = 0; i < sizeof classes / sizeof *classes; i++)
+            if (strlen(classes[i].name) == n && !strncmp(classes[i].name, cfg->tokenizer_class, n))
+                return classes[i].cls;
+        return TOKCLASS_UNKNOWN;
+    }
+    for (size_t i = 0; cfg->model_type && i < sizeof types / sizeof *types; i++)
+        if (!strcmp(types[i].name, cfg->model_type)) return types[i].cls;
+    return TOKCLASS_UNKNOWN;
+}
+
+/* cfg (may be NULL): the transformers settings that override tokenizer.json (class_of). */
 static lb_tokenizer *load_json(const char *path, const tok_cfg *cfg, lb_error *err) {
     cJSON *j;
     if (parse_json_file(path, LB_MAX_TOKENIZER_JSON_BYTES, &j, err)) return NULL;
@@ -550,9 +600,15 @@ static lb_tokenizer *load_json(const char *path, const tok_cfg *cfg, lb_error *e
         /* BertTokenizerFast.__init__ rebuilds a BertNormalizer whose lowercase / strip_accents /
          * handle_chinese_chars differ from do_lower_case / strip_accents / tokenize_chinese_chars
          * (defaults true / None / true), so these settings win over tokenizer.json. */
-        if (tok->norm.enabled)
+        tok_class cls = class_of(cfg);
+        if (tok->norm.enabled && (cls == TOKCLASS_BERT || cls == TOKCLASS_UNKNOWN))
             lb_bert_norm_init(&tok->norm, tok->norm.clean_text, cfg->tokenize_chinese_chars, cfg->strip_accents,
                               cfg->do_lower_case);
+        /* RobertaTokenizerFast.__init__ (add_prefix_space=False unless tokenizer_config.json says
+         * otherwise) rebuilds a top-level ByteLevel pre-tokenizer whose add_prefix_space differs;
+         * its post-processor's add_prefix_space / trim_offsets change only offsets. */
+        if (cls == TOKCLASS_ROBERTA && tok->pretok.kind == LB_PRE_BYTELEVEL)
+            tok->pretok.add_prefix_space = cfg->add_prefix_space == 1;
         if (cfg->model_max_length > 0) tok->model_max_length = (int32_t)cfg->model_max_length;
         int32_t pid = cfg->sp[SP_PAD].content
                           ? lb_vocab_get(&tok->wp.full, cfg->sp[SP_PAD].content, strlen(cfg->sp[SP_PAD].content))
@@ -667,7 +723,30 @@ lb_tokenizer *lb_tokenizer_load_vocab(const char *vocab_path, const char *tokeni
     return load_vocab(vocab_path, tokenizer_config_path, NULL, err);
 }
 
-lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err) {
+/* config.json's model_type beside the tokenizer files, else fallback (NULL: unknown), which
+ * decides the tokenizer class when tokenizer_config.json names none. */
+static lb_status read_model_type(const char *dir, const char *fallback, tok_cfg *c, lb_error *err) {
+    if (c->tokenizer_class) return LB_OK;
+    char *path = lb_path_join(dir, "config.json");
+    if (!path) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = LB_OK;
+    if (lb_path_present(path)) {
+        cJSON *j;
+        if (!(st = parse_json_file(path, LB_MAX_JSON_BYTES, &j, err))) {
+            const cJSON *x = cJSON_IsObject(j) ? get(j, "model_type") : NULL;
+            if (x && !cJSON_IsNull(x)) st = dup_str(path, "model_type", x, &c->model_type, err);
+            cJSON_Delete(j);
+        }
+    }
+    free(path);
+    if (!st && !c->model_type && fallback && !(c->model_type = strdup(fallback)))
+        st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+    return st;
+}
+
+lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err) { return lb_tokenizer_load_as(dir, NULL, err); }
+
+lb_tokenizer *lb_tokenizer_load_as(const char *dir, const char *model_type, lb_error *err) {
     char *tj = lb_path_join(dir, "tokenizer.json"), *vt = lb_path_join(dir, "vocab.txt");
     char *tc = lb_path_join(dir, "tokenizer_config.json"), *sm = lb_path_join(dir, "special_tokens_map.json");
     lb_tokenizer *tok = NULL;
@@ -681,7 +760,8 @@ lb_tokenizer *lb_tokenizer_load(const char *dir, lb_error *err) {
         if (lb_path_present(tj)) {
             tok_cfg cfg;
             if (!cfg_init(&cfg, err)) {
-                if (!cfg_read(&cfg, tcp, smp, err)) tok = load_json(tj, &cfg, err);
+                if (!cfg_read(&cfg, tcp, smp, err) && !read_model_type(dir, model_type, &cfg, err))
+                    tok = load_json(tj, &cfg, err);
                 cfg_free(&cfg);
             }
         } else if (lb_path_present(vt)) {

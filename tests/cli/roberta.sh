@@ -124,15 +124,15 @@ PY
 import csv, json, os, sys, warnings
 warnings.filterwarnings("ignore")
 import torch
-from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerFast, logging
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, logging
 from peft import PeftModel
 logging.set_verbosity_error()
 model_dir, w, data, pairs = sys.argv[1:5]
 rows = list(csv.DictReader(open(data, newline="", encoding="utf-8")))
 prow = list(csv.DictReader(open(pairs, newline="", encoding="utf-8")))
-tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(model_dir, "tokenizer.json"), bos_token="<s>",
-                              eos_token="</s>", unk_token="<unk>", sep_token="</s>", cls_token="<s>",
-                              pad_token="<pad>", mask_token="<mask>")
+# what a transformers user gets: RobertaTokenizerFast for roberta (add_prefix_space from
+# tokenizer_config.json, default false, over tokenizer.json's), XLMRobertaTokenizerFast for xlm-roberta
+tok = AutoTokenizer.from_pretrained(model_dir)
 def logits(model, texts, pair=None, side="left"):
     tok.truncation_side = side
     model.eval()

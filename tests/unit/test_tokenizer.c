@@ -835,3 +835,90 @@ Test(tokenizer_vocab, missing_cls_or_sep_refused) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+/* ---- the transformers class AutoTokenizer builds over tokenizer.json (golden:
+ * tools/reference/tokenizer_class_golden.py -> tests/golden/tokenizer_class/cases.json) */
+
+static void write_json_or_nothing(const char dir[4096], const char *name, const cJSON *obj) {
+    if (!obj || cJSON_IsNull(obj)) return;
+    char *text = cJSON_PrintUnformatted(obj), path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_text(path, text);
+    free(text);
+}
+
+/* Every text of the golden through t must give the case's ids. */
+static void expect_case_ids(lb_tokenizer *t, const cJSON *texts, const cJSON *ids, const char *name) {
+    lb_tok_opts o = opts_default();
+    for (int i = 0; i < cJSON_GetArraySize(texts); i++) {
+        const char *text = cJSON_GetArrayItem(texts, i)->valuestring;
+        lb_encoding enc = {0};
+        lb_error e;
+        cr_assert_eq(lb_tokenize(t, text, strlen(text), &o, &enc, &e), LB_OK, "%s", e.msg);
+        char why[128];
+        cr_assert(same_ids(&enc, cJSON_GetArrayItem(ids, i), why, sizeof why), "%s, '%s': %s", name, text, why);
+        lb_encoding_free(&enc);
+    }
+}
+
+Test(tokenizer_class, auto_tokenizer_class_overrides_as_transformers) {
+    cJSON *doc = read_json(in_repo("tests/golden/tokenizer_class/cases.json"));
+    char src[4096];
+    snprintf(src, sizeof src, "%s", in_repo(cJSON_GetObjectItem(doc, "source")->valuestring));
+    const cJSON *texts = cJSON_GetObjectItem(doc, "texts"), *c, *plain_ids = NULL, *roberta_ids = NULL;
+    int n = 0, differ = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(doc, "cases")) {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        char dir[4096], path[4200];
+        snprintf(dir, sizeof dir, "%s", make_scratch_dir("lbtokcls"));
+        snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+        copy_file(src, path);
+        write_json_or_nothing(dir, "config.json", cJSON_GetObjectItem(c, "config"));
+        write_json_or_nothing(dir, "tokenizer_config.json", cJSON_GetObjectItem(c, "tokenizer_config"));
+        lb_error e;
+        lb_tokenizer *t = lb_tokenizer_load(dir, &e);
+        cr_assert_not_null(t, "%s: %s", name, e.msg);
+        const cJSON *ids = cJSON_GetObjectItem(c, "ids");
+        expect_case_ids(t, texts, ids, name);
+        lb_tokenizer_free(t);
+        remove_tree(dir);
+        if (!strcmp(name, "roberta_model_type")) roberta_ids = ids;
+        if (!strcmp(name, "class_plain_over_roberta")) plain_ids = ids;
+        n++;
+    }
+    cr_assert(n >= 7 && roberta_ids && plain_ids, "golden incomplete: %d cases", n);
+    /* not blind: the classes give different ids for some text */
+    for (int i = 0; i < cJSON_GetArraySize(texts); i++)
+        differ += !cJSON_Compare(cJSON_GetArrayItem(roberta_ids, i), cJSON_GetArrayItem(plain_ids, i), true);
+    cr_assert(differ > 0, "the golden's classes agree on every text: the test is blind");
+    /* A folder that names no class (an adapter folder: tokenizer files, no config.json) reads
+     * tokenizer.json as written, or as the class of the model it is loaded for. */
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s", make_scratch_dir("lbtokcls"));
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    copy_file(src, path);
+    lb_error e;
+    lb_tokenizer *t = lb_tokenizer_load(dir, &e);
+    cr_assert_not_null(t, "%s", e.msg);
+    expect_case_ids(t, texts, plain_ids, "no class known");
+    lb_tokenizer_free(t);
+    t = lb_tokenizer_load_as(dir, "roberta", &e);
+    cr_assert_not_null(t, "%s", e.msg);
+    expect_case_ids(t, texts, roberta_ids, "loaded for a roberta model");
+    lb_tokenizer_free(t);
+    /* a class named in tokenizer_config.json wins over the model's */
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    write_text(path, "{\"tokenizer_class\": \"PreTrainedTokenizerFast\"}");
+    t = lb_tokenizer_load_as(dir, "roberta", &e);
+    cr_assert_not_null(t, "%s", e.msg);
+    expect_case_ids(t, texts, plain_ids, "tokenizer_class over the model's type");
+    lb_tokenizer_free(t);
+    /* a bad config.json beside the files is named */
+    write_text(path, "{}");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    write_text(path, "{\"model_type\": 7}");
+    cr_assert_null(lb_tokenizer_load(dir, &e));
+    cr_assert(strstr(e.msg, "config.json") && strstr(e.msg, "model_type"), "%s", e.msg);
+    remove_tree(dir);
+    cJSON_Delete(doc);
+}
