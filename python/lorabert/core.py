@@ -391,8 +391,9 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     report_to="none" (or "tensorboard"), logging_dir, overwrite_output_dir,
     resume_from_checkpoint, label_smoothing_factor=0.0), plus class_weights ("auto", "w0,w1,..."
     or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
-    max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
-    lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
+    max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's names with the seed
+    recipe's values, as `lorabert train` (r=4, lora_alpha=32, lora_dropout=0.01, target_modules=the
+    query projection, use_rslora=False).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
@@ -439,7 +440,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     if isinstance(labels, (str, bytes)):
         raise TypeError("labels must be a list of names, not a string")
     lora = C.LoraOptions(r=_fit(kwargs.get("r") or 0, c_int, "r"), alpha=kwargs.get("lora_alpha") or 0.0,
-                         dropout=kwargs.get("lora_dropout") or 0.0, use_rslora=bool(kwargs.get("use_rslora")),
+                         dropout=0.01 if kwargs.get("lora_dropout") is None else kwargs["lora_dropout"], use_rslora=bool(kwargs.get("use_rslora")),
                          seed=opts.seed, seed_set=True)
     tm = kwargs.get("target_modules")
     if tm is not None:

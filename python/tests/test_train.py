@@ -53,6 +53,8 @@ def test_lora_options_and_hf_names(tiny, labelled, tmp_path):
                    save_strategy="epoch", load_best_model_at_end=True)
     cfg = json.loads((out / "adapter_config.json").read_text())
     assert cfg["r"] == 8 and cfg["lora_alpha"] == 16 and sorted(cfg["target_modules"]) == ["q_lin", "v_lin"]
+    # lora_dropout not given: the seed recipe's 0.01, as `lorabert train`
+    assert cfg["lora_dropout"] == 0.01
 
 
 def test_bad_arguments(tiny, labelled):
