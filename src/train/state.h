@@ -133,7 +133,7 @@ typedef struct lb_train_state {
     lb_epoch_row *rows;             /* [epochs], owned */
     int64_t eval_steps, save_steps; /* trainer_state.json's (HF TrainerState: the intervals with ratios
                                      * resolved; eval_steps 500 when not given and not "steps") */
-    char run_options[1024];         /* "key=value;..." of the options a resume must keep (loss, strategies,
+    char run_options[2048];         /* "key=value;..." of the options a resume must keep (loss, strategies,
                              * best model, early stopping): resume.json's run_options */
     double total_flos;
     double train_time; /* seconds in training steps + evals (HF train_runtime) */

@@ -141,6 +141,14 @@ static lb_status check_strategies(const lb_train_opts *o, bool has_eval, lb_erro
     return LB_OK;
 }
 
+/* The shortest %g that reads back as v (0.1, not 0.10000000000000001). */
+static void fmt_shortest(char *buf, size_t n, double v) {
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
 static void notice(const lb_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void notice(const lb_trainer *t, const char *fmt, ...) {
     if (!t->cb.on_log) return;
@@ -433,18 +441,22 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (to->save_strategy != LB_STRATEGY_STEPS) t->save_every = 0;
     {
         static const char *const strat[] = {"no", "steps", "epoch"};
-        char cws[640] = "none";
+        char cws[1400] = "none", ls[32], est[32], w[32];
         size_t n = 0;
-        for (int c = 0; t->loss.weights && c < L && n + 32 < sizeof cws; c++)
-            n += (size_t)snprintf(cws + n, sizeof cws - n, "%s%.9g", c ? "," : "", (double)t->cw[c]);
+        for (int c = 0; t->loss.weights && c < L && n + 40 < sizeof cws; c++) {
+            fmt_shortest(w, sizeof w, (double)t->cw[c]);
+            n += (size_t)snprintf(cws + n, sizeof cws - n, "%s%s", c ? "," : "", w);
+        }
+        fmt_shortest(ls, sizeof ls, to->label_smoothing);
+        fmt_shortest(est, sizeof est, to->early_stopping_threshold);
         snprintf(s->run_options, sizeof s->run_options,
-                 "label_smoothing_factor=%.17g;class_weights=%s;eval_strategy=%s;eval_steps=%lld;save_strategy=%s;"
+                 "label_smoothing_factor=%s;class_weights=%s;eval_strategy=%s;eval_steps=%lld;save_strategy=%s;"
                  "save_steps=%lld;load_best_model_at_end=%s;metric_for_best_model=%s;greater_is_better=%s;"
-                 "early_stopping_patience=%d;early_stopping_threshold=%.17g;save_total_limit=%d",
-                 to->label_smoothing, cws, strat[eval ? to->eval_strategy : LB_STRATEGY_NO], (long long)t->eval_every,
+                 "early_stopping_patience=%d;early_stopping_threshold=%s;save_total_limit=%d",
+                 ls, cws, strat[eval ? to->eval_strategy : LB_STRATEGY_NO], (long long)t->eval_every,
                  strat[to->save_strategy], (long long)t->save_every, to->load_best ? "true" : "false",
-                 lb_best_metric_name(to->best), t->greater ? "true" : "false", to->early_stopping_patience,
-                 to->early_stopping_threshold, to->save_total_limit);
+                 lb_best_metric_name(to->best), t->greater ? "true" : "false", to->early_stopping_patience, est,
+                 to->save_total_limit);
     }
     lb_rng_seed_stream(&s->shuffle_rng, to->seed, 1);
     lb_rng_seed_stream(&s->dropout_rng, to->seed, 2);

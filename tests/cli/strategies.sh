@@ -123,4 +123,27 @@ for g, out in zip(sys.argv[1::2], sys.argv[2::2]):
     ok &= worst <= 1e-3 and tw <= 1e-3
 sys.exit(0 if ok else 1)
 PY
+# A resume keeps the options that decide the loss, the evaluations and the result: resume.json
+# records them and another value is refused naming it (label smoothing, class weights, strategies).
+R=(--model "$M" --train "$SHARED/data/imdb/train.csv" --max-length 64 --threads 1 --epochs 500 --batch-size 1
+   --no-eval --save-strategy steps --save-steps 100000)
+$LB train "${R[@]}" --output "$T/int" >"$T/int.log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do grep -q '^epoch [0-9]*/500 step' "$T/int.log" 2>/dev/null && break; sleep 0.1; done
+kill -TERM $pid; wait $pid; rc=$?
+[ $rc -eq 9 ] || fail "SIGTERM: rc=$rc $(tail -3 "$T/int.log")"
+grep -q '"run_options": "label_smoothing_factor=0;class_weights=none;eval_strategy=no;.*save_strategy=steps;save_steps=100000;' \
+  "$T/int/resume/resume.json" || fail "resume.json records the run's options: $(grep run_options "$T/int/resume/resume.json")"
+refused() { # expected-in-message extra-args...
+  local want=$1; shift
+  $LB train "${R[@]}" "$@" --resume "$T/int/resume" >"$T/r.log" 2>&1; local rc=$?
+  [ $rc -eq 2 ] || { cat "$T/r.log"; fail "resume with $*: exit $rc, expected 2"; }
+  grep -q -- "$want" "$T/r.log" || fail "resume with $*: $(tail -2 "$T/r.log")"
+}
+R2=("${R[@]:0:${#R[@]}-4}")  # without the strategy options
+refused 'trained with label_smoothing_factor=0, resuming with label_smoothing_factor=0.1' \
+  --label-smoothing-factor 0.1
+refused 'trained with class_weights=none, resuming with class_weights=1,2' --class-weights 1,2
+R=("${R2[@]}" --save-strategy epoch)
+refused 'trained with save_strategy=steps, resuming with save_strategy=epoch'
 echo "strategies: ok"
