@@ -686,7 +686,8 @@ typedef struct lb_train_callbacks {
 
 typedef struct lb_train_result {
     int64_t global_step;
-    int best_epoch; /* 1-based; 0 when there was no evaluation */
+    int best_epoch; /* 1-based epoch of the best checkpoint's step; 0 when there is none (no
+                     * evaluation, or no checkpoint whose step was evaluated) */
     lb_eval_result best_eval;
     double train_loss; /* HF train_loss: mean of every step's loss */
     double runtime_s;
@@ -694,8 +695,8 @@ typedef struct lb_train_result {
 } lb_train_result;
 
 /* A training run of m (which must hold an adapter: lb_model_add_adapter, or an adapter opened
- * with the model) on train, evaluated each epoch on eval (may be NULL). Tokenizes both once with
- * m's tokenizer, maps their labels to m's classes (the data layer's rule, announced via on_log),
+ * with the model) on train, evaluated on eval (may be NULL) as eval_strategy says. Tokenizes
+ * both once with m's tokenizer, maps their labels to m's classes (the data layer's rule, announced via on_log),
  * checks lengths against the model, and opens output_dir (lock, leftovers, refusal of foreign
  * files; see docs/training.md; or takes opts->output, which did that already) and creates it
  * before anything is trained. m, train, eval, cb and opts->output must outlive the run; opts is
@@ -709,8 +710,9 @@ typedef struct lb_train_result {
 typedef struct lb_train_run lb_train_run;
 lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval, const lb_train_options *opts,
                             const lb_train_callbacks *cb, lb_train_run **out, lb_error *err);
-/* One optimizer step: zero grad, forward, loss, backward, clip, AdamW, schedule; at an epoch's
- * last step also that epoch's evaluation, checkpoint and best tracking. *done becomes true after
+/* One optimizer step: zero grad, forward, loss, backward, clip, AdamW, schedule; then the
+ * evaluation and checkpoint its strategies call for (eval_strategy / save_strategy "steps" at
+ * this step, "epoch" at an epoch's last step) and best tracking. *done becomes true after
  * the last step (the final output is then written). info may be NULL. */
 lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_error *err);
 /* One optimizer step on a caller-given batch, for custom loops and benchmarks, on a run opened
