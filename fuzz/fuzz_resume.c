@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
          .total_steps = 9,
          .num_labels = 2,
          .fixed_order = false,
-         .precision = "fp32"},
+         .precision = "fp32",
+         .run_options = "label_smoothing_factor=0;class_weights=none;eval_strategy=steps;eval_steps=2"},
         {.n_train = 10,
          .n_eval = 0,
          .epochs = 3,
@@ -40,7 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (r.epoch < 0 || r.epoch >= d->epochs || r.step_in_epoch < 0 || r.step_in_epoch >= d->steps_per_epoch ||
             r.global_step != r.epoch * d->steps_per_epoch + r.step_in_epoch || r.best_epoch < 0 ||
-            r.best_epoch > r.epoch)
+            r.best_epoch > r.epoch + 1 || (d->n_eval == 0 && r.best_epoch) ||
+            (r.best_epoch && (r.best_step <= (r.best_epoch - 1) * d->steps_per_epoch ||
+                              r.best_step > r.best_epoch * d->steps_per_epoch || r.best_step > r.global_step)) ||
+            (!r.best_epoch && r.best_step) || r.es_counter < 0 || r.es_counter > r.global_step)
             abort();
         if (r.order_valid && !d->fixed_order) {
             int seen[10] = {0};

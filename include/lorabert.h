@@ -598,6 +598,24 @@ typedef struct lb_train_options {
                                         * torch CrossEntropyLoss(weight=w), per micro-batch
                                         * sum_b w[y_b] nll_b / sum_b w[y_b]; the per-epoch eval_loss
                                         * too. Not with label_smoothing_factor (LB_ERR_UNSUPPORTED) */
+    /* When to evaluate and to checkpoint, as HF's DefaultFlowCallback (transformers 4.32). */
+    const char *eval_strategy;  /* NULL: "epoch" ("no" with no_eval or without a validation set);
+                                * "no" | "steps" (after every eval_steps-th global step) | "epoch"
+                                * (after each epoch's last step). Other names: LB_ERR_USAGE */
+    double eval_steps;          /* 0: logging_steps (HF's default for "steps"); x in (0, 1): a
+                                * ratio, ceil(total steps x x); >= 1: an integer number of steps
+                                * (a fraction above 1: LB_ERR_USAGE, as HF) */
+    const char *save_strategy;  /* NULL: "epoch"; "no" | "steps" | "epoch": when checkpoint-<step>/
+                                * is written; the best checkpoint is decided at a save whose step
+                                * was evaluated (HF _save_checkpoint) */
+    double save_steps;          /* 0: 500 (HF's default); the eval_steps rule */
+    int load_best_model_at_end; /* 0: true (lorabert's default, as before); 1: true; -1: false.
+                                * true: the best checkpoint's adapter is the result, and with
+                                * evaluations HF's checks apply (LB_ERR_USAGE): the strategies
+                                * must match, and with "steps" save_steps must be a round
+                                * multiple of eval_steps. false: the last step's adapter is the
+                                * result (the best is still tracked and kept by the rotation);
+                                * early stopping requires true */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 
@@ -633,7 +651,10 @@ typedef struct lb_step_info {
     double eta_s;          /* remaining steps at this process's pace so far */
 } lb_step_info;
 
-/* Passed to on_epoch at each epoch's end (after its evaluation and checkpoint). */
+/* Passed to on_epoch at each epoch's end (after its evaluation and checkpoint, eval_strategy
+ * "epoch"), and to on_evaluate after each evaluation of eval_strategy "steps" (epoch: the 1-based
+ * epoch the step belongs to; train_loss NaN; evaluated true; checkpoint_dir when save_strategy
+ * "steps" saved at the same step, is_best when that checkpoint is the new best). */
 typedef struct lb_epoch_info {
     int epoch, num_epochs;
     int64_t step;       /* global step at the end of the epoch */
@@ -642,8 +663,9 @@ typedef struct lb_epoch_info {
                                         * (logging_steps); NaN ("No log") when none yet */
     bool evaluated;
     lb_eval_result eval;        /* valid when evaluated */
-    bool is_best;               /* this epoch is the best so far */
-    const char *checkpoint_dir; /* folder written for this epoch, or NULL */
+    bool is_best;               /* this epoch's checkpoint is the best so far */
+    const char *checkpoint_dir; /* folder written at this step (checkpoint-<step>/), or NULL */
+    double epoch_progress;      /* HF's fractional epoch of the step (epoch at an epoch's end) */
 } lb_epoch_info;
 
 /* The library prints nothing: progress reaches the caller here. Every member may be NULL. */
@@ -657,11 +679,15 @@ typedef struct lb_train_callbacks {
     /* Non-zero asks the run to stop at the next step boundary: the resume checkpoint is written
      * and the call returns LB_ERR_INTERRUPTED. May be set from a signal handler. */
     volatile int *cancel;
+    /* After each evaluation of eval_strategy "steps" (and that step's checkpoint, if any); the
+     * epoch strategy's evaluations reach on_epoch as before. */
+    void (*on_evaluate)(void *user, const lb_epoch_info *e);
 } lb_train_callbacks;
 
 typedef struct lb_train_result {
     int64_t global_step;
-    int best_epoch; /* 1-based; 0 when there was no evaluation */
+    int best_epoch; /* 1-based epoch of the best checkpoint's step; 0 when there is none (no
+                     * evaluation, or no checkpoint whose step was evaluated) */
     lb_eval_result best_eval;
     double train_loss; /* HF train_loss: mean of every step's loss */
     double runtime_s;
@@ -669,8 +695,8 @@ typedef struct lb_train_result {
 } lb_train_result;
 
 /* A training run of m (which must hold an adapter: lb_model_add_adapter, or an adapter opened
- * with the model) on train, evaluated each epoch on eval (may be NULL). Tokenizes both once with
- * m's tokenizer, maps their labels to m's classes (the data layer's rule, announced via on_log),
+ * with the model) on train, evaluated on eval (may be NULL) as eval_strategy says. Tokenizes
+ * both once with m's tokenizer, maps their labels to m's classes (the data layer's rule, announced via on_log),
  * checks lengths against the model, and opens output_dir (lock, leftovers, refusal of foreign
  * files; see docs/training.md; or takes opts->output, which did that already) and creates it
  * before anything is trained. m, train, eval, cb and opts->output must outlive the run; opts is
@@ -684,8 +710,9 @@ typedef struct lb_train_result {
 typedef struct lb_train_run lb_train_run;
 lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_dataset *eval, const lb_train_options *opts,
                             const lb_train_callbacks *cb, lb_train_run **out, lb_error *err);
-/* One optimizer step: zero grad, forward, loss, backward, clip, AdamW, schedule; at an epoch's
- * last step also that epoch's evaluation, checkpoint and best tracking. *done becomes true after
+/* One optimizer step: zero grad, forward, loss, backward, clip, AdamW, schedule; then the
+ * evaluation and checkpoint its strategies call for (eval_strategy / save_strategy "steps" at
+ * this step, "epoch" at an epoch's last step) and best tracking. *done becomes true after
  * the last step (the final output is then written). info may be NULL. */
 lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_error *err);
 /* One optimizer step on a caller-given batch, for custom loops and benchmarks, on a run opened

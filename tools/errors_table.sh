@@ -318,4 +318,9 @@ row "train: --class-weights count differs from the labels" $LB train --model m -
 row "train: --class-weights not a number > 0" $LB train --model m --train two.csv --no-eval --class-weights 1,-2 --output cw
 printf 'text,label\ngood,1\nfine,1\n' >ones.csv
 row "train: --class-weights auto with a label absent from the training set" $LB train --model m --train ones.csv --no-eval --class-weights auto --output cw
+row "train: --eval-strategy steps with --save-strategy epoch (load_best_model_at_end)" $LB train --model m --train two.csv --validation two.csv --eval-strategy steps --output st
+row "train: --save-steps not a round multiple of --eval-steps" $LB train --model m --train two.csv --validation two.csv --eval-strategy steps --eval-steps 3 --save-strategy steps --save-steps 4 --output st2
+row "train: --eval-steps a ratio, --save-steps a step count" $LB train --model m --train two.csv --validation two.csv --eval-strategy steps --eval-steps 0.3 --save-strategy steps --save-steps 4 --output st3
+row "train: early stopping with --load-best-model-at-end false" $LB train --model m --train two.csv --validation two.csv --load-best-model-at-end false --early-stopping-patience 1 --output st4
+row "train: --eval-steps 2.5" $LB train --model m --train two.csv --validation two.csv --eval-strategy steps --eval-steps 2.5
 row "eval without --data" $LB eval --model m

@@ -107,7 +107,9 @@ class TrainOptions(Structure):
                 ("lr_scheduler_type", c_char_p), ("warmup_ratio", c_double), ("greater_is_better", c_int),
                 ("early_stopping_patience", c_int), ("early_stopping_threshold", c_double),
                 ("save_total_limit", c_int), ("report_to", c_char_p), ("logging_dir", c_char_p),
-                ("label_smoothing_factor", c_double), ("class_weights", c_char_p)]
+                ("label_smoothing_factor", c_double), ("class_weights", c_char_p),
+                ("eval_strategy", c_char_p), ("eval_steps", c_double), ("save_strategy", c_char_p),
+                ("save_steps", c_double), ("load_best_model_at_end", c_int)]
 
 
 class StepInfo(Structure):
@@ -119,7 +121,8 @@ class StepInfo(Structure):
 
 class EpochInfo(Structure):
     _fields_ = [("epoch", c_int), ("num_epochs", c_int), ("step", c_int64), ("train_loss", c_double),
-                ("logged_loss", c_double), ("evaluated", c_bool), ("eval", EvalResult), ("is_best", c_bool), ("checkpoint_dir", c_char_p)]
+                ("logged_loss", c_double), ("evaluated", c_bool), ("eval", EvalResult), ("is_best", c_bool), ("checkpoint_dir", c_char_p),
+                ("epoch_progress", c_double)]
 
 
 ON_STEP = CFUNCTYPE(None, c_void_p, POINTER(StepInfo))
@@ -131,7 +134,7 @@ DOWNLOAD_PROGRESS = CFUNCTYPE(None, c_void_p, c_char_p, ctypes.c_longlong, ctype
 
 class TrainCallbacks(Structure):
     _fields_ = [("user", c_void_p), ("on_step", ON_STEP), ("on_epoch", ON_EPOCH), ("on_log", ON_LOG),
-                ("cancel", POINTER(c_int))]
+                ("cancel", POINTER(c_int)), ("on_evaluate", ON_EPOCH)]
 
 
 class TrainResult(Structure):

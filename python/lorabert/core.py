@@ -317,20 +317,21 @@ _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_ev
                "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps",
                "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "report_to", "logging_dir",
                "early_stopping_patience", "early_stopping_threshold", "save_total_limit", "label_smoothing_factor")
-# Accepted for familiarity: these are what lorabert always does.
-_FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
-               "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
+# Evaluation / checkpoint strategies (HF DefaultFlowCallback): values lorabert takes.
+_FIXED_ARGS = {"evaluation_strategy": ("no", "steps", "epoch"), "eval_strategy": ("no", "steps", "epoch"),
+               "save_strategy": ("no", "steps", "epoch"), "load_best_model_at_end": (True, False)}
 _LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora")
 
 
 class _Callbacks(object):
-    """Bridges the C callbacks to Python: on_step(info), on_epoch(info), on_log(line) functions or
-    a callback object with those methods. A callback returning True asks training to stop (as
+    """Bridges the C callbacks to Python: on_step(info), on_epoch(info), on_log(line),
+    on_evaluate(info) (the evaluations of eval_strategy "steps") functions or a callback object
+    with those methods. A callback returning True asks training to stop (as
     TrainerControl.should_training_stop); an exception in one (Ctrl-C included) stops training
     and is re-raised by train() once the library has returned."""
 
-    def __init__(self, callback, on_step, on_epoch, on_log, labels):
-        self.fns = {"on_step": on_step, "on_epoch": on_epoch, "on_log": on_log}
+    def __init__(self, callback, on_step, on_epoch, on_log, labels, on_evaluate=None):
+        self.fns = {"on_step": on_step, "on_epoch": on_epoch, "on_log": on_log, "on_evaluate": on_evaluate}
         if callback is not None:
             for k in self.fns:
                 if self.fns[k] is None and callable(getattr(callback, k, None)):
@@ -340,7 +341,8 @@ class _Callbacks(object):
         self.error = None
         # always installed: running Python code at each step is what lets Ctrl-C stop training
         self.c = C.TrainCallbacks(on_step=C.ON_STEP(self._step), on_epoch=C.ON_EPOCH(self._epoch),
-                                  on_log=C.ON_LOG(self._log), cancel=ctypes.pointer(self.cancel))
+                                  on_log=C.ON_LOG(self._log), cancel=ctypes.pointer(self.cancel),
+                                  on_evaluate=C.ON_EPOCH(self._evaluate))
 
     def _run(self, name, make_arg):
         # Everything runs inside the try: a KeyboardInterrupt raised anywhere in a callback
@@ -364,7 +366,7 @@ class _Callbacks(object):
     def _epoch_info(self, e):
         e = e.contents
         info = {"epoch": e.epoch, "num_epochs": e.num_epochs, "step": e.step, "train_loss": e.train_loss,
-                "is_best": e.is_best, "checkpoint_dir": e.checkpoint_dir.decode() if e.checkpoint_dir else None}
+                "epoch_progress": e.epoch_progress, "is_best": e.is_best, "checkpoint_dir": e.checkpoint_dir.decode() if e.checkpoint_dir else None}
         if e.evaluated:
             info.update(_metrics_dict(e.eval, self.labels))
         return info
@@ -372,13 +374,17 @@ class _Callbacks(object):
     def _epoch(self, user, e):
         self._run("on_epoch", lambda: self._epoch_info(e))
 
+    def _evaluate(self, user, e):
+        self._run("on_evaluate", lambda: self._epoch_info(e))
+
     def _log(self, user, line):
         self._run("on_log", lambda: line.decode("utf-8", "replace"))
 
 
 def train(model, train, validation=None, output_dir=None, *, callback=None, on_step=None, on_epoch=None,
           on_log=None, text_column="text", label_column="label", text_pair_column=None, train_split=None,
-          validation_split=None, labels=None, precision="fp32", truncation_side="left", **kwargs):
+          validation_split=None, labels=None, precision="fp32", truncation_side="left", on_evaluate=None,
+          **kwargs):
     """Fine-tunes `model` with a fresh LoRA adapter on `train`, evaluating on `validation` each
     epoch, and writes the best adapter and run files to output_dir (None: nothing is written).
 
@@ -389,7 +395,10 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     greater_is_better (None: by the metric), early_stopping_patience=0 (HF's EarlyStoppingCallback;
     0: off), early_stopping_threshold=0.0, save_total_limit=0 (0: keep all),
     report_to="none" (or "tensorboard"), logging_dir, overwrite_output_dir,
-    resume_from_checkpoint, label_smoothing_factor=0.0), plus class_weights ("auto", "w0,w1,..."
+    resume_from_checkpoint, label_smoothing_factor=0.0, eval_strategy / evaluation_strategy and
+    save_strategy ("no" | "steps" | "epoch", default "epoch"), eval_steps (None: logging_steps),
+    save_steps=500 (a float < 1: a ratio of the run's steps), load_best_model_at_end=True (False: the
+    last step's adapter; True needs matching strategies, HF's checks)), plus class_weights ("auto", "w0,w1,..."
     or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's names with the seed
     recipe's values, as `lorabert train` (r=4, lora_alpha=32, lora_dropout=0.01, target_modules=the
@@ -398,7 +407,8 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
     unknown = [k for k in kwargs if k not in _TRAIN_ARGS and k not in _LORA_ARGS and k not in _FIXED_ARGS
-               and k not in ("metric_for_best_model", "greater_is_better", "class_weights")]
+               and k not in ("metric_for_best_model", "greater_is_better", "class_weights", "eval_steps",
+                                "save_steps")]
     if unknown:
         raise TypeError("train() got an unexpected keyword argument %r" % unknown[0])
     for k, allowed in _FIXED_ARGS.items():
@@ -406,6 +416,8 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
             raise UsageError("%s=%r is not supported (lorabert supports %s)" % (k, kwargs[k], allowed), 2)
     if validation is None and kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "epoch":
         raise UsageError("evaluation_strategy='epoch' needs a validation set", 2)
+    if validation is None and kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "steps":
+        raise UsageError("evaluation_strategy='steps' needs a validation set", 2)
 
     opts = C.TrainOptions()
     F["lb_train_options_init"](byref(opts))
@@ -435,7 +447,17 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
         opts.class_weights = _b(cw)
     opts.output_dir = _b(output_dir)
     opts.truncate_right = not _truncate_left(truncation_side)
-    opts.no_eval = kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "no"
+    es = kwargs.get("evaluation_strategy", kwargs.get("eval_strategy"))
+    opts.no_eval = es == "no"
+    if es in ("steps", "epoch"):
+        opts.eval_strategy = _b(es)
+    if kwargs.get("save_strategy") is not None:
+        opts.save_strategy = _b(kwargs["save_strategy"])
+    for k in ("eval_steps", "save_steps"):
+        if kwargs.get(k) is not None:
+            setattr(opts, k, float(kwargs[k]))
+    if kwargs.get("load_best_model_at_end") is not None:
+        opts.load_best_model_at_end = 1 if kwargs["load_best_model_at_end"] else -1
 
     if isinstance(labels, (str, bytes)):
         raise TypeError("labels must be a list of names, not a string")
@@ -464,7 +486,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
         if validation is not None:
             vs = validation_split or ("validation" if _is_local_or_hub_folder(validation) else None)
             va = _Dataset(validation, vs, text_column, label_column, text_pair_column)
-        cbs = _Callbacks(callback, on_step, on_epoch, on_log, names)
+        cbs = _Callbacks(callback, on_step, on_epoch, on_log, names, on_evaluate)
         _call("lb_train_run_open", m, tr._h, va._h if va else None, byref(opts), byref(cbs.c), byref(run))
         res = C.TrainResult()
         try:

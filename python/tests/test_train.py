@@ -62,7 +62,7 @@ def test_bad_arguments(tiny, labelled):
     with pytest.raises(TypeError, match="num_epochs"):
         lorabert.train(model=tiny[0], train=labelled, num_epochs=1)
     with pytest.raises(lorabert.UsageError):
-        lorabert.train(model=tiny[0], train=labelled, save_strategy="steps")
+        lorabert.train(model=tiny[0], train=labelled, save_strategy="hourly")
     with pytest.raises(lorabert.FileError):
         lorabert.train(model=tiny[0], train=os.path.join(str(labelled) + ".missing"))
     with pytest.raises(lorabert.UnsupportedError, match="int8 is for inference only"):
@@ -145,6 +145,34 @@ def test_issue16_options_reach_the_library(cli, tiny, labelled, tmp_path):
         lorabert.train(model=tiny[0], train=labelled, lr_scheduler_type="inverse_sqrt")
     with pytest.raises(lorabert.UsageError):
         lorabert.train(model=tiny[0], train=labelled, early_stopping_patience=2)  # no evaluation
+
+
+def test_steps_strategies_same_as_the_cli(cli, tiny, labelled, tmp_path):
+    """eval_strategy / save_strategy "steps", eval_steps, save_steps and load_best_model_at_end
+    travel by name; the evaluations of "steps" reach on_evaluate."""
+    need(*TRAIN_FNS)
+    out, evals, epochs = tmp_path / "py", [], []
+    m = lorabert.train(model=tiny[0], train=labelled, validation=labelled, output_dir=str(out),
+                       num_train_epochs=2, max_length=32, lora_dropout=0.01, threads=2, logging_steps=1,
+                       eval_strategy="steps", eval_steps=2, save_strategy="steps", save_steps=4,
+                       load_best_model_at_end=False, on_evaluate=evals.append, on_epoch=epochs.append)
+    run_cli(cli, "train", "--model", tiny[0], "--train", labelled, "--validation", labelled, "--output",
+            str(tmp_path / "cli"), "--epochs", "2", "--max-length", "32", "--threads", "2", "--logging-steps", "1",
+            "--eval-strategy", "steps", "--eval-steps", "2", "--save-strategy", "steps", "--save-steps", "4",
+            "--load-best-model-at-end", "false")
+    assert m["global_step"] == 6
+    assert [e["step"] for e in evals] == [2, 4, 6] and all("eval_loss" in e for e in evals)
+    assert [round(e["epoch_progress"], 4) for e in evals] == [0.6667, 1.3333, 2.0]
+    assert [e["checkpoint_dir"] is not None for e in evals] == [False, True, False]
+    assert [e["epoch"] for e in epochs] == [1, 2] and not any("eval_loss" in e for e in epochs)
+    assert (out / "adapter_model.safetensors").read_bytes() == \
+        (tmp_path / "cli" / "adapter_model.safetensors").read_bytes()
+    assert sorted(c for c in os.listdir(out) if c.startswith("checkpoint-")) == ["checkpoint-4"]
+    st = json.loads((out / "trainer_state.json").read_text())
+    assert (st["eval_steps"], st["save_steps"]) == (2, 4)
+    with pytest.raises(lorabert.UsageError, match="round multiple"):  # HF's load_best_model_at_end check
+        lorabert.train(model=tiny[0], train=labelled, validation=labelled, eval_strategy="steps", eval_steps=3,
+                       save_strategy="steps", save_steps=4)
 
 
 @pytest.mark.parametrize("py_kw,cli_args", [

@@ -47,6 +47,18 @@ struct lb_train_run {
     float class_weights[LB_MAX_LABELS]; /* parsed lb_train_options.class_weights */
 };
 
+/* "no" | "steps" | "epoch" into an lb_strategy; false (err set) for another name. */
+static bool parse_strategy(const char *name, const char *what, int *out, lb_error *err) {
+    static const char *const names[] = {"no", "steps", "epoch"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            *out = i;
+            return true;
+        }
+    lb_err(err, LB_ERR_USAGE, "train: %s '%s': expected no, steps or epoch", what, name);
+    return false;
+}
+
 void lb_train_options_init(lb_train_options *o) {
     if (!o) return;
     /* the recipe's values live once, in the trainer's defaults */
@@ -266,6 +278,16 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         return lb_err(err, LB_ERR_UNSUPPORTED,
                       "train: class weights and label smoothing together are not supported (choose one)");
     if (o.logging_steps > INT32_MAX) o.logging_steps = INT32_MAX; /* never reached: one log at most */
+    int eval_strategy = o.no_eval ? LB_STRATEGY_NO : LB_STRATEGY_EPOCH, save_strategy = LB_STRATEGY_EPOCH;
+    if ((o.eval_strategy && !parse_strategy(o.eval_strategy, "eval_strategy", &eval_strategy, err)) ||
+        (o.save_strategy && !parse_strategy(o.save_strategy, "save_strategy", &save_strategy, err)))
+        return LB_ERR_USAGE;
+    if (o.no_eval && eval_strategy != LB_STRATEGY_NO)
+        return lb_err(err, LB_ERR_USAGE, "train: no_eval with eval_strategy \"%s\": choose one", o.eval_strategy);
+    if (eval_strategy == LB_STRATEGY_NO) eval = NULL;
+    if (o.load_best_model_at_end < -1 || o.load_best_model_at_end > 1)
+        return lb_err(err, LB_ERR_USAGE, "train: load_best_model_at_end %d: expected -1, 0 or 1",
+                      o.load_best_model_at_end);
     lb_train_run *r = calloc(1, sizeof *r);
     if (!r) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     r->m = m;
@@ -331,6 +353,12 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.early_stopping_patience = o.early_stopping_patience;
     to.early_stopping_threshold = o.early_stopping_threshold;
     to.save_total_limit = o.save_total_limit;
+    to.eval_strategy = eval_strategy;
+    to.save_strategy = save_strategy;
+    to.eval_steps = o.eval_steps;
+    to.save_steps = o.save_steps > 0 ? o.save_steps : 500;
+    if (o.save_steps < 0 || isnan(o.save_steps)) to.save_steps = o.save_steps; /* the trainer refuses it */
+    to.load_best = o.load_best_model_at_end >= 0;
     to.logging_dir = r->logging_dir;
     to.max_grad_norm = o.max_grad_norm;
     to.seed = o.seed || o.seed_set ? o.seed : 42;

@@ -45,7 +45,8 @@ int cmd_train(int argc, char **argv) {
     bool rslora = false, no_eval = false, overwrite = false;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
     const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL, *eval_strategy = NULL,
-               *save_strategy = "epoch";
+               *save_strategy = "epoch", *load_best = "true";
+    double eval_steps = 0, save_steps = 500;
     double warmup_ratio = 0, es_threshold = 0;
     long es_patience = 0, save_limit = 0;
     /* the loss (issue 16): label smoothing or class weights */
@@ -113,11 +114,27 @@ int cmd_train(int argc, char **argv) {
          0, 0},
         {"--warmup-ratio", OPT_F64, &warmup_ratio, "X",
          "warmup as a fraction of the run's steps, ceil(steps x X), used when --warmup-steps is 0", 0, 1},
-        {"--eval-strategy", OPT_STR, &eval_strategy, "epoch|no",
-         "evaluate at each epoch's end (default with a validation set) or never (as --no-eval); steps: not yet", 0, 0},
-        {"--evaluation-strategy", OPT_STR, &eval_strategy, "epoch|no", "the same as --eval-strategy (HF 4.32's name)",
+        {"--eval-strategy", OPT_STR, &eval_strategy, "no|steps|epoch",
+         "evaluate at each epoch's end (epoch: the default with a validation set), after every --eval-steps "
+         "global steps (steps) or never (no, as --no-eval)",
          0, 0},
-        {"--save-strategy", OPT_STR, &save_strategy, "epoch", "checkpoint-<step>/ at each epoch's end; steps: not yet",
+        {"--evaluation-strategy", OPT_STR, &eval_strategy, "no|steps|epoch",
+         "the same as --eval-strategy (HF 4.32's name)", 0, 0},
+        {"--eval-steps", OPT_F64, &eval_steps, "N|X",
+         "--eval-strategy steps: evaluate after every N-th global step, or a ratio X < 1 of the run's steps "
+         "(ceil); 0: --logging-steps (HF)",
+         0, 1e15},
+        {"--save-strategy", OPT_STR, &save_strategy, "no|steps|epoch",
+         "checkpoint-<step>/ at each epoch's end (epoch), after every --save-steps global steps (steps) or never "
+         "(no); the best checkpoint is decided at a save whose step was evaluated",
+         0, 0},
+        {"--save-steps", OPT_F64, &save_steps, "N|X",
+         "--save-strategy steps: checkpoint after every N-th global step, or a ratio X < 1 of the run's steps", 1e-12,
+         1e15},
+        {"--load-best-model-at-end", OPT_STR, &load_best, "true|false",
+         "true (default): the best checkpoint's adapter is the result; with evaluations the strategies must then "
+         "match and --save-steps be a round multiple of --eval-steps (HF); false: the last step's adapter (the best "
+         "is still tracked and kept by --save-total-limit)",
          0, 0},
         {"--greater-is-better", OPT_STR, &greater, "true|false",
          "direction of --metric-for-best (default: false for loss, true for the others)", 0, 0},
@@ -159,11 +176,20 @@ int cmd_train(int argc, char **argv) {
     if (strcmp(report_to, "none") && strcmp(report_to, "tensorboard"))
         return cli_usage_error("train", "--report-to must be none or tensorboard");
     if (logging_dir && !*logging_dir) return cli_usage_error("train", "--logging-dir is empty: name a folder");
-    if (eval_strategy && strcmp(eval_strategy, "epoch") && strcmp(eval_strategy, "no"))
-        return cli_usage_error("train", "--eval-strategy must be epoch or no (steps is not supported yet)");
-    if (strcmp(save_strategy, "epoch"))
-        return cli_usage_error("train", "--save-strategy must be epoch (no and steps are not supported yet)");
+    if (eval_strategy && strcmp(eval_strategy, "epoch") && strcmp(eval_strategy, "no") &&
+        strcmp(eval_strategy, "steps"))
+        return cli_usage_error("train", "--eval-strategy must be no, steps or epoch");
+    if (strcmp(save_strategy, "epoch") && strcmp(save_strategy, "no") && strcmp(save_strategy, "steps"))
+        return cli_usage_error("train", "--save-strategy must be no, steps or epoch");
+    if (strcmp(load_best, "true") && strcmp(load_best, "false"))
+        return cli_usage_error("train", "--load-best-model-at-end must be true or false");
+    if (no_eval && eval_strategy && strcmp(eval_strategy, "no"))
+        return cli_usage_error("train", "--no-eval and --eval-strategy %s exclude each other", eval_strategy);
     if (eval_strategy && !strcmp(eval_strategy, "no")) no_eval = true;
+    if (eval_steps > 1 && eval_steps != (double)(long long)eval_steps)
+        return cli_usage_error("train", "--eval-steps must be an integer if bigger than 1: %g", eval_steps);
+    if (save_steps > 1 && save_steps != (double)(long long)save_steps)
+        return cli_usage_error("train", "--save-steps must be an integer if bigger than 1: %g", save_steps);
     if (greater && strcmp(greater, "true") && strcmp(greater, "false"))
         return cli_usage_error("train", "--greater-is-better must be true or false");
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
@@ -340,6 +366,11 @@ int cmd_train(int argc, char **argv) {
     to.early_stopping_patience = (int)es_patience;
     to.early_stopping_threshold = es_threshold;
     to.save_total_limit = (int)save_limit;
+    to.eval_strategy = no_eval ? NULL : eval_strategy;
+    to.save_strategy = save_strategy;
+    to.eval_steps = eval_steps;
+    to.save_steps = save_steps;
+    to.load_best_model_at_end = !strcmp(load_best, "true") ? 1 : -1;
     if (coll) {
         /* every rank trains on the same inputs: refused at start, naming what differs */
         cli_dist_item items[5];
@@ -388,10 +419,21 @@ int cmd_train(int argc, char **argv) {
                                (double)prec,
                                (double)no_eval};
         h = cli_digest_bytes(h, nums, sizeof nums);
-        const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit}; /* issue 16 */
+        const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit,
+                                 eval_steps,   save_steps,   label_smoothing}; /* issue 16 */
         h = cli_digest_bytes(h, nums16, sizeof nums16);
-        const char *const strs[] = {
-            targets, labels, best, text_col, label_col, pair_col ? pair_col : "", lr_sched, greater ? greater : ""};
+        const char *const strs[] = {targets,
+                                    labels,
+                                    best,
+                                    text_col,
+                                    label_col,
+                                    pair_col ? pair_col : "",
+                                    lr_sched,
+                                    greater ? greater : "",
+                                    eval_strategy ? eval_strategy : "",
+                                    save_strategy,
+                                    load_best,
+                                    class_weights ? class_weights : ""};
         for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
         items[ni++] = (cli_dist_item){"training options", h};
         if ((st = cli_dist_check(items, ni, &err))) {
@@ -411,7 +453,7 @@ int cmd_train(int argc, char **argv) {
     cli_progress prog;
     cli_progress_init(&prog, stdout);
     lb_train_callbacks cb = cli_progress_callbacks(&prog, &stop_requested);
-    if (rank != 0) cb.on_step = NULL, cb.on_epoch = NULL, cb.on_log = NULL; /* rank 0 reports */
+    if (rank != 0) cb.on_step = NULL, cb.on_epoch = NULL, cb.on_log = NULL, cb.on_evaluate = NULL; /* rank 0 reports */
     lb_train_result res;
     lb_train_run *run = NULL;
     st = lb_train_run_open(m, ds[0], ds[1], &to, &cb, &run, &err);

@@ -68,6 +68,17 @@ static void on_epoch(void *user, const lb_epoch_info *e) {
     fflush(p->f);
 }
 
+/* An evaluation of --eval-strategy steps: one line (the epoch table is for epoch evaluations). */
+static void on_evaluate(void *user, const lb_epoch_info *e) {
+    cli_progress *p = user;
+    close_line(p);
+    fprintf(p->f, "eval at step %lld (epoch %.2f): loss %.6f accuracy %.6f precision %.6f recall %.6f f1 %.6f%s%s%s\n",
+            (long long)e->step, e->epoch_progress, e->eval.loss, e->eval.metrics.accuracy, e->eval.metrics.precision,
+            e->eval.metrics.recall, e->eval.metrics.f1, e->checkpoint_dir ? ", saved " : "",
+            e->checkpoint_dir ? e->checkpoint_dir : "", e->is_best ? " (best so far)" : "");
+    fflush(p->f);
+}
+
 static void on_log(void *user, const char *line) {
     cli_progress *p = user;
     close_line(p);
@@ -76,6 +87,11 @@ static void on_log(void *user, const char *line) {
 }
 
 lb_train_callbacks cli_progress_callbacks(cli_progress *p, volatile int *cancel) {
-    lb_train_callbacks cb = {.user = p, .on_step = on_step, .on_epoch = on_epoch, .on_log = on_log, .cancel = cancel};
+    lb_train_callbacks cb = {.user = p,
+                             .on_step = on_step,
+                             .on_epoch = on_epoch,
+                             .on_log = on_log,
+                             .cancel = cancel,
+                             .on_evaluate = on_evaluate};
     return cb;
 }

@@ -12,6 +12,7 @@
 #include "base/digest.h"
 #include "base/fileio.h"
 #include "base/outdir.h"
+#include "formats/pyjson.h"
 #include "formats/safetensors.h"
 #include "train/metrics.h"
 #include "train/run_files.h"
@@ -265,6 +266,28 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
                           "resume with --precision %.16s",
                           path, was, d->precision, was);
     }
+    if (!failed(&r) && d->run_options) {
+        /* The options that decide the loss, evaluations, checkpoints and the result (absent:
+         * written before they were recorded, not compared). */
+        const cJSON *ro = cJSON_GetObjectItemCaseSensitive(root, "run_options");
+        if (ro && !cJSON_IsString(ro)) fail(&r, "run_options", "a string", "another value");
+        else if (ro && strcmp(ro->valuestring, d->run_options)) {
+            /* name the first option that differs */
+            const char *a = ro->valuestring, *b = d->run_options;
+            for (;;) {
+                size_t la = strcspn(a, ";"), lb = strcspn(b, ";");
+                if (la != lb || strncmp(a, b, la) || !a[la] || !b[lb]) {
+                    r.st = lb_err(err, LB_ERR_USAGE,
+                                  "%s: the run was trained with %.*s, resuming with %.*s; resume with the same "
+                                  "options",
+                                  path, (int)(la > 200 ? 200 : la), a, (int)(lb > 200 ? 200 : lb), b);
+                    break;
+                }
+                a += la + 1;
+                b += lb + 1;
+            }
+        }
+    }
     read_files(&r, out);
     /* Where the run stopped. */
     out->epoch = (int)key_int(&r, "epoch", 0, d->epochs - 1);
@@ -290,16 +313,20 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
     out->epoch_loss_sum = key_num(&r, "epoch_loss_sum", 0, false);
     out->epoch_loss_steps = key_int(&r, "epoch_loss_steps", out->step_in_epoch, out->step_in_epoch);
     out->last_logged_loss = key_num(&r, "last_logged_loss", 0, true);
-    out->best_epoch = (int)key_int(&r, "best_epoch", 0, d->n_eval > 0 ? out->epoch : 0);
-    out->best_step =
-        key_int(&r, "best_step", out->best_epoch * d->steps_per_epoch, out->best_epoch * d->steps_per_epoch);
+    /* the best checkpoint: at a step of a finished epoch or of this one (eval / save "steps") */
+    out->best_epoch = (int)key_int(&r, "best_epoch", 0, d->n_eval > 0 ? out->epoch + 1 : 0);
+    {
+        const int64_t be = out->best_epoch, hi = be * d->steps_per_epoch;
+        out->best_step = key_int(&r, "best_step", be ? (be - 1) * d->steps_per_epoch + 1 : 0,
+                                 be ? (hi < out->global_step ? hi : out->global_step) : 0);
+    }
     out->best_metric = out->best_epoch ? key_num(&r, "best_metric", -INFINITY, false) : 0;
     out->total_flos = key_num(&r, "total_flos", 0, false);
     out->train_time = key_num(&r, "train_time", 0, false);
     out->tokens = key_int(&r, "tokens", 0, INT64_C(1) << 52);
     out->token_time = key_num(&r, "token_time", 0, false);
     if (cJSON_GetObjectItemCaseSensitive(root, "early_stopping_counter"))
-        out->es_counter = (int)key_int(&r, "early_stopping_counter", 0, out->epoch);
+        out->es_counter = (int)key_int(&r, "early_stopping_counter", 0, out->global_step);
     const cJSON *be = array_of(&r, cJSON_GetObjectItemCaseSensitive(root, "best_eval"), "best_eval", 2);
     if (be && out->best_epoch) {
         out->best_eval.loss = num_from(&r, cJSON_GetArrayItem(be, 0), "best_eval", 0, false);
@@ -350,7 +377,8 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
         er->train_loss_logged = num_from(&r, cJSON_GetArrayItem(row, 0), field, 0, true);
         er->train_loss_mean = num_from(&r, cJSON_GetArrayItem(row, 1), field, 0, true);
         bool done = e < out->epoch;
-        er->has_eval = int_in(&r, cJSON_GetArrayItem(row, 2), field, done && d->n_eval > 0, done && d->n_eval > 0) == 1;
+        /* an epoch's row holds its end's evaluation (eval strategy "epoch"; none with "steps") */
+        er->has_eval = int_in(&r, cJSON_GetArrayItem(row, 2), field, 0, done && d->n_eval > 0) == 1;
         er->eval.loss = num_from(&r, cJSON_GetArrayItem(row, 3), field, 0, false);
         er->eval.runtime_s = num_from(&r, cJSON_GetArrayItem(row, 4), field, 0, false);
         if (er->has_eval) read_confusion(&r, row, 5, L, d->n_eval, field, er->eval.confusion);
@@ -359,12 +387,12 @@ lb_status lb_resume_parse(const char *text, size_t len, const char *path, const 
         if (!done && !failed(&r) && (!isnan(er->train_loss_logged) || !isnan(er->train_loss_mean)))
             fail(&r, field, "no losses for an epoch not yet finished (-1)", "a loss");
     }
-    /* log_history so far: at most one train log per step and one eval per finished epoch. */
+    /* log_history so far: at most one train log per step and one eval per step or finished epoch. */
     const cJSON *hist = array_of(&r, cJSON_GetObjectItemCaseSensitive(root, "history"), "history", -1);
     int nh = hist ? cJSON_GetArraySize(hist) : 0;
-    if (hist && nh > out->global_step + out->epoch) {
+    if (hist && nh > 2 * out->global_step + out->epoch) {
         char want[64], got[32];
-        snprintf(want, sizeof want, "at most %lld entries", (long long)(out->global_step + out->epoch));
+        snprintf(want, sizeof want, "at most %lld entries", (long long)(2 * out->global_step + out->epoch));
         snprintf(got, sizeof got, "%d", nh);
         fail(&r, "history", want, got);
     }
@@ -510,7 +538,9 @@ lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *
         isnan(s->last_logged_loss) ? -1.0 : s->last_logged_loss, s->best_epoch, (long long)s->best_step, s->best_metric,
         s->total_flos, s->train_time, (long long)s->tokens, s->token_time, lb_precision_name(lb_model_get_precision(m)),
         lb_train_micro_per_step(o));
-    fprintf(f, "  \"early_stopping_counter\": %d,\n", s->es_counter);
+    fprintf(f, "  \"early_stopping_counter\": %d,\n  \"run_options\": ", s->es_counter);
+    lb_pyjson_str(f, s->run_options);
+    fputs(",\n", f);
     const lb_eval_result *be = &s->best_eval;
     fprintf(f, "  \"best_eval\": [%.17g, %.17g], \"best_confusion\": [", be->loss, be->runtime_s);
     for (int k = 0; k < L * L; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)be->metrics.confusion[k]);
@@ -604,7 +634,8 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
                         .num_labels = L,
                         .fixed_order = o->order_rows != NULL,
                         .micro_per_step = lb_train_micro_per_step(o),
-                        .precision = lb_precision_name(lb_model_get_precision(m))};
+                        .precision = lb_precision_name(lb_model_get_precision(m)),
+                        .run_options = s->run_options};
     if ((st = lb_resume_parse(text, len, path, &d, &r, err))) goto out;
     /* Every file is the one this resume.json was written with. */
     static const char *const plain[] = {"adapter_model.safetensors", "adapter_config.json"};

@@ -34,9 +34,10 @@ typedef struct lb_resume_dims {
     uint64_t seed;
     int64_t steps_per_epoch, total_steps;
     int num_labels;
-    bool fixed_order;      /* a --batch-order file gives the batches (order[] unused) */
-    int micro_per_step;    /* batches of a step: processes x gradient accumulation steps */
-    const char *precision; /* "fp32" | "bf16" */
+    bool fixed_order;        /* a --batch-order file gives the batches (order[] unused) */
+    int micro_per_step;      /* batches of a step: processes x gradient accumulation steps */
+    const char *precision;   /* "fp32" | "bf16" */
+    const char *run_options; /* lb_train_state.run_options of this run (NULL: not compared) */
 } lb_resume_dims;
 
 typedef struct lb_resume_eval {
@@ -77,13 +78,13 @@ typedef struct lb_resume {
     int64_t last_logged;                        /* 0..global_step */
     int64_t epoch_loss_steps;                   /* = step_in_epoch */
     double last_logged_loss;                    /* NaN: none yet */
-    int best_epoch;                             /* 0 (none) .. epoch; > 0 only with a validation set */
-    int64_t best_step;                          /* best_epoch * steps_per_epoch */
+    int best_epoch;                             /* 0 (none) .. epoch + 1; > 0 only with a validation set */
+    int64_t best_step;                          /* a step of epoch best_epoch, <= global_step (0: none) */
     double best_metric;
     lb_resume_eval best_eval;
     double total_flos, train_time, token_time;
     int64_t tokens;
-    int es_counter;      /* early stopping's counter, 0..epoch (absent in older files: 0) */
+    int es_counter;      /* early stopping's counter, 0..global_step (absent in older files: 0) */
     lb_resume_row *rows; /* [epochs]; rows at and after `epoch` are empty */
     lb_resume_hist *hist;
     int nhist;

@@ -26,6 +26,10 @@ double lb_run_round(double x, int digits) {
     return round(x * p) / p;
 }
 
+double lb_run_epoch(const lb_train_state *s) {
+    return s->steps_per_epoch ? s->epoch + (double)s->step_in_epoch / (double)s->steps_per_epoch : 0.0;
+}
+
 const char *lb_best_metric_name(lb_best_metric b) {
     static const char *names[] = {"eval_loss", "eval_accuracy", "eval_f1", "eval_precision", "eval_recall"};
     return names[b];
@@ -95,8 +99,8 @@ static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opt
         lb_pyjson_str(f, p);
         free(p);
     } else fputs("null", f);
-    put_num(f, 2, "epoch", s->steps_per_epoch ? (double)s->global_step / (double)s->steps_per_epoch : 0.0, &first);
-    put_int(f, 2, "eval_steps", 500, &first);
+    put_num(f, 2, "epoch", lb_run_epoch(s), &first);
+    put_int(f, 2, "eval_steps", s->eval_steps, &first);
     put_int(f, 2, "global_step", s->global_step, &first);
     put_key(f, 2, "is_hyper_param_search", &first);
     fputs("false", f);
@@ -114,7 +118,7 @@ static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opt
     put_int(f, 2, "logging_steps", o->logging_steps, &first);
     put_int(f, 2, "max_steps", s->total_steps, &first);
     put_int(f, 2, "num_train_epochs", o->epochs, &first);
-    put_int(f, 2, "save_steps", 500, &first);
+    put_int(f, 2, "save_steps", s->save_steps, &first);
     put_num(f, 2, "total_flos", s->total_flos, &first);
     put_key(f, 2, "trial_name", &first);
     fputs("null", f);
@@ -479,7 +483,9 @@ lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_trai
     }
     if (!st) {
         char *p = lb_path_join(sg->dir, "training_curves.svg");
-        st = write_svg(s, s->epoch < o->epochs ? s->epoch : o->epochs, p, err); /* early stopping: fewer */
+        /* early stopping: fewer epochs, the last one maybe partial */
+        int done = s->epoch + (s->step_in_epoch > 0);
+        st = write_svg(s, done < o->epochs ? done : o->epochs, p, err);
         free(p);
     }
     if (!st) st = lb_run_publish(out, sg, err);

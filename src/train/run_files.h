@@ -75,6 +75,8 @@ lb_status lb_run_rotate_checkpoints(const lb_train_state *s, int limit, bool at_
 int lb_run_hist_push(lb_train_state *s, lb_hist_entry e);
 /* x rounded to `digits` decimals, as HF rounds logged values (Python round()). */
 double lb_run_round(double x, int digits);
+/* HF's state.epoch: epoch + steps done in it / steps per epoch (epochs done + 1.0 at an epoch's end). */
+double lb_run_epoch(const lb_train_state *s);
 /* "eval_loss", "eval_accuracy", ... as HF's metric_for_best_model. */
 const char *lb_best_metric_name(lb_best_metric b);
 

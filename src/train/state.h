@@ -30,6 +30,9 @@ typedef enum lb_best_metric {
 
 struct lb_run_output; /* train/run_files.h */
 
+/* HF IntervalStrategy of evaluation_strategy / save_strategy. */
+typedef enum lb_strategy { LB_STRATEGY_NO, LB_STRATEGY_STEPS, LB_STRATEGY_EPOCH } lb_strategy;
+
 typedef struct lb_train_opts {
     int epochs;                      /* 10 */
     int batch_size;                  /* 4 */
@@ -74,6 +77,13 @@ typedef struct lb_train_opts {
     double label_smoothing;     /* HF label_smoothing_factor, in [0, 1) */
     const float *class_weights; /* [num_labels] > 0: CrossEntropyLoss(weight=...); NULL: none */
     bool class_weights_auto;    /* weights n / (num_labels * count_c) from the training set's labels */
+    /* When to evaluate and to checkpoint (HF DefaultFlowCallback), and the final adapter. */
+    int eval_strategy; /* lb_strategy: LB_STRATEGY_EPOCH (lb_train_defaults); NO without an eval set */
+    int save_strategy; /* lb_strategy: LB_STRATEGY_EPOCH */
+    double eval_steps; /* 0: logging_steps (HF __post_init__); < 1: ceil(total steps x it); else an integer */
+    double save_steps; /* 500; the same rule */
+    bool load_best;    /* true: HF load_best_model_at_end (the best checkpoint's adapter is the result);
+                        * false: the last step's */
 } lb_train_opts;
 
 /* Batches per optimizer step: processes x gradient accumulation steps. */
@@ -113,14 +123,18 @@ typedef struct lb_train_state {
     int64_t epoch_loss_steps;
     double last_logged_loss; /* NaN until the first log */
     int es_counter;          /* evaluations without improvement (EarlyStoppingCallback's counter) */
-    int best_epoch;
-    int64_t best_step;
+    int best_epoch;          /* 1-based epoch of the best checkpoint's step; 0: no best (yet) */
+    int64_t best_step;       /* the best checkpoint's global step (HF best_model_checkpoint) */
     double best_metric;
     lb_eval_result best_eval;
     float *best_params;  /* [Σ numel], owned */
     lb_hist_entry *hist; /* owned */
     int nhist, caphist;
-    lb_epoch_row *rows; /* [epochs], owned */
+    lb_epoch_row *rows;             /* [epochs], owned */
+    int64_t eval_steps, save_steps; /* trainer_state.json's (HF TrainerState: the intervals with ratios
+                                     * resolved; eval_steps 500 when not given and not "steps") */
+    char run_options[2048];         /* "key=value;..." of the options a resume must keep (loss, strategies,
+                             * best model, early stopping): resume.json's run_options */
     double total_flos;
     double train_time; /* seconds in training steps + evals (HF train_runtime) */
     int64_t tokens;    /* real tokens trained on (for tokens/s) */

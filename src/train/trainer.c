@@ -36,6 +36,10 @@ void lb_train_defaults(lb_train_opts *o) {
     o->seed = 42;
     o->logging_steps = 500;
     o->best = LB_BEST_LOSS;
+    o->eval_strategy = LB_STRATEGY_EPOCH;
+    o->save_strategy = LB_STRATEGY_EPOCH;
+    o->save_steps = 500;
+    o->load_best = true;
 }
 
 struct lb_trainer {
@@ -62,7 +66,9 @@ struct lb_trainer {
     double sess_t0;
     int64_t sess_step0, sess_tokens;
     double sess_token_time;
-    char *ckpt_dir; /* the last epoch's checkpoint folder (for on_epoch) */
+    char *ckpt_dir; /* the checkpoint folder this step wrote, or NULL (for on_epoch / on_evaluate) */
+    /* HF's intervals with ratios resolved (state.eval_steps / save_steps); 0: never */
+    int64_t eval_every, save_every;
     /* A step's micro-batches: G = K per process x P processes. Global micro-batch j of a step is
      * computed by rank j % P; its gradient is summed in j order on every process. */
     int G, K, P, rank;
@@ -83,6 +89,65 @@ struct lb_trainer {
     lb_loss_spec loss;               /* the training (and per-epoch eval) loss */
     float cw[LB_METRICS_MAX_LABELS]; /* class weights when loss.weights is set */
 };
+
+/* HF's eval_steps / save_steps: a ratio (< 1) of the run's steps, rounded up, or a step count. */
+static int64_t resolve_steps(double v, int64_t total) {
+    if (v <= 0) return 0;
+    if (v < 1) return (int64_t)ceil((double)total * v);
+    return (int64_t)v;
+}
+
+/* TrainingArguments.__post_init__'s checks of the strategies and load_best_model_at_end, with
+ * HF's meaning (eval_steps unset is logging_steps there). Without evaluations (no validation
+ * set, or evaluation turned off) load_best_model_at_end has nothing to load: no check. */
+static lb_status check_strategies(const lb_train_opts *o, bool has_eval, lb_error *err) {
+    static const char *const names[] = {"no", "steps", "epoch"};
+    if (o->eval_strategy < LB_STRATEGY_NO || o->eval_strategy > LB_STRATEGY_EPOCH ||
+        o->save_strategy < LB_STRATEGY_NO || o->save_strategy > LB_STRATEGY_EPOCH)
+        return lb_err(err, LB_ERR_USAGE, "train: evaluation / save strategy %d / %d: expected one of lb_strategy",
+                      o->eval_strategy, o->save_strategy);
+    const struct {
+        const char *name;
+        double v;
+    } steps[] = {{"eval_steps", o->eval_steps}, {"save_steps", o->save_steps}};
+    for (int i = 0; i < 2; i++) {
+        const double v = steps[i].v;
+        if (!(isfinite(v) && v >= 0) || v > 1e15)
+            return lb_err(err, LB_ERR_USAGE, "train: %s %g: expected a number of steps >= 1 or a ratio in (0, 1)",
+                          steps[i].name, v);
+        if (v > 1 && v != floor(v))
+            return lb_err(err, LB_ERR_USAGE, "train: --%s must be an integer if bigger than 1: %g", steps[i].name, v);
+    }
+    const double ev = o->eval_steps > 0 ? o->eval_steps : (double)o->logging_steps;
+    const int es = has_eval ? o->eval_strategy : LB_STRATEGY_NO;
+    if (!o->load_best || es == LB_STRATEGY_NO) return LB_OK;
+    if (es != o->save_strategy)
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: load_best_model_at_end requires the save and eval strategy to match, but found "
+                      "evaluation strategy %s and save strategy %s (or turn load_best_model_at_end off)",
+                      names[es], names[o->save_strategy]);
+    if (es == LB_STRATEGY_STEPS && fmod(o->save_steps, ev) != 0) {
+        if ((ev < 1) != (o->save_steps < 1))
+            return lb_err(err, LB_ERR_USAGE,
+                          "train: load_best_model_at_end requires the saving steps to be a multiple of the "
+                          "evaluation steps, which cannot get guaranteed when mixing ratio and absolute steps for "
+                          "save_steps %g and eval_steps %g",
+                          o->save_steps, ev);
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: load_best_model_at_end requires the saving steps to be a round multiple of the "
+                      "evaluation steps, but found %g, which is not a round multiple of %g",
+                      o->save_steps, ev);
+    }
+    return LB_OK;
+}
+
+/* The shortest %g that reads back as v (0.1, not 0.10000000000000001). */
+static void fmt_shortest(char *buf, size_t n, double v) {
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
 
 static void notice(const lb_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void notice(const lb_trainer *t, const char *fmt, ...) {
@@ -203,6 +268,7 @@ static lb_status push_hist(lb_trainer *t, lb_hist_entry h, double grad_norm, lb_
 lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *o,
                           const lb_train_callbacks *cb, lb_trainer **out, lb_error *err) {
     *out = NULL;
+    lb_status st0;
     const lb_model_config *mc = lb_model_get_config(m);
     const int L = mc->num_labels;
     if (!lb_model_get_lora(m)) return lb_err(err, LB_ERR_USAGE, "train: the model has no adapter");
@@ -225,11 +291,15 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
                       "train: early_stopping_patience %d and save_total_limit %d must be >= 0, "
                       "early_stopping_threshold finite",
                       o->early_stopping_patience, o->save_total_limit);
-    /* EarlyStoppingCallback.on_train_begin's assertions (load_best_model_at_end and the metric
-     * always hold here) */
-    if (o->early_stopping_patience > 0 && !eval)
+    if ((st0 = check_strategies(o, eval != NULL, err))) return st0;
+    /* EarlyStoppingCallback.on_train_begin's assertions (the metric always holds here) */
+    if (o->early_stopping_patience > 0 && (!eval || o->eval_strategy == LB_STRATEGY_NO))
         return lb_err(err, LB_ERR_USAGE,
                       "train: early stopping needs evaluations (a validation set, evaluation not turned off)");
+    if (o->early_stopping_patience > 0 && !o->load_best)
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: early stopping requires load_best_model_at_end (HF's "
+                      "EarlyStoppingCallback asserts it)");
     if (o->tensorboard && !o->logging_dir && !o->output_dir)
         return lb_err(err, LB_ERR_USAGE, "train: report_to tensorboard needs an output folder or a logging_dir");
     if (o->lr_schedule < 0 || o->lr_schedule >= LB_SCHED_COUNT)
@@ -358,6 +428,36 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     s->total_steps = s->steps_per_epoch * to->epochs;
     s->last_logged_loss = NAN;
     t->warmup = lb_warmup_steps(to->warmup_steps, to->warmup_ratio, s->total_steps);
+    /* HF _inner_training_loop: ratios of max_steps rounded up; eval_steps unset is logging_steps
+     * for the "steps" strategy (TrainingArguments.__post_init__), else None (the state's 500) */
+    const double ev_steps = to->eval_steps > 0                       ? to->eval_steps
+                            : to->eval_strategy == LB_STRATEGY_STEPS ? (double)to->logging_steps
+                                                                     : 0;
+    t->eval_every = resolve_steps(ev_steps, s->total_steps);
+    t->save_every = resolve_steps(to->save_steps, s->total_steps);
+    s->eval_steps = ev_steps > 0 ? t->eval_every : 500;
+    s->save_steps = t->save_every;
+    if (!eval || to->eval_strategy != LB_STRATEGY_STEPS) t->eval_every = 0;
+    if (to->save_strategy != LB_STRATEGY_STEPS) t->save_every = 0;
+    {
+        static const char *const strat[] = {"no", "steps", "epoch"};
+        char cws[1400] = "none", ls[32], est[32], w[32];
+        size_t n = 0;
+        for (int c = 0; t->loss.weights && c < L && n + 40 < sizeof cws; c++) {
+            fmt_shortest(w, sizeof w, (double)t->cw[c]);
+            n += (size_t)snprintf(cws + n, sizeof cws - n, "%s%s", c ? "," : "", w);
+        }
+        fmt_shortest(ls, sizeof ls, to->label_smoothing);
+        fmt_shortest(est, sizeof est, to->early_stopping_threshold);
+        snprintf(s->run_options, sizeof s->run_options,
+                 "label_smoothing_factor=%s;class_weights=%s;eval_strategy=%s;eval_steps=%lld;save_strategy=%s;"
+                 "save_steps=%lld;load_best_model_at_end=%s;metric_for_best_model=%s;greater_is_better=%s;"
+                 "early_stopping_patience=%d;early_stopping_threshold=%s;save_total_limit=%d",
+                 ls, cws, strat[eval ? to->eval_strategy : LB_STRATEGY_NO], (long long)t->eval_every,
+                 strat[to->save_strategy], (long long)t->save_every, to->load_best ? "true" : "false",
+                 lb_best_metric_name(to->best), t->greater ? "true" : "false", to->early_stopping_patience, est,
+                 to->save_total_limit);
+    }
     lb_rng_seed_stream(&s->shuffle_rng, to->seed, 1);
     lb_rng_seed_stream(&s->dropout_rng, to->seed, 2);
 
@@ -606,76 +706,125 @@ static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double pad
     return LB_OK;
 }
 
-/* End of epoch s->epoch: evaluate, track the best, checkpoint, report; then the next epoch. */
-static lb_status end_epoch(lb_trainer *t, lb_error *err) {
+/* HF's _maybe_log_save_evaluate after the log: evaluate when ev, then checkpoint when sv, the
+ * best tracked at a checkpoint whose evaluation ran in the same call (_save_checkpoint's
+ * metrics). at_epoch_end: the epoch strategies' call after the epoch's last step (its evaluation
+ * is the epoch row's); else the steps strategies' call after a step. *better: the checkpoint is
+ * the new best. */
+static lb_status eval_save(lb_trainer *t, bool ev, bool sv, bool at_epoch_end, bool *better, lb_error *err) {
     lb_train_state *s = &t->s;
     const lb_train_opts *o = &t->o;
-    lb_epoch_row *row = &s->rows[s->epoch];
-    row->train_loss_logged = s->last_logged_loss;
-    row->train_loss_mean = s->epoch_loss_steps ? s->epoch_loss_sum / (double)s->epoch_loss_steps : NAN;
-    s->epoch_loss_sum = 0;
-    s->epoch_loss_steps = 0;
-    bool better = false;
     lb_status st;
-    if (t->eval) {
-        if ((st = lb_evaluate_loss(t->m, t->eval, o->eval_batch_size, o->coll, &t->loss, &row->eval, NULL, err))) {
-            if (st == LB_ERR_NUMERIC) lb_err_prefix(err, "train: epoch %d", s->epoch + 1);
+    lb_eval_result res;
+    *better = false;
+    if (ev) {
+        if ((st = lb_evaluate_loss(t->m, t->eval, o->eval_batch_size, o->coll, &t->loss, &res, NULL, err))) {
+            if (st == LB_ERR_NUMERIC) {
+                if (at_epoch_end) lb_err_prefix(err, "train: epoch %d", s->epoch + 1);
+                else lb_err_prefix(err, "train: step %lld", (long long)s->global_step);
+            }
             return st;
         }
-        row->has_eval = 1;
-        double rt = row->eval.runtime_s;
+        double rt = res.runtime_s;
         int64_t n = t->eval->n;
         lb_hist_entry h = {.kind = LB_HIST_EVAL,
                            .step = s->global_step,
-                           .epoch = s->epoch + 1.0,
-                           .v = {row->eval.loss, row->eval.metrics.accuracy, row->eval.metrics.f1,
-                                 row->eval.metrics.precision, row->eval.metrics.recall, lb_run_round(rt, 4),
-                                 lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
+                           .epoch = lb_run_round(lb_run_epoch(s), 2),
+                           .v = {res.loss, res.metrics.accuracy, res.metrics.f1, res.metrics.precision,
+                                 res.metrics.recall, lb_run_round(rt, 4), lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
                                  lb_run_round(rt > 0 ? ceil((double)n / o->eval_batch_size) / rt : 0, 3)}};
         if ((st = push_hist(t, h, 0, err))) return st;
-        double v = best_value(&row->eval, o->best);
+        if (at_epoch_end) {
+            lb_epoch_row *row = &s->rows[s->epoch];
+            row->has_eval = 1;
+            row->eval = res;
+        }
         if (o->early_stopping_patience > 0) {
-            /* EarlyStoppingCallback.check_metric_value, against the best before this evaluation */
+            /* EarlyStoppingCallback.check_metric_value (on_evaluate), against the best of the
+             * checkpoints so far (state.best_metric) */
+            double v = best_value(&res, o->best);
             bool improved = !s->best_epoch || ((t->greater ? v > s->best_metric : v < s->best_metric) &&
                                                fabs(v - s->best_metric) > o->early_stopping_threshold);
             s->es_counter = improved ? 0 : s->es_counter + 1;
-            if (s->es_counter >= o->early_stopping_patience && s->epoch + 1 < o->epochs) t->stop_early = true;
+            if (s->es_counter >= o->early_stopping_patience && s->global_step < s->total_steps) t->stop_early = true;
         }
-        better = !s->best_epoch || (t->greater ? v > s->best_metric : v < s->best_metric);
-        if (better) {
-            s->best_epoch = s->epoch + 1;
-            s->best_step = s->global_step;
-            s->best_metric = v;
-            s->best_eval = row->eval;
-            int64_t off = 0;
-            for (int i = 0; i < t->np; i++) {
-                memcpy(s->best_params + off, t->params[i].data, sizeof(float) * (size_t)t->params[i].numel);
-                off += t->params[i].numel;
+    }
+    if (sv) {
+        if (ev) {
+            double v = best_value(&res, o->best);
+            *better = !s->best_epoch || (t->greater ? v > s->best_metric : v < s->best_metric);
+            if (*better) {
+                s->best_epoch = s->epoch + 1;
+                s->best_step = s->global_step;
+                s->best_metric = v;
+                s->best_eval = res;
+                int64_t off = 0;
+                for (int i = 0; i < t->np; i++) {
+                    memcpy(s->best_params + off, t->params[i].data, sizeof(float) * (size_t)t->params[i].numel);
+                    off += t->params[i].numel;
+                }
             }
         }
+        s->train_time = now_s() - t->t_start;
+        if (t->out) {
+            if ((st = lb_run_save_checkpoint(t->m, s, o, t->out->work, err))) return st;
+            if (o->save_total_limit > 0 &&
+                (st = lb_run_rotate_checkpoints(s, o->save_total_limit, false, t->out->work, err)))
+                return st;
+            char name[64];
+            snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->global_step);
+            free(t->ckpt_dir);
+            if (!(t->ckpt_dir = lb_path_join(t->out->work, name))) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        }
     }
-    s->train_time = now_s() - t->t_start;
-    free(t->ckpt_dir);
-    t->ckpt_dir = NULL;
-    if (t->out) {
-        if ((st = lb_run_save_checkpoint(t->m, s, o, t->out->work, err))) return st;
-        if (o->save_total_limit > 0 &&
-            (st = lb_run_rotate_checkpoints(s, o->save_total_limit, false, t->out->work, err)))
-            return st;
-        char name[64];
-        snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->global_step);
-        if (!(t->ckpt_dir = lb_path_join(t->out->work, name))) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (ev && !at_epoch_end && t->cb.on_evaluate) {
+        lb_epoch_info e = {.epoch = s->epoch + 1,
+                           .num_epochs = o->epochs,
+                           .step = s->global_step,
+                           .train_loss = NAN,
+                           .logged_loss = s->last_logged_loss,
+                           .evaluated = true,
+                           .eval = res,
+                           .is_best = *better,
+                           .checkpoint_dir = sv ? t->ckpt_dir : NULL,
+                           .epoch_progress = lb_run_epoch(s)};
+        t->cb.on_evaluate(t->cb.user, &e);
     }
+    return LB_OK;
+}
+
+/* The epoch's row (its losses) when the run ends in the middle of it (early stopping). */
+static void close_row(lb_trainer *t) {
+    lb_train_state *s = &t->s;
+    lb_epoch_row *row = &s->rows[s->epoch];
+    row->train_loss_logged = s->last_logged_loss;
+    row->train_loss_mean = s->epoch_loss_steps ? s->epoch_loss_sum / (double)s->epoch_loss_steps : NAN;
+}
+
+/* End of epoch s->epoch: its row, the epoch strategies' evaluation and checkpoint (best
+ * tracking), report; then the next epoch. */
+static lb_status end_epoch(lb_trainer *t, lb_error *err) {
+    lb_train_state *s = &t->s;
+    const lb_train_opts *o = &t->o;
+    close_row(t);
+    lb_epoch_row *row = &s->rows[s->epoch];
+    s->epoch_loss_sum = 0;
+    s->epoch_loss_steps = 0;
+    bool better = false;
+    const bool ev = t->eval && o->eval_strategy == LB_STRATEGY_EPOCH, sv = o->save_strategy == LB_STRATEGY_EPOCH;
+    lb_status st = eval_save(t, ev, sv, true, &better, err);
+    if (st) return st;
     if (t->cb.on_epoch) {
         lb_epoch_info e = {.epoch = s->epoch + 1,
                            .num_epochs = o->epochs,
                            .step = s->global_step,
                            .train_loss = row->train_loss_mean,
                            .logged_loss = row->train_loss_logged,
-                           .evaluated = row->has_eval,
+                           .evaluated = ev,
                            .eval = row->eval,
                            .is_best = better,
-                           .checkpoint_dir = t->ckpt_dir};
+                           .checkpoint_dir = t->ckpt_dir,
+                           .epoch_progress = s->epoch + 1.0};
         t->cb.on_epoch(t->cb.user, &e);
     }
     s->step_in_epoch = 0;
@@ -722,21 +871,26 @@ static lb_status finish(lb_trainer *t, lb_error *err) {
     t->train_loss = s->total_loss / (double)s->global_step;
     lb_hist_entry fin = {.kind = LB_HIST_FINAL,
                          .step = s->global_step,
-                         .epoch = (double)s->epoch, /* HF state.epoch: fewer when stopped early */
+                         .epoch = lb_run_round(lb_run_epoch(s), 2), /* HF state.epoch: fewer when stopped early */
                          .v = {s->total_flos, t->train_loss, lb_run_round(s->train_time, 4),
                                lb_run_round((double)s->n_train * o->epochs / s->train_time, 3),
                                lb_run_round((double)s->total_steps / s->train_time, 3)}};
     lb_status hst = push_hist(t, fin, 0, err);
     lb_tfevents_close(&t->tb); /* the run's last scalars are in */
     if (hst) return hst;
-    if (s->best_epoch) { /* load_best_model_at_end */
+    if (s->best_epoch && o->load_best) { /* load_best_model_at_end */
         int64_t off = 0;
         for (int i = 0; i < t->np; i++) {
             memcpy(t->params[i].data, s->best_params + off, sizeof(float) * (size_t)t->params[i].numel);
             off += t->params[i].numel;
         }
-        notice(t, "best epoch: %d (%s %.6f); its adapter is the result", s->best_epoch, lb_best_metric_name(o->best),
-               s->best_metric);
+        if (o->save_strategy == LB_STRATEGY_EPOCH)
+            notice(t, "best epoch: %d (%s %.6f); its adapter is the result", s->best_epoch,
+                   lb_best_metric_name(o->best), s->best_metric);
+        else
+            notice(t, "best checkpoint: checkpoint-%lld (epoch %.2f, %s %.6f); its adapter is the result",
+                   (long long)s->best_step, (double)s->best_step / (double)s->steps_per_epoch,
+                   lb_best_metric_name(o->best), s->best_metric);
     }
     /* HF: with save_total_limit 1 the end keeps the best checkpoint alone */
     if (t->out && o->save_total_limit == 1 && s->best_epoch) {
@@ -843,14 +997,24 @@ lb_status lb_trainer_step(lb_trainer *t, lb_step_info *info, bool *done, lb_erro
     }
     const float step_loss = G > 1 ? (float)(lsum / G) : (float)mb[0];
     if ((st = finish_step(t, step_loss, real_local, padded, t0, info, err))) goto fail;
-    bool epoch_end = s->step_in_epoch == s->steps_per_epoch;
-    bool last = epoch_end && s->epoch + 1 == o->epochs;
+    const bool epoch_end = s->step_in_epoch == s->steps_per_epoch;
+    bool last = s->global_step == s->total_steps;
+    free(t->ckpt_dir);
+    t->ckpt_dir = NULL;
+    /* DefaultFlowCallback.on_step_end's evaluation and checkpoint ("steps") */
+    const bool ev = t->eval_every > 0 && s->global_step % t->eval_every == 0,
+               sv = t->save_every > 0 && s->global_step % t->save_every == 0;
+    bool better;
+    if ((ev || sv) && (st = eval_save(t, ev, sv, false, &better, err))) goto fail;
+    /* then, at the epoch's end (or after a stop in its middle: HF leaves the step loop), on_epoch_end's */
     if (epoch_end && (st = end_epoch(t, err))) goto fail;
     if (t->stop_early) {
+        if (!epoch_end) close_row(t);
         notice(t,
-               "early stopping: %s did not improve by more than %g in %d evaluation%s; stopping after epoch %d of %d",
+               "early stopping: %s did not improve by more than %g in %d evaluation%s; stopping after step %lld "
+               "(epoch %.2f of %d)",
                lb_best_metric_name(o->best), o->early_stopping_threshold, o->early_stopping_patience,
-               o->early_stopping_patience > 1 ? "s" : "", s->epoch, o->epochs);
+               o->early_stopping_patience > 1 ? "s" : "", (long long)s->global_step, lb_run_epoch(s), o->epochs);
         last = true;
     }
     if (!last && cancel_requested(t)) {

@@ -3,9 +3,12 @@
  * Owns: a run in progress (lb_trainer): the AdamW state, the data order (per-epoch shuffling
  * or a fixed batch order), the optimizer step (zero grad -> forward -> loss -> backward ->
  * clip -> AdamW -> linear schedule; the loss is cross-entropy, HF's label smoothing or
- * torch's class-weighted cross-entropy, also for the per-epoch eval loss, as HF's compute_loss), the loss logging of HF (logging_steps), and at
- * each epoch's end its evaluation (train/evaluate.h), best-model tracking and checkpoint
- * (train/run_files.h); at the last step the final output; on a cancel request the resume
+ * torch's class-weighted cross-entropy, also for the eval loss, as HF's compute_loss), the
+ * loss logging of HF (logging_steps), and the evaluations (train/evaluate.h) and checkpoints
+ * (train/run_files.h) of HF's DefaultFlowCallback: after a step for the "steps" strategies
+ * (eval_steps / save_steps), after an epoch's last step for "epoch"; the best checkpoint is
+ * tracked at a save whose call evaluated (HF _save_checkpoint), early stopping at every
+ * evaluation (in the middle of an epoch too); at the last step the final output; on a cancel request the resume
  * checkpoint (train/resume.h). lb_trainer_run() is the loop over lb_trainer_step.
  * Why: the CLI, the public lb_train_run_* API, the benches and the tests all train through one
  * step function, so they compute the same thing (HF parity, bitwise-identical resume).
@@ -45,9 +48,9 @@ typedef struct lb_trainer lb_trainer;
 lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *eval, const lb_train_opts *o,
                           const lb_train_callbacks *cb, lb_trainer **out, lb_error *err);
 
-/* One optimizer step on the next batch of the data order (then cb->on_step), plus at an
- * epoch's last step that epoch's evaluation, best tracking and checkpoint-<step>/ (then
- * cb->on_epoch), plus at the run's last step the final output (the best epoch's adapter
+/* One optimizer step on the next batch of the data order (then cb->on_step), plus the
+ * evaluation / checkpoint-<step>/ its strategies call for (then cb->on_evaluate for "steps"),
+ * plus at an epoch's last step the epoch strategies' (then cb->on_epoch), plus at the run's last step the final output (the best epoch's adapter
  * restored into the model; cb->on_log notices). After a step that is not the run's last, a
  * cancel request (*cb->cancel non-zero, or o->stop_after_step reached) writes output_dir/resume/
  * and returns LB_ERR_INTERRUPTED. Non-finite loss or gradient norm: LB_ERR_NUMERIC naming the

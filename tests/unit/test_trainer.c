@@ -600,6 +600,135 @@ Test(trainer, early_stopping_and_rotation_survive_resume, .timeout = 600) {
     lb_tokset_free(&va);
 }
 
+/* log_history without the timings (runtimes and rates differ between two runs) as text. */
+static char *history_text(const char *dir) {
+    char *p = lb_path_join(dir, "trainer_state.json");
+    cJSON *s = read_json(p);
+    free(p);
+    cJSON *h = cJSON_DetachItemFromObject(s, "log_history");
+    cJSON *e;
+    cJSON_ArrayForEach(e, h) {
+        static const char *const timing[] = {"eval_runtime",  "eval_samples_per_second",  "eval_steps_per_second",
+                                             "train_runtime", "train_samples_per_second", "train_steps_per_second"};
+        for (size_t i = 0; i < sizeof timing / sizeof timing[0]; i++) cJSON_DeleteItemFromObject(e, timing[i]);
+    }
+    char *t = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    cJSON_Delete(s);
+    return t;
+}
+
+/* eval / save strategy "steps" (intervals that do not divide the 7-step epoch), rotation, early
+ * stopping in the middle of an epoch, and load_best_model_at_end false with mixed strategies:
+ * a run interrupted after a plain step, right after an evaluation, and right after an evaluation
+ * with a checkpoint, then resumed, ends bit for bit as the uninterrupted run (adapter, log
+ * history, best checkpoint, the checkpoints left). */
+Test(trainer, steps_strategies_survive_resume, .timeout = 600) {
+    lb_tokset tr, va;
+    toy_set(&tr, 28, 1); /* 7 steps per epoch */
+    toy_set(&va, 10, 2);
+    for (int cfg = 0; cfg < 2; cfg++) {
+        char a[] = "/tmp/lbtrainSTAXXXXXX", b[] = "/tmp/lbtrainSTBXXXXXX";
+        cr_assert_not_null(mkdtemp(a));
+        cr_assert_not_null(mkdtemp(b));
+        lb_error err;
+        lb_train_result ra, rb;
+        lb_train_opts o;
+        /* cfg 0: eval every 3, save every 6, limit 2, patience 3 (threshold 1e9: state.best_metric is
+         * None until the first checkpoint at step 6, so the evaluations at 3 and 6 "improve", those at
+         * 9, 12 and 15 do not: the run ends at step 15, in the middle of epoch 3). cfg 1: eval each epoch, save every
+         * 4 steps, load_best_model_at_end false. */
+        const int64_t stops[][5] = {{0, 4, 6, 9, 0}, {0, 7, 8, 13, 0}};
+        for (int k = 0; k < 5; k++) {
+            const char *dir = k ? b : a;
+            lb_model *m;
+            char *resume = lb_path_join(b, "resume");
+            if (k >= 2) {
+                lb_load_opts lo = {.quiet = true, .seed = 3};
+                m = lb_model_load("tests/golden/distilbert_tiny/model", &lo, &err);
+                cr_assert_not_null(m, "%s", err.msg);
+                cr_assert_eq(lb_peft_load(m, resume, &err), LB_OK, "%s", err.msg);
+            } else {
+                m = toy_model(0.1f);
+            }
+            toy_opts(&o, dir);
+            o.epochs = 4;
+            o.logging_steps = 2;
+            if (cfg == 0) {
+                o.eval_strategy = o.save_strategy = LB_STRATEGY_STEPS;
+                o.eval_steps = 3;
+                o.save_steps = 6;
+                o.save_total_limit = 2;
+                o.early_stopping_patience = 3;
+                o.early_stopping_threshold = 1e9;
+            } else {
+                o.save_strategy = LB_STRATEGY_STEPS;
+                o.save_steps = 4;
+                o.load_best = false;
+            }
+            o.stop_after_step = stops[cfg][k];
+            if (k >= 2) o.resume_dir = resume;
+            lb_status st = train_once(m, &tr, &va, &o, k ? &rb : &ra, &err);
+            cr_assert_eq(st, stops[cfg][k] ? LB_ERR_INTERRUPTED : LB_OK, "cfg %d run %d: %s", cfg, k, err.msg);
+            free(resume);
+            lb_model_free(m);
+        }
+        cr_assert_eq(ra.global_step, cfg ? 28 : 15, "cfg %d: stopped at step %lld", cfg, (long long)ra.global_step);
+        cr_assert_eq(rb.global_step, ra.global_step);
+        size_t la, lb;
+        char *da = slurp(a, "adapter_model.safetensors", &la), *db = slurp(b, "adapter_model.safetensors", &lb);
+        cr_assert(la == lb && !memcmp(da, db, la), "cfg %d: resumed adapter differs from the uninterrupted one", cfg);
+        free(da);
+        free(db);
+        char *ha = history_text(a), *hb = history_text(b);
+        cr_assert_str_eq(ha, hb, "cfg %d: log_history", cfg);
+        free(ha);
+        free(hb);
+        char best_a[64];
+        for (int k = 0; k < 2; k++) {
+            const char *dir = k ? b : a;
+            char *p = lb_path_join(dir, "trainer_state.json");
+            cJSON *s = read_json(p);
+            free(p);
+            const cJSON *bm = cJSON_GetObjectItem(s, "best_model_checkpoint");
+            /* cfg 1: no save's step was evaluated in the same call (the epoch's evaluation comes
+             * after the step's checkpoint, as HF's on_epoch_end after on_step_end): no best */
+            cr_assert_eq(cJSON_IsString(bm), cfg == 0, "cfg %d: best_model_checkpoint", cfg);
+            const char *best = cJSON_IsString(bm) ? strrchr(bm->valuestring, '/') + 1 : "none";
+            if (cfg == 0) cr_assert(!strcmp(best, "checkpoint-6") || !strcmp(best, "checkpoint-12"), "best %s", best);
+            if (k == 0) snprintf(best_a, sizeof best_a, "%s", best);
+            else cr_assert_str_eq(best, best_a, "cfg %d: the resumed run's best", cfg);
+            cr_assert_eq(cJSON_GetObjectItem(s, "eval_steps")->valueint, cfg ? 500 : 3);
+            cr_assert_eq(cJSON_GetObjectItem(s, "save_steps")->valueint, cfg ? 4 : 6);
+            if (cfg == 0) {
+                /* evaluations at 3, 6, 9, 12, 15; saves at 6 and 12 */
+                cr_assert_float_eq(cJSON_GetObjectItem(s, "epoch")->valuedouble, 2 + 1.0 / 7, 0);
+                const cJSON *h = cJSON_GetObjectItem(s, "log_history");
+                int nev = 0;
+                const cJSON *e;
+                cJSON_ArrayForEach(e, h) nev += cJSON_GetObjectItem(e, "eval_loss") != NULL;
+                cr_assert_eq(nev, 5);
+                const cJSON *fin = cJSON_GetArrayItem(h, cJSON_GetArraySize(h) - 1);
+                cr_assert_float_eq(cJSON_GetObjectItem(fin, "epoch")->valuedouble, 2.14, 0);
+            }
+            /* cfg 0: checkpoints 6 and 12, both within the limit; cfg 1: every 4th step, all kept */
+            for (int step = 1; step <= 28; step++) {
+                char name[64];
+                snprintf(name, sizeof name, "checkpoint-%d", step);
+                char *cp = lb_path_join(dir, name);
+                bool want = cfg ? step % 4 == 0 : step == 6 || step == 12;
+                cr_assert_eq(lb_dir_exists(cp), want, "cfg %d %s: %s (best %s)", cfg, dir, name, best);
+                free(cp);
+            }
+            cJSON_Delete(s);
+        }
+        rm_rf(a);
+        rm_rf(b);
+    }
+    lb_tokset_free(&tr);
+    lb_tokset_free(&va);
+}
+
 static void keep_line(void *user, const char *line) {
     char *buf = user;
     if (strstr(line, "class weights")) snprintf(buf, 512, "%s", line);
