@@ -240,6 +240,11 @@ typedef struct lb_lora_options {
     bool use_rslora;            /* scaling alpha/sqrt(r) instead of alpha/r */
     uint64_t seed;              /* LoRA A init (kaiming-uniform as PEFT; see "Seeds") */
     bool seed_set;              /* true: seed 0 is 0, not 42 */
+    bool use_dora;              /* DoRA (PEFT use_dora, PEFT >= 0.9 loads it): a trainable magnitude per
+                                 * output row of each adapted linear, W' = m (W + s B A) / ||W + s B A||_row
+                                 * with the norm detached (PEFT 0.14's formula). lb_adapter_open
+                                 * refuses DoRA adapters (LB_ERR_UNSUPPORTED): open them as the
+                                 * model's own adapter */
 } lb_lora_options;
 
 /* Checks opts without a model (what lb_model_add_adapter checks before looking at the model):
