@@ -414,3 +414,55 @@ Test(dora_model, gradients_with_dropout_match_finite_differences) {
     cr_assert_eq(checked, 3 * 6 + 4, "18 magnitudes and the 4 head tensors");
     close_case(&g);
 }
+
+static double rel_l2(const float *a, const float *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* bf16 and int8 run DoRA on their frozen-linear products (the norms and the adapter stay fp32):
+ * within those modes' bars of test_model_precision.c (bf16 3e-2 for logits and gradients, int8
+ * 0.15 for logits), and fp32 afterwards is the golden again. */
+Test(dora_model, bf16_and_int8_track_fp32) {
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        golden g;
+        open_case(&g, (int)c);
+        lb_error e = {0};
+        int B = g.b.B, NL = g.NL;
+        lb_param *ps;
+        int np = lb_model_params(g.m, &ps);
+        float *l32 = malloc(sizeof(float) * (size_t)B * NL), *lo = malloc(sizeof(float) * (size_t)B * NL);
+        float *dl = malloc(sizeof(float) * (size_t)B * NL);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l32, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_BF16, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, lo, &e), LB_OK, "%s", e.msg);
+        double lr16 = rel_l2(lo, l32, (int64_t)B * NL), gr = 0;
+        lb_cross_entropy(lo, g.labels, B, NL, dl);
+        lb_model_zero_grad(g.m);
+        cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
+        for (int i = 0; i < np; i++) {
+            char key[600];
+            snprintf(key, sizeof key, "grad.%s", ps[i].name);
+            gr = fmax(gr, rel_l2(ps[i].grad, gt(&g, key), ps[i].numel));
+        }
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_INT8, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, lo, &e), LB_OK, "%s", e.msg);
+        double lr8 = rel_l2(lo, l32, (int64_t)B * NL);
+        cr_log_info("%s: bf16 logits rel %.3g, worst grad tensor rel %.3g; int8 logits rel %.3g", CASES[c].name, lr16,
+                    gr, lr8);
+        cr_assert(lr16 > 0 && lr16 <= 3e-2, "%s: bf16 logits rel %.3g", CASES[c].name, lr16);
+        cr_assert(gr <= 3e-2, "%s: bf16 grads rel %.3g", CASES[c].name, gr);
+        cr_assert(lr8 > 0 && lr8 <= 0.15, "%s: int8 logits rel %.3g", CASES[c].name, lr8);
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_FP32, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, lo, &e), LB_OK, "%s", e.msg);
+        cr_assert(max_abs_diff(lo, gt(&g, "logits"), (int64_t)B * NL) <= 1e-4, "%s: fp32 again", CASES[c].name);
+        free(l32);
+        free(lo);
+        free(dl);
+        close_case(&g);
+    }
+}
