@@ -320,7 +320,7 @@ _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_ev
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
-_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora")
+_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "use_dora")
 
 
 class _Callbacks(object):
@@ -392,7 +392,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     resume_from_checkpoint, label_smoothing_factor=0.0), plus class_weights ("auto", "w0,w1,..."
     or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
-    lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
+    lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora, use_dora).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
@@ -440,7 +440,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
         raise TypeError("labels must be a list of names, not a string")
     lora = C.LoraOptions(r=_fit(kwargs.get("r") or 0, c_int, "r"), alpha=kwargs.get("lora_alpha") or 0.0,
                          dropout=kwargs.get("lora_dropout") or 0.0, use_rslora=bool(kwargs.get("use_rslora")),
-                         seed=opts.seed, seed_set=True)
+                         seed=opts.seed, seed_set=True, use_dora=bool(kwargs.get("use_dora")))
     tm = kwargs.get("target_modules")
     if tm is not None:
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))

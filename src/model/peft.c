@@ -166,9 +166,9 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         (!strncmp(x->valuestring, "pissa", 5) || !strcmp(x->valuestring, "olora") ||
          !strcmp(x->valuestring, "loftq"))) {
         snprintf(msg, sizeof msg,
-                 "init_lora_weights \"%.40s\" is not supported: that init rewrites the base weights, which this "
-                 "adapter needs; save it with save_pretrained(path_initial_model_for_weight_conversion=...) to get "
-                 "a plain LoRA adapter",
+                 "init_lora_weights \"%.40s\" is not supported: PEFT rewrote the base weights for that init and "
+                 "this adapter only fits the rewritten ones; save it with "
+                 "save_pretrained(path_initial_model_for_weight_conversion=...) to get a plain LoRA adapter",
                  x->valuestring);
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
         goto out;
