@@ -237,12 +237,17 @@ static inline int lb_lin_out(const lb_model_config *c, int k) { return k == LB_L
  * of block lw (x [rows, in] contiguous; the dropout mask and u = xd A^T are kept in a for
  * backward); y holds the base product x W^T + bias on entry (bias NULL: without it), which DoRA
  * rescales (lora.c's header). backward: adapter gradients from dy [rows, lddy]; dx [rows, in] +=
- * gradient wrt x through the adapter (DoRA: and through its (f - 1) share of the base product;
- * NULL: not needed); du [rows, r], tmp [rows, in] and dscr [rows, out] (DoRA) are scratch. */
+ * gradient wrt x through the adapter (NULL: not needed); du [rows, r], tmp [rows, in] and dscr
+ * [rows, out] (DoRA) are scratch. DoRA's (f - 1) z term: without LoRA dropout the caller's frozen
+ * path takes dyf = lb_dora_scaled_dy(...) = f dy [rows, out] instead of dy (one GEMM for both),
+ * and passes it here; dyf NULL: this adds that term to dx itself (through the dropout mask). */
 void lb_lora_forward(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, const float *x, int rows, float *y,
                      int ldy, const float *bias, lb_rng *rng);
 void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
-                      int lddy, float *dx, float *du, float *tmp, float *dscr);
+                      int lddy, const float *dyf, float *dx, float *du, float *tmp, float *dscr);
+/* dy itself, or, for a DoRA linear without LoRA dropout, f dy in buf [rows, out] (ld out). */
+const float *lb_dora_scaled_dy(const lb_layer_act *a, const lb_layer_w *lw, int k, int rows, int out, const float *dy,
+                               int lddy, float *buf);
 /* DoRA: the detached row norms ||W + s B A|| and factors magnitude / norm of linear kind k of lw
  * (into lw->dora_norm / dora_f; m->dora_delta is scratch), and the eval-mode update (as
  * lb_lora_eval, row-independent; a->lu and a->ldw are scratch). */

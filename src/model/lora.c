@@ -255,8 +255,20 @@ static void lora_grads(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw,
     }
 }
 
+const float *lb_dora_scaled_dy(const lb_layer_act *a, const lb_layer_w *lw, int k, int rows, int out, const float *dy,
+                               int lddy, float *buf) {
+    if (!lw->dora_mag[k] || a->lkeep[k]) return dy;
+    const float *f = lw->dora_f[k];
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (int64_t)i * lddy;
+        float *br = buf + (int64_t)i * out;
+        for (int j = 0; j < out; j++) br[j] = dr[j] * f[j];
+    }
+    return buf;
+}
+
 void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
-                      int lddy, float *dx, float *du, float *tmp, float *dscr) {
+                      int lddy, const float *dyf, float *dx, float *du, float *tmp, float *dscr) {
     if (!lw->dora_mag[k]) {
         lora_grads(m, a, lw, k, rows, dy, lddy, dx, du, tmp);
         return;
@@ -267,16 +279,21 @@ void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, 
     /* magnitude: dL/dm_j = sum_i dy_ij (z + v)_ij / n_j (n detached) */
     for (int i = 0; i < rows; i++) {
         const float *dr = dy + (int64_t)i * lddy, *wr = w + (int64_t)i * out;
-        float *dd = dscr + (int64_t)i * out;
-        for (int j = 0; j < out; j++) {
-            lw->grad_mag[k][j] += dr[j] * wr[j] / nrm[j];
-            dd[j] = dr[j] * f[j];
-        }
+        for (int j = 0; j < out; j++) lw->grad_mag[k][j] += dr[j] * wr[j] / nrm[j];
+    }
+    if (dyf) { /* the caller's base path took f dy: it holds the (f - 1) z term already */
+        lora_grads(m, a, lw, k, rows, dyf, out, dx, du, tmp);
+        return;
     }
     /* A, B and the adapter path of dx see dy scaled by f. */
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (int64_t)i * lddy;
+        float *dd = dscr + (int64_t)i * out;
+        for (int j = 0; j < out; j++) dd[j] = dr[j] * f[j];
+    }
     lora_grads(m, a, lw, k, rows, dscr, out, dx, du, tmp);
     if (!dx) return;
-    /* The (f - 1) z term: dx += ((f - 1) dy) W, through the dropout mask when z used xd. */
+    /* The (f - 1) z term with z on the dropped input: dx += mask ((f - 1) dy) W / (1 - p). */
     for (int i = 0; i < rows; i++) {
         const float *dr = dy + (int64_t)i * lddy;
         float *dd = dscr + (int64_t)i * out;
