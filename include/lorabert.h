@@ -240,6 +240,11 @@ typedef struct lb_lora_options {
     bool use_rslora;            /* scaling alpha/sqrt(r) instead of alpha/r */
     uint64_t seed;              /* LoRA A init (kaiming-uniform as PEFT; see "Seeds") */
     bool seed_set;              /* true: seed 0 is 0, not 42 */
+    bool use_dora;              /* DoRA (PEFT use_dora, PEFT >= 0.9 loads it): a trainable magnitude per
+                                 * output row of each adapted linear, W' = m (W + s B A) / ||W + s B A||_row
+                                 * with the norm detached (PEFT 0.14's formula). lb_adapter_open
+                                 * refuses DoRA adapters (LB_ERR_UNSUPPORTED): open them as the
+                                 * model's own adapter (lb_model_options.adapter) */
 } lb_lora_options;
 
 /* Checks opts without a model (what lb_model_add_adapter checks before looking at the model):
@@ -349,7 +354,8 @@ typedef struct lb_adapter_options {
  * (expected versus found): target modules that are not linears of the base's architecture (q_lin
  * on BERT), a tensor missing, unknown or of another shape than the base's (hidden size, layers,
  * intermediate size, another architecture's names), unsupported PEFT options, a missing
- * adapter_model.safetensors (LB_ERR_IO) or a torch adapter_model.bin (LB_ERR_UNSUPPORTED); and
+ * adapter_model.safetensors (LB_ERR_IO), a torch adapter_model.bin or a DoRA adapter (use_dora:
+ * its magnitudes are relative to the base's weights; LB_ERR_UNSUPPORTED naming DoRA); and
  * when base_model_name_or_path is a local model folder, a config.json there of another
  * model_type or shape than the base's (heads and vocabulary leave no trace in the adapter's
  * tensors: "attention heads 2, expected 4 as the base model (DIR) has"; a hub id is not fetched

@@ -226,6 +226,8 @@ row "adapter_model.bin only" $LB predict --model m --adapter ad_bin "x"
 row "adapter of another rank (config r 8, tensors r 4)" $LB predict --model m --adapter ad_shape "x"
 row "adapter peft_type IA3" $LB predict --model m --adapter ad_peft "x"
 row "adapter target module unknown" $LB predict --model m --adapter ad_tgt "x"
+mkdir -p ad_pissa && cp "$G"/lora/* ad_pissa/ && sed -i 's/"init_lora_weights": true/"init_lora_weights": "pissa_niter_4"/' ad_pissa/adapter_config.json
+row "adapter init_lora_weights pissa (the init rewrote PEFT's base weights)" $LB predict --model m --adapter ad_pissa "x"
 row "adapter folder missing" $LB predict --model m --adapter ./nope "x"
 mkdir -p ad_badjson && cp "$G"/lora/* ad_badjson/ && echo '{"r": 4,' >ad_badjson/adapter_config.json
 row "adapter_config.json not JSON" $LB predict --model m --adapter ad_badjson "x"

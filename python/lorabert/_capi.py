@@ -67,7 +67,7 @@ class ModelInfo(Structure):
 
 class LoraOptions(Structure):
     _fields_ = [("r", c_int), ("alpha", c_double), ("dropout", c_double), ("target_modules", c_char_p),
-                ("use_rslora", c_bool), ("seed", c_uint64), ("seed_set", c_bool)]
+                ("use_rslora", c_bool), ("seed", c_uint64), ("seed_set", c_bool), ("use_dora", c_bool)]
 
 
 class ClassifierOptions(Structure):

@@ -320,7 +320,7 @@ _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_ev
 # Evaluation / checkpoint strategies (HF DefaultFlowCallback): values lorabert takes.
 _FIXED_ARGS = {"evaluation_strategy": ("no", "steps", "epoch"), "eval_strategy": ("no", "steps", "epoch"),
                "save_strategy": ("no", "steps", "epoch"), "load_best_model_at_end": (True, False)}
-_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora")
+_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "use_dora")
 
 
 class _Callbacks(object):
@@ -402,7 +402,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's names with the seed
     recipe's values, as `lorabert train` (r=4, lora_alpha=32, lora_dropout=0.01, target_modules=the
-    query projection, use_rslora=False).
+    query projection, use_rslora=False, use_dora=False).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
@@ -463,7 +463,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
         raise TypeError("labels must be a list of names, not a string")
     lora = C.LoraOptions(r=_fit(kwargs.get("r") or 0, c_int, "r"), alpha=kwargs.get("lora_alpha") or 0.0,
                          dropout=0.01 if kwargs.get("lora_dropout") is None else kwargs["lora_dropout"], use_rslora=bool(kwargs.get("use_rslora")),
-                         seed=opts.seed, seed_set=True)
+                         seed=opts.seed, seed_set=True, use_dora=bool(kwargs.get("use_dora")))
     tm = kwargs.get("target_modules")
     if tm is not None:
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))

@@ -155,7 +155,8 @@ static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_
     *c = (lb_lora_config){.r = o.r ? o.r : 4,
                           .alpha = (float)(o.alpha ? o.alpha : 32),
                           .dropout = (float)o.dropout,
-                          .use_rslora = o.use_rslora};
+                          .use_rslora = o.use_rslora,
+                          .use_dora = o.use_dora};
     if (c->r < 1 || c->r > 4096) return lb_err(err, LB_ERR_USAGE, "LoRA r must be in [1, 4096], got %d", c->r);
     if (!(c->alpha > 0)) return lb_err(err, LB_ERR_USAGE, "LoRA alpha must be positive, got %g", o.alpha);
     if (!(o.dropout >= 0 && o.dropout < 1))

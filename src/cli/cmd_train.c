@@ -42,7 +42,7 @@ int cmd_train(int argc, char **argv) {
     long epochs = 10, batch = 4, eval_batch = 4, warmup = 0, lora_r = 4, max_length = 512, seed = 42, threads = 0,
          logging = 500, accum = 1;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
-    bool rslora = false, no_eval = false, overwrite = false;
+    bool rslora = false, no_eval = false, overwrite = false, dora = false;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
     const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL, *eval_strategy = NULL,
                *save_strategy = "epoch", *load_best = "true";
@@ -85,6 +85,9 @@ int cmd_train(int argc, char **argv) {
         {"--lora-dropout", OPT_F64, &dropout, "P", "dropout on the LoRA input", 0, 0.999},
         {"--target-modules", OPT_STR, &targets, "A,B|all-linear", "PEFT module names to adapt", 0, 0},
         {"--use-rslora", OPT_FLAG, &rslora, NULL, "scaling alpha/sqrt(r)", 0, 0},
+        {"--use-dora", OPT_FLAG, &dora, NULL,
+         "DoRA (PEFT use_dora): a trainable magnitude per output row of each adapted linear, weight m (W + s B A) / ||W + s B A|| (PEFT 0.14's formula; the adapter loads in PEFT >= 0.9)",
+         0, 0},
         {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP]", 3, 1e6},
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--label-smoothing-factor", OPT_F64, &label_smoothing, "X",
@@ -213,7 +216,8 @@ int cmd_train(int argc, char **argv) {
                             .target_modules = targets,
                             .use_rslora = rslora,
                             .seed = (uint64_t)seed,
-                            .seed_set = true};
+                            .seed_set = true,
+                            .use_dora = dora};
     lb_error err = {0};
     if (!*targets) {
         cli_free_list(label_names);
@@ -422,6 +426,7 @@ int cmd_train(int argc, char **argv) {
         const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit,
                                  eval_steps,   save_steps,   label_smoothing}; /* issue 16 */
         h = cli_digest_bytes(h, nums16, sizeof nums16);
+        if (dora) h = cli_digest_bytes(h, "use_dora", 9); /* only when set: older runs keep their digest */
         const char *const strs[] = {targets,
                                     labels,
                                     best,

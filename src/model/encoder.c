@@ -98,6 +98,7 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
             a->ldrop[k] = NULL;
             a->lkeep[k] = NULL;
             a->lu[k] = NULL;
+            a->ldw[k] = NULL;
             bool any = false;
             if (p->train) any = lw->lora_A[k] != NULL;
             else {
@@ -111,8 +112,10 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
                 a->lkeep[k] = TAKE_U8(b, (int64_t)rows * lb_lin_in(c, k));
             }
             a->lu[k] = TAKE_F(b, (int64_t)rows * r);
+            if (m->has_lora && m->lora.use_dora) a->ldw[k] = TAKE_F(b, (int64_t)rows * lb_lin_out(c, k));
         }
     }
+    m->dora_tmp = m->has_lora && m->lora.use_dora && ldrop ? TAKE_F(b, (int64_t)N * F) : NULL;
     m->hdense = TAKE_F(b, (int64_t)B * D);
     m->hd = TAKE_F(b, (int64_t)B * D);
     m->hd_keep = p->drop && c->classifier_dropout > 0 ? TAKE_U8(b, (int64_t)B * D) : NULL;
@@ -185,11 +188,13 @@ static void frozen_backward_dx(const lb_model *m, const lb_layer_w *lw, int k, f
  * the [CLS] rows when cls_rows: the last layer after attention). */
 static void lora_add(lb_model *m, lb_layer_act *a, int l, int k, const float *x, int rows, float *y, int ldy,
                      bool train, bool cls_rows, lb_rng *rng) {
-    const lb_layer_w *lw = &m->layers[l];
+    lb_layer_w *lw = &m->layers[l];
     const lb_model_config *c = &m->cfg;
     if (train || !m->nseg || m->has_lora) { /* (a model's own adapter: every segment is NULL) */
         if (!lw->lora_A[k]) return;
-        if (train) lb_lora_forward(m, a, lw, k, x, rows, y, ldy, rng);
+        const float *bias = k == LB_LIN_FFN1 ? NULL : lw->b[k]; /* FFN1's GEMM leaves its bias out */
+        if (train) lb_lora_forward(m, a, lw, k, x, rows, y, ldy, bias, rng);
+        else if (lw->dora_mag[k]) lb_dora_eval(m, a, lw, k, x, rows, y, ldy, bias);
         else lb_lora_eval(c, k, m->lora.r, m->lora_scaling, lw->lora_A[k], lw->lora_B[k], x, rows, a->lu[k], y, ldy);
         return;
     }
@@ -466,6 +471,8 @@ typedef struct gbufs {
     float *df1;                               /* [N, F] */
     float *dkv;                               /* [N, 2D] */
     float *du, *tmp;                          /* [N, r], [N, F] LoRA scratch */
+    float *dscr;                              /* [N, F] DoRA scratch, or NULL */
+    float *dyf;                               /* [N, max(F, 2D)] DoRA f dy (K at 0, V at N D), or NULL */
     float *dhd;                               /* [B, D] */
 } gbufs;
 
@@ -477,8 +484,13 @@ static void glayout(lb_model *m, bump *b, gbufs *g) {
     g->dkv = TAKE_F(b, (int64_t)N * 2 * D);
     g->du = TAKE_F(b, (int64_t)N * r);
     g->tmp = TAKE_F(b, (int64_t)N * F);
+    g->dscr = m->has_lora && m->lora.use_dora ? TAKE_F(b, (int64_t)N * F) : NULL;
+    g->dyf = m->has_lora && m->lora.use_dora ? TAKE_F(b, (int64_t)N * (F > 2 * D ? F : 2 * D)) : NULL;
     g->dhd = TAKE_F(b, (int64_t)m->B * D);
 }
+
+/* DoRA without LoRA dropout: the f dy that the frozen path took, for lb_lora_backward (else NULL). */
+#define DYF(dyb, dy) ((dyb) != (dy) ? (dyb) : NULL)
 
 /* dout [rq, D] -> adapter grads of layer l; dxin [N, D] = gradient wrt the layer input when
  * need_dx (else untouched). */
@@ -497,12 +509,16 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     if (a->f_keep) lb_dropout_backward(g->dsum, g->dsum, a->f_keep, nD, m->p_hidden);
     /* lin2 */
     memset(g->df1, 0, sizeof(float) * (size_t)rq * F);
-    frozen_backward_dx(m, lw, LB_LIN_FFN2, g->df1, F, g->dsum, D, rq);
-    if (lw->lora_A[LB_LIN_FFN2]) lb_lora_backward(m, a, lw, LB_LIN_FFN2, rq, g->dsum, D, g->df1, g->du, g->tmp);
+    const float *dyb = lb_dora_scaled_dy(a, lw, LB_LIN_FFN2, rq, D, g->dsum, D, g->dyf); /* DoRA: f dy */
+    frozen_backward_dx(m, lw, LB_LIN_FFN2, g->df1, F, dyb, D, rq);
+    if (lw->lora_A[LB_LIN_FFN2])
+        lb_lora_backward(m, a, lw, LB_LIN_FFN2, rq, g->dsum, D, DYF(dyb, g->dsum), g->df1, g->du, g->tmp, g->dscr);
     lb_gelu_backward(g->df1, g->df1, a->f1pre, (int64_t)rq * F);
     /* lin1 */
-    frozen_backward_dx(m, lw, LB_LIN_FFN1, g->dh1, D, g->df1, F, rq);
-    if (lw->lora_A[LB_LIN_FFN1]) lb_lora_backward(m, a, lw, LB_LIN_FFN1, rq, g->df1, F, g->dh1, g->du, g->tmp);
+    dyb = lb_dora_scaled_dy(a, lw, LB_LIN_FFN1, rq, F, g->df1, F, g->dyf);
+    frozen_backward_dx(m, lw, LB_LIN_FFN1, g->dh1, D, dyb, F, rq);
+    if (lw->lora_A[LB_LIN_FFN1])
+        lb_lora_backward(m, a, lw, LB_LIN_FFN1, rq, g->df1, F, DYF(dyb, g->df1), g->dh1, g->du, g->tmp, g->dscr);
     /* LN1 (input a = attn_out + xq) */
     lb_layernorm_backward(g->da, NULL, NULL, g->dh1, a->a, a->mean1, a->rstd1, lw->ln1_w, rq, D);
     /* Gradient wrt the query-row inputs starts with the residual. */
@@ -511,8 +527,10 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     if (a->a_keep) lb_dropout_backward(g->da, g->da, a->a_keep, nD, m->p_hidden);
     /* out_lin */
     memset(g->dctx, 0, sizeof(float) * (size_t)nD);
-    frozen_backward_dx(m, lw, LB_LIN_O, g->dctx, D, g->da, D, rq);
-    if (lw->lora_A[LB_LIN_O]) lb_lora_backward(m, a, lw, LB_LIN_O, rq, g->da, D, g->dctx, g->du, g->tmp);
+    dyb = lb_dora_scaled_dy(a, lw, LB_LIN_O, rq, D, g->da, D, g->dyf);
+    frozen_backward_dx(m, lw, LB_LIN_O, g->dctx, D, dyb, D, rq);
+    if (lw->lora_A[LB_LIN_O])
+        lb_lora_backward(m, a, lw, LB_LIN_O, rq, g->da, D, DYF(dyb, g->da), g->dctx, g->du, g->tmp, g->dscr);
     /* attention */
     bool need_q = need_dx || lw->lora_A[LB_LIN_Q], need_k = need_dx || lw->lora_A[LB_LIN_K],
          need_v = need_dx || lw->lora_A[LB_LIN_V];
@@ -531,8 +549,11 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
         po += (int64_t)H * nq * nk;
     }
     /* q, k, v projections */
-    if (lw->lora_A[LB_LIN_Q]) lb_lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, need_dx ? dxq : NULL, g->du, g->tmp);
-    if (need_dx) frozen_backward_dx(m, lw, LB_LIN_Q, dxq, D, g->dq, D, rq);
+    dyb = lb_dora_scaled_dy(a, lw, LB_LIN_Q, rq, D, g->dq, D, g->dyf);
+    if (lw->lora_A[LB_LIN_Q])
+        lb_lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, DYF(dyb, g->dq), need_dx ? dxq : NULL, g->du, g->tmp,
+                         g->dscr);
+    if (need_dx) frozen_backward_dx(m, lw, LB_LIN_Q, dxq, D, dyb, D, rq);
     if (need_dx && last) {
         memset(dxin, 0, sizeof(float) * (size_t)N * D);
         for (int b = 0; b < B; b++) {
@@ -541,13 +562,18 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
             for (int i = 0; i < D; i++) d[i] += s[i];
         }
     }
+    const float *dyk = lb_dora_scaled_dy(a, lw, LB_LIN_K, N, D, g->dkv, 2 * D, g->dyf);
+    const float *dyv =
+        lb_dora_scaled_dy(a, lw, LB_LIN_V, N, D, g->dkv + D, 2 * D, g->dyf ? g->dyf + (int64_t)N * D : NULL);
     if (lw->lora_A[LB_LIN_K])
-        lb_lora_backward(m, a, lw, LB_LIN_K, N, g->dkv, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
+        lb_lora_backward(m, a, lw, LB_LIN_K, N, g->dkv, 2 * D, DYF(dyk, g->dkv), need_dx ? dxin : NULL, g->du, g->tmp,
+                         g->dscr);
     if (lw->lora_A[LB_LIN_V])
-        lb_lora_backward(m, a, lw, LB_LIN_V, N, g->dkv + D, 2 * D, need_dx ? dxin : NULL, g->du, g->tmp);
+        lb_lora_backward(m, a, lw, LB_LIN_V, N, g->dkv + D, 2 * D, DYF(dyv, g->dkv + D), need_dx ? dxin : NULL, g->du,
+                         g->tmp, g->dscr);
     if (need_dx) {
-        frozen_backward_dx(m, lw, LB_LIN_K, dxin, D, g->dkv, 2 * D, N);
-        frozen_backward_dx(m, lw, LB_LIN_V, dxin, D, g->dkv + D, 2 * D, N);
+        frozen_backward_dx(m, lw, LB_LIN_K, dxin, D, dyk, dyk == g->dkv ? 2 * D : D, N);
+        frozen_backward_dx(m, lw, LB_LIN_V, dxin, D, dyv, dyv == g->dkv + D ? 2 * D : D, N);
     }
 }
 

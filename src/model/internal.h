@@ -20,6 +20,11 @@ typedef struct lb_layer_w {
     float *lora_A[LB_LIN__COUNT];  /* [r, in] or NULL (in the trainable block) */
     float *lora_B[LB_LIN__COUNT];  /* [out, r] */
     float *grad_A[LB_LIN__COUNT], *grad_B[LB_LIN__COUNT];
+    /* DoRA (lora.c): the magnitude [out] and its gradient (in the trainable block), and the
+     * detached row norms ||W + s B A|| [out] and factors magnitude / norm [out] of the last
+     * forward (in m->dora_buf). NULL without DoRA. */
+    float *dora_mag[LB_LIN__COUNT], *grad_mag[LB_LIN__COUNT];
+    float *dora_norm[LB_LIN__COUNT], *dora_f[LB_LIN__COUNT];
     /* bf16 mode (precision.c): w packed for the forward, and W^T for dX = dY W (NULL until a
      * backward needs it, and in fp32 mode). */
     lb_bf16_weight *wb[LB_LIN__COUNT], *wbt[LB_LIN__COUNT];
@@ -89,6 +94,9 @@ typedef struct lb_layer_act {
     float *ldrop[LB_LIN__COUNT];    /* [rows, in] or NULL */
     uint8_t *lkeep[LB_LIN__COUNT];  /* [rows, in] or NULL */
     float *lu[LB_LIN__COUNT];       /* [rows, r] */
+    /* DoRA: the directional output z + s (xd A^T) B^T (z = the base product without bias, on the
+     * adapter's input) [rows, out], kept in train mode for the magnitude gradient. */
+    float *ldw[LB_LIN__COUNT];
 } lb_layer_act;
 
 /* Random initialisation of a tensor (transformers' _init_weights): N(0, initializer_range),
@@ -171,6 +179,9 @@ struct lb_model {
     int packs_bwd_layers;   /* the top packs_bwd_layers layers have transposed packs */
     lb_lora_config lora;
     float lora_scaling;
+    /* DoRA: norms and factors of every adapted linear (lb_layer_w dora_norm / dora_f), then a
+     * scratch [max out * in] for B A, and one [N, F]-sized forward scratch (in the arena). */
+    float *dora_buf, *dora_delta, *dora_tmp;
     lb_param *params;
     char **param_names;
     int n_params;
@@ -224,12 +235,26 @@ static inline int lb_lin_out(const lb_model_config *c, int k) { return k == LB_L
 
 /* lora.c: the adapters' math. forward: y [rows, ldy] += s * (drop(x) A^T) B^T for linear kind k
  * of block lw (x [rows, in] contiguous; the dropout mask and u = xd A^T are kept in a for
- * backward). backward: adapter gradients from dy [rows, lddy]; dx [rows, in] += gradient wrt x
- * (NULL: not needed); du [rows, r] and tmp [rows, in] are scratch. */
-void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, int k, const float *x, int rows,
-                     float *y, int ldy, lb_rng *rng);
+ * backward); y holds the base product x W^T + bias on entry (bias NULL: without it), which DoRA
+ * rescales (lora.c's header). backward: adapter gradients from dy [rows, lddy]; dx [rows, in] +=
+ * gradient wrt x through the adapter (NULL: not needed); du [rows, r], tmp [rows, in] and dscr
+ * [rows, out] (DoRA) are scratch. DoRA's (f - 1) z term: without LoRA dropout the caller's frozen
+ * path takes dyf = lb_dora_scaled_dy(...) = f dy [rows, out] instead of dy (one GEMM for both),
+ * and passes it here; dyf NULL: this adds that term to dx itself (through the dropout mask). */
+void lb_lora_forward(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, const float *x, int rows, float *y,
+                     int ldy, const float *bias, lb_rng *rng);
 void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
-                      int lddy, float *dx, float *du, float *tmp);
+                      int lddy, const float *dyf, float *dx, float *du, float *tmp, float *dscr);
+/* dy itself, or, for a DoRA linear without LoRA dropout, f dy in buf [rows, out] (ld out). */
+const float *lb_dora_scaled_dy(const lb_layer_act *a, const lb_layer_w *lw, int k, int rows, int out, const float *dy,
+                               int lddy, float *buf);
+/* DoRA: the detached row norms ||W + s B A|| and factors magnitude / norm of linear kind k of lw
+ * (into lw->dora_norm / dora_f; m->dora_delta is scratch), and the eval-mode update (as
+ * lb_lora_eval, row-independent; a->lu and a->ldw are scratch). */
+void lb_dora_factors(const lb_model *m, lb_layer_w *lw, int k);
+float lb_dora_row_norm(const float *row, int n);
+void lb_dora_eval(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, const float *x, int rows, float *y,
+                  int ldy, const float *bias);
 /* Eval-mode LoRA update of linear kind k with adapter tensors A [r, in], B [out, r]:
  * y [rows, ldy] += scaling * (x A^T) B^T, x [rows, in], u [rows, r] scratch; row-independent
  * (lb_linear_rows), so the model's own adapter and a standalone one give the same bits. */

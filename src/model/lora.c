@@ -2,7 +2,15 @@
  * alpha/sqrt(r)), their forward and backward math inside a block linear (called by the
  * encoder), and folding them into the base weights. Adding an adapter makes the head trainable
  * too (PEFT's SEQ_CLS modules_to_save rule; which tensors that is, and the parameter list with
- * PEFT's saved key names, is the tensor table's: tensors.c). */
+ * PEFT's saved key names, is the tensor table's: tensors.c).
+ *
+ * DoRA (PEFT 0.14 use_dora, tuners/lora/dora.py DoraLinearLayer): each adapted linear also has a
+ * trainable magnitude m [out], initialised to the row norms ||W_j|| (B = 0 then). Every forward
+ * recomputes the row norms n = ||W + s B A||_row, treated as constants (detached, DoRA paper
+ * section 4.3), and with f = m / n the linear's output y = x W^T + b becomes
+ *   y + (f - 1) z + f s (xd A^T) B^T,
+ * where z = y - b without LoRA dropout (or in eval), and z = xd W^T with it (xd the dropped
+ * input), as PEFT computes it. Merging writes W' = f (W + s B A). */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,15 +38,34 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     if (!isfinite(cfg->alpha)) return lb_err(err, LB_ERR_USAGE, "LoRA: alpha is not finite");
     if (cfg->target_mask >> LB_LIN__COUNT)
         return lb_err(err, LB_ERR_USAGE, "LoRA: target mask 0x%x names unknown layers", cfg->target_mask);
-    int64_t hn = m->n_head, total = hn;
+    int64_t hn = m->n_head, total = hn, ndora = 0, maxw = 0;
     for (int k = 0; k < LB_LIN__COUNT; k++)
-        if (cfg->target_mask & (1u << k)) total += (int64_t)c->n_layers * cfg->r * (lb_lin_in(c, k) + lb_lin_out(c, k));
+        if (cfg->target_mask & (1u << k)) {
+            total += (int64_t)c->n_layers * cfg->r * (lb_lin_in(c, k) + lb_lin_out(c, k));
+            if (!cfg->use_dora) continue;
+            total += (int64_t)c->n_layers * lb_lin_out(c, k);
+            ndora += 2 * (int64_t)c->n_layers * lb_lin_out(c, k);
+            if ((int64_t)lb_lin_in(c, k) * lb_lin_out(c, k) > maxw) maxw = (int64_t)lb_lin_in(c, k) * lb_lin_out(c, k);
+        }
+    if (cfg->use_dora)
+        for (int l = 0; l < c->n_layers; l++)
+            for (int k = 0; k < LB_LIN__COUNT; k++)
+                if ((cfg->target_mask & (1u << k)) && !m->layers[l].w[k])
+                    return lb_err(err, LB_ERR_UNSUPPORTED,
+                                  "LoRA: a DoRA adapter (use_dora) cannot be held apart from its base model (its "
+                                  "magnitudes are relative to the base weights): load it as the model's own adapter");
     float *blk = calloc((size_t)total, sizeof(float)), *grad = calloc((size_t)total, sizeof(float));
-    if (!blk || !grad) {
+    float *dbuf = ndora ? malloc(sizeof(float) * (size_t)(ndora + maxw)) : NULL;
+    if (!blk || !grad || (ndora && !dbuf)) {
         free(blk);
         free(grad);
+        free(dbuf);
         return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total);
     }
+    free(m->dora_buf);
+    m->dora_buf = dbuf;
+    m->dora_delta = dbuf ? dbuf + ndora : NULL;
+    float *dp = dbuf;
     memcpy(blk, m->train, sizeof(float) * (size_t)hn); /* the head keeps its values */
     free(m->train);
     free(m->train_grad);
@@ -70,6 +97,17 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
             float bound = 1.0f / sqrtf((float)in);
             for (int64_t i = 0; i < (int64_t)r * in; i++)
                 lw->lora_A[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bound;
+            if (!cfg->use_dora) continue;
+            lw->dora_mag[k] = p;
+            lw->grad_mag[k] = g;
+            p += out;
+            g += out;
+            lw->dora_norm[k] = dp;
+            lw->dora_f[k] = dp + out;
+            dp += 2 * (int64_t)out;
+            /* PEFT dora_init: magnitude = ||W + s B A||_row, with B = 0 here. */
+            lb_dora_factors(m, lw, k);
+            memcpy(lw->dora_mag[k], lw->dora_norm[k], sizeof(float) * (size_t)out);
         }
     }
     m->fwd_valid = false;
@@ -97,10 +135,19 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
             /* W += scaling * B @ A  ([out, r] @ [r, in]) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, m->lora_scaling, lw->lora_B[k], r,
                         lw->lora_A[k], in, 1.0f, w, in);
+            if (lw->dora_mag[k]) /* PEFT: W = (m / ||W + dW||_row) (W + dW) */
+                for (int j = 0; j < out; j++) {
+                    float *row = w + (int64_t)j * in;
+                    float fj = lw->dora_mag[k][j] / lb_dora_row_norm(row, in);
+                    for (int i = 0; i < in; i++) row[i] *= fj;
+                }
             m->owned[m->n_owned++] = w;
             lw->w[k] = w;
             lw->lora_A[k] = lw->lora_B[k] = lw->grad_A[k] = lw->grad_B[k] = NULL;
+            lw->dora_mag[k] = lw->grad_mag[k] = lw->dora_norm[k] = lw->dora_f[k] = NULL;
         }
+    free(m->dora_buf);
+    m->dora_buf = m->dora_delta = NULL;
     /* Keep only the head (now frozen) in the trainable block. */
     int64_t hn = m->n_head;
     float *head = malloc(sizeof(float) * (size_t)hn);
@@ -117,8 +164,47 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
 }
 
 /* ---- math (internal.h) ------------------------------------------------------------------ */
-void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, int k, const float *x, int rows,
-                     float *y, int ldy, lb_rng *rng) {
+float lb_dora_row_norm(const float *row, int n) {
+    double s2 = 0;
+    for (int i = 0; i < n; i++) s2 += (double)row[i] * row[i];
+    return (float)sqrt(s2);
+}
+
+void lb_dora_factors(const lb_model *m, lb_layer_w *lw, int k) {
+    const lb_model_config *c = &m->cfg;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
+    float s = m->lora_scaling, *d = m->dora_delta;
+    const float *W = lw->w[k];
+    /* PEFT get_weight_norm: (W + s (B A)) row by row, in float, then its L2 norm. */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, 1.0f, lw->lora_B[k], r, lw->lora_A[k], in, 0.0f,
+                d, in);
+    for (int j = 0; j < out; j++) {
+        float *row = d + (int64_t)j * in;
+        const float *wr = W + (int64_t)j * in;
+        for (int i = 0; i < in; i++) row[i] = wr[i] + s * row[i];
+        lw->dora_norm[k][j] = lb_dora_row_norm(row, in);
+        lw->dora_f[k][j] = lw->dora_mag[k] ? lw->dora_mag[k][j] / lw->dora_norm[k][j] : 1.0f;
+    }
+}
+
+/* y [rows, ldy] += (f - 1) z + f v, v [rows, out] = s (xd A^T) B^T (in w on entry); z = y - bias
+ * (z NULL: no LoRA dropout) or z [rows, out]. On return w holds z + v (the magnitude gradient's
+ * factor). */
+static void dora_combine(const float *f, const float *bias, const float *z, float *w, int rows, int out, float *y,
+                         int ldy) {
+    for (int i = 0; i < rows; i++) {
+        float *yr = y + (int64_t)i * ldy, *wr = w + (int64_t)i * out;
+        const float *zr = z ? z + (int64_t)i * out : NULL;
+        for (int j = 0; j < out; j++) {
+            float zz = zr ? zr[j] : bias ? yr[j] - bias[j] : yr[j];
+            yr[j] += (f[j] - 1.0f) * zz + f[j] * wr[j];
+            wr[j] += zz;
+        }
+    }
+}
+
+void lb_lora_forward(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, const float *x, int rows, float *y,
+                     int ldy, const float *bias, lb_rng *rng) {
     const lb_model_config *c = &m->cfg;
     int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
     const float *xd = x;
@@ -129,12 +215,25 @@ void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, i
     }
     a->lx[k] = xd;
     lb_linear_forward(a->lu[k], r, xd, in, lw->lora_A[k], NULL, rows, in, r);
+    if (!lw->dora_mag[k]) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r, lw->lora_B[k],
+                    r, 1.0f, y, ldy);
+        return;
+    }
+    lb_dora_factors(m, lw, k);
+    float *w = a->ldw[k], *z = NULL;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r, lw->lora_B[k], r,
-                1.0f, y, ldy);
+                0.0f, w, out);
+    if (a->lkeep[k]) { /* PEFT: base_result = F.linear(dropout(x), W) */
+        z = m->dora_tmp;
+        lb_linear_forward(z, out, xd, in, lw->w[k], NULL, rows, in, out);
+    }
+    dora_combine(lw->dora_f[k], bias, z, w, rows, out, y, ldy);
 }
 
-void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
-                      int lddy, float *dx, float *du, float *tmp) {
+/* The plain LoRA gradients for dy [rows, lddy] (DoRA: already scaled by f). */
+static void lora_grads(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
+                       int lddy, float *dx, float *du, float *tmp) {
     const lb_model_config *c = &m->cfg;
     int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
     float s = m->lora_scaling;
@@ -156,6 +255,72 @@ void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, 
     }
 }
 
+const float *lb_dora_scaled_dy(const lb_layer_act *a, const lb_layer_w *lw, int k, int rows, int out, const float *dy,
+                               int lddy, float *buf) {
+    if (!lw->dora_mag[k] || a->lkeep[k]) return dy;
+    const float *f = lw->dora_f[k];
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (int64_t)i * lddy;
+        float *br = buf + (int64_t)i * out;
+        for (int j = 0; j < out; j++) br[j] = dr[j] * f[j];
+    }
+    return buf;
+}
+
+void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
+                      int lddy, const float *dyf, float *dx, float *du, float *tmp, float *dscr) {
+    if (!lw->dora_mag[k]) {
+        lora_grads(m, a, lw, k, rows, dy, lddy, dx, du, tmp);
+        return;
+    }
+    const lb_model_config *c = &m->cfg;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k);
+    const float *f = lw->dora_f[k], *nrm = lw->dora_norm[k], *w = a->ldw[k];
+    /* magnitude: dL/dm_j = sum_i dy_ij (z + v)_ij / n_j (n detached) */
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (int64_t)i * lddy, *wr = w + (int64_t)i * out;
+        for (int j = 0; j < out; j++) lw->grad_mag[k][j] += dr[j] * wr[j] / nrm[j];
+    }
+    if (dyf) { /* the caller's base path took f dy: it holds the (f - 1) z term already */
+        lora_grads(m, a, lw, k, rows, dyf, out, dx, du, tmp);
+        return;
+    }
+    /* A, B and the adapter path of dx see dy scaled by f. */
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (int64_t)i * lddy;
+        float *dd = dscr + (int64_t)i * out;
+        for (int j = 0; j < out; j++) dd[j] = dr[j] * f[j];
+    }
+    lora_grads(m, a, lw, k, rows, dscr, out, dx, du, tmp);
+    if (!dx) return;
+    /* The (f - 1) z term with z on the dropped input: dx += mask ((f - 1) dy) W / (1 - p). */
+    for (int i = 0; i < rows; i++) {
+        const float *dr = dy + (int64_t)i * lddy;
+        float *dd = dscr + (int64_t)i * out;
+        for (int j = 0; j < out; j++) dd[j] = dr[j] * (f[j] - 1.0f);
+    }
+    if (a->lkeep[k]) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dscr, out, lw->w[k], in, 0.0f, tmp,
+                    in);
+        float sc = 1.0f / (1.0f - m->p_lora);
+        const uint8_t *kp = a->lkeep[k];
+        for (int64_t i = 0; i < (int64_t)rows * in; i++) dx[i] += kp[i] ? tmp[i] * sc : 0.0f;
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, dscr, out, lw->w[k], in, 1.0f, dx,
+                    in);
+    }
+}
+
+void lb_dora_eval(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, const float *x, int rows, float *y,
+                  int ldy, const float *bias) {
+    const lb_model_config *c = &m->cfg;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
+    lb_dora_factors(m, lw, k);
+    lb_linear_rows(a->lu[k], r, x, in, lw->lora_A[k], NULL, 1.0f, false, rows, in, r);
+    lb_linear_rows(a->ldw[k], out, a->lu[k], r, lw->lora_B[k], NULL, m->lora_scaling, false, rows, r, out);
+    dora_combine(lw->dora_f[k], bias, NULL, a->ldw[k], rows, out, y, ldy);
+}
+
 void lb_lora_eval(const lb_model_config *c, int k, int r, float scaling, const float *A, const float *B, const float *x,
                   int rows, float *u, float *y, int ldy) {
     int in = lb_lin_in(c, k), out = lb_lin_out(c, k);
@@ -167,6 +332,8 @@ void lb_lora_eval(const lb_model_config *c, int k, int r, float scaling, const f
 lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error *err) {
     *out = NULL;
     if (!shell->has_lora) return lb_err(err, LB_ERR_INTERNAL, "adapter: the shell holds no adapter");
+    if (shell->lora.use_dora)
+        return lb_err(err, LB_ERR_UNSUPPORTED, "adapter: a DoRA adapter (use_dora) cannot be held apart from its base");
     const lb_model_config *c = &shell->cfg;
     int L = c->n_layers;
     lb_lora_adapter *a = calloc(1, sizeof *a);

@@ -49,6 +49,7 @@ typedef struct lb_lora_config {
     float dropout;
     bool use_rslora;      /* scaling = alpha/sqrt(r) instead of alpha/r */
     unsigned target_mask; /* bit (1u << lb_linear) per adapted layer kind */
+    bool use_dora;        /* DoRA (PEFT use_dora): a trainable magnitude per output row, see lora.c */
 } lb_lora_config;
 
 typedef struct lb_load_opts {
@@ -72,7 +73,10 @@ void lb_model_free(lb_model *m);
 const lb_model_config *lb_model_get_config(const lb_model *m);
 
 /* Adds LoRA adapters (PEFT init: A ~ U(+-1/sqrt(in)), B = 0) and makes the classification
- * head trainable (PEFT SEQ_CLS modules_to_save rule). Everything else is frozen. */
+ * head trainable (PEFT SEQ_CLS modules_to_save rule). Everything else is frozen. With use_dora,
+ * each adapted linear also gets PEFT's lora_magnitude_vector [out], initialised to the row norms
+ * of its weight; a model without frozen weights (lb_model_adapter_shell) cannot hold DoRA
+ * (LB_ERR_UNSUPPORTED: the norms need the base weights). */
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err);
 
 /* A training run holds the model from its open to its close: one run at a time, and no merge or
@@ -195,7 +199,8 @@ typedef struct lb_segment {
 lb_status lb_model_forward_segments(lb_model *m, const lb_batch *batch, const lb_segment *segs, int nseg, float *logits,
                                     int ld_logits, lb_error *err);
 
-/* Folds every adapter into its base weight (W += scaling * B A) and drops the adapters. */
+/* Folds every adapter into its base weight (W += scaling * B A; DoRA: W = (m / ||W + s B A||_row)
+ * (W + s B A), PEFT's merge) and drops the adapters. */
 lb_status lb_model_merge_lora(lb_model *m, lb_error *err);
 /* Writes a plain HF model folder: config.json (the loaded one with architectures, id2label,
  * label2id) + model.safetensors (prefixed HF keys, F32), loadable by

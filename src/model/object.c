@@ -314,6 +314,7 @@ void lb_model_free(lb_model *m) {
     free(m->layers);
     free(m->train);
     free(m->train_grad);
+    free(m->dora_buf);
     lb_tensors_free(m);
     lb_config_free(&m->cfg);
     if (m->config_json) cJSON_Delete(m->config_json);

@@ -98,7 +98,7 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
     }
     cJSON *root = lb_json_parse(path, text, len, err);
     free(text);
-    char msg[256];
+    char msg[512];
     const cJSON *x;
     if (!root) {
         st = LB_ERR_FORMAT;
@@ -158,8 +158,19 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "fan_in_fan_out true is not supported");
         goto out;
     }
-    if ((x = field(root, "use_dora")) && cJSON_IsTrue(x)) {
-        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "use_dora true is not supported");
+    if ((x = field(root, "use_dora"))) cfg->use_dora = cJSON_IsTrue(x);
+    /* Inits that change the base weights: such an adapter only fits the modified base PEFT
+     * held when it saved it, which lorabert never sees. PEFT converts them to plain LoRA on save
+     * when asked (init_lora_weights true then). */
+    if ((x = field(root, "init_lora_weights")) && cJSON_IsString(x) &&
+        (!strncmp(x->valuestring, "pissa", 5) || !strcmp(x->valuestring, "olora") ||
+         !strcmp(x->valuestring, "loftq"))) {
+        snprintf(msg, sizeof msg,
+                 "init_lora_weights \"%.40s\" is not supported: PEFT rewrote the base weights for that init and "
+                 "this adapter only fits the rewritten ones; save it with "
+                 "save_pretrained(path_initial_model_for_weight_conversion=...) to get a plain LoRA adapter",
+                 x->valuestring);
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
         goto out;
     }
     if ((x = field(root, "layers_to_transform"))) {
@@ -344,6 +355,7 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     /* PEFT < 0.7 refuses unknown keys, so use_rslora is written only when set (older PEFT
      * then fails loudly instead of silently using alpha/r). */
     fputs("  \"task_type\": \"SEQ_CLS\"", f);
+    if (cfg->use_dora) fputs(",\n  \"use_dora\": true", f);
     if (cfg->use_rslora) fputs(",\n  \"use_rslora\": true", f);
     fputs("\n}", f);
     if (ferror(f)) {

@@ -162,7 +162,10 @@ lb_status lb_tensors_params(lb_model *m, lb_error *err) {
     int np = 0;
     for (int i = 0; i < m->n_tensors; i++) {
         const lb_tensor *e = &m->tensors[i];
-        np += e->head ? 1 : e->lin >= 0 && m->layers[e->layer].lora_A[e->lin] ? 2 : 0;
+        np += e->head                                               ? 1
+              : e->lin >= 0 && m->layers[e->layer].dora_mag[e->lin] ? 3
+              : e->lin >= 0 && m->layers[e->layer].lora_A[e->lin]   ? 2
+                                                                    : 0;
     }
     m->params = calloc(np > 0 ? (size_t)np : 1, sizeof(lb_param));
     m->param_names = calloc(np > 0 ? (size_t)np : 1, sizeof(char *));
@@ -187,6 +190,10 @@ lb_status lb_tensors_params(lb_model *m, lb_error *err) {
         if (st) break;
         snprintf(name, sizeof name, "base_model.model.%.*s.lora_B.weight", mod, key);
         st = add_param(m, name, lw->lora_B[k], lw->grad_B[k], out, r, true, err);
+        if (st || !lw->dora_mag[k]) continue;
+        /* PEFT >= 0.12 saves DoRA's magnitude without the ".weight" of its DoraLinearLayer. */
+        snprintf(name, sizeof name, "base_model.model.%.*s.lora_magnitude_vector", mod, key);
+        st = add_param(m, name, lw->dora_mag[k], lw->grad_mag[k], out, -1, true, err);
     }
     /* The head (modules_to_save). */
     for (int i = 0; i < m->n_tensors && !st; i++) {

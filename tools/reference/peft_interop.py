@@ -10,7 +10,7 @@ Run with the pinned env:  PY=$(bash tools/reference/setup_env.sh); $PY tools/ref
       With --adapter: PEFT merge_and_unload() of DIR+adapter; --save-merged writes that merged model
       (save_pretrained, safe_serialization=True) for the C side to load.
   train-adapter --model DIR --out DIR [--targets a,b] [--steps N] [--seed S] [--lr X] [--r 4]
-                [--alpha 32] [--lora-dropout P]
+                [--alpha 32] [--lora-dropout P] [--use-dora]
       get_peft_model(LoraConfig(task_type="SEQ_CLS", ...)), N AdamW steps on random batches (so
       lora_B and the head move away from their init), save_pretrained(safe_serialization=True).
 
@@ -113,8 +113,9 @@ def cmd_train_adapter(a):
     targets = a.targets.split(",") if a.targets else DEFAULT_TARGETS.get(arch)
     if not targets:
         raise Fail(f"no default LoRA targets for model_type {arch!r}; pass --targets")
+    extra = {"use_dora": True} if a.use_dora else {}  # PEFT >= 0.9 (the modern env)
     pm = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=a.r, lora_alpha=a.alpha,
-                                          lora_dropout=a.lora_dropout, target_modules=targets))
+                                          lora_dropout=a.lora_dropout, target_modules=targets, **extra))
     pm.train()
     opt = torch.optim.AdamW([p for p in pm.parameters() if p.requires_grad], lr=a.lr)
     cfg = model.config
@@ -157,6 +158,7 @@ def main():
     p.add_argument("--r", type=int, default=4)
     p.add_argument("--alpha", type=int, default=32)
     p.add_argument("--lora-dropout", type=float, default=0.0)
+    p.add_argument("--use-dora", action="store_true", help="DoRA (needs PEFT >= 0.9: setup_env_modern.sh)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     try:

@@ -1,0 +1,468 @@
+/* Tests for DoRA (src/model/lora.c, PEFT use_dora): parity with PEFT 0.14.0 on the goldens of
+ * tools/reference/dora_golden.py (tests/golden/dora/<case>: a PEFT-saved DoRA adapter over an
+ * existing small golden model): logits, loss, gradients of every trainable tensor (magnitudes
+ * included), a 5-step AdamW trajectory, merge_and_unload; the PEFT folder read and written; a fresh
+ * DoRA adapter is a no-op; gradients with LoRA dropout against finite differences; and the
+ * refusals (DoRA held apart from its base, the base-rewriting inits). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "base/fileio.h"
+#include "formats/safetensors.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "model/peft.h"
+#include "train/optim.h"
+
+static const struct {
+    const char *name, *src;
+} CASES[] = {{"distilbert_all", "distilbert_tiny_all"}, {"bert_qv_ffn", "bert_tiny"}};
+
+typedef struct golden {
+    lb_model *m;
+    lb_st_file *f;
+    lb_batch b;
+    int32_t *ids, *lens, *tt, *labels;
+    int NL;
+    char *ldir;
+} golden;
+
+static int32_t *i64_to_i32(lb_st_file *f, const char *name, int64_t *shape) {
+    const lb_st_tensor *t = lb_st_find(f, name);
+    if (!t) return NULL;
+    cr_assert_eq(t->dtype, LB_DT_I64, "%s: expected I64", name);
+    int32_t *o = malloc(sizeof(int32_t) * (size_t)t->numel);
+    const int64_t *s = t->data;
+    for (int64_t i = 0; i < t->numel; i++) o[i] = (int32_t)s[i];
+    if (shape) {
+        shape[0] = t->shape[0];
+        shape[1] = t->ndim > 1 ? t->shape[1] : 1;
+    }
+    return o;
+}
+
+static const float *gt(const golden *g, const char *name) {
+    lb_error e = {0};
+    const lb_st_tensor *t = lb_st_find(g->f, name);
+    cr_assert_not_null(t, "golden lacks %s", name);
+    const float *p = lb_st_f32(g->f, t, &e);
+    cr_assert_not_null(p, "%s", e.msg);
+    return p;
+}
+
+static lb_model *load_base(const char *src) {
+    char mdir[256];
+    snprintf(mdir, sizeof mdir, "tests/golden/%s/model", src);
+    lb_error e = {0};
+    lb_load_opts o = {.quiet = true};
+    lb_model *m = lb_model_load(mdir, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    return m;
+}
+
+/* The case's base model with PEFT's DoRA adapter loaded from its folder (lb_peft_load). */
+static void open_case(golden *g, int i) {
+    memset(g, 0, sizeof *g);
+    char dir[256], path[300];
+    snprintf(dir, sizeof dir, "tests/golden/dora/%s", CASES[i].name);
+    if (!lb_dir_exists(dir)) cr_skip_test("golden %s missing (run tools/reference/dora_golden.py)", dir);
+    lb_error e = {0};
+    g->m = load_base(CASES[i].src);
+    g->ldir = lb_path_join(dir, "lora");
+    cr_assert_eq(lb_peft_load(g->m, g->ldir, &e), LB_OK, "%s", e.msg);
+    const lb_lora_config *lc = lb_model_get_lora(g->m);
+    cr_assert(lc && lc->use_dora, "use_dora read from adapter_config.json");
+    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    g->f = lb_st_open(path, &e);
+    cr_assert_not_null(g->f, "%s", e.msg);
+    int64_t shape[2];
+    g->ids = i64_to_i32(g->f, "input_ids", shape);
+    int B = (int)shape[0], T = (int)shape[1];
+    int32_t *mask = i64_to_i32(g->f, "attention_mask", NULL);
+    g->lens = calloc((size_t)B, sizeof(int32_t));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) g->lens[b] += mask[b * T + t];
+    free(mask);
+    g->tt = i64_to_i32(g->f, "token_type_ids", NULL);
+    g->labels = i64_to_i32(g->f, "labels", NULL);
+    g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
+    g->NL = lb_model_get_config(g->m)->num_labels;
+}
+
+static void close_case(golden *g) {
+    free(g->ids);
+    free(g->lens);
+    free(g->tt);
+    free(g->labels);
+    free(g->ldir);
+    lb_st_close(g->f);
+    lb_model_free(g->m);
+}
+
+static double max_abs_diff(const float *a, const float *b, int64_t n) {
+    double md = 0;
+    for (int64_t i = 0; i < n; i++) md = fmax(md, fabs((double)a[i] - b[i]));
+    return md;
+}
+
+/* max |got - ref| / max |ref| */
+static double rel_diff(const float *got, const float *ref, int64_t n) {
+    double md = 0, mr = 0;
+    for (int64_t i = 0; i < n; i++) {
+        md = fmax(md, fabs((double)got[i] - ref[i]));
+        mr = fmax(mr, fabs((double)ref[i]));
+    }
+    return mr > 0 ? md / mr : md;
+}
+
+Test(dora_parity, logits_loss_and_gradients) {
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        golden g;
+        open_case(&g, (int)c);
+        lb_error e = {0};
+        int B = g.b.B, NL = g.NL;
+        float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
+        const float *ref = gt(&g, "logits");
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
+        double d_eval = max_abs_diff(logits, ref, (int64_t)B * NL);
+        cr_assert(d_eval <= 1e-4, "%s: eval logits differ by %.3g", CASES[c].name, d_eval);
+        lb_model_set_weight_packing(g.m, false);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
+        cr_assert(max_abs_diff(logits, ref, (int64_t)B * NL) <= 1e-4, "%s: unpacked", CASES[c].name);
+        lb_model_set_weight_packing(g.m, true);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+        double d_train = max_abs_diff(logits, ref, (int64_t)B * NL);
+        cr_assert(d_train <= 1e-4, "%s: train-mode logits differ by %.3g", CASES[c].name, d_train);
+        float loss = lb_cross_entropy(logits, g.labels, B, NL, dl), rl = *gt(&g, "loss");
+        cr_assert(fabsf(loss - rl) <= 1e-4f * fabsf(rl), "%s: loss %.8g vs %.8g", CASES[c].name, loss, rl);
+        lb_model_zero_grad(g.m);
+        cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
+        lb_param *ps;
+        int np = lb_model_params(g.m, &ps), ngold = 0, nmag = 0;
+        for (size_t i = 0; i < lb_st_count(g.f); i++) ngold += !strncmp(lb_st_at(g.f, i)->name, "grad.", 5);
+        cr_assert_eq(np, ngold, "%s: %d trainable tensors, %d golden grads", CASES[c].name, np, ngold);
+        double worst = 0;
+        for (int i = 0; i < np; i++) {
+            char key[600];
+            snprintf(key, sizeof key, "grad.%s", ps[i].name);
+            double rel = rel_diff(ps[i].grad, gt(&g, key), ps[i].numel);
+            worst = fmax(worst, rel);
+            nmag += strstr(ps[i].name, "lora_magnitude_vector") != NULL;
+            cr_assert(rel <= 1e-4, "%s: %s gradient rel %.3g", CASES[c].name, ps[i].name, rel);
+        }
+        cr_assert_gt(nmag, 0);
+        cr_log_info("%s: logits %.3g (train %.3g), worst grad rel %.3g over %d tensors (%d magnitudes)", CASES[c].name,
+                    d_eval, d_train, worst, np, nmag);
+        free(logits);
+        free(dl);
+        close_case(&g);
+    }
+}
+
+Test(dora_parity, adamw_trajectory) {
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        golden g;
+        open_case(&g, (int)c);
+        lb_error e = {0};
+        int B = g.b.B, NL = g.NL;
+        float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
+        lb_param *ps;
+        int np = lb_model_params(g.m, &ps);
+        lb_adamw opt;
+        lb_adamw_config oc;
+        lb_adamw_defaults(&oc);
+        oc.weight_decay = 0.01f;
+        cr_assert_eq(lb_adamw_init(&opt, ps, np, &oc, &e), LB_OK, "%s", e.msg);
+        const lb_st_tensor *lt = lb_st_find(g.f, "traj_losses");
+        cr_assert_not_null(lt);
+        const float *rl = gt(&g, "traj_losses");
+        for (int64_t s = 0; s < lt->numel; s++) {
+            cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+            float loss = lb_cross_entropy(logits, g.labels, B, NL, dl);
+            cr_assert(fabsf(loss - rl[s]) <= 1e-3f * fabsf(rl[s]), "%s step %lld: loss %.8g vs %.8g", CASES[c].name,
+                      (long long)s, loss, rl[s]);
+            lb_model_zero_grad(g.m);
+            cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
+            lb_adamw_step(&opt, 1e-2);
+        }
+        double worst = 0;
+        for (int i = 0; i < np; i++) {
+            char key[600];
+            snprintf(key, sizeof key, "traj.%s", ps[i].name);
+            double rel = rel_diff(ps[i].data, gt(&g, key), ps[i].numel);
+            worst = fmax(worst, rel);
+            cr_assert(rel <= 1e-3, "%s: %s after the trajectory: rel %.3g", CASES[c].name, ps[i].name, rel);
+        }
+        cr_log_info("%s: %lld steps, loss %.6g -> %.6g, worst parameter rel %.3g", CASES[c].name, (long long)lt->numel,
+                    rl[0], rl[lt->numel - 1], worst);
+        lb_adamw_free(&opt);
+        free(logits);
+        free(dl);
+        close_case(&g);
+    }
+}
+
+Test(dora_parity, merge_matches_peft_merge_and_unload) {
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        golden g;
+        open_case(&g, (int)c);
+        lb_error e = {0};
+        int B = g.b.B, NL = g.NL;
+        float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_merge_lora(g.m, &e), LB_OK, "%s", e.msg);
+        cr_assert_null(lb_model_get_lora(g.m));
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
+        double dm = max_abs_diff(l2, gt(&g, "merged_logits"), (int64_t)B * NL);
+        double du = max_abs_diff(l2, l1, (int64_t)B * NL);
+        cr_log_info("%s: merged vs PEFT merged %.3g, vs unmerged %.3g", CASES[c].name, dm, du);
+        cr_assert(dm <= 1e-5, "%s: merged logits vs PEFT merge_and_unload: %.3g", CASES[c].name, dm);
+        cr_assert(du <= 1e-5, "%s: merged vs unmerged logits: %.3g", CASES[c].name, du);
+        free(l1);
+        free(l2);
+        close_case(&g);
+    }
+}
+
+Test(dora_peft, save_writes_use_dora_and_loads_back_bitwise) {
+    golden g;
+    open_case(&g, 1);
+    lb_error e = {0};
+    int B = g.b.B, NL = g.NL;
+    char tmpl[] = "/tmp/lb_dora_XXXXXX";
+    cr_assert_not_null(mkdtemp(tmpl));
+    cr_assert_eq(lb_peft_save(g.m, tmpl, "base", &e), LB_OK, "%s", e.msg);
+    char *cpath = lb_path_join(tmpl, "adapter_config.json"), *text = NULL;
+    cr_assert_eq(lb_read_file(cpath, &text, NULL, &e), LB_OK, "%s", e.msg);
+    cr_assert_not_null(strstr(text, "\"use_dora\": true"), "%s", text);
+    free(text);
+    /* Same tensor names as PEFT's own file (key for key). */
+    char *mine = lb_path_join(tmpl, "adapter_model.safetensors"),
+         *theirs = lb_path_join(g.ldir, "adapter_model.safetensors");
+    lb_st_file *a = lb_st_open(mine, &e), *b = lb_st_open(theirs, &e);
+    cr_assert(a && b);
+    cr_assert_eq(lb_st_count(a), lb_st_count(b));
+    for (size_t i = 0; i < lb_st_count(b); i++)
+        cr_assert_not_null(lb_st_find(a, lb_st_at(b, i)->name), "lorabert's file lacks %s", lb_st_at(b, i)->name);
+    lb_st_close(a);
+    lb_st_close(b);
+    float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
+    cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
+    lb_model *m2 = load_base(CASES[1].src);
+    cr_assert_eq(lb_peft_load(m2, tmpl, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_forward(m2, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(memcmp(l1, l2, sizeof(float) * (size_t)B * NL), 0, "reloaded adapter gives other logits");
+    lb_model_free(m2);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
+    cr_assert_eq(system(cmd), 0);
+    free(cpath);
+    free(mine);
+    free(theirs);
+    free(l1);
+    free(l2);
+    close_case(&g);
+}
+
+Test(dora_peft, refusals_name_the_reason) {
+    golden g;
+    open_case(&g, 0);
+    lb_error e = {0};
+    /* held apart from its base (many adapters over one base) */
+    lb_model *base = load_base(CASES[0].src);
+    lb_lora_adapter *ad = NULL;
+    cr_assert_eq(lb_peft_load_apart(base, g.ldir, 0, &ad, &e), LB_ERR_UNSUPPORTED);
+    cr_assert_null(ad);
+    cr_assert_not_null(strstr(e.msg, "DoRA"), "%s", e.msg);
+    /* inits that rewrite the base weights */
+    const char *inits[] = {"pissa", "pissa_niter_4", "olora", "loftq"};
+    for (size_t i = 0; i < sizeof inits / sizeof *inits; i++) {
+        char tmpl[] = "/tmp/lb_dora_XXXXXX";
+        cr_assert_not_null(mkdtemp(tmpl));
+        char *p = lb_path_join(tmpl, "adapter_config.json");
+        FILE *f = fopen(p, "w");
+        fprintf(f,
+                "{\"peft_type\": \"LORA\", \"task_type\": \"SEQ_CLS\", \"r\": 4, \"target_modules\": [\"q_lin\"], "
+                "\"init_lora_weights\": \"%s\"}",
+                inits[i]);
+        fclose(f);
+        lb_lora_config lc;
+        cr_assert_eq(lb_peft_read_config(tmpl, &lc, &e), LB_ERR_UNSUPPORTED, "%s", inits[i]);
+        cr_assert_not_null(strstr(e.msg, inits[i]), "%s", e.msg);
+        cr_assert_not_null(strstr(e.msg, "path_initial_model_for_weight_conversion"), "%s", e.msg);
+        unlink(p);
+        rmdir(tmpl);
+        free(p);
+    }
+    lb_model_free(base);
+    close_case(&g);
+}
+
+Test(dora_model, fresh_adapter_is_a_no_op_with_row_norm_magnitudes) {
+    lb_model *m = load_base("bert_tiny");
+    char dir[] = "tests/golden/dora/bert_qv_ffn";
+    if (!lb_dir_exists(dir)) cr_skip_test("golden missing");
+    lb_error e = {0};
+    lb_st_file *f = lb_st_open("tests/golden/dora/bert_qv_ffn/golden.safetensors", &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    int64_t shape[2];
+    int32_t *ids = i64_to_i32(f, "input_ids", shape), *mask = i64_to_i32(f, "attention_mask", NULL),
+            *tt = i64_to_i32(f, "token_type_ids", NULL);
+    int B = (int)shape[0], T = (int)shape[1];
+    int32_t *lens = calloc((size_t)B, sizeof(int32_t));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) lens[b] += mask[b * T + t];
+    lb_batch bt = {.B = B, .T = T, .ids = ids, .lengths = lens, .token_type_ids = tt};
+    int NL = lb_model_get_config(m)->num_labels;
+    float *l0 = malloc(sizeof(float) * (size_t)B * NL), *l1 = malloc(sizeof(float) * (size_t)B * NL);
+    cr_assert_eq(lb_model_forward(m, &bt, false, NULL, l0, &e), LB_OK, "%s", e.msg);
+    lb_lora_config lc = {.r = 4, .alpha = 32, .target_mask = (1u << LB_LIN_Q) | (1u << LB_LIN_FFN1), .use_dora = true};
+    cr_assert_eq(lb_model_add_lora(m, &lc, 3, &e), LB_OK, "%s", e.msg);
+    lb_param *ps;
+    int np = lb_model_params(m, &ps), nmag = 0;
+    int64_t trainable = 0, all = 0;
+    lb_model_param_counts(m, &trainable, &all);
+    int64_t sum = 0;
+    for (int i = 0; i < np; i++) sum += ps[i].numel;
+    cr_assert_eq(sum, trainable, "param counts include the magnitudes");
+    for (int i = 0; i < np; i++) {
+        if (!strstr(ps[i].name, "lora_magnitude_vector")) continue;
+        nmag++;
+        cr_assert_eq(ps[i].ndim, 1);
+        for (int64_t j = 0; j < ps[i].numel; j++) cr_assert_gt(ps[i].data[j], 0.0f, "%s", ps[i].name);
+    }
+    cr_assert_eq(nmag, 2 * 2, "2 layers x 2 kinds");
+    /* B = 0 and m = ||W|| (the head copy is the base's head): the logits do not change. */
+    cr_assert_eq(lb_model_forward(m, &bt, false, NULL, l1, &e), LB_OK, "%s", e.msg);
+    double d = max_abs_diff(l0, l1, (int64_t)B * NL);
+    cr_assert(d <= 1e-5, "a fresh DoRA adapter changes the logits by %.3g", d);
+    free(l0);
+    free(l1);
+    free(ids);
+    free(mask);
+    free(tt);
+    free(lens);
+    lb_st_close(f);
+    lb_model_free(m);
+}
+
+Test(dora_model, gradients_with_dropout_match_finite_differences) {
+    golden g;
+    open_case(&g, 0);
+    lb_error e = {0};
+    /* The golden tensors with LoRA dropout on and lora_B scaled down (smooth enough for float
+     * central differences at h = 1e-3). */
+    lb_param *ps;
+    int np = lb_model_params(g.m, &ps);
+    float **saved = malloc(sizeof(float *) * (size_t)np);
+    for (int i = 0; i < np; i++) {
+        saved[i] = malloc(sizeof(float) * (size_t)ps[i].numel);
+        memcpy(saved[i], ps[i].data, sizeof(float) * (size_t)ps[i].numel);
+        if (strstr(ps[i].name, "lora_B"))
+            for (int64_t j = 0; j < ps[i].numel; j++) saved[i][j] *= 0.1f;
+    }
+    lb_model_free(g.m);
+    g.m = load_base(CASES[0].src);
+    lb_lora_config lc = {
+        .r = 4, .alpha = 32, .dropout = 0.1f, .target_mask = (1u << LB_LIN__COUNT) - 1, .use_dora = true};
+    cr_assert_eq(lb_model_add_lora(g.m, &lc, 1, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_params(g.m, &ps), np);
+    for (int i = 0; i < np; i++) {
+        memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel);
+        free(saved[i]);
+    }
+    free(saved);
+    int32_t ids[2 * 6] = {101, 5, 7, 9, 102, 0, 101, 11, 102, 0, 0, 0}, lens[2] = {5, 3}, labels[2] = {2, 0};
+    lb_batch b = {.B = 2, .T = 6, .ids = ids, .lengths = lens};
+    int NL = g.NL;
+    float logits[8], dl[8];
+    lb_rng r;
+    lb_rng_seed(&r, 77);
+    cr_assert_eq(lb_model_forward(g.m, &b, true, &r, logits, &e), LB_OK, "%s", e.msg);
+    lb_cross_entropy(logits, labels, 2, NL, dl);
+    lb_model_zero_grad(g.m);
+    cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
+    /* The row norms are detached (PEFT, DoRA paper 4.3), so the gradients of A and B are not the
+     * derivative of this loss: only the magnitudes (every layer's, so the input gradients through
+     * the layers above, dropout mask included) and the head are checked here; A and B are
+     * checked against PEFT without dropout (logits_loss_and_gradients). */
+    int checked = 0;
+    for (int i = 0; i < np; i++) {
+        if (strstr(ps[i].name, "lora_A") || strstr(ps[i].name, "lora_B")) continue;
+        checked++;
+        for (int j = 0; j < 3; j++) {
+            int64_t idx = (int64_t)(j * 7919 + i * 31) % ps[i].numel;
+            float s = ps[i].data[idx], h = 1e-3f;
+            double lp, lm;
+            ps[i].data[idx] = s + h;
+            lb_rng_seed(&r, 77);
+            lb_model_forward(g.m, &b, true, &r, logits, &e);
+            lp = lb_cross_entropy(logits, labels, 2, NL, NULL);
+            ps[i].data[idx] = s - h;
+            lb_rng_seed(&r, 77);
+            lb_model_forward(g.m, &b, true, &r, logits, &e);
+            lm = lb_cross_entropy(logits, labels, 2, NL, NULL);
+            ps[i].data[idx] = s;
+            double num = (lp - lm) / (2 * h), an = ps[i].grad[idx];
+            cr_assert(fabs(num - an) <= 5e-3 * fabs(an) + 3e-4, "%s[%lld]: fd %.6g vs backward %.6g", ps[i].name,
+                      (long long)idx, num, an);
+        }
+    }
+    cr_assert_eq(checked, 3 * 6 + 4, "18 magnitudes and the 4 head tensors");
+    close_case(&g);
+}
+
+static double rel_l2(const float *a, const float *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* bf16 and int8 run DoRA on their frozen-linear products (the norms and the adapter stay fp32):
+ * within those modes' bars of test_model_precision.c (bf16 3e-2 for logits and gradients, int8
+ * 0.15 for logits), and fp32 afterwards is the golden again. */
+Test(dora_model, bf16_and_int8_track_fp32) {
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        golden g;
+        open_case(&g, (int)c);
+        lb_error e = {0};
+        int B = g.b.B, NL = g.NL;
+        lb_param *ps;
+        int np = lb_model_params(g.m, &ps);
+        float *l32 = malloc(sizeof(float) * (size_t)B * NL), *lo = malloc(sizeof(float) * (size_t)B * NL);
+        float *dl = malloc(sizeof(float) * (size_t)B * NL);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l32, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_BF16, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, lo, &e), LB_OK, "%s", e.msg);
+        double lr16 = rel_l2(lo, l32, (int64_t)B * NL), gr = 0;
+        lb_cross_entropy(lo, g.labels, B, NL, dl);
+        lb_model_zero_grad(g.m);
+        cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
+        for (int i = 0; i < np; i++) {
+            char key[600];
+            snprintf(key, sizeof key, "grad.%s", ps[i].name);
+            gr = fmax(gr, rel_l2(ps[i].grad, gt(&g, key), ps[i].numel));
+        }
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_INT8, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, lo, &e), LB_OK, "%s", e.msg);
+        double lr8 = rel_l2(lo, l32, (int64_t)B * NL);
+        cr_log_info("%s: bf16 logits rel %.3g, worst grad tensor rel %.3g; int8 logits rel %.3g", CASES[c].name, lr16,
+                    gr, lr8);
+        cr_assert(lr16 > 0 && lr16 <= 3e-2, "%s: bf16 logits rel %.3g", CASES[c].name, lr16);
+        cr_assert(gr <= 3e-2, "%s: bf16 grads rel %.3g", CASES[c].name, gr);
+        cr_assert(lr8 > 0 && lr8 <= 0.15, "%s: int8 logits rel %.3g", CASES[c].name, lr8);
+        cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_FP32, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, lo, &e), LB_OK, "%s", e.msg);
+        cr_assert(max_abs_diff(lo, gt(&g, "logits"), (int64_t)B * NL) <= 1e-4, "%s: fp32 again", CASES[c].name);
+        free(l32);
+        free(lo);
+        free(dl);
+        close_case(&g);
+    }
+}
