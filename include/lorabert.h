@@ -103,6 +103,20 @@ typedef enum lb_precision { LB_PRECISION_FP32, LB_PRECISION_BF16, LB_PRECISION_I
 const char *lb_precision_name(lb_precision p);
 bool lb_precision_parse(const char *name, lb_precision *p);
 
+/* What a classifier's outputs mean: HF's config.json problem_type. SINGLE_LABEL: one class per
+ * text (softmax, cross-entropy; the default). MULTI_LABEL: any number of labels per text (each
+ * label's sigmoid, BCEWithLogitsLoss over the multi-hot targets). REGRESSION: num_labels real
+ * values per text, usually one (the raw outputs, MSELoss). */
+typedef enum lb_problem_type {
+    LB_PROBLEM_SINGLE_LABEL = 0,
+    LB_PROBLEM_MULTI_LABEL = 1,
+    LB_PROBLEM_REGRESSION = 2
+} lb_problem_type;
+/* "single_label_classification" / "multi_label_classification" / "regression" (HF's names);
+ * lb_problem_type_parse accepts the same names. Thread-safe. */
+const char *lb_problem_type_name(lb_problem_type p);
+bool lb_problem_type_parse(const char *name, lb_problem_type *p);
+
 /* At most this many classes (metrics arrays are sized by it). */
 #define LB_MAX_LABELS 64
 
@@ -117,11 +131,26 @@ typedef struct lb_metrics {
     int64_t confusion[LB_MAX_LABELS * LB_MAX_LABELS]; /* [true * num_labels + pred] */
 } lb_metrics;
 
-/* What HF Trainer.evaluate() reports: per-sample-weighted mean cross-entropy and metrics. */
+/* What HF Trainer.evaluate() reports: the per-sample-weighted mean loss (cross-entropy; for
+ * multi-label models BCEWithLogitsLoss, for regression MSELoss: the model's own loss) and metrics. */
 typedef struct lb_eval_result {
     double loss;
     lb_metrics metrics;
     double runtime_s;
+    /* What the metrics below mean (single-label: everything below is 0). */
+    lb_problem_type problem_type;
+    /* Multi-label (sklearn's multilabel semantics, zero_division 0): a label is predicted when its
+     * sigmoid >= threshold. metrics.accuracy is the subset accuracy (every label of a text right:
+     * sklearn accuracy_score), metrics.precision / recall / f1 the micro averages (every label's
+     * counts pooled), metrics.class_precision / class_recall / class_f1 each label's (confusion
+     * stays 0); here the macro averages and each label's positives in the data. */
+    double threshold;
+    double macro_precision, macro_recall, macro_f1;
+    int64_t support[LB_MAX_LABELS];
+    /* Regression, over every output value: mean squared and mean absolute error, Pearson's r and
+     * Spearman's rho (ties take their average rank, as scipy); r and rho are NaN when the
+     * predictions or the targets are constant (scipy's ConstantInputWarning). */
+    double mse, mae, pearson, spearman;
 } lb_eval_result;
 
 /* ---- Tokenizer -------------------------------------------------------------------------- */

@@ -36,7 +36,10 @@ class Metrics(Structure):
 
 
 class EvalResult(Structure):
-    _fields_ = [("loss", c_double), ("metrics", Metrics), ("runtime_s", c_double)]
+    _fields_ = [("loss", c_double), ("metrics", Metrics), ("runtime_s", c_double), ("problem_type", c_int),
+                ("threshold", c_double), ("macro_precision", c_double), ("macro_recall", c_double),
+                ("macro_f1", c_double), ("support", c_int64 * LB_MAX_LABELS), ("mse", c_double), ("mae", c_double),
+                ("pearson", c_double), ("spearman", c_double)]
 
 
 class EncodeOptions(Structure):

@@ -22,11 +22,13 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
     lb_model *m = lb_classifier_model(c);
     lb_model_info info;
     lb_model_get_info(m, &info);
-    if (lb_model_get_config(m)->multi_label)
+    const int problem = lb_model_get_config(m)->problem;
+    if (problem != LB_PROBLEM_SINGLE_LABEL)
         return lb_err(err, LB_ERR_UNSUPPORTED,
-                      "evaluate: %s: problem_type multi_label_classification: evaluation (cross-entropy, accuracy, "
-                      "F1) supports single-label classifiers only; predict and serve score multi-label models",
-                      info.model_dir);
+                      "evaluate: %s: problem_type %s: datasets give class ids, and lb_evaluate_dataset evaluates "
+                      "single-label classifiers only (multi-hot and real-valued targets are not read yet); "
+                      "predict and serve score such models",
+                      info.model_dir, lb_problem_type_name((lb_problem_type)problem));
     lb_dataset view;
     lb_status st = lb_api_dataset_view(d, &view, err);
     if (st) return st;

@@ -224,10 +224,12 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
                       "train: the model is already being trained by an open run (one run per model at a time: "
                       "close it first)");
     if (o.no_eval) eval = NULL;
-    if (lb_model_get_config(m)->multi_label)
+    const int problem = lb_model_get_config(m)->problem;
+    if (problem != LB_PROBLEM_SINGLE_LABEL)
         return lb_err(err, LB_ERR_UNSUPPORTED,
-                      "train: problem_type multi_label_classification: training (cross-entropy) supports "
-                      "single-label classifiers only");
+                      "train: problem_type %s: datasets give class ids, and lb_train_run trains single-label "
+                      "classifiers only (multi-hot and real-valued targets are not read yet)",
+                      lb_problem_type_name((lb_problem_type)problem));
     lb_best_metric best = LB_BEST_LOSS;
     lb_status st = parse_best(o.metric_for_best_model, &best, err);
     if (st) return st;

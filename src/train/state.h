@@ -74,6 +74,11 @@ typedef struct lb_train_opts {
     double label_smoothing;     /* HF label_smoothing_factor, in [0, 1) */
     const float *class_weights; /* [num_labels] > 0: CrossEntropyLoss(weight=...); NULL: none */
     bool class_weights_auto;    /* weights n / (num_labels * count_c) from the training set's labels */
+    /* lb_problem_type: the loss (cross-entropy, BCEWithLogitsLoss, MSELoss) and the metrics.
+     * Multi-label and regression need the sets' targets (lb_tokset_set_targets, num_labels values
+     * per example) and no label smoothing or class weights. */
+    int problem;
+    double threshold; /* multi-label metrics: a label is predicted when its sigmoid >= this; 0: 0.5 */
 } lb_train_opts;
 
 /* Batches per optimizer step: processes x gradient accumulation steps. */

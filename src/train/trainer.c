@@ -254,6 +254,37 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
         return lb_err(err, LB_ERR_USAGE, "train: label_smoothing_factor %g: expected 0 <= factor < 1",
                       o->label_smoothing);
     const bool weighted = o->class_weights || o->class_weights_auto;
+    if (o->problem < LB_PROBLEM_SINGLE_LABEL || o->problem > LB_PROBLEM_REGRESSION)
+        return lb_err(err, LB_ERR_USAGE, "train: problem type %d is not one of lb_problem_type", o->problem);
+    if (o->problem != LB_PROBLEM_SINGLE_LABEL) {
+        const char *pn = lb_problem_type_name((lb_problem_type)o->problem);
+        /* HF's LabelSmoother takes class ids (log-softmax gathered at the label); lorabert's class
+         * weights are CrossEntropyLoss's */
+        if (o->label_smoothing > 0)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: label smoothing with problem_type %s: HF's LabelSmoother needs class ids "
+                          "(single_label_classification)",
+                          pn);
+        if (weighted)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: class weights with problem_type %s: they weight cross-entropy "
+                          "(single_label_classification)",
+                          pn);
+        if (!train)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: runs on caller-given batches take class ids (single_label_classification), "
+                          "not problem_type %s",
+                          pn);
+        const lb_tokset *sets[2] = {train, eval};
+        for (int i = 0; i < 2; i++)
+            if (sets[i] && (!sets[i]->targets || sets[i]->n_targets != L))
+                return lb_err(err, LB_ERR_USAGE,
+                              "train: problem_type %s: the %s set has %d target values per example, expected %d "
+                              "(the model's num_labels)",
+                              pn, i ? "validation" : "training", sets[i]->targets ? sets[i]->n_targets : 0, L);
+        if (!(o->threshold >= 0 && o->threshold < 1))
+            return lb_err(err, LB_ERR_USAGE, "train: threshold %g: expected 0 < threshold < 1", o->threshold);
+    }
     if (weighted && o->label_smoothing > 0)
         return lb_err(err, LB_ERR_UNSUPPORTED,
                       "train: class weights and label smoothing together are not supported (choose one)");
@@ -346,6 +377,8 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     t->tb.fd = -1;
     t->greater = o->greater_is_better ? o->greater_is_better > 0 : o->best != LB_BEST_LOSS;
     t->loss.smoothing = (float)o->label_smoothing;
+    t->loss.problem = o->problem;
+    t->loss.threshold = o->threshold;
     if (weighted) {
         memcpy(t->cw, cw, sizeof(float) * (size_t)L);
         t->loss.weights = t->cw;
@@ -497,12 +530,12 @@ static lb_status refuse(const lb_trainer *t, lb_error *err) {
 
 /* One micro-batch: zero grad, forward (train mode), loss, backward. A non-finite loss skips the
  * backward; the step fails once every process knows (lb_trainer_step). */
-static lb_status micro_grad(lb_trainer *t, const lb_batch *batch, const int32_t *labels, lb_rng *rng, float *loss,
-                            lb_error *err) {
+static lb_status micro_grad(lb_trainer *t, const lb_batch *batch, const int32_t *labels, const float *targets,
+                            lb_rng *rng, float *loss, lb_error *err) {
     lb_model_zero_grad(t->m);
     lb_status st = lb_model_forward(t->m, batch, true, rng, t->logits, err);
     if (st) return st;
-    *loss = lb_cross_entropy_ex(t->logits, labels, batch->B, t->L, &t->loss, t->dlogits);
+    *loss = lb_task_loss(t->logits, labels, targets, batch->B, t->L, &t->loss, t->dlogits);
     if (!isfinite(*loss)) return LB_OK;
     return lb_model_backward(t->m, t->dlogits, err);
 }
@@ -797,7 +830,7 @@ lb_status lb_trainer_step(lb_trainer *t, lb_step_info *info, bool *done, lb_erro
             rng = &own;
         }
         float loss = 0;
-        if ((st = micro_grad(t, &batch, t->bb.labels, rng, &loss, err))) goto fail;
+        if ((st = micro_grad(t, &batch, t->bb.labels, t->bb.targets, rng, &loss, err))) goto fail;
         mb[3 * j] = loss;
         mb[3 * j + 1] = (double)real;
         mb[3 * j + 2] = (double)batch.B * batch.T;
@@ -889,7 +922,7 @@ lb_status lb_trainer_step_batch(lb_trainer *t, const lb_batch *batch, const int3
     if (st) return st;
     double t0 = now_s();
     float loss = 0;
-    st = micro_grad(t, batch, labels, &s->dropout_rng, &loss, err);
+    st = micro_grad(t, batch, labels, NULL, &s->dropout_rng, &loss, err);
     if (!st && !isfinite(loss)) st = nonfinite_loss(t, loss, err);
     if (!st) st = finish_step(t, loss, real, (double)batch->B * batch->T, t0, info, err);
     s->train_time = now_s() - t->t_start;

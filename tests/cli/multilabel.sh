@@ -3,7 +3,8 @@
 # predict`, `info` and `serve`: every label's sigmoid probability equals what transformers 4.32.1's
 # text-classification pipeline gives (top_k=None; within 1e-4), predict lists the labels >=
 # --threshold, info shows the problem type, serve's TEI answer has every label's sigmoid; eval
-# and train refuse the model (exit 5) and another problem_type does not open (exit 5). The model
+# and train refuse it (exit 5); the model relabelled "regression" predicts its raw outputs as
+# "values" and eval refuses it (exit 5). The model
 # and the expected scores are made at test time by tools/reference/multilabel_golden.py. Skips
 # when the reference env or ../shared is absent (runs when CI=true).
 set -u
@@ -56,8 +57,15 @@ $LB train --model "$M" --train "$T/d.csv" --labels toxic,funny,long --no-eval --
 [ $rc -eq 5 ] && grep -q 'multi_label_classification' "$T/err" || fail "train: rc=$rc $(cat "$T/err")"
 [ ! -e "$T/o" ] || fail "a refused run left its output folder"
 mkdir -p "$T/reg" && cp "$M"/* "$T/reg/" && sed -i 's/"multi_label_classification"/"regression"/' "$T/reg/config.json"
-$LB predict --model "$T/reg" x >/dev/null 2>"$T/err"; rc=$?
-[ $rc -eq 5 ] && grep -q 'problem_type "regression"' "$T/err" || fail "regression model: rc=$rc $(cat "$T/err")"
+# a regression model prints its outputs themselves ("values" = logits), not probabilities
+$LB predict --model "$T/reg" x >"$T/reg.out" 2>"$T/err" || fail "regression model: $(cat "$T/err")"
+python3 - "$T/reg.out" <<'PY' || fail "regression values: $(cat "$T/reg.out")"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert "probs" not in d and d["values"] == d["logits"] and d["score"] == max(d["values"]), d
+PY
+$LB eval --model "$T/reg" --data "$T/d.csv" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 5 ] && grep -q 'problem_type regression' "$T/err" || fail "eval regression: rc=$rc $(cat "$T/err")"
 
 # serve: TEI's /predict answer holds every label's sigmoid
 $LB serve --model "$M" --port 0 2>"$T/serve.log" &

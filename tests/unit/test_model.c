@@ -1041,12 +1041,20 @@ Test(model_config, parse_text_cases_found_by_fuzzing) {
                  LB_OK, "%s", e.msg);
     cr_assert_eq(c.ln_eps, 0.0f);
     cr_assert_eq(c.dim, 8);
+    /* A repeated key keeps its last value (Python's json): one label and no problem_type is a
+     * regression model, as transformers reads it */
+    cr_assert_eq(
+        parse_cfg("{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}", NULL, &c, &e), LB_OK,
+        "%s", e.msg);
+    cr_assert_eq(c.num_labels, 1);
+    cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
     /* Rejections carry the name given as path and free everything (ASan checks leaks). */
     const char *bad[] = {"",
                          "[1]",
                          "{\"model_type\": 3}",
                          "{\"model_type\": \"distilbert\", \"dim\": 1e400}",
-                         "{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}",
+                         "{\"model_type\": \"distilbert\", \"problem_type\": \"single_label_classification\", "
+                         "\"id2label\": {\"0\": \"a\", \"0\": \"b\"}}",
                          "{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"5\": \"b\"}}",
                          "{\"model_type\": \"bert\", \"id2label\": {\"0\": \"a\", \"1\": 2}}",
                          "{\"model_type\": \"distilbert\", \"dim\": 30, \"n_heads\": 4}"};
@@ -1135,8 +1143,8 @@ Test(model_config, null_fields_like_transformers) {
     cr_assert_float_eq(c.classifier_dropout, 0.3f, 1e-7);
 }
 
-/* problem_type: single-label (or null) and multi-label open (multi-label scores by sigmoid);
- * regression, other names and non-strings are refused naming the value. */
+/* problem_type: HF's three names open (multi-label scores by sigmoid); absent, one label is
+ * regression (HF's rule); other names and non-strings are refused naming the value. */
 Test(model_config, problem_types) {
     lb_error e;
     lb_model_config c;
@@ -1148,9 +1156,27 @@ Test(model_config, problem_types) {
         parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"multi_label_classification\"}", NULL, &c, &e), LB_OK,
         "%s", e.msg);
     cr_assert(c.multi_label);
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"regression\"}", NULL, &c, &e),
+    cr_assert_eq(c.problem, LB_PROBLEM_MULTI_LABEL);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"regression\"}", NULL, &c, &e), LB_OK, "%s",
+                 e.msg);
+    cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
+    cr_assert(!c.multi_label);
+    /* no problem_type: num_labels 1 is regression, more single-label */
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"id2label\": {\"0\": \"score\"}}", NULL, &c, &e), LB_OK, "%s",
+                 e.msg);
+    cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
+    cr_assert_eq(c.num_labels, 1);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\"}", NULL, &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(c.problem, LB_PROBLEM_SINGLE_LABEL);
+    /* one label is not a classifier */
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"single_label_classification\", "
+                           "\"id2label\": {\"0\": \"a\"}}",
+                           NULL, &c, &e),
                  LB_ERR_UNSUPPORTED);
-    cr_assert(strstr(e.msg, "problem_type \"regression\"") && strstr(e.msg, "multi_label_classification"), "%s", e.msg);
+    cr_assert(strstr(e.msg, "num_labels 1 with problem_type single_label_classification"), "%s", e.msg);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"zero_shot\"}", NULL, &c, &e),
+                 LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "problem_type \"zero_shot\"") && strstr(e.msg, "\"regression\""), "%s", e.msg);
     cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": 5}", NULL, &c, &e), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "problem_type (not a string)"), "%s", e.msg);
 }

@@ -59,9 +59,11 @@ ARCHS = {  # arch -> (config class, SeqCls class)
 }
 
 
-def make_config(arch, cfg, num_labels):
+def make_config(arch, cfg, num_labels, problem_type=None):
     id2label, label2id = label_maps(num_labels)
     config = ARCHS[arch][0](**cfg, id2label=id2label, label2id=label2id)
+    if problem_type:
+        config.problem_type = problem_type
     config.architectures = [ARCHS[arch][1].__name__]
     return config
 
@@ -283,6 +285,15 @@ def gen_case(out_root, case):
 # ----------------------------------------------------------------------------------------------
 # Trajectory: the real HF Trainer on real IMDb rows with a fixed batch order.
 
+def task_targets(problem, r, text, label):
+    """The targets of csv row r for the multi-label / regression trajectories (derived from the row so
+    that the CLI tests can write the same data files): multi-label (3 labels) [label, r % 3 == 0,
+    len(text) % 2]; regression label + 0.25 * (r % 5) - 0.5."""
+    if problem == "multi_label_classification":
+        return [float(label), float(r % 3 == 0), float(len(text) % 2)]
+    return label + 0.25 * (r % 5) - 0.5
+
+
 def read_imdb_csv(path):
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -378,8 +389,12 @@ def gen_trajectory(out_root, case):
     td = os.path.join(d, "trajectory")
     shutil.rmtree(td if case.get("reuse_model") else d, ignore_errors=True)
     os.makedirs(td)
+    problem = case.get("problem_type")
+    num_labels = {"multi_label_classification": 3, "regression": 1}.get(problem, 2)
     if not case.get("reuse_model"):
-        config = make_config("distilbert", case["cfg"], 2)
+        # multi-label: config.json says so; regression: num_labels 1 and no problem_type (HF infers it)
+        config = make_config("distilbert", case["cfg"], num_labels,
+                             problem if problem == "multi_label_classification" else None)
         model = build_model("distilbert", config, case["seed"], case.get("perturb", 0.0))
         model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
         if case.get("vocab"):
@@ -411,7 +426,8 @@ def gen_trajectory(out_root, case):
     epochs = [rng.permutation(n).tolist() for _ in range(E)]
     enc = tok([data[r][0] for r in rows], truncation=True, max_length=case["max_length"])
     items = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
-              "label": data[r][1]} for i, r in enumerate(rows)]
+              "label": task_targets(problem, r, data[r][0], data[r][1]) if problem else data[r][1]}
+             for i, r in enumerate(rows)]
     steps = []
     expected_batches = []
     collator = DataCollatorWithPadding(tok)
@@ -478,8 +494,10 @@ def gen_trajectory(out_root, case):
                  "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": targets},
                  "rows": len(rows)} |
         ({"label_smoothing_factor": case["label_smoothing"]} if case.get("label_smoothing") else {}) |
-        ({"class_weights": case["class_weights"]} if case.get("class_weights") else {}),
-    } | ({"eval_rows": rows[:eval_n], "eval_loss": eval_loss} if eval_n else {}))
+        ({"class_weights": case["class_weights"]} if case.get("class_weights") else {}) |
+        ({"problem_type": problem} if problem else {}),
+    } | ({"eval_rows": rows[:eval_n], "eval_loss": eval_loss} if eval_n else {}) |
+        ({"targets": {str(r): items[i]["label"] for i, r in enumerate(rows)}} if problem else {}))
     traj_notes = ("trajectory/init: PEFT's own init (lora_A kaiming-uniform, lora_B 0, head copies as the model's) "
                   "saved before training. HF Trainer (adamw_torch, linear schedule, 0 warmup, max_grad_norm 1, "
                   "wd 0.01, lr 1e-3) ran every step in order.json; steps[k] are 0-based data-row indices of "
@@ -495,6 +513,10 @@ def gen_trajectory(out_root, case):
                      % case["label_smoothing"] if case.get("label_smoothing") else "")
                   + (" class_weights %s: the loss is torch CrossEntropyLoss(weight=w) in a custom compute_loss "
                      "(training and evaluation)." % case["class_weights"] if case.get("class_weights") else "")
+                  + (" problem_type %s: the model's own loss (%s); targets[row] are the labels of each csv row "
+                     "(golden_lib.task_targets)." % (problem, "BCEWithLogitsLoss over 3 labels"
+                                                     if problem == "multi_label_classification" else
+                                                     "MSELoss of the squeezed single output") if problem else "")
                   + (" eval_loss: Trainer.evaluate() (per_device_eval_batch_size %d) after training on the rows "
                      "eval_rows (csv rows) with the final adapter." % bs if eval_n else ""))
     meta_path = os.path.join(d, "meta.json")
@@ -506,7 +528,7 @@ def gen_trajectory(out_root, case):
         return d
     meta = {
         "arch": "distilbert",
-        "config": case["cfg"] | {"num_labels": 2},
+        "config": case["cfg"] | {"num_labels": num_labels} | ({"problem_type": problem} if problem else {}),
         "target_modules": ["q_lin"],
         "seed": case["seed"],
         "versions": VERSIONS,

@@ -72,6 +72,16 @@ TRAJ_CASES = [
          class_weights=[0.4, 1.6], eval_rows=18,
          cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
                   hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    # problem_type multi_label_classification (3 labels, BCEWithLogitsLoss) and regression (1 output,
+    # MSELoss; config.json without problem_type: HF infers it from num_labels 1), then evaluate() on 18 rows
+    dict(name="distilbert_traj_multilabel", seed=2005, n_rows=200, epochs=2, max_length=128, batch_size=4,
+         problem_type="multi_label_classification", eval_rows=18,
+         cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
+                  hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    dict(name="distilbert_traj_regression", seed=2006, n_rows=200, epochs=2, max_length=128, batch_size=4,
+         problem_type="regression", eval_rows=18,
+         cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
+                  hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
     # on the small cases' models and their tokenizer.json files; 64 tokens (left truncation), 102 steps
     dict(name="roberta_tiny", seed=2003, n_rows=202, epochs=2, max_length=64, batch_size=4, reuse_model=True,
          tokenizer_json=True, targets=["query", "value"]),
