@@ -54,7 +54,7 @@ class Tokens(Structure):
 class ModelOptions(Structure):
     _fields_ = [("adapter", c_char_p), ("revision", c_char_p), ("num_labels", c_int),
                 ("labels", POINTER(c_char_p)), ("seed", c_uint64), ("seed_set", c_bool),
-                ("precision", c_int)]
+                ("precision", c_int), ("problem_type", c_char_p)]
 
 
 class ModelInfo(Structure):
@@ -91,11 +91,12 @@ class AdapterInfo(Structure):
 class DatasetOptions(Structure):
     _fields_ = [("split", c_char_p), ("text_column", c_char_p), ("text_pair_column", c_char_p),
                 ("label_column", c_char_p), ("revision", c_char_p), ("shard_count", c_int), ("shard_index", c_int),
-                ("shard_block", c_int), ("labels_optional", c_bool)]
+                ("shard_block", c_int), ("labels_optional", c_bool), ("problem_type", c_int),
+                ("label_columns", c_char_p)]
 
 
 class EvalOptions(Structure):
-    _fields_ = [("batch_size", c_int), ("collective", c_void_p)]
+    _fields_ = [("batch_size", c_int), ("collective", c_void_p), ("threshold", c_double)]
 
 
 class TrainOptions(Structure):
@@ -110,7 +111,7 @@ class TrainOptions(Structure):
                 ("lr_scheduler_type", c_char_p), ("warmup_ratio", c_double), ("greater_is_better", c_int),
                 ("early_stopping_patience", c_int), ("early_stopping_threshold", c_double),
                 ("save_total_limit", c_int), ("report_to", c_char_p), ("logging_dir", c_char_p),
-                ("label_smoothing_factor", c_double), ("class_weights", c_char_p)]
+                ("label_smoothing_factor", c_double), ("class_weights", c_char_p), ("threshold", c_double)]
 
 
 class StepInfo(Structure):

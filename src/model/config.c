@@ -292,6 +292,7 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
         int n = opts && opts->num_labels > 0 ? opts->num_labels : cJSON_IsObject(ids) ? cJSON_GetArraySize(ids) : 2;
         if (n == 1) pk = LB_PROBLEM_REGRESSION;
     }
+    if (opts && opts->problem_set) pk = (lb_problem_type)opts->problem;
     cfg->problem = (int)pk;
     cfg->multi_label = pk == LB_PROBLEM_MULTI_LABEL;
     st = parse_labels(&c, cfg, opts);

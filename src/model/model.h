@@ -59,6 +59,8 @@ typedef struct lb_load_opts {
     const char *const *labels; /* optional label names [num_labels] */
     uint64_t seed;             /* initialisation of a newly created head / LoRA */
     bool quiet;                /* unused: the notice is kept (lb_model_load_notice), never printed */
+    bool problem_set;          /* problem (lb_problem_type) overrides config.json's problem_type */
+    int problem;
 } lb_load_opts;
 
 typedef struct lb_model lb_model;

@@ -42,6 +42,11 @@ lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, 
     return evaluate(m, data, batch_size, coll, shard, NULL, res, logits_out, err);
 }
 
+lb_status lb_evaluate_shard_loss(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
+                                 bool shard, const lb_loss_spec *loss, lb_eval_result *res, lb_error *err) {
+    return evaluate(m, data, batch_size, coll, shard, loss, res, NULL, err);
+}
+
 lb_status lb_evaluate_loss(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
                            const lb_loss_spec *loss, lb_eval_result *res, float *logits_out, lb_error *err) {
     return evaluate(m, data, batch_size, coll, false, loss, res, logits_out, err);

@@ -27,8 +27,9 @@ double lb_run_round(double x, int digits) {
 }
 
 const char *lb_best_metric_name(lb_best_metric b) {
-    static const char *names[] = {"eval_loss", "eval_accuracy", "eval_f1", "eval_precision", "eval_recall"};
-    return names[b];
+    static const char *names[] = {"eval_loss", "eval_accuracy", "eval_f1",      "eval_precision", "eval_recall",
+                                  "eval_mse",  "eval_mae",      "eval_pearson", "eval_spearman"};
+    return (unsigned)b < LB_BEST_COUNT ? names[b] : "?";
 }
 
 /* ---- files ------------------------------------------------------------------------------- */
@@ -48,13 +49,23 @@ static void put_int(FILE *f, int indent, const char *key, int64_t v, int *first)
     fprintf(f, "%lld", (long long)v);
 }
 
-static void write_hentry(FILE *f, const lb_hist_entry *e) {
+static void write_hentry(FILE *f, const lb_hist_entry *e, int problem) {
     int first = 1;
     fputs("    {", f);
     put_num(f, 6, "epoch", e->epoch, &first);
     if (e->kind == LB_HIST_TRAIN) {
         put_num(f, 6, "learning_rate", e->v[0], &first);
         put_num(f, 6, "loss", e->v[1], &first);
+    } else if (e->kind == LB_HIST_EVAL && problem == LB_PROBLEM_REGRESSION) {
+        /* v[1..4]: mse, mae, pearson, spearman (the trainer's regression entry); keys sorted as HF */
+        put_num(f, 6, "eval_loss", e->v[0], &first);
+        put_num(f, 6, "eval_mae", e->v[2], &first);
+        put_num(f, 6, "eval_mse", e->v[1], &first);
+        put_num(f, 6, "eval_pearson", e->v[3], &first);
+        put_num(f, 6, "eval_runtime", e->v[5], &first);
+        put_num(f, 6, "eval_samples_per_second", e->v[6], &first);
+        put_num(f, 6, "eval_spearman", e->v[4], &first);
+        put_num(f, 6, "eval_steps_per_second", e->v[7], &first);
     } else if (e->kind == LB_HIST_EVAL) {
         put_num(f, 6, "eval_accuracy", e->v[1], &first);
         put_num(f, 6, "eval_f1", e->v[2], &first);
@@ -108,7 +119,7 @@ static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opt
     fputs("[", f);
     for (int i = 0; i < s->nhist; i++) {
         fputs(i ? ",\n" : "\n", f);
-        write_hentry(f, &s->hist[i]);
+        write_hentry(f, &s->hist[i], o->problem);
     }
     fputs(s->nhist ? "\n  ]" : "]", f);
     put_int(f, 2, "logging_steps", o->logging_steps, &first);

@@ -25,7 +25,12 @@ typedef enum lb_best_metric {
     LB_BEST_ACCURACY,
     LB_BEST_F1,
     LB_BEST_PRECISION,
-    LB_BEST_RECALL
+    LB_BEST_RECALL,
+    LB_BEST_MSE, /* regression (lower wins) */
+    LB_BEST_MAE,
+    LB_BEST_PEARSON, /* higher wins */
+    LB_BEST_SPEARMAN,
+    LB_BEST_COUNT
 } lb_best_metric;
 
 struct lb_run_output; /* train/run_files.h */

@@ -112,6 +112,10 @@ static double best_value(const lb_eval_result *e, lb_best_metric b) {
     case LB_BEST_F1: return e->metrics.f1;
     case LB_BEST_PRECISION: return e->metrics.precision;
     case LB_BEST_RECALL: return e->metrics.recall;
+    case LB_BEST_MSE: return e->mse;
+    case LB_BEST_MAE: return e->mae;
+    case LB_BEST_PEARSON: return e->pearson;
+    case LB_BEST_SPEARMAN: return e->spearman;
     default: return e->loss;
     }
 }
@@ -282,9 +286,18 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
                               "train: problem_type %s: the %s set has %d target values per example, expected %d "
                               "(the model's num_labels)",
                               pn, i ? "validation" : "training", sets[i]->targets ? sets[i]->n_targets : 0, L);
+        const bool reg_metric = o->best >= LB_BEST_MSE;
+        if (o->best != LB_BEST_LOSS && reg_metric != (o->problem == LB_PROBLEM_REGRESSION))
+            return lb_err(err, LB_ERR_USAGE, "train: metric_for_best_model %s is not a metric of problem_type %s",
+                          lb_best_metric_name(o->best), pn);
         if (!(o->threshold >= 0 && o->threshold < 1))
             return lb_err(err, LB_ERR_USAGE, "train: threshold %g: expected 0 < threshold < 1", o->threshold);
     }
+    if (o->problem == LB_PROBLEM_SINGLE_LABEL && o->best >= LB_BEST_MSE)
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: metric_for_best_model %s is a regression metric; this model is a single-label "
+                      "classifier",
+                      lb_best_metric_name(o->best));
     if (weighted && o->label_smoothing > 0)
         return lb_err(err, LB_ERR_UNSUPPORTED,
                       "train: class weights and label smoothing together are not supported (choose one)");
@@ -375,7 +388,8 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     t->rank = P > 1 ? o->coll->rank : 0;
     t->own_out.lock.fd = -1;
     t->tb.fd = -1;
-    t->greater = o->greater_is_better ? o->greater_is_better > 0 : o->best != LB_BEST_LOSS;
+    t->greater = o->greater_is_better ? o->greater_is_better > 0
+                                      : o->best != LB_BEST_LOSS && o->best != LB_BEST_MSE && o->best != LB_BEST_MAE;
     t->loss.smoothing = (float)o->label_smoothing;
     t->loss.problem = o->problem;
     t->loss.threshold = o->threshold;
@@ -657,12 +671,15 @@ static lb_status end_epoch(lb_trainer *t, lb_error *err) {
         }
         row->has_eval = 1;
         double rt = row->eval.runtime_s;
+        const bool reg = o->problem == LB_PROBLEM_REGRESSION; /* its history entry holds its metrics */
         int64_t n = t->eval->n;
         lb_hist_entry h = {.kind = LB_HIST_EVAL,
                            .step = s->global_step,
                            .epoch = s->epoch + 1.0,
-                           .v = {row->eval.loss, row->eval.metrics.accuracy, row->eval.metrics.f1,
-                                 row->eval.metrics.precision, row->eval.metrics.recall, lb_run_round(rt, 4),
+                           .v = {row->eval.loss, reg ? row->eval.mse : row->eval.metrics.accuracy,
+                                 reg ? row->eval.mae : row->eval.metrics.f1,
+                                 reg ? row->eval.pearson : row->eval.metrics.precision,
+                                 reg ? row->eval.spearman : row->eval.metrics.recall, lb_run_round(rt, 4),
                                  lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
                                  lb_run_round(rt > 0 ? ceil((double)n / o->eval_batch_size) / rt : 0, 3)}};
         if ((st = push_hist(t, h, 0, err))) return st;
