@@ -50,8 +50,8 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
             continue;
         case LB_VAL_FLOAT:
             return lb_err(err, LB_ERR_UNSUPPORTED,
-                          "%s: row %zu: label column \"%s\" holds a non-integer number (%g); only class labels "
-                          "(integers or strings) are supported",
+                          "%s: row %zu: label column \"%s\" holds a non-integer number (%g); class labels are "
+                          "integers or strings (numbers to fit: --problem-type regression)",
                           path, r, cn, v->f);
         case LB_VAL_INT:
             if (v->i < 0)
