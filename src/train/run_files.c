@@ -151,6 +151,19 @@ lb_status lb_run_save_adapter_dir(lb_model *m, const lb_train_state *s, const lb
 }
 
 static void write_metric_fields(FILE *f, const lb_eval_result *e, int L) {
+    if (e->problem_type == LB_PROBLEM_REGRESSION) { /* keys sorted, as the classification ones */
+        fputs("  \"loss\": ", f);
+        lb_pyjson_double(f, e->loss);
+        fputs(",\n  \"mae\": ", f);
+        lb_pyjson_double(f, e->mae);
+        fputs(",\n  \"mse\": ", f);
+        lb_pyjson_double(f, e->mse);
+        fprintf(f, ",\n  \"n_examples\": %lld,\n  \"pearson\": ", (long long)e->metrics.n);
+        lb_pyjson_double(f, e->pearson);
+        fputs(",\n  \"spearman\": ", f);
+        lb_pyjson_double(f, e->spearman);
+        return;
+    }
     fprintf(f, "  \"accuracy\": ");
     lb_pyjson_double(f, e->metrics.accuracy);
     fputs(",\n  \"confusion_matrix\": [", f);

@@ -179,11 +179,12 @@ static lb_status push_hist(lb_trainer *t, lb_hist_entry h, double grad_norm, lb_
         TB("train/grad_norm", grad_norm);
         TB("train/learning_rate", h.v[0]);
     } else if (h.kind == LB_HIST_EVAL) {
+        const bool reg = t->o.problem == LB_PROBLEM_REGRESSION; /* v[1..4]: mse mae pearson spearman */
         TB("eval/loss", h.v[0]);
-        TB("eval/accuracy", h.v[1]);
-        TB("eval/f1", h.v[2]);
-        TB("eval/precision", h.v[3]);
-        TB("eval/recall", h.v[4]);
+        TB(reg ? "eval/mse" : "eval/accuracy", h.v[1]);
+        TB(reg ? "eval/mae" : "eval/f1", h.v[2]);
+        TB(reg ? "eval/pearson" : "eval/precision", h.v[3]);
+        TB(reg ? "eval/spearman" : "eval/recall", h.v[4]);
         TB("eval/runtime", h.v[5]);
         TB("eval/samples_per_second", h.v[6]);
         TB("eval/steps_per_second", h.v[7]);
@@ -286,6 +287,13 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
                               "train: problem_type %s: the %s set has %d target values per example, expected %d "
                               "(the model's num_labels)",
                               pn, i ? "validation" : "training", sets[i]->targets ? sets[i]->n_targets : 0, L);
+        /* resume.json keeps each epoch's metrics as a confusion matrix: single-label only */
+        if (o->resume_dir)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: resuming a problem_type %s run is not supported (the resume checkpoint keeps "
+                          "single-label metrics); train again, or start from the last checkpoint-<step>/ with "
+                          "--init-adapter",
+                          pn);
         const bool reg_metric = o->best >= LB_BEST_MSE;
         if (o->best != LB_BEST_LOSS && reg_metric != (o->problem == LB_PROBLEM_REGRESSION))
             return lb_err(err, LB_ERR_USAGE, "train: metric_for_best_model %s is not a metric of problem_type %s",
