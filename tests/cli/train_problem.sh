@@ -10,6 +10,8 @@
 # values, and bad inputs are refused naming row and value.
 set -u
 source "$(dirname "$0")/../support/cli_common.sh" trainproblem
+SERVER_PID=
+trap '[ -n "$SERVER_PID" ] && kill -9 $SERVER_PID 2>/dev/null; rm -rf "$T"' EXIT
 for name in multilabel regression; do
   G=tests/golden/distilbert_traj_$name/trajectory
   [ -f "$G/expected.json" ] || fail "golden $G absent (tools/reference/make_goldens.py)"
@@ -95,6 +97,32 @@ else:
     assert all(abs(p - 1 / (1 + math.exp(-z))) < 1e-6 for p, z in zip(d["probs"], d["logits"])) and "labels" in d, d
 PY
 done
+
+# serve follows the trained adapter's labels.json: the multi-label adapter over its base (whose
+# config.json says multi-label too) and over a copy of the base saying single-label: every label's
+# sigmoid either way, the same as predict's
+MS=$T/model_single && mkdir -p "$MS" && cp "$T/model_multilabel"/* "$MS/" &&
+  sed -i 's/"multi_label_classification"/"single_label_classification"/' "$MS/config.json"
+$LB predict --model "$T/multilabel" "a fine film" >"$T/pred_ml.json" || fail "predict"
+$LB serve --model "$MS" --adapter "ml=$T/multilabel" --port 0 2>"$T/serve.log" &
+SERVER_PID=$!
+PORT=
+for _ in $(seq 600); do
+  PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$T/serve.log")
+  [ -n "$PORT" ] && curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break
+  kill -0 $SERVER_PID 2>/dev/null || { cat "$T/serve.log"; fail "server exited at start"; }
+  sleep 0.1
+done
+[ -n "$PORT" ] || { cat "$T/serve.log"; fail "server never listened"; }
+python3 - "$T/pred_ml.json" "http://127.0.0.1:$PORT" <<'PY' || { kill $SERVER_PID; fail "serve of the multi-label adapter"; }
+import json, sys, urllib.request
+want = json.loads(open(sys.argv[1]).read())["probs"]
+req = urllib.request.Request(sys.argv[2] + "/predict", data=json.dumps({"inputs": "a fine film", "adapter": "ml"}).encode(),
+                             headers={"Content-Type": "application/json"})
+got = {r["label"]: r["score"] for r in json.load(urllib.request.urlopen(req))}
+assert all(abs(got["LABEL_%d" % j] - want[j]) <= 1e-6 for j in range(3)), (got, want)
+PY
+kill -TERM $SERVER_PID; wait $SERVER_PID; SERVER_PID=
 
 # refusals: one line, the status, the row and value named
 refused() { # rc expected-text args...
