@@ -160,6 +160,8 @@ PROTOTYPES = {
     "lb_status_name": (c_char_p, [c_int]),
     "lb_precision_name": (c_char_p, [c_int]),
     "lb_precision_parse": (c_bool, [c_char_p, POINTER(c_int)]),
+    "lb_problem_type_name": (c_char_p, [c_int]),
+    "lb_problem_type_parse": (c_bool, [c_char_p, POINTER(c_int)]),
     "lb_tokenizer_open": (_st, [c_char_p, POINTER(_p), _E]),
     "lb_tokenizer_close": (None, [_p]),
     "lb_tokenizer_encode": (_st, [_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(EncodeOptions),
