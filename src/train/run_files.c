@@ -164,6 +164,19 @@ static void write_metric_fields(FILE *f, const lb_eval_result *e, int L) {
         lb_pyjson_double(f, e->spearman);
         return;
     }
+    if (e->problem_type == LB_PROBLEM_MULTI_LABEL) { /* subset accuracy, micro and macro averages */
+        const char *const keys[] = {"accuracy",        "f1",     "f1_macro",     "loss",     "precision",
+                                    "precision_macro", "recall", "recall_macro", "threshold"};
+        const double vals[] = {e->metrics.accuracy,  e->metrics.f1,      e->macro_f1,       e->loss,
+                               e->metrics.precision, e->macro_precision, e->metrics.recall, e->macro_recall,
+                               e->threshold};
+        for (int k = 0; k < 9; k++) {
+            fprintf(f, "%s  \"%s\": ", k ? ",\n" : "", keys[k]);
+            lb_pyjson_double(f, vals[k]);
+            if (k == 3) fprintf(f, ",\n  \"n_examples\": %lld", (long long)e->metrics.n);
+        }
+        return;
+    }
     fprintf(f, "  \"accuracy\": ");
     lb_pyjson_double(f, e->metrics.accuracy);
     fputs(",\n  \"confusion_matrix\": [", f);

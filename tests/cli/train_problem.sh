@@ -63,6 +63,9 @@ ev = max((e for e in hist if "eval_loss" in e), key=lambda e: e["step"])
 ev_rel = abs(ev["eval_loss"] - exp["eval_loss"]) / exp["eval_loss"]
 keys = {"eval_mse", "eval_mae", "eval_pearson", "eval_spearman"} if "regression" in g else {"eval_accuracy", "eval_f1"}
 assert keys <= set(ev), ev
+mj = json.load(open(out + "/metrics.json"))  # the best epoch's metrics under the problem's names
+mkeys = {"mse", "mae", "pearson", "spearman"} if "regression" in g else {"accuracy", "f1", "f1_macro", "threshold"}
+assert mkeys <= set(mj) and "confusion_matrix" not in mj and abs(mj["loss"] - min(e["eval_loss"] for e in hist if "eval_loss" in e)) < 1e-12, mj
 a = tensors(out + "/checkpoint-%d/adapter_model.safetensors" % len(ours))
 b = tensors(g + "/final/adapter_model.safetensors")
 assert sorted(a) == sorted(b), (sorted(a), sorted(b))
