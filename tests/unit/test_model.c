@@ -66,7 +66,8 @@ static void read_batch(lb_st_file *f, golden_batch *g) {
     }
     free(mask);
     g->tt = i64_to_i32(f, "token_type_ids", NULL, NULL);
-    g->labels = i64_to_i32(f, "labels", NULL, NULL);
+    const lb_st_tensor *lt = lb_st_find(f, "labels"); /* float targets: multi-label / regression cases */
+    g->labels = lt && lt->dtype == LB_DT_I64 ? i64_to_i32(f, "labels", NULL, NULL) : NULL;
     g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
 }
 
@@ -224,7 +225,11 @@ static void grads_case(const char *dir) {
     float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
     cr_assert_eq(lb_model_forward(m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
     assert_logits_close(logits, lb_st_f32(f, lb_st_find(f, "logits"), &e), B, NL, "adapter logits");
-    float loss = lb_cross_entropy(logits, g.labels, B, NL, dl);
+    /* the model's own loss: cross-entropy, or BCEWithLogitsLoss / MSELoss on the float labels */
+    const lb_loss_spec spec = {.problem = lb_model_get_config(m)->problem};
+    const float *targets = spec.problem ? lb_st_f32(f, lb_st_find(f, "labels"), &e) : NULL;
+    if (spec.problem) cr_assert_not_null(targets, "%s: float labels", dir);
+    float loss = lb_task_loss(logits, g.labels, targets, B, NL, &spec, dl);
     float ref_loss = *lb_st_f32(f, lb_st_find(f, "loss"), &e);
     cr_log_info("%s: loss %.8g vs %.8g", dir, loss, ref_loss);
     cr_assert(fabsf(loss - ref_loss) <= 1e-4f * fabsf(ref_loss), "loss %.8g vs %.8g", loss, ref_loss);
@@ -269,6 +274,18 @@ static void grads_case(const char *dir) {
 Test(model_parity, lora_gradients_small_cases) {
     for (size_t i = 0; i < sizeof SMALL_CASES / sizeof *SMALL_CASES; i++) {
         char *d = golden_dir(SMALL_CASES[i]);
+        if (!lb_dir_exists(d)) cr_skip_test("golden %s missing (run tools/reference/make_goldens.py)", d);
+        grads_case(d);
+        free(d);
+    }
+}
+
+/* problem_type multi_label_classification (BCEWithLogitsLoss over float multi-hot labels) and
+ * regression (MSELoss of the squeezed single output): the same gradient bar through the model */
+Test(model_parity, lora_gradients_multilabel_and_regression) {
+    const char *cases[] = {"distilbert_tiny_multilabel", "bert_tiny_regression"};
+    for (size_t i = 0; i < 2; i++) {
+        char *d = golden_dir(cases[i]);
         if (!lb_dir_exists(d)) cr_skip_test("golden %s missing (run tools/reference/make_goldens.py)", d);
         grads_case(d);
         free(d);

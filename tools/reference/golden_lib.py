@@ -86,7 +86,7 @@ def build_model(arch, config, seed, perturb):
     return model
 
 
-def make_batch(arch, lengths, vocab_size, seed, num_labels=None, pad_id=0):
+def make_batch(arch, lengths, vocab_size, seed, num_labels=None, pad_id=0, problem_type=None):
     """Right-padded batch [B,T] (T = max(lengths)) of random ids in [1, vocab), padded with pad_id. For
     BERT the token_type_ids mark a second segment (1) starting at a random split inside each row. For
     RoBERTa / XLM-R (pad_id 1) the middle token of the first row of length >= 3 is the pad id itself,
@@ -110,7 +110,11 @@ def make_batch(arch, lengths, vocab_size, seed, num_labels=None, pad_id=0):
     if arch == "bert":
         assert (tt == 1).any() and (tt[mask == 1] == 0).any()
         batch["token_type_ids"] = tt
-    if num_labels is not None:
+    if num_labels is not None and problem_type == "multi_label_classification":  # float multi-hot [B, L]
+        batch["labels"] = torch.randint(0, 2, (B, num_labels), generator=g).float()
+    elif num_labels is not None and problem_type == "regression":  # float [B] (one output: HF squeezes)
+        batch["labels"] = (torch.randn(B, generator=g) * 2).contiguous()
+    elif num_labels is not None:
         labels = torch.arange(B, dtype=torch.int64) % num_labels
         perm = torch.randperm(B, generator=g)
         batch["labels"] = labels[perm].contiguous()
@@ -190,7 +194,7 @@ def gen_case(out_root, case):
         case["cfg"] = copy_source_model(case["source"], os.path.join(d, "model"))
         config = AutoConfig.from_pretrained(os.path.join(d, "model"))
     else:
-        config = make_config(arch, case["cfg"], case["num_labels"])
+        config = make_config(arch, case["cfg"], case["num_labels"], case.get("problem_type"))
         model = build_model(arch, config, case["seed"], case.get("perturb", 0.0))
         model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
     if case.get("vocab"):
@@ -226,7 +230,7 @@ def gen_case(out_root, case):
 
         pm.eval()
         gb = make_batch(arch, case["grad_lengths"], config.vocab_size, case["seed"] + 30, case["num_labels"],
-                        pad_id=pad_id)
+                        pad_id=pad_id, problem_type=case.get("problem_type"))
         pm.zero_grad(set_to_none=True)
         out = pm(**gb)
         out.loss.backward()
@@ -260,7 +264,8 @@ def gen_case(out_root, case):
 
     meta = {
         "arch": arch,
-        "config": case["cfg"] | {"num_labels": case["num_labels"]},
+        "config": case["cfg"] | {"num_labels": case["num_labels"]} |
+                  ({"problem_type": case["problem_type"]} if case.get("problem_type") else {}),
         "target_modules": list(case["targets"]),
         "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "scaling": 8.0},
         "forward_lengths": case["fwd_lengths"],
