@@ -440,8 +440,12 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (P == 1 && G > 1) t->acc = malloc(sizeof(float) * (size_t)(ptotal ? ptotal : 1));
     t->mb = malloc(sizeof(double) * 3 * (size_t)G);
     if (P > 1) {
+        /* each process's part starts with doubles: a whole number of them, so that part r of the
+         * gathered buffer stays aligned whatever the count of trainable floats (odd with a
+         * one-output head) */
         t->gbytes = step_header_bytes(K) + sizeof(float) * (size_t)ptotal * (size_t)K;
-        t->gsend = malloc(t->gbytes);
+        t->gbytes = (t->gbytes + sizeof(double) - 1) / sizeof(double) * sizeof(double);
+        t->gsend = calloc(1, t->gbytes);
         t->grecv = malloc(t->gbytes * (size_t)P);
     }
     if (!s->order || !s->rows || !t->mb || (eval && !s->best_params) || (P == 1 && G > 1 && !t->acc) ||
