@@ -751,6 +751,8 @@ lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_erro
  *   lengths [B]      1..T
  *   type_ids [B * T] token_type_ids, or NULL (all 0)
  *   labels  [B]      class ids in 0..num_labels-1
+ * A model whose problem_type is multi-label or regression cannot open such a run
+ * (LB_ERR_UNSUPPORTED: its targets are not class ids).
  * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows
  * lr_scheduler_type over max_steps with the warmup of warmup_steps / warmup_ratio). One micro-batch per step: a run opened with
  * gradient_accumulation_steps > 1 or a collective of size > 1 and no training set is refused at
