@@ -103,6 +103,20 @@ typedef enum lb_precision { LB_PRECISION_FP32, LB_PRECISION_BF16, LB_PRECISION_I
 const char *lb_precision_name(lb_precision p);
 bool lb_precision_parse(const char *name, lb_precision *p);
 
+/* What a classifier's outputs mean: HF's config.json problem_type. SINGLE_LABEL: one class per
+ * text (softmax, cross-entropy; the default). MULTI_LABEL: any number of labels per text (each
+ * label's sigmoid, BCEWithLogitsLoss over the multi-hot targets). REGRESSION: num_labels real
+ * values per text, usually one (the raw outputs, MSELoss). */
+typedef enum lb_problem_type {
+    LB_PROBLEM_SINGLE_LABEL = 0,
+    LB_PROBLEM_MULTI_LABEL = 1,
+    LB_PROBLEM_REGRESSION = 2
+} lb_problem_type;
+/* "single_label_classification" / "multi_label_classification" / "regression" (HF's names);
+ * lb_problem_type_parse accepts the same names. Thread-safe. */
+const char *lb_problem_type_name(lb_problem_type p);
+bool lb_problem_type_parse(const char *name, lb_problem_type *p);
+
 /* At most this many classes (metrics arrays are sized by it). */
 #define LB_MAX_LABELS 64
 
@@ -117,11 +131,26 @@ typedef struct lb_metrics {
     int64_t confusion[LB_MAX_LABELS * LB_MAX_LABELS]; /* [true * num_labels + pred] */
 } lb_metrics;
 
-/* What HF Trainer.evaluate() reports: per-sample-weighted mean cross-entropy and metrics. */
+/* What HF Trainer.evaluate() reports: the per-sample-weighted mean loss (cross-entropy; for
+ * multi-label models BCEWithLogitsLoss, for regression MSELoss: the model's own loss) and metrics. */
 typedef struct lb_eval_result {
     double loss;
     lb_metrics metrics;
     double runtime_s;
+    /* What the metrics below mean (single-label: everything below is 0). */
+    lb_problem_type problem_type;
+    /* Multi-label (sklearn's multilabel semantics, zero_division 0): a label is predicted when its
+     * sigmoid >= threshold. metrics.accuracy is the subset accuracy (every label of a text right:
+     * sklearn accuracy_score), metrics.precision / recall / f1 the micro averages (every label's
+     * counts pooled), metrics.class_precision / class_recall / class_f1 each label's (confusion
+     * stays 0); here the macro averages and each label's positives in the data. */
+    double threshold;
+    double macro_precision, macro_recall, macro_f1;
+    int64_t support[LB_MAX_LABELS];
+    /* Regression, over every output value: mean squared and mean absolute error, Pearson's r and
+     * Spearman's rho (ties take their average rank, as scipy); r and rho are NaN when the
+     * predictions or the targets are constant (scipy's ConstantInputWarning). */
+    double mse, mae, pearson, spearman;
 } lb_eval_result;
 
 /* ---- Tokenizer -------------------------------------------------------------------------- */
@@ -181,6 +210,11 @@ typedef struct lb_model_options {
     uint64_t seed;             /* initialisation of a newly created head (see "Seeds") */
     bool seed_set;             /* true: seed 0 is 0, not 42 */
     lb_precision precision;
+    const char *problem_type; /* NULL: the adapter's labels.json "problem_type" (lorabert writes it
+                                * for multi-label and regression heads), else config.json's, else
+                                * HF's rule (num_labels 1: "regression", else single-label). Else one
+                                * of lb_problem_type_name's names (other text: LB_ERR_USAGE); a
+                                * single-label model needs 2 labels or more (LB_ERR_UNSUPPORTED) */
 } lb_model_options;
 
 /* Opens the model named by `model` (see "Models" above), a given adapter, and labels by the one
@@ -214,10 +248,9 @@ typedef struct lb_model_info {
     double lora_alpha, lora_dropout;
     int64_t trainable_params, all_params; /* as PEFT's print_trainable_parameters() */
     lb_precision precision;
-    const char *problem_type; /* config.json's: "single_label_classification" (also when absent)
-                               * or "multi_label_classification" (each label scored by its
-                               * sigmoid; such models predict and serve, but lb_evaluate_* and
-                               * training refuse them: LB_ERR_UNSUPPORTED); others do not open */
+    const char *problem_type; /* lb_problem_type_name of the model's problem type
+                               * (lb_model_options.problem_type's rule): multi-label models score
+                               * each label by its sigmoid, regression models give their outputs */
     int max_tokens;           /* the longest input (tokens) the positions allow: max_position_embeddings, or
                      * for RoBERTa / XLM-R, whose position ids start at pad_token_id + 1,
                      * max_position_embeddings - pad_token_id - 1 (514 -> 512) */
@@ -430,6 +463,16 @@ typedef struct lb_dataset_options {
     int shard_block;      /* rows per block; 0 means 1 */
     bool labels_optional; /* a file without the label column opens with every label -1 (input
                            * to label, e.g. lorabert predict --input) */
+    /* What the labels are (default single-label: class ids or names, the rule above). Multi-label:
+     * label_columns, comma-separated, name columns of 0/1 (JSON true/false, numbers 0/1, the
+     * strings "0"/"1"), one per label, named by the column (a column of lists of labels is
+     * LB_ERR_UNSUPPORTED). Regression: label_column holds each row's number (a typed number, or a
+     * string read whole by strtod; finite). Every row needs its values: a null, another value or a
+     * missing column is LB_ERR_FORMAT naming file, row, column and value. Training and evaluation
+     * take such a dataset for a model of the same problem_type (lb_model_options.problem_type) and
+     * match label columns to its labels by name. */
+    lb_problem_type problem_type;
+    const char *label_columns;
 } lb_dataset_options;
 
 /* path_or_id: a file, an HF dataset folder (split files, data/<split>-*, <config>/<split>/) or a
@@ -498,13 +541,17 @@ typedef struct lb_eval_options {
                                       * each process's shard (lb_dataset_options shard_count =
                                       * size, shard_index = rank, shard_block = batch_size;
                                       * another shard is LB_ERR_USAGE) */
+    double threshold;                /* 0: 0.5. Multi-label models: a label counts as predicted
+                                      * when its sigmoid is >= this, in (0, 1) */
 } lb_eval_options;
 
 /* Evaluates c on d as Trainer.evaluate() does (eval mode, sequential batches, per-sample-weighted
  * loss), tokenizing with c's max_length and truncation side. Labels follow the data layer's one
  * rule: string labels are mapped to c's classes by name, integer labels must be below its class
  * count; a label the model does not know is LB_ERR_FORMAT naming row and value. Non-finite
- * logits or loss are LB_ERR_NUMERIC. */
+ * logits or loss are LB_ERR_NUMERIC. A multi-label or regression model (lb_model_info.problem_type)
+ * takes a dataset opened with its problem_type (label columns matched to its labels by name) and
+ * fills the result's multi-label or regression fields; its loss is BCEWithLogitsLoss or MSELoss. */
 lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_eval_options *opts, lb_eval_result *out,
                               lb_error *err);
 
@@ -622,6 +669,16 @@ typedef struct lb_train_options {
                                 * multiple of eval_steps. false: the last step's adapter is the
                                 * result (the best is still tracked and kept by the rotation);
                                 * early stopping requires true */
+    double threshold;           /* 0: 0.5. Multi-label models (lb_model_options.problem_type):
+                                        * a label counts as predicted in the per-epoch metrics when
+                                        * its sigmoid is >= this, in (0, 1). The loss follows the
+                                        * model's problem_type: cross-entropy, BCEWithLogitsLoss
+                                        * (multi-label, mean over rows x labels) or MSELoss
+                                        * (regression); label_smoothing_factor and class_weights
+                                        * are cross-entropy's (LB_ERR_UNSUPPORTED with the others),
+                                        * and metric_for_best_model may also be "mse", "mae"
+                                        * (lower wins), "pearson", "spearman" for regression. The
+                                        * datasets must be opened with the model's problem_type */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 
@@ -727,6 +784,8 @@ lb_status lb_train_step(lb_train_run *r, lb_step_info *info, bool *done, lb_erro
  *   lengths [B]      1..T
  *   type_ids [B * T] token_type_ids, or NULL (all 0)
  *   labels  [B]      class ids in 0..num_labels-1
+ * A model whose problem_type is multi-label or regression cannot open such a run
+ * (LB_ERR_UNSUPPORTED: its targets are not class ids).
  * Same arithmetic as lb_train_step (dropout from the run's seed; the learning rate follows
  * lr_scheduler_type over max_steps with the warmup of warmup_steps / warmup_ratio). One micro-batch per step: a run opened with
  * gradient_accumulation_steps > 1 or a collective of size > 1 and no training set is refused at
@@ -768,7 +827,8 @@ void lb_set_download_progress(lb_download_progress_fn fn, void *user);
  * headers only (nothing is loaded): one JSON object in *json (free with lb_free). Fields of a
  * model: kind "model", path, architecture, model_type, layers, dim, heads, ffn_dim, vocab_size,
  * max_position_embeddings, parameters, tensors, dtypes, num_labels, labels [names], problem_type
- * (config.json's, "single_label_classification" when absent), tokenizer
+ * (config.json's; when absent HF's rule: "regression" for one label, else
+ * "single_label_classification"), tokenizer
  * (a description), tokenizer_vocab_size, max_length. Of an adapter: kind "adapter", path,
  * peft_type, r, lora_alpha, lora_dropout, target_modules, task_type, base_model, has_weights,
  * tensors, parameters, dtypes, has_tokenizer. Thread-safe. */

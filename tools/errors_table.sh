@@ -57,12 +57,28 @@ row "RoBERTa pad_token_id leaves no position" $LB predict --model rpad "x"
 row "RoBERTa --max-length past max_position_embeddings - pad_token_id - 1" $LB predict --model rob --max-length 65 "x"
 printf 'label,text\n0,a\n1,b\n' >rdata.csv
 row "RoBERTa LoRA target dense (PEFT would adapt classifier.dense)" $LB train --model rob --train rdata.csv --no-eval --target-modules dense --output rout
-mk ptype && sed -i 's/"model_type"/"problem_type": "regression", "model_type"/' ptype/config.json
-row "unsupported problem_type (regression)" $LB predict --model ptype "x"
+mk ptype && sed -i 's/"model_type"/"problem_type": "zero_shot", "model_type"/' ptype/config.json
+row "unsupported problem_type (zero_shot)" $LB predict --model ptype "x"
 mk multi && sed -i 's/"model_type"/"problem_type": "multi_label_classification", "model_type"/' multi/config.json
 printf 'text,label\ngood,1\nbad,0\n' >multi.csv
-row "eval of a multi-label model" $LB eval --model multi --data multi.csv
-row "train of a multi-label model" $LB train --model multi --train multi.csv --no-eval --output mlrun
+row "eval of a multi-label model without its label columns" $LB eval --model multi --data multi.csv
+row "train of a multi-label model without --label-columns" $LB train --model multi --train multi.csv --no-eval --output mlrun
+printf 'text,a,b\ngood,1,0\nbad,0,2\n' >ml2.csv
+row "train: a multi-label column holding 2" $LB train --model m --train ml2.csv --label-columns a,b --no-eval --output mlrun
+row "train: a label column that is not there" $LB train --model m --train ml2.csv --label-columns a,c --no-eval --output mlrun
+row "train: --label-columns with regression" $LB train --model m --train ml2.csv --problem-type regression --label-columns a,b --no-eval --output mlrun
+row "train: unknown --problem-type" $LB train --model m --train ml2.csv --problem-type zero_shot --no-eval --output mlrun
+printf 'text,score\ngood,1.5\nbad,high\n' >reg.csv
+row "train: a regression label that is not a number" $LB train --model m --train reg.csv --problem-type regression --label-column score --no-eval --output rgrun
+printf 'text,score\ngood,1.5\nbad,-2\n' >reg_ok.csv
+printf 'text,a,b\ngood,1,0\nbad,0,1\n' >ml_ok.csv
+mkdir -p regm && cp "$ROOT"/tests/golden/distilbert_traj_regression/model/* regm/ && vocab regm
+row "train: a regression head on a checkpoint's 2-label head" $LB train --model m --train reg_ok.csv --problem-type regression --label-column score --no-eval --output rgrun
+row "train: label smoothing with regression" $LB train --model regm --train reg_ok.csv --problem-type regression --label-column score --label-smoothing-factor 0.1 --no-eval --output rgrun
+row "train: class weights with multi-label" $LB train --model m --train ml_ok.csv --label-columns a,b --class-weights 1,2 --no-eval --output mlrun
+row "train: a regression metric for a classifier" $LB train --model m --train multi.csv --metric-for-best mse --no-eval --output mlrun
+mk one && python3 -c "import json; c = json.load(open('one/config.json')); c['id2label'] = {'0': 'a'}; c['label2id'] = {'a': 0}; c['problem_type'] = 'single_label_classification'; json.dump(c, open('one/config.json', 'w'))"
+row "a single-label model with one label" $LB predict --model one x
 mk act && sed -i 's/"gelu"/"relu"/' act/config.json
 row "unsupported activation (relu)" $LB predict --model act "x"
 mk sin && sed -i 's/"sinusoidal_pos_embds": false/"sinusoidal_pos_embds": true/' sin/config.json

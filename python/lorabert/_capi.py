@@ -36,7 +36,10 @@ class Metrics(Structure):
 
 
 class EvalResult(Structure):
-    _fields_ = [("loss", c_double), ("metrics", Metrics), ("runtime_s", c_double)]
+    _fields_ = [("loss", c_double), ("metrics", Metrics), ("runtime_s", c_double), ("problem_type", c_int),
+                ("threshold", c_double), ("macro_precision", c_double), ("macro_recall", c_double),
+                ("macro_f1", c_double), ("support", c_int64 * LB_MAX_LABELS), ("mse", c_double), ("mae", c_double),
+                ("pearson", c_double), ("spearman", c_double)]
 
 
 class EncodeOptions(Structure):
@@ -51,7 +54,7 @@ class Tokens(Structure):
 class ModelOptions(Structure):
     _fields_ = [("adapter", c_char_p), ("revision", c_char_p), ("num_labels", c_int),
                 ("labels", POINTER(c_char_p)), ("seed", c_uint64), ("seed_set", c_bool),
-                ("precision", c_int)]
+                ("precision", c_int), ("problem_type", c_char_p)]
 
 
 class ModelInfo(Structure):
@@ -88,11 +91,12 @@ class AdapterInfo(Structure):
 class DatasetOptions(Structure):
     _fields_ = [("split", c_char_p), ("text_column", c_char_p), ("text_pair_column", c_char_p),
                 ("label_column", c_char_p), ("revision", c_char_p), ("shard_count", c_int), ("shard_index", c_int),
-                ("shard_block", c_int), ("labels_optional", c_bool)]
+                ("shard_block", c_int), ("labels_optional", c_bool), ("problem_type", c_int),
+                ("label_columns", c_char_p)]
 
 
 class EvalOptions(Structure):
-    _fields_ = [("batch_size", c_int), ("collective", c_void_p)]
+    _fields_ = [("batch_size", c_int), ("collective", c_void_p), ("threshold", c_double)]
 
 
 class TrainOptions(Structure):
@@ -109,7 +113,8 @@ class TrainOptions(Structure):
                 ("save_total_limit", c_int), ("report_to", c_char_p), ("logging_dir", c_char_p),
                 ("label_smoothing_factor", c_double), ("class_weights", c_char_p),
                 ("eval_strategy", c_char_p), ("eval_steps", c_double), ("save_strategy", c_char_p),
-                ("save_steps", c_double), ("load_best_model_at_end", c_int)]
+                ("save_steps", c_double), ("load_best_model_at_end", c_int),
+                ("threshold", c_double)]
 
 
 class StepInfo(Structure):
@@ -159,6 +164,8 @@ PROTOTYPES = {
     "lb_status_name": (c_char_p, [c_int]),
     "lb_precision_name": (c_char_p, [c_int]),
     "lb_precision_parse": (c_bool, [c_char_p, POINTER(c_int)]),
+    "lb_problem_type_name": (c_char_p, [c_int]),
+    "lb_problem_type_parse": (c_bool, [c_char_p, POINTER(c_int)]),
     "lb_tokenizer_open": (_st, [c_char_p, POINTER(_p), _E]),
     "lb_tokenizer_close": (None, [_p]),
     "lb_tokenizer_encode": (_st, [_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(EncodeOptions),

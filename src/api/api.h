@@ -33,6 +33,14 @@ lb_status lb_api_threads_check(int n, const char *what, lb_error *err);
 struct lb_dataset;
 lb_status lb_api_dataset_view(const struct lb_dataset *d, struct lb_dataset *view, lb_error *err);
 void lb_api_dataset_view_free(struct lb_dataset *view);
+struct lb_tokset;
+/* A multi-label or regression model's targets for d's rows (tokenised into ts, in row order):
+ * d opened with the same problem_type (LB_ERR_USAGE otherwise); regression: as many values per
+ * row as the model's num_labels; multi-label: d's label columns matched to the model's labels by
+ * name, in the model's order (a column the model lacks, or a model label no column gives, is
+ * LB_ERR_FORMAT naming both sets). what names the data in messages. */
+lb_status lb_api_set_targets(const struct lb_dataset *d, int problem, int num_labels, const char *const *labels,
+                             const char *what, struct lb_tokset *ts, lb_error *err);
 /* The classifier's tokenization settings and thread count (src/api/classifier.c). */
 struct lb_tok_opts;
 const struct lb_tok_opts *lb_api_classifier_tok_opts(const lb_classifier *c);

@@ -261,7 +261,9 @@ lb_status lb_classify(lb_classifier *c, const char *const *texts, const size_t *
         for (int k = 1; k < L; k++)
             if (zi[k] > zi[best]) best = k;
         if (label_ids) label_ids[i] = best;
-        if (probs) lb_scores(zi, L, multi, probs + i * (size_t)L);
+        if (probs && cfg->problem == LB_PROBLEM_REGRESSION) /* the values themselves */
+            for (int k = 0; k < L; k++) probs[i * (size_t)L + k] = zi[k];
+        else if (probs) lb_scores(zi, L, multi, probs + i * (size_t)L);
     }
     if (z != logits) free(z);
     /* a large request's scratch is not kept */

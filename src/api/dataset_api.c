@@ -2,12 +2,14 @@
  * loaded once with the data layer's rule (data/labels.h). Labels stay as the file says (class ids,
  * or names indexed by their sorted values); evaluation and training map them onto a model's
  * classes through a view (lb_api_dataset_view), so one opened dataset serves several models. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api/api.h"
 #include "base/strlist.h"
 #include "data/labels.h"
 #include "data/splits.h"
+#include "train/tokset.h"
 
 lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts, lb_dataset **out, lb_error *err) {
     lb_dataset_options o = {0};
@@ -37,9 +39,29 @@ lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts
         st = lb_err(err, LB_ERR_USAGE,
                     "lb_dataset_open: shard %d of %d (block %d): expected 0 <= shard_index < shard_count",
                     o.shard_index, o.shard_count, o.shard_block);
+    char **lcols = NULL;
+    int nl = 0;
+    if (!st && ((unsigned)o.problem_type > LB_PROBLEM_REGRESSION ||
+                (o.label_columns && o.problem_type != LB_PROBLEM_MULTI_LABEL)))
+        st = lb_err(err, LB_ERR_USAGE,
+                    "lb_dataset_open: problem_type %d%s: expected an lb_problem_type; label_columns are for "
+                    "multi-label data",
+                    (int)o.problem_type, o.label_columns ? " with label_columns" : "");
+    if (!st && o.label_columns) {
+        lcols = lb_split_list(o.label_columns, &nl);
+        if (!lcols && *o.label_columns) st = lb_err(err, LB_ERR_NOMEM, "out of memory");
+        for (int i = 0; !st && i < nl; i++)
+            if (!*lcols[i])
+                st = lb_err(err, LB_ERR_USAGE, "label columns '%s': name %d is empty", o.label_columns, i + 1);
+        if (!st && nl < 1) st = lb_err(err, LB_ERR_USAGE, "label columns '%s': no column named", o.label_columns);
+    }
+    dop.problem = (int)o.problem_type;
+    dop.label_columns = (const char *const *)lcols;
+    dop.n_label_columns = nl;
     if (!st) st = lb_data_resolve_split(path_or_id, o.split ? o.split : "train", &paths, &n, err);
     if (!st) st = lb_data_load_shards(paths, n, &dop, d, err);
     lb_free_list(paths);
+    lb_free_list(lcols);
     if (st) {
         lb_dataset_free(d);
         free(d);
@@ -136,3 +158,56 @@ lb_status lb_dataset_classes(const lb_dataset *const *ds, int nd, const char *co
 }
 
 void lb_free_strings(char **list) { lb_free_list(list); }
+
+/* "a, b, c" of names[0..n) into buf. */
+static void join_names(char *buf, size_t cap, const char *const *names, int n) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && used + 4 < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", names[i]);
+}
+
+lb_status lb_api_set_targets(const lb_dataset *d, int problem, int num_labels, const char *const *labels,
+                             const char *what, lb_tokset *ts, lb_error *err) {
+    const char *pn = lb_problem_type_name((lb_problem_type)problem);
+    if (!d->targets || (problem == LB_PROBLEM_MULTI_LABEL) != (d->target_names != NULL))
+        return lb_err(err, LB_ERR_USAGE,
+                      "%s: the model's problem_type is %s, but the dataset was opened for %s: open it with "
+                      "problem_type %s (multi-label: label columns)",
+                      what, pn, d->targets ? "other targets" : "class ids", pn);
+    const int K = d->n_targets, L = num_labels;
+    int col[LB_MAX_LABELS]; /* model label j <- dataset column col[j] */
+    if (L < 1 || L > LB_MAX_LABELS) return lb_err(err, LB_ERR_USAGE, "%s: %d labels", what, L);
+    if (problem == LB_PROBLEM_REGRESSION) {
+        if (K != L)
+            return lb_err(err, LB_ERR_FORMAT, "%s: %d regression value%s per row, the model has %d output%s", what, K,
+                          K == 1 ? "" : "s", L, L == 1 ? "" : "s");
+        for (int j = 0; j < L; j++) col[j] = j;
+    } else {
+        char have[1024], want[1024];
+        join_names(have, sizeof have, (const char *const *)d->target_names, K);
+        join_names(want, sizeof want, labels, L);
+        for (int j = 0; j < L; j++) {
+            col[j] = -1;
+            for (int k = 0; k < K; k++)
+                if (!strcmp(labels[j], d->target_names[k])) col[j] = k;
+            if (col[j] < 0)
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: the model's label '%s' has no label column (label columns: %s; the model's "
+                              "labels: %s)",
+                              what, labels[j], have, want);
+        }
+        if (K != L)
+            return lb_err(err, LB_ERR_FORMAT,
+                          "%s: %d label columns (%s) for a model of %d labels (%s): every column must be one of "
+                          "its labels",
+                          what, K, have, L, want);
+    }
+    float *t = malloc(sizeof(float) * (d->n ? d->n : 1) * (size_t)L);
+    if (!t) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", what);
+    for (size_t i = 0; i < d->n; i++)
+        for (int j = 0; j < L; j++) t[i * (size_t)L + (size_t)j] = d->targets[i * (size_t)K + (size_t)col[j]];
+    lb_status st = lb_tokset_set_targets(ts, t, L, err);
+    free(t);
+    return st;
+}

@@ -199,7 +199,11 @@ static lb_status describe_model(const char *dir, cJSON *o, lb_error *err) {
     cJSON_AddNumberToObject(o, "num_labels", n_labels);
     cJSON_AddItemToObject(o, "labels", labels);
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(cfg, "problem_type");
-    cJSON_AddStringToObject(o, "problem_type", cJSON_IsString(pt) ? pt->valuestring : "single_label_classification");
+    /* absent: HF's rule (one label is regression) */
+    cJSON_AddStringToObject(o, "problem_type",
+                            cJSON_IsString(pt) ? pt->valuestring
+                            : n_labels == 1    ? "regression"
+                                               : "single_label_classification");
     cJSON_AddStringToObject(o, "tokenizer", tok_desc);
     if (tok) cJSON_AddNumberToObject(o, "tokenizer_vocab_size", lb_tokenizer_vocab_size(tok));
     cJSON_AddNumberToObject(o, "max_length", max_len);

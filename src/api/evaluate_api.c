@@ -22,11 +22,9 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
     lb_model *m = lb_classifier_model(c);
     lb_model_info info;
     lb_model_get_info(m, &info);
-    if (lb_model_get_config(m)->multi_label)
-        return lb_err(err, LB_ERR_UNSUPPORTED,
-                      "evaluate: %s: problem_type multi_label_classification: evaluation (cross-entropy, accuracy, "
-                      "F1) supports single-label classifiers only; predict and serve score multi-label models",
-                      info.model_dir);
+    const int problem = lb_model_get_config(m)->problem;
+    if (!(o.threshold >= 0 && o.threshold < 1))
+        return lb_err(err, LB_ERR_USAGE, "evaluate: threshold %g: expected 0 < threshold < 1", o.threshold);
     lb_dataset view;
     lb_status st = lb_api_dataset_view(d, &view, err);
     if (st) return st;
@@ -37,7 +35,7 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
                                                      : "the model's config.json id2label"};
     char **names = NULL;
     int n_names = 0;
-    st = lb_labels_map(&view, 1, &spec, &names, &n_names, NULL, err);
+    if (!problem) st = lb_labels_map(&view, 1, &spec, &names, &n_names, NULL, err);
     lb_free_list(names);
     const lb_tok_opts *to = lb_api_classifier_tok_opts(c);
     lb_tokset ts = {0};
@@ -55,6 +53,10 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
                                    (const char *const *)view.text_pairs, plens, view.labels, (int64_t)view.n,
                                    info.num_labels, to->max_length, to->truncate_left,
                                    view.n_sources ? view.sources[0] : "dataset", err);
+        if (!st && problem)
+            st = lb_api_set_targets(d, problem, info.num_labels, info.labels,
+                                    view.n_sources ? view.sources[0] : "dataset", &ts, err);
+        const lb_loss_spec loss = {.problem = problem, .threshold = o.threshold};
         const int bs = o.batch_size ? o.batch_size : 8;
         const lb_collective *coll = o.collective;
         bool shard = coll && coll->size > 1 && d->shard_count > 1;
@@ -64,7 +66,7 @@ lb_status lb_evaluate_dataset(lb_classifier *c, const lb_dataset *d, const lb_ev
                         "batches of %d needs shard %d of %d in blocks of %d",
                         d->shard_index, d->shard_count, d->shard_block, coll->rank, coll->size, bs, coll->rank,
                         coll->size, bs);
-        if (!st) st = lb_evaluate_shard(m, &ts, bs, coll, shard, out, NULL, err);
+        if (!st) st = lb_evaluate_shard_loss(m, &ts, bs, coll, shard, &loss, out, err);
         lb_api_threads_restore(prev);
     }
     free(lens);

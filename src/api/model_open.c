@@ -117,6 +117,22 @@ lb_status lb_model_open(const char *model, const lb_model_options *opts, lb_mode
     } else num_labels = o.num_labels;
     lb_load_opts lo = {
         .num_labels = num_labels, .labels = labels, .seed = o.seed || o.seed_set ? o.seed : 42, .quiet = true};
+    /* problem_type: the option, else the adapter's labels.json, else config.json's (HF's rule) */
+    if (o.problem_type) {
+        lb_problem_type k;
+        if (!lb_problem_type_parse(o.problem_type, &k)) {
+            st = lb_err(err, LB_ERR_USAGE,
+                        "problem_type '%s': expected single_label_classification, multi_label_classification or "
+                        "regression",
+                        o.problem_type);
+            goto fail;
+        }
+        lo.problem_set = true, lo.problem = (int)k;
+    } else if (adapter_dir) {
+        int k;
+        if ((st = lb_peft_read_problem(adapter_dir, &k, err))) goto fail;
+        if (k >= 0) lo.problem_set = true, lo.problem = k;
+    }
     if (!(m = lb_model_load(model_dir, &lo, err))) {
         st = err ? err->code : LB_ERR_FORMAT;
         goto fail;

@@ -110,15 +110,18 @@ static lb_status parse_class_weights(const char *spec, int num_labels, float *w,
 }
 
 static lb_status parse_best(const char *name, lb_best_metric *b, lb_error *err) {
-    static const char *const names[] = {"loss", "accuracy", "f1", "precision", "recall"};
+    static const char *const names[] = {"loss", "accuracy", "f1",      "precision", "recall",
+                                        "mse",  "mae",      "pearson", "spearman"};
     if (!name) name = "loss";
     const char *n = strncmp(name, "eval_", 5) ? name : name + 5;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < (int)LB_BEST_COUNT; i++)
         if (!strcmp(n, names[i])) {
             *b = (lb_best_metric)i;
             return LB_OK;
         }
-    return lb_err(err, LB_ERR_USAGE, "metric_for_best_model '%s': expected loss, accuracy, f1, precision or recall",
+    return lb_err(err, LB_ERR_USAGE,
+                  "metric_for_best_model '%s': expected loss, accuracy, f1, precision or recall (regression: mse, "
+                  "mae, pearson or spearman)",
                   name);
 }
 
@@ -236,10 +239,7 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
                       "train: the model is already being trained by an open run (one run per model at a time: "
                       "close it first)");
     if (o.no_eval) eval = NULL;
-    if (lb_model_get_config(m)->multi_label)
-        return lb_err(err, LB_ERR_UNSUPPORTED,
-                      "train: problem_type multi_label_classification: training (cross-entropy) supports "
-                      "single-label classifiers only");
+    const int problem = lb_model_get_config(m)->problem;
     lb_best_metric best = LB_BEST_LOSS;
     lb_status st = parse_best(o.metric_for_best_model, &best, err);
     if (st) return st;
@@ -324,11 +324,19 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         int nd = eval ? 2 : 1;
         if (!(st = lb_api_dataset_view(train, &views[0], err)) &&
             (!eval || !(st = lb_api_dataset_view(eval, &views[1], err))) &&
-            !(st = map_labels(views, nd, &info, &named, err)) &&
+            (problem || !(st = map_labels(views, nd, &info, &named, err))) &&
             !(st = tokenise(&views[0], "training set", tok, &info, &o, &r->train, err))) {
             r->has_train = true;
-            if (eval && !(st = tokenise(&views[1], "validation set", tok, &info, &o, &r->eval, err)))
+            /* multi-label / regression: the sets' targets in the model's label order */
+            if (problem &&
+                (st = lb_api_set_targets(train, problem, info.num_labels, info.labels, "training set", &r->train, err)))
+                r->has_eval = false;
+            else if (eval && !(st = tokenise(&views[1], "validation set", tok, &info, &o, &r->eval, err))) {
                 r->has_eval = true;
+                if (problem)
+                    st = lb_api_set_targets(eval, problem, info.num_labels, info.labels, "validation set", &r->eval,
+                                            err);
+            }
         }
         if (views[0].labels) lb_api_dataset_view_free(&views[0]);
         if (views[1].labels) lb_api_dataset_view_free(&views[1]);
@@ -378,6 +386,8 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.grad_accum = o.gradient_accumulation_steps;
     to.coll = o.collective;
     to.label_smoothing = o.label_smoothing_factor;
+    to.problem = problem;
+    to.threshold = o.threshold;
     if (o.class_weights && !strcmp(o.class_weights, "auto")) to.class_weights_auto = true;
     else if (o.class_weights && *o.class_weights) {
         if ((st = parse_class_weights(o.class_weights, info.num_labels, r->class_weights, err))) goto out;

@@ -7,6 +7,48 @@
 #include "cli/dist.h"
 #include "cli/options.h"
 
+/* Multi-label (subset accuracy, micro and macro averages, per label) and regression (MSE, MAE,
+ * Pearson, Spearman) results, as one JSON object or a table. */
+static void print_task_metrics(const lb_classifier *c, const lb_eval_result *r, bool json) {
+    const int L = lb_classifier_num_labels(c);
+    if (r->problem_type == LB_PROBLEM_REGRESSION) {
+        if (json)
+            printf("{\"problem_type\": \"regression\", \"n_examples\": %lld, \"loss\": %.9g, \"mse\": %.9g, "
+                   "\"mae\": %.9g, \"pearson\": %.9g, \"spearman\": %.9g}\n",
+                   (long long)r->metrics.n, r->loss, r->mse, r->mae, r->pearson, r->spearman);
+        else
+            printf("%-12s %lld\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n%-12s %.6f\n", "examples",
+                   (long long)r->metrics.n, "loss (mse)", r->loss, "mse", r->mse, "mae", r->mae, "pearson", r->pearson,
+                   "spearman", r->spearman);
+        return;
+    }
+    if (json) {
+        printf("{\"problem_type\": \"multi_label_classification\", \"n_examples\": %lld, \"loss\": %.9g, "
+               "\"threshold\": %.9g, \"accuracy\": %.9g, \"precision\": %.9g, \"recall\": %.9g, \"f1\": %.9g, "
+               "\"macro_precision\": %.9g, \"macro_recall\": %.9g, \"macro_f1\": %.9g, \"per_label\": [",
+               (long long)r->metrics.n, r->loss, r->threshold, r->metrics.accuracy, r->metrics.precision,
+               r->metrics.recall, r->metrics.f1, r->macro_precision, r->macro_recall, r->macro_f1);
+        for (int i = 0; i < L; i++) {
+            printf("%s{\"label\": ", i ? ", " : "");
+            cli_put_json_string(stdout, lb_classifier_label(c, i));
+            printf(", \"precision\": %.9g, \"recall\": %.9g, \"f1\": %.9g, \"support\": %lld}",
+                   r->metrics.class_precision[i], r->metrics.class_recall[i], r->metrics.class_f1[i],
+                   (long long)r->support[i]);
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("%-16s %lld\n%-16s %.6f\n%-16s %.6f\n%-16s %.6f\n%-16s %.6f\n%-16s %.6f\n%-16s %.6f\n", "examples",
+           (long long)r->metrics.n, "loss (bce)", r->loss, "accuracy*", r->metrics.accuracy, "precision (micro)",
+           r->metrics.precision, "recall (micro)", r->metrics.recall, "f1 (micro)", r->metrics.f1, "f1 (macro)",
+           r->macro_f1);
+    printf("(* subset accuracy: every label of a text right; threshold %g on the sigmoid)\n%-14s %9s %9s %9s %8s\n",
+           r->threshold, "label", "precision", "recall", "f1", "support");
+    for (int i = 0; i < L; i++)
+        printf("  %-12.12s %9.6f %9.6f %9.6f %8lld\n", lb_classifier_label(c, i), r->metrics.class_precision[i],
+               r->metrics.class_recall[i], r->metrics.class_f1[i], (long long)r->support[i]);
+}
+
 static const char usage[] =
     "usage: lorabert eval --model ID|DIR [--adapter DIR] (--data FILE | --dataset ID|DIR [--split NAME]) [options]\n\n"
     "Evaluates a classifier on a labelled file (csv/tsv/jsonl/json/parquet): loss, accuracy,\n"
@@ -21,6 +63,9 @@ int cmd_eval(int argc, char **argv) {
                *truncation = "left", *pair_col = NULL, *dataset = NULL, *split = "validation", *precision = "fp32";
     long max_length = 0, batch = 8, threads = 0;
     bool json = false;
+    /* issue 16: multi-label and regression models */
+    const char *label_columns = NULL;
+    double threshold = 0.5;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model (hub repo id or local folder)", 0, 0},
         {"--adapter", OPT_STR, &adapter, "DIR|ID", "PEFT adapter folder (lorabert's or PEFT's)", 0, 0},
@@ -40,6 +85,12 @@ int cmd_eval(int argc, char **argv) {
          "sums: fastest)",
          0, 0},
         {"--json", OPT_FLAG, &json, NULL, "print one JSON object instead of a table", 0, 0},
+        {"--label-columns", OPT_STR, &label_columns, "A,B,..",
+         "multi-label models: the 0/1 columns of the labels, matched to the model's labels by name (default: the model's label names)",
+         0, 0},
+        {"--threshold", OPT_F64, &threshold, "P",
+         "multi-label models: a label is predicted when its sigmoid is >= P (metrics per label, micro and macro F1; accuracy is the subset accuracy)",
+         1e-9, 0.999999},
     };
     bool help;
     int rc = cli_parse("eval", usage, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &help);
@@ -61,7 +112,8 @@ int cmd_eval(int argc, char **argv) {
                                 .threads = (int)threads};
     lb_dataset_options dop = {
         .split = split, .text_column = text_col, .text_pair_column = pair_col, .label_column = label_col};
-    lb_eval_options eo = {.batch_size = (int)batch};
+    lb_eval_options eo = {.batch_size = (int)batch, .threshold = threshold};
+    char lcols[4096] = "";
     /* under mpirun: each process reads its shard (every size-th block of --batch-size rows) and
      * the metrics are gathered in batch order, identical to one process's */
     const lb_collective *coll = cli_dist_collective();
@@ -73,6 +125,20 @@ int cmd_eval(int argc, char **argv) {
     }
     lb_eval_result r;
     lb_status st = lb_classifier_open(model, &co, &c, &err);
+    lb_problem_type problem = LB_PROBLEM_SINGLE_LABEL;
+    if (!st) { /* the model's problem type says how the data is read */
+        lb_model_info mi;
+        lb_model_get_info(lb_classifier_model(c), &mi);
+        lb_problem_type_parse(mi.problem_type, &problem);
+        dop.problem_type = problem;
+        if (problem == LB_PROBLEM_MULTI_LABEL && !label_columns) /* the model's label names */
+            for (int k = 0, used = 0; k < mi.num_labels && used < (int)sizeof lcols; k++)
+                used += snprintf(lcols + used, sizeof lcols - (size_t)used, "%s%s", k ? "," : "", mi.labels[k]);
+        dop.label_columns = problem == LB_PROBLEM_MULTI_LABEL ? (label_columns ? label_columns : lcols) : NULL;
+        if (label_columns && problem != LB_PROBLEM_MULTI_LABEL)
+            st = cli_err(&err, LB_ERR_USAGE, "--label-columns: the model's problem_type is %s, not multi-label",
+                         mi.problem_type);
+    }
     if (!st) st = lb_dataset_open(data ? data : dataset, &dop, &ds, &err);
     if (!st && coll) {
         lb_model_info info;
@@ -95,6 +161,10 @@ int cmd_eval(int argc, char **argv) {
         printf("\n");
     }
     const int L = lb_classifier_num_labels(c);
+    if (problem != LB_PROBLEM_SINGLE_LABEL) {
+        print_task_metrics(c, &r, json);
+        goto out;
+    }
     if (json) {
         printf("{\"n_examples\": %lld, \"loss\": %.9g, \"accuracy\": %.9g, \"precision\": %.9g, \"recall\": %.9g, "
                "\"f1\": %.9g, \"confusion_matrix\": [",

@@ -29,7 +29,9 @@ static const char predict_usage[] =
     "  {\"index\":0,\"label\":\"Positive\",\"score\":0.97,\"probs\":[...],\"logits\":[...]}\n"
     "or an aligned table when stdout is a terminal. A multi-label model (config.json problem_type\n"
     "multi_label_classification) gives each label's sigmoid as probs and lists in \"labels\" those\n"
-    ">= --threshold (label and score are the highest one's). stdin is streamed: each batch is printed\n"
+    ">= --threshold (label and score are the highest one's). A regression model (problem_type\n"
+    "regression, or one output and no problem_type: HF's rule) prints the outputs themselves as\n"
+    "\"values\" (score: the largest). stdin is streamed: each batch is printed\n"
     "as soon as it is full or no more input is waiting; a blank line is the empty text.\n"
     "--model may name a PEFT adapter folder (adapter_config.json): its base_model_name_or_path is\n"
     "opened with it. Labels: --labels, else the adapter's labels.json, else config.json's id2label.\n"
@@ -167,6 +169,7 @@ typedef struct predict_ctx {
     bool table;
     size_t label_w;
     bool multi;       /* a multi_label_classification model: probs are sigmoids */
+    bool regression;  /* a regression model: "values" (the outputs themselves) instead of "probs" */
     double threshold; /* multi: the labels whose probability is >= this are listed */
 } predict_ctx;
 
@@ -187,7 +190,7 @@ static void put_json_line(FILE *out, size_t index, const predict_ctx *pc, const 
     }
     fputs(",\"score\":", out);
     put_json_float(out, p[label]);
-    fputs(",\"probs\":[", out);
+    fputs(pc->regression ? ",\"values\":[" : ",\"probs\":[", out);
     for (int k = 0; k < L; k++) {
         if (k) putc(',', out);
         put_json_float(out, p[k]);
@@ -521,6 +524,7 @@ int cmd_predict(int argc, char **argv) {
                       .table = table,
                       .label_w = label_w,
                       .multi = !strcmp(info.problem_type, "multi_label_classification"),
+                      .regression = !strcmp(info.problem_type, "regression"),
                       .threshold = threshold};
     if (input) {
         if (predict_file(&pc, input, text_col, pair_col, output, (int)batch_size, &err)) goto fail;

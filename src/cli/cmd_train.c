@@ -52,6 +52,9 @@ int cmd_train(int argc, char **argv) {
     /* the loss (issue 16): label smoothing or class weights */
     double label_smoothing = 0;
     const char *class_weights = NULL;
+    /* issue 16: problem types (multi-label, regression) */
+    const char *problem_type = NULL, *label_columns = NULL;
+    double threshold = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
         {"--dataset", OPT_STR, &dataset, "ID|DIR",
@@ -96,6 +99,13 @@ int cmd_train(int argc, char **argv) {
         {"--class-weights", OPT_STR, &class_weights, "auto|W0,W1,..",
          "weighted cross-entropy (torch CrossEntropyLoss(weight=W), each batch's sum w[y] x loss / sum w[y]; also the per-epoch eval loss): one weight > 0 per label in label order, or auto = n / (num_labels x count of the label) over the training set (sklearn \"balanced\"); not with --label-smoothing-factor",
          0, 0},
+        {"--problem-type", OPT_STR, &problem_type, "single_label_classification|multi_label_classification|regression",
+         "what the labels are (default: multi_label_classification with --label-columns, else the model's config.json problem_type, else HF's rule: one label is regression): class ids or names and cross-entropy; several labels per text (0/1 --label-columns, BCEWithLogitsLoss); or a number per text (--label-column, MSELoss). Saved in the adapter's labels.json for predict, eval and serve",
+         0, 0},
+        {"--label-columns", OPT_STR, &label_columns, "A,B,..",
+         "multi-label: columns of 0/1 (true/false), one per label; the label names are the columns' names", 0, 0},
+        {"--threshold", OPT_F64, &threshold, "P",
+         "multi-label per-epoch metrics: a label is predicted when its sigmoid is >= P (default 0.5)", 1e-9, 0.999999},
         {"--seed", OPT_INT, &seed, "N", "seed for data order, dropout, head and LoRA init", 0, 9.2e18},
         {"--threads", OPT_INT, &threads, "N", "CPU threads (0: all)", 0, 4096},
         {"--precision", OPT_STR, &precision, "fp32|bf16",
@@ -104,7 +114,9 @@ int cmd_train(int argc, char **argv) {
         {"--output", OPT_STR, &output, "DIR", "output folder (default: <model>-lora-text-classification)", 0, 0},
         {"--overwrite-output-dir", OPT_FLAG, &overwrite, NULL,
          "--output may hold a previous run's output: it is replaced when this run completes", 0, 0},
-        {"--metric-for-best", OPT_STR, &best, "M", "loss (lowest wins) | accuracy | f1 | precision | recall", 0, 0},
+        {"--metric-for-best", OPT_STR, &best, "M",
+         "loss (lowest wins) | accuracy | f1 | precision | recall; regression: mse | mae (lowest wins) | pearson | spearman",
+         0, 0},
         {"--logging-steps", OPT_INT, &logging, "N", "log the mean training loss every N steps", 1, 1e12},
         {"--no-eval", OPT_FLAG, &no_eval, NULL, "skip per-epoch evaluation (the last epoch is the result)", 0, 0},
         {"--resume", OPT_STR, &resume, "DIR", "continue an interrupted run from OUTPUT/resume", 0, 0},
@@ -163,10 +175,13 @@ int cmd_train(int argc, char **argv) {
     if (prec == LB_PRECISION_INT8)
         return cli_usage_error("train", "--precision int8 is for inference only (eval, predict, serve); train in fp32 "
                                         "or bf16");
-    static const char *const best_names[] = {"loss", "eval_loss", "accuracy", "f1", "precision", "recall"};
+    static const char *const best_names[] = {"loss",   "eval_loss", "accuracy", "f1",      "precision",
+                                             "recall", "mse",       "mae",      "pearson", "spearman"};
     bool best_ok = false;
     for (size_t i = 0; i < sizeof best_names / sizeof best_names[0]; i++) best_ok |= !strcmp(best, best_names[i]);
-    if (!best_ok) return cli_usage_error("train", "--metric-for-best must be loss, accuracy, f1, precision or recall");
+    if (!best_ok)
+        return cli_usage_error("train", "--metric-for-best must be loss, accuracy, f1, precision or recall "
+                                        "(regression: mse, mae, pearson or spearman)");
     /* issue 16: checked before anything is loaded */
     static const char *const sched_names[] = {"linear",     "cosine",   "cosine_with_restarts",
                                               "polynomial", "constant", "constant_with_warmup"};
@@ -279,10 +294,42 @@ int cmd_train(int argc, char **argv) {
     if (rank == 0 && (st = lb_train_output_open(&to, &reserved, &err))) goto fail;
     /* then the model's files (a missing model is reported before the data is fetched) */
     if ((st = lb_model_resolve(model, NULL, &model_dir, &err))) goto fail;
+    /* the problem type decides how the data is read: the option, else multi-label with label
+     * columns, else the model's (lb_describe applies HF's rule) */
+    lb_problem_type problem = LB_PROBLEM_SINGLE_LABEL;
+    if (problem_type) {
+        if (!lb_problem_type_parse(problem_type, &problem)) {
+            st = cli_err(&err, LB_ERR_USAGE,
+                         "--problem-type %s: expected single_label_classification, multi_label_classification or "
+                         "regression",
+                         problem_type);
+            goto fail;
+        }
+    } else if (label_columns) problem = LB_PROBLEM_MULTI_LABEL;
+    else if (!resume && !init_adapter) {
+        char *desc = NULL;
+        if (lb_describe(model_dir, &desc, &err) == LB_OK && desc) {
+            const char *p = strstr(desc, "\"problem_type\":\"");
+            char name[40] = "";
+            if (p) sscanf(p + 16, "%39[a-z_]", name);
+            if (*name) lb_problem_type_parse(name, &problem);
+        }
+        lb_free(desc);
+    }
+    if (problem != LB_PROBLEM_MULTI_LABEL && label_columns) {
+        st = cli_err(&err, LB_ERR_USAGE, "--label-columns are for --problem-type multi_label_classification");
+        goto fail;
+    }
+    if (problem == LB_PROBLEM_MULTI_LABEL && !label_columns) {
+        st = cli_err(&err, LB_ERR_USAGE, "--problem-type multi_label_classification needs --label-columns A,B,..");
+        goto fail;
+    }
     lb_dataset_options dop = {.split = train_file ? "train" : train_split,
                               .text_column = text_col,
                               .text_pair_column = pair_col,
-                              .label_column = label_col};
+                              .label_column = label_col,
+                              .problem_type = problem,
+                              .label_columns = label_columns};
     if ((st = lb_dataset_open(train_file ? train_file : dataset, &dop, &ds[0], &err))) goto fail;
     if (!no_eval) {
         dop.split = val_file ? "validation" : val_split;
@@ -293,7 +340,14 @@ int cmd_train(int argc, char **argv) {
      * labels' sorted values, which the notice says. The run prints the "labels:" line. */
     bool labels_given = labels != default_labels, sorted = false;
     int nclasses = 0;
-    if ((st = lb_dataset_classes((const lb_dataset *const *)ds, ds[1] ? 2 : 1, (const char *const *)label_names,
+    if (problem == LB_PROBLEM_MULTI_LABEL && !labels_given) { /* the label columns name the labels */
+        cli_free_list(label_names);
+        label_names = cli_split_list(label_columns, &nlabels);
+    } else if (problem == LB_PROBLEM_REGRESSION && !labels_given) { /* one output */
+        nlabels = 1;
+    }
+    if (problem == LB_PROBLEM_SINGLE_LABEL &&
+        (st = lb_dataset_classes((const lb_dataset *const *)ds, ds[1] ? 2 : 1, (const char *const *)label_names,
                                  nlabels, !labels_given, labels_given ? "--labels" : "the default --labels", &classes,
                                  &nclasses, &sorted, &err)))
         goto fail;
@@ -310,7 +364,9 @@ int cmd_train(int argc, char **argv) {
                            .num_labels = classes ? nclasses : nlabels,
                            .labels = (const char *const *)(classes ? classes : label_names),
                            .seed = (uint64_t)seed,
-                           .seed_set = true};
+                           .seed_set = true,
+                           .problem_type = problem_type || problem ? lb_problem_type_name(problem) : NULL};
+    if (problem == LB_PROBLEM_REGRESSION && !labels_given) mo.labels = NULL;
     if ((st = lb_model_open(model_dir, &mo, &m, &err))) goto fail;
     lb_model_info info;
     lb_model_get_info(m, &info);
@@ -359,6 +415,7 @@ int cmd_train(int argc, char **argv) {
     to.output = reserved;
     to.gradient_accumulation_steps = (int)accum;
     to.label_smoothing_factor = label_smoothing;
+    to.threshold = threshold;
     to.class_weights = class_weights;
     to.collective = coll;
     /* issue 16 */

@@ -54,14 +54,19 @@ static void on_step(void *user, const lb_step_info *s) {
 static void on_epoch(void *user, const lb_epoch_info *e) {
     cli_progress *p = user;
     close_line(p);
+    const bool reg = e->evaluated && e->eval.problem_type == LB_PROBLEM_REGRESSION;
     if (!p->table_started)
         fprintf(p->f, "%-6s %-14s %-16s %-9s %-10s %-9s %-9s\n", "Epoch", "Training Loss", "Validation Loss",
-                "Accuracy", "Precision", "Recall", "F1");
+                reg ? "Mse" : "Accuracy", reg ? "Mae" : "Precision", reg ? "Pearson" : "Recall",
+                reg ? "Spearman" : "F1");
     p->table_started = true;
     char tl[32];
     if (isnan(e->logged_loss)) snprintf(tl, sizeof tl, "No log");
     else snprintf(tl, sizeof tl, "%.6f", e->logged_loss);
-    if (e->evaluated)
+    if (reg)
+        fprintf(p->f, "%-6d %-14s %-16.6f %-9.6f %-10.6f %-9.6f %-9.6f\n", e->epoch, tl, e->eval.loss, e->eval.mse,
+                e->eval.mae, e->eval.pearson, e->eval.spearman);
+    else if (e->evaluated)
         fprintf(p->f, "%-6d %-14s %-16.6f %-9.6f %-10.6f %-9.6f %-9.6f\n", e->epoch, tl, e->eval.loss,
                 e->eval.metrics.accuracy, e->eval.metrics.precision, e->eval.metrics.recall, e->eval.metrics.f1);
     else fprintf(p->f, "%-6d %-14s %-16s\n", e->epoch, tl, "-");

@@ -15,6 +15,10 @@ void lb_dataset_free(lb_dataset *d) {
     free(d->texts);
     free(d->text_pairs);
     free(d->labels);
+    free(d->targets);
+    if (d->target_names)
+        for (int i = 0; i < d->n_targets; i++) free(d->target_names[i]);
+    free(d->target_names);
     if (d->label_names)
         for (int i = 0; i < d->num_labels; i++) free(d->label_names[i]);
     free(d->label_names);

@@ -29,6 +29,12 @@ typedef struct lb_dataset {
      * shard_index, shard_index + shard_count, ... of shard_block rows of the split.
      * shard_count 0: every row. */
     int shard_count, shard_index, shard_block;
+    /* Multi-label and regression data (lb_dataset_opts.problem): n_targets values per row (0/1 per
+     * label, or the real values); labels[] are then 0 and label_kind NONE. target_names
+     * [n_targets]: the label columns' names (multi-label), else NULL. */
+    float *targets; /* [n * n_targets] or NULL */
+    int n_targets;
+    char **target_names;
 } lb_dataset;
 
 void lb_dataset_free(lb_dataset *d);

@@ -2,6 +2,7 @@
 #include "data/labels.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +50,8 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
             continue;
         case LB_VAL_FLOAT:
             return lb_err(err, LB_ERR_UNSUPPORTED,
-                          "%s: row %zu: label column \"%s\" holds a non-integer number (%g); only class labels "
-                          "(integers or strings) are supported",
+                          "%s: row %zu: label column \"%s\" holds a non-integer number (%g); class labels are "
+                          "integers or strings (numbers to fit: --problem-type regression)",
                           path, r, cn, v->f);
         case LB_VAL_INT:
             if (v->i < 0)
@@ -300,5 +301,69 @@ lb_status lb_labels_map(lb_dataset *ds, int nd, const lb_label_spec *spec, char 
     }
     *out_names = target;
     *out_n = nt;
+    return LB_OK;
+}
+
+/* A cell as a number: typed numbers and booleans, or a string strtod reads whole. false: not one. */
+static bool cell_number(const lb_value *v, double *x) {
+    switch (v->type) {
+    case LB_VAL_BOOL:
+    case LB_VAL_INT: *x = (double)v->i; return true;
+    case LB_VAL_FLOAT: *x = v->f; return true;
+    case LB_VAL_STR: {
+        if (!v->slen || strlen(v->s) != v->slen) return false;
+        char *end;
+        *x = strtod(v->s, &end);
+        return end != v->s && *end == 0;
+    }
+    default: return false;
+    }
+}
+
+/* The cell's text for messages (clipped). */
+static void cell_text(const lb_value *v, char *buf, size_t cap) {
+    switch (v->type) {
+    case LB_VAL_NULL: snprintf(buf, cap, "null"); break;
+    case LB_VAL_BOOL: snprintf(buf, cap, "%s", v->i ? "true" : "false"); break;
+    case LB_VAL_INT: snprintf(buf, cap, "%" PRId64, v->i); break;
+    case LB_VAL_FLOAT: snprintf(buf, cap, "%.17g", v->f); break;
+    default: snprintf(buf, cap, "'%.60s%s'", v->s, v->slen > 60 ? "..." : ""); break;
+    }
+}
+
+lb_status lb_targets_read(const char *path, const lb_table *t, const long *cols, int ncols, int problem, lb_dataset *d,
+                          lb_error *err) {
+    const bool multi = problem == LB_PROBLEM_MULTI_LABEL;
+    if (ncols < 1 || ncols > LB_MAX_LABELS || (!multi && ncols != 1))
+        return lb_err(err, LB_ERR_USAGE, "%s: %d label columns: expected 1..%d (regression: 1)", path, ncols,
+                      LB_MAX_LABELS);
+    const size_t n = t->nrows;
+    d->targets = malloc(sizeof(float) * (n ? n : 1) * (size_t)ncols);
+    d->labels = calloc(n ? n : 1, sizeof *d->labels);
+    if (!d->targets || !d->labels) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+    d->n_targets = ncols;
+    for (size_t r = 0; r < n; r++)
+        for (int j = 0; j < ncols; j++) {
+            const lb_value *v = lb_table_cell(t, r, (size_t)cols[j]);
+            double x = 0;
+            const bool num = cell_number(v, &x);
+            if (!num || !isfinite(x) || (multi && x != 0 && x != 1)) {
+                char shown[96];
+                cell_text(v, shown, sizeof shown);
+                return lb_err(err, LB_ERR_FORMAT, "%s: row %zu: label column \"%s\" holds %s: expected %s", path, r,
+                              t->col_names[cols[j]], shown,
+                              multi ? "0 or 1 (false/true)" : "a finite number (a regression target)");
+            }
+            d->targets[r * (size_t)ncols + (size_t)j] = (float)x;
+        }
+    if (multi) {
+        d->target_names = calloc((size_t)ncols, sizeof *d->target_names);
+        if (!d->target_names) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+        for (int j = 0; j < ncols; j++)
+            if (!(d->target_names[j] = strdup(t->col_names[cols[j]])))
+                return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+    }
+    d->num_labels = ncols;
+    d->label_kind = LB_LABEL_KIND_NONE;
     return LB_OK;
 }

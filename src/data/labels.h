@@ -37,6 +37,13 @@ bool lb_label_is_class_id(const char *s, size_t len, int64_t *v);
  * require, else -1. */
 lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool require, lb_dataset *d, lb_error *err);
 
+/* Reads the targets of a multi-label (cols [ncols], each 0/1) or regression (one column of
+ * numbers) set (lb_dataset_opts.problem) into d->targets / n_targets / target_names; d->labels
+ * become 0 [t->nrows]. Null, non-numeric, non-finite or (multi-label) other than 0/1 values are
+ * LB_ERR_FORMAT naming path, row, column and value. */
+lb_status lb_targets_read(const char *path, const lb_table *t, const long *cols, int ncols, int problem, lb_dataset *d,
+                          lb_error *err);
+
 typedef enum lb_label_policy {
     LB_LABELS_EXACT,         /* names are the classes: unknown label names are errors */
     LB_LABELS_DEFAULT_NAMES, /* names are a default: sorted values when they do not cover the labels */

@@ -86,7 +86,7 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
     long tc = lb_table_col(&t, o.text_column);
     long pc = o.text_pair_column ? lb_table_col(&t, o.text_pair_column) : -1;
     long lc = lb_table_col(&t, o.label_column);
-    if (tc < 0 || (o.text_pair_column && pc < 0) || (lc < 0 && o.require_labels)) {
+    if (tc < 0 || (o.text_pair_column && pc < 0) || (lc < 0 && o.require_labels && !o.problem)) {
         const char *miss = tc < 0                           ? o.text_column
                            : (o.text_pair_column && pc < 0) ? o.text_pair_column
                                                             : o.label_column;
@@ -109,6 +109,42 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
         st = lb_err(err, LB_ERR_USAGE, "%s: text and text-pair column are both \"%s\"", path, o.text_column);
         goto fail;
     }
+    if (o.problem != LB_PROBLEM_SINGLE_LABEL) { /* multi-hot or real-valued targets */
+        long tcols[LB_MAX_LABELS];
+        int nt = 0;
+        if (o.problem == LB_PROBLEM_MULTI_LABEL && o.n_label_columns < 1) {
+            st = lb_err(err, LB_ERR_UNSUPPORTED,
+                        "%s: multi-label targets come from label columns of 0/1 (one per label); a label column "
+                        "holding lists of labels is not supported",
+                        path);
+            goto fail;
+        }
+        if (o.n_label_columns > LB_MAX_LABELS) {
+            st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: %d label columns, at most %d", path, o.n_label_columns,
+                        LB_MAX_LABELS);
+            goto fail;
+        }
+        const int want = o.problem == LB_PROBLEM_MULTI_LABEL ? o.n_label_columns : 1;
+        for (int j = 0; j < want; j++) {
+            const char *name = o.problem == LB_PROBLEM_MULTI_LABEL ? o.label_columns[j] : o.label_column;
+            long col = lb_table_col(&t, name);
+            if (col < 0 || col == tc || col == pc) {
+                list_columns(&t, cols, sizeof cols);
+                st = col < 0 ? lb_err(err, LB_ERR_FORMAT, "%s: no label column \"%s\" (columns: %s)", path, name, cols)
+                             : lb_err(err, LB_ERR_USAGE, "%s: \"%s\" is a text column, not a label column", path, name);
+                goto fail;
+            }
+            for (int k = 0; k < nt; k++)
+                if (tcols[k] == col) {
+                    st = lb_err(err, LB_ERR_USAGE, "%s: label column \"%s\" given twice", path, name);
+                    goto fail;
+                }
+            tcols[nt++] = col;
+        }
+        lc = -1; /* no class-id label column */
+        if ((st = lb_targets_read(path, &t, tcols, nt, o.problem, out, err))) goto fail;
+        o.label_names = NULL; /* the targets are not mapped onto names here */
+    }
     out->n = t.nrows;
     out->sources = calloc(1, sizeof *out->sources);
     out->source_start = calloc(1, sizeof *out->source_start);
@@ -121,7 +157,7 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
     if (lc >= 0 && (st = lb_labels_read(path, &t, lc, o.require_labels, out, err)) != LB_OK) goto fail;
     if ((st = take_texts(path, &t, tc, "text", &out->texts, err)) != LB_OK) goto fail;
     if (pc >= 0 && (st = take_texts(path, &t, pc, "text-pair", &out->text_pairs, err)) != LB_OK) goto fail;
-    if (lc < 0) {
+    if (lc < 0 && !out->labels) {
         out->labels = malloc(t.nrows * sizeof *out->labels);
         if (!out->labels) {
             st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);

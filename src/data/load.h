@@ -21,6 +21,13 @@ typedef struct lb_dataset_opts {
     const char *label_names_origin; /* where those names come from, for messages (NULL: "the given label names") */
     bool require_labels;
     lb_row_filter *rows; /* NULL: every row; else only the rows it keeps (rows->seen: the file's) */
+    /* lb_problem_type. Multi-label: label_columns (>= 1 columns of 0/1: true/false, 0/1 numbers or
+     * the strings "0"/"1") give each row's multi-hot targets, named by the columns. Regression:
+     * the label column's numbers (typed, or strings strtod reads whole; finite) are the targets.
+     * Every label is required then; a bad cell is LB_ERR_FORMAT naming file, row, column, value. */
+    int problem;
+    const char *const *label_columns; /* [n_label_columns] multi-label */
+    int n_label_columns;
 } lb_dataset_opts;
 
 /* Loads path, choosing the reader by extension: .csv, .tsv, .jsonl, .json, .parquet.

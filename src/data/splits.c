@@ -176,6 +176,14 @@ static lb_status append_rows(lb_dataset *dst, lb_dataset *src, const char *path,
     size_t *ss = realloc(dst->source_start, sizeof *ss * (size_t)ns);
     if (ss) dst->source_start = ss;
     if (!t || !l || !sv || !ss || (src->text_pairs && !p)) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+    if (src->targets) { /* the same label columns in every shard (lb_dataset_load checked them) */
+        const size_t K = (size_t)src->n_targets;
+        float *tg = realloc(dst->targets, sizeof *tg * n * K);
+        if (!tg) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+        dst->targets = tg;
+        memcpy(dst->targets + dst->n * K, src->targets, sizeof *tg * src->n * K);
+        dst->n_targets = src->n_targets;
+    }
     memcpy(dst->texts + dst->n, src->texts, sizeof *t * src->n);
     if (p) memcpy(dst->text_pairs + dst->n, src->text_pairs, sizeof *p * src->n);
     memcpy(dst->labels + dst->n, src->labels, sizeof *l * src->n);
@@ -214,7 +222,7 @@ lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *
     }
     char **names = NULL;
     int nn = 0;
-    if (!st) st = lb_labels_map(parts, n, NULL, &names, &nn, NULL, err); /* one class set for all shards */
+    if (!st && !o.problem) st = lb_labels_map(parts, n, NULL, &names, &nn, NULL, err); /* one class set */
     lb_free_list(names);
     for (int i = 0; !st && i < n; i++) {
         if (out->label_kind == LB_LABEL_KIND_NONE) out->label_kind = parts[i].label_kind;
@@ -225,10 +233,12 @@ lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *
         out->label_names = parts[0].label_names;
         parts[0].label_names = NULL;
         parts[0].num_labels = 0;
+        out->target_names = parts[0].target_names; /* multi-label: the label columns */
+        parts[0].target_names = NULL;
     }
     for (int i = 0; i < n; i++) lb_dataset_free(&parts[i]);
     free(parts);
-    if (!st && o.label_names) {
+    if (!st && o.label_names && !o.problem) {
         lb_label_spec spec = {.names = o.label_names,
                               .n_names = o.n_label_names,
                               .policy = LB_LABELS_EXACT,

@@ -1,8 +1,25 @@
 /* Cross-entropy over logits, mean over the batch (torch CrossEntropyLoss, reduction mean), and
- * its label-smoothed (HF LabelSmoother) and class-weighted (CrossEntropyLoss(weight=w)) forms. */
+ * its label-smoothed (HF LabelSmoother) and class-weighted (CrossEntropyLoss(weight=w)) forms;
+ * the multi-label (BCEWithLogitsLoss) and regression (MSELoss) losses; lb_task_loss picks one by
+ * the problem type. */
 #include "kernels/kernels.h"
+#include "lorabert.h"
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
+
+static const char *const problem_names[] = {"single_label_classification", "multi_label_classification", "regression"};
+
+const char *lb_problem_type_name(lb_problem_type p) { return (unsigned)p < 3 ? problem_names[p] : "unknown"; }
+
+bool lb_problem_type_parse(const char *name, lb_problem_type *p) {
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, problem_names[i])) {
+            if (p) *p = (lb_problem_type)i;
+            return true;
+        }
+    return false;
+}
 
 float lb_cross_entropy(const float *logits, const int32_t *labels, int B, int L, float *dlogits) {
     double total = 0.0;
@@ -97,4 +114,55 @@ double lb_cross_entropy_ex_ref(const double *logits, const int32_t *labels, int 
                                               smoothing * (exp(z[j] - lse) - 1.0 / L) / B;
     }
     return (1.0 - smoothing) * nll / wsum + smoothing * smooth / ((double)B * L);
+}
+
+/* log(1 + exp(-|z|)) + max(z, 0) - z t: torch's stable form of -[t log s(z) + (1 - t) log(1 - s(z))]. */
+float lb_bce_logits(const float *logits, const float *targets, int B, int L, float *dlogits) {
+    const int64_t n = (int64_t)B * L;
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double z = logits[i], y = targets[i];
+        total += (z > 0 ? z : 0.0) - z * y + log1p(exp(-fabs(z)));
+        if (dlogits) dlogits[i] = (float)((1.0 / (1.0 + exp(-z)) - y) / (double)n);
+    }
+    return (float)(total / (double)n);
+}
+
+double lb_bce_logits_ref(const double *logits, const double *targets, int B, int L, double *dlogits) {
+    const int64_t n = (int64_t)B * L;
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double s = 1.0 / (1.0 + exp(-logits[i]));
+        total -= targets[i] * log(s) + (1.0 - targets[i]) * log(1.0 - s);
+        if (dlogits) dlogits[i] = (s - targets[i]) / (double)n;
+    }
+    return total / (double)n;
+}
+
+float lb_mse(const float *pred, const float *targets, int64_t n, float *dpred) {
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double d = (double)pred[i] - (double)targets[i];
+        total += d * d;
+        if (dpred) dpred[i] = (float)(2.0 * d / (double)n);
+    }
+    return (float)(total / (double)n);
+}
+
+double lb_mse_ref(const double *pred, const double *targets, int64_t n, double *dpred) {
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        total += (pred[i] - targets[i]) * (pred[i] - targets[i]);
+        if (dpred) dpred[i] = 2.0 * (pred[i] - targets[i]) / (double)n;
+    }
+    return total / (double)n;
+}
+
+float lb_task_loss(const float *logits, const int32_t *labels, const float *targets, int B, int L,
+                   const lb_loss_spec *spec, float *dlogits) {
+    switch (spec ? spec->problem : LB_PROBLEM_SINGLE_LABEL) {
+    case LB_PROBLEM_MULTI_LABEL: return lb_bce_logits(logits, targets, B, L, dlogits);
+    case LB_PROBLEM_REGRESSION: return lb_mse(logits, targets, (int64_t)B * L, dlogits);
+    default: return lb_cross_entropy_ex(logits, labels, B, L, spec, dlogits);
+    }
 }

@@ -108,10 +108,26 @@ double lb_cross_entropy_ref(const double *logits, const int32_t *labels, int B, 
 typedef struct lb_loss_spec {
     float smoothing;      /* 0: none; in [0, 1) */
     const float *weights; /* [L] > 0, or NULL */
+    int problem;          /* lb_problem_type (lorabert.h): the loss lb_task_loss computes */
+    double threshold;     /* evaluation of multi-label sets: predicted when sigmoid >= it (0: 0.5) */
 } lb_loss_spec;
 /* lb_cross_entropy under spec; dlogits [B, L] nullable = d loss / d logits (overwrite). */
 float lb_cross_entropy_ex(const float *logits, const int32_t *labels, int B, int L, const lb_loss_spec *spec,
                           float *dlogits);
+/* torch BCEWithLogitsLoss (reduction mean over B x L): mean of max(z, 0) - z t + log1p(exp(-|z|)).
+ * logits, targets [B, L] (targets in [0, 1], multi-hot); dlogits [B, L] nullable =
+ * (sigmoid(z) - t) / (B L) (overwrite). */
+float lb_bce_logits(const float *logits, const float *targets, int B, int L, float *dlogits);
+double lb_bce_logits_ref(const double *logits, const double *targets, int B, int L, double *dlogits);
+/* torch MSELoss (reduction mean): mean over n of (z - t)^2; dpred [n] nullable = 2 (z - t) / n. */
+float lb_mse(const float *pred, const float *targets, int64_t n, float *dpred);
+double lb_mse_ref(const double *pred, const double *targets, int64_t n, double *dpred);
+/* The loss of spec->problem (NULL spec: single-label): LB_PROBLEM_SINGLE_LABEL cross-entropy under
+ * spec (labels [B]), LB_PROBLEM_MULTI_LABEL lb_bce_logits, LB_PROBLEM_REGRESSION lb_mse over the
+ * B x L values (HF: logits.squeeze() against labels.squeeze() when L = 1: the same numbers);
+ * targets [B, L] for the last two. */
+float lb_task_loss(const float *logits, const int32_t *labels, const float *targets, int B, int L,
+                   const lb_loss_spec *spec, float *dlogits);
 /* Double twin (unit tests). */
 double lb_cross_entropy_ex_ref(const double *logits, const int32_t *labels, int B, int L, double smoothing,
                                const double *weights, double *dlogits);

@@ -95,14 +95,15 @@ static lb_status parse_labels(cfg_ctx *c, lb_model_config *cfg, const lb_load_op
         if (!cJSON_IsObject(ids)) return lb_err(c->err, LB_ERR_FORMAT, "%s: \"id2label\": expected an object", c->path);
         n_file = cJSON_GetArraySize(ids);
     }
-    if (opts && opts->labels && opts->num_labels < 2)
-        return lb_err(c->err, LB_ERR_USAGE, "%s: label names given without num_labels (>= 2)", c->path);
+    if (opts && opts->labels && opts->num_labels < 1)
+        return lb_err(c->err, LB_ERR_USAGE, "%s: label names given without num_labels (>= 1)", c->path);
     int want = opts && opts->num_labels > 0 ? opts->num_labels : (n_file > 0 ? n_file : 2);
-    if (want < 2)
+    /* one output: a regression model (config.json "regression", or no problem_type: HF's rule) */
+    if (want < 2 && cfg->problem != LB_PROBLEM_REGRESSION)
         return lb_err(c->err, LB_ERR_UNSUPPORTED,
-                      "%s: num_labels %d: lorabert supports single-label classification "
-                      "with at least 2 labels",
-                      c->path, want);
+                      "%s: num_labels %d with problem_type %s: classification needs at least 2 labels "
+                      "(one output is a regression model)",
+                      c->path, want, lb_problem_type_name((lb_problem_type)cfg->problem));
     cfg->num_labels = want;
     cfg->id2label = calloc((size_t)want, sizeof(char *));
     if (!cfg->id2label) return lb_err(c->err, LB_ERR_NOMEM, "%s: out of memory", c->path);
@@ -273,20 +274,27 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
         goto out;
     }
     cfg->max_tokens = lb_config_max_tokens(cfg);
-    /* problem_type: single-label (or absent, or null) and multi-label load; multi-label models
-     * score each label by its sigmoid (inference only: training and evaluation refuse them). */
+    /* problem_type: HF's three names; absent or null: HF's inference once the labels are known
+     * (num_labels 1: regression; more: single-label, the class-id labels lorabert reads) */
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
-    if (pt && cJSON_IsString(pt) && !strcmp(pt->valuestring, "multi_label_classification")) {
-        cfg->multi_label = true;
-    } else if (pt && !cJSON_IsNull(pt) &&
-               (!cJSON_IsString(pt) || strcmp(pt->valuestring, "single_label_classification") != 0)) {
+    lb_problem_type pk = LB_PROBLEM_SINGLE_LABEL;
+    const bool pt_given = pt && !cJSON_IsNull(pt);
+    if (pt_given && !(cJSON_IsString(pt) && lb_problem_type_parse(pt->valuestring, &pk))) {
         st = lb_err(err, LB_ERR_UNSUPPORTED,
-                    "%s: problem_type %s%s%s: lorabert supports \"single_label_classification\" and "
-                    "\"multi_label_classification\"",
+                    "%s: problem_type %s%s%s: lorabert supports \"single_label_classification\", "
+                    "\"multi_label_classification\" and \"regression\"",
                     path, cJSON_IsString(pt) ? "\"" : "", cJSON_IsString(pt) ? pt->valuestring : "(not a string)",
                     cJSON_IsString(pt) ? "\"" : "");
         goto out;
     }
+    if (!pt_given) { /* HF: num_labels == 1 -> regression */
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+        int n = opts && opts->num_labels > 0 ? opts->num_labels : cJSON_IsObject(ids) ? cJSON_GetArraySize(ids) : 2;
+        if (n == 1) pk = LB_PROBLEM_REGRESSION;
+    }
+    if (opts && opts->problem_set) pk = (lb_problem_type)opts->problem;
+    cfg->problem = (int)pk;
+    cfg->multi_label = pk == LB_PROBLEM_MULTI_LABEL;
     st = parse_labels(&c, cfg, opts);
 out:
     if (st && root && m->config_json != root) cJSON_Delete(root);

@@ -38,6 +38,9 @@ typedef struct lb_model_config {
     int num_labels;
     char **id2label;  /* [num_labels] */
     bool multi_label; /* config.json problem_type "multi_label_classification": sigmoid scores */
+    /* lb_problem_type: config.json's problem_type; absent or null: HF's inference, regression
+     * for num_labels 1 (DistilBertForSequenceClassification.forward), else single-label */
+    int problem;
 } lb_model_config;
 
 /* The linear layers of a block, in PEFT's names for each architecture. */
@@ -57,6 +60,8 @@ typedef struct lb_load_opts {
     const char *const *labels; /* optional label names [num_labels] */
     uint64_t seed;             /* initialisation of a newly created head / LoRA */
     bool quiet;                /* unused: the notice is kept (lb_model_load_notice), never printed */
+    bool problem_set;          /* problem (lb_problem_type) overrides config.json's problem_type */
+    int problem;
 } lb_load_opts;
 
 typedef struct lb_model lb_model;

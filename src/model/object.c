@@ -406,7 +406,7 @@ static lb_status write_config(const lb_model *m, const char *dir, lb_error *err)
             cJSON_AddNumberToObject(l2i, m->cfg.id2label[i], i);
     }
     if (!cJSON_GetObjectItemCaseSensitive(root, "problem_type"))
-        cJSON_AddStringToObject(root, "problem_type", "single_label_classification");
+        cJSON_AddStringToObject(root, "problem_type", lb_problem_type_name((lb_problem_type)m->cfg.problem));
     cJSON_DeleteItemFromObjectCaseSensitive(root, "torch_dtype");
     cJSON_AddStringToObject(root, "torch_dtype", "float32");
     char *text = cJSON_Print(root);
@@ -511,7 +511,7 @@ void lb_model_get_info(const lb_model *m, lb_model_info *info) {
     }
     lb_model_param_counts(m, &info->trainable_params, &info->all_params);
     info->precision = m->precision;
-    info->problem_type = c->multi_label ? "multi_label_classification" : "single_label_classification";
+    info->problem_type = lb_problem_type_name((lb_problem_type)c->problem);
     info->max_tokens = c->max_tokens;
 }
 

@@ -461,6 +461,31 @@ lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, l
     return LB_OK;
 }
 
+lb_status lb_peft_read_problem(const char *dir, int *problem, lb_error *err) {
+    *problem = -1;
+    char *p = lb_path_join(dir, "labels.json");
+    if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (!lb_file_exists(p)) {
+        free(p);
+        return LB_OK;
+    }
+    cJSON *root = lb_json_read_file(p, LB_MAX_JSON_BYTES, "JSON file", true, err);
+    lb_status st = root ? LB_OK : err ? err->code : LB_ERR_FORMAT;
+    const cJSON *pt = root ? cJSON_GetObjectItemCaseSensitive(root, "problem_type") : NULL;
+    lb_problem_type k;
+    if (pt && !cJSON_IsNull(pt)) {
+        if (cJSON_IsString(pt) && lb_problem_type_parse(pt->valuestring, &k)) *problem = (int)k;
+        else
+            st = lb_err(err, LB_ERR_UNSUPPORTED,
+                        "%s: problem_type %s: lorabert supports \"single_label_classification\", "
+                        "\"multi_label_classification\" and \"regression\"",
+                        p, cJSON_IsString(pt) ? pt->valuestring : "(not a string)");
+    }
+    cJSON_Delete(root);
+    free(p);
+    return st;
+}
+
 lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err) {
     *name = NULL;
     char *p = lb_path_join(dir, "adapter_config.json");
@@ -483,7 +508,7 @@ lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err) {
 }
 
 /* Writes dir/labels.json (id2label, label2id, num_labels) atomically. */
-static lb_status write_labels(const char *dir, const char *const *names, int n, lb_error *err) {
+static lb_status write_labels(const char *dir, const char *const *names, int n, int problem, lb_error *err) {
     char *path = lb_path_join(dir, "labels.json");
     if (!path) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     lb_atomic_file af;
@@ -508,7 +533,12 @@ static lb_status write_labels(const char *dir, const char *const *names, int n, 
         lb_pyjson_str(f, names[i]);
         fprintf(f, ": %d", i);
     }
-    fprintf(f, "\n  },\n  \"num_labels\": %d\n}\n", n);
+    fprintf(f, "\n  },\n  \"num_labels\": %d", n);
+    if (problem != LB_PROBLEM_SINGLE_LABEL) { /* what the head means, for predict / eval / serve */
+        fputs(",\n  \"problem_type\": ", f);
+        lb_pyjson_str(f, lb_problem_type_name((lb_problem_type)problem));
+    }
+    fputs("\n}\n", f);
     if (ferror(f)) {
         lb_atomic_abort(&af);
         st = lb_err(err, LB_ERR_IO, "%s: write failed", path);
@@ -525,5 +555,5 @@ lb_status lb_peft_save_folder(const lb_model *m, const char *dir, const char *ba
     lb_model_info info;
     lb_model_get_info(m, &info);
     if (!labels && !info.labels) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", dir);
-    return write_labels(dir, labels ? labels : info.labels, info.num_labels, err);
+    return write_labels(dir, labels ? labels : info.labels, info.num_labels, lb_model_get_config(m)->problem, err);
 }

@@ -37,6 +37,10 @@ lb_status lb_peft_check_target(const lb_model *m, const char *name, lb_error *er
  * to every adapter), else the head's classifier shape in adapter_model.safetensors (names NULL),
  * else *num_labels = 0. names (may be NULL) gets a malloc'd NULL-terminated list. */
 lb_status lb_peft_read_labels(const char *dir, int *num_labels, char ***names, lb_error *err);
+/* The problem_type labels.json records (lorabert writes it for multi-label and regression heads):
+ * *problem gets its lb_problem_type, or -1 without labels.json or the key. Another name is
+ * LB_ERR_UNSUPPORTED. */
+lb_status lb_peft_read_problem(const char *dir, int *problem, lb_error *err);
 /* adapter_config.json's base_model_name_or_path (malloc'd); absent or empty is LB_ERR_FORMAT. */
 lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err);
 /* Writes the whole adapter folder (created when missing): lb_peft_save, the tokenizer files

@@ -614,12 +614,18 @@ static lb_status forward(void *ctx, const lb_tokens *rows, const lb_adapter *con
 
 static int max_input_length(const lb_tokenizer *tok, const lb_model_info *info);
 
-/* Whether folder/config.json says problem_type multi_label_classification (TEI ignores it; a
- * multi-label model's scores are sigmoids whatever its head size). -1: no config.json or no
- * problem_type there. */
+/* Whether folder/config.json, else folder/labels.json (lorabert's adapters record a trained
+ * head's problem type there), says problem_type multi_label_classification (TEI ignores it; a
+ * multi-label model's scores are sigmoids whatever its head size). -1: neither says a problem_type. */
+static int multi_label_in(const char *folder, const char *file);
 static int multi_label(const char *folder) {
+    int r = multi_label_in(folder, "config.json");
+    return r >= 0 ? r : multi_label_in(folder, "labels.json");
+}
+
+static int multi_label_in(const char *folder, const char *file) {
     char path[4096];
-    if (!folder || snprintf(path, sizeof path, "%s/config.json", folder) >= (int)sizeof path) return -1;
+    if (!folder || snprintf(path, sizeof path, "%s/%s", folder, file) >= (int)sizeof path) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
     size_t cap = (size_t)4 << 20, n = 0; /* a config.json is a few KB; 4 MiB is plenty */
@@ -782,7 +788,8 @@ int serve_run(const serve_options *o, lb_error *err) {
     if ((rc = lb_tokenizer_open(s->info.tokenizer_dir, &s->tok_owned, err))) goto out;
     s->tok = s->tok_owned;
     s->max_len = max_input_length(s->tok, &s->info);
-    s->multi_label = multi_label(s->info.model_dir);
+    /* the model's own rule: an adapter's labels.json, else config.json */
+    s->multi_label = !strcmp(s->info.problem_type, "multi_label_classification");
     s->mode = score_mode(s->info.num_labels, s->multi_label);
     workers = true;
     if (!wqueue_start(&s->work, (int)o->tokenization_workers, work_predict) || !wqueue_start(&s->load, 1, load_run)) {

@@ -42,6 +42,11 @@ lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, 
     return evaluate(m, data, batch_size, coll, shard, NULL, res, logits_out, err);
 }
 
+lb_status lb_evaluate_shard_loss(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
+                                 bool shard, const lb_loss_spec *loss, lb_eval_result *res, lb_error *err) {
+    return evaluate(m, data, batch_size, coll, shard, loss, res, NULL, err);
+}
+
 lb_status lb_evaluate_loss(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
                            const lb_loss_spec *loss, lb_eval_result *res, float *logits_out, lb_error *err) {
     return evaluate(m, data, batch_size, coll, false, loss, res, logits_out, err);
@@ -61,14 +66,22 @@ static lb_status evaluate(lb_model *m, const lb_tokset *data, int batch_size, co
     if (data->n <= 0) return lb_err(err, LB_ERR_FORMAT, "evaluation: empty dataset");
     if (batch_size < 1) return lb_err(err, LB_ERR_USAGE, "evaluation: batch size %d < 1", batch_size);
     if (L > LB_METRICS_MAX_LABELS) return lb_err(err, LB_ERR_UNSUPPORTED, "evaluation: %d labels", L);
+    /* multi-label and regression: every example's logits and targets are kept for the metrics */
+    const int problem = loss ? loss->problem : LB_PROBLEM_SINGLE_LABEL;
+    const bool multi = problem != LB_PROBLEM_SINGLE_LABEL;
+    if (multi && (!data->targets || data->n_targets != L))
+        return lb_err(err, LB_ERR_USAGE, "evaluation: problem_type %s: %d target values per example, expected %d",
+                      lb_problem_type_name((lb_problem_type)problem), data->targets ? data->n_targets : 0, L);
     shard = shard && P > 1;
+    float *all_logits = NULL, *all_targets = NULL; /* [n_total * L] (multi) */
     double t0 = now_s();
     lb_collator bb = {0};
     /* Batches: the whole set's (this process runs every P-th), or this process's shard's (blocks
      * rank, rank + P, ... of the whole input: its k-th batch is global batch k * P + rank). */
     const int64_t nb_local = (data->n + batch_size - 1) / batch_size;
     int64_t nb = nb_local, mine = (nb + P - 1) / P, n_total = data->n;
-    const size_t rec = sizeof(batch_rec) + 2 * sizeof(int32_t) * (size_t)batch_size;
+    const size_t row_bytes = multi ? 2 * sizeof(float) * (size_t)L : 2 * sizeof(int32_t);
+    const size_t rec = sizeof(batch_rec) + row_bytes * (size_t)batch_size;
     float *logits = malloc(sizeof(float) * (size_t)batch_size * L);
     int32_t *rows = malloc(sizeof(int32_t) * (size_t)batch_size);
     unsigned char *sendb = NULL, *recvb = NULL;
@@ -95,6 +108,14 @@ static lb_status evaluate(lb_model *m, const lb_tokset *data, int batch_size, co
             if (all[2 * r] > mine) mine = all[2 * r];
         }
         free(all);
+    }
+    if (multi) {
+        all_logits = malloc(sizeof(float) * (size_t)(n_total * L));
+        all_targets = malloc(sizeof(float) * (size_t)(n_total * L));
+        if (!all_logits || !all_targets) {
+            st = lb_err(err, LB_ERR_NOMEM, "evaluation: out of memory");
+            goto out;
+        }
     }
     if (P > 1) {
         sendb = calloc((size_t)(mine ? mine : 1), rec);
@@ -126,7 +147,17 @@ static lb_status evaluate(lb_model *m, const lb_tokset *data, int batch_size, co
                 r.bad_label = (int32_t)(i % L);
                 r.bad_value = logits[i];
             }
-        if (!r.bad) {
+        if (!r.bad && multi) {
+            r.loss = lb_task_loss(logits, bb.labels, bb.targets, B, L, loss, NULL);
+            const size_t nb_bytes = sizeof(float) * (size_t)B * L;
+            if (lp) { /* the batch's logits, then its targets */
+                memcpy(lp, logits, nb_bytes);
+                memcpy((unsigned char *)lp + nb_bytes, bb.targets, nb_bytes);
+            } else {
+                memcpy(all_logits + s * L, logits, nb_bytes);
+                memcpy(all_targets + s * L, bb.targets, nb_bytes);
+            }
+        } else if (!r.bad) {
             r.loss = lb_cross_entropy_ex(logits, bb.labels, B, L, loss, NULL);
             for (int b = 0; b < B; b++) {
                 int pred = lb_argmax(logits + (int64_t)b * L, L);
@@ -161,7 +192,12 @@ static lb_status evaluate(lb_model *m, const lb_tokset *data, int batch_size, co
                 goto out;
             }
             loss_sum += (double)(float)r.loss * r.B;
-            for (int b = 0; b < r.B; b++) confusion[lp[2 * b] * L + lp[2 * b + 1]]++;
+            if (multi) {
+                const size_t nb_bytes = sizeof(float) * (size_t)r.B * L;
+                memcpy(all_logits + g * batch_size * L, lp, nb_bytes);
+                memcpy(all_targets + g * batch_size * L, (const unsigned char *)lp + nb_bytes, nb_bytes);
+            } else
+                for (int b = 0; b < r.B; b++) confusion[lp[2 * b] * L + lp[2 * b + 1]]++;
         }
     }
     res->loss = loss_sum / (double)n_total;
@@ -169,7 +205,11 @@ static lb_status evaluate(lb_model *m, const lb_tokset *data, int batch_size, co
         st = lb_err(err, LB_ERR_NUMERIC, "evaluation: non-finite eval loss (%g) from finite logits", res->loss);
         goto out;
     }
-    st = lb_metrics_from_confusion(confusion, L, 0.0, &res->metrics, err);
+    if (problem == LB_PROBLEM_MULTI_LABEL)
+        lb_multilabel_metrics(all_logits, all_targets, n_total, L, loss->threshold > 0 ? loss->threshold : 0.5, res);
+    else if (problem == LB_PROBLEM_REGRESSION)
+        st = lb_regression_metrics(all_logits, all_targets, n_total * L, res, err);
+    else st = lb_metrics_from_confusion(confusion, L, 0.0, &res->metrics, err);
     res->runtime_s = now_s() - t0;
 out:
     lb_collator_free(&bb);
@@ -177,5 +217,7 @@ out:
     free(rows);
     free(sendb);
     free(recvb);
+    free(all_logits);
+    free(all_targets);
     return st;
 }

@@ -36,5 +36,9 @@ lb_status lb_evaluate_shard(lb_model *m, const lb_tokset *data, int batch_size, 
  * reports as eval_loss when its compute_loss smooths or weights the loss. */
 lb_status lb_evaluate_loss(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
                            const lb_loss_spec *loss, lb_eval_result *res, float *logits_out, lb_error *err);
+/* lb_evaluate_shard under loss (NULL: plain cross-entropy); multi-label and regression sets
+ * (loss->problem) need data's targets. */
+lb_status lb_evaluate_shard_loss(lb_model *m, const lb_tokset *data, int batch_size, const lb_collective *coll,
+                                 bool shard, const lb_loss_spec *loss, lb_eval_result *res, lb_error *err);
 
 #endif

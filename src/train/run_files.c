@@ -31,8 +31,9 @@ double lb_run_epoch(const lb_train_state *s) {
 }
 
 const char *lb_best_metric_name(lb_best_metric b) {
-    static const char *names[] = {"eval_loss", "eval_accuracy", "eval_f1", "eval_precision", "eval_recall"};
-    return names[b];
+    static const char *names[] = {"eval_loss", "eval_accuracy", "eval_f1",      "eval_precision", "eval_recall",
+                                  "eval_mse",  "eval_mae",      "eval_pearson", "eval_spearman"};
+    return (unsigned)b < LB_BEST_COUNT ? names[b] : "?";
 }
 
 /* ---- files ------------------------------------------------------------------------------- */
@@ -52,13 +53,23 @@ static void put_int(FILE *f, int indent, const char *key, int64_t v, int *first)
     fprintf(f, "%lld", (long long)v);
 }
 
-static void write_hentry(FILE *f, const lb_hist_entry *e) {
+static void write_hentry(FILE *f, const lb_hist_entry *e, int problem) {
     int first = 1;
     fputs("    {", f);
     put_num(f, 6, "epoch", e->epoch, &first);
     if (e->kind == LB_HIST_TRAIN) {
         put_num(f, 6, "learning_rate", e->v[0], &first);
         put_num(f, 6, "loss", e->v[1], &first);
+    } else if (e->kind == LB_HIST_EVAL && problem == LB_PROBLEM_REGRESSION) {
+        /* v[1..4]: mse, mae, pearson, spearman (the trainer's regression entry); keys sorted as HF */
+        put_num(f, 6, "eval_loss", e->v[0], &first);
+        put_num(f, 6, "eval_mae", e->v[2], &first);
+        put_num(f, 6, "eval_mse", e->v[1], &first);
+        put_num(f, 6, "eval_pearson", e->v[3], &first);
+        put_num(f, 6, "eval_runtime", e->v[5], &first);
+        put_num(f, 6, "eval_samples_per_second", e->v[6], &first);
+        put_num(f, 6, "eval_spearman", e->v[4], &first);
+        put_num(f, 6, "eval_steps_per_second", e->v[7], &first);
     } else if (e->kind == LB_HIST_EVAL) {
         put_num(f, 6, "eval_accuracy", e->v[1], &first);
         put_num(f, 6, "eval_f1", e->v[2], &first);
@@ -112,7 +123,7 @@ static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opt
     fputs("[", f);
     for (int i = 0; i < s->nhist; i++) {
         fputs(i ? ",\n" : "\n", f);
-        write_hentry(f, &s->hist[i]);
+        write_hentry(f, &s->hist[i], o->problem);
     }
     fputs(s->nhist ? "\n  ]" : "]", f);
     put_int(f, 2, "logging_steps", o->logging_steps, &first);
@@ -144,6 +155,32 @@ lb_status lb_run_save_adapter_dir(lb_model *m, const lb_train_state *s, const lb
 }
 
 static void write_metric_fields(FILE *f, const lb_eval_result *e, int L) {
+    if (e->problem_type == LB_PROBLEM_REGRESSION) { /* keys sorted, as the classification ones */
+        fputs("  \"loss\": ", f);
+        lb_pyjson_double(f, e->loss);
+        fputs(",\n  \"mae\": ", f);
+        lb_pyjson_double(f, e->mae);
+        fputs(",\n  \"mse\": ", f);
+        lb_pyjson_double(f, e->mse);
+        fprintf(f, ",\n  \"n_examples\": %lld,\n  \"pearson\": ", (long long)e->metrics.n);
+        lb_pyjson_double(f, e->pearson);
+        fputs(",\n  \"spearman\": ", f);
+        lb_pyjson_double(f, e->spearman);
+        return;
+    }
+    if (e->problem_type == LB_PROBLEM_MULTI_LABEL) { /* subset accuracy, micro and macro averages */
+        const char *const keys[] = {"accuracy",        "f1",     "f1_macro",     "loss",     "precision",
+                                    "precision_macro", "recall", "recall_macro", "threshold"};
+        const double vals[] = {e->metrics.accuracy,  e->metrics.f1,      e->macro_f1,       e->loss,
+                               e->metrics.precision, e->macro_precision, e->metrics.recall, e->macro_recall,
+                               e->threshold};
+        for (int k = 0; k < 9; k++) {
+            fprintf(f, "%s  \"%s\": ", k ? ",\n" : "", keys[k]);
+            lb_pyjson_double(f, vals[k]);
+            if (k == 3) fprintf(f, ",\n  \"n_examples\": %lld", (long long)e->metrics.n);
+        }
+        return;
+    }
     fprintf(f, "  \"accuracy\": ");
     lb_pyjson_double(f, e->metrics.accuracy);
     fputs(",\n  \"confusion_matrix\": [", f);

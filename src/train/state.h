@@ -25,7 +25,12 @@ typedef enum lb_best_metric {
     LB_BEST_ACCURACY,
     LB_BEST_F1,
     LB_BEST_PRECISION,
-    LB_BEST_RECALL
+    LB_BEST_RECALL,
+    LB_BEST_MSE, /* regression (lower wins) */
+    LB_BEST_MAE,
+    LB_BEST_PEARSON, /* higher wins */
+    LB_BEST_SPEARMAN,
+    LB_BEST_COUNT
 } lb_best_metric;
 
 struct lb_run_output; /* train/run_files.h */
@@ -84,6 +89,11 @@ typedef struct lb_train_opts {
     double save_steps; /* 500; the same rule */
     bool load_best;    /* true: HF load_best_model_at_end (the best checkpoint's adapter is the result);
                         * false: the last step's */
+    /* lb_problem_type: the loss (cross-entropy, BCEWithLogitsLoss, MSELoss) and the metrics.
+     * Multi-label and regression need the sets' targets (lb_tokset_set_targets, num_labels values
+     * per example) and no label smoothing or class weights. */
+    int problem;
+    double threshold; /* multi-label metrics: a label is predicted when its sigmoid >= this; 0: 0.5 */
 } lb_train_opts;
 
 /* Batches per optimizer step: processes x gradient accumulation steps. */

@@ -1,5 +1,6 @@
 /* Tokenised datasets and the padding collator; see tokset.h. */
 #include "train/tokset.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +40,23 @@ lb_status lb_tokset_add_pair(lb_tokset *ts, const int32_t *ids, int32_t len, int
     return LB_OK;
 }
 
+lb_status lb_tokset_set_targets(lb_tokset *ts, const float *targets, int k, lb_error *err) {
+    if (k < 1) return lb_err(err, LB_ERR_USAGE, "targets: %d values per example, expected >= 1", k);
+    for (int64_t i = 0; i < ts->n * k; i++)
+        if (!isfinite(targets[i]))
+            return lb_err(err, LB_ERR_FORMAT, "example %lld: target %lld is %g, expected a finite number",
+                          (long long)(i / k), (long long)(i % k), (double)targets[i]);
+    float *t = malloc(sizeof(float) * (size_t)(ts->n * k > 0 ? ts->n * k : 1));
+    if (!t) return lb_err(err, LB_ERR_NOMEM, "out of memory for %lld targets", (long long)(ts->n * k));
+    if (ts->n) memcpy(t, targets, sizeof(float) * (size_t)(ts->n * k));
+    free(ts->targets);
+    ts->targets = t;
+    ts->n_targets = k;
+    return LB_OK;
+}
+
 void lb_tokset_free(lb_tokset *ts) {
+    free(ts->targets);
     free(ts->ids);
     free(ts->offsets);
     free(ts->labels);
@@ -60,9 +77,10 @@ lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const ch
     int32_t *tt = NULL; /* [enc.cap] token types of the current pair */
     lb_status st = LB_OK;
     for (int64_t i = 0; i < n; i++) {
-        if (labels[i] < 0 || labels[i] >= num_labels) {
+        const int32_t y = labels ? labels[i] : 0;
+        if (y < 0 || y >= num_labels) {
             st = lb_err(err, LB_ERR_FORMAT, "%s: row %lld: label %d is outside 0..%d (the model has %d labels)", what,
-                        (long long)i + 1, labels[i], num_labels - 1, num_labels);
+                        (long long)i + 1, y, num_labels - 1, num_labels);
             break;
         }
         st = pairs ? lb_tokenize_pair(tok, texts[i], lens[i], pairs[i], pair_lens[i], &to, &enc, &tt, err)
@@ -78,7 +96,7 @@ lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const ch
                     start = k;
                     break;
                 }
-        if ((st = lb_tokset_add_pair(ts, enc.ids, enc.n, start, labels[i], err))) break;
+        if ((st = lb_tokset_add_pair(ts, enc.ids, enc.n, start, y, err))) break;
     }
     free(tt);
     lb_encoding_free(&enc);
@@ -91,6 +109,7 @@ void lb_collator_free(lb_collator *bb) {
     free(bb->types);
     free(bb->lengths);
     free(bb->labels);
+    free(bb->targets);
     memset(bb, 0, sizeof *bb);
 }
 
@@ -121,7 +140,15 @@ int64_t lb_collate(lb_collator *bb, const lb_tokset *ts, const int32_t *rows, in
         bb->types = y;
         bb->cap_types = (int64_t)B * T;
     }
+    const int K = ts->targets ? ts->n_targets : 0;
+    if ((int64_t)B * K > bb->cap_targets) {
+        float *y = realloc(bb->targets, sizeof(float) * (size_t)B * K);
+        if (!y) return -1;
+        bb->targets = y;
+        bb->cap_targets = (int64_t)B * K;
+    }
     for (int b = 0; b < B; b++) {
+        if (K) memcpy(bb->targets + (int64_t)b * K, ts->targets + (int64_t)rows[b] * K, sizeof(float) * (size_t)K);
         const int32_t *src = ts->ids + ts->offsets[rows[b]];
         int len = (int)(ts->offsets[rows[b] + 1] - ts->offsets[rows[b]]);
         memcpy(bb->ids + (int64_t)b * T, src, sizeof(int32_t) * len);

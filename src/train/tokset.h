@@ -28,10 +28,15 @@ typedef struct lb_tokset {
                           * the length for single texts */
     bool has_pairs;         /* some example is a pair: batches carry token_type_ids */
     int64_t cap_n, cap_ids; /* allocated sizes */
+    /* Multi-label and regression sets: each example's n_targets values (multi-hot 0/1, or the
+     * regression values; lb_tokset_set_targets); labels[] are then 0. NULL: class ids only. */
+    float *targets; /* [n * n_targets] */
+    int n_targets;
 } lb_tokset;
 
 /* Tokenizes texts once (HF: tokenizer(text, truncation=True, max_length, truncation_side)).
- * labels[i] must lie in [0, num_labels): otherwise LB_ERR_FORMAT naming the row. n == 0 is an
+ * labels[i] must lie in [0, num_labels): otherwise LB_ERR_FORMAT naming the row. labels NULL:
+ * every label 0 (a multi-label or regression set: lb_tokset_set_targets gives the values). n == 0 is an
  * error ("empty dataset"). `what` names the data in messages (e.g. the file).
  * Sentence pairs when pairs != NULL (HF: tokenizer(a, b, truncation=True, max_length)):
  * [CLS] A [SEP] B [SEP] with token_type_ids 0 up to and including the first [SEP], 1 after;
@@ -44,6 +49,9 @@ lb_status lb_tokset_build_pairs(lb_tokset *ts, const lb_tokenizer *tok, const ch
  * 1 from there; type_start == len: a single text). */
 lb_status lb_tokset_add_pair(lb_tokset *ts, const int32_t *ids, int32_t len, int32_t type_start, int32_t label,
                              lb_error *err);
+/* Copies targets [ts->n * k] (k >= 1 values per example, each finite) into ts->targets,
+ * replacing any. A non-finite value is LB_ERR_FORMAT naming its example. */
+lb_status lb_tokset_set_targets(lb_tokset *ts, const float *targets, int k, lb_error *err);
 void lb_tokset_free(lb_tokset *ts);
 
 /* Batch buffers, grown to the largest batch seen. Start from a zeroed struct. */
@@ -54,6 +62,8 @@ typedef struct lb_collator {
     int32_t *labels;  /* [B] the batch's labels, in row order */
     int64_t cap_bt, cap_types;
     int cap_b;
+    float *targets; /* [B * ts->n_targets] the batch's targets (sets with targets), row order */
+    int64_t cap_targets;
 } lb_collator;
 
 /* Right-pads rows[0..B) of ts to the longest (DataCollatorWithPadding) with pad_id; *out points

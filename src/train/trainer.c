@@ -177,6 +177,10 @@ static double best_value(const lb_eval_result *e, lb_best_metric b) {
     case LB_BEST_F1: return e->metrics.f1;
     case LB_BEST_PRECISION: return e->metrics.precision;
     case LB_BEST_RECALL: return e->metrics.recall;
+    case LB_BEST_MSE: return e->mse;
+    case LB_BEST_MAE: return e->mae;
+    case LB_BEST_PEARSON: return e->pearson;
+    case LB_BEST_SPEARMAN: return e->spearman;
     default: return e->loss;
     }
 }
@@ -240,11 +244,12 @@ static lb_status push_hist(lb_trainer *t, lb_hist_entry h, double grad_norm, lb_
         TB("train/grad_norm", grad_norm);
         TB("train/learning_rate", h.v[0]);
     } else if (h.kind == LB_HIST_EVAL) {
+        const bool reg = t->o.problem == LB_PROBLEM_REGRESSION; /* v[1..4]: mse mae pearson spearman */
         TB("eval/loss", h.v[0]);
-        TB("eval/accuracy", h.v[1]);
-        TB("eval/f1", h.v[2]);
-        TB("eval/precision", h.v[3]);
-        TB("eval/recall", h.v[4]);
+        TB(reg ? "eval/mse" : "eval/accuracy", h.v[1]);
+        TB(reg ? "eval/mae" : "eval/f1", h.v[2]);
+        TB(reg ? "eval/pearson" : "eval/precision", h.v[3]);
+        TB(reg ? "eval/spearman" : "eval/recall", h.v[4]);
         TB("eval/runtime", h.v[5]);
         TB("eval/samples_per_second", h.v[6]);
         TB("eval/steps_per_second", h.v[7]);
@@ -324,6 +329,53 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
         return lb_err(err, LB_ERR_USAGE, "train: label_smoothing_factor %g: expected 0 <= factor < 1",
                       o->label_smoothing);
     const bool weighted = o->class_weights || o->class_weights_auto;
+    if (o->problem < LB_PROBLEM_SINGLE_LABEL || o->problem > LB_PROBLEM_REGRESSION)
+        return lb_err(err, LB_ERR_USAGE, "train: problem type %d is not one of lb_problem_type", o->problem);
+    if (o->problem != LB_PROBLEM_SINGLE_LABEL) {
+        const char *pn = lb_problem_type_name((lb_problem_type)o->problem);
+        /* HF's LabelSmoother takes class ids (log-softmax gathered at the label); lorabert's class
+         * weights are CrossEntropyLoss's */
+        if (o->label_smoothing > 0)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: label smoothing with problem_type %s: HF's LabelSmoother needs class ids "
+                          "(single_label_classification)",
+                          pn);
+        if (weighted)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: class weights with problem_type %s: they weight cross-entropy "
+                          "(single_label_classification)",
+                          pn);
+        if (!train)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: runs on caller-given batches take class ids (single_label_classification), "
+                          "not problem_type %s",
+                          pn);
+        const lb_tokset *sets[2] = {train, eval};
+        for (int i = 0; i < 2; i++)
+            if (sets[i] && (!sets[i]->targets || sets[i]->n_targets != L))
+                return lb_err(err, LB_ERR_USAGE,
+                              "train: problem_type %s: the %s set has %d target values per example, expected %d "
+                              "(the model's num_labels)",
+                              pn, i ? "validation" : "training", sets[i]->targets ? sets[i]->n_targets : 0, L);
+        /* resume.json keeps each epoch's metrics as a confusion matrix: single-label only */
+        if (o->resume_dir)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "train: resuming a problem_type %s run is not supported (the resume checkpoint keeps "
+                          "single-label metrics); train again, or start from the last checkpoint-<step>/ with "
+                          "--init-adapter",
+                          pn);
+        const bool reg_metric = o->best >= LB_BEST_MSE;
+        if (o->best != LB_BEST_LOSS && reg_metric != (o->problem == LB_PROBLEM_REGRESSION))
+            return lb_err(err, LB_ERR_USAGE, "train: metric_for_best_model %s is not a metric of problem_type %s",
+                          lb_best_metric_name(o->best), pn);
+        if (!(o->threshold >= 0 && o->threshold < 1))
+            return lb_err(err, LB_ERR_USAGE, "train: threshold %g: expected 0 < threshold < 1", o->threshold);
+    }
+    if (o->problem == LB_PROBLEM_SINGLE_LABEL && o->best >= LB_BEST_MSE)
+        return lb_err(err, LB_ERR_USAGE,
+                      "train: metric_for_best_model %s is a regression metric; this model is a single-label "
+                      "classifier",
+                      lb_best_metric_name(o->best));
     if (weighted && o->label_smoothing > 0)
         return lb_err(err, LB_ERR_UNSUPPORTED,
                       "train: class weights and label smoothing together are not supported (choose one)");
@@ -414,8 +466,11 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     t->rank = P > 1 ? o->coll->rank : 0;
     t->own_out.lock.fd = -1;
     t->tb.fd = -1;
-    t->greater = o->greater_is_better ? o->greater_is_better > 0 : o->best != LB_BEST_LOSS;
+    t->greater = o->greater_is_better ? o->greater_is_better > 0
+                                      : o->best != LB_BEST_LOSS && o->best != LB_BEST_MSE && o->best != LB_BEST_MAE;
     t->loss.smoothing = (float)o->label_smoothing;
+    t->loss.problem = o->problem;
+    t->loss.threshold = o->threshold;
     if (weighted) {
         memcpy(t->cw, cw, sizeof(float) * (size_t)L);
         t->loss.weights = t->cw;
@@ -485,8 +540,12 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     if (P == 1 && G > 1) t->acc = malloc(sizeof(float) * (size_t)(ptotal ? ptotal : 1));
     t->mb = malloc(sizeof(double) * 3 * (size_t)G);
     if (P > 1) {
+        /* each process's part starts with doubles: a whole number of them, so that part r of the
+         * gathered buffer stays aligned whatever the count of trainable floats (odd with a
+         * one-output head) */
         t->gbytes = step_header_bytes(K) + sizeof(float) * (size_t)ptotal * (size_t)K;
-        t->gsend = malloc(t->gbytes);
+        t->gbytes = (t->gbytes + sizeof(double) - 1) / sizeof(double) * sizeof(double);
+        t->gsend = calloc(1, t->gbytes);
         t->grecv = malloc(t->gbytes * (size_t)P);
     }
     if (!s->order || !s->rows || !t->mb || (eval && !s->best_params) || (P == 1 && G > 1 && !t->acc) ||
@@ -597,12 +656,12 @@ static lb_status refuse(const lb_trainer *t, lb_error *err) {
 
 /* One micro-batch: zero grad, forward (train mode), loss, backward. A non-finite loss skips the
  * backward; the step fails once every process knows (lb_trainer_step). */
-static lb_status micro_grad(lb_trainer *t, const lb_batch *batch, const int32_t *labels, lb_rng *rng, float *loss,
-                            lb_error *err) {
+static lb_status micro_grad(lb_trainer *t, const lb_batch *batch, const int32_t *labels, const float *targets,
+                            lb_rng *rng, float *loss, lb_error *err) {
     lb_model_zero_grad(t->m);
     lb_status st = lb_model_forward(t->m, batch, true, rng, t->logits, err);
     if (st) return st;
-    *loss = lb_cross_entropy_ex(t->logits, labels, batch->B, t->L, &t->loss, t->dlogits);
+    *loss = lb_task_loss(t->logits, labels, targets, batch->B, t->L, &t->loss, t->dlogits);
     if (!isfinite(*loss)) return LB_OK;
     return lb_model_backward(t->m, t->dlogits, err);
 }
@@ -726,12 +785,14 @@ static lb_status eval_save(lb_trainer *t, bool ev, bool sv, bool at_epoch_end, b
             return st;
         }
         double rt = res.runtime_s;
+        const bool reg = o->problem == LB_PROBLEM_REGRESSION; /* its history entry holds its metrics */
         int64_t n = t->eval->n;
         lb_hist_entry h = {.kind = LB_HIST_EVAL,
                            .step = s->global_step,
                            .epoch = lb_run_round(lb_run_epoch(s), 2),
-                           .v = {res.loss, res.metrics.accuracy, res.metrics.f1, res.metrics.precision,
-                                 res.metrics.recall, lb_run_round(rt, 4), lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
+                           .v = {res.loss, reg ? res.mse : res.metrics.accuracy, reg ? res.mae : res.metrics.f1,
+                                 reg ? res.pearson : res.metrics.precision, reg ? res.spearman : res.metrics.recall,
+                                 lb_run_round(rt, 4), lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
                                  lb_run_round(rt > 0 ? ceil((double)n / o->eval_batch_size) / rt : 0, 3)}};
         if ((st = push_hist(t, h, 0, err))) return st;
         if (at_epoch_end) {
@@ -951,7 +1012,7 @@ lb_status lb_trainer_step(lb_trainer *t, lb_step_info *info, bool *done, lb_erro
             rng = &own;
         }
         float loss = 0;
-        if ((st = micro_grad(t, &batch, t->bb.labels, rng, &loss, err))) goto fail;
+        if ((st = micro_grad(t, &batch, t->bb.labels, t->bb.targets, rng, &loss, err))) goto fail;
         mb[3 * j] = loss;
         mb[3 * j + 1] = (double)real;
         mb[3 * j + 2] = (double)batch.B * batch.T;
@@ -1053,7 +1114,7 @@ lb_status lb_trainer_step_batch(lb_trainer *t, const lb_batch *batch, const int3
     if (st) return st;
     double t0 = now_s();
     float loss = 0;
-    st = micro_grad(t, batch, labels, &s->dropout_rng, &loss, err);
+    st = micro_grad(t, batch, labels, NULL, &s->dropout_rng, &loss, err);
     if (!st && !isfinite(loss)) st = nonfinite_loss(t, loss, err);
     if (!st) st = finish_step(t, loss, real, (double)batch->B * batch->T, t0, info, err);
     s->train_time = now_s() - t->t_start;

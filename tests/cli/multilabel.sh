@@ -3,7 +3,9 @@
 # predict`, `info` and `serve`: every label's sigmoid probability equals what transformers 4.32.1's
 # text-classification pipeline gives (top_k=None; within 1e-4), predict lists the labels >=
 # --threshold, info shows the problem type, serve's TEI answer has every label's sigmoid; eval
-# and train refuse the model (exit 5) and another problem_type does not open (exit 5). The model
+# reads its labels as 0/1 columns (loss = BCEWithLogitsLoss of predict's logits), train without
+# --label-columns is refused; the model relabelled "regression" predicts its raw outputs as
+# "values" and eval reads a number label column (a name there is refused naming row and value). The model
 # and the expected scores are made at test time by tools/reference/multilabel_golden.py. Skips
 # when the reference env or ../shared is absent (runs when CI=true).
 set -u
@@ -49,15 +51,36 @@ $LB predict --model "$M" --threshold 1.5 x >/dev/null 2>&1; [ $? -eq 2 ] || fail
 $LB info "$M" | grep -q '^problem type:  multi_label_classification$' || fail "info: $($LB info "$M")"
 $LB info --json "$M" | grep -q '"problem_type":"multi_label_classification"' || fail "info --json"
 
+# eval reads the model's labels as 0/1 columns (BCEWithLogitsLoss: the mean over the labels of
+# softplus(z) - z t, from predict's logits)
 printf 'text,label\nhi,toxic\n' >"$T/d.csv"
+printf 'text,toxic,funny,long\nhi,1,0,1\n' >"$T/ml.csv"
+$LB eval --model "$M" --data "$T/ml.csv" --json >"$T/ml.json" 2>"$T/err" || fail "eval: $(cat "$T/err")"
+$LB predict --model "$M" hi >"$T/ml_pred.json" || fail "predict hi"
+python3 - "$T/ml.json" "$T/ml_pred.json" <<'PY' || fail "eval: $(cat "$T/ml.json")"
+import json, math, sys
+r, z = json.load(open(sys.argv[1])), json.loads(open(sys.argv[2]).read())["logits"]
+t = [1, 0, 1]
+want = sum(max(x, 0) - x * y + math.log1p(math.exp(-abs(x))) for x, y in zip(z, t)) / 3
+assert r["problem_type"] == "multi_label_classification" and r["n_examples"] == 1, r
+assert abs(r["loss"] - want) <= 1e-6 * want, (r["loss"], want)
+PY
 $LB eval --model "$M" --data "$T/d.csv" >/dev/null 2>"$T/err"; rc=$?
-[ $rc -eq 5 ] && grep -q 'multi_label_classification' "$T/err" || fail "eval: rc=$rc $(cat "$T/err")"
-$LB train --model "$M" --train "$T/d.csv" --labels toxic,funny,long --no-eval --epochs 1 --output "$T/o" >/dev/null 2>"$T/err"; rc=$?
-[ $rc -eq 5 ] && grep -q 'multi_label_classification' "$T/err" || fail "train: rc=$rc $(cat "$T/err")"
+[ $rc -eq 4 ] && grep -q 'no label column "toxic"' "$T/err" || fail "eval without label columns: rc=$rc $(cat "$T/err")"
+$LB train --model "$M" --train "$T/d.csv" --no-eval --epochs 1 --output "$T/o" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'needs --label-columns' "$T/err" || fail "train: rc=$rc $(cat "$T/err")"
 [ ! -e "$T/o" ] || fail "a refused run left its output folder"
 mkdir -p "$T/reg" && cp "$M"/* "$T/reg/" && sed -i 's/"multi_label_classification"/"regression"/' "$T/reg/config.json"
-$LB predict --model "$T/reg" x >/dev/null 2>"$T/err"; rc=$?
-[ $rc -eq 5 ] && grep -q 'problem_type "regression"' "$T/err" || fail "regression model: rc=$rc $(cat "$T/err")"
+# a regression model prints its outputs themselves ("values" = logits), not probabilities
+$LB predict --model "$T/reg" x >"$T/reg.out" 2>"$T/err" || fail "regression model: $(cat "$T/err")"
+python3 - "$T/reg.out" <<'PY' || fail "regression values: $(cat "$T/reg.out")"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert "probs" not in d and d["values"] == d["logits"] and d["score"] == max(d["values"]), d
+PY
+$LB eval --model "$T/reg" --data "$T/d.csv" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 4 ] && grep -q "row 0: label column \"label\" holds 'toxic': expected a finite number" "$T/err" ||
+  fail "eval regression: rc=$rc $(cat "$T/err")"
 
 # serve: TEI's /predict answer holds every label's sigmoid
 $LB serve --model "$M" --port 0 2>"$T/serve.log" &

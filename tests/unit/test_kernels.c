@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <cjson/cJSON.h>
 #include "kernels/kernels.h"
+#include "lorabert.h"
 #include "../support/test_support.h"
 
 static lb_rng R;
@@ -630,6 +631,74 @@ Test(cross_entropy, smoothed_and_weighted_match_torch) {
         n++;
     }
     cr_assert_eq(n, 6);
+    cJSON_Delete(root);
+}
+
+/* Multi-label (BCEWithLogitsLoss) and regression (MSELoss): the double twins against finite
+ * differences, the float kernels against the twins, and both against torch
+ * (tests/golden/loss/task_torch.json, tools/reference/task_golden.py). */
+typedef struct {
+    double *t;
+    int kind; /* 0: bce, 1: mse */
+} task_ctx;
+static double *task_z;
+static void task_eval(void *c, double *out) {
+    task_ctx *e = c;
+    out[0] = e->kind ? lb_mse_ref(task_z, e->t, 12, NULL) : lb_bce_logits_ref(task_z, e->t, 3, 4, NULL);
+}
+
+Test(task_loss, bce_and_mse_match_fd) {
+    lb_rng_seed(&R, 13);
+    double z[12], t[12], dz_[12], one = 1.0;
+    fill(z, 12, 3);
+    for (int kind = 0; kind < 2; kind++) {
+        if (kind) fill(t, 12, 2);
+        else
+            for (int i = 0; i < 12; i++) t[i] = (double)(i % 3 == 0);
+        task_ctx c = {t, kind};
+        task_z = z;
+        if (kind) lb_mse_ref(z, t, 12, dz_);
+        else lb_bce_logits_ref(z, t, 3, 4, dz_);
+        fd_check(kind ? "mse dpred" : "bce dlogits", task_eval, &c, z, 12, &one, 1, dz_);
+        float zf[12], tf[12], dzf[12];
+        for (int i = 0; i < 12; i++) zf[i] = (float)z[i], tf[i] = (float)t[i];
+        lb_loss_spec spec = {.problem = kind ? LB_PROBLEM_REGRESSION : LB_PROBLEM_MULTI_LABEL};
+        float loss = lb_task_loss(zf, NULL, tf, 3, 4, &spec, dzf);
+        double want = kind ? lb_mse_ref(z, t, 12, NULL) : lb_bce_logits_ref(z, t, 3, 4, NULL);
+        cr_assert(fabs(loss - want) < 1e-6 * fabs(want), "%s: %.9g vs %.9g", kind ? "mse" : "bce", loss, want);
+        cr_assert(relerr_fd(dzf, dz_, 12) < 1e-6);
+    }
+}
+
+Test(task_loss, bce_and_mse_match_torch) {
+    cJSON *root = read_json("tests/golden/loss/task_torch.json");
+    const cJSON *c;
+    int n = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+        const int B = cJSON_GetObjectItem(c, "B")->valueint, L = cJSON_GetObjectItem(c, "L")->valueint;
+        const bool mse = !strcmp(cJSON_GetObjectItem(c, "kind")->valuestring, "mse");
+        float z[64], t[64], want_d[64], d[64];
+        cr_assert(B * L <= 64);
+        for (int i = 0; i < B * L; i++) {
+            z[i] = (float)cJSON_GetArrayItem(cJSON_GetObjectItem(c, "logits"), i)->valuedouble;
+            t[i] = (float)cJSON_GetArrayItem(cJSON_GetObjectItem(c, "targets"), i)->valuedouble;
+            want_d[i] = (float)cJSON_GetArrayItem(cJSON_GetObjectItem(c, "dlogits"), i)->valuedouble;
+        }
+        lb_loss_spec spec = {.problem = mse ? LB_PROBLEM_REGRESSION : LB_PROBLEM_MULTI_LABEL};
+        const double want = cJSON_GetObjectItem(c, "loss")->valuedouble;
+        const float loss = lb_task_loss(z, NULL, t, B, L, &spec, d);
+        double num = 0, den = 0;
+        for (int i = 0; i < B * L; i++) {
+            num += ((double)d[i] - want_d[i]) * ((double)d[i] - want_d[i]);
+            den += (double)want_d[i] * want_d[i];
+        }
+        cr_assert(fabs(loss - want) <= 1e-5 * fabs(want), "%s %dx%d: loss %.9g vs torch %.9g", mse ? "mse" : "bce", B,
+                  L, loss, want);
+        cr_assert(sqrt(num / den) <= 1e-4, "%s %dx%d: dlogits differ from torch by %.3g relative", mse ? "mse" : "bce",
+                  B, L, sqrt(num / den));
+        n++;
+    }
+    cr_assert_eq(n, 11);
     cJSON_Delete(root);
 }
 

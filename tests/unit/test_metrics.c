@@ -89,3 +89,72 @@ Test(metrics, match_sklearn) {
     cr_assert_eq(ncases, 20);
     cJSON_Delete(root);
 }
+
+static double num_at(const cJSON *c, const char *key, int i) {
+    return cJSON_GetArrayItem(cJSON_GetObjectItem(c, key), i)->valuedouble;
+}
+
+/* Multi-label (sklearn) and regression (sklearn, scipy) metrics: tests/golden/metrics/task.json,
+ * written by tools/reference/task_golden.py. */
+Test(metrics, multilabel_and_regression_match_sklearn_scipy) {
+    char *text;
+    size_t len;
+    lb_error err;
+    cr_assert_eq(lb_read_file("tests/golden/metrics/task.json", &text, &len, &err), LB_OK, "%s", err.msg);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(root);
+    const cJSON *c;
+    int nml = 0, nreg = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        lb_eval_result r;
+        memset(&r, 0, sizeof r);
+        if (!strcmp(cJSON_GetObjectItem(c, "kind")->valuestring, "multilabel")) {
+            const int n = cJSON_GetObjectItem(c, "n")->valueint, L = cJSON_GetObjectItem(c, "L")->valueint;
+            const double thr = cJSON_GetObjectItem(c, "threshold")->valuedouble;
+            float *z = malloc(sizeof(float) * n * L), *t = malloc(sizeof(float) * n * L);
+            for (int i = 0; i < n * L; i++) z[i] = (float)num_at(c, "logits", i), t[i] = (float)num_at(c, "targets", i);
+            lb_multilabel_metrics(z, t, n, L, thr, &r);
+            cr_assert_eq(r.problem_type, LB_PROBLEM_MULTI_LABEL);
+            cr_assert_eq(r.metrics.n, n);
+            cr_assert_eq(r.metrics.num_labels, L);
+            near(r.metrics.accuracy, cJSON_GetObjectItem(c, "subset_accuracy")->valuedouble, "subset accuracy", name);
+            near(r.metrics.precision, cJSON_GetObjectItem(c, "micro_precision")->valuedouble, "micro precision", name);
+            near(r.metrics.recall, cJSON_GetObjectItem(c, "micro_recall")->valuedouble, "micro recall", name);
+            near(r.metrics.f1, cJSON_GetObjectItem(c, "micro_f1")->valuedouble, "micro f1", name);
+            near(r.macro_precision, cJSON_GetObjectItem(c, "macro_precision")->valuedouble, "macro precision", name);
+            near(r.macro_recall, cJSON_GetObjectItem(c, "macro_recall")->valuedouble, "macro recall", name);
+            near(r.macro_f1, cJSON_GetObjectItem(c, "macro_f1")->valuedouble, "macro f1", name);
+            for (int j = 0; j < L; j++) {
+                near(r.metrics.class_precision[j], num_at(c, "precision", j), "label precision", name);
+                near(r.metrics.class_recall[j], num_at(c, "recall", j), "label recall", name);
+                near(r.metrics.class_f1[j], num_at(c, "f1", j), "label f1", name);
+                cr_assert_eq(r.support[j], (int64_t)num_at(c, "support", j), "%s: support %d", name, j);
+            }
+            free(z);
+            free(t);
+            nml++;
+        } else {
+            const cJSON *jp = cJSON_GetObjectItem(c, "pred");
+            const int m = cJSON_GetArraySize(jp);
+            float *p = malloc(sizeof(float) * m), *t = malloc(sizeof(float) * m);
+            for (int i = 0; i < m; i++) p[i] = (float)num_at(c, "pred", i), t[i] = (float)num_at(c, "targets", i);
+            cr_assert_eq(lb_regression_metrics(p, t, m, &r, &err), LB_OK, "%s", err.msg);
+            cr_assert_eq(r.problem_type, LB_PROBLEM_REGRESSION);
+            near(r.mse, cJSON_GetObjectItem(c, "mse")->valuedouble, "mse", name);
+            near(r.mae, cJSON_GetObjectItem(c, "mae")->valuedouble, "mae", name);
+            const cJSON *pr = cJSON_GetObjectItem(c, "pearson"), *sr = cJSON_GetObjectItem(c, "spearman");
+            if (cJSON_IsNull(pr)) cr_assert(isnan(r.pearson) && isnan(r.spearman), "%s: NaN expected", name);
+            else {
+                near(r.pearson, pr->valuedouble, "pearson", name);
+                near(r.spearman, sr->valuedouble, "spearman", name);
+            }
+            free(p);
+            free(t);
+            nreg++;
+        }
+    }
+    cr_assert(nml >= 4 && nreg >= 4);
+    cJSON_Delete(root);
+}

@@ -66,7 +66,8 @@ static void read_batch(lb_st_file *f, golden_batch *g) {
     }
     free(mask);
     g->tt = i64_to_i32(f, "token_type_ids", NULL, NULL);
-    g->labels = i64_to_i32(f, "labels", NULL, NULL);
+    const lb_st_tensor *lt = lb_st_find(f, "labels"); /* float targets: multi-label / regression cases */
+    g->labels = lt && lt->dtype == LB_DT_I64 ? i64_to_i32(f, "labels", NULL, NULL) : NULL;
     g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
 }
 
@@ -224,7 +225,11 @@ static void grads_case(const char *dir) {
     float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
     cr_assert_eq(lb_model_forward(m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
     assert_logits_close(logits, lb_st_f32(f, lb_st_find(f, "logits"), &e), B, NL, "adapter logits");
-    float loss = lb_cross_entropy(logits, g.labels, B, NL, dl);
+    /* the model's own loss: cross-entropy, or BCEWithLogitsLoss / MSELoss on the float labels */
+    const lb_loss_spec spec = {.problem = lb_model_get_config(m)->problem};
+    const float *targets = spec.problem ? lb_st_f32(f, lb_st_find(f, "labels"), &e) : NULL;
+    if (spec.problem) cr_assert_not_null(targets, "%s: float labels", dir);
+    float loss = lb_task_loss(logits, g.labels, targets, B, NL, &spec, dl);
     float ref_loss = *lb_st_f32(f, lb_st_find(f, "loss"), &e);
     cr_log_info("%s: loss %.8g vs %.8g", dir, loss, ref_loss);
     cr_assert(fabsf(loss - ref_loss) <= 1e-4f * fabsf(ref_loss), "loss %.8g vs %.8g", loss, ref_loss);
@@ -269,6 +274,18 @@ static void grads_case(const char *dir) {
 Test(model_parity, lora_gradients_small_cases) {
     for (size_t i = 0; i < sizeof SMALL_CASES / sizeof *SMALL_CASES; i++) {
         char *d = golden_dir(SMALL_CASES[i]);
+        if (!lb_dir_exists(d)) cr_skip_test("golden %s missing (run tools/reference/make_goldens.py)", d);
+        grads_case(d);
+        free(d);
+    }
+}
+
+/* problem_type multi_label_classification (BCEWithLogitsLoss over float multi-hot labels) and
+ * regression (MSELoss of the squeezed single output): the same gradient bar through the model */
+Test(model_parity, lora_gradients_multilabel_and_regression) {
+    const char *cases[] = {"distilbert_tiny_multilabel", "bert_tiny_regression"};
+    for (size_t i = 0; i < 2; i++) {
+        char *d = golden_dir(cases[i]);
         if (!lb_dir_exists(d)) cr_skip_test("golden %s missing (run tools/reference/make_goldens.py)", d);
         grads_case(d);
         free(d);
@@ -1041,12 +1058,20 @@ Test(model_config, parse_text_cases_found_by_fuzzing) {
                  LB_OK, "%s", e.msg);
     cr_assert_eq(c.ln_eps, 0.0f);
     cr_assert_eq(c.dim, 8);
+    /* A repeated key keeps its last value (Python's json): one label and no problem_type is a
+     * regression model, as transformers reads it */
+    cr_assert_eq(
+        parse_cfg("{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}", NULL, &c, &e), LB_OK,
+        "%s", e.msg);
+    cr_assert_eq(c.num_labels, 1);
+    cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
     /* Rejections carry the name given as path and free everything (ASan checks leaks). */
     const char *bad[] = {"",
                          "[1]",
                          "{\"model_type\": 3}",
                          "{\"model_type\": \"distilbert\", \"dim\": 1e400}",
-                         "{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}",
+                         "{\"model_type\": \"distilbert\", \"problem_type\": \"single_label_classification\", "
+                         "\"id2label\": {\"0\": \"a\", \"0\": \"b\"}}",
                          "{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"5\": \"b\"}}",
                          "{\"model_type\": \"bert\", \"id2label\": {\"0\": \"a\", \"1\": 2}}",
                          "{\"model_type\": \"distilbert\", \"dim\": 30, \"n_heads\": 4}"};
@@ -1135,8 +1160,8 @@ Test(model_config, null_fields_like_transformers) {
     cr_assert_float_eq(c.classifier_dropout, 0.3f, 1e-7);
 }
 
-/* problem_type: single-label (or null) and multi-label open (multi-label scores by sigmoid);
- * regression, other names and non-strings are refused naming the value. */
+/* problem_type: HF's three names open (multi-label scores by sigmoid); absent, one label is
+ * regression (HF's rule); other names and non-strings are refused naming the value. */
 Test(model_config, problem_types) {
     lb_error e;
     lb_model_config c;
@@ -1148,9 +1173,27 @@ Test(model_config, problem_types) {
         parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"multi_label_classification\"}", NULL, &c, &e), LB_OK,
         "%s", e.msg);
     cr_assert(c.multi_label);
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"regression\"}", NULL, &c, &e),
+    cr_assert_eq(c.problem, LB_PROBLEM_MULTI_LABEL);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"regression\"}", NULL, &c, &e), LB_OK, "%s",
+                 e.msg);
+    cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
+    cr_assert(!c.multi_label);
+    /* no problem_type: num_labels 1 is regression, more single-label */
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"id2label\": {\"0\": \"score\"}}", NULL, &c, &e), LB_OK, "%s",
+                 e.msg);
+    cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
+    cr_assert_eq(c.num_labels, 1);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\"}", NULL, &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(c.problem, LB_PROBLEM_SINGLE_LABEL);
+    /* one label is not a classifier */
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"single_label_classification\", "
+                           "\"id2label\": {\"0\": \"a\"}}",
+                           NULL, &c, &e),
                  LB_ERR_UNSUPPORTED);
-    cr_assert(strstr(e.msg, "problem_type \"regression\"") && strstr(e.msg, "multi_label_classification"), "%s", e.msg);
+    cr_assert(strstr(e.msg, "num_labels 1 with problem_type single_label_classification"), "%s", e.msg);
+    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"zero_shot\"}", NULL, &c, &e),
+                 LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "problem_type \"zero_shot\"") && strstr(e.msg, "\"regression\""), "%s", e.msg);
     cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": 5}", NULL, &c, &e), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "problem_type (not a string)"), "%s", e.msg);
 }

@@ -108,6 +108,28 @@ static void run_trajectory_from(const char *dir, const char *src) {
         for (int c = 0; c < 2; c++) cw[c] = (float)cJSON_GetArrayItem(cwj, c)->valuedouble;
         o.class_weights = spec.weights = cw;
     }
+    /* multi-label / regression cases: the targets of every row they use (others 0) */
+    const cJSON *pt = cJSON_GetObjectItem(args, "problem_type");
+    if (pt) {
+        lb_problem_type pk;
+        cr_assert(lb_problem_type_parse(pt->valuestring, &pk), "%s", pt->valuestring);
+        o.problem = spec.problem = (int)pk;
+        const int L = lb_model_get_config(m)->num_labels;
+        float *tg = calloc((size_t)ts.n * L, sizeof(float));
+        const cJSON *x;
+        cJSON_ArrayForEach(x, cJSON_GetObjectItem(exp, "targets")) {
+            const int r = atoi(x->string);
+            if (cJSON_IsArray(x)) {
+                cr_assert_eq(cJSON_GetArraySize(x), L);
+                for (int j = 0; j < L; j++) tg[(int64_t)r * L + j] = (float)cJSON_GetArrayItem(x, j)->valuedouble;
+            } else {
+                cr_assert_eq(L, 1);
+                tg[r] = (float)x->valuedouble;
+            }
+        }
+        cr_assert_eq(lb_tokset_set_targets(&ts, tg, L, &err), LB_OK, "%s", err.msg);
+        free(tg);
+    }
     const cJSON *ga = cJSON_GetObjectItem(args, "gradient_accumulation_steps");
     o.grad_accum = ga ? ga->valueint : 1; /* order.json lists micro-batches, K per step */
     const int64_t nmicro = nsteps;
@@ -185,6 +207,15 @@ static void run_trajectory_from(const char *dir, const char *src) {
             const int32_t n = (int32_t)(ts.offsets[r + 1] - ts.offsets[r]);
             cr_assert_eq(lb_tokset_add_pair(&ev, ts.ids + ts.offsets[r], n, n, ts.labels[r], &err), LB_OK);
         }
+        if (ts.targets) { /* the eval rows' targets, in eval_rows order */
+            const int K = ts.n_targets;
+            float *tg = malloc(sizeof(float) * (size_t)ev.n * K);
+            int i = 0;
+            cJSON_ArrayForEach(x, erows)
+                memcpy(tg + (int64_t)i++ * K, ts.targets + (int64_t)x->valueint * K, sizeof(float) * K);
+            cr_assert_eq(lb_tokset_set_targets(&ev, tg, K, &err), LB_OK, "%s", err.msg);
+            free(tg);
+        }
         lb_eval_result er;
         cr_assert_eq(lb_evaluate_loss(m, &ev, o.batch_size, NULL, &spec, &er, NULL, &err), LB_OK, "%s", err.msg);
         const double want = cJSON_GetObjectItem(exp, "eval_loss")->valuedouble;
@@ -220,6 +251,14 @@ Test(trainer, label_smoothing_trajectory_matches_hf_trainer, .timeout = 600) {
 /* class weights 0.4,1.6: torch CrossEntropyLoss(weight=...) as a custom compute_loss */
 Test(trainer, class_weights_trajectory_matches_hf_trainer, .timeout = 600) {
     run_trajectory("tests/golden/distilbert_traj_cw");
+}
+/* problem_type multi_label_classification (3 labels): BCEWithLogitsLoss, in training and evaluate() */
+Test(trainer, multilabel_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/distilbert_traj_multilabel");
+}
+/* regression (num_labels 1, HF's inferred problem_type): MSELoss of the squeezed output */
+Test(trainer, regression_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/distilbert_traj_regression");
 }
 /* RoBERTa (byte-level BPE tokens) and XLM-R (Unigram tokens) on their small golden models: 102 steps each. */
 Test(trainer, roberta_trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("tests/golden/roberta_tiny"); }

@@ -59,9 +59,11 @@ ARCHS = {  # arch -> (config class, SeqCls class)
 }
 
 
-def make_config(arch, cfg, num_labels):
+def make_config(arch, cfg, num_labels, problem_type=None):
     id2label, label2id = label_maps(num_labels)
     config = ARCHS[arch][0](**cfg, id2label=id2label, label2id=label2id)
+    if problem_type:
+        config.problem_type = problem_type
     config.architectures = [ARCHS[arch][1].__name__]
     return config
 
@@ -84,7 +86,7 @@ def build_model(arch, config, seed, perturb):
     return model
 
 
-def make_batch(arch, lengths, vocab_size, seed, num_labels=None, pad_id=0):
+def make_batch(arch, lengths, vocab_size, seed, num_labels=None, pad_id=0, problem_type=None):
     """Right-padded batch [B,T] (T = max(lengths)) of random ids in [1, vocab), padded with pad_id. For
     BERT the token_type_ids mark a second segment (1) starting at a random split inside each row. For
     RoBERTa / XLM-R (pad_id 1) the middle token of the first row of length >= 3 is the pad id itself,
@@ -108,7 +110,11 @@ def make_batch(arch, lengths, vocab_size, seed, num_labels=None, pad_id=0):
     if arch == "bert":
         assert (tt == 1).any() and (tt[mask == 1] == 0).any()
         batch["token_type_ids"] = tt
-    if num_labels is not None:
+    if num_labels is not None and problem_type == "multi_label_classification":  # float multi-hot [B, L]
+        batch["labels"] = torch.randint(0, 2, (B, num_labels), generator=g).float()
+    elif num_labels is not None and problem_type == "regression":  # float [B] (one output: HF squeezes)
+        batch["labels"] = (torch.randn(B, generator=g) * 2).contiguous()
+    elif num_labels is not None:
         labels = torch.arange(B, dtype=torch.int64) % num_labels
         perm = torch.randperm(B, generator=g)
         batch["labels"] = labels[perm].contiguous()
@@ -188,7 +194,7 @@ def gen_case(out_root, case):
         case["cfg"] = copy_source_model(case["source"], os.path.join(d, "model"))
         config = AutoConfig.from_pretrained(os.path.join(d, "model"))
     else:
-        config = make_config(arch, case["cfg"], case["num_labels"])
+        config = make_config(arch, case["cfg"], case["num_labels"], case.get("problem_type"))
         model = build_model(arch, config, case["seed"], case.get("perturb", 0.0))
         model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
     if case.get("vocab"):
@@ -224,7 +230,7 @@ def gen_case(out_root, case):
 
         pm.eval()
         gb = make_batch(arch, case["grad_lengths"], config.vocab_size, case["seed"] + 30, case["num_labels"],
-                        pad_id=pad_id)
+                        pad_id=pad_id, problem_type=case.get("problem_type"))
         pm.zero_grad(set_to_none=True)
         out = pm(**gb)
         out.loss.backward()
@@ -258,7 +264,8 @@ def gen_case(out_root, case):
 
     meta = {
         "arch": arch,
-        "config": case["cfg"] | {"num_labels": case["num_labels"]},
+        "config": case["cfg"] | {"num_labels": case["num_labels"]} |
+                  ({"problem_type": case["problem_type"]} if case.get("problem_type") else {}),
         "target_modules": list(case["targets"]),
         "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "scaling": 8.0},
         "forward_lengths": case["fwd_lengths"],
@@ -282,6 +289,15 @@ def gen_case(out_root, case):
 
 # ----------------------------------------------------------------------------------------------
 # Trajectory: the real HF Trainer on real IMDb rows with a fixed batch order.
+
+def task_targets(problem, r, text, label):
+    """The targets of csv row r for the multi-label / regression trajectories (derived from the row so
+    that the CLI tests can write the same data files): multi-label (3 labels) [label, r % 3 == 0,
+    len(text) % 2]; regression label + 0.25 * (r % 5) - 0.5."""
+    if problem == "multi_label_classification":
+        return [float(label), float(r % 3 == 0), float(len(text) % 2)]
+    return label + 0.25 * (r % 5) - 0.5
+
 
 def read_imdb_csv(path):
     with open(path, newline="", encoding="utf-8") as f:
@@ -378,8 +394,12 @@ def gen_trajectory(out_root, case):
     td = os.path.join(d, "trajectory")
     shutil.rmtree(td if case.get("reuse_model") else d, ignore_errors=True)
     os.makedirs(td)
+    problem = case.get("problem_type")
+    num_labels = {"multi_label_classification": 3, "regression": 1}.get(problem, 2)
     if not case.get("reuse_model"):
-        config = make_config("distilbert", case["cfg"], 2)
+        # multi-label: config.json says so; regression: num_labels 1 and no problem_type (HF infers it)
+        config = make_config("distilbert", case["cfg"], num_labels,
+                             problem if problem == "multi_label_classification" else None)
         model = build_model("distilbert", config, case["seed"], case.get("perturb", 0.0))
         model.save_pretrained(os.path.join(d, "model"), safe_serialization=True)
         if case.get("vocab"):
@@ -411,7 +431,8 @@ def gen_trajectory(out_root, case):
     epochs = [rng.permutation(n).tolist() for _ in range(E)]
     enc = tok([data[r][0] for r in rows], truncation=True, max_length=case["max_length"])
     items = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
-              "label": data[r][1]} for i, r in enumerate(rows)]
+              "label": task_targets(problem, r, data[r][0], data[r][1]) if problem else data[r][1]}
+             for i, r in enumerate(rows)]
     steps = []
     expected_batches = []
     collator = DataCollatorWithPadding(tok)
@@ -478,8 +499,10 @@ def gen_trajectory(out_root, case):
                  "lora": {"r": 4, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": targets},
                  "rows": len(rows)} |
         ({"label_smoothing_factor": case["label_smoothing"]} if case.get("label_smoothing") else {}) |
-        ({"class_weights": case["class_weights"]} if case.get("class_weights") else {}),
-    } | ({"eval_rows": rows[:eval_n], "eval_loss": eval_loss} if eval_n else {}))
+        ({"class_weights": case["class_weights"]} if case.get("class_weights") else {}) |
+        ({"problem_type": problem} if problem else {}),
+    } | ({"eval_rows": rows[:eval_n], "eval_loss": eval_loss} if eval_n else {}) |
+        ({"targets": {str(r): items[i]["label"] for i, r in enumerate(rows)}} if problem else {}))
     traj_notes = ("trajectory/init: PEFT's own init (lora_A kaiming-uniform, lora_B 0, head copies as the model's) "
                   "saved before training. HF Trainer (adamw_torch, linear schedule, 0 warmup, max_grad_norm 1, "
                   "wd 0.01, lr 1e-3) ran every step in order.json; steps[k] are 0-based data-row indices of "
@@ -495,6 +518,10 @@ def gen_trajectory(out_root, case):
                      % case["label_smoothing"] if case.get("label_smoothing") else "")
                   + (" class_weights %s: the loss is torch CrossEntropyLoss(weight=w) in a custom compute_loss "
                      "(training and evaluation)." % case["class_weights"] if case.get("class_weights") else "")
+                  + (" problem_type %s: the model's own loss (%s); targets[row] are the labels of each csv row "
+                     "(golden_lib.task_targets)." % (problem, "BCEWithLogitsLoss over 3 labels"
+                                                     if problem == "multi_label_classification" else
+                                                     "MSELoss of the squeezed single output") if problem else "")
                   + (" eval_loss: Trainer.evaluate() (per_device_eval_batch_size %d) after training on the rows "
                      "eval_rows (csv rows) with the final adapter." % bs if eval_n else ""))
     meta_path = os.path.join(d, "meta.json")
@@ -506,7 +533,7 @@ def gen_trajectory(out_root, case):
         return d
     meta = {
         "arch": "distilbert",
-        "config": case["cfg"] | {"num_labels": 2},
+        "config": case["cfg"] | {"num_labels": num_labels} | ({"problem_type": problem} if problem else {}),
         "target_modules": ["q_lin"],
         "seed": case["seed"],
         "versions": VERSIONS,

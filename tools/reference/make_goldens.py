@@ -34,6 +34,17 @@ SMALL_CASES = [
          cfg=dict(TINY_TRUNK, hidden_size=32, num_attention_heads=4, num_hidden_layers=2, intermediate_size=64,
                   type_vocab_size=2),
          fwd_lengths=[40, 12, 1, 29, 6], grad_lengths=[3, 40, 19, 1, 35]),
+    # the multi-label (BCEWithLogitsLoss over float multi-hot labels) and regression (MSELoss of the squeezed
+    # single output; config.json without problem_type) losses' gradients through the whole model
+    dict(name="distilbert_tiny_multilabel", arch="distilbert", num_labels=3, targets=["q_lin", "v_lin"], seed=1006,
+         perturb=0.1, problem_type="multi_label_classification",
+         cfg=dict(TINY_TRUNK, dim=32, n_heads=4, n_layers=2, hidden_dim=64),
+         fwd_lengths=[40, 1, 17, 33, 8], grad_lengths=[23, 40, 1, 5, 12]),
+    dict(name="bert_tiny_regression", arch="bert", num_labels=1, targets=["query", "value"], seed=1007,
+         perturb=0.1, problem_type="regression",
+         cfg=dict(TINY_TRUNK, hidden_size=32, num_attention_heads=4, num_hidden_layers=2, intermediate_size=64,
+                  type_vocab_size=2),
+         fwd_lengths=[40, 12, 1, 29, 6], grad_lengths=[3, 40, 19, 1, 35]),
     # RoBERTa / XLM-R: the vocabularies of the trained tokenizer files (tests/golden/tokenizers), positions
     # from pad_token_id + 1 (max_position_embeddings 66 = 64 tokens), one token type, every dropout 0 so the
     # same model also serves the 100-step trajectory (forward/grads run in eval mode anyway).
@@ -70,6 +81,16 @@ TRAJ_CASES = [
     # --class-weights 0.4,1.6 (torch CrossEntropyLoss(weight=...) in compute_loss), then evaluate() on 18 rows
     dict(name="distilbert_traj_cw", seed=2004, n_rows=200, epochs=2, max_length=128, batch_size=4,
          class_weights=[0.4, 1.6], eval_rows=18,
+         cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
+                  hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    # problem_type multi_label_classification (3 labels, BCEWithLogitsLoss) and regression (1 output,
+    # MSELoss; config.json without problem_type: HF infers it from num_labels 1), then evaluate() on 18 rows
+    dict(name="distilbert_traj_multilabel", seed=2005, n_rows=200, epochs=2, max_length=128, batch_size=4,
+         problem_type="multi_label_classification", eval_rows=18,
+         cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
+                  hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+    dict(name="distilbert_traj_regression", seed=2006, n_rows=200, epochs=2, max_length=128, batch_size=4,
+         problem_type="regression", eval_rows=18,
          cfg=dict(vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, dim=16, n_heads=2, n_layers=2,
                   hidden_dim=32, dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
     # on the small cases' models and their tokenizer.json files; 64 tokens (left truncation), 102 steps
