@@ -240,10 +240,15 @@ typedef struct lb_lora_options {
     bool use_rslora;            /* scaling alpha/sqrt(r) instead of alpha/r */
     uint64_t seed;              /* LoRA A init (kaiming-uniform as PEFT; see "Seeds") */
     bool seed_set;              /* true: seed 0 is 0, not 42 */
+    const char *init;           /* PEFT's init_lora_weights: NULL or "default" (A kaiming-uniform,
+                                 * B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0), "false" (B
+                                 * random too, U(+-1/sqrt(r)): training starts off the base
+                                 * model); others, e.g. "pissa", LB_ERR_UNSUPPORTED by name */
 } lb_lora_options;
 
 /* Checks opts without a model (what lb_model_add_adapter checks before looking at the model):
- * r in [1, 4096], alpha > 0, dropout in [0, 1) (LB_ERR_USAGE); each comma-separated target
+ * r in [1, 4096], alpha > 0, dropout in [0, 1) (LB_ERR_USAGE); init a known name (above, else
+ * LB_ERR_UNSUPPORTED); each comma-separated target
  * module a PEFT module name of some supported architecture (q_lin k_lin v_lin out_lin lin1 lin2,
  * query key value dense and their dotted forms, all-linear), else LB_ERR_UNSUPPORTED
  * "target module 'c_attn' is not supported (expected one of ...)"; a list naming no module is
@@ -598,6 +603,15 @@ typedef struct lb_train_options {
                                         * torch CrossEntropyLoss(weight=w), per micro-batch
                                         * sum_b w[y_b] nll_b / sum_b w[y_b]; the per-epoch eval_loss
                                         * too. Not with label_smoothing_factor (LB_ERR_UNSUPPORTED) */
+    double loraplus_lr_ratio;           /* 0: off. X in (0, 1e6]: LoRA+ as PEFT 0.14's
+                                        * create_loraplus_optimizer(lr=learning_rate,
+                                        * loraplus_lr_ratio=X, loraplus_weight_decay=weight_decay)
+                                        * builds it: tensors named "...lora_B..." and every 1-D
+                                        * tensor (the head's biases) learn at learning_rate x X,
+                                        * the rest at learning_rate, each under the schedule;
+                                        * weight decay as without LoRA+ (not on biases). Not part
+                                        * of adapter_config.json (PEFT keeps it out too). Else
+                                        * LB_ERR_USAGE */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 

@@ -67,7 +67,8 @@ class ModelInfo(Structure):
 
 class LoraOptions(Structure):
     _fields_ = [("r", c_int), ("alpha", c_double), ("dropout", c_double), ("target_modules", c_char_p),
-                ("use_rslora", c_bool), ("seed", c_uint64), ("seed_set", c_bool)]
+                ("use_rslora", c_bool), ("seed", c_uint64), ("seed_set", c_bool),
+                ("init", c_char_p)]
 
 
 class ClassifierOptions(Structure):
@@ -107,7 +108,8 @@ class TrainOptions(Structure):
                 ("lr_scheduler_type", c_char_p), ("warmup_ratio", c_double), ("greater_is_better", c_int),
                 ("early_stopping_patience", c_int), ("early_stopping_threshold", c_double),
                 ("save_total_limit", c_int), ("report_to", c_char_p), ("logging_dir", c_char_p),
-                ("label_smoothing_factor", c_double), ("class_weights", c_char_p)]
+                ("label_smoothing_factor", c_double), ("class_weights", c_char_p),
+                ("loraplus_lr_ratio", c_double)]
 
 
 class StepInfo(Structure):

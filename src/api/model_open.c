@@ -160,6 +160,10 @@ static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_
     if (!(c->alpha > 0)) return lb_err(err, LB_ERR_USAGE, "LoRA alpha must be positive, got %g", o.alpha);
     if (!(o.dropout >= 0 && o.dropout < 1))
         return lb_err(err, LB_ERR_USAGE, "LoRA dropout must be in [0, 1), got %g", o.dropout);
+    lb_lora_init init;
+    lb_status ist = lb_lora_init_parse(o.init, &init, err);
+    if (ist) return ist;
+    c->init = (int)init;
     if (!o.target_modules) return LB_OK;
     int n = 0;
     char **names = lb_split_list(o.target_modules, &n);

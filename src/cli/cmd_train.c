@@ -43,6 +43,9 @@ int cmd_train(int argc, char **argv) {
          logging = 500, accum = 1;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false;
+    /* issue 16: PEFT options */
+    const char *lora_init = "default";
+    double loraplus = 0;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
     const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL, *eval_strategy = NULL,
                *save_strategy = "epoch";
@@ -84,6 +87,12 @@ int cmd_train(int argc, char **argv) {
         {"--lora-dropout", OPT_F64, &dropout, "P", "dropout on the LoRA input", 0, 0.999},
         {"--target-modules", OPT_STR, &targets, "A,B|all-linear", "PEFT module names to adapt", 0, 0},
         {"--use-rslora", OPT_FLAG, &rslora, NULL, "scaling alpha/sqrt(r)", 0, 0},
+        {"--lora-init", OPT_STR, &lora_init, "default|gaussian|false",
+         "PEFT init_lora_weights: default (A kaiming-uniform, B = 0), gaussian (A ~ N(0, 1/r^2), B = 0), false (B random too: the model starts changed)",
+         0, 0},
+        {"--loraplus-lr-ratio", OPT_F64, &loraplus, "X",
+         "LoRA+ (PEFT create_loraplus_optimizer): lora_B tensors and 1-D tensors (biases) learn at --lr x X, the rest at --lr (0: off)",
+         0, 1e6},
         {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP]", 3, 1e6},
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--label-smoothing-factor", OPT_F64, &label_smoothing, "X",
@@ -186,12 +195,17 @@ int cmd_train(int argc, char **argv) {
                             .dropout = dropout,
                             .target_modules = targets,
                             .use_rslora = rslora,
+                            .init = lora_init,
                             .seed = (uint64_t)seed,
                             .seed_set = true};
     lb_error err = {0};
     if (!*targets) {
         cli_free_list(label_names);
         return cli_usage_error("train", "--target-modules is empty");
+    }
+    if (lb_lora_options_check(&(lb_lora_options){.init = lora_init}, &err)) {
+        cli_free_list(label_names);
+        return cli_usage_error("train", "--lora-init: %s", err.msg);
     }
     if (lb_lora_options_check(&lora, &err)) {
         cli_free_list(label_names);
@@ -317,6 +331,7 @@ int cmd_train(int argc, char **argv) {
     to.per_device_eval_batch_size = (int)eval_batch;
     to.learning_rate = lr;
     to.weight_decay = wd;
+    to.loraplus_lr_ratio = loraplus;
     to.warmup_steps = warmup;
     to.max_grad_norm = max_grad_norm;
     to.seed = (uint64_t)seed;
@@ -388,10 +403,12 @@ int cmd_train(int argc, char **argv) {
                                (double)prec,
                                (double)no_eval};
         h = cli_digest_bytes(h, nums, sizeof nums);
-        const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit}; /* issue 16 */
+        const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit,
+                                 loraplus}; /* issue 16 */
         h = cli_digest_bytes(h, nums16, sizeof nums16);
         const char *const strs[] = {
-            targets, labels, best, text_col, label_col, pair_col ? pair_col : "", lr_sched, greater ? greater : ""};
+            targets,  labels, best, text_col, label_col, pair_col ? pair_col : "", lr_sched, greater ? greater : "",
+            lora_init};
         for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
         items[ni++] = (cli_dist_item){"training options", h};
         if ((st = cli_dist_check(items, ni, &err))) {

@@ -1,4 +1,5 @@
-/* LoRA adapters (PEFT semantics): adding them (kaiming-uniform A, zero B, scaling alpha/r or
+/* LoRA adapters (PEFT semantics): adding them (PEFT's init_lora_weights: kaiming-uniform A and
+ * zero B by default, gaussian A, or both random for false; scaling alpha/r or
  * alpha/sqrt(r)), their forward and backward math inside a block linear (called by the
  * encoder), and folding them into the base weights. Adding an adapter makes the head trainable
  * too (PEFT's SEQ_CLS modules_to_save rule; which tensors that is, and the parameter list with
@@ -20,6 +21,22 @@ int lb_lora_lowest_layer(const lb_model *m) {
 
 const lb_lora_config *lb_model_get_lora(const lb_model *m) { return m->has_lora ? &m->lora : NULL; }
 
+static const char *const init_names[LB_LORA_INIT__COUNT] = {"default", "gaussian", "false"};
+
+const char *lb_lora_init_name(int init) { return init >= 0 && init < LB_LORA_INIT__COUNT ? init_names[init] : "?"; }
+
+lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err) {
+    if (!name) name = "default";
+    if (!strcmp(name, "true")) name = "default";
+    for (int i = 0; i < LB_LORA_INIT__COUNT; i++)
+        if (!strcmp(name, init_names[i])) {
+            *init = (lb_lora_init)i;
+            return LB_OK;
+        }
+    return lb_err(err, LB_ERR_UNSUPPORTED, "LoRA init '%.64s' is not supported (expected default, gaussian or false)",
+                  name);
+}
+
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     if (m->has_lora) return lb_err(err, LB_ERR_USAGE, "LoRA: the model already has an adapter");
@@ -28,6 +45,8 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
         return lb_err(err, LB_ERR_USAGE, "LoRA: dropout %g, expected [0, 1)", (double)cfg->dropout);
     if (!isfinite(cfg->alpha)) return lb_err(err, LB_ERR_USAGE, "LoRA: alpha is not finite");
+    if (cfg->init < 0 || cfg->init >= LB_LORA_INIT__COUNT)
+        return lb_err(err, LB_ERR_USAGE, "LoRA: init %d, expected 0..%d", cfg->init, LB_LORA_INIT__COUNT - 1);
     if (cfg->target_mask >> LB_LIN__COUNT)
         return lb_err(err, LB_ERR_USAGE, "LoRA: target mask 0x%x names unknown layers", cfg->target_mask);
     int64_t hn = m->n_head, total = hn;
@@ -66,10 +85,20 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
             lw->grad_B[k] = g;
             p += (int64_t)out * r;
             g += (int64_t)out * r;
-            /* kaiming_uniform_(a=sqrt(5)) on [r, in]: bound = 1/sqrt(in); B stays 0. */
+            if (cfg->init == LB_LORA_INIT_GAUSSIAN) {
+                /* nn.init.normal_(std=1/r); B stays 0 */
+                const double sd = 1.0 / (double)r;
+                for (int64_t i = 0; i < (int64_t)r * in; i++) lw->lora_A[k][i] = (float)(lb_rng_normal(&rng) * sd);
+                continue;
+            }
+            /* kaiming_uniform_(a=sqrt(5)) on [r, in]: bound = 1/sqrt(in); B stays 0 ... */
             float bound = 1.0f / sqrtf((float)in);
             for (int64_t i = 0; i < (int64_t)r * in; i++)
                 lw->lora_A[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bound;
+            if (cfg->init != LB_LORA_INIT_NONE) continue;
+            /* ... unless init_lora_weights=false: B keeps nn.Linear's init, U(+-1/sqrt(r)) */
+            float bb = 1.0f / sqrtf((float)r);
+            for (int64_t i = 0; i < (int64_t)out * r; i++) lw->lora_B[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bb;
         }
     }
     m->fwd_valid = false;

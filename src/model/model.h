@@ -49,7 +49,27 @@ typedef struct lb_lora_config {
     float dropout;
     bool use_rslora;      /* scaling = alpha/sqrt(r) instead of alpha/r */
     unsigned target_mask; /* bit (1u << lb_linear) per adapted layer kind */
+    int init;             /* lb_lora_init: how lb_model_add_lora fills A and B */
 } lb_lora_config;
+
+/* PEFT's init_lora_weights, as lb_model_add_lora applies it to a fresh adapter (PEFT 0.14
+ * LoraLayer.reset_lora_parameters): DEFAULT (true): A ~ kaiming_uniform(a=sqrt(5)) =
+ * U(+-1/sqrt(in)), B = 0; GAUSSIAN ("gaussian"): A ~ N(0, (1/r)^2), B = 0; NONE (false): both
+ * keep nn.Linear's own init, A ~ U(+-1/sqrt(in)), B ~ U(+-1/sqrt(r)) (the adapter starts
+ * non-zero). Names other than these (PEFT's "pissa", "olora", "loftq", ...) are refused by name
+ * by lb_lora_init_parse, the one place that knows the list. */
+typedef enum lb_lora_init {
+    LB_LORA_INIT_DEFAULT,
+    LB_LORA_INIT_GAUSSIAN,
+    LB_LORA_INIT_NONE,
+    LB_LORA_INIT__COUNT
+} lb_lora_init;
+
+/* name: "default" or "true" (DEFAULT), "gaussian", "false" (NONE). Unknown names are
+ * LB_ERR_UNSUPPORTED "LoRA init 'pissa' is not supported (expected default, gaussian or false)". */
+lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err);
+/* "default", "gaussian", "false" ("?" out of range). */
+const char *lb_lora_init_name(int init);
 
 typedef struct lb_load_opts {
     int num_labels;            /* 0: from config.json (id2label), else override */
@@ -71,7 +91,7 @@ int lb_config_max_tokens(const lb_model_config *c);
 void lb_model_free(lb_model *m);
 const lb_model_config *lb_model_get_config(const lb_model *m);
 
-/* Adds LoRA adapters (PEFT init: A ~ U(+-1/sqrt(in)), B = 0) and makes the classification
+/* Adds LoRA adapters (PEFT init per cfg->init, see lb_lora_init) and makes the classification
  * head trainable (PEFT SEQ_CLS modules_to_save rule). Everything else is frozen. */
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err);
 

@@ -162,6 +162,26 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "use_dora true is not supported");
         goto out;
     }
+    /* init_lora_weights: how PEFT filled a fresh adapter; the saved tensors are what counts, but
+     * inits that also rewrite the base weights (pissa, olora, loftq, ...) need that base and
+     * are refused by name. */
+    if ((x = field(root, "init_lora_weights"))) {
+        lb_lora_init init = LB_LORA_INIT_DEFAULT;
+        if (cJSON_IsFalse(x)) init = LB_LORA_INIT_NONE;
+        else if (cJSON_IsString(x)) {
+            if (lb_lora_init_parse(x->valuestring, &init, NULL)) {
+                snprintf(msg, sizeof msg,
+                         "init_lora_weights \"%.64s\" is not supported (expected true, false or \"gaussian\")",
+                         x->valuestring);
+                st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+                goto out;
+            }
+        } else if (!cJSON_IsTrue(x)) {
+            st = cfg_error(err, LB_ERR_FORMAT, path, "\"init_lora_weights\" must be true, false or a string");
+            goto out;
+        }
+        cfg->init = (int)init;
+    }
     if ((x = field(root, "layers_to_transform"))) {
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "layers_to_transform is not supported");
         goto out;
@@ -200,6 +220,27 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
     if ((x = field(root, "modules_to_save")) && !cJSON_IsArray(x)) {
         st = cfg_error(err, LB_ERR_FORMAT, path, "\"modules_to_save\" must be a list or null");
         goto out;
+    }
+    /* Only the head's modules (PEFT's suffix rule: "classifier" also wraps DistilBERT's
+     * pre_classifier and RoBERTa's classifier.dense / out_proj); any other module trained in
+     * full is refused by name rather than failing later on an unknown tensor. */
+    if (x) {
+        const cJSON *t;
+        cJSON_ArrayForEach(t, x) {
+            if (!cJSON_IsString(t)) {
+                st = cfg_error(err, LB_ERR_FORMAT, path, "modules_to_save must hold strings");
+                goto out;
+            }
+            if (strcmp(t->valuestring, "classifier") && strcmp(t->valuestring, "score") &&
+                strcmp(t->valuestring, "pre_classifier")) {
+                snprintf(msg, sizeof msg,
+                         "modules_to_save \"%.64s\" is not supported (only the classification head is trained "
+                         "in full: classifier, pre_classifier, score)",
+                         t->valuestring);
+                st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+                goto out;
+            }
+        }
     }
     st = LB_OK;
     goto out;
@@ -318,9 +359,13 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     if (base) lb_pyjson_str(f, base);
     else fputs("null", f);
     fputs(",\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"inference_mode\": true,\n"
-          "  \"init_lora_weights\": true,\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n"
-          "  \"lora_alpha\": ",
+          "  \"init_lora_weights\": ",
           f);
+    /* true / false / "gaussian" as PEFT writes them (PEFT 0.6 loads the string too: the tensors
+     * are read from the file, the init only shapes a fresh adapter) */
+    if (cfg->init == LB_LORA_INIT_GAUSSIAN) fputs("\"gaussian\"", f);
+    else fputs(cfg->init == LB_LORA_INIT_NONE ? "false" : "true", f);
+    fputs(",\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n  \"lora_alpha\": ", f);
     if (cfg->alpha == floorf(cfg->alpha) && fabsf(cfg->alpha) < 1e9f) fprintf(f, "%d", (int)cfg->alpha);
     else lb_pyjson_float32(f, cfg->alpha);
     fputs(",\n  \"lora_dropout\": ", f);
