@@ -182,6 +182,19 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         }
         cfg->init = (int)init;
     }
+    /* newer PEFT's structural options (0.11-0.14): each changes which weights exist or apply */
+    if ((x = field(root, "lora_bias")) && cJSON_IsTrue(x)) {
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "lora_bias true is not supported");
+        goto out;
+    }
+    const char *structural[] = {"layer_replication", "exclude_modules"};
+    for (int i = 0; i < 2; i++)
+        if ((x = field(root, structural[i])) && !(cJSON_IsArray(x) && cJSON_GetArraySize(x) == 0) &&
+            !(cJSON_IsString(x) && !*x->valuestring)) {
+            snprintf(msg, sizeof msg, "%s is not supported", structural[i]);
+            st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+            goto out;
+        }
     if ((x = field(root, "layers_to_transform"))) {
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "layers_to_transform is not supported");
         goto out;
