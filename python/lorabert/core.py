@@ -316,11 +316,12 @@ _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_ev
                "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
                "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps",
                "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "report_to", "logging_dir",
-               "early_stopping_patience", "early_stopping_threshold", "save_total_limit", "label_smoothing_factor")
+               "early_stopping_patience", "early_stopping_threshold", "save_total_limit", "label_smoothing_factor",
+               "loraplus_lr_ratio")
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
-_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora")
+_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_lora_weights")
 
 
 class _Callbacks(object):
@@ -392,7 +393,9 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     resume_from_checkpoint, label_smoothing_factor=0.0), plus class_weights ("auto", "w0,w1,..."
     or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
-    lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora).
+    lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora,
+    init_lora_weights=True, or "gaussian" or False), and loraplus_lr_ratio (0: off; PEFT's
+    create_loraplus_optimizer: lora_B and biases at learning_rate x ratio).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
@@ -441,6 +444,9 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     lora = C.LoraOptions(r=_fit(kwargs.get("r") or 0, c_int, "r"), alpha=kwargs.get("lora_alpha") or 0.0,
                          dropout=kwargs.get("lora_dropout") or 0.0, use_rslora=bool(kwargs.get("use_rslora")),
                          seed=opts.seed, seed_set=True)
+    init = kwargs.get("init_lora_weights")
+    if init is not None:  # LoraConfig's: True, False or a name
+        lora.init = _b("default" if init is True else "false" if init is False else init)
     tm = kwargs.get("target_modules")
     if tm is not None:
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))

@@ -177,3 +177,32 @@ def test_loss_options_refused(tiny, labelled):
         lorabert.train(model=tiny[0], train=labelled, class_weights=[1, 2, 3], max_length=32)
     with pytest.raises(lorabert.UnsupportedError, match="not supported"):
         lorabert.train(model=tiny[0], train=labelled, class_weights="auto", label_smoothing_factor=0.1)
+
+
+@pytest.mark.parametrize("py_kw,cli_args", [
+    ({"loraplus_lr_ratio": 4.0}, ["--loraplus-lr-ratio", "4"]),
+    ({"init_lora_weights": "gaussian"}, ["--lora-init", "gaussian"]),
+    ({"init_lora_weights": False}, ["--lora-init", "false"]),
+])
+def test_peft_options_same_adapter_as_the_cli(cli, tiny, labelled, tmp_path, py_kw, cli_args):
+    need(*TRAIN_FNS)
+    common = ["--train", labelled, "--epochs", "1", "--max-length", "32", "--threads", "2", "--no-eval"]
+    lorabert.train(model=tiny[0], train=labelled, output_dir=str(tmp_path / "py"), num_train_epochs=1,
+                   max_length=32, lora_dropout=0.01, threads=2, evaluation_strategy="no", **py_kw)
+    run_cli(cli, "train", "--model", tiny[0], "--output", str(tmp_path / "cli"), *common, *cli_args)
+    run_cli(cli, "train", "--model", tiny[0], "--output", str(tmp_path / "plain"), *common)
+    a = (tmp_path / "py" / "adapter_model.safetensors").read_bytes()
+    b = (tmp_path / "cli" / "adapter_model.safetensors").read_bytes()
+    c = (tmp_path / "plain" / "adapter_model.safetensors").read_bytes()
+    assert a == b and a != c  # the option reached the library, and it changes the adapter
+    cfg = json.loads((tmp_path / "py" / "adapter_config.json").read_text())
+    init = py_kw.get("init_lora_weights", True)
+    assert cfg["init_lora_weights"] == init and "loraplus_lr_ratio" not in cfg
+
+
+def test_peft_options_refused(tiny, labelled):
+    need(*TRAIN_FNS)
+    with pytest.raises(lorabert.UnsupportedError, match="'pissa' is not supported"):
+        lorabert.train(model=tiny[0], train=labelled, init_lora_weights="pissa")
+    with pytest.raises(lorabert.UsageError, match="loraplus_lr_ratio"):
+        lorabert.train(model=tiny[0], train=labelled, loraplus_lr_ratio=-1.0)
