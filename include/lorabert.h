@@ -244,6 +244,15 @@ typedef struct lb_lora_options {
                                  * B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0), "false" (B
                                  * random too, U(+-1/sqrt(r)): training starts off the base
                                  * model); others, e.g. "pissa", LB_ERR_UNSUPPORTED by name */
+    const char *rank_pattern;   /* PEFT rank_pattern as "KEY=N,KEY=N" (NULL or "": none): the
+                                 * adapted modules whose path matches re.match(".*\.KEY$") get
+                                 * rank N instead of r, e.g. "layer.0.attention.q_lin=8,lin2=2".
+                                 * A KEY is a regular expression (1..127 bytes, no ',' or '=',
+                                 * no Python-only syntax such as \d or (?...)); at most 32 */
+    const char *alpha_pattern;  /* the same for lora_alpha ("KEY=X,..."). Two keys that match one
+                                 * module with different values, or a rank and an alpha key on
+                                 * which PEFT 0.6 and later PEFT disagree, are LB_ERR_UNSUPPORTED;
+                                 * adapter_config.json holds both dicts as PEFT writes them */
 } lb_lora_options;
 
 /* Checks opts without a model (what lb_model_add_adapter checks before looking at the model):

@@ -45,6 +45,7 @@ int cmd_train(int argc, char **argv) {
     bool rslora = false, no_eval = false, overwrite = false;
     /* issue 16: PEFT options */
     const char *lora_init = "default";
+    const char *rank_pattern = NULL, *alpha_pattern = NULL;
     double loraplus = 0;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
     const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL, *eval_strategy = NULL,
@@ -89,6 +90,11 @@ int cmd_train(int argc, char **argv) {
         {"--use-rslora", OPT_FLAG, &rslora, NULL, "scaling alpha/sqrt(r)", 0, 0},
         {"--lora-init", OPT_STR, &lora_init, "default|gaussian|false",
          "PEFT init_lora_weights: default (A kaiming-uniform, B = 0), gaussian (A ~ N(0, 1/r^2), B = 0), false (B random too: the model starts changed)",
+         0, 0},
+        {"--lora-rank-pattern", OPT_STR, &rank_pattern, "KEY=N,..",
+         "PEFT rank_pattern: modules whose path matches the regex .*\\.KEY$ get rank N (e.g. layer.0.attention.q_lin=8,lin2=2)",
+         0, 0},
+        {"--lora-alpha-pattern", OPT_STR, &alpha_pattern, "KEY=X,..", "PEFT alpha_pattern: the same for --lora-alpha",
          0, 0},
         {"--loraplus-lr-ratio", OPT_F64, &loraplus, "X",
          "LoRA+ (PEFT create_loraplus_optimizer): lora_B tensors and 1-D tensors (biases) learn at --lr x X, the rest at --lr (0: off)",
@@ -196,6 +202,8 @@ int cmd_train(int argc, char **argv) {
                             .target_modules = targets,
                             .use_rslora = rslora,
                             .init = lora_init,
+                            .rank_pattern = rank_pattern,
+                            .alpha_pattern = alpha_pattern,
                             .seed = (uint64_t)seed,
                             .seed_set = true};
     lb_error err = {0};
@@ -206,6 +214,10 @@ int cmd_train(int argc, char **argv) {
     if (lb_lora_options_check(&(lb_lora_options){.init = lora_init}, &err)) {
         cli_free_list(label_names);
         return cli_usage_error("train", "--lora-init: %s", err.msg);
+    }
+    if (lb_lora_options_check(&(lb_lora_options){.rank_pattern = rank_pattern, .alpha_pattern = alpha_pattern}, &err)) {
+        cli_free_list(label_names);
+        return cli_usage_error("train", "%s", err.msg);
     }
     if (lb_lora_options_check(&lora, &err)) {
         cli_free_list(label_names);
@@ -406,9 +418,17 @@ int cmd_train(int argc, char **argv) {
         const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit,
                                  loraplus}; /* issue 16 */
         h = cli_digest_bytes(h, nums16, sizeof nums16);
-        const char *const strs[] = {
-            targets,  labels, best, text_col, label_col, pair_col ? pair_col : "", lr_sched, greater ? greater : "",
-            lora_init};
+        const char *const strs[] = {targets,
+                                    labels,
+                                    best,
+                                    text_col,
+                                    label_col,
+                                    pair_col ? pair_col : "",
+                                    lr_sched,
+                                    greater ? greater : "",
+                                    lora_init,
+                                    rank_pattern ? rank_pattern : "",
+                                    alpha_pattern ? alpha_pattern : ""};
         for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
         items[ni++] = (cli_dist_item){"training options", h};
         if ((st = cli_dist_check(items, ni, &err))) {

@@ -20,6 +20,8 @@ typedef struct lb_layer_w {
     float *lora_A[LB_LIN__COUNT];  /* [r, in] or NULL (in the trainable block) */
     float *lora_B[LB_LIN__COUNT];  /* [out, r] */
     float *grad_A[LB_LIN__COUNT], *grad_B[LB_LIN__COUNT];
+    int lora_r[LB_LIN__COUNT];   /* each adapted linear's rank (rank_pattern) */
+    float lora_s[LB_LIN__COUNT]; /* and scaling alpha/r or alpha/sqrt(r) (alpha_pattern) */
     /* bf16 mode (precision.c): w packed for the forward, and W^T for dX = dY W (NULL until a
      * backward needs it, and in fp32 mode). */
     lb_bf16_weight *wb[LB_LIN__COUNT], *wbt[LB_LIN__COUNT];
@@ -131,6 +133,9 @@ struct lb_lora_adapter {
     int64_t n_block;
     float *(*A)[LB_LIN__COUNT]; /* [n_layers][kind] or NULL */
     float *(*B)[LB_LIN__COUNT];
+    int (*r)[LB_LIN__COUNT];        /* [n_layers][kind]: ranks */
+    float (*s)[LB_LIN__COUNT];      /* scalings */
+    int rmax;                       /* the largest rank */
     const float *dense_w, *dense_b; /* head dense, NULL when the base's (BERT's pooler) */
     const float *cls_w, *cls_b;
     size_t bytes;
@@ -170,7 +175,8 @@ struct lb_model {
     bool packs_fwd;         /* forward packs made for the current settings */
     int packs_bwd_layers;   /* the top packs_bwd_layers layers have transposed packs */
     lb_lora_config lora;
-    float lora_scaling;
+    float lora_scaling; /* of the config's r and alpha (modules may differ: lb_layer_w.lora_s) */
+    int lora_rmax;      /* the largest rank of the adapter's modules */
     lb_param *params;
     char **param_names;
     int n_params;

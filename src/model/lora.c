@@ -6,6 +6,7 @@
  * PEFT's saved key names, is the tensor table's: tensors.c). */
 #include <cblas.h>
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,123 @@ lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err
                   name);
 }
 
+/* ---- rank_pattern / alpha_pattern ------------------------------------------------------- */
+lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err) {
+    size_t n = strlen(key);
+    if (n < 1 || n >= LB_LORA_PATTERN_KEY)
+        return lb_err(err, LB_ERR_UNSUPPORTED, "%s key of %zu bytes: expected 1..%d", what, n, LB_LORA_PATTERN_KEY - 1);
+    bool in_brackets = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = key[i], nx = key[i + 1];
+        bool bad = false;
+        if (ch == '[') in_brackets = true;
+        else if (ch == ']') in_brackets = false;
+        if (ch == '\\') {
+            bad =
+                in_brackets || (nx >= 'a' && nx <= 'z') || (nx >= 'A' && nx <= 'Z') || (nx >= '0' && nx <= '9') || !nx;
+            i++;
+        } else if (ch == '(' && nx == '?') bad = true;
+        else if ((ch == '*' || ch == '+' || ch == '?' || ch == '}') && nx == '?') bad = true;
+        if (bad)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "%s key '%.127s': Python-only regular expression syntax (\\d, (?...), lazy quantifiers, "
+                          "escapes in brackets) is not supported",
+                          what, key);
+    }
+    char pat[LB_LORA_PATTERN_KEY + 16];
+    snprintf(pat, sizeof pat, "^(.*\\.%s$)", key);
+    regex_t re;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB))
+        return lb_err(err, LB_ERR_UNSUPPORTED, "%s key '%.127s' is not a regular expression lorabert reads", what, key);
+    regfree(&re);
+    return LB_OK;
+}
+
+/* re.match(f".*\.{key}$", module) */
+static bool key_matches(const char *key, const char *module) {
+    char pat[LB_LORA_PATTERN_KEY + 16];
+    snprintf(pat, sizeof pat, "^(.*\\.%s$)", key);
+    regex_t re;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB)) return false; /* checked when the config was read */
+    bool hit = regexec(&re, module, 0, NULL, 0) == 0;
+    regfree(&re);
+    return hit;
+}
+
+static const lb_lora_pattern *lookup(const lb_lora_pattern *p, int n, const char *key) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(p[i].key, key)) return &p[i];
+    return NULL;
+}
+
+/* The first key of p matching module (NULL: none); two matching keys with different values
+ * are refused. */
+static lb_status first_match(const char *what, const lb_lora_pattern *p, int n, const char *module,
+                             const lb_lora_pattern **hit, lb_error *err) {
+    *hit = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!key_matches(p[i].key, module)) continue;
+        if (!*hit) *hit = &p[i];
+        else if ((*hit)->value != p[i].value)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "%s keys '%s' and '%s' both match module %s with different values (PEFT takes the first "
+                          "in the dict's order, which saving sorts): make them exclusive",
+                          what, (*hit)->key, p[i].key, module);
+    }
+    return LB_OK;
+}
+
+lb_status lb_lora_module_params(const lb_lora_config *cfg, const char *module, int *r, float *alpha, lb_error *err) {
+    const lb_lora_pattern *hr, *ha;
+    lb_status st = first_match("rank_pattern", cfg->rank_pattern, cfg->n_rank_pattern, module, &hr, err);
+    if (!st) st = first_match("alpha_pattern", cfg->alpha_pattern, cfg->n_alpha_pattern, module, &ha, err);
+    if (st) return st;
+    /* PEFT >= 0.7: each dict on its own; no match looks the module's own name up */
+    const lb_lora_pattern *nr = hr ? hr : lookup(cfg->rank_pattern, cfg->n_rank_pattern, module);
+    const lb_lora_pattern *na = ha ? ha : lookup(cfg->alpha_pattern, cfg->n_alpha_pattern, module);
+    /* PEFT 0.6.2: the first match of rank_pattern then alpha_pattern keys, for both */
+    const char *k0 = hr ? hr->key : ha ? ha->key : module;
+    const lb_lora_pattern *orr = lookup(cfg->rank_pattern, cfg->n_rank_pattern, k0);
+    const lb_lora_pattern *oa = lookup(cfg->alpha_pattern, cfg->n_alpha_pattern, k0);
+    double r_new = nr ? nr->value : cfg->r, a_new = na ? na->value : cfg->alpha;
+    double r_old = orr ? orr->value : cfg->r, a_old = oa ? oa->value : cfg->alpha;
+    if (r_new != r_old || a_new != a_old)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "module %s: rank_pattern key '%s' and alpha_pattern key '%s' both match it; PEFT 0.6 reads "
+                      "r %g alpha %g, later PEFT r %g alpha %g: name the module the same way in both",
+                      module, hr ? hr->key : "-", ha ? ha->key : "-", r_old, a_old, r_new, a_new);
+    *r = (int)r_new;
+    *alpha = (float)a_new;
+    return LB_OK;
+}
+
+/* Each adapted linear's rank and scaling under cfg, into rr/ss [n_layers * LB_LIN__COUNT]. */
+static lb_status resolve_modules(const lb_model *m, const lb_lora_config *cfg, int *rr, float *ss, int *rmax,
+                                 lb_error *err) {
+    const lb_model_config *c = &m->cfg;
+    *rmax = 0;
+    char key[LB_TENSOR_KEY_MAX + 64];
+    for (int i = 0; i < m->n_tensors; i++) {
+        const lb_tensor *e = &m->tensors[i];
+        if (e->lin < 0 || !(cfg->target_mask & (1u << e->lin))) continue;
+        lb_tensor_full_key(m, e, key, sizeof key);
+        size_t n = strlen(key);
+        if (n > 7 && !strcmp(key + n - 7, ".weight")) key[n - 7] = 0; /* the module path */
+        int r;
+        float alpha;
+        lb_status st = lb_lora_module_params(cfg, key, &r, &alpha, err);
+        if (st) return st;
+        if (r < 1 || r > c->dim)
+            return lb_err(err, LB_ERR_USAGE, "LoRA: rank r=%d of %s, expected 1..%d", r, key, c->dim);
+        if (!isfinite(alpha)) return lb_err(err, LB_ERR_USAGE, "LoRA: alpha of %s is not finite", key);
+        int at = e->layer * LB_LIN__COUNT + e->lin;
+        rr[at] = r;
+        ss[at] = cfg->use_rslora ? alpha / sqrtf((float)r) : alpha / (float)r;
+        if (r > *rmax) *rmax = r;
+    }
+    return LB_OK;
+}
+
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     if (m->has_lora) return lb_err(err, LB_ERR_USAGE, "LoRA: the model already has an adapter");
@@ -49,13 +167,31 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         return lb_err(err, LB_ERR_USAGE, "LoRA: init %d, expected 0..%d", cfg->init, LB_LORA_INIT__COUNT - 1);
     if (cfg->target_mask >> LB_LIN__COUNT)
         return lb_err(err, LB_ERR_USAGE, "LoRA: target mask 0x%x names unknown layers", cfg->target_mask);
+    int nlk = c->n_layers * LB_LIN__COUNT, rmax = 0;
+    int *rr = calloc((size_t)nlk, sizeof(int));
+    float *ss = calloc((size_t)nlk, sizeof(float));
+    if (!rr || !ss) {
+        free(rr);
+        free(ss);
+        return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory");
+    }
+    lb_status rst = resolve_modules(m, cfg, rr, ss, &rmax, err);
+    if (rst) {
+        free(rr);
+        free(ss);
+        return rst;
+    }
     int64_t hn = m->n_head, total = hn;
-    for (int k = 0; k < LB_LIN__COUNT; k++)
-        if (cfg->target_mask & (1u << k)) total += (int64_t)c->n_layers * cfg->r * (lb_lin_in(c, k) + lb_lin_out(c, k));
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++)
+            if (cfg->target_mask & (1u << k))
+                total += (int64_t)rr[l * LB_LIN__COUNT + k] * (lb_lin_in(c, k) + lb_lin_out(c, k));
     float *blk = calloc((size_t)total, sizeof(float)), *grad = calloc((size_t)total, sizeof(float));
     if (!blk || !grad) {
         free(blk);
         free(grad);
+        free(rr);
+        free(ss);
         return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total);
     }
     memcpy(blk, m->train, sizeof(float) * (size_t)hn); /* the head keeps its values */
@@ -68,6 +204,7 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     m->lora = *cfg;
     m->lora_scaling = cfg->use_rslora ? cfg->alpha / sqrtf((float)cfg->r) : cfg->alpha / (float)cfg->r;
     m->has_lora = true;
+    m->lora_rmax = rmax;
 
     lb_rng rng;
     lb_rng_seed_stream(&rng, seed, 0x4c4f5241ull /* "LORA" */);
@@ -76,7 +213,9 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         lb_layer_w *lw = &m->layers[l];
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             if (!(cfg->target_mask & (1u << k))) continue;
-            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = cfg->r;
+            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = rr[l * LB_LIN__COUNT + k];
+            lw->lora_r[k] = r;
+            lw->lora_s[k] = ss[l * LB_LIN__COUNT + k];
             lw->lora_A[k] = p;
             lw->grad_A[k] = g;
             p += (int64_t)r * in;
@@ -101,6 +240,8 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
             for (int64_t i = 0; i < (int64_t)out * r; i++) lw->lora_B[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bb;
         }
     }
+    free(rr);
+    free(ss);
     m->fwd_valid = false;
     return lb_tensors_params(m, err);
 }
@@ -119,12 +260,12 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             lb_layer_w *lw = &m->layers[l];
             if (!lw->lora_A[k]) continue;
-            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
+            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
             float *w = malloc(sizeof(float) * (size_t)in * out);
             if (!w) return lb_err(err, LB_ERR_NOMEM, "merge: out of memory");
             memcpy(w, lw->w[k], sizeof(float) * (size_t)in * out);
             /* W += scaling * B @ A  ([out, r] @ [r, in]) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, m->lora_scaling, lw->lora_B[k], r,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, lw->lora_s[k], lw->lora_B[k], r,
                         lw->lora_A[k], in, 1.0f, w, in);
             m->owned[m->n_owned++] = w;
             lw->w[k] = w;
@@ -149,7 +290,7 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
 void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, int k, const float *x, int rows,
                      float *y, int ldy, lb_rng *rng) {
     const lb_model_config *c = &m->cfg;
-    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
     const float *xd = x;
     if (a->lkeep[k]) {
         lb_dropout_mask(a->lkeep[k], (int64_t)rows * in, m->p_lora, rng);
@@ -158,15 +299,15 @@ void lb_lora_forward(const lb_model *m, lb_layer_act *a, const lb_layer_w *lw, i
     }
     a->lx[k] = xd;
     lb_linear_forward(a->lu[k], r, xd, in, lw->lora_A[k], NULL, rows, in, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r, lw->lora_B[k], r,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, lw->lora_s[k], a->lu[k], r, lw->lora_B[k], r,
                 1.0f, y, ldy);
 }
 
 void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
                       int lddy, float *dx, float *du, float *tmp) {
     const lb_model_config *c = &m->cfg;
-    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
-    float s = m->lora_scaling;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
+    float s = lw->lora_s[k];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, out, s, dy, lddy, lw->lora_B[k], r, 0.0f, du, r);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, rows, s, dy, lddy, a->lu[k], r, 1.0f, lw->grad_B[k],
                 r);
@@ -202,13 +343,16 @@ lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error 
     if (a) {
         a->A = calloc((size_t)L, sizeof *a->A);
         a->B = calloc((size_t)L, sizeof *a->B);
+        a->r = calloc((size_t)L, sizeof *a->r);
+        a->s = calloc((size_t)L, sizeof *a->s);
     }
-    if (!a || !a->A || !a->B) {
+    if (!a || !a->A || !a->B || !a->r || !a->s) {
         lb_lora_adapter_free(a);
         return lb_err(err, LB_ERR_NOMEM, "adapter: out of memory");
     }
     a->lora = shell->lora;
     a->scaling = shell->lora_scaling;
+    a->rmax = shell->lora_rmax;
     a->num_labels = c->num_labels;
     a->shape = *c;
     a->shape.id2label = NULL;
@@ -218,6 +362,8 @@ lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error 
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             a->A[l][k] = shell->layers[l].lora_A[k];
             a->B[l][k] = shell->layers[l].lora_B[k];
+            a->r[l][k] = shell->layers[l].lora_r[k];
+            a->s[l][k] = shell->layers[l].lora_s[k];
             shell->layers[l].lora_A[k] = shell->layers[l].lora_B[k] = NULL;
             shell->layers[l].grad_A[k] = shell->layers[l].grad_B[k] = NULL;
         }
@@ -226,7 +372,8 @@ lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error 
     a->dense_b = own_dense ? shell->dense_b : NULL;
     a->cls_w = shell->cls_w;
     a->cls_b = shell->cls_b;
-    a->bytes = sizeof *a + 2 * (size_t)L * sizeof *a->A + sizeof(float) * (size_t)a->n_block;
+    a->bytes = sizeof *a + 2 * (size_t)L * sizeof *a->A + (size_t)L * (sizeof *a->r + sizeof *a->s) +
+               sizeof(float) * (size_t)a->n_block;
     /* The shell no longer owns the block; its head pointers are dropped with it. */
     shell->train = NULL;
     shell->n_train = 0;
@@ -247,6 +394,8 @@ void lb_lora_adapter_free(lb_lora_adapter *a) {
     free(a->block);
     free(a->A);
     free(a->B);
+    free(a->r);
+    free(a->s);
     free(a);
 }
 

@@ -43,6 +43,14 @@ typedef struct lb_model_config {
 /* The linear layers of a block, in PEFT's names for each architecture. */
 typedef enum lb_linear { LB_LIN_Q, LB_LIN_K, LB_LIN_V, LB_LIN_O, LB_LIN_FFN1, LB_LIN_FFN2, LB_LIN__COUNT } lb_linear;
 
+/* PEFT's rank_pattern / alpha_pattern: a module-name regex and its rank or alpha. */
+#define LB_LORA_MAX_PATTERNS 32 /* entries per pattern dict */
+#define LB_LORA_PATTERN_KEY 128 /* bytes of a key, NUL included */
+typedef struct lb_lora_pattern {
+    char key[LB_LORA_PATTERN_KEY];
+    double value; /* rank (a whole number >= 1) or alpha */
+} lb_lora_pattern;
+
 typedef struct lb_lora_config {
     int r;
     float alpha;
@@ -50,7 +58,25 @@ typedef struct lb_lora_config {
     bool use_rslora;      /* scaling = alpha/sqrt(r) instead of alpha/r */
     unsigned target_mask; /* bit (1u << lb_linear) per adapted layer kind */
     int init;             /* lb_lora_init: how lb_model_add_lora fills A and B */
+    /* Per-module rank / alpha (PEFT rank_pattern, alpha_pattern), in dict order; see
+     * lb_lora_module_params. */
+    int n_rank_pattern, n_alpha_pattern;
+    lb_lora_pattern rank_pattern[LB_LORA_MAX_PATTERNS], alpha_pattern[LB_LORA_MAX_PATTERNS];
 } lb_lora_config;
+
+/* A pattern key PEFT and lorabert read alike: 1..127 bytes of a regular expression without
+ * Python-only syntax (a backslash before a letter or digit, "(?", lazy quantifiers "*?" "+?"
+ * "??" "}?", a backslash inside brackets) and without ',' or '=' (the CLI's separators); else
+ * LB_ERR_UNSUPPORTED naming the key. what: "rank_pattern" or "alpha_pattern". */
+lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err);
+
+/* The rank and alpha of the adapted module `module` (its path in the model,
+ * "distilbert.transformer.layer.0.attention.q_lin") as PEFT reads cfg's patterns: a key
+ * matches when re.match(f".*\.{key}$", module) does. PEFT 0.6.2 takes the first matching key
+ * of rank_pattern then alpha_pattern for both lookups; PEFT >= 0.7 looks each dict up on its
+ * own. Where the two differ for this module, or two keys of one dict that match it give
+ * different values (saving reorders a dict), it is LB_ERR_UNSUPPORTED naming the keys. */
+lb_status lb_lora_module_params(const lb_lora_config *cfg, const char *module, int *r, float *alpha, lb_error *err);
 
 /* PEFT's init_lora_weights, as lb_model_add_lora applies it to a fresh adapter (PEFT 0.14
  * LoraLayer.reset_lora_parameters): DEFAULT (true): A ~ kaiming_uniform(a=sqrt(5)) =

@@ -199,13 +199,39 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "layers_to_transform is not supported");
         goto out;
     }
+    /* rank_pattern / alpha_pattern: {key: value} in file order (PEFT's json.load) */
     const char *pat[] = {"rank_pattern", "alpha_pattern"};
-    for (int i = 0; i < 2; i++)
-        if ((x = field(root, pat[i])) && cJSON_GetArraySize(x) > 0) {
-            snprintf(msg, sizeof msg, "a non-empty %s is not supported", pat[i]);
-            st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+    for (int i = 0; i < 2; i++) {
+        if (!(x = field(root, pat[i]))) continue;
+        if (!cJSON_IsObject(x)) {
+            snprintf(msg, sizeof msg, "\"%s\" must be an object (module pattern -> %s)", pat[i], i ? "alpha" : "rank");
+            st = cfg_error(err, LB_ERR_FORMAT, path, msg);
             goto out;
         }
+        lb_lora_pattern *dst = i ? cfg->alpha_pattern : cfg->rank_pattern;
+        int *n = i ? &cfg->n_alpha_pattern : &cfg->n_rank_pattern;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, x) {
+            if (*n == LB_LORA_MAX_PATTERNS) {
+                snprintf(msg, sizeof msg, "%s has more than %d entries", pat[i], LB_LORA_MAX_PATTERNS);
+                st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+                goto out;
+            }
+            if ((st = lb_lora_pattern_check_key(pat[i], e->string, err))) goto prefix;
+            bool ok =
+                cJSON_IsNumber(e) && isfinite(e->valuedouble) &&
+                (i ? true : e->valuedouble >= 1 && e->valuedouble <= 65536 && e->valuedouble == floor(e->valuedouble));
+            if (!ok) {
+                snprintf(msg, sizeof msg, "%s[\"%.127s\"] must be %s", pat[i], e->string,
+                         i ? "a number" : "a positive integer");
+                st = cfg_error(err, LB_ERR_FORMAT, path, msg);
+                goto out;
+            }
+            snprintf(dst[*n].key, sizeof dst[*n].key, "%s", e->string);
+            dst[*n].value = e->valuedouble;
+            (*n)++;
+        }
+    }
     if (!(x = field(root, "target_modules"))) {
         st = cfg_error(err, LB_ERR_FORMAT, path, "missing \"target_modules\"");
         goto out;
@@ -361,6 +387,36 @@ lb_status lb_peft_load_apart(const lb_model *base, const char *dir, int num_labe
     return st;
 }
 
+/* An alpha as Python prints the number it was given: an int when whole, else the float. */
+static void write_alpha(FILE *f, double alpha) {
+    if (alpha == floor(alpha) && fabs(alpha) < 1e9) fprintf(f, "%d", (int)alpha);
+    else lb_pyjson_float32(f, (float)alpha);
+}
+
+static int cmp_key(const void *a, const void *b) {
+    return strcmp(((const lb_lora_pattern *)a)->key, ((const lb_lora_pattern *)b)->key);
+}
+
+/* A pattern dict as json.dumps(indent=2, sort_keys=True) nests it (two more spaces). */
+static void write_pattern(FILE *f, const lb_lora_pattern *p, int n, bool alpha) {
+    if (!n) {
+        fputs("{}", f);
+        return;
+    }
+    lb_lora_pattern sorted[LB_LORA_MAX_PATTERNS];
+    memcpy(sorted, p, sizeof *p * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_key);
+    fputs("{", f);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ",\n    " : "\n    ", f);
+        lb_pyjson_str(f, sorted[i].key);
+        fputs(": ", f);
+        if (alpha) write_alpha(f, sorted[i].value);
+        else fprintf(f, "%d", (int)sorted[i].value);
+    }
+    fputs("\n  }", f);
+}
+
 /* json.dumps(LoraConfig.to_dict(), indent=2, sort_keys=True) */
 static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, const char *path, const char *base,
                               lb_error *err) {
@@ -368,7 +424,9 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     lb_status st = lb_atomic_open(&af, path, err);
     if (st) return st;
     FILE *f = af.fp;
-    fputs("{\n  \"alpha_pattern\": {},\n  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ", f);
+    fputs("{\n  \"alpha_pattern\": ", f);
+    write_pattern(f, cfg->alpha_pattern, cfg->n_alpha_pattern, true);
+    fputs(",\n  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ", f);
     if (base) lb_pyjson_str(f, base);
     else fputs("null", f);
     fputs(",\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"inference_mode\": true,\n"
@@ -379,12 +437,13 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     if (cfg->init == LB_LORA_INIT_GAUSSIAN) fputs("\"gaussian\"", f);
     else fputs(cfg->init == LB_LORA_INIT_NONE ? "false" : "true", f);
     fputs(",\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n  \"lora_alpha\": ", f);
-    if (cfg->alpha == floorf(cfg->alpha) && fabsf(cfg->alpha) < 1e9f) fprintf(f, "%d", (int)cfg->alpha);
-    else lb_pyjson_float32(f, cfg->alpha);
+    write_alpha(f, cfg->alpha);
     fputs(",\n  \"lora_dropout\": ", f);
     lb_pyjson_float32(f, cfg->dropout);
     fputs(",\n  \"modules_to_save\": [\n    \"classifier\",\n    \"score\"\n  ],\n  \"peft_type\": \"LORA\",\n", f);
-    fprintf(f, "  \"r\": %d,\n  \"rank_pattern\": {},\n  \"revision\": null,\n  \"target_modules\": [", cfg->r);
+    fprintf(f, "  \"r\": %d,\n  \"rank_pattern\": ", cfg->r);
+    write_pattern(f, cfg->rank_pattern, cfg->n_rank_pattern, false);
+    fputs(",\n  \"revision\": null,\n  \"target_modules\": [", f);
     /* module names in lb_linear order, each once (BERT's "dense" covers several kinds) */
     const char *seen[LB_LIN__COUNT];
     int nseen = 0;

@@ -14,6 +14,7 @@
 #include "base/fileio.h"
 #include "formats/safetensors.h"
 #include "model/model.h"
+#include "kernels/kernels.h"
 #include "model/peft.h"
 #include "train/optim.h"
 #include "../support/test_support.h"
@@ -238,8 +239,11 @@ Test(peft_config, refused_by_name) {
         {"lora_bias", "true", "lora_bias true is not supported", LB_ERR_UNSUPPORTED},
         {"layer_replication", "[[0, 1]]", "layer_replication is not supported", LB_ERR_UNSUPPORTED},
         {"exclude_modules", "[\"q_lin\"]", "exclude_modules is not supported", LB_ERR_UNSUPPORTED},
-        {"rank_pattern", "{\"q_lin\": 8}", "a non-empty rank_pattern is not supported", LB_ERR_UNSUPPORTED},
-        {"alpha_pattern", "{\"q_lin\": 8}", "a non-empty alpha_pattern is not supported", LB_ERR_UNSUPPORTED},
+        {"rank_pattern", "{\"layer\\\\.\\\\d\\\\.q_lin\": 8}", "Python-only regular expression", LB_ERR_UNSUPPORTED},
+        {"rank_pattern", "{\"q_lin\": 2.5}", "rank_pattern[\"q_lin\"] must be a positive integer", LB_ERR_FORMAT},
+        {"rank_pattern", "[8]", "\"rank_pattern\" must be an object", LB_ERR_FORMAT},
+        {"alpha_pattern", "{\"q_lin\": \"x\"}", "alpha_pattern[\"q_lin\"] must be a number", LB_ERR_FORMAT},
+        {"rank_pattern", "{\"q_lin\": 8}", "has shape [4,24], expected [8,24]", LB_ERR_FORMAT},
     };
     size_t n;
     char *orig = slurp_file(in_repo(INITS "/gaussian/adapter_config.json"), &n);
@@ -265,7 +269,9 @@ Test(peft_config, refused_by_name) {
         lb_model *m = load_all();
         cr_assert_eq(lb_peft_load(m, dir, &e), cases[i].code, "%s=%s: %s", cases[i].key, cases[i].value, e.msg);
         cr_assert(strstr(e.msg, cases[i].msg), "%s=%s: %s", cases[i].key, cases[i].value, e.msg);
-        cr_assert_null(lb_model_get_lora(m), "nothing loaded");
+        if (!strstr(cases[i].msg, "has shape")) /* (a tensor check runs after the adapter is made) */
+            cr_assert_null(lb_model_get_lora(m), "%s=%s: refused before the adapter is made", cases[i].key,
+                           cases[i].value);
         lb_model_free(m);
         remove_tree(dir);
         cJSON_Delete(copy);
@@ -306,4 +312,211 @@ Test(loraplus, groups_and_rates) {
     cr_assert_eq(lb_schedule_group_lr(LB_SCHED_LINEAR, 1e-3, 8e-3, 3, 2, 10), 8e-3 * (7.0 / 8.0));
     cr_assert_eq(lb_schedule_group_lr(LB_SCHED_POLYNOMIAL, 1e-3, 8e-3, 12, 2, 10), 8e-3 * (LB_POLY_LR_END / 1e-3),
                  "past the end: lr_end / the optimizer's lr, times the group's");
+}
+
+/* ---- rank_pattern / alpha_pattern --------------------------------------------------------- */
+#define PATTERN "tests/golden/peft_options/pattern"
+
+/* PEFT 0.6.2's adapter with rank_pattern (a path, a kind, a regex) and alpha_pattern: per-module
+ * shapes load, and logits, loss and every gradient match PEFT's. */
+Test(lora_pattern, peft_adapter_logits_and_gradients) {
+    lb_error e = {0};
+    lb_model *m = load_all();
+    cr_assert_eq(lb_peft_load(m, in_repo(PATTERN "/lora"), &e), LB_OK, "%s", e.msg);
+    const lb_lora_config *c = lb_model_get_lora(m);
+    cr_assert_eq(c->n_rank_pattern, 3);
+    cr_assert_eq(c->n_alpha_pattern, 2);
+    /* the ranks PEFT gave (meta.json): k_lin of layers 0 and 2 by the regex, layer 1's q_lin */
+    cJSON *meta = read_json(in_repo(PATTERN "/meta.json"));
+    const cJSON *mods = cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "grads"), "modules");
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    int checked = 0;
+    const cJSON *mod;
+    cJSON_ArrayForEach(mod, mods) {
+        char want[600];
+        snprintf(want, sizeof want, "%s.lora_A.weight", mod->string);
+        for (int i = 0; i < np; i++)
+            if (!strcmp(ps[i].name, want)) {
+                cr_assert_eq(ps[i].shape[0], cJSON_GetObjectItem(mod, "r")->valueint, "%s", want);
+                checked++;
+            }
+    }
+    cr_assert_eq(checked, 18);
+    cJSON_Delete(meta);
+
+    lb_st_file *f = lb_st_open(in_repo(PATTERN "/grads.safetensors"), &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    const lb_st_tensor *ti = lb_st_find(f, "input_ids"), *tm = lb_st_find(f, "attention_mask"),
+                       *tl = lb_st_find(f, "labels");
+    int B = (int)ti->shape[0], T = (int)ti->shape[1];
+    int32_t *ids = calloc((size_t)B * T, sizeof(int32_t)), *lens = calloc((size_t)B, sizeof(int32_t)),
+            *labels = calloc((size_t)B, sizeof(int32_t));
+    const int64_t *id64 = ti->data, *m64 = tm->data, *l64 = tl->data;
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = (int32_t)id64[i];
+        lens[i / T] += (int32_t)m64[i];
+    }
+    for (int b = 0; b < B; b++) labels[b] = (int32_t)l64[b];
+    int NL = lb_model_get_config(m)->num_labels;
+    float *logits = calloc((size_t)B * NL, sizeof(float)), *dl = calloc((size_t)B * NL, sizeof(float));
+    lb_batch bt = {.B = B, .T = T, .ids = ids, .lengths = lens};
+    cr_assert_eq(lb_model_forward(m, &bt, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+    const float *want = lb_st_f32(f, lb_st_find(f, "logits"), &e);
+    double md = 0;
+    for (int i = 0; i < B * NL; i++) md = fmax(md, fabs((double)logits[i] - want[i]) / fmax(1.0, fabs(want[i])));
+    cr_log_info("pattern: max logit diff vs PEFT %.3g", md);
+    cr_assert(md <= 1e-5, "logits differ from PEFT's by %.3g", md);
+    float loss = lb_cross_entropy(logits, labels, B, NL, dl);
+    float ref_loss = *lb_st_f32(f, lb_st_find(f, "loss"), &e);
+    cr_assert(fabsf(loss - ref_loss) <= 1e-5f * fabsf(ref_loss), "loss %.8g vs PEFT %.8g", loss, ref_loss);
+    lb_model_zero_grad(m);
+    cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK, "%s", e.msg);
+    double worst = 0;
+    for (int i = 0; i < np; i++) {
+        char key[600];
+        snprintf(key, sizeof key, "grad.%s", ps[i].name);
+        const lb_st_tensor *t = lb_st_find(f, key);
+        cr_assert_not_null(t, "no golden %s", key);
+        cr_assert_eq(t->numel, ps[i].numel, "%s", key);
+        const float *ref = lb_st_f32(f, t, &e);
+        double d = 0, mr = 0;
+        for (int64_t j = 0; j < ps[i].numel; j++) {
+            d = fmax(d, fabs((double)ps[i].grad[j] - ref[j]));
+            mr = fmax(mr, fabs((double)ref[j]));
+        }
+        worst = fmax(worst, d / mr);
+        cr_assert(d <= 1e-4 * mr, "%s: max|diff|/max|ref| %.3g", ps[i].name, d / mr);
+    }
+    cr_log_info("pattern: worst gradient relative error %.3g over %d tensors", worst, np);
+    free(ids);
+    free(lens);
+    free(labels);
+    free(logits);
+    free(dl);
+    lb_st_close(f);
+    lb_model_free(m);
+}
+
+static char *json_section(const char *text, const char *key) {
+    const char *s = strstr(text, key);
+    cr_assert_not_null(s, "no %s", key);
+    const char *e = strchr(s, '}');
+    return strndup(s, (size_t)(e - s + 1));
+}
+
+/* lorabert writes the dicts as PEFT does (sorted keys, ints), reads them back, and merging a
+ * per-module-rank adapter gives the unmerged logits. */
+Test(lora_pattern, save_reload_merge) {
+    lb_error e = {0};
+    lb_model *m = load_all();
+    cr_assert_eq(lb_peft_load(m, in_repo(PATTERN "/lora"), &e), LB_OK, "%s", e.msg);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", make_scratch_dir("lbpat"));
+    cr_assert_eq(lb_peft_save(m, dir, "model", &e), LB_OK, "%s", e.msg);
+    char path[600];
+    size_t n;
+    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
+    char *ours = slurp_file(path, &n), *theirs = slurp_file(in_repo(PATTERN "/lora/adapter_config.json"), &n);
+    const char *keys[] = {"\"alpha_pattern\"", "\"rank_pattern\""};
+    for (int i = 0; i < 2; i++) {
+        char *a = json_section(ours, keys[i]), *b = json_section(theirs, keys[i]);
+        cr_assert_str_eq(a, b);
+        free(a);
+        free(b);
+    }
+    free(ours);
+    free(theirs);
+    lb_model *m2 = load_all();
+    cr_assert_eq(lb_peft_load(m2, dir, &e), LB_OK, "%s", e.msg);
+    int B = 2, T = 7;
+    int32_t ids[14] = {2, 5, 9, 11, 40, 3, 0, 2, 7, 8, 13, 21, 33, 3}, lens[2] = {6, 7};
+    lb_batch bt = {.B = B, .T = T, .ids = ids, .lengths = lens};
+    float a[8], b[8], c[8];
+    int NL = lb_model_get_config(m)->num_labels;
+    cr_assert_eq(lb_model_forward(m, &bt, false, NULL, a, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_forward(m2, &bt, false, NULL, b, &e), LB_OK, "%s", e.msg);
+    for (int i = 0; i < B * NL; i++) cr_assert_eq(a[i], b[i], "reloaded adapter differs");
+    cr_assert_eq(lb_model_merge_lora(m2, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_forward(m2, &bt, false, NULL, c, &e), LB_OK, "%s", e.msg);
+    for (int i = 0; i < B * NL; i++) cr_assert(fabsf(a[i] - c[i]) <= 1e-5f * fmaxf(1.0f, fabsf(a[i])), "merged");
+    remove_tree(dir);
+    lb_model_free(m2);
+    lb_model_free(m);
+}
+
+/* PEFT's key rule and where lorabert refuses: keys of one dict in conflict, a rank and an alpha
+ * key that PEFT 0.6 and later PEFT read differently, Python-only syntax. */
+Test(lora_pattern, module_params_rules) {
+    lb_lora_config c = {.r = 4, .alpha = 32};
+    lb_error e = {0};
+    int r;
+    float alpha;
+    const char *q0 = "distilbert.transformer.layer.0.attention.q_lin";
+    const char *q1 = "distilbert.transformer.layer.1.attention.q_lin";
+    c.n_rank_pattern = 1;
+    c.rank_pattern[0] = (lb_lora_pattern){"layer.0.attention.q_lin", 8};
+    cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_OK, "%s", e.msg);
+    cr_assert(r == 8 && alpha == 32);
+    cr_assert_eq(lb_lora_module_params(&c, q1, &r, &alpha, &e), LB_OK);
+    cr_assert(r == 4 && alpha == 32);
+    /* the key needs a '.' before it: "_lin" does not match q_lin; a full path falls back to
+     * the exact lookup */
+    c.rank_pattern[0] = (lb_lora_pattern){"_lin", 8};
+    cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_OK);
+    cr_assert_eq(r, 4);
+    snprintf(c.rank_pattern[0].key, sizeof c.rank_pattern[0].key, "%s", q0);
+    cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_OK);
+    cr_assert_eq(r, 8);
+    /* two rank keys for one module with different values */
+    c.n_rank_pattern = 2;
+    c.rank_pattern[0] = (lb_lora_pattern){"q_lin", 8};
+    c.rank_pattern[1] = (lb_lora_pattern){"layer.0.attention.q_lin", 2};
+    cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "'q_lin' and 'layer.0.attention.q_lin' both match"), "%s", e.msg);
+    cr_assert_eq(lb_lora_module_params(&c, q1, &r, &alpha, &e), LB_OK, "only one matches layer 1");
+    cr_assert_eq(r, 8);
+    /* rank by kind, alpha by path: PEFT 0.6.2 looks alpha up under "q_lin" (default 32), later
+     * PEFT under the path (16) */
+    c.n_rank_pattern = 1;
+    c.n_alpha_pattern = 1;
+    c.alpha_pattern[0] = (lb_lora_pattern){"layer.0.attention.q_lin", 16};
+    cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "PEFT 0.6 reads r 8 alpha 32, later PEFT r 8 alpha 16"), "%s", e.msg);
+    /* the same key in both: both read r 8 alpha 16 */
+    c.alpha_pattern[0] = (lb_lora_pattern){"q_lin", 16};
+    cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_OK, "%s", e.msg);
+    cr_assert(r == 8 && alpha == 16);
+    /* keys */
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "layer\\.[0-3]\\.attention\\.q_lin", &e), LB_OK, "%s",
+                 e.msg);
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "layer\\.\\d\\.q_lin", &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "Python-only"), "%s", e.msg);
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "(?:q|v)_lin", &e), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "layer.*?q_lin", &e), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "q_lin(", &e), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "", &e), LB_ERR_UNSUPPORTED);
+}
+
+/* A rank above the hidden size through a pattern is refused, and nothing changes. */
+Test(lora_pattern, add_refuses_bad_ranks) {
+    lb_error e = {0};
+    lb_model *m = load_all();
+    lb_lora_config c = {.r = 4, .alpha = 32, .target_mask = 0x3f, .n_rank_pattern = 1};
+    c.rank_pattern[0] = (lb_lora_pattern){"lin2", 1000};
+    cr_assert_eq(lb_model_add_lora(m, &c, 1, &e), LB_ERR_USAGE);
+    cr_assert(strstr(e.msg, "r=1000") && strstr(e.msg, "lin2"), "%s", e.msg);
+    cr_assert_null(lb_model_get_lora(m));
+    c.rank_pattern[0] = (lb_lora_pattern){"lin2", 2};
+    cr_assert_eq(lb_model_add_lora(m, &c, 1, &e), LB_OK, "%s", e.msg);
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    int n2 = 0;
+    for (int i = 0; i < np; i++)
+        if (strstr(ps[i].name, "lin2.lora_A")) {
+            cr_assert_eq(ps[i].shape[0], 2);
+            n2++;
+        }
+    cr_assert_eq(n2, 3);
+    lb_model_free(m);
 }

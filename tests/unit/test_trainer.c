@@ -70,7 +70,8 @@ static void run_trajectory_from(const char *dir, const char *src) {
     lb_load_opts lo = {.quiet = true};
     lb_model *m = lb_model_load(p, &lo, &err);
     cr_assert_not_null(m, "%s", err.msg);
-    snprintf(p, sizeof p, "%s/trajectory/init", src);
+    snprintf(p, sizeof p, "%s/trajectory/init", dir); /* the case's own init, else the source's */
+    if (!lb_dir_exists(p)) snprintf(p, sizeof p, "%s/trajectory/init", src);
     cr_assert_eq(lb_peft_load(m, p, &err), LB_OK, "%s", err.msg);
     snprintf(p, sizeof p, "%s/trajectory/expected.json", dir);
     cJSON *exp = read_json(p);
@@ -221,6 +222,11 @@ Test(trainer, cosine_warmup_ratio_trajectory_matches_hf_trainer, .timeout = 600)
  * create_loraplus_optimizer over distilbert_traj's run (tools/reference/peft_options_golden.py) */
 Test(trainer, loraplus_trajectory_matches_peft_optimizer, .timeout = 600) {
     run_trajectory_from("tests/golden/distilbert_traj_loraplus", "tests/golden/distilbert_traj");
+}
+/* rank_pattern / alpha_pattern (per-module ranks 8/4/2, alphas 32/16): HF Trainer 4.32.1 + PEFT
+ * 0.6.2 from PEFT's own init of that config (tools/reference/pattern_golden.py) */
+Test(trainer, rank_alpha_pattern_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory_from("tests/golden/peft_options/pattern", "tests/golden/distilbert_traj");
 }
 /* gradient_accumulation_steps 2 (HF's loss / K, clip and step after K micro-batches), 75 steps */
 Test(trainer, accumulation_trajectory_matches_hf_trainer, .timeout = 600) {
