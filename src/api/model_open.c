@@ -192,7 +192,7 @@ static lb_status parse_pattern(const char *what, const char *text, bool alpha, l
 
 /* The configuration of opts (NULL: defaults), checked without a model; target_modules NULL (the
  * architecture's query projection) leaves c->target_mask 0. */
-static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_error *err) {
+static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_lora_patterns *pats, lb_error *err) {
     lb_lora_options o = {0};
     if (opts) o = *opts;
     *c = (lb_lora_config){.r = o.r ? o.r : 4,
@@ -207,10 +207,9 @@ static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_
     lb_status ist = lb_lora_init_parse(o.init, &init, err);
     if (ist) return ist;
     c->init = (int)init;
-    if ((ist = parse_pattern("rank_pattern", o.rank_pattern, false, c->rank_pattern, &c->n_rank_pattern, err)))
-        return ist;
-    if ((ist = parse_pattern("alpha_pattern", o.alpha_pattern, true, c->alpha_pattern, &c->n_alpha_pattern, err)))
-        return ist;
+    if ((ist = parse_pattern("rank_pattern", o.rank_pattern, false, pats->rank, &pats->n_rank, err))) return ist;
+    if ((ist = parse_pattern("alpha_pattern", o.alpha_pattern, true, pats->alpha, &pats->n_alpha, err))) return ist;
+    c->patterns = pats->n_rank || pats->n_alpha ? pats : NULL;
     if (!o.target_modules) return LB_OK;
     int n = 0;
     char **names = lb_split_list(o.target_modules, &n);
@@ -224,7 +223,11 @@ static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_
 
 lb_status lb_lora_options_check(const lb_lora_options *opts, lb_error *err) {
     lb_lora_config c;
-    return lora_config(opts, &c, err);
+    lb_lora_patterns *pats = calloc(1, sizeof *pats);
+    if (!pats) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = lora_config(opts, &c, pats, err);
+    free(pats);
+    return st;
 }
 
 /* Each target that names a module type (not all-linear, not a dotted path) must be one of this
@@ -247,8 +250,11 @@ lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_erro
     if (lb_model_in_run(m)) return lb_err(err, LB_ERR_USAGE, "add adapter: a training run holds the model");
     if (!o.target_modules) o.target_modules = lb_model_linear_name(m, LB_LIN_Q);
     lb_lora_config c;
-    lb_status st = lora_config(&o, &c, err);
+    lb_lora_patterns *pats = calloc(1, sizeof *pats);
+    if (!pats) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = lora_config(&o, &c, pats, err);
     if (!st) st = check_arch_targets(m, o.target_modules, err);
-    if (st) return st;
-    return lb_model_add_lora(m, &c, o.seed || o.seed_set ? o.seed : 42, err);
+    if (!st) st = lb_model_add_lora(m, &c, o.seed || o.seed_set ? o.seed : 42, err); /* copies the patterns */
+    free(pats);
+    return st;
 }

@@ -175,8 +175,9 @@ struct lb_model {
     bool packs_fwd;         /* forward packs made for the current settings */
     int packs_bwd_layers;   /* the top packs_bwd_layers layers have transposed packs */
     lb_lora_config lora;
-    float lora_scaling; /* of the config's r and alpha (modules may differ: lb_layer_w.lora_s) */
-    int lora_rmax;      /* the largest rank of the adapter's modules */
+    float lora_scaling;              /* of the config's r and alpha (modules may differ: lb_layer_w.lora_s) */
+    int lora_rmax;                   /* the largest rank of the adapter's modules */
+    lb_lora_patterns *lora_patterns; /* lora.patterns' storage (owned; NULL: none) */
     lb_param *params;
     char **param_names;
     int n_params;

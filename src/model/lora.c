@@ -105,17 +105,19 @@ static lb_status first_match(const char *what, const lb_lora_pattern *p, int n, 
 }
 
 lb_status lb_lora_module_params(const lb_lora_config *cfg, const char *module, int *r, float *alpha, lb_error *err) {
+    static const lb_lora_patterns none = {0};
+    const lb_lora_patterns *p = cfg->patterns ? cfg->patterns : &none;
     const lb_lora_pattern *hr, *ha;
-    lb_status st = first_match("rank_pattern", cfg->rank_pattern, cfg->n_rank_pattern, module, &hr, err);
-    if (!st) st = first_match("alpha_pattern", cfg->alpha_pattern, cfg->n_alpha_pattern, module, &ha, err);
+    lb_status st = first_match("rank_pattern", p->rank, p->n_rank, module, &hr, err);
+    if (!st) st = first_match("alpha_pattern", p->alpha, p->n_alpha, module, &ha, err);
     if (st) return st;
     /* PEFT >= 0.7: each dict on its own; no match looks the module's own name up */
-    const lb_lora_pattern *nr = hr ? hr : lookup(cfg->rank_pattern, cfg->n_rank_pattern, module);
-    const lb_lora_pattern *na = ha ? ha : lookup(cfg->alpha_pattern, cfg->n_alpha_pattern, module);
+    const lb_lora_pattern *nr = hr ? hr : lookup(p->rank, p->n_rank, module);
+    const lb_lora_pattern *na = ha ? ha : lookup(p->alpha, p->n_alpha, module);
     /* PEFT 0.6.2: the first match of rank_pattern then alpha_pattern keys, for both */
     const char *k0 = hr ? hr->key : ha ? ha->key : module;
-    const lb_lora_pattern *orr = lookup(cfg->rank_pattern, cfg->n_rank_pattern, k0);
-    const lb_lora_pattern *oa = lookup(cfg->alpha_pattern, cfg->n_alpha_pattern, k0);
+    const lb_lora_pattern *orr = lookup(p->rank, p->n_rank, k0);
+    const lb_lora_pattern *oa = lookup(p->alpha, p->n_alpha, k0);
     double r_new = nr ? nr->value : cfg->r, a_new = na ? na->value : cfg->alpha;
     double r_old = orr ? orr->value : cfg->r, a_old = oa ? oa->value : cfg->alpha;
     if (r_new != r_old || a_new != a_old)
@@ -170,15 +172,19 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     int nlk = c->n_layers * LB_LIN__COUNT, rmax = 0;
     int *rr = calloc((size_t)nlk, sizeof(int));
     float *ss = calloc((size_t)nlk, sizeof(float));
-    if (!rr || !ss) {
+    lb_lora_patterns *pats = cfg->patterns ? malloc(sizeof *pats) : NULL;
+    if (!rr || !ss || (cfg->patterns && !pats)) {
         free(rr);
         free(ss);
+        free(pats);
         return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory");
     }
+    if (pats) *pats = *cfg->patterns;
     lb_status rst = resolve_modules(m, cfg, rr, ss, &rmax, err);
     if (rst) {
         free(rr);
         free(ss);
+        free(pats);
         return rst;
     }
     int64_t hn = m->n_head, total = hn;
@@ -192,6 +198,7 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         free(grad);
         free(rr);
         free(ss);
+        free(pats);
         return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total);
     }
     memcpy(blk, m->train, sizeof(float) * (size_t)hn); /* the head keeps its values */
@@ -202,6 +209,9 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     m->n_train = total;
     lb_tensors_bind_head(m, blk, grad);
     m->lora = *cfg;
+    free(m->lora_patterns);
+    m->lora_patterns = pats;
+    m->lora.patterns = pats;
     m->lora_scaling = cfg->use_rslora ? cfg->alpha / sqrtf((float)cfg->r) : cfg->alpha / (float)cfg->r;
     m->has_lora = true;
     m->lora_rmax = rmax;
@@ -351,6 +361,7 @@ lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error 
         return lb_err(err, LB_ERR_NOMEM, "adapter: out of memory");
     }
     a->lora = shell->lora;
+    a->lora.patterns = NULL; /* resolved into r and s */
     a->scaling = shell->lora_scaling;
     a->rmax = shell->lora_rmax;
     a->num_labels = c->num_labels;

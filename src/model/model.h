@@ -51,6 +51,11 @@ typedef struct lb_lora_pattern {
     double value; /* rank (a whole number >= 1) or alpha */
 } lb_lora_pattern;
 
+typedef struct lb_lora_patterns {
+    int n_rank, n_alpha;
+    lb_lora_pattern rank[LB_LORA_MAX_PATTERNS], alpha[LB_LORA_MAX_PATTERNS]; /* in dict order */
+} lb_lora_patterns;
+
 typedef struct lb_lora_config {
     int r;
     float alpha;
@@ -58,10 +63,10 @@ typedef struct lb_lora_config {
     bool use_rslora;      /* scaling = alpha/sqrt(r) instead of alpha/r */
     unsigned target_mask; /* bit (1u << lb_linear) per adapted layer kind */
     int init;             /* lb_lora_init: how lb_model_add_lora fills A and B */
-    /* Per-module rank / alpha (PEFT rank_pattern, alpha_pattern), in dict order; see
-     * lb_lora_module_params. */
-    int n_rank_pattern, n_alpha_pattern;
-    lb_lora_pattern rank_pattern[LB_LORA_MAX_PATTERNS], alpha_pattern[LB_LORA_MAX_PATTERNS];
+    /* Per-module rank / alpha (PEFT rank_pattern, alpha_pattern; see lb_lora_module_params), or
+     * NULL: none. Borrowed: lb_model_add_lora keeps its own copy (lb_model_get_lora's points
+     * there); a standalone adapter's is NULL (its ranks and scalings are resolved). */
+    const lb_lora_patterns *patterns;
 } lb_lora_config;
 
 /* A pattern key PEFT and lorabert read alike: 1..127 bytes of a regular expression without

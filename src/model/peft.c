@@ -87,7 +87,8 @@ static const cJSON *field(const cJSON *root, const char *key) {
     return x && !cJSON_IsNull(x) ? x : NULL;
 }
 
-static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config *cfg, lb_error *err) {
+static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config *cfg, lb_lora_patterns *pats,
+                             lb_error *err) {
     char *path = lb_path_join(dir, "adapter_config.json");
     char *text = NULL;
     size_t len;
@@ -110,6 +111,7 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         goto out;
     }
     memset(cfg, 0, sizeof *cfg);
+    memset(pats, 0, sizeof *pats);
     if (!(x = field(root, "peft_type")) || !cJSON_IsString(x)) {
         st = cfg_error(err, LB_ERR_FORMAT, path, "missing \"peft_type\"");
         goto out;
@@ -208,8 +210,8 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
             st = cfg_error(err, LB_ERR_FORMAT, path, msg);
             goto out;
         }
-        lb_lora_pattern *dst = i ? cfg->alpha_pattern : cfg->rank_pattern;
-        int *n = i ? &cfg->n_alpha_pattern : &cfg->n_rank_pattern;
+        lb_lora_pattern *dst = i ? pats->alpha : pats->rank;
+        int *n = i ? &pats->n_alpha : &pats->n_rank;
         const cJSON *e;
         cJSON_ArrayForEach(e, x) {
             if (*n == LB_LORA_MAX_PATTERNS) {
@@ -232,6 +234,7 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
             (*n)++;
         }
     }
+    cfg->patterns = pats->n_rank || pats->n_alpha ? pats : NULL;
     if (!(x = field(root, "target_modules"))) {
         st = cfg_error(err, LB_ERR_FORMAT, path, "missing \"target_modules\"");
         goto out;
@@ -291,14 +294,31 @@ out:
     return st;
 }
 
-lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *err) {
-    return read_config(dir, NULL, cfg, err);
+lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_lora_patterns *pats, lb_error *err) {
+    lb_lora_patterns *own = pats ? pats : malloc(sizeof *own);
+    if (!own) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = read_config(dir, NULL, cfg, own, err);
+    if (!pats) {
+        free(own);
+        cfg->patterns = NULL;
+    }
+    return st;
 }
+
+static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config *cfg, lb_error *err);
 
 lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
     lb_lora_config cfg;
-    lb_status st = read_config(dir, m, &cfg, err);
-    if (st) return st;
+    lb_lora_patterns *pats = malloc(sizeof *pats);
+    if (!pats) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = read_config(dir, m, &cfg, pats, err);
+    if (!st) st = load_tensors(m, dir, &cfg, err); /* lb_model_add_lora copies the patterns */
+    free(pats);
+    return st;
+}
+
+static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config *cfg, lb_error *err) {
+    lb_status st;
     char *path = lb_path_join(dir, "adapter_model.safetensors");
     if (!lb_path_present(path)) {
         char *bin = lb_path_join(dir, "adapter_model.bin");
@@ -321,7 +341,7 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
         free(path);
         return err ? err->code : LB_ERR_IO;
     }
-    if ((st = lb_model_add_lora(m, &cfg, 0, err))) goto out;
+    if ((st = lb_model_add_lora(m, cfg, 0, err))) goto out;
     lb_param *params;
     int np = lb_model_params(m, &params);
     for (int i = 0; i < np; i++) {
@@ -424,8 +444,10 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     lb_status st = lb_atomic_open(&af, path, err);
     if (st) return st;
     FILE *f = af.fp;
+    static const lb_lora_patterns none = {0};
+    const lb_lora_patterns *pats = cfg->patterns ? cfg->patterns : &none;
     fputs("{\n  \"alpha_pattern\": ", f);
-    write_pattern(f, cfg->alpha_pattern, cfg->n_alpha_pattern, true);
+    write_pattern(f, pats->alpha, pats->n_alpha, true);
     fputs(",\n  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ", f);
     if (base) lb_pyjson_str(f, base);
     else fputs("null", f);
@@ -442,7 +464,7 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     lb_pyjson_float32(f, cfg->dropout);
     fputs(",\n  \"modules_to_save\": [\n    \"classifier\",\n    \"score\"\n  ],\n  \"peft_type\": \"LORA\",\n", f);
     fprintf(f, "  \"r\": %d,\n  \"rank_pattern\": ", cfg->r);
-    write_pattern(f, cfg->rank_pattern, cfg->n_rank_pattern, false);
+    write_pattern(f, pats->rank, pats->n_rank, false);
     fputs(",\n  \"revision\": null,\n  \"target_modules\": [", f);
     /* module names in lb_linear order, each once (BERT's "dense" covers several kinds) */
     const char *seen[LB_LIN__COUNT];

@@ -114,10 +114,10 @@ Test(lora_init, draws_follow_peft_laws) {
 Test(lora_init, peft_saved_adapters_load_with_peft_logits) {
     lb_error e = {0};
     lb_lora_config c;
-    cr_assert_eq(lb_peft_read_config(in_repo(INITS "/gaussian"), &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_peft_read_config(in_repo(INITS "/gaussian"), &c, NULL, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(c.init, LB_LORA_INIT_GAUSSIAN);
     cr_assert_eq(c.target_mask, 0x3fu);
-    cr_assert_eq(lb_peft_read_config(in_repo(INITS "/false"), &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_peft_read_config(in_repo(INITS "/false"), &c, NULL, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(c.init, LB_LORA_INIT_NONE);
 
     lb_st_file *fw = lb_st_open(in_repo("tests/golden/distilbert_tiny_all/forward.safetensors"), &e);
@@ -189,7 +189,7 @@ Test(lora_init, save_writes_init_lora_weights) {
         cr_assert(!strstr(text, "loraplus"), "LoRA+ is an optimizer setting, not in adapter_config.json");
         free(text);
         lb_lora_config back;
-        cr_assert_eq(lb_peft_read_config(dir, &back, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_peft_read_config(dir, &back, NULL, &e), LB_OK, "%s", e.msg);
         cr_assert_eq(back.init, k);
         lb_model *m2 = load_all();
         cr_assert_eq(lb_peft_load(m2, dir, &e), LB_OK, "%s", e.msg);
@@ -324,8 +324,9 @@ Test(lora_pattern, peft_adapter_logits_and_gradients) {
     lb_model *m = load_all();
     cr_assert_eq(lb_peft_load(m, in_repo(PATTERN "/lora"), &e), LB_OK, "%s", e.msg);
     const lb_lora_config *c = lb_model_get_lora(m);
-    cr_assert_eq(c->n_rank_pattern, 3);
-    cr_assert_eq(c->n_alpha_pattern, 2);
+    cr_assert_not_null(c->patterns);
+    cr_assert_eq(c->patterns->n_rank, 3);
+    cr_assert_eq(c->patterns->n_alpha, 2);
     /* the ranks PEFT gave (meta.json): k_lin of layers 0 and 2 by the regex, layer 1's q_lin */
     cJSON *meta = read_json(in_repo(PATTERN "/meta.json"));
     const cJSON *mods = cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "grads"), "modules");
@@ -448,43 +449,44 @@ Test(lora_pattern, save_reload_merge) {
 /* PEFT's key rule and where lorabert refuses: keys of one dict in conflict, a rank and an alpha
  * key that PEFT 0.6 and later PEFT read differently, Python-only syntax. */
 Test(lora_pattern, module_params_rules) {
-    lb_lora_config c = {.r = 4, .alpha = 32};
+    lb_lora_patterns p = {0};
+    lb_lora_config c = {.r = 4, .alpha = 32, .patterns = &p};
     lb_error e = {0};
     int r;
     float alpha;
     const char *q0 = "distilbert.transformer.layer.0.attention.q_lin";
     const char *q1 = "distilbert.transformer.layer.1.attention.q_lin";
-    c.n_rank_pattern = 1;
-    c.rank_pattern[0] = (lb_lora_pattern){"layer.0.attention.q_lin", 8};
+    p.n_rank = 1;
+    p.rank[0] = (lb_lora_pattern){"layer.0.attention.q_lin", 8};
     cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_OK, "%s", e.msg);
     cr_assert(r == 8 && alpha == 32);
     cr_assert_eq(lb_lora_module_params(&c, q1, &r, &alpha, &e), LB_OK);
     cr_assert(r == 4 && alpha == 32);
     /* the key needs a '.' before it: "_lin" does not match q_lin; a full path falls back to
      * the exact lookup */
-    c.rank_pattern[0] = (lb_lora_pattern){"_lin", 8};
+    p.rank[0] = (lb_lora_pattern){"_lin", 8};
     cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_OK);
     cr_assert_eq(r, 4);
-    snprintf(c.rank_pattern[0].key, sizeof c.rank_pattern[0].key, "%s", q0);
+    snprintf(p.rank[0].key, sizeof p.rank[0].key, "%s", q0);
     cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_OK);
     cr_assert_eq(r, 8);
     /* two rank keys for one module with different values */
-    c.n_rank_pattern = 2;
-    c.rank_pattern[0] = (lb_lora_pattern){"q_lin", 8};
-    c.rank_pattern[1] = (lb_lora_pattern){"layer.0.attention.q_lin", 2};
+    p.n_rank = 2;
+    p.rank[0] = (lb_lora_pattern){"q_lin", 8};
+    p.rank[1] = (lb_lora_pattern){"layer.0.attention.q_lin", 2};
     cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "'q_lin' and 'layer.0.attention.q_lin' both match"), "%s", e.msg);
     cr_assert_eq(lb_lora_module_params(&c, q1, &r, &alpha, &e), LB_OK, "only one matches layer 1");
     cr_assert_eq(r, 8);
     /* rank by kind, alpha by path: PEFT 0.6.2 looks alpha up under "q_lin" (default 32), later
      * PEFT under the path (16) */
-    c.n_rank_pattern = 1;
-    c.n_alpha_pattern = 1;
-    c.alpha_pattern[0] = (lb_lora_pattern){"layer.0.attention.q_lin", 16};
+    p.n_rank = 1;
+    p.n_alpha = 1;
+    p.alpha[0] = (lb_lora_pattern){"layer.0.attention.q_lin", 16};
     cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "PEFT 0.6 reads r 8 alpha 32, later PEFT r 8 alpha 16"), "%s", e.msg);
     /* the same key in both: both read r 8 alpha 16 */
-    c.alpha_pattern[0] = (lb_lora_pattern){"q_lin", 16};
+    p.alpha[0] = (lb_lora_pattern){"q_lin", 16};
     cr_assert_eq(lb_lora_module_params(&c, q0, &r, &alpha, &e), LB_OK, "%s", e.msg);
     cr_assert(r == 8 && alpha == 16);
     /* keys */
@@ -502,12 +504,13 @@ Test(lora_pattern, module_params_rules) {
 Test(lora_pattern, add_refuses_bad_ranks) {
     lb_error e = {0};
     lb_model *m = load_all();
-    lb_lora_config c = {.r = 4, .alpha = 32, .target_mask = 0x3f, .n_rank_pattern = 1};
-    c.rank_pattern[0] = (lb_lora_pattern){"lin2", 1000};
+    lb_lora_patterns p = {.n_rank = 1};
+    lb_lora_config c = {.r = 4, .alpha = 32, .target_mask = 0x3f, .patterns = &p};
+    p.rank[0] = (lb_lora_pattern){"lin2", 1000};
     cr_assert_eq(lb_model_add_lora(m, &c, 1, &e), LB_ERR_USAGE);
     cr_assert(strstr(e.msg, "r=1000") && strstr(e.msg, "lin2"), "%s", e.msg);
     cr_assert_null(lb_model_get_lora(m));
-    c.rank_pattern[0] = (lb_lora_pattern){"lin2", 2};
+    p.rank[0] = (lb_lora_pattern){"lin2", 2};
     cr_assert_eq(lb_model_add_lora(m, &c, 1, &e), LB_OK, "%s", e.msg);
     lb_param *ps;
     int np = lb_model_params(m, &ps);
@@ -519,4 +522,36 @@ Test(lora_pattern, add_refuses_bad_ranks) {
         }
     cr_assert_eq(n2, 3);
     lb_model_free(m);
+}
+
+/* The multi-adapter (serve) path: the pattern adapter loaded apart and run as one segment of a
+ * batch beside base rows gives, bit for bit, the logits of a model holding it (each module with
+ * its own rank and scaling), in fp32 and bf16. */
+Test(lora_pattern, adapter_apart_in_segments) {
+    lb_error e = {0};
+    int B = 3, T = 6;
+    int32_t ids[18] = {2, 5, 9, 11, 40, 3, 2, 7, 8, 3, 0, 0, 2, 13, 21, 33, 17, 3}, lens[3] = {6, 4, 6};
+    lb_batch bt = {.B = B, .T = T, .ids = ids, .lengths = lens};
+    for (int prec = 0; prec < 2; prec++) {
+        lb_model *held = load_all(), *base = load_all();
+        if (prec) {
+            cr_assert_eq(lb_model_set_precision(held, LB_PRECISION_BF16, &e), LB_OK, "%s", e.msg);
+            cr_assert_eq(lb_model_set_precision(base, LB_PRECISION_BF16, &e), LB_OK, "%s", e.msg);
+        }
+        cr_assert_eq(lb_peft_load(held, in_repo(PATTERN "/lora"), &e), LB_OK, "%s", e.msg);
+        int NL = lb_model_get_config(held)->num_labels;
+        float want[16], got[16], plain[16];
+        cr_assert_eq(lb_model_forward(held, &bt, false, NULL, want, &e), LB_OK, "%s", e.msg);
+        cr_assert_eq(lb_model_forward(base, &bt, false, NULL, plain, &e), LB_OK, "%s", e.msg);
+        lb_lora_adapter *ad;
+        cr_assert_eq(lb_peft_load_apart(base, in_repo(PATTERN "/lora"), NL, &ad, &e), LB_OK, "%s", e.msg);
+        lb_segment segs[2] = {{0, 1, NULL}, {1, 3, ad}};
+        cr_assert_eq(lb_model_forward_segments(base, &bt, segs, 2, got, NL, &e), LB_OK, "%s", e.msg);
+        for (int j = 0; j < NL; j++) cr_assert_eq(got[j], plain[j], "base row");
+        for (int i = NL; i < B * NL; i++)
+            cr_assert_eq(got[i], want[i], "%s: adapter row value %d", prec ? "bf16" : "fp32", i);
+        lb_lora_adapter_free(ad);
+        lb_model_free(base);
+        lb_model_free(held);
+    }
 }
