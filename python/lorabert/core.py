@@ -321,7 +321,8 @@ _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_ev
 # Accepted for familiarity: these are what lorabert always does.
 _FIXED_ARGS = {"evaluation_strategy": ("epoch", "no"), "eval_strategy": ("epoch", "no"),
                "save_strategy": ("epoch",), "load_best_model_at_end": (True,)}
-_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_lora_weights")
+_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_lora_weights", "rank_pattern",
+              "alpha_pattern")
 
 
 class _Callbacks(object):
@@ -394,7 +395,8 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's (r=4,
     lora_alpha=32, lora_dropout=0.0, target_modules=the query projection, use_rslora,
-    init_lora_weights=True, or "gaussian" or False), and loraplus_lr_ratio (0: off; PEFT's
+    init_lora_weights=True, or "gaussian" or False, rank_pattern / alpha_pattern dicts of module
+    regex -> rank / alpha as LoraConfig's), and loraplus_lr_ratio (0: off; PEFT's
     create_loraplus_optimizer: lora_B and biases at learning_rate x ratio).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
@@ -447,6 +449,12 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     init = kwargs.get("init_lora_weights")
     if init is not None:  # LoraConfig's: True, False or a name
         lora.init = _b("default" if init is True else "false" if init is False else init)
+    for k in ("rank_pattern", "alpha_pattern"):  # LoraConfig's dicts -> "KEY=V,KEY=V"
+        d = kwargs.get(k)
+        if d:
+            if any("," in key or "=" in key for key in d):
+                raise UsageError("%s: a key holds ',' or '=' (lorabert's separators)" % k, 2)
+            setattr(lora, k, _b(",".join("%s=%r" % (key, v) for key, v in d.items())))
     tm = kwargs.get("target_modules")
     if tm is not None:
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `lorabert train --lora-init` and `--loraplus-lr-ratio` (issue 16) on the tiny DistilBERT: the
+# `lorabert train --lora-init`, `--loraplus-lr-ratio` and `--lora-rank-pattern` /
+# `--lora-alpha-pattern` (issue 16) on the tiny DistilBERT: the
 # options in --help, bad values refused with their names, adapter_config.json's
 # init_lora_weights (and no LoRA+ key: PEFT keeps it out too), an adapter whose config asks for
 # what lorabert does not do refused by name, and the real PEFT 0.6.2 (reference env) loading the
@@ -20,6 +21,32 @@ grep -q "'pissa' is not supported" <<<"$msg" || fail "--lora-init pissa message:
 msg=$($LB train "${COMMON[@]}" --loraplus-lr-ratio -1 --output "$T/x" 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "--loraplus-lr-ratio -1: exit $rc, expected 2"
 [ ! -e "$T/x" ] || fail "a refused run must not write its output"
+
+msg=$($LB train "${COMMON[@]}" --lora-rank-pattern 'layer\.\d\.q_lin=8' --output "$T/x" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "--lora-rank-pattern with \\d: exit $rc, expected 2"
+grep -q "Python-only regular expression" <<<"$msg" || fail "--lora-rank-pattern message: $msg"
+msg=$($LB train "${COMMON[@]}" --lora-rank-pattern 'q_lin=0' --output "$T/x" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "expected a whole number" <<<"$msg" || fail "--lora-rank-pattern q_lin=0: $rc $msg"
+
+# rank_pattern / alpha_pattern: per-module shapes in the file, the dicts in the config
+$LB train "${COMMON[@]}" --target-modules q_lin,v_lin,lin1 --lora-rank-pattern 'layer.1.attention.q_lin=8,lin1=2' \
+  --lora-alpha-pattern 'v_lin=16' --output "$T/pattern" >"$T/log" 2>&1 || fail "train with patterns: $(tail -3 "$T/log")"
+python3 - "$T/pattern" <<'PY' || fail "pattern adapter files"
+import json, struct, sys
+d = sys.argv[1]
+cfg = json.load(open(d + "/adapter_config.json"))
+assert cfg["rank_pattern"] == {"layer.1.attention.q_lin": 8, "lin1": 2}, cfg["rank_pattern"]
+assert cfg["alpha_pattern"] == {"v_lin": 16}, cfg["alpha_pattern"]
+raw = open(d + "/adapter_model.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+shape = lambda k: h["base_model.model.distilbert.transformer." + k]["shape"]
+assert shape("layer.0.attention.q_lin.lora_A.weight")[0] == 4
+assert shape("layer.1.attention.q_lin.lora_A.weight")[0] == 8
+assert shape("layer.1.ffn.lin1.lora_B.weight")[1] == 2
+PY
+$LB eval --model "$M" --adapter "$T/pattern" --data "$T/val.csv" --max-length 64 --json >"$T/pattern.eval" ||
+  fail "eval pattern"
 
 for init in gaussian false; do
   $LB train "${COMMON[@]}" --lora-init $init --loraplus-lr-ratio 4 --output "$T/$init" >"$T/log" 2>&1 ||
@@ -51,7 +78,7 @@ if [ -z "$PY" ]; then
   [ "${CI:-}" = true ] && fail "reference env required in CI"
   echo "reference python env absent: PEFT interop part skipped"; exit 0
 fi
-for init in gaussian false; do
+for init in gaussian false pattern; do
   "$PY" - "$M" "$T/$init" "$T/val.csv" "$(cat "$T/$init.eval")" <<'PY' 2>"$T/pyerr" || fail "PEFT loads the $init adapter: $(tail -5 "$T/pyerr")"
 import csv, json, sys, warnings
 warnings.filterwarnings("ignore")
