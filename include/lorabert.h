@@ -210,7 +210,7 @@ typedef struct lb_model_info {
     const char *load_notice;   /* transformers' "Some weights ... newly initialized" notice when
                                  * weights (e.g. the head) were missing and initialised; else NULL */
     bool has_adapter;
-    int lora_r; /* 0 without an adapter */
+    int lora_r; /* 0 without an adapter; the config's r (rank_pattern may give modules others) */
     double lora_alpha, lora_dropout;
     int64_t trainable_params, all_params; /* as PEFT's print_trainable_parameters() */
     lb_precision precision;
@@ -384,9 +384,9 @@ typedef struct lb_adapter_info {
                                  * (lb_model_open's rule; files byte-identical to the base's give
                                  * the same tokenizer, so many adapters share one) */
     int num_labels;
-    const char *const *labels; /* [num_labels] names (LABEL_i when none are known) */
-    int lora_r;
-    double lora_alpha;
+    const char *const *labels;  /* [num_labels] names (LABEL_i when none are known) */
+    int lora_r;                 /* the config's r and lora_alpha (rank_pattern / alpha_pattern may */
+    double lora_alpha;          /* give some modules others) */
     const char *target_modules; /* comma list of PEFT module names ("q_lin,v_lin") */
     bool use_rslora;
     int64_t params; /* values held (adapter tensors + head) */
