@@ -328,9 +328,10 @@ int cmd_train(int argc, char **argv) {
         goto fail;
     }
     /* the settings were checked above and the model holds no adapter: a usage error here is a
-     * target module that is not a layer of this architecture (q_lin is DistilBERT's, query BERT's) */
+     * target module that is not a layer of this architecture (q_lin is DistilBERT's, query BERT's),
+     * or a pattern's rank beyond the hidden size (said as the library says it) */
     if (!mo.adapter && (st = lb_model_add_adapter(m, &lora, &err))) {
-        if (st == LB_ERR_USAGE) {
+        if (st == LB_ERR_USAGE && strstr(err.msg, "target module")) {
             char msg[sizeof err.msg];
             snprintf(msg, sizeof msg, "%s", err.msg);
             cli_err(&err, st, "--target-modules: %s", msg);

@@ -10,6 +10,7 @@ void lb_adamw_defaults(lb_adamw_config *cfg) {
     cfg->beta2 = 0.999f;
     cfg->eps = 1e-8f;
     cfg->weight_decay = 0.0f;
+    cfg->loraplus = false;
 }
 
 lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_adamw_config *cfg, lb_error *err) {
