@@ -248,7 +248,8 @@ typedef struct lb_lora_options {
                                  * adapted modules whose path matches re.match(".*\.KEY$") get
                                  * rank N instead of r, e.g. "layer.0.attention.q_lin=8,lin2=2".
                                  * A KEY is a regular expression (1..127 bytes, no ',' or '=',
-                                 * no Python-only syntax such as \d or (?...)); at most 32 */
+                                 * no Python-only syntax such as \d or (?...), no {m,n});
+                                 * at most 32 */
     const char *alpha_pattern;  /* the same for lora_alpha ("KEY=X,..."). Two keys that match one
                                  * module with different values, or a rank and an alpha key on
                                  * which PEFT 0.6 and later PEFT disagree, are LB_ERR_UNSUPPORTED;

@@ -55,10 +55,11 @@ lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error 
             i++;
         } else if (ch == '(' && nx == '?') bad = true;
         else if ((ch == '*' || ch == '+' || ch == '?' || ch == '}') && nx == '?') bad = true;
+        else if (ch == '{') bad = true; /* bounded repetition: regcomp expands it (a{255}{255}...) */
         if (bad)
             return lb_err(err, LB_ERR_UNSUPPORTED,
                           "%s key '%.127s': Python-only regular expression syntax (\\d, (?...), lazy quantifiers, "
-                          "escapes in brackets) is not supported",
+                          "escapes in brackets) and bounded repetition {m,n} are not supported",
                           what, key);
     }
     char pat[LB_LORA_PATTERN_KEY + 16];

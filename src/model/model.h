@@ -71,7 +71,8 @@ typedef struct lb_lora_config {
 
 /* A pattern key PEFT and lorabert read alike: 1..127 bytes of a regular expression without
  * Python-only syntax (a backslash before a letter or digit, "(?", lazy quantifiers "*?" "+?"
- * "??" "}?", a backslash inside brackets) and without ',' or '=' (the CLI's separators); else
+ * "??" "}?", a backslash inside brackets) and without bounded repetition "{m,n}" (regcomp expands
+ * it: a 127-byte key could ask for 255^6 states); else
  * LB_ERR_UNSUPPORTED naming the key. what: "rank_pattern" or "alpha_pattern". */
 lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err);
 

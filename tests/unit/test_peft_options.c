@@ -497,6 +497,8 @@ Test(lora_pattern, module_params_rules) {
     cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "(?:q|v)_lin", &e), LB_ERR_UNSUPPORTED);
     cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "layer.*?q_lin", &e), LB_ERR_UNSUPPORTED);
     cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "q_lin(", &e), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "((((a{255}){255}){255}){255})", &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "bounded repetition"), "%s", e.msg);
     cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "", &e), LB_ERR_UNSUPPORTED);
 }
 
