@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lb_error e;
     memset(&e, 0, sizeof e);
     lb_lora_config c;
-    lb_status st = lb_peft_read_config(dir, &c, &e);
+    lb_status st = lb_peft_read_config(dir, &c, NULL, &e);
     if (st) reject_ok(st, &e);
     else if (c.r < 1 || !c.target_mask || (c.target_mask >> LB_LIN__COUNT) || !(c.dropout >= 0 && c.dropout < 1))
         abort();

@@ -244,7 +244,7 @@ typedef struct lb_model_info {
     const char *load_notice;   /* transformers' "Some weights ... newly initialized" notice when
                                  * weights (e.g. the head) were missing and initialised; else NULL */
     bool has_adapter;
-    int lora_r; /* 0 without an adapter */
+    int lora_r; /* 0 without an adapter; the config's r (rank_pattern may give modules others) */
     double lora_alpha, lora_dropout;
     int64_t trainable_params, all_params; /* as PEFT's print_trainable_parameters() */
     lb_precision precision;
@@ -278,10 +278,25 @@ typedef struct lb_lora_options {
                                  * with the norm detached (PEFT 0.14's formula). lb_adapter_open
                                  * refuses DoRA adapters (LB_ERR_UNSUPPORTED): open them as the
                                  * model's own adapter (lb_model_options.adapter) */
+    const char *init;           /* PEFT's init_lora_weights: NULL or "default" (A kaiming-uniform,
+                                 * B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0), "false" (B
+                                 * random too, U(+-1/sqrt(r)): training starts off the base
+                                 * model); others, e.g. "pissa", LB_ERR_UNSUPPORTED by name */
+    const char *rank_pattern;   /* PEFT rank_pattern as "KEY=N,KEY=N" (NULL or "": none): the
+                                 * adapted modules whose path matches re.match(".*\.KEY$") get
+                                 * rank N instead of r, e.g. "layer.0.attention.q_lin=8,lin2=2".
+                                 * A KEY is a regular expression (1..127 bytes, no ',' or '=',
+                                 * no Python-only syntax such as \d or (?...), no {m,n});
+                                 * at most 32 */
+    const char *alpha_pattern;  /* the same for lora_alpha ("KEY=X,..."). Two keys that match one
+                                 * module with different values, or a rank and an alpha key on
+                                 * which PEFT 0.6 and later PEFT disagree, are LB_ERR_UNSUPPORTED;
+                                 * adapter_config.json holds both dicts as PEFT writes them */
 } lb_lora_options;
 
 /* Checks opts without a model (what lb_model_add_adapter checks before looking at the model):
- * r in [1, 4096], alpha > 0, dropout in [0, 1) (LB_ERR_USAGE); each comma-separated target
+ * r in [1, 4096], alpha > 0, dropout in [0, 1) (LB_ERR_USAGE); init a known name (above, else
+ * LB_ERR_UNSUPPORTED); each comma-separated target
  * module a PEFT module name of some supported architecture (q_lin k_lin v_lin out_lin lin1 lin2,
  * query key value dense and their dotted forms, all-linear), else LB_ERR_UNSUPPORTED
  * "target module 'c_attn' is not supported (expected one of ...)"; a list naming no module is
@@ -409,9 +424,9 @@ typedef struct lb_adapter_info {
                                  * (lb_model_open's rule; files byte-identical to the base's give
                                  * the same tokenizer, so many adapters share one) */
     int num_labels;
-    const char *const *labels; /* [num_labels] names (LABEL_i when none are known) */
-    int lora_r;
-    double lora_alpha;
+    const char *const *labels;  /* [num_labels] names (LABEL_i when none are known) */
+    int lora_r;                 /* the config's r and lora_alpha (rank_pattern / alpha_pattern may */
+    double lora_alpha;          /* give some modules others) */
     const char *target_modules; /* comma list of PEFT module names ("q_lin,v_lin") */
     bool use_rslora;
     int64_t params; /* values held (adapter tensors + head) */
@@ -679,6 +694,15 @@ typedef struct lb_train_options {
                                         * and metric_for_best_model may also be "mse", "mae"
                                         * (lower wins), "pearson", "spearman" for regression. The
                                         * datasets must be opened with the model's problem_type */
+    double loraplus_lr_ratio;   /* 0: off. X in (0, 1e6]: LoRA+ as PEFT 0.14's
+                                        * create_loraplus_optimizer(lr=learning_rate,
+                                        * loraplus_lr_ratio=X, loraplus_weight_decay=weight_decay)
+                                        * builds it: tensors named "...lora_B..." and every 1-D
+                                        * tensor (the head's biases) learn at learning_rate x X,
+                                        * the rest at learning_rate, each under the schedule;
+                                        * weight decay as without LoRA+ (not on biases). Not part
+                                        * of adapter_config.json (PEFT keeps it out too). Else
+                                        * LB_ERR_USAGE */
 } lb_train_options;
 void lb_train_options_init(lb_train_options *o);
 

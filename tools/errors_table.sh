@@ -244,6 +244,10 @@ row "adapter peft_type IA3" $LB predict --model m --adapter ad_peft "x"
 row "adapter target module unknown" $LB predict --model m --adapter ad_tgt "x"
 mkdir -p ad_pissa && cp "$G"/lora/* ad_pissa/ && sed -i 's/"init_lora_weights": true/"init_lora_weights": "pissa_niter_4"/' ad_pissa/adapter_config.json
 row "adapter init_lora_weights pissa (the init rewrote PEFT's base weights)" $LB predict --model m --adapter ad_pissa "x"
+mkdir -p ad_mts && cp "$G"/lora/* ad_mts/ && sed -i 's/"modules_to_save": null/"modules_to_save": ["classifier", "lin1"]/' ad_mts/adapter_config.json
+row "adapter modules_to_save beyond the head" $LB predict --model m --adapter ad_mts "x"
+mkdir -p ad_rank && cp "$G"/lora/* ad_rank/ && sed -i 's/"rank_pattern": {}/"rank_pattern": {"q_lin": 8}/' ad_rank/adapter_config.json
+row "adapter rank_pattern its tensors do not follow" $LB predict --model m --adapter ad_rank "x"
 row "adapter folder missing" $LB predict --model m --adapter ./nope "x"
 mkdir -p ad_badjson && cp "$G"/lora/* ad_badjson/ && echo '{"r": 4,' >ad_badjson/adapter_config.json
 row "adapter_config.json not JSON" $LB predict --model m --adapter ad_badjson "x"
@@ -328,10 +332,14 @@ row "train: class id beyond --labels" $LB train --model m --train range.csv --va
 row "train: default --labels do not name the string labels (a notice; trains on their sorted values)" $LB train --model m --train str.csv --validation str.csv --epochs 1 --output strrun
 row "train: --lora-dropout 1" $LB train --model m --train range.csv --validation range.csv --lora-dropout 1
 row "train: unknown --target-modules" $LB train --model m --train range.csv --validation range.csv --target-modules c_attn
+row "train: --lora-init pissa" $LB train --model m --train range.csv --validation range.csv --lora-init pissa
+row "train: --lora-rank-pattern with Python-only regex" $LB train --model m --train range.csv --validation range.csv --lora-rank-pattern 'layer\.\d\.q_lin=8'
+row "train: --loraplus-lr-ratio -1" $LB train --model m --train range.csv --validation range.csv --loraplus-lr-ratio -1
 head -3 range.csv | sed 's/,5$/,0/' >two.csv
 row "train: an epoch that is not whole steps (--gradient-accumulation-steps)" $LB train --model m --train two.csv --no-eval --batch-size 1 --gradient-accumulation-steps 3 --epochs 1 --output accum
 row "train: --label-smoothing-factor 1" $LB train --model m --train two.csv --no-eval --label-smoothing-factor 1 --output ls
 row "train: class weights with label smoothing" $LB train --model m --train two.csv --no-eval --label-smoothing-factor 0.1 --class-weights auto --output ls
+row "train: --lora-rank-pattern and --lora-alpha-pattern PEFT versions read differently" $LB train --model m --train two.csv --no-eval --lora-rank-pattern q_lin=8 --lora-alpha-pattern layer.0.attention.q_lin=16 --output pat
 row "train: --class-weights count differs from the labels" $LB train --model m --train two.csv --no-eval --class-weights 1,2,3 --output cw
 row "train: --class-weights not a number > 0" $LB train --model m --train two.csv --no-eval --class-weights 1,-2 --output cw
 printf 'text,label\ngood,1\nfine,1\n' >ones.csv

@@ -70,7 +70,8 @@ class ModelInfo(Structure):
 
 class LoraOptions(Structure):
     _fields_ = [("r", c_int), ("alpha", c_double), ("dropout", c_double), ("target_modules", c_char_p),
-                ("use_rslora", c_bool), ("seed", c_uint64), ("seed_set", c_bool), ("use_dora", c_bool)]
+                ("use_rslora", c_bool), ("seed", c_uint64), ("seed_set", c_bool), ("use_dora", c_bool),
+                ("init", c_char_p), ("rank_pattern", c_char_p), ("alpha_pattern", c_char_p)]
 
 
 class ClassifierOptions(Structure):
@@ -114,7 +115,7 @@ class TrainOptions(Structure):
                 ("label_smoothing_factor", c_double), ("class_weights", c_char_p),
                 ("eval_strategy", c_char_p), ("eval_steps", c_double), ("save_strategy", c_char_p),
                 ("save_steps", c_double), ("load_best_model_at_end", c_int),
-                ("threshold", c_double)]
+                ("threshold", c_double), ("loraplus_lr_ratio", c_double)]
 
 
 class StepInfo(Structure):

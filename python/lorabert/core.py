@@ -316,11 +316,13 @@ _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_ev
                "weight_decay", "warmup_steps", "max_grad_norm", "seed", "logging_steps", "overwrite_output_dir",
                "resume_from_checkpoint", "max_length", "threads", "base_model_name", "max_steps",
                "gradient_accumulation_steps", "lr_scheduler_type", "warmup_ratio", "report_to", "logging_dir",
-               "early_stopping_patience", "early_stopping_threshold", "save_total_limit", "label_smoothing_factor")
+               "early_stopping_patience", "early_stopping_threshold", "save_total_limit", "label_smoothing_factor",
+               "loraplus_lr_ratio")
 # Evaluation / checkpoint strategies (HF DefaultFlowCallback): values lorabert takes.
 _FIXED_ARGS = {"evaluation_strategy": ("no", "steps", "epoch"), "eval_strategy": ("no", "steps", "epoch"),
                "save_strategy": ("no", "steps", "epoch"), "load_best_model_at_end": (True, False)}
-_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "use_dora")
+_LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "use_dora", "init_lora_weights",
+              "rank_pattern", "alpha_pattern")
 
 
 class _Callbacks(object):
@@ -402,7 +404,10 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's names with the seed
     recipe's values, as `lorabert train` (r=4, lora_alpha=32, lora_dropout=0.01, target_modules=the
-    query projection, use_rslora=False, use_dora=False).
+    query projection, use_rslora=False, use_dora=False, init_lora_weights=True, or "gaussian" or False,
+    rank_pattern / alpha_pattern dicts of module regex -> rank / alpha as LoraConfig's), and
+    loraplus_lr_ratio (0: off; PEFT's create_loraplus_optimizer: lora_B and biases at
+    learning_rate x ratio).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
     global_step, best_epoch, and the best epoch's eval_* values)."""
@@ -464,6 +469,15 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     lora = C.LoraOptions(r=_fit(kwargs.get("r") or 0, c_int, "r"), alpha=kwargs.get("lora_alpha") or 0.0,
                          dropout=0.01 if kwargs.get("lora_dropout") is None else kwargs["lora_dropout"], use_rslora=bool(kwargs.get("use_rslora")),
                          seed=opts.seed, seed_set=True, use_dora=bool(kwargs.get("use_dora")))
+    init = kwargs.get("init_lora_weights")
+    if init is not None:  # LoraConfig's: True, False or a name
+        lora.init = _b("default" if init is True else "false" if init is False else init)
+    for k in ("rank_pattern", "alpha_pattern"):  # LoraConfig's dicts -> "KEY=V,KEY=V"
+        d = kwargs.get(k)
+        if d:
+            if any("," in key or "=" in key for key in d):
+                raise UsageError("%s: a key holds ',' or '=' (lorabert's separators)" % k, 2)
+            setattr(lora, k, _b(",".join("%s=%r" % (key, v) for key, v in d.items())))
     tm = kwargs.get("target_modules")
     if tm is not None:
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))

@@ -207,3 +207,51 @@ def test_loss_options_refused(tiny, labelled):
         lorabert.train(model=tiny[0], train=labelled, class_weights=[1, 2, 3], max_length=32)
     with pytest.raises(lorabert.UnsupportedError, match="not supported"):
         lorabert.train(model=tiny[0], train=labelled, class_weights="auto", label_smoothing_factor=0.1)
+
+
+@pytest.mark.parametrize("py_kw,cli_args", [
+    ({"loraplus_lr_ratio": 4.0}, ["--loraplus-lr-ratio", "4"]),
+    ({"init_lora_weights": "gaussian"}, ["--lora-init", "gaussian"]),
+    ({"init_lora_weights": False}, ["--lora-init", "false"]),
+])
+def test_peft_options_same_adapter_as_the_cli(cli, tiny, labelled, tmp_path, py_kw, cli_args):
+    need(*TRAIN_FNS)
+    common = ["--train", labelled, "--epochs", "1", "--max-length", "32", "--threads", "2", "--no-eval"]
+    lorabert.train(model=tiny[0], train=labelled, output_dir=str(tmp_path / "py"), num_train_epochs=1,
+                   max_length=32, lora_dropout=0.01, threads=2, evaluation_strategy="no", **py_kw)
+    run_cli(cli, "train", "--model", tiny[0], "--output", str(tmp_path / "cli"), *common, *cli_args)
+    run_cli(cli, "train", "--model", tiny[0], "--output", str(tmp_path / "plain"), *common)
+    a = (tmp_path / "py" / "adapter_model.safetensors").read_bytes()
+    b = (tmp_path / "cli" / "adapter_model.safetensors").read_bytes()
+    c = (tmp_path / "plain" / "adapter_model.safetensors").read_bytes()
+    assert a == b and a != c  # the option reached the library, and it changes the adapter
+    cfg = json.loads((tmp_path / "py" / "adapter_config.json").read_text())
+    init = py_kw.get("init_lora_weights", True)
+    assert cfg["init_lora_weights"] == init and "loraplus_lr_ratio" not in cfg
+
+
+def test_peft_options_refused(tiny, labelled):
+    need(*TRAIN_FNS)
+    with pytest.raises(lorabert.UnsupportedError, match="'pissa' is not supported"):
+        lorabert.train(model=tiny[0], train=labelled, init_lora_weights="pissa")
+    with pytest.raises(lorabert.UsageError, match="loraplus_lr_ratio"):
+        lorabert.train(model=tiny[0], train=labelled, loraplus_lr_ratio=-1.0)
+
+
+def test_rank_alpha_pattern_same_adapter_as_the_cli(cli, tiny, labelled, tmp_path):
+    need(*TRAIN_FNS)
+    common = ["--train", labelled, "--epochs", "1", "--max-length", "32", "--threads", "2", "--no-eval",
+              "--target-modules", "q_lin,v_lin"]
+    lorabert.train(model=tiny[0], train=labelled, output_dir=str(tmp_path / "py"), num_train_epochs=1,
+                   max_length=32, lora_dropout=0.01, threads=2, evaluation_strategy="no",
+                   target_modules=["q_lin", "v_lin"], rank_pattern={"layer.0.attention.q_lin": 8},
+                   alpha_pattern={"v_lin": 16})
+    run_cli(cli, "train", "--model", tiny[0], "--output", str(tmp_path / "cli"), *common,
+            "--lora-rank-pattern", "layer.0.attention.q_lin=8", "--lora-alpha-pattern", "v_lin=16")
+    a = (tmp_path / "py" / "adapter_model.safetensors").read_bytes()
+    b = (tmp_path / "cli" / "adapter_model.safetensors").read_bytes()
+    assert a == b
+    cfg = json.loads((tmp_path / "py" / "adapter_config.json").read_text())
+    assert cfg["rank_pattern"] == {"layer.0.attention.q_lin": 8} and cfg["alpha_pattern"] == {"v_lin": 16}
+    with pytest.raises(lorabert.UnsupportedError, match="Python-only"):
+        lorabert.train(model=tiny[0], train=labelled, rank_pattern={"layer\\.\\d\\.q_lin": 8})

@@ -9,6 +9,7 @@
  *   tokenizer        the adapter's files when it carries tokenizer.json or vocab.txt, else the
  *                    base model's (a corrupt adapter tokenizer is an error, never skipped)
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api/api.h"
@@ -163,9 +164,51 @@ lb_status lb_model_resolve(const char *model, const char *revision, char **dir, 
     return lb_api_resolve(model, "model", revision, dir, err);
 }
 
+/* "KEY=V,KEY=V" into p (rank: whole numbers in [1, 4096]; alpha: finite numbers). */
+static lb_status parse_pattern(const char *what, const char *text, bool alpha, lb_lora_pattern *p, int *n,
+                               lb_error *err) {
+    *n = 0;
+    if (!text || !*text) return LB_OK;
+    const char *s = text;
+    for (;;) {
+        const char *end = strchr(s, ','), *eq = memchr(s, '=', end ? (size_t)(end - s) : strlen(s));
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (!eq || eq == s)
+            return lb_err(err, LB_ERR_USAGE, "%s '%s': expected KEY=%s entries separated by commas", what, text,
+                          alpha ? "X" : "N");
+        if (*n == LB_LORA_MAX_PATTERNS)
+            return lb_err(err, LB_ERR_USAGE, "%s: more than %d entries", what, LB_LORA_MAX_PATTERNS);
+        size_t klen = (size_t)(eq - s);
+        if (klen >= LB_LORA_PATTERN_KEY)
+            return lb_err(err, LB_ERR_USAGE, "%s: key of %zu bytes, expected 1..%d", what, klen,
+                          LB_LORA_PATTERN_KEY - 1);
+        memcpy(p[*n].key, s, klen);
+        p[*n].key[klen] = 0;
+        lb_status st = lb_lora_pattern_check_key(what, p[*n].key, err);
+        if (st) return st;
+        for (int i = 0; i < *n; i++)
+            if (!strcmp(p[i].key, p[*n].key)) return lb_err(err, LB_ERR_USAGE, "%s: key '%s' twice", what, p[i].key);
+        char num[64];
+        size_t vlen = len - klen - 1;
+        if (vlen == 0 || vlen >= sizeof num)
+            return lb_err(err, LB_ERR_USAGE, "%s: key '%s' has no value", what, p[*n].key);
+        memcpy(num, eq + 1, vlen);
+        num[vlen] = 0;
+        char *stop;
+        double v = strtod(num, &stop);
+        if (*stop || !isfinite(v) || (alpha ? !(v > 0) : (v < 1 || v > 4096 || v != floor(v))))
+            return lb_err(err, LB_ERR_USAGE, "%s: '%s' for key '%s': expected %s", what, num, p[*n].key,
+                          alpha ? "a number > 0" : "a whole number in [1, 4096]");
+        p[*n].value = v;
+        (*n)++;
+        if (!end) return LB_OK;
+        s = end + 1;
+    }
+}
+
 /* The configuration of opts (NULL: defaults), checked without a model; target_modules NULL (the
  * architecture's query projection) leaves c->target_mask 0. */
-static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_error *err) {
+static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_lora_patterns *pats, lb_error *err) {
     lb_lora_options o = {0};
     if (opts) o = *opts;
     *c = (lb_lora_config){.r = o.r ? o.r : 4,
@@ -177,6 +220,13 @@ static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_
     if (!(c->alpha > 0)) return lb_err(err, LB_ERR_USAGE, "LoRA alpha must be positive, got %g", o.alpha);
     if (!(o.dropout >= 0 && o.dropout < 1))
         return lb_err(err, LB_ERR_USAGE, "LoRA dropout must be in [0, 1), got %g", o.dropout);
+    lb_lora_init init;
+    lb_status ist = lb_lora_init_parse(o.init, &init, err);
+    if (ist) return ist;
+    c->init = (int)init;
+    if ((ist = parse_pattern("rank_pattern", o.rank_pattern, false, pats->rank, &pats->n_rank, err))) return ist;
+    if ((ist = parse_pattern("alpha_pattern", o.alpha_pattern, true, pats->alpha, &pats->n_alpha, err))) return ist;
+    c->patterns = pats->n_rank || pats->n_alpha ? pats : NULL;
     if (!o.target_modules) return LB_OK;
     int n = 0;
     char **names = lb_split_list(o.target_modules, &n);
@@ -190,7 +240,11 @@ static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_
 
 lb_status lb_lora_options_check(const lb_lora_options *opts, lb_error *err) {
     lb_lora_config c;
-    return lora_config(opts, &c, err);
+    lb_lora_patterns *pats = calloc(1, sizeof *pats);
+    if (!pats) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = lora_config(opts, &c, pats, err);
+    free(pats);
+    return st;
 }
 
 /* Each target that names a module type (not all-linear, not a dotted path) must be one of this
@@ -213,8 +267,11 @@ lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_erro
     if (lb_model_in_run(m)) return lb_err(err, LB_ERR_USAGE, "add adapter: a training run holds the model");
     if (!o.target_modules) o.target_modules = lb_model_linear_name(m, LB_LIN_Q);
     lb_lora_config c;
-    lb_status st = lora_config(&o, &c, err);
+    lb_lora_patterns *pats = calloc(1, sizeof *pats);
+    if (!pats) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = lora_config(&o, &c, pats, err);
     if (!st) st = check_arch_targets(m, o.target_modules, err);
-    if (st) return st;
-    return lb_model_add_lora(m, &c, o.seed || o.seed_set ? o.seed : 42, err);
+    if (!st) st = lb_model_add_lora(m, &c, o.seed || o.seed_set ? o.seed : 42, err); /* copies the patterns */
+    free(pats);
+    return st;
 }

@@ -269,6 +269,9 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
         return lb_err(err, LB_ERR_USAGE, "train: report_to '%s': expected none or tensorboard", o.report_to);
     if (tensorboard && !o.output_dir && !o.logging_dir)
         return lb_err(err, LB_ERR_USAGE, "train: report_to tensorboard needs output_dir or logging_dir");
+    if (!(o.loraplus_lr_ratio >= 0 && o.loraplus_lr_ratio <= 1e6))
+        return lb_err(err, LB_ERR_USAGE, "train: loraplus_lr_ratio %g: expected 0 (off) or a ratio in (0, 1e6]",
+                      o.loraplus_lr_ratio);
     if (!(o.warmup_ratio >= 0 && o.warmup_ratio <= 1))
         return lb_err(err, LB_ERR_USAGE, "train: warmup_ratio %g must lie in range [0,1]", o.warmup_ratio);
     if (!(o.label_smoothing_factor >= 0 && o.label_smoothing_factor < 1))
@@ -353,6 +356,7 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
     to.eval_batch_size = o.per_device_eval_batch_size;
     to.lr = o.learning_rate;
     to.weight_decay = (float)o.weight_decay;
+    to.loraplus_lr_ratio = o.loraplus_lr_ratio;
     to.warmup_steps = o.warmup_steps;
     to.warmup_ratio = o.warmup_ratio;
     to.lr_schedule = (int)sched;

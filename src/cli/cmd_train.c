@@ -43,6 +43,10 @@ int cmd_train(int argc, char **argv) {
          logging = 500, accum = 1;
     double lr = 1e-3, wd = 0.01, max_grad_norm = 1.0, alpha = 32, dropout = 0.01;
     bool rslora = false, no_eval = false, overwrite = false, dora = false;
+    /* issue 16: PEFT options */
+    const char *lora_init = "default";
+    const char *rank_pattern = NULL, *alpha_pattern = NULL;
+    double loraplus = 0;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
     const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL, *eval_strategy = NULL,
                *save_strategy = "epoch", *load_best = "true";
@@ -91,6 +95,17 @@ int cmd_train(int argc, char **argv) {
         {"--use-dora", OPT_FLAG, &dora, NULL,
          "DoRA (PEFT use_dora): a trainable magnitude per output row of each adapted linear, weight m (W + s B A) / ||W + s B A|| (PEFT 0.14's formula; the adapter loads in PEFT >= 0.9)",
          0, 0},
+        {"--lora-init", OPT_STR, &lora_init, "default|gaussian|false",
+         "PEFT init_lora_weights: default (A kaiming-uniform, B = 0), gaussian (A ~ N(0, 1/r^2), B = 0), false (B random too: the model starts changed)",
+         0, 0},
+        {"--lora-rank-pattern", OPT_STR, &rank_pattern, "KEY=N,..",
+         "PEFT rank_pattern: modules whose path matches the regex .*\\.KEY$ get rank N (e.g. layer.0.attention.q_lin=8,lin2=2)",
+         0, 0},
+        {"--lora-alpha-pattern", OPT_STR, &alpha_pattern, "KEY=X,..", "PEFT alpha_pattern: the same for --lora-alpha",
+         0, 0},
+        {"--loraplus-lr-ratio", OPT_F64, &loraplus, "X",
+         "LoRA+ (PEFT create_loraplus_optimizer): lora_B tensors and 1-D tensors (biases) learn at --lr x X, the rest at --lr (0: off)",
+         0, 1e6},
         {"--max-length", OPT_INT, &max_length, "N", "tokens per example incl. [CLS]/[SEP]", 3, 1e6},
         {"--truncation", OPT_STR, &truncation, "left|right", "which end of long texts is cut", 0, 0},
         {"--label-smoothing-factor", OPT_F64, &label_smoothing, "X",
@@ -230,6 +245,9 @@ int cmd_train(int argc, char **argv) {
                             .dropout = dropout,
                             .target_modules = targets,
                             .use_rslora = rslora,
+                            .init = lora_init,
+                            .rank_pattern = rank_pattern,
+                            .alpha_pattern = alpha_pattern,
                             .seed = (uint64_t)seed,
                             .seed_set = true,
                             .use_dora = dora};
@@ -237,6 +255,14 @@ int cmd_train(int argc, char **argv) {
     if (!*targets) {
         cli_free_list(label_names);
         return cli_usage_error("train", "--target-modules is empty");
+    }
+    if (lb_lora_options_check(&(lb_lora_options){.init = lora_init}, &err)) {
+        cli_free_list(label_names);
+        return cli_usage_error("train", "--lora-init: %s", err.msg);
+    }
+    if (lb_lora_options_check(&(lb_lora_options){.rank_pattern = rank_pattern, .alpha_pattern = alpha_pattern}, &err)) {
+        cli_free_list(label_names);
+        return cli_usage_error("train", "%s", err.msg);
     }
     if (lb_lora_options_check(&lora, &err)) {
         cli_free_list(label_names);
@@ -388,9 +414,10 @@ int cmd_train(int argc, char **argv) {
         goto fail;
     }
     /* the settings were checked above and the model holds no adapter: a usage error here is a
-     * target module that is not a layer of this architecture (q_lin is DistilBERT's, query BERT's) */
+     * target module that is not a layer of this architecture (q_lin is DistilBERT's, query BERT's),
+     * or a pattern's rank beyond the hidden size (said as the library says it) */
     if (!mo.adapter && (st = lb_model_add_adapter(m, &lora, &err))) {
-        if (st == LB_ERR_USAGE) {
+        if (st == LB_ERR_USAGE && strstr(err.msg, "target module")) {
             char msg[sizeof err.msg];
             snprintf(msg, sizeof msg, "%s", err.msg);
             cli_err(&err, st, "--target-modules: %s", msg);
@@ -403,6 +430,7 @@ int cmd_train(int argc, char **argv) {
     to.per_device_eval_batch_size = (int)eval_batch;
     to.learning_rate = lr;
     to.weight_decay = wd;
+    to.loraplus_lr_ratio = loraplus;
     to.warmup_steps = warmup;
     to.max_grad_norm = max_grad_norm;
     to.seed = (uint64_t)seed;
@@ -481,7 +509,7 @@ int cmd_train(int argc, char **argv) {
                                (double)no_eval};
         h = cli_digest_bytes(h, nums, sizeof nums);
         const double nums16[] = {warmup_ratio, es_threshold, (double)es_patience, (double)save_limit,
-                                 eval_steps,   save_steps,   label_smoothing}; /* issue 16 */
+                                 eval_steps,   save_steps,   label_smoothing,     loraplus}; /* issue 16 */
         h = cli_digest_bytes(h, nums16, sizeof nums16);
         if (dora) h = cli_digest_bytes(h, "use_dora", 9); /* only when set: older runs keep their digest */
         const char *const strs[] = {targets,
@@ -495,7 +523,11 @@ int cmd_train(int argc, char **argv) {
                                     eval_strategy ? eval_strategy : "",
                                     save_strategy,
                                     load_best,
-                                    class_weights ? class_weights : ""};
+                                    class_weights ? class_weights : "",
+                                    lora_init,
+                                    rank_pattern ? rank_pattern : "",
+                                    alpha_pattern ? alpha_pattern : ""};
+
         for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
         items[ni++] = (cli_dist_item){"training options", h};
         if ((st = cli_dist_check(items, ni, &err))) {

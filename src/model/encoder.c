@@ -40,12 +40,12 @@ typedef struct fwd_plan {
 /* The largest LoRA rank of the forward (the model's adapter, a segmented forward's adapters)
  * and the linear kinds any of them adapts. */
 static int lora_rank_max(const lb_model *m, unsigned *kinds) {
-    int r = m->has_lora ? m->lora.r : 0;
+    int r = m->has_lora ? m->lora_rmax : 0;
     *kinds = m->has_lora ? m->lora.target_mask : 0;
     for (int s = 0; s < m->nseg; s++) {
         const lb_lora_adapter *ad = m->segs[s].adapter;
         if (!ad) continue;
-        if (ad->lora.r > r) r = ad->lora.r;
+        if (ad->rmax > r) r = ad->rmax;
         *kinds |= ad->lora.target_mask;
     }
     return r;
@@ -195,7 +195,7 @@ static void lora_add(lb_model *m, lb_layer_act *a, int l, int k, const float *x,
         const float *bias = k == LB_LIN_FFN1 ? NULL : lw->b[k]; /* FFN1's GEMM leaves its bias out */
         if (train) lb_lora_forward(m, a, lw, k, x, rows, y, ldy, bias, rng);
         else if (lw->dora_mag[k]) lb_dora_eval(m, a, lw, k, x, rows, y, ldy, bias);
-        else lb_lora_eval(c, k, m->lora.r, m->lora_scaling, lw->lora_A[k], lw->lora_B[k], x, rows, a->lu[k], y, ldy);
+        else lb_lora_eval(c, k, lw->lora_r[k], lw->lora_s[k], lw->lora_A[k], lw->lora_B[k], x, rows, a->lu[k], y, ldy);
         return;
     }
     int in = lb_lin_in(c, k);
@@ -205,7 +205,7 @@ static void lora_add(lb_model *m, lb_layer_act *a, int l, int k, const float *x,
         if (!ad || !ad->A[l][k]) continue;
         int r0 = cls_rows ? sg->begin : m->off[sg->begin];
         int r1 = cls_rows ? sg->end : sg->end < m->B ? m->off[sg->end] : m->N;
-        lb_lora_eval(c, k, ad->lora.r, ad->scaling, ad->A[l][k], ad->B[l][k], x + (int64_t)r0 * in, r1 - r0, a->lu[k],
+        lb_lora_eval(c, k, ad->r[l][k], ad->s[l][k], ad->A[l][k], ad->B[l][k], x + (int64_t)r0 * in, r1 - r0, a->lu[k],
                      y + (int64_t)r0 * ldy, ldy);
     }
 }
@@ -477,7 +477,7 @@ typedef struct gbufs {
 } gbufs;
 
 static void glayout(lb_model *m, bump *b, gbufs *g) {
-    int N = m->N, D = m->cfg.dim, F = m->cfg.hidden_dim, r = m->has_lora ? m->lora.r : 1;
+    int N = m->N, D = m->cfg.dim, F = m->cfg.hidden_dim, r = m->has_lora ? m->lora_rmax : 1;
     float **nd[] = {&g->dout, &g->dxin, &g->dsum, &g->dh1, &g->da, &g->dctx, &g->dq, &g->dxq};
     for (size_t i = 0; i < sizeof nd / sizeof *nd; i++) *nd[i] = TAKE_F(b, (int64_t)N * D);
     g->df1 = TAKE_F(b, (int64_t)N * F);

@@ -25,6 +25,8 @@ typedef struct lb_layer_w {
      * forward (in m->dora_buf). NULL without DoRA. */
     float *dora_mag[LB_LIN__COUNT], *grad_mag[LB_LIN__COUNT];
     float *dora_norm[LB_LIN__COUNT], *dora_f[LB_LIN__COUNT];
+    int lora_r[LB_LIN__COUNT];   /* each adapted linear's rank (rank_pattern) */
+    float lora_s[LB_LIN__COUNT]; /* and scaling alpha/r or alpha/sqrt(r) (alpha_pattern) */
     /* bf16 mode (precision.c): w packed for the forward, and W^T for dX = dY W (NULL until a
      * backward needs it, and in fp32 mode). */
     lb_bf16_weight *wb[LB_LIN__COUNT], *wbt[LB_LIN__COUNT];
@@ -139,6 +141,9 @@ struct lb_lora_adapter {
     int64_t n_block;
     float *(*A)[LB_LIN__COUNT]; /* [n_layers][kind] or NULL */
     float *(*B)[LB_LIN__COUNT];
+    int (*r)[LB_LIN__COUNT];        /* [n_layers][kind]: ranks */
+    float (*s)[LB_LIN__COUNT];      /* scalings */
+    int rmax;                       /* the largest rank */
     const float *dense_w, *dense_b; /* head dense, NULL when the base's (BERT's pooler) */
     const float *cls_w, *cls_b;
     size_t bytes;
@@ -178,7 +183,9 @@ struct lb_model {
     bool packs_fwd;         /* forward packs made for the current settings */
     int packs_bwd_layers;   /* the top packs_bwd_layers layers have transposed packs */
     lb_lora_config lora;
-    float lora_scaling;
+    float lora_scaling;              /* of the config's r and alpha (modules may differ: lb_layer_w.lora_s) */
+    int lora_rmax;                   /* the largest rank of the adapter's modules */
+    lb_lora_patterns *lora_patterns; /* lora.patterns' storage (owned; NULL: none) */
     /* DoRA: norms and factors of every adapted linear (lb_layer_w dora_norm / dora_f), then a
      * scratch [max out * in] for B A, and one [N, F]-sized forward scratch (in the arena). */
     float *dora_buf, *dora_delta, *dora_tmp;

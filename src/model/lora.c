@@ -1,4 +1,5 @@
-/* LoRA adapters (PEFT semantics): adding them (kaiming-uniform A, zero B, scaling alpha/r or
+/* LoRA adapters (PEFT semantics): adding them (PEFT's init_lora_weights: kaiming-uniform A and
+ * zero B by default, gaussian A, or both random for false; scaling alpha/r or
  * alpha/sqrt(r)), their forward and backward math inside a block linear (called by the
  * encoder), and folding them into the base weights. Adding an adapter makes the head trainable
  * too (PEFT's SEQ_CLS modules_to_save rule; which tensors that is, and the parameter list with
@@ -13,6 +14,7 @@
  * input), as PEFT computes it. Merging writes W' = f (W + s B A). */
 #include <cblas.h>
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,142 @@ int lb_lora_lowest_layer(const lb_model *m) {
 
 const lb_lora_config *lb_model_get_lora(const lb_model *m) { return m->has_lora ? &m->lora : NULL; }
 
+static const char *const init_names[LB_LORA_INIT__COUNT] = {"default", "gaussian", "false"};
+
+const char *lb_lora_init_name(int init) { return init >= 0 && init < LB_LORA_INIT__COUNT ? init_names[init] : "?"; }
+
+lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err) {
+    if (!name) name = "default";
+    if (!strcmp(name, "true")) name = "default";
+    for (int i = 0; i < LB_LORA_INIT__COUNT; i++)
+        if (!strcmp(name, init_names[i])) {
+            *init = (lb_lora_init)i;
+            return LB_OK;
+        }
+    return lb_err(err, LB_ERR_UNSUPPORTED, "LoRA init '%.64s' is not supported (expected default, gaussian or false)",
+                  name);
+}
+
+/* ---- rank_pattern / alpha_pattern ------------------------------------------------------- */
+lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err) {
+    size_t n = strlen(key);
+    if (n < 1 || n >= LB_LORA_PATTERN_KEY)
+        return lb_err(err, LB_ERR_UNSUPPORTED, "%s key of %zu bytes: expected 1..%d", what, n, LB_LORA_PATTERN_KEY - 1);
+    bool in_brackets = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = key[i], nx = key[i + 1];
+        bool bad = false;
+        if (ch == '[') in_brackets = true;
+        else if (ch == ']') in_brackets = false;
+        if (ch == '\\') {
+            bad =
+                in_brackets || (nx >= 'a' && nx <= 'z') || (nx >= 'A' && nx <= 'Z') || (nx >= '0' && nx <= '9') || !nx;
+            i++;
+        } else if (ch == '(' && nx == '?') bad = true;
+        else if ((ch == '*' || ch == '+' || ch == '?' || ch == '}') && nx == '?') bad = true;
+        else if (ch == '{') bad = true; /* bounded repetition: regcomp expands it (a{255}{255}...) */
+        if (bad)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "%s key '%.127s': Python-only regular expression syntax (\\d, (?...), lazy quantifiers, "
+                          "escapes in brackets) and bounded repetition {m,n} are not supported",
+                          what, key);
+    }
+    char pat[LB_LORA_PATTERN_KEY + 16];
+    snprintf(pat, sizeof pat, "^(.*\\.%s$)", key);
+    regex_t re;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB))
+        return lb_err(err, LB_ERR_UNSUPPORTED, "%s key '%.127s' is not a regular expression lorabert reads", what, key);
+    regfree(&re);
+    return LB_OK;
+}
+
+/* re.match(f".*\.{key}$", module) */
+static bool key_matches(const char *key, const char *module) {
+    char pat[LB_LORA_PATTERN_KEY + 16];
+    snprintf(pat, sizeof pat, "^(.*\\.%s$)", key);
+    regex_t re;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB)) return false; /* checked when the config was read */
+    bool hit = regexec(&re, module, 0, NULL, 0) == 0;
+    regfree(&re);
+    return hit;
+}
+
+static const lb_lora_pattern *lookup(const lb_lora_pattern *p, int n, const char *key) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(p[i].key, key)) return &p[i];
+    return NULL;
+}
+
+/* The first key of p matching module (NULL: none); two matching keys with different values
+ * are refused. */
+static lb_status first_match(const char *what, const lb_lora_pattern *p, int n, const char *module,
+                             const lb_lora_pattern **hit, lb_error *err) {
+    *hit = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!key_matches(p[i].key, module)) continue;
+        if (!*hit) *hit = &p[i];
+        else if ((*hit)->value != p[i].value)
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "%s keys '%s' and '%s' both match module %s with different values (PEFT takes the first "
+                          "in the dict's order, which saving sorts): make them exclusive",
+                          what, (*hit)->key, p[i].key, module);
+    }
+    return LB_OK;
+}
+
+lb_status lb_lora_module_params(const lb_lora_config *cfg, const char *module, int *r, float *alpha, lb_error *err) {
+    static const lb_lora_patterns none = {0};
+    const lb_lora_patterns *p = cfg->patterns ? cfg->patterns : &none;
+    const lb_lora_pattern *hr, *ha;
+    lb_status st = first_match("rank_pattern", p->rank, p->n_rank, module, &hr, err);
+    if (!st) st = first_match("alpha_pattern", p->alpha, p->n_alpha, module, &ha, err);
+    if (st) return st;
+    /* PEFT >= 0.7: each dict on its own; no match looks the module's own name up */
+    const lb_lora_pattern *nr = hr ? hr : lookup(p->rank, p->n_rank, module);
+    const lb_lora_pattern *na = ha ? ha : lookup(p->alpha, p->n_alpha, module);
+    /* PEFT 0.6.2: the first match of rank_pattern then alpha_pattern keys, for both */
+    const char *k0 = hr ? hr->key : ha ? ha->key : module;
+    const lb_lora_pattern *orr = lookup(p->rank, p->n_rank, k0);
+    const lb_lora_pattern *oa = lookup(p->alpha, p->n_alpha, k0);
+    double r_new = nr ? nr->value : cfg->r, a_new = na ? na->value : cfg->alpha;
+    double r_old = orr ? orr->value : cfg->r, a_old = oa ? oa->value : cfg->alpha;
+    if (r_new != r_old || a_new != a_old)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "module %s: rank_pattern key '%s' and alpha_pattern key '%s' both match it; PEFT 0.6 reads "
+                      "r %g alpha %g, later PEFT r %g alpha %g: name the module the same way in both",
+                      module, hr ? hr->key : "-", ha ? ha->key : "-", r_old, a_old, r_new, a_new);
+    *r = (int)r_new;
+    *alpha = (float)a_new;
+    return LB_OK;
+}
+
+/* Each adapted linear's rank and scaling under cfg, into rr/ss [n_layers * LB_LIN__COUNT]. */
+static lb_status resolve_modules(const lb_model *m, const lb_lora_config *cfg, int *rr, float *ss, int *rmax,
+                                 lb_error *err) {
+    const lb_model_config *c = &m->cfg;
+    *rmax = 0;
+    char key[LB_TENSOR_KEY_MAX + 64];
+    for (int i = 0; i < m->n_tensors; i++) {
+        const lb_tensor *e = &m->tensors[i];
+        if (e->lin < 0 || !(cfg->target_mask & (1u << e->lin))) continue;
+        lb_tensor_full_key(m, e, key, sizeof key);
+        size_t n = strlen(key);
+        if (n > 7 && !strcmp(key + n - 7, ".weight")) key[n - 7] = 0; /* the module path */
+        int r;
+        float alpha;
+        lb_status st = lb_lora_module_params(cfg, key, &r, &alpha, err);
+        if (st) return st;
+        if (r < 1 || r > c->dim)
+            return lb_err(err, LB_ERR_USAGE, "LoRA: rank r=%d of %s, expected 1..%d", r, key, c->dim);
+        if (!isfinite(alpha)) return lb_err(err, LB_ERR_USAGE, "LoRA: alpha of %s is not finite", key);
+        int at = e->layer * LB_LIN__COUNT + e->lin;
+        rr[at] = r;
+        ss[at] = cfg->use_rslora ? alpha / sqrtf((float)r) : alpha / (float)r;
+        if (r > *rmax) *rmax = r;
+    }
+    return LB_OK;
+}
+
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     if (m->has_lora) return lb_err(err, LB_ERR_USAGE, "LoRA: the model already has an adapter");
@@ -36,17 +174,10 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
         return lb_err(err, LB_ERR_USAGE, "LoRA: dropout %g, expected [0, 1)", (double)cfg->dropout);
     if (!isfinite(cfg->alpha)) return lb_err(err, LB_ERR_USAGE, "LoRA: alpha is not finite");
+    if (cfg->init < 0 || cfg->init >= LB_LORA_INIT__COUNT)
+        return lb_err(err, LB_ERR_USAGE, "LoRA: init %d, expected 0..%d", cfg->init, LB_LORA_INIT__COUNT - 1);
     if (cfg->target_mask >> LB_LIN__COUNT)
         return lb_err(err, LB_ERR_USAGE, "LoRA: target mask 0x%x names unknown layers", cfg->target_mask);
-    int64_t hn = m->n_head, total = hn, ndora = 0, maxw = 0;
-    for (int k = 0; k < LB_LIN__COUNT; k++)
-        if (cfg->target_mask & (1u << k)) {
-            total += (int64_t)c->n_layers * cfg->r * (lb_lin_in(c, k) + lb_lin_out(c, k));
-            if (!cfg->use_dora) continue;
-            total += (int64_t)c->n_layers * lb_lin_out(c, k);
-            ndora += 2 * (int64_t)c->n_layers * lb_lin_out(c, k);
-            if ((int64_t)lb_lin_in(c, k) * lb_lin_out(c, k) > maxw) maxw = (int64_t)lb_lin_in(c, k) * lb_lin_out(c, k);
-        }
     if (cfg->use_dora)
         for (int l = 0; l < c->n_layers; l++)
             for (int k = 0; k < LB_LIN__COUNT; k++)
@@ -54,12 +185,44 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
                     return lb_err(err, LB_ERR_UNSUPPORTED,
                                   "LoRA: a DoRA adapter (use_dora) cannot be held apart from its base model (its "
                                   "magnitudes are relative to the base weights): load it as the model's own adapter");
+    int nlk = c->n_layers * LB_LIN__COUNT, rmax = 0;
+    int *rr = calloc((size_t)nlk, sizeof(int));
+    float *ss = calloc((size_t)nlk, sizeof(float));
+    lb_lora_patterns *pats = cfg->patterns ? malloc(sizeof *pats) : NULL;
+    if (!rr || !ss || (cfg->patterns && !pats)) {
+        free(rr);
+        free(ss);
+        free(pats);
+        return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory");
+    }
+    if (pats) *pats = *cfg->patterns;
+    lb_status rst = resolve_modules(m, cfg, rr, ss, &rmax, err);
+    if (rst) {
+        free(rr);
+        free(ss);
+        free(pats);
+        return rst;
+    }
+    int64_t hn = m->n_head, total = hn, ndora = 0, maxw = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++)
+            if (cfg->target_mask & (1u << k)) {
+                total += (int64_t)rr[l * LB_LIN__COUNT + k] * (lb_lin_in(c, k) + lb_lin_out(c, k));
+                if (!cfg->use_dora) continue;
+                total += lb_lin_out(c, k);
+                ndora += 2 * (int64_t)lb_lin_out(c, k);
+                if ((int64_t)lb_lin_in(c, k) * lb_lin_out(c, k) > maxw)
+                    maxw = (int64_t)lb_lin_in(c, k) * lb_lin_out(c, k);
+            }
     float *blk = calloc((size_t)total, sizeof(float)), *grad = calloc((size_t)total, sizeof(float));
     float *dbuf = ndora ? malloc(sizeof(float) * (size_t)(ndora + maxw)) : NULL;
     if (!blk || !grad || (ndora && !dbuf)) {
         free(blk);
         free(grad);
         free(dbuf);
+        free(rr);
+        free(ss);
+        free(pats);
         return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total);
     }
     free(m->dora_buf);
@@ -74,8 +237,12 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     m->n_train = total;
     lb_tensors_bind_head(m, blk, grad);
     m->lora = *cfg;
+    free(m->lora_patterns);
+    m->lora_patterns = pats;
+    m->lora.patterns = pats;
     m->lora_scaling = cfg->use_rslora ? cfg->alpha / sqrtf((float)cfg->r) : cfg->alpha / (float)cfg->r;
     m->has_lora = true;
+    m->lora_rmax = rmax;
 
     lb_rng rng;
     lb_rng_seed_stream(&rng, seed, 0x4c4f5241ull /* "LORA" */);
@@ -84,7 +251,9 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         lb_layer_w *lw = &m->layers[l];
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             if (!(cfg->target_mask & (1u << k))) continue;
-            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = cfg->r;
+            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = rr[l * LB_LIN__COUNT + k];
+            lw->lora_r[k] = r;
+            lw->lora_s[k] = ss[l * LB_LIN__COUNT + k];
             lw->lora_A[k] = p;
             lw->grad_A[k] = g;
             p += (int64_t)r * in;
@@ -93,10 +262,22 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
             lw->grad_B[k] = g;
             p += (int64_t)out * r;
             g += (int64_t)out * r;
-            /* kaiming_uniform_(a=sqrt(5)) on [r, in]: bound = 1/sqrt(in); B stays 0. */
-            float bound = 1.0f / sqrtf((float)in);
-            for (int64_t i = 0; i < (int64_t)r * in; i++)
-                lw->lora_A[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bound;
+            if (cfg->init == LB_LORA_INIT_GAUSSIAN) {
+                /* nn.init.normal_(std=1/r); B stays 0 */
+                const double sd = 1.0 / (double)r;
+                for (int64_t i = 0; i < (int64_t)r * in; i++) lw->lora_A[k][i] = (float)(lb_rng_normal(&rng) * sd);
+            } else {
+                /* kaiming_uniform_(a=sqrt(5)) on [r, in]: bound = 1/sqrt(in); B stays 0 ... */
+                float bound = 1.0f / sqrtf((float)in);
+                for (int64_t i = 0; i < (int64_t)r * in; i++)
+                    lw->lora_A[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bound;
+                if (cfg->init == LB_LORA_INIT_NONE) {
+                    /* ... unless init_lora_weights=false: B keeps nn.Linear's init, U(+-1/sqrt(r)) */
+                    float bb = 1.0f / sqrtf((float)r);
+                    for (int64_t i = 0; i < (int64_t)out * r; i++)
+                        lw->lora_B[k][i] = (2.0f * lb_rng_uniform(&rng) - 1.0f) * bb;
+                }
+            }
             if (!cfg->use_dora) continue;
             lw->dora_mag[k] = p;
             lw->grad_mag[k] = g;
@@ -105,11 +286,13 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
             lw->dora_norm[k] = dp;
             lw->dora_f[k] = dp + out;
             dp += 2 * (int64_t)out;
-            /* PEFT dora_init: magnitude = ||W + s B A||_row, with B = 0 here. */
+            /* PEFT dora_init: magnitude = ||W + s B A||_row (after A and B are initialised). */
             lb_dora_factors(m, lw, k);
             memcpy(lw->dora_mag[k], lw->dora_norm[k], sizeof(float) * (size_t)out);
         }
     }
+    free(rr);
+    free(ss);
     m->fwd_valid = false;
     return lb_tensors_params(m, err);
 }
@@ -128,12 +311,12 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             lb_layer_w *lw = &m->layers[l];
             if (!lw->lora_A[k]) continue;
-            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
+            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
             float *w = malloc(sizeof(float) * (size_t)in * out);
             if (!w) return lb_err(err, LB_ERR_NOMEM, "merge: out of memory");
             memcpy(w, lw->w[k], sizeof(float) * (size_t)in * out);
             /* W += scaling * B @ A  ([out, r] @ [r, in]) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, m->lora_scaling, lw->lora_B[k], r,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, lw->lora_s[k], lw->lora_B[k], r,
                         lw->lora_A[k], in, 1.0f, w, in);
             if (lw->dora_mag[k]) /* PEFT: W = (m / ||W + dW||_row) (W + dW) */
                 for (int j = 0; j < out; j++) {
@@ -172,8 +355,8 @@ float lb_dora_row_norm(const float *row, int n) {
 
 void lb_dora_factors(const lb_model *m, lb_layer_w *lw, int k) {
     const lb_model_config *c = &m->cfg;
-    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
-    float s = m->lora_scaling, *d = m->dora_delta;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
+    float s = lw->lora_s[k], *d = m->dora_delta;
     const float *W = lw->w[k];
     /* PEFT get_weight_norm: (W + s (B A)) row by row, in float, then its L2 norm. */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, 1.0f, lw->lora_B[k], r, lw->lora_A[k], in, 0.0f,
@@ -206,7 +389,7 @@ static void dora_combine(const float *f, const float *bias, const float *z, floa
 void lb_lora_forward(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, const float *x, int rows, float *y,
                      int ldy, const float *bias, lb_rng *rng) {
     const lb_model_config *c = &m->cfg;
-    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
     const float *xd = x;
     if (a->lkeep[k]) {
         lb_dropout_mask(a->lkeep[k], (int64_t)rows * in, m->p_lora, rng);
@@ -216,13 +399,13 @@ void lb_lora_forward(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, 
     a->lx[k] = xd;
     lb_linear_forward(a->lu[k], r, xd, in, lw->lora_A[k], NULL, rows, in, r);
     if (!lw->dora_mag[k]) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r, lw->lora_B[k],
-                    r, 1.0f, y, ldy);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, lw->lora_s[k], a->lu[k], r, lw->lora_B[k], r,
+                    1.0f, y, ldy);
         return;
     }
     lb_dora_factors(m, lw, k);
     float *w = a->ldw[k], *z = NULL;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, m->lora_scaling, a->lu[k], r, lw->lora_B[k], r,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, lw->lora_s[k], a->lu[k], r, lw->lora_B[k], r,
                 0.0f, w, out);
     if (a->lkeep[k]) { /* PEFT: base_result = F.linear(dropout(x), W) */
         z = m->dora_tmp;
@@ -235,8 +418,8 @@ void lb_lora_forward(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, 
 static void lora_grads(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, int k, int rows, const float *dy,
                        int lddy, float *dx, float *du, float *tmp) {
     const lb_model_config *c = &m->cfg;
-    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
-    float s = m->lora_scaling;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
+    float s = lw->lora_s[k];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, out, s, dy, lddy, lw->lora_B[k], r, 0.0f, du, r);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, rows, s, dy, lddy, a->lu[k], r, 1.0f, lw->grad_B[k],
                 r);
@@ -314,10 +497,10 @@ void lb_lora_backward(const lb_model *m, const lb_layer_act *a, lb_layer_w *lw, 
 void lb_dora_eval(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, const float *x, int rows, float *y,
                   int ldy, const float *bias) {
     const lb_model_config *c = &m->cfg;
-    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = m->lora.r;
+    int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
     lb_dora_factors(m, lw, k);
     lb_linear_rows(a->lu[k], r, x, in, lw->lora_A[k], NULL, 1.0f, false, rows, in, r);
-    lb_linear_rows(a->ldw[k], out, a->lu[k], r, lw->lora_B[k], NULL, m->lora_scaling, false, rows, r, out);
+    lb_linear_rows(a->ldw[k], out, a->lu[k], r, lw->lora_B[k], NULL, lw->lora_s[k], false, rows, r, out);
     dora_combine(lw->dora_f[k], bias, NULL, a->ldw[k], rows, out, y, ldy);
 }
 
@@ -340,13 +523,17 @@ lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error 
     if (a) {
         a->A = calloc((size_t)L, sizeof *a->A);
         a->B = calloc((size_t)L, sizeof *a->B);
+        a->r = calloc((size_t)L, sizeof *a->r);
+        a->s = calloc((size_t)L, sizeof *a->s);
     }
-    if (!a || !a->A || !a->B) {
+    if (!a || !a->A || !a->B || !a->r || !a->s) {
         lb_lora_adapter_free(a);
         return lb_err(err, LB_ERR_NOMEM, "adapter: out of memory");
     }
     a->lora = shell->lora;
+    a->lora.patterns = NULL; /* resolved into r and s */
     a->scaling = shell->lora_scaling;
+    a->rmax = shell->lora_rmax;
     a->num_labels = c->num_labels;
     a->shape = *c;
     a->shape.id2label = NULL;
@@ -356,6 +543,8 @@ lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error 
         for (int k = 0; k < LB_LIN__COUNT; k++) {
             a->A[l][k] = shell->layers[l].lora_A[k];
             a->B[l][k] = shell->layers[l].lora_B[k];
+            a->r[l][k] = shell->layers[l].lora_r[k];
+            a->s[l][k] = shell->layers[l].lora_s[k];
             shell->layers[l].lora_A[k] = shell->layers[l].lora_B[k] = NULL;
             shell->layers[l].grad_A[k] = shell->layers[l].grad_B[k] = NULL;
         }
@@ -364,7 +553,8 @@ lb_status lb_lora_adapter_take(lb_model *shell, lb_lora_adapter **out, lb_error 
     a->dense_b = own_dense ? shell->dense_b : NULL;
     a->cls_w = shell->cls_w;
     a->cls_b = shell->cls_b;
-    a->bytes = sizeof *a + 2 * (size_t)L * sizeof *a->A + sizeof(float) * (size_t)a->n_block;
+    a->bytes = sizeof *a + 2 * (size_t)L * sizeof *a->A + (size_t)L * (sizeof *a->r + sizeof *a->s) +
+               sizeof(float) * (size_t)a->n_block;
     /* The shell no longer owns the block; its head pointers are dropped with it. */
     shell->train = NULL;
     shell->n_train = 0;
@@ -385,6 +575,8 @@ void lb_lora_adapter_free(lb_lora_adapter *a) {
     free(a->block);
     free(a->A);
     free(a->B);
+    free(a->r);
+    free(a->s);
     free(a);
 }
 

@@ -46,6 +46,19 @@ typedef struct lb_model_config {
 /* The linear layers of a block, in PEFT's names for each architecture. */
 typedef enum lb_linear { LB_LIN_Q, LB_LIN_K, LB_LIN_V, LB_LIN_O, LB_LIN_FFN1, LB_LIN_FFN2, LB_LIN__COUNT } lb_linear;
 
+/* PEFT's rank_pattern / alpha_pattern: a module-name regex and its rank or alpha. */
+#define LB_LORA_MAX_PATTERNS 32 /* entries per pattern dict */
+#define LB_LORA_PATTERN_KEY 128 /* bytes of a key, NUL included */
+typedef struct lb_lora_pattern {
+    char key[LB_LORA_PATTERN_KEY];
+    double value; /* rank (a whole number >= 1) or alpha */
+} lb_lora_pattern;
+
+typedef struct lb_lora_patterns {
+    int n_rank, n_alpha;
+    lb_lora_pattern rank[LB_LORA_MAX_PATTERNS], alpha[LB_LORA_MAX_PATTERNS]; /* in dict order */
+} lb_lora_patterns;
+
 typedef struct lb_lora_config {
     int r;
     float alpha;
@@ -53,7 +66,46 @@ typedef struct lb_lora_config {
     bool use_rslora;      /* scaling = alpha/sqrt(r) instead of alpha/r */
     unsigned target_mask; /* bit (1u << lb_linear) per adapted layer kind */
     bool use_dora;        /* DoRA (PEFT use_dora): a trainable magnitude per output row, see lora.c */
+    int init;             /* lb_lora_init: how lb_model_add_lora fills A and B */
+    /* Per-module rank / alpha (PEFT rank_pattern, alpha_pattern; see lb_lora_module_params), or
+     * NULL: none. Borrowed: lb_model_add_lora keeps its own copy (lb_model_get_lora's points
+     * there); a standalone adapter's is NULL (its ranks and scalings are resolved). */
+    const lb_lora_patterns *patterns;
 } lb_lora_config;
+
+/* A pattern key PEFT and lorabert read alike: 1..127 bytes of a regular expression without
+ * Python-only syntax (a backslash before a letter or digit, "(?", lazy quantifiers "*?" "+?"
+ * "??" "}?", a backslash inside brackets) and without bounded repetition "{m,n}" (regcomp expands
+ * it: a 127-byte key could ask for 255^6 states); else
+ * LB_ERR_UNSUPPORTED naming the key. what: "rank_pattern" or "alpha_pattern". */
+lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err);
+
+/* The rank and alpha of the adapted module `module` (its path in the model,
+ * "distilbert.transformer.layer.0.attention.q_lin") as PEFT reads cfg's patterns: a key
+ * matches when re.match(f".*\.{key}$", module) does. PEFT 0.6.2 takes the first matching key
+ * of rank_pattern then alpha_pattern for both lookups; PEFT >= 0.7 looks each dict up on its
+ * own. Where the two differ for this module, or two keys of one dict that match it give
+ * different values (saving reorders a dict), it is LB_ERR_UNSUPPORTED naming the keys. */
+lb_status lb_lora_module_params(const lb_lora_config *cfg, const char *module, int *r, float *alpha, lb_error *err);
+
+/* PEFT's init_lora_weights, as lb_model_add_lora applies it to a fresh adapter (PEFT 0.14
+ * LoraLayer.reset_lora_parameters): DEFAULT (true): A ~ kaiming_uniform(a=sqrt(5)) =
+ * U(+-1/sqrt(in)), B = 0; GAUSSIAN ("gaussian"): A ~ N(0, (1/r)^2), B = 0; NONE (false): both
+ * keep nn.Linear's own init, A ~ U(+-1/sqrt(in)), B ~ U(+-1/sqrt(r)) (the adapter starts
+ * non-zero). Names other than these (PEFT's "pissa", "olora", "loftq", ...) are refused by name
+ * by lb_lora_init_parse, the one place that knows the list. */
+typedef enum lb_lora_init {
+    LB_LORA_INIT_DEFAULT,
+    LB_LORA_INIT_GAUSSIAN,
+    LB_LORA_INIT_NONE,
+    LB_LORA_INIT__COUNT
+} lb_lora_init;
+
+/* name: "default" or "true" (DEFAULT), "gaussian", "false" (NONE). Unknown names are
+ * LB_ERR_UNSUPPORTED "LoRA init 'pissa' is not supported (expected default, gaussian or false)". */
+lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err);
+/* "default", "gaussian", "false" ("?" out of range). */
+const char *lb_lora_init_name(int init);
 
 typedef struct lb_load_opts {
     int num_labels;            /* 0: from config.json (id2label), else override */
@@ -77,11 +129,11 @@ int lb_config_max_tokens(const lb_model_config *c);
 void lb_model_free(lb_model *m);
 const lb_model_config *lb_model_get_config(const lb_model *m);
 
-/* Adds LoRA adapters (PEFT init: A ~ U(+-1/sqrt(in)), B = 0) and makes the classification
+/* Adds LoRA adapters (PEFT init per cfg->init, see lb_lora_init) and makes the classification
  * head trainable (PEFT SEQ_CLS modules_to_save rule). Everything else is frozen. With use_dora,
  * each adapted linear also gets PEFT's lora_magnitude_vector [out], initialised to the row norms
- * of its weight; a model without frozen weights (lb_model_adapter_shell) cannot hold DoRA
- * (LB_ERR_UNSUPPORTED: the norms need the base weights). */
+ * of its weight plus the initial adapter; a model without frozen weights (lb_model_adapter_shell)
+ * cannot hold DoRA (LB_ERR_UNSUPPORTED: the norms need the base weights). */
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err);
 
 /* A training run holds the model from its open to its close: one run at a time, and no merge or

@@ -313,6 +313,7 @@ void lb_model_free(lb_model *m) {
     free(m->owned);
     free(m->layers);
     free(m->train);
+    free(m->lora_patterns);
     free(m->train_grad);
     free(m->dora_buf);
     lb_tensors_free(m);

@@ -87,7 +87,8 @@ static const cJSON *field(const cJSON *root, const char *key) {
     return x && !cJSON_IsNull(x) ? x : NULL;
 }
 
-static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config *cfg, lb_error *err) {
+static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config *cfg, lb_lora_patterns *pats,
+                             lb_error *err) {
     char *path = lb_path_join(dir, "adapter_config.json");
     char *text = NULL;
     size_t len;
@@ -110,6 +111,7 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         goto out;
     }
     memset(cfg, 0, sizeof *cfg);
+    memset(pats, 0, sizeof *pats);
     if (!(x = field(root, "peft_type")) || !cJSON_IsString(x)) {
         st = cfg_error(err, LB_ERR_FORMAT, path, "missing \"peft_type\"");
         goto out;
@@ -173,17 +175,77 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
         goto out;
     }
+    /* init_lora_weights: how PEFT filled a fresh adapter; the saved tensors are what counts, but
+     * inits that also rewrite the base weights (pissa, olora, loftq, ...) need that base and
+     * are refused by name. */
+    if ((x = field(root, "init_lora_weights"))) {
+        lb_lora_init init = LB_LORA_INIT_DEFAULT;
+        if (cJSON_IsFalse(x)) init = LB_LORA_INIT_NONE;
+        else if (cJSON_IsString(x)) {
+            if (lb_lora_init_parse(x->valuestring, &init, NULL)) {
+                snprintf(msg, sizeof msg,
+                         "init_lora_weights \"%.64s\" is not supported (expected true, false or \"gaussian\")",
+                         x->valuestring);
+                st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+                goto out;
+            }
+        } else if (!cJSON_IsTrue(x)) {
+            st = cfg_error(err, LB_ERR_FORMAT, path, "\"init_lora_weights\" must be true, false or a string");
+            goto out;
+        }
+        cfg->init = (int)init;
+    }
+    /* newer PEFT's structural options (0.11-0.14): each changes which weights exist or apply */
+    if ((x = field(root, "lora_bias")) && cJSON_IsTrue(x)) {
+        st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "lora_bias true is not supported");
+        goto out;
+    }
+    const char *structural[] = {"layer_replication", "exclude_modules"};
+    for (int i = 0; i < 2; i++)
+        if ((x = field(root, structural[i])) && !(cJSON_IsArray(x) && cJSON_GetArraySize(x) == 0) &&
+            !(cJSON_IsString(x) && !*x->valuestring)) {
+            snprintf(msg, sizeof msg, "%s is not supported", structural[i]);
+            st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+            goto out;
+        }
     if ((x = field(root, "layers_to_transform"))) {
         st = cfg_error(err, LB_ERR_UNSUPPORTED, path, "layers_to_transform is not supported");
         goto out;
     }
+    /* rank_pattern / alpha_pattern: {key: value} in file order (PEFT's json.load) */
     const char *pat[] = {"rank_pattern", "alpha_pattern"};
-    for (int i = 0; i < 2; i++)
-        if ((x = field(root, pat[i])) && cJSON_GetArraySize(x) > 0) {
-            snprintf(msg, sizeof msg, "a non-empty %s is not supported", pat[i]);
-            st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+    for (int i = 0; i < 2; i++) {
+        if (!(x = field(root, pat[i]))) continue;
+        if (!cJSON_IsObject(x)) {
+            snprintf(msg, sizeof msg, "\"%s\" must be an object (module pattern -> %s)", pat[i], i ? "alpha" : "rank");
+            st = cfg_error(err, LB_ERR_FORMAT, path, msg);
             goto out;
         }
+        lb_lora_pattern *dst = i ? pats->alpha : pats->rank;
+        int *n = i ? &pats->n_alpha : &pats->n_rank;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, x) {
+            if (*n == LB_LORA_MAX_PATTERNS) {
+                snprintf(msg, sizeof msg, "%s has more than %d entries", pat[i], LB_LORA_MAX_PATTERNS);
+                st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+                goto out;
+            }
+            if ((st = lb_lora_pattern_check_key(pat[i], e->string, err))) goto prefix;
+            bool ok =
+                cJSON_IsNumber(e) && isfinite(e->valuedouble) &&
+                (i ? true : e->valuedouble >= 1 && e->valuedouble <= 65536 && e->valuedouble == floor(e->valuedouble));
+            if (!ok) {
+                snprintf(msg, sizeof msg, "%s[\"%.127s\"] must be %s", pat[i], e->string,
+                         i ? "a number" : "a positive integer");
+                st = cfg_error(err, LB_ERR_FORMAT, path, msg);
+                goto out;
+            }
+            snprintf(dst[*n].key, sizeof dst[*n].key, "%s", e->string);
+            dst[*n].value = e->valuedouble;
+            (*n)++;
+        }
+    }
+    cfg->patterns = pats->n_rank || pats->n_alpha ? pats : NULL;
     if (!(x = field(root, "target_modules"))) {
         st = cfg_error(err, LB_ERR_FORMAT, path, "missing \"target_modules\"");
         goto out;
@@ -212,6 +274,27 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         st = cfg_error(err, LB_ERR_FORMAT, path, "\"modules_to_save\" must be a list or null");
         goto out;
     }
+    /* Only the head's modules (PEFT's suffix rule: "classifier" also wraps DistilBERT's
+     * pre_classifier and RoBERTa's classifier.dense / out_proj); any other module trained in
+     * full is refused by name rather than failing later on an unknown tensor. */
+    if (x) {
+        const cJSON *t;
+        cJSON_ArrayForEach(t, x) {
+            if (!cJSON_IsString(t)) {
+                st = cfg_error(err, LB_ERR_FORMAT, path, "modules_to_save must hold strings");
+                goto out;
+            }
+            if (strcmp(t->valuestring, "classifier") && strcmp(t->valuestring, "score") &&
+                strcmp(t->valuestring, "pre_classifier")) {
+                snprintf(msg, sizeof msg,
+                         "modules_to_save \"%.64s\" is not supported (only the classification head is trained "
+                         "in full: classifier, pre_classifier, score)",
+                         t->valuestring);
+                st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
+                goto out;
+            }
+        }
+    }
     st = LB_OK;
     goto out;
 prefix:
@@ -222,14 +305,31 @@ out:
     return st;
 }
 
-lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *err) {
-    return read_config(dir, NULL, cfg, err);
+lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_lora_patterns *pats, lb_error *err) {
+    lb_lora_patterns *own = pats ? pats : malloc(sizeof *own);
+    if (!own) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = read_config(dir, NULL, cfg, own, err);
+    if (!pats) {
+        free(own);
+        cfg->patterns = NULL;
+    }
+    return st;
 }
+
+static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config *cfg, lb_error *err);
 
 lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
     lb_lora_config cfg;
-    lb_status st = read_config(dir, m, &cfg, err);
-    if (st) return st;
+    lb_lora_patterns *pats = malloc(sizeof *pats);
+    if (!pats) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    lb_status st = read_config(dir, m, &cfg, pats, err);
+    if (!st) st = load_tensors(m, dir, &cfg, err); /* lb_model_add_lora copies the patterns */
+    free(pats);
+    return st;
+}
+
+static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config *cfg, lb_error *err) {
+    lb_status st;
     char *path = lb_path_join(dir, "adapter_model.safetensors");
     if (!lb_path_present(path)) {
         char *bin = lb_path_join(dir, "adapter_model.bin");
@@ -252,7 +352,7 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
         free(path);
         return err ? err->code : LB_ERR_IO;
     }
-    if ((st = lb_model_add_lora(m, &cfg, 0, err))) goto out;
+    if ((st = lb_model_add_lora(m, cfg, 0, err))) goto out;
     lb_param *params;
     int np = lb_model_params(m, &params);
     for (int i = 0; i < np; i++) {
@@ -318,6 +418,36 @@ lb_status lb_peft_load_apart(const lb_model *base, const char *dir, int num_labe
     return st;
 }
 
+/* An alpha as Python prints the number it was given: an int when whole, else the float. */
+static void write_alpha(FILE *f, double alpha) {
+    if (alpha == floor(alpha) && fabs(alpha) < 1e9) fprintf(f, "%d", (int)alpha);
+    else lb_pyjson_float32(f, (float)alpha);
+}
+
+static int cmp_key(const void *a, const void *b) {
+    return strcmp(((const lb_lora_pattern *)a)->key, ((const lb_lora_pattern *)b)->key);
+}
+
+/* A pattern dict as json.dumps(indent=2, sort_keys=True) nests it (two more spaces). */
+static void write_pattern(FILE *f, const lb_lora_pattern *p, int n, bool alpha) {
+    if (!n) {
+        fputs("{}", f);
+        return;
+    }
+    lb_lora_pattern sorted[LB_LORA_MAX_PATTERNS];
+    memcpy(sorted, p, sizeof *p * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_key);
+    fputs("{", f);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ",\n    " : "\n    ", f);
+        lb_pyjson_str(f, sorted[i].key);
+        fputs(": ", f);
+        if (alpha) write_alpha(f, sorted[i].value);
+        else fprintf(f, "%d", (int)sorted[i].value);
+    }
+    fputs("\n  }", f);
+}
+
 /* json.dumps(LoraConfig.to_dict(), indent=2, sort_keys=True) */
 static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, const char *path, const char *base,
                               lb_error *err) {
@@ -325,19 +455,28 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     lb_status st = lb_atomic_open(&af, path, err);
     if (st) return st;
     FILE *f = af.fp;
-    fputs("{\n  \"alpha_pattern\": {},\n  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ", f);
+    static const lb_lora_patterns none = {0};
+    const lb_lora_patterns *pats = cfg->patterns ? cfg->patterns : &none;
+    fputs("{\n  \"alpha_pattern\": ", f);
+    write_pattern(f, pats->alpha, pats->n_alpha, true);
+    fputs(",\n  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ", f);
     if (base) lb_pyjson_str(f, base);
     else fputs("null", f);
     fputs(",\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"inference_mode\": true,\n"
-          "  \"init_lora_weights\": true,\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n"
-          "  \"lora_alpha\": ",
+          "  \"init_lora_weights\": ",
           f);
-    if (cfg->alpha == floorf(cfg->alpha) && fabsf(cfg->alpha) < 1e9f) fprintf(f, "%d", (int)cfg->alpha);
-    else lb_pyjson_float32(f, cfg->alpha);
+    /* true / false / "gaussian" as PEFT writes them (PEFT 0.6 loads the string too: the tensors
+     * are read from the file, the init only shapes a fresh adapter) */
+    if (cfg->init == LB_LORA_INIT_GAUSSIAN) fputs("\"gaussian\"", f);
+    else fputs(cfg->init == LB_LORA_INIT_NONE ? "false" : "true", f);
+    fputs(",\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n  \"lora_alpha\": ", f);
+    write_alpha(f, cfg->alpha);
     fputs(",\n  \"lora_dropout\": ", f);
     lb_pyjson_float32(f, cfg->dropout);
     fputs(",\n  \"modules_to_save\": [\n    \"classifier\",\n    \"score\"\n  ],\n  \"peft_type\": \"LORA\",\n", f);
-    fprintf(f, "  \"r\": %d,\n  \"rank_pattern\": {},\n  \"revision\": null,\n  \"target_modules\": [", cfg->r);
+    fprintf(f, "  \"r\": %d,\n  \"rank_pattern\": ", cfg->r);
+    write_pattern(f, pats->rank, pats->n_rank, false);
+    fputs(",\n  \"revision\": null,\n  \"target_modules\": [", f);
     /* module names in lb_linear order, each once (BERT's "dense" covers several kinds) */
     const char *seen[LB_LIN__COUNT];
     int nseen = 0;

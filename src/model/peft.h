@@ -12,8 +12,10 @@
 extern const char *const lb_peft_folder_files[];
 
 /* Parses dir/adapter_config.json into cfg (peft_type must be LORA; r, lora_alpha,
- * lora_dropout, target_modules (list or "all-linear"), use_rslora, task_type SEQ_CLS). */
-lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_error *err);
+ * lora_dropout, target_modules (list or "all-linear"), use_rslora, use_dora, init_lora_weights,
+ * rank_pattern / alpha_pattern, task_type SEQ_CLS). pats: where the patterns go (cfg->patterns
+ * points there when any); NULL: checked, not kept. */
+lb_status lb_peft_read_config(const char *dir, lb_lora_config *cfg, lb_lora_patterns *pats, lb_error *err);
 /* Adds the adapter described by dir to m and loads its tensors (LoRA A/B and the head). A
  * tensor missing from the file, or of the wrong shape, is an error naming the key. */
 lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err);

@@ -182,7 +182,7 @@ lb_status lb_tensors_params(lb_model *m, lb_error *err) {
         lb_layer_w *lw = &m->layers[e->layer];
         int k = e->lin;
         if (!lw->lora_A[k]) continue;
-        int64_t out = e->shape[0], in = e->shape[1], r = m->lora.r;
+        int64_t out = e->shape[0], in = e->shape[1], r = lw->lora_r[k];
         lb_tensor_full_key(m, e, key, sizeof key);
         int mod = (int)strlen(key) - (int)strlen(".weight"); /* the linear's module path */
         snprintf(name, sizeof name, "base_model.model.%.*s.lora_A.weight", mod, key);

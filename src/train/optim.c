@@ -10,6 +10,7 @@ void lb_adamw_defaults(lb_adamw_config *cfg) {
     cfg->beta2 = 0.999f;
     cfg->eps = 1e-8f;
     cfg->weight_decay = 0.0f;
+    cfg->loraplus = false;
 }
 
 lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_adamw_config *cfg, lb_error *err) {
@@ -21,6 +22,15 @@ lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_
     size_t n = opt->total > 0 ? (size_t)opt->total : 1;
     opt->m = calloc(n, sizeof(float));
     opt->v = calloc(n, sizeof(float));
+    if (cfg->loraplus) {
+        opt->fast = calloc(n_params > 0 ? (size_t)n_params : 1, sizeof(bool));
+        if (!opt->fast) {
+            lb_adamw_free(opt);
+            return lb_err(err, LB_ERR_NOMEM, "AdamW: out of memory");
+        }
+        /* PEFT: `"lora_B" in name or param.ndim == 1` -> groupB / groupB_no_decay */
+        for (int i = 0; i < n_params; i++) opt->fast[i] = strstr(params[i].name, "lora_B") || params[i].ndim == 1;
+    }
     if (!opt->m || !opt->v) {
         lb_adamw_free(opt);
         return lb_err(err, LB_ERR_NOMEM, "AdamW: cannot allocate moments for %lld values", (long long)n);
@@ -31,16 +41,19 @@ lb_status lb_adamw_init(lb_adamw *opt, lb_param *params, int n_params, const lb_
 void lb_adamw_free(lb_adamw *opt) {
     free(opt->m);
     free(opt->v);
+    free(opt->fast);
     opt->m = opt->v = NULL;
+    opt->fast = NULL;
 }
 
-void lb_adamw_step(lb_adamw *opt, double lr) {
+void lb_adamw_step(lb_adamw *opt, double lr) { lb_adamw_step_groups(opt, lr, lr); }
+
+void lb_adamw_step_groups(lb_adamw *opt, double lr_a, double lr_b) {
     opt->step++;
     const double b1 = opt->cfg.beta1, b2 = opt->cfg.beta2; /* python floats of the float32 args */
     /* torch: bias_correction1 = 1 - beta1**step; step_size = lr / bc1; bc2_sqrt = sqrt(1 - beta2**step) */
     const double bc1 = 1.0 - pow(b1, (double)opt->step);
     const double bc2_sqrt = sqrt(1.0 - pow(b2, (double)opt->step));
-    const float neg_step = (float)-(lr / bc1);
     const float inv_bc2 = (float)bc2_sqrt;
     const float w1 = (float)(1.0 - b1); /* lerp weight */
     const float fb2 = (float)b2, w2 = (float)(1.0 - b2);
@@ -48,6 +61,8 @@ void lb_adamw_step(lb_adamw *opt, double lr) {
     int64_t off = 0;
     for (int i = 0; i < opt->n_params; i++) {
         lb_param *p = &opt->params[i];
+        const double lr = opt->fast && opt->fast[i] ? lr_b : lr_a;
+        const float neg_step = (float)-(lr / bc1);
         float *restrict x = p->data;
         const float *restrict g = p->grad;
         float *restrict m = opt->m + off, *restrict v = opt->v + off;
@@ -160,4 +175,9 @@ static double sched_factor(lb_lr_schedule k, double lr, int64_t step, int64_t w,
 
 double lb_schedule_lr(lb_lr_schedule k, double lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {
     return lr * sched_factor(k, lr, step, warmup_steps, total_steps);
+}
+
+double lb_schedule_group_lr(lb_lr_schedule k, double lr, double group_lr, int64_t step, int64_t warmup_steps,
+                            int64_t total_steps) {
+    return group_lr * sched_factor(k, lr, step, warmup_steps, total_steps);
 }

@@ -1,6 +1,6 @@
 /* Optimization, exactly as torch + HF Trainer do it: torch.optim.AdamW (the
  * `_single_tensor_adamw` path, decoupled decay first), two parameter groups (decay / no decay,
- * chosen per lb_param.decay), global-norm gradient clipping (torch.nn.utils.clip_grad_norm_)
+ * chosen per lb_param.decay; LoRA+ adds a second learning rate), global-norm gradient clipping (torch.nn.utils.clip_grad_norm_)
  * and the learning-rate schedules of transformers' get_scheduler (linear, cosine,
  * cosine_with_restarts, polynomial, constant, constant_with_warmup) with HF's warmup rule.
  * This module owns the AdamW moments; parameters and grads belong to the model. */
@@ -15,6 +15,11 @@ typedef struct lb_adamw_config {
     float beta1, beta2; /* 0.9, 0.999 */
     float eps;          /* 1e-8 */
     float weight_decay; /* applied to params with decay=true only (HF's second group has 0) */
+    bool loraplus;      /* LoRA+ groups (PEFT 0.14 create_loraplus_optimizer): params named
+                         * "...lora_B..." and every 1-D param (biases, LayerNorm) step with
+                         * lr_b of lb_adamw_step_groups, the rest with lr; decay as above
+                         * (PEFT's loraplus_weight_decay = weight_decay: its groupB_no_decay
+                         * is exactly the decay=false 1-D params) */
 } lb_adamw_config;
 
 /* Fills HF Trainer's defaults (betas 0.9/0.999, eps 1e-8, weight_decay 0). */
@@ -27,6 +32,7 @@ typedef struct lb_adamw {
     int64_t total;    /* Σ numel */
     float *m, *v;     /* [total] each: first/second moments, params laid end to end */
     int64_t step;     /* optimizer steps taken (torch's state['step']) */
+    bool *fast;       /* [n_params] with cfg.loraplus: the param steps with lr_b; else NULL */
 } lb_adamw;
 
 /* Binds the optimizer to params (the array must outlive it) with zeroed moments. */
@@ -35,6 +41,9 @@ void lb_adamw_free(lb_adamw *opt);
 
 /* One AdamW update of every parameter with learning rate lr (the scheduled value). */
 void lb_adamw_step(lb_adamw *opt, double lr);
+/* The same with LoRA+'s second rate: params in opt->fast use lr_b (equal to lb_adamw_step
+ * without cfg.loraplus). */
+void lb_adamw_step_groups(lb_adamw *opt, double lr, double lr_b);
 
 /* Global L2 norm of all grads, then grads *= min(1, max_norm/(norm+1e-6)) (torch always
  * multiplies by the clamped coefficient). Returns the norm before clipping (may be inf/nan;
@@ -71,5 +80,10 @@ int64_t lb_warmup_steps(int64_t warmup_steps, double warmup_ratio, int64_t total
  * base_lr * lambda(step) with transformers 4.32.1's lambdas, in the same double arithmetic
  * (the same operation order, no fused multiply-adds), so the values are Python's bit for bit. */
 double lb_schedule_lr(lb_lr_schedule k, double lr, int64_t step, int64_t warmup_steps, int64_t total_steps);
+/* The rate of a parameter group whose initial rate is group_lr, in an optimizer created with
+ * lr (torch LambdaLR: group_lr * lambda(step); the polynomial lambda reads the optimizer's
+ * default lr): LoRA+'s lora_B group has group_lr = lr * loraplus_lr_ratio. */
+double lb_schedule_group_lr(lb_lr_schedule k, double lr, double group_lr, int64_t step, int64_t warmup_steps,
+                            int64_t total_steps);
 
 #endif

@@ -44,6 +44,7 @@ typedef struct lb_train_opts {
     int eval_batch_size;             /* 4 */
     double lr;                       /* 1e-3 */
     float weight_decay;              /* 0.01 */
+    double loraplus_lr_ratio;        /* 0: off; X > 0: LoRA+, lora_B and 1-D params at lr x X */
     int64_t warmup_steps;            /* 0; > 0 wins over warmup_ratio (HF get_warmup_steps) */
     double warmup_ratio;             /* 0: warmup = ceil(total steps x ratio) when warmup_steps is 0 */
     int lr_schedule;                 /* lb_lr_schedule (train/optim.h): LB_SCHED_LINEAR */

@@ -523,6 +523,7 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
     lb_adamw_config acfg;
     lb_adamw_defaults(&acfg);
     acfg.weight_decay = to->weight_decay;
+    acfg.loraplus = to->loraplus_lr_ratio > 0;
     lb_status st = lb_adamw_init(&t->opt, t->params, t->np, &acfg, err);
     if (st) {
         free(t);
@@ -715,7 +716,12 @@ static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double pad
         return lb_err(err, LB_ERR_NUMERIC, "train: non-finite gradient norm at step %lld (epoch %d)",
                       (long long)s->global_step + 1, s->epoch + 1);
     double lr = lb_schedule_lr((lb_lr_schedule)o->lr_schedule, o->lr, s->global_step, t->warmup, s->total_steps);
-    lb_adamw_step(&t->opt, lr);
+    /* LoRA+: the lora_B group starts at lr * ratio (a Python float product) under the same lambda */
+    double lr_b = o->loraplus_lr_ratio > 0
+                      ? lb_schedule_group_lr((lb_lr_schedule)o->lr_schedule, o->lr, o->lr * o->loraplus_lr_ratio,
+                                             s->global_step, t->warmup, s->total_steps)
+                      : lr;
+    lb_adamw_step_groups(&t->opt, lr, lr_b);
     s->global_step++;
     double dt = now_s() - t0;
     s->tokens += real;

@@ -290,7 +290,7 @@ Test(dora_peft, refusals_name_the_reason) {
                 inits[i]);
         fclose(f);
         lb_lora_config lc;
-        cr_assert_eq(lb_peft_read_config(tmpl, &lc, &e), LB_ERR_UNSUPPORTED, "%s", inits[i]);
+        cr_assert_eq(lb_peft_read_config(tmpl, &lc, NULL, &e), LB_ERR_UNSUPPORTED, "%s", inits[i]);
         cr_assert_not_null(strstr(e.msg, inits[i]), "%s", e.msg);
         cr_assert_not_null(strstr(e.msg, "path_initial_model_for_weight_conversion"), "%s", e.msg);
         unlink(p);

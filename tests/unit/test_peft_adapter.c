@@ -62,12 +62,12 @@ static double logits_vs_golden(lb_model *m, const char *casedir) {
 Test(peft_adapter, reads_peft_config) {
     lb_lora_config c;
     lb_error err;
-    cr_assert_eq(lb_peft_read_config("tests/golden/distilbert_tiny/lora", &c, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_peft_read_config("tests/golden/distilbert_tiny/lora", &c, NULL, &err), LB_OK, "%s", err.msg);
     cr_assert_eq(c.r, 4);
     cr_assert_float_eq(c.alpha, 32.0f, 0);
     cr_assert_float_eq(c.dropout, 0.0f, 0);
     cr_assert_eq(c.target_mask, 1u << LB_LIN_Q);
-    cr_assert_eq(lb_peft_read_config("tests/golden/distilbert_tiny_all/lora", &c, &err), LB_OK, "%s", err.msg);
+    cr_assert_eq(lb_peft_read_config("tests/golden/distilbert_tiny_all/lora", &c, NULL, &err), LB_OK, "%s", err.msg);
     cr_assert(c.target_mask & (1u << LB_LIN_FFN2));
 }
 
@@ -162,13 +162,13 @@ Test(peft_adapter, missing_head_tensor_is_a_loud_error) {
     /* a config that is not LoRA */
     cr_assert_eq(lb_write_file_atomic(c, "{\"peft_type\": \"IA3\"}", 20, &err), LB_OK);
     lb_lora_config cfg;
-    cr_assert_eq(lb_peft_read_config(tmp, &cfg, &err), LB_ERR_UNSUPPORTED, "%s", err.msg);
+    cr_assert_eq(lb_peft_read_config(tmp, &cfg, NULL, &err), LB_ERR_UNSUPPORTED, "%s", err.msg);
     cr_assert(strstr(err.msg, "IA3"), "%s", err.msg);
     cr_assert_eq(lb_write_file_atomic(c, "{\"peft_type\": \"LORA\", \"target_modules\": [\"nope\"]}", 49, &err), LB_OK);
-    cr_assert_eq(lb_peft_read_config(tmp, &cfg, &err), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(lb_peft_read_config(tmp, &cfg, NULL, &err), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(err.msg, "nope"), "%s", err.msg);
     cr_assert_eq(lb_write_file_atomic(c, "{not json", 9, &err), LB_OK);
-    cr_assert_eq(lb_peft_read_config(tmp, &cfg, &err), LB_ERR_FORMAT);
+    cr_assert_eq(lb_peft_read_config(tmp, &cfg, NULL, &err), LB_ERR_FORMAT);
     unlink(p);
     unlink(c);
     free(p);

@@ -70,7 +70,8 @@ static void run_trajectory_from(const char *dir, const char *src) {
     lb_load_opts lo = {.quiet = true};
     lb_model *m = lb_model_load(p, &lo, &err);
     cr_assert_not_null(m, "%s", err.msg);
-    snprintf(p, sizeof p, "%s/trajectory/init", src);
+    snprintf(p, sizeof p, "%s/trajectory/init", dir); /* the case's own init, else the source's */
+    if (!lb_dir_exists(p)) snprintf(p, sizeof p, "%s/trajectory/init", src);
     cr_assert_eq(lb_peft_load(m, p, &err), LB_OK, "%s", err.msg);
     snprintf(p, sizeof p, "%s/trajectory/expected.json", dir);
     cJSON *exp = read_json(p);
@@ -130,6 +131,8 @@ static void run_trajectory_from(const char *dir, const char *src) {
         cr_assert_eq(lb_tokset_set_targets(&ts, tg, L, &err), LB_OK, "%s", err.msg);
         free(tg);
     }
+    const cJSON *lp = cJSON_GetObjectItem(args, "loraplus_lr_ratio"); /* LoRA+ (PEFT 0.14's optimizer) */
+    if (lp) o.loraplus_lr_ratio = lp->valuedouble;
     const cJSON *ga = cJSON_GetObjectItem(args, "gradient_accumulation_steps");
     o.grad_accum = ga ? ga->valueint : 1; /* order.json lists micro-batches, K per step */
     const int64_t nmicro = nsteps;
@@ -152,6 +155,13 @@ static void run_trajectory_from(const char *dir, const char *src) {
         double got = lb_schedule_lr((lb_lr_schedule)o.lr_schedule, o.lr, k, wsteps, nsteps);
         double want = cJSON_GetArrayItem(lrs, (int)k)->valuedouble;
         cr_assert(got == want, "%s: update %lld: lr %.17g, HF %.17g", dir, (long long)k, got, want);
+    }
+    const cJSON *lrs_b = cJSON_GetObjectItem(exp, "learning_rates_b"); /* LoRA+'s lora_B group */
+    for (int64_t k = 0; lrs_b && k < nsteps; k++) {
+        double got =
+            lb_schedule_group_lr((lb_lr_schedule)o.lr_schedule, o.lr, o.lr * o.loraplus_lr_ratio, k, wsteps, nsteps);
+        double want = cJSON_GetArrayItem(lrs_b, (int)k)->valuedouble;
+        cr_assert(got == want, "%s: update %lld: lora_B lr %.17g, HF %.17g", dir, (long long)k, got, want);
     }
     double worst = 0;
     int64_t worst_k = 0;
@@ -238,6 +248,16 @@ Test(trainer, trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("t
 /* lr_scheduler_type cosine with warmup_ratio 0.1 (11 warmup steps of 102) over distilbert_traj's run */
 Test(trainer, cosine_warmup_ratio_trajectory_matches_hf_trainer, .timeout = 600) {
     run_trajectory_from("tests/golden/distilbert_traj_cosine", "tests/golden/distilbert_traj");
+}
+/* LoRA+ (loraplus_lr_ratio 8, lr 5e-4, weight decay 0.01): HF Trainer 4.48.3 with PEFT 0.14.0's
+ * create_loraplus_optimizer over distilbert_traj's run (tools/reference/peft_options_golden.py) */
+Test(trainer, loraplus_trajectory_matches_peft_optimizer, .timeout = 600) {
+    run_trajectory_from("tests/golden/distilbert_traj_loraplus", "tests/golden/distilbert_traj");
+}
+/* rank_pattern / alpha_pattern (per-module ranks 8/4/2, alphas 32/16): HF Trainer 4.32.1 + PEFT
+ * 0.6.2 from PEFT's own init of that config (tools/reference/pattern_golden.py) */
+Test(trainer, rank_alpha_pattern_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory_from("tests/golden/peft_options/pattern", "tests/golden/distilbert_traj");
 }
 /* gradient_accumulation_steps 2 (HF's loss / K, clip and step after K micro-batches), 75 steps */
 Test(trainer, accumulation_trajectory_matches_hf_trainer, .timeout = 600) {
