@@ -362,7 +362,8 @@ const char *lb_classifier_label(const lb_classifier *c, int id);
  * internally and results come back in input order:
  *   label_ids [n]        argmax, ties to the first (numpy); may be NULL
  *   probs     [n * L]    softmax computed in double (a multi_label_classification model:
- *                        each label's sigmoid, lb_scores); may be NULL
+ *                        each label's sigmoid, lb_scores; a regression model: the outputs
+ *                        themselves); may be NULL
  *   logits    [n * L]    raw scores; may be NULL
  * with L = lb_classifier_num_labels(c). A text whose logits are not finite is LB_ERR_NUMERIC
  * naming its index; an empty text is allowed (it is [CLS] [SEP]). */

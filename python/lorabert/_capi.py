@@ -20,6 +20,8 @@ ABI_MAJOR = 0                       # the LORABERT_VERSION_MAJOR these bindings 
 SONAME = "liblorabert.so.%d" % ABI_MAJOR
 LB_ERROR_MSG_MAX = 1024
 LB_MAX_LABELS = 64
+# lb_problem_type
+PROBLEM_SINGLE_LABEL, PROBLEM_MULTI_LABEL, PROBLEM_REGRESSION = 0, 1, 2
 
 # ---- structures (same order and types as include/lorabert.h) ---------------------------------
 

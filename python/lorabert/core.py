@@ -66,14 +66,56 @@ def _precision(precision):
     return p.value
 
 
+def _problem(name):
+    """lb_problem_type of a problem_type name (HF's names)."""
+    p = c_int()
+    if not isinstance(name, str) or not F["lb_problem_type_parse"](name.encode(), byref(p)):
+        raise UsageError("problem_type %r: expected single_label_classification, multi_label_classification or "
+                         "regression" % (name,), 2)
+    return p.value
+
+
+def _label_columns(cols):
+    """label_columns as the C comma string: a list of column names or "A,B,..." (None stays None)."""
+    if cols is None:
+        return None
+    if not isinstance(cols, (str, bytes)):
+        cols = ",".join(os.fsdecode(c) if isinstance(c, bytes) else str(c) for c in cols)
+    return _b(cols)
+
+
+def _threshold(threshold, what):
+    """threshold as the C option: the library reads 0 as "the default 0.5", so 0 is refused here with
+    the library's own words for the other values out of (0, 1)."""
+    if threshold is None:
+        return 0.0
+    t = float(threshold)
+    if t == 0:
+        raise UsageError("%s: threshold %g: expected 0 < threshold < 1" % (what, t), 2)
+    return t
+
+
 def _metrics_dict(res, labels, prefix="eval_"):
     m = res.metrics
     L = m.num_labels
+    name = lambda i: labels[i] if i < len(labels) else "LABEL_%d" % i  # noqa: E731
+    if res.problem_type == C.PROBLEM_REGRESSION:  # the names of trainer_state.json's entries
+        return {prefix + "loss": res.loss, prefix + "mse": res.mse, prefix + "mae": res.mae,
+                prefix + "pearson": res.pearson, prefix + "spearman": res.spearman, prefix + "runtime": res.runtime_s,
+                prefix + "samples": m.n, "problem_type": "regression"}
+    if res.problem_type == C.PROBLEM_MULTI_LABEL:  # subset accuracy, micro and macro averages, per label
+        return {prefix + "loss": res.loss, prefix + "accuracy": m.accuracy, prefix + "precision": m.precision,
+                prefix + "recall": m.recall, prefix + "f1": m.f1, prefix + "precision_macro": res.macro_precision,
+                prefix + "recall_macro": res.macro_recall, prefix + "f1_macro": res.macro_f1,
+                prefix + "threshold": res.threshold, prefix + "runtime": res.runtime_s, prefix + "samples": m.n,
+                "problem_type": "multi_label_classification",
+                "per_label": [{"label": name(i), "precision": m.class_precision[i], "recall": m.class_recall[i],
+                               "f1": m.class_f1[i], "support": res.support[i]} for i in range(L)]}
     out = {prefix + "loss": res.loss, prefix + "accuracy": m.accuracy, prefix + "precision": m.precision,
            prefix + "recall": m.recall, prefix + "f1": m.f1, prefix + "runtime": res.runtime_s,
            prefix + "samples": m.n}
     out["confusion_matrix"] = [[m.confusion[t * L + p] for p in range(L)] for t in range(L)]
-    out["per_class"] = [{"label": labels[i] if i < len(labels) else "LABEL_%d" % i,
+    out["per_class"] = [{"label": name(i),
                          "precision": m.class_precision[i], "recall": m.class_recall[i], "f1": m.class_f1[i]}
                         for i in range(L)]
     return out
@@ -103,7 +145,8 @@ class _Dataset(_Handle):
     """An lb_dataset opened from a path / hub id, or from in-memory rows written to a temporary
     JSONL file (a dict of columns, as datasets.Dataset.to_dict() gives, or a list of dicts)."""
 
-    def __init__(self, data, split=None, text_column="text", label_column="label", text_pair_column=None):
+    def __init__(self, data, split=None, text_column="text", label_column="label", text_pair_column=None,
+                 problem_type=0, label_columns=None):
         self._tmp = None
         if isinstance(data, dict):
             cols = list(data)
@@ -120,7 +163,8 @@ class _Dataset(_Handle):
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
             data = self._tmp
         opts = C.DatasetOptions(split=_b(split), text_column=_b(text_column), label_column=_b(label_column),
-                                text_pair_column=_b(text_pair_column))
+                                text_pair_column=_b(text_pair_column), problem_type=problem_type,
+                                label_columns=label_columns)
         self._h = c_void_p()
         try:
             _call("lb_dataset_open", _b(data), byref(opts), byref(self._h))
@@ -207,11 +251,14 @@ class Classifier(_Handle):
 
     model: a folder or hub repo id; a PEFT adapter folder alone opens its base with the adapter,
     as AutoModelForSequenceClassification.from_pretrained(adapter_dir) does with PEFT installed.
+    problem_type: None takes the adapter's labels.json, else config.json's, else HF's rule (one
+    label: "regression"); else "single_label_classification", "multi_label_classification" or
+    "regression" (the attribute .problem_type says which one the model has).
     One handle computes for one thread at a time (calls from several threads are serialised);
     the GIL is released while the library computes."""
 
     def __init__(self, model, adapter=None, max_length=None, truncation="right", precision="fp32",
-                 batch_size=32, threads=0, labels=None):
+                 batch_size=32, threads=0, labels=None, problem_type=None):
         self._h = c_void_p()
         self._lock = threading.Lock()
         opts = C.ClassifierOptions()
@@ -227,9 +274,13 @@ class Classifier(_Handle):
         opts.truncate_left = _truncate_left(truncation)
         opts.batch_size = _fit(batch_size, c_int, "batch_size")
         opts.threads = _fit(threads, c_int, "threads")
+        opts.model.problem_type = _b(problem_type)
         _call("lb_classifier_open", _b(model), byref(opts), byref(self._h))
         n = F["lb_classifier_num_labels"](self._h)
         self.labels = [F["lb_classifier_label"](self._h, i).decode("utf-8", "replace") for i in range(n)]
+        i = C.ModelInfo()
+        F["lb_model_get_info"](F["lb_classifier_model"](self._h), byref(i))
+        self.problem_type = i.problem_type.decode()
 
     def _handle(self):
         if not self._h:
@@ -253,10 +304,13 @@ class Classifier(_Handle):
             out[name] = v
         return out
 
-    def predict(self, texts, text_pair=None):
+    def predict(self, texts, text_pair=None, threshold=0.5):
         """Labels a text or a list of texts (text_pair: their second texts, a str or a list, None
         entries meaning no pair). Returns [{"label", "score", "probs"}] per text, like
-        pipeline("text-classification") plus every class's probability; input order kept."""
+        pipeline("text-classification") plus every class's probability; input order kept.
+        A multi-label model: probs are each label's sigmoid and "labels" lists those >= threshold
+        (label and score: the highest one's). A regression model: "values" (the outputs
+        themselves) instead of probs, score the largest; as `lorabert predict` prints them."""
         single = isinstance(texts, (str, bytes))
         items = [texts] if single else list(texts)
         pairs = None
@@ -265,6 +319,9 @@ class Classifier(_Handle):
             if len(pairs) != len(items):
                 raise UsageError("text_pair has %d entries for %d texts" % (len(pairs), len(items)), 2)
         n = len(items)
+        multi = self.problem_type == "multi_label_classification"
+        if multi and not 0 < float(threshold) < 1:
+            raise UsageError("predict: threshold %g: expected 0 < threshold < 1" % float(threshold), 2)
         if n == 0:
             return []
         enc = [_text_bytes(t, "texts[%d]" % i) for i, t in enumerate(items)]
@@ -283,23 +340,41 @@ class Classifier(_Handle):
         out = []
         for i in range(n):
             p = probs[i * L:(i + 1) * L]
-            out.append({"label": self.labels[ids[i]], "score": p[ids[i]], "probs": p})
+            r = {"label": self.labels[ids[i]], "score": p[ids[i]]}
+            if multi:
+                r["labels"] = [self.labels[k] for k in range(L) if p[k] >= threshold]
+            r["values" if self.problem_type == "regression" else "probs"] = p
+            out.append(r)
         return out
 
     __call__ = predict
 
     def evaluate(self, data, batch_size=8, text_column="text", label_column="label", text_pair_column=None,
-                 split=None):
+                 split=None, label_columns=None, threshold=None):
         """Trainer.evaluate() on a labelled dataset: a file (CSV/TSV/JSONL/JSON/Parquet), an HF
         dataset folder or hub id (split: default "validation" there), or in-memory rows (a dict of
         columns or a list of dicts). Returns eval_loss, eval_accuracy, eval_precision, eval_recall,
-        eval_f1, eval_runtime, eval_samples, confusion_matrix ([true][pred]) and per_class."""
+        eval_f1, eval_runtime, eval_samples, confusion_matrix ([true][pred]) and per_class.
+        The data is read for the model's problem_type (`lorabert eval`'s rules): a multi-label model
+        takes 0/1 columns named by label_columns (a list or "A,B,..."; None: the model's label
+        names) and returns the subset accuracy as eval_accuracy, the micro averages as
+        eval_precision / eval_recall / eval_f1, eval_*_macro, eval_threshold (threshold: a label is
+        predicted when its sigmoid is >= it; None: 0.5) and per_label (with support); a regression
+        model reads a number from label_column and returns eval_loss (MSE), eval_mse, eval_mae,
+        eval_pearson, eval_spearman. Both add "problem_type"."""
         if split is None and _is_local_or_hub_folder(data) and not isinstance(data, (dict, list, tuple)):
             split = "validation"
-        ds = _Dataset(data, split, text_column, label_column, text_pair_column)
+        problem = _problem(self.problem_type)
+        cols = _label_columns(label_columns)
+        if cols is not None and problem != C.PROBLEM_MULTI_LABEL:
+            raise UsageError("label_columns: the model's problem_type is %s, not multi-label" % self.problem_type, 2)
+        if cols is None and problem == C.PROBLEM_MULTI_LABEL:
+            cols = _b(",".join(self.labels))
+        eo_threshold = _threshold(threshold, "evaluate")
+        ds = _Dataset(data, split, text_column, label_column, text_pair_column, problem, cols)
         try:
             res = C.EvalResult()
-            opts = C.EvalOptions(batch_size=_fit(batch_size, c_int, "batch_size"))
+            opts = C.EvalOptions(batch_size=_fit(batch_size, c_int, "batch_size"), threshold=eo_threshold)
             with self._lock:
                 _call("lb_evaluate_dataset", self._handle(), ds._h, byref(opts), byref(res))
         finally:
@@ -386,7 +461,7 @@ class _Callbacks(object):
 def train(model, train, validation=None, output_dir=None, *, callback=None, on_step=None, on_epoch=None,
           on_log=None, text_column="text", label_column="label", text_pair_column=None, train_split=None,
           validation_split=None, labels=None, precision="fp32", truncation_side="left", on_evaluate=None,
-          **kwargs):
+          problem_type=None, label_columns=None, threshold=None, **kwargs):
     """Fine-tunes `model` with a fresh LoRA adapter on `train`, evaluating on `validation` each
     epoch, and writes the best adapter and run files to output_dir (None: nothing is written).
 
@@ -410,7 +485,15 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     learning_rate x ratio).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
-    global_step, best_epoch, and the best epoch's eval_* values)."""
+    global_step, best_epoch, and the best epoch's eval_* values).
+    problem_type (`lorabert train --problem-type`): "single_label_classification" (class ids or
+    names in label_column, cross-entropy), "multi_label_classification" (0/1 columns named by
+    label_columns, a list or "A,B,..", which also name the labels unless labels= is given;
+    BCEWithLogitsLoss; label_columns alone means this) or "regression" (a number in label_column,
+    one output, MSELoss); None: the model's config.json problem_type, else HF's rule. threshold
+    (None: 0.5): a label counts as predicted in the multi-label metrics when its sigmoid is >= it.
+    The adapter's labels.json records the problem type for Classifier / predict / eval / serve.
+    The eval_* values are those of Classifier.evaluate() for the problem type."""
     unknown = [k for k in kwargs if k not in _TRAIN_ARGS and k not in _LORA_ARGS and k not in _FIXED_ARGS
                and k not in ("metric_for_best_model", "greater_is_better", "class_weights", "eval_steps",
                                 "save_steps")]
@@ -466,6 +549,12 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
 
     if isinstance(labels, (str, bytes)):
         raise TypeError("labels must be a list of names, not a string")
+    # the problem type decides how the data is read (`lorabert train`'s rule): the option, else
+    # multi-label with label columns, else the model's (lb_model_open: config.json, HF's rule)
+    cols = _label_columns(label_columns)
+    if problem_type is None and cols is not None:
+        problem_type = "multi_label_classification"
+    opts.threshold = _threshold(threshold, "train")
     lora = C.LoraOptions(r=_fit(kwargs.get("r") or 0, c_int, "r"), alpha=kwargs.get("lora_alpha") or 0.0,
                          dropout=0.01 if kwargs.get("lora_dropout") is None else kwargs["lora_dropout"], use_rslora=bool(kwargs.get("use_rslora")),
                          seed=opts.seed, seed_set=True, use_dora=bool(kwargs.get("use_dora")))
@@ -482,24 +571,49 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     if tm is not None:
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))
 
-    mopts = C.ModelOptions(precision=_precision(precision), seed=opts.seed, seed_set=True)
+    mopts = C.ModelOptions(precision=_precision(precision), seed=opts.seed, seed_set=True,
+                           problem_type=_b(problem_type))  # a bad name: the library's LB_ERR_USAGE
+    if labels is None and cols is not None and problem_type == "multi_label_classification":
+        labels = cols.decode("utf-8").split(",")  # the label columns name the labels
     if labels is not None:
         label_arr = (c_char_p * len(labels))(*[_b(x) for x in labels])
         mopts.labels, mopts.num_labels = label_arr, len(labels)
+    elif problem_type == "regression":  # one output
+        mopts.num_labels = 1
 
     m, run = c_void_p(), c_void_p()
     tr = va = None
+
+    def open_data(problem):
+        if cols is not None and problem != C.PROBLEM_MULTI_LABEL:
+            raise UsageError("label_columns are for problem_type multi_label_classification", 2)
+        if cols is None and problem == C.PROBLEM_MULTI_LABEL:
+            raise UsageError("problem_type multi_label_classification needs label_columns=[A, B, ..]", 2)
+        t = _Dataset(train, train_split or ("train" if _is_local_or_hub_folder(train) else None), text_column,
+                     label_column, text_pair_column, problem, cols)
+        v = None
+        if validation is not None:
+            vs = validation_split or ("validation" if _is_local_or_hub_folder(validation) else None)
+            try:
+                v = _Dataset(validation, vs, text_column, label_column, text_pair_column, problem, cols)
+            except BaseException:
+                t.close()
+                raise
+        return t, v
+
     try:
+        # a problem type given: the data is read (and its errors reported) before the model, as
+        # `lorabert train` does; else the model's problem type says how to read it
+        given = c_int()
+        if problem_type is not None and F["lb_problem_type_parse"](_b(problem_type), byref(given)):
+            tr, va = open_data(given.value)
         _call("lb_model_open", _b(model), byref(mopts), byref(m))
         _call("lb_model_add_adapter", m, byref(lora))
         info = C.ModelInfo()
         F["lb_model_get_info"](m, byref(info))
         names = [info.labels[i].decode("utf-8", "replace") for i in range(info.num_labels)]
-        tr = _Dataset(train, train_split or ("train" if _is_local_or_hub_folder(train) else None), text_column,
-                      label_column, text_pair_column)
-        if validation is not None:
-            vs = validation_split or ("validation" if _is_local_or_hub_folder(validation) else None)
-            va = _Dataset(validation, vs, text_column, label_column, text_pair_column)
+        if tr is None:
+            tr, va = open_data(_problem(info.problem_type.decode()))
         cbs = _Callbacks(callback, on_step, on_epoch, on_log, names, on_evaluate)
         _call("lb_train_run_open", m, tr._h, va._h if va else None, byref(opts), byref(cbs.c), byref(run))
         res = C.TrainResult()
