@@ -57,6 +57,11 @@ ARCHS = {  # arch -> (config class, SeqCls class)
     "roberta": (RobertaConfig, RobertaForSequenceClassification),
     "xlm-roberta": (XLMRobertaConfig, XLMRobertaForSequenceClassification),
 }
+try:  # transformers >= 4.48 (the second pinned env, setup_env_modern.sh): ModernBERT
+    from transformers import ModernBertConfig, ModernBertForSequenceClassification
+    ARCHS["modernbert"] = (ModernBertConfig, ModernBertForSequenceClassification)
+except ImportError:
+    pass
 
 
 def make_config(arch, cfg, num_labels):
@@ -78,7 +83,7 @@ def build_model(arch, config, seed, perturb):
             for name, p in model.named_parameters():
                 if name.endswith(".bias"):
                     p.copy_(torch.randn(p.shape, generator=g) * perturb)
-                elif "LayerNorm" in name or "layer_norm" in name:
+                elif "LayerNorm" in name or "layer_norm" in name or (arch == "modernbert" and "norm" in name):
                     p.add_(torch.randn(p.shape, generator=g) * perturb)
     model.eval()
     return model
@@ -196,14 +201,14 @@ def gen_case(out_root, case):
                         os.path.join(d, "model", "vocab.txt"))
     if case.get("tokenizer"):  # a tokenizer.json (tests/golden/tokenizers/...) whose vocabulary fits the model
         shutil.copyfile(case["tokenizer"], os.path.join(d, "model", "tokenizer.json"))
-    pad_id = config.pad_token_id if arch in ("roberta", "xlm-roberta") else 0
+    pad_id = config.pad_token_id if arch in ("roberta", "xlm-roberta", "modernbert") else 0
 
     # Reload from disk, relative to the case dir, so the goldens describe exactly the saved weights
     # and the adapter's base_model_name_or_path is the portable "model".
     cwd = os.getcwd()
     os.chdir(d)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained("model")
+        model = AutoModelForSequenceClassification.from_pretrained("model", **case.get("load_kwargs", {}))
         model.eval()
 
         fwd = make_batch(arch, case["fwd_lengths"], config.vocab_size, case["seed"] + 10, pad_id=pad_id)

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Writes lorabert's ModernBERT golden cases with the SECOND pinned stack (transformers 4.48.3, PEFT 0.14.0:
+ModernBertForSequenceClassification first exists in transformers 4.48):
+    PY=$(bash tools/reference/setup_env_modern.sh)
+    $PY tools/reference/make_goldens_modern.py [--out tests/golden] [--case NAME ...]
+Same layout as make_goldens.py (golden_lib.gen_case; tools/reference/README.md). The model runs with
+attn_implementation="eager" (padded batch, additive finfo.min masks, no unpadding); each case also checks
+that the "sdpa" path gives the same logits within 1e-5. Output is byte-identical on rerun."""
+import argparse
+import os
+import sys
+import time
+
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_lib as gl  # noqa: E402
+import torch  # noqa: E402
+import transformers  # noqa: E402
+
+if "modernbert" not in gl.ARCHS:
+    sys.exit(f"make_goldens_modern.py: transformers {transformers.__version__} has no ModernBERT; run it with "
+             "the python printed by tools/reference/setup_env_modern.sh")
+
+# Tiny ModernBERT trunks: 3 layers, a global layer every 2nd (layers 0 and 2 global, layer 1 local), a
+# sliding window of 8 (+-4 tokens) under sequences of up to 24 tokens, pad id 0 inside the vocabulary;
+# every bias off as in ModernBERT-base (attention_bias, mlp_bias, norm_bias, classifier_bias false).
+TINY = dict(vocab_size=100, hidden_size=32, intermediate_size=24, num_hidden_layers=3, num_attention_heads=4,
+            max_position_embeddings=64, initializer_range=0.2, global_attn_every_n_layers=2, local_attention=8,
+            pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
+EAGER = dict(attn_implementation="eager")
+
+SMALL_CASES = [
+    # cls pooling, exact-erf GELU everywhere, LoRA on every linear of the blocks ("Wo" is attn.Wo and mlp.Wo)
+    dict(name="modernbert_tiny", arch="modernbert", num_labels=2, targets=["Wqkv", "Wi", "Wo"], seed=1101,
+         perturb=0.1, hidden=True, load_kwargs=EAGER, cfg=dict(TINY),
+         fwd_lengths=[24, 9, 1, 17, 5], grad_lengths=[6, 24, 13, 1, 20]),
+    # mean pooling over the real tokens, tanh-GELU in the MLP, tanh-GELU head, other rope thetas and eps
+    dict(name="modernbert_mean", arch="modernbert", num_labels=3, targets=["attn.Wqkv", "mlp.Wo"], seed=1102,
+         perturb=0.1, hidden=True, load_kwargs=EAGER,
+         cfg=dict(TINY, classifier_pooling="mean", hidden_activation="gelu_pytorch_tanh",
+                  classifier_activation="gelu_pytorch_tanh", global_rope_theta=50000.0, local_rope_theta=500.0,
+                  norm_eps=1e-6),
+         fwd_lengths=[11, 24, 1, 4, 19], grad_lengths=[24, 2, 15, 9, 1]),
+]
+
+
+def check_sdpa(d, case):
+    """The eager golden must equal transformers' default (sdpa) path on the same inputs."""
+    from safetensors.torch import load_file
+    fwd = load_file(os.path.join(d, "forward.safetensors"))
+    m = transformers.AutoModelForSequenceClassification.from_pretrained(os.path.join(d, "model"),
+                                                                       attn_implementation="sdpa").eval()
+    with torch.no_grad():
+        lg = m(input_ids=fwd["input_ids"], attention_mask=fwd["attention_mask"]).logits
+    diff = (lg - fwd["logits"]).abs().max().item()
+    if diff > 1e-5:
+        raise RuntimeError(f"{case['name']}: sdpa logits differ from eager by {diff}")
+    return diff
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                  "tests", "golden"))
+    ap.add_argument("--case", action="append", help="only these case names")
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    for c in SMALL_CASES:
+        if a.case and c["name"] not in a.case:
+            continue
+        t = time.time()
+        d = gl.gen_case(a.out, c)
+        diff = check_sdpa(d, c)
+        print(f"{d}: {time.time() - t:.1f}s (sdpa vs eager {diff:.1e})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
