@@ -30,6 +30,10 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     if (!isfinite(cfg->alpha)) return lb_err(err, LB_ERR_USAGE, "LoRA: alpha is not finite");
     if (cfg->target_mask >> LB_LIN__COUNT)
         return lb_err(err, LB_ERR_USAGE, "LoRA: target mask 0x%x names unknown layers", cfg->target_mask);
+    for (int k = 0; k < LB_LIN__COUNT; k++)
+        if ((cfg->target_mask >> k & 1u) && !lb_lin_present(m->arch, k))
+            return lb_err(err, LB_ERR_USAGE, "LoRA: %s blocks have no separate %s projection (its linears: %s)",
+                          m->arch->model_type, k == LB_LIN_K ? "key" : "value", "Wqkv, attn.Wo, Wi, mlp.Wo");
     int64_t hn = m->n_head, total = hn;
     for (int k = 0; k < LB_LIN__COUNT; k++)
         if (cfg->target_mask & (1u << k)) total += (int64_t)c->n_layers * cfg->r * (lb_lin_in(c, k) + lb_lin_out(c, k));

@@ -24,7 +24,13 @@
 #include "base/error.h"
 #include "base/rng.h"
 
-typedef enum lb_arch { LB_ARCH_DISTILBERT, LB_ARCH_BERT, LB_ARCH_ROBERTA, LB_ARCH_XLM_ROBERTA } lb_arch;
+typedef enum lb_arch {
+    LB_ARCH_DISTILBERT,
+    LB_ARCH_BERT,
+    LB_ARCH_ROBERTA,
+    LB_ARCH_XLM_ROBERTA,
+    LB_ARCH_MODERNBERT
+} lb_arch;
 
 typedef struct lb_model_config {
     lb_arch arch;
@@ -38,9 +44,18 @@ typedef struct lb_model_config {
     int num_labels;
     char **id2label;  /* [num_labels] */
     bool multi_label; /* config.json problem_type "multi_label_classification": sigmoid scores */
+    /* ModernBERT only (src/model/modernbert.c; zero for the others): attention is global in layers
+     * l % global_every == 0, else a sliding window of |i - j| <= local_window / 2; RoPE base per
+     * layer kind; GELU of the GeGLU MLP and of the head exact (erf) or tanh-approximated; the head
+     * reads the first row (cls) or the mean of the real rows. */
+    int global_every, local_window;
+    float rope_global, rope_local;
+    bool mlp_gelu_tanh, head_gelu_tanh, pool_mean;
 } lb_model_config;
 
-/* The linear layers of a block, in PEFT's names for each architecture. */
+/* The linear layers of a block, in PEFT's names for each architecture. ModernBERT has four:
+ * Q is its fused attn.Wqkv ([3D, D]: q | k | v), O attn.Wo, FFN1 mlp.Wi ([2F, D]: input | gate),
+ * FFN2 mlp.Wo; K and V do not exist there (lb_lin_present). */
 typedef enum lb_linear { LB_LIN_Q, LB_LIN_K, LB_LIN_V, LB_LIN_O, LB_LIN_FFN1, LB_LIN_FFN2, LB_LIN__COUNT } lb_linear;
 
 typedef struct lb_lora_config {

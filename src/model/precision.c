@@ -121,6 +121,9 @@ lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err) {
     if (p != LB_PRECISION_FP32 && p != LB_PRECISION_BF16 && p != LB_PRECISION_INT8)
         return lb_err(err, LB_ERR_USAGE, "model: unknown precision %d", (int)p);
     if (p == m->precision) return LB_OK;
+    if (m->arch->modern)
+        return lb_err(err, LB_ERR_UNSUPPORTED, "model: %s mode is not implemented for ModernBERT (fp32 only)",
+                      lb_precision_name(p));
     lb_precision prev = m->precision;
     lb_precision_free_packs(m);
     m->precision = p;
