@@ -119,6 +119,17 @@ void lb_attention_forward_ref(double *ctx, const double *q, const double *k, con
 void lb_attention_backward_ref(double *dq, double *dk, double *dv, const double *dctx, const double *q, const double *k,
                                const double *v, int nq, int nk, int H, int dh, double scale);
 
+/* ---- sliding-window attention (local_attention.c): ONE sequence of n tokens, query i attends
+ * keys |i - j| <= w (the others are absent: equal to finfo.min masking), all heads, no dropout.
+ * probs [H, n, 2w+1]: row (h, i) holds the softmax over keys max(0, i-w) .. min(n-1, i+w) from
+ * its start (saved for backward). ctx [n, ldc]; q [n, ldq], k, v [n, ldkv]. backward: dq, dk, dv
+ * [n, ldd] += (all three required); dctx [n, lddc]. Checked against lb_attention_*_ref per window. */
+void lb_local_attention_forward(float *ctx, int ldc, float *probs, const float *q, int ldq, const float *k,
+                                const float *v, int ldkv, int n, int w, int H, int dh, float scale);
+void lb_local_attention_backward(float *dq, float *dk, float *dv, int ldd, const float *dctx, int lddc,
+                                 const float *probs, const float *q, int ldq, const float *k, const float *v, int ldkv,
+                                 int n, int w, int H, int dh, float scale);
+
 /* ---- cross-entropy (cross_entropy.c) ---------------------------------------------------- */
 /* Mean over the batch of logsumexp(z_b) - z_b[y_b] (torch CrossEntropyLoss). logits [B, L],
  * labels [B] in [0, L); dlogits [B, L] nullable = (softmax - onehot) / B (overwrite). */

@@ -94,28 +94,11 @@ static void *take(bump *b, size_t bytes) {
 
 static bool is_local(const lb_model_config *c, int l) { return l % c->global_every != 0; }
 
-/* Keys [lo, hi] that query i of a sequence of length n attends in layer l. */
-static void window(const lb_model_config *c, int l, int i, int n, int *lo, int *hi) {
-    if (!is_local(c, l)) {
-        *lo = 0;
-        *hi = n - 1;
-        return;
-    }
-    int w = c->local_window / 2;
-    *lo = i - w > 0 ? i - w : 0;
-    *hi = i + w < n - 1 ? i + w : n - 1;
-}
-
-/* probs floats of layer l for the batch. */
+/* probs floats of layer l for the batch: [H, n, n] per sequence (global), [H, n, 2w+1] (local). */
 static int64_t probs_floats(const lb_model *m, const lb_mb_state *s, int l) {
     const lb_model_config *c = &m->cfg;
-    int64_t n = 0;
-    for (int b = 0; b < s->B; b++)
-        for (int i = 0; i < s->len[b]; i++) {
-            int lo, hi;
-            window(c, l, i, s->len[b], &lo, &hi);
-            n += (int64_t)c->n_heads * (hi - lo + 1);
-        }
+    int64_t n = 0, W = 2 * (c->local_window / 2) + 1;
+    for (int b = 0; b < s->B; b++) n += (int64_t)c->n_heads * s->len[b] * (is_local(c, l) ? W : s->len[b]);
     return n;
 }
 
@@ -245,37 +228,32 @@ static void lora_add(lb_model *m, lb_mb_state *s, lb_layer_act *a, int l, int k,
     }
 }
 
-/* Attention of layer l over qkv [N, 3D] into ctx [N, D]: one call per sequence in a global
- * layer, one per query (its window of keys) in a local one. probs blocks in that order. */
+/* Attention of layer l over qkv [N, 3D] into ctx [N, D], one kernel call per sequence (global:
+ * every key; local: the sliding window); probs blocks in sequence order. */
 static void attend(const lb_model *m, lb_mb_state *s, int l, mb_act *a) {
     const lb_model_config *c = &m->cfg;
-    int D = c->dim, H = c->n_heads, dh = D / H, ld = 3 * D;
+    int D = c->dim, H = c->n_heads, dh = D / H, ld = 3 * D, w = c->local_window / 2;
     float scale = 1.0f / sqrtf((float)dh);
     int64_t po = 0;
     for (int b = 0; b < s->B; b++) {
         int n = s->len[b];
         const float *base = a->qkv + (int64_t)s->off[b] * ld;
         float *ctx = a->ctx + (int64_t)s->off[b] * D;
-        if (!is_local(c, l)) {
+        if (is_local(c, l)) {
+            lb_local_attention_forward(ctx, D, a->probs + po, base, ld, base + D, base + 2 * D, ld, n, w, H, dh, scale);
+            po += (int64_t)H * n * (2 * w + 1);
+        } else {
             lb_attention_forward(ctx, D, a->probs + po, NULL, 0.0f, base, ld, base + D, base + 2 * D, ld, n, n, H, dh,
                                  scale, s->scratch);
             po += (int64_t)H * n * n;
-            continue;
-        }
-        for (int i = 0; i < n; i++) {
-            int lo, hi;
-            window(c, l, i, n, &lo, &hi);
-            const float *kv = base + (int64_t)lo * ld;
-            lb_attention_forward(ctx + (int64_t)i * D, D, a->probs + po, NULL, 0.0f, base + (int64_t)i * ld, ld, kv + D,
-                                 kv + 2 * D, ld, 1, hi - lo + 1, H, dh, scale, s->scratch);
-            po += (int64_t)H * (hi - lo + 1);
         }
     }
 }
 
-static void attend_backward(const lb_model *m, lb_mb_state *s, int l, const mb_act *a, const float *dctx, float *dqkv) {
+static void attend_backward(const lb_model *m, lb_mb_state *s, int l, const mb_act *a, const float *dctx,
+                            float *dqkv) {
     const lb_model_config *c = &m->cfg;
-    int D = c->dim, H = c->n_heads, dh = D / H, ld = 3 * D;
+    int D = c->dim, H = c->n_heads, dh = D / H, ld = 3 * D, w = c->local_window / 2;
     float scale = 1.0f / sqrtf((float)dh);
     int64_t po = 0;
     for (int b = 0; b < s->B; b++) {
@@ -284,21 +262,14 @@ static void attend_backward(const lb_model *m, lb_mb_state *s, int l, const mb_a
         const float *base = a->qkv + r0 * ld;
         float *dbase = dqkv + r0 * ld;
         const float *dc = dctx + r0 * D;
-        if (!is_local(c, l)) {
+        if (is_local(c, l)) {
+            lb_local_attention_backward(dbase, dbase + D, dbase + 2 * D, ld, dc, D, a->probs + po, base, ld, base + D,
+                                        base + 2 * D, ld, n, w, H, dh, scale);
+            po += (int64_t)H * n * (2 * w + 1);
+        } else {
             lb_attention_backward(dbase, ld, dbase + D, dbase + 2 * D, ld, dc, D, a->probs + po, NULL, 0.0f, base, ld,
                                   base + D, base + 2 * D, ld, n, n, H, dh, scale, s->scratch);
             po += (int64_t)H * n * n;
-            continue;
-        }
-        for (int i = 0; i < n; i++) {
-            int lo, hi;
-            window(c, l, i, n, &lo, &hi);
-            const float *kv = base + (int64_t)lo * ld;
-            float *dkv = dbase + (int64_t)lo * ld;
-            lb_attention_backward(dbase + (int64_t)i * ld, ld, dkv + D, dkv + 2 * D, ld, dc + (int64_t)i * D, D,
-                                  a->probs + po, NULL, 0.0f, base + (int64_t)i * ld, ld, kv + D, kv + 2 * D, ld, 1,
-                                  hi - lo + 1, H, dh, scale, s->scratch);
-            po += (int64_t)H * (hi - lo + 1);
         }
     }
 }

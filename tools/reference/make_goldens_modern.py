@@ -25,25 +25,37 @@ if "modernbert" not in gl.ARCHS:
              "the python printed by tools/reference/setup_env_modern.sh")
 
 # Tiny ModernBERT trunks: 3 layers, a global layer every 2nd (layers 0 and 2 global, layer 1 local), a
-# sliding window of 8 (+-4 tokens) under sequences of up to 24 tokens, pad id 0 inside the vocabulary;
+# sliding window of 8 (+-4 tokens) under sequences of up to 24 tokens, bpe_modernbert's vocabulary;
 # every bias off as in ModernBERT-base (attention_bias, mlp_bias, norm_bias, classifier_bias false).
-TINY = dict(vocab_size=100, hidden_size=32, intermediate_size=24, num_hidden_layers=3, num_attention_heads=4,
+TOKENIZER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden", "tokenizers",
+                         "bpe_modernbert", "tokenizer.json")
+# vocab_size 901: the vocabulary of tests/golden/tokenizers/bpe_modernbert (900 + "<br />"), whose [PAD] is 3
+TINY = dict(vocab_size=901, hidden_size=32, intermediate_size=24, num_hidden_layers=3, num_attention_heads=4,
             max_position_embeddings=64, initializer_range=0.2, global_attn_every_n_layers=2, local_attention=8,
-            pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
+            pad_token_id=3, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
 EAGER = dict(attn_implementation="eager")
 
 SMALL_CASES = [
     # cls pooling, exact-erf GELU everywhere, LoRA on every linear of the blocks ("Wo" is attn.Wo and mlp.Wo)
     dict(name="modernbert_tiny", arch="modernbert", num_labels=2, targets=["Wqkv", "Wi", "Wo"], seed=1101,
-         perturb=0.1, hidden=True, load_kwargs=EAGER, cfg=dict(TINY),
+         perturb=0.1, hidden=True, load_kwargs=EAGER, cfg=dict(TINY), tokenizer=TOKENIZER,
          fwd_lengths=[24, 9, 1, 17, 5], grad_lengths=[6, 24, 13, 1, 20]),
     # mean pooling over the real tokens, tanh-GELU in the MLP, tanh-GELU head, other rope thetas and eps
     dict(name="modernbert_mean", arch="modernbert", num_labels=3, targets=["attn.Wqkv", "mlp.Wo"], seed=1102,
-         perturb=0.1, hidden=True, load_kwargs=EAGER,
+         perturb=0.1, hidden=True, load_kwargs=EAGER, tokenizer=TOKENIZER,
          cfg=dict(TINY, classifier_pooling="mean", hidden_activation="gelu_pytorch_tanh",
                   classifier_activation="gelu_pytorch_tanh", global_rope_theta=50000.0, local_rope_theta=500.0,
                   norm_eps=1e-6),
          fwd_lengths=[11, 24, 1, 4, 19], grad_lengths=[24, 2, 15, 9, 1]),
+]
+
+MODERN_SPECIALS = dict(unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]",
+                       mask_token="[MASK]")
+# The HF Trainer (4.48.3) on modernbert_tiny's model: 202 IMDb rows, 64 tokens (left truncation), 2 epochs of
+# batch 4 = 102 steps, LoRA on every block linear (every dropout of the model is 0).
+TRAJ_CASES = [
+    dict(name="modernbert_tiny", seed=2101, n_rows=202, epochs=2, max_length=64, batch_size=4, reuse_model=True,
+         tokenizer_json=True, specials=MODERN_SPECIALS, load_kwargs=EAGER, targets=["Wqkv", "Wi", "Wo"]),
 ]
 
 
@@ -76,6 +88,12 @@ def main():
         d = gl.gen_case(a.out, c)
         diff = check_sdpa(d, c)
         print(f"{d}: {time.time() - t:.1f}s (sdpa vs eager {diff:.1e})", flush=True)
+    for c in TRAJ_CASES:
+        if a.case and c["name"] not in a.case:
+            continue
+        t = time.time()
+        d = gl.gen_trajectory(a.out, c)
+        print(f"{d}/trajectory: {time.time() - t:.1f}s", flush=True)
 
 
 if __name__ == "__main__":
