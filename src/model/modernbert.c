@@ -12,10 +12,10 @@
  * Why: its math shares nothing with the post-LN blocks of encoder.c beyond the kernels, so it
  * has its own file; encoder.c's entry points hand ModernBERT models here.
  * Guarantees: transformers' eager path (padded batch, finfo.min masks) exactly: a masked key is
- * simply absent here (exp underflows to 0 there), so padding and the window need no masks; fp32
- * only (lb_model_set_precision refuses the others for ModernBERT); the eval LoRA updates and the
- * head run on the row-independent kernel, so a row's logits do not depend on its batch (the
- * frozen linears run on OpenBLAS: rows agree within fp32 rounding only). Dropout: the classifier
+ * simply absent here (exp underflows to 0 there), so padding and the window need no masks. The
+ * frozen block linears run as the other architectures' (precision.c's packs: fp32, bf16, int8;
+ * everything else fp32); the eval LoRA updates and the head run on the row-independent kernel,
+ * so a row's logits do not depend on its batch where the packed kernels run. Dropout: the classifier
  * dropout and LoRA dropout; config.c refuses non-zero attention/embedding/MLP dropout. */
 #include <math.h>
 #include <stdlib.h>
@@ -199,10 +199,22 @@ static lb_status check_batch(const lb_model *m, const lb_batch *bt, int64_t *N, 
     return LB_OK;
 }
 
-/* A frozen block linear: y [rows, ldy] = x [rows, in] W^T. */
+/* A frozen block linear, y [rows, ldy] = x [rows, in] W^T, on the precision's packs
+ * (precision.c: fp32 packs, bf16, int8) or OpenBLAS, as encoder.c's frozen_forward. */
 static void frozen(const lb_model *m, const lb_layer_w *lw, int k, float *y, int ldy, const float *x, int rows) {
-    lb_linear_forward(y, ldy, x, lb_lin_in(&m->cfg, k), lw->w[k], NULL, rows, lb_lin_in(&m->cfg, k),
-                      lb_lin_out(&m->cfg, k));
+    int in = lb_lin_in(&m->cfg, k);
+    if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(x, rows, in, lw->wb[k], NULL, false, y, ldy);
+    else if (m->precision == LB_PRECISION_INT8) lb_gemm_int8(x, rows, in, lw->wi[k], NULL, y, ldy);
+    else if (lw->wf[k]) lb_gemm_f32_packed(x, rows, in, lw->wf[k], NULL, false, y, ldy);
+    else lb_linear_forward(y, ldy, x, in, lw->w[k], NULL, rows, in, lb_lin_out(&m->cfg, k));
+}
+
+/* dx [rows, in] += dy [rows, lddy] W: the input gradient through a frozen block linear. */
+static void frozen_dx(const lb_model *m, const lb_layer_w *lw, int k, float *dx, const float *dy, int lddy, int rows) {
+    int in = lb_lin_in(&m->cfg, k);
+    if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(dy, rows, lddy, lw->wbt[k], NULL, true, dx, in);
+    else if (lw->wft[k]) lb_gemm_f32_packed(dy, rows, lddy, lw->wft[k], NULL, true, dx, in);
+    else lb_linear_backward(dx, in, NULL, NULL, dy, lddy, NULL, in, lw->w[k], rows, in, lb_lin_out(&m->cfg, k));
 }
 
 /* The LoRA updates of kind k in layer l (as encoder.c's lora_add, without [CLS]-only rows). */
@@ -327,7 +339,7 @@ lb_status lb_modernbert_forward(lb_model *m, const lb_batch *batch, bool train, 
     if (dh % 2) return lb_err(err, LB_ERR_UNSUPPORTED, "model forward: RoPE needs an even head size, found %d", dh);
     int64_t N64 = 0;
     lb_status st = check_batch(m, batch, &N64, err);
-    if (st) return st;
+    if (st || (st = lb_precision_prepare_forward(m, err))) return st;
     if (!m->mb && !(m->mb = calloc(1, sizeof *m->mb))) return lb_err(err, LB_ERR_NOMEM, "model forward: out of memory");
     lb_mb_state *s = m->mb;
     int B = batch->B, N = (int)N64;
@@ -474,11 +486,11 @@ static void block_backward(lb_model *m, lb_mb_state *s, int l, const float *dout
     int64_t ND = (int64_t)N * D;
     /* MLP: out = h + mlp.Wo(geglu(Wi(mlp_norm(h)))) */
     memset(g->dg, 0, sizeof(float) * (size_t)N * F);
-    lb_linear_backward(g->dg, F, NULL, NULL, dout, D, NULL, F, lw->w[LB_LIN_FFN2], N, F, D);
+    frozen_dx(m, lw, LB_LIN_FFN2, g->dg, dout, D, N);
     if (lw->lora_A[LB_LIN_FFN2]) lb_lora_backward(m, &a->la, lw, LB_LIN_FFN2, N, dout, D, g->dg, g->du, g->tmp);
     lb_geglu_backward(g->dwi, g->dg, a->wi, N, F, c->mlp_gelu_tanh);
     memset(g->dmn, 0, sizeof(float) * (size_t)ND);
-    lb_linear_backward(g->dmn, D, NULL, NULL, g->dwi, 2 * F, NULL, D, lw->w[LB_LIN_FFN1], N, D, 2 * F);
+    frozen_dx(m, lw, LB_LIN_FFN1, g->dmn, g->dwi, 2 * F, N);
     if (lw->lora_A[LB_LIN_FFN1]) lb_lora_backward(m, &a->la, lw, LB_LIN_FFN1, N, g->dwi, 2 * F, g->dmn, g->du, g->tmp);
     /* dh = dout + mlp_norm's input gradient (kept in g->dxin, the block input's buffer) */
     float *dres = dxin;
@@ -488,7 +500,7 @@ static void block_backward(lb_model *m, lb_mb_state *s, int l, const float *dout
     bool lower = need_dx || lw->lora_A[LB_LIN_Q];
     if (!lower && !lw->lora_A[LB_LIN_O]) return;
     memset(g->dctx, 0, sizeof(float) * (size_t)ND);
-    if (lower) lb_linear_backward(g->dctx, D, NULL, NULL, dres, D, NULL, D, lw->w[LB_LIN_O], N, D, D);
+    if (lower) frozen_dx(m, lw, LB_LIN_O, g->dctx, dres, D, N);
     if (lw->lora_A[LB_LIN_O])
         lb_lora_backward(m, &a->la, lw, LB_LIN_O, N, dres, D, lower ? g->dctx : NULL, g->du, g->tmp);
     if (!lower) return;
@@ -502,7 +514,7 @@ static void block_backward(lb_model *m, lb_mb_state *s, int l, const float *dout
         return;
     }
     memset(g->dan, 0, sizeof(float) * (size_t)ND);
-    lb_linear_backward(g->dan, D, NULL, NULL, g->dqkv, 3 * D, NULL, D, lw->w[LB_LIN_Q], N, D, 3 * D);
+    frozen_dx(m, lw, LB_LIN_Q, g->dan, g->dqkv, 3 * D, N);
     if (lw->lora_A[LB_LIN_Q]) lb_lora_backward(m, &a->la, lw, LB_LIN_Q, N, g->dqkv, 3 * D, g->dan, g->du, g->tmp);
     if (l > 0) ln_back_add(dres, g->tmp, g->dan, a->x, a->mean1, a->rstd1, lw->ln1_w, N, D);
     else
@@ -514,6 +526,8 @@ lb_status lb_modernbert_backward(lb_model *m, const float *dlogits, lb_error *er
     if (!s || !s->train) return lb_err(err, LB_ERR_USAGE, "model backward: needs a preceding forward with train=true");
     const lb_model_config *c = &m->cfg;
     int B = s->B, N = s->N, D = c->dim, NL = c->num_labels, L = c->n_layers;
+    lb_status st = lb_precision_prepare_backward(m, lb_lora_lowest_layer(m), err);
+    if (st) return st;
     mb_grad g;
     bump b = {NULL, 0};
     glayout(m, s, &b, &g);

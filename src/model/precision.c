@@ -75,6 +75,7 @@ static lb_status pack_missing(lb_model *m, int tfirst, lb_error *err) {
             lb_layer_w *lw = &m->layers[l];
             int in = lb_lin_in(c, k), out = lb_lin_out(c, k);
             bool made = false;
+            if (!lb_lin_present(m->arch, k)) continue;
             /* W [out, in] row-major: forward packs [N = out, K = in]; transposed ones are the
              * [K = out, N = in] matrix of dX = dY W. */
             if (kind == 3) {
@@ -121,9 +122,6 @@ lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err) {
     if (p != LB_PRECISION_FP32 && p != LB_PRECISION_BF16 && p != LB_PRECISION_INT8)
         return lb_err(err, LB_ERR_USAGE, "model: unknown precision %d", (int)p);
     if (p == m->precision) return LB_OK;
-    if (m->arch->modern)
-        return lb_err(err, LB_ERR_UNSUPPORTED, "model: %s mode is not implemented for ModernBERT (fp32 only)",
-                      lb_precision_name(p));
     lb_precision prev = m->precision;
     lb_precision_free_packs(m);
     m->precision = p;
