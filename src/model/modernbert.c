@@ -262,8 +262,7 @@ static void attend(const lb_model *m, lb_mb_state *s, int l, mb_act *a) {
     }
 }
 
-static void attend_backward(const lb_model *m, lb_mb_state *s, int l, const mb_act *a, const float *dctx,
-                            float *dqkv) {
+static void attend_backward(const lb_model *m, lb_mb_state *s, int l, const mb_act *a, const float *dctx, float *dqkv) {
     const lb_model_config *c = &m->cfg;
     int D = c->dim, H = c->n_heads, dh = D / H, ld = 3 * D, w = c->local_window / 2;
     float scale = 1.0f / sqrtf((float)dh);
