@@ -87,7 +87,8 @@ lb_status lb_peft_check_target(const lb_model *m, const char *name, lb_error *er
             return LB_OK;
     }
     return lb_err(err, LB_ERR_USAGE, "target module '%s' is not a linear layer of this model (%s, %s, ...)", name,
-                  lb_model_linear_name(m, LB_LIN_Q), lb_model_linear_name(m, LB_LIN_O));
+                  lb_model_linear_name(m, LB_LIN_Q),
+                  lb_model_linear_name(m, lb_lin_present(m->arch, LB_LIN_V) ? LB_LIN_V : LB_LIN_O));
 }
 
 /* One target module name into cfg's mask, and, when m is given, checked against m's architecture. */

@@ -22,8 +22,8 @@ static const char *SMALL_CASES[] = {"distilbert_tiny", "distilbert_tiny_all", "b
                                     "xlmr_tiny",       "modernbert_tiny",     "modernbert_mean"};
 /* Under $LORABERT_FULL_GOLDEN (tools/reference/full_goldens.sh): random-init distilbert-base and the
  * real pretrained all-MiniLM-L6-v2 (BERT) checkpoint. */
-static const char *FULL_CASES[] = {"distilbert_base", "minilm_real",         "roberta_base", "xlmr_base",
-                                   "distilbert_tiny", "distilbert_tiny_all", "bert_tiny"};
+static const char *FULL_CASES[] = {"distilbert_base", "minilm_real",     "roberta_base",        "xlmr_base",
+                                   "modernbert_base", "distilbert_tiny", "distilbert_tiny_all", "bert_tiny"};
 
 static char *golden_dir(const char *name) {
     char *d = lb_path_join("tests/golden", name);

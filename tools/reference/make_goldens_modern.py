@@ -2,7 +2,8 @@
 """Writes lorabert's ModernBERT golden cases with the SECOND pinned stack (transformers 4.48.3, PEFT 0.14.0:
 ModernBertForSequenceClassification first exists in transformers 4.48):
     PY=$(bash tools/reference/setup_env_modern.sh)
-    $PY tools/reference/make_goldens_modern.py [--out tests/golden] [--case NAME ...]
+    $PY tools/reference/make_goldens_modern.py [--out tests/golden] [--case NAME ...]       # small, committed
+    $PY tools/reference/make_goldens_modern.py --full --out DIR                               # full_goldens.sh
 Same layout as make_goldens.py (golden_lib.gen_case; tools/reference/README.md). The model runs with
 attn_implementation="eager" (padded batch, additive finfo.min masks, no unpadding); each case also checks
 that the "sdpa" path gives the same logits within 1e-5. Output is byte-identical on rerun."""
@@ -58,6 +59,29 @@ TRAJ_CASES = [
          tokenizer_json=True, specials=MODERN_SPECIALS, load_kwargs=EAGER, targets=["Wqkv", "Wi", "Wo"]),
 ]
 
+# Full size (CI, tools/reference/full_goldens.sh): random-init ModernBERT-base (answerdotai/ModernBERT-base's
+# config.json, written out here: no hub; 149M parameters, 22 layers, local_attention 128 = +-64 tokens, a global
+# layer every 3rd), forward on rows of 512/1/137/300 tokens (longer than the window), LoRA on Wqkv and mlp.Wo
+# grads, and a 100-step Trainer trajectory at 128 tokens (2 epochs of 200 rows, batch 4; still longer than the window).
+MODERNBERT_BASE = dict(vocab_size=50368, hidden_size=768, intermediate_size=1152, num_hidden_layers=22,
+                       num_attention_heads=12, hidden_activation="gelu", max_position_embeddings=8192,
+                       initializer_range=0.02, initializer_cutoff_factor=2.0, norm_eps=1e-5, norm_bias=False,
+                       pad_token_id=50283, eos_token_id=50282, bos_token_id=50281, cls_token_id=50281,
+                       sep_token_id=50282, global_rope_theta=160000.0, attention_bias=False, attention_dropout=0.0,
+                       global_attn_every_n_layers=3, local_attention=128, local_rope_theta=10000.0,
+                       embedding_dropout=0.0, mlp_bias=False, mlp_dropout=0.0, decoder_bias=True,
+                       classifier_pooling="mean", classifier_dropout=0.0, classifier_bias=False,
+                       classifier_activation="gelu")
+FULL_CASES = [
+    dict(name="modernbert_base", arch="modernbert", num_labels=2, targets=["Wqkv", "mlp.Wo"], seed=3101,
+         perturb=0.0, load_kwargs=EAGER, tokenizer=TOKENIZER, cfg=MODERNBERT_BASE,
+         fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260]),
+]
+FULL_TRAJ = [
+    dict(name="modernbert_base", seed=3102, n_rows=200, epochs=2, max_length=128, batch_size=4, reuse_model=True,
+         tokenizer_json=True, specials=MODERN_SPECIALS, load_kwargs=EAGER, targets=["Wqkv", "mlp.Wo"], progress=10),
+]
+
 
 def check_sdpa(d, case):
     """The eager golden must equal transformers' default (sdpa) path on the same inputs."""
@@ -78,17 +102,19 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                   "tests", "golden"))
     ap.add_argument("--case", action="append", help="only these case names")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--full", action="store_true", help="the full-size modernbert_base case instead of the small ones")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    for c in SMALL_CASES:
+    torch.set_num_threads(a.threads or ((os.cpu_count() or 1) if a.full else 1))
+    cases, trajs = (FULL_CASES, FULL_TRAJ) if a.full else (SMALL_CASES, TRAJ_CASES)
+    for c in cases:
         if a.case and c["name"] not in a.case:
             continue
         t = time.time()
         d = gl.gen_case(a.out, c)
         diff = check_sdpa(d, c)
         print(f"{d}: {time.time() - t:.1f}s (sdpa vs eager {diff:.1e})", flush=True)
-    for c in TRAJ_CASES:
+    for c in trajs:
         if a.case and c["name"] not in a.case:
             continue
         t = time.time()
