@@ -236,16 +236,6 @@ Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
     run_trajectory(dir);
 }
 
-/* Random-init ModernBERT-base (make_goldens_modern.py --full): 100 steps at 256 tokens, LoRA on Wqkv,mlp.Wo. */
-Test(trainer, modernbert_full_trajectory_matches_hf_trainer, .timeout = 3600) {
-    const char *g = getenv("LORABERT_FULL_GOLDEN");
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/modernbert_base/trajectory", g ? g : "");
-    if (!g || !lb_dir_exists(dir)) cr_skip_test("LORABERT_FULL_GOLDEN/modernbert_base absent");
-    snprintf(dir, sizeof dir, "%s/modernbert_base", g);
-    run_trajectory(dir);
-}
-
 /* The real pretrained checkpoint (all-MiniLM-L6-v2, BERT), LoRA on query,value. */
 Test(trainer, real_model_trajectory_matches_hf_trainer, .timeout = 3600) {
     const char *g = getenv("LORABERT_FULL_GOLDEN");

@@ -11,8 +11,8 @@
 # golden of `mpirun -np 2 lorabert train`, regenerated here in CI (tests/cli/mpi_torchrun_parity.sh
 # prefers it to the committed copy in tests/golden). And OUTDIR/modernbert_base, with the second pinned env
 # (setup_env_modern.sh: transformers 4.48.3, PEFT 0.14.0): random-init ModernBERT-base (149M parameters),
-# forward on the same lengths, LoRA Wqkv + mlp.Wo grads, a 100-step trajectory at 256 tokens
-# (make_goldens_modern.py --full). Skips all work when OUTDIR/stamp matches.
+# forward on the same lengths, LoRA Wqkv + mlp.Wo grads (make_goldens_modern.py --full; no trajectory at
+# this size, see there). Skips all work when OUTDIR/stamp matches.
 # Usage: tools/reference/full_goldens.sh OUTDIR      (env LORABERT_SHARED: shared data dir)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }

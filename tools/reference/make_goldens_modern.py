@@ -62,7 +62,9 @@ TRAJ_CASES = [
 # Full size (CI, tools/reference/full_goldens.sh): random-init ModernBERT-base (answerdotai/ModernBERT-base's
 # config.json, written out here: no hub; 149M parameters, 22 layers, local_attention 128 = +-64 tokens, a global
 # layer every 3rd), forward on rows of 512/1/137/300 tokens (longer than the window), LoRA on Wqkv and mlp.Wo
-# grads, and a 100-step Trainer trajectory at 128 tokens (2 epochs of 200 rows, batch 4; still longer than the window).
+# grads. No full-size trajectory: transformers' eager ModernBERT-base took ~100 s per 4 x 128-token step on the
+# shared 2-core machine (10 steps in 1005 s), far beyond full_goldens.sh's budget; the 102-step trajectory is
+# checked on modernbert_tiny.
 MODERNBERT_BASE = dict(vocab_size=50368, hidden_size=768, intermediate_size=1152, num_hidden_layers=22,
                        num_attention_heads=12, hidden_activation="gelu", max_position_embeddings=8192,
                        initializer_range=0.02, initializer_cutoff_factor=2.0, norm_eps=1e-5, norm_bias=False,
@@ -77,10 +79,7 @@ FULL_CASES = [
          perturb=0.0, load_kwargs=EAGER, tokenizer=TOKENIZER, cfg=MODERNBERT_BASE,
          fwd_lengths=[512, 1, 137, 300], grad_lengths=[77, 512, 1, 260]),
 ]
-FULL_TRAJ = [
-    dict(name="modernbert_base", seed=3102, n_rows=200, epochs=2, max_length=128, batch_size=4, reuse_model=True,
-         tokenizer_json=True, specials=MODERN_SPECIALS, load_kwargs=EAGER, targets=["Wqkv", "mlp.Wo"], progress=10),
-]
+FULL_TRAJ = []
 
 
 def check_sdpa(d, case):
