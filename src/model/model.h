@@ -1,4 +1,4 @@
-/* Encoder classifiers (DistilBERT, BERT) with optional LoRA adapters: loading, forward,
+/* Encoder classifiers (DistilBERT, BERT, RoBERTa, XLM-R, ModernBERT) with optional LoRA adapters: loading, forward,
  * backward for the trainable parameters only, merging.
  *
  * Memory: frozen weights are used in place from the safetensors mapping; trainable
@@ -9,7 +9,8 @@
  * Exactness: fp32 throughout, HF's math (SPEC 1.3, 2.2); padded positions are never computed
  * (attention per sequence on its real length; the last layer runs only the [CLS] rows after
  * attention), which changes no result. Parity with transformers 4.32.1 + PEFT 0.6.2 is tested
- * on tests/golden (and $LORABERT_FULL_GOLDEN).
+ * on tests/golden (and $LORABERT_FULL_GOLDEN); ModernBERT's (modernbert.c: no activation arena of
+ * encoder.c, its own per-forward buffers) with transformers 4.48.3 + PEFT 0.14.0.
  * Precision: fp32 by default; lb_model_set_precision(LB_PRECISION_BF16) is the opt-in speed
  * mode (frozen encoder linears on bf16 copies of their weights, see below); LB_PRECISION_INT8
  * the inference-only one (per-channel int8 weights, per-row int8 inputs, int32 sums; a backward
