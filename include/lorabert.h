@@ -234,7 +234,7 @@ lb_status lb_model_resolve(const char *model, const char *revision, char **dir, 
 
 typedef struct lb_model_info {
     const char *architecture;  /* "DistilBertForSequenceClassification", ... */
-    const char *model_type;    /* "distilbert", "bert", "roberta", "xlm-roberta" */
+    const char *model_type;    /* "distilbert", "bert", "roberta", "xlm-roberta", "modernbert" */
     const char *model_dir;     /* resolved local folder of the base model */
     const char *adapter_dir;   /* resolved adapter folder, NULL without one */
     const char *tokenizer_dir; /* where the tokenizer files are: the adapter's when it has them */
@@ -269,7 +269,8 @@ typedef struct lb_lora_options {
     double alpha;               /* 0 means 32 */
     double dropout;             /* applied to the adapter input; default 0 (the seed recipe: 0.01) */
     const char *target_modules; /* PEFT module names, comma-separated, or "all-linear"; NULL means
-                                 * the architecture's query projection ("q_lin", "query") */
+                                 * the architecture's query projection ("q_lin", "query"; ModernBERT's
+                                 * fused "Wqkv") */
     bool use_rslora;            /* scaling alpha/sqrt(r) instead of alpha/r */
     uint64_t seed;              /* LoRA A init (kaiming-uniform as PEFT; see "Seeds") */
     bool seed_set;              /* true: seed 0 is 0, not 42 */
@@ -298,17 +299,19 @@ typedef struct lb_lora_options {
  * r in [1, 4096], alpha > 0, dropout in [0, 1) (LB_ERR_USAGE); init a known name (above, else
  * LB_ERR_UNSUPPORTED); each comma-separated target
  * module a PEFT module name of some supported architecture (q_lin k_lin v_lin out_lin lin1 lin2,
- * query key value dense and their dotted forms, all-linear), else LB_ERR_UNSUPPORTED
+ * query key value dense and their dotted forms, ModernBERT's Wqkv Wo Wi attn.Wo mlp.Wo, all-linear),
+ * else LB_ERR_UNSUPPORTED
  * "target module 'c_attn' is not supported (expected one of ...)"; a list naming no module is
  * LB_ERR_USAGE. NULL opts: the defaults, which pass. Thread-safe. */
 lb_status lb_lora_options_check(const lb_lora_options *opts, lb_error *err);
 
 /* Adds a fresh LoRA adapter (A random, B = 0) and makes the head trainable (PEFT SEQ_CLS).
- * Checks opts as lb_lora_options_check does, and that each target module that names a module
- * type (not "all-linear" nor a dotted path) is a linear layer of this model's architecture
- * (q_lin is DistilBERT's, query BERT's): LB_ERR_USAGE "target module 'q_lin' is not a linear
- * layer of this model (query, value, ...)". A model that already holds an adapter is
- * LB_ERR_USAGE. Nothing changes on failure. */
+ * Checks opts as lb_lora_options_check does, and that each target module (but "all-linear") ends
+ * the path of a linear layer of this model's architecture at a dot, PEFT's suffix rule (q_lin is
+ * DistilBERT's, query BERT's, Wqkv ModernBERT's): LB_ERR_USAGE "target module 'q_lin' is not a
+ * linear layer of this model (query, value, ...)". ModernBERT refuses
+ * "all-linear" (LB_ERR_UNSUPPORTED: PEFT would also adapt its head.dense). A model that already
+ * holds an adapter is LB_ERR_USAGE. Nothing changes on failure. */
 lb_status lb_model_add_adapter(lb_model *m, const lb_lora_options *opts, lb_error *err);
 
 /* Writes the adapter as PEFT does (adapter_config.json, adapter_model.safetensors, labels.json,

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 bash tools/reference/setup_env.sh >/dev/null   # pinned HF stack for parity tests (created once)
+bash tools/reference/setup_env_modern.sh >/dev/null   # the second one (ModernBERT: transformers 4.48.3, PEFT 0.14.0)
 make -j2 MODE=release tests
 make -j2 MODE=asan tests
 if [ -x tools/reference/full_goldens.sh ]; then

@@ -41,8 +41,21 @@ mk noconf && rm noconf/config.json
 row "config.json missing" $LB predict --model noconf "x"
 mk notjson && echo '{"model_type": "distilbert",' >notjson/config.json
 row "config.json not JSON" $LB predict --model notjson "x"
-mk arch && sed -i 's/"distilbert"/"modernbert"/' arch/config.json
-row "unsupported architecture (model_type modernbert)" $LB predict --model arch "x"
+mk arch && sed -i 's/"distilbert"/"gpt2"/' arch/config.json
+row "unsupported architecture (model_type gpt2)" $LB predict --model arch "x"
+printf 'label,text\n0,a\n1,b\n' >rdata.csv
+# ModernBERT configurations and targets lorabert does not run (tests/golden/modernbert_tiny, one field changed)
+MB=$ROOT/tests/golden/modernbert_tiny/model
+mkm() { mkdir -p "$1" && cp "$MB"/* "$1/"; }
+mkm mb
+mkm mbias && sed -i 's/"norm_bias": false/"norm_bias": true/' mbias/config.json
+row "ModernBERT norm_bias true (also attention_bias, mlp_bias, classifier_bias)" $LB predict --model mbias "x"
+mkm mdrop && sed -i 's/"mlp_dropout": 0.0/"mlp_dropout": 0.1/' mdrop/config.json
+row "ModernBERT mlp_dropout 0.1 (also attention_dropout, embedding_dropout)" $LB predict --model mdrop "x"
+mkm mrope && sed -i 's/"model_type"/"rope_scaling": {"type": "linear", "factor": 2.0}, "model_type"/' mrope/config.json
+row "ModernBERT rope_scaling" $LB predict --model mrope "x"
+row "ModernBERT LoRA target query (its attention projection is the fused Wqkv)" $LB train --model mb --train rdata.csv --no-eval --target-modules query --output mout
+row "ModernBERT LoRA target all-linear (PEFT would adapt head.dense)" $LB train --model mb --train rdata.csv --no-eval --target-modules all-linear --output mout
 # RoBERTa / XLM-R configurations lorabert does not run (tests/golden/roberta_tiny with one field changed)
 mkr() { mkdir -p "$1" && cp "$R"/* "$1/"; }
 mkr rob

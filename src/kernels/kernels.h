@@ -60,6 +60,29 @@ void lb_tanh_backward(float *dx, const float *dout, const float *out, int64_t n)
 double lb_gelu_ref(double x);
 double lb_gelu_grad_ref(double x);
 
+/* ---- GELU variants and GeGLU (geglu.c): tanh_approx false = exact erf (HF "gelu"), true =
+ * torch's tanh form (HF "gelu_pytorch_tanh"). ----------------------------------------------- */
+/* out [n] = gelu(x); dx [n] = dout * gelu'(x) (overwrite; dx may alias dout). */
+void lb_gelu_kind_forward(float *out, const float *x, int64_t n, bool tanh_approx);
+void lb_gelu_kind_backward(float *dx, const float *dout, const float *x, int64_t n, bool tanh_approx);
+/* GeGLU: in [N, 2F] = input | gate, out [N, F] = gelu(input) * gate. din [N, 2F] (overwrite). */
+void lb_geglu_forward(float *out, const float *in, int N, int F, bool tanh_approx);
+void lb_geglu_backward(float *din, const float *dout, const float *in, int N, int F, bool tanh_approx);
+double lb_gelu_kind_ref(double x, bool tanh_approx);
+void lb_geglu_forward_ref(double *out, const double *in, int N, int F, bool tanh_approx);
+
+/* ---- rotary position embeddings (rope.c): rotate_half form, per head of dh (even) ----------- */
+/* inv_freq [dh/2] = 1 / theta^(2i/dh) (float32 as torch computes it). */
+void lb_rope_inv_freq(float *inv_freq, int dh, float theta);
+/* cs [dh] = cos(angle) [dh/2] | sin(angle) [dh/2] at position pos. */
+void lb_rope_table(float *cs, const float *inv_freq, int dh, int pos);
+/* In place on x [N, ldx] (H heads of dh from column 0), row n rotated by cs [N, dh]. backward:
+ * the transposed rotation on a gradient (exact: the map is linear and orthogonal). */
+void lb_rope_forward(float *x, int ldx, const float *cs, int N, int H, int dh);
+void lb_rope_backward(float *dx, int lddx, const float *cs, int N, int H, int dh);
+/* Double twin on a contiguous [N, H*dh], positions pos [N]. */
+void lb_rope_forward_ref(double *x, const int32_t *pos, int N, int H, int dh, double theta);
+
 /* ---- dropout (dropout.c): inverted dropout, keep-mask from lb_rng -------------------- */
 /* keep [n] = 1 with probability 1-p (sequential draws: deterministic for a given rng). */
 void lb_dropout_mask(uint8_t *keep, int64_t n, float p, lb_rng *rng);
@@ -95,6 +118,17 @@ void lb_attention_forward_ref(double *ctx, const double *q, const double *k, con
                               int dh, double scale);
 void lb_attention_backward_ref(double *dq, double *dk, double *dv, const double *dctx, const double *q, const double *k,
                                const double *v, int nq, int nk, int H, int dh, double scale);
+
+/* ---- sliding-window attention (local_attention.c): ONE sequence of n tokens, query i attends
+ * keys |i - j| <= w (the others are absent: equal to finfo.min masking), all heads, no dropout.
+ * probs [H, n, 2w+1]: row (h, i) holds the softmax over keys max(0, i-w) .. min(n-1, i+w) from
+ * its start (saved for backward). ctx [n, ldc]; q [n, ldq], k, v [n, ldkv]. backward: dq, dk, dv
+ * [n, ldd] += (all three required); dctx [n, lddc]. Checked against lb_attention_*_ref per window. */
+void lb_local_attention_forward(float *ctx, int ldc, float *probs, const float *q, int ldq, const float *k,
+                                const float *v, int ldkv, int n, int w, int H, int dh, float scale);
+void lb_local_attention_backward(float *dq, float *dk, float *dv, int ldd, const float *dctx, int lddc,
+                                 const float *probs, const float *q, int ldq, const float *k, const float *v, int ldkv,
+                                 int n, int w, int H, int dh, float scale);
 
 /* ---- cross-entropy (cross_entropy.c) ---------------------------------------------------- */
 /* Mean over the batch of logsumexp(z_b) - z_b[y_b] (torch CrossEntropyLoss). logits [B, L],

@@ -12,7 +12,8 @@
 #include "model/internal.h"
 
 /* Every architecture lorabert runs. */
-static const lb_arch_desc *const archs[] = {&lb_distilbert_desc, &lb_bert_desc, &lb_roberta_desc, &lb_xlm_roberta_desc};
+static const lb_arch_desc *const archs[] = {&lb_distilbert_desc, &lb_bert_desc, &lb_roberta_desc, &lb_xlm_roberta_desc,
+                                            &lb_modernbert_desc};
 
 const lb_arch_desc *lb_arch_desc_of(lb_arch arch) {
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
@@ -133,6 +134,90 @@ static lb_status parse_labels(cfg_ctx *c, lb_model_config *cfg, const lb_load_op
     }
     for (int i = 0; i < want; i++)
         if (!cfg->id2label[i]) return lb_err(c->err, LB_ERR_NOMEM, "%s: out of memory", c->path);
+    return LB_OK;
+}
+
+/* A positive finite number; absent gives def; null refused unless null_def >= 0 (then that). */
+static lb_status get_pos(cfg_ctx *c, const char *key, double def, double hi, double null_def, float *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+    if (v && cJSON_IsNull(v) && null_def < 0) return null_field(c, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = (float)(v ? null_def : def);
+        return LB_OK;
+    }
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < hi))
+        return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected a number in (0, %g)", c->path, key, hi);
+    *out = (float)v->valuedouble;
+    return LB_OK;
+}
+
+/* A boolean that lorabert supports only as `want` (absent: transformers' default `def`). */
+static lb_status expect_bool(cfg_ctx *c, const char *key, bool def, bool want) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+    if (v && cJSON_IsNull(v)) return null_field(c, key);
+    if (v && !cJSON_IsBool(v)) return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected true or false", c->path, key);
+    bool val = v ? cJSON_IsTrue(v) : def;
+    if (val != want)
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: \"%s\" is %s; lorabert supports only %s", c->path, key,
+                      val ? "true" : "false", want ? "true" : "false");
+    return LB_OK;
+}
+
+/* A GELU variant: "gelu" (exact erf) or "gelu_pytorch_tanh" (tanh approximation). */
+static lb_status get_gelu(cfg_ctx *c, const char *key, bool *tanh_approx) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, key);
+    if (v && cJSON_IsNull(v)) return null_field(c, key);
+    const char *s = v && cJSON_IsString(v) ? v->valuestring : v ? NULL : "gelu";
+    if (!s) return lb_err(c->err, LB_ERR_FORMAT, "%s: \"%s\": expected a string", c->path, key);
+    if (strcmp(s, "gelu") && strcmp(s, "gelu_pytorch_tanh"))
+        return lb_err(c->err, LB_ERR_UNSUPPORTED,
+                      "%s: \"%s\" is \"%s\"; lorabert supports \"gelu\" and \"gelu_pytorch_tanh\"", c->path, key, s);
+    *tanh_approx = s[4] != '\0';
+    return LB_OK;
+}
+
+/* ModernBertConfig (transformers 4.48): its defaults for absent fields; the biases it can switch
+ * on, non-zero embedding/attention/MLP dropout and RoPE scaling are refused by name. */
+static lb_status parse_modernbert(cfg_ctx *c, lb_model_config *cfg) {
+    lb_status st;
+    float p;
+    if ((st = get_int(c, "vocab_size", 50368, 1, 1 << 24, &cfg->vocab_size)) ||
+        (st = get_int(c, "hidden_size", 768, 1, 1 << 16, &cfg->dim)) ||
+        (st = get_int(c, "num_hidden_layers", 22, 1, 256, &cfg->n_layers)) ||
+        (st = get_int(c, "num_attention_heads", 12, 1, 1024, &cfg->n_heads)) ||
+        (st = get_int(c, "intermediate_size", 1152, 1, 1 << 18, &cfg->hidden_dim)) ||
+        (st = get_int(c, "max_position_embeddings", 8192, 1, 1 << 20, &cfg->max_pos)) ||
+        (st = get_int_n(c, "pad_token_id", 50283, 0, 1 << 24, true, &cfg->pad_token_id)) ||
+        (st = get_int(c, "global_attn_every_n_layers", 3, 1, 1 << 16, &cfg->global_every)) ||
+        (st = get_int(c, "local_attention", 128, 0, 1 << 24, &cfg->local_window)) ||
+        (st = get_pos(c, "norm_eps", 1e-5, 1.0, -1, &cfg->ln_eps)) ||
+        (st = get_pos(c, "global_rope_theta", 160000.0, 1e30, -1, &cfg->rope_global)) ||
+        (st = get_pos(c, "local_rope_theta", 10000.0, 1e30, 0, &cfg->rope_local)) ||
+        (st = get_gelu(c, "hidden_activation", &cfg->mlp_gelu_tanh)) ||
+        (st = get_gelu(c, "classifier_activation", &cfg->head_gelu_tanh)) ||
+        (st = expect_bool(c, "norm_bias", false, false)) || (st = expect_bool(c, "attention_bias", false, false)) ||
+        (st = expect_bool(c, "mlp_bias", false, false)) || (st = expect_bool(c, "classifier_bias", false, false)) ||
+        (st = get_prob(c, "classifier_dropout", 0.0f, &cfg->classifier_dropout, NULL)))
+        return st;
+    if (cfg->rope_local == 0) cfg->rope_local = cfg->rope_global; /* null: the global theta */
+    static const char *const zero[] = {"attention_dropout", "embedding_dropout", "mlp_dropout"};
+    for (int i = 0; i < 3; i++) {
+        if ((st = get_prob(c, zero[i], 0.0f, &p, NULL))) return st;
+        if (p != 0.0f)
+            return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: \"%s\" is %g; lorabert supports only 0 for ModernBERT",
+                          c->path, zero[i], (double)p);
+    }
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c->root, "rope_scaling");
+    if (rs && !cJSON_IsNull(rs))
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: \"rope_scaling\" is set; lorabert supports only plain RoPE",
+                      c->path);
+    const cJSON *pool = cJSON_GetObjectItemCaseSensitive(c->root, "classifier_pooling");
+    if (pool && cJSON_IsNull(pool)) return null_field(c, "classifier_pooling");
+    const char *ps = pool ? (cJSON_IsString(pool) ? pool->valuestring : "") : "cls";
+    if (strcmp(ps, "cls") && strcmp(ps, "mean"))
+        return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s: \"classifier_pooling\": expected \"cls\" or \"mean\"", c->path);
+    cfg->pool_mean = ps[0] == 'm';
+    cfg->type_vocab_size = 0;
     return LB_OK;
 }
 
@@ -261,10 +346,14 @@ lb_status lb_config_parse_text(lb_model *m, const char *path, const char *text, 
                         path, cfg->pad_token_id, cfg->max_pos, type);
             goto out;
         }
+    } else if (strcmp(type, "modernbert") == 0) {
+        m->arch = &lb_modernbert_desc;
+        cfg->arch = m->arch->arch;
+        if ((st = parse_modernbert(&c, cfg))) goto out;
     } else {
         st = lb_err(err, LB_ERR_UNSUPPORTED,
-                    "%s: model_type \"%s\": lorabert supports \"distilbert\", \"bert\", \"roberta\" and "
-                    "\"xlm-roberta\"",
+                    "%s: model_type \"%s\": lorabert supports \"distilbert\", \"bert\", \"roberta\", "
+                    "\"xlm-roberta\" and \"modernbert\"",
                     path, type);
         goto out;
     }

@@ -140,6 +140,7 @@ static lb_status ensure(void **buf, size_t *have, size_t need, lb_error *err) {
 }
 
 void lb_encoder_free_buffers(lb_model *m) {
+    lb_modernbert_free(m);
     free(m->arena);
     m->arena = NULL;
     m->arena_size = 0;
@@ -435,6 +436,7 @@ static lb_status forward(lb_model *m, const lb_batch *batch, bool train, lb_rng 
 
 lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
                              lb_error *err) {
+    if (m->arch->modern) return lb_modernbert_forward(m, batch, train, rng, NULL, 0, logits, m->cfg.num_labels, err);
     return forward(m, batch, train, rng, logits, m->cfg.num_labels, err);
 }
 
@@ -456,6 +458,7 @@ lb_status lb_encoder_forward_segments(lb_model *m, const lb_batch *batch, const 
         const char *what = sg->adapter ? lb_lora_adapter_mismatch(sg->adapter, m) : NULL;
         if (what) return lb_err(err, LB_ERR_USAGE, "model forward: segment %d's adapter has another %s", s, what);
     }
+    if (m->arch->modern) return lb_modernbert_forward(m, batch, false, NULL, segs, nseg, logits, ld_logits, err);
     m->segs = segs;
     m->nseg = nseg;
     lb_status st = forward(m, batch, false, NULL, logits, ld_logits, err);
@@ -581,6 +584,7 @@ lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err) 
     if (!m->has_lora) return lb_err(err, LB_ERR_USAGE, "model backward: no trainable parameters (add LoRA first)");
     if (!m->fwd_valid || !m->fwd_train)
         return lb_err(err, LB_ERR_USAGE, "model backward: needs a preceding forward with train=true");
+    if (m->arch->modern) return lb_modernbert_backward(m, dlogits, err);
     const lb_model_config *c = &m->cfg;
     int B = m->B, D = c->dim, NL = c->num_labels, L = c->n_layers;
     lb_status st = lb_precision_prepare_backward(m, lb_lora_lowest_layer(m), err);

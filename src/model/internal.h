@@ -64,6 +64,9 @@ typedef struct lb_arch_desc {
     bool pos_from_pad;                     /* RoBERTa: position ids pad_token_id + 1 + (count of
                                               non-pad ids so far), pad_token_id on a pad id */
     const char *no_target;                 /* a PEFT target name refused here (NULL: none) */
+    unsigned lin_kinds;                    /* bits of the linear kinds a block has (0: all six);
+                                              lin_module/lin_short are NULL for the others */
+    bool modern;                           /* ModernBERT's math and tensors (modernbert.c) */
     lb_head_desc head;
 } lb_arch_desc;
 
@@ -71,6 +74,7 @@ extern const lb_arch_desc lb_distilbert_desc;
 extern const lb_arch_desc lb_bert_desc;
 extern const lb_arch_desc lb_roberta_desc;
 extern const lb_arch_desc lb_xlm_roberta_desc;
+extern const lb_arch_desc lb_modernbert_desc;
 
 /* Activations of one layer; rq = rows after attention (all tokens, or one [CLS] row per
  * sequence in the last layer). */
@@ -172,6 +176,8 @@ struct lb_model {
      * start of `train` (one block with the LoRA tensors); their gradients (NULL without an
      * adapter) at the same offsets of `train_grad`. */
     const float *dense_w, *dense_b, *cls_w, *cls_b;
+    const float *final_norm_w, *head_norm_w; /* ModernBERT: final_norm and head.norm [D] (no bias) */
+    struct lb_mb_state *mb;                  /* ModernBERT: forward state (modernbert.c) or NULL */
     float *g_dense_w, *g_dense_b, *g_cls_w, *g_cls_b;
     float *train, *train_grad; /* trainable block and its gradients */
     int64_t n_train;
@@ -236,9 +242,23 @@ lb_status lb_encoder_forward_segments(lb_model *m, const lb_batch *batch, const 
 lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err);
 void lb_encoder_free_buffers(lb_model *m);
 
-/* Input and output widths of a block's linear kind. */
+/* Input and output widths of a block's linear kind (ModernBERT: Q is the fused Wqkv [3D, D],
+ * FFN1 the GeGLU's Wi [2F, D]). */
 static inline int lb_lin_in(const lb_model_config *c, int k) { return k == LB_LIN_FFN2 ? c->hidden_dim : c->dim; }
-static inline int lb_lin_out(const lb_model_config *c, int k) { return k == LB_LIN_FFN1 ? c->hidden_dim : c->dim; }
+static inline int lb_lin_out(const lb_model_config *c, int k) {
+    bool modern = c->arch == LB_ARCH_MODERNBERT;
+    if (k == LB_LIN_FFN1) return modern ? 2 * c->hidden_dim : c->hidden_dim;
+    return k == LB_LIN_Q && modern ? 3 * c->dim : c->dim;
+}
+/* Whether the architecture's blocks have linear kind k. */
+static inline bool lb_lin_present(const lb_arch_desc *a, int k) { return !a->lin_kinds || (a->lin_kinds >> k) & 1u; }
+
+/* modernbert.c: ModernBERT's forward (segs NULL: the model's own adapter and head; train keeps
+ * what backward needs), backward and buffers; encoder.c's entry points call them for it. */
+lb_status lb_modernbert_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, const lb_segment *segs,
+                                int nseg, float *logits, int ld_logits, lb_error *err);
+lb_status lb_modernbert_backward(lb_model *m, const float *dlogits, lb_error *err);
+void lb_modernbert_free(lb_model *m);
 
 /* lora.c: the adapters' math. forward: y [rows, ldy] += s * (drop(x) A^T) B^T for linear kind k
  * of block lw (x [rows, in] contiguous; the dropout mask and u = xd A^T are kept in a for

@@ -178,6 +178,14 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         return lb_err(err, LB_ERR_USAGE, "LoRA: init %d, expected 0..%d", cfg->init, LB_LORA_INIT__COUNT - 1);
     if (cfg->target_mask >> LB_LIN__COUNT)
         return lb_err(err, LB_ERR_USAGE, "LoRA: target mask 0x%x names unknown layers", cfg->target_mask);
+    for (int k = 0; k < LB_LIN__COUNT; k++)
+        if ((cfg->target_mask >> k & 1u) && !lb_lin_present(m->arch, k))
+            return lb_err(err, LB_ERR_USAGE, "LoRA: %s blocks have no separate %s projection (its linears: %s)",
+                          m->arch->model_type, k == LB_LIN_K ? "key" : "value", "Wqkv, attn.Wo, Wi, mlp.Wo");
+    if (cfg->use_dora && !strcmp(m->arch->model_type, "modernbert"))
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "LoRA: DoRA (use_dora) is not supported on ModernBERT yet (DistilBERT, BERT, RoBERTa and "
+                      "XLM-RoBERTa have it)");
     if (cfg->use_dora)
         for (int l = 0; l < c->n_layers; l++)
             for (int k = 0; k < LB_LIN__COUNT; k++)

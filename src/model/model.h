@@ -1,4 +1,4 @@
-/* Encoder classifiers (DistilBERT, BERT) with optional LoRA adapters: loading, forward,
+/* Encoder classifiers (DistilBERT, BERT, RoBERTa, XLM-R, ModernBERT) with optional LoRA adapters: loading, forward,
  * backward for the trainable parameters only, merging.
  *
  * Memory: frozen weights are used in place from the safetensors mapping; trainable
@@ -9,7 +9,8 @@
  * Exactness: fp32 throughout, HF's math (SPEC 1.3, 2.2); padded positions are never computed
  * (attention per sequence on its real length; the last layer runs only the [CLS] rows after
  * attention), which changes no result. Parity with transformers 4.32.1 + PEFT 0.6.2 is tested
- * on tests/golden (and $LORABERT_FULL_GOLDEN).
+ * on tests/golden (and $LORABERT_FULL_GOLDEN); ModernBERT's (modernbert.c: no activation arena of
+ * encoder.c, its own per-forward buffers) with transformers 4.48.3 + PEFT 0.14.0.
  * Precision: fp32 by default; lb_model_set_precision(LB_PRECISION_BF16) is the opt-in speed
  * mode (frozen encoder linears on bf16 copies of their weights, see below); LB_PRECISION_INT8
  * the inference-only one (per-channel int8 weights, per-row int8 inputs, int32 sums; a backward
@@ -24,7 +25,13 @@
 #include "base/error.h"
 #include "base/rng.h"
 
-typedef enum lb_arch { LB_ARCH_DISTILBERT, LB_ARCH_BERT, LB_ARCH_ROBERTA, LB_ARCH_XLM_ROBERTA } lb_arch;
+typedef enum lb_arch {
+    LB_ARCH_DISTILBERT,
+    LB_ARCH_BERT,
+    LB_ARCH_ROBERTA,
+    LB_ARCH_XLM_ROBERTA,
+    LB_ARCH_MODERNBERT
+} lb_arch;
 
 typedef struct lb_model_config {
     lb_arch arch;
@@ -41,9 +48,18 @@ typedef struct lb_model_config {
     /* lb_problem_type: config.json's problem_type; absent or null: HF's inference, regression
      * for num_labels 1 (DistilBertForSequenceClassification.forward), else single-label */
     int problem;
+    /* ModernBERT only (src/model/modernbert.c; zero for the others): attention is global in layers
+     * l % global_every == 0, else a sliding window of |i - j| <= local_window / 2; RoPE base per
+     * layer kind; GELU of the GeGLU MLP and of the head exact (erf) or tanh-approximated; the head
+     * reads the first row (cls) or the mean of the real rows. */
+    int global_every, local_window;
+    float rope_global, rope_local;
+    bool mlp_gelu_tanh, head_gelu_tanh, pool_mean;
 } lb_model_config;
 
-/* The linear layers of a block, in PEFT's names for each architecture. */
+/* The linear layers of a block, in PEFT's names for each architecture. ModernBERT has four:
+ * Q is its fused attn.Wqkv ([3D, D]: q | k | v), O attn.Wo, FFN1 mlp.Wi ([2F, D]: input | gate),
+ * FFN2 mlp.Wo; K and V do not exist there (lb_lin_present). */
 typedef enum lb_linear { LB_LIN_Q, LB_LIN_K, LB_LIN_V, LB_LIN_O, LB_LIN_FFN1, LB_LIN_FFN2, LB_LIN__COUNT } lb_linear;
 
 /* PEFT's rank_pattern / alpha_pattern: a module-name regex and its rank or alpha. */

@@ -333,7 +333,8 @@ void lb_model_free(lb_model *m) {
 const lb_model_config *lb_model_get_config(const lb_model *m) { return &m->cfg; }
 
 const char *lb_model_linear_name(const lb_model *m, lb_linear kind) {
-    return (unsigned)kind < LB_LIN__COUNT ? m->arch->lin_short[kind] : NULL;
+    if ((unsigned)kind >= LB_LIN__COUNT) return NULL;
+    return m->arch->lin_short[kind] ? m->arch->lin_short[kind] : ""; /* "": no such layer (ModernBERT's K, V) */
 }
 
 lb_status lb_model_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits, lb_error *err) {

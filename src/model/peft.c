@@ -36,6 +36,15 @@ static const struct {
     {"intermediate.dense", 1u << LB_LIN_FFN1},
     {"output.dense", (1u << LB_LIN_O) | (1u << LB_LIN_FFN2)},
     {"dense", (1u << LB_LIN_O) | (1u << LB_LIN_FFN1) | (1u << LB_LIN_FFN2)},
+    /* ModernBERT: the fused attention projection, its output, the GeGLU's input and output
+     * ("Wo" suffix-matches attn.Wo and mlp.Wo alike) */
+    {"Wqkv", 1u << LB_LIN_Q},
+    {"attn.Wqkv", 1u << LB_LIN_Q},
+    {"Wo", (1u << LB_LIN_O) | (1u << LB_LIN_FFN2)},
+    {"attn.Wo", 1u << LB_LIN_O},
+    {"Wi", 1u << LB_LIN_FFN1},
+    {"mlp.Wi", 1u << LB_LIN_FFN1},
+    {"mlp.Wo", 1u << LB_LIN_FFN2},
 };
 
 lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err) {
@@ -50,7 +59,7 @@ lb_status lb_peft_target_mask(const char *name, unsigned *mask, lb_error *err) {
         }
     return lb_err(err, LB_ERR_UNSUPPORTED,
                   "target module '%s' is not supported (expected one of q_lin k_lin v_lin out_lin lin1 lin2, "
-                  "query key value dense, or all-linear)",
+                  "query key value dense, Wqkv Wo Wi attn.Wo mlp.Wo, or all-linear)",
                   name);
 }
 
@@ -61,14 +70,25 @@ lb_status lb_peft_check_target(const lb_model *m, const char *name, lb_error *er
                       "classifier.%s; name attention.output.dense, intermediate.dense or output.dense "
                       "(or all-linear) instead",
                       name, m->arch->model_type, name);
-    if (!strcmp(name, "all-linear") || strchr(name, '.')) return LB_OK;
+    if (m->arch->modern && !strcmp(name, "all-linear"))
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "target module 'all-linear' is not supported for modernbert: PEFT would also adapt "
+                      "head.dense; name Wqkv, Wo, Wi (or attn.Wo, mlp.Wo) instead");
     unsigned mask = 0;
     lb_status st = lb_peft_target_mask(name, &mask, err);
     if (st) return st;
-    for (int k = 0; k < LB_LIN__COUNT; k++)
-        if ((mask & (1u << k)) && !strcmp(lb_model_linear_name(m, (lb_linear)k), name)) return LB_OK;
+    if (!strcmp(name, "all-linear")) return LB_OK;
+    /* PEFT's rule: the name ends a module path at a dot boundary */
+    size_t n = strlen(name);
+    for (int k = 0; k < LB_LIN__COUNT; k++) {
+        const char *mod = m->arch->lin_module[k];
+        size_t ml = mod ? strlen(mod) : 0;
+        if ((mask & (1u << k)) && ml >= n && !strcmp(mod + ml - n, name) && (ml == n || mod[ml - n - 1] == '.'))
+            return LB_OK;
+    }
     return lb_err(err, LB_ERR_USAGE, "target module '%s' is not a linear layer of this model (%s, %s, ...)", name,
-                  lb_model_linear_name(m, LB_LIN_Q), lb_model_linear_name(m, LB_LIN_V));
+                  lb_model_linear_name(m, LB_LIN_Q),
+                  lb_model_linear_name(m, lb_lin_present(m->arch, LB_LIN_V) ? LB_LIN_V : LB_LIN_O));
 }
 
 /* One target module name into cfg's mask, and, when m is given, checked against m's architecture. */

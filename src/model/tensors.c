@@ -69,6 +69,42 @@ static void head_linear(table *t, lb_tensor *e, bool in_base, float **gw, float 
     }
 }
 
+/* ModernBertForSequenceClassification (biases off: config.c refuses them on): model.embeddings
+ * (tok_embeddings, norm), model.layers.<l>. (attn_norm from layer 1 on, attn.Wqkv, attn.Wo,
+ * mlp_norm, mlp.Wi, mlp.Wo), model.final_norm; outside the base model head.dense and head.norm
+ * (frozen: PEFT's SEQ_CLS modules_to_save is "classifier" only) and the classifier. */
+static void build_modern(table *t) {
+    lb_model *m = t->m;
+    const lb_model_config *c = &m->cfg;
+    const lb_arch_desc *a = m->arch;
+    int64_t D = c->dim, NL = c->num_labels;
+    embedding(t, "embeddings.tok_embeddings", c->vocab_size, D, &m->wte);
+    put(t, "", "embeddings.norm", "weight", D, -1, &m->emb_ln_w, LB_INIT_ONES, false);
+    char pre[64];
+    for (int l = 0; l < c->n_layers; l++) {
+        lb_layer_w *lw = &m->layers[l];
+        snprintf(pre, sizeof pre, a->layer_fmt, l);
+        if (l > 0) put(t, pre, a->ln1, "weight", D, -1, &lw->ln1_w, LB_INIT_ONES, false);
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            if (!lb_lin_present(a, k)) continue;
+            lb_tensor *e = put(t, pre, a->lin_module[k], "weight", lb_lin_out(c, k), lb_lin_in(c, k), &lw->w[k],
+                               LB_INIT_NORMAL, true);
+            e->layer = l;
+            e->lin = k;
+            if (k == LB_LIN_O) put(t, pre, a->ln2, "weight", D, -1, &lw->ln2_w, LB_INIT_ONES, false);
+        }
+    }
+    put(t, "", "final_norm", "weight", D, -1, &m->final_norm_w, LB_INIT_ONES, false);
+    lb_tensor *e = put(t, "", a->head.dense, "weight", D, D, &m->dense_w, LB_INIT_NORMAL, true);
+    e->base = false;
+    e->optional = true;
+    e = put(t, "", "head.norm", "weight", D, -1, &m->head_norm_w, LB_INIT_ONES, false);
+    e->base = false;
+    e->optional = true;
+    e = linear(t, "", a->head.classifier, NL, D, &m->cls_w, &m->cls_b);
+    head_linear(t, e, false, &m->g_cls_w, &m->g_cls_b);
+}
+
 lb_status lb_tensors_build(lb_model *m, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     const lb_arch_desc *a = m->arch;
@@ -78,6 +114,12 @@ lb_status lb_tensors_build(lb_model *m, lb_error *err) {
     m->tensors = calloc((size_t)cap, sizeof(lb_tensor));
     if (!m->layers || !m->tensors) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", m->dir);
     table t = {m, 0, NULL};
+    m->n_head = 0;
+    if (a->modern) {
+        build_modern(&t);
+        m->n_tensors = t.n;
+        return LB_OK;
+    }
     embedding(&t, "embeddings.word_embeddings", c->vocab_size, D, &m->wte);
     embedding(&t, "embeddings.position_embeddings", c->max_pos, D, &m->wpe);
     layernorm(&t, "", "embeddings.LayerNorm", D, &m->emb_ln_w, &m->emb_ln_b);

@@ -283,6 +283,9 @@ Test(trainer, regression_trajectory_matches_hf_trainer, .timeout = 600) {
 /* RoBERTa (byte-level BPE tokens) and XLM-R (Unigram tokens) on their small golden models: 102 steps each. */
 Test(trainer, roberta_trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("tests/golden/roberta_tiny"); }
 Test(trainer, xlmr_trajectory_matches_hf_trainer, .timeout = 600) { run_trajectory("tests/golden/xlmr_tiny"); }
+Test(trainer, modernbert_trajectory_matches_hf_trainer, .timeout = 600) {
+    run_trajectory("tests/golden/modernbert_tiny");
+}
 
 Test(trainer, full_trajectory_matches_hf_trainer, .timeout = 3600) {
     const char *g = getenv("LORABERT_FULL_GOLDEN");

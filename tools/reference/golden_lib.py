@@ -57,6 +57,11 @@ ARCHS = {  # arch -> (config class, SeqCls class)
     "roberta": (RobertaConfig, RobertaForSequenceClassification),
     "xlm-roberta": (XLMRobertaConfig, XLMRobertaForSequenceClassification),
 }
+try:  # transformers >= 4.48 (the second pinned env, setup_env_modern.sh): ModernBERT
+    from transformers import ModernBertConfig, ModernBertForSequenceClassification
+    ARCHS["modernbert"] = (ModernBertConfig, ModernBertForSequenceClassification)
+except ImportError:
+    pass
 
 
 def make_config(arch, cfg, num_labels, problem_type=None):
@@ -80,7 +85,7 @@ def build_model(arch, config, seed, perturb):
             for name, p in model.named_parameters():
                 if name.endswith(".bias"):
                     p.copy_(torch.randn(p.shape, generator=g) * perturb)
-                elif "LayerNorm" in name or "layer_norm" in name:
+                elif "LayerNorm" in name or "layer_norm" in name or (arch == "modernbert" and "norm" in name):
                     p.add_(torch.randn(p.shape, generator=g) * perturb)
     model.eval()
     return model
@@ -202,14 +207,14 @@ def gen_case(out_root, case):
                         os.path.join(d, "model", "vocab.txt"))
     if case.get("tokenizer"):  # a tokenizer.json (tests/golden/tokenizers/...) whose vocabulary fits the model
         shutil.copyfile(case["tokenizer"], os.path.join(d, "model", "tokenizer.json"))
-    pad_id = config.pad_token_id if arch in ("roberta", "xlm-roberta") else 0
+    pad_id = config.pad_token_id if arch in ("roberta", "xlm-roberta", "modernbert") else 0
 
     # Reload from disk, relative to the case dir, so the goldens describe exactly the saved weights
     # and the adapter's base_model_name_or_path is the portable "model".
     cwd = os.getcwd()
     os.chdir(d)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained("model")
+        model = AutoModelForSequenceClassification.from_pretrained("model", **case.get("load_kwargs", {}))
         model.eval()
 
         fwd = make_batch(arch, case["fwd_lengths"], config.vocab_size, case["seed"] + 10, pad_id=pad_id)
@@ -305,6 +310,10 @@ def read_imdb_csv(path):
     return [(r["text"], int(r["label"])) for r in rows]
 
 
+# TrainingArguments' name for it: evaluation_strategy (4.32), eval_strategy (>= 4.41; the old name warns)
+EVAL_STRATEGY = "eval_strategy" if "eval_strategy" in TrainingArguments.__dataclass_fields__ else "evaluation_strategy"
+
+
 class FixedOrderSampler(torch.utils.data.Sampler):
     """Yields epoch e's saved index list on its e-th iteration (the Trainer iterates once per epoch)."""
 
@@ -341,22 +350,22 @@ class RecordingTrainer(Trainer):
     def _get_train_sampler(self):
         return self.fixed_sampler
 
-    def compute_loss(self, model, inputs, return_outputs=False):
+    def compute_loss(self, model, inputs, return_outputs=False, **kw):  # kw: num_items_in_batch (>= 4.46)
         if self.class_weights is None:
-            return super().compute_loss(model, inputs, return_outputs)
+            return super().compute_loss(model, inputs, return_outputs, **kw)
         labels = inputs.pop("labels")
         outputs = model(**inputs)
         logits = outputs["logits"]
         loss = torch.nn.CrossEntropyLoss(weight=self.class_weights)(logits.view(-1, logits.shape[-1]), labels.view(-1))
         return (loss, outputs) if return_outputs else loss
 
-    def training_step(self, model, inputs):
+    def training_step(self, model, inputs, *rest):  # rest: num_items_in_batch (transformers >= 4.46)
         step = self.micro
         exp = self.expected_batches[step]
         if not (torch.equal(inputs["input_ids"].cpu(), exp["input_ids"])
                 and torch.equal(inputs["labels"].cpu(), exp["labels"])):
             raise RuntimeError(f"micro-batch {step}: Trainer batch differs from the fixed order")
-        loss = super().training_step(model, inputs)  # loss / gradient_accumulation_steps
+        loss = super().training_step(model, inputs, *rest)  # loss / gradient_accumulation_steps
         self.micro += 1
         self.window_loss += float(loss)
         if self.micro % self.args.gradient_accumulation_steps:
@@ -414,10 +423,10 @@ def gen_trajectory(out_root, case):
     data = read_imdb_csv(os.path.join(shared_dir(), "data", "imdb", "train.csv"))
     if case.get("source"):   # a real checkpoint brings its own tokenizer
         tok = AutoTokenizer.from_pretrained(os.path.join(d, "model"))
-    elif case.get("tokenizer_json"):  # model/tokenizer.json as it is (RoBERTa / XLM-R style specials)
-        tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(d, "model", "tokenizer.json"), bos_token="<s>",
-                                      eos_token="</s>", unk_token="<unk>", sep_token="</s>", cls_token="<s>",
-                                      pad_token="<pad>", mask_token="<mask>")
+    elif case.get("tokenizer_json"):  # model/tokenizer.json as it is (RoBERTa / XLM-R style specials by default)
+        specials = case.get("specials", dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="</s>",
+                                             cls_token="<s>", pad_token="<pad>", mask_token="<mask>"))
+        tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(d, "model", "tokenizer.json"), **specials)
     else:
         tok = DistilBertTokenizerFast(vocab_file=os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
                                       do_lower_case=True)
@@ -447,7 +456,7 @@ def gen_trajectory(out_root, case):
     os.chdir(d)
     try:
         torch.manual_seed(case["seed"] + 5)
-        base = AutoModelForSequenceClassification.from_pretrained("model")
+        base = AutoModelForSequenceClassification.from_pretrained("model", **case.get("load_kwargs", {}))
         pm = get_peft_model(base, lora_config(targets, 0.0))
         pm.save_pretrained(os.path.join("trajectory", "init"), safe_serialization=True)
         args = TrainingArguments(
@@ -455,7 +464,7 @@ def gen_trajectory(out_root, case):
             learning_rate=1e-3, per_device_train_batch_size=bs, num_train_epochs=E, weight_decay=0.01,
             lr_scheduler_type="linear", warmup_steps=0, max_grad_norm=1.0, optim="adamw_torch",
             adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, seed=42, use_cpu=True,
-            evaluation_strategy="no", save_strategy="no", logging_strategy="no", report_to=[],
+            **{EVAL_STRATEGY: "no"}, save_strategy="no", logging_strategy="no", report_to=[],
             disable_tqdm=True, dataloader_drop_last=False, dataloader_num_workers=0,
             dataloader_pin_memory=False, gradient_accumulation_steps=case.get("grad_accum", 1),
             label_smoothing_factor=case.get("label_smoothing", 0.0), per_device_eval_batch_size=bs)

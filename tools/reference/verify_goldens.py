@@ -259,6 +259,12 @@ def main():
         if not os.path.isdir(d) or (a.case and name not in a.case):
             continue
         print(name)
+        meta = os.path.join(d, "meta.json")
+        arch = json.load(open(meta)).get("arch") if os.path.exists(meta) else None
+        if arch and arch not in gl.ARCHS:  # ModernBERT: transformers >= 4.48 (setup_env_modern.sh)
+            print(f"  {arch}: this transformers ({gl.transformers.__version__}) lacks it; run with the python of "
+                  "tools/reference/setup_env_modern.sh")
+            continue
         if os.path.exists(os.path.join(d, "forward.safetensors")):
             verify_case(d)
         if os.path.exists(os.path.join(d, "trajectory", "tokens.json")):
