@@ -35,7 +35,7 @@ static const char default_labels[] = "Negative,Positive";
 
 int cmd_train(int argc, char **argv) {
     const char *model = "distilbert-base-uncased", *dataset = "shawhin/imdb-truncated", *train_file = NULL,
-               *val_file = NULL, *text_col = "text", *label_col = "label", *labels = default_labels, *targets = "q_lin",
+               *val_file = NULL, *text_col = "text", *label_col = "label", *labels = default_labels, *targets = NULL,
                *truncation = "left", *output = NULL, *best = "loss", *resume = NULL, *init_adapter = NULL,
                *batch_order = NULL, *pair_col = NULL, *train_split = "train", *val_split = "validation",
                *precision = "fp32";
@@ -90,7 +90,9 @@ int cmd_train(int argc, char **argv) {
         {"--lora-r", OPT_INT, &lora_r, "N", "LoRA rank", 1, 4096},
         {"--lora-alpha", OPT_F64, &alpha, "X", "LoRA alpha (scaling alpha/r)", 1e-9, 1e9},
         {"--lora-dropout", OPT_F64, &dropout, "P", "dropout on the LoRA input", 0, 0.999},
-        {"--target-modules", OPT_STR, &targets, "A,B|all-linear", "PEFT module names to adapt", 0, 0},
+        {"--target-modules", OPT_STR, &targets, "A,B|all-linear",
+         "PEFT module names to adapt (default: the architecture's query projection, the seed recipe's choice: q_lin for DistilBERT, query for BERT / RoBERTa / XLM-R, Wqkv for ModernBERT)",
+         0, 0},
         {"--use-rslora", OPT_FLAG, &rslora, NULL, "scaling alpha/sqrt(r)", 0, 0},
         {"--use-dora", OPT_FLAG, &dora, NULL,
          "DoRA (PEFT use_dora): a trainable magnitude per output row of each adapted linear, weight m (W + s B A) / ||W + s B A|| (PEFT 0.14's formula; the adapter loads in PEFT >= 0.9)",
@@ -252,7 +254,7 @@ int cmd_train(int argc, char **argv) {
                             .seed_set = true,
                             .use_dora = dora};
     lb_error err = {0};
-    if (!*targets) {
+    if (targets && !*targets) {
         cli_free_list(label_names);
         return cli_usage_error("train", "--target-modules is empty");
     }
@@ -512,7 +514,7 @@ int cmd_train(int argc, char **argv) {
                                  eval_steps,   save_steps,   label_smoothing,     loraplus}; /* issue 16 */
         h = cli_digest_bytes(h, nums16, sizeof nums16);
         if (dora) h = cli_digest_bytes(h, "use_dora", 9); /* only when set: older runs keep their digest */
-        const char *const strs[] = {targets,
+        const char *const strs[] = {targets ? targets : "",
                                     labels,
                                     best,
                                     text_col,
