@@ -162,6 +162,16 @@ static void write_metric_fields(FILE *f, const lb_eval_result *e, int L) {
     lb_pyjson_double(f, e->metrics.recall);
 }
 
+const lb_eval_result *lb_run_result_eval(const lb_train_state *s, const lb_train_opts *o, int64_t *step) {
+    if (o->load_best) {
+        *step = s->best_epoch ? s->best_step : 0;
+        return s->best_epoch ? &s->best_eval : NULL;
+    }
+    bool last = s->last_eval_step > 0 && s->last_eval_step == s->global_step;
+    *step = last ? s->last_eval_step : 0;
+    return last ? &s->last_eval : NULL;
+}
+
 static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts *o, int L, const char *path,
                                     lb_error *err) {
     lb_atomic_file af;
@@ -169,10 +179,15 @@ static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts
     if (st) return st;
     FILE *f = af.fp;
     fputs("{\n", f);
-    if (s->best_epoch) {
-        write_metric_fields(f, &s->best_eval, L);
+    int64_t eval_step;
+    const lb_eval_result *ev = lb_run_result_eval(s, o, &eval_step);
+    if (ev && o->load_best) { /* the best checkpoint's adapter and evaluation */
+        write_metric_fields(f, ev, L);
         fprintf(f, ",\n  \"best_epoch\": %d,\n  \"metric_for_best\": \"%s\",\n", s->best_epoch,
                 lb_best_metric_name(o->best));
+    } else if (ev) { /* load_best_model_at_end false: the last step's adapter and evaluation */
+        write_metric_fields(f, ev, L);
+        fprintf(f, ",\n  \"eval_step\": %lld,\n", (long long)eval_step);
     }
     fprintf(f, "  \"global_step\": %lld,\n  \"train_loss\": ", (long long)s->global_step);
     lb_pyjson_double(f, s->global_step ? s->total_loss / (double)s->global_step : 0.0);
