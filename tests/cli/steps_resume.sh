@@ -5,7 +5,8 @@
 # uninterrupted run: the same adapter bytes, the same trainer_state.json (log_history, best
 # checkpoint, eval/save steps; timings aside), the same checkpoints and metrics.json (which reports
 # the best checkpoint's evaluation with load_best_model_at_end, and with false none here: the last
-# step, 360, was not evaluated).
+# step, 360, was not evaluated). The epoch table shows each epoch's last mid-epoch evaluation and
+# training_curves.svg plots every evaluation at its fractional epoch.
 # SIGKILL leaves no resume/ (a single process writes it at a signal it can catch, docs/training.md):
 # the killed run's checkpoints are whole and --resume of the absent folder is a clear refusal.
 # Exit 0 pass, 77 skip, 1 fail.
@@ -17,6 +18,26 @@ for lb in true false; do
      --batch-size 1 --logging-steps 3 --eval-strategy steps --eval-steps 7 --save-strategy steps --save-steps 14
      --save-total-limit 3 --load-best-model-at-end $lb)
   $LB "${C[@]}" --output "$T/a$lb" >"$T/a.log" 2>&1 || { tail -5 "$T/a.log"; fail "uninterrupted run ($lb)"; }
+  # the epoch table shows each epoch's last mid-epoch evaluation (every 7 steps: 119, 238, 357)
+  for r in "1 119" "2 238" "3 357"; do set -- $r
+    line=$(grep -F "eval at step $2 (" "$T/a.log" | head -1)
+    loss=$(sed 's/.*: loss \([0-9.]*\) .*/\1/' <<<"$line")
+    grep -Eq "^$1 +[0-9.]+ +$loss +[0-9.]+ .*\(eval at step $2\)$" "$T/a.log" ||
+      { grep -A4 '^Epoch' "$T/a.log"; fail "epoch $1's row shows step $2's evaluation (loss $loss)"; }
+  done
+  # training_curves.svg: the 51 evaluations at their fractional epochs (x = 70 + 490 x epoch / 3)
+  python3 - "$T/a$lb/training_curves.svg" "$T/a$lb/trainer_state.json" <<'PY' || fail "training_curves.svg ($lb)"
+import json, re, sys
+svg, st = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+ev = [e for e in st["log_history"] if "eval_loss" in e]
+lines = {c: re.findall(r'stroke="%s" stroke-width="2" points="([^"]*)"' % c, svg) for c in ("#1f77b4", "#d62728")}
+assert len(lines["#1f77b4"]) == 1 and len(lines["#1f77b4"][0].split()) == 3, "train loss: one point per epoch"
+assert len(lines["#d62728"]) == 1, "one eval loss curve"
+pts = [tuple(map(float, p.split(","))) for p in lines["#d62728"][0].split()]
+assert len(pts) == len(ev) == 51, (len(pts), len(ev))
+for (x, _), e in zip(pts, ev):
+    assert abs(x - (70 + 490 * e["step"] / 120 / 3)) < 0.06, (x, e["step"])
+PY
   # interrupted after checkpoint-28 (epoch 0.23 of 120-step epochs), resumed
   $LB "${C[@]}" --output "$T/b$lb" >"$T/b.log" 2>&1 &
   pid=$!
