@@ -783,6 +783,12 @@ typedef struct lb_train_result {
     double train_loss; /* HF train_loss: mean of every step's loss */
     double runtime_s;
     double tokens_per_s; /* real tokens through forward+backward per second */
+    /* The evaluation of the adapter the run leaves (metrics.json's): with load_best_model_at_end
+     * the best checkpoint's (best_eval, its step); without it the last step's evaluation when the
+     * last step was evaluated. eval_step 0 (eval zeroed): none, e.g. load_best_model_at_end false
+     * and the last evaluation before the last step (it describes another adapter). */
+    int64_t eval_step;
+    lb_eval_result eval;
 } lb_train_result;
 
 /* A training run of m (which must hold an adapter: lb_model_add_adapter, or an adapter opened
@@ -827,7 +833,8 @@ lb_status lb_train_step_batch(lb_train_run *r, const int32_t *ids, const int32_t
 /* Steps until done (or cancelled / failed) and fills res; equivalent to looping lb_train_step. */
 lb_status lb_train_run_all(lb_train_run *r, lb_train_result *res, lb_error *err);
 /* Frees the run (releases the output folder's lock unless it came from lb_train_output_open);
- * the model keeps the trained adapter (the best epoch's when evaluated). */
+ * the model keeps the trained adapter (the best checkpoint's with load_best_model_at_end, else the
+ * last step's). */
 void lb_train_run_close(lb_train_run *r);
 
 /* ---- Hugging Face Hub ------------------------------------------------------------------- */

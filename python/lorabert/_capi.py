@@ -147,7 +147,8 @@ class TrainCallbacks(Structure):
 
 class TrainResult(Structure):
     _fields_ = [("global_step", c_int64), ("best_epoch", c_int), ("best_eval", EvalResult),
-                ("train_loss", c_double), ("runtime_s", c_double), ("tokens_per_s", c_double)]
+                ("train_loss", c_double), ("runtime_s", c_double), ("tokens_per_s", c_double),
+                ("eval_step", c_int64), ("eval", EvalResult)]
 
 
 STRUCTS = {"lb_error": Error, "lb_metrics": Metrics, "lb_eval_result": EvalResult,

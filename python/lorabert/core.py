@@ -485,7 +485,9 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     learning_rate x ratio).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
     "validation") or in-memory rows. Returns the run's metrics (train_loss, train_runtime,
-    global_step, best_epoch, and the best epoch's eval_* values).
+    global_step, best_epoch, and eval_* with eval_step: the evaluation of the adapter the run
+    leaves: the best checkpoint's with load_best_model_at_end, else the last step's when it was
+    evaluated, else none).
     problem_type (`lorabert train --problem-type`): "single_label_classification" (class ids or
     names in label_column, cross-entropy), "multi_label_classification" (0/1 columns named by
     label_columns, a list or "A,B,..", which also name the labels unless labels= is given;
@@ -636,6 +638,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
             F["lb_model_close"](m)
     out = {"train_loss": res.train_loss, "train_runtime": res.runtime_s, "global_step": res.global_step,
            "train_tokens_per_second": res.tokens_per_s, "best_epoch": res.best_epoch}
-    if res.best_epoch > 0:
-        out.update(_metrics_dict(res.best_eval, names))
+    if res.eval_step > 0:  # the returned adapter's evaluation (metrics.json's; docs/training.md)
+        out.update(_metrics_dict(res.eval, names))
+        out["eval_step"] = res.eval_step
     return out

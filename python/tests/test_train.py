@@ -170,6 +170,12 @@ def test_steps_strategies_same_as_the_cli(cli, tiny, labelled, tmp_path):
     assert sorted(c for c in os.listdir(out) if c.startswith("checkpoint-")) == ["checkpoint-4"]
     st = json.loads((out / "trainer_state.json").read_text())
     assert (st["eval_steps"], st["save_steps"]) == (2, 4)
+    # load_best_model_at_end=False: the adapter is step 6's, and so is the evaluation reported
+    # (not checkpoint-4's, the best)
+    assert st["best_model_checkpoint"].endswith("checkpoint-4")
+    mj = json.loads((out / "metrics.json").read_text())
+    assert m["eval_step"] == mj["eval_step"] == 6 and "best_epoch" not in mj
+    assert m["eval_loss"] == evals[-1]["eval_loss"] and abs(mj["loss"] - evals[-1]["eval_loss"]) < 1e-6
     with pytest.raises(lorabert.UsageError, match="round multiple"):  # HF's load_best_model_at_end check
         lorabert.train(model=tiny[0], train=labelled, validation=labelled, eval_strategy="steps", eval_steps=3,
                        save_strategy="steps", save_steps=4)

@@ -8,6 +8,7 @@ void cli_progress_init(cli_progress *p, FILE *f) {
     p->tty = isatty(fileno(f)) != 0;
     p->line_open = false;
     p->table_started = false;
+    p->eval_epoch = 0;
 }
 
 static void close_line(cli_progress *p) {
@@ -63,20 +64,26 @@ static void on_epoch(void *user, const lb_epoch_info *e) {
     char tl[32];
     if (isnan(e->logged_loss)) snprintf(tl, sizeof tl, "No log");
     else snprintf(tl, sizeof tl, "%.6f", e->logged_loss);
-    if (reg)
-        fprintf(p->f, "%-6d %-14s %-16.6f %-9.6f %-10.6f %-9.6f %-9.6f\n", e->epoch, tl, e->eval.loss, e->eval.mse,
-                e->eval.mae, e->eval.pearson, e->eval.spearman);
-    else if (e->evaluated)
-        fprintf(p->f, "%-6d %-14s %-16.6f %-9.6f %-10.6f %-9.6f %-9.6f\n", e->epoch, tl, e->eval.loss,
-                e->eval.metrics.accuracy, e->eval.metrics.precision, e->eval.metrics.recall, e->eval.metrics.f1);
+    const lb_eval_result *ev = e->evaluated ? &e->eval : p->eval_epoch == e->epoch ? &p->eval : NULL;
+    char at[48] = ""; /* eval strategy steps: the epoch's last evaluation, named by its step */
+    if (ev && !e->evaluated) snprintf(at, sizeof at, " (eval at step %lld)", (long long)p->eval_step);
+    if (ev && reg)
+        fprintf(p->f, "%-6d %-14s %-16.6f %-9.6f %-10.6f %-9.6f %-9.6f%s\n", e->epoch, tl, ev->loss, ev->mse, ev->mae,
+                ev->pearson, ev->spearman, at);
+    else if (ev)
+        fprintf(p->f, "%-6d %-14s %-16.6f %-9.6f %-10.6f %-9.6f %-9.6f%s\n", e->epoch, tl, ev->loss,
+                ev->metrics.accuracy, ev->metrics.precision, ev->metrics.recall, ev->metrics.f1, at);
     else fprintf(p->f, "%-6d %-14s %-16s\n", e->epoch, tl, "-");
     fflush(p->f);
 }
 
-/* An evaluation of --eval-strategy steps: one line (the epoch table is for epoch evaluations). */
+/* An evaluation of --eval-strategy steps: one line; the epoch's row shows the epoch's last. */
 static void on_evaluate(void *user, const lb_epoch_info *e) {
     cli_progress *p = user;
     close_line(p);
+    p->eval_epoch = e->epoch;
+    p->eval_step = e->step;
+    p->eval = e->eval;
     fprintf(p->f, "eval at step %lld (epoch %.2f): loss %.6f accuracy %.6f precision %.6f recall %.6f f1 %.6f%s%s%s\n",
             (long long)e->step, e->epoch_progress, e->eval.loss, e->eval.metrics.accuracy, e->eval.metrics.precision,
             e->eval.metrics.recall, e->eval.metrics.f1, e->checkpoint_dir ? ", saved " : "",

@@ -2,7 +2,8 @@
  *
  * Owns: the terminal progress line (rewritten in place with \r when the stream is a terminal),
  * the plain progress lines of logs (about ten per epoch), the per-epoch table in HF's
- * notebook layout ("Epoch  Training Loss  Validation Loss  Accuracy ..."), and the library's
+ * notebook layout ("Epoch  Training Loss  Validation Loss  Accuracy ..."; with --eval-strategy
+ * steps an epoch's row shows its last mid-epoch evaluation, "(eval at step N)"), and the library's
  * notices, one per line.
  * Why: the library never prints nor calls isatty(); the CLI decides how a run looks, and its
  * output is an interface (tests and users grep it).
@@ -20,6 +21,10 @@ typedef struct cli_progress {
     bool tty;           /* rewrite one line in place */
     bool line_open;     /* a \r progress line without its newline yet */
     bool table_started; /* the table header has been printed */
+    /* the last evaluation of --eval-strategy steps (on_evaluate), shown in its epoch's row */
+    int eval_epoch; /* 0: none */
+    int64_t eval_step;
+    lb_eval_result eval;
 } cli_progress;
 
 /* Shows progress on f (terminal mode when f is a terminal). */

@@ -199,6 +199,16 @@ static void write_metric_fields(FILE *f, const lb_eval_result *e, int L) {
     lb_pyjson_double(f, e->metrics.recall);
 }
 
+const lb_eval_result *lb_run_result_eval(const lb_train_state *s, const lb_train_opts *o, int64_t *step) {
+    if (o->load_best) {
+        *step = s->best_epoch ? s->best_step : 0;
+        return s->best_epoch ? &s->best_eval : NULL;
+    }
+    bool last = s->last_eval_step > 0 && s->last_eval_step == s->global_step;
+    *step = last ? s->last_eval_step : 0;
+    return last ? &s->last_eval : NULL;
+}
+
 static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts *o, int L, const char *path,
                                     lb_error *err) {
     lb_atomic_file af;
@@ -206,10 +216,15 @@ static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts
     if (st) return st;
     FILE *f = af.fp;
     fputs("{\n", f);
-    if (s->best_epoch) {
-        write_metric_fields(f, &s->best_eval, L);
+    int64_t eval_step;
+    const lb_eval_result *ev = lb_run_result_eval(s, o, &eval_step);
+    if (ev && o->load_best) { /* the best checkpoint's adapter and evaluation */
+        write_metric_fields(f, ev, L);
         fprintf(f, ",\n  \"best_epoch\": %d,\n  \"metric_for_best\": \"%s\",\n", s->best_epoch,
                 lb_best_metric_name(o->best));
+    } else if (ev) { /* load_best_model_at_end false: the last step's adapter and evaluation */
+        write_metric_fields(f, ev, L);
+        fprintf(f, ",\n  \"eval_step\": %lld,\n", (long long)eval_step);
     }
     fprintf(f, "  \"global_step\": %lld,\n  \"train_loss\": ", (long long)s->global_step);
     lb_pyjson_double(f, s->global_step ? s->total_loss / (double)s->global_step : 0.0);
@@ -223,18 +238,30 @@ static lb_status write_metrics_json(const lb_train_state *s, const lb_train_opts
     return lb_atomic_commit(&af, err);
 }
 
+/* The curves' x (pixels) of an epoch position: the epoch strategy's points sit at epochs 1..n
+ * (evenly spread); with mid-epoch evaluations (eval strategy steps) the axis runs 0..n and each
+ * evaluation sits at its fractional epoch, the epochs' train loss at their ends. */
+static double svg_x(double p, int n, bool frac, double x0, double x1) {
+    if (frac) return x0 + (x1 - x0) * p / n;
+    return n > 1 ? x0 + (x1 - x0) * (p - 1) / (n - 1) : (x0 + x1) / 2;
+}
+
 /* Training curves: loss (train mean, eval) on the left axis, metrics in [0,1] on the right. */
-static lb_status write_svg(const lb_train_state *s, int epochs_done, const char *path, lb_error *err) {
+static lb_status write_svg(const lb_train_state *s, const lb_train_opts *o, int epochs_done, const char *path,
+                           lb_error *err) {
     lb_atomic_file af;
     lb_status st = lb_atomic_open(&af, path, err);
     if (st) return st;
     FILE *f = af.fp;
     const double W = 720, H = 420, x0 = 70, x1 = 560, y0 = 40, y1 = 360;
+    const bool frac = o->eval_strategy == LB_STRATEGY_STEPS && epochs_done > 0;
     double lmax = 1e-9;
     for (int e = 0; e < epochs_done; e++) {
         if (isfinite(s->rows[e].train_loss_mean)) lmax = fmax(lmax, s->rows[e].train_loss_mean);
         if (s->rows[e].has_eval && isfinite(s->rows[e].eval.loss)) lmax = fmax(lmax, s->rows[e].eval.loss);
     }
+    for (int i = 0; frac && i < s->nhist; i++)
+        if (s->hist[i].kind == LB_HIST_EVAL && isfinite(s->hist[i].v[0])) lmax = fmax(lmax, s->hist[i].v[0]);
     lmax *= 1.1;
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
@@ -251,23 +278,33 @@ static lb_status write_svg(const lb_train_state *s, int epochs_done, const char 
     fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">epoch</text>\n", (x0 + x1) / 2, y1 + 36);
     fprintf(f, "<text x=\"20\" y=\"%.0f\" transform=\"rotate(-90 20 %.0f)\" text-anchor=\"middle\">loss</text>\n",
             (y0 + y1) / 2, (y0 + y1) / 2);
-    for (int e = 0; e < epochs_done; e++) {
-        double x = epochs_done > 1 ? x0 + (x1 - x0) * e / (epochs_done - 1) : (x0 + x1) / 2;
-        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n", x, y1 + 18, e + 1);
-    }
+    for (int e = frac ? 0 : 1; e <= epochs_done; e++)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n",
+                svg_x(e, epochs_done, frac, x0, x1), y1 + 18, e);
     static const char *names[] = {"train loss", "eval loss", "accuracy", "f1"};
     static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
     for (int c = 0; c < 4; c++) {
         int any = 0;
-        for (int e = 0; e < epochs_done; e++) {
-            const lb_epoch_row *r = &s->rows[e];
-            double v = c == 0         ? r->train_loss_mean
-                       : !r->has_eval ? NAN
-                       : c == 1       ? r->eval.loss
-                       : c == 2       ? r->eval.metrics.accuracy
-                                      : r->eval.metrics.f1;
+        /* the train loss per epoch; the evaluations per epoch, or (frac) each in log_history */
+        const int n = c > 0 && frac ? s->nhist : epochs_done;
+        for (int i = 0; i < n; i++) {
+            double v, p;
+            if (c > 0 && frac) {
+                const lb_hist_entry *h = &s->hist[i];
+                if (h->kind != LB_HIST_EVAL) continue;
+                v = h->v[c == 1 ? 0 : c == 2 ? 1 : 2];
+                p = (double)h->step / (double)s->steps_per_epoch;
+            } else {
+                const lb_epoch_row *r = &s->rows[i];
+                v = c == 0         ? r->train_loss_mean
+                    : !r->has_eval ? NAN
+                    : c == 1       ? r->eval.loss
+                    : c == 2       ? r->eval.metrics.accuracy
+                                   : r->eval.metrics.f1;
+                p = i + 1;
+            }
             if (!isfinite(v)) continue;
-            double x = epochs_done > 1 ? x0 + (x1 - x0) * e / (epochs_done - 1) : (x0 + x1) / 2;
+            double x = svg_x(p, epochs_done, frac, x0, x1);
             double y = c < 2 ? y1 - (y1 - y0) * v / lmax : y1 - (y1 - y0) * v;
             if (!any) fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colors[c]);
             fprintf(f, "%s%.1f,%.1f", any ? " " : "", x, y);
@@ -522,7 +559,7 @@ lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_trai
         char *p = lb_path_join(sg->dir, "training_curves.svg");
         /* early stopping: fewer epochs, the last one maybe partial */
         int done = s->epoch + (s->step_in_epoch > 0);
-        st = write_svg(s, done < o->epochs ? done : o->epochs, p, err);
+        st = write_svg(s, o, done < o->epochs ? done : o->epochs, p, err);
         free(p);
     }
     if (!st) st = lb_run_publish(out, sg, err);

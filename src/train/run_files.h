@@ -59,6 +59,11 @@ lb_status lb_run_save_adapter_dir(lb_model *m, const lb_train_state *s, const lb
 /* work/checkpoint-<global_step>/, whole or not at all. */
 lb_status lb_run_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_train_opts *o, const char *work,
                                  lb_error *err);
+/* The evaluation of the adapter the run leaves, and its step in *step (0 and NULL: none): with
+ * load_best_model_at_end and a best checkpoint, the best checkpoint's (HF's best model); else
+ * the last evaluation when it ran at the run's last step (the adapter written); else none (the
+ * last step's adapter was not evaluated; an earlier evaluation describes another adapter). */
+const lb_eval_result *lb_run_result_eval(const lb_train_state *s, const lb_train_opts *o, int64_t *step);
 /* The end of a run: the adapter the model holds, trainer_state.json, metrics.json and
  * training_curves.svg, published with the checkpoints in one rename. */
 lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_run_output *out,

@@ -138,7 +138,12 @@ typedef struct lb_train_state {
     int64_t best_step;       /* the best checkpoint's global step (HF best_model_checkpoint) */
     double best_metric;
     lb_eval_result best_eval;
-    float *best_params;  /* [Σ numel], owned */
+    float *best_params; /* [Σ numel], owned */
+    /* The last evaluation of this session and its step (0: none yet). Not in the resume
+     * checkpoint: it only names the final adapter's evaluation (lb_run_result_eval), which needs
+     * the last step evaluated, and the last step always runs in the last session. */
+    int64_t last_eval_step;
+    lb_eval_result last_eval;
     lb_hist_entry *hist; /* owned */
     int nhist, caphist;
     lb_epoch_row *rows;             /* [epochs], owned */

@@ -801,6 +801,8 @@ static lb_status eval_save(lb_trainer *t, bool ev, bool sv, bool at_epoch_end, b
                                  lb_run_round(rt, 4), lb_run_round(rt > 0 ? (double)n / rt : 0, 3),
                                  lb_run_round(rt > 0 ? ceil((double)n / o->eval_batch_size) / rt : 0, 3)}};
         if ((st = push_hist(t, h, 0, err))) return st;
+        s->last_eval_step = s->global_step;
+        s->last_eval = res;
         if (at_epoch_end) {
             lb_epoch_row *row = &s->rows[s->epoch];
             row->has_eval = 1;
@@ -1135,6 +1137,8 @@ static void trainer_result(const lb_trainer *t, lb_train_result *res) {
     res->global_step = s->global_step;
     res->best_epoch = s->best_epoch;
     res->best_eval = s->best_eval;
+    const lb_eval_result *ev = lb_run_result_eval(s, &t->o, &res->eval_step);
+    if (ev) res->eval = *ev;
     res->train_loss = t->done          ? t->train_loss
                       : s->global_step ? (s->total_loss + (double)s->tr_loss) / (double)s->global_step
                                        : 0.0;

@@ -791,6 +791,79 @@ Test(trainer, steps_strategies_survive_resume, .timeout = 600) {
     lb_tokset_free(&va);
 }
 
+/* load_best_model_at_end false: the adapter is the last step's, so metrics.json and the run's
+ * result report the last step's evaluation (eval_step), never the best checkpoint's; a last step
+ * that was not evaluated reports none. load_best_model_at_end true reports the best checkpoint's. */
+Test(trainer, result_eval_is_the_written_adapters, .timeout = 600) {
+    lb_tokset tr, va;
+    toy_set(&tr, 28, 1); /* 7 steps per epoch, 14 in all */
+    toy_set(&va, 10, 2);
+    /* eval every 2 (the last step, 14, evaluated), every 3 (the last evaluation at 12), every 2
+     * with load_best true (checkpoints every 4: the best is one of 4, 8, 12) */
+    const int every[] = {2, 3, 2};
+    for (int cfg = 0; cfg < 3; cfg++) {
+        char dir[] = "/tmp/lbtrainREXXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        lb_model *m = toy_model(0.1f);
+        lb_train_opts o;
+        toy_opts(&o, dir);
+        o.epochs = 2;
+        o.eval_strategy = o.save_strategy = LB_STRATEGY_STEPS;
+        o.eval_steps = every[cfg];
+        o.save_steps = every[cfg] * 2;
+        o.load_best = cfg == 2;
+        lb_train_result r;
+        lb_error err;
+        cr_assert_eq(train_once(m, &tr, &va, &o, &r, &err), LB_OK, "cfg %d: %s", cfg, err.msg);
+        lb_model_free(m);
+        cr_assert_eq(r.global_step, 14);
+        char *p = lb_path_join(dir, "trainer_state.json");
+        cJSON *st = read_json(p);
+        free(p);
+        p = lb_path_join(dir, "metrics.json");
+        cJSON *mj = read_json(p);
+        free(p);
+        /* the last evaluation in log_history, and the best checkpoint's */
+        const cJSON *e, *last = NULL;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(st, "log_history")) if (cJSON_GetObjectItem(e, "eval_loss")) last = e;
+        cr_assert_not_null(last);
+        const int last_step = cJSON_GetObjectItem(last, "step")->valueint;
+        cr_assert_eq(last_step, cfg == 1 ? 12 : 14);
+        const cJSON *loss = cJSON_GetObjectItem(mj, "loss"), *es = cJSON_GetObjectItem(mj, "eval_step");
+        cr_assert_gt(r.best_epoch, 0, "cfg %d: a best checkpoint is tracked either way", cfg);
+        if (cfg == 0) {
+            cr_assert_eq(r.eval_step, 14);
+            cr_assert(cJSON_IsNumber(es) && es->valueint == 14, "cfg 0: metrics.json eval_step");
+            cr_assert_null(cJSON_GetObjectItem(mj, "best_epoch"));
+            cr_assert(cJSON_IsNumber(loss) &&
+                          fabs(loss->valuedouble - cJSON_GetObjectItem(last, "eval_loss")->valuedouble) < 1e-6,
+                      "cfg 0: metrics.json's loss is the last step's evaluation");
+            cr_assert(fabs(r.eval.loss - cJSON_GetObjectItem(last, "eval_loss")->valuedouble) < 1e-6);
+            /* the best is a checkpoint (4, 8 or 12), another adapter than step 14's */
+            cr_assert_neq(r.eval.loss, r.best_eval.loss, "cfg 0: eval is the last step's, not the best's");
+        } else if (cfg == 1) {
+            cr_assert_eq(r.eval_step, 0, "cfg 1: the last step was not evaluated");
+            cr_assert_eq(r.eval.loss, 0);
+            cr_assert_null(loss, "cfg 1: metrics.json names no evaluation of an adapter it does not hold");
+            cr_assert_null(es);
+        } else {
+            const cJSON *bm = cJSON_GetObjectItem(st, "best_model_checkpoint");
+            cr_assert(cJSON_IsString(bm));
+            const long long best_step = atoll(strrchr(bm->valuestring, '-') + 1);
+            cr_assert_eq(r.eval_step, best_step);
+            cr_assert_eq(r.eval.loss, r.best_eval.loss);
+            cr_assert(cJSON_IsNumber(loss) && fabs(loss->valuedouble - r.best_eval.loss) < 1e-6);
+            cr_assert_null(es, "load_best true: metrics.json as before (best_epoch, no eval_step)");
+            cr_assert_not_null(cJSON_GetObjectItem(mj, "best_epoch"));
+        }
+        cJSON_Delete(st);
+        cJSON_Delete(mj);
+        rm_rf(dir);
+    }
+    lb_tokset_free(&tr);
+    lb_tokset_free(&va);
+}
+
 static void keep_line(void *user, const char *line) {
     char *buf = user;
     if (strstr(line, "class weights")) snprintf(buf, 512, "%s", line);
