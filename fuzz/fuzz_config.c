@@ -2,7 +2,7 @@
  * config.json must be accepted or rejected with a message, never crash or leak. Each input is
  * parsed twice: with the file's own labels, and with a num_labels override (3 labels, the
  * second time with caller-given names). Accepted configs must satisfy the invariants the rest
- * of the model code relies on (positive sizes, heads dividing the hidden size, >= 2 labels,
+ * of the model code relies on (positive sizes, heads dividing the hidden size, >= 2 labels (1 for regression),
  * every label named, dropouts in [0, 1)). */
 #include <math.h>
 #include <stdint.h>
@@ -20,7 +20,8 @@ static void check_ok(const lb_model *m) {
     /* the sequence limit: every position; RoBERTa / XLM-R's start after the pad id, at least one */
     if (c->max_tokens < 1 || c->max_tokens > c->max_pos) abort();
     if (m->arch->pos_from_pad && c->max_tokens != c->max_pos - c->pad_token_id - 1) abort();
-    if (c->num_labels < 2 || !c->id2label) abort();
+    /* one output only for regression (HF: num_labels 1 without problem_type means regression) */
+    if (c->num_labels < (c->problem == LB_PROBLEM_REGRESSION ? 1 : 2) || !c->id2label) abort();
     for (int i = 0; i < c->num_labels; i++)
         if (!c->id2label[i]) abort();
     float p[3] = {c->hidden_dropout, c->attention_dropout, c->classifier_dropout};
