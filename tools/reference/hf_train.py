@@ -79,6 +79,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--max-length", type=int, default=512)
+    ap.add_argument("--resume", action="store_true",
+                    help="continue from the newest OUTPUT/checkpoints/checkpoint-* when there is one "
+                         "(HF resume_from_checkpoint: optimizer, scheduler, RNG and data order restored)")
     a = ap.parse_args()
     transformers.logging.set_verbosity_error()
     torch.set_num_threads(a.threads)
@@ -103,22 +106,35 @@ def main():
                       data_collator=DataCollatorWithPadding(tok), compute_metrics=compute_metrics,
                       callbacks=[timer])
     t0 = time.perf_counter()
-    out = trainer.train()
+    ckdir = os.path.join(a.output, "checkpoints")
+    resume = a.resume and os.path.isdir(ckdir) and any(d.startswith("checkpoint-") for d in os.listdir(ckdir))
+    if resume:
+        # transformers 4.32 reads its own rng_state.pth (numpy arrays inside) with torch.load, whose
+        # weights_only default became True in torch 2.6: these are this script's own files
+        _load = torch.load
+
+        def trusted_load(*args, **kw):
+            kw.setdefault("weights_only", False)
+            return _load(*args, **kw)
+        torch.load = trusted_load
+    out = trainer.train(resume_from_checkpoint=True if resume else None)
     total = time.perf_counter() - t0
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
     trains = {round(h["epoch"]): h["loss"] for h in trainer.state.log_history if "loss" in h}
     rows = []
-    for e, (h, t) in enumerate(zip(evals, timer.rows), 1):
+    # a resumed run timed only its own epochs: the earlier ones have no wall times
+    times = [{"train_s": None, "eval_s": None, "wall_s": None}] * (len(evals) - len(timer.rows)) + timer.rows
+    for e, (h, t) in enumerate(zip(evals, times), 1):
         r = {"epoch": e, "train_loss": trains.get(e)}
         r.update({k: h[k] for k in ("eval_loss", "eval_accuracy", "eval_precision", "eval_recall", "eval_f1")})
         r.update(t)
         rows.append(r)
         print("epoch %d  train_loss %.4f  eval_loss %.6f  acc %.4f  prec %.4f  rec %.4f  f1 %.4f  "
               "wall %.1f s (train %.1f, eval %.1f)" % (e, r["train_loss"] or float("nan"), r["eval_loss"],
-              r["eval_accuracy"], r["eval_precision"], r["eval_recall"], r["eval_f1"], t["wall_s"],
-              t["train_s"], t["eval_s"]), flush=True)
+              r["eval_accuracy"], r["eval_precision"], r["eval_recall"], r["eval_f1"],
+              *(float("nan") if t[k] is None else t[k] for k in ("wall_s", "train_s", "eval_s"))), flush=True)
     pm.save_pretrained(os.path.join(a.output, "best"), safe_serialization=True)
-    res = {"epochs": rows, "train_runtime": out.metrics["train_runtime"], "wall_s": total,
+    res = {"epochs": rows, "train_runtime": out.metrics["train_runtime"], "wall_s": total, "resumed": resume,
            "best": trainer.state.best_model_checkpoint, "best_metric": trainer.state.best_metric,
            "args": vars(a), "threads": torch.get_num_threads(),
            "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}

@@ -42,7 +42,13 @@ for seed in ${SEEDS//,/ }; do
   for sys in ${SYSTEMS//,/ }; do
     cell=$OUT/$sys/seed$seed
     if [ -f "$cell/result.json" ]; then echo "seed_study: $sys seed $seed done" >&2; continue; fi
-    rm -rf "$cell.tmp"; mkdir -p "$cell.tmp"
+    # an HF cell interrupted with its session continues from its last epoch checkpoint (HF's
+    # resume_from_checkpoint restores optimizer, scheduler, RNG and data order); others restart
+    if [ "$sys" = hf_fp32 ] && compgen -G "$cell.tmp/run/checkpoints/checkpoint-*" >/dev/null; then
+      echo "seed_study: $sys seed $seed: resuming from $(ls -d "$cell.tmp"/run/checkpoints/checkpoint-* | tail -1)" >&2
+    else
+      rm -rf "$cell.tmp"; mkdir -p "$cell.tmp"
+    fi
     echo "seed_study: $sys seed $seed ($(date -u +%H:%M:%S))" >&2
     t0=$(date +%s.%N)
     case $sys in
@@ -52,7 +58,7 @@ for seed in ${SEEDS//,/ }; do
           --logging-steps 250 --output "$cell.tmp/run" >"$cell.tmp/train.log" 2>&1 ;;
       hf_fp32)
         "$PY" tools/reference/hf_train.py --model "$model" --train "$TRAIN" --validation "$VAL" \
-          --epochs "$EPOCHS" --threads "$THREADS" --seed "$seed" --output "$cell.tmp/run" >"$cell.tmp/train.log" 2>&1 ;;
+          --epochs "$EPOCHS" --threads "$THREADS" --seed "$seed" --output "$cell.tmp/run" --resume >>"$cell.tmp/train.log" 2>&1 ;;
       *) echo "seed_study: unknown system $sys" >&2; exit 2 ;;
     esac
     t1=$(date +%s.%N)
