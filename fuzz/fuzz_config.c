@@ -16,7 +16,8 @@ static void check_ok(const lb_model *m) {
     if (c->vocab_size < 1 || c->dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->hidden_dim < 1 || c->max_pos < 1 ||
         c->dim % c->n_heads != 0)
         abort();
-    if (c->arch == LB_ARCH_DISTILBERT ? c->type_vocab_size != 0 : c->type_vocab_size < 1) abort();
+    /* token types only where the architecture has an embedding for them (BERT, RoBERTa, XLM-R) */
+    if (m->arch->has_token_type ? c->type_vocab_size < 1 : c->type_vocab_size != 0) abort();
     /* the sequence limit: every position; RoBERTa / XLM-R's start after the pad id, at least one */
     if (c->max_tokens < 1 || c->max_tokens > c->max_pos) abort();
     if (m->arch->pos_from_pad && c->max_tokens != c->max_pos - c->pad_token_id - 1) abort();
@@ -55,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(text, data, size);
     text[size] = '\0';
     parse_once(text, NULL);
-    char *names[3] = {"neg", "neutral", "pos"};
+    const char *names[3] = {"neg", "neutral", "pos"};
     lb_load_opts o1 = {.num_labels = 3, .quiet = true};
     lb_load_opts o2 = {.num_labels = 3, .labels = names, .quiet = true};
     parse_once(text, (size & 1) ? &o2 : &o1);
