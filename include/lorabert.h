@@ -265,34 +265,44 @@ void lb_model_get_info(const lb_model *m, lb_model_info *info);
 lb_status lb_model_set_precision(lb_model *m, lb_precision p, lb_error *err);
 
 typedef struct lb_lora_options {
-    int r;                      /* 0 means 4 */
-    double alpha;               /* 0 means 32 */
-    double dropout;             /* applied to the adapter input; default 0 (the seed recipe: 0.01) */
-    const char *target_modules; /* PEFT module names, comma-separated, or "all-linear"; NULL means
+    int r;                       /* 0 means 4 */
+    double alpha;                /* 0 means 32 */
+    double dropout;              /* applied to the adapter input; default 0 (the seed recipe: 0.01) */
+    const char *target_modules;  /* PEFT module names, comma-separated, or "all-linear"; NULL means
                                  * the architecture's query projection ("q_lin", "query"; ModernBERT's
                                  * fused "Wqkv") */
-    bool use_rslora;            /* scaling alpha/sqrt(r) instead of alpha/r */
-    uint64_t seed;              /* LoRA A init (kaiming-uniform as PEFT; see "Seeds") */
-    bool seed_set;              /* true: seed 0 is 0, not 42 */
-    bool use_dora;              /* DoRA (PEFT use_dora, PEFT >= 0.9 loads it): a trainable magnitude per
+    bool use_rslora;             /* scaling alpha/sqrt(r) instead of alpha/r */
+    uint64_t seed;               /* LoRA A init (kaiming-uniform as PEFT; see "Seeds") */
+    bool seed_set;               /* true: seed 0 is 0, not 42 */
+    bool use_dora;               /* DoRA (PEFT use_dora, PEFT >= 0.9 loads it): a trainable magnitude per
                                  * output row of each adapted linear, W' = m (W + s B A) / ||W + s B A||_row
                                  * with the norm detached (PEFT 0.14's formula). lb_adapter_open
                                  * refuses DoRA adapters (LB_ERR_UNSUPPORTED): open them as the
                                  * model's own adapter (lb_model_options.adapter) */
-    const char *init;           /* PEFT's init_lora_weights: NULL or "default" (A kaiming-uniform,
+    const char *init;            /* PEFT's init_lora_weights: NULL or "default" (A kaiming-uniform,
                                  * B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0), "false" (B
                                  * random too, U(+-1/sqrt(r)): training starts off the base
                                  * model); others, e.g. "pissa", LB_ERR_UNSUPPORTED by name */
-    const char *rank_pattern;   /* PEFT rank_pattern as "KEY=N,KEY=N" (NULL or "": none): the
+    const char *rank_pattern;    /* PEFT rank_pattern as "KEY=N,KEY=N" (NULL or "": none): the
                                  * adapted modules whose path matches re.match(".*\.KEY$") get
                                  * rank N instead of r, e.g. "layer.0.attention.q_lin=8,lin2=2".
                                  * A KEY is a regular expression (1..127 bytes, no ',' or '=',
                                  * no Python-only syntax such as \d or (?...), no {m,n});
                                  * at most 32 */
-    const char *alpha_pattern;  /* the same for lora_alpha ("KEY=X,..."). Two keys that match one
+    const char *alpha_pattern;   /* the same for lora_alpha ("KEY=X,..."). Two keys that match one
                                  * module with different values, or a rank and an alpha key on
                                  * which PEFT 0.6 and later PEFT disagree, are LB_ERR_UNSUPPORTED;
                                  * adapter_config.json holds both dicts as PEFT writes them */
+    const char *modules_to_save; /* PEFT modules_to_save beyond the head, comma-separated (NULL or
+                                  * "": the head only): each module whose name ends with one of
+                                  * them trains in full, e.g. "output_layer_norm" (every block's),
+                                  * "layer.5.output.LayerNorm", "lin1". lorabert trains the encoder
+                                  * blocks' linears (weight, bias; fp32 in every precision) and
+                                  * LayerNorms (DistilBERT, BERT, RoBERTa, XLM-R); a name matching
+                                  * the embeddings, BERT's pooler, a module holding others, a
+                                  * LoRA target, or nothing is LB_ERR_UNSUPPORTED by name. At most 16 names of
+                                  * 1..127 bytes. lb_adapter_open refuses such adapters
+                                  * (LB_ERR_UNSUPPORTED): open them as the model's own adapter */
 } lb_lora_options;
 
 /* Checks opts without a model (what lb_model_add_adapter checks before looking at the model):

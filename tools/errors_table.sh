@@ -257,7 +257,7 @@ row "adapter peft_type IA3" $LB predict --model m --adapter ad_peft "x"
 row "adapter target module unknown" $LB predict --model m --adapter ad_tgt "x"
 mkdir -p ad_pissa && cp "$G"/lora/* ad_pissa/ && sed -i 's/"init_lora_weights": true/"init_lora_weights": "pissa_niter_4"/' ad_pissa/adapter_config.json
 row "adapter init_lora_weights pissa (the init rewrote PEFT's base weights)" $LB predict --model m --adapter ad_pissa "x"
-mkdir -p ad_mts && cp "$G"/lora/* ad_mts/ && sed -i 's/"modules_to_save": null/"modules_to_save": ["classifier", "lin1"]/' ad_mts/adapter_config.json
+mkdir -p ad_mts && cp "$G"/lora/* ad_mts/ && sed -i 's/"modules_to_save": null/"modules_to_save": ["classifier", "ffn"]/' ad_mts/adapter_config.json
 row "adapter modules_to_save beyond the head" $LB predict --model m --adapter ad_mts "x"
 mkdir -p ad_rank && cp "$G"/lora/* ad_rank/ && sed -i 's/"rank_pattern": {}/"rank_pattern": {"q_lin": 8}/' ad_rank/adapter_config.json
 row "adapter rank_pattern its tensors do not follow" $LB predict --model m --adapter ad_rank "x"

@@ -73,7 +73,8 @@ class ModelInfo(Structure):
 class LoraOptions(Structure):
     _fields_ = [("r", c_int), ("alpha", c_double), ("dropout", c_double), ("target_modules", c_char_p),
                 ("use_rslora", c_bool), ("seed", c_uint64), ("seed_set", c_bool), ("use_dora", c_bool),
-                ("init", c_char_p), ("rank_pattern", c_char_p), ("alpha_pattern", c_char_p)]
+                ("init", c_char_p), ("rank_pattern", c_char_p), ("alpha_pattern", c_char_p),
+                ("modules_to_save", c_char_p)]
 
 
 class ClassifierOptions(Structure):

@@ -397,7 +397,7 @@ _TRAIN_ARGS = ("num_train_epochs", "per_device_train_batch_size", "per_device_ev
 _FIXED_ARGS = {"evaluation_strategy": ("no", "steps", "epoch"), "eval_strategy": ("no", "steps", "epoch"),
                "save_strategy": ("no", "steps", "epoch"), "load_best_model_at_end": (True, False)}
 _LORA_ARGS = ("r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "use_dora", "init_lora_weights",
-              "rank_pattern", "alpha_pattern")
+              "rank_pattern", "alpha_pattern", "modules_to_save")
 
 
 class _Callbacks(object):
@@ -480,7 +480,9 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's names with the seed
     recipe's values, as `lorabert train` (r=4, lora_alpha=32, lora_dropout=0.01, target_modules=the
     query projection, use_rslora=False, use_dora=False, init_lora_weights=True, or "gaussian" or False,
-    rank_pattern / alpha_pattern dicts of module regex -> rank / alpha as LoraConfig's), and
+    rank_pattern / alpha_pattern dicts of module regex -> rank / alpha as LoraConfig's,
+    modules_to_save: module names trained in full beyond the head, a list or "A,B" (LoraConfig's;
+    the encoder blocks' LayerNorms, e.g. ["output_layer_norm"])), and
     loraplus_lr_ratio (0: off; PEFT's create_loraplus_optimizer: lora_B and biases at
     learning_rate x ratio).
     Data: paths, HF dataset folders / hub ids (train_split "train", validation_split
@@ -569,6 +571,9 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
             if any("," in key or "=" in key for key in d):
                 raise UsageError("%s: a key holds ',' or '=' (lorabert's separators)" % k, 2)
             setattr(lora, k, _b(",".join("%s=%r" % (key, v) for key, v in d.items())))
+    mts = kwargs.get("modules_to_save")
+    if mts:
+        lora.modules_to_save = _b(mts if isinstance(mts, str) else ",".join(mts))
     tm = kwargs.get("target_modules")
     if tm is not None:
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))

@@ -261,3 +261,20 @@ def test_rank_alpha_pattern_same_adapter_as_the_cli(cli, tiny, labelled, tmp_pat
     assert cfg["rank_pattern"] == {"layer.0.attention.q_lin": 8} and cfg["alpha_pattern"] == {"v_lin": 16}
     with pytest.raises(lorabert.UnsupportedError, match="Python-only"):
         lorabert.train(model=tiny[0], train=labelled, rank_pattern={"layer\\.\\d\\.q_lin": 8})
+
+
+def test_modules_to_save_same_adapter_as_the_cli(cli, tiny, labelled, tmp_path):
+    need(*TRAIN_FNS)
+    common = ["--train", labelled, "--epochs", "1", "--max-length", "32", "--threads", "2", "--no-eval"]
+    lorabert.train(model=tiny[0], train=labelled, output_dir=str(tmp_path / "py"), num_train_epochs=1,
+                   max_length=32, lora_dropout=0.01, threads=2, evaluation_strategy="no",
+                   modules_to_save=["output_layer_norm", "lin1"])
+    run_cli(cli, "train", "--model", tiny[0], "--output", str(tmp_path / "cli"), *common,
+            "--modules-to-save", "output_layer_norm,lin1")
+    a = (tmp_path / "py" / "adapter_model.safetensors").read_bytes()
+    b = (tmp_path / "cli" / "adapter_model.safetensors").read_bytes()
+    assert a == b and b"output_layer_norm.weight" in a and b"ffn.lin1.weight" in a
+    cfg = json.loads((tmp_path / "py" / "adapter_config.json").read_text())
+    assert "output_layer_norm" in cfg["modules_to_save"]
+    with pytest.raises(lorabert.UnsupportedError, match="ffn"):
+        lorabert.train(model=tiny[0], train=labelled, modules_to_save="ffn")

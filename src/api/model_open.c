@@ -227,6 +227,24 @@ static lb_status lora_config(const lb_lora_options *opts, lb_lora_config *c, lb_
     if ((ist = parse_pattern("rank_pattern", o.rank_pattern, false, pats->rank, &pats->n_rank, err))) return ist;
     if ((ist = parse_pattern("alpha_pattern", o.alpha_pattern, true, pats->alpha, &pats->n_alpha, err))) return ist;
     c->patterns = pats->n_rank || pats->n_alpha ? pats : NULL;
+    if (o.modules_to_save && *o.modules_to_save) {
+        int nm = 0;
+        char **names = lb_split_list(o.modules_to_save, &nm);
+        if (!names) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < nm && !ist; i++) {
+            size_t len = strlen(names[i]);
+            bool dup = false;
+            for (int j = 0; j < pats->n_mts; j++) dup |= !strcmp(pats->mts[j], names[i]);
+            if (dup) continue;
+            if (len < 1 || len >= LB_LORA_PATTERN_KEY || pats->n_mts >= LB_LORA_MAX_MTS)
+                ist = lb_err(err, LB_ERR_USAGE, "modules_to_save '%.64s': at most %d names of 1..%d bytes each",
+                             names[i], LB_LORA_MAX_MTS, LB_LORA_PATTERN_KEY - 1);
+            else memcpy(pats->mts[pats->n_mts++], names[i], len + 1);
+        }
+        lb_free_list(names);
+        if (ist) return ist;
+        c->patterns = pats;
+    }
     if (!o.target_modules) return LB_OK;
     int n = 0;
     char **names = lb_split_list(o.target_modules, &n);

@@ -45,7 +45,7 @@ int cmd_train(int argc, char **argv) {
     bool rslora = false, no_eval = false, overwrite = false, dora = false;
     /* issue 16: PEFT options */
     const char *lora_init = "default";
-    const char *rank_pattern = NULL, *alpha_pattern = NULL;
+    const char *rank_pattern = NULL, *alpha_pattern = NULL, *mts = NULL;
     double loraplus = 0;
     /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
     const char *lr_sched = "linear", *report_to = "none", *logging_dir = NULL, *greater = NULL, *eval_strategy = NULL,
@@ -104,6 +104,9 @@ int cmd_train(int argc, char **argv) {
          "PEFT rank_pattern: modules whose path matches the regex .*\\.KEY$ get rank N (e.g. layer.0.attention.q_lin=8,lin2=2)",
          0, 0},
         {"--lora-alpha-pattern", OPT_STR, &alpha_pattern, "KEY=X,..", "PEFT alpha_pattern: the same for --lora-alpha",
+         0, 0},
+        {"--modules-to-save", OPT_STR, &mts, "A,B",
+         "PEFT modules_to_save beyond the head: modules whose name ends with A or B train in full (the encoder blocks' linears and LayerNorms, e.g. lin1, output_layer_norm, layer.5.output.LayerNorm)",
          0, 0},
         {"--loraplus-lr-ratio", OPT_F64, &loraplus, "X",
          "LoRA+ (PEFT create_loraplus_optimizer): lora_B tensors and 1-D tensors (biases) learn at --lr x X, the rest at --lr (0: off)",
@@ -250,6 +253,7 @@ int cmd_train(int argc, char **argv) {
                             .init = lora_init,
                             .rank_pattern = rank_pattern,
                             .alpha_pattern = alpha_pattern,
+                            .modules_to_save = mts,
                             .seed = (uint64_t)seed,
                             .seed_set = true,
                             .use_dora = dora};
@@ -265,6 +269,10 @@ int cmd_train(int argc, char **argv) {
     if (lb_lora_options_check(&(lb_lora_options){.rank_pattern = rank_pattern, .alpha_pattern = alpha_pattern}, &err)) {
         cli_free_list(label_names);
         return cli_usage_error("train", "%s", err.msg);
+    }
+    if (lb_lora_options_check(&(lb_lora_options){.modules_to_save = mts}, &err)) {
+        cli_free_list(label_names);
+        return cli_usage_error("train", "--modules-to-save: %s", err.msg);
     }
     if (lb_lora_options_check(&lora, &err)) {
         cli_free_list(label_names);
@@ -528,7 +536,8 @@ int cmd_train(int argc, char **argv) {
                                     class_weights ? class_weights : "",
                                     lora_init,
                                     rank_pattern ? rank_pattern : "",
-                                    alpha_pattern ? alpha_pattern : ""};
+                                    alpha_pattern ? alpha_pattern : "",
+                                    mts ? mts : ""};
 
         for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) h = cli_digest_bytes(h, strs[i], strlen(strs[i]) + 1);
         items[ni++] = (cli_dist_item){"training options", h};

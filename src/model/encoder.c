@@ -80,15 +80,17 @@ static void layout(lb_model *m, bump *b, const fwd_plan *p) {
         int64_t np = !p->train ? p->attn_one : last ? p->attn_last : p->attn_full;
         a->probs = TAKE_F(b, np);
         a->attn_keep = p->drop && c->attention_dropout > 0 ? TAKE_U8(b, np) : NULL;
-        a->ctx = p->train && lw->lora_A[LB_LIN_O] ? TAKE_F(b, (int64_t)rq * D) : sh_ctx;
+        a->ctx = p->train && (lw->lora_A[LB_LIN_O] || lw->g_w[LB_LIN_O]) ? TAKE_F(b, (int64_t)rq * D) : sh_ctx;
         a->a = TAKE_F(b, (int64_t)rq * D);
         a->a_keep = p->drop && m->arch->attn_out_dropout && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)rq * D) : NULL;
         a->mean1 = TAKE_F(b, rq);
         a->rstd1 = TAKE_F(b, rq);
-        a->h1 = p->train && lw->lora_A[LB_LIN_FFN1] ? TAKE_F(b, (int64_t)rq * D) : sh_h1;
+        a->h1 = p->train && (lw->lora_A[LB_LIN_FFN1] || lw->g_w[LB_LIN_FFN1]) ? TAKE_F(b, (int64_t)rq * D) : sh_h1;
         a->f1pre = TAKE_F(b, (int64_t)rq * F);
         /* Eval: GELU runs in place (f1 == f1pre). */
-        a->f1 = !p->train ? a->f1pre : lw->lora_A[LB_LIN_FFN2] ? TAKE_F(b, (int64_t)rq * F) : sh_f1;
+        a->f1 = !p->train                                         ? a->f1pre
+                : lw->lora_A[LB_LIN_FFN2] || lw->g_w[LB_LIN_FFN2] ? TAKE_F(b, (int64_t)rq * F)
+                                                                  : sh_f1;
         a->f2 = TAKE_F(b, (int64_t)rq * D);
         a->f_keep = p->drop && c->hidden_dropout > 0 ? TAKE_U8(b, (int64_t)rq * D) : NULL;
         a->mean2 = TAKE_F(b, rq);
@@ -166,7 +168,9 @@ void lb_encoder_free_buffers(lb_model *m) {
 /* y [rows, ldy] = x [rows, ldx] W^T (+ bias) for linear kind k of a layer. */
 static void frozen_forward(const lb_model *m, const lb_layer_w *lw, int k, float *y, int ldy, const float *x, int ldx,
                            int rows, const float *bias) {
-    if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(x, rows, ldx, lw->wb[k], bias, false, y, ldy);
+    if (lw->g_w[k]) /* trained in full (modules_to_save): fp32 on its current values in every mode */
+        lb_linear_forward(y, ldy, x, ldx, lw->w[k], bias, rows, lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
+    else if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(x, rows, ldx, lw->wb[k], bias, false, y, ldy);
     else if (m->precision == LB_PRECISION_INT8) lb_gemm_int8(x, rows, ldx, lw->wi[k], bias, y, ldy);
     else if (lw->wf[k]) lb_gemm_f32_packed(x, rows, ldx, lw->wf[k], bias, false, y, ldy);
     else lb_linear_forward(y, ldy, x, ldx, lw->w[k], bias, rows, lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
@@ -175,7 +179,10 @@ static void frozen_forward(const lb_model *m, const lb_layer_w *lw, int k, float
 /* dx [rows, lddx] += dy [rows, lddy] W: the input gradient through a frozen linear. */
 static void frozen_backward_dx(const lb_model *m, const lb_layer_w *lw, int k, float *dx, int lddx, const float *dy,
                                int lddy, int rows) {
-    if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(dy, rows, lddy, lw->wbt[k], NULL, true, dx, lddx);
+    if (lw->g_w[k])
+        lb_linear_backward(dx, lddx, NULL, NULL, dy, lddy, NULL, lb_lin_in(&m->cfg, k), lw->w[k], rows,
+                           lb_lin_in(&m->cfg, k), lb_lin_out(&m->cfg, k));
+    else if (m->precision == LB_PRECISION_BF16) lb_gemm_bf16(dy, rows, lddy, lw->wbt[k], NULL, true, dx, lddx);
     else if (lw->wft[k]) lb_gemm_f32_packed(dy, rows, lddy, lw->wft[k], NULL, true, dx, lddx);
     else
         lb_linear_backward(dx, lddx, NULL, NULL, dy, lddy, NULL, lb_lin_in(&m->cfg, k), lw->w[k], rows,
@@ -497,6 +504,15 @@ static void glayout(lb_model *m, bump *b, gbufs *g) {
 
 /* dout [rq, D] -> adapter grads of layer l; dxin [N, D] = gradient wrt the layer input when
  * need_dx (else untouched). */
+/* A linear modules_to_save trains in full: dW [out, in] += dy^T x, db += column sums of dy
+ * (dy [rows, lddy], x [rows, in]: the input its forward saw). */
+static void full_grad(const lb_model *m, const lb_layer_w *lw, int k, const float *dy, int lddy, const float *x,
+                      int rows) {
+    if (!lw->g_w[k]) return;
+    int in = lb_lin_in(&m->cfg, k), out = lb_lin_out(&m->cfg, k);
+    lb_linear_backward(NULL, 0, lw->g_w[k], lw->g_b[k], dy, lddy, x, in, lw->w[k], rows, in, out);
+}
+
 static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, bool need_dx, gbufs *g) {
     const lb_model_config *c = &m->cfg;
     lb_layer_w *lw = &m->layers[l];
@@ -506,11 +522,12 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
     int rq = last ? B : N;
     int64_t nD = (int64_t)rq * D;
 
-    /* LN2 (input f2 = ffn_out + h1) */
-    lb_layernorm_backward(g->dsum, NULL, NULL, dout, a->f2, a->mean2, a->rstd2, lw->ln2_w, rq, D);
+    /* LN2 (input f2 = ffn_out + h1); its gradients when modules_to_save trains it */
+    lb_layernorm_backward(g->dsum, lw->g_ln2_w, lw->g_ln2_b, dout, a->f2, a->mean2, a->rstd2, lw->ln2_w, rq, D);
     memcpy(g->dh1, g->dsum, sizeof(float) * (size_t)nD); /* residual into h1 */
     if (a->f_keep) lb_dropout_backward(g->dsum, g->dsum, a->f_keep, nD, m->p_hidden);
     /* lin2 */
+    full_grad(m, lw, LB_LIN_FFN2, g->dsum, D, a->f1, rq);
     memset(g->df1, 0, sizeof(float) * (size_t)rq * F);
     const float *dyb = lb_dora_scaled_dy(a, lw, LB_LIN_FFN2, rq, D, g->dsum, D, g->dyf); /* DoRA: f dy */
     frozen_backward_dx(m, lw, LB_LIN_FFN2, g->df1, F, dyb, D, rq);
@@ -518,25 +535,28 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
         lb_lora_backward(m, a, lw, LB_LIN_FFN2, rq, g->dsum, D, DYF(dyb, g->dsum), g->df1, g->du, g->tmp, g->dscr);
     lb_gelu_backward(g->df1, g->df1, a->f1pre, (int64_t)rq * F);
     /* lin1 */
+    full_grad(m, lw, LB_LIN_FFN1, g->df1, F, a->h1, rq);
     dyb = lb_dora_scaled_dy(a, lw, LB_LIN_FFN1, rq, F, g->df1, F, g->dyf);
     frozen_backward_dx(m, lw, LB_LIN_FFN1, g->dh1, D, dyb, F, rq);
     if (lw->lora_A[LB_LIN_FFN1])
         lb_lora_backward(m, a, lw, LB_LIN_FFN1, rq, g->df1, F, DYF(dyb, g->df1), g->dh1, g->du, g->tmp, g->dscr);
     /* LN1 (input a = attn_out + xq) */
-    lb_layernorm_backward(g->da, NULL, NULL, g->dh1, a->a, a->mean1, a->rstd1, lw->ln1_w, rq, D);
+    lb_layernorm_backward(g->da, lw->g_ln1_w, lw->g_ln1_b, g->dh1, a->a, a->mean1, a->rstd1, lw->ln1_w, rq, D);
     /* Gradient wrt the query-row inputs starts with the residual. */
     float *dxq = last ? g->dxq : dxin;
     if (need_dx) memcpy(dxq, g->da, sizeof(float) * (size_t)nD);
     if (a->a_keep) lb_dropout_backward(g->da, g->da, a->a_keep, nD, m->p_hidden);
     /* out_lin */
+    full_grad(m, lw, LB_LIN_O, g->da, D, a->ctx, rq);
     memset(g->dctx, 0, sizeof(float) * (size_t)nD);
     dyb = lb_dora_scaled_dy(a, lw, LB_LIN_O, rq, D, g->da, D, g->dyf);
     frozen_backward_dx(m, lw, LB_LIN_O, g->dctx, D, dyb, D, rq);
     if (lw->lora_A[LB_LIN_O])
         lb_lora_backward(m, a, lw, LB_LIN_O, rq, g->da, D, DYF(dyb, g->da), g->dctx, g->du, g->tmp, g->dscr);
     /* attention */
-    bool need_q = need_dx || lw->lora_A[LB_LIN_Q], need_k = need_dx || lw->lora_A[LB_LIN_K],
-         need_v = need_dx || lw->lora_A[LB_LIN_V];
+    bool need_q = need_dx || lw->lora_A[LB_LIN_Q] || lw->g_w[LB_LIN_Q],
+         need_k = need_dx || lw->lora_A[LB_LIN_K] || lw->g_w[LB_LIN_K],
+         need_v = need_dx || lw->lora_A[LB_LIN_V] || lw->g_w[LB_LIN_V];
     if (need_q) memset(g->dq, 0, sizeof(float) * (size_t)nD);
     if (need_k || need_v) memset(g->dkv, 0, sizeof(float) * (size_t)N * 2 * D);
     float scale = 1.0f / sqrtf((float)dh);
@@ -551,7 +571,10 @@ static void layer_backward(lb_model *m, int l, const float *dout, float *dxin, b
                               kvb + D, 2 * D, nq, nk, H, dh, scale, m->attn_scratch);
         po += (int64_t)H * nq * nk;
     }
-    /* q, k, v projections */
+    /* q, k, v projections (their inputs: the [CLS] rows of the last layer, else the layer's) */
+    full_grad(m, lw, LB_LIN_Q, g->dq, D, last ? a->xq : m->hs[l], rq);
+    full_grad(m, lw, LB_LIN_K, g->dkv, 2 * D, m->hs[l], N);
+    full_grad(m, lw, LB_LIN_V, g->dkv + D, 2 * D, m->hs[l], N);
     dyb = lb_dora_scaled_dy(a, lw, LB_LIN_Q, rq, D, g->dq, D, g->dyf);
     if (lw->lora_A[LB_LIN_Q])
         lb_lora_backward(m, a, lw, LB_LIN_Q, rq, g->dq, D, DYF(dyb, g->dq), need_dx ? dxq : NULL, g->du, g->tmp,

@@ -17,8 +17,15 @@ typedef struct lb_layer_w {
     const float *b[LB_LIN__COUNT]; /* [out] */
     const float *ln1_w, *ln1_b;    /* [D] after attention (sa_layer_norm / attention.output.LayerNorm) */
     const float *ln2_w, *ln2_b;    /* [D] after FFN (output_layer_norm / output.LayerNorm) */
-    float *lora_A[LB_LIN__COUNT];  /* [r, in] or NULL (in the trainable block) */
-    float *lora_B[LB_LIN__COUNT];  /* [out, r] */
+    /* Their gradients when modules_to_save trains them (the values then live in the trainable
+     * block like the head's), else NULL. */
+    float *g_ln1_w, *g_ln1_b, *g_ln2_w, *g_ln2_b;
+    /* The same for the linears modules_to_save trains in full: their weight [out, in] and bias
+     * [out] live in the trainable block (w[k] / b[k] point there), every mode runs them in fp32
+     * on those values (no packs), and backward adds dW = dY^T X and db. NULL: frozen. */
+    float *g_w[LB_LIN__COUNT], *g_b[LB_LIN__COUNT];
+    float *lora_A[LB_LIN__COUNT]; /* [r, in] or NULL (in the trainable block) */
+    float *lora_B[LB_LIN__COUNT]; /* [out, r] */
     float *grad_A[LB_LIN__COUNT], *grad_B[LB_LIN__COUNT];
     /* DoRA (lora.c): the magnitude [out] and its gradient (in the trainable block), and the
      * detached row norms ||W + s B A|| [out] and factors magnitude / norm [out] of the last
@@ -127,7 +134,10 @@ typedef struct lb_tensor {
     int64_t shape[2]; /* [out, in] for linears; [n] for vectors */
     int64_t numel;
     const float **w; /* the model field pointing at the values */
-    float **g;       /* head: the model field pointing at its gradient */
+    bool mts;        /* a frozen tensor that modules_to_save made trainable (head is set too; after
+                        the head's tensors in the block) */
+    float **g;       /* head, or a tensor modules_to_save can train (a block's LayerNorm): the
+                        model field pointing at its gradient */
     int64_t off;     /* head: offset in the trainable block */
     int layer, lin;  /* a block linear's weight: layer and lb_linear kind (LoRA sits
                                         there); -1 otherwise */

@@ -22,9 +22,12 @@
 #include "model/internal.h"
 
 int lb_lora_lowest_layer(const lb_model *m) {
-    for (int l = 0; l < m->cfg.n_layers; l++)
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const lb_layer_w *lw = &m->layers[l];
+        if (lw->g_ln1_w || lw->g_ln1_b || lw->g_ln2_w || lw->g_ln2_b) return l; /* modules_to_save */
         for (int k = 0; k < LB_LIN__COUNT; k++)
-            if (m->layers[l].lora_A[k]) return l;
+            if (lw->lora_A[k] || lw->g_w[k]) return l;
+    }
     return m->cfg.n_layers;
 }
 
@@ -166,6 +169,79 @@ static lb_status resolve_modules(const lb_model *m, const lb_lora_config *cfg, i
     return LB_OK;
 }
 
+/* ---- modules_to_save ------------------------------------------------------------------------ */
+static bool ends_with(const char *s, size_t n, const char *t) {
+    size_t k = strlen(t);
+    return n >= k && !memcmp(s + n - k, t, k);
+}
+
+/* PEFT 0.6.2 _set_trainable: every module of the PeftModel whose name ends with a listed name is
+ * wrapped (ModulesToSaveWrapper) and trains in full. The modules are the prefixes of each
+ * tensor's "base_model.model.<key>" at its dots; lorabert trains the matched blocks' linears
+ * and LayerNorms (tensors with a gradient field, e->g; a linear that is also a LoRA target is
+ * refused) and the head (already trainable). mark[i] is set for the
+ * tensors to train; *values their total. Any other match, or a name matching nothing, is refused
+ * by name. */
+static lb_status resolve_mts(const lb_model *m, const lb_lora_config *cfg, bool *mark, int64_t *values, lb_error *err) {
+    *values = 0;
+    char full[LB_TENSOR_KEY_MAX + 64], key[LB_TENSOR_KEY_MAX + 32];
+    int nm = cfg->patterns ? cfg->patterns->n_mts : 0;
+    for (int j = 0; j < nm; j++) {
+        const char *t = cfg->patterns->mts[j];
+        bool head_name = !strcmp(t, "classifier") || !strcmp(t, "score") || !strcmp(t, "pre_classifier");
+        bool any = false;
+        /* The PeftModel's own wrappers: "base_model" and "base_model.model" hold everything. */
+        if (ends_with("base_model", 10, t) || ends_with("base_model.model", 16, t))
+            return lb_err(err, LB_ERR_UNSUPPORTED,
+                          "modules_to_save \"%s\" matches the whole model (base_model / base_model.model)", t);
+        for (int i = 0; i < m->n_tensors; i++) {
+            const lb_tensor *e = &m->tensors[i];
+            lb_tensor_full_key(m, e, key, sizeof key);
+            snprintf(full, sizeof full, "base_model.model.%s", key);
+            size_t leaf = strrchr(full, '.') - full; /* the tensor's own module ends there */
+            for (size_t n = 17; n <= leaf; n++) {
+                if (full[n] != '.' || !ends_with(full, n, t)) continue;
+                any = true;
+                if (e->head) break; /* the head trains anyway */
+                if (n == leaf && e->g && !m->arch->modern) {
+                    if (e->lin >= 0 && (cfg->target_mask >> e->lin & 1u))
+                        return lb_err(err, LB_ERR_UNSUPPORTED,
+                                      "modules_to_save \"%s\" matches %.*s, which is also a LoRA target "
+                                      "(target_modules): a module is adapted or trained in full, not both",
+                                      t, (int)(n - 17), full + 17);
+                    if (!*e->w)
+                        return lb_err(err, LB_ERR_UNSUPPORTED,
+                                      "modules_to_save \"%s\": an adapter held apart from its base model cannot "
+                                      "train base modules in full: load it as the model's own adapter",
+                                      t);
+                    if (!mark[i]) *values += e->numel;
+                    mark[i] = true;
+                    break;
+                }
+                return lb_err(err, LB_ERR_UNSUPPORTED,
+                              "modules_to_save \"%s\" matches %.*s, which lorabert cannot train in full (it trains "
+                              "the encoder blocks' linears and LayerNorms and the classification head; not "
+                              "embeddings, the pooler or modules holding others%s)",
+                              t, (int)(n - 17), full + 17, m->arch->modern ? ", nor any module of ModernBERT" : "");
+            }
+        }
+        if (!any && !head_name)
+            return lb_err(err, LB_ERR_UNSUPPORTED, "modules_to_save \"%s\" names no module of this %s model", t,
+                          m->arch->model_type);
+    }
+    return LB_OK;
+}
+
+lb_status lb_lora_mts_check(const lb_model *m, const lb_lora_config *cfg, lb_error *err) {
+    if (!cfg->patterns || !cfg->patterns->n_mts) return LB_OK;
+    bool *mark = calloc((size_t)m->n_tensors, sizeof(bool));
+    if (!mark) return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory");
+    int64_t n;
+    lb_status st = resolve_mts(m, cfg, mark, &n, err);
+    free(mark);
+    return st;
+}
+
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     if (m->has_lora) return lb_err(err, LB_ERR_USAGE, "LoRA: the model already has an adapter");
@@ -204,14 +280,19 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory");
     }
     if (pats) *pats = *cfg->patterns;
-    lb_status rst = resolve_modules(m, cfg, rr, ss, &rmax, err);
+    bool *mark = calloc((size_t)m->n_tensors, sizeof(bool));
+    int64_t nmts = 0;
+    lb_status rst =
+        mark ? resolve_modules(m, cfg, rr, ss, &rmax, err) : lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory");
+    if (!rst) rst = resolve_mts(m, cfg, mark, &nmts, err);
     if (rst) {
+        free(mark);
         free(rr);
         free(ss);
         free(pats);
         return rst;
     }
-    int64_t hn = m->n_head, total = hn, ndora = 0, maxw = 0;
+    int64_t hn = m->n_head, total = hn + nmts, ndora = 0, maxw = 0;
     for (int l = 0; l < c->n_layers; l++)
         for (int k = 0; k < LB_LIN__COUNT; k++)
             if (cfg->target_mask & (1u << k)) {
@@ -228,6 +309,7 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
         free(blk);
         free(grad);
         free(dbuf);
+        free(mark);
         free(rr);
         free(ss);
         free(pats);
@@ -238,6 +320,18 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     m->dora_delta = dbuf ? dbuf + ndora : NULL;
     float *dp = dbuf;
     memcpy(blk, m->train, sizeof(float) * (size_t)hn); /* the head keeps its values */
+    /* modules_to_save: a trainable copy of each marked tensor after the head (PEFT's
+     * ModulesToSaveWrapper copies the module), bound like the head's. */
+    for (int i = 0; i < m->n_tensors; i++) {
+        lb_tensor *e = &m->tensors[i];
+        if (!mark[i]) continue;
+        memcpy(blk + m->n_head, *e->w, sizeof(float) * (size_t)e->numel);
+        e->head = e->mts = true;
+        e->off = m->n_head;
+        m->n_head += e->numel;
+    }
+    free(mark);
+    hn = m->n_head;
     free(m->train);
     free(m->train_grad);
     m->train = blk;
@@ -339,6 +433,27 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
         }
     free(m->dora_buf);
     m->dora_buf = m->dora_delta = NULL;
+    /* modules_to_save copies become the merged model's own (frozen) weights. */
+    int nmts = 0;
+    for (int i = 0; i < m->n_tensors; i++) nmts += m->tensors[i].mts;
+    if (nmts) {
+        float **ow = realloc(m->owned, sizeof(float *) * (size_t)(m->n_owned + nmts));
+        if (!ow) return lb_err(err, LB_ERR_NOMEM, "merge: out of memory");
+        m->owned = ow;
+    }
+    for (int i = 0; i < m->n_tensors; i++) {
+        lb_tensor *e = &m->tensors[i];
+        if (!e->mts) continue;
+        float *w = malloc(sizeof(float) * (size_t)e->numel);
+        if (!w) return lb_err(err, LB_ERR_NOMEM, "merge: out of memory");
+        memcpy(w, m->train + e->off, sizeof(float) * (size_t)e->numel);
+        m->owned[m->n_owned++] = w;
+        *e->w = w;
+        *e->g = NULL;
+        e->head = e->mts = false;
+        m->n_head -= e->numel;
+        e->off = 0;
+    }
     /* Keep only the head (now frozen) in the trainable block. */
     int64_t hn = m->n_head;
     float *head = malloc(sizeof(float) * (size_t)hn);

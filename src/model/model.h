@@ -65,6 +65,7 @@ typedef enum lb_linear { LB_LIN_Q, LB_LIN_K, LB_LIN_V, LB_LIN_O, LB_LIN_FFN1, LB
 /* PEFT's rank_pattern / alpha_pattern: a module-name regex and its rank or alpha. */
 #define LB_LORA_MAX_PATTERNS 32 /* entries per pattern dict */
 #define LB_LORA_PATTERN_KEY 128 /* bytes of a key, NUL included */
+#define LB_LORA_MAX_MTS 16      /* modules_to_save names (each at most LB_LORA_PATTERN_KEY - 1 bytes) */
 typedef struct lb_lora_pattern {
     char key[LB_LORA_PATTERN_KEY];
     double value; /* rank (a whole number >= 1) or alpha */
@@ -73,6 +74,15 @@ typedef struct lb_lora_pattern {
 typedef struct lb_lora_patterns {
     int n_rank, n_alpha;
     lb_lora_pattern rank[LB_LORA_MAX_PATTERNS], alpha[LB_LORA_MAX_PATTERNS]; /* in dict order */
+    /* PEFT's modules_to_save beyond the head (the head always trains), in the config's order: a
+     * module whose full name ("base_model.model.distilbert.transformer.layer.0.output_layer_norm")
+     * ends with a name trains in full (PEFT 0.6.2's rule). lb_model_add_lora trains each matched
+     * linear (weight and bias) and LayerNorm of an encoder block (DistilBERT, BERT, RoBERTa,
+     * XLM-R); a name matching any other module but the head's (the embeddings, BERT's pooler, a
+     * module holding others, a linear that is also a LoRA target), or matching nothing, is
+     * LB_ERR_UNSUPPORTED naming it. "classifier", "score" and "pre_classifier" are the head's. */
+    int n_mts;
+    char mts[LB_LORA_MAX_MTS][LB_LORA_PATTERN_KEY];
 } lb_lora_patterns;
 
 typedef struct lb_lora_config {
@@ -83,8 +93,8 @@ typedef struct lb_lora_config {
     unsigned target_mask; /* bit (1u << lb_linear) per adapted layer kind */
     bool use_dora;        /* DoRA (PEFT use_dora): a trainable magnitude per output row, see lora.c */
     int init;             /* lb_lora_init: how lb_model_add_lora fills A and B */
-    /* Per-module rank / alpha (PEFT rank_pattern, alpha_pattern; see lb_lora_module_params), or
-     * NULL: none. Borrowed: lb_model_add_lora keeps its own copy (lb_model_get_lora's points
+    /* Per-module rank / alpha (PEFT rank_pattern, alpha_pattern; see lb_lora_module_params) and
+     * modules_to_save's names (lb_lora_patterns.mts), or NULL: none. Borrowed: lb_model_add_lora keeps its own copy (lb_model_get_lora's points
      * there); a standalone adapter's is NULL (its ranks and scalings are resolved). */
     const lb_lora_patterns *patterns;
 } lb_lora_config;
@@ -151,6 +161,9 @@ const lb_model_config *lb_model_get_config(const lb_model *m);
  * of its weight plus the initial adapter; a model without frozen weights (lb_model_adapter_shell)
  * cannot hold DoRA (LB_ERR_UNSUPPORTED: the norms need the base weights). */
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err);
+/* What lb_model_add_lora checks of cfg's modules_to_save against m, without changing m (the
+ * refusals named at lb_lora_config.patterns). */
+lb_status lb_lora_mts_check(const lb_model *m, const lb_lora_config *cfg, lb_error *err);
 
 /* A training run holds the model from its open to its close: one run at a time, and no merge or
  * new adapter under it (the run keeps pointers to the adapter's parameters). */

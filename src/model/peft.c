@@ -294,9 +294,9 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
         st = cfg_error(err, LB_ERR_FORMAT, path, "\"modules_to_save\" must be a list or null");
         goto out;
     }
-    /* Only the head's modules (PEFT's suffix rule: "classifier" also wraps DistilBERT's
-     * pre_classifier and RoBERTa's classifier.dense / out_proj); any other module trained in
-     * full is refused by name rather than failing later on an unknown tensor. */
+    /* The names as PEFT reads them (its suffix rule: "classifier" also wraps DistilBERT's
+     * pre_classifier and RoBERTa's classifier.dense / out_proj); lb_model_add_lora matches them
+     * against the model and refuses, by name, any module it cannot train in full. */
     if (x) {
         const cJSON *t;
         cJSON_ArrayForEach(t, x) {
@@ -304,17 +304,21 @@ static lb_status read_config(const char *dir, const lb_model *m, lb_lora_config 
                 st = cfg_error(err, LB_ERR_FORMAT, path, "modules_to_save must hold strings");
                 goto out;
             }
-            if (strcmp(t->valuestring, "classifier") && strcmp(t->valuestring, "score") &&
-                strcmp(t->valuestring, "pre_classifier")) {
+            size_t n = strlen(t->valuestring);
+            bool dup = false;
+            for (int j = 0; j < pats->n_mts; j++) dup |= !strcmp(pats->mts[j], t->valuestring);
+            if (dup) continue;
+            if (n < 1 || n >= LB_LORA_PATTERN_KEY || pats->n_mts >= LB_LORA_MAX_MTS) {
                 snprintf(msg, sizeof msg,
-                         "modules_to_save \"%.64s\" is not supported (only the classification head is trained "
-                         "in full: classifier, pre_classifier, score)",
-                         t->valuestring);
+                         "modules_to_save \"%.64s\": lorabert reads at most %d names of 1..%d bytes each",
+                         t->valuestring, LB_LORA_MAX_MTS, LB_LORA_PATTERN_KEY - 1);
                 st = cfg_error(err, LB_ERR_UNSUPPORTED, path, msg);
                 goto out;
             }
+            memcpy(pats->mts[pats->n_mts++], t->valuestring, n + 1);
         }
     }
+    cfg->patterns = pats->n_rank || pats->n_alpha || pats->n_mts ? pats : NULL;
     st = LB_OK;
     goto out;
 prefix:
@@ -371,6 +375,10 @@ static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config
     if (!f) {
         free(path);
         return err ? err->code : LB_ERR_IO;
+    }
+    if ((st = lb_lora_mts_check(m, cfg, err))) { /* named with the file that asks for it */
+        lb_err_prefix(err, "%s/adapter_config.json", dir);
+        goto out;
     }
     if ((st = lb_model_add_lora(m, cfg, 0, err))) goto out;
     lb_param *params;
@@ -493,7 +501,14 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     write_alpha(f, cfg->alpha);
     fputs(",\n  \"lora_dropout\": ", f);
     lb_pyjson_float32(f, cfg->dropout);
-    fputs(",\n  \"modules_to_save\": [\n    \"classifier\",\n    \"score\"\n  ],\n  \"peft_type\": \"LORA\",\n", f);
+    /* The head's names (PEFT >= 0.11 writes them for SEQ_CLS), then the others trained in full. */
+    fputs(",\n  \"modules_to_save\": [\n    \"classifier\",\n    \"score\"", f);
+    for (int j = 0; j < pats->n_mts; j++) {
+        if (!strcmp(pats->mts[j], "classifier") || !strcmp(pats->mts[j], "score")) continue;
+        fputs(",\n    ", f);
+        lb_pyjson_str(f, pats->mts[j]);
+    }
+    fputs("\n  ],\n  \"peft_type\": \"LORA\",\n", f);
     fprintf(f, "  \"r\": %d,\n  \"rank_pattern\": ", cfg->r);
     write_pattern(f, pats->rank, pats->n_rank, false);
     fputs(",\n  \"revision\": null,\n  \"target_modules\": [", f);

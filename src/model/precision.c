@@ -76,6 +76,7 @@ static lb_status pack_missing(lb_model *m, int tfirst, lb_error *err) {
             int in = lb_lin_in(c, k), out = lb_lin_out(c, k);
             bool made = false;
             if (!lb_lin_present(m->arch, k)) continue;
+            if (lw->g_w[k]) continue; /* trained in full (modules_to_save): fp32 on its current values */
             /* W [out, in] row-major: forward packs [N = out, K = in]; transposed ones are the
              * [K = out, N = in] matrix of dX = dY W. */
             if (kind == 3) {

@@ -48,9 +48,11 @@ static lb_tensor *linear(table *t, const char *pre, const char *module, int64_t 
 }
 
 /* nn.LayerNorm: weight and bias [D], no weight decay. */
-static void layernorm(table *t, const char *pre, const char *module, int64_t D, const float **w, const float **b) {
-    put(t, pre, module, "weight", D, -1, w, LB_INIT_ONES, false);
-    put(t, pre, module, "bias", D, -1, b, LB_INIT_ZEROS, false);
+/* gw, gb: the gradient fields when modules_to_save may train it (a block's), else NULL. */
+static void layernorm(table *t, const char *pre, const char *module, int64_t D, const float **w, const float **b,
+                      float **gw, float **gb) {
+    put(t, pre, module, "weight", D, -1, w, LB_INIT_ONES, false)->g = gw;
+    put(t, pre, module, "bias", D, -1, b, LB_INIT_ZEROS, false)->g = gb;
 }
 
 /* The two rows of a head linear (weight, bias) just put: optional in a checkpoint (newly
@@ -122,7 +124,7 @@ lb_status lb_tensors_build(lb_model *m, lb_error *err) {
     }
     embedding(&t, "embeddings.word_embeddings", c->vocab_size, D, &m->wte);
     embedding(&t, "embeddings.position_embeddings", c->max_pos, D, &m->wpe);
-    layernorm(&t, "", "embeddings.LayerNorm", D, &m->emb_ln_w, &m->emb_ln_b);
+    layernorm(&t, "", "embeddings.LayerNorm", D, &m->emb_ln_w, &m->emb_ln_b, NULL, NULL);
     if (a->has_token_type) embedding(&t, "embeddings.token_type_embeddings", c->type_vocab_size, D, &m->wtt);
     char pre[64];
     for (int l = 0; l < c->n_layers; l++) {
@@ -132,9 +134,11 @@ lb_status lb_tensors_build(lb_model *m, lb_error *err) {
             lb_tensor *e = linear(&t, pre, a->lin_module[k], lb_lin_out(c, k), lb_lin_in(c, k), &lw->w[k], &lw->b[k]);
             e->layer = l;
             e->lin = k;
+            e[0].g = &lw->g_w[k]; /* modules_to_save may train it */
+            e[1].g = &lw->g_b[k];
         }
-        layernorm(&t, pre, a->ln1, D, &lw->ln1_w, &lw->ln1_b);
-        layernorm(&t, pre, a->ln2, D, &lw->ln2_w, &lw->ln2_b);
+        layernorm(&t, pre, a->ln1, D, &lw->ln1_w, &lw->ln1_b, &lw->g_ln1_w, &lw->g_ln1_b);
+        layernorm(&t, pre, a->ln2, D, &lw->ln2_w, &lw->ln2_b, &lw->g_ln2_w, &lw->g_ln2_b);
     }
     m->n_head = 0;
     lb_tensor *e = linear(&t, "", a->head.dense, D, D, &m->dense_w, &m->dense_b);

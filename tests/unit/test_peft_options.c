@@ -2,7 +2,7 @@
  * init_lora_weights true / "gaussian" / false) against PEFT 0.14.0's own (moments of the draws,
  * and PEFT-saved adapters with these inits loading with PEFT's logits), their round trip through
  * adapter_config.json, LoRA+'s parameter groups (PEFT 0.14 create_loraplus_optimizer), and the
- * adapters refused by name (other inits, modules_to_save beyond the head). Goldens:
+ * adapters refused by name (other inits, modules_to_save lorabert cannot train in full). Goldens:
  * tests/golden/peft_options (tools/reference/peft_options_golden.py). The LoRA+ trajectory
  * itself is tests/unit/test_trainer.c's loraplus_trajectory_matches_peft_optimizer. */
 #include <cjson/cJSON.h>
@@ -232,9 +232,12 @@ Test(peft_config, refused_by_name) {
         {"init_lora_weights", "\"loftq\"", "init_lora_weights \"loftq\" is not supported", LB_ERR_UNSUPPORTED},
         {"init_lora_weights", "\"pissa_niter_4\"", "\"pissa_niter_4\" is not supported", LB_ERR_UNSUPPORTED},
         {"init_lora_weights", "3", "\"init_lora_weights\" must be true, false or a string", LB_ERR_FORMAT},
-        {"modules_to_save", "[\"classifier\", \"lin1\"]", "modules_to_save \"lin1\" is not supported",
+        {"modules_to_save", "[\"classifier\", \"ffn\"]",
+         "adapter_config.json: modules_to_save \"ffn\" matches distilbert.transformer.layer.0.ffn,",
          LB_ERR_UNSUPPORTED},
-        {"modules_to_save", "[\"LayerNorm\"]", "modules_to_save \"LayerNorm\" is not supported", LB_ERR_UNSUPPORTED},
+        {"modules_to_save", "[\"LayerNorm\"]", "modules_to_save \"LayerNorm\" matches distilbert.embeddings.LayerNorm",
+         LB_ERR_UNSUPPORTED},
+        {"modules_to_save", "[\"nowhere\"]", "modules_to_save \"nowhere\" names no module", LB_ERR_UNSUPPORTED},
         {"modules_to_save", "[3]", "modules_to_save must hold strings", LB_ERR_FORMAT},
         {"lora_bias", "true", "lora_bias true is not supported", LB_ERR_UNSUPPORTED},
         {"layer_replication", "[[0, 1]]", "layer_replication is not supported", LB_ERR_UNSUPPORTED},
