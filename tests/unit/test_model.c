@@ -17,6 +17,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/peft.h"
+#include "../support/model_support.h"
 
 static const char *SMALL_CASES[] = {"distilbert_tiny", "distilbert_tiny_all", "bert_tiny",      "roberta_tiny",
                                     "xlmr_tiny",       "modernbert_tiny",     "modernbert_mean"};
@@ -28,55 +29,6 @@ static const char *FULL_CASES[] = {"distilbert_base", "minilm_real",     "robert
 static char *golden_dir(const char *name) {
     char *d = lb_path_join("tests/golden", name);
     return d;
-}
-
-/* ---- golden inputs ---------------------------------------------------------------------- */
-typedef struct golden_batch {
-    lb_batch b;
-    int32_t *ids, *lens, *tt, *labels;
-} golden_batch;
-
-static int32_t *i64_to_i32(lb_st_file *f, const char *name, int64_t *n_out, int64_t *shape) {
-    const lb_st_tensor *t = lb_st_find(f, name);
-    if (!t) return NULL;
-    cr_assert_eq(t->dtype, LB_DT_I64, "%s: expected I64", name);
-    int32_t *o = malloc(sizeof(int32_t) * (size_t)(t->numel ? t->numel : 1));
-    const int64_t *src = t->data;
-    for (int64_t i = 0; i < t->numel; i++) o[i] = (int32_t)src[i];
-    if (n_out) *n_out = t->numel;
-    if (shape) {
-        shape[0] = t->shape[0];
-        shape[1] = t->ndim > 1 ? t->shape[1] : 1;
-    }
-    return o;
-}
-
-static void read_batch(lb_st_file *f, golden_batch *g) {
-    int64_t shape[2];
-    memset(g, 0, sizeof *g);
-    g->ids = i64_to_i32(f, "input_ids", NULL, shape);
-    cr_assert_not_null(g->ids);
-    int B = (int)shape[0], T = (int)shape[1];
-    int32_t *mask = i64_to_i32(f, "attention_mask", NULL, NULL);
-    g->lens = calloc((size_t)B, sizeof(int32_t));
-    for (int b = 0; b < B; b++) {
-        int len = 0;
-        for (int t = 0; t < T; t++) len += mask[b * T + t];
-        for (int t = 0; t < T; t++) cr_assert_eq(mask[b * T + t], t < len, "golden batch is not right-padded");
-        g->lens[b] = len;
-    }
-    free(mask);
-    g->tt = i64_to_i32(f, "token_type_ids", NULL, NULL);
-    const lb_st_tensor *lt = lb_st_find(f, "labels"); /* float targets: multi-label / regression cases */
-    g->labels = lt && lt->dtype == LB_DT_I64 ? i64_to_i32(f, "labels", NULL, NULL) : NULL;
-    g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
-}
-
-static void free_batch(golden_batch *g) {
-    free(g->ids);
-    free(g->lens);
-    free(g->tt);
-    free(g->labels);
 }
 
 static void assert_logits_close(const float *got, const float *ref, int B, int L, const char *what) {
@@ -124,7 +76,7 @@ static void forward_case(const char *dir) {
     lb_st_file *f = lb_st_open(fpath, &e);
     cr_assert_not_null(f, "%s", e.msg);
     golden_batch g;
-    read_batch(f, &g);
+    golden_read_batch(f, &g);
     const lb_st_tensor *lt = lb_st_find(f, "logits");
     const float *ref = lb_st_f32(f, lt, &e);
     int NL = lb_model_get_config(m)->num_labels;
@@ -143,7 +95,7 @@ static void forward_case(const char *dir) {
     assert_logits_close(logits, ref, g.b.B, NL, "unpacked");
     each_sequence_alone(m, &g, ref, NL, "unpacked single sequence");
     free(logits);
-    free_batch(&g);
+    golden_free_batch(&g);
     lb_st_close(f);
     lb_model_free(m);
     free(mdir);
@@ -221,7 +173,7 @@ static void grads_case(const char *dir) {
     lb_st_file *f = lb_st_open(gpath, &e);
     cr_assert_not_null(f, "%s", e.msg);
     golden_batch g;
-    read_batch(f, &g);
+    golden_read_batch(f, &g);
     int B = g.b.B, NL = lb_model_get_config(m)->num_labels;
     float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
     cr_assert_eq(lb_model_forward(m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
@@ -266,7 +218,7 @@ static void grads_case(const char *dir) {
     cr_assert(fabsf(ps[np - 1].grad[0] - 2 * g0) <= 1e-5f * fabsf(g0) + 1e-12f);
     free(logits);
     free(dl);
-    free_batch(&g);
+    golden_free_batch(&g);
     lb_st_close(f);
     free(gpath);
     lb_model_free(m);
@@ -300,7 +252,7 @@ static void merge_case(const char *dir) {
     char *gpath = lb_path_join(dir, "grads.safetensors");
     lb_st_file *f = lb_st_open(gpath, &e);
     golden_batch g;
-    read_batch(f, &g);
+    golden_read_batch(f, &g);
     int B = g.b.B, NL = lb_model_get_config(m)->num_labels;
     float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
@@ -314,7 +266,7 @@ static void merge_case(const char *dir) {
     cr_assert_neq(lb_model_backward(m, l1, &e), LB_OK, "backward without adapters must fail");
     free(l1);
     free(l2);
-    free_batch(&g);
+    golden_free_batch(&g);
     lb_st_close(f);
     free(gpath);
     lb_model_free(m);
@@ -410,7 +362,7 @@ Test(model_lora, fresh_adapter_is_noop_and_dropout_is_seeded) {
     lb_model *m = lb_model_load(mdir, &o, &e);
     lb_st_file *f = lb_st_open(fpath, &e);
     golden_batch g;
-    read_batch(f, &g);
+    golden_read_batch(f, &g);
     float l0[10], l1[10], l2[10], l3[10];
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l0, &e), LB_OK);
     lb_lora_config lc = {.r = 4, .alpha = 32, .dropout = 0.1f, .target_mask = (1u << LB_LIN__COUNT) - 1};
@@ -436,7 +388,7 @@ Test(model_lora, fresh_adapter_is_noop_and_dropout_is_seeded) {
     int np = lb_model_params(m, &ps);
     for (int i = 0; i < np; i++)
         for (int64_t j = 0; j < ps[i].numel; j++) cr_assert(isfinite(ps[i].grad[j]), "%s", ps[i].name);
-    free_batch(&g);
+    golden_free_batch(&g);
     lb_st_close(f);
     lb_model_free(m);
     free(mdir);
@@ -478,33 +430,7 @@ Test(model_lora, gradients_with_dropout_match_finite_differences) {
     free(mdir);
     int32_t ids[2 * 6] = {101, 5, 7, 9, 102, 0, 101, 11, 102, 0, 0, 0}, lens[2] = {5, 3}, labels[2] = {2, 0};
     lb_batch b = {.B = 2, .T = 6, .ids = ids, .lengths = lens};
-    int NL = lb_model_get_config(m)->num_labels;
-    float logits[8], dl[8];
-    lb_rng r;
-    lb_rng_seed(&r, 77);
-    cr_assert_eq(lb_model_forward(m, &b, true, &r, logits, &e), LB_OK, "%s", e.msg);
-    lb_cross_entropy(logits, labels, 2, NL, dl);
-    lb_model_zero_grad(m);
-    cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK, "%s", e.msg);
-    for (int i = 0; i < np; i++) {
-        for (int j = 0; j < 3; j++) {
-            int64_t idx = (int64_t)(j * 7919 + i * 31) % ps[i].numel;
-            float s = ps[i].data[idx], h = 1e-3f; /* float FD: truncation vs rounding balance */
-            double lp, lm;
-            ps[i].data[idx] = s + h;
-            lb_rng_seed(&r, 77);
-            lb_model_forward(m, &b, true, &r, logits, &e);
-            lp = lb_cross_entropy(logits, labels, 2, NL, NULL);
-            ps[i].data[idx] = s - h;
-            lb_rng_seed(&r, 77);
-            lb_model_forward(m, &b, true, &r, logits, &e);
-            lm = lb_cross_entropy(logits, labels, 2, NL, NULL);
-            ps[i].data[idx] = s;
-            double num = (lp - lm) / (2 * h), an = ps[i].grad[idx];
-            cr_assert(fabs(num - an) <= 5e-3 * fabs(an) + 3e-4, "%s[%lld]: fd %.6g vs backward %.6g", ps[i].name,
-                      (long long)idx, num, an);
-        }
-    }
+    assert_fd_matches_backward(m, &b, labels, 77);
     lb_model_free(m);
     free(d);
 }
@@ -609,9 +535,9 @@ static void logits_of(const char *mdir, const char *gdir, float *out, uint64_t s
     char *fp = lb_path_join(gdir, "forward.safetensors");
     lb_st_file *f = lb_st_open(fp, &e);
     golden_batch g;
-    read_batch(f, &g);
+    golden_read_batch(f, &g);
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, out, &e), LB_OK, "%s", e.msg);
-    free_batch(&g);
+    golden_free_batch(&g);
     lb_st_close(f);
     free(fp);
     lb_model_free(m);
@@ -816,7 +742,7 @@ static void save_case(const char *gdir, bool with_hf) {
     char *fp = lb_path_join(gdir, "forward.safetensors");
     lb_st_file *f = lb_st_open(fp, &e);
     golden_batch g;
-    read_batch(f, &g);
+    golden_read_batch(f, &g);
     int B = g.b.B, NL = lb_model_get_config(m)->num_labels;
     float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l1, &e), LB_OK);
@@ -888,7 +814,7 @@ static void save_case(const char *gdir, bool with_hf) {
     free(cj);
     free(out);
     free(fp);
-    free_batch(&g);
+    golden_free_batch(&g);
     lb_st_close(f);
     lb_model_free(m);
     lb_model_free(m2);
@@ -1036,34 +962,22 @@ Test(model_random, init_random_train_step_both_archs) {
 /* ---- config.json from memory (the entry point fuzz/fuzz_config.c drives) ------------------ */
 #include "model/internal.h"
 
-static lb_status parse_cfg(const char *text, const lb_load_opts *opts, lb_model_config *out, lb_error *e) {
-    lb_model *m = calloc(1, sizeof *m);
-    cr_assert_not_null(m);
-    lb_status st = lb_config_parse_text(m, "mem/config.json", text, opts, e);
-    *out = m->cfg; /* copied before freeing: the caller compares scalars only */
-    out->id2label = NULL;
-    lb_config_free(&m->cfg);
-    cJSON_Delete(m->config_json);
-    free(m);
-    return st;
-}
-
 Test(model_config, parse_text_cases_found_by_fuzzing) {
     lb_error e;
     lb_model_config c;
     /* A layer_norm_eps that is positive as a double but 0 as float32 is accepted, as torch's
      * float32 LayerNorm accepts it (the fuzz invariant ln_eps > 0 was wrong, not the parser). */
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"hidden_size\": 8, \"num_attention_heads\": 2, "
-                           "\"layer_norm_eps\": 1e-52}",
-                           NULL, &c, &e),
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"hidden_size\": 8, \"num_attention_heads\": 2, "
+                                     "\"layer_norm_eps\": 1e-52}",
+                                     NULL, &c, &e),
                  LB_OK, "%s", e.msg);
     cr_assert_eq(c.ln_eps, 0.0f);
     cr_assert_eq(c.dim, 8);
     /* A repeated key keeps its last value (Python's json): one label and no problem_type is a
      * regression model, as transformers reads it */
-    cr_assert_eq(
-        parse_cfg("{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}", NULL, &c, &e), LB_OK,
-        "%s", e.msg);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"distilbert\", \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}",
+                                     NULL, &c, &e),
+                 LB_OK, "%s", e.msg);
     cr_assert_eq(c.num_labels, 1);
     cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
     /* Rejections carry the name given as path and free everything (ASan checks leaks). */
@@ -1078,7 +992,7 @@ Test(model_config, parse_text_cases_found_by_fuzzing) {
                          "{\"model_type\": \"distilbert\", \"dim\": 30, \"n_heads\": 4}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&e, 0, sizeof e);
-        lb_status st = parse_cfg(bad[i], NULL, &c, &e);
+        lb_status st = golden_parse_config(bad[i], NULL, &c, &e);
         cr_assert_neq(st, LB_OK, "accepted: %s", bad[i]);
         cr_assert_eq(e.code, st);
         cr_assert(strstr(e.msg, "mem/config.json"), "%s -> %s", bad[i], e.msg);
@@ -1092,7 +1006,7 @@ Test(model_config, parse_text_cases_found_by_fuzzing) {
     char *dir = lb_path_join(g, "model"), *path = lb_path_join(dir, "config.json"), *text = NULL;
     cr_assert_eq(lb_read_file(path, &text, NULL, &e), LB_OK);
     lb_load_opts o = {.quiet = true};
-    cr_assert_eq(parse_cfg(text, &o, &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(golden_parse_config(text, &o, &c, &e), LB_OK, "%s", e.msg);
     lb_model *m = lb_model_load(dir, &o, &e);
     cr_assert_not_null(m, "%s", e.msg);
     const lb_model_config *f = lb_model_get_config(m);
@@ -1111,19 +1025,20 @@ Test(model_config, json_loads_rules) {
     lb_error e;
     lb_model_config c;
     /* duplicate keys: the last wins (here: an unsupported model_type after a good one) */
-    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\", \"model_type\": \"gpt2\"}", NULL, &c, &e),
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"distilbert\", \"model_type\": \"gpt2\"}", NULL, &c, &e),
                  LB_ERR_UNSUPPORTED, "%s", e.msg);
     cr_assert(strstr(e.msg, "gpt2"), "%s", e.msg);
-    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\", \"dim\": 64, \"n_heads\": 2, \"dim\": 32}", NULL, &c, &e),
-                 LB_OK, "%s", e.msg);
+    cr_assert_eq(
+        golden_parse_config("{\"model_type\": \"distilbert\", \"dim\": 64, \"n_heads\": 2, \"dim\": 32}", NULL, &c, &e),
+        LB_OK, "%s", e.msg);
     cr_assert_eq(c.dim, 32);
     /* extra data after the object */
-    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\"} {}", NULL, &c, &e), LB_ERR_FORMAT);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"distilbert\"} {}", NULL, &c, &e), LB_ERR_FORMAT);
     cr_assert(strstr(e.msg, "mem/config.json: invalid JSON at line 1 column 30 (char 29): extra data"), "%s", e.msg);
     /* invalid JSON is reported as such, with its place */
-    cr_assert_eq(parse_cfg("{\"model_type\": \"distilbert\",", NULL, &c, &e), LB_ERR_FORMAT);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"distilbert\",", NULL, &c, &e), LB_ERR_FORMAT);
     cr_assert(strstr(e.msg, "invalid JSON at line 1") && !strstr(e.msg, "not a JSON object"), "%s", e.msg);
-    cr_assert_eq(parse_cfg("[1]", NULL, &c, &e), LB_ERR_FORMAT);
+    cr_assert_eq(golden_parse_config("[1]", NULL, &c, &e), LB_ERR_FORMAT);
     cr_assert(strstr(e.msg, "expected a JSON object, found an array"), "%s", e.msg);
 }
 
@@ -1149,15 +1064,16 @@ Test(model_config, null_fields_like_transformers) {
                            "\"max_position_embeddings\"",
                            "\"hidden_dropout_prob\""};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        cr_assert_eq(parse_cfg(refused[i], NULL, &c, &e), LB_ERR_FORMAT, "accepted: %s", refused[i]);
+        cr_assert_eq(golden_parse_config(refused[i], NULL, &c, &e), LB_ERR_FORMAT, "accepted: %s", refused[i]);
         cr_assert(strstr(e.msg, field[i]) && strstr(e.msg, "is null"), "%s", e.msg);
     }
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"position_embedding_type\": null}", NULL, &c, &e),
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"position_embedding_type\": null}", NULL, &c, &e),
                  LB_ERR_UNSUPPORTED);
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"classifier_dropout\": null, \"hidden_dropout_prob\": 0.3, "
-                           "\"pad_token_id\": null, \"problem_type\": null}",
-                           NULL, &c, &e),
-                 LB_OK, "%s", e.msg);
+    cr_assert_eq(
+        golden_parse_config("{\"model_type\": \"bert\", \"classifier_dropout\": null, \"hidden_dropout_prob\": 0.3, "
+                            "\"pad_token_id\": null, \"problem_type\": null}",
+                            NULL, &c, &e),
+        LB_OK, "%s", e.msg);
     cr_assert_float_eq(c.classifier_dropout, 0.3f, 1e-7);
 }
 
@@ -1166,36 +1082,37 @@ Test(model_config, null_fields_like_transformers) {
 Test(model_config, problem_types) {
     lb_error e;
     lb_model_config c;
-    cr_assert_eq(
-        parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"single_label_classification\"}", NULL, &c, &e), LB_OK,
-        "%s", e.msg);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"problem_type\": \"single_label_classification\"}",
+                                     NULL, &c, &e),
+                 LB_OK, "%s", e.msg);
     cr_assert(!c.multi_label);
-    cr_assert_eq(
-        parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"multi_label_classification\"}", NULL, &c, &e), LB_OK,
-        "%s", e.msg);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"problem_type\": \"multi_label_classification\"}",
+                                     NULL, &c, &e),
+                 LB_OK, "%s", e.msg);
     cr_assert(c.multi_label);
     cr_assert_eq(c.problem, LB_PROBLEM_MULTI_LABEL);
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"regression\"}", NULL, &c, &e), LB_OK, "%s",
-                 e.msg);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"problem_type\": \"regression\"}", NULL, &c, &e),
+                 LB_OK, "%s", e.msg);
     cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
     cr_assert(!c.multi_label);
     /* no problem_type: num_labels 1 is regression, more single-label */
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"id2label\": {\"0\": \"score\"}}", NULL, &c, &e), LB_OK, "%s",
-                 e.msg);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"id2label\": {\"0\": \"score\"}}", NULL, &c, &e),
+                 LB_OK, "%s", e.msg);
     cr_assert_eq(c.problem, LB_PROBLEM_REGRESSION);
     cr_assert_eq(c.num_labels, 1);
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\"}", NULL, &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\"}", NULL, &c, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(c.problem, LB_PROBLEM_SINGLE_LABEL);
     /* one label is not a classifier */
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"single_label_classification\", "
-                           "\"id2label\": {\"0\": \"a\"}}",
-                           NULL, &c, &e),
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"problem_type\": \"single_label_classification\", "
+                                     "\"id2label\": {\"0\": \"a\"}}",
+                                     NULL, &c, &e),
                  LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "num_labels 1 with problem_type single_label_classification"), "%s", e.msg);
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": \"zero_shot\"}", NULL, &c, &e),
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"problem_type\": \"zero_shot\"}", NULL, &c, &e),
                  LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "problem_type \"zero_shot\"") && strstr(e.msg, "\"regression\""), "%s", e.msg);
-    cr_assert_eq(parse_cfg("{\"model_type\": \"bert\", \"problem_type\": 5}", NULL, &c, &e), LB_ERR_UNSUPPORTED);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"bert\", \"problem_type\": 5}", NULL, &c, &e),
+                 LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "problem_type (not a string)"), "%s", e.msg);
 }
 
@@ -1256,7 +1173,7 @@ static void nan_logits_case(const char *name, const char *tensor) {
     lb_st_file *f = lb_st_open(fp, &e);
     cr_assert_not_null(f, "%s", e.msg);
     golden_batch gb;
-    read_batch(f, &gb);
+    golden_read_batch(f, &gb);
     int NL = lb_model_get_config(m)->num_labels;
     float *lg = malloc(sizeof(float) * (size_t)gb.b.B * NL);
     for (int pass = 0; pass < 2; pass++) { /* packed weights, then OpenBLAS on the mapped ones */
@@ -1272,7 +1189,7 @@ static void nan_logits_case(const char *name, const char *tensor) {
     cr_assert(!lb_path_present(out), "%s was created", out);
     free(out);
     free(lg);
-    free_batch(&gb);
+    golden_free_batch(&gb);
     lb_st_close(f);
     lb_model_free(m);
     free(g);

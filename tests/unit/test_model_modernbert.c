@@ -5,7 +5,6 @@
  * forward, the bf16 / int8 modes, and finite differences through the train path with the
  * classifier and LoRA dropouts on. */
 #include <criterion/criterion.h>
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,119 +15,63 @@
 #include "kernels/kernels.h"
 #include "model/internal.h"
 #include "model/peft.h"
+#include "../support/model_support.h"
 
-static lb_status parse(const char *text, lb_model_config *out, lb_error *e) {
-    lb_model *m = calloc(1, sizeof *m);
-    cr_assert_not_null(m);
-    lb_status st = lb_config_parse_text(m, "mem/config.json", text, NULL, e);
-    *out = m->cfg;
-    out->id2label = NULL;
-    lb_config_free(&m->cfg);
-    cJSON_Delete(m->config_json);
-    free(m);
-    return st;
-}
-
-static void refused(const char *text, lb_status code, const char *needle) {
-    lb_error e;
-    lb_model_config c;
-    cr_assert_eq(parse(text, &c, &e), code, "%s -> %s", text, e.msg);
-    cr_assert(strstr(e.msg, needle), "%s: message lacks \"%s\": %s", text, needle, e.msg);
-}
+#define MODEL_WRITER "tools/reference/make_goldens_modern.py"
 
 Test(modernbert_config, transformers_defaults) {
     lb_model_config c;
     lb_error e;
-    cr_assert_eq(parse("{\"model_type\": \"modernbert\"}", &c, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(golden_parse_config("{\"model_type\": \"modernbert\"}", NULL, &c, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(c.arch, LB_ARCH_MODERNBERT);
     cr_assert(c.vocab_size == 50368 && c.dim == 768 && c.n_layers == 22 && c.n_heads == 12 && c.hidden_dim == 1152);
     cr_assert(c.max_pos == 8192 && c.max_tokens == 8192 && c.pad_token_id == 50283);
     cr_assert(c.global_every == 3 && c.local_window == 128);
     cr_assert(c.rope_global == 160000.0f && c.rope_local == 10000.0f && c.ln_eps == 1e-5f);
     cr_assert(!c.pool_mean && !c.mlp_gelu_tanh && !c.head_gelu_tanh && c.classifier_dropout == 0.0f);
-    cr_assert_eq(parse("{\"model_type\": \"modernbert\", \"local_rope_theta\": null, \"global_rope_theta\": 5.0, "
-                       "\"classifier_pooling\": \"mean\", \"hidden_activation\": \"gelu_pytorch_tanh\", "
-                       "\"classifier_dropout\": 0.2, \"attention_dropout\": 0.0, \"norm_bias\": false}",
-                       &c, &e),
-                 LB_OK, "%s", e.msg);
+    cr_assert_eq(
+        golden_parse_config("{\"model_type\": \"modernbert\", \"local_rope_theta\": null, \"global_rope_theta\": 5.0, "
+                            "\"classifier_pooling\": \"mean\", \"hidden_activation\": \"gelu_pytorch_tanh\", "
+                            "\"classifier_dropout\": 0.2, \"attention_dropout\": 0.0, \"norm_bias\": false}",
+                            NULL, &c, &e),
+        LB_OK, "%s", e.msg);
     cr_assert(c.rope_local == 5.0f && c.pool_mean && c.mlp_gelu_tanh && !c.head_gelu_tanh);
     cr_assert_float_eq(c.classifier_dropout, 0.2f, 1e-7f);
 }
 
 Test(modernbert_config, unsupported_fields_are_refused_by_name) {
-    refused("{\"model_type\": \"modernbert\", \"norm_bias\": true}", LB_ERR_UNSUPPORTED, "norm_bias");
-    refused("{\"model_type\": \"modernbert\", \"attention_bias\": true}", LB_ERR_UNSUPPORTED, "attention_bias");
-    refused("{\"model_type\": \"modernbert\", \"mlp_bias\": true}", LB_ERR_UNSUPPORTED, "mlp_bias");
-    refused("{\"model_type\": \"modernbert\", \"classifier_bias\": true}", LB_ERR_UNSUPPORTED, "classifier_bias");
-    refused("{\"model_type\": \"modernbert\", \"attention_dropout\": 0.1}", LB_ERR_UNSUPPORTED, "attention_dropout");
-    refused("{\"model_type\": \"modernbert\", \"embedding_dropout\": 0.1}", LB_ERR_UNSUPPORTED, "embedding_dropout");
-    refused("{\"model_type\": \"modernbert\", \"mlp_dropout\": 0.1}", LB_ERR_UNSUPPORTED, "mlp_dropout");
-    refused("{\"model_type\": \"modernbert\", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}",
-            LB_ERR_UNSUPPORTED, "rope_scaling");
-    refused("{\"model_type\": \"modernbert\", \"hidden_activation\": \"silu\"}", LB_ERR_UNSUPPORTED,
-            "hidden_activation");
-    refused("{\"model_type\": \"modernbert\", \"classifier_activation\": \"tanh\"}", LB_ERR_UNSUPPORTED,
-            "classifier_activation");
-    refused("{\"model_type\": \"modernbert\", \"classifier_pooling\": \"max\"}", LB_ERR_UNSUPPORTED,
-            "classifier_pooling");
-    refused("{\"model_type\": \"modernbert\", \"norm_bias\": \"no\"}", LB_ERR_FORMAT, "norm_bias");
-    refused("{\"model_type\": \"modernbert\", \"global_rope_theta\": -1}", LB_ERR_FORMAT, "global_rope_theta");
-    refused("{\"model_type\": \"modernbert\", \"global_rope_theta\": null}", LB_ERR_FORMAT, "global_rope_theta");
-    refused("{\"model_type\": \"modernbert\", \"global_attn_every_n_layers\": 0}", LB_ERR_FORMAT,
-            "global_attn_every_n_layers");
-    refused("{\"model_type\": \"modernbert\", \"hidden_size\": 30, \"num_attention_heads\": 4}", LB_ERR_FORMAT,
-            "multiple");
-}
-
-static lb_model *load(const char *name) {
-    char dir[256];
-    snprintf(dir, sizeof dir, "tests/golden/%s/model", name);
-    if (!lb_dir_exists(dir)) cr_skip_test("golden %s missing (tools/reference/make_goldens_modern.py)", dir);
-    lb_error e;
-    lb_load_opts o = {.quiet = true, .seed = 5};
-    lb_model *m = lb_model_load(dir, &o, &e);
-    cr_assert_not_null(m, "%s", e.msg);
-    return m;
-}
-
-/* The golden forward batch (tests/golden/<name>/forward.safetensors), right-padded. */
-typedef struct fbatch {
-    lb_batch b;
-    int32_t *ids, *lens;
-    lb_st_file *f;
-} fbatch;
-
-static void read_fbatch(const char *name, fbatch *g) {
-    char p[256];
-    snprintf(p, sizeof p, "tests/golden/%s/forward.safetensors", name);
-    lb_error e;
-    g->f = lb_st_open(p, &e);
-    cr_assert_not_null(g->f, "%s", e.msg);
-    const lb_st_tensor *ids = lb_st_find(g->f, "input_ids"), *mask = lb_st_find(g->f, "attention_mask");
-    int B = (int)ids->shape[0], T = (int)ids->shape[1];
-    g->ids = malloc(sizeof(int32_t) * (size_t)B * T);
-    g->lens = calloc((size_t)B, sizeof(int32_t));
-    for (int i = 0; i < B * T; i++) {
-        g->ids[i] = (int32_t)((const int64_t *)ids->data)[i];
-        g->lens[i / T] += (int32_t)((const int64_t *)mask->data)[i];
-    }
-    g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens};
-}
-
-static void free_fbatch(fbatch *g) {
-    free(g->ids);
-    free(g->lens);
-    lb_st_close(g->f);
-}
-
-static double max_abs_diff(const float *a, const float *b, int n) {
-    double m = 0;
-    for (int i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
-    return m;
+    golden_config_refused("{\"model_type\": \"modernbert\", \"norm_bias\": true}", LB_ERR_UNSUPPORTED, "norm_bias");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"attention_bias\": true}", LB_ERR_UNSUPPORTED,
+                          "attention_bias");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"mlp_bias\": true}", LB_ERR_UNSUPPORTED, "mlp_bias");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"classifier_bias\": true}", LB_ERR_UNSUPPORTED,
+                          "classifier_bias");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"attention_dropout\": 0.1}", LB_ERR_UNSUPPORTED,
+                          "attention_dropout");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"embedding_dropout\": 0.1}", LB_ERR_UNSUPPORTED,
+                          "embedding_dropout");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"mlp_dropout\": 0.1}", LB_ERR_UNSUPPORTED, "mlp_dropout");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}",
+                          LB_ERR_UNSUPPORTED, "rope_scaling");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"hidden_activation\": \"silu\"}", LB_ERR_UNSUPPORTED,
+                          "hidden_activation");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"classifier_activation\": \"tanh\"}", LB_ERR_UNSUPPORTED,
+                          "classifier_activation");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"classifier_pooling\": \"max\"}", LB_ERR_UNSUPPORTED,
+                          "classifier_pooling");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"norm_bias\": \"no\"}", LB_ERR_FORMAT, "norm_bias");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"global_rope_theta\": -1}", LB_ERR_FORMAT,
+                          "global_rope_theta");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"global_rope_theta\": null}", LB_ERR_FORMAT,
+                          "global_rope_theta");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"global_attn_every_n_layers\": 0}", LB_ERR_FORMAT,
+                          "global_attn_every_n_layers");
+    golden_config_refused("{\"model_type\": \"modernbert\", \"hidden_size\": 30, \"num_attention_heads\": 4}",
+                          LB_ERR_FORMAT, "multiple");
 }
 
 Test(modernbert_model, info_and_peft_target_names) {
-    lb_model *m = load("modernbert_tiny");
+    lb_model *m = golden_load_model("modernbert_tiny", MODEL_WRITER);
     lb_model_info info;
     lb_model_get_info(m, &info);
     cr_assert_str_eq(info.architecture, "ModernBertForSequenceClassification");
@@ -165,7 +108,7 @@ static void round_trip(const char *name, const char *want_targets) {
     char tmp[] = "/tmp/lbmodernXXXXXX", src[256];
     cr_assert_not_null(mkdtemp(tmp));
     snprintf(src, sizeof src, "tests/golden/%s/lora", name);
-    lb_model *a = load(name), *b = load(name);
+    lb_model *a = golden_load_model(name, MODEL_WRITER), *b = golden_load_model(name, MODEL_WRITER);
     lb_error e;
     cr_assert_eq(lb_peft_load(a, src, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_peft_save(a, tmp, "model", &e), LB_OK, "%s", e.msg);
@@ -187,8 +130,8 @@ static void round_trip(const char *name, const char *want_targets) {
     unlink(p);
     free(p);
     rmdir(tmp);
-    fbatch g;
-    read_fbatch(name, &g);
+    golden_batch g;
+    golden_read_forward(name, &g);
     int n = g.b.B * lb_model_get_config(a)->num_labels;
     float *la = malloc(sizeof(float) * n), *lb = malloc(sizeof(float) * n);
     cr_assert_eq(lb_model_forward(a, &g.b, false, NULL, la, &e), LB_OK, "%s", e.msg);
@@ -196,7 +139,7 @@ static void round_trip(const char *name, const char *want_targets) {
     cr_assert_eq(memcmp(la, lb, sizeof(float) * n), 0);
     free(la);
     free(lb);
-    free_fbatch(&g);
+    golden_free_batch(&g);
     lb_model_free(a);
     lb_model_free(b);
 }
@@ -211,11 +154,11 @@ Test(modernbert_model, peft_adapter_round_trip_is_bit_exact) {
 Test(modernbert_model, merged_model_saves_and_reloads) {
     char tmp[] = "/tmp/lbmodernXXXXXX";
     cr_assert_not_null(mkdtemp(tmp));
-    lb_model *m = load("modernbert_tiny");
+    lb_model *m = golden_load_model("modernbert_tiny", MODEL_WRITER);
     lb_error e;
     cr_assert_eq(lb_peft_load(m, "tests/golden/modernbert_tiny/lora", &e), LB_OK, "%s", e.msg);
-    fbatch g;
-    read_fbatch("modernbert_tiny", &g);
+    golden_batch g;
+    golden_read_forward("modernbert_tiny", &g);
     float l0[16], l1[16], l2[16];
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, l0, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_model_merge_lora(m, &e), LB_OK, "%s", e.msg);
@@ -241,7 +184,7 @@ Test(modernbert_model, merged_model_saves_and_reloads) {
     unlink(p);
     free(p);
     rmdir(tmp);
-    free_fbatch(&g);
+    golden_free_batch(&g);
     lb_model_free(m);
     lb_model_free(r);
 }
@@ -249,7 +192,8 @@ Test(modernbert_model, merged_model_saves_and_reloads) {
 /* Segments: rows [0, 2) through a standalone adapter, the rest through the bare base, equal the
  * model holding that adapter and the base alone. */
 Test(modernbert_model, segmented_forward_matches_single_adapter_models) {
-    lb_model *base = load("modernbert_tiny"), *own = load("modernbert_tiny");
+    lb_model *base = golden_load_model("modernbert_tiny", MODEL_WRITER),
+             *own = golden_load_model("modernbert_tiny", MODEL_WRITER);
     lb_error e;
     cr_assert_eq(lb_peft_load(own, "tests/golden/modernbert_tiny/lora", &e), LB_OK, "%s", e.msg);
     lb_model *shell = lb_model_adapter_shell(base, 2, &e);
@@ -258,8 +202,8 @@ Test(modernbert_model, segmented_forward_matches_single_adapter_models) {
     lb_lora_adapter *ad;
     cr_assert_eq(lb_lora_adapter_take(shell, &ad, &e), LB_OK, "%s", e.msg);
     lb_model_free(shell);
-    fbatch g;
-    read_fbatch("modernbert_tiny", &g);
+    golden_batch g;
+    golden_read_forward("modernbert_tiny", &g);
     float seg[10], lown[10], lbase[10];
     lb_segment segs[2] = {{0, 2, ad}, {2, 5, NULL}};
     cr_assert_eq(lb_model_forward_segments(base, &g.b, segs, 2, seg, 2, &e), LB_OK, "%s", e.msg);
@@ -268,7 +212,7 @@ Test(modernbert_model, segmented_forward_matches_single_adapter_models) {
     cr_assert(max_abs_diff(seg, lown, 4) < 1e-5, "adapter rows %g", max_abs_diff(seg, lown, 4));
     cr_assert(max_abs_diff(seg + 4, lbase + 4, 6) < 1e-5, "base rows %g", max_abs_diff(seg + 4, lbase + 4, 6));
     cr_assert(max_abs_diff(lown, lbase, 4) > 1e-3, "the adapter changes the logits");
-    free_fbatch(&g);
+    golden_free_batch(&g);
     lb_lora_adapter_free(ad);
     lb_model_free(base);
     lb_model_free(own);
@@ -276,11 +220,11 @@ Test(modernbert_model, segmented_forward_matches_single_adapter_models) {
 
 /* bf16 and int8: near fp32 (the operands of the frozen GEMMs rounded), and fp32 again is bit-identical. */
 Test(modernbert_model, bf16_and_int8_modes_track_fp32) {
-    lb_model *m = load("modernbert_tiny");
+    lb_model *m = golden_load_model("modernbert_tiny", MODEL_WRITER);
     lb_error e;
     cr_assert_eq(lb_peft_load(m, "tests/golden/modernbert_tiny/lora", &e), LB_OK, "%s", e.msg);
-    fbatch g;
-    read_fbatch("modernbert_tiny", &g);
+    golden_batch g;
+    golden_read_forward("modernbert_tiny", &g);
     float f0[10], fb[10], fi[10], f1[10];
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, f0, &e), LB_OK, "%s", e.msg);
     double scale = 0;
@@ -311,50 +255,16 @@ Test(modernbert_model, bf16_and_int8_modes_track_fp32) {
     cr_assert_eq(lb_model_set_precision(m, LB_PRECISION_FP32, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_model_forward(m, &g.b, false, NULL, f1, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(memcmp(f0, f1, sizeof f0), 0, "fp32 again is bit-identical");
-    free_fbatch(&g);
+    golden_free_batch(&g);
     lb_model_free(m);
-}
-
-/* A copy of the golden model folder with classifier_dropout pc, the weights linked. */
-static char *with_dropout(const char *name, double pc) {
-    char tmpl[] = "/tmp/lbmodernXXXXXX", src[256], text_path[300], abs[600], link[600], target[700];
-    char *dir = strdup(mkdtemp(tmpl));
-    snprintf(src, sizeof src, "tests/golden/%s/model", name);
-    cr_assert_not_null(realpath(src, abs));
-    snprintf(link, sizeof link, "%s/model.safetensors", dir);
-    snprintf(target, sizeof target, "%s/model.safetensors", abs);
-    cr_assert_eq(symlink(target, link), 0);
-    snprintf(text_path, sizeof text_path, "%s/config.json", src);
-    char *text;
-    lb_error e;
-    cr_assert_eq(lb_read_file(text_path, &text, NULL, &e), LB_OK, "%s", e.msg);
-    cJSON *j = cJSON_Parse(text);
-    cJSON_DeleteItemFromObject(j, "classifier_dropout");
-    cJSON_AddNumberToObject(j, "classifier_dropout", pc);
-    char *out = cJSON_Print(j), cp[300];
-    snprintf(cp, sizeof cp, "%s/config.json", dir);
-    cr_assert_eq(lb_write_file_atomic(cp, out, strlen(out), &e), LB_OK, "%s", e.msg);
-    free(out);
-    cJSON_Delete(j);
-    free(text);
-    return dir;
-}
-
-static void rm_dir(char *dir) {
-    char p[600];
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    unlink(p);
-    rmdir(dir);
-    free(dir);
 }
 
 /* Central differences of the train-mode loss (fixed dropout seed) against backward: LoRA on all four
  * linears with LoRA dropout, the classifier behind the classifier dropout, cls and mean pooling. */
 static void fd_case(const char *name, float pl, double pc, unsigned mask) {
     if (!lb_dir_exists("tests/golden/modernbert_tiny")) cr_skip_test("golden modernbert_tiny missing");
-    char *dir = with_dropout(name, pc);
+    static const char *const keys[] = {"classifier_dropout"};
+    char *dir = golden_model_copy(name, keys, &pc, 1);
     lb_error e;
     lb_load_opts lo = {.quiet = true, .seed = 9};
     lb_model *m = lb_model_load(dir, &lo, &e);
@@ -374,38 +284,15 @@ static void fd_case(const char *name, float pl, double pc, unsigned mask) {
     for (int i = 0; i < 2 * 19; i++) ids[i] = 5 + (i * 37) % 800;
     lb_batch b = {.B = 2, .T = 19, .ids = ids, .lengths = lens};
     int NL = lb_model_get_config(m)->num_labels;
-    float logits[6], dl[6], ev[6];
+    float logits[6], ev[6];
     lb_rng_seed(&r, 77);
     cr_assert_eq(lb_model_forward(m, &b, true, &r, logits, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_model_forward(m, &b, false, NULL, ev, &e), LB_OK, "%s", e.msg);
     if (pl > 0 || pc > 0)
         cr_assert(fabsf(ev[0] - logits[0]) > 1e-6f || fabsf(ev[NL] - logits[NL]) > 1e-6f, "the dropouts act");
-    lb_rng_seed(&r, 77);
-    cr_assert_eq(lb_model_forward(m, &b, true, &r, logits, &e), LB_OK, "%s", e.msg);
-    lb_cross_entropy(logits, labels, 2, NL, dl);
-    lb_model_zero_grad(m);
-    cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK, "%s", e.msg);
-    for (int i = 0; i < np; i++) {
-        for (int j = 0; j < 3; j++) {
-            int64_t idx = (int64_t)(j * 7919 + i * 31) % ps[i].numel;
-            float s = ps[i].data[idx], h = 1e-3f;
-            double lp, lm;
-            ps[i].data[idx] = s + h;
-            lb_rng_seed(&r, 77);
-            lb_model_forward(m, &b, true, &r, logits, &e);
-            lp = lb_cross_entropy(logits, labels, 2, NL, NULL);
-            ps[i].data[idx] = s - h;
-            lb_rng_seed(&r, 77);
-            lb_model_forward(m, &b, true, &r, logits, &e);
-            lm = lb_cross_entropy(logits, labels, 2, NL, NULL);
-            ps[i].data[idx] = s;
-            double num = (lp - lm) / (2 * h), an = ps[i].grad[idx];
-            cr_assert(fabs(num - an) <= 5e-3 * fabs(an) + 3e-4, "%s[%lld]: fd %.6g vs backward %.6g", ps[i].name,
-                      (long long)idx, num, an);
-        }
-    }
+    assert_fd_matches_backward(m, &b, labels, 77);
     lb_model_free(m);
-    rm_dir(dir);
+    golden_remove_copy(dir);
 }
 #define ALL4 ((1u << LB_LIN_Q) | (1u << LB_LIN_O) | (1u << LB_LIN_FFN1) | (1u << LB_LIN_FFN2))
 Test(modernbert_model, gradients_with_dropout_match_finite_differences_cls) {

@@ -1,0 +1,176 @@
+/* Golden-model test helpers; see model_support.h. */
+#include "model_support.h"
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "base/fileio.h"
+#include "kernels/kernels.h"
+#include "model/internal.h"
+
+int32_t *golden_i64_to_i32(lb_st_file *f, const char *name, int64_t *n_out, int64_t *shape) {
+    const lb_st_tensor *t = lb_st_find(f, name);
+    if (!t) return NULL;
+    cr_assert_eq(t->dtype, LB_DT_I64, "%s: expected I64", name);
+    int32_t *o = malloc(sizeof(int32_t) * (size_t)(t->numel ? t->numel : 1));
+    const int64_t *src = t->data;
+    for (int64_t i = 0; i < t->numel; i++) o[i] = (int32_t)src[i];
+    if (n_out) *n_out = t->numel;
+    if (shape) {
+        shape[0] = t->shape[0];
+        shape[1] = t->ndim > 1 ? t->shape[1] : 1;
+    }
+    return o;
+}
+
+void golden_read_batch(lb_st_file *f, golden_batch *g) {
+    int64_t shape[2];
+    memset(g, 0, sizeof *g);
+    g->ids = golden_i64_to_i32(f, "input_ids", NULL, shape);
+    cr_assert_not_null(g->ids);
+    int B = (int)shape[0], T = (int)shape[1];
+    int32_t *mask = golden_i64_to_i32(f, "attention_mask", NULL, NULL);
+    g->lens = calloc((size_t)B, sizeof(int32_t));
+    for (int b = 0; b < B; b++) {
+        int len = 0;
+        for (int t = 0; t < T; t++) len += mask[b * T + t];
+        for (int t = 0; t < T; t++) cr_assert_eq(mask[b * T + t], t < len, "golden batch is not right-padded");
+        g->lens[b] = len;
+    }
+    free(mask);
+    g->tt = golden_i64_to_i32(f, "token_type_ids", NULL, NULL);
+    const lb_st_tensor *lt = lb_st_find(f, "labels"); /* float targets: multi-label / regression cases */
+    g->labels = lt && lt->dtype == LB_DT_I64 ? golden_i64_to_i32(f, "labels", NULL, NULL) : NULL;
+    g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
+}
+
+void golden_read_forward(const char *name, golden_batch *g) {
+    char p[256];
+    snprintf(p, sizeof p, "tests/golden/%s/forward.safetensors", name);
+    lb_error e;
+    lb_st_file *f = lb_st_open(p, &e);
+    cr_assert_not_null(f, "%s", e.msg);
+    golden_read_batch(f, g);
+    lb_st_close(f);
+}
+
+void golden_free_batch(golden_batch *g) {
+    free(g->ids);
+    free(g->lens);
+    free(g->tt);
+    free(g->labels);
+}
+
+lb_model *golden_load_model(const char *name, const char *writer) {
+    char dir[256];
+    snprintf(dir, sizeof dir, "tests/golden/%s/model", name);
+    if (!lb_dir_exists(dir)) cr_skip_test("golden %s missing (%s)", dir, writer);
+    lb_error e;
+    lb_load_opts o = {.quiet = true, .seed = 5};
+    lb_model *m = lb_model_load(dir, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    return m;
+}
+
+lb_status golden_parse_config(const char *text, const lb_load_opts *opts, lb_model_config *out, lb_error *e) {
+    lb_model *m = calloc(1, sizeof *m);
+    cr_assert_not_null(m);
+    lb_status st = lb_config_parse_text(m, "mem/config.json", text, opts, e);
+    *out = m->cfg; /* copied before freeing: the caller compares scalars only */
+    out->id2label = NULL;
+    lb_config_free(&m->cfg);
+    cJSON_Delete(m->config_json);
+    free(m);
+    return st;
+}
+
+void golden_config_refused(const char *text, lb_status code, const char *needle) {
+    lb_error e;
+    lb_model_config c;
+    cr_assert_eq(golden_parse_config(text, NULL, &c, &e), code, "%s -> %s", text, e.msg);
+    cr_assert(strstr(e.msg, needle), "%s: message lacks \"%s\": %s", text, needle, e.msg);
+}
+
+char *golden_model_copy(const char *name, const char *const *keys, const double *vals, int n) {
+    char tmpl[] = "/tmp/lbmodelXXXXXX", src[256], text_path[300], abs[600], link[600], target[700];
+    char *dir = strdup(mkdtemp(tmpl));
+    snprintf(src, sizeof src, "tests/golden/%s/model", name);
+    cr_assert_not_null(realpath(src, abs));
+    snprintf(link, sizeof link, "%s/model.safetensors", dir);
+    snprintf(target, sizeof target, "%s/model.safetensors", abs);
+    cr_assert_eq(symlink(target, link), 0);
+    snprintf(text_path, sizeof text_path, "%s/config.json", src);
+    char *text;
+    lb_error e;
+    cr_assert_eq(lb_read_file(text_path, &text, NULL, &e), LB_OK, "%s", e.msg);
+    cJSON *j = cJSON_Parse(text);
+    for (int i = 0; i < n; i++) {
+        cJSON_DeleteItemFromObject(j, keys[i]);
+        cJSON_AddNumberToObject(j, keys[i], vals[i]);
+    }
+    char *out = cJSON_Print(j), cp[300];
+    snprintf(cp, sizeof cp, "%s/config.json", dir);
+    cr_assert_eq(lb_write_file_atomic(cp, out, strlen(out), &e), LB_OK, "%s", e.msg);
+    free(out);
+    cJSON_Delete(j);
+    free(text);
+    return dir;
+}
+
+void golden_remove_copy(char *dir) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    unlink(p);
+    rmdir(dir);
+    free(dir);
+}
+
+static double train_loss(lb_model *m, const lb_batch *b, const int32_t *labels, uint64_t seed, float *logits) {
+    lb_rng r;
+    lb_error e;
+    lb_rng_seed(&r, seed);
+    lb_model_forward(m, b, true, &r, logits, &e);
+    return lb_cross_entropy(logits, labels, b->B, lb_model_get_config(m)->num_labels, NULL);
+}
+
+void assert_fd_matches_backward(lb_model *m, const lb_batch *b, const int32_t *labels, uint64_t seed) {
+    int NL = lb_model_get_config(m)->num_labels;
+    float *logits = malloc(sizeof(float) * (size_t)b->B * NL), *dl = malloc(sizeof(float) * (size_t)b->B * NL);
+    cr_assert(logits && dl);
+    lb_error e;
+    lb_rng r;
+    lb_rng_seed(&r, seed);
+    cr_assert_eq(lb_model_forward(m, b, true, &r, logits, &e), LB_OK, "%s", e.msg);
+    lb_cross_entropy(logits, labels, b->B, NL, dl);
+    lb_model_zero_grad(m);
+    cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK, "%s", e.msg);
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    for (int i = 0; i < np; i++) {
+        for (int j = 0; j < 3; j++) {
+            int64_t idx = (int64_t)(j * 7919 + i * 31) % ps[i].numel;
+            float s = ps[i].data[idx], h = 1e-3f; /* float FD: truncation vs rounding balance */
+            ps[i].data[idx] = s + h;
+            double lp = train_loss(m, b, labels, seed, logits);
+            ps[i].data[idx] = s - h;
+            double lm = train_loss(m, b, labels, seed, logits);
+            ps[i].data[idx] = s;
+            double num = (lp - lm) / (2 * h), an = ps[i].grad[idx];
+            cr_assert(fabs(num - an) <= 5e-3 * fabs(an) + 3e-4, "%s[%lld]: fd %.6g vs backward %.6g", ps[i].name,
+                      (long long)idx, num, an);
+        }
+    }
+    free(logits);
+    free(dl);
+}
+
+double max_abs_diff(const float *a, const float *b, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
