@@ -394,6 +394,62 @@ class ListDataset(torch.utils.data.Dataset):
         return self.items[i]
 
 
+
+def save_adapter(pm, d):
+    """save_pretrained, with base_model_name_or_path "model" (the case's folder) as the other goldens."""
+    pm.save_pretrained(d, safe_serialization=True)
+    p = os.path.join(d, "adapter_config.json")
+    with open(p) as f:
+        cfg = json.load(f)
+    cfg["base_model_name_or_path"] = "model"
+    with open(p, "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+    rd = os.path.join(d, "README.md")
+    if os.path.exists(rd):
+        os.remove(rd)  # PEFT's model card template names the absolute base path
+
+
+class FixedOrder:
+    """A trajectory case's rows and batch order (SRC/trajectory/order.json and tokens.json, as
+    gen_trajectory writes them, e.g. tests/golden/distilbert_traj), ready for a RecordingTrainer:
+    items (the Trainer's dataset: dataset index i = the i-th smallest csv row), epochs (per epoch
+    the dataset indices in order), steps (order.json's csv rows per batch), E, bs, tok (the
+    bert-base-uncased DistilBertTokenizerFast), collator, expected (per step the collated
+    input_ids and labels the Trainer must produce)."""
+
+    def __init__(self, src):
+        with open(os.path.join(src, "trajectory", "order.json")) as f:
+            order = json.load(f)
+        with open(os.path.join(src, "trajectory", "tokens.json")) as f:
+            tokens = json.load(f)["rows"]
+        labels = [lab for _, lab in read_imdb_csv(os.path.join(shared_dir(), "data", "imdb", "train.csv"))]
+        rows = sorted(int(r) for r in tokens)
+        index = {r: i for i, r in enumerate(rows)}
+        self.items = [{"input_ids": tokens[str(r)], "attention_mask": [1] * len(tokens[str(r)]),
+                       "label": labels[r]} for r in rows]
+        self.E, self.bs, self.steps = order["epochs"], order["batch_size"], order["steps"]
+        per = len(self.steps) // self.E
+        self.epochs = [[index[r] for s in self.steps[e * per:(e + 1) * per] for r in s] for e in range(self.E)]
+        self.tok = DistilBertTokenizerFast(vocab_file=os.path.join(shared_dir(), "data", "tokenizer", "vocab.txt"),
+                                           do_lower_case=True)
+        self.collator = DataCollatorWithPadding(self.tok)
+        self.expected = []
+        for s in self.steps:
+            b = self.collator([self.items[index[r]] for r in s])
+            self.expected.append({"input_ids": b["input_ids"], "labels": b["labels"]})
+
+
+def train_recorded(trainer):
+    """trainer.train() for a RecordingTrainer over its expected batches (one per optimizer step),
+    its output_dir removed after; the recording, checked: one entry per step, all finite."""
+    trainer.train()
+    shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
+    rec = trainer.rec
+    if len(rec["losses"]) != len(trainer.expected_batches) or not all(math.isfinite(x) for k in rec for x in rec[k]):
+        raise RuntimeError("unexpected recording")
+    return rec
+
+
 def gen_trajectory(out_root, case):
     """case: {name, cfg (distilbert), seed, n_rows, epochs, max_length, batch_size, perturb, threads,
     targets (default ["q_lin"]), reuse_model (use <case>/model written by gen_case: any arch)}.

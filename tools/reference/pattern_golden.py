@@ -15,8 +15,6 @@
   PY=$(bash tools/reference/setup_env.sh)
   $PY tools/reference/pattern_golden.py
 """
-import json
-import math
 import os
 import shutil
 import sys
@@ -30,8 +28,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from peft import LoraConfig, get_peft_model  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
-from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding,  # noqa: E402
-                          DistilBertTokenizerFast, TrainingArguments)
+from transformers import AutoModelForSequenceClassification, TrainingArguments  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLD = os.path.join(HERE, "..", "..", "tests", "golden")
@@ -46,19 +43,6 @@ ALPHAS = {"v_lin": 6, "transformer.layer.0.ffn.lin1": 12}
 TRAJ_TARGETS = ["q_lin", "v_lin", "lin1"]
 TRAJ_RANKS = {"layer.1.attention.q_lin": 8, "lin1": 2}
 TRAJ_ALPHAS = {"v_lin": 16}
-
-
-def save_adapter(pm, d):
-    pm.save_pretrained(d, safe_serialization=True)
-    p = os.path.join(d, "adapter_config.json")
-    with open(p) as f:
-        cfg = json.load(f)
-    cfg["base_model_name_or_path"] = "model"
-    with open(p, "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-    rd = os.path.join(d, "README.md")
-    if os.path.exists(rd):
-        os.remove(rd)
 
 
 def module_table(pm):
@@ -76,7 +60,7 @@ def gen_grads(out):
                      rank_pattern=RANKS, alpha_pattern=ALPHAS)
     pm = get_peft_model(base, cfg)
     gl.randomize_adapter(pm, 77, 4)
-    save_adapter(pm, os.path.join(out, "lora"))
+    gl.save_adapter(pm, os.path.join(out, "lora"))
     g = load_file(os.path.join(src, "grads.safetensors"))
     batch = {k: g[k] for k in ("input_ids", "attention_mask", "labels")}
     pm.eval()
@@ -103,31 +87,14 @@ def gen_trajectory(out):
     src = os.path.join(GOLD, "distilbert_traj")
     td = os.path.join(out, "trajectory")
     os.makedirs(td)
-    with open(os.path.join(src, "trajectory", "order.json")) as f:
-        order = json.load(f)
-    with open(os.path.join(src, "trajectory", "tokens.json")) as f:
-        tokens = json.load(f)["rows"]
-    labels = [lab for _, lab in gl.read_imdb_csv(os.path.join(gl.shared_dir(), "data", "imdb", "train.csv"))]
-    rows = sorted(int(r) for r in tokens)
-    index = {r: i for i, r in enumerate(rows)}
-    items = [{"input_ids": tokens[str(r)], "attention_mask": [1] * len(tokens[str(r)]), "label": labels[r]}
-             for r in rows]
-    E, bs, steps = order["epochs"], order["batch_size"], order["steps"]
-    per = len(steps) // E
-    epochs = [[index[r] for s in steps[e * per:(e + 1) * per] for r in s] for e in range(E)]
-    tok = DistilBertTokenizerFast(vocab_file=os.path.join(gl.shared_dir(), "data", "tokenizer", "vocab.txt"),
-                                  do_lower_case=True)
-    collator = DataCollatorWithPadding(tok)
-    expected = []
-    for s in steps:
-        b = collator([items[index[r]] for r in s])
-        expected.append({"input_ids": b["input_ids"], "labels": b["labels"]})
+    fo = gl.FixedOrder(src)
+    E, bs, steps = fo.E, fo.bs, fo.steps
     base = AutoModelForSequenceClassification.from_pretrained(os.path.join(src, "model"))
     torch.manual_seed(11)
     pm = get_peft_model(base, LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=32, lora_dropout=0.0,
                                          target_modules=TRAJ_TARGETS, rank_pattern=TRAJ_RANKS,
                                          alpha_pattern=TRAJ_ALPHAS))
-    save_adapter(pm, os.path.join(td, "init"))
+    gl.save_adapter(pm, os.path.join(td, "init"))
     table = module_table(pm)
     tmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"lorabert-pattern-{os.getpid()}")
     args = TrainingArguments(
@@ -135,14 +102,11 @@ def gen_trajectory(out):
         lr_scheduler_type="linear", max_grad_norm=1.0, optim="adamw_torch", seed=42, use_cpu=True,
         evaluation_strategy="no", save_strategy="no", logging_strategy="no", report_to=[], disable_tqdm=True,
         dataloader_drop_last=False, dataloader_num_workers=0, dataloader_pin_memory=False)
-    trainer = gl.RecordingTrainer(model=pm, args=args, train_dataset=gl.ListDataset(items), data_collator=collator,
-                                  tokenizer=tok, fixed_epochs=epochs, expected_batches=expected)
-    trainer.train()
-    shutil.rmtree(tmp, ignore_errors=True)
-    rec = trainer.rec
-    if len(rec["losses"]) != len(steps) or not all(math.isfinite(x) for k in rec for x in rec[k]):
-        raise RuntimeError("unexpected recording")
-    save_adapter(pm, os.path.join(td, "final"))
+    trainer = gl.RecordingTrainer(model=pm, args=args, train_dataset=gl.ListDataset(fo.items),
+                                  data_collator=fo.collator, tokenizer=fo.tok, fixed_epochs=fo.epochs,
+                                  expected_batches=fo.expected)
+    rec = gl.train_recorded(trainer)
+    gl.save_adapter(pm, os.path.join(td, "final"))
     gl.write_json(os.path.join(td, "expected.json"), {
         "losses": rec["losses"], "learning_rates": rec["learning_rates"], "grad_norms": rec["grad_norms"],
         "args": {"learning_rate": 1e-3, "weight_decay": 0.01, "per_device_train_batch_size": bs,

@@ -23,7 +23,6 @@
   $PY tools/reference/peft_options_golden.py             # writes both into tests/golden
 """
 import json
-import math
 import os
 import shutil
 import sys
@@ -39,8 +38,7 @@ import peft  # noqa: E402
 from peft import LoraConfig, PeftModel, get_peft_model  # noqa: E402
 from peft.optimizers import create_loraplus_optimizer  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
-from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding,  # noqa: E402
-                          DistilBertTokenizerFast, Trainer, TrainingArguments)
+from transformers import AutoModelForSequenceClassification, TrainingArguments  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLD = os.path.join(HERE, "..", "..", "tests", "golden")
@@ -55,20 +53,6 @@ def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f, indent=1, sort_keys=True)
         f.write("\n")
-
-
-def save_adapter(pm, d):
-    """save_pretrained, with base_model_name_or_path "model" (the case's folder) as the other goldens."""
-    pm.save_pretrained(d, safe_serialization=True)
-    p = os.path.join(d, "adapter_config.json")
-    with open(p) as f:
-        cfg = json.load(f)
-    cfg["base_model_name_or_path"] = "model"
-    with open(p, "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-    rd = os.path.join(d, "README.md")
-    if os.path.exists(rd):
-        os.remove(rd)  # PEFT's model card template names the absolute base path
 
 
 def moments(ts):
@@ -89,7 +73,7 @@ def gen_inits(out):
         cfg = LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=32, lora_dropout=0.0, init_lora_weights=init,
                          target_modules=["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"])
         pm = get_peft_model(base, cfg)
-        save_adapter(pm, os.path.join(out, name))
+        gl.save_adapter(pm, os.path.join(out, name))
         sd = dict(pm.named_parameters())
         a = [p.detach() for k, p in sd.items() if "lora_A" in k]
         b = [p.detach() for k, p in sd.items() if "lora_B" in k]
@@ -103,33 +87,16 @@ def gen_inits(out):
         "notes": "std is the population std over every value of the adapter's lora_A (lora_B) tensors"})
 
 
-class LoraPlusRecorder(Trainer):
-    """transformers 4.48's training_step signature; records as golden_lib.RecordingTrainer."""
+class LoraPlusRecorder(gl.RecordingTrainer):
+    """golden_lib.RecordingTrainer that also records the lora_B group's rate (param group 2) per update."""
 
-    def __init__(self, *a, fixed_epochs=None, expected_batches=None, **kw):
+    def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.fixed_sampler = gl.FixedOrderSampler(fixed_epochs)
-        self.expected_batches = expected_batches
-        self.rec = {"losses": [], "learning_rates": [], "learning_rates_b": [], "grad_norms": []}
-        self.micro = 0
+        self.rec["learning_rates_b"] = []
 
-    def _get_train_sampler(self):
-        return self.fixed_sampler
-
-    def training_step(self, model, inputs, num_items_in_batch=None):
-        exp = self.expected_batches[self.micro]
-        if not (torch.equal(inputs["input_ids"].cpu(), exp["input_ids"])
-                and torch.equal(inputs["labels"].cpu(), exp["labels"])):
-            raise RuntimeError(f"micro-batch {self.micro}: Trainer batch differs from the fixed order")
-        loss = super().training_step(model, inputs, num_items_in_batch)
-        self.micro += 1
-        grads = [p.grad.detach() for p in model.parameters() if p.grad is not None]
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g, 2.0) for g in grads]), 2.0)
-        self.rec["losses"].append(float(loss))
-        groups = self.optimizer.param_groups
-        self.rec["learning_rates"].append(float(groups[0]["lr"]))
-        self.rec["learning_rates_b"].append(float(groups[2]["lr"]))
-        self.rec["grad_norms"].append(float(norm))
+    def training_step(self, model, inputs, *rest):
+        loss = super().training_step(model, inputs, *rest)
+        self.rec["learning_rates_b"].append(float(self.optimizer.param_groups[2]["lr"]))
         return loss
 
 
@@ -138,25 +105,8 @@ def gen_loraplus(out, lr=5e-4, ratio=8.0, wd=0.01):
     td = os.path.join(out, "trajectory")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(td)
-    with open(os.path.join(src, "trajectory", "order.json")) as f:
-        order = json.load(f)
-    with open(os.path.join(src, "trajectory", "tokens.json")) as f:
-        tokens = json.load(f)["rows"]
-    labels = [lab for _, lab in gl.read_imdb_csv(os.path.join(gl.shared_dir(), "data", "imdb", "train.csv"))]
-    rows = sorted(int(r) for r in tokens)
-    index = {r: i for i, r in enumerate(rows)}
-    items = [{"input_ids": tokens[str(r)], "attention_mask": [1] * len(tokens[str(r)]), "label": labels[r]}
-             for r in rows]
-    E, bs, steps = order["epochs"], order["batch_size"], order["steps"]
-    per = len(steps) // E
-    epochs = [[index[r] for s in steps[e * per:(e + 1) * per] for r in s] for e in range(E)]
-    tok = DistilBertTokenizerFast(vocab_file=os.path.join(gl.shared_dir(), "data", "tokenizer", "vocab.txt"),
-                                  do_lower_case=True)
-    collator = DataCollatorWithPadding(tok)
-    expected = []
-    for s in steps:
-        b = collator([items[index[r]] for r in s])
-        expected.append({"input_ids": b["input_ids"], "labels": b["labels"]})
+    fo = gl.FixedOrder(src)
+    E, bs, steps = fo.E, fo.bs, fo.steps
     base = AutoModelForSequenceClassification.from_pretrained(os.path.join(src, "model"))
     pm = PeftModel.from_pretrained(base, os.path.join(src, "trajectory", "init"), is_trainable=True)
     opt = create_loraplus_optimizer(model=pm, optimizer_cls=torch.optim.AdamW, lr=lr, loraplus_lr_ratio=ratio,
@@ -169,14 +119,10 @@ def gen_loraplus(out, lr=5e-4, ratio=8.0, wd=0.01):
         lr_scheduler_type="linear", max_grad_norm=1.0, seed=42, use_cpu=True, eval_strategy="no",
         save_strategy="no", logging_strategy="no", report_to=[], disable_tqdm=True, dataloader_drop_last=False,
         dataloader_num_workers=0, dataloader_pin_memory=False)
-    trainer = LoraPlusRecorder(model=pm, args=args, train_dataset=gl.ListDataset(items), data_collator=collator,
-                               optimizers=(opt, None), fixed_epochs=epochs, expected_batches=expected)
-    trainer.train()
-    shutil.rmtree(tmp, ignore_errors=True)
-    rec = trainer.rec
-    if len(rec["losses"]) != len(steps) or not all(math.isfinite(x) for k in rec for x in rec[k]):
-        raise RuntimeError("unexpected recording")
-    save_adapter(pm, os.path.join(td, "final"))
+    trainer = LoraPlusRecorder(model=pm, args=args, train_dataset=gl.ListDataset(fo.items), data_collator=fo.collator,
+                               optimizers=(opt, None), fixed_epochs=fo.epochs, expected_batches=fo.expected)
+    rec = gl.train_recorded(trainer)
+    gl.save_adapter(pm, os.path.join(td, "final"))
     write_json(os.path.join(td, "expected.json"), {
         "losses": rec["losses"], "learning_rates": rec["learning_rates"], "learning_rates_b": rec["learning_rates_b"],
         "grad_norms": rec["grad_norms"],

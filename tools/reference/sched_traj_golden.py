@@ -11,16 +11,13 @@ distilbert_traj's (not copied).
   $PY tools/reference/sched_traj_golden.py --out tests/golden/distilbert_traj_cosine --type cosine --warmup-ratio 0.1
 """
 import argparse
-import json
-import math
 import os
 import shutil
 import sys
 
 import torch
 from peft import PeftModel
-from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, DistilBertTokenizerFast, \
-    TrainingArguments
+from transformers import AutoModelForSequenceClassification, TrainingArguments
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import golden_lib as gl  # noqa: E402
@@ -41,26 +38,8 @@ def main():
     td = os.path.join(out, "trajectory")
     shutil.rmtree(td, ignore_errors=True)
     os.makedirs(td)
-    with open(os.path.join(SRC, "trajectory", "order.json")) as f:
-        order = json.load(f)
-    with open(os.path.join(SRC, "trajectory", "tokens.json")) as f:
-        tokens = json.load(f)["rows"]
-    labels = [lab for _, lab in gl.read_imdb_csv(os.path.join(gl.shared_dir(), "data", "imdb", "train.csv"))]
-    rows = sorted(int(r) for r in tokens)
-    index = {r: i for i, r in enumerate(rows)}
-    items = [{"input_ids": tokens[str(r)], "attention_mask": [1] * len(tokens[str(r)]), "label": labels[r]}
-             for r in rows]
-    E, bs = order["epochs"], order["batch_size"]
-    steps = order["steps"]
-    per = len(steps) // E
-    epochs = [[index[r] for s in steps[e * per:(e + 1) * per] for r in s] for e in range(E)]
-    tok = DistilBertTokenizerFast(vocab_file=os.path.join(gl.shared_dir(), "data", "tokenizer", "vocab.txt"),
-                                  do_lower_case=True)
-    collator = DataCollatorWithPadding(tok)
-    expected = []
-    for s in steps:
-        b = collator([items[index[r]] for r in s])
-        expected.append({"input_ids": b["input_ids"], "labels": b["labels"]})
+    fo = gl.FixedOrder(SRC)
+    E, bs, steps = fo.E, fo.bs, fo.steps
     base = AutoModelForSequenceClassification.from_pretrained(os.path.join(SRC, "model"))
     pm = PeftModel.from_pretrained(base, os.path.join(SRC, "trajectory", "init"), is_trainable=True)
     tmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"lorabert-sched-{os.getpid()}")
@@ -70,13 +49,10 @@ def main():
         optim="adamw_torch", adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, seed=42, use_cpu=True,
         evaluation_strategy="no", save_strategy="no", logging_strategy="steps", logging_steps=1, report_to=[],
         disable_tqdm=True, dataloader_drop_last=False, dataloader_num_workers=0, dataloader_pin_memory=False)
-    trainer = gl.RecordingTrainer(model=pm, args=args, train_dataset=gl.ListDataset(items), data_collator=collator,
-                                  tokenizer=tok, fixed_epochs=epochs, expected_batches=expected)
-    trainer.train()
-    shutil.rmtree(tmp, ignore_errors=True)
-    rec = trainer.rec
-    if len(rec["losses"]) != len(steps) or not all(math.isfinite(x) for k in rec for x in rec[k]):
-        raise RuntimeError("unexpected recording")
+    trainer = gl.RecordingTrainer(model=pm, args=args, train_dataset=gl.ListDataset(fo.items),
+                                  data_collator=fo.collator, tokenizer=fo.tok, fixed_epochs=fo.epochs,
+                                  expected_batches=fo.expected)
+    rec = gl.train_recorded(trainer)
     logs = [h for h in trainer.state.log_history if "learning_rate" in h]
     if [h["step"] for h in logs] != list(range(1, len(steps) + 1)):
         raise RuntimeError("expected one log entry per step")
