@@ -10,6 +10,7 @@
 #include "base/fileio.h"
 #include "kernels/kernels.h"
 #include "model/internal.h"
+#include "model/peft.h"
 
 int32_t *golden_i64_to_i32(lb_st_file *f, const char *name, int64_t *n_out, int64_t *shape) {
     const lb_st_tensor *t = lb_st_find(f, name);
@@ -138,7 +139,8 @@ static double train_loss(lb_model *m, const lb_batch *b, const int32_t *labels, 
     return lb_cross_entropy(logits, labels, b->B, lb_model_get_config(m)->num_labels, NULL);
 }
 
-void assert_fd_matches_backward(lb_model *m, const lb_batch *b, const int32_t *labels, uint64_t seed) {
+int assert_fd_matches_backward(lb_model *m, const lb_batch *b, const int32_t *labels, uint64_t seed,
+                               bool (*skip)(const char *name)) {
     int NL = lb_model_get_config(m)->num_labels;
     float *logits = malloc(sizeof(float) * (size_t)b->B * NL), *dl = malloc(sizeof(float) * (size_t)b->B * NL);
     cr_assert(logits && dl);
@@ -150,8 +152,10 @@ void assert_fd_matches_backward(lb_model *m, const lb_batch *b, const int32_t *l
     lb_model_zero_grad(m);
     cr_assert_eq(lb_model_backward(m, dl, &e), LB_OK, "%s", e.msg);
     lb_param *ps;
-    int np = lb_model_params(m, &ps);
+    int np = lb_model_params(m, &ps), checked = 0;
     for (int i = 0; i < np; i++) {
+        if (skip && skip(ps[i].name)) continue;
+        checked++;
         for (int j = 0; j < 3; j++) {
             int64_t idx = (int64_t)(j * 7919 + i * 31) % ps[i].numel;
             float s = ps[i].data[idx], h = 1e-3f; /* float FD: truncation vs rounding balance */
@@ -167,10 +171,100 @@ void assert_fd_matches_backward(lb_model *m, const lb_batch *b, const int32_t *l
     }
     free(logits);
     free(dl);
+    return checked;
+}
+
+void reload_adapter_scaled(lb_model **m, const char *model_dir, const lb_lora_config *lc) {
+    lb_param *ps;
+    int np = lb_model_params(*m, &ps);
+    float **saved = malloc(sizeof(float *) * (size_t)np);
+    for (int i = 0; i < np; i++) {
+        saved[i] = malloc(sizeof(float) * (size_t)ps[i].numel);
+        memcpy(saved[i], ps[i].data, sizeof(float) * (size_t)ps[i].numel);
+        if (strstr(ps[i].name, "lora_B"))
+            for (int64_t j = 0; j < ps[i].numel; j++) saved[i][j] *= 0.1f;
+    }
+    lb_model_free(*m);
+    lb_error e;
+    lb_load_opts lo = {.quiet = true};
+    *m = lb_model_load(model_dir, &lo, &e);
+    cr_assert_not_null(*m, "%s", e.msg);
+    cr_assert_eq(lb_model_add_lora(*m, lc, 1, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_params(*m, &ps), np);
+    for (int i = 0; i < np; i++) {
+        memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel);
+        free(saved[i]);
+    }
+    free(saved);
+}
+
+lb_model *golden_load_base(const char *src) {
+    char mdir[256];
+    snprintf(mdir, sizeof mdir, "tests/golden/%s/model", src);
+    lb_error e = {0};
+    lb_load_opts o = {.quiet = true};
+    lb_model *m = lb_model_load(mdir, &o, &e);
+    cr_assert_not_null(m, "%s", e.msg);
+    return m;
+}
+
+void adapter_golden_open(adapter_golden *g, const char *dir, const char *src, const char *writer) {
+    memset(g, 0, sizeof *g);
+    if (!lb_dir_exists(dir)) cr_skip_test("golden %s missing (run %s)", dir, writer);
+    lb_error e = {0};
+    g->m = golden_load_base(src);
+    g->ldir = lb_path_join(dir, "lora");
+    cr_assert_eq(lb_peft_load(g->m, g->ldir, &e), LB_OK, "%s", e.msg);
+    char path[300];
+    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    g->f = lb_st_open(path, &e);
+    cr_assert_not_null(g->f, "%s", e.msg);
+    golden_batch gb;
+    golden_read_batch(g->f, &gb);
+    cr_assert_not_null(gb.labels, "%s: integer labels", path);
+    g->b = gb.b;
+    g->ids = gb.ids;
+    g->lens = gb.lens;
+    g->tt = gb.tt;
+    g->labels = gb.labels;
+    g->NL = lb_model_get_config(g->m)->num_labels;
+    g->y1 = malloc(sizeof(float) * (size_t)g->b.B * g->NL);
+    g->y2 = malloc(sizeof(float) * (size_t)g->b.B * g->NL);
+    cr_assert(g->y1 && g->y2);
+}
+
+void adapter_golden_close(adapter_golden *g) {
+    free(g->ids);
+    free(g->lens);
+    free(g->tt);
+    free(g->labels);
+    free(g->ldir);
+    free(g->y1);
+    free(g->y2);
+    lb_st_close(g->f);
+    lb_model_free(g->m);
+}
+
+const float *adapter_golden_tensor(const adapter_golden *g, const char *name) {
+    lb_error e = {0};
+    const lb_st_tensor *t = lb_st_find(g->f, name);
+    cr_assert_not_null(t, "golden lacks %s", name);
+    const float *p = lb_st_f32(g->f, t, &e);
+    cr_assert_not_null(p, "%s", e.msg);
+    return p;
 }
 
 double max_abs_diff(const float *a, const float *b, int64_t n) {
     double m = 0;
     for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
     return m;
+}
+
+double rel_diff(const float *got, const float *ref, int64_t n) {
+    double md = 0, mr = 0;
+    for (int64_t i = 0; i < n; i++) {
+        md = fmax(md, fabs((double)got[i] - ref[i]));
+        mr = fmax(mr, fabs((double)ref[i]));
+    }
+    return mr > 0 ? md / mr : md;
 }

@@ -3,12 +3,14 @@
  *
  * Owns: reading a golden batch (tests/golden/<case>/forward.safetensors and the like), loading a
  * small golden model, config.json parsed from memory, a golden model folder copied with config
- * fields overridden, and the central-difference check of backward. Why: test_model.c,
- * test_model_roberta.c and test_model_modernbert.c carried their own copies. Guarantees:
+ * fields overridden, the central-difference check of backward, and a golden adapter case (base,
+ * PEFT adapter folder, golden.safetensors). Why: test_model.c, test_model_roberta.c,
+ * test_model_modernbert.c, test_dora.c and test_mts.c carried their own copies. Guarantees:
  * failures are Criterion assertions; a missing golden skips the test with the script that
  * writes it. */
 #ifndef LB_TESTS_MODEL_SUPPORT_H
 #define LB_TESTS_MODEL_SUPPORT_H
+#include <stdbool.h>
 #include <stdint.h>
 #include "formats/safetensors.h"
 #include "model/model.h"
@@ -46,9 +48,39 @@ void golden_remove_copy(char *dir);
 
 /* Central differences of the train-mode cross-entropy loss of b (the dropout rng seeded with
  * `seed` before every forward) against backward, at three entries of every trainable tensor
- * (h = 1e-3: float truncation vs rounding balance): |fd - backward| <= 5e-3 |backward| + 3e-4. */
-void assert_fd_matches_backward(lb_model *m, const lb_batch *b, const int32_t *labels, uint64_t seed);
+ * that skip (NULL: none) does not name (h = 1e-3: float truncation vs rounding balance):
+ * |fd - backward| <= 5e-3 |backward| + 3e-4. Returns how many tensors it checked. */
+int assert_fd_matches_backward(lb_model *m, const lb_batch *b, const int32_t *labels, uint64_t seed,
+                               bool (*skip)(const char *name));
+/* *m's trainable tensors, lora_B scaled by 0.1 (smooth enough for float central differences at
+ * h = 1e-3), carried onto model_dir loaded afresh (quiet) with the adapter lc (LoRA dropout on,
+ * say), which must give the same tensors in the same order; *m is freed and replaced. */
+void reload_adapter_scaled(lb_model **m, const char *model_dir, const lb_lora_config *lc);
+
+/* tests/golden/<src>/model loaded quietly (default options). */
+lb_model *golden_load_base(const char *src);
+
+/* A golden adapter case as tools/reference/dora_golden.py and mts_golden.py write it: the base
+ * tests/golden/<src>/model with PEFT's adapter folder <dir>/lora loaded (lb_peft_load), and
+ * <dir>/golden.safetensors open (f) with its batch read (b, ids, lens, tt, labels). NL: the
+ * model's labels; y1, y2: two scratch buffers of B * NL floats for the test's use. */
+typedef struct adapter_golden {
+    lb_model *m;
+    lb_st_file *f;
+    lb_batch b;
+    int32_t *ids, *lens, *tt, *labels;
+    int NL;
+    char *ldir;
+    float *y1, *y2;
+} adapter_golden;
+/* Skips the test when dir is missing, naming `writer`. */
+void adapter_golden_open(adapter_golden *g, const char *dir, const char *src, const char *writer);
+void adapter_golden_close(adapter_golden *g);
+/* The F32 tensor `name` of g->f (the test fails when it is absent). */
+const float *adapter_golden_tensor(const adapter_golden *g, const char *name);
 
 /* max |a[i] - b[i]| over n floats. */
 double max_abs_diff(const float *a, const float *b, int64_t n);
+/* max |got - ref| / max |ref| (max |got - ref| when ref is all 0). */
+double rel_diff(const float *got, const float *ref, int64_t n);
 #endif

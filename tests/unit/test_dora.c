@@ -15,107 +15,22 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/peft.h"
+#include "../support/model_support.h"
 #include "train/optim.h"
 
 static const struct {
     const char *name, *src;
 } CASES[] = {{"distilbert_all", "distilbert_tiny_all"}, {"bert_qv_ffn", "bert_tiny"}};
 
-typedef struct golden {
-    lb_model *m;
-    lb_st_file *f;
-    lb_batch b;
-    int32_t *ids, *lens, *tt, *labels;
-    int NL;
-    char *ldir;
-} golden;
-
-static int32_t *i64_to_i32(lb_st_file *f, const char *name, int64_t *shape) {
-    const lb_st_tensor *t = lb_st_find(f, name);
-    if (!t) return NULL;
-    cr_assert_eq(t->dtype, LB_DT_I64, "%s: expected I64", name);
-    int32_t *o = malloc(sizeof(int32_t) * (size_t)t->numel);
-    const int64_t *s = t->data;
-    for (int64_t i = 0; i < t->numel; i++) o[i] = (int32_t)s[i];
-    if (shape) {
-        shape[0] = t->shape[0];
-        shape[1] = t->ndim > 1 ? t->shape[1] : 1;
-    }
-    return o;
-}
-
-static const float *gt(const golden *g, const char *name) {
-    lb_error e = {0};
-    const lb_st_tensor *t = lb_st_find(g->f, name);
-    cr_assert_not_null(t, "golden lacks %s", name);
-    const float *p = lb_st_f32(g->f, t, &e);
-    cr_assert_not_null(p, "%s", e.msg);
-    return p;
-}
-
-static lb_model *load_base(const char *src) {
-    char mdir[256];
-    snprintf(mdir, sizeof mdir, "tests/golden/%s/model", src);
-    lb_error e = {0};
-    lb_load_opts o = {.quiet = true};
-    lb_model *m = lb_model_load(mdir, &o, &e);
-    cr_assert_not_null(m, "%s", e.msg);
-    return m;
-}
+typedef adapter_golden golden;
 
 /* The case's base model with PEFT's DoRA adapter loaded from its folder (lb_peft_load). */
 static void open_case(golden *g, int i) {
-    memset(g, 0, sizeof *g);
-    char dir[256], path[300];
+    char dir[256];
     snprintf(dir, sizeof dir, "tests/golden/dora/%s", CASES[i].name);
-    if (!lb_dir_exists(dir)) cr_skip_test("golden %s missing (run tools/reference/dora_golden.py)", dir);
-    lb_error e = {0};
-    g->m = load_base(CASES[i].src);
-    g->ldir = lb_path_join(dir, "lora");
-    cr_assert_eq(lb_peft_load(g->m, g->ldir, &e), LB_OK, "%s", e.msg);
+    adapter_golden_open(g, dir, CASES[i].src, "tools/reference/dora_golden.py");
     const lb_lora_config *lc = lb_model_get_lora(g->m);
     cr_assert(lc && lc->use_dora, "use_dora read from adapter_config.json");
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    g->f = lb_st_open(path, &e);
-    cr_assert_not_null(g->f, "%s", e.msg);
-    int64_t shape[2];
-    g->ids = i64_to_i32(g->f, "input_ids", shape);
-    int B = (int)shape[0], T = (int)shape[1];
-    int32_t *mask = i64_to_i32(g->f, "attention_mask", NULL);
-    g->lens = calloc((size_t)B, sizeof(int32_t));
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) g->lens[b] += mask[b * T + t];
-    free(mask);
-    g->tt = i64_to_i32(g->f, "token_type_ids", NULL);
-    g->labels = i64_to_i32(g->f, "labels", NULL);
-    g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
-    g->NL = lb_model_get_config(g->m)->num_labels;
-}
-
-static void close_case(golden *g) {
-    free(g->ids);
-    free(g->lens);
-    free(g->tt);
-    free(g->labels);
-    free(g->ldir);
-    lb_st_close(g->f);
-    lb_model_free(g->m);
-}
-
-static double max_abs_diff(const float *a, const float *b, int64_t n) {
-    double md = 0;
-    for (int64_t i = 0; i < n; i++) md = fmax(md, fabs((double)a[i] - b[i]));
-    return md;
-}
-
-/* max |got - ref| / max |ref| */
-static double rel_diff(const float *got, const float *ref, int64_t n) {
-    double md = 0, mr = 0;
-    for (int64_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)got[i] - ref[i]));
-        mr = fmax(mr, fabs((double)ref[i]));
-    }
-    return mr > 0 ? md / mr : md;
 }
 
 Test(dora_parity, logits_loss_and_gradients) {
@@ -124,8 +39,8 @@ Test(dora_parity, logits_loss_and_gradients) {
         open_case(&g, (int)c);
         lb_error e = {0};
         int B = g.b.B, NL = g.NL;
-        float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
-        const float *ref = gt(&g, "logits");
+        float *logits = g.y1, *dl = g.y2;
+        const float *ref = adapter_golden_tensor(&g, "logits");
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
         double d_eval = max_abs_diff(logits, ref, (int64_t)B * NL);
         cr_assert(d_eval <= 1e-4, "%s: eval logits differ by %.3g", CASES[c].name, d_eval);
@@ -136,7 +51,7 @@ Test(dora_parity, logits_loss_and_gradients) {
         cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
         double d_train = max_abs_diff(logits, ref, (int64_t)B * NL);
         cr_assert(d_train <= 1e-4, "%s: train-mode logits differ by %.3g", CASES[c].name, d_train);
-        float loss = lb_cross_entropy(logits, g.labels, B, NL, dl), rl = *gt(&g, "loss");
+        float loss = lb_cross_entropy(logits, g.labels, B, NL, dl), rl = *adapter_golden_tensor(&g, "loss");
         cr_assert(fabsf(loss - rl) <= 1e-4f * fabsf(rl), "%s: loss %.8g vs %.8g", CASES[c].name, loss, rl);
         lb_model_zero_grad(g.m);
         cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
@@ -148,7 +63,7 @@ Test(dora_parity, logits_loss_and_gradients) {
         for (int i = 0; i < np; i++) {
             char key[600];
             snprintf(key, sizeof key, "grad.%s", ps[i].name);
-            double rel = rel_diff(ps[i].grad, gt(&g, key), ps[i].numel);
+            double rel = rel_diff(ps[i].grad, adapter_golden_tensor(&g, key), ps[i].numel);
             worst = fmax(worst, rel);
             nmag += strstr(ps[i].name, "lora_magnitude_vector") != NULL;
             cr_assert(rel <= 1e-4, "%s: %s gradient rel %.3g", CASES[c].name, ps[i].name, rel);
@@ -156,9 +71,7 @@ Test(dora_parity, logits_loss_and_gradients) {
         cr_assert_gt(nmag, 0);
         cr_log_info("%s: logits %.3g (train %.3g), worst grad rel %.3g over %d tensors (%d magnitudes)", CASES[c].name,
                     d_eval, d_train, worst, np, nmag);
-        free(logits);
-        free(dl);
-        close_case(&g);
+        adapter_golden_close(&g);
     }
 }
 
@@ -168,7 +81,7 @@ Test(dora_parity, adamw_trajectory) {
         open_case(&g, (int)c);
         lb_error e = {0};
         int B = g.b.B, NL = g.NL;
-        float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
+        float *logits = g.y1, *dl = g.y2;
         lb_param *ps;
         int np = lb_model_params(g.m, &ps);
         lb_adamw opt;
@@ -178,7 +91,7 @@ Test(dora_parity, adamw_trajectory) {
         cr_assert_eq(lb_adamw_init(&opt, ps, np, &oc, &e), LB_OK, "%s", e.msg);
         const lb_st_tensor *lt = lb_st_find(g.f, "traj_losses");
         cr_assert_not_null(lt);
-        const float *rl = gt(&g, "traj_losses");
+        const float *rl = adapter_golden_tensor(&g, "traj_losses");
         for (int64_t s = 0; s < lt->numel; s++) {
             cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
             float loss = lb_cross_entropy(logits, g.labels, B, NL, dl);
@@ -192,16 +105,14 @@ Test(dora_parity, adamw_trajectory) {
         for (int i = 0; i < np; i++) {
             char key[600];
             snprintf(key, sizeof key, "traj.%s", ps[i].name);
-            double rel = rel_diff(ps[i].data, gt(&g, key), ps[i].numel);
+            double rel = rel_diff(ps[i].data, adapter_golden_tensor(&g, key), ps[i].numel);
             worst = fmax(worst, rel);
             cr_assert(rel <= 1e-3, "%s: %s after the trajectory: rel %.3g", CASES[c].name, ps[i].name, rel);
         }
         cr_log_info("%s: %lld steps, loss %.6g -> %.6g, worst parameter rel %.3g", CASES[c].name, (long long)lt->numel,
                     rl[0], rl[lt->numel - 1], worst);
         lb_adamw_free(&opt);
-        free(logits);
-        free(dl);
-        close_case(&g);
+        adapter_golden_close(&g);
     }
 }
 
@@ -211,19 +122,17 @@ Test(dora_parity, merge_matches_peft_merge_and_unload) {
         open_case(&g, (int)c);
         lb_error e = {0};
         int B = g.b.B, NL = g.NL;
-        float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
+        float *l1 = g.y1, *l2 = g.y2;
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
         cr_assert_eq(lb_model_merge_lora(g.m, &e), LB_OK, "%s", e.msg);
         cr_assert_null(lb_model_get_lora(g.m));
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
-        double dm = max_abs_diff(l2, gt(&g, "merged_logits"), (int64_t)B * NL);
+        double dm = max_abs_diff(l2, adapter_golden_tensor(&g, "merged_logits"), (int64_t)B * NL);
         double du = max_abs_diff(l2, l1, (int64_t)B * NL);
         cr_log_info("%s: merged vs PEFT merged %.3g, vs unmerged %.3g", CASES[c].name, dm, du);
         cr_assert(dm <= 1e-5, "%s: merged logits vs PEFT merge_and_unload: %.3g", CASES[c].name, dm);
         cr_assert(du <= 1e-5, "%s: merged vs unmerged logits: %.3g", CASES[c].name, du);
-        free(l1);
-        free(l2);
-        close_case(&g);
+        adapter_golden_close(&g);
     }
 }
 
@@ -249,9 +158,9 @@ Test(dora_peft, save_writes_use_dora_and_loads_back_bitwise) {
         cr_assert_not_null(lb_st_find(a, lb_st_at(b, i)->name), "lorabert's file lacks %s", lb_st_at(b, i)->name);
     lb_st_close(a);
     lb_st_close(b);
-    float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
+    float *l1 = g.y1, *l2 = g.y2;
     cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
-    lb_model *m2 = load_base(CASES[1].src);
+    lb_model *m2 = golden_load_base(CASES[1].src);
     cr_assert_eq(lb_peft_load(m2, tmpl, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_model_forward(m2, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(memcmp(l1, l2, sizeof(float) * (size_t)B * NL), 0, "reloaded adapter gives other logits");
@@ -262,9 +171,7 @@ Test(dora_peft, save_writes_use_dora_and_loads_back_bitwise) {
     free(cpath);
     free(mine);
     free(theirs);
-    free(l1);
-    free(l2);
-    close_case(&g);
+    adapter_golden_close(&g);
 }
 
 Test(dora_peft, refusals_name_the_reason) {
@@ -272,7 +179,7 @@ Test(dora_peft, refusals_name_the_reason) {
     open_case(&g, 0);
     lb_error e = {0};
     /* held apart from its base (many adapters over one base) */
-    lb_model *base = load_base(CASES[0].src);
+    lb_model *base = golden_load_base(CASES[0].src);
     lb_lora_adapter *ad = NULL;
     cr_assert_eq(lb_peft_load_apart(base, g.ldir, 0, &ad, &e), LB_ERR_UNSUPPORTED);
     cr_assert_null(ad);
@@ -298,24 +205,20 @@ Test(dora_peft, refusals_name_the_reason) {
         free(p);
     }
     lb_model_free(base);
-    close_case(&g);
+    adapter_golden_close(&g);
 }
 
 Test(dora_model, fresh_adapter_is_a_no_op_with_row_norm_magnitudes) {
-    lb_model *m = load_base("bert_tiny");
+    lb_model *m = golden_load_base("bert_tiny");
     char dir[] = "tests/golden/dora/bert_qv_ffn";
     if (!lb_dir_exists(dir)) cr_skip_test("golden missing");
     lb_error e = {0};
     lb_st_file *f = lb_st_open("tests/golden/dora/bert_qv_ffn/golden.safetensors", &e);
     cr_assert_not_null(f, "%s", e.msg);
-    int64_t shape[2];
-    int32_t *ids = i64_to_i32(f, "input_ids", shape), *mask = i64_to_i32(f, "attention_mask", NULL),
-            *tt = i64_to_i32(f, "token_type_ids", NULL);
-    int B = (int)shape[0], T = (int)shape[1];
-    int32_t *lens = calloc((size_t)B, sizeof(int32_t));
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) lens[b] += mask[b * T + t];
-    lb_batch bt = {.B = B, .T = T, .ids = ids, .lengths = lens, .token_type_ids = tt};
+    golden_batch gb;
+    golden_read_batch(f, &gb);
+    lb_batch bt = gb.b;
+    int B = bt.B;
     int NL = lb_model_get_config(m)->num_labels;
     float *l0 = malloc(sizeof(float) * (size_t)B * NL), *l1 = malloc(sizeof(float) * (size_t)B * NL);
     cr_assert_eq(lb_model_forward(m, &bt, false, NULL, l0, &e), LB_OK, "%s", e.msg);
@@ -341,78 +244,32 @@ Test(dora_model, fresh_adapter_is_a_no_op_with_row_norm_magnitudes) {
     cr_assert(d <= 1e-5, "a fresh DoRA adapter changes the logits by %.3g", d);
     free(l0);
     free(l1);
-    free(ids);
-    free(mask);
-    free(tt);
-    free(lens);
+    golden_free_batch(&gb);
     lb_st_close(f);
     lb_model_free(m);
 }
 
+static bool lora_a_or_b(const char *name) { return strstr(name, "lora_A") || strstr(name, "lora_B"); }
+
 Test(dora_model, gradients_with_dropout_match_finite_differences) {
     golden g;
     open_case(&g, 0);
-    lb_error e = {0};
     /* The golden tensors with LoRA dropout on and lora_B scaled down (smooth enough for float
      * central differences at h = 1e-3). */
-    lb_param *ps;
-    int np = lb_model_params(g.m, &ps);
-    float **saved = malloc(sizeof(float *) * (size_t)np);
-    for (int i = 0; i < np; i++) {
-        saved[i] = malloc(sizeof(float) * (size_t)ps[i].numel);
-        memcpy(saved[i], ps[i].data, sizeof(float) * (size_t)ps[i].numel);
-        if (strstr(ps[i].name, "lora_B"))
-            for (int64_t j = 0; j < ps[i].numel; j++) saved[i][j] *= 0.1f;
-    }
-    lb_model_free(g.m);
-    g.m = load_base(CASES[0].src);
+    char mdir[256];
+    snprintf(mdir, sizeof mdir, "tests/golden/%s/model", CASES[0].src);
     lb_lora_config lc = {
         .r = 4, .alpha = 32, .dropout = 0.1f, .target_mask = (1u << LB_LIN__COUNT) - 1, .use_dora = true};
-    cr_assert_eq(lb_model_add_lora(g.m, &lc, 1, &e), LB_OK, "%s", e.msg);
-    cr_assert_eq(lb_model_params(g.m, &ps), np);
-    for (int i = 0; i < np; i++) {
-        memcpy(ps[i].data, saved[i], sizeof(float) * (size_t)ps[i].numel);
-        free(saved[i]);
-    }
-    free(saved);
+    reload_adapter_scaled(&g.m, mdir, &lc);
     int32_t ids[2 * 6] = {101, 5, 7, 9, 102, 0, 101, 11, 102, 0, 0, 0}, lens[2] = {5, 3}, labels[2] = {2, 0};
     lb_batch b = {.B = 2, .T = 6, .ids = ids, .lengths = lens};
-    int NL = g.NL;
-    float logits[8], dl[8];
-    lb_rng r;
-    lb_rng_seed(&r, 77);
-    cr_assert_eq(lb_model_forward(g.m, &b, true, &r, logits, &e), LB_OK, "%s", e.msg);
-    lb_cross_entropy(logits, labels, 2, NL, dl);
-    lb_model_zero_grad(g.m);
-    cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
     /* The row norms are detached (PEFT, DoRA paper 4.3), so the gradients of A and B are not the
      * derivative of this loss: only the magnitudes (every layer's, so the input gradients through
      * the layers above, dropout mask included) and the head are checked here; A and B are
      * checked against PEFT without dropout (logits_loss_and_gradients). */
-    int checked = 0;
-    for (int i = 0; i < np; i++) {
-        if (strstr(ps[i].name, "lora_A") || strstr(ps[i].name, "lora_B")) continue;
-        checked++;
-        for (int j = 0; j < 3; j++) {
-            int64_t idx = (int64_t)(j * 7919 + i * 31) % ps[i].numel;
-            float s = ps[i].data[idx], h = 1e-3f;
-            double lp, lm;
-            ps[i].data[idx] = s + h;
-            lb_rng_seed(&r, 77);
-            lb_model_forward(g.m, &b, true, &r, logits, &e);
-            lp = lb_cross_entropy(logits, labels, 2, NL, NULL);
-            ps[i].data[idx] = s - h;
-            lb_rng_seed(&r, 77);
-            lb_model_forward(g.m, &b, true, &r, logits, &e);
-            lm = lb_cross_entropy(logits, labels, 2, NL, NULL);
-            ps[i].data[idx] = s;
-            double num = (lp - lm) / (2 * h), an = ps[i].grad[idx];
-            cr_assert(fabs(num - an) <= 5e-3 * fabs(an) + 3e-4, "%s[%lld]: fd %.6g vs backward %.6g", ps[i].name,
-                      (long long)idx, num, an);
-        }
-    }
+    int checked = assert_fd_matches_backward(g.m, &b, labels, 77, lora_a_or_b);
     cr_assert_eq(checked, 3 * 6 + 4, "18 magnitudes and the 4 head tensors");
-    close_case(&g);
+    adapter_golden_close(&g);
 }
 
 static double rel_l2(const float *a, const float *b, int64_t n) {
@@ -447,7 +304,7 @@ Test(dora_model, bf16_and_int8_track_fp32) {
         for (int i = 0; i < np; i++) {
             char key[600];
             snprintf(key, sizeof key, "grad.%s", ps[i].name);
-            gr = fmax(gr, rel_l2(ps[i].grad, gt(&g, key), ps[i].numel));
+            gr = fmax(gr, rel_l2(ps[i].grad, adapter_golden_tensor(&g, key), ps[i].numel));
         }
         cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_INT8, &e), LB_OK, "%s", e.msg);
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, lo, &e), LB_OK, "%s", e.msg);
@@ -459,10 +316,11 @@ Test(dora_model, bf16_and_int8_track_fp32) {
         cr_assert(lr8 > 0 && lr8 <= 0.15, "%s: int8 logits rel %.3g", CASES[c].name, lr8);
         cr_assert_eq(lb_model_set_precision(g.m, LB_PRECISION_FP32, &e), LB_OK, "%s", e.msg);
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, lo, &e), LB_OK, "%s", e.msg);
-        cr_assert(max_abs_diff(lo, gt(&g, "logits"), (int64_t)B * NL) <= 1e-4, "%s: fp32 again", CASES[c].name);
+        cr_assert(max_abs_diff(lo, adapter_golden_tensor(&g, "logits"), (int64_t)B * NL) <= 1e-4, "%s: fp32 again",
+                  CASES[c].name);
         free(l32);
         free(lo);
         free(dl);
-        close_case(&g);
+        adapter_golden_close(&g);
     }
 }

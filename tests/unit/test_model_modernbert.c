@@ -290,7 +290,7 @@ static void fd_case(const char *name, float pl, double pc, unsigned mask) {
     cr_assert_eq(lb_model_forward(m, &b, false, NULL, ev, &e), LB_OK, "%s", e.msg);
     if (pl > 0 || pc > 0)
         cr_assert(fabsf(ev[0] - logits[0]) > 1e-6f || fabsf(ev[NL] - logits[NL]) > 1e-6f, "the dropouts act");
-    assert_fd_matches_backward(m, &b, labels, 77);
+    assert_fd_matches_backward(m, &b, labels, 77, NULL);
     lb_model_free(m);
     golden_remove_copy(dir);
 }

@@ -141,7 +141,7 @@ Test(roberta_model, gradients_with_every_dropout_match_finite_differences) {
     float ev[4];
     cr_assert_eq(lb_model_forward(m, &b, false, NULL, ev, &e), LB_OK, "%s", e.msg);
     cr_assert(fabsf(ev[0] - logits[0]) > 1e-6f || fabsf(ev[2] - logits[2]) > 1e-6f);
-    assert_fd_matches_backward(m, &b, labels, 77);
+    assert_fd_matches_backward(m, &b, labels, 77, NULL);
     int checked_head = 0;
     for (int i = 0; i < np; i++) checked_head += strstr(ps[i].name, "classifier.dense") != NULL;
     cr_assert_eq(checked_head, 2, "classifier.dense weight and bias are trainable");

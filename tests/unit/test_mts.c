@@ -17,6 +17,7 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/peft.h"
+#include "../support/model_support.h"
 #include "train/optim.h"
 
 static const struct {
@@ -28,91 +29,15 @@ static const struct {
              {"bert_lin", "bert_tiny", 16},
              {"roberta_mix", "roberta_tiny", 8}};
 
-typedef struct golden {
-    lb_model *m;
-    lb_st_file *f;
-    lb_batch b;
-    int32_t *ids, *lens, *tt, *labels;
-    int NL;
-    char *ldir;
-} golden;
-
-static int32_t *i64_to_i32(lb_st_file *f, const char *name, int64_t *shape) {
-    const lb_st_tensor *t = lb_st_find(f, name);
-    if (!t) return NULL;
-    cr_assert_eq(t->dtype, LB_DT_I64, "%s: expected I64", name);
-    int32_t *o = malloc(sizeof(int32_t) * (size_t)t->numel);
-    const int64_t *s = t->data;
-    for (int64_t i = 0; i < t->numel; i++) o[i] = (int32_t)s[i];
-    if (shape) {
-        shape[0] = t->shape[0];
-        shape[1] = t->ndim > 1 ? t->shape[1] : 1;
-    }
-    return o;
-}
-
-static const float *gt(const golden *g, const char *name) {
-    lb_error e = {0};
-    const lb_st_tensor *t = lb_st_find(g->f, name);
-    cr_assert_not_null(t, "golden lacks %s", name);
-    const float *p = lb_st_f32(g->f, t, &e);
-    cr_assert_not_null(p, "%s", e.msg);
-    return p;
-}
-
-static lb_model *load_base(const char *src) {
-    char mdir[256];
-    snprintf(mdir, sizeof mdir, "tests/golden/%s/model", src);
-    lb_error e = {0};
-    lb_load_opts o = {.quiet = true};
-    lb_model *m = lb_model_load(mdir, &o, &e);
-    cr_assert_not_null(m, "%s", e.msg);
-    return m;
-}
+typedef adapter_golden golden;
 
 /* The case's base model with PEFT's adapter loaded from its folder (lb_peft_load). */
 static void open_case(golden *g, int i) {
-    memset(g, 0, sizeof *g);
-    char dir[256], path[300];
+    char dir[256];
     snprintf(dir, sizeof dir, "tests/golden/mts/%s", CASES[i].name);
-    if (!lb_dir_exists(dir)) cr_skip_test("golden %s missing (run tools/reference/mts_golden.py)", dir);
-    lb_error e = {0};
-    g->m = load_base(CASES[i].src);
-    g->ldir = lb_path_join(dir, "lora");
-    cr_assert_eq(lb_peft_load(g->m, g->ldir, &e), LB_OK, "%s", e.msg);
+    adapter_golden_open(g, dir, CASES[i].src, "tools/reference/mts_golden.py");
     const lb_lora_config *lc = lb_model_get_lora(g->m);
     cr_assert(lc && lc->patterns && lc->patterns->n_mts > 0, "modules_to_save read from adapter_config.json");
-    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
-    g->f = lb_st_open(path, &e);
-    cr_assert_not_null(g->f, "%s", e.msg);
-    int64_t shape[2];
-    g->ids = i64_to_i32(g->f, "input_ids", shape);
-    int B = (int)shape[0], T = (int)shape[1];
-    int32_t *mask = i64_to_i32(g->f, "attention_mask", NULL);
-    g->lens = calloc((size_t)B, sizeof(int32_t));
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) g->lens[b] += mask[b * T + t];
-    free(mask);
-    g->tt = i64_to_i32(g->f, "token_type_ids", NULL);
-    g->labels = i64_to_i32(g->f, "labels", NULL);
-    g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
-    g->NL = lb_model_get_config(g->m)->num_labels;
-}
-
-static void close_case(golden *g) {
-    free(g->ids);
-    free(g->lens);
-    free(g->tt);
-    free(g->labels);
-    free(g->ldir);
-    lb_st_close(g->f);
-    lb_model_free(g->m);
-}
-
-static double max_abs_diff(const float *a, const float *b, int64_t n) {
-    double md = 0;
-    for (int64_t i = 0; i < n; i++) md = fmax(md, fabs((double)a[i] - b[i]));
-    return md;
 }
 
 /* The key projection's bias: its gradient is 0 in exact arithmetic (softmax is invariant to the
@@ -127,24 +52,14 @@ static double max_abs(const float *a, int64_t n) {
     return m;
 }
 
-/* max |got - ref| / max |ref| */
-static double rel_diff(const float *got, const float *ref, int64_t n) {
-    double md = 0, mr = 0;
-    for (int64_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)got[i] - ref[i]));
-        mr = fmax(mr, fabs((double)ref[i]));
-    }
-    return mr > 0 ? md / mr : md;
-}
-
 Test(mts_parity, logits_loss_and_gradients) {
     for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
         golden g;
         open_case(&g, (int)c);
         lb_error e = {0};
         int B = g.b.B, NL = g.NL;
-        float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
-        const float *ref = gt(&g, "logits");
+        float *logits = g.y1, *dl = g.y2;
+        const float *ref = adapter_golden_tensor(&g, "logits");
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
         double d_eval = max_abs_diff(logits, ref, (int64_t)B * NL);
         cr_assert(d_eval <= 1e-5, "%s: eval logits of the PEFT-saved adapter differ by %.3g", CASES[c].name, d_eval);
@@ -155,7 +70,7 @@ Test(mts_parity, logits_loss_and_gradients) {
         cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
         double d_train = max_abs_diff(logits, ref, (int64_t)B * NL);
         cr_assert(d_train <= 1e-4, "%s: train-mode logits differ by %.3g", CASES[c].name, d_train);
-        float loss = lb_cross_entropy(logits, g.labels, B, NL, dl), rl = *gt(&g, "loss");
+        float loss = lb_cross_entropy(logits, g.labels, B, NL, dl), rl = *adapter_golden_tensor(&g, "loss");
         cr_assert(fabsf(loss - rl) <= 1e-4f * fabsf(rl), "%s: loss %.8g vs %.8g", CASES[c].name, loss, rl);
         lb_model_zero_grad(g.m);
         cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
@@ -167,20 +82,20 @@ Test(mts_parity, logits_loss_and_gradients) {
         for (int i = 0; i < np; i++) {
             char key[600];
             snprintf(key, sizeof key, "grad.%s", ps[i].name);
-            gmax = fmax(gmax, max_abs(gt(&g, key), ps[i].numel));
+            gmax = fmax(gmax, max_abs(adapter_golden_tensor(&g, key), ps[i].numel));
         }
         for (int i = 0; i < np; i++) {
             char key[600];
             snprintf(key, sizeof key, "grad.%s", ps[i].name);
             if (key_bias(ps[i].name)) {
-                double a = max_abs(ps[i].grad, ps[i].numel), b = max_abs(gt(&g, key), ps[i].numel);
+                double a = max_abs(ps[i].grad, ps[i].numel), b = max_abs(adapter_golden_tensor(&g, key), ps[i].numel);
                 cr_assert(a <= 1e-6 * gmax && b <= 1e-6 * gmax, "%s: %s gradient %.3g (PEFT %.3g) is not rounding",
                           CASES[c].name, ps[i].name, a, b);
                 cr_assert(!ps[i].decay, "%s: a bias takes no weight decay", ps[i].name);
                 nfull++;
                 continue;
             }
-            double rel = rel_diff(ps[i].grad, gt(&g, key), ps[i].numel);
+            double rel = rel_diff(ps[i].grad, adapter_golden_tensor(&g, key), ps[i].numel);
             worst = fmax(worst, rel);
             if (strstr(ps[i].name, "lora_") || strstr(ps[i].name, "classifier")) continue;
             nfull++; /* HF's decay rule: not biases, not LayerNorm weights */
@@ -192,9 +107,7 @@ Test(mts_parity, logits_loss_and_gradients) {
         cr_assert_eq(nfull, CASES[c].full, "%s: %d tensors trained in full", CASES[c].name, nfull);
         cr_log_info("%s: logits %.3g (train %.3g), worst grad rel %.3g over %d tensors (%d trained in full)",
                     CASES[c].name, d_eval, d_train, worst, np, nfull);
-        free(logits);
-        free(dl);
-        close_case(&g);
+        adapter_golden_close(&g);
     }
 }
 
@@ -204,7 +117,7 @@ Test(mts_parity, adamw_trajectory) {
         open_case(&g, (int)c);
         lb_error e = {0};
         int B = g.b.B, NL = g.NL;
-        float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
+        float *logits = g.y1, *dl = g.y2;
         lb_param *ps;
         int np = lb_model_params(g.m, &ps);
         lb_adamw opt;
@@ -214,7 +127,7 @@ Test(mts_parity, adamw_trajectory) {
         cr_assert_eq(lb_adamw_init(&opt, ps, np, &oc, &e), LB_OK, "%s", e.msg);
         const lb_st_tensor *lt = lb_st_find(g.f, "traj_losses");
         cr_assert_not_null(lt);
-        const float *rl = gt(&g, "traj_losses");
+        const float *rl = adapter_golden_tensor(&g, "traj_losses");
         for (int64_t s = 0; s < lt->numel; s++) {
             cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
             float loss = lb_cross_entropy(logits, g.labels, B, NL, dl);
@@ -229,16 +142,14 @@ Test(mts_parity, adamw_trajectory) {
             char key[600];
             snprintf(key, sizeof key, "traj.%s", ps[i].name);
             if (key_bias(ps[i].name)) continue; /* (see key_bias) */
-            double rel = rel_diff(ps[i].data, gt(&g, key), ps[i].numel);
+            double rel = rel_diff(ps[i].data, adapter_golden_tensor(&g, key), ps[i].numel);
             worst = fmax(worst, rel);
             cr_assert(rel <= 1e-3, "%s: %s after the trajectory: rel %.3g", CASES[c].name, ps[i].name, rel);
         }
         cr_log_info("%s: %lld steps, loss %.6g -> %.6g, worst parameter rel %.3g", CASES[c].name, (long long)lt->numel,
                     rl[0], rl[lt->numel - 1], worst);
         lb_adamw_free(&opt);
-        free(logits);
-        free(dl);
-        close_case(&g);
+        adapter_golden_close(&g);
     }
 }
 
@@ -248,19 +159,17 @@ Test(mts_parity, merge_matches_peft_merge_and_unload) {
         open_case(&g, (int)c);
         lb_error e = {0};
         int B = g.b.B, NL = g.NL;
-        float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
+        float *l1 = g.y1, *l2 = g.y2;
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
         cr_assert_eq(lb_model_merge_lora(g.m, &e), LB_OK, "%s", e.msg);
         cr_assert_null(lb_model_get_lora(g.m));
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
-        double dm = max_abs_diff(l2, gt(&g, "merged_logits"), (int64_t)B * NL);
+        double dm = max_abs_diff(l2, adapter_golden_tensor(&g, "merged_logits"), (int64_t)B * NL);
         double du = max_abs_diff(l2, l1, (int64_t)B * NL);
         cr_log_info("%s: merged vs PEFT merged %.3g, vs unmerged %.3g", CASES[c].name, dm, du);
         cr_assert(dm <= 1e-5, "%s: merged logits vs PEFT merge_and_unload: %.3g", CASES[c].name, dm);
         cr_assert(du <= 1e-5, "%s: merged vs unmerged logits: %.3g", CASES[c].name, du);
-        free(l1);
-        free(l2);
-        close_case(&g);
+        adapter_golden_close(&g);
     }
 }
 
@@ -286,9 +195,9 @@ Test(mts_peft, save_writes_modules_to_save_and_loads_back_bitwise) {
         cr_assert_not_null(lb_st_find(a, lb_st_at(b, i)->name), "lorabert's file lacks %s", lb_st_at(b, i)->name);
     lb_st_close(a);
     lb_st_close(b);
-    float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
+    float *l1 = g.y1, *l2 = g.y2;
     cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
-    lb_model *m2 = load_base(CASES[1].src);
+    lb_model *m2 = golden_load_base(CASES[1].src);
     cr_assert_eq(lb_peft_load(m2, tmpl, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_model_forward(m2, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
     cr_assert_eq(memcmp(l1, l2, sizeof(float) * (size_t)B * NL), 0, "reloaded adapter gives other logits");
@@ -299,9 +208,7 @@ Test(mts_peft, save_writes_modules_to_save_and_loads_back_bitwise) {
     free(cpath);
     free(mine);
     free(theirs);
-    free(l1);
-    free(l2);
-    close_case(&g);
+    adapter_golden_close(&g);
 }
 
 /* A fresh adapter (LoRA on the query projection) with modules_to_save `mts` (one name). */
@@ -329,7 +236,7 @@ Test(mts_model, refusals_name_the_module) {
         {"modernbert_tiny", "mlp_norm", "nor any module of ModernBERT"},
     };
     for (size_t i = 0; i < sizeof R / sizeof *R; i++) {
-        lb_model *m = load_base(R[i].src);
+        lb_model *m = golden_load_base(R[i].src);
         lb_error e = {0};
         cr_assert_eq(add_mts(m, R[i].name, &e), LB_ERR_UNSUPPORTED, "%s accepted", R[i].name);
         cr_assert_not_null(strstr(e.msg, R[i].want), "%s: %s", R[i].name, e.msg);
@@ -344,18 +251,18 @@ Test(mts_model, refusals_name_the_module) {
     /* held apart from its base (serve's many adapters over one base) */
     golden g;
     open_case(&g, 0);
-    lb_model *base = load_base(CASES[0].src);
+    lb_model *base = golden_load_base(CASES[0].src);
     lb_lora_adapter *ad = NULL;
     lb_error e = {0};
     cr_assert_eq(lb_peft_load_apart(base, g.ldir, 0, &ad, &e), LB_ERR_UNSUPPORTED);
     cr_assert_null(ad);
     cr_assert_not_null(strstr(e.msg, "output_layer_norm"), "%s", e.msg);
     lb_model_free(base);
-    close_case(&g);
+    adapter_golden_close(&g);
 }
 
 Test(mts_model, fresh_copies_start_at_the_base_values_and_merge_keeps_them) {
-    lb_model *m = load_base("bert_tiny"), *ref = load_base("bert_tiny");
+    lb_model *m = golden_load_base("bert_tiny"), *ref = golden_load_base("bert_tiny");
     lb_error e = {0};
     cr_assert_eq(add_mts(m, "attention.output.LayerNorm", &e), LB_OK, "%s", e.msg);
     lb_param *ps;
@@ -404,10 +311,10 @@ Test(mts_model, linears_trained_in_full_skip_the_packs) {
         lb_error e = {0};
         int B = g.b.B, NL = g.NL;
         if (lb_model_set_precision(g.m, modes[i], &e) == LB_ERR_UNSUPPORTED) {
-            close_case(&g);
+            adapter_golden_close(&g);
             continue; /* (this CPU lacks the mode's kernels: lb_model_set_precision says so) */
         }
-        float *l1 = malloc(sizeof(float) * (size_t)B * NL), *l2 = malloc(sizeof(float) * (size_t)B * NL);
+        float *l1 = g.y1, *l2 = g.y2;
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
         lb_param *ps;
         int np = lb_model_params(g.m, &ps), hit = 0;
@@ -420,8 +327,6 @@ Test(mts_model, linears_trained_in_full_skip_the_packs) {
         cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
         cr_assert(max_abs_diff(l1, l2, (int64_t)B * NL) > 1e-3, "mode %d: the forward ignored the changed lin2",
                   (int)modes[i]);
-        free(l1);
-        free(l2);
-        close_case(&g);
+        adapter_golden_close(&g);
     }
 }
