@@ -188,39 +188,40 @@ int cmd_train(int argc, char **argv) {
     bool help;
     int rc = cli_parse("train", usage, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &help);
     if (rc || help) return rc;
+    /* the options that name one of a set (and --logging-dir), in one table, checked in this order
+     * before anything is loaded; --precision's names are lb_precision_parse's */
+    static const char *const sides[] = {"left", "right", NULL};
+    static const char *const precisions[] = {"fp32", "bf16", "int8", NULL};
+    static const char *const train_precisions[] = {"fp32", "bf16", NULL};
+    static const char *const best_names[] = {"loss", "eval_loss", "accuracy", "f1",       "precision", "recall",
+                                             "mse",  "mae",       "pearson",  "spearman", NULL};
+    static const char *const sched_names[] = {
+        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", NULL};
+    static const char *const reporters[] = {"none", "tensorboard", NULL};
+    static const char *const strategies[] = {"epoch", "no", "steps", NULL};
+    static const char *const booleans[] = {"true", "false", NULL};
+    const cli_choice choices[] = {
+        {truncation, sides, "--truncation must be left or right"},
+        {precision, precisions, "--precision must be fp32 or bf16"},
+        {precision, train_precisions,
+         "--precision int8 is for inference only (eval, predict, serve); train in fp32 or bf16"},
+        {best, best_names,
+         "--metric-for-best must be loss, accuracy, f1, precision or recall (regression: mse, mae, pearson or "
+         "spearman)"},
+        {lr_sched, sched_names,
+         "--lr-scheduler-type must be linear, cosine, cosine_with_restarts, polynomial, constant or "
+         "constant_with_warmup"},
+        {report_to, reporters, "--report-to must be none or tensorboard"},
+        {logging_dir, NULL, "--logging-dir is empty: name a folder"},
+        {eval_strategy, strategies, "--eval-strategy must be no, steps or epoch"},
+        {save_strategy, strategies, "--save-strategy must be no, steps or epoch"},
+        {load_best, booleans, "--load-best-model-at-end must be true or false"},
+    };
+    rc = cli_check_choices("train", choices, (int)(sizeof choices / sizeof choices[0]));
+    if (rc) return rc;
     bool left = !strcmp(truncation, "left");
-    if (!left && strcmp(truncation, "right")) return cli_usage_error("train", "--truncation must be left or right");
-    lb_precision prec;
-    if (!lb_precision_parse(precision, &prec)) return cli_usage_error("train", "--precision must be fp32 or bf16");
-    if (prec == LB_PRECISION_INT8)
-        return cli_usage_error("train", "--precision int8 is for inference only (eval, predict, serve); train in fp32 "
-                                        "or bf16");
-    static const char *const best_names[] = {"loss",   "eval_loss", "accuracy", "f1",      "precision",
-                                             "recall", "mse",       "mae",      "pearson", "spearman"};
-    bool best_ok = false;
-    for (size_t i = 0; i < sizeof best_names / sizeof best_names[0]; i++) best_ok |= !strcmp(best, best_names[i]);
-    if (!best_ok)
-        return cli_usage_error("train", "--metric-for-best must be loss, accuracy, f1, precision or recall "
-                                        "(regression: mse, mae, pearson or spearman)");
-    /* issue 16: checked before anything is loaded */
-    static const char *const sched_names[] = {"linear",     "cosine",   "cosine_with_restarts",
-                                              "polynomial", "constant", "constant_with_warmup"};
-    bool sched_ok = false;
-    for (size_t i = 0; i < sizeof sched_names / sizeof sched_names[0]; i++)
-        sched_ok |= !strcmp(lr_sched, sched_names[i]);
-    if (!sched_ok)
-        return cli_usage_error("train", "--lr-scheduler-type must be linear, cosine, cosine_with_restarts, polynomial, "
-                                        "constant or constant_with_warmup");
-    if (strcmp(report_to, "none") && strcmp(report_to, "tensorboard"))
-        return cli_usage_error("train", "--report-to must be none or tensorboard");
-    if (logging_dir && !*logging_dir) return cli_usage_error("train", "--logging-dir is empty: name a folder");
-    if (eval_strategy && strcmp(eval_strategy, "epoch") && strcmp(eval_strategy, "no") &&
-        strcmp(eval_strategy, "steps"))
-        return cli_usage_error("train", "--eval-strategy must be no, steps or epoch");
-    if (strcmp(save_strategy, "epoch") && strcmp(save_strategy, "no") && strcmp(save_strategy, "steps"))
-        return cli_usage_error("train", "--save-strategy must be no, steps or epoch");
-    if (strcmp(load_best, "true") && strcmp(load_best, "false"))
-        return cli_usage_error("train", "--load-best-model-at-end must be true or false");
+    lb_precision prec = LB_PRECISION_FP32;
+    (void)lb_precision_parse(precision, &prec); /* one of the names the table let through */
     if (no_eval && eval_strategy && strcmp(eval_strategy, "no"))
         return cli_usage_error("train", "--no-eval and --eval-strategy %s exclude each other", eval_strategy);
     if (eval_strategy && !strcmp(eval_strategy, "no")) no_eval = true;
@@ -228,8 +229,9 @@ int cmd_train(int argc, char **argv) {
         return cli_usage_error("train", "--eval-steps must be an integer if bigger than 1: %g", eval_steps);
     if (save_steps > 1 && save_steps != (double)(long long)save_steps)
         return cli_usage_error("train", "--save-steps must be an integer if bigger than 1: %g", save_steps);
-    if (greater && strcmp(greater, "true") && strcmp(greater, "false"))
-        return cli_usage_error("train", "--greater-is-better must be true or false");
+    const cli_choice greater_choice = {greater, booleans, "--greater-is-better must be true or false"};
+    rc = cli_check_choices("train", &greater_choice, 1);
+    if (rc) return rc;
     if (resume && init_adapter) return cli_usage_error("train", "--resume and --init-adapter exclude each other");
     if (output && !*output) return cli_usage_error("train", "--output is empty: name a folder");
     if (resume && !*resume) return cli_usage_error("train", "--resume is empty: name a folder");

@@ -164,3 +164,14 @@ void cli_free_list(char **list) {
     for (char **p = list; *p; p++) free(*p);
     free(list);
 }
+
+int cli_check_choices(const char *cmd, const cli_choice *choices, int n) {
+    for (int i = 0; i < n; i++) {
+        if (!choices[i].value) continue;
+        bool ok = !choices[i].names && *choices[i].value;
+        for (const char *const *name = choices[i].names; name && *name && !ok; name++)
+            ok = !strcmp(choices[i].value, *name);
+        if (!ok) return cli_usage_error(cmd, "%s", choices[i].msg);
+    }
+    return 0;
+}

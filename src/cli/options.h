@@ -46,6 +46,17 @@ int cli_parse_command(const cli_command *cmd, int argc, char **argv, char ***pos
 int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int nopts, int argc, char **argv,
               bool *help_shown);
 
+/* An option whose value must be one of a set of names, or (names NULL) must not be empty; a
+ * table of them is checked in one call. */
+typedef struct cli_choice {
+    const char *value;        /* the parsed value; NULL: not given, nothing to check */
+    const char *const *names; /* the accepted values, NULL-terminated; NULL: any but "" */
+    const char *msg;          /* the usage error when value is none of them */
+} cli_choice;
+/* The choices in table order: the first whose value is refused prints its msg as cmd's usage
+ * error (cli_usage_error) and gives LB_ERR_USAGE; 0 when all are fine. */
+int cli_check_choices(const char *cmd, const cli_choice *choices, int n);
+
 /* "a,b,c" -> a malloc'd NULL-terminated list of malloc'd strings; *n gets the count. Empty items
  * are kept ("a,,b" has 3). NULL (and *n = 0) for NULL or "", or when out of memory. */
 char **cli_split_list(const char *s, int *n);
