@@ -6,11 +6,8 @@
 # strings (%.9g) as `lorabert predict --json`; train runs one epoch and its adapter classifies
 # like the CLI with it. In an ASan build the examples are built with the sanitizers too.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
+source "$(dirname "$0")/../support/cli_base.sh" ex
 MODE=$(basename "$(dirname "$LB")")
-fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d /tmp/lbex.XXXXXX); trap 'rm -rf "$T"' EXIT
 P=$T/prefix
 make -s -j2 MODE="$MODE" install PREFIX="$P" >"$T/make.log" 2>&1 || { cat "$T/make.log"; fail "make install"; }
 export PKG_CONFIG_PATH=$P/lib/pkgconfig LD_LIBRARY_PATH=$P/lib

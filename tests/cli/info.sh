@@ -2,10 +2,7 @@
 # `lorabert info` on the tiny golden models (tests/golden) and their adapters: sizes, parameter
 # counts, labels, tokenizer; bad folders give one line and a non-zero exit.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d /tmp/lbinfo.XXXXXX); trap 'rm -rf "$T"' EXIT
+source "$(dirname "$0")/../support/cli_base.sh" info
 G=tests/golden
 
 $LB info --help | grep -q '^usage: lorabert info' || fail "--help"

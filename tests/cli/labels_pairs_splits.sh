@@ -7,14 +7,9 @@
 # local HF dataset folders (top-level split files, data/<split>-* shards concatenated,
 # refs/convert/parquet <config>/<split>/NNNN.parquet).
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-SHARED=${LORABERT_SHARED:-../shared}
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/../support/cli_base.sh" labels
 [ -f "$SHARED/data/imdb/train.csv" ] || { echo "shared data absent ($SHARED); set LORABERT_SHARED"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 absent (makes the test files)"; exit 77; }
-T=$(mktemp -d /tmp/lblabelsXXXXXX)
-trap 'rm -rf "$T"' EXIT
 M=$T/model
 mkdir -p "$M"
 cp tests/golden/distilbert_traj/model/* "$SHARED/data/tokenizer/vocab.txt" "$M/"

@@ -5,12 +5,9 @@
 # stay hidden); `make install DESTDIR= PREFIX=` puts the seven files in place with a lorabert.pc
 # naming PREFIX (not DESTDIR), and `make uninstall` removes exactly those.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
+source "$(dirname "$0")/../support/cli_base.sh" lib
 MODE=$(basename "$(dirname "$LB")")
 B=build/$MODE
-fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d /tmp/lblib.XXXXXX); trap 'rm -rf "$T"' EXIT
 
 make -s -j2 MODE="$MODE" lib >"$T/make.log" 2>&1 || { cat "$T/make.log"; fail "make lib"; }
 ver=$(sed -n 's/^#define LORABERT_VERSION "\([0-9.]*\)".*/\1/p' include/lorabert.h)

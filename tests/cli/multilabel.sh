@@ -9,20 +9,12 @@
 # and the expected scores are made at test time by tools/reference/multilabel_golden.py. Skips
 # when the reference env or ../shared is absent (runs when CI=true).
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-SH=${LORABERT_SHARED:-../shared}
-PY=${LORABERT_REF_PY:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv/bin/python}
-if [ "${CI:-}" = true ]; then PY=$(bash tools/reference/setup_env.sh) || exit 1; fi
-[ -f "$SH/data/tokenizer/vocab.txt" ] || { echo "shared data absent ($SH): set LORABERT_SHARED"; exit 77; }
-if ! [ -x "$PY" ] || ! "$PY" -c 'import transformers' 2>/dev/null; then
-  echo "reference env absent: run tools/reference/setup_env.sh"; exit 77
-fi
-fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d /tmp/lbmulti.XXXXXX)
+source "$(dirname "$0")/../support/cli_base.sh" multi
+[ -f "$SHARED/data/tokenizer/vocab.txt" ] || { echo "shared data absent ($SHARED): set LORABERT_SHARED"; exit 77; }
+need_ref_py transformers
 SERVER_PID=
 trap '[ -n "$SERVER_PID" ] && kill -9 $SERVER_PID 2>/dev/null; rm -rf "$T"' EXIT
-"$PY" tools/reference/multilabel_golden.py "$T" "$SH/data/tokenizer/vocab.txt" 2>"$T/py.err" || { cat "$T/py.err"; fail "reference script"; }
+"$PY" tools/reference/multilabel_golden.py "$T" "$SHARED/data/tokenizer/vocab.txt" 2>"$T/py.err" || { cat "$T/py.err"; fail "reference script"; }
 M=$T/model
 
 mapfile -t TEXTS < <(python3 -c 'import json,sys; [print(t) for t in json.load(open(sys.argv[1]))["texts"]]' "$T/expected.json")

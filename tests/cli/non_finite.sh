@@ -4,11 +4,8 @@
 # numbers), so `eval` (table and --json) exits 8 printing nothing on stdout, `merge` exits 8 and
 # writes nothing, `train` exits 8; the good model's `eval --json` is strict JSON.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/../support/cli_base.sh" nonfin
 command -v python3 >/dev/null || { echo "python3 absent (patches the weights)"; exit 77; }
-T=$(mktemp -d /tmp/lbnonfin.XXXXXX); trap 'rm -rf "$T"' EXIT
 G=tests/golden/distilbert_tiny
 mkdir "$T/m" && cp $G/model/* "$T/m/"
 { echo '[PAD]'; for i in $(seq 0 98); do echo "[unused$i]"; done; printf '[UNK]\n[CLS]\n[SEP]\n[MASK]\n';

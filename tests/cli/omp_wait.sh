@@ -5,11 +5,8 @@
 # bit-identical under every policy. Reads the running process's environment (/proc/PID/environ)
 # while `lorabert predict` waits on stdin with the tiny golden model.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/../support/cli_base.sh" omp
 [ -r /proc/self/environ ] || { echo "SKIP: no /proc/PID/environ here"; exit 77; }
-T=$(mktemp -d /tmp/lbomp.XXXXXX)
 PID=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"' EXIT
 G=tests/golden/distilbert_tiny

@@ -4,10 +4,7 @@
 # folder, corrupt safetensors, empty text, invalid UTF-8, bad options) give one line on stderr
 # and a non-zero exit. Logit parity with transformers is tests/cli/predict_parity.sh.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d /tmp/lbpred.XXXXXX); trap 'rm -rf "$T"' EXIT
+source "$(dirname "$0")/../support/cli_base.sh" pred
 G=tests/golden/distilbert_tiny
 mkdir "$T/m" && cp $G/model/* "$T/m/"
 # 120 tokens like the head of BERT's vocab: every word is [UNK] (100), [CLS] 101, [SEP] 102.

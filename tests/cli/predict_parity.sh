@@ -5,18 +5,10 @@
 # expected logits are made at test time by tools/reference/predict_golden.py (real transformers
 # 4.32.1 + peft 0.6.2). Skips when the reference env or ../shared is absent (runs when CI=true).
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-SH=${LORABERT_SHARED:-../shared}
-PY=${LORABERT_REF_PY:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv/bin/python}
-if [ "${CI:-}" = true ]; then PY=$(bash tools/reference/setup_env.sh) || exit 1; fi
-[ -f "$SH/data/tokenizer/vocab.txt" ] || { echo "shared data absent ($SH): set LORABERT_SHARED"; exit 77; }
-if ! [ -x "$PY" ] || ! "$PY" -c 'import transformers, peft' 2>/dev/null; then
-  echo "reference env absent: run tools/reference/setup_env.sh"; exit 77
-fi
-fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d /tmp/lbpredict.XXXXXX); trap 'rm -rf "$T"' EXIT
-"$PY" tools/reference/predict_golden.py "$T" "$SH/data/tokenizer/vocab.txt" 2>"$T/py.err" || { cat "$T/py.err"; fail "reference script"; }
+source "$(dirname "$0")/../support/cli_base.sh" predict
+[ -f "$SHARED/data/tokenizer/vocab.txt" ] || { echo "shared data absent ($SHARED): set LORABERT_SHARED"; exit 77; }
+need_ref_py "transformers, peft"
+"$PY" tools/reference/predict_golden.py "$T" "$SHARED/data/tokenizer/vocab.txt" 2>"$T/py.err" || { cat "$T/py.err"; fail "reference script"; }
 
 # compare KEY FILE: lorabert's JSON lines in FILE against expected.json[KEY]
 compare() {
@@ -54,7 +46,7 @@ $LB predict --json --max-length 16 --truncation right --model "$T/model" --adapt
 compare right16 "$T/r.jsonl" || fail "right truncation"
 
 # Tokenizer files in the adapter folder win over the model's: a vocab of [UNK]s changes the result.
-cp -r "$T/adapter" "$T/adapter2" && head -n 200 "$SH/data/tokenizer/vocab.txt" >"$T/adapter2/vocab.txt"
+cp -r "$T/adapter" "$T/adapter2" && head -n 200 "$SHARED/data/tokenizer/vocab.txt" >"$T/adapter2/vocab.txt"
 $LB predict --json --model "$T/model" --adapter "$T/adapter2" "${texts[@]}" >"$T/ad2.jsonl" || fail "adapter2"
 if compare adapter "$T/ad2.jsonl" >/dev/null 2>&1; then fail "the adapter's own tokenizer was not used"; fi
 

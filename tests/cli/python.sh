@@ -6,11 +6,8 @@
 # python runs with the sanitizer runtimes preloaded. Skips only when PyPI (setuptools, pytest)
 # is unreachable.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
+source "$(dirname "$0")/../support/cli_base.sh" py
 MODE=$(basename "$(dirname "$LB")")
-fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d /tmp/lbpy.XXXXXX); trap 'rm -rf "$T"' EXIT
 pin=$(grep -o '"pytest==[0-9.]*"' python/pyproject.toml | tr -d '"')
 [ -n "$pin" ] || fail "python/pyproject.toml: no pinned pytest"
 python3 -m venv "$T/venv" || fail "python3 -m venv"

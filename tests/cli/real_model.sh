@@ -7,23 +7,19 @@
 # Opt-in: runs when LORABERT_REAL_MODEL=DIR names that folder, skips with a message otherwise.
 # LORABERT_REAL_EXPECTED=FILE reuses an oracle file real_logits.py wrote for the same folder.
 set -u
-cd "$(dirname "$0")/../.."
-LB=${LORABERT_BIN:-build/release/lorabert}
-SH=${LORABERT_SHARED:-../shared}
+source "$(dirname "$0")/../support/cli_base.sh" real
 PY=${LORABERT_REF_PY:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv/bin/python}
 DIR=${LORABERT_REAL_MODEL:-}
 [ -n "$DIR" ] || { echo "LORABERT_REAL_MODEL unset: make a folder with tools/reference/real_model.sh DIR and set it"; exit 77; }
 [ -f "$DIR/model.safetensors" ] || { echo "LORABERT_REAL_MODEL=$DIR has no model.safetensors (tools/reference/real_model.sh DIR)"; exit 77; }
-[ -f "$SH/data/imdb/train.csv" ] || { echo "shared data absent ($SH): set LORABERT_SHARED"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-T=$(mktemp -d /tmp/lbreal.XXXXXX); trap 'rm -rf "$T"' EXIT
+[ -f "$SHARED/data/imdb/train.csv" ] || { echo "shared data absent ($SHARED): set LORABERT_SHARED"; exit 77; }
 EXP=${LORABERT_REAL_EXPECTED:-}
 if [ -z "$EXP" ]; then
   if ! [ -x "$PY" ] || ! "$PY" -c 'import transformers' 2>/dev/null; then
     echo "reference env absent: run tools/reference/setup_env.sh"; exit 77
   fi
   EXP=$T/expected.json
-  "$PY" tools/reference/real_logits.py "$DIR" "$EXP" "$SH/data/imdb/train.csv" "$SH/data/imdb/validation.csv" \
+  "$PY" tools/reference/real_logits.py "$DIR" "$EXP" "$SHARED/data/imdb/train.csv" "$SHARED/data/imdb/validation.csv" \
     2>"$T/py.err" || { tail -5 "$T/py.err"; fail "reference script"; }
 fi
 # The texts, one per line, in the oracle's order (the reviews hold no newlines).
