@@ -79,6 +79,12 @@ void adapter_golden_close(adapter_golden *g);
 /* The F32 tensor `name` of g->f (the test fails when it is absent). */
 const float *adapter_golden_tensor(const adapter_golden *g, const char *name);
 
+/* g's adapter saved by lb_peft_save (base name "base") into a fresh /tmp folder: its
+ * adapter_config.json holds config_needle, its adapter_model.safetensors the tensor names of
+ * PEFT's own file (g->ldir's) key for key, and tests/golden/<src>/model with it loaded back gives
+ * g's logits bit for bit. The folder is removed after. */
+void assert_adapter_save_round_trip(adapter_golden *g, const char *src, const char *config_needle);
+
 /* max |a[i] - b[i]| over n floats. */
 double max_abs_diff(const float *a, const float *b, int64_t n);
 /* max |got - ref| / max |ref| (max |got - ref| when ref is all 0). */

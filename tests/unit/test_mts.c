@@ -177,38 +177,7 @@ Test(mts_parity, merge_matches_peft_merge_and_unload) { each_case(merge_case); }
 Test(mts_peft, save_writes_modules_to_save_and_loads_back_bitwise) {
     golden g;
     open_case(&g, 1);
-    lb_error e = {0};
-    int B = g.b.B, NL = g.NL;
-    char tmpl[] = "/tmp/lb_mts_XXXXXX";
-    cr_assert_not_null(mkdtemp(tmpl));
-    cr_assert_eq(lb_peft_save(g.m, tmpl, "base", &e), LB_OK, "%s", e.msg);
-    char *cpath = lb_path_join(tmpl, "adapter_config.json"), *text = NULL;
-    cr_assert_eq(lb_read_file(cpath, &text, NULL, &e), LB_OK, "%s", e.msg);
-    cr_assert_not_null(strstr(text, "\"output.LayerNorm\""), "%s", text);
-    free(text);
-    /* Same tensor names as PEFT's own file (key for key). */
-    char *mine = lb_path_join(tmpl, "adapter_model.safetensors"),
-         *theirs = lb_path_join(g.ldir, "adapter_model.safetensors");
-    lb_st_file *a = lb_st_open(mine, &e), *b = lb_st_open(theirs, &e);
-    cr_assert(a && b);
-    cr_assert_eq(lb_st_count(a), lb_st_count(b));
-    for (size_t i = 0; i < lb_st_count(b); i++)
-        cr_assert_not_null(lb_st_find(a, lb_st_at(b, i)->name), "lorabert's file lacks %s", lb_st_at(b, i)->name);
-    lb_st_close(a);
-    lb_st_close(b);
-    float *l1 = g.y1, *l2 = g.y2;
-    cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
-    lb_model *m2 = golden_load_base(CASES[1].src);
-    cr_assert_eq(lb_peft_load(m2, tmpl, &e), LB_OK, "%s", e.msg);
-    cr_assert_eq(lb_model_forward(m2, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
-    cr_assert_eq(memcmp(l1, l2, sizeof(float) * (size_t)B * NL), 0, "reloaded adapter gives other logits");
-    lb_model_free(m2);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
-    cr_assert_eq(system(cmd), 0);
-    free(cpath);
-    free(mine);
-    free(theirs);
+    assert_adapter_save_round_trip(&g, CASES[1].src, "\"output.LayerNorm\"");
     adapter_golden_close(&g);
 }
 
