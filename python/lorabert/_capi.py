@@ -96,7 +96,7 @@ class DatasetOptions(Structure):
     _fields_ = [("split", c_char_p), ("text_column", c_char_p), ("text_pair_column", c_char_p),
                 ("label_column", c_char_p), ("revision", c_char_p), ("shard_count", c_int), ("shard_index", c_int),
                 ("shard_block", c_int), ("labels_optional", c_bool), ("problem_type", c_int),
-                ("label_columns", c_char_p)]
+                ("label_columns", c_char_p), ("label_format", c_int)]
 
 
 class EvalOptions(Structure):

@@ -28,6 +28,10 @@ typedef struct lb_dataset_opts {
     int problem;
     const char *const *label_columns; /* [n_label_columns] multi-label */
     int n_label_columns;
+    /* Multi-label without label_columns: label_column holds each row's list of labels (names,
+     * class ids, or a multi-hot vector: lb_targets_read_lists); label_multi_hot reads lists of
+     * integers as 0/1 vectors instead of class ids. */
+    bool label_multi_hot;
 } lb_dataset_opts;
 
 /* Loads path, choosing the reader by extension: .csv, .tsv, .jsonl, .json, .parquet.
