@@ -5,8 +5,11 @@
 # eval metrics of the equivalent --label-columns CSV run (same rows, same label order): with a
 # model whose config.json is multi-label (its id2label names the labels) and with one that is not
 # (--problem-type multi_label_classification: the sorted names of --train are the labels). Bad
-# lists are refused with file and row (exit 4), a CSV list column with exit 5. Tiny DistilBERT of
-# tests/golden/distilbert_traj_multilabel; no reference env needed.
+# lists are refused with file and row (exit 4), a CSV list column with exit 5. Then Parquet LIST
+# columns written by pyarrow (list<string>, list<int64>, list<int32> on v2 pages in several row
+# groups, list<float>) give the same bytes again (that part needs the reference env's pyarrow:
+# exit 77 after the JSONL parts without it; CI=true sets it up). Tiny DistilBERT of
+# tests/golden/distilbert_traj_multilabel.
 set -u
 source "$(dirname "$0")/../support/cli_common.sh" labellists
 MC=$T/mc # config.json multi-label, id2label LABEL_0..2, a 3-label head
@@ -155,6 +158,38 @@ $LB eval --model "$MD" --adapter "$T/o_d_names" --data "$T/bad.jsonl" --label-co
 $LB eval --model "$MD" --adapter "$T/o_d_names" --data "$T/val_d.csv" --label-columns comedy,drama,horror --label-format multi-hot \
   >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] || fail "eval --label-format with --label-columns: rc=$rc $(cat "$T/err")"
+
+# Parquet list columns (written by pyarrow from the JSONL files): list<string>, list<int64>,
+# list<int32> (v2 pages, several row groups), list<float> (multi-hot): the same bytes again
+PY=${LORABERT_REF_PY:-${XDG_CACHE_HOME:-$HOME/.cache}/lorabert/refenv/bin/python}
+if [ "${CI:-}" = true ]; then PY=$(bash tools/reference/setup_env.sh) || exit 1; fi
+if ! [ -x "$PY" ] || ! "$PY" -c 'import pyarrow' 2>/dev/null; then
+  echo "label_lists: JSONL parts ok; the Parquet part needs pyarrow (tools/reference/setup_env.sh): skipped"; exit 77
+fi
+"$PY" - "$T" <<'PY' || fail "parquet files"
+import json, sys
+import pyarrow as pa, pyarrow.parquet as pq
+out = sys.argv[1]
+for part in ("train", "val"):
+    for kind, typ, kw in (("names", pa.string(), {}), ("ids", pa.int64(), {}),
+                          ("ids32", pa.int32(), dict(data_page_version="2.0", row_group_size=5, use_dictionary=False)),
+                          ("hot", pa.float32(), dict(compression="zstd"))):
+        src = "ids" if kind == "ids32" else kind
+        rows = [json.loads(l) for l in open("%s/%s_c_%s.jsonl" % (out, part, src), encoding="utf-8")]
+        tbl = pa.table({"text": pa.array([r["text"] for r in rows], pa.string()),
+                        "labels": pa.array([r["labels"] for r in rows], pa.list_(typ))})
+        pq.write_table(tbl, "%s/%s_c_%s.parquet" % (out, part, kind), **kw)
+PY
+run p_names "$MC" train_c_names.parquet val_c_names.parquet --label-column labels
+run p_ids "$MC" train_c_ids.parquet val_c_ids.parquet --label-column labels
+run p_ids32 "$MC" train_c_ids32.parquet val_c_ids32.parquet --label-column labels
+run p_hot "$MC" train_c_hot.parquet val_c_hot.parquet --label-column labels
+for r in p_names p_ids p_ids32 p_hot; do same c_csv $r; done
+for k in names ids32 hot; do
+  $LB eval --model "$MC" --adapter "$T/o_c_csv" --data "$T/val_c_$k.parquet" --label-column labels --json >"$T/e_p$k" \
+    2>"$T/err" || fail "eval parquet $k: $(cat "$T/err")"
+  cmp -s "$T/e_csv" "$T/e_p$k" || fail "eval parquet $k: $(diff "$T/e_csv" "$T/e_p$k")"
+done
 $LB train --help | grep -q -- '--label-format auto|multi-hot' || fail "train --help lists --label-format"
 $LB eval --help | grep -q -- '--label-format auto|multi-hot' || fail "eval --help lists --label-format"
 echo "label_lists: ok"
