@@ -413,6 +413,7 @@ lb_status lb_targets_read_lists(const char *path, const lb_table *t, long col, b
     const char *cn = t->col_names[col];
     lb_target_list kind = multi_hot ? LB_TARGET_LIST_MULTI_HOT : LB_TARGET_LIST_NONE;
     long kind_row = -1;
+    long hot_row = -1, first_empty = -1; /* the first row read as a multi-hot vector; the first [] */
     size_t hot_len = 0, total = 0;
     char a[256], b[256];
     /* pass 1: every cell a list of one kind; per-kind checks that need no second pass */
@@ -457,17 +458,25 @@ lb_status lb_targets_read_lists(const char *path, const lb_table *t, long col, b
         }
         if (rk != LB_TARGET_LIST_NONE && kind_row < 0) kind_row = (long)r;
         if (rk != LB_TARGET_LIST_NONE && kind == LB_TARGET_LIST_NONE) kind = rk;
+        if (!v->n_items && first_empty < 0) first_empty = (long)r;
         if (kind == LB_TARGET_LIST_MULTI_HOT) {
-            if (!hot_len && r == 0) hot_len = v->n_items;
-            if (v->n_items != hot_len || !hot_len || hot_len > LB_MAX_LABELS)
+            if (hot_row < 0) hot_row = (long)r, hot_len = v->n_items; /* the first row read as a vector */
+            if (v->n_items != hot_len || !hot_len || hot_len > LB_MAX_LABELS) {
+                if ((long)r != hot_row) snprintf(a, sizeof a, "%zu values, as row %ld", hot_len, hot_row);
+                else snprintf(a, sizeof a, "1 to %d values (one per label)", LB_MAX_LABELS);
                 return lb_err(err, LB_ERR_FORMAT,
                               "%s: row %zu: label column \"%s\" holds a multi-hot list of %zu values: expected %s",
-                              path, r, cn, v->n_items,
-                              r && hot_len ? (snprintf(a, sizeof a, "%zu values, as row 0", hot_len), a)
-                                           : "1 to 64 values (one per label)");
+                              path, r, cn, v->n_items, a);
+            }
         }
         total += v->n_items;
     }
+    if (kind == LB_TARGET_LIST_MULTI_HOT && first_empty >= 0 && first_empty < hot_row)
+        return lb_err(
+            err, LB_ERR_FORMAT,
+            "%s: row %ld: label column \"%s\" holds an empty list: expected a multi-hot vector of %zu values, "
+            "as row %ld",
+            path, first_empty, cn, hot_len, hot_row);
     /* pass 2: values */
     int K = 0;
     char **names = NULL;

@@ -955,6 +955,9 @@ Test(labels, bad_lists_name_file_and_row) {
     BAD("%s[0,2]}\n%s[1,0]}\n", true, "row 0: label column \"labels\": element 1 is 2: expected 0 or 1");
     BAD("%s[\"a\"]}\n%s[\"b\"]}\n", true, "row 0: label column \"labels\": element 0 is \"a\": expected 0 or 1");
     BAD("%s[]}\n%s[]}\n", true, "row 0: label column \"labels\" holds a multi-hot list of 0 values");
+    BAD("%s[]}\n%s[1.0,0.0]}\n", false,
+        "row 0: label column \"labels\" holds an empty list: expected a multi-hot vector of 2 values, as row 1");
+    BAD("%s[0.0]}\n%s[]}\n", false, "row 1: label column \"labels\" holds a multi-hot list of 0 values: expected 1");
     BAD("%s[\"a\"]}\n%s[null]}\n", false, "row 1: label column \"labels\": element 0 is null");
     BAD("%s[\"a\"]}\n%s\"a\"}\n", false, "row 1: label column \"labels\" holds \"a\" (a string): expected a list");
     BAD("%s[\"a\"]}\n%snull}\n", false, "row 1: label column \"labels\" holds null (null): expected a list");
