@@ -170,6 +170,10 @@ rows:
         goto fail;
     }
     out->n_sources = 1;
+    /* Optional labels (input to label, e.g. predict --input) in a column of lists: not class labels,
+     * and not needed; the column is left unread rather than refused. */
+    for (size_t r = 0; lc >= 0 && !o.require_labels && r < t.nrows; r++)
+        if (lb_table_cell(&t, r, (size_t)lc)->type == LB_VAL_LIST) lc = -1;
     /* Labels first: take_texts moves strings out of the table (label may share a text column). */
     if (lc >= 0 && (st = lb_labels_read(path, &t, lc, o.require_labels, out, err)) != LB_OK) goto fail;
     if ((st = take_texts(path, &t, tc, "text", &out->texts, err)) != LB_OK) goto fail;

@@ -206,8 +206,7 @@ static lb_status append_rows(lb_dataset *dst, lb_dataset *src, const char *path,
 
 lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *opts, lb_dataset *out, lb_error *err) {
     memset(out, 0, sizeof *out);
-    lb_dataset_opts o = opts ? *opts : (lb_dataset_opts){0};
-    o.require_labels = true;
+    lb_dataset_opts o = opts ? *opts : (lb_dataset_opts){.require_labels = true};
     if (n < 1) return lb_err(err, LB_ERR_USAGE, "lb_data_load_shards: no files");
     if (n == 1) return lb_dataset_load(paths[0], &o, out, err);
     lb_dataset_opts each = o; /* names are applied once, to the whole split */
