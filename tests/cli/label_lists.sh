@@ -9,7 +9,7 @@
 # columns written by pyarrow (list<string>, list<int64>, list<int32> on v2 pages in several row
 # groups, list<float>) give the same bytes again (that part needs the reference env's pyarrow:
 # exit 77 after the JSONL parts without it; CI=true sets it up). Tiny DistilBERT of
-# tests/golden/distilbert_traj_multilabel.
+# tests/golden/distilbert_traj_multilabel. predict --input reads no labels (a list column or none).
 set -u
 source "$(dirname "$0")/../support/cli_common.sh" labellists
 MC=$T/mc # config.json multi-label, id2label LABEL_0..2, a 3-label head
@@ -190,6 +190,15 @@ for k in names ids32 hot; do
     2>"$T/err" || fail "eval parquet $k: $(cat "$T/err")"
   cmp -s "$T/e_csv" "$T/e_p$k" || fail "eval parquet $k: $(diff "$T/e_csv" "$T/e_p$k")"
 done
+# predict --input needs no labels: a "label" column of lists, or none at all, is not read
+printf '{"text":"good","label":["a","b"]}\n{"text":"bad","label":[]}\n' >"$T/in_lists.jsonl"
+printf '{"text":"good"}\n{"text":"bad"}\n' >"$T/in_nolabel.jsonl"
+for f in in_lists in_nolabel; do
+  $LB predict --model "$MC" --adapter "$T/o_c_csv" --input "$T/$f.jsonl" --output "$T/$f.out" 2>"$T/err" ||
+    fail "predict --input $f: $(cat "$T/err")"
+  [ "$(wc -l <"$T/$f.out")" -eq 2 ] || fail "predict --input $f: $(cat "$T/$f.out")"
+done
+cmp -s "$T/in_lists.out" "$T/in_nolabel.out" || fail "predict --input: a label column changed the predictions"
 $LB train --help | grep -q -- '--label-format auto|multi-hot' || fail "train --help lists --label-format"
 $LB eval --help | grep -q -- '--label-format auto|multi-hot' || fail "eval --help lists --label-format"
 echo "label_lists: ok"
