@@ -24,7 +24,11 @@
  * BROTLI, LZO and the old Hadoop LZ4, encrypted files. Hostile input never crashes; limits:
  * a page may expand to at most 1 GiB, a table may hold at most 2^26 cells, and everything
  * decoded from one file (cells, list elements, strings, dictionaries, decompressed pages) is at most
- * 64 MiB + 64 x the file size, and never above 16 GiB (LB_ERR_UNSUPPORTED naming the limit). */
+ * 64 MiB + 64 x the file size, and never above 16 GiB (LB_ERR_UNSUPPORTED naming the limit).
+ * A list column's elements have no count limit of their own: each takes sizeof(lb_value) bytes
+ * (plus its string's copy) of that budget, a page's level entries are bounded by its header's
+ * num_values and the chunk's (entries past the chunk's num_values, rows past the row group's, a
+ * first entry continuing no row, or a continuation of a null or empty list are LB_ERR_FORMAT). */
 #ifndef LB_DATA_PARQUET_H
 #define LB_DATA_PARQUET_H
 #include "data/table.h"
