@@ -564,8 +564,11 @@ lb_status lb_targets_read_lists(const char *path, const lb_table *t, long col, b
                 show_value(e, a, sizeof a);
                 return lb_err(err, LB_ERR_FORMAT,
                               "%s: row %zu: label column \"%s\": label %s is in the list twice (element %zu); a "
-                              "list names each label once",
-                              path, r, cn, a, k);
+                              "list names each label once%s",
+                              path, r, cn, a, k,
+                              kind == LB_TARGET_LIST_IDS
+                                  ? " (a multi-hot vector of 0/1 integers: --label-format multi-hot)"
+                                  : "");
             }
             row[j] = 1;
         }

@@ -947,6 +947,9 @@ Test(labels, bad_lists_name_file_and_row) {
         "l.jsonl: row 1: label column \"labels\" mixes kinds in one list: element 0 is \"y\"");
     BAD("%s[\"x\"]}\n%s[2]}\n", false, "label column \"labels\" mixes kinds: row 0 holds label names (strings), row 1");
     BAD("%s[1]}\n%s[1,1]}\n", false, "row 1: label column \"labels\": label 1 is in the list twice (element 1)");
+    BAD("%s[0,1,0]}\n%s[1,0,0]}\n", false, /* MultiLabelBinarizer's integers read as ids: the hint */
+        "row 0: label column \"labels\": label 0 is in the list twice (element 2); a list names each label once (a "
+        "multi-hot vector of 0/1 integers: --label-format multi-hot)");
     BAD("%s[1]}\n%s[64]}\n", false, "row 1: label column \"labels\": class id 64 (element 0): expected 0 to 63");
     BAD("%s[1]}\n%s[-2]}\n", false, "row 1: label column \"labels\": class id -2 (element 0)");
     BAD("%s[1.0]}\n%s[1.0,0.0]}\n", false,
