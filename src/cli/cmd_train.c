@@ -423,10 +423,10 @@ int cmd_train(int argc, char **argv) {
             nlabels = K;
             if (rank == 0)
                 fprintf(stderr,
-                        "lorabert: notice: the label lists of %s are %s: %d labels (%s), named by the model's "
-                        "config (pass --labels A,B,.. to name them)\n",
+                        "lorabert: notice: the label lists of %s are %s: %d labels (%s), named by config.json's "
+                        "id2label when it names %d, else LABEL_0..LABEL_%d (pass --labels A,B,.. to name them)\n",
                         lb_dataset_file(ds[0], 0), kind == LB_LABEL_LIST_IDS ? "class ids" : "multi-hot vectors", K,
-                        kind == LB_LABEL_LIST_IDS ? "the largest id + 1" : "their length");
+                        kind == LB_LABEL_LIST_IDS ? "the largest id + 1" : "their length", K, K - 1);
         }
     } else if (problem == LB_PROBLEM_REGRESSION && !labels_given) { /* one output */
         nlabels = 1;
