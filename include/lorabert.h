@@ -475,6 +475,12 @@ lb_status lb_model_predict_adapters(lb_model *base, const lb_tokens *rows, const
  * a hub dataset id. */
 typedef struct lb_dataset lb_dataset;
 
+/* How lists of integers in a multi-label list column are read (lb_dataset_options.label_format). */
+typedef enum lb_label_format {
+    LB_LABEL_FORMAT_AUTO = 0,     /* strings: names; integers: class ids; floats/booleans: 0/1 */
+    LB_LABEL_FORMAT_MULTI_HOT = 1 /* every list is a 0/1 vector of one value per label */
+} lb_label_format;
+
 typedef struct lb_dataset_options {
     const char *split;            /* for folders / hub ids; NULL means "train" */
     const char *text_column;      /* NULL means "text" */
@@ -494,14 +500,22 @@ typedef struct lb_dataset_options {
                            * to label, e.g. lorabert predict --input) */
     /* What the labels are (default single-label: class ids or names, the rule above). Multi-label:
      * label_columns, comma-separated, name columns of 0/1 (JSON true/false, numbers 0/1, the
-     * strings "0"/"1"), one per label, named by the column (a column of lists of labels is
-     * LB_ERR_UNSUPPORTED). Regression: label_column holds each row's number (a typed number, or a
-     * string read whole by strtod; finite). Every row needs its values: a null, another value or a
-     * missing column is LB_ERR_FORMAT naming file, row, column and value. Training and evaluation
-     * take such a dataset for a model of the same problem_type (lb_model_options.problem_type) and
-     * match label columns to its labels by name. */
+     * strings "0"/"1"), one per label, named by the column; without label_columns, label_column
+     * holds each row's list of labels (a JSON array; see label_format and lb_dataset_label_list).
+     * Regression: label_column holds each row's number (a typed number, or a string read whole by
+     * strtod; finite). Every row needs its values: a null, another value or a missing column is
+     * LB_ERR_FORMAT naming file, row, column and value. Training and evaluation take such a
+     * dataset for a model of the same problem_type (lb_model_options.problem_type) and match label
+     * columns (or listed names) to its labels by name. */
     lb_problem_type problem_type;
     const char *label_columns;
+    /* Multi-label lists: a list of strings is label names, of integers class ids, of floats or
+     * booleans a multi-hot vector of 0/1 (one value per label, in the model's label order);
+     * LB_LABEL_FORMAT_MULTI_HOT reads lists of integers as 0/1 vectors too (HF's Trainer
+     * format). Mixed kinds, duplicates, nulls, negative or >= LB_MAX_LABELS ids, empty names,
+     * multi-hot values other than 0/1 or of unequal lengths are LB_ERR_FORMAT naming file and row.
+     * Other problem types: must be AUTO (else LB_ERR_USAGE). */
+    lb_label_format label_format;
 } lb_dataset_options;
 
 /* path_or_id: a file, an HF dataset folder (split files, data/<split>-*, <config>/<split>/) or a
@@ -519,6 +533,20 @@ const char *lb_dataset_text_pair(const lb_dataset *d, size_t i);
 int lb_dataset_num_labels(const lb_dataset *d);
 int32_t lb_dataset_label(const lb_dataset *d, size_t i);
 const char *lb_dataset_label_name(const lb_dataset *d, int k);
+/* A multi-label dataset read from a list column (lb_dataset_options.label_format): what its
+ * lists hold, and *n_targets (nullable) their number of targets: the distinct names (sorted, byte
+ * order; lb_dataset_target_name), the largest class id + 1, or the multi-hot length. NONE (and 0)
+ * for any other dataset. Training and evaluation map the targets onto a model's labels: names by
+ * name, ids and vectors by position (lb_evaluate_dataset, lb_train_run_open). */
+typedef enum lb_label_list {
+    LB_LABEL_LIST_NONE = 0,
+    LB_LABEL_LIST_NAMES = 1,
+    LB_LABEL_LIST_IDS = 2,
+    LB_LABEL_LIST_MULTI_HOT = 3
+} lb_label_list;
+lb_label_list lb_dataset_label_list(const lb_dataset *d, int *n_targets);
+/* Name of target k of a NAMES list dataset; NULL otherwise or out of range. */
+const char *lb_dataset_target_name(const lb_dataset *d, int k);
 /* The files the rows were read from, in order (a split's shards): file i, NULL past the last.
  * For messages ("the label names of FILE ..."). */
 const char *lb_dataset_file(const lb_dataset *d, int i);

@@ -75,7 +75,29 @@ row "unsupported problem_type (zero_shot)" $LB predict --model ptype "x"
 mk multi && sed -i 's/"model_type"/"problem_type": "multi_label_classification", "model_type"/' multi/config.json
 printf 'text,label\ngood,1\nbad,0\n' >multi.csv
 row "eval of a multi-label model without its label columns" $LB eval --model multi --data multi.csv
-row "train of a multi-label model without --label-columns" $LB train --model multi --train multi.csv --no-eval --output mlrun
+row "train of a multi-label model from a CSV without --label-columns (a list of labels needs JSONL or Parquet)" $LB train --model multi --train multi.csv --no-eval --output mlrun
+# multi-label targets from a column of lists (JSONL arrays, Parquet lists)
+ML="--problem-type multi_label_classification --label-column labels --no-eval --output mlrun"
+printf '{"text":"good","labels":["a"]}\n{"text":"bad","labels":[1]}\n' >lmix.jsonl
+row "train: label lists of names and of class ids in one column" $LB train --model m --train lmix.jsonl $ML
+printf '{"text":"good","labels":["a","b","a"]}\n' >ldup.jsonl
+row "train: a label twice in one list" $LB train --model m --train ldup.jsonl $ML
+printf '{"text":"good","labels":[0]}\n{"text":"bad","labels":[64]}\n' >lbig.jsonl
+row "train: a class id of 64 in a list" $LB train --model m --train lbig.jsonl $ML
+printf '{"text":"good","labels":[0.0,1.0]}\n{"text":"bad","labels":[1.0,0.0,0.0]}\n' >llen.jsonl
+row "train: multi-hot lists of two lengths" $LB train --model m --train llen.jsonl $ML
+printf '{"text":"good","labels":[0,2]}\n' >lhot.jsonl
+row "train: --label-format multi-hot with a 2" $LB train --model m --train lhot.jsonl $ML --label-format multi-hot
+printf '{"text":"good","labels":["a"]}\n{"text":"bad","labels":"b"}\n' >lnot.jsonl
+row "train: a label cell that is not a list" $LB train --model m --train lnot.jsonl $ML
+printf '{"text":"good","labels":["a"]}\n{"text":"bad","labels":["b"]}\n' >ltrain.jsonl
+printf '{"text":"fine","labels":["a","c"]}\n' >lval.jsonl
+row "train: a validation label that is not among the training set's names" $LB train --model m --train ltrain.jsonl --validation lval.jsonl --problem-type multi_label_classification --label-column labels --output mlrun
+printf '{"text":"good","labels":[1.0,0.0,1.0]}\n' >lhot3.jsonl
+row "eval: a multi-hot list of 3 values for a model of 2 labels" $LB eval --model multi --data lhot3.jsonl --label-column labels
+row "train: --label-format with --label-columns" $LB train --model m --train ml2.csv --label-columns a,b --label-format multi-hot --no-eval --output mlrun
+printf '{"text":"good","label":["a","b"]}\n' >lsingle.jsonl
+row "train (single-label) of a column of lists" $LB train --model m --train lsingle.jsonl --no-eval --output mlrun
 printf 'text,a,b\ngood,1,0\nbad,0,2\n' >ml2.csv
 row "train: a multi-label column holding 2" $LB train --model m --train ml2.csv --label-columns a,b --no-eval --output mlrun
 row "train: a label column that is not there" $LB train --model m --train ml2.csv --label-columns a,c --no-eval --output mlrun

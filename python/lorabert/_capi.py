@@ -96,7 +96,7 @@ class DatasetOptions(Structure):
     _fields_ = [("split", c_char_p), ("text_column", c_char_p), ("text_pair_column", c_char_p),
                 ("label_column", c_char_p), ("revision", c_char_p), ("shard_count", c_int), ("shard_index", c_int),
                 ("shard_block", c_int), ("labels_optional", c_bool), ("problem_type", c_int),
-                ("label_columns", c_char_p)]
+                ("label_columns", c_char_p), ("label_format", c_int)]
 
 
 class EvalOptions(Structure):
@@ -212,6 +212,8 @@ PROTOTYPES = {
     "lb_dataset_num_labels": (c_int, [_p]),
     "lb_dataset_label": (c_int32, [_p, c_size_t]),
     "lb_dataset_label_name": (c_char_p, [_p, c_int]),
+    "lb_dataset_label_list": (c_int, [_p, POINTER(c_int)]),
+    "lb_dataset_target_name": (c_char_p, [_p, c_int]),
     "lb_dataset_classes": (_st, [POINTER(_p), c_int, POINTER(c_char_p), c_int, c_bool, c_char_p,
                                  POINTER(POINTER(c_char_p)), POINTER(c_int), POINTER(c_bool), _E]),
     "lb_dataset_file": (c_char_p, [_p, c_int]),

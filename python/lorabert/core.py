@@ -7,7 +7,7 @@ import threading
 from ctypes import byref, c_bool, c_char_p, c_double, c_int, c_int32, c_size_t, c_void_p
 
 from . import _capi as C
-from .errors import UsageError, TrainingInterrupted, from_status
+from .errors import FormatError, UsageError, TrainingInterrupted, from_status
 
 F = C.F
 
@@ -73,6 +73,24 @@ def _problem(name):
         raise UsageError("problem_type %r: expected single_label_classification, multi_label_classification or "
                          "regression" % (name,), 2)
     return p.value
+
+
+def _label_format(fmt):
+    """label_format ("auto", "multi-hot" or None) as lb_label_format."""
+    if fmt is None or fmt == "auto":
+        return 0
+    if fmt == "multi-hot":
+        return 1
+    raise UsageError("label_format %r: expected 'auto' or 'multi-hot'" % (fmt,), 2)
+
+
+def _list_labels(ds):
+    """The labels a list column implies (lb_dataset_label_list): the names, or a count."""
+    n = c_int()
+    kind = F["lb_dataset_label_list"](ds._h, byref(n))
+    if kind == 1:
+        return [F["lb_dataset_target_name"](ds._h, k).decode("utf-8") for k in range(n.value)], n.value
+    return None, n.value
 
 
 def _label_columns(cols):
@@ -146,7 +164,7 @@ class _Dataset(_Handle):
     JSONL file (a dict of columns, as datasets.Dataset.to_dict() gives, or a list of dicts)."""
 
     def __init__(self, data, split=None, text_column="text", label_column="label", text_pair_column=None,
-                 problem_type=0, label_columns=None):
+                 problem_type=0, label_columns=None, label_format=0):
         self._tmp = None
         if isinstance(data, dict):
             cols = list(data)
@@ -164,7 +182,7 @@ class _Dataset(_Handle):
             data = self._tmp
         opts = C.DatasetOptions(split=_b(split), text_column=_b(text_column), label_column=_b(label_column),
                                 text_pair_column=_b(text_pair_column), problem_type=problem_type,
-                                label_columns=label_columns)
+                                label_columns=label_columns, label_format=label_format)
         self._h = c_void_p()
         try:
             _call("lb_dataset_open", _b(data), byref(opts), byref(self._h))
@@ -349,8 +367,8 @@ class Classifier(_Handle):
 
     __call__ = predict
 
-    def evaluate(self, data, batch_size=8, text_column="text", label_column="label", text_pair_column=None,
-                 split=None, label_columns=None, threshold=None):
+    def evaluate(self, data, batch_size=8, text_column="text", label_column=None, text_pair_column=None,
+                 split=None, label_columns=None, threshold=None, label_format=None):
         """Trainer.evaluate() on a labelled dataset: a file (CSV/TSV/JSONL/JSON/Parquet), an HF
         dataset folder or hub id (split: default "validation" there), or in-memory rows (a dict of
         columns or a list of dicts). Returns eval_loss, eval_accuracy, eval_precision, eval_recall,
@@ -361,17 +379,25 @@ class Classifier(_Handle):
         eval_precision / eval_recall / eval_f1, eval_*_macro, eval_threshold (threshold: a label is
         predicted when its sigmoid is >= it; None: 0.5) and per_label (with support); a regression
         model reads a number from label_column and returns eval_loss (MSE), eval_mse, eval_mae,
-        eval_pearson, eval_spearman. Both add "problem_type"."""
+        eval_pearson, eval_spearman. Both add "problem_type". A multi-label model reads lists of
+        labels from label_column instead of 0/1 columns when label_column (None: "label") or
+        label_format ("auto" | "multi-hot") is given: names matched by name, class ids and
+        multi-hot vectors by position (docs/training.md)."""
         if split is None and _is_local_or_hub_folder(data) and not isinstance(data, (dict, list, tuple)):
             split = "validation"
         problem = _problem(self.problem_type)
         cols = _label_columns(label_columns)
         if cols is not None and problem != C.PROBLEM_MULTI_LABEL:
             raise UsageError("label_columns: the model's problem_type is %s, not multi-label" % self.problem_type, 2)
-        if cols is None and problem == C.PROBLEM_MULTI_LABEL:
+        fmt = _label_format(label_format)
+        lists = problem == C.PROBLEM_MULTI_LABEL and cols is None and (label_column is not None or
+                                                                        label_format is not None)
+        if label_format is not None and not lists:
+            raise UsageError("label_format is for a multi-label model reading lists from label_column", 2)
+        if cols is None and problem == C.PROBLEM_MULTI_LABEL and not lists:
             cols = _b(",".join(self.labels))
         eo_threshold = _threshold(threshold, "evaluate")
-        ds = _Dataset(data, split, text_column, label_column, text_pair_column, problem, cols)
+        ds = _Dataset(data, split, text_column, label_column or "label", text_pair_column, problem, cols, fmt)
         try:
             res = C.EvalResult()
             opts = C.EvalOptions(batch_size=_fit(batch_size, c_int, "batch_size"), threshold=eo_threshold)
@@ -461,7 +487,7 @@ class _Callbacks(object):
 def train(model, train, validation=None, output_dir=None, *, callback=None, on_step=None, on_epoch=None,
           on_log=None, text_column="text", label_column="label", text_pair_column=None, train_split=None,
           validation_split=None, labels=None, precision="fp32", truncation_side="left", on_evaluate=None,
-          problem_type=None, label_columns=None, threshold=None, **kwargs):
+          problem_type=None, label_columns=None, threshold=None, label_format=None, **kwargs):
     """Fine-tunes `model` with a fresh LoRA adapter on `train`, evaluating on `validation` each
     epoch, and writes the best adapter and run files to output_dir (None: nothing is written).
 
@@ -494,7 +520,11 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     names in label_column, cross-entropy), "multi_label_classification" (0/1 columns named by
     label_columns, a list or "A,B,..", which also name the labels unless labels= is given;
     BCEWithLogitsLoss; label_columns alone means this) or "regression" (a number in label_column,
-    one output, MSELoss); None: the model's config.json problem_type, else HF's rule. threshold
+    one output, MSELoss); None: the model's config.json problem_type, else HF's rule. Multi-label
+    without label_columns reads each row's list of labels from label_column (names, class ids, or
+    multi-hot vectors; label_format="multi-hot" for 0/1 integer vectors); its labels: labels=,
+    else a multi-label model's own, else the training set's sorted names, largest id + 1 or vector
+    length (`lorabert train`'s rule, docs/training.md). threshold
     (None: 0.5): a label counts as predicted in the multi-label metrics when its sigmoid is >= it.
     The adapter's labels.json records the problem type for Classifier / predict / eval / serve.
     The eval_* values are those of Classifier.evaluate() for the problem type."""
@@ -591,18 +621,20 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     m, run = c_void_p(), c_void_p()
     tr = va = None
 
+    fmt = _label_format(label_format)
+
     def open_data(problem):
         if cols is not None and problem != C.PROBLEM_MULTI_LABEL:
             raise UsageError("label_columns are for problem_type multi_label_classification", 2)
-        if cols is None and problem == C.PROBLEM_MULTI_LABEL:
-            raise UsageError("problem_type multi_label_classification needs label_columns=[A, B, ..]", 2)
+        if label_format is not None and (cols is not None or problem != C.PROBLEM_MULTI_LABEL):
+            raise UsageError("label_format is for multi-label lists in label_column (no label_columns)", 2)
         t = _Dataset(train, train_split or ("train" if _is_local_or_hub_folder(train) else None), text_column,
-                     label_column, text_pair_column, problem, cols)
+                     label_column, text_pair_column, problem, cols, fmt)
         v = None
         if validation is not None:
             vs = validation_split or ("validation" if _is_local_or_hub_folder(validation) else None)
             try:
-                v = _Dataset(validation, vs, text_column, label_column, text_pair_column, problem, cols)
+                v = _Dataset(validation, vs, text_column, label_column, text_pair_column, problem, cols, fmt)
             except BaseException:
                 t.close()
                 raise
@@ -614,6 +646,23 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
         given = c_int()
         if problem_type is not None and F["lb_problem_type_parse"](_b(problem_type), byref(given)):
             tr, va = open_data(given.value)
+        if tr is not None and cols is None and labels is None and given.value == C.PROBLEM_MULTI_LABEL:
+            # lists: a model that already is multi-label keeps its labels, else the training set's
+            probe = c_void_p()
+            _call("lb_model_open", _b(model), byref(C.ModelOptions(precision=_precision(precision))), byref(probe))
+            pinfo = C.ModelInfo()
+            F["lb_model_get_info"](probe, byref(pinfo))
+            own = pinfo.problem_type.decode() == "multi_label_classification"
+            F["lb_model_close"](probe)
+            if not own:
+                names, n = _list_labels(tr)
+                if n < 1:
+                    raise FormatError("%s: every label list is empty: no labels to train (pass labels=[..])"
+                                      % F["lb_dataset_file"](tr._h, 0).decode(), 4)
+                if names is not None:
+                    label_arr = (c_char_p * n)(*[_b(x) for x in names])
+                    mopts.labels = label_arr
+                mopts.num_labels = n
         _call("lb_model_open", _b(model), byref(mopts), byref(m))
         _call("lb_model_add_adapter", m, byref(lora))
         info = C.ModelInfo()

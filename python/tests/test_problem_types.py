@@ -140,6 +140,42 @@ def test_multi_label_same_as_the_cli(cli, tiny, multi_csv, tmp_path):
         [(w["label"], w["labels"], ["%.6g" % p for p in w["probs"]]) for w in cli_rows]
 
 
+def test_multi_label_lists_same_as_the_cli(cli, tiny, multi_csv, tmp_path):
+    """A JSONL column of label-name lists (in-memory rows, then a file) trains to the bytes of
+    `lorabert train --label-columns` in the names' sorted order; evaluate reads lists too."""
+    need(*TRAIN_FNS, "lb_dataset_label_list", "lb_dataset_target_name")
+    import csv
+    rows = list(csv.DictReader(open(multi_csv)))
+    lists = [{"text": r["text"], "labels": [n for n in reversed(LABELS) if r[n] == "1"]} for r in rows]
+    jl = tmp_path / "multi.jsonl"
+    jl.write_text("".join(json.dumps(x) + "\n" for x in lists))
+    order = sorted(LABELS)  # excl, long, pos: the training set's names, sorted
+    common = dict(num_train_epochs=2, max_length=32, lora_dropout=0.01, threads=2)
+    m = lorabert.train(model=tiny[0], train=lists, validation=str(jl), output_dir=str(tmp_path / "py"),
+                       problem_type="multi_label_classification", label_column="labels", **common)
+    run_cli(cli, "train", "--model", tiny[0], "--train", multi_csv, "--validation", multi_csv, "--output",
+            str(tmp_path / "cli"), "--epochs", "2", "--max-length", "32", "--threads", "2", "--label-columns",
+            ",".join(order))
+    for f in ("adapter_model.safetensors", "labels.json"):
+        assert (tmp_path / "py" / f).read_bytes() == (tmp_path / "cli" / f).read_bytes(), f
+    mj = json.loads((tmp_path / "cli" / "metrics.json").read_text())
+    assert m["eval_loss"] == mj["loss"] and m["eval_f1"] == mj["f1"]
+    with lorabert.Classifier(tiny[0], adapter=str(tmp_path / "py"), max_length=32) as c:
+        assert c.labels == order
+        no_time = lambda d: {k: v for k, v in d.items() if k != "eval_runtime"}  # noqa: E731
+        assert no_time(c.evaluate(str(jl), label_column="labels")) == no_time(c.evaluate(multi_csv))
+        hot = [{"text": x["text"], "labels": [int(n in x["labels"]) for n in order]} for x in lists]
+        assert no_time(c.evaluate(hot, label_column="labels", label_format="multi-hot")) == \
+            no_time(c.evaluate(multi_csv))
+        with pytest.raises(lorabert.FormatError, match="row 0: unknown label \"western\" in the list"):
+            c.evaluate([{"text": "x", "labels": ["western"]}], label_column="labels")
+        with pytest.raises(lorabert.UsageError, match="label_format 'x'"):
+            c.evaluate(str(jl), label_column="labels", label_format="x")
+    with pytest.raises(lorabert.FormatError, match="label column \"labels\" mixes kinds: row 0 holds label names"):
+        lorabert.train(model=tiny[0], train=[{"text": "a", "labels": ["x"]}, {"text": "b", "labels": [1]}],
+                       problem_type="multi_label_classification", label_column="labels", max_length=32)
+
+
 def test_regression_same_as_the_cli(cli, tiny, reg_csv, tmp_path):
     need(*TRAIN_FNS)
     m, mj = train_both(cli, tiny, reg_csv, tmp_path, {"problem_type": "regression", "label_column": "score",
@@ -176,7 +212,7 @@ def test_bad_values_raise_the_c_message(tiny, multi_csv, reg_csv, tmp_path):
                            num_train_epochs=1)
     with pytest.raises(lorabert.UsageError, match="label_columns are for problem_type multi_label"):
         lorabert.train(model=tiny[0], train=reg_csv, problem_type="regression", label_columns=["score"])
-    with pytest.raises(lorabert.UsageError, match="needs label_columns"):
+    with pytest.raises(lorabert.UnsupportedError, match="a CSV/TSV cell cannot hold a list of labels"):
         lorabert.train(model=tiny[0], train=multi_csv, problem_type="multi_label_classification")
     with pytest.raises(lorabert.UsageError, match="label columns ',': name 1 is empty"):
         lorabert.train(model=tiny[0], train=multi_csv, label_columns=",", max_length=32)

@@ -55,6 +55,13 @@ lb_status lb_dataset_open(const char *path_or_id, const lb_dataset_options *opts
                 st = lb_err(err, LB_ERR_USAGE, "label columns '%s': name %d is empty", o.label_columns, i + 1);
         if (!st && nl < 1) st = lb_err(err, LB_ERR_USAGE, "label columns '%s': no column named", o.label_columns);
     }
+    if (!st && ((unsigned)o.label_format > LB_LABEL_FORMAT_MULTI_HOT ||
+                (o.label_format && (o.problem_type != LB_PROBLEM_MULTI_LABEL || o.label_columns))))
+        st = lb_err(err, LB_ERR_USAGE,
+                    "lb_dataset_open: label_format %d: expected an lb_label_format; multi-hot is for a multi-label "
+                    "list column (problem_type multi-label without label_columns)",
+                    (int)o.label_format);
+    dop.label_multi_hot = o.label_format == LB_LABEL_FORMAT_MULTI_HOT;
     dop.problem = (int)o.problem_type;
     dop.label_columns = (const char *const *)lcols;
     dop.n_label_columns = nl;
@@ -88,6 +95,16 @@ int lb_dataset_num_labels(const lb_dataset *d) { return d ? d->num_labels : 0; }
 int32_t lb_dataset_label(const lb_dataset *d, size_t i) { return d && i < d->n ? d->labels[i] : -1; }
 const char *lb_dataset_label_name(const lb_dataset *d, int k) {
     return d && d->label_names && k >= 0 && k < d->num_labels ? d->label_names[k] : NULL;
+}
+lb_label_list lb_dataset_label_list(const lb_dataset *d, int *n_targets) {
+    const lb_label_list k = d ? (lb_label_list)d->target_list : LB_LABEL_LIST_NONE;
+    if (n_targets) *n_targets = k ? d->n_targets : 0;
+    return k;
+}
+const char *lb_dataset_target_name(const lb_dataset *d, int k) {
+    return d && d->target_list == LB_TARGET_LIST_NAMES && d->target_names && k >= 0 && k < d->n_targets
+               ? d->target_names[k]
+               : NULL;
 }
 const char *lb_dataset_file(const lb_dataset *d, int i) {
     return d && d->sources && i >= 0 && i < d->n_sources ? d->sources[i] : NULL;
@@ -170,11 +187,22 @@ static void join_names(char *buf, size_t cap, const char *const *names, int n) {
 lb_status lb_api_set_targets(const lb_dataset *d, int problem, int num_labels, const char *const *labels,
                              const char *what, lb_tokset *ts, lb_error *err) {
     const char *pn = lb_problem_type_name((lb_problem_type)problem);
-    if (!d->targets || (problem == LB_PROBLEM_MULTI_LABEL) != (d->target_names != NULL))
+    if (!d->targets ||
+        (problem == LB_PROBLEM_MULTI_LABEL) != (d->target_names != NULL || d->target_list != LB_TARGET_LIST_NONE))
         return lb_err(err, LB_ERR_USAGE,
                       "%s: the model's problem_type is %s, but the dataset was opened for %s: open it with "
                       "problem_type %s (multi-label: label columns)",
                       what, pn, d->targets ? "other targets" : "class ids", pn);
+    if (d->target_list) { /* a list column: names by name, ids and vectors by position */
+        if (num_labels < 1 || num_labels > LB_MAX_LABELS)
+            return lb_err(err, LB_ERR_USAGE, "%s: %d labels", what, num_labels);
+        float *t = malloc(sizeof(float) * (d->n ? d->n : 1) * (size_t)num_labels);
+        if (!t) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", what);
+        lb_status st = lb_targets_to_labels(d, labels, num_labels, "the model's labels", t, err);
+        if (!st) st = lb_tokset_set_targets(ts, t, num_labels, err);
+        free(t);
+        return st;
+    }
     const int K = d->n_targets, L = num_labels;
     int col[LB_MAX_LABELS]; /* model label j <- dataset column col[j] */
     if (L < 1 || L > LB_MAX_LABELS) return lb_err(err, LB_ERR_USAGE, "%s: %d labels", what, L);

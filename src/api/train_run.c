@@ -331,8 +331,20 @@ lb_status lb_train_run_open(lb_model *m, const lb_dataset *train, const lb_datas
             !(st = tokenise(&views[0], "training set", tok, &info, &o, &r->train, err))) {
             r->has_train = true;
             /* multi-label / regression: the sets' targets in the model's label order */
-            if (problem &&
-                (st = lb_api_set_targets(train, problem, info.num_labels, info.labels, "training set", &r->train, err)))
+            const bool t_empty = train->target_list == LB_TARGET_LIST_NAMES && !train->n_targets;
+            const bool e_empty = eval && eval->target_list == LB_TARGET_LIST_NAMES && !eval->n_targets;
+            if (problem && eval && train->target_list != eval->target_list && !t_empty && !e_empty) {
+                char wa[1200], wb[1200];
+                lb_dataset_where(train, 0, wa, sizeof wa);
+                lb_dataset_where(eval, 0, wb, sizeof wb);
+                static const char *const kn[] = {"label columns", "lists of label names", "lists of class ids",
+                                                 "multi-hot lists"};
+                st = lb_err(err, LB_ERR_FORMAT,
+                            "the training set (%s) holds %s, the validation set (%s) %s: both must hold one kind", wa,
+                            kn[train->target_list], wb, kn[eval->target_list]);
+                r->has_eval = false;
+            } else if (problem && (st = lb_api_set_targets(train, problem, info.num_labels, info.labels, "training set",
+                                                           &r->train, err)))
                 r->has_eval = false;
             else if (eval && !(st = tokenise(&views[1], "validation set", tok, &info, &o, &r->eval, err))) {
                 r->has_eval = true;

@@ -64,8 +64,10 @@ int cmd_eval(int argc, char **argv) {
     long max_length = 0, batch = 8, threads = 0;
     bool json = false;
     /* issue 16: multi-label and regression models */
-    const char *label_columns = NULL;
+    const char *label_columns = NULL, *label_format = NULL;
     double threshold = 0.5;
+    static const char default_label_col[] = "label";
+    label_col = default_label_col; /* given explicitly: a multi-label model reads its lists */
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model (hub repo id or local folder)", 0, 0},
         {"--adapter", OPT_STR, &adapter, "DIR|ID", "PEFT adapter folder (lorabert's or PEFT's)", 0, 0},
@@ -87,6 +89,9 @@ int cmd_eval(int argc, char **argv) {
         {"--json", OPT_FLAG, &json, NULL, "print one JSON object instead of a table", 0, 0},
         {"--label-columns", OPT_STR, &label_columns, "A,B,..",
          "multi-label models: the 0/1 columns of the labels, matched to the model's labels by name (default: the model's label names)",
+         0, 0},
+        {"--label-format", OPT_STR, &label_format, "auto|multi-hot",
+         "multi-label models reading lists from --label-column: auto (strings are label names, integers class ids, floats/booleans 0/1 vectors) or multi-hot (every list a 0/1 vector in the model's label order)",
          0, 0},
         {"--threshold", OPT_F64, &threshold, "P",
          "multi-label models: a label is predicted when its sigmoid is >= P (metrics per label, micro and macro F1; accuracy is the subset accuracy)",
@@ -134,10 +139,22 @@ int cmd_eval(int argc, char **argv) {
         if (problem == LB_PROBLEM_MULTI_LABEL && !label_columns) /* the model's label names */
             for (int k = 0, used = 0; k < mi.num_labels && used < (int)sizeof lcols; k++)
                 used += snprintf(lcols + used, sizeof lcols - (size_t)used, "%s%s", k ? "," : "", mi.labels[k]);
-        dop.label_columns = problem == LB_PROBLEM_MULTI_LABEL ? (label_columns ? label_columns : lcols) : NULL;
+        /* a multi-label model reads lists from --label-column when it (or --label-format) is given */
+        const bool lists =
+            problem == LB_PROBLEM_MULTI_LABEL && !label_columns && (label_col != default_label_col || label_format);
+        dop.label_columns =
+            problem == LB_PROBLEM_MULTI_LABEL && !lists ? (label_columns ? label_columns : lcols) : NULL;
         if (label_columns && problem != LB_PROBLEM_MULTI_LABEL)
             st = cli_err(&err, LB_ERR_USAGE, "--label-columns: the model's problem_type is %s, not multi-label",
                          mi.problem_type);
+        else if (label_format && strcmp(label_format, "auto") && strcmp(label_format, "multi-hot"))
+            st = cli_err(&err, LB_ERR_USAGE, "--label-format %s: expected auto or multi-hot", label_format);
+        else if (label_format && !lists)
+            st = cli_err(&err, LB_ERR_USAGE,
+                         "--label-format is for a multi-label model reading lists from --label-column (the model's "
+                         "problem_type is %s%s)",
+                         mi.problem_type, label_columns ? "; --label-columns given" : "");
+        else if (label_format && !strcmp(label_format, "multi-hot")) dop.label_format = LB_LABEL_FORMAT_MULTI_HOT;
     }
     if (!st) st = lb_dataset_open(data ? data : dataset, &dop, &ds, &err);
     if (!st && coll) {

@@ -57,7 +57,7 @@ int cmd_train(int argc, char **argv) {
     double label_smoothing = 0;
     const char *class_weights = NULL;
     /* issue 16: problem types (multi-label, regression) */
-    const char *problem_type = NULL, *label_columns = NULL;
+    const char *problem_type = NULL, *label_columns = NULL, *label_format = NULL;
     double threshold = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model, "ID|DIR", "base model: hub repo id or local HF folder", 0, 0},
@@ -120,10 +120,14 @@ int cmd_train(int argc, char **argv) {
          "weighted cross-entropy (torch CrossEntropyLoss(weight=W), each batch's sum w[y] x loss / sum w[y]; also the per-epoch eval loss): one weight > 0 per label in label order, or auto = n / (num_labels x count of the label) over the training set (sklearn \"balanced\"); not with --label-smoothing-factor",
          0, 0},
         {"--problem-type", OPT_STR, &problem_type, "single_label_classification|multi_label_classification|regression",
-         "what the labels are (default: multi_label_classification with --label-columns, else the model's config.json problem_type, else HF's rule: one label is regression): class ids or names and cross-entropy; several labels per text (0/1 --label-columns, BCEWithLogitsLoss); or a number per text (--label-column, MSELoss). Saved in the adapter's labels.json for predict, eval and serve",
+         "what the labels are (default: multi_label_classification with --label-columns, else the model's config.json problem_type, else HF's rule: one label is regression): class ids or names and cross-entropy; several labels per text (0/1 --label-columns or a column of lists, BCEWithLogitsLoss); or a number per text (--label-column, MSELoss). Saved in the adapter's labels.json for predict, eval and serve",
          0, 0},
         {"--label-columns", OPT_STR, &label_columns, "A,B,..",
-         "multi-label: columns of 0/1 (true/false), one per label; the label names are the columns' names", 0, 0},
+         "multi-label: columns of 0/1 (true/false), one per label; the label names are the columns' names (without it, multi-label reads --label-column's lists)",
+         0, 0},
+        {"--label-format", OPT_STR, &label_format, "auto|multi-hot",
+         "multi-label lists in --label-column: auto (strings are label names, integers class ids, floats/booleans 0/1 vectors) or multi-hot (every list a 0/1 vector of one value per label)",
+         0, 0},
         {"--threshold", OPT_F64, &threshold, "P",
          "multi-label per-epoch metrics: a label is predicted when its sigmoid is >= P (default 0.5)", 1e-9, 0.999999},
         {"--seed", OPT_INT, &seed, "N", "seed for data order, dropout, head and LoRA init", 0, 9.2e18},
@@ -334,7 +338,17 @@ int cmd_train(int argc, char **argv) {
     if ((st = lb_model_resolve(model, NULL, &model_dir, &err))) goto fail;
     /* the problem type decides how the data is read: the option, else multi-label with label
      * columns, else the model's (lb_describe applies HF's rule) */
-    lb_problem_type problem = LB_PROBLEM_SINGLE_LABEL;
+    lb_problem_type problem = LB_PROBLEM_SINGLE_LABEL, model_problem = LB_PROBLEM_SINGLE_LABEL;
+    if (!resume && !init_adapter) { /* the model's own problem type (lb_describe applies HF's rule) */
+        char *desc = NULL;
+        if (lb_describe(model_dir, &desc, &err) == LB_OK && desc) {
+            const char *p = strstr(desc, "\"problem_type\":\"");
+            char name[40] = "";
+            if (p) sscanf(p + 16, "%39[a-z_]", name);
+            if (*name) lb_problem_type_parse(name, &model_problem);
+        }
+        lb_free(desc);
+    }
     if (problem_type) {
         if (!lb_problem_type_parse(problem_type, &problem)) {
             st = cli_err(&err, LB_ERR_USAGE,
@@ -344,30 +358,30 @@ int cmd_train(int argc, char **argv) {
             goto fail;
         }
     } else if (label_columns) problem = LB_PROBLEM_MULTI_LABEL;
-    else if (!resume && !init_adapter) {
-        char *desc = NULL;
-        if (lb_describe(model_dir, &desc, &err) == LB_OK && desc) {
-            const char *p = strstr(desc, "\"problem_type\":\"");
-            char name[40] = "";
-            if (p) sscanf(p + 16, "%39[a-z_]", name);
-            if (*name) lb_problem_type_parse(name, &problem);
-        }
-        lb_free(desc);
-    }
+    else problem = model_problem;
     if (problem != LB_PROBLEM_MULTI_LABEL && label_columns) {
         st = cli_err(&err, LB_ERR_USAGE, "--label-columns are for --problem-type multi_label_classification");
         goto fail;
     }
-    if (problem == LB_PROBLEM_MULTI_LABEL && !label_columns) {
-        st = cli_err(&err, LB_ERR_USAGE, "--problem-type multi_label_classification needs --label-columns A,B,..");
+    lb_label_format lformat = LB_LABEL_FORMAT_AUTO;
+    if (label_format && strcmp(label_format, "auto") && strcmp(label_format, "multi-hot")) {
+        st = cli_err(&err, LB_ERR_USAGE, "--label-format %s: expected auto or multi-hot", label_format);
         goto fail;
     }
+    if (label_format && (problem != LB_PROBLEM_MULTI_LABEL || label_columns)) {
+        st = cli_err(&err, LB_ERR_USAGE,
+                     "--label-format is for multi-label lists in --label-column (--problem-type "
+                     "multi_label_classification without --label-columns)");
+        goto fail;
+    }
+    if (label_format && !strcmp(label_format, "multi-hot")) lformat = LB_LABEL_FORMAT_MULTI_HOT;
     lb_dataset_options dop = {.split = train_file ? "train" : train_split,
                               .text_column = text_col,
                               .text_pair_column = pair_col,
                               .label_column = label_col,
                               .problem_type = problem,
-                              .label_columns = label_columns};
+                              .label_columns = label_columns,
+                              .label_format = lformat};
     if ((st = lb_dataset_open(train_file ? train_file : dataset, &dop, &ds[0], &err))) goto fail;
     if (!no_eval) {
         dop.split = val_file ? "validation" : val_split;
@@ -378,9 +392,44 @@ int cmd_train(int argc, char **argv) {
      * labels' sorted values, which the notice says. The run prints the "labels:" line. */
     bool labels_given = labels != default_labels, sorted = false;
     int nclasses = 0;
-    if (problem == LB_PROBLEM_MULTI_LABEL && !labels_given) { /* the label columns name the labels */
+    bool model_labels = false; /* the model's (or --init-adapter's) own labels */
+    if (problem == LB_PROBLEM_MULTI_LABEL && !labels_given && label_columns) { /* the label columns name the labels */
         cli_free_list(label_names);
         label_names = cli_split_list(label_columns, &nlabels);
+    } else if (problem == LB_PROBLEM_MULTI_LABEL && !labels_given) {
+        /* lists: the labels of a model that already is multi-label (or of --init-adapter), else
+         * the training set's: its sorted names, class ids 0..max, or the multi-hot length */
+        int K = 0;
+        const lb_label_list kind = lb_dataset_label_list(ds[0], &K);
+        cli_free_list(label_names);
+        label_names = NULL;
+        nlabels = 0;
+        if (init_adapter || model_problem == LB_PROBLEM_MULTI_LABEL) model_labels = true;
+        else if (K < 1) {
+            st = cli_err(&err, LB_ERR_FORMAT,
+                         "%s: every label list is empty: no labels to train (pass --labels A,B,.. to name them)",
+                         lb_dataset_file(ds[0], 0));
+            goto fail;
+        } else if (kind == LB_LABEL_LIST_NAMES) {
+            if (!(label_names = calloc((size_t)K + 1, sizeof *label_names))) {
+                st = cli_err(&err, LB_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            for (int k = 0; k < K; k++)
+                if (!(label_names[k] = strdup(lb_dataset_target_name(ds[0], k)))) {
+                    st = cli_err(&err, LB_ERR_NOMEM, "out of memory");
+                    goto fail;
+                }
+            nlabels = K;
+        } else {
+            nlabels = K;
+            if (rank == 0)
+                fprintf(stderr,
+                        "lorabert: notice: the label lists of %s are %s: %d labels (%s), named by config.json's "
+                        "id2label when it names %d, else LABEL_0..LABEL_%d (pass --labels A,B,.. to name them)\n",
+                        lb_dataset_file(ds[0], 0), kind == LB_LABEL_LIST_IDS ? "class ids" : "multi-hot vectors", K,
+                        kind == LB_LABEL_LIST_IDS ? "the largest id + 1" : "their length", K, K - 1);
+        }
     } else if (problem == LB_PROBLEM_REGRESSION && !labels_given) { /* one output */
         nlabels = 1;
     }
@@ -405,6 +454,7 @@ int cmd_train(int argc, char **argv) {
                            .seed_set = true,
                            .problem_type = problem_type || problem ? lb_problem_type_name(problem) : NULL};
     if (problem == LB_PROBLEM_REGRESSION && !labels_given) mo.labels = NULL;
+    if (model_labels) mo.labels = NULL, mo.num_labels = 0;
     if ((st = lb_model_open(model_dir, &mo, &m, &err))) goto fail;
     lb_model_info info;
     lb_model_get_info(m, &info);

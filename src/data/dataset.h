@@ -12,6 +12,15 @@
 /* What the label column held: nothing (no column, or only nulls), class ids, or label names. */
 typedef enum lb_label_kind { LB_LABEL_KIND_NONE = 0, LB_LABEL_KIND_INT, LB_LABEL_KIND_STR } lb_label_kind;
 
+/* Multi-label targets read from one column of lists (data/labels.h, lb_targets_read_lists): what
+ * the lists held. NONE: the targets come from label columns (or there are none). */
+typedef enum lb_target_list {
+    LB_TARGET_LIST_NONE = 0,
+    LB_TARGET_LIST_NAMES,    /* label names; target k is target_names[k] (sorted, byte order) */
+    LB_TARGET_LIST_IDS,      /* class ids; target k is class k (n_targets: the largest id + 1) */
+    LB_TARGET_LIST_MULTI_HOT /* 0/1 vectors of n_targets values, in the model's label order */
+} lb_target_list;
+
 typedef struct lb_dataset {
     size_t n;
     char **texts;      /* [n] UTF-8, NUL-terminated */
@@ -35,6 +44,9 @@ typedef struct lb_dataset {
     float *targets; /* [n * n_targets] or NULL */
     int n_targets;
     char **target_names;
+    /* Multi-label targets from a list column: its kind (target_names [n_targets] for NAMES, NULL
+     * for IDS and MULTI_HOT); NONE for label columns. */
+    lb_target_list target_list;
 } lb_dataset;
 
 void lb_dataset_free(lb_dataset *d);

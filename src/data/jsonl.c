@@ -86,6 +86,33 @@ static bool int_literal(const char *s, size_t n, int64_t *v) {
     return true;
 }
 
+/* Spans of the elements of the valid JSON array s[0..n) (s[0] == '['), at most cap: st[k]..en[k].
+ * Returns their count, or (size_t)-1 when there are more than cap. */
+static size_t array_item_spans(const char *s, size_t n, size_t *st, size_t *en, size_t cap) {
+    size_t i = 1, k = 0;
+    for (;;) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+        if (i >= n || s[i] == ']') return k;
+        if (k == cap) return (size_t)-1;
+        size_t a = i, depth = 0;
+        bool in_str = false;
+        for (; i < n; i++) {
+            char ch = s[i];
+            if (in_str) {
+                if (ch == '\\') i++;
+                else if (ch == '"') in_str = false;
+            } else if (ch == '"') in_str = true;
+            else if (ch == '[' || ch == '{') depth++;
+            else if ((ch == ']' || ch == '}') && depth) depth--;
+            else if (!depth && (ch == ',' || ch == ']')) break;
+        }
+        size_t b = i;
+        while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\n' || s[b - 1] == '\r')) b--;
+        st[k] = a, en[k] = b, k++;
+        if (i < n && s[i] == ',') i++;
+    }
+}
+
 typedef struct jl_ctx {
     lb_table_builder b;
     size_t *sp_start, *sp_end, sp_cap;
@@ -138,6 +165,54 @@ static lb_status jl_add_col(jl_ctx *c, const char *name, long *col, lb_error *er
     return LB_OK;
 }
 
+/* A JSON number as a typed cell: an integer literal (lit[0..ln), NULL when the source is not at
+ * hand: then an integral double below 2^53) is LB_VAL_INT, anything else LB_VAL_FLOAT. */
+static lb_value number_cell(const cJSON *it, const char *lit, size_t ln) {
+    int64_t iv;
+    double d = it->valuedouble;
+    if (lit ? int_literal(lit, ln, &iv)
+            : (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d && (iv = (int64_t)d, true)))
+        return (lb_value){.type = LB_VAL_INT, .i = iv};
+    return (lb_value){.type = LB_VAL_FLOAT, .f = d};
+}
+
+/* A JSON array of scalars (null, booleans, numbers, strings) as an LB_VAL_LIST cell, its numbers
+ * typed from their source text src[0..n) when given. false (and *v untouched): the array holds an
+ * array or an object (the caller keeps its JSON text). LB_ERR_NOMEM on allocation failure. */
+static lb_status list_cell(const cJSON *arr, const char *src, size_t n, lb_value *v, bool *ok, lb_error *err) {
+    *ok = false;
+    size_t m = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, m++)
+        if (cJSON_IsArray(e) || cJSON_IsObject(e)) return LB_OK;
+    lb_value *items = calloc(m ? m : 1, sizeof *items);
+    size_t *st = malloc((m ? m : 1) * sizeof *st), *en = malloc((m ? m : 1) * sizeof *en);
+    if (!items || !st || !en) {
+        free(items), free(st), free(en);
+        return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    }
+    const bool spans = src && array_item_spans(src, n, st, en, m) == m;
+    size_t k = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, k++) {
+        if (cJSON_IsBool(e)) items[k] = (lb_value){.type = LB_VAL_BOOL, .i = cJSON_IsTrue(e) ? 1 : 0};
+        else if (cJSON_IsNumber(e)) items[k] = number_cell(e, spans ? src + st[k] : NULL, spans ? en[k] - st[k] : 0);
+        else if (cJSON_IsString(e)) {
+            size_t sl = strlen(e->valuestring);
+            char *s = malloc(sl + 1);
+            if (!s) {
+                for (size_t j = 0; j < k; j++) lb_value_clear(&items[j]);
+                free(items), free(st), free(en);
+                return lb_err(err, LB_ERR_NOMEM, "out of memory");
+            }
+            memcpy(s, e->valuestring, sl + 1);
+            items[k] = (lb_value){.type = LB_VAL_STR, .s = s, .slen = sl};
+        }
+    }
+    free(st), free(en);
+    *v = (lb_value){.type = LB_VAL_LIST, .items = items, .n_items = m};
+    *ok = true;
+    return LB_OK;
+}
+
 /* Adds one object (parsed from src[0..n)) as a row. where: "line N" / "element N" for messages. */
 static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t n, size_t lineno, bool is_line,
                             lb_error *err) {
@@ -180,14 +255,15 @@ static lb_status add_object(jl_ctx *c, const cJSON *obj, const char *src, size_t
             continue;
         }
         if (cJSON_IsNumber(it)) {
-            int64_t iv;
-            double d = it->valuedouble;
-            if (spans_ok ? int_literal(src + c->sp_start[k], c->sp_end[k] - c->sp_start[k], &iv)
-                         : (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d &&
-                            (iv = (int64_t)d, true)))
-                *v = (lb_value){.type = LB_VAL_INT, .i = iv};
-            else *v = (lb_value){.type = LB_VAL_FLOAT, .f = it->valuedouble};
+            *v = number_cell(it, spans_ok ? src + c->sp_start[k] : NULL, spans_ok ? c->sp_end[k] - c->sp_start[k] : 0);
             continue;
+        }
+        if (cJSON_IsArray(it)) { /* an array of scalars is a list cell; other arrays stay JSON text */
+            bool ok;
+            lb_status st = list_cell(it, spans_ok ? src + c->sp_start[k] : NULL,
+                                     spans_ok ? c->sp_end[k] - c->sp_start[k] : 0, v, &ok, err);
+            if (st) return st;
+            if (ok) continue;
         }
         char *s;
         size_t sl;

@@ -27,6 +27,8 @@ static void show_value(const lb_value *v, char *buf, size_t cap) {
     case LB_VAL_STR: snprintf(buf, cap, "\"%.200s\"", v->s); break;
     case LB_VAL_BOOL: snprintf(buf, cap, "%s", v->i ? "true" : "false"); break;
     case LB_VAL_INT: snprintf(buf, cap, "%" PRId64, v->i); break;
+    case LB_VAL_FLOAT: snprintf(buf, cap, "%g", v->f); break;
+    case LB_VAL_LIST: snprintf(buf, cap, "a list of %zu values", v->n_items); break;
     default: snprintf(buf, cap, "null"); break;
     }
 }
@@ -45,6 +47,12 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
         const lb_value *v = lb_table_cell(t, r, (size_t)col);
         int64_t x;
         switch (v->type) {
+        case LB_VAL_LIST:
+            return lb_err(err, LB_ERR_FORMAT,
+                          "%s: row %zu: label column \"%s\" holds a list (%zu values): expected one class id or label "
+                          "name; a list of labels per text is multi-label data (--problem-type "
+                          "multi_label_classification)",
+                          path, r, cn, v->n_items);
         case LB_VAL_NULL:
             if (require) return lb_err(err, LB_ERR_FORMAT, "%s: row %zu: label column \"%s\" is null", path, r, cn);
             continue;
@@ -327,6 +335,7 @@ static void cell_text(const lb_value *v, char *buf, size_t cap) {
     case LB_VAL_BOOL: snprintf(buf, cap, "%s", v->i ? "true" : "false"); break;
     case LB_VAL_INT: snprintf(buf, cap, "%" PRId64, v->i); break;
     case LB_VAL_FLOAT: snprintf(buf, cap, "%.17g", v->f); break;
+    case LB_VAL_LIST: snprintf(buf, cap, "a list of %zu values", v->n_items); break;
     default: snprintf(buf, cap, "'%.60s%s'", v->s, v->slen > 60 ? "..." : ""); break;
     }
 }
@@ -365,5 +374,354 @@ lb_status lb_targets_read(const char *path, const lb_table *t, const long *cols,
     }
     d->num_labels = ncols;
     d->label_kind = LB_LABEL_KIND_NONE;
+    return LB_OK;
+}
+
+/* ---- multi-label targets from a column of lists ------------------------------------------- */
+
+static const char *list_kind_name(lb_target_list k) {
+    switch (k) {
+    case LB_TARGET_LIST_NAMES: return "label names (strings)";
+    case LB_TARGET_LIST_IDS: return "class ids (integers)";
+    case LB_TARGET_LIST_MULTI_HOT: return "a multi-hot vector (0/1)";
+    default: return "no labels";
+    }
+}
+
+static const char *item_type_name(lb_val_type t) {
+    static const char *const n[] = {"null", "a boolean", "an integer", "a float", "a string", "a list"};
+    return (unsigned)t <= LB_VAL_LIST ? n[t] : "?";
+}
+
+/* The kind of one list element: names, ids or multi-hot values; NONE for a null. */
+static lb_target_list item_kind(const lb_value *v, bool multi_hot) {
+    switch (v->type) {
+    case LB_VAL_STR: return LB_TARGET_LIST_NAMES;
+    case LB_VAL_INT: return multi_hot ? LB_TARGET_LIST_MULTI_HOT : LB_TARGET_LIST_IDS;
+    case LB_VAL_FLOAT:
+    case LB_VAL_BOOL: return LB_TARGET_LIST_MULTI_HOT;
+    default: return LB_TARGET_LIST_NONE;
+    }
+}
+
+static const char list_hint[] = "a list holds label names (strings), class ids (integers) or a multi-hot vector "
+                                "(0/1 floats or booleans; integers with --label-format multi-hot)";
+
+lb_status lb_targets_read_lists(const char *path, const lb_table *t, long col, bool multi_hot, lb_dataset *d,
+                                lb_error *err) {
+    const size_t n = t->nrows;
+    const char *cn = t->col_names[col];
+    lb_target_list kind = multi_hot ? LB_TARGET_LIST_MULTI_HOT : LB_TARGET_LIST_NONE;
+    long kind_row = -1;
+    long hot_row = -1, first_empty = -1; /* the first row read as a multi-hot vector; the first [] */
+    size_t hot_len = 0, total = 0;
+    char a[256], b[256];
+    /* pass 1: every cell a list of one kind; per-kind checks that need no second pass */
+    for (size_t r = 0; r < n; r++) {
+        const lb_value *v = lb_table_cell(t, r, (size_t)col);
+        if (v->type != LB_VAL_LIST) {
+            show_value(v, a, sizeof a);
+            return lb_err(err, LB_ERR_FORMAT,
+                          "%s: row %zu: label column \"%s\" holds %s (%s): expected a list of labels (a JSON array, a "
+                          "Parquet list; one label per text: --problem-type single_label_classification; 0/1 "
+                          "columns: --label-columns)",
+                          path, r, cn, a, item_type_name(v->type));
+        }
+        lb_target_list rk = LB_TARGET_LIST_NONE;
+        for (size_t k = 0; k < v->n_items; k++) {
+            const lb_value *e = &v->items[k];
+            lb_target_list ek = item_kind(e, multi_hot);
+            if (ek == LB_TARGET_LIST_NONE)
+                return lb_err(err, LB_ERR_FORMAT, "%s: row %zu: label column \"%s\": element %zu is null; %s", path, r,
+                              cn, k, list_hint);
+            if (multi_hot && e->type == LB_VAL_STR) {
+                show_value(e, a, sizeof a);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: row %zu: label column \"%s\": element %zu is %s: expected 0 or 1 (--label-format "
+                              "multi-hot)",
+                              path, r, cn, k, a);
+            }
+            if (rk == LB_TARGET_LIST_NONE) rk = ek;
+            else if (ek != rk) {
+                show_value(&v->items[0], a, sizeof a);
+                show_value(e, b, sizeof b);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: row %zu: label column \"%s\" mixes kinds in one list: element 0 is %s (%s), "
+                              "element %zu is %s (%s); %s",
+                              path, r, cn, a, list_kind_name(rk), k, b, list_kind_name(ek), list_hint);
+            }
+        }
+        if (rk != LB_TARGET_LIST_NONE && kind != LB_TARGET_LIST_NONE && rk != kind && !multi_hot) {
+            return lb_err(err, LB_ERR_FORMAT,
+                          "%s: label column \"%s\" mixes kinds: row %ld holds %s, row %zu holds %s; %s", path, cn,
+                          kind_row, list_kind_name(kind), r, list_kind_name(rk), list_hint);
+        }
+        if (rk != LB_TARGET_LIST_NONE && kind_row < 0) kind_row = (long)r;
+        if (rk != LB_TARGET_LIST_NONE && kind == LB_TARGET_LIST_NONE) kind = rk;
+        if (!v->n_items && first_empty < 0) first_empty = (long)r;
+        if (kind == LB_TARGET_LIST_MULTI_HOT) {
+            if (hot_row < 0) hot_row = (long)r, hot_len = v->n_items; /* the first row read as a vector */
+            if (v->n_items != hot_len || !hot_len || hot_len > LB_MAX_LABELS) {
+                if ((long)r != hot_row) snprintf(a, sizeof a, "%zu values, as row %ld", hot_len, hot_row);
+                else snprintf(a, sizeof a, "1 to %d values (one per label)", LB_MAX_LABELS);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: row %zu: label column \"%s\" holds a multi-hot list of %zu values: expected %s",
+                              path, r, cn, v->n_items, a);
+            }
+        }
+        total += v->n_items;
+    }
+    if (kind == LB_TARGET_LIST_MULTI_HOT && first_empty >= 0 && first_empty < hot_row)
+        return lb_err(
+            err, LB_ERR_FORMAT,
+            "%s: row %ld: label column \"%s\" holds an empty list: expected a multi-hot vector of %zu values, "
+            "as row %ld",
+            path, first_empty, cn, hot_len, hot_row);
+    /* pass 2: values */
+    int K = 0;
+    char **names = NULL;
+    if (kind == LB_TARGET_LIST_MULTI_HOT) K = (int)hot_len;
+    else if (kind == LB_TARGET_LIST_IDS) {
+        for (size_t r = 0; r < n; r++) {
+            const lb_value *v = lb_table_cell(t, r, (size_t)col);
+            for (size_t k = 0; k < v->n_items; k++) {
+                int64_t x = v->items[k].i;
+                if (x < 0 || x >= LB_MAX_LABELS)
+                    return lb_err(err, LB_ERR_FORMAT,
+                                  "%s: row %zu: label column \"%s\": class id %" PRId64 " (element %zu): expected 0 to "
+                                  "%d (at most %d labels)",
+                                  path, r, cn, x, k, LB_MAX_LABELS - 1, LB_MAX_LABELS);
+                if (x + 1 > K) K = (int)(x + 1);
+            }
+        }
+    } else if (kind == LB_TARGET_LIST_NAMES) { /* the sorted unique names */
+        char **u = malloc((total ? total : 1) * sizeof *u);
+        if (!u) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+        size_t m = 0;
+        for (size_t r = 0; r < n; r++) {
+            const lb_value *v = lb_table_cell(t, r, (size_t)col);
+            for (size_t k = 0; k < v->n_items; k++) {
+                const lb_value *e = &v->items[k];
+                if (!e->slen || strlen(e->s) != e->slen) {
+                    free(u);
+                    return lb_err(err, LB_ERR_FORMAT,
+                                  "%s: row %zu: label column \"%s\": element %zu is %s: expected a label name", path, r,
+                                  cn, k, e->slen ? "a string holding a NUL byte" : "an empty string");
+                }
+                u[m++] = e->s;
+            }
+        }
+        qsort(u, m, sizeof *u, cmp_strp);
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++)
+            if (!k || strcmp(u[k - 1], u[i])) u[k++] = u[i];
+        if (k > LB_MAX_LABELS) {
+            free(u);
+            return lb_err(err, LB_ERR_FORMAT, "%s: label column \"%s\" holds %zu distinct label names: at most %d",
+                          path, cn, k, LB_MAX_LABELS);
+        }
+        names = lb_copy_list((const char *const *)u, (int)k);
+        free(u);
+        if (!names) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+        K = (int)k;
+    } else kind = LB_TARGET_LIST_NAMES; /* every list empty: no label seen yet */
+    d->targets = calloc((n ? n : 1) * (size_t)(K ? K : 1), sizeof *d->targets);
+    d->labels = calloc(n ? n : 1, sizeof *d->labels);
+    if (!d->targets || !d->labels) {
+        lb_free_list(names);
+        return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
+    }
+    d->target_names = names;
+    d->n_targets = K;
+    d->num_labels = K;
+    d->target_list = kind;
+    d->label_kind = LB_LABEL_KIND_NONE;
+    for (size_t r = 0; r < n; r++) {
+        const lb_value *v = lb_table_cell(t, r, (size_t)col);
+        float *row = d->targets + r * (size_t)K;
+        for (size_t k = 0; k < v->n_items; k++) {
+            const lb_value *e = &v->items[k];
+            if (kind == LB_TARGET_LIST_MULTI_HOT) {
+                double x = e->type == LB_VAL_FLOAT ? e->f : (double)e->i;
+                if (x != 0 && x != 1) {
+                    show_value(e, a, sizeof a);
+                    return lb_err(err, LB_ERR_FORMAT,
+                                  "%s: row %zu: label column \"%s\": element %zu is %s: expected 0 or 1 in a multi-hot "
+                                  "vector",
+                                  path, r, cn, k, a);
+                }
+                row[k] = (float)x;
+                continue;
+            }
+            int j;
+            if (kind == LB_TARGET_LIST_IDS) j = (int)e->i;
+            else {
+                char *key = e->s;
+                char **hit = bsearch(&key, names, (size_t)K, sizeof *names, cmp_strp);
+                j = (int)(hit - names);
+            }
+            if (row[j] != 0) {
+                show_value(e, a, sizeof a);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: row %zu: label column \"%s\": label %s is in the list twice (element %zu); a "
+                              "list names each label once%s",
+                              path, r, cn, a, k,
+                              kind == LB_TARGET_LIST_IDS
+                                  ? " (a multi-hot vector of 0/1 integers: --label-format multi-hot)"
+                                  : "");
+            }
+            row[j] = 1;
+        }
+    }
+    return LB_OK;
+}
+
+/* First row of d with target j set (-1: none). */
+static long first_target_row(const lb_dataset *d, int j) {
+    for (size_t r = 0; r < d->n; r++)
+        if (d->targets[r * (size_t)d->n_targets + (size_t)j] != 0) return (long)r;
+    return -1;
+}
+
+/* Rewrites d's targets onto K columns: its column k goes to map[k]. */
+static lb_status remap_targets(lb_dataset *d, const int *map, int K, lb_error *err) {
+    float *t = calloc((d->n ? d->n : 1) * (size_t)(K ? K : 1), sizeof *t);
+    if (!t) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    for (size_t r = 0; r < d->n; r++)
+        for (int k = 0; k < d->n_targets; k++)
+            t[r * (size_t)K + (size_t)map[k]] = d->targets[r * (size_t)d->n_targets + (size_t)k];
+    free(d->targets);
+    d->targets = t;
+    d->n_targets = K;
+    d->num_labels = K;
+    return LB_OK;
+}
+
+lb_status lb_targets_unify(lb_dataset *ds, int nd, lb_error *err) {
+    char wa[1200], wb[1200];
+    int ref = -1; /* the first set with labels of a definite kind */
+    for (int i = 0; i < nd; i++) {
+        const bool empty = ds[i].target_list == LB_TARGET_LIST_NAMES && ds[i].n_targets == 0;
+        if (empty) continue;
+        if (ref < 0) {
+            ref = i;
+            continue;
+        }
+        const lb_dataset *p = &ds[ref], *q = &ds[i];
+        if (p->target_list != q->target_list ||
+            (p->target_list == LB_TARGET_LIST_MULTI_HOT && p->n_targets != q->n_targets)) {
+            lb_dataset_where(p, 0, wa, sizeof wa);
+            lb_dataset_where(q, 0, wb, sizeof wb);
+            return lb_err(err, LB_ERR_FORMAT, "%s holds %s (%d values), but %s holds %s (%d values); %s", wa,
+                          list_kind_name(p->target_list), p->n_targets, wb, list_kind_name(q->target_list),
+                          q->n_targets, list_hint);
+        }
+    }
+    if (ref < 0) return LB_OK;
+    const lb_target_list kind = ds[ref].target_list;
+    int map[LB_MAX_LABELS];
+    if (kind == LB_TARGET_LIST_NAMES) {
+        lb_dataset tmp[64];
+        int nt = 0;
+        char **u = NULL;
+        /* the union of the names through union_names (it reads label_names of LB_LABEL_KIND_STR) */
+        if (nd > 64) return lb_err(err, LB_ERR_USAGE, "lb_targets_unify: %d sets, at most 64", nd);
+        for (int i = 0; i < nd; i++) {
+            tmp[i] = (lb_dataset){
+                .label_kind = LB_LABEL_KIND_STR, .num_labels = ds[i].n_targets, .label_names = ds[i].target_names};
+        }
+        if (!(u = union_names(tmp, nd, &nt))) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        if (nt > LB_MAX_LABELS) {
+            lb_free_list(u);
+            return lb_err(err, LB_ERR_FORMAT, "%d distinct label names across the files: at most %d", nt,
+                          LB_MAX_LABELS);
+        }
+        for (int i = 0; i < nd; i++) {
+            for (int k = 0; k < ds[i].n_targets; k++)
+                map[k] = name_index((const char *const *)u, nt, ds[i].target_names[k]);
+            char **copy = lb_copy_list((const char *const *)u, nt);
+            lb_status st = copy ? remap_targets(&ds[i], map, nt, err) : lb_err(err, LB_ERR_NOMEM, "out of memory");
+            if (st) {
+                lb_free_list(copy);
+                lb_free_list(u);
+                return st;
+            }
+            lb_free_list(ds[i].target_names);
+            ds[i].target_names = copy;
+            ds[i].target_list = kind;
+        }
+        lb_free_list(u);
+        return LB_OK;
+    }
+    int K = 0;
+    for (int i = 0; i < nd; i++)
+        if (ds[i].n_targets > K) K = ds[i].n_targets;
+    for (int k = 0; k < K; k++) map[k] = k;
+    for (int i = 0; i < nd; i++) {
+        if (ds[i].target_list == LB_TARGET_LIST_NAMES) { /* all empty: no names to free */
+            lb_free_list(ds[i].target_names);
+            ds[i].target_names = NULL;
+        }
+        ds[i].target_list = kind;
+        if (ds[i].n_targets != K) {
+            lb_status st = remap_targets(&ds[i], map, K, err);
+            if (st) return st;
+        }
+    }
+    return LB_OK;
+}
+
+lb_status lb_targets_to_labels(const lb_dataset *d, const char *const *labels, int L, const char *origin, float *out,
+                               lb_error *err) {
+    char where[1200], known[640];
+    int map[LB_MAX_LABELS]; /* dataset target k -> label map[k] */
+    const int K = d->n_targets;
+    if (L < 1 || L > LB_MAX_LABELS || K > LB_MAX_LABELS)
+        return lb_err(err, LB_ERR_USAGE, "%d labels for %d targets: expected 1..%d", L, K, LB_MAX_LABELS);
+    if (!origin) origin = "the model's labels";
+    switch (d->target_list) {
+    case LB_TARGET_LIST_NAMES:
+        for (int k = 0; k < K; k++)
+            if ((map[k] = name_index(labels, L, d->target_names[k])) < 0) {
+                long r = first_target_row(d, k);
+                lb_dataset_where(d, (size_t)(r < 0 ? 0 : r), where, sizeof where);
+                list_names(labels, L, known, sizeof known);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: unknown label \"%.200s\" in the list (the known labels, from "
+                              "%s, are %s)",
+                              where, d->target_names[k], origin, known);
+            }
+        break;
+    case LB_TARGET_LIST_IDS:
+        for (int k = 0; k < K; k++) {
+            if (k >= L) {
+                long r = first_target_row(d, k);
+                map[k] = -1;
+                if (r < 0) continue; /* no row holds it */
+                lb_dataset_where(d, (size_t)r, where, sizeof where);
+                list_names(labels, L, known, sizeof known);
+                return lb_err(err, LB_ERR_FORMAT,
+                              "%s: class id %d in the list: expected a class id below %d (%d labels, from %s: %s)",
+                              where, k, L, L, origin, known);
+            }
+            map[k] = k;
+        }
+        break;
+    case LB_TARGET_LIST_MULTI_HOT:
+        if (K != L) {
+            lb_dataset_where(d, 0, where, sizeof where);
+            list_names(labels, L, known, sizeof known);
+            return lb_err(err, LB_ERR_FORMAT,
+                          "%s: a multi-hot list of %d values: expected %d, one per label (from %s: %s)", where, K, L,
+                          origin, known);
+        }
+        for (int k = 0; k < K; k++) map[k] = k;
+        break;
+    default: return lb_err(err, LB_ERR_USAGE, "lb_targets_to_labels: the dataset's targets are not from a list column");
+    }
+    memset(out, 0, sizeof *out * (d->n ? d->n : 1) * (size_t)L);
+    for (size_t r = 0; r < d->n; r++)
+        for (int k = 0; k < K; k++)
+            if (map[k] >= 0) out[r * (size_t)L + (size_t)map[k]] = d->targets[r * (size_t)K + (size_t)k];
     return LB_OK;
 }

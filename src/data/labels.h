@@ -44,6 +44,36 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
 lb_status lb_targets_read(const char *path, const lb_table *t, const long *cols, int ncols, int problem, lb_dataset *d,
                           lb_error *err);
 
+/* Reads multi-label targets from column col of t, whose every cell is a list (a JSON array, a
+ * Parquet LIST) into d->targets / n_targets / target_names / target_list:
+ *   - a list of strings: label names (each row's set of labels); the targets are the sorted
+ *     unique names of the file (target_names), mapped onto a model's labels by name later;
+ *   - a list of integers: class ids (>= 0, below LB_MAX_LABELS); n_targets = the largest + 1;
+ *   - a list of floats or booleans, or of integers when multi_hot: a multi-hot vector of 0/1
+ *     (0.0/1.0, false/true), every row the same length (1..LB_MAX_LABELS).
+ * Lists may be empty except multi-hot ones. Refused (LB_ERR_FORMAT, naming path, row, column and
+ * what was expected vs found): a cell that is not a list (null included), a null element, a list
+ * or a column mixing kinds (a row of each named), a name or id twice in one list, an empty name,
+ * a negative or too large id, a multi-hot value other than 0/1 or of another length than row 0's,
+ * a string in multi_hot mode. d->labels become 0. Every row is checked. */
+lb_status lb_targets_read_lists(const char *path, const lb_table *t, long col, bool multi_hot, lb_dataset *d,
+                                lb_error *err);
+
+/* Brings the list targets of ds[0..nd) (all read by lb_targets_read_lists, e.g. a split's shards)
+ * onto one set of targets, so that their rows can be concatenated: names onto their sorted union,
+ * ids onto the largest count; multi-hot vectors must have one length. Sets without any label (all
+ * lists empty) take the others' kind. Datasets of different kinds are LB_ERR_FORMAT naming a row
+ * of each. */
+lb_status lb_targets_unify(lb_dataset *ds, int nd, lb_error *err);
+
+/* The list targets of d (lb_targets_read_lists) in the order of labels[0..L) (a model's labels;
+ * origin names them in messages) into out [d->n * L]: names matched exactly by name (a label
+ * absent from the data is 0 in every row; a name not among labels is an error), class ids used
+ * as they are (an id >= L is an error), multi-hot vectors as they are (another length than L is
+ * an error). Errors are LB_ERR_FORMAT naming the file and row (lb_dataset_where). */
+lb_status lb_targets_to_labels(const lb_dataset *d, const char *const *labels, int L, const char *origin, float *out,
+                               lb_error *err);
+
 typedef enum lb_label_policy {
     LB_LABELS_EXACT,         /* names are the classes: unknown label names are errors */
     LB_LABELS_DEFAULT_NAMES, /* names are a default: sorted values when they do not cover the labels */

@@ -36,8 +36,8 @@ static lb_status read_table(const char *path, lb_row_filter *keep, lb_table *t, 
 }
 
 static const char *val_type_name(int t) {
-    static const char *const n[] = {"null", "bool", "integer", "float", "string"};
-    return t >= 0 && t <= 4 ? n[t] : "?";
+    static const char *const n[] = {"null", "bool", "integer", "float", "string", "list"};
+    return t >= 0 && t <= 5 ? n[t] : "?";
 }
 
 /* "a", "b", "c" into buf (for messages). */
@@ -112,12 +112,28 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
     if (o.problem != LB_PROBLEM_SINGLE_LABEL) { /* multi-hot or real-valued targets */
         long tcols[LB_MAX_LABELS];
         int nt = 0;
-        if (o.problem == LB_PROBLEM_MULTI_LABEL && o.n_label_columns < 1) {
-            st = lb_err(err, LB_ERR_UNSUPPORTED,
-                        "%s: multi-label targets come from label columns of 0/1 (one per label); a label column "
-                        "holding lists of labels is not supported",
-                        path);
-            goto fail;
+        if (o.problem == LB_PROBLEM_MULTI_LABEL && o.n_label_columns < 1) { /* a column of lists */
+            if (ends_with(path, ".csv") || ends_with(path, ".tsv")) {
+                st = lb_err(err, LB_ERR_UNSUPPORTED,
+                            "%s: multi-label targets from column \"%s\": a CSV/TSV cell cannot hold a list of labels; "
+                            "use JSONL (a JSON array per row) or Parquet (a list column), or one 0/1 column per label "
+                            "(--label-columns A,B,..)",
+                            path, o.label_column);
+                goto fail;
+            }
+            long col = lb_table_col(&t, o.label_column);
+            if (col < 0 || col == tc || col == pc) {
+                list_columns(&t, cols, sizeof cols);
+                st = col < 0 ? lb_err(err, LB_ERR_FORMAT, "%s: no label column \"%s\" (columns: %s)", path,
+                                      o.label_column, cols)
+                             : lb_err(err, LB_ERR_USAGE, "%s: \"%s\" is a text column, not a label column", path,
+                                      o.label_column);
+                goto fail;
+            }
+            if ((st = lb_targets_read_lists(path, &t, col, o.label_multi_hot, out, err))) goto fail;
+            lc = -1;
+            o.label_names = NULL;
+            goto rows;
         }
         if (o.n_label_columns > LB_MAX_LABELS) {
             st = lb_err(err, LB_ERR_UNSUPPORTED, "%s: %d label columns, at most %d", path, o.n_label_columns,
@@ -145,6 +161,7 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
         if ((st = lb_targets_read(path, &t, tcols, nt, o.problem, out, err))) goto fail;
         o.label_names = NULL; /* the targets are not mapped onto names here */
     }
+rows:
     out->n = t.nrows;
     out->sources = calloc(1, sizeof *out->sources);
     out->source_start = calloc(1, sizeof *out->source_start);
@@ -153,6 +170,10 @@ lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_data
         goto fail;
     }
     out->n_sources = 1;
+    /* Optional labels (input to label, e.g. predict --input) in a column of lists: not class labels,
+     * and not needed; the column is left unread rather than refused. */
+    for (size_t r = 0; lc >= 0 && !o.require_labels && r < t.nrows; r++)
+        if (lb_table_cell(&t, r, (size_t)lc)->type == LB_VAL_LIST) lc = -1;
     /* Labels first: take_texts moves strings out of the table (label may share a text column). */
     if (lc >= 0 && (st = lb_labels_read(path, &t, lc, o.require_labels, out, err)) != LB_OK) goto fail;
     if ((st = take_texts(path, &t, tc, "text", &out->texts, err)) != LB_OK) goto fail;

@@ -28,6 +28,10 @@ typedef struct lb_dataset_opts {
     int problem;
     const char *const *label_columns; /* [n_label_columns] multi-label */
     int n_label_columns;
+    /* Multi-label without label_columns: label_column holds each row's list of labels (names,
+     * class ids, or a multi-hot vector: lb_targets_read_lists); label_multi_hot reads lists of
+     * integers as 0/1 vectors instead of class ids. */
+    bool label_multi_hot;
 } lb_dataset_opts;
 
 /* Loads path, choosing the reader by extension: .csv, .tsv, .jsonl, .json, .parquet.
@@ -37,7 +41,8 @@ typedef struct lb_dataset_opts {
  * num_labels = max + 1 and names become classes in sorted order (label_names kept); with
  * label_names, the mapping is exact (lb_labels_map, LB_LABELS_EXACT): a name that is not one of
  * them, or a class id not below n_label_names, is an error naming its row.
- * A null label is an error when require_labels, else -1 for that row.
+ * A null label is an error when require_labels, else -1 for that row; without require_labels a
+ * label column holding a list (multi-label data) is not read (every label -1).
  * Rows in messages are 0-based data rows (the header is not counted). */
 lb_status lb_dataset_load(const char *path, const lb_dataset_opts *opts, lb_dataset *out, lb_error *err);
 #endif

@@ -135,9 +135,13 @@ typedef struct chunk_ctx {
     /* per-page scratch, reused */
     uint8_t *page;
     size_t page_cap;
-    uint32_t *levels, *idx;
+    uint32_t *levels, *idx, *reps;
     lb_value *vals;
     size_t vals_cap;
+    /* list columns (leaf->list): level entries read, and the row the last entry belonged to */
+    size_t levels_done;
+    bool have_row;
+    size_t cur_row; /* table row */
     decode_budget *budget;
     lb_error *err;
 } chunk_ctx;
@@ -148,6 +152,7 @@ static void chunk_free(chunk_ctx *c) {
     free(c->page);
     free(c->levels);
     free(c->idx);
+    free(c->reps);
     free(c->vals);
 }
 
@@ -164,19 +169,22 @@ static lb_status ensure_vals(chunk_ctx *c, size_t n) {
     if (n <= c->vals_cap && c->vals) return LB_OK;
     free(c->levels);
     free(c->idx);
+    free(c->reps);
     free(c->vals);
     c->levels = NULL;
     c->idx = NULL;
+    c->reps = NULL;
     c->vals = NULL;
     c->vals_cap = 0;
     size_t m = n ? n : 1;
-    lb_status st = budget_take(c->budget, m * (2 * sizeof *c->levels + sizeof *c->vals), "a page's values", c->err);
+    lb_status st = budget_take(c->budget, m * (3 * sizeof *c->levels + sizeof *c->vals), "a page's values", c->err);
     if (st) return st;
     c->levels = malloc(m * sizeof *c->levels);
     c->idx = malloc(m * sizeof *c->idx);
+    c->reps = malloc(m * sizeof *c->reps);
     c->vals = malloc(m * sizeof *c->vals);
     c->vals_cap = n;
-    if (!c->levels || !c->idx || !c->vals) {
+    if (!c->levels || !c->idx || !c->reps || !c->vals) {
         c->vals_cap = 0;
         return lb_err(c->err, LB_ERR_NOMEM, "out of memory for %zu page values", n);
     }
@@ -437,6 +445,147 @@ static lb_status read_data_page(chunk_ctx *c, const lb_pq_page_header *h, const 
     return LB_OK;
 }
 
+/* A value as its own cell: strings copied (UTF-8 checked for UTF8 columns), charged. */
+static lb_status own_value(chunk_ctx *c, const lb_value *v, lb_value *out, size_t row) {
+    if (v->type != LB_VAL_STR) {
+        *out = *v;
+        return LB_OK;
+    }
+    if (c->check_utf8 && !valid_utf8((const uint8_t *)v->s, v->slen))
+        return lb_err(c->err, LB_ERR_FORMAT, "row %zu: value is not valid UTF-8 (column is annotated UTF8)", row);
+    lb_status st = budget_take(c->budget, v->slen + 1, "copying the strings", c->err);
+    if (st) return lb_err_prefix(c->err, "row %zu", row);
+    char *s = malloc(v->slen + 1);
+    if (!s) return lb_err(c->err, LB_ERR_NOMEM, "out of memory copying a %zu-byte string", v->slen);
+    memcpy(s, v->s, v->slen);
+    s[v->slen] = 0;
+    *out = (lb_value){.type = LB_VAL_STR, .s = s, .slen = v->slen};
+    return LB_OK;
+}
+
+/* Appends an element to a list cell (capacity: the next power of two of n_items). */
+static lb_status list_push(chunk_ctx *c, lb_value *cell, const lb_value *v, size_t row) {
+    size_t n = cell->n_items;
+    if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4, ...: full */
+        lb_status st = budget_take(c->budget, (n ? n : 1) * sizeof *cell->items, "a list's elements", c->err);
+        if (st) return lb_err_prefix(c->err, "row %zu", row);
+        lb_value *items = realloc(cell->items, (n ? 2 * n : 1) * sizeof *items);
+        if (!items) return lb_err(c->err, LB_ERR_NOMEM, "out of memory for a list of %zu elements", n + 1);
+        cell->items = items;
+    }
+    lb_value *dst = &cell->items[n];
+    *dst = (lb_value){.type = LB_VAL_NULL};
+    if (v) {
+        lb_status st = own_value(c, v, dst, row);
+        if (st) return st;
+    }
+    cell->n_items = n + 1;
+    return LB_OK;
+}
+
+/* Levels of one kind in a v1 page body (RLE with a 4-byte length, or the old BIT_PACKED) at
+ * page[*used..plen): n of them into out, *used advanced. */
+static lb_status v1_levels(chunk_ctx *c, const uint8_t *page, size_t plen, int32_t enc, int bits, size_t n,
+                           uint32_t *out, size_t *used, const char *what) {
+    lb_status st;
+    if (enc == LB_PQ_ENC_RLE) {
+        if (plen - *used < 4) return lb_err(c->err, LB_ERR_FORMAT, "%s levels: missing 4-byte length", what);
+        uint32_t l = le32(page + *used);
+        if (l > plen - *used - 4)
+            return lb_err(c->err, LB_ERR_FORMAT, "%s levels length %u exceeds the %zu-byte page", what, l,
+                          plen - *used - 4);
+        if ((st = lb_pq_decode_hybrid(page + *used + 4, l, bits, n, out, c->err)))
+            return lb_err_prefix(c->err, "%s levels", what);
+        *used += 4 + (size_t)l;
+        return LB_OK;
+    }
+    if (enc == LB_PQ_ENC_BIT_PACKED) {
+        size_t u = 0;
+        if ((st = lb_pq_decode_bit_packed_levels(page + *used, plen - *used, bits, n, out, &u, c->err)))
+            return lb_err_prefix(c->err, "%s levels", what);
+        *used += u;
+        return LB_OK;
+    }
+    return lb_err(c->err, LB_ERR_UNSUPPORTED, "%s level encoding %s", what, lb_pq_encoding_name(enc));
+}
+
+/* A data page of a list column (leaf->list): repetition and definition levels, values, and the
+ * rows' lists. A row may continue from the previous page of the chunk. */
+static lb_status read_list_page(chunk_ctx *c, const lb_pq_page_header *h, const uint8_t *raw, size_t chunk_values) {
+    lb_status st;
+    if (!h->has_sub) return lb_err(c->err, LB_ERR_FORMAT, "data page without its DataPageHeader");
+    c->seen_data = true;
+    if (h->num_values < 0 || (size_t)h->num_values > chunk_values - c->levels_done)
+        return lb_err(c->err, LB_ERR_FORMAT, "page holds %d values, but only %zu of the chunk's %zu are left",
+                      h->num_values, chunk_values - c->levels_done, chunk_values);
+    size_t n = (size_t)h->num_values, raw_len = (size_t)h->compressed_size;
+    if ((st = ensure_vals(c, n))) return st;
+    const int max_def = c->leaf->max_def, rep_def = c->leaf->rep_def;
+    const uint8_t *vp;
+    size_t vlen;
+    if (h->type == LB_PQ_PAGE_DATA) {
+        const uint8_t *page;
+        if ((st = page_bytes(c, raw, raw_len, (size_t)h->uncompressed_size, true, &page))) return st;
+        size_t plen = (size_t)h->uncompressed_size, used = 0;
+        if ((st = v1_levels(c, page, plen, h->rep_encoding, 1, n, c->reps, &used, "repetition"))) return st;
+        if ((st = v1_levels(c, page, plen, h->def_encoding, c->def_bits, n, c->levels, &used, "definition"))) return st;
+        vp = page + used;
+        vlen = plen - used;
+    } else {
+        if (h->def_len < 0 || h->rep_len < 0 || (size_t)h->def_len + (size_t)h->rep_len > raw_len ||
+            h->def_len + h->rep_len > h->uncompressed_size)
+            return lb_err(c->err, LB_ERR_FORMAT,
+                          "v2 level lengths (rep %d, def %d) exceed the page (%zu stored, %d uncompressed)", h->rep_len,
+                          h->def_len, raw_len, h->uncompressed_size);
+        size_t lev = (size_t)h->rep_len + (size_t)h->def_len;
+        if ((st = lb_pq_decode_hybrid(raw, (size_t)h->rep_len, 1, n, c->reps, c->err)))
+            return lb_err_prefix(c->err, "repetition levels");
+        if ((st = lb_pq_decode_hybrid(raw + h->rep_len, (size_t)h->def_len, c->def_bits, n, c->levels, c->err)))
+            return lb_err_prefix(c->err, "definition levels");
+        if ((st = page_bytes(c, raw + lev, raw_len - lev, (size_t)h->uncompressed_size - lev, h->is_compressed, &vp)))
+            return st;
+        vlen = (size_t)h->uncompressed_size - lev;
+    }
+    size_t nn = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((int)c->levels[i] > max_def)
+            return lb_err(c->err, LB_ERR_FORMAT, "definition level %u above the maximum %d", c->levels[i], max_def);
+        if (c->reps[i] > 1) return lb_err(c->err, LB_ERR_FORMAT, "repetition level %u above the maximum 1", c->reps[i]);
+        nn += (int)c->levels[i] == max_def;
+    }
+    uint8_t *scratch = NULL;
+    st = decode_values(c, h->encoding, vp, vlen, nn, &scratch);
+    lb_table *t = c->t;
+    for (size_t i = 0, j = 0; !st && i < n; i++) {
+        const int d = (int)c->levels[i];
+        if (c->reps[i] == 0) { /* a new row */
+            if (c->rows_done == c->rg_rows) {
+                st = lb_err(c->err, LB_ERR_FORMAT, "list entries start more rows than the row group's %zu", c->rg_rows);
+                break;
+            }
+            c->cur_row = c->row_base + c->rows_done++;
+            c->have_row = true;
+            lb_value *cell = &t->cells[c->cur_row * t->ncols + c->col];
+            if (d >= rep_def - 1) *cell = (lb_value){.type = LB_VAL_LIST}; /* else a null list */
+        } else if (!c->have_row || t->cells[c->cur_row * t->ncols + c->col].type != LB_VAL_LIST || d < rep_def) {
+            st = lb_err(c->err, LB_ERR_FORMAT, "list entry %zu continues %s (repetition level 1, definition level %d)",
+                        i,
+                        !c->have_row  ? "no row (the chunk's first entry)"
+                        : d < rep_def ? "with no element"
+                                      : "a null or empty list",
+                        d);
+            break;
+        }
+        if (d < rep_def) continue; /* a null or empty list: no element */
+        const size_t file_row = c->file_row + (c->cur_row - c->row_base);
+        st = list_push(c, &t->cells[c->cur_row * t->ncols + c->col], d == max_def ? &c->vals[j++] : NULL, file_row);
+    }
+    free(scratch);
+    if (st) return st;
+    c->levels_done += n;
+    return LB_OK;
+}
+
 static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const char *name, size_t rg) {
     lb_error *err = c->err;
     lb_status st;
@@ -449,9 +598,12 @@ static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const cha
                       "%s: column '%s': codec %s is not supported (supported: UNCOMPRESSED, "
                       "SNAPPY, GZIP, ZSTD, LZ4_RAW)",
                       name, col, lb_pq_codec_name(cm->codec));
-    if (cm->num_values < 0 || (uint64_t)cm->num_values != c->rg_rows)
+    const bool list = c->leaf->list;
+    /* a list column holds one entry per element (at least one per row), a flat one one per row */
+    if (cm->num_values < 0 || (list ? (uint64_t)cm->num_values < c->rg_rows : (uint64_t)cm->num_values != c->rg_rows))
         return lb_err(err, LB_ERR_FORMAT, "%s: column '%s' row group %zu: chunk holds %lld values for %zu rows", name,
                       col, rg, (long long)cm->num_values, c->rg_rows);
+    const size_t chunk_values = (size_t)cm->num_values;
     c->codec = cm->codec;
     if (c->rg_rows == 0) return LB_OK; /* writers may leave offsets of empty chunks at 0 */
     /* dictionary_page_offset 0 (or any value not before the data pages) means "no dictionary". */
@@ -462,11 +614,11 @@ static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const cha
                       "%s: column '%s' row group %zu: first page offset %lld outside the data area [4, %zu)", name, col,
                       rg, (long long)start, c->data_end);
     size_t pos = (size_t)start;
-    while (c->rows_done < c->rg_rows) {
+    while (list ? c->levels_done < chunk_values : c->rows_done < c->rg_rows) {
         if (pos >= c->data_end)
             return lb_err(err, LB_ERR_FORMAT,
                           "%s: column '%s' row group %zu: pages end at offset %zu after %zu of %zu values", name, col,
-                          rg, pos, c->rows_done, c->rg_rows);
+                          rg, pos, list ? c->levels_done : c->rows_done, list ? chunk_values : c->rg_rows);
         lb_pq_page_header h;
         size_t hlen;
         /* A page header's length is known only once parsed: read a piece, and a 4x larger one
@@ -502,12 +654,18 @@ static lb_status read_chunk(chunk_ctx *c, const lb_pq_column_meta *cm, const cha
         switch (h.type) {
         case LB_PQ_PAGE_DICTIONARY: st = read_dictionary(c, &h, raw); break;
         case LB_PQ_PAGE_DATA:
-        case LB_PQ_PAGE_DATA_V2: st = read_data_page(c, &h, raw); break;
+        case LB_PQ_PAGE_DATA_V2:
+            st = list ? read_list_page(c, &h, raw, chunk_values) : read_data_page(c, &h, raw);
+            break;
         default: st = LB_OK; /* index pages and unknown page types carry no values */
         }
         if (st) return lb_err_prefix(err, "%s: column '%s' row group %zu: page at offset %zu", name, col, rg, pos);
         pos = body + (size_t)h.compressed_size;
     }
+    if (list && c->rows_done != c->rg_rows)
+        return lb_err(err, LB_ERR_FORMAT,
+                      "%s: column '%s' row group %zu: its %zu list entries make %zu of the %zu rows", name, col, rg,
+                      chunk_values, c->rows_done, c->rg_rows);
     return LB_OK;
 }
 
@@ -533,28 +691,31 @@ static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size
     *nsel = 0;
     if (!columns) {
         for (size_t i = 0; i < nleaves; i++)
-            if (leaves[i].flat) (*sel)[(*nsel)++] = i;
+            if (leaves[i].flat || leaves[i].list) (*sel)[(*nsel)++] = i;
         if (*nsel == 0 && nleaves > 0) {
             free(*sel);
             *sel = NULL;
             return lb_err(err, LB_ERR_UNSUPPORTED,
-                          "%s: every column is nested (e.g. '%s'); lorabert reads flat columns only", name,
-                          leaves[0].path);
+                          "%s: every column is nested (e.g. '%s'); lorabert reads flat columns and lists of "
+                          "primitives only",
+                          name, leaves[0].path);
         }
         return LB_OK;
     }
     for (size_t k = 0; k < ncolumns; k++) {
         const char *want_name = columns[k];
         size_t found = SIZE_MAX;
+        size_t wl = strlen(want_name);
         for (size_t i = 0; i < nleaves && found == SIZE_MAX; i++)
-            if (leaves[i].flat && strcmp(leaves[i].path, want_name) == 0) found = i;
+            if ((leaves[i].flat && strcmp(leaves[i].path, want_name) == 0) ||
+                (leaves[i].list && leaves[i].top_len == wl && strncmp(leaves[i].path, want_name, wl) == 0))
+                found = i;
         if (found != SIZE_MAX) {
             (*sel)[(*nsel)++] = found;
             continue;
         }
         /* A top-level field of that name that is a group or repeated: nested. */
         const lb_pq_leaf *nested = NULL;
-        size_t wl = strlen(want_name);
         for (size_t i = 0; i < nleaves && !nested; i++)
             if (strncmp(leaves[i].path, want_name, wl) == 0 && (leaves[i].path[wl] == '.' || leaves[i].path[wl] == 0))
                 nested = &leaves[i];
@@ -562,13 +723,17 @@ static lb_status select_columns(const char *name, const lb_pq_leaf *leaves, size
         *sel = NULL;
         if (nested)
             return lb_err(err, LB_ERR_UNSUPPORTED,
-                          "%s: column '%s' is nested (leaf '%s', %s); lorabert reads flat columns only", name,
-                          want_name, nested->path, nested->max_rep ? "repeated: list/map" : "group/struct");
+                          "%s: column '%s' is nested (leaf '%s', %s); lorabert reads flat columns and lists of "
+                          "primitives only",
+                          name, want_name, nested->path,
+                          nested->max_rep > 1 ? "a list of lists"
+                          : nested->max_rep   ? "a map or a list of structs"
+                                              : "group/struct");
         char list[512];
         size_t off = 0;
         list[0] = 0;
         for (size_t i = 0; i < nleaves && off < sizeof list - 1; i++) {
-            if (!leaves[i].flat) continue;
+            if (!leaves[i].flat && !leaves[i].list) continue;
             int w = snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "", leaves[i].path);
             if (w < 0) break;
             off += (size_t)w;
@@ -657,7 +822,8 @@ static lb_status read_src(pq_src *src, const char *const *columns, size_t ncolum
         goto done;
     }
     for (size_t k = 0; k < nsel; k++)
-        if (!(out->col_names[k] = strdup(leaves[sel[k]].path))) {
+        if (!(out->col_names[k] = leaves[sel[k]].list ? strndup(leaves[sel[k]].path, leaves[sel[k]].top_len)
+                                                      : strdup(leaves[sel[k]].path))) {
             st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", name);
             goto done;
         }

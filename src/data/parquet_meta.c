@@ -270,11 +270,12 @@ typedef struct leaf_walk {
     lb_pq_leaf *leaves;
     size_t nleaves, cap;
     char path[4096];
+    size_t top_len; /* the name length of the top-level field being visited */
     lb_error *err;
 } leaf_walk;
 
 /* Visits the subtree rooted at schema[w->next]; depth-limited by the path buffer and a counter. */
-static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, size_t path_len) {
+static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, int rep_def, size_t path_len) {
     if (depth > 100) return lb_err(w->err, LB_ERR_FORMAT, "schema nests deeper than 100 levels");
     if (w->next >= w->m->nschema)
         return lb_err(w->err, LB_ERR_FORMAT, "schema: num_children points past the %zu schema elements", w->m->nschema);
@@ -284,6 +285,7 @@ static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, siz
     else if (e->repetition == LB_PQ_REPEATED) {
         def++;
         rep++;
+        if (rep == 1) rep_def = def;
     }
     if (e->name_len + 2 > sizeof w->path - path_len)
         return lb_err(w->err, LB_ERR_FORMAT, "schema: column path longer than %zu bytes", sizeof w->path);
@@ -291,13 +293,14 @@ static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, siz
     if (plen) w->path[plen++] = '.';
     memcpy(w->path + plen, e->name, e->name_len);
     plen += e->name_len;
+    if (depth == 1) w->top_len = e->name_len;
     w->path[plen] = 0;
     if (e->num_children > 0) {
         if ((size_t)e->num_children > w->m->nschema - w->next)
             return lb_err(w->err, LB_ERR_FORMAT, "schema element '%s' claims %d children, only %zu elements follow",
                           w->path, e->num_children, w->m->nschema - w->next);
         for (int32_t i = 0; i < e->num_children; i++) {
-            lb_status st = walk(w, depth + 1, top, def, rep, plen);
+            lb_status st = walk(w, depth + 1, top, def, rep, rep_def, plen);
             if (st) return st;
         }
         return LB_OK;
@@ -323,6 +326,8 @@ static lb_status walk(leaf_walk *w, int depth, size_t top, int def, int rep, siz
                                            .el = e,
                                            .max_def = def,
                                            .max_rep = rep,
+                                           .rep_def = rep_def,
+                                           .top_len = w->top_len,
                                            .flat = depth == 1 && e->repetition != LB_PQ_REPEATED};
     return LB_OK;
 }
@@ -336,7 +341,13 @@ lb_status lb_pq_schema_leaves(const lb_pq_file_meta *m, lb_pq_leaf **leaves, siz
         return lb_err(err, LB_ERR_FORMAT, "schema root claims %d children, only %zu elements follow",
                       root->num_children, m->nschema - 1);
     lb_status st = LB_OK;
-    for (int32_t i = 0; i < root->num_children && !st; i++) st = walk(&w, 1, (size_t)i, 0, 0, 0);
+    for (int32_t i = 0; i < root->num_children && !st; i++) st = walk(&w, 1, (size_t)i, 0, 0, 0, 0);
+    /* lists of primitives: one repeated node, the only leaf of their top-level field */
+    for (size_t i = 0; !st && i < w.nleaves; i++) {
+        size_t same = 0;
+        for (size_t j = 0; j < w.nleaves; j++) same += w.leaves[j].top == w.leaves[i].top;
+        w.leaves[i].list = w.leaves[i].max_rep == 1 && same == 1;
+    }
     if (!st && w.next != m->nschema)
         st = lb_err(err, LB_ERR_FORMAT, "schema: %zu elements are not reachable from the root", m->nschema - w.next);
     if (st) {
@@ -359,12 +370,14 @@ static lb_status parse_data_v1(lb_thrift *t, lb_pq_page_header *h) {
     lb_status st;
     bool has_n = false, has_enc = false;
     h->def_encoding = LB_PQ_ENC_RLE;
+    h->rep_encoding = LB_PQ_ENC_RLE;
     if ((st = lb_thrift_struct_begin(t))) return st;
     FOR_FIELDS(t, id, ty) {
         switch (id) {
         case 1: st = read_i32_field(t, ty, &h->num_values, &has_n); break;
         case 2: st = read_i32_field(t, ty, &h->encoding, &has_enc); break;
         case 3: st = read_i32_field(t, ty, &h->def_encoding, NULL); break;
+        case 4: st = read_i32_field(t, ty, &h->rep_encoding, NULL); break;
         default: st = lb_thrift_skip(t, ty);
         }
         if (st) return st;

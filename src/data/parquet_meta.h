@@ -94,6 +94,14 @@ typedef struct lb_pq_leaf {
     const lb_pq_schema_el *el;
     int max_def, max_rep;
     bool flat; /* a direct child of the root that is not REPEATED */
+    /* A list of primitives: the only leaf of its top-level field, with one REPEATED node on its
+     * path (the 3-level LIST layout, the legacy 2-level one, a bare repeated field). rep_def is
+     * the definition level of that repeated node: below rep_def - 1 the list is null, at
+     * rep_def - 1 it is empty, from rep_def to max_def - 1 an element is null, at max_def an
+     * element has its value. */
+    bool list;
+    int rep_def;
+    size_t top_len; /* path[0..top_len): the top-level field's name (the list column's name) */
 } lb_pq_leaf;
 
 typedef struct lb_pq_page_header {
@@ -104,6 +112,7 @@ typedef struct lb_pq_page_header {
     int32_t num_values; /* data v1/v2 and dictionary pages */
     int32_t encoding;
     int32_t def_encoding;        /* v1 only */
+    int32_t rep_encoding;        /* v1 only */
     int32_t num_nulls, num_rows; /* v2 only */
     int32_t def_len, rep_len;    /* v2 only */
     bool is_compressed;          /* v2 only (default true) */

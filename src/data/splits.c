@@ -178,7 +178,7 @@ static lb_status append_rows(lb_dataset *dst, lb_dataset *src, const char *path,
     if (!t || !l || !sv || !ss || (src->text_pairs && !p)) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
     if (src->targets) { /* the same label columns in every shard (lb_dataset_load checked them) */
         const size_t K = (size_t)src->n_targets;
-        float *tg = realloc(dst->targets, sizeof *tg * n * K);
+        float *tg = realloc(dst->targets, sizeof *tg * (n * K > 0 ? n * K : 1));
         if (!tg) return lb_err(err, LB_ERR_NOMEM, "%s: out of memory", path);
         dst->targets = tg;
         memcpy(dst->targets + dst->n * K, src->targets, sizeof *tg * src->n * K);
@@ -206,8 +206,7 @@ static lb_status append_rows(lb_dataset *dst, lb_dataset *src, const char *path,
 
 lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *opts, lb_dataset *out, lb_error *err) {
     memset(out, 0, sizeof *out);
-    lb_dataset_opts o = opts ? *opts : (lb_dataset_opts){0};
-    o.require_labels = true;
+    lb_dataset_opts o = opts ? *opts : (lb_dataset_opts){.require_labels = true};
     if (n < 1) return lb_err(err, LB_ERR_USAGE, "lb_data_load_shards: no files");
     if (n == 1) return lb_dataset_load(paths[0], &o, out, err);
     lb_dataset_opts each = o; /* names are applied once, to the whole split */
@@ -223,6 +222,7 @@ lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *
     char **names = NULL;
     int nn = 0;
     if (!st && !o.problem) st = lb_labels_map(parts, n, NULL, &names, &nn, NULL, err); /* one class set */
+    if (!st && o.problem == LB_PROBLEM_MULTI_LABEL && !o.n_label_columns) st = lb_targets_unify(parts, n, err);
     lb_free_list(names);
     for (int i = 0; !st && i < n; i++) {
         if (out->label_kind == LB_LABEL_KIND_NONE) out->label_kind = parts[i].label_kind;
@@ -233,8 +233,10 @@ lb_status lb_data_load_shards(char *const *paths, int n, const lb_dataset_opts *
         out->label_names = parts[0].label_names;
         parts[0].label_names = NULL;
         parts[0].num_labels = 0;
-        out->target_names = parts[0].target_names; /* multi-label: the label columns */
+        out->target_names = parts[0].target_names; /* multi-label: the label columns, or list names */
         parts[0].target_names = NULL;
+        out->target_list = parts[0].target_list;
+        if (out->target_list) out->num_labels = parts[0].n_targets;
     }
     for (int i = 0; i < n; i++) lb_dataset_free(&parts[i]);
     free(parts);

@@ -15,7 +15,7 @@
  * count. No such split: LB_ERR_IO; a split name with '/' or "." / "..": LB_ERR_USAGE. */
 lb_status lb_data_resolve_split(const char *dataset, const char *split, char ***paths, int *n, lb_error *err);
 
-/* Loads the shards paths[0..n) (lb_dataset_load with opts, labels required) and concatenates
+/* Loads the shards paths[0..n) (lb_dataset_load with opts; NULL opts: labels required) and concatenates
  * them in order. Label names of all shards map onto their sorted union, or, when
  * opts->label_names is given, exactly onto those names (lb_labels_map, LB_LABELS_EXACT); shards
  * of class ids and shards of label names together are an error naming a row of each.

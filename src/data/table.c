@@ -13,11 +13,19 @@ long lb_table_col(const lb_table *t, const char *name) {
     return -1;
 }
 
+void lb_value_clear(lb_value *v) {
+    if (v->type == LB_VAL_STR) free(v->s);
+    if (v->type == LB_VAL_LIST) {
+        for (size_t k = 0; k < v->n_items; k++) lb_value_clear(&v->items[k]);
+        free(v->items);
+    }
+    *v = (lb_value){.type = LB_VAL_NULL};
+}
+
 void lb_table_free(lb_table *t) {
     if (!t) return;
     if (t->cells)
-        for (size_t i = 0; i < t->nrows * t->ncols; i++)
-            if (t->cells[i].type == LB_VAL_STR) free(t->cells[i].s);
+        for (size_t i = 0; i < t->nrows * t->ncols; i++) lb_value_clear(&t->cells[i]);
     if (t->col_names)
         for (size_t i = 0; i < t->ncols; i++) free(t->col_names[i]);
     free(t->col_names);
@@ -66,8 +74,7 @@ static void tb_drop_unkept(lb_table_builder *b) {
     lb_table *t = &b->t;
     if (!b->keep || t->nrows == 0 || lb_row_filter_keeps(b->keep, b->keep->seen - 1)) return;
     lb_value *row = &t->cells[(t->nrows - 1) * b->stride];
-    for (size_t c = 0; c < t->ncols; c++)
-        if (row[c].type == LB_VAL_STR) free(row[c].s);
+    for (size_t c = 0; c < t->ncols; c++) lb_value_clear(&row[c]);
     t->nrows--;
 }
 
@@ -137,8 +144,7 @@ void lb_table_keep_rows(lb_table *t, lb_row_filter *keep) {
             if (w != r) memmove(&t->cells[w * t->ncols], row, t->ncols * sizeof *row);
             w++;
         } else {
-            for (size_t c = 0; c < t->ncols; c++)
-                if (row[c].type == LB_VAL_STR) free(row[c].s);
+            for (size_t c = 0; c < t->ncols; c++) lb_value_clear(&row[c]);
         }
     }
     t->nrows = w;

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include "base/error.h"
 
-typedef enum lb_val_type { LB_VAL_NULL, LB_VAL_BOOL, LB_VAL_INT, LB_VAL_FLOAT, LB_VAL_STR } lb_val_type;
+typedef enum lb_val_type { LB_VAL_NULL, LB_VAL_BOOL, LB_VAL_INT, LB_VAL_FLOAT, LB_VAL_STR, LB_VAL_LIST } lb_val_type;
 
 typedef struct lb_value {
     lb_val_type type;
@@ -15,7 +15,14 @@ typedef struct lb_value {
     double f;    /* LB_VAL_FLOAT */
     char *s;     /* LB_VAL_STR: NUL-terminated UTF-8, owned by the table */
     size_t slen; /* LB_VAL_STR: byte length (the string may hold NULs) */
+    /* LB_VAL_LIST (a JSON array of scalars): n_items scalar values (never lists themselves; a
+     * null element is LB_VAL_NULL), a malloc'd array owned by the table with its strings. */
+    struct lb_value *items;
+    size_t n_items;
 } lb_value;
+
+/* Releases what a cell owns (a string, a list's items) and leaves it null. */
+void lb_value_clear(lb_value *v);
 
 /* Which rows a reader keeps, for data-parallel runs: row i (0-based over the whole input, the
  * file's first row being `first`) is kept when (i / block) % count == index. count <= 1 keeps

@@ -141,7 +141,7 @@ printf 'text,a,b\nok,1,0\nbad,0,2\n' >"$T/badml.csv"
 refused 4 'row 1: label column "b" holds .2.: expected 0 or 1' --train "$T/badml.csv" --label-columns a,b
 refused 4 'no label column "c"' --train "$T/badml.csv" --label-columns a,c
 refused 5 'label smoothing with problem_type regression' --train "$T/train_regression.csv" --label-column score --label-smoothing-factor 0.1
-refused 2 'needs --label-columns' --train "$T/badml.csv" --problem-type multi_label_classification
+refused 5 'a CSV/TSV cell cannot hold a list of labels' --train "$T/badml.csv" --problem-type multi_label_classification
 refused 2 "expected single_label_classification" --train "$T/badml.csv" --problem-type zero_shot
 $LB train --help | grep -q -- '--problem-type' || fail "--help lists --problem-type"
 $LB train --help | grep -q -- '--label-columns A,B' || fail "--help lists --label-columns"

@@ -295,6 +295,21 @@ Test(jsonl, errors_name_the_line) {
     lb_table_free(&t);
 }
 
+/* A list cell as a cJSON array (numbers as doubles), to compare with what Python wrote. */
+static cJSON *list_json(const lb_value *v) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t k = 0; k < v->n_items; k++) {
+        const lb_value *e = &v->items[k];
+        cJSON *x = e->type == LB_VAL_STR     ? cJSON_CreateString(e->s)
+                   : e->type == LB_VAL_INT   ? cJSON_CreateNumber((double)e->i)
+                   : e->type == LB_VAL_FLOAT ? cJSON_CreateNumber(e->f)
+                   : e->type == LB_VAL_BOOL  ? cJSON_CreateBool(e->i != 0)
+                                             : cJSON_CreateNull();
+        cJSON_AddItemToArray(a, x);
+    }
+    return a;
+}
+
 /* Files Python's json module wrote (random keys, escapes, ensure_ascii on/off, big ints,
  * floats, nested values, blank lines) read back with the same typed values. */
 Test(jsonl, reads_what_python_json_writes) {
@@ -358,6 +373,11 @@ Test(jsonl, reads_what_python_json_writes) {
                 } else if (!strcmp(type, "str")) {
                     cr_assert_eq(v->type, LB_VAL_STR, "%s row %zu", fn, row);
                     cr_assert_str_eq(v->s, want, "%s row %zu col %s", fn, row, key->valuestring);
+                } else if (v->type == LB_VAL_LIST) { /* an array of scalars: a list cell */
+                    cJSON *b = cJSON_Parse(want), *a = list_json(v);
+                    cr_assert(cJSON_IsArray(b) && cJSON_Compare(a, b, 1), "%s row %zu: list vs %s", fn, row, want);
+                    cJSON_Delete(a);
+                    cJSON_Delete(b);
                 } else {
                     cr_assert_eq(v->type, LB_VAL_STR);
                     cJSON *a = cJSON_Parse(v->s), *b = cJSON_Parse(want);
@@ -829,4 +849,156 @@ Test(splits, shards_share_one_label_rule) {
     free(b);
     free(sub);
     free(dir);
+}
+
+/* ---- multi-label targets from a column of lists ------------------------------------------- */
+
+Test(jsonl, arrays_of_scalars_are_list_cells) {
+    lb_table t = jsonl_ok("{\"l\": [1, 2.0, \"x\", true, null, -7, 1e2]}\n{\"l\": []}\n{\"l\": [[1], {\"a\": 2}]}\n");
+    const lb_value *v = lb_table_cell(&t, 0, 0);
+    cr_assert_eq(v->type, LB_VAL_LIST);
+    cr_assert_eq(v->n_items, 7);
+    cr_assert(v->items[0].type == LB_VAL_INT && v->items[0].i == 1);
+    cr_assert(v->items[1].type == LB_VAL_FLOAT && v->items[1].f == 2.0); /* 2.0 is a float literal */
+    cr_assert(v->items[2].type == LB_VAL_STR && !strcmp(v->items[2].s, "x") && v->items[2].slen == 1);
+    cr_assert(v->items[3].type == LB_VAL_BOOL && v->items[3].i == 1);
+    cr_assert_eq(v->items[4].type, LB_VAL_NULL);
+    cr_assert(v->items[5].type == LB_VAL_INT && v->items[5].i == -7);
+    cr_assert(v->items[6].type == LB_VAL_FLOAT && v->items[6].f == 100.0);
+    v = lb_table_cell(&t, 1, 0);
+    cr_assert(v->type == LB_VAL_LIST && v->n_items == 0);
+    cell_str(&t, 2, 0, "[[1],{\"a\":2}]"); /* arrays holding arrays or objects stay JSON text */
+    lb_table_free(&t);
+}
+
+static lb_status load_lists(const char *content, bool multi_hot, lb_dataset *d, lb_error *e) {
+    lb_dataset_opts o = {
+        .label_column = "labels", .problem = LB_PROBLEM_MULTI_LABEL, .label_multi_hot = multi_hot, .require_labels = 1};
+    return load_str("l.jsonl", content, &o, d, e);
+}
+
+static void lists_bad(const char *content, bool multi_hot, const char *want) {
+    lb_dataset d;
+    lb_error e = {0};
+    cr_assert_eq(load_lists(content, multi_hot, &d, &e), LB_ERR_FORMAT, "accepted: %s", content);
+    cr_assert_not_null(strstr(e.msg, want), "message \"%s\" lacks \"%s\"", e.msg, want);
+}
+
+Test(labels, lists_of_names_ids_and_multi_hot) {
+    lb_dataset d;
+    lb_error e;
+    /* names: the sorted unique names, each row a set */
+    cr_assert_eq(load_lists("{\"text\":\"a\",\"labels\":[\"drama\",\"comedy\"]}\n{\"text\":\"b\",\"labels\":[]}\n"
+                            "{\"text\":\"c\",\"labels\":[\"horror\"]}\n",
+                            false, &d, &e),
+                 LB_OK, "%s", e.msg);
+    cr_assert_eq(d.target_list, LB_TARGET_LIST_NAMES);
+    cr_assert_eq(d.n_targets, 3);
+    cr_assert(!strcmp(d.target_names[0], "comedy") && !strcmp(d.target_names[1], "drama") &&
+              !strcmp(d.target_names[2], "horror"));
+    const float want[9] = {1, 1, 0, 0, 0, 0, 0, 0, 1};
+    for (int k = 0; k < 9; k++) cr_assert_eq(d.targets[k], want[k], "target %d", k);
+    cr_assert(d.labels[0] == 0 && d.labels[2] == 0);
+    /* onto a model's labels, by name: another order and a label the data lacks */
+    const char *const labels[] = {"horror", "western", "comedy", "drama"};
+    float out[12];
+    cr_assert_eq(lb_targets_to_labels(&d, labels, 4, NULL, out, &e), LB_OK, "%s", e.msg);
+    const float mapped[12] = {0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0};
+    for (int k = 0; k < 12; k++) cr_assert_eq(out[k], mapped[k], "mapped %d", k);
+    const char *const few[] = {"comedy", "drama"};
+    cr_assert_eq(lb_targets_to_labels(&d, few, 2, "--labels", out, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "l.jsonl: row 2: unknown label \"horror\" in the list (the known labels, from --labels"),
+              "%s", e.msg);
+    lb_dataset_free(&d);
+    /* class ids: the largest + 1 targets; ids at or past the model's labels are refused by row */
+    cr_assert_eq(load_lists("{\"text\":\"a\",\"labels\":[3,0]}\n{\"text\":\"b\",\"labels\":[1]}\n", false, &d, &e),
+                 LB_OK, "%s", e.msg);
+    cr_assert(d.target_list == LB_TARGET_LIST_IDS && d.n_targets == 4 && !d.target_names);
+    cr_assert(d.targets[0] == 1 && d.targets[3] == 1 && d.targets[5] == 1 && d.targets[1] == 0);
+    const char *const three[] = {"a", "b", "c"};
+    cr_assert_eq(lb_targets_to_labels(&d, three, 3, NULL, out, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "l.jsonl: row 0: class id 3 in the list: expected a class id below 3"), "%s", e.msg);
+    lb_dataset_free(&d);
+    /* multi-hot: floats and booleans by themselves, integers with the flag */
+    cr_assert_eq(
+        load_lists("{\"text\":\"a\",\"labels\":[0.0,1.0,1.0]}\n{\"text\":\"b\",\"labels\":[true,false,false]}\n", false,
+                   &d, &e),
+        LB_OK, "%s", e.msg);
+    cr_assert(d.target_list == LB_TARGET_LIST_MULTI_HOT && d.n_targets == 3);
+    cr_assert(d.targets[1] == 1 && d.targets[3] == 1 && d.targets[4] == 0);
+    const char *const two[] = {"a", "b"};
+    cr_assert_eq(lb_targets_to_labels(&d, two, 2, NULL, out, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "a multi-hot list of 3 values: expected 2, one per label"), "%s", e.msg);
+    lb_dataset_free(&d);
+    cr_assert_eq(load_lists("{\"text\":\"a\",\"labels\":[0,1]}\n", true, &d, &e), LB_OK, "%s", e.msg);
+    cr_assert(d.target_list == LB_TARGET_LIST_MULTI_HOT && d.n_targets == 2 && d.targets[1] == 1);
+    lb_dataset_free(&d);
+}
+
+Test(labels, bad_lists_name_file_and_row) {
+    const char *a = "{\"text\":\"a\",\"labels\":";
+    char buf[512];
+#define BAD(rows, hot, want)                   \
+    do {                                       \
+        snprintf(buf, sizeof buf, rows, a, a); \
+        lists_bad(buf, hot, want);             \
+    } while (0)
+    BAD("%s[\"x\"]}\n%s[\"y\",2]}\n", false,
+        "l.jsonl: row 1: label column \"labels\" mixes kinds in one list: element 0 is \"y\"");
+    BAD("%s[\"x\"]}\n%s[2]}\n", false, "label column \"labels\" mixes kinds: row 0 holds label names (strings), row 1");
+    BAD("%s[1]}\n%s[1,1]}\n", false, "row 1: label column \"labels\": label 1 is in the list twice (element 1)");
+    BAD("%s[0,1,0]}\n%s[1,0,0]}\n", false, /* MultiLabelBinarizer's integers read as ids: the hint */
+        "row 0: label column \"labels\": label 0 is in the list twice (element 2); a list names each label once (a "
+        "multi-hot vector of 0/1 integers: --label-format multi-hot)");
+    BAD("%s[1]}\n%s[64]}\n", false, "row 1: label column \"labels\": class id 64 (element 0): expected 0 to 63");
+    BAD("%s[1]}\n%s[-2]}\n", false, "row 1: label column \"labels\": class id -2 (element 0)");
+    BAD("%s[1.0]}\n%s[1.0,0.0]}\n", false,
+        "row 1: label column \"labels\" holds a multi-hot list of 2 values: expected 1");
+    BAD("%s[0.5]}\n%s[1.0]}\n", false, "row 0: label column \"labels\": element 0 is 0.5: expected 0 or 1");
+    BAD("%s[0,2]}\n%s[1,0]}\n", true, "row 0: label column \"labels\": element 1 is 2: expected 0 or 1");
+    BAD("%s[\"a\"]}\n%s[\"b\"]}\n", true, "row 0: label column \"labels\": element 0 is \"a\": expected 0 or 1");
+    BAD("%s[]}\n%s[]}\n", true, "row 0: label column \"labels\" holds a multi-hot list of 0 values");
+    BAD("%s[]}\n%s[1.0,0.0]}\n", false,
+        "row 0: label column \"labels\" holds an empty list: expected a multi-hot vector of 2 values, as row 1");
+    BAD("%s[0.0]}\n%s[]}\n", false, "row 1: label column \"labels\" holds a multi-hot list of 0 values: expected 1");
+    BAD("%s[\"a\"]}\n%s[null]}\n", false, "row 1: label column \"labels\": element 0 is null");
+    BAD("%s[\"a\"]}\n%s\"a\"}\n", false, "row 1: label column \"labels\" holds \"a\" (a string): expected a list");
+    BAD("%s[\"a\"]}\n%snull}\n", false, "row 1: label column \"labels\" holds null (null): expected a list");
+    BAD("%s[\"a\"]}\n%s[\"\"]}\n", false, "row 1: label column \"labels\": element 0 is an empty string");
+#undef BAD
+    lb_dataset d;
+    lb_error e = {0};
+    lb_dataset_opts o = {.label_column = "labels", .problem = LB_PROBLEM_MULTI_LABEL, .require_labels = 1};
+    cr_assert_eq(load_str("l.csv", "text,labels\na,\"[1]\"\n", &o, &d, &e), LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "a CSV/TSV cell cannot hold a list of labels; use JSONL"), "%s", e.msg);
+    /* a single-label read of a list says what lists are for */
+    o = (lb_dataset_opts){.require_labels = 1};
+    cr_assert_eq(load_str("s.jsonl", "{\"text\":\"a\",\"label\":[1]}\n", &o, &d, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "row 0: label column \"label\" holds a list (1 values)"), "%s", e.msg);
+}
+
+Test(splits, list_shards_share_one_set_of_names) {
+    char *dir = shard_dir();
+    char *a = put(dir, "train-0.jsonl", "{\"text\":\"x\",\"labels\":[\"pos\"]}\n{\"text\":\"y\",\"labels\":[]}\n");
+    char *b = put(dir, "train-1.jsonl", "{\"text\":\"z\",\"labels\":[\"neutral\",\"big\"]}\n");
+    char *paths[] = {a, b, NULL};
+    lb_dataset_opts o = {.label_column = "labels", .problem = LB_PROBLEM_MULTI_LABEL};
+    lb_dataset d;
+    lb_error e;
+    cr_assert_eq(lb_data_load_shards(paths, 2, &o, &d, &e), LB_OK, "%s", e.msg);
+    cr_assert(d.n == 3 && d.n_targets == 3 && d.target_list == LB_TARGET_LIST_NAMES);
+    cr_assert(!strcmp(d.target_names[0], "big") && !strcmp(d.target_names[1], "neutral") &&
+              !strcmp(d.target_names[2], "pos"));
+    const float want[9] = {0, 0, 1, 0, 0, 0, 1, 1, 0};
+    for (int k = 0; k < 9; k++) cr_assert_eq(d.targets[k], want[k], "target %d", k);
+    lb_dataset_free(&d);
+    char *c = put(dir, "train-2.jsonl", "{\"text\":\"w\",\"labels\":[2]}\n");
+    char *mixed[] = {a, c, NULL};
+    cr_assert_eq(lb_data_load_shards(mixed, 2, &o, &d, &e), LB_ERR_FORMAT);
+    cr_assert(strstr(e.msg, "train-0.jsonl: row 0 holds label names (strings)") &&
+                  strstr(e.msg, "train-2.jsonl: row 0 holds class ids"),
+              "%s", e.msg);
+    unlink(a), unlink(b), unlink(c);
+    rmdir(dir);
+    free(a), free(b), free(c), free(dir);
 }

@@ -54,6 +54,32 @@ def make_table(N):
     }
     kinds = {"i32": "int", "i64": "int", "u32": "int", "f32": "float", "f64": "float", "b": "bool", "s": "str",
              "fx": "str", "ts": "ts"}
+    # Lists of primitives (the 3-level LIST layout): null lists, empty lists, null elements, long
+    # lists that span pages; one with required (non-nullable) elements.
+    names = ["comedy", "drama", "horror", "héllo", "日本", ""]
+    ls, li32, li64, lf32, lf64, lbo, lreq = ([] for _ in range(7))
+    for r in range(N):
+        k = 0 if r % 10 == 4 else 300 if r % 97 == 50 else rng.randint(0, 5)
+        def el(gen, nulls=True):
+            return None if r % 23 == 11 else [None if nulls and rng.random() < 0.1 else gen() for _ in range(k)]
+        ls.append(el(lambda: rng.choice(names) + ("" if rng.random() < .7 else str(rng.randint(0, 99)))))
+        li32.append(el(lambda: rng.choice([0, 1, 27, -1, 2**31 - 1, -(2**31), rng.randint(-9, 9)])))
+        li64.append(el(lambda: rng.choice([2**63 - 1, -(2**63), rng.randint(0, 63)])))
+        lf32.append(el(lambda: float(pa.scalar(rng.choice([0.0, 1.0, rng.uniform(-1, 1)]), pa.float32()).as_py())))
+        lf64.append(el(lambda: rng.choice([0.0, 1.0, -0.0, rng.gauss(0, 1)])))
+        lbo.append(el(lambda: rng.random() < .5))
+        lreq.append(el(lambda: rng.randint(0, 63), nulls=False))
+    cols.update({
+        "ls": pa.array(ls, pa.list_(pa.string())),
+        "li32": pa.array(li32, pa.list_(pa.int32())),
+        "li64": pa.array(li64, pa.list_(pa.int64())),
+        "lf32": pa.array(lf32, pa.list_(pa.float32())),
+        "lf64": pa.array(lf64, pa.list_(pa.float64())),
+        "lb": pa.array(lbo, pa.list_(pa.bool_())),
+        "lreq": pa.array(lreq, pa.list_(pa.field("element", pa.int64(), nullable=False))),
+    })
+    kinds.update({"ls": "list:str", "li32": "list:int", "li64": "list:int", "lf32": "list:float",
+                  "lf64": "list:float", "lb": "list:bool", "lreq": "list:int"})
     return pa.table(cols), kinds
 
 
@@ -75,7 +101,11 @@ def table_data(table, kinds):
     data = {}
     for c in table.column_names:
         col = table.column(c).cast(pa.int64()) if kinds[c] == "ts" else table.column(c)
-        data[c] = [render(kinds[c], v) for v in col.to_pylist()]
+        if kinds[c].startswith("list:"):  # a list of primitives: its elements rendered as the kind says
+            inner = kinds[c][5:]
+            data[c] = [None if v is None else [render(inner, e) for e in v] for v in col.to_pylist()]
+        else:
+            data[c] = [render(kinds[c], v) for v in col.to_pylist()]
     return data
 
 
@@ -116,6 +146,14 @@ def random_fixtures(out, count, seed):
             name = f"{t}_{j}"
             required = rng.random() < 0.3
             typ, gen = gens[t]
+            if t != "ts" and rng.random() < 0.25:  # a list of them (null lists, empty ones, null elements)
+                lgen = (lambda g: lambda: [g() if rng.random() >= nullp / 2 else None
+                                           for _ in range(rng.choice([0, 1, 3, 40]))])(gen)
+                arrays.append(pa.array([lgen() if required or rng.random() >= nullp else None for _ in range(n)],
+                                       pa.list_(typ)))
+                fields.append(pa.field(name, pa.list_(typ), nullable=not required))
+                kinds[name] = "list:" + kind_of[t]
+                continue
             arrays.append(pa.array([gen() if required or rng.random() >= nullp else None for _ in range(n)], typ))
             fields.append(pa.field(name, typ, nullable=not required))
             kinds[name] = kind_of[t]
