@@ -205,6 +205,11 @@ struct lb_model {
     /* DoRA: norms and factors of every adapted linear (lb_layer_w dora_norm / dora_f), then a
      * scratch [max out * in] for B A, and one [N, F]-sized forward scratch (in the arena). */
     float *dora_buf, *dora_delta, *dora_tmp;
+    /* pissa / olora (lora_init.c): the adapter's initial A0 and B0, laid out as the adapter part
+     * of `train` from index lora_init0_off on (n_init0 values), kept to convert the adapter on
+     * save; NULL for the other inits (and after a merge). */
+    float *lora_init0;
+    int64_t lora_init0_off, n_init0;
     lb_param *params;
     char **param_names;
     int n_params;
@@ -303,6 +308,20 @@ int lb_lora_lowest_layer(const lb_model *m);
  * adapters and keeps only the head (frozen) in the trainable block. The caller drops what
  * depended on the old weights (packs, activation arena). */
 lb_status lb_lora_merge(lb_model *m, lb_error *err);
+
+/* lb_model_add_lora; with restore and a pissa / olora init, the adapter is laid out (A, B and
+ * m->lora_init0 zero) but nothing is decomposed: the caller fills A, B, A0 and B0 and calls
+ * lb_lora_rewrite_init(m, false). */
+lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, bool restore, lb_error *err);
+/* lora_init.c: pissa / olora (model.h lb_lora_init). lb_model_add_lora calls
+ * lb_lora_rewrite_init after laying the adapter out (A and B zero): with decompose, each adapted
+ * linear's A and B come from its weight's SVD / QR and are copied to m->lora_init0; without (an
+ * adapter being restored), A0 and B0 are read from m->lora_init0. Either way A0 and B0 are kept in
+ * m->lora_init0 and each adapted weight is replaced by an owned W - s B0 A0 (accumulated in double,
+ * so the same A0 and B0 give the same bits on any machine), dropping the packs. */
+lb_status lb_lora_rewrite_init(lb_model *m, bool decompose, lb_error *err);
+/* What lb_model_add_lora refuses for cfg's init on m (LB_OK for the other inits). */
+lb_status lb_lora_rewrite_check(const lb_model *m, const lb_lora_config *cfg, lb_error *err);
 
 /* precision.c: packs of the frozen linears, made by the first forward (every layer) and the
  * first backward reaching first_layer (transposed, layers >= first_layer) that need them;
