@@ -4,7 +4,8 @@
 # 2), pissa with DoRA refused by name (exit 5) before anything is written; a pissa run's adapter is
 # SAVED converted (rank 2r = 8, lora_alpha 64, init_lora_weights true, lora_A [8, in] / lora_B
 # [out, 8], the head with them) and fits the ORIGINAL base: `eval` of it and of its `merge` agree
-# (loss within 1e-5 relative); olora and bf16 runs train; a pissa run stopped by SIGTERM and resumed writes the uninterrupted
+# (loss within 1e-5 relative); olora (with modules_to_save: eval = merge eval too) and bf16 runs
+# train; a pissa run stopped by SIGTERM and resumed writes the uninterrupted
 # run's adapter bytes (the resume copy restores the rank-r adapter over the same residual, bit for
 # bit); a PEFT adapter saved unconverted (init_lora_weights "pissa") is still refused by name.
 # With the modern reference env (PEFT 0.14.0): PEFT loads the converted adapter over the original
@@ -62,9 +63,18 @@ PY
 $LB predict --json --model "$M" --adapter "$T/out" --max-length 64 --truncation left --input "$T/val.csv" \
   --output "$T/pred.jsonl" || fail "predict"
 
-$LB train "${COMMON[@]}" --lora-init olora --output "$T/olora" >"$T/log" 2>&1 ||
+# olora with a LayerNorm trained in full beside it (modules_to_save): its copies travel as trained
+$LB train "${COMMON[@]}" --lora-init olora --modules-to-save output_layer_norm --output "$T/olora" >"$T/log" 2>&1 ||
   fail "train --lora-init olora: $(tail -3 "$T/log")"
 grep -q '"r": 8' "$T/olora/adapter_config.json" || fail "olora adapter not converted"
+ev=$($LB eval --model "$M" --adapter "$T/olora" --data "$T/val.csv" --max-length 64 --json) || fail "eval olora"
+$LB merge --model "$M" --adapter "$T/olora" --output "$T/omerged" >/dev/null || fail "merge olora"
+evm=$($LB eval --model "$T/omerged" --data "$T/val.csv" --max-length 64 --json) || fail "eval olora merged"
+python3 - "$ev" "$evm" <<'PY' || fail "olora: merged eval differs from adapter eval"
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert abs(a["loss"] - b["loss"]) <= 1e-5 * abs(a["loss"]), (a, b)
+PY
 $LB train "${COMMON[@]}" --lora-init pissa --precision bf16 --output "$T/bf16" >"$T/log" 2>&1 ||
   fail "train --lora-init pissa --precision bf16: $(tail -3 "$T/log")"
 
