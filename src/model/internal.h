@@ -310,16 +310,21 @@ int lb_lora_lowest_layer(const lb_model *m);
 lb_status lb_lora_merge(lb_model *m, lb_error *err);
 
 /* lb_model_add_lora; with restore and a pissa / olora init, the adapter is laid out (A, B and
- * m->lora_init0 zero) but nothing is decomposed: the caller fills A, B, A0 and B0 and calls
- * lb_lora_rewrite_init(m, false). */
+ * m->lora_init0 zero) but nothing is decomposed: the caller fills A, B and m->lora_init0 and
+ * calls lb_lora_rewrite_restore. */
 lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, bool restore, lb_error *err);
-/* lora_init.c: pissa / olora (model.h lb_lora_init). lb_model_add_lora calls
- * lb_lora_rewrite_init after laying the adapter out (A and B zero): with decompose, each adapted
- * linear's A and B come from its weight's SVD / QR and are copied to m->lora_init0; without (an
- * adapter being restored), A0 and B0 are read from m->lora_init0. Either way A0 and B0 are kept in
- * m->lora_init0 and each adapted weight is replaced by an owned W - s B0 A0 (accumulated in double,
- * so the same A0 and B0 give the same bits on any machine), dropping the packs. */
-lb_status lb_lora_rewrite_init(lb_model *m, bool decompose, lb_error *err);
+/* lora_init.c: pissa / olora (model.h lb_lora_init), in two steps so that a failure leaves m as it
+ * was. prepare (before lb_lora_add commits anything): for each adapted linear of cfg (layer, then
+ * kind order; ranks rr and scalings ss [n_layers * LB_LIN__COUNT]) its A0 [r, in] and B0 [out, r]
+ * from the weight's SVD / QR into init0 (the adapter's layout, no DoRA), and res[i] (malloc'd)
+ * = W - s B0 A0, accumulated in double (so the same A0 and B0 give the same bits on any machine);
+ * it only grows m->owned's capacity. commit (after the layout): A, B = A0, B0 from m->lora_init0
+ * when copy_ab, each adapted weight = res[i] (owned by m from then on), packs dropped. restore: res
+ * from m->lora_init0 (a resume copy's A0, B0), then commit without the copy. */
+lb_status lb_lora_rewrite_prepare(lb_model *m, const lb_lora_config *cfg, const int *rr, const float *ss, float *init0,
+                                  float **res, lb_error *err);
+void lb_lora_rewrite_commit(lb_model *m, float **res, bool copy_ab);
+lb_status lb_lora_rewrite_restore(lb_model *m, lb_error *err);
 /* What lb_model_add_lora refuses for cfg's init on m (LB_OK for the other inits). */
 lb_status lb_lora_rewrite_check(const lb_model *m, const lb_lora_config *cfg, lb_error *err);
 

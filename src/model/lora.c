@@ -318,16 +318,23 @@ lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, boo
     float *dbuf = ndora ? malloc(sizeof(float) * (size_t)(ndora + maxw)) : NULL;
     bool rewrite = lb_lora_init_rewrites_base(cfg->init);
     float *init0 = rewrite ? calloc((size_t)(total - hn - nmts) + 1, sizeof(float)) : NULL;
-    if (!blk || !grad || (ndora && !dbuf) || (rewrite && !init0)) {
+    float **res = rewrite ? calloc((size_t)nlk + 1, sizeof(float *)) : NULL;
+    lb_status pst = !blk || !grad || (ndora && !dbuf) || (rewrite && (!init0 || !res))
+                        ? lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total)
+                        : LB_OK;
+    /* pissa / olora: decomposed before anything of m changes (a failure leaves m as it was) */
+    if (!pst && rewrite && !restore) pst = lb_lora_rewrite_prepare(m, cfg, rr, ss, init0, res, err);
+    if (pst) {
         free(blk);
         free(grad);
         free(dbuf);
         free(init0);
+        free(res);
         free(mark);
         free(rr);
         free(ss);
         free(pats);
-        return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total);
+        return pst;
     }
     free(m->dora_buf);
     m->dora_buf = dbuf;
@@ -383,7 +390,7 @@ lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, boo
             p += (int64_t)out * r;
             g += (int64_t)out * r;
             if (rewrite) {
-                /* pissa / olora: A and B from the weight (lb_lora_rewrite_init below) */
+                /* pissa / olora: A0 and B0 from the weight (lb_lora_rewrite_commit below) */
             } else if (cfg->init == LB_LORA_INIT_GAUSSIAN) {
                 /* nn.init.normal_(std=1/r); B stays 0 */
                 const double sd = 1.0 / (double)r;
@@ -416,10 +423,8 @@ lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, boo
     free(rr);
     free(ss);
     m->fwd_valid = false;
-    if (rewrite && !restore) {
-        lb_status st = lb_lora_rewrite_init(m, true, err);
-        if (st) return st;
-    }
+    if (rewrite && !restore) lb_lora_rewrite_commit(m, res, true);
+    free(res);
     return lb_tensors_params(m, err);
 }
 

@@ -157,15 +157,69 @@ out:
     return st;
 }
 
-lb_status lb_lora_rewrite_init(lb_model *m, bool decompose, lb_error *err) {
+/* W - s (B0 A0) [out, in], accumulated in double (malloc'd; NULL: out of memory). */
+static float *residual(const float *w, const float *A0, const float *B0, int out, int in, int r, float s) {
+    float *res = malloc(sizeof(float) * (size_t)in * out);
+    double *row = malloc(sizeof(double) * (size_t)in);
+    if (!res || !row) {
+        free(res);
+        free(row);
+        return NULL;
+    }
+    for (int j = 0; j < out; j++) {
+        for (int i = 0; i < in; i++) row[i] = 0;
+        for (int q = 0; q < r; q++) {
+            double bq = B0[(int64_t)j * r + q];
+            const float *aq = A0 + (int64_t)q * in;
+            for (int i = 0; i < in; i++) row[i] += bq * aq[i];
+        }
+        const float *wj = w + (int64_t)j * in;
+        for (int i = 0; i < in; i++) res[(int64_t)j * in + i] = (float)((double)wj[i] - (double)s * row[i]);
+    }
+    free(row);
+    return res;
+}
+
+static void free_res(float **res, int n) {
+    for (int i = 0; i < n; i++) free(res[i]);
+}
+
+lb_status lb_lora_rewrite_prepare(lb_model *m, const lb_lora_config *cfg, const int *rr, const float *ss, float *init0,
+                                  float **res, lb_error *err) {
     const lb_model_config *c = &m->cfg;
-    const char *name = lb_lora_init_name(m->lora.init);
-    int nres = 0;
+    const char *name = lb_lora_init_name(cfg->init);
+    int n = 0;
+    int64_t off = 0;
     for (int l = 0; l < c->n_layers; l++)
-        for (int k = 0; k < LB_LIN__COUNT; k++) nres += m->layers[l].lora_A[k] != NULL;
-    float **owned = realloc(m->owned, sizeof(float *) * (size_t)(m->n_owned + nres));
+        for (int k = 0; k < LB_LIN__COUNT; k++) n += (cfg->target_mask >> k & 1u) != 0;
+    float **owned = realloc(m->owned, sizeof(float *) * (size_t)(m->n_owned + n)); /* room for the commit */
     if (!owned) return lb_err(err, LB_ERR_NOMEM, "LoRA init %s: out of memory", name);
     m->owned = owned;
+    n = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            if (!(cfg->target_mask >> k & 1u)) continue;
+            const float *w = m->layers[l].w[k];
+            int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = rr[l * LB_LIN__COUNT + k];
+            float s = ss[l * LB_LIN__COUNT + k];
+            float *A0 = init0 + off, *B0 = A0 + (int64_t)r * in;
+            off += (int64_t)r * (in + out);
+            lb_status st = cfg->init == LB_LORA_INIT_PISSA ? pissa(w, out, in, r, s, A0, B0, err)
+                                                           : olora(w, out, in, r, A0, B0, err);
+            if (!st && !(res[n] = residual(w, A0, B0, out, in, r, s)))
+                st = lb_err(err, LB_ERR_NOMEM, "LoRA init %s: out of memory", name);
+            if (st) {
+                free_res(res, n);
+                return lb_err_prefix(err, "layer %d %s", l, m->arch->lin_short[k]);
+            }
+            n++;
+        }
+    return LB_OK;
+}
+
+void lb_lora_rewrite_commit(lb_model *m, float **res, bool copy_ab) {
+    const lb_model_config *c = &m->cfg;
+    int n = 0;
     lb_precision_free_packs(m);
     m->fwd_valid = false;
     for (int l = 0; l < c->n_layers; l++)
@@ -173,38 +227,46 @@ lb_status lb_lora_rewrite_init(lb_model *m, bool decompose, lb_error *err) {
             lb_layer_w *lw = &m->layers[l];
             if (!lw->lora_A[k]) continue;
             int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
-            float s = lw->lora_s[k];
-            int64_t oa = lw->lora_A[k] - m->train - m->lora_init0_off,
-                    ob = lw->lora_B[k] - m->train - m->lora_init0_off;
-            float *A0 = m->lora_init0 + oa, *B0 = m->lora_init0 + ob;
-            if (decompose) {
-                lb_status st = m->lora.init == LB_LORA_INIT_PISSA
-                                   ? pissa(lw->w[k], out, in, r, s, lw->lora_A[k], lw->lora_B[k], err)
-                                   : olora(lw->w[k], out, in, r, lw->lora_A[k], lw->lora_B[k], err);
-                if (st) return lb_err_prefix(err, "layer %d %s", l, m->arch->lin_short[k]);
-                memcpy(A0, lw->lora_A[k], sizeof(float) * (size_t)r * in);
-                memcpy(B0, lw->lora_B[k], sizeof(float) * (size_t)out * r);
+            if (copy_ab) {
+                memcpy(lw->lora_A[k], m->lora_init0 + (lw->lora_A[k] - m->train - m->lora_init0_off),
+                       sizeof(float) * (size_t)r * in);
+                memcpy(lw->lora_B[k], m->lora_init0 + (lw->lora_B[k] - m->train - m->lora_init0_off),
+                       sizeof(float) * (size_t)out * r);
             }
-            float *res = malloc(sizeof(float) * (size_t)in * out);
-            double *row = malloc(sizeof(double) * (size_t)in);
-            if (!res || !row) {
+            m->owned[m->n_owned++] = res[n];
+            lw->w[k] = res[n++];
+        }
+}
+
+lb_status lb_lora_rewrite_restore(lb_model *m, lb_error *err) {
+    const lb_model_config *c = &m->cfg;
+    const char *name = lb_lora_init_name(m->lora.init);
+    int n = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++) n += m->layers[l].lora_A[k] != NULL;
+    float **res = calloc((size_t)n + 1, sizeof *res);
+    float **owned = res ? realloc(m->owned, sizeof(float *) * (size_t)(m->n_owned + n)) : NULL;
+    if (!owned) {
+        free(res);
+        return lb_err(err, LB_ERR_NOMEM, "LoRA init %s: out of memory", name);
+    }
+    m->owned = owned;
+    n = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            const lb_layer_w *lw = &m->layers[l];
+            if (!lw->lora_A[k]) continue;
+            const float *A0 = m->lora_init0 + (lw->lora_A[k] - m->train - m->lora_init0_off);
+            const float *B0 = m->lora_init0 + (lw->lora_B[k] - m->train - m->lora_init0_off);
+            if (!(res[n] =
+                      residual(lw->w[k], A0, B0, lb_lin_out(c, k), lb_lin_in(c, k), lw->lora_r[k], lw->lora_s[k]))) {
+                free_res(res, n);
                 free(res);
-                free(row);
                 return lb_err(err, LB_ERR_NOMEM, "LoRA init %s: out of memory", name);
             }
-            for (int j = 0; j < out; j++) { /* W_res = W - s (B0 A0), in double */
-                for (int i = 0; i < in; i++) row[i] = 0;
-                for (int q = 0; q < r; q++) {
-                    double bq = B0[(int64_t)j * r + q];
-                    const float *aq = A0 + (int64_t)q * in;
-                    for (int i = 0; i < in; i++) row[i] += bq * aq[i];
-                }
-                const float *wj = lw->w[k] + (int64_t)j * in;
-                for (int i = 0; i < in; i++) res[(int64_t)j * in + i] = (float)((double)wj[i] - (double)s * row[i]);
-            }
-            free(row);
-            m->owned[m->n_owned++] = res;
-            lw->w[k] = res;
+            n++;
         }
+    lb_lora_rewrite_commit(m, res, false);
+    free(res);
     return LB_OK;
 }

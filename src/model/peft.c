@@ -480,7 +480,7 @@ static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config
         if (half) restore_halves(m, &params[i], half, src);
         else memcpy(params[i].data, src, sizeof(float) * numel);
     }
-    if (rw && (st = lb_lora_rewrite_init(m, false, err))) goto out;
+    if (rw && (st = lb_lora_rewrite_restore(m, err))) goto out;
     /* A tensor we do not know means a different model or adapter layout: refuse rather than
      * silently drop weights. */
     for (size_t i = 0; i < lb_st_count(f); i++) {

@@ -472,6 +472,30 @@ Test(lora_init, refusals_name_the_reason) {
     cr_assert_not_null(strstr(e.msg, "ModernBERT"), "%s", e.msg);
     lb_model_free(mb);
 
+    /* a weight holding NaN: refused before anything changes; the model then takes an adapter */
+    lb_model *mn = load_base("distilbert_tiny_all");
+    float *wq = NULL;
+    for (int i = 0; i < mn->n_owned && !wq; i++) /* an owned copy of layer 1's q_lin, writable */
+        if (mn->owned[i] == mn->layers[1].w[LB_LIN_Q]) wq = mn->owned[i];
+    if (!wq) {
+        const lb_model_config *mc = lb_model_get_config(mn);
+        int64_t nq = (int64_t)lb_lin_in(mc, LB_LIN_Q) * lb_lin_out(mc, LB_LIN_Q);
+        wq = malloc(sizeof(float) * (size_t)nq);
+        memcpy(wq, mn->layers[1].w[LB_LIN_Q], sizeof(float) * (size_t)nq);
+        mn->owned = realloc(mn->owned, sizeof(float *) * (size_t)(mn->n_owned + 1));
+        mn->owned[mn->n_owned++] = wq;
+        mn->layers[1].w[LB_LIN_Q] = wq;
+    }
+    wq[17] = NAN;
+    c = (lb_lora_config){.r = 4, .alpha = 8, .target_mask = 1u << LB_LIN_Q, .init = LB_LORA_INIT_PISSA};
+    cr_assert_eq(lb_model_add_lora(mn, &c, 1, &e), LB_ERR_FORMAT);
+    cr_assert_not_null(strstr(e.msg, "layer 1 q_lin weight holds a non-finite value at 17"), "%s", e.msg);
+    cr_assert_null(lb_model_get_lora(mn));
+    cr_assert(mn->layers[0].w[LB_LIN_Q] != NULL && mn->layers[1].w[LB_LIN_Q] == wq, "weights untouched");
+    c.init = LB_LORA_INIT_DEFAULT;
+    cr_assert_eq(lb_model_add_lora(mn, &c, 1, &e), LB_OK, "%s", e.msg);
+    lb_model_free(mn);
+
     /* a PEFT adapter saved unconverted (it fits only PEFT's rewritten base): still refused */
     char tmpl[] = "/tmp/lb_pissa_XXXXXX";
     cr_assert_not_null(mkdtemp(tmpl));
