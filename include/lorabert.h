@@ -282,7 +282,12 @@ typedef struct lb_lora_options {
     const char *init;            /* PEFT's init_lora_weights: NULL or "default" (A kaiming-uniform,
                                  * B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0), "false" (B
                                  * random too, U(+-1/sqrt(r)): training starts off the base
-                                 * model); others, e.g. "pissa", LB_ERR_UNSUPPORTED by name */
+                                 * model), "pissa" / "olora" (A, B from the SVD / QR of each
+                                 * adapted weight, which becomes the residual W - s B A in
+                                 * memory; the adapter is saved converted, a plain rank-2r LoRA
+                                 * over the original base: docs/training.md; not with DoRA or
+                                 * ModernBERT, LB_ERR_UNSUPPORTED); others, e.g. "loftq" or
+                                 * "pissa_niter_4", LB_ERR_UNSUPPORTED by name */
     const char *rank_pattern;    /* PEFT rank_pattern as "KEY=N,KEY=N" (NULL or "": none): the
                                  * adapted modules whose path matches re.match(".*\.KEY$") get
                                  * rank N instead of r, e.g. "layer.0.attention.q_lin=8,lin2=2".

@@ -28,6 +28,10 @@ run 0 info "$T/model"
 run 0 train --model "$T/model" --train "$T/train.csv" --validation "$T/val.csv" --epochs 1 --max-length 64 --output "$T/out1"
 run 0 eval --model "$T/model" --adapter "$T/out1" --data "$T/val.csv" --max-length 64 --json
 run 0 merge --model "$T/model" --adapter "$T/out1" --output "$T/merged"
+# pissa (LAPACK SVD, the residual weights, the converted save) and its adapter over the original base
+run 0 train --model "$T/model" --train "$T/train.csv" --validation "$T/val.csv" --epochs 1 --max-length 64 \
+  --target-modules q_lin,lin2 --lora-init pissa --output "$T/out2"
+run 0 eval --model "$T/model" --adapter "$T/out2" --data "$T/val.csv" --max-length 64 --json
 run 3 predict --model "$T/missing" "x"
 run 2 predict --model "$T/model" ""
 run 4 info "$T/bad"

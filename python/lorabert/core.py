@@ -505,7 +505,8 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     or a list of numbers, one per label: CrossEntropyLoss(weight=...)),
     max_length=512, truncation_side="left", threads; LoRA's take LoraConfig's names with the seed
     recipe's values, as `lorabert train` (r=4, lora_alpha=32, lora_dropout=0.01, target_modules=the
-    query projection, use_rslora=False, use_dora=False, init_lora_weights=True, or "gaussian" or False,
+    query projection, use_rslora=False, use_dora=False, init_lora_weights=True, or "gaussian", False, "pissa" or "olora" (saved converted to
+    a plain rank-2r LoRA over the original base, as PEFT's path_initial_model_for_weight_conversion),
     rank_pattern / alpha_pattern dicts of module regex -> rank / alpha as LoraConfig's,
     modules_to_save: module names trained in full beyond the head, a list or "A,B" (LoraConfig's;
     the encoder blocks' LayerNorms, e.g. ["output_layer_norm"])), and

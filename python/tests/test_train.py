@@ -219,6 +219,8 @@ def test_loss_options_refused(tiny, labelled):
     ({"loraplus_lr_ratio": 4.0}, ["--loraplus-lr-ratio", "4"]),
     ({"init_lora_weights": "gaussian"}, ["--lora-init", "gaussian"]),
     ({"init_lora_weights": False}, ["--lora-init", "false"]),
+    ({"init_lora_weights": "pissa"}, ["--lora-init", "pissa"]),
+    ({"init_lora_weights": "olora"}, ["--lora-init", "olora"]),
 ])
 def test_peft_options_same_adapter_as_the_cli(cli, tiny, labelled, tmp_path, py_kw, cli_args):
     need(*TRAIN_FNS)
@@ -233,13 +235,18 @@ def test_peft_options_same_adapter_as_the_cli(cli, tiny, labelled, tmp_path, py_
     assert a == b and a != c  # the option reached the library, and it changes the adapter
     cfg = json.loads((tmp_path / "py" / "adapter_config.json").read_text())
     init = py_kw.get("init_lora_weights", True)
-    assert cfg["init_lora_weights"] == init and "loraplus_lr_ratio" not in cfg
+    if init in ("pissa", "olora"):  # saved converted: a plain rank-2r LoRA over the original base
+        assert cfg["init_lora_weights"] is True and cfg["r"] == 8 and cfg["lora_alpha"] == 64, cfg
+    else:
+        assert cfg["init_lora_weights"] == init and "loraplus_lr_ratio" not in cfg
 
 
 def test_peft_options_refused(tiny, labelled):
     need(*TRAIN_FNS)
-    with pytest.raises(lorabert.UnsupportedError, match="'pissa' is not supported"):
-        lorabert.train(model=tiny[0], train=labelled, init_lora_weights="pissa")
+    with pytest.raises(lorabert.UnsupportedError, match="'loftq' is not supported"):
+        lorabert.train(model=tiny[0], train=labelled, init_lora_weights="loftq")
+    with pytest.raises(lorabert.UnsupportedError, match="randomized SVD"):
+        lorabert.train(model=tiny[0], train=labelled, init_lora_weights="pissa_niter_4")
     with pytest.raises(lorabert.UsageError, match="loraplus_lr_ratio"):
         lorabert.train(model=tiny[0], train=labelled, loraplus_lr_ratio=-1.0)
 

@@ -103,7 +103,7 @@ static lb_status save_folder(const lb_model *m, lb_model *merge, const char *dir
 static lb_status write_adapter(const lb_model *m, const char *dir, lb_error *err) {
     lb_model_info info;
     lb_model_get_info(m, &info);
-    return lb_peft_save_folder(m, dir, info.model_dir, info.tokenizer_dir, NULL, err);
+    return lb_peft_save_folder(m, dir, info.model_dir, info.tokenizer_dir, NULL, false, err);
 }
 
 lb_status lb_model_save_adapter(const lb_model *m, const char *dir, lb_error *err) {

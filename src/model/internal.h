@@ -205,6 +205,11 @@ struct lb_model {
     /* DoRA: norms and factors of every adapted linear (lb_layer_w dora_norm / dora_f), then a
      * scratch [max out * in] for B A, and one [N, F]-sized forward scratch (in the arena). */
     float *dora_buf, *dora_delta, *dora_tmp;
+    /* pissa / olora (lora_init.c): the adapter's initial A0 and B0, laid out as the adapter part
+     * of `train` from index lora_init0_off on (n_init0 values), kept to convert the adapter on
+     * save; NULL for the other inits (and after a merge). */
+    float *lora_init0;
+    int64_t lora_init0_off, n_init0;
     lb_param *params;
     char **param_names;
     int n_params;
@@ -303,6 +308,25 @@ int lb_lora_lowest_layer(const lb_model *m);
  * adapters and keeps only the head (frozen) in the trainable block. The caller drops what
  * depended on the old weights (packs, activation arena). */
 lb_status lb_lora_merge(lb_model *m, lb_error *err);
+
+/* lb_model_add_lora; with restore and a pissa / olora init, the adapter is laid out (A, B and
+ * m->lora_init0 zero) but nothing is decomposed: the caller fills A, B and m->lora_init0 and
+ * calls lb_lora_rewrite_restore. */
+lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, bool restore, lb_error *err);
+/* lora_init.c: pissa / olora (model.h lb_lora_init), in two steps so that a failure leaves m as it
+ * was. prepare (before lb_lora_add commits anything): for each adapted linear of cfg (layer, then
+ * kind order; ranks rr and scalings ss [n_layers * LB_LIN__COUNT]) its A0 [r, in] and B0 [out, r]
+ * from the weight's SVD / QR into init0 (the adapter's layout, no DoRA), and res[i] (malloc'd)
+ * = W - s B0 A0, accumulated in double (so the same A0 and B0 give the same bits on any machine);
+ * it only grows m->owned's capacity. commit (after the layout): A, B = A0, B0 from m->lora_init0
+ * when copy_ab, each adapted weight = res[i] (owned by m from then on), packs dropped. restore: res
+ * from m->lora_init0 (a resume copy's A0, B0), then commit without the copy. */
+lb_status lb_lora_rewrite_prepare(lb_model *m, const lb_lora_config *cfg, const int *rr, const float *ss, float *init0,
+                                  float **res, lb_error *err);
+void lb_lora_rewrite_commit(lb_model *m, float **res, bool copy_ab);
+lb_status lb_lora_rewrite_restore(lb_model *m, lb_error *err);
+/* What lb_model_add_lora refuses for cfg's init on m (LB_OK for the other inits). */
+lb_status lb_lora_rewrite_check(const lb_model *m, const lb_lora_config *cfg, lb_error *err);
 
 /* precision.c: packs of the frozen linears, made by the first forward (every layer) and the
  * first backward reaching first_layer (transposed, layers >= first_layer) that need them;

@@ -33,7 +33,7 @@ int lb_lora_lowest_layer(const lb_model *m) {
 
 const lb_lora_config *lb_model_get_lora(const lb_model *m) { return m->has_lora ? &m->lora : NULL; }
 
-static const char *const init_names[LB_LORA_INIT__COUNT] = {"default", "gaussian", "false"};
+static const char *const init_names[LB_LORA_INIT__COUNT] = {"default", "gaussian", "false", "pissa", "olora"};
 
 const char *lb_lora_init_name(int init) { return init >= 0 && init < LB_LORA_INIT__COUNT ? init_names[init] : "?"; }
 
@@ -45,8 +45,13 @@ lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err
             *init = (lb_lora_init)i;
             return LB_OK;
         }
-    return lb_err(err, LB_ERR_UNSUPPORTED, "LoRA init '%.64s' is not supported (expected default, gaussian or false)",
-                  name);
+    if (!strncmp(name, "pissa_niter_", 12))
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "LoRA init '%.64s' is not supported: PEFT's randomized SVD (svd_lowrank) is not reproducible; "
+                      "use pissa (the full SVD)",
+                      name);
+    return lb_err(err, LB_ERR_UNSUPPORTED,
+                  "LoRA init '%.64s' is not supported (expected default, gaussian, false, pissa or olora)", name);
 }
 
 /* ---- rank_pattern / alpha_pattern ------------------------------------------------------- */
@@ -243,6 +248,10 @@ lb_status lb_lora_mts_check(const lb_model *m, const lb_lora_config *cfg, lb_err
 }
 
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err) {
+    return lb_lora_add(m, cfg, seed, false, err);
+}
+
+lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, bool restore, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     if (m->has_lora) return lb_err(err, LB_ERR_USAGE, "LoRA: the model already has an adapter");
     if (cfg->r < 1 || cfg->r > c->dim)
@@ -269,6 +278,8 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
                     return lb_err(err, LB_ERR_UNSUPPORTED,
                                   "LoRA: a DoRA adapter (use_dora) cannot be held apart from its base model (its "
                                   "magnitudes are relative to the base weights): load it as the model's own adapter");
+    lb_status rwst = lb_lora_rewrite_check(m, cfg, err);
+    if (rwst) return rwst;
     int nlk = c->n_layers * LB_LIN__COUNT, rmax = 0;
     int *rr = calloc((size_t)nlk, sizeof(int));
     float *ss = calloc((size_t)nlk, sizeof(float));
@@ -305,15 +316,25 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
             }
     float *blk = calloc((size_t)total, sizeof(float)), *grad = calloc((size_t)total, sizeof(float));
     float *dbuf = ndora ? malloc(sizeof(float) * (size_t)(ndora + maxw)) : NULL;
-    if (!blk || !grad || (ndora && !dbuf)) {
+    bool rewrite = lb_lora_init_rewrites_base(cfg->init);
+    float *init0 = rewrite ? calloc((size_t)(total - hn - nmts) + 1, sizeof(float)) : NULL;
+    float **res = rewrite ? calloc((size_t)nlk + 1, sizeof(float *)) : NULL;
+    lb_status pst = !blk || !grad || (ndora && !dbuf) || (rewrite && (!init0 || !res))
+                        ? lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total)
+                        : LB_OK;
+    /* pissa / olora: decomposed before anything of m changes (a failure leaves m as it was) */
+    if (!pst && rewrite && !restore) pst = lb_lora_rewrite_prepare(m, cfg, rr, ss, init0, res, err);
+    if (pst) {
         free(blk);
         free(grad);
         free(dbuf);
+        free(init0);
+        free(res);
         free(mark);
         free(rr);
         free(ss);
         free(pats);
-        return lb_err(err, LB_ERR_NOMEM, "LoRA: out of memory for %lld trainable values", (long long)total);
+        return pst;
     }
     free(m->dora_buf);
     m->dora_buf = dbuf;
@@ -345,6 +366,10 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     m->lora_scaling = cfg->use_rslora ? cfg->alpha / sqrtf((float)cfg->r) : cfg->alpha / (float)cfg->r;
     m->has_lora = true;
     m->lora_rmax = rmax;
+    free(m->lora_init0);
+    m->lora_init0 = init0; /* pissa / olora: A0, B0 of the adapter part (after the head's) */
+    m->lora_init0_off = hn;
+    m->n_init0 = rewrite ? total - hn : 0;
 
     lb_rng rng;
     lb_rng_seed_stream(&rng, seed, 0x4c4f5241ull /* "LORA" */);
@@ -364,7 +389,9 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
             lw->grad_B[k] = g;
             p += (int64_t)out * r;
             g += (int64_t)out * r;
-            if (cfg->init == LB_LORA_INIT_GAUSSIAN) {
+            if (rewrite) {
+                /* pissa / olora: A0 and B0 from the weight (lb_lora_rewrite_commit below) */
+            } else if (cfg->init == LB_LORA_INIT_GAUSSIAN) {
                 /* nn.init.normal_(std=1/r); B stays 0 */
                 const double sd = 1.0 / (double)r;
                 for (int64_t i = 0; i < (int64_t)r * in; i++) lw->lora_A[k][i] = (float)(lb_rng_normal(&rng) * sd);
@@ -396,6 +423,8 @@ lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t see
     free(rr);
     free(ss);
     m->fwd_valid = false;
+    if (rewrite && !restore) lb_lora_rewrite_commit(m, res, true);
+    free(res);
     return lb_tensors_params(m, err);
 }
 
@@ -433,6 +462,9 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
         }
     free(m->dora_buf);
     m->dora_buf = m->dora_delta = NULL;
+    free(m->lora_init0); /* pissa / olora: the merged weights are W_res + s B A, the trained model */
+    m->lora_init0 = NULL;
+    m->n_init0 = 0;
     /* modules_to_save copies become the merged model's own (frozen) weights. */
     int nmts = 0;
     for (int i = 0; i < m->n_tensors; i++) nmts += m->tensors[i].mts;

@@ -118,19 +118,34 @@ lb_status lb_lora_module_params(const lb_lora_config *cfg, const char *module, i
  * LoraLayer.reset_lora_parameters): DEFAULT (true): A ~ kaiming_uniform(a=sqrt(5)) =
  * U(+-1/sqrt(in)), B = 0; GAUSSIAN ("gaussian"): A ~ N(0, (1/r)^2), B = 0; NONE (false): both
  * keep nn.Linear's own init, A ~ U(+-1/sqrt(in)), B ~ U(+-1/sqrt(r)) (the adapter starts
- * non-zero). Names other than these (PEFT's "pissa", "olora", "loftq", ...) are refused by name
- * by lb_lora_init_parse, the one place that knows the list. */
+ * non-zero).
+ * PISSA ("pissa", PEFT pissa_init) and OLORA ("olora", olora_init) rewrite the base weights:
+ * per adapted linear W [out, in], pissa takes W's SVD (LAPACK dgesdd in double, full_matrices
+ * false), A = sqrt(S_r / s) Vh_r, B = U_r sqrt(S_r / s); olora its QR (dgeqrf / dorgqr),
+ * A = R[:r], B = Q[:, :r]; both then train on the residual W_res = W - s B A (s the module's
+ * scaling), held in memory (lora_init.c). The adapter is SAVED converted as PEFT's
+ * save_pretrained(path_initial_model_for_weight_conversion=...) does: a plain LoRA adapter of
+ * rank 2r (A' = [A; A0], B' = [B, -B0], init true, alpha doubled or times sqrt 2 with rslora,
+ * rank/alpha patterns doubled) that fits the ORIGINAL base. Singular vectors are defined up to
+ * sign; LAPACK here and torch may pick different ones, which changes no product B A, logit, loss
+ * or trajectory. Other names (PEFT's "pissa_niter_K": randomized SVD; "loftq", "eva", "corda",
+ * ...) are refused by name by lb_lora_init_parse, the one place that knows the list. */
 typedef enum lb_lora_init {
     LB_LORA_INIT_DEFAULT,
     LB_LORA_INIT_GAUSSIAN,
     LB_LORA_INIT_NONE,
+    LB_LORA_INIT_PISSA,
+    LB_LORA_INIT_OLORA,
     LB_LORA_INIT__COUNT
 } lb_lora_init;
 
-/* name: "default" or "true" (DEFAULT), "gaussian", "false" (NONE). Unknown names are
- * LB_ERR_UNSUPPORTED "LoRA init 'pissa' is not supported (expected default, gaussian or false)". */
+/* name: "default" or "true" (DEFAULT), "gaussian", "false" (NONE), "pissa", "olora". Unknown
+ * names are LB_ERR_UNSUPPORTED "LoRA init 'loftq' is not supported (expected default, gaussian,
+ * false, pissa or olora)"; "pissa_niter_K" says it is PEFT's randomized SVD (not reproducible). */
 lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err);
-/* "default", "gaussian", "false" ("?" out of range). */
+/* True for the inits that rewrite the base weights (PISSA, OLORA). */
+bool lb_lora_init_rewrites_base(int init);
+/* "default", "gaussian", "false", "pissa", "olora" ("?" out of range). */
 const char *lb_lora_init_name(int init);
 
 typedef struct lb_load_opts {
@@ -159,7 +174,11 @@ const lb_model_config *lb_model_get_config(const lb_model *m);
  * head trainable (PEFT SEQ_CLS modules_to_save rule). Everything else is frozen. With use_dora,
  * each adapted linear also gets PEFT's lora_magnitude_vector [out], initialised to the row norms
  * of its weight plus the initial adapter; a model without frozen weights (lb_model_adapter_shell)
- * cannot hold DoRA (LB_ERR_UNSUPPORTED: the norms need the base weights). */
+ * cannot hold DoRA (LB_ERR_UNSUPPORTED: the norms need the base weights). With init PISSA or
+ * OLORA the adapted linears' weights become owned residual copies (see lb_lora_init); refused
+ * (LB_ERR_UNSUPPORTED, naming the reason) with DoRA, on ModernBERT, on a model without frozen
+ * weights, with use_rslora and rank/alpha patterns together (PEFT cannot convert that on save),
+ * and when LAPACK fails on a weight. */
 lb_status lb_model_add_lora(lb_model *m, const lb_lora_config *cfg, uint64_t seed, lb_error *err);
 /* What lb_model_add_lora checks of cfg's modules_to_save against m, without changing m (the
  * refusals named at lb_lora_config.patterns). */

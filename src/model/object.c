@@ -316,6 +316,7 @@ void lb_model_free(lb_model *m) {
     free(m->lora_patterns);
     free(m->train_grad);
     free(m->dora_buf);
+    free(m->lora_init0);
     lb_tensors_free(m);
     lb_config_free(&m->cfg);
     if (m->config_json) cJSON_Delete(m->config_json);

@@ -352,6 +352,60 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err) {
     return st;
 }
 
+/* 1 for a lora_A key, 2 for a lora_B key, else 0. */
+static int lora_half(const char *name) { return strstr(name, ".lora_A.") ? 1 : strstr(name, ".lora_B.") ? 2 : 0; }
+
+/* The configuration a resume checkpoint's converted adapter was trained with: rank and patterns
+ * halved, alpha from the file's metadata (exact; the config's was doubled or times sqrt 2). */
+static lb_status restore_config(const lb_lora_config *cfg, const char *init_name, const char *alpha, lb_lora_config *h,
+                                lb_lora_patterns *hp, lb_error *err) {
+    lb_lora_init init;
+    char *end = NULL;
+    float a = alpha ? strtof(alpha, &end) : NAN;
+    if (lb_lora_init_parse(init_name, &init, NULL) || !lb_lora_init_rewrites_base((int)init))
+        return lb_err(err, LB_ERR_FORMAT, "metadata lorabert_lora_init \"%.40s\": expected pissa or olora", init_name);
+    if (!alpha || *end || !isfinite(a) || !(a > 0))
+        return lb_err(err, LB_ERR_FORMAT, "metadata lorabert_lora_alpha: expected a number > 0, found %.40s",
+                      alpha ? alpha : "nothing");
+    if (cfg->init != LB_LORA_INIT_DEFAULT || cfg->r % 2 || cfg->use_dora)
+        return lb_err(err, LB_ERR_FORMAT,
+                      "a converted %s adapter has init_lora_weights true, an even r and no DoRA; found init %s, r %d",
+                      init_name, lb_lora_init_name(cfg->init), cfg->r);
+    *h = *cfg;
+    h->r = cfg->r / 2;
+    h->alpha = a;
+    h->init = (int)init;
+    if (cfg->patterns) {
+        *hp = *cfg->patterns;
+        for (int i = 0; i < hp->n_rank; i++) {
+            if ((int)hp->rank[i].value % 2)
+                return lb_err(err, LB_ERR_FORMAT, "rank_pattern '%s': a converted adapter's ranks are even",
+                              hp->rank[i].key);
+            hp->rank[i].value /= 2;
+        }
+        for (int i = 0; i < hp->n_alpha; i++) hp->alpha[i].value /= 2;
+        h->patterns = hp;
+    }
+    return LB_OK;
+}
+
+/* A converted tensor's halves: lora_A [2r, in] = [A; A0], lora_B [out, 2r] = [B, -B0]; the
+ * first go to the trainable A / B, the second to m->lora_init0. */
+static void restore_halves(lb_model *m, const lb_param *p, int half, const float *src) {
+    float *init0 = m->lora_init0 + (p->data - m->train - m->lora_init0_off);
+    if (half == 1) {
+        memcpy(p->data, src, sizeof(float) * (size_t)p->numel);
+        memcpy(init0, src + p->numel, sizeof(float) * (size_t)p->numel);
+        return;
+    }
+    int64_t out = p->shape[0], r = p->shape[1];
+    for (int64_t j = 0; j < out; j++)
+        for (int64_t c = 0; c < r; c++) {
+            p->data[j * r + c] = src[j * 2 * r + c];
+            init0[j * r + c] = -src[j * 2 * r + r + c];
+        }
+}
+
 static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config *cfg, lb_error *err) {
     lb_status st;
     char *path = lb_path_join(dir, "adapter_model.safetensors");
@@ -380,11 +434,24 @@ static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config
         lb_err_prefix(err, "%s/adapter_config.json", dir);
         goto out;
     }
-    if ((st = lb_model_add_lora(m, cfg, 0, err))) goto out;
+    /* A lorabert resume checkpoint of a pissa / olora run: the converted rank-2r adapter whose
+     * halves are the trained A, B and the initial A0, -B0 (see write_converted). */
+    lb_lora_config hcfg;
+    lb_lora_patterns hpats;
+    const char *rw = lb_st_metadata(f, "lorabert_lora_init");
+    if (rw) {
+        if ((st = restore_config(cfg, rw, lb_st_metadata(f, "lorabert_lora_alpha"), &hcfg, &hpats, err))) {
+            lb_err_prefix(err, "%s", path);
+            goto out;
+        }
+        cfg = &hcfg;
+    }
+    if ((st = lb_lora_add(m, cfg, 0, rw != NULL, err))) goto out;
     lb_param *params;
     int np = lb_model_params(m, &params);
     for (int i = 0; i < np; i++) {
         const lb_st_tensor *t = lb_st_find(f, params[i].name);
+        int half = rw ? lora_half(params[i].name) : 0; /* 1: lora_A [2r, in], 2: lora_B [out, 2r] */
         if (!t) {
             st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" is missing (the adapter does not match this model%s)",
                         path, params[i].name,
@@ -396,7 +463,8 @@ static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config
         int64_t numel = 1;
         for (int d = 0; d < t->ndim; d++) numel *= t->shape[d];
         int same = t->ndim == params[i].ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == params[i].shape[d];
+        for (int d = 0; same && d < t->ndim; d++)
+            same = t->shape[d] == params[i].shape[d] * ((half == 1 && d == 0) || (half == 2 && d == 1) ? 2 : 1);
         if (!same) {
             st = lb_err(err, LB_ERR_FORMAT, "%s: tensor \"%s\" has shape [%lld%s%lld], expected [%lld%s%lld]", path,
                         params[i].name, (long long)t->shape[0], t->ndim > 1 ? "," : "",
@@ -409,8 +477,10 @@ static lb_status load_tensors(lb_model *m, const char *dir, const lb_lora_config
             st = err ? err->code : LB_ERR_FORMAT;
             goto out;
         }
-        memcpy(params[i].data, src, sizeof(float) * numel);
+        if (half) restore_halves(m, &params[i], half, src);
+        else memcpy(params[i].data, src, sizeof(float) * numel);
     }
+    if (rw && (st = lb_lora_rewrite_restore(m, err))) goto out;
     /* A tensor we do not know means a different model or adapter layout: refuse rather than
      * silently drop weights. */
     for (size_t i = 0; i < lb_st_count(f); i++) {
@@ -449,7 +519,8 @@ lb_status lb_peft_load_apart(const lb_model *base, const char *dir, int num_labe
 /* An alpha as Python prints the number it was given: an int when whole, else the float. */
 static void write_alpha(FILE *f, double alpha) {
     if (alpha == floor(alpha) && fabs(alpha) < 1e9) fprintf(f, "%d", (int)alpha);
-    else lb_pyjson_float32(f, (float)alpha);
+    else if ((double)(float)alpha == alpha) lb_pyjson_float32(f, (float)alpha);
+    else lb_pyjson_double(f, alpha); /* a converted rslora alpha (times sqrt 2), as Python prints it */
 }
 
 static int cmp_key(const void *a, const void *b) {
@@ -477,8 +548,8 @@ static void write_pattern(FILE *f, const lb_lora_pattern *p, int n, bool alpha) 
 }
 
 /* json.dumps(LoraConfig.to_dict(), indent=2, sort_keys=True) */
-static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, const char *path, const char *base,
-                              lb_error *err) {
+static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, double alpha, const char *path,
+                              const char *base, lb_error *err) {
     lb_atomic_file af;
     lb_status st = lb_atomic_open(&af, path, err);
     if (st) return st;
@@ -498,7 +569,7 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     if (cfg->init == LB_LORA_INIT_GAUSSIAN) fputs("\"gaussian\"", f);
     else fputs(cfg->init == LB_LORA_INIT_NONE ? "false" : "true", f);
     fputs(",\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n  \"lora_alpha\": ", f);
-    write_alpha(f, cfg->alpha);
+    write_alpha(f, alpha);
     fputs(",\n  \"lora_dropout\": ", f);
     lb_pyjson_float32(f, cfg->dropout);
     /* The head's names (PEFT >= 0.11 writes them for SEQ_CLS), then the others trained in full. */
@@ -539,7 +610,43 @@ static lb_status write_config(const lb_model *m, const lb_lora_config *cfg, cons
     return lb_atomic_commit(&af, err);
 }
 
-lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_model_name_or_path, lb_error *err) {
+/* pissa / olora (model.h lb_lora_init): the adapter as PEFT's
+ * save_pretrained(path_initial_model_for_weight_conversion=...) converts it, a plain LoRA over the
+ * original base: lora_A [2r, in] = [A; A0], lora_B [out, 2r] = [B, -B0] (so s B' A' = s (B A -
+ * B0 A0) and W + s B' A' = W_res + s B A); the head and modules_to_save copies as they are (PEFT
+ * 0.14's conversion drops them, which loses a SEQ_CLS head: lorabert keeps them). *bufs gets the
+ * converted tensors (freed by the caller). */
+static lb_status convert_tensors(const lb_model *m, const lb_param *params, int np, lb_st_out *outs, float ***bufs,
+                                 lb_error *err) {
+    *bufs = calloc((size_t)np + 1, sizeof **bufs);
+    if (!*bufs) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < np; i++) {
+        int half = lora_half(params[i].name);
+        if (!half) continue;
+        const float *init0 = m->lora_init0 + (params[i].data - m->train - m->lora_init0_off);
+        float *t = malloc(sizeof(float) * 2 * (size_t)params[i].numel);
+        if (!t) return lb_err(err, LB_ERR_NOMEM, "out of memory");
+        (*bufs)[i] = t;
+        if (half == 1) {
+            memcpy(t, params[i].data, sizeof(float) * (size_t)params[i].numel);
+            memcpy(t + params[i].numel, init0, sizeof(float) * (size_t)params[i].numel);
+            outs[i].shape[0] *= 2;
+        } else {
+            int64_t out = params[i].shape[0], r = params[i].shape[1];
+            for (int64_t j = 0; j < out; j++)
+                for (int64_t c = 0; c < r; c++) {
+                    t[j * 2 * r + c] = params[i].data[j * r + c];
+                    t[j * 2 * r + r + c] = -init0[j * r + c];
+                }
+            outs[i].shape[1] *= 2;
+        }
+        outs[i].data = t;
+    }
+    return LB_OK;
+}
+
+static lb_status save_adapter(const lb_model *m, const char *dir, const char *base_model_name_or_path, bool resume_copy,
+                              lb_error *err) {
     const lb_lora_config *cfg = lb_model_get_lora(m);
     if (!cfg) return lb_err(err, LB_ERR_USAGE, "%s: the model has no adapter to save", dir);
     lb_status st = lb_mkdir_p(dir, err);
@@ -555,15 +662,51 @@ lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_mode
         for (int d = 0; d < params[i].ndim; d++) outs[i].shape[d] = params[i].shape[d];
         outs[i].data = params[i].data;
     }
-    static const char *const meta[] = {"format", "pt", NULL};
+    float **bufs = NULL;
+    lb_lora_config conv = *cfg;
+    lb_lora_patterns cpats;
+    double alpha = cfg->alpha;
+    char alpha_s[32];
+    const char *meta[] = {"format", "pt", NULL, NULL, NULL, NULL, NULL};
+    if (m->lora_init0) {
+        if ((st = convert_tensors(m, params, np, outs, &bufs, err))) {
+            lb_err_prefix(err, "%s", dir);
+            goto out;
+        }
+        /* PEFT: init true, r doubled, alpha doubled (times sqrt 2 with rslora: the same
+         * scaling), rank_pattern and alpha_pattern values doubled */
+        conv.init = LB_LORA_INIT_DEFAULT;
+        conv.r = 2 * cfg->r;
+        alpha = cfg->use_rslora ? (double)cfg->alpha * sqrt(2.0) : 2.0 * (double)cfg->alpha;
+        if (cfg->patterns) {
+            cpats = *cfg->patterns;
+            for (int i = 0; i < cpats.n_rank; i++) cpats.rank[i].value *= 2;
+            for (int i = 0; i < cpats.n_alpha; i++) cpats.alpha[i].value *= 2;
+            conv.patterns = &cpats;
+        }
+        if (resume_copy) { /* what lb_peft_load needs to train on as before (restore_config) */
+            snprintf(alpha_s, sizeof alpha_s, "%.9g", (double)cfg->alpha);
+            meta[2] = "lorabert_lora_init";
+            meta[3] = lb_lora_init_name(cfg->init);
+            meta[4] = "lorabert_lora_alpha";
+            meta[5] = alpha_s;
+        }
+    }
     char *tpath = lb_path_join(dir, "adapter_model.safetensors");
     char *cpath = lb_path_join(dir, "adapter_config.json");
     st = lb_st_write(tpath, outs, (size_t)np, meta, err);
-    if (!st) st = write_config(m, cfg, cpath, base_model_name_or_path, err);
-    free(outs);
+    if (!st) st = write_config(m, &conv, alpha, cpath, base_model_name_or_path, err);
     free(tpath);
     free(cpath);
+out:
+    for (int i = 0; bufs && i < np; i++) free(bufs[i]);
+    free(bufs);
+    free(outs);
     return st;
+}
+
+lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_model_name_or_path, lb_error *err) {
+    return save_adapter(m, dir, base_model_name_or_path, false, err);
 }
 
 static void free_list(char **names, int n) {
@@ -722,8 +865,8 @@ static lb_status write_labels(const char *dir, const char *const *names, int n, 
 }
 
 lb_status lb_peft_save_folder(const lb_model *m, const char *dir, const char *base_model_name_or_path,
-                              const char *tokenizer_dir, const char *const *labels, lb_error *err) {
-    lb_status st = lb_peft_save(m, dir, base_model_name_or_path, err);
+                              const char *tokenizer_dir, const char *const *labels, bool resume_copy, lb_error *err) {
+    lb_status st = save_adapter(m, dir, base_model_name_or_path, resume_copy, err);
     if (!st) st = lb_tokenizer_copy_files(tokenizer_dir, dir, err);
     if (st) return st;
     lb_model_info info;

@@ -26,7 +26,9 @@ lb_status lb_peft_load(lb_model *m, const char *dir, lb_error *err);
 lb_status lb_peft_load_apart(const lb_model *base, const char *dir, int num_labels, lb_lora_adapter **out,
                              lb_error *err);
 /* Writes dir/adapter_config.json and dir/adapter_model.safetensors (atomically) for m's
- * trainable parameters, with PEFT's key names. */
+ * trainable parameters, with PEFT's key names. A pissa / olora adapter (model.h lb_lora_init) is
+ * written converted, as PEFT's save_pretrained(path_initial_model_for_weight_conversion=...): a
+ * plain LoRA of rank 2r, init_lora_weights true, that fits the original base. */
 lb_status lb_peft_save(const lb_model *m, const char *dir, const char *base_model_name_or_path, lb_error *err);
 /* ORs into *mask the linear kinds that PEFT target-module name `name` adapts ("q_lin",
  * "query", "dense", ..., or "all-linear"); an unknown name is LB_ERR_UNSUPPORTED. */
@@ -48,7 +50,11 @@ lb_status lb_peft_read_base_model(const char *dir, char **name, lb_error *err);
 /* Writes the whole adapter folder (created when missing): lb_peft_save, the tokenizer files
  * found in tokenizer_dir (NULL: none are copied) and labels.json with m's num_labels names,
  * taken from labels (NULL: the model's, LABEL_i where it has none). Each file is written
- * atomically; the folder as a whole is not (callers stage it). */
+ * atomically; the folder as a whole is not (callers stage it). resume_copy (a resume
+ * checkpoint's adapter): a pissa / olora adapter's file also carries metadata
+ * lorabert_lora_init and lorabert_lora_alpha, and lb_peft_load then splits it back into the
+ * trained rank-r adapter over the same residual weights (bit for bit), so that a resumed run
+ * continues as the interrupted one would have. */
 lb_status lb_peft_save_folder(const lb_model *m, const char *dir, const char *base_model_name_or_path,
-                              const char *tokenizer_dir, const char *const *labels, lb_error *err);
+                              const char *tokenizer_dir, const char *const *labels, bool resume_copy, lb_error *err);
 #endif

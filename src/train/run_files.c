@@ -145,7 +145,7 @@ static lb_status write_trainer_state(const lb_train_state *s, const lb_train_opt
 
 lb_status lb_run_save_adapter_dir(lb_model *m, const lb_train_state *s, const lb_train_opts *o, const char *dir,
                                   lb_error *err) {
-    lb_status st = lb_peft_save_folder(m, dir, o->base_model_name, o->tokenizer_dir, o->label_names, err);
+    lb_status st = lb_peft_save_folder(m, dir, o->base_model_name, o->tokenizer_dir, o->label_names, s == NULL, err);
     if (!st && s) {
         char *p = lb_path_join(dir, "trainer_state.json");
         st = write_trainer_state(s, o, p, err);

@@ -53,7 +53,8 @@ void lb_run_output_close(lb_run_output *out);
 lb_status lb_run_publish(lb_run_output *out, lb_staging *sg, lb_error *err);
 
 /* An adapter folder: PEFT files, tokenizer files, labels.json and, when s is non-NULL,
- * trainer_state.json. */
+ * trainer_state.json; with s NULL it is the resume checkpoint's (lb_peft_save_folder's
+ * resume_copy). */
 lb_status lb_run_save_adapter_dir(lb_model *m, const lb_train_state *s, const lb_train_opts *o, const char *dir,
                                   lb_error *err);
 /* work/checkpoint-<global_step>/, whole or not at all. */

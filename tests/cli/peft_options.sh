@@ -15,9 +15,9 @@ help=$($LB train --help)
 grep -q -- '--lora-init default|gaussian|false' <<<"$help" || fail "train --help lists --lora-init"
 grep -q -- '--loraplus-lr-ratio X' <<<"$help" || fail "train --help lists --loraplus-lr-ratio"
 
-msg=$($LB train "${COMMON[@]}" --lora-init pissa --output "$T/x" 2>&1); rc=$?
-[ $rc -eq 2 ] || fail "--lora-init pissa: exit $rc, expected 2 (usage)"
-grep -q "'pissa' is not supported" <<<"$msg" || fail "--lora-init pissa message: $msg"
+msg=$($LB train "${COMMON[@]}" --lora-init loftq --output "$T/x" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "--lora-init loftq: exit $rc, expected 2 (usage)"
+grep -q "'loftq' is not supported" <<<"$msg" || fail "--lora-init loftq message: $msg"
 msg=$($LB train "${COMMON[@]}" --loraplus-lr-ratio -1 --output "$T/x" 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "--loraplus-lr-ratio -1: exit $rc, expected 2"
 [ ! -e "$T/x" ] || fail "a refused run must not write its output"
