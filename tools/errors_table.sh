@@ -278,7 +278,7 @@ row "adapter of another rank (config r 8, tensors r 4)" $LB predict --model m --
 row "adapter peft_type IA3" $LB predict --model m --adapter ad_peft "x"
 row "adapter target module unknown" $LB predict --model m --adapter ad_tgt "x"
 mkdir -p ad_pissa && cp "$G"/lora/* ad_pissa/ && sed -i 's/"init_lora_weights": true/"init_lora_weights": "pissa_niter_4"/' ad_pissa/adapter_config.json
-row "adapter init_lora_weights pissa (the init rewrote PEFT's base weights)" $LB predict --model m --adapter ad_pissa "x"
+row "adapter init_lora_weights pissa / olora / loftq saved unconverted by PEFT (it fits only the base PEFT rewrote; lorabert's own pissa / olora runs save converted)" $LB predict --model m --adapter ad_pissa "x"
 mkdir -p ad_mts && cp "$G"/lora/* ad_mts/ && sed -i 's/"modules_to_save": null/"modules_to_save": ["classifier", "ffn"]/' ad_mts/adapter_config.json
 row "adapter modules_to_save beyond the head" $LB predict --model m --adapter ad_mts "x"
 mkdir -p ad_rank && cp "$G"/lora/* ad_rank/ && sed -i 's/"rank_pattern": {}/"rank_pattern": {"q_lin": 8}/' ad_rank/adapter_config.json
@@ -367,7 +367,22 @@ row "train: class id beyond --labels" $LB train --model m --train range.csv --va
 row "train: default --labels do not name the string labels (a notice; trains on their sorted values)" $LB train --model m --train str.csv --validation str.csv --epochs 1 --output strrun
 row "train: --lora-dropout 1" $LB train --model m --train range.csv --validation range.csv --lora-dropout 1
 row "train: unknown --target-modules" $LB train --model m --train range.csv --validation range.csv --target-modules c_attn
-row "train: --lora-init pissa" $LB train --model m --train range.csv --validation range.csv --lora-init pissa
+row "train: --lora-init loftq (an init lorabert does not have)" $LB train --model m --train range.csv --validation range.csv --lora-init loftq
+row "train: --lora-init pissa_niter_K (PEFT's randomized SVD)" $LB train --model m --train range.csv --validation range.csv --lora-init pissa_niter_4
+printf 'text,label\ngood,1\nbad,0\nfine,1\nawful,0\n' >pis.csv
+row "train: --lora-init pissa / olora with DoRA" $LB train --model m --train pis.csv --no-eval --lora-init pissa --use-dora --output pout
+row "train: --lora-init pissa / olora with --use-rslora and rank/alpha patterns" $LB train --model m --train pis.csv --no-eval --lora-init olora --use-rslora --lora-rank-pattern lin1=2 --target-modules q_lin,lin1 --output pout
+row "train: --lora-init pissa / olora on ModernBERT" $LB train --model mb --train rdata.csv --no-eval --lora-init pissa --output pout
+mk mnan && python3 - mnan/model.safetensors <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+k = next(k for k in h if k.endswith("layer.0.attention.q_lin.weight"))
+b[8 + n + h[k]["data_offsets"][0] + 17 * 4:8 + n + h[k]["data_offsets"][0] + 18 * 4] = struct.pack("<f", float("nan"))
+open(sys.argv[1], "wb").write(b)
+PY
+row "pissa / olora init on a weight holding NaN or Inf" $LB train --model mnan --train pis.csv --no-eval --lora-init pissa --output pout
 row "train: --lora-rank-pattern with Python-only regex" $LB train --model m --train range.csv --validation range.csv --lora-rank-pattern 'layer\.\d\.q_lin=8'
 row "train: --loraplus-lr-ratio -1" $LB train --model m --train range.csv --validation range.csv --loraplus-lr-ratio -1
 head -3 range.csv | sed 's/,5$/,0/' >two.csv
