@@ -110,8 +110,10 @@ static int load(sv_registry *r, sv_adapter *a, sv_status *st) {
         free(a->path);
         free(a);
         pthread_cond_broadcast(&r->cv);
-        return sv_fail(st, rc == LB_ERR_NOMEM ? 500 : 422, rc == LB_ERR_NOMEM ? SV_ERR_BACKEND : SV_ERR_VALIDATION,
-                       "adapter: %s", err.msg[0] ? err.msg : lb_status_name(rc));
+        int http = sv_fail(st, rc == LB_ERR_NOMEM ? 500 : 422, rc == LB_ERR_NOMEM ? SV_ERR_BACKEND : SV_ERR_VALIDATION,
+                           "adapter: %s", err.msg[0] ? err.msg : lb_status_name(rc));
+        st->code = rc; /* `serve --adapter` exits with it, as `predict --adapter` would */
+        return http;
     }
     a->d = d;
     a->loading = false;

@@ -11,6 +11,7 @@ int sv_fail(sv_status *st, int http, const char *type, const char *fmt, ...) {
     va_start(ap, fmt);
     st->http = http;
     st->type = type;
+    st->code = 0;
     vsnprintf(st->msg, sizeof st->msg, fmt, ap);
     va_end(ap);
     return http;

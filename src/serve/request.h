@@ -28,6 +28,7 @@ typedef struct sv_status {
     int http;         /* 400, 401, 404, 413, 422, 429, 500, 503 */
     const char *type; /* one of SV_ERR_* (static) */
     char msg[512];
+    int code; /* an lb_status: the library's status behind the error, when one is (an adapter's load); else 0 */
 } sv_status;
 
 /* Sets *st and returns st->http. */

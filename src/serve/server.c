@@ -744,7 +744,7 @@ static int load_startup_adapters(server *s, lb_error *err) {
         name[nl] = '\0';
         sv_status st = {0};
         if (sv_registry_add(&s->reg, name, eq + 1, &st)) {
-            err->code = st.http == 422 ? LB_ERR_FORMAT : LB_ERR_USAGE;
+            err->code = st.code ? st.code : st.http == 422 ? LB_ERR_FORMAT : LB_ERR_USAGE;
             snprintf(err->msg, sizeof err->msg, "serve: --adapter %s: %s", name, st.msg);
             return err->code;
         }
