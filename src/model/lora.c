@@ -33,27 +33,6 @@ int lb_lora_lowest_layer(const lb_model *m) {
 
 const lb_lora_config *lb_model_get_lora(const lb_model *m) { return m->has_lora ? &m->lora : NULL; }
 
-static const char *const init_names[LB_LORA_INIT__COUNT] = {"default", "gaussian", "false", "pissa", "olora"};
-
-const char *lb_lora_init_name(int init) { return init >= 0 && init < LB_LORA_INIT__COUNT ? init_names[init] : "?"; }
-
-lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err) {
-    if (!name) name = "default";
-    if (!strcmp(name, "true")) name = "default";
-    for (int i = 0; i < LB_LORA_INIT__COUNT; i++)
-        if (!strcmp(name, init_names[i])) {
-            *init = (lb_lora_init)i;
-            return LB_OK;
-        }
-    if (!strncmp(name, "pissa_niter_", 12))
-        return lb_err(err, LB_ERR_UNSUPPORTED,
-                      "LoRA init '%.64s' is not supported: PEFT's randomized SVD (svd_lowrank) is not reproducible; "
-                      "use pissa (the full SVD)",
-                      name);
-    return lb_err(err, LB_ERR_UNSUPPORTED,
-                  "LoRA init '%.64s' is not supported (expected default, gaussian, false, pissa or olora)", name);
-}
-
 /* ---- rank_pattern / alpha_pattern ------------------------------------------------------- */
 lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err) {
     size_t n = strlen(key);

@@ -27,6 +27,28 @@ void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
 void dorgqr_(const int *m, const int *n, const int *k, double *a, const int *lda, const double *tau, double *work,
              const int *lwork, int *info);
 
+/* The names of every init lorabert has (model.h lb_lora_init), and the refusals of the others. */
+static const char *const init_names[LB_LORA_INIT__COUNT] = {"default", "gaussian", "false", "pissa", "olora"};
+
+const char *lb_lora_init_name(int init) { return init >= 0 && init < LB_LORA_INIT__COUNT ? init_names[init] : "?"; }
+
+lb_status lb_lora_init_parse(const char *name, lb_lora_init *init, lb_error *err) {
+    if (!name) name = "default";
+    if (!strcmp(name, "true")) name = "default";
+    for (int i = 0; i < LB_LORA_INIT__COUNT; i++)
+        if (!strcmp(name, init_names[i])) {
+            *init = (lb_lora_init)i;
+            return LB_OK;
+        }
+    if (!strncmp(name, "pissa_niter_", 12))
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "LoRA init '%.64s' is not supported: PEFT's randomized SVD (svd_lowrank) is not reproducible; "
+                      "use pissa (the full SVD)",
+                      name);
+    return lb_err(err, LB_ERR_UNSUPPORTED,
+                  "LoRA init '%.64s' is not supported (expected default, gaussian, false, pissa or olora)", name);
+}
+
 bool lb_lora_init_rewrites_base(int init) { return init == LB_LORA_INIT_PISSA || init == LB_LORA_INIT_OLORA; }
 
 lb_status lb_lora_rewrite_check(const lb_model *m, const lb_lora_config *cfg, lb_error *err) {
