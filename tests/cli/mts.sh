@@ -98,28 +98,6 @@ if [ -z "$PY" ]; then
   [ "${CI:-}" = true ] && fail "reference env required in CI"
   echo "reference python env absent: PEFT interop part skipped"; exit 0
 fi
-"$PY" - "$M" "$T/out" "$T/val.csv" "$ev" <<'PY' 2>"$T/pyerr" || fail "PEFT loads the adapter: $(tail -5 "$T/pyerr")"
-import csv, json, sys, warnings
-warnings.filterwarnings("ignore")
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, logging
-from peft import PeftModel
-logging.set_verbosity_error()
-torch.set_num_threads(1)
-model_dir, adapter, data, ours = sys.argv[1:5]
-ours = json.loads(ours)
-rows = list(csv.DictReader(open(data, newline="", encoding="utf-8")))
-tok = AutoTokenizer.from_pretrained(model_dir)
-tok.truncation_side = "left"
-model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2), adapter)
-model.eval()
-total = 0.0
-with torch.no_grad():
-    for r in rows:
-        enc = tok(r["text"], truncation=True, max_length=64, return_tensors="pt")
-        total += float(model(**enc, labels=torch.tensor([int(r["label"])])).loss)
-loss = total / len(rows)
-print("lorabert", ours["loss"], "peft", loss)
-assert abs(loss - ours["loss"]) <= 1e-5 * abs(loss), "PEFT loss differs"
-PY
+"$PY" tests/support/peft_eval_loss.py "$M" "$T/out" "$T/val.csv" "$ev" 2>"$T/pyerr" ||
+  fail "PEFT loads the adapter: $(tail -5 "$T/pyerr")"
 echo "modules_to_save ok"

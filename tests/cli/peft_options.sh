@@ -79,28 +79,7 @@ if [ -z "$PY" ]; then
   echo "reference python env absent: PEFT interop part skipped"; exit 0
 fi
 for init in gaussian false pattern; do
-  "$PY" - "$M" "$T/$init" "$T/val.csv" "$(cat "$T/$init.eval")" <<'PY' 2>"$T/pyerr" || fail "PEFT loads the $init adapter: $(tail -5 "$T/pyerr")"
-import csv, json, sys, warnings
-warnings.filterwarnings("ignore")
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, logging
-from peft import PeftModel
-logging.set_verbosity_error()
-model_dir, adapter, data, ours = sys.argv[1:5]
-ours = json.loads(ours)
-rows = list(csv.DictReader(open(data, newline="", encoding="utf-8")))
-tok = AutoTokenizer.from_pretrained(model_dir)
-tok.truncation_side = "left"
-model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2), adapter)
-model.eval()
-total = 0.0
-with torch.no_grad():
-    for r in rows:
-        enc = tok(r["text"], truncation=True, max_length=64, return_tensors="pt")
-        total += float(model(**enc, labels=torch.tensor([int(r["label"])])).loss)
-loss = total / len(rows)
-print(adapter, "lorabert", ours["loss"], "peft", loss)
-assert abs(loss - ours["loss"]) <= 1e-5 * abs(loss), "PEFT loss differs"
-PY
+  "$PY" tests/support/peft_eval_loss.py "$M" "$T/$init" "$T/val.csv" "$(cat "$T/$init.eval")" 2>"$T/pyerr" ||
+    fail "PEFT loads the $init adapter: $(tail -5 "$T/pyerr")"
 done
 echo "peft options ok"
