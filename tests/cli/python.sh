@@ -32,7 +32,7 @@ R=$PWD
 other=$(cd "$T" && LORABERT_LIB=$R/build/$MODE/liblorabert.so.0 "${preload[@]}" "$V/python" -c 'import lorabert; print(lorabert.LIBRARY_PATH)' 2>&1)
 [ "$other" = "$R/build/$MODE/liblorabert.so.0" ] || fail "LORABERT_LIB not honoured: $other"
 
-LORABERT_BIN=$PWD/$LB LORABERT_ROOT=$PWD "${preload[@]}" "$V/pytest" -q -p no:cacheprovider -rs python/tests 2>&1 | tee "$T/pytest.log"
+LORABERT_BIN=$PWD/$LB LORABERT_ROOT=$PWD "${preload[@]}" "$V/pytest" -q -p no:cacheprovider -rs ${PYTEST_ARGS:-} python/tests 2>&1 | tee "$T/pytest.log"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || fail "pytest (rc=$rc)"
 if grep -q 'does not export' "$T/pytest.log"; then
