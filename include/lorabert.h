@@ -627,7 +627,8 @@ typedef struct lb_train_output lb_train_output;
 typedef struct lb_train_options {
     const char *output_dir;             /* NULL: nothing is written */
     bool overwrite_output_dir;          /* replace a previous run's output when this run ends */
-    const char *resume_from_checkpoint; /* OUTPUT/resume of an interrupted run, or NULL */
+    const char *resume_from_checkpoint; /* OUTPUT/resume or OUTPUT/checkpoint-<step> (see
+                                         * lb_train_resume_find), or NULL */
     int num_train_epochs;               /* 10; at most 10000 (more: LB_ERR_UNSUPPORTED) */
     int per_device_train_batch_size;    /* 4 */
     int per_device_eval_batch_size;     /* 4 */
@@ -767,6 +768,16 @@ void lb_train_options_init(lb_train_options *o);
  * lock (after lb_train_run_close). */
 lb_status lb_train_output_open(const lb_train_options *opts, lb_train_output **out, lb_error *err);
 void lb_train_output_close(lb_train_output *o);
+
+/* The folder a run resumes from for path, as HF's resume_from_checkpoint (free *dir with
+ * lb_free): a folder holding resume state (resume.json: OUTPUT/resume, OUTPUT/checkpoint-<step>)
+ * is itself; a run's output folder gives its newest checkpoint-<step>/ with resume state, or its
+ * resume/ when that one is further on (resume_from_checkpoint=True: transformers'
+ * get_last_checkpoint over output_dir). Open the model with *dir as its adapter and set
+ * resume_from_checkpoint to *dir. No such folder, or a run folder with nothing to resume:
+ * LB_ERR_IO; a checkpoint without resume state (an older lorabert's, a run's last step, a
+ * pissa / olora run's): LB_ERR_FORMAT saying so. */
+lb_status lb_train_resume_find(const char *path, char **dir, lb_error *err);
 
 /* Passed to on_step after each optimizer step (before that epoch's evaluation when it is the
  * epoch's last step). */

@@ -227,6 +227,7 @@ PROTOTYPES = {
     "lb_train_run_all": (_st, [_p, POINTER(TrainResult), _E]),
     "lb_train_run_close": (None, [_p]),
     "lb_train_output_open": (_st, [POINTER(TrainOptions), POINTER(_p), _E]),
+    "lb_train_resume_find": (_st, [c_char_p, POINTER(c_void_p), _E]),
     "lb_train_output_close": (None, [_p]),
     "lb_hub_download": (_st, [c_char_p, c_bool, c_char_p, POINTER(c_char_p), POINTER(c_void_p), _E]),
     "lb_set_download_progress": (None, [DOWNLOAD_PROGRESS, c_void_p]),

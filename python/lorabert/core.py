@@ -498,7 +498,8 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
     greater_is_better (None: by the metric), early_stopping_patience=0 (HF's EarlyStoppingCallback;
     0: off), early_stopping_threshold=0.0, save_total_limit=0 (0: keep all),
     report_to="none" (or "tensorboard"), logging_dir, overwrite_output_dir,
-    resume_from_checkpoint, label_smoothing_factor=0.0, eval_strategy / evaluation_strategy and
+    resume_from_checkpoint (HF's: True continues the run in output_dir from its newest checkpoint;
+    a path is OUTPUT/checkpoint-<step>, OUTPUT/resume or OUTPUT), label_smoothing_factor=0.0, eval_strategy / evaluation_strategy and
     save_strategy ("no" | "steps" | "epoch", default "epoch"), eval_steps (None: logging_steps),
     save_steps=500 (a float < 1: a ratio of the run's steps), load_best_model_at_end=True (False: the
     last step's adapter; True needs matching strategies, HF's checks)), plus class_weights ("auto", "w0,w1,..."
@@ -541,6 +542,23 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
         raise UsageError("evaluation_strategy='epoch' needs a validation set", 2)
     if validation is None and kwargs.get("evaluation_strategy", kwargs.get("eval_strategy")) == "steps":
         raise UsageError("evaluation_strategy='steps' needs a validation set", 2)
+
+    # HF's resume_from_checkpoint: True is the run in output_dir (its newest checkpoint with
+    # resume state, or resume/ when further on); a path is OUTPUT/checkpoint-<step>, OUTPUT/resume
+    # or a run folder (lb_train_resume_find). The model opens with that folder's adapter.
+    resume = kwargs.get("resume_from_checkpoint")
+    if resume is True:
+        if output_dir is None:
+            raise UsageError("resume_from_checkpoint=True needs output_dir (the run to continue)", 2)
+        resume = output_dir
+    if resume is False:
+        resume = None
+    if resume is not None:
+        found = c_void_p()
+        _call("lb_train_resume_find", _b(resume), byref(found))
+        resume = ctypes.string_at(found.value)
+        F["lb_free"](found)
+    kwargs["resume_from_checkpoint"] = resume
 
     opts = C.TrainOptions()
     F["lb_train_options_init"](byref(opts))
@@ -610,7 +628,7 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
         lora.target_modules = _b(tm if isinstance(tm, str) else ",".join(tm))
 
     mopts = C.ModelOptions(precision=_precision(precision), seed=opts.seed, seed_set=True,
-                           problem_type=_b(problem_type))  # a bad name: the library's LB_ERR_USAGE
+                           problem_type=_b(problem_type), adapter=resume)  # a bad name: the library's LB_ERR_USAGE
     if labels is None and cols is not None and problem_type == "multi_label_classification":
         labels = cols.decode("utf-8").split(",")  # the label columns name the labels
     if labels is not None:
@@ -665,7 +683,8 @@ def train(model, train, validation=None, output_dir=None, *, callback=None, on_s
                     mopts.labels = label_arr
                 mopts.num_labels = n
         _call("lb_model_open", _b(model), byref(mopts), byref(m))
-        _call("lb_model_add_adapter", m, byref(lora))
+        if resume is None:  # resuming: the checkpoint's adapter, opened with the model
+            _call("lb_model_add_adapter", m, byref(lora))
         info = C.ModelInfo()
         F["lb_model_get_info"](m, byref(info))
         names = [info.labels[i].decode("utf-8", "replace") for i in range(info.num_labels)]

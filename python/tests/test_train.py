@@ -94,6 +94,31 @@ def test_callback_true_interrupts_with_checkpoint(tiny, labelled, tmp_path):
     assert (tmp_path / "x" / "resume").is_dir()
 
 
+def test_resume_from_checkpoint_true_and_path(tiny, labelled, tmp_path):
+    """A run that died without resume/ (here: interrupted, resume/ removed as a SIGKILL leaves
+    none) continues from its checkpoints: True takes the newest, a path the one named; both end
+    with the uninterrupted run's adapter bytes."""
+    need(*TRAIN_FNS, "lb_train_resume_find")
+    import shutil
+    kw = dict(model=tiny[0], train=labelled, validation=labelled, num_train_epochs=3, max_length=32,
+              per_device_train_batch_size=2, threads=1)
+    lorabert.train(output_dir=str(tmp_path / "a"), **kw)
+    with pytest.raises(lorabert.TrainingInterrupted):  # 5 steps an epoch: checkpoint-5, -10
+        lorabert.train(output_dir=str(tmp_path / "b"), on_step=lambda s: s["step"] == 12, **kw)
+    shutil.rmtree(tmp_path / "b" / "resume")
+    shutil.copytree(tmp_path / "b", tmp_path / "c")
+    assert (tmp_path / "b" / "checkpoint-10" / "resume.json").is_file()
+    lorabert.train(output_dir=str(tmp_path / "b"), resume_from_checkpoint=True, **kw)
+    lorabert.train(output_dir=str(tmp_path / "c"), resume_from_checkpoint=str(tmp_path / "c" / "checkpoint-5"), **kw)
+    want = (tmp_path / "a" / "adapter_model.safetensors").read_bytes()
+    assert (tmp_path / "b" / "adapter_model.safetensors").read_bytes() == want
+    assert (tmp_path / "c" / "adapter_model.safetensors").read_bytes() == want
+    (tmp_path / "c" / "checkpoint-5" / "resume.json").unlink()
+    with pytest.raises(lorabert.FormatError, match="older lorabert without resume state"):
+        lorabert.train(output_dir=str(tmp_path / "c"), resume_from_checkpoint=str(tmp_path / "c" / "checkpoint-5"),
+                       **kw)
+
+
 def test_ctrl_c_stops_training_and_propagates(tiny, labelled, tmp_path):
     need(*TRAIN_FNS)
     import signal

@@ -23,6 +23,7 @@
 #include "model/model.h"
 #include "text/tokenizer.h"
 #include "train/optim.h"
+#include "train/resume.h"
 #include "train/run_files.h"
 #include "train/trainer.h"
 
@@ -180,6 +181,14 @@ void lb_train_output_close(lb_train_output *o) {
     free(o->output_dir);
     free(o->resume_dir);
     free(o);
+}
+
+lb_status lb_train_resume_find(const char *path, char **dir, lb_error *err) {
+    LB_API_NOT_NULL(dir);
+    *dir = NULL;
+    LB_API_NOT_NULL(path);
+    if (!*path) return lb_err(err, LB_ERR_USAGE, "lb_train_resume_find: path is empty");
+    return lb_resume_find(path, dir, err);
 }
 
 lb_status lb_train_output_open(const lb_train_options *opts, lb_train_output **out, lb_error *err) {

@@ -23,7 +23,9 @@ static const char usage[] =
     "Fine-tunes a BERT-family classifier with LoRA exactly as HF Trainer + PEFT do, evaluating every\n"
     "epoch and keeping the best adapter (PEFT folder) in --output, with checkpoint-<step>/ folders,\n"
     "trainer_state.json, metrics.json and training_curves.svg. SIGINT/SIGTERM write a resumable\n"
-    "checkpoint to OUTPUT/resume and exit 9; continue with --resume OUTPUT/resume. A non-empty\n"
+    "checkpoint to OUTPUT/resume and exit 9; continue with --resume OUTPUT/resume. Every\n"
+    "checkpoint-<step>/ carries the resume state too: after a SIGKILL, OOM kill or power cut,\n"
+    "--resume OUTPUT continues from the newest one (or --resume OUTPUT/checkpoint-<step>). A non-empty\n"
     "--output is refused unless it is resumed or --overwrite-output-dir is given; checkpoints and the\n"
     "result appear whole (staging folder + rename); one process at a time writes a folder.\n\n"
     "Data-parallel: mpirun -np N lorabert train ... (a build with Open MPI): every process reads the\n"
@@ -143,7 +145,10 @@ int cmd_train(int argc, char **argv) {
          0, 0},
         {"--logging-steps", OPT_INT, &logging, "N", "log the mean training loss every N steps", 1, 1e12},
         {"--no-eval", OPT_FLAG, &no_eval, NULL, "skip per-epoch evaluation (the last epoch is the result)", 0, 0},
-        {"--resume", OPT_STR, &resume, "DIR", "continue an interrupted run from OUTPUT/resume", 0, 0},
+        {"--resume", OPT_STR, &resume, "DIR",
+         "continue a run from OUTPUT/resume, from OUTPUT/checkpoint-<step>, or from OUTPUT (its newest checkpoint "
+         "with resume state, or resume/ when further on)",
+         0, 0},
         {"--init-adapter", OPT_STR, &init_adapter, "DIR", "start from this PEFT adapter (tests)", 0, 0},
         {"--batch-order", OPT_STR, &batch_order, "FILE", "rows of each micro-batch, HF order.json (tests)", 0, 0},
         /* issue 16: schedule, evaluation / saving strategies, early stopping, reporting */
@@ -292,7 +297,7 @@ int cmd_train(int argc, char **argv) {
         if (!strncmp(argv[i], "--max-length", 12) && (argv[i][12] == '\0' || argv[i][12] == '='))
             max_length_given = true;
 
-    char *model_dir = NULL, *out_dir = NULL, **classes = NULL;
+    char *model_dir = NULL, *out_dir = NULL, **classes = NULL, *resume_found = NULL;
     lb_dataset *ds[2] = {NULL, NULL};
     lb_model *m = NULL;
     lb_train_output *reserved = NULL;
@@ -304,9 +309,17 @@ int cmd_train(int argc, char **argv) {
         st = cli_err(&err, LB_ERR_USAGE, "--train given without --validation (or pass --no-eval)");
         goto fail;
     }
+    if (resume) {
+        /* HF's resume_from_checkpoint: OUTPUT/resume, OUTPUT/checkpoint-<step>, or OUTPUT (its
+         * newest checkpoint with resume state, or resume/ when further on) */
+        if ((st = lb_train_resume_find(resume, &resume_found, &err))) goto fail;
+        if (strcmp(resume_found, resume) && rank == 0)
+            fprintf(stderr, "lorabert: notice: --resume %s: continuing from %s\n", resume, resume_found);
+        resume = resume_found;
+    }
     if (output) out_dir = strdup(output);
     else if (resume) {
-        /* OUTPUT/resume -> OUTPUT */
+        /* OUTPUT/resume or OUTPUT/checkpoint-<step> -> OUTPUT */
         out_dir = strdup(resume);
         size_t n = out_dir ? strlen(out_dir) : 0;
         while (n > 1 && out_dir[n - 1] == '/') out_dir[--n] = 0;
@@ -631,6 +644,7 @@ fail:
     lb_free(model_dir);
     lb_free_strings(classes);
     free(out_dir);
+    lb_free(resume_found);
     cli_free_list(label_names);
     return rc;
 }

@@ -32,6 +32,7 @@ int lb_lora_lowest_layer(const lb_model *m) {
 }
 
 const lb_lora_config *lb_model_get_lora(const lb_model *m) { return m->has_lora ? &m->lora : NULL; }
+bool lb_model_lora_converted_on_save(const lb_model *m) { return m->lora_init0 != NULL; }
 
 /* ---- rank_pattern / alpha_pattern ------------------------------------------------------- */
 lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err) {

@@ -191,6 +191,9 @@ bool lb_model_in_run(const lb_model *m);
 
 /* The adapter configuration added by lb_model_add_lora, or NULL when there is none. */
 const lb_lora_config *lb_model_get_lora(const lb_model *m);
+/* The adapter is saved converted (pissa / olora: PEFT's path_initial_model_for_weight_conversion,
+ * a rank-2r LoRA over the original weights): only a resume copy trains on as before. */
+bool lb_model_lora_converted_on_save(const lb_model *m);
 /* PEFT's module name of a linear kind for this architecture ("q_lin", "query", "lin1", "dense"...).
  * BERT's O/FFN1/FFN2 are all "dense" (attention.output.dense, intermediate.dense,
  * output.dense): PEFT's suffix rule makes target "dense" select all three (and the pooler,

@@ -460,19 +460,18 @@ static lb_status put_file_digests(FILE *f, const char *dir, lb_error *err) {
     return st;
 }
 
-lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *opt, const lb_train_opts *o,
-                          const char *work, lb_error *err) {
-    char *dir = lb_path_join(work, "resume");
-    lb_staging sg = {0};
-    lb_status st = dir ? lb_staging_begin(&sg, dir, err) : lb_err(err, LB_ERR_NOMEM, "out of memory");
-    const char *tmp = sg.dir;
+/* The resume state (optimizer.safetensors, best.safetensors, then resume.json listing every
+ * file already in tmp) written into the folder being staged. */
+static lb_status write_state(lb_model *m, const lb_train_state *s, const lb_adamw *opt, const lb_train_opts *o,
+                             const char *tmp, lb_error *err) {
+    lb_status st = LB_OK;
     const int L = lb_model_get_config(m)->num_labels;
     lb_param *params;
     int np = lb_model_params(m, &params);
     lb_st_out *outs = calloc((size_t)np * 2 + 1, sizeof *outs);
     char **names = calloc((size_t)np * 2 + 1, sizeof *names);
     char *p = NULL;
-    if (!st && (!outs || !names)) st = lb_err(err, LB_ERR_NOMEM, "resume checkpoint: out of memory");
+    if (!outs || !names) st = lb_err(err, LB_ERR_NOMEM, "resume checkpoint: out of memory");
     if (st) goto out;
     /* One id for the checkpoint's files (in the tensor files' metadata and in resume.json),
      * and resume.json lists every other file's digest: a folder mixed from two checkpoints is
@@ -480,7 +479,6 @@ lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *
     char ckpt_id[33];
     if ((st = lb_random_hex(ckpt_id, 16, err))) goto out;
     const char *const id_meta[] = {"format", "pt", "lorabert_checkpoint_id", ckpt_id, NULL};
-    if ((st = lb_run_save_adapter_dir(m, NULL, o, tmp, err))) goto out;
     int64_t off = 0;
     for (int i = 0; i < np; i++) {
         for (int k = 0; k < 2; k++) {
@@ -568,34 +566,157 @@ lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *
         st = lb_err(err, LB_ERR_IO, "%s: write failed", p);
         goto out;
     }
-    if ((st = lb_atomic_commit(&af, err))) goto out;
-    st = lb_staging_commit(&sg, err); /* the complete folder replaces the old one at once */
+    st = lb_atomic_commit(&af, err);
 out:
-    lb_staging_abort(&sg); /* nothing left to do after a commit */
     if (names)
         for (int i = 0; i < np * 2; i++) free(names[i]);
     free(names);
     free(outs);
     free(p);
+    return st;
+}
+
+lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *opt, const lb_train_opts *o,
+                          const char *work, lb_error *err) {
+    char *dir = lb_path_join(work, "resume");
+    lb_staging sg = {0};
+    lb_status st = dir ? lb_staging_begin(&sg, dir, err) : lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (!st) st = lb_run_save_adapter_dir(m, NULL, o, sg.dir, err);
+    if (!st) st = write_state(m, s, opt, o, sg.dir, err);
+    if (!st) st = lb_staging_commit(&sg, err); /* the complete folder replaces the old one at once */
+    lb_staging_abort(&sg);                     /* nothing left to do after a commit */
     free(dir);
     return st;
 }
 
-/* A tensor file of the checkpoint: its digest is the one resume.json lists and its metadata
- * carries the checkpoint's id. */
+lb_status lb_resume_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_train_state *resume_at,
+                                    const lb_adamw *opt, const lb_train_opts *o, const char *work, lb_error *err) {
+    char name[64];
+    snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->global_step);
+    char *dir = lb_path_join(work, name);
+    lb_staging sg = {0};
+    lb_status st = dir ? lb_staging_begin(&sg, dir, err) : lb_err(err, LB_ERR_NOMEM, "out of memory");
+    if (!st) st = lb_run_save_adapter_dir(m, s, o, sg.dir, err); /* HF's files, trainer_state.json */
+    if (!st && resume_at) st = write_state(m, resume_at, opt, o, sg.dir, err);
+    if (!st) st = lb_staging_commit(&sg, err);
+    lb_staging_abort(&sg);
+    free(dir);
+    return st;
+}
+
+lb_status lb_resume_no_state(const char *dir, lb_error *err) {
+    return lb_err(err, LB_ERR_FORMAT,
+                  "%s: holds no resume state (resume.json): a checkpoint written by an older lorabert without resume "
+                  "state, at its run's last step, or of a pissa/olora run (whose checkpoints hold the converted "
+                  "adapter; those resume from OUTPUT/resume only); start the run again, or train on from its adapter "
+                  "with --init-adapter",
+                  dir);
+}
+
+/* checkpoint-<digits> (at most 19), its step in *step. */
+static bool checkpoint_step(const char *name, int64_t *step) {
+    if (strncmp(name, "checkpoint-", 11)) return false;
+    size_t n = strlen(name + 11);
+    if (!n || n > 18) return false;
+    for (size_t i = 0; i < n; i++)
+        if (name[11 + i] < '0' || name[11 + i] > '9') return false;
+    *step = strtoll(name + 11, NULL, 10);
+    return true;
+}
+
+/* dir/name/resume.json exists. */
+static bool has_state(const char *dir, const char *name) {
+    char *d = lb_path_join(dir, name), *p = d ? lb_path_join(d, "resume.json") : NULL;
+    bool yes = p && lb_file_exists(p);
+    free(p);
+    free(d);
+    return yes;
+}
+
+/* resume/resume.json's global_step. */
+static lb_status resume_step(const char *dir, int64_t *step, lb_error *err) {
+    char *d = lb_path_join(dir, "resume"), *p = d ? lb_path_join(d, "resume.json") : NULL, *text = NULL;
+    size_t len = 0;
+    lb_status st = p ? lb_read_file_max(p, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err)
+                     : lb_err(err, LB_ERR_NOMEM, "out of memory");
+    cJSON *root = st ? NULL : cJSON_ParseWithLength(text, len);
+    const cJSON *g = root ? cJSON_GetObjectItemCaseSensitive(root, "global_step") : NULL;
+    if (!st && !(cJSON_IsNumber(g) && g->valuedouble >= 0 && g->valuedouble < 9e18))
+        st = lb_err(err, LB_ERR_FORMAT, "%s: no global_step (expected a number >= 0): not a resume checkpoint", p);
+    if (!st) *step = (int64_t)g->valuedouble;
+    cJSON_Delete(root);
+    free(text);
+    free(p);
+    free(d);
+    return st;
+}
+
+lb_status lb_resume_find(const char *path, char **out, lb_error *err) {
+    *out = NULL;
+    if (!lb_dir_exists(path)) {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        return lb_err(err, LB_ERR_IO, "%s: no such folder to resume from%s", path,
+                      !strcmp(base, "resume")
+                          ? " (a run killed by a signal it cannot catch, SIGKILL, an OOM kill or a power cut, writes "
+                            "no resume/; --resume OUTPUT continues from its newest checkpoint-<step>/)"
+                          : "");
+    }
+    char *p = lb_path_join(path, "resume.json");
+    bool own = p && lb_file_exists(p);
+    free(p);
+    if (own) return (*out = strdup(path)) ? LB_OK : lb_err(err, LB_ERR_NOMEM, "out of memory");
+    p = lb_path_join(path, "adapter_config.json");
+    bool adapter = p && lb_file_exists(p);
+    free(p);
+    if (adapter) return lb_resume_no_state(path, err);
+    /* a run's output folder: its newest checkpoint with state (get_last_checkpoint), or resume/
+     * when that is further on */
+    char **names = NULL;
+    int n = 0;
+    lb_status st = lb_dir_list(path, &names, &n, err);
+    if (st) return st;
+    int64_t best = -1, stateless = -1, rs = -1;
+    for (int i = 0; !st && i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (len < 2 || names[i][len - 1] != '/') continue;
+        names[i][len - 1] = 0;
+        int64_t step;
+        if (checkpoint_step(names[i], &step)) {
+            if (has_state(path, names[i])) best = step > best ? step : best;
+            else stateless = step > stateless ? step : stateless;
+        } else if (!strcmp(names[i], "resume") && has_state(path, "resume")) {
+            st = resume_step(path, &rs, err);
+        }
+    }
+    lb_dir_list_free(names);
+    if (st) return st;
+    char name[64];
+    if (rs >= 0 && rs > best) snprintf(name, sizeof name, "resume");
+    else if (best >= 0) snprintf(name, sizeof name, "checkpoint-%lld", (long long)best);
+    else if (stateless >= 0) {
+        snprintf(name, sizeof name, "checkpoint-%lld", (long long)stateless);
+        char *d = lb_path_join(path, name);
+        st = d ? lb_resume_no_state(d, err) : lb_err(err, LB_ERR_NOMEM, "out of memory");
+        free(d);
+        return st;
+    } else
+        return lb_err(err, LB_ERR_IO,
+                      "%s: holds no checkpoint-<step>/ with resume state and no resume/: nothing to resume from", path);
+    return (*out = lb_path_join(path, name)) ? LB_OK : lb_err(err, LB_ERR_NOMEM, "out of memory");
+}
+
+/* A file of the checkpoint: a tensor file is whole (a truncated one is refused naming its
+ * size and where its data should end) and carries the checkpoint's id in its metadata; its
+ * digest is the one resume.json lists. */
 static lb_status check_ckpt_file(const lb_resume *r, const char *dir, const char *name, bool tensors, lb_error *err) {
     const char *want = lb_resume_file_sha256(r, name);
     char *p = lb_path_join(dir, name), hex[65];
     lb_status st = LB_OK;
+    if (!p) return lb_err(err, LB_ERR_NOMEM, "out of memory");
     if (!want) {
         st = lb_err(err, LB_ERR_FORMAT, "%s/resume.json: lists no digest for %s; the folder is not one checkpoint", dir,
                     name);
-    } else if (!(st = lb_sha256_file(p, hex, err)) && strcmp(hex, want)) {
-        st = lb_err(err, LB_ERR_FORMAT,
-                    "%s: SHA-256 %.12s... differs from the %.12s... that resume.json (checkpoint %s) "
-                    "lists: the folder mixes files of different checkpoints",
-                    p, hex, want, r->checkpoint_id);
-    } else if (!st && tensors) {
+    } else if (tensors) {
         lb_st_file *sf = lb_st_open(p, err);
         if (!sf) st = err ? err->code : LB_ERR_FORMAT;
         else {
@@ -608,6 +729,11 @@ static lb_status check_ckpt_file(const lb_resume *r, const char *dir, const char
             lb_st_close(sf);
         }
     }
+    if (!st && want && !(st = lb_sha256_file(p, hex, err)) && strcmp(hex, want))
+        st = lb_err(err, LB_ERR_FORMAT,
+                    "%s: SHA-256 %.12s... differs from the %.12s... that resume.json (checkpoint %s) "
+                    "lists: the folder mixes files of different checkpoints, or the file was changed",
+                    p, hex, want, r->checkpoint_id);
     free(p);
     return st;
 }
@@ -622,8 +748,12 @@ lb_status lb_resume_load(lb_model *m, lb_train_state *s, lb_adamw *opt, const lb
     char *p2 = NULL;
     lb_resume r;
     memset(&r, 0, sizeof r);
-    lb_status st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err);
-    if (st) goto out;
+    lb_status st = LB_OK;
+    if (path && !lb_file_exists(path)) {
+        st = lb_resume_no_state(o->resume_dir, err);
+        goto out;
+    }
+    if ((st = lb_read_file_max(path, LB_MAX_JSON_BYTES, "JSON file", &text, &len, err))) goto out;
     lb_resume_dims d = {.n_train = s->n_train,
                         .n_eval = n_eval,
                         .epochs = o->epochs,

@@ -1,4 +1,5 @@
-/* The resume checkpoint (OUTPUT/resume/) an interrupted run writes and a resumed run reads.
+/* The resume state: OUTPUT/resume/ that an interrupted run writes, the same state inside every
+ * OUTPUT/checkpoint-<step>/, and a resumed run reading either back.
  *
  * Owns: the checkpoint folder (resume.json, optimizer.safetensors with the AdamW moments,
  * best.safetensors with the best epoch's parameters, the adapter files), written whole or not
@@ -102,6 +103,21 @@ const char *lb_resume_file_sha256(const lb_resume *r, const char *name);
  * into a staging folder that replaces work/resume in one rename only when complete. */
 lb_status lb_resume_write(lb_model *m, const lb_train_state *s, const lb_adamw *opt, const lb_train_opts *o,
                           const char *work, lb_error *err);
+/* work/checkpoint-<step of s>/, whole or not at all: HF's files (adapter, tokenizer files,
+ * labels.json, trainer_state.json of s) and, when resume_at is non-NULL, the resume state of
+ * resume_at (the run's state at the next step boundary; the same files and resume.json as
+ * resume/, the adapter files the checkpoint's own). */
+lb_status lb_resume_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_train_state *resume_at,
+                                    const lb_adamw *opt, const lb_train_opts *o, const char *work, lb_error *err);
+/* The folder to resume from for path (malloc'd into *out): path itself when it holds
+ * resume.json; for a run's output folder its newest checkpoint-<step>/ with resume.json, or its
+ * resume/ when that one's global_step is larger (HF's get_last_checkpoint). An adapter folder
+ * without resume.json: lb_resume_no_state's refusal (LB_ERR_FORMAT); no such folder or nothing
+ * to resume from: LB_ERR_IO. */
+lb_status lb_resume_find(const char *path, char **out, lb_error *err);
+/* LB_ERR_FORMAT: dir holds no resume.json (an older lorabert's checkpoint, a last step's, a
+ * pissa/olora run's). */
+lb_status lb_resume_no_state(const char *dir, lb_error *err);
 /* Reads o->resume_dir into s (counters, RNG streams, history, rows, best epoch) and opt (the
  * moments), after checking every file against resume.json's digests and checkpoint id. The
  * model must already hold the checkpoint's adapter (loaded from the same folder). s must be

@@ -444,10 +444,12 @@ lb_status lb_run_output_open(const lb_train_opts *o, lb_run_output *out, lb_erro
     if (!nours && !nforeign) goto fresh;
     if (o->resume_dir) {
         if ((st = lb_path_canonical(o->resume_dir, &resume_canon, err))) goto out;
-        char *mine = lb_path_join(out->dir, "resume");
-        bool same = mine && !strcmp(mine, resume_canon);
-        free(mine);
-        if (same) goto fresh; /* the interrupted run continues in its own folder */
+        /* OUTPUT/resume or OUTPUT/checkpoint-<step>: the run continues in its own folder (later
+         * checkpoints stay until it reaches and rewrites them, as HF's) */
+        size_t dl = strlen(out->dir);
+        bool same = !strncmp(resume_canon, out->dir, dl) && resume_canon[dl] == '/' &&
+                    (!strcmp(resume_canon + dl + 1, "resume") || is_checkpoint_name(resume_canon + dl + 1));
+        if (same) goto fresh;
     }
     char list[600];
     if (o->overwrite_output) {
@@ -521,23 +523,6 @@ lb_status lb_run_publish(lb_run_output *out, lb_staging *sg, lb_error *err) {
         return st;
     }
     return lb_staging_commit(sg, err);
-}
-
-lb_status lb_run_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_train_opts *o, const char *work,
-                                 lb_error *err) {
-    char name[64];
-    snprintf(name, sizeof name, "checkpoint-%lld", (long long)s->global_step);
-    char *dir = lb_path_join(work, name);
-    if (!dir) return lb_err(err, LB_ERR_NOMEM, "out of memory");
-    lb_staging sg;
-    lb_status st = lb_staging_begin(&sg, dir, err);
-    free(dir);
-    if (st) return st;
-    if ((st = lb_run_save_adapter_dir(m, s, o, sg.dir, err))) {
-        lb_staging_abort(&sg);
-        return st;
-    }
-    return lb_staging_commit(&sg, err);
 }
 
 lb_status lb_run_write_final(lb_model *m, const lb_train_state *s, const lb_train_opts *o, lb_run_output *out,

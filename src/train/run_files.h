@@ -34,7 +34,7 @@ typedef struct lb_run_output {
  *   - absent or empty folder: the run writes into it (checkpoints appear as they are made); an
  *     absent one is created by lb_run_output_create, not here (a run that fails before
  *     leaves no folder behind; only the lock's parent folder is created here);
- *   - o->resume_dir is output_dir/resume: the interrupted run continues in it;
+ *   - o->resume_dir is output_dir/resume or output_dir/checkpoint-<step>: the run continues in it;
  *   - another run's output and o->overwrite_output: the whole run is built in a staging folder
  *     beside it that replaces it in one rename when the run ends or is interrupted; a failed
  *     run leaves the old folder untouched;
@@ -54,12 +54,10 @@ lb_status lb_run_publish(lb_run_output *out, lb_staging *sg, lb_error *err);
 
 /* An adapter folder: PEFT files, tokenizer files, labels.json and, when s is non-NULL,
  * trainer_state.json; with s NULL it is the resume checkpoint's (lb_peft_save_folder's
- * resume_copy). */
+ * resume_copy). A checkpoint-<step>/ is this folder plus the resume state (train/resume.h's
+ * lb_resume_save_checkpoint). */
 lb_status lb_run_save_adapter_dir(lb_model *m, const lb_train_state *s, const lb_train_opts *o, const char *dir,
                                   lb_error *err);
-/* work/checkpoint-<global_step>/, whole or not at all. */
-lb_status lb_run_save_checkpoint(lb_model *m, const lb_train_state *s, const lb_train_opts *o, const char *work,
-                                 lb_error *err);
 /* The evaluation of the adapter the run leaves, and its step in *step (0 and NULL: none): with
  * load_best_model_at_end and a best checkpoint, the best checkpoint's (HF's best model); else
  * the last evaluation when it ran at the run's last step (the adapter written); else none (the

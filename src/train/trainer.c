@@ -771,6 +771,8 @@ static lb_status finish_step(lb_trainer *t, float loss, int64_t real, double pad
     return LB_OK;
 }
 
+static void close_row(lb_trainer *t);
+
 /* HF's _maybe_log_save_evaluate after the log: evaluate when ev, then checkpoint when sv, the
  * best tracked at a checkpoint whose evaluation ran in the same call (_save_checkpoint's
  * metrics). at_epoch_end: the epoch strategies' call after the epoch's last step (its evaluation
@@ -836,7 +838,24 @@ static lb_status eval_save(lb_trainer *t, bool ev, bool sv, bool at_epoch_end, b
         }
         s->train_time = now_s() - t->t_start;
         if (t->out) {
-            if ((st = lb_run_save_checkpoint(t->m, s, o, t->out->work, err))) return st;
+            /* The checkpoint carries the resume state as the run stands at this step's boundary
+             * (what OUTPUT/resume would hold after it): at an epoch's last step that is after
+             * the epoch's end (its row closed, the next epoch's start; like HF, an epoch-end
+             * evaluation that follows a steps checkpoint is not part of it). The run's last
+             * step, an early stop and pissa / olora (whose checkpoints hold the converted
+             * adapter) leave none. */
+            const bool last = s->global_step == s->total_steps || t->stop_early;
+            lb_train_state at = *s;
+            if (s->step_in_epoch == s->steps_per_epoch) {
+                if (!at_epoch_end) close_row(t); /* end_epoch's first act, the same values */
+                at.epoch_loss_sum = 0;
+                at.epoch_loss_steps = 0;
+                at.step_in_epoch = 0;
+                at.order_valid = 0;
+                at.epoch++;
+            }
+            const bool state = !last && !lb_model_lora_converted_on_save(t->m);
+            if ((st = lb_resume_save_checkpoint(t->m, s, state ? &at : NULL, &t->opt, o, t->out->work, err))) return st;
             if (o->save_total_limit > 0 &&
                 (st = lb_run_rotate_checkpoints(s, o->save_total_limit, false, t->out->work, err)))
                 return st;

@@ -139,7 +139,8 @@ for i in $(seq 1 24); do
         [ -e "$p" ] || continue
         b=${p##*/}
         case "$b" in checkpoint-*|adapter_config.json|adapter_model.safetensors|labels.json|vocab.txt|\
-                     tokenizer_config.json|trainer_state.json|metrics.json|training_curves.svg) ;;
+                     tokenizer_config.json|trainer_state.json|metrics.json|training_curves.svg|\
+                     resume.json|optimizer.safetensors|best.safetensors) ;; # the last three: checkpoints' resume state
                      *) fail "round $i: unexpected entry $p";; esac
     done
     # the next run into the folder removes every leftover (and can replace the killed run)

@@ -3,7 +3,8 @@
 # seconds with Open MPI's line naming rank 1 and signal 9; every checkpoint left is complete;
 # --resume OUTPUT/resume (kept current at each epoch end by a data-parallel run) continues on 3
 # processes and on 1 (the same effective batch: 4 rows x 6 batches) and ends bit-identical to an
-# uninterrupted 2-process run. SIGTERM to the processes (as scancel sends it): every rank stops at
+# uninterrupted 2-process run; so does --resume OUTPUT without resume/ (from the newest
+# checkpoint-<step>/, which carries the resume state) on 2. SIGTERM to the processes (as scancel sends it): every rank stops at
 # the same step, rank 0 writes the resume checkpoint and says so once, exit 9, and resuming ends
 # bit-identical too.
 source "$(dirname "$0")/../support/cli_common.sh" mpifault
@@ -43,6 +44,7 @@ for c in "$T"/k/checkpoint-*; do   # every checkpoint present is whole
 done
 step=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['global_step'])" "$T/k/resume/resume.json")
 cp -r "$T/k" "$T/k1"
+cp -r "$T/k" "$T/k2"; rm -rf "$T/k2/resume"   # as a power cut of the whole job would leave it
 # continue on 3 processes, and (from a copy) on 1: the same 6 batches per step
 "${MPIRUN[@]}" -np 3 "$LB" "${args[@]}" --gradient-accumulation-steps 2 --resume "$T/k/resume" >"$T/r3.log" 2>&1 ||
   { cat "$T/r3.log"; fail "resume on 3 processes"; }
@@ -51,6 +53,13 @@ same_run "$T/ref" "$T/k"
 "$LB" "${args[@]}" --gradient-accumulation-steps 6 --resume "$T/k1/resume" >"$T/r1.log" 2>&1 ||
   { cat "$T/r1.log"; fail "resume on 1 process"; }
 same_run "$T/ref" "$T/k1"
+# without resume/: --resume OUTPUT continues from the newest checkpoint (its resume state, rank 0
+# wrote it; every rank reads it), on 2 processes
+ck=$(cd "$T/k2" && ls -d checkpoint-* | sort -t- -k2 -n | tail -1)
+"${MPIRUN[@]}" -np 2 "$LB" "${args[@]}" --gradient-accumulation-steps 3 --resume "$T/k2" >"$T/r2.log" 2>&1 ||
+  { cat "$T/r2.log"; fail "resume from $ck on 2 processes"; }
+grep -q "resuming at step ${ck#checkpoint-}" "$T/r2.log" || { cat "$T/r2.log"; fail "not resumed from $ck"; }
+same_run "$T/ref" "$T/k2"
 
 # SIGTERM to every process (as a batch system's scancel does; mpirun 4.1.4 itself may crash in
 # PMIx_server_finalize when signalled): each sees it at a step boundary, they agree at the next
@@ -72,4 +81,4 @@ wait $mpid; rc=$?
 [ "$(grep -c 'interrupted after step' "$T/s.log")" = 1 ] || { cat "$T/s.log"; fail "SIGTERM: not one line"; }
 "${MPIRUN[@]}" -np 2 "$LB" "${sargs[@]}" --resume "$T/s/resume" >"$T/s2.log" 2>&1 || { cat "$T/s2.log"; fail "resume after SIGTERM"; }
 same_run "$T/sref" "$T/s"
-echo "mpi faults: kill -9 of rank 1 ended the job in $ms ms (rc $krc: $(grep -Eo 'rank 1 .*(signal 9|Killed)[^.]*' "$T/k.log" | head -1)); resumed from step $step on 3 and 1 processes: bit-identical; SIGTERM ok"
+echo "mpi faults: kill -9 of rank 1 ended the job in $ms ms (rc $krc: $(grep -Eo 'rank 1 .*(signal 9|Killed)[^.]*' "$T/k.log" | head -1)); resumed from step $step on 3 and 1 processes and from $ck on 2: bit-identical; SIGTERM ok"

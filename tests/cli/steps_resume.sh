@@ -8,7 +8,8 @@
 # step, 360, was not evaluated). The epoch table shows each epoch's last mid-epoch evaluation and
 # training_curves.svg plots every evaluation at its fractional epoch.
 # SIGKILL leaves no resume/ (a single process writes it at a signal it can catch, docs/training.md):
-# the killed run's checkpoints are whole and --resume of the absent folder is a clear refusal.
+# the killed run's checkpoints are whole and --resume of the absent folder is a clear refusal
+# that points to --resume OUTPUT (the newest checkpoint's resume state: tests/cli/resume_checkpoint.sh).
 # Exit 0 pass, 77 skip, 1 fail.
 source "$(dirname "$0")/../support/cli_common.sh" stepsres
 head -n 121 "$SHARED/data/imdb/train.csv" >"$T/train.csv"
@@ -97,7 +98,7 @@ for c in "$T"/k/checkpoint-*; do
   grep -q "\"global_step\": $s," "$c/trainer_state.json" || fail "SIGKILL: $c is not whole"
 done
 $LB "${C[@]}" --output "$T/k" --resume "$T/k/resume" >"$T/kr.log" 2>&1; rc=$?
-[ $rc -ne 0 ] && [ $(wc -l <"$T/kr.log") -le 2 ] && grep -q 'resume' "$T/kr.log" ||
+[ $rc -ne 0 ] && [ $(wc -l <"$T/kr.log") -le 2 ] && grep -q 'resume OUTPUT continues from its newest checkpoint' "$T/kr.log" ||
   { cat "$T/kr.log"; fail "--resume of the absent resume/ after SIGKILL: rc=$rc, expected one clear line"; }
 echo "SIGKILL after checkpoint-28: checkpoints whole ($(ls -d "$T"/k/checkpoint-* | wc -l)), no resume/, --resume: $(head -1 "$T/kr.log")"
 echo "steps_resume: ok"

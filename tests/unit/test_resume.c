@@ -1,12 +1,14 @@
 /* resume.json validation (src/train/resume.c): a checkpoint written by lorabert is read back
  * whole; every field that indexes an array or steers the schedule is refused when out of
  * range, naming the field (the issue-10 repros: order[] out of range, negative step_in_epoch and
- * epoch, a huge global_step), and trailing garbage or a missing id is refused. */
+ * epoch, a huge global_step), and trailing garbage or a missing id is refused. lb_resume_find
+ * picks the folder --resume continues from (a checkpoint, or a run folder's newest). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "base/fileio.h"
+#include "base/outdir.h"
 #include "train/resume.h"
 
 static const lb_resume_dims dims = {.n_train = 10,
@@ -156,4 +158,76 @@ Test(resume, another_run_or_trailing_garbage_is_refused) {
     cr_assert_neq(lb_resume_parse(t, n, "resume.json", &other, &r, &err), LB_OK);
     free(g);
     free(t);
+}
+
+/* ---- lb_resume_find: which folder --resume takes (HF's resume_from_checkpoint) ---- */
+
+static void touch(const char *dir, const char *sub, const char *file, const char *text) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    lb_error err;
+    cr_assert_eq(lb_mkdir_p(p, &err), LB_OK, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/%s/%s", dir, sub, file);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f, "%s", p);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *find_in(const char *dir, const char *sub, lb_status want, lb_error *err) {
+    char p[512];
+    snprintf(p, sizeof p, "%s%s%s", dir, *sub ? "/" : "", sub);
+    char *out = NULL;
+    lb_status st = lb_resume_find(p, &out, err);
+    cr_assert_eq(st, want, "%s: status %d (%s), expected %d", p, st, st ? err->msg : "", want);
+    cr_assert((st == LB_OK) == (out != NULL));
+    return out;
+}
+
+Test(resume, find_picks_the_newest_checkpoint_with_state_or_a_further_resume) {
+    char dir[] = "/tmp/lbfindXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    lb_error err;
+    char want[600];
+    /* a run folder with nothing to resume: LB_ERR_IO saying so */
+    touch(dir, "runs", "x", "");
+    char *got = find_in(dir, "", LB_ERR_IO, &err);
+    cr_assert(strstr(err.msg, "nothing to resume from"), "%s", err.msg);
+    /* checkpoints without state only: the newest is named, as an older lorabert's */
+    touch(dir, "checkpoint-9", "adapter_config.json", "{}");
+    touch(dir, "checkpoint-12", "adapter_config.json", "{}");
+    got = find_in(dir, "", LB_ERR_FORMAT, &err);
+    cr_assert(strstr(err.msg, "checkpoint-12: holds no resume state") &&
+                  strstr(err.msg, "written by an older lorabert without resume state"),
+              "%s", err.msg);
+    got = find_in(dir, "checkpoint-9", LB_ERR_FORMAT, &err);
+    /* the newest with state, by step number (10 > 9, though "9" sorts after "10" as text) */
+    touch(dir, "checkpoint-10", "resume.json", "{}");
+    touch(dir, "checkpoint-8", "resume.json", "{}");
+    got = find_in(dir, "", LB_OK, &err);
+    snprintf(want, sizeof want, "%s/checkpoint-10", dir);
+    cr_assert_str_eq(got, want);
+    free(got);
+    /* resume/ further on wins; an equal or older one does not */
+    touch(dir, "resume", "resume.json", "{\"format\": \"lorabert-resume-1\", \"global_step\": 10}");
+    got = find_in(dir, "", LB_OK, &err);
+    cr_assert_str_eq(got, want);
+    free(got);
+    touch(dir, "resume", "resume.json", "{\"global_step\": 11}");
+    got = find_in(dir, "", LB_OK, &err);
+    snprintf(want, sizeof want, "%s/resume", dir);
+    cr_assert_str_eq(got, want);
+    free(got);
+    /* a resume/ whose resume.json has no step: refused naming it */
+    touch(dir, "resume", "resume.json", "{\"global_step\": \"x\"}");
+    got = find_in(dir, "", LB_ERR_FORMAT, &err);
+    cr_assert(strstr(err.msg, "resume/resume.json: no global_step"), "%s", err.msg);
+    /* a folder holding resume.json is itself; a missing one is LB_ERR_IO with the SIGKILL hint */
+    got = find_in(dir, "checkpoint-8", LB_OK, &err);
+    snprintf(want, sizeof want, "%s/checkpoint-8", dir);
+    cr_assert_str_eq(got, want);
+    free(got);
+    got = find_in(dir, "nope/resume", LB_ERR_IO, &err);
+    cr_assert(strstr(err.msg, "no such folder to resume from") && strstr(err.msg, "SIGKILL"), "%s", err.msg);
+    lb_remove_tree(dir, &err);
 }
