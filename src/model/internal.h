@@ -14,6 +14,9 @@
  * after a merge). */
 typedef struct lb_layer_w {
     const float *w[LB_LIN__COUNT]; /* [out, in] */
+    /* pissa / olora (lora_init.c): the weight w[k]'s residual was taken from (the mapping's or an
+     * owned copy), for lb_lora_rewrite_sync; NULL otherwise. */
+    const float *w_src[LB_LIN__COUNT];
     const float *b[LB_LIN__COUNT]; /* [out] */
     const float *ln1_w, *ln1_b;    /* [D] after attention (sa_layer_norm / attention.output.LayerNorm) */
     const float *ln2_w, *ln2_b;    /* [D] after FFN (output_layer_norm / output.LayerNorm) */
