@@ -2,7 +2,8 @@
  *
  * Owns: the decomposition of each adapted weight (LAPACK through OpenBLAS, in double: dgesdd for
  * pissa, dgeqrf + dorgqr for olora), the initial adapter A0 / B0 kept in m->lora_init0, and the owned
- * residual weights W_res = W - s B0 A0 the adapter trains on.
+ * residual weights W_res = W - s B0 A0 the adapter trains on; in a data-parallel run, making rank
+ * 0's decomposition every rank's (lb_lora_rewrite_sync).
  * Why: PEFT's LoraLayer.pissa_init / olora_init move the principal part of W into the adapter;
  * lorabert trains on the same residual in memory and saves the adapter converted to a plain
  * rank-2r LoRA over the original base (peft.c), as PEFT's
@@ -11,7 +12,8 @@
  * (torch's LAPACK and OpenBLAS's may differ there; no product B A depends on it); W_res is
  * accumulated in double from A0, B0 and W, so a restored adapter (a resumed run) gets the same bits
  * on any machine and thread count; the original weights stay in the mapping (nothing is written
- * back to files). */
+ * back to files); after lb_lora_rewrite_sync every rank of a run holds rank 0's A, B, A0, B0 and
+ * residuals, whatever its own LAPACK computed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
