@@ -578,6 +578,11 @@ Test(dataset, integer_labels) {
     cr_assert_not_null(strstr(e.msg, "row 0: label -1 in column \"label\" is not a class index"), "%s", e.msg);
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":0.5}\n", NULL, &d, &e), LB_ERR_UNSUPPORTED);
     cr_assert_not_null(strstr(e.msg, "non-integer number"), "%s", e.msg);
+    /* 1.0 is a float literal (JSON Lines and .json arrays alike): the message says so */
+    cr_assert_eq(load_str("f.json", "[{\"text\":\"a\",\"label\":1.0}]", NULL, &d, &e), LB_ERR_UNSUPPORTED);
+    cr_assert_not_null(strstr(e.msg, "f.json: row 0: label column \"label\" holds 1.0, a number written with a "
+                                     "fraction or an exponent; class labels are integers written as integers (1)"),
+                       "%s", e.msg);
     /* Booleans are 0/1. */
     cr_assert_eq(
         load_str("b.jsonl", "{\"text\":\"a\",\"label\":true}\n{\"text\":\"b\",\"label\":false}\n", NULL, &d, &e), LB_OK,
