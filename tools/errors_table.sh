@@ -244,6 +244,8 @@ printf 'text,label\ngood,99999999999\n' >huge.csv
 row "class id too large" $LB eval --model m --data huge.csv
 printf '{"text":"good","label":0.5}\n' >float.jsonl
 row "non-integer number as label" $LB eval --model m --data float.jsonl
+printf '[{"text":"good","label":1.0}]\n' >one.json
+row "a whole number written as a float (\`1.0\`, JSONL or a \`.json\` array) as label" $LB eval --model m --data one.json
 row "missing text column" $LB eval --model m --data nocol.csv
 row "missing label column (--label-column y)" $LB eval --model m --data range.csv --label-column y
 row "empty dataset (header only)" $LB eval --model m --data empty.csv

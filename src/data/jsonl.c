@@ -295,7 +295,7 @@ static lb_status jsonl_parse(lb_text_stream *ts, lb_row_filter *keep, lb_table *
     jl_ctx c = {.name = name};
     c.b.keep = keep;
     cJSON *arr = NULL;
-    size_t first = i;
+    size_t first = i, *asp = NULL, *aen = NULL;
     for (;;) { /* the first non-blank byte tells the two forms apart */
         while (first < ts->ready && is_space(ts->buf[first])) first++;
         if (first < ts->ready || lb_text_stream_last(ts)) break;
@@ -330,10 +330,20 @@ static lb_status jsonl_parse(lb_text_stream *ts, lb_row_filter *keep, lb_table *
                         rest);
             goto done;
         }
-        size_t k = 0;
+        /* each element's source text, so that its numbers are typed from their literals as a
+         * line's are (1 an INT, 1.0 a FLOAT: a multi-hot [0.0, 1.0] stays a vector) */
+        size_t m = (size_t)cJSON_GetArraySize(arr), k = 0;
+        asp = malloc((m ? m : 1) * sizeof *asp);
+        aen = malloc((m ? m : 1) * sizeof *aen);
+        if (!asp || !aen) {
+            st = lb_err(err, LB_ERR_NOMEM, "%s: out of memory", name);
+            goto done;
+        }
+        const char *src = data + first;
+        const bool spans = array_item_spans(src, len - first, asp, aen, m) == m;
         for (const cJSON *it = arr->child; it; it = it->next, k++) {
-            /* No source spans here: numbers are typed from their value (integral -> INT). */
-            if ((st = add_object(&c, it, NULL, 0, k, false, err)) != LB_OK) goto done;
+            const char *o = spans ? src + asp[k] : NULL;
+            if ((st = add_object(&c, it, o, spans ? aen[k] - asp[k] : 0, k, false, err)) != LB_OK) goto done;
         }
     } else {
         size_t line = 0;
@@ -386,6 +396,8 @@ static lb_status jsonl_parse(lb_text_stream *ts, lb_row_filter *keep, lb_table *
     lb_tb_finish(&c.b, out);
 done:
     cJSON_Delete(arr);
+    free(asp);
+    free(aen);
     free(c.sp_start);
     free(c.sp_end);
     free(c.slot);

@@ -57,6 +57,12 @@ lb_status lb_labels_read(const char *path, const lb_table *t, long col, bool req
             if (require) return lb_err(err, LB_ERR_FORMAT, "%s: row %zu: label column \"%s\" is null", path, r, cn);
             continue;
         case LB_VAL_FLOAT:
+            if (v->f == floor(v->f) && fabs(v->f) < 1e15) /* 1.0: JSON's literal says float */
+                return lb_err(err, LB_ERR_UNSUPPORTED,
+                              "%s: row %zu: label column \"%s\" holds %.1f, a number written with a fraction or "
+                              "an exponent; class labels are integers written as integers (%.0f) or strings "
+                              "(numbers to fit: --problem-type regression)",
+                              path, r, cn, v->f, v->f);
             return lb_err(err, LB_ERR_UNSUPPORTED,
                           "%s: row %zu: label column \"%s\" holds a non-integer number (%g); class labels are "
                           "integers or strings (numbers to fit: --problem-type regression)",

@@ -14,6 +14,9 @@
  * after a merge). */
 typedef struct lb_layer_w {
     const float *w[LB_LIN__COUNT]; /* [out, in] */
+    /* pissa / olora (lora_init.c): the weight w[k]'s residual was taken from (the mapping's or an
+     * owned copy), for lb_lora_rewrite_sync; NULL otherwise. */
+    const float *w_src[LB_LIN__COUNT];
     const float *b[LB_LIN__COUNT]; /* [out] */
     const float *ln1_w, *ln1_b;    /* [D] after attention (sa_layer_norm / attention.output.LayerNorm) */
     const float *ln2_w, *ln2_b;    /* [D] after FFN (output_layer_norm / output.LayerNorm) */
@@ -32,6 +35,14 @@ typedef struct lb_layer_w {
      * forward (in m->dora_buf). NULL without DoRA. */
     float *dora_mag[LB_LIN__COUNT], *grad_mag[LB_LIN__COUNT];
     float *dora_norm[LB_LIN__COUNT], *dora_f[LB_LIN__COUNT];
+    /* DoRA's eval-mode cache (lb_dora_eval): dora_key holds the A [r, in], B [out, r] and
+     * magnitude [out] that dora_norm / dora_f were last computed from by lb_dora_eval (in
+     * m->dora_buf), dora_key_w and dora_key_s the weight and scaling; dora_cached says they are
+     * current (any other lb_dora_factors call clears it). */
+    float *dora_key[LB_LIN__COUNT];
+    const float *dora_key_w[LB_LIN__COUNT];
+    float dora_key_s[LB_LIN__COUNT];
+    bool dora_cached[LB_LIN__COUNT];
     int lora_r[LB_LIN__COUNT];   /* each adapted linear's rank (rank_pattern) */
     float lora_s[LB_LIN__COUNT]; /* and scaling alpha/r or alpha/sqrt(r) (alpha_pattern) */
     /* bf16 mode (precision.c): w packed for the forward, and W^T for dX = dY W (NULL until a
@@ -203,7 +214,8 @@ struct lb_model {
     int lora_rmax;                   /* the largest rank of the adapter's modules */
     lb_lora_patterns *lora_patterns; /* lora.patterns' storage (owned; NULL: none) */
     /* DoRA: norms and factors of every adapted linear (lb_layer_w dora_norm / dora_f), then a
-     * scratch [max out * in] for B A, and one [N, F]-sized forward scratch (in the arena). */
+     * scratch [max out * in] for B A, then the eval cache's keys (lb_layer_w dora_key), and one
+     * [N, F]-sized forward scratch (in the arena). */
     float *dora_buf, *dora_delta, *dora_tmp;
     /* pissa / olora (lora_init.c): the adapter's initial A0 and B0, laid out as the adapter part
      * of `train` from index lora_init0_off on (n_init0 values), kept to convert the adapter on
@@ -292,11 +304,18 @@ const float *lb_dora_scaled_dy(const lb_layer_act *a, const lb_layer_w *lw, int 
                                int lddy, float *buf);
 /* DoRA: the detached row norms ||W + s B A|| and factors magnitude / norm of linear kind k of lw
  * (into lw->dora_norm / dora_f; m->dora_delta is scratch), and the eval-mode update (as
- * lb_lora_eval, row-independent; a->lu and a->ldw are scratch). */
+ * lb_lora_eval, row-independent; a->lu and a->ldw are scratch). PEFT recomputes the norms every
+ * forward; lb_dora_eval computes them once for the adapter it is given and reuses them while A,
+ * B, the magnitude (compared bit for bit with dora_key), the weight and the scaling stay the
+ * same: the same bits as a recomputation (the same call on the same inputs), at a compare of
+ * r (in + out) + out values instead of an [out, r] x [r, in] product and out norms per forward.
+ * Training's forward (lb_lora_forward) recomputes them every time. lb_dora_cache_drop forgets
+ * every module's (tests: the uncached path). */
 void lb_dora_factors(const lb_model *m, lb_layer_w *lw, int k);
 float lb_dora_row_norm(const float *row, int n);
 void lb_dora_eval(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, const float *x, int rows, float *y,
                   int ldy, const float *bias);
+void lb_dora_cache_drop(lb_model *m);
 /* Eval-mode LoRA update of linear kind k with adapter tensors A [r, in], B [out, r]:
  * y [rows, ldy] += scaling * (x A^T) B^T, x [rows, in], u [rows, r] scratch; row-independent
  * (lb_linear_rows), so the model's own adapter and a standalone one give the same bits. */

@@ -283,7 +283,7 @@ lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, boo
         free(pats);
         return rst;
     }
-    int64_t hn = m->n_head, total = hn + nmts, ndora = 0, maxw = 0;
+    int64_t hn = m->n_head, total = hn + nmts, ndora = 0, maxw = 0, nkey = 0;
     for (int l = 0; l < c->n_layers; l++)
         for (int k = 0; k < LB_LIN__COUNT; k++)
             if (cfg->target_mask & (1u << k)) {
@@ -291,11 +291,12 @@ lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, boo
                 if (!cfg->use_dora) continue;
                 total += lb_lin_out(c, k);
                 ndora += 2 * (int64_t)lb_lin_out(c, k);
+                nkey += (int64_t)rr[l * LB_LIN__COUNT + k] * (lb_lin_in(c, k) + lb_lin_out(c, k)) + lb_lin_out(c, k);
                 if ((int64_t)lb_lin_in(c, k) * lb_lin_out(c, k) > maxw)
                     maxw = (int64_t)lb_lin_in(c, k) * lb_lin_out(c, k);
             }
     float *blk = calloc((size_t)total, sizeof(float)), *grad = calloc((size_t)total, sizeof(float));
-    float *dbuf = ndora ? malloc(sizeof(float) * (size_t)(ndora + maxw)) : NULL;
+    float *dbuf = ndora ? malloc(sizeof(float) * (size_t)(ndora + maxw + nkey)) : NULL;
     bool rewrite = lb_lora_init_rewrites_base(cfg->init);
     float *init0 = rewrite ? calloc((size_t)(total - hn - nmts) + 1, sizeof(float)) : NULL;
     float **res = rewrite ? calloc((size_t)nlk + 1, sizeof(float *)) : NULL;
@@ -319,7 +320,7 @@ lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, boo
     free(m->dora_buf);
     m->dora_buf = dbuf;
     m->dora_delta = dbuf ? dbuf + ndora : NULL;
-    float *dp = dbuf;
+    float *dp = dbuf, *kp = dbuf ? dbuf + ndora + maxw : NULL;
     memcpy(blk, m->train, sizeof(float) * (size_t)hn); /* the head keeps its values */
     /* modules_to_save: a trainable copy of each marked tensor after the head (PEFT's
      * ModulesToSaveWrapper copies the module), bound like the head's. */
@@ -395,6 +396,8 @@ lb_status lb_lora_add(lb_model *m, const lb_lora_config *cfg, uint64_t seed, boo
             lw->dora_norm[k] = dp;
             lw->dora_f[k] = dp + out;
             dp += 2 * (int64_t)out;
+            lw->dora_key[k] = kp;
+            kp += (int64_t)r * (in + out) + out;
             /* PEFT dora_init: magnitude = ||W + s B A||_row (after A and B are initialised). */
             lb_dora_factors(m, lw, k);
             memcpy(lw->dora_mag[k], lw->dora_norm[k], sizeof(float) * (size_t)out);
@@ -438,7 +441,8 @@ lb_status lb_lora_merge(lb_model *m, lb_error *err) {
             m->owned[m->n_owned++] = w;
             lw->w[k] = w;
             lw->lora_A[k] = lw->lora_B[k] = lw->grad_A[k] = lw->grad_B[k] = NULL;
-            lw->dora_mag[k] = lw->grad_mag[k] = lw->dora_norm[k] = lw->dora_f[k] = NULL;
+            lw->dora_mag[k] = lw->grad_mag[k] = lw->dora_norm[k] = lw->dora_f[k] = lw->dora_key[k] = NULL;
+            lw->dora_cached[k] = false;
         }
     free(m->dora_buf);
     m->dora_buf = m->dora_delta = NULL;
@@ -493,6 +497,7 @@ void lb_dora_factors(const lb_model *m, lb_layer_w *lw, int k) {
     int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
     float s = lw->lora_s[k], *d = m->dora_delta;
     const float *W = lw->w[k];
+    lw->dora_cached[k] = false; /* lb_dora_eval's key no longer describes dora_f */
     /* PEFT get_weight_norm: (W + s (B A)) row by row, in float, then its L2 norm. */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, 1.0f, lw->lora_B[k], r, lw->lora_A[k], in, 0.0f,
                 d, in);
@@ -633,10 +638,30 @@ void lb_dora_eval(const lb_model *m, lb_layer_act *a, lb_layer_w *lw, int k, con
                   int ldy, const float *bias) {
     const lb_model_config *c = &m->cfg;
     int in = lb_lin_in(c, k), out = lb_lin_out(c, k), r = lw->lora_r[k];
-    lb_dora_factors(m, lw, k);
+    size_t na = (size_t)r * in, nb = (size_t)out * r;
+    float *key = lw->dora_key[k];
+    /* a linear modules_to_save trains (g_w) changes its weight in place: never cached */
+    bool same = lw->dora_cached[k] && !lw->g_w[k] && lw->dora_key_w[k] == lw->w[k] &&
+                lw->dora_key_s[k] == lw->lora_s[k] && !memcmp(key, lw->lora_A[k], sizeof(float) * na) &&
+                !memcmp(key + na, lw->lora_B[k], sizeof(float) * nb) &&
+                !memcmp(key + na + nb, lw->dora_mag[k], sizeof(float) * (size_t)out);
+    if (!same) {
+        lb_dora_factors(m, lw, k);
+        memcpy(key, lw->lora_A[k], sizeof(float) * na);
+        memcpy(key + na, lw->lora_B[k], sizeof(float) * nb);
+        memcpy(key + na + nb, lw->dora_mag[k], sizeof(float) * (size_t)out);
+        lw->dora_key_w[k] = lw->w[k];
+        lw->dora_key_s[k] = lw->lora_s[k];
+        lw->dora_cached[k] = true;
+    }
     lb_linear_rows(a->lu[k], r, x, in, lw->lora_A[k], NULL, 1.0f, false, rows, in, r);
     lb_linear_rows(a->ldw[k], out, a->lu[k], r, lw->lora_B[k], NULL, lw->lora_s[k], false, rows, r, out);
     dora_combine(lw->dora_f[k], bias, NULL, a->ldw[k], rows, out, y, ldy);
+}
+
+void lb_dora_cache_drop(lb_model *m) {
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++) m->layers[l].dora_cached[k] = false;
 }
 
 void lb_lora_eval(const lb_model_config *c, int k, int r, float scaling, const float *A, const float *B, const float *x,

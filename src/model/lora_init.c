@@ -2,7 +2,8 @@
  *
  * Owns: the decomposition of each adapted weight (LAPACK through OpenBLAS, in double: dgesdd for
  * pissa, dgeqrf + dorgqr for olora), the initial adapter A0 / B0 kept in m->lora_init0, and the owned
- * residual weights W_res = W - s B0 A0 the adapter trains on.
+ * residual weights W_res = W - s B0 A0 the adapter trains on; in a data-parallel run, making rank
+ * 0's decomposition every rank's (lb_lora_rewrite_sync).
  * Why: PEFT's LoraLayer.pissa_init / olora_init move the principal part of W into the adapter;
  * lorabert trains on the same residual in memory and saves the adapter converted to a plain
  * rank-2r LoRA over the original base (peft.c), as PEFT's
@@ -11,7 +12,8 @@
  * (torch's LAPACK and OpenBLAS's may differ there; no product B A depends on it); W_res is
  * accumulated in double from A0, B0 and W, so a restored adapter (a resumed run) gets the same bits
  * on any machine and thread count; the original weights stay in the mapping (nothing is written
- * back to files). */
+ * back to files); after lb_lora_rewrite_sync every rank of a run holds rank 0's A, B, A0, B0 and
+ * residuals, whatever its own LAPACK computed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,15 +181,11 @@ out:
     return st;
 }
 
-/* W - s (B0 A0) [out, in], accumulated in double (malloc'd; NULL: out of memory). */
-static float *residual(const float *w, const float *A0, const float *B0, int out, int in, int r, float s) {
-    float *res = malloc(sizeof(float) * (size_t)in * out);
+/* res = W - s (B0 A0) [out, in], accumulated in double. */
+static bool residual_into(float *res, const float *w, const float *A0, const float *B0, int out, int in, int r,
+                          float s) {
     double *row = malloc(sizeof(double) * (size_t)in);
-    if (!res || !row) {
-        free(res);
-        free(row);
-        return NULL;
-    }
+    if (!row) return false;
     for (int j = 0; j < out; j++) {
         for (int i = 0; i < in; i++) row[i] = 0;
         for (int q = 0; q < r; q++) {
@@ -199,7 +197,24 @@ static float *residual(const float *w, const float *A0, const float *B0, int out
         for (int i = 0; i < in; i++) res[(int64_t)j * in + i] = (float)((double)wj[i] - (double)s * row[i]);
     }
     free(row);
+    return true;
+}
+
+/* The same into a new array (malloc'd; NULL: out of memory). */
+static float *residual(const float *w, const float *A0, const float *B0, int out, int in, int r, float s) {
+    float *res = malloc(sizeof(float) * (size_t)in * out);
+    if (res && !residual_into(res, w, A0, B0, out, in, r, s)) {
+        free(res);
+        res = NULL;
+    }
     return res;
+}
+
+/* LORABERT_TEST_INIT_SKEW (model.h lb_lora_rewrite_sync): this process's A0 one float step up. */
+static void test_skew(float *A0, int64_t n) {
+    const char *e = getenv("LORABERT_TEST_INIT_SKEW");
+    if (!e || strcmp(e, "1")) return;
+    for (int64_t i = 0; i < n; i++) A0[i] = nextafterf(A0[i], INFINITY);
 }
 
 static void free_res(float **res, int n) {
@@ -228,6 +243,7 @@ lb_status lb_lora_rewrite_prepare(lb_model *m, const lb_lora_config *cfg, const 
             off += (int64_t)r * (in + out);
             lb_status st = cfg->init == LB_LORA_INIT_PISSA ? pissa(w, out, in, r, s, A0, B0, err)
                                                            : olora(w, out, in, r, A0, B0, err);
+            if (!st) test_skew(A0, (int64_t)r * in);
             if (!st && !(res[n] = residual(w, A0, B0, out, in, r, s)))
                 st = lb_err(err, LB_ERR_NOMEM, "LoRA init %s: out of memory", name);
             if (st) {
@@ -256,6 +272,7 @@ void lb_lora_rewrite_commit(lb_model *m, float **res, bool copy_ab) {
                        sizeof(float) * (size_t)out * r);
             }
             m->owned[m->n_owned++] = res[n];
+            lw->w_src[k] = lw->w[k];
             lw->w[k] = res[n++];
         }
 }
@@ -290,5 +307,73 @@ lb_status lb_lora_rewrite_restore(lb_model *m, lb_error *err) {
         }
     lb_lora_rewrite_commit(m, res, false);
     free(res);
+    return LB_OK;
+}
+
+/* Rank 0's bytes of buf on every rank, through allgather in chunks of at most 1 MiB a rank. */
+static lb_status from_rank0(const lb_collective *coll, void *buf, size_t bytes, void *scratch, size_t chunk,
+                            const char *name, lb_error *err) {
+    for (size_t off = 0; off < bytes; off += chunk) {
+        size_t n = bytes - off < chunk ? bytes - off : chunk;
+        lb_status st = coll->allgather(coll->user, (char *)buf + off, n, scratch, err);
+        if (st) return lb_err_prefix(err, "LoRA init %s: sharing rank 0's decomposition", name);
+        memcpy((char *)buf + off, scratch, n); /* rank 0's part comes first */
+    }
+    return LB_OK;
+}
+
+lb_status lb_lora_rewrite_sync(lb_model *m, const lb_collective *coll, lb_error *err) {
+    if (!coll || coll->size < 2 || !m->has_lora || !lb_lora_init_rewrites_base(m->lora.init)) return LB_OK;
+    const lb_model_config *c = &m->cfg;
+    const char *name = lb_lora_init_name(m->lora.init);
+    /* every rank says its sizes first: a different layout would mix unrelated bytes */
+    int64_t mine[2] = {m->n_train, m->lora_init0 ? m->n_init0 : -1};
+    const size_t chunk = (size_t)1 << 20;
+    size_t need = sizeof mine > chunk ? sizeof mine : chunk;
+    void *scratch = malloc(need * (size_t)coll->size);
+    if (!scratch) return lb_err(err, LB_ERR_NOMEM, "LoRA init %s: out of memory", name);
+    lb_status st = coll->allgather(coll->user, mine, sizeof mine, scratch, err);
+    if (st) {
+        free(scratch);
+        return lb_err_prefix(err, "LoRA init %s: sharing rank 0's decomposition", name);
+    }
+    for (int r = 1; r < coll->size; r++) {
+        const int64_t *theirs = (const int64_t *)scratch + 2 * r, *first = scratch;
+        if (theirs[0] != first[0] || theirs[1] != first[1]) {
+            st = lb_err(err, LB_ERR_USAGE,
+                        "LoRA init %s: rank %d holds %lld trainable and %lld initial values, rank 0 %lld and %lld: "
+                        "every rank needs the same model and adapter options",
+                        name, r, (long long)theirs[0], (long long)theirs[1], (long long)first[0], (long long)first[1]);
+            free(scratch);
+            return st;
+        }
+    }
+    if (mine[1] < 0) { /* no A0 / B0 kept (an adapter merged since): nothing rests on them */
+        free(scratch);
+        return LB_OK;
+    }
+    st = from_rank0(coll, m->train, sizeof(float) * (size_t)m->n_train, scratch, chunk, name, err);
+    if (!st) st = from_rank0(coll, m->lora_init0, sizeof(float) * (size_t)m->n_init0, scratch, chunk, name, err);
+    free(scratch);
+    if (st) return st;
+    /* the residuals from rank 0's A0 / B0, into the owned arrays that hold them */
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            lb_layer_w *lw = &m->layers[l];
+            if (!lw->lora_A[k] || !lw->w_src[k]) continue;
+            float *res = NULL;
+            for (int i = 0; i < m->n_owned && !res; i++)
+                if (m->owned[i] == lw->w[k]) res = m->owned[i];
+            if (!res)
+                return lb_err(err, LB_ERR_INTERNAL, "LoRA init %s: layer %d %s: the residual weight is not owned", name,
+                              l, m->arch->lin_short[k]);
+            const float *A0 = m->lora_init0 + (lw->lora_A[k] - m->train - m->lora_init0_off);
+            const float *B0 = m->lora_init0 + (lw->lora_B[k] - m->train - m->lora_init0_off);
+            if (!residual_into(res, lw->w_src[k], A0, B0, lb_lin_out(c, k), lb_lin_in(c, k), lw->lora_r[k],
+                               lw->lora_s[k]))
+                return lb_err(err, LB_ERR_NOMEM, "LoRA init %s: out of memory", name);
+        }
+    lb_precision_free_packs(m);
+    m->fwd_valid = false;
     return LB_OK;
 }

@@ -148,6 +148,19 @@ bool lb_lora_init_rewrites_base(int init);
 /* "default", "gaussian", "false", "pissa", "olora" ("?" out of range). */
 const char *lb_lora_init_name(int init);
 
+typedef struct lb_model lb_model;
+/* A data-parallel run's start with a pissa / olora adapter (lora_init.c): makes rank 0's
+ * decomposition every rank's. Each rank decomposed W on its own, and LAPACK (OpenBLAS picks its
+ * kernels by CPU model) may differ in the last bits between hosts; this gathers the trainable
+ * block (A, B, head, modules_to_save) and A0 / B0 from rank 0 (through coll's allgather, in
+ * chunks), and recomputes each residual W - s B0 A0 from them and the original weight (in double,
+ * the same bits on every rank). Every rank calls it with the same model layout: a rank whose
+ * sizes differ is LB_ERR_USAGE on every rank. No-op without such an adapter or with a NULL /
+ * one-process collective. Test hook: LORABERT_TEST_INIT_SKEW=1 in a process's environment moves
+ * each A0 value of its own decomposition one float step up (what another LAPACK kernel gives),
+ * so a test can show that rank 0's decomposition wins. */
+lb_status lb_lora_rewrite_sync(lb_model *m, const lb_collective *coll, lb_error *err);
+
 typedef struct lb_load_opts {
     int num_labels;            /* 0: from config.json (id2label), else override */
     const char *const *labels; /* optional label names [num_labels] */
@@ -156,8 +169,6 @@ typedef struct lb_load_opts {
     bool problem_set;          /* problem (lb_problem_type) overrides config.json's problem_type */
     int problem;
 } lb_load_opts;
-
-typedef struct lb_model lb_model;
 
 lb_model *lb_model_load(const char *dir, const lb_load_opts *opts, lb_error *err);
 /* A model with random weights (N(0, 0.02), LayerNorm 1/0, biases 0) for the shape in cfg

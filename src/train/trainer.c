@@ -418,6 +418,9 @@ lb_status lb_trainer_open(lb_model *m, const lb_tokset *train, const lb_tokset *
                       "per step",
                       P, K, LB_TRAIN_MAX_ACCUM);
     const int G = K * P;
+    /* pissa / olora: rank 0's decomposition is every rank's (LAPACK may differ between hosts) */
+    lb_status sst = P > 1 ? lb_lora_rewrite_sync(m, o->coll, err) : LB_OK;
+    if (sst) return sst;
     if (!train && G > 1)
         return lb_err(err, LB_ERR_USAGE,
                       "train: a run on caller-given batches takes one micro-batch per step (no accumulation or "

@@ -276,6 +276,25 @@ Test(jsonl, json_array_file) {
     cr_assert_eq(lb_table_cell(&t, 0, 1)->type, LB_VAL_INT);
     cr_assert_eq(lb_table_cell(&t, 1, 2)->type, LB_VAL_FLOAT);
     lb_table_free(&t);
+    /* numbers are typed from their literals as in JSON Lines: 1 an INT, 1.0 a FLOAT (a multi-hot
+     * vector of floats stays one), large integers exact; escapes and nesting do not shift the
+     * elements' spans */
+    t = jsonl_ok("[\n {\"t\": \"a,]}\\\"\", \"l\": [0.0, 1.0], \"n\": 1, \"f\": 1.0, \"o\": {\"x\": [1]}},\n"
+                 " {\"n\": 9007199254740993, \"f\": 2, \"l\": [1, 0]}\n]");
+    cr_assert_eq(t.nrows, 2);
+    long l = lb_table_col(&t, "l"), n = lb_table_col(&t, "n"), f = lb_table_col(&t, "f");
+    cell_str(&t, 0, 0, "a,]}\"");
+    const lb_value *v = lb_table_cell(&t, 0, l);
+    cr_assert(v->type == LB_VAL_LIST && v->n_items == 2 && v->items[0].type == LB_VAL_FLOAT &&
+              v->items[1].type == LB_VAL_FLOAT && v->items[1].f == 1.0);
+    v = lb_table_cell(&t, 1, l);
+    cr_assert(v->type == LB_VAL_LIST && v->items[0].type == LB_VAL_INT && v->items[0].i == 1);
+    cr_assert(lb_table_cell(&t, 0, n)->type == LB_VAL_INT && lb_table_cell(&t, 0, n)->i == 1);
+    cr_assert(lb_table_cell(&t, 0, f)->type == LB_VAL_FLOAT && lb_table_cell(&t, 0, f)->f == 1.0);
+    cr_assert(lb_table_cell(&t, 1, n)->type == LB_VAL_INT && lb_table_cell(&t, 1, n)->i == 9007199254740993LL,
+              "big int not exact");
+    cr_assert(lb_table_cell(&t, 1, f)->type == LB_VAL_INT && lb_table_cell(&t, 1, f)->i == 2);
+    lb_table_free(&t);
     jsonl_bad("[{\"a\":1}, 3]", "t.jsonl:array element 1: expected a JSON object");
     jsonl_bad("[{\"a\":1}] x", "unexpected data after the top-level JSON array");
     jsonl_bad("[{\"a\":1},\n{\"a\":}]", "t.jsonl:2: invalid JSON array");
@@ -559,6 +578,11 @@ Test(dataset, integer_labels) {
     cr_assert_not_null(strstr(e.msg, "row 0: label -1 in column \"label\" is not a class index"), "%s", e.msg);
     cr_assert_eq(load_str("i.jsonl", "{\"text\":\"a\",\"label\":0.5}\n", NULL, &d, &e), LB_ERR_UNSUPPORTED);
     cr_assert_not_null(strstr(e.msg, "non-integer number"), "%s", e.msg);
+    /* 1.0 is a float literal (JSON Lines and .json arrays alike): the message says so */
+    cr_assert_eq(load_str("f.json", "[{\"text\":\"a\",\"label\":1.0}]", NULL, &d, &e), LB_ERR_UNSUPPORTED);
+    cr_assert_not_null(strstr(e.msg, "f.json: row 0: label column \"label\" holds 1.0, a number written with a "
+                                     "fraction or an exponent; class labels are integers written as integers (1)"),
+                       "%s", e.msg);
     /* Booleans are 0/1. */
     cr_assert_eq(
         load_str("b.jsonl", "{\"text\":\"a\",\"label\":true}\n{\"text\":\"b\",\"label\":false}\n", NULL, &d, &e), LB_OK,

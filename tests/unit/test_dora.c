@@ -3,7 +3,9 @@
  * existing small golden model): logits, loss, gradients of every trainable tensor (magnitudes
  * included), a 5-step AdamW trajectory, merge_and_unload; the PEFT folder read and written; a fresh
  * DoRA adapter is a no-op; gradients with LoRA dropout against finite differences; and the
- * refusals (DoRA held apart from its base, the base-rewriting inits). */
+ * refusals (DoRA held apart from its base, the base-rewriting inits); the eval-mode cache of the
+ * row norms (lb_dora_eval): the same bits as recomputing, used, and dropped when A, B or the
+ * magnitude change. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "base/fileio.h"
 #include "formats/safetensors.h"
 #include "kernels/kernels.h"
+#include "model/internal.h"
 #include "model/model.h"
 #include "model/peft.h"
 #include "../support/model_support.h"
@@ -136,6 +139,76 @@ static void merge_case(golden *g, const char *name) {
 }
 
 Test(dora_parity, merge_matches_peft_merge_and_unload) { each_case(merge_case); }
+
+/* The first trainable tensor whose name holds `part` (A or magnitude of the first DoRA module). */
+static float *param_with(lb_model *m, const char *part) {
+    lb_param *ps;
+    int np = lb_model_params(m, &ps);
+    for (int i = 0; i < np; i++)
+        if (strstr(ps[i].name, part)) return ps[i].data;
+    cr_assert_fail("no trainable tensor named *%s*", part);
+    return NULL;
+}
+
+/* eval-mode logits into y, with the DoRA cache kept (cached) or dropped first. */
+static void eval_logits(golden *g, bool cached, float *y) {
+    lb_error e = {0};
+    if (!cached) lb_dora_cache_drop(g->m);
+    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, y, &e), LB_OK, "%s", e.msg);
+}
+
+static void cache_case(golden *g, const char *name) {
+    size_t n = (size_t)g->b.B * (size_t)g->NL, bytes = sizeof(float) * n;
+    float *ref = malloc(bytes), *y = malloc(bytes), *y2 = malloc(bytes);
+    cr_assert(ref && y && y2);
+    eval_logits(g, false, ref);
+    int modules = 0, cached = 0;
+    lb_layer_w *first = NULL;
+    int fk = 0;
+    for (int l = 0; l < g->m->cfg.n_layers; l++)
+        for (int k = 0; k < LB_LIN__COUNT; k++) {
+            if (!g->m->layers[l].dora_mag[k]) continue;
+            if (!first) first = &g->m->layers[l], fk = k;
+            modules++;
+            cached += g->m->layers[l].dora_cached[k];
+        }
+    cr_assert(modules > 0 && cached == modules, "%s: %d of %d DoRA modules cached after an eval forward", name, cached,
+              modules);
+    eval_logits(g, true, y);
+    cr_assert(!memcmp(y, ref, bytes), "%s: cached eval logits differ from the recomputed ones", name);
+    /* the cache is what the forward uses: a spoiled factor shows (and dropping it heals) */
+    float f0 = first->dora_f[fk][0];
+    first->dora_f[fk][0] = f0 * 2.0f + 1.0f;
+    eval_logits(g, true, y);
+    cr_assert(memcmp(y, ref, bytes), "%s: the eval forward recomputed the factors it had cached", name);
+    eval_logits(g, false, y);
+    cr_assert(!memcmp(y, ref, bytes), "%s: dropping the cache did not recompute", name);
+    /* A changed (as by a training step): the key no longer matches, the factors are recomputed */
+    static const char *const parts[] = {"lora_A", "lora_B", "lora_magnitude_vector"};
+    for (int p = 0; p < 3; p++) {
+        float *v = param_with(g->m, parts[p]), old = v[0];
+        v[0] = old + 0.25f;
+        eval_logits(g, true, y);
+        eval_logits(g, false, y2);
+        cr_assert(!memcmp(y, y2, bytes), "%s: %s changed: cached and recomputed logits differ", name, parts[p]);
+        cr_assert(memcmp(y, ref, bytes), "%s: %s changed and the logits did not", name, parts[p]);
+        v[0] = old;
+        eval_logits(g, true, y);
+        cr_assert(!memcmp(y, ref, bytes), "%s: %s restored: logits differ from the first ones", name, parts[p]);
+    }
+    /* a training forward recomputes the factors for itself and leaves the cache stale */
+    lb_error e = {0};
+    cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, y, &e), LB_OK, "%s", e.msg);
+    cr_assert(!first->dora_cached[fk], "%s: a training forward left the eval cache marked current", name);
+    eval_logits(g, true, y);
+    cr_assert(!memcmp(y, ref, bytes), "%s: eval after a training forward differs", name);
+    cr_log_info("%s: %d DoRA modules, cached eval logits bitwise equal to recomputed ones", name, modules);
+    free(ref);
+    free(y);
+    free(y2);
+}
+
+Test(dora_cache, eval_reuses_the_norms_bitwise_and_follows_changes) { each_case(cache_case); }
 
 Test(dora_peft, save_writes_use_dora_and_loads_back_bitwise) {
     golden g;
