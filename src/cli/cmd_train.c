@@ -234,10 +234,14 @@ int cmd_train(int argc, char **argv) {
     if (no_eval && eval_strategy && strcmp(eval_strategy, "no"))
         return cli_usage_error("train", "--no-eval and --eval-strategy %s exclude each other", eval_strategy);
     if (eval_strategy && !strcmp(eval_strategy, "no")) no_eval = true;
-    if (eval_steps > 1 && eval_steps != (double)(long long)eval_steps)
-        return cli_usage_error("train", "--eval-steps must be an integer if bigger than 1: %g", eval_steps);
-    if (save_steps > 1 && save_steps != (double)(long long)save_steps)
-        return cli_usage_error("train", "--save-steps must be an integer if bigger than 1: %g", save_steps);
+    const struct {
+        const char *name;
+        double v;
+    } step_opts[] = {{"--eval-steps", eval_steps}, {"--save-steps", save_steps}};
+    for (size_t i = 0; i < sizeof step_opts / sizeof *step_opts; i++)
+        if (step_opts[i].v > 1 && step_opts[i].v != (double)(long long)step_opts[i].v)
+            return cli_usage_error("train", "%s must be an integer if bigger than 1: %g", step_opts[i].name,
+                                   step_opts[i].v);
     const cli_choice greater_choice = {greater, booleans, "--greater-is-better must be true or false"};
     rc = cli_check_choices("train", &greater_choice, 1);
     if (rc) return rc;
@@ -273,22 +277,22 @@ int cmd_train(int argc, char **argv) {
         cli_free_list(label_names);
         return cli_usage_error("train", "--target-modules is empty");
     }
-    if (lb_lora_options_check(&(lb_lora_options){.init = lora_init}, &err)) {
-        cli_free_list(label_names);
-        return cli_usage_error("train", "--lora-init: %s", err.msg);
-    }
-    if (lb_lora_options_check(&(lb_lora_options){.rank_pattern = rank_pattern, .alpha_pattern = alpha_pattern}, &err)) {
-        cli_free_list(label_names);
-        return cli_usage_error("train", "%s", err.msg);
-    }
-    if (lb_lora_options_check(&(lb_lora_options){.modules_to_save = mts}, &err)) {
-        cli_free_list(label_names);
-        return cli_usage_error("train", "--modules-to-save: %s", err.msg);
-    }
-    if (lb_lora_options_check(&lora, &err)) {
-        cli_free_list(label_names);
-        return cli_usage_error("train", "--target-modules: %s", err.msg);
-    }
+    /* each group of LoRA options on its own first, so that the message names the option at fault
+     * (the patterns' messages name theirs), then all of them together */
+    const struct {
+        lb_lora_options o;
+        const char *prefix;
+    } lora_checks[] = {
+        {{.init = lora_init}, "--lora-init: "},
+        {{.rank_pattern = rank_pattern, .alpha_pattern = alpha_pattern}, ""},
+        {{.modules_to_save = mts}, "--modules-to-save: "},
+        {lora, "--target-modules: "},
+    };
+    for (size_t i = 0; i < sizeof lora_checks / sizeof *lora_checks; i++)
+        if (lb_lora_options_check(&lora_checks[i].o, &err)) {
+            cli_free_list(label_names);
+            return cli_usage_error("train", "%s%s", lora_checks[i].prefix, err.msg);
+        }
     cli_set_threads(threads);
     /* An explicit --max-length above the model's positions is refused up front; the default
      * (512) only matters when an example is that long, which the run checks before writing. */

@@ -348,6 +348,24 @@ static lb_status decode_values(chunk_ctx *c, int32_t enc, const uint8_t *p, size
     }
 }
 
+/* A value as its own cell: strings copied (UTF-8 checked for UTF8 columns), charged. */
+static lb_status own_value(chunk_ctx *c, const lb_value *v, lb_value *out, size_t row) {
+    if (v->type != LB_VAL_STR) {
+        *out = *v;
+        return LB_OK;
+    }
+    if (c->check_utf8 && !valid_utf8((const uint8_t *)v->s, v->slen))
+        return lb_err(c->err, LB_ERR_FORMAT, "row %zu: value is not valid UTF-8 (column is annotated UTF8)", row);
+    lb_status st = budget_take(c->budget, v->slen + 1, "copying the strings", c->err);
+    if (st) return lb_err_prefix(c->err, "row %zu", row);
+    char *s = malloc(v->slen + 1);
+    if (!s) return lb_err(c->err, LB_ERR_NOMEM, "out of memory copying a %zu-byte string", v->slen);
+    memcpy(s, v->s, v->slen);
+    s[v->slen] = 0;
+    *out = (lb_value){.type = LB_VAL_STR, .s = s, .slen = v->slen};
+    return LB_OK;
+}
+
 /* Copies the page's values into table cells, following the definition levels. */
 static lb_status scatter(chunk_ctx *c, size_t n, bool has_levels) {
     const int max_def = c->leaf->max_def;
@@ -357,21 +375,9 @@ static lb_status scatter(chunk_ctx *c, size_t n, bool has_levels) {
         size_t row = c->file_row + c->rows_done + i; /* the file's row number, for messages */
         lb_value *cell = &t->cells[(c->row_base + c->rows_done + i) * t->ncols + c->col];
         if (has_levels && (int)c->levels[i] != max_def) continue; /* stays LB_VAL_NULL */
-        const lb_value *v = &c->vals[j++];
-        if (v->type != LB_VAL_STR) {
-            *cell = *v;
-            continue;
-        }
-        if (c->check_utf8 && !valid_utf8((const uint8_t *)v->s, v->slen))
-            return lb_err(c->err, LB_ERR_FORMAT, "row %zu: value is not valid UTF-8 (column is annotated UTF8)", row);
         /* a dictionary string repeated by an RLE run is copied per row: that is the growth */
-        lb_status st = budget_take(c->budget, v->slen + 1, "copying the strings", c->err);
-        if (st) return lb_err_prefix(c->err, "row %zu", row);
-        char *s = malloc(v->slen + 1);
-        if (!s) return lb_err(c->err, LB_ERR_NOMEM, "out of memory copying a %zu-byte string", v->slen);
-        memcpy(s, v->s, v->slen);
-        s[v->slen] = 0;
-        *cell = (lb_value){.type = LB_VAL_STR, .s = s, .slen = v->slen};
+        lb_status st = own_value(c, &c->vals[j++], cell, row);
+        if (st) return st;
     }
     return LB_OK;
 }
@@ -442,24 +448,6 @@ static lb_status read_data_page(chunk_ctx *c, const lb_pq_page_header *h, const 
     free(scratch);
     if (st) return st;
     c->rows_done += n;
-    return LB_OK;
-}
-
-/* A value as its own cell: strings copied (UTF-8 checked for UTF8 columns), charged. */
-static lb_status own_value(chunk_ctx *c, const lb_value *v, lb_value *out, size_t row) {
-    if (v->type != LB_VAL_STR) {
-        *out = *v;
-        return LB_OK;
-    }
-    if (c->check_utf8 && !valid_utf8((const uint8_t *)v->s, v->slen))
-        return lb_err(c->err, LB_ERR_FORMAT, "row %zu: value is not valid UTF-8 (column is annotated UTF8)", row);
-    lb_status st = budget_take(c->budget, v->slen + 1, "copying the strings", c->err);
-    if (st) return lb_err_prefix(c->err, "row %zu", row);
-    char *s = malloc(v->slen + 1);
-    if (!s) return lb_err(c->err, LB_ERR_NOMEM, "out of memory copying a %zu-byte string", v->slen);
-    memcpy(s, v->s, v->slen);
-    s[v->slen] = 0;
-    *out = (lb_value){.type = LB_VAL_STR, .s = s, .slen = v->slen};
     return LB_OK;
 }
 

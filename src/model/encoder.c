@@ -18,17 +18,7 @@
 #include "model/internal.h"
 
 /* ---- arena layout ---------------------------------------------------------------------- */
-typedef struct bump {
-    char *base;
-    size_t off;
-} bump;
-static void *take(bump *b, size_t bytes) {
-    void *p = b->base ? b->base + b->off : NULL;
-    b->off += (bytes + 63) & ~(size_t)63;
-    return p;
-}
-#define TAKE_F(b, n) ((float *)take((b), sizeof(float) * (size_t)(n)))
-#define TAKE_U8(b, n) ((uint8_t *)take((b), (size_t)(n)))
+typedef lb_bump bump;
 
 typedef struct fwd_plan {
     bool train;                   /* keep per-layer activations */
@@ -321,7 +311,10 @@ static void head_eval(lb_model *m, const float *hcls, float *logits, int ld) {
     }
 }
 
-static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
+/* The batch against the model, for this file's forward and modernbert.c's: B, T >= 1, every
+ * length in 1..T, T within the positions, every token id in the vocabulary and (a model with
+ * token types) every type id in range. *N: the real tokens. */
+static lb_status check_batch(const lb_model *m, const lb_batch *bt, int64_t *N, lb_error *err) {
     const lb_model_config *c = &m->cfg;
     if (bt->B < 1 || bt->T < 1 || !bt->ids || !bt->lengths)
         return lb_err(err, LB_ERR_USAGE, "model forward: empty batch (B=%d, T=%d)", bt->B, bt->T);
@@ -329,7 +322,7 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
         return lb_err(err, LB_ERR_USAGE, "model forward: sequence length %d exceeds the %d positions of the model%s",
                       bt->T, c->max_tokens,
                       m->arch->pos_from_pad ? " (max_position_embeddings - pad_token_id - 1)" : "");
-    int64_t N = 0;
+    *N = 0;
     for (int b = 0; b < bt->B; b++) {
         int len = bt->lengths[b];
         if (len < 1 || len > bt->T)
@@ -348,10 +341,16 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
                                   t, c->type_vocab_size);
             }
         }
-        N += len;
+        *N += len;
     }
-    if (N > INT32_MAX / 4)
-        return lb_err(err, LB_ERR_USAGE, "model forward: batch of %lld tokens is too large", (long long)N);
+    if (*N > INT32_MAX / 4)
+        return lb_err(err, LB_ERR_USAGE, "model forward: batch of %lld tokens is too large", (long long)*N);
+    return LB_OK;
+}
+
+/* The per-batch index arrays of a checked batch of N real tokens. */
+static lb_status prepare_batch(lb_model *m, const lb_batch *bt, int64_t N, lb_error *err) {
+    const lb_model_config *c = &m->cfg;
     /* (Re)size the per-batch index arrays. */
     if (!m->len || m->B < bt->B || m->N < N) {
         free(m->len);
@@ -395,12 +394,12 @@ static lb_status prepare_batch(lb_model *m, const lb_batch *bt, lb_error *err) {
     return LB_OK;
 }
 
-static lb_status forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits, int ld,
+/* The forward of a checked batch of N real tokens (the entry points below check it). */
+static lb_status forward(lb_model *m, const lb_batch *batch, int64_t N, bool train, lb_rng *rng, float *logits, int ld,
                          lb_error *err) {
     const lb_model_config *c = &m->cfg;
     int L = c->n_layers, D = c->dim, H = c->n_heads;
-    m->fwd_valid = false;
-    lb_status st = prepare_batch(m, batch, err);
+    lb_status st = prepare_batch(m, batch, N, err);
     if (st || (st = lb_precision_prepare_forward(m, err))) return st;
     fwd_plan p = {.train = train, .drop = train && rng != NULL};
     for (int b = 0; b < m->B; b++) {
@@ -443,8 +442,12 @@ static lb_status forward(lb_model *m, const lb_batch *batch, bool train, lb_rng 
 
 lb_status lb_encoder_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, float *logits,
                              lb_error *err) {
-    if (m->arch->modern) return lb_modernbert_forward(m, batch, train, rng, NULL, 0, logits, m->cfg.num_labels, err);
-    return forward(m, batch, train, rng, logits, m->cfg.num_labels, err);
+    int64_t N = 0;
+    m->fwd_valid = false;
+    lb_status st = check_batch(m, batch, &N, err);
+    if (st) return st;
+    if (m->arch->modern) return lb_modernbert_forward(m, batch, N, train, rng, NULL, 0, logits, m->cfg.num_labels, err);
+    return forward(m, batch, N, train, rng, logits, m->cfg.num_labels, err);
 }
 
 lb_status lb_encoder_forward_segments(lb_model *m, const lb_batch *batch, const lb_segment *segs, int nseg,
@@ -465,10 +468,14 @@ lb_status lb_encoder_forward_segments(lb_model *m, const lb_batch *batch, const 
         const char *what = sg->adapter ? lb_lora_adapter_mismatch(sg->adapter, m) : NULL;
         if (what) return lb_err(err, LB_ERR_USAGE, "model forward: segment %d's adapter has another %s", s, what);
     }
-    if (m->arch->modern) return lb_modernbert_forward(m, batch, false, NULL, segs, nseg, logits, ld_logits, err);
+    int64_t N = 0;
+    m->fwd_valid = false;
+    lb_status st = check_batch(m, batch, &N, err);
+    if (st) return st;
+    if (m->arch->modern) return lb_modernbert_forward(m, batch, N, false, NULL, segs, nseg, logits, ld_logits, err);
     m->segs = segs;
     m->nseg = nseg;
-    lb_status st = forward(m, batch, false, NULL, logits, ld_logits, err);
+    st = forward(m, batch, N, false, NULL, logits, ld_logits, err);
     m->segs = NULL;
     m->nseg = 0;
     return st;

@@ -269,6 +269,22 @@ lb_status lb_encoder_forward_segments(lb_model *m, const lb_batch *batch, const 
 lb_status lb_encoder_backward(lb_model *m, const float *dlogits, lb_error *err);
 void lb_encoder_free_buffers(lb_model *m);
 
+/* The activation arenas' bump allocator (encoder.c, modernbert.c): a layout pass with base NULL
+ * measures (every pointer NULL, off the bytes needed), a second over the allocated block assigns;
+ * every piece starts 64-byte aligned. */
+typedef struct lb_bump {
+    char *base;
+    size_t off;
+} lb_bump;
+static inline void *lb_bump_take(lb_bump *b, size_t bytes) {
+    void *p = b->base ? b->base + b->off : NULL;
+    b->off += (bytes + 63) & ~(size_t)63;
+    return p;
+}
+#define TAKE_F(b, n) ((float *)lb_bump_take((b), sizeof(float) * (size_t)(n)))
+#define TAKE_U8(b, n) ((uint8_t *)lb_bump_take((b), (size_t)(n)))
+#define TAKE_I(b, n) ((int32_t *)lb_bump_take((b), sizeof(int32_t) * (size_t)(n)))
+
 /* Input and output widths of a block's linear kind (ModernBERT: Q is the fused Wqkv [3D, D],
  * FFN1 the GeGLU's Wi [2F, D]). */
 static inline int lb_lin_in(const lb_model_config *c, int k) { return k == LB_LIN_FFN2 ? c->hidden_dim : c->dim; }
@@ -280,10 +296,11 @@ static inline int lb_lin_out(const lb_model_config *c, int k) {
 /* Whether the architecture's blocks have linear kind k. */
 static inline bool lb_lin_present(const lb_arch_desc *a, int k) { return !a->lin_kinds || (a->lin_kinds >> k) & 1u; }
 
-/* modernbert.c: ModernBERT's forward (segs NULL: the model's own adapter and head; train keeps
- * what backward needs), backward and buffers; encoder.c's entry points call them for it. */
-lb_status lb_modernbert_forward(lb_model *m, const lb_batch *batch, bool train, lb_rng *rng, const lb_segment *segs,
-                                int nseg, float *logits, int ld_logits, lb_error *err);
+/* modernbert.c: ModernBERT's forward (of a batch of N real tokens that encoder.c's entry points
+ * checked; segs NULL: the model's own adapter and head; train keeps what backward needs),
+ * backward and buffers; encoder.c's entry points call them for it. */
+lb_status lb_modernbert_forward(lb_model *m, const lb_batch *batch, int64_t N, bool train, lb_rng *rng,
+                                const lb_segment *segs, int nseg, float *logits, int ld_logits, lb_error *err);
 lb_status lb_modernbert_backward(lb_model *m, const float *dlogits, lb_error *err);
 void lb_modernbert_free(lb_model *m);
 

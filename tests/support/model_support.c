@@ -11,6 +11,7 @@
 #include "kernels/kernels.h"
 #include "model/internal.h"
 #include "model/peft.h"
+#include "train/optim.h"
 
 int32_t *golden_i64_to_i32(lb_st_file *f, const char *name, int64_t *n_out, int64_t *shape) {
     const lb_st_tensor *t = lb_st_find(f, name);
@@ -252,6 +253,88 @@ const float *adapter_golden_tensor(const adapter_golden *g, const char *name) {
     const float *p = lb_st_f32(g->f, t, &e);
     cr_assert_not_null(p, "%s", e.msg);
     return p;
+}
+
+const float *adapter_golden_param(const adapter_golden *g, const char *prefix, const char *pname) {
+    char key[600];
+    snprintf(key, sizeof key, "%s.%s", prefix, pname);
+    return adapter_golden_tensor(g, key);
+}
+
+void adapter_parity_forward_backward(adapter_golden *g, const char *name, double eval_tol, double *d_eval,
+                                     double *d_train) {
+    lb_error e = {0};
+    int B = g->b.B, NL = g->NL;
+    float *logits = g->y1, *dl = g->y2;
+    const float *ref = adapter_golden_tensor(g, "logits");
+    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
+    *d_eval = max_abs_diff(logits, ref, (int64_t)B * NL);
+    cr_assert(*d_eval <= eval_tol, "%s: eval logits of the PEFT-saved adapter differ by %.3g", name, *d_eval);
+    lb_model_set_weight_packing(g->m, false);
+    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
+    cr_assert(max_abs_diff(logits, ref, (int64_t)B * NL) <= 1e-4, "%s: unpacked", name);
+    lb_model_set_weight_packing(g->m, true);
+    cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+    *d_train = max_abs_diff(logits, ref, (int64_t)B * NL);
+    cr_assert(*d_train <= 1e-4, "%s: train-mode logits differ by %.3g", name, *d_train);
+    float loss = lb_cross_entropy(logits, g->labels, B, NL, dl), rl = *adapter_golden_tensor(g, "loss");
+    cr_assert(fabsf(loss - rl) <= 1e-4f * fabsf(rl), "%s: loss %.8g vs %.8g", name, loss, rl);
+    lb_model_zero_grad(g->m);
+    cr_assert_eq(lb_model_backward(g->m, dl, &e), LB_OK, "%s", e.msg);
+    lb_param *ps;
+    int np = lb_model_params(g->m, &ps), ngold = 0;
+    for (size_t i = 0; i < lb_st_count(g->f); i++) ngold += !strncmp(lb_st_at(g->f, i)->name, "grad.", 5);
+    cr_assert_eq(np, ngold, "%s: %d trainable tensors, %d golden grads", name, np, ngold);
+}
+
+void adapter_parity_trajectory(adapter_golden *g, const char *name, bool (*skip)(const char *pname)) {
+    lb_error e = {0};
+    int B = g->b.B, NL = g->NL;
+    float *logits = g->y1, *dl = g->y2;
+    lb_param *ps;
+    int np = lb_model_params(g->m, &ps);
+    lb_adamw opt;
+    lb_adamw_config oc;
+    lb_adamw_defaults(&oc);
+    oc.weight_decay = 0.01f;
+    cr_assert_eq(lb_adamw_init(&opt, ps, np, &oc, &e), LB_OK, "%s", e.msg);
+    const lb_st_tensor *lt = lb_st_find(g->f, "traj_losses");
+    cr_assert_not_null(lt);
+    const float *rl = adapter_golden_tensor(g, "traj_losses");
+    for (int64_t s = 0; s < lt->numel; s++) {
+        cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+        float loss = lb_cross_entropy(logits, g->labels, B, NL, dl);
+        cr_assert(fabsf(loss - rl[s]) <= 1e-3f * fabsf(rl[s]), "%s step %lld: loss %.8g vs %.8g", name, (long long)s,
+                  loss, rl[s]);
+        lb_model_zero_grad(g->m);
+        cr_assert_eq(lb_model_backward(g->m, dl, &e), LB_OK, "%s", e.msg);
+        lb_adamw_step(&opt, 1e-2);
+    }
+    double worst = 0;
+    for (int i = 0; i < np; i++) {
+        if (skip && skip(ps[i].name)) continue;
+        double rel = rel_diff(ps[i].data, adapter_golden_param(g, "traj", ps[i].name), ps[i].numel);
+        worst = fmax(worst, rel);
+        cr_assert(rel <= 1e-3, "%s: %s after the trajectory: rel %.3g", name, ps[i].name, rel);
+    }
+    cr_log_info("%s: %lld steps, loss %.6g -> %.6g, worst parameter rel %.3g", name, (long long)lt->numel, rl[0],
+                rl[lt->numel - 1], worst);
+    lb_adamw_free(&opt);
+}
+
+void adapter_parity_merge(adapter_golden *g, const char *name) {
+    lb_error e = {0};
+    int B = g->b.B, NL = g->NL;
+    float *l1 = g->y1, *l2 = g->y2;
+    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_merge_lora(g->m, &e), LB_OK, "%s", e.msg);
+    cr_assert_null(lb_model_get_lora(g->m));
+    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
+    double dm = max_abs_diff(l2, adapter_golden_tensor(g, "merged_logits"), (int64_t)B * NL);
+    double du = max_abs_diff(l2, l1, (int64_t)B * NL);
+    cr_log_info("%s: merged vs PEFT merged %.3g, vs unmerged %.3g", name, dm, du);
+    cr_assert(dm <= 1e-5, "%s: merged logits vs PEFT merge_and_unload: %.3g", name, dm);
+    cr_assert(du <= 1e-5, "%s: merged vs unmerged logits: %.3g", name, du);
 }
 
 void assert_adapter_save_round_trip(adapter_golden *g, const char *src, const char *config_needle) {

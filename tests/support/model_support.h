@@ -85,6 +85,24 @@ const float *adapter_golden_tensor(const adapter_golden *g, const char *name);
  * g's logits bit for bit. The folder is removed after. */
 void assert_adapter_save_round_trip(adapter_golden *g, const char *src, const char *config_needle);
 
+/* The F32 tensor <prefix>.<pname> of g->f (grad.<name>, traj.<name>; the test fails when absent). */
+const float *adapter_golden_param(const adapter_golden *g, const char *prefix, const char *pname);
+
+/* The parity checks that test_dora.c and test_mts.c run on every case (`name` labels failures):
+ * adapter_parity_forward_backward: eval logits within eval_tol (max abs) of the golden's logits,
+ * unpacked and train-mode logits within 1e-4, the loss within 1e-4 relative of its loss; then
+ * zero_grad and backward from that loss, and the trainable tensors are exactly as many as its
+ * grad.* tensors. *d_eval, *d_train: the eval and train-mode logit differences. */
+void adapter_parity_forward_backward(adapter_golden *g, const char *name, double eval_tol, double *d_eval,
+                                     double *d_train);
+/* len(traj_losses) AdamW steps (defaults, weight decay 0.01, lr 1e-2) in train mode, each loss
+ * within 1e-3 relative of traj_losses; then every trainable tensor that skip (NULL: none) does not
+ * name within 1e-3 relative of traj.<name>. */
+void adapter_parity_trajectory(adapter_golden *g, const char *name, bool (*skip)(const char *pname));
+/* lb_model_merge_lora leaves no adapter, and the merged logits are within 1e-5 of the golden's
+ * merged_logits and of the unmerged logits. */
+void adapter_parity_merge(adapter_golden *g, const char *name);
+
 /* max |a[i] - b[i]| over n floats. */
 double max_abs_diff(const float *a, const float *b, int64_t n);
 /* max |got - ref| / max |ref| (max |got - ref| when ref is all 0). */

@@ -47,33 +47,13 @@ static void each_case(void (*body)(golden *g, const char *name)) {
 }
 
 static void parity_case(golden *g, const char *name) {
-    lb_error e = {0};
-    int B = g->b.B, NL = g->NL;
-    float *logits = g->y1, *dl = g->y2;
-    const float *ref = adapter_golden_tensor(g, "logits");
-    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
-    double d_eval = max_abs_diff(logits, ref, (int64_t)B * NL);
-    cr_assert(d_eval <= 1e-4, "%s: eval logits differ by %.3g", name, d_eval);
-    lb_model_set_weight_packing(g->m, false);
-    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
-    cr_assert(max_abs_diff(logits, ref, (int64_t)B * NL) <= 1e-4, "%s: unpacked", name);
-    lb_model_set_weight_packing(g->m, true);
-    cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
-    double d_train = max_abs_diff(logits, ref, (int64_t)B * NL);
-    cr_assert(d_train <= 1e-4, "%s: train-mode logits differ by %.3g", name, d_train);
-    float loss = lb_cross_entropy(logits, g->labels, B, NL, dl), rl = *adapter_golden_tensor(g, "loss");
-    cr_assert(fabsf(loss - rl) <= 1e-4f * fabsf(rl), "%s: loss %.8g vs %.8g", name, loss, rl);
-    lb_model_zero_grad(g->m);
-    cr_assert_eq(lb_model_backward(g->m, dl, &e), LB_OK, "%s", e.msg);
+    double d_eval, d_train;
+    adapter_parity_forward_backward(g, name, 1e-4, &d_eval, &d_train);
     lb_param *ps;
-    int np = lb_model_params(g->m, &ps), ngold = 0, nmag = 0;
-    for (size_t i = 0; i < lb_st_count(g->f); i++) ngold += !strncmp(lb_st_at(g->f, i)->name, "grad.", 5);
-    cr_assert_eq(np, ngold, "%s: %d trainable tensors, %d golden grads", name, np, ngold);
+    int np = lb_model_params(g->m, &ps), nmag = 0;
     double worst = 0;
     for (int i = 0; i < np; i++) {
-        char key[600];
-        snprintf(key, sizeof key, "grad.%s", ps[i].name);
-        double rel = rel_diff(ps[i].grad, adapter_golden_tensor(g, key), ps[i].numel);
+        double rel = rel_diff(ps[i].grad, adapter_golden_param(g, "grad", ps[i].name), ps[i].numel);
         worst = fmax(worst, rel);
         nmag += strstr(ps[i].name, "lora_magnitude_vector") != NULL;
         cr_assert(rel <= 1e-4, "%s: %s gradient rel %.3g", name, ps[i].name, rel);
@@ -85,60 +65,11 @@ static void parity_case(golden *g, const char *name) {
 
 Test(dora_parity, logits_loss_and_gradients) { each_case(parity_case); }
 
-static void trajectory_case(golden *g, const char *name) {
-    lb_error e = {0};
-    int B = g->b.B, NL = g->NL;
-    float *logits = g->y1, *dl = g->y2;
-    lb_param *ps;
-    int np = lb_model_params(g->m, &ps);
-    lb_adamw opt;
-    lb_adamw_config oc;
-    lb_adamw_defaults(&oc);
-    oc.weight_decay = 0.01f;
-    cr_assert_eq(lb_adamw_init(&opt, ps, np, &oc, &e), LB_OK, "%s", e.msg);
-    const lb_st_tensor *lt = lb_st_find(g->f, "traj_losses");
-    cr_assert_not_null(lt);
-    const float *rl = adapter_golden_tensor(g, "traj_losses");
-    for (int64_t s = 0; s < lt->numel; s++) {
-        cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
-        float loss = lb_cross_entropy(logits, g->labels, B, NL, dl);
-        cr_assert(fabsf(loss - rl[s]) <= 1e-3f * fabsf(rl[s]), "%s step %lld: loss %.8g vs %.8g", name, (long long)s,
-                  loss, rl[s]);
-        lb_model_zero_grad(g->m);
-        cr_assert_eq(lb_model_backward(g->m, dl, &e), LB_OK, "%s", e.msg);
-        lb_adamw_step(&opt, 1e-2);
-    }
-    double worst = 0;
-    for (int i = 0; i < np; i++) {
-        char key[600];
-        snprintf(key, sizeof key, "traj.%s", ps[i].name);
-        double rel = rel_diff(ps[i].data, adapter_golden_tensor(g, key), ps[i].numel);
-        worst = fmax(worst, rel);
-        cr_assert(rel <= 1e-3, "%s: %s after the trajectory: rel %.3g", name, ps[i].name, rel);
-    }
-    cr_log_info("%s: %lld steps, loss %.6g -> %.6g, worst parameter rel %.3g", name, (long long)lt->numel, rl[0],
-                rl[lt->numel - 1], worst);
-    lb_adamw_free(&opt);
-}
+static void trajectory_case(golden *g, const char *name) { adapter_parity_trajectory(g, name, NULL); }
 
 Test(dora_parity, adamw_trajectory) { each_case(trajectory_case); }
 
-static void merge_case(golden *g, const char *name) {
-    lb_error e = {0};
-    int B = g->b.B, NL = g->NL;
-    float *l1 = g->y1, *l2 = g->y2;
-    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
-    cr_assert_eq(lb_model_merge_lora(g->m, &e), LB_OK, "%s", e.msg);
-    cr_assert_null(lb_model_get_lora(g->m));
-    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
-    double dm = max_abs_diff(l2, adapter_golden_tensor(g, "merged_logits"), (int64_t)B * NL);
-    double du = max_abs_diff(l2, l1, (int64_t)B * NL);
-    cr_log_info("%s: merged vs PEFT merged %.3g, vs unmerged %.3g", name, dm, du);
-    cr_assert(dm <= 1e-5, "%s: merged logits vs PEFT merge_and_unload: %.3g", name, dm);
-    cr_assert(du <= 1e-5, "%s: merged vs unmerged logits: %.3g", name, du);
-}
-
-Test(dora_parity, merge_matches_peft_merge_and_unload) { each_case(merge_case); }
+Test(dora_parity, merge_matches_peft_merge_and_unload) { each_case(adapter_parity_merge); }
 
 /* The first trainable tensor whose name holds `part` (A or magnitude of the first DoRA module). */
 static float *param_with(lb_model *m, const char *part) {

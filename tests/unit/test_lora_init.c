@@ -44,6 +44,7 @@ typedef struct golden {
     lb_batch b;
     int32_t *ids, *lens, *tt, *labels;
     int NL;
+    float *logits, *dl; /* [B, NL] each, for the test's use */
 } golden;
 
 static int32_t *i64_to_i32(lb_st_file *f, const char *name, int64_t *shape) {
@@ -112,6 +113,8 @@ static void open_case(golden *g, size_t c) {
     g->labels = i64_to_i32(g->f, "labels", NULL);
     g->b = (lb_batch){.B = B, .T = T, .ids = g->ids, .lengths = g->lens, .token_type_ids = g->tt};
     g->NL = lb_model_get_config(g->m)->num_labels;
+    g->logits = malloc(sizeof(float) * (size_t)B * g->NL);
+    g->dl = malloc(sizeof(float) * (size_t)B * g->NL);
 }
 
 static void close_case(golden *g) {
@@ -119,8 +122,20 @@ static void close_case(golden *g) {
     free(g->lens);
     free(g->tt);
     free(g->labels);
+    free(g->logits);
+    free(g->dl);
     lb_st_close(g->f);
     lb_model_free(g->m);
+}
+
+/* body(g, c) for every case, each opened afresh. */
+static void each_case(void (*body)(golden *g, size_t c)) {
+    for (size_t c = 0; c < NCASES; c++) {
+        golden g;
+        open_case(&g, c);
+        body(&g, c);
+        close_case(&g);
+    }
 }
 
 static double max_abs_diff(const float *a, const float *b, int64_t n) {
@@ -214,181 +229,168 @@ static double aligned_rel(const float *got, const float *ref, const float *sg, i
     return mr > 0 ? md / mr : md;
 }
 
-Test(lora_init, residual_and_adapter_match_peft_after_init) {
-    for (size_t c = 0; c < NCASES; c++) {
-        golden g;
-        open_case(&g, c);
-        mod ms[64];
-        int n = modules(&g, ms, 64), nres = 0;
-        for (size_t i = 0; i < lb_st_count(g.f); i++) nres += !strncmp(lb_st_at(g.f, i)->name, "res.", 4);
-        cr_assert_eq(n, nres, "%s: %d adapted linears, the golden has %d", CASES[c].name, n, nres);
-        double wres = 0, wba = 0, wa = 0, wb = 0;
-        for (int i = 0; i < n; i++) {
-            mod *d = &ms[i];
-            char key[320];
-            snprintf(key, sizeof key, "res.%s.weight", d->path);
-            int64_t nw = (int64_t)d->in * d->out;
-            double dr = max_abs_diff(g.m->layers[d->l].w[d->k], gt(&g, key), nw);
-            snprintf(key, sizeof key, "ba0.%s", d->path);
-            float *ba = product(d->pa->data, d->pb->data, d->out, d->in, d->r, d->s);
-            double db = max_abs_diff(ba, gt(&g, key), nw);
-            free(ba);
-            float sg[64];
-            signs(d->pa->data, gt(&g, d->keyA), d->r, d->in, sg);
-            double da = aligned_rel(d->pa->data, gt(&g, d->keyA), sg, d->r, d->in, true);
-            double dbb = aligned_rel(d->pb->data, gt(&g, d->keyB), sg, d->out, d->r, false);
-            cr_assert(dr <= 1e-5, "%s %s: residual weight differs by %.3g", CASES[c].name, d->path, dr);
-            cr_assert(db <= 1e-5, "%s %s: s B0 A0 differs by %.3g", CASES[c].name, d->path, db);
-            /* a singular vector alone is fixed only to about eps / (gap to its neighbours), so the
-             * factors get 1e-4; their product (above) and the residual hold the 1e-5 */
-            cr_assert(da <= 1e-4 && dbb <= 1e-4, "%s %s: A0 / B0 (signs aligned) rel %.3g / %.3g", CASES[c].name,
-                      d->path, da, dbb);
-            wres = fmax(wres, dr);
-            wba = fmax(wba, db);
-            wa = fmax(wa, da);
-            wb = fmax(wb, dbb);
-        }
-        cr_log_info("%s: %d linears; residual %.3g, s B0 A0 %.3g, A0 rel %.3g, B0 rel %.3g", CASES[c].name, n, wres,
-                    wba, wa, wb);
-        close_case(&g);
+static void residual_case(golden *g, size_t c) {
+    mod ms[64];
+    int n = modules(g, ms, 64), nres = 0;
+    for (size_t i = 0; i < lb_st_count(g->f); i++) nres += !strncmp(lb_st_at(g->f, i)->name, "res.", 4);
+    cr_assert_eq(n, nres, "%s: %d adapted linears, the golden has %d", CASES[c].name, n, nres);
+    double wres = 0, wba = 0, wa = 0, wb = 0;
+    for (int i = 0; i < n; i++) {
+        mod *d = &ms[i];
+        char key[320];
+        snprintf(key, sizeof key, "res.%s.weight", d->path);
+        int64_t nw = (int64_t)d->in * d->out;
+        double dr = max_abs_diff(g->m->layers[d->l].w[d->k], gt(g, key), nw);
+        snprintf(key, sizeof key, "ba0.%s", d->path);
+        float *ba = product(d->pa->data, d->pb->data, d->out, d->in, d->r, d->s);
+        double db = max_abs_diff(ba, gt(g, key), nw);
+        free(ba);
+        float sg[64];
+        signs(d->pa->data, gt(g, d->keyA), d->r, d->in, sg);
+        double da = aligned_rel(d->pa->data, gt(g, d->keyA), sg, d->r, d->in, true);
+        double dbb = aligned_rel(d->pb->data, gt(g, d->keyB), sg, d->out, d->r, false);
+        cr_assert(dr <= 1e-5, "%s %s: residual weight differs by %.3g", CASES[c].name, d->path, dr);
+        cr_assert(db <= 1e-5, "%s %s: s B0 A0 differs by %.3g", CASES[c].name, d->path, db);
+        /* a singular vector alone is fixed only to about eps / (gap to its neighbours), so the
+         * factors get 1e-4; their product (above) and the residual hold the 1e-5 */
+        cr_assert(da <= 1e-4 && dbb <= 1e-4, "%s %s: A0 / B0 (signs aligned) rel %.3g / %.3g", CASES[c].name, d->path,
+                  da, dbb);
+        wres = fmax(wres, dr);
+        wba = fmax(wba, db);
+        wa = fmax(wa, da);
+        wb = fmax(wb, dbb);
     }
+    cr_log_info("%s: %d linears; residual %.3g, s B0 A0 %.3g, A0 rel %.3g, B0 rel %.3g", CASES[c].name, n, wres, wba,
+                wa, wb);
 }
 
-Test(lora_init, logits_and_gradients_at_init) {
-    for (size_t c = 0; c < NCASES; c++) {
-        golden g;
-        open_case(&g, c);
-        lb_error e = {0};
-        int B = g.b.B, NL = g.NL;
-        float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
-        cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
-        double dlog = max_abs_diff(logits, gt(&g, "init_logits"), (int64_t)B * NL);
-        cr_assert(dlog <= 1e-5, "%s: logits at init differ by %.3g", CASES[c].name, dlog);
-        float loss = lb_cross_entropy(logits, g.labels, B, NL, dl), rl = *gt(&g, "init_loss");
-        cr_assert(fabsf(loss - rl) <= 1e-5f * fabsf(rl), "%s: loss %.8g vs %.8g", CASES[c].name, loss, rl);
-        lb_model_zero_grad(g.m);
-        cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
-        mod ms[64];
-        int n = modules(&g, ms, 64);
-        lb_param *ps;
-        int np = lb_model_params(g.m, &ps), ngold = 0;
-        for (size_t i = 0; i < lb_st_count(g.f); i++) ngold += !strncmp(lb_st_at(g.f, i)->name, "grad.", 5);
-        cr_assert_eq(np, ngold, "%s: %d trainable tensors, %d golden grads", CASES[c].name, np, ngold);
-        double worst = 0;
-        for (int i = 0; i < np; i++) {
-            char key[600];
-            snprintf(key, sizeof key, "grad.%s", ps[i].name);
-            double rel = -1;
-            for (int j = 0; j < n && rel < 0; j++) { /* dL/dA and dL/dB flip with their component */
-                float sg[64];
-                if (ms[j].pa != &ps[i] && ms[j].pb != &ps[i]) continue;
-                signs(ms[j].pa->data, gt(&g, ms[j].keyA), ms[j].r, ms[j].in, sg);
-                rel = ms[j].pa == &ps[i] ? aligned_rel(ps[i].grad, gt(&g, key), sg, ms[j].r, ms[j].in, true)
-                                         : aligned_rel(ps[i].grad, gt(&g, key), sg, ms[j].out, ms[j].r, false);
-            }
-            if (rel < 0) rel = rel_diff(ps[i].grad, gt(&g, key), ps[i].numel); /* the head */
-            worst = fmax(worst, rel);
-            cr_assert(rel <= 1e-4, "%s: %s gradient rel %.3g", CASES[c].name, ps[i].name, rel);
+Test(lora_init, residual_and_adapter_match_peft_after_init) { each_case(residual_case); }
+
+static void init_case(golden *g, size_t c) {
+    lb_error e = {0};
+    int B = g->b.B, NL = g->NL;
+    float *logits = g->logits, *dl = g->dl;
+    cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+    double dlog = max_abs_diff(logits, gt(g, "init_logits"), (int64_t)B * NL);
+    cr_assert(dlog <= 1e-5, "%s: logits at init differ by %.3g", CASES[c].name, dlog);
+    float loss = lb_cross_entropy(logits, g->labels, B, NL, dl), rl = *gt(g, "init_loss");
+    cr_assert(fabsf(loss - rl) <= 1e-5f * fabsf(rl), "%s: loss %.8g vs %.8g", CASES[c].name, loss, rl);
+    lb_model_zero_grad(g->m);
+    cr_assert_eq(lb_model_backward(g->m, dl, &e), LB_OK, "%s", e.msg);
+    mod ms[64];
+    int n = modules(g, ms, 64);
+    lb_param *ps;
+    int np = lb_model_params(g->m, &ps), ngold = 0;
+    for (size_t i = 0; i < lb_st_count(g->f); i++) ngold += !strncmp(lb_st_at(g->f, i)->name, "grad.", 5);
+    cr_assert_eq(np, ngold, "%s: %d trainable tensors, %d golden grads", CASES[c].name, np, ngold);
+    double worst = 0;
+    for (int i = 0; i < np; i++) {
+        char key[600];
+        snprintf(key, sizeof key, "grad.%s", ps[i].name);
+        double rel = -1;
+        for (int j = 0; j < n && rel < 0; j++) { /* dL/dA and dL/dB flip with their component */
+            float sg[64];
+            if (ms[j].pa != &ps[i] && ms[j].pb != &ps[i]) continue;
+            signs(ms[j].pa->data, gt(g, ms[j].keyA), ms[j].r, ms[j].in, sg);
+            rel = ms[j].pa == &ps[i] ? aligned_rel(ps[i].grad, gt(g, key), sg, ms[j].r, ms[j].in, true)
+                                     : aligned_rel(ps[i].grad, gt(g, key), sg, ms[j].out, ms[j].r, false);
         }
-        cr_log_info("%s: logits %.3g, loss %.8g, worst gradient rel %.3g over %d tensors", CASES[c].name, dlog, loss,
-                    worst, np);
-        free(logits);
-        free(dl);
-        close_case(&g);
+        if (rel < 0) rel = rel_diff(ps[i].grad, gt(g, key), ps[i].numel); /* the head */
+        worst = fmax(worst, rel);
+        cr_assert(rel <= 1e-4, "%s: %s gradient rel %.3g", CASES[c].name, ps[i].name, rel);
     }
+    cr_log_info("%s: logits %.3g, loss %.8g, worst gradient rel %.3g over %d tensors", CASES[c].name, dlog, loss, worst,
+                np);
 }
+
+Test(lora_init, logits_and_gradients_at_init) { each_case(init_case); }
 
 /* 5 AdamW steps on the golden batch; then the converted save (rank 2r over the original base). */
-Test(lora_init, trajectory_and_converted_save) {
-    for (size_t c = 0; c < NCASES; c++) {
-        golden g;
-        open_case(&g, c);
-        lb_error e = {0};
-        int B = g.b.B, NL = g.NL;
-        float *logits = malloc(sizeof(float) * (size_t)B * NL), *dl = malloc(sizeof(float) * (size_t)B * NL);
-        lb_param *ps;
-        int np = lb_model_params(g.m, &ps);
-        lb_adamw opt;
-        lb_adamw_config oc;
-        lb_adamw_defaults(&oc);
-        oc.weight_decay = 0.01f;
-        cr_assert_eq(lb_adamw_init(&opt, ps, np, &oc, &e), LB_OK, "%s", e.msg);
-        const lb_st_tensor *lt = lb_st_find(g.f, "traj_losses");
-        const float *rl = gt(&g, "traj_losses"), *rn = gt(&g, "traj_gnorms");
-        for (int64_t s = 0; s < lt->numel; s++) {
-            cr_assert_eq(lb_model_forward(g.m, &g.b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
-            float loss = lb_cross_entropy(logits, g.labels, B, NL, dl);
-            cr_assert(fabsf(loss - rl[s]) <= 1e-3f * fabsf(rl[s]), "%s step %lld: loss %.8g vs %.8g", CASES[c].name,
-                      (long long)s, loss, rl[s]);
-            lb_model_zero_grad(g.m);
-            cr_assert_eq(lb_model_backward(g.m, dl, &e), LB_OK, "%s", e.msg);
-            double g2 = 0;
-            for (int i = 0; i < np; i++)
-                for (int64_t j = 0; j < ps[i].numel; j++) g2 += (double)ps[i].grad[j] * ps[i].grad[j];
-            cr_assert(fabs(sqrt(g2) - rn[s]) <= 1e-3 * rn[s], "%s step %lld: grad norm %.8g vs %.8g", CASES[c].name,
-                      (long long)s, sqrt(g2), rn[s]);
-            lb_adamw_step(&opt, 1e-2);
-        }
-        mod ms[64];
-        int n = modules(&g, ms, 64);
-        double worst = 0;
-        for (int i = 0; i < n; i++) { /* s (B A - B0 A0): what the converted adapter adds to W */
-            mod *d = &ms[i];
-            const float *A0 = g.m->lora_init0 + (d->pa->data - g.m->train - g.m->lora_init0_off);
-            const float *B0 = g.m->lora_init0 + (d->pb->data - g.m->train - g.m->lora_init0_off);
-            float *ba = product(d->pa->data, d->pb->data, d->out, d->in, d->r, d->s);
-            float *ba0 = product(A0, B0, d->out, d->in, d->r, d->s);
-            for (int64_t j = 0; j < (int64_t)d->out * d->in; j++) ba[j] -= ba0[j];
-            char key[320];
-            snprintf(key, sizeof key, "delta.%s", d->path);
-            double rel = rel_diff(ba, gt(&g, key), (int64_t)d->out * d->in);
-            worst = fmax(worst, rel);
-            cr_assert(rel <= 1e-3, "%s %s: final s (B A - B0 A0) rel %.3g", CASES[c].name, d->path, rel);
-            free(ba);
-            free(ba0);
-        }
-        cr_assert_eq(lb_model_forward(g.m, &g.b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
-        double dfin = max_abs_diff(logits, gt(&g, "final_logits"), (int64_t)B * NL);
-        cr_assert(dfin <= 1e-3, "%s: final logits differ from PEFT's by %.3g", CASES[c].name, dfin);
-
-        /* saved converted; loaded over the ORIGINAL base as a plain rank-2r adapter */
-        char tmpl[] = "/tmp/lb_pissa_XXXXXX";
-        cr_assert_not_null(mkdtemp(tmpl));
-        cr_assert_eq(lb_peft_save(g.m, tmpl, "base", &e), LB_OK, "%s", e.msg);
-        lb_lora_config rc;
-        lb_lora_patterns rp;
-        cr_assert_eq(lb_peft_read_config(tmpl, &rc, &rp, &e), LB_OK, "%s", e.msg);
-        double want_alpha = CASES[c].rslora ? CASES[c].alpha * sqrt(2.0) : 2.0 * CASES[c].alpha;
-        cr_assert(rc.r == 2 * CASES[c].r && rc.init == LB_LORA_INIT_DEFAULT && fabs(rc.alpha - want_alpha) < 1e-5,
-                  "%s: converted config r %d init %d alpha %g", CASES[c].name, rc.r, rc.init, rc.alpha);
-        lb_model *m2 = load_base(CASES[c].src);
-        cr_assert_eq(lb_peft_load(m2, tmpl, &e), LB_OK, "%s", e.msg);
-        cr_assert_null(m2->lora_init0, "a converted adapter is a plain LoRA");
-        float *l2 = malloc(sizeof(float) * (size_t)B * NL);
-        cr_assert_eq(lb_model_forward(m2, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
-        double dconv = max_abs_diff(l2, logits, (int64_t)B * NL);
-        double dpeft = max_abs_diff(l2, gt(&g, "conv_logits"), (int64_t)B * NL);
-        cr_assert(dconv <= 1e-5, "%s: converted adapter over the original base vs trained: %.3g", CASES[c].name, dconv);
-        cr_assert(dpeft <= 1e-3, "%s: vs PEFT's converted adapter: %.3g", CASES[c].name, dpeft);
-        /* merge of the converted adapter: the same model again */
-        cr_assert_eq(lb_model_merge_lora(m2, &e), LB_OK, "%s", e.msg);
-        cr_assert_eq(lb_model_forward(m2, &g.b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
-        double dmerge = max_abs_diff(l2, logits, (int64_t)B * NL);
-        cr_assert(dmerge <= 1e-5, "%s: merged converted adapter vs trained: %.3g", CASES[c].name, dmerge);
-        cr_log_info("%s: %lld steps, loss %.6g -> %.6g, worst delta rel %.3g, final logits %.3g; converted over the "
-                    "original base %.3g (PEFT's %.3g), merged %.3g",
-                    CASES[c].name, (long long)lt->numel, rl[0], rl[lt->numel - 1], worst, dfin, dconv, dpeft, dmerge);
-        lb_model_free(m2);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
-        cr_assert_eq(system(cmd), 0);
-        free(l2);
-        lb_adamw_free(&opt);
-        free(logits);
-        free(dl);
-        close_case(&g);
+static void trajectory_case(golden *g, size_t c) {
+    lb_error e = {0};
+    int B = g->b.B, NL = g->NL;
+    float *logits = g->logits, *dl = g->dl;
+    lb_param *ps;
+    int np = lb_model_params(g->m, &ps);
+    lb_adamw opt;
+    lb_adamw_config oc;
+    lb_adamw_defaults(&oc);
+    oc.weight_decay = 0.01f;
+    cr_assert_eq(lb_adamw_init(&opt, ps, np, &oc, &e), LB_OK, "%s", e.msg);
+    const lb_st_tensor *lt = lb_st_find(g->f, "traj_losses");
+    const float *rl = gt(g, "traj_losses"), *rn = gt(g, "traj_gnorms");
+    for (int64_t s = 0; s < lt->numel; s++) {
+        cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
+        float loss = lb_cross_entropy(logits, g->labels, B, NL, dl);
+        cr_assert(fabsf(loss - rl[s]) <= 1e-3f * fabsf(rl[s]), "%s step %lld: loss %.8g vs %.8g", CASES[c].name,
+                  (long long)s, loss, rl[s]);
+        lb_model_zero_grad(g->m);
+        cr_assert_eq(lb_model_backward(g->m, dl, &e), LB_OK, "%s", e.msg);
+        double g2 = 0;
+        for (int i = 0; i < np; i++)
+            for (int64_t j = 0; j < ps[i].numel; j++) g2 += (double)ps[i].grad[j] * ps[i].grad[j];
+        cr_assert(fabs(sqrt(g2) - rn[s]) <= 1e-3 * rn[s], "%s step %lld: grad norm %.8g vs %.8g", CASES[c].name,
+                  (long long)s, sqrt(g2), rn[s]);
+        lb_adamw_step(&opt, 1e-2);
     }
+    mod ms[64];
+    int n = modules(g, ms, 64);
+    double worst = 0;
+    for (int i = 0; i < n; i++) { /* s (B A - B0 A0): what the converted adapter adds to W */
+        mod *d = &ms[i];
+        const float *A0 = g->m->lora_init0 + (d->pa->data - g->m->train - g->m->lora_init0_off);
+        const float *B0 = g->m->lora_init0 + (d->pb->data - g->m->train - g->m->lora_init0_off);
+        float *ba = product(d->pa->data, d->pb->data, d->out, d->in, d->r, d->s);
+        float *ba0 = product(A0, B0, d->out, d->in, d->r, d->s);
+        for (int64_t j = 0; j < (int64_t)d->out * d->in; j++) ba[j] -= ba0[j];
+        char key[320];
+        snprintf(key, sizeof key, "delta.%s", d->path);
+        double rel = rel_diff(ba, gt(g, key), (int64_t)d->out * d->in);
+        worst = fmax(worst, rel);
+        cr_assert(rel <= 1e-3, "%s %s: final s (B A - B0 A0) rel %.3g", CASES[c].name, d->path, rel);
+        free(ba);
+        free(ba0);
+    }
+    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
+    double dfin = max_abs_diff(logits, gt(g, "final_logits"), (int64_t)B * NL);
+    cr_assert(dfin <= 1e-3, "%s: final logits differ from PEFT's by %.3g", CASES[c].name, dfin);
+
+    /* saved converted; loaded over the ORIGINAL base as a plain rank-2r adapter */
+    char tmpl[] = "/tmp/lb_pissa_XXXXXX";
+    cr_assert_not_null(mkdtemp(tmpl));
+    cr_assert_eq(lb_peft_save(g->m, tmpl, "base", &e), LB_OK, "%s", e.msg);
+    lb_lora_config rc;
+    lb_lora_patterns rp;
+    cr_assert_eq(lb_peft_read_config(tmpl, &rc, &rp, &e), LB_OK, "%s", e.msg);
+    double want_alpha = CASES[c].rslora ? CASES[c].alpha * sqrt(2.0) : 2.0 * CASES[c].alpha;
+    cr_assert(rc.r == 2 * CASES[c].r && rc.init == LB_LORA_INIT_DEFAULT && fabs(rc.alpha - want_alpha) < 1e-5,
+              "%s: converted config r %d init %d alpha %g", CASES[c].name, rc.r, rc.init, rc.alpha);
+    lb_model *m2 = load_base(CASES[c].src);
+    cr_assert_eq(lb_peft_load(m2, tmpl, &e), LB_OK, "%s", e.msg);
+    cr_assert_null(m2->lora_init0, "a converted adapter is a plain LoRA");
+    float *l2 = malloc(sizeof(float) * (size_t)B * NL);
+    cr_assert_eq(lb_model_forward(m2, &g->b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
+    double dconv = max_abs_diff(l2, logits, (int64_t)B * NL);
+    double dpeft = max_abs_diff(l2, gt(g, "conv_logits"), (int64_t)B * NL);
+    cr_assert(dconv <= 1e-5, "%s: converted adapter over the original base vs trained: %.3g", CASES[c].name, dconv);
+    cr_assert(dpeft <= 1e-3, "%s: vs PEFT's converted adapter: %.3g", CASES[c].name, dpeft);
+    /* merge of the converted adapter: the same model again */
+    cr_assert_eq(lb_model_merge_lora(m2, &e), LB_OK, "%s", e.msg);
+    cr_assert_eq(lb_model_forward(m2, &g->b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
+    double dmerge = max_abs_diff(l2, logits, (int64_t)B * NL);
+    cr_assert(dmerge <= 1e-5, "%s: merged converted adapter vs trained: %.3g", CASES[c].name, dmerge);
+    cr_log_info("%s: %lld steps, loss %.6g -> %.6g, worst delta rel %.3g, final logits %.3g; converted over the "
+                "original base %.3g (PEFT's %.3g), merged %.3g",
+                CASES[c].name, (long long)lt->numel, rl[0], rl[lt->numel - 1], worst, dfin, dconv, dpeft, dmerge);
+    lb_model_free(m2);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
+    cr_assert_eq(system(cmd), 0);
+    free(l2);
+    lb_adamw_free(&opt);
 }
+
+Test(lora_init, trajectory_and_converted_save) { each_case(trajectory_case); }
 
 /* A resume checkpoint's copy (lb_peft_save_folder resume_copy) splits back into the trained rank-r
  * adapter over the same residuals, bit for bit. */

@@ -63,46 +63,23 @@ static double max_abs(const float *a, int64_t n) {
 }
 
 static void parity_case(golden *g, size_t c) {
-    lb_error e = {0};
-    int B = g->b.B, NL = g->NL;
-    float *logits = g->y1, *dl = g->y2;
-    const float *ref = adapter_golden_tensor(g, "logits");
-    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
-    double d_eval = max_abs_diff(logits, ref, (int64_t)B * NL);
-    cr_assert(d_eval <= 1e-5, "%s: eval logits of the PEFT-saved adapter differ by %.3g", CASES[c].name, d_eval);
-    lb_model_set_weight_packing(g->m, false);
-    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, logits, &e), LB_OK, "%s", e.msg);
-    cr_assert(max_abs_diff(logits, ref, (int64_t)B * NL) <= 1e-4, "%s: unpacked", CASES[c].name);
-    lb_model_set_weight_packing(g->m, true);
-    cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
-    double d_train = max_abs_diff(logits, ref, (int64_t)B * NL);
-    cr_assert(d_train <= 1e-4, "%s: train-mode logits differ by %.3g", CASES[c].name, d_train);
-    float loss = lb_cross_entropy(logits, g->labels, B, NL, dl), rl = *adapter_golden_tensor(g, "loss");
-    cr_assert(fabsf(loss - rl) <= 1e-4f * fabsf(rl), "%s: loss %.8g vs %.8g", CASES[c].name, loss, rl);
-    lb_model_zero_grad(g->m);
-    cr_assert_eq(lb_model_backward(g->m, dl, &e), LB_OK, "%s", e.msg);
+    double d_eval, d_train;
+    adapter_parity_forward_backward(g, CASES[c].name, 1e-5, &d_eval, &d_train);
     lb_param *ps;
-    int np = lb_model_params(g->m, &ps), ngold = 0, nfull = 0;
-    for (size_t i = 0; i < lb_st_count(g->f); i++) ngold += !strncmp(lb_st_at(g->f, i)->name, "grad.", 5);
-    cr_assert_eq(np, ngold, "%s: %d trainable tensors, %d golden grads", CASES[c].name, np, ngold);
+    int np = lb_model_params(g->m, &ps), nfull = 0;
     double worst = 0, gmax = 0;
+    for (int i = 0; i < np; i++) gmax = fmax(gmax, max_abs(adapter_golden_param(g, "grad", ps[i].name), ps[i].numel));
     for (int i = 0; i < np; i++) {
-        char key[600];
-        snprintf(key, sizeof key, "grad.%s", ps[i].name);
-        gmax = fmax(gmax, max_abs(adapter_golden_tensor(g, key), ps[i].numel));
-    }
-    for (int i = 0; i < np; i++) {
-        char key[600];
-        snprintf(key, sizeof key, "grad.%s", ps[i].name);
+        const float *ref = adapter_golden_param(g, "grad", ps[i].name);
         if (key_bias(ps[i].name)) {
-            double a = max_abs(ps[i].grad, ps[i].numel), b = max_abs(adapter_golden_tensor(g, key), ps[i].numel);
+            double a = max_abs(ps[i].grad, ps[i].numel), b = max_abs(ref, ps[i].numel);
             cr_assert(a <= 1e-6 * gmax && b <= 1e-6 * gmax, "%s: %s gradient %.3g (PEFT %.3g) is not rounding",
                       CASES[c].name, ps[i].name, a, b);
             cr_assert(!ps[i].decay, "%s: a bias takes no weight decay", ps[i].name);
             nfull++;
             continue;
         }
-        double rel = rel_diff(ps[i].grad, adapter_golden_tensor(g, key), ps[i].numel);
+        double rel = rel_diff(ps[i].grad, ref, ps[i].numel);
         worst = fmax(worst, rel);
         if (strstr(ps[i].name, "lora_") || strstr(ps[i].name, "classifier")) continue;
         nfull++; /* HF's decay rule: not biases, not LayerNorm weights */
@@ -118,59 +95,12 @@ static void parity_case(golden *g, size_t c) {
 
 Test(mts_parity, logits_loss_and_gradients) { each_case(parity_case); }
 
-static void trajectory_case(golden *g, size_t c) {
-    lb_error e = {0};
-    int B = g->b.B, NL = g->NL;
-    float *logits = g->y1, *dl = g->y2;
-    lb_param *ps;
-    int np = lb_model_params(g->m, &ps);
-    lb_adamw opt;
-    lb_adamw_config oc;
-    lb_adamw_defaults(&oc);
-    oc.weight_decay = 0.01f;
-    cr_assert_eq(lb_adamw_init(&opt, ps, np, &oc, &e), LB_OK, "%s", e.msg);
-    const lb_st_tensor *lt = lb_st_find(g->f, "traj_losses");
-    cr_assert_not_null(lt);
-    const float *rl = adapter_golden_tensor(g, "traj_losses");
-    for (int64_t s = 0; s < lt->numel; s++) {
-        cr_assert_eq(lb_model_forward(g->m, &g->b, true, NULL, logits, &e), LB_OK, "%s", e.msg);
-        float loss = lb_cross_entropy(logits, g->labels, B, NL, dl);
-        cr_assert(fabsf(loss - rl[s]) <= 1e-3f * fabsf(rl[s]), "%s step %lld: loss %.8g vs %.8g", CASES[c].name,
-                  (long long)s, loss, rl[s]);
-        lb_model_zero_grad(g->m);
-        cr_assert_eq(lb_model_backward(g->m, dl, &e), LB_OK, "%s", e.msg);
-        lb_adamw_step(&opt, 1e-2);
-    }
-    double worst = 0;
-    for (int i = 0; i < np; i++) {
-        char key[600];
-        snprintf(key, sizeof key, "traj.%s", ps[i].name);
-        if (key_bias(ps[i].name)) continue; /* (see key_bias) */
-        double rel = rel_diff(ps[i].data, adapter_golden_tensor(g, key), ps[i].numel);
-        worst = fmax(worst, rel);
-        cr_assert(rel <= 1e-3, "%s: %s after the trajectory: rel %.3g", CASES[c].name, ps[i].name, rel);
-    }
-    cr_log_info("%s: %lld steps, loss %.6g -> %.6g, worst parameter rel %.3g", CASES[c].name, (long long)lt->numel,
-                rl[0], rl[lt->numel - 1], worst);
-    lb_adamw_free(&opt);
-}
+/* (the key biases: see key_bias) */
+static void trajectory_case(golden *g, size_t c) { adapter_parity_trajectory(g, CASES[c].name, key_bias); }
 
 Test(mts_parity, adamw_trajectory) { each_case(trajectory_case); }
 
-static void merge_case(golden *g, size_t c) {
-    lb_error e = {0};
-    int B = g->b.B, NL = g->NL;
-    float *l1 = g->y1, *l2 = g->y2;
-    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, l1, &e), LB_OK, "%s", e.msg);
-    cr_assert_eq(lb_model_merge_lora(g->m, &e), LB_OK, "%s", e.msg);
-    cr_assert_null(lb_model_get_lora(g->m));
-    cr_assert_eq(lb_model_forward(g->m, &g->b, false, NULL, l2, &e), LB_OK, "%s", e.msg);
-    double dm = max_abs_diff(l2, adapter_golden_tensor(g, "merged_logits"), (int64_t)B * NL);
-    double du = max_abs_diff(l2, l1, (int64_t)B * NL);
-    cr_log_info("%s: merged vs PEFT merged %.3g, vs unmerged %.3g", CASES[c].name, dm, du);
-    cr_assert(dm <= 1e-5, "%s: merged logits vs PEFT merge_and_unload: %.3g", CASES[c].name, dm);
-    cr_assert(du <= 1e-5, "%s: merged vs unmerged logits: %.3g", CASES[c].name, du);
-}
+static void merge_case(golden *g, size_t c) { adapter_parity_merge(g, CASES[c].name); }
 
 Test(mts_parity, merge_matches_peft_merge_and_unload) { each_case(merge_case); }
 

@@ -20,7 +20,6 @@ Usage: $PY tools/reference/dora_golden.py [--out tests/golden/dora]   (PY from s
 Deterministic: 1 torch thread, fixed seeds.
 """
 import argparse
-import json
 import os
 import shutil
 
@@ -28,8 +27,10 @@ import torch
 import transformers
 import peft
 from peft import LoraConfig, get_peft_model
-from safetensors.torch import load_file, save_file
-from transformers import AutoModelForSequenceClassification
+from safetensors.torch import load_file
+
+import golden_lib
+from golden_lib import eval_loss_grads, load_source_case, trajectory_and_merge, write_golden
 
 torch.set_num_threads(1)
 transformers.logging.set_verbosity_error()
@@ -46,7 +47,7 @@ WD = 0.01
 
 def adapter_key(name):
     """In-memory PEFT parameter name -> key in adapter_model.safetensors (as PEFT 0.14 saves it)."""
-    name = name.replace("modules_to_save.", "").replace(".default", "")
+    name = golden_lib.adapter_key(name)
     if name.endswith("lora_magnitude_vector.weight"):
         name = name[: -len(".weight")]
     return name
@@ -54,14 +55,10 @@ def adapter_key(name):
 
 def gen_case(root, out_root, name):
     src, targets = CASES[name]
-    sdir = os.path.join(root, "tests", "golden", src)
     out = os.path.join(out_root, name)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    model = AutoModelForSequenceClassification.from_pretrained(os.path.join(sdir, "model"))
-    model.eval()
-    batch_file = load_file(os.path.join(sdir, "grads.safetensors"))
-    inputs = {k: batch_file[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch_file}
+    model, batch_file, inputs = load_source_case(root, src)
     labels = batch_file["labels"]
 
     cfg = LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=32, lora_dropout=0.0, target_modules=targets,
@@ -90,50 +87,13 @@ def gen_case(root, out_root, name):
     keys = [adapter_key(pname) for pname, _ in trainable]
     assert sorted(keys) == sorted(saved.keys()), (sorted(keys), sorted(saved.keys()))
 
-    res = dict(batch_file)
-    for k in list(res):
-        if k.startswith("grad.") or k in ("logits", "loss"):
-            del res[k]
-    pm.zero_grad()
-    outp = pm(**inputs)
-    loss = torch.nn.functional.cross_entropy(outp.logits, labels)
-    loss.backward()
-    res["logits"] = outp.logits.detach().clone()
-    res["loss"] = loss.detach().clone()
-    for (pname, p), key in zip(trainable, keys):
-        assert p.grad is not None and (p.grad != 0).any(), key
-        res["grad." + key] = p.grad.detach().clone()
-
+    res, loss = eval_loss_grads(pm, batch_file, inputs, labels, trainable, keys)
     # Trajectory: S AdamW steps on the same batch, HF Trainer's two groups (no decay on biases).
-    state = {pname: p.detach().clone() for pname, p in trainable}
-    decay = [p for pname, p in trainable if not pname.endswith("bias")]
-    no_decay = [p for pname, p in trainable if pname.endswith("bias")]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=LR, betas=(0.9, 0.999), eps=1e-8, foreach=False)
-    losses = []
-    for _ in range(STEPS):
-        opt.zero_grad()
-        lo = torch.nn.functional.cross_entropy(pm(**inputs).logits, labels)
-        losses.append(float(lo.detach()))
-        lo.backward()
-        opt.step()
-    res["traj_losses"] = torch.tensor(losses, dtype=torch.float32)
-    for (pname, p), key in zip(trainable, keys):
-        res["traj." + key] = p.detach().clone()
-    with torch.no_grad():  # back to the saved adapter for the merge
-        for pname, p in trainable:
-            p.copy_(state[pname])
-        merged = pm.merge_and_unload()
-        merged.eval()
-        res["merged_logits"] = merged(**inputs).logits.detach().clone()
-    save_file({k: v.contiguous() for k, v in res.items()}, os.path.join(out, "golden.safetensors"))
+    losses = trajectory_and_merge(pm, inputs, labels, trainable, keys, lambda pn: not pn.endswith("bias"), res,
+                                  STEPS, LR, WD)
     meta = {"source": f"tests/golden/{src}", "target_modules": targets, "r": 4, "lora_alpha": 32,
-            "use_dora": True, "steps": STEPS, "lr": LR, "weight_decay": WD,
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                         "peft": peft.__version__}}
-    with open(os.path.join(out, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
+            "use_dora": True, "steps": STEPS, "lr": LR, "weight_decay": WD}
+    write_golden(out, res, meta)
     print(f"{name}: loss {float(loss):.6f}, trajectory {losses[0]:.5f} -> {losses[-1]:.5f}")
 
 

@@ -607,3 +607,75 @@ def gen_trajectory(out_root, case):
     }
     write_json(meta_path, meta)
     return d
+
+
+# --- Adapter goldens over an existing case's model and batch (mts_golden.py, dora_golden.py) ---------
+# Both write <out>/<case>/golden.safetensors (the source batch, eval logits/loss, grad.<key>, a
+# trajectory of AdamW steps, merged_logits) and meta.json; they differ in the adapter config, how
+# the trainable tensors are randomised, how in-memory names map to saved keys and which tensors decay.
+
+
+def load_source_case(root, src):
+    """tests/golden/<src>: its random-init model (eval mode), its batch file and the model inputs in it."""
+    sdir = os.path.join(root, "tests", "golden", src)
+    model = AutoModelForSequenceClassification.from_pretrained(os.path.join(sdir, "model"))
+    model.eval()
+    batch_file = load_file(os.path.join(sdir, "grads.safetensors"))
+    inputs = {k: batch_file[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch_file}
+    return model, batch_file, inputs
+
+
+def eval_loss_grads(pm, batch_file, inputs, labels, trainable, keys):
+    """The source batch (without its own logits, loss and grads) plus the PEFT model's eval logits,
+    cross-entropy loss and grad.<key> of every trainable tensor (each asserted non-zero).
+    Returns (res, loss)."""
+    res = dict(batch_file)
+    for k in list(res):
+        if k.startswith("grad.") or k in ("logits", "loss"):
+            del res[k]
+    pm.zero_grad()
+    outp = pm(**inputs)
+    loss = torch.nn.functional.cross_entropy(outp.logits, labels)
+    loss.backward()
+    res["logits"] = outp.logits.detach().clone()
+    res["loss"] = loss.detach().clone()
+    for (pname, p), key in zip(trainable, keys):
+        assert p.grad is not None and (p.grad != 0).any(), key
+        res["grad." + key] = p.grad.detach().clone()
+    return res, loss
+
+
+def trajectory_and_merge(pm, inputs, labels, trainable, keys, decays, res, steps, lr, wd):
+    """`steps` torch AdamW steps (foreach=False, betas 0.9/0.999, eps 1e-8, no clipping; weight decay
+    `wd` on the tensors whose in-memory name `decays` accepts, 0 on the rest) on the same batch in eval
+    mode: res gets traj_losses (the loss before each step) and traj.<key> (every trainable tensor
+    after the last); then the trainable tensors go back to their values before the steps and res gets
+    merged_logits of merge_and_unload(). Returns the list of losses."""
+    state = {pname: p.detach().clone() for pname, p in trainable}
+    decay = [p for pname, p in trainable if decays(pname)]
+    no_decay = [p for pname, p in trainable if not decays(pname)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.999), eps=1e-8, foreach=False)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        lo = torch.nn.functional.cross_entropy(pm(**inputs).logits, labels)
+        losses.append(float(lo.detach()))
+        lo.backward()
+        opt.step()
+    res["traj_losses"] = torch.tensor(losses, dtype=torch.float32)
+    for (pname, p), key in zip(trainable, keys):
+        res["traj." + key] = p.detach().clone()
+    with torch.no_grad():  # back to the saved adapter for the merge
+        for pname, p in trainable:
+            p.copy_(state[pname])
+        merged = pm.merge_and_unload()
+        merged.eval()
+        res["merged_logits"] = merged(**inputs).logits.detach().clone()
+    return losses
+
+
+def write_golden(out, res, meta):
+    """<out>/golden.safetensors (res, contiguous) and <out>/meta.json (meta plus the versions)."""
+    save_file({k: v.contiguous() for k, v in res.items()}, os.path.join(out, "golden.safetensors"))
+    write_json(os.path.join(out, "meta.json"), dict(meta, versions=VERSIONS))

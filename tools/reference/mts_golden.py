@@ -26,7 +26,6 @@ Usage: $PY tools/reference/mts_golden.py [--out tests/golden/mts]   (PY from set
 Deterministic: 1 torch thread, fixed seeds.
 """
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -39,10 +38,11 @@ import torch
 import transformers
 import peft
 from peft import LoraConfig, PeftModel, get_peft_model
-from safetensors.torch import load_file, save_file
-from transformers import AutoModelForSequenceClassification
+from safetensors.torch import load_file
 from transformers.pytorch_utils import ALL_LAYERNORM_LAYERS
 from transformers.trainer_pt_utils import get_parameter_names
+
+from golden_lib import adapter_key, eval_loss_grads, load_source_case, trajectory_and_merge, write_golden
 
 torch.set_num_threads(1)
 transformers.logging.set_verbosity_error()
@@ -63,19 +63,8 @@ LR = 1e-2
 WD = 0.01
 
 
-def adapter_key(name):
-    """In-memory PEFT parameter name -> key in adapter_model.safetensors (as PEFT 0.6.2 saves it)."""
-    return name.replace("modules_to_save.", "").replace(".default", "")
-
-
 def load_case(root, name):
-    src = CASES[name][0]
-    sdir = os.path.join(root, "tests", "golden", src)
-    model = AutoModelForSequenceClassification.from_pretrained(os.path.join(sdir, "model"))
-    model.eval()
-    batch_file = load_file(os.path.join(sdir, "grads.safetensors"))
-    inputs = {k: batch_file[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch_file}
-    return model, batch_file, inputs
+    return load_source_case(root, CASES[name][0])
 
 
 def gen_case(root, out_root, name):
@@ -115,54 +104,18 @@ def gen_case(root, out_root, name):
     n_full = sum(1 for k in keys if "lora_" not in k and "classifier" not in k)  # beyond the head
     assert n_full > 0, keys
 
-    res = dict(batch_file)
-    for k in list(res):
-        if k.startswith("grad.") or k in ("logits", "loss"):
-            del res[k]
-    pm.zero_grad()
-    outp = pm(**inputs)
-    loss = torch.nn.functional.cross_entropy(outp.logits, labels)
-    loss.backward()
-    res["logits"] = outp.logits.detach().clone()
-    res["loss"] = loss.detach().clone()
-    for (pname, p), key in zip(trainable, keys):
-        assert p.grad is not None and (p.grad != 0).any(), key
-        res["grad." + key] = p.grad.detach().clone()
+    res, loss = eval_loss_grads(pm, batch_file, inputs, labels, trainable, keys)
 
     # Trajectory: S AdamW steps on the same batch with HF Trainer's two groups.
     decay_names = {n for n in get_parameter_names(pm, ALL_LAYERNORM_LAYERS) if "bias" not in n}
-    state = {pname: p.detach().clone() for pname, p in trainable}
-    decay = [p for pname, p in trainable if pname in decay_names]
-    no_decay = [p for pname, p in trainable if pname not in decay_names]
     assert any("norm" in pn.lower() for pn, _ in trainable if pn not in decay_names) or "ln" not in name
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=LR, betas=(0.9, 0.999), eps=1e-8, foreach=False)
-    losses = []
-    for _ in range(STEPS):
-        opt.zero_grad()
-        lo = torch.nn.functional.cross_entropy(pm(**inputs).logits, labels)
-        losses.append(float(lo.detach()))
-        lo.backward()
-        opt.step()
-    res["traj_losses"] = torch.tensor(losses, dtype=torch.float32)
-    for (pname, p), key in zip(trainable, keys):
-        res["traj." + key] = p.detach().clone()
-    with torch.no_grad():  # back to the saved adapter for the merge
-        for pname, p in trainable:
-            p.copy_(state[pname])
-        merged = pm.merge_and_unload()
-        merged.eval()
-        res["merged_logits"] = merged(**inputs).logits.detach().clone()
-    save_file({k: v.contiguous() for k, v in res.items()}, os.path.join(out, "golden.safetensors"))
+    losses = trajectory_and_merge(pm, inputs, labels, trainable, keys, lambda pn: pn in decay_names, res, STEPS,
+                                  LR, WD)
     meta = {"source": f"tests/golden/{src}", "target_modules": targets, "modules_to_save": mts, "r": 4,
             "trained_in_full": n_full,
             "lora_alpha": 32, "steps": STEPS, "lr": LR, "weight_decay": WD,
-            "no_decay": sorted(adapter_key(pn) for pn, _ in trainable if pn not in decay_names),
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                         "peft": peft.__version__}}
-    with open(os.path.join(out, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
+            "no_decay": sorted(adapter_key(pn) for pn, _ in trainable if pn not in decay_names)}
+    write_golden(out, res, meta)
     print(f"{name}: {len(keys)} tensors ({n_full} trained in full beyond the head), loss {float(loss):.6f}, "
           f"trajectory {losses[0]:.5f} -> {losses[-1]:.5f}")
 
