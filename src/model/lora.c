@@ -35,6 +35,48 @@ const lb_lora_config *lb_model_get_lora(const lb_model *m) { return m->has_lora 
 bool lb_model_lora_converted_on_save(const lb_model *m) { return m->lora_init0 != NULL; }
 
 /* ---- rank_pattern / alpha_pattern ------------------------------------------------------- */
+/* Nodes of the tree glibc's regcomp builds for key: it compiles "x+" as "x x*", copying x, so
+ * every '+' doubles its operand: stacked ("a+++") or nested ("((a+)+)+") repetitions grow as 2^n
+ * (a 127-byte key could ask for 2^60 nodes). '*' and '?' copy nothing; bounded repetition is
+ * refused before this is asked. Counted in double: no overflow. */
+static double regcomp_nodes(const char *key) {
+    double total[LB_LORA_PATTERN_KEY + 1], last[LB_LORA_PATTERN_KEY + 1];
+    int depth = 0;
+    total[0] = last[0] = 0;
+    for (size_t i = 0; key[i]; i++) {
+        char ch = key[i];
+        if (ch == '(' && depth < LB_LORA_PATTERN_KEY) {
+            depth++;
+            total[depth] = last[depth] = 0;
+        } else if (ch == ')' && depth > 0) {
+            double g = total[depth--];
+            total[depth] += g;
+            last[depth] = g;
+        } else if (ch == '|') {
+            last[depth] = 0;
+        } else if (ch == '+') {
+            total[depth] += last[depth];
+            last[depth] *= 2;
+        } else if (ch == '*' || ch == '?') {
+            continue;
+        } else {
+            if (ch == '\\' && key[i + 1]) i++;
+            else if (ch == '[') { /* one node: a bracket expression, "[]...]" and "[^]...]" included */
+                size_t j = i + 1;
+                if (key[j] == '^') j++;
+                if (key[j] == ']') j++;
+                while (key[j] && key[j] != ']') j++;
+                i = key[j] ? j : j - 1;
+            }
+            total[depth] += 1;
+            last[depth] = 1;
+        }
+    }
+    double n = 0;
+    for (int d = 0; d <= depth; d++) n += total[d];
+    return n;
+}
+
 lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err) {
     size_t n = strlen(key);
     if (n < 1 || n >= LB_LORA_PATTERN_KEY)
@@ -58,6 +100,11 @@ lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error 
                           "escapes in brackets) and bounded repetition {m,n} are not supported",
                           what, key);
     }
+    if (regcomp_nodes(key) > LB_LORA_PATTERN_NODES)
+        return lb_err(err, LB_ERR_UNSUPPORTED,
+                      "%s key '%.127s': its repetitions ('+' after '+', or on a group holding '+') expand past "
+                      "%d pattern nodes",
+                      what, key, LB_LORA_PATTERN_NODES);
     char pat[LB_LORA_PATTERN_KEY + 16];
     snprintf(pat, sizeof pat, "^(.*\\.%s$)", key);
     regex_t re;

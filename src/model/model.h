@@ -65,6 +65,7 @@ typedef enum lb_linear { LB_LIN_Q, LB_LIN_K, LB_LIN_V, LB_LIN_O, LB_LIN_FFN1, LB
 /* PEFT's rank_pattern / alpha_pattern: a module-name regex and its rank or alpha. */
 #define LB_LORA_MAX_PATTERNS 32 /* entries per pattern dict */
 #define LB_LORA_PATTERN_KEY 128 /* bytes of a key, NUL included */
+#define LB_LORA_PATTERN_NODES 4096 /* regcomp tree nodes a key may expand to (stacked / nested '+') */
 #define LB_LORA_MAX_MTS 16      /* modules_to_save names (each at most LB_LORA_PATTERN_KEY - 1 bytes) */
 typedef struct lb_lora_pattern {
     char key[LB_LORA_PATTERN_KEY];
@@ -101,8 +102,9 @@ typedef struct lb_lora_config {
 
 /* A pattern key PEFT and lorabert read alike: 1..127 bytes of a regular expression without
  * Python-only syntax (a backslash before a letter or digit, "(?", lazy quantifiers "*?" "+?"
- * "??" "}?", a backslash inside brackets) and without bounded repetition "{m,n}" (regcomp expands
- * it: a 127-byte key could ask for 255^6 states); else
+ * "??" "}?", a backslash inside brackets), without bounded repetition "{m,n}" (regcomp expands
+ * it: a 127-byte key could ask for 255^6 states) and whose '+' repetitions (regcomp copies the
+ * operand of each) expand to at most LB_LORA_PATTERN_NODES nodes ("a+++..." doubles per '+'); else
  * LB_ERR_UNSUPPORTED naming the key. what: "rank_pattern" or "alpha_pattern". */
 lb_status lb_lora_pattern_check_key(const char *what, const char *key, lb_error *err);
 

@@ -503,6 +503,18 @@ Test(lora_pattern, module_params_rules) {
     cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "q_lin(", &e), LB_ERR_UNSUPPORTED);
     cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "((((a{255}){255}){255}){255})", &e), LB_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "bounded repetition"), "%s", e.msg);
+    /* '+' copies its operand in regcomp: stacked or nested ones double the tree each time (the
+     * fuzzer's key, 60 stacked '+', took regcomp past 2 GB) */
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "ffn.l++++++++++++++++++++++++++++++++++++++++in1", &e),
+                 LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "pattern nodes"), "%s", e.msg);
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+", &e),
+                 LB_ERR_UNSUPPORTED);
+    cr_assert(strstr(e.msg, "pattern nodes"), "%s", e.msg);
+    /* a few '+' and plain keys stay well inside */
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "layer\\.[0-9]+\\.(attention|ffn)\\.(q|v)_lin+", &e), LB_OK,
+                 "%s", e.msg);
+    cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "((a+)+)+b", &e), LB_OK, "%s", e.msg);
     cr_assert_eq(lb_lora_pattern_check_key("rank_pattern", "", &e), LB_ERR_UNSUPPORTED);
 }
 
