@@ -24,24 +24,11 @@ head -n 11 "$SHARED/data/imdb/validation.csv" >"$T/val.csv"
 
 same() { # same A B WHAT: the two finished runs' files agree (timings aside)
   cmp "$1/adapter_model.safetensors" "$2/adapter_model.safetensors" || fail "$3: the resumed adapter differs"
-  python3 - "$1" "$2" <<'PY' || fail "$3: the resumed run's files differ"
+  PYTHONPATH=tests/support python3 - "$1" "$2" <<'PY' || fail "$3: the resumed run's files differ"
 import json, os, sys
-TIMING = ("runtime", "per_second", "train_time")
-def strip(x):
-    if isinstance(x, dict):
-        return {k: strip(v) for k, v in x.items() if not any(t in k for t in TIMING)}
-    if isinstance(x, list):
-        return [strip(v) for v in x]
-    if isinstance(x, str) and "/checkpoint-" in x:
-        return os.path.basename(x)
-    return x
+from run_compare import same_run_files, strip
 a, b = sys.argv[1], sys.argv[2]
-for f in ("trainer_state.json", "metrics.json"):
-    ja, jb = strip(json.load(open(os.path.join(a, f)))), strip(json.load(open(os.path.join(b, f))))
-    assert ja == jb, (f, [k for k in ja if ja.get(k) != jb.get(k)])
-ca = sorted(d for d in os.listdir(a) if d.startswith("checkpoint-"))
-cb = sorted(d for d in os.listdir(b) if d.startswith("checkpoint-"))
-assert ca == cb, (ca, cb)
+ca = same_run_files(a, b)
 for c in ca:
     for f in ("adapter_model.safetensors", "optimizer.safetensors"):
         pa, pb = os.path.join(a, c, f), os.path.join(b, c, f)

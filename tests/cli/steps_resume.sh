@@ -53,24 +53,11 @@ PY
   $LB "${C[@]}" --output "$T/b$lb" --resume "$T/b$lb/resume" >"$T/r.log" 2>&1 || { tail -5 "$T/r.log"; fail "resume ($lb)"; }
   cmp "$T/a$lb/adapter_model.safetensors" "$T/b$lb/adapter_model.safetensors" ||
     fail "load_best $lb: resumed adapter differs from the uninterrupted one (stopped at step $step)"
-  python3 - "$T/a$lb" "$T/b$lb" <<'PY' || fail "load_best $lb: resumed run's files differ (stopped at step $step)"
+  PYTHONPATH=tests/support python3 - "$T/a$lb" "$T/b$lb" <<'PY' || fail "load_best $lb: resumed run's files differ (stopped at step $step)"
 import json, os, sys
-TIMING = ("runtime", "per_second", "train_time")
-def strip(x):
-    if isinstance(x, dict):
-        return {k: strip(v) for k, v in x.items() if not any(t in k for t in TIMING)}
-    if isinstance(x, list):
-        return [strip(v) for v in x]
-    if isinstance(x, str) and "/checkpoint-" in x:
-        return os.path.basename(x)
-    return x
+from run_compare import same_run_files, strip
 a, b = sys.argv[1], sys.argv[2]
-for f in ("trainer_state.json", "metrics.json"):
-    ja, jb = strip(json.load(open(os.path.join(a, f)))), strip(json.load(open(os.path.join(b, f))))
-    assert ja == jb, (f, [k for k in ja if ja.get(k) != jb.get(k)])
-ca = sorted(d for d in os.listdir(a) if d.startswith("checkpoint-"))
-cb = sorted(d for d in os.listdir(b) if d.startswith("checkpoint-"))
-assert ca == cb, (ca, cb)
+ca = same_run_files(a, b)
 for c in ca:
     assert open(os.path.join(a, c, "adapter_model.safetensors"), "rb").read() == \
         open(os.path.join(b, c, "adapter_model.safetensors"), "rb").read(), c
